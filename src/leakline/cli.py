@@ -1,0 +1,85 @@
+"""The `leakline` command: one Typer app; each domain contributes its sub-commands.
+
+Domains register a Typer app in `SUBCOMMANDS` (name → "module:attribute"). Domain CLI modules must
+keep heavy imports (FastAPI, SQLAlchemy, aiohttp) inside their command functions so that
+`leakline scan` starts fast. Errors become output and exit codes in exactly one place: `_fatal`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from leakline import __version__
+from leakline.errors import EXIT_USAGE, LeaklineError
+
+# name -> "module:attribute" of a typer.Typer; a domain's commands live next to its code.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+}
+
+err_console = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="leakline",
+    help="Keep a Next.js storefront and its self-hosted LLM from leaking; respond when they do.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"leakline {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """leakline: prevent, contain and respond to data leaks of a Next.js + LLM shop."""
+
+
+def _register() -> None:
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = module.app
+        if isinstance(command, typer.Typer):
+            if len(command.registered_commands) == 1 and not command.registered_groups:
+                # A single-command domain ("scan") is a command, not a group.
+                app.command(name=name, help=help_text)(command.registered_commands[0].callback)  # type: ignore[arg-type]
+            else:
+                app.add_typer(command, name=name, help=help_text)
+
+
+def _fatal(error: LeaklineError) -> NoReturn:
+    """The one place where a user-facing error becomes stderr text and an exit code."""
+    err_console.print(f"[bold red]error:[/] {escape(error.diagnostics())}", markup=True, highlight=False, soft_wrap=True)
+    sys.exit(error.exit_code)
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except LeaklineError as error:
+        _fatal(error)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    main()
