@@ -20,6 +20,8 @@ from leakline.errors import EXIT_USAGE, LeaklineError
 
 # name -> "module:attribute" of a typer.Typer; a domain's commands live next to its code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("leakline.scan.cli", "Find leak risks in a Next.js app: source, config, .next build output."),
+    "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),
 }
 
 err_console = Console(stderr=True, highlight=False)
@@ -57,14 +59,16 @@ def _register() -> None:
         if isinstance(command, typer.Typer):
             if len(command.registered_commands) == 1 and not command.registered_groups:
                 # A single-command domain ("scan") is a command, not a group.
-                app.command(name=name, help=help_text)(command.registered_commands[0].callback)  # type: ignore[arg-type]
+                app.command(name=name, help=help_text)(command.registered_commands[0].callback)  # type: ignore[type-var]
             else:
                 app.add_typer(command, name=name, help=help_text)
 
 
 def _fatal(error: LeaklineError) -> NoReturn:
     """The one place where a user-facing error becomes stderr text and an exit code."""
-    err_console.print(f"[bold red]error:[/] {escape(error.diagnostics())}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {escape(error.diagnostics())}", markup=True, highlight=False, soft_wrap=True
+    )
     sys.exit(error.exit_code)
 
 

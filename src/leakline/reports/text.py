@@ -1,0 +1,73 @@
+"""Scan results for people: findings grouped by file, coloured by severity, then a summary table."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter, defaultdict
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from leakline.findings import Finding, Severity
+from leakline.scan.engine import ScanResult
+from leakline.scan.rules import registry
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+}
+_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+
+
+def render(result: ScanResult, *, color: bool = False) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=110, highlight=False, soft_wrap=True)
+    by_file: dict[str, list[Finding]] = defaultdict(list)
+    for finding in result.active:
+        by_file[finding.path].append(finding)
+    for path in sorted(by_file):
+        console.print(f"[bold underline]{escape(path)}[/]")
+        for f in by_file[path]:
+            style = SEVERITY_STYLE[f.severity]
+            console.print(
+                f"  {f.line}:{f.column}  [{style}]{f.severity.value:<8}[/]  [bold]{f.rule}[/]  {escape(f.message)}"
+            )
+            if f.evidence:
+                console.print(f"      [dim]{escape(f.evidence)}[/]")
+        console.print()
+    metas = registry()
+    counts = Counter(f.rule for f in result.active)
+    if counts:
+        table = Table(title="leakline scan summary", show_lines=False)
+        table.add_column("rule")
+        table.add_column("title")
+        table.add_column("severity")
+        table.add_column("findings", justify="right")
+        for rule_id in sorted(counts):
+            meta = metas[rule_id]
+            table.add_row(
+                rule_id, meta.title, f"[{SEVERITY_STYLE[meta.severity]}]{meta.severity.value}[/]", str(counts[rule_id])
+            )
+        console.print(table)
+    stats = result.stats
+    by_severity = Counter(f.severity for f in result.active)
+    parts = [f"{by_severity[s]} {s.value}" for s in _ORDER if by_severity[s]]
+    suppressed = len(result.findings) - len(result.active)
+    console.print(
+        f"{len(result.active)} finding(s)"
+        + (f" ({', '.join(parts)})" if parts else "")
+        + (f", {suppressed} suppressed" if suppressed else "")
+        + f" in {len(stats.apps)} app(s), {stats.files_indexed} files indexed, {stats.files_parsed} parsed,"
+        + f" {stats.duration_s:.2f}s"
+    )
+    for reason, count in sorted(stats.skipped.items()):
+        console.print(f"[dim]skipped {count}: {escape(reason)}[/]")
+    for error in stats.rule_errors:
+        console.print(f"[red]rule error: {escape(error)}[/]")
+    failing = len(result.failing)
+    if failing:
+        console.print(f"[bold red]{failing} finding(s) at or above --fail-on {result.fail_on.value}[/]")
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Static analysis of Next.js apps for LLM-related leak risks (`leakline scan`)."""

@@ -1,0 +1,73 @@
+"""Baselines: the findings a team has accepted, so that CI fails only on new ones.
+
+A baseline stores rule, path and fingerprint per finding — never evidence, never a hash of a secret
+(fingerprints are computed from redacted text only; see `leakline.findings.fingerprint`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from leakline.findings import Finding
+from leakline.scan.errors import BaselineError
+
+BASELINE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Baseline:
+    entries: frozenset[tuple[str, str, str]]
+
+    def contains(self, finding: Finding) -> bool:
+        return (finding.rule, finding.path, finding.fingerprint) in self.entries
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline:
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise BaselineError(
+                f"{path}: baseline file not found", hint="create one with leakline scan --write-baseline"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BaselineError(f"{path}: cannot read baseline: {exc}") from None
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise BaselineError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION:
+            raise BaselineError(f'{path}: not a leakline baseline (expected "version": {BASELINE_VERSION})')
+        items = data.get("findings")
+        if not isinstance(items, list):
+            raise BaselineError(f'{path}: key "findings": expected an array')
+        entries = set()
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) for k in ("rule", "path", "fingerprint")
+            ):
+                raise BaselineError(f"{path}: findings[{i}]: expected an object with string rule, path, fingerprint")
+            entries.add((item["rule"], item["path"], item["fingerprint"]))
+        return cls(frozenset(entries))
+
+
+def write_baseline(path: Path, findings: list[Finding]) -> int:
+    """Write the active findings as a baseline, atomically. Returns how many were written."""
+    items = sorted(
+        ({"rule": f.rule, "path": f.path, "fingerprint": f.fingerprint} for f in findings if f.suppressed is None),
+        key=lambda d: (d["path"], d["rule"], d["fingerprint"]),
+    )
+    payload = json.dumps({"version": BASELINE_VERSION, "findings": items}, indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".baseline-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(items)

@@ -1,0 +1,29 @@
+"""What a rule gets: the project index of one app plus analyses shared between rules (computed once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from leakline.config import Settings
+from leakline.scan.index import ProjectIndex
+
+if TYPE_CHECKING:
+    from leakline.scan.llmdata import LlmAnalysis
+
+
+@dataclass
+class ScanContext:
+    index: ProjectIndex
+
+    @property
+    def settings(self) -> Settings:
+        return self.index.settings
+
+    @cached_property
+    def llm(self) -> LlmAnalysis:
+        """Where LLM data (prompts, outputs, values derived from them) lives in this app's source."""
+        from leakline.scan.llmdata import LlmAnalysis
+
+        return LlmAnalysis(self.index)

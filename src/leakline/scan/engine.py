@@ -1,0 +1,208 @@
+"""Runs the rules over every app under a path and turns their hits into findings.
+
+Per app: load its leakline.toml, walk its files, build the index, run each rule. Then, for all
+hits: registry metadata, one finding per (rule, file, line), precedence between rules (LL008 over
+LL007), inline `leakline-ignore` suppressions, fingerprints, and the baseline (baselined findings are
+kept, marked suppressed, so SARIF can carry them as suppressions).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from leakline.config import CONFIG_FILENAME, Settings, load_settings
+from leakline.findings import Finding, Severity, fingerprint
+from leakline.scan.baseline import Baseline
+from leakline.scan.context import ScanContext
+from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.rules import available_rule_ids, load_rule, registry
+from leakline.scan.rules.base import Hit, RuleMeta
+from leakline.scan.walker import WalkStats, discover_apps, walk_app
+
+IGNORE_MARKER = "leakline-ignore"
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class ScanStats:
+    apps: list[str] = field(default_factory=list)
+    files_seen: int = 0
+    files_indexed: int = 0
+    files_parsed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    rule_errors: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "apps": self.apps,
+            "files_seen": self.files_seen,
+            "files_indexed": self.files_indexed,
+            "files_parsed": self.files_parsed,
+            "skipped": dict(sorted(self.skipped.items())),
+            "rule_errors": self.rule_errors,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+@dataclass
+class ScanResult:
+    root: Path
+    findings: list[Finding]
+    stats: ScanStats
+    fail_on: Severity
+
+    @property
+    def active(self) -> list[Finding]:
+        return [f for f in self.findings if f.suppressed is None]
+
+    @property
+    def failing(self) -> list[Finding]:
+        return [f for f in self.active if f.severity.at_least(self.fail_on)]
+
+
+def _rel_to_root(root: Path, app: Path, rel: str) -> str:
+    prefix = app.relative_to(root).as_posix()
+    return rel if prefix in ("", ".") else f"{prefix}/{rel}"
+
+
+def _inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | None:
+    """`// leakline-ignore LL007: reason` on the same or the previous line."""
+    if f is None:
+        return None
+    for number in (line, line - 1):
+        text = f.line_text(number)
+        pos = text.find(IGNORE_MARKER)
+        if pos < 0:
+            continue
+        rest = text[pos + len(IGNORE_MARKER) :].strip()
+        ids_part, _, reason = rest.partition(":")
+        ids = {part.strip() for part in ids_part.replace(",", " ").split()}
+        if rule_id in ids or not ids:
+            return reason.strip().rstrip("*/").strip() or "inline leakline-ignore"
+    return None
+
+
+def build_index(app: Path, settings: Settings, stats: WalkStats, nested: set[Path]) -> ProjectIndex:
+    rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
+    files: dict[str, SourceFile] = {}
+    counter: Counter[str] = Counter()
+    max_bytes = settings.scan.max_file_bytes
+    for rel in rels:
+        path = app / rel
+        try:
+            size = path.stat().st_size
+        except OSError:
+            stats.skip("unreadable file")
+            continue
+        rel_s = rel.as_posix()
+        # Build output is read by a streaming literal engine; only source files have a size cap.
+        if size > max_bytes and not rel_s.startswith((".next/", "public/")):
+            stats.skip("larger than [scan] max_file_bytes")
+            continue
+        files[rel_s] = SourceFile(rel=rel_s, abs=path, size=size, stats=counter)
+    return ProjectIndex(root=app, settings=settings, files=files, stats=counter)
+
+
+def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Path, app: Path) -> list[Finding]:
+    out = []
+    occurrences: Counter[tuple[str, str]] = Counter()
+    for hit in sorted(hits, key=lambda h: (h.path, h.line, h.column)):
+        path = _rel_to_root(root, app, hit.path)
+        key = hit.key or hit.message
+        occurrence = occurrences[(path, key)]
+        occurrences[(path, key)] += 1
+        out.append(
+            Finding(
+                rule=meta.id,
+                severity=hit.severity or meta.severity,
+                confidence=hit.confidence or meta.confidence,
+                path=path,
+                line=max(1, hit.line),
+                column=max(1, hit.column),
+                message=hit.message,
+                evidence=hit.evidence,
+                references=meta.references,
+                fingerprint=fingerprint(meta.id, path, key, occurrence),
+                suppressed=_inline_suppression(index.get(hit.path), hit.line, meta.id),
+            )
+        )
+    return out
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    metas = registry()
+    by_place: dict[tuple[str, str, int], Finding] = {}
+    for f in findings:
+        key = (f.rule, f.path, f.line)
+        if key not in by_place:
+            by_place[key] = f
+    superseded = {(old, f.path, f.line) for f in by_place.values() for old in metas[f.rule].supersedes}
+    kept = [f for key, f in by_place.items() if key not in superseded]
+    return sorted(kept, key=lambda f: (f.path, f.line, f.column, f.rule))
+
+
+def scan(
+    path: Path,
+    *,
+    fail_on: Severity | None = None,
+    baseline_path: Path | None = None,
+    rule_ids: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> ScanResult:
+    started = time.perf_counter()
+    root = path.resolve()
+    apps = discover_apps(root)
+    stats = ScanStats(apps=[a.relative_to(root).as_posix() or "." for a in apps])
+    walk_stats = WalkStats()
+    findings: list[Finding] = []
+    ids = rule_ids if rule_ids is not None else available_rule_ids()
+    rules = [load_rule(rule_id) for rule_id in ids]
+    root_settings: Settings | None = None
+    baselines: list[Baseline] = []
+    app_set = set(apps)
+    for app in apps:
+        settings = load_settings(app / CONFIG_FILENAME)
+        if root_settings is None:
+            root_settings = settings
+        if baseline_path is None and settings.scan.baseline:
+            baselines.append(Baseline.load(app / settings.scan.baseline))
+        nested = {other for other in app_set if other != app and app in other.parents}
+        index = build_index(app, settings, walk_stats, nested)
+        ctx = ScanContext(index)
+        stats.files_indexed += len(index.files)
+        for n, rule in enumerate(rules, start=1):
+            if progress is not None:
+                progress(f"{rule.meta.id} on {app.name}", n, len(rules))
+            try:
+                hits = list(rule.check(ctx))
+            except RecursionError:
+                stats.rule_errors.append(f"{rule.meta.id}: input too deeply nested in {app.name}")
+                continue
+            except Exception as exc:
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                stats.rule_errors.append(
+                    f"{rule.meta.id}: internal error {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
+                )
+                continue
+            findings.extend(_to_findings(rule.meta, hits, index, root, app))
+        stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
+        stats.skipped.update(index.stats)
+    stats.files_seen = walk_stats.files_seen
+    stats.skipped.update(walk_stats.skipped)
+    findings = _dedupe(findings)
+    if baseline_path is not None:
+        baselines = [Baseline.load(baseline_path)]
+    for baseline in baselines:
+        findings = [
+            replace(f, suppressed="baseline") if f.suppressed is None and baseline.contains(f) else f for f in findings
+        ]
+    effective_fail_on = fail_on or Severity((root_settings or Settings()).scan.fail_on)
+    stats.duration_s = time.perf_counter() - started
+    return ScanResult(root=root, findings=findings, stats=stats, fail_on=effective_fail_on)

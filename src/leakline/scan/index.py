@@ -1,0 +1,473 @@
+"""The project index: everything the rules need to know about one app, computed once.
+
+Files by role (route handler, API route, page, client component, server action, middleware/proxy,
+next.config, env, build output), their tree-sitter trees (parsed lazily, cached), the import graph
+with tsconfig `paths`, `.env*` definitions, package.json and lockfile versions. Rules read the index;
+they never walk the disk themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+from tree_sitter import Language, Node, Tree
+
+from leakline.config import Settings
+from leakline.scan import parse as ts
+from leakline.scan.walker import NEXT_CONFIG_NAMES
+
+MINIFIED_AVG_LINE = 400
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
+_ROUTE_FILE = ("route",)
+_RESOLVE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One `KEY=value` line of a `.env*` file. `value` is kept in memory only, never printed."""
+
+    path: str
+    line: int
+    column: int
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Import:
+    local: str
+    """The name bound in the importing module ("*" for side-effect imports)."""
+    imported: str
+    """The exported name ("default", "*" for namespaces)."""
+    source: str
+    resolved: str | None
+
+
+@dataclass
+class SourceFile:
+    rel: str
+    abs: Path
+    size: int
+    stats: Counter[str]
+    _data: bytes | None = None
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.rel).suffix.lower()
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.rel).name
+
+    @property
+    def stem(self) -> str:
+        name = self.name
+        return name.split(".", 1)[0]
+
+    def data(self) -> bytes:
+        if self._data is None:
+            try:
+                self._data = self.abs.read_bytes()
+            except OSError:
+                self.stats["unreadable file"] += 1
+                self._data = b""
+        return self._data
+
+    @cached_property
+    def text(self) -> str:
+        raw = self.data()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.stats["invalid UTF-8 (read with replacement characters)"] += 1
+            return raw.decode("utf-8", errors="replace")
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+    @property
+    def language(self) -> Language | None:
+        return ts.language_for(self.suffix)
+
+    @property
+    def is_source(self) -> bool:
+        return self.language is not None and not self.rel.startswith(".next/") and not self.rel.endswith(".d.ts")
+
+    @cached_property
+    def tree(self) -> Tree | None:
+        lang = self.language
+        if lang is None:
+            return None
+        tree = ts.parse(self.data(), lang)
+        if tree.root_node.has_error:
+            self.stats["syntax errors (analysed what parsed)"] += 1
+        return tree
+
+    @property
+    def root(self) -> Node | None:
+        tree = self.tree
+        return tree.root_node if tree is not None else None
+
+    @cached_property
+    def looks_minified(self) -> bool:
+        data = self.data()
+        return len(data) > 4096 and len(data) / max(1, data.count(b"\n") + 1) > MINIFIED_AVG_LINE
+
+    @cached_property
+    def directive(self) -> str | None:
+        """'use client' / 'use server' when the module starts with that directive."""
+        root = self.root
+        if root is None:
+            return None
+        for child in root.named_children:
+            if child.type == "comment":
+                continue
+            if child.type == "expression_statement" and child.named_children:
+                value = ts.string_value(child.named_children[0])
+                if value in ("use client", "use server"):
+                    return value
+                if value is not None:
+                    continue
+            return None
+        return None
+
+
+def _strip_app_prefix(rel: str) -> tuple[str, str] | None:
+    """('app'|'pages', rest) when rel lies in an App Router or Pages Router folder."""
+    for prefix in ("src/app/", "app/", "src/pages/", "pages/"):
+        if rel.startswith(prefix):
+            return prefix.rstrip("/").split("/")[-1], rel[len(prefix) :]
+    return None
+
+
+def url_path_of(rel: str) -> str | None:
+    """The URL path a route file serves (`app/(shop)/api/chat/route.ts` → `/api/chat`), or None."""
+    split = _strip_app_prefix(rel)
+    if split is None:
+        return None
+    router, rest = split
+    parts = rest.split("/")
+    leaf = parts[-1].split(".", 1)[0]
+    folders = [p for p in parts[:-1] if not (p.startswith("(") and p.endswith(")")) and not p.startswith("@")]
+    if router == "app":
+        if leaf not in ("route", "page"):
+            return None
+        return "/" + "/".join(folders)
+    if leaf.startswith("_"):
+        return None
+    segments = [*folders] if leaf == "index" else [*folders, leaf]
+    return "/" + "/".join(segments)
+
+
+def _segment_matches(pattern: str, actual: str) -> bool:
+    return (pattern.startswith("[") and pattern.endswith("]")) or pattern == actual
+
+
+@dataclass
+class ProjectIndex:
+    root: Path
+    settings: Settings
+    files: dict[str, SourceFile]
+    stats: Counter[str] = field(default_factory=Counter)
+
+    # ---- roles -------------------------------------------------------------------------------
+
+    @cached_property
+    def sources(self) -> list[SourceFile]:
+        return [f for f in self.files.values() if f.is_source]
+
+    def get(self, rel: str) -> SourceFile | None:
+        return self.files.get(rel)
+
+    @cached_property
+    def next_config(self) -> SourceFile | None:
+        for name in NEXT_CONFIG_NAMES:
+            if name in self.files:
+                return self.files[name]
+        return None
+
+    @cached_property
+    def middleware(self) -> SourceFile | None:
+        """middleware.* or Next 16's proxy.* at the app root or in src/."""
+        for folder in ("", "src/"):
+            for stem in ("proxy", "middleware"):
+                for suffix in (".ts", ".js", ".mjs", ".tsx", ".jsx"):
+                    f = self.files.get(f"{folder}{stem}{suffix}")
+                    if f is not None:
+                        return f
+        return None
+
+    def router_of(self, f: SourceFile) -> str | None:
+        split = _strip_app_prefix(f.rel)
+        return split[0] if split else None
+
+    def is_route_handler(self, f: SourceFile) -> bool:
+        return self.router_of(f) == "app" and f.stem == "route"
+
+    def is_api_route(self, f: SourceFile) -> bool:
+        split = _strip_app_prefix(f.rel)
+        return split is not None and split[0] == "pages" and split[1].startswith("api/")
+
+    def is_page(self, f: SourceFile) -> bool:
+        router = self.router_of(f)
+        if router == "app":
+            return f.stem == "page"
+        return router == "pages" and not self.is_api_route(f) and not f.stem.startswith("_")
+
+    def is_error_boundary(self, f: SourceFile) -> bool:
+        return self.router_of(f) == "app" and f.stem in ("error", "global-error")
+
+    def is_server_action_module(self, f: SourceFile) -> bool:
+        return f.directive == "use server"
+
+    def is_endpoint(self, f: SourceFile) -> bool:
+        """Code that answers HTTP requests directly (route handlers, API routes, server action modules)."""
+        return self.is_route_handler(f) or self.is_api_route(f) or self.is_server_action_module(f)
+
+    @cached_property
+    def routes_by_url(self) -> dict[str, SourceFile]:
+        out: dict[str, SourceFile] = {}
+        for f in self.sources:
+            if self.is_route_handler(f) or self.is_api_route(f):
+                url = url_path_of(f.rel)
+                if url is not None:
+                    out[url] = f
+        return out
+
+    def route_for_url(self, url: str) -> SourceFile | None:
+        """The route file that serves a same-origin URL path (dynamic `[id]` segments match anything)."""
+        path = url.split("?", 1)[0].split("#", 1)[0].rstrip("/") or "/"
+        if path in self.routes_by_url:
+            return self.routes_by_url[path]
+        actual = path.strip("/").split("/")
+        for pattern_url, f in self.routes_by_url.items():
+            pattern = pattern_url.strip("/").split("/")
+            if len(pattern) == len(actual) and all(
+                _segment_matches(p, a) for p, a in zip(pattern, actual, strict=True)
+            ):
+                return f
+        return None
+
+    # ---- package.json, lockfiles, versions ------------------------------------------------------
+
+    @cached_property
+    def package_json(self) -> dict[str, object]:
+        f = self.files.get("package.json")
+        if f is None:
+            return {}
+        try:
+            data = json.loads(f.text)
+        except ValueError:
+            self.stats["package.json is not valid JSON"] += 1
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def declared_dependency(self, name: str) -> str | None:
+        for section in ("dependencies", "devDependencies"):
+            deps = self.package_json.get(section)
+            if isinstance(deps, dict) and isinstance(deps.get(name), str):
+                return str(deps[name])
+        return None
+
+    @cached_property
+    def next_major(self) -> int | None:
+        from leakline.scan.lockfiles import installed_version
+
+        version = installed_version(self, "next")
+        if version is None:
+            return None
+        head = version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+    # ---- env -----------------------------------------------------------------------------------
+
+    @cached_property
+    def env_entries(self) -> list[EnvEntry]:
+        out: list[EnvEntry] = []
+        for f in self.files.values():
+            if "/" in f.rel or not f.name.startswith(".env"):
+                continue
+            for number, raw in enumerate(f.lines, start=1):
+                match = _ENV_LINE.match(raw)
+                if match is None or raw.lstrip().startswith("#"):
+                    continue
+                out.append(EnvEntry(f.rel, number, match.start(1) + 1, match.group(1), _env_value(match.group(2))))
+        return out
+
+    # ---- imports --------------------------------------------------------------------------------
+
+    @cached_property
+    def _path_aliases(self) -> list[tuple[str, list[str]]]:
+        for name in ("tsconfig.json", "jsconfig.json"):
+            f = self.files.get(name)
+            if f is None:
+                continue
+            data = _loads_jsonc(f.text)
+            options = data.get("compilerOptions") if isinstance(data, dict) else None
+            if not isinstance(options, dict):
+                continue
+            base = options.get("baseUrl", ".")
+            base = base if isinstance(base, str) else "."
+            paths = options.get("paths")
+            out: list[tuple[str, list[str]]] = []
+            if isinstance(paths, dict):
+                for pattern, targets in paths.items():
+                    if isinstance(targets, list):
+                        out.append((str(pattern), [posixpath.normpath(posixpath.join(base, str(t))) for t in targets]))
+            return out
+        return []
+
+    def _resolve_file(self, candidate: str) -> str | None:
+        candidate = posixpath.normpath(candidate)
+        if candidate.startswith("../"):
+            return None
+        if candidate in self.files and self.files[candidate].is_source:
+            return candidate
+        for suffix in _RESOLVE_SUFFIXES:
+            if candidate + suffix in self.files:
+                return candidate + suffix
+        for suffix in _RESOLVE_SUFFIXES:
+            index = f"{candidate}/index{suffix}"
+            if index in self.files:
+                return index
+        return None
+
+    def resolve_import(self, from_rel: str, spec: str) -> str | None:
+        """The project file an import specifier points at, or None (packages, unknown files)."""
+        if spec.startswith("."):
+            return self._resolve_file(posixpath.join(posixpath.dirname(from_rel), spec))
+        for pattern, targets in self._path_aliases:
+            if pattern.endswith("*"):
+                prefix = pattern[:-1]
+                if spec.startswith(prefix):
+                    rest = spec[len(prefix) :]
+                    for target in targets:
+                        hit = self._resolve_file(target.replace("*", rest, 1))
+                        if hit:
+                            return hit
+            elif spec == pattern:
+                for target in targets:
+                    hit = self._resolve_file(target)
+                    if hit:
+                        return hit
+        return None
+
+    def imports_of(self, f: SourceFile) -> list[Import]:
+        cached = self._imports.get(f.rel)
+        if cached is None:
+            cached = self._imports[f.rel] = _collect_imports(self, f)
+        return cached
+
+    @cached_property
+    def _imports(self) -> dict[str, list[Import]]:
+        return {}
+
+    @cached_property
+    def client_modules(self) -> set[str]:
+        """'use client' modules and every project module they import (all end up in browser bundles)."""
+        todo = [f.rel for f in self.sources if f.directive == "use client"]
+        seen: set[str] = set()
+        while todo:
+            rel = todo.pop()
+            if rel in seen:
+                continue
+            seen.add(rel)
+            f = self.files[rel]
+            for imp in self.imports_of(f):
+                if imp.resolved and imp.resolved not in seen:
+                    todo.append(imp.resolved)
+        return seen
+
+
+def _env_value(raw: str) -> str:
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'`":
+        return raw[1:-1]
+    if " #" in raw:
+        raw = raw.split(" #", 1)[0].rstrip()
+    return raw
+
+
+def _loads_jsonc(text: str) -> object:
+    """tsconfig.json allows comments and trailing commas; strip them outside strings."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    in_string = False
+    while i < n:
+        c = text[i]
+        if in_string:
+            out.append(c)
+            if c == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if c == '"':
+                in_string = False
+            i += 1
+            continue
+        if c == '"':
+            in_string = True
+            out.append(c)
+            i += 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        else:
+            out.append(c)
+            i += 1
+    cleaned = re.sub(r",(\s*[}\]])", r"\1", "".join(out))
+    try:
+        return json.loads(cleaned)
+    except ValueError:
+        return {}
+
+
+_IMPORT_QUERY = """
+(import_statement source: (string) @source) @import
+(export_statement source: (string) @source) @export
+"""
+
+
+def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:
+    root = f.root
+    lang = f.language
+    if root is None or lang is None:
+        return []
+    out: list[Import] = []
+    for node in ts.captures(lang, _IMPORT_QUERY, root).get("source", []):
+        spec = ts.string_value(node) or ""
+        resolved = index.resolve_import(f.rel, spec)
+        statement = node.parent
+        if statement is None:
+            continue
+        clause = next((c for c in statement.named_children if c.type == "import_clause"), None)
+        if clause is None:
+            out.append(Import("*", "*", spec, resolved))
+            continue
+        for part in clause.named_children:
+            if part.type == "identifier":
+                out.append(Import(ts.text(part), "default", spec, resolved))
+            elif part.type == "namespace_import":
+                ident = next((c for c in part.named_children if c.type == "identifier"), None)
+                out.append(Import(ts.text(ident), "*", spec, resolved))
+            elif part.type == "named_imports":
+                for spec_node in part.named_children:
+                    if spec_node.type != "import_specifier":
+                        continue
+                    name = spec_node.child_by_field_name("name")
+                    alias = spec_node.child_by_field_name("alias")
+                    out.append(Import(ts.text(alias or name), ts.text(name), spec, resolved))
+    return out

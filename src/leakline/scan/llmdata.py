@@ -1,0 +1,911 @@
+"""Where LLM data lives in an app's source: a small taint analysis over tree-sitter trees.
+
+LLM data is what a model returns (openai `chat.completions.create` / `responses.create` /
+`completions.create`, the Vercel AI SDK's `generateText`/`streamText`/`generateObject`/`streamObject`
+and the values their callbacks receive, ollama-js `chat`/`generate`, `fetch`/axios to LLM URLs),
+what is sent to it (identifiers and access paths used inside those calls' arguments: the prompts),
+and everything derived from either through assignment, destructuring, template strings, object
+literals, spreads, `JSON.stringify`, string methods, `for await` loops and the returns of project
+functions that wrap an LLM call (followed across imports, tsconfig paths included), as well as the
+responses of `fetch` calls to the app's own routes that return LLM data.
+
+Derivations that keep no content (`.length`, counts, booleans) and result metadata (`usage`, token
+counts, `finishReason`, ids, model names) are not LLM data.
+
+The analysis is flow-insensitive within a function scope (a variable is LLM data if any assignment
+to it is) and reaches a fixpoint per file; files are analysed lazily, on first question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.index import ProjectIndex, SourceFile
+
+# Result fields that describe a completion without carrying its content.
+METADATA_PROPS = frozenset(
+    {
+        "usage",
+        "finishReason",
+        "finish_reason",
+        "id",
+        "model",
+        "created",
+        "object",
+        "system_fingerprint",
+        "promptTokens",
+        "completionTokens",
+        "totalTokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "inputTokens",
+        "outputTokens",
+        "prompt_eval_count",
+        "eval_count",
+        "eval_duration",
+        "total_duration",
+        "load_duration",
+        "done",
+        "done_reason",
+        "status",
+        "ok",
+        "headers",
+        "warnings",
+        "providerMetadata",
+        "experimental_providerMetadata",
+        "response_id",
+        "index",
+        "logprobs",
+        "role",
+    }
+)
+NO_CONTENT_PROPS = frozenset({"length", "size", "byteLength"})
+# Options of an LLM call that are configuration, not prompt content.
+CONFIG_KEYS = frozenset(
+    {
+        "model",
+        "temperature",
+        "max_tokens",
+        "maxTokens",
+        "max_output_tokens",
+        "top_p",
+        "topP",
+        "stream",
+        "seed",
+        "stop",
+        "n",
+        "signal",
+        "abortSignal",
+        "headers",
+        "maxRetries",
+        "onFinish",
+        "onChunk",
+        "onStepFinish",
+        "onError",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "schema",
+        "keep_alive",
+        "options",
+        "format",
+        "method",
+    }
+)
+AI_SDK_FUNCTIONS = frozenset({"generateText", "streamText", "generateObject", "streamObject"})
+AI_SDK_CALLBACKS = frozenset({"onFinish", "onChunk", "onStepFinish"})
+OPENAI_SUFFIXES = (
+    "chat.completions.create",
+    "chat.completions.parse",
+    "chat.completions.stream",
+    "responses.create",
+    "responses.stream",
+    "completions.create",
+)
+OLLAMA_METHODS = frozenset({"chat", "generate"})
+LLM_URL_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses", "/api/generate", "/api/chat")
+LLM_ENV_MARKERS = (
+    "OLLAMA",
+    "LLM",
+    "MODEL_URL",
+    "MODEL_ENDPOINT",
+    "OPENAI",
+    "INFERENCE",
+    "VLLM",
+    "LLAMA",
+    "AI_BASE",
+    "AI_URL",
+    "AI_ENDPOINT",
+)
+HTTP_CLIENT_CALLEES = frozenset(
+    {"fetch", "axios", "axios.post", "axios.get", "axios.request", "ky.post", "ky", "got.post", "ofetch", "$fetch"}
+)
+# Calls whose result carries their first argument's content.
+PASS_THROUGH_FUNCTIONS = frozenset(
+    {
+        "JSON.stringify",
+        "String",
+        "encodeURIComponent",
+        "encodeURI",
+        "Buffer.from",
+        "structuredClone",
+        "NextResponse.json",
+        "Response.json",
+        "Array.from",
+        "Object.values",
+        "Object.entries",
+        "marked",
+        "marked.parse",
+        "md.render",
+        "remark().processSync",
+        "btoa",
+        "escape",
+    }
+)
+HTML_SANITIZERS = frozenset(
+    {
+        "DOMPurify.sanitize",
+        "dompurify.sanitize",
+        "purify.sanitize",
+        "sanitizeHtml",
+        "sanitize",
+        "xss",
+        "filterXSS",
+        "escapeHtml",
+        "he.encode",
+        "sanitizeHTML",
+    }
+)
+CONTENT_METHODS = frozenset(
+    {
+        "trim",
+        "trimStart",
+        "trimEnd",
+        "toString",
+        "slice",
+        "substring",
+        "substr",
+        "toUpperCase",
+        "toLowerCase",
+        "replace",
+        "replaceAll",
+        "split",
+        "join",
+        "map",
+        "filter",
+        "flatMap",
+        "concat",
+        "json",
+        "text",
+        "toDataStreamResponse",
+        "toTextStreamResponse",
+        "toUIMessageStreamResponse",
+        "toAIStreamResponse",
+        "pipeThrough",
+        "normalize",
+        "at",
+        "flat",
+        "find",
+        "reduce",
+        "finalChatCompletion",
+        "finalContent",
+        "getReader",
+        "read",
+        "decode",
+        "valueOf",
+        "then",
+        "padEnd",
+        "padStart",
+        "repeat",
+    }
+)
+FUNCTION_TYPES = frozenset(
+    {
+        "function_declaration",
+        "function_expression",
+        "function",
+        "arrow_function",
+        "method_definition",
+        "generator_function_declaration",
+        "generator_function",
+    }
+)
+ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
+_MAX_ROUNDS = 6
+
+
+class Mode(Enum):
+    """PLAIN: any LLM data. HTML: LLM data that has not passed through an HTML sanitizer."""
+
+    PLAIN = "plain"
+    HTML = "html"
+
+
+@dataclass
+class _ModeState:
+    tainted: set[tuple[int, str]] = field(default_factory=set)
+    returning: set[int] = field(default_factory=set)
+    """ids of function nodes whose return value is LLM data."""
+    memo: dict[int, bool] = field(default_factory=dict)
+
+
+def _scope_of(node: Node) -> Node:
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES:
+            return current
+        if current.parent is None:
+            return current
+        current = current.parent
+    return node
+
+
+def _scope_chain(node: Node) -> Iterator[Node]:
+    current: Node | None = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES or current.parent is None:
+            yield current
+        current = current.parent
+
+
+def _function_name(fn: Node) -> str | None:
+    name = fn.child_by_field_name("name")
+    if name is not None:
+        return ts.text(name)
+    parent = fn.parent
+    if parent is not None and parent.type == "variable_declarator":
+        return ts.text(parent.child_by_field_name("name"))
+    if parent is not None and parent.type == "pair":
+        return ts.text(parent.child_by_field_name("key"))
+    return None
+
+
+def _pattern_names(pattern: Node, *, skip_metadata: bool) -> Iterator[tuple[Node, str]]:
+    """(identifier node, name) for each binding in a destructuring pattern (or a plain identifier)."""
+    if pattern.type in ("identifier", "shorthand_property_identifier_pattern"):
+        name = ts.text(pattern)
+        if not (skip_metadata and name in METADATA_PROPS):
+            yield pattern, name
+        return
+    if pattern.type == "object_pattern":
+        for child in pattern.named_children:
+            if child.type == "shorthand_property_identifier_pattern":
+                yield from _pattern_names(child, skip_metadata=skip_metadata)
+            elif child.type == "pair_pattern":
+                key = ts.text(child.child_by_field_name("key"))
+                value = child.child_by_field_name("value")
+                if value is not None and not (skip_metadata and (key in METADATA_PROPS or key in NO_CONTENT_PROPS)):
+                    yield from _pattern_names(value, skip_metadata=False)
+            elif child.type == "object_assignment_pattern":
+                left = child.child_by_field_name("left")
+                if left is not None:
+                    yield from _pattern_names(left, skip_metadata=skip_metadata)
+            elif child.type == "rest_pattern":
+                for inner in child.named_children:
+                    yield from _pattern_names(inner, skip_metadata=False)
+    elif pattern.type == "array_pattern":
+        for child in pattern.named_children:
+            yield from _pattern_names(child, skip_metadata=skip_metadata)
+    elif pattern.type in ("assignment_pattern", "object_assignment_pattern"):
+        left = pattern.child_by_field_name("left")
+        if left is not None:
+            yield from _pattern_names(left, skip_metadata=skip_metadata)
+    elif pattern.type == "rest_pattern":
+        for inner in pattern.named_children:
+            yield from _pattern_names(inner, skip_metadata=False)
+    elif pattern.type in ("required_parameter", "optional_parameter"):
+        param = pattern.child_by_field_name("pattern")
+        if param is not None:
+            yield from _pattern_names(param, skip_metadata=skip_metadata)
+
+
+def _params(fn: Node) -> list[Node]:
+    params = fn.child_by_field_name("parameters")
+    if params is not None:
+        return list(params.named_children)
+    single = fn.child_by_field_name("parameter")
+    return [single] if single is not None else []
+
+
+def _walk_prompt_parts(node: Node) -> Iterator[Node]:
+    """Nodes of an LLM call argument that may carry prompt content: not config keys, not callbacks."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type in FUNCTION_TYPES:
+            continue
+        if current.type == "pair" and ts.text(current.child_by_field_name("key")) in CONFIG_KEYS:
+            continue
+        if current.type == "pair":
+            value = current.child_by_field_name("value")
+            if value is not None:
+                stack.append(value)
+            continue
+        yield current
+        if current.type == "member_expression":
+            continue  # the access path itself is the prompt, not every prefix of it
+        stack.extend(reversed(current.named_children))
+
+
+def is_llm_env_name(name: str) -> bool:
+    upper = name.upper()
+    return any(marker in upper for marker in LLM_ENV_MARKERS)
+
+
+class FileLlm:
+    """The LLM-data facts of one source file."""
+
+    def __init__(self, analysis: LlmAnalysis, f: SourceFile) -> None:
+        self.analysis = analysis
+        self.file = f
+        self.root = f.root
+        self._nodes: list[Node] = list(ts.walk(self.root)) if self.root is not None else []
+        self._imports = {imp.local: imp for imp in analysis.index.imports_of(f)}
+        self._ollama_locals = {imp.local for imp in self._imports.values() if imp.source == "ollama"}
+        self._functions: dict[str, list[Node]] = {}
+        self._exports: dict[str, str] = {}
+        self._collect_functions_and_exports()
+        self._prompt_paths: set[tuple[int, str]] = set()
+        self._states: dict[Mode, _ModeState] = {}
+        self.llm_calls: list[Node] = []
+        self._direct_calls: list[Node] = []
+        self._find_llm_calls()
+
+    # ---- structure ---------------------------------------------------------------------------
+
+    def _collect_functions_and_exports(self) -> None:
+        for node in self._nodes:
+            if node.type in FUNCTION_TYPES:
+                name = _function_name(node)
+                if name:
+                    self._functions.setdefault(name, []).append(node)
+            elif node.type == "export_statement":
+                self._collect_export(node)
+
+    def _collect_export(self, node: Node) -> None:
+        is_default = any(child.type == "default" for child in node.children)
+        decl = node.child_by_field_name("declaration")
+        value = node.child_by_field_name("value")
+        if decl is not None:
+            if decl.type in FUNCTION_TYPES or decl.type == "class_declaration":
+                name = ts.text(decl.child_by_field_name("name"))
+                if is_default:
+                    self._exports["default"] = name or "<default>"
+                    if not name:
+                        self._functions.setdefault("<default>", []).append(decl)
+                if name:
+                    self._exports[name] = name
+            elif decl.type in ("lexical_declaration", "variable_declaration"):
+                for declarator in decl.named_children:
+                    if declarator.type == "variable_declarator":
+                        name = ts.text(declarator.child_by_field_name("name"))
+                        self._exports[name] = name
+        elif value is not None and is_default:
+            if value.type == "identifier":
+                self._exports["default"] = ts.text(value)
+            elif value.type in FUNCTION_TYPES:
+                self._functions.setdefault("<default>", []).append(value)
+                self._exports["default"] = "<default>"
+        for clause in node.named_children:
+            if clause.type == "export_clause":
+                for spec in clause.named_children:
+                    name = ts.text(spec.child_by_field_name("name"))
+                    alias = spec.child_by_field_name("alias")
+                    self._exports[ts.text(alias) if alias is not None else name] = name
+
+    def exported_functions(self, names: frozenset[str] | None = None) -> list[Node]:
+        out = []
+        for exported, local in self._exports.items():
+            if names is not None and exported not in names:
+                continue
+            out.extend(self._functions.get(local, []))
+        return out
+
+    # ---- sources -----------------------------------------------------------------------------
+
+    def _is_llm_url(self, node: Node | None) -> bool:
+        if node is None:
+            return False
+        node = ts.unwrap(node)
+        literal = ts.string_value(node)
+        if literal is not None:
+            if literal.startswith("/") and not literal.startswith("//"):
+                route = self.analysis.index.route_for_url(literal)
+                return route is not None and self.analysis.route_returns_llm(route)
+            return any(path in literal for path in LLM_URL_PATHS)
+        if node.type == "template_string":
+            fragments = "".join(ts.text(c) for c in node.named_children if c.type == "string_fragment")
+            subs = [c for c in node.named_children if c.type == "template_substitution"]
+            if any(path in fragments for path in LLM_URL_PATHS):
+                return True
+            return any(self._is_llm_url(s.named_children[0]) for s in subs if s.named_children)
+        if node.type == "member_expression":
+            path = ts.callee_path(node)
+            if path.startswith("process.env."):
+                return is_llm_env_name(path.split(".", 2)[2])
+        if node.type == "identifier":
+            name = ts.text(node)
+            if is_llm_env_name(name):
+                return True
+            for value in self._values_bound_to(node, name):
+                if self._is_llm_url(value):
+                    return True
+        if node.type == "new_expression":
+            args = node.child_by_field_name("arguments")
+            return bool(args and args.named_children and self._is_llm_url(args.named_children[0]))
+        if node.type == "binary_expression":
+            return any(self._is_llm_url(c) for c in node.named_children)
+        return False
+
+    def _values_bound_to(self, at: Node, name: str) -> Iterator[Node]:
+        for fn in _scope_chain(at):
+            yield from self._declarators.get((fn.id, name), [])
+
+    @property
+    def _declarators(self) -> dict[tuple[int, str], list[Node]]:
+        cached: dict[tuple[int, str], list[Node]] | None = getattr(self, "_decl_cache", None)
+        if cached is None:
+            cached = {}
+            for node in self._nodes:
+                if node.type == "variable_declarator":
+                    name_node = node.child_by_field_name("name")
+                    value = node.child_by_field_name("value")
+                    if name_node is not None and name_node.type == "identifier" and value is not None:
+                        cached.setdefault((_scope_of(node).id, ts.text(name_node)), []).append(value)
+            self._decl_cache = cached
+        return cached
+
+    def is_direct_llm_call(self, call: Node) -> bool:
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            return False
+        path = ts.callee_path(fn)
+        if not path:
+            return False
+        last = path.rsplit(".", 1)[-1]
+        if path.endswith(OPENAI_SUFFIXES) and "." in path:
+            return True
+        if last in AI_SDK_FUNCTIONS and (path == last or path.startswith("ai.")):
+            return True
+        if last in OLLAMA_METHODS and "." in path:
+            obj = path.rsplit(".", 1)[0]
+            if obj in self._ollama_locals or obj.lower().endswith("ollama"):
+                return True
+        if path in HTTP_CLIENT_CALLEES:
+            args = call.child_by_field_name("arguments")
+            first = args.named_children[0] if args is not None and args.named_children else None
+            return self._is_llm_url(first)
+        return False
+
+    def _find_llm_calls(self) -> None:
+        for node in self._nodes:
+            if node.type == "call_expression" and self.is_direct_llm_call(node):
+                self._direct_calls.append(node)
+        for call in self._direct_calls:
+            self._mark_prompts(call)
+
+    def _mark_prompts(self, call: Node) -> None:
+        """Identifiers and access paths used inside an LLM call's arguments carry prompt data."""
+        args = call.child_by_field_name("arguments")
+        if args is None:
+            return
+        fn = call.child_by_field_name("function")
+        is_http = fn is not None and ts.callee_path(fn) in HTTP_CLIENT_CALLEES
+        targets = args.named_children[1:] if is_http else args.named_children
+        for arg in targets:
+            for node in _walk_prompt_parts(arg):
+                if node.type in ("identifier", "shorthand_property_identifier"):
+                    name = ts.text(node)
+                    if name in ("undefined", "JSON", "process", "Date", "Math") or name in self._functions:
+                        continue
+                    self._prompt_paths.add((_scope_of(node).id, name))
+                elif node.type == "member_expression":
+                    path = ts.callee_path(node)
+                    if path and not path.startswith("process.env"):
+                        self._prompt_paths.add((_scope_of(node).id, path))
+
+    # ---- wrappers ------------------------------------------------------------------------------
+
+    def _callee_returns_llm(self, call: Node, state: _ModeState, mode: Mode) -> bool:
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            return False
+        fn = ts.unwrap(fn)
+        if fn.type == "identifier":
+            name = ts.text(fn)
+            if any(f.id in state.returning for f in self._functions.get(name, [])):
+                return True
+            imp = self._imports.get(name)
+            if imp is not None and imp.resolved:
+                return self.analysis.export_returns_llm(imp.resolved, imp.imported, mode)
+        elif fn.type == "member_expression":
+            obj = fn.child_by_field_name("object")
+            prop = ts.text(fn.child_by_field_name("property"))
+            if obj is not None and obj.type == "identifier":
+                imp = self._imports.get(ts.text(obj))
+                if imp is not None and imp.imported == "*" and imp.resolved:
+                    return self.analysis.export_returns_llm(imp.resolved, prop, mode)
+        return False
+
+    def _callee_calls_llm(self, call: Node) -> bool:
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            return False
+        fn = ts.unwrap(fn)
+        if fn.type == "identifier":
+            name = ts.text(fn)
+            if any(self._function_calls_llm(f) for f in self._functions.get(name, [])):
+                return True
+            imp = self._imports.get(name)
+            if imp is not None and imp.resolved:
+                return self.analysis.export_calls_llm(imp.resolved, imp.imported)
+        return False
+
+    def _function_calls_llm(self, fn: Node) -> bool:
+        cache: dict[int, bool] = self.__dict__.setdefault("_calls_cache", {})
+        if fn.id in cache:
+            return cache[fn.id]
+        cache[fn.id] = False  # recursion guard
+        result = any(
+            call.start_byte >= fn.start_byte and call.end_byte <= fn.end_byte for call in self._direct_calls
+        ) or any(
+            node.type == "call_expression" and self._callee_calls_llm(node) for node in ts.walk(fn) if node.id != fn.id
+        )
+        cache[fn.id] = result
+        return result
+
+    @property
+    def calls_llm(self) -> bool:
+        """The module calls an LLM directly or through a project function."""
+        return bool(self._direct_calls) or any(
+            node.type == "call_expression" and self._callee_calls_llm(node) for node in self._nodes
+        )
+
+    def function_calls_llm(self, fn: Node) -> bool:
+        return self._function_calls_llm(fn)
+
+    def export_calls_llm(self, name: str) -> bool:
+        return any(self._function_calls_llm(f) for f in self.exported_functions(frozenset({name})))
+
+    # ---- propagation ---------------------------------------------------------------------------
+
+    def _state(self, mode: Mode) -> _ModeState:
+        state = self._states.get(mode)
+        if state is None:
+            state = self._states[mode] = _ModeState()
+            self._solve(state, mode)
+        return state
+
+    def _bind(self, state: _ModeState, pattern: Node, *, skip_metadata: bool) -> bool:
+        changed = False
+        scope = _scope_of(pattern)
+        for _, name in _pattern_names(pattern, skip_metadata=skip_metadata):
+            key = (scope.id, name)
+            if key not in state.tainted:
+                state.tainted.add(key)
+                changed = True
+        return changed
+
+    def _solve(self, state: _ModeState, mode: Mode) -> None:
+        for _ in range(_MAX_ROUNDS):
+            state.memo.clear()
+            changed = False
+            for node in self._nodes:
+                kind = node.type
+                if kind == "variable_declarator":
+                    name = node.child_by_field_name("name")
+                    value = node.child_by_field_name("value")
+                    if name is not None and value is not None and self._eval(value, state, mode):
+                        changed |= self._bind(state, name, skip_metadata=True)
+                elif kind in ("assignment_expression", "augmented_assignment_expression"):
+                    left = node.child_by_field_name("left")
+                    right = node.child_by_field_name("right")
+                    if left is not None and right is not None and self._eval(right, state, mode):
+                        if left.type == "identifier":
+                            changed |= self._bind(state, left, skip_metadata=False)
+                        elif left.type == "member_expression":
+                            path = ts.callee_path(left)
+                            key = (_scope_of(left).id, path)
+                            if path and key not in state.tainted:
+                                state.tainted.add(key)
+                                changed = True
+                elif kind == "for_in_statement":
+                    left = node.child_by_field_name("left")
+                    right = node.child_by_field_name("right")
+                    if left is not None and right is not None and self._eval(right, state, mode):
+                        changed |= self._bind(state, left, skip_metadata=True)
+                elif kind in FUNCTION_TYPES and node.id not in state.returning and self._returns_llm(node, state, mode):
+                    state.returning.add(node.id)
+                    changed = True
+                elif kind == "call_expression":
+                    changed |= self._bind_callbacks(node, state, mode)
+            if not changed:
+                return
+
+    def _bind_callbacks(self, call: Node, state: _ModeState, mode: Mode) -> bool:
+        """AI SDK callbacks (`onFinish({ text })`) and `.then(result => ...)` receive LLM data."""
+        changed = False
+        fn = call.child_by_field_name("function")
+        args = call.child_by_field_name("arguments")
+        if fn is None or args is None:
+            return False
+        path = ts.callee_path(fn)
+        if path.rsplit(".", 1)[-1] in AI_SDK_FUNCTIONS and args.named_children:
+            options = ts.unwrap(args.named_children[0])
+            if options.type == "object":
+                for member in options.named_children:
+                    callback: Node | None = None
+                    if member.type == "pair" and ts.text(member.child_by_field_name("key")) in AI_SDK_CALLBACKS:
+                        callback = member.child_by_field_name("value")
+                    elif (
+                        member.type == "method_definition"
+                        and ts.text(member.child_by_field_name("name")) in AI_SDK_CALLBACKS
+                    ):
+                        callback = member
+                    if callback is not None and callback.type in FUNCTION_TYPES:
+                        for param in _params(callback)[:1]:
+                            changed |= self._bind(state, param, skip_metadata=True)
+        if fn.type == "member_expression" and ts.text(fn.child_by_field_name("property")) == "then":
+            obj = fn.child_by_field_name("object")
+            if obj is not None and self._eval(obj, state, mode) and args.named_children:
+                callback = args.named_children[0]
+                if callback.type in FUNCTION_TYPES:
+                    for param in _params(callback)[:1]:
+                        changed |= self._bind(state, param, skip_metadata=True)
+        return changed
+
+    def _returns_llm(self, fn: Node, state: _ModeState, mode: Mode) -> bool:
+        body = fn.child_by_field_name("body")
+        if body is None:
+            return False
+        if body.type != "statement_block":
+            return self._eval(body, state, mode)
+        for node in ts.walk(body):
+            if (
+                node.type == "return_statement"
+                and node.named_children
+                and _scope_of(node).id == fn.id
+                and self._eval(node.named_children[0], state, mode)
+            ):
+                return True
+        return False
+
+    def _lookup(self, node: Node, name: str, state: _ModeState) -> bool:
+        for scope in _scope_chain(node):
+            if (scope.id, name) in state.tainted or (scope.id, name) in self._prompt_paths:
+                return True
+        return False
+
+    def _eval(self, node: Node, state: _ModeState, mode: Mode) -> bool:
+        cached = state.memo.get(node.id)
+        if cached is not None:
+            return cached
+        state.memo[node.id] = False  # cycles (a = a + x) resolve through the fixpoint, not recursion
+        result = self._eval_uncached(node, state, mode)
+        state.memo[node.id] = result
+        return result
+
+    def _eval_uncached(self, node: Node, state: _ModeState, mode: Mode) -> bool:
+        node = ts.unwrap(node)
+        kind = node.type
+        if kind in ("identifier", "shorthand_property_identifier"):
+            return self._lookup(node, ts.text(node), state)
+        if kind == "member_expression":
+            prop = ts.text(node.child_by_field_name("property"))
+            if prop in METADATA_PROPS or prop in NO_CONTENT_PROPS:
+                return False
+            path = ts.callee_path(node)
+            if path and self._lookup(node, path, state):
+                return True
+            obj = node.child_by_field_name("object")
+            return obj is not None and self._eval(obj, state, mode)
+        if kind == "subscript_expression":
+            obj = node.child_by_field_name("object")
+            return obj is not None and self._eval(obj, state, mode)
+        if kind == "call_expression":
+            return self._eval_call(node, state, mode)
+        if kind == "new_expression":
+            ctor = ts.callee_path(node.child_by_field_name("constructor") or node)
+            args = node.child_by_field_name("arguments")
+            if (
+                ctor in ("Response", "NextResponse", "StreamingTextResponse", "Blob", "TextEncoder")
+                and args is not None
+            ):
+                return any(self._eval(a, state, mode) for a in args.named_children[:1])
+            return False
+        if kind == "template_string":
+            return any(
+                self._eval(sub.named_children[0], state, mode)
+                for sub in node.named_children
+                if sub.type == "template_substitution" and sub.named_children
+            )
+        if kind == "binary_expression":
+            operator = node.child_by_field_name("operator")
+            op = ts.text(operator) if operator is not None else ""
+            if op in ("+", "||", "??", "&&"):
+                right = node.child_by_field_name("right")
+                left = node.child_by_field_name("left")
+                if op == "&&":
+                    return right is not None and self._eval(right, state, mode)
+                return any(self._eval(side, state, mode) for side in (left, right) if side is not None)
+            return False
+        if kind == "ternary_expression":
+            return any(
+                self._eval(branch, state, mode)
+                for branch in (node.child_by_field_name("consequence"), node.child_by_field_name("alternative"))
+                if branch is not None
+            )
+        if kind == "object":
+            for member in node.named_children:
+                if member.type == "pair":
+                    key = ts.text(member.child_by_field_name("key"))
+                    value = member.child_by_field_name("value")
+                    if key not in METADATA_PROPS and value is not None and self._eval(value, state, mode):
+                        return True
+                elif member.type == "shorthand_property_identifier":
+                    if ts.text(member) not in METADATA_PROPS and self._eval(member, state, mode):
+                        return True
+                elif (
+                    member.type == "spread_element"
+                    and member.named_children
+                    and self._eval(member.named_children[0], state, mode)
+                ):
+                    return True
+            return False
+        if kind == "array":
+            return any(
+                self._eval(
+                    el.named_children[0] if el.type == "spread_element" and el.named_children else el, state, mode
+                )
+                for el in node.named_children
+            )
+        if kind in ("spread_element", "jsx_expression", "template_substitution") and node.named_children:
+            return self._eval(node.named_children[0], state, mode)
+        if kind == "sequence_expression" and node.named_children:
+            return self._eval(node.named_children[-1], state, mode)
+        return False
+
+    def _eval_call(self, call: Node, state: _ModeState, mode: Mode) -> bool:
+        if self.is_direct_llm_call(call):
+            return True
+        fn = call.child_by_field_name("function")
+        args = call.child_by_field_name("arguments")
+        if fn is None:
+            return False
+        path = ts.callee_path(fn)
+        first = args.named_children[0] if args is not None and args.named_children else None
+        if path in HTML_SANITIZERS or path.endswith((".sanitize", "DOMPurify.sanitize")):
+            return mode is Mode.PLAIN and first is not None and self._eval(first, state, mode)
+        if path in PASS_THROUGH_FUNCTIONS:
+            return first is not None and self._eval(first, state, mode)
+        if self._callee_returns_llm(call, state, mode):
+            return True
+        fn = ts.unwrap(fn)
+        if fn.type == "member_expression":
+            method = ts.text(fn.child_by_field_name("property"))
+            obj = fn.child_by_field_name("object")
+            if obj is None:
+                return False
+            if method in CONTENT_METHODS:
+                return self._eval(obj, state, mode)
+            if method in ("push", "unshift", "set", "append", "add"):
+                return False
+            # Pages API `res.status(200).json(answer)` and friends carry their argument.
+            if method in ("json", "send", "write", "end") and first is not None:
+                return self._eval(first, state, mode)
+        return False
+
+    # ---- questions rules ask ---------------------------------------------------------------------
+
+    def is_llm(self, node: Node) -> bool:
+        """The expression carries LLM data (prompt or output, or content derived from them)."""
+        return self._eval(node, self._state(Mode.PLAIN), Mode.PLAIN)
+
+    def is_unsanitized_llm(self, node: Node) -> bool:
+        """The expression carries LLM data that did not pass through an HTML sanitizer."""
+        return self._eval(node, self._state(Mode.HTML), Mode.HTML)
+
+    def function_returns_llm(self, fn: Node, mode: Mode = Mode.PLAIN) -> bool:
+        return fn.id in self._state(mode).returning
+
+    def export_returns_llm(self, name: str, mode: Mode) -> bool:
+        state = self._state(mode)
+        return any(f.id in state.returning for f in self.exported_functions(frozenset({name})))
+
+    def handlers(self) -> list[Node]:
+        """Exported request handlers of a route file (GET, POST, ..., default)."""
+        return self.exported_functions(ROUTE_HANDLER_EXPORTS)
+
+    @property
+    def returns_llm_to_client(self) -> bool:
+        """A route whose handlers respond with LLM data."""
+        return any(self.function_returns_llm(h) or self._responds_with_llm(h) for h in self.handlers())
+
+    def _responds_with_llm(self, fn: Node) -> bool:
+        for node in ts.walk(fn):
+            if node.type == "call_expression":
+                callee = ts.callee_path(node.child_by_field_name("function") or node)
+                if callee.endswith((".json", ".send", ".write", ".end")) and callee.startswith("res"):
+                    args = node.child_by_field_name("arguments")
+                    if args is not None and any(self.is_llm(a) for a in args.named_children):
+                        return True
+        return False
+
+    def llm_call_nodes(self) -> list[Node]:
+        """Direct LLM calls and calls of project functions that call an LLM."""
+        return self._direct_calls + [
+            node
+            for node in self._nodes
+            if node.type == "call_expression" and node not in self._direct_calls and self._callee_calls_llm(node)
+        ]
+
+
+class LlmAnalysis:
+    """Lazily analyses files of one app and answers cross-file questions (wrappers, own routes)."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        self._files: dict[str, FileLlm] = {}
+        self._in_progress: set[str] = set()
+        self._route_cache: dict[str, bool] = {}
+
+    def file(self, f: SourceFile) -> FileLlm | None:
+        if f.root is None:
+            return None
+        cached = self._files.get(f.rel)
+        if cached is None:
+            if f.rel in self._in_progress:
+                return None
+            self._in_progress.add(f.rel)
+            try:
+                cached = self._files[f.rel] = FileLlm(self, f)
+            finally:
+                self._in_progress.discard(f.rel)
+        return cached
+
+    def _file_by_rel(self, rel: str) -> FileLlm | None:
+        f = self.index.get(rel)
+        if f is None or rel in self._in_progress:
+            return None
+        return self.file(f)
+
+    def export_returns_llm(self, rel: str, name: str, mode: Mode) -> bool:
+        key = f"{rel}\x00{name}\x00{mode.value}"
+        if key in self._in_progress:
+            return False
+        self._in_progress.add(key)
+        try:
+            target = self._file_by_rel(rel)
+            return target is not None and target.export_returns_llm(name, mode)
+        finally:
+            self._in_progress.discard(key)
+
+    def export_calls_llm(self, rel: str, name: str) -> bool:
+        key = f"{rel}\x00{name}\x00calls"
+        if key in self._in_progress:
+            return False
+        self._in_progress.add(key)
+        try:
+            target = self._file_by_rel(rel)
+            return target is not None and target.export_calls_llm(name)
+        finally:
+            self._in_progress.discard(key)
+
+    def route_returns_llm(self, route: SourceFile) -> bool:
+        cached = self._route_cache.get(route.rel)
+        if cached is None:
+            self._route_cache[route.rel] = False  # recursion guard for routes that fetch themselves
+            target = self.file(route)
+            cached = target is not None and target.returns_llm_to_client
+            self._route_cache[route.rel] = cached
+        return cached
+
+    def calls_llm(self, f: SourceFile) -> bool:
+        target = self.file(f)
+        return target is not None and target.calls_llm

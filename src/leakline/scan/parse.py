@@ -1,0 +1,143 @@
+"""tree-sitter parsing: languages by file extension, parsers per thread, queries compiled once.
+
+JS/TS/JSX/TSX is always parsed with tree-sitter, never matched with regular expressions: a
+regular expression cannot tell a string from code or a comment from a call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import cache
+
+import tree_sitter_javascript
+import tree_sitter_typescript
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+
+_JS = Language(tree_sitter_javascript.language())
+_TS = Language(tree_sitter_typescript.language_typescript())
+_TSX = Language(tree_sitter_typescript.language_tsx())
+
+_BY_SUFFIX = {
+    ".js": _JS,
+    ".jsx": _JS,
+    ".mjs": _JS,
+    ".cjs": _JS,
+    ".ts": _TS,
+    ".mts": _TS,
+    ".cts": _TS,
+    ".tsx": _TSX,
+}
+
+SOURCE_SUFFIXES = frozenset(_BY_SUFFIX)
+
+_local = threading.local()
+
+
+def language_for(suffix: str) -> Language | None:
+    return _BY_SUFFIX.get(suffix.lower())
+
+
+def parse(source: bytes, language: Language) -> Tree:
+    parsers: dict[int, Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(id(language))
+    if parser is None:
+        parser = parsers[id(language)] = Parser(language)
+    return parser.parse(source)
+
+
+@cache
+def _query(language: Language, source: str) -> Query:
+    return Query(language, source)
+
+
+def captures(language: Language, query_source: str, node: Node) -> dict[str, list[Node]]:
+    """Run a (cached, compiled) query over `node`."""
+    return QueryCursor(_query(language, query_source)).captures(node)
+
+
+def text(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", errors="replace")
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every named descendant of `node` (including itself), in source order, without recursion."""
+    cursor = node.walk()
+    visited_children = False
+    while True:
+        if not visited_children:
+            if cursor.node is not None and cursor.node.is_named:
+                yield cursor.node
+            if cursor.goto_first_child():
+                continue
+        if cursor.goto_next_sibling():
+            visited_children = False
+        elif cursor.goto_parent():
+            visited_children = True
+        else:
+            return
+
+
+def string_value(node: Node | None) -> str | None:
+    """The value of a string literal or a template string without substitutions, else None."""
+    if node is None:
+        return None
+    if node.type == "string":
+        return "".join(
+            text(child) for child in node.named_children if child.type in ("string_fragment", "escape_sequence")
+        )
+    if node.type == "template_string":
+        if any(child.type == "template_substitution" for child in node.named_children):
+            return None
+        return "".join(text(child) for child in node.named_children if child.type == "string_fragment")
+    return None
+
+
+def unwrap(node: Node) -> Node:
+    """Strip parentheses, `await`, TypeScript casts and non-null assertions."""
+    while node.type in (
+        "parenthesized_expression",
+        "await_expression",
+        "as_expression",
+        "satisfies_expression",
+        "non_null_expression",
+        "type_assertion",
+    ):
+        inner = node.named_children[0] if node.type != "type_assertion" else node.named_children[-1]
+        if node.type in ("as_expression", "satisfies_expression"):
+            inner = node.named_children[0]
+        node = inner
+    return node
+
+
+def callee_path(node: Node) -> str:
+    """Dotted name of a callee (`openai.chat.completions.create`, `this.client.x`), '' if not a name chain."""
+    node = unwrap(node)
+    parts: list[str] = []
+    while True:
+        if node.type in ("identifier", "property_identifier", "this", "private_property_identifier"):
+            parts.append(text(node))
+            break
+        if node.type == "member_expression":
+            prop = node.child_by_field_name("property")
+            obj = node.child_by_field_name("object")
+            if prop is None or obj is None:
+                return ""
+            parts.append(text(prop))
+            node = unwrap(obj)
+            continue
+        if node.type == "call_expression":
+            # chained calls: `res.status(500).json(...)` → "res.status().json"
+            fn = node.child_by_field_name("function")
+            if fn is None:
+                return ""
+            parts.append("()")
+            node = unwrap(fn)
+            continue
+        return ""
+    dotted = ".".join(reversed(parts))
+    return dotted.replace(".()", "()")

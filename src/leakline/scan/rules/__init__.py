@@ -1,0 +1,66 @@
+"""The rule registry: metadata from `registry.toml`, one module per rule (`ll0NN.py` defining `RULE_CLASS`).
+
+The registry is data. A rule module exists for every id in the registry; tests check that every
+rule also has a doc page, a vulnerable and a safe fixture, and references.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from functools import cache
+from importlib import resources
+
+from leakline.findings import Confidence, References, Severity
+from leakline.scan.errors import UnknownRuleError
+from leakline.scan.rules.base import Rule, RuleMeta
+
+
+@cache
+def registry() -> dict[str, RuleMeta]:
+    raw = tomllib.loads(resources.files(__package__).joinpath("registry.toml").read_text(encoding="utf-8"))
+    out: dict[str, RuleMeta] = {}
+    for rule_id, entry in raw.items():
+        out[rule_id] = RuleMeta(
+            id=rule_id,
+            name=entry["name"],
+            title=entry["title"],
+            severity=Severity(entry["severity"]),
+            confidence=Confidence(entry["confidence"]),
+            references=References(
+                owasp_llm=tuple(entry.get("owasp_llm", ())),
+                cwe=tuple(entry.get("cwe", ())),
+                nist_ai_rmf=tuple(entry.get("nist_ai_rmf", ())),
+                iso27001=tuple(entry.get("iso27001", ())),
+                urls=tuple(entry.get("urls", ())),
+            ),
+            supersedes=tuple(entry.get("supersedes", ())),
+        )
+    return out
+
+
+def module_name(rule_id: str) -> str:
+    return f"leakline.scan.rules.{rule_id.lower()}"
+
+
+def load_rule(rule_id: str) -> Rule:
+    metas = registry()
+    if rule_id not in metas:
+        raise UnknownRuleError(f"unknown rule {rule_id!r}", hint=f"known rules: {', '.join(sorted(metas))}")
+    module = importlib.import_module(module_name(rule_id))
+    rule_class: type[Rule] = module.RULE_CLASS
+    return rule_class(metas[rule_id])
+
+
+def available_rule_ids() -> list[str]:
+    """Ids whose module exists (all of them in a finished checkout)."""
+    ids = []
+    for rule_id in sorted(registry()):
+        try:
+            importlib.import_module(module_name(rule_id))
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name(rule_id):
+                raise
+            continue
+        ids.append(rule_id)
+    return ids

@@ -1,0 +1,57 @@
+"""The rule plug-in point: a `Rule` has metadata (from the registry) and one abstract method, `check`.
+
+A rule reads the project index (and, for source rules, the LLM-data analysis) and yields `Hit`s. The
+engine turns hits into `Finding`s: it adds severity, confidence and references from the registry,
+computes fingerprints, applies inline suppressions and the baseline, and keeps one finding per
+(rule, file, line).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from leakline.findings import Confidence, References, Severity
+
+if TYPE_CHECKING:
+    from leakline.scan.context import ScanContext
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    id: str
+    name: str
+    title: str
+    severity: Severity
+    confidence: Confidence
+    references: References
+    supersedes: tuple[str, ...] = ()
+    """Rules whose finding on the same line this rule's finding replaces (LL008 over LL007)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports: a place and a message. Evidence must already be redacted."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+    evidence: str = ""
+    key: str = ""
+    """Redacted text that identifies this hit across line shifts (for fingerprints); defaults to the message."""
+    severity: Severity | None = None
+    confidence: Confidence | None = None
+
+
+class Rule(ABC):
+    meta: RuleMeta
+
+    def __init__(self, meta: RuleMeta) -> None:
+        self.meta = meta
+
+    @abstractmethod
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        """Yield every hit of this rule in one app."""

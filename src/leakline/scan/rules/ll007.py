@@ -1,0 +1,44 @@
+"""LL007: LLM data (prompts, outputs, values derived from them) reaching a log or telemetry sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.rules.base import Hit, Rule
+from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports
+
+
+class LlmDataLogged(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        for f in ctx.index.sources:
+            data = f.data()
+            if not any(keyword in data for keyword in SINK_KEYWORDS) or f.root is None:
+                continue
+            imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
+            sentry = sentry_named_imports(imports)
+            llm = None
+            for node in ts.walk(f.root):
+                if node.type != "call_expression":
+                    continue
+                sink = classify_sink(node, sentry)
+                if sink is None or not sink.payload:
+                    continue
+                if llm is None:
+                    llm = ctx.llm.file(f)
+                    if llm is None:
+                        break
+                if any(llm.is_llm(arg) for arg in sink.payload):
+                    line, column = node.start_point
+                    yield Hit(
+                        path=f.rel,
+                        line=line + 1,
+                        column=column + 1,
+                        message=f"LLM data (prompt or model output) is written to {sink.name}",
+                        evidence=sink.name + "(…)",
+                        key=sink.name,
+                    )
+
+
+RULE_CLASS = LlmDataLogged

@@ -1,0 +1,148 @@
+"""Log and telemetry sinks: the calls through which data leaves the app for a log store or a vendor.
+
+Shared by LL007 (LLM data logged) and LL008 (checkout data logged). A sink is recognised by its
+callee: `console.*`, pino/winston/bunyan-style loggers, Sentry, PostHog, Segment, Mixpanel,
+Amplitude, Datadog, GA/gtag, OpenTelemetry span attributes and `fetch` to analytics hosts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+
+CONSOLE_METHODS = frozenset({"log", "info", "warn", "error", "debug", "trace", "dir", "table"})
+LOGGER_METHODS = frozenset(
+    {"log", "info", "warn", "warning", "error", "debug", "trace", "fatal", "verbose", "silly", "http"}
+)
+SENTRY_FUNCTIONS = frozenset(
+    {
+        "captureMessage",
+        "captureException",
+        "captureEvent",
+        "addBreadcrumb",
+        "setContext",
+        "setExtra",
+        "setExtras",
+        "setTag",
+        "setTags",
+        "setUser",
+    }
+)
+ANALYTICS_METHODS = frozenset({"capture", "track", "identify", "page", "logEvent", "register", "alias", "group"})
+ANALYTICS_OBJECTS = ("posthog", "analytics", "mixpanel", "amplitude", "segment", "heap", "rudderanalytics", "plausible")
+DATADOG_METHODS = frozenset({"addAction", "addError", "setGlobalContextProperty", "setUser", "addTiming"})
+OTEL_METHODS = frozenset({"setAttribute", "setAttributes", "addEvent", "recordException"})
+ANALYTICS_HOSTS = (
+    "google-analytics.com",
+    "analytics.google.com",
+    "googletagmanager.com",
+    "api.segment.io",
+    "segment.io",
+    "api.mixpanel.com",
+    "posthog.com",
+    "api2.amplitude.com",
+    "amplitude.com",
+    "datadoghq.com",
+    "datadoghq.eu",
+    "browser-intake-datadoghq",
+    "sentry.io",
+    "logtail.com",
+    "betterstack.com",
+    "loggly.com",
+    "papertrailapp.com",
+)
+SINK_KEYWORDS = (
+    b"console.",
+    b"log",
+    b"Log",
+    b"Sentry",
+    b"capture",
+    b"posthog",
+    b"analytics",
+    b"mixpanel",
+    b"amplitude",
+    b"datadog",
+    b"DD_",
+    b"gtag",
+    b"setAttribute",
+    b"addEvent",
+    b"track",
+    b"fetch",
+)
+
+
+@dataclass(frozen=True)
+class Sink:
+    call: Node
+    name: str
+    """The callee as written, e.g. "console.log", "Sentry.captureMessage", "span.setAttribute"."""
+    payload: list[Node]
+    """The arguments that carry data to the sink (event names and keys excluded where known)."""
+
+
+def _is_loggerish(obj_path: str) -> bool:
+    last = obj_path.rsplit(".", 1)[-1].lower()
+    return last in ("logger", "log", "pino", "winston", "bunyan", "consola", "signale") or last.endswith("logger")
+
+
+def _fetch_to_analytics(args: list[Node]) -> bool:
+    if not args:
+        return False
+    first = ts.unwrap(args[0])
+    literal = ts.string_value(first)
+    if literal is None and first.type == "template_string":
+        literal = "".join(ts.text(c) for c in first.named_children if c.type == "string_fragment")
+    return literal is not None and any(host in literal for host in ANALYTICS_HOSTS)
+
+
+def classify_sink(call: Node, sentry_imports: frozenset[str] = frozenset()) -> Sink | None:
+    fn = call.child_by_field_name("function")
+    args_node = call.child_by_field_name("arguments")
+    if fn is None or args_node is None:
+        return None
+    args = [a for a in args_node.named_children if a.type != "comment"]
+    path = ts.callee_path(fn)
+    if not path:
+        return None
+    obj, _, method = path.rpartition(".")
+    if obj in ("console", "window.console", "globalThis.console") and method in CONSOLE_METHODS:
+        return Sink(call, path, args)
+    if obj and method in LOGGER_METHODS and _is_loggerish(obj):
+        return Sink(call, path, args)
+    if obj.rsplit(".", 1)[-1] == "Sentry" and method in SENTRY_FUNCTIONS:
+        return Sink(call, path, args)
+    if not obj and path in sentry_imports:
+        return Sink(call, path, args)
+    if obj and method in ANALYTICS_METHODS and any(o in obj.lower() for o in ANALYTICS_OBJECTS):
+        # The first argument of track/capture is an event name; data travels in the rest.
+        payload = args[1:] if method in ("track", "capture", "logEvent", "page") and len(args) > 1 else args
+        return Sink(call, path, payload)
+    if obj and method in DATADOG_METHODS and ("datadog" in obj.lower() or "DD_" in obj):
+        return Sink(call, path, args)
+    if path in (
+        "gtag",
+        "window.gtag",
+        "ga",
+        "window.ga",
+        "sendGAEvent",
+        "sendGTMEvent",
+        "window.dataLayer.push",
+        "dataLayer.push",
+    ):
+        return Sink(call, path, args[1:] if path.endswith("gtag") and len(args) > 1 else args)
+    if obj and method in OTEL_METHODS and obj.rsplit(".", 1)[-1].lower().endswith("span"):
+        payload = args[1:] if method in ("setAttribute", "addEvent") and len(args) > 1 else args
+        return Sink(call, path, payload)
+    if path in ("fetch", "navigator.sendBeacon", "axios.post") and _fetch_to_analytics(args):
+        return Sink(call, path, args[1:])
+    return None
+
+
+def sentry_named_imports(imports: list[tuple[str, str, str]]) -> frozenset[str]:
+    """Local names of Sentry functions imported by name (`import { captureMessage } from "@sentry/nextjs"`)."""
+    return frozenset(
+        local for local, imported, source in imports if source.startswith("@sentry/") and imported in SENTRY_FUNCTIONS
+    )
