@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leakline.errors import ConfigError
+from leakline.weights.settings import WeightsSettings
 
 CONFIG_FILENAME = "leakline.toml"
 
@@ -48,6 +49,7 @@ class Settings(Section):
 
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
+    weights: WeightsSettings = Field(default_factory=WeightsSettings)
 
     source: str | None = Field(default=None, exclude=True)
     """The file these settings came from (None: embedded defaults)."""
