@@ -538,14 +538,16 @@ class FileLlm:
         if fn is None:
             return False
         fn = ts.unwrap(fn)
-        if fn.type == "identifier":
-            name = ts.text(fn)
-            if any(self._function_calls_llm(f) for f in self._functions.get(name, [])):
-                return True
-            imp = self._imports.get(name)
-            if imp is not None and imp.resolved:
-                return self.analysis.export_calls_llm(imp.resolved, imp.imported)
-        return False
+        return fn.type == "identifier" and self.name_calls_llm(ts.text(fn))
+
+    def name_calls_llm(self, name: str) -> bool:
+        """A function of this name, declared here or imported from the project, calls an LLM."""
+        if any(self._function_calls_llm(f) for f in self._functions.get(name, [])):
+            return True
+        imp = self._imports.get(name)
+        if imp is None or imp.resolved is None:
+            return False
+        return self.analysis.export_calls_llm(imp.resolved, imp.imported)
 
     def _function_calls_llm(self, fn: Node) -> bool:
         cache: dict[int, bool] = self.__dict__.setdefault("_calls_cache", {})

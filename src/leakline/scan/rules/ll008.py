@@ -1,0 +1,87 @@
+"""LL008: in checkout, payment, cart and order flows, LLM data or payment/contact fields written to a log.
+
+A flow is recognised by its path (a folder or file named checkout, payment, cart, basket, order, billing,
+purchase) or by the name of the enclosing function (`handleCheckout`, `createOrder`). This rule takes
+precedence over LL007 on the same line (registry: `supersedes`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.llmdata import FUNCTION_TYPES
+from leakline.scan.rules.base import Hit, Rule
+from leakline.scan.sensitive import SensitiveFields
+from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports
+
+FLOW_WORDS = ("checkout", "payment", "pay", "cart", "basket", "order", "billing", "purchase")
+_PATH_SEGMENT = re.compile(r"[a-z0-9]+")
+_FUNCTION_WORD = re.compile(r"(?i)(checkout|payment|cart|basket|order|billing|purchase)")
+
+
+def path_is_checkout_flow(rel: str) -> bool:
+    for segment in rel.lower().split("/"):
+        stem = segment.split(".", 1)[0]
+        words = _PATH_SEGMENT.findall(stem)
+        if any(word in FLOW_WORDS or word.rstrip("s") in FLOW_WORDS for word in words):
+            return True
+    return False
+
+
+def _enclosing_function_names(node: Node) -> Iterable[str]:
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES:
+            name = current.child_by_field_name("name")
+            if name is not None:
+                yield ts.text(name)
+            elif current.parent is not None and current.parent.type == "variable_declarator":
+                yield ts.text(current.parent.child_by_field_name("name"))
+        current = current.parent
+
+
+class CheckoutDataLogged(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        for f in ctx.index.sources:
+            data = f.data()
+            if not any(keyword in data for keyword in SINK_KEYWORDS) or f.root is None:
+                continue
+            in_flow_by_path = path_is_checkout_flow(f.rel)
+            if not in_flow_by_path and _FUNCTION_WORD.search(f.text) is None:
+                continue
+            imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
+            sentry = sentry_named_imports(imports)
+            sensitive = SensitiveFields(ctx.index, f)
+            for node in ts.walk(f.root):
+                if node.type != "call_expression":
+                    continue
+                sink = classify_sink(node, sentry)
+                if sink is None or not sink.payload:
+                    continue
+                if not in_flow_by_path and not any(_FUNCTION_WORD.search(n) for n in _enclosing_function_names(node)):
+                    continue
+                llm = ctx.llm.file(f)
+                what = None
+                if llm is not None and any(llm.is_llm(arg) for arg in sink.payload):
+                    what = "LLM data"
+                elif any(sensitive.carries_sensitive(arg) for arg in sink.payload):
+                    what = "payment or contact fields"
+                if what is None:
+                    continue
+                line, column = node.start_point
+                yield Hit(
+                    path=f.rel,
+                    line=line + 1,
+                    column=column + 1,
+                    message=f"{what} written in plaintext to {sink.name} in a checkout/payment flow",
+                    evidence=sink.name + "(…)",
+                    key=f"{sink.name}:{what}",
+                )
+
+
+RULE_CLASS = CheckoutDataLogged

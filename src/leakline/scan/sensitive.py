@@ -1,0 +1,156 @@
+"""Sensitive fields: property and variable names that denote payment or contact data.
+
+Used by LL008. A value is sensitive when it is read through such a name (`order.cardNumber`,
+`{ email }`), or when it is an object whose declared TypeScript type (an interface or type alias in
+the same module or an imported one) declares such a property.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.index import ProjectIndex, SourceFile
+
+SENSITIVE_NAMES = frozenset(
+    {
+        "card",
+        "cardnumber",
+        "cardno",
+        "ccnumber",
+        "creditcard",
+        "creditcardnumber",
+        "pan",
+        "cvv",
+        "cvc",
+        "cvv2",
+        "securitycode",
+        "iban",
+        "address",
+        "billingaddress",
+        "shippingaddress",
+        "streetaddress",
+        "addressline1",
+        "addressline2",
+        "email",
+        "emailaddress",
+        "phone",
+        "phonenumber",
+        "mobile",
+        "telephone",
+        "dob",
+        "dateofbirth",
+        "birthdate",
+        "birthday",
+    }
+)
+_PASS_THROUGH = frozenset({"JSON.stringify", "String", "encodeURIComponent"})
+_TYPE_DECLS = ("interface_declaration", "type_alias_declaration")
+
+
+def is_sensitive_name(name: str) -> bool:
+    return name.replace("_", "").replace("-", "").lower() in SENSITIVE_NAMES
+
+
+class SensitiveFields:
+    """Answers "does this expression carry a sensitive field?" for one source file."""
+
+    def __init__(self, index: ProjectIndex, f: SourceFile) -> None:
+        self.index = index
+        self.file = f
+        self._types: dict[str, bool] | None = None
+
+    def _declared_types(self, f: SourceFile) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        if f.root is None:
+            return out
+        for node in ts.walk(f.root):
+            if node.type in _TYPE_DECLS:
+                name = ts.text(node.child_by_field_name("name"))
+                out[name] = any(
+                    child.type == "property_signature" and is_sensitive_name(ts.text(child.child_by_field_name("name")))
+                    for child in ts.walk(node)
+                )
+        return out
+
+    def type_is_sensitive(self, type_name: str) -> bool:
+        if self._types is None:
+            self._types = self._declared_types(self.file)
+        if type_name in self._types:
+            return self._types[type_name]
+        for imp in self.index.imports_of(self.file):
+            if imp.local == type_name and imp.resolved:
+                other = self.index.get(imp.resolved)
+                if other is not None:
+                    return self._declared_types(other).get(imp.imported, False)
+        return False
+
+    def _annotated_type(self, ident: Node) -> str | None:
+        """The type name a variable or parameter named like `ident` is declared with in an enclosing scope."""
+        name = ts.text(ident)
+        scope = ident.parent
+        while scope is not None:
+            for node in ts.walk(scope):
+                if node.type in ("required_parameter", "optional_parameter"):
+                    pattern = node.child_by_field_name("pattern")
+                    annotation = node.child_by_field_name("type")
+                    if pattern is not None and ts.text(pattern) == name and annotation is not None:
+                        return _type_name(annotation)
+                elif node.type == "variable_declarator":
+                    declared = node.child_by_field_name("name")
+                    annotation = node.child_by_field_name("type")
+                    if declared is not None and ts.text(declared) == name and annotation is not None:
+                        return _type_name(annotation)
+            if scope.type in ("function_declaration", "arrow_function", "method_definition", "function_expression"):
+                break
+            scope = scope.parent
+        return None
+
+    def carries_sensitive(self, node: Node) -> bool:
+        node = ts.unwrap(node)
+        kind = node.type
+        if kind == "member_expression":
+            prop = ts.text(node.child_by_field_name("property"))
+            if prop in ("length", "size", "id"):
+                return False
+            return is_sensitive_name(prop)
+        if kind in ("identifier", "shorthand_property_identifier"):
+            if is_sensitive_name(ts.text(node)):
+                return True
+            type_name = self._annotated_type(node)
+            return type_name is not None and self.type_is_sensitive(type_name)
+        if kind == "object":
+            for member in node.named_children:
+                if member.type == "pair":
+                    key = ts.text(member.child_by_field_name("key")).strip("\"'")
+                    value = member.child_by_field_name("value")
+                    if is_sensitive_name(key) or (value is not None and self.carries_sensitive(value)):
+                        return True
+                elif member.type in ("shorthand_property_identifier", "spread_element"):
+                    target = member if member.type == "shorthand_property_identifier" else member.named_children[0]
+                    if self.carries_sensitive(target):
+                        return True
+            return False
+        if kind == "template_string":
+            return any(
+                self.carries_sensitive(sub.named_children[0])
+                for sub in node.named_children
+                if sub.type == "template_substitution" and sub.named_children
+            )
+        if kind == "binary_expression":
+            return any(self.carries_sensitive(side) for side in node.named_children)
+        if kind == "array":
+            return any(self.carries_sensitive(el) for el in node.named_children)
+        if kind == "call_expression":
+            fn = node.child_by_field_name("function")
+            args = node.child_by_field_name("arguments")
+            if fn is not None and ts.callee_path(fn) in _PASS_THROUGH and args is not None and args.named_children:
+                return self.carries_sensitive(args.named_children[0])
+        return False
+
+
+def _type_name(annotation: Node) -> str | None:
+    for node in ts.walk(annotation):
+        if node.type == "type_identifier":
+            return ts.text(node)
+    return None
