@@ -1,0 +1,602 @@
+"""Moving encrypted weights between sites: a TLS 1.3-only HTTPS server and a resumable, verifying client.
+
+`serve` exposes each configured model at two paths: ``/v1/models/<id>/manifest`` (the signed manifest and
+the header, as JSON) and ``/v1/models/<id>/data`` (the container bytes; ``Range: bytes=N-`` resumes, and N
+must be a segment boundary). Both TLS contexts set ``minimum_version = TLSv1_3``, so older handshakes fail
+before any byte is served; with `require_client_cert` the server demands a client certificate (mutual TLS).
+Every request for a model passes a residency check first: the puller's region comes from its client
+certificate (a SAN URI ``urn:leakline:region:<region>``) or, without one, from the ``X-Leakline-Region``
+header; a region that is unknown, conflicting or not allowed for that model is refused with 403 and recorded
+through a `RefusalRecorder` before the answer is sent.
+
+`pull` verifies the manifest's signature with the trusted verify key before downloading, appends to
+``DST.part``, resumes from the last whole segment after an interruption (retrying dropped connections by
+itself), checks the ciphertext SHA-256 against the signed manifest and only then renames to DST. The
+transferred file stays encrypted: pulling needs no decryption key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import http.client
+import json
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from leakline.weights.container import (
+    ContainerStructure,
+    Pins,
+    check_manifest_against_structure,
+    check_pins,
+    read_structure,
+)
+from leakline.weights.errors import (
+    ManifestMismatchError,
+    ResidencyRefusedError,
+    TLSSetupError,
+    TransferError,
+    WeightsConfigError,
+    WeightsUsageError,
+)
+from leakline.weights.format import Header, Layout, make_layout, parse_header
+from leakline.weights.manifest import SignedManifest, parse_manifest_json
+from leakline.weights.refusals import PullRefusal, RefusalRecorder
+
+REGION_HEADER = "X-Leakline-Region"
+REGION_URI_PREFIX = "urn:leakline:region:"
+CHUNK_SIZE = 1 << 20
+HANDSHAKE_TIMEOUT_S = 30.0
+IO_TIMEOUT_S = 60.0
+DEFAULT_RETRIES = 3
+MAX_MANIFEST_RESPONSE = 256 * 1024
+
+ProgressCallback = Callable[[int], None]
+
+
+# --- TLS -------------------------------------------------------------------------------------------------
+
+
+def _load_chain(ctx: ssl.SSLContext, cert: Path, key: Path) -> None:
+    try:
+        ctx.load_cert_chain(certfile=str(cert), keyfile=str(key))
+    except FileNotFoundError as exc:
+        raise TLSSetupError(f"{exc.filename or cert}: no such file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSSetupError(f"{cert} / {key}: cannot load the certificate chain and key: {exc}") from None
+
+
+def _load_ca(ctx: ssl.SSLContext, ca: Path) -> None:
+    try:
+        ctx.load_verify_locations(cafile=str(ca))
+    except FileNotFoundError:
+        raise TLSSetupError(f"{ca}: no such CA file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSSetupError(f"{ca}: cannot load the CA certificates: {exc}") from None
+
+
+def server_tls_context(
+    cert: Path, key: Path, *, ca: Path | None = None, require_client_cert: bool = False
+) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    _load_chain(ctx, cert, key)
+    if require_client_cert and ca is None:
+        raise TLSSetupError("mutual TLS needs a CA to verify client certificates", hint="set weights.tls.ca")
+    if ca is not None:
+        _load_ca(ctx, ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    return ctx
+
+
+def client_tls_context(
+    *, ca: Path | None = None, cert: Path | None = None, key: Path | None = None
+) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if ca is not None:
+        _load_ca(ctx, ca)
+    if cert is not None:
+        if key is None:
+            raise TLSSetupError(f"{cert}: a client certificate needs its key")
+        _load_chain(ctx, cert, key)
+    return ctx
+
+
+# --- residency -------------------------------------------------------------------------------------------
+
+
+def region_from_certificate(peercert: dict[str, Any] | None) -> str | None:
+    """The region a verified client certificate vouches for (SAN URI urn:leakline:region:<r>), if any."""
+    if not peercert:
+        return None
+    for kind, value in peercert.get("subjectAltName", ()):
+        if kind == "URI" and isinstance(value, str) and value.startswith(REGION_URI_PREFIX):
+            return value[len(REGION_URI_PREFIX) :]
+    return None
+
+
+@dataclass(frozen=True)
+class ResidencyDecision:
+    region: str | None
+    refusal: str | None
+    """None when allowed; otherwise "region-conflict", "region-unknown" or "region-not-allowed"."""
+
+
+def decide_residency(claimed: str | None, certified: str | None, allowed: frozenset[str]) -> ResidencyDecision:
+    """Fail closed: a pull goes ahead only for a known, consistent region that the model allows."""
+    if certified is not None and claimed is not None and certified != claimed:
+        return ResidencyDecision(None, "region-conflict")
+    region = certified if certified is not None else claimed
+    if region is None:
+        return ResidencyDecision(None, "region-unknown")
+    if region not in allowed:
+        return ResidencyDecision(region, "region-not-allowed")
+    return ResidencyDecision(region, None)
+
+
+# --- server ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    id: str
+    path: Path
+    allowed_regions: frozenset[str]
+    structure: ContainerStructure = field(repr=False)
+    file_size: int
+
+    @property
+    def boundaries(self) -> frozenset[int]:
+        """Byte offsets a resumed download may start at: file start, each segment start, the trailer."""
+        lay = self.structure.layout
+        return frozenset({0, lay.ciphertext_size} | {lay.segment_offset(i) for i in range(lay.count)})
+
+
+def load_served_model(model_id: str, path: Path, allowed_regions: list[str]) -> ServedModel:
+    try:
+        with path.open("rb") as f:
+            size = path.stat().st_size
+            structure = read_structure(f, size, source=str(path))
+    except FileNotFoundError:
+        raise WeightsConfigError(f"weights.models: {model_id}: {path}: no such file") from None
+    check_manifest_against_structure(structure)
+    if structure.signed.manifest.model_id != model_id:
+        raise WeightsConfigError(
+            f"weights.models: {model_id}: {path} holds model {structure.signed.manifest.model_id!r}"
+        )
+    return ServedModel(model_id, path, frozenset(allowed_regions), structure, size)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: WeightsHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "leakline-weights"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # access logs would carry peer addresses; refusals are recorded deliberately instead
+
+    def _send_json(self, status: int, doc: dict[str, Any]) -> None:
+        body = json.dumps(doc, sort_keys=True).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _route(self) -> tuple[str, str] | None:
+        parts = urlsplit(self.path).path.split("/")
+        if len(parts) == 5 and parts[:3] == ["", "v1", "models"] and parts[4] in ("manifest", "data"):
+            return unquote(parts[3]), parts[4]
+        return None
+
+    def do_GET(self) -> None:
+        route = self._route()
+        if route is None:
+            self._send_json(404, {"error": "not-found", "message": "unknown path"})
+            return
+        model_id, what = route
+        model = self.server.models.get(model_id)
+        peercert = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+        certified = region_from_certificate(peercert)
+        claimed = self.headers.get(REGION_HEADER)
+        if model is None:
+            self._refuse(model_id, "unknown-model", claimed, certified, frozenset(), peercert, status=404)
+            return
+        decision = decide_residency(claimed, certified, model.allowed_regions)
+        if decision.refusal is not None:
+            self._refuse(model_id, decision.refusal, claimed, certified, model.allowed_regions, peercert, status=403)
+            return
+        if what == "manifest":
+            self._send_manifest(model)
+        else:
+            self._send_data(model)
+
+    def _refuse(
+        self,
+        model_id: str,
+        reason: str,
+        claimed: str | None,
+        certified: str | None,
+        allowed: frozenset[str],
+        peercert: dict[str, Any] | None,
+        *,
+        status: int,
+    ) -> None:
+        subject = None
+        if peercert:
+            subject = ",".join(f"{k}={v}" for rdn in peercert.get("subject", ()) for k, v in rdn)
+        self.server.recorder.record(
+            PullRefusal(
+                at=datetime.now(UTC).isoformat(timespec="seconds"),
+                model_id=model_id,
+                reason=reason,
+                claimed_region=claimed,
+                certified_region=certified,
+                allowed_regions=tuple(sorted(allowed)),
+                peer=self.client_address[0],
+                client_subject=subject,
+            )
+        )
+        region = certified or claimed
+        messages = {
+            "unknown-model": f"no model {model_id!r} is served here",
+            "region-unknown": "the puller's region is unknown (no client certificate region, no region header)",
+            "region-conflict": f"the claimed region {claimed!r} differs from the certificate's {certified!r}",
+            "region-not-allowed": f"model {model_id!r} may not be sent to region {region!r}",
+        }
+        self._send_json(status, {"error": reason, "message": messages[reason]})
+
+    def _send_manifest(self, model: ServedModel) -> None:
+        signed = model.structure.signed
+        self._send_json(
+            200,
+            {
+                "manifest": signed.json_bytes.decode("utf-8"),
+                "signature": base64.b64encode(signed.signature).decode("ascii"),
+                "header": base64.b64encode(model.structure.header.raw).decode("ascii"),
+                "file_size": model.file_size,
+            },
+        )
+
+    def _send_data(self, model: ServedModel) -> None:
+        start = 0
+        requested = self.headers.get("Range")
+        if requested is not None:
+            unit, _, spec = requested.partition("=")
+            first, dash, last = spec.partition("-")
+            if unit.strip() != "bytes" or not dash or last or not first.isdigit():
+                self._send_json(416, {"error": "bad-range", "message": "only 'Range: bytes=N-' is supported"})
+                return
+            start = int(first)
+            if start not in model.boundaries:
+                self._send_json(416, {"error": "bad-range", "message": "resume offsets must be segment boundaries"})
+                return
+        self.send_response(206 if requested is not None else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(model.file_size - start))
+        if requested is not None:
+            self.send_header("Content-Range", f"bytes {start}-{model.file_size - 1}/{model.file_size}")
+        self.end_headers()
+        with model.path.open("rb") as f:
+            f.seek(start)
+            while chunk := f.read(CHUNK_SIZE):
+                self.wfile.write(chunk)
+
+
+class WeightsHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        models: dict[str, ServedModel],
+        tls: ssl.SSLContext,
+        recorder: RefusalRecorder,
+    ) -> None:
+        self.models = models
+        self.tls = tls
+        self.recorder = recorder
+        self.handshake_failures = 0
+        self._failure_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's own thread, so a slow or hostile client cannot
+        # hold up the accept loop; a failed handshake (e.g. a TLS 1.2 client) never reaches the handler.
+        try:
+            request.settimeout(HANDSHAKE_TIMEOUT_S)
+            tls_socket = self.tls.wrap_socket(request, server_side=True)
+            tls_socket.settimeout(IO_TIMEOUT_S)
+        except (ssl.SSLError, OSError):
+            with self._failure_lock:
+                self.handshake_failures += 1
+            return
+        try:
+            _Handler(tls_socket, client_address, self)
+        except (ConnectionError, ssl.SSLError, TimeoutError):
+            pass  # the peer went away mid-transfer; it resumes by segment
+        finally:
+            with contextlib.suppress(OSError):
+                tls_socket.close()
+
+
+class WeightsServer:
+    """A running `serve`: start() in a background thread (tests), or serve_forever() (the CLI)."""
+
+    def __init__(
+        self,
+        models: list[ServedModel],
+        tls: ssl.SSLContext,
+        recorder: RefusalRecorder,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.httpd = WeightsHTTPServer((host, port), {m.id: m for m in models}, tls, recorder)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        raw_host = self.httpd.server_address[0]
+        host = raw_host if isinstance(raw_host, str) else raw_host.decode("ascii")
+        shown = f"[{host}]" if ":" in host else host
+        return f"https://{shown}:{self.port}"
+
+    def start(self) -> WeightsServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="weights-serve", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> WeightsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- client ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PullResult:
+    path: Path
+    manifest_model_id: str
+    manifest_model_version: str
+    ciphertext_sha256: str
+    resumed_from_offset: int | None
+    """Where the first request of this call started when a .part file was reused; None for a fresh pull."""
+    resumed_from_segment: int | None
+    attempts: int
+    bytes_received: int
+
+
+@dataclass(frozen=True)
+class _Remote:
+    signed: SignedManifest
+    header: Header
+    layout: Layout
+    trailer: bytes
+    file_size: int
+
+    @property
+    def boundaries(self) -> list[int]:
+        starts = {self.layout.segment_offset(i) for i in range(self.layout.count)}
+        return sorted({0, self.layout.ciphertext_size} | starts)
+
+    def segment_at(self, offset: int) -> int:
+        if offset < self.layout.header_length:
+            return 0
+        return min(self.layout.count, (offset - self.layout.header_length) // self.layout.ct_segment_size)
+
+
+class _Client:
+    def __init__(self, base_url: str, tls: ssl.SSLContext, region: str | None) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise WeightsUsageError(f"{base_url}: expected an https:// URL of a `leakline weights serve`")
+        self.host = parts.hostname
+        self.port = parts.port or 443
+        self.tls = tls
+        self.region = region
+
+    def request(
+        self, path: str, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPSConnection, http.client.HTTPResponse]:
+        conn = http.client.HTTPSConnection(self.host, self.port, context=self.tls, timeout=IO_TIMEOUT_S)
+        sent = dict(headers)
+        if self.region is not None:
+            sent[REGION_HEADER] = self.region
+        try:
+            conn.request("GET", path, headers=sent)
+            return conn, conn.getresponse()
+        except ssl.SSLError as exc:
+            conn.close()
+            raise TransferError(f"https://{self.host}:{self.port}: TLS handshake failed: {exc.reason or exc}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise TransferError(f"https://{self.host}:{self.port}: cannot connect: {exc}") from None
+
+
+def _refusal(model_id: str, status: int, body: bytes) -> TransferError:
+    try:
+        doc = json.loads(body)
+        message = str(doc.get("message", "")) if isinstance(doc, dict) else ""
+        reason = str(doc.get("error", "")) if isinstance(doc, dict) else ""
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        message, reason = "", ""
+    if status == 403 and reason.startswith("region"):
+        return ResidencyRefusedError(f"pull of {model_id!r} refused by the server: {message}")
+    return TransferError(f"pull of {model_id!r} failed: HTTP {status} {message}".rstrip())
+
+
+def _fetch_remote(client: _Client, model_id: str, verify_key: Ed25519PublicKey, pins: Pins | None) -> _Remote:
+    source = f"{model_id} at https://{client.host}:{client.port}"
+    conn, resp = client.request(f"/v1/models/{quote(model_id, safe='')}/manifest", {})
+    with contextlib.closing(conn):
+        body = resp.read(MAX_MANIFEST_RESPONSE + 1)
+    if resp.status != 200:
+        raise _refusal(model_id, resp.status, body)
+    try:
+        doc = json.loads(body)
+        json_bytes = doc["manifest"].encode("utf-8")
+        signature = base64.b64decode(doc["signature"], validate=True)
+        header_raw = base64.b64decode(doc["header"], validate=True)
+        file_size = int(doc["file_size"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+        raise TransferError(f"{source}: the manifest response is malformed") from None
+    signed = SignedManifest(parse_manifest_json(json_bytes, source=source), json_bytes, signature)
+    signed.verify(verify_key, source=source)
+    header = parse_header(header_raw, source=source)
+    manifest = signed.manifest
+    layout = make_layout(
+        header.length, header.segment_size, manifest.ciphertext_size - header.length, source=source
+    )
+    check_manifest_against_structure(ContainerStructure(source, header, signed, layout))
+    check_pins(manifest, pins, source=source)
+    if manifest.model_id != model_id:
+        raise ManifestMismatchError(f"{source}: the server sent model {manifest.model_id!r}", field="model_id")
+    trailer = signed.trailer()
+    if file_size != manifest.ciphertext_size + len(trailer):
+        raise TransferError(f"{source}: the server's file size {file_size} does not match its manifest")
+    return _Remote(signed, header, layout, trailer, file_size)
+
+
+def _resume_point(part: Path, remote: _Remote) -> int:
+    """The largest segment boundary up to which `part` already holds this very file's bytes."""
+    if not part.exists():
+        return 0
+    size = part.stat().st_size
+    with part.open("rb") as f:
+        head = f.read(remote.header.length)
+    if size > remote.file_size or head != remote.header.raw:
+        return 0  # another file or another version: start over
+    return max(b for b in remote.boundaries if b <= min(size, remote.layout.ciphertext_size))
+
+
+def _hash_prefix(part: Path, end: int) -> Any:
+    digest = hashlib.sha256()
+    with part.open("rb") as f:
+        remaining = end
+        while remaining > 0:
+            chunk = f.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest
+
+
+def pull(
+    base_url: str,
+    model_id: str,
+    dst: Path,
+    *,
+    verify_key: Ed25519PublicKey,
+    tls: ssl.SSLContext,
+    region: str | None,
+    pins: Pins | None = None,
+    retries: int = DEFAULT_RETRIES,
+    force: bool = False,
+    on_progress: ProgressCallback | None = None,
+) -> PullResult:
+    """Download a model's container to `dst`, resuming a previous `dst.part`; verify before renaming."""
+    if dst.exists() and not force:
+        raise WeightsUsageError(f"{dst}: already exists", hint="choose another path or pass --force")
+    if not dst.parent.is_dir():
+        raise WeightsUsageError(f"{dst.parent}: no such directory")
+    client = _Client(base_url, tls, region)
+    remote = _fetch_remote(client, model_id, verify_key, pins)
+    part = dst.with_name(dst.name + ".part")
+    first_start: int | None = None
+    resumed = False
+    attempts = 0
+    received = 0
+    ct_end = remote.layout.ciphertext_size
+    while True:
+        attempts += 1
+        start = _resume_point(part, remote)
+        if first_start is None:
+            first_start = start
+            resumed = part.exists() and start > 0
+        digest = _hash_prefix(part, start) if start else hashlib.sha256()
+        with part.open("r+b" if part.exists() else "wb") as out:
+            out.truncate(start)
+            out.seek(start)
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        conn, resp = client.request(f"/v1/models/{quote(model_id, safe='')}/data", headers)
+        interrupted: Exception | None = None
+        with contextlib.closing(conn), part.open("ab") as out:
+            if resp.status not in (200, 206):
+                raise _refusal(model_id, resp.status, resp.read(MAX_MANIFEST_RESPONSE))
+            position = start
+            try:
+                while position < remote.file_size:
+                    chunk = resp.read(min(CHUNK_SIZE, remote.file_size - position))
+                    if not chunk:
+                        raise http.client.IncompleteRead(b"", remote.file_size - position)
+                    in_body = chunk[: max(0, ct_end - position)]
+                    digest.update(in_body)
+                    out.write(chunk)
+                    position += len(chunk)
+                    received += len(chunk)
+                    if on_progress is not None:
+                        on_progress(len(chunk))
+            except (OSError, http.client.HTTPException) as exc:
+                interrupted = exc
+        if interrupted is None:
+            break
+        if attempts > retries:
+            raise TransferError(
+                f"pull of {model_id!r} interrupted ({interrupted.__class__.__name__}) after {attempts} attempts; "
+                f"{part} keeps the segments received so far",
+                hint="run the same pull again to resume",
+            )
+    if not hmac.compare_digest(digest.hexdigest(), remote.signed.manifest.ciphertext_sha256):
+        part.unlink()
+        raise ManifestMismatchError(
+            f"{model_id}: the received file does not match the signed manifest's ciphertext SHA-256; discarded",
+            field="ciphertext_sha256",
+        )
+    with part.open("rb+") as f:
+        f.seek(ct_end)
+        if f.read() != remote.trailer:
+            part.unlink()
+            raise ManifestMismatchError(f"{model_id}: the received trailer differs from the manifest", field="trailer")
+    part.replace(dst)
+    return PullResult(
+        path=dst,
+        manifest_model_id=remote.signed.manifest.model_id,
+        manifest_model_version=remote.signed.manifest.model_version,
+        ciphertext_sha256=remote.signed.manifest.ciphertext_sha256,
+        resumed_from_offset=first_start if resumed else None,
+        resumed_from_segment=remote.segment_at(first_start) if resumed and first_start is not None else None,
+        attempts=attempts,
+        bytes_received=received,
+    )
