@@ -53,7 +53,15 @@ def _root(
     """leakline: prevent, contain and respond to data leaks of a Next.js + LLM shop."""
 
 
-def _register() -> None:
+_registered = False
+
+
+def _register_once() -> None:
+    """Attach every domain's commands to the root app (idempotent: tests call it too)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
         command = module.app
@@ -74,7 +82,7 @@ def _fatal(error: LeaklineError) -> NoReturn:
 
 
 def main() -> None:
-    _register()
+    _register_once()
     try:
         app()
     except LeaklineError as error:

@@ -36,7 +36,6 @@ METADATA_PROPS = frozenset(
         "id",
         "model",
         "created",
-        "object",
         "system_fingerprint",
         "promptTokens",
         "completionTokens",
@@ -100,6 +99,13 @@ CONFIG_KEYS = frozenset(
 )
 AI_SDK_FUNCTIONS = frozenset({"generateText", "streamText", "generateObject", "streamObject"})
 AI_SDK_CALLBACKS = frozenset({"onFinish", "onChunk", "onStepFinish"})
+# React hooks of the AI SDK (`ai/react`, `@ai-sdk/react`): their state (`messages`, `completion`, `object`,
+# `input`) is model output or the prompt being typed, fetched from the app's LLM route.
+AI_SDK_HOOKS = frozenset({"useChat", "useCompletion", "useObject", "useAssistant", "experimental_useObject"})
+# Array methods whose callback's first parameter is an element of the array they are called on.
+ELEMENT_CALLBACK_METHODS = frozenset(
+    {"map", "forEach", "filter", "find", "findLast", "flatMap", "some", "every", "sort", "toSorted"}
+)
 OPENAI_SUFFIXES = (
     "chat.completions.create",
     "chat.completions.parse",
@@ -353,6 +359,7 @@ class FileLlm:
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
         self._states: dict[Mode, _ModeState] = {}
+        self._param_seeds: dict[Mode, set[tuple[int, str]]] = {}
         self.llm_calls: list[Node] = []
         self._direct_calls: list[Node] = []
         self._find_llm_calls()
@@ -580,7 +587,7 @@ class FileLlm:
     def _state(self, mode: Mode) -> _ModeState:
         state = self._states.get(mode)
         if state is None:
-            state = self._states[mode] = _ModeState()
+            state = self._states[mode] = _ModeState(tainted=set(self._param_seeds.get(mode, ())))
             self._solve(state, mode)
         return state
 
@@ -653,6 +660,14 @@ class FileLlm:
                     if callback is not None and callback.type in FUNCTION_TYPES:
                         for param in _params(callback)[:1]:
                             changed |= self._bind(state, param, skip_metadata=True)
+        if fn.type == "member_expression" and ts.text(fn.child_by_field_name("property")) in ELEMENT_CALLBACK_METHODS:
+            # `messages.map((m) => m.content)`: the element of an LLM-data array is LLM data.
+            obj = fn.child_by_field_name("object")
+            if obj is not None and args.named_children and self._eval(obj, state, mode):
+                callback = args.named_children[0]
+                if callback.type in FUNCTION_TYPES:
+                    for param in _params(callback)[:1]:
+                        changed |= self._bind(state, param, skip_metadata=True)
         if fn.type == "member_expression" and ts.text(fn.child_by_field_name("property")) == "then":
             obj = fn.child_by_field_name("object")
             if obj is not None and self._eval(obj, state, mode) and args.named_children:
@@ -781,6 +796,8 @@ class FileLlm:
         if fn is None:
             return False
         path = ts.callee_path(fn)
+        if path.rsplit(".", 1)[-1] in AI_SDK_HOOKS:
+            return True
         first = args.named_children[0] if args is not None and args.named_children else None
         if path in HTML_SANITIZERS or path.endswith((".sanitize", "DOMPurify.sanitize")):
             return mode is Mode.PLAIN and first is not None and self._eval(first, state, mode)
@@ -812,6 +829,45 @@ class FileLlm:
     def is_unsanitized_llm(self, node: Node) -> bool:
         """The expression carries LLM data that did not pass through an HTML sanitizer."""
         return self._eval(node, self._state(Mode.HTML), Mode.HTML)
+
+    def seed_props(self, fn: Node, props: frozenset[str], mode: Mode) -> None:
+        """Treat props `props` of component function `fn` as LLM data in `mode` (a caller passes LLM data).
+
+        Covers `({ html })`, `({ html: body })`, `({ html = "" })`, `({ ...rest })` → `rest.html` and
+        `(props)` → `props.html`. The mode's facts are recomputed on the next question.
+        """
+        params = _params(fn)
+        if not params or not props:
+            return
+        pattern = params[0]
+        if pattern.type in ("required_parameter", "optional_parameter"):
+            pattern = pattern.child_by_field_name("pattern") or pattern
+        if pattern.type == "assignment_pattern":
+            pattern = pattern.child_by_field_name("left") or pattern
+        names: set[str] = set()
+        if pattern.type == "identifier":
+            names.update(f"{ts.text(pattern)}.{prop}" for prop in props)
+        elif pattern.type == "object_pattern":
+            for child in pattern.named_children:
+                if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in props:
+                    names.add(ts.text(child))
+                elif child.type == "object_assignment_pattern":
+                    left = child.child_by_field_name("left")
+                    if left is not None and ts.text(left) in props:
+                        names.add(ts.text(left))
+                elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) in props:
+                    value = child.child_by_field_name("value")
+                    if value is not None:
+                        names.update(name for _, name in _pattern_names(value, skip_metadata=False))
+                elif child.type == "rest_pattern":
+                    for inner in child.named_children:
+                        for _, rest in _pattern_names(inner, skip_metadata=False):
+                            names.update(f"{rest}.{prop}" for prop in props)
+        seeds = self._param_seeds.setdefault(mode, set())
+        new = {(fn.id, name) for name in names} - seeds
+        if new:
+            seeds.update(new)
+            self._states.pop(mode, None)
 
     def function_returns_llm(self, fn: Node, mode: Mode = Mode.PLAIN) -> bool:
         return fn.id in self._state(mode).returning

@@ -1,0 +1,57 @@
+"""Shared test helpers: building small Next.js apps in tmp_path, running the CLI in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Path]:
+    """Write a minimal Next.js app: `make_app({"app/page.tsx": "..."}, name="shop")`."""
+
+    def build(files: dict[str, str | bytes], *, name: str = "app", next_version: str = "15.2.4") -> Path:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        if "package.json" not in files:
+            (root / "package.json").write_text(json.dumps({"name": name, "dependencies": {"next": next_version}}))
+        for rel, content in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+        return root
+
+    return build
+
+
+@pytest.fixture
+def cli() -> Callable[..., tuple[int, str, str]]:
+    """Run `leakline ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    from leakline import cli as cli_module
+
+    cli_module._register_once()
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+        result = runner.invoke(cli_module.app, list(args), input=input, catch_exceptions=True)
+        code = result.exit_code
+        stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            from leakline.errors import LeaklineError
+
+            if isinstance(result.exception, LeaklineError):
+                return result.exception.exit_code, result.stdout, result.exception.diagnostics()
+            raise result.exception
+        return code, result.stdout, stderr
+
+    return run

@@ -1,0 +1,175 @@
+"""`leakline scan` as CI uses it: exit codes, output formats, baselines, suppressions, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import SHARED
+
+LOGGING_ROUTE = """import OpenAI from "openai";
+const client = new OpenAI();
+export async function POST(req: Request) {
+  const { message } = await req.json();
+  const r = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: message }] });
+  const answer = r.choices[0].message.content;
+  console.log(answer);
+  return Response.json({ ok: true });
+}
+"""
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def test_version_and_help(cli: Cli) -> None:
+    code, out, _ = cli("--version")
+    assert code == 0 and out.startswith("leakline ")
+    code, out, _ = cli("--help")
+    assert code == 0 and "scan" in out and "rules" in out
+
+
+def test_json_output_shape_and_exit_code(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    code, out, _ = cli("scan", str(app), "--format", "json", "--rule", "LL007", "--no-progress")
+    assert code == 1
+    data = json.loads(out)
+    assert [(f["rule"], f["path"], f["line"], f["column"]) for f in data["findings"]] == [
+        ("LL007", "app/api/chat/route.ts", 7, 3)
+    ]
+    finding = data["findings"][0]
+    assert finding["severity"] == "high" and finding["confidence"] == "high"
+    assert len(finding["fingerprint"]) == 32
+    assert finding["references"]["cwe"] == ["CWE-532"]
+    assert finding["references"]["owasp_llm"] == ["LLM02:2025 Sensitive Information Disclosure"]
+    assert data["stats"]["failing"] == 1 and data["stats"]["fail_on"] == "high"
+
+
+def test_fail_on_threshold(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    assert cli("scan", str(app), "--rule", "LL007", "--fail-on", "critical")[0] == 0
+    assert cli("scan", str(app), "--rule", "LL007", "--fail-on", "medium")[0] == 1
+
+
+def test_fail_on_from_leakline_toml(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE, "leakline.toml": '[scan]\nfail_on = "critical"\n'})
+    assert cli("scan", str(app), "--rule", "LL007")[0] == 0
+
+
+def test_sarif_validates_against_the_oasis_schema(cli: Cli, make_app: Callable[..., Path], tmp_path: Path) -> None:
+    app = make_app(
+        {
+            "app/api/chat/route.ts": LOGGING_ROUTE.replace(
+                "  console.log(answer);",
+                "  console.log(answer);\n  // leakline-ignore LL007: reviewed\n  console.info(answer);",
+            )
+        }
+    )
+    report = tmp_path / "out" / "leakline.sarif"
+    code, _, _ = cli("scan", str(app), "--format", "sarif", "--output", str(report), "--rule", "LL007")
+    assert code == 1
+    log = json.loads(report.read_text())
+    schema = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(log)
+    run = log["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["LL007"]
+    assert "## Fix" in run["tool"]["driver"]["rules"][0]["help"]["markdown"]
+    results = [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in run["results"]]
+    assert results == [("LL007", 7), ("LL007", 9)]
+    assert "suppressions" not in run["results"][0]
+    assert run["results"][1]["suppressions"] == [
+        {"kind": "inSource", "status": "accepted", "justification": "reviewed"}
+    ]
+    assert all(len(r["partialFingerprints"]["leakline/v1"]) == 32 for r in run["results"])
+
+
+def test_baseline_round_trip_keeps_suppressed_findings(cli: Cli, make_app: Callable[..., Path], tmp_path: Path) -> None:
+    app = make_app(
+        {"app/api/chat/route.ts": LOGGING_ROUTE, ".env": "OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwx\n"}
+    )
+    baseline = tmp_path / "baseline.json"
+    code, _, err = cli("scan", str(app), "--rule", "LL007", "--write-baseline", "--baseline", str(baseline))
+    assert code == 0 and "wrote 1 finding" in err
+    stored = json.loads(baseline.read_text())
+    assert stored["version"] == 1 and [e["rule"] for e in stored["findings"]] == ["LL007"]
+    assert "sk-proj" not in baseline.read_text() and "evidence" not in baseline.read_text()
+    code, out, _ = cli("scan", str(app), "--rule", "LL007", "--baseline", str(baseline), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert [(f["line"], f.get("suppressed")) for f in data["findings"]] == [(7, "baseline")]
+    # A line shift does not resurrect a baselined finding; a new finding is not hidden by it.
+    route = app / "app/api/chat/route.ts"
+    route.write_text(
+        "// header comment\n"
+        + LOGGING_ROUTE.replace("console.log(answer);", "console.log(answer);\n  console.warn(answer);")
+    )
+    code, out, _ = cli("scan", str(app), "--rule", "LL007", "--baseline", str(baseline), "--format", "json")
+    assert code == 1
+    assert [(f["line"], f.get("suppressed")) for f in json.loads(out)["findings"]] == [(8, "baseline"), (9, None)]
+
+
+def test_inline_ignore_on_previous_line_suppresses_only_that_rule(cli: Cli, make_app: Callable[..., Path]) -> None:
+    source = LOGGING_ROUTE.replace(
+        "  console.log(answer);", "  // leakline-ignore LL010: other rule\n  console.log(answer);"
+    )
+    app = make_app({"app/api/chat/route.ts": source})
+    code, out, _ = cli("scan", str(app), "--rule", "LL007", "--format", "json")
+    assert code == 1 and [f["line"] for f in json.loads(out)["findings"] if "suppressed" not in f] == [8]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "/nonexistent/shop"], "/nonexistent/shop: no such file or directory"),
+        (["scan", "--rule", "LL999", "."], "unknown rule 'LL999'"),
+    ],
+)
+def test_usage_errors_exit_2(cli: Cli, args: list[str], message: str) -> None:
+    code, _, err = cli(*args)
+    assert code == 2 and message in err
+
+
+def test_not_a_next_app(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text('{"dependencies": {"react": "19.0.0"}}')
+    code, _, err = cli("scan", str(tmp_path))
+    assert code == 2 and "not a Next.js app" in err
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[scan]\nexlude = ["x"]\n', "leakline.toml: scan.exlude: unknown key"),
+        (
+            '[scan]\nfail_on = "severe"\n',
+            "leakline.toml: scan.fail_on: expected one of 'critical', 'high', 'medium' or 'low', got 'severe'",
+        ),
+        (
+            '[residency]\nallowed_regions = "fra1"\n',
+            "leakline.toml: residency.allowed_regions: expected an array, got 'fra1'",
+        ),
+        ("[scan\n", "leakline.toml: invalid TOML"),
+    ],
+)
+def test_broken_leakline_toml_names_file_and_key(
+    cli: Cli, make_app: Callable[..., Path], toml: str, message: str
+) -> None:
+    app = make_app({"leakline.toml": toml})
+    code, _, err = cli("scan", str(app))
+    assert code == 2
+    assert message in err
+
+
+def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text('{"dependencies": {"next": "15.0.0"}}')
+    (tmp_path / "leakline.toml").write_text("[scan]\nfail_on = 3\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "scan", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "scan.fail_on: expected one of" in proc.stderr and "got 3" in proc.stderr

@@ -1,0 +1,120 @@
+"""The engine on awkward trees: monorepos, symlink loops, bad bytes, broken syntax, huge files, precedence."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from leakline.scan.engine import scan
+from tests.scan.test_cli import LOGGING_ROUTE
+
+MakeApp = Callable[..., Path]
+
+
+def _places(result_findings: list) -> list[tuple[str, str, int]]:  # type: ignore[type-arg]
+    return [(f.rule, f.path, f.line) for f in result_findings]
+
+
+def test_monorepo_scans_every_next_app_with_its_own_config(tmp_path: Path) -> None:
+    for name, toml in (("storefront", '[scan]\nexclude = ["app/legacy/**"]\n'), ("admin", "")):
+        app = tmp_path / "apps" / name
+        (app / "app/api/chat").mkdir(parents=True)
+        (app / "app/legacy").mkdir(parents=True)
+        (app / "package.json").write_text(json.dumps({"dependencies": {"next": "15.2.4"}}))
+        (app / "leakline.toml").write_text(toml)
+        (app / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
+        (app / "app/legacy/route.ts").write_text(LOGGING_ROUTE)
+    (tmp_path / "packages/ui").mkdir(parents=True)
+    (tmp_path / "packages/ui/package.json").write_text('{"dependencies": {"react": "19.0.0"}}')
+    (tmp_path / "package.json").write_text('{"private": true, "workspaces": ["apps/*"]}')
+    result = scan(tmp_path, rule_ids=["LL007"])
+    assert result.stats.apps == ["apps/admin", "apps/storefront"]
+    assert _places(result.findings) == [
+        ("LL007", "apps/admin/app/api/chat/route.ts", 7),
+        ("LL007", "apps/admin/app/legacy/route.ts", 7),
+        ("LL007", "apps/storefront/app/api/chat/route.ts", 7),
+    ]
+    assert result.stats.skipped["excluded by [scan] exclude"] == 1
+
+
+def test_nested_app_files_belong_only_to_the_nested_app(make_app: MakeApp) -> None:
+    root = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    nested = root / "examples/demo"
+    (nested / "app/api/chat").mkdir(parents=True)
+    (nested / "package.json").write_text('{"dependencies": {"next": "15.0.0"}}')
+    (nested / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
+    result = scan(root, rule_ids=["LL007"])
+    assert _places(result.findings) == [
+        ("LL007", "app/api/chat/route.ts", 7),
+        ("LL007", "examples/demo/app/api/chat/route.ts", 7),
+    ]
+
+
+def test_symlink_loops_invalid_utf8_and_syntax_errors_are_counted_not_fatal(make_app: MakeApp) -> None:
+    app = make_app(
+        {
+            "app/api/chat/route.ts": LOGGING_ROUTE,
+            "app/broken/route.ts": "export async function GET( {{{ \n",
+            "lib/latin1.ts": b"export const greeting = '\xe9t\xe9';\nconsole.log(greeting);\n",
+        }
+    )
+    os.symlink(app / "app", app / "app" / "loop")
+    result = scan(app, rule_ids=["LL007"])
+    assert _places(result.findings) == [("LL007", "app/api/chat/route.ts", 7)]
+    assert result.stats.skipped["symlink loop"] >= 1
+    assert result.stats.rule_errors == []
+
+
+def test_files_over_the_size_cap_are_skipped_and_counted(make_app: MakeApp) -> None:
+    app = make_app(
+        {
+            "app/api/chat/route.ts": LOGGING_ROUTE,
+            "app/api/big/route.ts": LOGGING_ROUTE + "//" + "x" * 3000 + "\n",
+            "leakline.toml": "[scan]\nmax_file_bytes = 2000\n",
+        }
+    )
+    result = scan(app, rule_ids=["LL007"])
+    assert _places(result.findings) == [("LL007", "app/api/chat/route.ts", 7)]
+    assert result.stats.skipped["larger than [scan] max_file_bytes"] == 1
+
+
+def test_node_modules_git_and_next_cache_are_never_read(make_app: MakeApp) -> None:
+    app = make_app(
+        {
+            "app/api/chat/route.ts": LOGGING_ROUTE,
+            "node_modules/pkg/route.ts": LOGGING_ROUTE,
+            ".git/hooks/x.ts": LOGGING_ROUTE,
+            ".next/cache/webpack/x.js": "sk-proj-abc",
+            ".next/server/app/page.js": "x",
+        }
+    )
+    result = scan(app, rule_ids=["LL007"])
+    assert sorted(result_path for result_path in _all_indexed(app)) == [
+        "app/api/chat/route.ts",
+        "package.json",
+    ]
+    assert _places(result.findings) == [("LL007", "app/api/chat/route.ts", 7)]
+
+
+def _all_indexed(app: Path) -> list[str]:
+    from leakline.config import Settings
+    from leakline.scan.engine import build_index
+    from leakline.scan.walker import WalkStats
+
+    return list(build_index(app, Settings(), WalkStats(), set()).files)
+
+
+def test_ll008_takes_precedence_over_ll007_on_the_same_line(make_app: MakeApp) -> None:
+    app = make_app({"app/checkout/route.ts": LOGGING_ROUTE})
+    result = scan(app, rule_ids=["LL007", "LL008"])
+    assert _places(result.findings) == [("LL008", "app/checkout/route.ts", 7)]
+
+
+def test_fingerprints_are_stable_across_runs_and_line_shifts(make_app: MakeApp) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    first = scan(app, rule_ids=["LL007"]).findings[0].fingerprint
+    (app / "app/api/chat/route.ts").write_text("\n\n" + LOGGING_ROUTE)
+    shifted = scan(app, rule_ids=["LL007"]).findings[0]
+    assert shifted.line == 9 and shifted.fingerprint == first

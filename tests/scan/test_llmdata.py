@@ -1,0 +1,143 @@
+"""The LLM-data analysis, one propagation path at a time: each case logs one value; LL007 must fire
+exactly when that value carries LLM data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from leakline.scan.engine import scan
+
+OPENAI = 'import OpenAI from "openai";\nconst client = new OpenAI();\n'
+CALL = 'const r = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });\n'
+
+CASES: dict[str, tuple[str, bool]] = {
+    "choices content": (CALL + "console.log(r.choices[0].message.content);", True),
+    "usage is metadata": (CALL + "console.log(r.usage);", False),
+    "token count is metadata": (CALL + "console.log(r.usage.total_tokens);", False),
+    "model and id are metadata": (CALL + "console.log(r.model, r.id, r.choices[0].finish_reason);", False),
+    "length keeps no content": (CALL + "const t = r.choices[0].message.content;\nconsole.log(t.length);", False),
+    "boolean keeps no content": (CALL + "const t = r.choices[0].message.content;\nconsole.log(t === '');", False),
+    "destructuring": (CALL + "const { choices } = r;\nconsole.log(choices);", True),
+    "destructured metadata": (CALL + "const { usage } = r;\nconsole.log(usage);", False),
+    "template string": (CALL + "const t = r.choices[0].message.content;\nconsole.log(`said ${t}`);", True),
+    "object literal and spread": (CALL + "const o = { answer: r.choices[0] };\nconsole.log({ ...o, at: 1 });", True),
+    "JSON.stringify": (CALL + "console.log(JSON.stringify(r.choices));", True),
+    "string method": (CALL + "console.log(r.choices[0].message.content.trim().slice(0, 20));", True),
+    "string concatenation": (CALL + "console.log('a: ' + r.choices[0].message.content);", True),
+    "the prompt itself": (CALL + "console.log(q);", True),
+    "unrelated variable": (CALL + "const requestId = crypto.randomUUID();\nconsole.log(requestId);", False),
+    "reassignment": (CALL + "let t = '';\nt = r.choices[0].message.content;\nconsole.log(t);", True),
+    "augmented assignment in a stream": (
+        "const s = await client.chat.completions.create({ model: 'm', stream: true, messages: [] });\n"
+        "let acc = '';\nfor await (const chunk of s) { acc += chunk.choices[0].delta.content; }\nconsole.log(acc);",
+        True,
+    ),
+    "for await chunk": (
+        "const s = await client.chat.completions.create({ model: 'm', stream: true, messages: [] });\n"
+        "for await (const chunk of s) { console.log(chunk.choices[0].delta.content); }",
+        True,
+    ),
+    "responses api": (
+        "const r2 = await client.responses.create({ model: 'm', input: 'hi' });\nconsole.log(r2.output_text);",
+        True,
+    ),
+    "legacy completions": (
+        "const r3 = await client.completions.create({ model: 'm', prompt: 'x' });\nconsole.log(r3.choices);",
+        True,
+    ),
+    "then callback": (
+        "client.chat.completions.create({ model: 'm', messages: [] }).then((res) => console.log(res.choices));",
+        True,
+    ),
+}
+
+
+def _route(body: str) -> str:
+    return (
+        OPENAI
+        + "export async function POST(req: Request) {\n  const { q } = await req.json();\n"
+        + body
+        + "\n  return Response.json({});\n}\n"
+    )
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_propagation(case: str, make_app: Callable[..., Path]) -> None:
+    body, expect = CASES[case]
+    source = _route(body)
+    app = make_app({"app/api/x/route.ts": source})
+    lines = source.splitlines()
+    log_lines = [i for i, line in enumerate(lines, start=1) if "console.log" in line]
+    found = [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings]
+    assert found == ([("app/api/x/route.ts", log_lines[0])] if expect else [])
+
+
+def test_ai_sdk_results_and_callbacks(make_app: Callable[..., Path]) -> None:
+    source = """import { generateText, streamText, generateObject } from "ai";
+export async function POST() {
+  const { text, usage } = await generateText({ model: m, prompt: "hi" });
+  console.log(text);
+  console.log(usage);
+  const { object } = await generateObject({ model: m, schema: s, prompt: "x" });
+  console.log(object);
+  streamText({ model: m, prompt: "p", onFinish: async ({ text: final, finishReason }) => {
+    console.log(final);
+    console.log(finishReason);
+  } });
+}
+"""
+    app = make_app({"app/api/x/route.ts": source})
+    assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [4, 7, 9]
+
+
+def test_ollama_axios_and_llm_urls(make_app: Callable[..., Path]) -> None:
+    source = """import ollama from "ollama";
+import axios from "axios";
+export async function POST() {
+  const a = await ollama.chat({ model: "llama3", messages: [] });
+  console.log(a.message.content);
+  const b = await axios.post(`${process.env.OLLAMA_HOST}/api/generate`, { model: "x", prompt: "y" });
+  console.log(b.data);
+  const c = await fetch("http://inference.internal:8000/v1/chat/completions", { method: "POST" });
+  console.log(await c.json());
+  const d = await fetch("https://api.example.com/v1/products");
+  console.log(await d.json());
+}
+"""
+    app = make_app({"app/api/x/route.ts": source})
+    assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [5, 7, 9]
+
+
+def test_wrappers_across_imports_with_tsconfig_paths_and_own_route_fetches(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "tsconfig.json": '{ "compilerOptions": { "baseUrl": ".", "paths": { "@/*": ["src/*"] } } }',
+            "src/lib/llm.ts": OPENAI
+            + "export async function ask(q: string) {\n  const r = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: q }] });\n  return r.choices[0].message.content;\n}\n"
+            + "export async function count(q: string) {\n  const r = await client.chat.completions.create({ model: 'm', messages: [] });\n  return r.usage.total_tokens;\n}\n",
+            "src/lib/index.ts": 'export { ask as askModel } from "./llm";\n',
+            "src/app/api/chat/route.ts": 'import { ask, count } from "@/lib/llm";\nexport async function POST() {\n  const a = await ask("x");\n  return Response.json({ a });\n}\n',
+            "src/app/api/count/route.ts": 'import { count } from "@/lib/llm";\nexport async function POST() {\n  return Response.json({ n: await count("x") });\n}\n',
+            "src/components/Chat.tsx": """'use client';
+import { ask, count } from "@/lib/llm";
+export function Chat() {
+  async function go() {
+    const res = await fetch("/api/chat", { method: "POST" });
+    console.log(await res.json());
+    const n = await fetch("/api/count", { method: "POST" });
+    console.log(await n.json());
+    console.log(await ask("direct"));
+    console.log(await count("direct"));
+  }
+  return null;
+}
+""",
+        }
+    )
+    assert [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings] == [
+        ("src/components/Chat.tsx", 6),
+        ("src/components/Chat.tsx", 9),
+    ]
