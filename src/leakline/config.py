@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from leakline.audit.settings import AuditSettings
 from leakline.errors import ConfigError
 from leakline.weights.settings import WeightsSettings
 
@@ -50,6 +51,7 @@ class Settings(Section):
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     weights: WeightsSettings = Field(default_factory=WeightsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     source: str | None = Field(default=None, exclude=True)
     """The file these settings came from (None: embedded defaults)."""

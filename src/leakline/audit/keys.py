@@ -1,0 +1,287 @@
+"""Keys of the audit log: the key file, the wrapped data key, per-epoch keys and checkpoint signing.
+
+Three layers. A *key-encryption key* (KEK) lives outside the log (a key file, the LEAKLINE_AUDIT_KEY
+environment variable, or, through `KeyWrapper`/`KeyUnwrapper`, a KMS). It wraps the log's random
+*data key* (AES-256-GCM, stored in the log directory as datakey.json); rotating the KEK re-wraps the
+data key, so old records stay readable. Each writer *epoch* encrypts under its own key derived from
+the data key with HKDF-SHA256 (salt: log id, info: epoch number), which is what makes the
+deterministic per-epoch nonce counters safe. Checkpoints are signed with Ed25519 through
+`CheckpointSigner`. Key material never appears in messages; keys are shown by their id only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import secrets
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from leakline.audit.errors import KeyFileError, KeyMismatch
+from leakline.audit.format import NONCE_SIZE, PUBLIC_KEY_SIZE
+
+KEY_ENV_VAR = "LEAKLINE_AUDIT_KEY"
+KEY_FILE_FORMAT = "leakline-audit-key"
+DATAKEY_FILE_FORMAT = "leakline-audit-datakey"
+KEY_FILE_VERSION = 1
+KEY_SIZE = 32
+KEY_FILE_MODE = 0o600
+
+_EPOCH_KEY_INFO = b"leakline-audit v1 epoch key"
+_KEY_CHECK_INFO = b"leakline-audit v1 key check"
+_KEK_ID_CONTEXT = b"leakline-audit v1 kek id\x00"
+_WRAP_AD_CONTEXT = b"leakline-audit v1 data key\x00"
+
+
+def kek_id(kek: bytes) -> str:
+    """A public name for a KEK (a hash prefix), safe to print and store."""
+    return hashlib.sha256(_KEK_ID_CONTEXT + kek).hexdigest()[:16]
+
+
+def public_key_fingerprint(public_key: bytes) -> str:
+    return "SHA256:" + base64.b64encode(hashlib.sha256(public_key).digest()).decode("ascii").rstrip("=")
+
+
+class KeyWrapper(ABC):
+    """Seals a data key under a key-encryption key (a local key, or a KMS's Encrypt call)."""
+
+    key_id: str
+
+    @abstractmethod
+    def wrap(self, data_key: bytes, context: bytes) -> bytes:
+        """Return an opaque blob; `context` must be given again to unwrap it."""
+
+
+class KeyUnwrapper(ABC):
+    """Opens a data key sealed by the matching `KeyWrapper` (a local key, or a KMS's Decrypt call)."""
+
+    key_id: str
+
+    @abstractmethod
+    def unwrap(self, blob: bytes, context: bytes) -> bytes:
+        """Return the data key; raise `KeyMismatch` if the blob was not sealed by this key."""
+
+
+class CheckpointSigner(ABC):
+    """Signs checkpoints (an Ed25519 key here, or a KMS asymmetric signing key)."""
+
+    public_key: bytes
+
+    @abstractmethod
+    def sign(self, message: bytes) -> bytes:
+        """A 64-byte Ed25519 signature over `message`."""
+
+
+class LocalKeyEncryptionKey(KeyWrapper, KeyUnwrapper):
+    """A 256-bit AES-GCM key-encryption key held in memory."""
+
+    def __init__(self, kek: bytes) -> None:
+        if len(kek) != KEY_SIZE:
+            raise KeyFileError(f"a key-encryption key has {KEY_SIZE} bytes, got {len(kek)}")
+        self._aead = AESGCM(kek)
+        self.key_id = kek_id(kek)
+
+    def wrap(self, data_key: bytes, context: bytes) -> bytes:
+        # Wrapping happens once per log and per rotation, so a random nonce cannot repeat in practice.
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        return nonce + self._aead.encrypt(nonce, data_key, _WRAP_AD_CONTEXT + context)
+
+    def unwrap(self, blob: bytes, context: bytes) -> bytes:
+        nonce, sealed = blob[:NONCE_SIZE], blob[NONCE_SIZE:]
+        try:
+            return self._aead.decrypt(nonce, sealed, _WRAP_AD_CONTEXT + context)
+        except InvalidTag:
+            raise KeyMismatch(
+                f"key-encryption key {self.key_id} cannot unwrap this log's data key",
+                hint="use the key file this log was created or last rotated with",
+            ) from None
+
+
+class Ed25519Signer(CheckpointSigner):
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != KEY_SIZE:
+            raise KeyFileError(f"an Ed25519 signing key has {KEY_SIZE} bytes, got {len(seed)}")
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key = self._key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
+def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    if len(public_key) != PUBLIC_KEY_SIZE:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    """What a writer needs: a way to (un)wrap the data key and a checkpoint signer."""
+
+    wrapper: KeyWrapper
+    unwrapper: KeyUnwrapper
+    signer: CheckpointSigner
+    source: str
+    """Where the keys came from (a path or the environment variable's name), for messages."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(value: object, field: str, source: str) -> bytes:
+    if not isinstance(value, str):
+        raise KeyFileError(f"{source}: field {field!r}: expected a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise KeyFileError(f"{source}: field {field!r}: not valid base64") from None
+
+
+def new_key_material() -> dict[str, Any]:
+    return {
+        "format": KEY_FILE_FORMAT,
+        "version": KEY_FILE_VERSION,
+        "kek": _b64(secrets.token_bytes(KEY_SIZE)),
+        "signing_key": _b64(secrets.token_bytes(KEY_SIZE)),
+    }
+
+
+def write_private_file(path: Path, data: bytes, *, exclusive: bool = True) -> None:
+    """Create `path` with mode 0600 from the first byte on (no window where others could read it)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    try:
+        fd = os.open(path, flags, KEY_FILE_MODE)
+    except FileExistsError:
+        raise KeyFileError(f"{path}: already exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot create: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, KEY_FILE_MODE)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def generate_key_file(path: Path) -> AuditKeys:
+    """Write a new key file (KEK + Ed25519 signing key, mode 0600); refuse to overwrite one."""
+    material = new_key_material()
+    write_private_file(path, (json.dumps(material, indent=2) + "\n").encode("utf-8"))
+    return parse_keys(material, source=str(path))
+
+
+def parse_keys(material: object, *, source: str) -> AuditKeys:
+    if not isinstance(material, dict):
+        raise KeyFileError(f"{source}: expected a JSON object")
+    if material.get("format") != KEY_FILE_FORMAT:
+        raise KeyFileError(f"{source}: field 'format': expected {KEY_FILE_FORMAT!r}")
+    if material.get("version") != KEY_FILE_VERSION:
+        raise KeyFileError(f"{source}: field 'version': expected {KEY_FILE_VERSION}")
+    unknown = sorted(set(material) - {"format", "version", "kek", "signing_key"})
+    if unknown:
+        raise KeyFileError(f"{source}: unknown field {unknown[0]!r}")
+    kek = LocalKeyEncryptionKey(_unb64(material.get("kek"), "kek", source))
+    signer = Ed25519Signer(_unb64(material.get("signing_key"), "signing_key", source))
+    return AuditKeys(wrapper=kek, unwrapper=kek, signer=signer, source=source)
+
+
+def _parse_key_text(text: bytes, source: str) -> AuditKeys:
+    try:
+        material = json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise KeyFileError(f"{source}: not valid UTF-8 at byte offset {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise KeyFileError(f"{source}: not valid JSON at byte offset {exc.pos}: {exc.msg}") from None
+    return parse_keys(material, source=source)
+
+
+def load_key_file(path: Path) -> AuditKeys:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(
+            f"{path}: no such key file", hint="create one with `leakline audit keygen KEYFILE`"
+        ) from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read: {exc.strerror}") from None
+    return _parse_key_text(raw, str(path))
+
+
+def load_keys(path: Path | None) -> AuditKeys:
+    """Keys from `path`, else from the LEAKLINE_AUDIT_KEY variable (the key file's JSON text)."""
+    if path is not None:
+        return load_key_file(path)
+    text = os.environ.get(KEY_ENV_VAR)
+    if not text:
+        raise KeyFileError(
+            f"no key given: pass --key KEYFILE or set {KEY_ENV_VAR}",
+            hint="create a key with `leakline audit keygen KEYFILE`",
+        )
+    return _parse_key_text(text.encode("utf-8"), f"${KEY_ENV_VAR}")
+
+
+def new_data_key() -> bytes:
+    return secrets.token_bytes(KEY_SIZE)
+
+
+def _hkdf(data_key: bytes, salt: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=info).derive(data_key)
+
+
+def epoch_key(data_key: bytes, log_id: bytes, epoch: int) -> bytes:
+    return _hkdf(data_key, log_id, _EPOCH_KEY_INFO + epoch.to_bytes(4, "big"))
+
+
+def key_check_value(data_key: bytes, log_id: bytes) -> bytes:
+    """Stored in the header so that a wrong data key is reported as such, not as tampering."""
+    return _hkdf(data_key, log_id, _KEY_CHECK_INFO)
+
+
+def encode_wrapped_data_key(log_id: bytes, wrapper: KeyWrapper, data_key: bytes) -> bytes:
+    blob = wrapper.wrap(data_key, log_id + wrapper.key_id.encode("ascii"))
+    document = {
+        "format": DATAKEY_FILE_FORMAT,
+        "version": KEY_FILE_VERSION,
+        "log_id": log_id.hex(),
+        "kek_id": wrapper.key_id,
+        "wrapped": _b64(blob),
+    }
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def decode_wrapped_data_key(raw: bytes, log_id: bytes, unwrapper: KeyUnwrapper, *, source: str) -> bytes:
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise KeyFileError(f"{source}: not a wrapped data key (invalid JSON)") from None
+    if not isinstance(document, dict) or document.get("format") != DATAKEY_FILE_FORMAT:
+        raise KeyFileError(f"{source}: field 'format': expected {DATAKEY_FILE_FORMAT!r}")
+    if document.get("log_id") != log_id.hex():
+        raise KeyFileError(f"{source}: field 'log_id': belongs to another log")
+    stored_kek_id = document.get("kek_id")
+    if stored_kek_id != unwrapper.key_id:
+        raise KeyMismatch(
+            f"{source}: the data key is wrapped under key-encryption key {stored_kek_id}, "
+            f"but the key given is {unwrapper.key_id}",
+            hint="use the key file this log was created or last rotated with",
+        )
+    blob = _unb64(document.get("wrapped"), "wrapped", source)
+    return unwrapper.unwrap(blob, log_id + unwrapper.key_id.encode("ascii"))

@@ -1,0 +1,731 @@
+"""The audit log writer: `AuditLog.open(...)`, `.append(...)`, group commit, checkpoints, heartbeats.
+
+Concurrency design: one log directory is shared by any number of writer processes through an
+exclusive `flock` on `audit.lock`. A writer takes the lock for one batch at a time, and before adding
+to the log it re-reads whatever other writers appended since its last batch (their sequence numbers,
+hashes, epochs and checkpoints), so there is one sequence, one hash chain and one Merkle tree per log.
+Each writer encrypts under its own epoch, allocated under the lock and recorded by an EPOCH record
+before any ciphertext of that epoch is written, so two writers never share an epoch key or a nonce.
+Threads of one process share one `AuditLog` (an internal mutex serialises them).
+
+Group commit: in "group" mode `append` encrypts the record into an in-memory batch and returns its
+sequence number; the batch is written and fsync'ed when it is `group_commit_ms` old (by a background
+thread), when it reaches `MAX_BATCH_BYTES`, or on `flush()`/`close()`. The lock is held from the first
+record of a batch until it is on disk, so other writers wait at most one group-commit interval. In
+"record" mode every `append` returns only after its record is fsync'ed. A record is durable once
+`flush()` returns.
+
+Recovery: bytes after the last complete record (a write cut short by a crash or power loss) are moved
+to a `torn-<offset>.bin` file in the log directory and cut from the log, under the lock, by the next
+writer; everything before them is kept. Their epoch, if readable, is never used again.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from leakline.audit import format as fmt
+from leakline.audit.errors import (
+    AuditIntegrityError,
+    AuditIOError,
+    AuditUsageError,
+    KeyMismatch,
+    LogBusy,
+    LogNotFound,
+    RecordTooLarge,
+    ResidencyRefused,
+)
+from leakline.audit.keys import (
+    AuditKeys,
+    CheckpointSigner,
+    decode_wrapped_data_key,
+    encode_wrapped_data_key,
+    epoch_key,
+    key_check_value,
+    new_data_key,
+    public_key_fingerprint,
+)
+from leakline.audit.merkle import Frontier
+from leakline.audit.verify import parse_header
+
+CommitMode = Literal["record", "group"]
+
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_MAX_NAME_LEN = 200
+
+
+@dataclass(frozen=True)
+class CommitPolicy:
+    """When records reach the disk, and how often checkpoints and heartbeats are written."""
+
+    mode: CommitMode = "group"
+    group_commit_ms: int = 5
+    checkpoint_every_records: int = 1000
+    checkpoint_every_seconds: float = 60.0
+    heartbeat_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("record", "group"):
+            raise AuditUsageError(f"commit mode must be 'record' or 'group', got {self.mode!r}")
+        if self.group_commit_ms < 1 or self.checkpoint_every_records < 1:
+            raise AuditUsageError("group_commit_ms and checkpoint_every_records must be at least 1")
+        if self.checkpoint_every_seconds <= 0 or self.heartbeat_seconds < 1:
+            raise AuditUsageError("checkpoint_every_seconds and heartbeat_seconds must be positive")
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` (mode 0600) so that a crash leaves the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+    _fsync_dir(path.parent)
+
+
+def _check_text(field: str, value: object, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise AuditUsageError(f"{field} is required")
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_NAME_LEN:
+        raise AuditUsageError(f"{field} must be a non-empty string of at most {_MAX_NAME_LEN} characters")
+    return value
+
+
+class _DirLock:
+    """The writers' exclusive lock on one log directory (advisory `flock`, released if a writer dies)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.fd = os.open(directory / fmt.LOCK_FILENAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        self.held = False
+
+    def acquire(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self.held = False
+
+    def close(self) -> None:
+        self.release()
+        os.close(self.fd)
+
+
+def create_log(directory: Path, keys: AuditKeys, *, region: str | None) -> None:
+    """Create an empty log in `directory` unless one exists (safe against concurrent creators)."""
+    if region is not None and not fmt.valid_region(region):
+        raise AuditUsageError(f"region {region!r} is not a valid name (lowercase letters, digits, '-', '_')")
+    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    lock = _DirLock(directory)
+    try:
+        lock.acquire()
+        log_path = directory / fmt.LOG_FILENAME
+        if log_path.exists():
+            return
+        log_id = secrets.token_bytes(fmt.LOG_ID_SIZE)
+        data_key = new_data_key()
+        header = fmt.encode_header(
+            log_id=log_id,
+            created_us=_now_us(),
+            signing_public_key=keys.signer.public_key,
+            key_check=key_check_value(data_key, log_id),
+            region=region,
+        )
+        # The wrapped data key first: a log file without its key could never be read.
+        atomic_write(directory / fmt.DATAKEY_FILENAME, encode_wrapped_data_key(log_id, keys.wrapper, data_key))
+        atomic_write(directory / fmt.CHECKPOINT_FILENAME, b"")
+        atomic_write(log_path, header)
+    finally:
+        lock.close()
+
+
+def read_data_key(directory: Path, header: fmt.Header, keys: AuditKeys) -> bytes:
+    path = directory / fmt.DATAKEY_FILENAME
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LogNotFound(f"{path}: cannot read the wrapped data key: {exc.strerror}") from None
+    data_key = decode_wrapped_data_key(raw, header.log_id, keys.unwrapper, source=str(path))
+    if key_check_value(data_key, header.log_id) != header.key_check:
+        raise KeyMismatch(f"{path}: the data key does not match the log's header")
+    return data_key
+
+
+class _State:
+    """What a writer knows about the shared log; valid while it holds the lock (after `_resync`)."""
+
+    def __init__(self, header: fmt.Header) -> None:
+        self.offset = header.size
+        self.seq = 0
+        self.prev = header.hash
+        self.frontier = Frontier()
+        self.max_epoch = -1
+        self.signing_key = header.signing_public_key
+        self.checkpoints = 0
+        self.checkpoint_hash = header.hash
+        self.checkpoint_size = 0
+
+    def snapshot(self) -> tuple[Any, ...]:
+        frontier = Frontier()
+        frontier.size = self.frontier.size
+        frontier.stack = list(self.frontier.stack)
+        return (self.offset, self.seq, self.prev, frontier)
+
+    def restore(self, snap: tuple[Any, ...]) -> None:
+        self.offset, self.seq, self.prev, self.frontier = snap
+
+
+_open_logs: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_logs() -> None:
+    for log in list(_open_logs):
+        with contextlib.suppress(Exception):
+            log.close()
+
+
+class AuditLog:
+    """One log directory, open for appending. Use `AuditLog.open(...)`; close it (or use `with`)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        keys: AuditKeys,
+        header: fmt.Header,
+        data_key: bytes,
+        policy: CommitPolicy,
+        background: bool,
+    ) -> None:
+        self.directory = directory
+        self.region = header.region
+        self.log_id = header.log_id
+        self.policy = policy
+        self._keys = keys
+        self._signer: CheckpointSigner = keys.signer
+        self._header = header
+        self._data_key = data_key
+        self._state = _State(header)
+        self._mu = threading.RLock()
+        self._wake = threading.Condition(self._mu)
+        self._lock = _DirLock(directory)
+        self._log_fd = os.open(directory / fmt.LOG_FILENAME, os.O_RDWR)
+        self._cp_fd = os.open(directory / fmt.CHECKPOINT_FILENAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        self._epoch: int | None = None
+        self._counter = 0
+        self._cipher: AESGCM | None = None
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
+        self._batch_deadline = 0.0
+        self._batch_snapshot: tuple[Any, ...] | None = None
+        self._last_write = time.monotonic()
+        self._last_checkpoint = time.monotonic()
+        self._error: BaseException | None = None
+        self._closed = False
+        self.torn_recovered: list[Path] = []
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._background, name=f"audit-{directory.name}", daemon=True)
+            self._thread.start()
+        _open_logs.add(self)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path | str,
+        keys: AuditKeys,
+        *,
+        region: str | None = None,
+        create: bool = True,
+        policy: CommitPolicy | None = None,
+        background: bool = True,
+    ) -> Self:
+        """Open (and with `create`, first create) the log in `directory` as the sink for `region`.
+
+        `region` None is the sink for records that concern no region. Opening an existing log as the
+        sink for a region other than the one it was created for is refused.
+        """
+        directory = Path(directory)
+        if region is not None and not fmt.valid_region(region):
+            raise AuditUsageError(f"region {region!r} is not a valid name (lowercase letters, digits, '-', '_')")
+        log_path = directory / fmt.LOG_FILENAME
+        if not log_path.exists():
+            if not create:
+                raise LogNotFound(f"{directory}: not an audit log (no {fmt.LOG_FILENAME})")
+            create_log(directory, keys, region=region)
+        header = parse_header(log_path.read_bytes()[: 4096], file=str(log_path))
+        if header.region != region:
+            raise ResidencyRefused(
+                f"{directory} is the audit sink for {_region_name(header.region)}, "
+                f"not for {_region_name(region)}"
+            )
+        data_key = read_data_key(directory, header, keys)
+        log = cls(directory, keys, header, data_key, policy or CommitPolicy(), background)
+        try:
+            with log._mu:
+                log._acquire()
+                log._release_if_idle()
+        except BaseException:
+            with log._mu:
+                log._shutdown()
+            raise
+        return log
+
+    # -- the API other domains call ------------------------------------------------------------
+
+    def append(
+        self,
+        *,
+        kind: str,
+        actor: str,
+        region: str | None = None,
+        incident: str | None = None,
+        payload: Any = None,
+        meta: dict[str, Any] | None = None,
+    ) -> int:
+        """Add one record; return its sequence number. Durable on return in "record" mode, else after flush."""
+        _check_text("kind", kind, required=True)
+        _check_text("actor", actor, required=True)
+        _check_text("incident", incident, required=False)
+        if region != self.region:
+            raise ResidencyRefused(
+                f"a record for {_region_name(region)} cannot go to {self.directory}, "
+                f"the audit sink for {_region_name(self.region)}"
+            )
+        if meta is not None and not isinstance(meta, dict):
+            raise AuditUsageError("meta must be a JSON object (a dict)")
+        try:
+            body = fmt.canonical_json(payload) if payload is not None else b""
+        except (TypeError, ValueError) as exc:
+            raise AuditUsageError(f"payload is not JSON-serialisable: {exc}") from None
+        clear: dict[str, Any] = {"kind": kind, "actor": actor, "payload_bytes": len(body)}
+        if region is not None:
+            clear["region"] = region
+        if incident is not None:
+            clear["incident"] = incident
+        if meta:
+            clear["meta"] = meta
+        try:
+            meta_bytes = fmt.canonical_json(clear)
+        except (TypeError, ValueError) as exc:
+            raise AuditUsageError(f"meta is not JSON-serialisable: {exc}") from None
+        if len(body) > fmt.MAX_PAYLOAD_BYTES:
+            raise RecordTooLarge(f"payload has {len(body)} bytes; the limit is {fmt.MAX_PAYLOAD_BYTES}")
+        if len(meta_bytes) > fmt.MAX_META_BYTES:
+            raise RecordTooLarge(f"clear metadata has {len(meta_bytes)} bytes; the limit is {fmt.MAX_META_BYTES}")
+        with self._mu:
+            return self._add(fmt.RecordType.EVENT, meta_bytes, body)
+
+    def flush(self) -> None:
+        """Write and fsync the pending batch, then write a checkpoint if one is due."""
+        with self._mu:
+            self._raise_pending_error()
+            self._flush_locked()
+
+    def checkpoint(self) -> None:
+        """Flush, then sign a checkpoint over everything in the log now (if it grew)."""
+        with self._mu:
+            self._raise_pending_error()
+            self._acquire()
+            try:
+                self._flush_batch()
+                self._write_checkpoint()
+            finally:
+                self._release_if_idle()
+
+    def close(self) -> None:
+        """Flush, sign a final checkpoint (clean shutdown) and release everything."""
+        with self._mu:
+            if self._closed:
+                return
+            try:
+                self._raise_pending_error()
+                if self._state.seq or self._batch:
+                    self.checkpoint()
+            finally:
+                self._shutdown()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def size(self) -> int:
+        """Records in the log as far as this writer knows (including its unflushed batch)."""
+        return self._state.seq
+
+    def rotate_signing_key(self, new_signer: CheckpointSigner) -> int:
+        """Hand checkpoint signing to `new_signer`, endorsed by the current key in a KEY_ROTATION record."""
+        with self._mu:
+            self._raise_pending_error()
+            self._acquire()
+            try:
+                self._flush_batch()
+                self._check_signer()
+                seq = self._state.seq
+                endorsement = self._signer.sign(
+                    fmt.rotation_signed_message(self.log_id, seq, new_signer.public_key)
+                )
+                meta = fmt.canonical_json(
+                    {
+                        "new_signing_key": base64.b64encode(new_signer.public_key).decode("ascii"),
+                        "endorsement": base64.b64encode(endorsement).decode("ascii"),
+                    }
+                )
+                self._add(fmt.RecordType.KEY_ROTATION, meta, b"")
+                self._flush_batch()
+                self._signer = new_signer
+                self._state.signing_key = new_signer.public_key
+                self._write_checkpoint()
+            finally:
+                self._release_if_idle()
+            return seq
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _raise_pending_error(self) -> None:
+        if self._closed:
+            raise AuditUsageError(f"{self.directory}: the audit log is closed")
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _add(self, record_type: fmt.RecordType, meta: bytes, body: bytes) -> int:
+        self._raise_pending_error()
+        self._acquire()
+        if self._epoch is None or self._counter >= fmt.MAX_RECORDS_PER_EPOCH:
+            self._start_epoch()
+        seq = self._encode(record_type, meta, body)
+        if self.policy.mode == "record" or self._batch_bytes >= MAX_BATCH_BYTES:
+            self._flush_locked()
+        elif len(self._batch) == 1:
+            self._batch_deadline = time.monotonic() + self.policy.group_commit_ms / 1000
+            self._wake.notify()
+        return seq
+
+    def _start_epoch(self) -> None:
+        state = self._state
+        if state.max_epoch >= fmt.MAX_EPOCH:
+            raise LogBusy(f"{self.directory}: all epochs are used; start a new log")
+        self._epoch = state.max_epoch + 1
+        state.max_epoch = self._epoch
+        self._counter = 0
+        self._cipher = AESGCM(epoch_key(self._data_key, self.log_id, self._epoch))
+        writer = {"pid": os.getpid(), "host": socket.gethostname()}
+        meta = fmt.canonical_json(
+            {
+                "writer": writer,
+                "commit": self.policy.mode,
+                "heartbeat_s": self.policy.heartbeat_seconds,
+                "checkpoint_every_records": self.policy.checkpoint_every_records,
+            }
+        )
+        self._encode(fmt.RecordType.EPOCH, meta, b"")
+
+    def _encode(self, record_type: fmt.RecordType, meta: bytes, body: bytes) -> int:
+        state = self._state
+        assert self._cipher is not None and self._epoch is not None  # _start_epoch ran
+        if self._batch_snapshot is None:
+            self._batch_snapshot = state.snapshot()
+        seq = state.seq
+        counter = self._counter
+        head = fmt.encode_record_head(
+            record_type=record_type,
+            seq=seq,
+            time_us=_now_us(),
+            epoch=self._epoch,
+            counter=counter,
+            prev_hash=state.prev,
+            meta=meta,
+            ciphertext_len=len(body) + fmt.TAG_SIZE,
+        )
+        ciphertext = self._cipher.encrypt(
+            fmt.nonce_for(counter), body, fmt.record_associated_data(self.log_id, head)
+        )
+        record = fmt.finish_record(head, ciphertext)
+        digest = record[-fmt.HASH_SIZE :]
+        self._counter = counter + 1
+        self._batch.append(record)
+        self._batch_bytes += len(record)
+        state.frontier.append(digest)
+        state.prev = digest
+        state.seq = seq + 1
+        return seq
+
+    def _acquire(self) -> None:
+        if not self._lock.held:
+            self._lock.acquire()
+            try:
+                self._resync()
+            except BaseException:
+                self._lock.release()
+                raise
+
+    def _release_if_idle(self) -> None:
+        if not self._batch:
+            self._lock.release()
+
+    def _flush_locked(self) -> None:
+        if not self._lock.held:
+            return
+        try:
+            self._flush_batch()
+            state = self._state
+            due_records = state.seq - state.checkpoint_size >= self.policy.checkpoint_every_records
+            due_time = time.monotonic() - self._last_checkpoint >= self.policy.checkpoint_every_seconds
+            if state.seq > state.checkpoint_size and (due_records or due_time):
+                self._write_checkpoint()
+        finally:
+            self._release_if_idle()
+
+    def _flush_batch(self) -> None:
+        if not self._batch:
+            return
+        data = b"".join(self._batch)
+        snapshot = self._batch_snapshot
+        self._batch.clear()
+        self._batch_bytes = 0
+        self._batch_snapshot = None
+        try:
+            _pwrite_all(self._log_fd, data, self._state.offset)
+            os.fsync(self._log_fd)
+        except OSError as exc:
+            # Undo the partial batch and never reuse its epoch: its nonces may have reached the disk.
+            assert snapshot is not None
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._log_fd, snapshot[0])
+                os.fsync(self._log_fd)
+            self._state.restore(snapshot)
+            self._epoch = None
+            raise AuditIOError(f"{self.directory}: records could not be written: {exc.strerror}") from None
+        self._state.offset += len(data)
+        self._last_write = time.monotonic()
+
+    def _write_checkpoint(self) -> None:
+        state = self._state
+        if state.seq <= state.checkpoint_size and state.checkpoints:
+            return
+        if state.seq == 0:
+            return
+        self._check_signer()
+        body = fmt.checkpoint_body(
+            log_id=self.log_id,
+            number=state.checkpoints,
+            tree_size=state.seq,
+            log_bytes=state.offset,
+            time_us=_now_us(),
+            root=state.frontier.root(),
+            header_hash=self._header.hash,
+            prev_hash=state.checkpoint_hash,
+            public_key=self._signer.public_key,
+        )
+        raw = body + self._signer.sign(fmt.checkpoint_signed_message(body))
+        _pwrite_all(self._cp_fd, raw, state.checkpoints * fmt.CHECKPOINT_SIZE)
+        os.fsync(self._cp_fd)
+        state.checkpoints += 1
+        state.checkpoint_hash = _sha256(raw)
+        state.checkpoint_size = state.seq
+        self._last_checkpoint = time.monotonic()
+
+    def _check_signer(self) -> None:
+        if self._signer.public_key != self._state.signing_key:
+            raise LogBusy(
+                f"{self.directory}: checkpoints are now signed by {public_key_fingerprint(self._state.signing_key)}; "
+                f"this writer holds {public_key_fingerprint(self._signer.public_key)}",
+                hint="the signing key was rotated: restart this writer with the new key file",
+            )
+
+    def _resync(self) -> None:
+        """Catch up with records and checkpoints other writers added; cut a torn tail."""
+        state = self._state
+        size = os.fstat(self._log_fd).st_size
+        if size > state.offset:
+            data = os.pread(self._log_fd, size - state.offset, state.offset)
+            self._absorb(data)
+        elif size < state.offset:
+            raise AuditIntegrityError(
+                f"the log shrank from {state.offset} to {size} bytes while open", file=str(self.directory)
+            )
+        cp_size = os.fstat(self._cp_fd).st_size
+        count, torn = divmod(cp_size, fmt.CHECKPOINT_SIZE)
+        if torn:
+            self._quarantine(self._cp_fd, count * fmt.CHECKPOINT_SIZE, cp_size, "checkpoint")
+        if count != state.checkpoints:
+            last = os.pread(self._cp_fd, fmt.CHECKPOINT_SIZE, (count - 1) * fmt.CHECKPOINT_SIZE)
+            fields = fmt.CHECKPOINT_BODY.unpack_from(last, 0)
+            state.checkpoints = count
+            state.checkpoint_hash = _sha256(last)
+            state.checkpoint_size = fields[5]
+
+    def _absorb(self, data: bytes) -> None:
+        state = self._state
+        view = memoryview(data)
+        pos = 0
+        end = len(data)
+        while end - pos >= fmt.RECORD_OVERHEAD:
+            (length, rtype, _r, seq, _t, epoch, _c, link, meta_len, ct_len) = fmt.RECORD_FIXED.unpack_from(view, pos)
+            if length == 0 and not any(view[pos:]):
+                break
+            if length != fmt.record_length(meta_len, ct_len) or length > fmt.MAX_RECORD_BYTES:
+                raise AuditIntegrityError(
+                    "a record in the log is damaged; run `leakline audit verify` before writing more",
+                    seq=state.seq, offset=state.offset + pos, file=str(self.directory / fmt.LOG_FILENAME),
+                )
+            if pos + length > end:
+                break
+            if seq != state.seq or link != state.prev:
+                raise AuditIntegrityError(
+                    "the log does not continue where this writer expects; run `leakline audit verify`",
+                    seq=state.seq, offset=state.offset + pos, file=str(self.directory / fmt.LOG_FILENAME),
+                )
+            digest = bytes(view[pos + length - fmt.HASH_SIZE : pos + length])
+            state.frontier.append(digest)
+            state.prev = digest
+            state.seq += 1
+            state.max_epoch = max(state.max_epoch, epoch)
+            if rtype == fmt.RecordType.KEY_ROTATION:
+                start = pos + fmt.RECORD_FIXED.size
+                meta = json.loads(bytes(view[start : start + meta_len]))
+                state.signing_key = base64.b64decode(meta["new_signing_key"])
+            pos += length
+        view.release()
+        if pos < end:
+            torn = data[pos:]
+            if len(torn) >= fmt.RECORD_FIXED.size:
+                # The torn record's epoch may have put ciphertext on disk: never use it again.
+                state.max_epoch = max(state.max_epoch, fmt.RECORD_FIXED.unpack_from(torn, 0)[5])
+            state.offset += pos
+            self._quarantine(self._log_fd, state.offset, state.offset + len(torn), "record")
+        else:
+            state.offset += pos
+
+    def _quarantine(self, fd: int, start: int, stop: int, what: str) -> None:
+        """Move bytes [start, stop) of a file aside to torn-<...>.bin, then cut them from the file."""
+        data = os.pread(fd, stop - start, start)
+        name = f"{fmt.TORN_PREFIX}{what}-{start}-{_now_us()}.bin"
+        path = self.directory / name
+        fd_out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            _write_all(fd_out, data)
+            os.fsync(fd_out)
+        finally:
+            os.close(fd_out)
+        _fsync_dir(self.directory)
+        os.ftruncate(fd, start)
+        os.fsync(fd)
+        self.torn_recovered.append(path)
+
+    def _background(self) -> None:
+        """Flush batches when due, sign time-based checkpoints and write heartbeats while idle."""
+        policy = self.policy
+        with self._mu:
+            while not self._closed:
+                now = time.monotonic()
+                deadlines = [self._last_write + policy.heartbeat_seconds]
+                if self._batch:
+                    deadlines.append(self._batch_deadline)
+                if self._state.seq > self._state.checkpoint_size:
+                    deadlines.append(self._last_checkpoint + policy.checkpoint_every_seconds)
+                timeout = min(deadlines) - now
+                if timeout > 0:
+                    self._wake.wait(timeout)
+                    continue
+                if self._error is not None:
+                    self._wake.wait(policy.group_commit_ms / 1000)
+                    continue
+                try:
+                    if now >= self._last_write + policy.heartbeat_seconds and not self._batch:
+                        self._add(fmt.RecordType.HEARTBEAT, b"{}", b"")
+                    if self._batch and now >= self._batch_deadline:
+                        self._flush_locked()
+                    elif now >= self._last_checkpoint + policy.checkpoint_every_seconds:
+                        self._acquire()
+                        try:
+                            self._flush_batch()
+                            self._write_checkpoint()
+                        finally:
+                            self._release_if_idle()
+                        self._last_checkpoint = time.monotonic()
+                except BaseException as exc:  # reported to the next caller of append/flush/close
+                    self._error = exc
+                    self._batch.clear()
+                    self._batch_bytes = 0
+                    self._lock.release()
+
+    def _shutdown(self) -> None:
+        self._closed = True
+        self._wake.notify_all()
+        self._lock.close()
+        for fd in (self._log_fd, self._cp_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _open_logs.discard(self)
+
+
+def _sha256(data: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(data).digest()
+
+
+def _region_name(region: str | None) -> str:
+    return f"region {region!r}" if region is not None else "records without a region"
