@@ -876,6 +876,10 @@ class FileLlm:
         state = self._state(mode)
         return any(f.id in state.returning for f in self.exported_functions(frozenset({name})))
 
+    def is_llm_url(self, node: Node) -> bool:
+        """The expression is the URL of an LLM endpoint (LLM-ish env var, `/v1/chat/completions`, an own LLM route)."""
+        return self._is_llm_url(node)
+
     def handlers(self) -> list[Node]:
         """Exported request handlers of a route file (GET, POST, ..., default)."""
         return self.exported_functions(ROUTE_HANDLER_EXPORTS)
