@@ -141,3 +141,24 @@ export function Chat() {
         ("src/components/Chat.tsx", 6),
         ("src/components/Chat.tsx", 9),
     ]
+
+
+def test_react_state_setters_carry_llm_data(make_app: Callable[..., Path]) -> None:
+    source = """'use client';
+import { useState } from "react";
+export function Assistant() {
+  const [answer, setAnswer] = useState("");
+  const [count, setCount] = useState(0);
+  async function ask(q: string) {
+    const res = await fetch(`${process.env.NEXT_PUBLIC_LLM_URL}/v1/chat/completions`, { method: "POST" });
+    const data = await res.json();
+    setAnswer((prev) => prev + data.choices[0].message.content);
+    setCount((n) => n + 1);
+  }
+  console.log(answer);
+  console.log(count);
+  return null;
+}
+"""
+    app = make_app({"components/Assistant.tsx": source})
+    assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [12]

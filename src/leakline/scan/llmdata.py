@@ -99,6 +99,7 @@ CONFIG_KEYS = frozenset(
 )
 AI_SDK_FUNCTIONS = frozenset({"generateText", "streamText", "generateObject", "streamObject"})
 AI_SDK_CALLBACKS = frozenset({"onFinish", "onChunk", "onStepFinish"})
+REACT_STATE_HOOKS = frozenset({"useState", "React.useState"})
 # React hooks of the AI SDK (`ai/react`, `@ai-sdk/react`): their state (`messages`, `completion`, `object`,
 # `input`) is model output or the prompt being typed, fetched from the app's LLM route.
 AI_SDK_HOOKS = frozenset({"useChat", "useCompletion", "useObject", "useAssistant", "experimental_useObject"})
@@ -637,13 +638,57 @@ class FileLlm:
             if not changed:
                 return
 
+    @property
+    def _state_setters(self) -> dict[tuple[int, str], Node]:
+        """`const [value, setValue] = useState(...)`: calling `setValue(x)` stores x in `value`."""
+        cached: dict[tuple[int, str], Node] | None = getattr(self, "_setter_cache", None)
+        if cached is None:
+            cached = {}
+            for node in self._nodes:
+                if node.type != "variable_declarator":
+                    continue
+                pattern = node.child_by_field_name("name")
+                value = node.child_by_field_name("value")
+                if pattern is None or value is None or pattern.type != "array_pattern":
+                    continue
+                value = ts.unwrap(value)
+                callee = ts.callee_path(value.child_by_field_name("function") or value)
+                if value.type == "call_expression" and callee in REACT_STATE_HOOKS:
+                    elements = pattern.named_children
+                    if len(elements) >= 2 and elements[1].type == "identifier":
+                        cached[(_scope_of(node).id, ts.text(elements[1]))] = elements[0]
+            self._setter_cache = cached
+        return cached
+
+    def _bind_state_setter(self, call: Node, fn: Node, args: Node, state: _ModeState, mode: Mode) -> bool:
+        if fn.type != "identifier" or not args.named_children:
+            return False
+        setters = self._state_setters
+        if not setters:
+            return False
+        name = ts.text(fn)
+        for scope in _scope_chain(call):
+            target = setters.get((scope.id, name))
+            if target is None:
+                continue
+            value = args.named_children[0]
+            # setAnswer((prev) => prev + chunk) stores what the updater returns.
+            tainted = (
+                self._returns_llm(value, state, mode)
+                if value.type in FUNCTION_TYPES
+                else self._eval(value, state, mode)
+            )
+            return tainted and self._bind(state, target, skip_metadata=False)
+        return False
+
     def _bind_callbacks(self, call: Node, state: _ModeState, mode: Mode) -> bool:
-        """AI SDK callbacks (`onFinish({ text })`) and `.then(result => ...)` receive LLM data."""
+        """AI SDK callbacks (`onFinish({ text })`), `.then(result => ...)` and React state setters."""
         changed = False
         fn = call.child_by_field_name("function")
         args = call.child_by_field_name("arguments")
         if fn is None or args is None:
             return False
+        changed |= self._bind_state_setter(call, fn, args, state, mode)
         path = ts.callee_path(fn)
         if path.rsplit(".", 1)[-1] in AI_SDK_FUNCTIONS and args.named_children:
             options = ts.unwrap(args.named_children[0])
