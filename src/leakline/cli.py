@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("leakline.weights.cli", "Encrypt model weights at rest and move them between sites over TLS 1.3."),
     "scan": ("leakline.scan.cli", "Find leak risks in a Next.js app: source, config, .next build output."),
     "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),
+    "audit": ("leakline.audit.cli", "The encrypted, tamper-evident audit log: append, verify, show, prove."),
 }
 
 err_console = Console(stderr=True, highlight=False)

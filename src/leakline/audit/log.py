@@ -54,6 +54,7 @@ from leakline.audit.errors import (
 from leakline.audit.keys import (
     AuditKeys,
     CheckpointSigner,
+    KeyWrapper,
     decode_wrapped_data_key,
     encode_wrapped_data_key,
     epoch_key,
@@ -413,6 +414,24 @@ class AuditLog:
         """Records in the log as far as this writer knows (including its unflushed batch)."""
         return self._state.seq
 
+    @property
+    def signing_key(self) -> bytes:
+        """The public key that signs this log's checkpoints now (after any rotation)."""
+        return self._state.signing_key
+
+    def rewrap_data_key(self, wrapper: KeyWrapper) -> None:
+        """Store the data key wrapped under `wrapper` instead (atomically, under the writers' lock)."""
+        with self._mu:
+            self._raise_pending_error()
+            self._acquire()
+            try:
+                atomic_write(
+                    self.directory / fmt.DATAKEY_FILENAME,
+                    encode_wrapped_data_key(self.log_id, wrapper, self._data_key),
+                )
+            finally:
+                self._release_if_idle()
+
     def rotate_signing_key(self, new_signer: CheckpointSigner) -> int:
         """Hand checkpoint signing to `new_signer`, endorsed by the current key in a KEY_ROTATION record."""
         with self._mu:
@@ -421,6 +440,7 @@ class AuditLog:
             try:
                 self._flush_batch()
                 self._check_signer()
+                self._ensure_epoch()
                 seq = self._state.seq
                 endorsement = self._signer.sign(
                     fmt.rotation_signed_message(self.log_id, seq, new_signer.public_key)
@@ -452,8 +472,7 @@ class AuditLog:
     def _add(self, record_type: fmt.RecordType, meta: bytes, body: bytes) -> int:
         self._raise_pending_error()
         self._acquire()
-        if self._epoch is None or self._counter >= fmt.MAX_RECORDS_PER_EPOCH:
-            self._start_epoch()
+        self._ensure_epoch()
         seq = self._encode(record_type, meta, body)
         if self.policy.mode == "record" or self._batch_bytes >= MAX_BATCH_BYTES:
             self._flush_locked()
@@ -461,6 +480,10 @@ class AuditLog:
             self._batch_deadline = time.monotonic() + self.policy.group_commit_ms / 1000
             self._wake.notify()
         return seq
+
+    def _ensure_epoch(self) -> None:
+        if self._epoch is None or self._counter >= fmt.MAX_RECORDS_PER_EPOCH:
+            self._start_epoch()
 
     def _start_epoch(self) -> None:
         state = self._state
@@ -483,7 +506,9 @@ class AuditLog:
 
     def _encode(self, record_type: fmt.RecordType, meta: bytes, body: bytes) -> int:
         state = self._state
-        assert self._cipher is not None and self._epoch is not None  # _start_epoch ran
+        cipher, epoch = self._cipher, self._epoch
+        if cipher is None or epoch is None:
+            raise RuntimeError("internal: a record was encoded before its epoch started")
         if self._batch_snapshot is None:
             self._batch_snapshot = state.snapshot()
         seq = state.seq
@@ -492,13 +517,13 @@ class AuditLog:
             record_type=record_type,
             seq=seq,
             time_us=_now_us(),
-            epoch=self._epoch,
+            epoch=epoch,
             counter=counter,
             prev_hash=state.prev,
             meta=meta,
             ciphertext_len=len(body) + fmt.TAG_SIZE,
         )
-        ciphertext = self._cipher.encrypt(
+        ciphertext = cipher.encrypt(
             fmt.nonce_for(counter), body, fmt.record_associated_data(self.log_id, head)
         )
         record = fmt.finish_record(head, ciphertext)
@@ -550,11 +575,11 @@ class AuditLog:
             os.fsync(self._log_fd)
         except OSError as exc:
             # Undo the partial batch and never reuse its epoch: its nonces may have reached the disk.
-            assert snapshot is not None
             with contextlib.suppress(OSError):
-                os.ftruncate(self._log_fd, snapshot[0])
+                os.ftruncate(self._log_fd, self._state.offset)
                 os.fsync(self._log_fd)
-            self._state.restore(snapshot)
+            if snapshot is not None:
+                self._state.restore(snapshot)
             self._epoch = None
             raise AuditIOError(f"{self.directory}: records could not be written: {exc.strerror}") from None
         self._state.offset += len(data)

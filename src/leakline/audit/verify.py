@@ -149,7 +149,7 @@ def parse_header(buf: Buffer, *, file: str = fmt.LOG_FILENAME) -> fmt.Header:
         raise NotAnAuditLog("the file does not start with the audit log magic bytes", offset=0, file=file)
     if len(buf) < fmt.HEADER_FIXED.size + fmt.HASH_SIZE:
         raise HeaderDamaged("the header is incomplete", offset=0, file=file)
-    magic, version, size, log_id, created_us, public_key, key_check, region_len = fmt.HEADER_FIXED.unpack_from(
+    _magic, version, size, log_id, created_us, public_key, key_check, region_len = fmt.HEADER_FIXED.unpack_from(
         buf, 0
     )
     if version != fmt.FORMAT_VERSION:
