@@ -1,0 +1,129 @@
+"""`leakline weights …` end to end in a subprocess: exit codes 0/1/2, messages, and no plaintext left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MIB = 1 << 20
+
+
+def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "weights", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    (root / "model.bin").write_bytes(os.urandom(2 * MIB + 12345))  # three 1 MiB segments
+    assert run("keygen", "key.json", cwd=root).returncode == 0
+    done = run("encrypt", "model.bin", "model.llw", "--key", "key.json", "--model-id", "llama", "--model-version",
+               "2", cwd=root)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_keygen_makes_a_0600_file_and_refuses_to_overwrite(workdir: Path) -> None:
+    assert stat.S_IMODE((workdir / "key.json").stat().st_mode) == 0o600
+    again = run("keygen", "key.json", cwd=workdir)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+
+
+def test_encrypt_decrypt_round_trip(workdir: Path) -> None:
+    done = run("decrypt", "model.llw", "out.bin", "--key", "key.json", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert (workdir / "out.bin").read_bytes() == (workdir / "model.bin").read_bytes()
+    (workdir / "out.bin").unlink()
+
+
+def test_damaged_last_segment_leaves_no_destination_and_names_the_segment(workdir: Path) -> None:
+    blob = bytearray((workdir / "model.llw").read_bytes())
+    header_length = int.from_bytes(blob[9:13], "big")
+    blob[header_length + 2 * (MIB + 16) + 100] ^= 0x01  # segment 2, after two good segments were written
+    (workdir / "bad.llw").write_bytes(bytes(blob))
+    before = {p.name for p in workdir.iterdir()}
+    done = run("decrypt", "bad.llw", "plain.bin", "--key", "key.json", cwd=workdir)
+    assert done.returncode == 1
+    assert "segment 2 (bytes" in done.stderr
+    assert "failed authentication" in done.stderr
+    assert not (workdir / "plain.bin").exists()
+    assert {p.name for p in workdir.iterdir()} == before  # no temporary file left either
+
+
+def test_truncated_file_exits_1(workdir: Path) -> None:
+    (workdir / "short.llw").write_bytes((workdir / "model.llw").read_bytes()[: MIB + 5])
+    done = run("decrypt", "short.llw", "plain2.bin", "--key", "key.json", cwd=workdir)
+    assert done.returncode == 1
+    assert "truncated" in done.stderr
+    assert not (workdir / "plain2.bin").exists()
+
+
+def test_wrong_key_exits_1_and_says_so(workdir: Path) -> None:
+    assert run("keygen", "other.json", cwd=workdir).returncode == 0
+    done = run("verify", "model.llw", "--key", "other.json", cwd=workdir)
+    assert done.returncode == 1
+    assert "key id" in done.stderr
+
+
+def test_verify_and_version_pin(workdir: Path) -> None:
+    ok = run("verify", "model.llw", "--key", "key.json", "--model-version", "2", cwd=workdir)
+    assert ok.returncode == 0, ok.stderr
+    assert "ok: model.llw" in ok.stdout
+    old = run("verify", "model.llw", "--key", "key.json", "--model-version", "3", cwd=workdir)
+    assert old.returncode == 1
+    assert "version '2'" in old.stderr
+
+
+def test_usage_errors_exit_2(workdir: Path) -> None:
+    missing = run("decrypt", "nope.llw", "x.bin", "--key", "key.json", cwd=workdir)
+    assert missing.returncode == 2
+    assert "nope.llw: no such file" in missing.stderr
+    (workdir / "exists.bin").write_bytes(b"keep me")
+    exists = run("decrypt", "model.llw", "exists.bin", "--key", "key.json", cwd=workdir)
+    assert exists.returncode == 2
+    assert (workdir / "exists.bin").read_bytes() == b"keep me"
+    no_model = run("encrypt", "model.bin", "y.llw", "--key", "key.json", cwd=workdir)
+    assert no_model.returncode == 2
+    (workdir / "other.json").chmod(0o644)
+    loose = run("verify", "model.llw", "--key", "other.json", cwd=workdir)
+    assert loose.returncode == 2
+    assert "must be 0600" in loose.stderr
+
+
+def test_inspect_needs_no_key_and_shows_no_secret(workdir: Path) -> None:
+    done = run("inspect", "model.llw", "--json", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["header"]["model_id"] == "llama"
+    assert doc["manifest"]["model_version"] == "2"
+    assert doc["segments"] == 3
+    assert doc["signature_valid_for_embedded_signer"] is True
+    assert doc["consistency_error"] is None
+    key_doc = json.loads((workdir / "key.json").read_text())
+    assert key_doc["kek"] not in done.stdout
+    assert key_doc["signing_key"] not in done.stdout
+
+
+def test_decrypt_to_stdout_streams_the_plaintext(workdir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "weights", "decrypt", "model.llw", "-", "--key", "key.json"],
+        cwd=workdir,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    assert done.stdout == (workdir / "model.bin").read_bytes()
