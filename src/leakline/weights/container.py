@@ -234,14 +234,22 @@ class ContainerStructure:
     layout: Layout
 
 
-def read_structure(f: BinaryIO, size: int, *, source: str) -> ContainerStructure:
+def read_header(f: BinaryIO, size: int, *, source: str) -> Header:
     f.seek(0)
-    header = parse_header(f.read(min(size, MAX_HEADER_SIZE)), source=source)
+    return parse_header(f.read(min(size, MAX_HEADER_SIZE)), source=source)
+
+
+def read_trailer(f: BinaryIO, size: int, header: Header, *, source: str) -> ContainerStructure:
     tail_size = min(size - header.length, MAX_TRAILER_SIZE)
     f.seek(size - tail_size)
     signed, trailer_start = parse_trailer(f.read(tail_size), size, source=source)
     layout = make_layout(header.length, header.segment_size, trailer_start - header.length, source=source)
     return ContainerStructure(source=source, header=header, signed=signed, layout=layout)
+
+
+def read_structure(f: BinaryIO, size: int, *, source: str) -> ContainerStructure:
+    """Header, trailer and layout, without a key (inspect, serve)."""
+    return read_trailer(f, size, read_header(f, size, source=source), source=source)
 
 
 def _mismatch(source: str, field: str, in_manifest: object, actual: object, what: str) -> ManifestMismatchError:
@@ -305,8 +313,11 @@ def open_container(
     f: BinaryIO, size: int, key: WeightsKey, *, source: str, pins: Pins | None = None
 ) -> OpenedContainer:
     """Parse, unlock and authenticate everything but the segments themselves."""
-    structure = read_structure(f, size, source=source)
-    segment_key = unlock_header(structure.header, key.kek, key.key_id, source=source)
+    # The header is authenticated before the trailer and layout are read, so that an edited header field
+    # (e.g. the segment size) is reported as a header edit rather than as a layout problem.
+    header = read_header(f, size, source=source)
+    segment_key = unlock_header(header, key.kek, key.key_id, source=source)
+    structure = read_trailer(f, size, header, source=source)
     structure.signed.verify(key.verify_key, source=source)
     check_manifest_against_structure(structure)
     check_pins(structure.signed.manifest, pins, source=source)

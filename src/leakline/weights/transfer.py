@@ -394,6 +394,8 @@ class PullResult:
     """Where the first request of this call started when a .part file was reused; None for a fresh pull."""
     resumed_from_segment: int | None
     attempts: int
+    request_offsets: tuple[int, ...]
+    """Byte offset each data request of this call started at (all segment boundaries)."""
     bytes_received: int
 
 
@@ -538,10 +540,12 @@ def pull(
     resumed = False
     attempts = 0
     received = 0
+    offsets: list[int] = []
     ct_end = remote.layout.ciphertext_size
     while True:
         attempts += 1
         start = _resume_point(part, remote)
+        offsets.append(start)
         if first_start is None:
             first_start = start
             resumed = part.exists() and start > 0
@@ -598,5 +602,6 @@ def pull(
         resumed_from_offset=first_start if resumed else None,
         resumed_from_segment=remote.segment_at(first_start) if resumed and first_start is not None else None,
         attempts=attempts,
+        request_offsets=tuple(offsets),
         bytes_received=received,
     )

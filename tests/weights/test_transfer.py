@@ -1,0 +1,303 @@
+"""serve/pull over TLS 1.3 on 127.0.0.1 with a throwaway CA: protocol floor, residency, mTLS, resume."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from leakline.weights.container import encrypt_file, verify_file
+from leakline.weights.errors import ManifestMismatchError, ResidencyRefusedError, TransferError
+from leakline.weights.keys import WeightsKey, generate_key
+from leakline.weights.refusals import JsonLinesRefusalLog
+from leakline.weights.transfer import (
+    WeightsServer,
+    client_tls_context,
+    decide_residency,
+    load_served_model,
+    pull,
+    server_tls_context,
+)
+from tests.weights.pki import ThrowawayCA
+
+MIB = 1 << 20
+MODEL = "llama-3.1-8b"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("site")
+    ca = ThrowawayCA(root)
+    key = generate_key()
+    plain = root / "model.bin"
+    plain.write_bytes(os.urandom(3 * MIB + 777))  # four 1 MiB segments
+    encrypt_file(plain, root / "model.llw", key, model_id=MODEL, model_version="7")
+    return {
+        "root": root,
+        "ca": ca,
+        "key": key,
+        "server": ca.issue("server", server=True),
+        "eu_client": ca.issue("eu-client", server=False, region="eu-central"),
+        "us_client": ca.issue("us-client", server=False, region="us-east"),
+    }
+
+
+@contextlib.contextmanager
+def running(site: dict[str, object], *, mutual: bool = False, path: Path | None = None) -> Iterator[WeightsServer]:
+    root = site["root"]
+    assert isinstance(root, Path)
+    ca = site["ca"]
+    assert isinstance(ca, ThrowawayCA)
+    issued = site["server"]
+    tls = server_tls_context(issued.cert, issued.key, ca=ca.path, require_client_cert=mutual)  # type: ignore[attr-defined]
+    model = load_served_model(MODEL, path or root / "model.llw", ["eu-central", "eu-west"])
+    server = WeightsServer([model], tls, JsonLinesRefusalLog(root / "refusals.jsonl"))
+    with server:
+        yield server
+
+
+def client(site: dict[str, object], cert: str | None = None) -> ssl.SSLContext:
+    ca = site["ca"]
+    assert isinstance(ca, ThrowawayCA)
+    if cert is None:
+        return client_tls_context(ca=ca.path)
+    issued = site[cert]
+    return client_tls_context(ca=ca.path, cert=issued.cert, key=issued.key)  # type: ignore[attr-defined]
+
+
+def key_of(site: dict[str, object]) -> WeightsKey:
+    key = site["key"]
+    assert isinstance(key, WeightsKey)
+    return key
+
+
+def refusals(site: dict[str, object]) -> list[dict[str, object]]:
+    root = site["root"]
+    assert isinstance(root, Path)
+    return JsonLinesRefusalLog(root / "refusals.jsonl").read_all()
+
+
+def test_tls13_client_gets_the_exact_bytes(site: dict[str, object], tmp_path: Path) -> None:
+    with running(site) as server:
+        result = pull(server.url, MODEL, tmp_path / "m.llw", verify_key=key_of(site).verify_key,
+                      tls=client(site), region="eu-central")
+    root = site["root"]
+    assert isinstance(root, Path)
+    assert (tmp_path / "m.llw").read_bytes() == (root / "model.llw").read_bytes()
+    assert result.attempts == 1
+    assert result.request_offsets == (0,)
+    assert result.resumed_from_segment is None
+    assert result.manifest_model_version == "7"
+    assert verify_file(tmp_path / "m.llw", key_of(site)).model_id == MODEL
+    assert not (tmp_path / "m.llw.part").exists()
+
+
+def test_tls12_only_client_is_refused(site: dict[str, object], tmp_path: Path) -> None:
+    ca = site["ca"]
+    assert isinstance(ca, ThrowawayCA)
+    old = ssl.create_default_context(cafile=str(ca.path))
+    old.minimum_version = ssl.TLSVersion.TLSv1_2
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    with running(site) as server:
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+            pytest.raises(ssl.SSLError) as caught,
+        ):
+            old.wrap_socket(raw, server_hostname="127.0.0.1")
+        reason = str(caught.value).upper()
+        assert "PROTOCOL_VERSION" in reason or "UNSUPPORTED_PROTOCOL" in reason
+        with pytest.raises(TransferError, match="TLS handshake failed"):
+            pull(server.url, MODEL, tmp_path / "never.llw", verify_key=key_of(site).verify_key, tls=old,
+                 region="eu-central")
+        # The server counts a failed handshake in the connection's thread, just after the client saw the alert.
+        deadline = time.monotonic() + 10
+        while server.httpd.handshake_failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.httpd.handshake_failures == 2
+    assert not (tmp_path / "never.llw").exists()
+
+
+def test_client_contexts_refuse_anything_below_tls13(site: dict[str, object]) -> None:
+    assert client(site).minimum_version == ssl.TLSVersion.TLSv1_3
+
+
+def test_disallowed_region_is_refused_and_audited(site: dict[str, object], tmp_path: Path) -> None:
+    before = len(refusals(site))
+    with running(site) as server, pytest.raises(ResidencyRefusedError, match="region 'us-east'"):
+        pull(server.url, MODEL, tmp_path / "m.llw", verify_key=key_of(site).verify_key, tls=client(site),
+             region="us-east")
+    assert not (tmp_path / "m.llw").exists()
+    assert not (tmp_path / "m.llw.part").exists()
+    records = refusals(site)[before:]
+    assert len(records) == 1
+    record = records[0]
+    assert record["event"] == "weights.pull.refused"
+    assert record["model_id"] == MODEL
+    assert record["reason"] == "region-not-allowed"
+    assert record["claimed_region"] == "us-east"
+    assert record["certified_region"] is None
+    assert record["allowed_regions"] == ["eu-central", "eu-west"]
+    assert record["peer"] == "127.0.0.1"
+
+
+def test_unknown_region_is_refused(site: dict[str, object], tmp_path: Path) -> None:
+    before = len(refusals(site))
+    with running(site) as server, pytest.raises(ResidencyRefusedError, match="region is unknown"):
+        pull(server.url, MODEL, tmp_path / "m.llw", verify_key=key_of(site).verify_key, tls=client(site), region=None)
+    assert [r["reason"] for r in refusals(site)[before:]] == ["region-unknown"]
+
+
+def test_mutual_tls_takes_the_region_from_the_certificate(site: dict[str, object], tmp_path: Path) -> None:
+    before = len(refusals(site))
+    with running(site, mutual=True) as server:
+        with pytest.raises(TransferError):
+            pull(server.url, MODEL, tmp_path / "a.llw", verify_key=key_of(site).verify_key, tls=client(site),
+                 region="eu-central")  # no client certificate
+        done = pull(server.url, MODEL, tmp_path / "b.llw", verify_key=key_of(site).verify_key,
+                    tls=client(site, "eu_client"), region=None)
+        assert done.bytes_received > 3 * MIB
+        with pytest.raises(ResidencyRefusedError, match="differs from the certificate"):
+            pull(server.url, MODEL, tmp_path / "c.llw", verify_key=key_of(site).verify_key,
+                 tls=client(site, "us_client"), region="eu-central")
+        with pytest.raises(ResidencyRefusedError, match="may not be sent to region 'us-east'"):
+            pull(server.url, MODEL, tmp_path / "d.llw", verify_key=key_of(site).verify_key,
+                 tls=client(site, "us_client"), region=None)
+    records = refusals(site)[before:]
+    assert [(r["reason"], r["certified_region"]) for r in records] == [
+        ("region-conflict", "us-east"),
+        ("region-not-allowed", "us-east"),
+    ]
+    assert records[0]["client_subject"] == "commonName=us-client"
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_interrupted_pull_resumes_from_the_last_whole_segment(site: dict[str, object], tmp_path: Path) -> None:
+    dst = tmp_path / "m.llw"
+    seen = 0
+
+    def stop_after_two_and_a_half_mib(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen >= 2 * MIB + MIB // 2:
+            raise _Stop
+
+    with running(site) as server:
+        with pytest.raises(_Stop):
+            pull(server.url, MODEL, dst, verify_key=key_of(site).verify_key, tls=client(site), region="eu-central",
+                 on_progress=stop_after_two_and_a_half_mib)
+        part = tmp_path / "m.llw.part"
+        assert part.exists()
+        assert not dst.exists()
+        kept = part.stat().st_size
+        result = pull(server.url, MODEL, dst, verify_key=key_of(site).verify_key, tls=client(site),
+                      region="eu-central")
+    header_length = int.from_bytes(dst.read_bytes()[9:13], "big")
+    expected_segment = (kept - header_length) // (MIB + 16)
+    assert expected_segment == 2
+    assert result.resumed_from_segment == expected_segment
+    assert result.request_offsets == (header_length + expected_segment * (MIB + 16),)
+    root = site["root"]
+    assert isinstance(root, Path)
+    assert dst.read_bytes() == (root / "model.llw").read_bytes()
+    assert not part.exists()
+
+
+class CuttingProxy:
+    """A TCP relay on 127.0.0.1 that cuts its `cut_connection`-th connection after `cut_after` bytes downstream."""
+
+    def __init__(self, target_port: int, *, cut_connection: int, cut_after: int) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target_port = target_port
+        self.cut_connection = cut_connection
+        self.cut_after = cut_after
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            limit = self.cut_after if self.connections == self.cut_connection else None
+            threading.Thread(target=self._pump, args=(downstream, upstream, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, downstream, limit), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                if limit is not None and sent + len(data) > limit:
+                    dst.sendall(data[: limit - sent])
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_dropped_connection_is_resumed_by_segment_within_one_pull(site: dict[str, object], tmp_path: Path) -> None:
+    with running(site) as server:
+        proxy = CuttingProxy(server.port, cut_connection=2, cut_after=2 * MIB + 12345)
+        try:
+            result = pull(f"https://127.0.0.1:{proxy.port}", MODEL, tmp_path / "m.llw",
+                          verify_key=key_of(site).verify_key, tls=client(site), region="eu-central")
+        finally:
+            proxy.close()
+    header_length = int.from_bytes((tmp_path / "m.llw").read_bytes()[9:13], "big")
+    assert result.attempts == 2
+    assert result.request_offsets[0] == 0
+    resumed_at = result.request_offsets[1]
+    assert resumed_at > 0
+    assert (resumed_at - header_length) % (MIB + 16) == 0
+    root = site["root"]
+    assert isinstance(root, Path)
+    assert (tmp_path / "m.llw").read_bytes() == (root / "model.llw").read_bytes()
+
+
+def test_a_file_changed_on_the_server_is_discarded(site: dict[str, object], tmp_path: Path) -> None:
+    root = site["root"]
+    assert isinstance(root, Path)
+    served = tmp_path / "served.llw"
+    served.write_bytes((root / "model.llw").read_bytes())
+    with running(site, path=served) as server:
+        blob = bytearray(served.read_bytes())
+        blob[len(blob) // 2] ^= 0xFF  # after the server loaded and announced the manifest
+        served.write_bytes(bytes(blob))
+        with pytest.raises(ManifestMismatchError, match="ciphertext SHA-256"):
+            pull(server.url, MODEL, tmp_path / "m.llw", verify_key=key_of(site).verify_key, tls=client(site),
+                 region="eu-central")
+    assert not (tmp_path / "m.llw").exists()
+    assert not (tmp_path / "m.llw.part").exists()
+
+
+def test_residency_decision_fails_closed() -> None:
+    allowed = frozenset({"eu-central"})
+    assert decide_residency("eu-central", None, allowed).refusal is None
+    assert decide_residency(None, "eu-central", allowed).refusal is None
+    assert decide_residency(None, None, allowed).refusal == "region-unknown"
+    assert decide_residency("eu-central", "us-east", allowed).refusal == "region-conflict"
+    assert decide_residency("us-east", None, allowed).refusal == "region-not-allowed"
+    assert decide_residency("eu-central", None, frozenset()).refusal == "region-not-allowed"
