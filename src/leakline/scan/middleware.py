@@ -1,0 +1,742 @@
+"""What an app's middleware (Next 16: proxy) does for data residency, read from its tree-sitter tree.
+
+Two questions matter to the residency rules: which URL paths the middleware runs on, and whether it
+reads the visitor's country and acts on it. The first follows Next.js' `config.matcher` semantics
+(path-to-regexp v6 syntax, compiled case-insensitively as Next.js does, strings or `{ source }`
+objects, one or an array); the second is a small name-based taint analysis: a country signal
+(`x-vercel-ip-country`, `cf-ipcountry`, `x-amz-cf-ipcountry`, a header from `[scan] country_headers`,
+`geolocation()` from `@vercel/functions`, `request.geo` before Next 15) flows into a condition
+(`if`, `switch`, ternary) whose branch answers with a response that blocks, redirects or rewrites.
+It also lists the app's LLM routes (route handlers, API routes, server action modules that call an
+LLM), which the residency rules LL006 and LL013 both judge.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from tree_sitter import Node
+
+from leakline.errors import UsageError
+from leakline.scan import parse as ts
+from leakline.scan.index import ProjectIndex, SourceFile, url_path_of
+
+if TYPE_CHECKING:
+    from leakline.scan.context import ScanContext
+
+WELL_KNOWN_COUNTRY_HEADERS = ("x-vercel-ip-country", "cf-ipcountry", "x-amz-cf-ipcountry")
+GEOLOCATION_PACKAGES = ("@vercel/functions", "@vercel/edge")
+# Next 15 removed `NextRequest.geo`; reading it there always yields undefined.
+GEO_REMOVED_IN_NEXT = 15
+MIDDLEWARE_EXPORTS = frozenset({"middleware", "proxy", "default"})
+BLOCKING_CALLEES = frozenset(
+    {"NextResponse.redirect", "NextResponse.rewrite", "Response.redirect", "redirect", "permanentRedirect"}
+)
+STATUS_CALLEES = frozenset({"NextResponse.json", "Response.json"})
+STATUS_CONSTRUCTORS = frozenset({"NextResponse", "Response"})
+FIRST_BLOCKING_STATUS = 300
+# Dynamic route segments are tried with several sample values: a matcher covers a route only when
+# every request the route answers goes through the middleware.
+DYNAMIC_SAMPLES = ("1", "abc")
+CATCH_ALL_SAMPLES = ("abc", "abc/def")
+OPTIONAL_CATCH_ALL_SAMPLES = ("", "abc", "abc/def")
+MAX_SAMPLE_URLS = 64
+IMPORT_DEPTH = 3
+
+_PARAM_PREFIXES = "./"
+_DEFAULT_PARAM_PATTERN = "[^/#?]+?"
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
+_BYTES_HINTS = (b"matcher", b"country", b"geo", b"Country", b"Geo")
+
+
+# ---- errors: one per way a matcher can be malformed ---------------------------------------------
+
+
+class MatcherError(UsageError):
+    """A middleware `config.matcher` entry that Next.js itself would reject."""
+
+    def __init__(self, source: str, offset: int, problem: str) -> None:
+        super().__init__(f"matcher {source!r}: {problem} at offset {offset}")
+        self.source = source
+        self.offset = offset
+
+
+class MissingParameterName(MatcherError):
+    """`:` not followed by a parameter name."""
+
+
+class UnbalancedGroup(MatcherError):
+    """A `(` without its `)`, or a `{` without its `}`."""
+
+
+class InvalidGroupPattern(MatcherError):
+    """A `( ... )` group that is empty, starts a capturing name with `?`, or is not a valid regex."""
+
+
+class UnexpectedToken(MatcherError):
+    """A character where path-to-regexp expects something else (e.g. a modifier after nothing)."""
+
+
+class NotAbsolute(MatcherError):
+    """Next.js requires every matcher to start with `/`."""
+
+
+# ---- path-to-regexp v6 ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # CHAR, ESCAPED, MODIFIER, OPEN, CLOSE, NAME, PATTERN, END
+    offset: int
+    value: str
+
+
+def _lex(source: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c in "*+?":
+            tokens.append(_Token("MODIFIER", i, c))
+            i += 1
+        elif c == "\\":
+            if i + 1 >= n:
+                raise UnexpectedToken(source, i, "trailing backslash")
+            tokens.append(_Token("ESCAPED", i, source[i + 1]))
+            i += 2
+        elif c == "{":
+            tokens.append(_Token("OPEN", i, c))
+            i += 1
+        elif c == "}":
+            tokens.append(_Token("CLOSE", i, c))
+            i += 1
+        elif c == ":":
+            j = i + 1
+            while j < n and _NAME_CHAR.match(source[j]):
+                j += 1
+            if j == i + 1:
+                raise MissingParameterName(source, i, "missing parameter name")
+            tokens.append(_Token("NAME", i, source[i + 1 : j]))
+            i = j
+        elif c == "(":
+            pattern, i = _lex_group(source, i)
+            tokens.append(_Token("PATTERN", i, pattern))
+        else:
+            tokens.append(_Token("CHAR", i, c))
+            i += 1
+    tokens.append(_Token("END", n, ""))
+    return tokens
+
+
+def _lex_group(source: str, start: int) -> tuple[str, int]:
+    """The regex inside a balanced `( ... )` starting at `start`, and the offset after it."""
+    depth, j, n = 1, start + 1, len(source)
+    if j < n and source[j] == "?":
+        raise InvalidGroupPattern(source, j, "a group cannot start with '?'")
+    while j < n:
+        c = source[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        elif c == "(":
+            depth += 1
+            if j + 1 < n and source[j + 1] != "?":
+                raise InvalidGroupPattern(source, j, "capturing groups are not allowed inside a group; use (?:")
+        j += 1
+    if depth:
+        raise UnbalancedGroup(source, start, "unbalanced '('")
+    pattern = source[start + 1 : j]
+    if not pattern:
+        raise InvalidGroupPattern(source, start, "empty group")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidGroupPattern(
+            source, start + 1 + (exc.pos or 0), f"invalid regular expression ({exc.msg})"
+        ) from None
+    return pattern, j + 1
+
+
+@dataclass(frozen=True)
+class _Key:
+    prefix: str
+    pattern: str
+    suffix: str
+    modifier: str
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.tokens = _lex(source)
+        self.i = 0
+
+    def take(self, kind: str) -> str | None:
+        token = self.tokens[self.i]
+        if token.kind == kind:
+            self.i += 1
+            return token.value
+        return None
+
+    def need(self, kind: str) -> str:
+        value = self.take(kind)
+        if value is None:
+            token = self.tokens[self.i]
+            raise UnexpectedToken(self.source, token.offset, f"expected {kind}, found {token.value or 'end'!r}")
+        return value
+
+    def text(self) -> str:
+        out = ""
+        while True:
+            value = self.take("CHAR")
+            if value is None:
+                value = self.take("ESCAPED")
+            if value is None:
+                return out
+            out += value
+
+    def parse(self) -> list[str | _Key]:
+        out: list[str | _Key] = []
+        path = ""
+        while True:
+            char = self.take("CHAR")
+            name = self.take("NAME")
+            pattern = self.take("PATTERN")
+            if name is not None or pattern is not None:
+                prefix = char or ""
+                if prefix not in _PARAM_PREFIXES:
+                    path += prefix
+                    prefix = ""
+                if path:
+                    out.append(path)
+                    path = ""
+                out.append(_Key(prefix, pattern or _DEFAULT_PARAM_PATTERN, "", self.take("MODIFIER") or ""))
+                continue
+            value = char if char is not None else self.take("ESCAPED")
+            if value is not None:
+                path += value
+                continue
+            if path:
+                out.append(path)
+                path = ""
+            if self.take("OPEN") is not None:
+                prefix = self.text()
+                name = self.take("NAME")
+                pattern = self.take("PATTERN")
+                suffix = self.text()
+                if self.take("CLOSE") is None:
+                    raise UnbalancedGroup(self.source, self.tokens[self.i].offset, "unbalanced '{'")
+                if pattern is None:
+                    pattern = _DEFAULT_PARAM_PATTERN if name is not None else ""
+                out.append(_Key(prefix, pattern, suffix, self.take("MODIFIER") or ""))
+                continue
+            self.need("END")
+            return out
+
+
+def _key_regex(key: _Key) -> str:
+    prefix, suffix = re.escape(key.prefix), re.escape(key.suffix)
+    if not key.pattern:
+        return f"(?:{prefix}{suffix}){key.modifier}"
+    if not (prefix or suffix):
+        return f"({key.pattern}){key.modifier}"
+    if key.modifier in ("+", "*"):
+        optional = "?" if key.modifier == "*" else ""
+        return f"(?:{prefix}((?:{key.pattern})(?:{suffix}{prefix}(?:{key.pattern}))*){suffix}){optional}"
+    return f"(?:{prefix}({key.pattern}){suffix}){key.modifier}"
+
+
+def compile_matcher(source: str) -> re.Pattern[str]:
+    """The regex Next.js builds for one matcher string (path-to-regexp v6, case-insensitive, whole path)."""
+    if not source.startswith("/"):
+        raise NotAbsolute(source, 0, "a matcher must start with '/'")
+    parts = _Parser(source).parse()
+    body = "".join(re.escape(p) if isinstance(p, str) else _key_regex(p) for p in parts)
+    try:
+        # `.json` is optional after any matcher: Next.js routes `/_next/data/...json` requests through it too.
+        return re.compile(rf"^{body}(?:\.json)?$", re.IGNORECASE)
+    except re.error as exc:  # groups compile alone but not together (e.g. a name used twice)
+        raise InvalidGroupPattern(source, 0, f"invalid regular expression ({exc.msg})") from None
+
+
+def sample_urls(route_url: str) -> list[str]:
+    """Concrete URL paths that a route pattern (`/api/chat/[id]`, `/docs/[...slug]`) answers."""
+    choices: list[tuple[str, ...]] = []
+    for segment in route_url.strip("/").split("/"):
+        if segment.startswith("[[...") and segment.endswith("]]"):
+            choices.append(OPTIONAL_CATCH_ALL_SAMPLES)
+        elif segment.startswith("[...") and segment.endswith("]"):
+            choices.append(CATCH_ALL_SAMPLES)
+        elif segment.startswith("[") and segment.endswith("]"):
+            choices.append(DYNAMIC_SAMPLES)
+        else:
+            choices.append((segment,))
+    out = []
+    for combo in itertools.islice(itertools.product(*choices), MAX_SAMPLE_URLS):
+        out.append("/" + "/".join(part for part in combo if part))
+    return out
+
+
+# ---- middleware facts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatcherEntry:
+    source: str
+    line: int
+    column: int
+    regex: re.Pattern[str] | None
+    """None when the entry is not a string literal leakline can read or not valid (see `problem`)."""
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """`config.matcher` of a middleware: where it is written and its entries (None: not readable)."""
+
+    line: int
+    column: int
+    entries: tuple[MatcherEntry, ...] | None
+
+    def uncovered(self, route_url: str) -> str | None:
+        """A URL the route answers that skips the middleware, or None. Unreadable matchers get the benefit of doubt."""
+        if self.entries is None or any(entry.regex is None for entry in self.entries):
+            return None
+        regexes = [entry.regex for entry in self.entries if entry.regex is not None]
+        return next((url for url in sample_urls(route_url) if not any(rx.match(url) for rx in regexes)), None)
+
+    def covers(self, route_url: str) -> bool:
+        return self.uncovered(route_url) is None
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class MiddlewareFacts:
+    rel: str
+    entry: Position
+    """Where the middleware function is exported (the default export, or `middleware` / `proxy`)."""
+    matcher: Matcher | None
+    """None: no `config.matcher`, the middleware runs on every path."""
+    country_check: bool
+    """A country signal is read and branched on, with a blocking/redirecting/rewriting response."""
+    removed_geo: Position | None
+    """Where `request.geo` is read although the app runs Next 15+ (always undefined there)."""
+
+    def covers(self, route_url: str) -> bool:
+        return self.matcher is None or self.matcher.covers(route_url)
+
+
+def _position(node: Node) -> Position:
+    return Position(node.start_point[0] + 1, node.start_point[1] + 1)
+
+
+def _export_entry(root: Node) -> Position:
+    fallback: Node | None = None
+    for child in root.named_children:
+        if child.type != "export_statement":
+            continue
+        if any(c.type == "default" for c in child.children):
+            return _position(child)
+        decl = child.child_by_field_name("declaration")
+        if decl is None:
+            continue
+        names: list[str] = []
+        if decl.type == "function_declaration":
+            names.append(ts.text(decl.child_by_field_name("name")))
+        elif decl.type in ("lexical_declaration", "variable_declaration"):
+            names.extend(
+                ts.text(d.child_by_field_name("name")) for d in decl.named_children if d.type == "variable_declarator"
+            )
+        if fallback is None and any(name in MIDDLEWARE_EXPORTS for name in names):
+            fallback = child
+    return _position(fallback) if fallback is not None else Position(1, 1)
+
+
+def _const_values(root: Node) -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    for node in ts.walk(root):
+        if node.type == "variable_declarator":
+            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+            if name is not None and value is not None and name.type == "identifier":
+                out.setdefault(ts.text(name), ts.unwrap(value))
+    return out
+
+
+def _object_property(obj: Node, key: str) -> Node | None:
+    for pair in obj.named_children:
+        if pair.type == "pair":
+            name = pair.child_by_field_name("key")
+            if name is not None and (ts.text(name) == key or ts.string_value(name) == key):
+                return pair
+    return None
+
+
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+
+
+def _unescape(sequence: str) -> str:
+    body = sequence[1:]
+    if body[:1] in ("u", "x") and len(body) > 1:
+        digits = body[1:].strip("{}")
+        try:
+            return chr(int(digits, 16))
+        except ValueError:
+            return body
+    if body.startswith(("\r\n", "\n")):  # a line continuation
+        return ""
+    return _SIMPLE_ESCAPES.get(body, body)
+
+
+def js_string(node: Node | None) -> str | None:
+    """The runtime value of a string literal (escape sequences decoded: `'\\\\d+'` is `\\d+`), else None."""
+    if node is None or node.type not in ("string", "template_string"):
+        return None
+    if any(child.type == "template_substitution" for child in node.named_children):
+        return None
+    parts = []
+    for child in node.named_children:
+        if child.type == "string_fragment":
+            parts.append(ts.text(child))
+        elif child.type == "escape_sequence":
+            parts.append(_unescape(ts.text(child)))
+    return "".join(parts)
+
+
+def _read_matcher(root: Node) -> Matcher | None:
+    constants = _const_values(root)
+    config = constants.get("config")
+    if config is None or config.type != "object":
+        return None
+    pair = _object_property(config, "matcher")
+    if pair is None:
+        return None
+    where = _position(pair)
+    value = pair.child_by_field_name("value")
+    if value is None:
+        return Matcher(where.line, where.column, None)
+    value = ts.unwrap(value)
+    if value.type == "identifier" and ts.text(value) in constants:
+        value = constants[ts.text(value)]
+    items = list(value.named_children) if value.type == "array" else [value]
+    entries: list[MatcherEntry] = []
+    for item in items:
+        item = ts.unwrap(item)
+        if item.type == "object":
+            source_pair = _object_property(item, "source")
+            source_node = source_pair.child_by_field_name("value") if source_pair is not None else None
+        else:
+            source_node = item
+        source = js_string(source_node)
+        at = _position(item)
+        if source is None:
+            return Matcher(where.line, where.column, None)
+        try:
+            entries.append(MatcherEntry(source, at.line, at.column, compile_matcher(source)))
+        except MatcherError as exc:
+            entries.append(MatcherEntry(source, at.line, at.column, None, exc.message))
+    return Matcher(where.line, where.column, tuple(entries))
+
+
+class _CountryAnalysis:
+    """Name-based, flow-insensitive: a variable is a country value if any assignment to it carries one."""
+
+    def __init__(self, index: ProjectIndex, f: SourceFile, root: Node, headers: frozenset[str], geo_allowed: bool):
+        self.headers = headers
+        self.geo_allowed = geo_allowed
+        self.geo_locals = {
+            imp.local
+            for imp in index.imports_of(f)
+            if imp.source in GEOLOCATION_PACKAGES and imp.imported in ("geolocation", "*")
+        }
+        self.nodes = list(ts.walk(root))
+        self.removed_geo: Node | None = None
+        if not geo_allowed:
+            self.removed_geo = next((n for n in self.nodes if _is_geo_read(n)), None)
+        self.names: set[str] = set()
+        self._solve()
+
+    def is_signal(self, node: Node) -> bool:
+        """`node` itself reads a country signal."""
+        kind = node.type
+        if kind == "call_expression":
+            fn = node.child_by_field_name("function")
+            path = ts.callee_path(fn) if fn is not None else ""
+            last = path.rsplit(".", 1)[-1]
+            if last == "get":
+                return self._first_arg_is_header(node)
+            head = path.split(".", 1)[0]
+            if path == "geolocation" and "geolocation" in self.geo_locals:
+                return True
+            return path.endswith(".geolocation") and head in self.geo_locals
+        if kind == "subscript_expression":
+            obj = node.child_by_field_name("object")
+            index = node.child_by_field_name("index")
+            value = ts.string_value(index)
+            return obj is not None and "headers" in ts.text(obj) and value is not None and value.lower() in self.headers
+        return self.geo_allowed and _is_geo_read(node)
+
+    def _first_arg_is_header(self, call: Node) -> bool:
+        args = call.child_by_field_name("arguments")
+        first = args.named_children[0] if args is not None and args.named_children else None
+        value = ts.string_value(first)
+        return value is not None and value.lower() in self.headers
+
+    def carries(self, node: Node) -> bool:
+        for inner in ts.walk(node):
+            if inner.type == "identifier" and ts.text(inner) in self.names:
+                return True
+            if self.is_signal(inner):
+                return True
+        return False
+
+    def _solve(self) -> None:
+        declarators = [
+            n for n in self.nodes if n.type in ("variable_declarator", "assignment_expression", "required_parameter")
+        ]
+        for _ in range(4):
+            before = len(self.names)
+            for node in declarators:
+                if node.type == "variable_declarator":
+                    target, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+                elif node.type == "assignment_expression":
+                    target, value = node.child_by_field_name("left"), node.child_by_field_name("right")
+                else:
+                    target, value = node.child_by_field_name("pattern"), node.child_by_field_name("value")
+                if target is None or value is None or not self.carries(value):
+                    continue
+                for inner in ts.walk(target):
+                    if inner.type in ("identifier", "shorthand_property_identifier_pattern"):
+                        self.names.add(ts.text(inner))
+            self._bind_helper_parameters()
+            if len(self.names) == before:
+                return
+
+    def _bind_helper_parameters(self) -> None:
+        """A local helper called with a country value (`isAllowed(country)`) receives one in that parameter."""
+        functions: dict[str, Node] = {}
+        for node in self.nodes:
+            if node.type == "function_declaration":
+                functions[ts.text(node.child_by_field_name("name"))] = node
+        if not functions:
+            return
+        for node in self.nodes:
+            if node.type != "call_expression":
+                continue
+            fn = node.child_by_field_name("function")
+            target = functions.get(ts.text(fn)) if fn is not None and fn.type == "identifier" else None
+            args = node.child_by_field_name("arguments")
+            if target is None or args is None:
+                continue
+            params = target.child_by_field_name("parameters")
+            formal = list(params.named_children) if params is not None else []
+            for arg, param in zip(args.named_children, formal, strict=False):
+                if self.carries(arg):
+                    for inner in ts.walk(param):
+                        if inner.type == "identifier":
+                            self.names.add(ts.text(inner))
+                            break
+
+    def branches_on_country(self) -> bool:
+        for node in self.nodes:
+            kind = node.type
+            if kind in ("if_statement", "ternary_expression"):
+                condition = node.child_by_field_name("condition")
+                branches = [node.child_by_field_name("consequence"), node.child_by_field_name("alternative")]
+            elif kind == "switch_statement":
+                condition = node.child_by_field_name("value")
+                branches = [node.child_by_field_name("body")]
+            else:
+                continue
+            if condition is None or not self.carries(condition):
+                continue
+            if any(branch is not None and _blocks(branch) for branch in branches):
+                return True
+        return False
+
+
+def _is_geo_read(node: Node) -> bool:
+    """`request.geo` / `req.geo?.country`: NextRequest's geo object."""
+    return node.type == "member_expression" and ts.text(node.child_by_field_name("property")) == "geo"
+
+
+def _status_of(init: Node | None) -> int | None:
+    """`{ status: 451 }` → 451; a non-literal status → a blocking placeholder; no status → None."""
+    if init is None or ts.unwrap(init).type != "object":
+        return None
+    pair = _object_property(ts.unwrap(init), "status")
+    value = pair.child_by_field_name("value") if pair is not None else None
+    if value is None:
+        return None
+    literal = ts.text(value)
+    return int(literal) if literal.isdigit() else FIRST_BLOCKING_STATUS
+
+
+def _blocks(branch: Node) -> bool:
+    """The branch answers with a redirect, a rewrite, or a response whose status is 3xx-5xx."""
+    for node in ts.walk(branch):
+        if node.type == "call_expression":
+            fn = node.child_by_field_name("function")
+            path = ts.callee_path(fn) if fn is not None else ""
+            if path in BLOCKING_CALLEES:
+                return True
+            if path in STATUS_CALLEES:
+                args = node.child_by_field_name("arguments")
+                init = args.named_children[1] if args is not None and len(args.named_children) > 1 else None
+                status = _status_of(init)
+                if status is not None and status >= FIRST_BLOCKING_STATUS:
+                    return True
+        elif node.type == "new_expression":
+            ctor = ts.text(node.child_by_field_name("constructor"))
+            args = node.child_by_field_name("arguments")
+            if ctor in STATUS_CONSTRUCTORS and args is not None:
+                init = args.named_children[1] if len(args.named_children) > 1 else None
+                status = _status_of(init)
+                if status is not None and status >= FIRST_BLOCKING_STATUS:
+                    return True
+    return False
+
+
+def _reachable_modules(index: ProjectIndex, f: SourceFile) -> Iterator[SourceFile]:
+    """The middleware and the project modules it imports (helpers where the check may live)."""
+    seen = {f.rel}
+    frontier = [f]
+    yield f
+    for _ in range(IMPORT_DEPTH):
+        following: list[SourceFile] = []
+        for module in frontier:
+            for imp in index.imports_of(module):
+                if imp.resolved and imp.resolved not in seen:
+                    seen.add(imp.resolved)
+                    target = index.get(imp.resolved)
+                    if target is not None:
+                        following.append(target)
+                        yield target
+        frontier = following
+
+
+def country_headers(index: ProjectIndex) -> frozenset[str]:
+    extra = (header.lower() for header in index.settings.scan.country_headers)
+    return frozenset((*WELL_KNOWN_COUNTRY_HEADERS, *extra))
+
+
+def _may_check(f: SourceFile, headers: Iterable[str]) -> bool:
+    data = f.data()
+    lowered = data.lower()
+    return any(hint in data for hint in _BYTES_HINTS) or any(h.encode() in lowered for h in headers)
+
+
+def analyse_middleware(index: ProjectIndex) -> MiddlewareFacts | None:
+    """The residency facts of the app's middleware/proxy, or None when the app has none (or it cannot be parsed)."""
+    f = index.middleware
+    if f is None or f.root is None:
+        return None
+    headers = country_headers(index)
+    major = index.next_major
+    geo_allowed = major is None or major < GEO_REMOVED_IN_NEXT
+    checked = False
+    removed_geo: Position | None = None
+    for module in _reachable_modules(index, f):
+        if module.root is None or not _may_check(module, headers):
+            continue
+        analysis = _CountryAnalysis(index, module, module.root, headers, geo_allowed)
+        if module is f and analysis.removed_geo is not None:
+            removed_geo = _position(analysis.removed_geo)
+        if analysis.branches_on_country():
+            checked = True
+            break
+    return MiddlewareFacts(
+        rel=f.rel,
+        entry=_export_entry(f.root),
+        matcher=_read_matcher(f.root),
+        country_check=checked,
+        removed_geo=removed_geo,
+    )
+
+
+# ---- LLM routes: what a residency check has to sit in front of -------------------------------------
+
+
+@dataclass(frozen=True)
+class LlmRoute:
+    """A file that answers HTTP requests and calls an LLM (directly or through project wrappers)."""
+
+    file: SourceFile
+    kind: str
+    """"route handler", "API route" or "server action"."""
+    urls: tuple[str, ...]
+    """URL patterns the file answers (`/api/chat/[id]`); for server actions, the pages that use them."""
+    handler: Position
+    """The first handler or exported action that calls the LLM (1:1 when the call is at module level)."""
+
+
+_ROUTES_CACHE = "_leakline_llm_routes"
+_SERVER_ACTION_HINT = b"use server"
+
+
+def llm_routes(ctx: ScanContext) -> list[LlmRoute]:
+    """Route handlers, API routes and server action modules of the app that call an LLM (computed once per scan)."""
+    cached: list[LlmRoute] | None = ctx.__dict__.get(_ROUTES_CACHE)
+    if cached is None:
+        cached = ctx.__dict__[_ROUTES_CACHE] = list(_find_llm_routes(ctx))
+    return cached
+
+
+def _find_llm_routes(ctx: ScanContext) -> Iterator[LlmRoute]:
+    index = ctx.index
+    for f in index.sources:
+        if index.is_route_handler(f) or index.is_api_route(f):
+            kind = "route handler" if index.is_route_handler(f) else "API route"
+            url = url_path_of(f.rel)
+            urls: tuple[str, ...] = (url,) if url is not None else ()
+        elif _SERVER_ACTION_HINT in f.data() and index.is_server_action_module(f):
+            kind = "server action"
+            urls = tuple(sorted(_pages_using(index, f)))
+        else:
+            continue
+        llm = ctx.llm.file(f)
+        if llm is None or not llm.calls_llm:
+            continue
+        functions = llm.handlers() if kind != "server action" else llm.exported_functions()
+        calling = [fn for fn in functions if llm.function_calls_llm(fn)]
+        where = _position(min(calling, key=lambda n: n.start_byte)) if calling else Position(1, 1)
+        yield LlmRoute(f, kind, urls, where)
+
+
+def _pages_using(index: ProjectIndex, action: SourceFile) -> set[str]:
+    """URL patterns of the pages that import a server action module, directly or through components."""
+    stem = PurePosixPath(action.rel).stem.encode()
+    targets = {action.rel}
+    urls: set[str] = set()
+    seen: set[str] = set()
+    for _ in range(IMPORT_DEPTH):
+        names = [PurePosixPath(t).stem.encode() for t in targets] or [stem]
+        importers: set[str] = set()
+        for f in index.sources:
+            if f.rel in seen or not any(name in f.data() for name in names):
+                continue
+            if any(imp.resolved in targets for imp in index.imports_of(f)):
+                importers.add(f.rel)
+        seen |= importers
+        for rel in importers:
+            f = index.files[rel]
+            url = url_path_of(rel) if index.is_page(f) else None
+            if url is not None:
+                urls.add(url)
+        targets = {rel for rel in importers if not index.is_page(index.files[rel])}
+        if not targets:
+            break
+    return urls

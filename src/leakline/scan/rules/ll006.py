@@ -1,0 +1,131 @@
+"""LL006: an LLM-calling route with no data-residency check in front of it.
+
+A route handler, API route or server action that calls an LLM (directly or through project
+wrappers), or a middleware that itself rewrites to an LLM upstream, must sit behind a middleware
+(Next 16: proxy) that reads the visitor's country and branches on it. Reported on the middleware
+when it never checks a country (its export line) or when its `config.matcher` misses LLM routes
+(the matcher line); on each LLM route when the app has no middleware at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.middleware import LlmRoute, MiddlewareFacts, Position, analyse_middleware, llm_routes
+from leakline.scan.rules.base import Hit, Rule
+
+REWRITE_CALLEES = frozenset({"NextResponse.rewrite"})
+MAX_LISTED = 3
+
+
+def _listing(routes: list[LlmRoute]) -> str:
+    shown = ", ".join(route.file.rel for route in routes[:MAX_LISTED])
+    more = len(routes) - MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _llm_rewrite(ctx: ScanContext) -> Position | None:
+    """Where the middleware rewrites to (or fetches) an LLM upstream itself."""
+    mw = ctx.index.middleware
+    if mw is None or mw.root is None:
+        return None
+    llm = ctx.llm.file(mw)
+    if llm is None:
+        return None
+    for node in ts.walk(mw.root):
+        if node.type != "call_expression":
+            continue
+        fn = node.child_by_field_name("function")
+        if fn is not None and ts.callee_path(fn) in REWRITE_CALLEES:
+            args = node.child_by_field_name("arguments")
+            first = args.named_children[0] if args is not None and args.named_children else None
+            if first is not None and _is_llm_destination(llm.is_llm_url, first):
+                return Position(node.start_point[0] + 1, node.start_point[1] + 1)
+    calls = llm.llm_call_nodes()
+    if calls:
+        first_call = min(calls, key=lambda n: n.start_byte)
+        return Position(first_call.start_point[0] + 1, first_call.start_point[1] + 1)
+    return None
+
+
+def _is_llm_destination(is_llm_url: Callable[[Node], bool], node: Node) -> bool:
+    """`new URL(path, process.env.OLLAMA_URL)` goes to the LLM when any of its parts names it."""
+    node = ts.unwrap(node)
+    if node.type == "new_expression":
+        args = node.child_by_field_name("arguments")
+        return args is not None and any(is_llm_url(arg) for arg in args.named_children)
+    return is_llm_url(node)
+
+
+def _describe_miss(url: str, facts: MiddlewareFacts) -> str:
+    example = facts.matcher.uncovered(url) if facts.matcher is not None else None
+    return url if example in (None, url) else f"{url} (e.g. {example})"
+
+
+class LlmRouteWithoutResidencyCheck(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        routes = llm_routes(ctx)
+        facts = analyse_middleware(ctx.index)
+        if facts is None:
+            yield from self._no_middleware(routes)
+            return
+        rewrite = _llm_rewrite(ctx)
+        if not routes and rewrite is None:
+            return
+        if not facts.country_check:
+            yield self._never_checks(facts, routes, rewrite)
+            return
+        missed = [route for route in routes if route.urls and not all(facts.covers(url) for url in route.urls)]
+        if missed and facts.matcher is not None:
+            urls = sorted(
+                {_describe_miss(url, facts) for route in missed for url in route.urls if not facts.covers(url)}
+            )
+            yield Hit(
+                path=facts.rel,
+                line=facts.matcher.line,
+                column=facts.matcher.column,
+                message=(
+                    f"the middleware's config.matcher does not cover LLM route(s) {', '.join(urls)} "
+                    f"({_listing(missed)}): their requests skip the country check"
+                ),
+                evidence="matcher misses " + ", ".join(urls),
+                key="matcher misses " + ", ".join(urls),
+            )
+
+    def _no_middleware(self, routes: list[LlmRoute]) -> Iterable[Hit]:
+        for route in routes:
+            yield Hit(
+                path=route.file.rel,
+                line=route.handler.line,
+                column=route.handler.column,
+                message=(
+                    f"this {route.kind} calls an LLM and the app has no middleware/proxy: no data-residency "
+                    "(visitor country) check runs before it"
+                ),
+                evidence=route.kind,
+                key="no middleware",
+            )
+
+    def _never_checks(self, facts: MiddlewareFacts, routes: list[LlmRoute], rewrite: Position | None) -> Hit:
+        if facts.removed_geo is not None:
+            why = f"it reads request.geo (line {facts.removed_geo.line}), which Next.js 15 removed: always undefined"
+        else:
+            why = "it never branches on a country signal (x-vercel-ip-country, cf-ipcountry, geolocation())"
+        guarded = _listing(routes) if routes else ""
+        if rewrite is not None:
+            guarded = "its own rewrite to an LLM upstream" + (f" and {guarded}" if guarded else "")
+        return Hit(
+            path=facts.rel,
+            line=facts.entry.line,
+            column=facts.entry.column,
+            message=f"the middleware does no data-residency check for LLM traffic ({guarded}): {why}",
+            evidence="no country check",
+            key="no country check",
+        )
+
+
+RULE_CLASS = LlmRouteWithoutResidencyCheck

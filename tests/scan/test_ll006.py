@@ -1,0 +1,243 @@
+"""LL006 edge cases beyond the fixture pair: no middleware at all, a middleware that never checks a
+country, `request.geo` on Next 15, configured country headers, server actions, rewrites to an LLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leakline.scan.engine import scan
+
+PACKAGE_15 = '{"dependencies":{"next":"15.1.0","openai":"4.77.0"}}'
+PACKAGE_14 = '{"dependencies":{"next":"14.2.3","openai":"4.77.0"}}'
+LLM_LIB = (
+    "import OpenAI from 'openai';\n"
+    "const client = new OpenAI({ baseURL: process.env.OLLAMA_BASE_URL });\n"
+    "export async function ask(q: string) {\n"
+    "  const r = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: q }] });\n"
+    "  return r.choices[0].message.content;\n"
+    "}\n"
+)
+CHAT_ROUTE = (
+    "import { ask } from '../../../lib/llm';\n"
+    "\n"
+    "export async function POST(req: Request) {\n"
+    "  const { q } = await req.json();\n"
+    "  return Response.json({ a: await ask(q) });\n"
+    "}\n"
+)
+
+
+def _app(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def _hits(app: Path) -> list[tuple[str, int, str]]:
+    result = scan(app, rule_ids=["LL006"])
+    assert result.stats.rule_errors == []
+    return [(f.path, f.line, f.message) for f in result.findings]
+
+
+def _places(app: Path) -> set[tuple[str, int]]:
+    return {(path, line) for path, line, _ in _hits(app)}
+
+
+def test_without_middleware_every_llm_route_is_reported_at_its_handler(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/api/chat/route.ts": CHAT_ROUTE,
+            "app/api/health/route.ts": "export function GET() { return Response.json({ ok: true }); }\n",
+            "pages/api/summarize.ts": (
+                "import { ask } from '../../lib/llm';\n"
+                "\n"
+                "export default async function handler(req, res) {\n"
+                "  res.json({ summary: await ask(req.body.text) });\n"
+                "}\n"
+            ),
+            "app/actions.ts": (
+                "'use server';\n"
+                "import { ask } from '../lib/llm';\n"
+                "export async function ping() { return 'pong'; }\n"
+                "export async function suggest(q: string) {\n"
+                "  return ask(q);\n"
+                "}\n"
+            ),
+        },
+    )
+    hits = _hits(app)
+    assert {(p, line) for p, line, _ in hits} == {
+        ("app/api/chat/route.ts", 3),
+        ("pages/api/summarize.ts", 3),
+        ("app/actions.ts", 4),
+    }
+    assert all("no middleware/proxy" in message for _, _, message in hits)
+
+
+def test_middleware_without_country_branch_is_reported_at_its_export(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/api/chat/route.ts": CHAT_ROUTE,
+            "proxy.ts": (
+                "import { NextResponse } from 'next/server';\n"
+                "\n"
+                "export function proxy(req) {\n"
+                "  // reads the country, but only to log it: no decision is made\n"
+                "  console.log('visitor from', req.headers.get('x-vercel-ip-country'));\n"
+                "  return NextResponse.next();\n"
+                "}\n"
+                "export const config = { matcher: '/api/:path*' };\n"
+            ),
+        },
+    )
+    hits = _hits(app)
+    assert [(p, line) for p, line, _ in hits] == [("proxy.ts", 3)]
+    assert "app/api/chat/route.ts" in hits[0][2]
+
+
+def test_request_geo_is_no_check_on_next_15_but_is_one_on_next_14(tmp_path: Path) -> None:
+    middleware = (
+        "import { NextResponse } from 'next/server';\n"
+        "export default function middleware(req) {\n"
+        "  const country = req.geo?.country;\n"
+        "  if (country !== 'DE') return NextResponse.redirect(new URL('/blocked', req.url));\n"
+        "}\n"
+    )
+    files = {"lib/llm.ts": LLM_LIB, "app/api/chat/route.ts": CHAT_ROUTE, "middleware.ts": middleware}
+    new = _app(tmp_path / "new", {"package.json": PACKAGE_15, **files})
+    old = _app(tmp_path / "old", {"package.json": PACKAGE_14, **files})
+    hits = _hits(new)
+    assert [(p, line) for p, line, _ in hits] == [("middleware.ts", 2)]
+    assert "request.geo (line 3)" in hits[0][2]
+    assert _hits(old) == []
+
+
+def test_configured_country_header_counts_as_a_signal(tmp_path: Path) -> None:
+    files = {
+        "package.json": PACKAGE_15,
+        "lib/llm.ts": LLM_LIB,
+        "app/api/chat/route.ts": CHAT_ROUTE,
+        "middleware.ts": (
+            "export function middleware(req) {\n"
+            "  const c = req.headers.get('x-shop-country');\n"
+            "  return c === 'DE' ? undefined : Response.json({ error: 'region' }, { status: 451 });\n"
+            "}\n"
+        ),
+    }
+    without = _app(tmp_path / "without", files)
+    configured = _app(tmp_path / "with", {**files, "leakline.toml": '[scan]\ncountry_headers = ["X-Shop-Country"]\n'})
+    assert _places(without) == {("middleware.ts", 1)}
+    assert _places(configured) == set()
+
+
+def test_country_branch_without_a_blocking_response_is_no_check(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/api/chat/route.ts": CHAT_ROUTE,
+            "middleware.ts": (
+                "import { NextResponse } from 'next/server';\n"
+                "export function middleware(req) {\n"
+                "  const res = NextResponse.next();\n"
+                "  if (req.headers.get('cf-ipcountry') === 'US') res.headers.set('x-us', '1');\n"
+                "  return res;\n"
+                "}\n"
+            ),
+        },
+    )
+    assert _places(app) == {("middleware.ts", 2)}
+
+
+def test_matcher_with_digit_only_id_misses_the_dynamic_route(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/api/chat/[id]/route.ts": CHAT_ROUTE.replace("../../../", "../../../../"),
+            "middleware.ts": (
+                "export function middleware(req) {\n"
+                "  if (req.headers.get('x-vercel-ip-country') !== 'DE') {\n"
+                "    return new Response(null, { status: 403 });\n"
+                "  }\n"
+                "}\n"
+                "export const config = {\n"
+                "  matcher: ['/api/chat/:id(\\\\d+)'],\n"
+                "};\n"
+            ),
+        },
+    )
+    hits = _hits(app)
+    assert [(p, line) for p, line, _ in hits] == [("middleware.ts", 7)]
+    assert "/api/chat/abc" in hits[0][2]
+
+
+def test_server_action_is_judged_by_the_pages_that_use_it(tmp_path: Path) -> None:
+    files = {
+        "package.json": PACKAGE_15,
+        "lib/llm.ts": LLM_LIB,
+        "app/assistant/actions.ts": (
+            "'use server';\nimport { ask } from '../../lib/llm';\nexport async function suggest(q: string) {\n"
+            "  return ask(q);\n}\n"
+        ),
+        "app/assistant/Box.tsx": (
+            "'use client';\nimport { suggest } from './actions';\n"
+            "export function Box() { return <button onClick={() => suggest('x')}>go</button>; }\n"
+        ),
+        "app/assistant/page.tsx": "import { Box } from './Box';\nexport default function Page() { return <Box />; }\n",
+    }
+    middleware = (
+        "export function middleware(req) {\n"
+        "  if (req.headers.get('x-vercel-ip-country') !== 'DE') return new Response(null, { status: 451 });\n"
+        "}\n"
+        "export const config = {\n"
+        "  matcher: [%s],\n"
+        "};\n"
+    )
+    narrow = _app(tmp_path / "narrow", {**files, "middleware.ts": middleware % "'/api/:path*'"})
+    wide = _app(tmp_path / "wide", {**files, "middleware.ts": middleware % "'/api/:path*', '/assistant'"})
+    hits = _hits(narrow)
+    assert [(p, line) for p, line, _ in hits] == [("middleware.ts", 5)]
+    assert "/assistant" in hits[0][2]
+    assert _hits(wide) == []
+
+
+def test_middleware_rewriting_to_an_llm_upstream_needs_a_check(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "middleware.ts": (
+                "import { NextResponse } from 'next/server';\n"
+                "\n"
+                "export function middleware(req) {\n"
+                "  return NextResponse.rewrite(new URL(req.nextUrl.pathname, process.env.OLLAMA_URL));\n"
+                "}\n"
+                "export const config = { matcher: '/llm/:path*' };\n"
+            ),
+        },
+    )
+    hits = _hits(app)
+    assert [(p, line) for p, line, _ in hits] == [("middleware.ts", 3)]
+    assert "its own rewrite to an LLM upstream" in hits[0][2]
+
+
+def test_no_llm_routes_means_no_finding(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "app/api/health/route.ts": "export function GET() { return Response.json({ ok: true }); }\n",
+        },
+    )
+    assert _hits(app) == []

@@ -1,0 +1,190 @@
+"""Next.js matcher semantics (path-to-regexp v6) and the middleware's residency facts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leakline.config import Settings
+from leakline.scan.engine import build_index
+from leakline.scan.middleware import (
+    InvalidGroupPattern,
+    MatcherError,
+    MissingParameterName,
+    NotAbsolute,
+    Position,
+    UnbalancedGroup,
+    UnexpectedToken,
+    analyse_middleware,
+    compile_matcher,
+    sample_urls,
+)
+from leakline.scan.walker import WalkStats
+
+
+@pytest.mark.parametrize(
+    ("matcher", "url", "expected"),
+    [
+        ("/api/:path*", "/api", True),
+        ("/api/:path*", "/api/chat", True),
+        ("/api/:path*", "/api/chat/1/messages", True),
+        ("/api/:path*", "/apis", False),
+        ("/api/:path+", "/api", False),
+        ("/api/:path+", "/api/chat/1", True),
+        ("/api/:path?", "/api/chat", True),
+        ("/api/:path?", "/api/chat/1", False),
+        ("/api/chat/:id(\\d+)", "/api/chat/42", True),
+        ("/api/chat/:id(\\d+)", "/api/chat/abc", False),
+        ("/((?!api|_next/static|_next/image|favicon.ico).*)", "/shop/cart", True),
+        ("/((?!api|_next/static|_next/image|favicon.ico).*)", "/api/chat", False),
+        ("/(api|trpc)(.*)", "/trpc/chat.send", True),
+        ("/About", "/about", True),
+        ("/about", "/about.json", True),
+        ("/about", "/about/team", False),
+        ("/shop{/:slug}?", "/shop", True),
+        ("/shop{/:slug}?", "/shop/shoes", True),
+        ("/files/\\(x\\)", "/files/(x)", True),
+    ],
+)
+def test_matcher_semantics(matcher: str, url: str, expected: bool) -> None:
+    assert bool(compile_matcher(matcher).match(url)) is expected
+
+
+@pytest.mark.parametrize(
+    ("matcher", "error", "offset"),
+    [
+        ("api/:path*", NotAbsolute, 0),
+        ("/api/:", MissingParameterName, 5),
+        ("/api/(chat", UnbalancedGroup, 5),
+        ("/api/()", InvalidGroupPattern, 5),
+        ("/api/(?:x)", InvalidGroupPattern, 6),
+        ("/api/(a(b))", InvalidGroupPattern, 7),
+        ("/api/{chat", UnbalancedGroup, 10),
+        ("/api/(a[)", InvalidGroupPattern, 7),
+        ("/api\\", UnexpectedToken, 4),
+    ],
+)
+def test_malformed_matchers_raise_a_typed_error_with_the_offset(
+    matcher: str, error: type[MatcherError], offset: int
+) -> None:
+    with pytest.raises(error) as info:
+        compile_matcher(matcher)
+    assert type(info.value) is error
+    assert info.value.offset == offset
+    assert repr(matcher) in info.value.message
+
+
+_SEGMENT = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(prefix=st.lists(_SEGMENT, min_size=1, max_size=3), rest=st.lists(_SEGMENT, max_size=3))
+def test_star_parameter_matches_every_path_below_its_prefix(prefix: list[str], rest: list[str]) -> None:
+    base = "/" + "/".join(prefix)
+    rx = compile_matcher(base + "/:path*")
+    assert rx.match("/".join([base, *rest]))
+    assert not rx.match(base + "x")
+
+
+@settings(max_examples=60, deadline=None)
+@given(segments=st.lists(_SEGMENT, min_size=1, max_size=4))
+def test_literal_matcher_matches_exactly_its_path(segments: list[str]) -> None:
+    path = "/" + "/".join(segments)
+    rx = compile_matcher(path)
+    assert rx.match(path)
+    assert rx.match(path.upper())
+    assert not rx.match(path + "/more")
+    assert not rx.match(re.sub(r"^/", "/x", path))
+
+
+def test_sample_urls_expand_dynamic_segments() -> None:
+    assert sample_urls("/api/chat/[id]") == ["/api/chat/1", "/api/chat/abc"]
+    assert sample_urls("/docs/[...slug]") == ["/docs/abc", "/docs/abc/def"]
+    assert sample_urls("/docs/[[...slug]]") == ["/docs", "/docs/abc", "/docs/abc/def"]
+    assert sample_urls("/") == ["/"]
+
+
+def _index(tmp_path: Path, files: dict[str, str], settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return build_index(tmp_path, settings or Settings(), WalkStats(), set())
+
+
+PACKAGE_15 = '{"dependencies":{"next":"15.1.0"}}'
+PACKAGE_14 = '{"dependencies":{"next":"14.2.3"}}'
+
+
+def test_facts_of_a_middleware_with_matcher_object_and_helper_check(tmp_path: Path) -> None:
+    index = _index(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "src/lib/geo.ts": (
+                "import { NextResponse } from 'next/server';\n"
+                "export function residency(req: Request) {\n"
+                "  switch (req.headers.get('CF-IPCountry')) {\n"
+                "    case 'DE': return undefined;\n"
+                "    default: return NextResponse.redirect(new URL('/blocked', req.url));\n"
+                "  }\n"
+                "}\n"
+            ),
+            "src/middleware.ts": (
+                "import { residency } from './lib/geo';\n"
+                "export default function middleware(req: Request) {\n"
+                "  return residency(req);\n"
+                "}\n"
+                "export const config = {\n"
+                "  matcher: [{ source: '/api/:path*', missing: [{ type: 'header', key: 'next-router-prefetch' }] }],\n"
+                "};\n"
+            ),
+        },
+    )
+    facts = analyse_middleware(index)
+    assert facts is not None
+    assert facts.rel == "src/middleware.ts"
+    assert facts.entry == Position(2, 1)
+    assert facts.country_check is True
+    assert facts.removed_geo is None
+    assert facts.matcher is not None and (facts.matcher.line, facts.matcher.column) == (6, 3)
+    assert [e.source for e in facts.matcher.entries or ()] == ["/api/:path*"]
+    assert facts.covers("/api/chat/[id]") is True
+    assert facts.covers("/assistant") is False
+
+
+def test_request_geo_counts_before_next_15_only(tmp_path: Path) -> None:
+    middleware = (
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(req) {\n"
+        "  if (req.geo?.country !== 'DE') return new Response('no', { status: 451 });\n"
+        "  return NextResponse.next();\n"
+        "}\n"
+    )
+    old = analyse_middleware(_index(tmp_path / "old", {"package.json": PACKAGE_14, "middleware.js": middleware}))
+    new = analyse_middleware(_index(tmp_path / "new", {"package.json": PACKAGE_15, "middleware.js": middleware}))
+    assert old is not None and old.country_check is True and old.removed_geo is None
+    assert new is not None and new.country_check is False and new.removed_geo == Position(3, 7)
+
+
+def test_unreadable_matcher_gets_the_benefit_of_the_doubt(tmp_path: Path) -> None:
+    index = _index(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "middleware.ts": (
+                "import { matchers } from './matchers';\n"
+                "export function middleware() {}\n"
+                "export const config = { matcher: matchers };\n"
+            ),
+        },
+    )
+    facts = analyse_middleware(index)
+    assert facts is not None and facts.matcher is not None
+    assert facts.matcher.entries is None
+    assert facts.covers("/api/chat") is True
+    assert facts.country_check is False
