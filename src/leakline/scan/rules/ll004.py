@@ -1,0 +1,155 @@
+"""LL004: a server secret reaching client code.
+
+Two ways a value meant for the server ends up in browser bundles. next.config's `env:` entries are
+inlined into every bundle, client ones included, whatever their names; an entry whose name, value or
+source variable is secret-ish is reported on its line. And a `process.env.X` read (X not
+`NEXT_PUBLIC_`) in a `'use client'` module or in any project module such a module imports: the read
+shows server-only data is wanted in the browser, and it ships the value as soon as X is also listed
+in `env:` or renamed `NEXT_PUBLIC_`. Modules that `import 'server-only'` are skipped (Next refuses to
+build them into client bundles), as are the variables Next itself inlines (`NODE_ENV`, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from leakline.detectors.envvars import EnvClassification, classify_env, is_public_name
+from leakline.findings import redact
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.rules.base import Hit, Rule
+from leakline.scan.rules.ll003 import ENV_BYTES, env_reads, grade
+
+# Variables Next.js defines for client code itself; reading them there is expected.
+NEXT_INLINED = frozenset({"NODE_ENV", "NEXT_RUNTIME", "__NEXT_ROUTER_BASEPATH", "TURBOPACK"})
+SERVER_ONLY_PACKAGE = "server-only"
+_ENV_KEY_QUERY = """
+(pair key: [(property_identifier) (string)] @key value: (object) @env)
+"""
+
+
+def _env_values(index: ProjectIndex) -> dict[str, str]:
+    """The first `.env*` value of each variable (kept in memory only)."""
+    out: dict[str, str] = {}
+    for entry in index.env_entries:
+        out.setdefault(entry.key, entry.value)
+    return out
+
+
+def _property_name(node: Node) -> str:
+    value = ts.string_value(node)
+    return value if value is not None else ts.text(node)
+
+
+def _env_source_name(value: Node) -> str | None:
+    """X when the value is `process.env.X` (optionally `?? fallback` / `|| fallback`)."""
+    value = ts.unwrap(value)
+    if value.type == "binary_expression":
+        left = value.child_by_field_name("left")
+        return _env_source_name(left) if left is not None else None
+    path = ts.callee_path(value)
+    if path.startswith("process.env.") and path.count(".") == 2:
+        return path.split(".", 2)[2]
+    return None
+
+
+def _classify_config_entry(name: str, value: Node | None, env: dict[str, str]) -> EnvClassification | None:
+    if value is None:  # shorthand `{ OPENAI_API_KEY }`: a variable of that name, value unknown
+        return classify_env(name, None)
+    literal = ts.string_value(ts.unwrap(value))
+    if literal is not None:
+        return classify_env(name, literal)
+    source = _env_source_name(value)
+    if source is not None:
+        known = env.get(source)
+        return classify_env(source, known) or classify_env(name, known)
+    return classify_env(name, None)
+
+
+def _config_env_entries(config: SourceFile) -> Iterator[tuple[str, Node, Node | None]]:
+    """(name, node to report, value) of every entry of an `env: { ... }` object in next.config."""
+    root, lang = config.root, config.language
+    if root is None or lang is None:
+        return
+    found = ts.captures(lang, _ENV_KEY_QUERY, root)
+    for key in found.get("key", []):
+        if _property_name(key) != "env" or key.parent is None:
+            continue
+        obj = key.parent.child_by_field_name("value")
+        if obj is None:
+            continue
+        for entry in obj.named_children:
+            if entry.type == "pair":
+                entry_key = entry.child_by_field_name("key")
+                if entry_key is not None:
+                    yield _property_name(entry_key), entry, entry.child_by_field_name("value")
+            elif entry.type == "shorthand_property_identifier":
+                yield ts.text(entry), entry, None
+
+
+def _evidence(name: str, value: Node | None) -> str:
+    """The entry with its value redacted; arbitrary expressions are not shown (they may embed a secret)."""
+    if value is None:
+        return f"env: {{ {name} }}"
+    literal = ts.string_value(ts.unwrap(value))
+    if literal is not None:
+        return f"env.{name}: {redact(literal)}"
+    source = _env_source_name(value)
+    return f"env.{name}: process.env.{source}" if source is not None else f"env.{name}: …"
+
+
+def _imports_server_only(index: ProjectIndex, f: SourceFile) -> bool:
+    return any(imp.source == SERVER_ONLY_PACKAGE for imp in index.imports_of(f))
+
+
+class ServerSecretInClient(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        index = ctx.index
+        env = _env_values(index)
+        config = index.next_config
+        if config is not None and b"env" in config.data():
+            for name, node, value in _config_env_entries(config):
+                found = _classify_config_entry(name, value, env)
+                if found is None:
+                    continue
+                line, column = node.start_point
+                severity, confidence = grade(found)
+                yield Hit(
+                    path=config.rel,
+                    line=line + 1,
+                    column=column + 1,
+                    message=f"next.config `env.{name}` is inlined into every browser bundle ({found.reason})",
+                    evidence=_evidence(name, value),
+                    key=f"env.{name}",
+                    severity=severity,
+                    confidence=confidence,
+                )
+        for rel in sorted(index.client_modules):
+            f = index.files[rel]
+            if ENV_BYTES not in f.data() or _imports_server_only(index, f):
+                continue
+            direct = f.directive == "use client"
+            for read in env_reads(f):
+                if is_public_name(read.name) or read.name in NEXT_INLINED or read.name.startswith("__NEXT"):
+                    continue
+                found = classify_env(read.name, env.get(read.name))
+                if found is None:
+                    continue
+                severity, confidence = grade(found)
+                where = "a 'use client' module" if direct else "a module imported by client components"
+                yield Hit(
+                    path=f.rel,
+                    line=read.line,
+                    column=read.column,
+                    message=f"process.env.{read.name} is read in {where} ({found.reason})",
+                    evidence=f"process.env.{read.name}",
+                    key=read.name,
+                    severity=severity,
+                    confidence=confidence,
+                )
+
+
+RULE_CLASS = ServerSecretInClient
