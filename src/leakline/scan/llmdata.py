@@ -340,6 +340,16 @@ def _walk_prompt_parts(node: Node) -> Iterator[Node]:
         stack.extend(reversed(current.named_children))
 
 
+def parameters(fn: Node) -> list[Node]:
+    """The parameter nodes of a function (one for `x => ...`)."""
+    return _params(fn)
+
+
+def pattern_names(pattern: Node) -> list[str]:
+    """Every name a binding pattern (identifier, destructuring, rest, defaults) binds."""
+    return [name for _, name in _pattern_names(pattern, skip_metadata=False)]
+
+
 def is_llm_env_name(name: str) -> bool:
     upper = name.upper()
     return any(marker in upper for marker in LLM_ENV_MARKERS)

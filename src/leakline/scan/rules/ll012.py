@@ -1,0 +1,418 @@
+"""LL012: error details (message, stack, the error object) sent to clients.
+
+An exception's message and stack describe the server: file paths, SQL, upstream URLs, and in LLM apps the
+system prompt or the model endpoint quoted back by a provider error. Next.js replaces server errors with a
+generic message and a `digest` in production for exactly this reason; code that copies `error.message`
+into a response undoes it. Reported: in `error.tsx` / `global-error.tsx`, JSX that renders the `error`
+prop's message, stack or the object itself; in any module, error details (of a `catch` parameter, a
+`.catch()` callback, or an `{ error }` destructured from an awaited result) that reach a response body
+(`NextResponse.json`, `Response.json`, `new Response`, `res.json/send/write/end`), the return value of a
+server action or of `getServerSideProps`, or the AI SDK's `getErrorMessage` / stream `onError`, which
+become the text the client sees. `error.digest`, error names and codes, and generic messages are fine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.index import SourceFile
+from leakline.scan.llmdata import FUNCTION_TYPES, parameters, pattern_names
+from leakline.scan.rules.base import Hit, Rule
+
+KEYWORDS = (b"catch", b"getErrorMessage", b"onError", b"error")
+# Properties of an error that identify it without describing the server.
+SAFE_PROPS = frozenset({"digest", "name", "code", "status", "statusCode", "length", "issues", "type"})
+# Calls whose result carries the text of their receiver (methods) or first argument (functions).
+CARRYING_METHODS = frozenset(
+    {"toString", "trim", "slice", "substring", "split", "join", "replace", "replaceAll", "toLowerCase", "toUpperCase"}
+)
+CARRYING_FUNCTIONS = frozenset(
+    {"String", "JSON.stringify", "encodeURIComponent", "inspect", "util.inspect", "serializeError", "Object.assign"}
+)
+RESPONSE_BODY_CALLS = frozenset({"NextResponse.json", "Response.json"})
+RESPONSE_CONSTRUCTORS = frozenset({"Response", "NextResponse"})
+RES_SENDERS = (".json", ".send", ".write", ".end")
+# AI SDK options whose function's return value is streamed to the client as the error text.
+CLIENT_ERROR_TEXT_KEYS = frozenset({"getErrorMessage"})
+CLIENT_STREAM_CALLS = frozenset(
+    {
+        "toUIMessageStreamResponse",
+        "toUIMessageStream",
+        "createUIMessageStream",
+        "createUIMessageStreamResponse",
+        "createDataStream",
+        "createDataStreamResponse",
+        "pipeUIMessageStreamToResponse",
+        "pipeDataStreamToResponse",
+    }
+)
+ERROR_RESULT_NAMES = frozenset({"error", "err"})
+GSSP = "getServerSideProps"
+JSX_TYPES = frozenset({"jsx_element", "jsx_self_closing_element", "jsx_fragment"})
+_MAX_ROUNDS = 4
+
+
+def carrier(node: Node, names: frozenset[str]) -> Node | None:
+    """The sub-expression of `node` that carries error details (of the error bound to `names`), or None."""
+    node = ts.unwrap(node)
+    kind = node.type
+    if kind in ("identifier", "shorthand_property_identifier"):
+        return node if ts.text(node) in names else None
+    if kind == "member_expression":
+        if ts.callee_path(node) in names:
+            return node
+        if ts.text(node.child_by_field_name("property")) in SAFE_PROPS:
+            return None
+        obj = node.child_by_field_name("object")
+        return node if obj is not None and carrier(obj, names) is not None else None
+    if kind == "call_expression":
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        first = args.named_children[0] if args is not None and args.named_children else None
+        if fn is None:
+            return None
+        fn = ts.unwrap(fn)
+        if fn.type == "member_expression" and ts.text(fn.child_by_field_name("property")) in CARRYING_METHODS:
+            obj = fn.child_by_field_name("object")
+            return node if obj is not None and carrier(obj, names) is not None else None
+        if ts.callee_path(fn) in CARRYING_FUNCTIONS and first is not None:
+            return node if carrier(first, names) is not None else None
+        return None
+    if kind == "template_string":
+        for sub in node.named_children:
+            if sub.type == "template_substitution" and sub.named_children:
+                found = carrier(sub.named_children[0], names)
+                if found is not None:
+                    return found
+        return None
+    if kind == "binary_expression":
+        op = ts.text(node.child_by_field_name("operator"))
+        sides = {"+": ("left", "right"), "||": ("left", "right"), "??": ("left", "right"), "&&": ("right",)}
+        for side in sides.get(op, ()):
+            child = node.child_by_field_name(side)
+            found = carrier(child, names) if child is not None else None
+            if found is not None:
+                return found
+        return None
+    if kind == "ternary_expression":
+        for side in ("consequence", "alternative"):
+            child = node.child_by_field_name(side)
+            found = carrier(child, names) if child is not None else None
+            if found is not None:
+                return found
+        return None
+    if kind in ("object", "array"):
+        for member in node.named_children:
+            if member.type == "pair":
+                target = member.child_by_field_name("value")
+            elif member.type == "spread_element" and member.named_children:
+                target = member.named_children[0]
+            else:
+                target = member
+            found = carrier(target, names) if target is not None else None
+            if found is not None:
+                return found
+        return None
+    if kind in ("jsx_expression", "spread_element") and node.named_children:
+        return carrier(node.named_children[0], names)
+    if kind in JSX_TYPES:
+        for inner in ts.walk(node):
+            if inner.type == "jsx_expression" and inner.named_children and not _is_key_attribute(inner):
+                found = carrier(inner.named_children[0], names)
+                if found is not None:
+                    return found
+    return None
+
+
+def _is_key_attribute(expr: Node) -> bool:
+    parent = expr.parent
+    return (
+        parent is not None
+        and parent.type == "jsx_attribute"
+        and bool(parent.named_children)
+        and ts.text(parent.named_children[0]) == "key"
+    )
+
+
+def _derive(scope: Node, names: set[str]) -> frozenset[str]:
+    """Add the variables assigned from error details inside `scope` (`const msg = e.message`), to a fixpoint."""
+    for _ in range(_MAX_ROUNDS):
+        before = len(names)
+        frozen = frozenset(names)
+        for node in ts.walk(scope):
+            if node.type == "variable_declarator":
+                target = node.child_by_field_name("name")
+                value = node.child_by_field_name("value")
+            elif node.type == "assignment_expression":
+                target = node.child_by_field_name("left")
+                value = node.child_by_field_name("right")
+            else:
+                continue
+            if target is None or value is None or carrier(value, frozen) is None:
+                continue
+            if target.type == "member_expression":
+                names.add(ts.callee_path(target))
+            else:
+                names.update(pattern_names(target))
+        if len(names) == before:
+            break
+    return frozenset(names)
+
+
+def _has_use_server(fn: Node) -> bool:
+    body = fn.child_by_field_name("body")
+    if body is None or body.type != "statement_block":
+        return False
+    for child in body.named_children:
+        if child.type == "expression_statement" and child.named_children:
+            if ts.string_value(child.named_children[0]) == "use server":
+                return True
+            continue
+        return False
+    return False
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES:
+            return current
+        current = current.parent
+    return None
+
+
+def _function_name(fn: Node) -> str:
+    name = fn.child_by_field_name("name")
+    if name is None and fn.parent is not None and fn.parent.type == "variable_declarator":
+        name = fn.parent.child_by_field_name("name")
+    return ts.text(name)
+
+
+class _File:
+    """The error scopes and sinks of one module."""
+
+    def __init__(self, ctx: ScanContext, f: SourceFile, root: Node) -> None:
+        self.ctx = ctx
+        self.file = f
+        self.root = root
+        self.server_module = ctx.index.is_server_action_module(f)
+        self.page = ctx.index.is_page(f)
+        self.exported = self._exported_names()
+
+    def _exported_names(self) -> set[str]:
+        out: set[str] = set()
+        for node in self.root.named_children:
+            if node.type != "export_statement":
+                continue
+            decl = node.child_by_field_name("declaration")
+            if decl is None:
+                continue
+            if decl.type in FUNCTION_TYPES:
+                out.add(ts.text(decl.child_by_field_name("name")))
+            elif decl.type in ("lexical_declaration", "variable_declaration"):
+                out.update(ts.text(d.child_by_field_name("name")) for d in decl.named_children)
+        return out
+
+    def hit(self, at: Node, message: str) -> Hit:
+        line, column = at.start_point
+        snippet = " ".join(ts.text(at).split())[:60]
+        return Hit(
+            path=self.file.rel,
+            line=line + 1,
+            column=column + 1,
+            message=message,
+            evidence=snippet,
+            key=f"error-detail:{snippet}",
+        )
+
+    # ---- where error objects are bound ---------------------------------------------------------
+
+    def error_scopes(self) -> Iterator[tuple[Node, frozenset[str]]]:
+        """(scope, names bound to an error in it) for catch clauses, `.catch` callbacks, `{ error }` results."""
+        for node in ts.walk(self.root):
+            if node.type == "catch_clause":
+                param = node.child_by_field_name("parameter")
+                body = node.child_by_field_name("body")
+                if param is not None and body is not None:
+                    names = set(pattern_names(param))
+                    yield body, _derive(body, names)
+            elif node.type == "call_expression":
+                fn = node.child_by_field_name("function")
+                args = node.child_by_field_name("arguments")
+                if fn is None or args is None or fn.type != "member_expression":
+                    continue
+                method = ts.text(fn.child_by_field_name("property"))
+                position = {"catch": 0, "then": 1}.get(method)
+                if position is None or len(args.named_children) <= position:
+                    continue
+                callback = args.named_children[position]
+                if callback.type in FUNCTION_TYPES:
+                    names = {name for p in parameters(callback)[:1] for name in pattern_names(p)}
+                    yield callback, _derive(callback, names)
+            elif node.type == "variable_declarator":
+                pattern = node.child_by_field_name("name")
+                value = node.child_by_field_name("value")
+                if pattern is None or value is None or pattern.type != "object_pattern":
+                    continue
+                while value.type == "parenthesized_expression" and value.named_children:
+                    value = value.named_children[0]
+                if value.type != "await_expression":
+                    continue  # `{ error }` of an awaited call: a Supabase / fetch-wrapper style result
+                names = set()
+                for child in pattern.named_children:
+                    if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in ERROR_RESULT_NAMES:
+                        names.add(ts.text(child))
+                    elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) == "error":
+                        target = child.child_by_field_name("value")
+                        if target is not None and target.type == "identifier":
+                            names.add(ts.text(target))
+                scope = _enclosing_function(node)
+                if names and scope is not None:
+                    yield scope, _derive(scope, names)
+
+    # ---- where details reach the client --------------------------------------------------------
+
+    def _returns_to_client(self, ret: Node) -> bool:
+        fn = _enclosing_function(ret)
+        if fn is None:
+            return False
+        name = _function_name(fn)
+        if name == GSSP:
+            return True
+        if self.page and ts.unwrap(ret.named_children[0]).type in JSX_TYPES:
+            return True  # a server component rendering the error into its HTML
+        if _has_use_server(fn):
+            return True
+        return self.server_module and name in self.exported
+
+    def sinks(self, scope: Node, names: frozenset[str]) -> Iterator[Hit]:
+        for node in ts.walk(scope):
+            found: Node | None = None
+            if node.type == "call_expression":
+                fn = node.child_by_field_name("function")
+                args = node.child_by_field_name("arguments")
+                if fn is None or args is None or not args.named_children:
+                    continue
+                path = ts.callee_path(fn)
+                if path in RESPONSE_BODY_CALLS:
+                    found = carrier(args.named_children[0], names)
+                elif path.startswith("res") and path.endswith(RES_SENDERS):
+                    found = next(
+                        (c for a in args.named_children if (c := carrier(a, names)) is not None),
+                        None,
+                    )
+            elif node.type == "new_expression":
+                ctor = ts.callee_path(node.child_by_field_name("constructor") or node)
+                args = node.child_by_field_name("arguments")
+                if ctor in RESPONSE_CONSTRUCTORS and args is not None and args.named_children:
+                    found = carrier(args.named_children[0], names)
+            elif node.type == "return_statement" and node.named_children and self._returns_to_client(node):
+                found = carrier(node.named_children[0], names)
+            if found is not None:
+                yield self.hit(found, "error details are sent to the client")
+
+    def client_error_text(self) -> Iterator[Hit]:
+        """AI SDK `getErrorMessage` / UI stream `onError`: their return value is the client's error text."""
+        for node in ts.walk(self.root):
+            if node.type != "pair":
+                continue
+            key = ts.text(node.child_by_field_name("key"))
+            value = node.child_by_field_name("value")
+            if value is None or value.type not in FUNCTION_TYPES:
+                continue
+            if key not in CLIENT_ERROR_TEXT_KEYS and not (key == "onError" and self._in_client_stream_call(node)):
+                continue
+            params = parameters(value)
+            names = _derive(value, {name for p in params[:1] for name in pattern_names(p)})
+            body = value.child_by_field_name("body")
+            if body is None:
+                continue
+            returns = [body] if body.type != "statement_block" else self._own_returns(value, body)
+            for expr in returns:
+                found = carrier(expr, names)
+                if found is not None:
+                    yield self.hit(found, f"error details become the client's error text via {key}")
+
+    @staticmethod
+    def _own_returns(fn: Node, body: Node) -> list[Node]:
+        return [
+            node.named_children[0]
+            for node in ts.walk(body)
+            if node.type == "return_statement" and node.named_children and _enclosing_function(node) == fn
+        ]
+
+    @staticmethod
+    def _in_client_stream_call(pair: Node) -> bool:
+        obj = pair.parent
+        args = obj.parent if obj is not None else None
+        call = args.parent if args is not None else None
+        if call is None or call.type != "call_expression":
+            return False
+        path = ts.callee_path(call.child_by_field_name("function") or call)
+        return path.rsplit(".", 1)[-1] in CLIENT_STREAM_CALLS
+
+    # ---- error.tsx / global-error.tsx ----------------------------------------------------------
+
+    def boundary(self) -> Iterator[Hit]:
+        for node in ts.walk(self.root):
+            if node.type not in FUNCTION_TYPES:
+                continue
+            params = parameters(node)
+            if not params:
+                continue
+            names = self._error_prop_names(params[0])
+            if not names:
+                continue
+            names = _derive(node, set(names))
+            for expr in ts.walk(node):
+                if expr.type != "jsx_expression" or not expr.named_children:
+                    continue
+                if _is_key_attribute(expr):
+                    continue
+                found = carrier(expr.named_children[0], names)
+                if found is not None:
+                    yield self.hit(found, "the error boundary renders error details to the visitor")
+
+    @staticmethod
+    def _error_prop_names(param: Node) -> frozenset[str]:
+        if param.type in ("required_parameter", "optional_parameter"):
+            param = param.child_by_field_name("pattern") or param
+        if param.type == "identifier":
+            return frozenset({f"{ts.text(param)}.error"})
+        out: set[str] = set()
+        if param.type == "object_pattern":
+            for child in param.named_children:
+                if child.type == "shorthand_property_identifier_pattern" and ts.text(child) == "error":
+                    out.add("error")
+                elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) == "error":
+                    value = child.child_by_field_name("value")
+                    if value is not None:
+                        out.update(pattern_names(value))
+        return frozenset(out)
+
+
+class ErrorDetailsExposed(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        for f in ctx.index.sources:
+            boundary = ctx.index.is_error_boundary(f)
+            data = f.data()
+            if not boundary and not any(keyword in data for keyword in KEYWORDS[:3]):
+                continue
+            if boundary and b"error" not in data:
+                continue
+            root = f.root
+            if root is None:
+                continue
+            module = _File(ctx, f, root)
+            if boundary:
+                yield from module.boundary()
+            for scope, names in module.error_scopes():
+                yield from module.sinks(scope, names)
+            yield from module.client_error_text()
+
+
+RULE_CLASS = ErrorDetailsExposed
