@@ -96,6 +96,11 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+def _writer_identity() -> dict[str, Any]:
+    """Who writes an epoch (in its EPOCH record): enough to find the process, nothing personal."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -163,6 +168,10 @@ class _DirLock:
         os.close(self.fd)
 
 
+def _new_log_id() -> bytes:
+    return secrets.token_bytes(fmt.LOG_ID_SIZE)
+
+
 def create_log(directory: Path, keys: AuditKeys, *, region: str | None) -> None:
     """Create an empty log in `directory` unless one exists (safe against concurrent creators)."""
     if region is not None and not fmt.valid_region(region):
@@ -174,7 +183,7 @@ def create_log(directory: Path, keys: AuditKeys, *, region: str | None) -> None:
         log_path = directory / fmt.LOG_FILENAME
         if log_path.exists():
             return
-        log_id = secrets.token_bytes(fmt.LOG_ID_SIZE)
+        log_id = _new_log_id()
         data_key = new_data_key()
         header = fmt.encode_header(
             log_id=log_id,
@@ -493,7 +502,7 @@ class AuditLog:
         state.max_epoch = self._epoch
         self._counter = 0
         self._cipher = AESGCM(epoch_key(self._data_key, self.log_id, self._epoch))
-        writer = {"pid": os.getpid(), "host": socket.gethostname()}
+        writer = _writer_identity()
         meta = fmt.canonical_json(
             {
                 "writer": writer,

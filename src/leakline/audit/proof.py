@@ -41,7 +41,7 @@ def inclusion_proof_for(directory: Path, seq: int) -> dict[str, Any]:
     log_path, checkpoint_path = log_paths(directory)
     data = log_path.read_bytes()
     header = parse_header(data, file=str(log_path))
-    checkpoints, _ = parse_checkpoints(checkpoint_path.read_bytes(), header, file=str(checkpoint_path))
+    checkpoints, _, _ = parse_checkpoints(checkpoint_path.read_bytes(), header, file=str(checkpoint_path))
     if not checkpoints or checkpoints[-1].tree_size <= seq or seq < 0:
         covered = checkpoints[-1].tree_size if checkpoints else 0
         raise AuditUsageError(

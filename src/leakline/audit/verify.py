@@ -182,14 +182,18 @@ def parse_header(buf: Buffer, *, file: str = fmt.LOG_FILENAME) -> fmt.Header:
 
 def parse_checkpoints(
     buf: Buffer, header: fmt.Header, *, file: str = fmt.CHECKPOINT_FILENAME
-) -> tuple[list[fmt.Checkpoint], int]:
-    """Decode the checkpoint file, checking each checkpoint's fields, link and signature.
+) -> tuple[list[fmt.Checkpoint], int, dict[int, CheckpointForged]]:
+    """Decode the checkpoint file, checking each checkpoint's fields and signature.
 
-    Returns the checkpoints and the length of a torn trailing fragment (a crash mid-write). Whether a
-    signer was *allowed* to sign at its size depends on the records, and is checked by the record scan.
+    Returns the checkpoints, the length of a torn trailing fragment (a crash mid-write), and the
+    problems that depend on a neighbour (a broken link to the previous checkpoint, a size smaller than
+    the previous one) by checkpoint number. Those are raised by the record scan only after it has
+    checked whether the neighbour's signer was allowed to sign at its size, so that a replaced
+    checkpoint is named, not the honest one after it.
     """
     count, torn = divmod(len(buf), fmt.CHECKPOINT_SIZE)
     checkpoints: list[fmt.Checkpoint] = []
+    deferred: dict[int, CheckpointForged] = {}
     prev_hash = header.hash
     prev_size = prev_bytes = 0
     body_size = fmt.CHECKPOINT_BODY.size
@@ -213,9 +217,11 @@ def parse_checkpoints(
         if no != number:
             raise forged(f"it is numbered {no} but stored in position {number}")
         if link != prev_hash:
-            raise forged("it does not link to the previous checkpoint (one was removed, reordered or replaced)")
+            deferred.setdefault(
+                number, forged("it does not link to the previous checkpoint (one was removed, reordered or replaced)")
+            )
         if size < prev_size or log_bytes < prev_bytes or (size == prev_size) != (log_bytes == prev_bytes):
-            raise forged("it covers less of the log than the checkpoint before it")
+            deferred.setdefault(number, forged("it covers less of the log than the checkpoint before it"))
         if log_bytes < header.size + size * fmt.RECORD_OVERHEAD:
             raise forged("its byte count is too small for its record count")
         checkpoint = fmt.Checkpoint(
@@ -233,7 +239,7 @@ def parse_checkpoints(
         checkpoints.append(checkpoint)
         prev_hash = checkpoint.hash
         prev_size, prev_bytes = size, log_bytes
-    return checkpoints, torn
+    return checkpoints, torn, deferred
 
 
 def _seqs_after(buf: Buffer, offset: int) -> Iterator[int]:
@@ -292,7 +298,7 @@ def verify_bytes(
 ) -> VerifyReport:
     """Verify a whole log; with `data_key`, also decrypt every payload (passed to `on_record`)."""
     header = parse_header(log, file=log_file)
-    checkpoints, torn_checkpoint = parse_checkpoints(checkpoints_buf, header, file=checkpoint_file)
+    checkpoints, torn_checkpoint, deferred = parse_checkpoints(checkpoints_buf, header, file=checkpoint_file)
     if data_key is None and on_record is not None:
         raise ValueError("on_record needs the data key")
     if data_key is not None:
@@ -305,7 +311,7 @@ def verify_bytes(
 
     view = memoryview(log)
     try:
-        return _scan(log, view, header, checkpoints, torn_checkpoint, data_key, on_record, log_file,
+        return _scan(log, view, header, checkpoints, torn_checkpoint, deferred, data_key, on_record, log_file,
                      checkpoint_file)
     finally:
         view.release()
@@ -317,6 +323,7 @@ def _scan(
     header: fmt.Header,
     checkpoints: list[fmt.Checkpoint],
     torn_checkpoint: int,
+    deferred: dict[int, CheckpointForged],
     data_key: bytes | None,
     on_record: Callable[[Record], None] | None,
     log_file: str,
@@ -347,6 +354,8 @@ def _scan(
                 f"but the log's signing key at that point is {public_key_fingerprint(signing_key)}",
                 offset=cp.number * fmt.CHECKPOINT_SIZE, file=checkpoint_file,
             )
+        if cp.number in deferred:
+            raise deferred[cp.number]
         if cp.log_bytes != offset or cp.root != frontier.root():
             first = last_checkpoint.tree_size if last_checkpoint else 0
             raise RootMismatch(
@@ -465,6 +474,8 @@ def _scan(
     tail = end - offset
     if next_checkpoint is not None:
         for cp in [next_checkpoint, *pending]:
+            if cp.number in deferred:
+                raise deferred[cp.number]
             if cp.public_key not in all_keys:
                 raise CheckpointForged(
                     f"checkpoint #{cp.number} is signed by an unknown key "
