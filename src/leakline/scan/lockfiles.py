@@ -117,3 +117,137 @@ def resolve_version(index: ProjectIndex, name: str) -> ResolvedVersion | None:
 def installed_version(index: ProjectIndex, name: str) -> str | None:
     resolved = resolve_version(index, name)
     return resolved.version if resolved else None
+
+
+# ---- semver (npm flavour) and where a dependency is declared ----------------------------------
+
+_SEMVER = re.compile(
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$"
+)
+
+
+@dataclass(frozen=True, order=False)
+class SemVer:
+    """A SemVer 2.0.0 version ordered by its precedence rules (section 11); build metadata is ignored.
+
+    npm's canaries and release candidates are prereleases: `15.6.0-canary.58 < 15.6.0`, and
+    `14.3.0-canary.77 > 14.2.35` because the core version decides first.
+    """
+
+    major: int
+    minor: int
+    patch: int
+    prerelease: tuple[int | str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> SemVer | None:
+        match = _SEMVER.match(text.strip())
+        if match is None:
+            return None
+        pre: tuple[int | str, ...] = ()
+        if match.group(4):
+            pre = tuple(int(p) if p.isdigit() else p for p in match.group(4).split("."))
+        return cls(int(match.group(1)), int(match.group(2)), int(match.group(3)), pre)
+
+    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
+        # A release sorts after all of its prereleases; numeric identifiers sort before alphanumeric ones.
+        pre = tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in self.prerelease)
+        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
+
+    def __lt__(self, other: SemVer) -> bool:
+        return self._key() < other._key()
+
+    def __le__(self, other: SemVer) -> bool:
+        return self._key() <= other._key()
+
+    def __gt__(self, other: SemVer) -> bool:
+        return self._key() > other._key()
+
+    def __ge__(self, other: SemVer) -> bool:
+        return self._key() >= other._key()
+
+    def __str__(self) -> str:
+        core = f"{self.major}.{self.minor}.{self.patch}"
+        return core + ("-" + ".".join(str(p) for p in self.prerelease) if self.prerelease else "")
+
+
+def is_exact_version(declared: str) -> bool:
+    """True when a package.json specifier pins one version ("15.1.0", "=15.1.0"), not a range."""
+    return SemVer.parse(declared.strip().lstrip("=").strip()) is not None
+
+
+_NO_KEY = "\x00"
+"""Marks containers that are not the value of an object key (arrays, the document root)."""
+
+
+@dataclass(frozen=True)
+class JsonKeyPosition:
+    line: int
+    """1-based."""
+    column: int
+    """1-based, at the key's opening quote."""
+
+
+def json_key_position(text: str, path: tuple[str, ...]) -> JsonKeyPosition | None:
+    """Where the key at `path` (e.g. ("dependencies", "next")) is written in a JSON document.
+
+    A small tokenizer that tracks the path of open objects, so a key of the same name in another
+    section (peerDependencies, overrides) is not mistaken for it. Unparseable text yields None.
+    """
+    # One entry per open container: the key it is the value of; arrays and the root get _NO_KEY.
+    open_keys: list[str] = []
+    pending_key = _NO_KEY
+    last_string: tuple[str, int] | None = None
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            start = i
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            try:
+                value = json.loads(text[start : i + 1])
+            except ValueError:
+                return None
+            last_string = (value, start) if isinstance(value, str) else None
+            i += 1
+            continue
+        if c == ":" and last_string is not None:
+            key, start = last_string
+            if (*open_keys[1:], key) == path and _NO_KEY not in open_keys[1:]:
+                line = text.count("\n", 0, start) + 1
+                column = start - (text.rfind("\n", 0, start) + 1) + 1
+                return JsonKeyPosition(line, column)
+            pending_key = key
+        elif c == "{":
+            open_keys.append(pending_key)
+            pending_key = _NO_KEY
+        elif c == "[":
+            open_keys.append(_NO_KEY)
+            pending_key = _NO_KEY
+        elif c in "}]":
+            if open_keys:
+                open_keys.pop()
+            pending_key = _NO_KEY
+        elif c == ",":
+            pending_key = _NO_KEY
+        if not c.isspace():
+            last_string = None
+        i += 1
+    return None
+
+
+DEPENDENCY_SECTIONS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
+
+
+def dependency_position(index: ProjectIndex, name: str) -> JsonKeyPosition | None:
+    """The line and column of `name`'s entry in the app's package.json dependency sections."""
+    f = index.files.get("package.json")
+    if f is None:
+        return None
+    for section in DEPENDENCY_SECTIONS:
+        position = json_key_position(f.text, (section, name))
+        if position is not None:
+            return position
+    return None
