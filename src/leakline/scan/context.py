@@ -10,6 +10,7 @@ from leakline.config import Settings
 from leakline.scan.index import ProjectIndex
 
 if TYPE_CHECKING:
+    from leakline.scan.headers import AppHeaders
     from leakline.scan.llmdata import LlmAnalysis
 
 
@@ -27,3 +28,10 @@ class ScanContext:
         from leakline.scan.llmdata import LlmAnalysis
 
         return LlmAnalysis(self.index)
+
+    @cached_property
+    def headers(self) -> AppHeaders:
+        """The response headers the app sets (next.config, middleware, vercel.json, <meta>, helpers)."""
+        from leakline.scan.headers import collect_headers
+
+        return collect_headers(self.index)

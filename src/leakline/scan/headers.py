@@ -1,0 +1,1380 @@
+"""The response headers an app sets, each with the place that sets it, and a CSP3 policy parser.
+
+Headers come from next.config `headers()` (entries `{source, headers: [{key, value}]}` whose values
+may be literals, template strings, concatenations, `[...].join('; ')`, `.replace()`/`.trim()` of those,
+`Object.entries(obj).map(...)`, constants and project imports: resolved statically where possible),
+middleware/proxy code and the project modules it imports (`response.headers.set(...)`, a
+`new Headers(...)` passed as response headers, `NextResponse.next({ headers: {...} })`), vercel.json
+(`headers` and legacy `routes[].headers`), `<meta httpEquiv>` / `<meta name="referrer">` and the
+Metadata API `referrer` in layouts and `_document`/`_app`, and recognised helpers (next-secure-headers,
+@nosecone/next, nosecone) modelled with their documented defaults. Strings keep their source position
+per line, so a finding inside a multi-line policy points at the directive's own line. The CSP parser
+follows the CSP3 grammar: a header value is a comma-separated list of policies, a policy is directives
+split on ';', a directive is a name and its source expressions split on ASCII whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeAlias
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.index import ProjectIndex, SourceFile
+
+DYNAMIC = "\x00"
+"""Stands for a part of a string known only at run time (a `${nonce}` substitution)."""
+
+MAX_EVAL_DEPTH = 40
+MAX_IMPORT_DEPTH = 3
+CSP = "content-security-policy"
+CSP_REPORT_ONLY = "content-security-policy-report-only"
+HSTS = "strict-transport-security"
+NOSNIFF = "x-content-type-options"
+REFERRER = "referrer-policy"
+FRAME_OPTIONS = "x-frame-options"
+
+NEXT_SECURE_HEADERS = "next-secure-headers"
+NOSECONE_PACKAGES = ("@nosecone/next", "nosecone")
+_HELPER_FUNCTIONS = {
+    NEXT_SECURE_HEADERS: frozenset({"createSecureHeaders", "withSecureHeaders", "default"}),
+    "@nosecone/next": frozenset({"createMiddleware", "nosecone", "default"}),
+    "nosecone": frozenset({"nosecone", "default"}),
+}
+_MIDDLEWARE_KEYWORDS = (b"headers", b"Headers", b"nosecone")
+_META_KEYWORDS = (b"ttpEquiv", b"http-equiv", b"referrer")
+_CONFIG_KEYWORDS = (b"headers", b"SecureHeaders")
+_RESPONSE_FACTORIES = frozenset({"next", "rewrite", "redirect", "json"})
+_REQUEST_NAMES = frozenset({"request", "req"})
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f", "b": "\b", "0": "\0"}
+_JS_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+
+
+class HeaderOrigin(StrEnum):
+    NEXT_CONFIG = "next.config headers()"
+    MIDDLEWARE = "middleware"
+    VERCEL_JSON = "vercel.json"
+    META = "<meta> tag"
+    HELPER = "security-headers helper"
+
+
+# ---- statically known values ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Part of a string that lies on one source line (a piece holds at most one newline, at its end)."""
+
+    text: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class StaticString:
+    """A string whose text is known (run-time parts are `DYNAMIC`), with the source line of every part."""
+
+    pieces: tuple[Piece, ...]
+
+    @property
+    def value(self) -> str:
+        return "".join(p.text for p in self.pieces)
+
+    @property
+    def is_fully_static(self) -> bool:
+        return DYNAMIC not in self.value
+
+    def position_at(self, offset: int) -> tuple[int, int]:
+        """Source (line, column) of the character at `offset` of `value`."""
+        for piece in self.pieces:
+            if offset < len(piece.text):
+                return piece.line, piece.column + offset
+            offset -= len(piece.text)
+        if self.pieces:
+            return self.pieces[-1].line, self.pieces[-1].column
+        return 0, 0
+
+
+class Unknown:
+    """A value that static evaluation cannot know."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True)
+class Obj:
+    """An object literal: fields and the source position of each field."""
+
+    fields: dict[str, Value]
+    positions: dict[str, tuple[int, int]]
+    line: int
+    column: int
+
+    def get(self, name: str) -> Value:
+        return self.fields.get(name, UNKNOWN)
+
+
+Value: TypeAlias = "StaticString | list[Value] | Obj | bool | int | float | Unknown | None"
+
+
+def _point(node: Node, row_shift: int = 0) -> tuple[int, int]:
+    row, col = node.start_point
+    return row + 1, col + 1 - (row_shift if row == 0 else 0)
+
+
+def _split_lines(text: str, line: int, column: int) -> list[Piece]:
+    out: list[Piece] = []
+    for chunk in text.splitlines(keepends=True):
+        out.append(Piece(chunk, line, column))
+        if chunk.endswith(("\n", "\r")):
+            line, column = line + 1, 1
+        else:
+            column += len(chunk)
+    return out
+
+
+def static(text: str, line: int, column: int) -> StaticString:
+    return StaticString(tuple(_split_lines(text, line, column)))
+
+
+def _decode_escape(raw: str) -> str:
+    body = raw[1:]
+    if body[:1] in _ESCAPES:
+        return _ESCAPES[body[:1]]
+    if body.startswith(("u", "x")):
+        digits = body[1:].strip("{}")
+        try:
+            return chr(int(digits, 16))
+        except ValueError:
+            return ""
+    if body[:1] in ("\n", "\r"):
+        return ""  # a line continuation inside a string adds nothing
+    return body
+
+
+def _concat(*parts: StaticString) -> StaticString:
+    return StaticString(tuple(p for s in parts for p in s.pieces))
+
+
+def _map_pieces(s: StaticString, fn: re.Pattern[str] | str, repl: str, count: int) -> StaticString:
+    # Applied per piece so that each piece keeps its source line; policies are collapsed per line anyway.
+    out: list[Piece] = []
+    for piece in s.pieces:
+        if isinstance(fn, str):
+            text = piece.text.replace(fn, repl) if count == 0 else piece.text.replace(fn, repl, 1)
+        else:
+            text = fn.sub(repl, piece.text, count=count)
+        out.append(Piece(text, piece.line, piece.column))
+    return StaticString(tuple(out))
+
+
+def _trim(s: StaticString) -> StaticString:
+    pieces = list(s.pieces)
+    while pieces and not pieces[0].text.strip():
+        pieces.pop(0)
+    while pieces and not pieces[-1].text.strip():
+        pieces.pop()
+    if not pieces:
+        return StaticString(())
+    first, last = pieces[0], pieces[-1]
+    lead = len(first.text) - len(first.text.lstrip())
+    pieces[0] = Piece(first.text.lstrip(), first.line, first.column + lead)
+    last = pieces[-1]
+    pieces[-1] = Piece(last.text.rstrip(), last.line, last.column)
+    return StaticString(tuple(pieces))
+
+
+def _to_static(value: Value, node: Node) -> StaticString | None:
+    """A value as string text, for template substitutions and concatenation (None: not a string)."""
+    if isinstance(value, StaticString):
+        return value
+    if isinstance(value, bool):
+        return static("true" if value else "false", *_point(node))
+    if isinstance(value, int | float):
+        return static(str(value), *_point(node))
+    return None
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    spec: str
+    imported: str
+    resolved: str | None
+
+
+Binding: TypeAlias = "Node | ImportRef"
+
+
+def _collect_bindings(index: ProjectIndex, f: SourceFile, root: Node) -> dict[str, Binding]:
+    """Names bound in a module: const/let/var values, functions, imports and `require` destructuring."""
+    out: dict[str, Binding] = {}
+    for imp in index.imports_of(f):
+        out.setdefault(imp.local, ImportRef(imp.source, imp.imported, imp.resolved))
+    for node in ts.walk(root):
+        if node.type == "variable_declarator":
+            name = node.child_by_field_name("name")
+            value = node.child_by_field_name("value")
+            if name is None or value is None:
+                continue
+            if name.type == "identifier":
+                required = _require_spec(value)
+                if required is not None:
+                    out.setdefault(ts.text(name), ImportRef(required, "default", index.resolve_import(f.rel, required)))
+                else:
+                    out.setdefault(ts.text(name), value)
+            elif name.type == "object_pattern":
+                required = _require_spec(value)
+                if required is None:
+                    continue
+                resolved = index.resolve_import(f.rel, required)
+                for part in name.named_children:
+                    if part.type == "shorthand_property_identifier_pattern":
+                        out.setdefault(ts.text(part), ImportRef(required, ts.text(part), resolved))
+                    elif part.type == "pair_pattern":
+                        key, alias = part.child_by_field_name("key"), part.child_by_field_name("value")
+                        if key is not None and alias is not None and alias.type == "identifier":
+                            out.setdefault(ts.text(alias), ImportRef(required, ts.text(key), resolved))
+        elif node.type in ("function_declaration", "generator_function_declaration"):
+            name = node.child_by_field_name("name")
+            if name is not None:
+                out.setdefault(ts.text(name), node)
+    return out
+
+
+def _require_spec(node: Node) -> str | None:
+    node = ts.unwrap(node)
+    if node.type != "call_expression":
+        return None
+    fn = node.child_by_field_name("function")
+    args = node.child_by_field_name("arguments")
+    if fn is None or ts.text(fn) != "require" or args is None or not args.named_children:
+        return None
+    return ts.string_value(args.named_children[0])
+
+
+def _property_name(key: Node) -> str | None:
+    if key.type in ("property_identifier", "identifier", "private_property_identifier"):
+        return ts.text(key)
+    if key.type == "string":
+        return ts.string_value(key)
+    if key.type == "number":
+        return ts.text(key)
+    if key.type == "computed_property_name" and key.named_children:
+        return ts.string_value(key.named_children[0])
+    return None
+
+
+class Evaluator:
+    """Static evaluation of JS expressions in one module: literals, constants, string operations, imports."""
+
+    def __init__(self, index: ProjectIndex, f: SourceFile, root: Node, *, row_shift: int = 0, depth: int = 0) -> None:
+        self.index = index
+        self.file = f
+        self.root = root
+        self.row_shift = row_shift
+        self.import_depth = depth
+        self._bindings: dict[str, Binding] | None = None
+        self._locals: list[dict[str, Value]] = []
+        self._active: set[str] = set()
+
+    @property
+    def bindings(self) -> dict[str, Binding]:
+        if self._bindings is None:
+            self._bindings = _collect_bindings(self.index, self.file, self.root) if self.row_shift == 0 else {}
+        return self._bindings
+
+    def point(self, node: Node) -> tuple[int, int]:
+        return _point(node, self.row_shift)
+
+    def binding(self, name: str) -> Binding | None:
+        return self.bindings.get(name)
+
+    def eval(self, node: Node | None, depth: int = 0) -> Value:
+        if node is None or depth > MAX_EVAL_DEPTH:
+            return UNKNOWN
+        node = ts.unwrap(node)
+        kind = node.type
+        if kind == "string":
+            return self._string(node)
+        if kind == "template_string":
+            return self._template(node, depth)
+        if kind in ("true", "false"):
+            return kind == "true"
+        if kind in ("null", "undefined"):
+            return None
+        if kind == "number":
+            return _number(ts.text(node))
+        if kind == "identifier":
+            return self._identifier(ts.text(node), depth)
+        if kind == "array":
+            return self._array(node, depth)
+        if kind == "object":
+            return self._object(node, depth)
+        if kind == "binary_expression":
+            return self._binary(node, depth)
+        if kind == "member_expression":
+            obj = self.eval(node.child_by_field_name("object"), depth + 1)
+            prop = node.child_by_field_name("property")
+            if isinstance(obj, Obj) and prop is not None:
+                return obj.get(ts.text(prop))
+            return UNKNOWN
+        if kind == "call_expression":
+            return self._call(node, depth)
+        return UNKNOWN
+
+    def _string(self, node: Node) -> StaticString:
+        pieces: list[Piece] = []
+        for child in node.named_children:
+            line, column = self.point(child)
+            if child.type == "string_fragment":
+                pieces.extend(_split_lines(ts.text(child), line, column))
+            elif child.type == "escape_sequence":
+                pieces.append(Piece(_decode_escape(ts.text(child)), line, column))
+        return StaticString(tuple(pieces))
+
+    def _template(self, node: Node, depth: int) -> StaticString:
+        pieces: list[Piece] = []
+        for child in node.named_children:
+            line, column = self.point(child)
+            if child.type == "string_fragment":
+                pieces.extend(_split_lines(ts.text(child), line, column))
+            elif child.type == "escape_sequence":
+                pieces.append(Piece(_decode_escape(ts.text(child)), line, column))
+            elif child.type == "template_substitution":
+                inner = child.named_children[0] if child.named_children else None
+                value = self.eval(inner, depth + 1)
+                text = _to_static(value, child) if inner is not None else None
+                pieces.extend(text.pieces if text is not None else (Piece(DYNAMIC, line, column),))
+        return StaticString(tuple(pieces))
+
+    def _identifier(self, name: str, depth: int) -> Value:
+        for scope in reversed(self._locals):
+            if name in scope:
+                return scope[name]
+        if name == "undefined":
+            return None
+        if name in self._active:
+            return UNKNOWN
+        bound = self.binding(name)
+        if bound is None:
+            return UNKNOWN
+        self._active.add(name)
+        try:
+            if isinstance(bound, ImportRef):
+                return self._imported(bound)
+            return self.eval(bound, depth + 1)
+        finally:
+            self._active.discard(name)
+
+    def _imported(self, ref: ImportRef) -> Value:
+        if ref.spec in NOSECONE_PACKAGES:
+            if ref.imported == "defaults":
+                return nosecone_defaults(*self._import_point(ref))
+            if ref.imported == "nonce":
+                return static(f"'nonce-{DYNAMIC}'", *self._import_point(ref))
+            return UNKNOWN
+        if ref.resolved is None or self.import_depth >= MAX_IMPORT_DEPTH:
+            return UNKNOWN
+        other = self.index.get(ref.resolved)
+        if other is None or other.root is None:
+            return UNKNOWN
+        evaluator = Evaluator(self.index, other, other.root, depth=self.import_depth + 1)
+        if ref.imported == "default":
+            return evaluator.default_export()
+        return evaluator.eval_name(ref.imported)
+
+    def _import_point(self, ref: ImportRef) -> tuple[int, int]:
+        """Where a helper's defaults come from: the import of its package."""
+        language = self.file.language
+        if language is None:
+            return 1, 1
+        for imp in ts.captures(language, _STRING_QUERY, self.root).get("s", []):
+            if ts.string_value(imp) == ref.spec:
+                return self.point(imp)
+        return 1, 1
+
+    def eval_name(self, name: str) -> Value:
+        return self._identifier(name, 0)
+
+    def default_export(self) -> Value:
+        for child in self.root.named_children:
+            if child.type == "export_statement":
+                value = child.child_by_field_name("value")
+                if value is not None:
+                    return self.eval(value)
+            if child.type == "expression_statement" and child.named_children:
+                expr = child.named_children[0]
+                left = expr.child_by_field_name("left")
+                if expr.type == "assignment_expression" and ts.text(left) == "module.exports":
+                    return self.eval(expr.child_by_field_name("right"))
+        return UNKNOWN
+
+    def _array(self, node: Node, depth: int) -> list[Value]:
+        out: list[Value] = []
+        for child in node.named_children:
+            if child.type == "comment":
+                continue
+            if child.type == "spread_element":
+                inner = self.eval(child.named_children[0] if child.named_children else None, depth + 1)
+                if isinstance(inner, list):
+                    out.extend(inner)
+                else:
+                    out.append(UNKNOWN)
+                continue
+            out.append(self.eval(child, depth + 1))
+        return out
+
+    def _object(self, node: Node, depth: int) -> Obj:
+        fields: dict[str, Value] = {}
+        positions: dict[str, tuple[int, int]] = {}
+        for child in node.named_children:
+            if child.type == "pair":
+                key = child.child_by_field_name("key")
+                name = _property_name(key) if key is not None else None
+                if name is None or key is None:
+                    continue
+                fields[name] = self.eval(child.child_by_field_name("value"), depth + 1)
+                positions[name] = self.point(key)
+            elif child.type == "shorthand_property_identifier":
+                name = ts.text(child)
+                fields[name] = self._identifier(name, depth + 1)
+                positions[name] = self.point(child)
+            elif child.type == "spread_element" and child.named_children:
+                inner = self.eval(child.named_children[0], depth + 1)
+                if isinstance(inner, Obj):
+                    fields.update(inner.fields)
+                    positions.update(inner.positions)
+        line, column = self.point(node)
+        return Obj(fields, positions, line, column)
+
+    def _binary(self, node: Node, depth: int) -> Value:
+        operator = node.child_by_field_name("operator")
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if operator is None or left is None or right is None or ts.text(operator) != "+":
+            return UNKNOWN
+        lhs = _to_static(self.eval(left, depth + 1), left)
+        rhs = _to_static(self.eval(right, depth + 1), right)
+        if lhs is None and rhs is None:
+            return UNKNOWN
+        dynamic_left = static(DYNAMIC, *self.point(left))
+        dynamic_right = static(DYNAMIC, *self.point(right))
+        return _concat(lhs or dynamic_left, rhs or dynamic_right)
+
+    def _call(self, node: Node, depth: int) -> Value:
+        fn = node.child_by_field_name("function")
+        args_node = node.child_by_field_name("arguments")
+        if fn is None or args_node is None:
+            return UNKNOWN
+        args = [a for a in args_node.named_children if a.type != "comment"]
+        fn = ts.unwrap(fn)
+        if fn.type != "member_expression":
+            return UNKNOWN
+        method = ts.text(fn.child_by_field_name("property"))
+        target_node = fn.child_by_field_name("object")
+        if method == "map" and target_node is not None and args:
+            return self._map(target_node, args[0], depth)
+        target = self.eval(target_node, depth + 1)
+        if method == "join" and isinstance(target, list):
+            sep = self.eval(args[0], depth + 1) if args else static(",", *self.point(node))
+            return _join(target, sep, node, self)
+        if not isinstance(target, StaticString):
+            return UNKNOWN
+        if method in ("trim", "trimEnd", "trimStart") and not args:
+            return _trim(target)
+        if method in ("replace", "replaceAll") and len(args) == 2:
+            return self._replace(target, args[0], args[1], all_=method == "replaceAll", depth=depth)
+        if method == "concat":
+            parts = [_to_static(self.eval(a, depth + 1), a) for a in args]
+            if any(p is None for p in parts):
+                return UNKNOWN
+            return _concat(target, *[p for p in parts if p is not None])
+        return UNKNOWN
+
+    def _replace(self, target: StaticString, pattern: Node, repl_node: Node, *, all_: bool, depth: int) -> Value:
+        repl = self.eval(repl_node, depth + 1)
+        if not isinstance(repl, StaticString) or not repl.is_fully_static or "$" in repl.value:
+            return UNKNOWN
+        pattern = ts.unwrap(pattern)
+        if pattern.type == "regex":
+            body = ts.text(pattern.child_by_field_name("pattern"))
+            flags_text = ts.text(pattern.child_by_field_name("flags"))
+            flags = 0
+            for flag in flags_text:
+                flags |= _JS_REGEX_FLAGS.get(flag, 0)
+            try:
+                compiled = re.compile(body, flags)
+            except re.error:
+                return UNKNOWN
+            return _map_pieces(target, compiled, repl.value, 0 if "g" in flags_text or all_ else 1)
+        literal = self.eval(pattern, depth + 1)
+        if not isinstance(literal, StaticString) or not literal.is_fully_static:
+            return UNKNOWN
+        return _map_pieces(target, literal.value, repl.value, 0 if all_ else 1)
+
+    def _map(self, target_node: Node, mapper: Node, depth: int) -> Value:
+        """`list.map(x => ...)` and `Object.entries(obj).map(([k, v]) => ...)` over known values."""
+        mapper = ts.unwrap(mapper)
+        if mapper.type not in ("arrow_function", "function_expression", "function"):
+            return UNKNOWN
+        params = _param_patterns(mapper)
+        body = mapper.child_by_field_name("body")
+        if body is None or not params:
+            return UNKNOWN
+        body_expr = _returned_expression(body)
+        if body_expr is None:
+            return UNKNOWN
+        items: list[Value]
+        target_node = ts.unwrap(target_node)
+        fn = target_node.child_by_field_name("function") if target_node.type == "call_expression" else None
+        if fn is not None and ts.text(fn) == "Object.entries":
+            args = target_node.child_by_field_name("arguments")
+            source = self.eval(args.named_children[0] if args and args.named_children else None, depth + 1)
+            if not isinstance(source, Obj):
+                return UNKNOWN
+            items = []
+            for key, value in source.fields.items():
+                line, column = source.positions.get(key, (source.line, source.column))
+                items.append([static(key, line, column), value])
+        else:
+            evaluated = self.eval(target_node, depth + 1)
+            if not isinstance(evaluated, list):
+                return UNKNOWN
+            items = evaluated
+        out: list[Value] = []
+        for item in items:
+            scope = _bind_pattern(params[0], item)
+            if scope is None:
+                return UNKNOWN
+            self._locals.append(scope)
+            try:
+                out.append(self.eval(body_expr, depth + 1))
+            finally:
+                self._locals.pop()
+        return out
+
+
+_STRING_QUERY = "(string) @s"
+
+
+def _number(raw: str) -> int | float | Unknown:
+    try:
+        return int(raw.replace("_", ""), 0)
+    except ValueError:
+        try:
+            return float(raw.replace("_", ""))
+        except ValueError:
+            return UNKNOWN
+
+
+def _join(items: list[Value], sep: Value, node: Node, ev: Evaluator) -> Value:
+    if not isinstance(sep, StaticString):
+        return UNKNOWN
+    parts: list[StaticString] = []
+    for i, item in enumerate(items):
+        text = _to_static(item, node)
+        if text is None:
+            text = static(DYNAMIC, *ev.point(node))
+        if i:
+            parts.append(sep)
+        parts.append(text)
+    return _concat(*parts)
+
+
+def _param_patterns(fn: Node) -> list[Node]:
+    params = fn.child_by_field_name("parameters")
+    if params is None:
+        single = fn.child_by_field_name("parameter")
+        return [single] if single is not None else []
+    out = []
+    for p in params.named_children:
+        if p.type in ("required_parameter", "optional_parameter"):
+            pattern = p.child_by_field_name("pattern")
+            if pattern is not None:
+                out.append(pattern)
+        else:
+            out.append(p)
+    return out
+
+
+def _bind_pattern(pattern: Node, value: Value) -> dict[str, Value] | None:
+    if pattern.type == "identifier":
+        return {ts.text(pattern): value}
+    if pattern.type == "array_pattern" and isinstance(value, list):
+        names = [c for c in pattern.named_children if c.type == "identifier"]
+        return {ts.text(n): (value[i] if i < len(value) else None) for i, n in enumerate(names)}
+    if pattern.type == "object_pattern" and isinstance(value, Obj):
+        scope: dict[str, Value] = {}
+        for part in pattern.named_children:
+            if part.type == "shorthand_property_identifier_pattern":
+                scope[ts.text(part)] = value.get(ts.text(part))
+        return scope
+    return None
+
+
+def _returned_expression(body: Node) -> Node | None:
+    if body.type != "statement_block":
+        return body
+    for child in body.named_children:
+        if child.type == "return_statement" and child.named_children:
+            return child.named_children[0]
+    return None
+
+
+def _returns(fn: Node) -> Iterator[Node]:
+    """Expressions returned by a function (not by functions nested in it)."""
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return
+    if body.type != "statement_block":
+        yield body
+        return
+    todo = list(body.named_children)
+    while todo:
+        node = todo.pop(0)
+        if node.type in ("function_declaration", "function_expression", "arrow_function", "method_definition"):
+            continue
+        if node.type == "return_statement":
+            if node.named_children:
+                yield node.named_children[0]
+            continue
+        todo.extend(node.named_children)
+
+
+# ---- header settings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeaderSetting:
+    """One response header set by the app. `value` None: set, but its value is not statically known."""
+
+    name: str
+    value: StaticString | None
+    path: str
+    line: int
+    column: int
+    origin: HeaderOrigin
+    route: str | None = None
+    helper: str | None = None
+
+
+def _header_entry(
+    ev: Evaluator, item: Value, origin: HeaderOrigin, route: str | None, helper: str | None = None
+) -> HeaderSetting | None:
+    if not isinstance(item, Obj):
+        return None
+    key, value = item.get("key"), item.get("value")
+    if not isinstance(key, StaticString) or not key.is_fully_static or not key.value.strip():
+        return None
+    return HeaderSetting(
+        name=key.value.strip().lower(),
+        value=value if isinstance(value, StaticString) else None,
+        path=ev.file.rel,
+        line=item.line,
+        column=item.column,
+        origin=origin,
+        route=route,
+        helper=helper,
+    )
+
+
+def _route_entries(ev: Evaluator, routes: Value, origin: HeaderOrigin) -> Iterator[HeaderSetting]:
+    """`[{source, headers: [{key, value}]}]` as returned by next.config headers() and in vercel.json."""
+    if not isinstance(routes, list):
+        return
+    for route in routes:
+        if not isinstance(route, Obj):
+            continue
+        source = route.get("source")
+        route_path = source.value if isinstance(source, StaticString) else None
+        entries = route.get("headers")
+        if isinstance(entries, list):
+            for item in entries:
+                setting = _header_entry(ev, item, origin, route_path)
+                if setting is not None:
+                    yield setting
+
+
+def _headers_functions(ev: Evaluator, root: Node) -> Iterator[Node]:
+    """The `headers()` function(s) of a next.config module."""
+    for node in ts.walk(root):
+        if node.type == "method_definition":
+            name = node.child_by_field_name("name")
+            if name is not None and ts.text(name) == "headers":
+                yield node
+        elif node.type == "pair":
+            key = node.child_by_field_name("key")
+            value = node.child_by_field_name("value")
+            if key is None or value is None or _property_name(key) != "headers":
+                continue
+            value = ts.unwrap(value)
+            if value.type in ("arrow_function", "function_expression", "function"):
+                yield value
+            elif value.type == "identifier":
+                bound = ev.binding(ts.text(value))
+                if isinstance(bound, Node):
+                    bound = ts.unwrap(bound)
+                    if bound.type in ("arrow_function", "function_expression", "function", "function_declaration"):
+                        yield bound
+
+
+def next_config_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSetting]:
+    data = f.data()
+    if not any(k in data for k in _CONFIG_KEYWORDS) or f.root is None:
+        return []
+    ev = Evaluator(index, f, f.root)
+    out: list[HeaderSetting] = []
+    for fn in _headers_functions(ev, f.root):
+        for returned in _returns(fn):
+            out.extend(_route_entries(ev, ev.eval(returned), HeaderOrigin.NEXT_CONFIG))
+    out.extend(helper_headers(index, f, ev))
+    return out
+
+
+# ---- middleware ----------------------------------------------------------------------------------
+
+
+def _is_under_request_pair(node: Node, stop: Node) -> bool:
+    """Whether `node` lies in `{ request: { headers } }`: headers forwarded to the app, not to browsers."""
+    current = node.parent
+    while current is not None and current != stop:
+        if current.type == "pair":
+            key = current.child_by_field_name("key")
+            if key is not None and _property_name(key) == "request":
+                return True
+        if current.type in ("call_expression", "new_expression"):
+            return False
+        current = current.parent
+    return False
+
+
+def _headers_value_nodes(root: Node) -> Iterator[Node]:
+    """`headers: X` pairs and `{ headers }` shorthands that are response init headers."""
+    for node in ts.walk(root):
+        if node.type == "pair":
+            key = node.child_by_field_name("key")
+            value = node.child_by_field_name("value")
+            if (
+                key is not None
+                and value is not None
+                and _property_name(key) == "headers"
+                and not _is_under_request_pair(node, root)
+            ):
+                yield value
+        elif (
+            node.type == "shorthand_property_identifier"
+            and ts.text(node) == "headers"
+            and not _is_under_request_pair(node, root)
+        ):
+            yield node
+
+
+def _is_response_expression(ev: Evaluator, node: Node, depth: int = 0) -> bool:
+    """NextResponse.next()/rewrite()/json(), new NextResponse(...), new Response(...), or a name bound to one."""
+    node = ts.unwrap(node)
+    if depth > 5:
+        return False
+    if node.type == "new_expression":
+        ctor = node.child_by_field_name("constructor")
+        return ts.text(ctor) in ("NextResponse", "Response")
+    if node.type == "call_expression":
+        path = ts.callee_path(node.child_by_field_name("function") or node)
+        head, _, method = path.rpartition(".")
+        return (head in ("NextResponse", "Response") and method in _RESPONSE_FACTORIES) or path.endswith(
+            "Response.json"
+        )
+    if node.type == "identifier":
+        bound = ev.binding(ts.text(node))
+        return isinstance(bound, Node) and _is_response_expression(ev, bound, depth + 1)
+    return False
+
+
+def _response_header_names(ev: Evaluator, root: Node) -> set[str]:
+    """Variables holding a `Headers` object that ends up as a response's headers."""
+    names = set()
+    for value in _headers_value_nodes(root):
+        if value.type in ("identifier", "shorthand_property_identifier"):
+            names.add(ts.text(value))
+    return names
+
+
+def _receiver_is_response(ev: Evaluator, receiver: Node, response_headers: set[str]) -> bool:
+    receiver = ts.unwrap(receiver)
+    if receiver.type == "member_expression":
+        prop = receiver.child_by_field_name("property")
+        obj = receiver.child_by_field_name("object")
+        if prop is None or obj is None or ts.text(prop) != "headers":
+            return False
+        obj = ts.unwrap(obj)
+        if obj.type == "identifier":
+            name = ts.text(obj)
+            if name in _REQUEST_NAMES:
+                return False
+            bound = ev.binding(name)
+            return not (isinstance(bound, Node) and ts.text(bound).startswith(("request", "req.")))
+        return _is_response_expression(ev, obj)
+    if receiver.type == "identifier":
+        name = ts.text(receiver)
+        if name in response_headers:
+            return True
+        bound = ev.binding(name)
+        if isinstance(bound, Node):
+            bound = ts.unwrap(bound)
+            if bound.type == "member_expression":
+                return _receiver_is_response(ev, bound, response_headers)
+    return False
+
+
+def _object_headers(ev: Evaluator, value: Value, origin: HeaderOrigin) -> Iterator[HeaderSetting]:
+    if not isinstance(value, Obj):
+        return
+    for name, item in value.fields.items():
+        line, column = value.positions.get(name, (value.line, value.column))
+        yield HeaderSetting(
+            name=name.strip().lower(),
+            value=item if isinstance(item, StaticString) else None,
+            path=ev.file.rel,
+            line=line,
+            column=column,
+            origin=origin,
+        )
+
+
+def middleware_headers(index: ProjectIndex, f: SourceFile, *, depth: int = 0) -> list[HeaderSetting]:
+    """Response headers set by middleware/proxy code (and project modules it imports)."""
+    data = f.data()
+    if not any(k in data for k in _MIDDLEWARE_KEYWORDS) or f.root is None:
+        return []
+    root = f.root
+    ev = Evaluator(index, f, root)
+    response_headers = _response_header_names(ev, root)
+    out: list[HeaderSetting] = []
+    for node in ts.walk(root):
+        if node.type == "call_expression":
+            fn = node.child_by_field_name("function")
+            args = node.child_by_field_name("arguments")
+            if fn is None or args is None:
+                continue
+            fn = ts.unwrap(fn)
+            if fn.type != "member_expression" or ts.text(fn.child_by_field_name("property")) not in ("set", "append"):
+                continue
+            arguments = [a for a in args.named_children if a.type != "comment"]
+            receiver = fn.child_by_field_name("object")
+            if len(arguments) != 2 or receiver is None:
+                continue
+            key = ev.eval(arguments[0])
+            if not isinstance(key, StaticString) or not key.is_fully_static:
+                continue
+            if not _receiver_is_response(ev, receiver, response_headers):
+                continue
+            value = ev.eval(arguments[1])
+            line, column = ev.point(node)
+            out.append(
+                HeaderSetting(
+                    name=key.value.strip().lower(),
+                    value=value if isinstance(value, StaticString) else None,
+                    path=f.rel,
+                    line=line,
+                    column=column,
+                    origin=HeaderOrigin.MIDDLEWARE,
+                )
+            )
+        elif node.type == "new_expression" and ts.text(node.child_by_field_name("constructor")) == "Headers":
+            args = node.child_by_field_name("arguments")
+            declarator = node.parent
+            if args is None or not args.named_children or declarator is None:
+                continue
+            if declarator.type != "variable_declarator":
+                # `NextResponse.next({ headers: new Headers({...}) })`
+                if declarator.type != "pair" or _is_under_request_pair(node, root):
+                    continue
+            elif ts.text(declarator.child_by_field_name("name")) not in response_headers:
+                continue
+            out.extend(_object_headers(ev, ev.eval(args.named_children[0]), HeaderOrigin.MIDDLEWARE))
+    for value_node in _headers_value_nodes(root):
+        if ts.unwrap(value_node).type == "object":
+            out.extend(_object_headers(ev, ev.eval(value_node), HeaderOrigin.MIDDLEWARE))
+    out.extend(helper_headers(index, f, ev))
+    if depth < MAX_IMPORT_DEPTH:
+        for imp in index.imports_of(f):
+            other = index.get(imp.resolved) if imp.resolved else None
+            if other is not None and other.rel != f.rel:
+                out.extend(middleware_headers(index, other, depth=depth + 1))
+    return out
+
+
+# ---- helpers (next-secure-headers, nosecone) -----------------------------------------------------
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", name).lower()
+
+
+def csp_from_directives(directives: Obj) -> StaticString:
+    """`{ defaultSrc: "'self'", scriptSrc: [...], upgradeInsecureRequests: true }` as a policy string."""
+    parts: list[StaticString] = []
+    for name, value in directives.fields.items():
+        line, column = directives.positions.get(name, (directives.line, directives.column))
+        values = value if isinstance(value, list) else [value]
+        if value is False or value is None:
+            continue
+        tokens: list[StaticString] = [static(_kebab(name), line, column)]
+        for item in values:
+            if isinstance(item, StaticString):
+                tokens.append(item)
+            elif item is True or item is None:
+                continue
+            else:
+                tokens.append(static(DYNAMIC, line, column))
+        for i, token in enumerate(tokens):
+            parts.append(token if i == 0 else _concat(static(" ", line, column), token))
+        parts.append(static("; ", line, column))
+    return _concat(*parts)
+
+
+def nosecone_defaults(line: int, column: int) -> Obj:
+    """@nosecone/next's documented `defaults` (CSP with a nonce, HSTS, nosniff, no-referrer, SAMEORIGIN)."""
+
+    def strs(*items: str) -> list[Value]:
+        return [static(i, line, column) for i in items]
+
+    directives: dict[str, Value] = {
+        "baseUri": strs("'none'"),
+        "childSrc": strs("'none'"),
+        "connectSrc": strs("'self'"),
+        "defaultSrc": strs("'self'"),
+        "fontSrc": strs("'self'"),
+        "formAction": strs("'self'"),
+        "frameAncestors": strs("'none'"),
+        "frameSrc": strs("'none'"),
+        "imgSrc": strs("'self'", "blob:", "data:"),
+        "manifestSrc": strs("'self'"),
+        "mediaSrc": strs("'self'"),
+        "objectSrc": strs("'none'"),
+        "scriptSrc": strs("'self'", f"'nonce-{DYNAMIC}'"),
+        "styleSrc": strs("'self'", "'unsafe-inline'"),
+        "workerSrc": strs("'self'"),
+        "upgradeInsecureRequests": True,
+    }
+    pos = dict.fromkeys(directives, (line, column))
+    csp = Obj({"directives": Obj(directives, pos, line, column)}, {"directives": (line, column)}, line, column)
+    top: dict[str, Value] = {
+        "contentSecurityPolicy": csp,
+        "strictTransportSecurity": Obj({}, {}, line, column),
+        "xContentTypeOptions": True,
+        "referrerPolicy": Obj({}, {}, line, column),
+        "xFrameOptions": Obj({}, {}, line, column),
+    }
+    return Obj(top, dict.fromkeys(top, (line, column)), line, column)
+
+
+_NOSECONE_HEADERS = {
+    "strictTransportSecurity": (HSTS, "max-age=31536000; includeSubDomains"),
+    "xContentTypeOptions": (NOSNIFF, "nosniff"),
+    "referrerPolicy": (REFERRER, "no-referrer"),
+    "xFrameOptions": (FRAME_OPTIONS, "SAMEORIGIN"),
+}
+_NEXT_SECURE_HEADERS = {
+    # option: (header, default on?)
+    "forceHTTPSRedirect": (HSTS, True),
+    "nosniff": (NOSNIFF, True),
+    "frameGuard": (FRAME_OPTIONS, True),
+    "referrerPolicy": (REFERRER, False),
+}
+
+
+def _helper_names(index: ProjectIndex, f: SourceFile, ev: Evaluator) -> dict[str, str]:
+    """Local names bound to helper functions → their package."""
+    out: dict[str, str] = {}
+    for local, bound in ev.bindings.items():
+        if isinstance(bound, ImportRef) and bound.imported in _HELPER_FUNCTIONS.get(bound.spec, frozenset()):
+            out[local] = bound.spec
+    return out
+
+
+def helper_headers(index: ProjectIndex, f: SourceFile, ev: Evaluator) -> list[HeaderSetting]:
+    if f.root is None or not any(pkg.encode() in f.data() for pkg in (NEXT_SECURE_HEADERS, *NOSECONE_PACKAGES)):
+        return []
+    helpers = _helper_names(index, f, ev)
+    out: list[HeaderSetting] = []
+    for node in ts.walk(f.root):
+        if node.type != "call_expression":
+            continue
+        fn = node.child_by_field_name("function")
+        if fn is None or ts.unwrap(fn).type != "identifier" or ts.text(fn) not in helpers:
+            continue
+        package = helpers[ts.text(fn)]
+        args = node.child_by_field_name("arguments")
+        first = args.named_children[0] if args is not None and args.named_children else None
+        options = ev.eval(first) if first is not None else None
+        line, column = ev.point(node)
+        if package == NEXT_SECURE_HEADERS:
+            out.extend(_next_secure_headers(f.rel, options, line, column))
+        else:
+            if options is None or isinstance(options, Unknown):
+                options = nosecone_defaults(line, column)
+            out.extend(_nosecone(f.rel, options, line, column))
+    return out
+
+
+def _helper_setting(rel: str, name: str, value: StaticString | None, line: int, column: int, pkg: str) -> HeaderSetting:
+    return HeaderSetting(name, value, rel, line, column, HeaderOrigin.HELPER, helper=pkg)
+
+
+def _next_secure_headers(rel: str, options: Value, line: int, column: int) -> Iterator[HeaderSetting]:
+    opts = options if isinstance(options, Obj) else Obj({}, {}, line, column)
+    for option, (header, default_on) in _NEXT_SECURE_HEADERS.items():
+        value = opts.fields.get(option, default_on)
+        if value is False or value is None:
+            continue
+        text = value if isinstance(value, StaticString) else None
+        yield _helper_setting(rel, header, text, line, column, NEXT_SECURE_HEADERS)
+    csp = opts.fields.get("contentSecurityPolicy", False)
+    if isinstance(csp, Obj):
+        directives = csp.get("directives")
+        name = CSP_REPORT_ONLY if csp.get("reportOnly") is True else CSP
+        value = csp_from_directives(directives) if isinstance(directives, Obj) else None
+        yield _helper_setting(rel, name, value, line, column, NEXT_SECURE_HEADERS)
+    elif isinstance(csp, Unknown):
+        yield _helper_setting(rel, CSP, None, line, column, NEXT_SECURE_HEADERS)
+
+
+def _nosecone(rel: str, options: Value, line: int, column: int) -> Iterator[HeaderSetting]:
+    if not isinstance(options, Obj):
+        return
+    pkg = "@nosecone/next"
+    for option, (header, default_value) in _NOSECONE_HEADERS.items():
+        value = options.fields.get(option, True)
+        if value is False or value is None:
+            continue
+        yield _helper_setting(rel, header, static(default_value, line, column), line, column, pkg)
+    csp = options.fields.get("contentSecurityPolicy", True)
+    if csp is False or csp is None:
+        return
+    if isinstance(csp, Obj):
+        directives = csp.get("directives")
+        value = csp_from_directives(directives) if isinstance(directives, Obj) else None
+    elif csp is True:
+        defaults = nosecone_defaults(line, column).get("contentSecurityPolicy")
+        inner = defaults.get("directives") if isinstance(defaults, Obj) else None
+        value = csp_from_directives(inner) if isinstance(inner, Obj) else None
+    else:
+        value = None
+    yield _helper_setting(rel, CSP, value, line, column, pkg)
+
+
+# ---- vercel.json -------------------------------------------------------------------------------
+
+
+def vercel_json_headers(f: SourceFile, index: ProjectIndex) -> list[HeaderSetting]:
+    data = f.data()
+    if b"headers" not in data:
+        return []
+    # JSON is a JS expression; parenthesised so that `{` starts an object, not a block (column 1 shifts by one).
+    language = ts.language_for(".js")
+    if language is None:
+        return []
+    tree = ts.parse(b"(" + data + b")", language)
+    root = tree.root_node
+    expr = root.named_children[0] if root.named_children else None
+    if expr is None or expr.type != "expression_statement" or not expr.named_children:
+        return []
+    ev = Evaluator(index, f, root, row_shift=1)
+    config = ev.eval(expr.named_children[0])
+    if not isinstance(config, Obj):
+        return []
+    out = list(_route_entries(ev, config.get("headers"), HeaderOrigin.VERCEL_JSON))
+    routes = config.get("routes")
+    if isinstance(routes, list):
+        for route in routes:
+            if isinstance(route, Obj):
+                out.extend(_object_headers(ev, route.get("headers"), HeaderOrigin.VERCEL_JSON))
+    return out
+
+
+# ---- <meta> tags and the Metadata API ----------------------------------------------------------
+
+
+def _is_document_file(index: ProjectIndex, f: SourceFile) -> bool:
+    router = index.router_of(f)
+    return (router == "app" and f.stem == "layout") or (router == "pages" and f.stem in ("_document", "_app"))
+
+
+def _jsx_attributes(element: Node) -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    for attr in element.named_children:
+        if attr.type != "jsx_attribute" or not attr.named_children:
+            continue
+        name = ts.text(attr.named_children[0])
+        value = attr.named_children[1] if len(attr.named_children) > 1 else None
+        if value is not None and value.type == "jsx_expression":
+            value = value.named_children[0] if value.named_children else None
+        if value is not None:
+            out[name.lower()] = value
+    return out
+
+
+def meta_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSetting]:
+    """`<meta httpEquiv="Content-Security-Policy">`, `<meta name="referrer">` and `metadata.referrer`."""
+    data = f.data()
+    if not any(k in data for k in _META_KEYWORDS) or f.root is None:
+        return []
+    ev = Evaluator(index, f, f.root)
+    out: list[HeaderSetting] = []
+    for node in ts.walk(f.root):
+        if node.type in ("jsx_self_closing_element", "jsx_opening_element"):
+            if ts.text(node.child_by_field_name("name")) != "meta":
+                continue
+            attrs = _jsx_attributes(node)
+            equiv = ev.eval(attrs.get("httpequiv") or attrs.get("http-equiv"))
+            named = ev.eval(attrs.get("name"))
+            header: str | None = None
+            if isinstance(equiv, StaticString) and equiv.value.strip().lower() in (CSP, CSP_REPORT_ONLY):
+                header = equiv.value.strip().lower()
+            elif isinstance(named, StaticString) and named.value.strip().lower() == "referrer":
+                header = REFERRER
+            if header is None:
+                continue
+            content = ev.eval(attrs.get("content"))
+            line, column = ev.point(node)
+            value = content if isinstance(content, StaticString) else None
+            out.append(HeaderSetting(header, value, f.rel, line, column, HeaderOrigin.META))
+        elif node.type == "variable_declarator" and ts.text(node.child_by_field_name("name")) == "metadata":
+            metadata = ev.eval(node.child_by_field_name("value"))
+            if isinstance(metadata, Obj) and "referrer" in metadata.fields:
+                referrer = metadata.get("referrer")
+                line, column = metadata.positions["referrer"]
+                value = referrer if isinstance(referrer, StaticString) else None
+                out.append(HeaderSetting(REFERRER, value, f.rel, line, column, HeaderOrigin.META))
+    return out
+
+
+# ---- everything ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AppHeaders:
+    """Every header setting found in one app."""
+
+    settings: list[HeaderSetting] = field(default_factory=list)
+
+    def named(self, name: str) -> list[HeaderSetting]:
+        return [s for s in self.settings if s.name == name]
+
+    @property
+    def enforced_csp(self) -> list[HeaderSetting]:
+        return self.named(CSP)
+
+
+def collect_headers(index: ProjectIndex) -> AppHeaders:
+    found: list[HeaderSetting] = []
+    config = index.next_config
+    if config is not None:
+        found.extend(next_config_headers(index, config))
+    if index.middleware is not None:
+        found.extend(middleware_headers(index, index.middleware))
+    vercel = index.get("vercel.json")
+    if vercel is not None:
+        found.extend(vercel_json_headers(vercel, index))
+    for f in index.sources:
+        if _is_document_file(index, f):
+            found.extend(meta_headers(index, f))
+            if f.stem == "_app":
+                found.extend(helper_headers(index, f, Evaluator(index, f, f.root)) if f.root is not None else [])
+    unique: dict[tuple[str, str, int, int], HeaderSetting] = {}
+    for s in found:
+        unique.setdefault((s.name, s.path, s.line, s.column), s)
+    return AppHeaders(list(unique.values()))
+
+
+# ---- CSP3 parsing and weaknesses ---------------------------------------------------------------
+
+_ASCII_WS = " \t\n\f\r"
+_DIRECTIVE_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_NONCE_OR_HASH = re.compile(r"^'(nonce-|sha256-|sha384-|sha512-)", re.IGNORECASE)
+_HOST_WILDCARD = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?\*(?::[0-9*]+)?(?:/.*)?$", re.IGNORECASE)
+DANGEROUS_SCRIPT_SCHEMES = frozenset({"http:", "https:", "data:"})
+OPEN_CONNECT_SCHEMES = frozenset({"http:", "https:", "ws:", "wss:"})
+
+
+@dataclass(frozen=True)
+class CspSource:
+    text: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class CspDirective:
+    name: str
+    sources: tuple[CspSource, ...]
+    offset: int
+
+
+@dataclass(frozen=True)
+class CspPolicy:
+    directives: tuple[CspDirective, ...]
+    offset: int
+    has_dynamic_directives: bool
+    """A run-time part stands where a directive could be: absent directives cannot be concluded."""
+
+    def get(self, name: str) -> CspDirective | None:
+        return next((d for d in self.directives if d.name == name), None)
+
+
+def _tokens(text: str, base: int) -> Iterator[tuple[str, int]]:
+    for match in re.finditer(r"[^ \t\n\f\r]+", text):
+        yield match.group(0), base + match.start()
+
+
+def parse_policy(text: str, base: int = 0) -> CspPolicy:
+    """One serialized policy (CSP3 §2.2.1): the first occurrence of a directive wins, invalid names are skipped."""
+    directives: list[CspDirective] = []
+    seen: set[str] = set()
+    dynamic = False
+    position = 0
+    for token in text.split(";"):
+        start = base + position
+        position += len(token) + 1
+        parts = list(_tokens(token, start))
+        if not parts:
+            continue
+        name, offset = parts[0]
+        if DYNAMIC in name:
+            dynamic = True
+            continue
+        if not _DIRECTIVE_NAME.match(name):
+            continue
+        name = name.lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        directives.append(CspDirective(name, tuple(CspSource(t, o) for t, o in parts[1:]), offset))
+    return CspPolicy(tuple(directives), base, dynamic)
+
+
+def parse_policy_list(text: str) -> list[CspPolicy]:
+    """A header value: policies separated by commas (CSP3 "parse a serialized CSP list")."""
+    out: list[CspPolicy] = []
+    position = 0
+    for chunk in text.split(","):
+        if chunk.strip(_ASCII_WS):
+            out.append(parse_policy(chunk, position))
+        position += len(chunk) + 1
+    return out
+
+
+class WeaknessKind(StrEnum):
+    UNSAFE_INLINE = "'unsafe-inline' without a nonce or hash"
+    UNSAFE_EVAL = "'unsafe-eval'"
+    WILDCARD = "wildcard source"
+    SCHEME = "scheme source"
+    NO_SCRIPT_SRC = "no script-src or default-src"
+    NO_CONNECT_SRC = "no connect-src or default-src"
+    OPEN_CONNECT = "connect-src open to any host"
+
+
+@dataclass(frozen=True)
+class CspWeakness:
+    kind: WeaknessKind
+    directive: str
+    detail: str
+    offset: int
+
+
+def _keyword(source: CspSource) -> str:
+    return source.text.lower()
+
+
+def _is_dynamic_source(source: CspSource) -> bool:
+    return DYNAMIC in source.text and not _NONCE_OR_HASH.match(source.text)
+
+
+def _script_weaknesses(policy: CspPolicy) -> list[CspWeakness]:
+    directive = policy.get("script-src") or policy.get("default-src")
+    if directive is None:
+        if policy.has_dynamic_directives:
+            return []
+        detail = "missing, and no default-src: scripts load from any origin"
+        return [CspWeakness(WeaknessKind.NO_SCRIPT_SRC, "script-src", detail, policy.offset)]
+    keywords = [_keyword(s) for s in directive.sources]
+    nonce_or_hash = any(_NONCE_OR_HASH.match(s.text) for s in directive.sources)
+    strict_dynamic = "'strict-dynamic'" in keywords
+    unknown = any(_is_dynamic_source(s) for s in directive.sources)
+    where = directive.name if directive.name == "script-src" else "default-src (script fallback)"
+    out: list[CspWeakness] = []
+    for source, kw in zip(directive.sources, keywords, strict=True):
+        if kw == "'unsafe-eval'":
+            out.append(
+                CspWeakness(WeaknessKind.UNSAFE_EVAL, where, "'unsafe-eval' runs strings as code", source.offset)
+            )
+        elif kw == "'unsafe-inline'" and not (nonce_or_hash or strict_dynamic or unknown):
+            detail = "'unsafe-inline' without a nonce or hash runs injected inline scripts"
+            out.append(CspWeakness(WeaknessKind.UNSAFE_INLINE, where, detail, source.offset))
+        elif strict_dynamic:
+            # CSP3: with 'strict-dynamic', host and scheme sources are ignored for scripts (CSP2 fallback only).
+            continue
+        elif kw == "*" or _HOST_WILDCARD.match(kw):
+            out.append(CspWeakness(WeaknessKind.WILDCARD, where, f"{kw} loads scripts from any host", source.offset))
+        elif kw in DANGEROUS_SCRIPT_SCHEMES:
+            out.append(CspWeakness(WeaknessKind.SCHEME, where, f"{kw} loads scripts from any {kw} URL", source.offset))
+    return out
+
+
+def _connect_weaknesses(policy: CspPolicy) -> list[CspWeakness]:
+    directive = policy.get("connect-src") or policy.get("default-src")
+    if directive is None:
+        if policy.has_dynamic_directives:
+            return []
+        return [
+            CspWeakness(
+                WeaknessKind.NO_CONNECT_SRC,
+                "connect-src",
+                "missing, and no default-src: fetch/XHR/WebSocket may send data anywhere",
+                policy.offset,
+            )
+        ]
+    where = directive.name if directive.name == "connect-src" else "default-src (connect fallback)"
+    out: list[CspWeakness] = []
+    for source in directive.sources:
+        kw = _keyword(source)
+        if kw == "*" or _HOST_WILDCARD.match(kw) or kw in OPEN_CONNECT_SCHEMES:
+            detail = f"{kw} lets fetch/XHR/WebSocket send data to any host"
+            out.append(CspWeakness(WeaknessKind.OPEN_CONNECT, where, detail, source.offset))
+    return out
+
+
+def policy_weaknesses(policy: CspPolicy) -> list[CspWeakness]:
+    return _script_weaknesses(policy) + _connect_weaknesses(policy)
+
+
+def header_weaknesses(value: str) -> list[CspWeakness]:
+    """Weaknesses of a header value. Several policies are all enforced: a kind counts only if every policy has it."""
+    policies = parse_policy_list(value)
+    if not policies:
+        return []
+    per_policy = [policy_weaknesses(p) for p in policies]
+    shared = set.intersection(*({w.kind for w in ws} for ws in per_policy))
+    return [w for w in per_policy[0] if w.kind in shared]
+
+
+def has_frame_ancestors(value: str) -> bool:
+    """Whether a policy sets frame-ancestors (or may: a run-time part stands where a directive could be)."""
+    return any(p.get("frame-ancestors") is not None or p.has_dynamic_directives for p in parse_policy_list(value))
+
+
+def config_anchor(index: ProjectIndex) -> str | None:
+    """Where app-wide header findings are reported: next.config, else package.json."""
+    if index.next_config is not None:
+        return index.next_config.rel
+    return "package.json" if index.get("package.json") is not None else None

@@ -1,0 +1,40 @@
+"""LL002: a Content-Security-Policy that still lets injected scripts run or lets a page send data anywhere."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from leakline.scan.context import ScanContext
+from leakline.scan.headers import CSP, header_weaknesses
+from leakline.scan.rules.base import Hit, Rule
+
+
+class WeakCsp(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        by_place: dict[tuple[str, int], list[str]] = defaultdict(list)
+        columns: dict[tuple[str, int], int] = {}
+        for setting in ctx.headers.named(CSP):
+            if setting.value is None:
+                continue  # set at run time: nothing to judge statically
+            for weakness in header_weaknesses(setting.value.value):
+                line, column = setting.value.position_at(weakness.offset)
+                if line <= 0:
+                    line, column = setting.line, setting.column
+                place = (setting.path, line)
+                text = f"{weakness.directive}: {weakness.detail}"
+                if text not in by_place[place]:
+                    by_place[place].append(text)
+                columns.setdefault(place, column)
+        for (path, line), problems in sorted(by_place.items()):
+            yield Hit(
+                path=path,
+                line=line,
+                column=columns[(path, line)],
+                message="weak Content-Security-Policy: " + "; ".join(problems),
+                evidence="; ".join(problems),
+                key=" | ".join(sorted(problems)),
+            )
+
+
+RULE_CLASS = WeakCsp

@@ -1,0 +1,83 @@
+"""LL019: browser source maps are published (`productionBrowserSourceMaps`, `.map` files or inline maps
+in `.next/static`), handing the app's original source, comments and prompt templates to any visitor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.headers import Evaluator
+from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.rules.base import Hit, Rule
+
+OPTION = "productionBrowserSourceMaps"
+STATIC_PREFIX = ".next/static/"
+MAP_SUFFIX = ".map"
+INLINE_MAP_MARKER = b"sourceMappingURL=data:"
+_CHUNK_SUFFIXES = (".js", ".mjs", ".css")
+
+
+def _option_hits(index: ProjectIndex, f: SourceFile) -> Iterator[Hit]:
+    if OPTION.encode() not in f.data() or f.root is None:
+        return
+    ev = Evaluator(index, f, f.root)
+    for node in ts.walk(f.root):
+        if node.type != "pair":
+            continue
+        key = node.child_by_field_name("key")
+        if key is None or ts.text(key).strip("'\"") != OPTION:
+            continue
+        # Only a value known to be true: `process.env.X === '1'` may be off in production builds.
+        if ev.eval(node.child_by_field_name("value")) is not True:
+            continue
+        line, column = node.start_point
+        yield Hit(
+            path=f.rel,
+            line=line + 1,
+            column=column + 1,
+            message=f"{OPTION}: true publishes the original browser source (.map files) with every build",
+            evidence=f"{OPTION}: true",
+            key=OPTION,
+        )
+
+
+def _inline_map_line(f: SourceFile) -> int | None:
+    data = f.data()
+    pos = data.find(INLINE_MAP_MARKER)
+    if pos < 0:
+        return None
+    return data.count(b"\n", 0, pos) + 1
+
+
+class BrowserSourceMaps(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        index = ctx.index
+        if index.next_config is not None:
+            yield from _option_hits(index, index.next_config)
+        for rel, f in index.files.items():
+            if not rel.startswith(STATIC_PREFIX):
+                continue
+            if rel.endswith(MAP_SUFFIX):
+                yield Hit(
+                    path=rel,
+                    line=1,
+                    column=1,
+                    message="source map served from /_next/static: the original source is public",
+                    evidence=f.name,
+                    key="map-file",
+                )
+            elif rel.endswith(_CHUNK_SUFFIXES):
+                line = _inline_map_line(f)
+                if line is not None:
+                    yield Hit(
+                        path=rel,
+                        line=line,
+                        column=1,
+                        message="inline source map (sourceMappingURL=data:) in a browser chunk: the source is public",
+                        evidence="sourceMappingURL=data:…",
+                        key="inline-map",
+                    )
+
+
+RULE_CLASS = BrowserSourceMaps
