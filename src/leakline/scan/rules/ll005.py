@@ -1,0 +1,113 @@
+"""LL005: a secret or an internal LLM endpoint shipped in `.next/static` build output.
+
+Everything under `.next/static` is served to every visitor. Build output is minified, so it is not
+parsed: a literal engine looks, in one pass per chunk, for (1) the exact values of the app's `.env*`
+variables that are secret-ish or LLM endpoints (whatever their names became after minification) and
+(2) provider-anchored key shapes (`sk-`, `AKIA`, `ghp_`, PEM blocks, ...; no bare high-entropy rule,
+which would fire on every hash in a bundle). Publishable-by-design keys are not reported. One
+finding per chunk line (minified chunks are usually a single line), its evidence redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from leakline.detectors.envvars import EnvRisk, classify_env, is_distinctive_literal
+from leakline.detectors.literals import LiteralMatcher
+from leakline.detectors.secrets import find_secrets, publishable_reason
+from leakline.findings import Confidence, Severity, redact
+from leakline.scan.context import ScanContext
+from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.rules.base import Hit, Rule
+
+STATIC_PREFIX = ".next/static/"
+# Text assets a browser downloads; images, fonts and media cannot carry an env value in a usable form.
+TEXT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".map", ".json", ".txt", ".html", ".css", ".rsc"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    start: int
+    end: int
+    what: str
+    """What was found, without the value (`the value of OPENAI_API_KEY`, `an OpenAI API key`)."""
+    endpoint: bool
+
+
+def _literal_matcher(index: ProjectIndex) -> tuple[LiteralMatcher, set[str]]:
+    """A matcher over the values of secret-ish / LLM-endpoint env variables, and the endpoint labels."""
+    literals: dict[str, str] = {}
+    endpoints: set[str] = set()
+    for entry in index.env_entries:
+        found = classify_env(entry.key, entry.value)
+        if found is None or not is_distinctive_literal(entry.value) or entry.key in literals:
+            continue
+        literals[entry.key] = entry.value
+        if found.risk is EnvRisk.LLM_ENDPOINT:
+            endpoints.add(entry.key)
+    return LiteralMatcher(literals), endpoints
+
+
+def _line_and_column(text: str, offset: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _scan_chunk(f: SourceFile, matcher: LiteralMatcher, endpoints: set[str]) -> list[_Found]:
+    text = f.text
+    found = [
+        _Found(m.start, m.end, f"the value of {m.label}", m.label in endpoints) for m in matcher.finditer(text)
+    ]
+    known = [(item.start, item.end) for item in found]
+    for secret in find_secrets(text):
+        # A known env value that is also a provider key is reported once, by the variable's name.
+        if any(start <= secret.start and secret.end <= end for start, end in known):
+            continue
+        if publishable_reason(secret.value(text)) is None:
+            label = secret.kind.label
+            article = "an" if label[0] in "AEIOU" else "a"
+            found.append(_Found(secret.start, secret.end, f"{article} {label}", False))
+    return sorted(found, key=lambda x: (x.start, -x.end))
+
+
+def _evidence(value: str) -> str:
+    # A PEM block's header names the key type and is not secret; its body is.
+    if value.startswith("-----BEGIN"):
+        return value.split("-----", 3)[1].join(("-----", "-----")) + "…"
+    return redact(value)
+
+
+class SecretInBuildOutput(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        chunks = [
+            f for rel, f in ctx.index.files.items() if rel.startswith(STATIC_PREFIX) and f.suffix in TEXT_SUFFIXES
+        ]
+        if not chunks:
+            return
+        matcher, endpoints = _literal_matcher(ctx.index)
+        for f in sorted(chunks, key=lambda c: c.rel):
+            by_line: dict[int, list[_Found]] = {}
+            columns: dict[int, int] = {}
+            text = f.text
+            for found in _scan_chunk(f, matcher, endpoints):
+                line, column = _line_and_column(text, found.start)
+                by_line.setdefault(line, []).append(found)
+                columns.setdefault(line, column)
+            for line, items in sorted(by_line.items()):
+                whats = list(dict.fromkeys(item.what for item in items))
+                first = items[0]
+                only_endpoints = all(item.endpoint for item in items)
+                yield Hit(
+                    path=f.rel,
+                    line=line,
+                    column=columns[line],
+                    message=f"browser build output contains {', '.join(whats)}",
+                    evidence=_evidence(text[first.start : first.end]),
+                    key=" ".join(whats),
+                    severity=Severity.HIGH if only_endpoints else None,
+                    confidence=Confidence.HIGH,
+                )
+
+
+RULE_CLASS = SecretInBuildOutput
