@@ -22,6 +22,7 @@ from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FileLlm, Mode
 from leakline.scan.rules.base import Hit, Rule
+from leakline.scan.rules.ll011 import call_arguments
 
 KEYWORDS = (
     b"dangerouslySetInnerHTML",
@@ -214,8 +215,7 @@ class Checker:
             callee = ts.callee_path(node.child_by_field_name("function") or node)
         if not callee:
             return
-        args_node = node.child_by_field_name("arguments")
-        args = list(args_node.named_children) if args_node is not None else []
+        args = call_arguments(node)
         method = callee.rsplit(".", 1)[-1]
         if node.type == "call_expression" and method in HTML_METHODS and "." in callee:
             position = HTML_METHODS[method]

@@ -90,9 +90,10 @@ class HeaderWrite:
     """The response body or response object the header goes on, when known (None for `res.setHeader`)."""
 
 
-def _args(node: Node) -> list[Node]:
+def call_arguments(node: Node) -> list[Node]:
+    """The arguments of a call or `new` expression, without the comments between them."""
     args = node.child_by_field_name("arguments")
-    return list(args.named_children) if args is not None else []
+    return [a for a in args.named_children if a.type != "comment"] if args is not None else []
 
 
 def _key_name(key: Node | None) -> str:
@@ -102,7 +103,7 @@ def _key_name(key: Node | None) -> str:
     return literal if literal is not None else ts.text(key)
 
 
-def _declared_value(at: Node, name: str) -> Node | None:
+def declared_value(at: Node, name: str) -> Node | None:
     """The initial value of the nearest `const name = …` visible from `at` (same file, enclosing scopes)."""
     scope = at.parent
     while scope is not None:
@@ -122,12 +123,12 @@ def _header_pairs(init: Node, *, depth: int = 0) -> Iterator[tuple[Node, str | N
     """(pair, name, value) of a headers object: a literal, `new Headers({...})`, or a const bound to one."""
     init = ts.unwrap(init)
     if init.type == "identifier" and depth < 3:
-        bound = _declared_value(init, ts.text(init))
+        bound = declared_value(init, ts.text(init))
         if bound is not None:
             yield from _header_pairs(bound, depth=depth + 1)
         return
     if init.type == "new_expression" and ts.callee_path(init.child_by_field_name("constructor") or init) == "Headers":
-        args = _args(init)
+        args = call_arguments(init)
         if args and depth < 3:
             yield from _header_pairs(args[0], depth=depth + 1)
         return
@@ -174,7 +175,7 @@ def _is_response_headers_object(receiver: Node) -> bool:
     if last.lower().endswith("headers"):
         return True
     if receiver.type == "identifier":
-        bound = _declared_value(receiver, path)
+        bound = declared_value(receiver, path)
         if bound is not None and bound.type == "new_expression":
             return ts.callee_path(bound.child_by_field_name("constructor") or bound) == "Headers"
     return False
@@ -188,7 +189,7 @@ def header_writes(root: Node) -> Iterator[HeaderWrite]:
             if fn is None:
                 continue
             path = ts.callee_path(fn)
-            args = _args(node)
+            args = call_arguments(node)
             method = path.rsplit(".", 1)[-1]
             if path in RESPONSE_INIT_CALLS:
                 position = RESPONSE_INIT_CALLS[path]
@@ -210,7 +211,7 @@ def header_writes(root: Node) -> Iterator[HeaderWrite]:
                     yield HeaderWrite(node, ts.string_value(args[0]), args[1], response)
         elif node.type == "new_expression":
             ctor = ts.callee_path(node.child_by_field_name("constructor") or node)
-            args = _args(node)
+            args = call_arguments(node)
             if ctor in RESPONSE_CONSTRUCTORS and len(args) >= 2:
                 yield from _init_headers(args[1], args[0])
 

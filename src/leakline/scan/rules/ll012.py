@@ -22,6 +22,7 @@ from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES, parameters, pattern_names
 from leakline.scan.rules.base import Hit, Rule
+from leakline.scan.rules.ll011 import call_arguments
 
 KEYWORDS = (b"catch", b"getErrorMessage", b"onError", b"error")
 # Properties of an error that identify it without describing the server.
@@ -71,8 +72,8 @@ def carrier(node: Node, names: frozenset[str]) -> Node | None:
         return node if obj is not None and carrier(obj, names) is not None else None
     if kind == "call_expression":
         fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
-        first = args.named_children[0] if args is not None and args.named_children else None
+        call_args = call_arguments(node)
+        first = call_args[0] if call_args else None
         if fn is None:
             return None
         fn = ts.unwrap(fn)
@@ -242,14 +243,14 @@ class _File:
                     yield body, _derive(body, names)
             elif node.type == "call_expression":
                 fn = node.child_by_field_name("function")
-                args = node.child_by_field_name("arguments")
-                if fn is None or args is None or fn.type != "member_expression":
+                args = call_arguments(node)
+                if fn is None or fn.type != "member_expression":
                     continue
                 method = ts.text(fn.child_by_field_name("property"))
                 position = {"catch": 0, "then": 1}.get(method)
-                if position is None or len(args.named_children) <= position:
+                if position is None or len(args) <= position:
                     continue
-                callback = args.named_children[position]
+                callback = args[position]
                 if callback.type in FUNCTION_TYPES:
                     names = {name for p in parameters(callback)[:1] for name in pattern_names(p)}
                     yield callback, _derive(callback, names)
@@ -294,22 +295,19 @@ class _File:
             found: Node | None = None
             if node.type == "call_expression":
                 fn = node.child_by_field_name("function")
-                args = node.child_by_field_name("arguments")
-                if fn is None or args is None or not args.named_children:
+                args = call_arguments(node)
+                if fn is None or not args:
                     continue
                 path = ts.callee_path(fn)
                 if path in RESPONSE_BODY_CALLS:
-                    found = carrier(args.named_children[0], names)
+                    found = carrier(args[0], names)
                 elif path.startswith("res") and path.endswith(RES_SENDERS):
-                    found = next(
-                        (c for a in args.named_children if (c := carrier(a, names)) is not None),
-                        None,
-                    )
+                    found = next((c for a in args if (c := carrier(a, names)) is not None), None)
             elif node.type == "new_expression":
                 ctor = ts.callee_path(node.child_by_field_name("constructor") or node)
-                args = node.child_by_field_name("arguments")
-                if ctor in RESPONSE_CONSTRUCTORS and args is not None and args.named_children:
-                    found = carrier(args.named_children[0], names)
+                args = call_arguments(node)
+                if ctor in RESPONSE_CONSTRUCTORS and args:
+                    found = carrier(args[0], names)
             elif node.type == "return_statement" and node.named_children and self._returns_to_client(node):
                 found = carrier(node.named_children[0], names)
             if found is not None:

@@ -1,0 +1,291 @@
+"""LL014: LLM queries or outputs put in publicly readable storage or shared caches.
+
+Whatever is written under `public/` is served to anyone who guesses the URL; an S3 object with a
+`public-read` ACL, a Vercel Blob stored with `access: 'public'`, a GCS object saved with `public: true` /
+`predefinedAcl: 'publicRead'` or made public with `makePublic()` are readable by anyone with the link,
+and a response marked `Cache-Control: public` or `s-maxage` is kept by CDNs and shared proxies and
+served to the next visitor. Prompts and answers carry what customers typed; this rule reports each of
+those writes when the data written is LLM data (`FileLlm.is_llm`), at the line that makes it public.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.index import SourceFile
+from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
+from leakline.scan.rules.base import Hit, Rule
+from leakline.scan.rules.ll011 import call_arguments, declared_value, header_writes
+
+KEYWORDS = (b"public", b"s-maxage")
+FS_MODULES = frozenset({"fs", "node:fs", "fs/promises", "node:fs/promises", "fs-extra", "graceful-fs"})
+FS_WRITERS = frozenset(
+    {
+        "writeFile",
+        "writeFileSync",
+        "appendFile",
+        "appendFileSync",
+        "outputFile",
+        "outputFileSync",
+        "writeJson",
+        "writeJsonSync",
+        "writeJSON",
+        "outputJson",
+        "outputJSON",
+    }
+)
+FS_RECEIVERS = frozenset({"fs", "fsp", "fse", "fs.promises", "promises", "fsPromises"})
+PATH_BUILDERS = frozenset({"path.join", "path.resolve", "join", "resolve", "path.posix.join", "posix.join"})
+PUBLIC_ACLS = frozenset({"public-read", "public-read-write"})
+ACL_KEYS = frozenset({"ACL", "acl"})
+GCS_PUBLIC_ACLS = frozenset({"publicRead", "public-read"})
+VERCEL_BLOB_MODULE = "@vercel/blob"
+# A path segment named `public`, wherever it appears in the joined path (`*` stands for substitutions).
+_PUBLIC_SEGMENT = re.compile(r"(?:^|[/*])(?:\.{0,2}/)?public(?:/|$)")
+_SHARED_CACHE = re.compile(r"\bpublic\b|\bs-maxage\b", re.IGNORECASE)
+_PRIVATE_CACHE = re.compile(r"\bprivate\b|\bno-store\b", re.IGNORECASE)
+_MAX_DEPTH = 4
+
+
+def _literal_shape(node: Node, depth: int = 0) -> str | None:
+    """A string's text with `*` for every part that is not a literal; None when nothing is literal."""
+    node = ts.unwrap(node)
+    literal = ts.string_value(node)
+    if literal is not None:
+        return literal
+    if node.type == "template_string":
+        return "".join(
+            ts.text(child) if child.type == "string_fragment" else "*"
+            for child in node.named_children
+            if child.type in ("string_fragment", "template_substitution", "escape_sequence")
+        )
+    if node.type == "binary_expression" and ts.text(node.child_by_field_name("operator")) == "+":
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        parts = [_literal_shape(side, depth) if side is not None else None for side in (left, right)]
+        if all(part is None for part in parts):
+            return None
+        return "".join(part if part is not None else "*" for part in parts)
+    if node.type == "identifier" and depth < _MAX_DEPTH:
+        bound = declared_value(node, ts.text(node))
+        return _literal_shape(bound, depth + 1) if bound is not None else None
+    return None
+
+
+def is_public_path(node: Node, depth: int = 0) -> bool:
+    """The expression names a file under the app's `public/` folder."""
+    node = ts.unwrap(node)
+    shape = _literal_shape(node)
+    if shape is not None and _PUBLIC_SEGMENT.search(shape):
+        return True
+    if node.type == "call_expression" and depth < _MAX_DEPTH:
+        callee = ts.callee_path(node.child_by_field_name("function") or node)
+        if callee in PATH_BUILDERS:
+            joined = "/".join(_literal_shape(a) or "*" for a in call_arguments(node))
+            return bool(_PUBLIC_SEGMENT.search(joined)) or any(
+                is_public_path(a, depth + 1) for a in call_arguments(node)
+            )
+    if node.type == "identifier" and depth < _MAX_DEPTH:
+        bound = declared_value(node, ts.text(node))
+        return bound is not None and is_public_path(bound, depth + 1)
+    return False
+
+
+def _pairs(obj: Node) -> dict[str, Node]:
+    """`key → pair node` of an object literal (the pair, so hits point at the line of the key)."""
+    out: dict[str, Node] = {}
+    if obj.type != "object":
+        return out
+    for member in obj.named_children:
+        if member.type == "pair":
+            key = member.child_by_field_name("key")
+            name = ts.string_value(key) if key is not None and key.type == "string" else ts.text(key)
+            out[name or ""] = member
+    return out
+
+
+def _pair_value(pair: Node) -> Node | None:
+    return pair.child_by_field_name("value")
+
+
+def _string_pair(pairs: dict[str, Node], keys: frozenset[str], values: frozenset[str]) -> Node | None:
+    for key in keys:
+        pair = pairs.get(key)
+        value = _pair_value(pair) if pair is not None else None
+        if pair is not None and value is not None and ts.string_value(value) in values:
+            return pair
+    return None
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES:
+            return current
+        current = current.parent
+    return None
+
+
+class _Module:
+    def __init__(self, ctx: ScanContext, f: SourceFile, llm: FileLlm) -> None:
+        self.file = f
+        self.llm = llm
+        imports = ctx.index.imports_of(f)
+        self.fs_functions = {i.local for i in imports if i.source in FS_MODULES and i.imported in FS_WRITERS}
+        self.fs_namespaces = {i.local for i in imports if i.source in FS_MODULES and i.imported in ("*", "default")}
+        self.blob_put = {i.local for i in imports if i.source == VERCEL_BLOB_MODULE and i.imported == "put"}
+        self.blob_namespaces = {
+            i.local for i in imports if i.source == VERCEL_BLOB_MODULE and i.imported in ("*", "default")
+        }
+
+    def hit(self, at: Node, message: str, evidence: str, key: str) -> Hit:
+        line, column = at.start_point
+        return Hit(path=self.file.rel, line=line + 1, column=column + 1, message=message, evidence=evidence, key=key)
+
+    def hits(self, root: Node) -> Iterator[Hit]:
+        for node in ts.walk(root):
+            if node.type == "call_expression":
+                yield from self._call(node)
+            elif node.type == "object":
+                yield from self._s3_object(node)
+        yield from self._shared_cache(root)
+
+    def _is_fs_writer(self, callee: str) -> bool:
+        if callee in self.fs_functions:
+            return True
+        if "." not in callee:
+            return False
+        receiver, method = callee.rsplit(".", 1)
+        return method in FS_WRITERS and (receiver in FS_RECEIVERS or receiver in self.fs_namespaces)
+
+    def _call(self, node: Node) -> Iterator[Hit]:
+        callee = ts.callee_path(node.child_by_field_name("function") or node)
+        if not callee:
+            return
+        args = call_arguments(node)
+        method = callee.rsplit(".", 1)[-1]
+        if self._is_fs_writer(callee) and len(args) >= 2:
+            if is_public_path(args[0]) and self.llm.is_llm(args[1]):
+                yield self.hit(
+                    node,
+                    "LLM data is written to a file under public/, which the app serves to anyone",
+                    f"{callee}(public/…)",
+                    f"public-file:{callee}",
+                )
+        elif self._is_blob_put(callee) and len(args) >= 3:
+            access = _string_pair(_pairs(ts.unwrap(args[2])), frozenset({"access"}), frozenset({"public"}))
+            if access is not None and self.llm.is_llm(args[1]):
+                yield self.hit(
+                    access,
+                    "LLM data is stored in a public Vercel Blob (readable by anyone with the URL)",
+                    "put(…, { access: 'public' })",
+                    "vercel-blob-public",
+                )
+        elif method == "save" and "." in callee and len(args) >= 2:
+            pairs = _pairs(ts.unwrap(args[1]))
+            public = _string_pair(pairs, frozenset({"predefinedAcl"}), GCS_PUBLIC_ACLS)
+            flag = pairs.get("public")
+            flag_value = _pair_value(flag) if flag is not None else None
+            if public is None and flag_value is not None and ts.text(flag_value) == "true":
+                public = flag
+            if public is not None and self.llm.is_llm(args[0]):
+                yield self.hit(
+                    public,
+                    "LLM data is saved as a public Cloud Storage object",
+                    f"{callee}(…, {{ {' '.join(ts.text(public).split())} }})",
+                    f"gcs-public:{callee}",
+                )
+        elif method == "makePublic" and "." in callee and self._saved_llm_to(callee.rsplit(".", 1)[0], node):
+            yield self.hit(
+                node,
+                "a Cloud Storage object holding LLM data is made public",
+                f"{callee}()",
+                f"gcs-make-public:{callee}",
+            )
+
+    def _is_blob_put(self, callee: str) -> bool:
+        if callee in self.blob_put:
+            return True
+        receiver, _, method = callee.rpartition(".")
+        return method == "put" and receiver in self.blob_namespaces
+
+    def _saved_llm_to(self, receiver: str, at: Node) -> bool:
+        """`receiver.save(llmData)` happens in the same function as `receiver.makePublic()`."""
+        scope = _enclosing_function(at) or at.parent
+        if scope is None:
+            return False
+        for node in ts.walk(scope):
+            if node.type != "call_expression":
+                continue
+            callee = ts.callee_path(node.child_by_field_name("function") or node)
+            args = call_arguments(node)
+            if callee == f"{receiver}.save" and args and self.llm.is_llm(args[0]):
+                return True
+        return False
+
+    def _s3_object(self, obj: Node) -> Iterator[Hit]:
+        pairs = _pairs(obj)
+        acl = _string_pair(pairs, ACL_KEYS, PUBLIC_ACLS)
+        if acl is None:
+            return
+        body = pairs.get("Body") or pairs.get("body")
+        value = _pair_value(body) if body is not None else None
+        if value is not None and self.llm.is_llm(value):
+            acl_value = _pair_value(acl)
+            yield self.hit(
+                acl,
+                "LLM data is uploaded to object storage with a public-read ACL",
+                f"ACL: {ts.text(acl_value) if acl_value is not None else ''}",
+                "s3-public-acl",
+            )
+
+    def _shared_cache(self, root: Node) -> Iterator[Hit]:
+        for write in header_writes(root):
+            if (write.name or "").lower() != "cache-control":
+                continue
+            shape = _literal_shape(write.value)
+            if shape is None or not _SHARED_CACHE.search(shape) or _PRIVATE_CACHE.search(shape):
+                continue
+            if self._response_carries_llm(write.response, write.at):
+                yield self.hit(
+                    write.at,
+                    "a response carrying LLM data is marked cacheable by shared caches (CDN, proxies)",
+                    f"Cache-Control: {shape[:60]}",
+                    f"shared-cache:{shape[:60]}",
+                )
+
+    def _response_carries_llm(self, response: Node | None, at: Node) -> bool:
+        if response is not None:
+            return self.llm.is_llm(response)
+        # `res.setHeader(...)` of the Pages API: the function's `res.*.json/send/write/end(...)` carry the body.
+        scope = _enclosing_function(at)
+        if scope is None:
+            return False
+        for node in ts.walk(scope):
+            if node.type != "call_expression":
+                continue
+            callee = ts.callee_path(node.child_by_field_name("function") or node)
+            sends = callee.startswith("res") and callee.endswith((".json", ".send", ".write", ".end"))
+            if sends and any(self.llm.is_llm(a) for a in call_arguments(node)):
+                return True
+        return False
+
+
+class LlmDataPubliclyStored(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        for f in ctx.index.sources:
+            data = f.data()
+            if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
+                continue
+            llm = ctx.llm.file(f)
+            if llm is None:
+                continue
+            yield from _Module(ctx, f, llm).hits(f.root)
+
+
+RULE_CLASS = LlmDataPubliclyStored
