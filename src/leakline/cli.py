@@ -20,6 +20,8 @@ from leakline.errors import EXIT_USAGE, LeaklineError
 
 # name -> "module:attribute" of a typer.Typer; a domain's commands live next to its code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "assess": ("leakline.obligations.cli_assess", "Which laws apply to a leak, who must be told, by when."),
+    "regimes": ("leakline.obligations.cli_regimes", "List breach-notification regimes, sources, review dates."),
     "weights": ("leakline.weights.cli", "Encrypt model weights at rest and move them between sites over TLS 1.3."),
     "scan": ("leakline.scan.cli", "Find leak risks in a Next.js app: source, config, .next build output."),
     "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),

@@ -1,0 +1,310 @@
+"""The incident facts that `assess()` reads, and how they are loaded from JSON or TOML.
+
+Facts are a strict pydantic model: unknown keys, wrong types and missing required keys are errors that
+name the dotted field and the expected type (``facts.json: data.subjects: expected an integer, got '12'``).
+Times must carry a UTC offset; they are normalised to UTC. The model is frozen so that one `Facts` value
+can be assessed again and again (the incident workflow re-assesses whenever a fact changes) with the
+same result. Facts hold counts and categories, never a person's data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+)
+
+from leakline.obligations.errors import FactsFileError, FactsValidationError
+
+BreachType = Literal["confidentiality", "integrity", "availability"]
+Cause = Literal[
+    "ransomware",
+    "hacking",
+    "exfiltration",
+    "credential-stuffing",
+    "insider",
+    "misdelivery",
+    "lost-device",
+    "theft",
+    "misconfiguration",
+    "software-bug",
+    "social-engineering",
+    "llm-output-leak",
+    "unknown",
+]
+Category = Literal[
+    "identity",
+    "contact",
+    "address",
+    "date-of-birth",
+    "financial",
+    "payment-card",
+    "credentials",
+    "password-hashes",
+    "government-id",
+    "special-category",
+    "health",
+    "children",
+    "location",
+    "prompts",
+    "model-outputs",
+    "model-weights",
+    "business",
+]
+Sector = Literal[
+    "retail",
+    "online-marketplace",
+    "online-search-engine",
+    "social-network",
+    "cloud",
+    "managed-services",
+    "healthcare",
+    "finance",
+    "energy",
+    "transport",
+    "public",
+    "other",
+]
+Size = Literal["micro", "small", "medium", "large"]
+Role = Literal["controller", "processor"]
+Exfiltration = Literal["confirmed", "likely", "ruled-out", "unknown"]
+Hashing = Literal["strong", "weak", "none"]
+Impact = Literal["none", "minor", "significant"]
+Materiality = Literal["material", "not-material", "undetermined"]
+AIRole = Literal["provider", "deployer"]
+
+# ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision ("CA-QC", "US-CA").
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+def _aware_datetime(value: Any) -> Any:
+    """Accept a TOML offset date-time or an ISO 8601 string; insist on an offset; normalise to UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected an ISO 8601 date-time with a UTC offset") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("expected an ISO 8601 date-time with a UTC offset (e.g. +00:00 or Z)")
+        return value.astimezone(UTC)
+    return value
+
+
+AwareDatetime = Annotated[datetime, BeforeValidator(_aware_datetime)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_jurisdiction(code: str) -> str:
+    if not _JURISDICTION.match(code):
+        raise ValueError("expected an ISO 3166 code such as 'DE' or 'US-CA'")
+    return code
+
+
+JurisdictionCode = Annotated[str, AfterValidator(_check_jurisdiction)]
+
+
+class Controller(_Model):
+    establishments: Annotated[tuple[JurisdictionCode, ...], Strict(False)]
+    """Where the organisation is established, main establishment first (ISO 3166 codes)."""
+    role: Role = "controller"
+    sector: Sector = "other"
+    size: Size = "large"
+    sec_registrant: bool = False
+
+
+class Breach(_Model):
+    types: Annotated[frozenset[BreachType], Strict(False)]
+    cause: Cause = "unknown"
+    malicious: bool = False
+    exfiltration: Exfiltration = "unknown"
+    materiality: Materiality = "undetermined"
+    """SEC Form 8-K Item 1.05: has the registrant determined the incident to be material?"""
+
+    @field_validator("types")
+    @classmethod
+    def _not_empty(cls, value: frozenset[str]) -> frozenset[str]:
+        if not value:
+            raise ValueError("expected at least one of 'confidentiality', 'integrity', 'availability'")
+        return value
+
+
+class Protection(_Model):
+    encrypted: bool = False
+    key_compromised: bool = False
+    hashing: Hashing = "none"
+
+
+class Data(_Model):
+    categories: Annotated[frozenset[Category], Strict(False)]
+    subjects: int = Field(ge=0)
+    subjects_by_jurisdiction: dict[JurisdictionCode, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    vulnerable_subjects: bool = False
+    protection: Protection = Field(default_factory=Protection)
+
+
+class Containment(_Model):
+    availability_restored_after_hours: float | None = Field(default=None, ge=0)
+    """None: availability was never restored (or not yet)."""
+    operational_impact: Impact = "none"
+    recipient_trusted: bool = False
+    data_retrieved_or_deleted: bool = False
+    misuse_observed: bool = False
+
+
+class ServiceImpact(_Model):
+    users_affected: int = Field(default=0, ge=0)
+    unavailable_hours: float = Field(default=0.0, ge=0)
+    eu_users_total: int | None = Field(default=None, gt=0)
+    """All users of the service in the Union, for the "5 % of users" thresholds of Regulation 2024/2690."""
+
+
+class AISystem(_Model):
+    high_risk: bool = False
+    """A high-risk AI system under Art. 6 / Annex III of the AI Act (Regulation (EU) 2024/1689)."""
+    role: AIRole = "provider"
+
+
+class Facts(_Model):
+    aware_at: AwareDatetime
+    discovered_at: AwareDatetime | None = None
+    determined_at: AwareDatetime | None = None
+    assessed_at: AwareDatetime | None = None
+    """When the organisation concluded its assessment that the breach is notifiable (PDPA s 26D)."""
+    controller: Controller
+    breach: Breach
+    data: Data
+    containment: Containment = Field(default_factory=Containment)
+    service_impact: ServiceImpact = Field(default_factory=ServiceImpact)
+    ai_system: AISystem | None = None
+
+    @property
+    def discovery(self) -> datetime:
+        return self.discovered_at or self.aware_at
+
+    @property
+    def determination(self) -> datetime:
+        return self.determined_at or self.aware_at
+
+    @property
+    def assessment(self) -> datetime:
+        return self.assessed_at or self.determined_at or self.aware_at
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "a boolean (true or false)",
+    "list_type": "an array",
+    "tuple_type": "an array",
+    "frozen_set_type": "an array",
+    "dict_type": "a table/object",
+    "model_type": "a table/object",
+    "model_attributes_type": "a table/object",
+    "datetime_type": "an ISO 8601 date-time with a UTC offset",
+}
+
+
+def _describe(error: Any) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        expected = f"expected one of {ctx.get('expected', '')}"
+    elif kind in _EXPECTED:
+        expected = f"expected {_EXPECTED[kind]}"
+    elif kind == "greater_than_equal":
+        expected = f"expected a number >= {ctx.get('ge')}"
+    elif kind == "greater_than":
+        expected = f"expected a number > {ctx.get('gt')}"
+    elif kind == "value_error":
+        expected = str(ctx.get("error", error.get("msg", "invalid value")))
+    else:
+        expected = str(error.get("msg", "invalid value"))
+    got = error.get("input")
+    if isinstance(got, (dict, list, tuple, set, frozenset)):
+        return f"{expected}, got {type(got).__name__}"
+    return f"{expected}, got {got!r}"
+
+
+def format_errors(source: str, exc: ValidationError) -> str:
+    """One line per problem: `source: dotted.field: what was expected, got what`."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[-1] == "[key]":
+            loc[-1] = "(key)"
+        key = ".".join(loc) or "(top level)"
+        lines.append(f"{source}: {key}: {_describe(error)}")
+    return "\n".join(lines)
+
+
+def parse_facts(data: Any, *, source: str) -> Facts:
+    """Validate already-decoded facts; every problem is one line naming the field."""
+    if not isinstance(data, dict):
+        raise FactsValidationError(f"{source}: (top level): expected a table/object, got {type(data).__name__}")
+    try:
+        return Facts.model_validate(data)
+    except ValidationError as exc:
+        raise FactsValidationError(format_errors(source, exc)) from None
+
+
+def decode_facts(raw: bytes, *, source: str, fmt: Literal["json", "toml", "auto"] = "auto") -> Facts:
+    """Bytes → Facts. `auto` picks JSON when the first non-blank character is `{`, else TOML."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FactsFileError(f"{source}: not valid UTF-8 at byte offset {exc.start}") from None
+    if fmt == "auto":
+        fmt = "json" if text.lstrip().startswith("{") else "toml"
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            offset = len(text[: exc.pos].encode("utf-8"))
+            raise FactsFileError(
+                f"{source}: invalid JSON at byte offset {offset} (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+            ) from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise FactsFileError(f"{source}: invalid TOML: {exc}") from None
+    return parse_facts(data, source=source)
+
+
+def load_facts(path: str) -> Facts:
+    """Read facts from a file (JSON by `.json`, TOML by `.toml`, otherwise sniffed) or from stdin (`-`)."""
+    if path == "-":
+        return decode_facts(sys.stdin.buffer.read(), source="<stdin>")
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise FactsFileError(f"{path}: no such file", hint="pass a JSON or TOML facts file, or - for stdin") from None
+    except OSError as exc:
+        raise FactsFileError(f"{path}: cannot read: {exc.strerror}") from None
+    suffix = file.suffix.lower()
+    fmt: Literal["json", "toml", "auto"] = "json" if suffix == ".json" else "toml" if suffix == ".toml" else "auto"
+    return decode_facts(raw, source=path, fmt=fmt)
