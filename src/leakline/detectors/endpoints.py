@@ -73,6 +73,13 @@ class Url:
     port: int | None
     path: str
 
+    @property
+    def origin(self) -> str:
+        """`scheme://host[:port]`, IPv6 hosts in brackets; no user info, path or query."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.scheme}://{host}{port}"
+
 
 def parse_url(value: str) -> Url | None:
     """An http(s) URL in `value` (surrounding whitespace and quotes ignored), or None."""
