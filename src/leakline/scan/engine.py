@@ -37,6 +37,7 @@ class ScanStats:
     files_parsed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     rule_errors: list[str] = field(default_factory=list)
+    rule_seconds: Counter[str] = field(default_factory=Counter)
     duration_s: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
@@ -47,6 +48,7 @@ class ScanStats:
             "files_parsed": self.files_parsed,
             "skipped": dict(sorted(self.skipped.items())),
             "rule_errors": self.rule_errors,
+            "rule_seconds": {rule: round(seconds, 3) for rule, seconds in sorted(self.rule_seconds.items())},
             "duration_s": round(self.duration_s, 3),
         }
 
@@ -180,6 +182,7 @@ def scan(
         for n, rule in enumerate(rules, start=1):
             if progress is not None:
                 progress(f"{rule.meta.id} on {app.name}", n, len(rules))
+            rule_started = time.perf_counter()
             try:
                 hits = list(rule.check(ctx))
             except RecursionError:
@@ -191,6 +194,8 @@ def scan(
                     f"{rule.meta.id}: internal error {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
                 )
                 continue
+            finally:
+                stats.rule_seconds[rule.meta.id] += time.perf_counter() - rule_started
             findings.extend(_to_findings(rule.meta, hits, index, root, app))
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         stats.skipped.update(index.stats)

@@ -225,6 +225,16 @@ FUNCTION_TYPES = frozenset(
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
 _MAX_ROUNDS = 6
+# The only node kinds the analysis visits as statements; everything else is reached from them.
+INTERESTING_TYPES = (
+    *sorted(FUNCTION_TYPES),
+    "variable_declarator",
+    "assignment_expression",
+    "augmented_assignment_expression",
+    "for_in_statement",
+    "call_expression",
+    "export_statement",
+)
 
 
 class Mode(Enum):
@@ -362,13 +372,20 @@ class FileLlm:
         self.analysis = analysis
         self.file = f
         self.root = f.root
-        self._nodes: list[Node] = list(ts.walk(self.root)) if self.root is not None else []
+        language = f.language
+        self._nodes: list[Node] = (
+            ts.nodes_of_types(language, INTERESTING_TYPES, self.root)
+            if self.root is not None and language is not None
+            else []
+        )
         self._imports = {imp.local: imp for imp in analysis.index.imports_of(f)}
         self._ollama_locals = {imp.local for imp in self._imports.values() if imp.source == "ollama"}
         self._functions: dict[str, list[Node]] = {}
         self._exports: dict[str, str] = {}
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
+        self._returned: dict[int, list[Node]] = {}
+        self._direct_cache: dict[int, bool] = {}
         self._states: dict[Mode, _ModeState] = {}
         self._param_seeds: dict[Mode, set[tuple[int, str]]] = {}
         self.llm_calls: list[Node] = []
@@ -376,6 +393,10 @@ class FileLlm:
         self._find_llm_calls()
 
     # ---- structure ---------------------------------------------------------------------------
+
+    def _descendants(self, node: Node, types: tuple[str, ...]) -> list[Node]:
+        language = self.file.language
+        return ts.nodes_of_types(language, types, node) if language is not None else []
 
     def _collect_functions_and_exports(self) -> None:
         for node in self._nodes:
@@ -480,6 +501,12 @@ class FileLlm:
         return cached
 
     def is_direct_llm_call(self, call: Node) -> bool:
+        cached = self._direct_cache.get(call.id)
+        if cached is None:
+            cached = self._direct_cache[call.id] = self._is_direct_llm_call(call)
+        return cached
+
+    def _is_direct_llm_call(self, call: Node) -> bool:
         fn = call.child_by_field_name("function")
         if fn is None:
             return False
@@ -575,7 +602,7 @@ class FileLlm:
         result = any(
             call.start_byte >= fn.start_byte and call.end_byte <= fn.end_byte for call in self._direct_calls
         ) or any(
-            node.type == "call_expression" and self._callee_calls_llm(node) for node in ts.walk(fn) if node.id != fn.id
+            self._callee_calls_llm(node) for node in self._descendants(fn, ("call_expression",)) if node.id != fn.id
         )
         cache[fn.id] = result
         return result
@@ -614,7 +641,8 @@ class FileLlm:
 
     def _solve(self, state: _ModeState, mode: Mode) -> None:
         for _ in range(_MAX_ROUNDS):
-            state.memo.clear()
+            # Taint only grows, so a True result stays True; only negative answers are re-asked.
+            state.memo = {key: value for key, value in state.memo.items() if value}
             changed = False
             for node in self._nodes:
                 kind = node.type
@@ -738,15 +766,14 @@ class FileLlm:
             return False
         if body.type != "statement_block":
             return self._eval(body, state, mode)
-        for node in ts.walk(body):
-            if (
-                node.type == "return_statement"
-                and node.named_children
-                and _scope_of(node).id == fn.id
-                and self._eval(node.named_children[0], state, mode)
-            ):
-                return True
-        return False
+        returned = self._returned.get(fn.id)
+        if returned is None:
+            returned = self._returned[fn.id] = [
+                node.named_children[0]
+                for node in self._descendants(body, ("return_statement",))
+                if node.named_children and _scope_of(node).id == fn.id
+            ]
+        return any(self._eval(value, state, mode) for value in returned)
 
     def _lookup(self, node: Node, name: str, state: _ModeState) -> bool:
         for scope in _scope_chain(node):
@@ -945,7 +972,7 @@ class FileLlm:
         return any(self.function_returns_llm(h) or self._responds_with_llm(h) for h in self.handlers())
 
     def _responds_with_llm(self, fn: Node) -> bool:
-        for node in ts.walk(fn):
+        for node in self._descendants(fn, ("call_expression",)):
             if node.type == "call_expression":
                 callee = ts.callee_path(node.child_by_field_name("function") or node)
                 if callee.endswith((".json", ".send", ".write", ".end")) and callee.startswith("res"):

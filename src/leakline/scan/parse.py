@@ -141,3 +141,25 @@ def callee_path(node: Node) -> str:
         return ""
     dotted = ".".join(reversed(parts))
     return dotted.replace(".()", "()")
+
+
+@cache
+def _types_query(language: Language, types: tuple[str, ...]) -> Query | None:
+    known = [t for t in types if language.id_for_node_kind(t, True) is not None]
+    if not known:
+        return None
+    alternatives = " ".join(f"({t})" for t in known)
+    return Query(language, f"[{alternatives}] @n")
+
+
+def nodes_of_types(language: Language, types: tuple[str, ...], node: Node) -> list[Node]:
+    """Every descendant of `node` (itself included) of one of `types`, in document order (parents first).
+
+    Runs as one compiled query in C; walking every node from Python costs ten times more.
+    """
+    query = _types_query(language, types)
+    if query is None:
+        return []
+    found = QueryCursor(query).captures(node).get("n", [])
+    found.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    return found

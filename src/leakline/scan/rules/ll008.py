@@ -57,9 +57,10 @@ class CheckoutDataLogged(Rule):
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)
             sensitive = SensitiveFields(ctx.index, f)
-            for node in ts.walk(f.root):
-                if node.type != "call_expression":
-                    continue
+            language = f.language
+            if language is None:
+                continue
+            for node in ts.nodes_of_types(language, ("call_expression",), f.root):
                 sink = classify_sink(node, sentry)
                 if sink is None or not sink.payload:
                     continue
