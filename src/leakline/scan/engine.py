@@ -37,7 +37,7 @@ class ScanStats:
     files_parsed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     rule_errors: list[str] = field(default_factory=list)
-    rule_seconds: Counter[str] = field(default_factory=Counter)
+    rule_seconds: dict[str, float] = field(default_factory=dict)
     duration_s: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
@@ -195,7 +195,8 @@ def scan(
                 )
                 continue
             finally:
-                stats.rule_seconds[rule.meta.id] += time.perf_counter() - rule_started
+                elapsed = time.perf_counter() - rule_started
+                stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + elapsed
             findings.extend(_to_findings(rule.meta, hits, index, root, app))
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         stats.skipped.update(index.stats)
