@@ -1,0 +1,406 @@
+"""LL015: stored AI content served by a user-controlled id without authentication or ownership check.
+
+An insecure direct object reference on what the assistant produced: a page, route handler, API
+route or server action reads a conversation, chat, message, summary, recommendation, completion,
+answer or transcript (an ORM model or table with such a name, a SQL `FROM` clause, a KV key like
+`chat:${id}`, or a project function such as `getChatById`) with an id taken from the request
+(`params` — also `await params` in Next 15 —, `searchParams`, `req.query`, a server action's
+arguments), and nothing in the same function ties the record to the signed-in user: no
+authentication call (`auth()`, `getServerSession`, `currentUser`, Supabase `getUser`, a verified
+JWT or session cookie) or no ownership check (the session user's id in the query, or compared with
+the record's owner field). Reported at the line of the data access.
+
+The analysis is per function and name-based: a name is user-controlled (or a session value) if any
+declaration in that function binds it from a user-controlled (session) expression.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.rules.base import Hit, Rule
+
+AI_CONTENT = re.compile(
+    r"conversation|chat|message|summar(?:y|ies)|recommendation|completion|answer|transcript|prompt|repl(?:y|ies)",
+    re.IGNORECASE,
+)
+_PREFILTER_CONTENT = re.compile(
+    rb"(?i)conversation|chat|message|summar|recommendation|completion|answer|transcript|prompt|repl(?:y|ies)"
+)
+_PREFILTER_INPUT = re.compile(rb"params|searchParams|query|use server")
+USER_INPUT_PROPS = frozenset({"params", "searchParams", "query"})
+READ_METHODS = frozenset(
+    {
+        "findUnique",
+        "findUniqueOrThrow",
+        "findFirst",
+        "findFirstOrThrow",
+        "findMany",
+        "findById",
+        "findOne",
+        "find",
+        "findByPk",
+        "findAll",
+        "aggregate",
+        "get",
+        "select",
+    }
+)
+TABLE_METHODS = frozenset({"from", "table", "collection", "selectFrom", "innerJoin", "leftJoin"})
+SQL_METHODS = frozenset({"query", "execute", "$queryRaw", "$queryRawUnsafe", "raw", "all", "prepare"})
+KV_METHODS = frozenset({"get", "hget", "hgetall", "mget", "lrange", "smembers", "zrange", "getItem"})
+_SQL_TABLE = re.compile(r"\b(?:from|join)\s+[\"`'\[]?([A-Za-z_][\w.]*)", re.IGNORECASE)
+_WRAPPER_NAME = re.compile(r"^(?:get|load|fetch|find|read|query|select|retrieve)[A-Z_]\w*$")
+AUTH_CALLS = frozenset(
+    {
+        "auth",
+        "getServerSession",
+        "getServerAuthSession",
+        "getSession",
+        "currentUser",
+        "getUser",
+        "getAuth",
+        "getToken",
+        "getIronSession",
+        "validateRequest",
+        "verifySession",
+        "jwtVerify",
+        "getKindeServerSession",
+        "getClaims",
+        "protect",
+    }
+)
+_AUTH_HELPER = re.compile(
+    r"^(?:get|require|verify|validate|check|ensure|read)"
+    r"(?:Current|Server|Auth|Signed[Ii]n|Logged[Ii]n|Verified)?(?:Session|User|Auth|Viewer|Account)"
+    r"(?:OrRedirect|OrThrow|Session|Id)?$"
+)
+VERIFY_CALLS = frozenset({"jwt.verify", "jsonwebtoken.verify", "jose.jwtVerify"})
+_OWNER_FIELD = re.compile(r"(?:user|owner|author|customer|account|member|createdBy|created_by)(?:_?id|Id)?$", re.I)
+# `{ id }` in an object literal reads the variable `id`
+_REFERENCES = frozenset({"identifier", "shorthand_property_identifier"})
+EQUALITY = frozenset({"===", "!==", "==", "!="})
+FUNCTION_TYPES = frozenset(
+    {"function_declaration", "function_expression", "function", "arrow_function", "method_definition"}
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """A read of stored AI content: the call that names it and the whole call chain around it."""
+
+    node: Node
+    chain: Node
+    what: str
+
+
+def _callee(call: Node) -> str:
+    fn = call.child_by_field_name("function")
+    return ts.callee_path(fn) if fn is not None else ""
+
+
+def _chain_top(call: Node) -> Node:
+    """The outermost call of a fluent chain (`supabase.from('chats').select().eq('id', id)`)."""
+    node = call
+    while True:
+        parent = node.parent
+        if parent is None or parent.type != "member_expression":
+            return node
+        obj = parent.child_by_field_name("object")
+        grand = parent.parent
+        if obj is None or obj.id != node.id or grand is None or grand.type != "call_expression":
+            return node
+        fn = grand.child_by_field_name("function")
+        if fn is None or fn.id != parent.id:
+            return node
+        node = grand
+
+
+def _literal_text(node: Node) -> str:
+    """The literal parts of a string, template or concatenation (`chat:${id}` → 'chat:')."""
+    node = ts.unwrap(node)
+    if node.type in ("string", "template_string"):
+        return "".join(ts.text(c) for c in node.named_children if c.type == "string_fragment")
+    if node.type == "binary_expression":
+        return " ".join(_literal_text(c) for c in node.named_children)
+    return ""
+
+
+def _first_arg(call: Node) -> Node | None:
+    args = call.child_by_field_name("arguments")
+    if args is None:
+        return None
+    if args.type == "template_string":
+        return args
+    return args.named_children[0] if args.named_children else None
+
+
+class _Module:
+    """Which callees of a module are project functions (defined here or imported from project files)."""
+
+    def __init__(self, index: ProjectIndex, f: SourceFile, root: Node) -> None:
+        self.project_names = {imp.local for imp in index.imports_of(f) if imp.resolved is not None}
+        for node in ts.walk(root):
+            if node.type == "function_declaration":
+                self.project_names.add(ts.text(node.child_by_field_name("name")))
+            elif node.type == "variable_declarator":
+                value = node.child_by_field_name("value")
+                if value is not None and value.type in FUNCTION_TYPES:
+                    self.project_names.add(ts.text(node.child_by_field_name("name")))
+
+    def access(self, call: Node) -> Access | None:
+        path = _callee(call)
+        args = call.child_by_field_name("arguments")
+        if args is not None and args.type == "template_string":
+            return self._sql(call, ts.text(args))
+        if not path:
+            return None
+        parts = path.replace("()", "").split(".")
+        method = parts[-1]
+        first = _first_arg(call)
+        if method in READ_METHODS and any(AI_CONTENT.search(p) for p in parts[:-1]):
+            # `prisma.chat.findUnique`, `db.query.chats.findFirst`; two parts only for model classes
+            # (`Conversation.findById`): `messages.find(...)` is an array, `chats.get(id)` a Map.
+            model_class = len(parts) == 2 and parts[0][:1].isupper() and method not in ("get", "select")
+            if len(parts) >= 3 or model_class:
+                return Access(call, _chain_top(call), path)
+        if method in TABLE_METHODS and first is not None:
+            name = ts.string_value(first) if ts.unwrap(first).type == "string" else ts.text(first)
+            if name and AI_CONTENT.search(name):
+                return Access(call, _chain_top(call), f"{path}({name})")
+        if method in SQL_METHODS and first is not None:
+            return self._sql(call, _literal_text(first))
+        if method in KV_METHODS and len(parts) >= 2 and first is not None:
+            literal = _literal_text(first)
+            dynamic = ts.unwrap(first).type in ("template_string", "binary_expression")
+            if dynamic and AI_CONTENT.search(literal):
+                return Access(call, call, f"{path}({literal}…)")
+        name = parts[-1]
+        if len(parts) == 1 and name in self.project_names and _WRAPPER_NAME.match(name) and AI_CONTENT.search(name):
+            return Access(call, call, name)
+        return None
+
+    def _sql(self, call: Node, text: str) -> Access | None:
+        for table in _SQL_TABLE.findall(text):
+            if AI_CONTENT.search(table):
+                return Access(call, call, f"SQL from {table}")
+        return None
+
+
+class _Scope:
+    """User-controlled and session names of one top-level function."""
+
+    def __init__(self, fn: Node, *, action: bool, wrapped_by_auth: bool) -> None:
+        self.fn = fn
+        self.nodes = list(ts.walk(fn))
+        self.user: set[str] = set()
+        self.session: set[str] = set()
+        self.auth_calls: list[Node] = [n for n in self.nodes if n.type == "call_expression" and _is_auth_call(n)]
+        self.wrapped_by_auth = wrapped_by_auth
+        self._seed_parameters(action)
+        self._solve()
+
+    def _seed_parameters(self, action: bool) -> None:
+        params = self.fn.child_by_field_name("parameters")
+        if params is None:
+            single = self.fn.child_by_field_name("parameter")
+            params_list = [single] if single is not None else []
+        else:
+            params_list = list(params.named_children)
+        for param in params_list:
+            pattern = param.child_by_field_name("pattern") or param
+            if action:
+                # a server action's arguments come straight from the browser
+                self.user.update(_names(pattern))
+                continue
+            for node in ts.walk(pattern):
+                if node.type == "shorthand_property_identifier_pattern" and ts.text(node) in USER_INPUT_PROPS:
+                    self.user.add(ts.text(node))
+                elif node.type == "pair_pattern":
+                    key = ts.text(node.child_by_field_name("key"))
+                    value = node.child_by_field_name("value")
+                    if key in USER_INPUT_PROPS and value is not None:
+                        self.user.update(_names(value))
+
+    def _solve(self) -> None:
+        bindings: list[tuple[Node, Node]] = []
+        for node in self.nodes:
+            if node.type == "variable_declarator":
+                target, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+            elif node.type == "assignment_expression":
+                target, value = node.child_by_field_name("left"), node.child_by_field_name("right")
+            else:
+                continue
+            if target is not None and value is not None:
+                bindings.append((target, value))
+        for _ in range(4):
+            before = (len(self.user), len(self.session))
+            for target, value in bindings:
+                if self.is_user(value):
+                    self.user.update(_names(target))
+                if self.is_session(value):
+                    self.session.update(_names(target))
+            if (len(self.user), len(self.session)) == before:
+                return
+
+    def is_user(self, node: Node) -> bool:
+        for inner in ts.walk(node):
+            if inner.type in _REFERENCES and ts.text(inner) in self.user:
+                return True
+            if inner.type == "member_expression" and ts.text(inner.child_by_field_name("property")) in USER_INPUT_PROPS:
+                return True
+        return False
+
+    def is_session(self, node: Node) -> bool:
+        for inner in ts.walk(node):
+            if inner.type in _REFERENCES and ts.text(inner) in self.session:
+                return True
+            if inner.type == "call_expression" and _is_auth_call(inner):
+                return True
+            # NextAuth's `auth((req) => ...)` puts the session on `req.auth`
+            if (
+                self.wrapped_by_auth
+                and inner.type == "member_expression"
+                and ts.text(inner.child_by_field_name("property")) == "auth"
+            ):
+                return True
+        return False
+
+    @property
+    def authenticated(self) -> bool:
+        return self.wrapped_by_auth or bool(self.auth_calls)
+
+    def owns(self, access: Access) -> bool:
+        """The session user's id is part of the query, or compared with the record's owner field."""
+        if self.is_session(access.chain):
+            return True
+        for node in self.nodes:
+            if node.type != "binary_expression":
+                continue
+            op = node.child_by_field_name("operator")
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if op is None or ts.text(op) not in EQUALITY or left is None or right is None:
+                continue
+            for mine, theirs in ((left, right), (right, left)):
+                if self.is_session(mine) and not self.is_session(theirs) and _mentions_owner(theirs):
+                    return True
+        return False
+
+
+def _names(pattern: Node) -> set[str]:
+    """The names a binding pattern introduces (`{ params: { id } }` → id, `[a, ...rest]` → a, rest)."""
+    kind = pattern.type
+    if kind in ("identifier", "shorthand_property_identifier_pattern"):
+        return {ts.text(pattern)}
+    if kind == "pair_pattern":
+        value = pattern.child_by_field_name("value")
+        return _names(value) if value is not None else set()
+    if kind in ("assignment_pattern", "object_assignment_pattern"):
+        left = pattern.child_by_field_name("left") or (pattern.named_children[0] if pattern.named_children else None)
+        return _names(left) if left is not None else set()
+    if kind in ("object_pattern", "array_pattern", "rest_pattern"):
+        out: set[str] = set()
+        for child in pattern.named_children:
+            out |= _names(child)
+        return out
+    return set()
+
+
+def _is_auth_call(call: Node) -> bool:
+    path = _callee(call)
+    if not path:
+        return False
+    clean = path.replace("()", "")
+    last = clean.rsplit(".", 1)[-1]
+    if clean in VERIFY_CALLS:
+        return True
+    if last == "protect":
+        return clean.startswith("auth")
+    return last in AUTH_CALLS or bool(_AUTH_HELPER.match(last))
+
+
+def _mentions_owner(node: Node) -> bool:
+    for inner in ts.walk(node):
+        if inner.type == "member_expression" and _OWNER_FIELD.search(ts.text(inner.child_by_field_name("property"))):
+            return True
+        if inner.type == "identifier" and _OWNER_FIELD.fullmatch(ts.text(inner)):
+            return True
+    return False
+
+
+def _top_function(node: Node, root: Node) -> Node | None:
+    """The outermost function around `node` (the handler, page component, action or generateMetadata)."""
+    found: Node | None = None
+    current = node.parent
+    while current is not None and current.id != root.id:
+        if current.type in FUNCTION_TYPES:
+            found = current
+        current = current.parent
+    return found
+
+
+def _wrapped_by_auth(fn: Node) -> bool:
+    """`export const GET = withAuth(async (req) => ...)`, NextAuth's `auth((req) => ...)`, Auth0's wrappers."""
+    parent = fn.parent
+    if parent is None or parent.type != "arguments" or parent.parent is None:
+        return False
+    callee = _callee(parent.parent).replace("()", "")
+    return "auth" in callee.lower()
+
+
+class AiContentWithoutOwnershipCheck(Rule):
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        index = ctx.index
+        for f in index.sources:
+            data = f.data()
+            if not _PREFILTER_CONTENT.search(data) or not _PREFILTER_INPUT.search(data):
+                continue
+            serves = index.is_page(f) or index.is_route_handler(f) or index.is_api_route(f)
+            if not serves and (b"use server" not in data or not index.is_server_action_module(f)):
+                continue
+            yield from self._check_file(index, f)
+
+    def _check_file(self, index: ProjectIndex, f: SourceFile) -> Iterator[Hit]:
+        root = f.root
+        if root is None:
+            return
+        module = _Module(index, f, root)
+        action = index.is_server_action_module(f)
+        scopes: dict[int, _Scope] = {}
+        for node in ts.walk(root):
+            if node.type != "call_expression":
+                continue
+            access = module.access(node)
+            if access is None:
+                continue
+            fn = _top_function(node, root)
+            if fn is None:
+                continue
+            scope = scopes.get(fn.id)
+            if scope is None:
+                scope = scopes[fn.id] = _Scope(fn, action=action, wrapped_by_auth=_wrapped_by_auth(fn))
+            if not scope.is_user(access.chain) or scope.owns(access):
+                continue
+            if scope.authenticated:
+                why = "the request is authenticated, but the record's owner is never compared with the session user"
+            else:
+                why = "no authentication check and no ownership comparison"
+            line, column = node.start_point
+            yield Hit(
+                path=f.rel,
+                line=line + 1,
+                column=column + 1,
+                message=f"stored AI content ({access.what}) is read with a user-controlled id: {why}",
+                evidence=access.what,
+                key=access.what,
+            )
+
+
+RULE_CLASS = AiContentWithoutOwnershipCheck
