@@ -55,7 +55,7 @@ def test_certificate_transparency_vectors() -> None:
 leaf_lists = st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70)
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(leaf_lists)
 def test_frontier_matches_recursive_definition(leaves: list[bytes]) -> None:
     frontier = Frontier()
@@ -65,7 +65,7 @@ def test_frontier_matches_recursive_definition(leaves: list[bytes]) -> None:
     assert frontier.size == len(leaves)
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(leaf_lists, st.data())
 def test_inclusion_proof_round_trip(leaves: list[bytes], data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(leaves) - 1))

@@ -205,11 +205,14 @@ def parse_keys(material: object, *, source: str) -> AuditKeys:
 
 def _parse_key_text(text: bytes, source: str) -> AuditKeys:
     try:
-        material = json.loads(text.decode("utf-8"))
+        decoded = text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise KeyFileError(f"{source}: not valid UTF-8 at byte offset {exc.start}") from None
+    try:
+        material = json.loads(decoded)
     except json.JSONDecodeError as exc:
-        raise KeyFileError(f"{source}: not valid JSON at byte offset {exc.pos}: {exc.msg}") from None
+        offset = len(decoded[: exc.pos].encode("utf-8"))
+        raise KeyFileError(f"{source}: not valid JSON at byte offset {offset}: {exc.msg}") from None
     return parse_keys(material, source=source)
 
 

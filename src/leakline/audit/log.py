@@ -485,9 +485,6 @@ class AuditLog:
         seq = self._encode(record_type, meta, body)
         if self.policy.mode == "record" or self._batch_bytes >= MAX_BATCH_BYTES:
             self._flush_locked()
-        elif len(self._batch) == 1:
-            self._batch_deadline = time.monotonic() + self.policy.group_commit_ms / 1000
-            self._wake.notify()
         return seq
 
     def _ensure_epoch(self) -> None:
@@ -519,7 +516,10 @@ class AuditLog:
         if cipher is None or epoch is None:
             raise RuntimeError("internal: a record was encoded before its epoch started")
         if self._batch_snapshot is None:
+            # The first record of a batch: its age decides when the background thread commits it.
             self._batch_snapshot = state.snapshot()
+            self._batch_deadline = time.monotonic() + self.policy.group_commit_ms / 1000
+            self._wake.notify()
         seq = state.seq
         counter = self._counter
         head = fmt.encode_record_head(

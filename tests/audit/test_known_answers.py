@@ -1,0 +1,95 @@
+"""Known-answer tests: fixed keys and inputs give fixed bytes, so the format never drifts silently.
+
+If one of these fails, the on-disk format changed: bump FORMAT_VERSION, document the change in
+docs/audit-format.md, keep a reader for version 1, and only then update the expected values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from leakline.audit import format as fmt
+from leakline.audit.keys import epoch_key, key_check_value, kek_id
+from leakline.audit.log import AuditLog, read_data_key
+from leakline.audit.verify import parse_header, verify_log
+from tests.audit.helpers import fixed_keys, make_deterministic, quiet_policy, record_spans
+
+LOG_ID = bytes(range(0xA0, 0xB0))
+DATA_KEY = bytes(range(0xC0, 0xE0))
+
+
+def test_format_constants() -> None:
+    assert fmt.FORMAT_VERSION == 1
+    assert fmt.LOG_MAGIC == b"LLAUDIT\x00"
+    assert fmt.CHECKPOINT_MAGIC == b"LLCHKPT\x00"
+    assert (fmt.HEADER_FIXED.size, fmt.RECORD_FIXED.size, fmt.CHECKPOINT_BODY.size, fmt.CHECKPOINT_SIZE) == (
+        101, 72, 188, 252,
+    )
+
+
+def test_key_derivations() -> None:
+    assert epoch_key(DATA_KEY, LOG_ID, 0).hex() == EPOCH0_KEY
+    assert epoch_key(DATA_KEY, LOG_ID, 1).hex() == EPOCH1_KEY
+    assert key_check_value(DATA_KEY, LOG_ID).hex() == KEY_CHECK
+    assert kek_id(bytes(range(32))) == KEK_ID
+    assert fixed_keys().wrapper.key_id == KEK_ID
+
+
+def write_kat_log(directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_deterministic(monkeypatch)
+    with AuditLog.open(directory, fixed_keys(), region="eu", policy=quiet_policy(mode="record"),
+                       background=False) as log:
+        log.append(kind="incident.dpo_called", actor="alice", region="eu", incident="INC-1",
+                   payload={"note": "called the DPO at 10:02"}, meta={"channel": "phone"})
+        log.append(kind="gateway.exchange", actor="gateway", region="eu", payload={"prompt": "hi"})
+
+
+def test_writer_output_is_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "log"
+    write_kat_log(directory, monkeypatch)
+    log = (directory / fmt.LOG_FILENAME).read_bytes()
+    checkpoints = (directory / fmt.CHECKPOINT_FILENAME).read_bytes()
+    header = parse_header(log)
+    assert log[: header.size].hex() == HEADER_HEX
+    spans = record_spans(log)
+    assert [s.stop - s.start for s in spans] == [228, 279, 213]
+    assert log[spans[1].start : spans[1].stop].hex() == FIRST_EVENT_HEX
+    assert hashlib.sha256(log).hexdigest() == LOG_SHA256
+    assert checkpoints.hex() == CHECKPOINT_HEX
+    data_key = read_data_key(directory, header, fixed_keys())
+    assert data_key == DATA_KEY
+    report = verify_log(directory, data_key=data_key)
+    assert (report.records, report.decrypted, report.region, report.root) == (3, 3, "eu", ROOT_HEX)
+
+
+# Expected values (format version 1).
+EPOCH0_KEY = "9eb332a6bc0e0a6bdd556446197334422f531dee831f560ed5e9a949ecaf681f"
+EPOCH1_KEY = "19f57749493906889af150e38cdd97ea6f6ef9496ff90d0a25fd968681604264"
+KEY_CHECK = "42f24808472c1c8a045993fe1deee5d3bd02d063c73e7240d47aff2ebbca0019"
+KEK_ID = "6291f847fc871e8b"
+HEADER_HEX = (
+    "4c4c41554449540000010087a0a1a2a3a4a5a6a7a8a9aaabacadaeaf0006379da05b600029acbae141bccaf0b22e1a94"
+    "d34d0bc7361e526d0bfe12c89794bc9322966dd742f24808472c1c8a045993fe1deee5d3bd02d063c73e7240d47aff2e"
+    "bbca00190265757d6f2d151de77a404cb05ef6be9e5b0f087efb56499340a0c3b39516faded28a"
+)
+FIRST_EVENT_HEX = (
+    "000001170100000000000000000000010006379da05b67d00000000000000001b46d513f73688c8eea82ab095a00bdd3"
+    "4cc7caa12602bd20760f22de2dd7e75d0000007d000000327b226163746f72223a22616c696365222c22696e63696465"
+    "6e74223a22494e432d31222c226b696e64223a22696e636964656e742e64706f5f63616c6c6564222c226d657461223a"
+    "7b226368616e6e656c223a2270686f6e65227d2c227061796c6f61645f6279746573223a33342c22726567696f6e223a"
+    "226575227dbaf13c2ee7a6edd49ed3edb83bb6fd1416603ba297ad0971ccb0272009cc0f357dc761b2119585aae3b51a"
+    "35b6e6c90c6f8f6aec10853092a60542abfe5286238d9a3b0b6ff6a5c0402af7e01f0d8a61f7fa"
+)
+LOG_SHA256 = "9dcc6cd4f9fc7fe3d93276203eff363b9cc4e3b236bdb9428d3001eabfdc142d"
+CHECKPOINT_HEX = (
+    "4c4c43484b50540000010000a0a1a2a3a4a5a6a7a8a9aaabacadaeaf0000000000000000000000000000000300000000"
+    "000003570006379da05b6fa08fb10c63488d898b9b6fada5e9a9118fda1b18f06f6efc646c3253d12b30a7127d6f2d15"
+    "1de77a404cb05ef6be9e5b0f087efb56499340a0c3b39516faded28a7d6f2d151de77a404cb05ef6be9e5b0f087efb56"
+    "499340a0c3b39516faded28a29acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd7ef0a73d1"
+    "4dfbc045aa4ce8a5fbdfd4b74c2b67309c30dbc3958107facd689beb60b983fd35b8c281a88fb042bf04e041797e39d1"
+    "0b354fbafe1a7e3b5b597b07"
+)
+ROOT_HEX = "8fb10c63488d898b9b6fada5e9a9118fda1b18f06f6efc646c3253d12b30a712"

@@ -1,0 +1,295 @@
+"""The writer: round trips, group commit, epochs, heartbeats, checkpoints, recovery, rotation, residency."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from leakline.audit import format as fmt
+from leakline.audit.errors import (
+    AuditUsageError,
+    KeyFileError,
+    KeyMismatch,
+    LogBusy,
+    LogNotFound,
+    RecordTooLarge,
+    ResidencyRefused,
+)
+from leakline.audit.keys import KEY_ENV_VAR, generate_key_file, load_key_file, load_keys
+from leakline.audit.log import AuditLog, CommitPolicy, read_data_key
+from leakline.audit.rotate import rotate_keys
+from leakline.audit.verify import Record, parse_header, verify_log
+from tests.audit.helpers import fixed_keys, other_keys, quiet_policy, record_spans
+
+
+def decrypt_all(directory: Path, keys: object = None) -> list[Record]:
+    header = parse_header((directory / fmt.LOG_FILENAME).read_bytes())
+    data_key = read_data_key(directory, header, keys or fixed_keys())  # type: ignore[arg-type]
+    records: list[Record] = []
+    verify_log(directory, data_key=data_key, on_record=records.append)
+    return records
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll for a state the background thread must reach; generous bound, no timing asserted."""
+    deadline = time.monotonic() + 20
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.02)
+
+
+def test_round_trip_keeps_metadata_clear_and_payload_encrypted(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    secret = "4111 1111 1111 1111"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        first = log.append(kind="gateway.exchange", actor="gateway", incident="INC-7",
+                           payload={"prompt": f"my card is {secret}"}, meta={"detector_hits": ["pan"]})
+        second = log.append(kind="note", actor="alice", payload=None)
+    assert (first, second) == (1, 2)
+    raw = (directory / fmt.LOG_FILENAME).read_bytes()
+    assert secret.encode() not in raw
+    assert b'"detector_hits":["pan"]' in raw  # clear metadata is readable without the key
+    records = decrypt_all(directory)
+    assert [r.type for r in records] == [fmt.RecordType.EPOCH, fmt.RecordType.EVENT, fmt.RecordType.EVENT]
+    assert records[1].payload == {"prompt": f"my card is {secret}"}
+    assert records[1].meta == {"kind": "gateway.exchange", "actor": "gateway", "incident": "INC-7",
+                               "payload_bytes": 43, "meta": {"detector_hits": ["pan"]}}
+    assert records[2].payload is None
+    assert records[2].meta == {"kind": "note", "actor": "alice", "payload_bytes": 0}
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        log.append(kind="k", actor="a")
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for name in (fmt.LOG_FILENAME, fmt.CHECKPOINT_FILENAME, fmt.DATAKEY_FILENAME):
+        assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600
+
+
+def test_group_commit_buffers_until_flush(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    log = AuditLog.open(directory, fixed_keys(), policy=quiet_policy(), background=False)
+    size_before = (directory / fmt.LOG_FILENAME).stat().st_size
+    assert log.append(kind="k", actor="a", payload={"n": 1}) == 1
+    assert (directory / fmt.LOG_FILENAME).stat().st_size == size_before
+    log.flush()
+    assert verify_log(directory).records == 2
+    log.close()
+    assert verify_log(directory).uncovered_records == 0
+
+
+def test_background_thread_commits_a_batch_when_it_is_due(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy(group_commit_ms=20)) as log:
+        log.append(kind="k", actor="a")
+        wait_for(lambda: verify_log(directory).records == 2, "the batch reached the disk")
+
+
+def test_record_mode_is_durable_on_return(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    log = AuditLog.open(directory, fixed_keys(), policy=quiet_policy(mode="record"), background=False)
+    log.append(kind="k", actor="a")
+    assert verify_log(directory).records == 2
+    log.close()
+
+
+def test_every_writer_start_is_a_new_epoch(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    for _ in range(3):
+        with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+            log.append(kind="k", actor="a")
+    records = decrypt_all(directory)
+    assert [(r.seq, r.epoch, r.type.name) for r in records] == [
+        (0, 0, "EPOCH"), (1, 0, "EVENT"), (2, 1, "EPOCH"), (3, 1, "EVENT"), (4, 2, "EPOCH"), (5, 2, "EVENT"),
+    ]
+    assert records[0].meta["writer"]["pid"] == os.getpid()
+    assert verify_log(directory).checkpoints == 3
+
+
+def test_heartbeats_while_idle(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy(heartbeat_seconds=1, group_commit_ms=5)):
+        wait_for(lambda: verify_log(directory).records >= 3, "two records (EPOCH + heartbeat) and another")
+    types = [r.type for r in decrypt_all(directory)]
+    assert types[0] == fmt.RecordType.EPOCH
+    assert set(types[1:]) == {fmt.RecordType.HEARTBEAT}
+
+
+def test_time_based_checkpoint(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy(checkpoint_every_seconds=0.05)) as log:
+        log.append(kind="k", actor="a")
+        log.flush()
+        wait_for(lambda: verify_log(directory).checkpoints >= 1, "a checkpoint after T seconds")
+        assert verify_log(directory).last_checkpoint is not None
+
+
+def test_count_based_checkpoints(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy(mode="record", checkpoint_every_records=4),
+                       background=False) as log:
+        for _ in range(9):
+            log.append(kind="k", actor="a")
+    report = verify_log(directory)
+    assert (report.records, report.checkpoints) == (10, 3)  # at 4 and 8 records, and 10 at close
+
+
+def test_region_is_bound_to_the_sink(tmp_path: Path) -> None:
+    eu = tmp_path / "eu"
+    with AuditLog.open(eu, fixed_keys(), region="eu", policy=quiet_policy()) as log:
+        log.append(kind="k", actor="a", region="eu")
+        log.flush()
+        before = (eu / fmt.LOG_FILENAME).read_bytes()
+        for region in (None, "us"):
+            with pytest.raises(ResidencyRefused):
+                log.append(kind="k", actor="a", region=region)
+        log.flush()
+        assert (eu / fmt.LOG_FILENAME).read_bytes() == before
+    assert verify_log(eu).records == 2
+    assert verify_log(eu).region == "eu"
+    with pytest.raises(ResidencyRefused, match="region 'eu', not for records without a region"):
+        AuditLog.open(eu, fixed_keys())
+    with pytest.raises(AuditUsageError, match="not a valid name"):
+        AuditLog.open(tmp_path / "x", fixed_keys(), region="EU west")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"kind": "", "actor": "a"}, AuditUsageError, "kind must be"),
+        ({"kind": "k", "actor": None}, AuditUsageError, "actor is required"),
+        ({"kind": "k", "actor": "a", "payload": {"x": object()}}, AuditUsageError, "not JSON-serialisable"),
+        ({"kind": "k", "actor": "a", "meta": ["x"]}, AuditUsageError, "meta must be a JSON object"),
+        ({"kind": "k", "actor": "a", "payload": "x" * (fmt.MAX_PAYLOAD_BYTES + 1)}, RecordTooLarge, "limit"),
+    ],
+)
+def test_bad_records_are_refused_and_nothing_is_written(
+    tmp_path: Path, kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy(mode="record"), background=False) as log:
+        log.append(kind="k", actor="a")
+        before = (directory / fmt.LOG_FILENAME).read_bytes()
+        with pytest.raises(error, match=message):
+            log.append(**kwargs)  # type: ignore[arg-type]
+        assert (directory / fmt.LOG_FILENAME).read_bytes() == before
+
+
+def torn_tail_case(directory: Path) -> tuple[bytes, bytes]:
+    """A clean log, then a record whose write was cut after 100 bytes."""
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy(mode="record"), background=False) as log:
+        for i in range(3):
+            log.append(kind="k", actor="a", payload={"i": i})
+    intact = (directory / fmt.LOG_FILENAME).read_bytes()
+    last = record_spans(intact)[-1]
+    torn = intact[last.start : last.start + 100]
+    with (directory / fmt.LOG_FILENAME).open("ab") as handle:
+        handle.write(torn)
+    return intact, torn
+
+
+def test_torn_record_is_reported_then_cut_by_the_next_writer(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    intact, torn = torn_tail_case(directory)
+    report = verify_log(directory)
+    assert (report.records, report.torn_tail_bytes) == (4, 100)
+    assert "torn record" in report.warnings[0]
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy(), background=False) as log:
+        assert [p.read_bytes() for p in log.torn_recovered] == [torn]
+        assert (directory / fmt.LOG_FILENAME).read_bytes() == intact
+        log.append(kind="after", actor="a")
+    records = decrypt_all(directory)
+    assert [r.payload for r in records[:4]] == [None, {"i": 0}, {"i": 1}, {"i": 2}]
+    # The torn record's epoch (0) may have reached the disk, so the new writer took epoch 1.
+    assert (records[-2].epoch, records[-2].type, records[-1].meta["kind"]) == (1, fmt.RecordType.EPOCH, "after")
+    assert verify_log(directory).warnings == ()
+
+
+def test_zero_filled_tail_is_torn(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    intact, _ = torn_tail_case(directory)
+    with (directory / fmt.LOG_FILENAME).open("wb") as handle:
+        handle.write(intact + bytes(4096))
+    assert verify_log(directory).torn_tail_bytes == 4096
+    with AuditLog.open(directory, fixed_keys(), background=False):
+        pass
+    assert (directory / fmt.LOG_FILENAME).read_bytes() == intact
+
+
+def test_wrong_key_is_a_usage_error(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        log.append(kind="k", actor="a")
+    with pytest.raises(KeyMismatch, match="wrapped under key-encryption key") as caught:
+        AuditLog.open(directory, other_keys())
+    assert caught.value.exit_code == 2
+
+
+def test_opening_a_missing_log_without_create(tmp_path: Path) -> None:
+    with pytest.raises(LogNotFound):
+        AuditLog.open(tmp_path / "none", fixed_keys(), create=False)
+
+
+def test_rotation_rewraps_and_hands_over_signing(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        log.append(kind="before", actor="a", payload={"old": True})
+    stale = AuditLog.open(directory, fixed_keys(), policy=quiet_policy(), background=False)
+    result = rotate_keys(directory, fixed_keys(), other_keys())
+    assert (result.old_kek_id, result.new_kek_id) == (fixed_keys().wrapper.key_id, other_keys().wrapper.key_id)
+    with pytest.raises(KeyMismatch):
+        decrypt_all(directory, fixed_keys())
+    records = decrypt_all(directory, other_keys())
+    assert records[1].payload == {"old": True}
+    assert records[-1].type == fmt.RecordType.KEY_ROTATION
+    assert records[-1].seq == result.signing_rotated_at
+    report = verify_log(directory)
+    assert len(report.signing_keys) == 2
+    assert report.last_checkpoint is not None and report.last_checkpoint.signer == report.signing_keys[1]
+    # A writer still holding the old key file may append, but cannot sign: it must restart.
+    stale.append(kind="late", actor="a")
+    with pytest.raises(LogBusy, match="checkpoints are now signed by") as caught:
+        stale.checkpoint()
+    assert caught.value.hint is not None and "restart this writer" in caught.value.hint
+    with pytest.raises(LogBusy):
+        stale.close()
+    with AuditLog.open(directory, other_keys(), policy=quiet_policy()) as log:
+        log.append(kind="after", actor="a")
+    assert verify_log(directory).uncovered_records == 0
+
+
+def test_key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "k.key"
+    keys = generate_key_file(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_key_file(path).signer.public_key == keys.signer.public_key
+    with pytest.raises(KeyFileError, match="refusing to overwrite"):
+        generate_key_file(path)
+    bad = tmp_path / "bad.key"
+    bad.write_text('{"format": "leakline-audit-key",\n "version": 1,, }')
+    with pytest.raises(KeyFileError, match="not valid JSON at byte offset 47"):
+        load_key_file(bad)
+    bad.write_text('{"format": "leakline-audit-key", "version": 1, "kek": "!!", "signing_key": ""}')
+    with pytest.raises(KeyFileError, match="field 'kek': not valid base64"):
+        load_key_file(bad)
+    with pytest.raises(KeyFileError, match="no such key file"):
+        load_key_file(tmp_path / "missing.key")
+    monkeypatch.delenv(KEY_ENV_VAR, raising=False)
+    with pytest.raises(KeyFileError, match=KEY_ENV_VAR):
+        load_keys(None)
+    monkeypatch.setenv(KEY_ENV_VAR, path.read_text())
+    assert load_keys(None).wrapper.key_id == keys.wrapper.key_id
+
+
+def test_commit_policy_validation() -> None:
+    with pytest.raises(AuditUsageError):
+        CommitPolicy(mode="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(AuditUsageError):
+        CommitPolicy(group_commit_ms=0)
