@@ -1,0 +1,159 @@
+"""LL015 beyond the fixture pair: Pages Router data fetching, Clerk / Supabase / NextAuth shapes,
+tagged SQL, KV keys, in-memory arrays, and what the message says about authentication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leakline.scan.engine import scan
+
+PACKAGE = '{"dependencies":{"next":"15.1.0"}}'
+
+
+def _app(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in {"package.json": PACKAGE, **files}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def _hits(app: Path) -> list[tuple[str, int, str]]:
+    result = scan(app, rule_ids=["LL015"])
+    assert result.stats.rule_errors == []
+    return [(f.path, f.line, f.message) for f in result.findings]
+
+
+def _places(app: Path) -> list[tuple[str, int]]:
+    return [(path, line) for path, line, _ in _hits(app)]
+
+
+def test_get_server_side_props_with_mongoose_model(tmp_path: Path) -> None:
+    vulnerable = (
+        "import { Conversation } from '../../models';\n"
+        "export async function getServerSideProps(context) {\n"
+        "  const id = context.params.id;\n"
+        "  const conversation = await Conversation.findById(id).lean();\n"
+        "  return { props: { conversation } };\n"
+        "}\n"
+        "export default function Page() { return null; }\n"
+    )
+    safe = (
+        "import { getSession } from 'next-auth/react';\n"
+        "import { Conversation } from '../../models';\n"
+        "export async function getServerSideProps(context) {\n"
+        "  const session = await getSession(context);\n"
+        "  const conversation = await Conversation.findById(context.params.id).lean();\n"
+        "  if (!session || conversation.ownerId.toString() !== session.user.id) return { notFound: true };\n"
+        "  return { props: { conversation } };\n"
+        "}\n"
+        "export default function Page() { return null; }\n"
+    )
+    hits = _hits(_app(tmp_path / "v", {"pages/chats/[id].tsx": vulnerable}))
+    assert [(p, line) for p, line, _ in hits] == [("pages/chats/[id].tsx", 4)]
+    assert hits[0][2].endswith("no authentication check and no ownership comparison")
+    assert _hits(_app(tmp_path / "s", {"pages/chats/[id].tsx": safe})) == []
+
+
+def test_clerk_user_id_in_the_where_clause_is_an_ownership_check(tmp_path: Path) -> None:
+    page = (
+        "import { auth } from '@clerk/nextjs/server';\n"
+        "import { prisma } from '../../../lib/prisma';\n"
+        "export default async function Page({ params }) {\n"
+        "  const { userId } = await auth();\n"
+        "  const chat = await prisma.chat.findFirst({ where: { id: params.id%s } });\n"
+        "  return <p>{chat?.title}</p>;\n"
+        "}\n"
+    )
+    assert _places(_app(tmp_path / "s", {"app/chat/[id]/page.tsx": page % ", userId"})) == []
+    hits = _hits(_app(tmp_path / "v", {"app/chat/[id]/page.tsx": page % ""}))
+    assert [(p, line) for p, line, _ in hits] == [("app/chat/[id]/page.tsx", 5)]
+    assert "authenticated, but the record's owner is never compared" in hits[0][2]
+
+
+def test_supabase_chain_with_and_without_the_owner_filter(tmp_path: Path) -> None:
+    route = (
+        "import { createClient } from '@/utils/supabase/server';\n"
+        "export async function GET(req, { params }) {\n"
+        "  const supabase = await createClient();\n"
+        "  const { data: { user } } = await supabase.auth.getUser();\n"
+        "  const { id } = await params;\n"
+        "  const { data } = await supabase\n"
+        "    .from('conversations')\n"
+        "    .select('*')\n"
+        "    .eq('id', id)%s\n"
+        "    .single();\n"
+        "  return Response.json(data);\n"
+        "}\n"
+    )
+    rel = "app/api/conversations/[id]/route.ts"
+    assert _places(_app(tmp_path / "s", {rel: route % "\n    .eq('user_id', user.id)"})) == []
+    assert _places(_app(tmp_path / "v", {rel: route % ""})) == [(rel, 6)]
+
+
+def test_nextauth_route_wrapper_with_owner_comparison(tmp_path: Path) -> None:
+    route = (
+        "import { auth } from '@/auth';\n"
+        "import { db } from '@/lib/db';\n"
+        "export const GET = auth(async function GET(req, { params }) {\n"
+        "  const summary = await db.summary.findUnique({ where: { id: (await params).id } });\n"
+        "  if (summary?.authorId !== req.auth?.user?.id) return new Response(null, { status: 404 });\n"
+        "  return Response.json(summary);\n"
+        "});\n"
+    )
+    assert _places(_app(tmp_path, {"app/api/summaries/[id]/route.ts": route})) == []
+
+
+def test_tagged_sql_and_kv_keys_with_request_ids(tmp_path: Path) -> None:
+    route = (
+        "import { sql } from '@vercel/postgres';\n"
+        "import { kv } from '@vercel/kv';\n"
+        "export async function GET(req) {\n"
+        "  const id = new URL(req.url).searchParams.get('chat');\n"
+        "  const { rows } = await sql`SELECT role, content FROM chat_messages WHERE chat_id = ${id}`;\n"
+        "  const cached = await kv.get('answer:' + id);\n"
+        "  const settings = await kv.get(`settings:${id}`);\n"
+        "  return Response.json({ rows, cached, settings });\n"
+        "}\n"
+    )
+    assert _places(_app(tmp_path, {"app/api/history/route.ts": route})) == [
+        ("app/api/history/route.ts", 5),
+        ("app/api/history/route.ts", 6),
+    ]
+
+
+def test_arrays_maps_and_ids_not_from_the_request_are_not_findings(tmp_path: Path) -> None:
+    page = (
+        "import { prisma } from '@/lib/prisma';\n"
+        "import { auth } from '@/auth';\n"
+        "export default async function Page({ searchParams }) {\n"
+        "  const session = await auth();\n"
+        "  const mine = await prisma.conversation.findMany({ where: { userId: session.user.id } });\n"
+        "  const picked = mine.find((c) => c.id === searchParams.id);\n"
+        "  const drafts = new Map();\n"
+        "  const draft = drafts.get(searchParams.id);\n"
+        "  const latest = await prisma.message.findFirst({ where: { id: FEATURED_ID } });\n"
+        "  return <p>{picked?.title}{draft}{latest?.content}</p>;\n"
+        "}\n"
+    )
+    assert _places(_app(tmp_path, {"app/history/page.tsx": page})) == []
+
+
+def test_helpers_outside_routes_are_not_judged(tmp_path: Path) -> None:
+    helper = "export async function getChat(req) { return prisma.chat.findUnique({ where: { id: req.query.id } }); }\n"
+    assert _places(_app(tmp_path, {"lib/chats.ts": helper})) == []
+
+
+def test_search_params_prop_of_a_page(tmp_path: Path) -> None:
+    page = (
+        "import { getConversation } from './data';\n"
+        "export default async function Page(props) {\n"
+        "  const sp = await props.searchParams;\n"
+        "  const conversation = await getConversation(sp.id);\n"
+        "  return <p>{conversation.title}</p>;\n"
+        "}\n"
+    )
+    data = "export async function getConversation(id) { return null; }\n"
+    assert _places(_app(tmp_path, {"app/share/page.tsx": page, "app/share/data.ts": data})) == [
+        ("app/share/page.tsx", 4)
+    ]
