@@ -1,0 +1,69 @@
+"""LL019 edge cases beyond the fixture pair."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from leakline.scan.engine import scan
+
+PACKAGE = json.dumps({"name": "t", "dependencies": {"next": "15.2.4"}})
+
+
+def _app(tmp_path: Path, files: dict[str, str]) -> Path:
+    (tmp_path / "package.json").write_text(PACKAGE, encoding="utf-8")
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _found(app: Path) -> list[tuple[str, int]]:
+    result = scan(app, rule_ids=["LL019"])
+    assert result.stats.rule_errors == []
+    return [(f.path, f.line) for f in result.findings]
+
+
+def test_option_through_a_constant_and_in_a_wrapped_config(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "next.config.js": (
+                "const withBundleAnalyzer = require('@next/bundle-analyzer')();\n"
+                "const maps = true;\n"
+                "module.exports = withBundleAnalyzer({\n"
+                "  'productionBrowserSourceMaps': maps,\n"
+                "});\n"
+            )
+        },
+    )
+    assert _found(app) == [("next.config.js", 4)]
+
+
+def test_option_known_only_at_run_time_is_not_reported(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {"next.config.mjs": "export default { productionBrowserSourceMaps: process.env.SOURCE_MAPS === '1' };\n"},
+    )
+    assert _found(app) == []
+
+
+def test_every_map_file_is_its_own_finding_and_maps_outside_static_are_not(tmp_path: Path) -> None:
+    files = {f".next/static/chunks/{n}.js.map": "{}" for n in ("a", "b", "c")}
+    files["public/vendor/lib.js.map"] = "{}"
+    files["lib/map.ts"] = "export const m = new Map();\n"
+    app = _app(tmp_path, files)
+    assert _found(app) == [
+        (".next/static/chunks/a.js.map", 1),
+        (".next/static/chunks/b.js.map", 1),
+        (".next/static/chunks/c.js.map", 1),
+    ]
+
+
+def test_inline_map_is_reported_on_its_line(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {".next/static/chunks/x.js": "var a=1;\nvar b=2;\n//# sourceMappingURL=data:application/json;base64,e30=\n"},
+    )
+    assert _found(app) == [(".next/static/chunks/x.js", 3)]
