@@ -21,8 +21,8 @@ from leakline.scan.context import ScanContext
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
 
-KEYWORD = b"eader"
-"""Every header write spells `headers`, `Headers`, `setHeader`, `appendHeader` or `writeHead(er)`."""
+KEYWORDS = (b"eader", b"writeHead")
+"""Every header write spells `headers`, `Headers`, `setHeader`, `appendHeader` or `writeHead`."""
 SETTER_METHODS = frozenset({"set", "append"})
 RES_SETTERS = frozenset({"setHeader", "appendHeader", "header"})
 RESPONSE_INIT_CALLS = {
@@ -250,7 +250,8 @@ def model_internal(llm: FileLlm, value: Node) -> Node | None:
 class LlmDataInResponseHeaders(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.index.sources:
-            if KEYWORD not in f.data() or f.root is None:
+            data = f.data()
+            if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
                 continue
             llm: FileLlm | None = None
             for write in header_writes(f.root):
