@@ -72,6 +72,8 @@ class Piece:
     text: str
     line: int
     column: int
+    path: str = ""
+    """The file the text comes from ("" : the file that sets the header)."""
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,19 @@ class StaticString:
 
     def position_at(self, offset: int) -> tuple[int, int]:
         """Source (line, column) of the character at `offset` of `value`."""
+        _, line, column = self.location_at(offset)
+        return line, column
+
+    def location_at(self, offset: int) -> tuple[str, int, int]:
+        """Source (path, line, column) of the character at `offset` of `value` (path "" : the setter's file)."""
         for piece in self.pieces:
             if offset < len(piece.text):
-                return piece.line, piece.column + offset
+                return piece.path, piece.line, piece.column + offset
             offset -= len(piece.text)
         if self.pieces:
-            return self.pieces[-1].line, self.pieces[-1].column
-        return 0, 0
+            last = self.pieces[-1]
+            return last.path, last.line, last.column
+        return "", 0, 0
 
 
 class Unknown:
@@ -121,6 +129,7 @@ class Obj:
     positions: dict[str, tuple[int, int]]
     line: int
     column: int
+    path: str = ""
 
     def get(self, name: str) -> Value:
         return self.fields.get(name, UNKNOWN)
@@ -134,10 +143,10 @@ def _point(node: Node, row_shift: int = 0) -> tuple[int, int]:
     return row + 1, col + 1 - (row_shift if row == 0 else 0)
 
 
-def _split_lines(text: str, line: int, column: int) -> list[Piece]:
+def _split_lines(text: str, line: int, column: int, path: str = "") -> list[Piece]:
     out: list[Piece] = []
     for chunk in text.splitlines(keepends=True):
-        out.append(Piece(chunk, line, column))
+        out.append(Piece(chunk, line, column, path))
         if chunk.endswith(("\n", "\r")):
             line, column = line + 1, 1
         else:
@@ -145,8 +154,8 @@ def _split_lines(text: str, line: int, column: int) -> list[Piece]:
     return out
 
 
-def static(text: str, line: int, column: int) -> StaticString:
-    return StaticString(tuple(_split_lines(text, line, column)))
+def static(text: str, line: int, column: int, path: str = "") -> StaticString:
+    return StaticString(tuple(_split_lines(text, line, column, path)))
 
 
 def _decode_escape(raw: str) -> str:
@@ -176,7 +185,7 @@ def _map_pieces(s: StaticString, fn: re.Pattern[str] | str, repl: str, count: in
             text = piece.text.replace(fn, repl) if count == 0 else piece.text.replace(fn, repl, 1)
         else:
             text = fn.sub(repl, piece.text, count=count)
-        out.append(Piece(text, piece.line, piece.column))
+        out.append(Piece(text, piece.line, piece.column, piece.path))
     return StaticString(tuple(out))
 
 
@@ -190,20 +199,20 @@ def _trim(s: StaticString) -> StaticString:
         return StaticString(())
     first, last = pieces[0], pieces[-1]
     lead = len(first.text) - len(first.text.lstrip())
-    pieces[0] = Piece(first.text.lstrip(), first.line, first.column + lead)
+    pieces[0] = Piece(first.text.lstrip(), first.line, first.column + lead, first.path)
     last = pieces[-1]
-    pieces[-1] = Piece(last.text.rstrip(), last.line, last.column)
+    pieces[-1] = Piece(last.text.rstrip(), last.line, last.column, last.path)
     return StaticString(tuple(pieces))
 
 
-def _to_static(value: Value, node: Node) -> StaticString | None:
+def _to_static(value: Value, node: Node, path: str = "") -> StaticString | None:
     """A value as string text, for template substitutions and concatenation (None: not a string)."""
     if isinstance(value, StaticString):
         return value
     if isinstance(value, bool):
-        return static("true" if value else "false", *_point(node))
+        return static("true" if value else "false", *_point(node), path)
     if isinstance(value, int | float):
-        return static(str(value), *_point(node))
+        return static(str(value), *_point(node), path)
     return None
 
 
@@ -339,9 +348,9 @@ class Evaluator:
         for child in node.named_children:
             line, column = self.point(child)
             if child.type == "string_fragment":
-                pieces.extend(_split_lines(ts.text(child), line, column))
+                pieces.extend(_split_lines(ts.text(child), line, column, self.file.rel))
             elif child.type == "escape_sequence":
-                pieces.append(Piece(_decode_escape(ts.text(child)), line, column))
+                pieces.append(Piece(_decode_escape(ts.text(child)), line, column, self.file.rel))
         return StaticString(tuple(pieces))
 
     def _template(self, node: Node, depth: int) -> StaticString:
@@ -349,14 +358,14 @@ class Evaluator:
         for child in node.named_children:
             line, column = self.point(child)
             if child.type == "string_fragment":
-                pieces.extend(_split_lines(ts.text(child), line, column))
+                pieces.extend(_split_lines(ts.text(child), line, column, self.file.rel))
             elif child.type == "escape_sequence":
-                pieces.append(Piece(_decode_escape(ts.text(child)), line, column))
+                pieces.append(Piece(_decode_escape(ts.text(child)), line, column, self.file.rel))
             elif child.type == "template_substitution":
                 inner = child.named_children[0] if child.named_children else None
                 value = self.eval(inner, depth + 1)
-                text = _to_static(value, child) if inner is not None else None
-                pieces.extend(text.pieces if text is not None else (Piece(DYNAMIC, line, column),))
+                text = _to_static(value, child, self.file.rel) if inner is not None else None
+                pieces.extend(text.pieces if text is not None else (Piece(DYNAMIC, line, column, self.file.rel),))
         return StaticString(tuple(pieces))
 
     def _identifier(self, name: str, depth: int) -> Value:
@@ -383,7 +392,7 @@ class Evaluator:
             if ref.imported == "defaults":
                 return nosecone_defaults(*self._import_point(ref))
             if ref.imported == "nonce":
-                return static(f"'nonce-{DYNAMIC}'", *self._import_point(ref))
+                return static(f"'nonce-{DYNAMIC}'", *self._import_point(ref), self.file.rel)
             return UNKNOWN
         if ref.resolved is None or self.import_depth >= MAX_IMPORT_DEPTH:
             return UNKNOWN
@@ -406,7 +415,11 @@ class Evaluator:
         return 1, 1
 
     def eval_name(self, name: str) -> Value:
-        return self._identifier(name, 0)
+        """An exported name: a module-level binding, else a field of `module.exports = {...}`."""
+        if self.binding(name) is not None:
+            return self._identifier(name, 0)
+        exports = self.default_export()
+        return exports.get(name) if isinstance(exports, Obj) else UNKNOWN
 
     def default_export(self) -> Value:
         for child in self.root.named_children:
@@ -457,19 +470,19 @@ class Evaluator:
                     fields.update(inner.fields)
                     positions.update(inner.positions)
         line, column = self.point(node)
-        return Obj(fields, positions, line, column)
+        return Obj(fields, positions, line, column, self.file.rel)
 
     def _binary(self, node: Node, depth: int) -> Value:
         operator = node.child_by_field_name("operator")
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
         if operator is None or left is None or right is None or ts.text(operator) != "+":
             return UNKNOWN
-        lhs = _to_static(self.eval(left, depth + 1), left)
-        rhs = _to_static(self.eval(right, depth + 1), right)
+        lhs = _to_static(self.eval(left, depth + 1), left, self.file.rel)
+        rhs = _to_static(self.eval(right, depth + 1), right, self.file.rel)
         if lhs is None and rhs is None:
             return UNKNOWN
-        dynamic_left = static(DYNAMIC, *self.point(left))
-        dynamic_right = static(DYNAMIC, *self.point(right))
+        dynamic_left = static(DYNAMIC, *self.point(left), self.file.rel)
+        dynamic_right = static(DYNAMIC, *self.point(right), self.file.rel)
         return _concat(lhs or dynamic_left, rhs or dynamic_right)
 
     def _call(self, node: Node, depth: int) -> Value:
@@ -487,7 +500,7 @@ class Evaluator:
             return self._map(target_node, args[0], depth)
         target = self.eval(target_node, depth + 1)
         if method == "join" and isinstance(target, list):
-            sep = self.eval(args[0], depth + 1) if args else static(",", *self.point(node))
+            sep = self.eval(args[0], depth + 1) if args else static(",", *self.point(node), self.file.rel)
             return _join(target, sep, node, self)
         if not isinstance(target, StaticString):
             return UNKNOWN
@@ -546,7 +559,7 @@ class Evaluator:
             items = []
             for key, value in source.fields.items():
                 line, column = source.positions.get(key, (source.line, source.column))
-                items.append([static(key, line, column), value])
+                items.append([static(key, line, column, source.path), value])
         else:
             evaluated = self.eval(target_node, depth + 1)
             if not isinstance(evaluated, list):
@@ -585,7 +598,7 @@ def _join(items: list[Value], sep: Value, node: Node, ev: Evaluator) -> Value:
     for i, item in enumerate(items):
         text = _to_static(item, node)
         if text is None:
-            text = static(DYNAMIC, *ev.point(node))
+            text = static(DYNAMIC, *ev.point(node), ev.file.rel)
         if i:
             parts.append(sep)
         parts.append(text)
@@ -680,7 +693,7 @@ def _header_entry(
     return HeaderSetting(
         name=key.value.strip().lower(),
         value=value if isinstance(value, StaticString) else None,
-        path=ev.file.rel,
+        path=item.path or ev.file.rel,
         line=item.line,
         column=item.column,
         origin=origin,
@@ -722,11 +735,17 @@ def _headers_functions(ev: Evaluator, root: Node) -> Iterator[Node]:
             if value.type in ("arrow_function", "function_expression", "function"):
                 yield value
             elif value.type == "identifier":
-                bound = ev.binding(ts.text(value))
-                if isinstance(bound, Node):
-                    bound = ts.unwrap(bound)
-                    if bound.type in ("arrow_function", "function_expression", "function", "function_declaration"):
-                        yield bound
+                yield from _bound_function(ev, ts.text(value))
+        elif node.type == "shorthand_property_identifier" and ts.text(node) == "headers":
+            yield from _bound_function(ev, "headers")
+
+
+def _bound_function(ev: Evaluator, name: str) -> Iterator[Node]:
+    bound = ev.binding(name)
+    if isinstance(bound, Node):
+        bound = ts.unwrap(bound)
+        if bound.type in ("arrow_function", "function_expression", "function", "function_declaration"):
+            yield bound
 
 
 def next_config_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSetting]:
@@ -844,7 +863,7 @@ def _object_headers(ev: Evaluator, value: Value, origin: HeaderOrigin) -> Iterat
         yield HeaderSetting(
             name=name.strip().lower(),
             value=item if isinstance(item, StaticString) else None,
-            path=ev.file.rel,
+            path=value.path or ev.file.rel,
             line=line,
             column=column,
             origin=origin,

@@ -18,10 +18,11 @@ class WeakCsp(Rule):
             if setting.value is None:
                 continue  # set at run time: nothing to judge statically
             for weakness in header_weaknesses(setting.value.value):
-                line, column = setting.value.position_at(weakness.offset)
+                path, line, column = setting.value.location_at(weakness.offset)
                 if line <= 0:
-                    line, column = setting.line, setting.column
-                place = (setting.path, line)
+                    path, line, column = setting.path, setting.line, setting.column
+                # The policy text may live in another module than the one that sets the header.
+                place = (path or setting.path, line)
                 text = f"{weakness.directive}: {weakness.detail}"
                 if text not in by_place[place]:
                     by_place[place].append(text)
