@@ -18,9 +18,11 @@ to it is) and reaches a fixpoint per file; files are analysed lazily, on first q
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 from tree_sitter import Node
 
@@ -234,6 +236,7 @@ INTERESTING_TYPES = (
     "for_in_statement",
     "call_expression",
     "export_statement",
+    "return_statement",
 )
 
 
@@ -384,8 +387,8 @@ class FileLlm:
         self._exports: dict[str, str] = {}
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
-        self._returned: dict[int, list[Node]] = {}
         self._direct_cache: dict[int, bool] = {}
+        self._callee_cache: dict[int, str] = {}
         self._states: dict[Mode, _ModeState] = {}
         self._param_seeds: dict[Mode, set[tuple[int, str]]] = {}
         self.llm_calls: list[Node] = []
@@ -394,9 +397,51 @@ class FileLlm:
 
     # ---- structure ---------------------------------------------------------------------------
 
-    def _descendants(self, node: Node, types: tuple[str, ...]) -> list[Node]:
-        language = self.file.language
-        return ts.nodes_of_types(language, types, node) if language is not None else []
+    @cached_property
+    def _calls(self) -> tuple[list[Node], list[int]]:
+        calls = [n for n in self._nodes if n.type == "call_expression"]
+        return calls, [n.start_byte for n in calls]
+
+    def _calls_within(self, node: Node) -> list[Node]:
+        """Call expressions inside `node`, from the per-file node list (no second tree traversal)."""
+        calls, starts = self._calls
+        lo = bisect.bisect_left(starts, node.start_byte)
+        hi = bisect.bisect_right(starts, node.end_byte)
+        return [c for c in calls[lo:hi] if c.end_byte <= node.end_byte]
+
+    @cached_property
+    def _returns_by_function(self) -> dict[int, list[Node]]:
+        out: dict[int, list[Node]] = {}
+        for node in self._nodes:
+            if node.type == "return_statement" and node.named_children:
+                out.setdefault(_scope_of(node).id, []).append(node.named_children[0])
+        return out
+
+    @cached_property
+    def _callback_sites(self) -> list[Node]:
+        """Calls that may hand LLM data to a callback: AI SDK options, `.then`, React state setters."""
+        setters = {name for _, name in self._state_setters}
+        out = []
+        for call in self._calls[0]:
+            fn = call.child_by_field_name("function")
+            if fn is None:
+                continue
+            path = self._callee(fn)
+            last = path.rsplit(".", 1)[-1]
+            if (
+                last in AI_SDK_FUNCTIONS
+                or last == "then"
+                or last in ELEMENT_CALLBACK_METHODS
+                or (fn.type == "identifier" and path in setters)
+            ):
+                out.append(call)
+        return out
+
+    def _callee(self, fn: Node) -> str:
+        cached = self._callee_cache.get(fn.id)
+        if cached is None:
+            cached = self._callee_cache[fn.id] = ts.callee_path(fn)
+        return cached
 
     def _collect_functions_and_exports(self) -> None:
         for node in self._nodes:
@@ -510,7 +555,7 @@ class FileLlm:
         fn = call.child_by_field_name("function")
         if fn is None:
             return False
-        path = ts.callee_path(fn)
+        path = self._callee(fn)
         if not path:
             return False
         last = path.rsplit(".", 1)[-1]
@@ -602,7 +647,7 @@ class FileLlm:
         result = any(
             call.start_byte >= fn.start_byte and call.end_byte <= fn.end_byte for call in self._direct_calls
         ) or any(
-            self._callee_calls_llm(node) for node in self._descendants(fn, ("call_expression",)) if node.id != fn.id
+            self._callee_calls_llm(node) for node in self._calls_within(fn) if node.id != fn.id
         )
         cache[fn.id] = result
         return result
@@ -671,8 +716,8 @@ class FileLlm:
                 elif kind in FUNCTION_TYPES and node.id not in state.returning and self._returns_llm(node, state, mode):
                     state.returning.add(node.id)
                     changed = True
-                elif kind == "call_expression":
-                    changed |= self._bind_callbacks(node, state, mode)
+            for call in self._callback_sites:
+                changed |= self._bind_callbacks(call, state, mode)
             if not changed:
                 return
 
@@ -766,14 +811,7 @@ class FileLlm:
             return False
         if body.type != "statement_block":
             return self._eval(body, state, mode)
-        returned = self._returned.get(fn.id)
-        if returned is None:
-            returned = self._returned[fn.id] = [
-                node.named_children[0]
-                for node in self._descendants(body, ("return_statement",))
-                if node.named_children and _scope_of(node).id == fn.id
-            ]
-        return any(self._eval(value, state, mode) for value in returned)
+        return any(self._eval(value, state, mode) for value in self._returns_by_function.get(fn.id, ()))
 
     def _lookup(self, node: Node, name: str, state: _ModeState) -> bool:
         for scope in _scope_chain(node):
@@ -972,7 +1010,7 @@ class FileLlm:
         return any(self.function_returns_llm(h) or self._responds_with_llm(h) for h in self.handlers())
 
     def _responds_with_llm(self, fn: Node) -> bool:
-        for node in self._descendants(fn, ("call_expression",)):
+        for node in self._calls_within(fn):
             if node.type == "call_expression":
                 callee = ts.callee_path(node.child_by_field_name("function") or node)
                 if callee.endswith((".json", ".send", ".write", ".end")) and callee.startswith("res"):
