@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from leakline.audit import format as fmt
-from leakline.audit.keys import epoch_key, key_check_value, kek_id
+from leakline.audit.keys import epoch_key, kek_id, key_check_value
 from leakline.audit.log import AuditLog, read_data_key
 from leakline.audit.verify import parse_header, verify_log
 from tests.audit.helpers import fixed_keys, make_deterministic, quiet_policy, record_spans
