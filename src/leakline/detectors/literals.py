@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from leakline.detectors.errors import EmptyLiteralError
 
 COMBINED_THRESHOLD = 96
 """Above this many values one combined regex beats a find pass per value (bench/secrets_bench.py)."""
+
+Strategy = Literal["auto", "find", "regex"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +32,7 @@ class LiteralMatch:
 class LiteralMatcher:
     """Finds every occurrence of a fixed set of values; labels say which value matched, never the value."""
 
-    def __init__(self, literals: Mapping[str, str]) -> None:
+    def __init__(self, literals: Mapping[str, str], strategy: Strategy = "auto") -> None:
         by_value: dict[str, str] = {}
         for label, value in literals.items():
             if not value:
@@ -39,14 +42,19 @@ class LiteralMatcher:
         self._values = sorted(by_value, key=len, reverse=True)
         self._label_of = by_value
         self._combined: re.Pattern[str] | None = None
-        if len(self._values) > COMBINED_THRESHOLD:
+        use_regex = strategy == "regex" or (strategy == "auto" and len(self._values) > COMBINED_THRESHOLD)
+        if use_regex and self._values:
             self._combined = re.compile("|".join(re.escape(v) for v in self._values))
 
     def __len__(self) -> int:
         return len(self._values)
 
     def finditer(self, text: str) -> Iterator[LiteralMatch]:
-        """Occurrences in order of position; overlapping occurrences of different values are all reported."""
+        """Occurrences in order of position.
+
+        The find strategy reports each value's non-overlapping occurrences, even inside another value's;
+        the regex strategy reports one match per stretch of text, the longest value first.
+        """
         if self._combined is not None:
             for match in self._combined.finditer(text):
                 yield LiteralMatch(self._label_of[match.group()], match.start(), match.end())

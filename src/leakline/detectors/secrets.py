@@ -256,19 +256,28 @@ def find_secrets(text: str, context: Context = Context.TEXT) -> list[SecretMatch
             if _plausible(SecretKind.AWS_SECRET_KEY, text[start:end], text, start):
                 out.append(SecretMatch(SecretKind.AWS_SECRET_KEY, start, end))
     if context is Context.ENV:
-        taken = [(m.start, m.end) for m in out]
         for match in _ASSIGNMENT_REGEX.finditer(text):
             start, end = match.span("value")
             value = text[start:end]
             if len(value) < _MIN_ASSIGNED_SECRET_LEN or is_placeholder(value) or "://" in value:
                 continue
-            if any(s < end and start < e for s, e in taken):
-                continue
             if publishable_reason(value) is not None:
                 continue
             out.append(SecretMatch(SecretKind.PASSWORD_ASSIGNMENT, start, end))
-    out.sort(key=lambda m: m.start)
-    return out
+    return _without_overlaps(out)
+
+
+# Kinds found by a name or a URL's shape around the secret; a provider's own shape says more.
+_GENERIC_KINDS = frozenset({SecretKind.URL_PASSWORD, SecretKind.PASSWORD_ASSIGNMENT})
+
+
+def _without_overlaps(matches: list[SecretMatch]) -> list[SecretMatch]:
+    """One match per stretch of text (`postgres://u:sk-proj-…@h` is an OpenAI key, not also a password)."""
+    kept: list[SecretMatch] = []
+    for match in sorted(matches, key=lambda m: (m.kind in _GENERIC_KINDS, m.start, -m.end)):
+        if all(match.end <= k.start or k.end <= match.start for k in kept):
+            kept.append(match)
+    return sorted(kept, key=lambda m: m.start)
 
 
 def contains_secret(text: str, context: Context = Context.TEXT) -> bool:
