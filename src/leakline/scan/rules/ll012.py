@@ -29,7 +29,23 @@ KEYWORDS = (b"catch", b"getErrorMessage", b"onError", b"error")
 SAFE_PROPS = frozenset({"digest", "name", "code", "status", "statusCode", "length", "issues", "type"})
 # Calls whose result carries the text of their receiver (methods) or first argument (functions).
 CARRYING_METHODS = frozenset(
-    {"toString", "trim", "slice", "substring", "split", "join", "replace", "replaceAll", "toLowerCase", "toUpperCase"}
+    {
+        "toString",
+        "trim",
+        "slice",
+        "substring",
+        "split",
+        "join",
+        "replace",
+        "replaceAll",
+        "toLowerCase",
+        "toUpperCase",
+        "map",
+        "flatMap",
+        "filter",
+        "at",
+        "find",
+    }
 )
 CARRYING_FUNCTIONS = frozenset(
     {"String", "JSON.stringify", "encodeURIComponent", "inspect", "util.inspect", "serializeError", "Object.assign"}
