@@ -1,4 +1,4 @@
-"""`leakline weights …` end to end in a subprocess: exit codes 0/1/2, messages, and no plaintext left behind."""
+"""`leakline weights …` through the real entry point: exit codes 0/1/2, messages, no plaintext left behind."""
 
 from __future__ import annotations
 
@@ -7,21 +7,50 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from leakline.cli import main
+from leakline.weights.container import encrypt_file
+from leakline.weights.keys import generate_key, write_keyfile
+
 MIB = 1 << 20
 
 
-def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """Run `leakline weights …` in-process through the real entry point (`main`), which maps errors to codes."""
+
+    def invoke(*args: str | Path, cwd: Path) -> Ran:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["leakline", "weights", *map(str, args)])
+        monkeypatch.setenv("COLUMNS", "200")
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as caught:
+            main()
+        out = capsys.readouterr()
+        code = caught.value.code
+        return Ran(code if isinstance(code, int) else (0 if code is None else 1), out.out, out.err)
+
+    return invoke
+
+
+def run_subprocess(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "leakline.cli", "weights", *map(str, args)],
         cwd=cwd,
         capture_output=True,
-        text=True,
         timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
     )
 
 
@@ -29,28 +58,44 @@ def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cli")
     (root / "model.bin").write_bytes(os.urandom(2 * MIB + 12345))  # three 1 MiB segments
-    assert run("keygen", "key.json", cwd=root).returncode == 0
-    done = run("encrypt", "model.bin", "model.llw", "--key", "key.json", "--model-id", "llama", "--model-version",
-               "2", cwd=root)
-    assert done.returncode == 0, done.stderr
+    key = generate_key()
+    write_keyfile(root / "key.json", key)
+    encrypt_file(root / "model.bin", root / "model.llw", key, model_id="llama", model_version="2")
     return root
 
 
-def test_keygen_makes_a_0600_file_and_refuses_to_overwrite(workdir: Path) -> None:
-    assert stat.S_IMODE((workdir / "key.json").stat().st_mode) == 0o600
+def test_keygen_and_encrypt_through_the_cli(tmp_path: Path, run: Callable[..., Ran]) -> None:
+    (tmp_path / "m.bin").write_bytes(b"weights" * 1000)
+    made = run("keygen", "k.json", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE((tmp_path / "k.json").stat().st_mode) == 0o600
+    done = run("encrypt", "m.bin", "m.llw", "--key", "k.json", "--model-id", "tiny", "--model-version", "0.1",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "model 'tiny' version '0.1', 1 segments" in done.stdout
+    site = run("keygen", "site.json", "--site-copy-of", "k.json", cwd=tmp_path)
+    assert site.returncode == 0
+    assert "signing_key" not in (tmp_path / "site.json").read_text()
+    refused = run("encrypt", "m.bin", "n.llw", "--key", "site.json", "--model-id", "tiny", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "no signing key" in refused.stderr
+    assert not (tmp_path / "n.llw").exists()
+
+
+def test_keygen_refuses_to_overwrite(workdir: Path, run: Callable[..., Ran]) -> None:
     again = run("keygen", "key.json", cwd=workdir)
     assert again.returncode == 2
     assert "already exists" in again.stderr
 
 
-def test_encrypt_decrypt_round_trip(workdir: Path) -> None:
+def test_encrypt_decrypt_round_trip(workdir: Path, run: Callable[..., Ran]) -> None:
     done = run("decrypt", "model.llw", "out.bin", "--key", "key.json", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert (workdir / "out.bin").read_bytes() == (workdir / "model.bin").read_bytes()
     (workdir / "out.bin").unlink()
 
 
-def test_damaged_last_segment_leaves_no_destination_and_names_the_segment(workdir: Path) -> None:
+def test_damaged_last_segment_leaves_no_destination_and_names_the_segment(workdir: Path, run: Callable[..., Ran]) -> None:
     blob = bytearray((workdir / "model.llw").read_bytes())
     header_length = int.from_bytes(blob[9:13], "big")
     blob[header_length + 2 * (MIB + 16) + 100] ^= 0x01  # segment 2, after two good segments were written
@@ -64,7 +109,7 @@ def test_damaged_last_segment_leaves_no_destination_and_names_the_segment(workdi
     assert {p.name for p in workdir.iterdir()} == before  # no temporary file left either
 
 
-def test_truncated_file_exits_1(workdir: Path) -> None:
+def test_truncated_file_exits_1(workdir: Path, run: Callable[..., Ran]) -> None:
     (workdir / "short.llw").write_bytes((workdir / "model.llw").read_bytes()[: MIB + 5])
     done = run("decrypt", "short.llw", "plain2.bin", "--key", "key.json", cwd=workdir)
     assert done.returncode == 1
@@ -72,14 +117,14 @@ def test_truncated_file_exits_1(workdir: Path) -> None:
     assert not (workdir / "plain2.bin").exists()
 
 
-def test_wrong_key_exits_1_and_says_so(workdir: Path) -> None:
+def test_wrong_key_exits_1_and_says_so(workdir: Path, run: Callable[..., Ran]) -> None:
     assert run("keygen", "other.json", cwd=workdir).returncode == 0
     done = run("verify", "model.llw", "--key", "other.json", cwd=workdir)
     assert done.returncode == 1
     assert "key id" in done.stderr
 
 
-def test_verify_and_version_pin(workdir: Path) -> None:
+def test_verify_and_version_pin(workdir: Path, run: Callable[..., Ran]) -> None:
     ok = run("verify", "model.llw", "--key", "key.json", "--model-version", "2", cwd=workdir)
     assert ok.returncode == 0, ok.stderr
     assert "ok: model.llw" in ok.stdout
@@ -88,7 +133,7 @@ def test_verify_and_version_pin(workdir: Path) -> None:
     assert "version '2'" in old.stderr
 
 
-def test_usage_errors_exit_2(workdir: Path) -> None:
+def test_usage_errors_exit_2(workdir: Path, run: Callable[..., Ran]) -> None:
     missing = run("decrypt", "nope.llw", "x.bin", "--key", "key.json", cwd=workdir)
     assert missing.returncode == 2
     assert "nope.llw: no such file" in missing.stderr
@@ -98,13 +143,14 @@ def test_usage_errors_exit_2(workdir: Path) -> None:
     assert (workdir / "exists.bin").read_bytes() == b"keep me"
     no_model = run("encrypt", "model.bin", "y.llw", "--key", "key.json", cwd=workdir)
     assert no_model.returncode == 2
-    (workdir / "other.json").chmod(0o644)
-    loose = run("verify", "model.llw", "--key", "other.json", cwd=workdir)
+    write_keyfile(workdir / "loose.json", generate_key())
+    (workdir / "loose.json").chmod(0o644)
+    loose = run("verify", "model.llw", "--key", "loose.json", cwd=workdir)
     assert loose.returncode == 2
     assert "must be 0600" in loose.stderr
 
 
-def test_inspect_needs_no_key_and_shows_no_secret(workdir: Path) -> None:
+def test_inspect_needs_no_key_and_shows_no_secret(workdir: Path, run: Callable[..., Ran]) -> None:
     done = run("inspect", "model.llw", "--json", cwd=workdir)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
@@ -119,11 +165,18 @@ def test_inspect_needs_no_key_and_shows_no_secret(workdir: Path) -> None:
 
 
 def test_decrypt_to_stdout_streams_the_plaintext(workdir: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "leakline.cli", "weights", "decrypt", "model.llw", "-", "--key", "key.json"],
-        cwd=workdir,
-        capture_output=True,
-        timeout=120,
-    )
+    done = run_subprocess("decrypt", "model.llw", "-", "--key", "key.json", cwd=workdir)
     assert done.returncode == 0
     assert done.stdout == (workdir / "model.bin").read_bytes()
+
+
+def test_exit_codes_through_the_installed_entry_point(workdir: Path) -> None:
+    blob = bytearray((workdir / "model.llw").read_bytes())
+    blob[-100] ^= 0x01  # inside the signed manifest
+    (workdir / "forged.llw").write_bytes(bytes(blob))
+    integrity = run_subprocess("verify", "forged.llw", "--key", "key.json", cwd=workdir)
+    assert integrity.returncode == 1
+    assert b"Traceback" not in integrity.stderr
+    usage = run_subprocess("verify", "absent.llw", "--key", "key.json", cwd=workdir)
+    assert usage.returncode == 2
+    assert b"absent.llw: no such file" in usage.stderr

@@ -23,7 +23,7 @@ def _write(blob: bytes, name: str) -> Path:
     return path
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     plaintext=st.binary(min_size=0, max_size=1500),
     segment_size=st.sampled_from([64, 100, 257]),

@@ -103,7 +103,7 @@ def expected_errors(offset: int) -> tuple[type[Exception], ...]:
     return (TruncatedError,)  # the end magic is gone: no trailer
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=0, max_value=len(BLOB) * 8 - 1))
 def test_any_single_bit_flip_is_detected_with_the_right_error(bit: int) -> None:
     with pytest.raises(FormatError) as caught:
@@ -115,7 +115,7 @@ def test_any_single_bit_flip_is_detected_with_the_right_error(bit: int) -> None:
         assert f"segment {caught.value.index} " in caught.value.message
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(min_value=0, max_value=len(BLOB) - 1))
 def test_truncation_at_any_point_is_detected(length: int) -> None:
     with pytest.raises(TruncatedError) as caught:
@@ -156,7 +156,7 @@ def test_a_segment_from_another_file_is_rejected(index: int) -> None:
     assert not isinstance(caught.value, SegmentReorderedError)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_any_header_byte_edit_is_detected(data: st.DataObject) -> None:
     offset = data.draw(st.integers(0, HEADER_LEN - 1))
