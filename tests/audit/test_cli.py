@@ -1,0 +1,172 @@
+"""`leakline audit ...`: the command contract, through the real entry point and through CliRunner."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leakline.audit import format as fmt
+from leakline.audit.cli import app
+from leakline.audit.errors import AuditUsageError, KeyMismatch, RecordModified
+from leakline.audit.proof import check_proof
+from tests.audit.helpers import record_spans
+
+runner = CliRunner()
+
+
+def leakline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leakline.cli", *args], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def invoke(*args: str) -> object:
+    result = runner.invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def populated(tmp_path: Path) -> tuple[Path, Path]:
+    key = tmp_path / "k.key"
+    invoke("keygen", str(key))
+    log = tmp_path / "log"
+    invoke("append", "--log", str(log), "--key", str(key), "--kind", "incident.dpo_called", "--actor", "alice",
+           "--incident", "INC-1", "--json", '{"note": "called the DPO at 10:02"}')
+    invoke("append", "--log", str(log), "--key", str(key), "--kind", "incident.regulator_notified",
+           "--actor", "bob", "--incident", "INC-1", "--json", '{"authority": "CNIL"}')
+    invoke("append", "--log", str(log), "--key", str(key), "--kind", "note", "--actor", "carol",
+           "--json", '"unrelated"')
+    return log, key
+
+
+def test_exit_codes_through_the_real_entry_point(populated: tuple[Path, Path]) -> None:
+    log, key = populated
+    intact = leakline("audit", "verify", str(log))
+    assert intact.returncode == 0, intact.stderr
+    assert intact.stdout.startswith("intact: 6 records")
+    data = bytearray((log / fmt.LOG_FILENAME).read_bytes())
+    victim = record_spans(bytes(data))[3]
+    data[victim.start + 80] ^= 0x10
+    (log / fmt.LOG_FILENAME).write_bytes(bytes(data))
+    tampered = leakline("audit", "verify", str(log), "--format", "json")
+    assert tampered.returncode == 1
+    assert json.loads(tampered.stdout) == {
+        "intact": False,
+        "damage": "modified",
+        "seq": 3,
+        "offset": victim.start,
+        "file": str(log / fmt.LOG_FILENAME),
+        "message": f"{log / fmt.LOG_FILENAME}, record 3, byte offset {victim.start}: modified: "
+                   "the record's hash does not match its contents",
+    }
+    text = leakline("audit", "verify", str(log))
+    assert text.returncode == 1
+    assert f"record 3, byte offset {victim.start}: modified" in text.stderr
+    usage = leakline("audit", "verify", str(log.parent / "missing"))
+    assert usage.returncode == 2
+    assert "no such directory" in usage.stderr
+    bad_option = leakline("audit", "verify", str(log), "--format", "yaml")
+    assert bad_option.returncode == 2
+
+
+def test_keygen_writes_a_private_key(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    result = invoke("keygen", str(key))
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    material = json.loads(key.read_text())
+    assert material["kek"] not in result.output and material["signing_key"] not in result.output  # type: ignore[attr-defined]
+    assert "signing key: SHA256:" in result.output  # type: ignore[attr-defined]
+
+
+def test_append_prints_the_sequence_and_refuses_bad_json(populated: tuple[Path, Path]) -> None:
+    log, key = populated
+    result = invoke("append", "--log", str(log), "--key", str(key), "--kind", "k", "--actor", "a", "--json", "1")
+    assert result.output == "7\n"  # type: ignore[attr-defined]
+    with pytest.raises(AuditUsageError, match="--json: not valid JSON at character 1"):
+        invoke("append", "--log", str(log), "--key", str(key), "--kind", "k", "--actor", "a", "--json", "{x")
+
+
+def test_show_filters_and_decrypts(populated: tuple[Path, Path]) -> None:
+    log, key = populated
+    result = invoke("show", str(log), "--key", str(key), "--incident", "INC-1")
+    lines = result.output.splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 2
+    assert "incident.dpo_called  actor=alice  incident=INC-1  {\"note\": \"called the DPO at 10:02\"}" in lines[0]
+    assert "incident.regulator_notified  actor=bob" in lines[1]
+    kind = invoke("show", str(log), "--key", str(key), "--kind", "note")
+    assert kind.output.count("\n") == 1 and '"unrelated"' in kind.output  # type: ignore[attr-defined]
+    future = invoke("show", str(log), "--key", str(key), "--since", "2999-01-01T00:00:00Z")
+    assert future.output == ""  # type: ignore[attr-defined]
+    with pytest.raises(AuditUsageError, match="--until: 'yesterday' is not an ISO 8601 time"):
+        invoke("show", str(log), "--key", str(key), "--until", "yesterday")
+
+
+def test_export_writes_json_lines(populated: tuple[Path, Path], tmp_path: Path) -> None:
+    log, key = populated
+    out = tmp_path / "export.jsonl"
+    invoke("export", str(log), "--key", str(key), "--kind", "incident.regulator_notified", "-o", str(out))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    (line,) = out.read_text().splitlines()
+    exported = json.loads(line)
+    assert {k: exported[k] for k in ("seq", "type", "kind", "actor", "incident", "payload")} == {
+        "seq": 3, "type": "event", "kind": "incident.regulator_notified", "actor": "bob", "incident": "INC-1",
+        "payload": {"authority": "CNIL"},
+    }
+    assert exported["time"].endswith("+00:00")
+
+
+def test_rotate_key_keeps_old_records_readable(populated: tuple[Path, Path], tmp_path: Path) -> None:
+    log, key = populated
+    new = tmp_path / "new.key"
+    invoke("keygen", str(new))
+    result = invoke("rotate-key", str(log), "--key", str(key), "--new-key", str(new))
+    assert "signing key rotated at record" in result.output  # type: ignore[attr-defined]
+    shown = invoke("show", str(log), "--key", str(new), "--kind", "incident.dpo_called")
+    assert "called the DPO at 10:02" in shown.output  # type: ignore[attr-defined]
+    with pytest.raises(KeyMismatch):
+        invoke("show", str(log), "--key", str(key))
+    verified = invoke("verify", str(log), "--key", str(new), "--format", "json")
+    report = json.loads(verified.output)  # type: ignore[attr-defined]
+    assert report["intact"] is True and len(report["signing_keys"]) == 2 and report["uncovered_records"] == 0
+
+
+def test_prove_every_record(populated: tuple[Path, Path]) -> None:
+    log, _ = populated
+    for seq in range(6):
+        proof = json.loads(invoke("prove", str(log), str(seq)).output)  # type: ignore[attr-defined]
+        assert (proof["seq"], proof["tree_size"]) == (seq, 6)
+        check_proof(proof)
+    with pytest.raises(AuditUsageError, match="record 6 is not covered by a signed checkpoint"):
+        invoke("prove", str(log), "6")
+    proof["proof"][0] = "00" * 32
+    with pytest.raises(AuditUsageError, match="does not lead to the checkpoint's root"):
+        check_proof(proof)
+
+
+def test_verify_with_key_authenticates_payloads(populated: tuple[Path, Path]) -> None:
+    from leakline.audit.merkle import leaf_hash
+
+    log, key = populated
+    result = invoke("verify", str(log), "--key", str(key))
+    assert "payloads authenticated: 6" in result.output  # type: ignore[attr-defined]
+    # Re-hash a record after changing its ciphertext, and drop the checkpoints that would betray it.
+    data = bytearray((log / fmt.LOG_FILENAME).read_bytes())
+    last = record_spans(bytes(data))[-1]
+    data[last.stop - 40] ^= 1
+    data[last.stop - 32 : last.stop] = leaf_hash(bytes(data[last.start : last.stop - 32]))
+    (log / fmt.LOG_FILENAME).write_bytes(bytes(data))
+    (log / fmt.CHECKPOINT_FILENAME).write_bytes(b"")
+    invoke("verify", str(log))  # integrity alone passes: no checkpoint covers the record any more
+    with pytest.raises(RecordModified, match="does not authenticate"):
+        invoke("verify", str(log), "--key", str(key))
