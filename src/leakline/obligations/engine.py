@@ -255,8 +255,12 @@ def _due(spec: ClockSpec | None, ctx: Context, dues: dict[tuple[str, str], datet
 
 
 def _gate_day(spec: ClockSpec | None, ctx: Context, dues: dict[tuple[str, str], datetime | None]) -> date:
-    """The day that decides which dated version of a rule governs: its clock's anchor, else awareness."""
-    start = _anchor(spec.anchor, ctx, dues) if spec is not None and not spec.anchor.startswith("after:") else None
+    """The day that decides which dated version of a rule governs: its clock's anchor, else awareness.
+
+    A rule that runs from another duty's deadline ("15 days after notifying residents") is dated by that
+    deadline, so it follows the version of the law under which the first duty arose.
+    """
+    start = _anchor(spec.anchor, ctx, dues) if spec is not None else None
     return (start or ctx.facts.aware_at).astimezone(UTC).date()
 
 
