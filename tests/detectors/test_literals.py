@@ -45,7 +45,7 @@ _VALUES = st.dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(values=_VALUES, text=st.text(alphabet="abcxyz-01 .", max_size=300), combined=st.booleans())
 def test_every_reported_match_is_an_occurrence_of_its_labels_value(
     values: dict[str, str], text: str, combined: bool

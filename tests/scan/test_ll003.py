@@ -1,0 +1,107 @@
+"""LL003 edge cases beyond the fixture pair: placeholders in .env.example, inline suppression in .env files,
+severity by evidence, camelCase/bracket/destructured reads, nested .env files that Next does not load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leakline.findings import Confidence, Finding, Severity
+from leakline.scan.engine import scan
+
+PACKAGE = '{"dependencies":{"next":"15.3.2"}}'
+OPENAI = "sk-proj-FdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1Llqs"
+
+
+def _app(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in {"package.json": PACKAGE, **files}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def _findings(app: Path) -> list[Finding]:
+    result = scan(app, rule_ids=["LL003"])
+    assert result.stats.rule_errors == []
+    return [f for f in result.findings if f.suppressed is None]
+
+
+def test_example_env_file_with_a_placeholder_is_reported_by_name_with_lower_severity(tmp_path: Path) -> None:
+    app = _app(tmp_path, {".env.example": "NEXT_PUBLIC_OPENAI_API_KEY=your-openai-key\nNEXT_PUBLIC_SITE=Acme\n"})
+    [finding] = _findings(app)
+    assert (finding.path, finding.line, finding.column) == (".env.example", 1, 1)
+    assert (finding.severity, finding.confidence) == (Severity.HIGH, Confidence.MEDIUM)
+    assert finding.message == "NEXT_PUBLIC_OPENAI_API_KEY is inlined into browser bundles (name contains KEY)"
+
+
+def test_a_provider_key_is_critical_and_its_evidence_is_redacted(tmp_path: Path) -> None:
+    app = _app(tmp_path, {".env.local": f"export NEXT_PUBLIC_BUILD_REF=\"{OPENAI}\"\n"})
+    [finding] = _findings(app)
+    assert (finding.path, finding.line, finding.column) == (".env.local", 1, 8)
+    assert (finding.severity, finding.confidence) == (Severity.CRITICAL, Confidence.HIGH)
+    assert finding.evidence == "NEXT_PUBLIC_BUILD_REF=sk-…Llqs"
+    assert OPENAI not in repr(finding.to_dict())
+
+
+def test_inline_suppression_in_an_env_file(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {".env": "# leakline-ignore LL003: demo key for the public sandbox\nNEXT_PUBLIC_DEMO_TOKEN=demo-1234-abcd\n"},
+    )
+    result = scan(app, rule_ids=["LL003"])
+    assert [(f.path, f.line, f.suppressed) for f in result.findings] == [
+        (".env", 2, "demo key for the public sandbox")
+    ]
+
+
+def test_code_reads_in_every_form_are_reported_when_no_env_file_defines_them(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "src/app/page.tsx": (
+                "export default function Page() {\n"
+                "  const a = process.env.NEXT_PUBLIC_SHOP_SECRET;\n"
+                "  const b = process.env['NEXT_PUBLIC_ORDERS_PASSWORD'];\n"
+                "  const { NEXT_PUBLIC_LLM_URL: llm, NEXT_PUBLIC_SITE_NAME } = process.env;\n"
+                "  return <p>{String(a && b && llm && NEXT_PUBLIC_SITE_NAME)}</p>;\n"
+                "}\n"
+            ),
+        },
+    )
+    assert [(f.path, f.line, f.column, f.message) for f in _findings(app)] == [
+        (
+            "src/app/page.tsx",
+            2,
+            25,
+            "process.env.NEXT_PUBLIC_SHOP_SECRET is inlined into browser bundles (name contains SECRET)",
+        ),
+        (
+            "src/app/page.tsx",
+            3,
+            25,
+            "process.env.NEXT_PUBLIC_ORDERS_PASSWORD is inlined into browser bundles (name contains PASSWORD)",
+        ),
+        (
+            "src/app/page.tsx",
+            4,
+            11,
+            "process.env.NEXT_PUBLIC_LLM_URL is inlined into browser bundles "
+            "(name says it holds an LLM endpoint or setting)",
+        ),
+    ]
+
+
+def test_env_files_below_the_app_root_are_not_loaded_by_next(tmp_path: Path) -> None:
+    app = _app(tmp_path, {"config/.env": f"NEXT_PUBLIC_KEY={OPENAI}\n"})
+    assert _findings(app) == []
+
+
+def test_a_variable_defined_with_a_safe_value_is_not_reported_at_its_code_reads(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            ".env": "NEXT_PUBLIC_STRIPE_KEY=pk_live_EQ7wjJJibaZUPgHV7iB3m03n\n",
+            "app/page.tsx": "export default () => <p>{process.env.NEXT_PUBLIC_STRIPE_KEY}</p>;\n",
+        },
+    )
+    assert _findings(app) == []

@@ -1,0 +1,122 @@
+"""LL004 edge cases beyond the fixture pair: src/ layout with tsconfig paths and an import chain, CommonJS and
+TypeScript next.config with shorthand entries, `env:` objects elsewhere in the config, evidence redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leakline.findings import Finding, Severity
+from leakline.scan.engine import scan
+
+PACKAGE = '{"dependencies":{"next":"15.3.2"}}'
+STRIPE = "sk_live_Z8UzDzV8fUkkibjL5DZPjN0M"
+
+
+def _app(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in {"package.json": PACKAGE, **files}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def _findings(app: Path) -> list[Finding]:
+    result = scan(app, rule_ids=["LL004"])
+    assert result.stats.rule_errors == []
+    return [f for f in result.findings if f.suppressed is None]
+
+
+def _places(app: Path) -> list[tuple[str, int]]:
+    return [(f.path, f.line) for f in _findings(app)]
+
+
+def test_a_read_two_imports_away_from_a_client_component_through_tsconfig_paths(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "tsconfig.json": '{ "compilerOptions": { "paths": { "@/*": ["./src/*"] } } }',
+            "src/app/cart/CartButton.tsx": (
+                "'use client';\nimport { price } from '@/lib/pricing';\nexport const B = () => <b>{price()}</b>;\n"
+            ),
+            "src/lib/pricing.ts": "import { rates } from './rates';\nexport const price = () => rates();\n",
+            "src/lib/rates.ts": "export const rates = () => fetch(process.env.RATES_API_TOKEN ?? '');\n",
+            "src/lib/server.ts": "export const k = process.env.RATES_API_TOKEN;\n",  # not imported by a client
+        },
+    )
+    [finding] = _findings(app)
+    assert (finding.path, finding.line, finding.column) == ("src/lib/rates.ts", 1, 46)
+    assert finding.message == (
+        "process.env.RATES_API_TOKEN is read in a module imported by client components (name contains TOKEN)"
+    )
+
+
+def test_commonjs_config_with_a_literal_secret_and_a_shorthand_entry(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "next.config.js": (
+                "const AUTH_SECRET = process.env.AUTH_SECRET;\n"
+                "module.exports = {\n"
+                "  env: {\n"
+                f"    stripe: '{STRIPE}',\n"
+                "    AUTH_SECRET,\n"
+                "    PUBLIC_URL: 'https://shop.example',\n"
+                "  },\n"
+                "};\n"
+            ),
+        },
+    )
+    findings = _findings(app)
+    assert [(f.path, f.line, f.severity, f.evidence) for f in findings] == [
+        ("next.config.js", 4, Severity.CRITICAL, "env.stripe: sk_…jN0M"),
+        ("next.config.js", 5, Severity.HIGH, "env: { AUTH_SECRET }"),
+    ]
+    assert all(STRIPE not in repr(f.to_dict()) for f in findings)
+
+
+def test_typescript_config_and_env_value_from_dotenv(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"PAYMENTS={STRIPE}\n",
+            "next.config.ts": (
+                "import type { NextConfig } from 'next';\n"
+                "const config: NextConfig = {\n"
+                "  env: { CHECKOUT_CONFIG: process.env.PAYMENTS },\n"
+                "};\n"
+                "export default config;\n"
+            ),
+        },
+    )
+    [finding] = _findings(app)
+    assert (finding.path, finding.line, finding.severity) == ("next.config.ts", 3, Severity.CRITICAL)
+    assert finding.message == "next.config `env.CHECKOUT_CONFIG` is inlined into every browser bundle (Stripe secret key)"
+
+
+def test_harmless_env_entries_and_non_env_objects_are_not_reported(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "next.config.mjs": (
+                "export default {\n"
+                "  env: { BUILD_ID: 'v1', SHOP_REGION: process.env.SHOP_REGION },\n"
+                "  images: { remotePatterns: [{ hostname: 'cdn.example' }] },\n"
+                "};\n"
+            ),
+        },
+    )
+    assert _places(app) == []
+
+
+def test_client_reads_of_builtins_and_public_variables_are_not_reported(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "app/Widget.tsx": (
+                "'use client';\n"
+                "export const W = () => <i>{process.env.NODE_ENV}{process.env.NEXT_PUBLIC_API_TOKEN}"
+                "{process.env.NEXT_RUNTIME}{process.env.SHOP_REGION}</i>;\n"
+            ),
+        },
+    )
+    assert _places(app) == []

@@ -1,0 +1,111 @@
+"""LL005 edge cases beyond the fixture pair: a real `next build` output, several hits on one minified line,
+detectors without any .env file, chunks larger than [scan] max_file_bytes, non-text assets, redaction."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from leakline.findings import Finding, Severity
+from leakline.scan.engine import scan
+
+PACKAGE = '{"dependencies":{"next":"15.3.2"}}'
+OPENAI = "sk-proj-FdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1Llqs"
+NEXT_BUILD = Path(__file__).resolve().parent.parent / "fixtures" / "nextbuild" / "shop"
+
+
+def _app(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in {"package.json": PACKAGE, **files}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def _findings(app: Path) -> list[Finding]:
+    result = scan(app, rule_ids=["LL005"])
+    assert result.stats.rule_errors == []
+    return [f for f in result.findings if f.suppressed is None]
+
+
+@pytest.mark.skipif(not (NEXT_BUILD / ".next" / "static").is_dir(), reason="the next build fixture is not built")
+def test_genuine_next_build_output_yields_exactly_the_inlined_key() -> None:
+    findings = _findings(NEXT_BUILD)
+    assert [(f.rule, f.line) for f in findings] == [("LL005", 1)]
+    assert re.fullmatch(r"\.next/static/chunks/app/assistant/page-[0-9a-f]+\.js", findings[0].path)
+    assert findings[0].message == "browser build output contains the value of NEXT_PUBLIC_LLM_API_KEY"
+
+
+def test_several_hits_on_one_minified_line_become_one_finding_naming_all(tmp_path: Path) -> None:
+    chunk = (
+        f'let a="{OPENAI}",b="http://10.20.0.5:11434",c="AKIAMVN4A4WFHYM4L1VF",'
+        'd="ghp_mZp0zVZomHFwUbbYrEqmSM9wCZ7Uw9xfogoE";'
+    )
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\nOLLAMA_URL=http://10.20.0.5:11434\n",
+            ".next/static/chunks/42-abc.js": chunk,
+        },
+    )
+    [finding] = _findings(app)
+    assert (finding.path, finding.line, finding.column, finding.severity) == (
+        ".next/static/chunks/42-abc.js",
+        1,
+        8,
+        Severity.CRITICAL,
+    )
+    assert finding.message == (
+        "browser build output contains the value of OPENAI_API_KEY, the value of OLLAMA_URL, "
+        "an AWS access key id, a GitHub token"
+    )
+    assert finding.evidence == "sk-…Llqs"
+    assert OPENAI not in json.dumps(finding.to_dict())
+
+
+def test_only_an_internal_endpoint_is_high_not_critical(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {".env": "LLM_BASE_URL=http://gpu.lan:8000/v1\n", ".next/static/chunks/1.js": 'x("http://gpu.lan:8000/v1")'},
+    )
+    [finding] = _findings(app)
+    assert (finding.line, finding.severity) == (1, Severity.HIGH)
+
+
+def test_chunks_beyond_max_file_bytes_are_still_searched(tmp_path: Path) -> None:
+    filler = "a=1;" * 400_000  # 1.6 MB on one line
+    app = _app(
+        tmp_path,
+        {
+            "leakline.toml": "[scan]\nmax_file_bytes = 1000\n",
+            ".next/static/chunks/big.js": filler + "\n" + filler + f'k="{OPENAI}"',
+        },
+    )
+    assert [(f.path, f.line, f.column) for f in _findings(app)] == [
+        (".next/static/chunks/big.js", 2, len(filler) + 4)
+    ]
+
+
+def test_non_text_assets_and_unserved_build_folders_are_not_searched(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            ".next/static/media/logo.png": b"\x89PNG\r\n" + OPENAI.encode(),
+            ".next/server/app/page.js": f'k="{OPENAI}"',
+            ".next/cache/images/x.txt": OPENAI,
+            "public/robots.txt": "User-agent: *\n",
+        },
+    )
+    assert _findings(app) == []
+
+
+def test_invalid_utf8_in_a_chunk_does_not_stop_the_search(tmp_path: Path) -> None:
+    app = _app(tmp_path, {".next/static/chunks/bad.js": b"\xff\xfe broken;\n" + f'k="{OPENAI}"'.encode()})
+    assert [(f.path, f.line) for f in _findings(app)] == [(".next/static/chunks/bad.js", 2)]
