@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -301,3 +302,135 @@ def test_residency_decision_fails_closed() -> None:
     assert decide_residency("eu-central", "us-east", allowed).refusal == "region-conflict"
     assert decide_residency("us-east", None, allowed).refusal == "region-not-allowed"
     assert decide_residency("eu-central", None, frozenset()).refusal == "region-not-allowed"
+
+
+def audited_refusals(directory: Path, keys: Any) -> list[Any]:
+    """The weights refusals in an audit log, verified and decrypted through leakline.audit's own API."""
+    from leakline.audit import verify_log
+    from leakline.audit.format import LOG_FILENAME
+    from leakline.audit.log import read_data_key
+    from leakline.audit.verify import Record, parse_header
+
+    seen: list[Record] = []
+    header = parse_header((directory / LOG_FILENAME).read_bytes()[:4096])
+    verify_log(directory, data_key=read_data_key(directory, header, keys), on_record=seen.append)
+    return [r for r in seen if r.meta.get("kind") == "weights.pull.refused"]
+
+
+def test_refusals_go_into_the_encrypted_audit_log(site: dict[str, object], tmp_path: Path) -> None:
+    from leakline.audit import AuditLog
+    from leakline.audit.keys import generate_key_file
+    from leakline.weights.refusals import AuditLogRefusalRecorder
+
+    root = site["root"]
+    ca = site["ca"]
+    assert isinstance(root, Path)
+    assert isinstance(ca, ThrowawayCA)
+    keys = generate_key_file(tmp_path / "audit.key")
+    log = AuditLog.open(tmp_path / "audit", keys)
+    issued = site["server"]
+    tls = server_tls_context(issued.cert, issued.key)  # type: ignore[attr-defined]
+    model = load_served_model(MODEL, root / "model.llw", ["eu-central"])
+    with WeightsServer([model], tls, AuditLogRefusalRecorder(log)) as server, pytest.raises(ResidencyRefusedError):
+        pull(server.url, MODEL, tmp_path / "m.llw", verify_key=key_of(site).verify_key, tls=client(site),
+             region="ap-south")
+    log.close()
+    refused = audited_refusals(tmp_path / "audit", keys)
+    assert len(refused) == 1
+    meta = refused[0].meta
+    assert meta["actor"] == "weights.serve"
+    assert {k: v for k, v in meta["meta"].items() if k != "at"} == {
+        "model_id": MODEL,
+        "reason": "region-not-allowed",
+        "claimed_region": "ap-south",
+        "certified_region": None,
+        "allowed_regions": ["eu-central"],
+    }
+    assert refused[0].payload == {"peer": "127.0.0.1", "client_subject": None}
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
+def test_serve_and_pull_commands_with_leakline_toml(
+    site: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+    import sys
+
+    from leakline.cli import main
+    from leakline.weights.keys import write_keyfile
+
+    root = site["root"]
+    ca = site["ca"]
+    issued = site["server"]
+    assert isinstance(root, Path)
+    assert isinstance(ca, ThrowawayCA)
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    (server_dir / "leakline.toml").write_text(
+        f"""
+[weights]
+bind = "127.0.0.1"
+
+[weights.tls]
+cert = "{issued.cert}"
+key = "{issued.key}"
+
+[[weights.models]]
+id = "{MODEL}"
+path = "{root / 'model.llw'}"
+allowed_regions = ["eu-central"]
+""",  # type: ignore[attr-defined]
+        encoding="utf-8",
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "leakline.cli", "weights", "serve", "--port", str(port)],
+        cwd=server_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            assert server.poll() is None, server.stderr.read() if server.stderr else b""
+            assert time.monotonic() < deadline, "serve did not start listening"
+            time.sleep(0.05)
+        write_keyfile(tmp_path / "site-key.json", key_of(site).without_signing_key())
+
+        def pull_as(region: str, dst: str) -> tuple[int, str]:
+            client_dir = tmp_path / region
+            client_dir.mkdir()
+            (client_dir / "leakline.toml").write_text(
+                f'[weights]\nregion = "{region}"\n\n[weights.tls]\nca = "{ca.path}"\n', encoding="utf-8"
+            )
+            monkeypatch.chdir(client_dir)
+            monkeypatch.setattr(sys, "argv", ["leakline", "weights", "pull", f"https://127.0.0.1:{port}", MODEL,
+                                              dst, "--key", str(tmp_path / "site-key.json")])
+            capsys.readouterr()
+            with pytest.raises(SystemExit) as caught:
+                main()
+            return int(caught.value.code or 0), capsys.readouterr().err
+
+        code, _err = pull_as("eu-central", "model.llw")
+        assert code == 0
+        assert (tmp_path / "eu-central" / "model.llw").read_bytes() == (root / "model.llw").read_bytes()
+        code, err = pull_as("us-east", "model.llw")
+        assert code == 1
+        assert "may not be sent to region 'us-east'" in err
+        assert not (tmp_path / "us-east" / "model.llw").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    from leakline.audit.keys import load_key_file
+
+    audit_dir = server_dir / "leakline-audit"  # the default sink, as no [audit] section is configured
+    refused = audited_refusals(audit_dir, load_key_file(audit_dir / "audit.key"))
+    assert [(r.meta["meta"]["claimed_region"], r.meta["meta"]["reason"]) for r in refused] == [
+        ("us-east", "region-not-allowed")
+    ]

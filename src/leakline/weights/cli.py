@@ -236,11 +236,14 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="Override weights.port.")] = None,
 ) -> None:
     """Serve the models of [[weights.models]] over TLS 1.3 only, with residency checks."""
+    from leakline.audit import default_audit_log
+    from leakline.config import load_settings
     from leakline.weights.errors import WeightsConfigError
-    from leakline.weights.refusals import JsonLinesRefusalLog
+    from leakline.weights.refusals import AuditLogRefusalRecorder
     from leakline.weights.transfer import WeightsServer, load_served_model, server_tls_context
 
-    settings, base = _load_weights_settings(config)
+    full_settings = load_settings(config, required=True)
+    settings, base = full_settings.weights, config.resolve().parent
     cert, tls_key = _rel(base, settings.tls.cert), _rel(base, settings.tls.key)
     if cert is None or tls_key is None:
         raise WeightsConfigError(f"{config}: weights.tls.cert and weights.tls.key are required to serve")
@@ -250,15 +253,16 @@ def serve(
         cert, tls_key, ca=_rel(base, settings.tls.ca), require_client_cert=settings.tls.require_client_cert
     )
     models = [load_served_model(m.id, base / m.path, m.allowed_regions) for m in settings.models]
-    log_path = Path(settings.audit_log) if Path(settings.audit_log).is_absolute() else base / settings.audit_log
+    audit = default_audit_log(full_settings)
     server = WeightsServer(
-        models, tls, JsonLinesRefusalLog(log_path), host=settings.bind, port=settings.port if port is None else port
+        models, tls, AuditLogRefusalRecorder(audit), host=settings.bind, port=settings.port if port is None else port
     )
-    typer.echo(f"serving {len(models)} model(s) on {server.url} (TLS 1.3 only); refusals → {log_path}", err=True)
+    typer.echo(f"serving {len(models)} model(s) on {server.url} (TLS 1.3 only); refusals → audit log", err=True)
     try:
         server.serve_forever()
     finally:
         server.httpd.server_close()
+        audit.close()
 
 
 @app.command()

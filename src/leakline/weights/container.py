@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, cast
 
 from leakline.weights.errors import (
     KeyFileError,
@@ -39,6 +39,7 @@ from leakline.weights.format import (
     MIN_SEGMENT_SIZE,
     NONCE_PREFIX_SIZE,
     SALT_SIZE,
+    TAG_SIZE,
     Header,
     Layout,
     SegmentCipher,
@@ -71,7 +72,7 @@ class _Digest:
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_DIGEST_QUEUE_DEPTH)
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=_DIGEST_QUEUE_DEPTH)
         self._thread = threading.Thread(target=self._run, name="weights-sha256", daemon=True)
         self._thread.start()
 
@@ -79,7 +80,7 @@ class _Digest:
         while (item := self._queue.get()) is not None:
             self._hash.update(item)
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self._queue.put(data)
 
     def close(self) -> None:
@@ -100,6 +101,50 @@ def _digests(count: int) -> Iterator[list[_Digest]]:
     finally:
         for digest in digests:
             digest.close()
+
+
+_RING_SLOTS = _DIGEST_QUEUE_DEPTH + 3
+"""Buffers reused round-robin. A digest thread may still hash a buffer handed over up to depth+1 segments
+ago, and encryption reads one segment ahead, so depth+3 slots are never overwritten while in use."""
+
+
+class _Ring:
+    """Preallocated segment buffers: allocating 1 MiB per segment costs more than AES-GCM itself."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = [bytearray(size) for _ in range(_RING_SLOTS)]
+        self._next = 0
+
+    def take(self, length: int) -> memoryview:
+        slot = self._slots[self._next]
+        self._next = (self._next + 1) % len(self._slots)
+        return memoryview(slot)[:length]
+
+
+class _ReadsInto(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+def _read_into(f: BinaryIO, view: memoryview) -> memoryview:
+    """Fill `view` unless EOF comes first (pipes return short reads); return the filled part."""
+    reader = cast(_ReadsInto, f)  # every binary file object has readinto; typing.BinaryIO omits it
+    have = 0
+    while have < len(view):
+        got = reader.readinto(view[have:])
+        if not got:
+            break
+        have += got
+    return view[:have]
+
+
+def _write_all(f: BinaryIO, view: memoryview) -> None:
+    """Unbuffered files may write less than asked."""
+    done = 0
+    while done < len(view):
+        wrote = f.write(view[done:])
+        if wrote is None:  # a non-blocking stream that is full; ours never are
+            raise OSError("output would block")
+        done += wrote
 
 
 def _read_full(f: BinaryIO, size: int) -> bytes:
@@ -179,18 +224,22 @@ def encrypt_stream(
     plaintext_size = 0
     body_size = 0
     index = 0
+    plain_ring = _Ring(segment_size)
+    sealed_ring = _Ring(segment_size + TAG_SIZE)
     with _digests(2) as (pt_digest, ct_digest):
         ct_digest.update(header.raw)
-        current = _read_full(src, segment_size)
+        current = _read_into(src, plain_ring.take(segment_size))
         while True:
-            following = _read_full(src, segment_size) if len(current) == segment_size else b""
+            full = len(current) == segment_size
+            following = _read_into(src, plain_ring.take(segment_size)) if full else memoryview(b"")
             last = not following
             if index >= MAX_SEGMENTS:
                 raise WeightsUsageError(f"the input is larger than {MAX_SEGMENTS} segments of {segment_size} bytes")
+            sealed = sealed_ring.take(len(current) + TAG_SIZE)
+            cipher.seal_into(index, current, last, sealed)
             pt_digest.update(current)
-            sealed = cipher.seal(index, current, last)
             ct_digest.update(sealed)
-            dst.write(sealed)
+            _write_all(dst, sealed)
             plaintext_size += len(current)
             body_size += len(sealed)
             index += 1
@@ -347,25 +396,28 @@ def decrypt_stream(
     manifest = opened.manifest
     f.seek(layout.header_length)
     count = layout.count
+    sealed_ring = _Ring(layout.ct_segment_size)
+    plain_ring = _Ring(layout.segment_size)
     with _digests(2 if check_plaintext_digest else 1) as digests:
         ct_digest = digests[0]
         ct_digest.update(opened.structure.header.raw)
         for index in range(count):
             length = layout.segment_ct_length(index)
             offset = layout.segment_offset(index)
-            sealed = _read_full(f, length)
+            sealed = _read_into(f, sealed_ring.take(length))
             if len(sealed) != length:
                 raise TruncatedError(
                     f"{source}: file ends at byte {offset + len(sealed)}, inside segment {index} "
                     "(it changed while being read)",
                     offset=offset + len(sealed),
                 )
+            plain = plain_ring.take(length - TAG_SIZE)
+            opened.cipher.open_into(index, sealed, index == count - 1, plain, offset=offset, count=count)
             ct_digest.update(sealed)
-            plain = opened.cipher.open(index, sealed, index == count - 1, offset=offset, count=count)
             if check_plaintext_digest:
                 digests[1].update(plain)
             if out is not None:
-                out.write(plain)
+                _write_all(out, plain)
             if on_progress is not None:
                 on_progress(len(plain))
         ct_hex = ct_digest.hexdigest()

@@ -411,11 +411,24 @@ class SegmentCipher:
     def seal(self, index: int, plaintext: bytes, last: bool) -> bytes:
         return self._aead.encrypt(segment_nonce(self._prefix, index, last), plaintext, None)
 
+    def seal_into(self, index: int, plaintext: memoryview, last: bool, out: memoryview) -> None:
+        """Like `seal`, into `out` (len(plaintext) + TAG_SIZE bytes): no allocation per segment."""
+        self._aead.encrypt_into(segment_nonce(self._prefix, index, last), plaintext, None, out)
+
     def open(self, index: int, ciphertext: bytes, last: bool, *, offset: int, count: int) -> bytes:
         try:
             return self._aead.decrypt(segment_nonce(self._prefix, index, last), ciphertext, None)
         except InvalidTag:
             raise self.diagnose(index, ciphertext, last, offset=offset, count=count) from None
+
+    def open_into(
+        self, index: int, ciphertext: memoryview, last: bool, out: memoryview, *, offset: int, count: int
+    ) -> None:
+        """Like `open`, into `out` (len(ciphertext) - TAG_SIZE bytes). On failure `out` must be discarded."""
+        try:
+            self._aead.decrypt_into(segment_nonce(self._prefix, index, last), ciphertext, None, out)
+        except InvalidTag:
+            raise self.diagnose(index, bytes(ciphertext), last, offset=offset, count=count) from None
 
     def _opens_as(self, index: int, ciphertext: bytes, last: bool) -> bool:
         try:

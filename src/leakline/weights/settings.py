@@ -4,7 +4,6 @@ Example::
 
     [weights]
     region = "eu-central"                 # the region this site is in (sent by `pull`)
-    audit_log = "weights-audit.jsonl"     # refused pulls are appended here
 
     [weights.tls]
     cert = "tls/site.pem"                 # this site's certificate chain (server, or client for mTLS)
@@ -18,7 +17,8 @@ Example::
     allowed_regions = ["eu-central", "eu-west"]
 
 Relative paths are relative to the directory of leakline.toml. The models are declared here rather than in
-`leakline.config` so the weights domain owns them; `Settings.weights` refers to `WeightsSettings`.
+`leakline.config` so the weights domain owns them; `Settings.weights` refers to `WeightsSettings`. Refused
+pulls go to the audit log configured by the [audit] section.
 """
 
 from __future__ import annotations
@@ -57,6 +57,5 @@ class WeightsSettings(_WeightsSection):
     """The region of this site; `pull` declares it, and a client certificate may carry it."""
     bind: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
-    audit_log: str = "weights-audit.jsonl"
     tls: WeightsTLSSettings = Field(default_factory=WeightsTLSSettings)
     models: list[WeightsModelSettings] = Field(default_factory=list)
