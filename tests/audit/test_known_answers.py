@@ -55,7 +55,7 @@ def test_writer_output_is_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     header = parse_header(log)
     assert log[: header.size].hex() == HEADER_HEX
     spans = record_spans(log)
-    assert [s.stop - s.start for s in spans] == [228, 279, 213]
+    assert [s.stop - s.start for s in spans] == [244, 279, 213]
     assert log[spans[1].start : spans[1].stop].hex() == FIRST_EVENT_HEX
     assert hashlib.sha256(log).hexdigest() == LOG_SHA256
     assert checkpoints.hex() == CHECKPOINT_HEX
@@ -63,6 +63,7 @@ def test_writer_output_is_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert data_key == DATA_KEY
     report = verify_log(directory, data_key=data_key)
     assert (report.records, report.decrypted, report.region, report.root) == (3, 3, "eu", ROOT_HEX)
+
 
 
 # Expected values (format version 1).
@@ -76,20 +77,20 @@ HEADER_HEX = (
     "bbca00190265757d6f2d151de77a404cb05ef6be9e5b0f087efb56499340a0c3b39516faded28a"
 )
 FIRST_EVENT_HEX = (
-    "000001170100000000000000000000010006379da05b67d00000000000000001b46d513f73688c8eea82ab095a00bdd3"
-    "4cc7caa12602bd20760f22de2dd7e75d0000007d000000327b226163746f72223a22616c696365222c22696e63696465"
+    "000001170100000000000000000000010006379da05b67d00000000000000001c8d3e34c81659c8085fd96e18b915239"
+    "dccfa18e39f7a7a58da54460a0142bba0000007d000000327b226163746f72223a22616c696365222c22696e63696465"
     "6e74223a22494e432d31222c226b696e64223a22696e636964656e742e64706f5f63616c6c6564222c226d657461223a"
     "7b226368616e6e656c223a2270686f6e65227d2c227061796c6f61645f6279746573223a33342c22726567696f6e223a"
-    "226575227dbaf13c2ee7a6edd49ed3edb83bb6fd1416603ba297ad0971ccb0272009cc0f357dc761b2119585aae3b51a"
-    "35b6e6c90c6f8f6aec10853092a60542abfe5286238d9a3b0b6ff6a5c0402af7e01f0d8a61f7fa"
+    "226575227dbaf13c2ee7a6edd49ed3edb83bb6fd1416603ba297ad0971ccb0272009cc0f357dc7b2dddb57a5bbd65513"
+    "95bd272f20bf61611c84cb9056cd1eea47971c81f9e3fdb65d909727e5ff93f2e5efc29cb7d38f"
 )
-LOG_SHA256 = "9dcc6cd4f9fc7fe3d93276203eff363b9cc4e3b236bdb9428d3001eabfdc142d"
+LOG_SHA256 = "577b2f2b27e40406e8c888dbc3ca2d9863ed3c88e5080258e7337d859b40c455"
 CHECKPOINT_HEX = (
     "4c4c43484b50540000010000a0a1a2a3a4a5a6a7a8a9aaabacadaeaf0000000000000000000000000000000300000000"
-    "000003570006379da05b6fa08fb10c63488d898b9b6fada5e9a9118fda1b18f06f6efc646c3253d12b30a7127d6f2d15"
+    "000003670006379da05b6fa0b0d217cff7f10cdab3c0dbe643c463aa6c584938757377f58c83f0d8c4d9aee07d6f2d15"
     "1de77a404cb05ef6be9e5b0f087efb56499340a0c3b39516faded28a7d6f2d151de77a404cb05ef6be9e5b0f087efb56"
-    "499340a0c3b39516faded28a29acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd7ef0a73d1"
-    "4dfbc045aa4ce8a5fbdfd4b74c2b67309c30dbc3958107facd689beb60b983fd35b8c281a88fb042bf04e041797e39d1"
-    "0b354fbafe1a7e3b5b597b07"
+    "499340a0c3b39516faded28a29acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd7c7000751"
+    "b92fa17f9eb07042e4bb5914954e81239b0d07939e400497905c88ccc9e415054256e9ed222c283d1d78078bd507e86f"
+    "7f5b878f0b5daed443c8ba0e"
 )
-ROOT_HEX = "8fb10c63488d898b9b6fada5e9a9118fda1b18f06f6efc646c3253d12b30a712"
+ROOT_HEX = "b0d217cff7f10cdab3c0dbe643c463aa6c584938757377f58c83f0d8c4d9aee0"

@@ -59,15 +59,15 @@ def test_regions_go_to_their_own_sink_only(tmp_path: Path) -> None:
 
 def test_configured_audit_needs_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV_VAR, raising=False)
-    with pytest.raises(AuditConfigError, match="leakline.toml: audit.key: required key is missing"):
+    with pytest.raises(AuditConfigError, match=r"leakline\.toml: audit\.key: required key is missing"):
         default_audit_log(parse_settings({"audit": {"path": "x"}}, source="leakline.toml"))
 
 
 def test_bad_region_names_and_keys_in_settings(tmp_path: Path) -> None:
     settings = parse_settings({"audit": {"key": "k", "sinks": {"EU West": {"path": "x"}}}}, source="leakline.toml")
-    with pytest.raises(AuditConfigError, match=r"audit.sinks.EU West: a region name"):
+    with pytest.raises(AuditConfigError, match=r"audit\.sinks\.EU West: a region name"):
         default_audit_log(settings)
-    with pytest.raises(ConfigError, match="leakline.toml: audit.sinks.eu.paht: unknown key"):
+    with pytest.raises(ConfigError, match=r"leakline\.toml: audit\.sinks\.eu\.paht: unknown key"):
         parse_settings({"audit": {"sinks": {"eu": {"paht": "x"}}}}, source="leakline.toml")
-    with pytest.raises(ConfigError, match="audit.commit: expected one of"):
+    with pytest.raises(ConfigError, match=r"audit\.commit: expected one of"):
         parse_settings({"audit": {"commit": "sometimes"}}, source="leakline.toml")

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from leakline.audit import format as fmt
 from leakline.audit.errors import (
     AuditIntegrityError,
+    CheckpointDeleted,
     CheckpointForged,
     HeaderDamaged,
     LogTruncated,
@@ -246,3 +247,15 @@ def test_payload_tampering_is_caught_with_the_key(tmp_path: Path) -> None:
     with pytest.raises(RecordModified, match="does not authenticate") as caught:
         verify_bytes(bytes(log), checkpoints, data_key=key)
     assert caught.value.seq == last.seq
+
+
+def test_deleted_trailing_checkpoints_are_detected(tmp_path: Path) -> None:
+    """Each writer start records how many checkpoints existed; dropping them is then visible."""
+    directory = tmp_path / "log"
+    write_sample_log(directory, records=5, checkpoint_every=1000)
+    write_sample_log(directory, records=5, checkpoint_every=1000)  # its EPOCH record says: 1 checkpoint
+    log = (directory / fmt.LOG_FILENAME).read_bytes()
+    checkpoints = (directory / fmt.CHECKPOINT_FILENAME).read_bytes()
+    assert len(checkpoints) == 2 * fmt.CHECKPOINT_SIZE
+    with pytest.raises(CheckpointDeleted, match="record 6 says 1 checkpoints had been written, but the file holds 0"):
+        verify_bytes(log, b"")

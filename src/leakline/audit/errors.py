@@ -126,6 +126,12 @@ class CheckpointForged(AuditIntegrityError):
     damage = "forged checkpoint"
 
 
+class CheckpointDeleted(AuditIntegrityError):
+    """The checkpoint file holds fewer checkpoints than the log's own records say were written."""
+
+    damage = "checkpoint deleted"
+
+
 class RootMismatch(AuditIntegrityError):
     """A validly signed checkpoint does not match the records: records were rewritten consistently."""
 

@@ -506,6 +506,7 @@ class AuditLog:
                 "commit": self.policy.mode,
                 "heartbeat_s": self.policy.heartbeat_seconds,
                 "checkpoint_every_records": self.policy.checkpoint_every_records,
+                "checkpoints": state.checkpoints,
             }
         )
         self._encode(fmt.RecordType.EPOCH, meta, b"")
@@ -728,7 +729,9 @@ class AuditLog:
                     continue
                 try:
                     if now >= self._last_write + policy.heartbeat_seconds and not self._batch:
-                        self._add(fmt.RecordType.HEARTBEAT, b"{}", b"")
+                        self._acquire()  # the count below must include other writers' checkpoints
+                        beat = fmt.canonical_json({"checkpoints": self._state.checkpoints})
+                        self._add(fmt.RecordType.HEARTBEAT, beat, b"")
                     if self._batch and now >= self._batch_deadline:
                         self._flush_locked()
                     elif now >= self._last_checkpoint + policy.checkpoint_every_seconds:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from leakline.audit import format as fmt
 from leakline.audit.errors import (
     AuditIntegrityError,
+    CheckpointDeleted,
     CheckpointForged,
     HeaderDamaged,
     LogNotFound,
@@ -373,6 +374,8 @@ def _scan(
     leaf_copy = leaf_hasher.copy
     max_record = fmt.MAX_RECORD_BYTES
     rotation_type = int(fmt.RecordType.KEY_ROTATION)
+    event_type = int(fmt.RecordType.EVENT)
+    claimed_checkpoints, claimed_by = 0, 0
     max_counter = fmt.MAX_RECORDS_PER_EPOCH
     cur_epoch = -1
     cur_next = 0
@@ -413,14 +416,16 @@ def _scan(
                 seq=seq, offset=offset, file=log_file,
             )
         if (
-            epoch != cur_epoch
+            rtype != event_type
+            or epoch != cur_epoch
             or counter != cur_next
             or counter >= max_counter
-            or rtype == rotation_type
             or reserved != b"\0\0\0"
         ):
-            _check_record_fields(view, offset, seq, rtype, reserved, epoch, counter, meta_len, epochs,
-                                 log_file)
+            claimed = _check_record_fields(view, offset, seq, rtype, reserved, epoch, counter, meta_len, epochs,
+                                           log_file)
+            if claimed > claimed_checkpoints:
+                claimed_checkpoints, claimed_by = claimed, seq
             if cur_epoch != -1:
                 epochs.last_time[cur_epoch] = cur_last
             cur_epoch = epoch
@@ -430,8 +435,6 @@ def _scan(
                 signing_key = _check_rotation(view, offset, fixed, meta_len, seq, header.log_id, signing_key,
                                               log_file)
                 all_keys.append(signing_key)
-        elif rtype > rotation_type or rtype < 1:
-            raise RecordModified("unknown record type", seq=seq, offset=offset, file=log_file)
         cur_next = counter + 1
         epochs.next_counter[epoch] = cur_next
         if cur_heartbeat and time_us - cur_last > HEARTBEAT_GRACE_FACTOR * cur_heartbeat + HEARTBEAT_GRACE_US:
@@ -491,6 +494,12 @@ def _scan(
             f"({next_checkpoint.log_bytes} bytes)",
             seq=seq, offset=offset, file=log_file,
         )
+    if claimed_checkpoints > len(checkpoints):
+        raise CheckpointDeleted(
+            f"record {claimed_by} says {claimed_checkpoints} checkpoints had been written, but the file holds "
+            f"{len(checkpoints)}",
+            offset=len(checkpoints) * fmt.CHECKPOINT_SIZE, file=checkpoint_file,
+        )
     if tail:
         warnings.append(
             f"{tail} bytes at offset {offset} are a torn record (a write that never completed); "
@@ -535,10 +544,19 @@ def _scan(
 def _check_record_fields(
     view: memoryview, offset: int, seq: int, rtype: int, reserved: bytes, epoch: int, counter: int,
     meta_len: int, epochs: _Epochs, file: str,
-) -> None:
-    """The rare path of the scan: a record that starts or switches epochs, or looks unusual."""
+) -> int:
+    """The rare path of the scan: a record that is not an event, or starts or switches epochs.
+
+    Returns how many checkpoints the record says existed when it was written (0 if it does not say):
+    EPOCH and HEARTBEAT records carry that count, so deleting checkpoints is detected.
+    """
     if reserved != fmt.RESERVED3 or rtype not in fmt.RECORD_TYPES:
         raise RecordModified("unknown record type or reserved bits set", seq=seq, offset=offset, file=file)
+    claimed = 0
+    if rtype in (fmt.RecordType.EPOCH, fmt.RecordType.HEARTBEAT):
+        start = offset + fmt.RECORD_FIXED.size
+        count = _epoch_meta(bytes(view[start : start + meta_len])).get("checkpoints")
+        claimed = count if isinstance(count, int) else 0
     # Nonce discipline: an epoch starts with an EPOCH record at counter 0, epochs only grow,
     # and counters within an epoch are consecutive, so no (key, nonce) pair can repeat.
     expected_counter = epochs.next_counter.get(epoch)
@@ -553,6 +571,7 @@ def _check_record_fields(
     elif counter != expected_counter or counter >= fmt.MAX_RECORDS_PER_EPOCH:
         raise RecordModified(f"nonce counter {counter} of epoch {epoch} is out of order", seq=seq,
                              offset=offset, file=file)
+    return claimed
 
 
 def _check_rotation(
