@@ -59,18 +59,22 @@ def _literal_shape(node: Node, depth: int = 0) -> str | None:
     if literal is not None:
         return literal
     if node.type == "template_string":
-        return "".join(
-            ts.text(child) if child.type == "string_fragment" else "*"
-            for child in node.named_children
-            if child.type in ("string_fragment", "template_substitution", "escape_sequence")
-        )
+        parts: list[str] = []
+        for child in node.named_children:
+            if child.type in ("string_fragment", "escape_sequence"):
+                parts.append(ts.text(child))
+            elif child.type == "template_substitution":
+                inner = child.named_children[0] if child.named_children and depth < _MAX_DEPTH else None
+                shape = _literal_shape(inner, depth + 1) if inner is not None else None
+                parts.append(shape if shape is not None else "*")
+        return "".join(parts)
     if node.type == "binary_expression" and ts.text(node.child_by_field_name("operator")) == "+":
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
-        parts = [_literal_shape(side, depth) if side is not None else None for side in (left, right)]
-        if all(part is None for part in parts):
+        sides = [_literal_shape(side, depth) if side is not None else None for side in (left, right)]
+        if all(side is None for side in sides):
             return None
-        return "".join(part if part is not None else "*" for part in parts)
+        return "".join(side if side is not None else "*" for side in sides)
     if node.type == "identifier" and depth < _MAX_DEPTH:
         bound = declared_value(node, ts.text(node))
         return _literal_shape(bound, depth + 1) if bound is not None else None

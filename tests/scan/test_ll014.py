@@ -1,0 +1,120 @@
+"""LL014 edge cases beyond the fixture pair: how a path under public/ is recognised (property based),
+other storage APIs (S3 v2 / lib-storage, GCS predefinedAcl, Blob namespaces), and shared-cache headers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leakline.scan import parse as ts
+from leakline.scan.engine import scan
+from leakline.scan.rules.ll014 import is_public_path
+
+PACKAGE = {"name": "t", "private": True, "dependencies": {"next": "15.2.4", "openai": "4.77.0"}}
+PRELUDE = """import OpenAI from "openai";
+import fs from "node:fs";
+import * as blob from "@vercel/blob";
+import { Upload } from "@aws-sdk/lib-storage";
+const client = new OpenAI({ baseURL: process.env.OLLAMA_BASE_URL });
+export async function POST(req: Request) {
+  const { q } = await req.json();
+  const c = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });
+  const text = c.choices[0].message.content ?? "";
+"""
+
+
+def _path_expr(source: str) -> ts.Node:
+    tree = ts.parse(f"const p = ({source});".encode(), ts.language_for(".ts"))  # type: ignore[arg-type]
+    declarator = tree.root_node.named_children[0].named_children[0]
+    value = declarator.child_by_field_name("value")
+    assert value is not None
+    return value
+
+
+SEGMENT = st.text(alphabet="abcdefghij-_", min_size=1, max_size=8)
+
+
+@settings(max_examples=50, deadline=None)
+@given(tail=st.lists(SEGMENT, min_size=1, max_size=3), form=st.sampled_from(["literal", "template", "join"]))
+def test_paths_under_public_are_recognised_in_every_form(tail: list[str], form: str) -> None:
+    rest = "/".join(tail)
+    source = {
+        "literal": f'"./public/{rest}"',
+        "template": f"`${{process.cwd()}}/public/{rest}/${{id}}.json`",
+        "join": "path.join(process.cwd(), " + ", ".join(f'"{s}"' for s in ["public", *tail]) + ")",
+    }[form]
+    assert is_public_path(_path_expr(source))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    name=SEGMENT.filter(lambda s: s != "public"),
+    form=st.sampled_from(["literal", "template", "join"]),
+)
+def test_other_folders_are_not_public_even_when_their_name_contains_public(name: str, form: str) -> None:
+    folder = f"{name}public" if len(name) % 2 else f"public{name}"
+    source = {
+        "literal": f'"./{folder}/a.txt"',
+        "template": f"`${{process.cwd()}}/{folder}/${{id}}.json`",
+        "join": f'path.join(process.cwd(), "{folder}", "a.txt")',
+    }[form]
+    assert not is_public_path(_path_expr(source))
+
+
+def _route(tmp_path: Path, body: str) -> tuple[Path, list[str]]:
+    (tmp_path / "package.json").write_text(json.dumps(PACKAGE))
+    route = tmp_path / "app/api/chat/route.ts"
+    route.parent.mkdir(parents=True)
+    source = PRELUDE + body + "}\n"
+    route.write_text(source)
+    return tmp_path, source.splitlines()
+
+
+def _found_lines(app: Path) -> list[int]:
+    result = scan(app, rule_ids=["LL014"])
+    assert result.stats.rule_errors == []
+    return sorted(f.line for f in result.findings if f.rule == "LL014")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '  const dir = "public/answers";\n  const file = `${dir}/${Date.now()}.txt`;\n'
+        "  fs.writeFileSync(file, text); // HIT\n  return new Response(text);\n",
+        "  await s3.putObject({ Bucket: 'b', Key: 'k', Body: JSON.stringify({ q, text }),\n"
+        "    ACL: 'public-read-write' }); // HIT\n  return new Response(text);\n",
+        "  await new Upload({ client: s3, params: { Bucket: 'b', Key: 'k', Body: text, ACL: 'public-read' } }).done(); // HIT\n"
+        "  return new Response(text);\n",
+        "  await blob.put('a.txt', text, { access: 'public' }); // HIT\n  return new Response(text);\n",
+        "  await gcs.file('a').save(q, { predefinedAcl: 'publicRead' }); // HIT\n  return new Response(text);\n",
+        '  return Response.json({ text }, { headers: { "cache-control": "max-age=0, s-maxage=60" } }); // HIT\n',
+        '  const res = new Response(text);\n  res.headers.set("Cache-Control", "public, max-age=30"); // HIT\n  return res;\n',
+    ],
+)
+def test_public_writes_of_llm_data_are_reported(tmp_path: Path, body: str) -> None:
+    app, lines = _route(tmp_path, body)
+    assert _found_lines(app) == [n for n, line in enumerate(lines, start=1) if "// HIT" in line]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Not LLM data: a public write of something else.
+        '  fs.writeFileSync("public/robots.txt", "User-agent: *");\n  return new Response(text);\n',
+        # A local `put` that is not Vercel Blob's.
+        "  const put = (k: string, v: string, o: object) => [k, v, o];\n"
+        "  put('a', text, { access: 'public' });\n  return new Response(text);\n",
+        # GCS makePublic of an object that was not saved with LLM data in this function.
+        "  await gcs.file('logo.png').makePublic();\n  return new Response(text);\n",
+        # private wins over s-maxage; public on a response that carries no LLM data.
+        '  return Response.json({ text }, { headers: { "Cache-Control": "private, s-maxage=0" } });\n',
+        '  return Response.json({ ok: true }, { headers: { "Cache-Control": "public, max-age=60" } });\n',
+    ],
+)
+def test_lookalikes_are_not_reported(tmp_path: Path, body: str) -> None:
+    app, _ = _route(tmp_path, body)
+    assert _found_lines(app) == []
