@@ -117,3 +117,20 @@ def test_fingerprints_are_stable_across_runs_and_line_shifts(make_app: MakeApp) 
     (app / "app/api/chat/route.ts").write_text("\n\n" + LOGGING_ROUTE)
     shifted = scan(app, rule_ids=["LL007"]).findings[0]
     assert shifted.line == 9 and shifted.fingerprint == first
+
+
+def test_sharded_workers_find_exactly_what_one_process_finds(make_app: MakeApp) -> None:
+    files = {f"app/api/r{i}/route.ts": LOGGING_ROUTE for i in range(12)}
+    files["lib/llm.ts"] = (
+        'import OpenAI from "openai";\nconst c = new OpenAI();\nexport async function ask(q: string) {\n'
+        '  const r = await c.chat.completions.create({ model: "m", messages: [] });\n  return r.choices[0].message.content;\n}\n'
+    )
+    files["app/checkout/route.ts"] = 'import { ask } from "@/lib/llm";\nexport async function POST() {\n  console.log(await ask("x"));\n}\n'
+    files["tsconfig.json"] = '{"compilerOptions": {"paths": {"@/*": ["./*"]}}}'
+    app = make_app(files)
+    single = scan(app, rule_ids=["LL007", "LL008"], jobs=1)
+    sharded = scan(app, rule_ids=["LL007", "LL008"], jobs=3)
+    assert [f.to_dict() for f in sharded.findings] == [f.to_dict() for f in single.findings]
+    assert ("LL008", "app/checkout/route.ts", 3) in _places(sharded.findings)
+    assert len(sharded.findings) == 13
+    assert sharded.stats.files_parsed >= 13

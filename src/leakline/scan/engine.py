@@ -8,6 +8,9 @@ kept, marked suppressed, so SARIF can carry them as suppressions).
 
 from __future__ import annotations
 
+import copy
+import multiprocessing
+import os
 import time
 import traceback
 from collections import Counter
@@ -21,7 +24,7 @@ from leakline.scan.baseline import Baseline
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
 from leakline.scan.rules import available_rule_ids, load_rule, registry
-from leakline.scan.rules.base import Hit, RuleMeta
+from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import WalkStats, discover_apps, walk_app
 
 IGNORE_MARKER = "leakline-ignore"
@@ -150,6 +153,89 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return sorted(kept, key=lambda f: (f.path, f.line, f.column, f.rule))
 
 
+def _run_rule(rule: Rule, ctx: ScanContext, errors: list[str], seconds: dict[str, float], app_name: str) -> list[Hit]:
+    """Run one rule; an internal error of a rule is recorded, not raised, so the other rules still report."""
+    started = time.perf_counter()
+    try:
+        return list(rule.check(ctx))
+    except RecursionError:
+        errors.append(f"{rule.meta.id}: input too deeply nested in {app_name}")
+        return []
+    except Exception as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        errors.append(
+            f"{rule.meta.id}: internal error {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
+        )
+        return []
+    finally:
+        seconds[rule.meta.id] = seconds.get(rule.meta.id, 0.0) + time.perf_counter() - started
+
+
+# Below this many source files a worker pool costs more than it saves.
+MIN_SOURCES_PER_WORKER = 150
+MAX_WORKERS = 8
+
+
+def _worker_count(jobs: int | None, sources: int) -> int:
+    if jobs is not None:
+        return max(1, jobs)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_WORKERS, sources // MIN_SOURCES_PER_WORKER))
+
+
+@dataclass
+class _ShardOutcome:
+    hits: dict[str, list[Hit]]
+    errors: list[str]
+    seconds: dict[str, float]
+    parsed: int
+    skipped: Counter[str]
+
+
+# Set in the parent just before forking; workers inherit the built index instead of rebuilding it.
+_FORK_STATE: tuple[ProjectIndex, list[Rule], list[list[str]]] | None = None
+
+
+def _shards(index: ProjectIndex, count: int) -> list[list[str]]:
+    """Source files dealt out by size, largest first, so that shards cost about the same."""
+    shards: list[list[str]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for f in sorted(index.sources, key=lambda f: (-f.size, f.rel)):
+        lightest = loads.index(min(loads))
+        shards[lightest].append(f.rel)
+        loads[lightest] += f.size + 2048
+    return shards
+
+
+def _run_shard(number: int) -> _ShardOutcome:
+    if _FORK_STATE is None:
+        raise RuntimeError("shard worker started without fork state")
+    index, rules, shards = _FORK_STATE
+    view = copy.copy(index)
+    wanted = set(shards[number])
+    view.__dict__["sources"] = [f for f in index.sources if f.rel in wanted]
+    ctx = ScanContext(view)
+    before = Counter(index.stats)
+    errors: list[str] = []
+    seconds: dict[str, float] = {}
+    hits = {rule.meta.id: _run_rule(rule, ctx, errors, seconds, index.root.name) for rule in rules}
+    parsed = sum(1 for rel in wanted if "tree" in index.files[rel].__dict__)
+    return _ShardOutcome(hits, errors, seconds, parsed, Counter(index.stats) - before)
+
+
+def _run_sharded(index: ProjectIndex, rules: list[Rule], workers: int) -> list[_ShardOutcome]:
+    global _FORK_STATE
+    shards = _shards(index, workers)
+    _FORK_STATE = (index, rules, shards)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_run_shard, range(workers))
+    finally:
+        _FORK_STATE = None
+
+
 def scan(
     path: Path,
     *,
@@ -157,7 +243,10 @@ def scan(
     baseline_path: Path | None = None,
     rule_ids: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    jobs: int | None = None,
 ) -> ScanResult:
+    """Scan every app under `path`. `jobs`: worker processes for per-file rules (None: one per core on
+    large apps, 1: in this process)."""
     started = time.perf_counter()
     root = path.resolve()
     apps = discover_apps(root)
@@ -179,24 +268,23 @@ def scan(
         index = build_index(app, settings, walk_stats, nested)
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
-        for n, rule in enumerate(rules, start=1):
+        worker_count = _worker_count(jobs, len(index.sources))
+        sharded = [rule for rule in rules if rule.per_file] if worker_count > 1 else []
+        if sharded:
+            for outcome in _run_sharded(index, sharded, worker_count):
+                stats.rule_errors.extend(outcome.errors)
+                stats.files_parsed += outcome.parsed
+                stats.skipped.update(outcome.skipped)
+                for rule in sharded:
+                    stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + outcome.seconds.get(
+                        rule.meta.id, 0.0
+                    )
+                    findings.extend(_to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app))
+        local_rules = [rule for rule in rules if rule not in sharded]
+        for n, rule in enumerate(local_rules, start=1):
             if progress is not None:
-                progress(f"{rule.meta.id} on {app.name}", n, len(rules))
-            rule_started = time.perf_counter()
-            try:
-                hits = list(rule.check(ctx))
-            except RecursionError:
-                stats.rule_errors.append(f"{rule.meta.id}: input too deeply nested in {app.name}")
-                continue
-            except Exception as exc:
-                where = traceback.extract_tb(exc.__traceback__)[-1]
-                stats.rule_errors.append(
-                    f"{rule.meta.id}: internal error {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
-                )
-                continue
-            finally:
-                elapsed = time.perf_counter() - rule_started
-                stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + elapsed
+                progress(f"{rule.meta.id} on {app.name}", n, len(local_rules))
+            hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
             findings.extend(_to_findings(rule.meta, hits, index, root, app))
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         stats.skipped.update(index.stats)

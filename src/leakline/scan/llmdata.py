@@ -671,8 +671,20 @@ class FileLlm:
         state = self._states.get(mode)
         if state is None:
             state = self._states[mode] = _ModeState(tainted=set(self._param_seeds.get(mode, ())))
-            self._solve(state, mode)
+            if self._has_sources or state.tainted:
+                self._solve(state, mode)
         return state
+
+    @cached_property
+    def _has_sources(self) -> bool:
+        """Whether anything here can be LLM data at all; most modules of a shop have no source and skip solving."""
+        if self._direct_calls or any(imp.resolved for imp in self._imports.values()):
+            return True
+        return any(
+            self._callee(fn).rsplit(".", 1)[-1] in AI_SDK_HOOKS
+            for call in self._calls[0]
+            if (fn := call.child_by_field_name("function")) is not None
+        )
 
     def _bind(self, state: _ModeState, pattern: Node, *, skip_metadata: bool) -> bool:
         changed = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from leakline.findings import Confidence, References, Severity
 
@@ -48,6 +48,10 @@ class Hit:
 
 class Rule(ABC):
     meta: RuleMeta
+    per_file: ClassVar[bool] = False
+    """True when the rule only reports in `ctx.index.sources` and judges each source file on its own
+    (cross-file facts come through the index and the LLM-data analysis). Such rules run sharded across
+    worker processes on large apps."""
 
     def __init__(self, meta: RuleMeta) -> None:
         self.meta = meta

@@ -11,6 +11,8 @@ from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_impor
 
 
 class LlmDataLogged(Rule):
+    per_file = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.index.sources:
             data = f.data()

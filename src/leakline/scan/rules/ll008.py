@@ -46,6 +46,8 @@ def _enclosing_function_names(node: Node) -> Iterable[str]:
 
 
 class CheckoutDataLogged(Rule):
+    per_file = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.index.sources:
             data = f.data()
