@@ -610,8 +610,11 @@ class EncryptedWeightsReader(io.RawIOBase):
             raise
         self._file = f
         self._pos = 0
+        layout = self._opened.layout
+        self._sealed = bytearray(layout.ct_segment_size)
+        self._plain = bytearray(layout.segment_size)
         self._cached_index = -1
-        self._cached = b""
+        self._cached_length = 0
 
     @property
     def manifest(self) -> Manifest:
@@ -644,22 +647,30 @@ class EncryptedWeightsReader(io.RawIOBase):
         self._pos = target
         return target
 
-    def _segment(self, index: int) -> bytes:
+    def _segment(self, index: int) -> memoryview:
+        """The plaintext of segment `index`, decrypted into a reused buffer (only after authentication)."""
         if index != self._cached_index:
             layout = self._opened.layout
             offset = layout.segment_offset(index)
             length = layout.segment_ct_length(index)
             self._file.seek(offset)
-            sealed = _read_full(self._file, length)
+            sealed = _read_into(self._file, memoryview(self._sealed)[:length])
             if len(sealed) != length:
                 raise TruncatedError(
                     f"{self._opened.structure.source}: file ends inside segment {index}", offset=offset + len(sealed)
                 )
-            self._cached = self._opened.cipher.open(
-                index, sealed, index == layout.count - 1, offset=offset, count=layout.count
+            self._cached_index = -1  # the buffer is overwritten now; it is valid again only on success
+            self._opened.cipher.open_into(
+                index,
+                sealed,
+                index == layout.count - 1,
+                memoryview(self._plain)[: length - TAG_SIZE],
+                offset=offset,
+                count=layout.count,
             )
             self._cached_index = index
-        return self._cached
+            self._cached_length = length - TAG_SIZE
+        return memoryview(self._plain)[: self._cached_length]
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
