@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakline.detectors import literals
 from leakline.detectors.errors import EmptyLiteralError
 from leakline.detectors.literals import LiteralMatch, LiteralMatcher
 
@@ -63,8 +62,3 @@ def test_every_reported_match_is_an_occurrence_of_its_labels_value(
         for value, label in first_label.items():
             assert sum(1 for m in matches if m.label == label) == text.count(value)
 
-
-def test_auto_strategy_switches_to_one_regex_past_the_threshold() -> None:
-    many = {f"V{i}": f"value-{i:04d}" for i in range(literals.COMBINED_THRESHOLD + 1)}
-    matcher = LiteralMatcher(many)
-    assert list(matcher.finditer("..value-0007..")) == [LiteralMatch("V7", 2, 12)]
