@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -376,3 +377,60 @@ def test_nosecone_default_policy_is_strong(tmp_path: Path) -> None:
     assert csp.value is not None
     assert header_weaknesses(csp.value.value) == []
     assert has_frame_ancestors(csp.value.value)
+
+
+def test_doubling_chains_stay_bounded(tmp_path: Path) -> None:
+    chain = "const v0 = 'ab';\n" + "".join(f"const v{i} = v{i - 1} + v{i - 1};\n" for i in range(1, 41))
+    app = _app(
+        tmp_path,
+        {
+            "next.config.mjs": chain
+            + "export default { headers: async () => [{ source: '/', headers: [\n"
+            + "  { key: 'X-Small', value: v3 },\n"
+            + "  { key: 'X-Huge', value: v40 },\n"
+            + "] }] };\n"
+        },
+    )
+    assert _headers(app) == {
+        ("x-small", "ab" * 8, "next.config.mjs", 43, HeaderOrigin.NEXT_CONFIG),
+        ("x-huge", None, "next.config.mjs", 44, HeaderOrigin.NEXT_CONFIG),
+    }
+
+
+def test_import_cycles_terminate(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "a.mjs": "import { b } from './b.mjs';\nexport const a = b + ';';\n",
+            "b.mjs": "import { a } from './a.mjs';\nexport const b = a + ';';\n",
+            "next.config.mjs": (
+                "import { a } from './a.mjs';\n"
+                "export default { headers: async () => [{ source: '/', headers: [{ key: 'X-A', value: a }] }] };\n"
+            ),
+        },
+    )
+    ((name, value, path, line, origin),) = _headers(app)
+    assert (name, path, line, origin) == ("x-a", "next.config.mjs", 2, HeaderOrigin.NEXT_CONFIG)
+    assert value is not None and value.replace(DYNAMIC, "").strip(";") == ""
+
+
+_JUNK = st.text(alphabet=st.sampled_from(list("{}[]()'\"`$;:,.=+ \nabkeyvalueheaders/*\\")), max_size=200)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_JUNK, _JUNK, _JUNK)
+def test_arbitrary_input_never_breaks_the_header_rules(config: str, middleware: str, vercel: str) -> None:
+    from leakline.scan.engine import scan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = _app(
+            Path(tmp),
+            {
+                "next.config.js": "module.exports = { async headers() { return " + config + " } }",
+                "middleware.ts": "export function middleware(r) { const res = NextResponse.next(); " + middleware,
+                "vercel.json": vercel,
+                "app/layout.tsx": "export default () => <meta httpEquiv='Content-Security-Policy' content=" + config,
+            },
+        )
+        result = scan(app, rule_ids=["LL001", "LL002", "LL019", "LL020"])
+        assert result.stats.rule_errors == []

@@ -31,6 +31,9 @@ DYNAMIC = "\x00"
 
 MAX_EVAL_DEPTH = 40
 MAX_IMPORT_DEPTH = 3
+MAX_STATIC_CHARS = 64 * 1024
+"""Longer computed strings are treated as unknown: a header value is never that long, and doubling chains
+(`const b = a + a; const c = b + b; ...`) must not exhaust memory."""
 CSP = "content-security-policy"
 CSP_REPORT_ONLY = "content-security-policy-report-only"
 HSTS = "strict-transport-security"
@@ -297,6 +300,8 @@ class Evaluator:
         self._bindings: dict[str, Binding] | None = None
         self._locals: list[dict[str, Value]] = []
         self._active: set[str] = set()
+        self._values: dict[str, Value] = {}
+        self._peers: dict[str, Evaluator] = {f.rel: self}
 
     @property
     def bindings(self) -> dict[str, Binding]:
@@ -311,6 +316,12 @@ class Evaluator:
         return self.bindings.get(name)
 
     def eval(self, node: Node | None, depth: int = 0) -> Value:
+        value = self._eval(node, depth)
+        if isinstance(value, StaticString) and sum(len(p.text) for p in value.pieces) > MAX_STATIC_CHARS:
+            return UNKNOWN
+        return value
+
+    def _eval(self, node: Node | None, depth: int) -> Value:
         if node is None or depth > MAX_EVAL_DEPTH:
             return UNKNOWN
         node = ts.unwrap(node)
@@ -376,16 +387,22 @@ class Evaluator:
             return None
         if name in self._active:
             return UNKNOWN
+        if name in self._values:
+            return self._values[name]
         bound = self.binding(name)
         if bound is None:
             return UNKNOWN
         self._active.add(name)
+        # A module-level binding does not see the parameters of the callback being evaluated.
+        saved, self._locals = self._locals, []
         try:
-            if isinstance(bound, ImportRef):
-                return self._imported(bound)
-            return self.eval(bound, depth + 1)
+            value = self._imported(bound) if isinstance(bound, ImportRef) else self.eval(bound, depth + 1)
         finally:
+            self._locals = saved
             self._active.discard(name)
+        # Memoised: `const b = a + a; const c = b + b; ...` must stay linear.
+        self._values[name] = value
+        return value
 
     def _imported(self, ref: ImportRef) -> Value:
         if ref.spec in NOSECONE_PACKAGES:
@@ -399,7 +416,11 @@ class Evaluator:
         other = self.index.get(ref.resolved)
         if other is None or other.root is None:
             return UNKNOWN
-        evaluator = Evaluator(self.index, other, other.root, depth=self.import_depth + 1)
+        evaluator = self._peers.get(other.rel)
+        if evaluator is None:
+            evaluator = Evaluator(self.index, other, other.root, depth=self.import_depth + 1)
+            evaluator._peers = self._peers
+            self._peers[other.rel] = evaluator
         if ref.imported == "default":
             return evaluator.default_export()
         return evaluator.eval_name(ref.imported)
@@ -1125,6 +1146,9 @@ def vercel_json_headers(f: SourceFile, index: ProjectIndex) -> list[HeaderSettin
 # ---- <meta> tags and the Metadata API ----------------------------------------------------------
 
 
+_DOCUMENT_PREFIXES = ("layout.", "_document.", "_app.")
+
+
 def _is_document_file(index: ProjectIndex, f: SourceFile) -> bool:
     router = index.router_of(f)
     return (router == "app" and f.stem == "layout") or (router == "pages" and f.stem in ("_document", "_app"))
@@ -1206,7 +1230,10 @@ def collect_headers(index: ProjectIndex) -> AppHeaders:
     vercel = index.get("vercel.json")
     if vercel is not None:
         found.extend(vercel_json_headers(vercel, index))
-    for f in index.sources:
+    for rel, f in index.files.items():
+        # A name check first: this loop sees every file of the app, build output included.
+        if not rel.rpartition("/")[2].startswith(_DOCUMENT_PREFIXES) or not f.is_source:
+            continue
         if _is_document_file(index, f):
             found.extend(meta_headers(index, f))
             if f.stem == "_app":
