@@ -162,3 +162,21 @@ export function Assistant() {
 """
     app = make_app({"components/Assistant.tsx": source})
     assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [12]
+
+
+def test_arguments_of_project_llm_wrappers_are_prompts(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "lib/llm.ts": OPENAI
+            + "export async function ask(q: string) {\n  const r = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: q }] });\n  return r.choices[0].message.content;\n}\n",
+            "app/api/x/route.ts": """import { ask } from "../../../lib/llm";
+export async function POST(req: Request) {
+  const { question, sessionId } = await req.json();
+  console.log(question);
+  console.log(sessionId);
+  return Response.json({ a: await ask(question) });
+}
+""",
+        }
+    )
+    assert [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings] == [("app/api/x/route.ts", 4)]

@@ -388,6 +388,7 @@ class FileLlm:
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
         self._direct_cache: dict[int, bool] = {}
+        self._wrapper_prompts_marked = False
         self._callee_cache: dict[int, str] = {}
         self._states: dict[Mode, _ModeState] = {}
         self._param_seeds: dict[Mode, set[tuple[int, str]]] = {}
@@ -580,6 +581,18 @@ class FileLlm:
         for call in self._direct_calls:
             self._mark_prompts(call)
 
+    def _mark_wrapper_prompts(self) -> None:
+        """Arguments of calls to project functions that call an LLM (`askAssistant(question)`) are prompts too.
+
+        Done once, lazily, before the first fixpoint: it needs the other modules' analyses."""
+        if self._wrapper_prompts_marked:
+            return
+        self._wrapper_prompts_marked = True
+        direct = {call.id for call in self._direct_calls}
+        for call in self._calls[0]:
+            if call.id not in direct and self._callee_calls_llm(call):
+                self._mark_prompts(call)
+
     def _mark_prompts(self, call: Node) -> None:
         """Identifiers and access paths used inside an LLM call's arguments carry prompt data."""
         args = call.child_by_field_name("arguments")
@@ -672,6 +685,7 @@ class FileLlm:
         if state is None:
             state = self._states[mode] = _ModeState(tainted=set(self._param_seeds.get(mode, ())))
             if self._has_sources or state.tainted:
+                self._mark_wrapper_prompts()
                 self._solve(state, mode)
         return state
 
