@@ -128,11 +128,12 @@ def encode_header(
     return body + header_hash(body)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """One byte string per JSON value: sorted keys, no spaces, UTF-8. Hashes depend on it."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def record_associated_data(log_id: bytes, record_head: bytes | memoryview) -> bytes:
