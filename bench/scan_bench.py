@@ -205,25 +205,26 @@ def generate(root: Path, files: int, seed: int = 1) -> list[Planted]:
     )
     rules = list(PLANTS)
     for i in range(files):
-        kind = ("route", "client", "lib")[i % 3]
         plant = rules[(i // 10) % len(rules)] if i % 10 == 0 else None
-        if kind == "route" or plant in ("LL007", "LL011", "LL012"):
+        kind = ("route", "client", "lib")[i % 3]
+        if plant in ("LL007", "LL011", "LL012"):
+            kind = "route"
+        elif plant == "LL010":
+            kind = "client"
+        if kind == "route":
             rel = f"app/api/shop{i // 50}/item{i}/route.ts"
-            body = ROUTE_HEAD.format() + (
-                PLANTS[plant].format(n=i) if plant in ("LL007", "LL011", "LL012") else ROUTE_HANDLER_SAFE.format(n=i)
-            )
-            if plant == "LL003":
-                body += PLANTS["LL003"].format(n=i)
-        elif kind == "client" or plant == "LL010":
+            handler = PLANTS[plant] if plant in ("LL007", "LL011", "LL012") else ROUTE_HANDLER_SAFE
+            body = ROUTE_HEAD.format() + handler.format(n=i)
+        elif kind == "client":
             rel = f"components/shop{i // 50}/Widget{i}.tsx"
             body = CLIENT_HEAD.format() + CLIENT_COMPONENT.format(n=i)
-            if plant in ("LL010", "LL003"):
+            if plant == "LL010":
                 body += PLANTS[plant].format(n=i)
         else:
             rel = f"lib/shop{i // 50}/util{i}.ts"
             body = "// utilities\n"
-            if plant == "LL003":
-                body += PLANTS["LL003"].format(n=i)
+        if plant == "LL003":
+            body += PLANTS["LL003"].format(n=i)
         target = 2048 + rng.randrange(0, 4096)
         n = 0
         while len(body) < target:
