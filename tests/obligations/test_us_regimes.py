@@ -159,3 +159,9 @@ def test_sec_effective_dates_for_all_and_for_smaller_reporting_companies() -> No
     small = {**SEC, "controller.size": "small"}
     assert considered(run(**small, aware_at="2024-06-14T12:00:00Z"), "sec") == set()
     assert required(run(**small, aware_at="2024-06-15T12:00:00Z"), "sec") == {("sec-8k-1-05", "US", "public-filing")}
+
+
+def test_texas_consumer_reporting_agencies_above_10000() -> None:
+    for count, expected in ((10_000, False), (10_001, True)):
+        assessment = run(**CARD, **residents("US-TX", count))
+        assert get(assessment, "us-tx-521-053", "US-TX", "consumer-reporting-agencies").required is expected, count

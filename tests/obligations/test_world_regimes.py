@@ -169,3 +169,18 @@ def test_dpdp_applies_from_13_may_2027_with_a_72_hour_board_report() -> None:
     after = run(**PLAIN, **where(IN=1), aware_at="2027-05-13T12:00:00Z")
     assert required(after, "dpdp") == {("dpdp-8-6", "IN", "supervisory-authority"), ("dpdp-8-6", "IN", "data-subjects")}
     assert get(after, "dpdp-8-6", "IN", "supervisory-authority").due_at == utc("2027-05-16T12:00:00Z")
+
+
+def test_quebec_needs_a_risk_of_serious_injury_but_always_keeps_the_register() -> None:
+    assessment = run(**PLAIN, **where(CA_QC=3))
+    assert required(assessment, "qc-law25") == {("qc-law25", "CA-QC", "internal-record")}
+    cai = get(assessment, "qc-law25", "CA-QC", "supervisory-authority")
+    assert cai.why == "not required under Quebec private-sector Act s 3.5; Regulation respecting confidentiality incidents: the breach is not likely to result in a high risk"
+
+
+def test_pipl_is_silent_without_personal_data() -> None:
+    weights = run(**{"data.categories": ["model-weights"]}, **where(CN=0), **{"controller.establishments": ["CN"]})
+    assert considered(weights, "pipl") == set()
+    assert [n.why for n in weights.not_applicable if n.regime == "pipl-57"] == [
+        "China Personal Information Protection Law (PIPL), Art. 57 covers personal data only; no personal data is affected"
+    ]

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from leakline.obligations import clock
+from leakline.obligations.errors import RegimeDataError
 from leakline.obligations.facts import Facts
 from leakline.obligations.predicates import EEA, EU, Context, country_of, evaluate
 from leakline.obligations.regimes import (
@@ -247,11 +248,11 @@ def _due(spec: ClockSpec | None, ctx: Context, dues: dict[tuple[str, str], datet
         return clock.add_hours(start, spec.hours)
     if spec.days is not None:
         return clock.add_days(start, spec.days, spec.timezone, _cutoff(spec))
-    if spec.business_days is not None:
-        assert spec.holidays is not None  # guaranteed by ClockSpec validation
+    if spec.business_days is not None and spec.holidays is not None:
         return clock.add_business_days(start, spec.business_days, spec.holidays, spec.timezone, _cutoff(spec))
-    assert spec.months is not None  # exactly one unit is set (ClockSpec validation)
-    return clock.add_months(start, spec.months)
+    if spec.months is not None:
+        return clock.add_months(start, spec.months)
+    raise RegimeDataError(f"clock {spec.anchor!r}: no usable unit (ClockSpec validation should have caught this)")
 
 
 def _gate_day(spec: ClockSpec | None, ctx: Context, dues: dict[tuple[str, str], datetime | None]) -> date:
@@ -328,15 +329,28 @@ def _scope(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
     if regime.scope == "country":
         return _scope_country(regime, ctx)
     if regime.scope == "us-state":
-        assert regime.country is not None  # validated by RegimeSpec
-        if ctx.count(regime.country) > 0:
-            return [regime.country], ""
-        return [], f"no affected residents of {regime.country}"
+        state = _country(regime)
+        if ctx.count(state) > 0:
+            return [state], ""
+        return [], f"no affected residents of {state}"
     if regime.scope == "sec":
         return _scope_sec(regime, ctx)
     if regime.scope == "nis2":
         return _scope_nis2(regime, ctx)
     return _scope_ai_act(regime, ctx)
+
+
+def _country(regime: RegimeSpec) -> str:
+    if regime.country is None:
+        raise RegimeDataError(f"regime {regime.id}: scope {regime.scope!r} needs a country")
+    return regime.country
+
+
+def _param_list(regime: RegimeSpec, key: str) -> list[str]:
+    value = regime.params.get(key, [])
+    if not isinstance(value, list):
+        raise RegimeDataError(f"regime {regime.id}: params.{key} must be an array of strings")
+    return [str(item) for item in value]
 
 
 def _scope_eea(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
@@ -353,16 +367,13 @@ def _scope_eea(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
 
 
 def _scope_country(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
-    assert regime.country is not None  # validated by RegimeSpec
-    country = regime.country
+    country = _country(regime)
     if not (ctx.established_in(country) or ctx.count(country) > 0):
         return [], f"no establishment in {country} and no affected people there"
     controller = ctx.facts.controller
-    exempt_sizes = regime.params.get("exempt_sizes", [])
-    always = regime.params.get("covered_sectors_regardless_of_size", [])
-    if isinstance(exempt_sizes, list) and controller.size in exempt_sizes and not (
-        isinstance(always, list) and controller.sector in always
-    ):
+    exempt_sizes = _param_list(regime, "exempt_sizes")
+    always = _param_list(regime, "covered_sectors_regardless_of_size")
+    if controller.size in exempt_sizes and controller.sector not in always:
         return [], str(regime.params.get("exempt_reason", f"{controller.size} organisations are exempt"))
     return [country], ""
 
@@ -371,10 +382,10 @@ def _scope_sec(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
     controller = ctx.facts.controller
     if not controller.sec_registrant:
         return [], "not an SEC registrant"
-    small_sizes = regime.params.get("smaller_reporting_sizes", [])
+    small_sizes = _param_list(regime, "smaller_reporting_sizes")
     small_from = date.fromisoformat(str(regime.params["smaller_reporting_from"]))
     day = ctx.facts.determination.date()
-    if isinstance(small_sizes, list) and controller.size in small_sizes and day < small_from:
+    if controller.size in small_sizes and day < small_from:
         return [], f"smaller reporting companies must comply from {small_from.isoformat()}"
     return ["US"], ""
 
@@ -382,8 +393,7 @@ def _scope_sec(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
 def _scope_nis2(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
     controller = ctx.facts.controller
     params = regime.params
-    sectors, sizes, digital = (params.get(k, []) for k in ("sectors", "sizes", "digital_providers"))
-    assert isinstance(sectors, list) and isinstance(sizes, list) and isinstance(digital, list)
+    sectors, sizes, digital = (_param_list(regime, k) for k in ("sectors", "sizes", "digital_providers"))
     if controller.sector not in sectors:
         return [], f"sector {controller.sector!r} is not in NIS2 Annex I or II"
     if controller.size not in sizes and controller.sector != "public":

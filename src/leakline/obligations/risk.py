@@ -94,9 +94,10 @@ def _unintelligible(facts: Facts, categories: frozenset[str]) -> frozenset[str]:
     return frozenset()
 
 
-def _severity(facts: Facts, categories: frozenset[str], reasons: list[str]) -> int:
+def _severity(facts: Facts, categories: frozenset[str]) -> tuple[int, str]:
+    """Consequence severity 1..4 of losing control of `categories`, and the words that explain it."""
     if not categories:
-        return 0
+        return 0, "no readable personal data"
     top = max(categories, key=lambda name: (SEVERITY_BY_CATEGORY[name], name))
     severity = SEVERITY_BY_CATEGORY[top]
     detail = [f"most sensitive data: {top}"]
@@ -109,8 +110,7 @@ def _severity(facts: Facts, categories: frozenset[str], reasons: list[str]) -> i
     if facts.data.subjects >= LARGE_SCALE_SUBJECTS and severity < MAX_SEVERITY:
         severity += 1
         detail.append(f"large volume ({facts.data.subjects} people)")
-    reasons.append(f"severity {SEVERITY_LABEL[severity]}: " + "; ".join(detail))
-    return severity
+    return severity, f"{SEVERITY_LABEL[severity]}: " + "; ".join(detail)
 
 
 def _confidentiality_likelihood(facts: Facts, exposed: frozenset[str]) -> tuple[int, str]:
@@ -182,17 +182,17 @@ def assess_risk(facts: Facts) -> RiskAssessment:
     levels: list[RiskLevel] = []
     exposed = False
     if "confidentiality" in types:
-        severity = _severity(facts, intelligible, reasons) if intelligible else 0
+        severity, words = _severity(facts, intelligible)
         likelihood, why = _confidentiality_likelihood(facts, intelligible)
+        if intelligible:
+            reasons.append(f"severity if disclosed: {words}")
         reasons.append(why)
         levels.append(_level(severity, likelihood, confidentiality=True))
         exposed = likelihood > 0
     if "availability" in types or "integrity" in types:
         # Losing or corrupting data hurts people whether or not it was encrypted.
-        sub_reasons: list[str] = []
-        severity = _severity(facts, categories, sub_reasons)
-        if not reasons or sub_reasons[0] not in reasons:
-            reasons.extend(sub_reasons)
+        severity, words = _severity(facts, categories)
+        reasons.append(f"severity if lost or altered: {words}")
         if "availability" in types:
             likelihood, why = _availability_likelihood(facts)
             reasons.append(why)
