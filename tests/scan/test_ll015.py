@@ -133,7 +133,8 @@ def test_arrays_maps_and_ids_not_from_the_request_are_not_findings(tmp_path: Pat
         "  const drafts = new Map();\n"
         "  const draft = drafts.get(searchParams.id);\n"
         "  const latest = await prisma.message.findFirst({ where: { id: FEATURED_ID } });\n"
-        "  return <p>{picked?.title}{draft}{latest?.content}</p>;\n"
+        "  const pinned = await db.query.chats.findFirst({ where: eq(chats.pinned, true) });\n"
+        "  return <p>{picked?.title}{draft}{latest?.content}{pinned?.title}</p>;\n"
         "}\n"
     )
     assert _places(_app(tmp_path, {"app/history/page.tsx": page})) == []

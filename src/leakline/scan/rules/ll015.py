@@ -35,6 +35,22 @@ _PREFILTER_CONTENT = re.compile(
     rb"(?i)conversation|chat|message|summar|recommendation|completion|answer|transcript|prompt|repl(?:y|ies)"
 )
 _PREFILTER_INPUT = re.compile(rb"params|searchParams|query|use server")
+_AI = rb"(?:conversation|chat|message|summar|recommendation|completion|answer|transcript|prompt|repl(?:y|ies))"
+# A byte-level superset of every data access `_Module.access` recognises; files without one are not parsed.
+_ACCESS_HINT = re.compile(
+    rb"(?i)"
+    + _AI
+    + rb"\w*\s*\.\s*(?:find|get|select|aggregate)"  # prisma.conversation.findUnique, Chat.findById
+    + rb"|\b(?:from|table|collection|selectFrom|innerJoin|leftJoin)\s*\(\s*[\"'`]?[\w.]*"
+    + _AI  # .from('chats'), .from(chats)
+    + rb"|\b(?:from|join)\s+[\"'`\[]?[\w.]*"
+    + _AI  # SQL
+    + rb"|[\"'`][\w:./-]*"
+    + _AI
+    + rb"[\w./-]*[:/]"  # KV keys: `chat:${id}`
+    + rb"|(?:get|load|fetch|find|read|query|select|retrieve)\w*"
+    + _AI  # project wrappers: getChatById
+)
 USER_INPUT_PROPS = frozenset({"params", "searchParams", "query"})
 READ_METHODS = frozenset(
     {
@@ -133,6 +149,17 @@ def _literal_text(node: Node) -> str:
     return ""
 
 
+def _call_arguments(chain: Node) -> list[Node]:
+    """The argument lists of every call in a chain, not its callees (`db.query.chats` is no `req.query`)."""
+    out = []
+    for node in ts.walk(chain):
+        if node.type == "call_expression":
+            args = node.child_by_field_name("arguments")
+            if args is not None:
+                out.append(args)
+    return out
+
+
 def _first_arg(call: Node) -> Node | None:
     args = call.child_by_field_name("arguments")
     if args is None:
@@ -142,18 +169,50 @@ def _first_arg(call: Node) -> Node | None:
     return args.named_children[0] if args.named_children else None
 
 
+_FUNCTION_NAMES = """
+(function_declaration name: (identifier) @name)
+(variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])
+"""
+# How many enclosing calls of an AI-content word are candidates (`db.select().from(chats).where(...)`).
+MAX_CALL_ANCESTORS = 4
+_STOP_AT = frozenset({"statement_block", "program", "class_body"})
+
+
+def _candidate_calls(f: SourceFile, root: Node) -> list[Node]:
+    """Calls around each AI-content word of the file, found from the word's byte offset upwards.
+
+    The words are rare, so this touches a handful of nodes per file instead of the whole tree.
+    """
+    found: dict[int, Node] = {}
+    for match in _PREFILTER_CONTENT.finditer(f.data()):
+        node: Node | None = root.descendant_for_byte_range(match.start(), match.end())
+        calls = 0
+        while node is not None and calls < MAX_CALL_ANCESTORS and node.type not in _STOP_AT:
+            if node.type == "call_expression":
+                found.setdefault(node.id, node)
+                calls += 1
+            node = node.parent
+    return sorted(found.values(), key=lambda n: n.start_byte)
+
+
 class _Module:
     """Which callees of a module are project functions (defined here or imported from project files)."""
 
     def __init__(self, index: ProjectIndex, f: SourceFile, root: Node) -> None:
-        self.project_names = {imp.local for imp in index.imports_of(f) if imp.resolved is not None}
-        for node in ts.walk(root):
-            if node.type == "function_declaration":
-                self.project_names.add(ts.text(node.child_by_field_name("name")))
-            elif node.type == "variable_declarator":
-                value = node.child_by_field_name("value")
-                if value is not None and value.type in FUNCTION_TYPES:
-                    self.project_names.add(ts.text(node.child_by_field_name("name")))
+        self.index = index
+        self.file = f
+        self.root = root
+        self._project_names: set[str] | None = None
+
+    @property
+    def project_names(self) -> set[str]:
+        if self._project_names is None:
+            names = {imp.local for imp in self.index.imports_of(self.file) if imp.resolved is not None}
+            lang = self.file.language
+            if lang is not None:
+                names.update(ts.text(n) for n in ts.captures(lang, _FUNCTION_NAMES, self.root).get("name", []))
+            self._project_names = names
+        return self._project_names
 
     def access(self, call: Node) -> Access | None:
         path = _callee(call)
@@ -279,7 +338,7 @@ class _Scope:
 
     def owns(self, access: Access) -> bool:
         """The session user's id is part of the query, or compared with the record's owner field."""
-        if self.is_session(access.chain):
+        if any(self.is_session(arg) for arg in _call_arguments(access.chain)):
             return True
         for node in self.nodes:
             if node.type != "binary_expression":
@@ -360,7 +419,7 @@ class AiContentWithoutOwnershipCheck(Rule):
         index = ctx.index
         for f in index.sources:
             data = f.data()
-            if not _PREFILTER_CONTENT.search(data) or not _PREFILTER_INPUT.search(data):
+            if not _PREFILTER_INPUT.search(data) or not _ACCESS_HINT.search(data):
                 continue
             serves = index.is_page(f) or index.is_route_handler(f) or index.is_api_route(f)
             if not serves and (b"use server" not in data or not index.is_server_action_module(f)):
@@ -371,12 +430,13 @@ class AiContentWithoutOwnershipCheck(Rule):
         root = f.root
         if root is None:
             return
+        candidates = _candidate_calls(f, root)
+        if not candidates:
+            return
         module = _Module(index, f, root)
         action = index.is_server_action_module(f)
         scopes: dict[int, _Scope] = {}
-        for node in ts.walk(root):
-            if node.type != "call_expression":
-                continue
+        for node in candidates:
             access = module.access(node)
             if access is None:
                 continue
@@ -386,7 +446,7 @@ class AiContentWithoutOwnershipCheck(Rule):
             scope = scopes.get(fn.id)
             if scope is None:
                 scope = scopes[fn.id] = _Scope(fn, action=action, wrapped_by_auth=_wrapped_by_auth(fn))
-            if not scope.is_user(access.chain) or scope.owns(access):
+            if not any(scope.is_user(arg) for arg in _call_arguments(access.chain)) or scope.owns(access):
                 continue
             if scope.authenticated:
                 why = "the request is authenticated, but the record's owner is never compared with the session user"
