@@ -122,7 +122,7 @@ def assess(facts: Facts, *, now: datetime | None = None) -> Assessment:
     for regime in load_regimes():
         jurisdictions, reason = _scope(regime, ctx)
         if not jurisdictions:
-            excluded.extend(NotApplicable(rule_id, None, reason) for rule_id in _rule_ids(regime))
+            excluded += [NotApplicable(rule_id, None, reason) for rule_id in _rule_ids(regime)]
             continue
         if facts.controller.role == "processor" and regime.processor is not None:
             _processor(regime, regime.processor, jurisdictions, ctx, obligations, excluded)
@@ -132,8 +132,15 @@ def assess(facts: Facts, *, now: datetime | None = None) -> Assessment:
     return Assessment(risk.level, risk.reasons, tuple(obligations), tuple(excluded), moment)
 
 
-def _rule_ids(regime: RegimeSpec) -> list[str]:
-    return list(dict.fromkeys(rule.id for rule in regime.rules))
+_RULE_IDS: dict[str, tuple[str, ...]] = {}
+
+
+def _rule_ids(regime: RegimeSpec) -> tuple[str, ...]:
+    """The distinct regime ids of a regime file, in file order (memoised: regime files never change)."""
+    ids = _RULE_IDS.get(regime.id)
+    if ids is None:
+        ids = _RULE_IDS[regime.id] = tuple(dict.fromkeys(rule.id for rule in regime.rules))
+    return ids
 
 
 def _controller(
