@@ -26,6 +26,7 @@ import atexit
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -62,12 +63,13 @@ from leakline.audit.keys import (
     new_data_key,
     public_key_fingerprint,
 )
-from leakline.audit.merkle import Frontier
+from leakline.audit.merkle import LEAF_PREFIX, Frontier
 from leakline.audit.verify import parse_header
 
 CommitMode = Literal["record", "group"]
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+_LEAF_HASHER = hashlib.sha256(LEAF_PREFIX)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _MAX_NAME_LEN = 200
@@ -266,6 +268,7 @@ class AuditLog:
         self._signer: CheckpointSigner = keys.signer
         self._header = header
         self._data_key = data_key
+        self._ad_prefix = fmt.record_associated_data(header.log_id, b"")
         self._state = _State(header)
         self._mu = threading.RLock()
         self._wake = threading.Condition(self._mu)
@@ -533,14 +536,15 @@ class AuditLog:
             meta=meta,
             ciphertext_len=len(body) + fmt.TAG_SIZE,
         )
-        ciphertext = cipher.encrypt(
-            fmt.nonce_for(counter), body, fmt.record_associated_data(self.log_id, head)
-        )
-        record = fmt.finish_record(head, ciphertext)
-        digest = record[-fmt.HASH_SIZE :]
+        ciphertext = cipher.encrypt(fmt.nonce_for(counter), body, self._ad_prefix + head)
+        # fmt.finish_record, without copying the record: the batch keeps its parts until the write.
+        hasher = _LEAF_HASHER.copy()
+        hasher.update(head)
+        hasher.update(ciphertext)
+        digest = hasher.digest()
         self._counter = counter + 1
-        self._batch.append(record)
-        self._batch_bytes += len(record)
+        self._batch += (head, ciphertext, digest)
+        self._batch_bytes += len(head) + len(ciphertext) + fmt.HASH_SIZE
         state.frontier.append(digest)
         state.prev = digest
         state.seq = seq + 1
@@ -759,8 +763,6 @@ class AuditLog:
 
 
 def _sha256(data: bytes) -> bytes:
-    import hashlib
-
     return hashlib.sha256(data).digest()
 
 
