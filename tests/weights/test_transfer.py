@@ -434,3 +434,24 @@ allowed_regions = ["eu-central"]
     assert [(r.meta["meta"]["claimed_region"], r.meta["meta"]["reason"]) for r in refused] == [
         ("us-east", "region-not-allowed")
     ]
+
+
+def test_a_refusal_that_cannot_be_audited_is_still_a_refusal(site: dict[str, object], tmp_path: Path) -> None:
+    from leakline.weights.refusals import PullRefusal, RefusalRecorder
+
+    class BrokenAuditLog(RefusalRecorder):
+        def record(self, refusal: PullRefusal) -> None:
+            raise OSError("disk full")
+
+    root = site["root"]
+    assert isinstance(root, Path)
+    issued = site["server"]
+    tls = server_tls_context(issued.cert, issued.key)  # type: ignore[attr-defined]
+    model = load_served_model(MODEL, root / "model.llw", ["eu-central"])
+    with WeightsServer([model], tls, BrokenAuditLog()) as server:
+        with pytest.raises(TransferError, match="could not be recorded"):
+            pull(server.url, MODEL, tmp_path / "m.llw", verify_key=key_of(site).verify_key, tls=client(site),
+                 region="us-east")
+        assert server.httpd.record_failures == 1
+    assert not (tmp_path / "m.llw").exists()
+    assert not (tmp_path / "m.llw.part").exists()

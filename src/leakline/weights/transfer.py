@@ -239,18 +239,26 @@ class _Handler(BaseHTTPRequestHandler):
         subject = None
         if peercert:
             subject = ",".join(f"{k}={v}" for rdn in peercert.get("subject", ()) for k, v in rdn)
-        self.server.recorder.record(
-            PullRefusal(
-                at=datetime.now(UTC).isoformat(timespec="seconds"),
-                model_id=model_id,
-                reason=reason,
-                claimed_region=claimed,
-                certified_region=certified,
-                allowed_regions=tuple(sorted(allowed)),
-                peer=self.client_address[0],
-                client_subject=subject,
-            )
+        refusal = PullRefusal(
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            model_id=model_id,
+            reason=reason,
+            claimed_region=claimed,
+            certified_region=certified,
+            allowed_regions=tuple(sorted(allowed)),
+            peer=self.client_address[0],
+            client_subject=subject,
         )
+        try:
+            self.server.recorder.record(refusal)
+        except Exception as exc:  # the audit log is down: still refuse, and say that it was not recorded
+            self.server.record_failures += 1
+            self._send_json(
+                503,
+                {"error": "audit-unavailable", "message": f"refused ({reason}), but the refusal could not be "
+                 f"recorded ({exc.__class__.__name__}); try again later"},
+            )
+            return
         region = certified or claimed
         messages = {
             "unknown-model": f"no model {model_id!r} is served here",
@@ -311,6 +319,7 @@ class WeightsHTTPServer(ThreadingHTTPServer):
         self.tls = tls
         self.recorder = recorder
         self.handshake_failures = 0
+        self.record_failures = 0
         self._failure_lock = threading.Lock()
         super().__init__(address, _Handler)
 
