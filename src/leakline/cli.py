@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("leakline.weights.cli", "Encrypt model weights at rest and move them between sites over TLS 1.3."),
     "scan": ("leakline.scan.cli", "Find leak risks in a Next.js app: source, config, .next build output."),
     "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),
+    "serve": ("leakline.web.cli", "Serve the incident API and the OpenAI-compatible gateway."),
     "audit": ("leakline.audit.cli", "The encrypted, tamper-evident audit log: append, verify, show, prove."),
 }
 

@@ -1,0 +1,108 @@
+"""`create_app(settings)`: the FastAPI application that `leakline serve` runs.
+
+Domains contribute routers (`ROUTERS`: "module:factory", each factory taking the settings and returning
+an `APIRouter`), mounted in one app: the incident API under `/api/v1`, the OpenAI-compatible gateway
+under `/v1`. This module owns what is common to all of them: health and readiness probes, Prometheus
+metrics, the OpenAPI schema at `/openapi.json`, security headers and `cache-control: no-store` on
+every response, and JSON errors instead of HTML pages or tracebacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leakline import __version__
+from leakline.config import CONFIG_FILENAME, Settings, load_settings
+
+# Domain routers, added as domains land: name -> (module, factory attribute).
+ROUTERS: dict[str, tuple[str, str]] = {}
+
+SECURITY_HEADERS = {
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+}
+CONFIG_ENV = "LEAKLINE_CONFIG"
+
+
+def _error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="leakline",
+        version=__version__,
+        description="Incident signals, obligations and communications; OpenAI-compatible LLM gateway.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    registry = CollectorRegistry()
+    requests_total = Counter(
+        "leakline_http_requests_total", "HTTP requests served", ["route", "status"], registry=registry
+    )
+    app.state.metrics_registry = registry
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        route = request.scope.get("route")
+        requests_total.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), "http_error")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        )
+        return _error(422, problems or "invalid request", "invalid_request_error")
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Never a traceback (it may quote request data); the server log has the details.
+        return _error(500, "internal error", "server_error")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry).decode("utf-8"), media_type=CONTENT_TYPE_LATEST)
+
+    for module_name, factory_name in ROUTERS.values():
+        factory = getattr(importlib.import_module(module_name), factory_name)
+        app.include_router(factory(settings))
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn workers (`--workers N` imports the app in each worker process)."""
+    path = os.environ.get(CONFIG_ENV)
+    settings = load_settings(Path(path), required=True) if path else load_settings(Path(CONFIG_FILENAME))
+    return create_app(settings)

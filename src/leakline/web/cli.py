@@ -1,0 +1,44 @@
+"""`leakline serve`: run the FastAPI app under Uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leakline.config import CONFIG_FILENAME
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option("--config", "-c", help="leakline.toml to serve with.")] = Path(
+        CONFIG_FILENAME
+    ),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the incident API and the OpenAI-compatible gateway."""
+    import uvicorn
+
+    from leakline.config import load_settings
+    from leakline.web.app import CONFIG_ENV
+
+    load_settings(config, required=config != Path(CONFIG_FILENAME))  # fail before binding on a broken config
+    os.environ[CONFIG_ENV] = str(config.resolve()) if config.exists() else ""
+    uvicorn.run(
+        "leakline.web.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,
+        server_header=False,
+        log_level="info",
+    )
