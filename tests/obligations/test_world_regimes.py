@@ -184,3 +184,16 @@ def test_pipl_is_silent_without_personal_data() -> None:
     assert [n.why for n in weights.not_applicable if n.regime == "pipl-57"] == [
         "China Personal Information Protection Law (PIPL), Art. 57 covers personal data only; no personal data is affected"
     ]
+
+
+def test_au_pure_data_loss_without_likely_access_is_not_an_eligible_breach() -> None:
+    outage = {
+        "data.categories": ["identity", "health"],
+        "breach.types": ["availability"],
+        "breach.cause": "ransomware",
+        "breach.exfiltration": "ruled-out",
+        "containment.operational_impact": "significant",
+    }
+    assessment = run(**outage, **where(AU=5))
+    assert assessment.risk == "high"
+    assert required(assessment, "au-ndb") == set()
