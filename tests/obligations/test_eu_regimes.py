@@ -101,13 +101,25 @@ def test_llm_prompts_are_personal_data_only_with_personal_content() -> None:
 
 def test_processor_notifies_its_controller_instead_of_the_authority() -> None:
     assessment = run(**HIGH, **{"controller.role": "processor", "data.subjects_by_jurisdiction": {"DE": 100, "GB": 5}})
-    assert considered(assessment, "gdpr") == {("gdpr-33", "DE", "controller")}
-    hop = get(assessment, "gdpr-33", "DE", "controller")
+    assert considered(assessment, "gdpr") == {("gdpr-33", "EU", "controller")}
+    hop = get(assessment, "gdpr-33", "EU", "controller")
     assert (hop.required, hop.due_at, hop.basis) == (True, None, "GDPR Art. 33(2)")
     assert considered(assessment, "uk-gdpr") == {("uk-gdpr-33", "GB", "controller")}
     assert "the controller's duty; as a processor you notify the controller instead (GDPR Art. 33(2))" in _na(
         assessment.not_applicable, "gdpr-34"
     )
+
+
+def test_processor_outside_the_eu_makes_one_hop_for_all_member_states() -> None:
+    assessment = run(
+        **HIGH,
+        **{
+            "controller.role": "processor",
+            "controller.establishments": ["US"],
+            "data.subjects_by_jurisdiction": {"DE": 3, "FR": 4},
+        },
+    )
+    assert considered(assessment, "gdpr") == {("gdpr-33", "EU", "controller")}
 
 
 def test_uk_gdpr_triggers_on_uk_residents_with_its_own_clock() -> None:

@@ -177,7 +177,9 @@ def _processor(
     for rule_id in dict.fromkeys(rule.id for rule in regime.rules if rule.controller_only):
         why = f"the controller's duty; as a processor you notify the controller instead ({hop.basis})"
         excluded.append(NotApplicable(rule_id, None, why))
-    for jurisdiction in jurisdictions:
+    # One hop per jurisdiction, or a single one when the regime file fixes its label (GDPR: "EU").
+    labels = jurisdictions if hop.jurisdiction == "each" else [hop.jurisdiction]
+    for jurisdiction in labels:
         holds, reasons = _conditions(hop.requires, ctx, jurisdiction, regime)
         due = _due(hop.clock, ctx, {}) if holds else None
         obligations.append(
@@ -194,12 +196,16 @@ def _processor(
                 content=hop.content,
             )
         )
-    for rule in regime.rules:
-        if not rule.controller_only:
-            dues: dict[tuple[str, str], datetime | None] = {}
-            for jurisdiction in jurisdictions:
-                result = _evaluate_rule(regime, rule, jurisdiction, ctx, dues)
-                (excluded if isinstance(result, NotApplicable) else obligations).append(result)  # type: ignore[arg-type]
+    for jurisdiction in jurisdictions:
+        dues: dict[tuple[str, str], datetime | None] = {}
+        for rule in regime.rules:
+            if rule.controller_only:
+                continue
+            result = _evaluate_rule(regime, rule, jurisdiction, ctx, dues)
+            if isinstance(result, NotApplicable):
+                excluded.append(result)
+            else:
+                obligations.append(result)
 
 
 def _conditions(

@@ -165,6 +165,7 @@ class ProcessorHop(_Spec):
     clock: ClockSpec | None = None
     requires: Seq[str] = ()
     content: Seq[str]
+    jurisdiction: str = "each"
 
 
 class RegimeSpec(_Spec):
