@@ -293,3 +293,29 @@ def test_commit_policy_validation() -> None:
         CommitPolicy(mode="sometimes")  # type: ignore[arg-type]
     with pytest.raises(AuditUsageError):
         CommitPolicy(group_commit_ms=0)
+
+
+def test_resync_reads_records_longer_than_its_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakline.audit import log as log_module
+
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        for i in range(5):
+            log.append(kind="k", actor="a", payload={"i": i, "pad": "x" * 900})
+    monkeypatch.setattr(log_module, "_RESYNC_CHUNK", 300)
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        assert log.size == 6
+        assert log.torn_recovered == []
+        log.append(kind="after", actor="a")
+    assert [r.meta.get("kind") for r in decrypt_all(directory)][-2:] == [None, "after"]
+
+
+def test_zero_length_followed_by_data_is_damage_not_a_torn_tail(tmp_path: Path) -> None:
+    from leakline.audit.errors import AuditIntegrityError
+
+    directory = tmp_path / "log"
+    intact, _ = torn_tail_case(directory)
+    (directory / fmt.LOG_FILENAME).write_bytes(intact + bytes(100) + b"evidence")
+    with pytest.raises(AuditIntegrityError, match="run `leakline audit verify` before writing more"):
+        AuditLog.open(directory, fixed_keys(), background=False)
+    assert (directory / fmt.LOG_FILENAME).read_bytes() == intact + bytes(100) + b"evidence"

@@ -70,6 +70,9 @@ CommitMode = Literal["record", "group"]
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 _LEAF_HASHER = hashlib.sha256(LEAF_PREFIX)
+_RESYNC_CHUNK = 8 * 1024 * 1024
+_HEADER_READ = 4096  # more than the largest header (101 + 32 + 32 bytes)
+_EPOCH_FIELD_END = 28  # bytes 24..27 of a record hold its epoch
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _MAX_NAME_LEN = 200
@@ -319,7 +322,8 @@ class AuditLog:
             if not create:
                 raise LogNotFound(f"{directory}: not an audit log (no {fmt.LOG_FILENAME})")
             create_log(directory, keys, region=region)
-        header = parse_header(log_path.read_bytes()[: 4096], file=str(log_path))
+        with log_path.open("rb") as handle:
+            header = parse_header(handle.read(_HEADER_READ), file=str(log_path))
         if header.region != region:
             raise ResidencyRefused(
                 f"{directory} is the audit sink for {_region_name(header.region)}, "
@@ -637,13 +641,22 @@ class AuditLog:
         """Catch up with records and checkpoints other writers added; cut a torn tail."""
         state = self._state
         size = os.fstat(self._log_fd).st_size
-        if size > state.offset:
-            data = os.pread(self._log_fd, size - state.offset, state.offset)
-            self._absorb(data)
-        elif size < state.offset:
+        if size < state.offset:
             raise AuditIntegrityError(
                 f"the log shrank from {state.offset} to {size} bytes while open", file=str(self.directory)
             )
+        while state.offset < size:
+            remaining = size - state.offset
+            data = os.pread(self._log_fd, min(remaining, _RESYNC_CHUNK), state.offset)
+            if self._absorb(data):
+                continue
+            # Nothing complete at the start of the chunk: a record longer than the chunk, or a torn tail.
+            length = fmt.RECORD_FIXED.unpack_from(data, 0)[0] if len(data) >= fmt.RECORD_FIXED.size else 0
+            fits = len(data) < remaining and fmt.RECORD_OVERHEAD <= length <= remaining
+            if fits and self._absorb(os.pread(self._log_fd, length, state.offset)):
+                continue
+            self._cut_torn_tail(size)
+            break
         cp_size = os.fstat(self._cp_fd).st_size
         count, torn = divmod(cp_size, fmt.CHECKPOINT_SIZE)
         if torn:
@@ -655,26 +668,28 @@ class AuditLog:
             state.checkpoint_hash = _sha256(last)
             state.checkpoint_size = fields[5]
 
-    def _absorb(self, data: bytes) -> None:
+    def _absorb(self, data: bytes) -> int:
+        """Take in the complete records at the start of `data` (bytes at `state.offset`); return their size."""
         state = self._state
         view = memoryview(data)
         pos = 0
         end = len(data)
+        log_file = str(self.directory / fmt.LOG_FILENAME)
         while end - pos >= fmt.RECORD_OVERHEAD:
             (length, rtype, _r, seq, _t, epoch, _c, link, meta_len, ct_len) = fmt.RECORD_FIXED.unpack_from(view, pos)
-            if length == 0 and not any(view[pos:]):
-                break
+            if length == 0:
+                break  # possibly zero-filled blocks of a write that never completed: see _cut_torn_tail
             if length != fmt.record_length(meta_len, ct_len) or length > fmt.MAX_RECORD_BYTES:
                 raise AuditIntegrityError(
                     "a record in the log is damaged; run `leakline audit verify` before writing more",
-                    seq=state.seq, offset=state.offset + pos, file=str(self.directory / fmt.LOG_FILENAME),
+                    seq=state.seq, offset=state.offset + pos, file=log_file,
                 )
             if pos + length > end:
                 break
             if seq != state.seq or link != state.prev:
                 raise AuditIntegrityError(
                     "the log does not continue where this writer expects; run `leakline audit verify`",
-                    seq=state.seq, offset=state.offset + pos, file=str(self.directory / fmt.LOG_FILENAME),
+                    seq=state.seq, offset=state.offset + pos, file=log_file,
                 )
             digest = bytes(view[pos + length - fmt.HASH_SIZE : pos + length])
             state.frontier.append(digest)
@@ -687,15 +702,28 @@ class AuditLog:
                 state.signing_key = base64.b64decode(meta["new_signing_key"])
             pos += length
         view.release()
-        if pos < end:
-            torn = data[pos:]
-            if len(torn) >= fmt.RECORD_FIXED.size:
-                # The torn record's epoch may have put ciphertext on disk: never use it again.
-                state.max_epoch = max(state.max_epoch, fmt.RECORD_FIXED.unpack_from(torn, 0)[5])
-            state.offset += pos
-            self._quarantine(self._log_fd, state.offset, state.offset + len(torn), "record")
-        else:
-            state.offset += pos
+        state.offset += pos
+        return pos
+
+    def _cut_torn_tail(self, size: int) -> None:
+        """The bytes from `state.offset` to `size` are not a complete record: a write cut short."""
+        state = self._state
+        head = os.pread(self._log_fd, fmt.RECORD_FIXED.size, state.offset)
+        if len(head) >= 4 and not any(head[:4]):
+            # A zero length field: only zero-filled blocks may follow, anything else is damage.
+            pos = state.offset
+            while pos < size:
+                chunk = os.pread(self._log_fd, min(size - pos, _RESYNC_CHUNK), pos)
+                if any(chunk):
+                    raise AuditIntegrityError(
+                        "a record in the log is damaged; run `leakline audit verify` before writing more",
+                        seq=state.seq, offset=state.offset, file=str(self.directory / fmt.LOG_FILENAME),
+                    )
+                pos += len(chunk)
+        elif len(head) >= _EPOCH_FIELD_END:
+            # The torn record's epoch may have put ciphertext on disk: never use it again.
+            state.max_epoch = max(state.max_epoch, int.from_bytes(head[_EPOCH_FIELD_END - 4 : _EPOCH_FIELD_END]))
+        self._quarantine(self._log_fd, state.offset, size, "record")
 
     def _quarantine(self, fd: int, start: int, stop: int, what: str) -> None:
         """Move bytes [start, stop) of a file aside to torn-<...>.bin, then cut them from the file."""
@@ -748,8 +776,13 @@ class AuditLog:
                         self._last_checkpoint = time.monotonic()
                 except BaseException as exc:  # reported to the next caller of append/flush/close
                     self._error = exc
+                    if self._batch and self._batch_snapshot is not None:
+                        # Forget the unwritten batch entirely, and its epoch with it.
+                        self._state.restore(self._batch_snapshot)
+                        self._epoch = None
                     self._batch.clear()
                     self._batch_bytes = 0
+                    self._batch_snapshot = None
                     self._lock.release()
 
     def _shutdown(self) -> None:
