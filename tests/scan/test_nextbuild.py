@@ -1,0 +1,167 @@
+"""Rules that read build output, run on a genuine `next build` of tests/fixtures/nextbuild/shop.
+
+The shop is a small Next.js 15 App Router app: a client component reads NEXT_PUBLIC_LLM_API_KEY (a
+fake, provider-shaped key from .env.production) so the build inlines it into a chunk (LL005);
+`productionBrowserSourceMaps: true` publishes .map files (LL019); /recommendations calls an LLM and
+is prerendered once with no revalidation (LL009, prerender-manifest.json). Chunk names carry build
+hashes, so the expected paths are found by searching the output, then rule + path + line are
+asserted exactly.
+
+The build runs once per session (module fixture), only when .next is missing or older than the
+sources; it needs the fixture's node_modules (scripts/setup-dev runs `npm ci` there) and no network.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from leakline.findings import Finding
+from leakline.scan.engine import scan
+
+SHOP = Path(__file__).resolve().parent.parent / "fixtures" / "nextbuild" / "shop"
+BUILD = SHOP / ".next"
+SOURCES = ("app", "next.config.mjs", ".env.production", "package.json", "package-lock.json")
+BUILD_TIMEOUT_S = 600
+LOCK_NAME = ".next-build.lock"
+KEY_NAME = "NEXT_PUBLIC_LLM_API_KEY"
+
+
+def _env_value(name: str) -> str:
+    for line in (SHOP / ".env.production").read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name:
+            return value.strip()
+    raise AssertionError(f"{name} is not set in .env.production")
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for name in SOURCES:
+        path = SHOP / name
+        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        newest = max([newest, *(p.stat().st_mtime for p in files)])
+    return newest
+
+
+def _build_is_fresh() -> bool:
+    build_id = BUILD / "BUILD_ID"
+    return build_id.is_file() and build_id.stat().st_mtime >= _newest_source_mtime()
+
+
+@pytest.fixture(scope="module")
+def shop() -> Path:
+    if not (SHOP / "node_modules" / "next" / "package.json").is_file():
+        pytest.skip(f"{SHOP / 'node_modules'} is missing: run scripts/setup-dev (npm ci) to build the fixture app")
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("npx (Node.js) is not installed: run scripts/setup-dev")
+    # Several pytest processes may share this checkout: one builds while the others wait, then reuse it.
+    with (SHOP / LOCK_NAME).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _build_is_fresh():
+            _build(npx)
+    return SHOP
+
+
+def _build(npx: str) -> None:
+    shutil.rmtree(BUILD, ignore_errors=True)
+    env = {**os.environ, "NEXT_TELEMETRY_DISABLED": "1", "CI": "1"}
+    env.pop("NODE_ENV", None)
+    proc = subprocess.run(
+        [npx, "--no-install", "next", "build"],
+        cwd=SHOP,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"next build failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(SHOP).as_posix()
+
+
+def _lines_containing(root: Path, needle: str, pattern: str = "*") -> set[tuple[str, int]]:
+    out = set()
+    for path in sorted(root.rglob(pattern)):
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if needle in line:
+                out.add((_rel(path), number))
+    return out
+
+
+def _findings(app: Path, rule: str) -> list[Finding]:
+    result = scan(app, rule_ids=[rule])
+    assert result.stats.rule_errors == []
+    return [f for f in result.findings if f.rule == rule and f.suppressed is None]
+
+
+# ---- the build itself is what the fixture promises --------------------------------------------------
+
+
+def test_build_output_has_what_the_rules_need(shop: Path) -> None:
+    key = _env_value(KEY_NAME)
+    assert key.startswith("sk-proj-")
+    inlined = _lines_containing(BUILD / "static", key)
+    assert len(inlined) == 1
+    ((chunk, _line),) = inlined
+    assert chunk.startswith(".next/static/chunks/app/assistant/page-") and chunk.endswith(".js")
+    maps = sorted(BUILD.joinpath("static").rglob("*.js.map"))
+    assert maps, "productionBrowserSourceMaps produced no .map files"
+    manifest = json.loads((BUILD / "prerender-manifest.json").read_text(encoding="utf-8"))
+    assert manifest["routes"]["/recommendations"]["initialRevalidateSeconds"] is False
+    assert "/assistant" not in manifest["routes"]  # force-dynamic: rendered per request
+
+
+# ---- the rules on it --------------------------------------------------------------------------------
+
+
+def test_ll005_reports_the_inlined_key_in_its_chunk(shop: Path) -> None:
+    pytest.importorskip("leakline.scan.rules.ll005")
+    key = _env_value(KEY_NAME)
+    expected = _lines_containing(BUILD / "static", key)
+    found = _findings(shop, "LL005")
+    assert {(f.path, f.line) for f in found if f.path.startswith(".next/")} == expected
+    for f in found:
+        assert key not in f.evidence and key not in f.message
+
+
+def test_ll019_reports_the_config_line_and_every_published_map(shop: Path) -> None:
+    pytest.importorskip("leakline.scan.rules.ll019")
+    config_line = next(
+        n
+        for n, line in enumerate((shop / "next.config.mjs").read_text().splitlines(), start=1)
+        if "productionBrowserSourceMaps: true" in line
+    )
+    maps = {(_rel(p), 1) for p in BUILD.joinpath("static").rglob("*.map") if p.is_file()}
+    assert {(f.path, f.line) for f in _findings(shop, "LL019")} == {("next.config.mjs", config_line), *maps}
+
+
+def test_ll009_reports_the_never_revalidated_llm_route_in_the_manifest(shop: Path) -> None:
+    pytest.importorskip("leakline.scan.rules.ll009")
+    manifest = BUILD / "prerender-manifest.json"
+    route_line = next(
+        n
+        for n, line in enumerate(manifest.read_text().splitlines(), start=1)
+        if line.strip().startswith('"/recommendations": {')
+    )
+    in_manifest = {(f.path, f.line) for f in _findings(shop, "LL009") if f.path == ".next/prerender-manifest.json"}
+    # "/" and "/_not-found" are never revalidated too, but they call no LLM.
+    assert in_manifest == {(".next/prerender-manifest.json", route_line)}
+
+
+def test_fixture_pins_next_past_every_known_advisory(shop: Path) -> None:
+    assert _findings(shop, "LL016") == []
+    assert _findings(shop, "LL017") == []
