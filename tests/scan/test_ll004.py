@@ -120,3 +120,15 @@ def test_client_reads_of_builtins_and_public_variables_are_not_reported(tmp_path
         },
     )
     assert _places(app) == []
+
+
+def test_client_modules_that_import_server_only_and_what_only_they_import_are_skipped(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "app/A.tsx": "'use client';\nimport 'server-only';\nimport { k } from './b';\nexport const s = process.env.A_SECRET;\n",
+            "app/b.ts": "export const k = process.env.B_SECRET;\n",
+            "app/C.tsx": "'use client';\nexport const s = process.env.C_SECRET;\n",
+        },
+    )
+    assert _places(app) == [("app/C.tsx", 2)]

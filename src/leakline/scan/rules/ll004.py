@@ -11,6 +11,7 @@ build them into client bundles), as are the variables Next itself inlines (`NODE
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
@@ -26,6 +27,9 @@ from leakline.scan.rules.ll003 import ENV_BYTES, env_reads, grade
 # Variables Next.js defines for client code itself; reading them there is expected.
 NEXT_INLINED = frozenset({"NODE_ENV", "NEXT_RUNTIME", "__NEXT_ROUTER_BASEPATH", "TURBOPACK"})
 SERVER_ONLY_PACKAGE = "server-only"
+CLIENT_DIRECTIVE_BYTES = b"use client"
+_DOTTED_ENV_NAME = re.compile(rb"process\.env\.([A-Za-z_][A-Za-z0-9_]*)")
+_DESTRUCTURED_ENV = re.compile(rb"=\s*process\.env\b(?![.\[])")
 _ENV_KEY_QUERY = """
 (pair key: [(property_identifier) (string)] @key value: (object) @env)
 """
@@ -127,21 +131,20 @@ class ServerSecretInClient(Rule):
                     severity=severity,
                     confidence=confidence,
                 )
-        for rel in sorted(index.client_modules):
-            f = index.files[rel]
-            if ENV_BYTES not in f.data() or _imports_server_only(index, f):
-                continue
-            direct = f.directive == "use client"
-            for read in env_reads(f):
-                if is_public_name(read.name) or read.name in NEXT_INLINED or read.name.startswith("__NEXT"):
-                    continue
-                found = classify_env(read.name, env.get(read.name))
+        sensitive = _SensitiveNames(env)
+        candidates = {f.rel for f in index.sources if not _server_entry(index, f) and sensitive.may_be_read_in(f)}
+        if not candidates:
+            return
+        reached = _client_reachable(index, candidates)
+        for rel in sorted(reached):
+            where = "a 'use client' module" if reached[rel] else "a module imported by client components"
+            for read in env_reads(index.files[rel]):
+                found = sensitive.classify(read.name)
                 if found is None:
                     continue
                 severity, confidence = grade(found)
-                where = "a 'use client' module" if direct else "a module imported by client components"
                 yield Hit(
-                    path=f.rel,
+                    path=rel,
                     line=read.line,
                     column=read.column,
                     message=f"process.env.{read.name} is read in {where} ({found.reason})",
@@ -150,6 +153,72 @@ class ServerSecretInClient(Rule):
                     severity=severity,
                     confidence=confidence,
                 )
+
+
+def _server_entry(index: ProjectIndex, f: SourceFile) -> bool:
+    """Files Next only ever runs on the server and nothing imports (route handlers, API routes, ...)."""
+    return (
+        index.is_route_handler(f)
+        or index.is_api_route(f)
+        or f is index.middleware
+        or f is index.next_config
+        or f.stem == "instrumentation"
+    )
+
+
+class _SensitiveNames:
+    """Which server-only variables are secret-ish (by name or `.env*` value), memoised per name."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._env = env
+        self._cache: dict[str, EnvClassification | None] = {}
+
+    def classify(self, name: str) -> EnvClassification | None:
+        if name not in self._cache:
+            skip = is_public_name(name) or name in NEXT_INLINED or name.startswith("__NEXT")
+            self._cache[name] = None if skip else classify_env(name, self._env.get(name))
+        return self._cache[name]
+
+    def may_be_read_in(self, f: SourceFile) -> bool:
+        """A byte-level prefilter (never the analysis itself): could `f` read a sensitive variable?
+
+        Files that only read harmless `process.env.NAME`s are not parsed; computed keys and
+        destructuring of `process.env` cannot be judged from bytes, so they always are.
+        """
+        data = f.data()
+        if ENV_BYTES not in data:
+            return False
+        if b"process.env[" in data or _DESTRUCTURED_ENV.search(data):
+            return True
+        names = {match.decode("ascii") for match in _DOTTED_ENV_NAME.findall(data)}
+        return any(self.classify(name) is not None for name in names)
+
+
+def _client_reachable(index: ProjectIndex, targets: set[str]) -> dict[str, bool]:
+    """Which of `targets` end up in browser bundles: rel → True when it is itself a 'use client' module.
+
+    Same graph as `ProjectIndex.client_modules`, but only files that contain the directive's bytes are
+    parsed to find the roots, and the walk stops once every target is placed: on a large app this
+    parses a fraction of the files.
+    """
+    roots = [f.rel for f in index.sources if CLIENT_DIRECTIVE_BYTES in f.data() and f.directive == "use client"]
+    out: dict[str, bool] = {
+        rel: True for rel in roots if rel in targets and not _imports_server_only(index, index.files[rel])
+    }
+    todo = list(roots)
+    seen: set[str] = set()
+    while todo and len(out) < len(targets):
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        f = index.files[rel]
+        if _imports_server_only(index, f):
+            continue  # Next refuses to bundle it for the browser: the build fails instead
+        if rel in targets:
+            out.setdefault(rel, False)
+        todo.extend(imp.resolved for imp in index.imports_of(f) if imp.resolved and imp.resolved not in seen)
+    return out
 
 
 RULE_CLASS = ServerSecretInClient
