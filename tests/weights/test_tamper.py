@@ -7,6 +7,7 @@ segment in from another file, and header edits. Small segments (64 bytes) keep m
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -215,3 +216,21 @@ def test_manifest_edit_with_valid_json_is_refused() -> None:
 
 def test_trailer_footer_layout() -> None:
     assert len(BLOB) == SIG_END + FOOTER_SIZE
+
+
+def test_inspect_without_key_reports_a_forged_manifest(tmp_path: Path) -> None:
+    from leakline.weights.container import inspect_file
+
+    good = tmp_path / "good.llw"
+    good.write_bytes(BLOB)
+    intact = inspect_file(good)
+    assert intact.signature_valid is True
+    assert intact.consistency_error is None
+    forged_json = SIGNED.json_bytes.replace(b'"model_version":"1"', b'"model_version":"9"')
+    forged = tmp_path / "forged.llw"
+    forged.write_bytes(BLOB[:CT_END] + forged_json + BLOB[JSON_END:])
+    report = inspect_file(forged)
+    assert report.signature_valid is False
+    assert report.consistency_error == "forged.llw: manifest model_version is '9' but the header's model_version is '1'".replace(
+        "forged.llw", str(forged)
+    )

@@ -220,7 +220,7 @@ def encrypt_stream(
     cipher = SegmentCipher(
         derive_segment_key(material.data_key, material.salt, header.associated_data), material.nonce_prefix
     )
-    dst.write(header.raw)
+    _write_all(dst, memoryview(header.raw))
     plaintext_size = 0
     body_size = 0
     index = 0
@@ -266,7 +266,7 @@ def encrypt_stream(
         signer=key.verify_key_bytes.hex(),
     )
     signed = sign_manifest(manifest, key.signing_key)
-    dst.write(signed.trailer())
+    _write_all(dst, memoryview(signed.trailer()))
     return signed
 
 
@@ -574,11 +574,11 @@ def inspect_file(src: Path) -> Inspection:
     f, size = _open_source(src)
     with f:
         structure = read_structure(f, size, source=str(src))
-    signer = Ed25519PublicKey.from_public_bytes(bytes.fromhex(structure.signed.manifest.signer))
     try:
+        signer = Ed25519PublicKey.from_public_bytes(bytes.fromhex(structure.signed.manifest.signer))
         structure.signed.verify(signer, source=str(src))
         valid = True
-    except ManifestSignatureError:
+    except (ManifestSignatureError, ValueError):  # ValueError: `signer` is not a usable public key
         valid = False
     try:
         check_manifest_against_structure(structure)
