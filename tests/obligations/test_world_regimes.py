@@ -175,7 +175,11 @@ def test_quebec_needs_a_risk_of_serious_injury_but_always_keeps_the_register() -
     assessment = run(**PLAIN, **where(CA_QC=3))
     assert required(assessment, "qc-law25") == {("qc-law25", "CA-QC", "internal-record")}
     cai = get(assessment, "qc-law25", "CA-QC", "supervisory-authority")
-    assert cai.why == "not required under Quebec private-sector Act s 3.5; Regulation respecting confidentiality incidents: the breach is not likely to result in a high risk"
+    assert cai.why == (
+        "not required under Quebec private-sector Act s 3.5; Regulation respecting confidentiality incidents: "
+        "the breach is not likely to result in a high risk (severity if disclosed: limited: most sensitive data: "
+        "identity; confidentiality: exfiltration confirmed)"
+    )
 
 
 def test_pipl_is_silent_without_personal_data() -> None:

@@ -94,9 +94,11 @@ def _risk(ctx: Context, j: str, arg: str | None, params: Params) -> Result:
     level = ctx.risk.level
     holds = RISK_ORDER[level] >= RISK_ORDER[wanted]
     words = {"none": "unlikely to result in a risk", "risk": "a risk", "high": "a high risk"}
+    # The facts behind the level travel with the decision, so each `why` stands on its own.
+    facts = " (" + "; ".join(r for r in ctx.risk.reasons if not r.startswith("overall:")) + ")"
     if holds:
-        return True, f"the breach is likely to result in {words[level]} to people"
-    return False, f"the breach is {words['none'] if level == 'none' else 'not likely to result in a high risk'}"
+        return True, f"the breach is likely to result in {words[level]} to people{facts}"
+    return False, f"the breach is {words['none'] if level == 'none' else 'not likely to result in a high risk'}{facts}"
 
 
 def _residents(ctx: Context, j: str, arg: str | None, params: Params) -> Result:
