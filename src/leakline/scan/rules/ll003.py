@@ -11,6 +11,7 @@ tree-sitter extraction of `process.env` reads that LL004 shares.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from leakline.scan.rules.base import Hit, Rule
 
 PUBLIC_PREFIX_BYTES = b"NEXT_PUBLIC_"
 ENV_BYTES = b"process.env"
+_PUBLIC_NAME = re.compile(rb"NEXT_PUBLIC_[A-Za-z0-9_]+")
 
 _ENV_READ_QUERY = """
 (member_expression
@@ -111,13 +113,26 @@ class PublicEnvSecret(Rule):
                 severity=severity,
                 confidence=confidence,
             )
+        by_name: dict[str, EnvClassification | None] = {}
+
+        def undefined_sensitive(name: str) -> EnvClassification | None:
+            if name not in by_name:
+                by_name[name] = None if name in defined else classify_env(name, None)
+            return by_name[name]
+
         for f in index.sources:
-            if PUBLIC_PREFIX_BYTES not in f.data() or ENV_BYTES not in f.data():
+            data = f.data()
+            if PUBLIC_PREFIX_BYTES not in data or ENV_BYTES not in data:
+                continue
+            # Byte prefilter: every statically named read spells the name out, so a file none of whose
+            # NEXT_PUBLIC_ names is sensitive needs no parse.
+            names = {m.decode("ascii") for m in _PUBLIC_NAME.findall(data)}
+            if not any(undefined_sensitive(name) is not None for name in names):
                 continue
             for read in env_reads(f):
-                if not is_public_name(read.name) or read.name in defined:
+                if not is_public_name(read.name):
                     continue
-                found = classify_env(read.name, None)
+                found = undefined_sensitive(read.name)
                 if found is None:
                     continue
                 severity, confidence = grade(found)
