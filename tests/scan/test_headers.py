@@ -434,3 +434,49 @@ def test_arbitrary_input_never_breaks_the_header_rules(config: str, middleware: 
         )
         result = scan(app, rule_ids=["LL001", "LL002", "LL019", "LL020"])
         assert result.stats.rule_errors == []
+
+
+def test_outgoing_fetch_headers_and_renamed_request_params_are_not_response_headers(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "middleware.ts": (
+                "import { NextResponse, type NextRequest } from 'next/server';\n"
+                "export async function middleware(r: NextRequest) {\n"
+                "  await fetch('https://audit.internal/log', { headers: { 'X-Frame-Options': 'not a response' } });\n"
+                "  r.headers.set('Referrer-Policy', 'request only');\n"
+                "  const h = new Headers();\n"
+                "  h.set('X-Content-Type-Options', 'outgoing');\n"
+                "  await fetch('https://audit.internal/ping', { headers: h });\n"
+                "  return NextResponse.next({ headers: { 'Strict-Transport-Security': 'max-age=1' } });\n"
+                "}\n"
+            )
+        },
+    )
+    assert _headers(app) == {("strict-transport-security", "max-age=1", "middleware.ts", 8, HeaderOrigin.MIDDLEWARE)}
+
+
+def test_pages_router_res_set_header_in_pages_document_but_not_api_routes(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "pages/index.tsx": (
+                "export async function getServerSideProps({ res }) {\n"
+                "  res.setHeader('Content-Security-Policy', \"default-src 'self'\");\n"
+                "  return { props: {} };\n"
+                "}\n"
+                "export default function Home() { return null; }\n"
+            ),
+            "pages/_document.tsx": (
+                "class D extends Document {\n"
+                "  static async getInitialProps(ctx) { ctx.res?.setHeader('X-Frame-Options', 'DENY'); return {}; }\n"
+                "}\n"
+            ),
+            "pages/api/chat.ts": "export default (req, res) => { res.setHeader('Referrer-Policy', 'no-referrer'); };\n",
+        },
+    )
+    page = HeaderOrigin.PAGE_RESPONSE
+    assert _headers(app) == {
+        (CSP, "default-src 'self'", "pages/index.tsx", 2, page),
+        ("x-frame-options", "DENY", "pages/_document.tsx", 2, page),
+    }

@@ -67,3 +67,15 @@ def test_inline_map_is_reported_on_its_line(tmp_path: Path) -> None:
         {".next/static/chunks/x.js": "var a=1;\nvar b=2;\n//# sourceMappingURL=data:application/json;base64,e30=\n"},
     )
     assert _found(app) == [(".next/static/chunks/x.js", 3)]
+
+
+def test_shorthand_option(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "next.config.mjs": (
+                "const productionBrowserSourceMaps = true;\nexport default {\n  productionBrowserSourceMaps,\n};\n"
+            )
+        },
+    )
+    assert _found(app) == [("next.config.mjs", 3)]

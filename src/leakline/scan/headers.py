@@ -44,7 +44,7 @@ FRAME_OPTIONS = "x-frame-options"
 NEXT_SECURE_HEADERS = "next-secure-headers"
 NOSECONE_PACKAGES = ("@nosecone/next", "nosecone")
 _HELPER_FUNCTIONS = {
-    NEXT_SECURE_HEADERS: frozenset({"createSecureHeaders", "withSecureHeaders", "default"}),
+    NEXT_SECURE_HEADERS: frozenset({"createSecureHeaders", "createHeadersObject", "withSecureHeaders", "default"}),
     "@nosecone/next": frozenset({"createMiddleware", "nosecone", "default"}),
     "nosecone": frozenset({"nosecone", "default"}),
 }
@@ -53,6 +53,7 @@ _META_KEYWORDS = (b"ttpEquiv", b"http-equiv", b"referrer")
 _CONFIG_KEYWORDS = (b"headers", b"SecureHeaders")
 _RESPONSE_FACTORIES = frozenset({"next", "rewrite", "redirect", "json"})
 _REQUEST_NAMES = frozenset({"request", "req"})
+MIDDLEWARE_NAMES = frozenset({"middleware", "proxy"})
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f", "b": "\b", "0": "\0"}
 _JS_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
@@ -60,6 +61,7 @@ _JS_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 class HeaderOrigin(StrEnum):
     NEXT_CONFIG = "next.config headers()"
     MIDDLEWARE = "middleware"
+    PAGE_RESPONSE = "res.setHeader in a Pages Router page"
     VERCEL_JSON = "vercel.json"
     META = "<meta> tag"
     HELPER = "security-headers helper"
@@ -785,39 +787,56 @@ def next_config_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSettin
 # ---- middleware ----------------------------------------------------------------------------------
 
 
-def _is_under_request_pair(node: Node, stop: Node) -> bool:
-    """Whether `node` lies in `{ request: { headers } }`: headers forwarded to the app, not to browsers."""
+def _response_init_pair(ev: Evaluator, node: Node) -> bool:
+    """Whether a `headers` pair/shorthand sits in the init of a response (`NextResponse.next({ headers })`,
+    `new Response(body, { headers })`), not in `{ request: { headers } }` (forwarded to the app) nor in
+    the init of an outgoing `fetch`."""
     current = node.parent
-    while current is not None and current != stop:
+    while current is not None:
         if current.type == "pair":
             key = current.child_by_field_name("key")
             if key is not None and _property_name(key) == "request":
-                return True
+                return False
         if current.type in ("call_expression", "new_expression"):
+            return _is_response_expression(ev, current)
+        if current.type not in ("object", "arguments", "pair", "parenthesized_expression"):
             return False
         current = current.parent
     return False
 
 
-def _headers_value_nodes(root: Node) -> Iterator[Node]:
+def _headers_value_nodes(ev: Evaluator, root: Node) -> Iterator[Node]:
     """`headers: X` pairs and `{ headers }` shorthands that are response init headers."""
     for node in ts.walk(root):
         if node.type == "pair":
             key = node.child_by_field_name("key")
             value = node.child_by_field_name("value")
-            if (
-                key is not None
-                and value is not None
-                and _property_name(key) == "headers"
-                and not _is_under_request_pair(node, root)
-            ):
+            is_headers = key is not None and value is not None and _property_name(key) == "headers"
+            if is_headers and value is not None and _response_init_pair(ev, node):
                 yield value
         elif (
             node.type == "shorthand_property_identifier"
             and ts.text(node) == "headers"
-            and not _is_under_request_pair(node, root)
+            and _response_init_pair(ev, node)
         ):
             yield node
+
+
+def _request_names(root: Node) -> set[str]:
+    """Names of incoming requests: `request`/`req`, parameters typed `NextRequest`/`Request`, and the first
+    parameter of a function called middleware or proxy."""
+    names = set(_REQUEST_NAMES)
+    for node in ts.walk(root):
+        if node.type in ("required_parameter", "optional_parameter"):
+            annotation = node.child_by_field_name("type")
+            pattern = node.child_by_field_name("pattern")
+            if annotation is not None and pattern is not None and "Request" in ts.text(annotation):
+                names.add(ts.text(pattern))
+        elif node.type == "function_declaration" and ts.text(node.child_by_field_name("name")) in MIDDLEWARE_NAMES:
+            params = _param_patterns(node)
+            if params and params[0].type == "identifier":
+                names.add(ts.text(params[0]))
+    return names
 
 
 def _is_response_expression(ev: Evaluator, node: Node, depth: int = 0) -> bool:
@@ -843,13 +862,15 @@ def _is_response_expression(ev: Evaluator, node: Node, depth: int = 0) -> bool:
 def _response_header_names(ev: Evaluator, root: Node) -> set[str]:
     """Variables holding a `Headers` object that ends up as a response's headers."""
     names = set()
-    for value in _headers_value_nodes(root):
+    for value in _headers_value_nodes(ev, root):
         if value.type in ("identifier", "shorthand_property_identifier"):
             names.add(ts.text(value))
     return names
 
 
-def _receiver_is_response(ev: Evaluator, receiver: Node, response_headers: set[str]) -> bool:
+def _receiver_is_response(
+    ev: Evaluator, receiver: Node, response_headers: set[str], request_names: frozenset[str] = _REQUEST_NAMES
+) -> bool:
     receiver = ts.unwrap(receiver)
     if receiver.type == "member_expression":
         prop = receiver.child_by_field_name("property")
@@ -859,10 +880,10 @@ def _receiver_is_response(ev: Evaluator, receiver: Node, response_headers: set[s
         obj = ts.unwrap(obj)
         if obj.type == "identifier":
             name = ts.text(obj)
-            if name in _REQUEST_NAMES:
+            if name in request_names:
                 return False
             bound = ev.binding(name)
-            return not (isinstance(bound, Node) and ts.text(bound).startswith(("request", "req.")))
+            return not (isinstance(bound, Node) and ts.text(bound).startswith(tuple(request_names)))
         return _is_response_expression(ev, obj)
     if receiver.type == "identifier":
         name = ts.text(receiver)
@@ -872,7 +893,7 @@ def _receiver_is_response(ev: Evaluator, receiver: Node, response_headers: set[s
         if isinstance(bound, Node):
             bound = ts.unwrap(bound)
             if bound.type == "member_expression":
-                return _receiver_is_response(ev, bound, response_headers)
+                return _receiver_is_response(ev, bound, response_headers, request_names)
     return False
 
 
@@ -899,6 +920,7 @@ def middleware_headers(index: ProjectIndex, f: SourceFile, *, depth: int = 0) ->
     root = f.root
     ev = Evaluator(index, f, root)
     response_headers = _response_header_names(ev, root)
+    request_names = frozenset(_request_names(root))
     out: list[HeaderSetting] = []
     for node in ts.walk(root):
         if node.type == "call_expression":
@@ -916,7 +938,7 @@ def middleware_headers(index: ProjectIndex, f: SourceFile, *, depth: int = 0) ->
             key = ev.eval(arguments[0])
             if not isinstance(key, StaticString) or not key.is_fully_static:
                 continue
-            if not _receiver_is_response(ev, receiver, response_headers):
+            if not _receiver_is_response(ev, receiver, response_headers, request_names):
                 continue
             value = ev.eval(arguments[1])
             line, column = ev.point(node)
@@ -937,12 +959,12 @@ def middleware_headers(index: ProjectIndex, f: SourceFile, *, depth: int = 0) ->
                 continue
             if declarator.type != "variable_declarator":
                 # `NextResponse.next({ headers: new Headers({...}) })`
-                if declarator.type != "pair" or _is_under_request_pair(node, root):
+                if declarator.type != "pair" or not _response_init_pair(ev, declarator):
                     continue
             elif ts.text(declarator.child_by_field_name("name")) not in response_headers:
                 continue
             out.extend(_object_headers(ev, ev.eval(args.named_children[0]), HeaderOrigin.MIDDLEWARE))
-    for value_node in _headers_value_nodes(root):
+    for value_node in _headers_value_nodes(ev, root):
         if ts.unwrap(value_node).type == "object":
             out.extend(_object_headers(ev, ev.eval(value_node), HeaderOrigin.MIDDLEWARE))
     out.extend(helper_headers(index, f, ev))
@@ -1147,6 +1169,34 @@ def vercel_json_headers(f: SourceFile, index: ProjectIndex) -> list[HeaderSettin
 
 
 _DOCUMENT_PREFIXES = ("layout.", "_document.", "_app.")
+_PAGES_PREFIXES = ("pages/", "src/pages/")
+
+
+def page_response_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSetting]:
+    """`res.setHeader(name, value)` in Pages Router pages, `_app` and `_document` (getServerSideProps,
+    getInitialProps): those calls set the headers of the HTML response itself."""
+    if b"setHeader" not in f.data() or f.root is None:
+        return []
+    ev = Evaluator(index, f, f.root)
+    out: list[HeaderSetting] = []
+    for node in ts.walk(f.root):
+        if node.type != "call_expression":
+            continue
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if fn is None or args is None or not ts.callee_path(fn).endswith("res.setHeader"):
+            continue
+        arguments = [a for a in args.named_children if a.type != "comment"]
+        if len(arguments) != 2:
+            continue
+        key = ev.eval(arguments[0])
+        if not isinstance(key, StaticString) or not key.is_fully_static:
+            continue
+        value = ev.eval(arguments[1])
+        line, column = ev.point(node)
+        text = value if isinstance(value, StaticString) else None
+        out.append(HeaderSetting(key.value.strip().lower(), text, f.rel, line, column, HeaderOrigin.PAGE_RESPONSE))
+    return out
 
 
 def _is_document_file(index: ProjectIndex, f: SourceFile) -> bool:
@@ -1232,6 +1282,8 @@ def collect_headers(index: ProjectIndex) -> AppHeaders:
         found.extend(vercel_json_headers(vercel, index))
     for rel, f in index.files.items():
         # A name check first: this loop sees every file of the app, build output included.
+        if rel.startswith(_PAGES_PREFIXES) and f.is_source and (index.is_page(f) or f.stem in ("_app", "_document")):
+            found.extend(page_response_headers(index, f))
         if not rel.rpartition("/")[2].startswith(_DOCUMENT_PREFIXES) or not f.is_source:
             continue
         if _is_document_file(index, f):

@@ -23,13 +23,17 @@ def _option_hits(index: ProjectIndex, f: SourceFile) -> Iterator[Hit]:
         return
     ev = Evaluator(index, f, f.root)
     for node in ts.walk(f.root):
-        if node.type != "pair":
-            continue
-        key = node.child_by_field_name("key")
-        if key is None or ts.text(key).strip("'\"") != OPTION:
+        if node.type == "pair":
+            key = node.child_by_field_name("key")
+            if key is None or ts.text(key).strip("'\"") != OPTION:
+                continue
+            value = ev.eval(node.child_by_field_name("value"))
+        elif node.type == "shorthand_property_identifier" and ts.text(node) == OPTION:
+            value = ev.eval_name(OPTION)
+        else:
             continue
         # Only a value known to be true: `process.env.X === '1'` may be off in production builds.
-        if ev.eval(node.child_by_field_name("value")) is not True:
+        if value is not True:
             continue
         line, column = node.start_point
         yield Hit(
