@@ -67,8 +67,11 @@ _DIGEST_QUEUE_DEPTH = 4
 """Segments in flight per digest thread; bounds memory at a few MiB."""
 
 
-class _Digest:
-    """A SHA-256 fed from a worker thread, so hashing runs beside AES-GCM on another core."""
+class BackgroundSha256:
+    """A SHA-256 fed from a worker thread, so hashing runs beside AES-GCM (or TLS reads) on another core.
+
+    Buffers handed to `update` must not change until hashed: pass immutable bytes, or ring-buffer views.
+    """
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
@@ -94,8 +97,8 @@ class _Digest:
 
 
 @contextlib.contextmanager
-def _digests(count: int) -> Iterator[list[_Digest]]:
-    digests = [_Digest() for _ in range(count)]
+def _digests(count: int) -> Iterator[list[BackgroundSha256]]:
+    digests = [BackgroundSha256() for _ in range(count)]
     try:
         yield digests
     finally:

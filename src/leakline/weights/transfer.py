@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
 import hmac
 import http.client
 import json
@@ -37,6 +36,7 @@ from urllib.parse import quote, unquote, urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from leakline.weights.container import (
+    BackgroundSha256,
     ContainerStructure,
     Pins,
     check_manifest_against_structure,
@@ -511,8 +511,7 @@ def _resume_point(part: Path, remote: _Remote) -> int:
     return max(b for b in remote.boundaries if b <= min(size, remote.layout.ciphertext_size))
 
 
-def _hash_prefix(part: Path, end: int) -> Any:
-    digest = hashlib.sha256()
+def _hash_prefix(part: Path, end: int, digest: BackgroundSha256) -> None:
     with part.open("rb") as f:
         remaining = end
         while remaining > 0:
@@ -521,7 +520,38 @@ def _hash_prefix(part: Path, end: int) -> Any:
                 break
             digest.update(chunk)
             remaining -= len(chunk)
-    return digest
+
+
+def _receive(
+    client: _Client,
+    model_id: str,
+    remote: _Remote,
+    part: Path,
+    start: int,
+    digest: BackgroundSha256,
+    on_progress: ProgressCallback | None,
+) -> Exception | None:
+    """Append the container from byte `start` to `part`; return the error that cut the transfer, if any."""
+    headers = {"Range": f"bytes={start}-"} if start else {}
+    conn, resp = client.request(f"/v1/models/{quote(model_id, safe='')}/data", headers)
+    ct_end = remote.layout.ciphertext_size
+    with contextlib.closing(conn), part.open("ab") as out:
+        if resp.status not in (200, 206):
+            raise _refusal(model_id, resp.status, resp.read(MAX_MANIFEST_RESPONSE))
+        position = start
+        try:
+            while position < remote.file_size:
+                chunk = resp.read(min(CHUNK_SIZE, remote.file_size - position))
+                if not chunk:
+                    raise http.client.IncompleteRead(b"", remote.file_size - position)
+                digest.update(chunk[: max(0, ct_end - position)])
+                out.write(chunk)
+                position += len(chunk)
+                if on_progress is not None:
+                    on_progress(len(chunk))
+        except (OSError, http.client.HTTPException) as exc:
+            return exc
+    return None
 
 
 def pull(
@@ -550,7 +580,6 @@ def pull(
     attempts = 0
     received = 0
     offsets: list[int] = []
-    ct_end = remote.layout.ciphertext_size
     while True:
         attempts += 1
         start = _resume_point(part, remote)
@@ -558,33 +587,22 @@ def pull(
         if first_start is None:
             first_start = start
             resumed = part.exists() and start > 0
-        digest = _hash_prefix(part, start) if start else hashlib.sha256()
-        with part.open("r+b" if part.exists() else "wb") as out:
-            out.truncate(start)
-            out.seek(start)
-        headers = {"Range": f"bytes={start}-"} if start else {}
-        conn, resp = client.request(f"/v1/models/{quote(model_id, safe='')}/data", headers)
-        interrupted: Exception | None = None
-        with contextlib.closing(conn), part.open("ab") as out:
-            if resp.status not in (200, 206):
-                raise _refusal(model_id, resp.status, resp.read(MAX_MANIFEST_RESPONSE))
-            position = start
-            try:
-                while position < remote.file_size:
-                    chunk = resp.read(min(CHUNK_SIZE, remote.file_size - position))
-                    if not chunk:
-                        raise http.client.IncompleteRead(b"", remote.file_size - position)
-                    in_body = chunk[: max(0, ct_end - position)]
-                    digest.update(in_body)
-                    out.write(chunk)
-                    position += len(chunk)
-                    received += len(chunk)
-                    if on_progress is not None:
-                        on_progress(len(chunk))
-            except (OSError, http.client.HTTPException) as exc:
-                interrupted = exc
+        digest = BackgroundSha256()
+        try:
+            if start:
+                _hash_prefix(part, start, digest)
+            with part.open("r+b" if part.exists() else "wb") as out:
+                out.truncate(start)
+            interrupted = _receive(client, model_id, remote, part, start, digest, on_progress)
+        except BaseException:
+            digest.close()
+            if part.exists() and part.stat().st_size == 0:
+                part.unlink()  # nothing worth resuming
+            raise
+        received += part.stat().st_size - start
         if interrupted is None:
             break
+        digest.close()
         if attempts > retries:
             raise TransferError(
                 f"pull of {model_id!r} interrupted ({interrupted.__class__.__name__}) after {attempts} attempts; "
@@ -598,7 +616,7 @@ def pull(
             field="ciphertext_sha256",
         )
     with part.open("rb+") as f:
-        f.seek(ct_end)
+        f.seek(remote.layout.ciphertext_size)
         if f.read() != remote.trailer:
             part.unlink()
             raise ManifestMismatchError(f"{model_id}: the received trailer differs from the manifest", field="trailer")
