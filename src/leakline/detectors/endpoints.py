@@ -37,7 +37,7 @@ LLM_NAME_WORDS = frozenset(
 )
 LLM_NAME_PAIRS = frozenset({("MODEL", "URL"), ("MODEL", "ENDPOINT"), ("MODEL", "HOST"), ("AI", "URL"), ("AI", "BASE")})
 _LLM_HOST_WORDS = frozenset(
-    {"ollama", "vllm", "llm", "llama", "inference", "tgi", "lmstudio", "gpu", "model", "models"}
+    {"ollama", "vllm", "llm", "llama", "inference", "tgi", "lmstudio", "gpu"}
 )
 PUBLIC_LLM_HOSTS = frozenset(
     {

@@ -116,8 +116,8 @@ _PEM = _shape(
 _SLACK = _shape(SecretKind.SLACK_TOKEN, _B + r"xox[bpas]-[A-Za-z0-9\-]{10,255}" + _E_NO_DASH)
 _GITHUB = _shape(SecretKind.GITHUB_TOKEN, _B + r"gh[pousr]_[A-Za-z0-9]{36,255}" + _E)
 
-# Searching each literal anchor with str.find and trying the full pattern only there is ~30x faster
-# than one alternation of all patterns: CPython's regex engine cannot skip ahead on lookbehinds.
+# Searching each literal anchor with str.find and trying the full pattern only there was ~25x faster
+# than one alternation of all patterns: CPython's regex engine cannot skip ahead over lookbehinds.
 _BY_ANCHOR: tuple[tuple[str, tuple[_Shape, ...]], ...] = (
     (
         "sk-",
