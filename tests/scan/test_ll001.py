@@ -73,8 +73,15 @@ def test_report_only_is_named_in_the_message(tmp_path: Path) -> None:
                 "}\n"
             )
         },
+        {
+            "pages/_app.tsx": (
+                "import withSecureHeaders from 'next-secure-headers';\n"
+                "const App = ({ Component, pageProps }) => <Component {...pageProps} />;\n"
+                "export default withSecureHeaders({ contentSecurityPolicy: { directives: { defaultSrc: \"'self'\" } } })(App);\n"
+            )
+        },
     ],
-    ids=["meta", "nosecone", "vercel-json", "next-secure-headers", "proxy-init-headers"],
+    ids=["meta", "nosecone", "vercel-json", "next-secure-headers", "proxy-init-headers", "with-secure-headers-app"],
 )
 def test_each_place_that_sets_a_policy_counts(tmp_path: Path, files: dict[str, str]) -> None:
     assert _found(_app(tmp_path, files)) == []

@@ -912,8 +912,12 @@ def _object_headers(ev: Evaluator, value: Value, origin: HeaderOrigin) -> Iterat
         )
 
 
-def middleware_headers(index: ProjectIndex, f: SourceFile, *, depth: int = 0) -> list[HeaderSetting]:
-    """Response headers set by middleware/proxy code (and project modules it imports)."""
+def middleware_headers(
+    index: ProjectIndex, f: SourceFile, *, depth: int = 0, seen: set[str] | None = None
+) -> list[HeaderSetting]:
+    """Response headers set by middleware/proxy code (and project modules it imports, each once)."""
+    seen = seen if seen is not None else set()
+    seen.add(f.rel)
     data = f.data()
     if not any(k in data for k in _MIDDLEWARE_KEYWORDS) or f.root is None:
         return []
@@ -971,8 +975,8 @@ def middleware_headers(index: ProjectIndex, f: SourceFile, *, depth: int = 0) ->
     if depth < MAX_IMPORT_DEPTH:
         for imp in index.imports_of(f):
             other = index.get(imp.resolved) if imp.resolved else None
-            if other is not None and other.rel != f.rel:
-                out.extend(middleware_headers(index, other, depth=depth + 1))
+            if other is not None and other.rel not in seen:
+                out.extend(middleware_headers(index, other, depth=depth + 1, seen=seen))
     return out
 
 
@@ -1065,8 +1069,14 @@ def _helper_names(index: ProjectIndex, f: SourceFile, ev: Evaluator) -> dict[str
     return out
 
 
+def has_helper_import(f: SourceFile) -> bool:
+    data = f.data()
+    return any(pkg.encode() in data for pkg in (NEXT_SECURE_HEADERS, *NOSECONE_PACKAGES))
+
+
 def helper_headers(index: ProjectIndex, f: SourceFile, ev: Evaluator) -> list[HeaderSetting]:
-    if f.root is None or not any(pkg.encode() in f.data() for pkg in (NEXT_SECURE_HEADERS, *NOSECONE_PACKAGES)):
+    """Headers set by calls to next-secure-headers / nosecone functions, per their documented defaults."""
+    if not has_helper_import(f) or f.root is None:
         return []
     helpers = _helper_names(index, f, ev)
     out: list[HeaderSetting] = []
@@ -1288,8 +1298,8 @@ def collect_headers(index: ProjectIndex) -> AppHeaders:
             continue
         if _is_document_file(index, f):
             found.extend(meta_headers(index, f))
-            if f.stem == "_app":
-                found.extend(helper_headers(index, f, Evaluator(index, f, f.root)) if f.root is not None else [])
+            if f.stem == "_app" and has_helper_import(f) and f.root is not None:
+                found.extend(helper_headers(index, f, Evaluator(index, f, f.root)))
     unique: dict[tuple[str, str, int, int], HeaderSetting] = {}
     for s in found:
         unique.setdefault((s.name, s.path, s.line, s.column), s)
