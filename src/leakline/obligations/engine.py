@@ -359,11 +359,18 @@ def _country(regime: RegimeSpec) -> str:
     return regime.country
 
 
-def _param_list(regime: RegimeSpec, key: str) -> list[str]:
-    value = regime.params.get(key, [])
-    if not isinstance(value, list):
-        raise RegimeDataError(f"regime {regime.id}: params.{key} must be an array of strings")
-    return [str(item) for item in value]
+_PARAM_LISTS: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def _param_list(regime: RegimeSpec, key: str) -> frozenset[str]:
+    """A regime's list parameter as a set (memoised: regime files never change)."""
+    cached = _PARAM_LISTS.get((regime.id, key))
+    if cached is None:
+        value = regime.params.get(key, [])
+        if not isinstance(value, list):
+            raise RegimeDataError(f"regime {regime.id}: params.{key} must be an array of strings")
+        cached = _PARAM_LISTS[(regime.id, key)] = frozenset(str(item) for item in value)
+    return cached
 
 
 def _scope_eea(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
