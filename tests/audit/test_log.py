@@ -319,3 +319,37 @@ def test_zero_length_followed_by_data_is_damage_not_a_torn_tail(tmp_path: Path) 
     with pytest.raises(AuditIntegrityError, match="run `leakline audit verify` before writing more"):
         AuditLog.open(directory, fixed_keys(), background=False)
     assert (directory / fmt.LOG_FILENAME).read_bytes() == intact + bytes(100) + b"evidence"
+
+
+def test_a_new_epoch_after_the_per_epoch_record_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fmt, "MAX_RECORDS_PER_EPOCH", 4)
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        for i in range(7):
+            log.append(kind="k", actor="a", payload={"i": i})
+    records = decrypt_all(directory)
+    assert [(r.epoch, r.type.name) for r in records] == [
+        (0, "EPOCH"), (0, "EVENT"), (0, "EVENT"), (0, "EVENT"),
+        (1, "EPOCH"), (1, "EVENT"), (1, "EVENT"), (1, "EVENT"),
+        (2, "EPOCH"), (2, "EVENT"),
+    ]
+    assert [r.payload["i"] for r in records if r.type == fmt.RecordType.EVENT] == list(range(7))
+
+
+def test_silence_and_missing_checkpoints_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakline.audit import log as log_module
+
+    clock = iter(range(1_750_000_000_000_000, 1_750_000_000_000_000 + 10**12, 10_000_000))  # 10 s per record
+    monkeypatch.setattr(log_module, "_now_us", lambda: next(clock))
+    directory = tmp_path / "log"
+    policy = quiet_policy(mode="record", heartbeat_seconds=1, checkpoint_every_seconds=1.0)
+    with AuditLog.open(directory, fixed_keys(), policy=policy, background=False) as log:
+        log.append(kind="k", actor="a")
+        log.append(kind="k", actor="a")
+    warnings = verify_log(directory).warnings
+    # EPOCH at t, events at t+10 s and t+20 s: two silent stretches, and no checkpoint for 20 s.
+    assert len(warnings) == 3
+    assert "wrote nothing from 2025-06-15T15:06:50.000000+00:00 to 2025-06-15T15:07:00" in warnings[0]
+    assert "wrote nothing from 2025-06-15T15:07:00.000000+00:00 to 2025-06-15T15:07:10" in warnings[1]
+    assert "(heartbeat every 1s)" in warnings[1]
+    assert "went without a checkpoint for longer than twice the writers' interval (1s)" in warnings[2]

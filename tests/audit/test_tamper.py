@@ -259,3 +259,39 @@ def test_deleted_trailing_checkpoints_are_detected(tmp_path: Path) -> None:
     assert len(checkpoints) == 2 * fmt.CHECKPOINT_SIZE
     with pytest.raises(CheckpointDeleted, match="record 6 says 1 checkpoints had been written, but the file holds 0"):
         verify_bytes(log, b"")
+
+
+appends = st.lists(
+    st.tuples(
+        st.sampled_from(["gateway.exchange", "incident.opened", "notify.sent"]),
+        st.text(min_size=1, max_size=12).filter(str.strip),
+        st.one_of(st.none(), st.integers(), st.text(max_size=300),
+                  st.dictionaries(st.text(max_size=8), st.integers(), max_size=4)),
+        st.sampled_from([None, "INC-1", "INC-2"]),
+    ),
+    min_size=0,
+    max_size=25,
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(appends, st.integers(1, 9), st.booleans())
+def test_an_untouched_log_always_verifies(
+    records: list[tuple[str, str, object, str | None]], every: int, record_mode: bool
+) -> None:
+    from leakline.audit.log import AuditLog, read_data_key
+    from tests.audit.helpers import quiet_policy
+
+    directory = Path(tempfile.mkdtemp(prefix="audit-untouched-")) / "log"
+    policy = quiet_policy(mode="record" if record_mode else "group", checkpoint_every_records=every)
+    with AuditLog.open(directory, fixed_keys(), policy=policy, background=False) as log:
+        for kind, actor, payload, incident in records:
+            log.append(kind=kind, actor=actor, payload=payload, incident=incident)
+    log_bytes = (directory / fmt.LOG_FILENAME).read_bytes()
+    data_key = read_data_key(directory, parse_header(log_bytes), fixed_keys())
+    seen: list[object] = []
+    report = verify_bytes(log_bytes, (directory / fmt.CHECKPOINT_FILENAME).read_bytes(), data_key=data_key,
+                          on_record=lambda r: seen.append(r.payload) if r.type == fmt.RecordType.EVENT else None)
+    expected_records = len(records) + (1 if records else 0)
+    assert (report.records, report.uncovered_records, report.warnings) == (expected_records, 0, ())
+    assert seen == [payload for _, _, payload, _ in records]

@@ -513,6 +513,7 @@ class AuditLog:
                 "commit": self.policy.mode,
                 "heartbeat_s": self.policy.heartbeat_seconds,
                 "checkpoint_every_records": self.policy.checkpoint_every_records,
+                "checkpoint_every_s": self.policy.checkpoint_every_seconds,
                 "checkpoints": state.checkpoints,
             }
         )

@@ -278,6 +278,8 @@ class _Epochs:
         self.heartbeat_us: dict[int, int] = {}
         self.last_time: dict[int, int] = {}
         self.max_epoch = -1
+        self.checkpoint_interval_us = 0
+        """The longest checkpoint interval any writer declared (0: none declared)."""
 
 
 def _epoch_meta(meta: bytes) -> dict[str, Any]:
@@ -348,6 +350,15 @@ def _scan(
     next_checkpoint = next(pending, None)
     last_checkpoint: fmt.Checkpoint | None = None
 
+    def check_gap(first_us: int, last_us: int) -> None:
+        interval = epochs.checkpoint_interval_us
+        if first_us >= 0 and interval and last_us - first_us > HEARTBEAT_GRACE_FACTOR * interval + HEARTBEAT_GRACE_US:
+            warnings.append(
+                f"records from {iso_time(first_us)} to {iso_time(last_us)} went without a checkpoint for longer "
+                f"than twice the writers' interval ({interval / 1_000_000:g}s): a writer was stalled, or "
+                "checkpoints are missing"
+            )
+
     def check_checkpoint(cp: fmt.Checkpoint, offset: int, seq: int) -> None:
         if cp.public_key != signing_key:
             raise CheckpointForged(
@@ -381,10 +392,13 @@ def _scan(
     cur_next = 0
     cur_heartbeat = 0
     cur_last = 0
+    span_first_us = span_last_us = -1  # records since the last checkpoint: first and last time
     next_size = next_checkpoint.tree_size if next_checkpoint is not None else -1
     while True:
         if seq == next_size:
             frontier.size = seq
+            check_gap(span_first_us, span_last_us)
+            span_first_us = -1
             while next_checkpoint is not None and next_checkpoint.tree_size == seq:
                 check_checkpoint(next_checkpoint, offset, seq)
                 last_checkpoint = next_checkpoint
@@ -442,7 +456,9 @@ def _scan(
                 f"writer epoch {epoch} wrote nothing from {iso_time(cur_last)} to {iso_time(time_us)} "
                 f"(heartbeat every {cur_heartbeat // 1_000_000}s): the writer was stalled or suspended"
             )
-        cur_last = time_us
+        cur_last = span_last_us = time_us
+        if span_first_us < 0:
+            span_first_us = time_us
 
         if data_key is not None:
             cipher = ciphers.get(epoch)
@@ -494,6 +510,7 @@ def _scan(
             f"({next_checkpoint.log_bytes} bytes)",
             seq=seq, offset=offset, file=log_file,
         )
+    check_gap(span_first_us, span_last_us)
     if claimed_checkpoints > len(checkpoints):
         raise CheckpointDeleted(
             f"record {claimed_by} says {claimed_checkpoints} checkpoints had been written, but the file holds "
@@ -565,9 +582,13 @@ def _check_record_fields(
             raise RecordModified(f"epoch {epoch} starts out of order", seq=seq, offset=offset, file=file)
         epochs.max_epoch = epoch
         start = offset + fmt.RECORD_FIXED.size
-        interval = _epoch_meta(bytes(view[start : start + meta_len])).get("heartbeat_s")
+        declared = _epoch_meta(bytes(view[start : start + meta_len]))
+        interval = declared.get("heartbeat_s")
         if isinstance(interval, int) and interval > 0:
             epochs.heartbeat_us[epoch] = interval * 1_000_000
+        every = declared.get("checkpoint_every_s")
+        if isinstance(every, int | float) and every > 0:
+            epochs.checkpoint_interval_us = max(epochs.checkpoint_interval_us, int(every * 1_000_000))
     elif counter != expected_counter or counter >= fmt.MAX_RECORDS_PER_EPOCH:
         raise RecordModified(f"nonce counter {counter} of epoch {epoch} is out of order", seq=seq,
                              offset=offset, file=file)
