@@ -118,6 +118,7 @@ def test_password_inside_a_url() -> None:
         "ghp_short",
         ANON_JWT,  # Supabase anon key
         "eyJhbGciOi.eyJub3Rqc29u.abcdefghijklmnopqrstu",  # JWT-shaped, payload not JSON
+        _jwt({"sub": "1234567890", "name": "John Doe", "iat": 1516239022}),  # jwt.io's sample
         f'apiKey:"{GOOGLE}",authDomain:"shop.firebaseapp.com"',  # Firebase web config
         "sha256-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",  # bare high entropy
@@ -230,3 +231,8 @@ def test_matches_are_sorted_in_bounds_and_disjoint_for_any_text(text: str) -> No
 def test_a_provider_key_used_as_a_url_password_is_reported_once_as_the_provider_key() -> None:
     text = f"https://proxy:{OPENAI}@llm.internal/v1"
     assert _found(text) == [(SecretKind.OPENAI_KEY, OPENAI)]
+
+
+def test_a_deeply_nested_jwt_payload_is_not_a_crash() -> None:
+    nested = base64.urlsafe_b64encode(b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}").decode().rstrip("=")
+    assert find_secrets(f"eyJhbGciOiJIUzI1NiJ9.{nested}.abcdefghijklmnopqrstuv") == []

@@ -92,6 +92,7 @@ _FIREBASE_WINDOW = 400
 _FIREBASE_MARKERS = ("firebaseapp.com", "authDomain", "firebase", "FIREBASE")
 _MIN_DISTINCT_CHARS = 6
 _MIN_ASSIGNED_SECRET_LEN = 8
+_JWT_SAMPLE_SUBJECT = "1234567890"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +207,7 @@ def _jwt_payload(token: str) -> dict[str, object] | None:
     segment = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         payload = json.loads(base64.urlsafe_b64decode(segment))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None
 
@@ -218,7 +219,8 @@ def _plausible(kind: SecretKind, value: str, text: str, start: int) -> bool:
     if kind is SecretKind.JWT:
         payload = _jwt_payload(value)
         # Supabase's anon key is a JWT meant for browsers; its row-level security does the protecting.
-        return payload is not None and payload.get("role") != "anon"
+        # jwt.io's sample token (subject "1234567890") sits in many libraries' docs and tests.
+        return payload is not None and payload.get("role") != "anon" and payload.get("sub") != _JWT_SAMPLE_SUBJECT
     if kind is SecretKind.URL_PASSWORD:
         return value.lower() not in _PLACEHOLDER_VALUES and not any(w in value for w in _PLACEHOLDER_WORDS)
     if is_placeholder(value):
