@@ -150,6 +150,8 @@ def test_pipa_72_hours_and_the_1000_threshold() -> None:
     hacked = run(**{"data.categories": ["identity"]}, **where(KR=2))
     assert get(hacked, "pipa-34", "KR", "supervisory-authority").required
     assert considered(run(**HIGH, **where(KR=2), aware_at="2023-09-14T12:00:00Z"), "pipa") == set()
+    retrieved = run(**PLAIN, **where(KR=1000), **{"containment.data_retrieved_or_deleted": True})
+    assert required(retrieved, "pipa") == {("pipa-34", "KR", "data-subjects")}
 
 
 def test_pipl_notifies_immediately_and_spares_individuals_when_harm_is_avoided() -> None:
