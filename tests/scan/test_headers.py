@@ -480,3 +480,11 @@ def test_pages_router_res_set_header_in_pages_document_but_not_api_routes(tmp_pa
         (CSP, "default-src 'self'", "pages/index.tsx", 2, page),
         ("x-frame-options", "DENY", "pages/_document.tsx", 2, page),
     }
+
+
+def test_script_src_elem_and_attr_are_judged_on_their_own() -> None:
+    value = "default-src 'self'; script-src 'nonce-a'; script-src-elem 'self' 'unsafe-inline'; script-src-attr *"
+    assert [(w.kind, w.directive) for w in header_weaknesses(value)] == [
+        (WeaknessKind.UNSAFE_INLINE, "script-src-elem"),
+        (WeaknessKind.WILDCARD, "script-src-attr"),
+    ]

@@ -1408,6 +1408,10 @@ def _is_dynamic_source(source: CspSource) -> bool:
     return DYNAMIC in source.text and not _NONCE_OR_HASH.match(source.text)
 
 
+SCRIPT_SUB_DIRECTIVES = ("script-src-elem", "script-src-attr")
+"""CSP3 splits script-src: when present, these govern <script> elements and inline event handlers."""
+
+
 def _script_weaknesses(policy: CspPolicy) -> list[CspWeakness]:
     directive = policy.get("script-src") or policy.get("default-src")
     if directive is None:
@@ -1415,17 +1419,25 @@ def _script_weaknesses(policy: CspPolicy) -> list[CspWeakness]:
             return []
         detail = "missing, and no default-src: scripts load from any origin"
         return [CspWeakness(WeaknessKind.NO_SCRIPT_SRC, "script-src", detail, policy.offset)]
+    where = directive.name if directive.name == "script-src" else "default-src (script fallback)"
+    out = _script_source_list_weaknesses(directive, where)
+    for name in SCRIPT_SUB_DIRECTIVES:
+        sub = policy.get(name)
+        if sub is not None:
+            out.extend(_script_source_list_weaknesses(sub, name))
+    return out
+
+
+def _script_source_list_weaknesses(directive: CspDirective, where: str) -> list[CspWeakness]:
     keywords = [_keyword(s) for s in directive.sources]
     nonce_or_hash = any(_NONCE_OR_HASH.match(s.text) for s in directive.sources)
     strict_dynamic = "'strict-dynamic'" in keywords
     unknown = any(_is_dynamic_source(s) for s in directive.sources)
-    where = directive.name if directive.name == "script-src" else "default-src (script fallback)"
     out: list[CspWeakness] = []
     for source, kw in zip(directive.sources, keywords, strict=True):
         if kw == "'unsafe-eval'":
-            out.append(
-                CspWeakness(WeaknessKind.UNSAFE_EVAL, where, "'unsafe-eval' runs strings as code", source.offset)
-            )
+            detail = "'unsafe-eval' runs strings as code"
+            out.append(CspWeakness(WeaknessKind.UNSAFE_EVAL, where, detail, source.offset))
         elif kw == "'unsafe-inline'" and not (nonce_or_hash or strict_dynamic or unknown):
             detail = "'unsafe-inline' without a nonce or hash runs injected inline scripts"
             out.append(CspWeakness(WeaknessKind.UNSAFE_INLINE, where, detail, source.offset))
