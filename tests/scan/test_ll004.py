@@ -132,3 +132,28 @@ def test_client_modules_that_import_server_only_and_what_only_they_import_are_sk
         },
     )
     assert _places(app) == [("app/C.tsx", 2)]
+
+
+def test_spreading_process_env_into_env_inlines_everything(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "next.config.mjs": (
+                "const publicVars = { SITE: 'acme' };\n"
+                "export default {\n"
+                "  env: {\n"
+                "    ...publicVars,\n"
+                "    ...process.env,\n"
+                "  },\n"
+                "};\n"
+            ),
+        },
+    )
+    [finding] = _findings(app)
+    assert (finding.path, finding.line, finding.column, finding.severity) == (
+        "next.config.mjs",
+        5,
+        5,
+        Severity.CRITICAL,
+    )
+    assert finding.evidence == "env: { ...process.env }"

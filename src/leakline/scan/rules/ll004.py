@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from tree_sitter import Node
 
 from leakline.detectors.envvars import EnvClassification, classify_env, is_public_name
-from leakline.findings import redact
+from leakline.findings import Confidence, Severity, redact
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
@@ -27,6 +27,8 @@ from leakline.scan.rules.ll003 import ENV_BYTES, env_reads, grade
 # Variables Next.js defines for client code itself; reading them there is expected.
 NEXT_INLINED = frozenset({"NODE_ENV", "NEXT_RUNTIME", "__NEXT_ROUTER_BASEPATH", "TURBOPACK"})
 SERVER_ONLY_PACKAGE = "server-only"
+SPREAD = "..."
+"""Stands for a `...expr` entry of the `env` object (no property can have this name)."""
 CLIENT_DIRECTIVE_BYTES = b"use client"
 _DOTTED_ENV_NAME = re.compile(rb"process\.env\.([A-Za-z_][A-Za-z0-9_]*)")
 _DESTRUCTURED_ENV = re.compile(rb"=\s*process\.env\b(?![.\[])")
@@ -92,6 +94,26 @@ def _config_env_entries(config: SourceFile) -> Iterator[tuple[str, Node, Node | 
                     yield _property_name(entry_key), entry, entry.child_by_field_name("value")
             elif entry.type == "shorthand_property_identifier":
                 yield ts.text(entry), entry, None
+            elif entry.type == "spread_element" and entry.named_children:
+                yield SPREAD, entry, entry.named_children[0]
+
+
+def _spread_hit(config: SourceFile, node: Node, value: Node | None) -> Hit | None:
+    """`env: { ...process.env }` inlines every variable of the build machine, secrets included."""
+    if value is None or ts.callee_path(value) != "process.env":
+        return None
+    line, column = node.start_point
+    return Hit(
+        path=config.rel,
+        line=line + 1,
+        column=column + 1,
+        message="next.config `env` spreads process.env: every server variable, secrets included, "
+        "is inlined into every browser bundle",
+        evidence="env: { ...process.env }",
+        key="env....process.env",
+        severity=Severity.CRITICAL,
+        confidence=Confidence.HIGH,
+    )
 
 
 def _evidence(name: str, value: Node | None) -> str:
@@ -116,6 +138,11 @@ class ServerSecretInClient(Rule):
         config = index.next_config
         if config is not None and b"env" in config.data():
             for name, node, value in _config_env_entries(config):
+                if name == SPREAD:
+                    spread = _spread_hit(config, node, value)
+                    if spread is not None:
+                        yield spread
+                    continue
                 found = _classify_config_entry(name, value, env)
                 if found is None:
                     continue
