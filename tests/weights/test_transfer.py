@@ -455,3 +455,19 @@ def test_a_refusal_that_cannot_be_audited_is_still_a_refusal(site: dict[str, obj
         assert server.httpd.record_failures == 1
     assert not (tmp_path / "m.llw").exists()
     assert not (tmp_path / "m.llw.part").exists()
+
+
+def test_resuming_mid_segment_is_refused_by_the_server(site: dict[str, object]) -> None:
+    import http.client
+
+    with running(site) as server:
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=client(site), timeout=30)
+        try:
+            conn.request("GET", f"/v1/models/{MODEL}/data", headers={"Range": "bytes=1000-",
+                                                                   "X-Leakline-Region": "eu-central"})
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+    assert response.status == 416
+    assert b"segment boundaries" in body

@@ -373,6 +373,21 @@ class Layout:
     def plaintext_offset(self, index: int) -> int:
         return index * self.segment_size
 
+    def is_boundary(self, offset: int) -> bool:
+        """Whether a transfer may (re)start at `offset`: the file start, a segment start, or the trailer."""
+        if offset in (0, self.ciphertext_size):
+            return True
+        relative = offset - self.header_length
+        return 0 <= relative < self.body_size and relative % self.ct_segment_size == 0
+
+    def boundary_at_or_before(self, offset: int) -> int:
+        """The last boundary not after `offset`: where to resume when `offset` bytes are already here."""
+        if offset >= self.ciphertext_size:
+            return self.ciphertext_size
+        if offset < self.header_length:
+            return 0
+        return self.header_length + (offset - self.header_length) // self.ct_segment_size * self.ct_segment_size
+
 
 def make_layout(header_length: int, segment_size: int, body_size: int, *, source: str) -> Layout:
     layout = Layout(header_length=header_length, segment_size=segment_size, body_size=body_size)

@@ -158,11 +158,6 @@ class ServedModel:
     structure: ContainerStructure = field(repr=False)
     file_size: int
 
-    @property
-    def boundaries(self) -> frozenset[int]:
-        """Byte offsets a resumed download may start at: file start, each segment start, the trailer."""
-        lay = self.structure.layout
-        return frozenset({0, lay.ciphertext_size} | {lay.segment_offset(i) for i in range(lay.count)})
 
 
 def load_served_model(model_id: str, path: Path, allowed_regions: list[str]) -> ServedModel:
@@ -290,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(416, {"error": "bad-range", "message": "only 'Range: bytes=N-' is supported"})
                 return
             start = int(first)
-            if start not in model.boundaries:
+            if not model.structure.layout.is_boundary(start):
                 self._send_json(416, {"error": "bad-range", "message": "resume offsets must be segment boundaries"})
                 return
         self.send_response(206 if requested is not None else 200)
@@ -416,11 +411,6 @@ class _Remote:
     trailer: bytes
     file_size: int
 
-    @property
-    def boundaries(self) -> list[int]:
-        starts = {self.layout.segment_offset(i) for i in range(self.layout.count)}
-        return sorted({0, self.layout.ciphertext_size} | starts)
-
     def segment_at(self, offset: int) -> int:
         if offset < self.layout.header_length:
             return 0
@@ -508,7 +498,7 @@ def _resume_point(part: Path, remote: _Remote) -> int:
         head = f.read(remote.header.length)
     if size > remote.file_size or head != remote.header.raw:
         return 0  # another file or another version: start over
-    return max(b for b in remote.boundaries if b <= min(size, remote.layout.ciphertext_size))
+    return remote.layout.boundary_at_or_before(size)
 
 
 def _hash_prefix(part: Path, end: int, digest: BackgroundSha256) -> None:
