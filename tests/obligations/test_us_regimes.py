@@ -165,3 +165,18 @@ def test_texas_consumer_reporting_agencies_above_10000() -> None:
     for count, expected in ((10_000, False), (10_001, True)):
         assessment = run(**CARD, **residents("US-TX", count))
         assert get(assessment, "us-tx-521-053", "US-TX", "consumer-reporting-agencies").required is expected, count
+
+
+def test_new_york_covers_health_information_from_25_march_2025() -> None:
+    health = {"data.categories": ["identity", "health"]}
+    before = run(**health, **residents("US-NY", 3), discovered_at="2025-03-24T12:00:00-04:00")
+    assert required(before, "us-ny") == set()
+    after = run(**health, **residents("US-NY", 3), discovered_at="2025-03-25T12:00:00-04:00")
+    assert ("us-ny-899-aa", "US-NY", "data-subjects") in required(after)
+
+
+def test_new_york_vendor_notifies_the_owner_within_30_days() -> None:
+    vendor = run(**CARD, **residents("US-NY", 3), **{"controller.role": "processor"},
+                 discovered_at="2025-06-01T12:00:00-04:00")
+    hop = get(vendor, "us-ny-899-aa", "US-NY", "controller")
+    assert hop.due_at == utc("2025-07-01T23:59:59-04:00")

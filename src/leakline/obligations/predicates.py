@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -122,10 +122,21 @@ def _not_remedied(ctx: Context, j: str, arg: str | None, params: Params) -> Resu
     return True, "no remedial action has removed the likelihood of harm"
 
 
+def _in_force(items: Any, day: date) -> tuple[str, ...]:
+    """Category names from a params list; "health@2025-03-25" counts only from that date on."""
+    names = []
+    for item in items:
+        name, _, since = str(item).partition("@")
+        if not since or day >= date.fromisoformat(since):
+            names.append(name)
+    return tuple(names)
+
+
 def _covered_pi(ctx: Context, j: str, arg: str | None, params: Params) -> Result:
     """US state "personal information": a name with a listed element, or an element that counts alone."""
-    with_name = ctx.exposed(*params.get("with_name", ()))
-    alone = ctx.exposed(*params.get("alone", ()))
+    day = ctx.facts.discovery.date()
+    with_name = ctx.exposed(*_in_force(params.get("with_name", ()), day))
+    alone = ctx.exposed(*_in_force(params.get("alone", ()), day))
     named = "identity" in ctx.risk.intelligible and ctx.risk.confidentiality_exposed
     if alone:
         return True, f"unencrypted personal information acquired: {', '.join(sorted(alone))}"
