@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leakline.obligations import assess, parse_facts
 from leakline.obligations.regimes import REGIME_IDS
 from leakline.obligations.risk import RISK_ORDER
+from tests.obligations.helpers import facts
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 CATEGORIES = [
@@ -104,3 +106,8 @@ def test_safe_encryption_never_raises_the_risk(data: dict[str, Any]) -> None:
     assert RISK_ORDER[assess(parse_facts(safe, source="g"), now=NOW).risk] <= RISK_ORDER[
         assess(parse_facts(plain, source="g"), now=NOW).risk
     ]
+
+
+def test_now_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        assess(facts(), now=datetime(2026, 1, 1))

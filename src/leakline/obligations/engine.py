@@ -114,6 +114,8 @@ def _sort_key(obligation: Obligation) -> tuple[datetime, int, str, str]:
 
 def assess(facts: Facts, *, now: datetime | None = None) -> Assessment:
     """Assess `facts` against every regime. `now` (default: the current time) only sets `assessed_at`."""
+    if now is not None and now.tzinfo is None:
+        raise ValueError("assess(now=...) needs a timezone-aware datetime")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     risk = assess_risk(facts)
     ctx = Context.build(facts, risk, moment)
