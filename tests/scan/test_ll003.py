@@ -105,3 +105,31 @@ def test_a_variable_defined_with_a_safe_value_is_not_reported_at_its_code_reads(
         },
     )
     assert _findings(app) == []
+
+
+def test_a_public_variable_that_expands_a_secret_one_is_reported(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            ".env": (
+                f"OPENAI_API_KEY={OPENAI}\n"
+                "NEXT_PUBLIC_CHAT_CONFIG=${OPENAI_API_KEY}\n"
+                "NEXT_PUBLIC_OPENAI_KEY=$OPENAI_API_KEY\n"
+                "NEXT_PUBLIC_PRICE_LABEL=\\$OPENAI_API_KEY\n"
+                "SHOP_NAME=Acme\n"
+                "NEXT_PUBLIC_SHOP_NAME=${SHOP_NAME}\n"
+            ),
+        },
+    )
+    assert [(f.line, f.severity, f.message) for f in _findings(app)] == [
+        (
+            2,
+            Severity.CRITICAL,
+            "NEXT_PUBLIC_CHAT_CONFIG is inlined into browser bundles (copies OPENAI_API_KEY: OpenAI API key)",
+        ),
+        (
+            3,
+            Severity.CRITICAL,
+            "NEXT_PUBLIC_OPENAI_KEY is inlined into browser bundles (copies OPENAI_API_KEY: OpenAI API key)",
+        ),
+    ]

@@ -25,6 +25,7 @@ from leakline.scan.rules.base import Hit, Rule
 PUBLIC_PREFIX_BYTES = b"NEXT_PUBLIC_"
 ENV_BYTES = b"process.env"
 _PUBLIC_NAME = re.compile(rb"NEXT_PUBLIC_[A-Za-z0-9_]+")
+_EXPANSION = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 _ENV_READ_QUERY = """
 (member_expression
@@ -82,6 +83,18 @@ def _read(name: str, point: tuple[int, int]) -> EnvRead:
     return EnvRead(name, point[0] + 1, point[1] + 1)
 
 
+def _expansion_classification(value: str, values: dict[str, str]) -> EnvClassification | None:
+    """Next expands `$NAME` / `${NAME}` in .env files: a public variable that copies a secret one is a secret."""
+    for match in _EXPANSION.finditer(value):
+        if match.start() > 0 and value[match.start() - 1] == "\\":
+            continue  # `\$NAME` is a literal dollar sign
+        name = match.group(1) or match.group(2)
+        found = classify_env(name, values.get(name))
+        if found is not None:
+            return EnvClassification(found.risk, f"copies {name}: {found.reason}")
+    return None
+
+
 def grade(found: EnvClassification) -> tuple[Severity, Confidence]:
     """Severity and confidence of a finding about a variable, by what made it sensitive."""
     if found.risk is EnvRisk.SECRET_VALUE:
@@ -95,11 +108,16 @@ class PublicEnvSecret(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         index = ctx.index
         defined: set[str] = set()
+        values: dict[str, str] = {}
+        for entry in index.env_entries:
+            values.setdefault(entry.key, entry.value)
         for entry in index.env_entries:
             if not is_public_name(entry.key):
                 continue
             defined.add(entry.key)
-            found = classify_env(entry.key, entry.value)
+            own = classify_env(entry.key, entry.value)
+            copied = _expansion_classification(entry.value, values)
+            found = copied if copied is not None and copied.risk is EnvRisk.SECRET_VALUE else own or copied
             if found is None:
                 continue
             severity, confidence = grade(found)
