@@ -241,3 +241,21 @@ def test_no_llm_routes_means_no_finding(tmp_path: Path) -> None:
         },
     )
     assert _hits(app) == []
+
+
+def test_fetch_of_an_own_llm_route_makes_a_route_an_llm_route(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/api/chat/route.ts": CHAT_ROUTE,
+            "app/api/proxy/route.ts": (
+                "export async function POST(req: Request) {\n"
+                "  const res = await fetch('/api/chat', { method: 'POST', body: await req.text() });\n"
+                "  return new Response(res.body);\n"
+                "}\n"
+            ),
+        },
+    )
+    assert _places(app) == {("app/api/chat/route.ts", 3), ("app/api/proxy/route.ts", 1)}

@@ -21,6 +21,7 @@ from leakline.scan.middleware import (
     UnexpectedToken,
     analyse_middleware,
     compile_matcher,
+    may_call_llm,
     sample_urls,
 )
 from leakline.scan.walker import WalkStats
@@ -188,3 +189,29 @@ def test_unreadable_matcher_gets_the_benefit_of_the_doubt(tmp_path: Path) -> Non
     assert facts.matcher.entries is None
     assert facts.covers("/api/chat") is True
     assert facts.country_check is False
+
+
+def test_may_call_llm_is_false_only_without_llm_traces_or_project_imports(tmp_path: Path) -> None:
+    index = _index(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": "export const x = 1;\n",
+            "app/a/route.ts": "import { NextResponse } from 'next/server';\nexport function GET() { return fetch(u); }\n",
+            "app/b/route.ts": "import { x } from '../../lib/llm';\nexport function GET() { return x; }\n",
+            "app/c/route.ts": "export async function GET() { return fetch('/api/chat'); }\n",
+            "app/d/route.ts": "export async function GET() { return fetch(process.env.OLLAMA_HOST); }\n",
+            "app/e/route.ts": "import { streamText } from 'ai';\n",
+            "app/f/route.ts": "import { missing } from './nowhere';\nexport const GET = () => missing();\n",
+        },
+    )
+    verdicts = {rel: may_call_llm(index, index.files[rel]) for rel in index.files if rel.startswith("app/")}
+    assert verdicts == {
+        "app/a/route.ts": False,
+        "app/b/route.ts": True,
+        "app/c/route.ts": True,
+        "app/d/route.ts": True,
+        "app/e/route.ts": True,
+        "app/f/route.ts": False,
+    }
+    assert all("tree" not in index.files[rel].__dict__ for rel in verdicts)

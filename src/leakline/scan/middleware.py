@@ -17,6 +17,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -707,6 +708,8 @@ def _find_llm_routes(ctx: ScanContext) -> Iterator[LlmRoute]:
             urls = tuple(sorted(_pages_using(index, f)))
         else:
             continue
+        if not may_call_llm(index, f):
+            continue
         llm = ctx.llm.file(f)
         if llm is None or not llm.calls_llm:
             continue
@@ -714,6 +717,39 @@ def _find_llm_routes(ctx: ScanContext) -> Iterator[LlmRoute]:
         calling = [fn for fn in functions if llm.function_calls_llm(fn)]
         where = _position(min(calling, key=lambda n: n.start_byte)) if calling else Position(1, 1)
         yield LlmRoute(f, kind, urls, where)
+
+
+_IMPORT_SPEC = re.compile(rb"""(?:\bfrom|\bimport|\brequire\s*\()\s*\(?\s*["']([^"'\n]+)["']""")
+# A string literal that starts with a path: possibly a fetch of one of the app's own (LLM) routes.
+_PATH_LITERAL = re.compile(rb"""["'`]/[A-Za-z_\[]""")
+
+
+@cache
+def _llm_markers() -> re.Pattern[bytes]:
+    """Byte-level traces of every way llmdata recognises a direct LLM call (case-insensitive like env names)."""
+    from leakline.scan import llmdata
+
+    words = {
+        "completions",
+        "responses",
+        "ollama",
+        *llmdata.AI_SDK_FUNCTIONS,
+        *llmdata.LLM_ENV_MARKERS,
+        *llmdata.LLM_URL_PATHS,
+    }
+    return re.compile(b"(?i)" + b"|".join(re.escape(w.encode()) for w in sorted(words)))
+
+
+def may_call_llm(index: ProjectIndex, f: SourceFile) -> bool:
+    """A cheap, conservative test before parsing: False only when `f` cannot call an LLM.
+
+    A module calls an LLM directly (then a trace of the SDK, an LLM-ish env var or URL path, or a
+    path literal for a fetch of an own route is in its bytes) or through a project module it imports.
+    """
+    data = f.data()
+    if _llm_markers().search(data) or _PATH_LITERAL.search(data):
+        return True
+    return any(index.resolve_import(f.rel, m.group(1).decode("utf-8", "replace")) for m in _IMPORT_SPEC.finditer(data))
 
 
 def _pages_using(index: ProjectIndex, action: SourceFile) -> set[str]:
