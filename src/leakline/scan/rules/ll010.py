@@ -290,9 +290,6 @@ class PropFlows:
     def prepare(self, f: SourceFile) -> None:
         if f.rel in self._done or f.rel in self._in_progress:
             return
-        if f.stem in CONVENTION_STEMS and self.ctx.index.router_of(f) is not None:
-            self._done.add(f.rel)
-            return
         self._in_progress.add(f.rel)
         try:
             self._seed(f)
@@ -309,7 +306,9 @@ class PropFlows:
         if not local:
             return
         callers: list[tuple[SourceFile, dict[str, list[Node]]]] = [(f, local)]
-        for caller in self.importers_by_token().get(_import_token(f.rel), []):
+        convention = f.stem in CONVENTION_STEMS and self.ctx.index.router_of(f) is not None
+        importers = [] if convention else self.importers_by_token().get(_import_token(f.rel), [])
+        for caller in importers:
             if caller.rel == f.rel:
                 continue
             names: dict[str, list[Node]] = {}
