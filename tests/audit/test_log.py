@@ -353,3 +353,39 @@ def test_silence_and_missing_checkpoints_are_reported(tmp_path: Path, monkeypatc
     assert "wrote nothing from 2025-06-15T15:07:00.000000+00:00 to 2025-06-15T15:07:10" in warnings[1]
     assert "(heartbeat every 1s)" in warnings[1]
     assert "went without a checkpoint for longer than twice the writers' interval (1s)" in warnings[2]
+
+
+@pytest.mark.parametrize("mode", ["record", "group"])
+def test_a_failed_write_loses_only_its_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    import errno
+
+    from leakline.audit import log as log_module
+    from leakline.audit.errors import AuditIOError
+
+    directory = tmp_path / "log"
+    real = log_module._pwrite_all
+    failures = {"left": 0}
+
+    def flaky(fd: int, data: bytes, offset: int) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            real(fd, data[: len(data) // 2], offset)  # half of it reaches the disk, as with ENOSPC
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data, offset)
+
+    monkeypatch.setattr(log_module, "_pwrite_all", flaky)
+    log = AuditLog.open(directory, fixed_keys(), policy=quiet_policy(mode=mode), background=False)
+    log.append(kind="kept", actor="a", payload={"n": 1})
+    log.flush()
+    failures["left"] = 1
+    with pytest.raises(AuditIOError, match="No space left on device"):
+        # In record mode the append itself fails; in group mode the flush that should make it durable.
+        log.append(kind="lost", actor="a", payload={"n": 2})
+        log.flush()
+    log.append(kind="after", actor="a", payload={"n": 3})
+    log.close()
+    records = decrypt_all(directory)
+    assert [(r.seq, r.epoch, r.type.name, r.meta.get("kind")) for r in records] == [
+        (0, 0, "EPOCH", None), (1, 0, "EVENT", "kept"), (2, 1, "EPOCH", None), (3, 1, "EVENT", "after"),
+    ]
+    assert verify_log(directory).warnings == ()

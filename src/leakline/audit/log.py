@@ -65,6 +65,7 @@ from leakline.audit.keys import (
 )
 from leakline.audit.merkle import LEAF_PREFIX, Frontier
 from leakline.audit.verify import parse_header
+from leakline.errors import LeaklineError
 
 CommitMode = Literal["record", "group"]
 
@@ -241,6 +242,20 @@ class _State:
         self.offset, self.seq, self.prev, self.frontier = snap
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One batch on its way to the disk."""
+
+    data: bytes
+    offset: int
+    snapshot: tuple[Any, ...] | None
+    tree_size: int
+    stack: list[bytes] | None
+    """The Merkle frontier at `tree_size`, when a checkpoint is due with this batch."""
+    ticket: int
+    generation: int
+
+
 _open_logs: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
@@ -285,6 +300,15 @@ class AuditLog:
         self._batch_bytes = 0
         self._batch_deadline = 0.0
         self._batch_snapshot: tuple[Any, ...] | None = None
+        # Group commit writes a batch outside `_mu`, so appends go on while it is fsync'ed. Batches are
+        # written strictly in the order they were taken (tickets), and after a failed write every later
+        # batch of the same generation is dropped, never written behind a hole.
+        self._io = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._now_serving = 0
+        self._generation = 0
+        self._io_failure: tuple[BaseException, tuple[Any, ...] | None] | None = None
+        self._checkpoint_claimed = 0
         self._last_write = time.monotonic()
         self._last_checkpoint = time.monotonic()
         self._error: BaseException | None = None
@@ -468,9 +492,10 @@ class AuditLog:
                     }
                 )
                 self._add(fmt.RecordType.KEY_ROTATION, meta, b"")
-                self._flush_batch()
+                # The checkpoint that covers the rotation record is the new key's to sign.
                 self._signer = new_signer
                 self._state.signing_key = new_signer.public_key
+                self._flush_batch()
                 self._write_checkpoint()
             finally:
                 self._release_if_idle()
@@ -481,6 +506,7 @@ class AuditLog:
     def _raise_pending_error(self) -> None:
         if self._closed:
             raise AuditUsageError(f"{self.directory}: the audit log is closed")
+        self._settle_io()
         if self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -565,59 +591,134 @@ class AuditLog:
                 raise
 
     def _release_if_idle(self) -> None:
-        if not self._batch:
+        if not self._batch and self._next_ticket == self._now_serving:
             self._lock.release()
 
+    def _checkpoint_due(self) -> bool:
+        state = self._state
+        if state.seq <= self._checkpoint_claimed:
+            return False
+        return (
+            state.seq - self._checkpoint_claimed >= self.policy.checkpoint_every_records
+            or time.monotonic() - self._last_checkpoint >= self.policy.checkpoint_every_seconds
+        )
+
+    def _take_batch(self) -> _Job | None:
+        """Claim the log bytes of the pending batch and hand it over for writing (under `_mu`)."""
+        if not self._batch:
+            return None
+        state = self._state
+        data = b"".join(self._batch)
+        stack = None
+        if self._checkpoint_due():
+            stack = list(state.frontier.stack)
+            self._checkpoint_claimed = state.seq
+        job = _Job(
+            data=data,
+            offset=state.offset,
+            snapshot=self._batch_snapshot,
+            tree_size=state.seq,
+            stack=stack,
+            ticket=self._next_ticket,
+            generation=self._generation,
+        )
+        self._next_ticket += 1
+        state.offset += len(data)
+        self._batch.clear()
+        self._batch_bytes = 0
+        self._batch_snapshot = None
+        return job
+
+    def _run_job(self, job: _Job) -> None:
+        """Write and fsync one batch in ticket order, then sign its checkpoint if one is due."""
+        with self._io:
+            while job.ticket != self._now_serving:
+                self._io.wait()
+            try:
+                if self._io_failure is not None or job.generation != self._generation:
+                    return  # an earlier batch failed: this one was built on it and is dropped
+                try:
+                    _pwrite_all(self._log_fd, job.data, job.offset)
+                    os.fsync(self._log_fd)
+                except OSError as exc:
+                    # Cut the partial batch; its epoch is never reused (its nonces may have reached the disk).
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._log_fd, job.offset)
+                        os.fsync(self._log_fd)
+                    error = AuditIOError(f"{self.directory}: records could not be written: {exc.strerror}")
+                    self._io_failure = (error, job.snapshot)
+                    return
+                self._last_write = time.monotonic()
+                if job.stack is not None:
+                    frontier = Frontier()
+                    frontier.size, frontier.stack = job.tree_size, job.stack
+                    try:
+                        self._sign_checkpoint(job.tree_size, job.offset + len(job.data), frontier.root())
+                    except (LeaklineError, OSError) as exc:  # the records are durable; report the checkpoint
+                        self._io_failure = (exc, None)
+            finally:
+                self._now_serving += 1
+                self._io.notify_all()
+
+    def _settle_io(self) -> None:
+        """Under `_mu`: after a failed write, forget everything built on it and report the error once."""
+        if self._io_failure is None:
+            return
+        error, snapshot = self._io_failure
+        if snapshot is not None:
+            self._state.restore(snapshot)
+            self._epoch = None
+            self._batch.clear()
+            self._batch_bytes = 0
+            self._batch_snapshot = None
+            self._checkpoint_claimed = min(self._checkpoint_claimed, self._state.seq)
+            self._generation += 1
+        self._io_failure = None
+        self._error = error
+
+    def _wait_for_writes(self) -> None:
+        """Under `_mu`: block until every batch taken so far is on disk."""
+        with self._io:
+            while self._now_serving != self._next_ticket:
+                self._io.wait()
+
     def _flush_locked(self) -> None:
+        """Under `_mu`: write the pending batch now (and its checkpoint if due); raise any write error."""
         if not self._lock.held:
             return
         try:
             self._flush_batch()
-            state = self._state
-            due_records = state.seq - state.checkpoint_size >= self.policy.checkpoint_every_records
-            due_time = time.monotonic() - self._last_checkpoint >= self.policy.checkpoint_every_seconds
-            if state.seq > state.checkpoint_size and (due_records or due_time):
-                self._write_checkpoint()
         finally:
             self._release_if_idle()
 
     def _flush_batch(self) -> None:
-        if not self._batch:
-            return
-        data = b"".join(self._batch)
-        snapshot = self._batch_snapshot
-        self._batch.clear()
-        self._batch_bytes = 0
-        self._batch_snapshot = None
-        try:
-            _pwrite_all(self._log_fd, data, self._state.offset)
-            os.fsync(self._log_fd)
-        except OSError as exc:
-            # Undo the partial batch and never reuse its epoch: its nonces may have reached the disk.
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._log_fd, self._state.offset)
-                os.fsync(self._log_fd)
-            if snapshot is not None:
-                self._state.restore(snapshot)
-            self._epoch = None
-            raise AuditIOError(f"{self.directory}: records could not be written: {exc.strerror}") from None
-        self._state.offset += len(data)
-        self._last_write = time.monotonic()
+        job = self._take_batch()
+        if job is not None:
+            self._run_job(job)
+        self._wait_for_writes()
+        self._settle_io()
+        self._raise_pending_error()
 
     def _write_checkpoint(self) -> None:
+        """Under `_mu`, after `_flush_batch`: sign a checkpoint over everything written so far."""
         state = self._state
-        if state.seq <= state.checkpoint_size and state.checkpoints:
-            return
-        if state.seq == 0:
+        with self._io:
+            self._sign_checkpoint(state.seq, state.offset, state.frontier.root())
+        self._checkpoint_claimed = max(self._checkpoint_claimed, state.seq)
+
+    def _sign_checkpoint(self, tree_size: int, log_bytes: int, root: bytes) -> None:
+        """Under the I/O lock: append checkpoint number `state.checkpoints` covering `tree_size` records."""
+        state = self._state
+        if tree_size == 0 or tree_size <= state.checkpoint_size:
             return
         self._check_signer()
         body = fmt.checkpoint_body(
             log_id=self.log_id,
             number=state.checkpoints,
-            tree_size=state.seq,
-            log_bytes=state.offset,
+            tree_size=tree_size,
+            log_bytes=log_bytes,
             time_us=_now_us(),
-            root=state.frontier.root(),
+            root=root,
             header_hash=self._header.hash,
             prev_hash=state.checkpoint_hash,
             public_key=self._signer.public_key,
@@ -627,7 +728,7 @@ class AuditLog:
         os.fsync(self._cp_fd)
         state.checkpoints += 1
         state.checkpoint_hash = _sha256(raw)
-        state.checkpoint_size = state.seq
+        state.checkpoint_size = tree_size
         self._last_checkpoint = time.monotonic()
 
     def _check_signer(self) -> None:
@@ -668,6 +769,7 @@ class AuditLog:
             state.checkpoints = count
             state.checkpoint_hash = _sha256(last)
             state.checkpoint_size = fields[5]
+            self._checkpoint_claimed = max(self._checkpoint_claimed, state.checkpoint_size)
 
     def _absorb(self, data: bytes) -> int:
         """Take in the complete records at the start of `data` (bytes at `state.offset`); return their size."""
@@ -743,22 +845,22 @@ class AuditLog:
         self.torn_recovered.append(path)
 
     def _background(self) -> None:
-        """Flush batches when due, sign time-based checkpoints and write heartbeats while idle."""
+        """Commit batches when due (writing outside `_mu`), sign time-based checkpoints, write heartbeats."""
         policy = self.policy
-        with self._mu:
-            while not self._closed:
+        while True:
+            job = None
+            with self._mu:
+                if self._closed:
+                    return
                 now = time.monotonic()
                 deadlines = [self._last_write + policy.heartbeat_seconds]
                 if self._batch:
                     deadlines.append(self._batch_deadline)
-                if self._state.seq > self._state.checkpoint_size:
+                if self._state.seq > self._checkpoint_claimed:
                     deadlines.append(self._last_checkpoint + policy.checkpoint_every_seconds)
                 timeout = min(deadlines) - now
-                if timeout > 0:
-                    self._wake.wait(timeout)
-                    continue
-                if self._error is not None:
-                    self._wake.wait(policy.group_commit_ms / 1000)
+                if timeout > 0 or self._error is not None:
+                    self._wake.wait(timeout if timeout > 0 else policy.group_commit_ms / 1000)
                     continue
                 try:
                     if now >= self._last_write + policy.heartbeat_seconds and not self._batch:
@@ -766,7 +868,7 @@ class AuditLog:
                         beat = fmt.canonical_json({"checkpoints": self._state.checkpoints})
                         self._add(fmt.RecordType.HEARTBEAT, beat, b"")
                     if self._batch and now >= self._batch_deadline:
-                        self._flush_locked()
+                        job = self._take_batch()
                     elif now >= self._last_checkpoint + policy.checkpoint_every_seconds:
                         self._acquire()
                         try:
@@ -784,9 +886,16 @@ class AuditLog:
                     self._batch.clear()
                     self._batch_bytes = 0
                     self._batch_snapshot = None
-                    self._lock.release()
+                    self._release_if_idle()
+            if job is not None:
+                self._run_job(job)
+                with self._mu:
+                    self._settle_io()
+                    if not self._closed:
+                        self._release_if_idle()
 
     def _shutdown(self) -> None:
+        self._wait_for_writes()  # a batch taken by the background thread must not outlive its file
         self._closed = True
         self._wake.notify_all()
         self._lock.close()
