@@ -8,9 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leakline.findings import Finding, Severity
 from leakline.scan.engine import scan
+from leakline.scan.rules.ll005 import _lines_and_columns
 
 PACKAGE = '{"dependencies":{"next":"15.3.2"}}'
 OPENAI = "sk-proj-FdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1Llqs"
@@ -109,3 +112,11 @@ def test_non_text_assets_and_unserved_build_folders_are_not_searched(tmp_path: P
 def test_invalid_utf8_in_a_chunk_does_not_stop_the_search(tmp_path: Path) -> None:
     app = _app(tmp_path, {".next/static/chunks/bad.js": b"\xff\xfe broken;\n" + f'k="{OPENAI}"'.encode()})
     assert [(f.path, f.line) for f in _findings(app)] == [(".next/static/chunks/bad.js", 2)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(alphabet="ab\n", max_size=200), data=st.data())
+def test_line_and_column_of_ascending_offsets_match_a_naive_count(text: str, data: st.DataObject) -> None:
+    offsets = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=10)))
+    naive = [(text.count("\n", 0, o) + 1, o - (text.rfind("\n", 0, o) + 1) + 1) for o in offsets]
+    assert _lines_and_columns(text, offsets) == naive

@@ -10,6 +10,8 @@ finding per chunk line (minified chunks are usually a single line), its evidence
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -49,9 +51,24 @@ def _literal_matcher(index: ProjectIndex) -> tuple[LiteralMatcher, set[str]]:
     return LiteralMatcher(literals), endpoints
 
 
-def _line_and_column(text: str, offset: int) -> tuple[int, int]:
-    line_start = text.rfind("\n", 0, offset) + 1
-    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+def _lines_and_columns(text: str, offsets: list[int]) -> list[tuple[int, int]]:
+    """1-based (line, column) of ascending offsets, counting newlines once over the text."""
+    out: list[tuple[int, int]] = []
+    line, counted_to, line_start = 1, 0, 0
+    for offset in offsets:
+        newlines = text.count("\n", counted_to, offset)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", counted_to, offset) + 1
+        counted_to = offset
+        out.append((line, offset - line_start + 1))
+    return out
+
+
+def _covered(start: int, end: int, known_starts: list[int], reach: list[int]) -> bool:
+    """Whether [start, end) lies inside one of the known spans (`reach[i]`: max end of spans 0..i)."""
+    i = bisect.bisect_right(known_starts, start) - 1
+    return i >= 0 and reach[i] >= end
 
 
 def _scan_chunk(f: SourceFile, matcher: LiteralMatcher, endpoints: set[str]) -> list[_Found]:
@@ -59,10 +76,11 @@ def _scan_chunk(f: SourceFile, matcher: LiteralMatcher, endpoints: set[str]) -> 
     found = [
         _Found(m.start, m.end, f"the value of {m.label}", m.label in endpoints) for m in matcher.finditer(text)
     ]
-    known = [(item.start, item.end) for item in found]
+    known_starts = [item.start for item in found]
+    reach = list(itertools.accumulate((item.end for item in found), max))
     for secret in find_secrets(text):
         # A known env value that is also a provider key is reported once, by the variable's name.
-        if any(start <= secret.start and secret.end <= end for start, end in known):
+        if _covered(secret.start, secret.end, known_starts, reach):
             continue
         if publishable_reason(secret.value(text)) is None:
             label = secret.kind.label
@@ -90,8 +108,9 @@ class SecretInBuildOutput(Rule):
             by_line: dict[int, list[_Found]] = {}
             columns: dict[int, int] = {}
             text = f.text
-            for found in _scan_chunk(f, matcher, endpoints):
-                line, column = _line_and_column(text, found.start)
+            founds = _scan_chunk(f, matcher, endpoints)
+            places = _lines_and_columns(text, [found.start for found in founds])
+            for found, (line, column) in zip(founds, places, strict=True):
                 by_line.setdefault(line, []).append(found)
                 columns.setdefault(line, column)
             for line, items in sorted(by_line.items()):
