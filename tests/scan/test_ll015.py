@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from leakline.scan.engine import scan
+from tests.scan.annotations import expected_findings
 
 PACKAGE = '{"dependencies":{"next":"15.1.0"}}'
 
@@ -158,3 +159,14 @@ def test_search_params_prop_of_a_page(tmp_path: Path) -> None:
     assert _places(_app(tmp_path, {"app/share/page.tsx": page, "app/share/data.ts": data})) == [
         ("app/share/page.tsx", 4)
     ]
+
+
+def test_sharded_run_finds_the_same_as_a_single_process(tmp_path: Path) -> None:
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "rules" / "LL015" / "vulnerable"
+    single = scan(fixture, rule_ids=["LL015"], jobs=1)
+    sharded = scan(fixture, rule_ids=["LL015"], jobs=3)
+    assert sharded.stats.rule_errors == []
+    assert [(f.path, f.line, f.message) for f in sharded.findings] == [
+        (f.path, f.line, f.message) for f in single.findings
+    ]
+    assert {(f.path, f.line) for f in single.findings} == expected_findings(fixture, "LL015")

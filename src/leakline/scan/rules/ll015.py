@@ -415,6 +415,9 @@ def _wrapped_by_auth(fn: Node) -> bool:
 
 
 class AiContentWithoutOwnershipCheck(Rule):
+    # each page/route/action is judged alone (imports resolve through the whole index)
+    per_file = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         index = ctx.index
         for f in index.sources:
