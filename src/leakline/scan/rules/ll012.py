@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from tree_sitter import Node
+from tree_sitter import Language, Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
@@ -24,7 +24,9 @@ from leakline.scan.llmdata import FUNCTION_TYPES, parameters, pattern_names
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments
 
-KEYWORDS = (b"catch", b"getErrorMessage", b"onError", b"error")
+# Byte prefilter: a finding needs an error binding (or an AI SDK error option) and a way to the client.
+BINDING_KEYWORDS = (b"catch", b"error", b"getErrorMessage", b"onError")
+SINK_KEYWORDS = (b"Response", b"res.", b"use server", b"getServerSideProps", b"getErrorMessage", b"onError")
 # Properties of an error that identify it without describing the server.
 SAFE_PROPS = frozenset({"digest", "name", "code", "status", "statusCode", "length", "issues", "type"})
 # Calls whose result carries the text of their receiver (methods) or first argument (functions).
@@ -71,6 +73,16 @@ ERROR_RESULT_NAMES = frozenset({"error", "err"})
 GSSP = "getServerSideProps"
 JSX_TYPES = frozenset({"jsx_element", "jsx_self_closing_element", "jsx_fragment"})
 _MAX_ROUNDS = 4
+ASSIGNMENT_TYPES = ("variable_declarator", "assignment_expression")
+SINK_TYPES = ("call_expression", "new_expression", "return_statement")
+# Where errors are bound and where their text is handed to the client, found in one compiled query.
+SCOPES_QUERY = """
+(catch_clause) @catch
+(call_expression
+  function: (member_expression property: (property_identifier) @method (#any-of? @method "catch" "then"))) @promise
+(variable_declarator name: (object_pattern) value: (await_expression)) @result
+(pair key: (property_identifier) @key (#any-of? @key "getErrorMessage" "onError")) @option
+"""
 
 
 def carrier(node: Node, names: frozenset[str]) -> Node | None:
@@ -155,20 +167,19 @@ def _is_key_attribute(expr: Node) -> bool:
     )
 
 
-def _derive(scope: Node, names: set[str]) -> frozenset[str]:
+def _derive(language: Language, scope: Node, names: set[str]) -> frozenset[str]:
     """Add the variables assigned from error details inside `scope` (`const msg = e.message`), to a fixpoint."""
+    assignments = ts.nodes_of_types(language, ASSIGNMENT_TYPES, scope)
     for _ in range(_MAX_ROUNDS):
         before = len(names)
         frozen = frozenset(names)
-        for node in ts.walk(scope):
+        for node in assignments:
             if node.type == "variable_declarator":
                 target = node.child_by_field_name("name")
                 value = node.child_by_field_name("value")
-            elif node.type == "assignment_expression":
+            else:
                 target = node.child_by_field_name("left")
                 value = node.child_by_field_name("right")
-            else:
-                continue
             if target is None or value is None or carrier(value, frozen) is None:
                 continue
             if target.type == "member_expression":
@@ -212,10 +223,12 @@ def _function_name(fn: Node) -> str:
 class _File:
     """The error scopes and sinks of one module."""
 
-    def __init__(self, ctx: ScanContext, f: SourceFile, root: Node) -> None:
+    def __init__(self, ctx: ScanContext, f: SourceFile, root: Node, language: Language) -> None:
         self.ctx = ctx
         self.file = f
         self.root = root
+        self.language = language
+        self._query_hits: dict[str, list[Node]] | None = None
         self.server_module = ctx.index.is_server_action_module(f)
         self.page = ctx.index.is_page(f)
         self.exported = self._exported_names()
@@ -248,48 +261,46 @@ class _File:
 
     # ---- where error objects are bound ---------------------------------------------------------
 
+    def _captures(self) -> dict[str, list[Node]]:
+        if self._query_hits is None:
+            self._query_hits = ts.captures(self.language, SCOPES_QUERY, self.root)
+        return self._query_hits
+
     def error_scopes(self) -> Iterator[tuple[Node, frozenset[str]]]:
         """(scope, names bound to an error in it) for catch clauses, `.catch` callbacks, `{ error }` results."""
-        for node in ts.walk(self.root):
-            if node.type == "catch_clause":
-                param = node.child_by_field_name("parameter")
-                body = node.child_by_field_name("body")
-                if param is not None and body is not None:
-                    names = set(pattern_names(param))
-                    yield body, _derive(body, names)
-            elif node.type == "call_expression":
-                fn = node.child_by_field_name("function")
-                args = call_arguments(node)
-                if fn is None or fn.type != "member_expression":
-                    continue
-                method = ts.text(fn.child_by_field_name("property"))
-                position = {"catch": 0, "then": 1}.get(method)
-                if position is None or len(args) <= position:
-                    continue
-                callback = args[position]
-                if callback.type in FUNCTION_TYPES:
-                    names = {name for p in parameters(callback)[:1] for name in pattern_names(p)}
-                    yield callback, _derive(callback, names)
-            elif node.type == "variable_declarator":
-                pattern = node.child_by_field_name("name")
-                value = node.child_by_field_name("value")
-                if pattern is None or value is None or pattern.type != "object_pattern":
-                    continue
-                while value.type == "parenthesized_expression" and value.named_children:
-                    value = value.named_children[0]
-                if value.type != "await_expression":
-                    continue  # `{ error }` of an awaited call: a Supabase / fetch-wrapper style result
-                names = set()
-                for child in pattern.named_children:
-                    if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in ERROR_RESULT_NAMES:
-                        names.add(ts.text(child))
-                    elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) == "error":
-                        target = child.child_by_field_name("value")
-                        if target is not None and target.type == "identifier":
-                            names.add(ts.text(target))
-                scope = _enclosing_function(node)
-                if names and scope is not None:
-                    yield scope, _derive(scope, names)
+        captures = self._captures()
+        for node in captures.get("catch", []):
+            param = node.child_by_field_name("parameter")
+            body = node.child_by_field_name("body")
+            if param is not None and body is not None:
+                yield body, _derive(self.language, body, set(pattern_names(param)))
+        for node in captures.get("promise", []):
+            fn = node.child_by_field_name("function")
+            args = call_arguments(node)
+            method = ts.text(fn.child_by_field_name("property")) if fn is not None else ""
+            position = {"catch": 0, "then": 1}.get(method)
+            if position is None or len(args) <= position:
+                continue
+            callback = args[position]
+            if callback.type in FUNCTION_TYPES:
+                names = {name for p in parameters(callback)[:1] for name in pattern_names(p)}
+                yield callback, _derive(self.language, callback, names)
+        for node in captures.get("result", []):
+            # `{ error }` of an awaited call: a Supabase / fetch-wrapper style result
+            pattern = node.child_by_field_name("name")
+            if pattern is None:
+                continue
+            names = set()
+            for child in pattern.named_children:
+                if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in ERROR_RESULT_NAMES:
+                    names.add(ts.text(child))
+                elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) == "error":
+                    target = child.child_by_field_name("value")
+                    if target is not None and target.type == "identifier":
+                        names.add(ts.text(target))
+            scope = _enclosing_function(node)
+            if names and scope is not None:
+                yield scope, _derive(self.language, scope, names)
 
     # ---- where details reach the client --------------------------------------------------------
 
@@ -307,7 +318,7 @@ class _File:
         return self.server_module and name in self.exported
 
     def sinks(self, scope: Node, names: frozenset[str]) -> Iterator[Hit]:
-        for node in ts.walk(scope):
+        for node in ts.nodes_of_types(self.language, SINK_TYPES, scope):
             found: Node | None = None
             if node.type == "call_expression":
                 fn = node.child_by_field_name("function")
@@ -331,9 +342,7 @@ class _File:
 
     def client_error_text(self) -> Iterator[Hit]:
         """AI SDK `getErrorMessage` / UI stream `onError`: their return value is the client's error text."""
-        for node in ts.walk(self.root):
-            if node.type != "pair":
-                continue
+        for node in self._captures().get("option", []):
             key = ts.text(node.child_by_field_name("key"))
             value = node.child_by_field_name("value")
             if value is None or value.type not in FUNCTION_TYPES:
@@ -341,7 +350,7 @@ class _File:
             if key not in CLIENT_ERROR_TEXT_KEYS and not (key == "onError" and self._in_client_stream_call(node)):
                 continue
             params = parameters(value)
-            names = _derive(value, {name for p in params[:1] for name in pattern_names(p)})
+            names = _derive(self.language, value, {name for p in params[:1] for name in pattern_names(p)})
             body = value.child_by_field_name("body")
             if body is None:
                 continue
@@ -381,7 +390,7 @@ class _File:
             names = self._error_prop_names(params[0])
             if not names:
                 continue
-            names = _derive(node, set(names))
+            names = _derive(self.language, node, set(names))
             for expr in ts.walk(node):
                 if expr.type != "jsx_expression" or not expr.named_children:
                     continue
@@ -414,14 +423,18 @@ class ErrorDetailsExposed(Rule):
         for f in ctx.index.sources:
             boundary = ctx.index.is_error_boundary(f)
             data = f.data()
-            if not boundary and not any(keyword in data for keyword in KEYWORDS[:3]):
-                continue
-            if boundary and b"error" not in data:
+            if boundary:
+                if b"error" not in data:
+                    continue
+            elif not any(k in data for k in BINDING_KEYWORDS) or not (
+                any(k in data for k in SINK_KEYWORDS) or ctx.index.is_page(f)
+            ):
                 continue
             root = f.root
-            if root is None:
+            language = f.language
+            if root is None or language is None:
                 continue
-            module = _File(ctx, f, root)
+            module = _File(ctx, f, root, language)
             if boundary:
                 yield from module.boundary()
             for scope, names in module.error_scopes():
