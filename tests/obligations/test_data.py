@@ -83,3 +83,20 @@ def test_malformed_rules_are_rejected_naming_the_field(rule: dict[str, Any], fie
         RegimeSpec.model_validate(data)
     locations = {".".join(str(p) for p in error["loc"]) for error in caught.value.errors()}
     assert field in locations
+
+
+def test_every_predicate_that_reads_params_is_memoised_per_regime() -> None:
+    import inspect
+    import re
+
+    from leakline.obligations import predicates
+    from leakline.obligations.predicates import PREDICATES, USES_PARAMS
+
+    def reads(function_name: str) -> bool:
+        source = inspect.getsource(getattr(predicates, function_name))
+        if re.search(r"params\[|params\.get", source):
+            return True
+        callees = set(re.findall(r"(_[a-z0-9_]+)\(ctx, j, [^)]*params\)", source)) - {function_name}
+        return any(reads(callee) for callee in callees)
+
+    assert {name for name, fn in PREDICATES.items() if reads(fn.__name__)} == USES_PARAMS

@@ -19,7 +19,7 @@ from typing import Any
 from leakline.obligations import clock
 from leakline.obligations.errors import RegimeDataError
 from leakline.obligations.facts import Facts
-from leakline.obligations.predicates import EEA, EU, Context, country_of, evaluate
+from leakline.obligations.predicates import EEA, EU, USES_PARAMS, Context, country_of, evaluate
 from leakline.obligations.regimes import (
     REGIME_IDS,
     ClockSpec,
@@ -216,7 +216,8 @@ def _conditions(
     reasons: list[str] = []
     memo = ctx.memo
     for condition in requires:
-        key = (regime.id, condition, jurisdiction)
+        # Conditions that ignore the regime's params give the same answer for every regime.
+        key = (regime.id if condition in USES_PARAMS else "", condition, jurisdiction)
         result = memo.get(key)
         if result is None:
             result = memo[key] = evaluate(condition, ctx, jurisdiction, regime.params)

@@ -371,6 +371,13 @@ PREDICATES: dict[str, Predicate] = {
 }
 
 
+# Conditions whose answer depends on the regime's `params` (memoised per regime, the others per assessment).
+USES_PARAMS = frozenset(
+    {"covered-pi", "pdpa-notifiable", "pdpa-significant-harm", "lgpd-relevant", "appi-reportable", "pipa-report",
+     "nis2-significant", "ai-serious-incident", "ai-critical-infrastructure"}
+)
+
+
 @lru_cache(maxsize=512)
 def compile_condition(condition: str) -> tuple[Predicate, str | None]:
     """"residents:501" → (the residents predicate, "501"); the split is done once per distinct condition."""
