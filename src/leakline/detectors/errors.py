@@ -11,7 +11,3 @@ class DetectorError(UsageError):
 
 class EmptyLiteralError(DetectorError):
     """A literal matcher was given an empty value, which would match at every position."""
-
-
-class DuplicateLabelError(DetectorError):
-    """Two literals of one matcher were given the same label, so a match could not say which one it is."""
