@@ -215,3 +215,35 @@ def test_may_call_llm_is_false_only_without_llm_traces_or_project_imports(tmp_pa
         "app/f/route.ts": False,
     }
     assert all("tree" not in index.files[rel].__dict__ for rel in verdicts)
+
+
+def test_allow_then_refuse_and_refusal_helpers_count_as_checks(tmp_path: Path) -> None:
+    allow_then_refuse = (
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(req) {\n"
+        "  const country = req.headers.get('x-vercel-ip-country');\n"
+        "  if (country === 'DE') return NextResponse.next();\n"
+        "  return NextResponse.json({ error: 'region' }, { status: 451 });\n"
+        "}\n"
+    )
+    helper = (
+        "import { NextResponse } from 'next/server';\n"
+        "const refuse = (req) => NextResponse.redirect(new URL('/unavailable', req.url));\n"
+        "export function middleware(req) {\n"
+        "  if (!['DE', 'FR'].includes(req.headers.get('cf-ipcountry') ?? '')) return refuse(req);\n"
+        "}\n"
+    )
+    allow_only = (
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(req) {\n"
+        "  const country = req.headers.get('x-vercel-ip-country');\n"
+        "  if (country === 'DE') return NextResponse.next();\n"
+        "  return NextResponse.next();\n"
+        "}\n"
+    )
+    verdicts = {}
+    for name, text in {"allow_then_refuse": allow_then_refuse, "helper": helper, "allow_only": allow_only}.items():
+        facts = analyse_middleware(_index(tmp_path / name, {"package.json": PACKAGE_15, "middleware.ts": text}))
+        assert facts is not None
+        verdicts[name] = facts.country_check
+    assert verdicts == {"allow_then_refuse": True, "helper": True, "allow_only": False}

@@ -48,6 +48,7 @@ CATCH_ALL_SAMPLES = ("abc", "abc/def")
 OPTIONAL_CATCH_ALL_SAMPLES = ("", "abc", "abc/def")
 MAX_SAMPLE_URLS = 64
 IMPORT_DEPTH = 3
+HELPER_DEPTH = 2
 
 _PARAM_PREFIXES = "./"
 _DEFAULT_PARAM_PATTERN = "[^/#?]+?"
@@ -552,11 +553,15 @@ class _CountryAnalysis:
                             break
 
     def branches_on_country(self) -> bool:
+        functions = _local_functions(self.nodes)
         for node in self.nodes:
             kind = node.type
             if kind in ("if_statement", "ternary_expression"):
                 condition = node.child_by_field_name("condition")
                 branches = [node.child_by_field_name("consequence"), node.child_by_field_name("alternative")]
+                if kind == "if_statement" and branches[1] is None:
+                    # `if (allowed) return NextResponse.next();` then the refusal: what follows is the else
+                    branches.extend(_following_statements(node))
             elif kind == "switch_statement":
                 condition = node.child_by_field_name("value")
                 branches = [node.child_by_field_name("body")]
@@ -564,9 +569,35 @@ class _CountryAnalysis:
                 continue
             if condition is None or not self.carries(condition):
                 continue
-            if any(branch is not None and _blocks(branch) for branch in branches):
+            if any(branch is not None and _blocks(branch, functions) for branch in branches):
                 return True
         return False
+
+
+def _local_functions(nodes: list[Node]) -> dict[str, Node]:
+    """Functions of a module by name (declarations and `const f = () => ...`), for helpers like `block(req)`."""
+    out: dict[str, Node] = {}
+    for node in nodes:
+        if node.type == "function_declaration":
+            out[ts.text(node.child_by_field_name("name"))] = node
+        elif node.type == "variable_declarator":
+            value = node.child_by_field_name("value")
+            if value is not None and value.type in ("arrow_function", "function_expression", "function"):
+                out[ts.text(node.child_by_field_name("name"))] = value
+    return out
+
+
+def _following_statements(statement: Node) -> list[Node]:
+    """The statements after an `if` without `else` in its block, when the `if` branch returns."""
+    consequence = statement.child_by_field_name("consequence")
+    if consequence is None or not any(n.type == "return_statement" for n in ts.walk(consequence)):
+        return []
+    out = []
+    sibling = statement.next_named_sibling
+    while sibling is not None:
+        out.append(sibling)
+        sibling = sibling.next_named_sibling
+    return out
 
 
 def _is_geo_read(node: Node) -> bool:
@@ -586,8 +617,9 @@ def _status_of(init: Node | None) -> int | None:
     return int(literal) if literal.isdigit() else FIRST_BLOCKING_STATUS
 
 
-def _blocks(branch: Node) -> bool:
-    """The branch answers with a redirect, a rewrite, or a response whose status is 3xx-5xx."""
+def _blocks(branch: Node, functions: dict[str, Node], depth: int = 0) -> bool:
+    """The branch answers with a redirect, a rewrite, or a response whose status is 3xx-5xx (also through a
+    local helper such as `return refuse(req)`)."""
     for node in ts.walk(branch):
         if node.type == "call_expression":
             fn = node.child_by_field_name("function")
@@ -600,6 +632,14 @@ def _blocks(branch: Node) -> bool:
                 status = _status_of(init)
                 if status is not None and status >= FIRST_BLOCKING_STATUS:
                     return True
+            helper = functions.get(path)
+            if (
+                helper is not None
+                and depth < HELPER_DEPTH
+                and helper.id != branch.id
+                and _blocks(helper, functions, depth + 1)
+            ):
+                return True
         elif node.type == "new_expression":
             ctor = ts.text(node.child_by_field_name("constructor"))
             args = node.child_by_field_name("arguments")
