@@ -302,11 +302,13 @@ def _evaluate_rule(
     ctx: Context,
     dues: dict[tuple[str, str], datetime | None],
 ) -> Obligation | NotApplicable:
-    day = _gate_day(rule.clock, ctx, dues)
-    if rule.applies_from is not None and day < rule.applies_from:
-        why = f"{rule.basis} applies from {rule.applies_from.isoformat()}; this clock started on {day.isoformat()}"
-        return NotApplicable(rule.id, jurisdiction, why)
-    variant = _variant(rule, ctx, jurisdiction, regime, day) if rule.variants else None
+    variant = None
+    if rule.applies_from is not None or rule.variants:  # most rules have neither: skip the date arithmetic
+        day = _gate_day(rule.clock, ctx, dues)
+        if rule.applies_from is not None and day < rule.applies_from:
+            why = f"{rule.basis} applies from {rule.applies_from.isoformat()}; this clock started on {day.isoformat()}"
+            return NotApplicable(rule.id, jurisdiction, why)
+        variant = _variant(rule, ctx, jurisdiction, regime, day) if rule.variants else None
     deadline, spec = (variant.deadline, variant.clock) if variant else (rule.deadline, rule.clock)
     holds, reasons = _conditions(rule.requires, ctx, jurisdiction, regime)
     due = _due(spec, ctx, dues) if holds else None
