@@ -308,6 +308,7 @@ class AuditLog:
         self._now_serving = 0
         self._generation = 0
         self._io_failure: tuple[BaseException, tuple[Any, ...] | None] | None = None
+        self._checkpoint_error: BaseException | None = None
         self._checkpoint_claimed = 0
         self._last_write = time.monotonic()
         self._last_checkpoint = time.monotonic()
@@ -655,13 +656,15 @@ class AuditLog:
                     try:
                         self._sign_checkpoint(job.tree_size, job.offset + len(job.data), frontier.root())
                     except (LeaklineError, OSError) as exc:  # the records are durable; report the checkpoint
-                        self._io_failure = (exc, None)
+                        self._checkpoint_error = exc
             finally:
                 self._now_serving += 1
                 self._io.notify_all()
 
     def _settle_io(self) -> None:
         """Under `_mu`: after a failed write, forget everything built on it and report the error once."""
+        if self._checkpoint_error is not None:
+            self._error, self._checkpoint_error = self._checkpoint_error, None
         if self._io_failure is None:
             return
         error, snapshot = self._io_failure
