@@ -35,7 +35,7 @@ PinIdOption = Annotated[
 PinVersionOption = Annotated[
     str | None, typer.Option("--model-version", help="Fail unless the file holds this version (stops rollbacks).")
 ]
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="leakline.toml with the [weights] section.")]
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="leakline.toml with the weights section.")]
 
 
 @contextmanager
@@ -235,7 +235,7 @@ def serve(
     config: ConfigOption = Path("leakline.toml"),
     port: Annotated[int | None, typer.Option("--port", help="Override weights.port.")] = None,
 ) -> None:
-    """Serve the models of [[weights.models]] over TLS 1.3 only, with residency checks."""
+    """Serve the models listed in weights.models of leakline.toml over TLS 1.3 only, with residency checks."""
     from leakline.audit import default_audit_log
     from leakline.config import load_settings
     from leakline.weights.errors import WeightsConfigError
