@@ -244,4 +244,4 @@ def prove(
     """Print an RFC 6962 inclusion proof of record SEQ in the last signed checkpoint (JSON)."""
     from leakline.audit.proof import inclusion_proof_for
 
-    typer.echo(json.dumps(inclusion_proof_for(directory, seq), indent=2))
+    typer.echo(json.dumps(inclusion_proof_for(directory, seq).to_dict(), indent=2))

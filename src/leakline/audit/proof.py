@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,36 @@ def record_spans(buf: Buffer, header: fmt.Header) -> list[tuple[int, int]]:
     return spans
 
 
-def inclusion_proof_for(directory: Path, seq: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class InclusionProof:
+    log_id: str
+    seq: int
+    record: bytes
+    """The record as stored: clear metadata and ciphertext, never plaintext."""
+    leaf_hash: bytes
+    tree_size: int
+    root: bytes
+    checkpoint: bytes
+    signer: str
+    path: tuple[bytes, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PROOF_FORMAT,
+            "version": fmt.FORMAT_VERSION,
+            "log_id": self.log_id,
+            "seq": self.seq,
+            "record": base64.b64encode(self.record).decode("ascii"),
+            "leaf_hash": self.leaf_hash.hex(),
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "checkpoint": base64.b64encode(self.checkpoint).decode("ascii"),
+            "signer": self.signer,
+            "proof": [node.hex() for node in self.path],
+        }
+
+
+def inclusion_proof_for(directory: Path, seq: int) -> InclusionProof:
     """Verify the log, then prove record `seq` against the latest checkpoint that covers it."""
     verify_log(directory)
     log_path, checkpoint_path = log_paths(directory)
@@ -52,21 +82,19 @@ def inclusion_proof_for(directory: Path, seq: int) -> dict[str, Any]:
     spans = record_spans(data, header)[: checkpoint.tree_size]
     leaves = [data[stop - fmt.HASH_SIZE : stop] for _, stop in spans]
     start, stop = spans[seq]
-    document = {
-        "format": PROOF_FORMAT,
-        "version": fmt.FORMAT_VERSION,
-        "log_id": header.log_id.hex(),
-        "seq": seq,
-        "record": base64.b64encode(data[start:stop]).decode("ascii"),
-        "leaf_hash": leaves[seq].hex(),
-        "tree_size": checkpoint.tree_size,
-        "root": checkpoint.root.hex(),
-        "checkpoint": base64.b64encode(checkpoint.raw).decode("ascii"),
-        "signer": public_key_fingerprint(checkpoint.public_key),
-        "proof": [node.hex() for node in inclusion_proof(leaves, seq)],
-    }
-    check_proof(document)
-    return document
+    proof = InclusionProof(
+        log_id=header.log_id.hex(),
+        seq=seq,
+        record=data[start:stop],
+        leaf_hash=leaves[seq],
+        tree_size=checkpoint.tree_size,
+        root=checkpoint.root,
+        checkpoint=checkpoint.raw,
+        signer=public_key_fingerprint(checkpoint.public_key),
+        path=tuple(inclusion_proof(leaves, seq)),
+    )
+    check_proof(proof.to_dict())
+    return proof
 
 
 def _field(document: dict[str, Any], name: str) -> Any:
