@@ -247,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.server.recorder.record(refusal)
         except Exception as exc:  # the audit log is down: still refuse, and say that it was not recorded
-            self.server.record_failures += 1
+            self.server.count_record_failure()
             self._send_json(
                 503,
                 {"error": "audit-unavailable", "message": f"refused ({reason}), but the refusal could not be "
@@ -317,6 +317,10 @@ class WeightsHTTPServer(ThreadingHTTPServer):
         self.record_failures = 0
         self._failure_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def count_record_failure(self) -> None:
+        with self._failure_lock:
+            self.record_failures += 1
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs here, in the connection's own thread, so a slow or hostile client cannot
