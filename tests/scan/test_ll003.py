@@ -3,6 +3,7 @@ severity by evidence, camelCase/bracket/destructured reads, nested .env files th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from leakline.findings import Confidence, Finding, Severity
@@ -133,3 +134,20 @@ def test_a_public_variable_that_expands_a_secret_one_is_reported(tmp_path: Path)
             "NEXT_PUBLIC_OPENAI_KEY is inlined into browser bundles (copies OPENAI_API_KEY: OpenAI API key)",
         ),
     ]
+
+
+def test_no_secret_of_the_secret_rules_fixtures_ever_reaches_a_finding() -> None:
+    from leakline.detectors.secrets import Context, find_secrets
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
+    for rule in ("LL003", "LL004", "LL005"):
+        app = fixtures / rule / "vulnerable"
+        secrets: set[str] = set()
+        for path in app.rglob("*"):
+            if path.is_file():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                secrets.update(m.value(text) for m in find_secrets(text, Context.ENV))
+        assert secrets, rule
+        result = scan(app, rule_ids=["LL003", "LL004", "LL005", "LL018"])
+        shown = json.dumps([f.to_dict() for f in result.findings])
+        assert [s for s in secrets if s in shown] == []
