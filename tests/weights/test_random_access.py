@@ -64,3 +64,20 @@ def test_damage_only_fails_reads_that_touch_the_damaged_segment() -> None:
         with pytest.raises(SegmentAuthenticationError) as caught:
             reader.read_range(250, 10)
         assert caught.value.index == 4
+
+
+def test_progress_callbacks_add_up_to_the_plaintext(tmp_path: Path) -> None:
+    from leakline.weights.container import decrypt_file, encrypt_file, verify_file
+
+    plain = tmp_path / "m.bin"
+    plain.write_bytes(bytes(range(256)) * 40)  # 10,240 bytes
+    steps: list[int] = []
+    encrypt_file(plain, tmp_path / "m.llw", kat_key(), model_id="m", segment_size=1000, on_progress=steps.append)
+    assert steps == [1000] * 10 + [240]
+    steps.clear()
+    decrypt_file(tmp_path / "m.llw", tmp_path / "out.bin", kat_key(), on_progress=steps.append)
+    assert steps == [1000] * 10 + [240]
+    assert (tmp_path / "out.bin").read_bytes() == plain.read_bytes()
+    steps.clear()
+    verify_file(tmp_path / "m.llw", kat_key(), on_progress=steps.append)
+    assert sum(steps) == 10_240
