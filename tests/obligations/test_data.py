@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from leakline.obligations.regimes import REGIME_IDS, RegimeSpec, load_regimes
+from leakline.obligations.errors import RegimeDataError
+from leakline.obligations.regimes import REGIME_IDS, RegimeSpec, load_regime_files, load_regimes
 
 EXPECTED_RECIPIENTS = {
     "gdpr-33": {"supervisory-authority"},
@@ -100,3 +102,46 @@ def test_every_predicate_that_reads_params_is_memoised_per_regime() -> None:
         return any(reads(callee) for callee in callees)
 
     assert {name for name, fn in PREDICATES.items() if reads(fn.__name__)} == USES_PARAMS
+
+
+GOOD_RULE = """
+id = "t"
+name = "test law"
+scope = "eu-eea"
+last_reviewed = 2026-01-01
+sources = ["https://example.org"]
+[params]
+with_name = ["health@2025-03-25"]
+[[rules]]
+id = "gdpr-33"
+recipient = "supervisory-authority"
+authority = "x"
+basis = "Art. 1"
+source = "https://example.org/law"
+deadline = "soon"
+content = ["facts"]
+requires = ["personal-data"]
+"""
+
+
+def test_a_valid_folder_loads(tmp_path: Path) -> None:
+    (tmp_path / "t.toml").write_text(GOOD_RULE)
+    (tmp_path / "README.txt").write_text("not a regime")
+    (regime,) = load_regime_files(tmp_path)
+    assert (regime.id, regime.rules[0].requires) == ("t", ("personal-data",))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id = = 1", "regimes/t.toml: invalid TOML: "),
+        (GOOD_RULE.replace('"personal-data"', '"personal-dta"'), "regimes/t.toml: unknown condition 'personal-dta'"),
+        (GOOD_RULE.replace("@2025-03-25", "@2025-13-01"), "regimes/t.toml: params.with_name: 'health@2025-13-01'"),
+        (GOOD_RULE.replace('scope = "eu-eea"', 'scope = "mars"'), "regimes/t.toml: scope: expected one of"),
+    ],
+)
+def test_a_broken_regime_file_is_rejected_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "t.toml").write_text(text)
+    with pytest.raises(RegimeDataError) as caught:
+        load_regime_files(tmp_path)
+    assert caught.value.message.startswith(message)

@@ -16,6 +16,7 @@ import tomllib
 from datetime import date
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
@@ -192,15 +193,24 @@ class RegimeSpec(_Spec):
 
 @lru_cache(maxsize=1)
 def load_regimes() -> tuple[RegimeSpec, ...]:
-    """All regime files, validated, with every `requires`/`when` name checked against the predicates."""
+    """All packaged regime files, validated once per process."""
+    regimes = load_regime_files(resources.files("leakline.obligations").joinpath("regimes"))
+    seen = {rule.id for regime in regimes for rule in regime.rules}
+    missing = sorted(set(REGIME_IDS) - seen)
+    if missing:
+        raise RegimeDataError(f"regime data has no rules for: {', '.join(missing)}")
+    return regimes
+
+
+def load_regime_files(folder: Traversable) -> tuple[RegimeSpec, ...]:
+    """Every `*.toml` in `folder`, validated, with each `requires`/`when` name checked against the predicates."""
     from leakline.obligations.predicates import PREDICATES
 
     regimes: list[RegimeSpec] = []
-    folder = resources.files("leakline.obligations").joinpath("regimes")
     for entry in sorted(folder.iterdir(), key=lambda item: item.name):
         if not entry.name.endswith(".toml"):
             continue
-        source = f"leakline/obligations/regimes/{entry.name}"
+        source = f"regimes/{entry.name}"
         try:
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -215,11 +225,14 @@ def load_regimes() -> tuple[RegimeSpec, ...]:
         for condition in conditions:
             if condition.split(":", 1)[0] not in PREDICATES:
                 raise RegimeDataError(f"{source}: unknown condition {condition!r}")
+        for key, value in regime.params.items():
+            for item in value if isinstance(value, list) else []:
+                _, _, since = item.partition("@")
+                try:
+                    date.fromisoformat(since) if since else None
+                except ValueError:
+                    raise RegimeDataError(f"{source}: params.{key}: {item!r}: expected name@YYYY-MM-DD") from None
         regimes.append(regime)
-    seen = {(rule.id, rule.recipient) for regime in regimes for rule in regime.rules}
-    missing = sorted(set(REGIME_IDS) - {rule_id for rule_id, _ in seen})
-    if missing:
-        raise RegimeDataError(f"regime data has no rules for: {', '.join(missing)}")
     return tuple(regimes)
 
 
