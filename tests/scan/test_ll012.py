@@ -151,3 +151,26 @@ def test_error_boundary_with_renamed_error_prop_and_derived_lines(tmp_path: Path
 def test_same_code_outside_an_error_boundary_is_not_a_boundary_finding(tmp_path: Path) -> None:
     app = _app(tmp_path, {"app/shop/error-panel.tsx": BOUNDARY})
     assert _found(app) == set()
+
+
+def test_modules_with_a_catch_but_no_way_to_the_client_are_not_parsed(tmp_path: Path) -> None:
+    from leakline.config import Settings
+    from leakline.scan.context import ScanContext
+    from leakline.scan.engine import build_index
+    from leakline.scan.rules import load_rule
+    from leakline.scan.walker import WalkStats
+
+    lib = """export async function stock(sku: string) {
+  try {
+    const res = await fetch(`http://127.0.0.1:9000/stock/${sku}`);
+    return await res.json();
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+"""
+    app = _app(tmp_path, {"lib/stock.ts": lib, "pages/api/stock.ts": lib.replace("stock(sku", "handler(sku")})
+    index = build_index(app, Settings(), WalkStats(), set())
+    assert list(load_rule("LL012").check(ScanContext(index))) == []
+    assert "tree" not in index.files["lib/stock.ts"].__dict__
+    assert "tree" in index.files["pages/api/stock.ts"].__dict__

@@ -26,7 +26,17 @@ from leakline.scan.rules.ll011 import call_arguments
 
 # Byte prefilter: a finding needs an error binding (or an AI SDK error option) and a way to the client.
 BINDING_KEYWORDS = (b"catch", b"error", b"getErrorMessage", b"onError")
-SINK_KEYWORDS = (b"Response", b"res.", b"use server", b"getServerSideProps", b"getErrorMessage", b"onError")
+# `res.json(...)` alone is also how fetch responses are read, so Pages API sinks are recognised by
+# `res.status(` / `res.send(` / the `NextApiResponse` type, or by the file being an API route.
+SINK_KEYWORDS = (
+    b"Response",
+    b"use server",
+    b"getServerSideProps",
+    b"getErrorMessage",
+    b"onError",
+    b"res.status(",
+    b"res.send(",
+)
 # Properties of an error that identify it without describing the server.
 SAFE_PROPS = frozenset({"digest", "name", "code", "status", "statusCode", "length", "issues", "type"})
 # Calls whose result carries the text of their receiver (methods) or first argument (functions).
@@ -427,7 +437,7 @@ class ErrorDetailsExposed(Rule):
                 if b"error" not in data:
                     continue
             elif not any(k in data for k in BINDING_KEYWORDS) or not (
-                any(k in data for k in SINK_KEYWORDS) or ctx.index.is_page(f)
+                any(k in data for k in SINK_KEYWORDS) or ctx.index.is_page(f) or ctx.index.is_api_route(f)
             ):
                 continue
             root = f.root
