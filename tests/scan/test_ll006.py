@@ -259,3 +259,32 @@ def test_fetch_of_an_own_llm_route_makes_a_route_an_llm_route(tmp_path: Path) ->
         },
     )
     assert _places(app) == {("app/api/chat/route.ts", 3), ("app/api/proxy/route.ts", 1)}
+
+
+def test_inline_server_actions_are_llm_routes_but_llm_rendering_pages_are_not(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/assistant/page.tsx": (
+                "import { ask } from '../../lib/llm';\n"
+                "export default async function Page() {\n"
+                "  async function suggest(form: FormData) {\n"
+                "    'use server';\n"
+                "    return ask(String(form.get('q')));\n"
+                "  }\n"
+                "  return <form action={suggest}><button>ask</button></form>;\n"
+                "}\n"
+            ),
+            "app/tips/page.tsx": (
+                "import { ask } from '../../lib/llm';\n"
+                "export default async function Page() {\n"
+                "  return <p>{await ask('tip of the day')}</p>;\n"
+                "}\n"
+            ),
+        },
+    )
+    hits = _hits(app)
+    assert [(p, line) for p, line, _ in hits] == [("app/assistant/page.tsx", 3)]
+    assert "this server action calls an LLM" in hits[0][2]

@@ -213,3 +213,15 @@ def test_server_action_modules_are_not_judged_by_segment_config(tmp_path: Path) 
         },
     )
     assert _found(app) == []
+
+
+def test_pages_router_page_on_the_edge_calling_an_llm(tmp_path: Path) -> None:
+    page = (
+        "import { ask } from '../lib/llm';\n"
+        "export const config = { runtime: 'experimental-edge' };\n"
+        "export async function getServerSideProps() {\n"
+        "  return { props: { tip: await ask('tip') } };\n"
+        "}\n"
+        "export default function Tips({ tip }) { return <p>{tip}</p>; }\n"
+    )
+    assert _found(_app(tmp_path, {"pages/tips.tsx": page})) == [("pages/tips.tsx", 2)]

@@ -739,13 +739,16 @@ def llm_routes(ctx: ScanContext) -> list[LlmRoute]:
 def _find_llm_routes(ctx: ScanContext) -> Iterator[LlmRoute]:
     index = ctx.index
     for f in index.sources:
+        inline_actions = False
         if index.is_route_handler(f) or index.is_api_route(f):
             kind = "route handler" if index.is_route_handler(f) else "API route"
             url = url_path_of(f.rel)
             urls: tuple[str, ...] = (url,) if url is not None else ()
-        elif _SERVER_ACTION_HINT in f.data() and index.is_server_action_module(f):
+        elif _SERVER_ACTION_HINT in f.data():
             kind = "server action"
-            urls = tuple(sorted(_pages_using(index, f)))
+            inline_actions = not index.is_server_action_module(f)
+            own = url_path_of(f.rel) if index.is_page(f) else None
+            urls = (own,) if own is not None else tuple(sorted(_pages_using(index, f)))
         else:
             continue
         if not may_call_llm(index, f):
@@ -753,10 +756,36 @@ def _find_llm_routes(ctx: ScanContext) -> Iterator[LlmRoute]:
         llm = ctx.llm.file(f)
         if llm is None or not llm.calls_llm:
             continue
-        functions = llm.handlers() if kind != "server action" else llm.exported_functions()
+        if inline_actions:
+            functions = _inline_actions(f)
+        elif kind == "server action":
+            functions = llm.exported_functions()
+        else:
+            functions = llm.handlers()
         calling = [fn for fn in functions if llm.function_calls_llm(fn)]
+        if inline_actions and not calling:
+            continue
         where = _position(min(calling, key=lambda n: n.start_byte)) if calling else Position(1, 1)
         yield LlmRoute(f, kind, urls, where)
+
+
+_FUNCTION_NODES = frozenset({"function_declaration", "function_expression", "arrow_function", "method_definition"})
+
+
+def _inline_actions(f: SourceFile) -> list[Node]:
+    """Functions whose body starts with the 'use server' directive (server actions inside components)."""
+    out = []
+    for node in ts.walk(f.root) if f.root is not None else ():
+        if node.type not in _FUNCTION_NODES:
+            continue
+        body = node.child_by_field_name("body")
+        if body is None or body.type != "statement_block":
+            continue
+        first = next((c for c in body.named_children if c.type != "comment"), None)
+        is_statement = first is not None and first.type == "expression_statement" and first.named_children
+        if is_statement and first is not None and ts.string_value(first.named_children[0]) == "use server":
+            out.append(node)
+    return out
 
 
 _IMPORT_SPEC = re.compile(rb"""(?:\bfrom|\bimport|\brequire\s*\()\s*\(?\s*["']([^"'\n]+)["']""")

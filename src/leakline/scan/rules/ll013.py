@@ -378,7 +378,7 @@ class LlmRouteOutsideAllowedRegions(Rule):
             yield from self._vercel_json_hits(vercel.value, llm_files, allowed)
 
     def _llm_files(self, ctx: ScanContext, globs: list[re.Pattern[str]]) -> list[SourceFile]:
-        """Route handlers, API routes and App Router pages whose server code calls an LLM.
+        """Route handlers, API routes and pages whose server code calls an LLM.
 
         Pages are many and rarely matter here: one is only analysed when it (or a layout above it) has
         segment config or a vercel.json `functions` glob names it.
@@ -386,7 +386,7 @@ class LlmRouteOutsideAllowedRegions(Rule):
         index = ctx.index
         out = [route.file for route in llm_routes(ctx) if route.kind != "server action"]
         for f in index.sources:
-            if index.router_of(f) != "app" or not index.is_page(f):
+            if not index.is_page(f):
                 continue
             relevant = any(rx.match(f.rel) for rx in globs) or any(
                 hint in g.data() for g in (f, *_layouts_above(index, f)) for hint in SEGMENT_HINTS
