@@ -180,3 +180,23 @@ export async function POST(req: Request) {
         }
     )
     assert [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings] == [("app/api/x/route.ts", 4)]
+
+
+def test_memoised_wrappers_return_what_they_wrap(make_app: Callable[..., Path]) -> None:
+    source = OPENAI + """import { unstable_cache } from "next/cache";
+import { cache } from "react";
+async function ask(q: string) {
+  const r = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });
+  return r.choices[0].message.content;
+}
+const cachedAsk = unstable_cache(async (q: string) => ask(q), ["ask"], { tags: ["llm"] });
+const perRequest = cache(ask);
+const countries = unstable_cache(async () => ["DE", "FR"], ["countries"]);
+export async function GET() {
+  console.log(await cachedAsk("a"));
+  console.log(await perRequest("b"));
+  console.log(await countries());
+}
+"""
+    app = make_app({"app/api/x/route.ts": source})
+    assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [13, 14]

@@ -102,6 +102,8 @@ CONFIG_KEYS = frozenset(
 AI_SDK_FUNCTIONS = frozenset({"generateText", "streamText", "generateObject", "streamObject"})
 AI_SDK_CALLBACKS = frozenset({"onFinish", "onChunk", "onStepFinish"})
 REACT_STATE_HOOKS = frozenset({"useState", "React.useState"})
+# Wrappers that return a function behaving like their argument (Next's data cache, React's request cache).
+MEMOISERS = frozenset({"unstable_cache", "cache", "React.cache", "memoize", "pMemoize"})
 # React hooks of the AI SDK (`ai/react`, `@ai-sdk/react`): their state (`messages`, `completion`, `object`,
 # `input`) is model output or the prompt being typed, fetched from the app's LLM route.
 AI_SDK_HOOKS = frozenset({"useChat", "useCompletion", "useObject", "useAssistant", "experimental_useObject"})
@@ -627,6 +629,7 @@ class FileLlm:
             imp = self._imports.get(name)
             if imp is not None and imp.resolved:
                 return self.analysis.export_returns_llm(imp.resolved, imp.imported, mode)
+            return any(self._memoised_returns_llm(value, state, mode) for value in self._values_bound_to(fn, name))
         elif fn.type == "member_expression":
             obj = fn.child_by_field_name("object")
             prop = ts.text(fn.child_by_field_name("property"))
@@ -634,6 +637,29 @@ class FileLlm:
                 imp = self._imports.get(ts.text(obj))
                 if imp is not None and imp.imported == "*" and imp.resolved:
                     return self.analysis.export_returns_llm(imp.resolved, prop, mode)
+        return False
+
+    def _memoised_returns_llm(self, value: Node, state: _ModeState, mode: Mode) -> bool:
+        """`const f = unstable_cache(async (x) => ask(x), keys)`: f returns what the wrapped function returns."""
+        value = ts.unwrap(value)
+        if value.type != "call_expression":
+            return False
+        if self._callee(value.child_by_field_name("function") or value) not in MEMOISERS:
+            return False
+        args = value.child_by_field_name("arguments")
+        if args is None or not args.named_children:
+            return False
+        wrapped = ts.unwrap(args.named_children[0])
+        if wrapped.type in FUNCTION_TYPES:
+            return self._returns_llm(wrapped, state, mode)
+        if wrapped.type == "identifier":
+            name = ts.text(wrapped)
+            if any(f.id in state.returning for f in self._functions.get(name, [])):
+                return True
+            imp = self._imports.get(name)
+            return imp is not None and imp.resolved is not None and self.analysis.export_returns_llm(
+                imp.resolved, imp.imported, mode
+            )
         return False
 
     def _callee_calls_llm(self, call: Node) -> bool:
