@@ -99,6 +99,18 @@ def test_llm_prompts_are_personal_data_only_with_personal_content() -> None:
     assert ("gdpr-33", "DE", "supervisory-authority") in required(with_pii)
 
 
+def test_an_llm_answer_showing_one_customer_s_address_to_another_is_like_case_13() -> None:
+    address = {"data.categories": ["identity", "address"], "breach.cause": "llm-output-leak", "data.subjects": 1}
+    one = run(**address, **{"breach.malicious": False})
+    assert one.risk == "none"
+    assert "confidentiality: isolated LLM output shown to the wrong user, no malice" in one.reasons
+    # A prompt-injection extraction is malicious: exfiltration, 1 x 3.
+    assert run(**address).risk == "risk"
+    # Someone else's chat history is behavioural data (severity 2): a risk even for one person.
+    chat = run(**{**address, "data.categories": ["prompts", "identity", "address"], "breach.malicious": False})
+    assert chat.risk == "risk"
+
+
 def test_processor_notifies_its_controller_instead_of_the_authority() -> None:
     assessment = run(**HIGH, **{"controller.role": "processor", "data.subjects_by_jurisdiction": {"DE": 100, "GB": 5}})
     assert considered(assessment, "gdpr") == {("gdpr-33", "EU", "controller")}

@@ -53,6 +53,7 @@ MAX_SEVERITY = 4
 IDENTITY_FRAUD_KIT = frozenset({"identity", "date-of-birth", "address"})
 LARGE_SCALE_SUBJECTS = 10_000
 """leakline's threshold for "large volume" as an aggravating factor (EDPB 9/2022 §105 names volume, no number)."""
+MISDIRECTED_CAUSES = frozenset({"misdelivery", "llm-output-leak"})
 MASS_MISDELIVERY_SUBJECTS = 100
 """Misdelivery to this many people is no longer an isolated mistake with a single, known recipient."""
 SHORT_OUTAGE_HOURS = 24.0
@@ -121,10 +122,13 @@ def _confidentiality_likelihood(facts: Facts, exposed: frozenset[str]) -> tuple[
         return 0, "confidentiality: a trusted recipient confirmed deletion or return"
     if containment.misuse_observed:
         return 3, "confidentiality: misuse observed (fraud, extortion or publication)"
-    if breach.cause == "misdelivery":
+    if breach.cause in MISDIRECTED_CAUSES and not breach.malicious:
+        # An LLM answer that shows one customer's data to another is a misdelivery by a machine: the
+        # recipient is a single, non-malicious user (EDPB 01/2021 case 13) unless many people are affected.
+        what = "misdelivery" if breach.cause == "misdelivery" else "LLM output shown to the wrong user"
         if facts.data.subjects >= MASS_MISDELIVERY_SUBJECTS:
-            return 2, f"confidentiality: misdelivery affecting {facts.data.subjects} people"
-        return 1, "confidentiality: isolated misdelivery to a known recipient, no malice"
+            return 2, f"confidentiality: {what} affecting {facts.data.subjects} people"
+        return 1, f"confidentiality: isolated {what}, no malice"
     if breach.exfiltration == "confirmed":
         if breach.malicious:
             return 3, "confidentiality: exfiltration confirmed, malicious actor"
