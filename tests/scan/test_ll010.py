@@ -179,3 +179,15 @@ def test_files_without_a_sink_keyword_are_not_parsed(tmp_path: Path) -> None:
     assert "tree" not in index.files["app/page.tsx"].__dict__
     assert "tree" not in index.files["lib/assistant.ts"].__dict__
     assert "tree" in index.files["app/x/page.tsx"].__dict__
+
+
+def test_sharded_scan_still_follows_props_into_components_of_other_shards(tmp_path: Path) -> None:
+    files = {"app/page.tsx": PAGE_THROUGH_LAYERS, "components/ui.tsx": UI, "components/inner.tsx": INNER}
+    for n in range(6):  # filler modules so that the shards differ in content
+        files[f"lib/util{n}.ts"] = f"export const n{n} = {n};\n"
+    app = _app(tmp_path, files)
+    expected = {_line(app, "components/inner.tsx", "__html: markup")}
+    for jobs in (1, 2):
+        result = scan(app, rule_ids=["LL010"], jobs=jobs)
+        assert result.stats.rule_errors == []
+        assert {(f.path, f.line) for f in result.findings} == expected

@@ -33,9 +33,10 @@ KEYWORDS = (
     b"createContextualFragment",
     b"document.write",
     b"eval",
-    b"Function",
-    b"Script",
+    b"Function(",
+    b"<Script",
     b"<script",
+    b"next/script",
 )
 HTML_PROPERTIES = frozenset({"innerHTML", "outerHTML"})
 HTML_METHODS = {"insertAdjacentHTML": 1, "createContextualFragment": 0}
@@ -281,7 +282,10 @@ class PropFlows:
     def importers_by_token(self) -> dict[str, list[SourceFile]]:
         if self._importers is None:
             self._importers = {}
-            for f in self.ctx.index.sources:
+            # Every source of the app, not just `sources`: a sharded run narrows that to one shard.
+            for f in self.ctx.index.files.values():
+                if not f.is_source:
+                    continue
                 tokens = {m.group(1).rsplit(b"/", 1)[-1] for m in _IMPORT_SPEC.finditer(f.data())}
                 for token in tokens:
                     self._importers.setdefault(token.decode("utf-8", "replace"), []).append(f)
@@ -364,6 +368,8 @@ class PropFlows:
 
 
 class LlmOutputRenderedUnsafely(Rule):
+    per_file = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         flows = PropFlows(ctx)
         for f in ctx.index.sources:

@@ -248,6 +248,8 @@ def model_internal(llm: FileLlm, value: Node) -> Node | None:
 
 
 class LlmDataInResponseHeaders(Rule):
+    per_file = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.index.sources:
             data = f.data()

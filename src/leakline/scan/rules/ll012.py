@@ -429,6 +429,8 @@ class _File:
 
 
 class ErrorDetailsExposed(Rule):
+    per_file = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.index.sources:
             boundary = ctx.index.is_error_boundary(f)

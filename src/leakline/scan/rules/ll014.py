@@ -281,6 +281,8 @@ class _Module:
 
 
 class LlmDataPubliclyStored(Rule):
+    per_file = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.index.sources:
             data = f.data()
