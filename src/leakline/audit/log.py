@@ -554,8 +554,9 @@ class AuditLog:
         if self._batch_snapshot is None:
             # The first record of a batch: its age decides when the background thread commits it.
             self._batch_snapshot = state.snapshot()
-            self._batch_deadline = time.monotonic() + self.policy.group_commit_ms / 1000
-            self._wake.notify()
+            if self.policy.mode == "group":  # in record mode the caller writes it before returning
+                self._batch_deadline = time.monotonic() + self.policy.group_commit_ms / 1000
+                self._wake.notify()
         seq = state.seq
         counter = self._counter
         head = fmt.encode_record_head(
