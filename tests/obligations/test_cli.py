@@ -99,3 +99,24 @@ def test_the_real_cli_lists_regimes() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 21
+
+
+def test_toml_facts_and_a_bad_now(tmp_path: Path) -> None:
+    path = tmp_path / "facts.toml"
+    path.write_text(
+        'aware_at = 2025-06-02T10:00:00Z\n[controller]\nestablishments = ["FR"]\n'
+        '[breach]\ntypes = ["availability"]\n[data]\ncategories = ["identity"]\nsubjects = 2\n'
+    )
+    result = runner.invoke(assess_app, [str(path), "--format", "json", "--now", "2025-06-02T11:00:00Z"])
+    assert result.exit_code == 0, result.output
+    # Availability never restored (the default) is a permanent loss: limited severity x high likelihood.
+    assert json.loads(result.output)["risk"] == "risk"
+    naive = runner.invoke(assess_app, [str(path), "--now", "2025-06-02T11:00:00"])
+    assert naive.exit_code != 0
+    assert str(naive.exception) == "--now: expected a UTC offset (e.g. 2025-06-02T11:00:00+00:00)"
+
+
+def test_a_directory_is_not_a_facts_file(tmp_path: Path) -> None:
+    result = runner.invoke(assess_app, [str(tmp_path)])
+    assert result.exit_code != 0
+    assert str(result.exception).startswith(f"{tmp_path}: cannot read: ")
