@@ -389,3 +389,23 @@ def test_a_failed_write_loses_only_its_batch(tmp_path: Path, monkeypatch: pytest
         (0, 0, "EPOCH", None), (1, 0, "EVENT", "kept"), (2, 1, "EPOCH", None), (3, 1, "EVENT", "after"),
     ]
     assert verify_log(directory).warnings == ()
+
+
+def test_a_log_inherited_across_fork_refuses_to_append(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    log = AuditLog.open(directory, fixed_keys(), policy=quiet_policy(mode="record"), background=False)
+    log.append(kind="parent", actor="a")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            log.append(kind="child", actor="a")
+            os.write(write, b"appended")
+        except AuditUsageError as exc:
+            os.write(write, b"refused" if "opened by process" in exc.message else b"other")
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 100) == b"refused"
+    log.close()
+    assert [r.meta.get("kind") for r in decrypt_all(directory)] == [None, "parent"]

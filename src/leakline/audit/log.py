@@ -293,6 +293,7 @@ class AuditLog:
         self._lock = _DirLock(directory)
         self._log_fd = os.open(directory / fmt.LOG_FILENAME, os.O_RDWR)
         self._cp_fd = os.open(directory / fmt.CHECKPOINT_FILENAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        self._pid = os.getpid()
         self._epoch: int | None = None
         self._counter = 0
         self._cipher: AESGCM | None = None
@@ -513,6 +514,12 @@ class AuditLog:
             raise error
 
     def _add(self, record_type: fmt.RecordType, meta: bytes, body: bytes) -> int:
+        if os.getpid() != self._pid:
+            # A forked child shares the parent's lock and file offsets: it must open its own log.
+            raise AuditUsageError(
+                f"{self.directory}: this audit log was opened by process {self._pid}",
+                hint="open the audit log after forking (one AuditLog per process)",
+            )
         self._raise_pending_error()
         self._acquire()
         self._ensure_epoch()
