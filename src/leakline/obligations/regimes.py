@@ -234,12 +234,3 @@ def load_regime_files(folder: Traversable) -> tuple[RegimeSpec, ...]:
                     raise RegimeDataError(f"{source}: params.{key}: {item!r}: expected name@YYYY-MM-DD") from None
         regimes.append(regime)
     return tuple(regimes)
-
-
-def rule_index() -> dict[str, tuple[RegimeSpec, RuleSpec | ProcessorHop]]:
-    """regime id → (regime, first rule with that id), for --explain and `leakline regimes`."""
-    index: dict[str, tuple[RegimeSpec, RuleSpec | ProcessorHop]] = {}
-    for regime in load_regimes():
-        for rule in regime.rules:
-            index.setdefault(rule.id, (regime, rule))
-    return index
