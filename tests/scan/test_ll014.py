@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from leakline.scan import parse as ts
 from leakline.scan.engine import scan
-from leakline.scan.rules.ll014 import is_public_path
+from leakline.scan.rules.ll014 import is_public_path, source_pattern
 
 PACKAGE = {"name": "t", "private": True, "dependencies": {"next": "15.2.4", "openai": "4.77.0"}}
 PRELUDE = """import OpenAI from "openai";
@@ -118,3 +118,44 @@ def test_public_writes_of_llm_data_are_reported(tmp_path: Path, body: str) -> No
 def test_lookalikes_are_not_reported(tmp_path: Path, body: str) -> None:
     app, _ = _route(tmp_path, body)
     assert _found_lines(app) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "url", "matches"),
+    [
+        ("/api/:path*", "/api", True),
+        ("/api/:path*", "/api/chat/x", True),
+        ("/api/:path+", "/api", False),
+        ("/api/:path+", "/api/chat", True),
+        ("/api/:slug", "/api/chat", True),
+        ("/api/:slug", "/api/chat/x", False),
+        ("/api/:slug?", "/api", True),
+        ("/:path*", "/api/chat", True),
+        ("/api/(.*)", "/api/chat", True),
+        ("/images/:path*", "/api/chat", False),
+        ("/api/chat", "/api/chatbot", False),
+    ],
+)
+def test_next_config_sources_match_urls_like_path_to_regexp(source: str, url: str, matches: bool) -> None:
+    pattern = source_pattern(source)
+    assert pattern is not None
+    assert bool(pattern.fullmatch(url)) is matches
+
+
+def test_next_config_shared_cache_on_a_non_llm_route_is_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text(json.dumps(PACKAGE))
+    (tmp_path / "next.config.js").write_text(
+        "module.exports = { async headers() { return [{ source: '/api/stock/:sku',\n"
+        "  headers: [{ key: 'Cache-Control', value: 'public, s-maxage=60' }] }]; } };\n"
+    )
+    stock = tmp_path / "app/api/stock/[sku]/route.ts"
+    stock.parent.mkdir(parents=True)
+    stock.write_text("export async function GET() { return Response.json({ inStock: 3 }); }\n")
+    chat = tmp_path / "app/api/chat/route.ts"
+    chat.parent.mkdir(parents=True)
+    chat.write_text(PRELUDE + "  return Response.json({ text });\n}\n")
+    assert _found_lines(tmp_path) == []
+    (tmp_path / "next.config.js").write_text(
+        (tmp_path / "next.config.js").read_text().replace("/api/stock/:sku", "/api/:path*")
+    )
+    assert _found_lines(tmp_path) == [2]

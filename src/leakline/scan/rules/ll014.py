@@ -21,6 +21,7 @@ from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments, declared_value, header_writes
+from leakline.scan.walker import NEXT_CONFIG_NAMES
 
 KEYWORDS = (b"public", b"s-maxage")
 FS_MODULES = frozenset({"fs", "node:fs", "fs/promises", "node:fs/promises", "fs-extra", "graceful-fs"})
@@ -50,6 +51,8 @@ _PUBLIC_SEGMENT = re.compile(r"(?:^|[/*])(?:\.{0,2}/)?public(?:/|$)")
 _SHARED_CACHE = re.compile(r"\bpublic\b|\bs-maxage\b", re.IGNORECASE)
 _PRIVATE_CACHE = re.compile(r"\bprivate\b|\bno-store\b", re.IGNORECASE)
 _MAX_DEPTH = 4
+_SLASH_PARAM = re.compile(r"/:([A-Za-z_][A-Za-z0-9_]*)([*+?]?)")
+_SEGMENTS = {"": "/[^/]+", "?": "(?:/[^/]+)?", "+": "(?:/[^/]+)+", "*": "(?:/[^/]+)*"}
 
 
 def _literal_shape(node: Node, depth: int = 0) -> str | None:
@@ -280,6 +283,79 @@ class _Module:
         return False
 
 
+def source_pattern(source: str) -> re.Pattern[str] | None:
+    """A next.config `headers()` `source` (path-to-regexp syntax) as a regex over URL paths.
+
+    `/:name` is one segment, `/:name?` an optional one, `/:name+` one or more, `/:name*` zero or more;
+    `(.*)` is a regex group. Anything else is literal.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(source):
+        param = _SLASH_PARAM.match(source, i)
+        if param is not None:
+            out.append(_SEGMENTS[param.group(2)])
+            i = param.end()
+        elif source.startswith("(.*)", i):
+            out.append(".*")
+            i += len("(.*)")
+        else:
+            out.append(re.escape(source[i]))
+            i += 1
+    try:
+        return re.compile("".join(out) + "/?")
+    except re.error:
+        return None
+
+
+def _sample_url(url: str) -> str:
+    """A concrete URL for a route with dynamic segments (`/api/chat/[id]` → `/api/chat/x`)."""
+    return "/".join("x" if part.startswith("[") else part for part in url.split("/"))
+
+
+def _config_shared_cache(ctx: ScanContext, f: SourceFile, root: Node) -> Iterator[Hit]:
+    """next.config `headers()`: a `Cache-Control: public` / `s-maxage` rule whose source covers an LLM route."""
+    for obj in ts.walk(root):
+        if obj.type != "object":
+            continue
+        pairs = _pairs(obj)
+        source_pair = pairs.get("source")
+        headers_pair = pairs.get("headers")
+        source_value = _pair_value(source_pair) if source_pair is not None else None
+        headers = _pair_value(headers_pair) if headers_pair is not None else None
+        source = ts.string_value(source_value) if source_value is not None else None
+        if source is None or headers is None or headers.type != "array":
+            continue
+        for entry in headers.named_children:
+            entry_pairs = _pairs(entry)
+            key_pair, value_pair = entry_pairs.get("key"), entry_pairs.get("value")
+            key = _pair_value(key_pair) if key_pair is not None else None
+            value = _pair_value(value_pair) if value_pair is not None else None
+            if key is None or value is None or (ts.string_value(key) or "").lower() != "cache-control":
+                continue
+            shape = _literal_shape(value)
+            if shape is None or not _SHARED_CACHE.search(shape) or _PRIVATE_CACHE.search(shape):
+                continue
+            pattern = source_pattern(source)
+            if pattern is None:
+                continue
+            routes = [
+                url
+                for url, route in sorted(ctx.index.routes_by_url.items())
+                if pattern.fullmatch(_sample_url(url)) and ctx.llm.route_returns_llm(route)
+            ]
+            if routes and value_pair is not None:
+                line, column = value_pair.start_point
+                yield Hit(
+                    path=f.rel,
+                    line=line + 1,
+                    column=column + 1,
+                    message=f"LLM route {routes[0]} is served with a shared-cache Cache-Control ({source!r})",
+                    evidence=f"{source}: Cache-Control: {shape[:60]}",
+                    key=f"config-shared-cache:{source}",
+                )
+
+
 class LlmDataPubliclyStored(Rule):
     per_file = True
 
@@ -287,6 +363,9 @@ class LlmDataPubliclyStored(Rule):
         for f in ctx.index.sources:
             data = f.data()
             if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
+                continue
+            if f.rel in NEXT_CONFIG_NAMES:
+                yield from _config_shared_cache(ctx, f, f.root)
                 continue
             llm = ctx.llm.file(f)
             if llm is None:
