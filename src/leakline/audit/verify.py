@@ -391,6 +391,7 @@ def _scan(
     cur_epoch = -1
     cur_next = 0
     cur_heartbeat = 0
+    cur_limit = 0
     cur_last = 0
     span_first_us = span_last_us = -1  # records since the last checkpoint: first and last time
     next_size = next_checkpoint.tree_size if next_checkpoint is not None else -1
@@ -436,22 +437,23 @@ def _scan(
             or counter >= max_counter
             or reserved != b"\0\0\0"
         ):
+            if cur_epoch != -1:  # the fast path keeps these in locals; hand them back
+                epochs.next_counter[cur_epoch] = cur_next
+                epochs.last_time[cur_epoch] = cur_last
             claimed = _check_record_fields(view, offset, seq, rtype, reserved, epoch, counter, meta_len, epochs,
                                            log_file)
             if claimed > claimed_checkpoints:
                 claimed_checkpoints, claimed_by = claimed, seq
-            if cur_epoch != -1:
-                epochs.last_time[cur_epoch] = cur_last
             cur_epoch = epoch
             cur_heartbeat = epochs.heartbeat_us.get(epoch, 0)
+            cur_limit = HEARTBEAT_GRACE_FACTOR * cur_heartbeat + HEARTBEAT_GRACE_US
             cur_last = epochs.last_time.get(epoch, time_us)
             if rtype == rotation_type:
                 signing_key = _check_rotation(view, offset, fixed, meta_len, seq, header.log_id, signing_key,
                                               log_file)
                 all_keys.append(signing_key)
         cur_next = counter + 1
-        epochs.next_counter[epoch] = cur_next
-        if cur_heartbeat and time_us - cur_last > HEARTBEAT_GRACE_FACTOR * cur_heartbeat + HEARTBEAT_GRACE_US:
+        if cur_heartbeat and time_us - cur_last > cur_limit:
             warnings.append(
                 f"writer epoch {epoch} wrote nothing from {iso_time(cur_last)} to {iso_time(time_us)} "
                 f"(heartbeat every {cur_heartbeat // 1_000_000}s): the writer was stalled or suspended"
