@@ -118,7 +118,7 @@ def assess(facts: Facts, *, now: datetime | None = None) -> Assessment:
         raise ValueError("assess(now=...) needs a timezone-aware datetime")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     risk = assess_risk(facts)
-    ctx = Context.build(facts, risk, moment)
+    ctx = Context.build(facts, risk)
     obligations: list[Obligation] = []
     excluded: list[NotApplicable] = []
     for regime in load_regimes():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -49,7 +49,6 @@ class Context:
 
     facts: Facts
     risk: RiskAssessment
-    now: datetime
     counts: Mapping[str, int]
     """People affected per jurisdiction label: codes as given, their countries ("CA" includes "CA-QC"), "EU"."""
     establishments: frozenset[str]
@@ -58,7 +57,7 @@ class Context:
     """Predicate results already computed in this assessment, by (regime, condition, jurisdiction)."""
 
     @classmethod
-    def build(cls, facts: Facts, risk: RiskAssessment, now: datetime) -> Context:
+    def build(cls, facts: Facts, risk: RiskAssessment) -> Context:
         counts: dict[str, int] = {}
         for code, n in facts.data.subjects_by_jurisdiction.items():
             for label in _labels(code):
@@ -68,7 +67,7 @@ class Context:
             # Without a breakdown, everyone affected is counted where the organisation is established, so
             # a single-country shop need not repeat its total.
             counts = {label: facts.data.subjects for label in established}
-        return cls(facts, risk, now, counts, established)
+        return cls(facts, risk, counts, established)
 
     def count(self, jurisdiction: str) -> int:
         return self.counts.get(jurisdiction, 0)
