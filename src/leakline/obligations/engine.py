@@ -6,8 +6,9 @@ jurisdiction, evaluate the rule's conditions, pick the deadline variant in force
 A processor gets the regime's processor → controller hop instead of the controller's duties. Rules that
 do not apply are kept as `NotApplicable` entries with the reason, for `--explain`.
 
-The function is pure and deterministic: the same facts give the same assessment (`now` only stamps
-`assessed_at`), nothing is read from the network or the clock, and the regime data is loaded once.
+The function is deterministic: the same facts give the same obligations and reasons. The only input
+besides the facts is `now`, which stamps `assessed_at` (read from the system clock when omitted); nothing
+else is read from the clock, the network or the disk after the regime data has been loaded once.
 """
 
 from __future__ import annotations
