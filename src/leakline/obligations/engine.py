@@ -7,8 +7,9 @@ A processor gets the regime's processor → controller hop instead of the contro
 do not apply are kept as `NotApplicable` entries with the reason, for `--explain`.
 
 The function is deterministic: the same facts give the same obligations and reasons. The only input
-besides the facts is `now`, which stamps `assessed_at` (read from the system clock when omitted); nothing
-else is read from the clock, the network or the disk after the regime data has been loaded once.
+besides the facts is `now`, which stamps `assessed_at` (read from the system clock when omitted). The
+regime files, time zones and holiday calendars are loaded on first use and cached; nothing comes from
+the network.
 """
 
 from __future__ import annotations
