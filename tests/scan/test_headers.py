@@ -14,6 +14,7 @@ from leakline.scan.engine import build_index
 from leakline.scan.headers import (
     CSP,
     DYNAMIC,
+    UNKNOWN,
     HeaderOrigin,
     WeaknessKind,
     collect_headers,
@@ -488,3 +489,59 @@ def test_script_src_elem_and_attr_are_judged_on_their_own() -> None:
         (WeaknessKind.UNSAFE_INLINE, "script-src-elem"),
         (WeaknessKind.WILDCARD, "script-src-attr"),
     ]
+
+
+_INDENT = st.sampled_from(["", "  ", "\t", "    "])
+_NAME = st.sampled_from(["default-src", "script-src", "connect-src", "img-src", "frame-ancestors", "style-src"])
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.tuples(_INDENT, _NAME, st.lists(_SOURCE, max_size=3)), min_size=1, max_size=6), st.booleans())
+def test_positions_inside_template_policies_match_the_source(
+    lines: list[tuple[str, str, list[str]]], collapse: bool
+) -> None:
+    from collections import Counter
+
+    from leakline.scan.headers import Evaluator, StaticString
+    from leakline.scan.index import ProjectIndex, SourceFile
+
+    body = "\n".join(f"{indent}{' '.join([name, *sources])};" for indent, name, sources in lines)
+    suffix = '.replace(/\\s{2,}/g, " ").trim()' if collapse else ""
+    source = f"const x = 1;\nconst policy = `\n{body}\n`{suffix};\n"
+    f = SourceFile(rel="next.config.mjs", abs=Path("/nonexistent"), size=0, stats=Counter(), _data=source.encode())
+    index = ProjectIndex(root=Path("/nonexistent"), settings=Settings(), files={f.rel: f})
+    assert f.root is not None
+    value = Evaluator(index, f, f.root).eval_name("policy")
+    assert isinstance(value, StaticString)
+    source_lines = source.split("\n")
+    for directive in parse_policy(value.value).directives:
+        path, line, column = value.location_at(directive.offset)
+        assert path == "next.config.mjs"
+        assert source_lines[line - 1][column - 1 :].startswith(directive.name)
+
+
+def _eval_const(source: str, name: str) -> object:
+    from collections import Counter
+
+    from leakline.scan.headers import Evaluator, StaticString
+    from leakline.scan.index import ProjectIndex, SourceFile
+
+    f = SourceFile(rel="next.config.mjs", abs=Path("/nonexistent"), size=0, stats=Counter(), _data=source.encode())
+    index = ProjectIndex(root=Path("/nonexistent"), settings=Settings(), files={f.rel: f})
+    assert f.root is not None
+    value = Evaluator(index, f, f.root).eval_name(name)
+    return value.value if isinstance(value, StaticString) else value
+
+
+def test_string_operations_follow_javascript() -> None:
+    assert _eval_const("const a = 'x  y  z'.replace(/\\s+/, '-');", "a") == "x-y  z"
+    assert _eval_const("const a = `x  y\n  z`.replace(/\\s+/g, ' ');", "a") == "x y z"
+    assert _eval_const("const a = 'a;b;c'.replaceAll(';', '; ');", "a") == "a; b; c"
+    assert _eval_const("const a = 'a;b;c'.replace(';', '');", "a") == "ab;c"
+    assert _eval_const("const a = ['x', 'y', 2].join('; ');", "a") == "x; y; 2"
+    assert _eval_const("const a = ['x', 'y'].join();", "a") == "x,y"
+    assert _eval_const("const a = '  x '.trim() + 'y'.concat('z', 1);", "a") == "xyz1"
+    assert _eval_const("const n = 5; const a = `max-age=${n}` + '\\u0021\\n';", "a") == "max-age=5!\n"
+    assert _eval_const("const a = f('x').trim();", "a") is UNKNOWN
+    assert _eval_const("const a = 'x'.replace(/x/, '$&');", "a") is UNKNOWN
+    assert _eval_const("const o = { k: 'v' }; const a = o.k + o['k'];", "a") == f"v{DYNAMIC}"

@@ -16,6 +16,7 @@ split on ';', a directive is a name and its source expressions split on ASCII wh
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -150,12 +151,15 @@ def _point(node: Node, row_shift: int = 0) -> tuple[int, int]:
 
 def _split_lines(text: str, line: int, column: int, path: str = "") -> list[Piece]:
     out: list[Piece] = []
-    for chunk in text.splitlines(keepends=True):
-        out.append(Piece(chunk, line, column, path))
-        if chunk.endswith(("\n", "\r")):
+    # Only "\n" ends a line: tree-sitter counts rows that way, and source positions must agree with it.
+    parts = text.split("\n")
+    for i, chunk in enumerate(parts):
+        last = i == len(parts) - 1
+        piece = chunk if last else chunk + "\n"
+        if piece:
+            out.append(Piece(piece, line, column, path))
+        if not last:
             line, column = line + 1, 1
-        else:
-            column += len(chunk)
     return out
 
 
@@ -182,15 +186,53 @@ def _concat(*parts: StaticString) -> StaticString:
     return StaticString(tuple(p for s in parts for p in s.pieces))
 
 
-def _map_pieces(s: StaticString, fn: re.Pattern[str] | str, repl: str, count: int) -> StaticString:
-    # Applied per piece so that each piece keeps its source line; policies are collapsed per line anyway.
+def _matches(pattern: re.Pattern[str] | str, text: str) -> Iterator[tuple[int, int]]:
+    if isinstance(pattern, str):
+        if not pattern:
+            return
+        pos = text.find(pattern)
+        while pos >= 0:
+            yield pos, pos + len(pattern)
+            pos = text.find(pattern, pos + len(pattern))
+        return
+    for match in pattern.finditer(text):
+        yield match.start(), match.end()
+
+
+def _span(s: StaticString, starts: list[int], begin: int, end: int) -> list[Piece]:
+    """The characters [begin, end) of `s.value` as pieces that keep their source positions."""
     out: list[Piece] = []
+    i = max(0, bisect_right(starts, begin) - 1)
+    while begin < end and i < len(s.pieces):
+        piece, piece_start = s.pieces[i], starts[i]
+        lo, hi = max(begin, piece_start), min(end, piece_start + len(piece.text))
+        if lo < hi:
+            text = piece.text[lo - piece_start : hi - piece_start]
+            out.append(Piece(text, piece.line, piece.column + lo - piece_start, piece.path))
+        i += 1
+    return out
+
+
+def _map_pieces(s: StaticString, pattern: re.Pattern[str] | str, repl: str, count: int) -> StaticString:
+    """`.replace()` / `.replaceAll()` with JavaScript's result, keeping the source position of every
+    character it does not touch (a replacement takes the position of what it replaced)."""
+    text = s.value
+    starts: list[int] = []
+    offset = 0
     for piece in s.pieces:
-        if isinstance(fn, str):
-            text = piece.text.replace(fn, repl) if count == 0 else piece.text.replace(fn, repl, 1)
-        else:
-            text = fn.sub(repl, piece.text, count=count)
-        out.append(Piece(text, piece.line, piece.column, piece.path))
+        starts.append(offset)
+        offset += len(piece.text)
+    out: list[Piece] = []
+    pos = done = 0
+    for begin, end in _matches(pattern, text):
+        if count and done >= count:
+            break
+        out.extend(_span(s, starts, pos, begin))
+        if repl:
+            path, line, column = s.location_at(begin)
+            out.append(Piece(repl, line, column, path))
+        pos, done = end, done + 1
+    out.extend(_span(s, starts, pos, len(text)))
     return StaticString(tuple(out))
 
 
