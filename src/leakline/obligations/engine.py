@@ -126,7 +126,7 @@ def assess(facts: Facts, *, now: datetime | None = None) -> Assessment:
     for regime in load_regimes():
         jurisdictions, reason = _scope(regime, ctx)
         if not jurisdictions:
-            excluded += [NotApplicable(rule_id, None, reason) for rule_id in _rule_ids(regime)]
+            excluded += _excluded(regime, reason)
             continue
         if facts.controller.role == "processor" and regime.processor is not None:
             _processor(regime, regime.processor, jurisdictions, ctx, obligations, excluded)
@@ -145,6 +145,25 @@ def _rule_ids(regime: RegimeSpec) -> tuple[str, ...]:
     if ids is None:
         ids = _RULE_IDS[regime.id] = tuple(dict.fromkeys(rule.id for rule in regime.rules))
     return ids
+
+
+_EXCLUDED: dict[tuple[str, str], tuple[NotApplicable, ...]] = {}
+_EXCLUDED_MAX = 4096
+
+
+def _excluded(regime: RegimeSpec, reason: str) -> tuple[NotApplicable, ...]:
+    """The entries for a regime that does not reach the incident.
+
+    They are immutable and the same few reasons recur in every assessment, so they are shared rather than
+    rebuilt (building frozen dataclasses is a noticeable part of an assessment's cost).
+    """
+    key = (regime.id, reason)
+    entries = _EXCLUDED.get(key)
+    if entries is None:
+        if len(_EXCLUDED) >= _EXCLUDED_MAX:
+            _EXCLUDED.clear()
+        entries = _EXCLUDED[key] = tuple(NotApplicable(rule_id, None, reason) for rule_id in _rule_ids(regime))
+    return entries
 
 
 def _controller(
