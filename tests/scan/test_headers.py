@@ -545,3 +545,23 @@ def test_string_operations_follow_javascript() -> None:
     assert _eval_const("const a = f('x').trim();", "a") is UNKNOWN
     assert _eval_const("const a = 'x'.replace(/x/, '$&');", "a") is UNKNOWN
     assert _eval_const("const o = { k: 'v' }; const a = o.k + o['k'];", "a") == f"v{DYNAMIC}"
+
+
+def test_headers_function_in_a_base_config_module(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "config/base.js": (
+                "module.exports = {\n"
+                "  async headers() { return [{ source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] }]; },\n"
+                "};\n"
+            ),
+            "config/unrelated.js": "module.exports = { images: { domains: [] } };\n",
+            "next.config.js": (
+                "const base = require('./config/base');\n"
+                "const other = require('./config/unrelated');\n"
+                "module.exports = { ...base, ...other };\n"
+            ),
+        },
+    )
+    assert _headers(app) == {("x-frame-options", "DENY", "config/base.js", 2, HeaderOrigin.NEXT_CONFIG)}

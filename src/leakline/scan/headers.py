@@ -813,16 +813,27 @@ def _bound_function(ev: Evaluator, name: str) -> Iterator[Node]:
             yield bound
 
 
-def next_config_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSetting]:
-    data = f.data()
-    if not any(k in data for k in _CONFIG_KEYWORDS) or f.root is None:
+def next_config_headers(
+    index: ProjectIndex, f: SourceFile, *, depth: int = 0, seen: set[str] | None = None
+) -> list[HeaderSetting]:
+    """Headers from `headers()` of next.config, or of a project module it imports (shared base configs)."""
+    seen = seen if seen is not None else set()
+    seen.add(f.rel)
+    if f.root is None:
         return []
     ev = Evaluator(index, f, f.root)
     out: list[HeaderSetting] = []
-    for fn in _headers_functions(ev, f.root):
-        for returned in _returns(fn):
-            out.extend(_route_entries(ev, ev.eval(returned), HeaderOrigin.NEXT_CONFIG))
-    out.extend(helper_headers(index, f, ev))
+    if any(k in f.data() for k in _CONFIG_KEYWORDS):
+        for fn in _headers_functions(ev, f.root):
+            for returned in _returns(fn):
+                out.extend(_route_entries(ev, ev.eval(returned), HeaderOrigin.NEXT_CONFIG))
+        out.extend(helper_headers(index, f, ev))
+    if depth < MAX_IMPORT_DEPTH:
+        for bound in ev.bindings.values():
+            other = index.get(bound.resolved) if isinstance(bound, ImportRef) and bound.resolved else None
+            # Only modules that mention headers are parsed: a config imports few, but they may be large.
+            if other is not None and other.rel not in seen and b"headers" in other.data():
+                out.extend(next_config_headers(index, other, depth=depth + 1, seen=seen))
     return out
 
 
