@@ -10,6 +10,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leakline.audit import format as fmt
 from leakline.audit.keys import epoch_key, kek_id, key_check_value
@@ -65,6 +67,29 @@ def test_writer_output_is_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert (report.records, report.decrypted, report.region, report.root) == (3, 3, "eu", ROOT_HEX)
 
 
+
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(min_size=1), st.text(min_size=1), st.integers(0, 2**24),
+    st.one_of(st.none(), st.text(min_size=1)), st.one_of(st.none(), st.text(min_size=1)),
+    st.one_of(st.none(), st.dictionaries(st.text(), st.one_of(st.integers(), st.text(), st.booleans()))),
+)
+def test_event_metadata_is_canonical_json(
+    kind: str, actor: str, size: int, region: str | None, incident: str | None, meta: dict[str, object] | None
+) -> None:
+    fields: dict[str, object] = {"kind": kind, "actor": actor, "payload_bytes": size}
+    if region is not None:
+        fields["region"] = region
+    if incident is not None:
+        fields["incident"] = incident
+    if meta:
+        fields["meta"] = meta
+    built = fmt.event_metadata(kind=kind, actor=actor, payload_bytes=size, region=region, incident=incident,
+                               meta=meta)
+    assert built == fmt.canonical_json(fields)
 
 
 # Expected values (format version 1).

@@ -71,6 +71,7 @@ CommitMode = Literal["record", "group"]
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 _LEAF_HASHER = hashlib.sha256(LEAF_PREFIX)
+_pack_record = fmt.RECORD_FIXED.pack
 _RESYNC_CHUNK = 8 * 1024 * 1024
 _HEADER_READ = 4096  # more than the largest header (101 + 32 + 32 bytes)
 _EPOCH_FIELD_END = 28  # bytes 24..27 of a record hold its epoch
@@ -394,15 +395,10 @@ class AuditLog:
             body = fmt.canonical_json(payload) if payload is not None else b""
         except (TypeError, ValueError) as exc:
             raise AuditUsageError(f"payload is not JSON-serialisable: {exc}") from None
-        clear: dict[str, Any] = {"kind": kind, "actor": actor, "payload_bytes": len(body)}
-        if region is not None:
-            clear["region"] = region
-        if incident is not None:
-            clear["incident"] = incident
-        if meta:
-            clear["meta"] = meta
         try:
-            meta_bytes = fmt.canonical_json(clear)
+            meta_bytes = fmt.event_metadata(
+                kind=kind, actor=actor, payload_bytes=len(body), region=region, incident=incident, meta=meta
+            )
         except (TypeError, ValueError) as exc:
             raise AuditUsageError(f"meta is not JSON-serialisable: {exc}") from None
         if len(body) > fmt.MAX_PAYLOAD_BYTES:
@@ -566,16 +562,12 @@ class AuditLog:
                 self._wake.notify()
         seq = state.seq
         counter = self._counter
-        head = fmt.encode_record_head(
-            record_type=record_type,
-            seq=seq,
-            time_us=_now_us(),
-            epoch=epoch,
-            counter=counter,
-            prev_hash=state.prev,
-            meta=meta,
-            ciphertext_len=len(body) + fmt.TAG_SIZE,
-        )
+        ct_len = len(body) + fmt.TAG_SIZE
+        # fmt.encode_record_head, inlined (it is on every append's path).
+        head = _pack_record(
+            fmt.RECORD_OVERHEAD + len(meta) + ct_len, record_type, fmt.RESERVED3, seq, _now_us(), epoch, counter,
+            state.prev, len(meta), ct_len,
+        ) + meta
         ciphertext = cipher.encrypt(fmt.nonce_for(counter), body, self._ad_prefix + head)
         # fmt.finish_record, without copying the record: the batch keeps its parts until the write.
         hasher = _LEAF_HASHER.copy()
