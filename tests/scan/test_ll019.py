@@ -79,3 +79,14 @@ def test_shorthand_option(tmp_path: Path) -> None:
         },
     )
     assert _found(app) == [("next.config.mjs", 3)]
+
+
+def test_option_in_a_base_config_module(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "config/base.mjs": "export default {\n  productionBrowserSourceMaps: true,\n};\n",
+            "next.config.mjs": "import base from './config/base.mjs';\nexport default { ...base };\n",
+        },
+    )
+    assert _found(app) == [("config/base.mjs", 2)]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
-from leakline.scan.headers import Evaluator
+from leakline.scan.headers import Evaluator, ImportRef
 from leakline.scan.index import ProjectIndex, SourceFile
 from leakline.scan.rules.base import Hit, Rule
 
@@ -46,6 +46,18 @@ def _option_hits(index: ProjectIndex, f: SourceFile) -> Iterator[Hit]:
         )
 
 
+def _config_modules(index: ProjectIndex, config: SourceFile) -> list[SourceFile]:
+    """next.config and the project modules it imports that mention the option (shared base configs)."""
+    out = [config]
+    if config.root is None:
+        return out
+    for bound in Evaluator(index, config, config.root).bindings.values():
+        other = index.get(bound.resolved) if isinstance(bound, ImportRef) and bound.resolved else None
+        if other is not None and all(o.rel != other.rel for o in out) and OPTION.encode() in other.data():
+            out.append(other)
+    return out
+
+
 def _inline_map_line(f: SourceFile) -> int | None:
     data = f.data()
     pos = data.find(INLINE_MAP_MARKER)
@@ -58,7 +70,8 @@ class BrowserSourceMaps(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         index = ctx.index
         if index.next_config is not None:
-            yield from _option_hits(index, index.next_config)
+            for f in _config_modules(index, index.next_config):
+                yield from _option_hits(index, f)
         for rel, f in index.files.items():
             if not rel.startswith(STATIC_PREFIX):
                 continue
