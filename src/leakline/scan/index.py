@@ -375,7 +375,7 @@ class ProjectIndex:
     @cached_property
     def client_modules(self) -> set[str]:
         """'use client' modules and every project module they import (all end up in browser bundles)."""
-        todo = [f.rel for f in self.sources if f.directive == "use client"]
+        todo = [f.rel for f in self.sources if b"use client" in f.data() and f.directive == "use client"]
         seen: set[str] = set()
         while todo:
             rel = todo.pop()
