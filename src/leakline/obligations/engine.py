@@ -354,8 +354,9 @@ def _scope(regime: RegimeSpec, ctx: Context) -> tuple[list[str], str]:
     facts = ctx.facts
     aware_day = facts.aware_at.date()
     if regime.applies_from is not None and aware_day < regime.applies_from:
+        # No date of the incident in the text: the same few reasons then recur and are shared (_excluded).
         start = regime.applies_from.isoformat()
-        return [], f"{regime.name} applies from {start}; the breach became known on {aware_day}"
+        return [], f"{regime.name} applies from {start}; this breach became known earlier"
     personal = ctx.risk.personal_data
     if regime.scope in ("eu-eea", "uk", "country", "us-state") and not personal:
         return [], f"{regime.name} covers personal data only; no personal data is affected"
