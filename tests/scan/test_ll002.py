@@ -143,3 +143,14 @@ def test_run_time_values_are_not_judged(tmp_path: Path) -> None:
         },
     )
     assert _found(app) == []
+
+
+def test_fingerprint_survives_fixing_one_of_two_problems_on_a_line(tmp_path: Path) -> None:
+    config = "export default {{ headers: async () => [{{ source: '/', headers: [\n  {{ key: 'Content-Security-Policy', value: \"default-src 'self'; script-src {}\" }},\n] }}] }};\n"
+    app = _app(tmp_path, {"next.config.mjs": config.format("'unsafe-inline' 'unsafe-eval'")})
+    (before,) = scan(app, rule_ids=["LL002"]).findings
+    (app / "next.config.mjs").write_text(config.format("'unsafe-eval'"), encoding="utf-8")
+    (after,) = scan(app, rule_ids=["LL002"]).findings
+    assert (before.line, after.line) == (2, 2)
+    assert before.message != after.message
+    assert before.fingerprint == after.fingerprint

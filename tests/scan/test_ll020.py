@@ -77,3 +77,14 @@ def test_wrong_nosniff_value_and_dynamic_csp(tmp_path: Path) -> None:
         },
     )
     assert _found(app) == [("next.config.mjs", 1, "missing baseline security headers: X-Content-Type-Options: nosniff")]
+
+
+def test_fingerprint_is_stable_while_headers_are_added(tmp_path: Path) -> None:
+    app = _app(tmp_path, {"next.config.mjs": "export default {};\n"})
+    (before,) = scan(app, rule_ids=["LL020"]).findings
+    (app / "vercel.json").write_text(
+        '{"headers": [{"source": "/(.*)", "headers": [{"key": "X-Frame-Options", "value": "DENY"}]}]}'
+    )
+    (after,) = scan(app, rule_ids=["LL020"]).findings
+    assert before.message != after.message
+    assert before.fingerprint == after.fingerprint

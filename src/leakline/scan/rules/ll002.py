@@ -14,6 +14,7 @@ class WeakCsp(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         by_place: dict[tuple[str, int], list[str]] = defaultdict(list)
         columns: dict[tuple[str, int], int] = {}
+        directives: dict[tuple[str, int], set[str]] = defaultdict(set)
         for setting in ctx.headers.named(CSP):
             if setting.value is None:
                 continue  # set at run time: nothing to judge statically
@@ -27,6 +28,7 @@ class WeakCsp(Rule):
                 if text not in by_place[place]:
                     by_place[place].append(text)
                 columns.setdefault(place, column)
+                directives[place].add(weakness.directive)
         for (path, line), problems in sorted(by_place.items()):
             yield Hit(
                 path=path,
@@ -34,7 +36,8 @@ class WeakCsp(Rule):
                 column=columns[(path, line)],
                 message="weak Content-Security-Policy: " + "; ".join(problems),
                 evidence="; ".join(problems),
-                key=" | ".join(sorted(problems)),
+                # The directives, not the list of problems: fixing one of two problems keeps the fingerprint.
+                key="weak-csp:" + ",".join(sorted(directives[(path, line)])),
             )
 
 
