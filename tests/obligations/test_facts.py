@@ -144,3 +144,13 @@ def test_invalid_toml_and_non_table_top_level() -> None:
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(FactsFileError, match="no such file"):
         load_facts(str(tmp_path / "absent.json"))
+
+
+def test_eu_and_uk_are_not_jurisdiction_codes() -> None:
+    data = {**BASE, "data": {**BASE["data"], "subjects_by_jurisdiction": {"EU": 3, "UK": 1}}}
+    with pytest.raises(FactsValidationError) as caught:
+        decode_facts(_json(data), source="f")
+    assert caught.value.message.splitlines() == [
+        "f: data.subjects_by_jurisdiction.EU.(key): use the member states' codes (DE, FR, ...), not 'EU', got 'EU'",
+        "f: data.subjects_by_jurisdiction.UK.(key): the ISO 3166 code of the United Kingdom is 'GB', got 'UK'",
+    ]

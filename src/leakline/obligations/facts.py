@@ -112,7 +112,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# Codes people write that ISO 3166 spells differently or that name no single jurisdiction.
+_MISSPELT = {
+    "EU": "use the member states' codes (DE, FR, ...), not 'EU'",
+    "UK": "the ISO 3166 code of the United Kingdom is 'GB'",
+    "EL": "the ISO 3166 code of Greece is 'GR'",
+}
+
+
 def _check_jurisdiction(code: str) -> str:
+    if code in _MISSPELT:
+        raise ValueError(_MISSPELT[code])
     if not _JURISDICTION.match(code):
         raise ValueError("expected an ISO 3166 code such as 'DE' or 'US-CA'")
     return code
