@@ -90,3 +90,12 @@ def test_option_in_a_base_config_module(tmp_path: Path) -> None:
         },
     )
     assert _found(app) == [("config/base.mjs", 2)]
+
+
+def test_css_maps_are_low_severity(tmp_path: Path) -> None:
+    app = _app(tmp_path, {".next/static/css/a.css.map": "{}", ".next/static/chunks/a.js.map": "{}"})
+    result = scan(app, rule_ids=["LL019"])
+    assert [(f.path, f.severity.value) for f in result.findings] == [
+        (".next/static/chunks/a.js.map", "medium"),
+        (".next/static/css/a.css.map", "low"),
+    ]

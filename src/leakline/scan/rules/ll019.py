@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from leakline.findings import Severity
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.headers import Evaluator, ImportRef
@@ -76,13 +77,20 @@ class BrowserSourceMaps(Rule):
             if not rel.startswith(STATIC_PREFIX):
                 continue
             if rel.endswith(MAP_SUFFIX):
+                # A stylesheet's map exposes styles, not code, prompts or endpoints.
+                css = rel.endswith(".css" + MAP_SUFFIX)
                 yield Hit(
                     path=rel,
                     line=1,
                     column=1,
-                    message="source map served from /_next/static: the original source is public",
+                    message=(
+                        "CSS source map served from /_next/static: the original stylesheets are public"
+                        if css
+                        else "source map served from /_next/static: the original source is public"
+                    ),
                     evidence=f.name,
                     key="map-file",
+                    severity=Severity.LOW if css else None,
                 )
             elif rel.endswith(_CHUNK_SUFFIXES):
                 line = _inline_map_line(f)
