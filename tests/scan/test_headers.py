@@ -565,3 +565,21 @@ def test_headers_function_in_a_base_config_module(tmp_path: Path) -> None:
         },
     )
     assert _headers(app) == {("x-frame-options", "DENY", "config/base.js", 2, HeaderOrigin.NEXT_CONFIG)}
+
+
+def test_policies_are_judged_as_sent_in_production() -> None:
+    source = (
+        "const isDev = process.env.NODE_ENV === 'development';\n"
+        "const a = `script-src 'self' ${isDev ? \"'unsafe-eval'\" : ''}`;\n"
+        "const b = `script-src ${process.env.NODE_ENV !== 'production' ? \"'unsafe-eval'\" : \"'self'\"}`;\n"
+        "const c = !isDev && 'on';\n"
+        "const d = isDev || 'fallback';\n"
+        "const e = process.env.OTHER === 'x' ? 'p' : 'q';\n"
+        "const f = 1 === '1';\n"
+    )
+    assert _eval_const(source, "a") == "script-src 'self' "
+    assert _eval_const(source, "b") == "script-src 'self'"
+    assert _eval_const(source, "c") == "on"
+    assert _eval_const(source, "d") == "fallback"
+    assert _eval_const(source, "e") is UNKNOWN
+    assert _eval_const(source, "f") is UNKNOWN

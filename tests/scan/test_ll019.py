@@ -99,3 +99,13 @@ def test_css_maps_are_low_severity(tmp_path: Path) -> None:
         (".next/static/chunks/a.js.map", "medium"),
         (".next/static/css/a.css.map", "low"),
     ]
+
+
+def test_option_on_in_production_builds(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "next.config.mjs": "export default {\n  productionBrowserSourceMaps: process.env.NODE_ENV === 'production',\n};\n"
+        },
+    )
+    assert _found(app) == [("next.config.mjs", 2)]

@@ -56,6 +56,7 @@ _RESPONSE_FACTORIES = frozenset({"next", "rewrite", "redirect", "json"})
 _REQUEST_NAMES = frozenset({"request", "req"})
 MIDDLEWARE_NAMES = frozenset({"middleware", "proxy"})
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f", "b": "\b", "0": "\0"}
+NODE_ENV = "process.env.NODE_ENV"
 _JS_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
@@ -388,6 +389,18 @@ class Evaluator:
             return self._object(node, depth)
         if kind == "binary_expression":
             return self._binary(node, depth)
+        if kind == "ternary_expression":
+            condition = self.eval(node.child_by_field_name("condition"), depth + 1)
+            if isinstance(condition, bool):
+                branch = "consequence" if condition else "alternative"
+                return self.eval(node.child_by_field_name(branch), depth + 1)
+            return UNKNOWN
+        if kind == "unary_expression" and ts.text(node.child_by_field_name("operator")) == "!":
+            operand = self.eval(node.child_by_field_name("argument"), depth + 1)
+            return (not operand) if isinstance(operand, bool) else UNKNOWN
+        if kind == "member_expression" and ts.text(node) == NODE_ENV:
+            # Headers are judged as they are sent in production.
+            return static("production", *self.point(node), self.file.rel)
         if kind == "member_expression":
             obj = self.eval(node.child_by_field_name("object"), depth + 1)
             prop = node.child_by_field_name("property")
@@ -540,7 +553,19 @@ class Evaluator:
     def _binary(self, node: Node, depth: int) -> Value:
         operator = node.child_by_field_name("operator")
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        if operator is None or left is None or right is None or ts.text(operator) != "+":
+        if operator is None or left is None or right is None:
+            return UNKNOWN
+        op = ts.text(operator)
+        if op in _EQUALITY:
+            return _compare(op, self.eval(left, depth + 1), self.eval(right, depth + 1))
+        if op in ("&&", "||"):
+            lhs_value = self.eval(left, depth + 1)
+            if not isinstance(lhs_value, bool):
+                return UNKNOWN
+            if (op == "&&") == lhs_value:
+                return self.eval(right, depth + 1)
+            return lhs_value
+        if op != "+":
             return UNKNOWN
         lhs = _to_static(self.eval(left, depth + 1), left, self.file.rel)
         rhs = _to_static(self.eval(right, depth + 1), right, self.file.rel)
@@ -644,6 +669,25 @@ class Evaluator:
 
 
 _STRING_QUERY = "(string) @s"
+
+
+_EQUALITY = frozenset({"===", "==", "!==", "!="})
+
+
+def _compare(op: str, lhs: Value, rhs: Value) -> Value:
+    """Equality of two statically known strings, numbers or booleans (`NODE_ENV === "development"`)."""
+    known = (StaticString, bool, int, float)
+    if not isinstance(lhs, known) or not isinstance(rhs, known):
+        return UNKNOWN
+    if isinstance(lhs, StaticString) != isinstance(rhs, StaticString):
+        return UNKNOWN
+    if isinstance(lhs, StaticString) and isinstance(rhs, StaticString):
+        if not (lhs.is_fully_static and rhs.is_fully_static):
+            return UNKNOWN
+        equal = lhs.value == rhs.value
+    else:
+        equal = lhs == rhs
+    return equal if op in ("===", "==") else not equal
 
 
 def _number(raw: str) -> int | float | Unknown:
