@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from leakline.scan.engine import scan
+from leakline.scan.rules.ll015 import has_access_hint
 from tests.scan.annotations import expected_findings
 
 PACKAGE = '{"dependencies":{"next":"15.1.0"}}'
@@ -170,3 +173,26 @@ def test_sharded_run_finds_the_same_as_a_single_process(tmp_path: Path) -> None:
         (f.path, f.line, f.message) for f in single.findings
     ]
     assert {(f.path, f.line) for f in single.findings} == expected_findings(fixture, "LL015")
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        (b"await prisma.conversation.findUnique({ where: { id } })", True),
+        (b"db.query.chats\n    .findFirst({ where: eq(chats.id, id) })", True),
+        (b"Conversation.findById(id)", True),
+        (b"supabase.from('conversations').select('*')", True),
+        (b"db.select().from(schema.chatMessages)", True),
+        (b'pool.query("SELECT body FROM order_summaries WHERE id = $1", [id])', True),
+        (b"kv.hgetall(`chat:${id}`)", True),
+        (b"kv.get('answer:' + id)", True),
+        (b"await getChatById({ id })", True),
+        (b'return Response.json({ id, message: "order status" });', False),
+        (b"const [messages, setMessages] = useState([]);", False),
+        (b"throw new Error(error.message);", False),
+    ],
+)
+def test_byte_prefilter_keeps_every_access_shape(snippet: bytes, expected: bool) -> None:
+    filler = b"export const pad = 1;\n" * 20
+    assert has_access_hint(filler + snippet + filler) is expected
+    assert has_access_hint(snippet.upper()) is expected

@@ -31,17 +31,26 @@ AI_CONTENT = re.compile(
     r"conversation|chat|message|summar(?:y|ies)|recommendation|completion|answer|transcript|prompt|repl(?:y|ies)",
     re.IGNORECASE,
 )
-_PREFILTER_CONTENT = re.compile(
-    rb"(?i)conversation|chat|message|summar|recommendation|completion|answer|transcript|prompt|repl(?:y|ies)"
-)
 _PREFILTER_INPUT = re.compile(rb"params|searchParams|query|use server")
-_AI = rb"(?:conversation|chat|message|summar|recommendation|completion|answer|transcript|prompt|repl(?:y|ies))"
-# A byte-level superset of every data access `_Module.access` recognises; files without one are not parsed.
+AI_WORDS = (
+    b"conversation",
+    b"chat",
+    b"message",
+    b"summar",
+    b"recommendation",
+    b"completion",
+    b"answer",
+    b"transcript",
+    b"prompt",
+    b"repl",
+)
+_AI = b"(?:" + b"|".join(AI_WORDS) + b")"
+# Around each AI word of the lower-cased bytes: a superset of every data access `_Module.access`
+# recognises. Files without one are not parsed.
 _ACCESS_HINT = re.compile(
-    rb"(?i)"
-    + _AI
-    + rb"\w*\s*\.\s*(?:find|get|select|aggregate)"  # prisma.conversation.findUnique, Chat.findById
-    + rb"|\b(?:from|table|collection|selectFrom|innerJoin|leftJoin)\s*\(\s*[\"'`]?[\w.]*"
+    _AI
+    + rb"\w*\s*\.\s*(?:find|get|select|aggregate)"  # prisma.conversation.findunique, chat.findbyid
+    + rb"|\b(?:from|table|collection|selectfrom|innerjoin|leftjoin)\s*\(\s*[\"'`]?[\w.]*"
     + _AI  # .from('chats'), .from(chats)
     + rb"|\b(?:from|join)\s+[\"'`\[]?[\w.]*"
     + _AI  # SQL
@@ -49,8 +58,28 @@ _ACCESS_HINT = re.compile(
     + _AI
     + rb"[\w./-]*[:/]"  # KV keys: `chat:${id}`
     + rb"|(?:get|load|fetch|find|read|query|select|retrieve)\w*"
-    + _AI  # project wrappers: getChatById
+    + _AI  # project wrappers: getchatbyid
 )
+HINT_WINDOW = 80
+
+
+def _ai_word_offsets(lowered: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of every AI-content word in lower-cased bytes (plain `find`: much faster than a regex)."""
+    for word in AI_WORDS:
+        at = lowered.find(word)
+        while at >= 0:
+            yield at, at + len(word)
+            at = lowered.find(word, at + 1)
+
+
+def has_access_hint(data: bytes) -> bool:
+    lowered = data.lower()
+    return any(
+        _ACCESS_HINT.search(lowered, max(0, start - HINT_WINDOW), end + HINT_WINDOW)
+        for start, end in _ai_word_offsets(lowered)
+    )
+
+
 USER_INPUT_PROPS = frozenset({"params", "searchParams", "query"})
 READ_METHODS = frozenset(
     {
@@ -184,8 +213,8 @@ def _candidate_calls(f: SourceFile, root: Node) -> list[Node]:
     The words are rare, so this touches a handful of nodes per file instead of the whole tree.
     """
     found: dict[int, Node] = {}
-    for match in _PREFILTER_CONTENT.finditer(f.data()):
-        node: Node | None = root.descendant_for_byte_range(match.start(), match.end())
+    for start, end in _ai_word_offsets(f.data().lower()):
+        node: Node | None = root.descendant_for_byte_range(start, end)
         calls = 0
         while node is not None and calls < MAX_CALL_ANCESTORS and node.type not in _STOP_AT:
             if node.type == "call_expression":
@@ -422,7 +451,7 @@ class AiContentWithoutOwnershipCheck(Rule):
         index = ctx.index
         for f in index.sources:
             data = f.data()
-            if not _PREFILTER_INPUT.search(data) or not _ACCESS_HINT.search(data):
+            if not _PREFILTER_INPUT.search(data) or not has_access_hint(data):
                 continue
             serves = index.is_page(f) or index.is_route_handler(f) or index.is_api_route(f)
             if not serves and (b"use server" not in data or not index.is_server_action_module(f)):
