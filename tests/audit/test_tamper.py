@@ -282,15 +282,17 @@ def test_an_untouched_log_always_verifies(
     from leakline.audit.log import AuditLog, read_data_key
     from tests.audit.helpers import quiet_policy
 
-    directory = Path(tempfile.mkdtemp(prefix="audit-untouched-")) / "log"
-    policy = quiet_policy(mode="record" if record_mode else "group", checkpoint_every_records=every)
-    with AuditLog.open(directory, fixed_keys(), policy=policy, background=False) as log:
-        for kind, actor, payload, incident in records:
-            log.append(kind=kind, actor=actor, payload=payload, incident=incident)
-    log_bytes = (directory / fmt.LOG_FILENAME).read_bytes()
-    data_key = read_data_key(directory, parse_header(log_bytes), fixed_keys())
+    with tempfile.TemporaryDirectory(prefix="audit-untouched-") as tmp:
+        directory = Path(tmp) / "log"
+        policy = quiet_policy(mode="record" if record_mode else "group", checkpoint_every_records=every)
+        with AuditLog.open(directory, fixed_keys(), policy=policy, background=False) as log:
+            for kind, actor, payload, incident in records:
+                log.append(kind=kind, actor=actor, payload=payload, incident=incident)
+        log_bytes = (directory / fmt.LOG_FILENAME).read_bytes()
+        checkpoints = (directory / fmt.CHECKPOINT_FILENAME).read_bytes()
+        data_key = read_data_key(directory, parse_header(log_bytes), fixed_keys())
     seen: list[object] = []
-    report = verify_bytes(log_bytes, (directory / fmt.CHECKPOINT_FILENAME).read_bytes(), data_key=data_key,
+    report = verify_bytes(log_bytes, checkpoints, data_key=data_key,
                           on_record=lambda r: seen.append(r.payload) if r.type == fmt.RecordType.EVENT else None)
     expected_records = len(records) + (1 if records else 0)
     assert (report.records, report.uncovered_records, report.warnings) == (expected_records, 0, ())
