@@ -87,21 +87,24 @@ def test_malformed_rules_are_rejected_naming_the_field(rule: dict[str, Any], fie
     assert field in locations
 
 
-def test_every_predicate_that_reads_params_is_memoised_per_regime() -> None:
+def test_every_condition_that_reads_params_is_memoised_per_regime() -> None:
     import inspect
     import re
 
-    from leakline.obligations import predicates
-    from leakline.obligations.predicates import PREDICATES, USES_PARAMS
+    from leakline.obligations.predicates import CONDITIONS, USES_PARAMS
 
-    def reads(function_name: str) -> bool:
-        source = inspect.getsource(getattr(predicates, function_name))
+    def reads(name: str) -> bool:
+        source = inspect.getsource(type(CONDITIONS[name]))
         if re.search(r"params\[|params\.get", source):
             return True
-        callees = set(re.findall(r"(_[a-z0-9_]+)\(ctx, j, [^)]*params\)", source)) - {function_name}
+        callees = set(re.findall(r'CONDITIONS\["([a-z0-9-]+)"\]\.check\(ctx, j, [^)]*params\)', source)) - {name}
         return any(reads(callee) for callee in callees)
 
-    assert {name for name, fn in PREDICATES.items() if reads(fn.__name__)} == USES_PARAMS
+    assert {name for name in CONDITIONS if reads(name)} == USES_PARAMS
+    assert {
+        "covered-pi", "pdpa-notifiable", "pdpa-significant-harm", "lgpd-relevant", "appi-reportable",
+        "pipa-report", "nis2-significant", "ai-serious-incident", "ai-critical-infrastructure",
+    } == USES_PARAMS
 
 
 GOOD_RULE = """

@@ -4,9 +4,9 @@ A regime file says, for one law: where it reaches (`scope`), from when it applie
 and its rules. Each rule names its recipient, authority, article (`basis`), official `source` URL, the
 deadline in words and as a machine clock, the named conditions (`requires`) that must all hold for the
 duty to arise, the content the message must carry, and dated or conditional variants (a deadline that
-changed on a given date, a doubled deadline for small enterprises). Conditions are names of predicates
-implemented in `predicates.py`; the loader rejects unknown names, so a typo in a rule is caught at load
-time, not during an incident.
+changed on a given date, a doubled deadline for small enterprises). Conditions are names of the
+`Condition` classes registered in `predicates.py`; the loader rejects unknown names, so a typo in a rule
+is caught at load time, not during an incident.
 """
 
 from __future__ import annotations
@@ -203,8 +203,8 @@ def load_regimes() -> tuple[RegimeSpec, ...]:
 
 
 def load_regime_files(folder: Traversable) -> tuple[RegimeSpec, ...]:
-    """Every `*.toml` in `folder`, validated, with each `requires`/`when` name checked against the predicates."""
-    from leakline.obligations.predicates import PREDICATES
+    """Every `*.toml` in `folder`, validated, with each `requires`/`when` name checked against the conditions."""
+    from leakline.obligations.predicates import CONDITIONS
 
     regimes: list[RegimeSpec] = []
     for entry in sorted(folder.iterdir(), key=lambda item: item.name):
@@ -223,7 +223,7 @@ def load_regime_files(folder: Traversable) -> tuple[RegimeSpec, ...]:
         conditions += [v.when for rule in regime.rules for v in rule.variants if v.when]
         conditions += list(regime.processor.requires) if regime.processor else []
         for condition in conditions:
-            if condition.split(":", 1)[0] not in PREDICATES:
+            if condition.split(":", 1)[0] not in CONDITIONS:
                 raise RegimeDataError(f"{source}: unknown condition {condition!r}")
         for key, value in regime.params.items():
             for item in value if isinstance(value, list) else []:
