@@ -403,9 +403,12 @@ def test_a_log_inherited_across_fork_refuses_to_append(tmp_path: Path) -> None:
             os.write(write, b"appended")
         except AuditUsageError as exc:
             os.write(write, b"refused" if "opened by process" in exc.message else b"other")
+        log.close()  # what atexit does in a child that exits normally: must not touch the parent's log
         os._exit(0)
     os.close(write)
     os.waitpid(pid, 0)
     assert os.read(read, 100) == b"refused"
+    log.append(kind="parent again", actor="a")  # the parent still holds its lock and its files
     log.close()
-    assert [r.meta.get("kind") for r in decrypt_all(directory)] == [None, "parent"]
+    assert [r.meta.get("kind") for r in decrypt_all(directory)] == [None, "parent", "parent again"]
+    assert verify_log(directory).checkpoints == 1  # only the parent's close signed

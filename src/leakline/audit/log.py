@@ -429,6 +429,9 @@ class AuditLog:
 
     def close(self) -> None:
         """Flush, sign a final checkpoint (clean shutdown) and release everything."""
+        if os.getpid() != self._pid:
+            self._abandon()
+            return
         with self._mu:
             if self._closed:
                 return
@@ -898,6 +901,18 @@ class AuditLog:
                     self._settle_io()
                     if not self._closed:
                         self._release_if_idle()
+
+    def _abandon(self) -> None:
+        """In a forked child: let go of the inherited descriptors without writing or unlocking anything.
+
+        The lock and the files are shared with the parent's open file descriptions; unlocking or writing
+        here would act on the parent's log.
+        """
+        self._closed = True
+        for fd in (self._log_fd, self._cp_fd, self._lock.fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _open_logs.discard(self)
 
     def _shutdown(self) -> None:
         self._wait_for_writes()  # a batch taken by the background thread must not outlive its file
