@@ -120,3 +120,12 @@ def test_a_directory_is_not_a_facts_file(tmp_path: Path) -> None:
     result = runner.invoke(assess_app, [str(tmp_path)])
     assert result.exit_code != 0
     assert str(result.exception).startswith(f"{tmp_path}: cannot read: ")
+
+
+def test_explain_cites_the_processor_hop_source(tmp_path: Path) -> None:
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps({**FACTS, "controller": {**FACTS["controller"], "role": "processor"}}))
+    result = runner.invoke(assess_app, [str(path), "--explain", "--now", "2025-06-03T10:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert "gdpr-33 EU → controller: required under GDPR Art. 33(2)" in result.output
+    assert "source: https://leginfo.legislature.ca.gov/" in result.output

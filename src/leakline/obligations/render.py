@@ -52,7 +52,12 @@ def to_json(assessment: Assessment) -> str:
 
 
 def _sources() -> dict[str, str]:
-    return {rule.id + "@" + rule.recipient: rule.source for regime in load_regimes() for rule in regime.rules}
+    """"regime id@recipient" → the rule's source URL, processor hops included."""
+    sources = {rule.id + "@" + rule.recipient: rule.source for regime in load_regimes() for rule in regime.rules}
+    for regime in load_regimes():
+        if regime.processor is not None:
+            sources[regime.processor.rule + "@controller"] = regime.processor.source
+    return sources
 
 
 def print_text(assessment: Assessment, console: Console, *, explain: bool) -> None:
