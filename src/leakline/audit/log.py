@@ -809,8 +809,14 @@ class AuditLog:
             state.max_epoch = max(state.max_epoch, epoch)
             if rtype == fmt.RecordType.KEY_ROTATION:
                 start = pos + fmt.RECORD_FIXED.size
-                meta = json.loads(bytes(view[start : start + meta_len]))
-                state.signing_key = base64.b64decode(meta["new_signing_key"])
+                try:
+                    meta = json.loads(bytes(view[start : start + meta_len]))
+                    state.signing_key = base64.b64decode(meta["new_signing_key"], validate=True)
+                except (ValueError, KeyError, TypeError):
+                    raise AuditIntegrityError(
+                        "a signing key rotation record is damaged; run `leakline audit verify`",
+                        seq=state.seq - 1, offset=state.offset + pos, file=log_file,
+                    ) from None
             pos += length
         view.release()
         state.offset += pos
