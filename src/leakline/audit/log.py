@@ -10,14 +10,16 @@ Threads of one process share one `AuditLog` (an internal mutex serialises them).
 
 Group commit: in "group" mode `append` encrypts the record into an in-memory batch and returns its
 sequence number; the batch is written and fsync'ed when it is `group_commit_ms` old (by a background
-thread), when it reaches `MAX_BATCH_BYTES`, or on `flush()`/`close()`. The lock is held from the first
-record of a batch until it is on disk, so other writers wait at most one group-commit interval. In
-"record" mode every `append` returns only after its record is fsync'ed. A record is durable once
-`flush()` returns.
+thread), when it reaches `MAX_BATCH_BYTES`, or on `flush()`/`close()`. The batch is written outside
+the writer's mutex, so appends go on while it is fsync'ed; batches reach the file in the order they
+were taken. The lock is held from the first record of a batch until it is on disk, so other writers
+wait at most about one group-commit interval. In "record" mode every `append` returns only after its
+record is fsync'ed. A record is durable once `flush()` returns. One `AuditLog` per process: a log
+inherited across `fork` refuses to append.
 
 Recovery: bytes after the last complete record (a write cut short by a crash or power loss) are moved
-to a `torn-<offset>.bin` file in the log directory and cut from the log, under the lock, by the next
-writer; everything before them is kept. Their epoch, if readable, is never used again.
+to a `torn-record-<offset>-<µs>.bin` file in the log directory and cut from the log, under the lock, by
+the next writer; everything before them is kept. Their epoch, if readable, is never used again.
 """
 
 from __future__ import annotations
