@@ -92,21 +92,25 @@ def print_text(assessment: Assessment, console: Console, *, explain: bool) -> No
 
 
 def _print_explanation(assessment: Assessment, console: Console) -> None:
+    # Soft wrap: the terminal may fold long lines, but URLs and reasons stay whole when copied or piped.
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True)
+
     sources = _sources()
-    console.print("\n[bold]Why[/]")
+    say("\n[bold]Why[/]")
     for obligation in assessment.obligations:
         source = sources.get(f"{obligation.regime}@{obligation.recipient}", "")
-        console.print(
+        say(
             f"[bold]{obligation.regime}[/] {obligation.jurisdiction} → {obligation.recipient}: "
             f"{escape(obligation.why)}"
         )
-        console.print(f"    rule: {escape(obligation.basis)} — {escape(obligation.deadline)}")
+        say(f"    rule: {escape(obligation.basis)} — {escape(obligation.deadline)}")
         if source:
-            console.print(f"    source: {escape(source)}")
+            say(f"    source: {escape(source)}")
         if obligation.required:
-            console.print(f"    content: {escape('; '.join(obligation.content))}")
+            say(f"    content: {escape('; '.join(obligation.content))}")
     if assessment.not_applicable:
-        console.print("\n[bold]Did not apply[/]")
+        say("\n[bold]Did not apply[/]")
         for entry in assessment.not_applicable:
             where = f" {entry.jurisdiction}" if entry.jurisdiction else ""
-            console.print(f"[dim]{entry.regime}{where}: {escape(entry.why)}[/]")
+            say(f"[dim]{entry.regime}{where}: {escape(entry.why)}[/]")
