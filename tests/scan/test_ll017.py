@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from typing_extensions import Buffer
 
 from leakline.scan.engine import scan
+from leakline.scan.index import SourceFile
 from leakline.scan.rules.ll017 import (
     HEAD_BYTES,
     WeightsFormat,
@@ -257,3 +258,27 @@ def test_uppercase_extension_and_lfs_pointer_confidence(tmp_path: Path) -> None:
 def test_empty_and_unreadable_files_are_not_findings(tmp_path: Path, name: str) -> None:
     app = _app(tmp_path, {f"public/{name}": b""})
     assert _findings(app) == []
+
+
+def test_findings_on_big_binaries_never_read_them_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(tmp_path, {"public/small.gguf": _gguf()})
+    big = tmp_path / "public" / "big.gguf"
+    with big.open("wb") as handle:
+        handle.write(_gguf())
+        handle.truncate(64 * 1024 * 1024)
+    loaded: list[str] = []
+    original = SourceFile.data
+
+    def spy(self: SourceFile) -> bytes:
+        loaded.append(self.rel)
+        return original(self)
+
+    monkeypatch.setattr(SourceFile, "data", spy)
+    result = scan(app, rule_ids=["LL017"])
+    assert [(f.path, f.line, f.suppressed) for f in result.findings] == [
+        ("public/big.gguf", 1, None),
+        ("public/small.gguf", 1, None),
+    ]
+    # The engine looks for leakline-ignore comments only in files that can hold them.
+    assert "public/big.gguf" not in loaded
+    assert not any(reason.startswith("invalid UTF-8") for reason in result.stats.skipped)

@@ -77,9 +77,18 @@ def _rel_to_root(root: Path, app: Path, rel: str) -> str:
     return rel if prefix in ("", ".") else f"{prefix}/{rel}"
 
 
+SUPPRESSION_MAX_BYTES = 16 * 1024 * 1024
+"""Larger files (model weights, archives, media) are never read whole just to look for a comment."""
+
+
+def _can_hold_comments(f: SourceFile) -> bool:
+    """False for huge or binary files (NUL in the first 8 KiB): they cannot carry a leakline-ignore comment."""
+    return f.size <= SUPPRESSION_MAX_BYTES and b"\x00" not in f.data()[:8192]
+
+
 def _inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | None:
     """`// leakline-ignore LL007: reason` on the same or the previous line."""
-    if f is None:
+    if f is None or not _can_hold_comments(f):
         return None
     for number in (line, line - 1):
         text = f.line_text(number)
