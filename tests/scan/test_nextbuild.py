@@ -32,6 +32,8 @@ BUILD_TIMEOUT_S = 600
 LOCK_NAME = ".next-build.lock"
 KEY_NAME = "NEXT_PUBLIC_LLM_API_KEY"
 
+pytestmark = pytest.mark.slow
+
 
 def _env_value(name: str) -> str:
     for line in (SHOP / ".env.production").read_text(encoding="utf-8").splitlines():

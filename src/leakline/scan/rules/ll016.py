@@ -324,7 +324,8 @@ def matching_advisories(
         hit = affected.matching_range(version)
         if hit is not None and facts.all_hold(advisory.applies_when):
             out.append(AdvisoryMatch(advisory, hit))
-    return out
+    # Worst first (the message leads with its title); data-file order among equals.
+    return sorted(out, key=lambda m: -m.advisory.severity.rank)
 
 
 def safe_upgrade(package: str, version: SemVer, advisories: Iterable[Advisory], facts: AppFacts) -> SemVer | None:
