@@ -172,3 +172,12 @@ def test_verify_with_key_authenticates_payloads(populated: tuple[Path, Path]) ->
     invoke("verify", str(log))  # integrity alone passes: no checkpoint covers the record any more
     with pytest.raises(RecordModified, match="does not authenticate"):
         invoke("verify", str(log), "--key", str(key))
+
+
+def test_verify_against_a_trusted_checkpoint(populated: tuple[Path, Path], tmp_path: Path) -> None:
+    log, _ = populated
+    kept = tmp_path / "kept-checkpoints"
+    kept.write_bytes((log / fmt.CHECKPOINT_FILENAME).read_bytes())
+    assert invoke("verify", str(log), "--trusted", str(kept)).output.startswith("intact: 6 records")  # type: ignore[attr-defined]
+    with pytest.raises(AuditUsageError, match="cannot read"):
+        invoke("verify", str(log), "--trusted", str(tmp_path / "missing"))

@@ -297,3 +297,31 @@ def test_an_untouched_log_always_verifies(
     expected_records = len(records) + (1 if records else 0)
     assert (report.records, report.uncovered_records, report.warnings) == (expected_records, 0, ())
     assert seen == [payload for _, _, payload, _ in records]
+
+
+def test_a_rollback_of_both_files_is_caught_with_a_trusted_checkpoint(tmp_path: Path) -> None:
+    """Cutting the log and its checkpoints back to an earlier boundary is invisible without outside help."""
+    from leakline.audit.errors import AuditUsageError
+
+    directory = tmp_path / "log"
+    write_sample_log(directory, records=10, checkpoint_every=4)
+    log = (directory / fmt.LOG_FILENAME).read_bytes()
+    checkpoints = (directory / fmt.CHECKPOINT_FILENAME).read_bytes()
+    kept_by_auditor = checkpoints  # the auditor kept the checkpoint file (its last checkpoint counts)
+    verify_bytes(log, checkpoints, trusted=kept_by_auditor)
+    # Roll both files back to checkpoint #1 (8 records).
+    first_two = checkpoints[: 2 * fmt.CHECKPOINT_SIZE]
+    size = fmt.CHECKPOINT_BODY.unpack_from(first_two, fmt.CHECKPOINT_SIZE)[6]
+    rolled_back = log[:size]
+    assert verify_bytes(rolled_back, first_two).records == 8  # consistent on its own
+    with pytest.raises(LogTruncated, match=r"trusted checkpoint #\d \(11 records\) is missing"):
+        verify_bytes(rolled_back, first_two, trusted=kept_by_auditor)
+    # A checkpoint of another log, or a damaged one, is a usage error, not a verdict.
+    other = tmp_path / "other"
+    write_sample_log(other, records=2)
+    with pytest.raises(AuditUsageError, match="belongs to another log"):
+        verify_bytes(log, checkpoints, trusted=(other / fmt.CHECKPOINT_FILENAME).read_bytes())
+    damaged = bytearray(kept_by_auditor)
+    damaged[-1] ^= 1
+    with pytest.raises(AuditUsageError, match="signature does not verify"):
+        verify_bytes(log, checkpoints, trusted=bytes(damaged))

@@ -113,14 +113,24 @@ def verify(
         Path | None, typer.Option("--key", help="Also decrypt and authenticate every payload with this key.")
     ] = None,
     output_format: Annotated[Literal["text", "json"], typer.Option("--format", help="text or json.")] = "text",
+    trusted: Annotated[
+        Path | None,
+        typer.Option("--trusted", help="A checkpoint (file) kept from an earlier verification; must still be there."),
+    ] = None,
 ) -> None:
     """Check signatures, chain, Merkle roots and sequence; exit 1 naming the first bad record."""
-    from leakline.audit.errors import AuditIntegrityError
+    from leakline.audit.errors import AuditIntegrityError, AuditUsageError
     from leakline.audit.verify import verify_log
 
     data_key = _data_key(directory, _keys(key)) if key is not None else None
+    trusted_bytes = None
+    if trusted is not None:
+        try:
+            trusted_bytes = trusted.read_bytes()
+        except OSError as exc:
+            raise AuditUsageError(f"{trusted}: cannot read: {exc.strerror}") from None
     try:
-        report = verify_log(directory, data_key=data_key)
+        report = verify_log(directory, data_key=data_key, trusted=trusted_bytes)
     except AuditIntegrityError as error:
         if output_format == "json":
             typer.echo(json.dumps({

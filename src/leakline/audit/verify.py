@@ -243,6 +243,33 @@ def parse_checkpoints(
     return checkpoints, torn, deferred
 
 
+def check_trusted_checkpoint(
+    checkpoints: list[fmt.Checkpoint], trusted: bytes, header: fmt.Header, *, file: str
+) -> None:
+    """The log's checkpoint file must hold, unchanged, the checkpoint an auditor kept from before."""
+    from leakline.audit.errors import AuditUsageError
+
+    if not trusted or len(trusted) % fmt.CHECKPOINT_SIZE:
+        raise AuditUsageError("the trusted checkpoint is not a checkpoint (or a checkpoint file)")
+    raw = trusted[-fmt.CHECKPOINT_SIZE :]
+    fields = fmt.CHECKPOINT_BODY.unpack_from(raw, 0)
+    number, tree_size, public_key = fields[4], fields[5], fields[11]
+    body_size = fmt.CHECKPOINT_BODY.size
+    if fields[3] != header.log_id:
+        raise AuditUsageError("the trusted checkpoint belongs to another log")
+    if not signature_valid(public_key, raw[body_size:], fmt.checkpoint_signed_message(raw[:body_size])):
+        raise AuditUsageError("the trusted checkpoint's signature does not verify")
+    if number >= len(checkpoints):
+        raise LogTruncated(
+            f"the trusted checkpoint #{number} ({tree_size} records) is missing: the log and its checkpoints "
+            f"were cut back to {len(checkpoints)} checkpoints",
+            offset=len(checkpoints) * fmt.CHECKPOINT_SIZE, file=file,
+        )
+    if checkpoints[number].raw != raw:
+        raise CheckpointForged(f"checkpoint #{number} differs from the trusted copy",
+                               offset=number * fmt.CHECKPOINT_SIZE, file=file)
+
+
 def _seqs_after(buf: Buffer, offset: int) -> Iterator[int]:
     """Sequence numbers of the well-framed records from `offset` on (for telling deletion from reordering)."""
     end = len(buf)
@@ -296,12 +323,19 @@ def verify_bytes(
     *,
     data_key: bytes | None = None,
     on_record: Callable[[Record], None] | None = None,
+    trusted: bytes | None = None,
     log_file: str = fmt.LOG_FILENAME,
     checkpoint_file: str = fmt.CHECKPOINT_FILENAME,
 ) -> VerifyReport:
-    """Verify a whole log; with `data_key`, also decrypt every payload (passed to `on_record`)."""
+    """Verify a whole log; with `data_key`, also decrypt every payload (passed to `on_record`).
+
+    `trusted` is a checkpoint (or a checkpoint file, whose last one counts) that the verifier obtained
+    earlier, out of band: the log must still contain it, which rules out a roll-back of both files.
+    """
     header = parse_header(log, file=log_file)
     checkpoints, torn_checkpoint, deferred = parse_checkpoints(checkpoints_buf, header, file=checkpoint_file)
+    if trusted is not None:
+        check_trusted_checkpoint(checkpoints, trusted, header, file=checkpoint_file)
     if data_key is None and on_record is not None:
         raise ValueError("on_record needs the data key")
     if data_key is not None:
@@ -651,7 +685,11 @@ def log_paths(directory: Path) -> tuple[Path, Path]:
 
 
 def verify_log(
-    directory: Path, *, data_key: bytes | None = None, on_record: Callable[[Record], None] | None = None
+    directory: Path,
+    *,
+    data_key: bytes | None = None,
+    on_record: Callable[[Record], None] | None = None,
+    trusted: bytes | None = None,
 ) -> VerifyReport:
     """Verify the log in `directory` (see `verify_bytes`)."""
     log_path, checkpoint_path = log_paths(directory)
@@ -659,6 +697,6 @@ def verify_log(
     checkpoints = checkpoint_path.read_bytes() if checkpoint_path.exists() else b""
     with _mapped(log_path) as log:
         return verify_bytes(
-            log, checkpoints, data_key=data_key, on_record=on_record,
+            log, checkpoints, data_key=data_key, on_record=on_record, trusted=trusted,
             log_file=str(log_path), checkpoint_file=str(checkpoint_path),
         )
