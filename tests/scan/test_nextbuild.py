@@ -63,7 +63,7 @@ def shop() -> Path:
         pytest.skip(f"{SHOP / 'node_modules'} is missing: run scripts/setup-dev (npm ci) to build the fixture app")
     npx = shutil.which("npx")
     if npx is None:
-        pytest.skip("npx (Node.js) is not installed: run scripts/setup-dev")
+        pytest.fail("node_modules is installed but npx is not on PATH: install Node.js (scripts/setup-dev)")
     # Several pytest processes may share this checkout: one builds while the others wait, then reuse it.
     with (SHOP / LOCK_NAME).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
