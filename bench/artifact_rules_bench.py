@@ -34,6 +34,8 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "artifacts"
 SEED = 1729
 CHUNK = 1024 * 1024
+RULE_SECONDS: list[float] = []
+"""Time spent in LL016 + LL017 themselves per leakline run (the engine's per-rule timings)."""
 WEIGHT_SUFFIXES = (".gguf", ".ggml", ".safetensors", ".onnx", ".pt", ".pth", ".bin")
 
 
@@ -115,6 +117,7 @@ def run_leakline(app: Path) -> tuple[set[str], int]:
     if result.stats.rule_errors:
         raise SystemExit(f"rule errors: {result.stats.rule_errors}")
     weights = {f.path for f in result.findings if f.rule == "LL017"}
+    RULE_SECONDS.append(sum(result.stats.rule_seconds.values()))
     return weights, -1
 
 
