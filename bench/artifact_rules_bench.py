@@ -172,6 +172,7 @@ def main() -> None:
     print(f"app: {app} ({files} files, {args.weights_gib} GiB of sparse weights)")
     print(f"weights found by both: {len(leak_found)}")
     print(f"leakline LL016+LL017 (whole engine): median {leak_s * 1000:.1f} ms over {args.repeat} runs")
+    print(f"  of which inside LL016+LL017       : median {statistics.median(RULE_SECONDS) * 1000:.1f} ms")
     print(
         f"baseline (whole-file reads)        : median {base_s * 1000:.1f} ms, {base_read / 1024**3:.2f} GiB read per run"
     )
