@@ -110,3 +110,9 @@ def test_a_layout_meta_that_is_not_a_policy_does_not_count(tmp_path: Path) -> No
         },
     )
     assert [(p, line) for p, line, _ in _found(app)] == [("next.config.ts", 1)]
+
+
+def test_a_policy_set_outside_the_app_is_recorded_with_an_inline_suppression(tmp_path: Path) -> None:
+    app = _app(tmp_path, {"next.config.mjs": "// leakline-ignore LL001: set by the CDN\nexport default {};\n"})
+    (finding,) = scan(app, rule_ids=["LL001"]).findings
+    assert (finding.path, finding.line, finding.suppressed) == ("next.config.mjs", 1, "set by the CDN")
