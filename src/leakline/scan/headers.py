@@ -1,16 +1,19 @@
 """The response headers an app sets, each with the place that sets it, and a CSP3 policy parser.
 
-Headers come from next.config `headers()` (entries `{source, headers: [{key, value}]}` whose values
-may be literals, template strings, concatenations, `[...].join('; ')`, `.replace()`/`.trim()` of those,
-`Object.entries(obj).map(...)`, constants and project imports: resolved statically where possible),
+Headers come from next.config `headers()` (or a base config module it imports; entries
+`{source, headers: [{key, value}]}` whose values may be literals, template strings, concatenations,
+`[...].join('; ')`, `.replace()`/`.trim()` of those, `Object.entries(obj).map(...)`, constants and project
+imports, all resolved statically where possible, with `process.env.NODE_ENV` read as "production"),
 middleware/proxy code and the project modules it imports (`response.headers.set(...)`, a
-`new Headers(...)` passed as response headers, `NextResponse.next({ headers: {...} })`), vercel.json
-(`headers` and legacy `routes[].headers`), `<meta httpEquiv>` / `<meta name="referrer">` and the
-Metadata API `referrer` in layouts and `_document`/`_app`, and recognised helpers (next-secure-headers,
-@nosecone/next, nosecone) modelled with their documented defaults. Strings keep their source position
-per line, so a finding inside a multi-line policy points at the directive's own line. The CSP parser
-follows the CSP3 grammar: a header value is a comma-separated list of policies, a policy is directives
-split on ';', a directive is a name and its source expressions split on ASCII whitespace.
+`new Headers(...)` passed as response headers, `NextResponse.next({ headers: {...} })`, but never request
+headers forwarded to the app nor the headers of an outgoing `fetch`), `res.setHeader` in Pages Router
+pages, vercel.json (`headers` and legacy `routes[].headers`), `<meta httpEquiv>` /
+`<meta name="referrer">` and the Metadata API `referrer` in layouts and `_document`/`_app`, and
+recognised helpers (next-secure-headers, @nosecone/next, nosecone) modelled with their documented
+defaults. Strings keep the source file, line and column of every character, so a finding inside a
+multi-line policy points at the directive's own line. The CSP parser follows the CSP3 grammar: a header
+value is a comma-separated list of policies, a policy is directives split on ';', a directive is a name
+and its source expressions split on ASCII whitespace.
 """
 
 from __future__ import annotations
