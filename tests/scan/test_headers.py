@@ -583,3 +583,10 @@ def test_policies_are_judged_as_sent_in_production() -> None:
     assert _eval_const(source, "d") == "fallback"
     assert _eval_const(source, "e") is UNKNOWN
     assert _eval_const(source, "f") is UNKNOWN
+
+
+def test_regexes_that_could_backtrack_are_not_run() -> None:
+    assert _eval_const("const a = ('a'.repeat(40) + '!').replace(/(a+)+$/, '');", "a") is UNKNOWN
+    assert _eval_const("const a = 'aaaa!'.replace(/(a+)+$/, '');", "a") is UNKNOWN
+    assert _eval_const("const a = 'x;y'.replace(/(?<=x);/, '');", "a") is UNKNOWN
+    assert _eval_const("const a = 'x  ;y'.replace(/[ ]{2,};/, ';');", "a") == "x;y"

@@ -60,6 +60,8 @@ _REQUEST_NAMES = frozenset({"request", "req"})
 MIDDLEWARE_NAMES = frozenset({"middleware", "proxy"})
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f", "b": "\b", "0": "\0"}
 NODE_ENV = "process.env.NODE_ENV"
+_RISKY_REGEX = re.compile(r"\)[*+?{]|\\[1-9]|\(\?[<=!]")
+"""Quantified groups, backreferences and lookarounds: not what tidies a header, and where backtracking lives."""
 _JS_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
@@ -616,6 +618,8 @@ class Evaluator:
         if pattern.type == "regex":
             body = ts.text(pattern.child_by_field_name("pattern"))
             flags_text = ts.text(pattern.child_by_field_name("flags"))
+            if _RISKY_REGEX.search(body):
+                return UNKNOWN  # a scanned repository must not be able to stall the scan by backtracking
             flags = 0
             for flag in flags_text:
                 flags |= _JS_REGEX_FLAGS.get(flag, 0)
