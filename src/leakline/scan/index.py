@@ -23,6 +23,25 @@ from leakline.scan import parse as ts
 from leakline.scan.walker import NEXT_CONFIG_NAMES
 
 MINIFIED_AVG_LINE = 400
+# Statement-level node kinds most rules and the LLM-data analysis look at; one query per file finds them all.
+INDEXED_NODE_TYPES = (
+    "function_declaration",
+    "function_expression",
+    "function",
+    "arrow_function",
+    "method_definition",
+    "generator_function_declaration",
+    "generator_function",
+    "variable_declarator",
+    "assignment_expression",
+    "augmented_assignment_expression",
+    "for_in_statement",
+    "call_expression",
+    "new_expression",
+    "export_statement",
+    "return_statement",
+)
+_INDEXED_SET = frozenset(INDEXED_NODE_TYPES)
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ROUTE_FILE = ("route",)
 _RESOLVE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
@@ -117,6 +136,24 @@ class SourceFile:
     def root(self) -> Node | None:
         tree = self.tree
         return tree.root_node if tree is not None else None
+
+    @cached_property
+    def _indexed_nodes(self) -> list[Node]:
+        root = self.root
+        language = self.language
+        if root is None or language is None:
+            return []
+        return ts.nodes_of_types(language, INDEXED_NODE_TYPES, root)
+
+    def nodes(self, *types: str) -> list[Node]:
+        """Descendants of the given kinds in document order. Kinds in `INDEXED_NODE_TYPES` come from one
+        shared query per file; rules asking for them cost no further traversal."""
+        wanted = frozenset(types)
+        if wanted <= _INDEXED_SET:
+            return [n for n in self._indexed_nodes if n.type in wanted]
+        root = self.root
+        language = self.language
+        return ts.nodes_of_types(language, tuple(types), root) if root is not None and language is not None else []
 
     @cached_property
     def looks_minified(self) -> bool:
@@ -435,10 +472,6 @@ def _loads_jsonc(text: str) -> object:
         return {}
 
 
-_IMPORT_QUERY = """
-(import_statement source: (string) @source) @import
-(export_statement source: (string) @source) @export
-"""
 
 
 def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:
@@ -447,7 +480,15 @@ def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:
     if root is None or lang is None:
         return []
     out: list[Import] = []
-    for node in ts.captures(lang, _IMPORT_QUERY, root).get("source", []):
+    # Imports and re-exports are top-level statements: no tree query needed.
+    sources = [
+        statement.child_by_field_name("source")
+        for statement in root.named_children
+        if statement.type in ("import_statement", "export_statement")
+    ]
+    for node in sources:
+        if node is None:
+            continue
         spec = ts.string_value(node) or ""
         resolved = index.resolve_import(f.rel, spec)
         statement = node.parent

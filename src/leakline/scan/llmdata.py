@@ -377,12 +377,7 @@ class FileLlm:
         self.analysis = analysis
         self.file = f
         self.root = f.root
-        language = f.language
-        self._nodes: list[Node] = (
-            ts.nodes_of_types(language, INTERESTING_TYPES, self.root)
-            if self.root is not None and language is not None
-            else []
-        )
+        self._nodes: list[Node] = f.nodes(*INTERESTING_TYPES)
         self._imports = {imp.local: imp for imp in analysis.index.imports_of(f)}
         self._ollama_locals = {imp.local for imp in self._imports.values() if imp.source == "ollama"}
         self._functions: dict[str, list[Node]] = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports
@@ -21,10 +20,7 @@ class LlmDataLogged(Rule):
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)
             llm = None
-            language = f.language
-            if language is None:
-                continue
-            for node in ts.nodes_of_types(language, ("call_expression",), f.root):
+            for node in f.nodes("call_expression"):
                 sink = classify_sink(node, sentry)
                 if sink is None or not sink.payload:
                     continue

@@ -59,10 +59,7 @@ class CheckoutDataLogged(Rule):
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)
             sensitive = SensitiveFields(ctx.index, f)
-            language = f.language
-            if language is None:
-                continue
-            for node in ts.nodes_of_types(language, ("call_expression",), f.root):
+            for node in f.nodes("call_expression"):
                 sink = classify_sink(node, sentry)
                 if sink is None or not sink.payload:
                     continue
