@@ -337,3 +337,57 @@ def test_upgrade_hint_skips_versions_that_later_advisories_affect(tmp_path: Path
         "CVE-2026-23869",
         "CVE-2026-23870",
     ]
+
+
+# ---- monorepos: the workspace lockfile sits above the app ------------------------------------------
+
+
+def _workspace(tmp_path: Path, lockfile: str, text: str) -> Path:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "package.json").write_text('{"name": "monorepo", "private": true, "workspaces": ["apps/*"]}\n')
+    (repo / lockfile).write_text(text)
+    return repo
+
+
+def test_pnpm_workspace_lockfile_above_the_app(tmp_path: Path) -> None:
+    lock = (
+        "lockfileVersion: '9.0'\n\nimporters:\n\n  .: {}\n\n  apps/web:\n    dependencies:\n      next:\n"
+        "        specifier: ^15.0.0\n        version: 15.0.3(react-dom@19.0.0(react@19.0.0))(react@19.0.0)\n"
+        "  apps/docs:\n    dependencies:\n      next:\n        specifier: 15.5.29\n        version: 15.5.29\n"
+    )
+    repo = _workspace(tmp_path, "pnpm-lock.yaml", lock)
+    _app(repo / "apps" / "web", {"next": "^15.0.0"}, {"app/page.tsx": PAGE})
+    _app(repo / "apps" / "docs", {"next": "15.5.29"}, {"app/page.tsx": PAGE})
+    (finding,) = _findings(repo)
+    assert (finding.path, finding.line) == ("apps/web/package.json", 5)
+    assert finding.evidence == "next@15.0.3 (../../pnpm-lock.yaml)"
+    assert finding.confidence.value == "high"
+
+
+def test_npm_workspace_prefers_the_app_own_nested_copy(tmp_path: Path) -> None:
+    lock = {
+        "name": "monorepo",
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"workspaces": ["apps/*"]},
+            "node_modules/next": {"version": "15.5.29"},
+            "apps/shop/node_modules/next": {"version": "14.2.5"},
+        },
+    }
+    repo = _workspace(tmp_path, "package-lock.json", json.dumps(lock, indent=2))
+    app = _app(repo / "apps" / "shop", {"next": "^14.0.0"}, {"pages/index.tsx": PAGE})
+    (finding,) = _findings(app)
+    assert finding.evidence == "next@14.2.5 (../../package-lock.json)"
+    assert _ids(finding) == ["CVE-2024-46982"]
+
+
+def test_lockfiles_outside_the_repository_are_not_read(tmp_path: Path) -> None:
+    outer_lock = {"lockfileVersion": 3, "packages": {"node_modules/next": {"version": "14.2.33"}}}
+    (tmp_path / "package-lock.json").write_text(json.dumps(outer_lock))
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    app = _app(repo, {"next": "^14.2.0"}, {"pages/index.tsx": PAGE})
+    (finding,) = _findings(app)
+    assert finding.evidence == "next@14.2.0 (lowest version the package.json range allows)"
+    assert finding.confidence.value == "medium"

@@ -251,3 +251,80 @@ def dependency_position(index: ProjectIndex, name: str) -> JsonKeyPosition | Non
         if position is not None:
             return position
     return None
+
+
+# ---- workspaces: the lockfile of a monorepo sits above the app --------------------------------------
+
+WORKSPACE_LOOKUP_LEVELS = 6
+"""How many folders above an app are searched for a workspace lockfile (turborepo/nx layouts are shallow)."""
+
+
+def _from_npm_workspace(text: str, name: str, importer: str) -> str | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    packages = data.get("packages") if isinstance(data, dict) else None
+    if not isinstance(packages, dict):
+        return None
+    # npm hoists to the root node_modules unless the workspace needs a different version.
+    for key in (f"{importer}/node_modules/{name}", f"node_modules/{name}"):
+        entry = packages.get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("version"), str):
+            return _clean(entry["version"])
+    return None
+
+
+def _from_pnpm_workspace(text: str, name: str, importer: str) -> str | None:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    importers = data.get("importers") if isinstance(data, dict) else None
+    root = importers.get(importer) if isinstance(importers, dict) else None
+    if not isinstance(root, dict):
+        return None
+    for section in ("dependencies", "devDependencies"):
+        deps = root.get(section)
+        if isinstance(deps, dict) and name in deps:
+            entry = deps[name]
+            raw = entry.get("version") if isinstance(entry, dict) else entry
+            if isinstance(raw, str) and not raw.startswith("link:"):
+                return _clean(raw)
+    return None
+
+
+def _from_yarn_workspace(text: str, name: str, importer: str) -> str | None:
+    return _from_yarn(text, name)
+
+
+_WORKSPACE_READERS = (
+    ("package-lock.json", _from_npm_workspace),
+    ("pnpm-lock.yaml", _from_pnpm_workspace),
+    ("yarn.lock", _from_yarn_workspace),
+)
+
+
+def resolve_workspace_version(index: ProjectIndex, name: str) -> ResolvedVersion | None:
+    """The version a monorepo's lockfile (in a folder above the app) records for `name`.
+
+    `source` is the lockfile's path relative to the app (`../../pnpm-lock.yaml`). The search stops
+    at a repository root (a `.git` entry) or after WORKSPACE_LOOKUP_LEVELS folders.
+    """
+    app = index.root.resolve()
+    folder = app
+    for level in range(1, WORKSPACE_LOOKUP_LEVELS + 1):
+        if (folder / ".git").exists() or folder.parent == folder:
+            return None
+        folder = folder.parent
+        importer = app.relative_to(folder).as_posix()
+        for filename, reader in _WORKSPACE_READERS:
+            path = folder / filename
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            version = reader(text, name, importer)
+            if version:
+                return ResolvedVersion(version, "../" * level + filename)
+    return None

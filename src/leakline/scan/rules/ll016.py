@@ -30,6 +30,7 @@ from leakline.scan.lockfiles import (
     is_exact_version,
     json_key_position,
     resolve_version,
+    resolve_workspace_version,
 )
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 
@@ -376,6 +377,9 @@ class VulnerableFrameworkVersion(Rule):
         facts = AppFacts(index)
         for package in packages:
             resolved = resolve_version(index, package)
+            if resolved is not None and resolved.source == "package.json":
+                # A monorepo app has no lockfile of its own: the workspace's one, above it, says what is installed.
+                resolved = resolve_workspace_version(index, package) or resolved
             version = SemVer.parse(resolved.version) if resolved is not None else None
             if resolved is None or version is None:
                 continue
