@@ -590,3 +590,9 @@ def test_regexes_that_could_backtrack_are_not_run() -> None:
     assert _eval_const("const a = 'aaaa!'.replace(/(a+)+$/, '');", "a") is UNKNOWN
     assert _eval_const("const a = 'x;y'.replace(/(?<=x);/, '');", "a") is UNKNOWN
     assert _eval_const("const a = 'x  ;y'.replace(/[ ]{2,};/, ';');", "a") == "x;y"
+    assert _eval_const("const a = 'x'.replace(/\\s*\\s*\\s*y/, '');", "a") is UNKNOWN
+    assert _eval_const("const a = 'x  y'.replace(/\\s{2,}/g, ' ');", "a") == "x y"
+    assert _eval_const("const a = 'x ; y'.replace(/\\s*;\\s*/g, ';');", "a") is UNKNOWN
+    long_policy = "const a = '" + " " * 9000 + "x'.replace(/\\s+/g, ' ');"
+    assert _eval_const(long_policy, "a") is UNKNOWN
+    assert _eval_const(long_policy.replace(" " * 9000, " " * 90), "a") == " x"

@@ -62,6 +62,11 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f", "b": "\b", "0
 NODE_ENV = "process.env.NODE_ENV"
 _RISKY_REGEX = re.compile(r"\)[*+?{]|\\[1-9]|\(\?[<=!]")
 """Quantified groups, backreferences and lookarounds: not what tidies a header, and where backtracking lives."""
+_QUANTIFIER = re.compile(r"(?<!\\)[*+?{]")
+MAX_REGEX_QUANTIFIERS = 1
+MAX_REGEX_INPUT = 8192
+"""Adjacent quantifiers (`\\s*\\s*x`) backtrack polynomially; the regexes that tidy a policy (`/\\s{2,}/g`,
+`/\\n/g`) have one quantifier, and a policy is a few KB at most."""
 _JS_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
@@ -618,7 +623,8 @@ class Evaluator:
         if pattern.type == "regex":
             body = ts.text(pattern.child_by_field_name("pattern"))
             flags_text = ts.text(pattern.child_by_field_name("flags"))
-            if _RISKY_REGEX.search(body):
+            risky = _RISKY_REGEX.search(body) or len(_QUANTIFIER.findall(body)) > MAX_REGEX_QUANTIFIERS
+            if risky or len(target.value) > MAX_REGEX_INPUT:
                 return UNKNOWN  # a scanned repository must not be able to stall the scan by backtracking
             flags = 0
             for flag in flags_text:
