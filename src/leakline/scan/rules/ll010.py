@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from tree_sitter import Node
+from tree_sitter import Language, Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
@@ -44,7 +44,9 @@ HTML_METHODS = {"insertAdjacentHTML": 1, "createContextualFragment": 0}
 DOCUMENT_WRITERS = frozenset({"document.write", "document.writeln"})
 CODE_CALLEES = frozenset({"eval", "window.eval", "globalThis.eval", "Function"})
 NEXT_SCRIPT_MODULE = "next/script"
-COMPONENT_FUNCTIONS = frozenset({"function_declaration", "arrow_function", "function_expression", "function"})
+COMPONENT_FUNCTIONS = ("function_declaration", "arrow_function", "function_expression", "function")
+JSX_TAGS = ("jsx_opening_element", "jsx_self_closing_element")
+SINK_NODE_TYPES = ("jsx_attribute", "jsx_element", "assignment_expression", "call_expression", "new_expression")
 # Next.js file conventions: modules the framework renders itself, never imported by project code.
 CONVENTION_STEMS = frozenset(
     {"page", "layout", "template", "route", "loading", "not-found", "error", "global-error", "default"}
@@ -121,13 +123,14 @@ def _script_tags(ctx: ScanContext, f: SourceFile) -> frozenset[str]:
 class Checker:
     """Finds the sinks of one file and asks the LLM-data analysis about what flows into them."""
 
-    def __init__(self, f: SourceFile, llm: FileLlm, script_tags: frozenset[str]) -> None:
+    def __init__(self, f: SourceFile, llm: FileLlm, script_tags: frozenset[str], language: Language) -> None:
         self.file = f
         self.llm = llm
         self.script_tags = script_tags
+        self.language = language
 
     def hits(self, root: Node) -> Iterator[Hit]:
-        for node in ts.walk(root):
+        for node in ts.nodes_of_types(self.language, SINK_NODE_TYPES, root):
             kind = node.type
             if kind == "jsx_attribute":
                 yield from self._attribute(node)
@@ -247,12 +250,10 @@ def _import_token(rel: str) -> str:
     return parts[-2] if stem == "index" and len(parts) > 1 else stem
 
 
-def _components(root: Node) -> dict[str, list[Node]]:
+def _components(root: Node, language: Language) -> dict[str, list[Node]]:
     """Function components of a module by name (capitalised functions that take props)."""
     out: dict[str, list[Node]] = {}
-    for node in ts.walk(root):
-        if node.type not in COMPONENT_FUNCTIONS:
-            continue
+    for node in ts.nodes_of_types(language, COMPONENT_FUNCTIONS, root):
         name_node = node.child_by_field_name("name")
         if name_node is None and node.parent is not None and node.parent.type == "variable_declarator":
             name_node = node.parent.child_by_field_name("name")
@@ -303,10 +304,11 @@ class PropFlows:
 
     def _seed(self, f: SourceFile) -> None:
         root = f.root
+        language = f.language
         llm = self.ctx.llm.file(f)
-        if root is None or llm is None:
+        if root is None or language is None or llm is None:
             return
-        local = _components(root)
+        local = _components(root, language)
         if not local:
             return
         callers: list[tuple[SourceFile, dict[str, list[Node]]]] = [(f, local)]
@@ -345,12 +347,11 @@ class PropFlows:
         html: dict[int, tuple[Node, set[str]]],
     ) -> None:
         root = caller.root
+        language = caller.language
         caller_llm = self.ctx.llm.file(caller)
-        if root is None or caller_llm is None:
+        if root is None or language is None or caller_llm is None:
             return
-        for node in ts.walk(root):
-            if node.type not in ("jsx_opening_element", "jsx_self_closing_element"):
-                continue
+        for node in ts.nodes_of_types(language, JSX_TAGS, root):
             fns = names.get(ts.text(node.child_by_field_name("name")))
             if not fns:
                 continue
@@ -378,9 +379,10 @@ class LlmOutputRenderedUnsafely(Rule):
                 continue
             flows.prepare(f)
             llm = ctx.llm.file(f)
-            if llm is None:
+            language = f.language
+            if llm is None or language is None:
                 continue
-            yield from Checker(f, llm, _script_tags(ctx, f)).hits(f.root)
+            yield from Checker(f, llm, _script_tags(ctx, f), language).hits(f.root)
 
 
 RULE_CLASS = LlmOutputRenderedUnsafely

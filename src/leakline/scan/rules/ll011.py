@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from tree_sitter import Node
+from tree_sitter import Language, Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
@@ -36,6 +36,7 @@ RESPONSE_INIT_CALLS = {
 }
 """Callee → index of the argument that is the response init (`{ status, headers }`)."""
 RESPONSE_CONSTRUCTORS = frozenset({"Response", "NextResponse", "StreamingTextResponse"})
+CALL_TYPES = ("call_expression", "new_expression")
 STREAM_RESPONSE_METHODS = frozenset(
     {"toDataStreamResponse", "toTextStreamResponse", "toUIMessageStreamResponse", "toAIStreamResponse"}
 )
@@ -181,9 +182,9 @@ def _is_response_headers_object(receiver: Node) -> bool:
     return False
 
 
-def header_writes(root: Node) -> Iterator[HeaderWrite]:
+def header_writes(root: Node, language: Language) -> Iterator[HeaderWrite]:
     """Every header this module writes onto a response."""
-    for node in ts.walk(root):
+    for node in ts.nodes_of_types(language, CALL_TYPES, root):
         if node.type == "call_expression":
             fn = node.child_by_field_name("function")
             if fn is None:
@@ -255,8 +256,11 @@ class LlmDataInResponseHeaders(Rule):
             data = f.data()
             if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
                 continue
+            language = f.language
+            if language is None:
+                continue
             llm: FileLlm | None = None
-            for write in header_writes(f.root):
+            for write in header_writes(f.root, language):
                 if llm is None:
                     llm = ctx.llm.file(f)
                     if llm is None:

@@ -391,9 +391,7 @@ class _File:
     # ---- error.tsx / global-error.tsx ----------------------------------------------------------
 
     def boundary(self) -> Iterator[Hit]:
-        for node in ts.walk(self.root):
-            if node.type not in FUNCTION_TYPES:
-                continue
+        for node in ts.nodes_of_types(self.language, tuple(sorted(FUNCTION_TYPES)), self.root):
             params = parameters(node)
             if not params:
                 continue
@@ -401,8 +399,8 @@ class _File:
             if not names:
                 continue
             names = _derive(self.language, node, set(names))
-            for expr in ts.walk(node):
-                if expr.type != "jsx_expression" or not expr.named_children:
+            for expr in ts.nodes_of_types(self.language, ("jsx_expression",), node):
+                if not expr.named_children:
                     continue
                 if _is_key_attribute(expr):
                     continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from tree_sitter import Node
+from tree_sitter import Language, Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
@@ -139,9 +139,10 @@ def _enclosing_function(node: Node) -> Node | None:
 
 
 class _Module:
-    def __init__(self, ctx: ScanContext, f: SourceFile, llm: FileLlm) -> None:
+    def __init__(self, ctx: ScanContext, f: SourceFile, llm: FileLlm, language: Language) -> None:
         self.file = f
         self.llm = llm
+        self.language = language
         imports = ctx.index.imports_of(f)
         self.fs_functions = {i.local for i in imports if i.source in FS_MODULES and i.imported in FS_WRITERS}
         self.fs_namespaces = {i.local for i in imports if i.source in FS_MODULES and i.imported in ("*", "default")}
@@ -155,7 +156,7 @@ class _Module:
         return Hit(path=self.file.rel, line=line + 1, column=column + 1, message=message, evidence=evidence, key=key)
 
     def hits(self, root: Node) -> Iterator[Hit]:
-        for node in ts.walk(root):
+        for node in ts.nodes_of_types(self.language, ("call_expression", "object"), root):
             if node.type == "call_expression":
                 yield from self._call(node)
             elif node.type == "object":
@@ -226,9 +227,7 @@ class _Module:
         scope = _enclosing_function(at) or at.parent
         if scope is None:
             return False
-        for node in ts.walk(scope):
-            if node.type != "call_expression":
-                continue
+        for node in ts.nodes_of_types(self.language, ("call_expression",), scope):
             callee = ts.callee_path(node.child_by_field_name("function") or node)
             args = call_arguments(node)
             if callee == f"{receiver}.save" and args and self.llm.is_llm(args[0]):
@@ -252,7 +251,7 @@ class _Module:
             )
 
     def _shared_cache(self, root: Node) -> Iterator[Hit]:
-        for write in header_writes(root):
+        for write in header_writes(root, self.language):
             if (write.name or "").lower() != "cache-control":
                 continue
             shape = _literal_shape(write.value)
@@ -273,9 +272,7 @@ class _Module:
         scope = _enclosing_function(at)
         if scope is None:
             return False
-        for node in ts.walk(scope):
-            if node.type != "call_expression":
-                continue
+        for node in ts.nodes_of_types(self.language, ("call_expression",), scope):
             callee = ts.callee_path(node.child_by_field_name("function") or node)
             sends = callee.startswith("res") and callee.endswith((".json", ".send", ".write", ".end"))
             if sends and any(self.llm.is_llm(a) for a in call_arguments(node)):
@@ -315,9 +312,10 @@ def _sample_url(url: str) -> str:
 
 def _config_shared_cache(ctx: ScanContext, f: SourceFile, root: Node) -> Iterator[Hit]:
     """next.config `headers()`: a `Cache-Control: public` / `s-maxage` rule whose source covers an LLM route."""
-    for obj in ts.walk(root):
-        if obj.type != "object":
-            continue
+    language = f.language
+    if language is None:
+        return
+    for obj in ts.nodes_of_types(language, ("object",), root):
         pairs = _pairs(obj)
         source_pair = pairs.get("source")
         headers_pair = pairs.get("headers")
@@ -368,9 +366,10 @@ class LlmDataPubliclyStored(Rule):
                 yield from _config_shared_cache(ctx, f, f.root)
                 continue
             llm = ctx.llm.file(f)
-            if llm is None:
+            language = f.language
+            if llm is None or language is None:
                 continue
-            yield from _Module(ctx, f, llm).hits(f.root)
+            yield from _Module(ctx, f, llm, language).hits(f.root)
 
 
 RULE_CLASS = LlmDataPubliclyStored
