@@ -3,9 +3,10 @@
 The advisories are data (`leakline/scan/advisories.toml`, one entry per advisory with its ids, ranges
 per package, fixed versions, summary, sources and applicability conditions). The version is read from
 the app's lockfile, else from a monorepo's workspace lockfile above the app, else from package.json (a
-range is judged by the lowest version it admits, with medium confidence). An advisory is reported only when its conditions hold in the app
-(a middleware bypass needs a middleware; a Pages Router cache poisoning needs a pages/ tree), and the
-finding sits on the package.json line that declares the dependency.
+range is judged by the lowest version it admits, with medium confidence). An advisory is reported only
+when its conditions hold in the app (a middleware bypass needs a middleware; a Pages Router cache
+poisoning needs a pages/ tree), and the finding sits on the package.json line that declares the
+dependency.
 """
 
 from __future__ import annotations
