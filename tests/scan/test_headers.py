@@ -296,7 +296,7 @@ def test_vercel_json_headers_and_legacy_routes(tmp_path: Path) -> None:
     }
 
 
-def test_meta_tags_in_layouts_and_document_only(tmp_path: Path) -> None:
+def test_meta_tags_in_layouts_pages_and_document_only(tmp_path: Path) -> None:
     app = _app(
         tmp_path,
         {
@@ -314,6 +314,9 @@ def test_meta_tags_in_layouts_and_document_only(tmp_path: Path) -> None:
                 '  return <Html><Head><meta http-equiv="content-security-policy-report-only" content="x" /></Head></Html>;\n'
                 "}\n"
             ),
+            "app/chat/page.tsx": (
+                'export default () => <><meta httpEquiv="Content-Security-Policy" content="img-src *" /></>;\n'
+            ),
             "app/components/banner.tsx": (
                 'export const B = () => <meta httpEquiv="Content-Security-Policy" content="img-src *" />;\n'
             ),
@@ -324,6 +327,7 @@ def test_meta_tags_in_layouts_and_document_only(tmp_path: Path) -> None:
         (CSP, "default-src 'self'", "app/layout.tsx", 4, meta),
         ("referrer-policy", "no-referrer", "app/layout.tsx", 5, meta),
         ("content-security-policy-report-only", "x", "pages/_document.tsx", 2, meta),
+        (CSP, "img-src *", "app/chat/page.tsx", 1, meta),
     }
 
 

@@ -8,7 +8,7 @@ middleware/proxy code and the project modules it imports (`response.headers.set(
 `new Headers(...)` passed as response headers, `NextResponse.next({ headers: {...} })`, but never request
 headers forwarded to the app nor the headers of an outgoing `fetch`), `res.setHeader` in Pages Router
 pages, vercel.json (`headers` and legacy `routes[].headers`), `<meta httpEquiv>` /
-`<meta name="referrer">` and the Metadata API `referrer` in layouts and `_document`/`_app`, and
+`<meta name="referrer">` and the Metadata API `referrer` in layouts, pages and `_document`/`_app`, and
 recognised helpers (next-secure-headers, @nosecone/next, nosecone) modelled with their documented
 defaults. Strings keep the source file, line and column of every character, so a finding inside a
 multi-line policy points at the directive's own line. The CSP parser follows the CSP3 grammar: a header
@@ -1288,7 +1288,8 @@ def vercel_json_headers(f: SourceFile, index: ProjectIndex) -> list[HeaderSettin
 # ---- <meta> tags and the Metadata API ----------------------------------------------------------
 
 
-_DOCUMENT_PREFIXES = ("layout.", "_document.", "_app.")
+_APP_PREFIXES = ("app/", "src/app/")
+_APP_DOCUMENT_NAMES = ("layout.", "page.")
 _PAGES_PREFIXES = ("pages/", "src/pages/")
 
 
@@ -1319,9 +1320,14 @@ def page_response_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSett
     return out
 
 
-def _is_document_file(index: ProjectIndex, f: SourceFile) -> bool:
-    router = index.router_of(f)
-    return (router == "app" and f.stem == "layout") or (router == "pages" and f.stem in ("_document", "_app"))
+def _renders_html(index: ProjectIndex, rel: str, f: SourceFile) -> bool:
+    """Layouts and pages of either router, `_document` and `_app`: the modules that render the HTML a
+    `<meta>` policy or a `res.setHeader` applies to. Cheap name checks first: every file passes here."""
+    if rel.startswith(_APP_PREFIXES):
+        return rel.rpartition("/")[2].startswith(_APP_DOCUMENT_NAMES) and f.is_source and index.router_of(f) == "app"
+    if rel.startswith(_PAGES_PREFIXES):
+        return f.is_source and (index.is_page(f) or f.stem in ("_app", "_document"))
+    return False
 
 
 def _jsx_attributes(element: Node) -> dict[str, Node]:
@@ -1401,13 +1407,11 @@ def collect_headers(index: ProjectIndex) -> AppHeaders:
     if vercel is not None:
         found.extend(vercel_json_headers(vercel, index))
     for rel, f in index.files.items():
-        # A name check first: this loop sees every file of the app, build output included.
-        if rel.startswith(_PAGES_PREFIXES) and f.is_source and (index.is_page(f) or f.stem in ("_app", "_document")):
-            found.extend(page_response_headers(index, f))
-        if not rel.rpartition("/")[2].startswith(_DOCUMENT_PREFIXES) or not f.is_source:
+        if not _renders_html(index, rel, f):
             continue
-        if _is_document_file(index, f):
-            found.extend(meta_headers(index, f))
+        found.extend(meta_headers(index, f))
+        if rel.startswith(_PAGES_PREFIXES):
+            found.extend(page_response_headers(index, f))
             if f.stem == "_app" and has_helper_import(f) and f.root is not None:
                 found.extend(helper_headers(index, f, Evaluator(index, f, f.root)))
     unique: dict[tuple[str, str, int, int], HeaderSetting] = {}
