@@ -365,6 +365,32 @@ def pattern_names(pattern: Node) -> list[str]:
     return [name for _, name in _pattern_names(pattern, skip_metadata=False)]
 
 
+_LITERAL_TYPES = frozenset({"string", "number", "true", "false", "null", "undefined", "regex"})
+_COMPARISONS = frozenset({"===", "!==", "==", "!=", "<", ">", "<=", ">=", "instanceof", "in"})
+
+
+def cannot_carry_llm_data(node: Node) -> bool:
+    """Syntactically certain that `node` holds no LLM content (literals, `.length`, metadata, comparisons).
+
+    A cheap pre-check: callers skip the per-file analysis when every argument of a sink passes it."""
+    node = ts.unwrap(node)
+    kind = node.type
+    if kind in _LITERAL_TYPES:
+        return True
+    if kind == "template_string":
+        return not any(child.type == "template_substitution" for child in node.named_children)
+    if kind == "member_expression":
+        prop = ts.text(node.child_by_field_name("property"))
+        return prop in METADATA_PROPS or prop in NO_CONTENT_PROPS
+    if kind == "binary_expression":
+        operator = node.child_by_field_name("operator")
+        if operator is not None and ts.text(operator) in _COMPARISONS:
+            return True
+        return all(cannot_carry_llm_data(child) for child in node.named_children)
+    # `!x`, `typeof x`, `-x`: booleans, type names and numbers.
+    return kind == "unary_expression"
+
+
 def is_llm_env_name(name: str) -> bool:
     upper = name.upper()
     return any(marker in upper for marker in LLM_ENV_MARKERS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from leakline.scan.context import ScanContext
+from leakline.scan.llmdata import cannot_carry_llm_data
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports
 
@@ -22,7 +23,7 @@ class LlmDataLogged(Rule):
             llm = None
             for node in f.nodes("call_expression"):
                 sink = classify_sink(node, sentry)
-                if sink is None or not sink.payload:
+                if sink is None or all(cannot_carry_llm_data(arg) for arg in sink.payload):
                     continue
                 if llm is None:
                     llm = ctx.llm.file(f)
