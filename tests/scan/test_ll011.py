@@ -74,6 +74,9 @@ def test_header_writes_carrying_llm_data_or_internals_are_reported(tmp_path: Pat
         "  return new Response(text);\n",
         # Lengths and counts keep no content; a Map named like headers is not a Headers object.
         '  return new Response(text, { headers: { "x-length": String(text.length) } });\n',
+        # Everyday names in an LLM route are not model internals.
+        "  const request = req;\n"
+        '  return new Response(text, { headers: { "x-request-id": request.headers.get("x-request-id") ?? "" } });\n',
         '  const cache = new Map();\n  cache.set("last", text);\n  return new Response(text);\n',
     ],
 )

@@ -78,6 +78,11 @@ MODEL_INTERNALS = frozenset(
 )
 
 
+# Bare identifiers count as internals only with these names: `request`, `response`, `model`, `context`
+# and `steps` are everyday variable names in a route handler.
+IDENTIFIER_INTERNALS = MODEL_INTERNALS - {"model", "request", "response", "context", "steps", "reasoning"}
+
+
 @dataclass(frozen=True)
 class HeaderWrite:
     """One header a module puts on a response."""
@@ -240,7 +245,7 @@ def model_internal(llm: FileLlm, value: Node) -> Node | None:
                 return node
         elif (
             node.type in ("identifier", "shorthand_property_identifier")
-            and ts.text(node) in MODEL_INTERNALS
+            and ts.text(node) in IDENTIFIER_INTERNALS
             and _in_llm_function(llm, node)
         ):
             return node
