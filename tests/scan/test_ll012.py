@@ -15,7 +15,7 @@ from leakline.scan.rules.ll012 import SAFE_PROPS, carrier
 
 PACKAGE = {"name": "t", "private": True, "dependencies": {"next": "15.2.4", "ai": "5.0.0"}}
 ERROR = frozenset({"e"})
-DETAIL_PROPS = ("message", "stack", "cause", "response", "errors")
+DETAIL_PROPS = ("message", "stack", "cause", "response", "data")
 
 
 def _expression(source: str) -> ts.Node:

@@ -38,7 +38,7 @@ SINK_KEYWORDS = (
     b"res.send(",
 )
 # Properties of an error that identify it without describing the server.
-SAFE_PROPS = frozenset({"digest", "name", "code", "status", "statusCode", "length", "issues", "type"})
+SAFE_PROPS = frozenset({"digest", "name", "code", "status", "statusCode", "length", "issues", "errors", "type"})
 # Calls whose result carries the text of their receiver (methods) or first argument (functions).
 CARRYING_METHODS = frozenset(
     {
