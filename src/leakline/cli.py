@@ -27,6 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),
     "serve": ("leakline.web.cli", "Serve the incident API and the OpenAI-compatible gateway."),
     "audit": ("leakline.audit.cli", "The encrypted, tamper-evident audit log: append, verify, show, prove."),
+    "incident": ("leakline.incidents.cli", "Incidents: open, show, amend facts, approve, send and acknowledge notices."),
+    "signal": ("leakline.incidents.cli_signal", "Push a signal by hand: attach it to an incident or open one."),
+    "worker": ("leakline.notify.cli_worker", "Deliver queued messages, escalate unacknowledged alerts, remind deadlines."),
 }
 
 err_console = Console(stderr=True, highlight=False)

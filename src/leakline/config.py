@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leakline.audit.settings import AuditSettings
 from leakline.errors import ConfigError
+from leakline.guard.settings import ClientSettings, GatewaySettings, RegionSettings
+from leakline.incidents.settings import ApiSettings, IncidentsSettings
+from leakline.notify.settings import ChannelsSettings, Contact, EscalationSettings, OrganisationSettings, OwnersSettings
+from leakline.store.settings import DatabaseSettings
 from leakline.weights.settings import WeightsSettings
 
 CONFIG_FILENAME = "leakline.toml"
@@ -52,6 +56,18 @@ class Settings(Section):
     scan: ScanSettings = Field(default_factory=ScanSettings)
     weights: WeightsSettings = Field(default_factory=WeightsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    regions: dict[str, RegionSettings] = Field(default_factory=dict)
+    clients: list[ClientSettings] = Field(default_factory=list)
+    organisation: OrganisationSettings = Field(default_factory=OrganisationSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    contacts: list[Contact] = Field(default_factory=list)
+    authorities: dict[str, dict[str, str]] = Field(default_factory=dict)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    owners: OwnersSettings = Field(default_factory=OwnersSettings)
+    incidents: IncidentsSettings = Field(default_factory=IncidentsSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     source: str | None = Field(default=None, exclude=True)
     """The file these settings came from (None: embedded defaults)."""

@@ -1,0 +1,373 @@
+"""`leakline incident open|list|show|facts|assess|approve|send|ack|move|close`.
+
+Every command takes `--config` (default ./leakline.toml); the database named there is created and
+migrated on first use. Changes run in one transaction each and go to the audit log; errors are
+`LeaklineError`s that the root CLI turns into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", help="leakline.toml to read.")]
+DEFAULT_CONFIG = Path("leakline.toml")
+HOURS_SHOWN_AS_HOURS = 72
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")]
+
+
+class Target(StrEnum):
+    TRIAGED = "triaged"
+    CONTAINED = "contained"
+    NOTIFYING = "notifying"
+    CLOSED = "closed"
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+@app.command("open")
+def open_command(
+    facts: Annotated[
+        str, typer.Option("--facts", help="Facts file (JSON or TOML, as for `leakline assess`), - for stdin.")
+    ],
+    title: Annotated[str | None, typer.Option("--title", help="A short title (no personal data).")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who opens it (for the timeline).")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Open an incident from facts: assess it, draft notices, alert the internal contacts."""
+    from leakline.incidents import service
+    from leakline.incidents.runtime import runtime
+    from leakline.obligations import load_facts
+
+    parsed = load_facts(facts)  # validated before the database is touched
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            incident = service.open_incident(
+                session,
+                rt.settings,
+                recorder=rt.recorder,
+                facts=parsed,
+                title=title or "Incident",
+                actor=by,
+                now=_now(),
+            )
+            doc = service.incident_document(session, incident_id=incident.id)
+        rt.recorder.flush()
+    if output is OutputFormat.JSON:
+        _echo_json(doc)
+    else:
+        typer.echo(
+            f"opened {doc['id']} ({doc['status']}, risk {doc['risk']}); "
+            f"{sum(1 for o in doc['obligations'] if o['required'])} required notifications"
+        )
+
+
+@app.command("list")
+def list_command(
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: FormatOption = OutputFormat.TEXT,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
+) -> None:
+    """Incidents, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from leakline.incidents import service
+    from leakline.incidents.runtime import runtime
+
+    with runtime(config) as rt, rt.store.transaction() as session:
+        rows = service.list_incidents(session, limit=limit)
+    if output is OutputFormat.JSON:
+        _echo_json([row.model_dump(mode="json") for row in rows])
+        return
+    table = Table(title="Incidents")
+    for column in ("id", "status", "severity", "risk", "signals", "opened (UTC)", "title"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.id,
+            row.status,
+            row.severity,
+            row.risk or "—",
+            str(row.signal_count),
+            row.opened_at.isoformat(),
+            row.title,
+        )
+    Console(highlight=False).print(table)
+
+
+def _left(due: str | None, now: Any) -> str:
+    from datetime import datetime
+
+    if due is None:
+        return "no hard deadline"
+    left = datetime.fromisoformat(due.replace("Z", "+00:00")) - now
+    hours = abs(left.total_seconds()) / 3600
+    amount = f"{hours:.0f}h" if hours < HOURS_SHOWN_AS_HOURS else f"{hours / 24:.1f}d"
+    return f"overdue by {amount}" if left.total_seconds() < 0 else f"in {amount}"
+
+
+def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print(f"[bold]{doc['id']}[/] {escape(doc['title'])}")
+    console.print(
+        f"status {doc['status']} · severity {doc['severity']} · risk {doc['risk'] or 'not assessed'} · "
+        f"facts v{doc['facts_version']} · {doc['signals']} signals"
+    )
+    obligations = Table(title="Obligations (required)")
+    for column in ("due (UTC)", "left", "regime", "where", "recipient", "authority"):
+        obligations.add_column(column, overflow="fold")
+    for o in doc["obligations"]:
+        if o["required"]:
+            obligations.add_row(
+                o["due_at"] or "—",
+                _left(o["due_at"], now),
+                o["regime"],
+                o["jurisdiction"],
+                o["recipient"],
+                escape(o["authority"]),
+            )
+    console.print(obligations)
+    messages = Table(title="Communications")
+    for column in ("id", "kind", "recipient", "channel", "state", "subject"):
+        messages.add_column(column, overflow="fold")
+    for c in doc["communications"]:
+        state = c["state"] + (" (withdrawn)" if c["withdrawn"] else "")
+        messages.add_row(c["id"], c["kind"], escape(c["recipient"]), c["channel"], state, escape(c["subject"]))
+    console.print(messages)
+    timeline = Table(title="Timeline (UTC)")
+    for column in ("at", "actor", "event", "detail"):
+        timeline.add_column(column, overflow="fold")
+    for t in doc["timeline"]:
+        timeline.add_row(t["at"], escape(t["actor"]), t["event"], escape(t["detail"]))
+    console.print(timeline)
+
+
+@app.command("show")
+def show_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Timeline, obligations with deadlines and time left, messages with their delivery state."""
+    from rich.console import Console
+
+    from leakline.incidents import service
+    from leakline.incidents.runtime import runtime
+
+    with runtime(config) as rt, rt.store.transaction() as session:
+        doc = service.incident_document(session, incident_id=incident_id)
+    if output is OutputFormat.JSON:
+        _echo_json(doc)
+    else:
+        print_incident(doc, Console(highlight=False, width=160), _now())
+
+
+@app.command("facts")
+def facts_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    facts: Annotated[str | None, typer.Option("--facts", help="New facts (JSON/TOML file, - for stdin).")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why the facts changed.")] = "amended",
+    by: Annotated[str, typer.Option("--by", help="Who amends them.")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Amend the facts (a new version; obligations recompute), or print every version without --facts."""
+    from leakline.incidents import service
+    from leakline.incidents.runtime import runtime
+    from leakline.obligations import load_facts
+
+    parsed = load_facts(facts) if facts is not None else None
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            if parsed is None:
+                _echo_json(service.facts_versions(session, incident_id=incident_id))
+                return
+            incident = service.amend_facts(
+                session,
+                rt.settings,
+                recorder=rt.recorder,
+                incident_id=incident_id,
+                facts=parsed,
+                actor=by,
+                reason=reason,
+                now=_now(),
+            )
+            version, risk = incident.facts_version, incident.risk
+        rt.recorder.flush()
+    typer.echo(f"{incident_id}: facts version {version}, risk {risk}")
+
+
+@app.command("assess")
+def assess_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    by: Annotated[str, typer.Option("--by", help="Who asks (for the timeline).")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Recompute the obligations from the current facts and print them."""
+    from leakline.incidents import service
+    from leakline.incidents.runtime import runtime
+
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            incident = service.reassess(
+                session, rt.settings, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now()
+            )
+            assessment = dict(incident.assessment or {})
+        rt.recorder.flush()
+    if output is OutputFormat.JSON:
+        _echo_json(assessment)
+        return
+    now = _now()
+    for o in assessment.get("obligations", []):
+        if o["required"]:
+            typer.echo(
+                f"{o['due_at'] or '—':22} {_left(o['due_at'], now):18} {o['regime']:10} "
+                f"{o['jurisdiction']:6} {o['recipient']}"
+            )
+
+
+@app.command("approve")
+def approve_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    communication_id: Annotated[str, typer.Argument(metavar="COMMUNICATION_ID")],
+    by: Annotated[str, typer.Option("--by", help="Who approves (recorded with the time).")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Approve a notice to an authority or to data subjects."""
+    from leakline.incidents.runtime import runtime
+    from leakline.notify import service
+
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            service.approve(
+                session,
+                recorder=rt.recorder,
+                incident_id=incident_id,
+                communication_id=communication_id,
+                by=by,
+                now=_now(),
+            )
+        rt.recorder.flush()
+    typer.echo(f"{communication_id}: approved by {by}")
+
+
+@app.command("send")
+def send_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    communication_id: Annotated[str | None, typer.Argument(metavar="[COMMUNICATION_ID]")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who sends.")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Queue an approved message (or all approved ones) for delivery by the workers."""
+    from leakline.incidents.runtime import runtime
+    from leakline.notify import service
+
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            queued = [
+                c.id
+                for c in service.send(
+                    session,
+                    recorder=rt.recorder,
+                    incident_id=incident_id,
+                    communication_id=communication_id,
+                    by=by,
+                    now=_now(),
+                )
+            ]
+        rt.recorder.flush()
+    typer.echo(f"queued: {', '.join(queued) or 'nothing (no approved messages)'}")
+
+
+@app.command("ack")
+def ack_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    communication_id: Annotated[str, typer.Argument(metavar="COMMUNICATION_ID")],
+    by: Annotated[str, typer.Option("--by", help="Who acknowledges.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Acknowledge a delivered alert (stops its escalation)."""
+    from leakline.incidents.runtime import runtime
+    from leakline.notify import service
+
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            acked = [
+                c.id
+                for c in service.ack(
+                    session,
+                    recorder=rt.recorder,
+                    incident_id=incident_id,
+                    communication_id=communication_id,
+                    by=by,
+                    now=_now(),
+                )
+            ]
+        rt.recorder.flush()
+    typer.echo(f"acknowledged by {by}: {', '.join(sorted(acked))}")
+
+
+@app.command("move")
+def move_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    status: Annotated[Target, typer.Argument(help="triaged, contained, notifying or closed (forward only).")],
+    by: Annotated[str, typer.Option("--by", help="Who moves it.")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Move the lifecycle forward: detected → triaged → contained → notifying → closed."""
+    from leakline.incidents import service
+    from leakline.incidents.models import Status
+    from leakline.incidents.runtime import runtime
+
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            service.transition(
+                session, recorder=rt.recorder, incident_id=incident_id, to=Status(status.value), actor=by, now=_now()
+            )
+        rt.recorder.flush()
+    typer.echo(f"{incident_id}: {status.value}")
+
+
+@app.command("close")
+def close_command(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    by: Annotated[str, typer.Option("--by", help="Who closes it.")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Close the incident (no more changes; escalations and reminders stop)."""
+    from leakline.incidents import service
+    from leakline.incidents.runtime import runtime
+
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            service.close_incident(session, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now())
+        rt.recorder.flush()
+    typer.echo(f"{incident_id}: closed")

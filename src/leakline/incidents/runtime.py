@@ -1,0 +1,57 @@
+"""What every incident/notify command and the HTTP router need: settings, the migrated store, the recorder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from leakline.config import load_settings
+from leakline.incidents.timeline import AuditRecorder
+from leakline.notify.settings import check_references
+from leakline.store.engine import Store, open_store, resolve_url
+
+if TYPE_CHECKING:
+    from leakline.config import Settings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: Store
+    recorder: AuditRecorder
+
+
+def validate(settings: Settings) -> None:
+    check_references(
+        source=settings.source or "leakline.toml",
+        channels=settings.channels,
+        contacts=settings.contacts,
+        authorities=settings.authorities,
+        escalation=settings.escalation,
+        owners=settings.owners,
+    )
+
+
+def store_for(settings: Settings) -> Store:
+    base = Path(settings.source).resolve().parent if settings.source else Path.cwd()
+    return open_store(resolve_url(settings.database.url, base=base))
+
+
+def start(settings: Settings) -> Runtime:
+    from leakline.audit.sinks import default_audit_log
+
+    validate(settings)
+    return Runtime(settings, store_for(settings), AuditRecorder(default_audit_log(settings)))
+
+
+@contextmanager
+def runtime(config: Path) -> Iterator[Runtime]:
+    """Settings from `config` (defaults when the file does not exist), store migrated, audit log open."""
+    rt = start(load_settings(config))
+    try:
+        yield rt
+    finally:
+        rt.recorder.close()

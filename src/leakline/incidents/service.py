@@ -1,0 +1,464 @@
+"""The incident workflow as keyword-only functions over a session (Dispatch's service layer).
+
+No function commits: the caller's transaction (`Store.transaction()`) covers each state change, its
+timeline entries, its audit events and the outbox rows it queues, so a crash leaves either all of
+them or none. Facts are validated with the obligations engine's own parser before anything is
+written; each accepted version is kept, and obligations are recomputed with `assess()` whenever the
+facts change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from leakline.incidents.errors import IncidentClosed, IncidentNotFound, InvalidTransition
+from leakline.incidents.models import (
+    LIFECYCLE,
+    FactsVersion,
+    Incident,
+    IncidentSummary,
+    SignalAccepted,
+    SignalRecord,
+    Status,
+    TimelineEntry,
+    TimelineRead,
+)
+from leakline.incidents.timeline import Recorder, note
+from leakline.notify import drafting
+from leakline.notify.models import Communication, CommunicationRead
+from leakline.obligations import Facts, assess, parse_facts
+from leakline.signals import Signal, SignalKind
+
+if TYPE_CHECKING:
+    from leakline.config import Settings
+
+_SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+_CAUSE_BY_SIGNAL = {SignalKind.LEAK_CAUGHT: "llm-output-leak"}
+DEFAULT_SEVERITY = "high"
+
+
+def new_incident_id(now: datetime) -> str:
+    return f"INC-{now:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+
+
+def get_incident(session: Session, *, incident_id: str) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise IncidentNotFound(f"no incident {incident_id!r}", hint="`leakline incident list` shows the ids")
+    return incident
+
+
+def _open_for_change(session: Session, incident_id: str) -> Incident:
+    incident = get_incident(session, incident_id=incident_id)
+    if incident.status == Status.CLOSED:
+        raise IncidentClosed(f"incident {incident_id} is closed; it accepts no more changes")
+    return incident
+
+
+def facts_from_signal(settings: Settings, signal: Signal) -> Facts | None:
+    """Provisional facts from what a signal says, so obligations show up within seconds of a leak.
+
+    None when the signal names no data categories or `[organisation] establishments` is empty: without
+    them no law can be evaluated, and people provide the facts with `leakline incident facts`.
+    """
+    org = settings.organisation
+    if not org.establishments or not signal.data_categories:
+        return None
+    subjects = signal.subjects_estimate or 0
+    data: dict[str, Any] = {
+        "aware_at": signal.at_utc().isoformat(),
+        "controller": {"establishments": list(org.establishments), "sector": org.sector, "size": org.size},
+        "breach": {"types": ["confidentiality"], "cause": _CAUSE_BY_SIGNAL.get(signal.kind, "unknown")},
+        "data": {
+            "categories": sorted(set(signal.data_categories)),
+            "subjects": subjects,
+            "subjects_by_jurisdiction": {signal.country: subjects} if signal.country else {},
+        },
+    }
+    return parse_facts(data, source=f"signal {signal.id}")
+
+
+def incident_context(session: Session, incident: Incident) -> drafting.IncidentContext:
+    facts = _current_facts(session, incident)
+    assessment = incident.assessment or {}
+    last = session.scalars(
+        select(SignalRecord).where(SignalRecord.incident_id == incident.id).order_by(SignalRecord.at.desc()).limit(1)
+    ).first()
+    signal = None
+    if last is not None:
+        signal = {
+            "kind": last.kind,
+            "source": last.source,
+            "severity": last.severity,
+            "surface": last.surface,
+            "summary": last.summary,
+        }
+    return drafting.IncidentContext(
+        incident={
+            "id": incident.id,
+            "title": incident.title,
+            "status": incident.status,
+            "detected_at": drafting.iso(incident.opened_at),
+            "aware_at": facts.get("aware_at") if facts else None,
+            "summary": signal["summary"] if signal else incident.title,
+            "risk": incident.risk,
+            "risk_reasons": list(assessment.get("reasons", [])),
+            "facts": facts or {},
+        },
+        signal=signal,
+    )
+
+
+def _current_facts(session: Session, incident: Incident) -> dict[str, Any] | None:
+    if incident.facts_version == 0:
+        return None
+    row = session.get(FactsVersion, (incident.id, incident.facts_version))
+    return None if row is None else row.facts
+
+
+def _store_facts(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    facts: Facts,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Keep a new facts version, recompute obligations, refresh the drafts that answer them."""
+    incident.facts_version += 1
+    session.add(
+        FactsVersion(
+            incident_id=incident.id,
+            version=incident.facts_version,
+            facts=facts.model_dump(mode="json"),
+            actor=actor,
+            reason=reason,
+            at=now,
+        )
+    )
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident.id,
+        at=now,
+        actor=actor,
+        event="facts.version",
+        detail=f"facts version {incident.facts_version}: {reason}",
+        data={"version": incident.facts_version},
+    )
+    session.flush()
+    _assess(session, settings, recorder=recorder, incident=incident, facts=facts, actor=actor, now=now)
+
+
+def _assess(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    facts: Facts,
+    actor: str,
+    now: datetime,
+) -> None:
+    assessment = assess(facts, now=now).to_dict()
+    incident.assessment = assessment
+    incident.risk = assessment["risk"]
+    incident.updated_at = now
+    required = [o for o in assessment["obligations"] if o["required"]]
+    first_due = min((o["due_at"] for o in required if o["due_at"]), default=None)
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident.id,
+        at=now,
+        actor=actor,
+        event="assessed",
+        detail=f"risk {assessment['risk']}; {len(required)} required notifications"
+        + (f", first due {first_due}" if first_due else ""),
+    )
+    if incident.status == Status.DETECTED:
+        _move(session, recorder=recorder, incident=incident, to=Status.TRIAGED, actor=actor, now=now)
+    drafting.sync_obligation_drafts(
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        context=incident_context(session, incident),
+        now=now,
+        actor=actor,
+    )
+
+
+def _move(session: Session, *, recorder: Recorder, incident: Incident, to: Status, actor: str, now: datetime) -> None:
+    before = incident.status
+    incident.status = to
+    incident.updated_at = now
+    if to == Status.CLOSED:
+        incident.closed_at = now
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident.id,
+        at=now,
+        actor=actor,
+        event="status",
+        detail=f"{before} → {to}",
+        data={"from": before, "to": str(to)},
+    )
+
+
+def transition(
+    session: Session, *, recorder: Recorder, incident_id: str, to: Status, actor: str, now: datetime
+) -> Incident:
+    """Move the lifecycle forward (steps may be skipped; it never moves back)."""
+    incident = _open_for_change(session, incident_id)
+    current = Status(incident.status)
+    if to.rank <= current.rank:
+        order = " → ".join(LIFECYCLE)
+        raise InvalidTransition(f"incident {incident_id} is {current}; it cannot go to {to} (lifecycle: {order})")
+    _move(session, recorder=recorder, incident=incident, to=to, actor=actor, now=now)
+    return incident
+
+
+def open_incident(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    facts: Facts | None,
+    title: str,
+    actor: str,
+    now: datetime,
+    severity: str = DEFAULT_SEVERITY,
+    surface: str | None = None,
+    fingerprint: str | None = None,
+    categories: list[str] | None = None,
+) -> Incident:
+    incident = Incident(
+        id=new_incident_id(now),
+        title=title,
+        status=Status.DETECTED,
+        severity=severity,
+        risk=None,
+        fingerprint=fingerprint,
+        surface=surface,
+        region=None,
+        categories=sorted(set(categories or (facts.data.categories if facts else ()))),
+        signal_count=0,
+        facts_version=0,
+        assessment=None,
+        opened_at=now,
+        updated_at=now,
+    )
+    session.add(incident)
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident.id,
+        at=now,
+        actor=actor,
+        event="opened",
+        detail=f"incident opened: {title}",
+    )
+    session.flush()
+    if facts is not None:
+        _store_facts(
+            session, settings, recorder=recorder, incident=incident, facts=facts, actor=actor, reason="initial", now=now
+        )
+    drafting.draft_internal(
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        context=incident_context(session, incident),
+        recipients=drafting.internal_recipients(settings, surface=surface, risk=incident.risk),
+        now=now,
+        actor=actor,
+    )
+    return incident
+
+
+def amend_facts(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    facts: Facts,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> Incident:
+    incident = _open_for_change(session, incident_id)
+    _store_facts(
+        session, settings, recorder=recorder, incident=incident, facts=facts, actor=actor, reason=reason, now=now
+    )
+    return incident
+
+
+def reassess(
+    session: Session, settings: Settings, *, recorder: Recorder, incident_id: str, actor: str, now: datetime
+) -> Incident:
+    """Run the obligations engine again on the current facts (deadlines' urgency moves with the clock)."""
+    incident = _open_for_change(session, incident_id)
+    facts = _current_facts(session, incident)
+    if facts is None:
+        raise IncidentClosed(
+            f"incident {incident_id} has no facts yet",
+            hint=f"add them with `leakline incident facts {incident_id} --facts FILE`",
+        )
+    _assess(
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        facts=parse_facts(facts, source=f"{incident_id} facts v{incident.facts_version}"),
+        actor=actor,
+        now=now,
+    )
+    return incident
+
+
+def _lock_fingerprint(session: Session, fingerprint: str) -> None:
+    # SQLite transactions here are BEGIN IMMEDIATE (already serialised); on PostgreSQL two replicas
+    # receiving the same leak at once must not open two incidents.
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def ingest_signal(
+    session: Session, settings: Settings, *, recorder: Recorder, signal: Signal, now: datetime
+) -> SignalAccepted:
+    """Record a signal once (by id); attach it to the open incident with its fingerprint or open one."""
+    known = session.get(SignalRecord, signal.id)
+    if known is not None:
+        return SignalAccepted(signal_id=signal.id, incident_id=known.incident_id, duplicate=True, new_incident=False)
+    _lock_fingerprint(session, signal.fingerprint)
+    window_start = signal.at_utc() - timedelta(minutes=settings.incidents.dedupe_minutes)
+    incident = session.scalars(
+        select(Incident)
+        .where(
+            Incident.fingerprint == signal.fingerprint,
+            Incident.status != Status.CLOSED,
+            Incident.last_signal_at >= window_start,
+        )
+        .order_by(Incident.opened_at.desc())
+        .limit(1)
+    ).first()
+    actor = f"signal:{signal.source}"
+    created = incident is None
+    if incident is None:
+        incident = open_incident(
+            session,
+            settings,
+            recorder=recorder,
+            facts=facts_from_signal(settings, signal),
+            title=f"{signal.kind}: {signal.summary}"[:300],
+            actor=actor,
+            now=now,
+            severity=signal.severity,
+            surface=signal.surface,
+            fingerprint=signal.fingerprint,
+            categories=list(signal.data_categories),
+        )
+    else:
+        if _SEVERITY_RANK[signal.severity] > _SEVERITY_RANK[incident.severity]:
+            incident.severity = signal.severity
+        incident.categories = sorted(set(incident.categories) | set(signal.data_categories))
+    incident.signal_count += 1
+    incident.last_signal_at = max(filter(None, (incident.last_signal_at, signal.at_utc())))
+    incident.updated_at = now
+    session.add(
+        SignalRecord(
+            id=signal.id,
+            incident_id=incident.id,
+            fingerprint=signal.fingerprint,
+            kind=signal.kind,
+            source=signal.source,
+            severity=signal.severity,
+            surface=signal.surface,
+            at=signal.at_utc(),
+            received_at=now,
+            summary=signal.summary,
+            data=signal.model_dump(mode="json"),
+        )
+    )
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident.id,
+        at=now,
+        actor=actor,
+        event="signal",
+        detail=f"{signal.id} ({signal.kind}, {signal.severity}) {'opened' if created else 'attached to'} the incident",
+        data={"signal": signal.id, "fingerprint": signal.fingerprint},
+    )
+    return SignalAccepted(signal_id=signal.id, incident_id=incident.id, duplicate=False, new_incident=created)
+
+
+def close_incident(session: Session, *, recorder: Recorder, incident_id: str, actor: str, now: datetime) -> Incident:
+    return transition(session, recorder=recorder, incident_id=incident_id, to=Status.CLOSED, actor=actor, now=now)
+
+
+def list_incidents(session: Session, *, status: Status | None = None, limit: int = 100) -> list[IncidentSummary]:
+    query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Incident.status == status)
+    return [IncidentSummary.model_validate(row) for row in session.scalars(query)]
+
+
+def facts_versions(session: Session, *, incident_id: str) -> list[dict[str, Any]]:
+    get_incident(session, incident_id=incident_id)
+    rows = session.scalars(
+        select(FactsVersion).where(FactsVersion.incident_id == incident_id).order_by(FactsVersion.version)
+    )
+    return [
+        {"version": r.version, "at": drafting.iso(r.at), "actor": r.actor, "reason": r.reason, "facts": r.facts}
+        for r in rows
+    ]
+
+
+def incident_document(session: Session, *, incident_id: str) -> dict[str, Any]:
+    """Everything `incident show` and `GET /api/v1/incidents/{id}` return."""
+    incident = get_incident(session, incident_id=incident_id)
+    assessment = incident.assessment or {}
+    comms = session.scalars(
+        select(Communication)
+        .where(Communication.incident_id == incident_id)
+        .order_by(Communication.created_at, Communication.id)
+    ).all()
+    timeline = session.scalars(
+        select(TimelineEntry).where(TimelineEntry.incident_id == incident_id).order_by(TimelineEntry.id)
+    ).all()
+    signals = session.scalar(
+        select(func.count()).select_from(SignalRecord).where(SignalRecord.incident_id == incident_id)
+    )
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "status": incident.status,
+        "severity": incident.severity,
+        "risk": incident.risk,
+        "risk_reasons": list(assessment.get("reasons", [])),
+        "categories": list(incident.categories),
+        "signals": signals or 0,
+        "facts_version": incident.facts_version,
+        "facts": _current_facts(session, incident),
+        "opened_at": drafting.iso(incident.opened_at),
+        "updated_at": drafting.iso(incident.updated_at),
+        "closed_at": drafting.iso(incident.closed_at),
+        "assessed_at": assessment.get("assessed_at"),
+        "obligations": list(assessment.get("obligations", [])),
+        "communications": [CommunicationRead.model_validate(c).model_dump(mode="json") for c in comms],
+        "timeline": [TimelineRead.model_validate(t).model_dump(mode="json") for t in timeline],
+    }

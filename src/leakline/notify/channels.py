@@ -1,0 +1,233 @@
+"""Delivery channels behind one small ABC: SMTP (STARTTLS, auth), signed webhook, Slack and Teams.
+
+Every channel gets the message's idempotency key and must pass it on so that a receiver can drop a
+redelivery: SMTP as the `Message-ID` header, HTTP channels as the `Idempotency-Key` header (Slack and
+Teams ignore it; their messages carry the id in the text). Secrets (webhook URLs, HMAC keys, SMTP
+passwords) come from environment variables named in leakline.toml and are never logged or stored.
+A failed attempt raises `DeliveryError` with a short reason free of message content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import ssl
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from leakline.notify.errors import ChannelConfigError, DeliveryError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from leakline.config import Settings
+    from leakline.notify.settings import ChannelsSettings, SmtpSettings
+
+SIGNATURE_HEADER = "X-Leakline-Signature"
+TIMESTAMP_HEADER = "X-Leakline-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MESSAGE_ID_DOMAIN = "leakline"
+_MAX_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message handed to a channel by the worker."""
+
+    communication_id: str
+    incident_id: str
+    idempotency_key: str
+    kind: str
+    to: str
+    subject: str
+    body: str
+
+
+def message_id(idempotency_key: str) -> str:
+    return f"<{idempotency_key}@{MESSAGE_ID_DOMAIN}>"
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """`sha256=` + hex HMAC-SHA256 over `timestamp.body` (the timestamp stops replays of old bodies)."""
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+
+
+class Channel(ABC):
+    @abstractmethod
+    async def deliver(self, message: Outgoing) -> None:
+        """Deliver once; raise DeliveryError on any failure (the worker retries with the same key)."""
+
+
+class SmtpChannel(Channel):
+    def __init__(self, settings: SmtpSettings, *, username: str | None, password: str | None) -> None:
+        self.settings = settings
+        self.username = username
+        self.password = password
+
+    def build(self, message: Outgoing) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self.settings.sender
+        email["To"] = message.to
+        email["Subject"] = message.subject
+        email["Date"] = formatdate(usegmt=True)
+        email["Message-ID"] = message_id(message.idempotency_key)
+        email["X-Leakline-Incident"] = message.incident_id
+        email.set_content(message.body)
+        return email
+
+    def _send(self, message: Outgoing) -> None:
+        cfg = self.settings
+        try:
+            with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds) as client:
+                client.ehlo()
+                if cfg.starttls:
+                    context = ssl.create_default_context(cafile=cfg.ca_file)
+                    client.starttls(context=context)
+                    client.ehlo()
+                if self.username is not None and self.password is not None:
+                    client.login(self.username, self.password)
+                client.send_message(self.build(message))
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"smtp {cfg.host}:{cfg.port}: {_short(exc)}") from None
+
+    async def deliver(self, message: Outgoing) -> None:
+        if not message.to:
+            raise DeliveryError("smtp: the recipient has no e-mail address")
+        await asyncio.to_thread(self._send, message)
+
+
+class _HttpChannel(Channel):
+    family = "http"
+
+    def __init__(self, name: str, url: str, session: aiohttp.ClientSession) -> None:
+        self.name = name
+        self.url = url
+        self.session = session
+
+    @abstractmethod
+    def payload(self, message: Outgoing) -> dict[str, Any]:
+        """The JSON document this service expects."""
+
+    def extra_headers(self, body: bytes) -> dict[str, str]:
+        return {}
+
+    async def deliver(self, message: Outgoing) -> None:
+        import aiohttp
+
+        body = json.dumps(self.payload(message), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: message.idempotency_key}
+        headers.update(self.extra_headers(body))
+        try:
+            async with self.session.post(self.url, data=body, headers=headers) as response:
+                if response.status >= 300:
+                    raise DeliveryError(f"{self.family}.{self.name}: HTTP {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The URL is a secret (incoming webhook URLs carry their token): name the channel only.
+            raise DeliveryError(f"{self.family}.{self.name}: {type(exc).__name__}") from None
+
+
+class WebhookChannel(_HttpChannel):
+    family = "webhook"
+
+    def __init__(self, name: str, url: str, session: aiohttp.ClientSession, *, secret: bytes | None) -> None:
+        super().__init__(name, url, session)
+        self.secret = secret
+
+    def payload(self, message: Outgoing) -> dict[str, Any]:
+        return {
+            "id": message.communication_id,
+            "incident": message.incident_id,
+            "kind": message.kind,
+            "subject": message.subject,
+            "body": message.body,
+        }
+
+    def extra_headers(self, body: bytes) -> dict[str, str]:
+        if self.secret is None:
+            return {}
+        timestamp = str(int(time.time()))
+        return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(self.secret, timestamp, body)}
+
+
+class SlackChannel(_HttpChannel):
+    family = "slack"
+
+    def payload(self, message: Outgoing) -> dict[str, Any]:
+        text = f"*{message.subject}*\n{message.body}\n_{message.incident_id} · {message.communication_id}_"
+        return {"text": text}
+
+
+class TeamsChannel(_HttpChannel):
+    family = "teams"
+
+    def payload(self, message: Outgoing) -> dict[str, Any]:
+        card = {
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "body": [
+                {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": message.subject, "wrap": True},
+                {"type": "TextBlock", "text": message.body, "wrap": True},
+                {
+                    "type": "TextBlock",
+                    "isSubtle": True,
+                    "text": f"{message.incident_id} · {message.communication_id}",
+                    "wrap": True,
+                },
+            ],
+        }
+        return {
+            "type": "message",
+            "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
+        }
+
+
+def _env(source: str, key: str, name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ChannelConfigError(f"{source}: {key}: environment variable {name} is not set")
+    return value
+
+
+def build_channels(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Channel]:
+    """Every configured channel by the name contacts use ("smtp", "slack.ops", ...)."""
+    source = settings.source or "leakline.toml"
+    cfg: ChannelsSettings = settings.channels
+    channels: dict[str, Channel] = {}
+    if cfg.smtp is not None:
+        user = _env(source, "channels.smtp.username_env", cfg.smtp.username_env) if cfg.smtp.username_env else None
+        password = _env(source, "channels.smtp.password_env", cfg.smtp.password_env) if cfg.smtp.password_env else None
+        channels["smtp"] = SmtpChannel(cfg.smtp, username=user, password=password)
+    for name, hook in cfg.slack.items():
+        channels[f"slack.{name}"] = SlackChannel(
+            name, _env(source, f"channels.slack.{name}.webhook_url_env", hook.webhook_url_env), session
+        )
+    for name, hook in cfg.teams.items():
+        channels[f"teams.{name}"] = TeamsChannel(
+            name, _env(source, f"channels.teams.{name}.webhook_url_env", hook.webhook_url_env), session
+        )
+    for name, signed in cfg.webhook.items():
+        secret = (
+            _env(source, f"channels.webhook.{name}.secret_env", signed.secret_env).encode()
+            if signed.secret_env
+            else None
+        )
+        channels[f"webhook.{name}"] = WebhookChannel(
+            name,
+            _env(source, f"channels.webhook.{name}.webhook_url_env", signed.webhook_url_env),
+            session,
+            secret=secret,
+        )
+    return channels

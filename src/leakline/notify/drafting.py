@@ -1,0 +1,394 @@
+"""Drafting communications: which messages an incident needs, to whom, over which channel, in which language.
+
+Per required obligation (from the assessment) one message to the recipient that `[authorities.XX]`
+routes it to; per internal contact (compliance and DPO at once, the owner team of the signal's surface
+from `[owners]`, the executives when the risk is high) one message per configured channel. Text comes
+from `leakline.notify.render` and is stored with the message, so what was approved is what is sent.
+Messages to authorities and data subjects start as drafts that need approval; internal alerts are
+queued in the outbox at once, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leakline.incidents.models import Incident
+from leakline.incidents.timeline import Recorder, note
+from leakline.notify.models import CommState, Communication, OutboxMessage, OutboxState
+
+if TYPE_CHECKING:
+    from leakline.config import Settings
+    from leakline.notify.settings import Contact
+
+# Obligation recipients answered by a message; "internal-record" is the incident itself and
+# "public-filing" (SEC 8-K) is prepared by counsel from the executive brief.
+_AUTHORITY_RECIPIENTS = frozenset(
+    {
+        "supervisory-authority",
+        "regulator",
+        "attorney-general",
+        "market-surveillance-authority",
+        "consumer-reporting-agencies",
+        "controller",
+    }
+)
+_NIS2_KIND_BY_BASIS_SUFFIX = {
+    "23(4)(a)": "nis2-early-warning",
+    "23(4)(b)": "nis2-notification",
+    "23(4)(d)": "nis2-final-report",
+}
+APPROVAL_KINDS = frozenset(
+    {
+        "supervisory-authority",
+        "nis2-early-warning",
+        "nis2-notification",
+        "nis2-final-report",
+        "data-subject",
+        "data-subject-us",
+    }
+)
+ESCALATING_KINDS = frozenset({"internal-compliance", "owner-team"})
+_LANGUAGE_BY_JURISDICTION = {
+    "DE": "de",
+    "AT": "de",
+    "LI": "de",
+    "CH": "de",
+    "FR": "fr",
+    "BE": "fr",
+    "LU": "fr",
+    "MC": "fr",
+    "CA-QC": "fr",
+}
+DEFAULT_LANGUAGE = "en"
+NO_CHANNEL = "none"
+_IMMEDIATE_ROLES = ("compliance", "dpo")
+
+
+def language_for(jurisdiction: str | None) -> str:
+    if jurisdiction is None:
+        return DEFAULT_LANGUAGE
+    return _LANGUAGE_BY_JURISDICTION.get(jurisdiction, DEFAULT_LANGUAGE)
+
+
+def kind_for_obligation(obligation: dict[str, Any]) -> str | None:
+    """The message kind that answers an obligation, or None when no message is sent for it."""
+    recipient = obligation["recipient"]
+    if recipient in _AUTHORITY_RECIPIENTS:
+        return "supervisory-authority"
+    if recipient == "csirt":
+        basis = str(obligation["basis"])
+        for suffix, kind in _NIS2_KIND_BY_BASIS_SUFFIX.items():
+            if basis.endswith(suffix):
+                return kind
+        return "nis2-notification"
+    if recipient == "data-subjects":
+        return "data-subject-us" if str(obligation["jurisdiction"]).startswith("US") else "data-subject"
+    return None
+
+
+def obligation_key(obligation: dict[str, Any]) -> str:
+    return "|".join(str(obligation[k]) for k in ("regime", "jurisdiction", "recipient", "basis"))
+
+
+def route(settings: Settings, jurisdiction: str, recipient: str) -> tuple[str, str]:
+    """(channel, to) for an obligation's recipient; `("none", "")` when nothing is configured."""
+    routes = settings.authorities.get(jurisdiction) or settings.authorities.get(jurisdiction.split("-")[0]) or {}
+    address = routes.get(recipient)
+    if address is None:
+        return NO_CHANNEL, ""
+    scheme, _, rest = address.partition(":")
+    if scheme == "mailto":
+        return "smtp", rest
+    return f"{scheme}.{rest}", f"{scheme}.{rest}"
+
+
+def contact_addresses(contact: Contact) -> list[tuple[str, str]]:
+    """(channel, to) for each channel the contact is reached on; chat channels address the channel itself."""
+    return [(channel, (contact.email or "") if channel == "smtp" else channel) for channel in contact.channels]
+
+
+@dataclass(frozen=True)
+class IncidentContext:
+    """What the templates need to know about an incident, built once per drafting pass."""
+
+    incident: dict[str, Any]
+    signal: dict[str, Any] | None
+
+
+def organisation_context(settings: Settings) -> dict[str, Any]:
+    org = settings.organisation
+    dpo = org.dpo
+    return {
+        "name": org.name,
+        "establishments": list(org.establishments),
+        "sector": org.sector,
+        "size": org.size,
+        "dpo": {"name": dpo.name, "email": dpo.email, "phone": dpo.phone} if dpo else None,
+    }
+
+
+def render_message(
+    settings: Settings,
+    *,
+    kind: str,
+    language: str,
+    context: IncidentContext,
+    obligation: dict[str, Any] | None,
+    recipient: dict[str, Any],
+    now: datetime,
+) -> tuple[str, str]:
+    from leakline.notify.render import MessageKind, render
+
+    ctx = {
+        "organisation": organisation_context(settings),
+        "incident": context.incident,
+        "obligation": obligation,
+        "recipient": recipient,
+        "signal": context.signal,
+        "now": iso(now),
+    }
+    rendered = render(MessageKind(kind), language=language, context=ctx)
+    return rendered.subject, rendered.body
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def new_communication_id() -> str:
+    return f"msg_{uuid.uuid4().hex[:20]}"
+
+
+def add_communication(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    context: IncidentContext,
+    kind: str,
+    recipient: str,
+    role: str,
+    channel: str,
+    to: str,
+    language: str,
+    obligation: dict[str, Any] | None,
+    now: datetime,
+    actor: str,
+    escalation_level: int = 0,
+    is_alert: bool = False,
+) -> Communication:
+    """Render and store one message; queue it in the outbox now unless it needs approval first."""
+    subject, body = render_message(
+        settings,
+        kind=kind,
+        language=language,
+        context=context,
+        obligation=obligation,
+        recipient={"name": recipient, "kind": kind, "role": role},
+        now=now,
+    )
+    needs_approval = kind in APPROVAL_KINDS
+    comm = Communication(
+        id=new_communication_id(),
+        incident_id=incident.id,
+        kind=kind,
+        regime=obligation["regime"] if obligation else None,
+        jurisdiction=obligation["jurisdiction"] if obligation else None,
+        obligation_key=obligation_key(obligation) if obligation else None,
+        recipient=recipient,
+        role=role,
+        channel=channel,
+        to=to,
+        language=language,
+        state=CommState.DRAFT,
+        subject=subject,
+        body=body,
+        needs_approval=needs_approval,
+        withdrawn=False,
+        is_alert=is_alert,
+        escalation_level=escalation_level,
+        created_at=now,
+    )
+    session.add(comm)
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident.id,
+        at=now,
+        actor=actor,
+        event="message.drafted",
+        detail=f"{comm.id}: {kind} to {recipient} via {channel}",
+        data={"communication": comm.id},
+    )
+    if not needs_approval and channel != NO_CHANNEL:
+        enqueue(session, recorder=recorder, comm=comm, now=now, actor=actor)
+    return comm
+
+
+def enqueue(session: Session, *, recorder: Recorder, comm: Communication, now: datetime, actor: str) -> None:
+    """Put a message in the outbox (same transaction as whatever made it due)."""
+    comm.state = CommState.QUEUED
+    comm.queued_at = now
+    session.add(
+        OutboxMessage(
+            communication_id=comm.id,
+            idempotency_key=comm.id,
+            state=OutboxState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    note(
+        session,
+        recorder=recorder,
+        incident_id=comm.incident_id,
+        at=now,
+        actor=actor,
+        event="message.queued",
+        detail=f"{comm.id}: {comm.kind} to {comm.recipient} via {comm.channel}",
+        data={"communication": comm.id},
+    )
+
+
+def contacts_named(settings: Settings, names: Iterable[str]) -> list[Contact]:
+    by_name = {contact.name: contact for contact in settings.contacts}
+    return [by_name[name] for name in names if name in by_name]
+
+
+def internal_recipients(settings: Settings, *, surface: str | None, risk: str | None) -> list[tuple[str, Contact]]:
+    """(kind, contact) for the alerts a new incident sends at once, each contact once per kind."""
+    chosen: list[tuple[str, Contact]] = [
+        ("internal-compliance", c) for c in settings.contacts if c.role in _IMMEDIATE_ROLES
+    ]
+    if surface is not None:
+        owners = settings.owners.for_surface(surface)
+        named = contacts_named(settings, owners) if owners else [c for c in settings.contacts if c.role == surface]
+        chosen += [("owner-team", c) for c in named]
+    if risk == "high":
+        chosen += [("executive-brief", c) for c in settings.contacts if c.role == "executive"]
+    return chosen
+
+
+def draft_internal(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    context: IncidentContext,
+    recipients: list[tuple[str, Contact]],
+    now: datetime,
+    actor: str,
+    obligation: dict[str, Any] | None = None,
+    escalation_level: int = 0,
+    is_alert: bool = False,
+) -> list[Communication]:
+    made = []
+    language = language_for(settings.organisation.establishments[0] if settings.organisation.establishments else None)
+    for kind, contact in recipients:
+        for channel, to in contact_addresses(contact):
+            made.append(
+                add_communication(
+                    session,
+                    settings,
+                    recorder=recorder,
+                    incident=incident,
+                    context=context,
+                    kind=kind,
+                    recipient=contact.name,
+                    role=contact.role,
+                    channel=channel,
+                    to=to,
+                    language=language,
+                    obligation=obligation,
+                    now=now,
+                    actor=actor,
+                    escalation_level=escalation_level,
+                    is_alert=is_alert,
+                )
+            )
+    return made
+
+
+def sync_obligation_drafts(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    context: IncidentContext,
+    now: datetime,
+    actor: str,
+) -> None:
+    """After (re)assessment: draft messages for new duties, refresh unapproved drafts, withdraw stale ones."""
+    assessment = incident.assessment or {"obligations": []}
+    wanted: dict[str, dict[str, Any]] = {}
+    for obligation in assessment["obligations"]:
+        if obligation["required"] and kind_for_obligation(obligation) is not None:
+            wanted[obligation_key(obligation)] = obligation
+    existing = session.scalars(
+        select(Communication).where(Communication.incident_id == incident.id, Communication.obligation_key.is_not(None))
+    ).all()
+    seen: set[str] = set()
+    for comm in existing:
+        key = comm.obligation_key or ""
+        seen.add(key)
+        obligation = wanted.get(key)
+        if comm.state != CommState.DRAFT:
+            continue
+        if obligation is None:
+            if not comm.withdrawn:
+                comm.withdrawn = True
+                note(
+                    session,
+                    recorder=recorder,
+                    incident_id=incident.id,
+                    at=now,
+                    actor=actor,
+                    event="message.withdrawn",
+                    detail=f"{comm.id}: the duty no longer arises with the current facts",
+                    data={"communication": comm.id},
+                )
+            continue
+        comm.withdrawn = False
+        comm.subject, comm.body = render_message(
+            settings,
+            kind=comm.kind,
+            language=comm.language,
+            context=context,
+            obligation=obligation,
+            recipient={"name": comm.recipient, "kind": comm.kind, "role": comm.role},
+            now=now,
+        )
+    for key, obligation in wanted.items():
+        if key in seen:
+            continue
+        kind = kind_for_obligation(obligation)
+        if kind is None:
+            continue
+        channel, to = route(settings, obligation["jurisdiction"], obligation["recipient"])
+        add_communication(
+            session,
+            settings,
+            recorder=recorder,
+            incident=incident,
+            context=context,
+            kind=kind,
+            recipient=obligation["recipient"],
+            role=obligation["recipient"],
+            channel=channel,
+            to=to,
+            language=language_for(obligation["jurisdiction"]),
+            obligation=obligation,
+            now=now,
+            actor=actor,
+        )

@@ -1,0 +1,310 @@
+"""Escalation and reminders, run by every worker pass.
+
+- An internal alert (compliance, owner team) not acknowledged `[escalation] ack_minutes` after it was
+  delivered goes to the next contact of `[escalation] chain` (the first one, when the recipient is not
+  in the chain); each step happens once, across any number of workers, guarded by a `notify_marks` key.
+- Before each required obligation's `due_at`, while its notice is not sent, the compliance contacts
+  are reminded at `[escalation] reminder_hours` offsets (only the latest offset already reached when a
+  worker was down for a while, so nobody gets three reminders at once).
+- When `due_at` passes without the notice sent, the whole chain is alerted once (overdue escalation).
+- A dead-lettered message raises an alert to the compliance contacts, on other channels when they have
+  any (the failed one may be what is down).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leakline.incidents.models import Incident, Status
+from leakline.incidents.timeline import Recorder, note
+from leakline.notify import drafting
+from leakline.notify.models import CommState, Communication, NotifyMark
+from leakline.store.engine import Store
+
+if TYPE_CHECKING:
+    from leakline.config import Settings
+    from leakline.notify.settings import Contact
+
+ESCALATION_ACTOR = "escalation"
+_DELIVERED = (CommState.SENT, CommState.ACKED)
+_COMPLIANCE_ROLES = ("compliance", "dpo")
+
+
+def _once(store: Store, key: str, now: datetime, action: Callable[[Session], None]) -> bool:
+    """Run `action` in one transaction together with inserting mark `key`; False if the mark exists."""
+    try:
+        with store.transaction() as session:
+            if session.get(NotifyMark, key) is not None:
+                return False
+            session.add(NotifyMark(key=key, at=now))
+            session.flush()
+            action(session)
+    except IntegrityError:
+        return False  # another worker did it first
+    return True
+
+
+def _context(session: Session, incident: Incident) -> drafting.IncidentContext:
+    from leakline.incidents.service import incident_context
+
+    return incident_context(session, incident)
+
+
+def compliance_contacts(settings: Settings) -> list[Contact]:
+    return [c for c in settings.contacts if c.role in _COMPLIANCE_ROLES]
+
+
+def next_in_chain(settings: Settings, recipient: str) -> Contact | None:
+    chain = settings.escalation.chain
+    position = chain.index(recipient) + 1 if recipient in chain else 0
+    while position < len(chain):
+        found = drafting.contacts_named(settings, [chain[position]])
+        if found:
+            return found[0]
+        position += 1
+    return None
+
+
+def escalate_unacknowledged(store: Store, settings: Settings, *, recorder: Recorder, now: datetime) -> int:
+    with store.transaction() as session:
+        overdue = session.scalars(
+            select(Communication).where(
+                Communication.state == CommState.SENT,
+                Communication.ack_due_at <= now,
+                Communication.escalated_at.is_(None),
+                Communication.kind.in_(drafting.ESCALATING_KINDS),
+                Communication.is_alert.is_(False),
+            )
+        ).all()
+        groups = sorted(
+            {(c.incident_id, c.kind, c.recipient, c.escalation_level, c.obligation_key) for c in overdue},
+            key=lambda g: (g[0], g[1], g[2], g[3], g[4] or ""),
+        )
+    done = 0
+    for incident_id, kind, recipient, level, obligation_key in groups:
+        key = f"ack:{incident_id}:{kind}:{recipient}:{level}:{obligation_key or '-'}"
+
+        def action(
+            session: Session,
+            *,
+            incident_id: str = incident_id,
+            kind: str = kind,
+            recipient: str = recipient,
+            level: int = level,
+            okey: str | None = obligation_key,
+        ) -> None:
+            comms = session.scalars(
+                select(Communication).where(
+                    Communication.incident_id == incident_id,
+                    Communication.kind == kind,
+                    Communication.recipient == recipient,
+                    Communication.escalation_level == level,
+                    Communication.escalated_at.is_(None),
+                )
+            ).all()
+            comms = [c for c in comms if c.obligation_key == okey]
+            if any(c.state == CommState.ACKED for c in comms):
+                return
+            for comm in comms:
+                comm.escalated_at = now
+            incident = session.get(Incident, incident_id)
+            if incident is None or incident.status == Status.CLOSED:
+                return
+            successor = next_in_chain(settings, recipient)
+            if successor is None:
+                note(
+                    session,
+                    recorder=recorder,
+                    incident_id=incident_id,
+                    at=now,
+                    actor=ESCALATION_ACTOR,
+                    event="escalation.exhausted",
+                    detail=f"{kind} to {recipient} not acknowledged; nobody left in [escalation] chain",
+                )
+                return
+            note(
+                session,
+                recorder=recorder,
+                incident_id=incident_id,
+                at=now,
+                actor=ESCALATION_ACTOR,
+                event="escalation",
+                detail=f"{kind} to {recipient} not acknowledged within "
+                f"{settings.escalation.ack_minutes} min; escalated to {successor.name}",
+            )
+            obligation = _obligation(incident, okey)
+            drafting.draft_internal(
+                session,
+                settings,
+                recorder=recorder,
+                incident=incident,
+                context=_context(session, incident),
+                recipients=[(kind, successor)],
+                now=now,
+                actor=ESCALATION_ACTOR,
+                obligation=obligation,
+                escalation_level=level + 1,
+            )
+
+        if _once(store, key, now, action):
+            done += 1
+    return done
+
+
+def _obligation(incident: Incident, key: str | None) -> dict[str, Any] | None:
+    if key is None or not incident.assessment:
+        return None
+    for obligation in incident.assessment.get("obligations", []):
+        if drafting.obligation_key(obligation) == key:
+            return dict(obligation)
+    return None
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, now: datetime) -> int:
+    """Reminders before due_at and the overdue escalation, for every open incident's pending notices."""
+    with store.transaction() as session:
+        incidents = session.scalars(
+            select(Incident).where(Incident.status != Status.CLOSED, Incident.assessment.is_not(None))
+        ).all()
+        pending: list[tuple[str, dict[str, Any]]] = []
+        for incident in incidents:
+            delivered = {
+                c.obligation_key
+                for c in session.scalars(
+                    select(Communication).where(
+                        Communication.incident_id == incident.id, Communication.state.in_(_DELIVERED)
+                    )
+                )
+            }
+            for obligation in (incident.assessment or {}).get("obligations", []):
+                if (
+                    obligation["required"]
+                    and obligation["due_at"]
+                    and drafting.kind_for_obligation(obligation) is not None
+                    and drafting.obligation_key(obligation) not in delivered
+                ):
+                    pending.append((incident.id, obligation))
+    done = 0
+    offsets = sorted(settings.escalation.reminder_hours)
+    for incident_id, obligation in pending:
+        due = _parse(obligation["due_at"])
+        okey = drafting.obligation_key(obligation)
+        if now >= due:
+            if settings.escalation.overdue:
+                chain = drafting.contacts_named(settings, settings.escalation.chain) or compliance_contacts(settings)
+                done += _alert(
+                    store,
+                    settings,
+                    recorder=recorder,
+                    now=now,
+                    key=f"overdue:{incident_id}:{okey}",
+                    incident_id=incident_id,
+                    obligation=obligation,
+                    contacts=chain,
+                    level=1,
+                    detail=f"overdue: {obligation['regime']} {obligation['jurisdiction']} "
+                    f"{obligation['recipient']} was due {obligation['due_at']}",
+                )
+            continue
+        reached = [hours for hours in offsets if now >= due - timedelta(hours=hours)]
+        if not reached:
+            continue
+        hours = reached[0]
+        done += _alert(
+            store,
+            settings,
+            recorder=recorder,
+            now=now,
+            key=f"reminder:{incident_id}:{okey}:{hours:g}",
+            incident_id=incident_id,
+            obligation=obligation,
+            contacts=compliance_contacts(settings),
+            level=0,
+            detail=f"reminder: {obligation['regime']} {obligation['jurisdiction']} "
+            f"{obligation['recipient']} due {obligation['due_at']} (≤ {hours:g} h)",
+            also_marks=[f"reminder:{incident_id}:{okey}:{h:g}" for h in reached[1:]],
+        )
+    return done
+
+
+def _alert(
+    store: Store,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    now: datetime,
+    key: str,
+    incident_id: str,
+    obligation: dict[str, Any] | None,
+    contacts: list[Contact],
+    level: int,
+    detail: str,
+    also_marks: list[str] | None = None,
+    is_alert: bool = False,
+) -> int:
+    def action(session: Session) -> None:
+        for extra in also_marks or ():
+            if session.get(NotifyMark, extra) is None:
+                session.add(NotifyMark(key=extra, at=now))
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            return
+        note(
+            session,
+            recorder=recorder,
+            incident_id=incident_id,
+            at=now,
+            actor=ESCALATION_ACTOR,
+            event="reminder" if key.startswith("reminder") else "escalation",
+            detail=detail,
+        )
+        drafting.draft_internal(
+            session,
+            settings,
+            recorder=recorder,
+            incident=incident,
+            context=_context(session, incident),
+            recipients=[("internal-compliance", c) for c in contacts],
+            now=now,
+            actor=ESCALATION_ACTOR,
+            obligation=obligation,
+            escalation_level=level,
+            is_alert=is_alert,
+        )
+
+    return 1 if _once(store, key, now, action) else 0
+
+
+def alert_dead_letter(
+    store: Store, settings: Settings, *, recorder: Recorder, now: datetime, comm: Communication
+) -> int:
+    """Tell compliance that a message could not be delivered (once per message; never for an alert)."""
+    if comm.is_alert:
+        return 0
+    contacts = []
+    for contact in compliance_contacts(settings):
+        others = [ch for ch in contact.channels if ch != comm.channel]
+        contacts.append(contact.model_copy(update={"channels": others}) if others else contact)
+    return _alert(
+        store,
+        settings,
+        recorder=recorder,
+        now=now,
+        key=f"dead:{comm.id}",
+        incident_id=comm.incident_id,
+        obligation=None,
+        contacts=contacts,
+        level=0,
+        is_alert=True,
+        detail=f"delivery failed for good: {comm.id} ({comm.kind} to {comm.recipient} via {comm.channel})",
+    )

@@ -1,0 +1,151 @@
+"""Approval, sending and acknowledgement of communications (keyword-only functions over a session).
+
+Approving records who and when; sending puts approved (or approval-free) messages in the outbox in the
+same transaction as their state change; acknowledging an internal alert stops its escalation, and
+applies to every channel the same alert went out on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leakline.incidents.models import Incident, Status
+from leakline.incidents.timeline import Recorder, note
+from leakline.notify.drafting import NO_CHANNEL, enqueue
+from leakline.notify.errors import ApprovalRequired, CommunicationNotFound, InvalidCommunicationState, NoRoute
+from leakline.notify.models import CommState, Communication
+
+
+def get_communication(session: Session, *, incident_id: str, communication_id: str) -> Communication:
+    comm = session.get(Communication, communication_id)
+    if comm is None or comm.incident_id != incident_id:
+        raise CommunicationNotFound(
+            f"incident {incident_id} has no communication {communication_id!r}",
+            hint=f"`leakline incident show {incident_id}` lists its communications",
+        )
+    return comm
+
+
+def approve(
+    session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
+) -> Communication:
+    comm = get_communication(session, incident_id=incident_id, communication_id=communication_id)
+    if comm.state != CommState.DRAFT:
+        raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only drafts can be approved")
+    if comm.withdrawn:
+        raise InvalidCommunicationState(f"{communication_id} was withdrawn: its duty no longer arises")
+    comm.state = CommState.APPROVED
+    comm.approved_by = by
+    comm.approved_at = now
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident_id,
+        at=now,
+        actor=by,
+        event="message.approved",
+        detail=f"{comm.id}: {comm.kind} to {comm.recipient} approved by {by}",
+        data={"communication": comm.id},
+    )
+    return comm
+
+
+def send(
+    session: Session,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    communication_id: str | None,
+    by: str,
+    now: datetime,
+) -> list[Communication]:
+    """Queue one approved message, or (without an id) every approved message of the incident."""
+    if communication_id is not None:
+        chosen = [get_communication(session, incident_id=incident_id, communication_id=communication_id)]
+    else:
+        chosen = list(
+            session.scalars(
+                select(Communication)
+                .where(Communication.incident_id == incident_id, Communication.state == CommState.APPROVED)
+                .order_by(Communication.created_at, Communication.id)
+            )
+        )
+    for comm in chosen:
+        if comm.state == CommState.DRAFT and comm.needs_approval:
+            raise ApprovalRequired(
+                f"{comm.id} ({comm.kind}) needs approval before it is sent",
+                hint=f"leakline incident approve {incident_id} {comm.id} --by NAME",
+            )
+        if comm.state not in (CommState.APPROVED, CommState.DRAFT, CommState.FAILED):
+            raise InvalidCommunicationState(f"{comm.id} is {comm.state}; it cannot be sent again")
+        if comm.channel == NO_CHANNEL:
+            raise NoRoute(
+                f"{comm.id}: no address for {comm.recipient} in {comm.jurisdiction}",
+                hint=f'add [authorities.{comm.jurisdiction}] {comm.recipient} = "mailto:..." to leakline.toml '
+                "(then amend the facts or reassess to re-draft), or deliver it yourself and record it",
+            )
+        enqueue(session, recorder=recorder, comm=comm, now=now, actor=by)
+    incident = session.get(Incident, incident_id)
+    if (
+        incident is not None
+        and any(c.needs_approval for c in chosen)
+        and incident.status
+        in (
+            Status.DETECTED,
+            Status.TRIAGED,
+            Status.CONTAINED,
+        )
+    ):
+        before = incident.status
+        incident.status = Status.NOTIFYING
+        incident.updated_at = now
+        note(
+            session,
+            recorder=recorder,
+            incident_id=incident_id,
+            at=now,
+            actor=by,
+            event="status",
+            detail=f"{before} → {Status.NOTIFYING}",
+        )
+    return chosen
+
+
+def ack(
+    session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
+) -> list[Communication]:
+    """Acknowledge a delivered message (and its copies on the recipient's other channels)."""
+    comm = get_communication(session, incident_id=incident_id, communication_id=communication_id)
+    if comm.state not in (CommState.SENT, CommState.ACKED):
+        raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only sent messages can be acknowledged")
+    siblings = session.scalars(
+        select(Communication).where(
+            Communication.incident_id == incident_id,
+            Communication.kind == comm.kind,
+            Communication.recipient == comm.recipient,
+            Communication.escalation_level == comm.escalation_level,
+            Communication.obligation_key.is_(None)
+            if comm.obligation_key is None
+            else Communication.obligation_key == comm.obligation_key,
+            Communication.state == CommState.SENT,
+        )
+    ).all()
+    acked = [c for c in {comm, *siblings} if c.state == CommState.SENT]
+    for item in acked:
+        item.state = CommState.ACKED
+        item.acked_by = by
+        item.acked_at = now
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident_id,
+        at=now,
+        actor=by,
+        event="message.acked",
+        detail=f"{comm.id}: acknowledged by {by}",
+        data={"communications": sorted(c.id for c in acked)},
+    )
+    return acked

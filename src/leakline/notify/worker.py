@@ -1,0 +1,170 @@
+"""The delivery worker: escalations and reminders, then every due outbox message, in passes.
+
+`run_pass` does one pass at one instant (`now`, injectable for tests): escalate unacknowledged alerts,
+send reminders and overdue escalations, then claim due messages in batches, deliver them concurrently
+through their channels, and record each outcome in its own transaction. `leakline worker --once` is
+one pass; without `--once` passes repeat every `poll_seconds` until interrupted. Any number of workers
+may run against one database (see `outbox` for the claim protocol).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from leakline.incidents.timeline import Recorder
+from leakline.notify import escalation, outbox
+from leakline.notify.channels import Channel, build_channels
+from leakline.notify.errors import DeliveryError
+from leakline.store.engine import Store
+
+if TYPE_CHECKING:
+    from leakline.config import Settings
+
+log = logging.getLogger("leakline.notify.worker")
+DEFAULT_BATCH = 50
+DEFAULT_CONCURRENCY = 16
+DEFAULT_POLL_SECONDS = 1.0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PassReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    lost_leases: int = 0
+    escalations: int = 0
+    reminders: int = 0
+
+    def __add__(self, other: PassReport) -> PassReport:
+        return PassReport(
+            self.sent + other.sent,
+            self.retried + other.retried,
+            self.dead + other.dead,
+            self.lost_leases + other.lost_leases,
+            self.escalations + other.escalations,
+            self.reminders + other.reminders,
+        )
+
+
+async def _attempt(channels: dict[str, Channel], claimed: outbox.Claimed) -> str | None:
+    channel = channels.get(claimed.channel)
+    if channel is None:
+        return f"channel {claimed.channel!r} is not configured"
+    try:
+        await channel.deliver(claimed.message)
+    except DeliveryError as exc:
+        return str(exc)
+    return None
+
+
+async def deliver_due(
+    store: Store,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    channels: dict[str, Channel],
+    owner: str,
+    now: datetime,
+    batch: int = DEFAULT_BATCH,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> PassReport:
+    cfg = settings.channels
+    lease = timedelta(seconds=cfg.lease_seconds)
+    ack_after = timedelta(minutes=settings.escalation.ack_minutes)
+    gate = asyncio.Semaphore(concurrency)
+    report = PassReport()
+
+    async def one(claimed: outbox.Claimed) -> tuple[outbox.Claimed, str | None]:
+        async with gate:
+            return claimed, await _attempt(channels, claimed)
+
+    while True:
+        with store.transaction() as session:
+            claimed = outbox.claim(session, owner=owner, now=now, lease=lease, limit=batch)
+        if not claimed:
+            return report
+        for item, error in await asyncio.gather(*(one(c) for c in claimed)):
+            if error is None:
+                with store.transaction() as session:
+                    ok = outbox.mark_sent(session, recorder=recorder, claimed=item, now=now, ack_after=ack_after)
+                report += PassReport(sent=1) if ok else PassReport(lost_leases=1)
+                continue
+            log.warning("delivery of %s failed (attempt %d): %s", item.message.communication_id, item.attempt, error)
+            with store.transaction() as session:
+                dead = outbox.mark_failed(
+                    session,
+                    recorder=recorder,
+                    claimed=item,
+                    error=error,
+                    now=now,
+                    max_attempts=cfg.max_attempts,
+                    base_seconds=cfg.backoff_seconds,
+                    max_seconds=cfg.backoff_max_seconds,
+                )
+            if dead is None:
+                report += PassReport(retried=1)
+            else:
+                report += PassReport(dead=1)
+                escalation.alert_dead_letter(store, settings, recorder=recorder, now=now, comm=dead)
+
+
+async def run_pass(
+    store: Store,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    channels: dict[str, Channel],
+    owner: str,
+    now: datetime | None = None,
+) -> PassReport:
+    moment = now or utcnow()
+    escalated = escalation.escalate_unacknowledged(store, settings, recorder=recorder, now=moment)
+    reminded = escalation.remind_deadlines(store, settings, recorder=recorder, now=moment)
+    delivered = await deliver_due(store, settings, recorder=recorder, channels=channels, owner=owner, now=moment)
+    return delivered + PassReport(escalations=escalated, reminders=reminded)
+
+
+async def run(
+    store: Store,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    once: bool,
+    clock: Callable[[], datetime] = utcnow,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    stop: asyncio.Event | None = None,
+    owner: str | None = None,
+) -> PassReport:
+    """One pass (`once`) or passes until `stop` is set; returns the totals."""
+    import aiohttp
+
+    me = owner or worker_id()
+    total = PassReport()
+    timeout = aiohttp.ClientTimeout(total=settings.channels.http_timeout_seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        channels = build_channels(settings, session)
+        while True:
+            total += await run_pass(store, settings, recorder=recorder, channels=channels, owner=me, now=clock())
+            if once or (stop is not None and stop.is_set()):
+                return total
+            try:
+                await asyncio.wait_for((stop or asyncio.Event()).wait(), timeout=poll_seconds)
+            except TimeoutError:
+                continue
+            return total

@@ -1,0 +1,180 @@
+"""`leakline incident ...` end to end through the CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from leakline.obligations import assess, load_facts
+from tests.incidents.helpers import audit_kinds, facts_file
+from tests.store.helpers import Env
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def _open(cli: Cli, env: Env, facts: Path, title: str = "Chat leak") -> dict:
+    code, out, err = cli(
+        "incident", "open", "--facts", str(facts), "--title", title, "--config", str(env.config), "--format", "json"
+    )
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _show(cli: Cli, env: Env, incident_id: str) -> dict:
+    code, out, err = cli("incident", "show", incident_id, "--format", "json", "--config", str(env.config))
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_open_assesses_drafts_and_alerts(cli: Cli, env: Env) -> None:
+    facts = facts_file(env.directory)
+    doc = _open(cli, env, facts)
+    assert doc["id"].startswith("INC-")
+    shown = _show(cli, env, doc["id"])
+    expected = assess(load_facts(str(facts))).to_dict()
+    assert shown["status"] == "triaged"
+    assert shown["risk"] == expected["risk"]
+    assert shown["obligations"] == expected["obligations"]
+    comms = {(c["kind"], c["recipient"], c["channel"], c["to"], c["state"]) for c in shown["communications"]}
+    assert comms == {
+        ("supervisory-authority", "supervisory-authority", "smtp", "breach-reports@authority.example", "draft"),
+        ("internal-compliance", "Compliance on call", "smtp", "compliance@acme.example", "queued"),
+        ("internal-compliance", "Dana Privacy", "smtp", "dpo@acme.example", "queued"),
+    }
+    authority = next(c for c in shown["communications"] if c["kind"] == "supervisory-authority")
+    assert (authority["regime"], authority["jurisdiction"]) == ("gdpr-33", "DE")
+    assert set(authority) >= {
+        "id",
+        "kind",
+        "regime",
+        "recipient",
+        "jurisdiction",
+        "channel",
+        "to",
+        "state",
+        "subject",
+        "body",
+    }
+    events = [t["event"] for t in shown["timeline"]]
+    assert events[:4] == ["opened", "facts.version", "assessed", "status"]
+    assert events.count("message.drafted") == 3
+    assert events.count("message.queued") == 2
+    assert all(set(t) == {"at", "actor", "event", "detail"} for t in shown["timeline"])
+    assert audit_kinds(env.directory / "audit") == ["incident." + e for e in events]
+
+
+def test_show_text_lists_obligations_with_time_left_and_messages(cli: Cli, env: Env) -> None:
+    doc = _open(cli, env, facts_file(env.directory))
+    code, out, _ = cli("incident", "show", doc["id"], "--config", str(env.config))
+    assert code == 0
+    assert "Obligations (required)" in out
+    assert "overdue by" in out or "in " in out
+    assert "breach-reports@authority.example" not in out  # addresses stay out of the overview
+    assert "supervisory-authority" in out and "draft" in out and "queued" in out
+
+
+def test_malformed_facts_are_refused_and_nothing_is_stored(cli: Cli, env: Env) -> None:
+    doc = _open(cli, env, facts_file(env.directory))
+    before = _show(cli, env, doc["id"])
+    bad = facts_file(env.directory, "bad.json", data__subjects="many")
+    code, _, err = cli("incident", "open", "--facts", str(bad), "--config", str(env.config))
+    assert code == 2
+    assert f"{bad}: data.subjects: expected an integer, got 'many'" in err
+    code, _, err = cli("incident", "facts", doc["id"], "--facts", str(bad), "--config", str(env.config))
+    assert code == 2
+    assert "data.subjects: expected an integer" in err
+    unknown = facts_file(env.directory, "unknown.json", controller__establishments=["Germany"])
+    code, _, err = cli("incident", "facts", doc["id"], "--facts", str(unknown), "--config", str(env.config))
+    assert code == 2
+    assert "controller.establishments.0: expected an ISO 3166 code such as 'DE' or 'US-CA', got 'Germany'" in err
+    impossible = facts_file(env.directory, "date.json", aware_at="2026-02-30T10:00:00+00:00")
+    code, _, err = cli("incident", "facts", doc["id"], "--facts", str(impossible), "--config", str(env.config))
+    assert code == 2
+    assert "aware_at: expected an ISO 8601 date-time with a UTC offset" in err
+    broken = env.directory / "broken.json"
+    broken.write_bytes(b'{"aware_at": ')
+    code, _, err = cli("incident", "facts", doc["id"], "--facts", str(broken), "--config", str(env.config))
+    assert code == 2
+    assert "invalid JSON at byte offset 13" in err
+    assert _show(cli, env, doc["id"]) == before
+    code, out, _ = cli("incident", "list", "--format", "json", "--config", str(env.config))
+    assert [row["id"] for row in json.loads(out)] == [doc["id"]]
+
+
+def test_amended_facts_keep_versions_and_recompute(cli: Cli, env: Env) -> None:
+    doc = _open(cli, env, facts_file(env.directory))
+    moved = facts_file(env.directory, "fr.json", controller__establishments=["FR"])
+    code, out, err = cli(
+        "incident",
+        "facts",
+        doc["id"],
+        "--facts",
+        str(moved),
+        "--reason",
+        "main establishment is FR",
+        "--by",
+        "Dana",
+        "--config",
+        str(env.config),
+    )
+    assert code == 0, err
+    shown = _show(cli, env, doc["id"])
+    assert {(o["regime"], o["jurisdiction"], o["recipient"]) for o in shown["obligations"] if o["required"]} == {
+        ("gdpr-33", "FR", "supervisory-authority"),
+        ("gdpr-33-5", "EU", "internal-record"),
+    }
+    drafts = {
+        (c["jurisdiction"], c["withdrawn"], c["state"])
+        for c in shown["communications"]
+        if c["kind"] == "supervisory-authority"
+    }
+    assert drafts == {("DE", True, "draft"), ("FR", False, "draft")}
+    fr = next(c for c in shown["communications"] if c["jurisdiction"] == "FR")
+    assert fr["channel"] == "none"  # no [authorities.FR] route: sending says what to configure
+    code, out, _ = cli("incident", "facts", doc["id"], "--config", str(env.config))
+    versions = json.loads(out)
+    assert [(v["version"], v["actor"], v["reason"]) for v in versions] == [
+        (1, "cli", "initial"),
+        (2, "Dana", "main establishment is FR"),
+    ]
+    assert versions[0]["facts"]["controller"]["establishments"] == ["DE"]
+    assert versions[1]["facts"]["controller"]["establishments"] == ["FR"]
+    code, _, err = cli("incident", "approve", doc["id"], fr["id"], "--by", "Dana", "--config", str(env.config))
+    assert code == 0
+    code, _, err = cli("incident", "send", doc["id"], fr["id"], "--config", str(env.config))
+    assert code == 2
+    assert f"{fr['id']}: no address for supervisory-authority in FR" in err
+
+
+def test_lifecycle_moves_forward_only_and_close_freezes(cli: Cli, env: Env) -> None:
+    doc = _open(cli, env, facts_file(env.directory))
+    config = str(env.config)
+    assert cli("incident", "move", doc["id"], "contained", "--config", config)[0] == 0
+    code, _, err = cli("incident", "move", doc["id"], "triaged", "--config", config)
+    assert code == 2
+    assert f"incident {doc['id']} is contained; it cannot go to triaged" in err
+    assert cli("incident", "close", doc["id"], "--by", "Dana", "--config", config)[0] == 0
+    code, _, err = cli("incident", "assess", doc["id"], "--config", config)
+    assert code == 2
+    assert f"incident {doc['id']} is closed" in err
+    shown = _show(cli, env, doc["id"])
+    assert shown["status"] == "closed"
+    assert [t["detail"] for t in shown["timeline"] if t["event"] == "status"] == [
+        "detected → triaged",
+        "triaged → contained",
+        "contained → closed",
+    ]
+
+
+def test_unknown_incident_is_a_clear_error(cli: Cli, env: Env) -> None:
+    code, _, err = cli("incident", "show", "INC-nope", "--config", str(env.config))
+    assert code == 2
+    assert "no incident 'INC-nope'" in err
+
+
+def test_assess_recomputes_with_the_current_facts(cli: Cli, env: Env) -> None:
+    doc = _open(cli, env, facts_file(env.directory))
+    code, out, _ = cli("incident", "assess", doc["id"], "--format", "json", "--config", str(env.config))
+    assert code == 0
+    assert json.loads(out)["obligations"] == _show(cli, env, doc["id"])["obligations"]
