@@ -247,3 +247,29 @@ def test_allow_then_refuse_and_refusal_helpers_count_as_checks(tmp_path: Path) -
         assert facts is not None
         verdicts[name] = facts.country_check
     assert verdicts == {"allow_then_refuse": True, "helper": True, "allow_only": False}
+
+
+def test_entries_with_has_conditions_do_not_guarantee_coverage(tmp_path: Path) -> None:
+    index = _index(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "middleware.ts": (
+                "export function middleware() {}\n"
+                "export const config = {\n"
+                "  matcher: [\n"
+                "    { source: '/api/:path*', has: [{ type: 'header', key: 'x-shop-client' }] },\n"
+                "    { source: '/shop/:path*', missing: [{ type: 'header', key: 'next-router-prefetch' }] },\n"
+                "  ],\n"
+                "};\n"
+            ),
+        },
+    )
+    facts = analyse_middleware(index)
+    assert facts is not None and facts.matcher is not None
+    assert [(e.source, e.line, e.conditional) for e in facts.matcher.entries or ()] == [
+        ("/api/:path*", 4, True),
+        ("/shop/:path*", 5, False),
+    ]
+    assert facts.matcher.uncovered("/api/chat") == "/api/chat"
+    assert facts.matcher.uncovered("/shop/cart") is None

@@ -299,6 +299,9 @@ class MatcherEntry:
     regex: re.Pattern[str] | None
     """None when the entry is not a string literal leakline can read or not valid (see `problem`)."""
     problem: str = ""
+    conditional: bool = False
+    """The entry has `has` conditions: requests without the header/cookie/query it names skip the middleware.
+    (`missing` conditions are taken as covering: they usually exclude prefetches.)"""
 
 
 @dataclass(frozen=True)
@@ -313,7 +316,7 @@ class Matcher:
         """A URL the route answers that skips the middleware, or None. Unreadable matchers get the benefit of doubt."""
         if self.entries is None or any(entry.regex is None for entry in self.entries):
             return None
-        regexes = [entry.regex for entry in self.entries if entry.regex is not None]
+        regexes = [entry.regex for entry in self.entries if entry.regex is not None and not entry.conditional]
         return next((url for url in sample_urls(route_url) if not any(rx.match(url) for rx in regexes)), None)
 
     def covers(self, route_url: str) -> bool:
@@ -437,9 +440,11 @@ def _read_matcher(root: Node) -> Matcher | None:
     entries: list[MatcherEntry] = []
     for item in items:
         item = ts.unwrap(item)
+        conditional = False
         if item.type == "object":
             source_pair = _object_property(item, "source")
             source_node = source_pair.child_by_field_name("value") if source_pair is not None else None
+            conditional = _object_property(item, "has") is not None
         else:
             source_node = item
         source = js_string(source_node)
@@ -447,7 +452,7 @@ def _read_matcher(root: Node) -> Matcher | None:
         if source is None:
             return Matcher(where.line, where.column, None)
         try:
-            entries.append(MatcherEntry(source, at.line, at.column, compile_matcher(source)))
+            entries.append(MatcherEntry(source, at.line, at.column, compile_matcher(source), conditional=conditional))
         except MatcherError as exc:
             entries.append(MatcherEntry(source, at.line, at.column, None, exc.message))
     return Matcher(where.line, where.column, tuple(entries))
