@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from leakline.config import Settings
-from leakline.scan.index import ProjectIndex
+from leakline.scan.index import ProjectIndex, SourceFile
 
 if TYPE_CHECKING:
     from leakline.scan.headers import AppHeaders
@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 @dataclass
 class ScanContext:
     index: ProjectIndex
+    only: list[SourceFile] | None = field(default=None)
+    """The source files per-file rules report on in this process (a shard), or None for all of them."""
+
+    @property
+    def targets(self) -> list[SourceFile]:
+        """What a per-file rule iterates: its shard. Cross-file facts still come from the whole index."""
+        return self.index.sources if self.only is None else self.only
 
     @property
     def settings(self) -> Settings:

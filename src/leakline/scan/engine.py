@@ -8,7 +8,6 @@ kept, marked suppressed, so SARIF can carry them as suppressions).
 
 from __future__ import annotations
 
-import copy
 import multiprocessing
 import os
 import time
@@ -222,10 +221,8 @@ def _run_shard(number: int) -> _ShardOutcome:
     if _FORK_STATE is None:
         raise RuntimeError("shard worker started without fork state")
     index, rules, shards = _FORK_STATE
-    view = copy.copy(index)
     wanted = set(shards[number])
-    view.__dict__["sources"] = [f for f in index.sources if f.rel in wanted]
-    ctx = ScanContext(view)
+    ctx = ScanContext(index, only=[f for f in index.sources if f.rel in wanted])
     before = Counter(index.stats)
     errors: list[str] = []
     seconds: dict[str, float] = {}

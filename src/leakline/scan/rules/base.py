@@ -49,9 +49,9 @@ class Hit:
 class Rule(ABC):
     meta: RuleMeta
     per_file: ClassVar[bool] = False
-    """True when the rule only reports in `ctx.index.sources` and judges each source file on its own
-    (cross-file facts come through the index and the LLM-data analysis). Such rules run sharded across
-    worker processes on large apps."""
+    """True when the rule reports only in the files of `ctx.targets`, judging each on its own (cross-file
+    facts come through the index and the LLM-data analysis). Such rules run sharded across worker
+    processes on large apps: each worker gets a share of the files as `ctx.targets`."""
 
     def __init__(self, meta: RuleMeta) -> None:
         self.meta = meta

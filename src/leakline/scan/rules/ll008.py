@@ -49,7 +49,7 @@ class CheckoutDataLogged(Rule):
     per_file = True
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
-        for f in ctx.index.sources:
+        for f in ctx.targets:
             data = f.data()
             if not any(keyword in data for keyword in SINK_KEYWORDS) or f.root is None:
                 continue

@@ -373,7 +373,7 @@ class LlmOutputRenderedUnsafely(Rule):
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         flows = PropFlows(ctx)
-        for f in ctx.index.sources:
+        for f in ctx.targets:
             data = f.data()
             if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
                 continue

@@ -257,7 +257,7 @@ class LlmDataInResponseHeaders(Rule):
     per_file = True
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
-        for f in ctx.index.sources:
+        for f in ctx.targets:
             data = f.data()
             if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
                 continue

@@ -430,7 +430,7 @@ class ErrorDetailsExposed(Rule):
     per_file = True
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
-        for f in ctx.index.sources:
+        for f in ctx.targets:
             boundary = ctx.index.is_error_boundary(f)
             data = f.data()
             if boundary:

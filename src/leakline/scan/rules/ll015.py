@@ -450,7 +450,7 @@ class AiContentWithoutOwnershipCheck(Rule):
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         index = ctx.index
-        for f in index.sources:
+        for f in ctx.targets:
             data = f.data()
             if not any(hint in data for hint in INPUT_HINTS) or not has_access_hint(data):
                 continue
