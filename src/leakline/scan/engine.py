@@ -13,7 +13,8 @@ import os
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -231,13 +232,20 @@ def _run_shard(number: int) -> _ShardOutcome:
     return _ShardOutcome(hits, errors, seconds, parsed, Counter(index.stats) - before)
 
 
-def _run_sharded(index: ProjectIndex, rules: list[Rule], workers: int) -> list[_ShardOutcome]:
+@contextmanager
+def _sharded(index: ProjectIndex, rules: list[Rule], workers: int) -> Iterator[Callable[[], list[_ShardOutcome]]]:
+    """Start the shard workers; the caller runs project-wide rules meanwhile, then collects the outcomes."""
     global _FORK_STATE
-    shards = _shards(index, workers)
-    _FORK_STATE = (index, rules, shards)
+    if not rules or workers <= 1:
+        yield list
+        return
+    _FORK_STATE = (index, rules, _shards(index, workers))
     try:
+        # Fork before this process parses anything, so that workers do not inherit (and copy) trees.
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_run_shard, range(workers))
+            pending = pool.map_async(_run_shard, range(workers))
+            _FORK_STATE = None
+            yield lambda: pending.get()
     finally:
         _FORK_STATE = None
 
@@ -276,22 +284,24 @@ def scan(
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))
         sharded = [rule for rule in rules if rule.per_file] if worker_count > 1 else []
-        if sharded:
-            for outcome in _run_sharded(index, sharded, worker_count):
-                stats.rule_errors.extend(outcome.errors)
-                stats.files_parsed += outcome.parsed
-                stats.skipped.update(outcome.skipped)
-                for rule in sharded:
-                    stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + outcome.seconds.get(
-                        rule.meta.id, 0.0
-                    )
-                    findings.extend(_to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app))
         local_rules = [rule for rule in rules if rule not in sharded]
-        for n, rule in enumerate(local_rules, start=1):
-            if progress is not None:
-                progress(f"{rule.meta.id} on {app.name}", n, len(local_rules))
-            hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
-            findings.extend(_to_findings(rule.meta, hits, index, root, app))
+        with _sharded(index, sharded, worker_count) as collect:
+            for n, rule in enumerate(local_rules, start=1):
+                if progress is not None:
+                    progress(f"{rule.meta.id} on {app.name}", n, len(local_rules))
+                hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
+                findings.extend(_to_findings(rule.meta, hits, index, root, app))
+            if progress is not None and sharded:
+                progress(f"waiting for {worker_count} workers on {app.name}", len(local_rules), len(local_rules))
+            outcomes = collect()
+        for outcome in outcomes:
+            stats.rule_errors.extend(outcome.errors)
+            stats.files_parsed += outcome.parsed
+            stats.skipped.update(outcome.skipped)
+            for rule in sharded:
+                seconds = outcome.seconds.get(rule.meta.id, 0.0)
+                stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + seconds
+                findings.extend(_to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app))
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         stats.skipped.update(index.stats)
     stats.files_seen = walk_stats.files_seen
