@@ -182,7 +182,10 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
                 c.obligation_key
                 for c in session.scalars(
                     select(Communication).where(
-                        Communication.incident_id == incident.id, Communication.state.in_(_DELIVERED)
+                        Communication.incident_id == incident.id,
+                        Communication.state.in_(_DELIVERED),
+                        # reminders also carry the obligation's key: only the notice itself counts
+                        Communication.kind.in_(drafting.APPROVAL_KINDS),
                     )
                 )
             }
