@@ -196,3 +196,24 @@ def test_byte_prefilter_keeps_every_access_shape(snippet: bytes, expected: bool)
     filler = b"export const pad = 1;\n" * 20
     assert has_access_hint(filler + snippet + filler) is expected
     assert has_access_hint(snippet.upper()) is expected
+
+
+def test_ids_from_the_request_body_are_user_controlled(tmp_path: Path) -> None:
+    route = (
+        "import { prisma } from '@/lib/prisma';\n"
+        "export async function POST(request: Request) {\n"
+        "  const { chatId } = await request.json();\n"
+        "  const chat = await prisma.chat.findUnique({ where: { id: chatId } });\n"
+        "  return Response.json(chat);\n"
+        "}\n"
+    )
+    api = (
+        "import { prisma } from '../../lib/prisma';\n"
+        "export default async function handler(req, res) {\n"
+        "  const summary = await prisma.summary.findUnique({ where: { id: req.body.id } });\n"
+        "  const other = await prisma.summary.findUnique({ where: { id: res.locals.id } });\n"
+        "  res.json({ summary, other });\n"
+        "}\n"
+    )
+    app = _app(tmp_path, {"app/api/chat/route.ts": route, "pages/api/summary.ts": api})
+    assert _places(app) == [("app/api/chat/route.ts", 4), ("pages/api/summary.ts", 3)]

@@ -4,8 +4,8 @@ An insecure direct object reference on what the assistant produced: a page, rout
 route or server action reads a conversation, chat, message, summary, recommendation, completion,
 answer or transcript (an ORM model or table with such a name, a SQL `FROM` clause, a KV key like
 `chat:${id}`, or a project function such as `getChatById`) with an id taken from the request
-(`params` — also `await params` in Next 15 —, `searchParams`, `req.query`, a server action's
-arguments), and nothing in the same function ties the record to the signed-in user: no
+(`params` — also `await params` in Next 15 —, `searchParams`, `req.query`, the request body, a
+server action's arguments), and nothing in the same function ties the record to the signed-in user: no
 authentication call (`auth()`, `getServerSession`, `currentUser`, Supabase `getUser`, a verified
 JWT or session cookie) or no ownership check (the session user's id in the query, or compared with
 the record's owner field). Reported at the line of the data access.
@@ -32,7 +32,7 @@ AI_CONTENT = re.compile(
     re.IGNORECASE,
 )
 # `Params` finds `searchParams`; plain `in` tests are much cheaper than a regex over every file.
-INPUT_HINTS = (b"params", b"Params", b"query", b"use server")
+INPUT_HINTS = (b"params", b"Params", b"query", b"use server", b".json(", b".body", b".formData(")
 AI_WORDS = (
     b"conversation",
     b"chat",
@@ -82,6 +82,8 @@ def has_access_hint(data: bytes) -> bool:
 
 
 USER_INPUT_PROPS = frozenset({"params", "searchParams", "query"})
+# `req.body` (Pages Router), `await req.json()` / `req.formData()` (route handlers)
+REQUEST_BODY = frozenset({"body", "json", "formData", "text"})
 READ_METHODS = frozenset(
     {
         "findUnique",
@@ -293,6 +295,7 @@ class _Scope:
         self.session: set[str] = set()
         self.auth_calls: list[Node] = [n for n in self.nodes if n.type == "call_expression" and _is_auth_call(n)]
         self.wrapped_by_auth = wrapped_by_auth
+        self.request: str | None = None
         self._seed_parameters(action)
         self._solve()
 
@@ -303,6 +306,10 @@ class _Scope:
             params_list = [single] if single is not None else []
         else:
             params_list = list(params.named_children)
+        first = params_list[0].child_by_field_name("pattern") if params_list else None
+        if first is not None and first.type == "identifier":
+            # `req` of a route handler / API route: its body is as user-controlled as its query
+            self.request = ts.text(first)
         for param in params_list:
             pattern = param.child_by_field_name("pattern") or param
             if action:
@@ -345,6 +352,10 @@ class _Scope:
                 return True
             if inner.type == "member_expression" and ts.text(inner.child_by_field_name("property")) in USER_INPUT_PROPS:
                 return True
+            if self.request is not None and inner.type in ("member_expression", "call_expression"):
+                path = ts.callee_path(inner) if inner.type == "member_expression" else _callee(inner)
+                if path in {f"{self.request}.{member}" for member in REQUEST_BODY}:
+                    return True
         return False
 
     def is_session(self, node: Node) -> bool:
