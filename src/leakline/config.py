@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leakline.audit.settings import AuditSettings
 from leakline.errors import ConfigError
+from leakline.guard.settings import ClientSettings, GatewaySettings, RegionSettings
 from leakline.incidents.settings import ApiSettings, IncidentsSettings
 from leakline.notify.settings import ChannelsSettings, Contact, EscalationSettings, OrganisationSettings, OwnersSettings
 from leakline.store.settings import DatabaseSettings
@@ -55,6 +56,9 @@ class Settings(Section):
     scan: ScanSettings = Field(default_factory=ScanSettings)
     weights: WeightsSettings = Field(default_factory=WeightsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    regions: dict[str, RegionSettings] = Field(default_factory=dict)
+    clients: list[ClientSettings] = Field(default_factory=list)
     organisation: OrganisationSettings = Field(default_factory=OrganisationSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)

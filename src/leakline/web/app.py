@@ -24,7 +24,10 @@ from leakline import __version__
 from leakline.config import CONFIG_FILENAME, Settings, load_settings
 
 # Domain routers, added as domains land: name -> (module, factory attribute).
-ROUTERS: dict[str, tuple[str, str]] = {"incidents": ("leakline.incidents.views", "create_router")}
+ROUTERS: dict[str, tuple[str, str]] = {
+    "incidents": ("leakline.incidents.views", "create_router"),
+    "guard": ("leakline.guard.build", "router"),
+}
 
 SECURITY_HEADERS = {
     "cache-control": "no-store",

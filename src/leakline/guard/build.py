@@ -1,0 +1,98 @@
+"""Assembling the gateway from settings: cross-section checks, the event thread, the `/v1` routes.
+
+`router(settings)` is the factory listed in `leakline.web.app.ROUTERS`: it returns an `APIRouter`
+whose routes are the pipeline's pure-ASGI endpoints (no FastAPI request parsing on the hot path) and
+whose shutdown handler closes the upstream session and drains the event thread. Nothing is opened
+when the router is built; the session, the sanitizer, the audit sinks and the volume store are
+opened on first use inside the serving worker.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from leakline.guard.errors import GatewayConfigError
+from leakline.guard.settings import REJECT
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from leakline.config import Settings
+    from leakline.guard.events import EventWorker
+
+_REGION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+ROUTES = (
+    ("/v1/chat/completions", "chat", "/chat/completions", "POST"),
+    ("/v1/completions", "completions", "/completions", "POST"),
+    ("/v1/embeddings", "embeddings", "/embeddings", "POST"),
+    ("/v1/models", "models", "/models", "GET"),
+)
+
+
+def check_gateway_settings(settings: Settings) -> None:
+    """Rules that span sections; each error names the key (and the file) that is wrong."""
+    source = settings.source or "leakline.toml"
+    regions = settings.regions
+    for name in regions:
+        if not _REGION_NAME.match(name):
+            raise GatewayConfigError(
+                f"{source}: regions.{name}: a region name is lowercase letters, digits, '-' or '_'"
+            )
+    missing = settings.gateway.on_missing_country
+    if missing != REJECT and missing not in regions:
+        raise GatewayConfigError(
+            f"{source}: gateway.on_missing_country: expected 'reject' or a region name, got {missing!r}"
+        )
+    for index, client in enumerate(settings.clients):
+        for region in client.regions:
+            if region not in regions:
+                raise GatewayConfigError(f"{source}: clients[{index}].regions: no region named {region!r}")
+    names = [c.name for c in settings.clients]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise GatewayConfigError(f"{source}: clients[{index}].name: {name!r} is used twice")
+    # Fail closed on residency of the audit trail too: a region's exchanges may only be recorded in
+    # that region's sink, so a region without one could never be audited.
+    if regions:
+        for name in regions:
+            if name not in settings.audit.sinks:
+                raise GatewayConfigError(
+                    f"{source}: regions.{name}: no audit sink for this region",
+                    hint=f"add [audit.sinks.{name}] path = ... (exchanges are audited in their region only)",
+                )
+
+
+def _base(settings: Settings) -> Path:
+    return Path(settings.source).resolve().parent if settings.source else Path.cwd()
+
+
+def default_events(settings: Settings) -> EventWorker:
+    from leakline.audit.sinks import default_audit_log
+    from leakline.guard.anomaly import VolumeMonitor
+    from leakline.guard.events import EventWorker
+    from leakline.guard.signals_out import sink_for
+
+    anomalies = settings.gateway.anomalies
+    monitor = None
+    if anomalies.enabled:
+        path = Path(anomalies.state_path).expanduser()
+        monitor = VolumeMonitor(path if path.is_absolute() else _base(settings) / path, anomalies)
+    return EventWorker(audit=default_audit_log(settings), signals=sink_for(settings), monitor=monitor)
+
+
+def router(settings: Settings) -> APIRouter:
+    from fastapi import APIRouter
+    from starlette.routing import Route as StarletteRoute
+
+    from leakline.guard.pipeline import Gateway, Route
+
+    gateway = Gateway(settings)
+    api = APIRouter()
+    for path, kind, upstream_path, method in ROUTES:
+        api.routes.append(
+            StarletteRoute(path, Route(gateway, kind, upstream_path), methods=[method], include_in_schema=False)
+        )
+    api.add_event_handler("shutdown", gateway.aclose)
+    return api

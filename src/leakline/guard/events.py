@@ -1,0 +1,292 @@
+"""Off the hot path: audit records, signals and volume counters, handled by one thread per worker.
+
+The request pipeline only builds an `Exchange` (or a `Signal`) and puts it on a bounded queue; this
+thread writes the audit record to the sink of the exchange's region (prompt and responses encrypted,
+metadata in clear: what was scanned, detector versions, hits by position, never their text), emits
+signals through the configured `SignalSink`, feeds the volume monitor and evaluates closed minutes.
+When the queue is full the request does not wait: the event is counted in `dropped`, which
+`/metrics`-style readers and the tests see, rather than slowing every response behind a slow disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from leakline.findings import Severity
+from leakline.guard.anomaly import Anomaly, VolumeMonitor, current_minute, edge_series
+from leakline.guard.signals_out import SignalDeliveryError, SignalSink
+from leakline.signals import Signal, SignalKind
+
+log = logging.getLogger("leakline.guard")
+
+QUEUE_SIZE = 10_000
+EVALUATE_EVERY_SECONDS = 5.0
+
+DETECTOR_CATEGORIES: dict[str, str] = {
+    "email": "contact",
+    "phone": "contact",
+    "payment_card": "payment-card",
+    "iban": "financial",
+    "us_ssn": "government-id",
+    "uk_nino": "government-id",
+    "national_id": "government-id",
+    "ip_address": "identity",
+    "secret": "credentials",
+    "canary": "prompts",
+    "protected_text": "business",
+}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A detector hit without its text: which detector, what was done, where in the response."""
+
+    detector: str
+    action: str
+    start: int
+    end: int
+    redacted_preview: str
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"detector": self.detector, "action": self.action, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request/response through the gateway, as the audit log and the monitor see it."""
+
+    route: str
+    client: str
+    region: str | None
+    country: str | None
+    pop: str | None
+    model: str | None
+    status: int
+    stream: bool
+    prompt: Any
+    response_text: str
+    upstream_text: str
+    prompt_bytes: int
+    response_bytes: int
+    scanned_bytes: int
+    detector_versions: dict[str, str] = field(default_factory=dict)
+    hits: tuple[Hit, ...] = ()
+    blocked: bool = False
+    error: str | None = None
+    at: float = field(default_factory=time.time)
+
+
+def leak_signal(exchange: Exchange) -> Signal | None:
+    """The `leak-caught` signal of an exchange with detector hits (None without hits)."""
+    if not exchange.hits:
+        return None
+    detectors = sorted({h.detector for h in exchange.hits})
+    actions = sorted({h.action for h in exchange.hits})
+    categories = sorted({DETECTOR_CATEGORIES[d] for d in detectors if d in DETECTOR_CATEGORIES})
+    severity = (
+        Severity.HIGH
+        if exchange.blocked or {"canary", "protected_text", "secret"} & set(detectors)
+        else Severity.MEDIUM
+    )
+    previews = ", ".join(sorted({f"{h.detector}={h.redacted_preview}" for h in exchange.hits}))[:500]
+    return Signal(
+        kind=SignalKind.LEAK_CAUGHT,
+        source=f"gateway:{exchange.region or 'none'}",
+        severity=severity,
+        fingerprint=f"gateway-leak:{exchange.client}:{'+'.join(detectors)}"[:200],
+        region=exchange.region,
+        country=exchange.country,
+        data_categories=categories,  # values of obligations.facts.Category
+        summary=f"model output {'blocked' if exchange.blocked else 'sanitized'} on {exchange.route}: "
+        f"{len(exchange.hits)} hit(s) of {', '.join(detectors)}",
+        details={
+            "client": exchange.client,
+            "model": exchange.model,
+            "route": exchange.route,
+            "actions": ",".join(actions),
+            "blocked": exchange.blocked,
+            "hits": len(exchange.hits),
+            "previews": previews,
+            "pop": exchange.pop,
+        },
+    )
+
+
+def anomaly_signal(anomaly: Anomaly) -> Signal:
+    return Signal(
+        kind=SignalKind.VOLUME_ANOMALY,
+        source="gateway:volume",
+        severity=Severity.MEDIUM,
+        fingerprint=f"gateway-volume:{anomaly.series}:{anomaly.metric}"[:200],
+        summary=f"{anomaly.metric} of {anomaly.series} in minute {anomaly.minute}: {anomaly.value:g} "
+        f"against a median of {anomaly.median:g} (MAD {anomaly.mad:g}, robust z {anomaly.score:.1f})",
+        details={
+            "series": anomaly.series,
+            "metric": anomaly.metric,
+            "minute_start_unix": anomaly.minute * 60,
+            "value": anomaly.value,
+            "median": anomaly.median,
+            "mad": anomaly.mad,
+            "score": round(anomaly.score, 3),
+        },
+    )
+
+
+class EventWorker:
+    """The per-process thread that does everything slow about an exchange."""
+
+    def __init__(
+        self,
+        *,
+        audit: Any,
+        signals: SignalSink,
+        monitor: VolumeMonitor | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._audit = audit
+        self._signals = signals
+        self._monitor = monitor
+        self._clock = clock
+        self._queue: queue.Queue[Exchange | Signal | None] = queue.Queue(QUEUE_SIZE)
+        self._thread: threading.Thread | None = None
+        self._mu = threading.Lock()
+        self.dropped = 0
+        self.failures = 0
+        self._last_eval = 0.0
+
+    def start(self) -> None:
+        with self._mu:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="leakline-guard-events", daemon=True)
+                self._thread.start()
+
+    def submit(self, item: Exchange | Signal) -> None:
+        self.start()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until everything submitted so far is handled (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        with self._mu:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+        if self._monitor is not None:
+            self._monitor.close()
+        self._signals.close()
+        self._audit.close()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self._maybe_evaluate()
+                continue
+            try:
+                if item is None:
+                    self._flush_audit()
+                    return
+                self._handle(item)
+            except Exception:
+                self.failures += 1
+                log.exception("gateway event failed")
+            finally:
+                self._queue.task_done()
+            if self._queue.empty():
+                self._flush_audit()
+                self._maybe_evaluate()
+
+    def _flush_audit(self) -> None:
+        try:
+            self._audit.flush()
+        except Exception:
+            self.failures += 1
+            log.exception("audit flush failed")
+
+    def _emit(self, signal: Signal) -> None:
+        try:
+            self._signals.emit(signal)
+        except SignalDeliveryError as exc:
+            self.failures += 1
+            log.error("signal %s not delivered: %s", signal.id, exc)
+        try:
+            self._audit.append(
+                kind="gateway.signal",
+                actor="gateway",
+                region=signal.region,
+                meta={"signal": signal.model_dump(mode="json")},
+            )
+        except Exception:
+            self.failures += 1
+            log.exception("audit of signal %s failed", signal.id)
+
+    def _handle(self, item: Exchange | Signal) -> None:
+        if isinstance(item, Signal):
+            self._emit(item)
+            return
+        self._audit.append(
+            kind="gateway.exchange",
+            actor=f"gateway:{item.client}",
+            region=item.region,
+            payload={"prompt": item.prompt, "response": item.response_text, "upstream_response": item.upstream_text},
+            meta={
+                "route": item.route,
+                "client": item.client,
+                "model": item.model,
+                "status": item.status,
+                "stream": item.stream,
+                "country": item.country,
+                "pop": item.pop,
+                "prompt_bytes": item.prompt_bytes,
+                "response_bytes": item.response_bytes,
+                "scanned_bytes": item.scanned_bytes,
+                "detector_versions": item.detector_versions,
+                "hits": [h.to_meta() for h in item.hits],
+                "blocked": item.blocked,
+                "error": item.error,
+            },
+        )
+        signal = leak_signal(item)
+        if signal is not None:
+            self._emit(signal)
+        if self._monitor is not None:
+            values = {
+                "requests": 1.0,
+                "prompt_bytes": float(item.prompt_bytes),
+                "response_bytes": float(item.response_bytes),
+                "hits": float(len(item.hits)),
+            }
+            self._monitor.record(
+                current_minute(item.at), (edge_series(item.country, item.pop), f"key:{item.client}"), values
+            )
+
+    def _maybe_evaluate(self) -> None:
+        if self._monitor is None:
+            return
+        now = self._clock()
+        if now - self._last_eval < EVALUATE_EVERY_SECONDS:
+            return
+        self._last_eval = now
+        try:
+            anomalies = self._monitor.evaluate(current_minute(now))
+        except Exception:
+            self.failures += 1
+            log.exception("volume evaluation failed")
+            return
+        for anomaly in anomalies:
+            self._emit(anomaly_signal(anomaly))

@@ -1,0 +1,841 @@
+"""The gateway's request pipeline: a pure-ASGI app per OpenAI route, streaming end to end.
+
+authenticate → check the body (type, size, JSON) → residency (country → region → model) →
+forward to the region's upstream on a pooled aiohttp session → sanitize (whole message, or per choice
+and field through a hold-back `StreamSanitizer` for streams) → filter headers → respond. The audit
+record, the signals and the volume counters are handed to `EventWorker` (a queue), never awaited.
+
+Fail closed: if the sanitizer is missing or raises, nothing of the upstream's answer is sent after
+that point (a 500 JSON error before the first byte, a `content_filter` finish and `[DONE]` after).
+Response headers of a stream go out only with its first sanitized event, so an upstream that sends
+malformed SSE from the start gets a clean 502 JSON error instead of a half-open stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from leakline.findings import Severity
+from leakline.guard.auth import Client, KeyStore
+from leakline.guard.errors import (
+    BadRequest,
+    GatewayError,
+    MalformedJson,
+    PayloadTooLarge,
+    ResidencyDenied,
+    SanitizerFailed,
+    UnsupportedMediaType,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from leakline.guard.events import EventWorker, Exchange, Hit
+from leakline.guard.headers import filter_upstream_headers, response_headers
+from leakline.guard.residency import Decision, decide, parse_networks, peer_is_trusted, visitor_country
+from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
+from leakline.signals import Signal, SignalKind
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from leakline.config import Settings
+
+log = logging.getLogger("leakline.guard")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_TYPE = b"application/json"
+SSE_TYPE = b"text/event-stream; charset=utf-8"
+MAX_UPSTREAM_BODY_BYTES = 32 * 1024 * 1024
+STREAM_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
+
+
+class TextSanitizer(Protocol):
+    """What the pipeline needs of `leakline.guard.sanitize.Sanitizer`."""
+
+    def sanitize(self, text: str) -> Any: ...
+
+    def stream(self) -> Any: ...
+
+
+def load_sanitizer(settings: Settings) -> TextSanitizer:
+    """The configured sanitizer, compiled once. Raises if the sanitize package cannot build one."""
+    sanitize = importlib.import_module("leakline.guard.sanitize")
+    policy = sanitize.Policy.from_settings(settings.sanitize)  # type: ignore[attr-defined]
+    sanitizer: TextSanitizer = sanitize.Sanitizer(policy)
+    return sanitizer
+
+
+def _action(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _hits(raw: Any, offset: int = 0) -> list[Hit]:
+    return [
+        Hit(str(h.detector), _action(h.action), int(h.start) + offset, int(h.end) + offset, str(h.redacted_preview))
+        for h in raw
+    ]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def send_error(send: Send, error: GatewayError) -> None:
+    body = error.to_body()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [*response_headers((), content_type=JSON_TYPE), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+@dataclass
+class _Request:
+    """What one request has established so far (for the audit record if it fails)."""
+
+    route: str
+    client: Client | None = None
+    country: str | None = None
+    pop: str | None = None
+    decision: Decision | None = None
+    model: str | None = None
+    body: Any = None
+    prompt_bytes: int = 0
+    stream: bool = False
+    started: float = field(default_factory=time.time)
+
+
+@dataclass
+class _Scan:
+    """Everything the sanitizer saw and did during one response."""
+
+    upstream_parts: list[str] = field(default_factory=list)
+    released_parts: list[str] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    scanned_bytes: int = 0
+    blocked: bool = False
+
+
+class Gateway:
+    """Shared state of all routes: settings, keys, the upstream session, the sanitizer, the event thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sanitizer_factory: Callable[[Settings], TextSanitizer] | None = None,
+        events: EventWorker | None = None,
+    ) -> None:
+        from leakline.guard.build import check_gateway_settings, default_events
+
+        check_gateway_settings(settings)
+        self.settings = settings
+        self.gw = settings.gateway
+        self.regions = dict(settings.regions)
+        self.keys = KeyStore.from_settings(settings.clients, source=settings.source or "leakline.toml")
+        self.trusted = parse_networks(self.gw.trusted_proxies)
+        self.allowed_headers = frozenset(self.gw.allowed_headers)
+        from leakline.guard.headers import DENY_PATTERNS
+
+        self.denied_headers = (*DENY_PATTERNS, *self.gw.denied_headers)
+        self._sanitizer_factory = sanitizer_factory
+        self._sanitizer: TextSanitizer | None = None
+        self._detector_versions: dict[str, str] = {}
+        self._events = events
+        self._events_factory: Callable[[], EventWorker] = partial(default_events, settings)
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- shared resources, created on first use (inside the worker process and its event loop) --
+
+    @property
+    def events(self) -> EventWorker:
+        if self._events is None:
+            self._events = self._events_factory()
+        return self._events
+
+    def sanitizer(self) -> TextSanitizer:
+        if self._sanitizer is None:
+            try:
+                factory = self._sanitizer_factory or load_sanitizer
+                sanitizer = factory(self.settings)
+                probe = sanitizer.sanitize("")
+            except Exception as exc:
+                log.exception("sanitizer unavailable")
+                raise SanitizerFailed(
+                    "the output sanitizer is unavailable; the response is refused (fail closed)"
+                ) from exc
+            self._detector_versions = {str(k): str(v) for k, v in dict(getattr(probe, "detector_versions", {})).items()}
+            self._sanitizer = sanitizer
+        return self._sanitizer
+
+    def session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            connector = aiohttp.TCPConnector(
+                limit=self.gw.upstream_connections, keepalive_timeout=60, ttl_dns_cache=300
+            )
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=self.gw.connect_timeout_seconds, sock_read=self.gw.read_timeout_seconds
+            )
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True)
+            self._session_loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+        if self._events is not None:
+            events, self._events = self._events, None
+            await asyncio.to_thread(events.close)
+
+    # -- steps --
+
+    def authenticate(self, scope: Scope, req: _Request) -> Client:
+        client = self.keys.authenticate(_header(scope, b"authorization"))
+        req.client = client
+        return client
+
+    def locate(self, scope: Scope, req: _Request, client: Client, model: str | None) -> Decision:
+        peer = (scope.get("client") or (None, None))[0]
+        trusted = peer_is_trusted(peer, self.trusted)
+        header_value = _header(scope, self.gw.country_header.encode("latin-1")) if trusted else None
+        country, source = visitor_country(client, header_value, trusted)
+        req.country = country
+        from leakline.guard.anomaly import pop_from_header
+
+        req.pop = pop_from_header(_header(scope, self.gw.pop_header.encode("latin-1"))) if trusted else None
+        decision = decide(
+            gateway=self.gw, regions=self.regions, client=client, country=country, country_source=source, model=model
+        )
+        req.decision = decision
+        return decision
+
+    async def read_json(self, scope: Scope, receive: Receive, req: _Request) -> dict[str, Any]:
+        content_type = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+        if content_type != "application/json":
+            raise UnsupportedMediaType(
+                f"expected content-type application/json, got {content_type or 'none'!r}", param="content-type"
+            )
+        limit = self.gw.max_body_bytes
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise asyncio.CancelledError
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        req.prompt_bytes = len(raw)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedJson(f"request body is not valid UTF-8 at byte offset {exc.start}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            offset = len(text[: exc.pos].encode("utf-8"))
+            raise MalformedJson(f"request body is not valid JSON at byte offset {offset}: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise BadRequest("request body must be a JSON object")
+        req.body = data
+        return data
+
+    def record(self, req: _Request, *, status: int, scan: _Scan | None = None, error: str | None = None) -> None:
+        response_text = "".join(scan.released_parts) if scan else ""
+        self.events.submit(
+            Exchange(
+                route=req.route,
+                client=req.client.name if req.client else "(unauthenticated)",
+                region=req.decision.region if req.decision else None,
+                country=req.country,
+                pop=req.pop,
+                model=req.model,
+                status=status,
+                stream=req.stream,
+                prompt=req.body,
+                response_text=response_text,
+                upstream_text="".join(scan.upstream_parts) if scan else "",
+                prompt_bytes=req.prompt_bytes,
+                response_bytes=len(response_text.encode("utf-8")),
+                scanned_bytes=scan.scanned_bytes if scan else 0,
+                detector_versions=self._detector_versions,
+                hits=tuple(scan.hits) if scan else (),
+                blocked=scan.blocked if scan else False,
+                error=error,
+                at=req.started,
+            )
+        )
+
+    def residency_signal(self, req: _Request, error: ResidencyDenied) -> None:
+        self.events.submit(
+            Signal(
+                kind=SignalKind.RESIDENCY_VIOLATION,
+                source="gateway",
+                severity=Severity.MEDIUM,
+                fingerprint=f"gateway-residency:{error.policy}:{req.country or '--'}",
+                country=req.country,
+                summary=f"request refused by residency policy {error.policy} (country {req.country or 'unknown'})",
+                details={
+                    "policy": error.policy,
+                    "client": req.client.name if req.client else None,
+                    "model": req.model,
+                    "route": req.route,
+                    "pop": req.pop,
+                },
+            )
+        )
+
+    def upstream_headers(self, decision: Decision) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+        key_env = self.regions[decision.region].api_key_env
+        if key_env:
+            headers["authorization"] = f"Bearer {os.environ.get(key_env, '')}"
+        return headers
+
+    def passed_headers(self, upstream: aiohttp.ClientResponse) -> list[tuple[str, str]]:
+        return filter_upstream_headers(
+            upstream.headers.items(), mode=self.gw.header_mode, allowed=self.allowed_headers, denied=self.denied_headers
+        )
+
+
+def _upstream_error(exc: BaseException, url: str) -> GatewayError:
+    import aiohttp
+
+    where = url.split("?", 1)[0]
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return UpstreamTimeout(f"the upstream {where} did not answer in time")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return UpstreamProtocolError(f"the upstream {where} sent a broken body")
+    return UpstreamUnavailable(f"the upstream {where} is unreachable")
+
+
+class Route:
+    """One OpenAI endpoint as an ASGI app: `kind` is chat, completions, embeddings or models."""
+
+    def __init__(self, gateway: Gateway, kind: str, upstream_path: str) -> None:
+        self.gateway = gateway
+        self.kind = kind
+        self.upstream_path = upstream_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        req = _Request(route=f"/v1{self.upstream_path}")
+        state = {"started": False}
+
+        async def tracked_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        try:
+            await self.handle(scope, receive, tracked_send, req)
+        except GatewayError as error:
+            if isinstance(error, ResidencyDenied):
+                self.gateway.residency_signal(req, error)
+            if req.client is not None:
+                self.gateway.record(req, status=error.status, error=error.code)
+            if not state["started"]:
+                await send_error(send, error)
+            else:
+                log.error("gateway error after the response started: %s", error.code)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, req: _Request) -> None:
+        gw = self.gateway
+        client = gw.authenticate(scope, req)
+        if self.kind == "models":
+            decision = gw.locate(scope, req, client, None)
+            await self.models(send, req, client, decision)
+            return
+        body = await gw.read_json(scope, receive, req)
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise BadRequest("`model` is required and must be a string", param="model")
+        req.model = model
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise BadRequest("`stream` must be true or false", param="stream")
+        req.stream = stream and self.kind != "embeddings"
+        if self.kind == "chat" and not isinstance(body.get("messages"), list):
+            raise BadRequest("`messages` is required and must be an array", param="messages")
+        if self.kind == "completions" and "prompt" not in body:
+            raise BadRequest("`prompt` is required", param="prompt")
+        if self.kind == "embeddings" and "input" not in body:
+            raise BadRequest("`input` is required", param="input")
+        client.check_model(model)
+        decision = gw.locate(scope, req, client, model)
+        sanitizer = gw.sanitizer()
+        if gw.gw.redact_prompts:
+            body = self.redact_prompt(sanitizer, body)
+        url = decision.upstream + self.upstream_path
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        task = asyncio.current_task()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, task)) if task is not None else None
+        try:
+            await self.forward(send, req, sanitizer, url, payload, decision)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def forward(
+        self, send: Send, req: _Request, sanitizer: TextSanitizer, url: str, payload: bytes, decision: Decision
+    ) -> None:
+        gw = self.gateway
+        try:
+            upstream_cm = gw.session().post(url, data=payload, headers=gw.upstream_headers(decision))
+            upstream = await upstream_cm.__aenter__()
+        except Exception as exc:
+            raise _upstream_error(exc, url) from None
+        complete = False
+        try:
+            if upstream.status != 200:
+                await self.upstream_failed(upstream, sanitizer, url)
+            content_type = upstream.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if req.stream:
+                if content_type != "text/event-stream":
+                    raise UpstreamProtocolError(f"the upstream {url} answered a stream request with {content_type!r}")
+                await self.stream(send, req, sanitizer, upstream, url)
+            else:
+                if content_type != "application/json":
+                    raise UpstreamProtocolError(f"the upstream {url} answered with {content_type!r}, not JSON")
+                await self.whole(send, req, sanitizer, upstream, url)
+            complete = upstream.content.at_eof()
+        except (TimeoutError, OSError) as exc:
+            raise _upstream_error(exc, url) from None
+        except Exception as exc:
+            import aiohttp
+
+            if isinstance(exc, aiohttp.ClientError):
+                raise _upstream_error(exc, url) from None
+            raise
+        finally:
+            # A fully read response returns its connection to the pool; an abandoned one (block,
+            # error, client gone) is closed, which also tells the upstream to stop generating.
+            if complete:
+                upstream.release()
+            else:
+                upstream.close()
+
+    async def upstream_failed(self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, url: str) -> None:
+        raw = await upstream.content.read(65536)
+        message = f"the upstream answered HTTP {upstream.status}"
+        try:
+            detail = json.loads(raw)["error"]["message"]
+            if isinstance(detail, str):
+                message += ": " + str(sanitizer.sanitize(detail[:500]).text)
+        except Exception:  # noqa: S110 - an unreadable error body adds nothing
+            pass
+        error: GatewayError
+        if 400 <= upstream.status < 500:
+            error = BadRequest(message)
+            error.status = upstream.status
+            error.code = "upstream_rejected"
+        else:
+            error = UpstreamUnavailable(message)
+        raise error
+
+    async def read_upstream_json(self, upstream: aiohttp.ClientResponse, url: str) -> Any:
+        raw = await upstream.content.read(MAX_UPSTREAM_BODY_BYTES + 1)
+        if len(raw) > MAX_UPSTREAM_BODY_BYTES:
+            raise UpstreamProtocolError(f"the upstream {url} sent more than {MAX_UPSTREAM_BODY_BYTES} bytes")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise UpstreamProtocolError(f"the upstream {url} sent a body that is not JSON") from None
+
+    async def whole(
+        self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, url: str
+    ) -> None:
+        data = await self.read_upstream_json(upstream, url)
+        if not isinstance(data, dict):
+            raise UpstreamProtocolError(f"the upstream {url} sent JSON that is not an object")
+        scan = _Scan()
+        if self.kind in ("chat", "completions"):
+            choices = data.get("choices")
+            if not isinstance(choices, list):
+                raise UpstreamProtocolError(f"the upstream {url} sent a completion without `choices`")
+            try:
+                for choice in choices:
+                    if isinstance(choice, dict):
+                        self.sanitize_choice(sanitizer, choice, scan)
+            except GatewayError:
+                raise
+            except Exception as exc:
+                self.sanitizer_alert(req, exc)
+                raise SanitizerFailed("a detector failed; the response is refused (fail closed)") from None
+            if scan.blocked:
+                for choice in choices:
+                    if isinstance(choice, dict):
+                        _empty_choice(choice, self.kind)
+                scan.released_parts = []
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = response_headers(self.gateway.passed_headers(upstream), content_type=JSON_TYPE)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self.gateway.record(req, status=200, scan=scan)
+
+    def sanitize_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan) -> str:
+        result = sanitizer.sanitize(text)
+        scan.upstream_parts.append(text)
+        scan.scanned_bytes += len(text.encode("utf-8"))
+        scan.hits.extend(_hits(result.hits))
+        if result.blocked:
+            scan.blocked = True
+        out = str(result.text)
+        scan.released_parts.append(out)
+        return out
+
+    def sanitize_choice(self, sanitizer: TextSanitizer, choice: dict[str, Any], scan: _Scan) -> None:
+        if self.kind == "completions":
+            if isinstance(choice.get("text"), str):
+                choice["text"] = self.sanitize_text(sanitizer, choice["text"], scan)
+            return
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            return
+        for name in STREAM_TEXT_FIELDS:
+            if isinstance(message.get(name), str):
+                message[name] = self.sanitize_text(sanitizer, message[name], scan)
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                function["arguments"] = self.sanitize_text(sanitizer, function["arguments"], scan)
+
+    def redact_prompt(self, sanitizer: TextSanitizer, body: dict[str, Any]) -> dict[str, Any]:
+        """Prompts with personal data redacted (input side; blocking does not apply to prompts)."""
+        body = dict(body)
+        if self.kind == "chat":
+            messages = []
+            for message in body["messages"]:
+                if isinstance(message, dict) and isinstance(message.get("content"), str):
+                    message = {**message, "content": str(sanitizer.sanitize(message["content"]).text)}
+                messages.append(message)
+            body["messages"] = messages
+        elif isinstance(body.get("prompt"), str):
+            body["prompt"] = str(sanitizer.sanitize(body["prompt"]).text)
+        return body
+
+    def sanitizer_alert(self, req: _Request, exc: BaseException) -> None:
+        log.error("sanitizer failed: %s", type(exc).__name__)
+        self.gateway.events.submit(
+            Signal(
+                kind=SignalKind.LEAK_CAUGHT,
+                source=f"gateway:{req.decision.region if req.decision else 'none'}",
+                severity=Severity.HIGH,
+                fingerprint="gateway-sanitizer-failure",
+                region=req.decision.region if req.decision else None,
+                summary=f"a detector raised {type(exc).__name__} on {req.route}; the response was refused",
+                details={"route": req.route, "model": req.model, "client": req.client.name if req.client else None},
+            )
+        )
+
+    async def stream(
+        self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, url: str
+    ) -> None:
+        relay = _StreamRelay(self, req, sanitizer)
+        reader = SseReader()
+        headers = response_headers(self.gateway.passed_headers(upstream), content_type=SSE_TYPE)
+        headers.append((b"x-accel-buffering", b"no"))
+        started = False
+        done = False
+
+        async def emit(out: list[bytes]) -> None:
+            nonlocal started
+            if not out:
+                return
+            if not started:
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                started = True
+            await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+
+        try:
+            async for chunk in upstream.content.iter_any():
+                out: list[bytes] = []
+                for data in reader.feed(chunk):
+                    if data == DONE:
+                        done = True
+                        break
+                    out.extend(relay.event(data, url))
+                    if relay.scan.blocked:
+                        break
+                await emit(out)
+                if done or relay.scan.blocked:
+                    break
+            if not done and not relay.scan.blocked:
+                out = []
+                for data in reader.finish():
+                    if data != DONE:
+                        out.extend(relay.event(data, url))
+                await emit(out)
+            await emit(relay.close())
+        except (MalformedStream, UpstreamProtocolError) as exc:
+            error = (
+                exc
+                if isinstance(exc, UpstreamProtocolError)
+                else UpstreamProtocolError(f"the upstream {url} sent malformed SSE: {exc}")
+            )
+            if not started:
+                raise error from None
+            # Mid-stream: end the stream with an OpenAI error event; nothing unread is passed on.
+            await send(
+                {"type": "http.response.body", "body": encode_event(error.to_body().decode()), "more_body": False}
+            )
+            self.gateway.record(req, status=502, scan=relay.scan, error=error.code)
+            return
+        except SanitizerFailed as exc:
+            if not started:
+                raise
+            await emit(relay.blocked_tail())
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            self.gateway.record(req, status=200, scan=relay.scan, error=exc.code)
+            return
+        if not started:
+            await emit([encode_event(DONE)])
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        self.gateway.record(req, status=200, scan=relay.scan)
+
+    async def models(self, send: Send, req: _Request, client: Client, decision: Decision) -> None:
+        gw = self.gateway
+        url = decision.upstream + "/models"
+        try:
+            async with gw.session().get(url, headers=gw.upstream_headers(decision)) as upstream:
+                if upstream.status != 200:
+                    raise UpstreamUnavailable(f"the upstream answered HTTP {upstream.status}")
+                data = await self.read_upstream_json(upstream, url)
+                passed = gw.passed_headers(upstream)
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise _upstream_error(exc, url) from None
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise UpstreamProtocolError(f"the upstream {url} sent a model list without `data`")
+        region_models = gw.regions[decision.region].models
+        data["data"] = [
+            m
+            for m in data["data"]
+            if isinstance(m, dict)
+            and (not region_models or m.get("id") in region_models)
+            and (not client.models or m.get("id") in client.models)
+        ]
+        body = json.dumps(data, separators=(",", ":")).encode("utf-8")
+        headers = [*response_headers(passed, content_type=JSON_TYPE), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _empty_choice(choice: dict[str, Any], kind: str) -> None:
+    choice["finish_reason"] = "content_filter"
+    if kind == "completions":
+        choice["text"] = ""
+        return
+    message = choice.get("message")
+    if isinstance(message, dict):
+        message["content"] = ""
+        message.pop("tool_calls", None)
+        message.pop("reasoning_content", None)
+
+
+async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any]) -> None:
+    """Cancel the request's task (and so the upstream call) when the client goes away."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            task.cancel()
+            return
+
+
+class _StreamRelay:
+    """Per-response streaming state: one hold-back sanitizer per choice and field."""
+
+    def __init__(self, route: Route, req: _Request, sanitizer: TextSanitizer) -> None:
+        self.route = route
+        self.req = req
+        self.sanitizer = sanitizer
+        self.scan = _Scan()
+        self.streams: dict[tuple[int, str], Any] = {}
+        self.offsets: dict[tuple[int, str], int] = {}
+        self.finished: set[int] = set()
+        self.template: dict[str, Any] = {}
+        self.choices: set[int] = set()
+
+    def _stream_for(self, key: tuple[int, str]) -> Any:
+        stream = self.streams.get(key)
+        if stream is None:
+            stream = self.streams[key] = self.sanitizer.stream()
+        return stream
+
+    def _feed(self, key: tuple[int, str], text: str) -> str:
+        stream = self._stream_for(key)
+        self.scan.upstream_parts.append(text)
+        self.scan.scanned_bytes += len(text.encode("utf-8"))
+        try:
+            out = str(stream.feed(text))
+        except Exception as exc:
+            self.route.sanitizer_alert(self.req, exc)
+            raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
+        return self._after(stream, out)
+
+    def _finish(self, key: tuple[int, str]) -> str:
+        stream = self.streams.pop(key, None)
+        if stream is None:
+            return ""
+        try:
+            out = str(stream.finish())
+        except Exception as exc:
+            self.route.sanitizer_alert(self.req, exc)
+            raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
+        self._collect(stream)
+        return self._after(stream, out)
+
+    def _collect(self, stream: Any) -> None:
+        seen = self.offsets.setdefault((id(stream), ""), 0)
+        hits = list(stream.hits)
+        self.scan.hits.extend(_hits(hits[seen:]))
+        self.offsets[(id(stream), "")] = len(hits)
+
+    def _after(self, stream: Any, out: str) -> str:
+        if stream.blocked:
+            self._collect(stream)
+            self.scan.blocked = True
+            return ""
+        self.scan.released_parts.append(out)
+        return out
+
+    def event(self, data: str, url: str) -> list[bytes]:
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError:
+            raise UpstreamProtocolError(f"the upstream {url} sent an SSE event that is not JSON") from None
+        if not isinstance(chunk, dict):
+            raise UpstreamProtocolError(f"the upstream {url} sent an SSE event that is not a JSON object")
+        if "error" in chunk and "choices" not in chunk:
+            raise UpstreamProtocolError(f"the upstream {url} reported an error mid-stream")
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            raise UpstreamProtocolError(f"the upstream {url} sent a chunk without `choices`")
+        if not self.template:
+            self.template = {
+                k: chunk[k] for k in ("id", "object", "created", "model", "system_fingerprint") if k in chunk
+            }
+        for choice in choices:
+            if not isinstance(choice, dict) or not isinstance(choice.get("index", 0), int):
+                raise UpstreamProtocolError(f"the upstream {url} sent a malformed choice")
+            index = int(choice.get("index", 0))
+            self.choices.add(index)
+            self._choice(index, choice)
+            if self.scan.blocked:
+                return self.blocked_tail()
+            if choice.get("finish_reason") is not None:
+                self._flush_choice(index, choice)
+                if self.scan.blocked:
+                    return self.blocked_tail()
+        self._collect_all()
+        return [encode_event(json.dumps(chunk, separators=(",", ":"), ensure_ascii=False))]
+
+    def _collect_all(self) -> None:
+        for stream in self.streams.values():
+            self._collect(stream)
+
+    def _choice(self, index: int, choice: dict[str, Any]) -> None:
+        if self.route.kind == "completions":
+            if isinstance(choice.get("text"), str):
+                choice["text"] = self._feed((index, "text"), choice["text"])
+            return
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            return
+        for name in STREAM_TEXT_FIELDS:
+            if isinstance(delta.get(name), str):
+                delta[name] = self._feed((index, name), delta[name])
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                function["arguments"] = self._feed((index, f"tool:{call.get('index', 0)}"), function["arguments"])
+
+    def _flush_choice(self, index: int, choice: dict[str, Any]) -> None:
+        """Release what the hold-back buffers of this choice still hold, into this final chunk."""
+        self.finished.add(index)
+        for key in sorted(k for k in self.streams if k[0] == index):
+            tail = self._finish(key)
+            if not tail:
+                continue
+            name = key[1]
+            if self.route.kind == "completions":
+                choice["text"] = str(choice.get("text") or "") + tail
+            elif name.startswith("tool:"):
+                delta = choice.setdefault("delta", {})
+                calls = delta.setdefault("tool_calls", [])
+                calls.append({"index": int(name[5:]), "function": {"arguments": tail}})
+            else:
+                delta = choice.setdefault("delta", {})
+                delta[name] = str(delta.get(name) or "") + tail
+
+    def close(self) -> list[bytes]:
+        """At the end of the upstream stream: flush choices that never sent a finish_reason, then [DONE]."""
+        if self.scan.blocked:
+            return []
+        open_choices = sorted({k[0] for k in self.streams})
+        out: list[bytes] = []
+        if open_choices:
+            choices = []
+            for index in open_choices:
+                choice: dict[str, Any] = {"index": index, "finish_reason": None}
+                if self.route.kind == "chat":
+                    choice["delta"] = {}
+                self._flush_choice(index, choice)
+                if self.scan.blocked:
+                    return self.blocked_tail()
+                choices.append(choice)
+            out.append(
+                encode_event(
+                    json.dumps({**self.template, "choices": choices}, separators=(",", ":"), ensure_ascii=False)
+                )
+            )
+        out.append(encode_event(DONE))
+        return out
+
+    def blocked_tail(self) -> list[bytes]:
+        """The end of a refused stream: `finish_reason: content_filter` for every choice, then [DONE]."""
+        self.scan.blocked = True
+        self.streams.clear()
+        choices = []
+        for index in sorted(self.choices or {0}):
+            choice: dict[str, Any] = {"index": index, "finish_reason": "content_filter"}
+            if self.route.kind == "chat":
+                choice["delta"] = {}
+            else:
+                choice["text"] = ""
+            choices.append(choice)
+        body = json.dumps({**self.template, "choices": choices}, separators=(",", ":"))
+        return [encode_event(body), encode_event(DONE)]

@@ -1,0 +1,128 @@
+"""The `[gateway]`, `[regions.*]` and `[[clients]]` sections of leakline.toml (a contract: keys are stable).
+
+Kept free of imports from the rest of leakline (config.py imports this module), so the base class
+repeats `leakline.config.Section`'s rules: unknown keys are errors and values are not coerced.
+Cross-section rules (a region named by `on_missing_country` exists, a client's regions exist) are
+checked by `check_gateway_settings`, which names the offending key.
+
+    [gateway]
+    country_header = "x-vercel-ip-country"    # trusted only from trusted_proxies
+    trusted_proxies = ["127.0.0.1/32", "::1/128"]
+    on_missing_country = "reject"             # or the name of a region
+
+    [regions.eu]
+    upstream = "http://127.0.0.1:11434/v1"
+    countries = ["DE", "FR", "NL"]
+    models = ["llama3.1:8b"]                  # empty: any model the upstream serves
+
+    [[clients]]
+    name = "storefront"
+    key_sha256 = "<hex SHA-256 of the bearer key>"   # or key_env = "VAR_HOLDING_THE_KEY"
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+HeaderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,100}$")]
+
+REJECT = "reject"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class AnomalySettings(_Section):
+    """Per-minute volume baselines per edge location and per key (see docs/gateway.md)."""
+
+    enabled: bool = True
+    threshold: float = Field(default=6.0, gt=0)
+    """Robust z-score (|x - median| / (1.4826 * MAD)) beyond which a minute is anomalous."""
+    warmup_minutes: int = Field(default=30, ge=3)
+    """Minutes of history a baseline needs before it may raise a signal."""
+    alpha: float = Field(default=0.1, gt=0, le=1)
+    """EWMA weight of the newest window's median and MAD."""
+    window_minutes: int = Field(default=30, ge=3)
+    """Sliding window over which each minute's median and MAD are taken."""
+    state_path: str = "leakline-gateway-state.sqlite"
+    """SQLite file shared by the workers of one host (relative paths: relative to leakline.toml)."""
+
+
+class GatewaySettings(_Section):
+    country_header: HeaderName = "x-vercel-ip-country"
+    """Header carrying the visitor's country; e.g. cf-ipcountry, x-amz-cf-ipcountry."""
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    """Peers (CIDR) whose country header is believed; from anyone else it is ignored."""
+    on_missing_country: str = REJECT
+    """"reject" (451) or the name of the region that serves requests without a trusted country."""
+    pop_header: HeaderName = "x-vercel-id"
+    """Header whose first `::`-separated part names the edge PoP (e.g. `fra1::iad1::abc` → fra1)."""
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=120.0, gt=0)
+    """Longest silence between two upstream bytes (a stream may run longer in total)."""
+    upstream_connections: int = Field(default=100, gt=0)
+    header_mode: Literal["deny", "allow"] = "allow"
+    """"allow": only `allowed_headers` of an upstream response pass; "deny": all but the deny-list."""
+    allowed_headers: list[HeaderName] = Field(
+        default_factory=lambda: ["content-type", "openai-processing-ms", "x-request-id", "openai-version"]
+    )
+    denied_headers: list[str] = Field(default_factory=list)
+    """Extra deny-list entries (fnmatch patterns, lowercase) on top of the built-in list."""
+    redact_prompts: bool = False
+    """Also sanitize prompts (redact only) before the upstream sees them."""
+    signals_url: str | None = None
+    """A central leakline's `/api/v1/signals`; unset: signals go to the incident engine in-process."""
+    signals_token_env: str | None = None
+    """Environment variable holding the bearer token for `signals_url`."""
+    anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP network: {item!r}") from None
+        return value
+
+    @field_validator("country_header", "pop_header", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class RegionSettings(_Section):
+    upstream: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+    """Base URL of the OpenAI-compatible upstream, including `/v1`."""
+    countries: list[CountryCode] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    """Models this region's upstream may serve; empty means any."""
+    api_key_env: str | None = None
+    """Environment variable with the bearer key the upstream expects (never the client's key)."""
+
+
+class ClientSettings(_Section):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    key_sha256: Sha256Hex | None = None
+    key_env: str | None = None
+    models: list[str] = Field(default_factory=list)
+    """Models this key may use; empty means any."""
+    regions: list[RegionName] = Field(default_factory=list)
+    """Regions this key may be served from; empty means any."""
+    country: CountryCode | None = None
+    """Binds the key to a country (a back office in one country): used instead of the edge header."""
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ClientSettings:
+        if (self.key_sha256 is None) == (self.key_env is None):
+            raise ValueError("give exactly one of key_sha256 or key_env")
+        return self

@@ -1,0 +1,82 @@
+"""Reading the upstream's Server-Sent Events: bytes in, complete `data:` payloads out.
+
+A small incremental parser for what OpenAI-compatible servers send (`data: {...}` events separated by
+a blank line, `data: [DONE]` at the end; comments and other fields ignored). It is strict where a
+sanitizer depends on it: an event larger than `MAX_EVENT_BYTES`, or bytes that are not UTF-8, are a
+`MalformedStream` naming the byte offset in the stream, and the gateway then refuses rather than
+forwarding anything it could not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+DONE = "[DONE]"
+MAX_EVENT_BYTES = 4 * 1024 * 1024
+_SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
+
+
+class MalformedStream(Exception):
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(f"{message} at byte offset {offset} of the upstream stream")
+        self.offset = offset
+
+
+def _split_event(buffer: bytes) -> tuple[bytes, bytes] | None:
+    best: tuple[int, int] | None = None
+    for sep in _SEPARATORS:
+        i = buffer.find(sep)
+        if i >= 0 and (best is None or i < best[0]):
+            best = (i, len(sep))
+    if best is None:
+        return None
+    return buffer[: best[0]], buffer[best[0] + best[1] :]
+
+
+class SseReader:
+    """Feed raw bytes; get each event's joined `data` field (events without data are skipped)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._offset = 0
+
+    def feed(self, chunk: bytes) -> Iterator[str]:
+        self._buffer += chunk
+        while True:
+            split = _split_event(self._buffer)
+            if split is None:
+                if len(self._buffer) > MAX_EVENT_BYTES:
+                    raise MalformedStream("an event larger than 4 MiB", self._offset)
+                return
+            raw, rest = split
+            start = self._offset
+            self._offset += len(self._buffer) - len(rest)
+            self._buffer = rest
+            data = self._data(raw, start)
+            if data is not None:
+                yield data
+
+    def finish(self) -> Iterator[str]:
+        """The last event if the stream ended without a blank line after it."""
+        raw, self._buffer = self._buffer, b""
+        if raw.strip():
+            data = self._data(raw, self._offset)
+            if data is not None:
+                yield data
+
+    @staticmethod
+    def _data(raw: bytes, offset: int) -> str | None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedStream("invalid UTF-8", offset + exc.start) from None
+        parts: list[str] = []
+        for line in text.splitlines():
+            if line.startswith("data:"):
+                value = line[5:]
+                parts.append(value[1:] if value.startswith(" ") else value)
+        return "\n".join(parts) if parts else None
+
+
+def encode_event(data: str) -> bytes:
+    return f"data: {data}\n\n".encode()

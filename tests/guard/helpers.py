@@ -1,0 +1,117 @@
+"""Test helpers of the gateway: a leakline.toml in tmp_path, the app under real uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from leakline.config import Settings, parse_settings
+from leakline.guard.auth import key_digest
+
+KEYS = {
+    "storefront": "sk-test-storefront-0123456789abcdef",
+    "backoffice": "sk-test-backoffice-0123456789abcdef",
+    "eu-only": "sk-test-euonly-0123456789abcdef",
+}
+
+
+def write_settings(tmp: Path, upstream_eu: str, upstream_us: str, **gateway: Any) -> Settings:
+    from leakline.audit.keys import generate_key_file
+
+    key = tmp / "audit.key"
+    if not key.exists():
+        generate_key_file(key)
+    corpus = tmp / "system-prompt.txt"
+    from leakline.guard.upstream import DEMO_CANARY, PROTECTED_PARAGRAPH
+
+    corpus.write_text(PROTECTED_PARAGRAPH, encoding="utf-8")
+    data: dict[str, Any] = {
+        "gateway": {"anomalies": {"state_path": str(tmp / "state.sqlite")}, **gateway},
+        "regions": {
+            "eu": {"upstream": upstream_eu, "countries": ["DE", "FR", "NL"], "models": ["llama3.1:8b"]},
+            "us": {"upstream": upstream_us, "countries": ["US", "CA"], "models": ["llama3.1:8b", "mistral:7b"]},
+        },
+        "clients": [
+            {"name": "storefront", "key_sha256": key_digest(KEYS["storefront"])},
+            {"name": "backoffice", "key_sha256": key_digest(KEYS["backoffice"]), "country": "NL"},
+            {
+                "name": "eu-only",
+                "key_sha256": key_digest(KEYS["eu-only"]),
+                "regions": ["eu"],
+                "models": ["llama3.1:8b"],
+            },
+        ],
+        "audit": {
+            "path": str(tmp / "audit"),
+            "key": str(key),
+            "sinks": {"eu": {"path": str(tmp / "audit-eu")}, "us": {"path": str(tmp / "audit-us")}},
+        },
+        "database": {"url": f"sqlite:///{tmp / 'leakline.db'}"},
+    }
+    if "sanitize" in Settings.model_fields:
+        data["sanitize"] = {"canaries": [DEMO_CANARY], "protected_corpus": [str(corpus)]}
+    return parse_settings(data, source=str(tmp / "leakline.toml"))
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class Served:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    app: Any
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def serve(app: Any) -> Served:
+    """Run `app` under uvicorn (httptools) on a free loopback port, in a thread."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        http="httptools",
+        loop="asyncio",
+        log_level="warning",
+        lifespan="on",
+        server_header=False,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+
+    def run() -> None:
+        asyncio.run(server.serve(sockets=[sock]))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return Served(f"http://127.0.0.1:{port}", server, thread, app)
+
+
+def audit_records(directory: Path, key: Path) -> list[Any]:
+    from leakline.audit.cli import _data_key
+    from leakline.audit.keys import load_key_file
+    from leakline.audit.verify import verify_log
+
+    records: list[Any] = []
+    if not (directory / "audit.log").exists() and not any(directory.glob("*")):
+        return records
+    verify_log(directory, data_key=_data_key(directory, load_key_file(key)), on_record=records.append)
+    return records

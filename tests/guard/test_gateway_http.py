@@ -1,0 +1,194 @@
+"""The gateway over real HTTP: auth, forwarding, header hygiene, bad input, upstream failures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.guard.conftest import Env
+from tests.guard.helpers import KEYS
+
+DE = {"x-vercel-ip-country": "DE", "x-vercel-id": "fra1::iad1::abc"}
+
+
+def auth(name: str = "storefront") -> dict[str, str]:
+    return {"authorization": f"Bearer {KEYS[name]}"}
+
+
+def chat(
+    env: Env, prompt: str, *, stream: bool = False, headers: dict[str, str] | None = None, model: str = "llama3.1:8b"
+) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": stream}
+    return httpx.post(
+        f"{env.url}/v1/chat/completions", json=body, headers={**auth(), **DE, **(headers or {})}, timeout=20
+    )
+
+
+def sse_events(text: str) -> list[Any]:
+    out: list[Any] = []
+    for block in text.split("\n\n"):
+        if block.startswith("data: "):
+            data = block[6:]
+            out.append(data if data == "[DONE]" else json.loads(data))
+    return out
+
+
+def streamed_content(events: list[Any]) -> str:
+    return "".join(
+        e["choices"][0].get("delta", {}).get("content") or "" for e in events if e != "[DONE]" and e["choices"]
+    )
+
+
+def test_non_stream_benign_answer_passes_unchanged_and_goes_to_the_eu_upstream(env: Env) -> None:
+    response = chat(env, "where is my order?")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["choices"][0]["message"]["content"] == (
+        "Your order A-10023 (SKU 4006381333931) ships on 2026-12-01 for €49.99; tracking 1Z999AA10123456784."
+    )
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert len(env.eu.upstream.requests) == 1
+    assert env.us.upstream.requests == []
+
+
+def test_stream_benign_answer_is_reassembled_exactly(env: Env) -> None:
+    response = chat(env, "where is my order?", stream=True)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.text)
+    assert events[-1] == "[DONE]"
+    assert streamed_content(events) == (
+        "Your order A-10023 (SKU 4006381333931) ships on 2026-12-01 for €49.99; tracking 1Z999AA10123456784."
+    )
+    assert events[-2]["choices"][0]["finish_reason"] == "stop"
+    assert all(e["object"] == "chat.completion.chunk" for e in events[:-1])
+
+
+def test_leaky_upstream_headers_are_stripped_and_security_headers_set(env: Env) -> None:
+    for stream in (False, True):
+        response = chat(env, "hello", stream=stream)
+        names = {k.lower() for k in response.headers}
+        assert not {"x-ollama-model", "x-prompt-tokens", "x-powered-by"} & names
+        assert response.headers.get("server") is None
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "missing API key: send `Authorization: Bearer <key>`"),
+        ({"authorization": "Bearer sk-wrong"}, "invalid API key"),
+        ({"authorization": "Basic abc"}, "the Authorization header must use the Bearer scheme"),
+    ],
+)
+def test_missing_or_invalid_key_is_401_in_openai_shape(env: Env, headers: dict[str, str], message: str) -> None:
+    body = {"model": "llama3.1:8b", "messages": []}
+    response = httpx.post(f"{env.url}/v1/chat/completions", json=body, headers={**DE, **headers})
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
+    }
+    assert env.eu.upstream.requests == []
+
+
+def test_malformed_json_is_400_naming_the_byte_offset(env: Env) -> None:
+    response = httpx.post(
+        f"{env.url}/v1/chat/completions",
+        content=b'{"model": "llama3.1:8b", "messages": [}',
+        headers={**auth(), **DE, "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_json"
+    assert error["message"].startswith("request body is not valid JSON at byte offset 38: ")
+
+
+def test_wrong_content_type_is_415(env: Env) -> None:
+    response = httpx.post(
+        f"{env.url}/v1/chat/completions",
+        content=b"model=x",
+        headers={**auth(), **DE, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["param"] == "content-type"
+
+
+def test_body_over_the_limit_is_413(make_env: Any) -> None:
+    env = make_env(max_body_bytes=1000)
+    response = chat(env, "x" * 2000)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert env.eu.upstream.requests == []
+
+
+def test_unknown_model_is_404(env: Env) -> None:
+    response = chat(env, "hi", model="gpt-9")
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "message": "the model 'gpt-9' does not exist or no region serves it",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
+
+
+def test_missing_messages_is_400_naming_the_field(env: Env) -> None:
+    response = httpx.post(f"{env.url}/v1/chat/completions", json={"model": "llama3.1:8b"}, headers={**auth(), **DE})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages"
+
+
+def test_upstream_down_is_502(env: Env) -> None:
+    env.eu.stop()
+    response = chat(env, "hi")
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+
+
+def test_upstream_timeout_is_504(make_env: Any) -> None:
+    env = make_env(read_timeout_seconds=0.3)
+    env.eu.upstream.mode = "slow"
+    response = chat(env, "hi")
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
+
+
+def test_malformed_upstream_sse_is_a_502_json_error_with_no_upstream_bytes(env: Env) -> None:
+    env.eu.upstream.mode = "malformed"
+    response = chat(env, "hi", stream=True)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == "upstream_protocol_error"
+    assert "jane" not in response.text
+
+
+def test_models_lists_what_the_region_and_key_allow(env: Env) -> None:
+    response = httpx.get(f"{env.url}/v1/models", headers={**auth(), **DE})
+    assert response.status_code == 200
+    assert [m["id"] for m in response.json()["data"]] == ["llama3.1:8b"]
+    us = httpx.get(f"{env.url}/v1/models", headers={**auth(), "x-vercel-ip-country": "US"})
+    assert [m["id"] for m in us.json()["data"]] == ["llama3.1:8b", "mistral:7b"]
+
+
+def test_embeddings_are_forwarded(env: Env) -> None:
+    response = httpx.post(
+        f"{env.url}/v1/embeddings", json={"model": "llama3.1:8b", "input": ["a", "b"]}, headers={**auth(), **DE}
+    )
+    assert response.status_code == 200
+    assert [d["index"] for d in response.json()["data"]] == [0, 1]
+
+
+def test_completions_stream_and_not(env: Env) -> None:
+    body = {"model": "llama3.1:8b", "prompt": "order status"}
+    whole = httpx.post(f"{env.url}/v1/completions", json=body, headers={**auth(), **DE})
+    assert whole.status_code == 200
+    text = whole.json()["choices"][0]["text"]
+    streamed = httpx.post(f"{env.url}/v1/completions", json={**body, "stream": True}, headers={**auth(), **DE})
+    events = sse_events(streamed.text)
+    assert "".join(e["choices"][0]["text"] for e in events[:-1]) == text
+    assert events[-1] == "[DONE]"
