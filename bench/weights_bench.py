@@ -5,7 +5,7 @@ Measures, on one file (default 2 GiB of random bytes):
   * raw `AESGCM.encrypt` over 1 MiB buffers in this process (the ceiling for any Python framing);
   * leakline `encrypt_file`, `decrypt_file`, `verify_file` and the random-access reader read end to end,
     each with its peak RSS (VmHWM, reset before each step through /proc/self/clear_refs);
-  * `pull` over loopback TLS 1.3 against `cat FILE > COPY` of the same container.
+  * `pull` over loopback TLS 1.3 (server in a child process) against `cat FILE > COPY` of the same container.
 Results are printed as throughputs and as ratios to the baseline. Usage:
 
     python3 bench/weights_bench.py [--size-mib 2048] [--dir /tmp]
@@ -119,30 +119,45 @@ def read_all(path: Path, key) -> None:  # type: ignore[no-untyped-def]
             pass
 
 
+def serve_in_this_process(cert: Path, key_path: Path, container: Path, port_file: Path) -> None:
+    """The server side of the TLS benchmark, run as a child process so it does not share our GIL."""
+    from leakline.weights.refusals import JsonLinesRefusalLog
+    from leakline.weights.transfer import WeightsServer, load_served_model, server_tls_context
+
+    tls = server_tls_context(cert, key_path)
+    model = load_served_model("bench", container, ["here"])
+    server = WeightsServer([model], tls, JsonLinesRefusalLog(port_file.with_suffix(".refusals")))
+    port_file.write_text(str(server.port))
+    server.serve_forever()
+
+
 def tls_vs_cat(work: Path, container: Path, key) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     from tests.weights.pki import ThrowawayCA
 
-    from leakline.weights.refusals import JsonLinesRefusalLog
-    from leakline.weights.transfer import (
-        WeightsServer,
-        client_tls_context,
-        load_served_model,
-        pull,
-        server_tls_context,
-    )
+    from leakline.weights.transfer import client_tls_context, pull
 
     ca = ThrowawayCA(work)
     issued = ca.issue("server", server=True)
-    tls = server_tls_context(issued.cert, issued.key)
-    model = load_served_model("bench", container, ["here"])
-    size = container.stat().st_size
-    with WeightsServer([model], tls, JsonLinesRefusalLog(work / "refusals.jsonl")) as server:
+    port_file = work / "server.port"
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(issued.cert), str(issued.key), str(container), str(port_file)]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text():
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the benchmark server did not start")
+            time.sleep(0.05)
+        url = f"https://127.0.0.1:{port_file.read_text()}"
+        size = container.stat().st_size
         dst = work / "pulled.llw"
         start = time.perf_counter()
-        pull(server.url, "bench", dst, verify_key=key.verify_key, tls=client_tls_context(ca=ca.path),
-             region="here")
+        pull(url, "bench", dst, verify_key=key.verify_key, tls=client_tls_context(ca=ca.path), region="here")
         tls_rate = size / (time.perf_counter() - start)
         dst.unlink()
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
     copy = work / "cat-copy.llw"
     start = time.perf_counter()
     with copy.open("wb") as out:
@@ -189,4 +204,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 6 and sys.argv[1] == "--serve":
+        serve_in_this_process(*(Path(arg) for arg in sys.argv[2:]))
+    else:
+        main()
