@@ -273,3 +273,20 @@ def test_entries_with_has_conditions_do_not_guarantee_coverage(tmp_path: Path) -
     ]
     assert facts.matcher.uncovered("/api/chat") == "/api/chat"
     assert facts.matcher.uncovered("/shop/cart") is None
+
+
+def test_country_header_named_through_a_constant(tmp_path: Path) -> None:
+    middleware = (
+        "const COUNTRY_HEADER = 'X-Vercel-IP-Country';\n"
+        "const OTHER = 'x-request-id';\n"
+        "export function middleware(req) {\n"
+        "  if (req.headers.get(%s) !== 'DE') return new Response(null, { status: 451 });\n"
+        "}\n"
+    )
+    verdicts = {}
+    for name in ("COUNTRY_HEADER", "OTHER"):
+        index = _index(tmp_path / name, {"package.json": PACKAGE_15, "middleware.ts": middleware % name})
+        facts = analyse_middleware(index)
+        assert facts is not None
+        verdicts[name] = facts.country_check
+    assert verdicts == {"COUNTRY_HEADER": True, "OTHER": False}

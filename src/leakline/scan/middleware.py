@@ -474,6 +474,7 @@ class _CountryAnalysis:
         if not geo_allowed:
             self.removed_geo = next((n for n in self.nodes if _is_geo_read(n)), None)
         self.names: set[str] = set()
+        self.constants = _const_values(root)
         self._solve()
 
     def is_signal(self, node: Node) -> bool:
@@ -499,7 +500,10 @@ class _CountryAnalysis:
     def _first_arg_is_header(self, call: Node) -> bool:
         args = call.child_by_field_name("arguments")
         first = args.named_children[0] if args is not None and args.named_children else None
-        value = ts.string_value(first)
+        if first is not None and first.type == "identifier":
+            # `const COUNTRY_HEADER = "x-vercel-ip-country"; req.headers.get(COUNTRY_HEADER)`
+            first = self.constants.get(ts.text(first), first)
+        value = js_string(first)
         return value is not None and value.lower() in self.headers
 
     def carries(self, node: Node) -> bool:
