@@ -288,3 +288,31 @@ def test_inline_server_actions_are_llm_routes_but_llm_rendering_pages_are_not(tm
     hits = _hits(app)
     assert [(p, line) for p, line, _ in hits] == [("app/assistant/page.tsx", 3)]
     assert "this server action calls an LLM" in hits[0][2]
+
+
+def test_early_return_before_the_country_check_bypasses_it(tmp_path: Path) -> None:
+    middleware = (
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(req) {\n"
+        "  const { pathname } = req.nextUrl;\n"
+        "  if (%s) return NextResponse.next();\n"
+        "  if (req.headers.get('x-vercel-ip-country') !== 'DE') return new Response(null, { status: 451 });\n"
+        "  return NextResponse.next();\n"
+        "}\n"
+    )
+    files = {"package.json": PACKAGE_15, "lib/llm.ts": LLM_LIB, "app/api/chat/route.ts": CHAT_ROUTE}
+    bypass = _app(tmp_path / "bypass", {**files, "middleware.ts": middleware % "pathname.startsWith('/api')"})
+    listed = _app(
+        tmp_path / "listed", {**files, "middleware.ts": middleware % "['/health', '/api/chat'].includes(pathname)"}
+    )
+    narrowed = _app(
+        tmp_path / "narrowed",
+        {**files, "middleware.ts": middleware % "pathname.startsWith('/api') && req.method === 'GET'"},
+    )
+    unrelated = _app(tmp_path / "unrelated", {**files, "middleware.ts": middleware % "pathname === '/health'"})
+    hits = _hits(bypass)
+    assert [(p, line) for p, line, _ in hits] == [("middleware.ts", 2)]
+    assert "line 4 lets /api* through (/api/chat)" in hits[0][2]
+    assert _places(listed) == {("middleware.ts", 2)}
+    assert _hits(narrowed) == []
+    assert _hits(unrelated) == []

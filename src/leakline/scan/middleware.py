@@ -340,9 +340,32 @@ class MiddlewareFacts:
     """A country signal is read and branched on, with a blocking/redirecting/rewriting response."""
     removed_geo: Position | None
     """Where `request.geo` is read although the app runs Next 15+ (always undefined there)."""
+    early_exits: tuple[EarlyExit, ...] = ()
+    """Path tests that let requests through before the country check is reached."""
 
     def covers(self, route_url: str) -> bool:
         return self.matcher is None or self.matcher.covers(route_url)
+
+    def exit_before_check(self, route_url: str) -> EarlyExit | None:
+        """The early exit that lets some request of the route pass without the country check, if any."""
+        urls = sample_urls(route_url)
+        return next((early for early in self.early_exits if any(early.matches(url) for url in urls)), None)
+
+
+@dataclass(frozen=True)
+class EarlyExit:
+    """`if (pathname.startsWith('/api')) return NextResponse.next();` before the country check."""
+
+    line: int
+    column: int
+    prefixes: tuple[str, ...]
+    exact: tuple[str, ...]
+
+    def matches(self, url: str) -> bool:
+        return url in self.exact or any(url.startswith(prefix) for prefix in self.prefixes)
+
+    def describe(self) -> str:
+        return ", ".join([*(f"{p}*" for p in self.prefixes), *self.exact])
 
 
 def _position(node: Node) -> Position:
@@ -561,7 +584,8 @@ class _CountryAnalysis:
                             self.names.add(ts.text(inner))
                             break
 
-    def branches_on_country(self) -> bool:
+    def country_branch(self) -> Node | None:
+        """The first `if`/ternary/`switch` on a country value with a blocking branch, or None."""
         functions = _local_functions(self.nodes)
         for node in self.nodes:
             kind = node.type
@@ -579,8 +603,8 @@ class _CountryAnalysis:
             if condition is None or not self.carries(condition):
                 continue
             if any(branch is not None and _blocks(branch, functions) for branch in branches):
-                return True
-        return False
+                return node
+        return None
 
 
 def _local_functions(nodes: list[Node]) -> dict[str, Node]:
@@ -699,14 +723,17 @@ def analyse_middleware(index: ProjectIndex) -> MiddlewareFacts | None:
     geo_allowed = major is None or major < GEO_REMOVED_IN_NEXT
     checked = False
     removed_geo: Position | None = None
+    exits: tuple[EarlyExit, ...] = ()
     for module in _reachable_modules(index, f):
         if module.root is None or not _may_check(module, headers):
             continue
         analysis = _CountryAnalysis(index, module, module.root, headers, geo_allowed)
         if module is f and analysis.removed_geo is not None:
             removed_geo = _position(analysis.removed_geo)
-        if analysis.branches_on_country():
+        branch = analysis.country_branch()
+        if branch is not None:
             checked = True
+            exits = _early_exits(branch) if module is f else ()
             break
     return MiddlewareFacts(
         rel=f.rel,
@@ -714,7 +741,92 @@ def analyse_middleware(index: ProjectIndex) -> MiddlewareFacts | None:
         matcher=_read_matcher(f.root),
         country_check=checked,
         removed_geo=removed_geo,
+        early_exits=exits,
     )
+
+
+_PASS_THROUGH = frozenset({"NextResponse.next"})
+
+
+def _lets_through(consequence: Node) -> bool:
+    """The branch returns without answering (`return;`, `return NextResponse.next()`)."""
+    returns = [n for n in ts.walk(consequence) if n.type == "return_statement"]
+    if not returns:
+        return False
+    for statement in returns:
+        value = statement.named_children[0] if statement.named_children else None
+        if value is None or ts.text(value) == "undefined":
+            continue
+        if value.type == "call_expression" and _callee_path_of(value) in _PASS_THROUGH:
+            continue
+        return False
+    return True
+
+
+def _callee_path_of(call: Node) -> str:
+    fn = call.child_by_field_name("function")
+    return ts.callee_path(fn) if fn is not None else ""
+
+
+def _path_test(condition: Node) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """Prefixes and exact paths an `if` condition lets through, when it is a plain (or-ed) pathname test.
+
+    Conditions with `&&` or `!` are not read: they could narrow the test in ways a prefix cannot express.
+    """
+    prefixes: list[str] = []
+    exact: list[str] = []
+    for node in ts.walk(condition):
+        if node.type == "unary_expression" or (
+            node.type == "binary_expression" and ts.text(node.child_by_field_name("operator")) == "&&"
+        ):
+            return None
+        if node.type == "call_expression":
+            path = _callee_path_of(node)
+            args = node.child_by_field_name("arguments")
+            first = args.named_children[0] if args is not None and args.named_children else None
+            if path.endswith(".startsWith") and "pathname" in path:
+                value = js_string(first)
+                if value is not None:
+                    prefixes.append(value)
+            elif first is not None and "pathname" in ts.text(first):
+                fn = ts.unwrap(node.child_by_field_name("function") or node)
+                array = fn.child_by_field_name("object") if fn.type == "member_expression" else None
+                method = ts.text(fn.child_by_field_name("property")) if fn.type == "member_expression" else ""
+                if array is not None and array.type == "array" and method == "includes":
+                    exact.extend(v for v in (js_string(item) for item in array.named_children) if v is not None)
+        elif node.type == "binary_expression" and ts.text(node.child_by_field_name("operator")) in ("===", "=="):
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is not None and right is not None:
+                for path_side, literal_side in ((left, right), (right, left)):
+                    value = js_string(literal_side)
+                    if value is not None and "pathname" in ts.text(path_side):
+                        exact.append(value)
+    return (tuple(prefixes), tuple(exact)) if prefixes or exact else None
+
+
+def _early_exits(branch: Node) -> tuple[EarlyExit, ...]:
+    """Path tests in the same function body, before the statement holding the country branch, that return early."""
+    statement = branch
+    while statement.parent is not None and statement.parent.type != "statement_block":
+        statement = statement.parent
+    block = statement.parent
+    if block is None:
+        return ()
+    out: list[EarlyExit] = []
+    for previous in block.named_children:
+        if previous.id == statement.id:
+            break
+        if previous.type != "if_statement" or previous.child_by_field_name("alternative") is not None:
+            continue
+        condition = previous.child_by_field_name("condition")
+        consequence = previous.child_by_field_name("consequence")
+        if condition is None or consequence is None or not _lets_through(consequence):
+            continue
+        test = _path_test(condition)
+        if test is not None:
+            where = _position(previous)
+            out.append(EarlyExit(where.line, where.column, test[0], test[1]))
+    return tuple(out)
 
 
 # ---- LLM routes: what a residency check has to sit in front of -------------------------------------

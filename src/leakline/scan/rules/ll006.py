@@ -95,6 +95,32 @@ class LlmRouteWithoutResidencyCheck(Rule):
                 evidence="matcher misses " + ", ".join(urls),
                 key="matcher misses " + ", ".join(urls),
             )
+        yield from self._early_exits(facts, [route for route in routes if route not in missed])
+
+    def _early_exits(self, facts: MiddlewareFacts, routes: list[LlmRoute]) -> Iterable[Hit]:
+        """Routes the matcher covers but a path test returns for before the country check."""
+        bypassed: dict[int, list[str]] = {}
+        exits = {}
+        for route in routes:
+            for url in route.urls:
+                early = facts.exit_before_check(url)
+                if early is not None:
+                    bypassed.setdefault(early.line, []).append(url)
+                    exits[early.line] = early
+        if not bypassed:
+            return
+        described = "; ".join(
+            f"line {line} lets {exits[line].describe()} through ({', '.join(sorted(set(urls)))})"
+            for line, urls in sorted(bypassed.items())
+        )
+        yield Hit(
+            path=facts.rel,
+            line=facts.entry.line,
+            column=facts.entry.column,
+            message=f"the middleware returns before its country check for LLM routes: {described}",
+            evidence="early return before the country check",
+            key="early return " + ", ".join(sorted({u for urls in bypassed.values() for u in urls})),
+        )
 
     def _no_middleware(self, routes: list[LlmRoute]) -> Iterable[Hit]:
         for route in routes:
