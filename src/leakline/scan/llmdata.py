@@ -413,6 +413,7 @@ class FileLlm:
         self._direct_cache: dict[int, bool] = {}
         self._wrapper_prompts_marked = False
         self._callee_cache: dict[int, str] = {}
+        self._text_cache: dict[int, str] = {}
         self._states: dict[Mode, _ModeState] = {}
         self._param_seeds: dict[Mode, set[tuple[int, str]]] = {}
         self.llm_calls: list[Node] = []
@@ -460,6 +461,15 @@ class FileLlm:
             ):
                 out.append(call)
         return out
+
+    def _text(self, node: Node | None) -> str:
+        """Source text of a node, decoded once per analysis (the fixpoint asks for the same names each round)."""
+        if node is None:
+            return ""
+        cached = self._text_cache.get(node.id)
+        if cached is None:
+            cached = self._text_cache[node.id] = ts.text(node)
+        return cached
 
     def _callee(self, fn: Node) -> str:
         cached = self._callee_cache.get(fn.id)
@@ -905,12 +915,12 @@ class FileLlm:
         node = ts.unwrap(node)
         kind = node.type
         if kind in ("identifier", "shorthand_property_identifier"):
-            return self._lookup(node, ts.text(node), state)
+            return self._lookup(node, self._text(node), state)
         if kind == "member_expression":
-            prop = ts.text(node.child_by_field_name("property"))
+            prop = self._text(node.child_by_field_name("property"))
             if prop in METADATA_PROPS or prop in NO_CONTENT_PROPS:
                 return False
-            path = ts.callee_path(node)
+            path = self._callee(node)
             if path and self._lookup(node, path, state):
                 return True
             obj = node.child_by_field_name("object")
@@ -988,7 +998,7 @@ class FileLlm:
         args = call.child_by_field_name("arguments")
         if fn is None:
             return False
-        path = ts.callee_path(fn)
+        path = self._callee(fn)
         if path.rsplit(".", 1)[-1] in AI_SDK_HOOKS:
             return True
         first = args.named_children[0] if args is not None and args.named_children else None
@@ -1000,7 +1010,7 @@ class FileLlm:
             return True
         fn = ts.unwrap(fn)
         if fn.type == "member_expression":
-            method = ts.text(fn.child_by_field_name("property"))
+            method = self._text(fn.child_by_field_name("property"))
             obj = fn.child_by_field_name("object")
             if obj is None:
                 return False
