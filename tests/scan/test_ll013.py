@@ -225,3 +225,24 @@ def test_pages_router_page_on_the_edge_calling_an_llm(tmp_path: Path) -> None:
         "export default function Tips({ tip }) { return <p>{tip}</p>; }\n"
     )
     assert _found(_app(tmp_path, {"pages/tips.tsx": page})) == [("pages/tips.tsx", 2)]
+
+
+@pytest.mark.parametrize(
+    ("vercel", "expected"),
+    [
+        ('{"functions": []}', []),
+        ('{"regions": "sfo1"}', [("vercel.json", 1, 13)]),
+        ('{"regions": [5, null, "fra1"]}', []),
+        ('{"functions": {"app/**": {"regions": 5}}}', []),
+        ('{"functions": {"app/**": "fra1"}}', []),
+        ("[1, 2]", []),
+        ('"just a string"', []),
+    ],
+)
+def test_unusual_vercel_json_shapes_never_break_the_rule(
+    tmp_path: Path, vercel: str, expected: list[tuple[str, int, int]]
+) -> None:
+    app = _app(tmp_path, {"leakline.toml": POLICY, "vercel.json": vercel, "app/api/chat/route.ts": _route("")})
+    result = scan(app, rule_ids=["LL013"])
+    assert result.stats.rule_errors == []
+    assert [(f.path, f.line, f.column) for f in result.findings] == expected
