@@ -1,0 +1,129 @@
+"""Signals in: idempotent by id, deduped by fingerprint within the window, provisional facts, owner routing;
+over the CLI and over `POST /api/v1/signals` with bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from leakline.config import load_settings
+from leakline.incidents import service
+from leakline.incidents.ingest import receive
+from leakline.signals import Signal
+from leakline.store.engine import forget_store
+from tests.incidents.helpers import signal
+from tests.notify.helpers import comms, runtime
+from tests.store.helpers import Env, write_config
+
+NOW = datetime(2026, 11, 26, 8, 0, 5, tzinfo=UTC)
+TOKEN = "tok-for-tests-only"
+
+
+def test_same_id_twice_is_one_signal_and_fingerprints_dedupe_within_the_window(env: Env) -> None:
+    with runtime(env) as rt:
+        first = receive(rt, Signal.model_validate(signal()), now=NOW)
+        again = receive(rt, Signal.model_validate(signal()), now=NOW)
+        near = receive(
+            rt, Signal.model_validate(signal(id="sig_2", at="2026-11-26T08:59:00+00:00", severity="critical")), now=NOW
+        )
+        far = receive(rt, Signal.model_validate(signal(id="sig_3", at="2026-11-26T10:00:00+00:00")), now=NOW)
+        other = receive(rt, Signal.model_validate(signal(id="sig_4", fingerprint="other")), now=NOW)
+        assert (first.new_incident, first.duplicate) == (True, False)
+        assert (again.incident_id, again.duplicate, again.new_incident) == (first.incident_id, True, False)
+        assert (near.incident_id, near.new_incident) == (first.incident_id, False)
+        assert far.new_incident and far.incident_id != first.incident_id
+        assert other.new_incident and other.incident_id not in (first.incident_id, far.incident_id)
+        with rt.store.transaction() as session:
+            doc = service.incident_document(session, incident_id=first.incident_id)
+        assert (doc["signals"], doc["severity"], doc["categories"]) == (2, "critical", ["contact"])
+
+
+def test_a_signal_opens_an_incident_with_provisional_facts_and_routes_to_its_owner(env: Env) -> None:
+    with runtime(env) as rt:
+        accepted = receive(rt, Signal.model_validate(signal(country="DE")), now=NOW)
+        with rt.store.transaction() as session:
+            doc = service.incident_document(session, incident_id=accepted.incident_id)
+        assert doc["facts"]["controller"]["establishments"] == ["DE"]
+        assert doc["facts"]["breach"]["cause"] == "llm-output-leak"
+        assert doc["facts"]["data"] == {
+            "categories": ["contact"],
+            "subjects": 3,
+            "subjects_by_jurisdiction": {"DE": 3},
+            "vulnerable_subjects": False,
+            "protection": {"encrypted": False, "key_compromised": False, "hashing": "none"},
+        }
+        assert doc["obligations"]  # assessed at once
+        internal = {(c.kind, c.recipient, c.state) for c in comms(rt, accepted.incident_id) if not c.needs_approval}
+        assert internal == {
+            ("internal-compliance", "Compliance on call", "queued"),
+            ("internal-compliance", "Dana Privacy", "queued"),
+            ("owner-team", "Web team", "queued"),
+        }
+
+
+def test_signal_cli_reports_bad_json_with_its_byte_offset(cli: Callable[..., tuple[int, str, str]], env: Env) -> None:
+    good = env.directory / "signal.json"
+    good.write_text(json.dumps(signal()), encoding="utf-8")
+    code, out, err = cli("signal", str(good), "--config", str(env.config))
+    assert code == 0, err
+    assert json.loads(out)["new_incident"] is True
+    bad = env.directory / "bad.json"
+    bad.write_bytes(b'{"id": "x",, }')
+    code, _, err = cli("signal", str(bad), "--config", str(env.config))
+    assert code == 2
+    assert f"{bad}: invalid JSON at byte offset 11" in err
+    wrong = env.directory / "wrong.json"
+    wrong.write_text(json.dumps(signal(severity="apocalyptic")), encoding="utf-8")
+    code, _, err = cli("signal", str(wrong), "--config", str(env.config))
+    assert code == 2
+    assert f"{wrong}: severity: Input should be 'critical', 'high', 'medium' or 'low', got 'apocalyptic'" in err
+
+
+@pytest.fixture
+def client(env: Env) -> TestClient:
+    from leakline.web.app import create_app
+
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    write_config(
+        env.directory, db_url=env.db_url, smtp_port=env.smtp.port, extra=f'[api]\ntokens_sha256 = ["{digest}"]\n'
+    )
+    settings = load_settings(env.config)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+    forget_store(env.db_url)
+
+
+def test_post_signal_needs_a_token_and_is_idempotent(client: TestClient) -> None:
+    body = signal(at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat())
+    assert client.post("/api/v1/signals", json=body).status_code == 401
+    assert client.post("/api/v1/signals", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    created = client.post("/api/v1/signals", json=body, headers=auth)
+    assert created.status_code == 201
+    incident_id = created.json()["incident_id"]
+    assert created.json() == {
+        "signal_id": "sig_1",
+        "incident_id": incident_id,
+        "duplicate": False,
+        "new_incident": True,
+    }
+    repeated = client.post("/api/v1/signals", json=body, headers=auth)
+    assert (repeated.status_code, repeated.json()["duplicate"], repeated.json()["incident_id"]) == (
+        200,
+        True,
+        incident_id,
+    )
+    listed = client.get("/api/v1/incidents", headers=auth).json()
+    assert [row["id"] for row in listed] == [incident_id]
+    shown = client.get(f"/api/v1/incidents/{incident_id}", headers=auth).json()
+    assert (shown["id"], shown["signals"]) == (incident_id, 1)
+    assert client.get("/api/v1/incidents/INC-none", headers=auth).status_code == 404
+    invalid = client.post("/api/v1/signals", json={**body, "severity": "huge"}, headers=auth)
+    assert invalid.status_code == 422
+    assert "severity" in invalid.json()["error"]["message"]
+    assert "/api/v1/signals" in client.get("/openapi.json").json()["paths"]
