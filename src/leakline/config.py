@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leakline.audit.settings import AuditSettings
 from leakline.errors import ConfigError
+from leakline.guard.sanitize.settings import SanitizeSettings
 from leakline.guard.settings import ClientSettings, GatewaySettings, RegionSettings
 from leakline.incidents.settings import ApiSettings, IncidentsSettings
+from leakline.notify.render import NotifySettings
 from leakline.notify.settings import ChannelsSettings, Contact, EscalationSettings, OrganisationSettings, OwnersSettings
 from leakline.store.settings import DatabaseSettings
 from leakline.weights.settings import WeightsSettings
@@ -56,6 +58,7 @@ class Settings(Section):
     scan: ScanSettings = Field(default_factory=ScanSettings)
     weights: WeightsSettings = Field(default_factory=WeightsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    sanitize: SanitizeSettings = Field(default_factory=SanitizeSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     regions: dict[str, RegionSettings] = Field(default_factory=dict)
     clients: list[ClientSettings] = Field(default_factory=list)
@@ -66,6 +69,7 @@ class Settings(Section):
     authorities: dict[str, dict[str, str]] = Field(default_factory=dict)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     owners: OwnersSettings = Field(default_factory=OwnersSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     incidents: IncidentsSettings = Field(default_factory=IncidentsSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 

@@ -1,0 +1,676 @@
+"""Breach-notification text: `render(kind, language=..., context=...)` turns an incident, an obligation
+and a recipient into the subject and body of one message, from Jinja2 templates.
+
+Templates ship in the package as ``templates/<language>/<kind>.j2`` (a ``subject`` and a ``body`` block
+in one file) and a user folder (`template_dir`, or ``[notify] templates`` in leakline.toml) overrides
+any of them by holding a file at the same relative path; a user template can extend the shipped one as
+``builtin/<language>/<kind>.j2``. Rendering is strict: a key the template reads but the context lacks
+is an error that names the dotted key, the template and the line, never an empty gap in a notice to a
+regulator. Python derives language-neutral codes from the facts (likely consequences, measures, what
+is still unknown for phased reporting under GDPR Art. 33(4)); every word people read lives in the
+templates, so translations and overrides stay in one place. A language without a template falls back
+to English, and `Rendered.language` says which language was used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from leakline.errors import ConfigError
+from leakline.notify.errors import NotifyError
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from leakline.config import Settings
+
+
+class MessageKind(StrEnum):
+    SUPERVISORY_AUTHORITY = "supervisory-authority"
+    NIS2_EARLY_WARNING = "nis2-early-warning"
+    NIS2_NOTIFICATION = "nis2-notification"
+    NIS2_FINAL_REPORT = "nis2-final-report"
+    DATA_SUBJECT = "data-subject"
+    DATA_SUBJECT_US = "data-subject-us"
+    INTERNAL_COMPLIANCE = "internal-compliance"
+    OWNER_TEAM = "owner-team"
+    EXECUTIVE_BRIEF = "executive-brief"
+
+
+LANGUAGES = ("en", "de", "fr")
+DEFAULT_LANGUAGE = "en"
+TEMPLATE_SUFFIX = ".j2"
+BUILTIN_PREFIX = "builtin"
+PACKAGE_TEMPLATES = Path(__file__).with_name("templates")
+SUBJECT_BLOCK = "subject"
+BODY_BLOCK = "body"
+REQUIRED_KEYS = ("organisation", "incident", "obligation", "recipient", "signal", "now")
+# Context values that are instants; each must be ISO 8601 with a UTC offset (or None where allowed).
+_DATE_KEYS: tuple[tuple[str, ...], ...] = (
+    ("incident", "detected_at"),
+    ("incident", "aware_at"),
+    ("obligation", "due_at"),
+)
+_PATH_ATTRIBUTE = "_leakline_path"
+_GDPR_HOURS = 72
+_LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
+
+
+class TemplateError(NotifyError):
+    """A message could not be rendered; the message names the template and what is wrong."""
+
+
+class UnknownMessageKind(TemplateError):
+    """The kind is not one of `MessageKind`."""
+
+
+class TemplateNotFound(TemplateError):
+    """Neither the user folder nor the package holds a template for this kind (in any fallback language)."""
+
+
+class TemplateSyntaxError(TemplateError):
+    """A template is not valid Jinja2; names the file and line."""
+
+
+class TemplateStructureError(TemplateError):
+    """A template lacks its `subject` or `body` block, or its subject is empty or spans lines."""
+
+
+class MissingContextKey(TemplateError):
+    """The template reads a key the context does not hold."""
+
+
+class InvalidContextValue(TemplateError):
+    """A context value has the wrong shape (a date without offset, facts that do not validate)."""
+
+
+class TemplateRuntimeError(TemplateError):
+    """A template failed while rendering for another reason (a filter on the wrong type); names file and line."""
+
+
+class TemplateDirError(ConfigError):
+    """The user template folder does not exist or is not a folder."""
+
+
+class NotifySettings(BaseModel):
+    """`[notify]` in leakline.toml."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    templates: str | None = None
+    """Folder of user templates (`<language>/<kind>.j2`), relative to leakline.toml's folder."""
+
+
+def templates_dir(settings: Settings) -> Path | None:
+    """The user template folder of `[notify] templates`, resolved against the settings file's folder."""
+    configured = settings.notify.templates
+    if configured is None:
+        return None
+    path = Path(configured).expanduser()
+    if not path.is_absolute() and settings.source is not None:
+        path = Path(settings.source).parent / path
+    return path
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    kind: MessageKind
+    language: str
+    """The language the message is written in (English when the requested one has no template)."""
+    requested_language: str
+    template: str
+    """Which file won: `builtin/<language>/<kind>.j2` or the path of the user's template."""
+
+    @property
+    def fell_back(self) -> bool:
+        return self.language != self.requested_language
+
+
+def render(
+    kind: MessageKind | str,
+    language: str = DEFAULT_LANGUAGE,
+    context: Mapping[str, Any] | None = None,
+    *,
+    template_dir: str | Path | None = None,
+) -> Rendered:
+    """Render one message. Raises a `TemplateError` subclass that names the template and the key at fault."""
+    message_kind = _kind(kind)
+    requested = normalise_language(language)
+    user_dir = _user_dir(template_dir)
+    chosen_language, name = _choose_template(message_kind, requested, user_dir)
+    if context is None:
+        raise MissingContextKey(f"{name}: no context given (expected keys: {', '.join(REQUIRED_KEYS)})")
+    _check_context(name, context)
+    variables = _template_variables(name, message_kind, chosen_language, context)
+    env = _environment(str(user_dir) if user_dir else None)
+    subject, body = _render_blocks(env, name, variables)
+    origin = str(user_dir / name) if user_dir and (user_dir / name).is_file() else f"{BUILTIN_PREFIX}/{name}"
+    return Rendered(
+        subject=subject,
+        body=body,
+        kind=message_kind,
+        language=chosen_language,
+        requested_language=requested,
+        template=origin,
+    )
+
+
+def normalise_language(language: str) -> str:
+    """Map "de-AT", "fr_CA", "DE" to the base language code the templates are filed under."""
+    return language.strip().replace("_", "-").split("-")[0].lower() or DEFAULT_LANGUAGE
+
+
+def _kind(kind: MessageKind | str) -> MessageKind:
+    try:
+        return MessageKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in MessageKind)
+        raise UnknownMessageKind(f"unknown message kind {kind!r} (known: {known})") from None
+
+
+def _user_dir(template_dir: str | Path | None) -> Path | None:
+    if template_dir is None:
+        return None
+    path = Path(template_dir)
+    if not path.is_dir():
+        raise TemplateDirError(
+            f"{path}: the template folder does not exist or is not a folder",
+            hint="set [notify] templates to a folder holding <language>/<kind>.j2 files",
+        )
+    return path.resolve()
+
+
+def _template_name(language: str, kind: MessageKind) -> str:
+    return f"{language}/{kind.value}{TEMPLATE_SUFFIX}"
+
+
+def _choose_template(kind: MessageKind, language: str, user_dir: Path | None) -> tuple[str, str]:
+    """(language, template name): the requested language if any folder has it, else English."""
+    for candidate in (language, DEFAULT_LANGUAGE):
+        name = _template_name(candidate, kind)
+        if (user_dir is not None and (user_dir / name).is_file()) or (PACKAGE_TEMPLATES / name).is_file():
+            return candidate, name
+    raise TemplateNotFound(f"no template {_template_name(language, kind)} (nor the English fallback) for {kind.value}")
+
+
+def _check_context(name: str, context: Mapping[str, Any]) -> None:
+    if not isinstance(context, Mapping):
+        raise InvalidContextValue(f"{name}: the context must be a mapping, got {type(context).__name__}")
+    for key in REQUIRED_KEYS:
+        if key not in context:
+            raise MissingContextKey(f"{name}: the context has no key {key!r}")
+    for key in ("organisation", "incident", "recipient"):
+        if not isinstance(context[key], Mapping):
+            raise InvalidContextValue(
+                f"{name}: context key {key!r} must be a mapping, got {type(context[key]).__name__}"
+            )
+    for key in ("obligation", "signal"):
+        if context[key] is not None and not isinstance(context[key], Mapping):
+            raise InvalidContextValue(f"{name}: context key {key!r} must be a mapping or None")
+    _parse_instant(name, "now", context["now"], allow_none=False)
+    for parent, child in _DATE_KEYS:
+        holder = context[parent]
+        if isinstance(holder, Mapping) and child in holder:
+            _parse_instant(name, f"{parent}.{child}", holder[child], allow_none=True)
+
+
+def _parse_instant(name: str, key: str, value: Any, *, allow_none: bool) -> datetime | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidContextValue(
+                f"{name}: context key {key!r}: expected an ISO 8601 date-time with a UTC offset, got {value!r}"
+            ) from None
+    else:
+        raise InvalidContextValue(
+            f"{name}: context key {key!r}: expected an ISO 8601 date-time string, got {type(value).__name__}"
+        )
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidContextValue(f"{name}: context key {key!r}: the date-time {value!r} has no UTC offset")
+    return moment.astimezone(UTC)
+
+
+# --- language-neutral derivations from the facts -----------------------------------------------------
+
+_CONSEQUENCES_BY_CATEGORY: dict[str, tuple[str, ...]] = {
+    "identity": ("phishing", "identity-theft"),
+    "contact": ("phishing", "spam"),
+    "address": ("identity-theft",),
+    "date-of-birth": ("identity-theft",),
+    "financial": ("financial-fraud",),
+    "payment-card": ("financial-fraud",),
+    "credentials": ("account-takeover",),
+    "password-hashes": ("account-takeover",),
+    "government-id": ("identity-theft",),
+    "special-category": ("discrimination", "distress"),
+    "health": ("discrimination", "distress"),
+    "children": ("harm-to-children",),
+    "location": ("physical-safety",),
+    "prompts": ("confidential-content",),
+    "model-outputs": ("confidential-content",),
+}
+_ADVICE_BY_CATEGORY: dict[str, tuple[str, ...]] = {
+    "identity": ("beware-phishing",),
+    "contact": ("beware-phishing",),
+    "address": ("beware-phishing",),
+    "financial": ("check-statements",),
+    "payment-card": ("check-statements", "contact-bank"),
+    "credentials": ("change-password", "enable-2fa"),
+    "password-hashes": ("change-password", "enable-2fa"),
+    "government-id": ("watch-identity",),
+    "date-of-birth": ("watch-identity",),
+    "prompts": ("review-shared-content",),
+    "model-outputs": ("review-shared-content",),
+}
+_PROPOSED_BY_CAUSE: dict[str, tuple[str, ...]] = {
+    "llm-output-leak": ("llm-output-filtering", "retrieval-scope-review"),
+    "ransomware": ("restore-from-backup", "access-review"),
+    "hacking": ("access-review", "patch"),
+    "exfiltration": ("access-review", "patch"),
+    "credential-stuffing": ("credential-reset", "rate-limiting"),
+    "insider": ("access-review",),
+    "misdelivery": ("recall-request", "process-review"),
+    "lost-device": ("remote-wipe",),
+    "theft": ("remote-wipe",),
+    "misconfiguration": ("configuration-fix", "release-review"),
+    "software-bug": ("code-fix", "release-review"),
+    "social-engineering": ("staff-training", "access-review"),
+    "unknown": ("root-cause-analysis",),
+}
+_CREDENTIAL_CATEGORIES = frozenset({"credentials", "password-hashes"})
+_SSN_LIKE_CATEGORIES = frozenset({"government-id"})
+_BREACH_TYPE_ORDER = ("confidentiality", "integrity", "availability")
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _country(code: str) -> str:
+    return code.split("-")[0]
+
+
+def derive(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """What the templates state about the breach, as codes: categories, counts, consequences, measures,
+    and `missing` (what is not known yet, which makes the notification phased under Art. 33(4))."""
+    from leakline.obligations.errors import FactsValidationError
+    from leakline.obligations.facts import parse_facts
+
+    incident = context["incident"]
+    raw = incident.get("facts") or {}
+    records = incident.get("records")
+    if records is not None and (not isinstance(records, int) or isinstance(records, bool) or records < 0):
+        raise InvalidContextValue(f"{name}: context key 'incident.records': expected a count >= 0, got {records!r}")
+    if not raw:
+        return {
+            "present": False,
+            "types": [],
+            "cause": "unknown",
+            "malicious": None,
+            "exfiltration": "unknown",
+            "categories": [],
+            "subjects": None,
+            "records": records,
+            "by_jurisdiction": [],
+            "countries": [],
+            "cross_border": None,
+            "vulnerable_subjects": False,
+            "protection": {"encrypted": False, "key_compromised": False, "hashing": "none"},
+            "containment": None,
+            "service_impact": None,
+            "consequences": ["under-assessment"],
+            "advice": ["contact-us"],
+            "measures_taken": ["investigation"],
+            "measures_proposed": ["root-cause-analysis"],
+            "ssn_like": False,
+            "missing": ["facts", "categories", "subjects", *(["records"] if records is None else []), "cause"],
+        }
+    try:
+        facts = parse_facts(raw, source=f"{name}: context key 'incident.facts'")
+    except FactsValidationError as exc:
+        raise InvalidContextValue(exc.message) from None
+    categories = sorted(facts.data.categories, key=_category_rank)
+    types = [t for t in _BREACH_TYPE_ORDER if t in facts.breach.types]
+    by_jurisdiction = sorted(facts.data.subjects_by_jurisdiction.items(), key=lambda item: (-item[1], item[0]))
+    countries = _unique(
+        [_country(code) for code in facts.controller.establishments] + [_country(code) for code, _ in by_jurisdiction]
+    )
+    consequences = _unique(c for category in categories for c in _CONSEQUENCES_BY_CATEGORY.get(category, ()))
+    if "availability" in types:
+        consequences.append("loss-of-access")
+    if "integrity" in types:
+        consequences.append("incorrect-data")
+    if not consequences:
+        consequences.append("limited")
+    advice = _unique([a for category in categories for a in _ADVICE_BY_CATEGORY.get(category, ())] + ["contact-us"])
+    taken = ["investigation"]
+    if str(incident.get("status")) in _LIVE_STATUSES:
+        taken.append("contained")
+    if facts.containment.data_retrieved_or_deleted:
+        taken.append("retrieved-or-deleted")
+    if facts.containment.availability_restored_after_hours is not None:
+        taken.append("availability-restored")
+    if facts.data.protection.encrypted and not facts.data.protection.key_compromised:
+        taken.append("encrypted")
+    proposed = list(_PROPOSED_BY_CAUSE[facts.breach.cause])
+    if _CREDENTIAL_CATEGORIES & set(categories):
+        proposed.append("credential-reset")
+    missing = []
+    if facts.breach.cause == "unknown":
+        missing.append("cause")
+    if facts.breach.exfiltration == "unknown":
+        missing.append("exfiltration")
+    if facts.data.subjects == 0:
+        missing.append("subjects")
+    if records is None:
+        missing.append("records")
+    if not by_jurisdiction:
+        missing.append("jurisdictions")
+    return {
+        "present": True,
+        "types": types,
+        "cause": facts.breach.cause,
+        "malicious": facts.breach.malicious,
+        "exfiltration": facts.breach.exfiltration,
+        "categories": categories,
+        "subjects": facts.data.subjects,
+        "records": records,
+        "by_jurisdiction": [list(item) for item in by_jurisdiction],
+        "countries": countries,
+        "cross_border": len(countries) > 1 if by_jurisdiction else None,
+        "vulnerable_subjects": facts.data.vulnerable_subjects,
+        "protection": facts.data.protection.model_dump(mode="json"),
+        "containment": facts.containment.model_dump(mode="json"),
+        "service_impact": facts.service_impact.model_dump(mode="json"),
+        "consequences": consequences,
+        "advice": advice,
+        "measures_taken": taken,
+        "measures_proposed": _unique(proposed),
+        "ssn_like": bool(_SSN_LIKE_CATEGORIES & set(categories)),
+        "missing": _unique(missing),
+    }
+
+
+def _timing(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Hours since awareness and whether the obligation's deadline has passed, as of `now`."""
+    now = _instant(context["now"])
+    aware_at = context["incident"].get("aware_at")
+    obligation = context["obligation"]
+    due_at = obligation.get("due_at") if obligation else None
+    return {
+        "hours_since_aware": None if aware_at is None else (now - _instant(aware_at)).total_seconds() / 3600,
+        "late": due_at is not None and _instant(due_at) < now,
+        "beyond_72h": aware_at is not None and (now - _instant(aware_at)).total_seconds() > _GDPR_HOURS * 3600,
+    }
+
+
+@lru_cache(maxsize=1)
+def _category_order() -> dict[str, int]:
+    from typing import get_args
+
+    from leakline.obligations.facts import Category
+
+    return {category: index for index, category in enumerate(get_args(Category))}
+
+
+def _category_rank(category: str) -> int:
+    return _category_order().get(category, len(_category_order()))
+
+
+# --- dates, numbers and durations in the message's language -------------------------------------------
+
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+           "November", "Dezember"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"),
+}  # fmt: skip
+_WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+}
+_NOT_KNOWN = {"en": "not known yet", "de": "noch nicht bekannt", "fr": "pas encore connue"}
+_NO_DEADLINE = {"en": "no fixed deadline", "de": "keine feste Frist", "fr": "pas de délai fixe"}
+_THOUSANDS = {"en": ",", "de": ".", "fr": "\u202f"}
+# (singular, plural) per unit; German after "in"/"seit" takes the dative plural ("in 2 Tagen").
+_UNITS = {
+    "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes")),
+    "de": (("Tag", "Tagen"), ("Stunde", "Stunden"), ("Minute", "Minuten")),
+    "fr": (("jour", "jours"), ("heure", "heures"), ("minute", "minutes")),
+}
+_AHEAD = {"en": "in {}", "de": "in {}", "fr": "dans {}"}
+_OVERDUE = {"en": "overdue by {}", "de": "seit {} überfällig", "fr": "en retard de {}"}
+_UNDER_A_MINUTE = {"en": "less than a minute", "de": "weniger als einer Minute", "fr": "moins d'une minute"}
+_MINUTES_PER_HOUR = 60
+_MINUTES_PER_DAY = 24 * 60
+_DURATION_PARTS = 2
+
+
+def _instant(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"date-time {value!r} has no UTC offset")
+    return moment.astimezone(UTC)
+
+
+def _lang(language: str) -> str:
+    return language if language in _MONTHS else DEFAULT_LANGUAGE
+
+
+def format_iso(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
+    """ISO 8601 in UTC with a `Z`, to the second: `2026-11-25T09:00:00Z`."""
+    if value is None:
+        return _NOT_KNOWN[_lang(language)]
+    return _instant(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_human(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
+    """The instant as people write it in the language: `Mittwoch, 25. November 2026, 09:00 Uhr UTC`."""
+    lang = _lang(language)
+    if value is None:
+        return _NOT_KNOWN[lang]
+    moment = _instant(value)
+    weekday, month = _WEEKDAYS[lang][moment.weekday()], _MONTHS[lang][moment.month - 1]
+    if lang == "de":
+        return f"{weekday}, {moment.day}. {month} {moment.year}, {moment:%H:%M} Uhr UTC"
+    if lang == "fr":
+        return f"{weekday} {moment.day} {month} {moment.year}, {moment:%H} h {moment:%M} UTC"
+    return f"{weekday} {moment.day} {month} {moment.year}, {moment:%H:%M} UTC"
+
+
+def format_when(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
+    """ISO 8601 UTC followed by the human form in brackets."""
+    if value is None:
+        return _NOT_KNOWN[_lang(language)]
+    return f"{format_iso(value)} ({format_human(value, language=language)})"
+
+
+def format_count(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
+    """An integer with the language's thousands separator: 1,200 / 1.200 / 1 200."""
+    if value is None:
+        return _NOT_KNOWN[_lang(language)]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"count expects an integer, got {type(value).__name__}")
+    return f"{value:,}".replace(",", _THOUSANDS[_lang(language)])
+
+
+def format_remaining(due: Any, now: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
+    """Time left until `due` as seen at `now` (two largest units), or how long it is overdue."""
+    lang = _lang(language)
+    if due is None:
+        return _NO_DEADLINE[lang]
+    minutes = int((_instant(due) - _instant(now)).total_seconds() // 60)
+    overdue = minutes < 0
+    minutes = abs(minutes)
+    amounts = (
+        minutes // _MINUTES_PER_DAY,
+        minutes % _MINUTES_PER_DAY // _MINUTES_PER_HOUR,
+        minutes % _MINUTES_PER_HOUR,
+    )
+    parts = [
+        f"{amount} {names[0] if amount == 1 else names[1]}"
+        for amount, names in zip(amounts, _UNITS[lang], strict=True)
+        if amount
+    ][:_DURATION_PARTS]
+    text = " ".join(parts) if parts else _UNDER_A_MINUTE[lang]
+    return (_OVERDUE if overdue else _AHEAD)[lang].format(text)
+
+
+_FILTERS: dict[str, Callable[..., str]] = {
+    "iso": format_iso,
+    "human": format_human,
+    "when": format_when,
+    "count": format_count,
+    "remaining": format_remaining,
+}
+
+
+# --- template environment ----------------------------------------------------------------------------
+
+
+class _Node(dict[str, Any]):
+    """A context mapping that knows its dotted path, so a missing key is reported as `incident.facts.data`."""
+
+
+def _wrap(value: Any, path: str) -> Any:
+    if isinstance(value, Mapping):
+        node = _Node({key: _wrap(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()})
+        setattr(node, _PATH_ATTRIBUTE, path)
+        return node
+    if isinstance(value, list | tuple):
+        return [_wrap(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+def _template_variables(name: str, kind: MessageKind, language: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    variables: dict[str, Any] = {key: _wrap(value, key) for key, value in context.items()}
+    known = derive(name, context)
+    known.update(_timing(context))
+    variables["known"] = _wrap(known, "known")
+    variables["kind"] = kind.value
+    variables["language"] = language
+    return variables
+
+
+class _MissingKey(Exception):
+    """Raised by the strict undefined type with the dotted key the template read."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _undefined_key(obj: Any, name: str | None) -> str:
+    parent = getattr(obj, _PATH_ATTRIBUTE, None)
+    if name is None:
+        return parent or "?"
+    return f"{parent}.{name}" if parent else name
+
+
+@lru_cache(maxsize=8)
+def _environment(user_dir: str | None) -> jinja2.Environment:
+    import jinja2
+
+    class StrictUndefined(jinja2.StrictUndefined):
+        _undefined_exception = _MissingKey  # type: ignore[assignment]
+
+        @property
+        def _undefined_message(self) -> str:
+            obj = self._undefined_obj
+            return _undefined_key(None if obj is jinja2.utils.missing else obj, self._undefined_name)
+
+    builtin = jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES))
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(user_dir)] if user_dir else []
+    loaders += [builtin, jinja2.PrefixLoader({BUILTIN_PREFIX: builtin})]
+    # Plain-text messages (mail bodies, chat text): HTML escaping would corrupt names like "Müller & Co".
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=StrictUndefined,
+        autoescape=False,  # noqa: S701
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    for filter_name, function in _FILTERS.items():
+        env.filters[filter_name] = jinja2.pass_context(_with_language(function))
+    return env
+
+
+def _with_language(function: Callable[..., str]) -> Callable[..., str]:
+    def filter_(context: Any, value: Any, *args: Any) -> str:
+        return function(value, *args, language=context["language"])
+
+    return filter_
+
+
+def _render_blocks(env: jinja2.Environment, name: str, variables: dict[str, Any]) -> tuple[str, str]:
+    import jinja2
+
+    template_name = name
+    try:
+        template = env.get_template(name)
+        template_name = template.filename or name
+        context = template.new_context(variables)
+        # Running the root resolves `{% extends %}` and top-level imports into the context's blocks.
+        for _ in template.root_render_func(context):
+            pass
+        blocks = {}
+        for block in (SUBJECT_BLOCK, BODY_BLOCK):
+            chain = context.blocks.get(block)
+            if not chain:
+                raise TemplateStructureError(f"{template_name}: no {{% block {block} %}} in the template")
+            blocks[block] = "".join(chain[0](context))
+    except _MissingKey as exc:
+        raise MissingContextKey(
+            f"{template_name}{_line_of(exc, template_name)}: the context has no key {exc.key!r}"
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateSyntaxError(f"{exc.filename or exc.name or name}: line {exc.lineno}: {exc.message}") from None
+    except (jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise TemplateRuntimeError(f"{template_name}{_line_of(exc, template_name)}: {exc}") from None
+    subject = " ".join(blocks[SUBJECT_BLOCK].split())
+    if not subject:
+        raise TemplateStructureError(f"{template_name}: the subject block renders empty")
+    body = blocks[BODY_BLOCK].strip("\n") + "\n"
+    return subject, body
+
+
+def _line_of(exc: BaseException, filename: str) -> str:
+    """`: line N` of the innermost traceback frame in a template file (Jinja maps frames to template lines)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(TEMPLATE_SUFFIX):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f": line {line}" if line is not None else ""
+
+
+def available_templates(template_dir: str | Path | None = None) -> list[str]:
+    """Every `<language>/<kind>.j2` a render can use, user folder first (for `docs` and checks)."""
+    names = []
+    user_dir = _user_dir(template_dir)
+    for kind in MessageKind:
+        for language in LANGUAGES:
+            name = _template_name(language, kind)
+            if (user_dir is not None and (user_dir / name).is_file()) or (PACKAGE_TEMPLATES / name).is_file():
+                names.append(name)
+    return names
