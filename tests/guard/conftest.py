@@ -94,9 +94,14 @@ class Env:
 
     @property
     def gateway(self) -> Any:
-        for route in self.served.app.routes:
-            endpoint = getattr(route, "app", None) or getattr(route, "endpoint", None)
-            if hasattr(endpoint, "gateway"):
+        from leakline.guard.pipeline import Route
+
+        pending = list(self.served.app.routes)
+        while pending:
+            route = pending.pop()
+            pending.extend(getattr(getattr(route, "original_router", None), "routes", []))
+            endpoint = getattr(route, "endpoint", None)
+            if isinstance(endpoint, Route):
                 return endpoint.gateway
         raise LookupError("gateway route not mounted")
 

@@ -115,3 +115,9 @@ def audit_records(directory: Path, key: Path) -> list[Any]:
         return records
     verify_log(directory, data_key=_data_key(directory, load_key_file(key)), on_record=records.append)
     return records
+
+
+def meta_of(record: Any) -> dict[str, Any]:
+    """A record's clear metadata: the log's own fields (kind, actor, region) and the caller's `meta`."""
+    out: dict[str, Any] = {**record.meta, **record.meta.get("meta", {})}
+    return out

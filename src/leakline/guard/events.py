@@ -201,15 +201,17 @@ class EventWorker:
                 if item is None:
                     self._flush_audit()
                     return
-                self._handle(item)
-            except Exception:
-                self.failures += 1
-                log.exception("gateway event failed")
+                try:
+                    self._handle(item)
+                except Exception:  # one bad event must not stop the thread
+                    self.failures += 1
+                    log.exception("gateway event failed")
+                if self._queue.empty():
+                    # Group commit: one flush per burst; `drain` returns only after it.
+                    self._flush_audit()
+                    self._maybe_evaluate()
             finally:
                 self._queue.task_done()
-            if self._queue.empty():
-                self._flush_audit()
-                self._maybe_evaluate()
 
     def _flush_audit(self) -> None:
         try:

@@ -73,7 +73,7 @@ class TextSanitizer(Protocol):
 def load_sanitizer(settings: Settings) -> TextSanitizer:
     """The configured sanitizer, compiled once. Raises if the sanitize package cannot build one."""
     sanitize = importlib.import_module("leakline.guard.sanitize")
-    policy = sanitize.Policy.from_settings(settings.sanitize)  # type: ignore[attr-defined]
+    policy = sanitize.Policy.from_settings(getattr(settings, "sanitize"))  # noqa: B009 - a section added by sanitize
     sanitizer: TextSanitizer = sanitize.Sanitizer(policy)
     return sanitizer
 
@@ -501,9 +501,10 @@ class Route:
         body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = response_headers(self.gateway.passed_headers(upstream), content_type=JSON_TYPE)
         headers.append((b"content-length", str(len(body)).encode()))
+        # Recorded before the last byte goes out: a client holding its answer finds it audited.
+        self.gateway.record(req, status=200, scan=scan)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        self.gateway.record(req, status=200, scan=scan)
 
     def sanitize_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan) -> str:
         result = sanitizer.sanitize(text)
@@ -598,7 +599,7 @@ class Route:
                     if data != DONE:
                         out.extend(relay.event(data, url))
                 await emit(out)
-            await emit(relay.close())
+            tail = relay.close()
         except (MalformedStream, UpstreamProtocolError) as exc:
             error = (
                 exc
@@ -608,22 +609,24 @@ class Route:
             if not started:
                 raise error from None
             # Mid-stream: end the stream with an OpenAI error event; nothing unread is passed on.
+            self.gateway.record(req, status=502, scan=relay.scan, error=error.code)
             await send(
                 {"type": "http.response.body", "body": encode_event(error.to_body().decode()), "more_body": False}
             )
-            self.gateway.record(req, status=502, scan=relay.scan, error=error.code)
             return
         except SanitizerFailed as exc:
             if not started:
                 raise
             await emit(relay.blocked_tail())
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
             self.gateway.record(req, status=200, scan=relay.scan, error=exc.code)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        if not started:
-            await emit([encode_event(DONE)])
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if not started and not tail:
+            tail = [encode_event(DONE)]
+        # Recorded before [DONE] goes out: a client that has read its answer finds it audited.
         self.gateway.record(req, status=200, scan=relay.scan)
+        await emit(tail)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def models(self, send: Send, req: _Request, client: Client, decision: Decision) -> None:
         gw = self.gateway

@@ -1,0 +1,144 @@
+"""Detectors of the output sanitizer: what each one redacts, and the look-alikes it must leave intact."""
+
+from __future__ import annotations
+
+import pytest
+
+from leakline.guard.sanitize import Action, Policy, Sanitizer
+from leakline.guard.sanitize.matchers import canary_encodings
+
+CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"  # 24 base64url characters: 144 bits
+
+
+@pytest.fixture(scope="module")
+def sanitizer() -> Sanitizer:
+    return Sanitizer(Policy(canaries=(CANARY,)))
+
+
+@pytest.fixture(scope="module")
+def re_sanitizer() -> Sanitizer:
+    return Sanitizer(Policy(canaries=(CANARY,), engine="re"))
+
+
+def _hits(s: Sanitizer, text: str) -> list[tuple[str, str]]:
+    return [(h.detector, text[h.start : h.end]) for h in s.sanitize(text).hits]
+
+
+LEAKS = [
+    ("mail me at jane.doe+shop@example.co.uk now", "email", "jane.doe+shop@example.co.uk"),
+    ("visa 4111111111111111.", "payment_card", "4111111111111111"),
+    ("visa 4111 1111 1111 1111 exp", "payment_card", "4111 1111 1111 1111"),
+    ("mc 5555-5555-5555-4444", "payment_card", "5555-5555-5555-4444"),
+    ("mc2 2223 0000 4841 0010", "payment_card", "2223 0000 4841 0010"),
+    ("mc2 2720990000000007", "payment_card", "2720990000000007"),
+    ("amex 3782 822463 10005", "payment_card", "3782 822463 10005"),
+    ("iban DE89370400440532013000 ok", "iban", "DE89370400440532013000"),
+    ("iban DE89 3704 0044 0532 0130 00 ok", "iban", "DE89 3704 0044 0532 0130 00"),
+    ("iban GB29 NWBK 6016 1331 9268 19.", "iban", "GB29 NWBK 6016 1331 9268 19"),
+    ("call +4930123456 today", "phone", "+4930123456"),
+    ("call +44 20 7946 0958 today", "phone", "+44 20 7946 0958"),
+    ("call (212) 555-0198 today", "phone", "(212) 555-0198"),
+    ("call 030 1234567 today", "phone", "030 1234567"),
+    ("ssn 123-45-6789 on file", "us_ssn", "123-45-6789"),
+    ("NINO AB 12 34 56 C here", "uk_nino", "AB 12 34 56 C"),
+    ("NINO AB123456C here", "uk_nino", "AB123456C"),
+    ("Steuer-IdNr 86095742719.", "national_id", "86095742719"),
+    ("PESEL 44051401359", "national_id", "44051401359"),
+    ("BSN 111222333", "national_id", "111222333"),
+    ("personnummer 811218-9876", "national_id", "811218-9876"),
+    ("NIR 2 55 08 14 168 025 38", "national_id", "2 55 08 14 168 025 38"),
+    ("DNI 12345678Z.", "national_id", "12345678Z"),
+    ("NIE X1234567L.", "national_id", "X1234567L"),
+    ("CF RSSMRA85T10A562S.", "national_id", "RSSMRA85T10A562S"),
+    ("server 192.168.10.20 is up", "ip_address", "192.168.10.20"),
+    ("server 2001:db8::8a2e:370:7334 is up", "ip_address", "2001:db8::8a2e:370:7334"),
+    ("key sk-proj-Ab3dE5gH7jK9mN1pQ3rS5tU7 leaked", "secret", "sk-proj-Ab3dE5gH7jK9mN1pQ3rS5tU7"),
+    ("aws AKIAIOSFODNN7EXAMPLF!", "secret", "AKIAIOSFODNN7EXAMPLF"),
+    (f"token {CANARY} here", "canary", CANARY),
+    (f"token {' '.join(CANARY)} here", "canary", " ".join(CANARY)),
+    (f"token {'-'.join(CANARY[i:i + 4] for i in range(0, 24, 4))} here", "canary",
+     "-".join(CANARY[i : i + 4] for i in range(0, 24, 4))),
+]
+
+
+@pytest.mark.parametrize(("text", "detector", "value"), LEAKS, ids=[x[1] + ":" + x[2][:12] for x in LEAKS])
+@pytest.mark.parametrize("engine", ["hyperscan", "re"])
+def test_each_leak_is_found_exactly(
+    sanitizer: Sanitizer, re_sanitizer: Sanitizer, engine: str, text: str, detector: str, value: str
+) -> None:
+    s = sanitizer if engine == "hyperscan" else re_sanitizer
+    assert _hits(s, text) == [(detector, value)]
+
+
+def test_canary_in_base64_and_hex_is_found(sanitizer: Sanitizer) -> None:
+    for form in canary_encodings(CANARY):
+        text = f"blob: xx{form}yy end"
+        hits = sanitizer.sanitize(text).hits
+        assert [h.detector for h in hits] == ["canary"], form
+        assert sanitizer.sanitize(text).blocked is True
+
+
+DECOYS = [
+    "Order #4111111111111112 shipped",  # fails Luhn
+    "order ORD-2024-558812 on 2024-05-01",
+    "SKU AB-1234-XL, size 42",
+    "tracking 1Z999AA10123456784",
+    "price $1,299.00 or EUR 1.299,00",
+    "EAN 4006381333931 and 5901234123457",
+    "date 01.02.2024 and 12/31/2023, time 12:30:45",
+    "invoice 1234567890 and ref 12345678901",  # bare digit runs, no id context
+    "digits 86095742718 with no context",
+    "IBAN-like DE89370400440532013001 fails mod-97",
+    "card-like 4111 1111 1111 1112 fails Luhn",
+    "version 3.12.1 and ratio 1:2",
+    "call 2024-05-01 10:00",
+    "phone-ish 123456789012345",
+    "NINO-like QQ 12 34 56 C (Q is never allocated)",
+    "SSN-like 000-12-3456 and 666-12-3456",
+]
+
+
+@pytest.mark.parametrize("text", DECOYS)
+def test_look_alikes_stay_intact(sanitizer: Sanitizer, text: str) -> None:
+    result = sanitizer.sanitize(text)
+    assert result.hits == []
+    assert result.text == text
+
+
+def test_default_actions_redact_alert_and_block(sanitizer: Sanitizer) -> None:
+    text = "a jane@example.com b 10.0.0.1 c " + CANARY + " d 4111111111111111"
+    result = sanitizer.sanitize(text)
+    assert [(h.detector, h.action) for h in result.hits] == [
+        ("email", Action.REDACT),
+        ("ip_address", Action.ALERT),
+        ("canary", Action.BLOCK),
+    ]
+    assert result.blocked is True
+    assert result.text == "a [REDACTED:EMAIL] b 10.0.0.1 c "
+
+
+def test_redaction_text_and_hit_fields(sanitizer: Sanitizer) -> None:
+    text = "card 4111 1111 1111 1111, mail jane@example.com."
+    result = sanitizer.sanitize(text)
+    assert result.text == "card [REDACTED:PAYMENT_CARD], mail [REDACTED:EMAIL]."
+    assert result.blocked is False
+    assert result.scanned_bytes == len(text.encode())
+    card = result.hits[0]
+    assert (card.start, card.end, card.redacted_preview) == (5, 24, "411…1111")
+    assert "4111 1111 1111 1111" not in repr(result.hits)
+    assert set(result.detector_versions) >= {"email", "payment_card", "protected_text", "canary"}
+
+
+def test_offsets_count_characters_not_bytes(sanitizer: Sanitizer) -> None:
+    text = "Grüße – schreiben Sie an jörg@example.de oder 4111111111111111 €"
+    result = sanitizer.sanitize(text)
+    assert [(h.detector, text[h.start : h.end]) for h in result.hits] == [
+        ("email", "rg@example.de"),
+        ("payment_card", "4111111111111111"),
+    ]
+    assert result.scanned_bytes == len(text.encode())
+
+
+def test_engines_agree_on_a_mixed_text(sanitizer: Sanitizer, re_sanitizer: Sanitizer) -> None:
+    text = " ".join(t for t, _, _ in LEAKS[:-3]) + " " + " ".join(DECOYS)
+    assert sanitizer.sanitize(text) == re_sanitizer.sanitize(text)
