@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leakline.audit.settings import AuditSettings
 from leakline.errors import ConfigError
+from leakline.guard.sanitize.settings import SanitizeSettings
 from leakline.guard.settings import ClientSettings, GatewaySettings, RegionSettings
 from leakline.incidents.settings import ApiSettings, IncidentsSettings
 from leakline.notify.render import NotifySettings
@@ -57,6 +58,7 @@ class Settings(Section):
     scan: ScanSettings = Field(default_factory=ScanSettings)
     weights: WeightsSettings = Field(default_factory=WeightsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    sanitize: SanitizeSettings = Field(default_factory=SanitizeSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     regions: dict[str, RegionSettings] = Field(default_factory=dict)
     clients: list[ClientSettings] = Field(default_factory=list)

@@ -133,7 +133,7 @@ def test_offsets_count_characters_not_bytes(sanitizer: Sanitizer) -> None:
     text = "Grüße – schreiben Sie an jörg@example.de oder 4111111111111111 €"
     result = sanitizer.sanitize(text)
     assert [(h.detector, text[h.start : h.end]) for h in result.hits] == [
-        ("email", "rg@example.de"),
+        ("email", "jörg@example.de"),
         ("payment_card", "4111111111111111"),
     ]
     assert result.scanned_bytes == len(text.encode())

@@ -1,0 +1,175 @@
+"""`Sanitizer`: one compiled detector set per policy; `sanitize(text)` finds, resolves and redacts.
+
+A scan is: one trigger pass (Hyperscan, or `re` as fallback) → each matcher looks near its triggers →
+overlapping candidates are resolved left to right (earliest start, then longest, then detector
+priority) → the kept hits are applied: `redact` replaces, `alert` only reports, and the first `block`
+ends the usable text there (`text` keeps only what precedes it: what a stream may already have sent).
+If any matcher raises, `SanitizerFailed` propagates: the caller must refuse, never pass the text on.
+The object holds no per-request state, so one instance serves every request and thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from leakline.findings import redact
+from leakline.guard.sanitize.engine import HyperscanEngine, ReEngine, TriggerEngine, hyperscan_available
+from leakline.guard.sanitize.errors import PolicyError, SanitizerFailed
+from leakline.guard.sanitize.matchers import (
+    PRIORITY,
+    CanaryMatcher,
+    Candidate,
+    EmailMatcher,
+    Ipv6Matcher,
+    Matcher,
+    NumberMatcher,
+    ProtectedCorpus,
+    ProtectedTextMatcher,
+    SecretMatcher,
+)
+from leakline.guard.sanitize.policy import Action, Policy
+
+if TYPE_CHECKING:
+    from leakline.guard.sanitize.stream import StreamSanitizer
+
+DETECTOR_VERSION = "1"
+REDACTION_FORMAT = "[REDACTED:{}]"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorHit:
+    """One match: `start`/`end` are character offsets in the original (unsanitized) text."""
+
+    detector: str
+    action: Action
+    start: int
+    end: int
+    redacted_preview: str
+
+
+@dataclass(frozen=True)
+class SanitizeResult:
+    text: str
+    """The text to send: redactions applied; when `blocked`, only the text before the blocking match."""
+    hits: list[DetectorHit]
+    blocked: bool
+    scanned_bytes: int
+    """UTF-8 bytes of input examined."""
+    detector_versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    name: str
+    matcher: Matcher
+
+
+class Sanitizer:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        corpus = ProtectedCorpus.build(policy.protected_documents, policy.min_protected_tokens)
+        self._canary = CanaryMatcher(policy.canaries)
+        self._protected = ProtectedTextMatcher(corpus)
+        self._families = (
+            _Family("email", EmailMatcher()),
+            _Family("number", NumberMatcher(policy.phone_regions)),
+            _Family("ip_address", Ipv6Matcher()),
+            _Family("secret", SecretMatcher()),
+            _Family("canary", self._canary),
+            _Family("protected_text", self._protected),
+        )
+        self.engine = self._engine(policy)
+        self.detector_versions = self._versions(policy, corpus)
+
+    def _engine(self, policy: Policy) -> TriggerEngine:
+        if policy.engine == "re" or (policy.engine == "auto" and not hyperscan_available()):
+            return ReEngine()
+        if not hyperscan_available():
+            raise PolicyError("sanitize.engine: 'hyperscan' is set but the hyperscan package is not installed",
+                              hint="pip install hyperscan, or set engine = \"auto\"")  # fmt: skip
+        canary = [self._canary.pattern] if self.policy.canaries else []
+        return HyperscanEngine(canary, self._protected.gate_patterns())
+
+    @staticmethod
+    def _versions(policy: Policy, corpus: ProtectedCorpus) -> dict[str, str]:
+        versions = {name: DETECTOR_VERSION for name in policy.actions}
+        digest = hashlib.sha256("\x00".join(policy.protected_documents).encode()).hexdigest()[:16]
+        versions["protected_text"] = (
+            f"{DETECTOR_VERSION} winnow k={corpus.k} n={corpus.min_tokens} "
+            f"fingerprints={len(corpus.fingerprints)} corpus-sha256={digest}"
+        )
+        versions["canary"] = f"{DETECTOR_VERSION} tokens={len(policy.canaries)}"
+        return versions
+
+    # ---- the scan ----------------------------------------------------------------------------------
+
+    def candidates(self, text: str) -> list[Candidate]:
+        """Every candidate in `text`, before overlaps are resolved. Raises `SanitizerFailed`."""
+        try:
+            triggers = self.engine.scan(text)
+        except Exception as exc:
+            raise SanitizerFailed(f"engine:{self.engine.name}", exc) from exc
+        out: list[Candidate] = []
+        for family in self._families:
+            try:
+                out.extend(family.matcher.find(text, triggers))
+            except Exception as exc:
+                raise SanitizerFailed(family.name, exc) from exc
+        return out
+
+    def resolve(self, candidates: Iterable[Candidate], *, since: int = 0) -> list[Candidate]:
+        """Non-overlapping hits, left to right: earliest start, then longest, then detector priority."""
+        ordered = sorted(
+            (c for c in candidates if c.start >= since and self.policy.actions.get(c.detector) is not None),
+            key=lambda c: (c.start, c.start - c.end, PRIORITY[c.detector]),
+        )
+        kept: list[Candidate] = []
+        end = -1
+        for c in ordered:
+            if c.start >= end:
+                kept.append(c)
+                end = c.end
+        return kept
+
+    def hit(self, text: str, c: Candidate, *, offset: int = 0) -> DetectorHit:
+        """The reported hit for candidate `c` of `text`; `offset` shifts it to whole-response offsets."""
+        action = self.policy.actions[c.detector]
+        return DetectorHit(c.detector, action, c.start + offset, c.end + offset, redact(text[c.start : c.end]))
+
+    def render(self, text: str, hits: Sequence[Candidate], lo: int, hi: int) -> tuple[str, bool]:
+        """Sanitized `text[lo:hi]` given the resolved hits inside it; stops at the first block."""
+        parts: list[str] = []
+        pos = lo
+        for c in hits:
+            action = self.policy.actions[c.detector]
+            if action is Action.ALERT:
+                continue
+            parts.append(text[pos : c.start])
+            if action is Action.BLOCK:
+                return "".join(parts), True
+            parts.append(REDACTION_FORMAT.format(c.detector.upper()))
+            pos = c.end
+        parts.append(text[pos:hi])
+        return "".join(parts), False
+
+    def sanitize(self, text: str) -> SanitizeResult:
+        kept = self.resolve(self.candidates(text))
+        cut = next((i for i, c in enumerate(kept) if self.policy.actions[c.detector] is Action.BLOCK), None)
+        reported = kept if cut is None else kept[: cut + 1]
+        out, blocked = self.render(text, reported, 0, len(text))
+        return SanitizeResult(
+            text=out,
+            hits=[self.hit(text, c) for c in reported],
+            blocked=blocked,
+            scanned_bytes=len(text.encode("utf-8", "surrogatepass")),
+            detector_versions=dict(self.detector_versions),
+        )
+
+    def stream(self) -> StreamSanitizer:
+        """A new hold-back stream (one per choice of a streamed response)."""
+        from leakline.guard.sanitize.stream import StreamSanitizer
+
+        return StreamSanitizer(self)

@@ -1,0 +1,552 @@
+"""Matchers: from trigger positions to candidate spans, each accepted only by its detector's own rules.
+
+The trigger engine (see `engine.py`) finds cheap anchors in one native pass: `@` for e-mail addresses,
+the first digit of every digit run for numbers (cards, phones, IBAN check digits, national ids, IPv4),
+colons between hex digits for IPv6, plus gate patterns for canaries and protected text. A matcher looks
+only at a bounded neighbourhood of each trigger, so its verdict is a pure function of nearby text: that
+is what lets a stream decide early (see `stream.py`) and still agree exactly with a whole-text scan.
+"""
+
+# Nested ifs keep each candidate's checks in the order that costs least: shape, boundaries, checksum.
+# ruff: noqa: SIM102
+from __future__ import annotations
+
+import base64
+import ipaddress
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from leakline.detectors.secrets import Context, find_secrets
+from leakline.guard.sanitize import checks
+
+EMAIL, PHONE, CARD, IBAN, US_SSN, UK_NINO, NATIONAL_ID = (
+    "email", "phone", "payment_card", "iban", "us_ssn", "uk_nino", "national_id",
+)  # fmt: skip
+IP_ADDRESS, SECRET, CANARY, PROTECTED_TEXT = "ip_address", "secret", "canary", "protected_text"
+DETECTORS = (EMAIL, PHONE, CARD, IBAN, US_SSN, UK_NINO, NATIONAL_ID, IP_ADDRESS, SECRET, CANARY, PROTECTED_TEXT)
+# When two candidates start at the same place and are equally long, the earlier detector here wins.
+PRIORITY = {name: i for i, name in enumerate((CANARY, SECRET, PROTECTED_TEXT, CARD, IBAN, NATIONAL_ID, US_SSN,
+                                              UK_NINO, EMAIL, PHONE, IP_ADDRESS))}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    detector: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """Where the engine saw anchors; `None` for a gate means "no prefilter ran: scan everything"."""
+
+    at: Sequence[int] = ()
+    digit: Sequence[int] = ()
+    colon: Sequence[int] = ()
+    canary_ends: Sequence[int] | None = None
+    protected_ends: Sequence[int] | None = None
+
+
+class Matcher(ABC):
+    """One family of detectors. `find` must depend only on text near each trigger (bounded context)."""
+
+    @abstractmethod
+    def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        """Every candidate span of this family in `text`."""
+
+
+def _is_digit(ch: str) -> bool:
+    return "0" <= ch <= "9"
+
+
+def _is_alnum(ch: str) -> bool:
+    return ("0" <= ch <= "9") or ("A" <= ch <= "Z") or ("a" <= ch <= "z") or ch == "_"
+
+
+def _char(text: str, i: int) -> str:
+    return text[i] if 0 <= i < len(text) else ""
+
+
+# ---- e-mail -----------------------------------------------------------------------------------------
+
+EMAIL_LOCAL_MAX = 64
+_LOCAL_TAIL = re.compile(r"[\w.%+\-]{1,64}\Z")
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+
+
+class EmailMatcher(Matcher):
+    def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        for at in triggers.at:
+            local = _LOCAL_TAIL.search(text, max(0, at - EMAIL_LOCAL_MAX), at)
+            domain = _DOMAIN.match(text, at + 1)
+            if local is None or domain is None:
+                continue
+            start = local.start()
+            previous = _char(text, start - 1)
+            if start == at - EMAIL_LOCAL_MAX and (previous.isalnum() or previous in _LOCAL_CHARS):
+                continue  # a "local part" longer than RFC 5321 allows is not an address
+            while start < at and text[start] in "._%+-":
+                start += 1
+            if start < at:
+                yield Candidate(EMAIL, start, domain.end())
+
+
+# ---- numbers: cards, phones, IBAN, SSN, NINO, national ids, IPv4 -------------------------------------
+
+_DIGITS = re.compile(r"[0-9]{1,40}")
+NUMBER_SEPARATORS = frozenset(" -./")
+MAX_GROUPS = 8
+MAX_GROUP_DIGITS = 19
+CONTEXT_CHARS = 48
+PHONE_MIN_DIGITS, PHONE_MAX_DIGITS = 7, 15
+NANP_REGIONS = frozenset({"US", "CA"})
+_DATE_SHAPES = re.compile(
+    r"(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4})\Z"
+)
+_IBAN_BODY: dict[int, re.Pattern[str]] = {
+    n: re.compile(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){" + str(n - 4) + "}") for n in set(checks.IBAN_LENGTHS.values())
+}
+_NINO = re.compile(r"([A-Z]{2}) ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]")
+_CODICE_FISCALE = re.compile(r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]")
+_DNI_LETTER = re.compile(r"[ \-]?([A-Z])")
+# Words that make a bare digit run an identifier rather than an order number (checked just before it).
+_ID_CONTEXT = {
+    "ssn": re.compile(r"(?i)(?:ssn|social security)"),
+    "de_steuer_id": re.compile(r"(?i)(?:steuer|idnr|identifikationsnummer|tax id|\btin\b)"),
+    "pl_pesel": re.compile(r"(?i)pesel"),
+    "nl_bsn": re.compile(r"(?i)(?:\bbsn\b|burgerservice|sofi)"),
+    "se_personnummer": re.compile(r"(?i)person(?:nummer|nr)"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+    digits: str
+    sizes: tuple[int, ...]
+    seps: tuple[str, ...]
+
+
+def _groups(text: str, p: int) -> list[tuple[int, int, str]]:
+    """Digit groups from `p`, each joined to the next by exactly one separator (or `) ` after an area code)."""
+    out: list[tuple[int, int, str]] = []
+    pos = p
+    n = len(text)
+    while len(out) < MAX_GROUPS:
+        m = _DIGITS.match(text, pos)
+        if m is None:
+            break
+        end = m.end()
+        if end < n and _is_digit(text[end]):
+            break  # a run longer than any identifier: give up on this group
+        if end + 1 < n and text[end] in NUMBER_SEPARATORS and _is_digit(text[end + 1]):
+            out.append((m.start(), end, text[end]))
+            pos = end + 1
+        elif end + 2 < n and text[end] == ")" and text[end + 1] == " " and _is_digit(text[end + 2]):
+            out.append((m.start(), end, ") "))
+            pos = end + 2
+        else:
+            out.append((m.start(), end, ""))
+            break
+    return out
+
+
+def _context(text: str, start: int, key: str) -> bool:
+    return _ID_CONTEXT[key].search(text, max(0, start - CONTEXT_CHARS), start) is not None
+
+
+class NumberMatcher(Matcher):
+    """Everything whose first digit run is a trigger: longest accepted span per trigger wins."""
+
+    def __init__(self, phone_regions: Sequence[str]) -> None:
+        import phonenumbers  # heavy; loaded once per policy, not at CLI start
+
+        self._pn = phonenumbers
+        self._regions = tuple(phone_regions)
+
+    def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        for p in triggers.digit:
+            yield from self._letter_prefixed(text, p)
+            groups = _groups(text, p)
+            if not groups:
+                continue
+            digits = ""
+            spans: list[_Span] = []
+            for j, (gs, ge, _sep) in enumerate(groups):
+                if ge - gs > MAX_GROUP_DIGITS:
+                    break
+                digits += text[gs:ge]
+                sizes = tuple(e - s for s, e, _ in groups[: j + 1])
+                seps = tuple(sep for _, _, sep in groups[:j])
+                spans.append(_Span(p, ge, digits, sizes, seps))
+            for span in reversed(spans):
+                found = self._classify(text, span)
+                if found is not None:
+                    yield found
+                    break
+
+    def _letter_prefixed(self, text: str, p: int) -> Iterable[Candidate]:
+        """IBAN, NINO, codice fiscale and NIE start with letters just before the first digit run."""
+        before = text[max(0, p - 6) : p]
+        if len(before) >= 2 and before[-2:].isupper() and before[-2:].isalpha():
+            s = p - 2
+            if not _is_alnum(_char(text, s - 1)):
+                length = checks.IBAN_LENGTHS.get(text[s:p])
+                if length is not None:
+                    m = _IBAN_BODY[length].match(text, s)
+                    if m is not None and not _is_alnum(_char(text, m.end())):
+                        if checks.iban_ok(m.group().replace(" ", "")):
+                            yield Candidate(IBAN, s, m.end())
+                nino = _NINO.match(text, s)
+                if nino is not None and not _is_alnum(_char(text, nino.end())):
+                    if checks.uk_nino_prefix_ok(nino.group(1)):
+                        yield Candidate(UK_NINO, s, nino.end())
+        elif len(before) >= 3 and before[-1] == " " and before[-3:-1].isalpha() and before[-3:-1].isupper():
+            s = p - 3
+            nino = _NINO.match(text, s)
+            if nino is not None and not _is_alnum(_char(text, s - 1)) and not _is_alnum(_char(text, nino.end())):
+                if checks.uk_nino_prefix_ok(nino.group(1)):
+                    yield Candidate(UK_NINO, s, nino.end())
+        if len(before) == 6 and before.isalpha() and before.isupper() and not _is_alnum(_char(text, p - 7)):
+            m = _CODICE_FISCALE.match(text, p - 6)
+            if m is not None and not _is_alnum(_char(text, m.end())) and checks.it_codice_fiscale_ok(m.group()):
+                yield Candidate(NATIONAL_ID, p - 6, m.end())
+        lead = _char(text, p - 1)
+        if lead in "XYZ" and not _is_alnum(_char(text, p - 2)):
+            m = _DIGITS.match(text, p)
+            if m is not None and m.end() - p == 7:
+                letter = _DNI_LETTER.match(text, m.end())
+                if letter is not None and not _is_alnum(_char(text, letter.end())):
+                    if checks.es_dni_ok(lead + m.group(), letter.group(1)):
+                        yield Candidate(NATIONAL_ID, p - 1, letter.end())
+
+    def _classify(self, text: str, span: _Span) -> Candidate | None:
+        start, end, digits, sizes, seps = span.start, span.end, span.digits, span.sizes, span.seps
+        if _is_alnum(_char(text, start - 1)):
+            return None
+        if sizes == (8,):
+            letter = _DNI_LETTER.match(text, end)
+            if letter is not None and not _is_alnum(_char(text, letter.end())):
+                if checks.es_dni_ok(digits, letter.group(1)):
+                    return Candidate(NATIONAL_ID, start, letter.end())
+        if _is_alnum(_char(text, end)):
+            return None
+        kinds = set(seps)
+        n = len(digits)
+        if n in checks.CARD_LENGTHS and kinds <= {" "} | {"-"} and len(kinds) <= 1:
+            if (len(sizes) == 1 or min(sizes) >= 3) and checks.card_ok(digits):
+                return Candidate(CARD, start, end)
+        if sizes == (3, 2, 4) and len(kinds) == 1 and kinds <= {"-", " "}:
+            if checks.us_ssn_ok(digits[:3], digits[3:5], digits[5:]):
+                return Candidate(US_SSN, start, end)
+        if sizes == (9,) and _context(text, start, "ssn") and checks.us_ssn_ok(digits[:3], digits[3:5], digits[5:]):
+            return Candidate(US_SSN, start, end)
+        national = self._national(text, span, kinds)
+        if national is not None:
+            return national
+        if len(sizes) == 4 and kinds == {"."} and max(sizes) <= 3:
+            return self._ipv4(text, span)
+        if PHONE_MIN_DIGITS <= n <= PHONE_MAX_DIGITS + 2:
+            return self._phone(text, span, kinds)
+        return None
+
+    def _national(self, text: str, span: _Span, kinds: set[str]) -> Candidate | None:
+        start, end, digits, sizes = span.start, span.end, span.digits, span.sizes
+        n = len(digits)
+        if n == 15 and (sizes == (15,) or (sizes == (1, 2, 2, 2, 3, 3, 2) and kinds == {" "})):
+            if checks.fr_nir_ok(digits):
+                return Candidate(NATIONAL_ID, start, end)
+        if n == 11 and (sizes == (11,) or (sizes == (2, 3, 3, 3) and kinds == {" "})):
+            if _context(text, start, "de_steuer_id") and checks.de_steuer_id_ok(digits):
+                return Candidate(NATIONAL_ID, start, end)
+            if sizes == (11,) and _context(text, start, "pl_pesel") and checks.pl_pesel_ok(digits):
+                return Candidate(NATIONAL_ID, start, end)
+        if n == 9 and (sizes == (9,) or (sizes == (4, 2, 3) and kinds == {"."})):
+            if _context(text, start, "nl_bsn") and checks.nl_bsn_ok(digits):
+                return Candidate(NATIONAL_ID, start, end)
+        if sizes in ((6, 4), (8, 4)) and kinds == {"-"} and checks.se_personnummer_ok(digits):
+            return Candidate(NATIONAL_ID, start, end)
+        if sizes in ((10,), (12,)) and _context(text, start, "se_personnummer") and checks.se_personnummer_ok(digits):
+            return Candidate(NATIONAL_ID, start, end)
+        return None
+
+    @staticmethod
+    def _ipv4(text: str, span: _Span) -> Candidate | None:
+        after_dot = _char(text, span.end) == "." and _is_digit(_char(text, span.end + 1))
+        if _char(text, span.start - 1) == "." or after_dot:
+            return None
+        parts = text[span.start : span.end].split(".")
+        if len(parts) != 4 or any((len(p) > 1 and p[0] == "0") or int(p) > 255 for p in parts):
+            return None
+        return Candidate(IP_ADDRESS, span.start, span.end)
+
+    def _phone(self, text: str, span: _Span, kinds: set[str]) -> Candidate | None:
+        start, end, digits, sizes = span.start, span.end, span.digits, span.sizes
+        before = _char(text, start - 1)
+        if before == "+" and not _is_alnum(_char(text, start - 2)):
+            return Candidate(PHONE, start - 1, end) if self._valid("+" + digits, None) else None
+        if digits.startswith("00") and len(digits) > PHONE_MIN_DIGITS + 1:
+            return Candidate(PHONE, start, end) if self._valid("+" + digits[2:], None) else None
+        if len(sizes) < 2 or not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
+            return None  # bare national digit runs are order numbers far more often than phones
+        if _DATE_SHAPES.match(text[start:end]) or kinds == {"/"}:
+            return None
+        for region in self._regions:
+            if region in NANP_REGIONS:
+                paren = before == "(" and span.seps[:1] == (") ",) and set(span.seps[1:]) <= {"-", " "}
+                plain = len(kinds) == 1 and kinds <= {"-", ".", " "}
+                if sizes == (3, 3, 4) and (paren or plain) and self._valid(digits, region):
+                    return Candidate(PHONE, start - 1 if paren else start, end)
+            elif digits[0] == "0" and ") " not in kinds and self._valid(digits, region):
+                return Candidate(PHONE, start, end)
+        return None
+
+    def _valid(self, number: str, region: str | None) -> bool:
+        pn = self._pn
+        try:
+            parsed = pn.parse(number, region)
+        except pn.NumberParseException:
+            return False
+        return bool(pn.is_valid_number(parsed))
+
+
+# ---- IPv6 --------------------------------------------------------------------------------------------
+
+IPV6_MAX = 45
+_HEXRUN_TAIL = re.compile(r"[0-9A-Fa-f:.]{0,45}\Z")
+_HEXRUN = re.compile(r"[0-9A-Fa-f:.]{0,45}")
+
+
+class Ipv6Matcher(Matcher):
+    def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        seen: set[tuple[int, int]] = set()
+        for p in triggers.colon:
+            left = _HEXRUN_TAIL.search(text, max(0, p - IPV6_MAX), p)
+            right = _HEXRUN.match(text, p)
+            if left is None or right is None:
+                continue
+            start, end = left.start(), right.end()
+            while end > start and text[end - 1] in ".:" and not text[start:end].endswith("::"):
+                end -= 1
+            if (start, end) in seen or _is_alnum(_char(text, start - 1)) or _is_alnum(_char(text, end)):
+                continue
+            seen.add((start, end))
+            value = text[start:end]
+            if value.count(":") < 2:
+                continue
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                continue
+            yield Candidate(IP_ADDRESS, start, end)
+
+
+# ---- secrets (shared with the scanner) ---------------------------------------------------------------
+
+
+class SecretMatcher(Matcher):
+    """`leakline.detectors.secrets.find_secrets`: the scanner's implementation, not a second one."""
+
+    def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        for match in find_secrets(text, Context.TEXT):
+            yield Candidate(SECRET, match.start, match.end)
+
+
+# ---- canaries ----------------------------------------------------------------------------------------
+
+CANARY_MIN_BITS = 128
+CANARY_MIN_DISTINCT = 8
+CANARY_MAX_SEPARATORS = 3
+_HEX = frozenset("0123456789abcdefABCDEF")
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=")
+
+
+def canary_bits(token: str) -> float:
+    """Entropy of a random token drawn from the smallest usual alphabet that spells it."""
+    size = 16 if set(token) <= _HEX else 64 if set(token) <= _B64 else 94
+    return len(token) * math.log2(size)
+
+
+def canary_encodings(token: str) -> list[str]:
+    """Base64 (standard and URL-safe, every byte alignment) and hex spellings of the token's bytes."""
+    raw = token.encode()
+    out: list[str] = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        first = -(-offset * 8 // 6)  # the first character made only of the token's own bits
+        last = (offset + len(raw)) * 8 // 6
+        piece = encoded[first:last]
+        out.append(piece)
+        out.append(piece.replace("+", "-").replace("/", "_"))
+    out.append(raw.hex())
+    out.append(raw.hex().upper())
+    return list(dict.fromkeys(out))
+
+
+def canary_spaced_pattern(token: str) -> str:
+    """The token with up to three non-alphanumeric characters between any two of its characters."""
+    gap = r"[^A-Za-z0-9]{0," + str(CANARY_MAX_SEPARATORS) + "}"
+    return gap.join(re.escape(ch) for ch in token)
+
+
+def canary_max_length(token: str) -> int:
+    return max(len(token) * (1 + CANARY_MAX_SEPARATORS), 2 * len(token.encode()) + 2)
+
+
+class CanaryMatcher(Matcher):
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self._literals = sorted({form for t in tokens for form in canary_encodings(t)}, key=len, reverse=True)
+        spaced = "|".join(f"(?:{canary_spaced_pattern(t)})" for t in tokens)
+        literal = "|".join(re.escape(x) for x in self._literals)
+        self.pattern = f"{spaced}|{literal}" if tokens else r"(?!)"
+        self._regex = re.compile(self.pattern, re.IGNORECASE)
+        self.max_length = max((canary_max_length(t) for t in tokens), default=0)
+
+    def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        if triggers.canary_ends is None:
+            for m in self._regex.finditer(text):
+                yield Candidate(CANARY, m.start(), m.end())
+            return
+        seen: set[tuple[int, int]] = set()
+        for e in triggers.canary_ends:
+            for m in self._regex.finditer(text, max(0, e - self.max_length), min(len(text), e + self.max_length)):
+                if (m.start(), m.end()) not in seen:
+                    seen.add((m.start(), m.end()))
+                    yield Candidate(CANARY, m.start(), m.end())
+
+
+# ---- protected text (winnowing) ----------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+PROTECTED_WINDOW = 4096
+
+
+def normalized_tokens(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[str, int, int]]:
+    """ASCII letters and digits, lower-cased; everything else (punctuation, spacing, other scripts) separates."""
+    return [(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text, lo, len(text) if hi is None else hi)]
+
+
+def winnow(hashes: Sequence[int], window: int) -> set[int]:
+    """Schleimer, Wilkerson & Aiken's winnowing: the minimum hash of every window of `window` hashes."""
+    selected: set[int] = set()
+    for i in range(max(1, len(hashes) - window + 1)):
+        chunk = hashes[i : i + window]
+        if chunk:
+            selected.add(min(chunk))
+    return selected
+
+
+@dataclass
+class ProtectedCorpus:
+    """k-grams of the corpus's normalized tokens, and the winnowed fingerprints used to find them fast."""
+
+    min_tokens: int
+    k: int
+    kgram_positions: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    fingerprints: set[tuple[str, ...]] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, documents: Sequence[str], min_tokens: int) -> ProtectedCorpus:
+        k = max(3, min_tokens // 3)
+        corpus = cls(min_tokens=min_tokens, k=k)
+        offset = 0
+        for doc in documents:
+            tokens = [t for t, _, _ in normalized_tokens(doc)]
+            grams = [tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
+            for i, gram in enumerate(grams):
+                corpus.kgram_positions.setdefault(gram, []).append(offset + i)
+            # Any shared run of min_tokens tokens holds min_tokens - k + 1 k-grams: one window's minimum.
+            by_hash = {_stable_hash(g): g for g in grams}
+            for h in winnow([_stable_hash(g) for g in grams], min_tokens - k + 1):
+                corpus.fingerprints.add(by_hash[h])
+            offset += len(grams) + k  # a gap so runs never continue from one document into the next
+        return corpus
+
+
+def _stable_hash(gram: tuple[str, ...]) -> int:
+    # Python's str hash is salted per process; fingerprints must not depend on it (selection is reproducible).
+    import zlib
+
+    return zlib.crc32("\x1f".join(gram).encode())
+
+
+class ProtectedTextMatcher(Matcher):
+    def __init__(self, corpus: ProtectedCorpus) -> None:
+        self.corpus = corpus
+
+    def gate_patterns(self) -> list[str]:
+        """One pattern per fingerprint k-gram, for a native engine over the ASCII projection of the text."""
+        return [r"\b" + r"[^A-Za-z0-9]+".join(re.escape(t) for t in gram) + r"\b" for gram in self.corpus.fingerprints]
+
+    def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        if not self.corpus.kgram_positions:
+            return
+        if triggers.protected_ends is None:
+            windows = [(0, len(text))]
+        else:
+            windows = _merge([(max(0, e - PROTECTED_WINDOW), e + PROTECTED_WINDOW) for e in triggers.protected_ends])
+        seen: set[tuple[int, int]] = set()
+        for lo, hi in windows:
+            for start, end in self._runs(text, lo, min(hi, len(text))):
+                if (start, end) not in seen:
+                    seen.add((start, end))
+                    yield Candidate(PROTECTED_TEXT, start, end)
+
+    def _runs(self, text: str, lo: int, hi: int) -> Iterable[tuple[int, int]]:
+        while True:
+            tokens = normalized_tokens(text, lo, hi)
+            runs, touches_lo, touches_hi = self._runs_in(tokens)
+            # A run reaching the window's edge may go on beyond it: widen until every run is maximal.
+            if touches_lo and lo > 0:
+                lo = max(0, lo - PROTECTED_WINDOW)
+                continue
+            if touches_hi and hi < len(text):
+                hi = min(len(text), hi + PROTECTED_WINDOW)
+                continue
+            return runs
+
+    def _runs_in(self, tokens: list[tuple[str, int, int]]) -> tuple[list[tuple[int, int]], bool, bool]:
+        k, need = self.corpus.k, self.corpus.min_tokens
+        words = [t for t, _, _ in tokens]
+        index = self.corpus.kgram_positions
+        ongoing: dict[int, int] = {}  # corpus position of the k-gram just matched -> run's first token index
+        out: list[tuple[int, int]] = []
+        touches_lo = touches_hi = False
+        last = len(words) - k
+        for i in range(last + 1):
+            positions = index.get(tuple(words[i : i + k]))
+            following: dict[int, int] = {}
+            if positions:
+                for c in positions:
+                    following[c] = ongoing.get(c - 1, i)
+            for c, first in ongoing.items():
+                if c + 1 not in following:
+                    self._close(tokens, first, i - 1, k, need, out)
+                    touches_lo = touches_lo or first == 0
+            ongoing = following
+        for first in set(ongoing.values()):
+            self._close(tokens, first, last, k, need, out)
+            touches_hi = True
+            touches_lo = touches_lo or first == 0
+        return out, touches_lo, touches_hi
+
+    @staticmethod
+    def _close(tokens: list[tuple[str, int, int]], first: int, last_gram: int, k: int, need: int,
+               out: list[tuple[int, int]]) -> None:  # fmt: skip
+        if last_gram - first + k >= need:
+            out.append((tokens[first][1], tokens[last_gram + k - 1][2]))
+
+
+def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(windows):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
