@@ -174,3 +174,11 @@ def test_modules_with_a_catch_but_no_way_to_the_client_are_not_parsed(tmp_path: 
     assert list(load_rule("LL012").check(ScanContext(index))) == []
     assert "tree" not in index.files["lib/stock.ts"].__dict__
     assert "tree" in index.files["pages/api/stock.ts"].__dict__
+
+
+def test_deeply_nested_generated_expressions_do_not_raise() -> None:
+    deep = "(" * 400 + "e.message" + ")" * 400
+    nested_objects = "{ a: " * 400 + "e.message" + " }" * 400
+    assert carrier(_expression(nested_objects), ERROR) is None  # beyond MAX_NESTING: given up, no RecursionError
+    found = carrier(_expression(deep), ERROR)  # parentheses are unwrapped, not nested calls
+    assert found is not None and ts.text(found) == "e.message"

@@ -159,3 +159,9 @@ def test_next_config_shared_cache_on_a_non_llm_route_is_not_reported(tmp_path: P
         (tmp_path / "next.config.js").read_text().replace("/api/stock/:sku", "/api/:path*")
     )
     assert _found_lines(tmp_path) == [2]
+
+
+def test_long_generated_concatenations_neither_recurse_nor_hide_public_paths() -> None:
+    chain = " + ".join(['"./public/"', *[f'"part{n}/"' for n in range(3000)], "id"])
+    assert is_public_path(_path_expr(chain))
+    assert not is_public_path(_path_expr(chain.replace("./public/", "./private/")))

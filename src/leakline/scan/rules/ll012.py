@@ -83,6 +83,7 @@ ERROR_RESULT_NAMES = frozenset({"error", "err"})
 GSSP = "getServerSideProps"
 JSX_TYPES = frozenset({"jsx_element", "jsx_self_closing_element", "jsx_fragment"})
 _MAX_ROUNDS = 4
+MAX_NESTING = 150
 ASSIGNMENT_TYPES = ("variable_declarator", "assignment_expression")
 SINK_TYPES = ("call_expression", "new_expression", "return_statement")
 # Where errors are bound and where their text is handed to the client, found in one compiled query.
@@ -95,8 +96,10 @@ SCOPES_QUERY = """
 """
 
 
-def carrier(node: Node, names: frozenset[str]) -> Node | None:
+def carrier(node: Node, names: frozenset[str], depth: int = 0) -> Node | None:
     """The sub-expression of `node` that carries error details (of the error bound to `names`), or None."""
+    if depth > MAX_NESTING:
+        return None  # generated code nested deeper than anything hand-written; not worth a RecursionError
     node = ts.unwrap(node)
     kind = node.type
     if kind in ("identifier", "shorthand_property_identifier"):
@@ -107,7 +110,7 @@ def carrier(node: Node, names: frozenset[str]) -> Node | None:
         if ts.text(node.child_by_field_name("property")) in SAFE_PROPS:
             return None
         obj = node.child_by_field_name("object")
-        return node if obj is not None and carrier(obj, names) is not None else None
+        return node if obj is not None and carrier(obj, names, depth + 1) is not None else None
     if kind == "call_expression":
         fn = node.child_by_field_name("function")
         call_args = call_arguments(node)
@@ -117,14 +120,14 @@ def carrier(node: Node, names: frozenset[str]) -> Node | None:
         fn = ts.unwrap(fn)
         if fn.type == "member_expression" and ts.text(fn.child_by_field_name("property")) in CARRYING_METHODS:
             obj = fn.child_by_field_name("object")
-            return node if obj is not None and carrier(obj, names) is not None else None
+            return node if obj is not None and carrier(obj, names, depth + 1) is not None else None
         if ts.callee_path(fn) in CARRYING_FUNCTIONS and first is not None:
-            return node if carrier(first, names) is not None else None
+            return node if carrier(first, names, depth + 1) is not None else None
         return None
     if kind == "template_string":
         for sub in node.named_children:
             if sub.type == "template_substitution" and sub.named_children:
-                found = carrier(sub.named_children[0], names)
+                found = carrier(sub.named_children[0], names, depth + 1)
                 if found is not None:
                     return found
         return None
@@ -133,14 +136,14 @@ def carrier(node: Node, names: frozenset[str]) -> Node | None:
         sides = {"+": ("left", "right"), "||": ("left", "right"), "??": ("left", "right"), "&&": ("right",)}
         for side in sides.get(op, ()):
             child = node.child_by_field_name(side)
-            found = carrier(child, names) if child is not None else None
+            found = carrier(child, names, depth + 1) if child is not None else None
             if found is not None:
                 return found
         return None
     if kind == "ternary_expression":
         for side in ("consequence", "alternative"):
             child = node.child_by_field_name(side)
-            found = carrier(child, names) if child is not None else None
+            found = carrier(child, names, depth + 1) if child is not None else None
             if found is not None:
                 return found
         return None
@@ -152,16 +155,16 @@ def carrier(node: Node, names: frozenset[str]) -> Node | None:
                 target = member.named_children[0]
             else:
                 target = member
-            found = carrier(target, names) if target is not None else None
+            found = carrier(target, names, depth + 1) if target is not None else None
             if found is not None:
                 return found
         return None
     if kind in ("jsx_expression", "spread_element") and node.named_children:
-        return carrier(node.named_children[0], names)
+        return carrier(node.named_children[0], names, depth + 1)
     if kind in JSX_TYPES:
         for inner in ts.walk(node):
             if inner.type == "jsx_expression" and inner.named_children and not _is_key_attribute(inner):
-                found = carrier(inner.named_children[0], names)
+                found = carrier(inner.named_children[0], names, depth + 1)
                 if found is not None:
                     return found
     return None

@@ -72,12 +72,23 @@ def _literal_shape(node: Node, depth: int = 0) -> str | None:
                 parts.append(shape if shape is not None else "*")
         return "".join(parts)
     if node.type == "binary_expression" and ts.text(node.child_by_field_name("operator")) == "+":
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        sides = [_literal_shape(side, depth) if side is not None else None for side in (left, right)]
-        if all(side is None for side in sides):
+        # `a + b + c` nests to the left; flatten it without recursion (generated code has long chains).
+        terms: list[Node] = []
+        stack = [node]
+        while stack:
+            current = ts.unwrap(stack.pop())
+            is_concat = current.type == "binary_expression" and ts.text(current.child_by_field_name("operator")) == "+"
+            if not is_concat:
+                terms.append(current)
+                continue
+            for side in ("right", "left"):
+                operand = current.child_by_field_name(side)
+                if operand is not None:
+                    stack.append(operand)
+        shapes = [_literal_shape(term, depth) for term in terms]
+        if all(shape is None for shape in shapes):
             return None
-        return "".join(side if side is not None else "*" for side in sides)
+        return "".join(shape if shape is not None else "*" for shape in shapes)
     if node.type == "identifier" and depth < _MAX_DEPTH:
         bound = declared_value(node, ts.text(node))
         return _literal_shape(bound, depth + 1) if bound is not None else None
