@@ -191,3 +191,24 @@ def test_sharded_scan_still_follows_props_into_components_of_other_shards(tmp_pa
         result = scan(app, rule_ids=["LL010"], jobs=jobs)
         assert result.stats.rule_errors == []
         assert {(f.path, f.line) for f in result.findings} == expected
+
+
+def test_json_ld_with_escaped_markup_is_a_data_block_but_unescaped_json_is_reported(tmp_path: Path) -> None:
+    page = """import { ask } from "@/lib/assistant";
+export default async function Product() {
+  const description = await ask("describe the shoe");
+  const jsonLd = { "@context": "https://schema.org", "@type": "Product", description };
+  return (
+    <>
+      <script type="application/ld+json" dangerouslySetInnerHTML={{ __html: JSON.stringify(jsonLd).replace(/</g, "\\\\u003c") }} />
+      <script type="application/ld+json" dangerouslySetInnerHTML={{ __html: JSON.stringify(jsonLd) }} />
+      <script dangerouslySetInnerHTML={{ __html: JSON.stringify(jsonLd).replace(/</g, "\\\\u003c") }} />
+    </>
+  );
+}
+"""
+    app = _app(tmp_path, {"app/product/page.tsx": page})
+    rel = "app/product/page.tsx"
+    lines = (app / rel).read_text().splitlines()
+    script_lines = [n for n, text in enumerate(lines, start=1) if "<script" in text]
+    assert _found(app) == {(rel, script_lines[1]), (rel, script_lines[2])}

@@ -54,6 +54,7 @@ CONVENTION_STEMS = frozenset(
 # Byte-level prefilter for "which modules might import X": the specifiers of import/export-from/import().
 _IMPORT_SPEC = re.compile(rb"""(?:\bfrom|\bimport)\s*\(?\s*["']([^"'\n]+)["']""")
 SNIPPET_CHARS = 60
+DATA_BLOCK_TYPES = frozenset({"application/ld+json", "application/json"})
 
 
 def _snippet(node: Node) -> str:
@@ -98,6 +99,31 @@ def _element_of(attr: Node) -> tuple[Node, str]:
     if opening.type == "jsx_opening_element" and opening.parent is not None:
         return opening.parent, name
     return opening, name
+
+
+def _is_data_block(element: Node) -> bool:
+    """A `<script type="application/ld+json">` (or other JSON type): a data block, not executed."""
+    opening = element.child_by_field_name("open_tag") if element.type == "jsx_element" else element
+    if opening is None:
+        return False
+    for attr in opening.named_children:
+        if attr.type == "jsx_attribute" and _attribute_name(attr) == "type" and len(attr.named_children) > 1:
+            literal = ts.string_value(attr.named_children[1])
+            return literal is not None and literal.lower().split(";", 1)[0].strip() in DATA_BLOCK_TYPES
+    return False
+
+
+def _escapes_markup(payload: Node) -> bool:
+    """`JSON.stringify(x).replace(/</g, "\\u003c")`: the payload cannot contain `</script>`."""
+    payload = ts.unwrap(payload)
+    if payload.type != "call_expression":
+        return False
+    fn = payload.child_by_field_name("function")
+    args = call_arguments(payload)
+    if fn is None or fn.type != "member_expression" or not args:
+        return False
+    method = ts.text(fn.child_by_field_name("property"))
+    return method in ("replace", "replaceAll") and "<" in ts.text(args[0])
 
 
 def _child_expressions(element: Node) -> Iterator[Node]:
@@ -152,8 +178,10 @@ class Checker:
             if value is None:
                 return
             payload = _html_payload(value)
-            _, tag = _element_of(attr)
+            element, tag = _element_of(attr)
             if tag in self.script_tags:
+                if _is_data_block(element) and _escapes_markup(payload):
+                    return  # JSON-LD with `<` escaped: the browser never runs it and it cannot close the tag
                 if self.llm.is_llm(payload):
                     yield self._hit(
                         attr,
