@@ -14,6 +14,7 @@ to English, and `Rendered.language` says which language was used.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,7 @@ _DATE_KEYS: tuple[tuple[str, ...], ...] = (
 )
 _PATH_ATTRIBUTE = "_leakline_path"
 _GDPR_HOURS = 72
+_BLANK_RUNS = re.compile(r"\n{3,}")
 _LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
 
 
@@ -649,7 +651,9 @@ def _render_blocks(env: jinja2.Environment, name: str, variables: dict[str, Any]
     subject = " ".join(blocks[SUBJECT_BLOCK].split())
     if not subject:
         raise TemplateStructureError(f"{template_name}: the subject block renders empty")
-    body = blocks[BODY_BLOCK].strip("\n") + "\n"
+    # Optional sections leave blank lines behind; a plain-text message never needs more than one in a row.
+    lines = [line.rstrip() for line in blocks[BODY_BLOCK].strip("\n").split("\n")]
+    body = _BLANK_RUNS.sub("\n\n", "\n".join(lines)) + "\n"
     return subject, body
 
 
