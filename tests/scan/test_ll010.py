@@ -212,3 +212,19 @@ export default async function Product() {
     lines = (app / rel).read_text().splitlines()
     script_lines = [n for n, text in enumerate(lines, start=1) if "<script" in text]
     assert _found(app) == {(rel, script_lines[1]), (rel, script_lines[2])}
+
+
+def test_ai_sdk_hook_flags_and_control_functions_are_not_llm_data(tmp_path: Path) -> None:
+    page = """"use client";
+import { useChat } from "@ai-sdk/react";
+export default function Chat() {
+  const { messages, isLoading, error, handleSubmit } = useChat();
+  const el = document.getElementById("status")!;
+  el.innerHTML = `<b>${isLoading ? "…" : "ready"}</b>${error ? "failed" : ""}`;
+  el.insertAdjacentHTML("beforeend", String(handleSubmit.name));
+  el.outerHTML = messages.map((m) => m.content).join("");
+  return null;
+}
+"""
+    app = _app(tmp_path, {"app/chat/page.tsx": page})
+    assert _found(app) == {_line(app, "app/chat/page.tsx", "el.outerHTML")}

@@ -107,6 +107,27 @@ MEMOISERS = frozenset({"unstable_cache", "cache", "React.cache", "memoize", "pMe
 # React hooks of the AI SDK (`ai/react`, `@ai-sdk/react`): their state (`messages`, `completion`, `object`,
 # `input`) is model output or the prompt being typed, fetched from the app's LLM route.
 AI_SDK_HOOKS = frozenset({"useChat", "useCompletion", "useObject", "useAssistant", "experimental_useObject"})
+# What those hooks return besides content: flags, errors and control functions.
+HOOK_CONTROL_FIELDS = frozenset(
+    {
+        "isLoading",
+        "isPending",
+        "error",
+        "stop",
+        "reload",
+        "regenerate",
+        "resumeStream",
+        "experimental_resume",
+        "handleSubmit",
+        "handleInputChange",
+        "setInput",
+        "setMessages",
+        "setCompletion",
+        "setData",
+        "addToolResult",
+        "clearError",
+    }
+)
 # Array methods whose callback's first parameter is an element of the array they are called on.
 ELEMENT_CALLBACK_METHODS = frozenset(
     {"map", "forEach", "filter", "find", "findLast", "flatMap", "some", "every", "sort", "toSorted"}
@@ -292,7 +313,7 @@ def _pattern_names(pattern: Node, *, skip_metadata: bool) -> Iterator[tuple[Node
     """(identifier node, name) for each binding in a destructuring pattern (or a plain identifier)."""
     if pattern.type in ("identifier", "shorthand_property_identifier_pattern"):
         name = ts.text(pattern)
-        if not (skip_metadata and name in METADATA_PROPS):
+        if not (skip_metadata and (name in METADATA_PROPS or name in HOOK_CONTROL_FIELDS)):
             yield pattern, name
         return
     if pattern.type == "object_pattern":
