@@ -55,8 +55,7 @@ def write_settings(tmp: Path, upstream_eu: str, upstream_us: str, **gateway: Any
         },
         "database": {"url": f"sqlite:///{tmp / 'leakline.db'}"},
     }
-    if "sanitize" in Settings.model_fields:
-        data["sanitize"] = {"canaries": [DEMO_CANARY], "protected_corpus": [str(corpus)]}
+    data["sanitize"] = {"canaries": [DEMO_CANARY], "protected_corpus": [str(corpus)]}
     return parse_settings(data, source=str(tmp / "leakline.toml"))
 
 

@@ -1,56 +1,87 @@
-"""Leaks through the gateway: redaction and blocking, streamed and not, audit records, signals, fail closed.
+"""Leaks through the gateway with the real sanitizer: the scripted upstream's five leaks, streamed and not.
 
-With `leakline.guard.sanitize` present these run against the real sanitizer; before it landed they ran
-against the stand-in of conftest.py (which redacts emails and blocks PEM private keys).
+The upstream splits each leak the way token streams do (an email across three chunks, a card number
+cut mid-group, a base64 canary cut in two, the protected paragraph in 37-character pieces, a PEM key
+cut inside its body). Redactions must be identical streamed and not; blocks end a stream with
+`finish_reason: content_filter` and `[DONE]`; every exchange is audited in its region with the scan
+facts, and hits become signals in the incident engine.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from leakline.guard.upstream import DEMO_CANARY, FAKE_PEM, PROTECTED_PARAGRAPH, SCRIPTS
+from leakline.incidents.runtime import store_for
 from tests.guard.conftest import Env
-from tests.guard.helpers import audit_records, meta_of
+from tests.guard.helpers import KEYS, audit_records, meta_of
 from tests.guard.test_gateway_http import chat, sse_events, streamed_content
 
-REDACTED_EMAIL_ANSWER = "Sure, write to [REDACTED:EMAIL] and she will answer today."
+REDACTED = {
+    "email": "Sure, write to [REDACTED:EMAIL] and she will answer today.",
+    "card": "The card on file is [REDACTED:PAYMENT_CARD], expiring 12/29.",
+    "pem": "Here is the key:\n[REDACTED:SECRET]\nKeep it safe.",
+}
+BLOCKED = ("canary", "corpus")
+SECRETS = (
+    "jane.doe",
+    "doe@exam",
+    "4111",
+    "PRIVATE KEY",
+    "MIIEvQ",
+    PROTECTED_PARAGRAPH[:40],
+    DEMO_CANARY,
+    base64.b64encode(DEMO_CANARY.encode()).decode()[:20],
+)
 
 
-def test_email_is_redacted_in_a_whole_answer(env: Env) -> None:
-    response = chat(env, "email please")
-    assert response.status_code == 200
-    assert response.json()["choices"][0]["message"]["content"] == REDACTED_EMAIL_ANSWER
+def _no_secret(body: str) -> None:
+    for secret in SECRETS:
+        assert secret not in body
 
 
-def test_email_split_across_three_chunks_is_redacted_in_the_stream(env: Env) -> None:
-    response = chat(env, "email please", stream=True)
-    assert response.status_code == 200
-    events = sse_events(response.text)
-    assert "jane" not in response.text and "exam" not in response.text
-    assert streamed_content(events) == REDACTED_EMAIL_ANSWER
+@pytest.mark.parametrize("name", sorted(REDACTED))
+def test_redacted_identically_whole_and_streamed(env: Env, name: str) -> None:
+    whole = chat(env, name)
+    assert whole.status_code == 200
+    assert whole.json()["choices"][0]["message"]["content"] == REDACTED[name]
+    assert whole.json()["choices"][0]["finish_reason"] == "stop"
+    streamed = chat(env, name, stream=True)
+    events = sse_events(streamed.text)
+    assert streamed_content(events) == REDACTED[name]
     assert events[-1] == "[DONE]"
-    finishes = [e["choices"][0]["finish_reason"] for e in events[:-1] if e["choices"]]
-    assert finishes[-1] == "stop"
+    assert events[-2]["choices"][0]["finish_reason"] == "stop"
+    _no_secret(whole.text)
+    _no_secret(streamed.text)
 
 
-def test_pem_private_key_blocks_the_stream_with_content_filter(env: Env) -> None:
-    response = chat(env, "pem", stream=True)
-    assert response.status_code == 200
-    assert "PRIVATE KEY" not in response.text
-    assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw" not in response.text
-    events = sse_events(response.text)
+@pytest.mark.parametrize("name", BLOCKED)
+def test_blocked_whole_and_streamed(env: Env, name: str) -> None:
+    whole = chat(env, name)
+    choice = whole.json()["choices"][0]
+    assert (choice["finish_reason"], choice["message"]["content"]) == ("content_filter", "")
+    streamed = chat(env, name, stream=True)
+    events = sse_events(streamed.text)
     assert events[-1] == "[DONE]"
     assert events[-2]["choices"] == [{"index": 0, "finish_reason": "content_filter", "delta": {}}]
+    assert streamed_content(events) == ""
+    _no_secret(whole.text)
+    _no_secret(streamed.text)
 
 
-def test_pem_private_key_blocks_a_whole_answer(env: Env) -> None:
-    response = chat(env, "pem")
-    choice = response.json()["choices"][0]
-    assert choice["finish_reason"] == "content_filter"
-    assert choice["message"]["content"] == ""
-    assert "PRIVATE KEY" not in response.text
+def test_completions_route_is_sanitized_too(env: Env) -> None:
+    headers = {"authorization": f"Bearer {KEYS['storefront']}", "x-vercel-ip-country": "DE"}
+    body = {"model": "llama3.1:8b", "prompt": "card"}
+    whole = httpx.post(f"{env.url}/v1/completions", json=body, headers=headers)
+    assert whole.json()["choices"][0]["text"] == REDACTED["card"]
+    streamed = httpx.post(f"{env.url}/v1/completions", json={**body, "stream": True}, headers=headers)
+    events = sse_events(streamed.text)
+    assert "".join(e["choices"][0]["text"] for e in events[:-1]) == REDACTED["card"]
 
 
 def test_exchange_audit_record_holds_scan_facts_and_encrypted_texts(env: Env) -> None:
@@ -59,19 +90,24 @@ def test_exchange_audit_record_holds_scan_facts_and_encrypted_texts(env: Env) ->
     records = audit_records(env.tmp / "audit-eu", env.tmp / "audit.key")
     exchange = next(r for r in records if meta_of(r).get("kind") == "gateway.exchange")
     meta = meta_of(exchange)
+    original = SCRIPTS["email"].text
     assert meta["region"] == "eu"
-    assert meta["status"] == 200
-    assert meta["stream"] is True
-    assert meta["country"] == "DE"
-    assert meta["pop"] == "fra1"
-    assert meta["blocked"] is False
-    assert meta["scanned_bytes"] == len("Sure, write to jane.doe@example.com and she will answer today.")
-    assert [h["detector"] for h in meta["hits"]] == ["email"]
-    assert [(h["start"], h["end"], h["action"]) for h in meta["hits"]] == [(15, 35, "redact")]
+    assert (meta["status"], meta["stream"], meta["country"], meta["pop"], meta["blocked"]) == (
+        200,
+        True,
+        "DE",
+        "fra1",
+        False,
+    )
+    assert meta["scanned_bytes"] == len(original.encode())
+    assert [(h["detector"], h["action"], h["start"], h["end"]) for h in meta["hits"]] == [
+        ("email", "redact", original.index("jane"), original.index(" and she"))
+    ]
+    assert set(meta["detector_versions"]) >= {"email", "payment_card", "canary", "protected_text", "secret"}
     assert "jane" not in str(meta)
-    assert exchange.payload["response"] == REDACTED_EMAIL_ANSWER
-    assert exchange.payload["upstream_response"] == "Sure, write to jane.doe@example.com and she will answer today."
-    # Nothing about the exchange lands in the sink without a region.
+    assert exchange.payload["response"] == REDACTED["email"]
+    assert exchange.payload["upstream_response"] == original
+    # The region's exchange is in the region's sink only.
     assert [
         r
         for r in audit_records(env.tmp / "audit", env.tmp / "audit.key")
@@ -79,29 +115,37 @@ def test_exchange_audit_record_holds_scan_facts_and_encrypted_texts(env: Env) ->
     ] == []
 
 
-def test_blocked_stream_raises_a_leak_signal_in_the_incident_engine(env: Env) -> None:
-    chat(env, "pem", stream=True)
-    env.drain()
-    from sqlalchemy import text
-
-    from leakline.incidents.runtime import store_for
-
+def _signals(env: Env) -> list[Any]:
     with store_for(env.settings).transaction() as session:
-        rows = list(session.execute(text("SELECT kind, severity, summary FROM signals")))
-    assert len(rows) == 1
-    kind, severity, summary = rows[0]
-    assert (kind, severity) == ("leak-caught", "high")
-    assert "blocked" in summary and "secret" in summary
-    assert "PRIVATE" not in summary
+        return list(session.execute(text("SELECT kind, severity, summary, source FROM signals ORDER BY at")))
+
+
+def test_hits_become_leak_signals_in_the_incident_engine(env: Env) -> None:
+    chat(env, "canary", stream=True)
+    chat(env, "card")
+    env.drain()
+    rows = _signals(env)
+    assert [(r[0], r[1], r[3]) for r in rows] == [("leak-caught", "high", "gateway:eu"), ("leak-caught", "medium", "gateway:eu")]
+    assert rows[0][2] == "model output blocked on /v1/chat/completions: 1 hit(s) of canary"
+    assert rows[1][2] == "model output sanitized on /v1/chat/completions: 1 hit(s) of payment_card"
+
+
+def test_benign_answer_raises_no_signal(env: Env) -> None:
+    chat(env, "where is my order", stream=True)
+    env.drain()
+    assert _signals(env) == []
+
+
+def test_prompts_are_redacted_before_the_upstream_when_configured(make_env: Any) -> None:
+    env = make_env(redact_prompts=True)
+    chat(env, "my mail is max.mustermann@example.de, where is my order?")
+    sent = env.eu.upstream.requests[0]["messages"][0]["content"]
+    assert sent == "my mail is [REDACTED:EMAIL], where is my order?"
 
 
 class _Exploding:
     def sanitize(self, text: str) -> Any:
-        if text:
-            raise RuntimeError("detector bug")
-        from tests.guard.conftest import StandInSanitizer
-
-        return StandInSanitizer().sanitize(text)
+        raise RuntimeError("detector bug")
 
     def stream(self) -> Any:
         return self
@@ -116,7 +160,9 @@ def test_a_raising_detector_refuses_the_response(env: Env, monkeypatch: pytest.M
     response = chat(env, "email please", stream=stream)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "sanitizer_failed"
-    assert "jane" not in response.text
+    _no_secret(response.text)
+    env.drain()
+    assert [(r[0], r[1]) for r in _signals(env)] == [("leak-caught", "high")]
 
 
 def test_missing_sanitizer_fails_closed(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,11 +171,11 @@ def test_missing_sanitizer_fails_closed(env: Env, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(env.gateway, "_sanitizer", None)
     monkeypatch.setattr(env.gateway, "_sanitizer_factory", broken)
-    response = httpx.post(
-        f"{env.url}/v1/chat/completions",
-        json={"model": "llama3.1:8b", "messages": [{"role": "user", "content": "email"}]},
-        headers={"authorization": "Bearer sk-test-storefront-0123456789abcdef", "x-vercel-ip-country": "DE"},
-    )
+    response = chat(env, "email")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "sanitizer_failed"
     assert env.eu.upstream.requests == []
+
+
+def test_pem_constant_is_a_private_key_block() -> None:
+    assert FAKE_PEM.startswith("-----BEGIN PRIVATE KEY-----\n") and FAKE_PEM.endswith("-----END PRIVATE KEY-----")
