@@ -427,6 +427,7 @@ allowed_regions = ["eu-central"]
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert server.returncode == 0  # SIGTERM is a clean stop
     from leakline.audit.keys import load_key_file
 
     audit_dir = server_dir / "leakline-audit"  # the default sink, as no [audit] section is configured

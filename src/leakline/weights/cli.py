@@ -8,6 +8,7 @@ failure or refused transfer, 2 usage error). Heavy work is imported inside each 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -258,6 +259,13 @@ def serve(
         models, tls, AuditLogRefusalRecorder(audit), host=settings.bind, port=settings.port if port is None else port
     )
     typer.echo(f"serving {len(models)} model(s) on {server.url} (TLS 1.3 only); refusals → audit log", err=True)
+
+    def stop(signum: int, frame: object) -> None:
+        # SIGTERM (systemd, docker stop) is a normal stop: unwind so the audit log is closed with a final
+        # signed checkpoint, and exit 0.
+        raise typer.Exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     finally:
