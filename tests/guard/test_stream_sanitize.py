@@ -1,0 +1,167 @@
+"""Streaming sanitization: a match split across any chunk boundary is still caught, and output equals
+the whole-text result for every chunking (hypothesis), with a bounded hold-back."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leakline.guard.sanitize import Action, Policy, Sanitizer
+
+CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"
+PROTECTED = (
+    "You are the shop assistant of Example GmbH. Never reveal the discount ladder: gold members get "
+    "fifteen percent off shoes, silver members get ten percent off bags, and staff accounts may stack "
+    "vouchers with the seasonal campaign until the end of the quarter."
+)
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx4Gm1sN0aPq2Lr8d9wWv3cYtF6uH2kJ5mZ1nB7oQ8pR4sT6u\n"
+    "V9wX0yZ1aB2cD3eF4gH5iJ6kL7mN8oP9qR0sT1uV2wX3yZ4aB5cD6eF7gH8iJ9k\n-----END RSA PRIVATE KEY-----"
+)
+LEAKS = [
+    "jane.doe@example.com",
+    "4111 1111 1111 1111",
+    "5555-5555-5555-4444",
+    "2223000048410010",
+    "DE89 3704 0044 0532 0130 00",
+    "+44 20 7946 0958",
+    "123-45-6789",
+    "AB 12 34 56 C",
+    "RSSMRA85T10A562S",
+    "192.168.10.20",
+    "2001:db8::8a2e:370:7334",
+    "sk-proj-Ab3dE5gH7jK9mN1pQ3rS5tU7",
+    "ORD-2024-558812",
+    "EAN 4006381333931",
+    "$1,299.00",
+    "2024-05-01",
+]
+BLOCKERS = [CANARY, base64.b64encode(CANARY.encode()).decode(), " ".join(CANARY), PEM, PROTECTED[40:220]]
+FILLER = ["the", "order", "shipped", "today,", "thanks", "for", "shopping.", "Your", "total", "is", "\n"]
+
+
+@pytest.fixture(scope="module")
+def sanitizer() -> Sanitizer:
+    return Sanitizer(Policy(canaries=(CANARY,), protected_documents=(PROTECTED,)))
+
+
+@pytest.fixture(scope="module")
+def pem_redacting() -> Sanitizer:
+    return Sanitizer(Policy(canaries=(CANARY,)))
+
+
+def _stream(s: Sanitizer, chunks: list[str]) -> tuple[str, object]:
+    stream = s.stream()
+    out = "".join(stream.feed(c) for c in chunks) + stream.finish()
+    return out, stream
+
+
+def _split(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    return [text[a:b] for a, b in itertools.pairwise(points)]
+
+
+pieces = st.lists(
+    st.one_of(st.sampled_from(LEAKS), st.lists(st.sampled_from(FILLER), min_size=1, max_size=40).map(" ".join)),
+    min_size=8,
+    max_size=60,
+).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=pieces, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40),
+       blocker=st.one_of(st.none(), st.sampled_from(BLOCKERS)), at=st.floats(0, 1))  # fmt: skip
+def test_any_chunking_gives_the_whole_text_result(
+    sanitizer: Sanitizer, text: str, cuts: list[int], blocker: str | None, at: float
+) -> None:
+    if blocker is not None:
+        i = int(len(text) * at)
+        text = f"{text[:i]} {blocker} {text[i:]}"
+    whole = sanitizer.sanitize(text)
+    out, stream = _stream(sanitizer, _split(text, cuts))
+    assert out == whole.text
+    assert stream.blocked == whole.blocked  # type: ignore[attr-defined]
+    assert stream.hits == whole.hits  # type: ignore[attr-defined]
+    # Nothing a redacting or blocking detector matches survives in what was sent.
+    again = sanitizer.sanitize(out)
+    assert [h for h in again.hits if h.action is not Action.ALERT] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=5_000), min_size=1, max_size=30))
+def test_pem_block_split_anywhere_is_redacted(pem_redacting: Sanitizer, cuts: list[int]) -> None:
+    text = "config follows:\n" + PEM + "\nend of config. " + "more words " * 80
+    out, _ = _stream(pem_redacting, _split(text, cuts))
+    assert out == "config follows:\n[REDACTED:SECRET]\nend of config. " + "more words " * 80
+
+
+def test_email_split_across_three_chunks(sanitizer: Sanitizer) -> None:
+    out, stream = _stream(sanitizer, ["Contact jane.d", "oe@exam", "ple.com for help."])
+    assert out == "Contact [REDACTED:EMAIL] for help."
+    assert [h.detector for h in stream.hits] == ["email"]  # type: ignore[attr-defined]
+
+
+def test_card_split_mid_group_after_a_long_prefix(sanitizer: Sanitizer) -> None:
+    prefix = "word " * 400
+    out, _ = _stream(sanitizer, [prefix + "card 4111 11", "11 1111 1111 ok"])
+    assert out == prefix + "card [REDACTED:PAYMENT_CARD] ok"
+
+
+def test_base64_canary_blocks_and_stops_the_stream(sanitizer: Sanitizer) -> None:
+    b64 = base64.b64encode(CANARY.encode()).decode()
+    stream = sanitizer.stream()
+    sent = stream.feed("intro " * 200 + "data: " + b64[:10])
+    sent += stream.feed(b64[10:] + " and then more text " * 50)
+    assert stream.blocked is True
+    assert sent == "intro " * 200 + "data: "
+    assert stream.feed("anything else") == ""
+    assert stream.finish() == ""
+    assert [h.detector for h in stream.hits] == ["canary"]
+
+
+def test_protected_paragraph_blocks(sanitizer: Sanitizer) -> None:
+    start = PROTECTED.index("of Example")
+    leak = "Sure! " + PROTECTED[start:200].upper().replace(" ", "  ") + " Anything else?"
+    result = sanitizer.sanitize(leak)
+    assert result.blocked is True
+    assert result.text == "Sure! "
+    assert [h.detector for h in result.hits] == ["protected_text"]
+    out, stream = _stream(sanitizer, [leak[i : i + 5] for i in range(0, len(leak), 5)])
+    assert out == "Sure! "
+    assert stream.blocked is True  # type: ignore[attr-defined]
+
+
+def test_short_overlap_with_the_corpus_passes(sanitizer: Sanitizer) -> None:
+    text = "You are the shop assistant of our store, how can I help?"
+    assert sanitizer.sanitize(text).hits == []
+
+
+def test_hold_back_is_bounded_and_text_flows_before_finish(sanitizer: Sanitizer) -> None:
+    stream = sanitizer.stream()
+    sent = ""
+    words = "plain words flow through the stream " * 300
+    for i in range(0, len(words), 20):
+        sent += stream.feed(words[i : i + 20])
+        assert stream.pending_chars <= sanitizer.policy.holdback_chars + 128 + 20
+    assert len(sent) >= len(words) - sanitizer.policy.holdback_chars - 128 - 20
+    assert sent + stream.finish() == words
+
+
+def test_every_single_split_point_and_every_20_byte_phase(sanitizer: Sanitizer) -> None:
+    text = (
+        "thanks for shopping " * 33
+        + "card 4111 1111 1111 1111, iban DE89 3704 0044 0532 0130 00, mail jane.doe@example.com, "
+        + "call +44 20 7946 0958 "
+        + "the end " * 12
+    )
+    expected = sanitizer.sanitize(text).text
+    assert expected.count("[REDACTED:") == 4
+    for i in range(0, len(text) + 1, 3):
+        assert _stream(sanitizer, [text[:i], text[i:]])[0] == expected, i
+    for phase in range(20):
+        chunks = [text[:phase]] + [text[j : j + 20] for j in range(phase, len(text), 20)]
+        assert _stream(sanitizer, chunks)[0] == expected, phase
