@@ -2,8 +2,12 @@
 
 Each case's facts paraphrase the guideline's scenario in leakline's facts model; the expected outcome is
 the guideline's "actions necessary": documentation only (risk "none"), notification of the supervisory
-authority ("risk"), or also communication to the data subjects ("high"). Case 15 is not encoded: its
-outcome depends on recipient counts the facts model does not carry.
+authority ("risk"), or also communication to the data subjects ("high").
+
+Sources: the expected outcomes of cases 01 (EDPB text, para. 25), 09, 13, 14 and 16 were checked against
+the guideline text and a published summary of its examples; the others, and the facts and outcome of case
+15, follow the guideline as recalled and could not be re-read from a stored copy of it (see
+docs/regimes.md, "Verified against").
 """
 
 from __future__ import annotations
@@ -161,6 +165,19 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         },
         "high",
     ),
+    # A participant list (names, e-mail addresses, food preferences) e-mailed to the course's 15 former
+    # participants instead of the hotel; two participants' lactose intolerance is health data. Noticed at
+    # once, recipients asked to delete it (not confirmed, and they owe no confidentiality).
+    "15 personal data sent by mail by mistake (participant list with food intolerance)": (
+        {
+            "breach.cause": "misdelivery",
+            "breach.malicious": False,
+            "breach.exfiltration": "unknown",
+            "data.categories": ["identity", "contact", "health"],
+            "data.subjects": 15,
+        },
+        "risk",
+    ),
     # Vehicle details and premiums have no category of their own: modelled as identity, address, contact.
     "16 postal mail mistake (motor insurance renewals)": (
         {
@@ -226,3 +243,26 @@ def test_a_compromised_key_voids_the_encryption_of_case_10() -> None:
     overrides, _ = CASES["10 stolen material storing encrypted personal data"]
     leaked_key = {**overrides, "data.protection": {"encrypted": True, "key_compromised": True, "hashing": "none"}}
     assert assess(facts(**leaked_key), now=NOW).risk == "high"
+
+
+def test_case_15_reasons_show_an_isolated_slip_with_health_data() -> None:
+    overrides, _ = CASES["15 personal data sent by mail by mistake (participant list with food intolerance)"]
+    assessment = assess(facts(**overrides), now=NOW)
+    assert assessment.reasons == (
+        "severity if disclosed: very serious: most sensitive data: health",
+        "confidentiality: isolated misdelivery, no malice",
+        "overall: likely to result in a risk (notify the supervisory authority)",
+    )
+
+
+def test_case_15_about_vulnerable_people_is_a_high_risk() -> None:
+    overrides, _ = CASES["15 personal data sent by mail by mistake (participant list with food intolerance)"]
+    vulnerable = {**overrides, "data.vulnerable_subjects": True}
+    assert assess(facts(**vulnerable), now=NOW).risk == "high"
+
+
+def test_case_15_sent_to_a_hundred_people_is_a_high_risk() -> None:
+    overrides, _ = CASES["15 personal data sent by mail by mistake (participant list with food intolerance)"]
+    for subjects, expected in ((99, "risk"), (100, "high")):
+        widened = {**overrides, "data.subjects": subjects}
+        assert assess(facts(**widened), now=NOW).risk == expected, subjects

@@ -167,11 +167,11 @@ def test_texas_consumer_reporting_agencies_above_10000() -> None:
         assert get(assessment, "us-tx-521-053", "US-TX", "consumer-reporting-agencies").required is expected, count
 
 
-def test_new_york_covers_health_information_from_25_march_2025() -> None:
+def test_new_york_covers_health_information_from_21_march_2025() -> None:
     health = {"data.categories": ["identity", "health"]}
-    before = run(**health, **residents("US-NY", 3), discovered_at="2025-03-24T12:00:00-04:00")
+    before = run(**health, **residents("US-NY", 3), discovered_at="2025-03-20T12:00:00-04:00")
     assert required(before, "us-ny") == set()
-    after = run(**health, **residents("US-NY", 3), discovered_at="2025-03-25T12:00:00-04:00")
+    after = run(**health, **residents("US-NY", 3), discovered_at="2025-03-21T12:00:00-04:00")
     assert ("us-ny-899-aa", "US-NY", "data-subjects") in required(after)
 
 

@@ -160,13 +160,16 @@ def _integrity_likelihood(facts: Facts) -> tuple[int, str]:
     return 1, "integrity: data altered by mistake"
 
 
-def _level(severity: int, likelihood: int, *, confidentiality: bool) -> RiskLevel:
+def _level(severity: int, likelihood: int, *, confidentiality: bool, vulnerable: bool = False) -> RiskLevel:
     score = severity * likelihood
     if likelihood == 0:
         return "none"
-    if score >= HIGH_SCORE or (confidentiality and severity == MAX_SEVERITY):
-        # Disclosure of special-category, health or children's data, or of anything about vulnerable
-        # people, is high risk whatever the likelihood (EDPB 01/2021 cases 12 and 14).
+    if score >= HIGH_SCORE or (confidentiality and severity == MAX_SEVERITY and vulnerable):
+        # Very serious data (special categories, health, children) in untrusted hands is high risk as soon
+        # as the disclosure is more than an isolated slip (likelihood 2 or more scores at least 8: EDPB
+        # 01/2021 case 12). An isolated, non-malicious disclosure of it is high only when the people are
+        # vulnerable (case 14); otherwise it is a risk to report but not a high risk (case 15: a course's
+        # participant list with two people's food intolerance e-mailed to former participants).
         return "high"
     if score >= RISK_SCORE:
         return "risk"
@@ -191,7 +194,7 @@ def assess_risk(facts: Facts) -> RiskAssessment:
         if intelligible:
             reasons.append(f"severity if disclosed: {words}")
         reasons.append(why)
-        levels.append(_level(severity, likelihood, confidentiality=True))
+        levels.append(_level(severity, likelihood, confidentiality=True, vulnerable=facts.data.vulnerable_subjects))
         exposed = likelihood > 0
     if "availability" in types or "integrity" in types:
         # Losing or corrupting data hurts people whether or not it was encrypted.
