@@ -592,7 +592,10 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
     import jinja2
 
     class StrictUndefined(jinja2.StrictUndefined):
-        _undefined_exception = _MissingKey  # type: ignore[assignment]
+        def __init__(
+            self, hint: str | None = None, obj: Any = jinja2.utils.missing, name: str | None = None, exc: Any = None
+        ) -> None:
+            super().__init__(hint, obj, name, _MissingKey)  # type: ignore[arg-type]
 
         @property
         def _undefined_message(self) -> str:
@@ -658,14 +661,19 @@ def _render_blocks(env: jinja2.Environment, name: str, variables: dict[str, Any]
 
 
 def _line_of(exc: BaseException, filename: str) -> str:
-    """`: line N` of the innermost traceback frame in a template file (Jinja maps frames to template lines)."""
-    line = None
+    """`: line N` of the innermost template frame (`: line N of OTHER` when it is an imported template)."""
+    found: tuple[str, int] | None = None
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(TEMPLATE_SUFFIX):
-            line = tb.tb_lineno
+        # Compiled template code carries its template, which maps Python lines back to template lines.
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            found = (template.filename or template.name or "?", template.get_corresponding_lineno(tb.tb_lineno))
         tb = tb.tb_next
-    return f": line {line}" if line is not None else ""
+    if found is None:
+        return ""
+    where, line = found
+    return f": line {line}" if where == filename else f": line {line} of {where}"
 
 
 def available_templates(template_dir: str | Path | None = None) -> list[str]:
