@@ -22,6 +22,7 @@ from leakline.notify.render import (
     LANGUAGES,
     PACKAGE_TEMPLATES,
     InvalidContextValue,
+    InvalidLanguage,
     MessageKind,
     MissingContextKey,
     Rendered,
@@ -38,7 +39,7 @@ from leakline.notify.render import (
     render,
     templates_dir,
 )
-from leakline.obligations.facts import Category, Cause
+from leakline.obligations.facts import Category, Cause, Sector, Size
 
 NOW = "2026-11-25T10:30:00Z"
 DPO = {"name": "Dana Privacy", "email": "dpo@acme.example", "phone": "+49 30 1234567"}
@@ -290,6 +291,18 @@ def test_incomplete_facts_make_a_phased_initial_notification(
     body_lines = lines(rendered)
     for missing in missing_lines:
         assert missing in body_lines
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("en", "   Sector: online marketplace"),
+        ("de", "   Branche: Online-Marktplatz"),
+        ("fr", "   Secteur : place de marché en ligne"),
+    ],
+)
+def test_the_sector_is_named_in_the_language(language: str, line: str) -> None:
+    assert line in lines(render(MessageKind.SUPERVISORY_AUTHORITY, language=language, context=context()))
 
 
 def test_complete_facts_make_a_complete_notification_without_phases() -> None:
@@ -758,6 +771,12 @@ def test_regional_language_tags_use_the_base_language(tag: str, language: str) -
     assert (rendered.language, rendered.fell_back) == (language, False)
 
 
+@pytest.mark.parametrize("tag", ["../en", "", "de/../../x", "deutsch-de-de-de-de-de-de-x-"])
+def test_a_malformed_language_tag_is_refused(tag: str) -> None:
+    with pytest.raises(InvalidLanguage, match="is not a language tag"):
+        render(MessageKind.EXECUTIVE_BRIEF, language=tag, context=context())
+
+
 def test_notify_templates_setting_resolves_against_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "leakline.toml"
     config.write_text('[notify]\ntemplates = "messages"\n', encoding="utf-8")
@@ -793,6 +812,8 @@ def test_every_code_has_a_label_in_every_language(language: str) -> None:
     assert proposed | taken | {"credential-reset"} == set(labels.measures)
     advice = {a for codes in render_module._ADVICE_BY_CATEGORY.values() for a in codes}
     assert advice | {"contact-us"} == set(labels.advice)
+    assert set(get_args(Sector)) == set(labels.sectors)
+    assert set(get_args(Size)) == set(labels.sizes)
 
 
 def test_dates_in_each_language() -> None:

@@ -61,6 +61,8 @@ _DATE_KEYS: tuple[tuple[str, ...], ...] = (
     ("obligation", "due_at"),
 )
 _PATH_ATTRIBUTE = "_leakline_path"
+# BCP 47 shape, loosely: a 2-3 letter language, then subtags. Also keeps paths out of template names.
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _GDPR_HOURS = 72
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
@@ -68,6 +70,10 @@ _LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
 
 class TemplateError(NotifyError):
     """A message could not be rendered; the message names the template and what is wrong."""
+
+
+class InvalidLanguage(TemplateError):
+    """The language is not a language tag ("de", "fr-CA"); templates are filed by its base code."""
 
 
 class UnknownMessageKind(TemplateError):
@@ -124,6 +130,8 @@ def templates_dir(settings: Settings) -> Path | None:
 
 @dataclass(frozen=True)
 class Rendered:
+    """One rendered message: a one-line subject, a plain-text body, and which template and language made it."""
+
     subject: str
     body: str
     kind: MessageKind
@@ -169,7 +177,10 @@ def render(
 
 def normalise_language(language: str) -> str:
     """Map "de-AT", "fr_CA", "DE" to the base language code the templates are filed under."""
-    return language.strip().replace("_", "-").split("-")[0].lower() or DEFAULT_LANGUAGE
+    tag = language.strip().replace("_", "-")
+    if not _LANGUAGE_TAG.match(tag):
+        raise InvalidLanguage(f"{language!r} is not a language tag (expected e.g. 'en', 'de' or 'fr-CA')")
+    return tag.split("-")[0].lower()
 
 
 def _kind(kind: MessageKind | str) -> MessageKind:
