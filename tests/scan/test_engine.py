@@ -139,7 +139,7 @@ def test_sharded_workers_find_exactly_what_one_process_finds(make_app: MakeApp) 
 def test_every_fixture_and_the_example_shop_scan_the_same_sharded(tmp_path: Path) -> None:
     from tests.conftest import REPO
 
-    apps = sorted((REPO / "tests" / "fixtures" / "rules").glob("LL*/vulnerable")) + [REPO / "examples" / "vulnerable-shop"]
+    apps = [*sorted((REPO / "tests" / "fixtures" / "rules").glob("LL*/vulnerable")), REPO / "examples" / "vulnerable-shop"]
     for app in apps:
         single = [f.to_dict() for f in scan(app, jobs=1).findings]
         sharded = [f.to_dict() for f in scan(app, jobs=2).findings]
