@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leakline.findings import Severity
@@ -73,7 +74,8 @@ class TextSanitizer(Protocol):
 def load_sanitizer(settings: Settings) -> TextSanitizer:
     """The configured sanitizer, compiled once. Raises if the sanitize package cannot build one."""
     sanitize = importlib.import_module("leakline.guard.sanitize")
-    policy = sanitize.Policy.from_settings(getattr(settings, "sanitize"))  # noqa: B009 - a section added by sanitize
+    base_dir = Path(settings.source).resolve().parent if settings.source else None
+    policy = sanitize.Policy.from_settings(settings.sanitize, base_dir=base_dir)
     sanitizer: TextSanitizer = sanitize.Sanitizer(policy)
     return sanitizer
 

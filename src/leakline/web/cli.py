@@ -21,9 +21,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Embedded defaults and a scripted upstream that leaks.")] = False,
 ) -> None:
     """Serve the incident API and the OpenAI-compatible gateway."""
     import uvicorn
+
+    if demo:
+        from leakline.guard.demo import start_demo
+
+        config = start_demo(host, port)
 
     from leakline.config import load_settings
     from leakline.web.app import CONFIG_ENV
