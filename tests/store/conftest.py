@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.helpers import Env, Postgres, iter_env, start_postgres
+from tests.store.helpers import Env, Postgres, iter_env, shared_postgres
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    server = start_postgres()
-    yield server
-    server.stop()
+def postgres() -> Postgres:
+    return shared_postgres()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -3,6 +3,7 @@ and leakline.toml files wired to them. Everything listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -12,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -66,6 +67,19 @@ class Postgres:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url.rsplit("/", 1)[0] + "/" + name
+
+
+_shared: list[Postgres] = []
+
+
+def shared_postgres() -> Postgres:
+    """One throwaway server for the whole test run (tests/store, tests/incidents and tests/notify share it);
+    stopped when the interpreter exits."""
+    if not _shared:
+        server = start_postgres()
+        atexit.register(server.stop)
+        _shared.append(server)
+    return _shared[0]
 
 
 def start_postgres() -> Postgres:
@@ -139,7 +153,11 @@ class SmtpServer:
             async def handle_DATA(self, srv: Any, session: Any, envelope: Any) -> str:
                 with server.lock:
                     server.received.append(
-                        Received(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+                        Received(
+                            envelope.mail_from,
+                            list(envelope.rcpt_tos),
+                            message_from_bytes(envelope.content, policy=policy.default),
+                        )
                     )
                 return "250 OK"
 

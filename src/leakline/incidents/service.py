@@ -84,21 +84,35 @@ def facts_from_signal(settings: Settings, signal: Signal) -> Facts | None:
     return parse_facts(data, source=f"signal {signal.id}")
 
 
-def incident_context(session: Session, incident: Incident) -> drafting.IncidentContext:
-    facts = _current_facts(session, incident)
+def signal_context(signal: Signal | SignalRecord) -> dict[str, Any]:
+    return {
+        "kind": str(signal.kind),
+        "source": signal.source,
+        "severity": str(signal.severity),
+        "surface": None if signal.surface is None else str(signal.surface),
+        "summary": signal.summary,
+    }
+
+
+def incident_context(
+    session: Session,
+    incident: Incident,
+    *,
+    facts: dict[str, Any] | None = None,
+    signal: dict[str, Any] | None = None,
+) -> drafting.IncidentContext:
+    """The template context of an incident; `facts`/`signal` given by a caller that has them save queries."""
+    if facts is None:
+        facts = _current_facts(session, incident)
     assessment = incident.assessment or {}
-    last = session.scalars(
-        select(SignalRecord).where(SignalRecord.incident_id == incident.id).order_by(SignalRecord.at.desc()).limit(1)
-    ).first()
-    signal = None
-    if last is not None:
-        signal = {
-            "kind": last.kind,
-            "source": last.source,
-            "severity": last.severity,
-            "surface": last.surface,
-            "summary": last.summary,
-        }
+    if signal is None:
+        last = session.scalars(
+            select(SignalRecord)
+            .where(SignalRecord.incident_id == incident.id)
+            .order_by(SignalRecord.at.desc())
+            .limit(1)
+        ).first()
+        signal = None if last is None else signal_context(last)
     return drafting.IncidentContext(
         incident={
             "id": incident.id,
@@ -132,14 +146,16 @@ def _store_facts(
     actor: str,
     reason: str,
     now: datetime,
+    signal: dict[str, Any] | None = None,
 ) -> None:
     """Keep a new facts version, recompute obligations, refresh the drafts that answer them."""
     incident.facts_version += 1
+    facts_data = facts.model_dump(mode="json")
     session.add(
         FactsVersion(
             incident_id=incident.id,
             version=incident.facts_version,
-            facts=facts.model_dump(mode="json"),
+            facts=facts_data,
             actor=actor,
             reason=reason,
             at=now,
@@ -155,8 +171,17 @@ def _store_facts(
         detail=f"facts version {incident.facts_version}: {reason}",
         data={"version": incident.facts_version},
     )
-    session.flush()
-    _assess(session, settings, recorder=recorder, incident=incident, facts=facts, actor=actor, now=now)
+    _assess(
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        facts=facts,
+        actor=actor,
+        now=now,
+        context_facts=facts_data,
+        signal=signal,
+    )
 
 
 def _assess(
@@ -168,6 +193,8 @@ def _assess(
     facts: Facts,
     actor: str,
     now: datetime,
+    context_facts: dict[str, Any] | None = None,
+    signal: dict[str, Any] | None = None,
 ) -> None:
     assessment = assess(facts, now=now).to_dict()
     incident.assessment = assessment
@@ -192,7 +219,7 @@ def _assess(
         settings,
         recorder=recorder,
         incident=incident,
-        context=incident_context(session, incident),
+        context=incident_context(session, incident, facts=context_facts, signal=signal),
         now=now,
         actor=actor,
     )
@@ -242,7 +269,9 @@ def open_incident(
     surface: str | None = None,
     fingerprint: str | None = None,
     categories: list[str] | None = None,
+    signal: dict[str, Any] | None = None,
 ) -> Incident:
+    """A new incident; with facts, assessed at once. `signal` is the context of the signal that opened it."""
     incident = Incident(
         id=new_incident_id(now),
         title=title,
@@ -269,17 +298,28 @@ def open_incident(
         event="opened",
         detail=f"incident opened: {title}",
     )
+    # The tables have foreign keys but no ORM relationships: the incident row must exist first.
     session.flush()
     if facts is not None:
         _store_facts(
-            session, settings, recorder=recorder, incident=incident, facts=facts, actor=actor, reason="initial", now=now
+            session,
+            settings,
+            recorder=recorder,
+            incident=incident,
+            facts=facts,
+            actor=actor,
+            reason="initial",
+            now=now,
+            signal=signal,
         )
     drafting.draft_internal(
         session,
         settings,
         recorder=recorder,
         incident=incident,
-        context=incident_context(session, incident),
+        context=incident_context(
+            session, incident, facts=facts.model_dump(mode="json") if facts else {}, signal=signal
+        ),
         recipients=drafting.internal_recipients(settings, surface=surface, risk=incident.risk),
         now=now,
         actor=actor,
@@ -370,6 +410,7 @@ def ingest_signal(
             surface=signal.surface,
             fingerprint=signal.fingerprint,
             categories=list(signal.data_categories),
+            signal=signal_context(signal),
         )
     else:
         if _SEVERITY_RANK[signal.severity] > _SEVERITY_RANK[incident.severity]:

@@ -144,7 +144,7 @@ def render_message(
     recipient: dict[str, Any],
     now: datetime,
 ) -> tuple[str, str]:
-    from leakline.notify.render import MessageKind, render
+    from leakline.notify.render import MessageKind, render, templates_dir
 
     ctx = {
         "organisation": organisation_context(settings),
@@ -154,7 +154,8 @@ def render_message(
         "signal": context.signal,
         "now": iso(now),
     }
-    rendered = render(MessageKind(kind), language=language, context=ctx)
+    # `[notify] templates` overrides the shipped templates file by file.
+    rendered = render(MessageKind(kind), language=language, context=ctx, template_dir=templates_dir(settings))
     return rendered.subject, rendered.body
 
 

@@ -176,25 +176,29 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
         incidents = session.scalars(
             select(Incident).where(Incident.status != Status.CLOSED, Incident.assessment.is_not(None))
         ).all()
+        open_ids = [incident.id for incident in incidents]
+        # One query for every open incident's delivered notices (reminders also carry an obligation's
+        # key, so only the notice kinds count).
+        rows = (
+            session.execute(
+                select(Communication.incident_id, Communication.obligation_key).where(
+                    Communication.incident_id.in_(open_ids),
+                    Communication.state.in_(_DELIVERED),
+                    Communication.kind.in_(drafting.APPROVAL_KINDS),
+                )
+            ).all()
+            if open_ids
+            else []
+        )
+        delivered = {(incident_id, key) for incident_id, key in rows}
         pending: list[tuple[str, dict[str, Any]]] = []
         for incident in incidents:
-            delivered = {
-                c.obligation_key
-                for c in session.scalars(
-                    select(Communication).where(
-                        Communication.incident_id == incident.id,
-                        Communication.state.in_(_DELIVERED),
-                        # reminders also carry the obligation's key: only the notice itself counts
-                        Communication.kind.in_(drafting.APPROVAL_KINDS),
-                    )
-                )
-            }
             for obligation in (incident.assessment or {}).get("obligations", []):
                 if (
                     obligation["required"]
                     and obligation["due_at"]
                     and drafting.kind_for_obligation(obligation) is not None
-                    and drafting.obligation_key(obligation) not in delivered
+                    and (incident.id, drafting.obligation_key(obligation)) not in delivered
                 ):
                     pending.append((incident.id, obligation))
     done = 0

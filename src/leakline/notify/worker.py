@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ log = logging.getLogger("leakline.notify.worker")
 DEFAULT_BATCH = 50
 DEFAULT_CONCURRENCY = 16
 DEFAULT_POLL_SECONDS = 1.0
+DEFAULT_SCAN_SECONDS = 5.0
 
 
 def worker_id() -> str:
@@ -99,11 +102,18 @@ async def deliver_due(
             claimed = outbox.claim(session, owner=owner, now=now, lease=lease, limit=batch)
         if not claimed:
             return report
-        for item, error in await asyncio.gather(*(one(c) for c in claimed)):
+        results = await asyncio.gather(*(one(c) for c in claimed))
+        delivered = [item for item, error in results if error is None]
+        if delivered:
+            # One transaction for the whole batch's successes: each row is still fenced by its lease.
+            with store.transaction() as session:
+                marked = [
+                    outbox.mark_sent(session, recorder=recorder, claimed=item, now=now, ack_after=ack_after)
+                    for item in delivered
+                ]
+            report += PassReport(sent=marked.count(True), lost_leases=marked.count(False))
+        for item, error in results:
             if error is None:
-                with store.transaction() as session:
-                    ok = outbox.mark_sent(session, recorder=recorder, claimed=item, now=now, ack_after=ack_after)
-                report += PassReport(sent=1) if ok else PassReport(lost_leases=1)
                 continue
             log.warning("delivery of %s failed (attempt %d): %s", item.message.communication_id, item.attempt, error)
             with store.transaction() as session:
@@ -132,12 +142,16 @@ async def run_pass(
     channels: dict[str, Channel],
     owner: str,
     now: datetime | None = None,
+    scan: bool = True,
 ) -> PassReport:
+    """Escalations and reminders (when `scan`), then every due delivery, all as of `now`."""
     moment = now or utcnow()
-    escalated = escalation.escalate_unacknowledged(store, settings, recorder=recorder, now=moment)
-    reminded = escalation.remind_deadlines(store, settings, recorder=recorder, now=moment)
-    delivered = await deliver_due(store, settings, recorder=recorder, channels=channels, owner=owner, now=moment)
-    return delivered + PassReport(escalations=escalated, reminders=reminded)
+    report = PassReport()
+    if scan:
+        escalated = escalation.escalate_unacknowledged(store, settings, recorder=recorder, now=moment)
+        reminded = escalation.remind_deadlines(store, settings, recorder=recorder, now=moment)
+        report = PassReport(escalations=escalated, reminders=reminded)
+    return report + await deliver_due(store, settings, recorder=recorder, channels=channels, owner=owner, now=moment)
 
 
 async def run(
@@ -148,19 +162,30 @@ async def run(
     once: bool,
     clock: Callable[[], datetime] = utcnow,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    scan_seconds: float = DEFAULT_SCAN_SECONDS,
     stop: asyncio.Event | None = None,
     owner: str | None = None,
 ) -> PassReport:
-    """One pass (`once`) or passes until `stop` is set; returns the totals."""
+    """One pass (`once`) or passes until `stop` is set; returns the totals.
+
+    Deliveries are polled every `poll_seconds`; the escalation and reminder scans, whose deadlines are
+    minutes and hours apart, run every `scan_seconds` so that they do not slow the delivery path.
+    """
     import aiohttp
 
     me = owner or worker_id()
     total = PassReport()
     timeout = aiohttp.ClientTimeout(total=settings.channels.http_timeout_seconds)
+    last_scan = -math.inf
     async with aiohttp.ClientSession(timeout=timeout) as session:
         channels = build_channels(settings, session)
         while True:
-            total += await run_pass(store, settings, recorder=recorder, channels=channels, owner=me, now=clock())
+            scan = time.monotonic() - last_scan >= scan_seconds
+            if scan:
+                last_scan = time.monotonic()
+            total += await run_pass(
+                store, settings, recorder=recorder, channels=channels, owner=me, now=clock(), scan=scan
+            )
             if once or (stop is not None and stop.is_set()):
                 return total
             try:
