@@ -178,3 +178,48 @@ def test_assess_recomputes_with_the_current_facts(cli: Cli, env: Env) -> None:
     code, out, _ = cli("incident", "assess", doc["id"], "--format", "json", "--config", str(env.config))
     assert code == 0
     assert json.loads(out)["obligations"] == _show(cli, env, doc["id"])["obligations"]
+
+
+def test_high_risk_incident_drafts_every_kind_of_notice_in_its_language(cli: Cli, env: Env) -> None:
+    big = facts_file(
+        env.directory,
+        "big.json",
+        controller__sector="online-marketplace",
+        data__categories=["identity", "contact", "payment-card", "health"],
+        data__subjects=50000,
+        data__subjects_by_jurisdiction={"DE": 40000, "US-CA": 10000},
+        service_impact={"users_affected": 50000, "unavailable_hours": 30, "eu_users_total": 100000},
+        containment={"operational_impact": "significant"},
+    )
+    shown = _show(cli, env, _open(cli, env, big)["id"])
+    assert shown["risk"] == "high"
+    drafted = {(c["kind"], c["regime"], c["jurisdiction"], c["state"]) for c in shown["communications"]}
+    assert drafted == {
+        ("nis2-early-warning", "nis2-23-early-warning", "DE", "draft"),
+        ("nis2-notification", "nis2-23-notification", "DE", "draft"),
+        ("nis2-final-report", "nis2-23-final", "DE", "draft"),
+        ("supervisory-authority", "gdpr-33", "DE", "draft"),
+        ("supervisory-authority", "us-ca-1798-82", "US-CA", "draft"),
+        ("data-subject-us", "us-ca-1798-82", "US-CA", "draft"),
+        ("data-subject", "gdpr-34", "EU", "draft"),
+        ("internal-compliance", None, None, "queued"),
+        ("executive-brief", None, None, "queued"),
+    }
+    assert {c["recipient"] for c in shown["communications"] if c["kind"] == "executive-brief"} == {"CEO"}
+    assert all(c["subject"].strip() and c["body"].strip() for c in shown["communications"])
+    assert all("\n" not in c["subject"] for c in shown["communications"])
+
+
+def test_worker_and_ack_from_the_command_line(cli: Cli, env: Env) -> None:
+    doc = _open(cli, env, facts_file(env.directory))
+    code, out, err = cli("worker", "--once", "--config", str(env.config))
+    assert code == 0, err
+    assert json.loads(out) == {"sent": 2, "retried": 0, "dead": 0, "lost_leases": 0, "escalations": 0, "reminders": 0}
+    sent = [c for c in _show(cli, env, doc["id"])["communications"] if c["state"] == "sent"]
+    assert len(sent) == 2
+    code, out, err = cli("incident", "ack", doc["id"], sent[0]["id"], "--by", "Sam", "--config", str(env.config))
+    assert code == 0, err
+    after = {c["id"]: (c["state"], c["acked_by"]) for c in _show(cli, env, doc["id"])["communications"]}
+    assert after[sent[0]["id"]] == ("acked", "Sam")
+    assert after[sent[1]["id"]] == ("sent", None)
+    assert sorted(r.rcpt_tos[0] for r in env.smtp.received) == ["compliance@acme.example", "dpo@acme.example"]

@@ -77,6 +77,11 @@ def language_for(jurisdiction: str | None) -> str:
     return _LANGUAGE_BY_JURISDICTION.get(jurisdiction, DEFAULT_LANGUAGE)
 
 
+def establishment_of(settings: Settings) -> str | None:
+    """The main establishment (first of `[organisation] establishments`), if any."""
+    return settings.organisation.establishments[0] if settings.organisation.establishments else None
+
+
 def kind_for_obligation(obligation: dict[str, Any]) -> str | None:
     """The message kind that answers an obligation, or None when no message is sent for it."""
     recipient = obligation["recipient"]
@@ -294,7 +299,7 @@ def draft_internal(
     is_alert: bool = False,
 ) -> list[Communication]:
     made = []
-    language = language_for(settings.organisation.establishments[0] if settings.organisation.establishments else None)
+    language = language_for(establishment_of(settings))
     for kind, contact in recipients:
         for channel, to in contact_addresses(contact):
             made.append(
@@ -388,7 +393,10 @@ def sync_obligation_drafts(
             role=obligation["recipient"],
             channel=channel,
             to=to,
-            language=language_for(obligation["jurisdiction"]),
+            language=language_for(
+                # Union-wide duties ("EU") speak the language of the main establishment.
+                establishment_of(settings) if obligation["jurisdiction"] == "EU" else obligation["jurisdiction"]
+            ),
             obligation=obligation,
             now=now,
             actor=actor,
