@@ -15,7 +15,7 @@ to English, and `Rendered.language` says which language was used.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -211,9 +211,15 @@ def _choose_template(kind: MessageKind, language: str, user_dir: Path | None) ->
     """(language, template name): the requested language if any folder has it, else English."""
     for candidate in (language, DEFAULT_LANGUAGE):
         name = _template_name(candidate, kind)
-        if (user_dir is not None and (user_dir / name).is_file()) or (PACKAGE_TEMPLATES / name).is_file():
+        if (user_dir is not None and (user_dir / name).is_file()) or name in _shipped():
             return candidate, name
     raise TemplateNotFound(f"no template {_template_name(language, kind)} (nor the English fallback) for {kind.value}")
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> frozenset[str]:
+    """Template names in the package (it does not change while the process runs)."""
+    return frozenset(path.relative_to(PACKAGE_TEMPLATES).as_posix() for path in PACKAGE_TEMPLATES.glob("*/*.j2"))
 
 
 def _check_context(name: str, context: Mapping[str, Any]) -> None:
@@ -560,14 +566,39 @@ _FILTERS: dict[str, Callable[..., str]] = {
 
 
 class _Node(dict[str, Any]):
-    """A context mapping that knows its dotted path, so a missing key is reported as `incident.facts.data`."""
+    """A context mapping that knows its dotted path, so a missing key is reported as `incident.facts.data`.
+
+    Children are wrapped when a template first reads them, not up front: most of a context is never read
+    by any one template.
+    """
+
+    __slots__ = (_PATH_ATTRIBUTE,)
+
+    def __init__(self, value: Mapping[str, Any], path: str) -> None:
+        super().__init__(value)
+        setattr(self, _PATH_ATTRIBUTE, path)
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        if type(value) is not _Node and isinstance(value, dict | list | tuple | Mapping):
+            path = getattr(self, _PATH_ATTRIBUTE)
+            value = _wrap(value, f"{path}.{key}" if path else str(key))
+            super().__setitem__(key, value)
+        return value
+
+    def __getattr__(self, key: str) -> Any:
+        # Jinja looks attributes up before items; answering here spares it a failed lookup per access.
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
 
 
 def _wrap(value: Any, path: str) -> Any:
+    if isinstance(value, _Node):
+        return value
     if isinstance(value, Mapping):
-        node = _Node({key: _wrap(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()})
-        setattr(node, _PATH_ATTRIBUTE, path)
-        return node
+        return _Node(value, path)
     if isinstance(value, list | tuple):
         return [_wrap(item, f"{path}[{index}]") for index, item in enumerate(value)]
     return value
@@ -645,12 +676,10 @@ def _render_blocks(env: jinja2.Environment, name: str, variables: dict[str, Any]
         template = env.get_template(name)
         template_name = template.filename or name
         context = template.new_context(variables)
-        # Running the root resolves `{% extends %}` and top-level imports into the context's blocks.
-        for _ in template.root_render_func(context):
-            pass
+        chains = _resolve_blocks(template, context)
         blocks = {}
         for block in (SUBJECT_BLOCK, BODY_BLOCK):
-            chain = context.blocks.get(block)
+            chain = chains.get(block)
             if not chain:
                 raise TemplateStructureError(f"{template_name}: no {{% block {block} %}} in the template")
             blocks[block] = "".join(chain[0](context))
@@ -669,6 +698,28 @@ def _render_blocks(env: jinja2.Environment, name: str, variables: dict[str, Any]
     lines = [line.rstrip() for line in blocks[BODY_BLOCK].strip("\n").split("\n")]
     body = _BLANK_RUNS.sub("\n\n", "\n".join(lines)) + "\n"
     return subject, body
+
+
+def _no_output(context: Any) -> Iterator[str]:
+    return iter(())
+
+
+def _resolve_blocks(template: jinja2.Template, context: Any) -> dict[str, list[Any]]:
+    """Run the template's top level (imports, `{% set %}`, `{% extends %}`) with its own blocks muted, and
+    return each block's chain, most derived first, as `super()` expects it.
+
+    Rendering the root as is would execute the subject and body once more than needed.
+    """
+    own = {name: list(chain) for name, chain in context.blocks.items()}
+    context.blocks = {name: [_no_output] for name in own}
+    for _ in template.root_render_func(context):
+        pass
+    # A parent template appends its blocks behind the muted stand-ins (or adds names the child lacks).
+    chains = {
+        name: own.get(name, []) + [b for b in chain if b is not _no_output] for name, chain in context.blocks.items()
+    }
+    context.blocks = chains
+    return chains
 
 
 def _line_of(exc: BaseException, filename: str) -> str:
@@ -694,6 +745,6 @@ def available_templates(template_dir: str | Path | None = None) -> list[str]:
     for kind in MessageKind:
         for language in LANGUAGES:
             name = _template_name(language, kind)
-            if (user_dir is not None and (user_dir / name).is_file()) or (PACKAGE_TEMPLATES / name).is_file():
+            if (user_dir is not None and (user_dir / name).is_file()) or name in _shipped():
                 names.append(name)
     return names
