@@ -144,10 +144,11 @@ def test_hold_back_is_bounded_and_text_flows_before_finish(sanitizer: Sanitizer)
     stream = sanitizer.stream()
     sent = ""
     words = "plain words flow through the stream " * 300
+    bound = sanitizer.policy.holdback_chars * 3 // 2 + 20  # hold-back + one release step + one chunk
     for i in range(0, len(words), 20):
         sent += stream.feed(words[i : i + 20])
-        assert stream.pending_chars <= sanitizer.policy.holdback_chars + 128 + 20
-    assert len(sent) >= len(words) - sanitizer.policy.holdback_chars - 128 - 20
+        assert stream.pending_chars <= bound
+    assert len(sent) >= len(words) - bound
     assert sent + stream.finish() == words
 
 

@@ -10,21 +10,27 @@ pure-Python fallback when the `hyperscan` wheel is not installed. Both report th
 from __future__ import annotations
 
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from leakline.guard.sanitize.matchers import Triggers
 
-_AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED = range(6)
+_AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT = range(7)
 # Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
+# A digit trigger is the first digit of a run of at least 7 number characters (the shortest identifier,
+# 1.2.3.4, has 7), or a digit right after two capitals (IBAN, NINO, codice fiscale): prices, versions and
+# counts in prose never reach Python.
 _HS_PATTERNS: tuple[tuple[int, bytes, int], ...] = (
     (_AT, rb"@", 1),
-    (_DIGIT, rb"[^0-9][0-9]", 1),
+    (_DIGIT, rb"[^0-9][0-9][0-9 \-./)]{6}", 7),
+    (_LETTER_DIGIT, rb"[A-Z][A-Z] ?[0-9]", 1),
     (_DCOLON, rb"::", 2),
     (_HEXCOLON, rb"[0-9A-Fa-f]:[0-9A-Fa-f]", 2),
 )
-_RE_DIGIT = re.compile(r"(?<![0-9])[0-9]")
+_RE_DIGIT = re.compile(r"(?<![0-9])[0-9](?=[0-9 \-./)]{6})|(?<=[A-Z][A-Z])[0-9]|(?<=[A-Z][A-Z] )[0-9]")
+_HS_START_DIGIT = re.compile(rb"[0-9][0-9 \-./)]{6}")
 _RE_COLON = re.compile(r"(?<=:):|(?<=[0-9A-Fa-f]):(?=[0-9A-Fa-f])")
 
 
@@ -78,22 +84,28 @@ class HyperscanEngine(TriggerEngine):
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._db.compile(expressions=expressions, ids=ids, flags=flags)
         self._scratch = hyperscan.Scratch(self._db)
-        self._hyperscan = hyperscan
+        self._local = threading.local()
+
+    def _thread_scratch(self) -> Any:
+        # A Scratch must not be used by two scans at once: one clone per thread, made on first use.
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._scratch.clone()
+        return scratch
 
     def scan(self, text: str) -> Triggers:
         data = text.encode("ascii", "replace")
-        buckets: tuple[list[int], ...] = ([], [], [], [], [], [])
+        buckets: tuple[list[int], ...] = ([], [], [], [], [], [], [])
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
             buckets[pattern_id].append(end)
 
-        # A Scratch is not thread-safe: clone the shared one per scan (cheap next to the scan itself).
-        scratch = self._scratch.clone()
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        self._db.scan(data, match_event_handler=on_match, scratch=self._thread_scratch())
         at = [e - 1 for e in buckets[_AT]]
-        digit = [e - 1 for e in buckets[_DIGIT]]
-        if data[:1].isdigit():
-            digit.insert(0, 0)
+        digits = {e - 7 for e in buckets[_DIGIT]} | {e - 1 for e in buckets[_LETTER_DIGIT]}
+        if _HS_START_DIGIT.match(data):
+            digits.add(0)
+        digit = sorted(digits)
         colon = sorted({e - 2 for e in buckets[_DCOLON]} | {e - 2 for e in buckets[_HEXCOLON]})
         return Triggers(
             at=at,

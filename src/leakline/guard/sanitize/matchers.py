@@ -12,6 +12,7 @@ is what lets a stream decide early (see `stream.py`) and still agree exactly wit
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import math
 import re
@@ -98,6 +99,8 @@ class EmailMatcher(Matcher):
 # ---- numbers: cards, phones, IBAN, SSN, NINO, national ids, IPv4 -------------------------------------
 
 _DIGITS = re.compile(r"[0-9]{1,40}")
+_REGION = re.compile(r"[0-9](?:[ \-./]?[0-9]|\) [0-9])*")
+MIN_REGION_CHARS = 7
 NUMBER_SEPARATORS = frozenset(" -./")
 MAX_GROUPS = 8
 MAX_GROUP_DIGITS = 19
@@ -164,14 +167,16 @@ class NumberMatcher(Matcher):
     """Everything whose first digit run is a trigger: longest accepted span per trigger wins."""
 
     def __init__(self, phone_regions: Sequence[str]) -> None:
-        import phonenumbers  # heavy; loaded once per policy, not at CLI start
-
-        self._pn = phonenumbers
         self._regions = tuple(phone_regions)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         for p in triggers.digit:
-            yield from self._letter_prefixed(text, p)
+            prev = text[p - 1] if p else ""
+            if "A" <= prev <= "Z" or (prev == " " and "A" <= _char(text, p - 2) <= "Z"):
+                yield from self._letter_prefixed(text, p)
+            region = _REGION.match(text, p)
+            if region is None or region.end() - p < MIN_REGION_CHARS:
+                continue  # prices, versions, short counts: shorter than the shortest identifier (1.2.3.4)
             groups = _groups(text, p)
             if not groups:
                 continue
@@ -306,13 +311,21 @@ class NumberMatcher(Matcher):
                 return Candidate(PHONE, start, end)
         return None
 
-    def _valid(self, number: str, region: str | None) -> bool:
-        pn = self._pn
-        try:
-            parsed = pn.parse(number, region)
-        except pn.NumberParseException:
-            return False
-        return bool(pn.is_valid_number(parsed))
+    @staticmethod
+    def _valid(number: str, region: str | None) -> bool:
+        return _phone_valid(number, region)
+
+
+@functools.lru_cache(maxsize=8192)
+def _phone_valid(number: str, region: str | None) -> bool:
+    """phonenumbers' parse + is_valid_number (~0.3 ms); support numbers recur, so verdicts are cached."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(parsed))
 
 
 # ---- IPv6 --------------------------------------------------------------------------------------------

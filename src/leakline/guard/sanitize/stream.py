@@ -18,7 +18,6 @@ chunking (property-tested). A blocking hit stops the stream: the text before it 
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from leakline.guard.sanitize.errors import StreamClosed
@@ -36,7 +35,6 @@ TRAILING_RUN_MAX = 16_384
 """A run of non-space characters longer than this is released even though it has not ended."""
 _PEM_BEGIN = "-----BEGIN "
 _PEM_END = "-----END "
-_NON_SPACE_TAIL = re.compile(r"\S*\Z")
 
 
 class StreamSanitizer:
@@ -46,7 +44,7 @@ class StreamSanitizer:
         self._sanitizer = sanitizer
         self._actions = sanitizer.policy.actions
         self._holdback = sanitizer.policy.holdback_chars
-        self._step = max(64, self._holdback // 4)
+        self._step = max(64, self._holdback // 2)
         self._protected_tokens = sanitizer.policy.min_protected_tokens if sanitizer.policy.protected_documents else 0
         self._buf = ""
         self._base = 0
@@ -111,9 +109,9 @@ class StreamSanitizer:
         for c in kept:
             if c.end > cut:
                 cut = min(cut, c.start)
-        tail = _NON_SPACE_TAIL.search(window, max(0, len(window) - TRAILING_RUN_MAX))
-        if tail is not None and tail.end() - tail.start() < TRAILING_RUN_MAX:
-            cut = min(cut, lo + tail.start())
+        run = _trailing_run(window)
+        if run < TRAILING_RUN_MAX:
+            cut = min(cut, n - run)
         begin = window.rfind(_PEM_BEGIN, max(0, self._released - lo - len(_PEM_BEGIN)))
         if begin >= 0 and window.find(_PEM_END, begin) < 0 and len(window) - begin < PEM_PENDING_MAX:
             cut = min(cut, lo + begin)
@@ -127,3 +125,12 @@ class StreamSanitizer:
             if c.start < cut < c.end:
                 cut = c.start
         return max(cut, self._released)
+
+
+def _trailing_run(window: str) -> int:
+    """Length of the run of non-space characters at the end of `window` (scanned backwards: it is short)."""
+    i = len(window)
+    limit = max(0, i - TRAILING_RUN_MAX)
+    while i > limit and not window[i - 1].isspace():
+        i -= 1
+    return len(window) - i if i > limit or limit == 0 else TRAILING_RUN_MAX
