@@ -221,3 +221,24 @@ def test_sector_and_size_copies_match_the_facts_model() -> None:
 
     assert typing.get_args(notify_settings.Sector) == typing.get_args(facts.Sector)
     assert typing.get_args(notify_settings.Size) == typing.get_args(facts.Size)
+
+
+def test_smtp_failure_reasons_do_not_quote_addresses() -> None:
+    from aiosmtpd.controller import Controller
+
+    class Refusing:
+        async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+            return f"550 5.1.1 <{address}>: no such user"
+
+    port = free_port()
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = Settings.model_validate(
+            {"channels": {"smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout_seconds": 5.0}}}
+        )
+        with pytest.raises(DeliveryError) as caught:
+            _deliver(settings, "smtp")
+    finally:
+        controller.stop()
+    assert str(caught.value) == f"smtp 127.0.0.1:{port}: SMTPRecipientsRefused: 1 recipient(s), codes [550]"

@@ -61,6 +61,15 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 
 
 def _short(exc: BaseException) -> str:
+    """A failure reason fit for logs: the exception type and SMTP code or errno, never the server's text
+    (it may quote recipient addresses)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        return f"SMTPRecipientsRefused: {len(exc.recipients)} recipient(s), codes {codes}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{type(exc).__name__}: {exc.smtp_code}"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{type(exc).__name__}: errno {exc.errno} ({exc.strerror})"
     return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
 
 
