@@ -27,6 +27,7 @@ from leakline.notify.render import (
     MissingContextKey,
     Rendered,
     TemplateDirError,
+    TemplateRuntimeError,
     TemplateStructureError,
     TemplateSyntaxError,
     UnknownMessageKind,
@@ -625,6 +626,47 @@ def test_a_missing_top_level_key_is_named() -> None:
     del ctx["signal"]
     with pytest.raises(MissingContextKey, match=r"en/owner-team\.j2: the context has no key 'signal'"):
         render(MessageKind.OWNER_TEAM, context=ctx)
+
+
+def test_a_key_missing_inside_a_shared_macro_names_both_files() -> None:
+    organisation = {key: value for key, value in context()["organisation"].items() if key != "dpo"}
+    with pytest.raises(MissingContextKey) as caught:
+        render(MessageKind.DATA_SUBJECT, language="fr", context=context(organisation=organisation))
+    assert re.fullmatch(
+        rf"{re.escape(str(PACKAGE_TEMPLATES / 'fr' / 'data-subject.j2'))}: line \d+ of "
+        rf"{re.escape(str(PACKAGE_TEMPLATES / 'fr' / '_common.j2'))}: the context has no key 'organisation\.dpo'",
+        caught.value.message,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("status", "escalated", "context key 'incident.status': expected one of 'detected', 'triaged', 'contained', "
+         "'notifying', 'closed', got 'escalated'"),
+        ("risk", "extreme", "context key 'incident.risk': expected one of 'none', 'risk', 'high', None, got 'extreme'"),
+    ],
+)  # fmt: skip
+def test_values_the_templates_translate_are_checked_first(key: str, value: str, expected: str) -> None:
+    incident = {**context()["incident"], key: value}
+    with pytest.raises(InvalidContextValue) as caught:
+        render(MessageKind.INTERNAL_COMPLIANCE, context=context(incident=incident))
+    assert caught.value.message == f"en/internal-compliance.j2: {expected}"
+
+
+def test_a_missing_table_entry_is_not_blamed_on_the_context(tmp_path: Path) -> None:
+    (tmp_path / "en").mkdir()
+    template = tmp_path / "en" / "executive-brief.j2"
+    template.write_text(
+        '{% import "en/_common.j2" as L %}{% block subject %}x{% endblock %}\n'
+        '{% block body %}\n{{ L.categories["customer-secrets"] }}\n{% endblock %}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(TemplateRuntimeError) as caught:
+        render(MessageKind.EXECUTIVE_BRIEF, context=context(), template_dir=tmp_path)
+    assert (
+        caught.value.message == f"{template.resolve()}: line 3: no entry 'customer-secrets' in a table of the template"
+    )
 
 
 def test_a_user_template_reading_an_unknown_key_fails_with_file_line_and_key(tmp_path: Path) -> None:

@@ -61,8 +61,15 @@ _DATE_KEYS: tuple[tuple[str, ...], ...] = (
     ("obligation", "due_at"),
 )
 _PATH_ATTRIBUTE = "_leakline_path"
+_TABLE_MARK = "\x00"
 # BCP 47 shape, loosely: a 2-3 letter language, then subtags. Also keeps paths out of template names.
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+# Values the templates translate through their tables; anything else is refused before rendering.
+_ENUMERATED: dict[str, tuple[str | None, ...]] = {
+    "incident.status": ("detected", "triaged", "contained", "notifying", "closed"),
+    "incident.risk": ("none", "risk", "high", None),
+    "signal.surface": ("frontend", "backend", "infrastructure", None),
+}
 _GDPR_HOURS = 72
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
@@ -236,6 +243,12 @@ def _check_context(name: str, context: Mapping[str, Any]) -> None:
     for key in ("obligation", "signal"):
         if context[key] is not None and not isinstance(context[key], Mapping):
             raise InvalidContextValue(f"{name}: context key {key!r} must be a mapping or None")
+    for path, allowed in _ENUMERATED.items():
+        parent, child = path.split(".")
+        holder = context[parent]
+        if isinstance(holder, Mapping) and child in holder and holder[child] not in allowed:
+            shown = ", ".join(repr(value) for value in allowed)
+            raise InvalidContextValue(f"{name}: context key {path!r}: expected one of {shown}, got {holder[child]!r}")
     _parse_instant(name, "now", context["now"], allow_none=False)
     for parent, child in _DATE_KEYS:
         holder = context[parent]
@@ -617,15 +630,19 @@ def _template_variables(name: str, kind: MessageKind, language: str, context: Ma
 class _MissingKey(Exception):
     """Raised by the strict undefined type with the dotted key the template read."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.in_table = message.startswith(_TABLE_MARK)
+        self.key = message.removeprefix(_TABLE_MARK)
 
 
 def _undefined_key(obj: Any, name: str | None) -> str:
+    """The dotted context key of a failed lookup; marked when the lookup was in a template's own table."""
     parent = getattr(obj, _PATH_ATTRIBUTE, None)
     if name is None:
         return parent or "?"
+    if parent is None and obj is not None:
+        return f"{_TABLE_MARK}{name}"
     return f"{parent}.{name}" if parent else name
 
 
@@ -684,9 +701,10 @@ def _render_blocks(env: jinja2.Environment, name: str, variables: dict[str, Any]
                 raise TemplateStructureError(f"{template_name}: no {{% block {block} %}} in the template")
             blocks[block] = "".join(chain[0](context))
     except _MissingKey as exc:
-        raise MissingContextKey(
-            f"{template_name}{_line_of(exc, template_name)}: the context has no key {exc.key!r}"
-        ) from None
+        where = f"{template_name}{_line_of(exc, template_name)}"
+        if exc.in_table:
+            raise TemplateRuntimeError(f"{where}: no entry {exc.key!r} in a table of the template") from None
+        raise MissingContextKey(f"{where}: the context has no key {exc.key!r}") from None
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateSyntaxError(f"{exc.filename or exc.name or name}: line {exc.lineno}: {exc.message}") from None
     except (jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
