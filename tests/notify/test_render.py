@@ -306,6 +306,14 @@ def test_the_sector_is_named_in_the_language(language: str, line: str) -> None:
     assert line in lines(render(MessageKind.SUPERVISORY_AUTHORITY, language=language, context=context()))
 
 
+def test_categories_of_data_subjects_come_from_the_context_or_are_left_to_the_approver() -> None:
+    asked = render(MessageKind.SUPERVISORY_AUTHORITY, context=context())
+    incident = {**context()["incident"], "subject_categories": ["customers", "newsletter subscribers"]}
+    given_ = render(MessageKind.SUPERVISORY_AUTHORITY, context=context(incident=incident))
+    assert "   Categories of data subjects: [TO COMPLETE before sending: e.g. customers, employees]" in lines(asked)
+    assert "   Categories of data subjects: customers, newsletter subscribers" in lines(given_)
+
+
 def test_complete_facts_make_a_complete_notification_without_phases() -> None:
     rendered = render(MessageKind.SUPERVISORY_AUTHORITY, language="en", context=context())
     assert "   Complete notification" in lines(rendered)
