@@ -13,7 +13,7 @@ become the text the client sees. `error.digest`, error names and codes, and gene
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from tree_sitter import Language, Node
 
@@ -86,14 +86,8 @@ _MAX_ROUNDS = 4
 MAX_NESTING = 150
 ASSIGNMENT_TYPES = ("variable_declarator", "assignment_expression")
 SINK_TYPES = ("call_expression", "new_expression", "return_statement")
-# Where errors are bound and where their text is handed to the client, found in one compiled query.
-SCOPES_QUERY = """
-(catch_clause) @catch
-(call_expression
-  function: (member_expression property: (property_identifier) @method (#any-of? @method "catch" "then"))) @promise
-(variable_declarator name: (object_pattern) value: (await_expression)) @result
-(pair key: (property_identifier) @key (#any-of? @key "getErrorMessage" "onError")) @option
-"""
+# Climbing from a keyword's token to the construct it belongs to takes at most this many parents.
+_CLIMB = 4
 
 
 def carrier(node: Node, names: frozenset[str], depth: int = 0) -> Node | None:
@@ -204,6 +198,61 @@ def _derive(language: Language, scope: Node, names: set[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _anchored(root: Node, data: bytes, keyword: bytes, wanted: Callable[[Node], bool]) -> list[Node]:
+    """Nodes satisfying `wanted` that contain an occurrence of `keyword`, climbing at most `_CLIMB` parents."""
+    found: dict[int, Node] = {}
+    start = 0
+    while (pos := data.find(keyword, start)) >= 0:
+        start = pos + len(keyword)
+        node = root.named_descendant_for_byte_range(pos, pos + len(keyword))
+        for _ in range(_CLIMB):
+            if node is None:
+                break
+            if wanted(node):
+                found[node.id] = node
+                break
+            node = node.parent
+    return sorted(found.values(), key=lambda n: n.start_byte)
+
+
+def _is_catch_clause(node: Node) -> bool:
+    return node.type == "catch_clause"
+
+
+def _is_promise_handler(node: Node) -> bool:
+    if node.type != "call_expression":
+        return False
+    fn = node.child_by_field_name("function")
+    return (
+        fn is not None
+        and fn.type == "member_expression"
+        and ts.text(fn.child_by_field_name("property"))
+        in (
+            "catch",
+            "then",
+        )
+    )
+
+
+def _is_error_result(node: Node) -> bool:
+    if node.type != "variable_declarator":
+        return False
+    pattern = node.child_by_field_name("name")
+    value = node.child_by_field_name("value")
+    while value is not None and value.type == "parenthesized_expression" and value.named_children:
+        value = value.named_children[0]
+    return (
+        pattern is not None
+        and pattern.type == "object_pattern"
+        and value is not None
+        and value.type == "await_expression"
+    )
+
+
+def _is_error_option(node: Node) -> bool:
+    return node.type == "pair" and ts.text(node.child_by_field_name("key")) in ("getErrorMessage", "onError")
+
+
 def _has_use_server(fn: Node) -> bool:
     body = fn.child_by_field_name("body")
     if body is None or body.type != "statement_block":
@@ -275,8 +324,22 @@ class _File:
     # ---- where error objects are bound ---------------------------------------------------------
 
     def _captures(self) -> dict[str, list[Node]]:
+        """Catch clauses, `.catch`/`.then` calls, `{ error } = await` and AI SDK error options.
+
+        Found from the byte offsets of their keywords (the tree was parsed from these bytes) by climbing
+        a few parents: much cheaper than a query or a walk over the whole tree, which costs as much as
+        parsing it again.
+        """
         if self._query_hits is None:
-            self._query_hits = ts.captures(self.language, SCOPES_QUERY, self.root)
+            data = self.file.data()
+            self._query_hits = {
+                "catch": _anchored(self.root, data, b"catch", _is_catch_clause),
+                "promise": _anchored(self.root, data, b"catch", _is_promise_handler)
+                + _anchored(self.root, data, b"then", _is_promise_handler),
+                "result": _anchored(self.root, data, b"error", _is_error_result),
+                "option": _anchored(self.root, data, b"getErrorMessage", _is_error_option)
+                + _anchored(self.root, data, b"onError", _is_error_option),
+            }
         return self._query_hits
 
     def error_scopes(self) -> Iterator[tuple[Node, frozenset[str]]]:
