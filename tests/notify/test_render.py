@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from leakline.config import load_settings
 from leakline.errors import ConfigError
+from leakline.findings import Severity
 from leakline.notify import render as render_module
 from leakline.notify.render import (
     LANGUAGES,
@@ -41,6 +42,7 @@ from leakline.notify.render import (
     templates_dir,
 )
 from leakline.obligations.facts import Category, Cause, Sector, Size
+from leakline.signals import SignalKind
 
 NOW = "2026-11-25T10:30:00Z"
 DPO = {"name": "Dana Privacy", "email": "dpo@acme.example", "phone": "+49 30 1234567"}
@@ -570,6 +572,15 @@ def test_owner_team_alert_names_the_surface_and_its_first_steps(surface: str, fi
     assert "Details (redacted): payment card number in model output (4111…1111)" in lines(rendered)
 
 
+def test_signal_kind_and_severity_are_named_in_the_language_and_new_kinds_pass_through() -> None:
+    rendered = render(MessageKind.OWNER_TEAM, language="de", context=context())
+    assert rendered.subject.startswith("[HOCH] Leck-Signal für backend: ")
+    assert "Was: Datenleck in einer Modellantwort abgefangen, Schweregrad hoch" in lines(rendered)
+    signal = {**context()["signal"], "kind": "prompt-injection"}
+    newer = render(MessageKind.OWNER_TEAM, language="fr", context=context(signal=signal))
+    assert "Quoi : prompt-injection, gravité élevée" in lines(newer)
+
+
 def test_executive_brief_states_risk_exposure_and_deadline() -> None:
     rendered = render(MessageKind.EXECUTIVE_BRIEF, language="de", context=context())
     assert rendered.subject == "Lagebild für die Geschäftsleitung: Datenvorfall inc_7f3a, Risiko HOCH"
@@ -862,6 +873,8 @@ def test_every_code_has_a_label_in_every_language(language: str) -> None:
     assert proposed | taken | {"credential-reset"} == set(labels.measures)
     advice = {a for codes in render_module._ADVICE_BY_CATEGORY.values() for a in codes}
     assert advice | {"contact-us"} == set(labels.advice)
+    assert {kind.value for kind in SignalKind} == set(labels.signal_kinds)
+    assert {severity.value for severity in Severity} == set(labels.severities)
     assert set(get_args(Sector)) == set(labels.sectors)
     assert set(get_args(Size)) == set(labels.sizes)
 
