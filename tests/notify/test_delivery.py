@@ -213,3 +213,56 @@ def test_two_workers_never_claim_the_same_message(env: Env) -> None:
         owners = {row.id: row.lease_owner for row in outbox_rows(rt)}
         assert all(owners[i] == "a" for i in claims["a"])
         assert all(owners[i] == "b" for i in claims["b"])
+
+
+def test_worker_process_killed_after_the_server_has_the_message_redelivers_it(env: Env) -> None:
+    """A real `leakline worker` process, SIGKILLed while the SMTP server holds the data it sent."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.store.helpers import write_config
+
+    write_config(
+        env.directory,
+        db_url=env.db_url,
+        smtp_port=env.smtp.port,
+        channels="max_attempts = 3\nbackoff_seconds = 10\nlease_seconds = 1\n",
+    )
+    with runtime(env) as rt:
+        open_incident(rt)
+        env.smtp.gate.clear()
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from leakline.cli import main; main()",
+                "worker",
+                "--once",
+                "--config",
+                str(env.config),
+            ],
+            cwd=env.directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len(env.smtp.message_ids()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(env.smtp.message_ids()) == 2
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            env.smtp.gate.set()
+        first = sorted(env.smtp.message_ids())
+        assert {(r.state, r.attempts) for r in outbox_rows(rt)} == {("leased", 1)}
+        time.sleep(1.1)  # the dead worker's lease runs out
+        from datetime import UTC, datetime
+
+        assert worker_pass(rt, datetime.now(UTC), owner="heir") == PassReport(sent=2)
+        assert sorted(env.smtp.message_ids()) == sorted(first * 2)
+        assert {(r.state, r.attempts, r.lease_owner) for r in outbox_rows(rt)} == {("sent", 2, "heir")}

@@ -3,6 +3,7 @@ and leakline.toml files wired to them. Everything listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import shutil
@@ -138,6 +139,11 @@ class SmtpServer:
     received: list[Received] = field(default_factory=list)
     controller: Any = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event = field(default_factory=threading.Event)
+    """While cleared, the server holds every message after reading it, before answering 250."""
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     def message_ids(self) -> list[str]:
         with self.lock:
@@ -159,6 +165,8 @@ class SmtpServer:
                             message_from_bytes(envelope.content, policy=policy.default),
                         )
                     )
+                while not server.gate.is_set():
+                    await asyncio.sleep(0.02)
                 return "250 OK"
 
         def authenticator(srv: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
