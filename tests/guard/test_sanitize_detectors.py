@@ -39,6 +39,7 @@ LEAKS = [
     ("call +44 20 7946 0958 today", "phone", "+44 20 7946 0958"),
     ("call (212) 555-0198 today", "phone", "(212) 555-0198"),
     ("call 030 1234567 today", "phone", "030 1234567"),
+    ("call 0049 30 1234567 today", "phone", "0049 30 1234567"),
     ("ssn 123-45-6789 on file", "us_ssn", "123-45-6789"),
     ("NINO AB 12 34 56 C here", "uk_nino", "AB 12 34 56 C"),
     ("NINO AB123456C here", "uk_nino", "AB123456C"),
@@ -56,8 +57,11 @@ LEAKS = [
     ("aws AKIAIOSFODNN7EXAMPLF!", "secret", "AKIAIOSFODNN7EXAMPLF"),
     (f"token {CANARY} here", "canary", CANARY),
     (f"token {' '.join(CANARY)} here", "canary", " ".join(CANARY)),
-    (f"token {'-'.join(CANARY[i:i + 4] for i in range(0, 24, 4))} here", "canary",
-     "-".join(CANARY[i : i + 4] for i in range(0, 24, 4))),
+    (
+        f"token {'-'.join(CANARY[i : i + 4] for i in range(0, 24, 4))} here",
+        "canary",
+        "-".join(CANARY[i : i + 4] for i in range(0, 24, 4)),
+    ),
 ]
 
 
@@ -84,7 +88,7 @@ DECOYS = [
     "SKU AB-1234-XL, size 42",
     "tracking 1Z999AA10123456784",
     "price $1,299.00 or EUR 1.299,00",
-    "EAN 4006381333931 and 5901234123457",
+    "EAN 4006381333931 and 5901234123457 and 0060174533407",
     "date 01.02.2024 and 12/31/2023, time 12:30:45",
     "invoice 1234567890 and ref 12345678901",  # bare digit runs, no id context
     "digits 86095742718 with no context",

@@ -295,7 +295,8 @@ class NumberMatcher(Matcher):
         before = _char(text, start - 1)
         if before == "+" and not _is_alnum(_char(text, start - 2)):
             return Candidate(PHONE, start - 1, end) if self._valid("+" + digits, None) else None
-        if digits.startswith("00") and len(digits) > PHONE_MIN_DIGITS + 1:
+        if digits.startswith("00") and len(digits) > PHONE_MIN_DIGITS + 1 and len(sizes) > 1:
+            # A bare 00-run is a barcode (EAN-13 0060174533407) before it is a dialled number.
             return Candidate(PHONE, start, end) if self._valid("+" + digits[2:], None) else None
         if len(sizes) < 2 or not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
             return None  # bare national digit runs are order numbers far more often than phones
