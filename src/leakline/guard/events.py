@@ -27,6 +27,8 @@ log = logging.getLogger("leakline.guard")
 
 QUEUE_SIZE = 10_000
 EVALUATE_EVERY_SECONDS = 5.0
+FLUSH_EVERY_SECONDS = 0.2
+_FLUSH = object()
 
 DETECTOR_CATEGORIES: dict[str, str] = {
     "email": "contact",
@@ -153,12 +155,14 @@ class EventWorker:
         self._signals = signals
         self._monitor = monitor
         self._clock = clock
-        self._queue: queue.Queue[Exchange | Signal | None] = queue.Queue(QUEUE_SIZE)
+        self._queue: queue.Queue[Exchange | Signal | object | None] = queue.Queue(QUEUE_SIZE)
         self._thread: threading.Thread | None = None
         self._mu = threading.Lock()
         self.dropped = 0
         self.failures = 0
         self._last_eval = 0.0
+        self._last_flush = 0.0
+        self._dirty = False
 
     def start(self) -> None:
         with self._mu:
@@ -174,7 +178,9 @@ class EventWorker:
             self.dropped += 1
 
     def drain(self, timeout: float = 10.0) -> None:
-        """Wait until everything submitted so far is handled (tests, shutdown)."""
+        """Wait until everything submitted so far is handled and the audit log flushed (tests, shutdown)."""
+        self.start()
+        self._queue.put(_FLUSH)
         deadline = time.monotonic() + timeout
         while self._queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -193,27 +199,35 @@ class EventWorker:
     def _run(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=1.0)
+                item = self._queue.get(timeout=FLUSH_EVERY_SECONDS)
             except queue.Empty:
+                if self._dirty:
+                    self._flush_audit()
                 self._maybe_evaluate()
                 continue
             try:
                 if item is None:
                     self._flush_audit()
                     return
+                if not isinstance(item, (Exchange, Signal)):  # _FLUSH, from drain()
+                    self._flush_audit()
+                    continue
                 try:
                     self._handle(item)
                 except Exception:  # one bad event must not stop the thread
                     self.failures += 1
                     log.exception("gateway event failed")
-                if self._queue.empty():
-                    # Group commit: one flush per burst; `drain` returns only after it.
+                # The audit log group-commits on its own; an explicit flush at most every
+                # FLUSH_EVERY_SECONDS bounds what a crash of the whole host could lose.
+                if self._clock() - self._last_flush >= FLUSH_EVERY_SECONDS:
                     self._flush_audit()
-                    self._maybe_evaluate()
+                self._maybe_evaluate()
             finally:
                 self._queue.task_done()
 
     def _flush_audit(self) -> None:
+        self._last_flush = self._clock()
+        self._dirty = False
         try:
             self._audit.flush()
         except Exception:
@@ -238,6 +252,7 @@ class EventWorker:
             log.exception("audit of signal %s failed", signal.id)
 
     def _handle(self, item: Exchange | Signal) -> None:
+        self._dirty = True
         if isinstance(item, Signal):
             self._emit(item)
             return

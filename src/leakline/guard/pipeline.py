@@ -401,7 +401,9 @@ class Route:
             body = self.redact_prompt(sanitizer, body)
         url = decision.upstream + self.upstream_path
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        task = asyncio.current_task()
+        # Only streams watch for a client going away (a long generation is worth cancelling); a watcher
+        # task per whole answer would cost more than the short wait it could save.
+        task = asyncio.current_task() if req.stream else None
         watcher = asyncio.ensure_future(_watch_disconnect(receive, task)) if task is not None else None
         try:
             await self.forward(send, req, sanitizer, url, payload, decision)

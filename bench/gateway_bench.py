@@ -1,0 +1,301 @@
+"""Gateway benchmark: the same wrk load against (a) the scripted upstream directly, (b) a bare
+FastAPI + aiohttp pass-through proxy on the same stack, (c) leakline's gateway with every detector on,
+(d) LiteLLM's proxy (when installed in a venv, see --litellm), non-stream and stream, at 1 and 50
+connections, in one run. Reports req/s, p50/p99 and ratios: (c)/(b) throughput, (c)/(d) throughput,
+and the p50 that (c) adds over (a) at one connection.
+
+    python3 bench/gateway_bench.py [--seconds 5] [--litellm /tmp/litellm-venv/bin/litellm]
+
+Every server is its own process on 127.0.0.1; wrk (Debian package `wrk`) is the load generator. The
+requests are benign (no leak), so (c) pays for scanning every byte and releasing it, not for redaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+KEY = "sk-bench-0123456789abcdef0123456789"
+BODY = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "where is my order?"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+# --- the servers (each runs in its own process: `python3 gateway_bench.py --serve KIND PORT ...`) ---------
+
+
+def serve_upstream(port: int) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    from leakline.guard.upstream import ScriptedUpstream
+
+    async def main() -> None:
+        runner = web.AppRunner(ScriptedUpstream().app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+        await asyncio.Event().wait()
+
+    import uvloop
+
+    uvloop.run(main())
+
+
+def passthrough_app(upstream: str):  # type: ignore[no-untyped-def]
+    """The bare pass-through: FastAPI + a pooled aiohttp session, bytes relayed unchanged."""
+    import aiohttp
+    from fastapi import FastAPI, Request
+    from fastapi.responses import Response, StreamingResponse
+
+    app = FastAPI()
+    state: dict[str, aiohttp.ClientSession] = {}
+
+    def session() -> aiohttp.ClientSession:
+        if "s" not in state:
+            state["s"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+        return state["s"]
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        body = await request.body()
+        answer = await session().post(
+            f"{upstream}/chat/completions", data=body, headers={"content-type": "application/json"}
+        )
+        if answer.headers.get("content-type", "").startswith("text/event-stream"):
+
+            async def relay():  # type: ignore[no-untyped-def]
+                async for chunk in answer.content.iter_any():
+                    yield chunk
+                answer.release()
+
+            return StreamingResponse(relay(), media_type="text/event-stream")
+        data = await answer.read()
+        answer.release()
+        return Response(data, media_type="application/json")
+
+    return app
+
+
+def serve_passthrough(port: int, upstream: str) -> None:
+    import uvicorn
+
+    uvicorn.run(passthrough_app(upstream), host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                log_level="warning", access_log=False)
+
+
+def write_leakline_config(directory: Path, upstream: str) -> Path:
+    from leakline.audit.keys import generate_key_file
+    from leakline.guard.auth import key_digest
+    from leakline.guard.upstream import DEMO_CANARY, PROTECTED_PARAGRAPH
+
+    generate_key_file(directory / "audit.key")
+    (directory / "corpus.txt").write_text(PROTECTED_PARAGRAPH, encoding="utf-8")
+    config = directory / "leakline.toml"
+    config.write_text(f"""
+[gateway]
+on_missing_country = "reject"
+[regions.eu]
+upstream = "{upstream}"
+countries = ["DE"]
+[[clients]]
+name = "bench"
+key_sha256 = "{key_digest(KEY)}"
+[sanitize]
+canaries = ["{DEMO_CANARY}"]
+protected_corpus = ["corpus.txt"]
+[audit]
+path = "audit"
+key = "audit.key"
+[audit.sinks.eu]
+path = "audit-eu"
+[database]
+url = "sqlite:///leakline.db"
+""", encoding="utf-8")
+    return config
+
+
+def write_litellm_config(directory: Path, upstream: str) -> Path:
+    config = directory / "litellm.yaml"
+    config.write_text(f"""
+model_list:
+  - model_name: llama3.1:8b
+    litellm_params:
+      model: openai/llama3.1:8b
+      api_base: {upstream}
+      api_key: none
+guardrails:
+  - guardrail_name: content-filter
+    litellm_params:
+      guardrail: litellm_content_filter
+      mode: [pre_call, post_call, during_call]
+      default_on: true
+      pattern_redaction_format: "[REDACTED:{{pattern_name}}]"
+      patterns:
+        - pattern_type: prebuilt
+          pattern_name: email
+          action: MASK
+        - pattern_type: prebuilt
+          pattern_name: visa
+          action: MASK
+        - pattern_type: prebuilt
+          pattern_name: mastercard
+          action: MASK
+        - pattern_type: prebuilt
+          pattern_name: iban
+          action: MASK
+        - pattern_type: prebuilt
+          pattern_name: us_ssn
+          action: MASK
+litellm_settings:
+  drop_params: true
+""", encoding="utf-8")
+    return config
+
+
+# --- load ----------------------------------------------------------------------------------------------
+
+
+def wrk_script(directory: Path, stream: bool, headers: dict[str, str]) -> Path:
+    body = json.dumps({**BODY, "stream": stream})
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in {"content-type": "application/json", **headers}.items()]
+    path = directory / f"req-{int(stream)}-{abs(hash(tuple(headers.items())))}.lua"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def to_ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+            "socket_errors": 1.0 if errors else 0.0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve", nargs="+")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--litellm", default="/tmp/litellm-venv/bin/litellm")
+    args = parser.parse_args()
+    if args.serve:
+        kind, port = args.serve[0], int(args.serve[1])
+        if kind == "upstream":
+            serve_upstream(port)
+        elif kind == "passthrough":
+            serve_passthrough(port, args.serve[2])
+        return 0
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="leakline-gwbench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(cmd: list[str], port: int, env: dict[str, str] | None = None) -> None:
+        log = (work / f"{port}.log").open("wb")
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                      cwd=work, start_new_session=True))
+        wait_port(port)
+
+    try:
+        up_port, pt_port, ll_port, lite_port = free_port(), free_port(), free_port(), free_port()
+        upstream = f"http://127.0.0.1:{up_port}/v1"
+        spawn([sys.executable, str(HERE), "--serve", "upstream", str(up_port)], up_port)
+        spawn([sys.executable, str(HERE), "--serve", "passthrough", str(pt_port), upstream], pt_port)
+        config = write_leakline_config(work, upstream)
+        spawn([sys.executable, "-m", "leakline.cli", "serve", "--config", str(config), "--port", str(ll_port)],
+              ll_port)
+        targets = {
+            "a upstream": (f"http://127.0.0.1:{up_port}/v1/chat/completions", {}),
+            "b pass-through": (f"http://127.0.0.1:{pt_port}/v1/chat/completions", {}),
+            "c leakline": (f"http://127.0.0.1:{ll_port}/v1/chat/completions",
+                           {"authorization": f"Bearer {KEY}", "x-vercel-ip-country": "DE"}),
+        }
+        if Path(args.litellm).exists():
+            lite_config = write_litellm_config(work, upstream)
+            try:
+                spawn([args.litellm, "--config", str(lite_config), "--port", str(lite_port), "--host", "127.0.0.1",
+                       "--num_workers", "1"], lite_port, env={"LITELLM_LOG": "ERROR"})
+                targets["d litellm"] = (f"http://127.0.0.1:{lite_port}/v1/chat/completions",
+                                        {"authorization": "Bearer sk-anything"})
+            except RuntimeError:
+                print(f"(d) skipped: LiteLLM did not start; see {work / f'{lite_port}.log'}", file=sys.stderr)
+        else:
+            print(f"(d) skipped: {args.litellm} not found", file=sys.stderr)
+        results: dict[tuple[str, bool, int], dict[str, float]] = {}
+        for stream in (False, True):
+            for connections in (1, 50):
+                for name, (url, headers) in targets.items():
+                    script = wrk_script(work, stream, headers)
+                    run_wrk(url, script, connections, 1)  # warm-up (pools, JIT-free but caches)
+                    results[(name, stream, connections)] = r = run_wrk(url, script, connections, args.seconds)
+                    print(f"{name:15} {'stream' if stream else 'whole ':6} c={connections:<3} "
+                          f"{r['rps']:9.1f} req/s  p50 {r['p50']:8.2f} ms  p99 {r['p99']:8.2f} ms"
+                          + (f"  non-2xx: {r['non2xx']:.0f}" if r["non2xx"] else ""), flush=True)
+        print()
+        for stream in (False, True):
+            mode = "stream" if stream else "whole"
+            for connections in (1, 50):
+                c = results[("c leakline", stream, connections)]
+                b = results[("b pass-through", stream, connections)]
+                a = results[("a upstream", stream, connections)]
+                line = f"{mode:6} c={connections:<3} (c)/(b) throughput {c['rps'] / b['rps']:.2f}"
+                d = results.get(("d litellm", stream, connections))
+                if d and d["rps"]:
+                    line += f"  (c)/(d) throughput {c['rps'] / d['rps']:.2f}"
+                if connections == 1:
+                    line += f"  p50 added over (a): {c['p50'] - a['p50']:.2f} ms (b adds {b['p50'] - a['p50']:.2f} ms)"
+                print(line)
+        return 0
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
