@@ -85,3 +85,16 @@ def test_a_failing_detector_fails_closed() -> None:
     stream = sanitizer.stream()
     with pytest.raises(SanitizerFailed):
         stream.feed("x" * 2000)
+
+
+def test_one_sanitizer_serves_many_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sanitizer = Sanitizer(Policy(canaries=(CANARY,)))
+    texts = [f"order {i}: mail user{i}@example.com, card 4111 1111 1111 1111, ip 10.0.0.{i % 250}" * 20
+             for i in range(40)]  # fmt: skip
+    expected = [sanitizer.sanitize(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(sanitizer.sanitize, texts))
+    assert got == expected
+    assert expected[3].text.startswith("order 3: mail [REDACTED:EMAIL], card [REDACTED:PAYMENT_CARD], ip 10.0.0.3")

@@ -166,3 +166,16 @@ def test_every_single_split_point_and_every_20_byte_phase(sanitizer: Sanitizer) 
     for phase in range(20):
         chunks = [text[:phase]] + [text[j : j + 20] for j in range(phase, len(text), 20)]
         assert _stream(sanitizer, chunks)[0] == expected, phase
+
+
+def test_a_finished_stream_refuses_more_input(sanitizer: Sanitizer) -> None:
+    from leakline.guard.sanitize.errors import StreamClosed
+
+    stream = sanitizer.stream()
+    assert stream.feed("") == ""
+    assert stream.feed("mail jane@example.com") == ""
+    assert stream.finish() == "mail [REDACTED:EMAIL]"
+    with pytest.raises(StreamClosed):
+        stream.feed("more")
+    with pytest.raises(StreamClosed):
+        stream.finish()
