@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from fastapi import Request  # module level: FastAPI resolves the handler's annotation here
+
 HERE = Path(__file__).resolve()
 KEY = "sk-bench-0123456789abcdef0123456789"
 BODY = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "where is my order?"}]}
@@ -72,7 +74,7 @@ def serve_upstream(port: int) -> None:
 def passthrough_app(upstream: str):  # type: ignore[no-untyped-def]
     """The bare pass-through: FastAPI + a pooled aiohttp session, bytes relayed unchanged."""
     import aiohttp
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import Response, StreamingResponse
 
     app = FastAPI()
