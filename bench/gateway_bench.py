@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -254,11 +255,12 @@ def main() -> int:
         }
         if Path(args.litellm).exists():
             lite_config = write_litellm_config(work, upstream)
+            master_key = "sk-" + secrets.token_hex(32)  # LiteLLM refuses to start without one
             try:
                 spawn([args.litellm, "--config", str(lite_config), "--port", str(lite_port), "--host", "127.0.0.1",
-                       "--num_workers", "1"], lite_port, env={"LITELLM_LOG": "ERROR"})
+                       "--num_workers", "1"], lite_port, env={"LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": master_key})
                 targets["d litellm"] = (f"http://127.0.0.1:{lite_port}/v1/chat/completions",
-                                        {"authorization": "Bearer sk-anything"})
+                                        {"authorization": f"Bearer {master_key}"})
             except RuntimeError:
                 print(f"(d) skipped: LiteLLM did not start; see {work / f'{lite_port}.log'}", file=sys.stderr)
         else:

@@ -43,27 +43,48 @@ class Env:
         self.gateway.events.drain()
 
 
+def _build(tmp: Path, started: list[Any], **gateway: Any) -> Env:
+    from leakline.web.app import create_app
+
+    eu = UpstreamThread().start()
+    us = UpstreamThread().start()
+    started.extend([eu, us])
+    settings = write_settings(tmp, eu.upstream_url, us.upstream_url, **gateway)
+    served = serve(create_app(settings))
+    started.append(served)
+    return Env(served, eu, us, settings, tmp)
+
+
 @pytest.fixture
 def make_env(tmp_path: Path) -> Iterator[Any]:
+    """A fresh gateway (own upstreams, audit logs, database), optionally with `[gateway]` overrides."""
     started: list[Any] = []
+    yield lambda **gateway: _build(tmp_path, started, **gateway)
+    for item in reversed(started):
+        item.stop()
 
-    def build(**gateway: Any) -> Env:
-        from leakline.web.app import create_app
 
-        eu = UpstreamThread().start()
-        us = UpstreamThread().start()
-        started.extend([eu, us])
-        settings = write_settings(tmp_path, eu.upstream_url, us.upstream_url, **gateway)
-        served = serve(create_app(settings))
-        started.append(served)
-        return Env(served, eu, us, settings, tmp_path)
-
-    yield build
+@pytest.fixture(scope="module")
+def _module_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    started: list[Any] = []
+    yield _build(tmp_path_factory.mktemp("gateway"), started)
     for item in reversed(started):
         item.stop()
 
 
 @pytest.fixture
-def env(make_env: Any) -> Env:
-    result: Env = make_env()
-    return result
+def env(_module_env: Env) -> Env:
+    """One gateway per test module (starting one costs more than most tests); upstreams reset per test.
+
+    Tests that look at audit records or signals, stop an upstream or change settings use `make_env`.
+    """
+    for upstream in (_module_env.eu, _module_env.us):
+        upstream.upstream.requests.clear()
+        upstream.upstream.mode = "ok"
+    return _module_env
+
+
+@pytest.fixture
+def fresh_env(make_env: Any) -> Env:
+    built: Env = make_env()
+    return built

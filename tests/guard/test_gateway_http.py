@@ -143,9 +143,9 @@ def test_missing_messages_is_400_naming_the_field(env: Env) -> None:
     assert response.json()["error"]["param"] == "messages"
 
 
-def test_upstream_down_is_502(env: Env) -> None:
-    env.eu.stop()
-    response = chat(env, "hi")
+def test_upstream_down_is_502(fresh_env: Env) -> None:
+    fresh_env.eu.stop()
+    response = chat(fresh_env, "hi")
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_unavailable"
 

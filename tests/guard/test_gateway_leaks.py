@@ -84,10 +84,10 @@ def test_completions_route_is_sanitized_too(env: Env) -> None:
     assert "".join(e["choices"][0]["text"] for e in events[:-1]) == REDACTED["card"]
 
 
-def test_exchange_audit_record_holds_scan_facts_and_encrypted_texts(env: Env) -> None:
-    chat(env, "email please", stream=True, headers={"x-vercel-id": "fra1::iad1::x"})
-    env.drain()
-    records = audit_records(env.tmp / "audit-eu", env.tmp / "audit.key")
+def test_exchange_audit_record_holds_scan_facts_and_encrypted_texts(fresh_env: Env) -> None:
+    chat(fresh_env, "email please", stream=True, headers={"x-vercel-id": "fra1::iad1::x"})
+    fresh_env.drain()
+    records = audit_records(fresh_env.tmp / "audit-eu", fresh_env.tmp / "audit.key")
     exchange = next(r for r in records if meta_of(r).get("kind") == "gateway.exchange")
     meta = meta_of(exchange)
     original = SCRIPTS["email"].text
@@ -110,7 +110,7 @@ def test_exchange_audit_record_holds_scan_facts_and_encrypted_texts(env: Env) ->
     # The region's exchange is in the region's sink only.
     assert [
         r
-        for r in audit_records(env.tmp / "audit", env.tmp / "audit.key")
+        for r in audit_records(fresh_env.tmp / "audit", fresh_env.tmp / "audit.key")
         if meta_of(r).get("kind") == "gateway.exchange"
     ] == []
 
@@ -120,20 +120,23 @@ def _signals(env: Env) -> list[Any]:
         return list(session.execute(text("SELECT kind, severity, summary, source FROM signals ORDER BY at")))
 
 
-def test_hits_become_leak_signals_in_the_incident_engine(env: Env) -> None:
-    chat(env, "canary", stream=True)
-    chat(env, "card")
-    env.drain()
-    rows = _signals(env)
-    assert [(r[0], r[1], r[3]) for r in rows] == [("leak-caught", "high", "gateway:eu"), ("leak-caught", "medium", "gateway:eu")]
+def test_hits_become_leak_signals_in_the_incident_engine(fresh_env: Env) -> None:
+    chat(fresh_env, "canary", stream=True)
+    chat(fresh_env, "card")
+    fresh_env.drain()
+    rows = _signals(fresh_env)
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("leak-caught", "high", "gateway:eu"),
+        ("leak-caught", "medium", "gateway:eu"),
+    ]
     assert rows[0][2] == "model output blocked on /v1/chat/completions: 1 hit(s) of canary"
     assert rows[1][2] == "model output sanitized on /v1/chat/completions: 1 hit(s) of payment_card"
 
 
-def test_benign_answer_raises_no_signal(env: Env) -> None:
-    chat(env, "where is my order", stream=True)
-    env.drain()
-    assert _signals(env) == []
+def test_benign_answer_raises_no_signal(fresh_env: Env) -> None:
+    chat(fresh_env, "where is my order", stream=True)
+    fresh_env.drain()
+    assert _signals(fresh_env) == []
 
 
 def test_prompts_are_redacted_before_the_upstream_when_configured(make_env: Any) -> None:
@@ -155,26 +158,26 @@ class _Exploding:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_raising_detector_refuses_the_response(env: Env, monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
-    monkeypatch.setattr(env.gateway, "_sanitizer", _Exploding())
-    response = chat(env, "email please", stream=stream)
+def test_a_raising_detector_refuses_the_response(fresh_env: Env, monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
+    monkeypatch.setattr(fresh_env.gateway, "_sanitizer", _Exploding())
+    response = chat(fresh_env, "email please", stream=stream)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "sanitizer_failed"
     _no_secret(response.text)
-    env.drain()
-    assert [(r[0], r[1]) for r in _signals(env)] == [("leak-caught", "high")]
+    fresh_env.drain()
+    assert [(r[0], r[1]) for r in _signals(fresh_env)] == [("leak-caught", "high")]
 
 
-def test_missing_sanitizer_fails_closed(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_sanitizer_fails_closed(fresh_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(settings: Any) -> Any:
         raise ImportError("no sanitizer")
 
-    monkeypatch.setattr(env.gateway, "_sanitizer", None)
-    monkeypatch.setattr(env.gateway, "_sanitizer_factory", broken)
-    response = chat(env, "email")
+    monkeypatch.setattr(fresh_env.gateway, "_sanitizer", None)
+    monkeypatch.setattr(fresh_env.gateway, "_sanitizer_factory", broken)
+    response = chat(fresh_env, "email")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "sanitizer_failed"
-    assert env.eu.upstream.requests == []
+    assert fresh_env.eu.upstream.requests == []
 
 
 def test_pem_constant_is_a_private_key_block() -> None:

@@ -161,11 +161,11 @@ def test_untrusted_peer_country_header_is_ignored(make_env: Any) -> None:
     assert env.eu.upstream.requests == []
 
 
-def test_refusal_writes_a_signal_and_an_audit_record(env: Env) -> None:
-    response = _chat(env, "storefront", {"x-vercel-ip-country": "JP", "x-vercel-id": "hnd1::abc"})
+def test_refusal_writes_a_signal_and_an_audit_record(fresh_env: Env) -> None:
+    response = _chat(fresh_env, "storefront", {"x-vercel-ip-country": "JP", "x-vercel-id": "hnd1::abc"})
     assert response.status_code == 451
-    env.drain()
-    records = audit_records(env.tmp / "audit", env.tmp / "audit.key")
+    fresh_env.drain()
+    records = audit_records(fresh_env.tmp / "audit", fresh_env.tmp / "audit.key")
     exchanges = [r for r in records if r.meta.get("kind") == "gateway.exchange"]
     assert len(exchanges) == 1
     meta = meta_of(exchanges[0])
@@ -182,7 +182,7 @@ def test_refusal_writes_a_signal_and_an_audit_record(env: Env) -> None:
 
     from leakline.incidents.runtime import store_for
 
-    store = store_for(env.settings)
+    store = store_for(fresh_env.settings)
     with store.transaction() as session:
         kinds = [row[0] for row in session.execute(text("SELECT kind FROM signals"))]
     assert kinds == ["residency-violation"]
