@@ -15,7 +15,7 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from leakline.incidents.errors import IncidentNotFound
@@ -97,7 +97,7 @@ def create_router(settings: Settings) -> APIRouter:
             return service.list_incidents(session, limit=max(1, min(limit, 1000)))
 
     @router.get("/incidents/{incident_id}", dependencies=authed)
-    def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
+    def get_incident(incident_id: str) -> dict[str, Any]:
         from leakline.incidents import service
 
         rt = runtime()
