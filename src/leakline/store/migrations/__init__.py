@@ -1,0 +1,1 @@
+"""Alembic migrations of leakline's database (a package so that wheels ship them)."""
