@@ -146,3 +146,20 @@ def test_offsets_count_characters_not_bytes(sanitizer: Sanitizer) -> None:
 def test_engines_agree_on_a_mixed_text(sanitizer: Sanitizer, re_sanitizer: Sanitizer) -> None:
     text = " ".join(t for t, _, _ in LEAKS[:-3]) + " " + " ".join(DECOYS)
     assert sanitizer.sanitize(text) == re_sanitizer.sanitize(text)
+
+
+def test_secret_windows_around_anchors_match_a_whole_text_scan(sanitizer: Sanitizer, re_sanitizer: Sanitizer) -> None:
+    import base64 as b64
+    import json
+
+    payload = b64.urlsafe_b64encode(json.dumps({"sub": "u1", "pad": "x" * 6000}).encode()).decode().rstrip("=")
+    jwt = "eyJhbGciOiJIUzI1NiJ9." + payload + ".c2lnbmF0dXJlc2lnbmF0dXJlc2ln"
+    pem = "-----BEGIN PRIVATE KEY-----\n" + ("QUJDRA" * 10 + "\n") * 60 + "-----END PRIVATE KEY-----"
+    google = "AIza" + "B" * 10 + "c" * 10 + "1" * 15
+    text = ("words " * 300 + jwt + " words " * 50 + pem + " more " * 30 + google + " then " * 40 + "firebase config"
+            + " tail " * 200 + google + " end")  # fmt: skip
+    fast = [(h.detector, h.start, h.end) for h in sanitizer.sanitize(text).hits]
+    slow = [(h.detector, h.start, h.end) for h in re_sanitizer.sanitize(text).hits]
+    assert fast == slow
+    assert [(d, text[s:e][:12]) for d, s, e in fast] == [("secret", jwt[:12]), ("secret", pem[:12]), ("secret", google[:12])]
+    assert fast[0][2] - fast[0][1] == len(jwt)

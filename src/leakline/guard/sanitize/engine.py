@@ -15,9 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from leakline.guard.sanitize.matchers import Triggers
+from leakline.guard.sanitize.matchers import SECRET_ANCHORS, Triggers
 
-_AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT = range(7)
+_AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET = range(8)
 # Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
 # A digit trigger is the first digit of a run of at least 7 number characters (the shortest identifier,
 # 1.2.3.4, has 7), or a digit right after two capitals (IBAN, NINO, codice fiscale): prices, versions and
@@ -30,6 +30,8 @@ _HS_PATTERNS: tuple[tuple[int, bytes, int], ...] = (
     (_HEXCOLON, rb"[0-9A-Fa-f]:[0-9A-Fa-f]", 2),
 )
 _RE_DIGIT = re.compile(r"(?<![0-9])[0-9](?=[0-9 \-./)]{6})|(?<=[A-Z][A-Z])[0-9]|(?<=[A-Z][A-Z] )[0-9]")
+_SECRET_BASE = 1000
+_ANCHOR_LENGTHS = tuple(len(a) for a in SECRET_ANCHORS)
 _HS_START_DIGIT = re.compile(rb"[0-9][0-9 \-./)]{6}")
 _RE_COLON = re.compile(r"(?<=:):|(?<=[0-9A-Fa-f]):(?=[0-9A-Fa-f])")
 
@@ -79,6 +81,10 @@ class HyperscanEngine(TriggerEngine):
             expressions.append(pattern.encode())
             ids.append(_PROTECTED)
             flags.append(hyperscan.HS_FLAG_CASELESS)
+        for i, anchor in enumerate(SECRET_ANCHORS):
+            expressions.append(re.escape(anchor).encode())
+            ids.append(_SECRET_BASE + i)
+            flags.append(0)
         self._has_canary = bool(canary_patterns)
         self._has_protected = bool(protected_patterns)
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -95,10 +101,13 @@ class HyperscanEngine(TriggerEngine):
 
     def scan(self, text: str) -> Triggers:
         data = text.encode("ascii", "replace")
-        buckets: tuple[list[int], ...] = ([], [], [], [], [], [], [])
+        buckets: tuple[list[int], ...] = ([], [], [], [], [], [], [], [])
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
-            buckets[pattern_id].append(end)
+            if pattern_id >= _SECRET_BASE:
+                buckets[_SECRET].append(end - _ANCHOR_LENGTHS[pattern_id - _SECRET_BASE])
+            else:
+                buckets[pattern_id].append(end)
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._thread_scratch())
         at = [e - 1 for e in buckets[_AT]]
@@ -113,6 +122,7 @@ class HyperscanEngine(TriggerEngine):
             colon=colon,
             canary_ends=buckets[_CANARY] if self._has_canary else [],
             protected_ends=buckets[_PROTECTED] if self._has_protected else [],
+            secret_anchors=sorted(buckets[_SECRET]),
         )
 
 

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from leakline.detectors.secrets import Context, find_secrets
+from leakline.detectors.secrets import _AWS_SECRET_NAMES, _BY_ANCHOR, Context, find_secrets
 from leakline.guard.sanitize import checks
 
 EMAIL, PHONE, CARD, IBAN, US_SSN, UK_NINO, NATIONAL_ID = (
@@ -49,6 +49,7 @@ class Triggers:
     colon: Sequence[int] = ()
     canary_ends: Sequence[int] | None = None
     protected_ends: Sequence[int] | None = None
+    secret_anchors: Sequence[int] | None = None
 
 
 class Matcher(ABC):
@@ -182,13 +183,15 @@ class NumberMatcher(Matcher):
                 continue
             digits = ""
             spans: list[_Span] = []
-            for j, (gs, ge, _sep) in enumerate(groups):
+            sizes: list[int] = []
+            seps: list[str] = []
+            for gs, ge, sep in groups:
                 if ge - gs > MAX_GROUP_DIGITS:
                     break
                 digits += text[gs:ge]
-                sizes = tuple(e - s for s, e, _ in groups[: j + 1])
-                seps = tuple(sep for _, _, sep in groups[:j])
-                spans.append(_Span(p, ge, digits, sizes, seps))
+                sizes.append(ge - gs)
+                spans.append(_Span(p, ge, digits, tuple(sizes), tuple(seps)))
+                seps.append(sep)
             for span in reversed(spans):
                 found = self._classify(text, span)
                 if found is not None:
@@ -363,12 +366,43 @@ class Ipv6Matcher(Matcher):
 # ---- secrets (shared with the scanner) ---------------------------------------------------------------
 
 
+# The literal anchors `find_secrets` starts every pattern from: the engine finds them in its one pass, and
+# find_secrets then runs only on windows around them (it makes ~25 passes of str.find over what it gets).
+SECRET_ANCHORS: tuple[str, ...] = tuple(anchor for anchor, _ in _BY_ANCHOR) + _AWS_SECRET_NAMES
+_NON_SPACE_RUN = re.compile(r"\S*")
+SECRET_LEFT_CONTEXT = 512
+"""Characters before an anchor given to find_secrets (its lookbehinds and the ±400-character Firebase check)."""
+SECRET_RIGHT_CONTEXT = 2048
+PEM_RIGHT_CONTEXT = 13_000
+"""A PEM block may run 12,000 characters past its header (find_secrets' own bound)."""
+
+
 class SecretMatcher(Matcher):
     """`leakline.detectors.secrets.find_secrets`: the scanner's implementation, not a second one."""
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
-        for match in find_secrets(text, Context.TEXT):
-            yield Candidate(SECRET, match.start, match.end)
+        if triggers.secret_anchors is None:
+            windows = [(0, len(text))]
+        else:
+            windows = _merge([
+                (max(0, a - SECRET_LEFT_CONTEXT),
+                 min(len(text), a + (PEM_RIGHT_CONTEXT if text.startswith("-----BEGIN ", a) else SECRET_RIGHT_CONTEXT)))
+                for a in triggers.secret_anchors
+            ])  # fmt: skip
+        for lo, hi in _merge([(lo, _NON_SPACE_RUN.match(text, hi).end()) for lo, hi in windows]):  # type: ignore[union-attr]
+            # (a window never ends inside a token: a JWT or key cut short would simply not match)
+            yield from self._window(text, lo, hi)
+
+    @staticmethod
+    def _window(text: str, lo: int, hi: int) -> Iterable[Candidate]:
+        while True:
+            matches = find_secrets(text[lo:hi], Context.TEXT)
+            # A key running up to the window's end may go on, and the Firebase check reads 400 characters
+            # past a key: widen until every match ends well inside the window (or the window is the text).
+            if hi < len(text) and any(m.end + lo + SECRET_LEFT_CONTEXT > hi for m in matches):
+                hi = min(len(text), hi * 2 - lo)
+                continue
+            return [Candidate(SECRET, m.start + lo, m.end + lo) for m in matches]
 
 
 # ---- canaries ----------------------------------------------------------------------------------------
