@@ -196,18 +196,25 @@ def wrk_script(directory: Path, stream: bool, headers: dict[str, str]) -> Path:
 
 
 def to_ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+    match = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+    if match is None:  # wrk prints e.g. "-nanus" when no request completed
+        return float("nan")
+    return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[match.group(2)]
 
 
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=False,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    rps_match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    # Anchored: "92.50%" in the "+/- Stdev" column must not be read as the 50th percentile.
+    p50_match = re.search(r"^\s+50%\s+(\S+)$", out, re.M)
+    p99_match = re.search(r"^\s+99%\s+(\S+)$", out, re.M)
+    if rps_match is None or p50_match is None or p99_match is None:
+        print(f"unreadable wrk output for {url}:\n{out}", file=sys.stderr)
+        return {"rps": 0.0, "p50": float("nan"), "p99": float("nan"), "non2xx": 0.0, "socket_errors": 1.0}
+    rps, p50, p99 = float(rps_match.group(1)), to_ms(p50_match.group(1)), to_ms(p99_match.group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {"rps": rps, "p50": p50, "p99": p99, "non2xx": float(non2xx.group(1)) if non2xx else 0.0,

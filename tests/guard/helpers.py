@@ -19,6 +19,7 @@ KEYS = {
     "storefront": "sk-test-storefront-0123456789abcdef",
     "backoffice": "sk-test-backoffice-0123456789abcdef",
     "eu-only": "sk-test-euonly-0123456789abcdef",
+    "strict": "sk-test-strict-0123456789abcdef",
 }
 
 
@@ -47,6 +48,7 @@ def write_settings(tmp: Path, upstream_eu: str, upstream_us: str, **gateway: Any
                 "regions": ["eu"],
                 "models": ["llama3.1:8b"],
             },
+            {"name": "strict", "key_sha256": key_digest(KEYS["strict"]), "sanitize_actions": {"email": "block"}},
         ],
         "audit": {
             "path": str(tmp / "audit"),

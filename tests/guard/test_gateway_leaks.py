@@ -182,3 +182,33 @@ def test_missing_sanitizer_fails_closed(fresh_env: Env, monkeypatch: pytest.Monk
 
 def test_pem_constant_is_a_private_key_block() -> None:
     assert FAKE_PEM.startswith("-----BEGIN PRIVATE KEY-----\n") and FAKE_PEM.endswith("-----END PRIVATE KEY-----")
+
+
+def test_a_key_may_override_detector_actions(env: Env) -> None:
+    strict = chat(env, "email", headers={"authorization": f"Bearer {KEYS['strict']}"})
+    assert strict.json()["choices"][0]["finish_reason"] == "content_filter"
+    assert strict.json()["choices"][0]["message"]["content"] == ""
+    default = chat(env, "email")
+    assert default.json()["choices"][0]["message"]["content"] == REDACTED["email"]
+
+
+def test_client_leaving_mid_stream_closes_the_upstream_and_is_audited(fresh_env: Env) -> None:
+    fresh_env.eu.upstream.delay = 0.5
+    body = {"model": "llama3.1:8b", "stream": True, "messages": [{"role": "user", "content": "email"}]}
+    headers = {"authorization": f"Bearer {KEYS['storefront']}", "x-vercel-ip-country": "DE"}
+    with httpx.stream("POST", f"{fresh_env.url}/v1/chat/completions", json=body, headers=headers) as response:
+        first = next(response.iter_bytes())
+    assert first.startswith(b"data: {")
+    deadline = 50
+    while deadline and not _exchanges(fresh_env):
+        fresh_env.drain()
+        deadline -= 1
+    (exchange,) = _exchanges(fresh_env)
+    assert (meta_of(exchange)["status"], meta_of(exchange)["error"]) == (499, "client_disconnected")
+
+
+def _exchanges(env: Env) -> list[Any]:
+    if not (env.tmp / "audit-eu").exists():
+        return []
+    records = audit_records(env.tmp / "audit-eu", env.tmp / "audit.key")
+    return [r for r in records if meta_of(r).get("kind") == "gateway.exchange"]

@@ -27,6 +27,7 @@ class Client:
     models: tuple[str, ...]
     regions: tuple[str, ...]
     country: str | None
+    sanitize_actions: tuple[tuple[str, str], ...] = ()
 
     def check_model(self, model: str) -> None:
         if self.models and model not in self.models:
@@ -68,7 +69,13 @@ class KeyStore:
                 digest = key_digest(value)
             if digest in table:
                 raise GatewayConfigError(f"{source}: clients[{index}]: same key as client {table[digest].name!r}")
-            table[digest] = Client(item.name, tuple(item.models), tuple(item.regions), item.country)
+            table[digest] = Client(
+                item.name,
+                tuple(item.models),
+                tuple(item.regions),
+                item.country,
+                tuple(sorted(item.sanitize_actions.items())),
+            )
         return cls(table)
 
     def authenticate(self, authorization: str | None) -> Client:

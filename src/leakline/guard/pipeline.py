@@ -124,6 +124,7 @@ class _Request:
     prompt_bytes: int = 0
     stream: bool = False
     started: float = field(default_factory=time.time)
+    disconnected: bool = False
 
 
 @dataclass
@@ -162,6 +163,7 @@ class Gateway:
         self._sanitizer_factory = sanitizer_factory
         self._sanitizer: TextSanitizer | None = None
         self._detector_versions: dict[str, str] = {}
+        self._per_key: dict[tuple[tuple[str, str], ...], TextSanitizer] = {}
         self._events = events
         self._events_factory: Callable[[], EventWorker] = partial(default_events, settings)
         self._session: aiohttp.ClientSession | None = None
@@ -189,6 +191,23 @@ class Gateway:
             self._detector_versions = {str(k): str(v) for k, v in dict(getattr(probe, "detector_versions", {})).items()}
             self._sanitizer = sanitizer
         return self._sanitizer
+
+    def sanitizer_for(self, client: Client) -> TextSanitizer:
+        """The shared sanitizer, or the key's own when it overrides detector actions (built once)."""
+        base = self.sanitizer()
+        if not client.sanitize_actions:
+            return base
+        own = self._per_key.get(client.sanitize_actions)
+        if own is None:
+            try:
+                policy = base.policy.with_actions(dict(client.sanitize_actions))  # type: ignore[attr-defined]
+                own = self._per_key[client.sanitize_actions] = type(base)(policy)  # type: ignore[call-arg]
+            except Exception as exc:  # a bad override refuses this key's answers, never passes them
+                log.exception("sanitizer of client %s unavailable", client.name)
+                raise SanitizerFailed(
+                    f"the output sanitizer of client {client.name!r} is unavailable; the response is refused"
+                ) from exc
+        return own
 
     def session(self) -> aiohttp.ClientSession:
         import aiohttp
@@ -362,6 +381,14 @@ class Route:
 
         try:
             await self.handle(scope, receive, tracked_send, req)
+        except asyncio.CancelledError:
+            if not req.disconnected:
+                raise
+            # The client left mid-stream: the upstream connection is closed; nobody is left to answer.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            self.gateway.record(req, status=499, error="client_disconnected")
         except GatewayError as error:
             if isinstance(error, ResidencyDenied):
                 self.gateway.residency_signal(req, error)
@@ -396,7 +423,7 @@ class Route:
             raise BadRequest("`input` is required", param="input")
         client.check_model(model)
         decision = gw.locate(scope, req, client, model)
-        sanitizer = gw.sanitizer()
+        sanitizer = gw.sanitizer_for(client)
         if gw.gw.redact_prompts:
             body = self.redact_prompt(sanitizer, body)
         url = decision.upstream + self.upstream_path
@@ -404,7 +431,7 @@ class Route:
         # Only streams watch for a client going away (a long generation is worth cancelling); a watcher
         # task per whole answer would cost more than the short wait it could save.
         task = asyncio.current_task() if req.stream else None
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, task)) if task is not None else None
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, task, req)) if task is not None else None
         try:
             await self.forward(send, req, sanitizer, url, payload, decision)
         finally:
@@ -673,11 +700,12 @@ def _empty_choice(choice: dict[str, Any], kind: str) -> None:
         message.pop("reasoning_content", None)
 
 
-async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any]) -> None:
+async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], req: _Request) -> None:
     """Cancel the request's task (and so the upstream call) when the client goes away."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            req.disconnected = True
             task.cancel()
             return
 

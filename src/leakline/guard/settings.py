@@ -120,6 +120,8 @@ class ClientSettings(_Section):
     """Regions this key may be served from; empty means any."""
     country: CountryCode | None = None
     """Binds the key to a country (a back office in one country): used instead of the edge header."""
+    sanitize_actions: dict[str, Literal["redact", "block", "alert"]] = Field(default_factory=dict)
+    """This key's overrides of `[sanitize.actions]` (detector -> action), e.g. `ip_address = "redact"`."""
 
     @model_validator(mode="after")
     def _one_key(self) -> ClientSettings:
