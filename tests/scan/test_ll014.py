@@ -165,3 +165,27 @@ def test_long_generated_concatenations_neither_recurse_nor_hide_public_paths() -
     chain = " + ".join(['"./public/"', *[f'"part{n}/"' for n in range(3000)], "id"])
     assert is_public_path(_path_expr(chain))
     assert not is_public_path(_path_expr(chain.replace("./public/", "./private/")))
+
+
+VERCEL_JSON = """{
+  "headers": [
+    { "source": "/images/(.*)", "headers": [{ "key": "Cache-Control", "value": "public, max-age=86400" }] },
+    {
+      "source": "/api/(.*)",
+      "headers": [{ "key": "Cache-Control", "value": "public, s-maxage=60" }]
+    }
+  ]
+}
+"""
+
+
+def test_vercel_json_shared_cache_on_llm_routes_is_reported_once_also_when_sharded(tmp_path: Path) -> None:
+    app, _ = _route(tmp_path, "  return Response.json({ text });\n")
+    (app / "vercel.json").write_text(VERCEL_JSON)
+    for n in range(5):
+        (app / f"lib/util{n}.ts").parent.mkdir(exist_ok=True)
+        (app / f"lib/util{n}.ts").write_text(f"export const n{n} = {n};\n")
+    for jobs in (1, 2):
+        result = scan(app, rule_ids=["LL014"], jobs=jobs)
+        assert result.stats.rule_errors == []
+        assert [(f.path, f.line) for f in result.findings] == [("vercel.json", 6)]

@@ -17,6 +17,7 @@ from tree_sitter import Language, Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
+from leakline.scan.headers import DYNAMIC, HeaderOrigin
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
@@ -48,6 +49,7 @@ GCS_PUBLIC_ACLS = frozenset({"publicRead", "public-read"})
 VERCEL_BLOB_MODULE = "@vercel/blob"
 # A path segment named `public`, wherever it appears in the joined path (`*` stands for substitutions).
 _PUBLIC_SEGMENT = re.compile(r"(?:^|[/*])(?:\.{0,2}/)?public(?:/|$)")
+CONFIG_ORIGINS = frozenset({HeaderOrigin.NEXT_CONFIG, HeaderOrigin.VERCEL_JSON})
 _SHARED_CACHE = re.compile(r"\bpublic\b|\bs-maxage\b", re.IGNORECASE)
 _PRIVATE_CACHE = re.compile(r"\bprivate\b|\bno-store\b", re.IGNORECASE)
 _MAX_DEPTH = 4
@@ -321,60 +323,54 @@ def _sample_url(url: str) -> str:
     return "/".join("x" if part.startswith("[") else part for part in url.split("/"))
 
 
-def _config_shared_cache(ctx: ScanContext, f: SourceFile, root: Node) -> Iterator[Hit]:
-    """next.config `headers()`: a `Cache-Control: public` / `s-maxage` rule whose source covers an LLM route."""
-    language = f.language
-    if language is None:
-        return
-    for obj in ts.nodes_of_types(language, ("object",), root):
-        pairs = _pairs(obj)
-        source_pair = pairs.get("source")
-        headers_pair = pairs.get("headers")
-        source_value = _pair_value(source_pair) if source_pair is not None else None
-        headers = _pair_value(headers_pair) if headers_pair is not None else None
-        source = ts.string_value(source_value) if source_value is not None else None
-        if source is None or headers is None or headers.type != "array":
+def _config_shared_cache(ctx: ScanContext) -> Iterator[Hit]:
+    """next.config `headers()` / vercel.json `headers`: a `Cache-Control: public` / `s-maxage` entry whose
+    `source` covers a route that returns LLM data (header values resolved by `ctx.headers`)."""
+    for setting in ctx.headers.named("cache-control"):
+        if setting.origin not in CONFIG_ORIGINS or setting.route is None or setting.value is None:
             continue
-        for entry in headers.named_children:
-            entry_pairs = _pairs(entry)
-            key_pair, value_pair = entry_pairs.get("key"), entry_pairs.get("value")
-            key = _pair_value(key_pair) if key_pair is not None else None
-            value = _pair_value(value_pair) if value_pair is not None else None
-            if key is None or value is None or (ts.string_value(key) or "").lower() != "cache-control":
-                continue
-            shape = _literal_shape(value)
-            if shape is None or not _SHARED_CACHE.search(shape) or _PRIVATE_CACHE.search(shape):
-                continue
-            pattern = source_pattern(source)
-            if pattern is None:
-                continue
-            routes = [
-                url
-                for url, route in sorted(ctx.index.routes_by_url.items())
-                if pattern.fullmatch(_sample_url(url)) and ctx.llm.route_returns_llm(route)
-            ]
-            if routes and value_pair is not None:
-                line, column = value_pair.start_point
-                yield Hit(
-                    path=f.rel,
-                    line=line + 1,
-                    column=column + 1,
-                    message=f"LLM route {routes[0]} is served with a shared-cache Cache-Control ({source!r})",
-                    evidence=f"{source}: Cache-Control: {shape[:60]}",
-                    key=f"config-shared-cache:{source}",
-                )
+        value = setting.value.value
+        if not _SHARED_CACHE.search(value) or _PRIVATE_CACHE.search(value):
+            continue
+        pattern = source_pattern(setting.route)
+        if pattern is None:
+            continue
+        routes = [
+            url
+            for url, route in sorted(ctx.index.routes_by_url.items())
+            if pattern.fullmatch(_sample_url(url)) and ctx.llm.route_returns_llm(route)
+        ]
+        if routes:
+            shown = value.replace(DYNAMIC, "…")[:60]
+            yield Hit(
+                path=setting.path,
+                line=setting.line,
+                column=setting.column,
+                message=f"LLM route {routes[0]} is served with a shared-cache Cache-Control ({setting.origin.value})",
+                evidence=f"{setting.route}: Cache-Control: {shown}",
+                key=f"config-shared-cache:{setting.route}",
+            )
+
+
+def _owns_app_level(ctx: ScanContext) -> bool:
+    """In a sharded run, app-level files (next.config, vercel.json) are judged by one shard only: the one
+    holding the app's first source file."""
+    if ctx.only is None:
+        return True
+    first = min((f.rel for f in ctx.index.sources), default=None)
+    return any(f.rel == first for f in ctx.targets)
 
 
 class LlmDataPubliclyStored(Rule):
     per_file = True
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        configs = [f for f in (ctx.index.next_config, ctx.index.get("vercel.json")) if f is not None]
+        if any(keyword in f.data() for f in configs for keyword in KEYWORDS) and _owns_app_level(ctx):
+            yield from _config_shared_cache(ctx)
         for f in ctx.targets:
             data = f.data()
-            if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
-                continue
-            if f.rel in NEXT_CONFIG_NAMES:
-                yield from _config_shared_cache(ctx, f, f.root)
+            if f.rel in NEXT_CONFIG_NAMES or not any(keyword in data for keyword in KEYWORDS) or f.root is None:
                 continue
             llm = ctx.llm.file(f)
             language = f.language
