@@ -212,3 +212,13 @@ def _exchanges(env: Env) -> list[Any]:
         return []
     records = audit_records(env.tmp / "audit-eu", env.tmp / "audit.key")
     return [r for r in records if meta_of(r).get("kind") == "gateway.exchange"]
+
+
+def test_canary_is_inserted_into_chat_requests_when_enabled(make_env: Any) -> None:
+    env = make_env(insert_canary=True)
+    response = chat(env, "where is my order")
+    assert response.status_code == 200
+    messages = env.eu.upstream.requests[0]["messages"]
+    assert messages[0]["role"] == "system"
+    assert DEMO_CANARY in messages[0]["content"]
+    assert messages[1] == {"role": "user", "content": "where is my order"}

@@ -78,6 +78,9 @@ class GatewaySettings(_Section):
     """Extra deny-list entries (fnmatch patterns, lowercase) on top of the built-in list."""
     redact_prompts: bool = False
     """Also sanitize prompts (redact only) before the upstream sees them."""
+    insert_canary: bool = False
+    """Put the first `[sanitize] canaries` token into a system message of every chat request, so that a
+    model repeating its instructions is caught by the canary detector."""
     signals_url: str | None = None
     """A central leakline's `/api/v1/signals`; unset: signals go to the incident engine in-process."""
     signals_token_env: str | None = None
