@@ -1,7 +1,8 @@
 """Gateway benchmark: the same wrk load against (a) the scripted upstream directly, (b) a bare
 FastAPI + aiohttp pass-through proxy on the same stack, (c) leakline's gateway with every detector on,
-(d) LiteLLM's proxy (when installed in a venv, see --litellm), non-stream and stream, at 1 and 50
-connections, in one run. Reports req/s, p50/p99 and ratios: (c)/(b) throughput, (c)/(d) throughput,
+(d) LiteLLM's proxy with its content-filter guardrail (when installed in a venv, see --litellm),
+non-stream and stream, at 1 and 50 connections, in one run. (c') is the gateway's routes alone in a
+bare FastAPI app, to show what `leakline serve`'s shared middleware and access log add. Reports req/s, p50/p99 and ratios: (c)/(b) throughput, (c)/(d) throughput,
 and the p50 that (c) adds over (a) at one connection.
 
     python3 bench/gateway_bench.py [--seconds 5] [--litellm /tmp/litellm-venv/bin/litellm]
@@ -112,6 +113,21 @@ def serve_passthrough(port: int, upstream: str) -> None:
 
     uvicorn.run(passthrough_app(upstream), host="127.0.0.1", port=port, loop="uvloop", http="httptools",
                 log_level="warning", access_log=False)
+
+
+def serve_gateway_only(port: int, config: str) -> None:
+    """leakline's /v1 routes without the rest of `leakline serve` (its HTTP middleware and access log):
+    shows what the shared app adds around the gateway."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from leakline.config import load_settings
+    from leakline.guard.build import router
+
+    app = FastAPI()
+    app.include_router(router(load_settings(Path(config), required=True)))
+    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning",
+                access_log=False, server_header=False)
 
 
 def write_leakline_config(directory: Path, upstream: str) -> Path:
@@ -233,6 +249,8 @@ def main() -> int:
             serve_upstream(port)
         elif kind == "passthrough":
             serve_passthrough(port, args.serve[2])
+        elif kind == "gateway-only":
+            serve_gateway_only(port, args.serve[2])
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -254,11 +272,15 @@ def main() -> int:
         config = write_leakline_config(work, upstream)
         spawn([sys.executable, "-m", "leakline.cli", "serve", "--config", str(config), "--port", str(ll_port)],
               ll_port)
+        go_port = free_port()
+        spawn([sys.executable, str(HERE), "--serve", "gateway-only", str(go_port), str(config)], go_port)
         targets = {
             "a upstream": (f"http://127.0.0.1:{up_port}/v1/chat/completions", {}),
             "b pass-through": (f"http://127.0.0.1:{pt_port}/v1/chat/completions", {}),
             "c leakline": (f"http://127.0.0.1:{ll_port}/v1/chat/completions",
                            {"authorization": f"Bearer {KEY}", "x-vercel-ip-country": "DE"}),
+            "c' routes only": (f"http://127.0.0.1:{go_port}/v1/chat/completions",
+                               {"authorization": f"Bearer {KEY}", "x-vercel-ip-country": "DE"}),
         }
         if Path(args.litellm).exists():
             lite_config = write_litellm_config(work, upstream)
@@ -290,11 +312,14 @@ def main() -> int:
                 b = results[("b pass-through", stream, connections)]
                 a = results[("a upstream", stream, connections)]
                 line = f"{mode:6} c={connections:<3} (c)/(b) throughput {c['rps'] / b['rps']:.2f}"
+                c2 = results[("c' routes only", stream, connections)]
+                line += f"  (c')/(b) {c2['rps'] / b['rps']:.2f}"
                 d = results.get(("d litellm", stream, connections))
                 if d and d["rps"]:
                     line += f"  (c)/(d) throughput {c['rps'] / d['rps']:.2f}"
                 if connections == 1:
-                    line += f"  p50 added over (a): {c['p50'] - a['p50']:.2f} ms (b adds {b['p50'] - a['p50']:.2f} ms)"
+                    line += (f"  p50 added over (a): (c) {c['p50'] - a['p50']:.2f} ms, (c') {c2['p50'] - a['p50']:.2f} ms,"
+                             f" (b) {b['p50'] - a['p50']:.2f} ms")
                 print(line)
         return 0
     finally:
