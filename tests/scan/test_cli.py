@@ -173,3 +173,62 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "scan.fail_on: expected one of" in proc.stderr and "got 3" in proc.stderr
+
+
+def test_write_baseline_goes_to_the_configured_file_and_rewriting_keeps_accepted_findings(
+    cli: Cli, make_app: Callable[..., Path]
+) -> None:
+    app = make_app(
+        {"app/api/chat/route.ts": LOGGING_ROUTE, "leakline.toml": '[scan]\nbaseline = "ci/leakline-baseline.json"\n'}
+    )
+    code, _, err = cli("scan", str(app), "--rule", "LL007", "--write-baseline")
+    assert code == 0 and "ci/leakline-baseline.json" in err
+    first = json.loads((app / "ci/leakline-baseline.json").read_text())["findings"]
+    assert [e["rule"] for e in first] == ["LL007"]
+    assert cli("scan", str(app), "--rule", "LL007")[0] == 0  # the configured baseline suppresses it
+    code, _, err = cli("scan", str(app), "--rule", "LL007", "--write-baseline")
+    assert code == 0 and "wrote 1 finding" in err
+    assert json.loads((app / "ci/leakline-baseline.json").read_text())["findings"] == first
+
+
+@pytest.mark.parametrize("target", ["/proc/nope/baseline.json", "{tmp}"])
+def test_unwritable_baseline_target_is_a_usage_error(cli: Cli, make_app: Callable[..., Path], tmp_path: Path, target: str) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    code, _, err = cli("scan", str(app), "--write-baseline", "--baseline", target.format(tmp=tmp_path))
+    assert code == 2 and "baseline" in err
+
+
+def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: Path) -> None:
+    for name, toml in (("a", '[scan]\nfail_on = "critical"\n'), ("b", '[scan]\nbaseline = "base.json"\n')):
+        app = tmp_path / "apps" / name
+        (app / "app/api/chat").mkdir(parents=True)
+        (app / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
+        (app / "leakline.toml").write_text(toml)
+        (app / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
+    b = tmp_path / "apps" / "b"
+    assert cli("scan", str(b), "--rule", "LL007", "--write-baseline")[0] == 0
+    # From the monorepo root: a's high finding is below its own threshold, b's is baselined.
+    code, out, _ = cli("scan", str(tmp_path), "--rule", "LL007", "--format", "json")
+    assert code == 0
+    assert [(f["path"], f.get("suppressed")) for f in json.loads(out)["findings"]] == [
+        ("apps/a/app/api/chat/route.ts", None),
+        ("apps/b/app/api/chat/route.ts", "baseline"),
+    ]
+
+
+def test_trailing_ignore_covers_only_its_own_line_and_ids_are_case_insensitive(
+    cli: Cli, make_app: Callable[..., Path]
+) -> None:
+    source = LOGGING_ROUTE.replace(
+        "  console.log(answer);",
+        "  console.log(answer); // leakline-ignore ll007: dev only\n  console.warn(answer);\n"
+        "  {/* leakline-ignore LL007: reviewed */}\n  console.info(answer);",
+    )
+    app = make_app({"app/api/chat/route.ts": source})
+    code, out, _ = cli("scan", str(app), "--rule", "LL007", "--format", "json")
+    assert code == 1
+    assert [(f["line"], f.get("suppressed")) for f in json.loads(out)["findings"]] == [
+        (7, "dev only"),
+        (8, None),
+        (10, "reviewed"),
+    ]

@@ -144,3 +144,45 @@ def test_every_fixture_and_the_example_shop_scan_the_same_sharded(tmp_path: Path
         single = [f.to_dict() for f in scan(app, jobs=1).findings]
         sharded = [f.to_dict() for f in scan(app, jobs=2).findings]
         assert sharded == single, app
+
+
+def test_fifos_and_links_out_of_the_app_are_skipped_not_followed(make_app: MakeApp, tmp_path: Path) -> None:
+    import os
+
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    os.mkfifo(app / "app" / "page.tsx")
+    (app / "lib").mkdir()
+    (app / "lib" / "zero.ts").symlink_to("/dev/zero")
+    outside = tmp_path / "elsewhere"
+    (outside / "x").mkdir(parents=True)
+    (outside / "x" / "route.ts").write_text(LOGGING_ROUTE)
+    (app / "vendor").symlink_to(outside)
+    result = scan(app)
+    assert _places([f for f in result.findings if f.rule == "LL007"]) == [("LL007", "app/api/chat/route.ts", 7)]
+    assert result.stats.skipped["not a regular file"] == 2
+    assert result.stats.skipped["symlinked folder outside the app"] == 1
+
+
+def test_byte_order_marks_do_not_hide_the_app_or_its_env(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_bytes(b'\xef\xbb\xbf{"dependencies": {"next": "15.2.4"}}')
+    (tmp_path / ".env").write_bytes(b"\xef\xbb\xbfNEXT_PUBLIC_OPENAI_KEY=sk-proj-Qw3rTy7uI0pAsDfGhJkLzXcVbNm1234567890\n")
+    result = scan(tmp_path, rule_ids=["LL003"])
+    assert _places(result.findings) == [("LL003", ".env", 1)]
+
+
+def test_file_names_that_are_not_utf8_are_reported_with_escapes(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
+    # A Latin-1 folder name: bytes that are not UTF-8, kept by Python as surrogate escapes.
+    folder = tmp_path / "app" / "api" / os.fsdecode(b"caf\xe9")
+    folder.mkdir(parents=True)
+    (folder / "route.ts").write_text(LOGGING_ROUTE)
+    result = scan(tmp_path, rule_ids=["LL007"])
+    assert _places(result.findings) == [("LL007", "app/api/caf\\xe9/route.ts", 7)]
+    from leakline.reports import json as json_report
+    from leakline.reports import sarif as sarif_report
+    from leakline.reports import text as text_report
+
+    for renderer in (json_report, sarif_report, text_report):
+        renderer.render(result).encode("utf-8")  # no surrogates left

@@ -65,6 +65,8 @@ def render(result: ScanResult, *, color: bool = False) -> str:
     )
     for reason, count in sorted(stats.skipped.items()):
         console.print(f"[dim]skipped {count}: {escape(reason)}[/]")
+    for reason, count in sorted(stats.notes.items()):
+        console.print(f"[dim]analysed {count} with a caveat: {escape(reason)}[/]")
     for error in stats.rule_errors:
         console.print(f"[red]rule error: {escape(error)}[/]")
     failing = len(result.failing)

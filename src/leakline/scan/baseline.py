@@ -22,8 +22,14 @@ BASELINE_VERSION = 1
 class Baseline:
     entries: frozenset[tuple[str, str, str]]
 
+    @property
+    def _keys(self) -> frozenset[tuple[str, str]]:
+        return frozenset((rule, fp) for rule, _, fp in self.entries)
+
     def contains(self, finding: Finding) -> bool:
-        return (finding.rule, finding.path, finding.fingerprint) in self.entries
+        # Fingerprints already include the path inside the app, so a baseline written when scanning an app
+        # also matches when its monorepo is scanned (where the displayed path has a prefix).
+        return (finding.rule, finding.fingerprint) in self._keys
 
     @classmethod
     def load(cls, path: Path) -> Baseline:
@@ -55,19 +61,29 @@ class Baseline:
 
 
 def write_baseline(path: Path, findings: list[Finding]) -> int:
-    """Write the active findings as a baseline, atomically. Returns how many were written."""
+    """Write a baseline atomically: every finding not suppressed inline (already-baselined ones included,
+    so rewriting a baseline never drops accepted findings). Returns how many were written."""
     items = sorted(
-        ({"rule": f.rule, "path": f.path, "fingerprint": f.fingerprint} for f in findings if f.suppressed is None),
+        (
+            {"rule": f.rule, "path": f.path, "fingerprint": f.fingerprint}
+            for f in findings
+            if f.suppressed in (None, "baseline")
+        ),
         key=lambda d: (d["path"], d["rule"], d["fingerprint"]),
     )
     payload = json.dumps({"version": BASELINE_VERSION, "findings": items}, indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".baseline-", suffix=".json")
+    if path.is_dir():
+        raise BaselineError(f"{path}: is a directory", hint="pass a file path to --baseline")
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".baseline-", suffix=".json")
+        tmp = Path(tmp_name)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(payload)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp.replace(path)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise BaselineError(f"{path}: cannot write baseline: {exc.strerror or exc}") from None
     return len(items)

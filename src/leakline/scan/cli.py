@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from leakline.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from leakline.findings import Severity
+from leakline.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from leakline.scan.engine import ScanResult
 
 app = typer.Typer()
 
@@ -21,6 +24,23 @@ class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"
+
+
+def _baseline_targets(result: ScanResult, explicit: Path | None, path: Path) -> dict[Path, list[Finding]]:
+    """Where --write-baseline writes: --baseline for everything; else each app's `[scan] baseline`, or
+    PATH/.leakline-baseline.json for apps without one."""
+    if explicit is not None:
+        return {explicit: result.findings}
+    default = path / DEFAULT_BASELINE
+    targets: dict[Path, list[Finding]] = {}
+    for app in result.apps:
+        targets.setdefault(app.root / app.settings.scan.baseline if app.settings.scan.baseline else default, [])
+    for finding in result.findings:
+        owner = result.app_of(finding)
+        configured = owner.settings.scan.baseline if owner is not None else None
+        target = owner.root / configured if owner is not None and configured else default
+        targets.setdefault(target, []).append(finding)
+    return targets
 
 
 @app.command()
@@ -56,6 +76,13 @@ def scan(
 
     rule_ids = [r.upper() for r in rule] if rule else None
     show_progress = progress and sys.stderr.isatty()
+    scan_options = {
+        "fail_on": fail_on,
+        "baseline_path": None if write_baseline else baseline,
+        "rule_ids": rule_ids,
+        # Writing a baseline must see every finding, not the ones the current baseline hides.
+        "config_baselines": not write_baseline,
+    }
     if show_progress:
         from rich.progress import Progress
 
@@ -65,20 +92,14 @@ def scan(
             def report(label: str, done: int, total: int) -> None:
                 bar.update(task, description=label, completed=done, total=total)
 
-            result = run_scan(
-                path,
-                fail_on=fail_on,
-                baseline_path=None if write_baseline else baseline,
-                rule_ids=rule_ids,
-                progress=report,
-            )
+            result = run_scan(path, progress=report, **scan_options)  # type: ignore[arg-type]
     else:
-        result = run_scan(path, fail_on=fail_on, baseline_path=None if write_baseline else baseline, rule_ids=rule_ids)
+        result = run_scan(path, **scan_options)  # type: ignore[arg-type]
 
     if write_baseline:
-        target = baseline or (path / DEFAULT_BASELINE)
-        count = write_baseline_file(target, result.findings)
-        typer.echo(f"wrote {count} finding(s) to baseline {target}", err=True)
+        for target, findings in _baseline_targets(result, baseline, path).items():
+            count = write_baseline_file(target, findings)
+            typer.echo(f"wrote {count} finding(s) to baseline {target}", err=True)
         raise typer.Exit(EXIT_OK)
 
     from leakline.reports import json as json_report

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 import time
 import traceback
 from collections import Counter
@@ -22,7 +23,7 @@ from leakline.config import CONFIG_FILENAME, Settings, load_settings
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.baseline import Baseline
 from leakline.scan.context import ScanContext
-from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
 from leakline.scan.rules import available_rule_ids, load_rule, registry
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import WalkStats, discover_apps, walk_app
@@ -39,6 +40,8 @@ class ScanStats:
     files_indexed: int = 0
     files_parsed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
+    """Files analysed with a caveat (invalid UTF-8, syntax errors)."""
     rule_errors: list[str] = field(default_factory=list)
     rule_seconds: dict[str, float] = field(default_factory=dict)
     duration_s: float = 0.0
@@ -50,10 +53,19 @@ class ScanStats:
             "files_indexed": self.files_indexed,
             "files_parsed": self.files_parsed,
             "skipped": dict(sorted(self.skipped.items())),
+            "notes": dict(sorted(self.notes.items())),
             "rule_errors": self.rule_errors,
             "rule_seconds": {rule: round(seconds, 3) for rule, seconds in sorted(self.rule_seconds.items())},
             "duration_s": round(self.duration_s, 3),
         }
+
+
+@dataclass(frozen=True)
+class ScannedApp:
+    prefix: str
+    """The app's folder relative to the scanned root ("." for the root itself)."""
+    root: Path
+    settings: Settings
 
 
 @dataclass
@@ -62,14 +74,33 @@ class ScanResult:
     findings: list[Finding]
     stats: ScanStats
     fail_on: Severity
+    """The --fail-on given on the command line, else the (first) app's `[scan] fail_on`."""
+    apps: list[ScannedApp] = field(default_factory=list)
+    fail_on_override: Severity | None = None
 
     @property
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppressed is None]
 
+    def app_of(self, finding: Finding) -> ScannedApp | None:
+        """The app a finding belongs to: the one with the longest folder prefix of its path."""
+        best: ScannedApp | None = None
+        for app in self.apps:
+            inside = app.prefix == "." or finding.path.startswith(app.prefix + "/")
+            if inside and (best is None or best.prefix == "." or len(app.prefix) > len(best.prefix)):
+                best = app
+        return best
+
+    def threshold(self, finding: Finding) -> Severity:
+        """Each app is judged by its own `[scan] fail_on`, unless --fail-on overrides them all."""
+        if self.fail_on_override is not None:
+            return self.fail_on_override
+        app = self.app_of(finding)
+        return Severity(app.settings.scan.fail_on) if app is not None else self.fail_on
+
     @property
     def failing(self) -> list[Finding]:
-        return [f for f in self.active if f.severity.at_least(self.fail_on)]
+        return [f for f in self.active if f.severity.at_least(self.threshold(f))]
 
 
 def _rel_to_root(root: Path, app: Path, rel: str) -> str:
@@ -95,12 +126,39 @@ def _inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | 
         pos = text.find(IGNORE_MARKER)
         if pos < 0:
             continue
+        # A trailing comment covers its own line only; the line above counts when it is just the comment.
+        if number != line and not text.lstrip().startswith(COMMENT_STARTS):
+            continue
         rest = text[pos + len(IGNORE_MARKER) :].strip()
         ids_part, _, reason = rest.partition(":")
-        ids = {part.strip() for part in ids_part.replace(",", " ").split()}
+        ids = {part.strip().upper() for part in ids_part.replace(",", " ").split()}
         if rule_id in ids or not ids:
-            return reason.strip().rstrip("*/").strip() or "inline leakline-ignore"
+            return _clean_reason(reason) or "inline leakline-ignore"
     return None
+
+
+COMMENT_STARTS = ("//", "#", "/*", "{/*", "*", "<!--")
+
+
+def _clean_reason(reason: str) -> str:
+    """The reason without the comment's closing tokens (`*/`, `*/}` in JSX, `-->`)."""
+    reason = reason.strip()
+    for closer in ("*/}", "*/", "-->"):
+        if reason.endswith(closer):
+            reason = reason[: -len(closer)].rstrip()
+    return reason
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def display_path(path: str) -> str:
+    """File names that are not valid UTF-8 (kept as surrogate escapes by the OS layer) shown with \\x escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def build_index(app: Path, settings: Settings, stats: WalkStats, nested: set[Path]) -> ProjectIndex:
@@ -116,6 +174,10 @@ def build_index(app: Path, settings: Settings, stats: WalkStats, nested: set[Pat
             stats.skip("unreadable file")
             continue
         rel_s = rel.as_posix()
+        if not _is_regular(path):
+            # FIFOs, sockets and devices (or links to them, /dev/zero) would block or never end.
+            stats.skip("not a regular file")
+            continue
         # Build output is read by a streaming literal engine; only source files have a size cap.
         if size > max_bytes and not rel_s.startswith((".next/", "public/")):
             stats.skip("larger than [scan] max_file_bytes")
@@ -128,10 +190,12 @@ def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Pat
     out = []
     occurrences: Counter[tuple[str, str]] = Counter()
     for hit in sorted(hits, key=lambda h: (h.path, h.line, h.column)):
-        path = _rel_to_root(root, app, hit.path)
+        path = display_path(_rel_to_root(root, app, hit.path))
         key = hit.key or hit.message
         occurrence = occurrences[(path, key)]
         occurrences[(path, key)] += 1
+        # Fingerprints use the path inside the app, so they match whether the app or its monorepo is scanned.
+        app_path = display_path(hit.path)
         out.append(
             Finding(
                 rule=meta.id,
@@ -143,7 +207,7 @@ def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Pat
                 message=hit.message,
                 evidence=hit.evidence,
                 references=meta.references,
-                fingerprint=fingerprint(meta.id, path, key, occurrence),
+                fingerprint=fingerprint(meta.id, app_path, key, occurrence),
                 suppressed=_inline_suppression(index.get(hit.path), hit.line, meta.id),
             )
         )
@@ -258,9 +322,13 @@ def scan(
     rule_ids: list[str] | None = None,
     progress: ProgressCallback | None = None,
     jobs: int | None = None,
+    config_baselines: bool = True,
 ) -> ScanResult:
-    """Scan every app under `path`. `jobs`: worker processes for per-file rules (None: one per core on
-    large apps, 1: in this process)."""
+    """Scan every app under `path`.
+
+    `baseline_path` suppresses findings of every app; without it, each app's `[scan] baseline` applies
+    to that app's findings (unless `config_baselines` is False, as when a baseline is being written).
+    `jobs`: worker processes for per-file rules (None: one per core on large apps, 1: in this process)."""
     started = time.perf_counter()
     root = path.resolve()
     apps = discover_apps(root)
@@ -269,15 +337,15 @@ def scan(
     findings: list[Finding] = []
     ids = rule_ids if rule_ids is not None else available_rule_ids()
     rules = [load_rule(rule_id) for rule_id in ids]
-    root_settings: Settings | None = None
-    baselines: list[Baseline] = []
+    scanned: list[ScannedApp] = []
+    app_baselines: dict[str, Baseline] = {}
     app_set = set(apps)
     for app in apps:
         settings = load_settings(app / CONFIG_FILENAME)
-        if root_settings is None:
-            root_settings = settings
-        if baseline_path is None and settings.scan.baseline:
-            baselines.append(Baseline.load(app / settings.scan.baseline))
+        prefix = app.relative_to(root).as_posix() or "."
+        scanned.append(ScannedApp(prefix, app, settings))
+        if baseline_path is None and config_baselines and settings.scan.baseline:
+            app_baselines[prefix] = Baseline.load(app / settings.scan.baseline)
         nested = {other for other in app_set if other != app and app in other.parents}
         index = build_index(app, settings, walk_stats, nested)
         ctx = ScanContext(index)
@@ -306,13 +374,21 @@ def scan(
         stats.skipped.update(index.stats)
     stats.files_seen = walk_stats.files_seen
     stats.skipped.update(walk_stats.skipped)
+    for key in [k for k in stats.skipped if k.startswith(NOTE_PREFIX)]:
+        stats.notes[key.removeprefix(NOTE_PREFIX)] = stats.skipped.pop(key)
     findings = _dedupe(findings)
-    if baseline_path is not None:
-        baselines = [Baseline.load(baseline_path)]
-    for baseline in baselines:
-        findings = [
-            replace(f, suppressed="baseline") if f.suppressed is None and baseline.contains(f) else f for f in findings
-        ]
-    effective_fail_on = fail_on or Severity((root_settings or Settings()).scan.fail_on)
+    effective_fail_on = fail_on or Severity(scanned[0].settings.scan.fail_on)
+    result = ScanResult(
+        root=root, findings=findings, stats=stats, fail_on=effective_fail_on, apps=scanned, fail_on_override=fail_on
+    )
+    shared = Baseline.load(baseline_path) if baseline_path is not None else None
+    marked = []
+    for f in findings:
+        owner = result.app_of(f)
+        baseline = shared or (app_baselines.get(owner.prefix) if owner is not None else None)
+        if f.suppressed is None and baseline is not None and baseline.contains(f):
+            f = replace(f, suppressed="baseline")
+        marked.append(f)
+    result.findings = marked
     stats.duration_s = time.perf_counter() - started
-    return ScanResult(root=root, findings=findings, stats=stats, fail_on=effective_fail_on)
+    return result

@@ -23,6 +23,8 @@ from leakline.scan import parse as ts
 from leakline.scan.walker import NEXT_CONFIG_NAMES
 
 MINIFIED_AVG_LINE = 400
+NOTE_PREFIX = "note: "
+"""Stats keys with this prefix count files that were analysed with a caveat, not skipped."""
 # Statement-level node kinds most rules and the LLM-data analysis look at; one query per file finds them all.
 INDEXED_NODE_TYPES = (
     "function_declaration",
@@ -102,10 +104,11 @@ class SourceFile:
     def text(self) -> str:
         raw = self.data()
         try:
-            return raw.decode("utf-8")
+            # utf-8-sig: a byte order mark is not part of the first line (`.env`, package.json).
+            return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            self.stats["invalid UTF-8 (read with replacement characters)"] += 1
-            return raw.decode("utf-8", errors="replace")
+            self.stats[NOTE_PREFIX + "invalid UTF-8 (read with replacement characters)"] += 1
+            return raw.decode("utf-8-sig", errors="replace")
 
     @cached_property
     def lines(self) -> list[str]:
@@ -129,7 +132,7 @@ class SourceFile:
             return None
         tree = ts.parse(self.data(), lang)
         if tree.root_node.has_error:
-            self.stats["syntax errors (analysed what parsed)"] += 1
+            self.stats[NOTE_PREFIX + "syntax errors (analysed what parsed)"] += 1
         return tree
 
     @property

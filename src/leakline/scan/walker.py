@@ -35,7 +35,8 @@ class WalkStats:
 
 def _depends_on_next(package_json: Path) -> bool:
     try:
-        data = json.loads(package_json.read_text(encoding="utf-8"))
+        # npm accepts a UTF-8 byte order mark; so must we.
+        data = json.loads(package_json.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError, UnicodeDecodeError):
         return False
     if not isinstance(data, dict):
@@ -84,6 +85,13 @@ def discover_apps(root: Path) -> list[Path]:
     return apps
 
 
+def _inside(link: Path, root: Path) -> bool:
+    try:
+        return link.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
 def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stats: WalkStats) -> list[Path]:
     """The files of one app the scanner reads (relative to `app_root`), sorted, with skips counted."""
     out: list[Path] = []
@@ -106,6 +114,10 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
         keep_dirs = []
         for d in sorted(dirnames):
             if d in SKIPPED_DIRS:
+                continue
+            if (folder / d).is_symlink() and not _inside(folder / d, app_root):
+                # A link to /proc or to another checkout is not part of this app (and may never end).
+                stats.skip("symlinked folder outside the app")
                 continue
             if (folder / d) in nested_apps:
                 continue
