@@ -220,13 +220,13 @@ def to_ms(value: str) -> float:
 
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
         capture_output=True, text=True, check=False,
     ).stdout
     rps_match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     # Anchored: "92.50%" in the "+/- Stdev" column must not be read as the 50th percentile.
-    p50_match = re.search(r"^\s+50%\s+(\S+)$", out, re.M)
-    p99_match = re.search(r"^\s+99%\s+(\S+)$", out, re.M)
+    p50_match = re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M)
+    p99_match = re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M)
     if rps_match is None or p50_match is None or p99_match is None:
         print(f"unreadable wrk output for {url}:\n{out}", file=sys.stderr)
         return {"rps": 0.0, "p50": float("nan"), "p99": float("nan"), "non2xx": 0.0, "socket_errors": 1.0}
