@@ -151,3 +151,17 @@ def test_no_secret_of_the_secret_rules_fixtures_ever_reaches_a_finding() -> None
         result = scan(app, rule_ids=["LL003", "LL004", "LL005", "LL018"])
         shown = json.dumps([f.to_dict() for f in result.findings])
         assert [s for s in secrets if s in shown] == []
+
+
+def test_names_that_sound_secret_with_plainly_harmless_values_are_not_findings(tmp_path: Path) -> None:
+    from leakline.scan.engine import scan
+
+    (tmp_path / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
+    (tmp_path / ".env").write_text(
+        "NEXT_PUBLIC_TOKEN_LIMIT=4096\n"
+        "NEXT_PUBLIC_PASSWORD_MIN_LENGTH=12\n"
+        "NEXT_PUBLIC_CSRF_TOKEN_HEADER=x-csrf-token\n"
+        "NEXT_PUBLIC_SECRET_SANTA_ENABLED=true\n"
+        "NEXT_PUBLIC_API_TOKEN=tok_4f8a2c6e1b9d3f7a5c0e8b2d\n"
+    )
+    assert [(f.rule, f.path, f.line) for f in scan(tmp_path, rule_ids=["LL003"]).findings] == [("LL003", ".env", 5)]

@@ -120,3 +120,18 @@ def test_line_and_column_of_ascending_offsets_match_a_naive_count(text: str, dat
     offsets = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=10)))
     naive = [(text.count("\n", 0, o) + 1, o - (text.rfind("\n", 0, o) + 1) + 1) for o in offsets]
     assert _lines_and_columns(text, offsets) == naive
+
+
+def test_keys_publishable_by_their_variable_name_are_not_build_output_secrets(tmp_path: Path) -> None:
+    from leakline.scan.engine import scan
+
+    firebase = "AIza" + "SyD4f8a2c6e1b9d3f7a5c0e8b2d6f4a1c9e"
+    other = "AIza" + "SyQ9z8y7x6w5v4u3t2s1r0q9p8o7n6m5l4k"
+    (tmp_path / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
+    (tmp_path / ".env").write_text(f"NEXT_PUBLIC_FIREBASE_API_KEY={firebase}\n")
+    chunks = tmp_path / ".next" / "static" / "chunks"
+    chunks.mkdir(parents=True)
+    (chunks / "1-a.js").write_text(f'var c={{apiKey:"{firebase}"}};\n')
+    (chunks / "2-b.js").write_text(f'var g="{other}";\n')
+    found = [(f.rule, f.path, f.line) for f in scan(tmp_path, rule_ids=["LL005"]).findings]
+    assert found == [("LL005", ".next/static/chunks/2-b.js", 1)]

@@ -11,6 +11,7 @@ as SUPABASE ANON KEY.
 # ruff: noqa: S105
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -70,6 +71,22 @@ def is_public_name(name: str) -> bool:
     return name.startswith(PUBLIC_PREFIX)
 
 
+_NOT_SECRET_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null"})
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_HEADER_NAME = re.compile(r"x-[a-z]+(?:-[a-z]+)*")
+
+
+def plainly_not_secret(value: str) -> bool:
+    """A value that cannot be a credential whatever its variable is called: a number (`TOKEN_LIMIT=4096`), a
+    boolean or a header name (`CSRF_TOKEN_HEADER=x-csrf-token`)."""
+    value = value.strip().strip("\"'")
+    return bool(value) and (
+        value.lower() in _NOT_SECRET_WORDS
+        or _NUMBER.fullmatch(value) is not None
+        or _HEADER_NAME.fullmatch(value) is not None
+    )
+
+
 def classify_env(name: str, value: str | None) -> EnvClassification | None:
     """Why the variable `name` (with `value`, None when unknown) must not reach browsers, or None."""
     bare = strip_public_prefix(name)
@@ -89,7 +106,7 @@ def classify_env(name: str, value: str | None) -> EnvClassification | None:
     if publishable_name_reason(bare) is not None:
         return None
     secret_word = next((word for word in words if word in SECRET_NAME_WORDS), None)
-    if secret_word is not None:
+    if secret_word is not None and not (value is not None and plainly_not_secret(value)):
         return EnvClassification(EnvRisk.SECRET_NAME, f"name contains {secret_word}")
     # A model name (`llama3.1:8b`) or a public provider's URL is not sensitive; an unknown value may be.
     if is_llm_name(bare) and value is None:

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from leakline.detectors.envvars import EnvRisk, classify_env, is_distinctive_literal
+from leakline.detectors.envvars import EnvRisk, classify_env, is_distinctive_literal, strip_public_prefix
 from leakline.detectors.literals import LiteralMatcher
 from leakline.detectors.secrets import find_secrets, publishable_reason
 from leakline.findings import Confidence, Severity, redact
@@ -71,7 +71,19 @@ def _covered(start: int, end: int, known_starts: list[int], reach: list[int]) ->
     return i >= 0 and reach[i] >= end
 
 
-def _scan_chunk(f: SourceFile, matcher: LiteralMatcher, endpoints: set[str]) -> list[_Found]:
+def _publishable_values(index: ProjectIndex) -> frozenset[str]:
+    """Values the app declares as publishable by their variable's name (a Firebase web key is an `AIza`
+    key like any Google API key; only its name says it is meant for browsers)."""
+    return frozenset(
+        entry.value.strip()
+        for entry in index.env_entries
+        if entry.value.strip() and publishable_reason(entry.value.strip(), strip_public_prefix(entry.key)) is not None
+    )
+
+
+def _scan_chunk(
+    f: SourceFile, matcher: LiteralMatcher, endpoints: set[str], publishable: frozenset[str] = frozenset()
+) -> list[_Found]:
     text = f.text
     found = [
         _Found(m.start, m.end, f"the value of {m.label}", m.label in endpoints) for m in matcher.finditer(text)
@@ -82,7 +94,8 @@ def _scan_chunk(f: SourceFile, matcher: LiteralMatcher, endpoints: set[str]) -> 
         # A known env value that is also a provider key is reported once, by the variable's name.
         if _covered(secret.start, secret.end, known_starts, reach):
             continue
-        if publishable_reason(secret.value(text)) is None:
+        value = secret.value(text)
+        if publishable_reason(value) is None and value not in publishable:
             label = secret.kind.label
             article = "an" if label[0] in "AEIOU" else "a"
             found.append(_Found(secret.start, secret.end, f"{article} {label}", False))
@@ -104,11 +117,12 @@ class SecretInBuildOutput(Rule):
         if not chunks:
             return
         matcher, endpoints = _literal_matcher(ctx.index)
+        publishable = _publishable_values(ctx.index)
         for f in sorted(chunks, key=lambda c: c.rel):
             by_line: dict[int, list[_Found]] = {}
             columns: dict[int, int] = {}
             text = f.text
-            founds = _scan_chunk(f, matcher, endpoints)
+            founds = _scan_chunk(f, matcher, endpoints, publishable)
             places = _lines_and_columns(text, [found.start for found in founds])
             for found, (line, column) in zip(founds, places, strict=True):
                 by_line.setdefault(line, []).append(found)
