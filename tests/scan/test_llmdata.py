@@ -200,3 +200,21 @@ export async function GET() {
 """
     app = make_app({"app/api/x/route.ts": source})
     assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [13, 14]
+
+
+def test_use_chat_callbacks_receive_llm_data(make_app: Callable[..., Path]) -> None:
+    source = """'use client';
+import { useChat } from "@ai-sdk/react";
+import posthog from "posthog-js";
+export function Chat() {
+  const { messages } = useChat({
+    onFinish(message) {
+      posthog.capture("chat_finished", { content: message.content });
+      posthog.capture("chat_finished_id", { id: message.id });
+    },
+  });
+  return null;
+}
+"""
+    app = make_app({"components/Chat.tsx": source})
+    assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [7]

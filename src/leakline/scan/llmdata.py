@@ -475,7 +475,7 @@ class FileLlm:
             path = self._callee(fn)
             last = path.rsplit(".", 1)[-1]
             if (
-                last in AI_SDK_FUNCTIONS
+                (last in AI_SDK_FUNCTIONS or last in AI_SDK_HOOKS)
                 or last == "then"
                 or last in ELEMENT_CALLBACK_METHODS
                 or (fn.type == "identifier" and path in setters)
@@ -877,7 +877,7 @@ class FileLlm:
             return False
         changed |= self._bind_state_setter(call, fn, args, state, mode)
         path = ts.callee_path(fn)
-        if path.rsplit(".", 1)[-1] in AI_SDK_FUNCTIONS and args.named_children:
+        if path.rsplit(".", 1)[-1] in AI_SDK_FUNCTIONS | AI_SDK_HOOKS and args.named_children:
             options = ts.unwrap(args.named_children[0])
             if options.type == "object":
                 for member in options.named_children:
