@@ -108,6 +108,7 @@ MAX_GROUP_DIGITS = 19
 CONTEXT_CHARS = 48
 PHONE_MIN_DIGITS, PHONE_MAX_DIGITS = 7, 15
 NANP_REGIONS = frozenset({"US", "CA"})
+IPV4_GROUPS = 4
 _DATE_SHAPES = re.compile(
     r"(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4})\Z"
 )
@@ -193,6 +194,8 @@ class NumberMatcher(Matcher):
                 spans.append(_Span(p, ge, digits, tuple(sizes), tuple(seps)))
                 seps.append(sep)
             for span in reversed(spans):
+                if len(span.digits) < PHONE_MIN_DIGITS and len(span.sizes) != IPV4_GROUPS:
+                    continue  # shorter than every identifier but a dotted quad: nothing to classify
                 found = self._classify(text, span)
                 if found is not None:
                     yield found
@@ -257,7 +260,7 @@ class NumberMatcher(Matcher):
         national = self._national(text, span, kinds)
         if national is not None:
             return national
-        if len(sizes) == 4 and kinds == {"."} and max(sizes) <= 3:
+        if len(sizes) == IPV4_GROUPS and kinds == {"."} and max(sizes) <= 3:
             return self._ipv4(text, span)
         if PHONE_MIN_DIGITS <= n <= PHONE_MAX_DIGITS + 2:
             return self._phone(text, span, kinds)
