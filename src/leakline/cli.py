@@ -27,9 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),
     "serve": ("leakline.web.cli", "Serve the incident API and the OpenAI-compatible gateway."),
     "audit": ("leakline.audit.cli", "The encrypted, tamper-evident audit log: append, verify, show, prove."),
-    "incident": ("leakline.incidents.cli", "Incidents: open, show, amend facts, approve, send and acknowledge notices."),
+    "incident": ("leakline.incidents.cli", "Incidents: open, show, amend facts, approve, send, acknowledge."),
     "signal": ("leakline.incidents.cli_signal", "Push a signal by hand: attach it to an incident or open one."),
-    "worker": ("leakline.notify.cli_worker", "Deliver queued messages, escalate unacknowledged alerts, remind deadlines."),
+    "worker": ("leakline.notify.cli_worker", "Deliver queued messages, escalate unacked alerts, remind deadlines."),
 }
 
 err_console = Console(stderr=True, highlight=False)
@@ -63,13 +63,9 @@ def _root(
 _registered = False
 
 
-def _register_once() -> None:
-    """Attach every domain's commands to the root app (idempotent: tests call it too)."""
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
+def _register(names: list[str]) -> None:
+    for name in names:
+        module_name, help_text = SUBCOMMANDS[name]
         module = importlib.import_module(module_name)
         command = module.app
         if isinstance(command, typer.Typer):
@@ -78,6 +74,20 @@ def _register_once() -> None:
                 app.command(name=name, help=help_text)(command.registered_commands[0].callback)  # type: ignore[type-var]
             else:
                 app.add_typer(command, name=name, help=help_text)
+
+
+def _register_once(argv: list[str] | None = None) -> None:
+    """Attach the domains' commands to the root app, once (tests call it too).
+
+    When the command line names a sub-command, only that domain is imported: `leakline scan` must not
+    pay for FastAPI, SQLAlchemy and Jinja2 at start-up. `--help` and unknown commands get them all.
+    """
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    invoked = next((arg for arg in (argv or []) if not arg.startswith("-")), None)
+    _register([invoked] if invoked in SUBCOMMANDS else list(SUBCOMMANDS))
 
 
 def _fatal(error: LeaklineError) -> NoReturn:
@@ -89,7 +99,7 @@ def _fatal(error: LeaklineError) -> NoReturn:
 
 
 def main() -> None:
-    _register_once()
+    _register_once(sys.argv[1:])
     try:
         app()
     except LeaklineError as error:

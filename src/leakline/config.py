@@ -1,20 +1,30 @@
 """leakline.toml → validated settings.
 
-One file, one root model. Each domain owns the model of its own section (declared here so that
-unknown keys anywhere are caught), and every validation problem becomes a `ConfigError` that names
-the file, the dotted key and the expected type, e.g.
+One file, one root model. Each domain owns the model of its own section (gathered here so that
+unknown keys anywhere are caught; reading the file and the shared pieces live in `leakline.configfile`),
+and every validation problem becomes a `ConfigError` that names the file, the dotted key and the
+expected type, e.g.
 ``leakline.toml: scan.fail_on: expected one of 'critical', 'high', 'medium', 'low', got 'severe'``.
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from leakline.audit.settings import AuditSettings
+from leakline.configfile import (
+    CONFIG_FILENAME,
+    KNOWN_SECTIONS,
+    ResidencySettings,
+    ScanSettings,
+    Section,
+    SeverityName,
+    format_validation_error,
+    read_toml,
+)
 from leakline.errors import ConfigError
 from leakline.guard.sanitize.settings import SanitizeSettings
 from leakline.guard.settings import ClientSettings, GatewaySettings, RegionSettings
@@ -23,32 +33,6 @@ from leakline.notify.render import NotifySettings
 from leakline.notify.settings import ChannelsSettings, Contact, EscalationSettings, OrganisationSettings, OwnersSettings
 from leakline.store.settings import DatabaseSettings
 from leakline.weights.settings import WeightsSettings
-
-CONFIG_FILENAME = "leakline.toml"
-
-SeverityName = Literal["critical", "high", "medium", "low"]
-
-
-class Section(BaseModel):
-    """Base for every settings section: unknown keys are errors, values are not coerced silently."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class ResidencySettings(Section):
-    allowed_regions: list[str] = Field(default_factory=list)
-    """Vercel region ids (e.g. "fra1") where LLM routes may run."""
-
-
-class ScanSettings(Section):
-    exclude: list[str] = Field(default_factory=list)
-    """Glob patterns (relative to the app root, POSIX) of files the scanner skips."""
-    fail_on: SeverityName = "high"
-    baseline: str | None = None
-    """Path of a baseline file, relative to the app root."""
-    max_file_bytes: int = Field(default=2_000_000, gt=0)
-    country_headers: list[str] = Field(default_factory=list)
-    """Extra request headers that carry the visitor's country (besides the well-known edge headers)."""
 
 
 class Settings(Section):
@@ -77,43 +61,6 @@ class Settings(Section):
     """The file these settings came from (None: embedded defaults)."""
 
 
-def _describe_expected(error: Any) -> str:
-    kind = error.get("type", "")
-    ctx = error.get("ctx") or {}
-    if kind == "literal_error":
-        return f"expected one of {ctx.get('expected', '')}"
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    names = {
-        "string_type": "a string",
-        "int_type": "an integer",
-        "float_type": "a number",
-        "bool_type": "a boolean (true or false)",
-        "list_type": "an array",
-        "dict_type": "a table",
-        "model_type": "a table",
-    }
-    if kind in names:
-        return f"expected {names[kind]}"
-    return str(error.get("msg", "invalid value"))
-
-
-def format_validation_error(file: str, exc: ValidationError) -> str:
-    """One line per problem: `file: dotted.key: what was expected, got what`."""
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__") or "(top level)"
-        expected = _describe_expected(error)
-        got = error.get("input")
-        shown = "" if error.get("type") in ("extra_forbidden", "missing") else f", got {got!r}"
-        if isinstance(got, (dict, list)):
-            shown = f", got a {'table' if isinstance(got, dict) else 'array'}"
-        lines.append(f"{file}: {key}: {expected}{shown}")
-    return "\n".join(lines)
-
-
 def parse_settings(data: dict[str, Any], *, source: str) -> Settings:
     try:
         settings = Settings.model_validate(data)
@@ -123,21 +70,22 @@ def parse_settings(data: dict[str, Any], *, source: str) -> Settings:
 
 
 def load_settings(path: Path, *, required: bool = False) -> Settings:
-    """Read and validate a leakline.toml. A missing file gives the defaults unless `required`."""
-    if not path.exists():
-        if required:
-            raise ConfigError(f"{path}: no such file", hint="create it, or pass --config with the right path")
+    """Read and validate a whole leakline.toml. A missing file gives the defaults unless `required`."""
+    data = read_toml(path, required=required)
+    if data is None:
         return Settings()
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 at byte offset {exc.start}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     return parse_settings(data, source=str(path))
+
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "KNOWN_SECTIONS",
+    "ResidencySettings",
+    "ScanSettings",
+    "Section",
+    "Settings",
+    "SeverityName",
+    "format_validation_error",
+    "load_settings",
+    "parse_settings",
+]

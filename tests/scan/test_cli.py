@@ -232,3 +232,16 @@ def test_trailing_ignore_covers_only_its_own_line_and_ids_are_case_insensitive(
         (8, None),
         (10, "reviewed"),
     ]
+
+
+def test_known_sections_are_exactly_the_settings_fields() -> None:
+    from leakline.config import Settings
+    from leakline.configfile import KNOWN_SECTIONS
+
+    assert set(Settings.model_fields) - {"source"} == KNOWN_SECTIONS
+
+
+def test_scan_rejects_unknown_top_level_tables_and_ignores_other_domains(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"leakline.toml": '[gatway]\nx = 1\n[gateway]\ncountry_header = "cf-ipcountry"\n'})
+    code, _, err = cli("scan", str(app))
+    assert code == 2 and "leakline.toml: gatway: unknown key" in err

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from leakline.config import Settings
+from leakline.configfile import ScanAppSettings
 from leakline.scan.index import ProjectIndex, SourceFile
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class ScanContext:
         return self.index.sources if self.only is None else self.only
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> ScanAppSettings:
         return self.index.settings
 
     @cached_property

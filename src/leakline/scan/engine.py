@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from leakline.config import CONFIG_FILENAME, Settings, load_settings
+from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.baseline import Baseline
 from leakline.scan.context import ScanContext
@@ -65,7 +65,7 @@ class ScannedApp:
     prefix: str
     """The app's folder relative to the scanned root ("." for the root itself)."""
     root: Path
-    settings: Settings
+    settings: ScanAppSettings
 
 
 @dataclass
@@ -161,7 +161,7 @@ def display_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def build_index(app: Path, settings: Settings, stats: WalkStats, nested: set[Path]) -> ProjectIndex:
+def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: set[Path]) -> ProjectIndex:
     rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
     files: dict[str, SourceFile] = {}
     counter: Counter[str] = Counter()
@@ -341,7 +341,7 @@ def scan(
     app_baselines: dict[str, Baseline] = {}
     app_set = set(apps)
     for app in apps:
-        settings = load_settings(app / CONFIG_FILENAME)
+        settings = load_scan_settings(app / CONFIG_FILENAME)
         prefix = app.relative_to(root).as_posix() or "."
         scanned.append(ScannedApp(prefix, app, settings))
         if baseline_path is None and config_baselines and settings.scan.baseline:

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from tree_sitter import Language, Node, Tree
 
-from leakline.config import Settings
+from leakline.configfile import ScanAppSettings
 from leakline.scan import parse as ts
 from leakline.scan.walker import NEXT_CONFIG_NAMES
 
@@ -216,7 +216,7 @@ def _segment_matches(pattern: str, actual: str) -> bool:
 @dataclass
 class ProjectIndex:
     root: Path
-    settings: Settings
+    settings: ScanAppSettings
     files: dict[str, SourceFile]
     stats: Counter[str] = field(default_factory=Counter)
 
