@@ -46,5 +46,7 @@ def serve(
         http="httptools",
         proxy_headers=False,
         server_header=False,
+        # Access logs would put every client address and request path in plain log files.
+        access_log=False,
         log_level="info",
     )
