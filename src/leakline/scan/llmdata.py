@@ -250,6 +250,9 @@ FUNCTION_TYPES = frozenset(
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
 _MAX_ROUNDS = 6
+_BINDING_STATEMENTS = frozenset(
+    {"variable_declarator", "assignment_expression", "augmented_assignment_expression", "for_in_statement"}
+)
 # The only node kinds the analysis visits as statements; everything else is reached from them.
 INTERESTING_TYPES = (
     *sorted(FUNCTION_TYPES),
@@ -276,6 +279,18 @@ class _ModeState:
     returning: set[int] = field(default_factory=set)
     """ids of function nodes whose return value is LLM data."""
     memo: dict[int, bool] = field(default_factory=dict)
+    # Per round: what was asked and found clean, and what became tainted. A further round can only change
+    # an answer if something asked-and-clean became tainted; otherwise the fixpoint is reached.
+    asked_clean: set[tuple[int, str]] = field(default_factory=set)
+    asked_clean_functions: set[int] = field(default_factory=set)
+    added: set[tuple[int, str]] = field(default_factory=set)
+    added_functions: set[int] = field(default_factory=set)
+
+    def function_returns(self, fn: Node) -> bool:
+        if fn.id in self.returning:
+            return True
+        self.asked_clean_functions.add(fn.id)
+        return False
 
 
 def _scope_of(node: Node) -> Node:
@@ -676,7 +691,7 @@ class FileLlm:
         fn = ts.unwrap(fn)
         if fn.type == "identifier":
             name = ts.text(fn)
-            if any(f.id in state.returning for f in self._functions.get(name, [])):
+            if any(state.function_returns(f) for f in self._functions.get(name, [])):
                 return True
             imp = self._imports.get(name)
             if imp is not None and imp.resolved:
@@ -706,7 +721,7 @@ class FileLlm:
             return self._returns_llm(wrapped, state, mode)
         if wrapped.type == "identifier":
             name = ts.text(wrapped)
-            if any(f.id in state.returning for f in self._functions.get(name, [])):
+            if any(state.function_returns(f) for f in self._functions.get(name, [])):
                 return True
             imp = self._imports.get(name)
             return imp is not None and imp.resolved is not None and self.analysis.export_returns_llm(
@@ -785,15 +800,37 @@ class FileLlm:
             key = (scope.id, name)
             if key not in state.tainted:
                 state.tainted.add(key)
+                state.added.add(key)
                 changed = True
         return changed
+
+    @cached_property
+    def _solve_order(self) -> list[tuple[bool, Node]]:
+        """Statements in the order that lets most files settle in one round: declarations in document
+        order, each function's returns right after its body (so callers below see it), each callback site
+        before the callback's body. `True` marks a callback site."""
+        order: list[tuple[int, int, bool, Node]] = []
+        for node in self._nodes:
+            if node.type in FUNCTION_TYPES:
+                order.append((node.end_byte, 1, False, node))
+            elif node.type in _BINDING_STATEMENTS:
+                order.append((node.start_byte, 0, False, node))
+        sites = {call.id for call in self._callback_sites}
+        for call in self._calls[0]:
+            if call.id in sites:
+                order.append((call.start_byte, 0, True, call))
+        order.sort(key=lambda item: (item[0], item[1]))
+        return [(is_site, node) for _, _, is_site, node in order]
 
     def _solve(self, state: _ModeState, mode: Mode) -> None:
         for _ in range(_MAX_ROUNDS):
             # Taint only grows, so a True result stays True; only negative answers are re-asked.
             state.memo = {key: value for key, value in state.memo.items() if value}
             changed = False
-            for node in self._nodes:
+            for is_site, node in self._solve_order:
+                if is_site:
+                    changed |= self._bind_callbacks(node, state, mode)
+                    continue
                 kind = node.type
                 if kind == "variable_declarator":
                     name = node.child_by_field_name("name")
@@ -811,6 +848,7 @@ class FileLlm:
                             key = (_scope_of(left).id, path)
                             if path and key not in state.tainted:
                                 state.tainted.add(key)
+                                state.added.add(key)
                                 changed = True
                 elif kind == "for_in_statement":
                     left = node.child_by_field_name("left")
@@ -819,11 +857,16 @@ class FileLlm:
                         changed |= self._bind(state, left, skip_metadata=True)
                 elif kind in FUNCTION_TYPES and node.id not in state.returning and self._returns_llm(node, state, mode):
                     state.returning.add(node.id)
+                    state.added_functions.add(node.id)
                     changed = True
-            for call in self._callback_sites:
-                changed |= self._bind_callbacks(call, state, mode)
             if not changed:
                 return
+            if not (state.added & state.asked_clean) and not (state.added_functions & state.asked_clean_functions):
+                return  # nothing found clean this round has changed since: another round would agree
+            state.asked_clean.clear()
+            state.asked_clean_functions.clear()
+            state.added.clear()
+            state.added_functions.clear()
 
     @property
     def _state_setters(self) -> dict[tuple[int, str], Node]:
@@ -918,9 +961,10 @@ class FileLlm:
         return any(self._eval(value, state, mode) for value in self._returns_by_function.get(fn.id, ()))
 
     def _lookup(self, node: Node, name: str, state: _ModeState) -> bool:
-        for scope in _scope_chain(node):
-            if (scope.id, name) in state.tainted or (scope.id, name) in self._prompt_paths:
-                return True
+        keys = [(scope.id, name) for scope in _scope_chain(node)]
+        if any(key in state.tainted or key in self._prompt_paths for key in keys):
+            return True
+        state.asked_clean.update(keys)
         return False
 
     def _eval(self, node: Node, state: _ModeState, mode: Mode) -> bool:
