@@ -24,6 +24,7 @@ from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.baseline import Baseline
 from leakline.scan.context import ScanContext
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
+from leakline.scan.middleware import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import WalkStats, discover_apps, walk_app
@@ -265,10 +266,11 @@ class _ShardOutcome:
     seconds: dict[str, float]
     parsed: int
     skipped: Counter[str]
+    routes: list[RouteFacts] | None = None
 
 
 # Set in the parent just before forking; workers inherit the built index instead of rebuilding it.
-_FORK_STATE: tuple[ProjectIndex, list[Rule], list[list[str]]] | None = None
+_FORK_STATE: tuple[ProjectIndex, list[Rule], list[list[str]], bool] | None = None
 
 
 def _shards(index: ProjectIndex, count: int) -> list[list[str]]:
@@ -285,25 +287,28 @@ def _shards(index: ProjectIndex, count: int) -> list[list[str]]:
 def _run_shard(number: int) -> _ShardOutcome:
     if _FORK_STATE is None:
         raise RuntimeError("shard worker started without fork state")
-    index, rules, shards = _FORK_STATE
+    index, rules, shards, want_routes = _FORK_STATE
     wanted = set(shards[number])
     ctx = ScanContext(index, only=[f for f in index.sources if f.rel in wanted])
     before = Counter(index.stats)
     errors: list[str] = []
     seconds: dict[str, float] = {}
     hits = {rule.meta.id: _run_rule(rule, ctx, errors, seconds, index.root.name) for rule in rules}
+    routes = route_facts(find_llm_routes(ctx, ctx.targets)) if want_routes else None
     parsed = sum(1 for rel in wanted if "tree" in index.files[rel].__dict__)
-    return _ShardOutcome(hits, errors, seconds, parsed, Counter(index.stats) - before)
+    return _ShardOutcome(hits, errors, seconds, parsed, Counter(index.stats) - before, routes)
 
 
 @contextmanager
-def _sharded(index: ProjectIndex, rules: list[Rule], workers: int) -> Iterator[Callable[[], list[_ShardOutcome]]]:
+def _sharded(
+    index: ProjectIndex, rules: list[Rule], workers: int, want_routes: bool = False
+) -> Iterator[Callable[[], list[_ShardOutcome]]]:
     """Start the shard workers; the caller runs project-wide rules meanwhile, then collects the outcomes."""
     global _FORK_STATE
     if not rules or workers <= 1:
         yield list
         return
-    _FORK_STATE = (index, rules, _shards(index, workers))
+    _FORK_STATE = (index, rules, _shards(index, workers), want_routes)
     try:
         # Fork before this process parses anything, so that workers do not inherit (and copy) trees.
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -353,15 +358,27 @@ def scan(
         worker_count = _worker_count(jobs, len(index.sources))
         sharded = [rule for rule in rules if rule.per_file] if worker_count > 1 else []
         local_rules = [rule for rule in rules if rule not in sharded]
-        with _sharded(index, sharded, worker_count) as collect:
-            for n, rule in enumerate(local_rules, start=1):
+        # Rules that need the app's LLM routes run after the workers, which find those routes in the files
+        # they parse anyway; the other project-wide rules run meanwhile.
+        late = [rule for rule in local_rules if rule.uses_llm_routes] if sharded else []
+        early = [rule for rule in local_rules if rule not in late]
+        with _sharded(index, sharded, worker_count, want_routes=bool(late)) as collect:
+            for n, rule in enumerate(early, start=1):
                 if progress is not None:
                     progress(f"{rule.meta.id} on {app.name}", n, len(local_rules))
                 hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
                 findings.extend(_to_findings(rule.meta, hits, index, root, app))
             if progress is not None and sharded:
-                progress(f"waiting for {worker_count} workers on {app.name}", len(local_rules), len(local_rules))
+                progress(f"waiting for {worker_count} workers on {app.name}", len(early), len(local_rules))
             outcomes = collect()
+        routes = [fact for outcome in outcomes for fact in (outcome.routes or [])]
+        if late and all(outcome.routes is not None for outcome in outcomes):
+            seed_llm_routes(ctx, routes)
+        for n, rule in enumerate(late, start=len(early) + 1):
+            if progress is not None:
+                progress(f"{rule.meta.id} on {app.name}", n, len(local_rules))
+            hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
+            findings.extend(_to_findings(rule.meta, hits, index, root, app))
         for outcome in outcomes:
             stats.rule_errors.extend(outcome.errors)
             stats.files_parsed += outcome.parsed

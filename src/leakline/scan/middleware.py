@@ -853,13 +853,31 @@ def llm_routes(ctx: ScanContext) -> list[LlmRoute]:
     """Route handlers, API routes and server action modules of the app that call an LLM (computed once per scan)."""
     cached: list[LlmRoute] | None = ctx.__dict__.get(_ROUTES_CACHE)
     if cached is None:
-        cached = ctx.__dict__[_ROUTES_CACHE] = list(_find_llm_routes(ctx))
+        cached = ctx.__dict__[_ROUTES_CACHE] = list(find_llm_routes(ctx, ctx.index.sources))
     return cached
 
 
-def _find_llm_routes(ctx: ScanContext) -> Iterator[LlmRoute]:
+RouteFacts = tuple[str, str, tuple[str, ...], int, int]
+"""An `LlmRoute` as plain data (path, kind, urls, line, column), for shard workers to hand back."""
+
+
+def route_facts(routes: Iterable[LlmRoute]) -> list[RouteFacts]:
+    return [(r.file.rel, r.kind, r.urls, r.handler.line, r.handler.column) for r in routes]
+
+
+def seed_llm_routes(ctx: ScanContext, facts: list[RouteFacts]) -> None:
+    """Install routes found by shard workers (which parsed those files already), in source order."""
+    order = {f.rel: n for n, f in enumerate(ctx.index.sources)}
+    routes = [
+        LlmRoute(ctx.index.files[rel], kind, urls, Position(line, column))
+        for rel, kind, urls, line, column in sorted(facts, key=lambda fact: order.get(fact[0], len(order)))
+    ]
+    ctx.__dict__[_ROUTES_CACHE] = routes
+
+
+def find_llm_routes(ctx: ScanContext, files: list[SourceFile]) -> Iterator[LlmRoute]:
     index = ctx.index
-    for f in index.sources:
+    for f in files:
         inline_actions = False
         if index.is_route_handler(f) or index.is_api_route(f):
             kind = "route handler" if index.is_route_handler(f) else "API route"

@@ -52,6 +52,9 @@ class Rule(ABC):
     """True when the rule reports only in the files of `ctx.targets`, judging each on its own (cross-file
     facts come through the index and the LLM-data analysis). Such rules run sharded across worker
     processes on large apps: each worker gets a share of the files as `ctx.targets`."""
+    uses_llm_routes: ClassVar[bool] = False
+    """True when the rule reads `leakline.scan.middleware.llm_routes(ctx)`; on large apps the shard workers
+    find those routes while they parse, and such rules run after them."""
 
     def __init__(self, meta: RuleMeta) -> None:
         self.meta = meta

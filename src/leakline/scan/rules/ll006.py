@@ -67,6 +67,8 @@ def _describe_miss(url: str, facts: MiddlewareFacts) -> str:
 
 
 class LlmRouteWithoutResidencyCheck(Rule):
+    uses_llm_routes = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         routes = llm_routes(ctx)
         facts = analyse_middleware(ctx.index)

@@ -367,6 +367,8 @@ def _fmt(regions: Iterable[str]) -> str:
 
 
 class LlmRouteOutsideAllowedRegions(Rule):
+    uses_llm_routes = True
+
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         allowed = frozenset(ctx.settings.residency.allowed_regions)
         vercel = _read_vercel_json(ctx.index) if allowed else None
