@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import PurePosixPath
 
 from tree_sitter import Node
 
@@ -228,7 +229,12 @@ def _client_reachable(index: ProjectIndex, targets: set[str]) -> dict[str, bool]
     parsed to find the roots, and the walk stops once every target is placed: on a large app this
     parses a fraction of the files.
     """
-    roots = [f.rel for f in index.sources if CLIENT_DIRECTIVE_BYTES in f.data() and f.directive == "use client"]
+    relevant = _may_import(index, targets)
+    roots = [
+        f.rel
+        for f in index.sources
+        if f.rel in relevant and CLIENT_DIRECTIVE_BYTES in f.data() and f.directive == "use client"
+    ]
     out: dict[str, bool] = {
         rel: True for rel in roots if rel in targets and not _imports_server_only(index, index.files[rel])
     }
@@ -244,8 +250,39 @@ def _client_reachable(index: ProjectIndex, targets: set[str]) -> dict[str, bool]
             continue  # Next refuses to bundle it for the browser: the build fails instead
         if rel in targets:
             out.setdefault(rel, False)
-        todo.extend(imp.resolved for imp in index.imports_of(f) if imp.resolved and imp.resolved not in seen)
+        todo.extend(
+            imp.resolved
+            for imp in index.imports_of(f)
+            if imp.resolved and imp.resolved in relevant and imp.resolved not in seen
+        )
     return out
+
+
+_GENERIC_STEMS = frozenset({"index", "route", "page", "layout", "default"})
+
+
+def _import_needle(rel: str) -> bytes:
+    """Text every import of this module contains: its file stem, or its folder for `index` files
+    (`"@/lib/env"`, `"./env"`; `"../lib"` for lib/index.ts)."""
+    path = PurePosixPath(rel)
+    stem = path.name.split(".", 1)[0]
+    if stem in _GENERIC_STEMS and path.parent.name:
+        return (path.parent.name if stem == "index" else f"{path.parent.name}/{stem}").encode()
+    return stem.encode()
+
+
+def _may_import(index: ProjectIndex, targets: set[str]) -> set[str]:
+    """Targets and the files that may import them, directly or through others, judged on bytes: a file
+    whose text names none of these modules cannot import them, so it is never parsed for the walk.
+    (A tsconfig alias that renames a module entirely is the one form this misses.)"""
+    relevant = set(targets)
+    frontier = set(targets)
+    while frontier:
+        pattern = re.compile(b"|".join(re.escape(_import_needle(rel)) for rel in sorted(frontier)))
+        found = {f.rel for f in index.sources if f.rel not in relevant and pattern.search(f.data()) is not None}
+        relevant |= found
+        frontier = found
+    return relevant
 
 
 RULE_CLASS = ServerSecretInClient

@@ -278,8 +278,11 @@ def _at(f: SourceFile, node: Node, values: tuple[str, ...] | None) -> SegmentVal
 
 def read_segment_config(f: SourceFile) -> SegmentConfig:
     """`export const runtime / preferredRegion` and Pages Router `export const config = { runtime, regions }`."""
+    # Bytes first: parsing a route only to learn that it sets no segment config is the expensive way.
+    if not any(hint in f.data() for hint in SEGMENT_HINTS):
+        return SegmentConfig()
     root = f.root
-    if root is None or not any(hint in f.data() for hint in SEGMENT_HINTS):
+    if root is None:
         return SegmentConfig()
     runtime: SegmentValue | None = None
     regions: SegmentValue | None = None
