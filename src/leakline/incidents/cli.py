@@ -61,23 +61,21 @@ def open_command(
 ) -> None:
     """Open an incident from facts: assess it, draft notices, alert the internal contacts."""
     from leakline.incidents import service
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
     from leakline.obligations import load_facts
 
     parsed = load_facts(facts)  # validated before the database is touched
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            incident = service.open_incident(
-                session,
-                rt.settings,
-                recorder=rt.recorder,
-                facts=parsed,
-                title=title or "Incident",
-                actor=by,
-                now=_now(),
-            )
-            doc = service.incident_document(session, incident_id=incident.id)
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        incident = service.open_incident(
+            session,
+            rt.settings,
+            recorder=rt.recorder,
+            facts=parsed,
+            title=title or "Incident",
+            actor=by,
+            now=_now(),
+        )
+        doc = service.incident_document(session, incident_id=incident.id)
     if output is OutputFormat.JSON:
         _echo_json(doc)
     else:
@@ -200,27 +198,25 @@ def facts_command(
 ) -> None:
     """Amend the facts (a new version; obligations recompute), or print every version without --facts."""
     from leakline.incidents import service
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
     from leakline.obligations import load_facts
 
     parsed = load_facts(facts) if facts is not None else None
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            if parsed is None:
-                _echo_json(service.facts_versions(session, incident_id=incident_id))
-                return
-            incident = service.amend_facts(
-                session,
-                rt.settings,
-                recorder=rt.recorder,
-                incident_id=incident_id,
-                facts=parsed,
-                actor=by,
-                reason=reason,
-                now=_now(),
-            )
-            version, risk = incident.facts_version, incident.risk
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        if parsed is None:
+            _echo_json(service.facts_versions(session, incident_id=incident_id))
+            return
+        incident = service.amend_facts(
+            session,
+            rt.settings,
+            recorder=rt.recorder,
+            incident_id=incident_id,
+            facts=parsed,
+            actor=by,
+            reason=reason,
+            now=_now(),
+        )
+        version, risk = incident.facts_version, incident.risk
     typer.echo(f"{incident_id}: facts version {version}, risk {risk}")
 
 
@@ -233,15 +229,13 @@ def assess_command(
 ) -> None:
     """Recompute the obligations from the current facts and print them."""
     from leakline.incidents import service
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
 
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            incident = service.reassess(
-                session, rt.settings, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now()
-            )
-            assessment = dict(incident.assessment or {})
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        incident = service.reassess(
+            session, rt.settings, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now()
+        )
+        assessment = dict(incident.assessment or {})
     if output is OutputFormat.JSON:
         _echo_json(assessment)
         return
@@ -262,20 +256,18 @@ def approve_command(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Approve a notice to an authority or to data subjects."""
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
     from leakline.notify import service
 
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            service.approve(
-                session,
-                recorder=rt.recorder,
-                incident_id=incident_id,
-                communication_id=communication_id,
-                by=by,
-                now=_now(),
-            )
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        service.approve(
+            session,
+            recorder=rt.recorder,
+            incident_id=incident_id,
+            communication_id=communication_id,
+            by=by,
+            now=_now(),
+        )
     typer.echo(f"{communication_id}: approved by {by}")
 
 
@@ -287,23 +279,21 @@ def send_command(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Queue an approved message (or all approved ones) for delivery by the workers."""
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
     from leakline.notify import service
 
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            queued = [
-                c.id
-                for c in service.send(
-                    session,
-                    recorder=rt.recorder,
-                    incident_id=incident_id,
-                    communication_id=communication_id,
-                    by=by,
-                    now=_now(),
-                )
-            ]
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        queued = [
+            c.id
+            for c in service.send(
+                session,
+                recorder=rt.recorder,
+                incident_id=incident_id,
+                communication_id=communication_id,
+                by=by,
+                now=_now(),
+            )
+        ]
     typer.echo(f"queued: {', '.join(queued) or 'nothing (no approved messages)'}")
 
 
@@ -315,23 +305,21 @@ def ack_command(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Acknowledge a delivered alert (stops its escalation)."""
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
     from leakline.notify import service
 
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            acked = [
-                c.id
-                for c in service.ack(
-                    session,
-                    recorder=rt.recorder,
-                    incident_id=incident_id,
-                    communication_id=communication_id,
-                    by=by,
-                    now=_now(),
-                )
-            ]
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        acked = [
+            c.id
+            for c in service.ack(
+                session,
+                recorder=rt.recorder,
+                incident_id=incident_id,
+                communication_id=communication_id,
+                by=by,
+                now=_now(),
+            )
+        ]
     typer.echo(f"acknowledged by {by}: {', '.join(sorted(acked))}")
 
 
@@ -345,14 +333,12 @@ def move_command(
     """Move the lifecycle forward: detected → triaged → contained → notifying → closed."""
     from leakline.incidents import service
     from leakline.incidents.models import Status
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
 
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            service.transition(
-                session, recorder=rt.recorder, incident_id=incident_id, to=Status(status.value), actor=by, now=_now()
-            )
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        service.transition(
+            session, recorder=rt.recorder, incident_id=incident_id, to=Status(status.value), actor=by, now=_now()
+        )
     typer.echo(f"{incident_id}: {status.value}")
 
 
@@ -364,10 +350,8 @@ def close_command(
 ) -> None:
     """Close the incident (no more changes; escalations and reminders stop)."""
     from leakline.incidents import service
-    from leakline.incidents.runtime import runtime
+    from leakline.incidents.runtime import change
 
-    with runtime(config) as rt:
-        with rt.store.transaction() as session:
-            service.close_incident(session, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now())
-        rt.recorder.flush()
+    with change(config) as (rt, session):
+        service.close_incident(session, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now())
     typer.echo(f"{incident_id}: closed")

@@ -14,6 +14,8 @@ from leakline.notify.settings import check_references
 from leakline.store.engine import Store, open_store, resolve_url
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from leakline.config import Settings
 
 
@@ -55,3 +57,13 @@ def runtime(config: Path) -> Iterator[Runtime]:
         yield rt
     finally:
         rt.recorder.close()
+
+
+@contextmanager
+def change(config: Path) -> Iterator[tuple[Runtime, Session]]:
+    """One change made from the command line: a transaction, then its audit records flushed once the
+    change has committed (so the log never holds a change the database rolled back on commit)."""
+    with runtime(config) as rt:
+        with rt.store.transaction() as session:
+            yield rt, session
+        rt.recorder.flush()
