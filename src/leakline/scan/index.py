@@ -413,6 +413,13 @@ class ProjectIndex:
         return {}
 
     @cached_property
+    def llm_candidates(self) -> frozenset[str]:
+        """Source files that may hold LLM data, judged on bytes (see `leakline.scan.prefilter`)."""
+        from leakline.scan.prefilter import llm_candidates
+
+        return llm_candidates(self, self.sources)
+
+    @cached_property
     def client_modules(self) -> set[str]:
         """'use client' modules and every project module they import (all end up in browser bundles)."""
         todo = [f.rel for f in self.sources if b"use client" in f.data() and f.directive == "use client"]

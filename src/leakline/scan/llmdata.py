@@ -250,6 +250,13 @@ FUNCTION_TYPES = frozenset(
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
 _MAX_ROUNDS = 6
+# The last name of every callee `FileLlm._is_direct_llm_call` accepts: other calls are rejected cheaply.
+_DIRECT_CALL_LAST_NAMES = frozenset(
+    {suffix.rsplit(".", 1)[-1] for suffix in OPENAI_SUFFIXES}
+    | AI_SDK_FUNCTIONS
+    | OLLAMA_METHODS
+    | {callee.rsplit(".", 1)[-1] for callee in HTTP_CLIENT_CALLEES}
+)
 _BINDING_STATEMENTS = frozenset(
     {"variable_declarator", "assignment_expression", "augmented_assignment_expression", "for_in_statement"}
 )
@@ -285,6 +292,18 @@ class _ModeState:
     asked_clean_functions: set[int] = field(default_factory=set)
     added: set[tuple[int, str]] = field(default_factory=set)
     added_functions: set[int] = field(default_factory=set)
+    # Names (as bytes) an expression must mention to evaluate to LLM data, beyond the file's source calls:
+    # the solver skips statements that mention none of them (see `FileLlm._may_taint`).
+    names: set[bytes] = field(default_factory=set)
+    names_added: set[bytes] = field(default_factory=set)
+    unfiltered: bool = False
+    """Set when a function with no name returns LLM data: callers cannot be found by name, so skip nothing."""
+
+    def note_name(self, name: str) -> None:
+        encoded = name.split(".", 1)[0].encode()
+        if encoded not in self.names:
+            self.names.add(encoded)
+            self.names_added.add(encoded)
 
     def function_returns(self, fn: Node) -> bool:
         if fn.id in self.returning:
@@ -479,6 +498,16 @@ class FileLlm:
         return out
 
     @cached_property
+    def _sdk_sites(self) -> set[int]:
+        """Callback sites of AI SDK calls: their callbacks receive model output whatever the taint."""
+        out = set()
+        for call in self._callback_sites:
+            fn = call.child_by_field_name("function")
+            if fn is not None and self._callee(fn).rsplit(".", 1)[-1] in AI_SDK_FUNCTIONS | AI_SDK_HOOKS:
+                out.add(call.id)
+        return out
+
+    @cached_property
     def _callback_sites(self) -> list[Node]:
         """Calls that may hand LLM data to a callback: AI SDK options, `.then`, React state setters."""
         setters = {name for _, name in self._state_setters}
@@ -623,7 +652,7 @@ class FileLlm:
 
     def _is_direct_llm_call(self, call: Node) -> bool:
         fn = call.child_by_field_name("function")
-        if fn is None:
+        if fn is None or ts.last_name(fn) not in _DIRECT_CALL_LAST_NAMES:
             return False
         path = self._callee(fn)
         if not path:
@@ -779,6 +808,9 @@ class FileLlm:
             state = self._states[mode] = _ModeState(tainted=set(self._param_seeds.get(mode, ())))
             if self._has_sources or state.tainted:
                 self._mark_wrapper_prompts()
+                state.names.update(self._static_names)
+                for _, name in (*state.tainted, *self._prompt_paths):
+                    state.note_name(name)
                 self._solve(state, mode)
         return state
 
@@ -801,8 +833,46 @@ class FileLlm:
             if key not in state.tainted:
                 state.tainted.add(key)
                 state.added.add(key)
+                state.note_name(name)
                 changed = True
         return changed
+
+    @cached_property
+    def _static_names(self) -> set[bytes]:
+        """Names whose calls may return LLM data whatever the taint: project imports and memoised functions."""
+        names = {imp.local.encode() for imp in self._imports.values() if imp.resolved}
+        for (_, name), values in self._declarators.items():
+            for value in values:
+                value = ts.unwrap(value)
+                if value.type == "call_expression":
+                    fn = value.child_by_field_name("function")
+                    if fn is not None and self._callee(fn) in MEMOISERS:
+                        names.add(name.encode())
+        return names
+
+    @cached_property
+    def _source_starts(self) -> list[int]:
+        """Start bytes of calls that are LLM data by themselves (model calls, AI SDK hooks), sorted."""
+        starts = [call.start_byte for call in self._direct_calls]
+        for call in self._calls[0]:
+            fn = call.child_by_field_name("function")
+            if fn is not None and self._callee(fn).rsplit(".", 1)[-1] in AI_SDK_HOOKS:
+                starts.append(call.start_byte)
+        starts.sort()
+        return starts
+
+    def _may_taint(self, node: Node, state: _ModeState) -> bool:
+        """Cheap necessary condition for a statement to change the taint: it contains a source call or
+        mentions a name that is (or whose call may return) LLM data. Judged on the statement's bytes."""
+        if state.unfiltered:
+            return True
+        lo, hi = node.start_byte, node.end_byte
+        starts = self._source_starts
+        i = bisect.bisect_left(starts, lo)
+        if i < len(starts) and starts[i] < hi:
+            return True
+        chunk = self.file.data()[lo:hi]
+        return any(name in chunk for name in state.names)
 
     @cached_property
     def _solve_order(self) -> list[tuple[bool, Node]]:
@@ -827,7 +897,12 @@ class FileLlm:
             # Taint only grows, so a True result stays True; only negative answers are re-asked.
             state.memo = {key: value for key, value in state.memo.items() if value}
             changed = False
+            skipped: list[Node] = []
+            state.names_added.clear()
             for is_site, node in self._solve_order:
+                if not self._may_taint(node, state) and not (is_site and node.id in self._sdk_sites):
+                    skipped.append(node)
+                    continue
                 if is_site:
                     changed |= self._bind_callbacks(node, state, mode)
                     continue
@@ -849,6 +924,7 @@ class FileLlm:
                             if path and key not in state.tainted:
                                 state.tainted.add(key)
                                 state.added.add(key)
+                                state.note_name(path)
                                 changed = True
                 elif kind == "for_in_statement":
                     left = node.child_by_field_name("left")
@@ -858,10 +934,24 @@ class FileLlm:
                 elif kind in FUNCTION_TYPES and node.id not in state.returning and self._returns_llm(node, state, mode):
                     state.returning.add(node.id)
                     state.added_functions.add(node.id)
+                    fn_name = _function_name(node)
+                    if fn_name:
+                        state.note_name(fn_name)
+                    else:
+                        state.unfiltered = True
                     changed = True
             if not changed:
                 return
-            if not (state.added & state.asked_clean) and not (state.added_functions & state.asked_clean_functions):
+            data = self.file.data()
+            # A statement skipped before a name it mentions became LLM data has not been judged yet.
+            unjudged = any(
+                name in data[node.start_byte : node.end_byte] for node in skipped for name in state.names_added
+            )
+            if (
+                not unjudged
+                and not (state.added & state.asked_clean)
+                and not (state.added_functions & state.asked_clean_functions)
+            ):
                 return  # nothing found clean this round has changed since: another round would agree
             state.asked_clean.clear()
             state.asked_clean_functions.clear()
@@ -1204,6 +1294,13 @@ class LlmAnalysis:
         if f is None or rel in self._in_progress:
             return None
         return self.file(f)
+
+    def may_hold_llm_data(self, f: SourceFile) -> bool:
+        """False when no expression of `f` can be LLM data, decided without parsing `f` where possible."""
+        if f.rel in self.index.llm_candidates:
+            return True
+        analysed = self._files.get(f.rel)
+        return analysed is not None and any(analysed._param_seeds.values())
 
     def export_returns_llm(self, rel: str, name: str, mode: Mode) -> bool:
         key = f"{rel}\x00{name}\x00{mode.value}"

@@ -6,6 +6,7 @@ regular expression cannot tell a string from code or a comment from a call.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from functools import cache
@@ -114,8 +115,31 @@ def unwrap(node: Node) -> Node:
     return node
 
 
+# A callee written as a plain dotted chain (`openai.chat.completions.create`) reads off its bytes; anything
+# else (calls, optional chaining, casts, comments, line breaks, non-ASCII names) takes the tree walk below.
+_DOTTED = re.compile(rb"[A-Za-z_$][\w$]*(?:\.#?[A-Za-z_$][\w$]*)*\Z")
+_NOT_NAME_HEADS = (b"super", b"import", b"new")
+_CHAIN_TYPES = frozenset({"identifier", "member_expression", "this", "property_identifier"})
+
+
+def last_name(node: Node) -> str | None:
+    """The last segment of a callee's dotted name (`create` of `openai.chat.completions.create`), read
+    without building the whole path; None when the callee is not a name or a member access."""
+    node = unwrap(node)
+    if node.type == "identifier":
+        return text(node)
+    if node.type == "member_expression":
+        prop = node.child_by_field_name("property")
+        return text(prop) if prop is not None else None
+    return None
+
+
 def callee_path(node: Node) -> str:
     """Dotted name of a callee (`openai.chat.completions.create`, `this.client.x`), '' if not a name chain."""
+    if node.type in _CHAIN_TYPES:
+        raw = node.text
+        if raw is not None and _DOTTED.match(raw) and raw.split(b".", 1)[0] not in _NOT_NAME_HEADS:
+            return raw.decode("ascii")
     node = unwrap(node)
     parts: list[str] = []
     while True:

@@ -103,6 +103,9 @@ def classify_sink(call: Node, sentry_imports: frozenset[str] = frozenset()) -> S
     args_node = call.child_by_field_name("arguments")
     if fn is None or args_node is None:
         return None
+    last = ts.last_name(fn)
+    if last is None or (last not in SINK_LAST_NAMES and last not in sentry_imports):
+        return None  # most calls of a file: decided without building their dotted path
     args = [a for a in args_node.named_children if a.type != "comment"]
     path = ts.callee_path(fn)
     if not path:
@@ -139,6 +142,18 @@ def classify_sink(call: Node, sentry_imports: frozenset[str] = frozenset()) -> S
     if path in ("fetch", "navigator.sendBeacon", "axios.post") and _fetch_to_analytics(args):
         return Sink(call, path, args[1:])
     return None
+
+
+# The last name of every callee `classify_sink` accepts (besides Sentry functions imported under any name).
+SINK_LAST_NAMES = (
+    CONSOLE_METHODS
+    | LOGGER_METHODS
+    | SENTRY_FUNCTIONS
+    | ANALYTICS_METHODS
+    | DATADOG_METHODS
+    | OTEL_METHODS
+    | {"gtag", "ga", "sendGAEvent", "sendGTMEvent", "push", "fetch", "sendBeacon", "post"}
+)
 
 
 def sentry_named_imports(imports: list[tuple[str, str, str]]) -> frozenset[str]:

@@ -16,7 +16,9 @@ class LlmDataLogged(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.targets:
             data = f.data()
-            if not any(keyword in data for keyword in SINK_KEYWORDS) or f.root is None:
+            if not any(keyword in data for keyword in SINK_KEYWORDS) or not ctx.llm.may_hold_llm_data(f):
+                continue
+            if f.root is None:
                 continue
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)

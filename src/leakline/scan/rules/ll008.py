@@ -14,7 +14,9 @@ from tree_sitter import Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
+from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES
+from leakline.scan.prefilter import names_sensitive_field_maybe, project_imports
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.sensitive import SensitiveFields
 from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports
@@ -54,16 +56,31 @@ def _enclosing_function_names(node: Node) -> Iterable[str]:
         current = current.parent
 
 
+def _may_name_sensitive_field(ctx: ScanContext, f: SourceFile) -> bool:
+    """Bytes test: `f`, or a project module it imports (types come from there), names a sensitive field."""
+    if names_sensitive_field_maybe(f.data()):
+        return True
+    for rel in project_imports(ctx.index, f):
+        other = ctx.index.get(rel)
+        if other is not None and names_sensitive_field_maybe(other.data()):
+            return True
+    return False
+
+
 class CheckoutDataLogged(Rule):
     per_file = True
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.targets:
             data = f.data()
-            if not any(keyword in data for keyword in SINK_KEYWORDS) or f.root is None:
+            if not any(keyword in data for keyword in SINK_KEYWORDS):
                 continue
             in_flow_by_path = path_is_checkout_flow(f.rel)
             if not in_flow_by_path and not _mentions_flow_word(data):
+                continue
+            if not ctx.llm.may_hold_llm_data(f) and not _may_name_sensitive_field(ctx, f):
+                continue
+            if f.root is None:
                 continue
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)

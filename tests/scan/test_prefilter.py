@@ -1,0 +1,161 @@
+"""The byte-level prefilters that let LL007/LL008 skip files unparsed: exact verdicts, and soundness
+against the full LLM-data analysis on every fixture app (no file the prefilter drops holds LLM data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from leakline.config import Settings
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.engine import build_index
+from leakline.scan.prefilter import calls_model_maybe, import_specs, names_sensitive_field_maybe
+from leakline.scan.walker import WalkStats, discover_apps
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'const c = await client.chat.completions.create({ model: "m", messages });',
+        "const r = await openai.responses.create({ input });",
+        "const { text } = await generateText({ model, prompt });",
+        "const { messages } = useChat();",
+        "const out = await myOllama.chat({ model: 'llama3' });",
+        "const res = await fetch(process.env.OLLAMA_BASE_URL + '/x', { method: 'POST' });",
+        "const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST' });",
+        'const res = await fetch("/api/assistant", { method: "POST" });',
+        "const res = await axios.post(llmUrl, body);",
+    ],
+)
+def test_files_that_may_call_a_model(source: str) -> None:
+    assert calls_model_maybe(source.encode()) is True
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # an HTTP client aimed at a non-LLM service, built from a non-LLM env var
+        "const res = await fetch(`${process.env.INVENTORY_URL}/stock?skus=${skus}`);",
+        # a protocol-relative URL is not the app's own route
+        'const res = await fetch("//cdn.example.com/x.json");',
+        # LLM-ish words without any HTTP client or model call
+        "const OLLAMA_DOCS = 'https://ollama.invalid';".replace("ollama", "olama").replace("OLLAMA", "OLAMA"),
+        # names that only contain a client's name
+        'export function fetchUser(id: string) { return db.get("/users/" + id); }',
+        "const sky = 'forgot'; const x = `/api/chat`;",
+    ],
+)
+def test_files_that_cannot_call_a_model(source: str) -> None:
+    assert calls_model_maybe(source.encode()) is False
+
+
+def test_import_specs_cover_every_import_form() -> None:
+    source = b"""import a from "./a";
+import "./side-effect";
+import type { T } from '@/types';
+export { b } from "../b";
+export * from './c';
+const d = await import("./d");
+"""
+    assert import_specs(source) == ["./a", "./side-effect", "@/types", "../b", "./c", "./d"]
+
+
+def test_sensitive_names_need_a_whole_name_not_a_substring() -> None:
+    assert names_sensitive_field_maybe(b"console.log(order.cardNumber)") is True
+    assert names_sensitive_field_maybe(b'log({ "e-mail": x })') is True
+    assert names_sensitive_field_maybe(b"<ProductCard /><span>expand company</span>") is False
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    (root / "package.json").write_text(json.dumps({"dependencies": {"next": "15.2.4", "openai": "4.77.0"}}))
+    (root / "tsconfig.json").write_text(json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}))
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_candidates_are_model_callers_and_everything_importing_them(tmp_path: Path) -> None:
+    app = _write(
+        tmp_path,
+        {
+            "lib/ai.ts": 'import OpenAI from "openai";\nconst c = new OpenAI();\n'
+            "export const ask = (q: string) => c.chat.completions.create({ model: 'm', messages: [] });\n",
+            "lib/wrap.ts": 'import { ask } from "@/lib/ai";\nexport const wrapped = ask;\n',
+            "app/page.tsx": 'import { wrapped } from "../lib/wrap";\nexport default function P() { return null; }\n',
+            "lib/price.ts": "export const price = (c: number) => c / 100;\n",
+            "app/shop/page.tsx": 'import { price } from "@/lib/price";\nexport default () => price(1);\n',
+        },
+    )
+    index = build_index(app, Settings(), WalkStats(), set())
+    assert index.llm_candidates == frozenset({"lib/ai.ts", "lib/wrap.ts", "app/page.tsx"})
+    assert not any("tree" in f.__dict__ for f in index.sources), "deciding candidates must not parse"
+
+
+def _fixture_apps() -> list[Path]:
+    roots = [FIXTURES / "rules", EXAMPLES]
+    apps: list[Path] = []
+    for root in roots:
+        apps.extend(discover_apps(root))
+    return sorted(set(apps))
+
+
+def test_no_file_the_prefilter_drops_holds_llm_data() -> None:
+    """Soundness: in every fixture app, each expression of a dropped file evaluates clean under the analysis."""
+    checked = 0
+    kept_with_llm_data = 0
+    for app in _fixture_apps():
+        index = build_index(app, Settings(), WalkStats(), set())
+        ctx = ScanContext(index)
+        for f in index.sources:
+            if f.root is None or f.language is None:
+                continue
+            llm = ctx.llm.file(f)
+            assert llm is not None
+            kept = f.rel in index.llm_candidates
+            for node in ts.nodes_of_types(f.language, ("call_expression", "return_statement"), f.root):
+                for child in node.named_children:
+                    for arg in child.named_children if child.type == "arguments" else [child]:
+                        if kept:
+                            kept_with_llm_data += llm.is_llm(arg)
+                            continue
+                        assert not llm.is_llm(arg), (app, f.rel, arg.start_point)
+                        checked += 1
+    # Both sides are populated: hundreds of expressions in dropped files, and the same check does see
+    # LLM data in the files that were kept.
+    assert checked > 300
+    assert kept_with_llm_data > 200
+
+
+def test_solver_rejudges_statements_skipped_before_their_name_became_llm_data(tmp_path: Path) -> None:
+    """The solver skips statements that mention no LLM-data name yet; one that calls a function found to
+    return LLM data only further down the file must still be judged once that function is known."""
+    from leakline.scan.engine import scan
+
+    app = _write(
+        tmp_path,
+        {
+            "app/api/a/route.ts": """import OpenAI from "openai";
+const client = new OpenAI();
+export async function POST() {
+  const answer = await summarise();
+  const copy = answer;
+  console.log("answer", copy);
+  return Response.json({ ok: true });
+}
+async function summarise() {
+  const c = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }] });
+  return c.choices[0].message.content ?? "";
+}
+""",
+        },
+    )
+    result = scan(app, rule_ids=["LL007"], jobs=1)
+    assert [(f.rule, f.path, f.line) for f in result.findings] == [("LL007", "app/api/a/route.ts", 6)]
