@@ -31,6 +31,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         "const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST' });",
         'const res = await fetch("/api/assistant", { method: "POST" });',
         "const res = await axios.post(llmUrl, body);",
+        "const data = await $fetch('/api/assistant');",
     ],
 )
 def test_files_that_may_call_a_model(source: str) -> None:
@@ -49,6 +50,7 @@ def test_files_that_may_call_a_model(source: str) -> None:
         # names that only contain a client's name
         'export function fetchUser(id: string) { return db.get("/users/" + id); }',
         "const sky = 'forgot'; const x = `/api/chat`;",
+        "router.prefetch('/checkout');",
     ],
 )
 def test_files_that_cannot_call_a_model(source: str) -> None:

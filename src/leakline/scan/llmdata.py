@@ -250,6 +250,12 @@ FUNCTION_TYPES = frozenset(
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
 _MAX_ROUNDS = 6
+# Wrappers `ts.unwrap` looks through, seen from the inside.
+_UNWRAPPED_TYPES = frozenset(
+    {"parenthesized_expression", "await_expression", "as_expression", "satisfies_expression", "non_null_expression"}
+)
+_MEMOISER_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in MEMOISERS)
+_CALLBACK_SITE_NAMES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | ELEMENT_CALLBACK_METHODS | {"then"}
 # The last name of every callee `FileLlm._is_direct_llm_call` accepts: other calls are rejected cheaply.
 _DIRECT_CALL_LAST_NAMES = frozenset(
     {suffix.rsplit(".", 1)[-1] for suffix in OPENAI_SUFFIXES}
@@ -292,18 +298,49 @@ class _ModeState:
     asked_clean_functions: set[int] = field(default_factory=set)
     added: set[tuple[int, str]] = field(default_factory=set)
     added_functions: set[int] = field(default_factory=set)
-    # Names (as bytes) an expression must mention to evaluate to LLM data, beyond the file's source calls:
-    # the solver skips statements that mention none of them (see `FileLlm._may_taint`).
+    # Names (as bytes) an expression must mention to evaluate to LLM data, beyond the file's source calls,
+    # and where in the file they occur: the solver skips statements that mention none of them (see
+    # `FileLlm._may_taint`). Occurrences are found once per name, when it is first noted.
     names: set[bytes] = field(default_factory=set)
-    names_added: set[bytes] = field(default_factory=set)
+    pending: list[bytes] = field(default_factory=list)
+    mention_starts: list[int] = field(default_factory=list)
+    mention_ends: list[int] = field(default_factory=list)
+    mentions_added: list[tuple[int, int]] = field(default_factory=list)
     unfiltered: bool = False
     """Set when a function with no name returns LLM data: callers cannot be found by name, so skip nothing."""
 
     def note_name(self, name: str) -> None:
-        encoded = name.split(".", 1)[0].encode()
-        if encoded not in self.names:
+        self.note_encoded(name.split(".", 1)[0].encode())
+
+    def note_encoded(self, encoded: bytes) -> None:
+        if encoded and encoded not in self.names:
             self.names.add(encoded)
-            self.names_added.add(encoded)
+            self.pending.append(encoded)
+
+    def locate_pending(self, data: bytes) -> None:
+        if not self.pending:
+            return
+        found: list[tuple[int, int]] = []
+        for name in self.pending:
+            start = data.find(name)
+            while start != -1:
+                found.append((start, start + len(name)))
+                start = data.find(name, start + 1)
+        self.pending.clear()
+        self.mentions_added.extend(found)
+        merged = sorted([*zip(self.mention_starts, self.mention_ends, strict=True), *found])
+        self.mention_starts = [start for start, _ in merged]
+        self.mention_ends = [end for _, end in merged]
+
+    def mentions_within(self, lo: int, hi: int) -> bool:
+        starts = self.mention_starts
+        ends = self.mention_ends
+        i = bisect.bisect_left(starts, lo)
+        while i < len(starts) and starts[i] < hi:
+            if ends[i] <= hi:
+                return True
+            i += 1
+        return False
 
     def function_returns(self, fn: Node) -> bool:
         if fn.id in self.returning:
@@ -482,6 +519,19 @@ class FileLlm:
         calls = [n for n in self._nodes if n.type == "call_expression"]
         return calls, [n.start_byte for n in calls]
 
+    @cached_property
+    def _call_names(self) -> dict[int, str | None]:
+        """The last name of each call's callee (`create` of `client.chat.completions.create`), by call id."""
+        out: dict[int, str | None] = {}
+        for call in self._calls[0]:
+            fn = call.child_by_field_name("function")
+            out[call.id] = ts.last_name(fn) if fn is not None else None
+        return out
+
+    def _calls_named(self, names: frozenset[str]) -> list[Node]:
+        call_names = self._call_names
+        return [call for call in self._calls[0] if call_names[call.id] in names]
+
     def _calls_within(self, node: Node) -> list[Node]:
         """Call expressions inside `node`, from the per-file node list (no second tree traversal)."""
         calls, starts = self._calls
@@ -512,7 +562,7 @@ class FileLlm:
         """Calls that may hand LLM data to a callback: AI SDK options, `.then`, React state setters."""
         setters = {name for _, name in self._state_setters}
         out = []
-        for call in self._calls[0]:
+        for call in self._calls[0] if setters else self._calls_named(_CALLBACK_SITE_NAMES):
             fn = call.child_by_field_name("function")
             if fn is None:
                 continue
@@ -652,7 +702,11 @@ class FileLlm:
 
     def _is_direct_llm_call(self, call: Node) -> bool:
         fn = call.child_by_field_name("function")
-        if fn is None or ts.last_name(fn) not in _DIRECT_CALL_LAST_NAMES:
+        if fn is None:
+            return False
+        names = self._call_names
+        last = names[call.id] if call.id in names else ts.last_name(fn)
+        if last not in _DIRECT_CALL_LAST_NAMES:
             return False
         path = self._callee(fn)
         if not path:
@@ -673,8 +727,8 @@ class FileLlm:
         return False
 
     def _find_llm_calls(self) -> None:
-        for node in self._nodes:
-            if node.type == "call_expression" and self.is_direct_llm_call(node):
+        for node in self._calls_named(_DIRECT_CALL_LAST_NAMES):
+            if self.is_direct_llm_call(node):
                 self._direct_calls.append(node)
         for call in self._direct_calls:
             self._mark_prompts(call)
@@ -808,7 +862,8 @@ class FileLlm:
             state = self._states[mode] = _ModeState(tainted=set(self._param_seeds.get(mode, ())))
             if self._has_sources or state.tainted:
                 self._mark_wrapper_prompts()
-                state.names.update(self._static_names)
+                for encoded in self._static_names:
+                    state.note_encoded(encoded)
                 for _, name in (*state.tainted, *self._prompt_paths):
                     state.note_name(name)
                 self._solve(state, mode)
@@ -819,11 +874,7 @@ class FileLlm:
         """Whether anything here can be LLM data at all; most modules of a shop have no source and skip solving."""
         if self._direct_calls or any(imp.resolved for imp in self._imports.values()):
             return True
-        return any(
-            self._callee(fn).rsplit(".", 1)[-1] in AI_SDK_HOOKS
-            for call in self._calls[0]
-            if (fn := call.child_by_field_name("function")) is not None
-        )
+        return bool(self._calls_named(AI_SDK_HOOKS))
 
     def _bind(self, state: _ModeState, pattern: Node, *, skip_metadata: bool) -> bool:
         changed = False
@@ -841,23 +892,22 @@ class FileLlm:
     def _static_names(self) -> set[bytes]:
         """Names whose calls may return LLM data whatever the taint: project imports and memoised functions."""
         names = {imp.local.encode() for imp in self._imports.values() if imp.resolved}
-        for (_, name), values in self._declarators.items():
-            for value in values:
-                value = ts.unwrap(value)
-                if value.type == "call_expression":
-                    fn = value.child_by_field_name("function")
-                    if fn is not None and self._callee(fn) in MEMOISERS:
-                        names.add(name.encode())
+        for call in self._calls_named(_MEMOISER_NAMES):
+            fn = call.child_by_field_name("function")
+            if fn is None or self._callee(fn) not in MEMOISERS:
+                continue
+            declarator = call.parent
+            while declarator is not None and declarator.type in _UNWRAPPED_TYPES:
+                declarator = declarator.parent
+            if declarator is not None and declarator.type == "variable_declarator":
+                names.add(self._text(declarator.child_by_field_name("name")).encode())
         return names
 
     @cached_property
     def _source_starts(self) -> list[int]:
         """Start bytes of calls that are LLM data by themselves (model calls, AI SDK hooks), sorted."""
         starts = [call.start_byte for call in self._direct_calls]
-        for call in self._calls[0]:
-            fn = call.child_by_field_name("function")
-            if fn is not None and self._callee(fn).rsplit(".", 1)[-1] in AI_SDK_HOOKS:
-                starts.append(call.start_byte)
+        starts.extend(call.start_byte for call in self._calls_named(AI_SDK_HOOKS))
         starts.sort()
         return starts
 
@@ -871,8 +921,8 @@ class FileLlm:
         i = bisect.bisect_left(starts, lo)
         if i < len(starts) and starts[i] < hi:
             return True
-        chunk = self.file.data()[lo:hi]
-        return any(name in chunk for name in state.names)
+        state.locate_pending(self.file.data())
+        return state.mentions_within(lo, hi)
 
     @cached_property
     def _solve_order(self) -> list[tuple[bool, Node]]:
@@ -898,7 +948,8 @@ class FileLlm:
             state.memo = {key: value for key, value in state.memo.items() if value}
             changed = False
             skipped: list[Node] = []
-            state.names_added.clear()
+            state.locate_pending(self.file.data())
+            state.mentions_added.clear()
             for is_site, node in self._solve_order:
                 if not self._may_taint(node, state) and not (is_site and node.id in self._sdk_sites):
                     skipped.append(node)
@@ -942,10 +993,12 @@ class FileLlm:
                     changed = True
             if not changed:
                 return
-            data = self.file.data()
+            state.locate_pending(self.file.data())
             # A statement skipped before a name it mentions became LLM data has not been judged yet.
             unjudged = any(
-                name in data[node.start_byte : node.end_byte] for node in skipped for name in state.names_added
+                node.start_byte <= start and end <= node.end_byte
+                for start, end in state.mentions_added
+                for node in skipped
             )
             if (
                 not unjudged

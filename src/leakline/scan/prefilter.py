@@ -33,15 +33,41 @@ _OPENAI_WORDS = tuple({suffix.split(".")[-2].encode() for suffix in OPENAI_SUFFI
 _SDK_NAMES = tuple(name.encode() for name in sorted(AI_SDK_FUNCTIONS | AI_SDK_HOOKS))
 _URL_PATHS = tuple(path.encode() for path in LLM_URL_PATHS)
 _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
-# The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words.
+# The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words (a leading `$` still counts: `$fetch`).
 _HTTP_CLIENT_WORDS = (b"fetch", b"axios", b"ky", b"got")
-_HTTP_CLIENT = re.compile(rb"(?<![\w$])(?:\$?fetch|axios|ky|got|ofetch)(?![\w$])")
-# A string or template literal starting with one slash: a path on the app's own origin (`fetch("/api/chat")`).
-_OWN_PATH = re.compile(rb"[\"'`]/(?!/)")
-# `import x from "spec"`, `import "spec"`, `export … from "spec"`, `import("spec")`. Matches inside comments
-# and strings too, which only makes the test more cautious.
-_IMPORT_SPEC = re.compile(rb"""(?:\bfrom|\bimport)\s*\(?\s*["'`]([^"'`\r\n]{1,512})["'`]""")
+_QUOTES = (b'"', b"'", b"`")
+# Import specifiers: `import x from "spec"`, `export … from "spec"`, `import "spec"`, `import("spec")`. Matches
+# inside comments and strings too, which only makes the test more cautious. Each pattern starts with a
+# literal so that the regex engine can skip ahead instead of trying every position.
+_FROM_SPEC = re.compile(rb"""from\s*["'`]([^"'`\r\n]{1,512})["'`]""")
+_IMPORT_SPEC = re.compile(rb"""import\s*\(?\s*["'`]([^"'`\r\n]{1,512})["'`]""")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$-]*")
+
+
+def _is_word_byte(b: bytes) -> bool:
+    return bool(b) and (b.isalnum() or b == b"_")
+
+
+def _has_word(data: bytes, word: bytes) -> bool:
+    start = data.find(word)
+    while start != -1:
+        end = start + len(word)
+        after = data[end : end + 1]
+        if not _is_word_byte(data[start - 1 : start] if start else b"") and not (_is_word_byte(after) or after == b"$"):
+            return True
+        start = data.find(word, end)
+    return False
+
+
+def _has_own_path(data: bytes) -> bool:
+    """A string or template literal starting with one slash: a path on the app's own origin."""
+    for quote in _QUOTES:
+        start = data.find(quote + b"/")
+        while start != -1:
+            if data[start + 2 : start + 3] != b"/":
+                return True
+            start = data.find(quote + b"/", start + 2)
+    return False
 
 
 def calls_model_maybe(data: bytes) -> bool:
@@ -50,16 +76,19 @@ def calls_model_maybe(data: bytes) -> bool:
         return True
     if b"ollama" in data.lower():
         return True
-    if not any(word in data for word in _HTTP_CLIENT_WORDS) or _HTTP_CLIENT.search(data) is None:
+    if not any(_has_word(data, word) for word in _HTTP_CLIENT_WORDS):
         return False
-    if any(path in data for path in _URL_PATHS) or _OWN_PATH.search(data) is not None:
+    if any(path in data for path in _URL_PATHS) or _has_own_path(data):
         return True
     upper = data.upper()
     return any(marker in upper for marker in _ENV_MARKERS)
 
 
 def import_specs(data: bytes) -> list[str]:
-    return [m.group(1).decode("utf-8", errors="replace") for m in _IMPORT_SPEC.finditer(data)]
+    """Import specifiers in document order."""
+    found = [(m.start(), m.group(1)) for pattern in (_FROM_SPEC, _IMPORT_SPEC) for m in pattern.finditer(data)]
+    found.sort()
+    return [spec.decode("utf-8", errors="replace") for _, spec in found]
 
 
 def project_imports(index: ProjectIndex, f: SourceFile) -> set[str]:
