@@ -3,15 +3,16 @@
     python bench/scan_bench.py [--files 5000] [--semgrep PATH] [--small 300] [--repeat 3]
 
 Generates `bench/out/synthetic-<N>/` (route handlers, client components and library modules of
-2-6 KB with planted hits for every rule, deterministic from a seed), then runs, in this process's
-children, one after the other and `--repeat` times each:
+2-6 KB with planted hits for every rule, deterministic from a seed), byte-compiles leakline (as
+`pip install` does), then runs, in this process's children, alternately and `--repeat` times each
+(alternating, so that a busy neighbour on a shared machine slows both alike):
 
 - `leakline scan` with all rules (JSON output), and
 - `semgrep --config bench/semgrep-rules.yml -j 1` (5 rules equivalent to LL003, LL007, LL010,
   LL011, LL012), if semgrep is installed (`pip install semgrep`, or pass --semgrep).
 
-It reports medians of wall time, files/s, peak RSS (from wait4, per child), the ratio of
-throughputs, and recall of the planted hits of the five shared rules for both tools. A second,
+It reports medians of wall time and CPU time (user + system, worker processes included), files/s,
+peak RSS (from wait4, per child), the ratios of throughputs and of CPU time, and recall of the planted hits of the five shared rules for both tools. A second,
 smaller tree (`--small`, a few hundred files) measures leakline's whole-process wall time on an
 app of ordinary size, start-up included.
 """
@@ -242,18 +243,33 @@ def generate(root: Path, files: int, seed: int = 1) -> list[Planted]:
 @dataclass
 class Run:
     wall_s: float
+    cpu_s: float
+    """user + system time of the child and the children it waited for (leakline's shard workers)."""
     max_rss_mb: float
     stdout: str
 
 
 def run_child(argv: list[str], cwd: Path | None = None) -> Run:
+    before = os.times()
     started = time.perf_counter()
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, text=True) as proc:
         out = proc.stdout.read() if proc.stdout else ""
         _, _, usage = os.wait4(proc.pid, 0)
         proc.returncode = 0
     wall = time.perf_counter() - started
-    return Run(wall, usage.ru_maxrss / 1024, out)
+    after = os.times()
+    # wait4's rusage covers the child alone; os.times() also counts the grandchildren it reaped.
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    cpu = max(cpu, usage.ru_utime + usage.ru_stime)
+    return Run(wall, cpu, usage.ru_maxrss / 1024, out)
+
+
+def byte_compile_leakline() -> None:
+    """Write leakline's .pyc files first, as `pip install` does: with PYTHONDONTWRITEBYTECODE set (as on
+    some CI images) every run would otherwise recompile the package from source and time that too."""
+    import leakline
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(leakline.__file__).parent)], check=True)
 
 
 def leakline_hits(stdout: str) -> set[tuple[str, str, int]]:
@@ -272,9 +288,35 @@ def semgrep_hits(stdout: str, root: Path) -> set[tuple[str, str, int]]:
     return out
 
 
-def _median_run(argv: list[str], repeat: int, cwd: Path | None = None) -> tuple[float, float, str]:
-    runs = [run_child(argv, cwd) for _ in range(repeat)]
-    return statistics.median(r.wall_s for r in runs), max(r.max_rss_mb for r in runs), runs[-1].stdout
+@dataclass(frozen=True)
+class Summary:
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    stdout: str
+
+
+def _summary(runs: list[Run]) -> Summary:
+    return Summary(
+        statistics.median(r.wall_s for r in runs),
+        statistics.median(r.cpu_s for r in runs),
+        max(r.max_rss_mb for r in runs),
+        runs[-1].stdout,
+    )
+
+
+def _median_run(argv: list[str], repeat: int, cwd: Path | None = None) -> Summary:
+    return _summary([run_child(argv, cwd) for _ in range(repeat)])
+
+
+def _interleaved(first: list[str], second: list[str], repeat: int) -> tuple[Summary, Summary]:
+    """Alternate the two commands so that a busy neighbour on a shared machine slows both alike."""
+    a: list[Run] = []
+    b: list[Run] = []
+    for _ in range(repeat):
+        a.append(run_child(first))
+        b.append(run_child(second))
+    return _summary(a), _summary(b)
 
 
 def main() -> int:
@@ -289,51 +331,58 @@ def main() -> int:
     planted = generate(big, args.files)
     size_mb = sum(p.stat().st_size for p in big.rglob("*") if p.is_file()) / 1e6
     print(f"tree: {args.files} source files, {size_mb:.1f} MB, {len(planted)} planted hits in {big}")
+    byte_compile_leakline()
     leakline = [sys.executable, "-m", "leakline.cli", "scan", str(big), "--format", "json", "--no-progress"]
-    l_wall, l_rss, l_out = _median_run(leakline, args.repeat)
-    found = leakline_hits(l_out)
+    semgrep = [
+        str(args.semgrep),
+        "scan",
+        "--config",
+        str(SEMGREP_RULES),
+        "-j",
+        "1",
+        "--json",
+        "--metrics",
+        "off",
+        "--disable-version-check",
+        "--no-git-ignore",
+        str(big),
+    ]
+    if args.semgrep:
+        mine, theirs = _interleaved(leakline, semgrep, args.repeat)
+    else:
+        mine, theirs = _median_run(leakline, args.repeat), None
+    found = leakline_hits(mine.stdout)
     want = {(p.rule, p.path, p.line) for p in planted}
     l_recall = len(want & found) / len(want)
     print(
-        f"leakline: {l_wall:.2f} s median wall, {args.files / l_wall:,.0f} files/s, peak RSS {l_rss:.0f} MB, "
-        f"planted recall {l_recall:.3f} ({len(want & found)}/{len(want)})"
+        f"leakline: {mine.wall_s:.2f} s median wall ({mine.cpu_s:.1f} s CPU), {args.files / mine.wall_s:,.0f} files/s, "
+        f"peak RSS {mine.max_rss_mb:.0f} MB, planted recall {l_recall:.3f} ({len(want & found)}/{len(want)})"
     )
     missed = sorted(want - found)[:5]
     if missed:
         print(f"  missed (first 5): {missed}")
-    if args.semgrep:
-        semgrep = [
-            args.semgrep,
-            "scan",
-            "--config",
-            str(SEMGREP_RULES),
-            "-j",
-            "1",
-            "--json",
-            "--metrics",
-            "off",
-            "--disable-version-check",
-            "--no-git-ignore",
-            str(big),
-        ]
-        s_wall, s_rss, s_out = _median_run(semgrep, args.repeat)
-        s_found = semgrep_hits(s_out, big)
+    if theirs is not None:
+        s_found = semgrep_hits(theirs.stdout, big)
         s_recall = len(want & s_found) / len(want)
         print(
-            f"semgrep:  {s_wall:.2f} s median wall, {args.files / s_wall:,.0f} files/s, peak RSS {s_rss:.0f} MB, "
+            f"semgrep:  {theirs.wall_s:.2f} s median wall ({theirs.cpu_s:.1f} s CPU), "
+            f"{args.files / theirs.wall_s:,.0f} files/s, peak RSS {theirs.max_rss_mb:.0f} MB, "
             f"planted recall {s_recall:.3f} ({len(want & s_found)}/{len(want)})"
         )
-        print(f"ratio: leakline is {s_wall / l_wall:.1f}x semgrep's throughput (target >= 10x)")
+        print(
+            f"ratio: leakline is {theirs.wall_s / mine.wall_s:.1f}x semgrep's throughput (target >= 10x); "
+            f"CPU ratio {theirs.cpu_s / mine.cpu_s:.1f}x"
+        )
     else:
         print("semgrep: not installed (pip install semgrep, or --semgrep PATH); no ratio")
 
     small = OUT / f"synthetic-{args.small}"
     generate(small, args.small, seed=2)
     argv = [sys.executable, "-m", "leakline.cli", "scan", str(small), "--format", "json", "--no-progress"]
-    s_wall_small, s_rss_small, _ = _median_run(argv, max(args.repeat, 5))
+    small_run = _median_run(argv, max(args.repeat, 5))
     print(
-        f"small app ({args.small} files): leakline {s_wall_small:.2f} s median wall incl. start-up "
-        f"(target < 0.5 s), peak RSS {s_rss_small:.0f} MB"
+        f"small app ({args.small} files): leakline {small_run.wall_s:.2f} s median wall incl. start-up "
+        f"({small_run.cpu_s:.2f} s CPU; target < 0.5 s), peak RSS {small_run.max_rss_mb:.0f} MB"
     )
     return 0
 
