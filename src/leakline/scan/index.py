@@ -78,11 +78,11 @@ class SourceFile:
     stats: Counter[str]
     _data: bytes | None = None
 
-    @property
+    @cached_property
     def suffix(self) -> str:
         return PurePosixPath(self.rel).suffix.lower()
 
-    @property
+    @cached_property
     def name(self) -> str:
         return PurePosixPath(self.rel).name
 
@@ -121,7 +121,7 @@ class SourceFile:
     def language(self) -> Language | None:
         return ts.language_for(self.suffix)
 
-    @property
+    @cached_property
     def is_source(self) -> bool:
         return self.language is not None and not self.rel.startswith(".next/") and not self.rel.endswith(".d.ts")
 

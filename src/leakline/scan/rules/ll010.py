@@ -12,7 +12,6 @@ component through its props when a caller elsewhere in the project passes it (se
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 
 from tree_sitter import Language, Node
@@ -21,6 +20,7 @@ from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FileLlm, Mode
+from leakline.scan.prefilter import import_specs
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments
 
@@ -52,7 +52,6 @@ CONVENTION_STEMS = frozenset(
     {"page", "layout", "template", "route", "loading", "not-found", "error", "global-error", "default"}
 )
 # Byte-level prefilter for "which modules might import X": the specifiers of import/export-from/import().
-_IMPORT_SPEC = re.compile(rb"""(?:\bfrom|\bimport)\s*\(?\s*["']([^"'\n]+)["']""")
 SNIPPET_CHARS = 60
 DATA_BLOCK_TYPES = frozenset({"application/ld+json", "application/json"})
 
@@ -315,9 +314,8 @@ class PropFlows:
             for f in self.ctx.index.files.values():
                 if not f.is_source:
                     continue
-                tokens = {m.group(1).rsplit(b"/", 1)[-1] for m in _IMPORT_SPEC.finditer(f.data())}
-                for token in tokens:
-                    self._importers.setdefault(token.decode("utf-8", "replace"), []).append(f)
+                for token in {spec.rsplit("/", 1)[-1] for spec in import_specs(f.data())}:
+                    self._importers.setdefault(token, []).append(f)
         return self._importers
 
     def prepare(self, f: SourceFile) -> None:

@@ -75,10 +75,15 @@ def _ai_word_offsets(lowered: bytes) -> Iterator[tuple[int, int]]:
 
 def has_access_hint(data: bytes) -> bool:
     lowered = data.lower()
-    return any(
-        _ACCESS_HINT.search(lowered, max(0, start - HINT_WINDOW), end + HINT_WINDOW)
-        for start, end in _ai_word_offsets(lowered)
-    )
+    # Overlapping windows around nearby AI words are searched once, as one merged window.
+    windows = sorted((max(0, start - HINT_WINDOW), end + HINT_WINDOW) for start, end in _ai_word_offsets(lowered))
+    merged: list[tuple[int, int]] = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return any(_ACCESS_HINT.search(lowered, lo, hi) for lo, hi in merged)
 
 
 USER_INPUT_PROPS = frozenset({"params", "searchParams", "query"})
@@ -463,10 +468,12 @@ class AiContentWithoutOwnershipCheck(Rule):
         index = ctx.index
         for f in ctx.targets:
             data = f.data()
-            if not any(hint in data for hint in INPUT_HINTS) or not has_access_hint(data):
+            if not any(hint in data for hint in INPUT_HINTS):
                 continue
             serves = index.is_page(f) or index.is_route_handler(f) or index.is_api_route(f)
             if not serves and (b"use server" not in data or not index.is_server_action_module(f)):
+                continue
+            if not has_access_hint(data):
                 continue
             yield from self._check_file(index, f)
 
