@@ -8,7 +8,7 @@ import pytest
 
 from leakline.config import load_settings
 from leakline.guard.sanitize import Action, Policy, PolicyError, Sanitizer, SanitizerFailed, SanitizeSettings
-from leakline.guard.sanitize.matchers import Candidate, Matcher, Triggers
+from leakline.guard.sanitize.matchers import Candidate, NumberMatcher, Triggers
 
 CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"
 
@@ -70,7 +70,10 @@ def test_per_route_actions() -> None:
         Policy().with_actions({"email": "shred"})
 
 
-class _Exploding(Matcher):
+class _Exploding(NumberMatcher):
+    def __init__(self) -> None:
+        super().__init__(())
+
     def find(self, text: str, triggers: Triggers) -> list[Candidate]:
         raise RuntimeError("boom")
 
@@ -84,7 +87,7 @@ def test_a_failing_detector_fails_closed() -> None:
     assert "4111" not in info.value.diagnostics()
     stream = sanitizer.stream()
     with pytest.raises(SanitizerFailed):
-        stream.feed("x" * 2000)
+        stream.feed("card 4111111111111111 " + "x" * 2000)
 
 
 def test_one_sanitizer_serves_many_threads() -> None:

@@ -140,16 +140,88 @@ def test_short_overlap_with_the_corpus_passes(sanitizer: Sanitizer) -> None:
     assert sanitizer.sanitize(text).hits == []
 
 
-def test_hold_back_is_bounded_and_text_flows_before_finish(sanitizer: Sanitizer) -> None:
+@pytest.mark.parametrize("holdback", [448, 512, 1000])
+@pytest.mark.parametrize("size", [1, 7, 20, 300, 2500])
+def test_hold_back_stays_below_twice_the_holdback(holdback: int, size: int) -> None:
+    sanitizer = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=holdback))
     stream = sanitizer.stream()
     sent = ""
     words = "plain words flow through the stream " * 300
-    bound = sanitizer.policy.holdback_chars * 3 // 2 + 20  # hold-back + one release step + one chunk
-    for i in range(0, len(words), 20):
-        sent += stream.feed(words[i : i + 20])
-        assert stream.pending_chars <= bound
-    assert len(sent) >= len(words) - bound
+    for i in range(0, len(words), size):
+        sent += stream.feed(words[i : i + size])
+        assert stream.pending_chars < 2 * holdback
+        assert len(sent) == i + len(words[i : i + size]) - stream.pending_chars
     assert sent + stream.finish() == words
+
+
+def test_text_is_released_every_holdback_characters(sanitizer: Sanitizer) -> None:
+    # Word boundaries fall on the release points, so each release is exactly `holdback` characters long.
+    holdback = sanitizer.policy.holdback_chars
+    words = "abcdefg " * 400
+    stream = sanitizer.stream()
+    releases: list[tuple[int, str]] = []
+    for i, ch in enumerate(words):
+        out = stream.feed(ch)
+        if out:
+            releases.append((i + 1, out))
+    assert [fed for fed, _ in releases][:3] == [2 * holdback, 3 * holdback, 4 * holdback]
+    assert [out for _, out in releases][:3] == [words[:holdback], words[holdback : 2 * holdback],
+                                                 words[2 * holdback : 3 * holdback]]  # fmt: skip
+    assert "".join(out for _, out in releases) + stream.finish() == words
+
+
+def test_an_email_with_a_domain_longer_than_the_window(sanitizer: Sanitizer) -> None:
+    # Its trigger stays unsettled (the domain has not ended) over several releases.
+    text = "word " * 300 + "write to jane@" + "sub." * 400 + "example.com today " + "word " * 300
+    expected = sanitizer.sanitize(text)
+    assert [h.detector for h in expected.hits] == ["email"]
+    for size in (1, 20, 333, 5000):
+        out, stream = _stream(sanitizer, [text[i : i + size] for i in range(0, len(text), size)])
+        assert out == expected.text
+        assert stream.hits == expected.hits  # type: ignore[attr-defined]
+
+
+def test_an_email_inside_a_run_too_long_to_hold_back(sanitizer: Sanitizer) -> None:
+    # Past TRAILING_RUN_MAX a non-space run is released before it ends; the address in it must hold the cut
+    # before it even though its trigger is not settled yet.
+    text = "write to jane@" + "sub." * 4500 + "example.com today " + "word " * 300
+    expected = sanitizer.sanitize(text)
+    assert [h.detector for h in expected.hits] == ["email"]
+    for size in (20, 1000):
+        out, stream = _stream(sanitizer, [text[i : i + size] for i in range(0, len(text), size)])
+        assert out == expected.text
+        assert stream.hits == expected.hits  # type: ignore[attr-defined]
+
+
+def test_scanned_bytes_counts_utf8_at_any_time(sanitizer: Sanitizer) -> None:
+    stream = sanitizer.stream()
+    text = "Grüße aus Köln, 東京 " * 100
+    fed = ""
+    for i in range(0, len(text), 13):
+        stream.feed(text[i : i + 13])
+        fed += text[i : i + 13]
+        assert stream.scanned_bytes == len(fed.encode())
+    stream.finish()
+    assert stream.scanned_bytes == len(text.encode())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=pieces, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
+def test_the_re_engine_streams_the_same_result(text: str, cuts: list[int]) -> None:
+    fallback = _re_sanitizer()
+    whole = fallback.sanitize(text)
+    out, stream = _stream(fallback, _split(text, cuts))
+    assert out == whole.text
+    assert stream.hits == whole.hits  # type: ignore[attr-defined]
+
+
+_RE_SANITIZERS: list[Sanitizer] = []
+
+
+def _re_sanitizer() -> Sanitizer:
+    if not _RE_SANITIZERS:
+        _RE_SANITIZERS.append(Sanitizer(Policy(canaries=(CANARY,), protected_documents=(PROTECTED,), engine="re")))
+    return _RE_SANITIZERS[0]
 
 
 def test_every_single_split_point_and_every_20_byte_phase(sanitizer: Sanitizer) -> None:

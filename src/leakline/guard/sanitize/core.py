@@ -24,11 +24,13 @@ from leakline.guard.sanitize.matchers import (
     Candidate,
     EmailMatcher,
     Ipv6Matcher,
+    LocalMatcher,
     Matcher,
     NumberMatcher,
     ProtectedCorpus,
     ProtectedTextMatcher,
     SecretMatcher,
+    Triggers,
 )
 from leakline.guard.sanitize.policy import Action, Policy
 
@@ -67,6 +69,12 @@ class _Family:
     matcher: Matcher
 
 
+@dataclass(frozen=True, slots=True)
+class LocalFamily:
+    name: str
+    matcher: LocalMatcher
+
+
 class Sanitizer:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -91,7 +99,7 @@ class Sanitizer:
             raise PolicyError("sanitize.engine: 'hyperscan' is set but the hyperscan package is not installed",
                               hint="pip install hyperscan, or set engine = \"auto\"")  # fmt: skip
         canary = [self._canary.pattern] if self.policy.canaries else []
-        return HyperscanEngine(canary, self._protected.gate_patterns())
+        return HyperscanEngine(canary, self._protected.gate_patterns(), self._canary.max_length)
 
     @staticmethod
     def _versions(policy: Policy, corpus: ProtectedCorpus) -> dict[str, str]:
@@ -104,6 +112,16 @@ class Sanitizer:
         versions["canary"] = f"{DETECTOR_VERSION} tokens={len(policy.canaries)}"
         return versions
 
+    @property
+    def local_families(self) -> tuple[LocalFamily, ...]:
+        """Families judged trigger by trigger (a stream judges each trigger once)."""
+        return tuple(LocalFamily(f.name, f.matcher) for f in self._families if isinstance(f.matcher, LocalMatcher))
+
+    @property
+    def gated_families(self) -> tuple[_Family, ...]:
+        """Families that look at windows around gate matches (a stream re-runs them while a gate is near)."""
+        return tuple(f for f in self._families if not isinstance(f.matcher, LocalMatcher))
+
     # ---- the scan ----------------------------------------------------------------------------------
 
     def candidates(self, text: str) -> list[Candidate]:
@@ -112,8 +130,13 @@ class Sanitizer:
             triggers = self.engine.scan(text)
         except Exception as exc:
             raise SanitizerFailed(f"engine:{self.engine.name}", exc) from exc
+        return self.candidates_of(self._families, text, triggers)
+
+    @staticmethod
+    def candidates_of(families: Iterable[_Family | LocalFamily], text: str, triggers: Triggers) -> list[Candidate]:
+        """The candidates these families find at `triggers`. Raises `SanitizerFailed`."""
         out: list[Candidate] = []
-        for family in self._families:
+        for family in families:
             try:
                 out.extend(family.matcher.find(text, triggers))
             except Exception as exc:

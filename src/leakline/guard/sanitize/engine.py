@@ -5,6 +5,9 @@ patterns (canary spellings, fingerprint k-grams of the protected corpus). Two in
 chosen by measurement (bench/sanitize_bench.py): Hyperscan over the text's ASCII projection (every
 non-ASCII character becomes `?`, so byte offsets are character offsets), and Python's `re` as the
 pure-Python fallback when the `hyperscan` wheel is not installed. Both report the same positions.
+
+A stream does not re-scan what it has seen: `scan_tail` reports only the triggers that text appended
+since the last call settles (see `stream.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ _SECRET_BASE = 1000
 _ANCHOR_LENGTHS = tuple(len(a) for a in SECRET_ANCHORS)
 _HS_START_DIGIT = re.compile(rb"[0-9][0-9 \-./)]{6}")
 _RE_COLON = re.compile(r"(?<=:):|(?<=[0-9A-Fa-f]):(?=[0-9A-Fa-f])")
+LOCAL_LOOKBEHIND = 3
+"""A trigger at `p` depends on text from `p - 3` (`AB 1`, a non-digit before a digit, a hex digit before `:`)..."""
+LOCAL_LOOKAHEAD = 6
+"""...to `p + 6` (a digit trigger needs six more number characters)."""
+LocalTriggers = dict[str, list[int]]
+"""The `at`, `digit` and `colon` trigger positions by `Triggers` field name."""
 
 
 class TriggerEngine(ABC):
@@ -44,6 +53,20 @@ class TriggerEngine(ABC):
     @abstractmethod
     def scan(self, text: str) -> Triggers:
         """The sorted trigger positions in `text`."""
+
+    @abstractmethod
+    def scan_tail(
+        self, text: str, local_from: int, gate_from: int, final: bool
+    ) -> tuple[LocalTriggers, int, int]:
+        """What a stream learns when `text` has grown since the previous call.
+
+        `text` is a suffix of the stream starting at least 512 characters before `local_from` (or the whole
+        stream so far); `final` says no more text follows. Returns `(triggers, local_to, gate_end)`:
+        `triggers["at"]`, `["digit"]` and `["colon"]` hold exactly the positions in `[local_from, local_to)`
+        that `scan(whole stream)` reports (the next call starts from `local_to`); `gate_end` is the largest
+        end of a gate match (canary, secret anchor) ending after `gate_from`, -1 when there is none, or
+        `len(text)` when this engine cannot tell (the gated matchers must then run on every window).
+        """
 
 
 class ReEngine(TriggerEngine):
@@ -61,13 +84,39 @@ class ReEngine(TriggerEngine):
         colon = [m.start() - 1 if text[m.start() - 1] == ":" else m.start() for m in _RE_COLON.finditer(text)]
         return Triggers(at=at, digit=digit, colon=colon)
 
+    def scan_tail(
+        self, text: str, local_from: int, gate_from: int, final: bool
+    ) -> tuple[LocalTriggers, int, int]:
+        local_to = len(text) if final else max(local_from, len(text) - LOCAL_LOOKAHEAD)
+        at: list[int] = []
+        pos = text.find("@", local_from, local_to)
+        while pos >= 0:
+            at.append(pos)
+            pos = text.find("@", pos + 1, local_to)
+        # `pos` in finditer is not a slice: the look-behinds still see the text before it.
+        digit: list[int] = []
+        for m in _RE_DIGIT.finditer(text, local_from):
+            if m.start() >= local_to:
+                break
+            digit.append(m.start())
+        colon: list[int] = []
+        for m in _RE_COLON.finditer(text, local_from):
+            p = m.start() - 1 if text[m.start() - 1] == ":" else m.start()
+            if p >= local_to:
+                break
+            if p >= local_from:
+                colon.append(p)
+        return {"at": at, "digit": digit, "colon": colon}, local_to, len(text)
+
 
 class HyperscanEngine(TriggerEngine):
     """Hyperscan block mode: one database for the triggers and every gate pattern, one scan per text."""
 
     name = "hyperscan"
 
-    def __init__(self, canary_patterns: Sequence[str], protected_patterns: Sequence[str]) -> None:
+    def __init__(
+        self, canary_patterns: Sequence[str], protected_patterns: Sequence[str], canary_max_length: int = 0
+    ) -> None:
         import hyperscan
 
         expressions = [p for _, p, _ in _HS_PATTERNS]
@@ -87,6 +136,9 @@ class HyperscanEngine(TriggerEngine):
             flags.append(0)
         self._has_canary = bool(canary_patterns)
         self._has_protected = bool(protected_patterns)
+        # A gate match that ends after `gate_from` starts at most this far before it (canary spellings are
+        # bounded; protected k-grams are not, which is why a protected corpus makes gates untracked).
+        self._gate_reach = max(canary_max_length, *_ANCHOR_LENGTHS) + 1
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._db.compile(expressions=expressions, ids=ids, flags=flags)
         self._scratch = hyperscan.Scratch(self._db)
@@ -99,8 +151,8 @@ class HyperscanEngine(TriggerEngine):
             scratch = self._local.scratch = self._scratch.clone()
         return scratch
 
-    def scan(self, text: str) -> Triggers:
-        data = text.encode("ascii", "replace")
+    def _buckets(self, data: bytes) -> tuple[list[int], ...]:
+        """Match ends per trigger kind (secret anchors: their start)."""
         buckets: tuple[list[int], ...] = ([], [], [], [], [], [], [], [])
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
@@ -110,6 +162,11 @@ class HyperscanEngine(TriggerEngine):
                 buckets[pattern_id].append(end)
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._thread_scratch())
+        return buckets
+
+    def scan(self, text: str) -> Triggers:
+        data = text.encode("ascii", "replace")
+        buckets = self._buckets(data)
         at = [e - 1 for e in buckets[_AT]]
         digits = {e - 7 for e in buckets[_DIGIT]} | {e - 1 for e in buckets[_LETTER_DIGIT]}
         if _HS_START_DIGIT.match(data):
@@ -124,6 +181,55 @@ class HyperscanEngine(TriggerEngine):
             protected_ends=buckets[_PROTECTED] if self._has_protected else [],
             secret_anchors=sorted(buckets[_SECRET]),
         )
+
+    def scan_tail(
+        self, text: str, local_from: int, gate_from: int, final: bool
+    ) -> tuple[LocalTriggers, int, int]:
+        local_to = len(text) if final else max(local_from, len(text) - LOCAL_LOOKAHEAD)
+        # Every pattern that can report something new lies inside this slice: triggers need LOCAL_LOOKBEHIND
+        # characters before their position, gates at most `_gate_reach` before their end.
+        a = max(0, min(local_from - LOCAL_LOOKBEHIND, gate_from - self._gate_reach))
+        data = text[a:].encode("ascii", "replace")
+        found: list[tuple[int, int]] = []
+
+        def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
+            found.append((pattern_id, end))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._thread_scratch())
+        at: list[int] = []
+        digit: list[int] = []
+        colon: list[int] = []
+        lo, hi = local_from - a, local_to - a
+        gate_end = -1
+        # Called once per release on a few hundred new characters: a handful of matches, one plain loop.
+        for pattern_id, end in found:
+            if pattern_id == _DIGIT:
+                if lo <= end - 7 < hi:
+                    digit.append(end - 7 + a)
+            elif pattern_id == _LETTER_DIGIT:
+                if lo <= end - 1 < hi:
+                    digit.append(end - 1 + a)
+            elif pattern_id == _AT:
+                if lo <= end - 1 < hi:
+                    at.append(end - 1 + a)
+            elif pattern_id in (_DCOLON, _HEXCOLON):
+                if lo <= end - 2 < hi:
+                    colon.append(end - 2 + a)
+            elif pattern_id != _PROTECTED and end > gate_end:
+                gate_end = end
+        if a == 0 and lo <= 0 < hi and _HS_START_DIGIT.match(data):
+            digit.append(0)
+        if len(digit) > 1:
+            digit = sorted(set(digit))
+        if len(colon) > 1:
+            colon = sorted(set(colon))
+        if self._has_protected:
+            gate_end = len(text)  # protected gates end in \b: a window's own scan can see one this cannot
+        elif gate_end + a <= gate_from:
+            gate_end = -1
+        else:
+            gate_end += a
+        return {"at": at, "digit": digit, "colon": colon}, local_to, gate_end
 
 
 def hyperscan_available() -> bool:

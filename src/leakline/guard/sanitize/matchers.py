@@ -19,6 +19,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from leakline.detectors.secrets import _AWS_SECRET_NAMES, _BY_ANCHOR, Context, find_secrets
 from leakline.guard.sanitize import checks
@@ -60,6 +61,28 @@ class Matcher(ABC):
         """Every candidate span of this family in `text`."""
 
 
+class LocalMatcher(Matcher):
+    """A family whose candidates each come from one trigger in `trigger_field` and depend on nothing else.
+
+    What `find` yields for a trigger at `p` reads only the `left_reach` characters before `p` and text after
+    `p` up to where `settled` can tell it no longer matters; every candidate starts at or after
+    `p - start_reach` and at or before `p`. A stream relies on these bounds to judge each trigger once
+    (tests/guard/test_stream_sanitize.py checks them against truncated texts).
+    """
+
+    trigger_field: ClassVar[str]
+    left_reach: ClassVar[int]
+    start_reach: ClassVar[int]
+
+    @abstractmethod
+    def settled(self, text: str, p: int) -> bool:
+        """True when no text appended after `text` could change what `find` yields for the trigger at `p`."""
+
+    def only(self, positions: Sequence[int]) -> Triggers:
+        """Triggers holding just `positions` in this family's field."""
+        return Triggers(**{self.trigger_field: positions})
+
+
 def _is_digit(ch: str) -> bool:
     return "0" <= ch <= "9"
 
@@ -78,9 +101,18 @@ EMAIL_LOCAL_MAX = 64
 _LOCAL_TAIL = re.compile(r"[\w.%+\-]{1,64}\Z")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
 _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_NOT_DOMAIN = re.compile(r"[^A-Za-z0-9.\-]")
 
 
-class EmailMatcher(Matcher):
+class EmailMatcher(LocalMatcher):
+    trigger_field = "at"
+    left_reach = EMAIL_LOCAL_MAX + 1
+    start_reach = EMAIL_LOCAL_MAX
+
+    def settled(self, text: str, p: int) -> bool:
+        # The domain pattern (and its look-ahead) cannot read past the first character that no domain has.
+        return _NOT_DOMAIN.search(text, p + 1) is not None
+
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         for at in triggers.at:
             local = _LOCAL_TAIL.search(text, max(0, at - EMAIL_LOCAL_MAX), at)
@@ -99,13 +131,17 @@ class EmailMatcher(Matcher):
 
 # ---- numbers: cards, phones, IBAN, SSN, NINO, national ids, IPv4 -------------------------------------
 
-_DIGITS = re.compile(r"[0-9]{1,40}")
+DIGIT_RUN_MAX = 40
+_DIGITS = re.compile(r"[0-9]{1," + str(DIGIT_RUN_MAX) + "}")
 _REGION = re.compile(r"[0-9](?:[ \-./]?[0-9]|\) [0-9])*")
 MIN_REGION_CHARS = 7
 NUMBER_SEPARATORS = frozenset(" -./")
 MAX_GROUPS = 8
 MAX_GROUP_DIGITS = 19
 CONTEXT_CHARS = 48
+NUMBER_RIGHT_REACH = MAX_GROUPS * (DIGIT_RUN_MAX + 2) + 8
+"""Past its trigger, a number is read at most this far: `_groups` steps over at most `MAX_GROUPS` runs of
+`DIGIT_RUN_MAX` digits and a 1-2 character separator, then a DNI letter or a boundary is checked."""
 PHONE_MIN_DIGITS, PHONE_MAX_DIGITS = 7, 15
 NANP_REGIONS = frozenset({"US", "CA"})
 IPV4_GROUPS = 4
@@ -165,11 +201,18 @@ def _context(text: str, start: int, key: str) -> bool:
     return _ID_CONTEXT[key].search(text, max(0, start - CONTEXT_CHARS), start) is not None
 
 
-class NumberMatcher(Matcher):
+class NumberMatcher(LocalMatcher):
     """Everything whose first digit run is a trigger: longest accepted span per trigger wins."""
+
+    trigger_field = "digit"
+    left_reach = CONTEXT_CHARS + 8  # the id context words, and "ABCDEF" + one boundary before a codice fiscale
+    start_reach = 6
 
     def __init__(self, phone_regions: Sequence[str]) -> None:
         self._regions = tuple(phone_regions)
+
+    def settled(self, text: str, p: int) -> bool:
+        return p + NUMBER_RIGHT_REACH <= len(text)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         for p in triggers.digit:
@@ -342,7 +385,14 @@ _HEXRUN_TAIL = re.compile(r"[0-9A-Fa-f:.]{0,45}\Z")
 _HEXRUN = re.compile(r"[0-9A-Fa-f:.]{0,45}")
 
 
-class Ipv6Matcher(Matcher):
+class Ipv6Matcher(LocalMatcher):
+    trigger_field = "colon"
+    left_reach = IPV6_MAX + 1
+    start_reach = IPV6_MAX
+
+    def settled(self, text: str, p: int) -> bool:
+        return p + IPV6_MAX + 2 <= len(text)
+
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         seen: set[tuple[int, int]] = set()
         for p in triggers.colon:

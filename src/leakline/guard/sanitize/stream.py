@@ -1,8 +1,8 @@
 """`StreamSanitizer`: sanitizing a streamed response with a bounded hold-back buffer.
 
 The stream keeps the original text it has not released yet, plus `LEFT_CONTEXT` characters before it.
-On each `feed` (once enough new text has arrived) it scans that window with the same matchers as a
-whole-text scan and releases text up to a *cut* that no match can straddle:
+Each time `holdback_chars` new characters have arrived (and the hold-back is full) it finds the hits in
+that window and releases text up to a *cut* that no match can straddle:
 
 - at least `holdback_chars` before the end (longer than any bounded match plus its right-hand context);
 - before any hit that ends inside that last stretch (it could still grow or vanish);
@@ -14,18 +14,29 @@ whole-text scan and releases text up to a *cut* that no match can straddle:
 Because every matcher's verdict depends only on bounded nearby text, hits before the cut are exactly the
 hits of the whole text, so the concatenated output equals `Sanitizer.sanitize(whole).text` for any
 chunking (property-tested). A blocking hit stops the stream: the text before it is released, nothing after.
+
+Nothing is scanned twice where it need not be. The engine reads only the new text (`scan_tail`). E-mail,
+number and IPv6 triggers (`LocalMatcher`s) are judged once each, as soon as enough text follows them
+(`settled`); their hits are kept until released. A trigger not yet settled is judged only if a hit from it
+could start before `len - holdback` (it could then move the cut), and judged again later. The gated
+families (canaries, secrets, protected text) re-run on the whole window, as a whole-text scan of it would,
+but only while a gate match lies inside it: they are rare, and their windows need the widening they do.
+
+Latency: without a structural hold (a non-space run, an open PEM block, a protected run or a hit
+straddling the cut), `pending_chars` stays below `2 × holdback_chars` after every `feed`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from leakline.guard.sanitize.errors import StreamClosed
+from leakline.guard.sanitize.errors import SanitizerFailed, StreamClosed
 from leakline.guard.sanitize.matchers import Candidate, normalized_tokens
 from leakline.guard.sanitize.policy import Action
 
 if TYPE_CHECKING:
     from leakline.guard.sanitize.core import DetectorHit, Sanitizer
+    from leakline.guard.sanitize.engine import LocalTriggers
 
 LEFT_CONTEXT = 512
 """Original characters kept before the release point: matchers look back (keywords, Firebase markers)."""
@@ -33,6 +44,7 @@ PEM_PENDING_MAX = 12_288
 """A PEM header without its END line holds the stream back at most this far (the secret matcher's bound)."""
 TRAILING_RUN_MAX = 16_384
 """A run of non-space characters longer than this is released even though it has not ended."""
+_SHORT_RUN = 128
 _PEM_BEGIN = "-----BEGIN "
 _PEM_END = "-----END "
 
@@ -44,32 +56,59 @@ class StreamSanitizer:
         self._sanitizer = sanitizer
         self._actions = sanitizer.policy.actions
         self._holdback = sanitizer.policy.holdback_chars
-        self._step = max(64, self._holdback // 2)
+        # One release per `holdback_chars` new characters: each costs ~10 µs of Python however little it
+        # frees (bench/sanitize_bench.py), and the hold-back already sets the latency an operator accepts.
+        self._step = self._holdback
         self._protected_tokens = sanitizer.policy.min_protected_tokens if sanitizer.policy.protected_documents else 0
+        self._families = sanitizer.local_families
+        self._gated = sanitizer.gated_families
+        self._pending: tuple[list[int], ...] = tuple([] for _ in self._families)
+        """Per local family, the triggers (whole-text offsets, ascending) not yet settled."""
+        self._settled: list[Candidate] = []
+        """Candidates of settled triggers (whole-text offsets) not yet behind the release point."""
+        self._local_from = 0
+        """Whole-text offset from which the engine has not yet reported local triggers."""
+        self._gate_from = 0
+        """Whole-text length the engine has seen (gate matches ending up to here are known)."""
+        self._gate_end = -1
+        """The largest end of a gate match seen (whole-text offset)."""
         self._buf = ""
         self._base = 0
         """Offset in the whole text of `_buf[0]`."""
+        self._parts: list[str] = []
+        """Text fed since the last release, not yet in `_buf` (joined once per release, not per chunk)."""
+        self._new = 0
+        self._due = self._holdback + self._step
+        """Characters of new text that trigger the next release."""
+        self._bytes = 0
         self._released = 0
         """Offset in the whole text up to which sanitized output has been returned."""
         self._finished = False
+        self._stopped = False
+        """Finished or blocked: `feed` has nothing to do."""
         self.blocked = False
         self.hits: list[DetectorHit] = []
-        self.scanned_bytes = 0
+
+    @property
+    def scanned_bytes(self) -> int:
+        """UTF-8 bytes fed so far."""
+        return self._bytes + sum(len(p.encode("utf-8", "surrogatepass")) for p in self._parts)
 
     @property
     def pending_chars(self) -> int:
         """Characters received and not yet released (the current hold-back)."""
-        return self._base + len(self._buf) - self._released
+        return self._base + len(self._buf) + self._new - self._released
 
     def feed(self, delta: str) -> str:
         """Add a piece of the response; returns the sanitized text that is safe to send now (maybe "")."""
-        if self._finished:
-            raise StreamClosed("feed() after finish() on a sanitizer stream")
-        if self.blocked or not delta:
+        if self._stopped:
+            if self._finished:
+                raise StreamClosed("feed() after finish() on a sanitizer stream")
             return ""
-        self._buf += delta
-        self.scanned_bytes += len(delta.encode("utf-8", "surrogatepass"))
-        if self.pending_chars < self._holdback + self._step:
+        # The common call (a token or two) must cost next to nothing: all the work waits for a release.
+        self._parts.append(delta)
+        self._new += len(delta)
+        if self._new < self._due:
             return ""
         return self._advance(final=False)
 
@@ -77,58 +116,134 @@ class StreamSanitizer:
         """End of the stream: everything still held back, sanitized."""
         if self._finished:
             raise StreamClosed("finish() called twice on a sanitizer stream")
-        self._finished = True
+        self._finished = self._stopped = True
         if self.blocked:
             return ""
         return self._advance(final=True)
 
     def _advance(self, *, final: bool) -> str:
         s = self._sanitizer
-        lo = max(self._base, self._released - LEFT_CONTEXT)
-        window = self._buf[lo - self._base :]
-        n = lo + len(window)
-        kept = s.resolve((Candidate(c.detector, c.start + lo, c.end + lo) for c in s.candidates(window)),
-                         since=self._released)  # fmt: skip
-        cut = n if final else self._cut(window, lo, n, kept)
-        stable = [c for c in kept if c.start < cut]
-        block_at = next((i for i, c in enumerate(stable) if self._actions[c.detector] is Action.BLOCK), None)
-        if block_at is not None:
-            stable = stable[: block_at + 1]
-        local = [Candidate(c.detector, c.start - lo, c.end - lo) for c in stable]
-        out, blocked = s.render(window, local, self._released - lo, cut - lo)
-        self.hits.extend(s.hit(window, c, offset=lo) for c in local)
-        self.blocked = blocked
-        self._released = cut
-        keep_from = max(self._base, cut - LEFT_CONTEXT)
-        self._buf = self._buf[keep_from - self._base :]
+        parts = self._parts
+        new = parts[0] if len(parts) == 1 else "".join(parts)
+        self._parts = []
+        self._new = 0
+        self._bytes += len(new) if new.isascii() else len(new.encode("utf-8", "surrogatepass"))
+        base = self._base
+        buf = self._buf + new
+        n = len(buf)
+        released = self._released - base
+        try:
+            triggers, local_to, gate_end = s.engine.scan_tail(
+                buf, self._local_from - base, self._gate_from - base, final
+            )
+        except Exception as exc:
+            raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
+        self._local_from = local_to + base
+        self._gate_from = n + base
+        if gate_end >= 0 and gate_end + base > self._gate_end:
+            self._gate_end = gate_end + base
+        candidates = self._candidates(buf, base, triggers, final)
+        kept = s.resolve(candidates, since=released) if candidates else candidates
+        cut = n if final else self._cut(buf, released, kept)
+        stable = [c for c in kept if c.start < cut] if kept else kept
+        if stable:
+            block_at = next((i for i, c in enumerate(stable) if self._actions[c.detector] is Action.BLOCK), None)
+            if block_at is not None:
+                stable = stable[: block_at + 1]
+            out, blocked = s.render(buf, stable, released, cut)
+            if blocked:
+                self.blocked = self._stopped = True
+            self.hits.extend(s.hit(buf, c, offset=base) for c in stable)
+        else:
+            out = buf[released:cut]
+        released = self._released = cut + base
+        if self._settled:
+            self._settled = [c for c in self._settled if c.start >= released]
+        for pending in self._pending:
+            if pending and pending[0] < released:
+                # Local hits start at or before their trigger: one behind the release point is moot.
+                pending[:] = [p for p in pending if p >= released]
+        keep_from = max(base, released - LEFT_CONTEXT)
+        self._buf = buf[keep_from - base :]
         self._base = keep_from
+        self._due = max(self._step, self._holdback + self._step - (n - cut))
         return out
 
-    def _cut(self, window: str, lo: int, n: int, kept: list[Candidate]) -> int:
+    def _candidates(self, buf: str, base: int, triggers: LocalTriggers, final: bool) -> list[Candidate]:
+        """Every candidate that can matter for this release, in `buf` offsets."""
+        s = self._sanitizer
+        out = [Candidate(c.detector, c.start - base, c.end - base) for c in self._settled] if self._settled else []
+        # A candidate starting at or after `horizon` cannot move the cut (it is at most `horizon`) nor beat
+        # an earlier candidate in `resolve`: an unsettled trigger that can only give such needs no look yet.
+        horizon = len(buf) - self._holdback
+        for family, pending in zip(self._families, self._pending, strict=True):
+            matcher = family.matcher
+            fresh = triggers[matcher.trigger_field]
+            if fresh:
+                pending.extend([p + base for p in fresh])
+            if not pending:
+                continue
+            ready: list[int] = []
+            early: list[int] = []
+            waiting: list[int] = []
+            for p in pending:
+                q = p - base
+                if final or matcher.settled(buf, q):
+                    ready.append(q)
+                else:
+                    waiting.append(p)
+                    if q - matcher.start_reach < horizon:
+                        early.append(q)
+            if ready:
+                found = s.candidates_of((family,), buf, matcher.only(ready))
+                if found:
+                    out.extend(found)
+                    self._settled.extend(Candidate(c.detector, c.start + base, c.end + base) for c in found)
+                pending[:] = waiting
+            if early:
+                out.extend(s.candidates_of((family,), buf, matcher.only(early)))
+        if self._gate_end > base:
+            # A gate match lies in the window: its families see the window exactly as a whole-window scan would.
+            try:
+                gated = s.engine.scan(buf)
+            except Exception as exc:
+                raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
+            out.extend(s.candidates_of(self._gated, buf, gated))
+        return out
+
+    def _cut(self, window: str, released: int, kept: list[Candidate]) -> int:
+        """The release point, in `window` offsets (as `released` and `kept` are)."""
+        n = len(window)
         cut = n - self._holdback
         for c in kept:
-            if c.end > cut:
-                cut = min(cut, c.start)
+            if c.end > cut and c.start < cut:
+                cut = c.start
         run = _trailing_run(window)
-        if run < TRAILING_RUN_MAX:
-            cut = min(cut, n - run)
-        begin = window.rfind(_PEM_BEGIN, max(0, self._released - lo - len(_PEM_BEGIN)))
-        if begin >= 0 and window.find(_PEM_END, begin) < 0 and len(window) - begin < PEM_PENDING_MAX:
-            cut = min(cut, lo + begin)
+        if run < TRAILING_RUN_MAX and n - run < cut:
+            cut = n - run
+        begin = window.rfind(_PEM_BEGIN, max(0, released - len(_PEM_BEGIN)))
+        if begin >= 0 and window.find(_PEM_END, begin) < 0 and n - begin < PEM_PENDING_MAX:
+            cut = min(cut, begin)
         if self._protected_tokens:
-            tokens = normalized_tokens(window, max(0, self._released - lo))
+            tokens = normalized_tokens(window, max(0, released))
             if len(tokens) >= self._protected_tokens:
-                cut = min(cut, lo + tokens[-self._protected_tokens][1])
+                cut = min(cut, tokens[-self._protected_tokens][1])
             elif tokens:
-                cut = min(cut, lo + tokens[0][1])
+                cut = min(cut, tokens[0][1])
         for c in reversed(kept):
             if c.start < cut < c.end:
                 cut = c.start
-        return max(cut, self._released)
+        return max(cut, released)
 
 
 def _trailing_run(window: str) -> int:
-    """Length of the run of non-space characters at the end of `window` (scanned backwards: it is short)."""
+    """Length of the run of non-space characters at the end of `window`, at most `TRAILING_RUN_MAX`."""
+    if not window or window[-1].isspace():
+        return 0
+    tail = window[-_SHORT_RUN:]
+    word = tail.rsplit(None, 1)[-1]  # same whitespace as str.isspace; stops at the last space, in C
+    if len(word) < len(tail):
+        return len(word)
     i = len(window)
     limit = max(0, i - TRAILING_RUN_MAX)
     while i > limit and not window[i - 1].isspace():
