@@ -193,6 +193,19 @@ def test_an_email_inside_a_run_too_long_to_hold_back(sanitizer: Sanitizer) -> No
         assert stream.hits == expected.hits  # type: ignore[attr-defined]
 
 
+def test_a_long_canary_with_a_holdback_longer_than_its_spellings() -> None:
+    # The hold-back must exceed the longest bounded match: here a 719-character spaced spelling.
+    token = "".join(f"{i:02x}Q{chr(65 + i % 26)}" for i in range(90))  # 360 characters
+    s = Sanitizer(Policy(canaries=(token,), holdback_chars=1500).with_actions({"canary": "redact"}))
+    text = "word " * 400 + " ".join(token) + " tail " * 300
+    expected = s.sanitize(text)
+    assert [h.detector for h in expected.hits] == ["canary"]
+    for size in (20, 333, 1024):
+        out, stream = _stream(s, [text[i : i + size] for i in range(0, len(text), size)])
+        assert out == expected.text
+        assert stream.hits == expected.hits  # type: ignore[attr-defined]
+
+
 def test_scanned_bytes_counts_utf8_at_any_time(sanitizer: Sanitizer) -> None:
     stream = sanitizer.stream()
     text = "Grüße aus Köln, 東京 " * 100

@@ -99,7 +99,7 @@ class Sanitizer:
             raise PolicyError("sanitize.engine: 'hyperscan' is set but the hyperscan package is not installed",
                               hint="pip install hyperscan, or set engine = \"auto\"")  # fmt: skip
         canary = [self._canary.pattern] if self.policy.canaries else []
-        return HyperscanEngine(canary, self._protected.gate_patterns(), self._canary.max_length)
+        return HyperscanEngine(canary, self._protected.gate_patterns(), canary_max_length=self._canary.max_length)
 
     @staticmethod
     def _versions(policy: Policy, corpus: ProtectedCorpus) -> dict[str, str]:

@@ -49,6 +49,8 @@ class TriggerEngine(ABC):
     """Finds trigger positions; one instance is compiled per policy and shared by all requests."""
 
     name: str
+    gate_reach = 0
+    """How far before `gate_from` a gate match reported by `scan_tail` may start."""
 
     @abstractmethod
     def scan(self, text: str) -> Triggers:
@@ -115,7 +117,7 @@ class HyperscanEngine(TriggerEngine):
     name = "hyperscan"
 
     def __init__(
-        self, canary_patterns: Sequence[str], protected_patterns: Sequence[str], canary_max_length: int = 0
+        self, canary_patterns: Sequence[str], protected_patterns: Sequence[str], *, canary_max_length: int
     ) -> None:
         import hyperscan
 
@@ -138,7 +140,7 @@ class HyperscanEngine(TriggerEngine):
         self._has_protected = bool(protected_patterns)
         # A gate match that ends after `gate_from` starts at most this far before it (canary spellings are
         # bounded; protected k-grams are not, which is why a protected corpus makes gates untracked).
-        self._gate_reach = max(canary_max_length, *_ANCHOR_LENGTHS) + 1
+        self.gate_reach = max(canary_max_length, *_ANCHOR_LENGTHS) + 1
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._db.compile(expressions=expressions, ids=ids, flags=flags)
         self._scratch = hyperscan.Scratch(self._db)
@@ -187,8 +189,8 @@ class HyperscanEngine(TriggerEngine):
     ) -> tuple[LocalTriggers, int, int]:
         local_to = len(text) if final else max(local_from, len(text) - LOCAL_LOOKAHEAD)
         # Every pattern that can report something new lies inside this slice: triggers need LOCAL_LOOKBEHIND
-        # characters before their position, gates at most `_gate_reach` before their end.
-        a = max(0, min(local_from - LOCAL_LOOKBEHIND, gate_from - self._gate_reach))
+        # characters before their position, gates at most `gate_reach` before their end.
+        a = max(0, min(local_from - LOCAL_LOOKBEHIND, gate_from - self.gate_reach))
         data = text[a:].encode("ascii", "replace")
         found: list[tuple[int, int]] = []
 
