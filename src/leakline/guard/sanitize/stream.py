@@ -45,6 +45,7 @@ PEM_PENDING_MAX = 12_288
 TRAILING_RUN_MAX = 16_384
 """A run of non-space characters longer than this is released even though it has not ended."""
 _SHORT_RUN = 128
+"""The trailing run is usually a word: one C-level `rsplit` over this much finds it before any walk back."""
 _PEM_BEGIN = "-----BEGIN "
 _PEM_END = "-----END "
 
