@@ -31,6 +31,7 @@ from leakline.guard.sanitize.matchers import (
     ProtectedTextMatcher,
     SecretMatcher,
     Triggers,
+    canary_max_length,
 )
 from leakline.guard.sanitize.policy import Action, Policy
 
@@ -75,9 +76,23 @@ class LocalFamily:
     matcher: LocalMatcher
 
 
+def _check_holdback(policy: Policy) -> None:
+    """A stream releases text up to `holdback_chars` before its end, so a canary spelling longer than
+    that (spaced out, base64, hex) could be split across a release and pass unseen: refuse the policy."""
+    for i, token in enumerate(policy.canaries):
+        longest = canary_max_length(token)
+        if policy.holdback_chars <= longest:
+            raise PolicyError(
+                f"sanitize.stream_holdback_chars: {policy.holdback_chars} is not longer than the longest "
+                f"spelling of sanitize.canaries[{i}] ({longest} characters, spaced or encoded)",
+                hint=f"set stream_holdback_chars to at least {longest + 1}, or use a shorter canary",
+            )
+
+
 class Sanitizer:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        _check_holdback(policy)
         corpus = ProtectedCorpus.build(policy.protected_documents, policy.min_protected_tokens)
         self._canary = CanaryMatcher(policy.canaries)
         self._protected = ProtectedTextMatcher(corpus)
