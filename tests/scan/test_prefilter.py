@@ -161,3 +161,26 @@ async function summarise() {
     )
     result = scan(app, rule_ids=["LL007"], jobs=1)
     assert [(f.rule, f.path, f.line) for f in result.findings] == [("LL007", "app/api/a/route.ts", 6)]
+
+
+def test_nodes_in_equals_a_query_over_the_subtree() -> None:
+    """`SourceFile.nodes_in` reads the shared per-file index; it must return exactly what a query over
+    the subtree returns, for every function body and statement block of every fixture file."""
+    kinds = [
+        ("call_expression", "new_expression", "return_statement"),
+        ("variable_declarator", "assignment_expression"),
+        tuple(sorted({"function_declaration", "arrow_function", "function_expression", "method_definition"})),
+    ]
+    compared = 0
+    for app in _fixture_apps():
+        index = build_index(app, Settings(), WalkStats(), set())
+        for f in index.sources:
+            if f.root is None or f.language is None:
+                continue
+            scopes = [f.root, *ts.nodes_of_types(f.language, ("statement_block", "arrow_function"), f.root)]
+            for scope in scopes:
+                for types in kinds:
+                    expected = ts.nodes_of_types(f.language, types, scope)
+                    assert [n.id for n in f.nodes_in(scope, *types)] == [n.id for n in expected], (f.rel, scope)
+                    compared += 1
+    assert compared > 1000

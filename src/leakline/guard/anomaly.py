@@ -119,6 +119,9 @@ class VolumeMonitor:
         self._db: sqlite3.Connection | None = None
         self._pending: dict[tuple[int, str, str], float] = defaultdict(float)
 
+    def open(self) -> None:
+        self._conn()
+
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)

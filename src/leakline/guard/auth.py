@@ -78,6 +78,9 @@ class KeyStore:
             )
         return cls(table)
 
+    def clients(self) -> tuple[Client, ...]:
+        return tuple(self._by_digest.values())
+
     def authenticate(self, authorization: str | None) -> Client:
         if not authorization:
             raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")

@@ -1,10 +1,12 @@
 """Assembling the gateway from settings: cross-section checks, the event thread, the `/v1` routes.
 
 `router(settings)` is the factory listed in `leakline.web.app.ROUTERS`: it returns an `APIRouter`
-whose routes are the pipeline's pure-ASGI endpoints (no FastAPI request parsing on the hot path) and
-whose shutdown handler closes the upstream session and drains the event thread. Nothing is opened
-when the router is built; the session, the sanitizer, the audit sinks and the volume store are
-opened on first use inside the serving worker.
+whose routes are the pipeline's pure-ASGI endpoints (no FastAPI request parsing on the hot path).
+Nothing is opened when the router is built (the app may be created in a process that never serves);
+its startup handler builds the sanitizers, the event thread (audit sinks, volume store) and the
+upstream session inside the serving worker before it accepts a request, and its shutdown handler
+closes the session and drains the event thread. `preflight(settings)` lets `leakline serve` refuse a
+broken configuration before it binds a port.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from leakline.errors import LeaklineError
 from leakline.guard.errors import GatewayConfigError
 from leakline.guard.settings import REJECT
 
@@ -82,6 +85,27 @@ def default_events(settings: Settings) -> EventWorker:
     return EventWorker(audit=default_audit_log(settings), signals=sink_for(settings), monitor=monitor)
 
 
+def preflight(settings: Settings) -> None:
+    """Build the gateway's sanitizer once, as a worker would: a bad `[sanitize]` (unreadable corpus, short
+    canary, unknown detector) or a wrong key override is reported before the server starts."""
+    from leakline.guard.auth import KeyStore
+    from leakline.guard.pipeline import load_sanitizer
+
+    check_gateway_settings(settings)
+    source = settings.source or "leakline.toml"
+    keys = KeyStore.from_settings(settings.clients, source=source)
+    try:
+        sanitizer = load_sanitizer(settings)
+        for client in keys.clients():
+            if client.sanitize_actions:
+                sanitizer.policy.with_actions(dict(client.sanitize_actions))  # type: ignore[attr-defined]
+    except LeaklineError as exc:
+        raise GatewayConfigError(f"{source}: {exc.message}", hint=exc.hint) from exc
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise GatewayConfigError(f"{source}: the output sanitizer cannot be built: {reason}") from exc
+
+
 def router(settings: Settings) -> APIRouter:
     from fastapi import APIRouter
     from starlette.routing import Route as StarletteRoute
@@ -94,5 +118,6 @@ def router(settings: Settings) -> APIRouter:
         api.routes.append(
             StarletteRoute(path, Route(gateway, kind, upstream_path), methods=[method], include_in_schema=False)
         )
+    api.add_event_handler("startup", gateway.startup)
     api.add_event_handler("shutdown", gateway.aclose)
     return api

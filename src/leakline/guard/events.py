@@ -170,6 +170,16 @@ class EventWorker:
                 self._thread = threading.Thread(target=self._run, name="leakline-guard-events", daemon=True)
                 self._thread.start()
 
+    def open(self, regions: list[str]) -> None:
+        """Open the audit sinks of these regions (and the one without a region) and the volume store now,
+        so that a wrong audit key or an unwritable directory stops the start-up, not the first record."""
+        log_for = getattr(self._audit, "log_for", None)
+        if log_for is not None:
+            for region in [None, *regions]:
+                log_for(region)
+        if self._monitor is not None:
+            self._monitor.open()
+
     def submit(self, item: Exchange | Signal) -> None:
         self.start()
         try:

@@ -25,10 +25,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from leakline.errors import LeaklineError
 from leakline.findings import Severity
 from leakline.guard.auth import Client, KeyStore
 from leakline.guard.errors import (
     BadRequest,
+    GatewayConfigError,
     GatewayError,
     MalformedJson,
     PayloadTooLarge,
@@ -178,19 +180,55 @@ class Gateway:
             self._events = self._events_factory()
         return self._events
 
+    async def startup(self) -> None:
+        """Build, in the serving worker before it accepts a request, what requests would otherwise build.
+
+        The sanitizer (detectors compiled, corpus fingerprinted) and each key's own sanitizer, the event
+        thread (audit sinks, volume store, signal sink) and the upstream session. A broken `[sanitize]`,
+        corpus or audit setting stops the worker here with an error naming the key, instead of
+        refusing every request later.
+        """
+        source = self.settings.source or "leakline.toml"
+        try:
+            self._sanitizer = self._build_sanitizer()
+            for client in self.keys.clients():
+                if client.sanitize_actions:
+                    self._build_own(client)
+            if self.regions:
+                self.events.open(list(self.regions))
+            self.events.start()
+        except Exception as exc:
+            detail = exc.diagnostics() if isinstance(exc, LeaklineError) else f"{type(exc).__name__}: {exc}"
+            if not detail.startswith(source):
+                detail = f"{source}: {detail}"
+            log.error("the gateway cannot start: %s", detail)
+            raise GatewayConfigError(f"the gateway cannot start: {detail}") from exc
+        self.session()
+
+    def _build_sanitizer(self) -> TextSanitizer:
+        factory = self._sanitizer_factory or load_sanitizer
+        sanitizer = factory(self.settings)
+        probe = sanitizer.sanitize("")
+        self._detector_versions = {str(k): str(v) for k, v in dict(getattr(probe, "detector_versions", {})).items()}
+        return sanitizer
+
+    def _build_own(self, client: Client) -> TextSanitizer:
+        base = self.sanitizer()
+        policy = base.policy.with_actions(dict(client.sanitize_actions))  # type: ignore[attr-defined]
+        own: TextSanitizer = type(base)(policy)  # type: ignore[call-arg]
+        self._per_key[client.sanitize_actions] = own
+        return own
+
     def sanitizer(self) -> TextSanitizer:
+        # Normally built by startup(); built here when the gateway is used without a lifespan.
         if self._sanitizer is None:
             try:
-                factory = self._sanitizer_factory or load_sanitizer
-                sanitizer = factory(self.settings)
-                probe = sanitizer.sanitize("")
+                self._sanitizer = self._build_sanitizer()
             except Exception as exc:
                 log.exception("sanitizer unavailable")
                 raise SanitizerFailed(
                     "the output sanitizer is unavailable; the response is refused (fail closed)"
                 ) from exc
-            self._detector_versions = {str(k): str(v) for k, v in dict(getattr(probe, "detector_versions", {})).items()}
-            self._sanitizer = sanitizer
         return self._sanitizer
 
     def sanitizer_for(self, client: Client) -> TextSanitizer:
@@ -201,8 +239,7 @@ class Gateway:
         own = self._per_key.get(client.sanitize_actions)
         if own is None:
             try:
-                policy = base.policy.with_actions(dict(client.sanitize_actions))  # type: ignore[attr-defined]
-                own = self._per_key[client.sanitize_actions] = type(base)(policy)  # type: ignore[call-arg]
+                own = self._build_own(client)
             except Exception as exc:  # a bad override refuses this key's answers, never passes them
                 log.exception("sanitizer of client %s unavailable", client.name)
                 raise SanitizerFailed(

@@ -8,6 +8,7 @@ they never walk the disk themselves.
 
 from __future__ import annotations
 
+import bisect
 import json
 import posixpath
 import re
@@ -148,6 +149,29 @@ class SourceFile:
             return []
         return ts.nodes_of_types(language, INDEXED_NODE_TYPES, root)
 
+    @cached_property
+    def _indexed_starts(self) -> list[int]:
+        return [n.start_byte for n in self._indexed_nodes]
+
+    def nodes_in(self, node: Node, *types: str) -> list[Node]:
+        """`node` and its descendants of the given kinds, in document order (parents first), like
+        `parse.nodes_of_types`; kinds in `INDEXED_NODE_TYPES` are taken from the shared per-file index
+        instead of compiling and running another query."""
+        wanted = frozenset(types)
+        language = self.language
+        if not wanted <= _INDEXED_SET or self.root is None or language is None:
+            return ts.nodes_of_types(language, tuple(types), node) if language is not None else []
+        indexed = self._indexed_nodes
+        start, end = node.start_byte, node.end_byte
+        out = []
+        for i in range(bisect.bisect_left(self._indexed_starts, start), len(indexed)):
+            n = indexed[i]
+            if n.start_byte >= end and not (n.start_byte == end == start):
+                break
+            if n.type in wanted and n.end_byte <= end and _within(n, node):
+                out.append(n)
+        return out
+
     def nodes(self, *types: str) -> list[Node]:
         """Descendants of the given kinds in document order. Kinds in `INDEXED_NODE_TYPES` come from one
         shared query per file; rules asking for them cost no further traversal."""
@@ -180,6 +204,19 @@ class SourceFile:
                     continue
             return None
         return None
+
+
+def _within(n: Node, node: Node) -> bool:
+    """`n` lies inside `node`'s range; when the ranges are equal, `n` must be `node` or below it (an
+    ancestor wrapping it exactly, like an expression statement without a semicolon, is not)."""
+    if n.start_byte != node.start_byte or n.end_byte != node.end_byte or n.id == node.id:
+        return True
+    current = n.parent
+    while current is not None and current.start_byte == node.start_byte and current.end_byte == node.end_byte:
+        if current.id == node.id:
+            return True
+        current = current.parent
+    return False
 
 
 def _strip_app_prefix(rel: str) -> tuple[str, str] | None:

@@ -32,9 +32,12 @@ def serve(
         config = start_demo(host, port)
 
     from leakline.config import load_settings
+    from leakline.guard.build import preflight
     from leakline.web.app import CONFIG_ENV
 
-    load_settings(config, required=config != Path(CONFIG_FILENAME))  # fail before binding on a broken config
+    # Fail before binding on a broken config, corpus or canary: a worker that fails its own start-up
+    # would otherwise be restarted by uvicorn's supervisor over and over.
+    preflight(load_settings(config, required=config != Path(CONFIG_FILENAME)))
     os.environ[CONFIG_ENV] = str(config.resolve()) if config.exists() else ""
     uvicorn.run(
         "leakline.web.app:create_app_from_env",

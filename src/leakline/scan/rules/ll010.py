@@ -277,10 +277,10 @@ def _import_token(rel: str) -> str:
     return parts[-2] if stem == "index" and len(parts) > 1 else stem
 
 
-def _components(root: Node, language: Language) -> dict[str, list[Node]]:
+def _components(f: SourceFile) -> dict[str, list[Node]]:
     """Function components of a module by name (capitalised functions that take props)."""
     out: dict[str, list[Node]] = {}
-    for node in ts.nodes_of_types(language, COMPONENT_FUNCTIONS, root):
+    for node in f.nodes(*COMPONENT_FUNCTIONS):
         name_node = node.child_by_field_name("name")
         if name_node is None and node.parent is not None and node.parent.type == "variable_declarator":
             name_node = node.parent.child_by_field_name("name")
@@ -334,7 +334,7 @@ class PropFlows:
         llm = self.ctx.llm.file(f)
         if root is None or language is None or llm is None:
             return
-        local = _components(root, language)
+        local = _components(f)
         if not local:
             return
         callers: list[tuple[SourceFile, dict[str, list[Node]]]] = [(f, local)]

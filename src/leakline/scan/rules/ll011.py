@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from tree_sitter import Language, Node
+from tree_sitter import Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
+from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
 
@@ -187,9 +188,9 @@ def _is_response_headers_object(receiver: Node) -> bool:
     return False
 
 
-def header_writes(root: Node, language: Language) -> Iterator[HeaderWrite]:
+def header_writes(f: SourceFile) -> Iterator[HeaderWrite]:
     """Every header this module writes onto a response."""
-    for node in ts.nodes_of_types(language, CALL_TYPES, root):
+    for node in f.nodes(*CALL_TYPES):
         if node.type == "call_expression":
             fn = node.child_by_field_name("function")
             if fn is None:
@@ -265,7 +266,7 @@ class LlmDataInResponseHeaders(Rule):
             if language is None:
                 continue
             llm: FileLlm | None = None
-            for write in header_writes(f.root, language):
+            for write in header_writes(f):
                 if llm is None:
                     llm = ctx.llm.file(f)
                     if llm is None:

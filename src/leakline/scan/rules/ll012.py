@@ -174,9 +174,9 @@ def _is_key_attribute(expr: Node) -> bool:
     )
 
 
-def _derive(language: Language, scope: Node, names: set[str]) -> frozenset[str]:
+def _derive(f: SourceFile, scope: Node, names: set[str]) -> frozenset[str]:
     """Add the variables assigned from error details inside `scope` (`const msg = e.message`), to a fixpoint."""
-    assignments = ts.nodes_of_types(language, ASSIGNMENT_TYPES, scope)
+    assignments = f.nodes_in(scope, *ASSIGNMENT_TYPES)
     for _ in range(_MAX_ROUNDS):
         before = len(names)
         frozen = frozenset(names)
@@ -349,7 +349,7 @@ class _File:
             param = node.child_by_field_name("parameter")
             body = node.child_by_field_name("body")
             if param is not None and body is not None:
-                yield body, _derive(self.language, body, set(pattern_names(param)))
+                yield body, _derive(self.file, body, set(pattern_names(param)))
         for node in captures.get("promise", []):
             fn = node.child_by_field_name("function")
             args = call_arguments(node)
@@ -360,7 +360,7 @@ class _File:
             callback = args[position]
             if callback.type in FUNCTION_TYPES:
                 names = {name for p in parameters(callback)[:1] for name in pattern_names(p)}
-                yield callback, _derive(self.language, callback, names)
+                yield callback, _derive(self.file, callback, names)
         for node in captures.get("result", []):
             # `{ error }` of an awaited call: a Supabase / fetch-wrapper style result
             pattern = node.child_by_field_name("name")
@@ -376,7 +376,7 @@ class _File:
                         names.add(ts.text(target))
             scope = _enclosing_function(node)
             if names and scope is not None:
-                yield scope, _derive(self.language, scope, names)
+                yield scope, _derive(self.file, scope, names)
 
     # ---- where details reach the client --------------------------------------------------------
 
@@ -394,7 +394,7 @@ class _File:
         return self.server_module and name in self.exported
 
     def sinks(self, scope: Node, names: frozenset[str]) -> Iterator[Hit]:
-        for node in ts.nodes_of_types(self.language, SINK_TYPES, scope):
+        for node in self.file.nodes_in(scope, *SINK_TYPES):
             found: Node | None = None
             if node.type == "call_expression":
                 fn = node.child_by_field_name("function")
@@ -426,7 +426,7 @@ class _File:
             if key not in CLIENT_ERROR_TEXT_KEYS and not (key == "onError" and self._in_client_stream_call(node)):
                 continue
             params = parameters(value)
-            names = _derive(self.language, value, {name for p in params[:1] for name in pattern_names(p)})
+            names = _derive(self.file, value, {name for p in params[:1] for name in pattern_names(p)})
             body = value.child_by_field_name("body")
             if body is None:
                 continue
@@ -457,14 +457,14 @@ class _File:
     # ---- error.tsx / global-error.tsx ----------------------------------------------------------
 
     def boundary(self) -> Iterator[Hit]:
-        for node in ts.nodes_of_types(self.language, tuple(sorted(FUNCTION_TYPES)), self.root):
+        for node in self.file.nodes_in(self.root, *sorted(FUNCTION_TYPES)):
             params = parameters(node)
             if not params:
                 continue
             names = self._error_prop_names(params[0])
             if not names:
                 continue
-            names = _derive(self.language, node, set(names))
+            names = _derive(self.file, node, set(names))
             for expr in ts.nodes_of_types(self.language, ("jsx_expression",), node):
                 if not expr.named_children:
                     continue

@@ -240,7 +240,7 @@ class _Module:
         scope = _enclosing_function(at) or at.parent
         if scope is None:
             return False
-        for node in ts.nodes_of_types(self.language, ("call_expression",), scope):
+        for node in self.file.nodes_in(scope, "call_expression"):
             callee = ts.callee_path(node.child_by_field_name("function") or node)
             args = call_arguments(node)
             if callee == f"{receiver}.save" and args and self.llm.is_llm(args[0]):
@@ -264,7 +264,7 @@ class _Module:
             )
 
     def _shared_cache(self, root: Node) -> Iterator[Hit]:
-        for write in header_writes(root, self.language):
+        for write in header_writes(self.file):
             if (write.name or "").lower() != "cache-control":
                 continue
             shape = _literal_shape(write.value)

@@ -1,0 +1,101 @@
+"""Operating the gateway: everything a request needs is built at start-up, and a broken config stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.guard.conftest import Env
+from tests.guard.helpers import KEYS, free_socket, serve, write_settings
+
+DE = {"x-vercel-ip-country": "DE"}
+
+
+def chat(env: Env, prompt: str, *, headers: dict[str, str] | None = None) -> httpx.Response:
+    body = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": prompt}]}
+    auth = {"authorization": f"Bearer {KEYS['storefront']}"}
+    return httpx.post(
+        f"{env.url}/v1/chat/completions", json=body, headers={**auth, **DE, **(headers or {})}, timeout=20
+    )
+
+
+# -- start-up ------------------------------------------------------------------------------------------
+
+
+def test_sanitizers_event_thread_and_session_are_ready_before_the_first_request(fresh_env: Env) -> None:
+    gateway = fresh_env.gateway
+    assert fresh_env.eu.upstream.requests == [] and fresh_env.us.upstream.requests == []
+    assert gateway._sanitizer is not None
+    assert gateway._detector_versions  # probed once at start-up
+    assert (("email", "block"),) in gateway._per_key  # the "strict" key's own policy
+    assert gateway._events is not None and gateway._events._thread is not None
+    assert gateway._session is not None and not gateway._session.closed
+    # Every sink of a configured region is open (a wrong audit key would have stopped the start-up).
+    assert set(gateway._events._audit._logs) == {None, "eu", "us"}
+
+
+def _broken_corpus_settings(tmp: Path) -> Any:
+    settings = write_settings(tmp, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
+    (tmp / "system-prompt.txt").unlink()
+    return settings
+
+
+def test_a_missing_corpus_stops_the_worker_at_start_up(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from leakline.web.app import create_app
+
+    app = create_app(_broken_corpus_settings(tmp_path))  # creating the app opens nothing
+    sock = free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, http="httptools", loop="asyncio", log_level="warning", lifespan="on"))
+    exit_codes: list[object] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except SystemExit as exc:  # uvicorn's answer to a failed lifespan start-up
+            exit_codes.append(exc.code)
+
+    thread = threading.Thread(target=run, daemon=True)
+    with caplog.at_level("ERROR", logger="leakline.guard"):
+        thread.start()
+        thread.join(20)
+    sock.close()
+    assert not thread.is_alive() and not server.started
+    assert exit_codes == [3]
+    messages = [r.getMessage() for r in caplog.records if r.name == "leakline.guard"]
+    assert any(
+        m.startswith(f"the gateway cannot start: {tmp_path / 'leakline.toml'}: sanitize.protected_corpus[0]")
+        for m in messages
+    ), messages
+
+
+def test_leakline_serve_refuses_a_missing_corpus_before_binding(tmp_path: Path) -> None:
+    (tmp_path / "leakline.toml").write_text(
+        '[sanitize]\nprotected_corpus = ["nowhere/system-prompt.txt"]\n', encoding="utf-8"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "serve", "--config", "leakline.toml", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "sanitize.protected_corpus[0]" in proc.stderr and "Traceback" not in proc.stderr
+    assert "Uvicorn running" not in proc.stderr
+    assert time.monotonic() - started < 60
