@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 import uvicorn
 
 from tests.guard.conftest import Env
-from tests.guard.helpers import KEYS, free_socket, serve, write_settings
+from tests.guard.helpers import KEYS, free_socket, write_settings
 
 DE = {"x-vercel-ip-country": "DE"}
 
