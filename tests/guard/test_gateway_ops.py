@@ -1,4 +1,4 @@
-"""Operating the gateway: everything a request needs is built at start-up, and a broken config stops it."""
+"""Operating the gateway: built at start-up, and `/readyz` checks the upstreams."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from tests.guard.conftest import Env
-from tests.guard.helpers import KEYS, free_socket, write_settings
+from tests.guard.helpers import KEYS, free_socket, serve, write_settings
 
 DE = {"x-vercel-ip-country": "DE"}
 
@@ -98,3 +98,80 @@ def test_leakline_serve_refuses_a_missing_corpus_before_binding(tmp_path: Path) 
     assert "sanitize.protected_corpus[0]" in proc.stderr and "Traceback" not in proc.stderr
     assert "Uvicorn running" not in proc.stderr
     assert time.monotonic() - started < 60
+
+
+# -- /readyz -------------------------------------------------------------------------------------------
+
+
+def test_readyz_checks_every_region_upstream_and_names_the_failing_one(make_env: Any) -> None:
+    env: Env = make_env(readiness_cache_seconds=0.5)
+    ready = httpx.get(f"{env.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "upstreams": {"eu": {"status": "ok"}, "us": {"status": "ok"}}}
+    us_port = env.us.port
+    env.us.stop()
+    cached = httpx.get(f"{env.url}/readyz")  # within readiness_cache_seconds: the last answer
+    assert cached.status_code == 200
+    time.sleep(0.6)
+    failing = httpx.get(f"{env.url}/readyz")
+    assert failing.status_code == 503
+    assert failing.json() == {
+        "status": "not_ready",
+        "upstreams": {
+            "eu": {"status": "ok"},
+            "us": {"status": "failing", "error": "the upstream is unreachable (Connection refused)"},
+        },
+    }
+    assert str(us_port) not in failing.text and "127.0.0.1" not in failing.text
+    assert failing.headers["cache-control"] == "no-store"
+
+
+def test_readyz_times_out_on_a_silent_upstream_without_naming_it_or_its_key(
+    tmp_path: Path, make_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakline.web.app import create_app
+
+    env: Env = make_env()  # a running eu upstream
+    silent = free_socket()
+    silent.listen(8)  # accepts connections (the kernel does) but never answers
+    port = silent.getsockname()[1]
+    monkeypatch.setenv("US_UPSTREAM_KEY", "sk-upstream-secret-0123456789")
+    own = tmp_path / "silent"
+    own.mkdir()
+    settings = write_settings(
+        own,
+        env.eu.upstream_url,
+        f"http://127.0.0.1:{port}/v1",
+        readiness_timeout_seconds=0.3,
+    )
+    settings = settings.model_copy(
+        update={
+            "regions": {
+                **settings.regions,
+                "us": settings.regions["us"].model_copy(update={"api_key_env": "US_UPSTREAM_KEY"}),
+            }
+        }
+    )
+    served = serve(create_app(settings))
+    try:
+        started = time.monotonic()
+        answer = httpx.get(f"{served.url}/readyz", timeout=10)
+        assert time.monotonic() - started < 3
+        assert answer.status_code == 503
+        assert answer.json()["upstreams"] == {
+            "eu": {"status": "ok"},
+            "us": {"status": "failing", "error": "the upstream did not answer GET /models within 0.3 s"},
+        }
+        assert "sk-upstream-secret" not in answer.text and str(port) not in answer.text
+    finally:
+        served.stop()
+        silent.close()
+
+
+def test_readyz_without_regions_is_the_generic_probe() -> None:
+    from fastapi.testclient import TestClient
+
+    from leakline.web.app import create_app
+
+    with TestClient(create_app()) as client:
+        assert client.get("/readyz").json() == {"status": "ready"}

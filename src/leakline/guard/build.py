@@ -107,13 +107,16 @@ def preflight(settings: Settings) -> None:
 
 
 def router(settings: Settings) -> APIRouter:
+    """The `/v1` routes, with `readiness_checks` (named async checks that `leakline.web.app` runs for `/readyz`)."""
     from fastapi import APIRouter
     from starlette.routing import Route as StarletteRoute
 
     from leakline.guard.pipeline import Gateway, Route
+    from leakline.guard.readiness import UpstreamReadiness
 
     gateway = Gateway(settings)
     api = APIRouter()
+    api.readiness_checks = {"upstreams": UpstreamReadiness(gateway).check}  # type: ignore[attr-defined]
     for path, kind, upstream_path, method in ROUTES:
         api.routes.append(
             StarletteRoute(path, Route(gateway, kind, upstream_path), methods=[method], include_in_schema=False)

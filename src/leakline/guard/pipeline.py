@@ -385,8 +385,11 @@ class Gateway:
         )
 
     def upstream_headers(self, decision: Decision) -> dict[str, str]:
+        return self.upstream_headers_for(decision.region)
+
+    def upstream_headers_for(self, region: str) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-        key_env = self.regions[decision.region].api_key_env
+        key_env = self.regions[region].api_key_env
         if key_env:
             headers["authorization"] = f"Bearer {os.environ.get(key_env, '')}"
         return headers

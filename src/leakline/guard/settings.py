@@ -69,6 +69,10 @@ class GatewaySettings(_Section):
     read_timeout_seconds: float = Field(default=120.0, gt=0)
     """Longest silence between two upstream bytes (a stream may run longer in total)."""
     upstream_connections: int = Field(default=100, gt=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+    """How long `GET /readyz` waits for each upstream's `GET /models`."""
+    readiness_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long an upstream check of `GET /readyz` is reused (probes must not hammer the upstreams)."""
     header_mode: Literal["deny", "allow"] = "allow"
     """"allow": only `allowed_headers` of an upstream response pass; "deny": all but the deny-list."""
     allowed_headers: list[HeaderName] = Field(

@@ -2,16 +2,20 @@
 
 Domains contribute routers (`ROUTERS`: "module:factory", each factory taking the settings and returning
 an `APIRouter`), mounted in one app: the incident API under `/api/v1`, the OpenAI-compatible gateway
-under `/v1`. This module owns what is common to all of them: health and readiness probes, Prometheus
-metrics, the OpenAPI schema at `/openapi.json`, security headers and `cache-control: no-store` on
-every response, and JSON errors instead of HTML pages or tracebacks.
+under `/v1`. A router may also carry `readiness_checks` (name -> async function returning (ready, details),
+run by `/readyz`, which answers 503 when one is not ready). This module owns what is common to all of them: health and
+readiness probes, Prometheus metrics, the OpenAPI schema at `/openapi.json`, security headers and
+`cache-control: no-store` on every response, and JSON errors instead of HTML pages or tracebacks.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +42,9 @@ SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
 }
 CONFIG_ENV = "LEAKLINE_CONFIG"
+
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+log = logging.getLogger("leakline.web")
 
 
 class HeadersAndMetrics:
@@ -118,9 +125,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    checks: dict[str, ReadinessCheck] = {}
+
     @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> dict[str, str]:
-        return {"status": "ready"}
+    async def readyz() -> JSONResponse:
+        body: dict[str, Any] = {"status": "ready"}
+        ready = True
+        for name, check in checks.items():
+            try:
+                ok, details = await check()
+            except Exception:
+                log.exception("readiness check %s failed", name)
+                ok, details = False, {"status": "failing", "error": "the check itself failed"}
+            ready = ready and ok
+            if details:
+                body[name] = details
+        if not ready:
+            body["status"] = "not_ready"
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
@@ -128,7 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module_name, factory_name in ROUTERS.values():
         factory = getattr(importlib.import_module(module_name), factory_name)
-        app.include_router(factory(settings))
+        router = factory(settings)
+        app.include_router(router)
+        checks.update(getattr(router, "readiness_checks", {}))
     return app
 
 
