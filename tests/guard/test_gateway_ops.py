@@ -1,4 +1,4 @@
-"""Operating the gateway: built at start-up, and `/readyz` checks the upstreams."""
+"""Operating the gateway: built at start-up, `/readyz` checks the upstreams, `/metrics` has gateway series."""
 
 from __future__ import annotations
 
@@ -175,3 +175,68 @@ def test_readyz_without_regions_is_the_generic_probe() -> None:
 
     with TestClient(create_app()) as client:
         assert client.get("/readyz").json() == {"status": "ready"}
+
+
+# -- /metrics ------------------------------------------------------------------------------------------
+
+
+def _series(text: str, prefix: str = "leakline_gateway_") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(prefix) and "_created" not in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def test_metrics_count_requests_actions_upstream_errors_and_latency(fresh_env: Env) -> None:
+    env = fresh_env
+    assert chat(env, "email").json()["choices"][0]["message"]["content"].count("[REDACTED:EMAIL]") == 1
+    assert chat(env, "canary").json()["choices"][0]["finish_reason"] == "content_filter"
+    assert chat(env, "hello", headers={"x-vercel-ip-country": "JP"}).status_code == 451
+    assert chat(env, "hello", headers={"authorization": "Bearer sk-wrong"}).status_code == 401
+    env.us.stop()
+    assert chat(env, "hello", headers={"x-vercel-ip-country": "US"}).status_code == 502
+    series = _series(httpx.get(f"{env.url}/metrics").text)
+    requests = {k: v for k, v in series.items() if k.startswith("leakline_gateway_requests_total")}
+    endpoint = 'endpoint="/v1/chat/completions"'
+    assert requests == {
+        f'leakline_gateway_requests_total{{{endpoint},outcome="ok",region="eu"}}': 1.0,
+        f'leakline_gateway_requests_total{{{endpoint},outcome="blocked",region="eu"}}': 1.0,
+        f'leakline_gateway_requests_total{{{endpoint},outcome="rejected_residency",region="none"}}': 1.0,
+        f'leakline_gateway_requests_total{{{endpoint},outcome="unauthorized",region="none"}}': 1.0,
+        f'leakline_gateway_requests_total{{{endpoint},outcome="upstream_error",region="us"}}': 1.0,
+    }
+    actions = {k: v for k, v in series.items() if k.startswith("leakline_gateway_sanitizer_actions_total")}
+    assert actions == {
+        'leakline_gateway_sanitizer_actions_total{action="redact",detector="email"}': 1.0,
+        'leakline_gateway_sanitizer_actions_total{action="block",detector="canary"}': 1.0,
+    }
+    errors = {k: v for k, v in series.items() if k.startswith("leakline_gateway_upstream_errors_total")}
+    assert errors == {'leakline_gateway_upstream_errors_total{code="upstream_unavailable",region="us"}': 1.0}
+    assert series['leakline_gateway_upstream_latency_seconds_count{region="eu"}'] == 2.0
+    assert 0 < series['leakline_gateway_upstream_latency_seconds_sum{region="eu"}'] < 5
+    assert series['leakline_gateway_upstream_latency_seconds_bucket{le="+Inf",region="eu"}'] == 2.0
+    assert not any('region="us"' in k for k in series if "latency" in k)  # never answered: no latency
+
+
+def test_metrics_of_a_stream_and_a_bad_request(env: Env) -> None:
+    before = _series(httpx.get(f"{env.url}/metrics").text)
+    body = {"model": "llama3.1:8b", "stream": True, "messages": [{"role": "user", "content": "card"}]}
+    headers = {"authorization": f"Bearer {KEYS['storefront']}", **DE}
+    streamed = httpx.post(f"{env.url}/v1/chat/completions", json=body, headers=headers, timeout=20)
+    assert "[REDACTED:PAYMENT_CARD]" in streamed.text
+    bad = httpx.post(
+        f"{env.url}/v1/chat/completions", content=b"{", headers={**headers, "content-type": "application/json"}
+    )
+    assert bad.status_code == 400
+    after = _series(httpx.get(f"{env.url}/metrics").text)
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    endpoint = 'endpoint="/v1/chat/completions"'
+    assert delta(f'leakline_gateway_requests_total{{{endpoint},outcome="ok",region="eu"}}') == 1.0
+    assert delta(f'leakline_gateway_requests_total{{{endpoint},outcome="invalid_request",region="none"}}') == 1.0
+    assert delta('leakline_gateway_sanitizer_actions_total{action="redact",detector="payment_card"}') == 1.0
+    assert "# TYPE leakline_gateway_upstream_latency_seconds histogram" in httpx.get(f"{env.url}/metrics").text

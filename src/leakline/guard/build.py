@@ -107,7 +107,8 @@ def preflight(settings: Settings) -> None:
 
 
 def router(settings: Settings) -> APIRouter:
-    """The `/v1` routes, with `readiness_checks` (named async checks that `leakline.web.app` runs for `/readyz`)."""
+    """The `/v1` routes, with the extras `leakline.web.app` looks for on a domain's router: `collectors`
+    (Prometheus series for `/metrics`) and `readiness_checks` (named async checks for `/readyz`)."""
     from fastapi import APIRouter
     from starlette.routing import Route as StarletteRoute
 
@@ -116,6 +117,7 @@ def router(settings: Settings) -> APIRouter:
 
     gateway = Gateway(settings)
     api = APIRouter()
+    api.collectors = gateway.metrics.collectors()  # type: ignore[attr-defined]
     api.readiness_checks = {"upstreams": UpstreamReadiness(gateway).check}  # type: ignore[attr-defined]
     for path, kind, upstream_path, method in ROUTES:
         api.routes.append(

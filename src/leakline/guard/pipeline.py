@@ -43,6 +43,7 @@ from leakline.guard.errors import (
 )
 from leakline.guard.events import EventWorker, Exchange, Hit
 from leakline.guard.headers import filter_upstream_headers, response_headers
+from leakline.guard.metrics import GatewayMetrics
 from leakline.guard.residency import Decision, decide, parse_networks, peer_is_trusted, visitor_country
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
 from leakline.signals import Signal, SignalKind
@@ -128,6 +129,8 @@ class _Request:
     stream: bool = False
     started: float = field(default_factory=time.time)
     disconnected: bool = False
+    blocked: bool = False
+    error: str | None = None
 
 
 @dataclass
@@ -171,6 +174,7 @@ class Gateway:
         self._events_factory: Callable[[], EventWorker] = partial(default_events, settings)
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self.metrics = GatewayMetrics()
 
     # -- shared resources, created on first use (inside the worker process and its event loop) --
 
@@ -341,6 +345,11 @@ class Gateway:
 
     def record(self, req: _Request, *, status: int, scan: _Scan | None = None, error: str | None = None) -> None:
         response_text = "".join(scan.released_parts) if scan else ""
+        req.error = error
+        if scan is not None:
+            req.blocked = scan.blocked
+            for hit in scan.hits:
+                self.metrics.action(hit.detector, hit.action)
         self.events.submit(
             Exchange(
                 route=req.route,
@@ -428,8 +437,10 @@ class Route:
                 state["started"] = True
             await send(message)
 
+        code: str | None = "internal_error"  # what the metrics see if something unexpected escapes
         try:
             await self.handle(scope, receive, tracked_send, req)
+            code = req.error
         except asyncio.CancelledError:
             if not req.disconnected:
                 raise
@@ -437,8 +448,10 @@ class Route:
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
-            self.gateway.record(req, status=499, error="client_disconnected")
+            code = "client_disconnected"
+            self.gateway.record(req, status=499, error=code)
         except GatewayError as error:
+            code = error.code
             if isinstance(error, ResidencyDenied):
                 self.gateway.residency_signal(req, error)
             if req.client is not None:
@@ -447,6 +460,10 @@ class Route:
                 await send_error(send, error)
             else:
                 log.error("gateway error after the response started: %s", error.code)
+        finally:
+            self.gateway.metrics.request(
+                req.decision.region if req.decision else None, req.route, code, req.blocked
+            )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, req: _Request) -> None:
         gw = self.gateway
@@ -493,11 +510,13 @@ class Route:
         self, send: Send, req: _Request, sanitizer: TextSanitizer, url: str, payload: bytes, decision: Decision
     ) -> None:
         gw = self.gateway
+        sent = time.perf_counter()
         try:
             upstream_cm = gw.session().post(url, data=payload, headers=gw.upstream_headers(decision))
             upstream = await upstream_cm.__aenter__()
         except Exception as exc:
             raise _upstream_error(exc, url) from None
+        gw.metrics.latency(decision.region, time.perf_counter() - sent)
         complete = False
         try:
             if upstream.status != 200:

@@ -2,8 +2,9 @@
 
 Domains contribute routers (`ROUTERS`: "module:factory", each factory taking the settings and returning
 an `APIRouter`), mounted in one app: the incident API under `/api/v1`, the OpenAI-compatible gateway
-under `/v1`. A router may also carry `readiness_checks` (name -> async function returning (ready, details),
-run by `/readyz`, which answers 503 when one is not ready). This module owns what is common to all of them: health and
+under `/v1`. A router may also carry `collectors` (Prometheus collectors, registered in the app's
+registry) and `readiness_checks` (name -> async function returning (ready, details), run by `/readyz`,
+which answers 503 when one is not ready). This module owns what is common to all of them: health and
 readiness probes, Prometheus metrics, the OpenAPI schema at `/openapi.json`, security headers and
 `cache-control: no-store` on every response, and JSON errors instead of HTML pages or tracebacks.
 """
@@ -152,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         factory = getattr(importlib.import_module(module_name), factory_name)
         router = factory(settings)
         app.include_router(router)
+        for collector in getattr(router, "collectors", ()):
+            registry.register(collector)
         checks.update(getattr(router, "readiness_checks", {}))
     return app
 

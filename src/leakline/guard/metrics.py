@@ -1,0 +1,89 @@
+"""The gateway's Prometheus series, registered in the app's registry next to its request counter.
+
+    leakline_gateway_requests_total{region, endpoint, outcome}
+    leakline_gateway_sanitizer_actions_total{detector, action}
+    leakline_gateway_upstream_errors_total{region, code}
+    leakline_gateway_upstream_latency_seconds{region}        (histogram: until the upstream's headers)
+
+`region` is "none" when no region was chosen (a refusal before residency, or by residency). Outcomes:
+ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/413/415),
+sanitizer_failed, client_disconnected and error (anything unexpected). Labels never carry a key,
+a prompt or a detector's match.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.registry import Collector
+
+NO_REGION = "none"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+_BY_CODE = {
+    "invalid_api_key": "unauthorized",
+    "residency_refused": "rejected_residency",
+    "sanitizer_failed": "sanitizer_failed",
+    "client_disconnected": "client_disconnected",
+    "invalid_json": "invalid_request",
+    "invalid_request": "invalid_request",
+    "model_not_allowed": "invalid_request",
+    "model_not_found": "invalid_request",
+    "request_too_large": "invalid_request",
+    "unsupported_media_type": "invalid_request",
+}
+
+
+def outcome(code: str | None, blocked: bool) -> str:
+    """The `outcome` label of a request that ended with error `code` (None: answered)."""
+    if code is None:
+        return "blocked" if blocked else "ok"
+    if code.startswith("upstream_"):
+        return "upstream_error"
+    return _BY_CODE.get(code, "error")
+
+
+class GatewayMetrics:
+    """Unregistered collectors (each app registers them in its own registry, so tests and apps never clash)."""
+
+    def __init__(self) -> None:
+        self.requests = Counter(
+            "leakline_gateway_requests",
+            "Gateway requests by region, endpoint and outcome",
+            ["region", "endpoint", "outcome"],
+            registry=None,
+        )
+        self.actions = Counter(
+            "leakline_gateway_sanitizer_actions",
+            "Sanitizer detector hits by detector and the action taken (redact, block, alert)",
+            ["detector", "action"],
+            registry=None,
+        )
+        self.upstream_errors = Counter(
+            "leakline_gateway_upstream_errors",
+            "Requests that failed because of the upstream, by region and error code",
+            ["region", "code"],
+            registry=None,
+        )
+        self.upstream_latency = Histogram(
+            "leakline_gateway_upstream_latency_seconds",
+            "Time from sending a request to the upstream until its response headers arrived",
+            ["region"],
+            buckets=LATENCY_BUCKETS,
+            registry=None,
+        )
+
+    def collectors(self) -> list[Collector]:
+        return [self.requests, self.actions, self.upstream_errors, self.upstream_latency]
+
+    def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:
+        region = region or NO_REGION
+        kind = outcome(code, blocked)
+        self.requests.labels(region, endpoint, kind).inc()
+        if kind == "upstream_error" and code is not None:
+            self.upstream_errors.labels(region, code).inc()
+
+    def action(self, detector: str, action: str) -> None:
+        self.actions.labels(detector, action).inc()
+
+    def latency(self, region: str, seconds: float) -> None:
+        self.upstream_latency.labels(region).observe(seconds)
