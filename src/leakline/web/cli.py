@@ -35,8 +35,8 @@ def serve(
     from leakline.guard.build import preflight
     from leakline.web.app import CONFIG_ENV
 
-    # Fail before binding on a broken config, corpus or canary: a worker that fails its own start-up
-    # would otherwise be restarted by uvicorn's supervisor over and over.
+    # Fail before binding on a broken config, corpus or canary, with the key that is wrong: a worker
+    # would fail its start-up too, but only after binding and inside uvicorn's traceback.
     preflight(load_settings(config, required=config != Path(CONFIG_FILENAME)))
     os.environ[CONFIG_ENV] = str(config.resolve()) if config.exists() else ""
     uvicorn.run(
