@@ -632,6 +632,35 @@ class FileLlm:
                     alias = spec.child_by_field_name("alias")
                     self._exports[ts.text(alias) if alias is not None else name] = name
 
+    def callee_functions(self, call: Node) -> list[tuple[SourceFile, Node]]:
+        """The project functions a call may invoke: `helper(x)` declared here or imported by name,
+        `ns.helper(x)` through a namespace import."""
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            return []
+        fn = ts.unwrap(fn)
+        local = None
+        imported = None
+        if fn.type == "identifier":
+            local = self._text(fn)
+            imp = self._imports.get(local)
+            if imp is not None and imp.resolved:
+                imported = (imp.resolved, imp.imported)
+        elif fn.type == "member_expression":
+            obj = fn.child_by_field_name("object")
+            imp = self._imports.get(self._text(obj)) if obj is not None and obj.type == "identifier" else None
+            if imp is not None and imp.imported == "*" and imp.resolved:
+                imported = (imp.resolved, self._text(fn.child_by_field_name("property")))
+        if imported is not None:
+            target = self.analysis.index.get(imported[0])
+            other = self.analysis.file(target) if target is not None else None
+            if target is None or other is None:
+                return []
+            return [(target, node) for node in other.exported_functions(frozenset({imported[1]}))]
+        if local is not None:
+            return [(self.file, node) for node in self._functions.get(local, [])]
+        return []
+
     def exported_functions(self, names: frozenset[str] | None = None) -> list[Node]:
         out = []
         for exported, local in self._exports.items():
@@ -1347,6 +1376,16 @@ class LlmAnalysis:
         if f is None or rel in self._in_progress:
             return None
         return self.file(f)
+
+    def probe(self, f: SourceFile, fn: Node, names: frozenset[str]) -> FileLlm | None:
+        """A separate analysis of `f` in which the parameters `names` of `fn` are LLM data, as when a
+        caller passes LLM data to `fn`: it tells what that data reaches inside `fn`. The file's own
+        analysis (`file(f)`) is left untouched."""
+        if f.root is None or not names:
+            return None
+        probe = FileLlm(self, f)
+        probe._param_seeds[Mode.PLAIN] = {(fn.id, name) for name in names}
+        return probe
 
     def may_hold_llm_data(self, f: SourceFile) -> bool:
         """False when no expression of `f` can be LLM data, decided without parsing `f` where possible."""

@@ -1,0 +1,62 @@
+"""LL007 one step away: LLM data handed to a project function that logs the parameter it lands in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from leakline.scan.engine import scan
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "LL007" / "vulnerable"
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    (root / "package.json").write_text(json.dumps({"dependencies": {"next": "15.2.4", "openai": "4.77.0"}}))
+    (root / "tsconfig.json").write_text(json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}))
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_the_call_is_reported_naming_the_helper_and_its_sink() -> None:
+    result = scan(FIXTURE, rule_ids=["LL007"], jobs=1)
+    messages = {(f.path, f.line): f.message for f in result.findings}
+    assert messages[("app/api/chat/route.ts", 19)] == (
+        "LLM data (prompt or model output) is passed to recordAnswer(), which writes it to logger.info "
+        "(lib/telemetry.ts:6)"
+    )
+    assert messages[("app/api/chat/route.ts", 21)] == (
+        "LLM data (prompt or model output) is passed to trace(), which writes it to console.debug "
+        "(app/api/chat/route.ts:7)"
+    )
+    # The helpers themselves log nothing of their own: no finding inside them.
+    assert not any(f.path == "lib/telemetry.ts" for f in result.findings)
+
+
+ROUTE = """import OpenAI from "openai";
+import * as telemetry from "@/lib/telemetry";
+const client = new OpenAI();
+export async function POST(req: Request) {
+  const { q } = await req.json();
+  const c = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });
+  const answer = c.choices[0].message.content ?? "";
+  telemetry.remember({ id: c.id }, answer);
+  telemetry.remember({ id: c.id }, "static");
+  telemetry.remember({ id: c.id }, "static", answer);
+  return Response.json({ ok: true });
+}
+"""
+TELEMETRY = """export function remember(meta: { id: string }, ...parts: string[]) {
+  const line = parts.join(" ");
+  console.warn("remember", meta.id, line);
+}
+"""
+
+
+def test_namespace_imports_rest_parameters_and_derived_values(tmp_path: Path) -> None:
+    app = _write(tmp_path, {"app/api/a/route.ts": ROUTE, "lib/telemetry.ts": TELEMETRY})
+    result = scan(app, rule_ids=["LL007"], jobs=1)
+    assert [(f.path, f.line) for f in result.findings] == [("app/api/a/route.ts", 8), ("app/api/a/route.ts", 10)]
+    assert result.findings[0].message.endswith("which writes it to console.warn (lib/telemetry.ts:3)")
