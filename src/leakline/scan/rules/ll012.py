@@ -90,8 +90,14 @@ SINK_TYPES = ("call_expression", "new_expression", "return_statement")
 _CLIMB = 4
 
 
-def carrier(node: Node, names: frozenset[str], depth: int = 0) -> Node | None:
-    """The sub-expression of `node` that carries error details (of the error bound to `names`), or None."""
+Helpers = Callable[[Node], frozenset[int]]
+"""Given a call, the indexes of the arguments whose error details the called project function returns."""
+
+
+def carrier(node: Node, names: frozenset[str], depth: int = 0, helpers: Helpers | None = None) -> Node | None:
+    """The sub-expression of `node` that carries error details (of the error bound to `names`), or None.
+
+    `helpers` resolves calls of project functions (`describe(err)` returning `err.message`)."""
     if depth > MAX_NESTING:
         return None  # generated code nested deeper than anything hand-written; not worth a RecursionError
     node = ts.unwrap(node)
@@ -104,7 +110,7 @@ def carrier(node: Node, names: frozenset[str], depth: int = 0) -> Node | None:
         if ts.text(node.child_by_field_name("property")) in SAFE_PROPS:
             return None
         obj = node.child_by_field_name("object")
-        return node if obj is not None and carrier(obj, names, depth + 1) is not None else None
+        return node if obj is not None and carrier(obj, names, depth + 1, helpers) is not None else None
     if kind == "call_expression":
         fn = node.child_by_field_name("function")
         call_args = call_arguments(node)
@@ -114,14 +120,18 @@ def carrier(node: Node, names: frozenset[str], depth: int = 0) -> Node | None:
         fn = ts.unwrap(fn)
         if fn.type == "member_expression" and ts.text(fn.child_by_field_name("property")) in CARRYING_METHODS:
             obj = fn.child_by_field_name("object")
-            return node if obj is not None and carrier(obj, names, depth + 1) is not None else None
+            return node if obj is not None and carrier(obj, names, depth + 1, helpers) is not None else None
         if ts.callee_path(fn) in CARRYING_FUNCTIONS and first is not None:
-            return node if carrier(first, names, depth + 1) is not None else None
+            return node if carrier(first, names, depth + 1, helpers) is not None else None
+        if helpers is not None:
+            for i in sorted(helpers(node)):
+                if i < len(call_args) and carrier(call_args[i], names, depth + 1, helpers) is not None:
+                    return node
         return None
     if kind == "template_string":
         for sub in node.named_children:
             if sub.type == "template_substitution" and sub.named_children:
-                found = carrier(sub.named_children[0], names, depth + 1)
+                found = carrier(sub.named_children[0], names, depth + 1, helpers)
                 if found is not None:
                     return found
         return None
@@ -130,14 +140,14 @@ def carrier(node: Node, names: frozenset[str], depth: int = 0) -> Node | None:
         sides = {"+": ("left", "right"), "||": ("left", "right"), "??": ("left", "right"), "&&": ("right",)}
         for side in sides.get(op, ()):
             child = node.child_by_field_name(side)
-            found = carrier(child, names, depth + 1) if child is not None else None
+            found = carrier(child, names, depth + 1, helpers) if child is not None else None
             if found is not None:
                 return found
         return None
     if kind == "ternary_expression":
         for side in ("consequence", "alternative"):
             child = node.child_by_field_name(side)
-            found = carrier(child, names, depth + 1) if child is not None else None
+            found = carrier(child, names, depth + 1, helpers) if child is not None else None
             if found is not None:
                 return found
         return None
@@ -149,16 +159,16 @@ def carrier(node: Node, names: frozenset[str], depth: int = 0) -> Node | None:
                 target = member.named_children[0]
             else:
                 target = member
-            found = carrier(target, names, depth + 1) if target is not None else None
+            found = carrier(target, names, depth + 1, helpers) if target is not None else None
             if found is not None:
                 return found
         return None
     if kind in ("jsx_expression", "spread_element") and node.named_children:
-        return carrier(node.named_children[0], names, depth + 1)
+        return carrier(node.named_children[0], names, depth + 1, helpers)
     if kind in JSX_TYPES:
         for inner in ts.walk(node):
             if inner.type == "jsx_expression" and inner.named_children and not _is_key_attribute(inner):
-                found = carrier(inner.named_children[0], names, depth + 1)
+                found = carrier(inner.named_children[0], names, depth + 1, helpers)
                 if found is not None:
                     return found
     return None
@@ -174,7 +184,7 @@ def _is_key_attribute(expr: Node) -> bool:
     )
 
 
-def _derive(f: SourceFile, scope: Node, names: set[str]) -> frozenset[str]:
+def _derive(f: SourceFile, scope: Node, names: set[str], helpers: Helpers | None = None) -> frozenset[str]:
     """Add the variables assigned from error details inside `scope` (`const msg = e.message`), to a fixpoint."""
     assignments = f.nodes_in(scope, *ASSIGNMENT_TYPES)
     for _ in range(_MAX_ROUNDS):
@@ -187,7 +197,7 @@ def _derive(f: SourceFile, scope: Node, names: set[str]) -> frozenset[str]:
             else:
                 target = node.child_by_field_name("left")
                 value = node.child_by_field_name("right")
-            if target is None or value is None or carrier(value, frozen) is None:
+            if target is None or value is None or carrier(value, frozen, helpers=helpers) is None:
                 continue
             if target.type == "member_expression":
                 names.add(ts.callee_path(target))
@@ -282,6 +292,30 @@ def _function_name(fn: Node) -> str:
     return ts.text(name)
 
 
+def _returned_error_params(f: SourceFile, fn: Node) -> frozenset[int]:
+    """Parameters of `fn` whose error details its return value carries (`describe(e) { return e.message }`)."""
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return frozenset()
+    if body.type != "statement_block":
+        returns = [body]
+    else:
+        returns = [
+            node.named_children[0]
+            for node in f.nodes_in(body, "return_statement")
+            if node.named_children and _enclosing_function(node) == fn
+        ]
+    out = set()
+    for i, param in enumerate(parameters(fn)):
+        names = set(pattern_names(param))
+        if not names:
+            continue
+        derived = _derive(f, fn, names)
+        if any(carrier(value, derived) is not None for value in returns):
+            out.add(i)
+    return frozenset(out)
+
+
 class _File:
     """The error scopes and sinks of one module."""
 
@@ -294,6 +328,26 @@ class _File:
         self.server_module = ctx.index.is_server_action_module(f)
         self.page = ctx.index.is_page(f)
         self.exported = self._exported_names()
+        self._carried: dict[int, frozenset[int]] = {}
+
+    def carried_args(self, call: Node) -> frozenset[int]:
+        """Arguments of `call` whose error details the called project function returns (one step deep)."""
+        cached = self._carried.get(call.id)
+        if cached is None:
+            cached = self._carried[call.id] = self._resolve_carried(call)
+        return cached
+
+    def _resolve_carried(self, call: Node) -> frozenset[int]:
+        fn = call.child_by_field_name("function")
+        if fn is None or ts.unwrap(fn).type not in ("identifier", "member_expression"):
+            return frozenset()
+        llm = self.ctx.llm.file(self.file)
+        if llm is None:
+            return frozenset()
+        out: set[int] = set()
+        for target, function in llm.callee_functions(call):
+            out |= _returned_error_params(target, function)
+        return frozenset(out)
 
     def _exported_names(self) -> set[str]:
         out: set[str] = set()
@@ -349,7 +403,7 @@ class _File:
             param = node.child_by_field_name("parameter")
             body = node.child_by_field_name("body")
             if param is not None and body is not None:
-                yield body, _derive(self.file, body, set(pattern_names(param)))
+                yield body, _derive(self.file, body, set(pattern_names(param)), self.carried_args)
         for node in captures.get("promise", []):
             fn = node.child_by_field_name("function")
             args = call_arguments(node)
@@ -360,7 +414,7 @@ class _File:
             callback = args[position]
             if callback.type in FUNCTION_TYPES:
                 names = {name for p in parameters(callback)[:1] for name in pattern_names(p)}
-                yield callback, _derive(self.file, callback, names)
+                yield callback, _derive(self.file, callback, names, self.carried_args)
         for node in captures.get("result", []):
             # `{ error }` of an awaited call: a Supabase / fetch-wrapper style result
             pattern = node.child_by_field_name("name")
@@ -376,7 +430,7 @@ class _File:
                         names.add(ts.text(target))
             scope = _enclosing_function(node)
             if names and scope is not None:
-                yield scope, _derive(self.file, scope, names)
+                yield scope, _derive(self.file, scope, names, self.carried_args)
 
     # ---- where details reach the client --------------------------------------------------------
 
@@ -403,16 +457,17 @@ class _File:
                     continue
                 path = ts.callee_path(fn)
                 if path in RESPONSE_BODY_CALLS:
-                    found = carrier(args[0], names)
+                    found = carrier(args[0], names, helpers=self.carried_args)
                 elif path.startswith("res") and path.endswith(RES_SENDERS):
-                    found = next((c for a in args if (c := carrier(a, names)) is not None), None)
+                    carried = (carrier(a, names, helpers=self.carried_args) for a in args)
+                    found = next((c for c in carried if c is not None), None)
             elif node.type == "new_expression":
                 ctor = ts.callee_path(node.child_by_field_name("constructor") or node)
                 args = call_arguments(node)
                 if ctor in RESPONSE_CONSTRUCTORS and args:
-                    found = carrier(args[0], names)
+                    found = carrier(args[0], names, helpers=self.carried_args)
             elif node.type == "return_statement" and node.named_children and self._returns_to_client(node):
-                found = carrier(node.named_children[0], names)
+                found = carrier(node.named_children[0], names, helpers=self.carried_args)
             if found is not None:
                 yield self.hit(found, "error details are sent to the client")
 
@@ -426,13 +481,14 @@ class _File:
             if key not in CLIENT_ERROR_TEXT_KEYS and not (key == "onError" and self._in_client_stream_call(node)):
                 continue
             params = parameters(value)
-            names = _derive(self.file, value, {name for p in params[:1] for name in pattern_names(p)})
+            first = {name for p in params[:1] for name in pattern_names(p)}
+            names = _derive(self.file, value, first, self.carried_args)
             body = value.child_by_field_name("body")
             if body is None:
                 continue
             returns = [body] if body.type != "statement_block" else self._own_returns(value, body)
             for expr in returns:
-                found = carrier(expr, names)
+                found = carrier(expr, names, helpers=self.carried_args)
                 if found is not None:
                     yield self.hit(found, f"error details become the client's error text via {key}")
 
@@ -464,13 +520,13 @@ class _File:
             names = self._error_prop_names(params[0])
             if not names:
                 continue
-            names = _derive(self.file, node, set(names))
+            names = _derive(self.file, node, set(names), self.carried_args)
             for expr in ts.nodes_of_types(self.language, ("jsx_expression",), node):
                 if not expr.named_children:
                     continue
                 if _is_key_attribute(expr):
                     continue
-                found = carrier(expr.named_children[0], names)
+                found = carrier(expr.named_children[0], names, helpers=self.carried_args)
                 if found is not None:
                     yield self.hit(found, "the error boundary renders error details to the visitor")
 
