@@ -158,6 +158,7 @@ class _Module:
         self.language = language
         imports = ctx.index.imports_of(f)
         self.fs_functions = {i.local for i in imports if i.source in FS_MODULES and i.imported in FS_WRITERS}
+        self.fs_streams = {i.local for i in imports if i.source in FS_MODULES and i.imported == "createWriteStream"}
         self.fs_namespaces = {i.local for i in imports if i.source in FS_MODULES and i.imported in ("*", "default")}
         self.blob_put = {i.local for i in imports if i.source == VERCEL_BLOB_MODULE and i.imported == "put"}
         self.blob_namespaces = {
@@ -221,6 +222,14 @@ class _Module:
                     f"{callee}(…, {{ {' '.join(ts.text(public).split())} }})",
                     f"gcs-public:{callee}",
                 )
+        elif method in ("write", "end") and args and self._writes_public_stream(node):
+            if self.llm.is_llm(args[0]):
+                yield self.hit(
+                    node,
+                    "LLM data is written to a file stream under public/, which the app serves to anyone",
+                    f"{callee}(…) on createWriteStream(public/…)",
+                    f"public-stream:{method}",
+                )
         elif method == "makePublic" and "." in callee and self._saved_llm_to(callee.rsplit(".", 1)[0], node):
             yield self.hit(
                 node,
@@ -228,6 +237,31 @@ class _Module:
                 f"{callee}()",
                 f"gcs-make-public:{callee}",
             )
+
+    def _writes_public_stream(self, call: Node) -> bool:
+        fn = ts.unwrap(call.child_by_field_name("function") or call)
+        obj = fn.child_by_field_name("object") if fn.type == "member_expression" else None
+        return obj is not None and self._public_stream(obj)
+
+    def _is_stream_opener(self, callee: str) -> bool:
+        if callee in self.fs_streams:
+            return True
+        receiver, _, method = callee.rpartition(".")
+        return method == "createWriteStream" and (receiver in FS_RECEIVERS or receiver in self.fs_namespaces)
+
+    def _public_stream(self, receiver: Node) -> bool:
+        """`receiver` is (bound to) `fs.createWriteStream(<a path under public/>)`."""
+        value = ts.unwrap(receiver)
+        if value.type == "identifier":
+            bound = declared_value(value, ts.text(value))
+            if bound is None:
+                return False
+            value = ts.unwrap(bound)
+        if value.type != "call_expression":
+            return False
+        args = call_arguments(value)
+        callee = ts.callee_path(value.child_by_field_name("function") or value)
+        return bool(args) and self._is_stream_opener(callee) and is_public_path(args[0])
 
     def _is_blob_put(self, callee: str) -> bool:
         if callee in self.blob_put:
