@@ -22,7 +22,7 @@ from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FileLlm, Mode
 from leakline.scan.prefilter import import_specs
 from leakline.scan.rules.base import Hit, Rule
-from leakline.scan.rules.ll011 import call_arguments
+from leakline.scan.rules.ll011 import call_arguments, declared_value
 
 KEYWORDS = (
     b"dangerouslySetInnerHTML",
@@ -75,6 +75,32 @@ def _attribute_value(attr: Node) -> Node | None:
     if value.type == "jsx_expression" and value.named_children:
         return value.named_children[0]
     return None
+
+
+def _passed_props(tag: Node) -> Iterator[tuple[str, Node]]:
+    """(prop, value) pairs a JSX tag passes: `name={value}` attributes, and the members of an object
+    spread into it, written inline or bound to a `const` (`<Answer {...props} />`)."""
+    for attr in tag.named_children:
+        if attr.type == "jsx_attribute":
+            value = _attribute_value(attr)
+            if value is not None:
+                yield _attribute_name(attr), value
+        elif attr.type == "jsx_expression" and attr.named_children and attr.named_children[0].type == "spread_element":
+            spread = attr.named_children[0]
+            obj = ts.unwrap(spread.named_children[0]) if spread.named_children else None
+            if obj is not None and obj.type == "identifier":
+                bound = declared_value(obj, ts.text(obj))
+                obj = ts.unwrap(bound) if bound is not None else None
+            if obj is None or obj.type != "object":
+                continue
+            for member in obj.named_children:
+                if member.type == "pair":
+                    key = member.child_by_field_name("key")
+                    value = member.child_by_field_name("value")
+                    if key is not None and value is not None:
+                        yield ts.text(key).strip("\"'"), value
+                elif member.type == "shorthand_property_identifier":
+                    yield ts.text(member), member
 
 
 def _html_payload(value: Node) -> Node:
@@ -381,13 +407,7 @@ class PropFlows:
             fns = names.get(ts.text(node.child_by_field_name("name")))
             if not fns:
                 continue
-            for attr in node.named_children:
-                if attr.type != "jsx_attribute":
-                    continue
-                value = _attribute_value(attr)
-                if value is None:
-                    continue
-                prop = _attribute_name(attr)
+            for prop, value in _passed_props(node):
                 for target, is_tainted in ((plain, caller_llm.is_llm), (html, caller_llm.is_unsanitized_llm)):
                     if is_tainted(value):
                         for fn in fns:
