@@ -620,6 +620,15 @@ class FileLlm:
                         name = ts.text(declarator.child_by_field_name("name"))
                         self._exports[name] = name
         elif value is not None and is_default:
+            value = ts.unwrap(value)
+            # `export default withAuth(Answer)` / `memo(Answer)`: a wrapper (higher-order component,
+            # handler middleware) around a function of this module stands for that function.
+            while value.type == "call_expression":
+                args = value.child_by_field_name("arguments")
+                inner = args.named_children[0] if args is not None and args.named_children else None
+                if inner is None:
+                    break
+                value = ts.unwrap(inner)
             if value.type == "identifier":
                 self._exports["default"] = ts.text(value)
             elif value.type in FUNCTION_TYPES:
