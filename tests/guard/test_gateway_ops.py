@@ -240,3 +240,40 @@ def test_metrics_of_a_stream_and_a_bad_request(env: Env) -> None:
     assert delta(f'leakline_gateway_requests_total{{{endpoint},outcome="invalid_request",region="none"}}') == 1.0
     assert delta('leakline_gateway_sanitizer_actions_total{action="redact",detector="payment_card"}') == 1.0
     assert "# TYPE leakline_gateway_upstream_latency_seconds histogram" in httpx.get(f"{env.url}/metrics").text
+
+
+# -- the gateway's routes served before FastAPI's stack ------------------------------------------------
+
+
+def test_gateway_routes_skip_fastapi_but_keep_headers_counter_and_405(env: Env) -> None:
+    from leakline.guard.pipeline import Route
+
+    assert all(isinstance(endpoint, Route) for _, endpoint in env.served.app.direct.values())
+    assert set(env.served.app.direct) == {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"}
+    before = _series(httpx.get(f"{env.url}/metrics").text, "leakline_http_requests_total")
+    assert chat(env, "hello").status_code == 200
+    wrong = httpx.get(f"{env.url}/v1/chat/completions")  # not the route's method: FastAPI answers
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == 405
+    assert wrong.headers["x-frame-options"] == "DENY"
+    after = _series(httpx.get(f"{env.url}/metrics").text, "leakline_http_requests_total")
+    key = 'leakline_http_requests_total{route="/v1/chat/completions",status="200"}'
+    assert after[key] - before.get(key, 0.0) == 1.0
+
+
+def test_an_unexpected_error_in_a_gateway_route_is_a_json_500_with_security_headers(
+    fresh_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug with sk-should-not-be-shown")
+
+    monkeypatch.setattr(fresh_env.gateway, "authenticate", broken)
+    response = chat(fresh_env, "hello")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"message": "internal error", "type": "server_error", "code": 500}}
+    assert "sk-should-not-be-shown" not in response.text
+    for name in ("cache-control", "x-content-type-options", "referrer-policy", "x-frame-options"):
+        assert name in response.headers
+    series = _series(httpx.get(f"{fresh_env.url}/metrics").text, "leakline_")
+    assert series['leakline_http_requests_total{route="/v1/chat/completions",status="500"}'] == 1.0
+    endpoint = 'endpoint="/v1/chat/completions"'
+    assert series[f'leakline_gateway_requests_total{{{endpoint},outcome="error",region="none"}}'] == 1.0

@@ -108,7 +108,8 @@ def preflight(settings: Settings) -> None:
 
 def router(settings: Settings) -> APIRouter:
     """The `/v1` routes, with the extras `leakline.web.app` looks for on a domain's router: `collectors`
-    (Prometheus series for `/metrics`) and `readiness_checks` (named async checks for `/readyz`)."""
+    (Prometheus series for `/metrics`), `readiness_checks` (named async checks for `/readyz`) and
+    `asgi_endpoints` (the routes again, served before FastAPI's middleware and routing)."""
     from fastapi import APIRouter
     from starlette.routing import Route as StarletteRoute
 
@@ -119,10 +120,12 @@ def router(settings: Settings) -> APIRouter:
     api = APIRouter()
     api.collectors = gateway.metrics.collectors()  # type: ignore[attr-defined]
     api.readiness_checks = {"upstreams": UpstreamReadiness(gateway).check}  # type: ignore[attr-defined]
+    endpoints = []
     for path, kind, upstream_path, method in ROUTES:
-        api.routes.append(
-            StarletteRoute(path, Route(gateway, kind, upstream_path), methods=[method], include_in_schema=False)
-        )
+        endpoint = Route(gateway, kind, upstream_path)
+        endpoints.append((path, (method,), endpoint))
+        api.routes.append(StarletteRoute(path, endpoint, methods=[method], include_in_schema=False))
+    api.asgi_endpoints = endpoints  # type: ignore[attr-defined]
     api.add_event_handler("startup", gateway.startup)
     api.add_event_handler("shutdown", gateway.aclose)
     return api

@@ -3,10 +3,12 @@
 Domains contribute routers (`ROUTERS`: "module:factory", each factory taking the settings and returning
 an `APIRouter`), mounted in one app: the incident API under `/api/v1`, the OpenAI-compatible gateway
 under `/v1`. A router may also carry `collectors` (Prometheus collectors, registered in the app's
-registry) and `readiness_checks` (name -> async function returning (ready, details), run by `/readyz`,
-which answers 503 when one is not ready). This module owns what is common to all of them: health and
-readiness probes, Prometheus metrics, the OpenAPI schema at `/openapi.json`, security headers and
-`cache-control: no-store` on every response, and JSON errors instead of HTML pages or tracebacks.
+registry), `readiness_checks` (name -> async function returning (ready, details), run by `/readyz`,
+which answers 503 when one is not ready) and `asgi_endpoints` ((path, methods, ASGI app) served
+directly, before FastAPI's middleware and routing: the gateway's hot path). This module owns what is
+common to all of them: health and readiness probes, Prometheus metrics, the OpenAPI schema at
+`/openapi.json`, security headers and `cache-control: no-store` on every response, and JSON errors
+instead of HTML pages or tracebacks.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,13 +49,82 @@ ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 log = logging.getLogger("leakline.web")
 
 
+_SECURITY_RAW = tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items())
+
+
+def with_security_headers(headers: Any) -> list[tuple[bytes, bytes]]:
+    """ASGI response headers plus every security header they do not set themselves."""
+    raw = list(headers)
+    present = {bytes(name).lower() for name, _ in raw}
+    raw.extend(item for item in _SECURITY_RAW if item[0] not in present)
+    return raw
+
+
+class _RequestCounter:
+    """`leakline_http_requests_total` with its children kept (`labels()` on every request is not free)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self._children: dict[tuple[str, int], Any] = {}
+
+    def inc(self, route: str, status: int) -> None:
+        child = self._children.get((route, status))
+        if child is None:
+            child = self._children[(route, status)] = self.counter.labels(route, str(status))
+        child.inc()
+
+
+class LeaklineApp(FastAPI):
+    """FastAPI, plus pure-ASGI endpoints (`asgi_endpoints` of a domain's router) served before its stack.
+
+    FastAPI's middleware (errors, telemetry, body limit, exceptions, exit stacks) and its route matching
+    cost about a fifth of the gateway's CPU per request; the gateway's routes parse, answer and render
+    errors themselves, so they only get what `HeadersAndMetrics` would give them: the security headers,
+    the request counter and a JSON 500 instead of a traceback. Other methods on the same paths still go
+    through FastAPI (405)."""
+
+    direct: dict[str, tuple[frozenset[str], ASGIApp]]
+    requests_counter: _RequestCounter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            entry = self.direct.get(scope["path"])
+            if entry is not None and scope["method"] in entry[0]:
+                await self._direct(entry[1], scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _direct(self, endpoint: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        status = 500
+        started = False
+
+        async def send_checked(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message["headers"] = with_security_headers(message.get("headers", ()))
+            await send(message)
+
+        try:
+            await endpoint(scope, receive, send_checked)
+        except Exception:
+            # Never a traceback to the client (it may quote request data); the server log has it.
+            log.exception("unhandled error on %s", scope["path"])
+            if started:
+                raise
+            await _error(500, "internal error", "server_error")(scope, receive, send_checked)
+        finally:
+            self.requests_counter.inc(scope["path"], status)
+
+
 class HeadersAndMetrics:
     """Pure-ASGI middleware: security headers on every response, a request counter per route and status.
 
     Pure ASGI rather than `BaseHTTPMiddleware`, which wraps every response body in extra tasks and
     queues: on the gateway's streamed completions it cost about half the proxy's throughput."""
 
-    def __init__(self, app: ASGIApp, counter: Counter) -> None:
+    def __init__(self, app: ASGIApp, counter: _RequestCounter) -> None:
         self.app = app
         self.counter = counter
 
@@ -68,18 +138,14 @@ class HeadersAndMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(raw=list(message.get("headers", [])))
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-                message["headers"] = headers.raw
+                message["headers"] = with_security_headers(message.get("headers", ()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
             route = scope.get("route")
-            self.counter.labels(getattr(route, "path", "unmatched"), str(status)).inc()
+            self.counter.inc(getattr(route, "path", "unmatched"), status)
 
 
 def _error(status: int, message: str, kind: str) -> JSONResponse:
@@ -88,7 +154,7 @@ def _error(status: int, message: str, kind: str) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(
+    app = LeaklineApp(
         title="leakline",
         version=__version__,
         description="Incident signals, obligations and communications; OpenAI-compatible LLM gateway.",
@@ -102,8 +168,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "leakline_http_requests_total", "HTTP requests served", ["route", "status"], registry=registry
     )
     app.state.metrics_registry = registry
+    app.requests_counter = _RequestCounter(requests_total)
+    app.direct = {}
 
-    app.add_middleware(HeadersAndMetrics, counter=requests_total)
+    app.add_middleware(HeadersAndMetrics, counter=app.requests_counter)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -156,6 +224,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for collector in getattr(router, "collectors", ()):
             registry.register(collector)
         checks.update(getattr(router, "readiness_checks", {}))
+        for path, methods, endpoint in getattr(router, "asgi_endpoints", ()):
+            app.direct[path] = (frozenset(methods), endpoint)
     return app
 
 
