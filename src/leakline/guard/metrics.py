@@ -13,6 +13,8 @@ a prompt or a detector's match.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Histogram
 from prometheus_client.registry import Collector
 
@@ -71,6 +73,15 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=None,
         )
+        # labels() takes a lock and builds a tuple each time; the children are few and kept here.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def collectors(self) -> list[Collector]:
         return [self.requests, self.actions, self.upstream_errors, self.upstream_latency]
@@ -78,12 +89,12 @@ class GatewayMetrics:
     def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:
         region = region or NO_REGION
         kind = outcome(code, blocked)
-        self.requests.labels(region, endpoint, kind).inc()
+        self._child(self.requests, region, endpoint, kind).inc()
         if kind == "upstream_error" and code is not None:
-            self.upstream_errors.labels(region, code).inc()
+            self._child(self.upstream_errors, region, code).inc()
 
     def action(self, detector: str, action: str) -> None:
-        self.actions.labels(detector, action).inc()
+        self._child(self.actions, detector, action).inc()
 
     def latency(self, region: str, seconds: float) -> None:
-        self.upstream_latency.labels(region).observe(seconds)
+        self._child(self.upstream_latency, region).observe(seconds)

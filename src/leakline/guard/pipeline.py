@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from leakline.errors import LeaklineError
 from leakline.findings import Severity
+from leakline.guard.anomaly import pop_from_header
 from leakline.guard.auth import Client, KeyStore
 from leakline.guard.errors import (
     BadRequest,
@@ -162,6 +163,9 @@ class Gateway:
         self.regions = dict(settings.regions)
         self.keys = KeyStore.from_settings(settings.clients, source=settings.source or "leakline.toml")
         self.trusted = parse_networks(self.gw.trusted_proxies)
+        self._trusted_peers: dict[str | None, bool] = {}
+        self._country_header = self.gw.country_header.encode("latin-1")
+        self._pop_header = self.gw.pop_header.encode("latin-1")
         self.allowed_headers = frozenset(self.gw.allowed_headers)
         from leakline.guard.headers import DENY_PATTERNS
 
@@ -270,7 +274,11 @@ class Gateway:
             timeout = aiohttp.ClientTimeout(
                 total=None, sock_connect=self.gw.connect_timeout_seconds, sock_read=self.gw.read_timeout_seconds
             )
-            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True)
+            # No cookie jar: upstream cookies never reach the client (set-cookie is dropped) and must
+            # not travel from one client's exchange into another's.
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
+            )
             self._session_loop = loop
         return self._session
 
@@ -289,15 +297,22 @@ class Gateway:
         req.client = client
         return client
 
+    def peer_trusted(self, peer: str | None) -> bool:
+        # Parsing the peer's address on every request showed in profiles; peers are few (the edge's).
+        trusted = self._trusted_peers.get(peer)
+        if trusted is None:
+            if len(self._trusted_peers) >= 4096:
+                self._trusted_peers.clear()
+            trusted = self._trusted_peers[peer] = peer_is_trusted(peer, self.trusted)
+        return trusted
+
     def locate(self, scope: Scope, req: _Request, client: Client, model: str | None) -> Decision:
         peer = (scope.get("client") or (None, None))[0]
-        trusted = peer_is_trusted(peer, self.trusted)
-        header_value = _header(scope, self.gw.country_header.encode("latin-1")) if trusted else None
+        trusted = self.peer_trusted(peer)
+        header_value = _header(scope, self._country_header) if trusted else None
         country, source = visitor_country(client, header_value, trusted)
         req.country = country
-        from leakline.guard.anomaly import pop_from_header
-
-        req.pop = pop_from_header(_header(scope, self.gw.pop_header.encode("latin-1"))) if trusted else None
+        req.pop = pop_from_header(_header(scope, self._pop_header)) if trusted else None
         decision = decide(
             gateway=self.gw, regions=self.regions, client=client, country=country, country_source=source, model=model
         )
