@@ -54,6 +54,15 @@ def test_non_stream_benign_answer_passes_unchanged_and_goes_to_the_eu_upstream(e
     assert env.us.upstream.requests == []
 
 
+def test_an_answer_larger_than_one_read_is_relayed_whole(env: Env) -> None:
+    expected = "Our oak tables ship flat-packed, with every tool included. " * 4000
+    whole = chat(env, "the catalogue please")
+    assert whole.status_code == 200
+    assert whole.json()["choices"][0]["message"]["content"] == expected
+    streamed = chat(env, "the catalogue please", stream=True)
+    assert streamed_content(sse_events(streamed.text)) == expected
+
+
 def test_stream_benign_answer_is_reassembled_exactly(env: Env) -> None:
     response = chat(env, "where is my order?", stream=True)
     assert response.status_code == 200

@@ -581,9 +581,15 @@ class Route:
         raise error
 
     async def read_upstream_json(self, upstream: aiohttp.ClientResponse, url: str) -> Any:
-        raw = await upstream.content.read(MAX_UPSTREAM_BODY_BYTES + 1)
-        if len(raw) > MAX_UPSTREAM_BODY_BYTES:
-            raise UpstreamProtocolError(f"the upstream {url} sent more than {MAX_UPSTREAM_BODY_BYTES} bytes")
+        # read(n) returns what has arrived, not the whole body: read until the end (or over the limit).
+        parts: list[bytes] = []
+        size = 0
+        while chunk := await upstream.content.read(MAX_UPSTREAM_BODY_BYTES + 1 - size):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_UPSTREAM_BODY_BYTES:
+                raise UpstreamProtocolError(f"the upstream {url} sent more than {MAX_UPSTREAM_BODY_BYTES} bytes")
+        raw = parts[0] if len(parts) == 1 else b"".join(parts)
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):

@@ -66,6 +66,8 @@ SCRIPTS: dict[str, Script] = {
     ),
     "corpus": Script(tuple(PROTECTED_PARAGRAPH[i : i + 37] for i in range(0, len(PROTECTED_PARAGRAPH), 37))),
     "pem": Script(("Here is the key:\n", FAKE_PEM[:70], FAKE_PEM[70:], "\nKeep it safe.")),
+    # Larger than one socket read: a whole answer arrives in several pieces.
+    "catalogue": Script(("Our oak tables ship flat-packed, with every tool included. ",) * 4000),
     "benign": Script(
         ("Your order A-10023 (SKU 4006381333931) ", "ships on 2026-12-01 for €49.99; ", "tracking 1Z999AA10123456784.")
     ),
