@@ -184,3 +184,24 @@ def test_nodes_in_equals_a_query_over_the_subtree() -> None:
                     assert [n.id for n in f.nodes_in(scope, *types)] == [n.id for n in expected], (f.rel, scope)
                     compared += 1
     assert compared > 1000
+
+
+def test_the_hyperscan_pass_agrees_with_the_python_tests() -> None:
+    from leakline.scan import prefilter
+
+    scanner = prefilter._literal_scanner()
+    if scanner is None:
+        pytest.skip("hyperscan is not installed")
+    texts = [path.read_bytes() for root in (FIXTURES, EXAMPLES) for path in root.rglob("*.[jt]s*") if path.is_file()]
+    texts += [
+        b"const r = await fetch('/api/chat')",
+        b"fetch(x) // OLLAMA",
+        b"const ollamaUrl = 1",
+        b"prefetch('/x')",
+        b"const y = `/`",
+        b"import x from './y'; x.fetch(u)",
+        b"$fetch('/a')",
+    ]
+    decided = [scanner.decide(text) for text in texts]
+    assert decided == [prefilter.calls_model_maybe_python(text) for text in texts]
+    assert 50 < sum(decided) < len(decided)

@@ -12,6 +12,8 @@ cannot see; `LlmAnalysis.may_hold_llm_data` checks those separately.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -70,8 +72,68 @@ def _has_own_path(data: bytes) -> bool:
     return False
 
 
+# Hyperscan groups: a model/SDK name alone decides; an HTTP client decides together with an LLM hint.
+_HS_DECIDES, _HS_CLIENT, _HS_HINT = 0, 1, 2
+
+
+class _LiteralScanner:
+    """All of `calls_model_maybe`'s byte tests in one Hyperscan pass (the Python tests run ~30 substring
+    searches per file, most of a 5,000-file scan's prefilter time)."""
+
+    def __init__(self) -> None:
+        import hyperscan
+
+        caseless = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+        exact = hyperscan.HS_FLAG_SINGLEMATCH
+        patterns: list[tuple[bytes, int, int]] = []
+        patterns += [(re.escape(word), _HS_DECIDES, exact) for word in (*_OPENAI_WORDS, *_SDK_NAMES)]
+        patterns.append((b"ollama", _HS_DECIDES, caseless))
+        # Whole words; `$fetch` counts (a `$` before the word is not a word character for `\b`).
+        patterns.append((rb"\b(?:fetch|axios|ky|got|ofetch)\b", _HS_CLIENT, exact))
+        patterns += [(re.escape(path), _HS_HINT, exact) for path in _URL_PATHS]
+        patterns.append((rb"[\"'`]/([^/]|$)", _HS_HINT, exact))
+        patterns += [(re.escape(marker), _HS_HINT, caseless) for marker in _ENV_MARKERS]
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._db.compile(
+            expressions=[p for p, _, _ in patterns],
+            ids=[group for _, group, _ in patterns],
+            flags=[flags for _, _, flags in patterns],
+        )
+        self._scratch = hyperscan.Scratch(self._db)
+
+    def decide(self, data: bytes) -> bool:
+        import hyperscan
+
+        seen = [False, False, False]
+
+        def on_match(group: int, _start: int, _end: int, _flags: int, _context: object) -> bool | None:
+            seen[group] = True
+            # Returning True stops the scan: the answer cannot change any more.
+            return True if seen[_HS_DECIDES] or (seen[_HS_CLIENT] and seen[_HS_HINT]) else None
+
+        with contextlib.suppress(hyperscan.ScanTerminated):  # raised when on_match stops the scan early
+            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        return seen[_HS_DECIDES] or (seen[_HS_CLIENT] and seen[_HS_HINT])
+
+
+@functools.cache
+def _literal_scanner() -> _LiteralScanner | None:
+    try:
+        return _LiteralScanner()
+    except ImportError:
+        return None
+
+
 def calls_model_maybe(data: bytes) -> bool:
     """The file may call a model itself or use an AI SDK hook (judged on its bytes)."""
+    scanner = _literal_scanner()
+    if scanner is not None:
+        return scanner.decide(data)
+    return calls_model_maybe_python(data)
+
+
+def calls_model_maybe_python(data: bytes) -> bool:
+    """`calls_model_maybe` without Hyperscan (and the reference its Hyperscan pass is tested against)."""
     if any(word in data for word in _OPENAI_WORDS) or any(name in data for name in _SDK_NAMES):
         return True
     if b"ollama" in data.lower():
