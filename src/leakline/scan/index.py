@@ -161,6 +161,8 @@ class SourceFile:
         language = self.language
         if not wanted <= _INDEXED_SET or self.root is None or language is None:
             return ts.nodes_of_types(language, tuple(types), node) if language is not None else []
+        if node.parent is None:
+            return self.nodes(*types)
         indexed = self._indexed_nodes
         start, end = node.start_byte, node.end_byte
         out = []

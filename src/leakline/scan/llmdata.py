@@ -641,6 +641,14 @@ class FileLlm:
                     alias = spec.child_by_field_name("alias")
                     self._exports[ts.text(alias) if alias is not None else name] = name
 
+    def project_calls(self) -> list[Node]:
+        """Calls that may invoke a function of the project (see `callee_functions`), found by callee name."""
+        if any(imp.imported == "*" and imp.resolved for imp in self._imports.values()):
+            return self._calls[0]  # `ns.anything(...)`: the name alone cannot tell
+        names = set(self._functions) | {local for local, imp in self._imports.items() if imp.resolved}
+        call_names = self._call_names
+        return [call for call in self._calls[0] if call_names[call.id] in names]
+
     def callee_functions(self, call: Node) -> list[tuple[SourceFile, Node]]:
         """The project functions a call may invoke: `helper(x)` declared here or imported by name,
         `ns.helper(x)` through a namespace import."""

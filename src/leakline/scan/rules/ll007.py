@@ -101,7 +101,7 @@ class LlmDataLogged(Rule):
         llm = ctx.llm.file(f)
         if llm is None:
             return
-        for call in f.nodes("call_expression"):
+        for call in llm.project_calls():
             targets = llm.callee_functions(call)
             if not targets:
                 continue
