@@ -72,3 +72,22 @@ def test_serve_with_a_missing_config_is_a_usage_error(tmp_path: object) -> None:
         check=False,
     )
     assert proc.returncode == 2 and "/nonexistent/leakline.toml: no such file" in proc.stderr
+
+
+def test_serve_workers_settle_the_heap_after_start_up(tmp_path: object, monkeypatch: object) -> None:
+    import gc
+
+    from leakline.web.app import CONFIG_ENV, GC_THRESHOLDS, create_app, create_app_from_env, settle_heap
+
+    monkeypatch.setenv(CONFIG_ENV, "")  # type: ignore[attr-defined]
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    startup = create_app_from_env().router.on_startup
+    assert startup[-1] is settle_heap  # after the domains' own start-up (the sanitizer is built by then)
+    assert settle_heap not in create_app().router.on_startup  # process-wide: only for `leakline serve`
+    saved = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_threshold() == GC_THRESHOLDS and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
