@@ -822,6 +822,8 @@ class _StreamRelay:
         return stream
 
     def _feed(self, key: tuple[int, str], text: str) -> str:
+        if not text:  # e.g. the role-only first chunk: nothing to scan, nothing held back is released
+            return text
         stream = self._stream_for(key)
         self.scan.upstream_parts.append(text)
         self.scan.scanned_bytes += len(text.encode("utf-8"))
@@ -846,6 +848,8 @@ class _StreamRelay:
 
     def _collect(self, stream: Any) -> None:
         seen = self.offsets.setdefault((id(stream), ""), 0)
+        if len(stream.hits) == seen:  # called after every event; hits are rare
+            return
         hits = list(stream.hits)
         self.scan.hits.extend(_hits(hits[seen:]))
         self.offsets[(id(stream), "")] = len(hits)
