@@ -153,6 +153,42 @@ def test_sse_reader_reassembles_events_split_anywhere() -> None:
         assert events == ['{"a":1}', '{"b":\n2}', "[DONE]"]
 
 
+def _reference_events(raw: bytes) -> list[str]:
+    """The SSE events of `raw`, found the slow way (earliest separator first, one event at a time)."""
+    from leakline.guard.sse import _split_event
+
+    out: list[str] = []
+    while (split := _split_event(raw)) is not None:
+        event, raw = split
+        data = SseReader._data(event, 0)
+        if data is not None:
+            out.append(data)
+    if raw.strip() and (data := SseReader._data(raw, 0)) is not None:
+        out.append(data)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(st.sampled_from(['data: {"a":1}', "data: x\ndata: y", ": c", "data:[DONE]", "id: 1", "data: é"])),
+    separators=st.lists(st.sampled_from(["\n\n", "\r\n\r\n", "\r\r", "\n\n\n"]), min_size=1),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+)
+def test_sse_reader_gives_the_same_events_for_any_framing_and_split(
+    events: list[str], separators: list[str], cuts: list[int]
+) -> None:
+    raw = "".join(e + separators[i % len(separators)] for i, e in enumerate(events)).encode()
+    reader = SseReader()
+    got: list[str] = []
+    last = 0
+    for cut in sorted(c for c in cuts if c <= len(raw)):
+        got += reader.feed(raw[last:cut])
+        last = cut
+    got += reader.feed(raw[last:])
+    got += reader.finish()
+    assert got == _reference_events(raw)
+
+
 def test_sse_reader_names_the_offset_of_bad_utf8() -> None:
     reader = SseReader()
     with pytest.raises(MalformedStream) as caught:
