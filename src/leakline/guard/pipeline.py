@@ -822,8 +822,6 @@ class _StreamRelay:
         return stream
 
     def _feed(self, key: tuple[int, str], text: str) -> str:
-        if not text:  # e.g. the role-only first chunk: nothing to scan, nothing held back is released
-            return text
         stream = self._stream_for(key)
         self.scan.upstream_parts.append(text)
         self.scan.scanned_bytes += len(text.encode("utf-8"))
