@@ -1,9 +1,10 @@
 """Gateway benchmark: the same wrk load against (a) the scripted upstream directly, (b) a bare
 FastAPI + aiohttp pass-through proxy on the same stack, (c) leakline's gateway with every detector on,
 (d) LiteLLM's proxy with its content-filter guardrail (when installed in a venv, see --litellm),
-non-stream and stream, at 1 and 50 connections, in one run. (c') is the gateway's routes alone in a
-bare FastAPI app, to show what `leakline serve`'s shared middleware and access log add. Reports req/s, p50/p99 and ratios: (c)/(b) throughput, (c)/(d) throughput,
-and the p50 that (c) adds over (a) at one connection.
+non-stream and stream, at 1 and 50 connections, in one run. (c') is the gateway's routes mounted in a
+bare FastAPI app, so that requests go through FastAPI's middleware and routing, which `leakline serve`
+skips for `/v1` (see `leakline.web.app.LeaklineApp`). Reports req/s, p50/p99 and ratios: (c)/(b)
+throughput, (c)/(d) throughput, and the p50 that (c) adds over (a) at one connection.
 
     python3 bench/gateway_bench.py [--seconds 5] [--litellm /tmp/litellm-venv/bin/litellm]
 
@@ -116,8 +117,8 @@ def serve_passthrough(port: int, upstream: str) -> None:
 
 
 def serve_gateway_only(port: int, config: str) -> None:
-    """leakline's /v1 routes without the rest of `leakline serve` (its HTTP middleware and access log):
-    shows what the shared app adds around the gateway."""
+    """leakline's /v1 routes in a bare FastAPI app: every request goes through FastAPI's middleware and
+    routing, which `leakline serve` skips for them (shows what that shortcut is worth)."""
     import uvicorn
     from fastapi import FastAPI
 
