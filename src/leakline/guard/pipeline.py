@@ -202,9 +202,10 @@ class Gateway:
             for client in self.keys.clients():
                 if client.sanitize_actions:
                     self._build_own(client)
+            # Without regions nothing can be served: no thread, and no volume store in the working directory.
             if self.regions:
                 self.events.open(list(self.regions))
-            self.events.start()
+                self.events.start()
         except Exception as exc:
             detail = exc.diagnostics() if isinstance(exc, LeaklineError) else f"{type(exc).__name__}: {exc}"
             if not detail.startswith(source):
