@@ -40,7 +40,8 @@ class Env:
         raise LookupError("gateway route not mounted")
 
     def drain(self) -> None:
-        self.gateway.events.drain()
+        # Generous: on a loaded CI machine the first exchange's audit and signal work can take seconds.
+        self.gateway.events.drain(timeout=60.0)
 
 
 def _build(tmp: Path, started: list[Any], **gateway: Any) -> Env:
