@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from leakline.scan.engine import scan
+from tests.scan.apps import write_app
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "LL007" / "vulnerable"
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    (root / "package.json").write_text(json.dumps({"dependencies": {"next": "15.2.4", "openai": "4.77.0"}}))
-    (root / "tsconfig.json").write_text(json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}))
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def test_the_call_is_reported_naming_the_helper_and_its_sink() -> None:
@@ -56,7 +46,7 @@ TELEMETRY = """export function remember(meta: { id: string }, ...parts: string[]
 
 
 def test_namespace_imports_rest_parameters_and_derived_values(tmp_path: Path) -> None:
-    app = _write(tmp_path, {"app/api/a/route.ts": ROUTE, "lib/telemetry.ts": TELEMETRY})
+    app = write_app(tmp_path, {"app/api/a/route.ts": ROUTE, "lib/telemetry.ts": TELEMETRY})
     result = scan(app, rule_ids=["LL007"], jobs=1)
     assert [(f.path, f.line) for f in result.findings] == [("app/api/a/route.ts", 8), ("app/api/a/route.ts", 10)]
     assert result.findings[0].message.endswith("which writes it to console.warn (lib/telemetry.ts:3)")

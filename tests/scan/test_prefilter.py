@@ -3,7 +3,6 @@ against the full LLM-data analysis on every fixture app (no file the prefilter d
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index
 from leakline.scan.prefilter import calls_model_maybe, import_specs, names_sensitive_field_maybe
 from leakline.scan.walker import WalkStats, discover_apps
+from tests.scan.apps import write_app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -74,18 +74,8 @@ def test_sensitive_names_need_a_whole_name_not_a_substring() -> None:
     assert names_sensitive_field_maybe(b"<ProductCard /><span>expand company</span>") is False
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    (root / "package.json").write_text(json.dumps({"dependencies": {"next": "15.2.4", "openai": "4.77.0"}}))
-    (root / "tsconfig.json").write_text(json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}))
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 def test_candidates_are_model_callers_and_everything_importing_them(tmp_path: Path) -> None:
-    app = _write(
+    app = write_app(
         tmp_path,
         {
             "lib/ai.ts": 'import OpenAI from "openai";\nconst c = new OpenAI();\n'
@@ -141,7 +131,7 @@ def test_solver_rejudges_statements_skipped_before_their_name_became_llm_data(tm
     return LLM data only further down the file must still be judged once that function is known."""
     from leakline.scan.engine import scan
 
-    app = _write(
+    app = write_app(
         tmp_path,
         {
             "app/api/a/route.ts": """import OpenAI from "openai";

@@ -187,3 +187,19 @@ def nodes_of_types(language: Language, types: tuple[str, ...], node: Node) -> li
     found = QueryCursor(query).captures(node).get("n", [])
     found.sort(key=lambda n: (n.start_byte, -n.end_byte))
     return found
+
+
+def declared_value(at: Node, name: str) -> Node | None:
+    """The initial value of the nearest `const name = …` visible from `at` (same file, enclosing scopes)."""
+    scope = at.parent
+    while scope is not None:
+        for child in scope.named_children:
+            if child.type not in ("lexical_declaration", "variable_declaration"):
+                continue
+            for declarator in child.named_children:
+                if declarator.type == "variable_declarator" and text(declarator.child_by_field_name("name")) == name:
+                    value = declarator.child_by_field_name("value")
+                    if value is not None and value.start_byte < at.start_byte:
+                        return value
+        scope = scope.parent
+    return None

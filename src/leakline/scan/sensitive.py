@@ -123,7 +123,7 @@ class SensitiveFields:
             if type_name is not None:
                 return self.type_is_sensitive(type_name)
             # `const copy = { ...order, at }`: an untyped variable carries what its initial value carries.
-            value = _initial_value(node, ts.text(node))
+            value = ts.declared_value(node, ts.text(node))
             if value is None or value.id in self._following:
                 return False
             self._following.add(value.id)
@@ -159,26 +159,6 @@ class SensitiveFields:
             if fn is not None and ts.callee_path(fn) in _PASS_THROUGH and args is not None and args.named_children:
                 return self.carries_sensitive(args.named_children[0])
         return False
-
-
-def _initial_value(at: Node, name: str) -> Node | None:
-    """The initial value of the nearest `const`/`let`/`var` declaration of `name` visible from `at`
-    (enclosing blocks of the same file, declared before `at`)."""
-    scope = at.parent
-    while scope is not None:
-        for child in scope.named_children:
-            if child.type not in ("lexical_declaration", "variable_declaration"):
-                continue
-            for declarator in child.named_children:
-                if declarator.type != "variable_declarator":
-                    continue
-                target = declarator.child_by_field_name("name")
-                value = declarator.child_by_field_name("value")
-                declared_before = value is not None and value.end_byte <= at.start_byte
-                if target is not None and declared_before and ts.text(target) == name:
-                    return value
-        scope = scope.parent
-    return None
 
 
 def _type_name(annotation: Node) -> str | None:

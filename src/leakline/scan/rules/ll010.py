@@ -22,7 +22,7 @@ from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FileLlm, Mode
 from leakline.scan.prefilter import import_specs
 from leakline.scan.rules.base import Hit, Rule
-from leakline.scan.rules.ll011 import call_arguments, declared_value
+from leakline.scan.rules.ll011 import call_arguments
 
 KEYWORDS = (
     b"dangerouslySetInnerHTML",
@@ -89,7 +89,7 @@ def _passed_props(tag: Node) -> Iterator[tuple[str, Node]]:
             spread = attr.named_children[0]
             obj = ts.unwrap(spread.named_children[0]) if spread.named_children else None
             if obj is not None and obj.type == "identifier":
-                bound = declared_value(obj, ts.text(obj))
+                bound = ts.declared_value(obj, ts.text(obj))
                 obj = ts.unwrap(bound) if bound is not None else None
             if obj is None or obj.type != "object":
                 continue

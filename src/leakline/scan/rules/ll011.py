@@ -110,27 +110,11 @@ def _key_name(key: Node | None) -> str:
     return literal if literal is not None else ts.text(key)
 
 
-def declared_value(at: Node, name: str) -> Node | None:
-    """The initial value of the nearest `const name = …` visible from `at` (same file, enclosing scopes)."""
-    scope = at.parent
-    while scope is not None:
-        for child in scope.named_children:
-            if child.type not in ("lexical_declaration", "variable_declaration"):
-                continue
-            for declarator in child.named_children:
-                if declarator.type == "variable_declarator" and ts.text(declarator.child_by_field_name("name")) == name:
-                    value = declarator.child_by_field_name("value")
-                    if value is not None and value.start_byte < at.start_byte:
-                        return value
-        scope = scope.parent
-    return None
-
-
 def _header_pairs(init: Node, *, depth: int = 0) -> Iterator[tuple[Node, str | None, Node]]:
     """(pair, name, value) of a headers object: a literal, `new Headers({...})`, or a const bound to one."""
     init = ts.unwrap(init)
     if init.type == "identifier" and depth < 3:
-        bound = declared_value(init, ts.text(init))
+        bound = ts.declared_value(init, ts.text(init))
         if bound is not None:
             yield from _header_pairs(bound, depth=depth + 1)
         return
@@ -182,7 +166,7 @@ def _is_response_headers_object(receiver: Node) -> bool:
     if last.lower().endswith("headers"):
         return True
     if receiver.type == "identifier":
-        bound = declared_value(receiver, path)
+        bound = ts.declared_value(receiver, path)
         if bound is not None and bound.type == "new_expression":
             return ts.callee_path(bound.child_by_field_name("constructor") or bound) == "Headers"
     return False

@@ -21,7 +21,7 @@ from leakline.scan.headers import DYNAMIC, HeaderOrigin
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
-from leakline.scan.rules.ll011 import call_arguments, declared_value, header_writes
+from leakline.scan.rules.ll011 import call_arguments, header_writes
 from leakline.scan.walker import NEXT_CONFIG_NAMES
 
 KEYWORDS = (b"public", b"s-maxage")
@@ -92,7 +92,7 @@ def _literal_shape(node: Node, depth: int = 0) -> str | None:
             return None
         return "".join(shape if shape is not None else "*" for shape in shapes)
     if node.type == "identifier" and depth < _MAX_DEPTH:
-        bound = declared_value(node, ts.text(node))
+        bound = ts.declared_value(node, ts.text(node))
         return _literal_shape(bound, depth + 1) if bound is not None else None
     return None
 
@@ -111,7 +111,7 @@ def is_public_path(node: Node, depth: int = 0) -> bool:
                 is_public_path(a, depth + 1) for a in call_arguments(node)
             )
     if node.type == "identifier" and depth < _MAX_DEPTH:
-        bound = declared_value(node, ts.text(node))
+        bound = ts.declared_value(node, ts.text(node))
         return bound is not None and is_public_path(bound, depth + 1)
     return False
 
@@ -253,7 +253,7 @@ class _Module:
         """`receiver` is (bound to) `fs.createWriteStream(<a path under public/>)`."""
         value = ts.unwrap(receiver)
         if value.type == "identifier":
-            bound = declared_value(value, ts.text(value))
+            bound = ts.declared_value(value, ts.text(value))
             if bound is None:
                 return False
             value = ts.unwrap(bound)
