@@ -202,7 +202,7 @@ class Sanitizer:
             text=out,
             hits=[self.hit(text, c) for c in reported],
             blocked=blocked,
-            scanned_bytes=len(text.encode("utf-8", "surrogatepass")),
+            scanned_bytes=len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")),
             detector_versions=dict(self.detector_versions),
         )
 

@@ -134,10 +134,15 @@ class EmailMatcher(LocalMatcher):
 DIGIT_RUN_MAX = 40
 _DIGITS = re.compile(r"[0-9]{1," + str(DIGIT_RUN_MAX) + "}")
 _REGION = re.compile(r"[0-9](?:[ \-./]?[0-9]|\) [0-9])*")
+"""A number region: digit runs joined by exactly one separator, or `) ` after an area code."""
+_SEPARATOR = re.compile(r"(\) |[ \-./])")
 MIN_REGION_CHARS = 7
 NUMBER_SEPARATORS = frozenset(" -./")
 MAX_GROUPS = 8
 MAX_GROUP_DIGITS = 19
+_REGION_REACH = MAX_GROUPS * (MAX_GROUP_DIGITS + 2) + 1
+"""Enough of a region for `_groups`: its last group can start no later than `(MAX_GROUPS - 1) * (MAX_GROUP_DIGITS
++ 2)` and is dropped when it has more than `MAX_GROUP_DIGITS` digits, which this bound still shows."""
 CONTEXT_CHARS = 48
 NUMBER_RIGHT_REACH = MAX_GROUPS * (DIGIT_RUN_MAX + 2) + 8
 """Past its trigger, a number is read at most this far: `_groups` steps over at most `MAX_GROUPS` runs of
@@ -173,28 +178,16 @@ class _Span:
     seps: tuple[str, ...]
 
 
-def _groups(text: str, p: int) -> list[tuple[int, int, str]]:
-    """Digit groups from `p`, each joined to the next by exactly one separator (or `) ` after an area code)."""
-    out: list[tuple[int, int, str]] = []
-    pos = p
-    n = len(text)
-    while len(out) < MAX_GROUPS:
-        m = _DIGITS.match(text, pos)
-        if m is None:
+def _groups(region: str) -> tuple[list[str], list[str]]:
+    """The digit groups of a number region and the separators between them (one of ` -./`, or `) ` after
+    an area code), up to `MAX_GROUPS` groups and stopping before a group longer than `MAX_GROUP_DIGITS`."""
+    parts = _SEPARATOR.split(region, MAX_GROUPS)
+    groups = parts[0::2][:MAX_GROUPS]
+    for i, g in enumerate(groups):
+        if len(g) > MAX_GROUP_DIGITS:
+            del groups[i:]
             break
-        end = m.end()
-        if end < n and _is_digit(text[end]):
-            break  # a run longer than any identifier: give up on this group
-        if end + 1 < n and text[end] in NUMBER_SEPARATORS and _is_digit(text[end + 1]):
-            out.append((m.start(), end, text[end]))
-            pos = end + 1
-        elif end + 2 < n and text[end] == ")" and text[end + 1] == " " and _is_digit(text[end + 2]):
-            out.append((m.start(), end, ") "))
-            pos = end + 2
-        else:
-            out.append((m.start(), end, ""))
-            break
-    return out
+    return groups, parts[1::2]
 
 
 def _context(text: str, start: int, key: str) -> bool:
@@ -210,39 +203,40 @@ class NumberMatcher(LocalMatcher):
 
     def __init__(self, phone_regions: Sequence[str]) -> None:
         self._regions = tuple(phone_regions)
+        self._nanp = any(r in NANP_REGIONS for r in self._regions)
+        self._national_prefix = any(r not in NANP_REGIONS for r in self._regions)
 
     def settled(self, text: str, p: int) -> bool:
         return p + NUMBER_RIGHT_REACH <= len(text)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        out: list[Candidate] = []
+        region_at = _REGION.match
+        classify = self._classify
         for p in triggers.digit:
             prev = text[p - 1] if p else ""
             if "A" <= prev <= "Z" or (prev == " " and "A" <= _char(text, p - 2) <= "Z"):
-                yield from self._letter_prefixed(text, p)
-            region = _REGION.match(text, p)
+                out.extend(self._letter_prefixed(text, p))
+            if _is_alnum(prev):
+                continue  # every span from here starts inside a word (`_classify` rejects them all)
+            # Bounded: a long table of digits must not make each of its triggers read to its end.
+            region = region_at(text, p, p + _REGION_REACH)
             if region is None or region.end() - p < MIN_REGION_CHARS:
                 continue  # prices, versions, short counts: shorter than the shortest identifier (1.2.3.4)
-            groups = _groups(text, p)
-            if not groups:
-                continue
-            digits = ""
-            spans: list[_Span] = []
-            sizes: list[int] = []
-            seps: list[str] = []
-            for gs, ge, sep in groups:
-                if ge - gs > MAX_GROUP_DIGITS:
-                    break
-                digits += text[gs:ge]
-                sizes.append(ge - gs)
-                spans.append(_Span(p, ge, digits, tuple(sizes), tuple(seps)))
-                seps.append(sep)
-            for span in reversed(spans):
-                if len(span.digits) < PHONE_MIN_DIGITS and len(span.sizes) != IPV4_GROUPS:
+            groups, between = _groups(region.group())
+            # Longest span first; the first one accepted wins.
+            end = p + sum(map(len, groups)) + sum(map(len, between[: len(groups) - 1]))
+            for k in range(len(groups), 0, -1):
+                if k < len(groups):
+                    end -= len(groups[k]) + len(between[k - 1])
+                digits = "".join(groups[:k])
+                if len(digits) < PHONE_MIN_DIGITS and k != IPV4_GROUPS:
                     continue  # shorter than every identifier but a dotted quad: nothing to classify
-                found = self._classify(text, span)
+                found = classify(text, _Span(p, end, digits, tuple(map(len, groups[:k])), tuple(between[: k - 1])))
                 if found is not None:
-                    yield found
+                    out.append(found)
                     break
+        return out
 
     def _letter_prefixed(self, text: str, p: int) -> Iterable[Candidate]:
         """IBAN, NINO, codice fiscale and NIE start with letters just before the first digit run."""
@@ -349,6 +343,8 @@ class NumberMatcher(LocalMatcher):
             return Candidate(PHONE, start, end) if self._valid("+" + digits[2:], None) else None
         if len(sizes) < 2 or not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
             return None  # bare national digit runs are order numbers far more often than phones
+        if not (self._national_prefix and digits[0] == "0") and not (self._nanp and sizes == (3, 3, 4)):
+            return None  # no configured region can read it: the loop below would reject it region by region
         if _DATE_SHAPES.match(text[start:end]) or kinds == {"/"}:
             return None
         for region in self._regions:
