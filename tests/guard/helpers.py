@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ KEYS = {
     "backoffice": "sk-test-backoffice-0123456789abcdef",
     "eu-only": "sk-test-euonly-0123456789abcdef",
     "strict": "sk-test-strict-0123456789abcdef",
+    "lenient": "sk-test-lenient-0123456789abcdef",
 }
 
 
@@ -49,6 +52,8 @@ def write_settings(tmp: Path, upstream_eu: str, upstream_us: str, **gateway: Any
                 "models": ["llama3.1:8b"],
             },
             {"name": "strict", "key_sha256": key_digest(KEYS["strict"]), "sanitize_actions": {"email": "block"}},
+            # Restates the global action: a route that blocks email still redacts it for this key.
+            {"name": "lenient", "key_sha256": key_digest(KEYS["lenient"]), "sanitize_actions": {"email": "redact"}},
         ],
         "audit": {
             "path": str(tmp / "audit"),
@@ -104,6 +109,21 @@ def serve(app: Any) -> Served:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
     return Served(f"http://127.0.0.1:{port}", server, thread, app)
+
+
+def run_serve(config_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`leakline serve --config leakline.toml` in `config_dir` on a free loopback port, to its exit."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "serve", "--config", "leakline.toml", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=config_dir,
+        timeout=60,
+    )
 
 
 def audit_records(directory: Path, key: Path) -> list[Any]:

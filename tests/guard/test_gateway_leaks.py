@@ -160,6 +160,7 @@ class _Exploding:
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_raising_detector_refuses_the_response(fresh_env: Env, monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
     monkeypatch.setattr(fresh_env.gateway, "_sanitizer", _Exploding())
+    fresh_env.gateway.policies.reset()  # the route policies hold the sanitizers built at start-up
     response = chat(fresh_env, "email please", stream=stream)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "sanitizer_failed"
@@ -174,6 +175,7 @@ def test_missing_sanitizer_fails_closed(fresh_env: Env, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(fresh_env.gateway, "_sanitizer", None)
     monkeypatch.setattr(fresh_env.gateway, "_sanitizer_factory", broken)
+    fresh_env.gateway.policies.reset()
     response = chat(fresh_env, "email")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "sanitizer_failed"

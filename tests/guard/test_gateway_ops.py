@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +13,7 @@ import pytest
 import uvicorn
 
 from tests.guard.conftest import Env
-from tests.guard.helpers import KEYS, free_socket, serve, write_settings
+from tests.guard.helpers import KEYS, free_socket, run_serve, serve, write_settings
 
 DE = {"x-vercel-ip-country": "DE"}
 
@@ -37,7 +34,16 @@ def test_sanitizers_event_thread_and_session_are_ready_before_the_first_request(
     assert fresh_env.eu.upstream.requests == [] and fresh_env.us.upstream.requests == []
     assert gateway._sanitizer is not None
     assert gateway._detector_versions  # probed once at start-up
-    assert (("email", "block"),) in gateway._per_key  # the "strict" key's own policy
+    # Every route's policy for keys without overrides, the "strict" key (email = "block") and the
+    # "lenient" one (email = "redact", the global action: it shares the global sanitizer).
+    assert set(gateway.policies._table) == {
+        (route, overrides)
+        for route in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+        for overrides in ((), (("email", "block"),), (("email", "redact"),))
+    }
+    strict = gateway.policies._table[("/v1/chat/completions", (("email", "block"),))].sanitizer
+    assert strict is not gateway._sanitizer and strict.policy.actions["email"] == "block"
+    assert gateway.policies._table[("/v1/completions", (("email", "redact"),))].sanitizer is gateway._sanitizer
     assert gateway._events is not None and gateway._events._thread is not None
     assert gateway._session is not None and not gateway._session.closed
     # Every sink of a configured region is open (a wrong audit key would have stopped the start-up).
@@ -82,18 +88,8 @@ def test_leakline_serve_refuses_a_missing_corpus_before_binding(tmp_path: Path) 
     (tmp_path / "leakline.toml").write_text(
         '[sanitize]\nprotected_corpus = ["nowhere/system-prompt.txt"]\n', encoding="utf-8"
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "leakline.cli", "serve", "--config", "leakline.toml", "--port", str(port)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    proc = run_serve(tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "sanitize.protected_corpus[0]" in proc.stderr and "Traceback" not in proc.stderr
     assert "Uvicorn running" not in proc.stderr

@@ -12,12 +12,13 @@ broken configuration before it binds a port.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leakline.errors import LeaklineError
 from leakline.guard.errors import GatewayConfigError
-from leakline.guard.settings import REJECT
+from leakline.guard.settings import POLICY_ROUTES, REJECT
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -65,6 +66,47 @@ def check_gateway_settings(settings: Settings) -> None:
                     f"{source}: regions.{name}: no audit sink for this region",
                     hint=f"add [audit.sinks.{name}] path = ... (exchanges are audited in their region only)",
                 )
+    _check_policies(settings, source)
+
+
+def _check_policies(settings: Settings, source: str) -> None:
+    """Route tables name a policy route, overrides name detectors, canaries exist where they are planted."""
+    gw = settings.gateway
+    expected = ", ".join(f'"{path}"' for path in POLICY_ROUTES)
+    for path, route in gw.routes.items():
+        key = f'gateway.routes."{path}"'
+        if path not in POLICY_ROUTES:
+            raise GatewayConfigError(f"{source}: {key}: unknown route; expected one of {expected}")
+        _check_detectors(source, f"{key}.sanitize_actions", route.sanitize_actions)
+        if path == "/v1/embeddings" and route.insert_canary:
+            raise GatewayConfigError(
+                f"{source}: {key}.insert_canary: expected false or no value: embeddings carry no text in "
+                "which a canary could come back"
+            )
+    for index, client in enumerate(settings.clients):
+        _check_detectors(source, f"clients[{index}].sanitize_actions", client.sanitize_actions)
+    if not settings.sanitize.canaries:
+        planted = [f'gateway.routes."{p}".insert_canary' for p, r in gw.routes.items() if r.insert_canary]
+        if gw.insert_canary:
+            planted.insert(0, "gateway.insert_canary")
+        if planted:
+            raise GatewayConfigError(
+                f"{source}: {planted[0]}: is true but sanitize.canaries is empty; expected at least one canary",
+                hint='add [sanitize] canaries = ["<token>"]; generate one with: '
+                'python -c "import secrets; print(secrets.token_urlsafe(24))"',
+            )
+
+
+def _check_detectors(source: str, key: str, actions: Mapping[str, str]) -> None:
+    if not actions:
+        return
+    from leakline.guard.sanitize.matchers import DETECTORS
+
+    for name in actions:
+        if name not in DETECTORS:
+            raise GatewayConfigError(
+                f"{source}: {key}.{name}: unknown detector; expected one of {', '.join(DETECTORS)}"
+            )
 
 
 def _base(settings: Settings) -> Path:
@@ -87,18 +129,19 @@ def default_events(settings: Settings) -> EventWorker:
 
 def preflight(settings: Settings) -> None:
     """Build the gateway's sanitizer once, as a worker would: a bad `[sanitize]` (unreadable corpus, short
-    canary, unknown detector) or a wrong key override is reported before the server starts."""
+    canary, unknown detector) or a wrong route or key override is reported before the server starts."""
     from leakline.guard.auth import KeyStore
     from leakline.guard.pipeline import load_sanitizer
+    from leakline.guard.policies import RoutePolicies
 
     check_gateway_settings(settings)
     source = settings.source or "leakline.toml"
     keys = KeyStore.from_settings(settings.clients, source=source)
     try:
         sanitizer = load_sanitizer(settings)
-        for client in keys.clients():
-            if client.sanitize_actions:
-                sanitizer.policy.with_actions(dict(client.sanitize_actions))  # type: ignore[attr-defined]
+        # Policies only: a worker builds their sanitizers at its start-up; compiling them here too
+        # would double the time `leakline serve` takes to start.
+        RoutePolicies(settings.gateway, lambda: sanitizer).policies(keys.clients())
     except LeaklineError as exc:
         raise GatewayConfigError(f"{source}: {exc.message}", hint=exc.hint) from exc
     except Exception as exc:

@@ -47,16 +47,21 @@ DETECTOR_CATEGORIES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Hit:
-    """A detector hit without its text: which detector, what was done, where in the response."""
+    """A detector hit without its text: which detector, what was done, where in the response (or, for a
+    prompt's hit, in which field of the request: `where`, e.g. `messages[1].content`)."""
 
     detector: str
     action: str
     start: int
     end: int
     redacted_preview: str
+    where: str | None = None
 
     def to_meta(self) -> dict[str, Any]:
-        return {"detector": self.detector, "action": self.action, "start": self.start, "end": self.end}
+        meta: dict[str, Any] = {"detector": self.detector, "action": self.action, "start": self.start, "end": self.end}
+        if self.where is not None:
+            meta["where"] = self.where
+        return meta
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class Exchange:
     scanned_bytes: int
     detector_versions: dict[str, str] = field(default_factory=dict)
     hits: tuple[Hit, ...] = ()
+    prompt_hits: tuple[Hit, ...] = ()
+    """Hits of the input side (prompts redacted before the upstream saw them); never a signal."""
     blocked: bool = False
     error: str | None = None
     at: float = field(default_factory=time.time)
@@ -284,6 +291,7 @@ class EventWorker:
                 "scanned_bytes": item.scanned_bytes,
                 "detector_versions": item.detector_versions,
                 "hits": [h.to_meta() for h in item.hits],
+                "prompt_hits": [h.to_meta() for h in item.prompt_hits],
                 "blocked": item.blocked,
                 "error": item.error,
             },

@@ -2,6 +2,7 @@
 
     leakline_gateway_requests_total{region, endpoint, outcome}
     leakline_gateway_sanitizer_actions_total{detector, action}
+    leakline_gateway_prompt_actions_total{endpoint, detector, action}   (input side: redact, alert)
     leakline_gateway_upstream_errors_total{region, code}
     leakline_gateway_upstream_latency_seconds{region}        (histogram: until the upstream's headers)
 
@@ -60,6 +61,12 @@ class GatewayMetrics:
             ["detector", "action"],
             registry=None,
         )
+        self.prompt_actions = Counter(
+            "leakline_gateway_prompt_actions",
+            "Detector hits in prompts (input side) by endpoint, detector and the action taken (redact, alert)",
+            ["endpoint", "detector", "action"],
+            registry=None,
+        )
         self.upstream_errors = Counter(
             "leakline_gateway_upstream_errors",
             "Requests that failed because of the upstream, by region and error code",
@@ -84,7 +91,7 @@ class GatewayMetrics:
         return child
 
     def collectors(self) -> list[Collector]:
-        return [self.requests, self.actions, self.upstream_errors, self.upstream_latency]
+        return [self.requests, self.actions, self.prompt_actions, self.upstream_errors, self.upstream_latency]
 
     def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:
         region = region or NO_REGION
@@ -95,6 +102,9 @@ class GatewayMetrics:
 
     def action(self, detector: str, action: str) -> None:
         self._child(self.actions, detector, action).inc()
+
+    def prompt_action(self, endpoint: str, detector: str, action: str) -> None:
+        self._child(self.prompt_actions, endpoint, detector, action).inc()
 
     def latency(self, region: str, seconds: float) -> None:
         self._child(self.upstream_latency, region).observe(seconds)

@@ -15,6 +15,10 @@ checked by `check_gateway_settings`, which names the offending key.
     countries = ["DE", "FR", "NL"]
     models = ["llama3.1:8b"]                  # empty: any model the upstream serves
 
+    [gateway.routes."/v1/completions"]        # optional, per OpenAI endpoint
+    sanitize_actions = { email = "block" }    # over [sanitize.actions]; a key's own overrides win
+    redact_prompts = true                     # over [gateway] redact_prompts
+
     [[clients]]
     name = "storefront"
     key_sha256 = "<hex SHA-256 of the bearer key>"   # or key_env = "VAR_HOLDING_THE_KEY"
@@ -33,6 +37,10 @@ RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,100}$")]
 
 REJECT = "reject"
+POLICY_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+"""The endpoints that may have a `[gateway.routes."<path>"]` table (`/v1/models` carries no text)."""
+
+ActionName = Literal["redact", "block", "alert"]
 
 
 class _Section(BaseModel):
@@ -53,6 +61,17 @@ class AnomalySettings(_Section):
     """Sliding window over which each minute's median and MAD are taken."""
     state_path: str = "leakline-gateway-state.sqlite"
     """SQLite file shared by the workers of one host (relative paths: relative to leakline.toml)."""
+
+
+class RouteSettings(_Section):
+    """`[gateway.routes."<path>"]`: one endpoint's overrides of the gateway-wide policy (absent: inherited)."""
+
+    sanitize_actions: dict[str, ActionName] = Field(default_factory=dict)
+    """Overrides of `[sanitize.actions]` on this route (detector -> action); a key's own overrides win."""
+    redact_prompts: bool | None = None
+    """Overrides `[gateway] redact_prompts` on this route."""
+    insert_canary: bool | None = None
+    """Overrides `[gateway] insert_canary` on this route (not on `/v1/embeddings`: vectors carry no text)."""
 
 
 class GatewaySettings(_Section):
@@ -83,13 +102,16 @@ class GatewaySettings(_Section):
     redact_prompts: bool = False
     """Also sanitize prompts (redact only) before the upstream sees them."""
     insert_canary: bool = False
-    """Put the first `[sanitize] canaries` token into a system message of every chat request, so that a
-    model repeating its instructions is caught by the canary detector."""
+    """Put the first `[sanitize] canaries` token into a system message of every chat request and in front
+    of every text prompt of `/v1/completions`, so that a model repeating its instructions is caught by
+    the canary detector."""
     signals_url: str | None = None
     """A central leakline's `/api/v1/signals`; unset: signals go to the incident engine in-process."""
     signals_token_env: str | None = None
     """Environment variable holding the bearer token for `signals_url`."""
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
+    routes: dict[str, RouteSettings] = Field(default_factory=dict)
+    """Per-endpoint overrides, keyed by path (one of `POLICY_ROUTES`; checked by `check_gateway_settings`)."""
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -127,7 +149,7 @@ class ClientSettings(_Section):
     """Regions this key may be served from; empty means any."""
     country: CountryCode | None = None
     """Binds the key to a country (a back office in one country): used instead of the edge header."""
-    sanitize_actions: dict[str, Literal["redact", "block", "alert"]] = Field(default_factory=dict)
+    sanitize_actions: dict[str, ActionName] = Field(default_factory=dict)
     """This key's overrides of `[sanitize.actions]` (detector -> action), e.g. `ip_address = "redact"`."""
 
     @model_validator(mode="after")

@@ -3,7 +3,8 @@
 Built once from the `[sanitize]` settings (`Policy.from_settings`), validated there: an unknown detector
 name, a canary with less than 128 bits, an unreadable or non-UTF-8 corpus file, an unknown phone region
 all become `PolicyError`s that name the key (and the file and byte offset). Per-route or per-key policies
-are the same object with other actions (`policy.with_actions({...})`).
+are the same object with other actions (`policy.with_actions({...})`); the input side (prompt redaction)
+is `policy.for_prompts()`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ DEFAULT_ACTIONS: Mapping[str, Action] = MappingProxyType(
         PROTECTED_TEXT: Action.BLOCK,
     }
 )
+
+
+PROMPT_EXEMPT = frozenset({CANARY, PROTECTED_TEXT})
+"""Detectors that `Policy.for_prompts` leaves out: they look for the operator's own text."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,22 @@ class Policy:
             except ValueError:
                 raise PolicyError(f"{name}: unknown action {action!r}", hint="use redact, block or alert") from None
         return replace(self, actions=MappingProxyType(actions))
+
+    def for_prompts(self) -> Policy:
+        """The input-side policy (prompts redacted before the model sees them), derived from this one.
+
+        Only personal data and secrets are looked for: canaries and the protected corpus are the
+        operator's own text (a system prompt is in the corpus, a canary is planted in it), so redacting
+        them in prompts would break the very prompts they protect. `block` redacts, since a prompt is
+        never refused or cut short (a cut would change what the model is asked); `alert` passes and
+        reports, as on the output side.
+        """
+        actions = {
+            name: Action.ALERT if action is Action.ALERT else Action.REDACT
+            for name, action in self.actions.items()
+            if name not in PROMPT_EXEMPT
+        }
+        return replace(self, actions=MappingProxyType(actions), canaries=(), protected_documents=())
 
 
 def _check_canary(index: int, token: str) -> None:
