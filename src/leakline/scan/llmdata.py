@@ -373,11 +373,35 @@ def _function_name(fn: Node) -> str | None:
     if name is not None:
         return ts.text(name)
     parent = fn.parent
+    if parent is not None and parent.type == "arguments":
+        parent = wrapped_declarator(fn)
     if parent is not None and parent.type == "variable_declarator":
         return ts.text(parent.child_by_field_name("name"))
     if parent is not None and parent.type == "pair":
         return ts.text(parent.child_by_field_name("key"))
     return None
+
+
+def wrapped_declarator(fn: Node) -> Node | None:
+    """The declarator of `const Answer = memo((props) => ...)` (also `forwardRef`, `withFrame(memo(...))`,
+    `React.memo`): a function passed first to wrapper calls whose result is bound to a name stands for
+    that name, as in `export default withFrame(Answer)`. Method calls (`items.map(...)`) are not wrappers."""
+    node = fn
+    while node.parent is not None and node.parent.type == "arguments":
+        args = node.parent
+        if not args.named_children or args.named_children[0].id != node.id:
+            return None
+        call = args.parent
+        if call is None or call.type != "call_expression":
+            return None
+        callee = call.child_by_field_name("function")
+        if callee is None or not (
+            callee.type == "identifier" or (callee.type == "member_expression" and ts.text(callee).startswith("React."))
+        ):
+            return None
+        node = call
+    parent = node.parent
+    return parent if node is not fn and parent is not None and parent.type == "variable_declarator" else None
 
 
 def _pattern_names(pattern: Node, *, skip_metadata: bool) -> Iterator[tuple[Node, str]]:

@@ -19,7 +19,7 @@ from tree_sitter import Language, Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
-from leakline.scan.llmdata import FileLlm, Mode
+from leakline.scan.llmdata import FileLlm, Mode, wrapped_declarator
 from leakline.scan.prefilter import import_specs
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments
@@ -308,8 +308,11 @@ def _components(f: SourceFile) -> dict[str, list[Node]]:
     out: dict[str, list[Node]] = {}
     for node in f.nodes(*COMPONENT_FUNCTIONS):
         name_node = node.child_by_field_name("name")
-        if name_node is None and node.parent is not None and node.parent.type == "variable_declarator":
-            name_node = node.parent.child_by_field_name("name")
+        declarator = node.parent
+        if declarator is not None and declarator.type == "arguments":
+            declarator = wrapped_declarator(node)  # `const Answer = memo((props) => ...)`
+        if name_node is None and declarator is not None and declarator.type == "variable_declarator":
+            name_node = declarator.child_by_field_name("name")
         name = ts.text(name_node)
         params = node.child_by_field_name("parameters")
         if name[:1].isupper() and (params is None or params.named_children):
