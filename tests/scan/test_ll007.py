@@ -1,4 +1,4 @@
-"""LL007 one step away: LLM data handed to a project function that logs the parameter it lands in."""
+"""LL007 through project functions: LLM data handed to a helper (or a helper's helper) that logs the parameter."""
 
 from __future__ import annotations
 
@@ -50,3 +50,51 @@ def test_namespace_imports_rest_parameters_and_derived_values(tmp_path: Path) ->
     result = scan(app, rule_ids=["LL007"], jobs=1)
     assert [(f.path, f.line) for f in result.findings] == [("app/api/a/route.ts", 8), ("app/api/a/route.ts", 10)]
     assert result.findings[0].message.endswith("which writes it to console.warn (lib/telemetry.ts:3)")
+
+
+CHAIN_ROUTE = """import OpenAI from "openai";
+import { audit, ping } from "@/lib/audit";
+const client = new OpenAI();
+export async function POST(req: Request) {
+  const { q } = await req.json();
+  const c = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });
+  const answer = c.choices[0].message.content ?? "";
+  audit("chat", answer);
+  ping(answer);
+  return Response.json({ ok: true });
+}
+"""
+CHAIN_AUDIT = """import { write } from "@/lib/sink";
+export function audit(kind: string, text: string) {
+  stage(kind, `[${kind}] ${text}`);
+}
+function stage(kind: string, line: string) {
+  write(kind, line);
+}
+// Recursive helpers that only ever log a length: nothing to report, and the analysis must end.
+export function ping(text: string, again = true) {
+  if (again) pong(text);
+}
+function pong(text: string) {
+  console.info("size", text.length);
+  ping(text, false);
+}
+"""
+CHAIN_SINK = """export function write(kind: string, line: string) {
+  console.error(kind, line);
+}
+"""
+
+
+def test_helpers_of_helpers_are_followed_to_the_sink_and_recursion_ends(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path, {"app/api/a/route.ts": CHAIN_ROUTE, "lib/audit.ts": CHAIN_AUDIT, "lib/sink.ts": CHAIN_SINK}
+    )
+    result = scan(app, rule_ids=["LL007"], jobs=1)
+    assert [(f.path, f.line, f.message) for f in result.findings] == [
+        (
+            "app/api/a/route.ts",
+            8,
+            "LLM data (prompt or model output) is passed to audit(), which writes it to console.error (lib/sink.ts:2)",
+        )
+    ]

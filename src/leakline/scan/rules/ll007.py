@@ -1,12 +1,13 @@
 """LL007: LLM data (prompts, outputs, values derived from them) reaching a log or telemetry sink.
 
-Also when the sink is one step away: LLM data passed to a project function (declared in the same module
-or imported) that writes that parameter to a log is reported at the call, naming the function's sink.
+Also when the sink is in a project function: LLM data passed to a function (declared in the same module or
+imported) that writes that parameter to a log, itself or through the functions it passes it to, is reported
+at the call, naming the sink it reaches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tree_sitter import Node
 
@@ -39,36 +40,107 @@ def _rest_index(fn: Node) -> int | None:
     return len(params) - 1 if pattern is not None and pattern.type == "rest_pattern" else None
 
 
+MAX_HELPER_DEPTH = 4
+"""How many project functions deep a parameter is followed to a log sink (`audit(x)` → `log(x)` → console)."""
+
+
+SinkSite = tuple[str, str, int]
+"""(sink name, path, line) of the log call a parameter reaches."""
+
+
+def _arguments(call: Node) -> list[Node]:
+    args = call.child_by_field_name("arguments")
+    return [a for a in args.named_children if a.type != "comment"] if args is not None else []
+
+
+def _logged_slot(
+    fn: Node, values: list[Node], logged: dict[int, SinkSite], carries: Callable[[Node], bool]
+) -> int | None:
+    """The first argument position whose value `carries` LLM data into a logged parameter of `fn`."""
+    rest = _rest_index(fn)
+    for i, arg in enumerate(values):
+        slot = min(i, rest) if rest is not None else i
+        if slot in logged and carries(arg):
+            return slot
+    return None
+
+
 class _LoggingHelpers:
-    """Which parameters of a project function reach a log sink inside it: (sink name, path, line) by index."""
+    """Which parameters of a project function reach a log sink, inside it or through the project functions
+    it passes them to (up to `MAX_HELPER_DEPTH` deep): the sink reached, by parameter index."""
 
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
-        self._cache: dict[tuple[str, int], dict[int, tuple[str, str, int]]] = {}
+        self._cache: dict[tuple[str, int], dict[int, SinkSite]] = {}
+        self._active: set[tuple[str, int]] = set()
+        self._cut = False
+        """Set when an evaluation met recursion or the depth limit: its answer is not cached."""
 
-    def logged_params(self, f: SourceFile, fn: Node) -> dict[int, tuple[str, str, int]]:
+    def logged_params(self, f: SourceFile, fn: Node, depth: int = 0) -> dict[int, SinkSite]:
         key = (f.rel, fn.id)
         cached = self._cache.get(key)
-        if cached is None:
-            cached = self._cache[key] = self._logged_params(f, fn)
-        return cached
-
-    def _logged_params(self, f: SourceFile, fn: Node) -> dict[int, tuple[str, str, int]]:
-        sinks = _sinks(self.ctx, f, fn)
-        if not sinks:
+        if cached is not None:
+            return cached
+        if key in self._active or depth >= MAX_HELPER_DEPTH:
+            self._cut = True  # recursion (the outer evaluation follows this function) or too deep
             return {}
+        outer_cut, self._cut = self._cut, False
+        self._active.add(key)
+        try:
+            found = self._logged_params(f, fn, depth)
+        finally:
+            self._active.discard(key)
+        if not self._cut:
+            # An answer computed below a cut may lack what the cut hid: it is not reused.
+            self._cache[key] = found
+        self._cut = self._cut or outer_cut
+        return found
+
+    def _logged_params(self, f: SourceFile, fn: Node, depth: int) -> dict[int, SinkSite]:
+        sinks = _sinks(self.ctx, f, fn)
         own = self.ctx.llm.file(f)
-        out: dict[int, tuple[str, str, int]] = {}
+        calls = self._calls_within(own, fn) if own is not None else []
+        if not sinks and not calls:
+            return {}
+        out: dict[int, SinkSite] = {}
         for i, param in enumerate(parameters(fn)):
             probe = self.ctx.llm.probe(f, fn, frozenset(pattern_names(param)))
             if probe is None:
                 continue
-            for node, sink in sinks:
+
+            def brought(arg: Node, probe: FileLlm = probe) -> bool:
                 # Only what the parameter brings: data the helper logs on its own is reported there.
-                if any(probe.is_llm(arg) and not (own is not None and own.is_llm(arg)) for arg in sink.payload):
-                    out[i] = (sink.name, f.rel, node.start_point[0] + 1)
-                    break
+                return probe.is_llm(arg) and not (own is not None and own.is_llm(arg))
+
+            site = next(
+                (
+                    (sink.name, f.rel, node.start_point[0] + 1)
+                    for node, sink in sinks
+                    if any(map(brought, sink.payload))
+                ),
+                None,
+            )
+            if site is None and own is not None:
+                site = self._through_calls(own, calls, brought, depth)
+            if site is not None:
+                out[i] = site
         return out
+
+    @staticmethod
+    def _calls_within(llm: FileLlm, fn: Node) -> list[Node]:
+        return [c for c in llm.project_calls() if fn.start_byte <= c.start_byte and c.end_byte <= fn.end_byte]
+
+    def _through_calls(
+        self, llm: FileLlm, calls: list[Node], carries: Callable[[Node], bool], depth: int
+    ) -> SinkSite | None:
+        for call in calls:
+            values = _arguments(call)
+            for target_file, target in llm.callee_functions(call):
+                logged = self.logged_params(target_file, target, depth + 1)
+                slot = _logged_slot(target, values, logged, carries) if logged else None
+                if slot is not None:
+                    return logged[slot]
+        return None
 
 
 class LlmDataLogged(Rule):
@@ -105,17 +177,10 @@ class LlmDataLogged(Rule):
             targets = llm.callee_functions(call)
             if not targets:
                 continue
-            args = call.child_by_field_name("arguments")
-            values = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+            values = _arguments(call)
             for target_file, fn in targets:
                 logged = helpers.logged_params(target_file, fn)
-                if not logged:
-                    continue
-                rest = _rest_index(fn)
-                slots = [min(i, rest) if rest is not None else i for i in range(len(values))]
-                hit = next(
-                    (slot for slot, arg in zip(slots, values, strict=True) if slot in logged and llm.is_llm(arg)), None
-                )
+                hit = _logged_slot(fn, values, logged, llm.is_llm) if logged else None
                 if hit is None:
                     continue
                 sink, path, sink_line = logged[hit]
