@@ -142,6 +142,18 @@ def _string_pair(pairs: dict[str, Node], keys: frozenset[str], values: frozenset
     return None
 
 
+def _gcs_public_option(options: Node) -> Node | None:
+    """The pair of a Cloud Storage options object that makes the object public (`predefinedAcl:
+    "publicRead"` and the like, or `public: true`)."""
+    pairs = _pairs(ts.unwrap(options))
+    public = _string_pair(pairs, frozenset({"predefinedAcl"}), GCS_PUBLIC_ACLS)
+    flag = pairs.get("public")
+    flag_value = _pair_value(flag) if flag is not None else None
+    if public is None and flag_value is not None and ts.text(flag_value) == "true":
+        public = flag
+    return public
+
+
 def _enclosing_function(node: Node) -> Node | None:
     current = node.parent
     while current is not None:
@@ -209,18 +221,24 @@ class _Module:
                     "vercel-blob-public",
                 )
         elif method == "save" and "." in callee and len(args) >= 2:
-            pairs = _pairs(ts.unwrap(args[1]))
-            public = _string_pair(pairs, frozenset({"predefinedAcl"}), GCS_PUBLIC_ACLS)
-            flag = pairs.get("public")
-            flag_value = _pair_value(flag) if flag is not None else None
-            if public is None and flag_value is not None and ts.text(flag_value) == "true":
-                public = flag
+            public = _gcs_public_option(args[1])
             if public is not None and self.llm.is_llm(args[0]):
                 yield self.hit(
                     public,
                     "LLM data is saved as a public Cloud Storage object",
                     f"{callee}(…, {{ {' '.join(ts.text(public).split())} }})",
                     f"gcs-public:{callee}",
+                )
+        elif method == "upload" and "." in callee and len(args) >= 2:
+            # `bucket.upload(localPath, { public: true })`: public if that local file was written with LLM
+            # data earlier in the same function.
+            public = _gcs_public_option(args[1])
+            if public is not None and self._wrote_llm_to_file(args[0], node):
+                yield self.hit(
+                    public,
+                    "a local file holding LLM data is uploaded as a public Cloud Storage object",
+                    f"{callee}(…, {{ {' '.join(ts.text(public).split())} }})",
+                    f"gcs-public-upload:{callee}",
                 )
         elif method in ("write", "end") and args and self._writes_public_stream(node):
             if self.llm.is_llm(args[0]):
@@ -278,6 +296,24 @@ class _Module:
             callee = ts.callee_path(node.child_by_field_name("function") or node)
             args = call_arguments(node)
             if callee == f"{receiver}.save" and args and self.llm.is_llm(args[0]):
+                return True
+        return False
+
+    def _wrote_llm_to_file(self, path: Node, at: Node) -> bool:
+        """An fs write of LLM data to the same path expression (`tmp`, `"/tmp/chat.json"`) precedes `at`
+        in its function."""
+        scope = _enclosing_function(at) or at.parent
+        if scope is None:
+            return False
+        target = " ".join(ts.text(ts.unwrap(path)).split())
+        for node in self.file.nodes_in(scope, "call_expression"):
+            if node.start_byte >= at.start_byte:
+                continue
+            args = call_arguments(node)
+            if len(args) < 2 or " ".join(ts.text(ts.unwrap(args[0])).split()) != target:
+                continue
+            callee = ts.callee_path(node.child_by_field_name("function") or node)
+            if self._is_fs_writer(callee) and self.llm.is_llm(args[1]):
                 return True
         return False
 
