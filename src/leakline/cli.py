@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Annotated, NoReturn
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from leakline import __version__
+from leakline.cli_params import PlainParamsGroup
 from leakline.errors import EXIT_USAGE, LeaklineError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # name -> "module:attribute" of a typer.Typer; a domain's commands live next to its code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -32,11 +35,19 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("leakline.notify.cli_worker", "Deliver queued messages, escalate unacked alerts, remind deadlines."),
 }
 
-err_console = Console(stderr=True, highlight=False)
+
+@cache
+def err_console() -> Console:
+    """stderr for errors; Rich is imported when there is one to print (a clean `scan -f json` never needs it)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
 
 app = typer.Typer(
     name="leakline",
     help="Keep a Next.js storefront and its self-hosted LLM from leaking; respond when they do.",
+    cls=PlainParamsGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -70,8 +81,9 @@ def _register(names: list[str]) -> None:
         command = module.app
         if isinstance(command, typer.Typer):
             if len(command.registered_commands) == 1 and not command.registered_groups:
-                # A single-command domain ("scan") is a command, not a group.
-                app.command(name=name, help=help_text)(command.registered_commands[0].callback)  # type: ignore[type-var]
+                # A single-command domain ("scan") is a command, not a group; it keeps its command class.
+                info = command.registered_commands[0]
+                app.command(name=name, help=help_text, cls=info.cls)(info.callback)  # type: ignore[type-var]
             else:
                 app.add_typer(command, name=name, help=help_text)
 
@@ -92,7 +104,9 @@ def _register_once(argv: list[str] | None = None) -> None:
 
 def _fatal(error: LeaklineError) -> NoReturn:
     """The one place where a user-facing error becomes stderr text and an exit code."""
-    err_console.print(
+    from rich.markup import escape
+
+    err_console().print(
         f"[bold red]error:[/] {escape(error.diagnostics())}", markup=True, highlight=False, soft_wrap=True
     )
     sys.exit(error.exit_code)
@@ -105,7 +119,7 @@ def main() -> None:
     except LeaklineError as error:
         _fatal(error)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console().print("interrupted")
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)

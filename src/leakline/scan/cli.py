@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from leakline.cli_params import PlainParamsCommand
 from leakline.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from leakline.findings import Finding, Severity
 
@@ -43,7 +45,7 @@ def _baseline_targets(result: ScanResult, explicit: Path | None, path: Path) -> 
     return targets
 
 
-@app.command()
+@app.command(cls=PlainParamsCommand)
 def scan(
     path: Annotated[Path, typer.Argument(help="A Next.js app, or a monorepo holding several.")],
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.TEXT,
@@ -102,13 +104,8 @@ def scan(
             typer.echo(f"wrote {count} finding(s) to baseline {target}", err=True)
         raise typer.Exit(EXIT_OK)
 
-    from leakline.reports import json as json_report
-    from leakline.reports import sarif as sarif_report
-    from leakline.reports import text as text_report
-
-    renderer = {OutputFormat.TEXT: text_report, OutputFormat.JSON: json_report, OutputFormat.SARIF: sarif_report}[
-        output_format
-    ]
+    # Only the chosen renderer is imported: the text one brings Rich, which JSON and SARIF runs do without.
+    renderer = importlib.import_module(f"leakline.reports.{output_format.value}")
     color = output is None and output_format is OutputFormat.TEXT and sys.stdout.isatty()
     rendered = renderer.render(result, color=color)
     if output is not None:
