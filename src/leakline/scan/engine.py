@@ -8,11 +8,9 @@ kept, marked suppressed, so SARIF can carry them as suppressions).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -150,13 +148,6 @@ def _clean_reason(reason: str) -> str:
     return reason
 
 
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return False
-
-
 def display_path(path: str) -> str:
     """File names that are not valid UTF-8 (kept as surrogate escapes by the OS layer) shown with \\x escapes."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -170,12 +161,13 @@ def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: 
     for rel in rels:
         path = app / rel
         try:
-            size = path.stat().st_size
+            st = path.stat()
         except OSError:
             stats.skip("unreadable file")
             continue
+        size = st.st_size
         rel_s = rel.as_posix()
-        if not _is_regular(path):
+        if not stat.S_ISREG(st.st_mode):
             # FIFOs, sockets and devices (or links to them, /dev/zero) would block or never end.
             stats.skip("not a regular file")
             continue
@@ -236,6 +228,8 @@ def _run_rule(rule: Rule, ctx: ScanContext, errors: list[str], seconds: dict[str
         errors.append(f"{rule.meta.id}: input too deeply nested in {app_name}")
         return []
     except Exception as exc:
+        import traceback
+
         where = traceback.extract_tb(exc.__traceback__)[-1]
         errors.append(
             f"{rule.meta.id}: internal error {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
@@ -253,6 +247,10 @@ MAX_WORKERS = 8
 def _worker_count(jobs: int | None, sources: int) -> int:
     if jobs is not None:
         return max(1, jobs)
+    if sources < 2 * MIN_SOURCES_PER_WORKER:
+        return 1
+    import multiprocessing  # here, not at the top: most scans never start a worker
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -308,6 +306,9 @@ def _sharded(
     if not rules or workers <= 1:
         yield list
         return
+    import multiprocessing
+
+    index.prepare_for_workers()
     _FORK_STATE = (index, rules, _shards(index, workers), want_routes)
     try:
         # Fork before this process parses anything, so that workers do not inherit (and copy) trees.

@@ -458,6 +458,13 @@ class ProjectIndex:
 
         return llm_candidates(self, self.sources)
 
+    def prepare_for_workers(self) -> None:
+        """Compute, before forking scan workers, what each of them would otherwise compute again: the byte
+        prefilter's verdicts (which read every source file) and the shared node query of each source language."""
+        _ = self.llm_candidates
+        for language in {f.language for f in self.sources if f.language is not None}:
+            ts.compile_types_query(language, INDEXED_NODE_TYPES)
+
     @cached_property
     def client_modules(self) -> set[str]:
         """'use client' modules and every project module they import (all end up in browser bundles)."""

@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import yaml
-
 if TYPE_CHECKING:
     from leakline.scan.index import ProjectIndex
 
@@ -52,11 +50,18 @@ def _from_npm(text: str, name: str) -> str | None:
     return None
 
 
-def _from_pnpm(text: str, name: str) -> str | None:
+def _load_yaml(text: str) -> object:
+    """The parsed document, None when it is not YAML. PyYAML is imported here: most apps have no pnpm lockfile."""
+    import yaml
+
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError:
         return None
+
+
+def _from_pnpm(text: str, name: str) -> str | None:
+    data = _load_yaml(text)
     if not isinstance(data, dict):
         return None
     importers = data.get("importers")
@@ -276,10 +281,7 @@ def _from_npm_workspace(text: str, name: str, importer: str) -> str | None:
 
 
 def _from_pnpm_workspace(text: str, name: str, importer: str) -> str | None:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+    data = _load_yaml(text)
     importers = data.get("importers") if isinstance(data, dict) else None
     root = importers.get(importer) if isinstance(importers, dict) else None
     if not isinstance(root, dict):

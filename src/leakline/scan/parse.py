@@ -60,9 +60,8 @@ def captures(language: Language, query_source: str, node: Node) -> dict[str, lis
 
 
 def text(node: Node | None) -> str:
-    if node is None or node.text is None:
-        return ""
-    return node.text.decode("utf-8", errors="replace")
+    raw = node.text if node is not None else None  # each `.text` copies the bytes out of the tree
+    return raw.decode("utf-8", errors="replace") if raw is not None else ""
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -174,6 +173,12 @@ def _types_query(language: Language, types: tuple[str, ...]) -> Query | None:
         return None
     alternatives = " ".join(f"({t})" for t in known)
     return Query(language, f"[{alternatives}] @n")
+
+
+def compile_types_query(language: Language, types: tuple[str, ...]) -> None:
+    """Compile (and cache) the query `nodes_of_types` runs for `types`, ahead of its first use: before forking
+    scan workers, so that each inherits it instead of compiling it again (5-15 ms per language)."""
+    _types_query(language, types)
 
 
 def nodes_of_types(language: Language, types: tuple[str, ...], node: Node) -> list[Node]:
