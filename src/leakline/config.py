@@ -1,7 +1,8 @@
 """leakline.toml → validated settings.
 
 One file, one root model. Each domain owns the model of its own section (gathered here so that
-unknown keys anywhere are caught; reading the file and the shared pieces live in `leakline.configfile`),
+unknown keys anywhere are caught; reading the file lives in `leakline.configfile`, the shared `Section`
+base and the error messages in `leakline.configmodels`),
 and every validation problem becomes a `ConfigError` that names the file, the dotted key and the
 expected type, e.g.
 ``leakline.toml: scan.fail_on: expected one of 'critical', 'high', 'medium', 'low', got 'severe'``.
@@ -15,16 +16,8 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from leakline.audit.settings import AuditSettings
-from leakline.configfile import (
-    CONFIG_FILENAME,
-    KNOWN_SECTIONS,
-    ResidencySettings,
-    ScanSettings,
-    Section,
-    SeverityName,
-    format_validation_error,
-    read_toml,
-)
+from leakline.configfile import CONFIG_FILENAME, KNOWN_SECTIONS, SeverityName, read_toml
+from leakline.configmodels import ResidencySettings, ScanSettings, Section, format_validation_error
 from leakline.errors import ConfigError
 from leakline.guard.sanitize.settings import SanitizeSettings
 from leakline.guard.settings import ClientSettings, GatewaySettings, RegionSettings

@@ -1,46 +1,26 @@
-"""Reading leakline.toml: the file, its TOML, the shared `Section` base and validation messages.
+"""Reading leakline.toml: the file, its TOML, and the `[residency]` and `[scan]` settings `leakline scan` uses.
 
-Kept light (no domain imports) so that commands pay only for the sections they read: `leakline scan`
-validates `[residency]` and `[scan]` with `load_scan_settings`, and rejects unknown top-level keys
-against `KNOWN_SECTIONS` without importing every domain's models. `leakline.config.Settings` is the
-whole file, for the server and the incident commands; a test keeps `KNOWN_SECTIONS` equal to its fields.
+Kept light (no domain imports, no pydantic) so that commands pay only for the sections they read:
+`leakline scan` takes `[residency]` and `[scan]` with `load_scan_settings`, and rejects unknown top-level
+keys against `KNOWN_SECTIONS` without importing every domain's models. An app without a leakline.toml
+gets the defaults without pydantic being imported at all; a file is validated by the pydantic models of
+`leakline.configmodels` (the same ones `leakline.config.Settings` uses for the whole file), whose values are
+copied into the plain dataclasses here. Tests keep `KNOWN_SECTIONS` equal to the fields of `Settings`, and
+the fields and defaults of the dataclasses equal to those of the models.
 """
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leakline.errors import ConfigError
 
 CONFIG_FILENAME = "leakline.toml"
 
 SeverityName = Literal["critical", "high", "medium", "low"]
-
-
-class Section(BaseModel):
-    """Base for every settings section: unknown keys are errors, values are not coerced silently."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class ResidencySettings(Section):
-    allowed_regions: list[str] = Field(default_factory=list)
-    """Vercel region ids (e.g. "fra1") where LLM routes may run."""
-
-
-class ScanSettings(Section):
-    exclude: list[str] = Field(default_factory=list)
-    """Glob patterns (relative to the app root, POSIX) of files the scanner skips."""
-    fail_on: SeverityName = "high"
-    baseline: str | None = None
-    """Path of a baseline file, relative to the app root."""
-    max_file_bytes: int = Field(default=2_000_000, gt=0)
-    country_headers: list[str] = Field(default_factory=list)
-    """Extra request headers that carry the visitor's country (besides the well-known edge headers)."""
 
 
 KNOWN_SECTIONS = frozenset(
@@ -68,49 +48,36 @@ KNOWN_SECTIONS = frozenset(
 """Every top-level table of leakline.toml (the fields of `leakline.config.Settings`)."""
 
 
-class ScanAppSettings(Section):
+@dataclass(frozen=True)
+class ResidencyOptions:
+    """`[residency]` as `leakline scan` reads it (validated by `leakline.configmodels.ResidencySettings`)."""
+
+    allowed_regions: list[str] = field(default_factory=list)
+    """Vercel region ids (e.g. "fra1") where LLM routes may run."""
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """`[scan]` as `leakline scan` reads it (validated by `leakline.configmodels.ScanSettings`)."""
+
+    exclude: list[str] = field(default_factory=list)
+    """Glob patterns (relative to the app root, POSIX) of files the scanner skips."""
+    fail_on: SeverityName = "high"
+    baseline: str | None = None
+    """Path of a baseline file, relative to the app root."""
+    max_file_bytes: int = 2_000_000
+    country_headers: list[str] = field(default_factory=list)
+    """Extra request headers that carry the visitor's country (besides the well-known edge headers)."""
+
+
+@dataclass(frozen=True)
+class ScanAppSettings:
     """What `leakline scan` reads from an app's leakline.toml; other sections are validated by their commands."""
 
-    residency: ResidencySettings = Field(default_factory=ResidencySettings)
-    scan: ScanSettings = Field(default_factory=ScanSettings)
-    source: str | None = Field(default=None, exclude=True)
-
-
-def _describe_expected(error: Any) -> str:
-    kind = error.get("type", "")
-    ctx = error.get("ctx") or {}
-    if kind == "literal_error":
-        return f"expected one of {ctx.get('expected', '')}"
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    names = {
-        "string_type": "a string",
-        "int_type": "an integer",
-        "float_type": "a number",
-        "bool_type": "a boolean (true or false)",
-        "list_type": "an array",
-        "dict_type": "a table",
-        "model_type": "a table",
-    }
-    if kind in names:
-        return f"expected {names[kind]}"
-    return str(error.get("msg", "invalid value"))
-
-
-def format_validation_error(file: str, exc: ValidationError) -> str:
-    """One line per problem: `file: dotted.key: what was expected, got what`."""
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__") or "(top level)"
-        expected = _describe_expected(error)
-        got = error.get("input")
-        shown = "" if error.get("type") in ("extra_forbidden", "missing") else f", got {got!r}"
-        if isinstance(got, (dict, list)):
-            shown = f", got a {'table' if isinstance(got, dict) else 'array'}"
-        lines.append(f"{file}: {key}: {expected}{shown}")
-    return "\n".join(lines)
+    residency: ResidencyOptions = field(default_factory=ResidencyOptions)
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    source: str | None = None
+    """The file these settings came from (None: no leakline.toml, the defaults)."""
 
 
 def read_toml(path: Path, *, required: bool = False) -> dict[str, Any] | None:
@@ -141,9 +108,12 @@ def load_scan_settings(path: Path) -> ScanAppSettings:
     unknown = sorted(set(data) - KNOWN_SECTIONS)
     if unknown:
         raise ConfigError("\n".join(f"{path}: {key}: unknown key" for key in unknown))
-    wanted = {key: data[key] for key in ("residency", "scan") if key in data}
-    try:
-        settings = ScanAppSettings.model_validate(wanted)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
-    return settings.model_copy(update={"source": str(path)})
+    from leakline.configmodels import validate_scan_sections
+
+    wanted: dict[str, Any] = {key: data[key] for key in ("residency", "scan") if key in data}
+    valid = validate_scan_sections(wanted, source=str(path))
+    return ScanAppSettings(
+        residency=ResidencyOptions(**valid.residency.model_dump()),
+        scan=ScanOptions(**valid.scan.model_dump()),
+        source=str(path),
+    )

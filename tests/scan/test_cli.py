@@ -245,3 +245,68 @@ def test_scan_rejects_unknown_top_level_tables_and_ignores_other_domains(cli: Cl
     app = make_app({"leakline.toml": '[gatway]\nx = 1\n[gateway]\ncountry_header = "cf-ipcountry"\n'})
     code, _, err = cli("scan", str(app))
     assert code == 2 and "leakline.toml: gatway: unknown key" in err
+
+
+def test_scan_settings_dataclasses_mirror_the_validating_models() -> None:
+    """`leakline scan` reads plain dataclasses (no pydantic for apps without a leakline.toml); the models that
+    validate a file must have the same fields and defaults."""
+    from dataclasses import asdict, fields
+
+    from leakline.configfile import ResidencyOptions, ScanAppSettings, ScanOptions
+    from leakline.configmodels import ResidencySettings, ScanSections, ScanSettings
+
+    for plain, model in ((ResidencyOptions, ResidencySettings), (ScanOptions, ScanSettings)):
+        assert [f.name for f in fields(plain)] == list(model.model_fields)
+        assert asdict(plain()) == model().model_dump()
+    assert {f.name for f in fields(ScanAppSettings)} - {"source"} == set(ScanSections.model_fields)
+
+
+def test_leakline_toml_values_reach_the_scan(tmp_path: Path) -> None:
+    from leakline.configfile import load_scan_settings
+
+    toml = tmp_path / "leakline.toml"
+    toml.write_text(
+        '[residency]\nallowed_regions = ["fra1"]\n[scan]\nexclude = ["gen/**"]\nfail_on = "low"\n'
+        'baseline = "b.json"\nmax_file_bytes = 10\ncountry_headers = ["x-country"]\n[gateway]\nport = 1\n'
+    )
+    settings = load_scan_settings(toml)
+    assert settings.residency.allowed_regions == ["fra1"] and settings.source == str(toml)
+    assert (settings.scan.exclude, settings.scan.fail_on, settings.scan.baseline) == (["gen/**"], "low", "b.json")
+    assert (settings.scan.max_file_bytes, settings.scan.country_headers) == (10, ["x-country"])
+    assert load_scan_settings(tmp_path / "missing.toml").source is None
+
+
+# Imported only when needed: validation models, Rich (text output, errors), PyYAML (pnpm lockfiles), Hyperscan
+# (the prefilter of large apps) and multiprocessing (workers of large apps) cost a small scan most of its start-up.
+STARTUP_FREE = ("pydantic", "rich", "yaml", "hyperscan", "multiprocessing")
+
+IMPORTS_AFTER_SCAN = """
+import sys
+from leakline.cli import main
+sys.argv = ["leakline", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exit:
+    print(exit.code, sorted({name.split(".")[0] for name in sys.modules}), file=sys.stderr)
+"""
+
+
+def _modules_after(*args: str) -> tuple[int, set[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER_SCAN, *args], capture_output=True, text=True, check=False, timeout=120
+    )
+    code, _, modules = proc.stderr.strip().splitlines()[-1].partition(" ")
+    return int(code), set(json.loads(modules.replace("'", '"')))
+
+
+def test_a_json_scan_of_an_app_without_leakline_toml_imports_none_of_the_heavy_modules(
+    make_app: Callable[..., Path], tmp_path: Path
+) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    code, modules = _modules_after("scan", str(app), "-f", "json", "-o", str(tmp_path / "r.json"))
+    assert code == 1 and json.loads((tmp_path / "r.json").read_text())["findings"]
+    assert modules.isdisjoint(STARTUP_FREE), modules & set(STARTUP_FREE)
+    # The same command with a leakline.toml validates it (pydantic), and a text report brings Rich.
+    (app / "leakline.toml").write_text('[scan]\nfail_on = "critical"\n')
+    code, modules = _modules_after("scan", str(app), "--rule", "LL007")
+    assert code == 0 and {"pydantic", "rich"} <= modules
