@@ -121,7 +121,7 @@ def test_event_thread_raises_a_volume_anomaly_with_the_numbers(tmp_path: Path) -
     cfg = AnomalySettings(warmup_minutes=3, threshold=6.0, alpha=0.5, window_minutes=10)
     sink = _Collect()
     worker = EventWorker(
-        audit=_NoAudit(), signals=sink, monitor=VolumeMonitor(tmp_path / "s.sqlite", cfg), clock=lambda: now[0]
+        audit=_NoAudit(), signals=sink, monitor=VolumeMonitor.on_file(tmp_path / "s.sqlite", cfg), clock=lambda: now[0]
     )
     for minute in range(1000, 1006):  # quiet: 2 requests a minute
         for _ in range(2):

@@ -298,7 +298,7 @@ def test_a_spike_during_warmup_is_not_flagged() -> None:
 def test_workers_share_counts_and_each_minute_is_judged_once(tmp_path: Path) -> None:
     cfg = AnomalySettings(warmup_minutes=3, threshold=6.0, alpha=0.5, window_minutes=10)
     path = tmp_path / "state.sqlite"
-    a, b = VolumeMonitor(path, cfg), VolumeMonitor(path, cfg)
+    a, b = VolumeMonitor.on_file(path, cfg), VolumeMonitor.on_file(path, cfg)
     series = ("edge:DE/fra1", "key:storefront")
     for minute in range(100, 106):  # six quiet minutes, 10 requests each, split over two workers
         a.record(minute, series, {"requests": 6.0})

@@ -17,6 +17,9 @@ from leakline.store.types import UTCDateTime
 TABLES = {
     "alembic_version",
     "communications",
+    "gateway_baselines",
+    "gateway_minutes_done",
+    "gateway_volume",
     "incident_facts",
     "incidents",
     "notify_marks",
@@ -30,7 +33,30 @@ def test_first_use_creates_every_table_at_head(db_url: str) -> None:
     store = open_store(db_url)
     assert set(inspect(store.engine).get_table_names()) == TABLES
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+    forget_store(db_url)
+
+
+def test_a_database_at_0001_is_upgraded_keeping_its_rows(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from leakline.store.engine import MIGRATIONS_DIR
+
+    engine = create_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text("INSERT INTO notify_marks (key, at) VALUES ('k', '2026-01-01 00:00:00')"))
+    engine.dispose()
+    store = open_store(db_url)
+    assert set(inspect(store.engine).get_table_names()) == TABLES
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT key FROM notify_marks")).scalars().all() == ["k"]
     forget_store(db_url)
 
 

@@ -121,9 +121,13 @@ def default_events(settings: Settings) -> EventWorker:
 
     anomalies = settings.gateway.anomalies
     monitor = None
-    if anomalies.enabled:
+    if anomalies.enabled and anomalies.store == "database":
+        from leakline.store.engine import resolve_url
+
+        monitor = VolumeMonitor.on_database(resolve_url(settings.database.url, base=_base(settings)), anomalies)
+    elif anomalies.enabled:
         path = Path(anomalies.state_path).expanduser()
-        monitor = VolumeMonitor(path if path.is_absolute() else _base(settings) / path, anomalies)
+        monitor = VolumeMonitor.on_file(path if path.is_absolute() else _base(settings) / path, anomalies)
     return EventWorker(audit=default_audit_log(settings), signals=sink_for(settings), monitor=monitor)
 
 

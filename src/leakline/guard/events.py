@@ -171,6 +171,11 @@ class EventWorker:
         self._last_flush = 0.0
         self._dirty = False
 
+    @property
+    def monitor(self) -> VolumeMonitor | None:
+        """The volume monitor this thread feeds (None when anomalies are disabled)."""
+        return self._monitor
+
     def start(self) -> None:
         with self._mu:
             if self._thread is None:

@@ -59,6 +59,9 @@ class AnomalySettings(_Section):
     """EWMA weight of the newest window's median and MAD."""
     window_minutes: int = Field(default=30, ge=3)
     """Sliding window over which each minute's median and MAD are taken."""
+    store: Literal["file", "database"] = "file"
+    """Where counters and baselines live: `file` (`state_path`, shared by the workers of one host) or
+    `database` (leakline's `[database]`; PostgreSQL shares them across replicas on several hosts)."""
     state_path: str = "leakline-gateway-state.sqlite"
     """SQLite file shared by the workers of one host (relative paths: relative to leakline.toml)."""
 

@@ -69,7 +69,8 @@ def resolve_url(url: str, *, base: Path | None) -> str:
     return url
 
 
-def _sqlite_engine(url: str) -> Engine:
+def sqlite_engine(url: str) -> Engine:
+    """A SQLite engine whose transactions begin IMMEDIATE (writers queue instead of failing), in WAL mode."""
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -95,7 +96,7 @@ def _sqlite_engine(url: str) -> Engine:
 def _make_engine(url: str) -> Engine:
     try:
         if make_url(url).get_backend_name() == "sqlite":
-            return _sqlite_engine(url)
+            return sqlite_engine(url)
         return create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise DatabaseUrlError(f"database.url: cannot open {make_url(url)!r}: {exc}") from None
