@@ -14,7 +14,9 @@ Generates `bench/out/synthetic-<N>/` (route handlers, client components and libr
 It reports medians of wall time and CPU time (user + system, worker processes included), files/s,
 peak RSS (from wait4, per child), the ratios of throughputs and of CPU time, and recall of the planted hits of the five shared rules for both tools. A second,
 smaller tree (`--small`, a few hundred files) measures leakline's whole-process wall time on an
-app of ordinary size, start-up included.
+app of ordinary size, start-up included, alternately with an app that has no source file (the fixed
+cost of a scan) and `python -c pass` (what the interpreter and this machine's site packages cost
+before leakline does anything). `--small-only` skips the large tree and semgrep.
 """
 
 from __future__ import annotations
@@ -325,16 +327,25 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--semgrep", default=shutil.which("semgrep"))
+    parser.add_argument("--small-only", action="store_true", help="only the small tree and the start-up floor")
     args = parser.parse_args()
+    if not args.small_only:
+        compare_with_semgrep(args.files, args.repeat, args.semgrep)
+    else:
+        byte_compile_leakline()
+    measure_small_app(args.small, args.repeat)
+    return 0
 
-    big = OUT / f"synthetic-{args.files}"
-    planted = generate(big, args.files)
+
+def compare_with_semgrep(files: int, repeat: int, semgrep_path: str | None) -> None:
+    big = OUT / f"synthetic-{files}"
+    planted = generate(big, files)
     size_mb = sum(p.stat().st_size for p in big.rglob("*") if p.is_file()) / 1e6
-    print(f"tree: {args.files} source files, {size_mb:.1f} MB, {len(planted)} planted hits in {big}")
+    print(f"tree: {files} source files, {size_mb:.1f} MB, {len(planted)} planted hits in {big}")
     byte_compile_leakline()
     leakline = [sys.executable, "-m", "leakline.cli", "scan", str(big), "--format", "json", "--no-progress"]
     semgrep = [
-        str(args.semgrep),
+        str(semgrep_path),
         "scan",
         "--config",
         str(SEMGREP_RULES),
@@ -347,15 +358,15 @@ def main() -> int:
         "--no-git-ignore",
         str(big),
     ]
-    if args.semgrep:
-        mine, theirs = _interleaved(leakline, semgrep, args.repeat)
+    if semgrep_path:
+        mine, theirs = _interleaved(leakline, semgrep, repeat)
     else:
-        mine, theirs = _median_run(leakline, args.repeat), None
+        mine, theirs = _median_run(leakline, repeat), None
     found = leakline_hits(mine.stdout)
     want = {(p.rule, p.path, p.line) for p in planted}
     l_recall = len(want & found) / len(want)
     print(
-        f"leakline: {mine.wall_s:.2f} s median wall ({mine.cpu_s:.1f} s CPU), {args.files / mine.wall_s:,.0f} files/s, "
+        f"leakline: {mine.wall_s:.2f} s median wall ({mine.cpu_s:.1f} s CPU), {files / mine.wall_s:,.0f} files/s, "
         f"peak RSS {mine.max_rss_mb:.0f} MB, planted recall {l_recall:.3f} ({len(want & found)}/{len(want)})"
     )
     missed = sorted(want - found)[:5]
@@ -366,7 +377,7 @@ def main() -> int:
         s_recall = len(want & s_found) / len(want)
         print(
             f"semgrep:  {theirs.wall_s:.2f} s median wall ({theirs.cpu_s:.1f} s CPU), "
-            f"{args.files / theirs.wall_s:,.0f} files/s, peak RSS {theirs.max_rss_mb:.0f} MB, "
+            f"{files / theirs.wall_s:,.0f} files/s, peak RSS {theirs.max_rss_mb:.0f} MB, "
             f"planted recall {s_recall:.3f} ({len(want & s_found)}/{len(want)})"
         )
         print(
@@ -376,15 +387,30 @@ def main() -> int:
     else:
         print("semgrep: not installed (pip install semgrep, or --semgrep PATH); no ratio")
 
-    small = OUT / f"synthetic-{args.small}"
-    generate(small, args.small, seed=2)
-    argv = [sys.executable, "-m", "leakline.cli", "scan", str(small), "--format", "json", "--no-progress"]
-    small_run = _median_run(argv, max(args.repeat, 5))
+
+def measure_small_app(files: int, repeat: int) -> None:
+    small = OUT / f"synthetic-{files}"
+    generate(small, files, seed=2)
+    empty = OUT / "no-sources"
+    empty.mkdir(parents=True, exist_ok=True)
+    (empty / "package.json").write_text(json.dumps({"name": "no-sources", "dependencies": {"next": "15.5.7"}}))
+    scan = [sys.executable, "-m", "leakline.cli", "scan", "--format", "json", "--no-progress"]
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "no sources": [*scan, str(empty)],
+        "small": [*scan, str(small)],
+    }
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(max(repeat, 5)):
+        for name, argv in commands.items():
+            runs[name].append(run_child(argv))
+    floor, fixed, small_run = (_summary(runs[name]) for name in commands)
     print(
-        f"small app ({args.small} files): leakline {small_run.wall_s:.2f} s median wall incl. start-up "
-        f"({small_run.cpu_s:.2f} s CPU; target < 0.5 s), peak RSS {small_run.max_rss_mb:.0f} MB"
+        f"small app ({files} files): leakline {small_run.wall_s:.2f} s median wall incl. start-up "
+        f"({small_run.cpu_s:.2f} s CPU; target < 0.5 s), peak RSS {small_run.max_rss_mb:.0f} MB; "
+        f"an app with no source file {fixed.wall_s:.2f} s ({fixed.cpu_s:.2f} s CPU); "
+        f"python -c pass {floor.wall_s:.2f} s ({floor.cpu_s:.2f} s CPU)"
     )
-    return 0
 
 
 if __name__ == "__main__":
