@@ -106,6 +106,13 @@ class Sanitizer:
         )
         self.engine = self._engine(policy)
         self.detector_versions = self._versions(policy, corpus)
+        # Split once: every stream (one per streamed choice) reads them.
+        self.local_families = tuple(
+            LocalFamily(f.name, f.matcher) for f in self._families if isinstance(f.matcher, LocalMatcher)
+        )
+        """Families judged trigger by trigger (a stream judges each trigger once)."""
+        self.gated_families = tuple(f for f in self._families if not isinstance(f.matcher, LocalMatcher))
+        """Families that look at windows around gate matches (a stream re-runs them while a gate is near)."""
 
     def _engine(self, policy: Policy) -> TriggerEngine:
         if policy.engine == "re" or (policy.engine == "auto" and not hyperscan_available()):
@@ -127,15 +134,6 @@ class Sanitizer:
         versions["canary"] = f"{DETECTOR_VERSION} tokens={len(policy.canaries)}"
         return versions
 
-    @property
-    def local_families(self) -> tuple[LocalFamily, ...]:
-        """Families judged trigger by trigger (a stream judges each trigger once)."""
-        return tuple(LocalFamily(f.name, f.matcher) for f in self._families if isinstance(f.matcher, LocalMatcher))
-
-    @property
-    def gated_families(self) -> tuple[_Family, ...]:
-        """Families that look at windows around gate matches (a stream re-runs them while a gate is near)."""
-        return tuple(f for f in self._families if not isinstance(f.matcher, LocalMatcher))
 
     # ---- the scan ----------------------------------------------------------------------------------
 
