@@ -7,29 +7,25 @@ is prerendered once with no revalidation (LL009, prerender-manifest.json). Chunk
 hashes, so the expected paths are found by searching the output, then rule + path + line are
 asserted exactly.
 
-The build runs once per session (module fixture), only when .next is missing or older than the
-sources; it needs the fixture's node_modules (scripts/setup-dev runs `npm ci` there) and no network.
+The build runs once per session (module fixture, tests/nextapps.py), only when .next is missing or older
+than the sources; it needs the fixture's node_modules (scripts/setup-dev runs `npm ci` there; missing, the
+tests skip, or fail under CI) and no network.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from leakline.findings import Finding
 from leakline.scan.engine import scan
+from tests.nextapps import next_build
 
 SHOP = Path(__file__).resolve().parent.parent / "fixtures" / "nextbuild" / "shop"
 BUILD = SHOP / ".next"
 SOURCES = ("app", "next.config.mjs", ".env.production", "package.json", "package-lock.json")
-BUILD_TIMEOUT_S = 600
-LOCK_NAME = ".next-build.lock"
 KEY_NAME = "NEXT_PUBLIC_LLM_API_KEY"
 
 pytestmark = pytest.mark.slow
@@ -43,50 +39,9 @@ def _env_value(name: str) -> str:
     raise AssertionError(f"{name} is not set in .env.production")
 
 
-def _newest_source_mtime() -> float:
-    newest = 0.0
-    for name in SOURCES:
-        path = SHOP / name
-        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-        newest = max([newest, *(p.stat().st_mtime for p in files)])
-    return newest
-
-
-def _build_is_fresh() -> bool:
-    build_id = BUILD / "BUILD_ID"
-    return build_id.is_file() and build_id.stat().st_mtime >= _newest_source_mtime()
-
-
 @pytest.fixture(scope="module")
 def shop() -> Path:
-    if not (SHOP / "node_modules" / "next" / "package.json").is_file():
-        pytest.skip(f"{SHOP / 'node_modules'} is missing: run scripts/setup-dev (npm ci) to build the fixture app")
-    npx = shutil.which("npx")
-    if npx is None:
-        pytest.fail("node_modules is installed but npx is not on PATH: install Node.js (scripts/setup-dev)")
-    # Several pytest processes may share this checkout: one builds while the others wait, then reuse it.
-    with (SHOP / LOCK_NAME).open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _build_is_fresh():
-            _build(npx)
-    return SHOP
-
-
-def _build(npx: str) -> None:
-    shutil.rmtree(BUILD, ignore_errors=True)
-    env = {**os.environ, "NEXT_TELEMETRY_DISABLED": "1", "CI": "1"}
-    env.pop("NODE_ENV", None)
-    proc = subprocess.run(
-        [npx, "--no-install", "next", "build"],
-        cwd=SHOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT_S,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"next build failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return next_build(SHOP, SOURCES)
 
 
 def _rel(path: Path) -> str:
