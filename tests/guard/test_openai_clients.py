@@ -1,10 +1,10 @@
-"""The official `openai` Python client, and the `openai` npm client from Node, talking to the gateway."""
+"""The official `openai` Python client, and the `openai` npm client from a plain Node script, talking to the
+gateway (the same npm client inside a Next.js app's route handlers: test_next_routes.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import pytest
 
 from tests.guard.conftest import Env
 from tests.guard.helpers import KEYS
+from tests.nextapps import require_install
 
 NODE_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "guard-node"
 DE = {"x-vercel-ip-country": "DE"}
@@ -69,13 +70,10 @@ def test_python_client_sees_openai_errors(env: Env) -> None:
         _client(env).chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None or not (NODE_FIXTURE / "node_modules" / "openai").is_dir(),
-    reason="node or tests/fixtures/guard-node/node_modules missing (run scripts/setup-dev)",
-)
 def test_node_openai_client(env: Env) -> None:
+    node = require_install(NODE_FIXTURE, "openai")
     result = subprocess.run(
-        ["node", str(NODE_FIXTURE / "chat.mjs")],
+        [node, str(NODE_FIXTURE / "chat.mjs")],
         env={**os.environ, "GATEWAY_URL": f"{env.url}/v1", "GATEWAY_KEY": KEYS["storefront"]},
         capture_output=True,
         text=True,
