@@ -8,6 +8,7 @@ Precedence under test: detector defaults < `[sanitize.actions]` < the route's `s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -357,3 +358,23 @@ def test_leakline_serve_refuses_an_unknown_route_before_binding(tmp_path: Path) 
         f'error: leakline.toml: gateway.routes."/v1/chat": unknown route; expected one of {EXPECTED_ROUTES}'
     )
     assert "Traceback" not in proc.stderr and "Uvicorn running" not in proc.stderr
+
+
+def test_prompt_redaction_covers_the_arguments_of_earlier_tool_calls(make_env: Any) -> None:
+    env = make_env(routes={CHAT: {"redact_prompts": True}})
+    arguments = json.dumps({"customer": "max.mustermann@example.de", "order": "A-10023"})
+    call = {"id": "call_1", "type": "function", "function": {"name": "find_order", "arguments": arguments}}
+    messages = [
+        {"role": "user", "content": "where is my order?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "shipped"},
+    ]
+    post(env, CHAT, {"messages": messages})
+    sent = env.eu.upstream.requests[0]["messages"]
+    assert sent[0] == messages[0] and sent[2] == messages[2]
+    sent_call = sent[1]["tool_calls"][0]
+    assert {k: v for k, v in sent_call.items() if k != "function"} == {"id": "call_1", "type": "function"}
+    assert sent_call["function"]["name"] == "find_order"
+    assert json.loads(sent_call["function"]["arguments"]) == {"customer": "[REDACTED:EMAIL]", "order": "A-10023"}
+    (record,) = exchanges(env)
+    assert [h["where"] for h in record["prompt_hits"]] == ["messages[1].tool_calls[0].function.arguments"]

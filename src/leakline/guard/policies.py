@@ -141,8 +141,9 @@ class RoutePolicies:
 def redact_prompt(kind: str, sanitizer: TextSanitizer, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[Hit]]:
     """The request with personal data in its texts redacted, and the hits (each naming its field).
 
-    Chat: every message's `content`, a string or text parts; completions: `prompt`; embeddings:
-    `input`; a string or a list of strings. Token-id prompts cannot be read and pass as sent.
+    Chat: every message's `content`, a string or text parts, and the `arguments` of earlier tool calls;
+    completions: `prompt`; embeddings: `input`; a string or a list of strings. Token-id prompts cannot be
+    read and pass as sent.
     """
     hits: list[Hit] = []
 
@@ -167,6 +168,12 @@ def redact_prompt(kind: str, sanitizer: TextSanitizer, body: Mapping[str, Any]) 
                     for j, part in enumerate(content)
                 ]
                 message = {**message, "content": parts}
+            calls = message.get("tool_calls") if isinstance(message, dict) else None
+            if isinstance(calls, list):
+                # Earlier assistant turns: the arguments the model chose (a customer's e-mail to look up).
+                # The redaction token holds no quote or backslash, so JSON arguments stay JSON.
+                message = {**message, "tool_calls": [_clean_call(call, f"messages[{i}].tool_calls[{k}]", clean)
+                                                     for k, call in enumerate(calls)]}  # fmt: skip
             messages.append(message)
         out["messages"] = messages
         return out, hits
@@ -177,6 +184,13 @@ def redact_prompt(kind: str, sanitizer: TextSanitizer, body: Mapping[str, Any]) 
     elif _strings(value):
         out[name] = [clean(text, f"{name}[{i}]") for i, text in enumerate(value)]
     return out, hits
+
+
+def _clean_call(call: Any, where: str, clean: Callable[[str, str], str]) -> Any:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
+        return call
+    return {**call, "function": {**function, "arguments": clean(function["arguments"], f"{where}.function.arguments")}}
 
 
 def with_canary(kind: str, body: Mapping[str, Any], canary: str) -> dict[str, Any]:
