@@ -243,6 +243,8 @@ def main() -> int:
     parser.add_argument("--serve", nargs="+")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--litellm", default="/tmp/litellm-venv/bin/litellm")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also run `leakline serve --workers N` as (c2) (N > 1; reported beside (c))")
     args = parser.parse_args()
     if args.serve:
         kind, port = args.serve[0], int(args.serve[1])
@@ -273,6 +275,13 @@ def main() -> int:
         config = write_leakline_config(work, upstream)
         spawn([sys.executable, "-m", "leakline.cli", "serve", "--config", str(config), "--port", str(ll_port)],
               ll_port)
+        extra: dict[str, tuple[str, dict[str, str]]] = {}
+        if args.workers > 1:
+            mw_port = free_port()
+            spawn([sys.executable, "-m", "leakline.cli", "serve", "--config", str(config), "--port", str(mw_port),
+                   "--workers", str(args.workers)], mw_port)
+            extra[f"c2 workers={args.workers}"] = (f"http://127.0.0.1:{mw_port}/v1/chat/completions",
+                                                   {"authorization": f"Bearer {KEY}", "x-vercel-ip-country": "DE"})
         go_port = free_port()
         spawn([sys.executable, str(HERE), "--serve", "gateway-only", str(go_port), str(config)], go_port)
         targets = {
@@ -283,6 +292,7 @@ def main() -> int:
             "c' routes only": (f"http://127.0.0.1:{go_port}/v1/chat/completions",
                                {"authorization": f"Bearer {KEY}", "x-vercel-ip-country": "DE"}),
         }
+        targets.update(extra)
         if Path(args.litellm).exists():
             lite_config = write_litellm_config(work, upstream)
             master_key = "sk-" + secrets.token_hex(32)  # LiteLLM refuses to start without one
@@ -315,6 +325,8 @@ def main() -> int:
                 line = f"{mode:6} c={connections:<3} (c)/(b) throughput {c['rps'] / b['rps']:.2f}"
                 c2 = results[("c' routes only", stream, connections)]
                 line += f"  (c')/(b) {c2['rps'] / b['rps']:.2f}"
+                for name in extra:
+                    line += f"  ({name})/(b) {results[(name, stream, connections)]['rps'] / b['rps']:.2f}"
                 d = results.get(("d litellm", stream, connections))
                 if d and d["rps"]:
                     line += f"  (c)/(d) throughput {c['rps'] / d['rps']:.2f}"
