@@ -153,6 +153,11 @@ class SourceFile:
     def _indexed_starts(self) -> list[int]:
         return [n.start_byte for n in self._indexed_nodes]
 
+    @cached_property
+    def _indexed_types(self) -> list[str]:
+        """The kind of each indexed node, read once (every `Node.type` builds a new string)."""
+        return [n.type for n in self._indexed_nodes]
+
     def nodes_in(self, node: Node, *types: str) -> list[Node]:
         """`node` and its descendants of the given kinds, in document order (parents first), like
         `parse.nodes_of_types`; kinds in `INDEXED_NODE_TYPES` are taken from the shared per-file index
@@ -164,14 +169,18 @@ class SourceFile:
         if node.parent is None:
             return self.nodes(*types)
         indexed = self._indexed_nodes
+        starts = self._indexed_starts
+        kinds = self._indexed_types
         start, end = node.start_byte, node.end_byte
         out = []
-        for i in range(bisect.bisect_left(self._indexed_starts, start), len(indexed)):
-            n = indexed[i]
-            if n.start_byte >= end and not (n.start_byte == end == start):
+        for i in range(bisect.bisect_left(starts, start), len(indexed)):
+            n_start = starts[i]
+            if n_start >= end and not (n_start == end == start):
                 break
-            if n.type in wanted and n.end_byte <= end and _within(n, node):
-                out.append(n)
+            if kinds[i] in wanted:
+                n = indexed[i]
+                if n.end_byte <= end and _within(n, node):
+                    out.append(n)
         return out
 
     def nodes(self, *types: str) -> list[Node]:
@@ -179,7 +188,7 @@ class SourceFile:
         shared query per file; rules asking for them cost no further traversal."""
         wanted = frozenset(types)
         if wanted <= _INDEXED_SET:
-            return [n for n in self._indexed_nodes if n.type in wanted]
+            return [n for n, kind in zip(self._indexed_nodes, self._indexed_types, strict=True) if kind in wanted]
         root = self.root
         language = self.language
         return ts.nodes_of_types(language, tuple(types), root) if root is not None and language is not None else []

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
+from operator import itemgetter
 
 from tree_sitter import Node
 
@@ -250,6 +251,7 @@ FUNCTION_TYPES = frozenset(
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
 _MAX_ROUNDS = 6
+_POSITION_AND_RANK = itemgetter(0, 1)
 # Wrappers `ts.unwrap` looks through, seen from the inside.
 _UNWRAPPED_TYPES = frozenset(
     {"parenthesized_expression", "await_expression", "as_expression", "satisfies_expression", "non_null_expression"}
@@ -981,12 +983,11 @@ class FileLlm:
         starts.sort()
         return starts
 
-    def _may_taint(self, node: Node, state: _ModeState) -> bool:
-        """Cheap necessary condition for a statement to change the taint: it contains a source call or
-        mentions a name that is (or whose call may return) LLM data. Judged on the statement's bytes."""
+    def _may_taint(self, lo: int, hi: int, state: _ModeState) -> bool:
+        """Cheap necessary condition for the statement spanning bytes [lo, hi) to change the taint: it
+        contains a source call or mentions a name that is (or whose call may return) LLM data."""
         if state.unfiltered:
             return True
-        lo, hi = node.start_byte, node.end_byte
         starts = self._source_starts
         i = bisect.bisect_left(starts, lo)
         if i < len(starts) and starts[i] < hi:
@@ -995,34 +996,39 @@ class FileLlm:
         return state.mentions_within(lo, hi)
 
     @cached_property
-    def _solve_order(self) -> list[tuple[bool, Node]]:
+    def _solve_order(self) -> list[tuple[bool, Node, int, int]]:
         """Statements in the order that lets most files settle in one round: declarations in document
         order, each function's returns right after its body (so callers below see it), each callback site
-        before the callback's body. `True` marks a callback site."""
-        order: list[tuple[int, int, bool, Node]] = []
+        before the callback's body. `True` marks a callback site; each statement comes with its byte range
+        (read once here: the solver's filter asks for it every round)."""
+        order: list[tuple[int, int, bool, Node, int, int]] = []
         for node in self._nodes:
-            if node.type in FUNCTION_TYPES:
-                order.append((node.end_byte, 1, False, node))
-            elif node.type in _BINDING_STATEMENTS:
-                order.append((node.start_byte, 0, False, node))
+            kind = node.type
+            if kind in FUNCTION_TYPES:
+                start, end = node.start_byte, node.end_byte
+                order.append((end, 1, False, node, start, end))
+            elif kind in _BINDING_STATEMENTS:
+                start, end = node.start_byte, node.end_byte
+                order.append((start, 0, False, node, start, end))
         sites = {call.id for call in self._callback_sites}
         for call in self._calls[0]:
             if call.id in sites:
-                order.append((call.start_byte, 0, True, call))
-        order.sort(key=lambda item: (item[0], item[1]))
-        return [(is_site, node) for _, _, is_site, node in order]
+                start, end = call.start_byte, call.end_byte
+                order.append((start, 0, True, call, start, end))
+        order.sort(key=_POSITION_AND_RANK)  # stable: ties keep the order above
+        return [(is_site, node, start, end) for _, _, is_site, node, start, end in order]
 
     def _solve(self, state: _ModeState, mode: Mode) -> None:
         for _ in range(_MAX_ROUNDS):
             # Taint only grows, so a True result stays True; only negative answers are re-asked.
             state.memo = {key: value for key, value in state.memo.items() if value}
             changed = False
-            skipped: list[Node] = []
+            skipped: list[tuple[int, int]] = []
             state.locate_pending(self.file.data())
             state.mentions_added.clear()
-            for is_site, node in self._solve_order:
-                if not self._may_taint(node, state) and not (is_site and node.id in self._sdk_sites):
-                    skipped.append(node)
+            for is_site, node, lo, hi in self._solve_order:
+                if not self._may_taint(lo, hi, state) and not (is_site and node.id in self._sdk_sites):
+                    skipped.append((lo, hi))
                     continue
                 if is_site:
                     changed |= self._bind_callbacks(node, state, mode)
@@ -1066,9 +1072,7 @@ class FileLlm:
             state.locate_pending(self.file.data())
             # A statement skipped before a name it mentions became LLM data has not been judged yet.
             unjudged = any(
-                node.start_byte <= start and end <= node.end_byte
-                for start, end in state.mentions_added
-                for node in skipped
+                lo <= start and end <= hi for start, end in state.mentions_added for lo, hi in skipped
             )
             if (
                 not unjudged

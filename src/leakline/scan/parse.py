@@ -60,8 +60,10 @@ def captures(language: Language, query_source: str, node: Node) -> dict[str, lis
 
 
 def text(node: Node | None) -> str:
-    raw = node.text if node is not None else None  # each `.text` copies the bytes out of the tree
-    return raw.decode("utf-8", errors="replace") if raw is not None else ""
+    if node is None:
+        return ""
+    raw = node.text  # each `.text` copies the bytes out of the tree
+    return "" if raw is None else raw.decode("utf-8", "replace")
 
 
 def walk(node: Node) -> Iterator[Node]:
