@@ -1,0 +1,106 @@
+"""The shard workers are forked directly (no multiprocessing Pool): their outcomes, their failures and their
+exits reach the scan as they would in one process, and no worker outlives the scan."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from leakline.config import Settings
+from leakline.findings import Confidence, References, Severity
+from leakline.scan.context import ScanContext
+from leakline.scan.engine import _sharded, build_index, scan
+from leakline.scan.rules.base import Hit, Rule, RuleMeta
+from leakline.scan.walker import WalkStats
+from tests.scan.apps import write_app
+from tests.scan.test_cli import LOGGING_ROUTE
+
+META = RuleMeta("LL900", "test", "test", Severity.LOW, Confidence.LOW, References())
+
+
+class _Stop(BaseException):
+    """Not an Exception: a rule raising it is not recorded as a rule error but ends the worker's shard."""
+
+
+class _Report(Rule):
+    per_file = True
+
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        for f in ctx.targets:
+            yield Hit(f.rel, 1, 1, f"pid {os.getpid()}")
+
+
+class _Raise(Rule):
+    per_file = True
+
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        raise _Stop(f"stopped with {len(ctx.targets)} files")
+
+
+class _Die(Rule):
+    per_file = True
+
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return []
+
+
+def _app(tmp_path: Path) -> Path:
+    return write_app(tmp_path, {f"app/api/r{i}/route.ts": LOGGING_ROUTE for i in range(6)})
+
+
+def _no_children_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_each_worker_reports_its_own_shard_from_its_own_process(tmp_path: Path) -> None:
+    index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
+    with _sharded(index, [_Report(META)], 2) as collect:
+        outcomes = collect()
+    assert len(outcomes) == 2
+    paths = sorted(hit.path for outcome in outcomes for hit in outcome.hits["LL900"])
+    assert paths == sorted(f"app/api/r{i}/route.ts" for i in range(6))
+    pids = {hit.message for outcome in outcomes for hit in outcome.hits["LL900"]}
+    assert len(pids) == 2 and f"pid {os.getpid()}" not in pids
+    assert _no_children_left()
+
+
+def test_an_exception_in_a_worker_is_raised_in_the_scan(tmp_path: Path) -> None:
+    index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
+    with pytest.raises(_Stop, match=r"stopped with 3 files"), _sharded(index, [_Raise(META)], 2) as collect:
+        collect()
+    assert _no_children_left()
+
+
+def test_a_worker_killed_by_a_signal_fails_the_scan_instead_of_hanging(tmp_path: Path) -> None:
+    index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
+    with (
+        pytest.raises(RuntimeError, match=r"scan worker 0 ended without a result \(killed by signal 9\)"),
+        _sharded(index, [_Die(META)], 2) as collect,
+    ):
+        collect()
+    assert _no_children_left()
+
+
+def test_workers_still_running_when_the_scan_fails_are_stopped_and_reaped(tmp_path: Path) -> None:
+    index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
+    with pytest.raises(KeyError), _sharded(index, [_Report(META)], 2):
+        raise KeyError("a project-wide rule failed before the outcomes were collected")
+    assert _no_children_left()
+
+
+def test_a_sharded_scan_leaves_no_worker_behind(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    sharded = scan(app, rule_ids=["LL007"], jobs=2)
+    assert [(f.rule, f.path, f.line) for f in sharded.findings] == [
+        ("LL007", f"app/api/r{i}/route.ts", 7) for i in range(6)
+    ]
+    assert _no_children_left()
