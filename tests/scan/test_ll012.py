@@ -182,3 +182,48 @@ def test_deeply_nested_generated_expressions_do_not_raise() -> None:
     assert carrier(_expression(nested_objects), ERROR) is None  # beyond MAX_NESTING: given up, no RecursionError
     found = carrier(_expression(deep), ERROR)  # parentheses are unwrapped, not nested calls
     assert found is not None and ts.text(found) == "e.message"
+
+
+CHAIN_ROUTE = """import { NextResponse } from "next/server";
+import { errorBody, retryBody } from "@/lib/body";
+export async function POST() {
+  try {
+    return NextResponse.json({ ok: await run() });
+  } catch (e) {
+    return NextResponse.json(errorBody(e), { status: 500 });
+  }
+}
+export async function PUT() {
+  try {
+    return NextResponse.json({ ok: await run() });
+  } catch (e) {
+    return NextResponse.json(retryBody(e), { status: 500 });
+  }
+}
+declare function run(): Promise<string>;
+"""
+CHAIN_BODY = """import { messageOf } from "@/lib/message";
+export function errorBody(error: unknown) {
+  return { error: wrap(error), retry: true };
+}
+function wrap(error: unknown) {
+  return `failed: ${messageOf(error)}`;
+}
+// Recursive, and only ever returns a count: nothing to report, and the analysis must end.
+export function retryBody(error: unknown, again = true): { retries: number } {
+  return again ? retryBody(error, false) : { retries: 1 };
+}
+"""
+CHAIN_MESSAGE = """export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+"""
+
+
+def test_error_details_are_followed_through_helpers_of_helpers_and_recursion_ends(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {"app/api/a/route.ts": CHAIN_ROUTE, "lib/body.ts": CHAIN_BODY, "lib/message.ts": CHAIN_MESSAGE,
+         "tsconfig.json": json.dumps({"compilerOptions": {"paths": {"@/*": ["./*"]}}})},
+    )  # fmt: skip
+    assert _found(app) == {_line(app, "app/api/a/route.ts", "errorBody(e)")}

@@ -292,8 +292,9 @@ def _function_name(fn: Node) -> str:
     return ts.text(name)
 
 
-def _returned_error_params(f: SourceFile, fn: Node) -> frozenset[int]:
-    """Parameters of `fn` whose error details its return value carries (`describe(e) { return e.message }`)."""
+def _returned_error_params(f: SourceFile, fn: Node, helpers: Helpers | None = None) -> frozenset[int]:
+    """Parameters of `fn` whose error details its return value carries (`describe(e) { return e.message }`);
+    `helpers` resolves the project functions `fn` itself passes them through."""
     body = fn.child_by_field_name("body")
     if body is None:
         return frozenset()
@@ -310,17 +311,67 @@ def _returned_error_params(f: SourceFile, fn: Node) -> frozenset[int]:
         names = set(pattern_names(param))
         if not names:
             continue
-        derived = _derive(f, fn, names)
-        if any(carrier(value, derived) is not None for value in returns):
+        derived = _derive(f, fn, names, helpers)
+        if any(carrier(value, derived, helpers=helpers) is not None for value in returns):
             out.add(i)
     return frozenset(out)
+
+
+MAX_HELPER_DEPTH = 4
+"""How many project functions deep error details are followed (`describe(e)` → `messageOf(e)` → `e.message`)."""
+
+
+class _ErrorHelpers:
+    """Which arguments' error details a call of a project function returns, through the functions that one
+    passes them on to (up to `MAX_HELPER_DEPTH` deep; recursion is cut). Shared by every module of a scan."""
+
+    def __init__(self, ctx: ScanContext) -> None:
+        self.ctx = ctx
+        self._cache: dict[tuple[str, int], frozenset[int]] = {}
+        self._active: set[tuple[str, int]] = set()
+        self._cut = False
+        """Set when an evaluation met recursion or the depth limit: its answer is not cached."""
+
+    def carried_args(self, f: SourceFile, call: Node, depth: int = 0) -> frozenset[int]:
+        fn = call.child_by_field_name("function")
+        if fn is None or ts.unwrap(fn).type not in ("identifier", "member_expression"):
+            return frozenset()
+        llm = self.ctx.llm.file(f)
+        if llm is None:
+            return frozenset()
+        out: set[int] = set()
+        for target, function in llm.callee_functions(call):
+            out |= self.returned_params(target, function, depth)
+        return frozenset(out)
+
+    def returned_params(self, f: SourceFile, fn: Node, depth: int) -> frozenset[int]:
+        key = (f.rel, fn.id)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if key in self._active or depth >= MAX_HELPER_DEPTH:
+            self._cut = True
+            return frozenset()
+        outer_cut, self._cut = self._cut, False
+        self._active.add(key)
+        try:
+            found = _returned_error_params(f, fn, lambda call: self.carried_args(f, call, depth + 1))
+        finally:
+            self._active.discard(key)
+        if not self._cut:
+            self._cache[key] = found
+        self._cut = self._cut or outer_cut
+        return found
 
 
 class _File:
     """The error scopes and sinks of one module."""
 
-    def __init__(self, ctx: ScanContext, f: SourceFile, root: Node, language: Language) -> None:
+    def __init__(
+        self, ctx: ScanContext, f: SourceFile, root: Node, language: Language, helpers: _ErrorHelpers
+    ) -> None:
         self.ctx = ctx
+        self.helpers = helpers
         self.file = f
         self.root = root
         self.language = language
@@ -331,23 +382,11 @@ class _File:
         self._carried: dict[int, frozenset[int]] = {}
 
     def carried_args(self, call: Node) -> frozenset[int]:
-        """Arguments of `call` whose error details the called project function returns (one step deep)."""
+        """Arguments of `call` whose error details the called project function returns."""
         cached = self._carried.get(call.id)
         if cached is None:
-            cached = self._carried[call.id] = self._resolve_carried(call)
+            cached = self._carried[call.id] = self.helpers.carried_args(self.file, call)
         return cached
-
-    def _resolve_carried(self, call: Node) -> frozenset[int]:
-        fn = call.child_by_field_name("function")
-        if fn is None or ts.unwrap(fn).type not in ("identifier", "member_expression"):
-            return frozenset()
-        llm = self.ctx.llm.file(self.file)
-        if llm is None:
-            return frozenset()
-        out: set[int] = set()
-        for target, function in llm.callee_functions(call):
-            out |= _returned_error_params(target, function)
-        return frozenset(out)
 
     def _exported_names(self) -> set[str]:
         out: set[str] = set()
@@ -552,6 +591,7 @@ class ErrorDetailsExposed(Rule):
     per_file = True
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        helpers = _ErrorHelpers(ctx)
         for f in ctx.targets:
             boundary = ctx.index.is_error_boundary(f)
             data = f.data()
@@ -566,7 +606,7 @@ class ErrorDetailsExposed(Rule):
             language = f.language
             if root is None or language is None:
                 continue
-            module = _File(ctx, f, root, language)
+            module = _File(ctx, f, root, language, helpers)
             if boundary:
                 yield from module.boundary()
             for scope, names in module.error_scopes():
