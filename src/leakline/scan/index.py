@@ -469,10 +469,14 @@ class ProjectIndex:
 
     def prepare_for_workers(self) -> None:
         """Compute, before forking scan workers, what each of them would otherwise compute again: the byte
-        prefilter's verdicts (which read every source file) and the shared node query of each source language."""
-        _ = self.llm_candidates
-        for language in {f.language for f in self.sources if f.language is not None}:
-            ts.compile_types_query(language, INDEXED_NODE_TYPES)
+        prefilter's verdicts (which read every source file) and the shared node query of the languages of
+        the files that may hold LLM data (the ones workers parse; a language only a `next.config.js` is
+        written in would cost every scan 1-8 ms to compile for nothing)."""
+        candidates = self.llm_candidates
+        languages = {self.files[rel].language for rel in candidates}
+        for language in languages:
+            if language is not None:
+                ts.compile_types_query(language, INDEXED_NODE_TYPES)
 
     @cached_property
     def client_modules(self) -> set[str]:
