@@ -27,6 +27,23 @@ def test_every_registered_rule_has_a_module() -> None:
     assert available_rule_ids() == RULE_IDS
 
 
+def test_the_registry_schedules_each_rule_as_its_class_declares() -> None:
+    """The engine reads `per_file` and `uses_llm_routes` from the registry, before importing rule modules."""
+    scheduled = {rule_id: (meta.per_file, meta.uses_llm_routes) for rule_id, meta in registry().items()}
+    declared = {rule_id: (rule.per_file, rule.uses_llm_routes) for rule_id in RULE_IDS for rule in [load_rule(rule_id)]}
+    assert scheduled == declared
+    assert sorted(rule_id for rule_id, (per_file, _) in scheduled.items() if per_file) == [
+        "LL007",
+        "LL008",
+        "LL010",
+        "LL011",
+        "LL012",
+        "LL014",
+        "LL015",
+    ]
+    assert sorted(rule_id for rule_id, (_, routes) in scheduled.items() if routes) == ["LL006", "LL013"]
+
+
 @pytest.mark.parametrize("rule_id", RULE_IDS)
 def test_rule_is_complete(rule_id: str) -> None:
     rule = load_rule(rule_id)

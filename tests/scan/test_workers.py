@@ -104,3 +104,36 @@ def test_a_sharded_scan_leaves_no_worker_behind(tmp_path: Path) -> None:
         ("LL007", f"app/api/r{i}/route.ts", 7) for i in range(6)
     ]
     assert _no_children_left()
+
+
+WORKER_MODULES = """
+import json, sys
+from pathlib import Path
+from leakline.scan import engine
+
+run_shard = engine._run_shard
+
+def shard(number):
+    outcome = run_shard(number)
+    loaded = sorted(m for m in sys.modules if m.startswith(("leakline.scan.rules.ll", "leakline.detectors")))
+    outcome.errors.append(json.dumps(loaded))
+    return outcome
+
+engine._run_shard = shard
+result = engine.scan(Path(sys.argv[1]), jobs=2)
+print(result.stats.rule_errors[0])
+"""
+
+
+def test_workers_import_only_the_modules_of_the_rules_they_run(tmp_path: Path) -> None:
+    """Project-wide rules (and the detectors and header analysis they use) are imported by the main process
+    after the fork, while the workers parse; a worker never imports them."""
+    import json
+    import subprocess
+    import sys
+
+    app = _app(tmp_path)
+    done = subprocess.run([sys.executable, "-c", WORKER_MODULES, str(app)], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [
+        f"leakline.scan.rules.{name}" for name in ("ll007", "ll008", "ll010", "ll011", "ll012", "ll014", "ll015")
+    ]

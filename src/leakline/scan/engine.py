@@ -25,7 +25,7 @@ from leakline.scan.baseline import Baseline
 from leakline.scan.context import ScanContext
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
 from leakline.scan.middleware import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
-from leakline.scan.rules import available_rule_ids, load_rule, registry
+from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import WalkStats, discover_apps, walk_app
 
@@ -402,6 +402,21 @@ def _fork_shard(number: int) -> _Child:
         os._exit(code)
 
 
+class _SelectedRules:
+    """The rules a scan runs: their registry entries at once (an unknown id fails before any work), each
+    rule's module imported on first use."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.metas = [rule_meta(rule_id) for rule_id in ids]
+        self._loaded: dict[str, Rule] = {}
+
+    def get(self, meta: RuleMeta) -> Rule:
+        rule = self._loaded.get(meta.id)
+        if rule is None:
+            rule = self._loaded[meta.id] = load_rule(meta.id)
+        return rule
+
+
 def scan(
     path: Path,
     *,
@@ -423,8 +438,7 @@ def scan(
     stats = ScanStats(apps=[a.relative_to(root).as_posix() or "." for a in apps])
     walk_stats = WalkStats()
     findings: list[Finding] = []
-    ids = rule_ids if rule_ids is not None else available_rule_ids()
-    rules = [load_rule(rule_id) for rule_id in ids]
+    rules = _SelectedRules(rule_ids if rule_ids is not None else available_rule_ids())
     scanned: list[ScannedApp] = []
     app_baselines: dict[str, Baseline] = {}
     app_set = set(apps)
@@ -439,16 +453,20 @@ def scan(
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))
-        sharded = [rule for rule in rules if rule.per_file] if worker_count > 1 else []
-        local_rules = [rule for rule in rules if rule not in sharded]
+        # Scheduling is read from the registry: only the modules of the sharded rules are imported before the
+        # workers are forked; the others are imported by this process while the workers parse.
+        sharded_ids = {meta.id for meta in rules.metas if meta.per_file} if worker_count > 1 else set()
+        local_rules = [meta for meta in rules.metas if meta.id not in sharded_ids]
+        sharded = [rules.get(meta) for meta in rules.metas if meta.id in sharded_ids]
         # Rules that need the app's LLM routes run after the workers, which find those routes in the files
         # they parse anyway; the other project-wide rules run meanwhile.
-        late = [rule for rule in local_rules if rule.uses_llm_routes] if sharded else []
-        early = [rule for rule in local_rules if rule not in late]
+        late = [meta for meta in local_rules if meta.uses_llm_routes] if sharded else []
+        early = [meta for meta in local_rules if meta not in late]
         with _sharded(index, sharded, worker_count, want_routes=bool(late)) as collect:
-            for n, rule in enumerate(early, start=1):
+            for n, meta in enumerate(early, start=1):
                 if progress is not None:
-                    progress(f"{rule.meta.id} on {app.name}", n, len(local_rules))
+                    progress(f"{meta.id} on {app.name}", n, len(local_rules))
+                rule = rules.get(meta)
                 hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
                 findings.extend(_to_findings(rule.meta, hits, index, root, app))
             if progress is not None and sharded:
@@ -457,9 +475,10 @@ def scan(
         routes = [fact for outcome in outcomes for fact in (outcome.routes or [])]
         if late and all(outcome.routes is not None for outcome in outcomes):
             seed_llm_routes(ctx, routes)
-        for n, rule in enumerate(late, start=len(early) + 1):
+        for n, meta in enumerate(late, start=len(early) + 1):
             if progress is not None:
-                progress(f"{rule.meta.id} on {app.name}", n, len(local_rules))
+                progress(f"{meta.id} on {app.name}", n, len(local_rules))
+            rule = rules.get(meta)
             hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
             findings.extend(_to_findings(rule.meta, hits, index, root, app))
         for outcome in outcomes:

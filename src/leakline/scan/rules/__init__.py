@@ -7,6 +7,7 @@ rule also has a doc page, a vulnerable and a safe fixture, and references.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import tomllib
 from functools import cache
 from importlib import resources
@@ -35,6 +36,8 @@ def registry() -> dict[str, RuleMeta]:
                 urls=tuple(entry.get("urls", ())),
             ),
             supersedes=tuple(entry.get("supersedes", ())),
+            per_file=bool(entry.get("per_file", False)),
+            uses_llm_routes=bool(entry.get("uses_llm_routes", False)),
         )
     return out
 
@@ -43,24 +46,21 @@ def module_name(rule_id: str) -> str:
     return f"leakline.scan.rules.{rule_id.lower()}"
 
 
-def load_rule(rule_id: str) -> Rule:
+def rule_meta(rule_id: str) -> RuleMeta:
     metas = registry()
     if rule_id not in metas:
         raise UnknownRuleError(f"unknown rule {rule_id!r}", hint=f"known rules: {', '.join(sorted(metas))}")
+    return metas[rule_id]
+
+
+def load_rule(rule_id: str) -> Rule:
+    meta = rule_meta(rule_id)
     module = importlib.import_module(module_name(rule_id))
     rule_class: type[Rule] = module.RULE_CLASS
-    return rule_class(metas[rule_id])
+    return rule_class(meta)
 
 
 def available_rule_ids() -> list[str]:
-    """Ids whose module exists (all of them in a finished checkout)."""
-    ids = []
-    for rule_id in sorted(registry()):
-        try:
-            importlib.import_module(module_name(rule_id))
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name(rule_id):
-                raise
-            continue
-        ids.append(rule_id)
-    return ids
+    """Ids whose module exists (all of them in a finished checkout), found without importing any: a rule's
+    module is imported by `load_rule`, in the process that runs the rule."""
+    return [rule_id for rule_id in sorted(registry()) if importlib.util.find_spec(module_name(rule_id)) is not None]

@@ -29,6 +29,10 @@ class RuleMeta:
     references: References
     supersedes: tuple[str, ...] = ()
     """Rules whose finding on the same line this rule's finding replaces (LL008 over LL007)."""
+    per_file: bool = False
+    """The registry's copy of `Rule.per_file`: the engine schedules rules before importing their modules."""
+    uses_llm_routes: bool = False
+    """The registry's copy of `Rule.uses_llm_routes`."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from tree_sitter import Language, Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
-from leakline.scan.headers import DYNAMIC, HeaderOrigin
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
@@ -49,7 +48,6 @@ GCS_PUBLIC_ACLS = frozenset({"publicRead", "public-read"})
 VERCEL_BLOB_MODULE = "@vercel/blob"
 # A path segment named `public`, wherever it appears in the joined path (`*` stands for substitutions).
 _PUBLIC_SEGMENT = re.compile(r"(?:^|[/*])(?:\.{0,2}/)?public(?:/|$)")
-CONFIG_ORIGINS = frozenset({HeaderOrigin.NEXT_CONFIG, HeaderOrigin.VERCEL_JSON})
 _SHARED_CACHE = re.compile(r"\bpublic\b|\bs-maxage\b", re.IGNORECASE)
 _PRIVATE_CACHE = re.compile(r"\bprivate\b|\bno-store\b", re.IGNORECASE)
 _MAX_DEPTH = 4
@@ -396,8 +394,12 @@ def _sample_url(url: str) -> str:
 def _config_shared_cache(ctx: ScanContext) -> Iterator[Hit]:
     """next.config `headers()` / vercel.json `headers`: a `Cache-Control: public` / `s-maxage` entry whose
     `source` covers a route that returns LLM data (header values resolved by `ctx.headers`)."""
+    # Imported here: a shard worker needs the header analysis only when the app's config mentions caching.
+    from leakline.scan.headers import DYNAMIC, HeaderOrigin
+
+    config_origins = (HeaderOrigin.NEXT_CONFIG, HeaderOrigin.VERCEL_JSON)
     for setting in ctx.headers.named("cache-control"):
-        if setting.origin not in CONFIG_ORIGINS or setting.route is None or setting.value is None:
+        if setting.origin not in config_origins or setting.route is None or setting.value is None:
             continue
         value = setting.value.value
         if not _SHARED_CACHE.search(value) or _PRIVATE_CACHE.search(value):
