@@ -160,15 +160,16 @@ def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: 
     files: dict[str, SourceFile] = {}
     counter: Counter[str] = Counter()
     max_bytes = settings.scan.max_file_bytes
-    for rel in rels:
-        path = app / rel
+    folder = os.fspath(app)
+    for rel_s in rels:
+        # Strings and os.stat: a Path join and Path.stat per file cost a 5,000-file tree ~50 ms.
+        where = os.path.join(folder, rel_s)  # noqa: PTH118
         try:
-            st = path.stat()
+            st = os.stat(where)  # noqa: PTH116
         except OSError:
             stats.skip("unreadable file")
             continue
         size = st.st_size
-        rel_s = rel.as_posix()
         if not stat.S_ISREG(st.st_mode):
             # FIFOs, sockets and devices (or links to them, /dev/zero) would block or never end.
             stats.skip("not a regular file")
@@ -177,7 +178,7 @@ def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: 
         if size > max_bytes and not rel_s.startswith((".next/", "public/")):
             stats.skip("larger than [scan] max_file_bytes")
             continue
-        files[rel_s] = SourceFile(rel=rel_s, abs=path, size=size, stats=counter)
+        files[rel_s] = SourceFile(rel=rel_s, abs=app / rel_s, size=size, stats=counter)
     return ProjectIndex(root=app, settings=settings, files=files, stats=counter)
 
 
