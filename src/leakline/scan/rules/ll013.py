@@ -13,11 +13,11 @@ region is reported on its own line.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from tree_sitter import Node
 
@@ -315,15 +315,17 @@ def _layouts_above(index: ProjectIndex, f: SourceFile) -> Iterator[SourceFile]:
     """Layouts of the route's own folder and every folder above it inside the app directory, nearest first."""
     if index.router_of(f) != "app":
         return
-    folder = PurePosixPath(f.rel).parent
+    # Plain string operations: a PurePosixPath per folder level cost ~0.1 ms a route.
+    folder = posixpath.dirname(f.rel) or "."
     while True:
         for suffix in (".tsx", ".ts", ".jsx", ".js"):
-            layout = index.get(f"{folder.as_posix()}/layout{suffix}")
+            layout = index.get(f"{folder}/layout{suffix}")
             if layout is not None and layout is not f:
                 yield layout
-        if folder.name == "app" or folder == folder.parent:
+        parent = posixpath.dirname(folder) or "."
+        if posixpath.basename(folder) == "app" or folder == parent:
             return
-        folder = folder.parent
+        folder = parent
 
 
 def effective_segment_config(index: ProjectIndex, f: SourceFile) -> SegmentConfig:
