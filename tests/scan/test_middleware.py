@@ -16,14 +16,13 @@ from leakline.scan.middleware import (
     MatcherError,
     MissingParameterName,
     NotAbsolute,
-    Position,
     UnbalancedGroup,
     UnexpectedToken,
     analyse_middleware,
     compile_matcher,
-    may_call_llm,
     sample_urls,
 )
+from leakline.scan.routes import Position, may_call_llm
 from leakline.scan.walker import WalkStats
 
 

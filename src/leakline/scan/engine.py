@@ -24,12 +24,13 @@ from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.baseline import Baseline
 from leakline.scan.context import ScanContext
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
-from leakline.scan.middleware import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
+from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import WalkStats, discover_apps, walk_app
 
 IGNORE_MARKER = "leakline-ignore"
+IGNORE_MARKER_BYTES = IGNORE_MARKER.encode()
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -120,8 +121,8 @@ def _can_hold_comments(f: SourceFile) -> bool:
 
 def _inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | None:
     """`// leakline-ignore LL007: reason` on the same or the previous line."""
-    if f is None or not _can_hold_comments(f):
-        return None
+    if f is None or not _can_hold_comments(f) or IGNORE_MARKER_BYTES not in f.data():
+        return None  # most files: decided without decoding and splitting their lines
     for number in (line, line - 1):
         text = f.line_text(number)
         pos = text.find(IGNORE_MARKER)
@@ -470,6 +471,8 @@ def scan(
                 rule = rules.get(meta)
                 hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
                 findings.extend(_to_findings(rule.meta, hits, index, root, app))
+            for meta in late:
+                rules.get(meta)  # imported while the workers run, not after them
             if progress is not None and sharded:
                 progress(f"waiting for {worker_count} workers on {app.name}", len(early), len(local_rules))
             outcomes = collect()

@@ -57,7 +57,7 @@ class Rule(ABC):
     facts come through the index and the LLM-data analysis). Such rules run sharded across worker
     processes on large apps: each worker gets a share of the files as `ctx.targets`."""
     uses_llm_routes: ClassVar[bool] = False
-    """True when the rule reads `leakline.scan.middleware.llm_routes(ctx)`; on large apps the shard workers
+    """True when the rule reads `leakline.scan.routes.llm_routes(ctx)`; on large apps the shard workers
     find those routes while they parse, and such rules run after them."""
 
     def __init__(self, meta: RuleMeta) -> None:

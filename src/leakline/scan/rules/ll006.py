@@ -15,7 +15,8 @@ from tree_sitter import Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
-from leakline.scan.middleware import LlmRoute, MiddlewareFacts, Position, analyse_middleware, llm_routes
+from leakline.scan.middleware import MiddlewareFacts, analyse_middleware
+from leakline.scan.routes import LlmRoute, Position, llm_routes
 from leakline.scan.rules.base import Hit, Rule
 
 REWRITE_CALLEES = frozenset({"NextResponse.rewrite"})

@@ -25,7 +25,8 @@ from leakline.errors import ConfigError
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
-from leakline.scan.middleware import js_string, llm_routes
+from leakline.scan.middleware import js_string
+from leakline.scan.routes import llm_routes
 from leakline.scan.rules.base import Hit, Rule
 
 VERCEL_JSON = "vercel.json"
