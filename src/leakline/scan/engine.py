@@ -310,6 +310,8 @@ def _sharded(
         yield list
         return
     index.prepare_for_workers()
+    import pickle  # noqa: F401 - imported once here, before the fork, not by every worker after it
+
     _FORK_STATE = (index, rules, _shards(index, workers), want_routes)
     children: list[_Child] = []
     # Objects that exist now are never collected by the workers' GC: it would touch (and so copy) the pages
