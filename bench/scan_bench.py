@@ -16,7 +16,8 @@ peak RSS (from wait4, per child), the ratios of throughputs and of CPU time, and
 smaller tree (`--small`, a few hundred files) measures leakline's whole-process wall time on an
 app of ordinary size, start-up included, alternately with an app that has no source file (the fixed
 cost of a scan) and `python -c pass` (what the interpreter and this machine's site packages cost
-before leakline does anything). `--small-only` skips the large tree and semgrep.
+before leakline does anything). `--small-only` skips the large tree and semgrep; `--busy-core` measures
+the small tree a second time while a spinning process keeps one of the cores busy.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -328,13 +331,34 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--semgrep", default=shutil.which("semgrep"))
     parser.add_argument("--small-only", action="store_true", help="only the small tree and the start-up floor")
+    parser.add_argument(
+        "--busy-core",
+        action="store_true",
+        help="measure the small tree again while another process keeps one core busy (a neighbour's build)",
+    )
     args = parser.parse_args()
     if not args.small_only:
         compare_with_semgrep(args.files, args.repeat, args.semgrep)
     else:
         byte_compile_leakline()
     measure_small_app(args.small, args.repeat)
+    if args.busy_core:
+        with _one_core_busy():
+            measure_small_app(args.small, args.repeat, label="one core busy")
     return 0
+
+
+@contextmanager
+def _one_core_busy(limit_s: float = 900.0) -> Iterator[None]:
+    """A child process spinning on one core for the duration (it also ends by itself after `limit_s`)."""
+    spin = f"import time\nend = time.monotonic() + {limit_s}\nwhile time.monotonic() < end:\n    pass\n"
+    hog = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        time.sleep(0.2)  # let it reach the spinning loop before measuring
+        yield
+    finally:
+        hog.terminate()
+        hog.wait()
 
 
 def compare_with_semgrep(files: int, repeat: int, semgrep_path: str | None) -> None:
@@ -388,7 +412,7 @@ def compare_with_semgrep(files: int, repeat: int, semgrep_path: str | None) -> N
         print("semgrep: not installed (pip install semgrep, or --semgrep PATH); no ratio")
 
 
-def measure_small_app(files: int, repeat: int) -> None:
+def measure_small_app(files: int, repeat: int, label: str = "") -> None:
     small = OUT / f"synthetic-{files}"
     generate(small, files, seed=2)
     empty = OUT / "no-sources"
@@ -406,7 +430,7 @@ def measure_small_app(files: int, repeat: int) -> None:
             runs[name].append(run_child(argv))
     floor, fixed, small_run = (_summary(runs[name]) for name in commands)
     print(
-        f"small app ({files} files): leakline {small_run.wall_s:.2f} s median wall incl. start-up "
+        f"small app ({files} files{', ' + label if label else ''}): leakline {small_run.wall_s:.2f} s median wall incl. start-up "
         f"({small_run.cpu_s:.2f} s CPU; target < 0.5 s), peak RSS {small_run.max_rss_mb:.0f} MB; "
         f"an app with no source file {fixed.wall_s:.2f} s ({fixed.cpu_s:.2f} s CPU); "
         f"python -c pass {floor.wall_s:.2f} s ({floor.cpu_s:.2f} s CPU)"
