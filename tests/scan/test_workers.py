@@ -12,6 +12,7 @@ import pytest
 
 from leakline.config import Settings
 from leakline.findings import Confidence, References, Severity
+from leakline.scan import engine
 from leakline.scan.context import ScanContext
 from leakline.scan.engine import _sharded, build_index, scan
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
@@ -53,15 +54,33 @@ def _app(tmp_path: Path) -> Path:
     return write_app(tmp_path, {f"app/api/r{i}/route.ts": LOGGING_ROUTE for i in range(6)})
 
 
-def _no_children_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+@pytest.fixture
+def forked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the shard workers the test forks."""
+    pids: list[int] = []
+    fork_shard = engine._fork_shard
+
+    def recording(number: int) -> engine._Child:
+        child = fork_shard(number)
+        pids.append(child.pid)
+        return child
+
+    monkeypatch.setattr(engine, "_fork_shard", recording)
+    return pids
 
 
-def test_each_worker_reports_its_own_shard_from_its_own_process(tmp_path: Path) -> None:
+def _all_reaped(pids: list[int]) -> bool:
+    """Every worker has been waited for: none is running, none is left as a zombie."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return bool(pids)
+
+
+def test_each_worker_reports_its_own_shard_from_its_own_process(tmp_path: Path, forked: list[int]) -> None:
     index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
     with _sharded(index, [_Report(META)], 2) as collect:
         outcomes = collect()
@@ -69,41 +88,43 @@ def test_each_worker_reports_its_own_shard_from_its_own_process(tmp_path: Path) 
     paths = sorted(hit.path for outcome in outcomes for hit in outcome.hits["LL900"])
     assert paths == sorted(f"app/api/r{i}/route.ts" for i in range(6))
     pids = {hit.message for outcome in outcomes for hit in outcome.hits["LL900"]}
-    assert len(pids) == 2 and f"pid {os.getpid()}" not in pids
-    assert _no_children_left()
+    assert pids == {f"pid {pid}" for pid in forked} and len(pids) == 2
+    assert _all_reaped(forked)
 
 
-def test_an_exception_in_a_worker_is_raised_in_the_scan(tmp_path: Path) -> None:
+def test_an_exception_in_a_worker_is_raised_in_the_scan(tmp_path: Path, forked: list[int]) -> None:
     index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
     with pytest.raises(_Stop, match=r"stopped with 3 files"), _sharded(index, [_Raise(META)], 2) as collect:
         collect()
-    assert _no_children_left()
+    assert _all_reaped(forked)
 
 
-def test_a_worker_killed_by_a_signal_fails_the_scan_instead_of_hanging(tmp_path: Path) -> None:
+def test_a_worker_killed_by_a_signal_fails_the_scan_instead_of_hanging(tmp_path: Path, forked: list[int]) -> None:
     index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
     with (
         pytest.raises(RuntimeError, match=r"scan worker 0 ended without a result \(killed by signal 9\)"),
         _sharded(index, [_Die(META)], 2) as collect,
     ):
         collect()
-    assert _no_children_left()
+    assert _all_reaped(forked)
 
 
-def test_workers_still_running_when_the_scan_fails_are_stopped_and_reaped(tmp_path: Path) -> None:
+def test_workers_still_running_when_the_scan_fails_are_stopped_and_reaped(
+    tmp_path: Path, forked: list[int]
+) -> None:
     index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
     with pytest.raises(KeyError), _sharded(index, [_Report(META)], 2):
         raise KeyError("a project-wide rule failed before the outcomes were collected")
-    assert _no_children_left()
+    assert _all_reaped(forked)
 
 
-def test_a_sharded_scan_leaves_no_worker_behind(tmp_path: Path) -> None:
+def test_a_sharded_scan_leaves_no_worker_behind(tmp_path: Path, forked: list[int]) -> None:
     app = _app(tmp_path)
     sharded = scan(app, rule_ids=["LL007"], jobs=2)
     assert [(f.rule, f.path, f.line) for f in sharded.findings] == [
         ("LL007", f"app/api/r{i}/route.ts", 7) for i in range(6)
     ]
-    assert _no_children_left()
+    assert _all_reaped(forked)
 
 
 WORKER_MODULES = """
