@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from tree_sitter import Language, Node
+from tree_sitter import Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
@@ -174,14 +174,13 @@ def _script_tags(ctx: ScanContext, f: SourceFile) -> frozenset[str]:
 class Checker:
     """Finds the sinks of one file and asks the LLM-data analysis about what flows into them."""
 
-    def __init__(self, f: SourceFile, llm: FileLlm, script_tags: frozenset[str], language: Language) -> None:
+    def __init__(self, f: SourceFile, llm: FileLlm, script_tags: frozenset[str]) -> None:
         self.file = f
         self.llm = llm
         self.script_tags = script_tags
-        self.language = language
 
     def hits(self, root: Node) -> Iterator[Hit]:
-        for node in ts.nodes_of_types(self.language, SINK_NODE_TYPES, root):
+        for node in self.file.nodes_in(root, *SINK_NODE_TYPES):
             kind = node.type
             if kind == "jsx_attribute":
                 yield from self._attribute(node)
@@ -406,7 +405,7 @@ class PropFlows:
         caller_llm = self.ctx.llm.file(caller)
         if root is None or language is None or caller_llm is None:
             return
-        for node in ts.nodes_of_types(language, JSX_TAGS, root):
+        for node in caller.nodes(*JSX_TAGS):
             fns = names.get(ts.text(node.child_by_field_name("name")))
             if not fns:
                 continue
@@ -431,7 +430,7 @@ class LlmOutputRenderedUnsafely(Rule):
             language = f.language
             if llm is None or language is None:
                 continue
-            yield from Checker(f, llm, _script_tags(ctx, f), language).hits(f.root)
+            yield from Checker(f, llm, _script_tags(ctx, f)).hits(f.root)
 
 
 RULE_CLASS = LlmOutputRenderedUnsafely
