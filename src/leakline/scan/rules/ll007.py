@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 
 from tree_sitter import Node
 
+from leakline.scan.chains import ChainCache
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FileLlm, cannot_carry_llm_data, parameters, pattern_names
@@ -71,30 +72,10 @@ class _LoggingHelpers:
 
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
-        self._cache: dict[tuple[str, int], dict[int, SinkSite]] = {}
-        self._active: set[tuple[str, int]] = set()
-        self._cut = False
-        """Set when an evaluation met recursion or the depth limit: its answer is not cached."""
+        self._chain: ChainCache[dict[int, SinkSite]] = ChainCache(MAX_HELPER_DEPTH, {})
 
     def logged_params(self, f: SourceFile, fn: Node, depth: int = 0) -> dict[int, SinkSite]:
-        key = (f.rel, fn.id)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        if key in self._active or depth >= MAX_HELPER_DEPTH:
-            self._cut = True  # recursion (the outer evaluation follows this function) or too deep
-            return {}
-        outer_cut, self._cut = self._cut, False
-        self._active.add(key)
-        try:
-            found = self._logged_params(f, fn, depth)
-        finally:
-            self._active.discard(key)
-        if not self._cut:
-            # An answer computed below a cut may lack what the cut hid: it is not reused.
-            self._cache[key] = found
-        self._cut = self._cut or outer_cut
-        return found
+        return self._chain.get((f.rel, fn.id), depth, lambda: self._logged_params(f, fn, depth))
 
     def _logged_params(self, f: SourceFile, fn: Node, depth: int) -> dict[int, SinkSite]:
         sinks = _sinks(self.ctx, f, fn)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from tree_sitter import Language, Node
 
 from leakline.scan import parse as ts
+from leakline.scan.chains import ChainCache
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FUNCTION_TYPES, parameters, pattern_names
@@ -327,10 +328,7 @@ class _ErrorHelpers:
 
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
-        self._cache: dict[tuple[str, int], frozenset[int]] = {}
-        self._active: set[tuple[str, int]] = set()
-        self._cut = False
-        """Set when an evaluation met recursion or the depth limit: its answer is not cached."""
+        self._chain: ChainCache[frozenset[int]] = ChainCache(MAX_HELPER_DEPTH, frozenset())
 
     def carried_args(self, f: SourceFile, call: Node, depth: int = 0) -> frozenset[int]:
         fn = call.child_by_field_name("function")
@@ -345,23 +343,11 @@ class _ErrorHelpers:
         return frozenset(out)
 
     def returned_params(self, f: SourceFile, fn: Node, depth: int) -> frozenset[int]:
-        key = (f.rel, fn.id)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        if key in self._active or depth >= MAX_HELPER_DEPTH:
-            self._cut = True
-            return frozenset()
-        outer_cut, self._cut = self._cut, False
-        self._active.add(key)
-        try:
-            found = _returned_error_params(f, fn, lambda call: self.carried_args(f, call, depth + 1))
-        finally:
-            self._active.discard(key)
-        if not self._cut:
-            self._cache[key] = found
-        self._cut = self._cut or outer_cut
-        return found
+        return self._chain.get(
+            (f.rel, fn.id),
+            depth,
+            lambda: _returned_error_params(f, fn, lambda call: self.carried_args(f, call, depth + 1)),
+        )
 
 
 class _File:
