@@ -9,8 +9,8 @@ PACKAGE = {"dependencies": {"next": "15.2.4", "openai": "4.77.0"}}
 TSCONFIG = {"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}
 
 
-def write_app(root: Path, files: dict[str, str]) -> Path:
-    (root / "package.json").write_text(json.dumps(PACKAGE))
+def write_app(root: Path, files: dict[str, str], *, package: dict[str, object] | None = None) -> Path:
+    (root / "package.json").write_text(json.dumps(PACKAGE if package is None else package))
     (root / "tsconfig.json").write_text(json.dumps(TSCONFIG))
     for rel, text in files.items():
         path = root / rel

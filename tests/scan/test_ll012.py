@@ -3,7 +3,6 @@ based), inline server actions, promise rejections, AI SDK UI stream error text, 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from leakline.scan import parse as ts
 from leakline.scan.engine import scan
 from leakline.scan.rules.ll012 import SAFE_PROPS, carrier
+from tests.scan.apps import write_app
 
 PACKAGE = {"name": "t", "private": True, "dependencies": {"next": "15.2.4", "ai": "5.0.0"}}
 ERROR = frozenset({"e"})
@@ -51,12 +51,7 @@ def test_operators_that_keep_no_content_are_not_details() -> None:
 
 
 def _app(tmp_path: Path, files: dict[str, str]) -> Path:
-    (tmp_path / "package.json").write_text(json.dumps(PACKAGE))
-    for rel, text in files.items():
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return tmp_path
+    return write_app(tmp_path, files, package=PACKAGE)
 
 
 def _found(app: Path) -> set[tuple[str, int]]:
@@ -223,7 +218,6 @@ CHAIN_MESSAGE = """export function messageOf(error: unknown): string {
 def test_error_details_are_followed_through_helpers_of_helpers_and_recursion_ends(tmp_path: Path) -> None:
     app = _app(
         tmp_path,
-        {"app/api/a/route.ts": CHAIN_ROUTE, "lib/body.ts": CHAIN_BODY, "lib/message.ts": CHAIN_MESSAGE,
-         "tsconfig.json": json.dumps({"compilerOptions": {"paths": {"@/*": ["./*"]}}})},
-    )  # fmt: skip
+        {"app/api/a/route.ts": CHAIN_ROUTE, "lib/body.ts": CHAIN_BODY, "lib/message.ts": CHAIN_MESSAGE},
+    )
     assert _found(app) == {_line(app, "app/api/a/route.ts", "errorBody(e)")}
