@@ -194,6 +194,61 @@ def _context(text: str, start: int, key: str) -> bool:
     return _ID_CONTEXT[key].search(text, max(0, start - CONTEXT_CHARS), start) is not None
 
 
+@functools.lru_cache(maxsize=4096)
+def _plan(
+    sizes: tuple[int, ...], seps: tuple[str, ...], plus: bool, zeros: int, national_prefix: bool, nanp: bool
+) -> tuple[tuple[int, int], ...]:
+    """For a region of digit groups `sizes` joined by `seps`, after `+` or not, starting with `zeros` zeros
+    (0, 1 or 2 and more): the spans of its first k groups that `NumberMatcher._classify` could accept, longest
+    first, as (k, length in characters). The other spans are rejected by their shape alone."""
+    out: list[tuple[int, int]] = []
+    length = sum(sizes) + sum(map(len, seps))
+    for k in range(len(sizes), 0, -1):
+        if k < len(sizes):
+            length -= sizes[k] + len(seps[k - 1])
+        n = sum(sizes[:k])
+        if n < PHONE_MIN_DIGITS and k != IPV4_GROUPS:
+            continue  # shorter than every identifier but a dotted quad: nothing to classify
+        if shape_may_match(sizes[:k], seps[: k - 1], plus, zeros, national_prefix, nanp):
+            out.append((k, length))
+    return tuple(out)
+
+
+def shape_may_match(
+    sizes: tuple[int, ...], seps: tuple[str, ...], plus: bool, zeros: int, national_prefix: bool, nanp: bool
+) -> bool:
+    """False when `NumberMatcher._classify` rejects every span of this shape, whatever its digits and
+    neighbours (tests/guard/test_sanitize_detectors.py checks it against `_classify` on random texts).
+
+    One clause per branch of `_classify`, each the shape condition of that branch only."""
+    n = sum(sizes)
+    kinds = set(seps)
+    one_kind = len(kinds) <= 1 and kinds <= {" ", "-"}
+    if sizes == (8,):
+        return True  # ES DNI: its letter follows the digits
+    if n in checks.CARD_LENGTHS and one_kind and (len(sizes) == 1 or min(sizes) >= 3):
+        return True
+    if sizes == (9,) or (sizes == (3, 2, 4) and len(kinds) == 1 and one_kind):
+        return True  # US SSN
+    if n == 15 and (sizes == (15,) or (sizes == (1, 2, 2, 2, 3, 3, 2) and kinds == {" "})):
+        return True  # FR NIR
+    if n == 11 and (sizes == (11,) or (sizes == (2, 3, 3, 3) and kinds == {" "})):
+        return True  # DE Steuer-IdNr, PL PESEL
+    if n == 9 and sizes == (4, 2, 3) and kinds == {"."}:
+        return True  # NL BSN (bare 9 digits: above)
+    if (sizes in ((6, 4), (8, 4)) and kinds == {"-"}) or sizes in ((10,), (12,)):
+        return True  # SE personnummer
+    if len(sizes) == IPV4_GROUPS and kinds == {"."} and max(sizes) <= 3:
+        return True
+    if not PHONE_MIN_DIGITS <= n <= PHONE_MAX_DIGITS + 2:
+        return False
+    if plus or (zeros == 2 and n > PHONE_MIN_DIGITS + 1 and len(sizes) > 1):
+        return True  # international: +CC, or 00CC dialled
+    if len(sizes) < 2 or n > PHONE_MAX_DIGITS:
+        return False  # bare national digit runs are never phones
+    return (national_prefix and zeros > 0) or (nanp and sizes == (3, 3, 4))
+
+
 class NumberMatcher(LocalMatcher):
     """Everything whose first digit run is a trigger: longest accepted span per trigger wins."""
 
@@ -213,6 +268,7 @@ class NumberMatcher(LocalMatcher):
         out: list[Candidate] = []
         region_at = _REGION.match
         classify = self._classify
+        national_prefix, nanp = self._national_prefix, self._nanp
         for p in triggers.digit:
             prev = text[p - 1] if p else ""
             if "A" <= prev <= "Z" or (prev == " " and "A" <= _char(text, p - 2) <= "Z"):
@@ -224,15 +280,18 @@ class NumberMatcher(LocalMatcher):
             if region is None or region.end() - p < MIN_REGION_CHARS:
                 continue  # prices, versions, short counts: shorter than the shortest identifier (1.2.3.4)
             groups, between = _groups(region.group())
+            if not groups:
+                continue  # a first run longer than any identifier
+            sizes = tuple(map(len, groups))
+            seps = tuple(between[: len(groups) - 1])
+            lead = groups[0][:2] if len(groups[0]) > 1 or len(groups) == 1 else groups[0] + groups[1][:1]
+            zeros = 2 if lead == "00" else 1 if lead[0] == "0" else 0  # of the digits, separators aside
+            # Most triggers (inner groups of cards and IBANs, order numbers, dates, barcodes) have a shape
+            # no identifier has: the plan, cached per shape, leaves only the spans `_classify` could accept.
+            plan = _plan(sizes, seps, prev == "+", zeros, national_prefix, nanp)
             # Longest span first; the first one accepted wins.
-            end = p + sum(map(len, groups)) + sum(map(len, between[: len(groups) - 1]))
-            for k in range(len(groups), 0, -1):
-                if k < len(groups):
-                    end -= len(groups[k]) + len(between[k - 1])
-                digits = "".join(groups[:k])
-                if len(digits) < PHONE_MIN_DIGITS and k != IPV4_GROUPS:
-                    continue  # shorter than every identifier but a dotted quad: nothing to classify
-                found = classify(text, _Span(p, end, digits, tuple(map(len, groups[:k])), tuple(between[: k - 1])))
+            for k, length in plan:
+                found = classify(text, _Span(p, p + length, "".join(groups[:k]), sizes[:k], seps[: k - 1]))
                 if found is not None:
                     out.append(found)
                     break
