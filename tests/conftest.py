@@ -37,13 +37,13 @@ def make_app(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def cli() -> Callable[..., tuple[int, str, str]]:
     """Run `leakline ARGS...` in-process; returns (exit code, stdout, stderr)."""
-    from leakline import cli as cli_module
+    from leakline import cli_app
 
-    cli_module._register_once()
+    cli_app.register_once()
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
-        result = runner.invoke(cli_module.app, list(args), input=input, catch_exceptions=True)
+        result = runner.invoke(cli_app.app, list(args), input=input, catch_exceptions=True)
         code = result.exit_code
         stderr = result.stderr
         if result.exception is not None and not isinstance(result.exception, SystemExit):

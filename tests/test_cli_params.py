@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.testing import CliRunner
 
-from leakline import cli
+from leakline import cli_app
 from leakline.cli_params import PlainParamsCommand, PlainParamsGroup
 from leakline.scan import cli as scan_cli
 
@@ -60,8 +60,8 @@ def _app(
         add_completion=False,
         rich_markup_mode="rich",
     )
-    app.callback()(cli._root)
-    app.command(name="scan", cls=command_class, help=cli.SUBCOMMANDS["scan"][1])(record)
+    app.callback()(cli_app._root)
+    app.command(name="scan", cls=command_class, help=cli_app.SUBCOMMANDS["scan"][1])(record)
     app.command(name="rules")(lambda: None)
     return app
 

@@ -1,39 +1,23 @@
-"""The `leakline` command: one Typer app; each domain contributes its sub-commands.
-
-Domains register a Typer app in `SUBCOMMANDS` (name → "module:attribute"). Domain CLI modules must
-keep heavy imports (FastAPI, SQLAlchemy, aiohttp) inside their command functions so that
-`leakline scan` starts fast. Errors become output and exit codes in exactly one place: `_fatal`.
+"""The `leakline` command's entry point: the command line goes to the Typer app (`leakline.cli_app`), or,
+for a plain `leakline scan` command line (`leakline.scan.argv`), straight to the scan without importing
+Typer (~50 ms of every scan's start-up). Errors become output and exit codes in exactly one place:
+`_fatal`.
 """
 
 from __future__ import annotations
 
-import importlib
+import errno
+import os
 import sys
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
-from leakline import __version__
-from leakline.cli_params import PlainParamsGroup
 from leakline.errors import EXIT_USAGE, LeaklineError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-# name -> "module:attribute" of a typer.Typer; a domain's commands live next to its code.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "assess": ("leakline.obligations.cli_assess", "Which laws apply to a leak, who must be told, by when."),
-    "regimes": ("leakline.obligations.cli_regimes", "List breach-notification regimes, sources, review dates."),
-    "weights": ("leakline.weights.cli", "Encrypt model weights at rest and move them between sites over TLS 1.3."),
-    "scan": ("leakline.scan.cli", "Find leak risks in a Next.js app: source, config, .next build output."),
-    "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),
-    "serve": ("leakline.web.cli", "Serve the incident API and the OpenAI-compatible gateway."),
-    "audit": ("leakline.audit.cli", "The encrypted, tamper-evident audit log: append, verify, show, prove."),
-    "incident": ("leakline.incidents.cli", "Incidents: open, show, amend facts, approve, send, acknowledge."),
-    "signal": ("leakline.incidents.cli_signal", "Push a signal by hand: attach it to an incident or open one."),
-    "worker": ("leakline.notify.cli_worker", "Deliver queued messages, escalate unacked alerts, remind deadlines."),
-}
+    from leakline.scan.argv import ScanArgs
 
 
 @cache
@@ -42,64 +26,6 @@ def err_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
-
-
-app = typer.Typer(
-    name="leakline",
-    help="Keep a Next.js storefront and its self-hosted LLM from leaking; respond when they do.",
-    cls=PlainParamsGroup,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode="rich",
-)
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"leakline {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
-    ] = False,
-) -> None:
-    """leakline: prevent, contain and respond to data leaks of a Next.js + LLM shop."""
-
-
-_registered = False
-
-
-def _register(names: list[str]) -> None:
-    for name in names:
-        module_name, help_text = SUBCOMMANDS[name]
-        module = importlib.import_module(module_name)
-        command = module.app
-        if isinstance(command, typer.Typer):
-            if len(command.registered_commands) == 1 and not command.registered_groups:
-                # A single-command domain ("scan") is a command, not a group; it keeps its command class.
-                info = command.registered_commands[0]
-                app.command(name=name, help=help_text, cls=info.cls)(info.callback)  # type: ignore[type-var]
-            else:
-                app.add_typer(command, name=name, help=help_text)
-
-
-def _register_once(argv: list[str] | None = None) -> None:
-    """Attach the domains' commands to the root app, once (tests call it too).
-
-    When the command line names a sub-command, only that domain is imported: `leakline scan` must not
-    pay for FastAPI, SQLAlchemy and Jinja2 at start-up. `--help` and unknown commands get them all.
-    """
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    invoked = next((arg for arg in (argv or []) if not arg.startswith("-")), None)
-    _register([invoked] if invoked in SUBCOMMANDS else list(SUBCOMMANDS))
 
 
 def _fatal(error: LeaklineError) -> NoReturn:
@@ -112,9 +38,36 @@ def _fatal(error: LeaklineError) -> NoReturn:
     sys.exit(error.exit_code)
 
 
-def main() -> None:
-    _register_once(sys.argv[1:])
+def _run_plain_scan(args: ScanArgs) -> NoReturn:
+    """Run the scan command as Typer would run it: an interrupt exits 130 silently, a closed output pipe 1."""
+    from leakline.scan.command import run_scan
+
     try:
+        code = run_scan(**args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        # The reader went away: what is still buffered for stdout goes nowhere instead of failing again
+        # when the interpreter flushes it at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(code)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    try:
+        from leakline.scan.argv import plain_scan_args
+
+        plain = plain_scan_args(argv)
+        if plain is not None:
+            _run_plain_scan(plain)
+        from leakline.cli_app import app, register_once
+
+        register_once(argv)
         app()
     except LeaklineError as error:
         _fatal(error)

@@ -1,0 +1,103 @@
+"""What `leakline scan` does once its command line is read: scan, write the report or the baseline, and
+return the exit code.
+
+Kept free of Typer so that both ways into the command share it: the Typer command (`leakline.scan.cli`)
+and the plain command-line path (`leakline.scan.argv`), which runs an ordinary, valid `leakline scan`
+command line without importing Typer (~50 ms of every scan's start-up).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from leakline.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from leakline.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from leakline.scan.engine import ScanResult
+
+DEFAULT_BASELINE = ".leakline-baseline.json"
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+
+
+def _baseline_targets(result: ScanResult, explicit: Path | None, path: Path) -> dict[Path, list[Finding]]:
+    """Where --write-baseline writes: --baseline for everything; else each app's `[scan] baseline`, or
+    PATH/.leakline-baseline.json for apps without one."""
+    if explicit is not None:
+        return {explicit: result.findings}
+    default = path / DEFAULT_BASELINE
+    targets: dict[Path, list[Finding]] = {}
+    for app in result.apps:
+        targets.setdefault(app.root / app.settings.scan.baseline if app.settings.scan.baseline else default, [])
+    for finding in result.findings:
+        owner = result.app_of(finding)
+        configured = owner.settings.scan.baseline if owner is not None else None
+        target = owner.root / configured if owner is not None and configured else default
+        targets.setdefault(target, []).append(finding)
+    return targets
+
+
+def run_scan(
+    path: Path,
+    output_format: OutputFormat = OutputFormat.TEXT,
+    output: Path | None = None,
+    fail_on: Severity | None = None,
+    baseline: Path | None = None,
+    write_baseline: bool = False,
+    rule: list[str] | None = None,
+    progress: bool = True,
+) -> int:
+    """Run `leakline scan` with converted arguments; the exit code (errors are raised as `LeaklineError`)."""
+    from leakline.scan.baseline import write_baseline as write_baseline_file
+    from leakline.scan.engine import scan as run_engine
+
+    rule_ids = [r.upper() for r in rule] if rule else None
+    show_progress = progress and sys.stderr.isatty()
+    scan_options = {
+        "fail_on": fail_on,
+        "baseline_path": None if write_baseline else baseline,
+        "rule_ids": rule_ids,
+        # Writing a baseline must see every finding, not the ones the current baseline hides.
+        "config_baselines": not write_baseline,
+    }
+    if show_progress:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("scanning", total=None)
+
+            def report(label: str, done: int, total: int) -> None:
+                bar.update(task, description=label, completed=done, total=total)
+
+            result = run_engine(path, progress=report, **scan_options)  # type: ignore[arg-type]
+    else:
+        result = run_engine(path, **scan_options)  # type: ignore[arg-type]
+
+    if write_baseline:
+        for target, findings in _baseline_targets(result, baseline, path).items():
+            count = write_baseline_file(target, findings)
+            print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)
+        return EXIT_OK
+
+    # Only the chosen renderer is imported: the text one brings Rich, which JSON and SARIF runs do without.
+    renderer = importlib.import_module(f"leakline.reports.{output_format.value}")
+    color = output is None and output_format is OutputFormat.TEXT and sys.stdout.isatty()
+    rendered = renderer.render(result, color=color)
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(rendered, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{output}: cannot write report: {exc.strerror}") from None
+    else:
+        sys.stdout.write(rendered)
+    return EXIT_FINDINGS if result.failing else EXIT_OK
