@@ -116,7 +116,7 @@ def _base(settings: Settings) -> Path:
 def default_events(settings: Settings) -> EventWorker:
     from leakline.audit.sinks import default_audit_log
     from leakline.guard.anomaly import VolumeMonitor
-    from leakline.guard.events import EventWorker
+    from leakline.guard.events import FLUSH_EVERY_SECONDS, EventWorker
     from leakline.guard.signals_out import sink_for
 
     anomalies = settings.gateway.anomalies
@@ -128,7 +128,9 @@ def default_events(settings: Settings) -> EventWorker:
     elif anomalies.enabled:
         path = Path(anomalies.state_path).expanduser()
         monitor = VolumeMonitor.on_file(path if path.is_absolute() else _base(settings) / path, anomalies)
-    return EventWorker(audit=default_audit_log(settings), signals=sink_for(settings), monitor=monitor)
+    # The event thread flushes the audit log every FLUSH_EVERY_SECONDS: its own commit schedule.
+    audit = default_audit_log(settings, min_group_commit_ms=round(FLUSH_EVERY_SECONDS * 1000))
+    return EventWorker(audit=audit, signals=sink_for(settings), monitor=monitor)
 
 
 def preflight(settings: Settings) -> None:

@@ -1,19 +1,24 @@
 """Off the hot path: audit records, signals and volume counters, handled by one thread per worker.
 
-The request pipeline only builds an `Exchange` (or a `Signal`) and puts it on a bounded queue; this
+The request pipeline only builds an `Exchange` (or a `Signal`) and appends it to a bounded queue; this
 thread writes the audit record to the sink of the exchange's region (prompt and responses encrypted,
 metadata in clear: what was scanned, detector versions, hits by position, never their text), emits
 signals through the configured `SignalSink`, feeds the volume monitor and evaluates closed minutes.
 When the queue is full the request does not wait: the event is counted in `dropped`, which
 `/metrics`-style readers and the tests see, rather than slowing every response behind a slow disk.
+
+The thread works in batches: woken by the first event of an idle spell, it lets `BATCH_WINDOW_SECONDS`
+of events gather and handles them together. Woken per event instead, it asked for the GIL in the middle
+of nearly every request, and each such hand-over (the Hyperscan scan alone gives the GIL up and takes it
+back per match) cost the serving thread more CPU than the event's own work (docs/gateway.md, Benchmark).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +33,16 @@ log = logging.getLogger("leakline.guard")
 QUEUE_SIZE = 10_000
 EVALUATE_EVERY_SECONDS = 5.0
 FLUSH_EVERY_SECONDS = 0.2
-_FLUSH = object()
+BATCH_WINDOW_SECONDS = 0.01
+"""How long the thread lets events gather once woken (it only delays audit records and signals)."""
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class _Drain:
+    """A marker: set `done` once every event queued before it is handled and the audit log flushed."""
+
+    done: threading.Event = field(default_factory=threading.Event)
 
 DETECTOR_CATEGORIES: dict[str, str] = {
     "email": "contact",
@@ -162,7 +176,9 @@ class EventWorker:
         self._signals = signals
         self._monitor = monitor
         self._clock = clock
-        self._queue: queue.Queue[Exchange | Signal | object | None] = queue.Queue(QUEUE_SIZE)
+        # deque.append/popleft are atomic: the serving thread never takes a lock to queue an event.
+        self._pending: deque[Exchange | Signal | _Drain | object] = deque()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._mu = threading.Lock()
         self.dropped = 0
@@ -194,24 +210,28 @@ class EventWorker:
 
     def submit(self, item: Exchange | Signal) -> None:
         self.start()
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        if len(self._pending) >= QUEUE_SIZE:
             self.dropped += 1
+            return
+        self._put(item)
+
+    def _put(self, item: Exchange | Signal | _Drain | object) -> None:
+        self._pending.append(item)
+        if not self._wake.is_set():
+            self._wake.set()
 
     def drain(self, timeout: float = 10.0) -> None:
         """Wait until everything submitted so far is handled and the audit log flushed (tests, shutdown)."""
         self.start()
-        self._queue.put(_FLUSH)
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.005)
+        marker = _Drain()
+        self._put(marker)
+        marker.done.wait(timeout)
 
     def close(self) -> None:
         with self._mu:
             thread, self._thread = self._thread, None
         if thread is not None:
-            self._queue.put(None)
+            self._put(_STOP)
             thread.join(timeout=30)
         if self._monitor is not None:
             self._monitor.close()
@@ -220,32 +240,30 @@ class EventWorker:
 
     def _run(self) -> None:
         while True:
-            try:
-                item = self._queue.get(timeout=FLUSH_EVERY_SECONDS)
-            except queue.Empty:
-                if self._dirty:
-                    self._flush_audit()
-                self._maybe_evaluate()
-                continue
-            try:
-                if item is None:
+            woken = self._wake.wait(FLUSH_EVERY_SECONDS)
+            self._wake.clear()
+            if woken and BATCH_WINDOW_SECONDS:
+                time.sleep(BATCH_WINDOW_SECONDS)
+            while self._pending:
+                item = self._pending.popleft()
+                if item is _STOP:
                     self._flush_audit()
                     return
-                if not isinstance(item, (Exchange, Signal)):  # _FLUSH, from drain()
+                if isinstance(item, _Drain):
                     self._flush_audit()
-                    continue
-                try:
-                    self._handle(item)
-                except Exception:  # one bad event must not stop the thread
-                    self.failures += 1
-                    log.exception("gateway event failed")
-                # The audit log group-commits on its own; an explicit flush at most every
-                # FLUSH_EVERY_SECONDS bounds what a crash of the whole host could lose.
-                if self._clock() - self._last_flush >= FLUSH_EVERY_SECONDS:
-                    self._flush_audit()
-                self._maybe_evaluate()
-            finally:
-                self._queue.task_done()
+                    self._maybe_evaluate()
+                    item.done.set()
+                elif isinstance(item, (Exchange, Signal)):
+                    try:
+                        self._handle(item)
+                    except Exception:  # one bad event must not stop the thread
+                        self.failures += 1
+                        log.exception("gateway event failed")
+            # The audit log group-commits on its own; an explicit flush at most every
+            # FLUSH_EVERY_SECONDS bounds what a crash of the whole host could lose.
+            if self._dirty and self._clock() - self._last_flush >= FLUSH_EVERY_SECONDS:
+                self._flush_audit()
+            self._maybe_evaluate()
 
     def _flush_audit(self) -> None:
         self._last_flush = self._clock()

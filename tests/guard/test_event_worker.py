@@ -1,0 +1,148 @@
+"""The gateway's event thread: bounded queue, order, batches, drain and close, and the audit commit
+schedule it sets for the gateway's sinks."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leakline.config import parse_settings
+from leakline.guard import events as events_module
+from leakline.guard.build import default_events
+from leakline.guard.events import EventWorker, Exchange
+from leakline.guard.signals_out import SignalSink
+from leakline.signals import Signal
+
+
+class _Collect(SignalSink):
+    def __init__(self) -> None:
+        self.signals: list[Signal] = []
+
+    def emit(self, signal: Signal) -> None:
+        self.signals.append(signal)
+
+
+class _GatedAudit:
+    """Records appends; the first one waits until the test opens the gate (a disk that stalls)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.threads: set[str] = set()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.flushes = 0
+
+    def append(self, **kwargs: Any) -> int:
+        self.entered.set()
+        self.gate.wait(10)
+        self.threads.add(threading.current_thread().name)
+        self.records.append(kwargs)
+        return len(self.records) - 1
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def close(self) -> None:
+        return None
+
+
+def _exchange(n: int) -> Exchange:
+    return Exchange(
+        route="/v1/chat/completions", client="storefront", region="eu", country="DE", pop="fra1", model="m",
+        status=200, stream=False, prompt={"n": n}, response_text=f"answer {n}", upstream_text=f"answer {n}",
+        prompt_bytes=10, response_bytes=20, scanned_bytes=20,
+    )  # fmt: skip
+
+
+def test_a_full_queue_counts_what_it_drops_and_keeps_everything_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "QUEUE_SIZE", 5)
+    audit = _GatedAudit()
+    worker = EventWorker(audit=audit, signals=_Collect(), monitor=None)
+    worker.submit(_exchange(0))
+    assert audit.entered.wait(5)  # the thread holds exchange 0 and waits for the disk
+    for n in range(1, 8):
+        worker.submit(_exchange(n))
+    assert worker.dropped == 2  # 1-5 fill the queue; 6 and 7 do not wait for the disk
+    audit.gate.set()
+    worker.drain()
+    assert [r["payload"]["prompt"]["n"] for r in audit.records] == [0, 1, 2, 3, 4, 5]
+    assert audit.threads == {"leakline-guard-events"}
+    worker.close()
+
+
+def test_events_are_handled_in_order_and_drain_flushes_the_audit_log() -> None:
+    audit = _GatedAudit()
+    audit.gate.set()
+    worker = EventWorker(audit=audit, signals=_Collect(), monitor=None)
+    for n in range(200):
+        worker.submit(_exchange(n))
+    worker.drain()
+    assert [r["payload"]["prompt"]["n"] for r in audit.records] == list(range(200))
+    assert audit.flushes >= 1
+    flushes = audit.flushes
+    worker.drain()  # nothing new: still a flush, so drain() always means "on disk now"
+    assert audit.flushes == flushes + 1
+    worker.close()
+
+
+def test_close_handles_what_was_queued_before_it() -> None:
+    audit = _GatedAudit()
+    worker = EventWorker(audit=audit, signals=_Collect(), monitor=None)
+    worker.submit(_exchange(0))
+    assert audit.entered.wait(5)
+    for n in range(1, 4):
+        worker.submit(_exchange(n))
+    audit.gate.set()
+    worker.close()
+    assert [r["payload"]["prompt"]["n"] for r in audit.records] == [0, 1, 2, 3]
+
+
+def test_a_failing_event_is_counted_and_the_thread_goes_on() -> None:
+    class _Failing(_GatedAudit):
+        def append(self, **kwargs: Any) -> int:
+            if kwargs["payload"]["prompt"]["n"] == 1:
+                raise OSError("disk full")
+            return super().append(**kwargs)
+
+    audit = _Failing()
+    audit.gate.set()
+    worker = EventWorker(audit=audit, signals=_Collect(), monitor=None)
+    for n in range(3):
+        worker.submit(_exchange(n))
+    worker.drain()
+    assert worker.failures == 1
+    assert [r["payload"]["prompt"]["n"] for r in audit.records] == [0, 2]
+    worker.close()
+
+
+def _settings(tmp_path: Path, audit: dict[str, Any]) -> Any:
+    from leakline.audit.keys import generate_key_file
+
+    generate_key_file(tmp_path / "audit.key")
+    data = {
+        "regions": {"eu": {"upstream": "http://127.0.0.1:9/v1", "countries": ["DE"]}},
+        "audit": {"path": str(tmp_path / "audit"), "key": str(tmp_path / "audit.key"), **audit},
+        "gateway": {"anomalies": {"enabled": False}},
+    }
+    return parse_settings(data, source=str(tmp_path / "leakline.toml"))
+
+
+@pytest.mark.parametrize(
+    ("audit", "mode", "group_commit_ms"),
+    [
+        ({}, "group", 200),  # the default 5 ms: the event thread's 200 ms flush is the schedule
+        ({"group_commit_ms": 50}, "group", 200),
+        ({"group_commit_ms": 1000}, "group", 1000),  # a longer setting is kept
+        ({"commit": "record"}, "record", 200),  # record mode fsyncs every append regardless
+    ],
+)
+def test_the_gateway_commits_its_audit_on_the_event_threads_schedule(
+    tmp_path: Path, audit: dict[str, Any], mode: str, group_commit_ms: int
+) -> None:
+    worker = default_events(_settings(tmp_path, audit))
+    policy = worker._audit.policy
+    assert (policy.mode, policy.group_commit_ms) == (mode, group_commit_ms)
+    worker.close()
