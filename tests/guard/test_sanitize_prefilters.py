@@ -78,3 +78,52 @@ def test_the_shape_plan_never_drops_a_span_classify_accepts(regions: tuple[str, 
     # The texts must exercise the classifier, not only its rejections.
     assert checked > 20_000
     assert accepted > 200
+
+
+def _secret_soup(seed: int, pieces: int) -> str:
+    """Every secret anchor, complete keys and bare anchors, at distances around the sanitizer's windows (512
+    characters before an anchor, 2 KiB after), in filler prose."""
+    rng = random.Random(seed)
+    alnum = string.ascii_letters + string.digits
+
+    def token(n: int, alphabet: str = alnum) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(n))
+
+    makers = (
+        lambda: "sk-proj-" + token(40),
+        lambda: "sk-ant-api03-" + token(40),
+        lambda: "AKIA" + token(16, string.ascii_uppercase + string.digits),
+        lambda: "ASIA" + token(16, string.ascii_uppercase + string.digits),
+        lambda: "ghp_" + token(36),
+        lambda: "github_pat_" + token(60, alnum + "_"),
+        lambda: "sk_live_" + token(24),
+        lambda: "xoxb-" + token(30),
+        lambda: "AIza" + token(35),
+        lambda: "hf_" + token(34),
+        lambda: "https://user:" + token(12) + "@db.example.com",
+        lambda: "aws_secret_access_key = " + token(40, alnum + "/+"),
+        lambda: "secretAccessKey=" + token(40, alnum + "/+"),
+        lambda: rng.choice(("sk-", "AKIA", "ghp_", "eyJ", "://", "AIza", "hf_", "AWS_SECRET", "xoxs-")),
+        lambda: "firebase",
+    )
+    out: list[str] = []
+    for _ in range(pieces):
+        out.append(" ".join(rng.choice(("the", "order", "a", "shipped", "key")) for _ in range(rng.randint(0, 700))))
+        out.append(rng.choice((" ", "\n", " x=", "'")) + rng.choice(makers)() + rng.choice((" ", ".", "", "'")))
+    return "".join(out)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_secret_windows_find_exactly_what_a_whole_text_scan_finds(seed: int) -> None:
+    from leakline.detectors.secrets import Context, find_secrets
+    from leakline.guard.sanitize import Policy, Sanitizer
+    from leakline.guard.sanitize.matchers import SecretMatcher
+
+    pytest.importorskip("hyperscan")
+    text = _secret_soup(seed, 400)
+    triggers = Sanitizer(Policy(engine="hyperscan")).engine.scan(text)
+    assert triggers.secret_anchors  # the windows are in use, not the whole-text fallback
+    windowed = [(c.start, c.end) for c in SecretMatcher().find(text, triggers)]
+    whole = [(m.start, m.end) for m in find_secrets(text, Context.TEXT)]
+    assert windowed == whole
+    assert len(whole) > 300

@@ -19,6 +19,7 @@ import binascii
 import itertools
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -235,10 +236,18 @@ def _plausible(kind: SecretKind, value: str, text: str, start: int) -> bool:
     return True
 
 
-def find_secrets(text: str, context: Context = Context.TEXT) -> list[SecretMatch]:
-    """Every secret in `text`, in order of position, excluding placeholders and publishable-by-design keys."""
+def find_secrets(
+    text: str, context: Context = Context.TEXT, *, anchors: Collection[str] | None = None
+) -> list[SecretMatch]:
+    """Every secret in `text`, in order of position, excluding placeholders and publishable-by-design keys.
+
+    `anchors`, when the caller already knows them (the gateway's sanitizer finds them in one native pass):
+    exactly the literal anchors (those of `_BY_ANCHOR` and `_AWS_SECRET_NAMES`) that occur in `text`; the
+    others are not searched for."""
     out: list[SecretMatch] = []
     for anchor, shapes in _BY_ANCHOR:
+        if anchors is not None and anchor not in anchors:
+            continue
         pos = text.find(anchor)
         while pos >= 0:
             resume = pos + 1
@@ -252,7 +261,7 @@ def find_secrets(text: str, context: Context = Context.TEXT) -> list[SecretMatch
                 resume = max(resume, match.end())
                 break
             pos = text.find(anchor, resume)
-    if any(name in text for name in _AWS_SECRET_NAMES):
+    if any(name in (text if anchors is None else anchors) for name in _AWS_SECRET_NAMES):
         for match in _AWS_SECRET.finditer(text):
             start, end = match.span("value")
             if _plausible(SecretKind.AWS_SECRET_KEY, text[start:end], text, start):

@@ -12,6 +12,7 @@ is what lets a stream decide early (see `stream.py`) and still agree exactly wit
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import ipaddress
 import math
@@ -477,6 +478,9 @@ class Ipv6Matcher(LocalMatcher):
 # The literal anchors `find_secrets` starts every pattern from: the engine finds them in its one pass, and
 # find_secrets then runs only on windows around them (it makes ~25 passes of str.find over what it gets).
 SECRET_ANCHORS: tuple[str, ...] = tuple(anchor for anchor, _ in _BY_ANCHOR) + _AWS_SECRET_NAMES
+_ANCHORS_BY_FIRST: dict[str, tuple[str, ...]] = {
+    first: tuple(a for a in SECRET_ANCHORS if a[0] == first) for first in {a[0] for a in SECRET_ANCHORS}
+}
 _NON_SPACE_RUN = re.compile(r"\S*")
 SECRET_LEFT_CONTEXT = 512
 """Characters before an anchor given to find_secrets (its lookbehinds and the ±400-character Firebase check)."""
@@ -489,28 +493,42 @@ class SecretMatcher(Matcher):
     """`leakline.detectors.secrets.find_secrets`: the scanner's implementation, not a second one."""
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
-        if triggers.secret_anchors is None:
+        anchors = triggers.secret_anchors
+        if anchors is None:
             windows = [(0, len(text))]
         else:
             windows = _merge([
                 (max(0, a - SECRET_LEFT_CONTEXT),
                  min(len(text), a + (PEM_RIGHT_CONTEXT if text.startswith("-----BEGIN ", a) else SECRET_RIGHT_CONTEXT)))
-                for a in triggers.secret_anchors
+                for a in anchors
             ])  # fmt: skip
         for lo, hi in _merge([(lo, _NON_SPACE_RUN.match(text, hi).end()) for lo, hi in windows]):  # type: ignore[union-attr]
             # (a window never ends inside a token: a JWT or key cut short would simply not match)
-            yield from self._window(text, lo, hi)
+            yield from self._window(text, lo, hi, anchors)
 
     @staticmethod
-    def _window(text: str, lo: int, hi: int) -> Iterable[Candidate]:
+    def _window(text: str, lo: int, hi: int, anchors: Sequence[int] | None) -> Iterable[Candidate]:
         while True:
-            matches = find_secrets(text[lo:hi], Context.TEXT)
+            # The engine saw every anchor: find_secrets need not look for the ~30 that are not in the window.
+            present = None if anchors is None else _anchors_within(text, anchors, lo, hi)
+            matches = find_secrets(text[lo:hi], Context.TEXT, anchors=present)
             # A key running up to the window's end may go on, and the Firebase check reads 400 characters
             # past a key: widen until every match ends well inside the window (or the window is the text).
             if hi < len(text) and any(m.end + lo + SECRET_LEFT_CONTEXT > hi for m in matches):
                 hi = min(len(text), hi * 2 - lo)
                 continue
             return [Candidate(SECRET, m.start + lo, m.end + lo) for m in matches]
+
+
+def _anchors_within(text: str, positions: Sequence[int], lo: int, hi: int) -> set[str]:
+    """The anchors that start at `positions` (sorted) and lie wholly inside `text[lo:hi]`."""
+    present: set[str] = set()
+    for i in range(bisect.bisect_left(positions, lo), bisect.bisect_left(positions, hi)):
+        a = positions[i]
+        for anchor in _ANCHORS_BY_FIRST.get(text[a], ()):
+            if a + len(anchor) <= hi and text.startswith(anchor, a):
+                present.add(anchor)
+    return present
 
 
 # ---- canaries ----------------------------------------------------------------------------------------
