@@ -186,3 +186,21 @@ def test_file_names_that_are_not_utf8_are_reported_with_escapes(tmp_path: Path) 
 
     for renderer in (json_report, sarif_report, text_report):
         renderer.render(result).encode("utf-8")  # no surrogates left
+
+
+def test_the_cyclic_gc_is_off_while_scanning_and_as_it_was_after(make_app: MakeApp) -> None:
+    """A scan makes next to no reference cycles; collecting its growing heap only cost time (see `scan`)."""
+    import gc
+
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    during: list[bool] = []
+    was_enabled = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            result = scan(app, rule_ids=["LL007"], progress=lambda *_: during.append(gc.isenabled()))
+            assert _places(result.findings) == [("LL007", "app/api/chat/route.ts", 7)]
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
+    assert during == [False, False]

@@ -315,18 +315,15 @@ def _sharded(
 
     _FORK_STATE = (index, rules, _shards(index, workers), want_routes)
     children: list[_Child] = []
-    # Objects that exist now are never collected by the workers' GC: it would touch (and so copy) the pages
-    # of every inherited object just to find nothing to free.
-    gc.freeze()
     try:
-        # Fork before this process parses anything, so that workers do not inherit (and copy) trees.
+        # Fork before this process parses anything, so that workers do not inherit (and copy) trees. The
+        # workers inherit the scan's disabled GC (see `scan`): a collection would also touch, and so copy,
+        # the pages of every inherited object just to find nothing to free.
         for number in range(workers):
             children.append(_fork_shard(number))
-        gc.unfreeze()
         _FORK_STATE = None
         yield lambda: [child.outcome() for child in children]
     finally:
-        gc.unfreeze()
         _FORK_STATE = None
         for child in children:
             child.close()
@@ -422,6 +419,21 @@ class _SelectedRules:
         return rule
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the duration. A scan makes next to no reference cycles (the
+    same peak RSS without it on the 5,000-file bench), yet the collector kept walking its growing heap of
+    index entries, tree nodes and analysis facts: ~5 ms of each worker's CPU on a 300-file app, ~100 ms on
+    5,000 files."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def scan(
     path: Path,
     *,
@@ -437,6 +449,28 @@ def scan(
     `baseline_path` suppresses findings of every app; without it, each app's `[scan] baseline` applies
     to that app's findings (unless `config_baselines` is False, as when a baseline is being written).
     `jobs`: worker processes for per-file rules (None: one per core on large apps, 1: in this process)."""
+    with _cyclic_gc_paused():
+        return _scan(
+            path,
+            fail_on=fail_on,
+            baseline_path=baseline_path,
+            rule_ids=rule_ids,
+            progress=progress,
+            jobs=jobs,
+            config_baselines=config_baselines,
+        )
+
+
+def _scan(
+    path: Path,
+    *,
+    fail_on: Severity | None,
+    baseline_path: Path | None,
+    rule_ids: list[str] | None,
+    progress: ProgressCallback | None,
+    jobs: int | None,
+    config_baselines: bool,
+) -> ScanResult:
     started = time.perf_counter()
     root = path.resolve()
     apps = discover_apps(root)
