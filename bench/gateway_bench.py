@@ -4,7 +4,11 @@ FastAPI + aiohttp pass-through proxy on the same stack, (c) leakline's gateway w
 non-stream and stream, at 1 and 50 connections, in one run. (c') is the gateway's routes mounted in a
 bare FastAPI app, so that requests go through FastAPI's middleware and routing, which `leakline serve`
 skips for `/v1` (see `leakline.web.app.LeaklineApp`). Reports req/s, p50/p99 and ratios: (c)/(b)
-throughput, (c)/(d) throughput, and the p50 that (c) adds over (a) at one connection.
+throughput, (c)/(d) throughput, and the p50 that (c) adds over (a) at one connection. It also reports the
+CPU time each server's processes spent per request (user + system from /proc, the server's whole process
+group, over the measured run): on a shared machine, throughput swings with the neighbours' load, while
+CPU per request shows what the server itself costs; (b)/(c) of it is the throughput ratio that (c) would
+reach if it were CPU-bound.
 
     python3 bench/gateway_bench.py [--seconds 5] [--litellm /tmp/litellm-venv/bin/litellm]
 
@@ -219,6 +223,22 @@ def to_ms(value: str) -> float:
     return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[match.group(2)]
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of the live processes of process group `pgid` (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
@@ -232,10 +252,11 @@ def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str,
         print(f"unreadable wrk output for {url}:\n{out}", file=sys.stderr)
         return {"rps": 0.0, "p50": float("nan"), "p99": float("nan"), "non2xx": 0.0, "socket_errors": 1.0}
     rps, p50, p99 = float(rps_match.group(1)), to_ms(p50_match.group(1)), to_ms(p99_match.group(1))
+    done = re.search(r"(\d+) requests in", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {"rps": rps, "p50": p50, "p99": p99, "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
-            "socket_errors": 1.0 if errors else 0.0}
+            "socket_errors": 1.0 if errors else 0.0, "requests": float(done.group(1)) if done else 0.0}
 
 
 def main() -> int:
@@ -260,11 +281,13 @@ def main() -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="leakline-gwbench-"))
     procs: list[subprocess.Popen[bytes]] = []
+    group_of: dict[int, int] = {}  # port -> process group of the server listening on it
 
     def spawn(cmd: list[str], port: int, env: dict[str, str] | None = None) -> None:
         log = (work / f"{port}.log").open("wb")
         procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
                                       cwd=work, start_new_session=True))
+        group_of[port] = procs[-1].pid  # start_new_session: the pid is the group id
         wait_port(port)
 
     try:
@@ -311,9 +334,13 @@ def main() -> int:
                 for name, (url, headers) in targets.items():
                     script = wrk_script(work, stream, headers)
                     run_wrk(url, script, connections, 1)  # warm-up (pools, JIT-free but caches)
+                    pgid = group_of[int(url.split(":")[2].split("/")[0])]
+                    cpu0 = group_cpu_seconds(pgid)
                     results[(name, stream, connections)] = r = run_wrk(url, script, connections, args.seconds)
+                    r["cpu_ms"] = 1000 * (group_cpu_seconds(pgid) - cpu0) / max(1.0, r["requests"])
                     print(f"{name:15} {'stream' if stream else 'whole ':6} c={connections:<3} "
                           f"{r['rps']:9.1f} req/s  p50 {r['p50']:8.2f} ms  p99 {r['p99']:8.2f} ms"
+                          f"  cpu/req {r['cpu_ms']:6.3f} ms"
                           + (f"  non-2xx: {r['non2xx']:.0f}" if r["non2xx"] else ""), flush=True)
         print()
         for stream in (False, True):
@@ -322,7 +349,8 @@ def main() -> int:
                 c = results[("c leakline", stream, connections)]
                 b = results[("b pass-through", stream, connections)]
                 a = results[("a upstream", stream, connections)]
-                line = f"{mode:6} c={connections:<3} (c)/(b) throughput {c['rps'] / b['rps']:.2f}"
+                line = (f"{mode:6} c={connections:<3} (c)/(b) throughput {c['rps'] / b['rps']:.2f}"
+                        f"  (b)/(c) CPU per request {b['cpu_ms'] / c['cpu_ms']:.2f}")
                 c2 = results[("c' routes only", stream, connections)]
                 line += f"  (c')/(b) {c2['rps'] / b['rps']:.2f}"
                 for name in extra:
