@@ -134,8 +134,9 @@ class EmailMatcher(LocalMatcher):
 
 DIGIT_RUN_MAX = 40
 _DIGITS = re.compile(r"[0-9]{1," + str(DIGIT_RUN_MAX) + "}")
-_REGION = re.compile(r"[0-9](?:[ \-./]?[0-9]|\) [0-9])*")
+_REGION = re.compile(r"[0-9]+(?:(?:[ \-./]|\) )[0-9]+)*")
 """A number region: digit runs joined by exactly one separator, or `) ` after an area code."""
+_SHAPE = str.maketrans("0123456789", "9999999999")
 _SEPARATOR = re.compile(r"(\) |[ \-./])")
 MIN_REGION_CHARS = 7
 NUMBER_SEPARATORS = frozenset(" -./")
@@ -195,13 +196,26 @@ def _context(text: str, start: int, key: str) -> bool:
     return _ID_CONTEXT[key].search(text, max(0, start - CONTEXT_CHARS), start) is not None
 
 
+def _zeros(region: str) -> int:
+    """How many of a number region's first two digits are zeros, counted from the first (2: a 00 prefix)."""
+    if region[0] != "0":
+        return 0
+    second = region[1]
+    if not "0" <= second <= "9":
+        second = region[3] if second == ")" else region[2]  # after `) ` or a one-character separator
+    return 2 if second == "0" else 1
+
+
 @functools.lru_cache(maxsize=4096)
 def _plan(
-    sizes: tuple[int, ...], seps: tuple[str, ...], plus: bool, zeros: int, national_prefix: bool, nanp: bool
+    shape: str, plus: bool, zeros: int, national_prefix: bool, nanp: bool
 ) -> tuple[tuple[int, int], ...]:
-    """For a region of digit groups `sizes` joined by `seps`, after `+` or not, starting with `zeros` zeros
-    (0, 1 or 2 and more): the spans of its first k groups that `NumberMatcher._classify` could accept, longest
-    first, as (k, length in characters). The other spans are rejected by their shape alone."""
+    """For a number region whose digits `shape` spells as 9s, after `+` or not, whose first two digits hold
+    `zeros` zeros: the spans of its first k groups that `NumberMatcher._classify` could accept, longest first,
+    as (k, length in characters). The other spans are rejected by their shape alone."""
+    groups, between = _groups(shape)
+    sizes = tuple(map(len, groups))
+    seps = tuple(between[: len(groups) - 1])
     out: list[tuple[int, int]] = []
     length = sum(sizes) + sum(map(len, seps))
     for k in range(len(sizes), 0, -1):
@@ -280,16 +294,16 @@ class NumberMatcher(LocalMatcher):
             region = region_at(text, p, p + _REGION_REACH)
             if region is None or region.end() - p < MIN_REGION_CHARS:
                 continue  # prices, versions, short counts: shorter than the shortest identifier (1.2.3.4)
-            groups, between = _groups(region.group())
-            if not groups:
-                continue  # a first run longer than any identifier
-            sizes = tuple(map(len, groups))
-            seps = tuple(between[: len(groups) - 1])
-            lead = groups[0][:2] if len(groups[0]) > 1 or len(groups) == 1 else groups[0] + groups[1][:1]
-            zeros = 2 if lead == "00" else 1 if lead[0] == "0" else 0  # of the digits, separators aside
+            digits_and_separators = region.group()
             # Most triggers (inner groups of cards and IBANs, order numbers, dates, barcodes) have a shape
             # no identifier has: the plan, cached per shape, leaves only the spans `_classify` could accept.
-            plan = _plan(sizes, seps, prev == "+", zeros, national_prefix, nanp)
+            plan = _plan(digits_and_separators.translate(_SHAPE), prev == "+", _zeros(digits_and_separators),
+                         national_prefix, nanp)  # fmt: skip
+            if not plan:
+                continue
+            groups, between = _groups(digits_and_separators)
+            sizes = tuple(map(len, groups))
+            seps = tuple(between[: len(groups) - 1])
             # Longest span first; the first one accepted wins.
             for k, length in plan:
                 found = classify(text, _Span(p, p + length, "".join(groups[:k]), sizes[:k], seps[: k - 1]))
