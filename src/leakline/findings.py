@@ -8,7 +8,6 @@ SARIF without carrying a secret or a person's data.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -117,5 +116,9 @@ def fingerprint(rule: str, path: str, key: str, occurrence: int = 0) -> str:
     `key` must be redacted text (the shape of the offending code, never a secret): a baseline stores
     fingerprints, and a hash of a low-entropy secret could be brute-forced.
     """
+    # Imported here: loading OpenSSL's hashes (~5 ms) then happens in a sharded scan's main process while
+    # its workers run, not on the start-up path every scan waits for.
+    import hashlib
+
     material = "\x1f".join((rule, path, " ".join(key.split()), str(occurrence)))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]

@@ -218,3 +218,19 @@ export function Chat() {
 """
     app = make_app({"components/Chat.tsx": source})
     assert [f.line for f in scan(app, rule_ids=["LL007"]).findings] == [7]
+
+
+def test_any_within_agrees_with_comparing_every_pair() -> None:
+    """The solver's re-judge check (a mention inside a skipped statement) bisects instead of comparing pairs."""
+    import random
+
+    from leakline.scan.llmdata import _any_within
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        spans = [(a, a + rng.randint(0, 5)) for a in (rng.randint(0, 60) for _ in range(rng.randint(0, 4)))]
+        ranges = [(a, a + rng.randint(0, 30)) for a in (rng.randint(0, 60) for _ in range(rng.randint(0, 6)))]
+        expected = any(lo <= start and end <= hi for start, end in spans for lo, hi in ranges)
+        assert _any_within(spans, ranges) is expected, (spans, ranges)
+    assert _any_within([(5, 8)], [(0, 4), (6, 20), (3, 8)]) is True
+    assert _any_within([(5, 8)], [(0, 7), (6, 20)]) is False

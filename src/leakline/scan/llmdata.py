@@ -302,7 +302,7 @@ class _ModeState:
     added_functions: set[int] = field(default_factory=set)
     # Names (as bytes) an expression must mention to evaluate to LLM data, beyond the file's source calls,
     # and where in the file they occur: the solver skips statements that mention none of them (see
-    # `FileLlm._may_taint`). Occurrences are found once per name, when it is first noted.
+    # `FileLlm._solve`). Occurrences are found once per name, when it is first noted.
     names: set[bytes] = field(default_factory=set)
     pending: list[bytes] = field(default_factory=list)
     mention_starts: list[int] = field(default_factory=list)
@@ -349,6 +349,25 @@ class _ModeState:
             return True
         self.asked_clean_functions.add(fn.id)
         return False
+
+
+def _any_within(spans: list[tuple[int, int]], ranges: list[tuple[int, int]]) -> bool:
+    """Some span (start, end) lies inside some range (lo, hi): lo <= start and end <= hi. Ranges sorted by
+    `lo` with the running maximum of `hi`: a bisection per span instead of comparing every pair."""
+    if not spans or not ranges:
+        return False
+    ranges = sorted(ranges)
+    los = [lo for lo, _ in ranges]
+    reach: list[int] = []
+    highest = -1
+    for _, hi in ranges:
+        highest = max(highest, hi)
+        reach.append(highest)
+    for start, end in spans:
+        i = bisect.bisect_right(los, start)
+        if i and reach[i - 1] >= end:
+            return True
+    return False
 
 
 def _scope_of(node: Node) -> Node:
@@ -983,18 +1002,6 @@ class FileLlm:
         starts.sort()
         return starts
 
-    def _may_taint(self, lo: int, hi: int, state: _ModeState) -> bool:
-        """Cheap necessary condition for the statement spanning bytes [lo, hi) to change the taint: it
-        contains a source call or mentions a name that is (or whose call may return) LLM data."""
-        if state.unfiltered:
-            return True
-        starts = self._source_starts
-        i = bisect.bisect_left(starts, lo)
-        if i < len(starts) and starts[i] < hi:
-            return True
-        state.locate_pending(self.file.data())
-        return state.mentions_within(lo, hi)
-
     @cached_property
     def _solve_order(self) -> list[tuple[bool, Node, int, int]]:
         """Statements in the order that lets most files settle in one round: declarations in document
@@ -1019,17 +1026,29 @@ class FileLlm:
         return [(is_site, node, start, end) for _, _, is_site, node, start, end in order]
 
     def _solve(self, state: _ModeState, mode: Mode) -> None:
+        data = self.file.data()
+        sdk_sites = self._sdk_sites
+        source_starts = self._source_starts
+        sources = len(source_starts)
         for _ in range(_MAX_ROUNDS):
             # Taint only grows, so a True result stays True; only negative answers are re-asked.
             state.memo = {key: value for key, value in state.memo.items() if value}
             changed = False
             skipped: list[tuple[int, int]] = []
-            state.locate_pending(self.file.data())
+            state.locate_pending(data)
             state.mentions_added.clear()
             for is_site, node, lo, hi in self._solve_order:
-                if not self._may_taint(lo, hi, state) and not (is_site and node.id in self._sdk_sites):
-                    skipped.append((lo, hi))
-                    continue
+                # A cheap necessary condition for the statement spanning bytes [lo, hi) to change the taint:
+                # it contains a source call or mentions a name that is (or whose call may return) LLM data.
+                # Written out here, not a method: it is asked of every statement, every round.
+                if not state.unfiltered:
+                    i = bisect.bisect_left(source_starts, lo)
+                    if not (i < sources and source_starts[i] < hi):
+                        if state.pending:
+                            state.locate_pending(data)
+                        if not state.mentions_within(lo, hi) and not (is_site and node.id in sdk_sites):
+                            skipped.append((lo, hi))
+                            continue
                 if is_site:
                     changed |= self._bind_callbacks(node, state, mode)
                     continue
@@ -1069,11 +1088,9 @@ class FileLlm:
                     changed = True
             if not changed:
                 return
-            state.locate_pending(self.file.data())
+            state.locate_pending(data)
             # A statement skipped before a name it mentions became LLM data has not been judged yet.
-            unjudged = any(
-                lo <= start and end <= hi for start, end in state.mentions_added for lo, hi in skipped
-            )
+            unjudged = _any_within(state.mentions_added, skipped)
             if (
                 not unjudged
                 and not (state.added & state.asked_clean)
@@ -1091,7 +1108,8 @@ class FileLlm:
         cached: dict[tuple[int, str], Node] | None = getattr(self, "_setter_cache", None)
         if cached is None:
             cached = {}
-            for node in self._nodes:
+            # Every state hook's callee (`REACT_STATE_HOOKS`) ends in these bytes: most modules have none.
+            for node in self._nodes if b"useState" in self.file.data() else ():
                 if node.type != "variable_declarator":
                     continue
                 pattern = node.child_by_field_name("name")

@@ -100,12 +100,14 @@ def _fetch_to_analytics(args: list[Node]) -> bool:
 
 def classify_sink(call: Node, sentry_imports: frozenset[str] = frozenset()) -> Sink | None:
     fn = call.child_by_field_name("function")
-    args_node = call.child_by_field_name("arguments")
-    if fn is None or args_node is None:
+    if fn is None:
         return None
     last = ts.last_name(fn)
     if last is None or (last not in SINK_LAST_NAMES and last not in sentry_imports):
-        return None  # most calls of a file: decided without building their dotted path
+        return None  # most calls of a file: decided without building their dotted path or reading arguments
+    args_node = call.child_by_field_name("arguments")
+    if args_node is None:
+        return None
     args = [a for a in args_node.named_children if a.type != "comment"]
     path = ts.callee_path(fn)
     if not path:
