@@ -188,6 +188,14 @@ class SourceFile:
                     out.append(n)
         return out
 
+    def nodes_and_kinds(self, *types: str) -> tuple[list[Node], list[str]]:
+        """`nodes(*types)` (kinds in `INDEXED_NODE_TYPES` only) and the kind of each, read once per file."""
+        wanted = frozenset(types)
+        if not wanted <= _INDEXED_SET:
+            raise ValueError(f"not indexed: {sorted(wanted - _INDEXED_SET)}")
+        pairs = [(n, kind) for n, kind in zip(self._indexed_nodes, self._indexed_types, strict=True) if kind in wanted]
+        return [n for n, _ in pairs], [kind for _, kind in pairs]
+
     def nodes(self, *types: str) -> list[Node]:
         """Descendants of the given kinds in document order. Kinds in `INDEXED_NODE_TYPES` come from one
         shared query per file; rules asking for them cost no further traversal."""

@@ -540,7 +540,9 @@ class FileLlm:
         self.analysis = analysis
         self.file = f
         self.root = f.root
-        self._nodes: list[Node] = f.nodes(*INTERESTING_TYPES)
+        # Each node's kind comes with it, read once per file by the index: every `Node.type` builds a new
+        # string, and the passes below would otherwise ask it of every node again.
+        self._nodes, self._kinds = f.nodes_and_kinds(*INTERESTING_TYPES)
         self._imports = {imp.local: imp for imp in analysis.index.imports_of(f)}
         self._ollama_locals = {imp.local for imp in self._imports.values() if imp.source == "ollama"}
         self._functions: dict[str, list[Node]] = {}
@@ -561,7 +563,7 @@ class FileLlm:
 
     @cached_property
     def _calls(self) -> tuple[list[Node], list[int]]:
-        calls = [n for n in self._nodes if n.type == "call_expression"]
+        calls = [n for n, kind in zip(self._nodes, self._kinds, strict=True) if kind == "call_expression"]
         return calls, [n.start_byte for n in calls]
 
     @cached_property
@@ -587,8 +589,8 @@ class FileLlm:
     @cached_property
     def _returns_by_function(self) -> dict[int, list[Node]]:
         out: dict[int, list[Node]] = {}
-        for node in self._nodes:
-            if node.type == "return_statement" and node.named_children:
+        for node, kind in zip(self._nodes, self._kinds, strict=True):
+            if kind == "return_statement" and node.named_children:
                 out.setdefault(_scope_of(node).id, []).append(node.named_children[0])
         return out
 
@@ -638,12 +640,12 @@ class FileLlm:
         return cached
 
     def _collect_functions_and_exports(self) -> None:
-        for node in self._nodes:
-            if node.type in FUNCTION_TYPES:
+        for node, kind in zip(self._nodes, self._kinds, strict=True):
+            if kind in FUNCTION_TYPES:
                 name = _function_name(node)
                 if name:
                     self._functions.setdefault(name, []).append(node)
-            elif node.type == "export_statement":
+            elif kind == "export_statement":
                 self._collect_export(node)
 
     def _collect_export(self, node: Node) -> None:
@@ -776,8 +778,8 @@ class FileLlm:
         cached: dict[tuple[int, str], list[Node]] | None = getattr(self, "_decl_cache", None)
         if cached is None:
             cached = {}
-            for node in self._nodes:
-                if node.type == "variable_declarator":
+            for node, kind in zip(self._nodes, self._kinds, strict=True):
+                if kind == "variable_declarator":
                     name_node = node.child_by_field_name("name")
                     value = node.child_by_field_name("value")
                     if name_node is not None and name_node.type == "identifier" and value is not None:
@@ -935,9 +937,7 @@ class FileLlm:
     @property
     def calls_llm(self) -> bool:
         """The module calls an LLM directly or through a project function."""
-        return bool(self._direct_calls) or any(
-            node.type == "call_expression" and self._callee_calls_llm(node) for node in self._nodes
-        )
+        return bool(self._direct_calls) or any(self._callee_calls_llm(node) for node in self._calls[0])
 
     def function_calls_llm(self, fn: Node) -> bool:
         return self._function_calls_llm(fn)
@@ -1009,8 +1009,7 @@ class FileLlm:
         before the callback's body. `True` marks a callback site; each statement comes with its byte range
         (read once here: the solver's filter asks for it every round)."""
         order: list[tuple[int, int, bool, Node, int, int]] = []
-        for node in self._nodes:
-            kind = node.type
+        for node, kind in zip(self._nodes, self._kinds, strict=True):
             if kind in FUNCTION_TYPES:
                 start, end = node.start_byte, node.end_byte
                 order.append((end, 1, False, node, start, end))
@@ -1109,8 +1108,9 @@ class FileLlm:
         if cached is None:
             cached = {}
             # Every state hook's callee (`REACT_STATE_HOOKS`) ends in these bytes: most modules have none.
-            for node in self._nodes if b"useState" in self.file.data() else ():
-                if node.type != "variable_declarator":
+            pairs = zip(self._nodes, self._kinds, strict=True) if b"useState" in self.file.data() else ()
+            for node, kind in pairs:
+                if kind != "variable_declarator":
                     continue
                 pattern = node.child_by_field_name("name")
                 value = node.child_by_field_name("value")
@@ -1405,9 +1405,7 @@ class FileLlm:
     def llm_call_nodes(self) -> list[Node]:
         """Direct LLM calls and calls of project functions that call an LLM."""
         return self._direct_calls + [
-            node
-            for node in self._nodes
-            if node.type == "call_expression" and node not in self._direct_calls and self._callee_calls_llm(node)
+            node for node in self._calls[0] if node not in self._direct_calls and self._callee_calls_llm(node)
         ]
 
 
