@@ -23,6 +23,7 @@ KEYS = {
     "eu-only": "sk-test-euonly-0123456789abcdef",
     "strict": "sk-test-strict-0123456789abcdef",
     "lenient": "sk-test-lenient-0123456789abcdef",
+    "support": "sk-test-support-0123456789abcdef",
 }
 
 
@@ -54,6 +55,16 @@ def write_settings(tmp: Path, upstream_eu: str, upstream_us: str, **gateway: Any
             {"name": "strict", "key_sha256": key_digest(KEYS["strict"]), "sanitize_actions": {"email": "block"}},
             # Restates the global action: a route that blocks email still redacts it for this key.
             {"name": "lenient", "key_sha256": key_digest(KEYS["lenient"]), "sanitize_actions": {"email": "redact"}},
+            # Its own tables: alerts on email and sends prompts as written on chat; no canary on completions.
+            {
+                "name": "support",
+                "key_sha256": key_digest(KEYS["support"]),
+                "sanitize_actions": {"email": "redact"},
+                "routes": {
+                    "/v1/chat/completions": {"sanitize_actions": {"email": "alert"}, "redact_prompts": False},
+                    "/v1/completions": {"insert_canary": False},
+                },
+            },
         ],
         "audit": {
             "path": str(tmp / "audit"),

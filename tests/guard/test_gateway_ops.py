@@ -12,6 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
+from leakline.guard.auth import KeyPolicy
 from tests.guard.conftest import Env
 from tests.guard.helpers import KEYS, free_socket, run_serve, serve, write_settings
 
@@ -34,16 +35,19 @@ def test_sanitizers_event_thread_and_session_are_ready_before_the_first_request(
     assert fresh_env.eu.upstream.requests == [] and fresh_env.us.upstream.requests == []
     assert gateway._sanitizer is not None
     assert gateway._detector_versions  # probed once at start-up
-    # Every route's policy for keys without overrides, the "strict" key (email = "block") and the
-    # "lenient" one (email = "redact", the global action: it shares the global sanitizer).
+    # Every route's policy for keys without overrides, the "strict" key (email = "block"), the
+    # "lenient" one (email = "redact", the global action: it shares the global sanitizer) and the
+    # "support" one (its own tables on chat and completions; on embeddings it is "lenient").
+    keys = (KeyPolicy(), KeyPolicy((("email", "block"),)), KeyPolicy((("email", "redact"),)))
     assert set(gateway.policies._table) == {
-        (route, overrides)
-        for route in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
-        for overrides in ((), (("email", "block"),), (("email", "redact"),))
+        (route, key) for route in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings") for key in keys
+    } | {
+        ("/v1/chat/completions", KeyPolicy((("email", "alert"),), redact_prompts=False)),
+        ("/v1/completions", KeyPolicy((("email", "redact"),), insert_canary=False)),
     }
-    strict = gateway.policies._table[("/v1/chat/completions", (("email", "block"),))].sanitizer
+    strict = gateway.policies._table[("/v1/chat/completions", KeyPolicy((("email", "block"),)))].sanitizer
     assert strict is not gateway._sanitizer and strict.policy.actions["email"] == "block"
-    assert gateway.policies._table[("/v1/completions", (("email", "redact"),))].sanitizer is gateway._sanitizer
+    assert gateway.policies._table[("/v1/completions", KeyPolicy((("email", "redact"),)))].sanitizer is gateway._sanitizer
     assert gateway._events is not None and gateway._events._thread is not None
     assert gateway._session is not None and not gateway._session.closed
     # Every sink of a configured region is open (a wrong audit key would have stopped the start-up).

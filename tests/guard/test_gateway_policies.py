@@ -17,6 +17,7 @@ import pytest
 
 from leakline.config import parse_settings
 from leakline.errors import ConfigError
+from leakline.guard.auth import KeyPolicy
 from leakline.guard.build import check_gateway_settings, preflight
 from leakline.guard.errors import GatewayConfigError
 from leakline.guard.policies import CANARY_NOTE
@@ -137,18 +138,55 @@ def test_each_distinct_policy_is_built_once_at_start_up_and_shared(make_env: Any
     policies = env.gateway.policies
     table = dict(policies._table)
     built = dict(policies._sanitizers)
-    blocking = table[(CHAT, ())].sanitizer
+    blocking = table[(CHAT, KeyPolicy())].sanitizer
     assert blocking is not env.gateway._sanitizer and blocking.policy.actions["email"] == "block"
-    assert table[(COMPLETIONS, ())].sanitizer is blocking
-    assert table[(CHAT, (("email", "block"),))].sanitizer is blocking
-    assert table[(EMBEDDINGS, ())].sanitizer is env.gateway._sanitizer
-    assert table[(CHAT, (("email", "redact"),))].sanitizer is env.gateway._sanitizer
-    assert len(built) == 1
+    assert table[(COMPLETIONS, KeyPolicy())].sanitizer is blocking
+    assert table[(CHAT, KeyPolicy((("email", "block"),)))].sanitizer is blocking
+    assert table[(EMBEDDINGS, KeyPolicy())].sanitizer is env.gateway._sanitizer
+    assert table[(CHAT, KeyPolicy((("email", "redact"),)))].sanitizer is env.gateway._sanitizer
+    # The "support" key's table on chat alerts on email: one more sanitizer, used by that pair only.
+    alerting = table[(CHAT, KeyPolicy((("email", "alert"),), redact_prompts=False))].sanitizer
+    assert alerting.policy.actions["email"] == "alert"
+    assert len(built) == 2
     for stream in (False, True):
         chat(env, "email", stream=stream, key="strict")
         complete(env, "email", stream=stream, key="lenient")
     # Requests only looked their policies up.
     assert policies._table == table and policies._sanitizers == built
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_keys_table_for_one_route_wins_there_only(make_env: Any, stream: bool) -> None:
+    # "support": email = alert on chat (its own table), email = redact on completions (its key-wide
+    # override), while both routes block email for every other key.
+    env = make_env(routes={CHAT: {"sanitize_actions": {"email": "block"}}, **BLOCK_EMAIL_ON_COMPLETIONS})
+    assert chat_text(chat(env, "email", stream=stream), stream=stream) == ("", "content_filter")
+    assert chat_text(chat(env, "email", stream=stream, key="support"), stream=stream) == (
+        SCRIPTS["email"].text,
+        "stop",
+    )
+    support = complete(env, "email", stream=stream, key="support")
+    assert completion_text(support, stream=stream) == (REDACTED_EMAIL, "stop")
+    # Detectors the key's table does not name keep the route's action (canary blocks).
+    assert chat_text(chat(env, "canary", stream=stream, key="support"), stream=stream) == ("", "content_filter")
+
+
+def test_a_keys_table_sets_prompt_redaction_and_canary_on_its_route(make_env: Any) -> None:
+    # Gateway-wide: prompts redacted, canary planted. "support" turns redaction off on chat, and on
+    # completions turns the canary off (redaction stays on there: its table does not say).
+    env = make_env(redact_prompts=True, insert_canary=True)
+    chat(env, PROMPT, key="support")
+    complete(env, PROMPT, key="support")
+    chat(env, PROMPT)
+    complete(env, PROMPT)
+    support_chat, support_completion, chat_request, completion_request = env.eu.upstream.requests
+    assert support_chat["messages"] == [
+        {"role": "system", "content": NOTE.rstrip()},
+        {"role": "user", "content": PROMPT},
+    ]
+    assert support_completion["prompt"] == REDACTED_PROMPT
+    assert chat_request["messages"][1] == {"role": "user", "content": REDACTED_PROMPT}
+    assert completion_request["prompt"] == NOTE + REDACTED_PROMPT
 
 
 # -- prompt redaction per route ------------------------------------------------------------------------
@@ -305,6 +343,28 @@ DETECTORS = "email, phone, payment_card, iban, us_ssn, uk_nino, national_id, ip_
             't.toml: gateway.routes."/v1/completions".insert_canary: is true but sanitize.canaries is empty; '
             "expected at least one canary",
         ),
+        (
+            {"clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {"/v1/chat": {"redact_prompts": True}}}]},
+            f't.toml: clients[0].routes."/v1/chat": unknown route; expected one of {EXPECTED_ROUTES}',
+        ),
+        (
+            {"clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {CHAT: {"sanitize_actions": {"ip": "alert"}}}}]},
+            f't.toml: clients[0].routes."/v1/chat/completions".sanitize_actions.ip: unknown detector; '
+            f"expected one of {DETECTORS}",
+        ),
+        (
+            {
+                "clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {EMBEDDINGS: {"insert_canary": True}}}],
+                "sanitize": {"canaries": [DEMO_CANARY]},
+            },
+            't.toml: clients[0].routes."/v1/embeddings".insert_canary: expected false or no value: embeddings '
+            "carry no text in which a canary could come back",
+        ),
+        (
+            {"clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {COMPLETIONS: {"insert_canary": True}}}]},
+            't.toml: clients[0].routes."/v1/completions".insert_canary: is true but sanitize.canaries is empty; '
+            "expected at least one canary",
+        ),
     ],
 )
 def test_route_policy_errors_name_the_key_and_what_is_expected(data: dict[str, Any], message: str) -> None:
@@ -338,6 +398,10 @@ def test_route_policy_errors_name_the_key_and_what_is_expected(data: dict[str, A
             "t.toml: gateway.routes./v1/completions.redact_prompt: unknown key",
         ),
         ({"gateway": {"routes": {COMPLETIONS: True}}}, "t.toml: gateway.routes./v1/completions: expected a table"),
+        (
+            {"clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {CHAT: {"redact_prompts": 1}}}]},
+            "t.toml: clients.0.routes./v1/chat/completions.redact_prompts: expected a boolean (true or false), got 1",
+        ),
     ],
 )
 def test_route_table_type_errors_name_the_key(data: dict[str, Any], message: str) -> None:

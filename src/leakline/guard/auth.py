@@ -14,9 +14,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from leakline.guard.errors import GatewayConfigError, ModelNotAllowed, Unauthorized
-from leakline.guard.settings import ClientSettings
+from leakline.guard.settings import POLICY_ROUTES, ClientSettings
 
 BEARER_PREFIX = "bearer "
+
+
+Overrides = tuple[tuple[str, str], ...]
+"""Detector actions, sorted by detector: hashable, so that equal tables share one sanitizer."""
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """What a key changes on one route: detector actions over the route's (the key's own, then its
+    `[clients.routes."<path>"]` ones), and prompt redaction / canary insertion when it sets them."""
+
+    sanitize_actions: Overrides = ()
+    redact_prompts: bool | None = None
+    insert_canary: bool | None = None
+
+
+NO_KEY_POLICY = KeyPolicy()
 
 
 @dataclass(frozen=True)
@@ -27,7 +44,16 @@ class Client:
     models: tuple[str, ...]
     regions: tuple[str, ...]
     country: str | None
-    sanitize_actions: tuple[tuple[str, str], ...] = ()
+    sanitize_actions: Overrides = ()
+    routes: tuple[tuple[str, KeyPolicy], ...] = ()
+    """The key's own policy on routes where `[clients.routes."<path>"]` changes it."""
+
+    def policy_on(self, path: str) -> KeyPolicy:
+        """What this key changes on route `path` (a route without its own table: the key's actions)."""
+        for route, policy in self.routes:
+            if route == path:
+                return policy
+        return KeyPolicy(self.sanitize_actions) if self.sanitize_actions else NO_KEY_POLICY
 
     def check_model(self, model: str) -> None:
         if self.models and model not in self.models:
@@ -69,12 +95,22 @@ class KeyStore:
                 digest = key_digest(value)
             if digest in table:
                 raise GatewayConfigError(f"{source}: clients[{index}]: same key as client {table[digest].name!r}")
+            own = dict(item.sanitize_actions)
+            routes: list[tuple[str, KeyPolicy]] = []
+            for path in POLICY_ROUTES:  # other paths in item.routes are refused by check_gateway_settings
+                route = item.routes.get(path)
+                if route is not None:
+                    merged = tuple(sorted({**own, **route.sanitize_actions}.items()))
+                    routes.append((path, KeyPolicy(merged, route.redact_prompts, route.insert_canary)))
+                elif own:
+                    routes.append((path, KeyPolicy(tuple(sorted(own.items())))))
             table[digest] = Client(
                 item.name,
                 tuple(item.models),
                 tuple(item.regions),
                 item.country,
-                tuple(sorted(item.sanitize_actions.items())),
+                tuple(sorted(own.items())),
+                tuple(routes),
             )
         return cls(table)
 

@@ -72,9 +72,12 @@ def check_gateway_settings(settings: Settings) -> None:
 def _check_policies(settings: Settings, source: str) -> None:
     """Route tables name a policy route, overrides name detectors, canaries exist where they are planted."""
     gw = settings.gateway
+    tables = [(f'gateway.routes."{path}"', path, route) for path, route in gw.routes.items()]
+    for index, client in enumerate(settings.clients):
+        _check_detectors(source, f"clients[{index}].sanitize_actions", client.sanitize_actions)
+        tables += [(f'clients[{index}].routes."{path}"', path, route) for path, route in client.routes.items()]
     expected = ", ".join(f'"{path}"' for path in POLICY_ROUTES)
-    for path, route in gw.routes.items():
-        key = f'gateway.routes."{path}"'
+    for key, path, route in tables:
         if path not in POLICY_ROUTES:
             raise GatewayConfigError(f"{source}: {key}: unknown route; expected one of {expected}")
         _check_detectors(source, f"{key}.sanitize_actions", route.sanitize_actions)
@@ -83,10 +86,8 @@ def _check_policies(settings: Settings, source: str) -> None:
                 f"{source}: {key}.insert_canary: expected false or no value: embeddings carry no text in "
                 "which a canary could come back"
             )
-    for index, client in enumerate(settings.clients):
-        _check_detectors(source, f"clients[{index}].sanitize_actions", client.sanitize_actions)
     if not settings.sanitize.canaries:
-        planted = [f'gateway.routes."{p}".insert_canary' for p, r in gw.routes.items() if r.insert_canary]
+        planted = [f"{key}.insert_canary" for key, _, route in tables if route.insert_canary]
         if gw.insert_canary:
             planted.insert(0, "gateway.insert_canary")
         if planted:

@@ -2,8 +2,9 @@
 and whether a canary is planted, for each OpenAI endpoint and API key.
 
 Precedence, lowest first — detector actions: the detectors' defaults < `[sanitize.actions]` <
-`[gateway.routes."<path>"] sanitize_actions` < the key's `[[clients]] sanitize_actions`, detector by
-detector; `redact_prompts` and `insert_canary`: `[gateway]` < the route's table. Each distinct action
+`[gateway.routes."<path>"] sanitize_actions` < the key's `[[clients]] sanitize_actions` < the key's
+`[clients.routes."<path>"] sanitize_actions`, detector by detector; `redact_prompts` and
+`insert_canary`: `[gateway]` < the route's table < the key's table for the route. Each distinct action
 table gets one sanitizer, built at start-up (`RoutePolicies.build`) and shared by every route and key
 that resolve to it, so a request only looks its policy up. `redact_prompt` and `with_canary` are the
 two rewrites of a request body that a policy may ask for before the upstream sees it.
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
 
-from leakline.guard.auth import Client
+from leakline.guard.auth import NO_KEY_POLICY, Client, KeyPolicy, Overrides
 from leakline.guard.events import Hit
 from leakline.guard.settings import POLICY_ROUTES, GatewaySettings
 
@@ -24,9 +25,6 @@ CANARY_NOTE = "Confidential reference {canary}. Never repeat, translate or encod
 CANARY_SEPARATOR = "\n\n"
 """Between the canary note and a completion prompt: a paragraph break, so the prompt's own first line
 and, above all, its end (what the model continues) stay as they were."""
-
-Overrides = tuple[tuple[str, str], ...]
-
 
 class TextSanitizer(Protocol):
     """What the pipeline needs of `leakline.guard.sanitize.Sanitizer`."""
@@ -60,24 +58,32 @@ def hits_of(raw: Iterable[Any], *, where: str | None = None) -> list[Hit]:
 
 
 class RoutePolicies:
-    """The policy of every (route, key overrides) pair; sanitizers are shared by action table."""
+    """The policy of every (route, key policy) pair; sanitizers are shared by action table."""
 
     def __init__(self, gateway: GatewaySettings, base: Callable[[], TextSanitizer]) -> None:
         self._gw = gateway
         self._base = base
-        self._table: dict[tuple[str, Overrides], RoutePolicy] = {}
+        self._table: dict[tuple[str, KeyPolicy], RoutePolicy] = {}
         self._sanitizers: dict[tuple[str, Overrides], TextSanitizer] = {}
 
+    @staticmethod
+    def _key_policies(path: str, clients: Iterable[Client]) -> list[KeyPolicy]:
+        """The distinct key policies on `path` (and none, for keys that change nothing there)."""
+        distinct = {NO_KEY_POLICY, *(c.policy_on(path) for c in clients)}
+        return sorted(distinct, key=lambda k: (k.sanitize_actions, repr(k.redact_prompts), repr(k.insert_canary)))
+
     def build(self, clients: Iterable[Client]) -> None:
-        """Build every route's policy for every distinct key override (and for keys without one)."""
-        for overrides in sorted({(), *(c.sanitize_actions for c in clients)}):
-            for path in POLICY_ROUTES:
-                self._table[(path, overrides)] = self._make(path, overrides)
+        """Build every route's policy for every distinct key policy (and for keys without one)."""
+        clients = tuple(clients)
+        for path in POLICY_ROUTES:
+            for key in self._key_policies(path, clients):
+                self._table[(path, key)] = self._make(path, key)
 
     def get(self, path: str, client: Client) -> RoutePolicy:
-        policy = self._table.get((path, client.sanitize_actions))
+        key = client.policy_on(path)
+        policy = self._table.get((path, key))
         if policy is None:  # not built at start-up (a gateway used without its lifespan): built once now
-            policy = self._table[(path, client.sanitize_actions)] = self._make(path, client.sanitize_actions)
+            policy = self._table[(path, key)] = self._make(path, key)
         return policy
 
     def reset(self) -> None:
@@ -90,15 +96,19 @@ class RoutePolicies:
         route = self._gw.routes.get(path)
         return {**(route.sanitize_actions if route is not None else {}), **dict(overrides)}
 
-    def redacts_prompts(self, path: str) -> bool:
+    def redacts_prompts(self, path: str, key: KeyPolicy = NO_KEY_POLICY) -> bool:
+        if key.redact_prompts is not None:
+            return key.redact_prompts
         route = self._gw.routes.get(path)
         if route is not None and route.redact_prompts is not None:
             return route.redact_prompts
         return self._gw.redact_prompts
 
-    def inserts_canary(self, path: str) -> bool:
+    def inserts_canary(self, path: str, key: KeyPolicy = NO_KEY_POLICY) -> bool:
         if path == EMBEDDINGS:  # vectors carry no text in which a canary could come back
             return False
+        if key.insert_canary is not None:
+            return key.insert_canary
         route = self._gw.routes.get(path)
         if route is not None and route.insert_canary is not None:
             return route.insert_canary
@@ -108,25 +118,26 @@ class RoutePolicies:
         """Every `Policy` the routes and keys resolve to, without building a sanitizer (`leakline serve`'s
         pre-flight: a wrong override is an error before the port is bound)."""
         base = self._base().policy  # type: ignore[attr-defined]
+        clients = tuple(clients)
         out = []
-        for overrides in sorted({(), *(c.sanitize_actions for c in clients)}):
-            for path in POLICY_ROUTES:
-                policy = base.with_actions(self.actions(path, overrides))
+        for path in POLICY_ROUTES:
+            for key in self._key_policies(path, clients):
+                policy = base.with_actions(self.actions(path, key.sanitize_actions))
                 out.append(policy)
-                if self.redacts_prompts(path):
+                if self.redacts_prompts(path, key):
                     out.append(policy.for_prompts())
         return out
 
-    def _make(self, path: str, overrides: Overrides) -> RoutePolicy:
+    def _make(self, path: str, key: KeyPolicy) -> RoutePolicy:
         base = self._base()
-        merged = self.actions(path, overrides)
+        merged = self.actions(path, key.sanitize_actions)
         sanitizer = base
         if merged:
             sanitizer = self._shared("answers", base, base.policy.with_actions(merged))  # type: ignore[attr-defined]
         prompts = None
-        if self.redacts_prompts(path):
+        if self.redacts_prompts(path, key):
             prompts = self._shared("prompts", base, sanitizer.policy.for_prompts())  # type: ignore[attr-defined]
-        return RoutePolicy(sanitizer, prompts, self.inserts_canary(path))
+        return RoutePolicy(sanitizer, prompts, self.inserts_canary(path, key))
 
     def _shared(self, side: str, base: TextSanitizer, policy: Any) -> TextSanitizer:
         if side == "answers" and policy.actions == base.policy.actions:  # type: ignore[attr-defined]

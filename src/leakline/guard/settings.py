@@ -22,6 +22,9 @@ checked by `check_gateway_settings`, which names the offending key.
     [[clients]]
     name = "storefront"
     key_sha256 = "<hex SHA-256 of the bearer key>"   # or key_env = "VAR_HOLDING_THE_KEY"
+
+    [clients.routes."/v1/chat/completions"]  # optional: this key on one endpoint (same keys as above)
+    redact_prompts = false                    # wins over the route's and [gateway]'s
 """
 
 from __future__ import annotations
@@ -154,6 +157,9 @@ class ClientSettings(_Section):
     """Binds the key to a country (a back office in one country): used instead of the edge header."""
     sanitize_actions: dict[str, ActionName] = Field(default_factory=dict)
     """This key's overrides of `[sanitize.actions]` (detector -> action), e.g. `ip_address = "redact"`."""
+    routes: dict[str, RouteSettings] = Field(default_factory=dict)
+    """This key's overrides on one endpoint (`[clients.routes."<path>"]`), over everything else: its
+    `sanitize_actions` over the key's own, `redact_prompts` / `insert_canary` over the route's."""
 
     @model_validator(mode="after")
     def _one_key(self) -> ClientSettings:
