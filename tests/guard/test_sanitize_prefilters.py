@@ -127,3 +127,19 @@ def test_secret_windows_find_exactly_what_a_whole_text_scan_finds(seed: int) -> 
     whole = [(m.start, m.end) for m in find_secrets(text, Context.TEXT)]
     assert windowed == whole
     assert len(whole) > 300
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_utf8_length_from_the_projection_is_the_encoded_length(seed: int) -> None:
+    from leakline.guard.sanitize.core import utf8_length
+
+    rng = random.Random(seed)
+    rare = ("é", "€", "\u07ff", "\u0800", "\ud800", "\udfff", "\U0001f600", "\U0010ffff", "?")
+    for density in (0, 1, 50, 5000):  # per million characters: none, sparse (counted), dense (encoded)
+        text = "".join(rng.choice(rare) if rng.randrange(1_000_000) < density else rng.choice("ab ?1")
+                       for _ in range(120_000))  # fmt: skip
+        expected = len(text.encode("utf-8", "surrogatepass"))
+        assert utf8_length(text, text.encode("ascii", "replace")) == expected
+        assert utf8_length(text) == expected
+    assert utf8_length("x€", b"x?") == 4
+    assert utf8_length("a\U0001f600?", b"a??") == 6

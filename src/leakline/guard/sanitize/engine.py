@@ -182,6 +182,7 @@ class HyperscanEngine(TriggerEngine):
             canary_ends=buckets[_CANARY] if self._has_canary else [],
             protected_ends=buckets[_PROTECTED] if self._has_protected else [],
             secret_anchors=sorted(buckets[_SECRET]),
+            ascii_projection=data,
         )
 
     def scan_tail(

@@ -20,7 +20,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from leakline.detectors.secrets import _AWS_SECRET_NAMES, _BY_ANCHOR, Context, find_secrets
 from leakline.guard.sanitize import checks
@@ -52,6 +52,8 @@ class Triggers:
     canary_ends: Sequence[int] | None = None
     protected_ends: Sequence[int] | None = None
     secret_anchors: Sequence[int] | None = None
+    ascii_projection: bytes | None = None
+    """The bytes a native engine scanned: the text with each non-ASCII character as `?`."""
 
 
 class Matcher(ABC):
@@ -81,7 +83,8 @@ class LocalMatcher(Matcher):
 
     def only(self, positions: Sequence[int]) -> Triggers:
         """Triggers holding just `positions` in this family's field."""
-        return Triggers(**{self.trigger_field: positions})
+        fields: dict[str, Any] = {self.trigger_field: positions}
+        return Triggers(**fields)
 
 
 def _is_digit(ch: str) -> bool:

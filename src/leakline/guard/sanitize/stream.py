@@ -154,7 +154,7 @@ class StreamSanitizer:
             out, blocked = s.render(buf, stable, released, cut)
             if blocked:
                 self.blocked = self._stopped = True
-            self.hits.extend(s.hit(buf, c, offset=base) for c in stable)
+            self.hits.extend(s.hits(buf, stable, offset=base))
         else:
             out = buf[released:cut]
         released = self._released = cut + base
