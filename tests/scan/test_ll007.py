@@ -98,3 +98,30 @@ def test_helpers_of_helpers_are_followed_to_the_sink_and_recursion_ends(tmp_path
             "LLM data (prompt or model output) is passed to audit(), which writes it to console.error (lib/sink.ts:2)",
         )
     ]
+
+
+def test_sinks_classified_from_the_files_last_names_match_those_classified_from_the_tree() -> None:
+    """`SourceFile.call_last_names` (read once per file) lets LL007 and LL008 skip non-sink calls; every
+    call of every fixture file and of the example shop is classified the same both ways."""
+    from leakline.configfile import load_scan_settings
+    from leakline.scan.engine import build_index
+    from leakline.scan.sinks import classify_sink
+    from leakline.scan.walker import WalkStats
+
+    roots = [p.parent for p in (FIXTURE.parents[2]).rglob("package.json") if "node_modules" not in p.parts]
+    roots.append(FIXTURE.parents[4] / "examples" / "vulnerable-shop")
+    calls = sinks = 0
+    for root in roots:
+        index = build_index(root, load_scan_settings(root / "leakline.toml"), WalkStats(), set())
+        for f in index.sources:
+            if f.root is None:
+                continue
+            for node in f.nodes("call_expression"):
+                plain = classify_sink(node)
+                named = classify_sink(node, frozenset(), f.call_last_names)
+                assert (plain and (plain.name, [a.id for a in plain.payload])) == (
+                    named and (named.name, [a.id for a in named.payload])
+                ), (f.rel, node.start_point)
+                calls += 1
+                sinks += plain is not None
+    assert calls > 1000 and sinks > 50

@@ -207,6 +207,16 @@ class SourceFile:
         return ts.nodes_of_types(language, tuple(types), root) if root is not None and language is not None else []
 
     @cached_property
+    def call_last_names(self) -> dict[int, str | None]:
+        """The last name of each call's callee (`create` of `client.chat.completions.create`; None when the
+        callee is not a name or a member access), by call id: read once per file, several rules ask."""
+        out: dict[int, str | None] = {}
+        for call in self.nodes("call_expression"):
+            fn = call.child_by_field_name("function")
+            out[call.id] = ts.last_name(fn) if fn is not None else None
+        return out
+
+    @cached_property
     def looks_minified(self) -> bool:
         data = self.data()
         return len(data) > 4096 and len(data) / max(1, data.count(b"\n") + 1) > MINIFIED_AVG_LINE

@@ -566,14 +566,10 @@ class FileLlm:
         calls = [n for n, kind in zip(self._nodes, self._kinds, strict=True) if kind == "call_expression"]
         return calls, [n.start_byte for n in calls]
 
-    @cached_property
+    @property
     def _call_names(self) -> dict[int, str | None]:
         """The last name of each call's callee (`create` of `client.chat.completions.create`), by call id."""
-        out: dict[int, str | None] = {}
-        for call in self._calls[0]:
-            fn = call.child_by_field_name("function")
-            out[call.id] = ts.last_name(fn) if fn is not None else None
-        return out
+        return self.file.call_last_names
 
     def _calls_named(self, names: frozenset[str]) -> list[Node]:
         call_names = self._call_names

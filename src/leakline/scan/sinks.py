@@ -7,6 +7,7 @@ Amplitude, Datadog, GA/gtag, OpenTelemetry span attributes and `fetch` to analyt
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -98,7 +99,15 @@ def _fetch_to_analytics(args: list[Node]) -> bool:
     return literal is not None and any(host in literal for host in ANALYTICS_HOSTS)
 
 
-def classify_sink(call: Node, sentry_imports: frozenset[str] = frozenset()) -> Sink | None:
+def classify_sink(
+    call: Node, sentry_imports: frozenset[str] = frozenset(), last_names: Mapping[int, str | None] | None = None
+) -> Sink | None:
+    """The sink `call` writes to, if any. `last_names`: the file's callee last names by call id
+    (`SourceFile.call_last_names`), read once per file instead of once per rule asking."""
+    if last_names is not None and call.id in last_names:
+        last = last_names[call.id]
+        if last is None or (last not in SINK_LAST_NAMES and last not in sentry_imports):
+            return None
     fn = call.child_by_field_name("function")
     if fn is None:
         return None

@@ -24,8 +24,9 @@ def _sinks(ctx: ScanContext, f: SourceFile, within: Node) -> list[tuple[Node, Si
         return []
     sentry = sentry_named_imports([(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)])
     out = []
+    last_names = f.call_last_names
     for node in f.nodes_in(within, "call_expression"):
-        sink = classify_sink(node, sentry)
+        sink = classify_sink(node, sentry, last_names)
         if sink is not None and not all(cannot_carry_llm_data(arg) for arg in sink.payload):
             out.append((node, sink))
     return out

@@ -85,8 +85,9 @@ class CheckoutDataLogged(Rule):
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)
             sensitive = SensitiveFields(ctx.index, f)
+            last_names = f.call_last_names
             for node in f.nodes("call_expression"):
-                sink = classify_sink(node, sentry)
+                sink = classify_sink(node, sentry, last_names)
                 if sink is None or not sink.payload:
                     continue
                 if not in_flow_by_path and not any(_FUNCTION_WORD.search(n) for n in _enclosing_function_names(node)):
