@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import pytest
 
 from leakline.scan.engine import scan
+from leakline.scan.index import SourceFile
 from tests.scan.test_cli import LOGGING_ROUTE
 
 MakeApp = Callable[..., Path]
@@ -204,3 +208,12 @@ def test_the_cyclic_gc_is_off_while_scanning_and_as_it_was_after(make_app: MakeA
     finally:
         (gc.enable if was_enabled else gc.disable)()
     assert during == [False, False]
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [".env", ".env.local", "a.b.", "x.TSX", "a..b", "dir.d/file", "noext", "app/page.d.ts", "a/.b", "a/b.c/d.E", "..x"],
+)
+def test_source_file_name_and_suffix_are_purepath_s(rel: str) -> None:
+    f = SourceFile(rel=rel, abs=Path("/nonexistent") / rel, size=0, stats=Counter())
+    assert (f.name, f.suffix) == (PurePosixPath(rel).name, PurePosixPath(rel).suffix.lower())

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tree_sitter import Language, Node, Tree
 
@@ -86,11 +86,16 @@ class SourceFile:
 
     @cached_property
     def suffix(self) -> str:
-        return PurePosixPath(self.rel).suffix.lower()
+        """`PurePosixPath(rel).suffix`, lower-cased, read with string operations (a PurePosixPath per file
+        cost a 300-file scan ~3 ms before its workers could start)."""
+        name = self.name
+        dot = name.rfind(".")
+        return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
     @cached_property
     def name(self) -> str:
-        return PurePosixPath(self.rel).name
+        """`PurePosixPath(rel).name` (the walker's paths have no empty or trailing parts)."""
+        return self.rel.rpartition("/")[2]
 
     @property
     def stem(self) -> str:
