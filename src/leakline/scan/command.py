@@ -57,7 +57,6 @@ def run_scan(
     progress: bool = True,
 ) -> int:
     """Run `leakline scan` with converted arguments; the exit code (errors are raised as `LeaklineError`)."""
-    from leakline.scan.baseline import write_baseline as write_baseline_file
     from leakline.scan.engine import scan as run_engine
 
     rule_ids = [r.upper() for r in rule] if rule else None
@@ -83,6 +82,8 @@ def run_scan(
         result = run_engine(path, **scan_options)  # type: ignore[arg-type]
 
     if write_baseline:
+        from leakline.scan.baseline import write_baseline as write_baseline_file
+
         for target, findings in _baseline_targets(result, baseline, path).items():
             count = write_baseline_file(target, findings)
             print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)

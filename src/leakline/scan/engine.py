@@ -18,16 +18,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
 from leakline.findings import Finding, Severity, fingerprint
-from leakline.scan.baseline import Baseline
 from leakline.scan.context import ScanContext
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import WalkStats, discover_apps, walk_app
+
+if TYPE_CHECKING:
+    # Read only when a baseline is configured or given (it brings json writing and tempfile along).
+    from leakline.scan.baseline import Baseline
 
 IGNORE_MARKER = "leakline-ignore"
 IGNORE_MARKER_BYTES = IGNORE_MARKER.encode()
@@ -486,6 +490,8 @@ def _scan(
         prefix = app.relative_to(root).as_posix() or "."
         scanned.append(ScannedApp(prefix, app, settings))
         if baseline_path is None and config_baselines and settings.scan.baseline:
+            from leakline.scan.baseline import Baseline
+
             app_baselines[prefix] = Baseline.load(app / settings.scan.baseline)
         nested = {other for other in app_set if other != app and app in other.parents}
         index = build_index(app, settings, walk_stats, nested)
@@ -541,7 +547,11 @@ def _scan(
     result = ScanResult(
         root=root, findings=findings, stats=stats, fail_on=effective_fail_on, apps=scanned, fail_on_override=fail_on
     )
-    shared = Baseline.load(baseline_path) if baseline_path is not None else None
+    shared: Baseline | None = None
+    if baseline_path is not None:
+        from leakline.scan.baseline import Baseline
+
+        shared = Baseline.load(baseline_path)
     marked = []
     for f in findings:
         owner = result.app_of(f)
