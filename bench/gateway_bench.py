@@ -10,7 +10,7 @@ group, over the measured run): on a shared machine, throughput swings with the n
 CPU per request shows what the server itself costs; (b)/(c) of it is the throughput ratio that (c) would
 reach if it were CPU-bound.
 
-    python3 bench/gateway_bench.py [--seconds 5] [--litellm /tmp/litellm-venv/bin/litellm]
+    python3 bench/gateway_bench.py [--seconds 5] [--rounds 1] [--litellm /tmp/litellm-venv/bin/litellm]
 
 Every server is its own process on 127.0.0.1; wrk (Debian package `wrk`) is the load generator. The
 requests are benign (no leak), so (c) pays for scanning every byte and releasing it, not for redaction.
@@ -27,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -263,6 +264,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", nargs="+")
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every target this many times, alternating, and report medians")
     parser.add_argument("--litellm", default="/tmp/litellm-venv/bin/litellm")
     parser.add_argument("--workers", type=int, default=1,
                         help="also run `leakline serve --workers N` as (c2) (N > 1; reported beside (c))")
@@ -328,21 +331,28 @@ def main() -> int:
                 print(f"(d) skipped: LiteLLM did not start; see {work / f'{lite_port}.log'}", file=sys.stderr)
         else:
             print(f"(d) skipped: {args.litellm} not found", file=sys.stderr)
-        results: dict[tuple[str, bool, int], dict[str, float]] = {}
-        for stream in (False, True):
-            for connections in (1, 50):
-                for name, (url, headers) in targets.items():
-                    script = wrk_script(work, stream, headers)
-                    run_wrk(url, script, connections, 1)  # warm-up (pools, JIT-free but caches)
-                    pgid = group_of[int(url.split(":")[2].split("/")[0])]
-                    cpu0 = group_cpu_seconds(pgid)
-                    results[(name, stream, connections)] = r = run_wrk(url, script, connections, args.seconds)
-                    r["cpu_ms"] = 1000 * (group_cpu_seconds(pgid) - cpu0) / max(1.0, r["requests"])
-                    print(f"{name:15} {'stream' if stream else 'whole ':6} c={connections:<3} "
-                          f"{r['rps']:9.1f} req/s  p50 {r['p50']:8.2f} ms  p99 {r['p99']:8.2f} ms"
-                          f"  cpu/req {r['cpu_ms']:6.3f} ms"
-                          + (f"  non-2xx: {r['non2xx']:.0f}" if r["non2xx"] else ""), flush=True)
-        print()
+        rounds: dict[tuple[str, bool, int], list[dict[str, float]]] = {}
+        for round_no in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                print(f"-- round {round_no} of {args.rounds}", flush=True)
+            for stream in (False, True):
+                for connections in (1, 50):
+                    for name, (url, headers) in targets.items():
+                        script = wrk_script(work, stream, headers)
+                        run_wrk(url, script, connections, 1)  # warm-up (pools, JIT-free but caches)
+                        pgid = group_of[int(url.split(":")[2].split("/")[0])]
+                        cpu0 = group_cpu_seconds(pgid)
+                        r = run_wrk(url, script, connections, args.seconds)
+                        r["cpu_ms"] = 1000 * (group_cpu_seconds(pgid) - cpu0) / max(1.0, r["requests"])
+                        rounds.setdefault((name, stream, connections), []).append(r)
+                        print(f"{name:15} {'stream' if stream else 'whole ':6} c={connections:<3} "
+                              f"{r['rps']:9.1f} req/s  p50 {r['p50']:8.2f} ms  p99 {r['p99']:8.2f} ms"
+                              f"  cpu/req {r['cpu_ms']:6.3f} ms"
+                              + (f"  non-2xx: {r['non2xx']:.0f}" if r["non2xx"] else ""), flush=True)
+        # Each figure is the median over the rounds (a round runs every target once, so a neighbour's
+        # load spike hits one round's runs, not all of one target's).
+        results = {key: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for key, runs in rounds.items()}
+        print(f"\nmedians of {args.rounds} round(s):" if args.rounds > 1 else "")
         for stream in (False, True):
             mode = "stream" if stream else "whole"
             for connections in (1, 50):
@@ -351,6 +361,11 @@ def main() -> int:
                 a = results[("a upstream", stream, connections)]
                 line = (f"{mode:6} c={connections:<3} (c)/(b) throughput {c['rps'] / b['rps']:.2f}"
                         f"  (b)/(c) CPU per request {b['cpu_ms'] / c['cpu_ms']:.2f}")
+                if args.rounds > 1:
+                    per_round = [cr["rps"] / br["rps"] for cr, br in zip(rounds[("c leakline", stream, connections)],
+                                                                         rounds[("b pass-through", stream, connections)],
+                                                                         strict=True)]
+                    line += f" (rounds {min(per_round):.2f}-{max(per_round):.2f})"
                 c2 = results[("c' routes only", stream, connections)]
                 line += f"  (c')/(b) {c2['rps'] / b['rps']:.2f}"
                 for name in extra:
