@@ -21,34 +21,24 @@ from typing import Any
 from leakline.guard.sanitize.matchers import SECRET_ANCHORS, Triggers
 
 _AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET = range(8)
-# Hyperscan reports match ends; each trigger pattern's digit sits a fixed distance before its end.
+# Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
 # A digit trigger is the first digit of a run of at least 7 number characters (the shortest identifier,
-# 1.2.3.4, has 7) that does not start inside a word, or the first digit after letters that begin an
-# identifier at a word boundary: two capitals (IBAN, NINO `AB 12...`), six (codice fiscale), X/Y/Z and
-# seven digits (NIE). Prices, versions, counts in prose, and digits inside words (base64, tracking ids,
-# SKUs), none of which a number matcher could accept, never reach Python. `\b` is ASCII here, like
-# `_is_alnum`: letters, digits and `_` are word characters, and the projection's `?` is not.
+# 1.2.3.4, has 7), or a digit right after two capitals (IBAN, NINO, codice fiscale): prices, versions and
+# counts in prose never reach Python.
 _HS_PATTERNS: tuple[tuple[int, bytes, int], ...] = (
     (_AT, rb"@", 1),
-    (_DIGIT, rb"\b[0-9][0-9 \-./)]{6}", 7),
-    (_DIGIT, rb"\b[XYZ][0-9]{7}", 7),
-    (_LETTER_DIGIT, rb"\b[A-Z][A-Z] ?[0-9]", 1),
-    (_LETTER_DIGIT, rb"\b[A-Z]{6}[0-9]", 1),
+    (_DIGIT, rb"[^0-9][0-9][0-9 \-./)]{6}", 7),
+    (_LETTER_DIGIT, rb"[A-Z][A-Z] ?[0-9]", 1),
     (_DCOLON, rb"::", 2),
     (_HEXCOLON, rb"[0-9A-Fa-f]:[0-9A-Fa-f]", 2),
 )
-_NOT_WORD_BEFORE = r"(?<![A-Za-z0-9_])"
-_RE_DIGIT = re.compile(
-    _NOT_WORD_BEFORE + r"[0-9](?=[0-9 \-./)]{6})"
-    rf"|(?<={_NOT_WORD_BEFORE}[XYZ])[0-9](?=[0-9]{{6}})"
-    rf"|(?<={_NOT_WORD_BEFORE}[A-Z][A-Z])[0-9]|(?<={_NOT_WORD_BEFORE}[A-Z][A-Z] )[0-9]"
-    rf"|(?<={_NOT_WORD_BEFORE}[A-Z]{{6}})[0-9]"
-)
+_RE_DIGIT = re.compile(r"(?<![0-9])[0-9](?=[0-9 \-./)]{6})|(?<=[A-Z][A-Z])[0-9]|(?<=[A-Z][A-Z] )[0-9]")
 _SECRET_BASE = 1000
 _ANCHOR_LENGTHS = tuple(len(a) for a in SECRET_ANCHORS)
+_HS_START_DIGIT = re.compile(rb"[0-9][0-9 \-./)]{6}")
 _RE_COLON = re.compile(r"(?<=:):|(?<=[0-9A-Fa-f]):(?=[0-9A-Fa-f])")
-LOCAL_LOOKBEHIND = 7
-"""A trigger at `p` depends on text from `p - 7` (the boundary before a codice fiscale's six letters)..."""
+LOCAL_LOOKBEHIND = 3
+"""A trigger at `p` depends on text from `p - 3` (`AB 1`, a non-digit before a digit, a hex digit before `:`)..."""
 LOCAL_LOOKAHEAD = 6
 """...to `p + 6` (a digit trigger needs six more number characters)."""
 LocalTriggers = dict[str, list[int]]
@@ -180,7 +170,10 @@ class HyperscanEngine(TriggerEngine):
         data = text.encode("ascii", "replace")
         buckets = self._buckets(data)
         at = [e - 1 for e in buckets[_AT]]
-        digit = sorted({e - 7 for e in buckets[_DIGIT]} | {e - 1 for e in buckets[_LETTER_DIGIT]})
+        digits = {e - 7 for e in buckets[_DIGIT]} | {e - 1 for e in buckets[_LETTER_DIGIT]}
+        if _HS_START_DIGIT.match(data):
+            digits.add(0)
+        digit = sorted(digits)
         colon = sorted({e - 2 for e in buckets[_DCOLON]} | {e - 2 for e in buckets[_HEXCOLON]})
         return Triggers(
             at=at,
@@ -197,8 +190,7 @@ class HyperscanEngine(TriggerEngine):
     ) -> tuple[LocalTriggers, int, int]:
         local_to = len(text) if final else max(local_from, len(text) - LOCAL_LOOKAHEAD)
         # Every pattern that can report something new lies inside this slice: triggers need LOCAL_LOOKBEHIND
-        # characters before their position, gates at most `gate_reach` before their end. (A `\b` pattern
-        # that takes the slice's start for a boundary reports a trigger before `local_from`: dropped below.)
+        # characters before their position, gates at most `gate_reach` before their end.
         a = max(0, min(local_from - LOCAL_LOOKBEHIND, gate_from - self.gate_reach))
         data = text[a:].encode("ascii", "replace")
         found: list[tuple[int, int]] = []
@@ -228,6 +220,8 @@ class HyperscanEngine(TriggerEngine):
                     colon.append(end - 2 + a)
             elif pattern_id != _PROTECTED and end > gate_end:
                 gate_end = end
+        if a == 0 and lo <= 0 < hi and _HS_START_DIGIT.match(data):
+            digit.append(0)
         if len(digit) > 1:
             digit = sorted(set(digit))
         if len(colon) > 1:
