@@ -1,5 +1,7 @@
 """The sanitizer's shortcuts reject only what the full checks would reject: the number matcher's shape plan
-never drops a span `_classify` accepts, on random texts built to hit every branch of it."""
+never drops a span `_classify` accepts, its letter-prefix checks never skip an identifier that
+`_letter_prefixed` finds, the secret windows find what a whole-text scan finds, on random texts built to
+hit every branch."""
 
 from __future__ import annotations
 
@@ -143,3 +145,44 @@ def test_utf8_length_from_the_projection_is_the_encoded_length(seed: int) -> Non
         assert utf8_length(text) == expected
     assert utf8_length("x€", b"x?") == 4
     assert utf8_length("a\U0001f600?", b"a??") == 6
+
+
+_IDS = ("GB29 NWBK 6016 1331 9268 19", "GB29NWBK60161331926819", "DE89370400440532013000", "AB123456C",
+        "AB 12 34 56 C", "RSSMRA85T10A562S", "X1234567L", "Y1234567X", "12345678Z", "4111 1111 1111 1111")  # fmt: skip
+
+
+def _word_soup(seed: int, pieces: int) -> str:
+    """Identifiers that start with letters, inside words and after word boundaries of every kind (`_`,
+    digits, lower- and upper-case letters, non-ASCII letters), among digit runs and base64-like tokens."""
+    rng = random.Random(seed)
+    glue = ("", "", " ", "_", "a", "Q", "é", "É", "ß", "-", "/", "\n", "9", "XY", "AB ")
+    out: list[str] = []
+    for _ in range(pieces):
+        roll = rng.random()
+        if roll < 0.3:
+            out.append(rng.choice(_IDS))
+        elif roll < 0.6:
+            out.append("".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(3, 30))))
+        else:
+            head = rng.choice(("X", "Y", "Z", "AB", "AB ", "ABCDEF", "IT", "GB"))
+            out.append(head + "".join(rng.choice(string.digits + " ") for _ in range(rng.randint(1, 20))))
+        out.append(rng.choice(glue))
+    return "".join(out)
+
+
+def test_letter_prefix_checks_never_skip_an_identifier() -> None:
+    from leakline.guard.sanitize.matchers import Triggers
+
+    matcher = NumberMatcher(("DE", "FR", "GB", "US"))
+    kinds: set[str] = set()
+    for seed in range(6):
+        text = _word_soup(seed, 4000)
+        for p in range(1, len(text)):
+            if not text[p].isdigit() or not ("A" <= text[p - 1] <= "Z" or text[p - 1] == " "):
+                continue
+            expected = list(matcher._letter_prefixed(text, p))
+            found = list(matcher.find(text, Triggers(digit=[p])))
+            assert all(c in found for c in expected), (text[max(0, p - 10) : p + 20], expected, found)
+            kinds.update(f"{c.detector}:{text[c.start]}" for c in expected)
+    # IBAN (GB, DE), NINO, codice fiscale and NIE were all found, so each branch was exercised.
+    assert {"iban:G", "iban:D", "uk_nino:A", "national_id:R", "national_id:X", "national_id:Y"} <= kinds

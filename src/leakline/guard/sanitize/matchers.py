@@ -87,6 +87,10 @@ class LocalMatcher(Matcher):
         return Triggers(**fields)
 
 
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+"""What `_is_alnum` accepts, for a set lookup in hot loops."""
+
+
 def _is_digit(ch: str) -> bool:
     return "0" <= ch <= "9"
 
@@ -289,10 +293,19 @@ class NumberMatcher(LocalMatcher):
         national_prefix, nanp = self._national_prefix, self._nanp
         for p in triggers.digit:
             prev = text[p - 1] if p else ""
-            if "A" <= prev <= "Z" or (prev == " " and "A" <= _char(text, p - 2) <= "Z"):
-                out.extend(self._letter_prefixed(text, p))
-            if _is_alnum(prev):
+            if prev in _WORD:
+                # Inside a word only an identifier that begins with capitals after a non-word character can
+                # end its letters here: two (IBAN, NINO), six (codice fiscale), or X/Y/Z (NIE). Base64,
+                # tracking ids and SKUs fail all three at once.
+                if "A" <= prev <= "Z" and (
+                    p < 7 or text[p - 3] not in _WORD or text[p - 7] not in _WORD
+                    or (prev in "XYZ" and text[p - 2] not in _WORD)
+                ):  # fmt: skip
+                    out.extend(self._letter_prefixed(text, p))
                 continue  # every span from here starts inside a word (`_classify` rejects them all)
+            if prev == " " and p >= 3 and "A" <= text[p - 2] <= "Z" and "A" <= text[p - 3] <= "Z":
+                if p < 4 or text[p - 4] not in _WORD:  # `AB 12 34 56 C` after a non-word character
+                    out.extend(self._letter_prefixed(text, p))
             # Bounded: a long table of digits must not make each of its triggers read to its end.
             region = region_at(text, p, p + _REGION_REACH)
             if region is None or region.end() - p < MIN_REGION_CHARS:
