@@ -6,6 +6,7 @@ hit every branch."""
 from __future__ import annotations
 
 import random
+import re
 import string
 
 import pytest
@@ -186,3 +187,17 @@ def test_letter_prefix_checks_never_skip_an_identifier() -> None:
             kinds.update(f"{c.detector}:{text[c.start]}" for c in expected)
     # IBAN (GB, DE), NINO, codice fiscale and NIE were all found, so each branch was exercised.
     assert {"iban:G", "iban:D", "uk_nino:A", "national_id:R", "national_id:X", "national_id:Y"} <= kinds
+
+
+def test_ipv6_run_start_is_the_tail_search_start() -> None:
+    from leakline.guard.sanitize.matchers import _LAST_NOT_HEX, IPV6_MAX
+
+    tail = re.compile(r"[0-9A-Fa-f:.]{0,45}\Z")  # what the matcher searched before: slow, but plainly right
+    rng = random.Random(5)
+    text = "".join(rng.choice("0123456789abcdefABCDEF:.:: gx\n€") for _ in range(40_000))
+    for p in range(len(text)):
+        lo = max(0, p - IPV6_MAX)
+        other = _LAST_NOT_HEX.match(text, lo, p)
+        expected = tail.search(text, lo, p)
+        assert expected is not None
+        assert (lo if other is None else other.end()) == expected.start(), p

@@ -467,7 +467,8 @@ def _phone_valid(number: str, region: str | None) -> bool:
 # ---- IPv6 --------------------------------------------------------------------------------------------
 
 IPV6_MAX = 45
-_HEXRUN_TAIL = re.compile(r"[0-9A-Fa-f:.]{0,45}\Z")
+_LAST_NOT_HEX = re.compile(r"(?s:.*)[^0-9A-Fa-f:.]")
+"""Greedy: `match(text, lo, p)` ends just after the last character in `text[lo:p]` that no address has."""
 _HEXRUN = re.compile(r"[0-9A-Fa-f:.]{0,45}")
 
 
@@ -482,11 +483,13 @@ class Ipv6Matcher(LocalMatcher):
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         seen: set[tuple[int, int]] = set()
         for p in triggers.colon:
-            left = _HEXRUN_TAIL.search(text, max(0, p - IPV6_MAX), p)
+            # The hex run ending at `p`, at most IPV6_MAX long: from just after the last other character.
+            lo = max(0, p - IPV6_MAX)
+            other = _LAST_NOT_HEX.match(text, lo, p)
             right = _HEXRUN.match(text, p)
-            if left is None or right is None:
+            if right is None:
                 continue
-            start, end = left.start(), right.end()
+            start, end = (lo if other is None else other.end()), right.end()
             while end > start and text[end - 1] in ".:" and not text[start:end].endswith("::"):
                 end -= 1
             if (start, end) in seen or _is_alnum(_char(text, start - 1)) or _is_alnum(_char(text, end)):
