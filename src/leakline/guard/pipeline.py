@@ -48,6 +48,7 @@ from leakline.guard.metrics import GatewayMetrics
 from leakline.guard.policies import RoutePolicies, RoutePolicy, TextSanitizer, hits_of, redact_prompt, with_canary
 from leakline.guard.residency import Decision, decide, parse_networks, peer_is_trusted, visitor_country
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
+from leakline.guard.surrogates import has_surrogate_escape, lone_surrogate_field, without_lone_surrogates
 from leakline.signals import Signal, SignalKind
 
 if TYPE_CHECKING:
@@ -326,6 +327,14 @@ class Gateway:
             raise MalformedJson(f"request body is not valid JSON at byte offset {offset}: {exc.msg}") from None
         if not isinstance(data, dict):
             raise BadRequest("request body must be a JSON object")
+        if has_surrogate_escape(text):
+            field_path = lone_surrogate_field(data)
+            if field_path is not None:
+                raise BadRequest(
+                    f"request body field {field_path} holds a lone UTF-16 surrogate escape (\\uD800-\\uDFFF "
+                    "without its pair): text must be valid Unicode",
+                    param=field_path,
+                )
         req.body = data
         return data
 
@@ -567,9 +576,11 @@ class Route:
                 raise UpstreamProtocolError(f"the upstream {url} sent more than {MAX_UPSTREAM_BODY_BYTES} bytes")
         raw = parts[0] if len(parts) == 1 else b"".join(parts)
         try:
-            return json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            data = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise UpstreamProtocolError(f"the upstream {url} sent a body that is not JSON") from None
+        return without_lone_surrogates(data) if has_surrogate_escape(text) else data
 
     async def whole(
         self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, url: str
@@ -607,7 +618,7 @@ class Route:
     def sanitize_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan) -> str:
         result = sanitizer.sanitize(text)
         scan.upstream_parts.append(text)
-        scan.scanned_bytes += len(text.encode("utf-8"))
+        scan.scanned_bytes += result.scanned_bytes
         scan.hits.extend(hits_of(result.hits))
         if result.blocked:
             scan.blocked = True
@@ -837,6 +848,8 @@ class _StreamRelay:
             chunk = json.loads(data)
         except json.JSONDecodeError:
             raise UpstreamProtocolError(f"the upstream {url} sent an SSE event that is not JSON") from None
+        if has_surrogate_escape(data):
+            chunk = without_lone_surrogates(chunk)
         if not isinstance(chunk, dict):
             raise UpstreamProtocolError(f"the upstream {url} sent an SSE event that is not a JSON object")
         if "error" in chunk and "choices" not in chunk:
