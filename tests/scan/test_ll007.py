@@ -108,7 +108,8 @@ def test_sinks_classified_from_the_files_last_names_match_those_classified_from_
     from leakline.scan.sinks import classify_sink
     from leakline.scan.walker import WalkStats
 
-    roots = [p.parent for p in (FIXTURE.parents[2]).rglob("package.json") if "node_modules" not in p.parts]
+    # The fixture apps as committed (their `next build` output and node_modules are generated, not fixtures).
+    roots = [p.parent for p in FIXTURE.parents[2].rglob("package.json") if {"node_modules", ".next"}.isdisjoint(p.parts)]
     roots.append(FIXTURE.parents[4] / "examples" / "vulnerable-shop")
     calls = sinks = 0
     for root in roots:
@@ -124,4 +125,4 @@ def test_sinks_classified_from_the_files_last_names_match_those_classified_from_
                 ), (f.rel, node.start_point)
                 calls += 1
                 sinks += plain is not None
-    assert calls > 1000 and sinks > 50
+    assert calls > 500 and sinks > 40
