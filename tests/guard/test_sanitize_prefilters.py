@@ -201,3 +201,32 @@ def test_ipv6_run_start_is_the_tail_search_start() -> None:
         expected = tail.search(text, lo, p)
         assert expected is not None
         assert (lo if other is None else other.end()) == expected.start(), p
+
+
+def test_checksum_shortcuts_agree_with_the_per_character_rules() -> None:
+    from leakline.guard.sanitize import checks
+
+    def luhn(digits: str) -> bool:
+        total = sum(checks.LUHN_DOUBLED[ord(ch) - 48] if i % 2 else ord(ch) - 48 for i, ch in enumerate(reversed(digits)))
+        return total % 10 == 0
+
+    def iban_mod97(compact: str) -> bool:
+        value = 0
+        for ch in compact[4:] + compact[:4]:
+            if not ("0" <= ch <= "9" or "A" <= ch <= "Z"):
+                return False
+            value = (value * (10 if ch <= "9" else 100) + ord(ch) - (48 if ch <= "9" else 55)) % 97
+        return value == 1
+
+    rng = random.Random(11)
+    valid_cards = valid_ibans = 0
+    for _ in range(50_000):
+        digits = "".join(rng.choice(string.digits) for _ in range(rng.randint(1, 20)))
+        assert checks.luhn_ok(digits) == luhn(digits), digits
+        valid_cards += luhn(digits)
+        country = rng.choice(sorted(checks.IBAN_LENGTHS))
+        body = "".join(rng.choice(string.digits + string.ascii_uppercase + "a") for _ in range(checks.IBAN_LENGTHS[country] - 4))
+        compact = country + rng.choice(string.digits) + rng.choice(string.digits) + body
+        assert checks.iban_ok(compact) == iban_mod97(compact), compact
+        valid_ibans += iban_mod97(compact)
+    assert valid_cards > 4000 and valid_ibans > 100
