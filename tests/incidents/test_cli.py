@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from leakline.obligations import assess, load_facts
@@ -211,7 +212,10 @@ def test_high_risk_incident_drafts_every_kind_of_notice_in_its_language(cli: Cli
 
 
 def test_worker_and_ack_from_the_command_line(cli: Cli, env: Env) -> None:
-    doc = _open(cli, env, facts_file(env.directory))
+    # The worker runs on the real clock: the breach must be recent, or deadlines (NIS2's 24 h early
+    # warning) have passed and reminders go out too.
+    aware = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
+    doc = _open(cli, env, facts_file(env.directory, aware_at=aware.isoformat()))
     code, out, err = cli("worker", "--once", "--config", str(env.config))
     assert code == 0, err
     assert json.loads(out) == {"sent": 2, "retried": 0, "dead": 0, "lost_leases": 0, "escalations": 0, "reminders": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,9 @@ from tests.incidents.helpers import FACTS
 from tests.store.helpers import Env
 
 T0 = datetime.now(UTC).replace(microsecond=0)
+RECENT_FACTS = dict(FACTS, aware_at=(T0 - timedelta(minutes=30)).isoformat())
+"""The shared facts, aware half an hour before T0: T0 is the real clock (leases, SMTP dates), so a fixed
+awareness date would put the 24 h and 72 h deadlines behind T0 a day after it was written."""
 
 
 @contextmanager
@@ -39,7 +42,7 @@ def open_incident(rt: Runtime, *, now: datetime = T0, facts: dict[str, Any] | No
             session,
             rt.settings,
             recorder=rt.recorder,
-            facts=parse_facts(facts or FACTS, source="test"),
+            facts=parse_facts(facts or RECENT_FACTS, source="test"),
             title="Chat leak",
             actor="test",
             now=now,
