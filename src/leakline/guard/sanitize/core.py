@@ -206,9 +206,10 @@ class Sanitizer:
         """The reported hits for `candidates` of `text`; `offset` shifts them to whole-response offsets."""
         actions = self.policy.actions
         return [
-            DetectorHit(d, actions[d], c.start + offset, c.end + offset, redact(text[c.start : c.end]))
+            DetectorHit(
+                c.detector, actions[c.detector], c.start + offset, c.end + offset, redact(text[c.start : c.end])
+            )
             for c in candidates
-            for d in (c.detector,)
         ]
 
     def render(self, text: str, hits: Sequence[Candidate], lo: int, hi: int) -> tuple[str, bool]:

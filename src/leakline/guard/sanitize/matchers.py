@@ -240,7 +240,7 @@ def shape_may_match(
     sizes: tuple[int, ...], seps: tuple[str, ...], plus: bool, zeros: int, national_prefix: bool, nanp: bool
 ) -> bool:
     """False when `NumberMatcher._classify` rejects every span of this shape, whatever its digits and
-    neighbours (tests/guard/test_sanitize_detectors.py checks it against `_classify` on random texts).
+    neighbours (tests/guard/test_sanitize_prefilters.py checks it against `_classify` on random texts).
 
     One clause per branch of `_classify`, each the shape condition of that branch only."""
     n = sum(sizes)
