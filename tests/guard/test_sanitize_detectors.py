@@ -163,3 +163,32 @@ def test_secret_windows_around_anchors_match_a_whole_text_scan(sanitizer: Saniti
     assert fast == slow
     assert [(d, text[s:e][:12]) for d, s, e in fast] == [("secret", jwt[:12]), ("secret", pem[:12]), ("secret", google[:12])]
     assert fast[0][2] - fast[0][1] == len(jwt)
+
+
+def test_ssn_context_is_a_word_not_the_marker_of_an_earlier_redaction(sanitizer: Sanitizer) -> None:
+    # A bare nine-digit run is an SSN only after the word SSN or "social security"; the US_SSN inside a
+    # redaction marker is not that word (re-sanitizing redacted text must find nothing new).
+    assert _hits(sanitizer, "SSN: 123456789") == [("us_ssn", "123456789")]
+    assert _hits(sanitizer, "SSNs 123456789") == [("us_ssn", "123456789")]
+    assert _hits(sanitizer, "[REDACTED:US_SSN] 123456789") == []
+    assert _hits(sanitizer, "order PASSNO 123456789") == []
+
+
+AWS_VALUE = "Qm8r2Zt7vKp1Xw9Ld4Hs6Nb3Jc5Fy0Ge+Ta/Ru7W"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Aws_Secret_Key: {AWS_VALUE}",
+        f"SECRETACCESSKEY = {AWS_VALUE}",
+        # An exact-case name far away used to open the `re` engine's check but not Hyperscan's window.
+        f"aws_secret rotated. {'x ' * 2000}Aws_Secret_Key = {AWS_VALUE}",
+    ],
+)
+def test_an_aws_key_under_a_name_in_any_case_is_found_by_both_engines(
+    sanitizer: Sanitizer, re_sanitizer: Sanitizer, text: str
+) -> None:
+    expected = [("secret", AWS_VALUE)]
+    assert _hits(sanitizer, text) == expected
+    assert _hits(re_sanitizer, text) == expected

@@ -153,6 +153,8 @@ _BY_ANCHOR: tuple[tuple[str, tuple[_Shape, ...]], ...] = (
 
 # AWS secret keys have no prefix: only a 40-character value right after its well-known name counts.
 _AWS_SECRET_NAMES = ("aws_secret", "AWS_SECRET", "awsSecret", "AwsSecret", "secretAccessKey", "SecretAccessKey")
+_AWS_SECRET_NAME = re.compile(r"(?i:aws_?secret|secretaccesskey)")
+"""The name part of `_AWS_SECRET`, in any case: a text without it holds no AWS secret key."""
 _AWS_SECRET = re.compile(
     r"(?i:aws_?secret_?(?:access_?)?key|secretAccessKey)[\"']?\s*[:=]\s*[\"']?"
     r"(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
@@ -261,7 +263,11 @@ def find_secrets(
                 resume = max(resume, match.end())
                 break
             pos = text.find(anchor, resume)
-    if any(name in (text if anchors is None else anchors) for name in _AWS_SECRET_NAMES):
+    if (
+        _AWS_SECRET_NAME.search(text) is not None
+        if anchors is None
+        else any(name in anchors for name in _AWS_SECRET_NAMES)
+    ):
         for match in _AWS_SECRET.finditer(text):
             start, end = match.span("value")
             if _plausible(SecretKind.AWS_SECRET_KEY, text[start:end], text, start):

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from leakline.guard.sanitize.matchers import SECRET_ANCHORS, Triggers
+from leakline.guard.sanitize.matchers import AWS_SECRET_NAMES, SECRET_ANCHORS, Triggers
 
 _AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET = range(8)
 # Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
@@ -135,7 +135,8 @@ class HyperscanEngine(TriggerEngine):
         for i, anchor in enumerate(SECRET_ANCHORS):
             expressions.append(re.escape(anchor).encode())
             ids.append(_SECRET_BASE + i)
-            flags.append(0)
+            # find_secrets reads an AWS key's name in any case (`Aws_Secret_Key:`): so must its anchor.
+            flags.append(hyperscan.HS_FLAG_CASELESS if anchor in AWS_SECRET_NAMES else 0)
         self._has_canary = bool(canary_patterns)
         self._has_protected = bool(protected_patterns)
         # A gate match that ends after `gate_from` starts at most this far before it (canary spellings are

@@ -170,7 +170,7 @@ _CODICE_FISCALE = re.compile(r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRS
 _DNI_LETTER = re.compile(r"[ \-]?([A-Z])")
 # Words that make a bare digit run an identifier rather than an order number (checked just before it).
 _ID_CONTEXT = {
-    "ssn": re.compile(r"(?i)(?:ssn|social security)"),
+    "ssn": re.compile(r"(?i)(?:\bssns?\b|social security)"),  # not the US_SSN of a redaction marker
     "de_steuer_id": re.compile(r"(?i)(?:steuer|idnr|identifikationsnummer|tax id|\btin\b)"),
     "pl_pesel": re.compile(r"(?i)pesel"),
     "nl_bsn": re.compile(r"(?i)(?:\bbsn\b|burgerservice|sofi)"),
@@ -511,6 +511,10 @@ class Ipv6Matcher(LocalMatcher):
 # The literal anchors `find_secrets` starts every pattern from: the engine finds them in its one pass, and
 # find_secrets then runs only on windows around them (it makes ~25 passes of str.find over what it gets).
 SECRET_ANCHORS: tuple[str, ...] = tuple(anchor for anchor, _ in _BY_ANCHOR) + _AWS_SECRET_NAMES
+AWS_SECRET_NAMES = frozenset(_AWS_SECRET_NAMES)
+"""Anchors matched in any case (the engine's pattern and `_anchors_within` alike), as find_secrets reads them."""
+_AWS_LOWER = tuple((name, name.lower()) for name in _AWS_SECRET_NAMES)
+_AWS_LONGEST = max(len(name) for name in _AWS_SECRET_NAMES)
 _ANCHORS_BY_FIRST: dict[str, tuple[str, ...]] = {
     first: tuple(a for a in SECRET_ANCHORS if a[0] == first) for first in {a[0] for a in SECRET_ANCHORS}
 }
@@ -561,6 +565,11 @@ def _anchors_within(text: str, positions: Sequence[int], lo: int, hi: int) -> se
         for anchor in _ANCHORS_BY_FIRST.get(text[a], ()):
             if a + len(anchor) <= hi and text.startswith(anchor, a):
                 present.add(anchor)
+        if text[a] in "aAsS":
+            head = text[a : a + _AWS_LONGEST].lower()
+            for name, lower in _AWS_LOWER:
+                if a + len(name) <= hi and head.startswith(lower):
+                    present.add(name)
     return present
 
 
