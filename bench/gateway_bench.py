@@ -240,6 +240,17 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / tick
 
 
+def settle(pgids: list[int], limit: float = 30.0) -> None:
+    """Wait until the servers are idle: LiteLLM keeps working off its backlog for seconds after wrk stops,
+    which slowed whichever target ran next (the pass-through's CPU per request doubled in later rounds)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(group_cpu_seconds(g) for g in pgids)
+        time.sleep(0.5)
+        if sum(group_cpu_seconds(g) for g in pgids) - before < 0.05:
+            return
+
+
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
@@ -339,6 +350,7 @@ def main() -> int:
                 for connections in (1, 50):
                     for name, (url, headers) in targets.items():
                         script = wrk_script(work, stream, headers)
+                        settle(list(group_of.values()))
                         run_wrk(url, script, connections, 1)  # warm-up (pools, JIT-free but caches)
                         pgid = group_of[int(url.split(":")[2].split("/")[0])]
                         cpu0 = group_cpu_seconds(pgid)
