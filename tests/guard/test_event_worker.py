@@ -13,16 +13,7 @@ from leakline.config import parse_settings
 from leakline.guard import events as events_module
 from leakline.guard.build import default_events
 from leakline.guard.events import EventWorker, Exchange
-from leakline.guard.signals_out import SignalSink
-from leakline.signals import Signal
-
-
-class _Collect(SignalSink):
-    def __init__(self) -> None:
-        self.signals: list[Signal] = []
-
-    def emit(self, signal: Signal) -> None:
-        self.signals.append(signal)
+from tests.guard.test_gateway_signals import _Collect
 
 
 class _GatedAudit:
