@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from leakline.guard.errors import GatewayConfigError, ModelNotAllowed, Unauthorized
-from leakline.guard.settings import POLICY_ROUTES, ClientSettings
+from leakline.guard.settings import ClientSettings
 
 BEARER_PREFIX = "bearer "
 
@@ -47,13 +47,19 @@ class Client:
     sanitize_actions: Overrides = ()
     routes: tuple[tuple[str, KeyPolicy], ...] = ()
     """The key's own policy on routes where `[clients.routes."<path>"]` changes it."""
+    default_policy: KeyPolicy = field(init=False, repr=False, compare=False)
+    """What the key changes on every other route (its `sanitize_actions`), made once."""
+
+    def __post_init__(self) -> None:
+        default = KeyPolicy(self.sanitize_actions) if self.sanitize_actions else NO_KEY_POLICY
+        object.__setattr__(self, "default_policy", default)
 
     def policy_on(self, path: str) -> KeyPolicy:
-        """What this key changes on route `path` (a route without its own table: the key's actions)."""
+        """What this key changes on route `path`."""
         for route, policy in self.routes:
             if route == path:
                 return policy
-        return KeyPolicy(self.sanitize_actions) if self.sanitize_actions else NO_KEY_POLICY
+        return self.default_policy
 
     def check_model(self, model: str) -> None:
         if self.models and model not in self.models:
@@ -96,21 +102,18 @@ class KeyStore:
             if digest in table:
                 raise GatewayConfigError(f"{source}: clients[{index}]: same key as client {table[digest].name!r}")
             own = dict(item.sanitize_actions)
-            routes: list[tuple[str, KeyPolicy]] = []
-            for path in POLICY_ROUTES:  # other paths in item.routes are refused by check_gateway_settings
-                route = item.routes.get(path)
-                if route is not None:
-                    merged = tuple(sorted({**own, **route.sanitize_actions}.items()))
-                    routes.append((path, KeyPolicy(merged, route.redact_prompts, route.insert_canary)))
-                elif own:
-                    routes.append((path, KeyPolicy(tuple(sorted(own.items())))))
+            routes = tuple(
+                (path, KeyPolicy(tuple(sorted({**own, **route.sanitize_actions}.items())), route.redact_prompts,
+                                 route.insert_canary))
+                for path, route in item.routes.items()
+            )  # fmt: skip
             table[digest] = Client(
                 item.name,
                 tuple(item.models),
                 tuple(item.regions),
                 item.country,
                 tuple(sorted(own.items())),
-                tuple(routes),
+                routes,
             )
         return cls(table)
 

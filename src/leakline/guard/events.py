@@ -242,7 +242,7 @@ class EventWorker:
         while True:
             woken = self._wake.wait(FLUSH_EVERY_SECONDS)
             self._wake.clear()
-            if woken and BATCH_WINDOW_SECONDS:
+            if woken:
                 time.sleep(BATCH_WINDOW_SECONDS)
             while self._pending:
                 item = self._pending.popleft()

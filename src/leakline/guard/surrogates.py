@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 REPLACEMENT = "\ufffd"
-_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE = re.compile("[\ud800-\udfff]")
 
 

@@ -515,8 +515,9 @@ AWS_SECRET_NAMES = frozenset(_AWS_SECRET_NAMES)
 """Anchors matched in any case (the engine's pattern and `_anchors_within` alike), as find_secrets reads them."""
 _AWS_LOWER = tuple((name, name.lower()) for name in _AWS_SECRET_NAMES)
 _AWS_LONGEST = max(len(name) for name in _AWS_SECRET_NAMES)
+_EXACT_ANCHORS = tuple(a for a in SECRET_ANCHORS if a not in _AWS_SECRET_NAMES)
 _ANCHORS_BY_FIRST: dict[str, tuple[str, ...]] = {
-    first: tuple(a for a in SECRET_ANCHORS if a[0] == first) for first in {a[0] for a in SECRET_ANCHORS}
+    first: tuple(a for a in _EXACT_ANCHORS if a[0] == first) for first in {a[0] for a in _EXACT_ANCHORS}
 }
 _NON_SPACE_RUN = re.compile(r"\S*")
 SECRET_LEFT_CONTEXT = 512
