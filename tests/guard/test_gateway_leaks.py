@@ -169,6 +169,44 @@ def test_a_raising_detector_refuses_the_response(fresh_env: Env, monkeypatch: py
     assert [(r[0], r[1]) for r in _signals(fresh_env)] == [("leak-caught", "high")]
 
 
+class _ExplodingAtTheEnd:
+    """Passes deltas through and fails when the stream is flushed: the refusal comes after text went out."""
+
+    hits: tuple[()] = ()
+    blocked = False
+
+    def stream(self) -> Any:
+        return self
+
+    def feed(self, delta: str) -> str:
+        return delta
+
+    def finish(self) -> str:
+        raise RuntimeError("detector bug")
+
+
+def test_a_detector_failing_at_the_end_of_a_stream_ends_it_with_content_filter(
+    fresh_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fresh_env.gateway, "_sanitizer", _ExplodingAtTheEnd())
+    fresh_env.gateway.policies.reset()
+    # The catalogue answer is larger than one socket read: its first reads go out before the flush fails.
+    response = chat(fresh_env, "the catalogue please", stream=True)
+    assert response.status_code == 200  # the stream had begun: it cannot turn into an error status
+    events = sse_events(response.text)
+    # Text sent before the failure (never the read in which it failed), the refusal once, then [DONE].
+    sent = streamed_content(events)
+    assert sent and SCRIPTS["catalogue"].text.startswith(sent) and sent != SCRIPTS["catalogue"].text
+    assert [e["choices"] for e in events[-2:-1]] == [[{"index": 0, "finish_reason": "content_filter", "delta": {}}]]
+    assert events[-1] == "[DONE]"
+    assert sum(1 for e in events if e != "[DONE]" and e["choices"][0].get("finish_reason") is not None) == 1
+    fresh_env.drain()
+    assert [(r[0], r[1]) for r in _signals(fresh_env)] == [("leak-caught", "high")]
+    records = audit_records(fresh_env.tmp / "audit-eu", fresh_env.tmp / "audit.key")
+    (meta,) = [meta_of(r) for r in records if meta_of(r).get("kind") == "gateway.exchange"]
+    assert (meta["status"], meta["error"], meta["blocked"]) == (200, "sanitizer_failed", True)
+
+
 def test_missing_sanitizer_fails_closed(fresh_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(settings: Any) -> Any:
         raise ImportError("no sanitizer")
