@@ -7,6 +7,7 @@ Typer (~50 ms of every scan's start-up). Errors become output and exit codes in 
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 from functools import cache
@@ -40,21 +41,32 @@ def _fatal(error: LeaklineError) -> NoReturn:
 
 def _run_plain_scan(args: ScanArgs) -> NoReturn:
     """Run the scan command as Typer would run it: an interrupt exits 130 silently, a closed output pipe 1."""
-    from leakline.scan.command import run_scan
-
+    # The process only imports and scans from here on, and makes next to no reference cycles: the cyclic
+    # collector stays off (the scan turns it off for its own duration anyway), and what is still alive at the
+    # end is frozen, so that the collection the interpreter runs at exit does not walk all of it (the two
+    # cost a 300-file scan ~13 M + ~20 M instructions of its start-up and of its tail).
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        code = run_scan(**args)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            raise
-        # The reader went away: what is still buffered for stdout goes nowhere instead of failing again
-        # when the interpreter flushes it at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
-    sys.exit(code)
+        from leakline.scan.command import run_scan
+
+        try:
+            code = run_scan(**args)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            # The reader went away: what is still buffered for stdout goes nowhere instead of failing again
+            # when the interpreter flushes it at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
+        sys.exit(code)
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def main() -> None:

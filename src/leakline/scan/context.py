@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -14,11 +13,11 @@ if TYPE_CHECKING:
     from leakline.scan.llmdata import LlmAnalysis
 
 
-@dataclass
 class ScanContext:
-    index: ProjectIndex
-    only: list[SourceFile] | None = field(default=None)
-    """The source files per-file rules report on in this process (a shard), or None for all of them."""
+    def __init__(self, index: ProjectIndex, only: list[SourceFile] | None = None) -> None:
+        self.index = index
+        self.only = only
+        """The source files per-file rules report on in this process (a shard), or None for all of them."""
 
     @property
     def targets(self) -> list[SourceFile]:

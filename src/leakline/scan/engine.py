@@ -16,9 +16,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
 from leakline.findings import Finding, Severity, fingerprint
@@ -39,18 +39,20 @@ IGNORE_MARKER_BYTES = IGNORE_MARKER.encode()
 ProgressCallback = Callable[[str, int, int], None]
 
 
-@dataclass
 class ScanStats:
-    apps: list[str] = field(default_factory=list)
-    files_seen: int = 0
-    files_indexed: int = 0
-    files_parsed: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    notes: Counter[str] = field(default_factory=Counter)
-    """Files analysed with a caveat (invalid UTF-8, syntax errors)."""
-    rule_errors: list[str] = field(default_factory=list)
-    rule_seconds: dict[str, float] = field(default_factory=dict)
-    duration_s: float = 0.0
+    # Plain classes here and for the scan's other mutable records (not dataclasses): each dataclass generates and
+    # compiles its methods when its module is imported, ~1 ms apiece before a scan can start its workers.
+    def __init__(self, apps: list[str] | None = None) -> None:
+        self.apps: list[str] = apps if apps is not None else []
+        self.files_seen = 0
+        self.files_indexed = 0
+        self.files_parsed = 0
+        self.skipped: Counter[str] = Counter()
+        self.notes: Counter[str] = Counter()
+        """Files analysed with a caveat (invalid UTF-8, syntax errors)."""
+        self.rule_errors: list[str] = []
+        self.rule_seconds: dict[str, float] = {}
+        self.duration_s = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -66,23 +68,30 @@ class ScanStats:
         }
 
 
-@dataclass(frozen=True)
-class ScannedApp:
+class ScannedApp(NamedTuple):
     prefix: str
     """The app's folder relative to the scanned root ("." for the root itself)."""
     root: Path
     settings: ScanAppSettings
 
 
-@dataclass
 class ScanResult:
-    root: Path
-    findings: list[Finding]
-    stats: ScanStats
-    fail_on: Severity
-    """The --fail-on given on the command line, else the (first) app's `[scan] fail_on`."""
-    apps: list[ScannedApp] = field(default_factory=list)
-    fail_on_override: Severity | None = None
+    def __init__(
+        self,
+        root: Path,
+        findings: list[Finding],
+        stats: ScanStats,
+        fail_on: Severity,
+        apps: list[ScannedApp] | None = None,
+        fail_on_override: Severity | None = None,
+    ) -> None:
+        self.root = root
+        self.findings = findings
+        self.stats = stats
+        self.fail_on = fail_on
+        """The --fail-on given on the command line, else the (first) app's `[scan] fail_on`."""
+        self.apps: list[ScannedApp] = apps if apps is not None else []
+        self.fail_on_override = fail_on_override
 
     @property
     def active(self) -> list[Finding]:
@@ -262,14 +271,24 @@ def _worker_count(jobs: int | None, sources: int) -> int:
     return max(1, min(cores, MAX_WORKERS, sources // MIN_SOURCES_PER_WORKER))
 
 
-@dataclass
 class _ShardOutcome:
-    hits: dict[str, list[Hit]]
-    errors: list[str]
-    seconds: dict[str, float]
-    parsed: int
-    skipped: Counter[str]
-    routes: list[RouteFacts] | None = None
+    """What a shard worker sends back (pickled)."""
+
+    def __init__(
+        self,
+        hits: dict[str, list[Hit]],
+        errors: list[str],
+        seconds: dict[str, float],
+        parsed: int,
+        skipped: Counter[str],
+        routes: list[RouteFacts] | None = None,
+    ) -> None:
+        self.hits = hits
+        self.errors = errors
+        self.seconds = seconds
+        self.parsed = parsed
+        self.skipped = skipped
+        self.routes = routes
 
 
 # Set in the parent just before forking; workers inherit the built index instead of rebuilding it.

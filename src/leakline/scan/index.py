@@ -13,9 +13,9 @@ import json
 import posixpath
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 from tree_sitter import Language, Node, Tree
 
@@ -55,8 +55,7 @@ _ROUTE_FILE = ("route",)
 _RESOLVE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 
 
-@dataclass(frozen=True)
-class EnvEntry:
+class EnvEntry(NamedTuple):
     """One `KEY=value` line of a `.env*` file. `value` is kept in memory only, never printed."""
 
     path: str
@@ -66,8 +65,7 @@ class EnvEntry:
     value: str
 
 
-@dataclass(frozen=True)
-class Import:
+class Import(NamedTuple):
     local: str
     """The name bound in the importing module ("*" for side-effect imports)."""
     imported: str
@@ -76,13 +74,15 @@ class Import:
     resolved: str | None
 
 
-@dataclass
 class SourceFile:
-    rel: str
-    abs: Path
-    size: int
-    stats: Counter[str]
-    _data: bytes | None = None
+    # A plain class, as ProjectIndex: a dataclass generates and compiles its methods at import (~1 ms each,
+    # before a scan can start its workers), and neither is compared or printed.
+    def __init__(self, rel: str, abs: Path, size: int, stats: Counter[str], _data: bytes | None = None) -> None:
+        self.rel = rel
+        self.abs = abs
+        self.size = size
+        self.stats = stats
+        self._data = _data
 
     @cached_property
     def suffix(self) -> str:
@@ -289,12 +289,14 @@ def _segment_matches(pattern: str, actual: str) -> bool:
     return (pattern.startswith("[") and pattern.endswith("]")) or pattern == actual
 
 
-@dataclass
 class ProjectIndex:
-    root: Path
-    settings: ScanAppSettings
-    files: dict[str, SourceFile]
-    stats: Counter[str] = field(default_factory=Counter)
+    def __init__(
+        self, root: Path, settings: ScanAppSettings, files: dict[str, SourceFile], stats: Counter[str] | None = None
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.files = files
+        self.stats: Counter[str] = stats if stats is not None else Counter()
 
     # ---- roles -------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from operator import itemgetter
@@ -288,28 +287,30 @@ class Mode(Enum):
     HTML = "html"
 
 
-@dataclass
 class _ModeState:
-    tainted: set[tuple[int, str]] = field(default_factory=set)
-    returning: set[int] = field(default_factory=set)
-    """ids of function nodes whose return value is LLM data."""
-    memo: dict[int, bool] = field(default_factory=dict)
-    # Per round: what was asked and found clean, and what became tainted. A further round can only change
-    # an answer if something asked-and-clean became tainted; otherwise the fixpoint is reached.
-    asked_clean: set[tuple[int, str]] = field(default_factory=set)
-    asked_clean_functions: set[int] = field(default_factory=set)
-    added: set[tuple[int, str]] = field(default_factory=set)
-    added_functions: set[int] = field(default_factory=set)
-    # Names (as bytes) an expression must mention to evaluate to LLM data, beyond the file's source calls,
-    # and where in the file they occur: the solver skips statements that mention none of them (see
-    # `FileLlm._solve`). Occurrences are found once per name, when it is first noted.
-    names: set[bytes] = field(default_factory=set)
-    pending: list[bytes] = field(default_factory=list)
-    mention_starts: list[int] = field(default_factory=list)
-    mention_ends: list[int] = field(default_factory=list)
-    mentions_added: list[tuple[int, int]] = field(default_factory=list)
-    unfiltered: bool = False
-    """Set when a function with no name returns LLM data: callers cannot be found by name, so skip nothing."""
+    # A plain class: a dataclass would generate and compile its methods at import (~1 ms, before a scan's
+    # workers can start).
+    def __init__(self, tainted: set[tuple[int, str]] | None = None) -> None:
+        self.tainted: set[tuple[int, str]] = tainted if tainted is not None else set()
+        self.returning: set[int] = set()
+        """ids of function nodes whose return value is LLM data."""
+        self.memo: dict[int, bool] = {}
+        # Per round: what was asked and found clean, and what became tainted. A further round can only change
+        # an answer if something asked-and-clean became tainted; otherwise the fixpoint is reached.
+        self.asked_clean: set[tuple[int, str]] = set()
+        self.asked_clean_functions: set[int] = set()
+        self.added: set[tuple[int, str]] = set()
+        self.added_functions: set[int] = set()
+        # Names (as bytes) an expression must mention to evaluate to LLM data, beyond the file's source calls,
+        # and where in the file they occur: the solver skips statements that mention none of them (see
+        # `FileLlm._solve`). Occurrences are found once per name, when it is first noted.
+        self.names: set[bytes] = set()
+        self.pending: list[bytes] = []
+        self.mention_starts: list[int] = []
+        self.mention_ends: list[int] = []
+        self.mentions_added: list[tuple[int, int]] = []
+        self.unfiltered = False
+        """Set when a function with no name returns LLM data: callers cannot be found by name, so skip nothing."""
 
     def note_name(self, name: str) -> None:
         self.note_encoded(name.split(".", 1)[0].encode())

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from functools import cache
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tree_sitter import Node
 
@@ -26,8 +25,7 @@ IMPORT_DEPTH = 3
 """How many levels of project imports are followed (pages using a server action, middleware helpers)."""
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
     line: int
     column: int
 
@@ -36,8 +34,7 @@ def position_of(node: Node) -> Position:
     return Position(node.start_point[0] + 1, node.start_point[1] + 1)
 
 
-@dataclass(frozen=True)
-class LlmRoute:
+class LlmRoute(NamedTuple):
     """A file that answers HTTP requests and calls an LLM (directly or through project wrappers)."""
 
     file: SourceFile

@@ -8,7 +8,7 @@ Amplitude, Datadog, GA/gtag, OpenTelemetry span attributes and `fetch` to analyt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tree_sitter import Node
 
@@ -75,8 +75,7 @@ SINK_KEYWORDS = (
 )
 
 
-@dataclass(frozen=True)
-class Sink:
+class Sink(NamedTuple):
     call: Node
     name: str
     """The callee as written, e.g. "console.log", "Sentry.captureMessage", "span.setAttribute"."""

@@ -15,7 +15,6 @@ import fnmatch
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from leakline.scan.errors import ScanPathError
@@ -27,10 +26,10 @@ BUILD_DIR = ".next"
 BUILD_KEEP_PREFIXES = (".next/static/", ".next/routes-manifest.json", ".next/prerender-manifest.json")
 
 
-@dataclass
 class WalkStats:
-    files_seen: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
+    def __init__(self) -> None:
+        self.files_seen = 0
+        self.skipped: Counter[str] = Counter()
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] += 1

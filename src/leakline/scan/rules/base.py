@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from leakline.findings import Confidence, References, Severity
 
@@ -19,8 +18,7 @@ if TYPE_CHECKING:
     from leakline.scan.context import ScanContext
 
 
-@dataclass(frozen=True)
-class RuleMeta:
+class RuleMeta(NamedTuple):
     id: str
     name: str
     title: str
@@ -35,8 +33,7 @@ class RuleMeta:
     """The registry's copy of `Rule.uses_llm_routes`."""
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """What a rule reports: a place and a message. Evidence must already be redacted."""
 
     path: str

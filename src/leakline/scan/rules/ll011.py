@@ -12,7 +12,7 @@ reuses for `Cache-Control`, and reports those whose value carries LLM data or mo
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tree_sitter import Node
 
@@ -84,8 +84,7 @@ MODEL_INTERNALS = frozenset(
 IDENTIFIER_INTERNALS = MODEL_INTERNALS - {"model", "request", "response", "context", "steps", "reasoning"}
 
 
-@dataclass(frozen=True)
-class HeaderWrite:
+class HeaderWrite(NamedTuple):
     """One header a module puts on a response."""
 
     at: Node

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tree_sitter import Node
 
@@ -145,8 +145,7 @@ FUNCTION_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Access:
+class Access(NamedTuple):
     """A read of stored AI content: the call that names it and the whole call chain around it."""
 
     node: Node
