@@ -21,9 +21,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from tree_sitter import Node
 
@@ -82,8 +81,7 @@ class HeaderOrigin(StrEnum):
 # ---- statically known values ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
     """Part of a string that lies on one source line (a piece holds at most one newline, at its end)."""
 
     text: str
@@ -93,8 +91,7 @@ class Piece:
     """The file the text comes from ("" : the file that sets the header)."""
 
 
-@dataclass(frozen=True)
-class StaticString:
+class StaticString(NamedTuple):
     """A string whose text is known (run-time parts are `DYNAMIC`), with the source line of every part."""
 
     pieces: tuple[Piece, ...]
@@ -138,8 +135,7 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
-@dataclass(frozen=True)
-class Obj:
+class Obj(NamedTuple):
     """An object literal: fields and the source position of each field."""
 
     fields: dict[str, Value]
@@ -274,8 +270,7 @@ def _to_static(value: Value, node: Node, path: str = "") -> StaticString | None:
     return None
 
 
-@dataclass(frozen=True)
-class ImportRef:
+class ImportRef(NamedTuple):
     spec: str
     imported: str
     resolved: str | None
@@ -790,8 +785,7 @@ def _returns(fn: Node) -> Iterator[Node]:
 # ---- header settings ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HeaderSetting:
+class HeaderSetting(NamedTuple):
     """One response header set by the app. `value` None: set, but its value is not statically known."""
 
     name: str
@@ -1382,11 +1376,13 @@ def meta_headers(index: ProjectIndex, f: SourceFile) -> list[HeaderSetting]:
 # ---- everything ---------------------------------------------------------------------------------
 
 
-@dataclass
 class AppHeaders:
     """Every header setting found in one app."""
 
-    settings: list[HeaderSetting] = field(default_factory=list)
+    # Plain classes and NamedTuples in this module, not dataclasses: each dataclass generates and compiles its
+    # methods at import, ~1 ms apiece on every scan.
+    def __init__(self, settings: list[HeaderSetting] | None = None) -> None:
+        self.settings: list[HeaderSetting] = settings if settings is not None else []
 
     def named(self, name: str) -> list[HeaderSetting]:
         return [s for s in self.settings if s.name == name]
@@ -1430,21 +1426,18 @@ DANGEROUS_SCRIPT_SCHEMES = frozenset({"http:", "https:", "data:"})
 OPEN_CONNECT_SCHEMES = frozenset({"http:", "https:", "ws:", "wss:"})
 
 
-@dataclass(frozen=True)
-class CspSource:
+class CspSource(NamedTuple):
     text: str
     offset: int
 
 
-@dataclass(frozen=True)
-class CspDirective:
+class CspDirective(NamedTuple):
     name: str
     sources: tuple[CspSource, ...]
     offset: int
 
 
-@dataclass(frozen=True)
-class CspPolicy:
+class CspPolicy(NamedTuple):
     directives: tuple[CspDirective, ...]
     offset: int
     has_dynamic_directives: bool
@@ -1506,8 +1499,7 @@ class WeaknessKind(StrEnum):
     OPEN_CONNECT = "connect-src open to any host"
 
 
-@dataclass(frozen=True)
-class CspWeakness:
+class CspWeakness(NamedTuple):
     kind: WeaknessKind
     directive: str
     detail: str

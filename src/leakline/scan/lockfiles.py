@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from leakline.scan.index import ProjectIndex
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
 
 
-@dataclass(frozen=True)
-class ResolvedVersion:
+class ResolvedVersion(NamedTuple):
     version: str
     source: str
     """The file the version was read from (a lockfile, or package.json for a declared range)."""
@@ -185,8 +184,7 @@ _NO_KEY = "\x00"
 """Marks containers that are not the value of an object key (arrays, the document root)."""
 
 
-@dataclass(frozen=True)
-class JsonKeyPosition:
+class JsonKeyPosition(NamedTuple):
     line: int
     """1-based."""
     column: int

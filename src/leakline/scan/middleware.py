@@ -16,8 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tree_sitter import Node
 
@@ -89,8 +88,7 @@ class NotAbsolute(MatcherError):
 # ---- path-to-regexp v6 ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str  # CHAR, ESCAPED, MODIFIER, OPEN, CLOSE, NAME, PATTERN, END
     offset: int
     value: str
@@ -166,8 +164,7 @@ def _lex_group(source: str, start: int) -> tuple[str, int]:
     return pattern, j + 1
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):
     prefix: str
     pattern: str
     suffix: str
@@ -289,8 +286,7 @@ def sample_urls(route_url: str) -> list[str]:
 # ---- middleware facts ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MatcherEntry:
+class MatcherEntry(NamedTuple):
     source: str
     line: int
     column: int
@@ -302,8 +298,7 @@ class MatcherEntry:
     (`missing` conditions are taken as covering: they usually exclude prefetches.)"""
 
 
-@dataclass(frozen=True)
-class Matcher:
+class Matcher(NamedTuple):
     """`config.matcher` of a middleware: where it is written and its entries (None: not readable)."""
 
     line: int
@@ -321,8 +316,7 @@ class Matcher:
         return self.uncovered(route_url) is None
 
 
-@dataclass(frozen=True)
-class MiddlewareFacts:
+class MiddlewareFacts(NamedTuple):
     rel: str
     entry: Position
     """Where the middleware function is exported (the default export, or `middleware` / `proxy`)."""
@@ -344,8 +338,7 @@ class MiddlewareFacts:
         return next((early for early in self.early_exits if any(early.matches(url) for url in urls)), None)
 
 
-@dataclass(frozen=True)
-class EarlyExit:
+class EarlyExit(NamedTuple):
     """`if (pathname.startsWith('/api')) return NextResponse.next();` before the country check."""
 
     line: int

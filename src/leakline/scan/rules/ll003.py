@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tree_sitter import Node
 
@@ -32,8 +32,7 @@ _EXPANSION = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9
 _PROCESS = b"process"
 
 
-@dataclass(frozen=True, slots=True)
-class EnvRead:
+class EnvRead(NamedTuple):
     """A read of `process.env.NAME` (or `process.env["NAME"]`, or `const { NAME } = process.env`)."""
 
     name: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from leakline.detectors.envvars import EnvRisk, classify_env, is_distinctive_literal, strip_public_prefix
 from leakline.detectors.literals import LiteralMatcher
@@ -28,8 +28,7 @@ STATIC_PREFIX = ".next/static/"
 TEXT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".map", ".json", ".txt", ".html", ".css", ".rsc"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
+class _Found(NamedTuple):
     start: int
     end: int
     what: str

@@ -17,7 +17,7 @@ import posixpath
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tree_sitter import Node
 
@@ -72,8 +72,7 @@ class DuplicateKey(VercelJsonError):
     """The same key twice in one object (Vercel would silently keep the last one)."""
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """A JSON value with the 1-based line and column where it starts."""
 
     value: object
@@ -242,8 +241,7 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
 # ---- route segment config ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SegmentValue:
+class SegmentValue(NamedTuple):
     """One segment config export: its value(s) and where it is written."""
 
     values: tuple[str, ...] | None
@@ -253,8 +251,7 @@ class SegmentValue:
     column: int
 
 
-@dataclass(frozen=True)
-class SegmentConfig:
+class SegmentConfig(NamedTuple):
     runtime: SegmentValue | None = None
     regions: SegmentValue | None = None
     """`preferredRegion` (App Router) or `config.regions` (Pages Router)."""

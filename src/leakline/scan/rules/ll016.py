@@ -15,9 +15,9 @@ import datetime as dt
 import itertools
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
 from leakline.errors import IntegrityError
 from leakline.findings import Confidence, Severity
@@ -51,8 +51,7 @@ class AdvisoryDataError(IntegrityError):
     """The advisory data file is malformed; the message names the entry and the field."""
 
 
-@dataclass(frozen=True)
-class VersionRange:
+class VersionRange(NamedTuple):
     """[introduced, upper): `upper` is the first patched version of the release line when `patched`,
     else an exclusive bound of a line that got no fix (`until` in the data file)."""
 
@@ -68,8 +67,7 @@ class VersionRange:
         return self.introduced <= version < self.upper
 
 
-@dataclass(frozen=True)
-class AffectedPackage:
+class AffectedPackage(NamedTuple):
     package: str
     ranges: tuple[VersionRange, ...]
 
@@ -77,8 +75,7 @@ class AffectedPackage:
         return next((r for r in self.ranges if r.contains(version)), None)
 
 
-@dataclass(frozen=True)
-class Advisory:
+class Advisory(NamedTuple):
     ids: tuple[str, ...]
     title: str
     summary: str
@@ -309,8 +306,7 @@ class AppFacts:
 # ---- matching -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AdvisoryMatch:
+class AdvisoryMatch(NamedTuple):
     advisory: Advisory
     range: VersionRange
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from leakline.findings import Confidence
 from leakline.scan.context import ScanContext
@@ -51,8 +50,7 @@ ONNX_FIELDS_TO_CHECK = 3
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
 
 
-@dataclass(frozen=True)
-class WeightsFormat:
+class WeightsFormat(NamedTuple):
     name: str
     detail: str = ""
     lfs_pointer: bool = False
