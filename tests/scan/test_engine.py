@@ -217,3 +217,16 @@ def test_the_cyclic_gc_is_off_while_scanning_and_as_it_was_after(make_app: MakeA
 def test_source_file_name_and_suffix_are_purepath_s(rel: str) -> None:
     f = SourceFile(rel=rel, abs=Path("/nonexistent") / rel, size=0, stats=Counter())
     assert (f.name, f.suffix) == (PurePosixPath(rel).name, PurePosixPath(rel).suffix.lower())
+
+
+@pytest.mark.parametrize("size_hint", [0, 3, 70_000, 200_000])
+def test_source_file_data_is_the_whole_file_whatever_size_the_walk_saw(tmp_path: Path, size_hint: int) -> None:
+    """`SourceFile.data` reads with the walk's size as a hint: a file that grew or shrank since is read whole."""
+    content = bytes(range(256)) * 400  # 102,400 bytes, NULs and high bytes included
+    (tmp_path / "big.ts").write_bytes(content)
+    stats: Counter[str] = Counter()
+    f = SourceFile(rel="big.ts", abs=tmp_path / "big.ts", size=size_hint, stats=stats)
+    assert f.data() == content
+    missing = SourceFile(rel="gone.ts", abs=tmp_path / "gone.ts", size=10, stats=stats)
+    assert missing.data() == b""
+    assert stats == Counter({"unreadable file": 1})

@@ -118,8 +118,8 @@ class ScanResult:
         return [f for f in self.active if f.severity.at_least(self.threshold(f))]
 
 
-def _rel_to_root(root: Path, app: Path, rel: str) -> str:
-    prefix = app.relative_to(root).as_posix()
+def _rel_to_root(prefix: str, rel: str) -> str:
+    """`rel` (inside the app) relative to the scanned root; `prefix` is the app's folder there ("." for the root)."""
     return rel if prefix in ("", ".") else f"{prefix}/{rel}"
 
 
@@ -199,8 +199,9 @@ def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: 
 def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Path, app: Path) -> list[Finding]:
     out = []
     occurrences: Counter[tuple[str, str]] = Counter()
+    prefix = app.relative_to(root).as_posix()  # once per rule, not a Path per hit
     for hit in sorted(hits, key=lambda h: (h.path, h.line, h.column)):
-        path = display_path(_rel_to_root(root, app, hit.path))
+        path = display_path(_rel_to_root(prefix, hit.path))
         key = hit.key or hit.message
         occurrence = occurrences[(path, key)]
         occurrences[(path, key)] += 1

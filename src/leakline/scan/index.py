@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import posixpath
 import re
 from collections import Counter
@@ -105,7 +106,7 @@ class SourceFile:
     def data(self) -> bytes:
         if self._data is None:
             try:
-                self._data = self.abs.read_bytes()
+                self._data = _read_file(os.fspath(self.abs), self.size)
             except OSError:
                 self.stats["unreadable file"] += 1
                 self._data = b""
@@ -243,6 +244,23 @@ class SourceFile:
                     continue
             return None
         return None
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+def _read_file(path: str, size: int) -> bytes:
+    """The whole file, read with plain `os` calls: `Path.read_bytes` builds a buffered file object per file,
+    which doubled the cost of reading a 300-file app's sources (~8 ms, before its workers can fork)."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        # The size from the walk is a hint: a file that grew since is read to its end all the same.
+        chunks = [os.read(fd, size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, max(size, 65536)))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _within(n: Node, node: Node) -> bool:
