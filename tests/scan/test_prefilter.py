@@ -195,3 +195,41 @@ def test_the_hyperscan_pass_agrees_with_the_python_tests() -> None:
     decided = [scanner.decide(text) for text in texts]
     assert decided == [prefilter.calls_model_maybe_python(text) for text in texts]
     assert 50 < sum(decided) < len(decided)
+
+
+def _calls_model_with_every_needle(data: bytes) -> bool:
+    """`calls_model_maybe_python` as written before its needle lists were pruned: every word searched."""
+    from leakline.scan import prefilter as p
+
+    if any(word in data for word in p._OPENAI_WORDS) or any(name in data for name in p._SDK_NAMES):
+        return True
+    if b"ollama" in data.lower():
+        return True
+    if not any(p._has_word(data, word) for word in p._HTTP_CLIENT_WORDS):
+        return False
+    if any(path in data for path in p._URL_PATHS) or p._has_own_path(data):
+        return True
+    upper = data.upper()
+    return any(marker in upper for marker in p._ENV_MARKERS)
+
+
+def test_the_pruned_needle_lists_decide_as_the_full_ones() -> None:
+    """Needles holding another needle (searched in the same pass or before) are not searched for; texts made of
+    every needle, pieces of them and case changes get the same verdict as with all of them searched."""
+    import random
+
+    from leakline.scan import prefilter as p
+
+    assert len(p._DECIDING_WORDS) < len(p._OPENAI_WORDS) + len(p._SDK_NAMES)
+    assert len(p._URL_PATHS_LEFT) < len(p._URL_PATHS) and len(p._ENV_MARKERS_LEFT) < len(p._ENV_MARKERS)
+    needles = [*p._OPENAI_WORDS, *p._SDK_NAMES, *p._URL_PATHS, *p._ENV_MARKERS, *p._HTTP_CLIENT_WORDS, b"ollama"]
+    pieces = [*needles, *(n[: len(n) // 2] for n in needles), *(n[len(n) // 2 :] for n in needles)]
+    pieces += [b" ", b".", b"'/", b"`/x`", b"$", b"_", b"(", b"\n"]
+    rng = random.Random(20261126)
+    verdicts = []
+    for _ in range(20_000):
+        text = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        text = bytes(c ^ 0x20 if 65 <= c & ~0x20 <= 90 and rng.random() < 0.2 else c for c in text)
+        verdicts.append(p.calls_model_maybe_python(text))
+        assert verdicts[-1] == _calls_model_with_every_needle(text), text
+    assert 1_000 < sum(verdicts) < 19_000
