@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 from collections import Counter
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -276,6 +276,8 @@ def _within(n: Node, node: Node) -> bool:
     return False
 
 
+# Asked ~8 times a file by the rules of a scan (router, page, route handler, error boundary, API route tests).
+@lru_cache(maxsize=1 << 16)
 def _strip_app_prefix(rel: str) -> tuple[str, str] | None:
     """('app'|'pages', rest) when rel lies in an App Router or Pages Router folder."""
     for prefix in ("src/app/", "app/", "src/pages/", "pages/"):
