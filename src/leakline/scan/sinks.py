@@ -103,16 +103,19 @@ def classify_sink(
 ) -> Sink | None:
     """The sink `call` writes to, if any. `last_names`: the file's callee last names by call id
     (`SourceFile.call_last_names`), read once per file instead of once per rule asking."""
+    known = False
     if last_names is not None and call.id in last_names:
         last = last_names[call.id]
         if last is None or (last not in SINK_LAST_NAMES and last not in sentry_imports):
             return None
+        known = True
     fn = call.child_by_field_name("function")
     if fn is None:
         return None
-    last = ts.last_name(fn)
-    if last is None or (last not in SINK_LAST_NAMES and last not in sentry_imports):
-        return None  # most calls of a file: decided without building their dotted path or reading arguments
+    if not known:  # (a known last name was read from this same callee)
+        last = ts.last_name(fn)
+        if last is None or (last not in SINK_LAST_NAMES and last not in sentry_imports):
+            return None  # most calls of a file: decided without building their dotted path or reading arguments
     args_node = call.child_by_field_name("arguments")
     if args_node is None:
         return None
