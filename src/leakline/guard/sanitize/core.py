@@ -173,7 +173,7 @@ class Sanitizer:
 
     def _triggers(self, text: str) -> Triggers:
         try:
-            return self.engine.scan(text)
+            return self.engine.scan_whole(text)
         except Exception as exc:
             raise SanitizerFailed(f"engine:{self.engine.name}", exc) from exc
 

@@ -7,7 +7,9 @@ non-ASCII character becomes `?`, so byte offsets are character offsets), and Pyt
 pure-Python fallback when the `hyperscan` wheel is not installed. Both report the same positions.
 
 A stream does not re-scan what it has seen: `scan_tail` reports only the triggers that text appended
-since the last call settles (see `stream.py`).
+since the last call settles (see `stream.py`). A whole text is scanned by `scan_whole`, which may report
+number triggers per run of number characters instead of per digit run (fewer callbacks into Python; the
+number matcher walks each run itself): a stream needs each trigger on its own, a whole text does not.
 """
 
 from __future__ import annotations
@@ -20,17 +22,25 @@ from typing import Any
 
 from leakline.guard.sanitize.matchers import AWS_SECRET_NAMES, SECRET_ANCHORS, Triggers
 
-_AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET = range(8)
+_AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET, _RUN, _CAPITAL_DIGIT = range(10)
 # Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
 # A digit trigger is the first digit of a run of at least 7 number characters (the shortest identifier,
 # 1.2.3.4, has 7), or a digit right after two capitals (IBAN, NINO, codice fiscale): prices, versions and
 # counts in prose never reach Python.
-_HS_PATTERNS: tuple[tuple[int, bytes, int], ...] = (
+_HS_SHARED: tuple[tuple[int, bytes, int], ...] = (
     (_AT, rb"@", 1),
-    (_DIGIT, rb"[^0-9][0-9][0-9 \-./)]{6}", 7),
     (_LETTER_DIGIT, rb"[A-Z][A-Z] ?[0-9]", 1),
     (_DCOLON, rb"::", 2),
     (_HEXCOLON, rb"[0-9A-Fa-f]:[0-9A-Fa-f]", 2),
+)
+_HS_PATTERNS = (*_HS_SHARED, (_DIGIT, rb"[^0-9][0-9][0-9 \-./)]{6}", 7))
+# The whole-text database reports, instead of every digit trigger, the first digit of each run of number
+# characters that holds one (one callback for a spaced card or a grouped IBAN, not one per group), and the
+# digit triggers right after a capital letter (the letter-prefixed identifiers: IBAN, NINO, NIE, ...).
+_HS_WHOLE_PATTERNS = (
+    *_HS_SHARED,
+    (_RUN, rb"(?:^|[^0-9 \-./)])[ \-./)]*[0-9][0-9 \-./)]{6}", 7),
+    (_CAPITAL_DIGIT, rb"[A-Z][0-9][0-9 \-./)]{6}", 7),
 )
 _RE_DIGIT = re.compile(r"(?<![0-9])[0-9](?=[0-9 \-./)]{6})|(?<=[A-Z][A-Z])[0-9]|(?<=[A-Z][A-Z] )[0-9]")
 _SECRET_BASE = 1000
@@ -55,6 +65,11 @@ class TriggerEngine(ABC):
     @abstractmethod
     def scan(self, text: str) -> Triggers:
         """The sorted trigger positions in `text`."""
+
+    def scan_whole(self, text: str) -> Triggers:
+        """What a whole-text scan needs: `scan(text)`, or the same triggers with the digit ones given as
+        `Triggers.number_runs` and `Triggers.capital_digits` (the number matcher finds the same candidates)."""
+        return self.scan(text)
 
     @abstractmethod
     def scan_tail(
@@ -121,9 +136,9 @@ class HyperscanEngine(TriggerEngine):
     ) -> None:
         import hyperscan
 
-        expressions = [p for _, p, _ in _HS_PATTERNS]
-        ids = [i for i, _, _ in _HS_PATTERNS]
-        flags = [0] * len(expressions)
+        expressions: list[bytes] = []
+        ids: list[int] = []
+        flags: list[int] = []
         for pattern in canary_patterns:
             expressions.append(pattern.encode())
             ids.append(_CANARY)
@@ -142,21 +157,36 @@ class HyperscanEngine(TriggerEngine):
         # A gate match that ends after `gate_from` starts at most this far before it (canary spellings are
         # bounded; protected k-grams are not, which is why a protected corpus makes gates untracked).
         self.gate_reach = max(canary_max_length, *_ANCHOR_LENGTHS) + 1
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(expressions=expressions, ids=ids, flags=flags)
-        self._scratch = hyperscan.Scratch(self._db)
+        # The same gates in both databases; each gets its own scratch (sized for it).
+        self._db, self._scratch = self._compile(hyperscan, _HS_PATTERNS, expressions, ids, flags)
+        self._whole_db, self._whole_scratch = self._compile(hyperscan, _HS_WHOLE_PATTERNS, expressions, ids, flags)
         self._local = threading.local()
 
-    def _thread_scratch(self) -> Any:
-        # A Scratch must not be used by two scans at once: one clone per thread, made on first use.
-        scratch = getattr(self._local, "scratch", None)
+    @staticmethod
+    def _compile(
+        hyperscan: Any, triggers: Sequence[tuple[int, bytes, int]], expressions: list[bytes], ids: list[int],
+        flags: list[int],
+    ) -> tuple[Any, Any]:
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(
+            expressions=[p for _, p, _ in triggers] + expressions,
+            ids=[i for i, _, _ in triggers] + ids,
+            flags=[0] * len(triggers) + flags,
+        )
+        return db, hyperscan.Scratch(db)
+
+    def _thread_scratch(self, whole: bool = False) -> Any:
+        # A Scratch must not be used by two scans at once: one clone per thread and database, made on first use.
+        name = "whole_scratch" if whole else "scratch"
+        scratch = getattr(self._local, name, None)
         if scratch is None:
-            scratch = self._local.scratch = self._scratch.clone()
+            scratch = (self._whole_scratch if whole else self._scratch).clone()
+            setattr(self._local, name, scratch)
         return scratch
 
-    def _buckets(self, data: bytes) -> tuple[list[int], ...]:
+    def _buckets(self, data: bytes, whole: bool = False) -> tuple[list[int], ...]:
         """Match ends per trigger kind (secret anchors: their start)."""
-        buckets: tuple[list[int], ...] = ([], [], [], [], [], [], [], [])
+        buckets: tuple[list[int], ...] = ([], [], [], [], [], [], [], [], [], [])
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
             if pattern_id >= _SECRET_BASE:
@@ -164,7 +194,8 @@ class HyperscanEngine(TriggerEngine):
             else:
                 buckets[pattern_id].append(end)
 
-        self._db.scan(data, match_event_handler=on_match, scratch=self._thread_scratch())
+        db = self._whole_db if whole else self._db
+        db.scan(data, match_event_handler=on_match, scratch=self._thread_scratch(whole))
         return buckets
 
     def scan(self, text: str) -> Triggers:
@@ -176,6 +207,12 @@ class HyperscanEngine(TriggerEngine):
             digits.add(0)
         digit = sorted(digits)
         colon = sorted({e - 2 for e in buckets[_DCOLON]} | {e - 2 for e in buckets[_HEXCOLON]})
+        return self._triggers(data, buckets, at, digit, colon)
+
+    def _triggers(
+        self, data: bytes, buckets: tuple[list[int], ...], at: list[int], digit: list[int], colon: list[int],
+        number_runs: list[int] | None = None, capital_digits: Sequence[int] = (),
+    ) -> Triggers:
         return Triggers(
             at=at,
             digit=digit,
@@ -184,7 +221,20 @@ class HyperscanEngine(TriggerEngine):
             protected_ends=buckets[_PROTECTED] if self._has_protected else [],
             secret_anchors=sorted(buckets[_SECRET]),
             ascii_projection=data,
+            number_runs=number_runs,
+            capital_digits=capital_digits,
         )
+
+    def scan_whole(self, text: str) -> Triggers:
+        data = text.encode("ascii", "replace")
+        buckets = self._buckets(data, whole=True)
+        at = [e - 1 for e in buckets[_AT]]
+        capitals = [e - 1 for e in buckets[_LETTER_DIGIT]]
+        if buckets[_CAPITAL_DIGIT]:
+            capitals = sorted({e - 7 for e in buckets[_CAPITAL_DIGIT]}.union(capitals))
+        colon = sorted({e - 2 for e in buckets[_DCOLON]} | {e - 2 for e in buckets[_HEXCOLON]})
+        runs = [e - 7 for e in buckets[_RUN]]
+        return self._triggers(data, buckets, at, [], colon, number_runs=runs, capital_digits=capitals)
 
     def scan_tail(
         self, text: str, local_from: int, gate_from: int, final: bool

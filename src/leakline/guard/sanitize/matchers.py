@@ -54,6 +54,12 @@ class Triggers:
     secret_anchors: Sequence[int] | None = None
     ascii_projection: bytes | None = None
     """The bytes a native engine scanned: the text with each non-ASCII character as `?`."""
+    number_runs: Sequence[int] | None = None
+    """A whole-text scan's number triggers, when the engine gives them per run (`scan_whole`): the first digit
+    of every run of number characters (`[0-9 \\-./)]`) that has at least 6 more after that digit, and in
+    `capital_digits` every digit trigger right after a capital letter. `digit` is then empty: the number
+    matcher finds the same candidates as from every digit trigger, walking each run once."""
+    capital_digits: Sequence[int] = ()
 
 
 class Matcher(ABC):
@@ -89,6 +95,7 @@ class LocalMatcher(Matcher):
 
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 """What `_is_alnum` accepts, for a set lookup in hot loops."""
+_SPACE_OR_DASH = frozenset(" -")
 
 
 def _is_digit(ch: str) -> bool:
@@ -145,6 +152,8 @@ _REGION = re.compile(r"[0-9]+(?:(?:[ \-./]|\) )[0-9]+)*")
 """A number region: digit runs joined by exactly one separator, or `) ` after an area code."""
 _SHAPE = str.maketrans("0123456789", "9999999999")
 _SEPARATOR = re.compile(r"(\) |[ \-./])")
+_NUMBER_RUN = re.compile(r"[0-9 \-./)]*")
+"""The number characters a trigger needs after its digit; a run of them holds whole number regions."""
 MIN_REGION_CHARS = 7
 NUMBER_SEPARATORS = frozenset(" -./")
 MAX_GROUPS = 8
@@ -199,6 +208,23 @@ def _groups(region: str) -> tuple[list[str], list[str]]:
     return groups, parts[1::2]
 
 
+def _letter_start(text: str, p: int, prev: str) -> bool:
+    """Whether a letter-prefixed identifier (`NumberMatcher._letter_prefixed`) may end its letters at the digit
+    trigger `p`, whose previous character is `prev`."""
+    if prev in _WORD:
+        # Inside a word only an identifier that begins with capitals after a non-word character can end its
+        # letters here: two (IBAN, NINO), six (codice fiscale), or X/Y/Z (NIE). Base64, tracking ids and
+        # SKUs fail all three at once.
+        return "A" <= prev <= "Z" and (
+            p < 7 or text[p - 3] not in _WORD or text[p - 7] not in _WORD
+            or (prev in "XYZ" and text[p - 2] not in _WORD)
+        )  # fmt: skip
+    # `AB 12 34 56 C` after a non-word character
+    return prev == " " and p >= 3 and "A" <= text[p - 2] <= "Z" and "A" <= text[p - 3] <= "Z" and (
+        p < 4 or text[p - 4] not in _WORD
+    )
+
+
 def _context(text: str, start: int, key: str) -> bool:
     return _ID_CONTEXT[key].search(text, max(0, start - CONTEXT_CHARS), start) is not None
 
@@ -213,17 +239,21 @@ def _zeros(region: str) -> int:
     return 2 if second == "0" else 1
 
 
+Plan = tuple[tuple[int, tuple[int, ...], tuple[str, ...], str], ...]
+"""Spans of a number region to classify, longest first: (length in characters, group sizes, separators, the
+separator characters to delete from the span's text to get its digits)."""
+
+
 @functools.lru_cache(maxsize=4096)
-def _plan(
-    shape: str, plus: bool, zeros: int, national_prefix: bool, nanp: bool
-) -> tuple[tuple[int, int], ...]:
+def _plan(shape: str, plus: bool, zeros: int, national_prefix: bool, nanp: bool) -> Plan:
     """For a number region whose digits `shape` spells as 9s, after `+` or not, whose first two digits hold
-    `zeros` zeros: the spans of its first k groups that `NumberMatcher._classify` could accept, longest first,
-    as (k, length in characters). The other spans are rejected by their shape alone."""
+    `zeros` zeros: the spans of its first k groups that `NumberMatcher._classify` could accept, longest first.
+    The other spans are rejected by their shape alone. A span's groups depend on its shape only, so they
+    are split here once per shape, not once per number."""
     groups, between = _groups(shape)
     sizes = tuple(map(len, groups))
     seps = tuple(between[: len(groups) - 1])
-    out: list[tuple[int, int]] = []
+    out = []
     length = sum(sizes) + sum(map(len, seps))
     for k in range(len(sizes), 0, -1):
         if k < len(sizes):
@@ -232,7 +262,26 @@ def _plan(
         if n < PHONE_MIN_DIGITS and k != IPV4_GROUPS:
             continue  # shorter than every identifier but a dotted quad: nothing to classify
         if shape_may_match(sizes[:k], seps[: k - 1], plus, zeros, national_prefix, nanp):
-            out.append((k, length))
+            out.append((length, sizes[:k], seps[: k - 1], "".join(sorted(set("".join(seps[: k - 1]))))))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _region_plan(
+    shape: str, plus: bool, national_prefix: bool, nanp: bool
+) -> tuple[tuple[int, int, tuple[Plan, ...]], ...]:
+    """For a whole number region spelled as `shape` (digits as 9s), after `+` or not: each of its digit runs
+    that some identifier could start, as (offset, end of the region `NumberMatcher.find` reads from it, its
+    `_plan` for 0, 1 and 2 leading zeros). The other runs are rejected by the region's shape alone."""
+    out = []
+    for o in (0, *(m.end() for m in _SEPARATOR.finditer(shape))):
+        region = _REGION.match(shape, o, o + _REGION_REACH)
+        if region is None or region.end() - o < MIN_REGION_CHARS:
+            continue
+        sub = region.group()
+        plans = tuple(_plan(sub, plus and o == 0, zeros, national_prefix, nanp) for zeros in range(3))
+        if any(plans):
+            out.append((o, region.end(), plans))
     return tuple(out)
 
 
@@ -287,25 +336,17 @@ class NumberMatcher(LocalMatcher):
         return p + NUMBER_RIGHT_REACH <= len(text)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
+        if triggers.number_runs is not None:
+            return self._find_in_runs(text, triggers.number_runs, triggers.capital_digits)
         out: list[Candidate] = []
         region_at = _REGION.match
-        classify = self._classify
         national_prefix, nanp = self._national_prefix, self._nanp
         for p in triggers.digit:
             prev = text[p - 1] if p else ""
+            if _letter_start(text, p, prev):
+                out.extend(self._letter_prefixed(text, p))
             if prev in _WORD:
-                # Inside a word only an identifier that begins with capitals after a non-word character can
-                # end its letters here: two (IBAN, NINO), six (codice fiscale), or X/Y/Z (NIE). Base64,
-                # tracking ids and SKUs fail all three at once.
-                if "A" <= prev <= "Z" and (
-                    p < 7 or text[p - 3] not in _WORD or text[p - 7] not in _WORD
-                    or (prev in "XYZ" and text[p - 2] not in _WORD)
-                ):  # fmt: skip
-                    out.extend(self._letter_prefixed(text, p))
                 continue  # every span from here starts inside a word (`_classify` rejects them all)
-            if prev == " " and p >= 3 and "A" <= text[p - 2] <= "Z" and "A" <= text[p - 3] <= "Z":
-                if p < 4 or text[p - 4] not in _WORD:  # `AB 12 34 56 C` after a non-word character
-                    out.extend(self._letter_prefixed(text, p))
             # Bounded: a long table of digits must not make each of its triggers read to its end.
             region = region_at(text, p, p + _REGION_REACH)
             if region is None or region.end() - p < MIN_REGION_CHARS:
@@ -315,18 +356,51 @@ class NumberMatcher(LocalMatcher):
             # no identifier has: the plan, cached per shape, leaves only the spans `_classify` could accept.
             plan = _plan(digits_and_separators.translate(_SHAPE), prev == "+", _zeros(digits_and_separators),
                          national_prefix, nanp)  # fmt: skip
-            if not plan:
-                continue
-            groups, between = _groups(digits_and_separators)
-            sizes = tuple(map(len, groups))
-            seps = tuple(between[: len(groups) - 1])
-            # Longest span first; the first one accepted wins.
-            for k, length in plan:
-                found = classify(text, _Span(p, p + length, "".join(groups[:k]), sizes[:k], seps[: k - 1]))
+            if plan:
+                found = self._first_accepted(text, p, plan)
                 if found is not None:
                     out.append(found)
-                    break
         return out
+
+    def _find_in_runs(self, text: str, runs: Sequence[int], capitals: Sequence[int]) -> list[Candidate]:
+        """What `find` yields from every digit trigger, from the engine's runs and capital digits instead: each
+        number region is shaped and planned once for all its digit runs (a spaced card's four groups, an
+        IBAN's), and the digit triggers no region could give anything to cost no Python step at all."""
+        out: list[Candidate] = []
+        for p in capitals:
+            if _letter_start(text, p, text[p - 1]):
+                out.extend(self._letter_prefixed(text, p))
+        run_at = _NUMBER_RUN.match
+        regions_in = _REGION.finditer
+        national_prefix, nanp = self._national_prefix, self._nanp
+        first_accepted = self._first_accepted
+        for q in runs:
+            for region in regions_in(text, q, run_at(text, q).end()):  # type: ignore[union-attr]
+                whole = region.group()
+                if len(whole) < MIN_REGION_CHARS:
+                    continue  # so is every digit run's region inside it
+                r = region.start()
+                prev = text[r - 1] if r else ""
+                for o, e, plans in _region_plan(whole.translate(_SHAPE), prev == "+", national_prefix, nanp):
+                    if o == 0 and prev in _WORD:
+                        continue  # the region's first run starts inside a word; its later runs do not
+                    plan = plans[_zeros(whole[o:e])]
+                    if plan:
+                        found = first_accepted(text, r + o, plan)
+                        if found is not None:
+                            out.append(found)
+        return out
+
+    def _first_accepted(self, text: str, p: int, plan: Plan) -> Candidate | None:
+        """The longest span of the region at `p` that `_classify` accepts, among those `plan` lists."""
+        for length, sizes, seps, separators in plan:
+            digits = text[p : p + length]
+            for separator in separators:
+                digits = digits.replace(separator, "")
+            found = self._classify(text, _Span(p, p + length, digits, sizes, seps))
+            if found is not None:
+                return found
+        return None
 
     def _letter_prefixed(self, text: str, p: int) -> Iterable[Candidate]:
         """IBAN, NINO, codice fiscale and NIE start with letters just before the first digit run."""
@@ -365,21 +439,21 @@ class NumberMatcher(LocalMatcher):
 
     def _classify(self, text: str, span: _Span) -> Candidate | None:
         start, end, digits, sizes, seps = span.start, span.end, span.digits, span.sizes, span.seps
-        if _is_alnum(_char(text, start - 1)):
+        if start and text[start - 1] in _WORD:
             return None
         if sizes == (8,):
             letter = _DNI_LETTER.match(text, end)
             if letter is not None and not _is_alnum(_char(text, letter.end())):
                 if checks.es_dni_ok(digits, letter.group(1)):
                     return Candidate(NATIONAL_ID, start, letter.end())
-        if _is_alnum(_char(text, end)):
+        if end < len(text) and text[end] in _WORD:
             return None
         kinds = set(seps)
         n = len(digits)
-        if n in checks.CARD_LENGTHS and kinds <= {" "} | {"-"} and len(kinds) <= 1:
+        if n in checks.CARD_LENGTHS and kinds <= _SPACE_OR_DASH and len(kinds) <= 1:
             if (len(sizes) == 1 or min(sizes) >= 3) and checks.card_ok(digits):
                 return Candidate(CARD, start, end)
-        if sizes == (3, 2, 4) and len(kinds) == 1 and kinds <= {"-", " "}:
+        if sizes == (3, 2, 4) and len(kinds) == 1 and kinds <= _SPACE_OR_DASH:
             if checks.us_ssn_ok(digits[:3], digits[3:5], digits[5:]):
                 return Candidate(US_SSN, start, end)
         if sizes == (9,) and _context(text, start, "ssn") and checks.us_ssn_ok(digits[:3], digits[3:5], digits[5:]):
@@ -482,7 +556,10 @@ class Ipv6Matcher(LocalMatcher):
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         seen: set[tuple[int, int]] = set()
+        run_from = run_to = -1
         for p in triggers.colon:
+            if run_from < p < run_to:
+                continue  # a later colon of a run already read whole: it reads the same run (below)
             # The hex run ending at `p`, at most IPV6_MAX long: from just after the last other character.
             lo = max(0, p - IPV6_MAX)
             other = _LAST_NOT_HEX.match(text, lo, p)
@@ -490,6 +567,10 @@ class Ipv6Matcher(LocalMatcher):
             if right is None:
                 continue
             start, end = (lo if other is None else other.end()), right.end()
+            # Both ends found, not cut at IPV6_MAX: every colon after `p` before the run's end, while the
+            # character before the run is within its look-back, sees the same run and gives the same verdict.
+            if other is not None and end - p < IPV6_MAX:
+                run_from, run_to = p, min(end, start + IPV6_MAX)
             while end > start and text[end - 1] in ".:" and not text[start:end].endswith("::"):
                 end -= 1
             if (start, end) in seen or _is_alnum(_char(text, start - 1)) or _is_alnum(_char(text, end)):
