@@ -5,16 +5,15 @@ Kept light (no domain imports, no pydantic) so that commands pay only for the se
 keys against `KNOWN_SECTIONS` without importing every domain's models. An app without a leakline.toml
 gets the defaults without pydantic being imported at all; a file is validated by the pydantic models of
 `leakline.configmodels` (the same ones `leakline.config.Settings` uses for the whole file), whose values are
-copied into the plain dataclasses here. Tests keep `KNOWN_SECTIONS` equal to the fields of `Settings`, and
-the fields and defaults of the dataclasses equal to those of the models.
+copied into the plain NamedTuples here. Tests keep `KNOWN_SECTIONS` equal to the fields of `Settings`, and
+the fields and defaults of the NamedTuples equal to those of the models.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from leakline.errors import ConfigError
 
@@ -48,34 +47,31 @@ KNOWN_SECTIONS = frozenset(
 """Every top-level table of leakline.toml (the fields of `leakline.config.Settings`)."""
 
 
-@dataclass(frozen=True)
-class ResidencyOptions:
+class ResidencyOptions(NamedTuple):
     """`[residency]` as `leakline scan` reads it (validated by `leakline.configmodels.ResidencySettings`)."""
 
-    allowed_regions: list[str] = field(default_factory=list)
+    allowed_regions: list[str] = []  # noqa: RUF012 - never mutated (read by the scan only)
     """Vercel region ids (e.g. "fra1") where LLM routes may run."""
 
 
-@dataclass(frozen=True)
-class ScanOptions:
+class ScanOptions(NamedTuple):
     """`[scan]` as `leakline scan` reads it (validated by `leakline.configmodels.ScanSettings`)."""
 
-    exclude: list[str] = field(default_factory=list)
+    exclude: list[str] = []  # noqa: RUF012 - never mutated (read by the scan only)
     """Glob patterns (relative to the app root, POSIX) of files the scanner skips."""
     fail_on: SeverityName = "high"
     baseline: str | None = None
     """Path of a baseline file, relative to the app root."""
     max_file_bytes: int = 2_000_000
-    country_headers: list[str] = field(default_factory=list)
+    country_headers: list[str] = []  # noqa: RUF012 - never mutated (read by the scan only)
     """Extra request headers that carry the visitor's country (besides the well-known edge headers)."""
 
 
-@dataclass(frozen=True)
-class ScanAppSettings:
+class ScanAppSettings(NamedTuple):
     """What `leakline scan` reads from an app's leakline.toml; other sections are validated by their commands."""
 
-    residency: ResidencyOptions = field(default_factory=ResidencyOptions)
-    scan: ScanOptions = field(default_factory=ScanOptions)
+    residency: ResidencyOptions = ResidencyOptions()
+    scan: ScanOptions = ScanOptions()
     source: str | None = None
     """The file these settings came from (None: no leakline.toml, the defaults)."""
 

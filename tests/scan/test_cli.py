@@ -247,18 +247,16 @@ def test_scan_rejects_unknown_top_level_tables_and_ignores_other_domains(cli: Cl
     assert code == 2 and "leakline.toml: gatway: unknown key" in err
 
 
-def test_scan_settings_dataclasses_mirror_the_validating_models() -> None:
-    """`leakline scan` reads plain dataclasses (no pydantic for apps without a leakline.toml); the models that
+def test_scan_settings_records_mirror_the_validating_models() -> None:
+    """`leakline scan` reads plain NamedTuples (no pydantic for apps without a leakline.toml); the models that
     validate a file must have the same fields and defaults."""
-    from dataclasses import asdict, fields
-
     from leakline.configfile import ResidencyOptions, ScanAppSettings, ScanOptions
     from leakline.configmodels import ResidencySettings, ScanSections, ScanSettings
 
     for plain, model in ((ResidencyOptions, ResidencySettings), (ScanOptions, ScanSettings)):
-        assert [f.name for f in fields(plain)] == list(model.model_fields)
-        assert asdict(plain()) == model().model_dump()
-    assert {f.name for f in fields(ScanAppSettings)} - {"source"} == set(ScanSections.model_fields)
+        assert list(plain._fields) == list(model.model_fields)
+        assert plain()._asdict() == model().model_dump()
+    assert set(ScanAppSettings._fields) - {"source"} == set(ScanSections.model_fields)
 
 
 def test_leakline_toml_values_reach_the_scan(tmp_path: Path) -> None:

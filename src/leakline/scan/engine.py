@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -577,7 +576,7 @@ def _scan(
         owner = result.app_of(f)
         baseline = shared or (app_baselines.get(owner.prefix) if owner is not None else None)
         if f.suppressed is None and baseline is not None and baseline.contains(f):
-            f = replace(f, suppressed="baseline")
+            f = f._replace(suppressed="baseline")
         marked.append(f)
     result.findings = marked
     stats.duration_s = time.perf_counter() - started
