@@ -365,7 +365,7 @@ class NumberMatcher(LocalMatcher):
     def _find_in_runs(self, text: str, runs: Sequence[int], capitals: Sequence[int]) -> list[Candidate]:
         """What `find` yields from every digit trigger, from the engine's runs and capital digits instead: each
         number region is shaped and planned once for all its digit runs (a spaced card's four groups, an
-        IBAN's), and the digit triggers no region could give anything to cost no Python step at all."""
+        IBAN's), so the digit triggers inside a region cost no Python step of their own."""
         out: list[Candidate] = []
         for p in capitals:
             if _letter_start(text, p, text[p - 1]):
