@@ -278,6 +278,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every target this many times, alternating, and report medians")
     parser.add_argument("--litellm", default="/tmp/litellm-venv/bin/litellm")
+    parser.add_argument("--modes", default="whole,stream", help="comma-separated: whole, stream")
+    parser.add_argument("--connections", default="1,50", help="comma-separated connection counts")
     parser.add_argument("--workers", type=int, default=1,
                         help="also run `leakline serve --workers N` as (c2) (N > 1; reported beside (c))")
     args = parser.parse_args()
@@ -290,6 +292,16 @@ def main() -> int:
         elif kind == "gateway-only":
             serve_gateway_only(port, args.serve[2])
         return 0
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or any(m not in ("whole", "stream") for m in modes):
+        parser.error(f"--modes: expected 'whole', 'stream' or both, got {args.modes!r}")
+    streams = [m == "stream" for m in ("whole", "stream") if m in modes]
+    try:
+        connection_counts = sorted({int(c) for c in args.connections.split(",") if c.strip()})
+    except ValueError:
+        parser.error(f"--connections: expected comma-separated whole numbers, got {args.connections!r}")
+    if not connection_counts or connection_counts[0] < 1:
+        parser.error(f"--connections: expected counts of at least 1, got {args.connections!r}")
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
@@ -346,8 +358,8 @@ def main() -> int:
         for round_no in range(1, args.rounds + 1):
             if args.rounds > 1:
                 print(f"-- round {round_no} of {args.rounds}", flush=True)
-            for stream in (False, True):
-                for connections in (1, 50):
+            for stream in streams:
+                for connections in connection_counts:
                     for name, (url, headers) in targets.items():
                         script = wrk_script(work, stream, headers)
                         settle(list(group_of.values()))
@@ -365,9 +377,9 @@ def main() -> int:
         # load spike hits one round's runs, not all of one target's).
         results = {key: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for key, runs in rounds.items()}
         print(f"\nmedians of {args.rounds} round(s):" if args.rounds > 1 else "")
-        for stream in (False, True):
+        for stream in streams:
             mode = "stream" if stream else "whole"
-            for connections in (1, 50):
+            for connections in connection_counts:
                 c = results[("c leakline", stream, connections)]
                 b = results[("b pass-through", stream, connections)]
                 a = results[("a upstream", stream, connections)]
