@@ -174,6 +174,23 @@ def test_unknown_incident_is_a_clear_error(cli: Cli, env: Env) -> None:
     assert "no incident 'INC-nope'" in err
 
 
+def test_a_mistyped_incident_id_is_named_by_approve_send_and_ack(cli: Cli, env: Env) -> None:
+    # A typo in the incident id must not look like success ("queued: nothing") nor blame the message id.
+    doc = _open(cli, env, facts_file(env.directory))
+    draft = next(c for c in doc["communications"] if c["state"] == "draft")
+    config = str(env.config)
+    for args in (
+        ("approve", "INC-nope", draft["id"], "--by", "Dana"),
+        ("send", "INC-nope"),
+        ("send", "INC-nope", draft["id"]),
+        ("ack", "INC-nope", draft["id"], "--by", "Dana"),
+    ):
+        code, out, err = cli("incident", *args, "--config", config)
+        assert (code, out) == (2, ""), args
+        assert err == "no incident 'INC-nope'\nhint: `leakline incident list` shows the ids", args
+    assert _show(cli, env, doc["id"])["communications"] == doc["communications"]
+
+
 def test_assess_recomputes_with_the_current_facts(cli: Cli, env: Env) -> None:
     doc = _open(cli, env, facts_file(env.directory))
     code, out, _ = cli("incident", "assess", doc["id"], "--format", "json", "--config", str(env.config))

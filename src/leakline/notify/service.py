@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leakline.incidents.models import Incident, Status
+from leakline.incidents.service import get_incident
 from leakline.incidents.timeline import Recorder, note
 from leakline.notify.drafting import NO_CHANNEL, enqueue
 from leakline.notify.errors import ApprovalRequired, CommunicationNotFound, InvalidCommunicationState, NoRoute
@@ -20,6 +21,8 @@ from leakline.notify.models import CommState, Communication
 
 
 def get_communication(session: Session, *, incident_id: str, communication_id: str) -> Communication:
+    # The incident first: a mistyped incident id is named as such, not blamed on the message id.
+    get_incident(session, incident_id=incident_id)
     comm = session.get(Communication, communication_id)
     if comm is None or comm.incident_id != incident_id:
         raise CommunicationNotFound(
@@ -66,6 +69,7 @@ def send(
     if communication_id is not None:
         chosen = [get_communication(session, incident_id=incident_id, communication_id=communication_id)]
     else:
+        get_incident(session, incident_id=incident_id)
         chosen = list(
             session.scalars(
                 select(Communication)
