@@ -168,6 +168,28 @@ def test_lifecycle_moves_forward_only_and_close_freezes(cli: Cli, env: Env) -> N
     ]
 
 
+def test_a_closed_incident_refuses_approve_send_and_ack(cli: Cli, env: Env) -> None:
+    aware = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
+    doc = _open(cli, env, facts_file(env.directory, aware_at=aware.isoformat()))
+    config = str(env.config)
+    assert cli("worker", "--once", "--config", config)[0] == 0
+    before = _show(cli, env, doc["id"])
+    draft = next(c for c in before["communications"] if c["state"] == "draft")
+    sent = next(c for c in before["communications"] if c["state"] == "sent")
+    assert cli("incident", "close", doc["id"], "--by", "Dana", "--config", config)[0] == 0
+    closed = _show(cli, env, doc["id"])
+    for args in (
+        ("approve", doc["id"], draft["id"], "--by", "Dana"),
+        ("send", doc["id"], draft["id"]),
+        ("send", doc["id"]),
+        ("ack", doc["id"], sent["id"], "--by", "Dana"),
+    ):
+        code, out, err = cli("incident", *args, "--config", config)
+        assert (code, out) == (2, ""), args
+        assert err == f"incident {doc['id']} is closed; it accepts no more changes", args
+    assert _show(cli, env, doc["id"]) == closed
+
+
 def test_unknown_incident_is_a_clear_error(cli: Cli, env: Env) -> None:
     code, _, err = cli("incident", "show", "INC-nope", "--config", str(env.config))
     assert code == 2

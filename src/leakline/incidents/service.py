@@ -54,7 +54,8 @@ def get_incident(session: Session, *, incident_id: str) -> Incident:
     return incident
 
 
-def _open_for_change(session: Session, incident_id: str) -> Incident:
+def open_for_change(session: Session, *, incident_id: str) -> Incident:
+    """The incident, unless it is closed (a closed incident accepts no more changes, its messages included)."""
     incident = get_incident(session, incident_id=incident_id)
     if incident.status == Status.CLOSED:
         raise IncidentClosed(f"incident {incident_id} is closed; it accepts no more changes")
@@ -247,7 +248,7 @@ def transition(
     session: Session, *, recorder: Recorder, incident_id: str, to: Status, actor: str, now: datetime
 ) -> Incident:
     """Move the lifecycle forward (steps may be skipped; it never moves back)."""
-    incident = _open_for_change(session, incident_id)
+    incident = open_for_change(session, incident_id=incident_id)
     current = Status(incident.status)
     if to.rank <= current.rank:
         order = " → ".join(LIFECYCLE)
@@ -338,7 +339,7 @@ def amend_facts(
     reason: str,
     now: datetime,
 ) -> Incident:
-    incident = _open_for_change(session, incident_id)
+    incident = open_for_change(session, incident_id=incident_id)
     _store_facts(
         session, settings, recorder=recorder, incident=incident, facts=facts, actor=actor, reason=reason, now=now
     )
@@ -349,7 +350,7 @@ def reassess(
     session: Session, settings: Settings, *, recorder: Recorder, incident_id: str, actor: str, now: datetime
 ) -> Incident:
     """Run the obligations engine again on the current facts (deadlines' urgency moves with the clock)."""
-    incident = _open_for_change(session, incident_id)
+    incident = open_for_change(session, incident_id=incident_id)
     facts = _current_facts(session, incident)
     if facts is None:
         raise IncidentClosed(

@@ -13,16 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leakline.incidents.models import Incident, Status
-from leakline.incidents.service import get_incident
+from leakline.incidents.service import open_for_change
 from leakline.incidents.timeline import Recorder, note
 from leakline.notify.drafting import NO_CHANNEL, enqueue
 from leakline.notify.errors import ApprovalRequired, CommunicationNotFound, InvalidCommunicationState, NoRoute
 from leakline.notify.models import CommState, Communication
 
 
-def get_communication(session: Session, *, incident_id: str, communication_id: str) -> Communication:
+def changeable_communication(session: Session, *, incident_id: str, communication_id: str) -> Communication:
+    """A message of an incident that is still open (approving, sending and acknowledging are changes)."""
     # The incident first: a mistyped incident id is named as such, not blamed on the message id.
-    get_incident(session, incident_id=incident_id)
+    open_for_change(session, incident_id=incident_id)
     comm = session.get(Communication, communication_id)
     if comm is None or comm.incident_id != incident_id:
         raise CommunicationNotFound(
@@ -35,7 +36,7 @@ def get_communication(session: Session, *, incident_id: str, communication_id: s
 def approve(
     session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
 ) -> Communication:
-    comm = get_communication(session, incident_id=incident_id, communication_id=communication_id)
+    comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
     if comm.state != CommState.DRAFT:
         raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only drafts can be approved")
     if comm.withdrawn:
@@ -67,9 +68,9 @@ def send(
 ) -> list[Communication]:
     """Queue one approved message, or (without an id) every approved message of the incident."""
     if communication_id is not None:
-        chosen = [get_communication(session, incident_id=incident_id, communication_id=communication_id)]
+        chosen = [changeable_communication(session, incident_id=incident_id, communication_id=communication_id)]
     else:
-        get_incident(session, incident_id=incident_id)
+        open_for_change(session, incident_id=incident_id)
         chosen = list(
             session.scalars(
                 select(Communication)
@@ -122,7 +123,7 @@ def ack(
     session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
 ) -> list[Communication]:
     """Acknowledge a delivered message (and its copies on the recipient's other channels)."""
-    comm = get_communication(session, incident_id=incident_id, communication_id=communication_id)
+    comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
     if comm.state not in (CommState.SENT, CommState.ACKED):
         raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only sent messages can be acknowledged")
     siblings = session.scalars(
