@@ -266,3 +266,20 @@ def test_worker_and_ack_from_the_command_line(cli: Cli, env: Env) -> None:
     assert after[sent[0]["id"]] == ("acked", "Sam")
     assert after[sent[1]["id"]] == ("sent", None)
     assert sorted(r.rcpt_tos[0] for r in env.smtp.received) == ["compliance@acme.example", "dpo@acme.example"]
+
+
+def test_a_second_ack_says_who_acknowledged_and_records_nothing(cli: Cli, env: Env) -> None:
+    aware = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
+    doc = _open(cli, env, facts_file(env.directory, aware_at=aware.isoformat()))
+    config = str(env.config)
+    assert cli("worker", "--once", "--config", config)[0] == 0
+    sent = next(c for c in _show(cli, env, doc["id"])["communications"] if c["state"] == "sent")
+    assert cli("incident", "ack", doc["id"], sent["id"], "--by", "Sam", "--config", config)[0] == 0
+    before = _show(cli, env, doc["id"])
+    acked = next(c for c in before["communications"] if c["id"] == sent["id"])
+    code, out, err = cli("incident", "ack", doc["id"], sent["id"], "--by", "Kim", "--config", config)
+    assert (code, out) == (2, "")
+    assert err == f"{sent['id']} was already acknowledged by Sam at {acked['acked_at']}"
+    after = _show(cli, env, doc["id"])
+    assert after == before
+    assert [t["event"] for t in after["timeline"]].count("message.acked") == 1

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from leakline.incidents.models import Incident, Status
 from leakline.incidents.service import open_for_change
 from leakline.incidents.timeline import Recorder, note
-from leakline.notify.drafting import NO_CHANNEL, enqueue
+from leakline.notify.drafting import NO_CHANNEL, enqueue, iso
 from leakline.notify.errors import ApprovalRequired, CommunicationNotFound, InvalidCommunicationState, NoRoute
 from leakline.notify.models import CommState, Communication
 
@@ -124,7 +124,12 @@ def ack(
 ) -> list[Communication]:
     """Acknowledge a delivered message (and its copies on the recipient's other channels)."""
     comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
-    if comm.state not in (CommState.SENT, CommState.ACKED):
+    if comm.state == CommState.ACKED:
+        # Nothing changes, so nothing goes to the timeline and the audit log (it would read as a second ack).
+        raise InvalidCommunicationState(
+            f"{communication_id} was already acknowledged by {comm.acked_by} at {iso(comm.acked_at)}"
+        )
+    if comm.state != CommState.SENT:
         raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only sent messages can be acknowledged")
     siblings = session.scalars(
         select(Communication).where(
