@@ -119,21 +119,21 @@ def _chat(env: Env, key: str, headers: dict[str, str], model: str = "llama3.1:8b
     )
 
 
-@pytest.mark.parametrize(
-    ("key", "headers", "model", "status", "upstream"),
-    [
-        ("storefront", {"x-vercel-ip-country": "DE"}, "llama3.1:8b", 200, "eu"),
-        ("storefront", {"x-vercel-ip-country": "US"}, "llama3.1:8b", 200, "us"),
-        ("storefront", {"x-vercel-ip-country": "US"}, "mistral:7b", 200, "us"),
-        ("storefront", {"x-vercel-ip-country": "DE"}, "mistral:7b", 451, None),
-        ("storefront", {"x-vercel-ip-country": "JP"}, "llama3.1:8b", 451, None),
-        ("storefront", {}, "llama3.1:8b", 451, None),
-        ("backoffice", {}, "llama3.1:8b", 200, "eu"),  # bound to NL
-        ("backoffice", {"x-vercel-ip-country": "US"}, "llama3.1:8b", 200, "eu"),  # the binding wins
-        ("eu-only", {"x-vercel-ip-country": "US"}, "llama3.1:8b", 451, None),
-        ("eu-only", {"x-vercel-ip-country": "DE"}, "mistral:7b", 403, None),
-    ],
-)
+HTTP_MATRIX: list[tuple[str, dict[str, str], str, int, str | None]] = [
+    ("storefront", {"x-vercel-ip-country": "DE"}, "llama3.1:8b", 200, "eu"),
+    ("storefront", {"x-vercel-ip-country": "US"}, "llama3.1:8b", 200, "us"),
+    ("storefront", {"x-vercel-ip-country": "US"}, "mistral:7b", 200, "us"),
+    ("storefront", {"x-vercel-ip-country": "DE"}, "mistral:7b", 451, None),
+    ("storefront", {"x-vercel-ip-country": "JP"}, "llama3.1:8b", 451, None),
+    ("storefront", {}, "llama3.1:8b", 451, None),
+    ("backoffice", {}, "llama3.1:8b", 200, "eu"),  # bound to NL
+    ("backoffice", {"x-vercel-ip-country": "US"}, "llama3.1:8b", 200, "eu"),  # the binding wins
+    ("eu-only", {"x-vercel-ip-country": "US"}, "llama3.1:8b", 451, None),
+    ("eu-only", {"x-vercel-ip-country": "DE"}, "mistral:7b", 403, None),
+]
+
+
+@pytest.mark.parametrize(("key", "headers", "model", "status", "upstream"), HTTP_MATRIX)
 def test_http_residency_matrix(
     env: Env, key: str, headers: dict[str, str], model: str, status: int, upstream: str | None
 ) -> None:
@@ -151,6 +151,19 @@ def test_http_residency_matrix(
             "clients.regions",
             "gateway.on_missing_country",
         }
+
+
+def test_decisions_stay_right_when_the_same_requests_come_again_in_any_order(env: Env) -> None:
+    # The gateway keeps each (key's regions, country, source, model) decision: one gateway answering the
+    # whole matrix three times, interleaved differently each time, must route every request as the first time.
+    rows = HTTP_MATRIX + HTTP_MATRIX[::-1] + HTTP_MATRIX[1::2] + HTTP_MATRIX[::2]
+    for key, headers, model, status, upstream in rows:
+        env.eu.upstream.requests.clear()
+        env.us.upstream.requests.clear()
+        response = _chat(env, key, headers, model)
+        assert response.status_code == status, (key, headers, model, response.text)
+        assert len(env.eu.upstream.requests) == (1 if upstream == "eu" else 0), (key, headers, model)
+        assert len(env.us.upstream.requests) == (1 if upstream == "us" else 0), (key, headers, model)
 
 
 def test_untrusted_peer_country_header_is_ignored(make_env: Any) -> None:

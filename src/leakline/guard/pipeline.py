@@ -66,6 +66,7 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_TYPE = b"application/json"
 SSE_TYPE = b"text/event-stream; charset=utf-8"
 MAX_UPSTREAM_BODY_BYTES = 32 * 1024 * 1024
+_DECISION_CACHE_SIZE = 4096
 STREAM_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
 
 
@@ -147,6 +148,7 @@ class Gateway:
         self.keys = KeyStore.from_settings(settings.clients, source=settings.source or "leakline.toml")
         self.trusted = parse_networks(self.gw.trusted_proxies)
         self._trusted_peers: dict[str | None, bool] = {}
+        self._decisions: dict[tuple[tuple[str, ...], str | None, str, str | None], Decision] = {}
         self._country_header = self.gw.country_header.encode("latin-1")
         self._pop_header = self.gw.pop_header.encode("latin-1")
         self.allowed_headers = frozenset(self.gw.allowed_headers)
@@ -285,9 +287,19 @@ class Gateway:
         country, source = visitor_country(client, header_value, trusted)
         req.country = country
         req.pop = pop_from_header(_header(scope, self._pop_header)) if trusted else None
-        decision = decide(
-            gateway=self.gw, regions=self.regions, client=client, country=country, country_source=source, model=model
-        )
+        # The answer depends on nothing else, and the settings do not change while serving: deciding
+        # once per combination saves the per-request scan of every region's lists. Refusals are not
+        # kept (they raise, and are rare); only known models reach the cache, which bounds it.
+        key = (client.regions, country, source, model)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = decide(
+                gateway=self.gw, regions=self.regions, client=client, country=country, country_source=source,
+                model=model,
+            )
+            if len(self._decisions) >= _DECISION_CACHE_SIZE:
+                self._decisions.clear()
+            self._decisions[key] = decision
         req.decision = decision
         return decision
 
