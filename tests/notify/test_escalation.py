@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from leakline.notify import service
 from leakline.notify.worker import PassReport
@@ -128,3 +128,46 @@ def rt_assessment(rt, incident_id):  # type: ignore[no-untyped-def]
         found = session.get(Incident, incident_id)
         assert found is not None and found.assessment is not None
         return found.assessment["obligations"]
+
+
+def test_a_broken_reminder_template_does_not_hold_back_deliveries(env: Env, cli) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from tests.incidents.helpers import audit_kinds, facts_file
+
+    messages = env.directory / "messages"
+    (messages / "de").mkdir(parents=True)
+    config = write_config(
+        env.directory,
+        db_url=env.db_url,
+        smtp_port=env.smtp.port,
+        escalation="ack_minutes = 100000\n" + CHAIN,
+        extra='[notify]\ntemplates = "messages"\n',
+    )
+    # Awareness 71 h ago: the GDPR notice is due within the hour, so the worker's scan drafts reminders.
+    aware = (datetime.now(UTC) - timedelta(hours=71)).replace(microsecond=0)
+    facts = facts_file(env.directory, aware_at=aware.isoformat())
+    # A mistake only reminders reach: they are the internal alerts that carry an obligation.
+    broken = messages / "de" / "internal-compliance.j2"
+    broken.write_text(
+        '{% extends "builtin/de/internal-compliance.j2" %}\n'
+        "{% block subject %}{% if obligation %}{{ obligation.nothing_here }}{% endif %}{{ super() }}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    code, out, err = cli("incident", "open", "--facts", str(facts), "--config", str(config), "--format", "json")
+    assert code == 0, err
+    incident = json.loads(out)["id"]
+    code, out, err = cli("worker", "--once", "--config", str(config))
+    # The alerts drafted when the incident opened were rendered then: they go out; the failing reminder
+    # is named (file, line, key) and the exit status says something is wrong.
+    assert code == 2, (out, err)
+    assert json.loads(out) == {"sent": 2, "retried": 0, "dead": 0, "lost_leases": 0, "escalations": 0, "reminders": 0}
+    assert err == f"{broken.resolve()}: line 2: the context has no key 'obligation.nothing_here'"
+    assert sorted(r.rcpt_tos[0] for r in env.smtp.received) == ["compliance@acme.example", "dpo@acme.example"]
+    with runtime(env) as rt:
+        assert {c.state for c in comms(rt, incident) if c.kind == "internal-compliance"} == {"sent"}
+        assert [t for t in _timeline(rt, incident) if t["event"] == "reminder"] == []
+    # The audit log is appended to as a transaction goes: the reminder that was not sent left no record.
+    assert "incident.reminder" not in audit_kinds(env.directory / "audit")
+    code, out, err = cli("worker", "--once", "--config", str(config))
+    assert (code, json.loads(out)["sent"]) == (2, 0)

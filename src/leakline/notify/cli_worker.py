@@ -20,10 +20,17 @@ def worker_command(
     import asyncio
     import json
 
+    from leakline.errors import LeaklineError
     from leakline.incidents.runtime import runtime
     from leakline.notify.worker import run
 
+    failures: list[LeaklineError] = []
     with runtime(config) as rt:
-        report = asyncio.run(run(rt.store, rt.settings, recorder=rt.recorder, once=once, poll_seconds=poll))
+        report = asyncio.run(
+            run(rt.store, rt.settings, recorder=rt.recorder, once=once, poll_seconds=poll, failures=failures)
+        )
         rt.recorder.flush()
     typer.echo(json.dumps(report.__dict__))
+    if failures:
+        # Deliveries were made; the exit status and the message say what could not be drafted.
+        raise failures[-1]

@@ -190,9 +190,11 @@ def add_communication(
     actor: str,
     escalation_level: int = 0,
     is_alert: bool = False,
+    rendered: tuple[str, str] | None = None,
 ) -> Communication:
-    """Render and store one message; queue it in the outbox now unless it needs approval first."""
-    subject, body = render_message(
+    """Render (unless `rendered` holds its subject and body) and store one message; queue it in the
+    outbox now unless it needs approval first."""
+    subject, body = rendered or render_message(
         settings,
         kind=kind,
         language=language,
@@ -297,9 +299,30 @@ def draft_internal(
     obligation: dict[str, Any] | None = None,
     escalation_level: int = 0,
     is_alert: bool = False,
+    announce: tuple[str, str] | None = None,
 ) -> list[Communication]:
+    """Internal alerts to `recipients`, one per channel of each contact.
+
+    Every text is rendered before anything is recorded, then `announce` (event, detail), the step that
+    sends the alerts, goes to the timeline: the audit log is appended to as the transaction goes, and
+    a template that fails must not leave a record of a reminder or escalation that never happened."""
     made = []
     language = language_for(establishment_of(settings))
+    texts = {
+        (kind, contact.name): render_message(
+            settings,
+            kind=kind,
+            language=language,
+            context=context,
+            obligation=obligation,
+            recipient={"name": contact.name, "kind": kind, "role": contact.role},
+            now=now,
+        )
+        for kind, contact in recipients
+    }
+    if announce is not None:
+        event, detail = announce
+        note(session, recorder=recorder, incident_id=incident.id, at=now, actor=actor, event=event, detail=detail)
     for kind, contact in recipients:
         for channel, to in contact_addresses(contact):
             made.append(
@@ -320,6 +343,7 @@ def draft_internal(
                     actor=actor,
                     escalation_level=escalation_level,
                     is_alert=is_alert,
+                    rendered=texts[(kind, contact.name)],
                 )
             )
     return made

@@ -128,16 +128,6 @@ def escalate_unacknowledged(store: Store, settings: Settings, *, recorder: Recor
                     detail=f"{kind} to {recipient} not acknowledged; nobody left in [escalation] chain",
                 )
                 return
-            note(
-                session,
-                recorder=recorder,
-                incident_id=incident_id,
-                at=now,
-                actor=ESCALATION_ACTOR,
-                event="escalation",
-                detail=f"{kind} to {recipient} not acknowledged within "
-                f"{settings.escalation.ack_minutes} min; escalated to {successor.name}",
-            )
             obligation = _obligation(incident, okey)
             drafting.draft_internal(
                 session,
@@ -150,6 +140,11 @@ def escalate_unacknowledged(store: Store, settings: Settings, *, recorder: Recor
                 actor=ESCALATION_ACTOR,
                 obligation=obligation,
                 escalation_level=level + 1,
+                announce=(
+                    "escalation",
+                    f"{kind} to {recipient} not acknowledged within "
+                    f"{settings.escalation.ack_minutes} min; escalated to {successor.name}",
+                ),
             )
 
         if _once(store, key, now, action):
@@ -266,15 +261,6 @@ def _alert(
         incident = session.get(Incident, incident_id)
         if incident is None:
             return
-        note(
-            session,
-            recorder=recorder,
-            incident_id=incident_id,
-            at=now,
-            actor=ESCALATION_ACTOR,
-            event="reminder" if key.startswith("reminder") else "escalation",
-            detail=detail,
-        )
         drafting.draft_internal(
             session,
             settings,
@@ -287,6 +273,7 @@ def _alert(
             obligation=obligation,
             escalation_level=level,
             is_alert=is_alert,
+            announce=("reminder" if key.startswith("reminder") else "escalation", detail),
         )
 
     return 1 if _once(store, key, now, action) else 0

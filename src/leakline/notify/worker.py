@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from leakline.errors import LeaklineError
 from leakline.incidents.timeline import Recorder
 from leakline.notify import escalation, outbox
 from leakline.notify.channels import Channel, build_channels
@@ -76,6 +77,17 @@ async def _attempt(channels: dict[str, Channel], claimed: outbox.Claimed) -> str
     return None
 
 
+def _drafting_failed(what: str, exc: LeaklineError, failures: list[LeaklineError] | None) -> None:
+    """A message the worker drafts itself (reminder, escalation, dead-letter alert) could not be rendered.
+
+    Logged and kept for the caller, never raised here: messages already rendered and queued, notices to
+    authorities among them, must still go out. The step is retried on the next pass (its mark was not
+    written), so it happens once the template is fixed."""
+    log.error("%s skipped (deliveries go on): %s", what, exc.message)
+    if failures is not None:
+        failures.append(exc)
+
+
 async def deliver_due(
     store: Store,
     settings: Settings,
@@ -86,6 +98,7 @@ async def deliver_due(
     now: datetime,
     batch: int = DEFAULT_BATCH,
     concurrency: int = DEFAULT_CONCURRENCY,
+    failures: list[LeaklineError] | None = None,
 ) -> PassReport:
     cfg = settings.channels
     lease = timedelta(seconds=cfg.lease_seconds)
@@ -131,7 +144,10 @@ async def deliver_due(
                 report += PassReport(retried=1)
             else:
                 report += PassReport(dead=1)
-                escalation.alert_dead_letter(store, settings, recorder=recorder, now=now, comm=dead)
+                try:
+                    escalation.alert_dead_letter(store, settings, recorder=recorder, now=now, comm=dead)
+                except LeaklineError as exc:
+                    _drafting_failed(f"the dead-letter alert for {dead.id}", exc, failures)
 
 
 async def run_pass(
@@ -143,15 +159,28 @@ async def run_pass(
     owner: str,
     now: datetime | None = None,
     scan: bool = True,
+    failures: list[LeaklineError] | None = None,
 ) -> PassReport:
-    """Escalations and reminders (when `scan`), then every due delivery, all as of `now`."""
+    """Escalations and reminders (when `scan`), then every due delivery, all as of `now`.
+
+    A message the pass cannot draft (a user template that fails) is logged and appended to `failures`;
+    the rest of the pass, deliveries above all, goes on."""
     moment = now or utcnow()
     report = PassReport()
     if scan:
-        escalated = escalation.escalate_unacknowledged(store, settings, recorder=recorder, now=moment)
-        reminded = escalation.remind_deadlines(store, settings, recorder=recorder, now=moment)
-        report = PassReport(escalations=escalated, reminders=reminded)
-    return report + await deliver_due(store, settings, recorder=recorder, channels=channels, owner=owner, now=moment)
+        try:
+            report += PassReport(
+                escalations=escalation.escalate_unacknowledged(store, settings, recorder=recorder, now=moment)
+            )
+        except LeaklineError as exc:
+            _drafting_failed("escalation of unacknowledged alerts", exc, failures)
+        try:
+            report += PassReport(reminders=escalation.remind_deadlines(store, settings, recorder=recorder, now=moment))
+        except LeaklineError as exc:
+            _drafting_failed("deadline reminders", exc, failures)
+    return report + await deliver_due(
+        store, settings, recorder=recorder, channels=channels, owner=owner, now=moment, failures=failures
+    )
 
 
 async def run(
@@ -165,8 +194,10 @@ async def run(
     scan_seconds: float = DEFAULT_SCAN_SECONDS,
     stop: asyncio.Event | None = None,
     owner: str | None = None,
+    failures: list[LeaklineError] | None = None,
 ) -> PassReport:
-    """One pass (`once`) or passes until `stop` is set; returns the totals.
+    """One pass (`once`) or passes until `stop` is set; returns the totals (drafting failures, which do
+    not stop the passes, are appended to `failures`).
 
     Deliveries are polled every `poll_seconds`; the escalation and reminder scans, whose deadlines are
     minutes and hours apart, run every `scan_seconds` so that they do not slow the delivery path.
@@ -184,7 +215,14 @@ async def run(
             if scan:
                 last_scan = time.monotonic()
             total += await run_pass(
-                store, settings, recorder=recorder, channels=channels, owner=me, now=clock(), scan=scan
+                store,
+                settings,
+                recorder=recorder,
+                channels=channels,
+                owner=me,
+                now=clock(),
+                scan=scan,
+                failures=failures,
             )
             if once or (stop is not None and stop.is_set()):
                 return total
