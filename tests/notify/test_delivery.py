@@ -157,6 +157,19 @@ def test_dead_letter_after_max_attempts_raises_one_alert(env: Env) -> None:
             [("internal-compliance", "Compliance on call", "queued"), ("internal-compliance", "Dana Privacy", "queued")]
             * 2
         )
+        # Each alert says which message failed and how to queue it again (the organisation is German).
+        failed = [c for c in items if not c.is_alert and c.state == "failed"]
+        wanted = sorted(
+            (f"ZUSTELLUNG FEHLGESCHLAGEN: internal-compliance an {c.recipient} über smtp – {incident}", c.id)
+            for c in failed
+            for _ in range(2)
+        )
+        said = []
+        for alert in (c for c in items if c.is_alert):
+            command = next(line.strip() for line in alert.body.split("\n") if "leakline incident send" in line)
+            said.append((alert.subject.split("] ", 1)[1], command.rsplit(" ", 1)[1]))
+            assert command == f"leakline incident send {incident} {command.rsplit(' ', 1)[1]}"
+        assert sorted(said) == wanted
         events = [row for row in outbox_rows(rt) if row.state == "dead"]
         assert [row.last_error.split(":")[0] for row in events] == ["smtp 127.0.0.1", "smtp 127.0.0.1"]
         later = [worker_pass(rt, T0 + timedelta(minutes=m)) for m in (5, 10, 20)]

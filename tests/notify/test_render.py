@@ -553,6 +553,100 @@ def test_internal_compliance_alert_shows_deadline_and_time_left() -> None:
     assert "  People affected: 1,200 (DE 900, FR 200, US-CA 100)" in lines(rendered)
 
 
+_DEAD = {"id": "msg_0123456789abcdef0123", "kind": "supervisory-authority", "recipient": "supervisory-authority",
+         "channel": "smtp"}
+_ALERTS: list[tuple[str, dict[str, Any], str, str]] = [
+    (
+        "en",
+        {"reason": "reminder"},
+        "[HIGH] Reminder: gdpr-33 (DE) notice due in 2 days 22 hours – inc_7f3a: Assistant showed another customer's order",
+        "Reminder: the notice below is not sent yet and its deadline is near.",
+    ),
+    (
+        "en",
+        {"reason": "overdue"},
+        "[HIGH] OVERDUE: gdpr-33 (DE) notice not sent – inc_7f3a: Assistant showed another customer's order",
+        "Overdue: the deadline of the notice below has passed and the notice is not sent. Send it now; a late "
+        "notice must give the reasons for the delay.",
+    ),
+    (
+        "en",
+        {"reason": "unacknowledged", "previous": "Compliance on call", "minutes": 15},
+        "[HIGH] Escalated (not acknowledged by Compliance on call): Possible personal data breach inc_7f3a: "
+        "Assistant showed another customer's order",
+        "Escalated to you: the alert to Compliance on call was not acknowledged within 15 minutes.",
+    ),
+    (
+        "en",
+        {"reason": "dead-letter", "message": _DEAD},
+        "[HIGH] DELIVERY FAILED: supervisory-authority to supervisory-authority via smtp – inc_7f3a",
+        "Delivery failed for good: message msg_0123456789abcdef0123 (supervisory-authority to supervisory-authority "
+        "via smtp) could not be delivered after every retry. Deliver it another way and record that, or fix the "
+        "channel and queue it again:",
+    ),
+    (
+        "de",
+        {"reason": "overdue"},
+        "[HOCH] ÜBERFÄLLIG: Meldung gdpr-33 (DE) nicht versandt – inc_7f3a: Assistant showed another customer's order",
+        "Überfällig: Die Frist der Meldung unten ist abgelaufen und die Meldung ist nicht versandt. Jetzt versenden; "
+        "eine verspätete Meldung muss die Gründe für die Verzögerung nennen.",
+    ),
+    (
+        "de",
+        {"reason": "dead-letter", "message": _DEAD},
+        "[HOCH] ZUSTELLUNG FEHLGESCHLAGEN: supervisory-authority an supervisory-authority über smtp – inc_7f3a",
+        "Zustellung endgültig fehlgeschlagen: Nachricht msg_0123456789abcdef0123 (supervisory-authority an "
+        "supervisory-authority über smtp) konnte nach allen Wiederholungen nicht zugestellt werden. Auf anderem "
+        "Weg zustellen und das festhalten, oder den Kanal reparieren und sie erneut einreihen:",
+    ),
+    (
+        "fr",
+        {"reason": "reminder"},
+        "[ÉLEVÉ] Rappel : notification gdpr-33 (DE) due dans 2 jours 22 heures – inc_7f3a : Assistant showed "
+        "another customer's order",
+        "Rappel : la notification ci-dessous n'est pas encore envoyée et son échéance approche.",
+    ),
+    (
+        "fr",
+        {"reason": "dead-letter", "message": _DEAD},
+        "[ÉLEVÉ] ÉCHEC DE REMISE : supervisory-authority à supervisory-authority via smtp – inc_7f3a",
+        "Échec définitif de la remise : le message msg_0123456789abcdef0123 (supervisory-authority à "
+        "supervisory-authority via smtp) n'a pu être remis après toutes les tentatives. Remettez-le par un autre "
+        "moyen et consignez-le, ou réparez le canal et remettez-le en file :",
+    ),
+]
+
+
+@pytest.mark.parametrize(("language", "alert", "subject", "first_line"), _ALERTS)
+def test_reminders_escalations_and_dead_letters_say_why_they_were_sent(
+    language: str, alert: dict[str, Any], subject: str, first_line: str
+) -> None:
+    # Without this an overdue alert, a reminder and a failed delivery read like the first alert again.
+    rendered = render(MessageKind.INTERNAL_COMPLIANCE, language=language, context=context(alert=alert))
+    assert rendered.subject == subject
+    body = lines(rendered)
+    assert body[2] == first_line
+    if alert["reason"] == "dead-letter":
+        assert body[3] == "  leakline incident send inc_7f3a msg_0123456789abcdef0123"
+
+
+def test_an_escalated_owner_team_alert_says_who_did_not_acknowledge_it() -> None:
+    alert = {"reason": "unacknowledged", "previous": "Web team", "minutes": 15}
+    recipient = {"name": "Compliance on call", "kind": "owner-team", "role": "frontend"}
+    rendered = render(MessageKind.OWNER_TEAM, context=context(alert=alert, recipient=recipient))
+    assert rendered.subject.startswith("[HIGH] Escalated (not acknowledged by Web team): Leak signal for backend:")
+    assert lines(rendered)[2] == "Escalated to you: the alert to Web team was not acknowledged within 15 minutes."
+
+
+def test_an_unknown_alert_reason_is_refused_naming_the_key() -> None:
+    with pytest.raises(InvalidContextValue) as caught:
+        render(MessageKind.INTERNAL_COMPLIANCE, context=context(alert={"reason": "later"}))
+    assert caught.value.message == (
+        "en/internal-compliance.j2: context key 'alert.reason': expected one of 'reminder', 'overdue', "
+        "'unacknowledged', 'dead-letter', got 'later'"
+    )
+
+
 @pytest.mark.parametrize(
     ("surface", "first_step"),
     [

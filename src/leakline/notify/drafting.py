@@ -148,6 +148,7 @@ def render_message(
     obligation: dict[str, Any] | None,
     recipient: dict[str, Any],
     now: datetime,
+    alert: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
     from leakline.notify.render import MessageKind, render, templates_dir
 
@@ -158,6 +159,7 @@ def render_message(
         "recipient": recipient,
         "signal": context.signal,
         "now": iso(now),
+        "alert": alert,
     }
     # `[notify] templates` overrides the shipped templates file by file.
     rendered = render(MessageKind(kind), language=language, context=ctx, template_dir=templates_dir(settings))
@@ -300,8 +302,10 @@ def draft_internal(
     escalation_level: int = 0,
     is_alert: bool = False,
     announce: tuple[str, str] | None = None,
+    alert: dict[str, Any] | None = None,
 ) -> list[Communication]:
-    """Internal alerts to `recipients`, one per channel of each contact.
+    """Internal alerts to `recipients`, one per channel of each contact; `alert` (the templates' `alert`
+    key) says why a reminder, escalation or dead-letter alert was sent.
 
     Every text is rendered before anything is recorded, then `announce` (event, detail), the step that
     sends the alerts, goes to the timeline: the audit log is appended to as the transaction goes, and
@@ -317,6 +321,7 @@ def draft_internal(
             obligation=obligation,
             recipient={"name": contact.name, "kind": kind, "role": contact.role},
             now=now,
+            alert=alert,
         )
         for kind, contact in recipients
     }

@@ -140,6 +140,7 @@ def escalate_unacknowledged(store: Store, settings: Settings, *, recorder: Recor
                 actor=ESCALATION_ACTOR,
                 obligation=obligation,
                 escalation_level=level + 1,
+                alert={"reason": "unacknowledged", "previous": recipient, "minutes": settings.escalation.ack_minutes},
                 announce=(
                     "escalation",
                     f"{kind} to {recipient} not acknowledged within "
@@ -214,6 +215,7 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
                     obligation=obligation,
                     contacts=chain,
                     level=1,
+                    alert={"reason": "overdue"},
                     detail=f"overdue: {obligation['regime']} {obligation['jurisdiction']} "
                     f"{obligation['recipient']} was due {obligation['due_at']}",
                 )
@@ -232,6 +234,7 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
             obligation=obligation,
             contacts=compliance_contacts(settings),
             level=0,
+            alert={"reason": "reminder"},
             detail=f"reminder: {obligation['regime']} {obligation['jurisdiction']} "
             f"{obligation['recipient']} due {obligation['due_at']} (≤ {hours:g} h)",
             also_marks=[f"reminder:{incident_id}:{okey}:{h:g}" for h in reached[1:]],
@@ -251,6 +254,7 @@ def _alert(
     contacts: list[Contact],
     level: int,
     detail: str,
+    alert: dict[str, Any],
     also_marks: list[str] | None = None,
     is_alert: bool = False,
 ) -> int:
@@ -273,6 +277,7 @@ def _alert(
             obligation=obligation,
             escalation_level=level,
             is_alert=is_alert,
+            alert=alert,
             announce=("reminder" if key.startswith("reminder") else "escalation", detail),
         )
 
@@ -300,5 +305,9 @@ def alert_dead_letter(
         contacts=contacts,
         level=0,
         is_alert=True,
+        alert={
+            "reason": "dead-letter",
+            "message": {"id": comm.id, "kind": comm.kind, "recipient": comm.recipient, "channel": comm.channel},
+        },
         detail=f"delivery failed for good: {comm.id} ({comm.kind} to {comm.recipient} via {comm.channel})",
     )

@@ -70,6 +70,8 @@ _ENUMERATED: dict[str, tuple[str | None, ...]] = {
     "incident.risk": ("none", "risk", "high", None),
     "signal.surface": ("frontend", "backend", "infrastructure", None),
 }
+ALERT_REASONS = ("reminder", "overdue", "unacknowledged", "dead-letter")
+"""Why an internal alert was sent besides the incident itself (the optional `alert` context key)."""
 _GDPR_HOURS = 72
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
@@ -249,6 +251,15 @@ def _check_context(name: str, context: Mapping[str, Any]) -> None:
         if isinstance(holder, Mapping) and child in holder and holder[child] not in allowed:
             shown = ", ".join(repr(value) for value in allowed)
             raise InvalidContextValue(f"{name}: context key {path!r}: expected one of {shown}, got {holder[child]!r}")
+    alert = context.get("alert")
+    if alert is not None:
+        if not isinstance(alert, Mapping):
+            raise InvalidContextValue(f"{name}: context key 'alert' must be a mapping or None")
+        if alert.get("reason") not in ALERT_REASONS:
+            shown = ", ".join(repr(reason) for reason in ALERT_REASONS)
+            raise InvalidContextValue(
+                f"{name}: context key 'alert.reason': expected one of {shown}, got {alert.get('reason')!r}"
+            )
     _parse_instant(name, "now", context["now"], allow_none=False)
     for parent, child in _DATE_KEYS:
         holder = context[parent]
