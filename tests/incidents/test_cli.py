@@ -283,3 +283,37 @@ def test_a_second_ack_says_who_acknowledged_and_records_nothing(cli: Cli, env: E
     after = _show(cli, env, doc["id"])
     assert after == before
     assert [t["event"] for t in after["timeline"]].count("message.acked") == 1
+
+
+def test_an_address_added_after_drafting_reaches_the_notice_on_reassessment(cli: Cli, env: Env) -> None:
+    # The hint of a failed send says: add the address, then reassess. That must make the notice sendable,
+    # approved or not, without approving it again.
+    config = str(env.config)
+    facts = facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20})
+    doc = _open(cli, env, facts)
+    by_regime = {c["regime"]: c for c in doc["communications"] if c["kind"] == "supervisory-authority"}
+    uk, de = by_regime["uk-gdpr-33"], by_regime["gdpr-33"]
+    assert (uk["channel"], uk["to"]) == ("none", "")
+    assert cli("incident", "approve", doc["id"], uk["id"], "--by", "Dana", "--config", config)[0] == 0
+    code, _, err = cli("incident", "send", doc["id"], uk["id"], "--config", config)
+    assert code == 2
+    assert err == (
+        f"{uk['id']}: no address for supervisory-authority in GB\n"
+        'hint: add [authorities.GB] supervisory-authority = "mailto:..." to leakline.toml (then amend the facts or '
+        "reassess to re-draft), or deliver it yourself and record it"
+    )
+    with env.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[authorities.GB]\nsupervisory-authority = "mailto:casework@ico.example"\n')
+    assert cli("incident", "assess", doc["id"], "--config", config)[0] == 0
+    shown = {c["id"]: c for c in _show(cli, env, doc["id"])["communications"]}
+    assert (shown[uk["id"]]["channel"], shown[uk["id"]]["to"], shown[uk["id"]]["state"]) == (
+        "smtp",
+        "casework@ico.example",
+        "approved",
+    )
+    assert shown[uk["id"]]["approved_by"] == "Dana"
+    assert (shown[de["id"]]["channel"], shown[de["id"]]["to"]) == (de["channel"], de["to"])
+    code, out, err = cli("incident", "send", doc["id"], uk["id"], "--config", config)
+    assert (code, out) == (0, f"queued: {uk['id']}\n"), err
+    routed = [t["detail"] for t in _show(cli, env, doc["id"])["timeline"] if t["event"] == "message.routed"]
+    assert routed == [f"{uk['id']}: supervisory-authority to supervisory-authority via smtp"]

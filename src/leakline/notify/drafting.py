@@ -174,6 +174,22 @@ def new_communication_id() -> str:
     return f"msg_{uuid.uuid4().hex[:20]}"
 
 
+def note_message(
+    session: Session, *, recorder: Recorder, comm: Communication, event: str, now: datetime, actor: str
+) -> None:
+    """A timeline entry (and audit record) about one message: "msg_…: kind to recipient via channel"."""
+    note(
+        session,
+        recorder=recorder,
+        incident_id=comm.incident_id,
+        at=now,
+        actor=actor,
+        event=event,
+        detail=f"{comm.id}: {comm.kind} to {comm.recipient} via {comm.channel}",
+        data={"communication": comm.id},
+    )
+
+
 def add_communication(
     session: Session,
     settings: Settings,
@@ -228,16 +244,7 @@ def add_communication(
         created_at=now,
     )
     session.add(comm)
-    note(
-        session,
-        recorder=recorder,
-        incident_id=incident.id,
-        at=now,
-        actor=actor,
-        event="message.drafted",
-        detail=f"{comm.id}: {kind} to {recipient} via {channel}",
-        data={"communication": comm.id},
-    )
+    note_message(session, recorder=recorder, comm=comm, event="message.drafted", now=now, actor=actor)
     if not needs_approval and channel != NO_CHANNEL:
         enqueue(session, recorder=recorder, comm=comm, now=now, actor=actor)
     return comm
@@ -257,16 +264,7 @@ def enqueue(session: Session, *, recorder: Recorder, comm: Communication, now: d
             created_at=now,
         )
     )
-    note(
-        session,
-        recorder=recorder,
-        incident_id=comm.incident_id,
-        at=now,
-        actor=actor,
-        event="message.queued",
-        detail=f"{comm.id}: {comm.kind} to {comm.recipient} via {comm.channel}",
-        data={"communication": comm.id},
-    )
+    note_message(session, recorder=recorder, comm=comm, event="message.queued", now=now, actor=actor)
 
 
 def contacts_named(settings: Settings, names: Iterable[str]) -> list[Contact]:
@@ -354,6 +352,22 @@ def draft_internal(
     return made
 
 
+def _route_unrouted(
+    session: Session, settings: Settings, *, recorder: Recorder, comm: Communication, now: datetime, actor: str
+) -> None:
+    """Give a message drafted without an address the one `[authorities.XX]` now has.
+
+    Only messages that had none: an approval covers the text, and an address chosen before stays the
+    one the approver saw."""
+    if comm.channel != NO_CHANNEL or comm.jurisdiction is None:
+        return
+    channel, to = route(settings, comm.jurisdiction, comm.recipient)
+    if channel == NO_CHANNEL:
+        return
+    comm.channel, comm.to = channel, to
+    note_message(session, recorder=recorder, comm=comm, event="message.routed", now=now, actor=actor)
+
+
 def sync_obligation_drafts(
     session: Session,
     settings: Settings,
@@ -364,7 +378,8 @@ def sync_obligation_drafts(
     now: datetime,
     actor: str,
 ) -> None:
-    """After (re)assessment: draft messages for new duties, refresh unapproved drafts, withdraw stale ones."""
+    """After (re)assessment: draft messages for new duties, refresh unapproved drafts, withdraw stale ones,
+    and route messages drafted before their `[authorities.XX]` address was configured."""
     assessment = incident.assessment or {"obligations": []}
     wanted: dict[str, dict[str, Any]] = {}
     for obligation in assessment["obligations"]:
@@ -378,6 +393,8 @@ def sync_obligation_drafts(
         key = comm.obligation_key or ""
         seen.add(key)
         obligation = wanted.get(key)
+        if obligation is not None and comm.state in (CommState.DRAFT, CommState.APPROVED):
+            _route_unrouted(session, settings, recorder=recorder, comm=comm, now=now, actor=actor)
         if comm.state != CommState.DRAFT:
             continue
         if obligation is None:
