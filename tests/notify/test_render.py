@@ -553,8 +553,12 @@ def test_internal_compliance_alert_shows_deadline_and_time_left() -> None:
     assert "  People affected: 1,200 (DE 900, FR 200, US-CA 100)" in lines(rendered)
 
 
-_DEAD = {"id": "msg_0123456789abcdef0123", "kind": "supervisory-authority", "recipient": "supervisory-authority",
-         "channel": "smtp"}
+_DEAD = {
+    "id": "msg_0123456789abcdef0123",
+    "kind": "supervisory-authority",
+    "recipient": "supervisory-authority",
+    "channel": "smtp",
+}
 _ALERTS: list[tuple[str, dict[str, Any], str, str]] = [
     (
         "en",
