@@ -317,3 +317,24 @@ def test_an_address_added_after_drafting_reaches_the_notice_on_reassessment(cli:
     assert (code, out) == (0, f"queued: {uk['id']}\n"), err
     routed = [t["detail"] for t in _show(cli, env, doc["id"])["timeline"] if t["event"] == "message.routed"]
     assert routed == [f"{uk['id']}: supervisory-authority to supervisory-authority via smtp"]
+
+
+def test_show_text_tells_notices_apart_and_says_what_to_do_next(cli: Cli, env: Env) -> None:
+    # Two notices to two authorities must not look alike, and a first-time user must see the next commands.
+    facts = facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20})
+    doc = _open(cli, env, facts)
+    by_regime = {c["regime"]: c["id"] for c in doc["communications"] if c["kind"] == "supervisory-authority"}
+    code, out, err = cli("incident", "show", doc["id"], "--config", str(env.config))
+    assert code == 0, err
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│ msg_")}
+    assert "gdpr-33 DE" in rows[by_regime["gdpr-33"]]
+    assert "uk-gdpr-33 GB" in rows[by_regime["uk-gdpr-33"]]
+    steps = out[out.index("Next steps") :].splitlines()[1:]
+    assert steps == [
+        f"  approve gdpr-33 DE: leakline incident approve {doc['id']} {by_regime['gdpr-33']} --by NAME",
+        f'  no address for uk-gdpr-33 GB: add [authorities.GB] supervisory-authority = "mailto:..." to '
+        f"leakline.toml, then leakline incident assess {doc['id']}",
+        f"  approve uk-gdpr-33 GB: leakline incident approve {doc['id']} {by_regime['uk-gdpr-33']} --by NAME",
+        f"  then queue the approved notices: leakline incident send {doc['id']}",
+        "  then deliver: leakline worker (or leakline worker --once)",
+    ]

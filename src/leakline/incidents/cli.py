@@ -154,11 +154,13 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
             )
     console.print(obligations)
     messages = Table(title="Communications")
-    for column in ("id", "kind", "recipient", "channel", "state", "subject"):
+    for column in ("id", "kind", "for", "recipient", "channel", "state", "subject"):
         messages.add_column(column, overflow="fold")
     for c in doc["communications"]:
         state = c["state"] + (" (withdrawn)" if c["withdrawn"] else "")
-        messages.add_row(c["id"], c["kind"], escape(c["recipient"]), c["channel"], state, escape(c["subject"]))
+        messages.add_row(
+            c["id"], c["kind"], _duty(c), escape(c["recipient"]), c["channel"], state, escape(c["subject"])
+        )
     console.print(messages)
     timeline = Table(title="Timeline (UTC)")
     for column in ("at", "actor", "event", "detail"):
@@ -166,6 +168,67 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
     for t in doc["timeline"]:
         timeline.add_row(t["at"], escape(t["actor"]), t["event"], escape(t["detail"]))
     console.print(timeline)
+    steps = next_steps(doc)
+    if steps:
+        console.print("Next steps")
+        for step in steps:
+            console.print(f"  {escape(step)}", soft_wrap=True)
+
+
+def _duty(communication: dict[str, Any]) -> str:
+    """Which duty a message answers ("gdpr-33 DE"), so that notices to two authorities can be told apart."""
+    if communication["regime"] is None:
+        return "—"
+    return f"{communication['regime']} {communication['jurisdiction']}"
+
+
+def next_steps(doc: dict[str, Any]) -> list[str]:
+    """The commands that move an open incident's messages on, in the order a person runs them; notices
+    whose duty falls due first come first."""
+    from leakline.notify.drafting import APPROVAL_KINDS, ESCALATING_KINDS, NO_CHANNEL
+
+    if doc["status"] == "closed":
+        return []
+    due = {(o["regime"], o["jurisdiction"], o["recipient"]): o["due_at"] for o in doc["obligations"]}
+
+    def urgency(c: dict[str, Any]) -> tuple[bool, str, str, str]:
+        when = due.get((c["regime"], c["jurisdiction"], c["recipient"]))
+        return (when is None, when or "", _duty(c), c["id"])
+
+    incident = doc["id"]
+    steps: list[str] = []
+    notices = queued = False
+    acks: set[tuple[str, str]] = set()
+    for c in sorted(doc["communications"], key=urgency):
+        if c["withdrawn"]:
+            continue
+        duty = _duty(c)
+        unsent = c["state"] in ("draft", "approved") and c["kind"] in APPROVAL_KINDS
+        if unsent and c["channel"] == NO_CHANNEL:
+            steps.append(
+                f"no address for {duty}: add [authorities.{c['jurisdiction']}] {c['recipient']} = "
+                f'"mailto:..." to leakline.toml, then leakline incident assess {incident}'
+            )
+        if unsent and c["state"] == "draft":
+            steps.append(f"approve {duty}: leakline incident approve {incident} {c['id']} --by NAME")
+        notices = notices or unsent
+        queued = queued or c["state"] == "queued"
+        if c["state"] == "failed":
+            steps.append(
+                f"delivery failed for {c['id']} ({c['kind']} to {c['recipient']} via {c['channel']}): deliver it "
+                f"another way, or fix the channel and queue it again: leakline incident send {incident} {c['id']}"
+            )
+        if c["state"] == "sent" and c["kind"] in ESCALATING_KINDS and (c["kind"], c["recipient"]) not in acks:
+            # One ack covers the copies on the recipient's other channels.
+            acks.add((c["kind"], c["recipient"]))
+            steps.append(
+                f"acknowledge the alert to {c['recipient']}: leakline incident ack {incident} {c['id']} --by NAME"
+            )
+    if notices:
+        steps.append(f"then queue the approved notices: leakline incident send {incident}")
+    if notices or queued:
+        steps.append("then deliver: leakline worker (or leakline worker --once)")
+    return steps
 
 
 @app.command("show")
