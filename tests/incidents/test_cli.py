@@ -338,3 +338,20 @@ def test_show_text_tells_notices_apart_and_says_what_to_do_next(cli: Cli, env: E
         f"  then queue the approved notices: leakline incident send {doc['id']}",
         "  then deliver: leakline worker (or leakline worker --once)",
     ]
+
+
+def test_open_text_says_what_is_due_first_and_what_to_do_next(cli: Cli, env: Env) -> None:
+    aware = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    facts = facts_file(env.directory, aware_at=aware.isoformat())
+    code, out, err = cli("incident", "open", "--facts", str(facts), "--config", str(env.config))
+    assert code == 0, err
+    incident = out.split()[1]
+    due = (aware + timedelta(hours=72)).isoformat().replace("+00:00", "Z")
+    # gdpr-33-5 is a record to keep, not a notification: one notification (to the German authority).
+    assert out.splitlines() == [
+        f"opened {incident} (triaged, risk risk); 1 required notification, first due {due} (in 70h); "
+        "1 notice to approve",
+        f"next: leakline incident show {incident}",
+    ]
+    assessed = [t["detail"] for t in _show(cli, env, incident)["timeline"] if t["event"] == "assessed"]
+    assert assessed == [f"risk risk; 1 required notifications, first due {due}"]

@@ -79,10 +79,31 @@ def open_command(
     if output is OutputFormat.JSON:
         _echo_json(doc)
     else:
-        typer.echo(
-            f"opened {doc['id']} ({doc['status']}, risk {doc['risk']}); "
-            f"{sum(1 for o in doc['obligations'] if o['required'])} required notifications"
-        )
+        typer.echo(opened_summary(doc, _now()))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def opened_summary(doc: dict[str, Any], now: Any) -> str:
+    """What someone who just opened an incident needs first: how much is due by when, and where to look."""
+    from leakline.incidents.service import required_notifications
+    from leakline.notify.drafting import APPROVAL_KINDS
+
+    required = required_notifications(doc["obligations"])
+    first_due = min((o["due_at"] for o in required if o["due_at"]), default=None)
+    drafts = [
+        c for c in doc["communications"] if c["state"] == "draft" and c["kind"] in APPROVAL_KINDS and not c["withdrawn"]
+    ]
+    line = (
+        f"opened {doc['id']} ({doc['status']}, risk {doc['risk']}); {_plural(len(required), 'required notification')}"
+    )
+    if first_due is not None:
+        line += f", first due {first_due} ({_left(first_due, now)})"
+    if drafts:
+        line += f"; {_plural(len(drafts), 'notice')} to approve"
+    return f"{line}\nnext: leakline incident show {doc['id']}"
 
 
 @app.command("list")

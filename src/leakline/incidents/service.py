@@ -43,6 +43,15 @@ _CAUSE_BY_SIGNAL = {SignalKind.LEAK_CAUGHT: "llm-output-leak"}
 DEFAULT_SEVERITY = "high"
 
 
+# Required duties that are kept, not sent (GDPR Art. 33(5) register, PIPEDA record, ...): not notifications.
+RECORD_RECIPIENT = "internal-record"
+
+
+def required_notifications(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The required duties to tell someone (authority, people, CSIRT, ...), without records to keep."""
+    return [o for o in obligations if o["required"] and o["recipient"] != RECORD_RECIPIENT]
+
+
 def new_incident_id(now: datetime) -> str:
     return f"INC-{now:%Y%m%d}-{uuid.uuid4().hex[:8]}"
 
@@ -201,7 +210,7 @@ def _assess(
     incident.assessment = assessment
     incident.risk = assessment["risk"]
     incident.updated_at = now
-    required = [o for o in assessment["obligations"] if o["required"]]
+    required = required_notifications(assessment["obligations"])
     first_due = min((o["due_at"] for o in required if o["due_at"]), default=None)
     note(
         session,
