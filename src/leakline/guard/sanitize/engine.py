@@ -52,7 +52,8 @@ LOCAL_LOOKBEHIND = 3
 LOCAL_LOOKAHEAD = 6
 """...to `p + 6` (a digit trigger needs six more number characters)."""
 LocalTriggers = dict[str, list[int]]
-"""The `at`, `digit` and `colon` trigger positions by `Triggers` field name."""
+"""The `at`, `digit` and `colon` trigger positions by `Triggers` field name; from an engine that
+`reports_gates`, also the new gate matches: `canary_ends` (match ends) and `secret_anchors` (anchor starts)."""
 
 
 class TriggerEngine(ABC):
@@ -61,6 +62,9 @@ class TriggerEngine(ABC):
     name: str
     gate_reach = 0
     """How far before `gate_from` a gate match reported by `scan_tail` may start."""
+    reports_gates = False
+    """Whether `scan_tail` lists its new gate matches, so a stream can find a window's gates without
+    scanning the window again (`scan(window)` reports exactly those that lie wholly inside it)."""
 
     @abstractmethod
     def scan(self, text: str) -> Triggers:
@@ -83,7 +87,14 @@ class TriggerEngine(ABC):
         that `scan(whole stream)` reports (the next call starts from `local_to`); `gate_end` is the largest
         end of a gate match (canary, secret anchor) ending after `gate_from`, -1 when there is none, or
         `len(text)` when this engine cannot tell (the gated matchers must then run on every window).
+        When the engine `reports_gates`, `triggers["canary_ends"]` and `triggers["secret_anchors"]` hold
+        every canary match end and secret anchor start (in `text` offsets) of the matches ending after
+        `gate_from`: each gate match is reported by exactly one call.
         """
+
+    def canary_ends(self, text: str) -> list[int]:
+        """The ends of the canary gate matches that lie wholly inside `text` (what `scan(text)` reports)."""
+        return list(self.scan(text).canary_ends or ())
 
 
 class ReEngine(TriggerEngine):
@@ -157,6 +168,7 @@ class HyperscanEngine(TriggerEngine):
         # A gate match that ends after `gate_from` starts at most this far before it (canary spellings are
         # bounded; protected k-grams are not, which is why a protected corpus makes gates untracked).
         self.gate_reach = max(canary_max_length, *_ANCHOR_LENGTHS) + 1
+        self.reports_gates = not self._has_protected
         # The same gates in both databases; each gets its own scratch (sized for it).
         self._db, self._scratch = self._compile(hyperscan, _HS_PATTERNS, expressions, ids, flags)
         self._whole_db, self._whole_scratch = self._compile(hyperscan, _HS_WHOLE_PATTERNS, expressions, ids, flags)
@@ -253,7 +265,10 @@ class HyperscanEngine(TriggerEngine):
         at: list[int] = []
         digit: list[int] = []
         colon: list[int] = []
+        canary: list[int] = []
+        anchors: list[int] = []
         lo, hi = local_from - a, local_to - a
+        new_gate = gate_from - a
         gate_end = -1
         # Called once per release on a few hundred new characters: a handful of matches, one plain loop.
         for pattern_id, end in found:
@@ -269,8 +284,14 @@ class HyperscanEngine(TriggerEngine):
             elif pattern_id in (_DCOLON, _HEXCOLON):
                 if lo <= end - 2 < hi:
                     colon.append(end - 2 + a)
-            elif pattern_id != _PROTECTED and end > gate_end:
-                gate_end = end
+            elif pattern_id != _PROTECTED:
+                if end > gate_end:
+                    gate_end = end
+                if end > new_gate:
+                    if pattern_id == _CANARY:
+                        canary.append(end + a)
+                    else:
+                        anchors.append(end - _ANCHOR_LENGTHS[pattern_id - _SECRET_BASE] + a)
         if a == 0 and lo <= 0 < hi and _HS_START_DIGIT.match(data):
             digit.append(0)
         if len(digit) > 1:
@@ -283,7 +304,18 @@ class HyperscanEngine(TriggerEngine):
             gate_end = -1
         else:
             gate_end += a
-        return {"at": at, "digit": digit, "colon": colon}, local_to, gate_end
+        triggers = {"at": at, "digit": digit, "colon": colon, "canary_ends": canary, "secret_anchors": anchors}
+        return triggers, local_to, gate_end
+
+    def canary_ends(self, text: str) -> list[int]:
+        ends: list[int] = []
+
+        def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
+            if pattern_id == _CANARY:
+                ends.append(end)
+
+        self._db.scan(text.encode("ascii", "replace"), match_event_handler=on_match, scratch=self._thread_scratch())
+        return ends
 
 
 def hyperscan_available() -> bool:

@@ -82,6 +82,9 @@ class LocalMatcher(Matcher):
     trigger_field: ClassVar[str]
     left_reach: ClassVar[int]
     start_reach: ClassVar[int]
+    settle_reach: ClassVar[int | None] = None
+    """When set, `settled(text, p)` is exactly `p + settle_reach <= len(text)`: a stream finds the settled
+    triggers among its sorted pending ones by one bisection instead of asking for each."""
 
     @abstractmethod
     def settled(self, text: str, p: int) -> bool:
@@ -326,6 +329,7 @@ class NumberMatcher(LocalMatcher):
     trigger_field = "digit"
     left_reach = CONTEXT_CHARS + 8  # the id context words, and "ABCDEF" + one boundary before a codice fiscale
     start_reach = 6
+    settle_reach = NUMBER_RIGHT_REACH
 
     def __init__(self, phone_regions: Sequence[str]) -> None:
         self._regions = tuple(phone_regions)
@@ -333,7 +337,7 @@ class NumberMatcher(LocalMatcher):
         self._national_prefix = any(r not in NANP_REGIONS for r in self._regions)
 
     def settled(self, text: str, p: int) -> bool:
-        return p + NUMBER_RIGHT_REACH <= len(text)
+        return p + self.settle_reach <= len(text)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         if triggers.number_runs is not None:
@@ -550,9 +554,10 @@ class Ipv6Matcher(LocalMatcher):
     trigger_field = "colon"
     left_reach = IPV6_MAX + 1
     start_reach = IPV6_MAX
+    settle_reach = IPV6_MAX + 2
 
     def settled(self, text: str, p: int) -> bool:
-        return p + IPV6_MAX + 2 <= len(text)
+        return p + self.settle_reach <= len(text)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         seen: set[tuple[int, int]] = set()

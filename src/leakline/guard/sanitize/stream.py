@@ -28,14 +28,15 @@ straddling the cut), `pending_chars` stays below `2 × holdback_chars` after eve
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING
 
 from leakline.guard.sanitize.errors import SanitizerFailed, StreamClosed
-from leakline.guard.sanitize.matchers import Candidate, normalized_tokens
+from leakline.guard.sanitize.matchers import Candidate, Triggers, normalized_tokens
 from leakline.guard.sanitize.policy import Action
 
 if TYPE_CHECKING:
-    from leakline.guard.sanitize.core import DetectorHit, Sanitizer
+    from leakline.guard.sanitize.core import DetectorHit, LocalFamily, Sanitizer
     from leakline.guard.sanitize.engine import LocalTriggers
 
 LEFT_CONTEXT = 512
@@ -73,6 +74,13 @@ class StreamSanitizer:
         """Whole-text length the engine has seen (gate matches ending up to here are known)."""
         self._gate_end = -1
         """The largest end of a gate match seen (whole-text offset)."""
+        self._tracked = sanitizer.engine.reports_gates
+        """The engine lists each gate match once (`scan_tail`): a window's gates need no scan of their own."""
+        self._gate_reach = sanitizer.engine.gate_reach
+        self._canary_ends: list[int] = []
+        """Ends of the canary gate matches (whole-text offsets) that may still matter, when `_tracked`."""
+        self._secret_anchors: list[int] = []
+        """Starts of the secret anchors (whole-text offsets) still inside the window, when `_tracked`."""
         self._buf = ""
         self._base = 0
         """Offset in the whole text of `_buf[0]`."""
@@ -141,16 +149,25 @@ class StreamSanitizer:
             raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
         self._local_from = local_to + base
         self._gate_from = n + base
-        if gate_end >= 0 and gate_end + base > self._gate_end:
+        if self._tracked:
+            fresh = triggers["canary_ends"]
+            if fresh:
+                self._canary_ends.extend([e + base for e in fresh])
+            fresh = triggers["secret_anchors"]
+            if fresh:
+                self._secret_anchors = sorted([*self._secret_anchors, *(a + base for a in fresh)])
+        elif gate_end >= 0 and gate_end + base > self._gate_end:
             self._gate_end = gate_end + base
-        candidates = self._candidates(buf, base, triggers, final)
+        candidates = self._candidates(buf, base, released, triggers, final)
         kept = s.resolve(candidates, since=released) if candidates else candidates
         cut = n if final else self._cut(buf, released, kept)
         stable = [c for c in kept if c.start < cut] if kept else kept
         if stable:
-            block_at = next((i for i, c in enumerate(stable) if self._actions[c.detector] is Action.BLOCK), None)
-            if block_at is not None:
-                stable = stable[: block_at + 1]
+            actions = self._actions
+            for i, c in enumerate(stable):
+                if actions[c.detector] is Action.BLOCK:
+                    del stable[i + 1 :]
+                    break
             out, blocked = s.render(buf, stable, released, cut)
             if blocked:
                 self.blocked = self._stopped = True
@@ -163,20 +180,29 @@ class StreamSanitizer:
         for pending in self._pending:
             if pending and pending[0] < released:
                 # Local hits start at or before their trigger: one behind the release point is moot.
-                pending[:] = [p for p in pending if p >= released]
+                del pending[: bisect_left(pending, released)]
         keep_from = max(base, released - LEFT_CONTEXT)
+        if self._canary_ends:
+            # Gone from the next window, or too far behind the release point to give a match after it.
+            behind = max(keep_from, released - self._gate_reach)
+            self._canary_ends = [e for e in self._canary_ends if e > behind]
+        if self._secret_anchors and self._secret_anchors[0] < keep_from:
+            self._secret_anchors = [a for a in self._secret_anchors if a >= keep_from]
         self._buf = buf[keep_from - base :]
         self._base = keep_from
         self._due = max(self._step, self._holdback + self._step - (n - cut))
         return out
 
-    def _candidates(self, buf: str, base: int, triggers: LocalTriggers, final: bool) -> list[Candidate]:
+    def _candidates(
+        self, buf: str, base: int, released: int, triggers: LocalTriggers, final: bool
+    ) -> list[Candidate]:
         """Every candidate that can matter for this release, in `buf` offsets."""
         s = self._sanitizer
         out = [Candidate(c.detector, c.start - base, c.end - base) for c in self._settled] if self._settled else []
         # A candidate starting at or after `horizon` cannot move the cut (it is at most `horizon`) nor beat
         # an earlier candidate in `resolve`: an unsettled trigger that can only give such needs no look yet.
-        horizon = len(buf) - self._holdback
+        n = len(buf)
+        horizon = n - self._holdback
         for family, pending in zip(self._families, self._pending, strict=True):
             matcher = family.matcher
             fresh = triggers[matcher.trigger_field]
@@ -184,26 +210,31 @@ class StreamSanitizer:
                 pending.extend([p + base for p in fresh])
             if not pending:
                 continue
-            ready: list[int] = []
-            early: list[int] = []
-            waiting: list[int] = []
-            for p in pending:
-                q = p - base
-                if final or matcher.settled(buf, q):
-                    ready.append(q)
-                else:
-                    waiting.append(p)
-                    if q - matcher.start_reach < horizon:
-                        early.append(q)
-            if ready:
-                found = s.candidates_of((family,), buf, matcher.only(ready))
+            # `pending` is sorted and settling is monotone in the position: the settled triggers lead it.
+            if final:
+                k = len(pending)
+            elif matcher.settle_reach is not None:
+                k = bisect_right(pending, base + n - matcher.settle_reach)
+            else:
+                k = 0
+                while k < len(pending) and matcher.settled(buf, pending[k] - base):
+                    k += 1
+            if k:
+                found = self._find(family, buf, [p - base for p in pending[:k]])
                 if found:
                     out.extend(found)
-                    self._settled.extend(Candidate(c.detector, c.start + base, c.end + base) for c in found)
-                pending[:] = waiting
-            if early:
-                out.extend(s.candidates_of((family,), buf, matcher.only(early)))
-        if self._gate_end > base:
+                    self._settled.extend([Candidate(c.detector, c.start + base, c.end + base) for c in found])
+                del pending[:k]
+            # Unsettled triggers whose candidates could start before `horizon` are looked at now and again later.
+            j = bisect_left(pending, base + horizon + matcher.start_reach)
+            if j:
+                out.extend(self._find(family, buf, [p - base for p in pending[:j]]))
+        if self._tracked:
+            if self._canary_ends or self._secret_anchors:
+                gates = self._gates(buf, base, released)
+                if gates is not None:
+                    out.extend(s.candidates_of(self._gated, buf, gates))
+        elif self._gate_end > base:
             # A gate match lies in the window: its families see the window exactly as a whole-window scan would.
             try:
                 gated = s.engine.scan(buf)
@@ -211,6 +242,32 @@ class StreamSanitizer:
                 raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
             out.extend(s.candidates_of(self._gated, buf, gated))
         return out
+
+    def _find(self, family: LocalFamily, buf: str, positions: list[int]) -> list[Candidate]:
+        return self._sanitizer.candidates_of((family,), buf, family.matcher.only(positions))
+
+    def _gates(self, buf: str, base: int, released: int) -> Triggers | None:
+        """The gates `engine.scan(buf)` would report (`buf` offsets), from the ones `scan_tail` listed, less the
+        canary matches that can only give candidates before `released` (which `resolve` drops); None when
+        no gate is left.
+
+        Every gate match lying wholly in `buf` was listed (it is at most `gate_reach` long, and the call that
+        first saw its end scanned that far back). A listed match ending within `gate_reach` of `buf`'s start
+        may have begun before it: there, the head of `buf` is scanned to keep only what `buf` itself holds."""
+        reach = self._gate_reach
+        # A canary match is looked for within `reach` of its gate's end: a gate ending `reach` or more before
+        # `released` gives only matches before it.
+        ends = [q for e in self._canary_ends if (q := e - base) + reach > released]
+        if ends and min(ends) <= reach:
+            try:
+                head = self._sanitizer.engine.canary_ends(buf[:reach])
+            except Exception as exc:
+                raise SanitizerFailed(f"engine:{self._sanitizer.engine.name}", exc) from exc
+            ends = [q for q in head if q + reach > released] + [q for q in ends if q > reach]
+        anchors = [a - base for a in self._secret_anchors]  # sorted, none before `buf` (pruned each release)
+        if not ends and not anchors:
+            return None
+        return Triggers(canary_ends=ends, protected_ends=[], secret_anchors=anchors)
 
     def _cut(self, window: str, released: int, kept: list[Candidate]) -> int:
         """The release point, in `window` offsets (as `released` and `kept` are)."""
