@@ -57,6 +57,28 @@ def test_toml_file_with_native_datetime(tmp_path: Path) -> None:
     assert facts.data.subjects_by_jurisdiction == {"FR": 3}
 
 
+def test_a_toml_date_time_without_offset_is_shown_as_written(tmp_path: Path) -> None:
+    # TOML reads `2025-06-02T10:00:00` as a local date-time: the message shows it as the user wrote it,
+    # not as Python's repr.
+    path = tmp_path / "facts.toml"
+    path.write_text(TOML_FACTS.replace("2025-06-02T12:00:00+02:00", "2025-06-02T12:00:00"))
+    with pytest.raises(FactsValidationError) as caught:
+        load_facts(str(path))
+    assert caught.value.message == (
+        f"{path}: aware_at: expected an ISO 8601 date-time with a UTC offset (e.g. +00:00 or Z), "
+        "got 2025-06-02T12:00:00 (a TOML local date-time: add the offset, e.g. 2025-06-02T12:00:00+02:00)"
+    )
+
+
+def test_an_impossible_date_says_what_is_wrong_with_it() -> None:
+    with pytest.raises(FactsValidationError) as caught:
+        decode_facts(_json({**BASE, "aware_at": "2025-02-30T10:00:00Z"}), source="f")
+    assert caught.value.message == (
+        "f: aware_at: expected an ISO 8601 date-time with a UTC offset (day is out of range for month), "
+        "got '2025-02-30T10:00:00Z'"
+    )
+
+
 def test_stdin_is_sniffed_as_toml_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(TOML_FACTS.encode())))
     assert load_facts("-").controller.establishments == ("FR",)

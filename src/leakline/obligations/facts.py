@@ -13,7 +13,7 @@ import json
 import re
 import sys
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -96,8 +96,10 @@ def _aware_datetime(value: Any) -> Any:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("expected an ISO 8601 date-time with a UTC offset") from None
+        except ValueError as exc:
+            # Python names what is impossible in a well-formed date ("day is out of range for month").
+            why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
+            raise ValueError(f"expected an ISO 8601 date-time with a UTC offset{why}") from None
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("expected an ISO 8601 date-time with a UTC offset (e.g. +00:00 or Z)")
@@ -255,6 +257,12 @@ def _describe(error: Any) -> str:
     got = error.get("input")
     if isinstance(got, (dict, list, tuple, set, frozenset)):
         return f"{expected}, got {type(got).__name__}"
+    if isinstance(got, datetime) and got.tzinfo is None:
+        # TOML's local date-time: show it as written, and how to write it with an offset.
+        written = got.isoformat()
+        return f"{expected}, got {written} (a TOML local date-time: add the offset, e.g. {written}+02:00)"
+    if isinstance(got, (date, time)):
+        return f"{expected}, got {got.isoformat()}"
     return f"{expected}, got {got!r}"
 
 
