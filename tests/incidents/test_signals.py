@@ -81,7 +81,15 @@ def test_signal_cli_reports_bad_json_with_its_byte_offset(cli: Callable[..., tup
     wrong.write_text(json.dumps(signal(severity="apocalyptic")), encoding="utf-8")
     code, _, err = cli("signal", str(wrong), "--config", str(env.config))
     assert code == 2
-    assert f"{wrong}: severity: Input should be 'critical', 'high', 'medium' or 'low', got 'apocalyptic'" in err
+    assert err == f"{wrong}: severity: expected one of 'critical', 'high', 'medium' or 'low', got 'apocalyptic'"
+    # A time without a UTC offset is named in the words `leakline assess` uses for facts.
+    local = env.directory / "local.json"
+    local.write_text(json.dumps(signal(id="sig_2", at="2026-11-26T09:15:00")), encoding="utf-8")
+    code, _, err = cli("signal", str(local), "--config", str(env.config))
+    assert code == 2
+    assert err == (
+        f"{local}: at: expected an ISO 8601 date-time with a UTC offset (e.g. +00:00 or Z), got '2026-11-26T09:15:00'"
+    )
 
 
 @pytest.fixture

@@ -242,8 +242,10 @@ def _describe(error: Any) -> str:
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         expected = f"expected one of {ctx.get('expected', '')}"
+    elif kind == "timezone_aware":
+        expected = "expected an ISO 8601 date-time with a UTC offset (e.g. +00:00 or Z)"
     elif kind in _EXPECTED:
         expected = f"expected {_EXPECTED[kind]}"
     elif kind == "greater_than_equal":
