@@ -171,3 +171,25 @@ def test_a_broken_reminder_template_does_not_hold_back_deliveries(env: Env, cli)
     assert "incident.reminder" not in audit_kinds(env.directory / "audit")
     code, out, err = cli("worker", "--once", "--config", str(config))
     assert (code, json.loads(out)["sent"]) == (2, 0)
+
+
+def test_a_notice_queued_just_before_the_pass_is_delivered_before_deadlines_are_checked(env: Env) -> None:
+    # The notice was approved and queued; the worker's next pass must not call it overdue to the whole chain
+    # just because it checked deadlines before delivering.
+    write_config(env.directory, db_url=env.db_url, smtp_port=env.smtp.port, escalation="ack_minutes = 100000\n" + CHAIN)
+    facts = dict(FACTS, aware_at=(T0 - timedelta(hours=73)).isoformat())
+    with runtime(env) as rt:
+        incident = open_incident(rt, facts=facts, now=T0 - timedelta(minutes=2))
+        notice = next(c for c in comms(rt, incident) if c.kind == "supervisory-authority")
+        with rt.store.transaction() as session:
+            for step in (service.approve, service.send):
+                step(  # type: ignore[operator]
+                    session,
+                    recorder=rt.recorder,
+                    incident_id=incident,
+                    communication_id=notice.id,
+                    by="Dana",
+                    now=T0 - timedelta(minutes=1),
+                )
+        assert worker_pass(rt, T0) == PassReport(sent=3)
+        assert [t["event"] for t in _timeline(rt, incident) if t["event"] in ("reminder", "escalation")] == []

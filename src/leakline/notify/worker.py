@@ -1,8 +1,9 @@
 """The delivery worker: escalations and reminders, then every due outbox message, in passes.
 
-`run_pass` does one pass at one instant (`now`, injectable for tests): escalate unacknowledged alerts,
-send reminders and overdue escalations, then claim due messages in batches, deliver them concurrently
-through their channels, and record each outcome in its own transaction. `leakline worker --once` is
+`run_pass` does one pass at one instant (`now`, injectable for tests): deliver what is due, escalate
+unacknowledged alerts, send reminders and overdue escalations, then claim due messages (the alerts just
+queued among them) in batches, deliver them concurrently through their channels, and record each outcome
+in its own transaction. `leakline worker --once` is
 one pass; without `--once` passes repeat every `poll_seconds` until interrupted. Any number of workers
 may run against one database (see `outbox` for the claim protocol).
 """
@@ -161,13 +162,19 @@ async def run_pass(
     scan: bool = True,
     failures: list[LeaklineError] | None = None,
 ) -> PassReport:
-    """Escalations and reminders (when `scan`), then every due delivery, all as of `now`.
+    """Every due delivery, escalations and reminders (when `scan`), then the deliveries they made due,
+    all as of `now`.
 
     A message the pass cannot draft (a user template that fails) is logged and appended to `failures`;
     the rest of the pass, deliveries above all, goes on."""
     moment = now or utcnow()
     report = PassReport()
     if scan:
+        # Deliver first: a notice queued since the last pass is then sent, not reported overdue to the whole
+        # chain; the alerts the scans queue go out below, in the same pass.
+        report += await deliver_due(
+            store, settings, recorder=recorder, channels=channels, owner=owner, now=moment, failures=failures
+        )
         try:
             report += PassReport(
                 escalations=escalation.escalate_unacknowledged(store, settings, recorder=recorder, now=moment)
