@@ -94,29 +94,28 @@ def test_deadline_reminders_then_overdue_escalation(env: Env) -> None:
         assert sorted(c.recipient for c in reminders) == sorted(["Compliance on call", "Dana Privacy"] * 3)
 
 
+def _notice_queued_a_minute_before_t0(rt, aware_hours_before_t0: int) -> str:  # type: ignore[no-untyped-def]
+    """An incident whose authority notice Dana approved and queued at T0 - 1 min; its id."""
+    facts = dict(FACTS, aware_at=(T0 - timedelta(hours=aware_hours_before_t0)).isoformat())
+    incident = open_incident(rt, facts=facts, now=T0 - timedelta(minutes=2))
+    notice = next(c for c in comms(rt, incident) if c.kind == "supervisory-authority")
+    with rt.store.transaction() as session:
+        for step in (service.approve, service.send):
+            step(  # type: ignore[operator]
+                session,
+                recorder=rt.recorder,
+                incident_id=incident,
+                communication_id=notice.id,
+                by="Dana",
+                now=T0 - timedelta(minutes=1),
+            )
+    return incident
+
+
 def test_no_reminders_once_the_notice_is_sent(env: Env) -> None:
     write_config(env.directory, db_url=env.db_url, smtp_port=env.smtp.port, escalation="ack_minutes = 100000\n" + CHAIN)
-    facts = dict(FACTS, aware_at=(T0 - timedelta(hours=24)).isoformat())
     with runtime(env) as rt:
-        incident = open_incident(rt, facts=facts, now=T0 - timedelta(minutes=2))
-        notice = next(c for c in comms(rt, incident) if c.kind == "supervisory-authority")
-        with rt.store.transaction() as session:
-            service.approve(
-                session,
-                recorder=rt.recorder,
-                incident_id=incident,
-                communication_id=notice.id,
-                by="Dana",
-                now=T0 - timedelta(minutes=1),
-            )
-            service.send(
-                session,
-                recorder=rt.recorder,
-                incident_id=incident,
-                communication_id=notice.id,
-                by="Dana",
-                now=T0 - timedelta(minutes=1),
-            )
+        _notice_queued_a_minute_before_t0(rt, 24)
         assert worker_pass(rt, T0 - timedelta(seconds=30)) == PassReport(sent=3)
         assert worker_pass(rt, T0 + timedelta(hours=47)) == PassReport()
 
@@ -177,19 +176,7 @@ def test_a_notice_queued_just_before_the_pass_is_delivered_before_deadlines_are_
     # The notice was approved and queued; the worker's next pass must not call it overdue to the whole chain
     # just because it checked deadlines before delivering.
     write_config(env.directory, db_url=env.db_url, smtp_port=env.smtp.port, escalation="ack_minutes = 100000\n" + CHAIN)
-    facts = dict(FACTS, aware_at=(T0 - timedelta(hours=73)).isoformat())
     with runtime(env) as rt:
-        incident = open_incident(rt, facts=facts, now=T0 - timedelta(minutes=2))
-        notice = next(c for c in comms(rt, incident) if c.kind == "supervisory-authority")
-        with rt.store.transaction() as session:
-            for step in (service.approve, service.send):
-                step(  # type: ignore[operator]
-                    session,
-                    recorder=rt.recorder,
-                    incident_id=incident,
-                    communication_id=notice.id,
-                    by="Dana",
-                    now=T0 - timedelta(minutes=1),
-                )
+        incident = _notice_queued_a_minute_before_t0(rt, 73)
         assert worker_pass(rt, T0) == PassReport(sent=3)
         assert [t["event"] for t in _timeline(rt, incident) if t["event"] in ("reminder", "escalation")] == []
