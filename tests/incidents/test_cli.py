@@ -355,3 +355,14 @@ def test_open_text_says_what_is_due_first_and_what_to_do_next(cli: Cli, env: Env
     ]
     assessed = [t["detail"] for t in _show(cli, env, incident)["timeline"] if t["event"] == "assessed"]
     assert assessed == [f"risk risk; 1 required notifications, first due {due}"]
+
+
+def test_the_alert_sent_when_an_incident_opens_states_its_deadlines(cli: Cli, env: Env) -> None:
+    aware = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    doc = _open(cli, env, facts_file(env.directory, aware_at=aware.isoformat()))
+    due = (aware + timedelta(hours=72)).isoformat().replace("+00:00", "Z")
+    alert = next(c for c in doc["communications"] if c["kind"] == "internal-compliance")
+    body = alert["body"].splitlines()
+    start = body.index("Fristen (erforderliche Meldungen)")  # the organisation is German
+    assert body[start + 1].startswith(f"  gdpr-33 (DE) → supervisory-authority: {due} (")
+    assert body[start + 1].endswith(" – in 2 Tagen 21 Stunden") or body[start + 1].endswith(" – in 2 Tagen 22 Stunden")

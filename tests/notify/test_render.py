@@ -553,6 +553,63 @@ def test_internal_compliance_alert_shows_deadline_and_time_left() -> None:
     assert "  People affected: 1,200 (DE 900, FR 200, US-CA 100)" in lines(rendered)
 
 
+_DEADLINES = [
+    {"regime": "gdpr-33", "jurisdiction": "DE", "recipient": "supervisory-authority", "due_at": "2026-11-28T09:00:00Z"},
+    {"regime": "gdpr-34", "jurisdiction": "EU", "recipient": "data-subjects", "due_at": None},
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            [
+                "Deadlines (required notifications)",
+                "  gdpr-33 (DE) → supervisory-authority: 2026-11-28T09:00:00Z (Saturday 28 November 2026, 09:00 UTC)"
+                " – in 2 days 22 hours",
+                "  gdpr-34 (EU) → data-subjects: no fixed deadline",
+            ],
+        ),
+        (
+            "de",
+            [
+                "Fristen (erforderliche Meldungen)",
+                "  gdpr-33 (DE) → supervisory-authority: 2026-11-28T09:00:00Z (Samstag, 28. November 2026, 09:00 Uhr"
+                " UTC) – in 2 Tagen 22 Stunden",
+                "  gdpr-34 (EU) → data-subjects: keine feste Frist",
+            ],
+        ),
+        (
+            "fr",
+            [
+                "Échéances (notifications requises)",
+                "  gdpr-33 (DE) → supervisory-authority : 2026-11-28T09:00:00Z (samedi 28 novembre 2026, 09 h 00 UTC)"
+                " – dans 2 jours 22 heures",
+                "  gdpr-34 (EU) → data-subjects : pas de délai fixe",
+            ],
+        ),
+    ],
+)
+def test_the_first_alert_lists_every_deadline_with_time_left(language: str, expected: list[str]) -> None:
+    # The alert sent when an incident opens answers no single obligation; it must still say what is due when.
+    ctx = context(obligation=None)
+    ctx["incident"] = {**ctx["incident"], "deadlines": _DEADLINES}
+    body = lines(render(MessageKind.INTERNAL_COMPLIANCE, language=language, context=ctx))
+    start = body.index(expected[0])
+    assert body[start : start + 3] == expected
+
+
+def test_the_executive_brief_names_the_first_deadline_when_it_answers_no_obligation() -> None:
+    ctx = context(obligation=None, recipient={"name": "CEO", "kind": "executive-brief", "role": "executive"})
+    ctx["incident"] = {**ctx["incident"], "deadlines": _DEADLINES}
+    body = lines(render(MessageKind.EXECUTIVE_BRIEF, context=ctx))
+    assert (
+        "First deadline: gdpr-33 (DE) → supervisory-authority – due 2026-11-28T09:00:00Z (Saturday 28 November 2026,"
+        " 09:00 UTC), in 2 days 22 hours." in body
+    )
+
+
 _DEAD = {
     "id": "msg_0123456789abcdef0123",
     "kind": "supervisory-authority",

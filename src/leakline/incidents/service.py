@@ -134,9 +134,17 @@ def incident_context(
             "risk": incident.risk,
             "risk_reasons": list(assessment.get("reasons", [])),
             "facts": facts or {},
+            "deadlines": deadlines(assessment.get("obligations", [])),
         },
         signal=signal,
     )
+
+
+def deadlines(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The required notifications, soonest first (no fixed deadline last), as the templates' `incident.deadlines`."""
+    keys = ("regime", "jurisdiction", "recipient", "due_at")
+    required = required_notifications(obligations)
+    return [{k: o[k] for k in keys} for o in sorted(required, key=lambda o: (o["due_at"] is None, o["due_at"] or ""))]
 
 
 def _current_facts(session: Session, incident: Incident) -> dict[str, Any] | None:

@@ -251,6 +251,13 @@ def _check_context(name: str, context: Mapping[str, Any]) -> None:
         if isinstance(holder, Mapping) and child in holder and holder[child] not in allowed:
             shown = ", ".join(repr(value) for value in allowed)
             raise InvalidContextValue(f"{name}: context key {path!r}: expected one of {shown}, got {holder[child]!r}")
+    incident = context["incident"]
+    listed = incident.get("deadlines")
+    if listed is not None:
+        if not isinstance(listed, list) or not all(isinstance(item, Mapping) for item in listed):
+            raise InvalidContextValue(f"{name}: context key 'incident.deadlines' must be a list of mappings")
+        for position, item in enumerate(listed):
+            _parse_instant(name, f"incident.deadlines.{position}.due_at", item.get("due_at"), allow_none=True)
     alert = context.get("alert")
     if alert is not None:
         if not isinstance(alert, Mapping):
