@@ -175,9 +175,11 @@ class SourceFile:
         instead of compiling and running another query."""
         wanted = frozenset(types)
         language = self.language
-        if not wanted <= _INDEXED_SET or self.root is None or language is None:
+        root = self.root
+        if not wanted <= _INDEXED_SET or root is None or language is None:
             return ts.nodes_of_types(language, tuple(types), node) if language is not None else []
-        if node.parent is None:
+        # The file's root, told by its id: `Node.parent` walks down from the root to find a node's parent.
+        if node.id == root.id:
             return self.nodes(*types)
         indexed = self._indexed_nodes
         starts = self._indexed_starts

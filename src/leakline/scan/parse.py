@@ -10,7 +10,6 @@ import re
 import threading
 from collections.abc import Iterator
 from functools import cache
-from operator import attrgetter
 
 import tree_sitter_javascript
 import tree_sitter_typescript
@@ -169,8 +168,8 @@ def callee_path(node: Node) -> str:
     return dotted.replace(".()", "()")
 
 
-_START_BYTE = attrgetter("start_byte")
-_END_BYTE = attrgetter("end_byte")
+_CAPTURE = "n"
+"""The name of the one capture of the queries `nodes_of_types` runs."""
 
 
 @cache
@@ -179,7 +178,7 @@ def _types_query(language: Language, types: tuple[str, ...]) -> Query | None:
     if not known:
         return None
     alternatives = " ".join(f"({t})" for t in known)
-    return Query(language, f"[{alternatives}] @n")
+    return Query(language, f"[{alternatives}] @{_CAPTURE}")
 
 
 def compile_types_query(language: Language, types: tuple[str, ...]) -> None:
@@ -196,12 +195,10 @@ def nodes_of_types(language: Language, types: tuple[str, ...], node: Node) -> li
     query = _types_query(language, types)
     if query is None:
         return []
-    found = QueryCursor(query).captures(node).get("n", [])
-    # Captures come in no useful order. Two stable sorts with C key functions give the order of one sort
-    # by (start, -end), ties kept as they came, without calling a Python lambda per node.
-    found.sort(key=_END_BYTE, reverse=True)
-    found.sort(key=_START_BYTE)
-    return found
+    # Matches, not captures: the query has one single-node pattern, so each match completes as the cursor
+    # enters its node, and matches come in the cursor's depth-first order, which is document order with
+    # parents first. Captures come in no useful order and cost two sorts of every list (~8% more per file).
+    return [captured[_CAPTURE][0] for _, captured in QueryCursor(query).matches(node)]
 
 
 def declared_value(at: Node, name: str) -> Node | None:
