@@ -366,3 +366,9 @@ def test_the_alert_sent_when_an_incident_opens_states_its_deadlines(cli: Cli, en
     start = body.index("Fristen (erforderliche Meldungen)")  # the organisation is German
     assert body[start + 1].startswith(f"  gdpr-33 (DE) → supervisory-authority: {due} (")
     assert body[start + 1].endswith(" – in 2 Tagen 21 Stunden") or body[start + 1].endswith(" – in 2 Tagen 22 Stunden")
+
+
+def test_send_with_nothing_approved_points_at_the_drafts_waiting_for_approval(cli: Cli, env: Env) -> None:
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    code, out, err = cli("incident", "send", doc["id"], "--config", str(env.config))
+    assert (code, out) == (0, f"queued: nothing (2 notices await approval: leakline incident show {doc['id']})\n"), err

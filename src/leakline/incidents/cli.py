@@ -378,7 +378,16 @@ def send_command(
                 now=_now(),
             )
         ]
-    typer.echo(f"queued: {', '.join(queued) or 'nothing (no approved messages)'}")
+        waiting = len(service.awaiting_approval(session, incident_id=incident_id)) if not queued else 0
+    if queued:
+        typer.echo(f"queued: {', '.join(queued)}")
+    elif waiting:
+        typer.echo(
+            f"queued: nothing ({_plural(waiting, 'notice')} await{'s' if waiting == 1 else ''} approval: "
+            f"leakline incident show {incident_id})"
+        )
+    else:
+        typer.echo("queued: nothing (no approved messages)")
 
 
 @app.command("ack")

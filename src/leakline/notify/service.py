@@ -119,6 +119,22 @@ def send(
     return chosen
 
 
+def awaiting_approval(session: Session, *, incident_id: str) -> list[Communication]:
+    """Drafts of the incident that a person must approve before they can be sent (withdrawn ones aside)."""
+    return list(
+        session.scalars(
+            select(Communication)
+            .where(
+                Communication.incident_id == incident_id,
+                Communication.state == CommState.DRAFT,
+                Communication.needs_approval.is_(True),
+                Communication.withdrawn.is_(False),
+            )
+            .order_by(Communication.created_at, Communication.id)
+        )
+    )
+
+
 def ack(
     session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
 ) -> list[Communication]:
