@@ -11,7 +11,8 @@ from leakline.config import Settings
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index
-from leakline.scan.prefilter import calls_model_maybe, import_specs, names_sensitive_field_maybe
+from leakline.scan.index import import_specs
+from leakline.scan.prefilter import calls_model_maybe, names_sensitive_field_maybe
 from leakline.scan.walker import WalkStats, discover_apps
 from tests.scan.apps import write_app
 

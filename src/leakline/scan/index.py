@@ -51,6 +51,11 @@ INDEXED_NODE_TYPES = (
     "jsx_element",
 )
 _INDEXED_SET = frozenset(INDEXED_NODE_TYPES)
+# Import specifiers: `import x from "spec"`, `export … from "spec"`, `import "spec"`, `import("spec")`. Matches
+# inside comments and strings too, which only makes the tests that use them more cautious. Each pattern starts
+# with a literal so that the regex engine can skip ahead instead of trying every position.
+_FROM_SPEC = re.compile(rb"""from\s*["'`]([^"'`\r\n]{1,512})["'`]""")
+_IMPORT_SPEC = re.compile(rb"""import\s*\(?\s*["'`]([^"'`\r\n]{1,512})["'`]""")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ROUTE_FILE = ("route",)
 _RESOLVE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
@@ -73,6 +78,13 @@ class Import(NamedTuple):
     """The exported name ("default", "*" for namespaces)."""
     source: str
     resolved: str | None
+
+
+def import_specs(data: bytes) -> list[str]:
+    """Import specifiers in document order, read from the bytes (no parse)."""
+    found = [(m.start(), m.group(1)) for pattern in (_FROM_SPEC, _IMPORT_SPEC) for m in pattern.finditer(data)]
+    found.sort()
+    return [spec.decode("utf-8", errors="replace") for _, spec in found]
 
 
 class SourceFile:
@@ -511,6 +523,28 @@ class ProjectIndex:
     @cached_property
     def _imports(self) -> dict[str, list[Import]]:
         return {}
+
+    def import_specs_of(self, f: SourceFile) -> list[str]:
+        """`import_specs` of a file, read once: the prefilter reads them all before scan workers fork, so
+        the workers inherit them."""
+        cached = self._import_specs.get(f.rel)
+        if cached is None:
+            cached = self._import_specs[f.rel] = import_specs(f.data())
+        return cached
+
+    @cached_property
+    def _import_specs(self) -> dict[str, list[str]]:
+        return {}
+
+    @cached_property
+    def importers_by_spec_tail(self) -> dict[str, list[SourceFile]]:
+        """Source files by the last segment of each specifier they import (`Answer` of `@/components/Answer`),
+        in index order: the files that may import a module, found without parsing."""
+        out: dict[str, list[SourceFile]] = {}
+        for f in self.sources:
+            for tail in {spec.rsplit("/", 1)[-1] for spec in self.import_specs_of(f)}:
+                out.setdefault(tail, []).append(f)
+        return out
 
     @cached_property
     def llm_candidates(self) -> frozenset[str]:

@@ -38,11 +38,6 @@ _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
 # The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words (a leading `$` still counts: `$fetch`).
 _HTTP_CLIENT_WORDS = (b"fetch", b"axios", b"ky", b"got")
 _QUOTES = (b'"', b"'", b"`")
-# Import specifiers: `import x from "spec"`, `export … from "spec"`, `import "spec"`, `import("spec")`. Matches
-# inside comments and strings too, which only makes the test more cautious. Each pattern starts with a
-# literal so that the regex engine can skip ahead instead of trying every position.
-_FROM_SPEC = re.compile(rb"""from\s*["'`]([^"'`\r\n]{1,512})["'`]""")
-_IMPORT_SPEC = re.compile(rb"""import\s*\(?\s*["'`]([^"'`\r\n]{1,512})["'`]""")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$-]*")
 
 
@@ -169,17 +164,10 @@ def calls_model_maybe_python(data: bytes) -> bool:
     return any(marker in upper for marker in _ENV_MARKERS_LEFT)
 
 
-def import_specs(data: bytes) -> list[str]:
-    """Import specifiers in document order."""
-    found = [(m.start(), m.group(1)) for pattern in (_FROM_SPEC, _IMPORT_SPEC) for m in pattern.finditer(data)]
-    found.sort()
-    return [spec.decode("utf-8", errors="replace") for _, spec in found]
-
-
 def project_imports(index: ProjectIndex, f: SourceFile) -> set[str]:
     """Project files `f` may import, from its bytes (a superset of what the parsed imports resolve to)."""
     out: set[str] = set()
-    for spec in import_specs(f.data()):
+    for spec in index.import_specs_of(f):
         resolved = index.resolve_import(f.rel, spec)
         if resolved is not None and resolved != f.rel:
             out.add(resolved)

@@ -20,7 +20,6 @@ from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FileLlm, Mode, wrapped_declarator
-from leakline.scan.prefilter import import_specs
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments
 
@@ -333,18 +332,11 @@ class PropFlows:
         self.ctx = ctx
         self._done: set[str] = set()
         self._in_progress: set[str] = set()
-        self._importers: dict[str, list[SourceFile]] | None = None
 
     def importers_by_token(self) -> dict[str, list[SourceFile]]:
-        if self._importers is None:
-            self._importers = {}
-            # Every source of the app, not just `sources`: a sharded run narrows that to one shard.
-            for f in self.ctx.index.files.values():
-                if not f.is_source:
-                    continue
-                for token in {spec.rsplit("/", 1)[-1] for spec in import_specs(f.data())}:
-                    self._importers.setdefault(token, []).append(f)
-        return self._importers
+        # Kept by the index, which has every file's specifiers from the prefilter (read before scan workers
+        # fork) and serves every PropFlows of the scan.
+        return self.ctx.index.importers_by_spec_tail
 
     def prepare(self, f: SourceFile) -> None:
         if f.rel in self._done or f.rel in self._in_progress:
