@@ -1,14 +1,22 @@
-"""`leakline serve`: run the FastAPI app under Uvicorn (uvloop + httptools)."""
+"""`leakline serve`: run the FastAPI app under Uvicorn (uvloop + httptools).
+
+Before anything is built, the address is tried (a port in use, a host that does not resolve) and the
+configuration is checked (`leakline.guard.build.preflight`), so that an operator's mistake ends the
+command with `error: ...` and exit status 2 instead of a traceback after a full start-up.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from leakline.config import CONFIG_FILENAME
+from leakline.errors import UsageError
 
 app = typer.Typer()
 
@@ -26,6 +34,7 @@ def serve(
     """Serve the incident API and the OpenAI-compatible gateway."""
     import uvicorn
 
+    check_address(host, port)
     if demo:
         from leakline.guard.demo import start_demo
 
@@ -53,3 +62,30 @@ def serve(
         access_log=False,
         log_level="info",
     )
+
+
+def check_address(host: str, port: int) -> None:
+    """Bind `host:port` the way uvicorn will (address reuse on, IPv6 sockets IPv6-only) and let it go.
+
+    Uvicorn binds only after the application's start-up (sanitizers compiled, audit logs and volume
+    store opened) and then exits with status 3; a port in use is an operator's mistake like a bad key."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise UsageError(f"--host {host}: cannot listen there ({reason})") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                where = f"[{address[0]}]:{port}" if family == socket.AF_INET6 else f"{address[0]}:{port}"
+                if exc.errno == errno.EADDRINUSE:
+                    raise UsageError(
+                        f"--port {port}: {where} is already in use ({exc.strerror})",
+                        hint="stop what listens there, or choose another --port",
+                    ) from None
+                raise UsageError(f"--host {host} --port {port}: cannot listen on {where} ({exc.strerror})") from None
