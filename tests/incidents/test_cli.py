@@ -372,3 +372,27 @@ def test_send_with_nothing_approved_points_at_the_drafts_waiting_for_approval(cl
     doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
     code, out, err = cli("incident", "send", doc["id"], "--config", str(env.config))
     assert (code, out) == (0, f"queued: nothing (2 notices await approval: leakline incident show {doc['id']})\n"), err
+
+
+def test_an_approved_notice_whose_duty_no_longer_arises_is_withdrawn_not_sent(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    uk = next(c for c in doc["communications"] if c["regime"] == "uk-gdpr-33")
+    assert cli("incident", "approve", doc["id"], uk["id"], "--by", "Dana", "--config", config)[0] == 0
+    no_uk = facts_file(env.directory, "no-uk.json", data__subjects_by_jurisdiction={"DE": 100})
+    code, _, err = cli(
+        "incident", "facts", doc["id"], "--facts", str(no_uk), "--reason", "no UK customers", "--config", config
+    )
+    assert code == 0, err
+    shown = _show(cli, env, doc["id"])
+    after = next(c for c in shown["communications"] if c["id"] == uk["id"])
+    assert (after["state"], after["withdrawn"], after["approved_by"]) == ("draft", True, None)
+    withdrawn = [t["detail"] for t in shown["timeline"] if t["event"] == "message.withdrawn"]
+    assert withdrawn == [
+        f"{uk['id']}: the duty no longer arises with the current facts (the approval by Dana no longer applies)"
+    ]
+    code, out, err = cli("incident", "send", doc["id"], "--config", config)
+    assert (code, out) == (0, f"queued: nothing (1 notice awaits approval: leakline incident show {doc['id']})\n"), err
+    code, _, err = cli("incident", "send", doc["id"], uk["id"], "--config", config)
+    assert code == 2
+    assert err == f"{uk['id']} was withdrawn: its duty no longer arises"

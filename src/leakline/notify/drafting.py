@@ -395,21 +395,22 @@ def sync_obligation_drafts(
         obligation = wanted.get(key)
         if obligation is not None and comm.state in (CommState.DRAFT, CommState.APPROVED):
             _route_unrouted(session, settings, recorder=recorder, comm=comm, now=now, actor=actor)
-        if comm.state != CommState.DRAFT:
-            continue
-        if obligation is None:
-            if not comm.withdrawn:
-                comm.withdrawn = True
-                note(
-                    session,
-                    recorder=recorder,
-                    incident_id=incident.id,
-                    at=now,
-                    actor=actor,
-                    event="message.withdrawn",
-                    detail=f"{comm.id}: the duty no longer arises with the current facts",
-                    data={"communication": comm.id},
-                )
+        if obligation is None and comm.state in (CommState.DRAFT, CommState.APPROVED) and not comm.withdrawn:
+            # An approval given for a duty the facts no longer show does not carry over: the message goes
+            # back to a withdrawn draft (never sent; approved again if the duty comes back).
+            why = f" (the approval by {comm.approved_by} no longer applies)" if comm.state == CommState.APPROVED else ""
+            comm.state, comm.approved_by, comm.approved_at, comm.withdrawn = CommState.DRAFT, None, None, True
+            note(
+                session,
+                recorder=recorder,
+                incident_id=incident.id,
+                at=now,
+                actor=actor,
+                event="message.withdrawn",
+                detail=f"{comm.id}: the duty no longer arises with the current facts{why}",
+                data={"communication": comm.id},
+            )
+        if comm.state != CommState.DRAFT or obligation is None:
             continue
         comm.withdrawn = False
         comm.subject, comm.body = render_message(

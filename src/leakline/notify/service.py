@@ -79,6 +79,8 @@ def send(
             )
         )
     for comm in chosen:
+        if comm.withdrawn:
+            raise InvalidCommunicationState(f"{comm.id} was withdrawn: its duty no longer arises")
         if comm.state == CommState.DRAFT and comm.needs_approval:
             raise ApprovalRequired(
                 f"{comm.id} ({comm.kind}) needs approval before it is sent",
