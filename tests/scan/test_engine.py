@@ -140,6 +140,27 @@ def test_sharded_workers_find_exactly_what_one_process_finds(make_app: MakeApp) 
     assert sharded.stats.files_parsed >= 13
 
 
+def test_a_module_every_worker_parses_is_counted_once(make_app: MakeApp) -> None:
+    """Which workers parse a module that files of several chunks import depends on how the chunks were dealt;
+    the parsed-file count and the module's caveat (a syntax error) do not."""
+    route = 'import { ask } from "@/lib/llm";\nexport async function POST(req: Request) {\n  console.log(await ask("q"));\n}\n'
+    files = {f"app/api/r{i}/route.ts": route for i in range(12)}
+    files["lib/llm.ts"] = (
+        'import OpenAI from "openai";\nconst c = new OpenAI();\nexport async function ask(q: string) {\n'
+        '  const r = await c.chat.completions.create({ model: "m", messages: [] });\n'
+        "  return r.choices[0].message.content;\n}\nexport const broken = (;\n"
+    )
+    files["tsconfig.json"] = '{"compilerOptions": {"paths": {"@/*": ["./*"]}}}'
+    app = make_app(files)
+    single = scan(app, rule_ids=["LL007"], jobs=1)
+    for jobs in (2, 3):
+        sharded = scan(app, rule_ids=["LL007"], jobs=jobs)
+        assert [f.to_dict() for f in sharded.findings] == [f.to_dict() for f in single.findings]
+        assert sharded.stats.files_parsed == single.stats.files_parsed == 13
+        assert sharded.stats.notes == single.stats.notes == Counter({"syntax errors (analysed what parsed)": 1})
+    assert len(single.findings) == 12
+
+
 def test_every_fixture_and_the_example_shop_scan_the_same_sharded(tmp_path: Path) -> None:
     from tests.conftest import REPO
 

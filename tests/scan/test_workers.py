@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -80,9 +81,33 @@ def _all_reaped(pids: list[int]) -> bool:
     return bool(pids)
 
 
-def test_each_worker_reports_its_own_shard_from_its_own_process(tmp_path: Path, forked: list[int]) -> None:
-    index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
-    with _sharded(index, [_Report(META)], 2) as collect:
+class _ReportTogether(Rule):
+    """Reports each file with the pid of the worker that checks it; a worker's first chunk waits (up to 20 s)
+    until the other worker has taken one too, so that both take chunks however fast either starts."""
+
+    per_file = True
+    rendezvous: Path
+
+    def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        mark = self.rendezvous / str(os.getpid())
+        if not mark.exists():
+            mark.touch()
+            deadline = time.monotonic() + 20
+            while len(list(self.rendezvous.iterdir())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        for f in ctx.targets:
+            yield Hit(f.rel, 1, 1, f"pid {os.getpid()}")
+
+
+def test_workers_take_chunks_until_none_is_left_and_each_file_is_checked_once(
+    tmp_path: Path, forked: list[int]
+) -> None:
+    (tmp_path / "app").mkdir()
+    index = build_index(_app(tmp_path / "app"), Settings(), WalkStats(), set())
+    rule = _ReportTogether(META)
+    rule.rendezvous = tmp_path / "rendezvous"
+    rule.rendezvous.mkdir()
+    with _sharded(index, [rule], 2) as collect:
         outcomes = collect()
     assert len(outcomes) == 2
     paths = sorted(hit.path for outcome in outcomes for hit in outcome.hits["LL900"])
@@ -92,10 +117,31 @@ def test_each_worker_reports_its_own_shard_from_its_own_process(tmp_path: Path, 
     assert _all_reaped(forked)
 
 
+def test_chunks_hold_every_source_once_costliest_first_and_shrink(tmp_path: Path) -> None:
+    route = LOGGING_ROUTE
+    files = {f"app/api/r{i}/route.ts": route + "// pad\n" * i for i in range(40)}
+    files.update({f"lib/util{i}.ts": f"export const u{i} = {i};\n" + "// pad\n" * (3 * i) for i in range(60)})
+    index = build_index(write_app(tmp_path, files), Settings(), WalkStats(), set())
+    candidates = index.llm_candidates
+    chunks = engine._chunks(index, 2)
+    dealt = [rel for chunk in chunks for rel in chunk]
+    assert sorted(dealt) == sorted(f.rel for f in index.sources)
+    costs = [engine._file_cost(index.files[rel], candidates) for rel in dealt]
+    assert costs == sorted(costs, reverse=True)
+    assert all(rel in candidates for rel in dealt[:40]) and not any(rel in candidates for rel in dealt[40:])
+    chunk_costs = [sum(engine._file_cost(index.files[rel], candidates) for rel in chunk) for chunk in chunks]
+    # Each chunk is about a quarter of what is left (two workers), so the last ones are small.
+    assert chunk_costs[0] <= sum(chunk_costs) // 4 + max(costs)
+    assert chunk_costs[-1] < chunk_costs[0] // 4
+    assert 8 <= len(chunks) <= 64
+
+
 def test_an_exception_in_a_worker_is_raised_in_the_scan(tmp_path: Path, forked: list[int]) -> None:
     index = build_index(_app(tmp_path), Settings(), WalkStats(), set())
-    with pytest.raises(_Stop, match=r"stopped with 3 files"), _sharded(index, [_Raise(META)], 2) as collect:
+    first_chunks = {len(chunk) for chunk in engine._chunks(index, 2)[:2]}
+    with pytest.raises(_Stop, match=r"stopped with (\d+) files") as raised, _sharded(index, [_Raise(META)], 2) as collect:
         collect()
+    assert int(str(raised.value).split()[2]) in first_chunks
     assert _all_reaped(forked)
 
 

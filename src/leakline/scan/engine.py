@@ -279,46 +279,117 @@ class _ShardOutcome:
         hits: dict[str, list[Hit]],
         errors: list[str],
         seconds: dict[str, float],
-        parsed: int,
+        parsed: list[str],
         skipped: Counter[str],
         routes: list[RouteFacts] | None = None,
+        caveats: dict[str, list[str]] | None = None,
     ) -> None:
         self.hits = hits
         self.errors = errors
         self.seconds = seconds
         self.parsed = parsed
+        """Every file the worker parsed: its chunks' files, and the project modules they import."""
         self.skipped = skipped
+        """The index's stats the worker counted, but for the files' own caveats (`caveats`)."""
         self.routes = routes
+        self.caveats = caveats if caveats is not None else {}
+        """The caveats (skips, notes) of the files the worker read, found in the worker, by file."""
 
 
-# Set in the parent just before forking; workers inherit the built index instead of rebuilding it.
-_FORK_STATE: tuple[ProjectIndex, list[Rule], list[list[str]], bool] | None = None
+def _merge_outcomes(stats: ScanStats, outcomes: list[_ShardOutcome]) -> None:
+    """The workers' file counts and stats, each file counted once: which worker parses a module that files
+    of several chunks import depends on which worker took which chunk, and is not what a scan reports."""
+    parsed: set[str] = set()
+    caveats: set[tuple[str, str]] = set()
+    for outcome in outcomes:
+        stats.rule_errors.extend(outcome.errors)
+        stats.skipped.update(outcome.skipped)
+        parsed.update(outcome.parsed)
+        caveats.update((rel, key) for rel, keys in outcome.caveats.items() for key in keys)
+    stats.files_parsed += len(parsed)
+    stats.skipped.update(key for _, key in caveats)
 
 
-def _shards(index: ProjectIndex, count: int) -> list[list[str]]:
-    """Source files dealt out by size, largest first, so that shards cost about the same."""
-    shards: list[list[str]] = [[] for _ in range(count)]
-    loads = [0] * count
-    for f in sorted(index.sources, key=lambda f: (-f.size, f.rel)):
-        lightest = loads.index(min(loads))
-        shards[lightest].append(f.rel)
-        loads[lightest] += f.size + 2048
-    return shards
+# Set in the parent just before forking; workers inherit the built index instead of rebuilding it, and the
+# read end of the pipe the chunks' numbers come through.
+_FORK_STATE: tuple[ProjectIndex, list[Rule], list[list[str]], bool, int] | None = None
+
+_CHUNK_RECORD = 4
+"""Bytes per chunk number in the pipe the workers take their chunks from."""
+
+
+def _file_cost(f: SourceFile, candidates: frozenset[str]) -> int:
+    """A file's expected share of a worker's time: files that may hold LLM data are parsed and analysed
+    (~30x the cost of a file the rules rule out from its bytes)."""
+    weight = f.size + 2048
+    return weight if f.rel in candidates else weight // 32
+
+
+def _chunks(index: ProjectIndex, workers: int) -> list[list[str]]:
+    """Source files in chunks of decreasing expected cost, the costliest files first. Each worker takes the
+    next chunk when it is done with the last, so a worker that shares its core with the main process (or with
+    anything else) ends up taking fewer, and the workers finish together; each chunk is a fixed set of files
+    whatever worker takes it. A chunk is a share of what is left (guided self-scheduling), down to a floor."""
+    candidates = index.llm_candidates
+    costed = sorted(((_file_cost(f, candidates), f.rel) for f in index.sources), key=lambda c: (-c[0], c[1]))
+    remaining = sum(cost for cost, _ in costed)
+    # The floor bounds the count (to ~32 a worker, and 4,096 whatever `jobs` says: the pipe holds their numbers).
+    floor = max(remaining // (32 * workers), remaining // 4096)
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    current_cost = 0
+    for cost, rel in costed:
+        current.append(rel)
+        current_cost += cost
+        if current_cost >= max(floor, remaining // (2 * workers)):
+            chunks.append(current)
+            remaining -= current_cost
+            current, current_cost = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _next_chunk(queue: int) -> int | None:
+    """The number of the next chunk nobody has taken, or None when all are taken. Pipe reads of a whole
+    record are atomic between the workers: each number reaches one of them."""
+    record = os.read(queue, _CHUNK_RECORD)
+    return int.from_bytes(record, "little") if record else None
 
 
 def _run_shard(number: int) -> _ShardOutcome:
     if _FORK_STATE is None:
         raise RuntimeError("shard worker started without fork state")
-    index, rules, shards, want_routes = _FORK_STATE
-    wanted = set(shards[number])
-    ctx = ScanContext(index, only=[f for f in index.sources if f.rel in wanted])
+    index, rules, chunks, want_routes, queue = _FORK_STATE
     before = Counter(index.stats)
+    # What the parent found before the fork is its own to count (it parses nothing before it, as a rule).
+    inherited = {rel: frozenset(f.__dict__["caveats"]) for rel, f in index.files.items() if "caveats" in f.__dict__}
+    inherited_trees = {rel for rel, f in index.files.items() if "tree" in f.__dict__}
     errors: list[str] = []
     seconds: dict[str, float] = {}
-    hits = {rule.meta.id: _run_rule(rule, ctx, errors, seconds, index.root.name) for rule in rules}
-    routes = route_facts(find_llm_routes(ctx, ctx.targets)) if want_routes else None
-    parsed = sum(1 for rel in wanted if "tree" in index.files[rel].__dict__)
-    return _ShardOutcome(hits, errors, seconds, parsed, Counter(index.stats) - before, routes)
+    hits: dict[str, list[Hit]] = {rule.meta.id: [] for rule in rules}
+    routes: list[RouteFacts] | None = [] if want_routes else None
+    while (chunk := _next_chunk(queue)) is not None:
+        files = [index.files[rel] for rel in chunks[chunk]]
+        # A context per chunk, as if it were a shard of its own: what the rules learn from a chunk (props
+        # seeded by LL010, analyses of the modules its files import) never depends on which chunks the same
+        # worker took before it, so the findings do not depend on how the chunks were dealt.
+        ctx = ScanContext(index, only=files)
+        for rule in rules:
+            hits[rule.meta.id].extend(_run_rule(rule, ctx, errors, seconds, index.root.name))
+        if routes is not None:
+            routes.extend(route_facts(find_llm_routes(ctx, files)))
+    parsed = [rel for rel, f in index.files.items() if "tree" in f.__dict__ and rel not in inherited_trees]
+    caveats: dict[str, list[str]] = {}
+    for rel, f in index.files.items():
+        found = f.__dict__.get("caveats", frozenset()) - inherited.get(rel, frozenset())
+        if found:
+            caveats[rel] = sorted(found)
+    skipped = Counter(index.stats) - before
+    skipped.subtract(key for keys in caveats.values() for key in keys)
+    # A rule failing on every chunk is reported once per worker, as it was when a worker ran one shard.
+    errors = list(dict.fromkeys(errors))
+    return _ShardOutcome(hits, errors, seconds, parsed, +skipped, routes, caveats)
 
 
 @contextmanager
@@ -336,7 +407,15 @@ def _sharded(
     index.prepare_for_workers()
     import pickle  # noqa: F401 - imported once here, before the fork, not by every worker after it
 
-    _FORK_STATE = (index, rules, _shards(index, workers), want_routes)
+    chunks = _chunks(index, workers)
+    queue, feed = os.pipe()
+    try:
+        # Every chunk's number is in the pipe before the first fork (a pipe holds 64 KiB, 16,384 numbers, and
+        # `_chunks` makes at most ~4,100), and the write end is closed: a worker reading nothing has no chunk left.
+        os.write(feed, b"".join(n.to_bytes(_CHUNK_RECORD, "little") for n in range(len(chunks))))
+    finally:
+        os.close(feed)
+    _FORK_STATE = (index, rules, chunks, want_routes, queue)
     children: list[_Child] = []
     try:
         # Fork before this process parses anything, so that workers do not inherit (and copy) trees. The
@@ -348,6 +427,7 @@ def _sharded(
         yield lambda: [child.outcome() for child in children]
     finally:
         _FORK_STATE = None
+        os.close(queue)
         for child in children:
             child.close()
 
@@ -547,10 +627,8 @@ def _scan(
             rule = rules.get(meta)
             hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
             findings.extend(_to_findings(rule.meta, hits, index, root, app))
+        _merge_outcomes(stats, outcomes)
         for outcome in outcomes:
-            stats.rule_errors.extend(outcome.errors)
-            stats.files_parsed += outcome.parsed
-            stats.skipped.update(outcome.skipped)
             for rule in sharded:
                 seconds = outcome.seconds.get(rule.meta.id, 0.0)
                 stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + seconds

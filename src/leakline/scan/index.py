@@ -120,9 +120,16 @@ class SourceFile:
             try:
                 self._data = _read_file(os.fspath(self.abs), self.size)
             except OSError:
-                self.stats["unreadable file"] += 1
+                self._caveat("unreadable file")
                 self._data = b""
         return self._data
+
+    def _caveat(self, key: str) -> None:
+        """Count a caveat of this file (a skip or a note) in the index's stats, and keep it with the file: a
+        sharded scan counts a file's caveats once, however many of its workers read the file."""
+        self.stats[key] += 1
+        caveats: set[str] = self.__dict__.setdefault("caveats", set())
+        caveats.add(key)
 
     @cached_property
     def text(self) -> str:
@@ -131,7 +138,7 @@ class SourceFile:
             # utf-8-sig: a byte order mark is not part of the first line (`.env`, package.json).
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            self.stats[NOTE_PREFIX + "invalid UTF-8 (read with replacement characters)"] += 1
+            self._caveat(NOTE_PREFIX + "invalid UTF-8 (read with replacement characters)")
             return raw.decode("utf-8-sig", errors="replace")
 
     @cached_property
@@ -156,7 +163,7 @@ class SourceFile:
             return None
         tree = ts.parse(self.data(), lang)
         if tree.root_node.has_error:
-            self.stats[NOTE_PREFIX + "syntax errors (analysed what parsed)"] += 1
+            self._caveat(NOTE_PREFIX + "syntax errors (analysed what parsed)")
         return tree
 
     @property
