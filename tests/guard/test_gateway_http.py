@@ -152,19 +152,41 @@ def test_missing_messages_is_400_naming_the_field(env: Env) -> None:
     assert response.json()["error"]["param"] == "messages"
 
 
-def test_upstream_down_is_502(fresh_env: Env) -> None:
+def _upstream_error(message: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "upstream_error", "param": None, "code": code}}
+
+
+def test_upstream_down_is_502_naming_the_region_not_its_address(
+    fresh_env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = fresh_env.eu.port
     fresh_env.eu.stop()
-    response = chat(fresh_env, "hi")
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "upstream_unavailable"
+    with caplog.at_level("WARNING", logger="leakline.guard"):
+        for stream in (False, True):
+            response = chat(fresh_env, "hi", stream=stream)
+            assert response.status_code == 502
+            # The client (and a browser behind the storefront) learns which region failed, not where the
+            # model runs: the upstream's address is the operator's, in the log.
+            assert response.json() == _upstream_error(
+                "the upstream of region 'eu' is unreachable", "upstream_unavailable"
+            )
+    logged = [r.getMessage() for r in caplog.records if r.name == "leakline.guard"]
+    assert len(logged) == 2
+    assert logged == [
+        "upstream_unavailable on /v1/chat/completions: the upstream of region 'eu' is unreachable "
+        f"(http://127.0.0.1:{port}/v1: Connection refused)"
+    ] * 2
 
 
 def test_upstream_timeout_is_504(make_env: Any) -> None:
     env = make_env(read_timeout_seconds=0.3)
     env.eu.upstream.mode = "slow"
-    response = chat(env, "hi")
-    assert response.status_code == 504
-    assert response.json()["error"]["code"] == "upstream_timeout"
+    for stream in (False, True):
+        response = chat(env, "hi", stream=stream)
+        assert response.status_code == 504
+        assert response.json() == _upstream_error(
+            "the upstream of region 'eu' did not answer in time", "upstream_timeout"
+        )
 
 
 def test_malformed_upstream_sse_is_a_502_json_error_with_no_upstream_bytes(env: Env) -> None:
@@ -172,8 +194,45 @@ def test_malformed_upstream_sse_is_a_502_json_error_with_no_upstream_bytes(env: 
     response = chat(env, "hi", stream=True)
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/json"
-    assert response.json()["error"]["code"] == "upstream_protocol_error"
+    assert response.json() == _upstream_error(
+        "the upstream of region 'eu' sent an SSE event that is not JSON", "upstream_protocol_error"
+    )
     assert "jane" not in response.text
+
+
+def test_credentials_in_an_upstream_url_reach_neither_the_client_nor_the_log(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from leakline.web.app import create_app
+    from tests.guard.helpers import free_socket, serve, write_settings
+
+    closed = free_socket()  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    upstream = f"http://vllm:s3cr3t-pw@127.0.0.1:{port}/v1"
+    served = serve(create_app(write_settings(tmp_path, upstream, upstream)))
+    try:
+        with caplog.at_level("WARNING", logger="leakline.guard"):
+            for path, body in (
+                ("/v1/chat/completions", {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hi"}]}),
+                ("/v1/models", None),
+            ):
+                if body is None:
+                    response = httpx.get(f"{served.url}{path}", headers={**auth(), **DE}, timeout=20)
+                else:
+                    response = httpx.post(f"{served.url}{path}", json=body, headers={**auth(), **DE}, timeout=20)
+                assert response.status_code == 502
+                assert response.json() == _upstream_error(
+                    "the upstream of region 'eu' is unreachable", "upstream_unavailable"
+                )
+        logged = [r.getMessage() for r in caplog.records if r.name == "leakline.guard"]
+        assert logged == [
+            f"upstream_unavailable on {path}: the upstream of region 'eu' is unreachable "
+            f"(http://127.0.0.1:{port}/v1: Connection refused)"
+            for path in ("/v1/chat/completions", "/v1/models")
+        ]
+    finally:
+        served.stop()
+        closed.close()
 
 
 def test_models_lists_what_the_region_and_key_allow(env: Env) -> None:

@@ -10,6 +10,7 @@ problem found when the gateway is built, and the CLI reports it like every other
 from __future__ import annotations
 
 import json
+import os
 
 from leakline.errors import ConfigError, LeaklineError
 
@@ -28,10 +29,20 @@ class GatewayError(LeaklineError):
     def __init__(self, message: str, *, param: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.param = param
+        self.reason: str | None = None
+        """What only the operator's log gets (e.g. the OS error of an unreachable upstream)."""
 
     def to_body(self) -> bytes:
         error = {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}
         return json.dumps({"error": error}, separators=(",", ":")).encode("utf-8")
+
+
+def os_reason(exc: BaseException) -> str:
+    """Why a connection failed, from its errno (`Connection refused`), else the exception's class name:
+    never the exception's text, which names the peer's address (and an upstream URL's credentials)."""
+    os_error = getattr(exc, "os_error", exc)  # aiohttp's connector errors wrap the OSError
+    errno = os_error.errno if isinstance(os_error, OSError) else None
+    return os.strerror(errno) if errno else type(os_error).__name__
 
 
 class Unauthorized(GatewayError):

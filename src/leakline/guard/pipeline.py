@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from leakline.errors import LeaklineError
 from leakline.findings import Severity
@@ -41,6 +42,7 @@ from leakline.guard.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    os_reason,
 )
 from leakline.guard.events import EventWorker, Exchange, Hit
 from leakline.guard.headers import filter_upstream_headers, response_headers
@@ -294,7 +296,11 @@ class Gateway:
         decision = self._decisions.get(key)
         if decision is None:
             decision = decide(
-                gateway=self.gw, regions=self.regions, client=client, country=country, country_source=source,
+                gateway=self.gw,
+                regions=self.regions,
+                client=client,
+                country=country,
+                country_source=source,
                 model=model,
             )
             if len(self._decisions) >= _DECISION_CACHE_SIZE:
@@ -403,6 +409,20 @@ class Gateway:
             )
         )
 
+    def log_upstream_failure(self, req: _Request, error: GatewayError) -> None:
+        """An upstream that failed goes to the operator's log with its address (without credentials) and
+        the reason; the client's message names only the region. Codes and addresses, never a body."""
+        if req.decision is None or not isinstance(error, (UpstreamUnavailable, UpstreamTimeout, UpstreamProtocolError)):
+            return
+        where = display_url(req.decision.upstream)
+        log.warning(
+            "%s on %s: %s (%s)",
+            error.code,
+            req.route,
+            error.message,
+            f"{where}: {error.reason}" if error.reason else where,
+        )
+
     def upstream_headers(self, decision: Decision) -> dict[str, str]:
         return self.upstream_headers_for(decision.region)
 
@@ -419,15 +439,34 @@ class Gateway:
         )
 
 
-def _upstream_error(exc: BaseException, url: str) -> GatewayError:
+def upstream_name(region: str) -> str:
+    """How errors name an upstream: by its region. Its address is the operator's (the log has it): it
+    tells a browser where the model runs, and an `https://user:token@host/v1` URL carries a credential."""
+    return f"the upstream of region {region!r}"
+
+
+def display_url(url: str) -> str:
+    """`url` without user, password, query or fragment: fit for a log line."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
+def _upstream_error(exc: BaseException, who: str) -> GatewayError:
     import aiohttp
 
-    where = url.split("?", 1)[0]
+    error: GatewayError
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return UpstreamTimeout(f"the upstream {where} did not answer in time")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return UpstreamProtocolError(f"the upstream {where} sent a broken body")
-    return UpstreamUnavailable(f"the upstream {where} is unreachable")
+        error = UpstreamTimeout(f"{who} did not answer in time")
+    elif isinstance(exc, aiohttp.ClientPayloadError):
+        error = UpstreamProtocolError(f"{who} sent a broken body")
+    else:
+        error = UpstreamUnavailable(f"{who} is unreachable")
+    error.reason = os_reason(exc)
+    return error
 
 
 class Route:
@@ -465,6 +504,7 @@ class Route:
             code = error.code
             if isinstance(error, ResidencyDenied):
                 self.gateway.residency_signal(req, error)
+            self.gateway.log_upstream_failure(req, error)
             if req.client is not None:
                 self.gateway.record(req, status=error.status, error=error.code)
             if not state["started"]:
@@ -472,9 +512,7 @@ class Route:
             else:
                 log.error("gateway error after the response started: %s", error.code)
         finally:
-            self.gateway.metrics.request(
-                req.decision.region if req.decision else None, req.route, code, req.blocked
-            )
+            self.gateway.metrics.request(req.decision.region if req.decision else None, req.route, code, req.blocked)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, req: _Request) -> None:
         gw = self.gateway
@@ -522,34 +560,35 @@ class Route:
         self, send: Send, req: _Request, sanitizer: TextSanitizer, url: str, payload: bytes, decision: Decision
     ) -> None:
         gw = self.gateway
+        who = upstream_name(decision.region)
         sent = time.perf_counter()
         try:
             upstream_cm = gw.session().post(url, data=payload, headers=gw.upstream_headers(decision))
             upstream = await upstream_cm.__aenter__()
         except Exception as exc:
-            raise _upstream_error(exc, url) from None
+            raise _upstream_error(exc, who) from None
         gw.metrics.latency(decision.region, time.perf_counter() - sent)
         complete = False
         try:
             if upstream.status != 200:
-                await self.upstream_failed(upstream, sanitizer, url)
+                await self.upstream_failed(upstream, sanitizer, who)
             content_type = upstream.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if req.stream:
                 if content_type != "text/event-stream":
-                    raise UpstreamProtocolError(f"the upstream {url} answered a stream request with {content_type!r}")
-                await self.stream(send, req, sanitizer, upstream, url)
+                    raise UpstreamProtocolError(f"{who} answered a stream request with {content_type!r}")
+                await self.stream(send, req, sanitizer, upstream, who)
             else:
                 if content_type != "application/json":
-                    raise UpstreamProtocolError(f"the upstream {url} answered with {content_type!r}, not JSON")
-                await self.whole(send, req, sanitizer, upstream, url)
+                    raise UpstreamProtocolError(f"{who} answered with {content_type!r}, not JSON")
+                await self.whole(send, req, sanitizer, upstream, who)
             complete = upstream.content.at_eof()
         except (TimeoutError, OSError) as exc:
-            raise _upstream_error(exc, url) from None
+            raise _upstream_error(exc, who) from None
         except Exception as exc:
             import aiohttp
 
             if isinstance(exc, aiohttp.ClientError):
-                raise _upstream_error(exc, url) from None
+                raise _upstream_error(exc, who) from None
             raise
         finally:
             # A fully read response returns its connection to the pool; an abandoned one (block,
@@ -559,7 +598,7 @@ class Route:
             else:
                 upstream.close()
 
-    async def upstream_failed(self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, url: str) -> None:
+    async def upstream_failed(self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, who: str) -> None:
         raw = await upstream.content.read(65536)
         message = f"the upstream answered HTTP {upstream.status}"
         try:
@@ -577,7 +616,7 @@ class Route:
             error = UpstreamUnavailable(message)
         raise error
 
-    async def read_upstream_json(self, upstream: aiohttp.ClientResponse, url: str) -> Any:
+    async def read_upstream_json(self, upstream: aiohttp.ClientResponse, who: str) -> Any:
         # read(n) returns what has arrived, not the whole body: read until the end (or over the limit).
         parts: list[bytes] = []
         size = 0
@@ -585,26 +624,26 @@ class Route:
             parts.append(chunk)
             size += len(chunk)
             if size > MAX_UPSTREAM_BODY_BYTES:
-                raise UpstreamProtocolError(f"the upstream {url} sent more than {MAX_UPSTREAM_BODY_BYTES} bytes")
+                raise UpstreamProtocolError(f"{who} sent more than {MAX_UPSTREAM_BODY_BYTES} bytes")
         raw = parts[0] if len(parts) == 1 else b"".join(parts)
         try:
             text = raw.decode("utf-8")
             data = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise UpstreamProtocolError(f"the upstream {url} sent a body that is not JSON") from None
+            raise UpstreamProtocolError(f"{who} sent a body that is not JSON") from None
         return without_lone_surrogates(data) if has_surrogate_escape(text) else data
 
     async def whole(
-        self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, url: str
+        self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, who: str
     ) -> None:
-        data = await self.read_upstream_json(upstream, url)
+        data = await self.read_upstream_json(upstream, who)
         if not isinstance(data, dict):
-            raise UpstreamProtocolError(f"the upstream {url} sent JSON that is not an object")
+            raise UpstreamProtocolError(f"{who} sent JSON that is not an object")
         scan = _Scan()
         if self.kind in ("chat", "completions"):
             choices = data.get("choices")
             if not isinstance(choices, list):
-                raise UpstreamProtocolError(f"the upstream {url} sent a completion without `choices`")
+                raise UpstreamProtocolError(f"{who} sent a completion without `choices`")
             try:
                 for choice in choices:
                     if isinstance(choice, dict):
@@ -679,7 +718,7 @@ class Route:
         )
 
     async def stream(
-        self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, url: str
+        self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, who: str
     ) -> None:
         relay = _StreamRelay(self, req, sanitizer)
         reader = SseReader()
@@ -708,7 +747,7 @@ class Route:
                     if data == DONE:
                         done = True
                         break
-                    out.extend(relay.event(data, url))
+                    out.extend(relay.event(data, who))
                     if relay.scan.blocked:
                         break
                 if done or relay.scan.blocked:
@@ -718,17 +757,18 @@ class Route:
             if not done and not relay.scan.blocked:
                 for data in reader.finish():
                     if data != DONE:
-                        last.extend(relay.event(data, url))
+                        last.extend(relay.event(data, who))
             tail = relay.close()
         except (MalformedStream, UpstreamProtocolError) as exc:
             error = (
                 exc
                 if isinstance(exc, UpstreamProtocolError)
-                else UpstreamProtocolError(f"the upstream {url} sent malformed SSE: {exc}")
+                else UpstreamProtocolError(f"{who} sent malformed SSE: {exc}")
             )
             if not started:
                 raise error from None
             # Mid-stream: end the stream with an OpenAI error event; nothing unread is passed on.
+            self.gateway.log_upstream_failure(req, error)
             self.gateway.record(req, status=502, scan=relay.scan, error=error.code)
             await send(
                 {"type": "http.response.body", "body": encode_event(error.to_body().decode()), "more_body": False}
@@ -751,18 +791,19 @@ class Route:
     async def models(self, send: Send, req: _Request, client: Client, decision: Decision) -> None:
         gw = self.gateway
         url = decision.upstream + "/models"
+        who = upstream_name(decision.region)
         try:
             async with gw.session().get(url, headers=gw.upstream_headers(decision)) as upstream:
                 if upstream.status != 200:
                     raise UpstreamUnavailable(f"the upstream answered HTTP {upstream.status}")
-                data = await self.read_upstream_json(upstream, url)
+                data = await self.read_upstream_json(upstream, who)
                 passed = gw.passed_headers(upstream)
         except GatewayError:
             raise
         except Exception as exc:
-            raise _upstream_error(exc, url) from None
+            raise _upstream_error(exc, who) from None
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-            raise UpstreamProtocolError(f"the upstream {url} sent a model list without `data`")
+            raise UpstreamProtocolError(f"{who} sent a model list without `data`")
         region_models = gw.regions[decision.region].models
         data["data"] = [
             m
@@ -858,27 +899,27 @@ class _StreamRelay:
         self.scan.released_parts.append(out)
         return out
 
-    def event(self, data: str, url: str) -> list[bytes]:
+    def event(self, data: str, who: str) -> list[bytes]:
         try:
             chunk = json.loads(data)
         except json.JSONDecodeError:
-            raise UpstreamProtocolError(f"the upstream {url} sent an SSE event that is not JSON") from None
+            raise UpstreamProtocolError(f"{who} sent an SSE event that is not JSON") from None
         if has_surrogate_escape(data):
             chunk = without_lone_surrogates(chunk)
         if not isinstance(chunk, dict):
-            raise UpstreamProtocolError(f"the upstream {url} sent an SSE event that is not a JSON object")
+            raise UpstreamProtocolError(f"{who} sent an SSE event that is not a JSON object")
         if "error" in chunk and "choices" not in chunk:
-            raise UpstreamProtocolError(f"the upstream {url} reported an error mid-stream")
+            raise UpstreamProtocolError(f"{who} reported an error mid-stream")
         choices = chunk.get("choices")
         if not isinstance(choices, list):
-            raise UpstreamProtocolError(f"the upstream {url} sent a chunk without `choices`")
+            raise UpstreamProtocolError(f"{who} sent a chunk without `choices`")
         if not self.template:
             self.template = {
                 k: chunk[k] for k in ("id", "object", "created", "model", "system_fingerprint") if k in chunk
             }
         for choice in choices:
             if not isinstance(choice, dict) or not isinstance(choice.get("index", 0), int):
-                raise UpstreamProtocolError(f"the upstream {url} sent a malformed choice")
+                raise UpstreamProtocolError(f"{who} sent a malformed choice")
             index = int(choice.get("index", 0))
             self.choices.add(index)
             self._choice(index, choice)

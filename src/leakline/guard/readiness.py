@@ -12,10 +12,11 @@ list), never the upstream's URL, its key or its body: `/readyz` is served withou
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from leakline.guard.errors import os_reason
 
 if TYPE_CHECKING:
     from leakline.guard.pipeline import Gateway
@@ -68,9 +69,7 @@ class UpstreamReadiness:
         except TimeoutError:
             return f"the upstream did not answer GET /models within {self.timeout:g} s"
         except aiohttp.ClientConnectorError as exc:
-            # os.strerror of the errno, not the exception's text, which names the upstream's address.
-            errno = exc.os_error.errno
-            return f"the upstream is unreachable ({os.strerror(errno) if errno else type(exc.os_error).__name__})"
+            return f"the upstream is unreachable ({os_reason(exc)})"
         except (aiohttp.ClientError, OSError) as exc:
             return f"the upstream is unreachable ({type(exc).__name__})"
         except ValueError:
