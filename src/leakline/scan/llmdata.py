@@ -371,23 +371,26 @@ def _any_within(spans: list[tuple[int, int]], ranges: list[tuple[int, int]]) -> 
     return False
 
 
+# `Node.parent` walks down from the root to find a node's parent: the two scope walks ask it once per ancestor.
 def _scope_of(node: Node) -> Node:
     current = node.parent
     while current is not None:
         if current.type in FUNCTION_TYPES:
             return current
-        if current.parent is None:
+        parent = current.parent
+        if parent is None:
             return current
-        current = current.parent
+        current = parent
     return node
 
 
 def _scope_chain(node: Node) -> Iterator[Node]:
     current: Node | None = node.parent
     while current is not None:
-        if current.type in FUNCTION_TYPES or current.parent is None:
+        parent = current.parent
+        if parent is None or current.type in FUNCTION_TYPES:
             yield current
-        current = current.parent
+        current = parent
 
 
 def _function_name(fn: Node) -> str | None:
@@ -409,8 +412,7 @@ def wrapped_declarator(fn: Node) -> Node | None:
     `React.memo`): a function passed first to wrapper calls whose result is bound to a name stands for
     that name, as in `export default withFrame(Answer)`. Method calls (`items.map(...)`) are not wrappers."""
     node = fn
-    while node.parent is not None and node.parent.type == "arguments":
-        args = node.parent
+    while (args := node.parent) is not None and args.type == "arguments":
         if not args.named_children or args.named_children[0].id != node.id:
             return None
         call = args.parent
