@@ -51,3 +51,83 @@ def test_a_host_that_does_not_resolve_stops_serve_with_exit_2(tmp_path: Path) ->
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: --host no-such-host.invalid: cannot listen there (")
     assert "Traceback" not in proc.stderr
+
+
+def _gateway_toml(tmp: Path, *, extra_gateway: str = "", region_extra: str = "", audit_key: str = "audit.key") -> None:
+    """A served gateway's leakline.toml (one region, one key, audit sinks); the upstream is never contacted."""
+    from leakline.audit.keys import generate_key_file
+
+    generate_key_file(tmp / "audit.key")
+    (tmp / "leakline.toml").write_text(
+        f"""[gateway]
+on_missing_country = "eu"
+{extra_gateway}
+[gateway.anomalies]
+state_path = "state.sqlite"
+
+[regions.eu]
+upstream = "http://127.0.0.1:9/v1"
+countries = ["DE"]
+{region_extra}
+[[clients]]
+name = "storefront"
+key_sha256 = "{"0" * 64}"
+
+[audit]
+path = "audit"
+key = "{audit_key}"
+
+[audit.sinks.eu]
+path = "audit-eu"
+
+[database]
+url = "sqlite:///leakline.db"
+""",
+        encoding="utf-8",
+    )
+
+
+def _refused(tmp: Path) -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = _serve(tmp, "--config", "leakline.toml", "--port", str(port))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "Started server process" not in proc.stderr, proc.stderr
+    return proc.stderr
+
+
+def test_an_unset_upstream_key_variable_stops_serve_naming_the_region_key(tmp_path: Path) -> None:
+    _gateway_toml(tmp_path, region_extra='api_key_env = "LEAKLINE_TEST_UNSET_UPSTREAM_KEY"\n')
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: regions.eu.api_key_env: environment variable "
+        "'LEAKLINE_TEST_UNSET_UPSTREAM_KEY' is unset or empty\n"
+    )
+
+
+def test_an_unset_signals_token_stops_serve_before_start_up(tmp_path: Path) -> None:
+    _gateway_toml(
+        tmp_path,
+        extra_gateway='signals_url = "https://central.example/api/v1/signals"\n'
+        'signals_token_env = "LEAKLINE_TEST_UNSET_SIGNALS_TOKEN"\n',
+    )
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: gateway.signals_token_env: names no set environment variable "
+        "(a bearer token is required for signals_url)\n"
+    )
+
+
+def test_a_missing_audit_key_file_stops_serve_naming_the_key(tmp_path: Path) -> None:
+    _gateway_toml(tmp_path, audit_key="missing.key")
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: audit.key: missing.key: no such key file\n"
+        "hint: create one with `leakline audit keygen KEYFILE`\n"
+    )
+
+
+def test_an_audit_sink_that_cannot_be_created_stops_serve_naming_the_sink(tmp_path: Path) -> None:
+    _gateway_toml(tmp_path)
+    (tmp_path / "audit-eu").write_text("a file where the sink's directory should be\n", encoding="utf-8")
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: audit.sinks.eu.path: cannot open the audit log in audit-eu (File exists)\n"
+    )

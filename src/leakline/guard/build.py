@@ -11,6 +11,7 @@ broken configuration before it binds a port.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -135,8 +136,10 @@ def default_events(settings: Settings) -> EventWorker:
 
 
 def preflight(settings: Settings) -> None:
-    """Build the gateway's sanitizer once, as a worker would: a bad `[sanitize]` (unreadable corpus, short
-    canary, unknown detector) or a wrong route or key override is reported before the server starts."""
+    """Build what a worker builds at its start-up, once, before the server starts: a bad `[sanitize]`
+    (unreadable corpus, short canary, unknown detector), a wrong route or key override, an unset key or
+    token variable, an audit key or sink that cannot be opened, a volume store that cannot be opened are
+    reported with the key at fault (exit 2) instead of a worker's traceback after uvicorn started."""
     from leakline.guard.auth import KeyStore
     from leakline.guard.pipeline import load_sanitizer
     from leakline.guard.policies import RoutePolicies
@@ -144,16 +147,41 @@ def preflight(settings: Settings) -> None:
     check_gateway_settings(settings)
     source = settings.source or "leakline.toml"
     keys = KeyStore.from_settings(settings.clients, source=source)
+    _check_upstream_keys(settings, source)
     try:
         sanitizer = load_sanitizer(settings)
         # Policies only: a worker builds their sanitizers at its start-up; compiling them here too
         # would double the time `leakline serve` takes to start.
         RoutePolicies(settings.gateway, lambda: sanitizer).policies(keys.clients())
     except LeaklineError as exc:
-        raise GatewayConfigError(f"{source}: {exc.message}", hint=exc.hint) from exc
+        raise _in_file(source, exc) from exc
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         raise GatewayConfigError(f"{source}: the output sanitizer cannot be built: {reason}") from exc
+    if settings.regions:  # as in a worker: without regions there is no event thread
+        try:
+            events = default_events(settings)
+        except LeaklineError as exc:
+            raise _in_file(source, exc) from exc
+        try:
+            events.open(list(settings.regions), source=source)
+        finally:
+            events.close()
+
+
+def _in_file(source: str, exc: LeaklineError) -> GatewayConfigError:
+    message = exc.message if exc.message.startswith(f"{source}: ") else f"{source}: {exc.message}"
+    return GatewayConfigError(message, hint=exc.hint)
+
+
+def _check_upstream_keys(settings: Settings, source: str) -> None:
+    """A region's `api_key_env` must hold a key: an empty bearer would make every request fail upstream
+    with a 401 that the client would read as its own key being wrong."""
+    for name, region in settings.regions.items():
+        if region.api_key_env is not None and not os.environ.get(region.api_key_env):
+            raise GatewayConfigError(
+                f"{source}: regions.{name}.api_key_env: environment variable {region.api_key_env!r} is unset or empty"
+            )
 
 
 def router(settings: Settings) -> APIRouter:

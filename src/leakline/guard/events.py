@@ -44,6 +44,7 @@ class _Drain:
 
     done: threading.Event = field(default_factory=threading.Event)
 
+
 DETECTOR_CATEGORIES: dict[str, str] = {
     "email": "contact",
     "phone": "contact",
@@ -198,15 +199,37 @@ class EventWorker:
                 self._thread = threading.Thread(target=self._run, name="leakline-guard-events", daemon=True)
                 self._thread.start()
 
-    def open(self, regions: list[str]) -> None:
+    def open(self, regions: list[str], *, source: str = "leakline.toml") -> None:
         """Open the audit sinks of these regions (and the one without a region) and the volume store now,
-        so that a wrong audit key or an unwritable directory stops the start-up, not the first record."""
+        so that a wrong audit key or an unwritable directory stops the start-up, not the first record.
+        Errors are `GatewayConfigError`s naming the leakline.toml key at fault (`source` is the file)."""
+        from leakline.audit.errors import KeyFileError
+        from leakline.errors import LeaklineError
+        from leakline.guard.errors import GatewayConfigError
+
         log_for = getattr(self._audit, "log_for", None)
         if log_for is not None:
             for region in [None, *regions]:
-                log_for(region)
+                key = "audit.path" if region is None else f"audit.sinks.{region}.path"
+                try:
+                    log_for(region)
+                except KeyFileError as exc:  # the key is loaded with the first sink
+                    raise GatewayConfigError(f"{source}: audit.key: {exc.message}", hint=exc.hint) from exc
+                except LeaklineError as exc:
+                    raise GatewayConfigError(f"{source}: {key}: {exc.message}", hint=exc.hint) from exc
+                except OSError as exc:
+                    raise GatewayConfigError(
+                        f"{source}: {key}: cannot open the audit log in {exc.filename} ({exc.strerror})"
+                    ) from exc
         if self._monitor is not None:
-            self._monitor.open()
+            try:
+                self._monitor.open()
+            except Exception as exc:
+                # The first line only: a database driver's later lines may quote the statement.
+                reason = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise GatewayConfigError(
+                    f"{source}: gateway.anomalies: the volume store cannot be opened ({type(exc).__name__}: {reason})"
+                ) from exc
 
     def submit(self, item: Exchange | Signal) -> None:
         self.start()

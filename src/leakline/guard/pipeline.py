@@ -191,7 +191,7 @@ class Gateway:
             self.policies.build(self.keys.clients())
             # Without regions nothing can be served: no thread, and no volume store in the working directory.
             if self.regions:
-                self.events.open(list(self.regions))
+                self.events.open(list(self.regions), source=source)
                 self.events.start()
         except Exception as exc:
             detail = exc.diagnostics() if isinstance(exc, LeaklineError) else f"{type(exc).__name__}: {exc}"
