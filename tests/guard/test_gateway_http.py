@@ -172,10 +172,14 @@ def test_upstream_down_is_502_naming_the_region_not_its_address(
             )
     logged = [r.getMessage() for r in caplog.records if r.name == "leakline.guard"]
     assert len(logged) == 2
-    assert logged == [
-        "upstream_unavailable on /v1/chat/completions: the upstream of region 'eu' is unreachable "
-        f"(http://127.0.0.1:{port}/v1: Connection refused)"
-    ] * 2
+    assert (
+        logged
+        == [
+            "upstream_unavailable on /v1/chat/completions: the upstream of region 'eu' is unreachable "
+            f"(http://127.0.0.1:{port}/v1: Connection refused)"
+        ]
+        * 2
+    )
 
 
 def test_upstream_timeout_is_504(make_env: Any) -> None:
@@ -260,3 +264,34 @@ def test_completions_stream_and_not(env: Env) -> None:
     events = sse_events(streamed.text)
     assert "".join(e["choices"][0]["text"] for e in events[:-1]) == text
     assert events[-1] == "[DONE]"
+
+
+def test_an_endpoint_the_gateway_does_not_serve_is_an_openai_shaped_404(env: Env) -> None:
+    # e.g. the Responses API, which newer OpenAI SDKs and the Vercel AI SDK use by default.
+    response = httpx.post(f"{env.url}/v1/responses", json={"model": "llama3.1:8b", "input": "hi"}, headers=auth())
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {
+            "message": "the gateway has no endpoint POST /v1/responses; it serves POST /v1/chat/completions, "
+            "POST /v1/completions, POST /v1/embeddings and GET /v1/models",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "unknown_url",
+        }
+    }
+    assert response.headers["cache-control"] == "no-store"
+    assert env.eu.upstream.requests == [] and env.us.upstream.requests == []
+
+
+def test_a_wrong_method_on_a_gateway_endpoint_is_an_openai_shaped_405(env: Env) -> None:
+    response = httpx.get(f"{env.url}/v1/chat/completions", headers=auth())
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json() == {
+        "error": {
+            "message": "GET is not allowed on /v1/chat/completions; use POST",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "method_not_allowed",
+        }
+    }

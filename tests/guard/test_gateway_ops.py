@@ -252,8 +252,8 @@ def test_gateway_routes_skip_fastapi_but_keep_headers_counter_and_405(env: Env) 
     assert set(env.served.app.direct) == {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"}
     before = _series(httpx.get(f"{env.url}/metrics").text, "leakline_http_requests_total")
     assert chat(env, "hello").status_code == 200
-    wrong = httpx.get(f"{env.url}/v1/chat/completions")  # not the route's method: FastAPI answers
-    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == 405
+    wrong = httpx.get(f"{env.url}/v1/chat/completions")  # not the route's method: through FastAPI's routing
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
     assert wrong.headers["x-frame-options"] == "DENY"
     after = _series(httpx.get(f"{env.url}/metrics").text, "leakline_http_requests_total")
     key = 'leakline_http_requests_total{route="/v1/chat/completions",status="200"}'

@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leakline.errors import LeaklineError
 from leakline.guard.errors import GatewayConfigError
@@ -203,7 +203,34 @@ def router(settings: Settings) -> APIRouter:
         endpoint = Route(gateway, kind, upstream_path)
         endpoints.append((path, (method,), endpoint))
         api.routes.append(StarletteRoute(path, endpoint, methods=[method], include_in_schema=False))
+    # Last: any other path under /v1, and the served paths with another method.
+    api.routes.append(StarletteRoute("/v1/{rest:path}", NotServed(), include_in_schema=False))
     api.asgi_endpoints = endpoints  # type: ignore[attr-defined]
     api.add_event_handler("startup", gateway.startup)
     api.add_event_handler("shutdown", gateway.aclose)
     return api
+
+
+class NotServed:
+    """`/v1/...` requests the gateway has no route for, answered in OpenAI's error shape (404 `unknown_url`,
+    405 `method_not_allowed` with `allow`) instead of the framework's `{"detail": ...}`: an OpenAI client
+    shows the message, which says what the gateway serves (e.g. to an SDK that calls `/v1/responses`)."""
+
+    def __init__(self) -> None:
+        self.methods = {path: method for path, _, _, method in ROUTES}
+        served = [f"{method} {path}" for path, _, _, method in ROUTES]
+        self.served = f"{', '.join(served[:-1])} and {served[-1]}"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from leakline.guard.errors import GatewayError, MethodNotAllowed, NotFound
+        from leakline.guard.pipeline import send_error
+
+        path, method = str(scope["path"])[:200], str(scope["method"])[:20]
+        expected = self.methods.get(path)
+        error: GatewayError
+        if expected is None:
+            error = NotFound(f"the gateway has no endpoint {method} {path}; it serves {self.served}")
+            await send_error(send, error)
+        else:
+            error = MethodNotAllowed(f"{method} is not allowed on {path}; use {expected}")
+            await send_error(send, error, headers=(("allow", expected),))

@@ -88,13 +88,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def send_error(send: Send, error: GatewayError) -> None:
+async def send_error(send: Send, error: GatewayError, *, headers: tuple[tuple[str, str], ...] = ()) -> None:
     body = error.to_body()
     await send(
         {
             "type": "http.response.start",
             "status": error.status,
-            "headers": [*response_headers((), content_type=JSON_TYPE), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                *response_headers(headers, content_type=JSON_TYPE),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
