@@ -396,3 +396,48 @@ def test_an_approved_notice_whose_duty_no_longer_arises_is_withdrawn_not_sent(cl
     code, _, err = cli("incident", "send", doc["id"], uk["id"], "--config", config)
     assert code == 2
     assert err == f"{uk['id']} was withdrawn: its duty no longer arises"
+
+
+_BROKEN_ALERT = """{% block subject %}Vorfall {{ incident.id }}{% endblock %}
+{% block body %}
+{{ incident.nothing_here }}
+{% endblock %}
+"""
+
+
+def _broken_override(env: Env) -> Path:
+    """`[notify] templates` with a German internal alert that reads a key the context lacks (line 3)."""
+    folder = env.directory / "messages" / "de"
+    folder.mkdir(parents=True)
+    (folder / "internal-compliance.j2").write_text(_BROKEN_ALERT, encoding="utf-8")
+    with env.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[notify]\ntemplates = "messages"\n')
+    return folder / "internal-compliance.j2"
+
+
+def test_a_broken_override_template_never_stops_an_incident_from_opening(cli: Cli, env: Env) -> None:
+    broken = _broken_override(env)
+    config = str(env.config)
+    code, out, err = cli("incident", "open", "--facts", str(facts_file(env.directory)), "--config", config)
+    assert code == 0, err
+    incident = out.split()[1]
+    shown = _show(cli, env, incident)
+    alerts = [c for c in shown["communications"] if c["kind"] == "internal-compliance"]
+    failure = f"{broken.resolve()}:3: the context has no key 'incident.nothing_here'"
+    assert [(c["state"], c["template_fallback"]) for c in alerts] == [("queued", failure)] * 2
+    builtin = f"[RISIKO] Mögliche Verletzung des Schutzes personenbezogener Daten {incident}: Incident"
+    assert [c["subject"] for c in alerts] == [builtin] * 2
+    notice = next(c for c in shown["communications"] if c["kind"] == "supervisory-authority")
+    assert notice["template_fallback"] is None
+    assert err.splitlines() == [
+        f"warning: {c['id']} (internal-compliance): drafted with the built-in template: {failure}" for c in alerts
+    ]
+    fallbacks = [t["detail"] for t in shown["timeline"] if t["event"] == "message.template_fallback"]
+    assert sorted(fallbacks) == sorted(f"{c['id']}: drafted with the built-in template: {failure}" for c in alerts)
+    assert audit_kinds(env.directory / "audit").count("incident.message.template_fallback") == 2
+    code, text, err = cli("incident", "show", incident, "--config", config)
+    assert code == 0, err
+    listed = [" ".join(line.split()) for line in text.splitlines() if line.startswith("warning: ")]
+    assert listed == [
+        f"warning: {c['id']} (internal-compliance): drafted with the built-in template: {failure}" for c in alerts
+    ]

@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -135,3 +136,62 @@ def test_post_signal_needs_a_token_and_is_idempotent(client: TestClient) -> None
     assert invalid.status_code == 422
     assert "severity" in invalid.json()["error"]["message"]
     assert "/api/v1/signals" in client.get("/openapi.json").json()["paths"]
+
+
+def _override(env: Env, name: str, text: str) -> Path:
+    path = env.directory / "messages" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    with env.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[notify]\ntemplates = "messages"\n')
+    return path.resolve()
+
+
+def test_a_signal_is_taken_in_when_an_override_template_does_not_render(env: Env) -> None:
+    broken = _override(env, "de/owner-team.j2", "{% block subject %}Alarm{% endblock %}\n{% block body %}{% if %}\n")
+    with runtime(env) as rt:
+        accepted = receive(rt, Signal.model_validate(signal(country="DE")), now=NOW)
+        assert accepted.new_incident
+        drafted = {(c.kind, c.recipient): c for c in comms(rt, accepted.incident_id) if not c.needs_approval}
+        failure = f"{broken}:2: Expected an expression, got 'end of statement block'"
+        assert {key: c.template_fallback for key, c in drafted.items()} == {
+            ("internal-compliance", "Compliance on call"): None,
+            ("internal-compliance", "Dana Privacy"): None,
+            ("owner-team", "Web team"): failure,
+        }
+        owner = drafted[("owner-team", "Web team")]
+        assert (owner.state, owner.subject) == (
+            "queued",
+            "[HOCH] Leck-Signal für frontend: leak-caught: e-mail address in a chat answer (j…@…com) "
+            f"({accepted.incident_id})",
+        )
+        with rt.store.transaction() as session:
+            doc = service.incident_document(session, incident_id=accepted.incident_id)
+        assert [t["detail"] for t in doc["timeline"] if t["event"] == "message.template_fallback"] == [
+            f"{owner.id}: drafted with the built-in template: {failure}"
+        ]
+
+
+def test_when_the_built_in_template_fails_too_the_error_stands(env: Env) -> None:
+    # Both templates refuse a context the drafting step should never build: that is a bug, not a fallback.
+    from leakline.notify.drafting import IncidentContext, render_message
+    from leakline.notify.render import InvalidContextValue
+
+    _override(env, "de/owner-team.j2", "{% block subject %}Alarm{% endblock %}\n{% block body %}x{% endblock %}\n")
+    settings = load_settings(env.config)
+    context = IncidentContext(incident={"id": "INC-1", "status": "bogus"}, signal=None)
+    with pytest.raises(InvalidContextValue) as raised:
+        render_message(
+            settings,
+            kind="owner-team",
+            language="de",
+            context=context,
+            obligation=None,
+            recipient={"name": "Web team", "kind": "owner-team", "role": "frontend"},
+            now=NOW,
+            builtin_fallback=True,
+        )
+    assert raised.value.message == (
+        "de/owner-team.j2: context key 'incident.status': expected one of 'detected', 'triaged', 'contained', "
+        "'notifying', 'closed', got 'bogus'"
+    )

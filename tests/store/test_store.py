@@ -27,13 +27,14 @@ TABLES = {
     "signals",
     "timeline",
 }
+HEAD = "0003"
 
 
 def test_first_use_creates_every_table_at_head(db_url: str) -> None:
     store = open_store(db_url)
     assert set(inspect(store.engine).get_table_names()) == TABLES
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
     forget_store(db_url)
 
 
@@ -55,8 +56,9 @@ def test_a_database_at_0001_is_upgraded_keeping_its_rows(db_url: str) -> None:
     store = open_store(db_url)
     assert set(inspect(store.engine).get_table_names()) == TABLES
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
         assert conn.execute(text("SELECT key FROM notify_marks")).scalars().all() == ["k"]
+    assert "template_fallback" in {c["name"] for c in inspect(store.engine).get_columns("communications")}
     forget_store(db_url)
 
 

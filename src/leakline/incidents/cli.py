@@ -80,6 +80,19 @@ def open_command(
         _echo_json(doc)
     else:
         typer.echo(opened_summary(doc, _now()))
+    for warning in template_warnings(doc):
+        typer.echo(warning, err=True)
+
+
+def template_warnings(doc: dict[str, Any]) -> list[str]:
+    """One line per message the built-in template drafted because a `[notify] templates` override failed."""
+    from leakline.notify.drafting import fallback_notice
+
+    return [
+        f"warning: {c['id']} ({c['kind']}): {fallback_notice(c['template_fallback'])}"
+        for c in doc["communications"]
+        if c["template_fallback"] is not None
+    ]
 
 
 def _plural(count: int, word: str) -> str:
@@ -183,6 +196,8 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
             c["id"], c["kind"], _duty(c), escape(c["recipient"]), c["channel"], state, escape(c["subject"])
         )
     console.print(messages)
+    for warning in template_warnings(doc):
+        console.print(escape(warning), soft_wrap=True)
     timeline = Table(title="Timeline (UTC)")
     for column in ("at", "actor", "event", "detail"):
         timeline.add_column(column, overflow="fold")

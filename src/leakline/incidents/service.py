@@ -165,6 +165,7 @@ def _store_facts(
     reason: str,
     now: datetime,
     signal: dict[str, Any] | None = None,
+    builtin_fallback: bool = False,
 ) -> None:
     """Keep a new facts version, recompute obligations, refresh the drafts that answer them."""
     incident.facts_version += 1
@@ -199,6 +200,7 @@ def _store_facts(
         now=now,
         context_facts=facts_data,
         signal=signal,
+        builtin_fallback=builtin_fallback,
     )
 
 
@@ -213,6 +215,7 @@ def _assess(
     now: datetime,
     context_facts: dict[str, Any] | None = None,
     signal: dict[str, Any] | None = None,
+    builtin_fallback: bool = False,
 ) -> None:
     assessment = assess(facts, now=now).to_dict()
     incident.assessment = assessment
@@ -240,6 +243,7 @@ def _assess(
         context=incident_context(session, incident, facts=context_facts, signal=signal),
         now=now,
         actor=actor,
+        builtin_fallback=builtin_fallback,
     )
 
 
@@ -289,7 +293,10 @@ def open_incident(
     categories: list[str] | None = None,
     signal: dict[str, Any] | None = None,
 ) -> Incident:
-    """A new incident; with facts, assessed at once. `signal` is the context of the signal that opened it."""
+    """A new incident; with facts, assessed at once. `signal` is the context of the signal that opened it.
+
+    A `[notify] templates` override that fails never stops an incident from opening: that message is
+    drafted with the built-in template and the failure goes to the timeline (`message.template_fallback`)."""
     incident = Incident(
         id=new_incident_id(now),
         title=title,
@@ -329,6 +336,7 @@ def open_incident(
             reason="initial",
             now=now,
             signal=signal,
+            builtin_fallback=True,
         )
     drafting.draft_internal(
         session,
@@ -341,6 +349,7 @@ def open_incident(
         recipients=drafting.internal_recipients(settings, surface=surface, risk=incident.risk),
         now=now,
         actor=actor,
+        builtin_fallback=True,
     )
     return incident
 

@@ -139,6 +139,16 @@ def organisation_context(settings: Settings) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Text:
+    """A message's subject and body, and why the built-in template drafted it if an override failed."""
+
+    subject: str
+    body: str
+    fallback: str | None = None
+    """`<file>:<line>: <error>` of the `[notify] templates` override that failed, or None."""
+
+
 def render_message(
     settings: Settings,
     *,
@@ -149,8 +159,12 @@ def render_message(
     recipient: dict[str, Any],
     now: datetime,
     alert: dict[str, Any] | None = None,
-) -> tuple[str, str]:
-    from leakline.notify.render import MessageKind, render, templates_dir
+    builtin_fallback: bool = False,
+) -> Text:
+    """Render one message; with `builtin_fallback`, an override template that fails gives way to the
+    built-in template of the same name (the failure is returned in `Text.fallback`). A built-in template
+    that fails is a bug and raises, with the override's error when there was one."""
+    from leakline.notify.render import MessageKind, TemplateError, render, templates_dir
 
     ctx = {
         "organisation": organisation_context(settings),
@@ -162,8 +176,35 @@ def render_message(
         "alert": alert,
     }
     # `[notify] templates` overrides the shipped templates file by file.
-    rendered = render(MessageKind(kind), language=language, context=ctx, template_dir=templates_dir(settings))
-    return rendered.subject, rendered.body
+    user_dir = templates_dir(settings)
+    try:
+        rendered = render(MessageKind(kind), language=language, context=ctx, template_dir=user_dir)
+    except TemplateError as failed:
+        if not builtin_fallback or user_dir is None:
+            raise
+        try:
+            rendered = render(MessageKind(kind), language=language, context=ctx)
+        except TemplateError:
+            raise failed from None
+        return Text(rendered.subject, rendered.body, fallback=failed.where())
+    return Text(rendered.subject, rendered.body)
+
+
+def note_fallback(session: Session, *, recorder: Recorder, comm: Communication, now: datetime, actor: str) -> None:
+    """Say in the timeline (and the audit log) that the built-in template drafted a message, and why."""
+    note_message(
+        session,
+        recorder=recorder,
+        comm=comm,
+        event="message.template_fallback",
+        now=now,
+        actor=actor,
+        about=fallback_notice(comm.template_fallback or ""),
+    )
+
+
+def fallback_notice(fallback: str) -> str:
+    return f"drafted with the built-in template: {fallback}"
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -175,9 +216,17 @@ def new_communication_id() -> str:
 
 
 def note_message(
-    session: Session, *, recorder: Recorder, comm: Communication, event: str, now: datetime, actor: str
+    session: Session,
+    *,
+    recorder: Recorder,
+    comm: Communication,
+    event: str,
+    now: datetime,
+    actor: str,
+    about: str | None = None,
 ) -> None:
-    """A timeline entry (and audit record) about one message: "msg_…: kind to recipient via channel"."""
+    """A timeline entry (and audit record) about one message: "msg_…: kind to recipient via channel", or
+    "msg_…: <about>"."""
     note(
         session,
         recorder=recorder,
@@ -185,7 +234,7 @@ def note_message(
         at=now,
         actor=actor,
         event=event,
-        detail=f"{comm.id}: {comm.kind} to {comm.recipient} via {comm.channel}",
+        detail=f"{comm.id}: {about or f'{comm.kind} to {comm.recipient} via {comm.channel}'}",
         data={"communication": comm.id},
     )
 
@@ -208,11 +257,12 @@ def add_communication(
     actor: str,
     escalation_level: int = 0,
     is_alert: bool = False,
-    rendered: tuple[str, str] | None = None,
+    rendered: Text | None = None,
+    builtin_fallback: bool = False,
 ) -> Communication:
-    """Render (unless `rendered` holds its subject and body) and store one message; queue it in the
-    outbox now unless it needs approval first."""
-    subject, body = rendered or render_message(
+    """Render (unless `rendered` holds its text) and store one message; queue it in the outbox now unless
+    it needs approval first."""
+    text = rendered or render_message(
         settings,
         kind=kind,
         language=language,
@@ -220,6 +270,7 @@ def add_communication(
         obligation=obligation,
         recipient={"name": recipient, "kind": kind, "role": role},
         now=now,
+        builtin_fallback=builtin_fallback,
     )
     needs_approval = kind in APPROVAL_KINDS
     comm = Communication(
@@ -235,16 +286,19 @@ def add_communication(
         to=to,
         language=language,
         state=CommState.DRAFT,
-        subject=subject,
-        body=body,
+        subject=text.subject,
+        body=text.body,
         needs_approval=needs_approval,
         withdrawn=False,
+        template_fallback=text.fallback,
         is_alert=is_alert,
         escalation_level=escalation_level,
         created_at=now,
     )
     session.add(comm)
     note_message(session, recorder=recorder, comm=comm, event="message.drafted", now=now, actor=actor)
+    if text.fallback is not None:
+        note_fallback(session, recorder=recorder, comm=comm, now=now, actor=actor)
     if not needs_approval and channel != NO_CHANNEL:
         enqueue(session, recorder=recorder, comm=comm, now=now, actor=actor)
     return comm
@@ -301,9 +355,11 @@ def draft_internal(
     is_alert: bool = False,
     announce: tuple[str, str] | None = None,
     alert: dict[str, Any] | None = None,
+    builtin_fallback: bool = False,
 ) -> list[Communication]:
     """Internal alerts to `recipients`, one per channel of each contact; `alert` (the templates' `alert`
-    key) says why a reminder, escalation or dead-letter alert was sent.
+    key) says why a reminder, escalation or dead-letter alert was sent; `builtin_fallback` as for
+    `render_message`.
 
     Every text is rendered before anything is recorded, then `announce` (event, detail), the step that
     sends the alerts, goes to the timeline: the audit log is appended to as the transaction goes, and
@@ -320,6 +376,7 @@ def draft_internal(
             recipient={"name": contact.name, "kind": kind, "role": contact.role},
             now=now,
             alert=alert,
+            builtin_fallback=builtin_fallback,
         )
         for kind, contact in recipients
     }
@@ -377,9 +434,11 @@ def sync_obligation_drafts(
     context: IncidentContext,
     now: datetime,
     actor: str,
+    builtin_fallback: bool = False,
 ) -> None:
     """After (re)assessment: draft messages for new duties, refresh unapproved drafts, withdraw stale ones,
-    and route messages drafted before their `[authorities.XX]` address was configured."""
+    and route messages drafted before their `[authorities.XX]` address was configured; `builtin_fallback`
+    as for `render_message`."""
     assessment = incident.assessment or {"obligations": []}
     wanted: dict[str, dict[str, Any]] = {}
     for obligation in assessment["obligations"]:
@@ -400,20 +459,19 @@ def sync_obligation_drafts(
             # back to a withdrawn draft (never sent; approved again if the duty comes back).
             why = f" (the approval by {comm.approved_by} no longer applies)" if comm.state == CommState.APPROVED else ""
             comm.state, comm.approved_by, comm.approved_at, comm.withdrawn = CommState.DRAFT, None, None, True
-            note(
+            note_message(
                 session,
                 recorder=recorder,
-                incident_id=incident.id,
-                at=now,
-                actor=actor,
+                comm=comm,
                 event="message.withdrawn",
-                detail=f"{comm.id}: the duty no longer arises with the current facts{why}",
-                data={"communication": comm.id},
+                now=now,
+                actor=actor,
+                about=f"the duty no longer arises with the current facts{why}",
             )
         if comm.state != CommState.DRAFT or obligation is None:
             continue
         comm.withdrawn = False
-        comm.subject, comm.body = render_message(
+        text = render_message(
             settings,
             kind=comm.kind,
             language=comm.language,
@@ -421,7 +479,13 @@ def sync_obligation_drafts(
             obligation=obligation,
             recipient={"name": comm.recipient, "kind": comm.kind, "role": comm.role},
             now=now,
+            builtin_fallback=builtin_fallback,
         )
+        comm.subject, comm.body = text.subject, text.body
+        noted = text.fallback is not None and text.fallback != comm.template_fallback
+        comm.template_fallback = text.fallback
+        if noted:
+            note_fallback(session, recorder=recorder, comm=comm, now=now, actor=actor)
     for key, obligation in wanted.items():
         if key in seen:
             continue
@@ -447,4 +511,5 @@ def sync_obligation_drafts(
             obligation=obligation,
             now=now,
             actor=actor,
+            builtin_fallback=builtin_fallback,
         )

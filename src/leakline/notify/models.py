@@ -50,6 +50,9 @@ class Communication(Base):
     needs_approval: Mapped[bool] = mapped_column(Boolean)
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
     """The obligation it answers no longer arises after the facts changed (kept, never sent)."""
+    template_fallback: Mapped[str | None] = mapped_column(Text)
+    """Why the built-in template drafted it: `<file>:<line>: <error>` of the `[notify] templates` override
+    that failed (no personal data); None when the configured template rendered."""
     is_alert: Mapped[bool] = mapped_column(Boolean, default=False)
     """A delivery-failure alert: its own failure raises no further alert."""
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
@@ -112,3 +115,4 @@ class CommunicationRead(BaseModel):
     acked_by: str | None
     acked_at: datetime | None
     withdrawn: bool
+    template_fallback: str | None

@@ -75,10 +75,36 @@ ALERT_REASONS = ("reminder", "overdue", "unacknowledged", "dead-letter")
 _GDPR_HOURS = 72
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_REDACTED = "'…'"
 
 
 class TemplateError(NotifyError):
-    """A message could not be rendered; the message names the template and what is wrong."""
+    """A message could not be rendered; the message names the template and what is wrong.
+
+    Errors raised while a template runs also carry `file`, `line` and `reason` apart, for records that
+    must name the template without quoting the message (`where()`).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.line = line
+        self.reason = reason
+
+    def where(self) -> str:
+        """`<file>:<line>: <reason>` (the message itself when the error was not raised by a template)."""
+        if self.file is None or self.reason is None:
+            return self.message
+        return f"{self.file}:{self.line}: {self.reason}" if self.line is not None else f"{self.file}: {self.reason}"
 
 
 class InvalidLanguage(TemplateError):
@@ -716,20 +742,33 @@ def _render_blocks(env: jinja2.Environment, name: str, variables: dict[str, Any]
         for block in (SUBJECT_BLOCK, BODY_BLOCK):
             chain = chains.get(block)
             if not chain:
-                raise TemplateStructureError(f"{template_name}: no {{% block {block} %}} in the template")
+                reason = f"no {{% block {block} %}} in the template"
+                raise TemplateStructureError(f"{template_name}: {reason}", file=template_name, reason=reason)
             blocks[block] = "".join(chain[0](context))
     except _MissingKey as exc:
         where = f"{template_name}{_line_of(exc, template_name)}"
+        file, line = _frame_of(exc, template_name)
         if exc.in_table:
-            raise TemplateRuntimeError(f"{where}: no entry {exc.key!r} in a table of the template") from None
-        raise MissingContextKey(f"{where}: the context has no key {exc.key!r}") from None
+            reason = f"no entry {exc.key!r} in a table of the template"
+            raise TemplateRuntimeError(f"{where}: {reason}", file=file, line=line, reason=reason) from None
+        reason = f"the context has no key {exc.key!r}"
+        raise MissingContextKey(f"{where}: {reason}", file=file, line=line, reason=reason) from None
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateSyntaxError(f"{exc.filename or exc.name or name}: line {exc.lineno}: {exc.message}") from None
+        file = exc.filename or exc.name or name
+        raise TemplateSyntaxError(
+            f"{file}: line {exc.lineno}: {exc.message}", file=file, line=exc.lineno, reason=str(exc.message)
+        ) from None
     except (jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise TemplateRuntimeError(f"{template_name}{_line_of(exc, template_name)}: {exc}") from None
+        file, line = _frame_of(exc, template_name)
+        # Python's and Jinja's messages quote the values they failed on, which may be a person's data.
+        reason = f"{type(exc).__name__}: {_QUOTED.sub(_REDACTED, str(exc))}"
+        raise TemplateRuntimeError(
+            f"{template_name}{_line_of(exc, template_name)}: {exc}", file=file, line=line, reason=reason
+        ) from None
     subject = " ".join(blocks[SUBJECT_BLOCK].split())
     if not subject:
-        raise TemplateStructureError(f"{template_name}: the subject block renders empty")
+        reason = "the subject block renders empty"
+        raise TemplateStructureError(f"{template_name}: {reason}", file=template_name, reason=reason)
     # Optional sections leave blank lines behind; a plain-text message never needs more than one in a row.
     lines = [line.rstrip() for line in blocks[BODY_BLOCK].strip("\n").split("\n")]
     body = _BLANK_RUNS.sub("\n\n", "\n".join(lines)) + "\n"
@@ -758,8 +797,8 @@ def _resolve_blocks(template: jinja2.Template, context: Any) -> dict[str, list[A
     return chains
 
 
-def _line_of(exc: BaseException, filename: str) -> str:
-    """`: line N` of the innermost template frame (`: line N of OTHER` when it is an imported template)."""
+def _innermost_frame(exc: BaseException) -> tuple[str, int] | None:
+    """(template file, line) of the innermost template frame of the exception's traceback."""
     found: tuple[str, int] | None = None
     tb = exc.__traceback__
     while tb is not None:
@@ -768,6 +807,18 @@ def _line_of(exc: BaseException, filename: str) -> str:
         if template is not None:
             found = (template.filename or template.name or "?", template.get_corresponding_lineno(tb.tb_lineno))
         tb = tb.tb_next
+    return found
+
+
+def _frame_of(exc: BaseException, filename: str) -> tuple[str, int | None]:
+    """The file and line where a template failed (an imported template's own, if it failed there)."""
+    found = _innermost_frame(exc)
+    return (filename, None) if found is None else found
+
+
+def _line_of(exc: BaseException, filename: str) -> str:
+    """`: line N` of the innermost template frame (`: line N of OTHER` when it is an imported template)."""
+    found = _innermost_frame(exc)
     if found is None:
         return ""
     where, line = found
