@@ -30,14 +30,49 @@ checked by `check_gateway_settings`, which names the offending key.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    """A string check whose error says what is expected in words (the message names the key and the value),
+    instead of pydantic's `String should match pattern '^[A-Z]{2}$'`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError("invalid_value", expected)
+        return value
+
+    return AfterValidator(check)
+
+
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise PydanticCustomError("invalid_value", "expected an IP network such as '10.0.0.0/8' or '::1/128'") from None
+    return value
+
+
+Sha256Hex = Annotated[
+    str,
+    _matching(
+        r"[0-9a-f]{64}", 'expected the SHA-256 of the key as 64 lowercase hex digits (printf %s "$KEY" | sha256sum)'
+    ),
+]
+CountryCode = Annotated[
+    str, _matching(r"[A-Z]{2}", "expected a two-letter country code in capitals (ISO 3166-1 alpha-2, e.g. 'DE')")
+]
 RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,100}$")]
+UpstreamUrl = Annotated[
+    str, _matching(r"https?://\S+", "expected an http:// or https:// URL of the OpenAI-compatible API (with /v1)")
+]
+NetworkText = Annotated[str, AfterValidator(_network)]
 
 REJECT = "reject"
 POLICY_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
@@ -83,7 +118,7 @@ class RouteSettings(_Section):
 class GatewaySettings(_Section):
     country_header: HeaderName = "x-vercel-ip-country"
     """Header carrying the visitor's country; e.g. cf-ipcountry, x-amz-cf-ipcountry."""
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    trusted_proxies: list[NetworkText] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     """Peers (CIDR) whose country header is believed; from anyone else it is ignored."""
     on_missing_country: str = REJECT
     """"reject" (451) or the name of the region that serves requests without a trusted country."""
@@ -119,16 +154,6 @@ class GatewaySettings(_Section):
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
     """Per-endpoint overrides, keyed by path (one of `POLICY_ROUTES`; checked by `check_gateway_settings`)."""
 
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"not an IP network: {item!r}") from None
-        return value
-
     @field_validator("country_header", "pop_header", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -136,7 +161,7 @@ class GatewaySettings(_Section):
 
 
 class RegionSettings(_Section):
-    upstream: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+    upstream: UpstreamUrl
     """Base URL of the OpenAI-compatible upstream, including `/v1`."""
     countries: list[CountryCode] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)
@@ -164,5 +189,5 @@ class ClientSettings(_Section):
     @model_validator(mode="after")
     def _one_key(self) -> ClientSettings:
         if (self.key_sha256 is None) == (self.key_env is None):
-            raise ValueError("give exactly one of key_sha256 or key_env")
+            raise PydanticCustomError("invalid_value", "give exactly one of key_sha256 or key_env")
         return self
