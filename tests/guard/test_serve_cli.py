@@ -131,3 +131,53 @@ def test_an_audit_sink_that_cannot_be_created_stops_serve_naming_the_sink(tmp_pa
     assert _refused(tmp_path) == (
         "error: leakline.toml: audit.sinks.eu.path: cannot open the audit log in audit-eu (File exists)\n"
     )
+
+
+def test_served_gateway_logs_upstream_failures_with_a_level_and_never_the_key_or_the_prompt(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    key = "sk-test-log-0123456789abcdef"
+    from leakline.guard.auth import key_digest
+
+    _gateway_toml(tmp_path)
+    config = tmp_path / "leakline.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("0" * 64, key_digest(key)), encoding="utf-8")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leakline.cli", "serve", "--config", "leakline.toml", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        body = {"model": "m", "messages": [{"role": "user", "content": "mail jane.doe@example.com please"}]}
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {key}", "x-vercel-ip-country": "DE"},
+            timeout=20,
+        )
+        assert answer.status_code == 502
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert (
+        "WARNING:  upstream_unavailable on /v1/chat/completions: the upstream of region 'eu' is unreachable "
+        "(http://127.0.0.1:9/v1: Connection refused)\n" in stderr
+    ), stderr
+    assert key not in stderr and "jane.doe" not in stderr

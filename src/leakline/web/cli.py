@@ -7,11 +7,12 @@ command with `error: ...` and exit status 2 instead of a traceback after a full 
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,7 +62,18 @@ def serve(
         # Access logs would put every client address and request path in plain log files.
         access_log=False,
         log_level="info",
+        log_config=log_config(),
     )
+
+
+def log_config() -> dict[str, Any]:
+    """Uvicorn's logging, with leakline's own loggers on the same handler and format (`WARNING:  ...`):
+    without it, the gateway's warnings (an upstream unreachable) reached stderr with no level at all."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["leakline"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def check_address(host: str, port: int) -> None:
