@@ -295,3 +295,22 @@ def test_a_wrong_method_on_a_gateway_endpoint_is_an_openai_shaped_405(env: Env) 
             "code": "method_not_allowed",
         }
     }
+
+
+def test_an_upstream_falling_silent_mid_stream_ends_the_stream_with_an_error_event_and_an_audit_record(
+    make_env: Any,
+) -> None:
+    from tests.guard.helpers import audit_records, meta_of
+
+    env = make_env(read_timeout_seconds=0.5)
+    env.eu.upstream.delay = 1.5  # the role chunk goes out at once, then the upstream is silent
+    response = chat(env, "email", stream=True)  # read to its end: the body is a complete chunked message
+    assert response.status_code == 200
+    events = sse_events(response.text)
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert events[-1] == _upstream_error("the upstream of region 'eu' did not answer in time", "upstream_timeout")
+    assert len(events) == 2 and "[DONE]" not in response.text
+    env.drain()
+    records = audit_records(env.tmp / "audit-eu", env.tmp / "audit.key")
+    (meta,) = [meta_of(r) for r in records if meta_of(r).get("kind") == "gateway.exchange"]
+    assert (meta["status"], meta["error"], meta["stream"], meta["blocked"]) == (504, "upstream_timeout", True, False)

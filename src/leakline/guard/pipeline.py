@@ -723,6 +723,8 @@ class Route:
     async def stream(
         self, send: Send, req: _Request, sanitizer: TextSanitizer, upstream: aiohttp.ClientResponse, who: str
     ) -> None:
+        import aiohttp
+
         relay = _StreamRelay(self, req, sanitizer)
         reader = SseReader()
         headers = response_headers(self.gateway.passed_headers(upstream), content_type=SSE_TYPE)
@@ -762,17 +764,20 @@ class Route:
                     if data != DONE:
                         last.extend(relay.event(data, who))
             tail = relay.close()
-        except (MalformedStream, UpstreamProtocolError) as exc:
-            error = (
-                exc
-                if isinstance(exc, UpstreamProtocolError)
-                else UpstreamProtocolError(f"{who} sent malformed SSE: {exc}")
-            )
+        except (MalformedStream, UpstreamProtocolError, TimeoutError, OSError, aiohttp.ClientError) as exc:
+            error: GatewayError
+            if isinstance(exc, UpstreamProtocolError):
+                error = exc
+            elif isinstance(exc, MalformedStream):
+                error = UpstreamProtocolError(f"{who} sent malformed SSE: {exc}")
+            else:  # silent beyond read_timeout_seconds, or the connection broke
+                error = _upstream_error(exc, who)
             if not started:
                 raise error from None
-            # Mid-stream: end the stream with an OpenAI error event; nothing unread is passed on.
+            # Mid-stream: end the stream with an OpenAI error event (a complete HTTP body, not a cut one);
+            # nothing unread is passed on, and the record keeps what the client already got.
             self.gateway.log_upstream_failure(req, error)
-            self.gateway.record(req, status=502, scan=relay.scan, error=error.code)
+            self.gateway.record(req, status=error.status, scan=relay.scan, error=error.code)
             await send(
                 {"type": "http.response.body", "body": encode_event(error.to_body().decode()), "more_body": False}
             )
