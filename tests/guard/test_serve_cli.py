@@ -181,3 +181,28 @@ def test_served_gateway_logs_upstream_failures_with_a_level_and_never_the_key_or
         "(http://127.0.0.1:9/v1: Connection refused)\n" in stderr
     ), stderr
     assert key not in stderr and "jane.doe" not in stderr
+
+
+def test_serve_help_says_what_the_demo_is_and_what_each_option_does(tmp_path: Path) -> None:
+    # The command's one-line description comes from leakline.cli_app's command table.
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    for expected in (
+        "leakline.toml to serve with (docs/gateway.md).",
+        "Address to listen on (0.0.0.0 or :: for every interface).",
+        "A demo: generated configuration and keys in a fresh /tmp/leakline-demo-* directory, in front of a scripted "
+        "upstream that leaks on purpose. Not for production.",
+        "Worker processes (each keeps its own /metrics counters).",
+    ):
+        assert expected in text, text

@@ -24,15 +24,27 @@ app = typer.Typer()
 
 @app.command()
 def serve(
-    config: Annotated[Path, typer.Option("--config", "-c", help="leakline.toml to serve with.")] = Path(
-        CONFIG_FILENAME
-    ),
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="leakline.toml to serve with (docs/gateway.md).")
+    ] = Path(CONFIG_FILENAME),
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 or :: for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    demo: Annotated[bool, typer.Option("--demo", help="Embedded defaults and a scripted upstream that leaks.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each keeps its own /metrics counters).")] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="A demo: generated configuration and keys in a fresh /tmp/leakline-demo-* directory, in front of "
+            "a scripted upstream that leaks on purpose. Not for production.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the incident API and the OpenAI-compatible gateway."""
+    """Serve the OpenAI-compatible gateway under /v1 and the incident API under /api/v1, with /healthz, /readyz
+    and /metrics.
+
+    The configuration is checked before the port is bound: a mistake in it, an unset key_env, api_key_env or
+    signals_token_env variable, or a port in use ends the command with 'error: ...' and exit status 2.
+    """
     import uvicorn
 
     check_address(host, port)
