@@ -21,6 +21,9 @@ number and IPv6 triggers (`LocalMatcher`s) are judged once each, as soon as enou
 could start before `len - holdback` (it could then move the cut), and judged again later. The gated
 families (canaries, secrets, protected text) re-run on the whole window, as a whole-text scan of it would,
 but only while a gate match lies inside it: they are rare, and their windows need the widening they do.
+Their gates come from `scan_tail`, which lists each one once (Hyperscan without a protected corpus), so a
+window is not scanned a second time to find them; canary gates too far behind the release point to give
+a match after it are dropped.
 
 Latency: without a structural hold (a non-space run, an open PEM block, a protected run or a hit
 straddling the cut), `pending_chars` stays below `2 × holdback_chars` after every `feed`.
