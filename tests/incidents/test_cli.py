@@ -441,3 +441,43 @@ def test_a_broken_override_template_never_stops_an_incident_from_opening(cli: Cl
     assert listed == [
         f"warning: {c['id']} (internal-compliance): drafted with the built-in template: {failure}" for c in alerts
     ]
+
+
+def test_new_facts_that_change_an_approved_notice_withdraw_its_approval(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    with env.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[authorities.GB]\nsupervisory-authority = "mailto:casework@ico.example"\n')
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    notices = {c["regime"]: c for c in doc["communications"] if c["kind"] == "supervisory-authority"}
+    de, uk = notices["gdpr-33"], notices["uk-gdpr-33"]
+    for notice in (de, uk):
+        assert cli("incident", "approve", doc["id"], notice["id"], "--by", "Dana", "--config", config)[0] == 0
+    # The same facts again: the text would not change, so the approvals stand.
+    assert cli("incident", "assess", doc["id"], "--config", config)[0] == 0
+    kept = {c["id"]: c for c in _show(cli, env, doc["id"])["communications"]}
+    assert [(kept[n["id"]]["state"], kept[n["id"]]["body"]) for n in (de, uk)] == [
+        ("approved", de["body"]),
+        ("approved", uk["body"]),
+    ]
+    # The UK notice is queued; then more people turn out to be affected in both countries.
+    assert cli("incident", "send", doc["id"], uk["id"], "--config", config)[0] == 0
+    more = facts_file(
+        env.directory, "more.json", data__subjects=250, data__subjects_by_jurisdiction={"DE": 200, "GB": 50}
+    )
+    code, _, err = cli("incident", "facts", doc["id"], "--facts", str(more), "--reason", "more", "--config", config)
+    assert code == 0, err
+    shown = _show(cli, env, doc["id"])
+    after = {c["id"]: c for c in shown["communications"]}
+    assert (after[de["id"]]["state"], after[de["id"]]["approved_by"], after[de["id"]]["approved_at"]) == (
+        "draft",
+        None,
+        None,
+    )
+    assert "Ungefähre Zahl der betroffenen Personen: 250" in after[de["id"]]["body"]
+    assert "Ungefähre Zahl der betroffenen Personen: 100" in de["body"]
+    assert (after[uk["id"]]["state"], after[uk["id"]]["body"]) == ("queued", uk["body"])
+    withdrawn = [t["detail"] for t in shown["timeline"] if t["event"] == "message.approval_withdrawn"]
+    assert withdrawn == [f"{de['id']}: facts changed; approve again (the approval by Dana no longer applies)"]
+    assert "incident.message.approval_withdrawn" in audit_kinds(env.directory / "audit")
+    code, out, err = cli("incident", "send", doc["id"], "--config", config)
+    assert (code, out) == (0, f"queued: nothing (1 notice awaits approval: leakline incident show {doc['id']})\n"), err

@@ -294,6 +294,7 @@ def add_communication(
         is_alert=is_alert,
         escalation_level=escalation_level,
         created_at=now,
+        rendered_at=now,
     )
     session.add(comm)
     note_message(session, recorder=recorder, comm=comm, event="message.drafted", now=now, actor=actor)
@@ -425,6 +426,16 @@ def _route_unrouted(
     note_message(session, recorder=recorder, comm=comm, event="message.routed", now=now, actor=actor)
 
 
+def _back_to_draft(
+    session: Session, *, recorder: Recorder, comm: Communication, event: str, reason: str, now: datetime, actor: str
+) -> None:
+    """Return a draft or approved message to a draft; an approval it had no longer applies, and the
+    timeline says whose it was."""
+    why = f" (the approval by {comm.approved_by} no longer applies)" if comm.state == CommState.APPROVED else ""
+    comm.state, comm.approved_by, comm.approved_at = CommState.DRAFT, None, None
+    note_message(session, recorder=recorder, comm=comm, event=event, now=now, actor=actor, about=f"{reason}{why}")
+
+
 def sync_obligation_drafts(
     session: Session,
     settings: Settings,
@@ -457,31 +468,51 @@ def sync_obligation_drafts(
         if obligation is None and comm.state in (CommState.DRAFT, CommState.APPROVED) and not comm.withdrawn:
             # An approval given for a duty the facts no longer show does not carry over: the message goes
             # back to a withdrawn draft (never sent; approved again if the duty comes back).
-            why = f" (the approval by {comm.approved_by} no longer applies)" if comm.state == CommState.APPROVED else ""
-            comm.state, comm.approved_by, comm.approved_at, comm.withdrawn = CommState.DRAFT, None, None, True
-            note_message(
+            comm.withdrawn = True
+            _back_to_draft(
                 session,
                 recorder=recorder,
                 comm=comm,
                 event="message.withdrawn",
+                reason="the duty no longer arises with the current facts",
                 now=now,
                 actor=actor,
-                about=f"the duty no longer arises with the current facts{why}",
             )
-        if comm.state != CommState.DRAFT or obligation is None:
+        if obligation is None:
+            continue
+
+        def text_at(moment: datetime, comm: Communication = comm, obligation: dict[str, Any] = obligation) -> Text:
+            return render_message(
+                settings,
+                kind=comm.kind,
+                language=comm.language,
+                context=context,
+                obligation=obligation,
+                recipient={"name": comm.recipient, "kind": comm.kind, "role": comm.role},
+                now=moment,
+                builtin_fallback=builtin_fallback,
+            )
+
+        if comm.state == CommState.APPROVED:
+            # Rendered as of the moment the approved text was, only the facts can make it differ (the
+            # notices print their own date). An approval covers the words approved, not newer ones.
+            then = text_at(comm.rendered_at or comm.created_at)
+            if (then.subject, then.body) == (comm.subject, comm.body):
+                continue
+            _back_to_draft(
+                session,
+                recorder=recorder,
+                comm=comm,
+                event="message.approval_withdrawn",
+                reason="facts changed; approve again",
+                now=now,
+                actor=actor,
+            )
+        if comm.state != CommState.DRAFT:
             continue
         comm.withdrawn = False
-        text = render_message(
-            settings,
-            kind=comm.kind,
-            language=comm.language,
-            context=context,
-            obligation=obligation,
-            recipient={"name": comm.recipient, "kind": comm.kind, "role": comm.role},
-            now=now,
-            builtin_fallback=builtin_fallback,
-        )
-        comm.subject, comm.body = text.subject, text.body
+        text = text_at(now)
+        comm.subject, comm.body, comm.rendered_at = text.subject, text.body, now
         noted = text.fallback is not None and text.fallback != comm.template_fallback
         comm.template_fallback = text.fallback
         if noted:

@@ -57,6 +57,8 @@ class Communication(Base):
     """A delivery-failure alert: its own failure raises no further alert."""
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The `now` its subject and body were rendered with (None before migration 0004: then `created_at`)."""
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
