@@ -314,3 +314,49 @@ def test_an_upstream_falling_silent_mid_stream_ends_the_stream_with_an_error_eve
     records = audit_records(env.tmp / "audit-eu", env.tmp / "audit.key")
     (meta,) = [meta_of(r) for r in records if meta_of(r).get("kind") == "gateway.exchange"]
     assert (meta["status"], meta["error"], meta["stream"], meta["blocked"]) == (504, "upstream_timeout", True, False)
+
+
+@pytest.mark.parametrize(
+    ("upstream_body", "status"),
+    [
+        # OpenAI, llama.cpp's server and Ollama's /v1 routes nest the error.
+        ({"error": {"message": "model 'x' not found, try pulling it first", "type": "api_error"}}, 404),
+        # vLLM's ErrorResponse is flat.
+        (
+            {"object": "error", "message": "model 'x' not found, try pulling it first", "type": "NotFoundError",
+             "param": None, "code": 404},
+            404,
+        ),
+        # Ollama's native errors are a bare string.
+        ({"error": "model 'x' not found, try pulling it first"}, 400),
+    ],
+)  # fmt: skip
+def test_an_upstream_refusal_keeps_its_reason_whatever_the_server_s_error_shape(
+    tmp_path: Any, upstream_body: dict[str, Any], status: int
+) -> None:
+    from aiohttp import web
+
+    from leakline.guard.upstream import ScriptedUpstream, UpstreamThread
+    from leakline.web.app import create_app
+    from tests.guard.helpers import serve, write_settings
+
+    class Refusing(ScriptedUpstream):
+        async def chat(self, request: web.Request) -> web.StreamResponse:
+            return web.json_response(upstream_body, status=status)
+
+    upstream = UpstreamThread(Refusing()).start()
+    served = serve(create_app(write_settings(tmp_path, upstream.upstream_url, upstream.upstream_url)))
+    try:
+        response = chat(Env(served, upstream, upstream, None, tmp_path), "hi")  # type: ignore[arg-type]
+        assert response.status_code == status
+        assert response.json() == {
+            "error": {
+                "message": f"the upstream answered HTTP {status}: model 'x' not found, try pulling it first",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "upstream_rejected",
+            }
+        }
+    finally:
+        served.stop()
+        upstream.stop()

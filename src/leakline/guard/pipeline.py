@@ -604,12 +604,9 @@ class Route:
     async def upstream_failed(self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, who: str) -> None:
         raw = await upstream.content.read(65536)
         message = f"the upstream answered HTTP {upstream.status}"
-        try:
-            detail = json.loads(raw)["error"]["message"]
-            if isinstance(detail, str):
-                message += ": " + str(sanitizer.sanitize(detail[:500]).text)
-        except Exception:  # noqa: S110 - an unreadable error body adds nothing
-            pass
+        detail = _error_message(raw)
+        if detail:
+            message += ": " + str(sanitizer.sanitize(detail[:500]).text)
         error: GatewayError
         if 400 <= upstream.status < 500:
             error = BadRequest(message)
@@ -824,6 +821,24 @@ class Route:
         headers = [*response_headers(passed, content_type=JSON_TYPE), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _error_message(raw: bytes) -> str | None:
+    """The reason in an upstream's error body, in the shapes the servers use: OpenAI, llama.cpp and Ollama's
+    `/v1` nest it (`{"error": {"message": ...}}`), vLLM's is flat (`{"object": "error", "message": ...}`),
+    Ollama's native one is a string (`{"error": "..."}`). None when there is none to read."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if isinstance(error, dict):
+        error = error.get("message")
+    if not isinstance(error, str):
+        error = data.get("message")
+    return error if isinstance(error, str) and error else None
 
 
 def _empty_choice(choice: dict[str, Any], kind: str) -> None:
