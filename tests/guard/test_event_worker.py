@@ -137,3 +137,38 @@ def test_the_gateway_commits_its_audit_on_the_event_threads_schedule(
     policy = worker._audit.policy
     assert (policy.mode, policy.group_commit_ms) == (mode, group_commit_ms)
     worker.close()
+
+
+def test_a_signal_the_incident_engine_cannot_take_is_logged_without_a_traceback_and_still_audited(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from leakline.findings import Severity
+    from leakline.guard.signals_out import InProcessSignalSink
+    from leakline.signals import Signal, SignalKind
+
+    settings = _settings(tmp_path, {})
+    settings = settings.model_copy(
+        update={"database": settings.database.model_copy(update={"url": "mysql://user@db.internal/leakline"})}
+    )
+    audit = _GatedAudit()
+    audit.gate.set()
+    worker = EventWorker(audit=audit, signals=InProcessSignalSink(settings), monitor=None)
+    signal = Signal(
+        kind=SignalKind.RESIDENCY_VIOLATION, source="gateway", severity=Severity.MEDIUM, fingerprint="f",
+        summary="request refused by residency policy regions.countries (country JP)",
+    )  # fmt: skip
+    with caplog.at_level("WARNING", logger="leakline.guard"):
+        worker.submit(signal)
+        worker.drain()
+    worker.close()
+    assert worker.failures == 1
+    assert [(r["kind"], r["meta"]["signal"]["id"]) for r in audit.records] == [("gateway.signal", signal.id)]
+    logged = [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records if r.name == "leakline.guard"]
+    assert logged == [
+        (
+            "ERROR",
+            f"signal {signal.id} not delivered: the incident engine cannot take it: database.url: unsupported "
+            "database 'mysql'; expected sqlite or postgresql",
+            None,
+        )
+    ]

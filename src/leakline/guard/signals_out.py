@@ -68,11 +68,19 @@ class InProcessSignalSink(SignalSink):
         self._runtime: Any = None
 
     def emit(self, signal: Signal) -> None:
+        from leakline.errors import LeaklineError
         from leakline.incidents import ingest, runtime
 
-        if self._runtime is None:
-            self._runtime = runtime.start(self._settings)
-        ingest.receive(self._runtime, signal, now=datetime.now(UTC))
+        # A wrong [database] or incidents setting fails every signal the same way: one log line each (the
+        # caller writes the signal's own audit record regardless), not a traceback that also skips it.
+        try:
+            if self._runtime is None:
+                self._runtime = runtime.start(self._settings)
+            ingest.receive(self._runtime, signal, now=datetime.now(UTC))
+        except LeaklineError as exc:
+            raise SignalDeliveryError(f"the incident engine cannot take it: {exc.message}") from exc
+        except Exception as exc:
+            raise SignalDeliveryError(f"the incident engine cannot take it: {type(exc).__name__}") from exc
 
     def close(self) -> None:
         if self._runtime is not None:
