@@ -481,3 +481,65 @@ def test_new_facts_that_change_an_approved_notice_withdraw_its_approval(cli: Cli
     assert "incident.message.approval_withdrawn" in audit_kinds(env.directory / "audit")
     code, out, err = cli("incident", "send", doc["id"], "--config", config)
     assert (code, out) == (0, f"queued: nothing (1 notice awaits approval: leakline incident show {doc['id']})\n"), err
+
+
+def test_a_notice_delivered_by_hand_is_recorded_and_meets_its_deadline(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    aware = (datetime.now(UTC) - timedelta(hours=80)).replace(microsecond=0)
+    facts = facts_file(env.directory, aware_at=aware.isoformat(), data__subjects_by_jurisdiction={"DE": 80, "GB": 20})
+    doc = _open(cli, env, facts)
+    uk = next(c for c in doc["communications"] if c["regime"] == "uk-gdpr-33")
+    assert uk["channel"] == "none"  # no [authorities.GB]: `send` says "deliver it yourself and record it"
+    code, _, err = cli("incident", "delivered", doc["id"], uk["id"], "--channel", "ICO portal", "--config", config)
+    assert (code, err) == (
+        2,
+        f"{uk['id']} (supervisory-authority) needs approval before it is delivered\n"
+        f"hint: leakline incident approve {doc['id']} {uk['id']} --by NAME",
+    )
+    code, _, err = cli(
+        "incident", "delivered", doc["id"], uk["id"], "--channel", "ICO portal", "--at", "2026-11-26T09:30:00",
+        "--config", config,
+    )  # fmt: skip
+    assert (code, err) == (
+        2,
+        "--at: expected an ISO 8601 date-time with a UTC offset (e.g. +00:00 or Z), got '2026-11-26T09:30:00'",
+    )
+    assert cli("incident", "approve", doc["id"], uk["id"], "--by", "Dana", "--config", config)[0] == 0
+    at = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+    shown_at = at.isoformat().replace("+00:00", "Z")
+    code, out, err = cli(
+        "incident", "delivered", doc["id"], uk["id"], "--channel", "ICO portal", "--at", at.isoformat(),
+        "--by", "Dana", "--reference", "ICO case 4711", "--config", config,
+    )  # fmt: skip
+    assert (code, out) == (0, f"{uk['id']}: delivered by hand via ICO portal at {shown_at}, recorded by Dana\n"), err
+    shown = _show(cli, env, doc["id"])
+    after = next(c for c in shown["communications"] if c["id"] == uk["id"])
+    how = "by hand via ICO portal (reference ICO case 4711), recorded by Dana"
+    assert (after["state"], after["sent_at"], after["delivery"]) == ("sent", shown_at, how)
+    assert shown["status"] == "notifying"
+    sent = [t for t in shown["timeline"] if t["event"] == "message.sent"]
+    assert [(t["actor"], t["detail"]) for t in sent] == [("Dana", f"{uk['id']}: delivered {how}")]
+    assert "incident.message.sent" in audit_kinds(env.directory / "audit")
+    # Recorded twice is refused, naming when and how it was delivered.
+    code, out, err = cli("incident", "delivered", doc["id"], uk["id"], "--channel", "fax", "--config", config)
+    assert (code, out, err) == (2, "", f"{uk['id']} was already delivered at {shown_at} {how}")
+    # The deadline is met: a worker pass raises the overdue alert for the German notice only.
+    assert cli("worker", "--once", "--config", config)[0] == 0
+    overdue = [t["detail"] for t in _show(cli, env, doc["id"])["timeline"] if t["detail"].startswith("overdue: ")]
+    assert [d.split(" was due ")[0] for d in overdue] == ["overdue: gdpr-33 DE supervisory-authority"]
+    assert cli("incident", "close", doc["id"], "--config", config)[0] == 0
+    de = next(c for c in doc["communications"] if c["regime"] == "gdpr-33")
+    code, _, err = cli("incident", "delivered", doc["id"], de["id"], "--channel", "fax", "--config", config)
+    assert (code, err) == (2, f"incident {doc['id']} is closed; it accepts no more changes")
+
+
+def test_a_withdrawn_notice_cannot_be_recorded_as_delivered(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    uk = next(c for c in doc["communications"] if c["regime"] == "uk-gdpr-33")
+    no_uk = facts_file(env.directory, "no-uk.json", data__subjects_by_jurisdiction={"DE": 100})
+    assert cli("incident", "facts", doc["id"], "--facts", str(no_uk), "--config", config)[0] == 0
+    before = _show(cli, env, doc["id"])
+    code, out, err = cli("incident", "delivered", doc["id"], uk["id"], "--channel", "fax", "--config", config)
+    assert (code, out, err) == (2, "", f"{uk['id']} was withdrawn: its duty no longer arises")
+    assert _show(cli, env, doc["id"]) == before

@@ -27,7 +27,7 @@ TABLES = {
     "signals",
     "timeline",
 }
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_first_use_creates_every_table_at_head(db_url: str) -> None:
@@ -58,7 +58,7 @@ def test_a_database_at_0001_is_upgraded_keeping_its_rows(db_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
         assert conn.execute(text("SELECT key FROM notify_marks")).scalars().all() == ["k"]
-    assert {"template_fallback", "rendered_at"} <= {
+    assert {"template_fallback", "rendered_at", "delivery"} <= {
         c["name"] for c in inspect(store.engine).get_columns("communications")
     }
     forget_store(db_url)

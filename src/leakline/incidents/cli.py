@@ -1,4 +1,4 @@
-"""`leakline incident open|list|show|facts|assess|approve|send|ack|move|close`.
+"""`leakline incident open|list|show|facts|assess|approve|send|delivered|ack|move|close`.
 
 Every command takes `--config` (default ./leakline.toml); the database named there is created and
 migrated on first use. Changes run in one transaction each and go to the audit log; errors are
@@ -403,6 +403,60 @@ def send_command(
         )
     else:
         typer.echo("queued: nothing (no approved messages)")
+
+
+def _instant(option: str, value: str) -> Any:
+    """An ISO 8601 date-time with a UTC offset, as UTC (read as facts' dates are); an error naming the option."""
+    from leakline.errors import UsageError
+    from leakline.obligations.facts import aware_datetime
+
+    try:
+        return aware_datetime(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}, got {value!r}") from None
+
+
+@app.command("delivered")
+def delivered_command(
+    incident_id: Annotated[str, typer.Argument(metavar="INCIDENT_ID")],
+    communication_id: Annotated[str, typer.Argument(metavar="MESSAGE_ID")],
+    channel: Annotated[str, typer.Option("--channel", help="How it went out: 'ICO portal', 'registered letter'.")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="When (ISO 8601 with a UTC offset); default now.", show_default=False)
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who records it.")] = "cli",
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="The recipient's reference (case number, receipt).")
+    ] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Record a message you delivered yourself (no address configured, a portal, a letter): it counts as
+    delivered, and its deadline as met."""
+    from datetime import timedelta
+
+    from leakline.errors import UsageError
+    from leakline.incidents.runtime import change
+    from leakline.notify import service
+    from leakline.notify.drafting import iso
+
+    now = _now()
+    when = now if at is None else _instant("--at", at)
+    if when > now:
+        raise UsageError(f"--at: {iso(when)} is in the future")
+    with change(config) as (rt, session):
+        service.record_delivery(
+            session,
+            recorder=rt.recorder,
+            incident_id=incident_id,
+            communication_id=communication_id,
+            channel=channel,
+            at=when,
+            by=by,
+            reference=reference,
+            ack_after=timedelta(minutes=rt.settings.escalation.ack_minutes),
+            now=now,
+        )
+    typer.echo(f"{communication_id}: delivered by hand via {channel} at {iso(when)}, recorded by {by}")
 
 
 @app.command("ack")

@@ -63,6 +63,9 @@ class Communication(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivery: Mapped[str | None] = mapped_column(Text)
+    """How a message delivered by hand went out ("by hand via ICO portal (reference …), recorded by Dana");
+    None for a channel delivery."""
     acked_by: Mapped[str | None] = mapped_column(String(200))
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -114,6 +117,7 @@ class CommunicationRead(BaseModel):
     approved_by: str | None
     approved_at: datetime | None
     sent_at: datetime | None
+    delivery: str | None
     acked_by: str | None
     acked_at: datetime | None
     withdrawn: bool

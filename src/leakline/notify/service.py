@@ -1,23 +1,24 @@
 """Approval, sending and acknowledgement of communications (keyword-only functions over a session).
 
 Approving records who and when; sending puts approved (or approval-free) messages in the outbox in the
-same transaction as their state change; acknowledging an internal alert stops its escalation, and
-applies to every channel the same alert went out on.
+same transaction as their state change; a message delivered outside leakline is recorded as delivered
+the way the worker records a channel delivery; acknowledging an internal alert stops its escalation,
+and applies to every channel the same alert went out on.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from leakline.incidents.models import Incident, Status
 from leakline.incidents.service import open_for_change
 from leakline.incidents.timeline import Recorder, note
-from leakline.notify.drafting import NO_CHANNEL, enqueue, iso
+from leakline.notify.drafting import NO_CHANNEL, enqueue, iso, note_message
 from leakline.notify.errors import ApprovalRequired, CommunicationNotFound, InvalidCommunicationState, NoRoute
-from leakline.notify.models import CommState, Communication
+from leakline.notify.models import CommState, Communication, OutboxMessage, OutboxState
 
 
 def changeable_communication(session: Session, *, incident_id: str, communication_id: str) -> Communication:
@@ -33,14 +34,18 @@ def changeable_communication(session: Session, *, incident_id: str, communicatio
     return comm
 
 
+def _refuse_withdrawn(comm: Communication) -> None:
+    if comm.withdrawn:
+        raise InvalidCommunicationState(f"{comm.id} was withdrawn: its duty no longer arises")
+
+
 def approve(
     session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
 ) -> Communication:
     comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
     if comm.state != CommState.DRAFT:
         raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only drafts can be approved")
-    if comm.withdrawn:
-        raise InvalidCommunicationState(f"{communication_id} was withdrawn: its duty no longer arises")
+    _refuse_withdrawn(comm)
     comm.state = CommState.APPROVED
     comm.approved_by = by
     comm.approved_at = now
@@ -79,8 +84,7 @@ def send(
             )
         )
     for comm in chosen:
-        if comm.withdrawn:
-            raise InvalidCommunicationState(f"{comm.id} was withdrawn: its duty no longer arises")
+        _refuse_withdrawn(comm)
         if comm.state == CommState.DRAFT and comm.needs_approval:
             raise ApprovalRequired(
                 f"{comm.id} ({comm.kind}) needs approval before it is sent",
@@ -95,17 +99,15 @@ def send(
                 "(then amend the facts or reassess to re-draft), or deliver it yourself and record it",
             )
         enqueue(session, recorder=recorder, comm=comm, now=now, actor=by)
+    if any(c.needs_approval for c in chosen):
+        _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now)
+    return chosen
+
+
+def _notifying(session: Session, *, recorder: Recorder, incident_id: str, by: str, now: datetime) -> None:
+    """A notice that needed approval is on its way: the incident is notifying (unless it is further on)."""
     incident = session.get(Incident, incident_id)
-    if (
-        incident is not None
-        and any(c.needs_approval for c in chosen)
-        and incident.status
-        in (
-            Status.DETECTED,
-            Status.TRIAGED,
-            Status.CONTAINED,
-        )
-    ):
+    if incident is not None and incident.status in (Status.DETECTED, Status.TRIAGED, Status.CONTAINED):
         before = incident.status
         incident.status = Status.NOTIFYING
         incident.updated_at = now
@@ -118,7 +120,59 @@ def send(
             event="status",
             detail=f"{before} → {Status.NOTIFYING}",
         )
-    return chosen
+
+
+def record_delivery(
+    session: Session,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    communication_id: str,
+    channel: str,
+    at: datetime,
+    by: str,
+    reference: str | None,
+    ack_after: timedelta | None,
+    now: datetime,
+) -> Communication:
+    """Record a message delivered outside leakline (a portal, a phone call, a letter) as a channel delivery
+    is recorded: sent at `at`, its deadline met, acknowledgement due as for a delivered alert; an outbox
+    row still waiting is closed so that no worker delivers it a second time."""
+    comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
+    _refuse_withdrawn(comm)
+    if comm.state in (CommState.SENT, CommState.ACKED):
+        how = comm.delivery or f"via {comm.channel}"
+        raise InvalidCommunicationState(f"{comm.id} was already delivered at {iso(comm.sent_at)} {how}")
+    if comm.state == CommState.DRAFT and comm.needs_approval:
+        raise ApprovalRequired(
+            f"{comm.id} ({comm.kind}) needs approval before it is delivered",
+            hint=f"leakline incident approve {incident_id} {comm.id} --by NAME",
+        )
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.communication_id == comm.id,
+            OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.LEASED)),
+        )
+        .values(state=OutboxState.SENT, sent_at=at, lease_owner=None, lease_expires_at=None)
+    )
+    comm.state = CommState.SENT
+    comm.sent_at = at
+    comm.ack_due_at = at + ack_after if ack_after is not None else None
+    noted = f" (reference {reference})" if reference else ""
+    comm.delivery = f"by hand via {channel}{noted}, recorded by {by}"
+    note_message(
+        session,
+        recorder=recorder,
+        comm=comm,
+        event="message.sent",
+        now=now,
+        actor=by,
+        about=f"delivered {comm.delivery}",
+    )
+    if comm.needs_approval:
+        _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now)
+    return comm
 
 
 def awaiting_approval(session: Session, *, incident_id: str) -> list[Communication]:

@@ -91,7 +91,7 @@ AIRole = Literal["provider", "deployer"]
 _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
-def _aware_datetime(value: Any) -> Any:
+def aware_datetime(value: Any) -> Any:
     """Accept a TOML offset date-time or an ISO 8601 string; insist on an offset; normalise to UTC."""
     if isinstance(value, str):
         try:
@@ -107,7 +107,7 @@ def _aware_datetime(value: Any) -> Any:
     return value
 
 
-AwareDatetime = Annotated[datetime, BeforeValidator(_aware_datetime)]
+AwareDatetime = Annotated[datetime, BeforeValidator(aware_datetime)]
 
 
 class _Model(BaseModel):
