@@ -206,3 +206,15 @@ def test_serve_help_says_what_the_demo_is_and_what_each_option_does(tmp_path: Pa
         "Worker processes (each keeps its own /metrics counters).",
     ):
         assert expected in text, text
+
+
+def test_a_database_url_the_incident_engine_cannot_use_stops_serve_when_signals_go_in_process(
+    tmp_path: Path,
+) -> None:
+    _gateway_toml(tmp_path)
+    config = tmp_path / "leakline.toml"
+    text = config.read_text(encoding="utf-8").replace("sqlite:///leakline.db", "mysql://user@db.internal/leakline")
+    config.write_text(text, encoding="utf-8")
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: database.url: unsupported database 'mysql'; expected sqlite or postgresql\n"
+    )

@@ -167,6 +167,22 @@ def preflight(settings: Settings) -> None:
             events.open(list(settings.regions), source=source)
         finally:
             events.close()
+        if not settings.gateway.signals_url:
+            _check_incident_engine(settings, source)
+
+
+def _check_incident_engine(settings: Settings, source: str) -> None:
+    """Signals go to the incident engine in-process, which is started on the first one: what it would refuse
+    in the settings (a database URL it cannot use, incident settings that contradict each other) is
+    refused now, instead of every signal failing while requests are served. Nothing is connected to."""
+    from leakline.incidents.runtime import validate
+    from leakline.store.engine import resolve_url
+
+    try:
+        validate(settings)
+        resolve_url(settings.database.url, base=_base(settings))
+    except LeaklineError as exc:
+        raise _in_file(source, exc) from exc
 
 
 def _in_file(source: str, exc: LeaklineError) -> GatewayConfigError:
