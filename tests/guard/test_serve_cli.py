@@ -218,3 +218,35 @@ def test_a_database_url_the_incident_engine_cannot_use_stops_serve_when_signals_
     assert _refused(tmp_path) == (
         "error: leakline.toml: database.url: unsupported database 'mysql'; expected sqlite or postgresql\n"
     )
+
+
+def test_serve_without_a_leakline_toml_says_that_the_gateway_refuses_everything(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leakline.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert stderr.startswith(
+        f"warning: no leakline.toml in {tmp_path}: serving on embedded defaults, without regions or client keys "
+        "(every /v1 request is refused); pass --config\n"
+    ), stderr

@@ -53,6 +53,13 @@ def serve(
 
         config = start_demo(host, port)
 
+    if not config.exists():  # only the default path may be missing: an explicit --config must exist
+        # Run from the wrong directory, serve would look healthy (/readyz ready) and refuse every request.
+        typer.echo(
+            f"warning: no {config} in {Path.cwd()}: serving on embedded defaults, without regions or client keys "
+            "(every /v1 request is refused); pass --config",
+            err=True,
+        )
     from leakline.config import load_settings
     from leakline.guard.build import preflight
     from leakline.web.app import CONFIG_ENV
