@@ -1096,3 +1096,30 @@ def test_any_valid_facts_render_every_kind_with_every_category_named(
                 for category in categories:
                     assert f"     - {labels[category]}" in lines(rendered)
                 assert format_count(subjects, language=language) in rendered.body
+
+
+def _user_template(path: Path, subject: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{{% block subject %}}{subject}{{% endblock %}}\n{{% block body %}}Body{{% endblock %}}\n")
+
+
+def test_a_long_running_process_renders_an_edited_override_without_a_restart(tmp_path: Path) -> None:
+    # A worker renders for days: an override edited in place (same second, or its time kept by `cp -p` /
+    # `rsync -t`) and an override added after the shipped template was first used must both take effect.
+    import os
+
+    template = tmp_path / "en" / "owner-team.j2"
+    _user_template(template, "First")
+    assert render(MessageKind.OWNER_TEAM, context=context(), template_dir=tmp_path).subject == "First"
+    before = template.stat()
+    _user_template(template, "Second version")
+    os.utime(template, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert render(MessageKind.OWNER_TEAM, context=context(), template_dir=tmp_path).subject == "Second version"
+    shipped = render(MessageKind.EXECUTIVE_BRIEF, context=context(), template_dir=tmp_path)
+    assert shipped.template == "builtin/en/executive-brief.j2"
+    _user_template(tmp_path / "en" / "executive-brief.j2", "Our own brief")
+    added = render(MessageKind.EXECUTIVE_BRIEF, context=context(), template_dir=tmp_path)
+    assert (added.subject, added.template) == ("Our own brief", str(tmp_path.resolve() / "en" / "executive-brief.j2"))
+    # Removed again: the shipped template is back.
+    (tmp_path / "en" / "executive-brief.j2").unlink()
+    assert render(MessageKind.EXECUTIVE_BRIEF, context=context(), template_dir=tmp_path).subject == shipped.subject

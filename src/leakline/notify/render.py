@@ -706,8 +706,8 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
             return _undefined_key(None if obj is jinja2.utils.missing else obj, self._undefined_name)
 
     builtin = jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES))
-    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(user_dir)] if user_dir else []
-    loaders += [builtin, jinja2.PrefixLoader({BUILTIN_PREFIX: builtin})]
+    loaders: list[jinja2.BaseLoader] = [_user_first_loader(user_dir, builtin)] if user_dir else [builtin]
+    loaders.append(jinja2.PrefixLoader({BUILTIN_PREFIX: builtin}))
     # Plain-text messages (mail bodies, chat text): HTML escaping would corrupt names like "Müller & Co".
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -720,6 +720,45 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
     for filter_name, function in _FILTERS.items():
         env.filters[filter_name] = jinja2.pass_context(_with_language(function))
     return env
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a file, None when there is none: what tells an edited template from the cached one."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _user_first_loader(user_dir: str, builtin: jinja2.FileSystemLoader) -> jinja2.BaseLoader:
+    """The user folder's file where there is one, else the shipped template of that name.
+
+    Jinja2 keeps compiled templates by name and asks `uptodate` before reusing one; its own check compares a
+    float mtime only, so an override edited within the same tick (or copied with its time kept) and an
+    override added after the shipped template was first used were not seen until a restart. Here a cached
+    template is reused only while its file's (path, mtime_ns, size) is unchanged, and a shipped one only
+    while no override of that name has appeared.
+    """
+    import jinja2
+
+    class UserFirstLoader(jinja2.BaseLoader):
+        def get_source(
+            self, environment: jinja2.Environment, template: str
+        ) -> tuple[str, str | None, Callable[[], bool] | None]:
+            path = Path(user_dir).joinpath(*jinja2.loaders.split_template_path(template))
+            key = _file_key(path)
+            if key is None:
+                source, filename, shipped_uptodate = builtin.get_source(environment, template)
+                return (
+                    source,
+                    filename,
+                    lambda: _file_key(path) is None and (shipped_uptodate is None or shipped_uptodate()),
+                )
+            source = path.read_text(encoding="utf-8")
+            return source, str(path), lambda: _file_key(path) == key
+
+    return UserFirstLoader()
 
 
 def _with_language(function: Callable[..., str]) -> Callable[..., str]:
