@@ -300,7 +300,8 @@ def test_an_address_added_after_drafting_reaches_the_notice_on_reassessment(cli:
     assert err == (
         f"{uk['id']}: no address for supervisory-authority in GB\n"
         'hint: add [authorities.GB] supervisory-authority = "mailto:..." to leakline.toml (then amend the facts or '
-        "reassess to re-draft), or deliver it yourself and record it"
+        "reassess to re-draft), or deliver it yourself and record it: "
+        f'leakline incident delivered {doc["id"]} {uk["id"]} --channel "HOW" --by NAME'
     )
     with env.config.open("a", encoding="utf-8") as handle:
         handle.write('\n[authorities.GB]\nsupervisory-authority = "mailto:casework@ico.example"\n')
@@ -543,3 +544,24 @@ def test_a_withdrawn_notice_cannot_be_recorded_as_delivered(cli: Cli, env: Env) 
     code, out, err = cli("incident", "delivered", doc["id"], uk["id"], "--channel", "fax", "--config", config)
     assert (code, out, err) == (2, "", f"{uk['id']} was withdrawn: its duty no longer arises")
     assert _show(cli, env, doc["id"]) == before
+
+
+def test_a_failed_delivery_points_at_queueing_again_or_recording_a_delivery_by_hand() -> None:
+    from leakline.incidents.cli import next_steps
+
+    failed = {
+        "id": "msg_1",
+        "kind": "internal-compliance",
+        "regime": None,
+        "jurisdiction": None,
+        "recipient": "Dana Privacy",
+        "channel": "smtp",
+        "state": "failed",
+        "withdrawn": False,
+    }
+    doc = {"id": "INC-1", "status": "triaged", "obligations": [], "communications": [failed]}
+    assert next_steps(doc) == [
+        "delivery failed for msg_1 (internal-compliance to Dana Privacy via smtp): fix the channel and queue it "
+        "again: leakline incident send INC-1 msg_1, or deliver it another way and record it: "
+        'leakline incident delivered INC-1 msg_1 --channel "HOW" --by NAME'
+    ]

@@ -251,8 +251,9 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
         queued = queued or c["state"] == "queued"
         if c["state"] == "failed":
             steps.append(
-                f"delivery failed for {c['id']} ({c['kind']} to {c['recipient']} via {c['channel']}): deliver it "
-                f"another way, or fix the channel and queue it again: leakline incident send {incident} {c['id']}"
+                f"delivery failed for {c['id']} ({c['kind']} to {c['recipient']} via {c['channel']}): fix the "
+                f"channel and queue it again: leakline incident send {incident} {c['id']}, or deliver it another "
+                f'way and record it: leakline incident delivered {incident} {c["id"]} --channel "HOW" --by NAME'
             )
         if c["state"] == "sent" and c["kind"] in ESCALATING_KINDS and (c["kind"], c["recipient"]) not in acks:
             # One ack covers the copies on the recipient's other channels.

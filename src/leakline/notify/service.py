@@ -96,7 +96,8 @@ def send(
             raise NoRoute(
                 f"{comm.id}: no address for {comm.recipient} in {comm.jurisdiction}",
                 hint=f'add [authorities.{comm.jurisdiction}] {comm.recipient} = "mailto:..." to leakline.toml '
-                "(then amend the facts or reassess to re-draft), or deliver it yourself and record it",
+                "(then amend the facts or reassess to re-draft), or deliver it yourself and record it: "
+                f'leakline incident delivered {incident_id} {comm.id} --channel "HOW" --by NAME',
             )
         enqueue(session, recorder=recorder, comm=comm, now=now, actor=by)
     if any(c.needs_approval for c in chosen):
