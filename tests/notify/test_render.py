@@ -1123,3 +1123,17 @@ def test_a_long_running_process_renders_an_edited_override_without_a_restart(tmp
     # Removed again: the shipped template is back.
     (tmp_path / "en" / "executive-brief.j2").unlink()
     assert render(MessageKind.EXECUTIVE_BRIEF, context=context(), template_dir=tmp_path).subject == shipped.subject
+
+
+def test_a_template_error_names_file_and_line_apart_without_the_value_it_failed_on(tmp_path: Path) -> None:
+    # `where()` goes to the timeline in clear: Python quotes the value it could not parse, here a title.
+    template = tmp_path / "en" / "owner-team.j2"
+    template.parent.mkdir(parents=True)
+    template.write_text(
+        "{% block subject %}S{% endblock %}\n{% block body %}\n{{ incident.title | iso }}\n{% endblock %}\n"
+    )
+    with pytest.raises(TemplateRuntimeError) as raised:
+        render(MessageKind.OWNER_TEAM, context=context(incident={"title": "Jane Doe's account"}), template_dir=tmp_path)
+    path = str(tmp_path.resolve() / "en" / "owner-team.j2")
+    assert (raised.value.file, raised.value.line) == (path, 3)
+    assert raised.value.where() == f"{path}:3: ValueError: Invalid isoformat string: '…'"
