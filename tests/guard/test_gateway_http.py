@@ -360,3 +360,40 @@ def test_an_upstream_refusal_keeps_its_reason_whatever_the_server_s_error_shape(
     finally:
         served.stop()
         upstream.stop()
+
+
+@pytest.mark.parametrize("status", [401, 403, 407])
+def test_an_upstream_refusing_the_gateway_s_own_credentials_is_a_502_not_the_caller_s_401(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    from aiohttp import web
+
+    from leakline.guard.upstream import ScriptedUpstream, UpstreamThread
+    from leakline.web.app import create_app
+    from tests.guard.helpers import serve, write_settings
+
+    class Refusing(ScriptedUpstream):
+        async def chat(self, request: web.Request) -> web.StreamResponse:
+            # What a vLLM started with --api-key answers a wrong key; the body must not reach the caller.
+            return web.json_response(
+                {"error": {"message": "invalid key sk-upstream-9f3a", "type": "auth"}}, status=status
+            )
+
+    upstream = UpstreamThread(Refusing()).start()
+    served = serve(create_app(write_settings(tmp_path, upstream.upstream_url, upstream.upstream_url)))
+    try:
+        with caplog.at_level("WARNING", logger="leakline.guard"):
+            response = chat(Env(served, upstream, upstream, None, tmp_path), "hi")  # type: ignore[arg-type]
+        assert response.status_code == 502
+        assert response.json() == _upstream_error(
+            f"the upstream of region 'eu' refused the gateway's credentials (HTTP {status})", "upstream_auth_failed"
+        )
+        logged = [r.getMessage() for r in caplog.records if r.name == "leakline.guard"]
+        assert logged == [
+            f"upstream_auth_failed on /v1/chat/completions: the upstream of region 'eu' refused the gateway's "
+            f"credentials (HTTP {status}) ({upstream.upstream_url}: HTTP {status}; check the region's api_key_env)"
+        ]
+        assert "sk-upstream" not in response.text and "sk-upstream" not in " ".join(logged)
+    finally:
+        served.stop()
+        upstream.stop()

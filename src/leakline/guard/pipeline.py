@@ -69,6 +69,8 @@ JSON_TYPE = b"application/json"
 SSE_TYPE = b"text/event-stream; charset=utf-8"
 MAX_UPSTREAM_BODY_BYTES = 32 * 1024 * 1024
 _DECISION_CACHE_SIZE = 4096
+UPSTREAM_AUTH_STATUSES = frozenset({401, 403, 407})
+"""Upstream answers that refuse the gateway itself (its api_key_env, a proxy's credentials): a 502."""
 STREAM_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
 
 
@@ -608,7 +610,13 @@ class Route:
         if detail:
             message += ": " + str(sanitizer.sanitize(detail[:500]).text)
         error: GatewayError
-        if 400 <= upstream.status < 500:
+        if upstream.status in UPSTREAM_AUTH_STATUSES:
+            # The gateway's own credentials were refused, not the caller's: passed on as a 401/403 it would
+            # send the storefront's team after their key, while the fix is the region's api_key_env.
+            error = UpstreamUnavailable(f"{who} refused the gateway's credentials (HTTP {upstream.status})")
+            error.code = "upstream_auth_failed"
+            error.reason = f"HTTP {upstream.status}; check the region's api_key_env"
+        elif 400 <= upstream.status < 500:
             error = BadRequest(message)
             error.status = upstream.status
             error.code = "upstream_rejected"
