@@ -77,6 +77,19 @@ def test_a_wrong_token_is_a_delivery_error(central: str) -> None:
     assert str(caught.value).endswith(": HTTP 401")
 
 
+def test_a_delivery_error_names_the_signals_url_without_its_credentials(central: str) -> None:
+    # The error is logged by the event thread: a user:password or a token in the query must not reach the log.
+    signal = Signal(kind="manual", source="t", severity="low", fingerprint="f", summary="s")
+    with pytest.raises(SignalDeliveryError) as caught:
+        HttpSignalSink(f"{central}/api/v1/signals?token=tk-77c1", "wrong").emit(signal)
+    assert str(caught.value) == f"{central}/api/v1/signals: HTTP 401"
+    host = central.removeprefix("http://")
+    with pytest.raises(SignalDeliveryError) as caught:
+        HttpSignalSink(f"http://ops:pw-9f3a@{host}/api/v1/signals", "wrong").emit(signal)
+    assert str(caught.value).startswith(f"{central}/api/v1/signals: ")
+    assert "pw-9f3a" not in str(caught.value)
+
+
 class _Collect(SignalSink):
     def __init__(self) -> None:
         self.signals: list[Signal] = []

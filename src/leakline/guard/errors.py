@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 from leakline.errors import ConfigError, LeaklineError
 
@@ -35,6 +36,16 @@ class GatewayError(LeaklineError):
     def to_body(self) -> bytes:
         error = {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}
         return json.dumps({"error": error}, separators=(",", ":")).encode("utf-8")
+
+
+def display_url(url: str) -> str:
+    """`url` without user, password, query or fragment: fit for a log line."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def os_reason(exc: BaseException) -> str:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from leakline.errors import LeaklineError
 from leakline.findings import Severity
@@ -42,6 +41,7 @@ from leakline.guard.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    display_url,
     os_reason,
 )
 from leakline.guard.events import EventWorker, Exchange, Hit
@@ -448,16 +448,6 @@ def upstream_name(region: str) -> str:
     """How errors name an upstream: by its region. Its address is the operator's (the log has it): it
     tells a browser where the model runs, and an `https://user:token@host/v1` URL carries a credential."""
     return f"the upstream of region {region!r}"
-
-
-def display_url(url: str) -> str:
-    """`url` without user, password, query or fragment: fit for a log line."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port is not None else ""
-    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def _upstream_error(exc: BaseException, who: str) -> GatewayError:

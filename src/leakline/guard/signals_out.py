@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from leakline.guard.errors import GatewayConfigError
+from leakline.guard.errors import GatewayConfigError, display_url
 from leakline.signals import Signal
 
 if TYPE_CHECKING:
@@ -55,9 +55,9 @@ class HttpSignalSink(SignalSink):
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - configured URL
                 response.read()
         except urllib.error.HTTPError as exc:
-            raise SignalDeliveryError(f"{self.url}: HTTP {exc.code}") from None
+            raise SignalDeliveryError(f"{display_url(self.url)}: HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise SignalDeliveryError(f"{self.url}: {exc}") from None
+            raise SignalDeliveryError(f"{display_url(self.url)}: {exc}") from None
 
 
 class InProcessSignalSink(SignalSink):
