@@ -75,9 +75,12 @@ def format_validation_error(file: str, exc: ValidationError) -> str:
         key = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__") or "(top level)"
         expected = _describe_expected(error)
         got = error.get("input")
-        shown = "" if error.get("type") in ("extra_forbidden", "missing") else f", got {got!r}"
-        if isinstance(got, (dict, list)):
+        if error.get("type") in ("extra_forbidden", "missing"):
+            shown = ""  # pydantic's input here is the enclosing table, not a value the user wrote for the key
+        elif isinstance(got, (dict, list)):
             shown = f", got a {'table' if isinstance(got, dict) else 'array'}"
+        else:
+            shown = f", got {got!r}"
         lines.append(f"{file}: {key}: {expected}{shown}")
     return "\n".join(lines)
 
