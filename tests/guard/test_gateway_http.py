@@ -397,3 +397,37 @@ def test_an_upstream_refusing_the_gateway_s_own_credentials_is_a_502_not_the_cal
     finally:
         served.stop()
         upstream.stop()
+
+
+def test_an_upstream_error_sent_in_pieces_keeps_its_whole_reason(tmp_path: Any) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    from leakline.guard.upstream import ScriptedUpstream, UpstreamThread
+    from leakline.web.app import create_app
+    from tests.guard.helpers import serve, write_settings
+
+    body = b'{"error": {"message": "model \'x\' not found, try pulling it first", "type": "api_error"}}'
+
+    class Slow(ScriptedUpstream):
+        async def chat(self, request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse(status=404, headers={"content-type": "application/json"})
+            await response.prepare(request)
+            await response.write(body[:20])
+            await asyncio.sleep(0.2)  # the gateway's first read returns the first piece alone
+            await response.write(body[20:])
+            await response.write_eof()
+            return response
+
+    upstream = UpstreamThread(Slow()).start()
+    served = serve(create_app(write_settings(tmp_path, upstream.upstream_url, upstream.upstream_url)))
+    try:
+        response = chat(Env(served, upstream, upstream, None, tmp_path), "hi")  # type: ignore[arg-type]
+        assert response.status_code == 404
+        assert response.json()["error"]["message"] == (
+            "the upstream answered HTTP 404: model 'x' not found, try pulling it first"
+        )
+    finally:
+        served.stop()
+        upstream.stop()

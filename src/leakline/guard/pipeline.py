@@ -69,6 +69,8 @@ JSON_TYPE = b"application/json"
 SSE_TYPE = b"text/event-stream; charset=utf-8"
 MAX_UPSTREAM_BODY_BYTES = 32 * 1024 * 1024
 _DECISION_CACHE_SIZE = 4096
+UPSTREAM_ERROR_BODY_BYTES = 65536
+"""How much of an upstream's error answer is read for its reason."""
 UPSTREAM_AUTH_STATUSES = frozenset({401, 403, 407})
 """Upstream answers that refuse the gateway itself (its api_key_env, a proxy's credentials): a 502."""
 STREAM_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
@@ -594,7 +596,15 @@ class Route:
                 upstream.close()
 
     async def upstream_failed(self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, who: str) -> None:
-        raw = await upstream.content.read(65536)
+        # read(n) returns what has arrived: an error body sent in pieces would lose its reason.
+        parts: list[bytes] = []
+        size = 0
+        while size < UPSTREAM_ERROR_BODY_BYTES and (
+            chunk := await upstream.content.read(UPSTREAM_ERROR_BODY_BYTES - size)
+        ):
+            parts.append(chunk)
+            size += len(chunk)
+        raw = b"".join(parts)
         message = f"the upstream answered HTTP {upstream.status}"
         detail = _error_message(raw)
         if detail:
