@@ -181,3 +181,19 @@ def test_verify_against_a_trusted_checkpoint(populated: tuple[Path, Path], tmp_p
     assert invoke("verify", str(log), "--trusted", str(kept)).output.startswith("intact: 6 records")  # type: ignore[attr-defined]
     with pytest.raises(AuditUsageError, match="cannot read"):
         invoke("verify", str(log), "--trusted", str(tmp_path / "missing"))
+
+
+def test_a_log_path_that_is_a_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    invoke("keygen", str(key))
+    not_a_dir = tmp_path / "afile"
+    not_a_dir.write_bytes(b"something else")
+    appended = leakline("audit", "append", "--log", str(not_a_dir), "--key", str(key), "--kind", "note",
+                        "--actor", "a", "--json", "{}")
+    assert appended.returncode == 2
+    assert appended.stderr.startswith(f"error: {not_a_dir}: exists and is not a directory\n")
+    assert "Traceback" not in appended.stderr
+    assert not_a_dir.read_bytes() == b"something else"
+    verified = leakline("audit", "verify", str(not_a_dir))
+    assert verified.returncode == 2
+    assert verified.stderr.startswith(f"error: {not_a_dir}: exists and is not a directory\n")

@@ -678,6 +678,8 @@ def _mapped(path: Path) -> Iterator[Buffer]:
 def log_paths(directory: Path) -> tuple[Path, Path]:
     log_path = directory / fmt.LOG_FILENAME
     if not directory.is_dir():
+        if directory.exists():
+            raise LogNotFound(f"{directory}: exists and is not a directory")
         raise LogNotFound(f"{directory}: no such directory")
     if not log_path.is_file():
         raise LogNotFound(f"{directory}: not an audit log (no {fmt.LOG_FILENAME})")
