@@ -216,6 +216,27 @@ def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: 
     ]
 
 
+def test_write_baseline_from_the_app_folder_keeps_every_app_in_one_configured_file(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The root app names the default file in leakline.toml; a nested app has no leakline.toml. Both land in
+    # the same file, and the nested app's write must not replace the root app's findings.
+    root = tmp_path / "shop"
+    for app, extra in ((root, {"leakline.toml": '[scan]\nbaseline = ".leakline-baseline.json"\n'}), (root / "admin", {})):
+        (app / "app/api/chat").mkdir(parents=True)
+        (app / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
+        (app / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
+        for rel, text in extra.items():
+            (app / rel).write_text(text)
+    monkeypatch.chdir(root)
+    code, _, err = cli("scan", ".", "--rule", "LL007", "--write-baseline")
+    assert code == 0 and err.count("wrote ") == 1 and "wrote 2 finding(s)" in err
+    entries = json.loads((root / ".leakline-baseline.json").read_text())["findings"]
+    assert sorted(e["path"] for e in entries) == ["admin/app/api/chat/route.ts", "app/api/chat/route.ts"]
+    code, out, _ = cli("scan", ".", "--rule", "LL007", "--format", "json", "--baseline", ".leakline-baseline.json")
+    assert code == 0 and [f.get("suppressed") for f in json.loads(out)["findings"]] == ["baseline", "baseline"]
+
+
 def test_trailing_ignore_covers_only_its_own_line_and_ids_are_case_insensitive(
     cli: Cli, make_app: Callable[..., Path]
 ) -> None:

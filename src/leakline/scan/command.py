@@ -34,14 +34,17 @@ def _baseline_targets(result: ScanResult, explicit: Path | None, path: Path) -> 
     PATH/.leakline-baseline.json for apps without one."""
     if explicit is not None:
         return {explicit: result.findings}
-    default = path / DEFAULT_BASELINE
+    # Resolved, so that an app's configured file and PATH's default file written two ways (`shop/x.json`,
+    # `./x.json`) are one target: written twice, the second write would replace the first app's findings.
+    default = (path / DEFAULT_BASELINE).resolve()
     targets: dict[Path, list[Finding]] = {}
     for app in result.apps:
-        targets.setdefault(app.root / app.settings.scan.baseline if app.settings.scan.baseline else default, [])
+        configured = app.settings.scan.baseline
+        targets.setdefault((app.root / configured).resolve() if configured else default, [])
     for finding in result.findings:
         owner = result.app_of(finding)
         configured = owner.settings.scan.baseline if owner is not None else None
-        target = owner.root / configured if owner is not None and configured else default
+        target = (owner.root / configured).resolve() if owner is not None and configured else default
         targets.setdefault(target, []).append(finding)
     return targets
 
