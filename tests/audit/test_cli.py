@@ -147,8 +147,12 @@ def test_prove_every_record(populated: tuple[Path, Path]) -> None:
         proof = json.loads(invoke("prove", str(log), str(seq)).output)  # type: ignore[attr-defined]
         assert (proof["seq"], proof["tree_size"]) == (seq, 6)
         check_proof(proof)
-    with pytest.raises(AuditUsageError, match="record 6 is not covered by a signed checkpoint"):
+    with pytest.raises(AuditUsageError) as missing:
         invoke("prove", str(log), "6")
+    assert str(missing.value) == f"{log / fmt.LOG_FILENAME}: there is no record 6: the log holds records 0 to 5"
+    with pytest.raises(AuditUsageError) as negative:
+        invoke("prove", str(log), "--", "-1")
+    assert str(negative.value) == "SEQ -1: a record's sequence number is 0 or more"
     proof["proof"][0] = "00" * 32
     with pytest.raises(AuditUsageError, match="does not lead to the checkpoint's root"):
         check_proof(proof)

@@ -72,14 +72,21 @@ def inclusion_proof_for(directory: Path, seq: int) -> InclusionProof:
     data = log_path.read_bytes()
     header = parse_header(data, file=str(log_path))
     checkpoints, _, _ = parse_checkpoints(checkpoint_path.read_bytes(), header, file=str(checkpoint_path))
-    if not checkpoints or checkpoints[-1].tree_size <= seq or seq < 0:
+    if seq < 0:
+        raise AuditUsageError(f"SEQ {seq}: a record's sequence number is 0 or more")
+    spans = record_spans(data, header)
+    # A number past the end is a typo, not a missing checkpoint: say so rather than hint at checkpoints.
+    if seq >= len(spans):
+        held = f"records 0 to {len(spans) - 1}" if spans else "no records"
+        raise AuditUsageError(f"{log_path}: there is no record {seq}: the log holds {held}")
+    if not checkpoints or checkpoints[-1].tree_size <= seq:
         covered = checkpoints[-1].tree_size if checkpoints else 0
         raise AuditUsageError(
             f"record {seq} is not covered by a signed checkpoint (the last one covers {covered} records)",
             hint="checkpoints are written every N records, every T seconds and when a writer closes",
         )
     checkpoint = checkpoints[-1]
-    spans = record_spans(data, header)[: checkpoint.tree_size]
+    spans = spans[: checkpoint.tree_size]
     leaves = [data[stop - fmt.HASH_SIZE : stop] for _, stop in spans]
     start, stop = spans[seq]
     proof = InclusionProof(
