@@ -183,3 +183,19 @@ def test_integrity_failure_exits_1_through_the_installed_entry_point(workdir: Pa
     assert integrity.returncode == 1
     assert b"forged.llw" in integrity.stderr
     assert b"Traceback" not in integrity.stderr
+
+
+def test_a_directory_as_destination_is_refused_even_with_force(tmp_path: Path, run: Callable[..., Ran]) -> None:
+    (tmp_path / "m.bin").write_bytes(b"weights" * 1000)
+    assert run("keygen", "k.json", cwd=tmp_path).returncode == 0
+    assert run("encrypt", "m.bin", "m.llw", "--key", "k.json", "--model-id", "tiny", cwd=tmp_path).returncode == 0
+    (tmp_path / "served").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in (("decrypt", "m.llw", "served", "--key", "k.json", "--force"),
+                    ("encrypt", "m.bin", "served", "--key", "k.json", "--model-id", "tiny", "--force")):
+        done = run(*command, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: served: is a directory\n")
+        assert "Traceback" not in done.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary file left beside it
+        assert list((tmp_path / "served").iterdir()) == []

@@ -455,6 +455,9 @@ def _open_source(path: Path) -> tuple[BinaryIO, int]:
 
 
 def _check_destination(src: Path, dst: Path, *, force: bool) -> None:
+    # --force replaces a file; the rename onto a directory would fail only after the whole pass.
+    if dst.is_dir():
+        raise WeightsUsageError(f"{dst}: is a directory", hint="give the path of the file to write")
     if dst.exists() and not force:
         raise WeightsUsageError(f"{dst}: already exists", hint="choose another path or pass --force")
     if dst.exists() and dst.resolve() == src.resolve():
