@@ -472,3 +472,15 @@ def test_resuming_mid_segment_is_refused_by_the_server(site: dict[str, object]) 
             conn.close()
     assert response.status == 416
     assert b"segment boundaries" in body
+
+
+def test_pull_refuses_a_directory_as_destination_before_connecting(tmp_path: Path) -> None:
+    from leakline.weights.errors import WeightsUsageError
+
+    (tmp_path / "served").mkdir()
+    # Nothing listens on this port: the refusal must come before any connection is tried.
+    with pytest.raises(WeightsUsageError, match=r"^.*served: is a directory$"):
+        pull("https://127.0.0.1:9", "tiny", tmp_path / "served", verify_key=generate_key().verify_key,
+             tls=ssl.create_default_context(), region=None, force=True)
+    assert list(tmp_path.iterdir()) == [tmp_path / "served"]
+    assert list((tmp_path / "served").iterdir()) == []

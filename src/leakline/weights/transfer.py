@@ -562,6 +562,9 @@ def pull(
     on_progress: ProgressCallback | None = None,
 ) -> PullResult:
     """Download a model's container to `dst`, resuming a previous `dst.part`; verify before renaming."""
+    # --force replaces a file; the rename onto a directory would fail only after the whole download.
+    if dst.is_dir():
+        raise WeightsUsageError(f"{dst}: is a directory", hint="give the path of the file to write")
     if dst.exists() and not force:
         raise WeightsUsageError(f"{dst}: already exists", hint="choose another path or pass --force")
     if not dst.parent.is_dir():
