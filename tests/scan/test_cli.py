@@ -216,6 +216,21 @@ def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: 
     ]
 
 
+def test_write_baseline_for_one_rule_keeps_the_other_rules_accepted_findings(
+    cli: Cli, make_app: Callable[..., Path]
+) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    baseline = app / ".leakline-baseline.json"
+    assert cli("scan", str(app), "--write-baseline")[0] == 0
+    first = json.loads(baseline.read_text())["findings"]
+    assert {e["rule"] for e in first} >= {"LL001", "LL007"}
+    code, _, err = cli("scan", str(app), "--rule", "ll007", "--write-baseline")
+    assert code == 0 and f"wrote {len(first)} finding(s)" in err
+    assert json.loads(baseline.read_text())["findings"] == first
+    code, out, _ = cli("scan", str(app), "--format", "json", "--baseline", str(baseline))
+    assert code == 0 and {f.get("suppressed") for f in json.loads(out)["findings"]} == {"baseline"}
+
+
 def test_write_baseline_from_the_app_folder_keeps_every_app_in_one_configured_file(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

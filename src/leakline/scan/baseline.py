@@ -60,17 +60,19 @@ class Baseline:
         return cls(frozenset(entries))
 
 
-def write_baseline(path: Path, findings: list[Finding]) -> int:
+def write_baseline(path: Path, findings: list[Finding], only_rules: frozenset[str] | None = None) -> int:
     """Write a baseline atomically: every finding not suppressed inline (already-baselined ones included,
-    so rewriting a baseline never drops accepted findings). Returns how many were written."""
-    items = sorted(
-        (
-            {"rule": f.rule, "path": f.path, "fingerprint": f.fingerprint}
-            for f in findings
-            if f.suppressed in (None, "baseline")
-        ),
-        key=lambda d: (d["path"], d["rule"], d["fingerprint"]),
-    )
+    so rewriting a baseline never drops accepted findings). With `only_rules` (`--rule`), the entries
+    the file already holds for the rules that did not run are kept. Returns how many were written."""
+    entries = {(f.rule, f.path, f.fingerprint) for f in findings if f.suppressed in (None, "baseline")}
+    if only_rules is not None and path.is_file():
+        # A scan of some rules knows nothing of the others: rewriting the file from it alone would drop
+        # every finding the team accepted for them, and the next full CI run would fail on all of them.
+        entries |= {entry for entry in Baseline.load(path).entries if entry[0] not in only_rules}
+    items = [
+        {"rule": rule, "path": rel, "fingerprint": fp}
+        for rule, rel, fp in sorted(entries, key=lambda e: (e[1], e[0], e[2]))
+    ]
     payload = json.dumps({"version": BASELINE_VERSION, "findings": items}, indent=2) + "\n"
     if path.is_dir():
         raise BaselineError(f"{path}: is a directory", hint="pass a file path to --baseline")

@@ -88,7 +88,7 @@ def run_scan(
         from leakline.scan.baseline import write_baseline as write_baseline_file
 
         for target, findings in _baseline_targets(result, baseline, path).items():
-            count = write_baseline_file(target, findings)
+            count = write_baseline_file(target, findings, frozenset(rule_ids) if rule_ids else None)
             print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)
         return EXIT_OK
 
