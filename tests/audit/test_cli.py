@@ -201,3 +201,14 @@ def test_a_log_path_that_is_a_file_is_a_usage_error_naming_it(tmp_path: Path) ->
     verified = leakline("audit", "verify", str(not_a_dir))
     assert verified.returncode == 2
     assert verified.stderr.startswith(f"error: {not_a_dir}: exists and is not a directory\n")
+
+
+def test_export_refuses_an_existing_output_without_calling_it_a_key(populated: tuple[Path, Path]) -> None:
+    log, key = populated
+    existing = log.parent / "kept.jsonl"
+    existing.write_bytes(b"an earlier export\n")
+    refused = leakline("audit", "export", str(log), "--key", str(key), "-o", str(existing))
+    assert refused.returncode == 2
+    assert refused.stderr == (f"error: {existing}: already exists; refusing to overwrite an earlier export\n"
+                              "hint: choose another path for -o\n")
+    assert existing.read_bytes() == b"an earlier export\n"

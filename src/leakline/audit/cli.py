@@ -226,7 +226,7 @@ def export(
     if output is None:
         sys.stdout.write(text)
         return
-    write_private_file(output, text.encode("utf-8"))
+    write_private_file(output, text.encode("utf-8"), holds="an earlier export", hint="choose another path for -o")
     typer.echo(f"wrote {len(lines)} records to {output}", err=True)
 
 

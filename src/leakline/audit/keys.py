@@ -164,13 +164,18 @@ def new_key_material() -> dict[str, Any]:
     }
 
 
-def write_private_file(path: Path, data: bytes, *, exclusive: bool = True) -> None:
-    """Create `path` with mode 0600 from the first byte on (no window where others could read it)."""
+def write_private_file(
+    path: Path, data: bytes, *, exclusive: bool = True, holds: str = "a key", hint: str | None = None
+) -> None:
+    """Create `path` with mode 0600 from the first byte on (no window where others could read it).
+
+    `holds` names what an existing file at `path` is taken to be, for the refusal message.
+    """
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     try:
         fd = os.open(path, flags, KEY_FILE_MODE)
     except FileExistsError:
-        raise KeyFileError(f"{path}: already exists; refusing to overwrite a key") from None
+        raise KeyFileError(f"{path}: already exists; refusing to overwrite {holds}", hint=hint) from None
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot create: {exc.strerror}") from None
     try:
