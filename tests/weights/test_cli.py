@@ -199,3 +199,14 @@ def test_a_directory_as_destination_is_refused_even_with_force(tmp_path: Path, r
         assert "Traceback" not in done.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary file left beside it
         assert list((tmp_path / "served").iterdir()) == []
+
+
+def test_decrypt_to_a_path_ending_in_a_slash_is_refused(tmp_path: Path, run: Callable[..., Ran]) -> None:
+    (tmp_path / "m.bin").write_bytes(b"weights" * 1000)
+    assert run("keygen", "k.json", cwd=tmp_path).returncode == 0
+    assert run("encrypt", "m.bin", "m.llw", "--key", "k.json", "--model-id", "tiny", cwd=tmp_path).returncode == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+    done = run("decrypt", "m.llw", "served/", "--key", "k.json", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: served/: names a directory (it ends with '/')\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no plaintext file called 'served'

@@ -146,6 +146,13 @@ def decrypt(
         decrypt_to_stream(src, sys.stdout.buffer, weights_key, pins=pins)
         sys.stdout.buffer.flush()
         return
+    if dst.endswith("/"):
+        from leakline.weights.errors import WeightsUsageError
+
+        # Path() drops the slash, so without this check the plaintext became a file named after the directory.
+        raise WeightsUsageError(
+            f"{dst}: names a directory (it ends with '/')", hint="give the path of the file to write"
+        )
     with _progress("decrypting", _size(src)) as advance:
         manifest = decrypt_file(src, Path(dst), weights_key, pins=pins, force=force, on_progress=advance)
     typer.echo(
