@@ -216,6 +216,22 @@ def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: 
     ]
 
 
+def test_exclude_accepts_folder_names_as_written_in_gitignore_style(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "app/api/chat/route.ts": LOGGING_ROUTE,
+            "pages/api/old.ts": LOGGING_ROUTE,
+            "legacy/api/chat.ts": LOGGING_ROUTE,
+            "gen/chat.ts": LOGGING_ROUTE,
+            "leakline.toml": '[scan]\nexclude = ["pages", "./legacy/", "./gen/**"]\n',
+        }
+    )
+    code, out, _ = cli("scan", str(app), "--rule", "LL007", "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and [f["path"] for f in data["findings"]] == ["app/api/chat/route.ts"]
+    assert data["stats"]["skipped"] == {"excluded by [scan] exclude": 3}
+
+
 def test_write_baseline_for_one_rule_keeps_the_other_rules_accepted_findings(
     cli: Cli, make_app: Callable[..., Path]
 ) -> None:

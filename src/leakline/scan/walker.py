@@ -96,6 +96,19 @@ def _inside(link: Path, root: Path) -> bool:
         return False
 
 
+def exclude_patterns(exclude: list[str]) -> list[str]:
+    """`[scan] exclude` as fnmatch patterns over app-relative paths, read the way .gitignore lines are:
+    `./` in front is dropped, and a pattern that names a folder (`pages`, `legacy/`) covers everything
+    below it. Matched as written, those three spellings excluded nothing, silently."""
+    out: list[str] = []
+    for pattern in exclude:
+        bare = pattern.removeprefix("./").rstrip("/")
+        if bare:
+            # fnmatch's `*` also matches `/`, so `folder/*` is every file at any depth below the folder.
+            out += [bare, f"{bare}/*"]
+    return out
+
+
 def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stats: WalkStats) -> list[str]:
     """The files of one app the scanner reads (POSIX paths relative to `app_root`), sorted, with skips counted.
 
@@ -105,6 +118,7 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
     root = os.fspath(app_root)
     under = root if root.endswith(os.sep) else root + os.sep
     nested = {os.fspath(path) for path in nested_apps}
+    patterns = exclude_patterns(exclude)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         try:
             st = os.stat(dirpath)
@@ -142,7 +156,7 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
             stats.files_seen += 1
             if rel.startswith(BUILD_DIR + "/") and not rel.startswith(BUILD_KEEP_PREFIXES):
                 continue
-            if any(fnmatch.fnmatchcase(rel, pattern) for pattern in exclude):
+            if any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns):
                 stats.skip("excluded by [scan] exclude")
                 continue
             out.append(rel)
