@@ -216,6 +216,19 @@ def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: 
     ]
 
 
+def test_missing_baseline_hint_is_a_command_that_creates_that_file(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    target = app / "ci" / "base.json"
+    code, _, err = cli("scan", str(app), "--baseline", str(target))
+    assert code == 2
+    assert f"{target}: baseline file not found" in err
+    assert err.rstrip().endswith(f"hint: create it with `leakline scan {app} --write-baseline --baseline {target}`")
+    (app / "leakline.toml").write_text('[scan]\nbaseline = "ci/base.json"\n')
+    code, _, err = cli("scan", str(app))
+    assert code == 2 and err.rstrip().endswith(f"hint: create it with `leakline scan {app} --write-baseline`")
+    assert cli("scan", str(app), "--write-baseline")[0] == 0 and target.is_file()
+
+
 def test_exclude_accepts_folder_names_as_written_in_gitignore_style(cli: Cli, make_app: Callable[..., Path]) -> None:
     app = make_app(
         {

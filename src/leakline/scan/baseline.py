@@ -32,13 +32,12 @@ class Baseline:
         return (finding.rule, finding.fingerprint) in self._keys
 
     @classmethod
-    def load(cls, path: Path) -> Baseline:
+    def load(cls, path: Path, create_command: str = "leakline scan PATH --write-baseline") -> Baseline:
+        """`create_command` is the hint given when the file is missing: the command that writes this file."""
         try:
             raw = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise BaselineError(
-                f"{path}: baseline file not found", hint="create one with leakline scan --write-baseline"
-            ) from None
+            raise BaselineError(f"{path}: baseline file not found", hint=f"create it with `{create_command}`") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise BaselineError(f"{path}: cannot read baseline: {exc}") from None
         try:

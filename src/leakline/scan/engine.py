@@ -591,7 +591,9 @@ def _scan(
         if baseline_path is None and config_baselines and settings.scan.baseline:
             from leakline.scan.baseline import Baseline
 
-            app_baselines[prefix] = Baseline.load(app / settings.scan.baseline)
+            app_baselines[prefix] = Baseline.load(
+                app / settings.scan.baseline, create_command=f"leakline scan {path} --write-baseline"
+            )
         nested = {other for other in app_set if other != app and app in other.parents}
         index = build_index(app, settings, walk_stats, nested)
         ctx = ScanContext(index)
@@ -648,7 +650,10 @@ def _scan(
     if baseline_path is not None:
         from leakline.scan.baseline import Baseline
 
-        shared = Baseline.load(baseline_path)
+        # Without --baseline, --write-baseline would write each app's default file, not this one.
+        shared = Baseline.load(
+            baseline_path, create_command=f"leakline scan {path} --write-baseline --baseline {baseline_path}"
+        )
     marked = []
     for f in findings:
         owner = result.app_of(f)
