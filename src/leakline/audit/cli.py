@@ -101,6 +101,11 @@ def append(
 
     value = _parse_payload(payload)
     keys = _keys(key)
+    # Checked here, not in AuditLog.open: API callers (serve) name the config key with the OSError themselves.
+    if log.exists() and not log.is_dir():
+        from leakline.audit.errors import LogNotFound
+
+        raise LogNotFound(f"{log}: exists and is not a directory")
     with AuditLog.open(log, keys, region=region, policy=CommitPolicy(mode="record"), background=False) as opened:
         seq = opened.append(kind=kind, actor=actor, region=region, incident=incident, payload=value)
     typer.echo(str(seq))

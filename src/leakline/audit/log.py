@@ -187,12 +187,7 @@ def create_log(directory: Path, keys: AuditKeys, *, region: str | None) -> None:
     """Create an empty log in `directory` unless one exists (safe against concurrent creators)."""
     if region is not None and not fmt.valid_region(region):
         raise AuditUsageError(f"region {region!r} is not a valid name (lowercase letters, digits, '-', '_')")
-    try:
-        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    except FileExistsError:
-        raise LogNotFound(f"{directory}: exists and is not a directory") from None
-    except OSError as exc:
-        raise AuditUsageError(f"{directory}: cannot create the log directory: {exc.strerror}") from None
+    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     lock = _DirLock(directory)
     try:
         lock.acquire()
