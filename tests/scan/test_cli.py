@@ -373,3 +373,12 @@ def test_a_json_scan_of_an_app_without_leakline_toml_imports_none_of_the_heavy_m
     (app / "leakline.toml").write_text('[scan]\nfail_on = "critical"\n')
     code, modules = _modules_after("scan", str(app), "--rule", "LL007")
     assert code == 0 and {"pydantic", "rich"} <= modules
+
+
+def test_missing_baseline_hint_quotes_paths_with_spaces(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    target = app / "ci files" / "base line.json"
+    code, _, err = cli("scan", str(app), "--baseline", str(target))
+    assert code == 2
+    hint = err.rstrip().rsplit("\n", 1)[-1]
+    assert hint == f"hint: create it with `leakline scan {app} --write-baseline --baseline '{target}'`"

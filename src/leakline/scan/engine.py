@@ -296,6 +296,13 @@ class _ShardOutcome:
         """The caveats (skips, notes) of the files the worker read, found in the worker, by file."""
 
 
+def _shell(path: Path | str) -> str:
+    """`path` as a shell word: a hint's command must work when pasted, spaces and all."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def _merge_outcomes(stats: ScanStats, outcomes: list[_ShardOutcome]) -> None:
     """The workers' file counts and stats, each file counted once: which worker parses a module that files
     of several chunks import depends on which worker took which chunk, and is not what a scan reports."""
@@ -592,7 +599,7 @@ def _scan(
             from leakline.scan.baseline import Baseline
 
             app_baselines[prefix] = Baseline.load(
-                app / settings.scan.baseline, create_command=f"leakline scan {path} --write-baseline"
+                app / settings.scan.baseline, create_command=f"leakline scan {_shell(path)} --write-baseline"
             )
         nested = {other for other in app_set if other != app and app in other.parents}
         index = build_index(app, settings, walk_stats, nested)
@@ -652,7 +659,8 @@ def _scan(
 
         # Without --baseline, --write-baseline would write each app's default file, not this one.
         shared = Baseline.load(
-            baseline_path, create_command=f"leakline scan {path} --write-baseline --baseline {baseline_path}"
+            baseline_path,
+            create_command=f"leakline scan {_shell(path)} --write-baseline --baseline {_shell(baseline_path)}",
         )
     marked = []
     for f in findings:
