@@ -192,7 +192,9 @@ def test_write_baseline_goes_to_the_configured_file_and_rewriting_keeps_accepted
 
 
 @pytest.mark.parametrize("target", ["/proc/nope/baseline.json", "{tmp}"])
-def test_unwritable_baseline_target_is_a_usage_error(cli: Cli, make_app: Callable[..., Path], tmp_path: Path, target: str) -> None:
+def test_unwritable_baseline_target_is_a_usage_error(
+    cli: Cli, make_app: Callable[..., Path], tmp_path: Path, target: str
+) -> None:
     app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
     code, _, err = cli("scan", str(app), "--write-baseline", "--baseline", target.format(tmp=tmp_path))
     assert code == 2 and "baseline" in err
@@ -266,7 +268,10 @@ def test_write_baseline_from_the_app_folder_keeps_every_app_in_one_configured_fi
     # The root app names the default file in leakline.toml; a nested app has no leakline.toml. Both land in
     # the same file, and the nested app's write must not replace the root app's findings.
     root = tmp_path / "shop"
-    for app, extra in ((root, {"leakline.toml": '[scan]\nbaseline = ".leakline-baseline.json"\n'}), (root / "admin", {})):
+    for app, extra in (
+        (root, {"leakline.toml": '[scan]\nbaseline = ".leakline-baseline.json"\n'}),
+        (root / "admin", {}),
+    ):
         (app / "app/api/chat").mkdir(parents=True)
         (app / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
         (app / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
@@ -306,7 +311,9 @@ def test_known_sections_are_exactly_the_settings_fields() -> None:
     assert set(Settings.model_fields) - {"source"} == KNOWN_SECTIONS
 
 
-def test_scan_rejects_unknown_top_level_tables_and_ignores_other_domains(cli: Cli, make_app: Callable[..., Path]) -> None:
+def test_scan_rejects_unknown_top_level_tables_and_ignores_other_domains(
+    cli: Cli, make_app: Callable[..., Path]
+) -> None:
     app = make_app({"leakline.toml": '[gatway]\nx = 1\n[gateway]\ncountry_header = "cf-ipcountry"\n'})
     code, _, err = cli("scan", str(app))
     assert code == 2 and "leakline.toml: gatway: unknown key" in err
