@@ -103,27 +103,69 @@ def test_leakline_serve_refuses_a_missing_corpus_before_binding(tmp_path: Path) 
 # -- /readyz -------------------------------------------------------------------------------------------
 
 
-def test_readyz_checks_every_region_upstream_and_names_the_failing_one(make_env: Any) -> None:
+UP = {"status": "ok"}
+REFUSED = {"status": "failing", "error": "the upstream is unreachable (Connection refused)"}
+
+
+def _ready_gauges(env: Env) -> dict[str, float]:
+    return {
+        name: value
+        for name, value in _series(httpx.get(f"{env.url}/metrics").text).items()
+        if name.startswith("leakline_gateway_upstream_ready")
+    }
+
+
+def test_readyz_stays_ready_while_one_region_serves_and_names_the_failing_one(
+    make_env: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     env: Env = make_env(readiness_cache_seconds=0.5)
     ready = httpx.get(f"{env.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "upstreams": {"eu": {"status": "ok"}, "us": {"status": "ok"}}}
+    assert ready.json() == {"status": "ready", "upstreams": {"eu": UP, "us": UP}}
+    assert _ready_gauges(env) == {
+        'leakline_gateway_upstream_ready{region="eu"}': 1.0,
+        'leakline_gateway_upstream_ready{region="us"}': 1.0,
+    }
     us_port = env.us.port
     env.us.stop()
     cached = httpx.get(f"{env.url}/readyz")  # within readiness_cache_seconds: the last answer
-    assert cached.status_code == 200
+    assert cached.json()["upstreams"]["us"] == {"status": "ok"}
+    time.sleep(0.6)
+    with caplog.at_level("INFO", logger="leakline.guard"):
+        degraded = httpx.get(f"{env.url}/readyz")
+    # A US outage must not pull the replica from the load balancer: EU visitors are still served.
+    assert degraded.status_code == 200
+    assert degraded.json() == {"status": "ready", "upstreams": {"eu": UP, "us": REFUSED}}
+    assert str(us_port) not in degraded.text and "127.0.0.1" not in degraded.text
+    assert chat(env, "hello").status_code == 200  # a German visitor, region eu
+    assert _ready_gauges(env) == {
+        'leakline_gateway_upstream_ready{region="eu"}': 1.0,
+        'leakline_gateway_upstream_ready{region="us"}': 0.0,
+    }
+    # The operator's log says which region stopped answering, once, with the address (no credentials).
+    changes = [r for r in caplog.records if r.name == "leakline.guard" and "readiness" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in changes] == [
+        (
+            "WARNING",
+            f"readiness: region 'us' cannot serve: the upstream is unreachable (Connection refused) "
+            f"(http://127.0.0.1:{us_port}/v1); the replica stays ready while another region can serve",
+        )
+    ]
+    env.eu.stop()
     time.sleep(0.6)
     failing = httpx.get(f"{env.url}/readyz")
     assert failing.status_code == 503
-    assert failing.json() == {
-        "status": "not_ready",
-        "upstreams": {
-            "eu": {"status": "ok"},
-            "us": {"status": "failing", "error": "the upstream is unreachable (Connection refused)"},
-        },
-    }
-    assert str(us_port) not in failing.text and "127.0.0.1" not in failing.text
+    assert failing.json() == {"status": "not_ready", "upstreams": {"eu": REFUSED, "us": REFUSED}}
     assert failing.headers["cache-control"] == "no-store"
+
+
+def test_readyz_with_readiness_all_needs_every_region(make_env: Any) -> None:
+    env: Env = make_env(readiness="all", readiness_cache_seconds=0)
+    assert httpx.get(f"{env.url}/readyz").status_code == 200
+    env.us.stop()
+    failing = httpx.get(f"{env.url}/readyz")
+    assert failing.status_code == 503
+    assert failing.json() == {"status": "not_ready", "upstreams": {"eu": UP, "us": REFUSED}}
 
 
 def test_readyz_times_out_on_a_silent_upstream_without_naming_it_or_its_key(
@@ -157,7 +199,7 @@ def test_readyz_times_out_on_a_silent_upstream_without_naming_it_or_its_key(
         started = time.monotonic()
         answer = httpx.get(f"{served.url}/readyz", timeout=10)
         assert time.monotonic() - started < 3
-        assert answer.status_code == 503
+        assert answer.status_code == 200  # eu answers: the replica can serve
         assert answer.json()["upstreams"] == {
             "eu": {"status": "ok"},
             "us": {"status": "failing", "error": "the upstream did not answer GET /models within 0.3 s"},

@@ -73,6 +73,14 @@ def test_issue_toml_shape_is_accepted() -> None:
             "(printf %s \"$KEY\" | sha256sum), got 'XYZ'",
         ),
         ({"gateway": {"colour": "red"}}, "leakline.toml: gateway.colour: unknown key"),
+        (
+            {"gateway": {"readiness": "some"}},
+            "leakline.toml: gateway.readiness: expected one of 'any' or 'all', got 'some'",
+        ),
+        (
+            {"gateway": {"readiness": True}},
+            "leakline.toml: gateway.readiness: expected one of 'any' or 'all', got True",
+        ),
         # A missing key or an unknown table is not "got a table": pydantic hands over the enclosing table.
         ({"regions": {"us": {"countries": ["US"]}}}, "leakline.toml: regions.us.upstream: required key is missing"),
         ({"gateway": {"colour": {"r": 1}}}, "leakline.toml: gateway.colour: unknown key"),

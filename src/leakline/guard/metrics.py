@@ -5,6 +5,7 @@
     leakline_gateway_prompt_actions_total{endpoint, detector, action}   (input side: redact, alert)
     leakline_gateway_upstream_errors_total{region, code}
     leakline_gateway_upstream_latency_seconds{region}        (histogram: until the upstream's headers)
+    leakline_gateway_upstream_ready{region}                  (gauge, 1 or 0: the last `/readyz` check)
 
 `region` is "none" when no region was chosen (a refusal before residency, or by residency). Outcomes:
 ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/413/415),
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
 
 NO_REGION = "none"
@@ -80,6 +81,12 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=None,
         )
+        self.upstream_ready = Gauge(
+            "leakline_gateway_upstream_ready",
+            "Whether the region's upstream answered the last readiness check (1) or not (0)",
+            ["region"],
+            registry=None,
+        )
         # labels() takes a lock and builds a tuple each time; the children are few and kept here.
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -91,7 +98,14 @@ class GatewayMetrics:
         return child
 
     def collectors(self) -> list[Collector]:
-        return [self.requests, self.actions, self.prompt_actions, self.upstream_errors, self.upstream_latency]
+        return [
+            self.requests,
+            self.actions,
+            self.prompt_actions,
+            self.upstream_errors,
+            self.upstream_latency,
+            self.upstream_ready,
+        ]
 
     def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:
         region = region or NO_REGION
@@ -108,3 +122,6 @@ class GatewayMetrics:
 
     def latency(self, region: str, seconds: float) -> None:
         self._child(self.upstream_latency, region).observe(seconds)
+
+    def ready(self, region: str, ready: bool) -> None:
+        self._child(self.upstream_ready, region).set(1 if ready else 0)

@@ -1,9 +1,15 @@
-"""The gateway's part of `GET /readyz`: does every region's upstream answer?
+"""The gateway's part of `GET /readyz`: can this replica serve, and which of its regions can?
 
 Each region's upstream gets `GET {upstream}/models` (with the region's upstream key, if any) on the
 gateway's pooled session, all regions at once, each bounded by `gateway.readiness_timeout_seconds`.
 The result is kept for `gateway.readiness_cache_seconds`, and probes arriving while a check runs wait
 for it, so that load balancers polling every replica every second do not multiply upstream calls.
+With `gateway.readiness = "any"` (the default) the replica is ready while at least one region's upstream
+answers: the regions' upstreams are usually shared by every replica, so a 503 for one region's outage
+would make the load balancer pull every replica and cut off the visitors of the regions that work. With
+"all", every region must answer. The body always lists each region's state, the
+`leakline_gateway_upstream_ready{region}` gauge follows it, and each change of a region's state is
+logged once (WARNING when it fails, with the upstream's address; INFO when it answers again).
 
 Reasons name the region and what went wrong (unreachable, timed out, an HTTP status, not a model
 list), never the upstream's URL, its key or its body: `/readyz` is served without authentication.
@@ -12,17 +18,19 @@ list), never the upstream's URL, its key or its body: `/readyz` is served withou
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from leakline.guard.errors import os_reason
+from leakline.guard.errors import display_url, os_reason
 
 if TYPE_CHECKING:
     from leakline.guard.pipeline import Gateway
 
 OK = "ok"
 FAILING = "failing"
+log = logging.getLogger("leakline.guard")
 
 
 class UpstreamReadiness:
@@ -30,13 +38,17 @@ class UpstreamReadiness:
         self.gateway = gateway
         self.ttl = gateway.gw.readiness_cache_seconds
         self.timeout = gateway.gw.readiness_timeout_seconds
+        self.need_all = gateway.gw.readiness == "all"
         self._clock = clock
         self._lock: asyncio.Lock | None = None
         self._result: tuple[bool, dict[str, Any]] | None = None
         self._at = 0.0
+        self._failing: dict[str, bool] = {}
+        """Each region's state at the last check, to log changes only."""
 
     async def check(self) -> tuple[bool, dict[str, Any]]:
-        """(every upstream answers, {region: {"status": "ok"} or {"status": "failing", "error": why}})."""
+        """(ready: any or, with readiness = "all", every upstream answers;
+        {region: {"status": "ok"} or {"status": "failing", "error": why}})."""
         if not self.gateway.regions:
             return True, {}
         if self._lock is None:
@@ -49,9 +61,30 @@ class UpstreamReadiness:
                     name: {"status": OK} if why is None else {"status": FAILING, "error": why}
                     for name, why in zip(names, reasons, strict=True)
                 }
-                self._result = (all(why is None for why in reasons), regions)
+                answering = [why is None for why in reasons]
+                ready = all(answering) if self.need_all else any(answering)
+                self._record(dict(zip(names, reasons, strict=True)), ready)
+                self._result = (ready, regions)
                 self._at = self._clock()
             return self._result
+
+    def _record(self, reasons: dict[str, str | None], ready: bool) -> None:
+        """Set the gauges; log the regions whose state changed since the last check."""
+        if ready:
+            replica = "the replica stays ready while another region can serve"
+        elif self.need_all:
+            replica = 'the replica is not ready (gateway.readiness = "all")'
+        else:
+            replica = "no region can serve: the replica is not ready"
+        for name, why in reasons.items():
+            self.gateway.metrics.ready(name, why is None)
+            was_failing = self._failing.get(name, False)
+            self._failing[name] = why is not None
+            if why is not None and not was_failing:
+                address = display_url(self.gateway.regions[name].upstream)
+                log.warning("readiness: region %r cannot serve: %s (%s); %s", name, why, address, replica)
+            elif why is None and was_failing:
+                log.info("readiness: region %r can serve again", name)
 
     async def _probe(self, region: str) -> str | None:
         """None when the region's upstream lists its models; else why not."""

@@ -133,6 +133,10 @@ class GatewaySettings(_Section):
     """How long `GET /readyz` waits for each upstream's `GET /models`."""
     readiness_cache_seconds: float = Field(default=5.0, ge=0)
     """How long an upstream check of `GET /readyz` is reused (probes must not hammer the upstreams)."""
+    readiness: Literal["any", "all"] = "any"
+    """When `GET /readyz` says ready: "any" region's upstream answers (default: an outage of one region must
+    not pull every replica from the load balancer, which would also cut off the regions that work) or
+    "all" of them (replicas that serve one region each, behind a load balancer that routes by region)."""
     header_mode: Literal["deny", "allow"] = "allow"
     """"allow": only `allowed_headers` of an upstream response pass; "deny": all but the deny-list."""
     allowed_headers: list[HeaderName] = Field(
