@@ -69,6 +69,8 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         console.print(f"[dim]analysed {count} with a caveat: {escape(reason)}[/]")
     for error in stats.rule_errors:
         console.print(f"[red]rule error: {escape(error)}[/]")
+    for warning in stats.warnings:
+        console.print(f"[yellow]warning: {escape(warning)}[/]")
     failing = len(result.failing)
     if failing:
         console.print(f"[bold red]{failing} finding(s) at or above --fail-on {result.fail_on.value}[/]")

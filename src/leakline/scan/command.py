@@ -92,6 +92,10 @@ def run_scan(
             print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)
         return EXIT_OK
 
+    if output is not None or output_format is not OutputFormat.TEXT:
+        # The text report lists them itself; a JSON or SARIF file read by a machine would hide them from CI logs.
+        for warning in result.stats.warnings:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     # Only the chosen renderer is imported: the text one brings Rich, which JSON and SARIF runs do without.
     renderer = importlib.import_module(f"leakline.reports.{output_format.value}")
     color = output is None and output_format is OutputFormat.TEXT and sys.stdout.isatty()

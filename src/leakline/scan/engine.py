@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
+from leakline.scan.ignores import ignore_warnings, inline_suppression
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
@@ -31,9 +32,6 @@ from leakline.scan.walker import WalkStats, discover_apps, walk_app
 if TYPE_CHECKING:
     # Read only when a baseline is configured or given (it brings json writing and tempfile along).
     from leakline.scan.baseline import Baseline
-
-IGNORE_MARKER = "leakline-ignore"
-IGNORE_MARKER_BYTES = IGNORE_MARKER.encode()
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -50,6 +48,9 @@ class ScanStats:
         self.notes: Counter[str] = Counter()
         """Files analysed with a caveat (invalid UTF-8, syntax errors)."""
         self.rule_errors: list[str] = []
+        self.warnings: list[str] = []
+        """Problems with the scanned code's own leakline markup (`path:line: message`), e.g. a mistyped
+        rule id in a `leakline-ignore` comment."""
         self.rule_seconds: dict[str, float] = {}
         self.duration_s = 0.0
 
@@ -62,6 +63,7 @@ class ScanStats:
             "skipped": dict(sorted(self.skipped.items())),
             "notes": dict(sorted(self.notes.items())),
             "rule_errors": self.rule_errors,
+            "warnings": self.warnings,
             "rule_seconds": {rule: round(seconds, 3) for rule, seconds in sorted(self.rule_seconds.items())},
             "duration_s": round(self.duration_s, 3),
         }
@@ -122,47 +124,6 @@ def _rel_to_root(prefix: str, rel: str) -> str:
     return rel if prefix in ("", ".") else f"{prefix}/{rel}"
 
 
-SUPPRESSION_MAX_BYTES = 16 * 1024 * 1024
-"""Larger files (model weights, archives, media) are never read whole just to look for a comment."""
-
-
-def _can_hold_comments(f: SourceFile) -> bool:
-    """False for huge or binary files (NUL in the first 8 KiB): they cannot carry a leakline-ignore comment."""
-    return f.size <= SUPPRESSION_MAX_BYTES and b"\x00" not in f.data()[:8192]
-
-
-def _inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | None:
-    """`// leakline-ignore LL007: reason` on the same or the previous line."""
-    if f is None or not _can_hold_comments(f) or IGNORE_MARKER_BYTES not in f.data():
-        return None  # most files: decided without decoding and splitting their lines
-    for number in (line, line - 1):
-        text = f.line_text(number)
-        pos = text.find(IGNORE_MARKER)
-        if pos < 0:
-            continue
-        # A trailing comment covers its own line only; the line above counts when it is just the comment.
-        if number != line and not text.lstrip().startswith(COMMENT_STARTS):
-            continue
-        rest = text[pos + len(IGNORE_MARKER) :].strip()
-        ids_part, _, reason = rest.partition(":")
-        ids = {part.strip().upper() for part in ids_part.replace(",", " ").split()}
-        if rule_id in ids or not ids:
-            return _clean_reason(reason) or "inline leakline-ignore"
-    return None
-
-
-COMMENT_STARTS = ("//", "#", "/*", "{/*", "*", "<!--")
-
-
-def _clean_reason(reason: str) -> str:
-    """The reason without the comment's closing tokens (`*/`, `*/}` in JSX, `-->`)."""
-    reason = reason.strip()
-    for closer in ("*/}", "*/", "-->"):
-        if reason.endswith(closer):
-            reason = reason[: -len(closer)].rstrip()
-    return reason
-
-
 def display_path(path: str) -> str:
     """File names that are not valid UTF-8 (kept as surrogate escapes by the OS layer) shown with \\x escapes."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -218,7 +179,7 @@ def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Pat
                 evidence=hit.evidence,
                 references=meta.references,
                 fingerprint=fingerprint(meta.id, app_path, key, occurrence),
-                suppressed=_inline_suppression(index.get(hit.path), hit.line, meta.id),
+                suppressed=inline_suppression(index.get(hit.path), hit.line, meta.id),
             )
         )
     return out
@@ -643,6 +604,11 @@ def _scan(
                 stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + seconds
                 findings.extend(_to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app))
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
+        commented = [f for f in index.files.values() if f.is_source or f.name.startswith(".env")]
+        stats.warnings.extend(
+            f"{display_path(_rel_to_root(prefix, w.rel))}:{w.line}: {w.message}"
+            for w in ignore_warnings(commented, frozenset(registry()))
+        )
         stats.skipped.update(index.stats)
     stats.files_seen = walk_stats.files_seen
     stats.skipped.update(walk_stats.skipped)
