@@ -2,13 +2,19 @@
 
 Rules carry their doc page as help text; results carry stable `partialFingerprints`; baselined and
 inline-ignored findings stay in the log with `suppressions` instead of being dropped, so that the
-code-scanning UI shows them as dismissed rather than fixed.
+code-scanning UI shows them as dismissed rather than fixed. Locations are percent-encoded URIs relative
+to the root of the git work tree holding the scanned folder (`%SRCROOT%`), because code scanning reads a
+relative uri from the repository root whatever folder was scanned; outside a work tree they are relative
+to the scanned folder. Only locations move: fingerprints are those of the findings (and of baselines).
 """
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from leakline import __version__
 from leakline.findings import Finding, Severity
@@ -21,6 +27,21 @@ FINGERPRINT_KEY = "leakline/v1"
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 # GitHub sorts code-scanning alerts by this CVSS-like number.
 _SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
+SRCROOT = "%SRCROOT%"
+# What RFC 3986 allows unencoded in a path besides letters, digits and `-._~`: Next.js route groups `(shop)` and
+# parallel routes `@modal` stay readable; `[id]`, spaces and `%` are encoded. `:` is encoded too, since in the
+# first segment of a relative reference it would read as a URI scheme.
+_PATH_SAFE = "/!$&'()*+,;=@"
+
+
+def work_tree_root(folder: Path) -> Path | None:
+    """The nearest folder at or above `folder` holding `.git`: a directory, or a file as in linked worktrees
+    and submodules. Read from the file system, not from `git`, which CI images may lack."""
+    for candidate in (folder, *folder.parents):
+        marker = candidate / ".git"
+        if marker.is_dir() or marker.is_file():
+            return candidate
+    return None
 
 
 def _rule_descriptor(rule_id: str) -> dict[str, Any]:
@@ -44,7 +65,7 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
     }
 
 
-def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, uri_prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": rule_index,
@@ -53,7 +74,7 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": {"uri": uri_prefix + quote(f.path, safe=_PATH_SAFE), "uriBaseId": SRCROOT},
                     "region": {"startLine": f.line, "startColumn": f.column},
                 }
             }
@@ -70,6 +91,12 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
 def render(result: ScanResult, *, color: bool = False) -> str:
     rule_ids = sorted({f.rule for f in result.findings})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    # `result.root` is resolved, so it lies below the root found by walking up from it.
+    base = work_tree_root(result.root) or result.root
+    inside = result.root.relative_to(base)
+    # From the file system's bytes: a folder name that is not UTF-8 is encoded as it is, not as Python escapes it.
+    uri_prefix = quote(os.fsencode(inside.as_posix() + "/"), safe=_PATH_SAFE) if inside.parts else ""
+    base_uri = base.as_uri()
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -84,8 +111,8 @@ def render(result: ScanResult, *, color: bool = False) -> str:
                         "rules": [_rule_descriptor(r) for r in rule_ids],
                     }
                 },
-                "originalUriBaseIds": {"%SRCROOT%": {"uri": result.root.as_uri() + "/"}},
-                "results": [_result(f, index[f.rule]) for f in result.findings],
+                "originalUriBaseIds": {SRCROOT: {"uri": base_uri if base_uri.endswith("/") else base_uri + "/"}},
+                "results": [_result(f, index[f.rule], uri_prefix) for f in result.findings],
                 "columnKind": "unicodeCodePoints",
             }
         ],
