@@ -212,3 +212,38 @@ def test_export_refuses_an_existing_output_without_calling_it_a_key(populated: t
     assert refused.stderr == (f"error: {existing}: already exists; refusing to overwrite an earlier export\n"
                               "hint: choose another path for -o\n")
     assert existing.read_bytes() == b"an earlier export\n"
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_key_file_others_can_read_is_refused_before_anything_is_written(
+    populated: tuple[Path, Path], mode: int
+) -> None:
+    log, key = populated
+    key.chmod(mode)
+    before = {path.name: path.read_bytes() for path in log.iterdir()}
+    expected = f"error: {key}: mode {mode:04o} lets others read the key; it must be 0600\nhint: chmod 600 {key}\n"
+    for command in (
+        ("append", "--log", str(log), "--key", str(key), "--kind", "note", "--actor", "a", "--json", "{}"),
+        ("show", str(log), "--key", str(key)),
+        ("export", str(log), "--key", str(key)),
+        ("verify", str(log), "--key", str(key)),
+    ):
+        refused = leakline("audit", *command)
+        assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", expected), command
+    assert {path.name: path.read_bytes() for path in log.iterdir()} == before
+    key.chmod(0o400)  # read-only for its owner is as private as 0600
+    assert leakline("audit", "show", str(log), "--key", str(key)).returncode == 0
+
+
+def test_rotation_refuses_a_new_key_file_others_can_read(populated: tuple[Path, Path], tmp_path: Path) -> None:
+    log, key = populated
+    new = tmp_path / "new.key"
+    invoke("keygen", str(new))
+    new.chmod(0o644)
+    before = {path.name: path.read_bytes() for path in log.iterdir()}
+    refused = leakline("audit", "rotate-key", str(log), "--key", str(key), "--new-key", str(new))
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        f"error: {new}: mode 0644 lets others read the key; it must be 0600\nhint: chmod 600 {new}\n",
+    )
+    assert {path.name: path.read_bytes() for path in log.iterdir()} == before

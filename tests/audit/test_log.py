@@ -273,6 +273,7 @@ def test_key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(KeyFileError, match="refusing to overwrite"):
         generate_key_file(path)
     bad = tmp_path / "bad.key"
+    bad.touch(mode=0o600)  # a key file others can read is refused before it is parsed
     bad.write_text('{"format": "leakline-audit-key",\n "version": 1,, }')
     with pytest.raises(KeyFileError, match="not valid JSON at byte offset 47"):
         load_key_file(bad)
@@ -281,6 +282,23 @@ def test_key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_key_file(bad)
     with pytest.raises(KeyFileError, match="no such key file"):
         load_key_file(tmp_path / "missing.key")
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError) as loose:
+        load_key_file(path)
+    assert (loose.value.message, loose.value.hint) == (
+        f"{path}: mode 0644 lets others read the key; it must be 0600",
+        f"chmod 600 {path}",
+    )
+    spaced = tmp_path / "my keys" / "audit.key"
+    spaced.parent.mkdir()
+    generate_key_file(spaced)
+    spaced.chmod(0o640)
+    with pytest.raises(KeyFileError) as quoted:
+        load_key_file(spaced)
+    assert quoted.value.hint == f"chmod 600 '{spaced}'"  # pasted into a shell, it names this file
+    with pytest.raises(KeyFileError, match="not a regular file"):
+        load_key_file(tmp_path)
+    path.chmod(0o600)
     monkeypatch.delenv(KEY_ENV_VAR, raising=False)
     with pytest.raises(KeyFileError, match=KEY_ENV_VAR):
         load_keys(None)

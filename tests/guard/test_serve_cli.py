@@ -125,6 +125,16 @@ def test_a_missing_audit_key_file_stops_serve_naming_the_key(tmp_path: Path) -> 
     )
 
 
+def test_an_audit_key_file_others_can_read_stops_serve_naming_the_key(tmp_path: Path) -> None:
+    _gateway_toml(tmp_path)
+    (tmp_path / "audit.key").chmod(0o644)
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: audit.key: audit.key: mode 0644 lets others read the key; it must be 0600\n"
+        "hint: chmod 600 audit.key\n"
+    )
+    assert not (tmp_path / "audit").exists() and not (tmp_path / "audit-eu").exists()
+
+
 def test_an_audit_sink_that_cannot_be_created_stops_serve_naming_the_sink(tmp_path: Path) -> None:
     _gateway_toml(tmp_path)
     (tmp_path / "audit-eu").write_text("a file where the sink's directory should be\n", encoding="utf-8")

@@ -6,7 +6,9 @@ environment variable, or, through `KeyWrapper`/`KeyUnwrapper`, a KMS). It wraps 
 data key, so old records stay readable. Each writer *epoch* encrypts under its own key derived from
 the data key with HKDF-SHA256 (salt: log id, info: epoch number), which is what makes the
 deterministic per-epoch nonce counters safe. Checkpoints are signed with Ed25519 through
-`CheckpointSigner`. Key material never appears in messages; keys are shown by their id only.
+`CheckpointSigner`. Key material never appears in messages; keys are shown by their id only. A key
+file must be a regular file that only its owner can access (`read_private_file`, which the weights
+key files share), and is written with mode 0600 (`write_private_file`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
+import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from leakline.audit.errors import KeyFileError, KeyMismatch
 from leakline.audit.format import NONCE_SIZE, PUBLIC_KEY_SIZE
+from leakline.errors import LeaklineError
 
 KEY_ENV_VAR = "LEAKLINE_AUDIT_KEY"
 KEY_FILE_FORMAT = "leakline-audit-key"
@@ -37,6 +42,8 @@ DATAKEY_FILE_FORMAT = "leakline-audit-datakey"
 KEY_FILE_VERSION = 1
 KEY_SIZE = 32
 KEY_FILE_MODE = 0o600
+MAX_KEY_FILE_BYTES = 4096
+_UNSAFE_MODE_BITS = stat.S_IRWXG | stat.S_IRWXO
 
 _EPOCH_KEY_INFO = b"leakline-audit v1 epoch key"
 _KEY_CHECK_INFO = b"leakline-audit v1 key check"
@@ -221,15 +228,45 @@ def _parse_key_text(text: bytes, source: str) -> AuditKeys:
     return parse_keys(material, source=source)
 
 
-def load_key_file(path: Path) -> AuditKeys:
+def read_private_file(
+    path: Path, *, error: type[LeaklineError], missing_hint: str, holds: str, max_bytes: int = MAX_KEY_FILE_BYTES
+) -> bytes:
+    """The bytes of a key file, refused (as `error`) unless it is a regular file only its owner can access.
+
+    The mode is read from the opened file, not from the path, so a file swapped in between the check and
+    the read cannot slip through. `holds` names what the file should be, for the size refusal."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        raise KeyFileError(
-            f"{path}: no such key file", hint="create one with `leakline audit keygen KEYFILE`"
-        ) from None
+        raise error(f"{path}: no such key file", hint=missing_hint) from None
     except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot open: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{path}: not a regular file")
+        if info.st_mode & _UNSAFE_MODE_BITS:
+            raise error(
+                f"{path}: mode {stat.S_IMODE(info.st_mode):04o} lets others read the key; it must be 0600",
+                hint=f"chmod 600 {shlex.quote(str(path))}",
+            )
+        data = os.read(fd, max_bytes + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise error(f"{path}: larger than {max_bytes} bytes; not {holds}")
+    return data
+
+
+def load_key_file(path: Path) -> AuditKeys:
+    raw = read_private_file(
+        path,
+        error=KeyFileError,
+        missing_hint="create one with `leakline audit keygen KEYFILE`",
+        holds="an audit key file",
+    )
     return _parse_key_text(raw, str(path))
 
 

@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from leakline.audit.keys import read_private_file
 from leakline.weights.errors import KeyFileError
 from leakline.weights.format import KEY_SIZE, derive_key_id
 
@@ -29,7 +29,6 @@ KEYFILE_VERSION = 1
 KEYFILE_MODE = 0o600
 ED25519_KEY_SIZE = 32
 MAX_KEYFILE_BYTES = 4096
-_UNSAFE_MODE_BITS = stat.S_IRWXG | stat.S_IRWXO
 
 
 @dataclass(frozen=True)
@@ -144,24 +143,11 @@ def parse_keyfile(data: bytes, *, path: Path) -> WeightsKey:
 
 def load_keyfile(path: Path) -> WeightsKey:
     """Read a key file, refusing one that group or others can access."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: no such key file", hint="create one with `leakline weights keygen`") from None
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot open: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(f"{path}: not a regular file")
-        if info.st_mode & _UNSAFE_MODE_BITS:
-            raise KeyFileError(
-                f"{path}: mode {stat.S_IMODE(info.st_mode):04o} lets others read the key; it must be 0600",
-                hint=f"chmod 600 {path}",
-            )
-        data = os.read(fd, MAX_KEYFILE_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_KEYFILE_BYTES:
-        raise KeyFileError(f"{path}: larger than {MAX_KEYFILE_BYTES} bytes; not a weights key file")
+    data = read_private_file(
+        path,
+        error=KeyFileError,
+        missing_hint="create one with `leakline weights keygen`",
+        holds="a weights key file",
+        max_bytes=MAX_KEYFILE_BYTES,
+    )
     return parse_keyfile(data, path=path)
