@@ -247,3 +247,28 @@ def test_rotation_refuses_a_new_key_file_others_can_read(populated: tuple[Path, 
         f"error: {new}: mode 0644 lets others read the key; it must be 0600\nhint: chmod 600 {new}\n",
     )
     assert {path.name: path.read_bytes() for path in log.iterdir()} == before
+
+
+def test_rotation_to_the_current_key_is_refused_and_leaves_the_log_untouched(
+    populated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from leakline.audit.keys import load_key_file
+
+    log, key = populated
+    copy = tmp_path / "copy.key"
+    shutil.copy(key, copy)  # keeps the mode: 0600
+    before = {path.name: path.read_bytes() for path in log.iterdir()}
+    kek = load_key_file(key).wrapper.key_id
+    for new in (key, copy):
+        refused = leakline("audit", "rotate-key", str(log), "--key", str(key), "--new-key", str(new))
+        assert (refused.returncode, refused.stdout, refused.stderr) == (
+            2,
+            "",
+            f"error: {new}: same key-encryption key ({kek}) as the current key {key}; rotating to it would change "
+            "nothing, and the old key would still open the log\n"
+            "hint: create a new key file with `leakline audit keygen NEWKEY` and pass it as --new-key\n",
+        )
+    assert {path.name: path.read_bytes() for path in log.iterdir()} == before
+    assert "called the DPO" in invoke("show", str(log), "--key", str(key)).output  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from leakline.audit.errors import (
     RecordTooLarge,
     ResidencyRefused,
 )
-from leakline.audit.keys import KEY_ENV_VAR, generate_key_file, load_key_file, load_keys
+from leakline.audit.keys import KEY_ENV_VAR, generate_key_file, load_key_file, load_keys, parse_keys
 from leakline.audit.log import AuditLog, CommitPolicy, read_data_key
 from leakline.audit.rotate import rotate_keys
 from leakline.audit.verify import Record, parse_header, verify_log
@@ -263,6 +263,29 @@ def test_rotation_rewraps_and_hands_over_signing(tmp_path: Path) -> None:
     with AuditLog.open(directory, other_keys(), policy=quiet_policy()) as log:
         log.append(kind="after", actor="a")
     assert verify_log(directory).uncovered_records == 0
+
+
+def test_rotating_to_the_same_key_encryption_key_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    from tests.audit.helpers import FIXED_KEY_MATERIAL, OTHER_KEY_MATERIAL
+
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        log.append(kind="before", actor="a")
+    before = {path.name: path.read_bytes() for path in directory.iterdir()}
+    # The same key, and the same KEK beside another signing key: either way the old key would still open the log.
+    new_signer_only = parse_keys(
+        {**FIXED_KEY_MATERIAL, "signing_key": OTHER_KEY_MATERIAL["signing_key"]}, source="signer-only.key"
+    )
+    for new in (parse_keys(dict(FIXED_KEY_MATERIAL), source="copy.key"), new_signer_only):
+        with pytest.raises(AuditUsageError) as refused:
+            rotate_keys(directory, fixed_keys(), new)
+        assert refused.value.exit_code == 2
+        assert refused.value.message == (
+            f"{new.source}: same key-encryption key ({fixed_keys().wrapper.key_id}) as the current key fixed; "
+            "rotating to it would change nothing, and the old key would still open the log"
+        )
+        assert refused.value.hint == "create a new key file with `leakline audit keygen NEWKEY` and pass it as --new-key"
+    assert {path.name: path.read_bytes() for path in directory.iterdir()} == before
 
 
 def test_key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
