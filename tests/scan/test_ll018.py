@@ -1,11 +1,12 @@
 """LL018 edge cases beyond the fixture pair: IPv6, 0.0.0.0, uppercase schemes, axios and AI SDK providers,
-property assignments, URLs with credentials (never shown), run-time hosts."""
+property assignments, URLs with credentials (never shown), run-time hosts; and what a finding shows of the
+endpoint: scheme, the kind of host and the port, never the internal address."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from leakline.findings import Finding
+from leakline.findings import Finding, fingerprint
 from leakline.scan.engine import scan
 
 PACKAGE = '{"dependencies":{"next":"15.3.2"}}'
@@ -37,8 +38,8 @@ def test_env_values_ipv6_unspecified_and_credentials(tmp_path: Path) -> None:
         },
     )
     assert [(f.path, f.line, f.evidence) for f in _findings(app)] == [
-        (".env.production", 1, "OLLAMA_HOST=http://[fd00::5]:11434"),
-        (".env.production", 3, "VLLM_URL=http://gpu.lan:8000"),
+        (".env.production", 1, "OLLAMA_HOST=http://[fd00:…]:11434"),
+        (".env.production", 3, "VLLM_URL=http://….lan:8000"),
     ]
 
 
@@ -61,7 +62,51 @@ def test_code_clients_and_http_calls(tmp_path: Path) -> None:
         },
     )
     assert [(f.line, f.column, f.evidence) for f in _findings(app)] == [
-        (3, 46, "http://10.1.2.3:8000"),
-        (5, 19, "http://inference-7.lan"),
-        (6, 47, "http://10.1.2.4:8000"),
+        (3, 46, "http://10.…:8000"),
+        (5, 19, "http://….lan"),
+        (6, 47, "http://10.…:8000"),
     ]
+
+
+def test_message_and_evidence_show_the_kind_of_host_not_the_address(tmp_path: Path) -> None:
+    """The scheme is the finding; the first octet (the private range), an IPv6 prefix or a host name's last label
+    (`.lan`, `.internal`: the kind of network) and the port (which server: 11434 is Ollama) say what it is.
+    The rest of the address, which says where the model server is, is never shown."""
+    app = _app(
+        tmp_path,
+        {
+            ".env": (
+                "OLLAMA_HOST=http://10.77.31.9:11434\n"
+                "LLM_BASE_URL=http://a100-node-7.corp.internal:8000/v1\n"
+                "VLLM_URL=http://vllm-node:8000\n"
+                "INFERENCE_URL=http://[fd12:3456::9]/v1/chat/completions\n"
+                "MODEL_URL=http://[::ffff:192.168.44.20]:8080\n"
+            ),
+            "lib/llm.ts": "export const llmHost = 'http://172.18.9.41:11434';\n",
+        },
+    )
+    plaintext = "is reached over plaintext HTTP; prompts and outputs travel unencrypted"
+    assert [(f.path, f.line, f.message, f.evidence) for f in _findings(app)] == [
+        (".env", 1, f"LLM endpoint http://10.…:11434 {plaintext}", "OLLAMA_HOST=http://10.…:11434"),
+        (".env", 2, f"LLM endpoint http://….internal:8000 {plaintext}", "LLM_BASE_URL=http://….internal:8000"),
+        (".env", 3, f"LLM endpoint http://…:8000 {plaintext}", "VLLM_URL=http://…:8000"),
+        (".env", 4, f"LLM endpoint http://[fd12:…] {plaintext}", "INFERENCE_URL=http://[fd12:…]"),
+        (".env", 5, f"LLM endpoint http://[::ffff:192.…]:8080 {plaintext}", "MODEL_URL=http://[::ffff:192.…]:8080"),
+        ("lib/llm.ts", 1, f"LLM endpoint http://172.…:11434 {plaintext}", "http://172.…:11434"),
+    ]
+    from leakline.reports import json as json_report
+    from leakline.reports import sarif as sarif_report
+    from leakline.reports import text as text_report
+
+    result = scan(app, rule_ids=["LL018"])
+    for renderer in (json_report, sarif_report, text_report):
+        shown = renderer.render(result)
+        for address in ("77.31.9", "a100-node", "corp.internal", "vllm-node", "fd12:3456", "168.44", "18.9.41"):
+            assert address not in shown, (renderer.__name__, address)
+
+
+def test_fingerprints_are_those_baselines_already_hold(tmp_path: Path) -> None:
+    """Only what is shown is redacted: the fingerprint keeps its key, so findings baselined before stay baselined."""
+    app = _app(tmp_path, {".env": "OLLAMA_HOST=http://10.77.31.9:11434\n"})
+    [finding] = _findings(app)
+    assert finding.fingerprint == fingerprint("LL018", ".env", "OLLAMA_HOST http://10.77.31.9:11434")

@@ -8,16 +8,19 @@ LLM-ish variable (or any variable whose URL looks like an LLM API: Ollama's port
 ...), and on the code line of an `http://` string that is an LLM endpoint by shape, by the variable or
 property it is assigned to (`OLLAMA_HOST`, `llmUrl`), as the fallback of an LLM-ish `process.env` read,
 or as the `baseURL`/`host` option of an LLM client (`new OpenAI`, `new Ollama`, `createOpenAI`, ...).
-URLs whose host is only known at run time (`http://${host}`) are not reported.
+URLs whose host is only known at run time (`http://${host}`) are not reported. Findings show the scheme,
+the kind of host and the port (`http://10.…:11434`, `http://….internal:8000`), never the internal address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 from tree_sitter import Node
 
 from leakline.detectors.endpoints import Url, is_llm_name, looks_like_llm_url, plaintext_remote
+from leakline.findings import REDACTION_ELLIPSIS
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.rules.base import Hit, Rule
@@ -92,8 +95,31 @@ def _context_says_llm(node: Node) -> bool:
     return False
 
 
+def _host_kind(host: str) -> str:
+    """The part of a host that says what kind of network it is on, the rest elided: an IPv4 address's first octet
+    (`10.…`, the private range), an IPv6 address's first group (`[fd00:…]`, unique-local), a name's last label
+    (`….internal`, `….lan`; `…` for a bare service name such as `ollama`)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        return f"{REDACTION_ELLIPSIS}.{labels[-1]}" if len(labels) > 1 else REDACTION_ELLIPSIS
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"[::ffff:{_host_kind(str(address.ipv4_mapped))}]"
+        return f"[{address.exploded.split(':', 1)[0].lstrip('0') or '0'}:{REDACTION_ELLIPSIS}]"
+    return f"{host.split('.', 1)[0]}.{REDACTION_ELLIPSIS}"
+
+
+def shown(url: Url) -> str:
+    """The endpoint as a finding shows it: scheme, kind of host and port (the port tells which server, 11434 is
+    Ollama's). Not `redact`: the ends it keeps of a secret are, in an address, the parts naming the machine."""
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{_host_kind(url.host)}{port}"
+
+
 def _message(url: Url) -> str:
-    return f"LLM endpoint {url.origin} is reached over plaintext HTTP; prompts and outputs travel unencrypted"
+    return f"LLM endpoint {shown(url)} is reached over plaintext HTTP; prompts and outputs travel unencrypted"
 
 
 class LlmEndpointPlaintext(Rule):
@@ -108,7 +134,8 @@ class LlmEndpointPlaintext(Rule):
                 line=entry.line,
                 column=entry.column,
                 message=_message(url),
-                evidence=f"{entry.key}={url.origin}",
+                evidence=f"{entry.key}={shown(url)}",
+                # Unchanged since findings showed the whole origin: baselines hold fingerprints of these keys.
                 key=f"{entry.key} {url.origin}",
             )
         for f in index.sources:
@@ -128,7 +155,7 @@ class LlmEndpointPlaintext(Rule):
                     line=line + 1,
                     column=column + 1,
                     message=_message(url),
-                    evidence=url.origin,
+                    evidence=shown(url),
                     key=url.origin,
                 )
 
