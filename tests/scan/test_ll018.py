@@ -4,9 +4,11 @@ endpoint: scheme, the kind of host and the port, never the internal address."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from leakline.findings import Finding, fingerprint
+from leakline.scan.baseline import write_baseline
 from leakline.scan.engine import scan
 
 PACKAGE = '{"dependencies":{"next":"15.3.2"}}'
@@ -105,8 +107,33 @@ def test_message_and_evidence_show_the_kind_of_host_not_the_address(tmp_path: Pa
             assert address not in shown, (renderer.__name__, address)
 
 
-def test_fingerprints_are_those_baselines_already_hold(tmp_path: Path) -> None:
-    """Only what is shown is redacted: the fingerprint keeps its key, so findings baselined before stay baselined."""
-    app = _app(tmp_path, {".env": "OLLAMA_HOST=http://10.77.31.9:11434\n"})
-    [finding] = _findings(app)
-    assert finding.fingerprint == fingerprint("LL018", ".env", "OLLAMA_HOST http://10.77.31.9:11434")
+def test_fingerprints_hash_only_what_is_shown_and_old_baselines_still_match(tmp_path: Path) -> None:
+    """A committed baseline holds fingerprints: one of the whole address (10.x.x.x times a few ports) could be
+    brute-forced. The key is what the finding shows; a baseline written with the old key still suppresses it,
+    and rewriting the baseline drops the old hash."""
+    app = _app(
+        tmp_path,
+        {
+            ".env": "OLLAMA_HOST=http://10.77.31.9:11434\n",
+            "lib/llm.ts": 'export const base = "http://10.77.31.9:11434/v1/chat/completions";\n',
+        },
+    )
+    findings = _findings(app)
+    assert [(f.path, f.fingerprint) for f in findings] == [
+        (".env", fingerprint("LL018", ".env", "OLLAMA_HOST http://10.…:11434")),
+        ("lib/llm.ts", fingerprint("LL018", "lib/llm.ts", "http://10.…:11434")),
+    ]
+    old = [
+        (".env", fingerprint("LL018", ".env", "OLLAMA_HOST http://10.77.31.9:11434")),
+        ("lib/llm.ts", fingerprint("LL018", "lib/llm.ts", "http://10.77.31.9:11434")),
+    ]
+    baseline = tmp_path / "old-baseline.json"
+    entries = [{"rule": "LL018", "path": path, "fingerprint": fp} for path, fp in old]
+    baseline.write_text(json.dumps({"version": 1, "findings": entries}), encoding="utf-8")
+    result = scan(app, rule_ids=["LL018"], baseline_path=baseline)
+    assert [(f.path, f.suppressed) for f in result.findings] == [(".env", "baseline"), ("lib/llm.ts", "baseline")]
+
+    write_baseline(baseline, result.findings, None)
+    written = json.loads(baseline.read_text(encoding="utf-8"))["findings"]
+    assert sorted(e["fingerprint"] for e in written) == sorted(f.fingerprint for f in findings)
+    assert scan(app, rule_ids=["LL018"], baseline_path=baseline).active == []

@@ -26,10 +26,12 @@ class Baseline:
     def _keys(self) -> frozenset[tuple[str, str]]:
         return frozenset((rule, fp) for rule, _, fp in self.entries)
 
-    def contains(self, finding: Finding) -> bool:
+    def contains(self, finding: Finding, legacy_fingerprint: str | None = None) -> bool:
+        """Whether the baseline accepts `finding`, by its fingerprint or by the one an older leakline gave it."""
         # Fingerprints already include the path inside the app, so a baseline written when scanning an app
         # also matches when its monorepo is scanned (where the displayed path has a prefix).
-        return (finding.rule, finding.fingerprint) in self._keys
+        keys = self._keys
+        return (finding.rule, finding.fingerprint) in keys or (finding.rule, legacy_fingerprint) in keys
 
     @classmethod
     def load(cls, path: Path, create_command: str = "leakline scan PATH --write-baseline") -> Baseline:

@@ -156,9 +156,14 @@ def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: 
     return ProjectIndex(root=app, settings=settings, files=files, stats=counter)
 
 
-def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Path, app: Path) -> list[Finding]:
+def _to_findings(
+    meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Path, app: Path, legacy: dict[str, str]
+) -> list[Finding]:
+    """Findings for `hits`; `legacy` receives, for hits with a `legacy_key`, fingerprint -> the fingerprint an
+    older leakline gave them (baselines written then still match)."""
     out = []
     occurrences: Counter[tuple[str, str]] = Counter()
+    legacy_occurrences: Counter[tuple[str, str]] = Counter()
     prefix = app.relative_to(root).as_posix()  # once per rule, not a Path per hit
     for hit in sorted(hits, key=lambda h: (h.path, h.line, h.column)):
         path = display_path(_rel_to_root(prefix, hit.path))
@@ -167,6 +172,11 @@ def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Pat
         occurrences[(path, key)] += 1
         # Fingerprints use the path inside the app, so they match whether the app or its monorepo is scanned.
         app_path = display_path(hit.path)
+        fp = fingerprint(meta.id, app_path, key, occurrence)
+        if hit.legacy_key is not None:
+            before = legacy_occurrences[(path, hit.legacy_key)]
+            legacy_occurrences[(path, hit.legacy_key)] += 1
+            legacy[fp] = fingerprint(meta.id, app_path, hit.legacy_key, before)
         out.append(
             Finding(
                 rule=meta.id,
@@ -178,7 +188,7 @@ def _to_findings(meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Pat
                 message=hit.message,
                 evidence=hit.evidence,
                 references=meta.references,
-                fingerprint=fingerprint(meta.id, app_path, key, occurrence),
+                fingerprint=fp,
                 suppressed=inline_suppression(index.get(hit.path), hit.line, meta.id),
             )
         )
@@ -551,6 +561,7 @@ def _scan(
     rules = _SelectedRules(rule_ids if rule_ids is not None else available_rule_ids())
     scanned: list[ScannedApp] = []
     app_baselines: dict[str, Baseline] = {}
+    legacy: dict[str, str] = {}
     app_set = set(apps)
     for app in apps:
         settings = load_scan_settings(app / CONFIG_FILENAME)
@@ -582,7 +593,7 @@ def _scan(
                     progress(f"{meta.id} on {app.name}", n, len(local_rules))
                 rule = rules.get(meta)
                 hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
-                findings.extend(_to_findings(rule.meta, hits, index, root, app))
+                findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy))
             for meta in late:
                 rules.get(meta)  # imported while the workers run, not after them
             if progress is not None and sharded:
@@ -596,13 +607,13 @@ def _scan(
                 progress(f"{meta.id} on {app.name}", n, len(local_rules))
             rule = rules.get(meta)
             hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
-            findings.extend(_to_findings(rule.meta, hits, index, root, app))
+            findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy))
         _merge_outcomes(stats, outcomes)
         for outcome in outcomes:
             for rule in sharded:
                 seconds = outcome.seconds.get(rule.meta.id, 0.0)
                 stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + seconds
-                findings.extend(_to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app))
+                findings.extend(_to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app, legacy))
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         commented = [f for f in index.files.values() if f.is_source or f.name.startswith(".env")]
         stats.warnings.extend(
@@ -632,7 +643,7 @@ def _scan(
     for f in findings:
         owner = result.app_of(f)
         baseline = shared or (app_baselines.get(owner.prefix) if owner is not None else None)
-        if f.suppressed is None and baseline is not None and baseline.contains(f):
+        if f.suppressed is None and baseline is not None and baseline.contains(f, legacy.get(f.fingerprint)):
             f = f._replace(suppressed="baseline")
         marked.append(f)
     result.findings = marked

@@ -45,6 +45,9 @@ class Hit(NamedTuple):
     """Redacted text that identifies this hit across line shifts (for fingerprints); defaults to the message."""
     severity: Severity | None = None
     confidence: Confidence | None = None
+    legacy_key: str | None = None
+    """The key an older leakline derived this hit's fingerprint from, when the key has changed since: a
+    baseline written then still matches. Used for matching only; baselines are written with `key`."""
 
 
 class Rule(ABC):

@@ -135,8 +135,9 @@ class LlmEndpointPlaintext(Rule):
                 column=entry.column,
                 message=_message(url),
                 evidence=f"{entry.key}={shown(url)}",
-                # Unchanged since findings showed the whole origin: baselines hold fingerprints of these keys.
-                key=f"{entry.key} {url.origin}",
+                # A committed baseline holds this key's hash: the whole internal address would be a cheap guess.
+                key=f"{entry.key} {shown(url)}",
+                legacy_key=f"{entry.key} {url.origin}",
             )
         for f in index.sources:
             if HTTP_BYTES not in f.data() and b"HTTP://" not in f.data():
@@ -156,7 +157,8 @@ class LlmEndpointPlaintext(Rule):
                     column=column + 1,
                     message=_message(url),
                     evidence=shown(url),
-                    key=url.origin,
+                    key=shown(url),
+                    legacy_key=url.origin,
                 )
 
 
