@@ -98,6 +98,7 @@ def test_sarif_validates_against_the_oasis_schema(cli: Cli, make_app: Callable[.
                 "  console.log(answer);",
                 "  console.log(answer);\n  // leakline-ignore LL007: reviewed\n  console.info(answer);",
             )
+            + "// leakline-ignore LL07: a typo\n"
         },
         name="apps/store front",
     )
@@ -117,6 +118,12 @@ def test_sarif_validates_against_the_oasis_schema(cli: Cli, make_app: Callable[.
         {"kind": "inSource", "status": "accepted", "justification": "reviewed"}
     ]
     assert all(len(r["partialFingerprints"]["leakline/v1"]) == 32 for r in run["results"])
+    [typo] = run["invocations"][0]["toolExecutionNotifications"]
+    assert typo["level"] == "warning" and run["invocations"][0]["executionSuccessful"] is True
+    assert typo["message"]["text"].startswith("app/(shop)/api/chat/[id]/route.ts:")
+    assert typo["message"]["text"].endswith(
+        ": LL07 is not a leakline rule id (did you mean LL007?); `leakline rules` lists them"
+    )
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
     locations = [loc["physicalLocation"]["artifactLocation"] for r in run["results"] for loc in r["locations"]]
     assert {(loc["uri"], loc["uriBaseId"]) for loc in locations} == {

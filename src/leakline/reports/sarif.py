@@ -88,6 +88,14 @@ def _result(f: Finding, rule_index: int, uri_prefix: str) -> dict[str, Any]:
     return out
 
 
+def _invocation(result: ScanResult) -> dict[str, object]:
+    """Rule errors and warnings about the scanned code's leakline markup, where code scanning shows a tool's
+    own problems ("tool status"), not as results."""
+    notes = [{"level": "error", "message": {"text": f"rule error: {e}"}} for e in result.stats.rule_errors]
+    notes += [{"level": "warning", "message": {"text": w}} for w in result.stats.warnings]
+    return {"executionSuccessful": not result.stats.rule_errors, "toolExecutionNotifications": notes}
+
+
 def render(result: ScanResult, *, color: bool = False) -> str:
     rule_ids = sorted({f.rule for f in result.findings})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
@@ -113,6 +121,7 @@ def render(result: ScanResult, *, color: bool = False) -> str:
                 },
                 "originalUriBaseIds": {SRCROOT: {"uri": base_uri if base_uri.endswith("/") else base_uri + "/"}},
                 "results": [_result(f, index[f.rule], uri_prefix) for f in result.findings],
+                "invocations": [_invocation(result)],
                 "columnKind": "unicodeCodePoints",
             }
         ],
