@@ -565,3 +565,135 @@ def test_a_failed_delivery_points_at_queueing_again_or_recording_a_delivery_by_h
         "again: leakline incident send INC-1 msg_1, or deliver it another way and record it: "
         'leakline incident delivered INC-1 msg_1 --channel "HOW" --by NAME'
     ]
+
+
+_BROKEN_NOTICE = """{% block subject %}Breach {{ incident.id }}{% endblock %}
+{% block body %}
+{{ incident.nothing_here }}
+{% endblock %}
+"""
+_ACME_NOTICE = """{% extends "builtin/en/supervisory-authority.j2" %}
+{% block subject %}[Acme] {{ super() }}{% endblock %}
+"""
+
+
+def _leakline(*args: str) -> tuple[int, str, str]:
+    """Through the real entry point: stderr as a person sees it (warnings, then the error and its hint)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", *args], capture_output=True, text=True, check=False, timeout=120
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def _english_notice_override(env: Env, text: str) -> Path:
+    """`[notify] templates` with an English supervisory-authority notice (the UK's; Germany's stays German)."""
+    path = env.directory / "messages" / "en" / "supervisory-authority.j2"
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True)
+        with env.config.open("a", encoding="utf-8") as handle:
+            handle.write('\n[notify]\ntemplates = "messages"\n')
+    path.write_text(text, encoding="utf-8")
+    return path.resolve()
+
+
+def _fallback_report(incident: str, notices: list[str], failure: str) -> str:
+    warnings = "".join(
+        f"warning: {notice} (supervisory-authority): drafted with the built-in template: {failure}\n"
+        for notice in notices
+    )
+    count = f"{len(notices)} notice" + ("" if len(notices) == 1 else "s")
+    return (
+        f"{warnings}error: {incident}: {count} drafted with the built-in template: {failure}\n"
+        f"hint: everything else was assessed and stored; fix the template, then `leakline incident assess "
+        f"{incident}` drafts it again\n"
+    )
+
+
+def test_a_broken_notice_template_does_not_stop_new_facts_or_reassessment(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 100}))
+    incident = doc["id"]
+    broken = _english_notice_override(env, _BROKEN_NOTICE)
+    failure = f"{broken}:3: the context has no key 'incident.nothing_here'"
+    # The new facts add a UK duty (its notice is English: the broken template) and change the German one.
+    uk_too = facts_file(
+        env.directory, "uk.json", data__subjects=250, data__subjects_by_jurisdiction={"DE": 200, "GB": 50}
+    )
+    code, out, err = _leakline("incident", "facts", incident, "--facts", str(uk_too), "--config", config)
+    shown = _show(cli, env, incident)
+    assert shown["facts_version"] == 2
+    assert shown["obligations"] == assess(load_facts(str(uk_too)), now=datetime.now(UTC)).to_dict()["obligations"]
+    notices = {c["regime"]: c for c in shown["communications"] if c["kind"] == "supervisory-authority"}
+    de, uk = notices["gdpr-33"], notices["uk-gdpr-33"]
+    assert (code, out, err) == (
+        2,
+        f"{incident}: facts version 2, risk {shown['risk']}\n",
+        _fallback_report(incident, [uk["id"]], failure),
+    )
+    assert "Ungefähre Zahl der betroffenen Personen: 250" in de["body"] and de["template_fallback"] is None
+    assert (uk["state"], uk["template_fallback"]) == ("draft", failure)
+    builtin = f"Initial notification of a personal data breach (GDPR Art. 33) – Acme Shop GmbH – {incident}"
+    assert uk["subject"] == builtin  # the built-in English notice
+    fallbacks = [t["detail"] for t in shown["timeline"] if t["event"] == "message.template_fallback"]
+    assert fallbacks == [f"{uk['id']}: drafted with the built-in template: {failure}"]
+    # Every other duty of the new facts has its notice; none is missing.
+    required = {
+        (o["regime"], o["jurisdiction"])
+        for o in shown["obligations"]
+        if o["required"] and o["recipient"] != "internal-record"
+    }
+    assert {(c["regime"], c["jurisdiction"]) for c in shown["communications"] if c["regime"]} == required
+    # Reassessing with the template still broken says so again, and prints the obligations all the same.
+    code, out, err = _leakline("incident", "assess", incident, "--format", "json", "--config", config)
+    assert (code, err) == (2, _fallback_report(incident, [uk["id"]], failure))
+    assert json.loads(out)["obligations"] == _show(cli, env, incident)["obligations"]
+    # Fixed: the next reassessment drafts it with the override again, and succeeds.
+    _english_notice_override(env, _ACME_NOTICE)
+    code, _, err = _leakline("incident", "assess", incident, "--config", config)
+    assert (code, err) == (0, "")
+    fixed = next(c for c in _show(cli, env, incident)["communications"] if c["id"] == uk["id"])
+    assert (fixed["template_fallback"], fixed["subject"][:7]) == (None, "[Acme] ")
+
+
+def test_an_approved_notice_whose_template_breaks_is_not_kept_unchecked(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    _english_notice_override(env, _ACME_NOTICE)
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    incident = doc["id"]
+    uk = next(c for c in doc["communications"] if c["regime"] == "uk-gdpr-33")
+    assert uk["subject"].startswith("[Acme] ")
+    assert cli("incident", "approve", incident, uk["id"], "--by", "Dana", "--config", config)[0] == 0
+    broken = _english_notice_override(env, _BROKEN_NOTICE)
+    failure = f"{broken}:3: the context has no key 'incident.nothing_here'"
+    # Its text can no longer be checked against the facts: the approval is withdrawn, never kept blindly.
+    code, _, err = _leakline("incident", "assess", incident, "--config", config)
+    assert (code, err) == (2, _fallback_report(incident, [uk["id"]], failure))
+    shown = _show(cli, env, incident)
+    after = next(c for c in shown["communications"] if c["id"] == uk["id"])
+    assert (after["state"], after["approved_by"], after["template_fallback"]) == ("draft", None, failure)
+    withdrawn = [t["detail"] for t in shown["timeline"] if t["event"] == "message.approval_withdrawn"]
+    assert withdrawn == [
+        f"{uk['id']}: its template fails, so it cannot be checked against the current facts; approve again "
+        "(the approval by Dana no longer applies)"
+    ]
+    de = next(c for c in shown["communications"] if c["regime"] == "gdpr-33")
+    assert (de["state"], de["template_fallback"]) == ("draft", None)
+
+
+def test_an_approved_built_in_notice_keeps_its_approval_while_its_override_stays_broken(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    broken = _english_notice_override(env, _BROKEN_NOTICE)
+    failure = f"{broken}:3: the context has no key 'incident.nothing_here'"
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    incident = doc["id"]
+    uk = next(c for c in doc["communications"] if c["regime"] == "uk-gdpr-33")
+    assert uk["template_fallback"] == failure  # drafted with the built-in template when the incident opened
+    assert cli("incident", "approve", incident, uk["id"], "--by", "Dana", "--config", config)[0] == 0
+    # The built-in text it was approved with is what the same facts still give: the approval stands.
+    code, _, err = _leakline("incident", "assess", incident, "--config", config)
+    assert (code, err) == (2, _fallback_report(incident, [uk["id"]], failure))
+    after = next(c for c in _show(cli, env, incident)["communications"] if c["id"] == uk["id"])
+    assert (after["state"], after["approved_by"], after["body"]) == ("approved", "Dana", uk["body"])

@@ -17,6 +17,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from leakline.notify.drafting import Fallback
+
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="leakline.toml to read.")]
@@ -84,15 +86,36 @@ def open_command(
         typer.echo(warning, err=True)
 
 
-def template_warnings(doc: dict[str, Any]) -> list[str]:
-    """One line per message the built-in template drafted because a `[notify] templates` override failed."""
+def _fallback_warning(communication: str, kind: str, where: str) -> str:
     from leakline.notify.drafting import fallback_notice
 
+    return f"warning: {communication} ({kind}): {fallback_notice(where)}"
+
+
+def template_warnings(doc: dict[str, Any]) -> list[str]:
+    """One line per message the built-in template drafted because a `[notify] templates` override failed."""
     return [
-        f"warning: {c['id']} ({c['kind']}): {fallback_notice(c['template_fallback'])}"
+        _fallback_warning(c["id"], c["kind"], c["template_fallback"])
         for c in doc["communications"]
         if c["template_fallback"] is not None
     ]
+
+
+def report_fallbacks(incident_id: str, fallbacks: list[Fallback]) -> None:
+    """After a reassessment was stored and printed: a warning per notice that the built-in template drafted
+    in its place, then the error (a `TemplateError`, exit 2) naming each override that failed."""
+    from leakline.notify.render import TemplateError
+
+    if not fallbacks:
+        return
+    for fallback in fallbacks:
+        typer.echo(_fallback_warning(fallback.communication, fallback.kind, fallback.where), err=True)
+    failures = "; ".join(dict.fromkeys(fallback.where for fallback in fallbacks))
+    raise TemplateError(
+        f"{incident_id}: {_plural(len(fallbacks), 'notice')} drafted with the built-in template: {failures}",
+        hint="everything else was assessed and stored; fix the template, then "
+        f"`leakline incident assess {incident_id}` drafts {'it' if len(fallbacks) == 1 else 'them'} again",
+    )
 
 
 def _plural(count: int, word: str) -> str:
@@ -302,6 +325,7 @@ def facts_command(
     from leakline.obligations import load_facts
 
     parsed = load_facts(facts) if facts is not None else None
+    fallbacks: list[Fallback] = []
     with change(config) as (rt, session):
         if parsed is None:
             _echo_json(service.facts_versions(session, incident_id=incident_id))
@@ -315,9 +339,11 @@ def facts_command(
             actor=by,
             reason=reason,
             now=_now(),
+            fallbacks=fallbacks,
         )
         version, risk = incident.facts_version, incident.risk
     typer.echo(f"{incident_id}: facts version {version}, risk {risk}")
+    report_fallbacks(incident_id, fallbacks)
 
 
 @app.command("assess")
@@ -331,21 +357,29 @@ def assess_command(
     from leakline.incidents import service
     from leakline.incidents.runtime import change
 
+    fallbacks: list[Fallback] = []
     with change(config) as (rt, session):
         incident = service.reassess(
-            session, rt.settings, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now()
+            session,
+            rt.settings,
+            recorder=rt.recorder,
+            incident_id=incident_id,
+            actor=by,
+            now=_now(),
+            fallbacks=fallbacks,
         )
         assessment = dict(incident.assessment or {})
     if output is OutputFormat.JSON:
         _echo_json(assessment)
-        return
-    now = _now()
-    for o in assessment.get("obligations", []):
-        if o["required"]:
-            typer.echo(
-                f"{o['due_at'] or '—':22} {_left(o['due_at'], now):18} {o['regime']:10} "
-                f"{o['jurisdiction']:6} {o['recipient']}"
-            )
+    else:
+        now = _now()
+        for o in assessment.get("obligations", []):
+            if o["required"]:
+                typer.echo(
+                    f"{o['due_at'] or '—':22} {_left(o['due_at'], now):18} {o['regime']:10} "
+                    f"{o['jurisdiction']:6} {o['recipient']}"
+                )
+    report_fallbacks(incident_id, fallbacks)
 
 
 @app.command("approve")

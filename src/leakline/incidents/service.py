@@ -165,7 +165,7 @@ def _store_facts(
     reason: str,
     now: datetime,
     signal: dict[str, Any] | None = None,
-    builtin_fallback: bool = False,
+    fallbacks: list[drafting.Fallback] | None = None,
 ) -> None:
     """Keep a new facts version, recompute obligations, refresh the drafts that answer them."""
     incident.facts_version += 1
@@ -200,7 +200,7 @@ def _store_facts(
         now=now,
         context_facts=facts_data,
         signal=signal,
-        builtin_fallback=builtin_fallback,
+        fallbacks=fallbacks,
     )
 
 
@@ -215,8 +215,10 @@ def _assess(
     now: datetime,
     context_facts: dict[str, Any] | None = None,
     signal: dict[str, Any] | None = None,
-    builtin_fallback: bool = False,
+    fallbacks: list[drafting.Fallback] | None = None,
 ) -> None:
+    """Assess the facts and bring the obligations' drafts in line; a notice whose `[notify] templates`
+    override fails is drafted with the built-in template and appended to `fallbacks`, the others as usual."""
     assessment = assess(facts, now=now).to_dict()
     incident.assessment = assessment
     incident.risk = assessment["risk"]
@@ -243,7 +245,7 @@ def _assess(
         context=incident_context(session, incident, facts=context_facts, signal=signal),
         now=now,
         actor=actor,
-        builtin_fallback=builtin_fallback,
+        fallbacks=fallbacks,
     )
 
 
@@ -336,7 +338,6 @@ def open_incident(
             reason="initial",
             now=now,
             signal=signal,
-            builtin_fallback=True,
         )
     drafting.draft_internal(
         session,
@@ -364,18 +365,39 @@ def amend_facts(
     actor: str,
     reason: str,
     now: datetime,
+    fallbacks: list[drafting.Fallback] | None = None,
 ) -> Incident:
+    """Keep a new version of the facts and reassess; `fallbacks` as for `reassess`."""
     incident = open_for_change(session, incident_id=incident_id)
     _store_facts(
-        session, settings, recorder=recorder, incident=incident, facts=facts, actor=actor, reason=reason, now=now
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        facts=facts,
+        actor=actor,
+        reason=reason,
+        now=now,
+        fallbacks=fallbacks,
     )
     return incident
 
 
 def reassess(
-    session: Session, settings: Settings, *, recorder: Recorder, incident_id: str, actor: str, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    actor: str,
+    now: datetime,
+    fallbacks: list[drafting.Fallback] | None = None,
 ) -> Incident:
-    """Run the obligations engine again on the current facts (deadlines' urgency moves with the clock)."""
+    """Run the obligations engine again on the current facts (deadlines' urgency moves with the clock).
+
+    A `[notify] templates` override that fails holds back no notice: the message is drafted with the
+    built-in template, recorded (`message.template_fallback`) and appended to `fallbacks`, so that the
+    caller reports it once everything else is stored."""
     incident = open_for_change(session, incident_id=incident_id)
     facts = _current_facts(session, incident)
     if facts is None:
@@ -391,6 +413,7 @@ def reassess(
         facts=parse_facts(facts, source=f"{incident_id} facts v{incident.facts_version}"),
         actor=actor,
         now=now,
+        fallbacks=fallbacks,
     )
     return incident
 

@@ -5,7 +5,9 @@ routes it to; per internal contact (compliance and DPO at once, the owner team o
 from `[owners]`, the executives when the risk is high) one message per configured channel. Text comes
 from `leakline.notify.render` and is stored with the message, so what was approved is what is sent.
 Messages to authorities and data subjects start as drafts that need approval; internal alerts are
-queued in the outbox at once, in the caller's transaction.
+queued in the outbox at once, in the caller's transaction. A `[notify] templates` override that fails
+while notices are (re)drafted gives way to the built-in template for that message only, so that one
+broken file never holds back the other notices; the caller is told which messages (`Fallback`).
 """
 
 from __future__ import annotations
@@ -147,6 +149,16 @@ class Text:
     body: str
     fallback: str | None = None
     """`<file>:<line>: <error>` of the `[notify] templates` override that failed, or None."""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """A message the built-in template drafted in this pass because its override failed."""
+
+    communication: str
+    kind: str
+    where: str
+    """`<file>:<line>: <error>` of the override (values it failed on replaced by '…')."""
 
 
 def render_message(
@@ -445,11 +457,13 @@ def sync_obligation_drafts(
     context: IncidentContext,
     now: datetime,
     actor: str,
-    builtin_fallback: bool = False,
+    fallbacks: list[Fallback] | None = None,
 ) -> None:
     """After (re)assessment: draft messages for new duties, refresh unapproved drafts, withdraw stale ones,
-    and route messages drafted before their `[authorities.XX]` address was configured; `builtin_fallback`
-    as for `render_message`."""
+    and route messages drafted before their `[authorities.XX]` address was configured.
+
+    A message whose override template fails is drafted with the built-in one (as `render_message` with
+    `builtin_fallback`) and appended to `fallbacks`; every other message is drafted as usual."""
     assessment = incident.assessment or {"obligations": []}
     wanted: dict[str, dict[str, Any]] = {}
     for obligation in assessment["obligations"]:
@@ -458,6 +472,7 @@ def sync_obligation_drafts(
     existing = session.scalars(
         select(Communication).where(Communication.incident_id == incident.id, Communication.obligation_key.is_not(None))
     ).all()
+    failed: list[Fallback] = fallbacks if fallbacks is not None else []
     seen: set[str] = set()
     for comm in existing:
         key = comm.obligation_key or ""
@@ -490,21 +505,29 @@ def sync_obligation_drafts(
                 obligation=obligation,
                 recipient={"name": comm.recipient, "kind": comm.kind, "role": comm.role},
                 now=moment,
-                builtin_fallback=builtin_fallback,
+                builtin_fallback=True,
             )
 
         if comm.state == CommState.APPROVED:
             # Rendered as of the moment the approved text was, only the facts can make it differ (the
             # notices print their own date). An approval covers the words approved, not newer ones.
             then = text_at(comm.rendered_at or comm.created_at)
-            if (then.subject, then.body) == (comm.subject, comm.body):
+            if then.fallback is not None and comm.template_fallback is None:
+                # The approved words came from the override that now fails: whether the facts change them
+                # cannot be told, and an unchecked approval must not stand.
+                reason = "its template fails, so it cannot be checked against the current facts; approve again"
+            elif (then.subject, then.body) == (comm.subject, comm.body):
+                if then.fallback is not None:
+                    failed.append(Fallback(comm.id, comm.kind, then.fallback))
                 continue
+            else:
+                reason = "facts changed; approve again"
             _back_to_draft(
                 session,
                 recorder=recorder,
                 comm=comm,
                 event="message.approval_withdrawn",
-                reason="facts changed; approve again",
+                reason=reason,
                 now=now,
                 actor=actor,
             )
@@ -517,6 +540,8 @@ def sync_obligation_drafts(
         comm.template_fallback = text.fallback
         if noted:
             note_fallback(session, recorder=recorder, comm=comm, now=now, actor=actor)
+        if text.fallback is not None:
+            failed.append(Fallback(comm.id, comm.kind, text.fallback))
     for key, obligation in wanted.items():
         if key in seen:
             continue
@@ -524,7 +549,7 @@ def sync_obligation_drafts(
         if kind is None:
             continue
         channel, to = route(settings, obligation["jurisdiction"], obligation["recipient"])
-        add_communication(
+        comm = add_communication(
             session,
             settings,
             recorder=recorder,
@@ -542,5 +567,7 @@ def sync_obligation_drafts(
             obligation=obligation,
             now=now,
             actor=actor,
-            builtin_fallback=builtin_fallback,
+            builtin_fallback=True,
         )
+        if comm.template_fallback is not None:
+            failed.append(Fallback(comm.id, comm.kind, comm.template_fallback))
