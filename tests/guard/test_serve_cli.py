@@ -213,7 +213,7 @@ def test_serve_help_says_what_the_demo_is_and_what_each_option_does(tmp_path: Pa
         "Address to listen on (0.0.0.0 or :: for every interface).",
         "A demo: generated configuration and keys in a fresh /tmp/leakline-demo-* directory, in front of a scripted "
         "upstream that leaks on purpose. Not for production.",
-        "Worker processes (each keeps its own /metrics counters).",
+        "Worker processes; /metrics sums their counters, whichever worker answers.",
     ):
         assert expected in text, text
 

@@ -86,6 +86,8 @@ class GatewayMetrics:
             "Whether the region's upstream answered the last readiness check (1) or not (0)",
             ["region"],
             registry=None,
+            # With `--workers N` each worker checks on its own: the last check, whichever worker made it.
+            multiprocess_mode="mostrecent",
         )
         # labels() takes a lock and builds a tuple each time; the children are few and kept here.
         self._children: dict[tuple[Any, ...], Any] = {}

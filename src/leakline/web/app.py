@@ -25,6 +25,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -214,9 +216,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body["status"] = "not_ready"
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    custom: list[Collector] = []
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(registry).decode("utf-8"), media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(metrics_text(registry, custom).decode("utf-8"), media_type=CONTENT_TYPE_LATEST)
 
     for module_name, factory_name in ROUTERS.values():
         factory = getattr(importlib.import_module(module_name), factory_name)
@@ -224,10 +228,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
         for collector in getattr(router, "collectors", ()):
             registry.register(collector)
+            if not isinstance(collector, MetricWrapperBase):
+                custom.append(collector)
         checks.update(getattr(router, "readiness_checks", {}))
         for path, methods, endpoint in getattr(router, "asgi_endpoints", ()):
             app.direct[path] = (frozenset(methods), endpoint)
     return app
+
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's own variable: set (by `leakline serve --workers N`) before a worker imports it, every
+counter, histogram and gauge of that worker lives in a file of this directory, one file per process."""
+
+
+def metrics_text(registry: CollectorRegistry, custom: list[Collector]) -> bytes:
+    """`/metrics`: this process's series; with the multi-process directory, every worker's summed instead.
+
+    The workers of `--workers N` share one port, so a scrape reaches whichever worker accepts it: its own
+    counters were its share only, and went down from one scrape to the next. `custom` are the collectors
+    that compute their values when scraped (not kept in the directory's files), answered by this worker."""
+    if not os.environ.get(MULTIPROCESS_ENV):
+        return generate_latest(registry)
+    from prometheus_client import multiprocess
+
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+    for collector in custom:
+        merged.register(collector)
+    return generate_latest(merged)
 
 
 GC_THRESHOLDS = (20_000, 20, 100)

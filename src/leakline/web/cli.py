@@ -10,7 +10,11 @@ from __future__ import annotations
 import copy
 import errno
 import os
+import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +33,9 @@ def serve(
     ] = Path(CONFIG_FILENAME),
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 or :: for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each keeps its own /metrics counters).")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; /metrics sums their counters, whichever worker answers.")
+    ] = 1,
     demo: Annotated[
         bool,
         typer.Option(
@@ -68,6 +74,30 @@ def serve(
     # would fail its start-up too, but only after binding and inside uvicorn's traceback.
     preflight(load_settings(config, required=config != Path(CONFIG_FILENAME)))
     os.environ[CONFIG_ENV] = str(config.resolve()) if config.exists() else ""
+    with _shared_metrics(workers):
+        _run(uvicorn, host, port, workers)
+
+
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each keeps its Prometheus series (prometheus_client's
+    multi-process mode), so that /metrics answers the sum; removed when serve stops. An operator's own
+    PROMETHEUS_MULTIPROC_DIR is used as it is (and left in place)."""
+    from leakline.web.app import MULTIPROCESS_ENV
+
+    if workers < 2 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="leakline-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder  # read by each worker when it first imports prometheus_client
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(uvicorn: Any, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "leakline.web.app:create_app_from_env",
         factory=True,
