@@ -27,7 +27,10 @@ KEYS = {
 }
 
 
-def write_settings(tmp: Path, upstream_eu: str, upstream_us: str, **gateway: Any) -> Settings:
+def write_settings(
+    tmp: Path, upstream_eu: str, upstream_us: str, *, clients: list[dict[str, Any]] | None = None, **gateway: Any
+) -> Settings:
+    """Two regions (eu, us), audit sinks, a corpus and `[gateway]` overrides; `clients` replaces the test keys."""
     from leakline.audit.keys import generate_key_file
 
     key = tmp / "audit.key"
@@ -73,6 +76,8 @@ def write_settings(tmp: Path, upstream_eu: str, upstream_us: str, **gateway: Any
         },
         "database": {"url": f"sqlite:///{tmp / 'leakline.db'}"},
     }
+    if clients is not None:
+        data["clients"] = clients
     data["sanitize"] = {"canaries": [DEMO_CANARY], "protected_corpus": [str(corpus)]}
     return parse_settings(data, source=str(tmp / "leakline.toml"))
 

@@ -65,7 +65,30 @@ def test_issue_toml_shape_is_accepted() -> None:
         ),
         (
             {"clients": [{"name": "a"}]},
-            "leakline.toml: clients.0: give exactly one of key_sha256 or key_env, got a table",
+            "leakline.toml: clients.0: give key_sha256 or key_env (or both, during a key rotation), got a table",
+        ),
+        (
+            {"clients": [{"name": "a", "key_sha256": ["a" * 64, "XYZ"]}]},
+            "leakline.toml: clients.0.key_sha256.1: expected the SHA-256 of the key as 64 lowercase hex digits "
+            "(printf %s \"$KEY\" | sha256sum), got 'XYZ'",
+        ),
+        (
+            {"clients": [{"name": "a", "key_sha256": 7}]},
+            "leakline.toml: clients.0.key_sha256: expected the SHA-256 of the key as 64 lowercase hex digits, or "
+            "an array of them (several keys during a rotation), got 7",
+        ),
+        (
+            {"clients": [{"name": "a", "key_sha256": []}]},
+            "leakline.toml: clients.0: give key_sha256 or key_env (or both, during a key rotation), got a table",
+        ),
+        (
+            {"clients": [{"name": "a", "key_env": ["STOREFRONT_KEY", 7]}]},
+            "leakline.toml: clients.0.key_env.1: expected a string, got 7",
+        ),
+        (
+            {"clients": [{"name": "a", "key_env": {"name": "STOREFRONT_KEY"}}]},
+            "leakline.toml: clients.0.key_env: expected the name of an environment variable, or an array of them "
+            "(several keys during a rotation), got a table",
         ),
         (
             {"clients": [{"name": "a", "key_sha256": "XYZ"}]},
@@ -136,6 +159,62 @@ def test_unset_key_env_is_a_config_error() -> None:
     with pytest.raises(GatewayConfigError) as caught:
         KeyStore.from_settings([ClientSettings(name="b", key_env="NOPE")], environ={})
     assert caught.value.message == "leakline.toml: clients[0].key_env: environment variable 'NOPE' is unset or empty"
+
+
+def _client(**keys: Any) -> ClientSettings:
+    return parse_settings({"clients": [{"name": "storefront", **keys}]}, source="leakline.toml").clients[0]
+
+
+def test_a_client_holds_several_keys_during_a_rotation() -> None:
+    old, new, env_old, env_new = "sk-old-0123456789", "sk-new-0123456789", "sk-env-old-0123", "sk-env-new-0123"
+    by_digest = _client(key_sha256=[key_digest(old), key_digest(new)])
+    assert by_digest.key_sha256 == [key_digest(old), key_digest(new)] and by_digest.key_env == []
+    one = _client(key_sha256=key_digest(old))  # one string, as before
+    assert one.key_sha256 == [key_digest(old)]
+    both = _client(key_env=["STOREFRONT_KEY", "STOREFRONT_KEY_NEXT"], key_sha256=key_digest(new))
+    store = KeyStore.from_settings(
+        [by_digest, ClientSettings.model_validate({"name": "backoffice", "key_env": ["B_OLD", "B_NEW"]})],
+        environ={"B_OLD": env_old, "B_NEW": env_new},
+    )
+    # Every key names the same client; only the audit record says which of its keys was used.
+    assert [(c.name, c.key) for c in (store.authenticate(f"Bearer {k}") for k in (old, new, env_old, env_new))] == [
+        ("storefront", "key_sha256[0]"),
+        ("storefront", "key_sha256[1]"),
+        ("backoffice", "$B_OLD"),
+        ("backoffice", "$B_NEW"),
+    ]
+    assert store.authenticate(f"Bearer {old}") == store.authenticate(f"Bearer {new}")  # same permissions
+    mixed = KeyStore.from_settings([both], environ={"STOREFRONT_KEY": old, "STOREFRONT_KEY_NEXT": env_new})
+    assert {mixed.authenticate(f"Bearer {k}").key for k in (old, env_new, new)} == {
+        "$STOREFRONT_KEY",
+        "$STOREFRONT_KEY_NEXT",
+        "key_sha256[0]",
+    }
+    with pytest.raises(Unauthorized):
+        mixed.authenticate(f"Bearer {env_old}")
+
+
+def test_rotation_mistakes_are_config_errors_naming_the_key_and_index() -> None:
+    with pytest.raises(GatewayConfigError) as caught:
+        KeyStore.from_settings(
+            [_client(key_env=["STOREFRONT_KEY", "STOREFRONT_KEY_NEXT"])], environ={"STOREFRONT_KEY": "x"}
+        )
+    assert caught.value.message == (
+        "leakline.toml: clients[0].key_env[1]: environment variable 'STOREFRONT_KEY_NEXT' is unset or empty"
+    )
+    # The old digest pasted twice instead of the new one: the new key would be refused once in use.
+    digest = key_digest("sk-old-0123456789")
+    with pytest.raises(GatewayConfigError) as caught:
+        KeyStore.from_settings([_client(key_sha256=[digest, digest])])
+    assert caught.value.message == "leakline.toml: clients[0].key_sha256[1]: the same digest as key_sha256[0]"
+    # Another client's key (old or new) would make the caller ambiguous.
+    other = ClientSettings(name="backoffice", key_sha256=[key_digest("sk-b"), digest])
+    with pytest.raises(GatewayConfigError) as caught:
+        KeyStore.from_settings([_client(key_sha256=digest), other])
+    assert caught.value.message == "leakline.toml: clients[1].key_sha256[1]: same key as client 'storefront'"
+    # The same key in two variables of one client (mid-rotation, before the old variable is dropped) is fine.
+    same = KeyStore.from_settings([_client(key_env=["A", "B"])], environ={"A": "sk-same-0123", "B": "sk-same-0123"})
+    assert same.authenticate("Bearer sk-same-0123").key == "$A"
 
 
 # --- headers -------------------------------------------------------------------------------------

@@ -1,16 +1,22 @@
-"""Client API keys: bearer keys are compared by SHA-256, per key allowed models and regions.
+"""Client API keys: bearer keys are looked up by SHA-256, per client allowed models and regions.
 
-Keys are never stored in clear: `[[clients]]` holds `key_sha256`, or `key_env` names a variable whose
-value is hashed once at start-up. A presented key is hashed and looked up; the comparison with
-`hmac.compare_digest` keeps the look-up from leaking how many hex digits matched.
+Keys are never stored in clear: `[[clients]]` holds `key_sha256` digests, and/or `key_env` names variables
+whose values are hashed once at start-up; a client may hold several keys (one or several of each), so that
+a key can be rotated without downtime. Every key maps to the same permissions of its client and to a label
+saying which of the client's keys it is (`key_sha256[1]`, `$STOREFRONT_KEY_NEXT`), never the key itself.
+
+A presented key is hashed and looked up in a dict keyed by digest: one look-up however many keys are
+configured. Its timing can only tell how a stored digest compares with the SHA-256 of what was sent, and
+steering a digest towards a stored one is a preimage search; knowing a digest would not open the gateway
+anyway (it takes a key whose SHA-256 it is).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import hmac
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from leakline.guard.errors import GatewayConfigError, ModelNotAllowed, Unauthorized
@@ -47,6 +53,9 @@ class Client:
     sanitize_actions: Overrides = ()
     routes: tuple[tuple[str, KeyPolicy], ...] = ()
     """The key's own policy on routes where `[clients.routes."<path>"]` changes it."""
+    key: str = field(default="", compare=False)
+    """Which of the client's keys authenticated (`key_sha256[1]`, `$VAR`): for the audit record, so that an
+    operator rotating a key sees when the old one is no longer used. Not a permission: not compared."""
     default_policy: KeyPolicy = field(init=False, repr=False, compare=False)
     """What the key changes on every other route (its `sanitize_actions`), made once."""
 
@@ -90,24 +99,13 @@ class KeyStore:
         env = os.environ if environ is None else environ
         table: dict[str, Client] = {}
         for index, item in enumerate(clients):
-            if item.key_sha256 is not None:
-                digest = item.key_sha256
-            else:
-                value = env.get(item.key_env or "", "")
-                if not value:
-                    raise GatewayConfigError(
-                        f"{source}: clients[{index}].key_env: environment variable {item.key_env!r} is unset or empty"
-                    )
-                digest = key_digest(value)
-            if digest in table:
-                raise GatewayConfigError(f"{source}: clients[{index}]: same key as client {table[digest].name!r}")
             own = dict(item.sanitize_actions)
             routes = tuple(
                 (path, KeyPolicy(tuple(sorted({**own, **route.sanitize_actions}.items())), route.redact_prompts,
                                  route.insert_canary))
                 for path, route in item.routes.items()
             )  # fmt: skip
-            table[digest] = Client(
+            client = Client(
                 item.name,
                 tuple(item.models),
                 tuple(item.regions),
@@ -115,6 +113,18 @@ class KeyStore:
                 tuple(sorted(own.items())),
                 routes,
             )
+            mine: dict[str, str] = {}  # this client's digests -> the key (and index) that gave them
+            for key, digest, label in _digests(item, index, env, source):
+                if digest in mine:
+                    if key.startswith("key_env"):
+                        continue  # one key in two variables mid-rotation: the same caller, harmless
+                    raise GatewayConfigError(f"{source}: clients[{index}].{key}: the same digest as {mine[digest]}")
+                if digest in table:
+                    raise GatewayConfigError(
+                        f"{source}: clients[{index}].{key}: same key as client {table[digest].name!r}"
+                    )
+                mine[digest] = key
+                table[digest] = dataclasses.replace(client, key=label)
         return cls(table)
 
     def clients(self) -> tuple[Client, ...]:
@@ -125,8 +135,24 @@ class KeyStore:
             raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
         if not authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
             raise Unauthorized("the Authorization header must use the Bearer scheme")
-        presented = key_digest(authorization[len(BEARER_PREFIX) :].strip())
-        for digest, client in self._by_digest.items():
-            if hmac.compare_digest(digest, presented):
-                return client
-        raise Unauthorized("invalid API key")
+        client = self._by_digest.get(key_digest(authorization[len(BEARER_PREFIX) :].strip()))
+        if client is None:
+            raise Unauthorized("invalid API key")
+        return client
+
+
+def _digests(item: ClientSettings, index: int, env: Mapping[str, str], source: str) -> Iterator[tuple[str, str, str]]:
+    """(the leakline.toml key and index, the digest, the label of the audit record) of each of a client's keys."""
+    # Errors name the key as the file has it (`key_env`, or `key_env[1]` in an array); the label of a digest
+    # is always its position, the label of a variable its name.
+    for position, digest in enumerate(item.key_sha256):
+        label = f"key_sha256[{position}]"
+        yield ("key_sha256" if len(item.key_sha256) == 1 else label), digest, label
+    for position, name in enumerate(item.key_env):
+        key = "key_env" if len(item.key_env) == 1 else f"key_env[{position}]"
+        value = env.get(name, "")
+        if not value:
+            raise GatewayConfigError(
+                f"{source}: clients[{index}].{key}: environment variable {name!r} is unset or empty"
+            )
+        yield key, key_digest(value), f"${name}"

@@ -104,6 +104,8 @@ class Exchange:
     blocked: bool = False
     error: str | None = None
     at: float = field(default_factory=time.time)
+    client_key: str | None = None
+    """Which of the client's keys was used (`key_sha256[1]`, `$VAR`; see `auth.Client.key`), never the key."""
 
 
 def leak_signal(exchange: Exchange) -> Signal | None:
@@ -327,6 +329,7 @@ class EventWorker:
             meta={
                 "route": item.route,
                 "client": item.client,
+                "client_key": item.client_key,
                 "model": item.model,
                 "status": item.status,
                 "stream": item.stream,

@@ -376,6 +376,7 @@ class Gateway:
             Exchange(
                 route=req.route,
                 client=req.client.name if req.client else "(unauthenticated)",
+                client_key=req.client.key if req.client else None,
                 region=req.decision.region if req.decision else None,
                 country=req.country,
                 pop=req.pop,

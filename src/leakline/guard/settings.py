@@ -22,6 +22,7 @@ checked by `check_gateway_settings`, which names the offending key.
     [[clients]]
     name = "storefront"
     key_sha256 = "<hex SHA-256 of the bearer key>"   # or key_env = "VAR_HOLDING_THE_KEY"
+    # during a key rotation, several: key_sha256 = ["<old>", "<new>"], key_env = ["OLD_VAR", "NEW_VAR"]
 
     [clients.routes."/v1/chat/completions"]  # optional: this key on one endpoint (same keys as above)
     redact_prompts = false                    # wins over the route's and [gateway]'s
@@ -31,13 +32,23 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 
-def _matching(pattern: str, expected: str) -> AfterValidator:
+def _matcher(pattern: str, expected: str) -> Callable[[str], str]:
     """A string check whose error says what is expected in words (the message names the key and the value),
     instead of pydantic's `String should match pattern '^[A-Z]{2}$'`."""
     compiled = re.compile(pattern)
@@ -47,7 +58,30 @@ def _matching(pattern: str, expected: str) -> AfterValidator:
             raise PydanticCustomError("invalid_value", expected)
         return value
 
-    return AfterValidator(check)
+    return check
+
+
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    return AfterValidator(_matcher(pattern, expected))
+
+
+def _one_or_several(check: Callable[[str], object] | None, expected: str) -> BeforeValidator:
+    """A key that takes one string or an array of them (a client's keys during a rotation), kept as a list.
+
+    One string is checked here, so that its error names the key itself (`clients.0.key_sha256`) rather
+    than an index the file does not have; an array's items are checked by the list type, whose errors name
+    the index (`clients.0.key_sha256.1`). An empty array is left to the model's check that a key is given."""
+
+    def before(value: object) -> object:
+        if isinstance(value, str):
+            if check is not None:
+                check(value)
+            return [value]
+        if not isinstance(value, list):
+            raise PydanticCustomError("invalid_value", expected)
+        return value
+
+    return BeforeValidator(before)
 
 
 def _network(value: str) -> str:
@@ -58,10 +92,22 @@ def _network(value: str) -> str:
     return value
 
 
-Sha256Hex = Annotated[
-    str,
-    _matching(
-        r"[0-9a-f]{64}", 'expected the SHA-256 of the key as 64 lowercase hex digits (printf %s "$KEY" | sha256sum)'
+_sha256_hex = _matcher(
+    r"[0-9a-f]{64}", 'expected the SHA-256 of the key as 64 lowercase hex digits (printf %s "$KEY" | sha256sum)'
+)
+Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
+Sha256Hexes = Annotated[
+    list[Sha256Hex],
+    _one_or_several(
+        _sha256_hex,
+        "expected the SHA-256 of the key as 64 lowercase hex digits, or an array of them (several keys during "
+        "a rotation)",
+    ),
+]
+EnvNames = Annotated[
+    list[str],
+    _one_or_several(
+        None, "expected the name of an environment variable, or an array of them (several keys during a rotation)"
     ),
 ]
 CountryCode = Annotated[
@@ -176,8 +222,10 @@ class RegionSettings(_Section):
 
 class ClientSettings(_Section):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    key_sha256: Sha256Hex | None = None
-    key_env: str | None = None
+    key_sha256: Sha256Hexes = Field(default_factory=list)
+    """SHA-256 digests of the client's bearer keys: one string, or an array while a key is rotated."""
+    key_env: EnvNames = Field(default_factory=list)
+    """Environment variables holding the client's bearer keys (hashed at start-up): one name or an array."""
     models: list[str] = Field(default_factory=list)
     """Models this key may use; empty means any."""
     regions: list[RegionName] = Field(default_factory=list)
@@ -191,7 +239,7 @@ class ClientSettings(_Section):
     `sanitize_actions` over the key's own, `redact_prompts` / `insert_canary` over the route's."""
 
     @model_validator(mode="after")
-    def _one_key(self) -> ClientSettings:
-        if (self.key_sha256 is None) == (self.key_env is None):
-            raise PydanticCustomError("invalid_value", "give exactly one of key_sha256 or key_env")
+    def _some_key(self) -> ClientSettings:
+        if not self.key_sha256 and not self.key_env:
+            raise PydanticCustomError("invalid_value", "give key_sha256 or key_env (or both, during a key rotation)")
         return self
