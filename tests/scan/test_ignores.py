@@ -127,3 +127,4 @@ def test_the_cli_prints_them_to_stderr_for_json_and_keeps_them_in_the_report(tmp
     )
     assert f"warning: {warning}" in text.stdout
     assert text.stderr == ""
+

@@ -22,6 +22,13 @@ SEVERITY_STYLE = {
 _ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
+def _severities(findings: list[Finding], rule_id: str) -> str:
+    """The severities of a rule's findings, highest first (`critical, high`): a finding's own severity, not the
+    rule's default (LL016 reports a critical advisory although the rule defaults to high)."""
+    present = {f.severity for f in findings if f.rule == rule_id}
+    return ", ".join(f"[{SEVERITY_STYLE[s]}]{s.value}[/]" for s in _ORDER if s in present)
+
+
 def render(result: ScanResult, *, color: bool = False) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=110, highlight=False, soft_wrap=True)
@@ -47,10 +54,7 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         table.add_column("severity")
         table.add_column("findings", justify="right")
         for rule_id in sorted(counts):
-            meta = metas[rule_id]
-            table.add_row(
-                rule_id, meta.title, f"[{SEVERITY_STYLE[meta.severity]}]{meta.severity.value}[/]", str(counts[rule_id])
-            )
+            table.add_row(rule_id, metas[rule_id].title, _severities(result.active, rule_id), str(counts[rule_id]))
         console.print(table)
     stats = result.stats
     by_severity = Counter(f.severity for f in result.active)
