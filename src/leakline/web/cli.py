@@ -32,7 +32,7 @@ def serve(
         Path, typer.Option("--config", "-c", help="leakline.toml to serve with (docs/gateway.md).")
     ] = Path(CONFIG_FILENAME),
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 or :: for every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes; /metrics sums their counters, whichever worker answers.")
     ] = 1,
@@ -53,13 +53,16 @@ def serve(
     """
     import uvicorn
 
+    if demo and config != Path(CONFIG_FILENAME):
+        # The demo writes its own configuration: a --config beside it would silently not apply.
+        raise UsageError("--demo and --config: the demo serves its own generated configuration; choose one")
     check_address(host, port)
     if demo:
         from leakline.guard.demo import start_demo
 
         config = start_demo(host, port)
 
-    if not config.exists():  # only the default path may be missing: an explicit --config must exist
+    if not config.exists() and config == Path(CONFIG_FILENAME):  # an explicit --config must exist (below)
         # Run from the wrong directory, serve would look healthy (/readyz ready) and refuse every request.
         typer.echo(
             f"warning: no {config} in {Path.cwd()}: serving on embedded defaults, without regions or client keys "
