@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leakline.config import load_settings
+from leakline.config import CONFIG_FILENAME, load_settings
 from leakline.incidents.timeline import AuditRecorder
 from leakline.notify.settings import check_references
 from leakline.store.engine import Store, open_store, resolve_url
@@ -49,10 +49,30 @@ def start(settings: Settings) -> Runtime:
     return Runtime(settings, store_for(settings), AuditRecorder(default_audit_log(settings)))
 
 
+def load_config(config: Path) -> Settings:
+    """The settings of a command's `--config`. A file named explicitly must exist (a typo would otherwise
+    open an empty database and a fresh audit log beside it, and look like success); only the default
+    ./leakline.toml may be missing, and then the defaults apply with a warning on stderr."""
+    if config != Path(CONFIG_FILENAME):
+        return load_settings(config, required=True)
+    if not config.exists():
+        import typer
+
+        from leakline.audit.settings import DEFAULT_AUDIT_DIR
+        from leakline.store.settings import DEFAULT_DATABASE_URL
+
+        typer.echo(
+            f"warning: no {config} in {Path.cwd()}: using the defaults ({DEFAULT_DATABASE_URL}, audit log in "
+            f"{DEFAULT_AUDIT_DIR}/, no contacts, channels or authorities); pass --config",
+            err=True,
+        )
+    return load_settings(config)
+
+
 @contextmanager
 def runtime(config: Path) -> Iterator[Runtime]:
-    """Settings from `config` (defaults when the file does not exist), store migrated, audit log open."""
-    rt = start(load_settings(config))
+    """Settings from `config` (see `load_config`), store migrated, audit log open."""
+    rt = start(load_config(config))
     try:
         yield rt
     finally:
