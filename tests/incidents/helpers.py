@@ -11,7 +11,15 @@ FACTS: dict[str, Any] = {
     "aware_at": "2026-11-25T10:00:00+00:00",
     "controller": {"establishments": ["DE"], "role": "controller", "sector": "retail", "size": "large"},
     "breach": {"types": ["confidentiality"], "cause": "hacking", "malicious": True, "exfiltration": "confirmed"},
-    "data": {"categories": ["identity", "contact"], "subjects": 100, "subjects_by_jurisdiction": {}},
+    "data": {
+        "categories": ["identity", "contact"],
+        "subjects": 100,
+        "subjects_by_jurisdiction": {},
+        # Who the people are: without it the notices to authorities keep a placeholder, and approval refuses them.
+        "subject_categories": ["customers"],
+    },
+    # Read only once a notice is due more than 72 hours after awareness (aware_at is fixed, the tests' clock is not).
+    "delay_reasons": "the forensic analysis confirmed the breach only after 72 hours",
 }
 
 

@@ -176,3 +176,67 @@ def test_eu_and_uk_are_not_jurisdiction_codes() -> None:
         "f: data.subjects_by_jurisdiction.EU.(key): use the member states' codes (DE, FR, ...), not 'EU', got 'EU'",
         "f: data.subjects_by_jurisdiction.UK.(key): the ISO 3166 code of the United Kingdom is 'GB', got 'UK'",
     ]
+
+
+def test_notice_fields_are_optional_and_unset_ones_leave_the_dump_as_before() -> None:
+    plain = decode_facts(_json(BASE), source="f")
+    dumped = plain.model_dump(mode="json")
+    assert set(dumped) == {
+        "aware_at",
+        "discovered_at",
+        "determined_at",
+        "assessed_at",
+        "controller",
+        "breach",
+        "data",
+        "containment",
+        "service_impact",
+        "ai_system",
+    }
+    assert set(dumped["data"]) == {
+        "categories",
+        "subjects",
+        "subjects_by_jurisdiction",
+        "vulnerable_subjects",
+        "protection",
+    }
+    given = decode_facts(
+        _json(
+            {
+                **BASE,
+                "data": {**BASE["data"], "subject_categories": [" customers ", "employees"], "records": 250},
+                "law_enforcement_delay": True,
+                "delay_reasons": "forensics took four days",
+                "identity_protection_enrolment": "call 1-800-555-0100",
+            }
+        ),
+        source="f",
+    )
+    assert (given.data.subject_categories, given.data.records) == (("customers", "employees"), 250)
+    assert (given.law_enforcement_delay, given.delay_reasons, given.identity_protection_enrolment) == (
+        True,
+        "forensics took four days",
+        "call 1-800-555-0100",
+    )
+    again = given.model_dump(mode="json")
+    assert again["data"]["subject_categories"] == ["customers", "employees"]
+    assert decode_facts(_json(again), source="f") == given
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"data": {**BASE["data"], "subject_categories": []}},
+         "f: data.subject_categories: expected a non-empty array (leave the field out while nobody knows), got list"),
+        ({"data": {**BASE["data"], "subject_categories": ["  "]}},
+         "f: data.subject_categories.0: expected a non-empty string, got '  '"),
+        ({"data": {**BASE["data"], "records": -1}}, "f: data.records: expected a number >= 0, got -1"),
+        ({"law_enforcement_delay": "no"}, "f: law_enforcement_delay: expected a boolean (true or false), got 'no'"),
+        ({"delay_reasons": ""}, "f: delay_reasons: expected a non-empty string, got ''"),
+        ({"identity_protection_enrolment": 3}, "f: identity_protection_enrolment: expected a string, got 3"),
+    ],
+)  # fmt: skip
+def test_notice_fields_with_wrong_values_are_named(patch: dict[str, Any], message: str) -> None:
+    with pytest.raises(FactsValidationError) as caught:
+        decode_facts(_json({**BASE, **patch}), source="f")
+    assert caught.value.message == message

@@ -161,6 +161,22 @@ class Fallback:
     """`<file>:<line>: <error>` of the override (values it failed on replaced by '…')."""
 
 
+# Facts fields the notices quote where the law asks for them, as the templates' optional `incident` keys
+# (without them a notice carries a placeholder that approval refuses).
+_NOTICE_DATA_FIELDS = ("subject_categories", "records")
+_NOTICE_FIELDS = ("law_enforcement_delay", "delay_reasons", "identity_protection_enrolment")
+
+
+def notice_incident(incident: dict[str, Any]) -> dict[str, Any]:
+    """The incident context with what its facts say for the notices (`subject_categories`, `records`,
+    `law_enforcement_delay`, `delay_reasons`, `identity_protection_enrolment`); keys the caller set win."""
+    facts = incident.get("facts") or {}
+    data = facts.get("data") or {}
+    known = {key: data[key] for key in _NOTICE_DATA_FIELDS if data.get(key) is not None}
+    known.update({key: facts[key] for key in _NOTICE_FIELDS if facts.get(key) is not None})
+    return {**known, **incident} if known else incident
+
+
 def render_message(
     settings: Settings,
     *,
@@ -180,7 +196,7 @@ def render_message(
 
     ctx = {
         "organisation": organisation_context(settings),
-        "incident": context.incident,
+        "incident": notice_incident(context.incident),
         "obligation": obligation,
         "recipient": recipient,
         "signal": context.signal,

@@ -21,6 +21,10 @@ class InvalidCommunicationState(NotifyError):
     """The communication is in a state where this action makes no sense (approving a sent message)."""
 
 
+class PlaceholderLeft(NotifyError):
+    """The text still holds a "[TO COMPLETE before sending: …]" placeholder: it is neither approved nor sent."""
+
+
 class NoRoute(NotifyError):
     """No address is configured for this recipient (`[authorities.XX]`)."""
 

@@ -76,6 +76,8 @@ _GDPR_HOURS = 72
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _LIVE_STATUSES = frozenset({"contained", "notifying", "closed"})
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# What the approver must fill in (docs/templates.md, "Placeholders for the approver"), in every language.
+PLACEHOLDER = re.compile(r"\[(?:TO COMPLETE|VOR DEM VERSAND ERGÄNZEN|À COMPLÉTER)\b[^\]]*\]")
 _REDACTED = "'…'"
 
 
@@ -862,6 +864,11 @@ def _line_of(exc: BaseException, filename: str) -> str:
         return ""
     where, line = found
     return f": line {line}" if where == filename else f": line {line} of {where}"
+
+
+def placeholders(*texts: str) -> list[str]:
+    """The "[TO COMPLETE before sending: …]" placeholders left in the texts, each once, in order."""
+    return _unique(found.group(0) for text in texts for found in PLACEHOLDER.finditer(text))
 
 
 def available_templates(template_dir: str | Path | None = None) -> list[str]:

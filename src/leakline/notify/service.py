@@ -17,8 +17,21 @@ from leakline.incidents.models import Incident, Status
 from leakline.incidents.service import open_for_change
 from leakline.incidents.timeline import Recorder, note
 from leakline.notify.drafting import NO_CHANNEL, enqueue, iso, note_message
-from leakline.notify.errors import ApprovalRequired, CommunicationNotFound, InvalidCommunicationState, NoRoute
+from leakline.notify.errors import (
+    ApprovalRequired,
+    CommunicationNotFound,
+    InvalidCommunicationState,
+    NoRoute,
+    PlaceholderLeft,
+)
 from leakline.notify.models import CommState, Communication, OutboxMessage, OutboxState
+from leakline.notify.render import placeholders
+
+# The facts fields (docs/assess.md) that fill each kind's placeholders, for the refusal's hint.
+_FILLED_BY = {
+    "supervisory-authority": "data.subject_categories, delay_reasons",
+    "data-subject-us": "law_enforcement_delay, identity_protection_enrolment",
+}
 
 
 def changeable_communication(session: Session, *, incident_id: str, communication_id: str) -> Communication:
@@ -39,6 +52,20 @@ def _refuse_withdrawn(comm: Communication) -> None:
         raise InvalidCommunicationState(f"{comm.id} was withdrawn: its duty no longer arises")
 
 
+def refuse_placeholders(comm: Communication, *, incident_id: str, action: str) -> None:
+    """Fail closed: a text that still asks its approver to complete it is never approved nor queued."""
+    left = placeholders(comm.subject, comm.body)
+    if not left:
+        return
+    fields = _FILLED_BY.get(comm.kind)
+    where = f"set {fields} in the facts (docs/assess.md)" if fields else "give the facts it asks for"
+    raise PlaceholderLeft(
+        f"{comm.id} ({comm.kind} to {comm.recipient}, {comm.jurisdiction or 'internal'}) cannot be {action}: "
+        f"its text still has {len(left)} placeholder{'s' if len(left) != 1 else ''} to complete: " + "; ".join(left),
+        hint=f"{where}, then `leakline incident facts {incident_id} --facts FILE` drafts it again without them",
+    )
+
+
 def approve(
     session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
 ) -> Communication:
@@ -46,6 +73,7 @@ def approve(
     if comm.state != CommState.DRAFT:
         raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only drafts can be approved")
     _refuse_withdrawn(comm)
+    refuse_placeholders(comm, incident_id=incident_id, action="approved")
     comm.state = CommState.APPROVED
     comm.approved_by = by
     comm.approved_at = now
@@ -99,6 +127,7 @@ def send(
                 "(then amend the facts or reassess to re-draft), or deliver it yourself and record it: "
                 f'leakline incident delivered {incident_id} {comm.id} --channel "HOW" --by NAME',
             )
+        refuse_placeholders(comm, incident_id=incident_id, action="sent")
         enqueue(session, recorder=recorder, comm=comm, now=now, actor=by)
     if any(c.needs_approval for c in chosen):
         _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now)

@@ -23,9 +23,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     Strict,
+    StringConstraints,
     ValidationError,
     field_validator,
+    model_serializer,
 )
 
 from leakline.obligations.errors import FactsFileError, FactsValidationError
@@ -114,6 +117,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+"""Free text the notices quote as written (non-empty once trimmed)."""
+
+
+def _omit_unset(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """Leave the notice-only fields out of a dump while they are unset, so that facts written before they
+    existed dump (and are stored) exactly as before."""
+    return {key: value for key, value in data.items() if not (key in keys and value is None)}
+
+
 # Codes people write that ISO 3166 spells differently or that name no single jurisdiction.
 _MISSPELT = {
     "EU": "use the member states' codes (DE, FR, ...), not 'EU'",
@@ -170,6 +183,21 @@ class Data(_Model):
     subjects_by_jurisdiction: dict[JurisdictionCode, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     vulnerable_subjects: bool = False
     protection: Protection = Field(default_factory=Protection)
+    subject_categories: Annotated[tuple[Words, ...], Strict(False)] | None = None
+    """Who the people are ("customers", "employees"), as the notices should name them (GDPR Art. 33(3)(a))."""
+    records: int | None = Field(default=None, ge=0)
+    """Approximate number of personal data records concerned (GDPR Art. 33(3)(a)); `subjects` counts people."""
+
+    @field_validator("subject_categories")
+    @classmethod
+    def _some(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError("expected a non-empty array (leave the field out while nobody knows)")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _omit_unset(handler(self), ("subject_categories", "records"))
 
 
 class Containment(_Model):
@@ -194,6 +222,9 @@ class AISystem(_Model):
     role: AIRole = "provider"
 
 
+_NOTICE_FIELDS = ("law_enforcement_delay", "delay_reasons", "identity_protection_enrolment")
+
+
 class Facts(_Model):
     aware_at: AwareDatetime
     discovered_at: AwareDatetime | None = None
@@ -206,6 +237,16 @@ class Facts(_Model):
     containment: Containment = Field(default_factory=Containment)
     service_impact: ServiceImpact = Field(default_factory=ServiceImpact)
     ai_system: AISystem | None = None
+    law_enforcement_delay: bool | None = None
+    """Whether a law-enforcement investigation delayed the notice to people (Cal. Civ. Code § 1798.82(d)(2))."""
+    delay_reasons: Words | None = None
+    """Why the authority is notified more than 72 hours after awareness (GDPR Art. 33(1))."""
+    identity_protection_enrolment: Words | None = None
+    """How people enrol in the identity-theft protection offered when government ids leaked (§ 1798.82(d)(2)(G))."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _omit_unset(handler(self), _NOTICE_FIELDS)
 
     @property
     def discovery(self) -> datetime:
@@ -252,6 +293,8 @@ def _describe(error: Any) -> str:
         expected = f"expected a number >= {ctx.get('ge')}"
     elif kind == "greater_than":
         expected = f"expected a number > {ctx.get('gt')}"
+    elif kind == "string_too_short":
+        expected = "expected a non-empty string"
     elif kind == "value_error":
         expected = str(ctx.get("error", error.get("msg", "invalid value")))
     else:

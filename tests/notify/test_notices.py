@@ -1,0 +1,186 @@
+"""Notices that are safe to send: what approval refuses, what the facts fill in, what reaches the authority.
+
+The reviewer's shop: establishments DE and FR, authorities for DE, FR and US-CA, 5,400 people affected in
+DE, FR and US-CA, aware two hours ago; delivery to a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leakline.notify import service
+from leakline.notify.errors import PlaceholderLeft
+from leakline.notify.models import CommState, Communication
+from tests.notify.helpers import T0, comms, open_incident, runtime, worker_pass
+from tests.store.helpers import Env, iter_env, write_config
+
+ROUTES = """
+[authorities.FR]
+supervisory-authority = "mailto:notifications@cnil.example"
+
+[authorities.US-CA]
+attorney-general = "mailto:sample-copies@oag.example"
+data-subjects = "mailto:notices-us@acme.example"
+
+[authorities.EU]
+data-subjects = "mailto:notices-eu@acme.example"
+"""
+
+SHOP: dict[str, Any] = {
+    "aware_at": (T0 - timedelta(hours=2)).isoformat(),
+    "controller": {"establishments": ["DE", "FR"], "sector": "online-marketplace", "size": "large"},
+    "breach": {"types": ["confidentiality"], "cause": "hacking", "malicious": True, "exfiltration": "confirmed"},
+    "data": {
+        "categories": ["identity", "contact", "government-id"],
+        "subjects": 5400,
+        "subjects_by_jurisdiction": {"DE": 3000, "FR": 1800, "US-CA": 600},
+    },
+}
+KNOWN = {
+    "data.subject_categories": ["Kundinnen und Kunden des Online-Shops"],
+    "data.records": 16200,
+    "law_enforcement_delay": False,
+    "identity_protection_enrolment": "call 1-800-555-0100 and quote your reference",
+}
+
+
+def shop_facts(**changes: Any) -> dict[str, Any]:
+    """SHOP with dotted keys set (`{"data.records": 5}`); a value None removes the key."""
+    facts = copy.deepcopy(SHOP)
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = facts
+        for part in parents:
+            node = node[part]
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return facts
+
+
+@pytest.fixture
+def shop(tmp_path: Path, db_url: str) -> Iterator[Env]:
+    for env in iter_env(tmp_path, db_url):
+        write_config(tmp_path, db_url=db_url, smtp_port=env.smtp.port, extra=ROUTES)
+        yield env
+
+
+def notice(rt: Any, incident: str, kind: str, jurisdiction: str, recipient: str | None = None) -> Communication:
+    return next(
+        c
+        for c in comms(rt, incident)
+        if c.kind == kind and c.jurisdiction == jurisdiction and recipient in (None, c.recipient)
+    )
+
+
+def approve(rt: Any, incident: str, comm: Communication, *, at: Any = T0) -> Communication:
+    with rt.store.transaction() as session:
+        return service.approve(
+            session, recorder=rt.recorder, incident_id=incident, communication_id=comm.id, by="Dana Privacy", now=at
+        )
+
+
+def send(rt: Any, incident: str, comm: Communication | None, *, at: Any = T0) -> list[Communication]:
+    with rt.store.transaction() as session:
+        return service.send(
+            session,
+            recorder=rt.recorder,
+            incident_id=incident,
+            communication_id=None if comm is None else comm.id,
+            by="Dana Privacy",
+            now=at,
+        )
+
+
+# --- 1. placeholders ----------------------------------------------------------------------------------
+
+
+def test_approval_refuses_a_notice_that_still_has_placeholders_naming_each(shop: Env) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=SHOP)
+        de = notice(rt, incident, "supervisory-authority", "DE")
+        us = notice(rt, incident, "data-subject-us", "US-CA")
+        with pytest.raises(PlaceholderLeft) as caught:
+            approve(rt, incident, de)
+        assert caught.value.message == (
+            f"{de.id} (supervisory-authority to supervisory-authority, DE) cannot be approved: its text still has "
+            "1 placeholder to complete: [VOR DEM VERSAND ERGÄNZEN: z. B. Kundinnen und Kunden, Beschäftigte]"
+        )
+        assert caught.value.hint == (
+            "set data.subject_categories, delay_reasons in the facts (docs/assess.md), then "
+            f"`leakline incident facts {incident} --facts FILE` drafts it again without them"
+        )
+        with pytest.raises(PlaceholderLeft) as caught:
+            approve(rt, incident, us)
+        assert caught.value.message == (
+            f"{us.id} (data-subject-us to data-subjects, US-CA) cannot be approved: its text still has "
+            "2 placeholders to complete: [TO COMPLETE before sending: state whether this notice was delayed as a "
+            "result of a law enforcement investigation]; [TO COMPLETE before sending: how to enrol]"
+        )
+        assert {c.id: c.state for c in comms(rt, incident)}[de.id] == CommState.DRAFT
+        worker_pass(rt, T0)
+        assert "breach-reports@authority.example" not in {r.rcpt_tos[0] for r in shop.smtp.received}
+
+
+def test_queueing_refuses_an_approved_text_with_placeholders(shop: Env) -> None:
+    # A notice approved before approval checked for placeholders is still never queued.
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=SHOP)
+        de = notice(rt, incident, "supervisory-authority", "DE")
+        with rt.store.transaction() as session:
+            stored = session.get(Communication, de.id)
+            assert stored is not None
+            stored.state, stored.approved_by, stored.approved_at = CommState.APPROVED, "Dana Privacy", T0
+        for chosen in (de, None):
+            with pytest.raises(PlaceholderLeft) as caught:
+                send(rt, incident, chosen)
+            assert caught.value.message.startswith(
+                f"{de.id} (supervisory-authority to supervisory-authority, DE) "
+                "cannot be sent: its text still has 1 placeholder"
+            )
+        assert {c.id: c.state for c in comms(rt, incident)}[de.id] == CommState.APPROVED
+        worker_pass(rt, T0)
+        assert "breach-reports@authority.example" not in {r.rcpt_tos[0] for r in shop.smtp.received}
+
+
+def test_facts_fill_the_placeholders_and_make_the_gdpr_notice_complete(shop: Env) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        de = notice(rt, incident, "supervisory-authority", "DE")
+        assert de.subject.startswith("Meldung einer Verletzung des Schutzes personenbezogener Daten (Art. 33 DSGVO)")
+        lines = de.body.splitlines()
+        assert "   Vollständige Meldung" in lines
+        assert "   Kategorien betroffener Personen: Kundinnen und Kunden des Online-Shops" in lines
+        assert "   Ungefähre Zahl der betroffenen personenbezogenen Datensätze: 16.200" in lines
+        assert "Erstmeldung" not in de.subject + de.body
+        us = notice(rt, incident, "data-subject-us", "US-CA")
+        assert "This notice was not delayed as a result of a law enforcement investigation." in us.body
+        assert (
+            "  - We are offering identity theft prevention and mitigation services at no cost to you for at least "
+            "12 months; call 1-800-555-0100 and quote your reference."
+        ) in us.body.splitlines()
+        assert "[" not in us.body.replace("[authorities", "")
+        approve(rt, incident, de)
+        send(rt, incident, de)
+        worker_pass(rt, T0)
+        received = [r for r in shop.smtp.received if r.rcpt_tos == ["breach-reports@authority.example"]]
+        assert [r.message.get_content().replace("\r\n", "\n") for r in received] == [de.body]
+
+
+def test_a_late_notice_takes_the_reasons_for_the_delay_from_the_facts(shop: Env) -> None:
+    late = T0 - timedelta(hours=80)
+    with runtime(shop) as rt:
+        asked = open_incident(rt, facts=shop_facts(aware_at=late.isoformat(), **KNOWN))
+        line = "   Gründe für die Verzögerung über 72 Stunden hinaus (Art. 33 Abs. 1 DSGVO): "
+        assert line + "[VOR DEM VERSAND ERGÄNZEN]" in notice(rt, asked, "supervisory-authority", "DE").body
+        reasons = "Der Angriff wurde erst durch die forensische Analyse bestätigt."
+        given = open_incident(rt, facts=shop_facts(aware_at=late.isoformat(), delay_reasons=reasons, **KNOWN))
+        de = notice(rt, given, "supervisory-authority", "DE")
+        assert line + reasons in de.body.splitlines()
+        assert approve(rt, given, de).state == CommState.APPROVED
