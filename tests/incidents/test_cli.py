@@ -155,7 +155,9 @@ def test_lifecycle_moves_forward_only_and_close_freezes(cli: Cli, env: Env) -> N
     code, _, err = cli("incident", "move", doc["id"], "triaged", "--config", config)
     assert code == 2
     assert f"incident {doc['id']} is contained; it cannot go to triaged" in err
-    assert cli("incident", "close", doc["id"], "--by", "Dana", "--config", config)[0] == 0
+    assert (
+        cli("incident", "close", doc["id"], "--by", "Dana", "--force", "--reason", "drill", "--config", config)[0] == 0
+    )
     code, _, err = cli("incident", "assess", doc["id"], "--config", config)
     assert code == 2
     assert f"incident {doc['id']} is closed" in err
@@ -176,7 +178,9 @@ def test_a_closed_incident_refuses_approve_send_and_ack(cli: Cli, env: Env) -> N
     before = _show(cli, env, doc["id"])
     draft = next(c for c in before["communications"] if c["state"] == "draft")
     sent = next(c for c in before["communications"] if c["state"] == "sent")
-    assert cli("incident", "close", doc["id"], "--by", "Dana", "--config", config)[0] == 0
+    assert (
+        cli("incident", "close", doc["id"], "--by", "Dana", "--force", "--reason", "drill", "--config", config)[0] == 0
+    )
     closed = _show(cli, env, doc["id"])
     for args in (
         ("approve", doc["id"], draft["id"], "--by", "Dana"),
@@ -528,7 +532,7 @@ def test_a_notice_delivered_by_hand_is_recorded_and_meets_its_deadline(cli: Cli,
     assert cli("worker", "--once", "--config", config)[0] == 0
     overdue = [t["detail"] for t in _show(cli, env, doc["id"])["timeline"] if t["detail"].startswith("overdue: ")]
     assert [d.split(" was due ")[0] for d in overdue] == ["overdue: gdpr-33 DE supervisory-authority"]
-    assert cli("incident", "close", doc["id"], "--config", config)[0] == 0
+    assert cli("incident", "close", doc["id"], "--force", "--reason", "drill", "--config", config)[0] == 0
     de = next(c for c in doc["communications"] if c["regime"] == "gdpr-33")
     code, _, err = cli("incident", "delivered", doc["id"], de["id"], "--channel", "fax", "--config", config)
     assert (code, err) == (2, f"incident {doc['id']} is closed; it accepts no more changes")
@@ -697,3 +701,60 @@ def test_an_approved_built_in_notice_keeps_its_approval_while_its_override_stays
     assert (code, err) == (2, _fallback_report(incident, [uk["id"]], failure))
     after = next(c for c in _show(cli, env, incident)["communications"] if c["id"] == uk["id"])
     assert (after["state"], after["approved_by"], after["body"]) == ("approved", "Dana", uk["body"])
+
+
+def test_close_is_refused_while_a_required_notice_is_not_delivered_unless_forced_with_a_reason(
+    cli: Cli, env: Env
+) -> None:
+    # Closing stops reminders and overdue alerts: a notice the law requires must not be forgotten silently.
+    config = str(env.config)
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    incident = doc["id"]
+    notices = {c["regime"]: c for c in doc["communications"] if c["kind"] == "supervisory-authority"}
+    due = {o["regime"]: o["due_at"] for o in doc["obligations"]}
+    assert cli("incident", "approve", incident, notices["gdpr-33"]["id"], "--by", "Dana", "--config", config)[0] == 0
+    assert cli("incident", "send", incident, "--config", config)[0] == 0
+    before = _show(cli, env, incident)
+    refusal = (
+        f"incident {incident} has 2 required notifications not delivered:\n"
+        f"  gdpr-33 DE supervisory-authority due {due['gdpr-33']} (queued, not yet delivered)\n"
+        f"  uk-gdpr-33 GB supervisory-authority due {due['uk-gdpr-33']} (not sent)\n"
+        f"hint: deliver them (`leakline incident show {incident}` says how), or close anyway: "
+        f'leakline incident close {incident} --force --reason "WHY"'
+    )
+    for args in (("close", incident), ("close", incident, "--reason", "done"), ("move", incident, "closed")):
+        assert cli("incident", *args, "--config", config) == (2, "", refusal), args
+    code, out, err = cli("incident", "close", incident, "--force", "--config", config)
+    assert (code, out, err) == (2, "", '--force needs --reason "WHY" (kept in the timeline and the audit log)')
+    assert _show(cli, env, incident) == before
+    reason = "ICO told by phone, case 4711"
+    code, out, err = cli(
+        "incident", "close", incident, "--force", "--reason", reason, "--by", "Dana", "--config", config
+    )
+    assert (code, out) == (0, f"{incident}: closed\n"), err
+    shown = _show(cli, env, incident)
+    assert shown["status"] == "closed"
+    forced = [(t["actor"], t["event"], t["detail"]) for t in shown["timeline"]][-2:]
+    assert forced == [
+        (
+            "Dana",
+            "close.forced",
+            f"closed with gdpr-33 DE supervisory-authority due {due['gdpr-33']} (queued, not yet delivered); "
+            f"uk-gdpr-33 GB supervisory-authority due {due['uk-gdpr-33']} (not sent) not delivered; reason: {reason}",
+        ),
+        ("Dana", "status", "notifying → closed"),
+    ]
+    assert audit_kinds(env.directory / "audit")[-2:] == ["incident.close.forced", "incident.status"]
+
+
+def test_close_needs_no_force_once_every_required_notice_is_delivered(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    doc = _open(cli, env, facts_file(env.directory))
+    notice = next(c for c in doc["communications"] if c["regime"] == "gdpr-33")
+    assert cli("incident", "approve", doc["id"], notice["id"], "--by", "Dana", "--config", config)[0] == 0
+    code, _, err = cli("incident", "delivered", doc["id"], notice["id"], "--channel", "BfDI portal", "--config", config)
+    assert code == 0, err
+    code, out, err = cli("incident", "close", doc["id"], "--by", "Dana", "--config", config)
+    assert (code, out, err) == (0, f"{doc['id']}: closed\n", "")
+    events = [t["event"] for t in _show(cli, env, doc["id"])["timeline"]]
+    assert events[-1] == "status" and "close.forced" not in events

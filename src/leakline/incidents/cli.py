@@ -543,12 +543,24 @@ def move_command(
 def close_command(
     incident_id: Annotated[str, typer.Argument(metavar="ID")],
     by: Annotated[str, typer.Option("--by", help="Who closes it.")] = "cli",
+    force: Annotated[
+        bool, typer.Option("--force", help="Close although required notifications are not delivered (--reason).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the timeline and the audit log).")
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Close the incident (no more changes; escalations and reminders stop)."""
+    """Close the incident (no more changes; escalations and reminders stop). Refused while a required
+    notification is not delivered, unless --force --reason."""
+    from leakline.errors import UsageError
     from leakline.incidents import service
     from leakline.incidents.runtime import change
 
+    if force and not (reason or "").strip():
+        raise UsageError('--force needs --reason "WHY" (kept in the timeline and the audit log)')
     with change(config) as (rt, session):
-        service.close_incident(session, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now())
+        service.close_incident(
+            session, recorder=rt.recorder, incident_id=incident_id, actor=by, now=_now(), force=force, reason=reason
+        )
     typer.echo(f"{incident_id}: closed")

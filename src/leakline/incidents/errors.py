@@ -17,6 +17,10 @@ class InvalidTransition(IncidentError):
     """The lifecycle does not allow this status change (it only moves forward)."""
 
 
+class UnmetObligations(IncidentError):
+    """Closing would stop the reminders of required notifications that are not delivered yet."""
+
+
 class IncidentClosed(IncidentError):
     """The incident is closed; it accepts no more changes."""
 

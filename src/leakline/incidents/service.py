@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from leakline.incidents.errors import IncidentClosed, IncidentNotFound, InvalidTransition
+from leakline.incidents.errors import IncidentClosed, IncidentNotFound, InvalidTransition, UnmetObligations
 from leakline.incidents.models import (
     LIFECYCLE,
     FactsVersion,
@@ -50,6 +51,58 @@ RECORD_RECIPIENT = "internal-record"
 def required_notifications(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The required duties to tell someone (authority, people, CSIRT, ...), without records to keep."""
     return [o for o in obligations if o["required"] and o["recipient"] != RECORD_RECIPIENT]
+
+
+# An obligation's status (`incident show`, the JSON document's `obligations[].status`).
+MET = "met"
+"""Its notice was delivered (sent, or recorded as delivered by hand) by its deadline, or it has none."""
+MET_LATE = "met-late"
+"""Its notice was delivered after its deadline."""
+QUEUED = "queued"
+"""Its notice is queued for delivery by the workers."""
+OPEN = "open"
+"""Nothing delivered or queued yet: a draft, an approved notice, a failed delivery, or no address."""
+RECORD = "record"
+"""A record to keep (GDPR Art. 33(5)): the incident itself; nothing to send."""
+OUTSIDE = "outside"
+"""Required, but answered by no message of leakline (an SEC filing prepared by counsel)."""
+NOT_REQUIRED = "not-required"
+_DELIVERED_STATES = ("sent", "acked")
+
+
+def obligation_statuses(obligations: list[dict[str, Any]], communications: Sequence[Communication]) -> list[str]:
+    """The status of each obligation (in order), from the notices that answer it (withdrawn ones do not)."""
+    notices: dict[str, list[Communication]] = {}
+    for c in communications:
+        if c.kind in drafting.APPROVAL_KINDS and not c.withdrawn and c.obligation_key is not None:
+            notices.setdefault(c.obligation_key, []).append(c)
+    statuses: list[str] = []
+    for o in obligations:
+        answered = notices.get(drafting.obligation_key(o), [])
+        sent = [c.sent_at for c in answered if c.state in _DELIVERED_STATES and c.sent_at is not None]
+        if not o["required"]:
+            statuses.append(NOT_REQUIRED)
+        elif o["recipient"] == RECORD_RECIPIENT:
+            statuses.append(RECORD)
+        elif drafting.kind_for_obligation(o) is None:
+            statuses.append(OUTSIDE)
+        elif sent:
+            due = o["due_at"]
+            late = due is not None and min(sent) > datetime.fromisoformat(due.replace("Z", "+00:00"))
+            statuses.append(MET_LATE if late else MET)
+        elif any(c.state == "queued" for c in answered):
+            statuses.append(QUEUED)
+        else:
+            statuses.append(OPEN)
+    return statuses
+
+
+def _communications(session: Session, incident_id: str) -> Sequence[Communication]:
+    return session.scalars(
+        select(Communication)
+        .where(Communication.incident_id == incident_id)
+        .order_by(Communication.created_at, Communication.id)
+    ).all()
 
 
 def new_incident_id(now: datetime) -> str:
@@ -268,16 +321,76 @@ def _move(session: Session, *, recorder: Recorder, incident: Incident, to: Statu
 
 
 def transition(
-    session: Session, *, recorder: Recorder, incident_id: str, to: Status, actor: str, now: datetime
+    session: Session,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    to: Status,
+    actor: str,
+    now: datetime,
+    force: bool = False,
+    reason: str | None = None,
 ) -> Incident:
-    """Move the lifecycle forward (steps may be skipped; it never moves back)."""
+    """Move the lifecycle forward (steps may be skipped; it never moves back). Closing is refused while a
+    required notification is not delivered, unless `force`; a `reason` goes to the timeline and audit log."""
     incident = open_for_change(session, incident_id=incident_id)
     current = Status(incident.status)
     if to.rank <= current.rank:
         order = " → ".join(LIFECYCLE)
         raise InvalidTransition(f"incident {incident_id} is {current}; it cannot go to {to} (lifecycle: {order})")
+    if to == Status.CLOSED:
+        _check_close(session, recorder=recorder, incident=incident, actor=actor, now=now, force=force, reason=reason)
     _move(session, recorder=recorder, incident=incident, to=to, actor=actor, now=now)
     return incident
+
+
+def _check_close(
+    session: Session,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    actor: str,
+    now: datetime,
+    force: bool,
+    reason: str | None,
+) -> None:
+    # Closing stops the reminders and overdue alerts: never while a notice the law requires is undelivered,
+    # unless someone says why (`close --force --reason`).
+    unmet = unmet_notifications(session, incident)
+    if unmet and not force:
+        raise UnmetObligations(
+            f"incident {incident.id} has {len(unmet)} required notification{'' if len(unmet) == 1 else 's'} "
+            "not delivered:\n" + "\n".join(f"  {line}" for line in unmet),
+            hint=f"deliver them (`leakline incident show {incident.id}` says how), or close anyway: "
+            f'leakline incident close {incident.id} --force --reason "WHY"',
+        )
+    if reason is None:
+        return
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident.id,
+        at=now,
+        actor=actor,
+        event="close.forced" if unmet else "close.reason",
+        detail=(f"closed with {'; '.join(unmet)} not delivered; " if unmet else "") + f"reason: {reason}",
+        data={"reason": reason, "unmet": unmet},
+    )
+
+
+def unmet_notifications(session: Session, incident: Incident) -> list[str]:
+    """The required notifications whose notice is not delivered, soonest due first, one line each."""
+    obligations = list((incident.assessment or {}).get("obligations", []))
+    statuses = obligation_statuses(obligations, _communications(session, incident.id))
+    unmet = sorted(
+        ((o, status) for o, status in zip(obligations, statuses, strict=True) if status in (OPEN, QUEUED)),
+        key=lambda pair: (pair[0]["due_at"] is None, pair[0]["due_at"] or ""),
+    )
+    return [
+        f"{o['regime']} {o['jurisdiction']} {o['recipient']} due {o['due_at'] or 'without undue delay'} "
+        f"({'queued, not yet delivered' if status == QUEUED else 'not sent'})"
+        for o, status in unmet
+    ]
 
 
 def open_incident(
@@ -497,8 +610,26 @@ def ingest_signal(
     return SignalAccepted(signal_id=signal.id, incident_id=incident.id, duplicate=False, new_incident=created)
 
 
-def close_incident(session: Session, *, recorder: Recorder, incident_id: str, actor: str, now: datetime) -> Incident:
-    return transition(session, recorder=recorder, incident_id=incident_id, to=Status.CLOSED, actor=actor, now=now)
+def close_incident(
+    session: Session,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    actor: str,
+    now: datetime,
+    force: bool = False,
+    reason: str | None = None,
+) -> Incident:
+    return transition(
+        session,
+        recorder=recorder,
+        incident_id=incident_id,
+        to=Status.CLOSED,
+        actor=actor,
+        now=now,
+        force=force,
+        reason=reason,
+    )
 
 
 def list_incidents(session: Session, *, status: Status | None = None, limit: int = 100) -> list[IncidentSummary]:
