@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from leakline.findings import redact
 from leakline.guard.sanitize.engine import HyperscanEngine, ReEngine, TriggerEngine, hyperscan_available
 from leakline.guard.sanitize.errors import PolicyError, SanitizerFailed
+from leakline.guard.sanitize.fold import fold, warm_fold
 from leakline.guard.sanitize.matchers import (
     DETECTORS,
     PRIORITY,
@@ -134,6 +135,7 @@ class Sanitizer:
             _Family("protected_text", self._protected),
         )
         self.engine = self._engine(policy)
+        warm_fold()  # the tables are built now, not by the first request whose answer is not ASCII
         self._replacement = {name: REDACTION_FORMAT.format(name.upper()) for name in DETECTORS}
         self.detector_versions = self._versions(policy, corpus)
         # Split once: every stream (one per streamed choice) reads them.
@@ -169,11 +171,12 @@ class Sanitizer:
 
     def candidates(self, text: str) -> list[Candidate]:
         """Every candidate in `text`, before overlaps are resolved. Raises `SanitizerFailed`."""
-        return self.candidates_of(self._families, text, self._triggers(text))
+        seen, projection = fold(text)
+        return self.candidates_of(self._families, seen, self._triggers(seen, projection))
 
-    def _triggers(self, text: str) -> Triggers:
+    def _triggers(self, text: str, projection: bytes | None) -> Triggers:
         try:
-            return self.engine.scan_whole(text)
+            return self.engine.scan_whole(text, projection)
         except Exception as exc:
             raise SanitizerFailed(f"engine:{self.engine.name}", exc) from exc
 
@@ -232,8 +235,10 @@ class Sanitizer:
         return "".join(parts), False
 
     def sanitize(self, text: str) -> SanitizeResult:
-        triggers = self._triggers(text)
-        kept = self.resolve(self.candidates_of(self._families, text, triggers))
+        # The detectors read the folded text (same offsets); what is sent and shown is cut from `text`.
+        seen, projection = fold(text)
+        triggers = self._triggers(seen, projection)
+        kept = self.resolve(self.candidates_of(self._families, seen, triggers))
         cut = next((i for i, c in enumerate(kept) if self.policy.actions[c.detector] is Action.BLOCK), None)
         reported = kept if cut is None else kept[: cut + 1]
         out, blocked = self.render(text, reported, 0, len(text))
@@ -241,7 +246,8 @@ class Sanitizer:
             text=out,
             hits=self.hits(text, reported),
             blocked=blocked,
-            scanned_bytes=utf8_length(text, triggers.ascii_projection),
+            # The projection marks only the non-ASCII characters left after folding.
+            scanned_bytes=utf8_length(text, triggers.ascii_projection if seen is text else None),
             detector_versions=dict(self.detector_versions),
         )
 

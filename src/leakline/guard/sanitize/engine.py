@@ -70,9 +70,10 @@ class TriggerEngine(ABC):
     def scan(self, text: str) -> Triggers:
         """The sorted trigger positions in `text`."""
 
-    def scan_whole(self, text: str) -> Triggers:
+    def scan_whole(self, text: str, projection: bytes | None = None) -> Triggers:
         """What a whole-text scan needs: `scan(text)`, or the same triggers with the digit ones given as
-        `Triggers.number_runs` and `Triggers.capital_digits` (the number matcher finds the same candidates)."""
+        `Triggers.number_runs` and `Triggers.capital_digits` (the number matcher finds the same candidates).
+        `projection`: `text`'s ASCII projection when the caller has it already."""
         return self.scan(text)
 
     @abstractmethod
@@ -237,8 +238,8 @@ class HyperscanEngine(TriggerEngine):
             capital_digits=capital_digits,
         )
 
-    def scan_whole(self, text: str) -> Triggers:
-        data = text.encode("ascii", "replace")
+    def scan_whole(self, text: str, projection: bytes | None = None) -> Triggers:
+        data = projection if projection is not None else text.encode("ascii", "replace")
         buckets = self._buckets(data, whole=True)
         at = [e - 1 for e in buckets[_AT]]
         capitals = [e - 1 for e in buckets[_LETTER_DIGIT]]

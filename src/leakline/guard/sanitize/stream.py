@@ -35,6 +35,7 @@ from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING
 
 from leakline.guard.sanitize.errors import SanitizerFailed, StreamClosed
+from leakline.guard.sanitize.fold import fold
 from leakline.guard.sanitize.matchers import Candidate, Triggers, normalized_tokens
 from leakline.guard.sanitize.policy import Action
 
@@ -85,6 +86,8 @@ class StreamSanitizer:
         self._secret_anchors: list[int] = []
         """Starts of the secret anchors (whole-text offsets) still inside the window, when `_tracked`."""
         self._buf = ""
+        self._seen = self._buf
+        """`_buf` folded (the same object while nothing was folded)."""
         self._base = 0
         """Offset in the whole text of `_buf[0]`."""
         self._parts: list[str] = []
@@ -142,11 +145,14 @@ class StreamSanitizer:
         self._bytes += len(new) if new.isascii() else len(new.encode("utf-8", "surrogatepass"))
         base = self._base
         buf = self._buf + new
+        # The detectors read the folded window (same offsets, see fold.py); what is released is cut from `buf`.
+        seen_new = fold(new)[0]
+        seen = buf if seen_new is new and self._seen is self._buf else self._seen + seen_new
         n = len(buf)
         released = self._released - base
         try:
             triggers, local_to, gate_end = s.engine.scan_tail(
-                buf, self._local_from - base, self._gate_from - base, final
+                seen, self._local_from - base, self._gate_from - base, final
             )
         except Exception as exc:
             raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
@@ -161,9 +167,9 @@ class StreamSanitizer:
                 self._secret_anchors = sorted([*self._secret_anchors, *(a + base for a in fresh)])
         elif gate_end >= 0 and gate_end + base > self._gate_end:
             self._gate_end = gate_end + base
-        candidates = self._candidates(buf, base, released, triggers, final)
+        candidates = self._candidates(seen, base, released, triggers, final)
         kept = s.resolve(candidates, since=released) if candidates else candidates
-        cut = n if final else self._cut(buf, released, kept)
+        cut = n if final else self._cut(seen, released, kept)
         stable = [c for c in kept if c.start < cut] if kept else kept
         if stable:
             actions = self._actions
@@ -192,6 +198,7 @@ class StreamSanitizer:
         if self._secret_anchors and self._secret_anchors[0] < keep_from:
             self._secret_anchors = [a for a in self._secret_anchors if a >= keep_from]
         self._buf = buf[keep_from - base :]
+        self._seen = self._buf if seen is buf else seen[keep_from - base :]
         self._base = keep_from
         self._due = max(self._step, self._holdback + self._step - (n - cut))
         return out
