@@ -184,3 +184,46 @@ def test_a_late_notice_takes_the_reasons_for_the_delay_from_the_facts(shop: Env)
         de = notice(rt, given, "supervisory-authority", "DE")
         assert line + reasons in de.body.splitlines()
         assert approve(rt, given, de).state == CommState.APPROVED
+
+
+# --- 2. the California Attorney General gets a sample copy of the residents' notice ----------------------
+
+
+def test_the_attorney_general_gets_a_sample_copy_of_the_us_notice_without_eu_data(shop: Env) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        ag = notice(rt, incident, "us-sample-copy", "US-CA", "attorney-general")
+        residents = notice(rt, incident, "data-subject-us", "US-CA")
+        assert (ag.regime, ag.channel, ag.to, ag.language) == (
+            "us-ca-1798-82",
+            "smtp",
+            "sample-copies@oag.example",
+            "en",
+        )
+        assert ag.subject == (
+            f"Sample copy of a security breach notification (Cal. Civ. Code § 1798.82(f)) – Acme Shop GmbH – {incident}"
+        )
+        cover, copy_ = ag.body.split("--- Sample copy of the notice ---\n\n")
+        assert cover.splitlines() == [
+            "To: California Attorney General",
+            "Legal basis: Cal. Civ. Code § 1798.82(f)",
+            "",
+            "Acme Shop GmbH submits a sample copy of the security breach notification sent to the affected "
+            "residents of US-CA. It contains no personal information.",
+            "",
+            "Residents of US-CA notified: 600",
+            "",
+            f"Our reference: {incident}",
+            "Contact: Dana Privacy, e-mail dpo@acme.example, phone +49 30 1234567",
+            "",
+        ]
+        assert copy_ == residents.body
+        for eu in ("GDPR", "DSGVO", "Art. 33", "5,400", "3,000", "1,800", "DE:", "FR:"):
+            assert eu not in ag.body
+        assert not [c for c in comms(rt, incident) if c.kind == "supervisory-authority" and c.jurisdiction == "US-CA"]
+        approve(rt, incident, ag)
+        send(rt, incident, ag)
+        worker_pass(rt, T0)
+        received = [r for r in shop.smtp.received if r.rcpt_tos == ["sample-copies@oag.example"]]
+        assert [r.message["Message-ID"] for r in received] == [f"<{ag.id}@leakline>"]
+        assert received[0].message.get_content().replace("\r\n", "\n") == ag.body

@@ -41,6 +41,7 @@ _AUTHORITY_RECIPIENTS = frozenset(
         "controller",
     }
 )
+_US_SAMPLE_COPY_RECIPIENTS = frozenset({"attorney-general", "consumer-reporting-agencies"})
 _NIS2_KIND_BY_BASIS_SUFFIX = {
     "23(4)(a)": "nis2-early-warning",
     "23(4)(b)": "nis2-notification",
@@ -54,6 +55,7 @@ APPROVAL_KINDS = frozenset(
         "nis2-final-report",
         "data-subject",
         "data-subject-us",
+        "us-sample-copy",
     }
 )
 ESCALATING_KINDS = frozenset({"internal-compliance", "owner-team"})
@@ -87,6 +89,10 @@ def establishment_of(settings: Settings) -> str | None:
 def kind_for_obligation(obligation: dict[str, Any]) -> str | None:
     """The message kind that answers an obligation, or None when no message is sent for it."""
     recipient = obligation["recipient"]
+    if recipient in _US_SAMPLE_COPY_RECIPIENTS and str(obligation["jurisdiction"]).startswith("US"):
+        # What a US state's law asks of them is a copy of the residents' notice (Cal. Civ. Code § 1798.82(f)),
+        # never a GDPR notice with other countries' headcounts.
+        return "us-sample-copy"
     if recipient in _AUTHORITY_RECIPIENTS:
         return "supervisory-authority"
     if recipient == "csirt":

@@ -41,6 +41,7 @@ class MessageKind(StrEnum):
     NIS2_FINAL_REPORT = "nis2-final-report"
     DATA_SUBJECT = "data-subject"
     DATA_SUBJECT_US = "data-subject-us"
+    US_SAMPLE_COPY = "us-sample-copy"
     INTERNAL_COMPLIANCE = "internal-compliance"
     OWNER_TEAM = "owner-team"
     EXECUTIVE_BRIEF = "executive-brief"

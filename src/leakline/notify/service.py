@@ -31,6 +31,7 @@ from leakline.notify.render import placeholders
 _FILLED_BY = {
     "supervisory-authority": "data.subject_categories, delay_reasons",
     "data-subject-us": "law_enforcement_delay, identity_protection_enrolment",
+    "us-sample-copy": "law_enforcement_delay, identity_protection_enrolment",
 }
 
 
