@@ -158,3 +158,30 @@ def meta_of(record: Any) -> dict[str, Any]:
     """A record's clear metadata: the log's own fields (kind, actor, region) and the caller's `meta`."""
     out: dict[str, Any] = {**record.meta, **record.meta.get("meta", {})}
     return out
+
+
+def start_serve(
+    config_dir: Path, port: int, *args: str, env: dict[str, str] | None = None, wait: float = 60
+) -> subprocess.Popen[str]:
+    """`leakline serve --config leakline.toml --port PORT ARGS` in its own process group, once `/healthz`
+    answers (or it exited, or `wait` seconds passed); stop it with `os.killpg(proc.pid, SIGINT)`."""
+    import httpx
+
+    argv = [sys.executable, "-m", "leakline.cli", "serve", "--config", "leakline.toml", "--port", str(port), *args]
+    proc = subprocess.Popen(
+        argv,
+        cwd=config_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return proc

@@ -121,7 +121,7 @@ def test_readyz_stays_ready_while_one_region_serves_and_names_the_failing_one(
     env: Env = make_env(readiness_cache_seconds=0.5)
     ready = httpx.get(f"{env.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "upstreams": {"eu": UP, "us": UP}}
+    assert ready.json() == {"status": "ready", "upstreams": {"eu": UP, "us": UP}, "database": UP}
     assert _ready_gauges(env) == {
         'leakline_gateway_upstream_ready{region="eu"}': 1.0,
         'leakline_gateway_upstream_ready{region="us"}': 1.0,
@@ -135,7 +135,7 @@ def test_readyz_stays_ready_while_one_region_serves_and_names_the_failing_one(
         degraded = httpx.get(f"{env.url}/readyz")
     # A US outage must not pull the replica from the load balancer: EU visitors are still served.
     assert degraded.status_code == 200
-    assert degraded.json() == {"status": "ready", "upstreams": {"eu": UP, "us": REFUSED}}
+    assert degraded.json() == {"status": "ready", "upstreams": {"eu": UP, "us": REFUSED}, "database": UP}
     assert str(us_port) not in degraded.text and "127.0.0.1" not in degraded.text
     assert chat(env, "hello").status_code == 200  # a German visitor, region eu
     assert _ready_gauges(env) == {
@@ -155,7 +155,7 @@ def test_readyz_stays_ready_while_one_region_serves_and_names_the_failing_one(
     time.sleep(0.6)
     failing = httpx.get(f"{env.url}/readyz")
     assert failing.status_code == 503
-    assert failing.json() == {"status": "not_ready", "upstreams": {"eu": REFUSED, "us": REFUSED}}
+    assert failing.json() == {"status": "not_ready", "upstreams": {"eu": REFUSED, "us": REFUSED}, "database": UP}
     assert failing.headers["cache-control"] == "no-store"
 
 
@@ -165,7 +165,7 @@ def test_readyz_with_readiness_all_needs_every_region(make_env: Any) -> None:
     env.us.stop()
     failing = httpx.get(f"{env.url}/readyz")
     assert failing.status_code == 503
-    assert failing.json() == {"status": "not_ready", "upstreams": {"eu": UP, "us": REFUSED}}
+    assert failing.json() == {"status": "not_ready", "upstreams": {"eu": UP, "us": REFUSED}, "database": UP}
 
 
 def test_readyz_times_out_on_a_silent_upstream_without_naming_it_or_its_key(

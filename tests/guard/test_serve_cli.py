@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.guard.helpers import start_serve
+
 
 def _serve(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -146,7 +148,6 @@ def test_an_audit_sink_that_cannot_be_created_stops_serve_naming_the_sink(tmp_pa
 def test_served_gateway_logs_upstream_failures_with_a_level_and_never_the_key_or_the_prompt(tmp_path: Path) -> None:
     import os
     import signal
-    import time
 
     import httpx
 
@@ -159,22 +160,8 @@ def test_served_gateway_logs_upstream_failures_with_a_level_and_never_the_key_or
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "leakline.cli", "serve", "--config", "leakline.toml", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_serve(tmp_path, port)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
         body = {"model": "m", "messages": [{"role": "user", "content": "mail jane.doe@example.com please"}]}
         answer = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat/completions",
@@ -260,3 +247,81 @@ def test_serve_without_a_leakline_toml_says_that_the_gateway_refuses_everything(
         f"warning: no leakline.toml in {tmp_path}: serving on embedded defaults, without regions or client keys "
         "(every /v1 request is refused); pass --config\n"
     ), stderr
+
+
+def _with_database(tmp: Path, url: str, upstream: str = "http://127.0.0.1:9/v1") -> None:
+    _gateway_toml(tmp)
+    config = tmp / "leakline.toml"
+    text = config.read_text(encoding="utf-8").replace("sqlite:///leakline.db", url)
+    config.write_text(text.replace("http://127.0.0.1:9/v1", upstream), encoding="utf-8")
+
+
+def test_an_unreachable_postgresql_stops_serve_naming_the_url_without_its_password(tmp_path: Path) -> None:
+    from tests.store.helpers import free_port
+
+    port = free_port()  # nothing listens there
+    _with_database(tmp_path, f"postgresql+psycopg://u:pw-secret-42@127.0.0.1:{port}/db")
+    stderr = _refused(tmp_path)
+    assert stderr == (
+        f"error: leakline.toml: database.url: cannot connect to postgresql+psycopg://u:***@127.0.0.1:{port}/db "
+        "(Connection refused)\n"
+        "hint: start the database or correct [database] url: the incident engine of this process "
+        "records the gateway's signals there\n"
+    ), stderr
+    assert "pw-secret-42" not in stderr
+
+
+def test_readyz_names_the_incident_engines_database_and_fails_while_it_is_down(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    import httpx
+
+    from leakline.guard.upstream import UpstreamThread
+    from tests.store.helpers import start_postgres
+
+    server = start_postgres()  # its own server: this test stops it
+    upstream = UpstreamThread().start()
+    stopped = False
+    try:
+        url = server.url.replace("leakline@", "leakline:pw-secret-42@")  # trust auth: the password is unused
+        _with_database(tmp_path, url, upstream.upstream_url)
+        config = tmp_path / "leakline.toml"
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("[gateway]\n", "[gateway]\nreadiness_cache_seconds = 0\n"), encoding="utf-8")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proc = start_serve(tmp_path, port)
+        try:
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert ready.json() == {
+                "status": "ready",
+                "upstreams": {"eu": {"status": "ok"}},
+                "database": {"status": "ok"},
+            }
+            server.stop()
+            stopped = True
+            down = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+            assert down.status_code == 503, down.text
+            assert down.json() == {
+                "status": "not_ready",
+                "upstreams": {"eu": {"status": "ok"}},
+                "database": {
+                    "status": "failing",
+                    "error": "the incident engine's database (postgresql) is unreachable (Connection refused)",
+                },
+            }
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        assert "pw-secret-42" not in stderr and "pw-secret-42" not in down.text
+        assert (
+            "WARNING:  readiness: the incident engine's database (postgresql) is unreachable (Connection refused) "
+            f"({url.replace('pw-secret-42', '***')}); the replica is not ready\n" in stderr
+        ), stderr
+    finally:
+        upstream.stop()
+        if not stopped:
+            server.stop()

@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.guard.helpers import start_serve
 from tests.guard.test_serve_cli import _gateway_toml
 
 
@@ -44,24 +42,8 @@ def test_metrics_sum_every_worker_and_the_directory_goes_when_serve_stops(tmp_pa
     tmpdir.mkdir()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {"TMPDIR": str(tmpdir)}
-    argv = ["serve", "--config", "leakline.toml", "--port", str(port), "--workers", "2"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "leakline.cli", *argv],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_serve(tmp_path, port, "--workers", "2", env=env, wait=90)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
         [folder] = tmpdir.glob("leakline-metrics-*")
         body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
         sent = 0

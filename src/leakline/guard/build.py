@@ -167,22 +167,38 @@ def preflight(settings: Settings) -> None:
             events.open(list(settings.regions), source=source)
         finally:
             events.close()
-        if not settings.gateway.signals_url:
+        if in_process_signals(settings):
             _check_incident_engine(settings, source)
+
+
+def in_process_signals(settings: Settings) -> bool:
+    """Whether this process's event thread hands signals to its own incident engine (and its database)."""
+    return bool(settings.regions) and not settings.gateway.signals_url
 
 
 def _check_incident_engine(settings: Settings, source: str) -> None:
     """Signals go to the incident engine in-process, which is started on the first one: what it would refuse
     in the settings (a database URL it cannot use, incident settings that contradict each other) is
-    refused now, instead of every signal failing while requests are served. Nothing is connected to."""
+    refused now, and the database is connected to (within a few seconds), instead of every signal failing
+    while requests are served. The error shows the URL with its password masked."""
+    from sqlalchemy.engine import make_url
+
+    from leakline.guard.readiness import database_unreachable
     from leakline.incidents.runtime import validate
     from leakline.store.engine import resolve_url
 
     try:
         validate(settings)
-        resolve_url(settings.database.url, base=_base(settings))
+        url = resolve_url(settings.database.url, base=_base(settings))
     except LeaklineError as exc:
         raise _in_file(source, exc) from exc
+    why = database_unreachable(url)
+    if why is not None:
+        raise GatewayConfigError(
+            f"{source}: database.url: cannot connect to {make_url(url).render_as_string(hide_password=True)} ({why})",
+            hint="start the database or correct [database] url: the incident engine of this process records "
+            "the gateway's signals there",
+        )
 
 
 def _in_file(source: str, exc: LeaklineError) -> GatewayConfigError:
@@ -208,12 +224,21 @@ def router(settings: Settings) -> APIRouter:
     from starlette.routing import Route as StarletteRoute
 
     from leakline.guard.pipeline import Gateway, Route
-    from leakline.guard.readiness import UpstreamReadiness
+    from leakline.guard.readiness import DatabaseReadiness, ReadinessCheck, UpstreamReadiness
 
     gateway = Gateway(settings)
     api = APIRouter()
     api.collectors = gateway.metrics.collectors()  # type: ignore[attr-defined]
-    api.readiness_checks = {"upstreams": UpstreamReadiness(gateway).check}  # type: ignore[attr-defined]
+    checks: dict[str, ReadinessCheck] = {"upstreams": UpstreamReadiness(gateway).check}
+    if in_process_signals(settings):
+        from leakline.store.engine import resolve_url
+
+        gw = settings.gateway
+        url = resolve_url(settings.database.url, base=_base(settings))
+        checks["database"] = DatabaseReadiness(
+            url, timeout=gw.readiness_timeout_seconds, ttl=gw.readiness_cache_seconds
+        ).check
+    api.readiness_checks = checks  # type: ignore[attr-defined]
     endpoints = []
     for path, kind, upstream_path, method in ROUTES:
         endpoint = Route(gateway, kind, upstream_path)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from leakline.guard.errors import display_url, os_reason
@@ -28,6 +28,7 @@ from leakline.guard.errors import display_url, os_reason
 if TYPE_CHECKING:
     from leakline.guard.pipeline import Gateway
 
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 OK = "ok"
 FAILING = "failing"
 log = logging.getLogger("leakline.guard")
@@ -110,3 +111,84 @@ class UpstreamReadiness:
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             return "the upstream answered GET /models without a model list"
         return None
+
+
+DATABASE_CONNECT_TIMEOUT_SECONDS = 3
+"""How long `leakline serve`'s start-up waits for the database (libpq counts whole seconds, at least 2)."""
+
+
+def database_unreachable(url: str, *, timeout: float = DATABASE_CONNECT_TIMEOUT_SECONDS) -> str | None:
+    """None when a connection to `url` opens within `timeout`; else why not, in a few words that quote
+    neither the URL nor its credentials (the driver's own text names host and port, which we drop)."""
+    import math
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    parsed = make_url(url)
+    args = {"connect_timeout": max(2, math.ceil(timeout))} if parsed.get_backend_name() == "postgresql" else {}
+    engine = create_engine(url, poolclass=NullPool, connect_args=args)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        # libpq: 'connection failed: connection to server at "h", port p failed: Connection refused'
+        reason = first.rsplit("failed: ", 1)[-1].strip()[:160] or type(cause).__name__
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        return reason
+    finally:
+        engine.dispose()
+    return None
+
+
+class DatabaseReadiness:
+    """`/readyz`'s `database`: the incident engine that takes this replica's signals in-process needs
+    `[database]`; while it cannot be reached every signal would fail, so the replica is not ready.
+    Checked like the upstreams: bounded by `readiness_timeout_seconds`, reused for `readiness_cache_seconds`,
+    one log line per change (with the URL, its password masked); the body names the database's kind only."""
+
+    def __init__(self, url: str, *, timeout: float, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.url = url
+        self.shown = make_url(url).render_as_string(hide_password=True)
+        self.kind = make_url(url).get_backend_name()
+        self.timeout = timeout
+        self.ttl = ttl
+        self._clock = clock
+        self._lock: asyncio.Lock | None = None
+        self._result: tuple[bool, dict[str, Any]] | None = None
+        self._at = 0.0
+        self._failing = False
+
+    async def check(self) -> tuple[bool, dict[str, Any]]:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._result is None or self._clock() - self._at >= self.ttl:
+                why = await self._probe()
+                self._record(why)
+                self._result = (why is None, {"status": OK} if why is None else {"status": FAILING, "error": why})
+                self._at = self._clock()
+            return self._result
+
+    async def _probe(self) -> str | None:
+        what = f"the incident engine's database ({self.kind})"
+        try:
+            async with asyncio.timeout(self.timeout + 0.5):
+                why = await asyncio.to_thread(database_unreachable, self.url, timeout=self.timeout)
+        except TimeoutError:
+            return f"{what} did not answer within {self.timeout:g} s"
+        return None if why is None else f"{what} is unreachable ({why})"
+
+    def _record(self, why: str | None) -> None:
+        if why is not None and not self._failing:
+            log.warning("readiness: %s (%s); the replica is not ready", why, self.shown)
+        elif why is None and self._failing:
+            log.info("readiness: the incident engine's database answers again")
+        self._failing = why is not None
