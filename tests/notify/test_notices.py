@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from leakline.incidents.service import reassess
 from leakline.notify import service
-from leakline.notify.errors import PlaceholderLeft
+from leakline.notify.errors import InvalidCommunicationState, PlaceholderLeft
 from leakline.notify.models import CommState, Communication
+from leakline.notify.render import format_when
 from tests.notify.helpers import T0, comms, open_incident, runtime, worker_pass
 from tests.store.helpers import Env, iter_env, write_config
 
@@ -79,10 +81,17 @@ def notice(rt: Any, incident: str, kind: str, jurisdiction: str, recipient: str 
     )
 
 
-def approve(rt: Any, incident: str, comm: Communication, *, at: Any = T0) -> Communication:
+def approve(rt: Any, incident: str, comm: Communication, *, at: Any = T0, dated: bool = False) -> Communication:
+    """Approve as `leakline incident approve` does; `dated`: with the settings, so the text is dated `at`."""
     with rt.store.transaction() as session:
         return service.approve(
-            session, recorder=rt.recorder, incident_id=incident, communication_id=comm.id, by="Dana Privacy", now=at
+            session,
+            recorder=rt.recorder,
+            incident_id=incident,
+            communication_id=comm.id,
+            by="Dana Privacy",
+            now=at,
+            settings=rt.settings if dated else None,
         )
 
 
@@ -227,3 +236,69 @@ def test_the_attorney_general_gets_a_sample_copy_of_the_us_notice_without_eu_dat
         received = [r for r in shop.smtp.received if r.rcpt_tos == ["sample-copies@oag.example"]]
         assert [r.message["Message-ID"] for r in received] == [f"<{ag.id}@leakline>"]
         assert received[0].message.get_content().replace("\r\n", "\n") == ag.body
+
+
+# --- 3. the notice's own timeline ---------------------------------------------------------------------
+
+
+def test_detected_is_the_discovery_or_else_the_awareness_never_the_incident_opening(shop: Env) -> None:
+    aware = T0 - timedelta(hours=2)
+    discovered = T0 - timedelta(hours=5)
+    with runtime(shop) as rt:
+        plain = open_incident(rt, facts=shop_facts(**KNOWN))
+        lines = notice(rt, plain, "supervisory-authority", "DE").body.splitlines()
+        assert f"   Verletzung erkannt: {format_when(aware, language='de')}" in lines
+        assert f"   Kenntnis des Verantwortlichen: {format_when(aware, language='de')}" in lines
+        earlier = open_incident(rt, facts=shop_facts(discovered_at=discovered.isoformat(), **KNOWN))
+        lines = notice(rt, earlier, "supervisory-authority", "DE").body.splitlines()
+        assert f"   Verletzung erkannt: {format_when(discovered, language='de')}" in lines
+        assert f"   Diese Meldung: {format_when(T0, language='de')}" in lines
+
+
+def test_a_morning_draft_approved_in_the_evening_carries_the_evening_date_and_is_sent_as_approved(shop: Env) -> None:
+    morning, evening = T0 - timedelta(hours=10), T0
+    with runtime(shop) as rt:
+        incident = open_incident(
+            rt, facts=shop_facts(aware_at=(T0 - timedelta(hours=12)).isoformat(), **KNOWN), now=morning
+        )
+        draft = notice(rt, incident, "supervisory-authority", "DE")
+        assert f"   Diese Meldung: {format_when(morning, language='de')}" in draft.body.splitlines()
+        approved = approve(rt, incident, draft, at=evening, dated=True)
+        assert (approved.state, approved.approved_at, approved.rendered_at) == (CommState.APPROVED, evening, evening)
+        assert approved.body == draft.body.replace(
+            f"Diese Meldung: {format_when(morning, language='de')}",
+            f"Diese Meldung: {format_when(evening, language='de')}",
+        )
+        stored = notice(rt, incident, "supervisory-authority", "DE")
+        assert (stored.subject, stored.body) == (approved.subject, approved.body)
+        # Reassessing with the same facts leaves the approval standing: the approved words are what they give.
+        with rt.store.transaction() as session:
+            reassess(session, rt.settings, recorder=rt.recorder, incident_id=incident, actor="test", now=evening)
+        assert notice(rt, incident, "supervisory-authority", "DE").state == CommState.APPROVED
+        send(rt, incident, approved, at=evening)
+        worker_pass(rt, evening)
+        received = [r for r in shop.smtp.received if r.rcpt_tos == ["breach-reports@authority.example"]]
+        assert [r.message.get_content().replace("\r\n", "\n") for r in received] == [approved.body]
+
+
+def test_approval_refuses_a_draft_whose_template_changed_since_it_was_drafted(shop: Env) -> None:
+    messages = shop.directory / "messages"
+    (messages / "de").mkdir(parents=True)
+    with shop.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[notify]\ntemplates = "messages"\n')
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        draft = notice(rt, incident, "supervisory-authority", "DE")
+        (messages / "de" / "supervisory-authority.j2").write_text(
+            '{% extends "builtin/de/supervisory-authority.j2" %}{% block subject %}[Acme] {{ super() }}{% endblock %}',
+            encoding="utf-8",
+        )
+        with pytest.raises(InvalidCommunicationState) as caught:
+            approve(rt, incident, draft, at=T0 + timedelta(hours=1), dated=True)
+        assert caught.value.message == (
+            f"{draft.id}: the draft is out of date: the incident, its facts or a template changed since it was "
+            "drafted and would change more than its date, so approving it would send words nobody reviewed"
+        )
+        assert caught.value.hint == f"`leakline incident assess {incident}` drafts it again; review it, then approve it"
+        after = notice(rt, incident, "supervisory-authority", "DE")
+        assert (after.state, after.subject, after.body) == (CommState.DRAFT, draft.subject, draft.body)

@@ -175,12 +175,19 @@ _NOTICE_FIELDS = ("law_enforcement_delay", "delay_reasons", "identity_protection
 
 def notice_incident(incident: dict[str, Any]) -> dict[str, Any]:
     """The incident context with what its facts say for the notices (`subject_categories`, `records`,
-    `law_enforcement_delay`, `delay_reasons`, `identity_protection_enrolment`); keys the caller set win."""
+    `law_enforcement_delay`, `delay_reasons`, `identity_protection_enrolment`; keys the caller set win),
+    and `detected_at` from the facts' `discovered_at` (default `aware_at`) once there are facts."""
     facts = incident.get("facts") or {}
     data = facts.get("data") or {}
     known = {key: data[key] for key in _NOTICE_DATA_FIELDS if data.get(key) is not None}
     known.update({key: facts[key] for key in _NOTICE_FIELDS if facts.get(key) is not None})
-    return {**known, **incident} if known else incident
+    # The incident opens when leakline hears of it, which may be after awareness: a notice saying the breach
+    # was detected after the controller became aware of it contradicts itself.
+    detected = facts.get("discovered_at") or facts.get("aware_at")
+    merged = {**known, **incident} if known else dict(incident)
+    if detected is not None:
+        merged["detected_at"] = detected
+    return merged
 
 
 def render_message(
@@ -222,6 +229,31 @@ def render_message(
             raise failed from None
         return Text(rendered.subject, rendered.body, fallback=failed.where())
     return Text(rendered.subject, rendered.body)
+
+
+def rerender(
+    settings: Settings, *, comm: Communication, context: IncidentContext, obligation: dict[str, Any], now: datetime
+) -> Text:
+    """A stored notice's text rendered again as of `now` (an override that fails gives way to the built-in
+    template, as when it was drafted)."""
+    return render_message(
+        settings,
+        kind=comm.kind,
+        language=comm.language,
+        context=context,
+        obligation=obligation,
+        recipient={"name": comm.recipient, "kind": comm.kind, "role": comm.role},
+        now=now,
+        builtin_fallback=True,
+    )
+
+
+def obligation_of(incident: Incident, comm: Communication) -> dict[str, Any] | None:
+    """The required obligation of the current assessment that the message answers, if any."""
+    for obligation in (incident.assessment or {}).get("obligations", []):
+        if obligation["required"] and obligation_key(obligation) == comm.obligation_key:
+            return dict(obligation)
+    return None
 
 
 def note_fallback(session: Session, *, recorder: Recorder, comm: Communication, now: datetime, actor: str) -> None:
@@ -519,16 +551,7 @@ def sync_obligation_drafts(
             continue
 
         def text_at(moment: datetime, comm: Communication = comm, obligation: dict[str, Any] = obligation) -> Text:
-            return render_message(
-                settings,
-                kind=comm.kind,
-                language=comm.language,
-                context=context,
-                obligation=obligation,
-                recipient={"name": comm.recipient, "kind": comm.kind, "role": comm.role},
-                now=moment,
-                builtin_fallback=True,
-            )
+            return rerender(settings, comm=comm, context=context, obligation=obligation, now=moment)
 
         if comm.state == CommState.APPROVED:
             # Rendered as of the moment the approved text was, only the facts can make it differ (the

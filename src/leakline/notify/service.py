@@ -9,6 +9,7 @@ and applies to every channel the same alert went out on.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from leakline.incidents.models import Incident, Status
 from leakline.incidents.service import open_for_change
 from leakline.incidents.timeline import Recorder, note
-from leakline.notify.drafting import NO_CHANNEL, enqueue, iso, note_message
+from leakline.notify.drafting import NO_CHANNEL, enqueue, iso, note_message, obligation_of, rerender
 from leakline.notify.errors import (
     ApprovalRequired,
     CommunicationNotFound,
@@ -26,6 +27,9 @@ from leakline.notify.errors import (
 )
 from leakline.notify.models import CommState, Communication, OutboxMessage, OutboxState
 from leakline.notify.render import placeholders
+
+if TYPE_CHECKING:
+    from leakline.config import Settings
 
 # The facts fields (docs/assess.md) that fill each kind's placeholders, for the refusal's hint.
 _FILLED_BY = {
@@ -67,13 +71,50 @@ def refuse_placeholders(comm: Communication, *, incident_id: str, action: str) -
     )
 
 
+def _date_at_approval(session: Session, settings: Settings, *, comm: Communication, now: datetime) -> None:
+    """Render the notice again as of its approval, so that the date it gives for itself ("this notification")
+    is when it was approved, not when it was drafted; what is stored is then exactly what is sent.
+
+    Only the date may change: if the draft's own moment no longer gives the stored words (the status,
+    facts or a template changed since), the person would approve words that are not what would be sent."""
+    from leakline.incidents.service import incident_context
+
+    incident = session.get(Incident, comm.incident_id)
+    obligation = None if incident is None else obligation_of(incident, comm)
+    if incident is None or obligation is None:
+        return
+    context = incident_context(session, incident)
+    then = rerender(
+        settings, comm=comm, context=context, obligation=obligation, now=comm.rendered_at or comm.created_at
+    )
+    if (then.subject, then.body, then.fallback) != (comm.subject, comm.body, comm.template_fallback):
+        raise InvalidCommunicationState(
+            f"{comm.id}: the draft is out of date: the incident, its facts or a template changed since it was "
+            "drafted and would change more than its date, so approving it would send words nobody reviewed",
+            hint=f"`leakline incident assess {comm.incident_id}` drafts it again; review it, then approve it",
+        )
+    fresh = rerender(settings, comm=comm, context=context, obligation=obligation, now=now)
+    comm.subject, comm.body, comm.rendered_at = fresh.subject, fresh.body, now
+
+
 def approve(
-    session: Session, *, recorder: Recorder, incident_id: str, communication_id: str, by: str, now: datetime
+    session: Session,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    communication_id: str,
+    by: str,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> Communication:
+    """Approve a draft. With `settings`, its text is first rendered again as of `now` (the notification
+    date it gives is the approval's); a text with a placeholder is refused either way."""
     comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
     if comm.state != CommState.DRAFT:
         raise InvalidCommunicationState(f"{communication_id} is {comm.state}; only drafts can be approved")
     _refuse_withdrawn(comm)
+    if settings is not None:
+        _date_at_approval(session, settings, comm=comm, now=now)
     refuse_placeholders(comm, incident_id=incident_id, action="approved")
     comm.state = CommState.APPROVED
     comm.approved_by = by
