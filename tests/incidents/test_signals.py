@@ -195,3 +195,58 @@ def test_when_the_built_in_template_fails_too_the_error_stands(env: Env) -> None
         "de/owner-team.j2: context key 'incident.status': expected one of 'detected', 'triaged', 'contained', "
         "'notifying', 'closed', got 'bogus'"
     )
+
+
+def _gateway_signal(*actions: str, sig_id: str) -> Signal:
+    """The leak signal `leakline serve` emits for an answer with card-number hits handled by `actions`."""
+    from leakline.guard.events import Exchange, Hit, leak_signal
+
+    hits = tuple(
+        Hit(detector="payment_card", action=action, start=10 * n, end=10 * n + 8, redacted_preview="4111…1111")
+        for n, action in enumerate(actions)
+    )
+    made = leak_signal(
+        Exchange(
+            route="/v1/chat/completions", client="shop", region="eu", country="DE", pop=None, model="m",
+            status=200, stream=False, prompt=None, response_text="", upstream_text="", prompt_bytes=0,
+            response_bytes=0, scanned_bytes=0, hits=hits, blocked="block" in actions,
+        )
+    )  # fmt: skip
+    assert made is not None
+    # One incident per case: the same client and detectors would otherwise attach to the first one.
+    return made.model_copy(update={"id": sig_id, "at": NOW, "fingerprint": f"{made.fingerprint}:{sig_id}"})
+
+
+def _required(doc: dict) -> set[tuple[str, str]]:
+    return {(o["regime"], o["jurisdiction"]) for o in doc["obligations"] if o["required"]}
+
+
+def test_a_leak_the_gateway_redacted_or_blocked_is_contained_and_needs_no_notification(env: Env) -> None:
+    with runtime(env) as rt:
+        for n, actions in enumerate((("redact",), ("block",), ("redact", "block"))):
+            accepted = receive(rt, _gateway_signal(*actions, sig_id=f"sig_c{n}"), now=NOW)
+            assert accepted.new_incident
+            with rt.store.transaction() as session:
+                doc = service.incident_document(session, incident_id=accepted.incident_id)
+            assert doc["facts"]["breach"] == {
+                "types": ["confidentiality"],
+                "cause": "unknown",
+                "malicious": False,
+                "exfiltration": "ruled-out",
+                "materiality": "undetermined",
+            }, actions
+            assert (doc["risk"], _required(doc)) == ("none", {("gdpr-33-5", "EU")}), actions
+            assert "confidentiality: exfiltration ruled out" in doc["risk_reasons"]
+            assert [c for c in doc["communications"] if c["kind"] == "supervisory-authority"] == []
+
+
+def test_a_leak_the_gateway_only_alerted_on_stays_a_breach_to_assess(env: Env) -> None:
+    with runtime(env) as rt:
+        for n, actions in enumerate((("alert",), ("redact", "alert"))):
+            accepted = receive(rt, _gateway_signal(*actions, sig_id=f"sig_a{n}"), now=NOW)
+            with rt.store.transaction() as session:
+                doc = service.incident_document(session, incident_id=accepted.incident_id)
+            breach = doc["facts"]["breach"]
+            assert (breach["cause"], breach["exfiltration"]) == ("llm-output-leak", "unknown"), actions
+            assert ("gdpr-33", "DE") in _required(doc), actions
+            assert [c["state"] for c in doc["communications"] if c["kind"] == "supervisory-authority"] == ["draft"]

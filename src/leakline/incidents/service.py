@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 _SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 _CAUSE_BY_SIGNAL = {SignalKind.LEAK_CAUGHT: "llm-output-leak"}
+# The gateway's sanitizer actions (`[sanitize.actions]`) that keep a hit from reaching the client.
+_CONTAINING_ACTIONS = frozenset({"redact", "block"})
 DEFAULT_SEVERITY = "high"
 
 
@@ -124,6 +126,16 @@ def open_for_change(session: Session, *, incident_id: str) -> Incident:
     return incident
 
 
+def caught_before_delivery(signal: Signal) -> bool:
+    """A leak the gateway caught and fully stopped: every hit's action (`details.actions`, as
+    `leakline serve` reports them) was to redact or to block, so nothing of it reached anyone. A hit only
+    alerted on passed through; a signal that does not say what was done is not presumed contained."""
+    actions = signal.details.get("actions")
+    if signal.kind != SignalKind.LEAK_CAUGHT or not isinstance(actions, str) or not actions:
+        return False
+    return set(actions.split(",")) <= _CONTAINING_ACTIONS
+
+
 def facts_from_signal(settings: Settings, signal: Signal) -> Facts | None:
     """Provisional facts from what a signal says, so obligations show up within seconds of a leak.
 
@@ -134,10 +146,16 @@ def facts_from_signal(settings: Settings, signal: Signal) -> Facts | None:
     if not org.establishments or not signal.data_categories:
         return None
     subjects = signal.subjects_estimate or 0
+    breach: dict[str, Any] = {"types": ["confidentiality"], "cause": _CAUSE_BY_SIGNAL.get(signal.kind, "unknown")}
+    if caught_before_delivery(signal):
+        # Nothing left the gateway. The cause stays "unknown" (why the model produced the data is not known
+        # yet): "llm-output-leak" means the answer reached a user, and the engine scores it as a misdelivery
+        # before it reads `exfiltration`.
+        breach = {"types": ["confidentiality"], "cause": "unknown", "exfiltration": "ruled-out"}
     data: dict[str, Any] = {
         "aware_at": signal.at_utc().isoformat(),
         "controller": {"establishments": list(org.establishments), "sector": org.sector, "size": org.size},
-        "breach": {"types": ["confidentiality"], "cause": _CAUSE_BY_SIGNAL.get(signal.kind, "unknown")},
+        "breach": breach,
         "data": {
             "categories": sorted(set(signal.data_categories)),
             "subjects": subjects,
