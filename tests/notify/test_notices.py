@@ -6,6 +6,10 @@ DE, FR and US-CA, aware two hours ago; delivery to a real SMTP server on 127.0.0
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -302,3 +306,59 @@ def test_approval_refuses_a_draft_whose_template_changed_since_it_was_drafted(sh
         assert caught.value.hint == f"`leakline incident assess {incident}` drafts it again; review it, then approve it"
         after = notice(rt, incident, "supervisory-authority", "DE")
         assert (after.state, after.subject, after.body) == (CommState.DRAFT, draft.subject, draft.body)
+
+
+# --- 4. evidence in the audit log -------------------------------------------------------------------------
+
+
+def audit_payloads(env: Env, kind: str) -> list[dict[str, Any]]:
+    """The decrypted payloads of the audit records of one kind, read back with `leakline audit export`."""
+    log, key = str(env.directory / "audit"), str(env.directory / "audit.key")
+    done = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "audit", "export", log, "--key", key, "--kind", kind],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line)["payload"] for line in done.stdout.splitlines()]
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_approval_and_delivery_records_name_the_address_and_the_digests_of_the_exact_text(shop: Env) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        de = notice(rt, incident, "supervisory-authority", "DE")
+        us = notice(rt, incident, "data-subject-us", "US-CA")
+        for comm in (de, us):
+            approve(rt, incident, comm)
+            send(rt, incident, comm)
+        worker_pass(rt, T0)
+        received = {r.rcpt_tos[0]: r.message.get_content().replace("\r\n", "\n") for r in shop.smtp.received}
+    assert sha256(received["breach-reports@authority.example"]) == sha256(de.body)
+    assert sha256(received["notices-us@acme.example"]) == sha256(us.body)
+    authority = {
+        "communication": de.id,
+        "channel": "smtp",
+        "to": "breach-reports@authority.example",
+        "subject_sha256": sha256(de.subject),
+        "body_sha256": sha256(de.body),
+    }
+    people = {
+        "communication": us.id,
+        "channel": "smtp",
+        "to_sha256": sha256("notices-us@acme.example"),
+        "subject_sha256": sha256(us.subject),
+        "body_sha256": sha256(us.body),
+    }
+    assert audit_payloads(shop, "incident.message.approved") == [
+        {"detail": f"{de.id}: supervisory-authority to supervisory-authority approved by Dana Privacy", **authority},
+        {"detail": f"{us.id}: data-subject-us to data-subjects approved by Dana Privacy", **people},
+    ]
+    sent = {p["communication"]: p for p in audit_payloads(shop, "incident.message.sent")}
+    assert sent[de.id] == {"detail": f"{de.id}: delivered via smtp (attempt 1)", **authority, "attempt": 1}
+    assert sent[us.id] == {"detail": f"{us.id}: delivered via smtp (attempt 1)", **people, "attempt": 1}

@@ -12,6 +12,7 @@ broken file never holds back the other notices; the caller is told which message
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -256,6 +257,28 @@ def obligation_of(incident: Incident, comm: Communication) -> dict[str, Any] | N
     return None
 
 
+# Kinds whose recipients are the people affected: their address is personal data.
+DATA_SUBJECT_KINDS = frozenset({"data-subject", "data-subject-us"})
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def evidence(comm: Communication, *, subject: str, body: str) -> dict[str, Any]:
+    """What the audit record of an approval or a delivery proves: which message, to which address over which
+    channel (for the people affected, a SHA-256 of their address: it is their personal data), and SHA-256
+    digests of the exact subject and body approved or sent."""
+    address = {"to_sha256": sha256_hex(comm.to)} if comm.kind in DATA_SUBJECT_KINDS else {"to": comm.to}
+    return {
+        "communication": comm.id,
+        "channel": comm.channel,
+        **address,
+        "subject_sha256": sha256_hex(subject),
+        "body_sha256": sha256_hex(body),
+    }
+
+
 def note_fallback(session: Session, *, recorder: Recorder, comm: Communication, now: datetime, actor: str) -> None:
     """Say in the timeline (and the audit log) that the built-in template drafted a message, and why."""
     note_message(
@@ -290,9 +313,10 @@ def note_message(
     now: datetime,
     actor: str,
     about: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """A timeline entry (and audit record) about one message: "msg_…: kind to recipient via channel", or
-    "msg_…: <about>"."""
+    "msg_…: <about>"; `data` replaces the audit payload's `{"communication": id}`."""
     note(
         session,
         recorder=recorder,
@@ -301,7 +325,7 @@ def note_message(
         actor=actor,
         event=event,
         detail=f"{comm.id}: {about or f'{comm.kind} to {comm.recipient} via {comm.channel}'}",
-        data={"communication": comm.id},
+        data=data if data is not None else {"communication": comm.id},
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from leakline.incidents.timeline import Recorder, note
 from leakline.notify.channels import Outgoing
+from leakline.notify.drafting import evidence
 from leakline.notify.models import CommState, Communication, OutboxMessage, OutboxState
 
 WORKER_ACTOR = "worker"
@@ -108,7 +109,11 @@ def mark_sent(
             actor=WORKER_ACTOR,
             event="message.sent",
             detail=f"{comm.id}: delivered via {comm.channel} (attempt {claimed.attempt})",
-            data={"communication": comm.id, "attempt": claimed.attempt},
+            # The digests are of the text handed to the channel, which is what the recipient got.
+            data={
+                **evidence(comm, subject=claimed.message.subject, body=claimed.message.body),
+                "attempt": claimed.attempt,
+            },
         )
     return True
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from leakline.incidents.models import Incident, Status
 from leakline.incidents.service import open_for_change
 from leakline.incidents.timeline import Recorder, note
-from leakline.notify.drafting import NO_CHANNEL, enqueue, iso, note_message, obligation_of, rerender
+from leakline.notify.drafting import NO_CHANNEL, enqueue, evidence, iso, note_message, obligation_of, rerender
 from leakline.notify.errors import (
     ApprovalRequired,
     CommunicationNotFound,
@@ -127,7 +127,7 @@ def approve(
         actor=by,
         event="message.approved",
         detail=f"{comm.id}: {comm.kind} to {comm.recipient} approved by {by}",
-        data={"communication": comm.id},
+        data=evidence(comm, subject=comm.subject, body=comm.body),
     )
     return comm
 
@@ -241,6 +241,7 @@ def record_delivery(
         now=now,
         actor=by,
         about=f"delivered {comm.delivery}",
+        data=evidence(comm, subject=comm.subject, body=comm.body),
     )
     if comm.needs_approval:
         _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now)
