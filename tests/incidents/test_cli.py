@@ -28,6 +28,11 @@ def _show(cli: Cli, env: Env, incident_id: str) -> dict:
     return json.loads(out)
 
 
+def _assessed(obligations: list[dict]) -> list[dict]:
+    """The obligations of `incident show --format json` as `assess` returns them (without their status)."""
+    return [{k: v for k, v in o.items() if k != "status"} for o in obligations]
+
+
 def test_open_assesses_drafts_and_alerts(cli: Cli, env: Env) -> None:
     facts = facts_file(env.directory)
     doc = _open(cli, env, facts)
@@ -36,7 +41,7 @@ def test_open_assesses_drafts_and_alerts(cli: Cli, env: Env) -> None:
     expected = assess(load_facts(str(facts))).to_dict()
     assert shown["status"] == "triaged"
     assert shown["risk"] == expected["risk"]
-    assert shown["obligations"] == expected["obligations"]
+    assert _assessed(shown["obligations"]) == expected["obligations"]
     comms = {(c["kind"], c["recipient"], c["channel"], c["to"], c["state"]) for c in shown["communications"]}
     assert comms == {
         ("supervisory-authority", "supervisory-authority", "smtp", "breach-reports@authority.example", "draft"),
@@ -221,7 +226,7 @@ def test_assess_recomputes_with_the_current_facts(cli: Cli, env: Env) -> None:
     doc = _open(cli, env, facts_file(env.directory))
     code, out, _ = cli("incident", "assess", doc["id"], "--format", "json", "--config", str(env.config))
     assert code == 0
-    assert json.loads(out)["obligations"] == _show(cli, env, doc["id"])["obligations"]
+    assert json.loads(out)["obligations"] == _assessed(_show(cli, env, doc["id"])["obligations"])
 
 
 def test_high_risk_incident_drafts_every_kind_of_notice_in_its_language(cli: Cli, env: Env) -> None:
@@ -629,7 +634,10 @@ def test_a_broken_notice_template_does_not_stop_new_facts_or_reassessment(cli: C
     code, out, err = _leakline("incident", "facts", incident, "--facts", str(uk_too), "--config", config)
     shown = _show(cli, env, incident)
     assert shown["facts_version"] == 2
-    assert shown["obligations"] == assess(load_facts(str(uk_too)), now=datetime.now(UTC)).to_dict()["obligations"]
+    assert (
+        _assessed(shown["obligations"])
+        == assess(load_facts(str(uk_too)), now=datetime.now(UTC)).to_dict()["obligations"]
+    )
     notices = {c["regime"]: c for c in shown["communications"] if c["kind"] == "supervisory-authority"}
     de, uk = notices["gdpr-33"], notices["uk-gdpr-33"]
     assert (code, out, err) == (
@@ -653,7 +661,7 @@ def test_a_broken_notice_template_does_not_stop_new_facts_or_reassessment(cli: C
     # Reassessing with the template still broken says so again, and prints the obligations all the same.
     code, out, err = _leakline("incident", "assess", incident, "--format", "json", "--config", config)
     assert (code, err) == (2, _fallback_report(incident, [uk["id"]], failure))
-    assert json.loads(out)["obligations"] == _show(cli, env, incident)["obligations"]
+    assert json.loads(out)["obligations"] == _assessed(_show(cli, env, incident)["obligations"])
     # Fixed: the next reassessment drafts it with the override again, and succeeds.
     _english_notice_override(env, _ACME_NOTICE)
     code, _, err = _leakline("incident", "assess", incident, "--config", config)
@@ -758,3 +766,62 @@ def test_close_needs_no_force_once_every_required_notice_is_delivered(cli: Cli, 
     assert (code, out, err) == (0, f"{doc['id']}: closed\n", "")
     events = [t["event"] for t in _show(cli, env, doc["id"])["timeline"]]
     assert events[-1] == "status" and "close.forced" not in events
+
+
+def _obligation_rows(out: str) -> dict[str, list[str]]:
+    """The rows of the text `Obligations (required)` table by regime: [due, left, status, ...]."""
+    table = out[out.index("Obligations (required)") : out.index("Communications")]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│ ")]
+    return {row[3]: row for row in rows if row[3] and row[0] != "due (UTC)"}
+
+
+def test_show_gives_each_obligation_its_status_and_says_when_sent_notices_may_need_an_update(
+    cli: Cli, env: Env
+) -> None:
+    config = str(env.config)
+    aware = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    with env.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[authorities.GB]\nsupervisory-authority = "mailto:casework@ico.example"\n')
+    facts = facts_file(env.directory, aware_at=aware.isoformat(), data__subjects_by_jurisdiction={"DE": 80, "GB": 20})
+    doc = _open(cli, env, facts)
+    incident = doc["id"]
+    statuses = {o["regime"]: o["status"] for o in doc["obligations"]}
+    assert statuses == {o["regime"]: o["status"] for o in _show(cli, env, incident)["obligations"]}
+    assert {r: s for r, s in statuses.items() if s != "not-required"} == {
+        "gdpr-33": "open",
+        "uk-gdpr-33": "open",
+        "gdpr-33-5": "record",
+    }
+    notices = {c["regime"]: c for c in doc["communications"] if c["kind"] == "supervisory-authority"}
+    de, uk = notices["gdpr-33"], notices["uk-gdpr-33"]
+    for notice in (de, uk):
+        assert cli("incident", "approve", incident, notice["id"], "--by", "Dana", "--config", config)[0] == 0
+    assert cli("incident", "send", incident, uk["id"], "--config", config)[0] == 0
+    code, _, err = cli("incident", "delivered", incident, de["id"], "--channel", "BfDI portal", "--config", config)
+    assert code == 0, err
+    shown = _show(cli, env, incident)
+    statuses = {o["regime"]: o["status"] for o in shown["obligations"] if o["required"]}
+    assert statuses == {"gdpr-33": "met", "uk-gdpr-33": "queued", "gdpr-33-5": "record"}
+    code, out, err = cli("incident", "show", incident, "--config", config)
+    assert code == 0, err
+    rows = _obligation_rows(out)
+    assert [rows["gdpr-33"][1:3], rows["uk-gdpr-33"][1:3], rows["gdpr-33-5"][1:3]] == [
+        ["—", "met"],
+        ["in 70h", "queued"],
+        ["—", "record"],
+    ]
+    assert "facts changed" not in out  # nothing about updates while the facts are those it was sent with
+    # More people turn out to be affected: the notice delivered to the German authority no longer says so.
+    more = facts_file(env.directory, "more.json", aware_at=aware.isoformat(), data__subjects=250)
+    assert cli("incident", "facts", incident, "--facts", str(more), "--config", config)[0] == 0
+    shown = _show(cli, env, incident)
+    sent = next(c for c in shown["communications"] if c["id"] == de["id"])
+    assert (sent["facts_version"], sent["facts_changed"], shown["facts_version"]) == (1, True, 2)
+    code, out, err = cli("incident", "show", incident, "--config", config)
+    assert code == 0, err
+    steps = out[out.index("Next steps") :].splitlines()[1:]
+    assert steps[0] == (
+        f"  facts changed since {de['id']} (gdpr-33 DE) was sent (facts v1, now v2): an update or supplementary "
+        f"notice may be due (GDPR Art. 33(4)); compare the versions: leakline incident facts {incident}"
+    )
+    assert not any(uk["id"] in step for step in steps if step.startswith("  facts changed"))  # queued, not sent

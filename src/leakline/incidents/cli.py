@@ -24,6 +24,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 ConfigOption = Annotated[Path, typer.Option("--config", help="leakline.toml to read.")]
 DEFAULT_CONFIG = Path("leakline.toml")
 HOURS_SHOWN_AS_HOURS = 72
+# Obligation statuses (`incident_document`) whose deadline still runs: the others show no time left.
+_PENDING = ("open", "queued")
+# The article that lets a notified authority be given more information later, by regime.
+_UPDATE_BASIS = {"gdpr-33": "GDPR Art. 33(4)", "uk-gdpr-33": "UK GDPR Art. 33(4)"}
 
 
 class OutputFormat(StrEnum):
@@ -197,13 +201,14 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
         f"facts v{doc['facts_version']} · {doc['signals']} signals"
     )
     obligations = Table(title="Obligations (required)")
-    for column in ("due (UTC)", "left", "regime", "where", "recipient", "authority"):
+    for column in ("due (UTC)", "left", "status", "regime", "where", "recipient", "authority"):
         obligations.add_column(column, overflow="fold")
     for o in doc["obligations"]:
         if o["required"]:
             obligations.add_row(
                 o["due_at"] or "—",
-                _left(o["due_at"], now),
+                _left(o["due_at"], now) if o["status"] in _PENDING else "—",
+                o["status"],
                 o["regime"],
                 o["jurisdiction"],
                 o["recipient"],
@@ -277,6 +282,14 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
                 f"delivery failed for {c['id']} ({c['kind']} to {c['recipient']} via {c['channel']}): fix the "
                 f"channel and queue it again: leakline incident send {incident} {c['id']}, or deliver it another "
                 f'way and record it: leakline incident delivered {incident} {c["id"]} --channel "HOW" --by NAME'
+            )
+        if c["state"] in ("sent", "acked") and c["kind"] in APPROVAL_KINDS and c.get("facts_changed"):
+            basis = _UPDATE_BASIS.get(c["regime"] or "")
+            steps.append(
+                f"facts changed since {c['id']} ({duty}) was sent (facts v{c['facts_version']}, now "
+                f"v{doc['facts_version']}): an update or supplementary notice may be due"
+                + (f" ({basis})" if basis else "")
+                + f"; compare the versions: leakline incident facts {incident}"
             )
         if c["state"] == "sent" and c["kind"] in ESCALATING_KINDS and (c["kind"], c["recipient"]) not in acks:
             # One ack covers the copies on the recipient's other channels.

@@ -668,15 +668,29 @@ def facts_versions(session: Session, *, incident_id: str) -> list[dict[str, Any]
     ]
 
 
+def _drafted_from(
+    comm: Communication, versions: Sequence[FactsVersion], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """`facts_version`: the facts version in force when the message's text was rendered (None: no facts
+    yet); `facts_changed`: whether the current facts differ from it (a sent notice may need an update)."""
+    rendered = comm.rendered_at or comm.created_at
+    used = [v for v in versions if v.at <= rendered]
+    if not used:
+        return {"facts_version": None, "facts_changed": current is not None}
+    return {"facts_version": used[-1].version, "facts_changed": used[-1].facts != current}
+
+
 def incident_document(session: Session, *, incident_id: str) -> dict[str, Any]:
     """Everything `incident show` and `GET /api/v1/incidents/{id}` return."""
     incident = get_incident(session, incident_id=incident_id)
     assessment = incident.assessment or {}
-    comms = session.scalars(
-        select(Communication)
-        .where(Communication.incident_id == incident_id)
-        .order_by(Communication.created_at, Communication.id)
+    comms = _communications(session, incident_id)
+    obligations = list(assessment.get("obligations", []))
+    statuses = obligation_statuses(obligations, comms)
+    versions = session.scalars(
+        select(FactsVersion).where(FactsVersion.incident_id == incident_id).order_by(FactsVersion.version)
     ).all()
+    current = versions[-1].facts if versions else None
     timeline = session.scalars(
         select(TimelineEntry).where(TimelineEntry.incident_id == incident_id).order_by(TimelineEntry.id)
     ).all()
@@ -698,7 +712,10 @@ def incident_document(session: Session, *, incident_id: str) -> dict[str, Any]:
         "updated_at": drafting.iso(incident.updated_at),
         "closed_at": drafting.iso(incident.closed_at),
         "assessed_at": assessment.get("assessed_at"),
-        "obligations": list(assessment.get("obligations", [])),
-        "communications": [CommunicationRead.model_validate(c).model_dump(mode="json") for c in comms],
+        "obligations": [{**o, "status": status} for o, status in zip(obligations, statuses, strict=True)],
+        "communications": [
+            {**CommunicationRead.model_validate(c).model_dump(mode="json"), **_drafted_from(c, versions, current)}
+            for c in comms
+        ],
         "timeline": [TimelineRead.model_validate(t).model_dump(mode="json") for t in timeline],
     }
