@@ -362,3 +362,32 @@ def test_approval_and_delivery_records_name_the_address_and_the_digests_of_the_e
     sent = {p["communication"]: p for p in audit_payloads(shop, "incident.message.sent")}
     assert sent[de.id] == {"detail": f"{de.id}: delivered via smtp (attempt 1)", **authority, "attempt": 1}
     assert sent[us.id] == {"detail": f"{us.id}: delivered via smtp (attempt 1)", **people, "attempt": 1}
+
+
+# --- 5. ack is for internal alerts ------------------------------------------------------------------------
+
+
+def test_ack_is_refused_for_a_notice_to_an_authority(shop: Env) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        de = notice(rt, incident, "supervisory-authority", "DE")
+        approve(rt, incident, de)
+        send(rt, incident, de)
+        worker_pass(rt, T0)
+        assert notice(rt, incident, "supervisory-authority", "DE").state == CommState.SENT
+        with rt.store.transaction() as session, pytest.raises(InvalidCommunicationState) as caught:
+            service.ack(session, recorder=rt.recorder, incident_id=incident, communication_id=de.id, by="Kim", now=T0)
+        assert caught.value.message == (
+            f"{de.id} is a supervisory-authority notice to supervisory-authority (DE): only internal alerts are "
+            "acknowledged (an acknowledgement stops their escalation); it does not record a recipient's "
+            "confirmation of receipt"
+        )
+        assert caught.value.exit_code == 2
+        after = notice(rt, incident, "supervisory-authority", "DE")
+        assert (after.state, after.acked_by) == (CommState.SENT, None)
+        alert = next(c for c in comms(rt, incident) if c.kind == "internal-compliance")
+        with rt.store.transaction() as session:
+            acked = service.ack(
+                session, recorder=rt.recorder, incident_id=incident, communication_id=alert.id, by="Kim", now=T0
+            )
+        assert [c.id for c in acked] == [alert.id]

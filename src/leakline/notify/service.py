@@ -269,6 +269,14 @@ def ack(
 ) -> list[Communication]:
     """Acknowledge a delivered message (and its copies on the recipient's other channels)."""
     comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
+    if comm.needs_approval:
+        # An acknowledgement recorded on a notice would read as the authority (or the people) confirming receipt.
+        raise InvalidCommunicationState(
+            f"{communication_id} is a {comm.kind} notice to {comm.recipient}"
+            f"{f' ({comm.jurisdiction})' if comm.jurisdiction else ''}: only internal alerts are acknowledged "
+            "(an acknowledgement stops their escalation); it does not record a recipient's confirmation of receipt",
+            hint=f"`leakline incident show {incident_id}` lists the internal alerts and their state",
+        )
     if comm.state == CommState.ACKED:
         # Nothing changes, so nothing goes to the timeline and the audit log (it would read as a second ack).
         raise InvalidCommunicationState(
