@@ -568,7 +568,7 @@ def test_a_failed_delivery_points_at_queueing_again_or_recording_a_delivery_by_h
         "state": "failed",
         "withdrawn": False,
     }
-    doc = {"id": "INC-1", "status": "triaged", "obligations": [], "communications": [failed]}
+    doc = {"id": "INC-1", "status": "triaged", "facts_version": 1, "obligations": [], "communications": [failed]}
     assert next_steps(doc) == [
         "delivery failed for msg_1 (internal-compliance to Dana Privacy via smtp): fix the channel and queue it "
         "again: leakline incident send INC-1 msg_1, or deliver it another way and record it: "

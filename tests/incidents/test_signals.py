@@ -250,3 +250,22 @@ def test_a_leak_the_gateway_only_alerted_on_stays_a_breach_to_assess(env: Env) -
             assert (breach["cause"], breach["exfiltration"]) == ("llm-output-leak", "unknown"), actions
             assert ("gdpr-33", "DE") in _required(doc), actions
             assert [c["state"] for c in doc["communications"] if c["kind"] == "supervisory-authority"] == ["draft"]
+
+
+def test_show_of_an_incident_without_facts_says_how_to_add_them(
+    cli: Callable[..., tuple[int, str, str]], env: Env
+) -> None:
+    # A signal that names no data opens an incident with no facts: nothing can be assessed until people add them.
+    path = env.directory / "signal.json"
+    path.write_text(json.dumps(signal(data_categories=[], subjects_estimate=None)), encoding="utf-8")
+    code, out, err = cli("signal", str(path), "--config", str(env.config))
+    assert code == 0, err
+    incident = json.loads(out)["incident_id"]
+    code, out, err = cli("incident", "show", incident, "--config", str(env.config))
+    assert code == 0, err
+    assert "facts v0" in out
+    assert out[out.index("Next steps") :].splitlines()[1:] == [
+        "  no facts yet, so no obligations: write them (fields and an example: docs/assess.md, 'Facts') and add "
+        f"them: leakline incident facts {incident} --facts facts.json",
+        "  then deliver: leakline worker (or leakline worker --once)",
+    ]

@@ -261,6 +261,13 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
 
     incident = doc["id"]
     steps: list[str] = []
+    if doc["facts_version"] == 0:
+        # Opened by a signal that named no data (or before [organisation] establishments was set): no law
+        # can be assessed until someone states the facts.
+        steps.append(
+            "no facts yet, so no obligations: write them (fields and an example: docs/assess.md, 'Facts') "
+            f"and add them: leakline incident facts {incident} --facts facts.json"
+        )
     notices = queued = False
     acks: set[tuple[str, str]] = set()
     for c in sorted(doc["communications"], key=urgency):
