@@ -325,3 +325,90 @@ def test_readyz_names_the_incident_engines_database_and_fails_while_it_is_down(t
         upstream.stop()
         if not stopped:
             server.stop()
+
+
+API_TOKEN = "tok-test-incident-api-0123456789"
+
+
+def _api_toml(tmp: Path, *, audit: bool = True, audit_key: str = "audit.key") -> None:
+    """leakline.toml of an incident API without a gateway (no regions): a token, a database, an audit sink."""
+    import hashlib
+
+    from leakline.audit.keys import generate_key_file
+
+    section = ""
+    if audit:
+        generate_key_file(tmp / "audit.key")
+        section = f'[audit]\npath = "audit"\nkey = "{audit_key}"\n'
+    digest = hashlib.sha256(API_TOKEN.encode()).hexdigest()
+    (tmp / "leakline.toml").write_text(
+        f'[api]\ntokens_sha256 = ["{digest}"]\n\n[database]\nurl = "sqlite:///leakline.db"\n\n{section}',
+        encoding="utf-8",
+    )
+
+
+def test_without_regions_an_audit_key_others_can_read_stops_serve(tmp_path: Path) -> None:
+    _api_toml(tmp_path)
+    (tmp_path / "audit.key").chmod(0o644)
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: audit.key: audit.key: mode 0644 lets others read the key; it must be 0600\n"
+        "hint: chmod 600 audit.key\n"
+    )
+
+
+def test_without_regions_a_missing_audit_key_file_stops_serve(tmp_path: Path) -> None:
+    _api_toml(tmp_path, audit_key="missing.key")
+    assert _refused(tmp_path) == (
+        "error: leakline.toml: audit.key: missing.key: no such key file\n"
+        "hint: create one with `leakline audit keygen KEYFILE`\n"
+    )
+
+
+def test_an_error_meant_for_people_while_serving_is_answered_with_its_message_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+
+    import httpx
+
+    from leakline.findings import Severity
+    from leakline.signals import Signal, SignalKind
+    from tests.store.helpers import free_port
+
+    _api_toml(tmp_path)
+    port = free_port()
+    proc = start_serve(tmp_path, port)
+    try:
+        # After the start-up checks: the key file becomes readable by others (a careless chmod, a restore).
+        (tmp_path / "audit.key").chmod(0o644)
+        signal_ = Signal(
+            kind=SignalKind.CLIENT_ERROR,
+            source="storefront",
+            severity=Severity.LOW,
+            fingerprint="nextjs:checkout",
+            summary="error boundary hit",
+        )
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/signals",
+            content=signal_.model_dump_json(),
+            headers={"authorization": f"Bearer {API_TOKEN}", "content-type": "application/json"},
+            timeout=20,
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    key = tmp_path / "audit.key"
+    assert answer.status_code == 500, answer.text
+    assert answer.json() == {
+        "error": {
+            "message": f"{key}: mode 0644 lets others read the key; it must be 0600",
+            "type": "server_error",
+            "code": 500,
+            "hint": f"chmod 600 {key}",
+        }
+    }
+    assert answer.headers["cache-control"] == "no-store"
+    assert "Traceback" not in stderr, stderr
+    assert f"ERROR:    POST /api/v1/signals: {key}: mode 0644 lets others read the key" in stderr, stderr
+    assert API_TOKEN not in stderr

@@ -169,6 +169,26 @@ def preflight(settings: Settings) -> None:
             events.close()
         if in_process_signals(settings):
             _check_incident_engine(settings, source)
+    else:
+        _check_incident_api_audit(settings, source)
+
+
+def _check_incident_api_audit(settings: Settings, source: str) -> None:
+    """The incident API (always served) records each signal in the audit sink without a region, opened on
+    its first request: a key it would refuse is refused now, as the event thread's sinks are, instead of
+    a 500 on every `POST /api/v1/signals`. Without `[audit]` that is the default sink, whose key file is
+    generated under the working directory if missing (as the first signal would)."""
+    from leakline.audit.sinks import default_audit_log
+    from leakline.guard.events import open_audit_sinks
+
+    try:
+        audit = default_audit_log(settings)
+    except LeaklineError as exc:
+        raise _in_file(source, exc) from exc
+    try:
+        open_audit_sinks(audit, [], source=source)
+    finally:
+        audit.close()
 
 
 def in_process_signals(settings: Settings) -> bool:

@@ -164,6 +164,31 @@ def anomaly_signal(anomaly: Anomaly) -> Signal:
     )
 
 
+def open_audit_sinks(audit: Any, regions: list[str], *, source: str) -> None:
+    """Open `audit`'s sink without a region and those of `regions` (an `AuditRouter`; anything without
+    `log_for` is left alone). Errors are `GatewayConfigError`s naming the leakline.toml key at fault
+    (`source` is the file)."""
+    from leakline.audit.errors import KeyFileError
+    from leakline.errors import LeaklineError
+    from leakline.guard.errors import GatewayConfigError
+
+    log_for = getattr(audit, "log_for", None)
+    if log_for is None:
+        return
+    for region in [None, *regions]:
+        key = "audit.path" if region is None else f"audit.sinks.{region}.path"
+        try:
+            log_for(region)
+        except KeyFileError as exc:  # the key is loaded with the first sink
+            raise GatewayConfigError(f"{source}: audit.key: {exc.message}", hint=exc.hint) from exc
+        except LeaklineError as exc:
+            raise GatewayConfigError(f"{source}: {key}: {exc.message}", hint=exc.hint) from exc
+        except OSError as exc:
+            raise GatewayConfigError(
+                f"{source}: {key}: cannot open the audit log in {exc.filename} ({exc.strerror})"
+            ) from exc
+
+
 class EventWorker:
     """The per-process thread that does everything slow about an exchange."""
 
@@ -204,25 +229,10 @@ class EventWorker:
     def open(self, regions: list[str], *, source: str = "leakline.toml") -> None:
         """Open the audit sinks of these regions (and the one without a region) and the volume store now,
         so that a wrong audit key or an unwritable directory stops the start-up, not the first record.
-        Errors are `GatewayConfigError`s naming the leakline.toml key at fault (`source` is the file)."""
-        from leakline.audit.errors import KeyFileError
-        from leakline.errors import LeaklineError
+        Errors are `GatewayConfigError`s naming the leakline.toml key at fault (see `open_audit_sinks`)."""
         from leakline.guard.errors import GatewayConfigError
 
-        log_for = getattr(self._audit, "log_for", None)
-        if log_for is not None:
-            for region in [None, *regions]:
-                key = "audit.path" if region is None else f"audit.sinks.{region}.path"
-                try:
-                    log_for(region)
-                except KeyFileError as exc:  # the key is loaded with the first sink
-                    raise GatewayConfigError(f"{source}: audit.key: {exc.message}", hint=exc.hint) from exc
-                except LeaklineError as exc:
-                    raise GatewayConfigError(f"{source}: {key}: {exc.message}", hint=exc.hint) from exc
-                except OSError as exc:
-                    raise GatewayConfigError(
-                        f"{source}: {key}: cannot open the audit log in {exc.filename} ({exc.strerror})"
-                    ) from exc
+        open_audit_sinks(self._audit, regions, source=source)
         if self._monitor is not None:
             try:
                 self._monitor.open()

@@ -8,7 +8,7 @@ which answers 503 when one is not ready) and `asgi_endpoints` ((path, methods, A
 directly, before FastAPI's middleware and routing: the gateway's hot path). This module owns what is
 common to all of them: health and readiness probes, Prometheus metrics, the OpenAPI schema at
 `/openapi.json`, security headers and `cache-control: no-store` on every response, and JSON errors
-instead of HTML pages or tracebacks.
+instead of HTML pages or tracebacks (a `LeaklineError` with its own message and hint).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leakline import __version__
 from leakline.config import CONFIG_FILENAME, Settings, load_settings
+from leakline.errors import LeaklineError
 
 # Domain routers, added as domains land: name -> (module, factory attribute).
 ROUTERS: dict[str, tuple[str, str]] = {
@@ -155,6 +156,19 @@ def _error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
 
 
+def _masked(text: str | None, settings: Settings) -> str | None:
+    """`text` without the database password: messages carry no secrets by design, but a driver's text
+    quoted in one is not ours to vouch for."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        password = make_url(settings.database.url).password
+    except ArgumentError:
+        return text
+    return text.replace(str(password), "***") if text and password else text
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = LeaklineApp(
@@ -187,6 +201,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for e in exc.errors()
         )
         return _error(422, problems or "invalid request", "invalid_request_error")
+
+    @app.exception_handler(LeaklineError)
+    async def _leakline_error(request: Request, exc: LeaklineError) -> JSONResponse:
+        # An error meant for people (an audit key that became unreadable, a database that went away): the
+        # caller gets its message rather than "internal error", the log one line rather than a traceback.
+        message, hint = _masked(exc.message, settings), _masked(exc.hint, settings)
+        log.error("%s %s: %s", request.method, request.url.path, message)
+        answer: dict[str, Any] = {"message": message, "type": "server_error", "code": 500}
+        if hint:
+            answer["hint"] = hint
+        return JSONResponse({"error": answer}, status_code=500)
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
