@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ import pytest
 
 from leakline.incidents.service import reassess
 from leakline.notify import service
+from leakline.notify.drafting import iso
 from leakline.notify.errors import InvalidCommunicationState, PlaceholderLeft
 from leakline.notify.models import CommState, Communication
 from leakline.notify.render import format_when
@@ -391,3 +394,62 @@ def test_ack_is_refused_for_a_notice_to_an_authority(shop: Env) -> None:
                 session, recorder=rt.recorder, incident_id=incident, communication_id=alert.id, by="Kim", now=T0
             )
         assert [c.id for c in acked] == [alert.id]
+
+
+# --- 6. the worker says what it does ----------------------------------------------------------------------
+
+GERMAN_AUTHORITY = "the competent German supervisory authority (Land authority of the main establishment, or BfDI)"
+LOG_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ leakline worker: "
+
+
+def test_the_worker_command_says_on_stderr_that_it_started_and_what_it_delivered(shop: Env) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        de = notice(rt, incident, "supervisory-authority", "DE")
+        approve(rt, incident, de)
+        send(rt, incident, de)
+    done = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "worker", "--once", "--config", str(shop.config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    with runtime(shop) as rt:
+        # The notice, two compliance alerts, the executive brief and the reminders the pass sent.
+        delivered = [c for c in comms(rt, incident) if c.state == CommState.SENT]
+    lines = done.stderr.splitlines()
+    assert re.fullmatch(LOG_TIME + r"worker \S+ started: one pass over everything due now", lines[0])
+    sent = sorted(re.sub(LOG_TIME, "", line) for line in lines[1:])
+    expected = [
+        f"sent {c.id} ({c.kind} to {GERMAN_AUTHORITY if c.id == de.id else 'internal ' + c.role}) via smtp, attempt 1"
+        for c in delivered
+    ]
+    assert sent == sorted(expected)
+    assert de.id in {c.id for c in delivered} and len(delivered) > 1
+    for address in ("@", "Dana", "Compliance on call", "CEO"):
+        assert address not in done.stderr
+
+
+def test_retries_and_the_dead_letter_are_logged_without_addresses(shop: Env, caplog: pytest.LogCaptureFixture) -> None:
+    shop.smtp.stop()
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        us = notice(rt, incident, "data-subject-us", "US-CA")
+        approve(rt, incident, us)
+        send(rt, incident, us)
+        caplog.set_level(logging.INFO, logger="leakline.notify.worker")
+        for seconds in (0, 10, 30):
+            worker_pass(rt, T0 + timedelta(seconds=seconds))
+    about_us = [r.getMessage() for r in caplog.records if us.id in r.getMessage()]
+    refused = f"smtp 127.0.0.1:{shop.smtp.port}: ConnectionRefusedError: errno 111 (Connection refused)"
+    assert about_us == [
+        f"retry {us.id} (data-subject-us to data subjects) via smtp: attempt 1 of 3 failed: {refused}; "
+        f"next attempt at {iso(T0 + timedelta(seconds=10))}",
+        f"retry {us.id} (data-subject-us to data subjects) via smtp: attempt 2 of 3 failed: {refused}; "
+        f"next attempt at {iso(T0 + timedelta(seconds=30))}",
+        f"failed {us.id} (data-subject-us to data subjects) via smtp: gave up after 3 attempts: {refused}; "
+        "the compliance contacts are alerted",
+    ]
+    assert not [r for r in caplog.records if "@" in r.getMessage()]

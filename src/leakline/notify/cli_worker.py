@@ -25,6 +25,7 @@ def worker_command(
     from leakline.notify.worker import run
 
     failures: list[LeaklineError] = []
+    _log_to_stderr()
     with runtime(config) as rt:
         report = asyncio.run(
             run(rt.store, rt.settings, recorder=rt.recorder, once=once, poll_seconds=poll, failures=failures)
@@ -34,3 +35,29 @@ def worker_command(
     if failures:
         # Deliveries were made; the exit status and the message say what could not be drafted.
         raise failures[-1]
+
+
+def _log_to_stderr() -> None:
+    """One line per start, delivery, retry and failure on stderr (the worker's log says no address and no
+    text: message id, kind, channel and who it is for), so that an operator sees it working."""
+    import logging
+    import sys
+    import time
+
+    class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to whatever sys.stderr is when a line is logged (a test runner may have replaced it)."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.stream = sys.stderr
+            super().emit(record)
+
+    logger = logging.getLogger("leakline.notify")
+    if any(getattr(handler, "leakline_worker", False) for handler in logger.handlers):
+        return
+    handler = StderrHandler(sys.stderr)
+    handler.leakline_worker = True  # type: ignore[attr-defined]
+    formatter = logging.Formatter("%(asctime)s leakline worker: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

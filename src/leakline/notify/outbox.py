@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from leakline.incidents.models import Incident
 from leakline.incidents.timeline import Recorder, note
 from leakline.notify.channels import Outgoing
-from leakline.notify.drafting import evidence
+from leakline.notify.drafting import DATA_SUBJECT_KINDS, evidence, obligation_of
 from leakline.notify.models import CommState, Communication, OutboxMessage, OutboxState
 
 WORKER_ACTOR = "worker"
@@ -31,6 +32,24 @@ class Claimed:
     attempt: int
     channel: str
     message: Outgoing
+    audience: str = ""
+    """Who it is for, fit for logs (no personal data): the authority's name, "data subjects", or the internal
+    contact's role."""
+
+
+def audience(session: Session, comm: Communication) -> str:
+    """Who a message is for, without personal data: the authority the obligation names, "data subjects"
+    for the people affected (never their address), the role of an internal contact (never their name)."""
+    if comm.kind in DATA_SUBJECT_KINDS:
+        return "data subjects"
+    if not comm.needs_approval:
+        # Internal alerts, reminders about an obligation among them.
+        return f"internal {comm.role}"
+    incident = session.get(Incident, comm.incident_id)
+    obligation = None if incident is None else obligation_of(incident, comm)
+    if obligation is None or not obligation.get("authority"):
+        return f"{comm.recipient} {comm.jurisdiction or ''}".strip()
+    return str(obligation["authority"])
 
 
 def backoff(attempt: int, *, base_seconds: float, max_seconds: float) -> timedelta:
@@ -62,6 +81,7 @@ def claim(session: Session, *, owner: str, now: datetime, lease: timedelta, limi
                 owner=owner,
                 attempt=row.attempts,
                 channel=comm.channel,
+                audience=audience(session, comm),
                 message=Outgoing(
                     communication_id=comm.id,
                     incident_id=comm.incident_id,

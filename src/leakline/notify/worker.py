@@ -26,6 +26,7 @@ from leakline.errors import LeaklineError
 from leakline.incidents.timeline import Recorder
 from leakline.notify import escalation, outbox
 from leakline.notify.channels import Channel, build_channels
+from leakline.notify.drafting import iso
 from leakline.notify.errors import DeliveryError
 from leakline.store.engine import Store
 
@@ -89,6 +90,11 @@ def _drafting_failed(what: str, exc: LeaklineError, failures: list[LeaklineError
         failures.append(exc)
 
 
+def _described(item: outbox.Claimed) -> str:
+    """`msg_… (kind to audience) via channel`: what a log line says of a message, never its address or text."""
+    return f"{item.message.communication_id} ({item.message.kind} to {item.audience}) via {item.channel}"
+
+
 async def deliver_due(
     store: Store,
     settings: Settings,
@@ -126,10 +132,14 @@ async def deliver_due(
                     for item in delivered
                 ]
             report += PassReport(sent=marked.count(True), lost_leases=marked.count(False))
+            for item, ok in zip(delivered, marked, strict=True):
+                if ok:
+                    log.info("sent %s, attempt %d", _described(item), item.attempt)
+                else:
+                    log.info("sent %s, attempt %d; another worker took its lease over", _described(item), item.attempt)
         for item, error in results:
             if error is None:
                 continue
-            log.warning("delivery of %s failed (attempt %d): %s", item.message.communication_id, item.attempt, error)
             with store.transaction() as session:
                 dead = outbox.mark_failed(
                     session,
@@ -143,8 +153,26 @@ async def deliver_due(
                 )
             if dead is None:
                 report += PassReport(retried=1)
+                if item.attempt < cfg.max_attempts:
+                    delay = outbox.backoff(
+                        item.attempt, base_seconds=cfg.backoff_seconds, max_seconds=cfg.backoff_max_seconds
+                    )
+                    log.warning(
+                        "retry %s: attempt %d of %d failed: %s; next attempt at %s",
+                        _described(item),
+                        item.attempt,
+                        cfg.max_attempts,
+                        error,
+                        iso(now + delay),
+                    )
             else:
                 report += PassReport(dead=1)
+                log.error(
+                    "failed %s: gave up after %d attempts: %s; the compliance contacts are alerted",
+                    _described(item),
+                    item.attempt,
+                    error,
+                )
                 try:
                     escalation.alert_dead_letter(store, settings, recorder=recorder, now=now, comm=dead)
                 except LeaklineError as exc:
@@ -217,6 +245,15 @@ async def run(
     last_scan = -math.inf
     async with aiohttp.ClientSession(timeout=timeout) as session:
         channels = build_channels(settings, session)
+        if once:
+            log.info("worker %s started: one pass over everything due now", me)
+        else:
+            log.info(
+                "worker %s started: deliveries every %g s, escalations and reminders every %g s",
+                me,
+                poll_seconds,
+                scan_seconds,
+            )
         while True:
             scan = time.monotonic() - last_scan >= scan_seconds
             if scan:
