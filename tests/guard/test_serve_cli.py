@@ -6,6 +6,9 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.guard.helpers import start_serve
 
@@ -119,16 +122,42 @@ def test_an_unset_signals_token_stops_serve_before_start_up(tmp_path: Path) -> N
     )
 
 
-def test_a_missing_audit_key_file_stops_serve_naming_the_key(tmp_path: Path) -> None:
-    _gateway_toml(tmp_path, audit_key="missing.key")
+API_TOKEN = "tok-test-incident-api-0123456789"
+
+
+def _api_toml(tmp: Path, *, audit: bool = True, audit_key: str = "audit.key") -> None:
+    """leakline.toml of an incident API without a gateway (no regions): a token, a database, an audit sink."""
+    import hashlib
+
+    from leakline.audit.keys import generate_key_file
+
+    section = ""
+    if audit:
+        generate_key_file(tmp / "audit.key")
+        section = f'[audit]\npath = "audit"\nkey = "{audit_key}"\n'
+    digest = hashlib.sha256(API_TOKEN.encode()).hexdigest()
+    (tmp / "leakline.toml").write_text(
+        f'[api]\ntokens_sha256 = ["{digest}"]\n\n[database]\nurl = "sqlite:///leakline.db"\n\n{section}',
+        encoding="utf-8",
+    )
+
+
+# The gateway's event thread and, without regions, the incident API open the same sink at start-up.
+WITH_AND_WITHOUT_REGIONS = pytest.mark.parametrize("write", [_gateway_toml, _api_toml], ids=["gateway", "api-only"])
+
+
+@WITH_AND_WITHOUT_REGIONS
+def test_a_missing_audit_key_file_stops_serve_naming_the_key(tmp_path: Path, write: Any) -> None:
+    write(tmp_path, audit_key="missing.key")
     assert _refused(tmp_path) == (
         "error: leakline.toml: audit.key: missing.key: no such key file\n"
         "hint: create one with `leakline audit keygen KEYFILE`\n"
     )
 
 
-def test_an_audit_key_file_others_can_read_stops_serve_naming_the_key(tmp_path: Path) -> None:
-    _gateway_toml(tmp_path)
+@WITH_AND_WITHOUT_REGIONS
+def test_an_audit_key_file_others_can_read_stops_serve_naming_the_key(tmp_path: Path, write: Any) -> None:
+    write(tmp_path)
     (tmp_path / "audit.key").chmod(0o644)
     assert _refused(tmp_path) == (
         "error: leakline.toml: audit.key: audit.key: mode 0644 lets others read the key; it must be 0600\n"
@@ -327,41 +356,22 @@ def test_readyz_names_the_incident_engines_database_and_fails_while_it_is_down(t
             server.stop()
 
 
-API_TOKEN = "tok-test-incident-api-0123456789"
-
-
-def _api_toml(tmp: Path, *, audit: bool = True, audit_key: str = "audit.key") -> None:
-    """leakline.toml of an incident API without a gateway (no regions): a token, a database, an audit sink."""
-    import hashlib
-
+def test_without_an_audit_section_a_bad_default_key_is_named_with_how_to_configure_one(tmp_path: Path) -> None:
     from leakline.audit.keys import generate_key_file
 
-    section = ""
-    if audit:
-        generate_key_file(tmp / "audit.key")
-        section = f'[audit]\npath = "audit"\nkey = "{audit_key}"\n'
-    digest = hashlib.sha256(API_TOKEN.encode()).hexdigest()
-    (tmp / "leakline.toml").write_text(
-        f'[api]\ntokens_sha256 = ["{digest}"]\n\n[database]\nurl = "sqlite:///leakline.db"\n\n{section}',
-        encoding="utf-8",
-    )
-
-
-def test_without_regions_an_audit_key_others_can_read_stops_serve(tmp_path: Path) -> None:
-    _api_toml(tmp_path)
-    (tmp_path / "audit.key").chmod(0o644)
-    assert _refused(tmp_path) == (
-        "error: leakline.toml: audit.key: audit.key: mode 0644 lets others read the key; it must be 0600\n"
-        "hint: chmod 600 audit.key\n"
-    )
-
-
-def test_without_regions_a_missing_audit_key_file_stops_serve(tmp_path: Path) -> None:
-    _api_toml(tmp_path, audit_key="missing.key")
-    assert _refused(tmp_path) == (
-        "error: leakline.toml: audit.key: missing.key: no such key file\n"
-        "hint: create one with `leakline audit keygen KEYFILE`\n"
-    )
+    _api_toml(tmp_path, audit=False)
+    (tmp_path / "leakline-audit").mkdir()
+    key = tmp_path / "leakline-audit" / "audit.key"
+    generate_key_file(key)
+    key.chmod(0o644)
+    stderr = _refused(tmp_path)
+    assert stderr == (
+        f"error: leakline.toml has no [audit] section; the default audit key {key}: mode 0644 lets others read "
+        "the key; it must be 0600\n"
+        f"hint: chmod 600 {key}, or configure [audit] path and key in leakline.toml "
+        "(`leakline audit keygen KEYFILE` creates a key)\n"
+    ), stderr
+    assert "audit.key:" not in stderr.split(str(key))[0]
 
 
 def test_an_error_meant_for_people_while_serving_is_answered_with_its_message_not_a_traceback(

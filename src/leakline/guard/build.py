@@ -186,7 +186,7 @@ def _check_incident_api_audit(settings: Settings, source: str) -> None:
     except LeaklineError as exc:
         raise _in_file(source, exc) from exc
     try:
-        open_audit_sinks(audit, [], source=source)
+        open_audit_sinks(audit, [], source=source, configured="audit" in settings.model_fields_set)
     finally:
         audit.close()
 

@@ -164,10 +164,11 @@ def anomaly_signal(anomaly: Anomaly) -> Signal:
     )
 
 
-def open_audit_sinks(audit: Any, regions: list[str], *, source: str) -> None:
+def open_audit_sinks(audit: Any, regions: list[str], *, source: str, configured: bool = True) -> None:
     """Open `audit`'s sink without a region and those of `regions` (an `AuditRouter`; anything without
     `log_for` is left alone). Errors are `GatewayConfigError`s naming the leakline.toml key at fault
-    (`source` is the file)."""
+    (`source` is the file); with `configured` false (no `[audit]` section: the default sink under the
+    working directory) a key error names the default key file and says how to configure `[audit]`."""
     from leakline.audit.errors import KeyFileError
     from leakline.errors import LeaklineError
     from leakline.guard.errors import GatewayConfigError
@@ -180,7 +181,15 @@ def open_audit_sinks(audit: Any, regions: list[str], *, source: str) -> None:
         try:
             log_for(region)
         except KeyFileError as exc:  # the key is loaded with the first sink
-            raise GatewayConfigError(f"{source}: audit.key: {exc.message}", hint=exc.hint) from exc
+            if configured:
+                raise GatewayConfigError(f"{source}: audit.key: {exc.message}", hint=exc.hint) from exc
+            # No audit.key to blame: the file at fault is the default one, and the way out is [audit].
+            hint = f"{exc.hint}, or " if exc.hint else ""
+            raise GatewayConfigError(
+                f"{source} has no [audit] section; the default audit key {exc.message}",
+                hint=f"{hint}configure [audit] path and key in {source} "
+                "(`leakline audit keygen KEYFILE` creates a key)",
+            ) from exc
         except LeaklineError as exc:
             raise GatewayConfigError(f"{source}: {key}: {exc.message}", hint=exc.hint) from exc
         except OSError as exc:
@@ -232,6 +241,7 @@ class EventWorker:
         Errors are `GatewayConfigError`s naming the leakline.toml key at fault (see `open_audit_sinks`)."""
         from leakline.guard.errors import GatewayConfigError
 
+        # Regions need [audit.sinks.R] (check_gateway_settings): their audit is always configured.
         open_audit_sinks(self._audit, regions, source=source)
         if self._monitor is not None:
             try:
