@@ -341,10 +341,12 @@ def test_show_text_tells_notices_apart_and_says_what_to_do_next(cli: Cli, env: E
     assert "uk-gdpr-33 GB" in rows[by_regime["uk-gdpr-33"]]
     steps = out[out.index("Next steps") :].splitlines()[1:]
     assert steps == [
-        f"  approve gdpr-33 DE: leakline incident approve {doc['id']} {by_regime['gdpr-33']} --by NAME",
+        f"  approve gdpr-33 DE once you have read it (leakline incident show {doc['id']} {by_regime['gdpr-33']}): "
+        f"leakline incident approve {doc['id']} {by_regime['gdpr-33']} --by NAME",
         f'  no address for uk-gdpr-33 GB: add [authorities.GB] supervisory-authority = "mailto:..." to '
         f"leakline.toml, then leakline incident assess {doc['id']}",
-        f"  approve uk-gdpr-33 GB: leakline incident approve {doc['id']} {by_regime['uk-gdpr-33']} --by NAME",
+        f"  approve uk-gdpr-33 GB once you have read it (leakline incident show {doc['id']} "
+        f"{by_regime['uk-gdpr-33']}): leakline incident approve {doc['id']} {by_regime['uk-gdpr-33']} --by NAME",
         f"  then queue the approved notices: leakline incident send {doc['id']}",
         "  then deliver: leakline worker (or leakline worker --once)",
     ]
@@ -825,3 +827,42 @@ def test_show_gives_each_obligation_its_status_and_says_when_sent_notices_may_ne
         f"notice may be due (GDPR Art. 33(4)); compare the versions: leakline incident facts {incident}"
     )
     assert not any(uk["id"] in step for step in steps if step.startswith("  facts changed"))  # queued, not sent
+
+
+def test_one_message_is_shown_whole_and_approve_prints_the_text_it_approved(cli: Cli, env: Env) -> None:
+    # The approver must be able to read what goes out, before approving and in the approval's answer.
+    config = str(env.config)
+    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    incident = doc["id"]
+    notices = {c["regime"]: c for c in doc["communications"] if c["kind"] == "supervisory-authority"}
+    de, uk = notices["gdpr-33"], notices["uk-gdpr-33"]
+    code, out, err = cli("incident", "show", incident, de["id"], "--config", config)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:4] == [
+        f"{de['id']} · supervisory-authority · gdpr-33 DE · draft",
+        "to: supervisory-authority <breach-reports@authority.example> via smtp",
+        f"subject: {de['subject']}",
+        "",
+    ]
+    assert out == "\n".join(out.splitlines()[:4]) + "\n" + de["body"].rstrip("\n") + "\n"
+    code, out, _ = cli("incident", "show", incident, uk["id"], "--config", config)
+    assert out.splitlines()[1] == "to: supervisory-authority (no address yet)"
+    code, out, _ = cli("incident", "show", incident, de["id"], "--format", "json", "--config", config)
+    assert json.loads(out) == next(c for c in _show(cli, env, incident)["communications"] if c["id"] == de["id"])
+    code, out, err = cli("incident", "show", incident, "msg_nope", "--config", config)
+    assert (code, out, err) == (
+        2,
+        "",
+        f"incident {incident} has no communication 'msg_nope'\n"
+        f"hint: `leakline incident show {incident}` lists its communications",
+    )
+    code, out, err = cli("incident", "approve", incident, de["id"], "--by", "Dana", "--config", config)
+    assert (code, err) == (0, ""), err
+    approved = next(c for c in _show(cli, env, incident)["communications"] if c["id"] == de["id"])
+    assert out == (
+        f"{de['id']}: approved by Dana; this text is what will be sent:\n\n"
+        f"{de['id']} · supervisory-authority · gdpr-33 DE · approved\n"
+        "to: supervisory-authority <breach-reports@authority.example> via smtp\n"
+        f"approved by Dana at {approved['approved_at']}\n"
+        f"subject: {approved['subject']}\n\n" + approved["body"].rstrip("\n") + "\n"
+    )

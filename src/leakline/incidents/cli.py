@@ -281,7 +281,10 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
                 f'"mailto:..." to leakline.toml, then leakline incident assess {incident}'
             )
         if unsent and c["state"] == "draft":
-            steps.append(f"approve {duty}: leakline incident approve {incident} {c['id']} --by NAME")
+            steps.append(
+                f"approve {duty} once you have read it (leakline incident show {incident} {c['id']}): "
+                f"leakline incident approve {incident} {c['id']} --by NAME"
+            )
         notices = notices or unsent
         queued = queued or c["state"] == "queued"
         if c["state"] == "failed":
@@ -311,20 +314,50 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
     return steps
 
 
+def message_text(c: dict[str, Any]) -> str:
+    """One message whole, as its recipient will read it, with who it goes to and where it stands."""
+    to = f"{c['recipient']} <{c['to']}> via {c['channel']}" if c["to"] else f"{c['recipient']} (no address yet)"
+    state = c["state"] + (" (withdrawn: its duty no longer arises)" if c["withdrawn"] else "")
+    lines = [f"{c['id']} · {c['kind']} · {_duty(c)} · {state}", f"to: {to}"]
+    if c["approved_by"]:
+        lines.append(f"approved by {c['approved_by']} at {c['approved_at']}")
+    if c["sent_at"]:
+        lines.append(f"sent at {c['sent_at']}" + (f" {c['delivery']}" if c["delivery"] else ""))
+    lines += [f"subject: {c['subject']}", "", c["body"].rstrip("\n")]
+    return "\n".join(lines)
+
+
 @app.command("show")
 def show_command(
     incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    message_id: Annotated[
+        str | None, typer.Argument(metavar="[MESSAGE_ID]", help="Print this message whole (subject, recipient, body).")
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Timeline, obligations with deadlines and time left, messages with their delivery state."""
+    """Timeline, obligations with deadlines and time left, messages with their delivery state; with
+    MESSAGE_ID, that message whole."""
     from rich.console import Console
 
     from leakline.incidents import service
     from leakline.incidents.runtime import runtime
+    from leakline.notify.errors import CommunicationNotFound
 
     with runtime(config) as rt, rt.store.transaction() as session:
         doc = service.incident_document(session, incident_id=incident_id)
+    if message_id is not None:
+        found = [c for c in doc["communications"] if c["id"] == message_id]
+        if not found:
+            raise CommunicationNotFound(
+                f"incident {incident_id} has no communication {message_id!r}",
+                hint=f"`leakline incident show {incident_id}` lists its communications",
+            )
+        if output is OutputFormat.JSON:
+            _echo_json(found[0])
+        else:
+            typer.echo(message_text(found[0]))
+        return
     if output is OutputFormat.JSON:
         _echo_json(doc)
     else:
@@ -412,9 +445,10 @@ def approve_command(
     """Approve a notice to an authority or to data subjects."""
     from leakline.incidents.runtime import change
     from leakline.notify import service
+    from leakline.notify.models import CommunicationRead
 
     with change(config) as (rt, session):
-        service.approve(
+        approved = service.approve(
             session,
             recorder=rt.recorder,
             incident_id=incident_id,
@@ -422,7 +456,9 @@ def approve_command(
             by=by,
             now=_now(),
         )
-    typer.echo(f"{communication_id}: approved by {by}")
+        text = message_text(CommunicationRead.model_validate(approved).model_dump(mode="json"))
+    # What was approved is what will be sent: say so with the text itself.
+    typer.echo(f"{communication_id}: approved by {by}; this text is what will be sent:\n\n{text}")
 
 
 @app.command("send")
