@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from leakline.incidents.service import reassess
+from leakline.incidents.service import amend_facts, reassess
 from leakline.notify import service
 from leakline.notify.drafting import iso
 from leakline.notify.errors import InvalidCommunicationState, PlaceholderLeft
 from leakline.notify.models import CommState, Communication
 from leakline.notify.render import format_when
+from leakline.obligations import parse_facts
 from tests.notify.helpers import T0, comms, open_incident, runtime, worker_pass
 from tests.store.helpers import Env, iter_env, write_config
 
@@ -314,17 +315,19 @@ def test_approval_refuses_a_draft_whose_template_changed_since_it_was_drafted(sh
 # --- 4. evidence in the audit log -------------------------------------------------------------------------
 
 
+def leakline(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a process of its own (its stderr is the process's); it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", *args], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def audit_payloads(env: Env, kind: str) -> list[dict[str, Any]]:
     """The decrypted payloads of the audit records of one kind, read back with `leakline audit export`."""
     log, key = str(env.directory / "audit"), str(env.directory / "audit.key")
-    done = subprocess.run(
-        [sys.executable, "-m", "leakline.cli", "audit", "export", log, "--key", key, "--kind", kind],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    done = leakline("audit", "export", log, "--key", key, "--kind", kind)
     return [json.loads(line)["payload"] for line in done.stdout.splitlines()]
 
 
@@ -408,14 +411,7 @@ def test_the_worker_command_says_on_stderr_that_it_started_and_what_it_delivered
         de = notice(rt, incident, "supervisory-authority", "DE")
         approve(rt, incident, de)
         send(rt, incident, de)
-    done = subprocess.run(
-        [sys.executable, "-m", "leakline.cli", "worker", "--once", "--config", str(shop.config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = leakline("worker", "--once", "--config", str(shop.config))
     with runtime(shop) as rt:
         # The notice, two compliance alerts, the executive brief and the reminders the pass sent.
         delivered = [c for c in comms(rt, incident) if c.state == CommState.SENT]
@@ -453,3 +449,38 @@ def test_retries_and_the_dead_letter_are_logged_without_addresses(shop: Env, cap
         "the compliance contacts are alerted",
     ]
     assert not [r for r in caplog.records if "@" in r.getMessage()]
+
+
+# --- 7. one Art. 34 notice per language of the people affected ---------------------------------------------
+
+
+def test_the_people_affected_get_the_art_34_notice_in_the_languages_of_their_countries(shop: Env) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        eu = [c for c in comms(rt, incident) if c.kind == "data-subject"]
+        assert sorted((c.regime, c.jurisdiction, c.language, c.to) for c in eu) == [
+            ("gdpr-34", "EU", "de", "notices-eu@acme.example"),
+            ("gdpr-34", "EU", "fr", "notices-eu@acme.example"),
+        ]
+        french = next(c for c in eu if c.language == "fr")
+        german = next(c for c in eu if c.language == "de")
+        assert (german.subject, french.subject) == (
+            "Wichtig: ein Sicherheitsvorfall bei Acme Shop GmbH betrifft Ihre personenbezogenen Daten",
+            "Important : un incident de sécurité chez Acme Shop GmbH concerne vos données personnelles",
+        )
+        # Only French residents are left: the German notice is withdrawn, never sent; the French one stays.
+        only_fr = shop_facts(**KNOWN, **{"data.subjects_by_jurisdiction": {"FR": 1800, "US-CA": 600}})
+        with rt.store.transaction() as session:
+            amend_facts(
+                session,
+                rt.settings,
+                recorder=rt.recorder,
+                incident_id=incident,
+                facts=parse_facts(only_fr, source="test"),
+                actor="test",
+                reason="no German residents",
+                now=T0,
+            )
+        after = {c.id: c for c in comms(rt, incident) if c.kind == "data-subject"}
+        assert (after[german.id].withdrawn, after[french.id].withdrawn) == (True, False)
+        assert len(after) == 2

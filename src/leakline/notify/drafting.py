@@ -500,6 +500,27 @@ def draft_internal(
     return made
 
 
+def notice_languages(settings: Settings, obligation: dict[str, Any], context: IncidentContext) -> list[str]:
+    """The languages an obligation's message is drafted in: one, the jurisdiction's (the main establishment's
+    for Union-wide duties), except for the Union-wide notice to the people affected (GDPR Art. 34), which
+    is drafted once per language of the EEA countries they live in (the main establishment's first, if
+    spoken there; with no country known, the main establishment's alone)."""
+    from leakline.obligations.predicates import EEA, country_of
+
+    main = language_for(
+        establishment_of(settings) if obligation["jurisdiction"] == "EU" else obligation["jurisdiction"]
+    )
+    if obligation["jurisdiction"] != "EU" or kind_for_obligation(obligation) != "data-subject":
+        return [main]
+    counts = ((context.incident.get("facts") or {}).get("data") or {}).get("subjects_by_jurisdiction") or {}
+    # Most people first, so that the order follows who is affected, not the alphabet.
+    where = sorted((code for code, n in counts.items() if n > 0 and country_of(code) in EEA), key=lambda c: -counts[c])
+    spoken = list(dict.fromkeys(language_for(country_of(code)) for code in where))
+    if not spoken:
+        return [main]
+    return [main, *(lang for lang in spoken if lang != main)] if main in spoken else spoken
+
+
 def _route_unrouted(
     session: Session, settings: Settings, *, recorder: Recorder, comm: Communication, now: datetime, actor: str
 ) -> None:
@@ -551,11 +572,14 @@ def sync_obligation_drafts(
         select(Communication).where(Communication.incident_id == incident.id, Communication.obligation_key.is_not(None))
     ).all()
     failed: list[Fallback] = fallbacks if fallbacks is not None else []
-    seen: set[str] = set()
+    languages = {key: notice_languages(settings, obligation, context) for key, obligation in wanted.items()}
+    seen: set[tuple[str, str]] = set()
     for comm in existing:
         key = comm.obligation_key or ""
-        seen.add(key)
+        seen.add((key, comm.language))
         obligation = wanted.get(key)
+        if obligation is not None and comm.language not in languages[key]:
+            obligation = None  # nobody speaking its language is among the people affected any more
         if obligation is not None and comm.state in (CommState.DRAFT, CommState.APPROVED):
             _route_unrouted(session, settings, recorder=recorder, comm=comm, now=now, actor=actor)
         if obligation is None and comm.state in (CommState.DRAFT, CommState.APPROVED) and not comm.withdrawn:
@@ -612,31 +636,29 @@ def sync_obligation_drafts(
         if text.fallback is not None:
             failed.append(Fallback(comm.id, comm.kind, text.fallback))
     for key, obligation in wanted.items():
-        if key in seen:
-            continue
         kind = kind_for_obligation(obligation)
         if kind is None:
             continue
         channel, to = route(settings, obligation["jurisdiction"], obligation["recipient"])
-        comm = add_communication(
-            session,
-            settings,
-            recorder=recorder,
-            incident=incident,
-            context=context,
-            kind=kind,
-            recipient=obligation["recipient"],
-            role=obligation["recipient"],
-            channel=channel,
-            to=to,
-            language=language_for(
-                # Union-wide duties ("EU") speak the language of the main establishment.
-                establishment_of(settings) if obligation["jurisdiction"] == "EU" else obligation["jurisdiction"]
-            ),
-            obligation=obligation,
-            now=now,
-            actor=actor,
-            builtin_fallback=True,
-        )
-        if comm.template_fallback is not None:
-            failed.append(Fallback(comm.id, comm.kind, comm.template_fallback))
+        for language in languages[key]:
+            if (key, language) in seen:
+                continue
+            comm = add_communication(
+                session,
+                settings,
+                recorder=recorder,
+                incident=incident,
+                context=context,
+                kind=kind,
+                recipient=obligation["recipient"],
+                role=obligation["recipient"],
+                channel=channel,
+                to=to,
+                language=language,
+                obligation=obligation,
+                now=now,
+                actor=actor,
+                builtin_fallback=True,
+            )
+            if comm.template_fallback is not None:
+                failed.append(Fallback(comm.id, comm.kind, comm.template_fallback))
