@@ -161,13 +161,15 @@ def meta_of(record: Any) -> dict[str, Any]:
 
 
 def start_serve(
-    config_dir: Path, port: int, *args: str, env: dict[str, str] | None = None, wait: float = 60
+    config_dir: Path, port: int, *args: str, env: dict[str, str] | None = None, wait: float = 60, demo: bool = False
 ) -> subprocess.Popen[str]:
-    """`leakline serve --config leakline.toml --port PORT ARGS` in its own process group, once `/healthz`
-    answers (or it exited, or `wait` seconds passed); stop it with `os.killpg(proc.pid, SIGINT)`."""
+    """`leakline serve --config leakline.toml --port PORT ARGS` (`--demo` instead of the config with `demo`)
+    in `config_dir`, in its own process group, once `/healthz` answers (or it exited, or `wait` seconds
+    passed); stop it with `os.killpg(proc.pid, SIGINT)`."""
     import httpx
 
-    argv = [sys.executable, "-m", "leakline.cli", "serve", "--config", "leakline.toml", "--port", str(port), *args]
+    config = ["--demo"] if demo else ["--config", "leakline.toml"]
+    argv = [sys.executable, "-m", "leakline.cli", "serve", *config, "--port", str(port), *args]
     proc = subprocess.Popen(
         argv,
         cwd=config_dir,

@@ -2,13 +2,17 @@
 
 Everything lives in a fresh directory under the system temp dir: a leakline.toml, an audit key and
 per-region audit logs, a SQLite database for incidents, the protected corpus (the demo system
-prompt) and a generated client key (written to a 0600 file, never printed). The scripted upstream
+prompt), a generated client key and a generated incident API token (each written to a 0600 file,
+never printed). The configuration names a fictitious shop with an EU establishment (`[organisation]`),
+so that the incidents the demo opens are assessed: who must be told, by when. The scripted upstream
 (`leakline.guard.upstream`) runs on 127.0.0.1 in the same process. The banner says, in capitals,
-that this is a demo and shows the requests that make it redact, block, and refuse on residency.
+that this is a demo, shows the requests that make it redact, block, and refuse on residency, how to
+read the incidents over the API, and that reading the audit log prints what was leaked in clear.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ class DemoSetup:
     directory: Path
     config: Path
     key_file: Path
+    api_token_file: Path
     upstream: UpstreamThread
 
 
@@ -42,9 +47,9 @@ def prepare(directory: Path | None = None) -> DemoSetup:
     generate_key_file(root / "audit.key")
     (root / "system-prompt.txt").write_text(PROTECTED_PARAGRAPH + "\n", encoding="utf-8")
     client_key = "sk-demo-" + secrets.token_urlsafe(24)
-    key_file = root / "client.key"
-    key_file.touch(mode=KEY_FILE_MODE)
-    key_file.write_text(client_key + "\n", encoding="utf-8")
+    key_file = _private_file(root / "client.key", client_key)
+    api_token = secrets.token_urlsafe(32)
+    api_token_file = _private_file(root / "api.token", api_token)
     config = root / "leakline.toml"
     config.write_text(
         f"""# leakline DEMO configuration (generated; the upstream is scripted and leaks on purpose)
@@ -82,10 +87,28 @@ path = "audit-us"
 
 [database]
 url = "sqlite:///leakline.db"
+
+# A fictitious shop: with an establishment, each incident is assessed (who must be told, by when).
+[organisation]
+name = "Demo Shop GmbH (fictitious)"
+establishments = ["DE"]
+sector = "online-marketplace"
+size = "small"
+
+# The incident API's token (in api.token beside this file): its SHA-256 only.
+[api]
+tokens_sha256 = ["{hashlib.sha256(api_token.encode()).hexdigest()}"]
 """,
         encoding="utf-8",
     )
-    return DemoSetup(root, config, key_file, upstream)
+    return DemoSetup(root, config, key_file, api_token_file, upstream)
+
+
+def _private_file(path: Path, secret: str) -> Path:
+    """`secret` in a new file only its owner can read (created with the mode, not chmod-ed after)."""
+    path.touch(mode=KEY_FILE_MODE)
+    path.write_text(secret + "\n", encoding="utf-8")
+    return path
 
 
 def banner(setup: DemoSetup, host: str, port: int) -> str:
@@ -112,7 +135,13 @@ def banner(setup: DemoSetup, host: str, port: int) -> str:
         "   WORD=pem    -> a PEM private key: [REDACTED:SECRET]",
         "   x-vercel-ip-country: JP -> 451, residency refused",
         f" Then: leakline incident list --config {setup.config}",
-        f"       leakline audit show {setup.directory / 'audit-eu'} --key {setup.directory / 'audit.key'}",
+        f"       leakline incident show ID --config {setup.config}   (who must be told, by when)",
+        f" Incident API, token in {setup.api_token_file} (mode 0600):",
+        f'   curl -s {base}/api/v1/incidents -H "authorization: Bearer $(cat {setup.api_token_file})"',
+        " Audit log:",
+        f"   leakline audit show {setup.directory / 'audit-eu'} --key {setup.directory / 'audit.key'}",
+        "   CAUTION: audit show DECRYPTS the log and prints the prompts and the model's output UNREDACTED",
+        "   (the demo's card numbers, its PEM private key): what the gateway kept from the client, in clear.",
         "=" * 78,
     ]
     return "\n".join(lines)
