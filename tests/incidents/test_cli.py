@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from leakline.obligations import assess, load_facts
 from tests.incidents.helpers import audit_kinds, facts_file
 from tests.store.helpers import Env
@@ -866,3 +868,31 @@ def test_one_message_is_shown_whole_and_approve_prints_the_text_it_approved(cli:
         f"approved by Dana at {approved['approved_at']}\n"
         f"subject: {approved['subject']}\n\n" + approved["body"].rstrip("\n") + "\n"
     )
+
+
+def test_list_keeps_incident_ids_whole_on_an_80_column_terminal(
+    cli: Cli, env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An id is copied into the next command: it must never wrap; the title gives way instead.
+    title = "leak-caught: model output sanitized on /v1/chat/completions: 2 hit(s) of email, phone"
+    long_one = _open(cli, env, facts_file(env.directory), title=title)
+    newest = _open(cli, env, facts_file(env.directory), title="Chat leak")
+    opened = long_one["opened_at"].split(".")[0].removesuffix("Z") + "Z"
+    for columns in (80, 160):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        code, out, err = cli("incident", "list", "--config", str(env.config))
+        assert (code, err) == (0, ""), err
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= columns
+        header = next(n for n, line in enumerate(lines) if line.startswith("id "))
+        rows = [n for n, line in enumerate(lines) if line.startswith("INC-")]
+        assert [lines[n].split()[0] for n in rows] == [newest["id"], long_one["id"]], out  # whole, newest first
+        # Read down the title column, the rows of the long one give its whole title back.
+        column = lines[header].index("title")
+        folded = " ".join(line[column:].strip() for line in lines[rows[1] :] if line[column:].strip())
+        assert folded.replace(" ", "") == title.replace(" ", ""), out
+        date, time = opened.split("T")
+        if columns < 120:  # the time of opening on two lines, date then time
+            assert (date in lines[rows[1]], time in lines[rows[1] + 1]) == (True, True), out
+        else:
+            assert opened in lines[rows[1]], out

@@ -16,7 +16,9 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
+    from leakline.incidents.models import IncidentSummary
     from leakline.notify.drafting import Fallback
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -24,6 +26,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 ConfigOption = Annotated[Path, typer.Option("--config", help="leakline.toml to read.")]
 DEFAULT_CONFIG = Path("leakline.toml")
 HOURS_SHOWN_AS_HOURS = 72
+WIDE_LIST = 120
+"""Terminal width from which `incident list` prints each incident on one line (a 60-character title)."""
 # Obligation statuses (`incident_document`) whose deadline still runs: the others show no time left.
 _PENDING = ("open", "queued")
 # The article that lets a notified authority be given more information later, by regime.
@@ -154,7 +158,6 @@ def list_command(
 ) -> None:
     """Incidents, newest first."""
     from rich.console import Console
-    from rich.table import Table
 
     from leakline.incidents import service
     from leakline.incidents.runtime import runtime
@@ -164,20 +167,38 @@ def list_command(
     if output is OutputFormat.JSON:
         _echo_json([row.model_dump(mode="json") for row in rows])
         return
-    table = Table(title="Incidents")
-    for column in ("id", "status", "severity", "risk", "signals", "opened (UTC)", "title"):
-        table.add_column(column, overflow="fold")
+    console = Console(highlight=False)
+    console.print(incident_table(rows, width=console.width))
+
+
+def incident_table(rows: list[IncidentSummary], *, width: int) -> Table:
+    """The incident list for a terminal `width` wide: ids and the short columns never wrap (an id is copied
+    into the next command); the title takes what is left and folds. Below `WIDE_LIST` columns the
+    padding between columns collapses and the time of opening goes on two lines (date, time)."""
+    from rich import box
+    from rich.table import Table
+
+    from leakline.notify.drafting import iso
+
+    narrow = width < WIDE_LIST
+    table = Table(title="Incidents", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=narrow)
+    table.add_column("id", no_wrap=True, min_width=max((len(row.id) for row in rows), default=2))
+    for column in ("status", "severity", "risk", "signals"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("opened\n(UTC)" if narrow else "opened (UTC)", no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=1)
     for row in rows:
+        opened = iso(row.opened_at.replace(microsecond=0)) or ""
         table.add_row(
             row.id,
             row.status,
             row.severity,
             row.risk or "—",
             str(row.signal_count),
-            row.opened_at.isoformat(),
+            opened.replace("T", "\n") if narrow else opened,
             row.title,
         )
-    Console(highlight=False).print(table)
+    return table
 
 
 def _left(due: str | None, now: Any) -> str:
