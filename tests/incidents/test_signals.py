@@ -197,7 +197,7 @@ def test_when_the_built_in_template_fails_too_the_error_stands(env: Env) -> None
     )
 
 
-def _gateway_signal(*actions: str, sig_id: str) -> Signal:
+def _gateway_signal(*actions: str, sig_id: str, own_incident: bool = True) -> Signal:
     """The leak signal `leakline serve` emits for an answer with card-number hits handled by `actions`."""
     from leakline.guard.events import Exchange, Hit, leak_signal
 
@@ -214,7 +214,8 @@ def _gateway_signal(*actions: str, sig_id: str) -> Signal:
     )  # fmt: skip
     assert made is not None
     # One incident per case: the same client and detectors would otherwise attach to the first one.
-    return made.model_copy(update={"id": sig_id, "at": NOW, "fingerprint": f"{made.fingerprint}:{sig_id}"})
+    fingerprint = f"{made.fingerprint}:{sig_id}" if own_incident else made.fingerprint
+    return made.model_copy(update={"id": sig_id, "at": NOW, "fingerprint": fingerprint})
 
 
 def _required(doc: dict) -> set[tuple[str, str]]:
@@ -250,6 +251,47 @@ def test_a_leak_the_gateway_only_alerted_on_stays_a_breach_to_assess(env: Env) -
             assert (breach["cause"], breach["exfiltration"]) == ("llm-output-leak", "unknown"), actions
             assert ("gdpr-33", "DE") in _required(doc), actions
             assert [c["state"] for c in doc["communications"] if c["kind"] == "supervisory-authority"] == ["draft"]
+
+
+def test_a_leak_let_through_after_a_contained_one_replaces_its_provisional_facts(env: Env) -> None:
+    # Same client and detectors (one incident), but the action was changed to alert in between: the second
+    # answer reached the user, so the incident is no longer a leak that nobody saw.
+    with runtime(env) as rt:
+        first = receive(rt, _gateway_signal("redact", sig_id="sig_r", own_incident=False), now=NOW)
+        second = receive(rt, _gateway_signal("alert", sig_id="sig_p", own_incident=False), now=NOW)
+        again = receive(rt, _gateway_signal("block", sig_id="sig_b", own_incident=False), now=NOW)
+        assert {second.incident_id, again.incident_id} == {first.incident_id}
+        with rt.store.transaction() as session:
+            doc = service.incident_document(session, incident_id=first.incident_id)
+            versions = service.facts_versions(session, incident_id=first.incident_id)
+        assert [(v["version"], v["actor"], v["reason"]) for v in versions] == [
+            (1, "signal:gateway:eu", "initial"),
+            (2, "signal:gateway:eu", "signal sig_p: the gateway let a hit through (actions alert)"),
+        ]
+        assert (doc["facts"]["breach"]["exfiltration"], doc["facts"]["breach"]["cause"]) == (
+            "unknown",
+            "llm-output-leak",
+        )
+        assert ("gdpr-33", "DE") in _required(doc)
+        assert [c["state"] for c in doc["communications"] if c["kind"] == "supervisory-authority"] == ["draft"]
+
+
+def test_a_signal_never_overrides_facts_a_person_gave(cli: Callable[..., tuple[int, str, str]], env: Env) -> None:
+    with runtime(env) as rt:
+        first = receive(rt, _gateway_signal("redact", sig_id="sig_r", own_incident=False), now=NOW)
+    facts = env.directory / "facts.json"
+    with runtime(env) as rt, rt.store.transaction() as session:
+        stored = service.incident_document(session, incident_id=first.incident_id)["facts"]
+    facts.write_text(json.dumps(stored), encoding="utf-8")
+    config = str(env.config)
+    assert (
+        cli("incident", "facts", first.incident_id, "--facts", str(facts), "--by", "Dana", "--config", config)[0] == 0
+    )
+    with runtime(env) as rt:
+        receive(rt, _gateway_signal("alert", sig_id="sig_p", own_incident=False), now=NOW)
+        with rt.store.transaction() as session:
+            versions = service.facts_versions(session, incident_id=first.incident_id)
+    assert [(v["version"], v["actor"]) for v in versions] == [(1, "signal:gateway:eu"), (2, "Dana")]
 
 
 def test_show_of_an_incident_without_facts_says_how_to_add_them(

@@ -43,6 +43,7 @@ _SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 _CAUSE_BY_SIGNAL = {SignalKind.LEAK_CAUGHT: "llm-output-leak"}
 # The gateway's sanitizer actions (`[sanitize.actions]`) that keep a hit from reaching the client.
 _CONTAINING_ACTIONS = frozenset({"redact", "block"})
+_SIGNAL_ACTOR = "signal:"
 DEFAULT_SEVERITY = "high"
 
 
@@ -576,7 +577,7 @@ def ingest_signal(
         .order_by(Incident.opened_at.desc())
         .limit(1)
     ).first()
-    actor = f"signal:{signal.source}"
+    actor = f"{_SIGNAL_ACTOR}{signal.source}"
     created = incident is None
     if incident is None:
         incident = open_incident(
@@ -597,6 +598,9 @@ def ingest_signal(
         if _SEVERITY_RANK[signal.severity] > _SEVERITY_RANK[incident.severity]:
             incident.severity = signal.severity
         incident.categories = sorted(set(incident.categories) | set(signal.data_categories))
+        _reassess_if_no_longer_contained(
+            session, settings, recorder=recorder, incident=incident, signal=signal, now=now
+        )
     incident.signal_count += 1
     incident.last_signal_at = max(filter(None, (incident.last_signal_at, signal.at_utc())))
     incident.updated_at = now
@@ -626,6 +630,35 @@ def ingest_signal(
         data={"signal": signal.id, "fingerprint": signal.fingerprint},
     )
     return SignalAccepted(signal_id=signal.id, incident_id=incident.id, duplicate=False, new_incident=created)
+
+
+def _reassess_if_no_longer_contained(
+    session: Session, settings: Settings, *, recorder: Recorder, incident: Incident, signal: Signal, now: datetime
+) -> None:
+    """An incident whose facts are still the provisional ones of a leak the gateway stopped gets this
+    signal's facts when this one was let through: from now on something did reach someone. Facts that a
+    person gave are theirs to amend; a signal never overrides them."""
+    if signal.kind != SignalKind.LEAK_CAUGHT or caught_before_delivery(signal) or incident.facts_version == 0:
+        return
+    row = session.get(FactsVersion, (incident.id, incident.facts_version))
+    if row is None or not row.actor.startswith(_SIGNAL_ACTOR):
+        return
+    if row.facts.get("breach", {}).get("exfiltration") != "ruled-out":
+        return
+    facts = facts_from_signal(settings, signal)
+    if facts is None:
+        return
+    _store_facts(
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        facts=facts,
+        actor=f"{_SIGNAL_ACTOR}{signal.source}",
+        reason=f"signal {signal.id}: the gateway let a hit through (actions {signal.details.get('actions') or '?'})",
+        now=now,
+        signal=signal_context(signal),
+    )
 
 
 def close_incident(
