@@ -130,7 +130,8 @@ def test_approval_refuses_a_notice_that_still_has_placeholders_naming_each(shop:
             "1 placeholder to complete: [VOR DEM VERSAND ERGÄNZEN: z. B. Kundinnen und Kunden, Beschäftigte]"
         )
         assert caught.value.hint == (
-            "set data.subject_categories, delay_reasons in the facts (docs/assess.md), then "
+            "set data.subject_categories (who the people are) and, for a notice made more than 72 hours after "
+            "awareness, delay_reasons in the facts (docs/assess.md), then "
             f"`leakline incident facts {incident} --facts FILE` drafts it again without them"
         )
         with pytest.raises(PlaceholderLeft) as caught:

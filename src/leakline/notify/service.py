@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from leakline.config import Settings
 
 # The facts fields (docs/assess.md) that fill each kind's placeholders, for the refusal's hint.
+_US_FIELDS = "law_enforcement_delay (true or false) and, when government ids leaked, identity_protection_enrolment"
 _FILLED_BY = {
-    "supervisory-authority": "data.subject_categories, delay_reasons",
-    "data-subject-us": "law_enforcement_delay, identity_protection_enrolment",
-    "us-sample-copy": "law_enforcement_delay, identity_protection_enrolment",
+    "supervisory-authority": "data.subject_categories (who the people are) and, for a notice made more than "
+    "72 hours after awareness, delay_reasons",
+    "data-subject-us": _US_FIELDS,
+    "us-sample-copy": _US_FIELDS,
 }
 
 
