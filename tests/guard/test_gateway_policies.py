@@ -327,7 +327,7 @@ DETECTORS = "email, phone, payment_card, iban, us_ssn, uk_nino, national_id, ip_
         ),
         (
             {"clients": [{"name": "a", "key_sha256": "a" * 64, "sanitize_actions": {"card": "redact"}}]},
-            f"t.toml: clients[0].sanitize_actions.card: unknown detector; expected one of {DETECTORS}",
+            f"t.toml: clients.0.sanitize_actions.card: unknown detector; expected one of {DETECTORS}",
         ),
         (
             {"gateway": {"routes": {EMBEDDINGS: {"insert_canary": True}}}, "sanitize": {"canaries": [DEMO_CANARY]}},
@@ -345,11 +345,11 @@ DETECTORS = "email, phone, payment_card, iban, us_ssn, uk_nino, national_id, ip_
         ),
         (
             {"clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {"/v1/chat": {"redact_prompts": True}}}]},
-            f't.toml: clients[0].routes."/v1/chat": unknown route; expected one of {EXPECTED_ROUTES}',
+            f't.toml: clients.0.routes."/v1/chat": unknown route; expected one of {EXPECTED_ROUTES}',
         ),
         (
             {"clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {CHAT: {"sanitize_actions": {"ip": "alert"}}}}]},
-            f't.toml: clients[0].routes."/v1/chat/completions".sanitize_actions.ip: unknown detector; '
+            f't.toml: clients.0.routes."/v1/chat/completions".sanitize_actions.ip: unknown detector; '
             f"expected one of {DETECTORS}",
         ),
         (
@@ -357,12 +357,12 @@ DETECTORS = "email, phone, payment_card, iban, us_ssn, uk_nino, national_id, ip_
                 "clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {EMBEDDINGS: {"insert_canary": True}}}],
                 "sanitize": {"canaries": [DEMO_CANARY]},
             },
-            't.toml: clients[0].routes."/v1/embeddings".insert_canary: expected false or no value: embeddings '
+            't.toml: clients.0.routes."/v1/embeddings".insert_canary: expected false or no value: embeddings '
             "carry no text in which a canary could come back",
         ),
         (
             {"clients": [{"name": "a", "key_sha256": "a" * 64, "routes": {COMPLETIONS: {"insert_canary": True}}}]},
-            't.toml: clients[0].routes."/v1/completions".insert_canary: is true but sanitize.canaries is empty; '
+            't.toml: clients.0.routes."/v1/completions".insert_canary: is true but sanitize.canaries is empty; '
             "expected at least one canary",
         ),
     ],

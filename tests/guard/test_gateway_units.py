@@ -124,7 +124,7 @@ def test_invalid_settings_name_the_key(data: dict[str, Any], message: str) -> No
         ),
         (
             {"clients": [{"name": "a", "key_sha256": "a" * 64, "regions": ["us"]}]},
-            "t.toml: clients[0].regions: no region named 'us'",
+            "t.toml: clients.0.regions: no region named 'us'",
         ),
         ({"regions": {"eu": {"upstream": "http://x/v1"}}}, "t.toml: regions.eu: no audit sink for this region"),
         (
@@ -158,7 +158,7 @@ def test_keys_by_hash_and_by_env() -> None:
 def test_unset_key_env_is_a_config_error() -> None:
     with pytest.raises(GatewayConfigError) as caught:
         KeyStore.from_settings([ClientSettings(name="b", key_env="NOPE")], environ={})
-    assert caught.value.message == "leakline.toml: clients[0].key_env: environment variable 'NOPE' is unset or empty"
+    assert caught.value.message == "leakline.toml: clients.0.key_env: environment variable 'NOPE' is unset or empty"
 
 
 def _client(**keys: Any) -> ClientSettings:
@@ -200,18 +200,18 @@ def test_rotation_mistakes_are_config_errors_naming_the_key_and_index() -> None:
             [_client(key_env=["STOREFRONT_KEY", "STOREFRONT_KEY_NEXT"])], environ={"STOREFRONT_KEY": "x"}
         )
     assert caught.value.message == (
-        "leakline.toml: clients[0].key_env[1]: environment variable 'STOREFRONT_KEY_NEXT' is unset or empty"
+        "leakline.toml: clients.0.key_env.1: environment variable 'STOREFRONT_KEY_NEXT' is unset or empty"
     )
     # The old digest pasted twice instead of the new one: the new key would be refused once in use.
     digest = key_digest("sk-old-0123456789")
     with pytest.raises(GatewayConfigError) as caught:
         KeyStore.from_settings([_client(key_sha256=[digest, digest])])
-    assert caught.value.message == "leakline.toml: clients[0].key_sha256[1]: the same digest as key_sha256[0]"
+    assert caught.value.message == "leakline.toml: clients.0.key_sha256.1: the same digest as key_sha256.0"
     # Another client's key (old or new) would make the caller ambiguous.
     other = ClientSettings(name="backoffice", key_sha256=[key_digest("sk-b"), digest])
     with pytest.raises(GatewayConfigError) as caught:
         KeyStore.from_settings([_client(key_sha256=digest), other])
-    assert caught.value.message == "leakline.toml: clients[1].key_sha256[1]: same key as client 'storefront'"
+    assert caught.value.message == "leakline.toml: clients.1.key_sha256.1: same key as client 'storefront'"
     # The same key in two variables of one client (mid-rotation, before the old variable is dropped) is fine.
     same = KeyStore.from_settings([_client(key_env=["A", "B"])], environ={"A": "sk-same-0123", "B": "sk-same-0123"})
     assert same.authenticate("Bearer sk-same-0123").key == "$A"

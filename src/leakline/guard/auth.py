@@ -118,10 +118,10 @@ class KeyStore:
                 if digest in mine:
                     if key.startswith("key_env"):
                         continue  # one key in two variables mid-rotation: the same caller, harmless
-                    raise GatewayConfigError(f"{source}: clients[{index}].{key}: the same digest as {mine[digest]}")
+                    raise GatewayConfigError(f"{source}: clients.{index}.{key}: the same digest as {mine[digest]}")
                 if digest in table:
                     raise GatewayConfigError(
-                        f"{source}: clients[{index}].{key}: same key as client {table[digest].name!r}"
+                        f"{source}: clients.{index}.{key}: same key as client {table[digest].name!r}"
                     )
                 mine[digest] = key
                 table[digest] = dataclasses.replace(client, key=label)
@@ -143,16 +143,17 @@ class KeyStore:
 
 def _digests(item: ClientSettings, index: int, env: Mapping[str, str], source: str) -> Iterator[tuple[str, str, str]]:
     """(the leakline.toml key and index, the digest, the label of the audit record) of each of a client's keys."""
-    # Errors name the key as the file has it (`key_env`, or `key_env[1]` in an array); the label of a digest
-    # is always its position, the label of a variable its name.
+    # Errors name the key in the settings validation's dotted notation (`key_env`, or `key_env.1` in an
+    # array); the audit record's label of a digest is always its position (`key_sha256[1]`, kept as
+    # records already written have it), the label of a variable its name.
     for position, digest in enumerate(item.key_sha256):
-        label = f"key_sha256[{position}]"
-        yield ("key_sha256" if len(item.key_sha256) == 1 else label), digest, label
+        key = "key_sha256" if len(item.key_sha256) == 1 else f"key_sha256.{position}"
+        yield key, digest, f"key_sha256[{position}]"
     for position, name in enumerate(item.key_env):
-        key = "key_env" if len(item.key_env) == 1 else f"key_env[{position}]"
+        key = "key_env" if len(item.key_env) == 1 else f"key_env.{position}"
         value = env.get(name, "")
         if not value:
             raise GatewayConfigError(
-                f"{source}: clients[{index}].{key}: environment variable {name!r} is unset or empty"
+                f"{source}: clients.{index}.{key}: environment variable {name!r} is unset or empty"
             )
         yield key, key_digest(value), f"${name}"

@@ -53,11 +53,11 @@ def check_gateway_settings(settings: Settings) -> None:
     for index, client in enumerate(settings.clients):
         for region in client.regions:
             if region not in regions:
-                raise GatewayConfigError(f"{source}: clients[{index}].regions: no region named {region!r}")
+                raise GatewayConfigError(f"{source}: clients.{index}.regions: no region named {region!r}")
     names = [c.name for c in settings.clients]
     for index, name in enumerate(names):
         if name in names[:index]:
-            raise GatewayConfigError(f"{source}: clients[{index}].name: {name!r} is used twice")
+            raise GatewayConfigError(f"{source}: clients.{index}.name: {name!r} is used twice")
     # Fail closed on residency of the audit trail too: a region's exchanges may only be recorded in
     # that region's sink, so a region without one could never be audited.
     if regions:
@@ -75,8 +75,8 @@ def _check_policies(settings: Settings, source: str) -> None:
     gw = settings.gateway
     tables = [(f'gateway.routes."{path}"', path, route) for path, route in gw.routes.items()]
     for index, client in enumerate(settings.clients):
-        _check_detectors(source, f"clients[{index}].sanitize_actions", client.sanitize_actions)
-        tables += [(f'clients[{index}].routes."{path}"', path, route) for path, route in client.routes.items()]
+        _check_detectors(source, f"clients.{index}.sanitize_actions", client.sanitize_actions)
+        tables += [(f'clients.{index}.routes."{path}"', path, route) for path, route in client.routes.items()]
     expected = ", ".join(f'"{path}"' for path in POLICY_ROUTES)
     for key, path, route in tables:
         if path not in POLICY_ROUTES:
