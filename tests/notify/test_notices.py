@@ -21,12 +21,12 @@ import pytest
 
 from leakline.incidents.service import amend_facts, reassess
 from leakline.notify import service
-from leakline.notify.drafting import iso
+from leakline.notify.drafting import enqueue, iso
 from leakline.notify.errors import InvalidCommunicationState, PlaceholderLeft
 from leakline.notify.models import CommState, Communication
 from leakline.notify.render import format_when
 from leakline.obligations import parse_facts
-from tests.notify.helpers import T0, comms, open_incident, runtime, worker_pass
+from tests.notify.helpers import T0, comms, open_incident, outbox_rows, runtime, worker_pass
 from tests.store.helpers import Env, iter_env, write_config
 
 ROUTES = """
@@ -165,6 +165,27 @@ def test_queueing_refuses_an_approved_text_with_placeholders(shop: Env) -> None:
         assert {c.id: c.state for c in comms(rt, incident)}[de.id] == CommState.APPROVED
         worker_pass(rt, T0)
         assert "breach-reports@authority.example" not in {r.rcpt_tos[0] for r in shop.smtp.received}
+
+
+def test_the_worker_never_delivers_a_notice_queued_with_placeholders(shop: Env) -> None:
+    # Queued by a leakline that did not check yet: the worker refuses it, retries, then dead-letters it.
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=SHOP)
+        de = notice(rt, incident, "supervisory-authority", "DE")
+        with rt.store.transaction() as session:
+            stored = session.get(Communication, de.id)
+            assert stored is not None
+            enqueue(session, recorder=rt.recorder, comm=stored, now=T0, actor="test")
+        for seconds in (0, 10, 30):
+            worker_pass(rt, T0 + timedelta(seconds=seconds))
+        row = next(r for r in outbox_rows(rt) if r.communication_id == de.id)
+        assert (row.state, row.attempts, row.last_error) == (
+            "dead",
+            3,
+            "refused: its text still has 1 placeholder(s) to complete",
+        )
+        assert notice(rt, incident, "supervisory-authority", "DE").state == CommState.FAILED
+    assert "breach-reports@authority.example" not in {r.rcpt_tos[0] for r in shop.smtp.received}
 
 
 def test_facts_fill_the_placeholders_and_make_the_gdpr_notice_complete(shop: Env) -> None:

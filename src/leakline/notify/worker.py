@@ -26,8 +26,9 @@ from leakline.errors import LeaklineError
 from leakline.incidents.timeline import Recorder
 from leakline.notify import escalation, outbox
 from leakline.notify.channels import Channel, build_channels
-from leakline.notify.drafting import iso
+from leakline.notify.drafting import APPROVAL_KINDS, iso
 from leakline.notify.errors import DeliveryError
+from leakline.notify.render import placeholders
 from leakline.store.engine import Store
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ class PassReport:
 
 
 async def _attempt(channels: dict[str, Channel], claimed: outbox.Claimed) -> str | None:
+    left = placeholders(claimed.message.subject, claimed.message.body)
+    if left and claimed.message.kind in APPROVAL_KINDS:
+        # Queued before approval checked for them (an older leakline): never deliver it to the recipient.
+        return f"refused: its text still has {len(left)} placeholder(s) to complete"
     channel = channels.get(claimed.channel)
     if channel is None:
         return f"channel {claimed.channel!r} is not configured"
