@@ -168,7 +168,81 @@ def test_a_signal_the_incident_engine_cannot_take_is_logged_without_a_traceback_
         (
             "ERROR",
             f"signal {signal.id} not delivered: the incident engine cannot take it: database.url: unsupported "
-            "database 'mysql'; expected sqlite or postgresql",
+            "database 'mysql'; expected sqlite or postgresql; kept to retry every 5 s (1 waiting)",
             None,
-        )
+        ),
+        (
+            "ERROR",
+            "1 signal(s) not delivered when the gateway stopped; each is in the audit log (kind gateway.signal)",
+            None,
+        ),
     ]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_signal_not_delivered_is_retried_once_the_database_is_back_and_delivered_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from leakline.findings import Severity
+    from leakline.guard.signals_out import InProcessSignalSink
+    from leakline.incidents import service
+    from leakline.signals import Signal, SignalKind
+    from leakline.store.engine import forget_store, open_store
+
+    settings = _settings(tmp_path, {})
+    folder = tmp_path / "db"  # missing: SQLite cannot open the file (a database that is down)
+    url = f"sqlite:///{folder / 'leakline.db'}"
+    settings = settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})})
+    audit = _GatedAudit()
+    audit.gate.set()
+    clock = _Clock()
+    worker = EventWorker(audit=audit, signals=InProcessSignalSink(settings), monitor=None, clock=clock)
+    signals = [
+        Signal(
+            kind=SignalKind.RESIDENCY_VIOLATION,
+            source="gateway",
+            severity=Severity.MEDIUM,
+            fingerprint=f"f{n}",
+            summary="request refused by residency policy regions.countries (country JP)",
+        )
+        for n in range(2)
+    ]
+    try:
+        with caplog.at_level("INFO", logger="leakline.guard"):
+            for signal in signals:
+                worker.submit(signal)
+            worker.drain()
+            assert worker.undelivered == 2
+            clock.now += events_module.RETRY_EVERY_SECONDS
+            worker.drain()  # still down: kept, not logged again
+            assert worker.undelivered == 2
+            folder.mkdir()
+            clock.now += events_module.RETRY_EVERY_SECONDS
+            worker.drain()
+            assert worker.undelivered == 0
+            clock.now += events_module.RETRY_EVERY_SECONDS
+            worker.drain()
+    finally:
+        worker.close()
+    store = open_store(url)
+    try:
+        with store.transaction() as session:
+            incidents = service.list_incidents(session, limit=10)
+    finally:
+        forget_store(url)
+    assert sorted(i.signal_count for i in incidents) == [1, 1]  # each delivered once
+    # Audited once each, when caught; the retries add no records.
+    assert [r["meta"]["signal"]["id"] for r in audit.records] == [s.id for s in signals]
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "leakline.guard"]
+    assert [level for level, _ in logged] == ["ERROR", "ERROR", "INFO"], logged
+    assert logged[0][1].startswith(f"signal {signals[0].id} not delivered: the incident engine cannot take it: ")
+    assert logged[0][1].endswith(f"; kept to retry every {events_module.RETRY_EVERY_SECONDS:g} s (1 waiting)")
+    assert logged[1][1].endswith("(2 waiting)")
+    assert logged[2][1] == "2 signal(s) delivered on retry"

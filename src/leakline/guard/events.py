@@ -6,6 +6,10 @@ metadata in clear: what was scanned, detector versions, hits by position, never 
 signals through the configured `SignalSink`, feeds the volume monitor and evaluates closed minutes.
 When the queue is full the request does not wait: the event is counted in `dropped`, which
 `/metrics`-style readers and the tests see, rather than slowing every response behind a slow disk.
+A signal the sink cannot deliver (the incident engine's database down, the central leakline
+unreachable) is audited like any other and kept in memory to be tried again every
+`RETRY_EVERY_SECONDS` (idempotent by its id), so an outage delays incidents instead of losing them;
+what is still waiting when the process stops is logged, and remains in the audit log.
 
 The thread works in batches: woken by the first event of an idle spell, it lets `BATCH_WINDOW_SECONDS`
 of events gather and handles them together. Woken per event instead, it asked for the GIL in the middle
@@ -35,6 +39,11 @@ EVALUATE_EVERY_SECONDS = 5.0
 FLUSH_EVERY_SECONDS = 0.2
 BATCH_WINDOW_SECONDS = 0.01
 """How long the thread lets events gather once woken (it only delays audit records and signals)."""
+RETRY_EVERY_SECONDS = 5.0
+"""How often signals that could not be delivered (incident engine's database down, central leakline
+unreachable) are tried again, oldest first; delivery is idempotent by signal id."""
+RETRY_LIMIT = 10_000
+"""Signals kept for retry at most; beyond it the oldest are given up (each is in the audit log anyway)."""
 _STOP = object()
 
 
@@ -223,6 +232,13 @@ class EventWorker:
         self._last_eval = 0.0
         self._last_flush = 0.0
         self._dirty = False
+        self._undelivered: deque[Signal] = deque()
+        self._last_retry = 0.0
+
+    @property
+    def undelivered(self) -> int:
+        """Signals waiting to be tried again."""
+        return len(self._undelivered)
 
     @property
     def monitor(self) -> VolumeMonitor | None:
@@ -278,6 +294,11 @@ class EventWorker:
         if thread is not None:
             self._put(_STOP)
             thread.join(timeout=30)
+        if self._undelivered:
+            log.error(
+                "%d signal(s) not delivered when the gateway stopped; each is in the audit log (kind gateway.signal)",
+                len(self._undelivered),
+            )
         if self._monitor is not None:
             self._monitor.close()
         self._signals.close()
@@ -297,6 +318,7 @@ class EventWorker:
                 if isinstance(item, _Drain):
                     self._flush_audit()
                     self._maybe_evaluate()
+                    self._maybe_retry()
                     item.done.set()
                 elif isinstance(item, (Exchange, Signal)):
                     try:
@@ -309,6 +331,7 @@ class EventWorker:
             if self._dirty and self._clock() - self._last_flush >= FLUSH_EVERY_SECONDS:
                 self._flush_audit()
             self._maybe_evaluate()
+            self._maybe_retry()
 
     def _flush_audit(self) -> None:
         self._last_flush = self._clock()
@@ -324,7 +347,18 @@ class EventWorker:
             self._signals.emit(signal)
         except SignalDeliveryError as exc:
             self.failures += 1
-            log.error("signal %s not delivered: %s", signal.id, exc)
+            if len(self._undelivered) >= RETRY_LIMIT:
+                self._undelivered.popleft()
+            if not self._undelivered:
+                self._last_retry = self._clock()  # the first retry a whole interval later
+            self._undelivered.append(signal)
+            log.error(
+                "signal %s not delivered: %s; kept to retry every %g s (%d waiting)",
+                signal.id,
+                exc,
+                RETRY_EVERY_SECONDS,
+                len(self._undelivered),
+            )
         try:
             self._audit.append(
                 kind="gateway.signal",
@@ -378,6 +412,23 @@ class EventWorker:
             self._monitor.record(
                 current_minute(item.at), (edge_series(item.country, item.pop), f"key:{item.client}"), values
             )
+
+    def _maybe_retry(self) -> None:
+        """Every RETRY_EVERY_SECONDS, deliver the waiting signals oldest first, until one fails again (the
+        rest wait for the next round; one log line per outage, not per attempt). Not audited again."""
+        if not self._undelivered or self._clock() - self._last_retry < RETRY_EVERY_SECONDS:
+            return
+        self._last_retry = self._clock()
+        delivered = 0
+        while self._undelivered:
+            try:
+                self._signals.emit(self._undelivered[0])
+            except SignalDeliveryError:
+                break
+            self._undelivered.popleft()
+            delivered += 1
+        if delivered:
+            log.info("%d signal(s) delivered on retry", delivered)
 
     def _maybe_evaluate(self) -> None:
         if self._monitor is None:
