@@ -264,7 +264,9 @@ def test_the_attorney_general_gets_a_sample_copy_of_the_us_notice_without_eu_dat
         send(rt, incident, ag)
         worker_pass(rt, T0)
         received = [r for r in shop.smtp.received if r.rcpt_tos == ["sample-copies@oag.example"]]
-        assert [r.message["Message-ID"] for r in received] == [f"<{ag.id}@leakline>"]
+        assert [(r.message["Message-ID"], r.message["Subject"]) for r in received] == [
+            (f"<{ag.id}@leakline>", ag.subject)
+        ]
         assert received[0].message.get_content().replace("\r\n", "\n") == ag.body
 
 

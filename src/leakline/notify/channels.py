@@ -19,6 +19,7 @@ import ssl
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,10 @@ TIMESTAMP_HEADER = "X-Leakline-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MESSAGE_ID_DOMAIN = "leakline"
 _MAX_ERROR_CHARS = 300
+# Headers folded only past RFC 5322's hard limit of 998 characters: the standard library's folding at 78
+# put a second space before an encoded word ("Cal. Civ. Code  § 1798.82(f)"), so a regulator's copy of a
+# subject differed from the approved one.
+_WIRE = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +91,7 @@ class SmtpChannel(Channel):
         self.password = password
 
     def build(self, message: Outgoing) -> EmailMessage:
-        email = EmailMessage()
+        email = EmailMessage(policy=_WIRE)
         email["From"] = self.settings.sender
         email["To"] = message.to
         email["Subject"] = message.subject
