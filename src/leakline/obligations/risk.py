@@ -122,6 +122,10 @@ def _confidentiality_likelihood(facts: Facts, exposed: frozenset[str]) -> tuple[
         return 0, "confidentiality: a trusted recipient confirmed deletion or return"
     if containment.misuse_observed:
         return 3, "confidentiality: misuse observed (fraud, extortion or publication)"
+    if breach.cause == "llm-output-leak" and breach.exfiltration == "ruled-out":
+        # The gateway redacted or blocked the answer: no user received the data (a misdelivery that never
+        # happened). Checked before the misdelivery case, which presumes one user saw it.
+        return 0, "confidentiality: the LLM output was stopped before anyone received it (exfiltration ruled out)"
     if breach.cause in MISDIRECTED_CAUSES and not breach.malicious:
         # An LLM answer that shows one customer's data to another is a misdelivery by a machine: the
         # recipient is a single, non-malicious user (EDPB 01/2021 case 13) unless many people are affected.
