@@ -476,6 +476,8 @@ def approve_command(
             communication_id=communication_id,
             by=by,
             now=_now(),
+            # Rendered again as of now: the notice gives the approval's date, not the draft's.
+            settings=rt.settings,
         )
         text = message_text(CommunicationRead.model_validate(approved).model_dump(mode="json"))
     # What was approved is what will be sent: say so with the text itself.
