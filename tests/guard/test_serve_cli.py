@@ -295,9 +295,25 @@ def test_an_unreachable_postgresql_stops_serve_naming_the_url_without_its_passwo
         f"error: leakline.toml: database.url: cannot connect to postgresql+psycopg://u:***@127.0.0.1:{port}/db "
         "(Connection refused)\n"
         "hint: start the database or correct [database] url: the incident engine of this process "
-        "records the gateway's signals there\n"
+        "records the signals and incidents there\n"
     ), stderr
     assert "pw-secret-42" not in stderr
+
+
+def test_an_unreachable_database_stops_serve_without_regions_too(tmp_path: Path) -> None:
+    """Without [regions] serve is the incident API alone, and each of its requests needs the database."""
+    from tests.store.helpers import free_port
+
+    port = free_port()
+    (tmp_path / "leakline.toml").write_text(
+        f'[database]\nurl = "postgresql+psycopg://u:pw-secret-42@127.0.0.1:{port}/db"\n', encoding="utf-8"
+    )
+    stderr = _refused(tmp_path)
+    assert stderr.startswith(
+        f"error: leakline.toml: database.url: cannot connect to postgresql+psycopg://u:***@127.0.0.1:{port}/db "
+    ), stderr
+    assert "pw-secret-42" not in stderr
+    assert not (tmp_path / "leakline-audit").exists()
 
 
 def test_readyz_names_the_incident_engines_database_and_fails_while_it_is_down(tmp_path: Path) -> None:

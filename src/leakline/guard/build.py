@@ -170,6 +170,9 @@ def preflight(settings: Settings) -> None:
         if in_process_signals(settings):
             _check_incident_engine(settings, source)
     else:
+        # The incident API alone: its every request reads or writes the database (checked first: the
+        # default audit sink's key is generated when it is opened, and a refused start writes nothing).
+        _check_incident_engine(settings, source)
         _check_incident_api_audit(settings, source)
 
 
@@ -217,7 +220,7 @@ def _check_incident_engine(settings: Settings, source: str) -> None:
         raise GatewayConfigError(
             f"{source}: database.url: cannot connect to {make_url(url).render_as_string(hide_password=True)} ({why})",
             hint="start the database or correct [database] url: the incident engine of this process records "
-            "the gateway's signals there",
+            "the signals and incidents there",
         )
 
 
