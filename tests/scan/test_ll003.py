@@ -44,6 +44,16 @@ def test_a_provider_key_is_critical_and_its_evidence_is_redacted(tmp_path: Path)
     assert OPENAI not in repr(finding.to_dict())
 
 
+def test_an_internal_endpoint_is_shown_by_its_kind_of_host_and_port(tmp_path: Path) -> None:
+    app = _app(tmp_path, {".env": "NEXT_PUBLIC_OLLAMA_URL=http://10.20.0.5:11434/api\nNEXT_PUBLIC_LLM_KEY=abc\n"})
+    endpoint, key = _findings(app)
+    assert (endpoint.path, endpoint.line, endpoint.severity) == (".env", 1, Severity.HIGH)
+    # `redact` keeps a value's ends, which of an address are the parts naming the machine (`htt…/api`).
+    assert endpoint.evidence == "NEXT_PUBLIC_OLLAMA_URL=http://10.…:11434"
+    assert "20.0.5" not in repr(endpoint.to_dict())
+    assert (key.line, key.evidence) == (2, "NEXT_PUBLIC_LLM_KEY=…")
+
+
 def test_inline_suppression_in_an_env_file(tmp_path: Path) -> None:
     app = _app(
         tmp_path,

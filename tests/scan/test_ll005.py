@@ -72,6 +72,9 @@ def test_only_an_internal_endpoint_is_high_not_critical(tmp_path: Path) -> None:
     )
     [finding] = _findings(app)
     assert (finding.line, finding.severity) == (1, Severity.HIGH)
+    # Scheme, kind of host and port: `redact` would keep the ends (`htt…0/v1`), which name nothing useful.
+    assert finding.evidence == "http://….lan:8000"
+    assert "gpu" not in json.dumps(finding.to_dict())
 
 
 def test_chunks_beyond_max_file_bytes_are_still_searched(tmp_path: Path) -> None:

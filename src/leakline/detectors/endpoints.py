@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from leakline.detectors.secrets import name_words
+from leakline.findings import REDACTION_ELLIPSIS
 
 OLLAMA_DEFAULT_PORT = 11434
 LLM_URL_PATHS = (
@@ -150,3 +151,32 @@ def plaintext_remote(value: str) -> Url | None:
     if url is None or url.scheme != "http" or is_loopback_host(url.host):
         return None
     return url
+
+
+def _host_kind(host: str) -> str:
+    """The part of a host that says what kind of network it is on, the rest elided: an IPv4 address's first octet
+    (`10.…`, the private range), an IPv6 address's first group (`[fd00:…]`, unique-local), a name's last label
+    (`….internal`, `….lan`; `…` for a bare service name such as `ollama`)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        return f"{REDACTION_ELLIPSIS}.{labels[-1]}" if len(labels) > 1 else REDACTION_ELLIPSIS
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"[::ffff:{_host_kind(str(address.ipv4_mapped))}]"
+        return f"[{address.exploded.split(':', 1)[0].lstrip('0') or '0'}:{REDACTION_ELLIPSIS}]"
+    return f"{host.split('.', 1)[0]}.{REDACTION_ELLIPSIS}"
+
+
+def shown(url: Url) -> str:
+    """The endpoint as a finding shows it: scheme, kind of host and port (the port tells which server, 11434 is
+    Ollama's). Not `redact`: the ends it keeps of a secret are, in an address, the parts naming the machine."""
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{_host_kind(url.host)}{port}"
+
+
+def shown_value(value: str) -> str | None:
+    """`shown` of the http(s) URL `value` holds, or None when it holds none."""
+    url = parse_url(value)
+    return None if url is None else shown(url)

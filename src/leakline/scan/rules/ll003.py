@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
+from leakline.detectors.endpoints import shown_value
 from leakline.detectors.envvars import EnvClassification, EnvRisk, classify_env, is_public_name
 from leakline.findings import Confidence, Severity, redact
 from leakline.scan import parse as ts
@@ -138,6 +139,16 @@ def grade(found: EnvClassification) -> tuple[Severity, Confidence]:
     return Severity.HIGH, Confidence.MEDIUM
 
 
+def _evidence(value: str, found: EnvClassification) -> str:
+    # An endpoint is shown by its kind of host and port, a secret by its ends (which, of an address, would be
+    # the parts naming the machine).
+    if found.risk is EnvRisk.LLM_ENDPOINT:
+        shown = shown_value(value)
+        if shown is not None:
+            return shown
+    return redact(value)
+
+
 class PublicEnvSecret(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         index = ctx.index
@@ -160,7 +171,7 @@ class PublicEnvSecret(Rule):
                 line=entry.line,
                 column=entry.column,
                 message=f"{entry.key} is inlined into browser bundles ({found.reason})",
-                evidence=f"{entry.key}={redact(entry.value)}",
+                evidence=f"{entry.key}={_evidence(entry.value, found)}",
                 key=entry.key,
                 severity=severity,
                 confidence=confidence,

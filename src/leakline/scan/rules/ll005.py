@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from leakline.detectors.endpoints import shown_value
 from leakline.detectors.envvars import EnvRisk, classify_env, is_distinctive_literal, strip_public_prefix
 from leakline.detectors.literals import LiteralMatcher
 from leakline.detectors.secrets import find_secrets, publishable_reason
@@ -101,11 +102,13 @@ def _scan_chunk(
     return sorted(found, key=lambda x: (x.start, -x.end))
 
 
-def _evidence(value: str) -> str:
+def _evidence(value: str, endpoint: bool) -> str:
     # A PEM block's header names the key type and is not secret; its body is.
     if value.startswith("-----BEGIN"):
         return value.split("-----", 3)[1].join(("-----", "-----")) + "…"
-    return redact(value)
+    # An endpoint's kind of host and port; its ends (what `redact` keeps) would name the machine.
+    shown = shown_value(value) if endpoint else None
+    return redact(value) if shown is None else shown
 
 
 class SecretInBuildOutput(Rule):
@@ -135,7 +138,7 @@ class SecretInBuildOutput(Rule):
                     line=line,
                     column=columns[line],
                     message=f"browser build output contains {', '.join(whats)}",
-                    evidence=_evidence(text[first.start : first.end]),
+                    evidence=_evidence(text[first.start : first.end], first.endpoint),
                     key=" ".join(whats),
                     severity=Severity.HIGH if only_endpoints else None,
                     confidence=Confidence.HIGH,

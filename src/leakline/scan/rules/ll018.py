@@ -14,13 +14,11 @@ the kind of host and the port (`http://10.…:11434`, `http://….internal:8000`
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from leakline.detectors.endpoints import Url, is_llm_name, looks_like_llm_url, plaintext_remote
-from leakline.findings import REDACTION_ELLIPSIS
+from leakline.detectors.endpoints import Url, is_llm_name, looks_like_llm_url, plaintext_remote, shown
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.rules.base import Hit, Rule
@@ -93,29 +91,6 @@ def _context_says_llm(node: Node) -> bool:
         call = args.parent if args is not None and args.type == "arguments" else None
         return key_name in CLIENT_URL_OPTIONS and call is not None and _is_llm_callee(call)
     return False
-
-
-def _host_kind(host: str) -> str:
-    """The part of a host that says what kind of network it is on, the rest elided: an IPv4 address's first octet
-    (`10.…`, the private range), an IPv6 address's first group (`[fd00:…]`, unique-local), a name's last label
-    (`….internal`, `….lan`; `…` for a bare service name such as `ollama`)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        labels = host.rstrip(".").split(".")
-        return f"{REDACTION_ELLIPSIS}.{labels[-1]}" if len(labels) > 1 else REDACTION_ELLIPSIS
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return f"[::ffff:{_host_kind(str(address.ipv4_mapped))}]"
-        return f"[{address.exploded.split(':', 1)[0].lstrip('0') or '0'}:{REDACTION_ELLIPSIS}]"
-    return f"{host.split('.', 1)[0]}.{REDACTION_ELLIPSIS}"
-
-
-def shown(url: Url) -> str:
-    """The endpoint as a finding shows it: scheme, kind of host and port (the port tells which server, 11434 is
-    Ollama's). Not `redact`: the ends it keeps of a secret are, in an address, the parts naming the machine."""
-    port = f":{url.port}" if url.port is not None else ""
-    return f"{url.scheme}://{_host_kind(url.host)}{port}"
 
 
 def _message(url: Url) -> str:
