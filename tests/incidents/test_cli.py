@@ -432,8 +432,7 @@ def _broken_override(env: Env) -> Path:
 def test_a_broken_override_template_never_stops_an_incident_from_opening(cli: Cli, env: Env) -> None:
     broken = _broken_override(env)
     config = str(env.config)
-    code, out, err = cli("incident", "open", "--facts", str(facts_file(env.directory)), "--config", config)
-    assert code == 0, err
+    code, out, err = _leakline("incident", "open", "--facts", str(facts_file(env.directory)), "--config", config)
     incident = out.split()[1]
     shown = _show(cli, env, incident)
     alerts = [c for c in shown["communications"] if c["kind"] == "internal-compliance"]
@@ -443,9 +442,18 @@ def test_a_broken_override_template_never_stops_an_incident_from_opening(cli: Cl
     assert [c["subject"] for c in alerts] == [builtin] * 2
     notice = next(c for c in shown["communications"] if c["kind"] == "supervisory-authority")
     assert notice["template_fallback"] is None
-    assert err.splitlines() == [
-        f"warning: {c['id']} (internal-compliance): drafted with the built-in template: {failure}" for c in alerts
-    ]
+    # Opened, assessed and stored, its summary printed; then the same report as `facts` and `assess` give.
+    assert (shown["status"], shown["facts_version"]) == ("triaged", 1)
+    assert out.startswith(f"opened {incident} (triaged, risk {shown['risk']}); ")
+    assert (code, err) == (
+        2,
+        "".join(
+            f"warning: {c['id']} (internal-compliance): drafted with the built-in template: {failure}\n" for c in alerts
+        )
+        + f"error: {incident}: 2 alerts drafted with the built-in template: {failure}\n"
+        "hint: the incident was opened and stored, and its alerts were queued with the built-in text; fix the "
+        "template: the messages drafted from now on use it\n",
+    )
     fallbacks = [t["detail"] for t in shown["timeline"] if t["event"] == "message.template_fallback"]
     assert sorted(fallbacks) == sorted(f"{c['id']}: drafted with the built-in template: {failure}" for c in alerts)
     assert audit_kinds(env.directory / "audit").count("incident.message.template_fallback") == 2
@@ -615,7 +623,9 @@ def _english_notice_override(env: Env, text: str) -> Path:
     return path.resolve()
 
 
-def _fallback_report(incident: str, notices: list[str], failure: str) -> str:
+def _fallback_report(
+    incident: str, notices: list[str], failure: str, stored: str = "everything else was assessed and stored"
+) -> str:
     warnings = "".join(
         f"warning: {notice} (supervisory-authority): drafted with the built-in template: {failure}\n"
         for notice in notices
@@ -623,8 +633,7 @@ def _fallback_report(incident: str, notices: list[str], failure: str) -> str:
     count = f"{len(notices)} notice" + ("" if len(notices) == 1 else "s")
     return (
         f"{warnings}error: {incident}: {count} drafted with the built-in template: {failure}\n"
-        f"hint: everything else was assessed and stored; fix the template, then `leakline incident assess "
-        f"{incident}` drafts it again\n"
+        f"hint: {stored}; fix the template, then `leakline incident assess {incident}` drafts it again\n"
     )
 
 
@@ -706,16 +715,24 @@ def test_an_approved_built_in_notice_keeps_its_approval_while_its_override_stays
     config = str(env.config)
     broken = _english_notice_override(env, _BROKEN_NOTICE)
     failure = f"{broken}:3: the context has no key 'incident.nothing_here'"
-    doc = _open(cli, env, facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20}))
+    facts = facts_file(env.directory, data__subjects_by_jurisdiction={"DE": 80, "GB": 20})
+    code, out, err = _leakline("incident", "open", "--facts", str(facts), "--config", config, "--format", "json")
+    doc = json.loads(out)
     incident = doc["id"]
     uk = next(c for c in doc["communications"] if c["regime"] == "uk-gdpr-33")
     assert uk["template_fallback"] == failure  # drafted with the built-in template when the incident opened
+    # `open` reports it as `facts` and `assess` do (exit 2), with the incident stored as its JSON says.
+    stored = "the incident was opened and stored"
+    assert (code, err) == (2, _fallback_report(incident, [uk["id"]], failure, stored=stored))
+    assert _show(cli, env, incident)["communications"] == doc["communications"]
     assert cli("incident", "approve", incident, uk["id"], "--by", "Dana", "--config", config)[0] == 0
+    # Approval dates the text anew (docs/notify.md): what must stand is the approved text, not the draft's.
+    approved = next(c for c in _show(cli, env, incident)["communications"] if c["id"] == uk["id"])
     # The built-in text it was approved with is what the same facts still give: the approval stands.
     code, _, err = _leakline("incident", "assess", incident, "--config", config)
     assert (code, err) == (2, _fallback_report(incident, [uk["id"]], failure))
     after = next(c for c in _show(cli, env, incident)["communications"] if c["id"] == uk["id"])
-    assert (after["state"], after["approved_by"], after["body"]) == ("approved", "Dana", uk["body"])
+    assert (after["state"], after["approved_by"], after["body"]) == ("approved", "Dana", approved["body"])
 
 
 def test_close_is_refused_while_a_required_notice_is_not_delivered_unless_forced_with_a_reason(

@@ -90,8 +90,8 @@ def open_command(
         _echo_json(doc)
     else:
         typer.echo(opened_summary(doc, _now()))
-    for warning in template_warnings(doc):
-        typer.echo(warning, err=True)
+    # Opened and stored all the same; exit 2 as `facts` and `assess` do, so that a script notices.
+    report_fallbacks(doc["id"], fallbacks_of(doc), stored="the incident was opened and stored")
 
 
 def _fallback_warning(communication: str, kind: str, where: str) -> str:
@@ -100,18 +100,29 @@ def _fallback_warning(communication: str, kind: str, where: str) -> str:
     return f"warning: {communication} ({kind}): {fallback_notice(where)}"
 
 
-def template_warnings(doc: dict[str, Any]) -> list[str]:
-    """One line per message the built-in template drafted because a `[notify] templates` override failed."""
+def fallbacks_of(doc: dict[str, Any]) -> list[Fallback]:
+    """The messages of an incident document that the built-in template drafted because an override failed."""
+    from leakline.notify.drafting import Fallback
+
     return [
-        _fallback_warning(c["id"], c["kind"], c["template_fallback"])
+        Fallback(c["id"], c["kind"], c["template_fallback"])
         for c in doc["communications"]
         if c["template_fallback"] is not None
     ]
 
 
-def report_fallbacks(incident_id: str, fallbacks: list[Fallback]) -> None:
-    """After a reassessment was stored and printed: a warning per notice that the built-in template drafted
-    in its place, then the error (a `TemplateError`, exit 2) naming each override that failed."""
+def template_warnings(doc: dict[str, Any]) -> list[str]:
+    """One line per message the built-in template drafted because a `[notify] templates` override failed."""
+    return [_fallback_warning(f.communication, f.kind, f.where) for f in fallbacks_of(doc)]
+
+
+def report_fallbacks(
+    incident_id: str, fallbacks: list[Fallback], *, stored: str = "everything else was assessed and stored"
+) -> None:
+    """After a change was stored and printed: a warning per message that the built-in template drafted in
+    its place, then the error (a `TemplateError`, exit 2) naming each override that failed. `stored` says
+    what was kept in spite of it."""
+    from leakline.notify.drafting import APPROVAL_KINDS
     from leakline.notify.render import TemplateError
 
     if not fallbacks:
@@ -119,11 +130,19 @@ def report_fallbacks(incident_id: str, fallbacks: list[Fallback]) -> None:
     for fallback in fallbacks:
         typer.echo(_fallback_warning(fallback.communication, fallback.kind, fallback.where), err=True)
     failures = "; ".join(dict.fromkeys(fallback.where for fallback in fallbacks))
-    raise TemplateError(
-        f"{incident_id}: {_plural(len(fallbacks), 'notice')} drafted with the built-in template: {failures}",
-        hint="everything else was assessed and stored; fix the template, then "
-        f"`leakline incident assess {incident_id}` drafts {'it' if len(fallbacks) == 1 else 'them'} again",
+    notices = sum(1 for fallback in fallbacks if fallback.kind in APPROVAL_KINDS)
+    alerts = len(fallbacks) - notices
+    drafted = " and ".join(_plural(count, word) for count, word in ((notices, "notice"), (alerts, "alert")) if count)
+    hint = stored + (", and its alerts were queued with the built-in text" if alerts else "")
+    # Notices wait for approval, so a reassessment can still draft them with the fixed template; queued
+    # alerts are on their way.
+    hint += (
+        f"; fix the template, then `leakline incident assess {incident_id}` drafts {'it' if notices == 1 else 'them'} "
+        "again"
+        if notices
+        else "; fix the template: the messages drafted from now on use it"
     )
+    raise TemplateError(f"{incident_id}: {drafted} drafted with the built-in template: {failures}", hint=hint)
 
 
 def _plural(count: int, word: str) -> str:
