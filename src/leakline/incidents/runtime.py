@@ -81,8 +81,8 @@ def runtime(config: Path) -> Iterator[Runtime]:
 
 @contextmanager
 def change(config: Path) -> Iterator[tuple[Runtime, Session]]:
-    """One change made from the command line: a transaction, then its audit records flushed once the
-    change has committed (so the log never holds a change the database rolled back on commit)."""
+    """One change made from the command line: a transaction whose audit records are appended once it has
+    committed (`timeline.note`), then flushed to disk before the command ends."""
     with runtime(config) as rt:
         with rt.store.transaction() as session:
             yield rt, session

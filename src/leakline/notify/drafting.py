@@ -453,8 +453,8 @@ def draft_internal(
     `render_message`.
 
     Every text is rendered before anything is recorded, then `announce` (event, detail), the step that
-    sends the alerts, goes to the timeline: the audit log is appended to as the transaction goes, and
-    a template that fails must not leave a record of a reminder or escalation that never happened."""
+    sends the alerts, goes to the timeline. A template that fails raises before that, and the caller's
+    transaction rolls back with whatever it noted (the audit log gets events only once they commit)."""
     made = []
     language = language_for(establishment_of(settings))
     texts = {
