@@ -35,6 +35,8 @@ PLAIN = [
     ["scan", "{tmp}/missing//folder/", "--output", "relative/out.sarif"],
     ["scan", "~"],
     ["scan", "{app}", "-o", "/dev/null", "-f", "sarif"],
+    ["scan", "{app}", "--no-cache", "-f", "json"],
+    ["scan", "{app}", "--cache"],
 ]
 """Command lines the plain reader takes (the test below fails if it hands any of them to Typer)."""
 
@@ -44,6 +46,7 @@ TO_TYPER = [argv for argv in ARGVS if argv not in PLAIN] + [
     ["scan", "{app}", "-f=json"],
     ["scan", "{app}", "-f", "json", "-f", "sarif"],
     ["scan", "{app}", "--progress", "--no-progress"],
+    ["scan", "{app}", "--cache", "--no-cache"],
     ["scan", "{app}", "--write-baseline=yes"],
     ["scan", "{app}", "-o", "-"],
     ["scan", "{app}", "--rule", "--no-progress"],

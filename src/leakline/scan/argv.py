@@ -33,6 +33,8 @@ _FLAGS = {
     "--write-baseline": ("write_baseline", True),
     "--progress": ("progress", True),
     "--no-progress": ("progress", False),
+    "--cache": ("cache", True),
+    "--no-cache": ("cache", False),
 }
 _FORMATS = {member.value: member for member in OutputFormat}
 _SEVERITIES = {member.value: member for member in Severity}
@@ -52,6 +54,7 @@ class ScanArgs(TypedDict, total=False):
     write_baseline: bool
     rule: list[str]
     progress: bool
+    cache: bool
 
 
 def _plain_path(value: str) -> Path | None:

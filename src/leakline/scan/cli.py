@@ -45,6 +45,13 @@ def scan(
     ] = False,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only this rule (repeatable).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Keep compiled prefilter databases in $LEAKLINE_CACHE_DIR (default ~/.cache/leakline).",
+        ),
+    ] = True,
 ) -> None:
     """Find leak risks in a Next.js app: source, config and .next build output."""
-    raise typer.Exit(run_scan(path, output_format, output, fail_on, baseline, write_baseline, rule, progress))
+    raise typer.Exit(run_scan(path, output_format, output, fail_on, baseline, write_baseline, rule, progress, cache))

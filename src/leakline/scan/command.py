@@ -58,6 +58,7 @@ def run_scan(
     write_baseline: bool = False,
     rule: list[str] | None = None,
     progress: bool = True,
+    cache: bool = True,
 ) -> int:
     """Run `leakline scan` with converted arguments; the exit code (errors are raised as `LeaklineError`)."""
     from leakline.scan.engine import scan as run_engine
@@ -70,6 +71,7 @@ def run_scan(
         "rule_ids": rule_ids,
         # Writing a baseline must see every finding, not the ones the current baseline hides.
         "config_baselines": not write_baseline,
+        "cache": cache,
     }
     if show_progress:
         from rich.progress import Progress

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
+from leakline.scan.hscache import default_cache_dir
 from leakline.scan.ignores import ignore_warnings, inline_suppression
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
@@ -129,7 +130,9 @@ def display_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: set[Path]) -> ProjectIndex:
+def build_index(
+    app: Path, settings: ScanAppSettings, stats: WalkStats, nested: set[Path], cache_dir: Path | None = None
+) -> ProjectIndex:
     rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
     files: dict[str, SourceFile] = {}
     counter: Counter[str] = Counter()
@@ -153,7 +156,7 @@ def build_index(app: Path, settings: ScanAppSettings, stats: WalkStats, nested: 
             stats.skip("larger than [scan] max_file_bytes")
             continue
         files[rel_s] = SourceFile(rel=rel_s, abs=app / rel_s, size=size, stats=counter)
-    return ProjectIndex(root=app, settings=settings, files=files, stats=counter)
+    return ProjectIndex(root=app, settings=settings, files=files, stats=counter, cache_dir=cache_dir)
 
 
 def _to_findings(
@@ -524,12 +527,14 @@ def scan(
     progress: ProgressCallback | None = None,
     jobs: int | None = None,
     config_baselines: bool = True,
+    cache: bool = True,
 ) -> ScanResult:
     """Scan every app under `path`.
 
     `baseline_path` suppresses findings of every app; without it, each app's `[scan] baseline` applies
     to that app's findings (unless `config_baselines` is False, as when a baseline is being written).
-    `jobs`: worker processes for per-file rules (None: one per core on large apps, 1: in this process)."""
+    `jobs`: worker processes for per-file rules (None: one per core on large apps, 1: in this process).
+    `cache`: keep compiled Hyperscan databases in the folder the environment names (`leakline.scan.hscache`)."""
     with _cyclic_gc_paused():
         return _scan(
             path,
@@ -539,6 +544,7 @@ def scan(
             progress=progress,
             jobs=jobs,
             config_baselines=config_baselines,
+            cache_dir=default_cache_dir() if cache else None,
         )
 
 
@@ -551,6 +557,7 @@ def _scan(
     progress: ProgressCallback | None,
     jobs: int | None,
     config_baselines: bool,
+    cache_dir: Path | None,
 ) -> ScanResult:
     started = time.perf_counter()
     root = path.resolve()
@@ -574,7 +581,7 @@ def _scan(
                 app / settings.scan.baseline, create_command=f"leakline scan {_shell(path)} --write-baseline"
             )
         nested = {other for other in app_set if other != app and app in other.parents}
-        index = build_index(app, settings, walk_stats, nested)
+        index = build_index(app, settings, walk_stats, nested, cache_dir)
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))

@@ -332,12 +332,19 @@ def _segment_matches(pattern: str, actual: str) -> bool:
 
 class ProjectIndex:
     def __init__(
-        self, root: Path, settings: ScanAppSettings, files: dict[str, SourceFile], stats: Counter[str] | None = None
+        self,
+        root: Path,
+        settings: ScanAppSettings,
+        files: dict[str, SourceFile],
+        stats: Counter[str] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.root = root
         self.settings = settings
         self.files = files
         self.stats: Counter[str] = stats if stats is not None else Counter()
+        self.cache_dir = cache_dir
+        """Where compiled Hyperscan databases are kept (`leakline.scan.hscache`); None: compiled each time."""
 
     # ---- roles -------------------------------------------------------------------------------
 
@@ -558,7 +565,7 @@ class ProjectIndex:
         """Source files that may hold LLM data, judged on bytes (see `leakline.scan.prefilter`)."""
         from leakline.scan.prefilter import llm_candidates
 
-        return llm_candidates(self, self.sources)
+        return llm_candidates(self, self.sources, self.cache_dir)
 
     def prepare_for_workers(self) -> None:
         """Compute, before forking scan workers, what each of them would otherwise compute again: the byte

@@ -13,10 +13,10 @@ cannot see; `LlmAnalysis.may_hold_llm_data` checks those separately.
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from leakline.scan.llmdata import (
     AI_SDK_FUNCTIONS,
@@ -28,10 +28,13 @@ from leakline.scan.llmdata import (
 from leakline.scan.sensitive import is_sensitive_name
 
 if TYPE_CHECKING:
+    from threading import Thread
+
+    from leakline.scan.hscache import CachedDatabase
     from leakline.scan.index import ProjectIndex, SourceFile
 
 # Every OpenAI callee the analysis recognises ends in one of these words' paths (`chat.completions.create`).
-_OPENAI_WORDS = tuple({suffix.split(".")[-2].encode() for suffix in OPENAI_SUFFIXES})
+_OPENAI_WORDS = tuple(sorted({suffix.split(".")[-2].encode() for suffix in OPENAI_SUFFIXES}))
 _SDK_NAMES = tuple(name.encode() for name in sorted(AI_SDK_FUNCTIONS | AI_SDK_HOOKS))
 _URL_PATHS = tuple(path.encode() for path in LLM_URL_PATHS)
 _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
@@ -71,34 +74,31 @@ def _has_own_path(data: bytes) -> bool:
 _HS_DECIDES, _HS_CLIENT, _HS_HINT = 0, 1, 2
 
 
+def _hs_patterns(hyperscan: Any) -> tuple[list[bytes], list[int], list[int]]:
+    """Expressions, group ids and flags of the Hyperscan pass (what its cached database is keyed by)."""
+    caseless = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+    exact = hyperscan.HS_FLAG_SINGLEMATCH
+    patterns: list[tuple[bytes, int, int]] = []
+    patterns += [(re.escape(word), _HS_DECIDES, exact) for word in (*_OPENAI_WORDS, *_SDK_NAMES)]
+    patterns.append((b"ollama", _HS_DECIDES, caseless))
+    # Whole words; `$fetch` counts (a `$` before the word is not a word character for `\b`).
+    patterns.append((rb"\b(?:fetch|axios|ky|got|ofetch)\b", _HS_CLIENT, exact))
+    patterns += [(re.escape(path), _HS_HINT, exact) for path in _URL_PATHS]
+    patterns.append((rb"[\"'`]/([^/]|$)", _HS_HINT, exact))
+    patterns += [(re.escape(marker), _HS_HINT, caseless) for marker in _ENV_MARKERS]
+    return [p for p, _, _ in patterns], [group for _, group, _ in patterns], [flags for _, _, flags in patterns]
+
+
 class _LiteralScanner:
     """All of `calls_model_maybe`'s byte tests in one Hyperscan pass (the Python tests run ~30 substring
     searches per file, most of a 5,000-file scan's prefilter time)."""
 
-    def __init__(self) -> None:
-        import hyperscan
-
-        caseless = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-        exact = hyperscan.HS_FLAG_SINGLEMATCH
-        patterns: list[tuple[bytes, int, int]] = []
-        patterns += [(re.escape(word), _HS_DECIDES, exact) for word in (*_OPENAI_WORDS, *_SDK_NAMES)]
-        patterns.append((b"ollama", _HS_DECIDES, caseless))
-        # Whole words; `$fetch` counts (a `$` before the word is not a word character for `\b`).
-        patterns.append((rb"\b(?:fetch|axios|ky|got|ofetch)\b", _HS_CLIENT, exact))
-        patterns += [(re.escape(path), _HS_HINT, exact) for path in _URL_PATHS]
-        patterns.append((rb"[\"'`]/([^/]|$)", _HS_HINT, exact))
-        patterns += [(re.escape(marker), _HS_HINT, caseless) for marker in _ENV_MARKERS]
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=[p for p, _, _ in patterns],
-            ids=[group for _, group, _ in patterns],
-            flags=[flags for _, _, flags in patterns],
-        )
-        self._scratch = hyperscan.Scratch(self._db)
+    def __init__(self, hyperscan: Any, database: Any) -> None:
+        self._db = database
+        self._scratch = hyperscan.Scratch(database)
+        self._terminated: type[BaseException] = hyperscan.ScanTerminated
 
     def decide(self, data: bytes) -> bool:
-        import hyperscan
-
         seen = [False, False, False]
 
         def on_match(group: int, _start: int, _end: int, _flags: int, _context: object) -> bool | None:
@@ -106,22 +106,102 @@ class _LiteralScanner:
             # Returning True stops the scan: the answer cannot change any more.
             return True if seen[_HS_DECIDES] or (seen[_HS_CLIENT] and seen[_HS_HINT]) else None
 
-        with contextlib.suppress(hyperscan.ScanTerminated):  # raised when on_match stops the scan early
+        with contextlib.suppress(self._terminated):  # raised when on_match stops the scan early
             self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
         return seen[_HS_DECIDES] or (seen[_HS_CLIENT] and seen[_HS_HINT])
 
 
-@functools.cache
-def _literal_scanner() -> _LiteralScanner | None:
+_CACHE_NAME = "prefilter"
+"""The prefilter's database files in the cache folder are `prefilter-<key>.hsdb`."""
+
+
+_SCANNERS: dict[Path | None, _LiteralScanner] = {}
+"""Scanners made in this process, by cache folder (None: compiled without a cache)."""
+
+
+def _cache_entry(hyperscan: Any, cache_dir: Path) -> CachedDatabase:
+    from leakline.scan.hscache import CachedDatabase
+
+    return CachedDatabase(hyperscan, cache_dir, _CACHE_NAME, *_hs_patterns(hyperscan), hyperscan.HS_MODE_BLOCK)
+
+
+def _compile(hyperscan: Any, cache_dir: Path | None) -> _LiteralScanner:
+    """Compile the pass's database, store it in `cache_dir` (if any) and keep its scanner for this process."""
+    expressions, ids, flags = _hs_patterns(hyperscan)
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(expressions=expressions, ids=ids, flags=flags)
+    if cache_dir is not None:
+        _cache_entry(hyperscan, cache_dir).store(database)
+    scanner = _SCANNERS[cache_dir] = _LiteralScanner(hyperscan, database)
+    return scanner
+
+
+def _cached_scanner(hyperscan: Any, cache_dir: Path) -> _LiteralScanner | None:
+    """The pass with its database loaded from `cache_dir`, or None if no usable one is there."""
+    scanner = _SCANNERS.get(cache_dir)
+    if scanner is None:
+        database = _cache_entry(hyperscan, cache_dir).load()
+        if database is not None:
+            scanner = _SCANNERS[cache_dir] = _LiteralScanner(hyperscan, database)
+    return scanner
+
+
+def _literal_scanner(cache_dir: Path | None = None) -> _LiteralScanner | None:
+    """The Hyperscan pass, its database loaded from `cache_dir` when a usable one is there, else compiled (and
+    stored there); None without Hyperscan."""
     try:
-        return _LiteralScanner()
+        import hyperscan
     except ImportError:
         return None
+    scanner = _SCANNERS.get(cache_dir) if cache_dir is None else _cached_scanner(hyperscan, cache_dir)
+    return scanner if scanner is not None else _compile(hyperscan, cache_dir)
+
+
+def _fill_cache(hyperscan: Any, cache_dir: Path) -> None:
+    """`_compile` for a background thread: a failure is a debug line, never a traceback on stderr."""
+    try:
+        _compile(hyperscan, cache_dir)
+    except Exception as exc:
+        from leakline.scan.hscache import debug
+
+        debug("hyperscan cache %s: could not compile the prefilter: %s", cache_dir, exc)
 
 
 HYPERSCAN_MIN_FILES = 500
-"""Below this many files the Python tests cost less than Hyperscan's start: ~67 us a file against ~7.5 us,
-but importing Hyperscan and compiling its database takes 26-45 ms (4 KB TypeScript files, 2 vCPU)."""
+"""From this many files a scan uses Hyperscan even if it must compile the database: ~50-67 us a file for the
+Python tests against ~6-7.5 us, but importing Hyperscan and compiling its database takes 20-45 ms (4 KB
+TypeScript files, 2 vCPU)."""
+HYPERSCAN_CACHED_MIN_FILES = 100
+"""From this many files a database in the cache pays: importing Hyperscan and loading it takes ~4 ms."""
+
+
+class _Prefilter(NamedTuple):
+    scanner: _LiteralScanner | None
+    """None: the Python tests decide."""
+    filling: Thread | None
+    """A thread compiling the database into the cache meanwhile; joined before the prefilter returns."""
+
+
+def _prefilter_for(files: int, cache_dir: Path | None) -> _Prefilter:
+    """How `files` source files are tested. A mid-sized app whose database is not cached yet is tested in
+    Python, as without a cache, while a thread compiles the database for the next scans: the compile lets go
+    of the GIL, so it runs on a core that is idle until the workers are forked."""
+    if files >= HYPERSCAN_MIN_FILES:
+        return _Prefilter(_literal_scanner(cache_dir), None)
+    if cache_dir is None or files < HYPERSCAN_CACHED_MIN_FILES:
+        return _Prefilter(None, None)
+    try:
+        import hyperscan
+    except ImportError:
+        return _Prefilter(None, None)
+    scanner = _cached_scanner(hyperscan, cache_dir)
+    if scanner is not None:
+        return _Prefilter(scanner, None)
+    from threading import Thread
+
+    filling = Thread(target=_fill_cache, args=(hyperscan, cache_dir), name="leakline-prefilter-compile")
+    filling.start()
+    return _Prefilter(None, filling)
 
 
 def calls_model_maybe(data: bytes) -> bool:
@@ -174,10 +254,23 @@ def project_imports(index: ProjectIndex, f: SourceFile) -> set[str]:
     return out
 
 
-def llm_candidates(index: ProjectIndex, sources: Iterable[SourceFile]) -> frozenset[str]:
-    """Files that may hold LLM data: those that may call a model, and every file importing one of them."""
+def llm_candidates(
+    index: ProjectIndex, sources: Iterable[SourceFile], cache_dir: Path | None = None
+) -> frozenset[str]:
+    """Files that may hold LLM data: those that may call a model, and every file importing one of them.
+    `cache_dir`: where compiled Hyperscan databases are kept (`leakline.scan.hscache`), None for no cache."""
     files = list(sources)
-    calls_model = calls_model_maybe if len(files) >= HYPERSCAN_MIN_FILES else calls_model_maybe_python
+    prefilter = _prefilter_for(len(files), cache_dir)
+    try:
+        return _reach(index, files, prefilter.scanner.decide if prefilter.scanner else calls_model_maybe_python)
+    finally:
+        if prefilter.filling is not None:
+            # Before scan workers are forked: a thread still running in the parent at a fork could leave them
+            # locks it held.
+            prefilter.filling.join()
+
+
+def _reach(index: ProjectIndex, files: list[SourceFile], calls_model: Callable[[bytes], bool]) -> frozenset[str]:
     importers: dict[str, set[str]] = {}
     todo: list[str] = []
     for f in files:
