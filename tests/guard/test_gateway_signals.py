@@ -23,6 +23,8 @@ TOKEN = "central-token-0123456789"
 
 class _Central(BaseHTTPRequestHandler):
     received: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+    refused: ClassVar[set[str]] = set()
+    """Signal ids answered with 422, as a receiver that cannot take the signal itself would."""
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
@@ -30,7 +32,13 @@ class _Central(BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
-        type(self).received.append((self.path, json.loads(body)))
+        signal = json.loads(body)
+        if signal.get("id") in type(self).refused:
+            self.send_response(422)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        type(self).received.append((self.path, signal))
         self.send_response(202)
         self.send_header("content-length", "0")
         self.end_headers()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from leakline.config import Settings
     from leakline.guard.events import EventWorker
+    from leakline.guard.outbox import SignalOutbox
 
 _REGION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ROUTES = (
@@ -132,13 +133,27 @@ def default_events(settings: Settings) -> EventWorker:
         monitor = VolumeMonitor.on_file(path if path.is_absolute() else _base(settings) / path, anomalies)
     # The event thread flushes the audit log every FLUSH_EVERY_SECONDS: its own commit schedule.
     audit = default_audit_log(settings, min_group_commit_ms=round(FLUSH_EVERY_SECONDS * 1000))
-    return EventWorker(audit=audit, signals=sink_for(settings), monitor=monitor)
+    return EventWorker(audit=audit, signals=sink_for(settings), monitor=monitor, outbox=signal_outbox(settings))
+
+
+def signal_outbox(settings: Settings) -> SignalOutbox:
+    """The outbox `[gateway] signal_outbox` names (relative to leakline.toml), not opened yet."""
+    from leakline.guard.outbox import SignalOutbox
+
+    gw = settings.gateway
+    path = Path(gw.signal_outbox).expanduser()
+    return SignalOutbox(
+        path if path.is_absolute() else _base(settings) / path,
+        max_entries=gw.signal_outbox_max_entries,
+        max_bytes=gw.signal_outbox_max_bytes,
+        source=settings.source or "leakline.toml",
+    )
 
 
 def preflight(settings: Settings) -> None:
     """Build what a worker builds at its start-up, once, before the server starts: a bad `[sanitize]`
     (unreadable corpus, short canary, unknown detector), a wrong route or key override, an unset key or
-    token variable, an audit key or sink that cannot be opened, a volume store that cannot be opened are
+    token variable, an audit key or sink, a volume store or a signal outbox that cannot be opened are
     reported with the key at fault (exit 2) instead of a worker's traceback after uvicorn started."""
     from leakline.guard.auth import KeyStore
     from leakline.guard.pipeline import load_sanitizer

@@ -7,9 +7,11 @@ signals through the configured `SignalSink`, feeds the volume monitor and evalua
 When the queue is full the request does not wait: the event is counted in `dropped`, which
 `/metrics`-style readers and the tests see, rather than slowing every response behind a slow disk.
 A signal the sink cannot deliver (the incident engine's database down, the central leakline
-unreachable) is audited like any other and kept in memory to be tried again every
-`RETRY_EVERY_SECONDS` (idempotent by its id), so an outage delays incidents instead of losing them;
-what is still waiting when the process stops is logged, and remains in the audit log.
+unreachable) is audited like any other and written to the durable signal outbox (`leakline.guard.outbox`,
+fsynced) to be tried again every `RETRY_EVERY_SECONDS` and when a worker starts (idempotent by its id),
+so an outage or a restart delays incidents instead of losing them. Without an outbox (or when it cannot
+be written) the signal is kept in this thread's memory instead, and what is still waiting there when the
+process stops is logged, and remains in the audit log only.
 
 The thread works in batches: woken by the first event of an idle spell, it lets `BATCH_WINDOW_SECONDS`
 of events gather and handles them together. Woken per event instead, it asked for the GIL in the middle
@@ -20,6 +22,7 @@ back per match) cost the serving thread more CPU than the event's own work (docs
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -29,6 +32,8 @@ from typing import Any
 
 from leakline.findings import Severity
 from leakline.guard.anomaly import Anomaly, VolumeMonitor, current_minute, edge_series
+from leakline.guard.metrics import GatewayMetrics
+from leakline.guard.outbox import OutboxWriteError, SignalOutbox
 from leakline.guard.signals_out import SignalDeliveryError, SignalSink
 from leakline.signals import Signal, SignalKind
 
@@ -42,8 +47,14 @@ BATCH_WINDOW_SECONDS = 0.01
 RETRY_EVERY_SECONDS = 5.0
 """How often signals that could not be delivered (incident engine's database down, central leakline
 unreachable) are tried again, oldest first; delivery is idempotent by signal id."""
+REPLAY_BATCHES_PER_ROUND = 5
+"""Outbox batches (`outbox.CLAIM_BATCH` entries each) sent per round before the thread handles its queue."""
+REFUSED_FOR_GOOD = frozenset({400, 413, 422})
+"""Statuses with which a receiver refuses a signal itself (not the gateway's token, not its own state):
+such an entry is set aside in the outbox's rejected table instead of blocking the ones behind it."""
 RETRY_LIMIT = 10_000
-"""Signals kept for retry at most; beyond it the oldest are given up (each is in the audit log anyway)."""
+"""Signals kept in memory for retry at most (no outbox, or it cannot be written); beyond it the oldest are
+given up (each is in the audit log anyway)."""
 _STOP = object()
 
 
@@ -216,11 +227,17 @@ class EventWorker:
         audit: Any,
         signals: SignalSink,
         monitor: VolumeMonitor | None,
+        outbox: SignalOutbox | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._audit = audit
         self._signals = signals
         self._monitor = monitor
+        self._outbox = outbox
+        self.metrics: GatewayMetrics | None = None
+        """Where the outbox's depth and dropped signals are counted (set by the gateway before `open`)."""
+        self.signals_dropped = 0
+        """Signals this worker could neither deliver nor keep (the outbox was full)."""
         self._clock = clock
         # deque.append/popleft are atomic: the serving thread never takes a lock to queue an event.
         self._pending: deque[Exchange | Signal | _Drain | object] = deque()
@@ -233,12 +250,18 @@ class EventWorker:
         self._last_flush = 0.0
         self._dirty = False
         self._undelivered: deque[Signal] = deque()
-        self._last_retry = 0.0
+        self._outbox_entries = 0
+        self._outbox_broken = False
+        self._last_retry = 0.0  # the outbox is replayed at once when the thread starts
 
     @property
     def undelivered(self) -> int:
-        """Signals waiting to be tried again."""
-        return len(self._undelivered)
+        """Signals waiting to be tried again: in memory, and in the outbox as this worker last read it."""
+        return len(self._undelivered) + self._outbox_entries
+
+    @property
+    def outbox(self) -> SignalOutbox | None:
+        return self._outbox
 
     @property
     def monitor(self) -> VolumeMonitor | None:
@@ -259,6 +282,9 @@ class EventWorker:
 
         # Regions need [audit.sinks.R] (check_gateway_settings): their audit is always configured.
         open_audit_sinks(self._audit, regions, source=source)
+        if self._outbox is not None:
+            self._outbox.open()  # a damaged file is salvaged with a warning; an unusable path is refused
+            self._observe_outbox()
         if self._monitor is not None:
             try:
                 self._monitor.open()
@@ -299,6 +325,8 @@ class EventWorker:
                 "%d signal(s) not delivered when the gateway stopped; each is in the audit log (kind gateway.signal)",
                 len(self._undelivered),
             )
+        if self._outbox is not None:
+            self._close_outbox(self._outbox, served=thread is not None)
         if self._monitor is not None:
             self._monitor.close()
         self._signals.close()
@@ -342,23 +370,90 @@ class EventWorker:
             self.failures += 1
             log.exception("audit flush failed")
 
+    def _close_outbox(self, outbox: SignalOutbox, *, served: bool) -> None:
+        try:
+            if served and self._outbox_entries:  # not after `leakline serve`'s check before it starts
+                entries, _ = outbox.depth()
+                if entries:
+                    log.warning(
+                        "%d signal(s) wait in the signal outbox %s; they are delivered when the gateway runs again",
+                        entries,
+                        outbox.path,
+                    )
+        except Exception:
+            log.exception("signal outbox %s could not be read", outbox.path)
+        outbox.close()
+
+    def _observe_outbox(self) -> None:
+        if self._outbox is None:
+            return
+        entries, size = self._outbox.depth()
+        self._outbox_entries = entries
+        if self.metrics is not None:
+            self.metrics.outbox(entries, size)
+
+    def _keep(self, signal: Signal, exc: SignalDeliveryError) -> None:
+        """After a failed delivery: into the outbox (fsynced), else into memory."""
+        if self._outbox is not None:
+            try:
+                kept = self._outbox.put(signal)
+                self._observe_outbox()
+            except (OutboxWriteError, sqlite3.Error) as write_error:
+                log.error(
+                    "signal %s not delivered: %s; the signal outbox cannot be written (%s), kept in memory only",
+                    signal.id,
+                    exc,
+                    write_error,
+                )
+                self._keep_in_memory(signal)
+                return
+            if kept:
+                log.error(
+                    "signal %s not delivered: %s; kept in the signal outbox to retry every %g s (%d waiting)",
+                    signal.id,
+                    exc,
+                    RETRY_EVERY_SECONDS,
+                    self._outbox_entries,
+                )
+                return
+            self.signals_dropped += 1
+            if self.metrics is not None:
+                self.metrics.signal_dropped()
+            log.error(
+                "signal %s not delivered (%s) and not kept: the signal outbox %s is full (%d signals, limits "
+                "gateway.signal_outbox_max_entries = %d, signal_outbox_max_bytes = %d; the oldest are kept); "
+                "%d dropped by this worker, each in the audit log (kind gateway.signal)",
+                signal.id,
+                exc,
+                self._outbox.path,
+                self._outbox_entries,
+                self._outbox.max_entries,
+                self._outbox.max_bytes,
+                self.signals_dropped,
+            )
+            return
+        self._keep_in_memory(signal)
+        log.error(
+            "signal %s not delivered: %s; kept to retry every %g s (%d waiting)",
+            signal.id,
+            exc,
+            RETRY_EVERY_SECONDS,
+            len(self._undelivered),
+        )
+
+    def _keep_in_memory(self, signal: Signal) -> None:
+        if len(self._undelivered) >= RETRY_LIMIT:
+            self._undelivered.popleft()
+        if not self._undelivered and self._outbox is None:
+            self._last_retry = self._clock()  # the first retry a whole interval later
+        self._undelivered.append(signal)
+
     def _emit(self, signal: Signal) -> None:
         try:
             self._signals.emit(signal)
         except SignalDeliveryError as exc:
             self.failures += 1
-            if len(self._undelivered) >= RETRY_LIMIT:
-                self._undelivered.popleft()
-            if not self._undelivered:
-                self._last_retry = self._clock()  # the first retry a whole interval later
-            self._undelivered.append(signal)
-            log.error(
-                "signal %s not delivered: %s; kept to retry every %g s (%d waiting)",
-                signal.id,
-                exc,
-                RETRY_EVERY_SECONDS,
-                len(self._undelivered),
-            )
+            self._keep(signal, exc)
         try:
             self._audit.append(
                 kind="gateway.signal",
@@ -414,11 +509,16 @@ class EventWorker:
             )
 
     def _maybe_retry(self) -> None:
-        """Every RETRY_EVERY_SECONDS, deliver the waiting signals oldest first, until one fails again (the
-        rest wait for the next round; one log line per outage, not per attempt). Not audited again."""
-        if not self._undelivered or self._clock() - self._last_retry < RETRY_EVERY_SECONDS:
+        """Every RETRY_EVERY_SECONDS, and at once when the thread starts: deliver the outbox's entries (any
+        worker's), then those kept in memory, oldest first, until one fails again (the rest wait for the
+        next round; one log line per outage, not per attempt). Not audited again."""
+        if self._outbox is None and not self._undelivered:
+            return
+        if self._clock() - self._last_retry < RETRY_EVERY_SECONDS:
             return
         self._last_retry = self._clock()
+        if self._outbox is not None and self._replay(self._outbox):
+            return
         delivered = 0
         while self._undelivered:
             try:
@@ -429,6 +529,54 @@ class EventWorker:
             delivered += 1
         if delivered:
             log.info("%d signal(s) delivered on retry", delivered)
+
+    def _replay(self, outbox: SignalOutbox) -> bool:
+        """One round over the outbox; True when the round ended early (the sink failed again, or more is
+        left for the next round), so that the signals kept in memory wait too."""
+        delivered, failed, more = 0, False, False
+        try:
+            self._observe_outbox()
+            if not self._outbox_entries:
+                return False
+            for _ in range(REPLAY_BATCHES_PER_ROUND):
+                batch = outbox.claim()
+                if not batch:
+                    break
+                done: list[int] = []
+                waiting: list[int] = []
+                for index, item in enumerate(batch):
+                    try:
+                        self._signals.emit(item.signal)
+                    except SignalDeliveryError as exc:
+                        if exc.status not in REFUSED_FOR_GOOD:
+                            failed = True
+                            waiting = [rest.seq for rest in batch[index:]]
+                            break
+                        # Sent again it would be refused again, and block every entry behind it.
+                        outbox.reject(item.seq, f"the receiver refused it: {exc}")
+                        continue
+                    done.append(item.seq)
+                outbox.settle(done, waiting)
+                delivered += len(done)
+                if failed:
+                    break
+            else:
+                more = True
+            self._observe_outbox()
+        except sqlite3.Error as exc:
+            self.failures += 1
+            if not self._outbox_broken:
+                log.error("signal outbox %s cannot be read (%s); tried again every %g s", outbox.path, exc,
+                          RETRY_EVERY_SECONDS)  # fmt: skip
+            self._outbox_broken = True
+            return False  # what waits in memory does not depend on the file
+        self._outbox_broken = False
+        if delivered:
+            log.info("%d signal(s) delivered from the signal outbox (%d waiting)", delivered, self._outbox_entries)
+        if more:
+            # Cut short only to let the queued exchanges through: the next round comes at once.
+            self._last_retry = self._clock() - RETRY_EVERY_SECONDS
+        return failed or more
 
     def _maybe_evaluate(self) -> None:
         if self._monitor is None:

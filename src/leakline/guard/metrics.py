@@ -6,6 +6,9 @@
     leakline_gateway_upstream_errors_total{region, code}
     leakline_gateway_upstream_latency_seconds{region}        (histogram: until the upstream's headers)
     leakline_gateway_upstream_ready{region}                  (gauge, 1 or 0: the last `/readyz` check)
+    leakline_gateway_signal_outbox_depth                     (gauge: signals waiting in the outbox)
+    leakline_gateway_signal_outbox_bytes                     (gauge: their JSON's bytes)
+    leakline_gateway_signals_dropped_total                   (not kept: the outbox was full)
 
 `region` is "none" when no region was chosen (a refusal before residency, or by residency). Outcomes:
 ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/413/415),
@@ -89,6 +92,24 @@ class GatewayMetrics:
             # With `--workers N` each worker checks on its own: the last check, whichever worker made it.
             multiprocess_mode="mostrecent",
         )
+        # The outbox is one file shared by the workers of a host: its depth is whatever a worker last read.
+        self.outbox_depth = Gauge(
+            "leakline_gateway_signal_outbox_depth",
+            "Signals not delivered yet, waiting in the signal outbox (gateway.signal_outbox)",
+            registry=None,
+            multiprocess_mode="mostrecent",
+        )
+        self.outbox_bytes = Gauge(
+            "leakline_gateway_signal_outbox_bytes",
+            "Bytes of signal JSON waiting in the signal outbox",
+            registry=None,
+            multiprocess_mode="mostrecent",
+        )
+        self.signals_dropped = Counter(
+            "leakline_gateway_signals_dropped",
+            "Signals not delivered and not kept because the signal outbox was full (the oldest are kept)",
+            registry=None,
+        )
         # labels() takes a lock and builds a tuple each time; the children are few and kept here.
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -107,6 +128,9 @@ class GatewayMetrics:
             self.upstream_errors,
             self.upstream_latency,
             self.upstream_ready,
+            self.outbox_depth,
+            self.outbox_bytes,
+            self.signals_dropped,
         ]
 
     def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:
@@ -127,3 +151,10 @@ class GatewayMetrics:
 
     def ready(self, region: str, ready: bool) -> None:
         self._child(self.upstream_ready, region).set(1 if ready else 0)
+
+    def outbox(self, entries: int, size: int) -> None:
+        self.outbox_depth.set(entries)
+        self.outbox_bytes.set(size)
+
+    def signal_dropped(self) -> None:
+        self.signals_dropped.inc()

@@ -198,6 +198,7 @@ class Gateway:
             self.policies.build(self.keys.clients())
             # Without regions nothing can be served: no thread, and no volume store in the working directory.
             if self.regions:
+                self.events.metrics = self.metrics
                 self.events.open(list(self.regions), source=source)
                 self.events.start()
         except Exception as exc:

@@ -10,6 +10,8 @@ checked by `check_gateway_settings`, which names the offending key.
     trusted_proxies = ["127.0.0.1/32", "::1/128"]
     on_missing_country = "reject"             # or the name of a region
 
+    signal_outbox = "leakline-signal-outbox.sqlite"   # signals not delivered yet, across restarts
+
     [regions.eu]
     upstream = "http://127.0.0.1:11434/v1"
     countries = ["DE", "FR", "NL"]
@@ -119,6 +121,7 @@ UpstreamUrl = Annotated[
     str, _matching(r"https?://\S+", "expected an http:// or https:// URL of the OpenAI-compatible API (with /v1)")
 ]
 NetworkText = Annotated[str, AfterValidator(_network)]
+FilePath = Annotated[str, _matching(r"(?s).*\S.*", "expected the path of a file, e.g. 'leakline-signal-outbox.sqlite'")]
 
 REJECT = "reject"
 POLICY_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
@@ -200,6 +203,14 @@ class GatewaySettings(_Section):
     """A central leakline's `/api/v1/signals`; unset: signals go to the incident engine in-process."""
     signals_token_env: str | None = None
     """Environment variable holding the bearer token for `signals_url`."""
+    signal_outbox: FilePath = "leakline-signal-outbox.sqlite"
+    """SQLite file (relative paths: relative to leakline.toml) where signals not delivered yet wait, across
+    restarts, until the incident engine or the central leakline takes them; shared by the workers of one
+    host. On local disk: it is fsynced before a signal counts as kept."""
+    signal_outbox_max_entries: int = Field(default=10_000, gt=0)
+    """Signals the outbox holds at most; when full the oldest are kept and new ones counted as dropped."""
+    signal_outbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=65_536)
+    """Bytes of signal JSON the outbox holds at most (64 MiB; a gateway signal is at most a few KiB)."""
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
     """Per-endpoint overrides, keyed by path (one of `POLICY_ROUTES`; checked by `check_gateway_settings`)."""

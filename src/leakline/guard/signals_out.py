@@ -28,6 +28,11 @@ HTTP_TIMEOUT_SECONDS = 10.0
 class SignalDeliveryError(Exception):
     """A signal could not be delivered (kept for the operator's log; the exchange is not affected)."""
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The receiver's HTTP status, when it answered one."""
+
 
 class SignalSink(ABC):
     @abstractmethod
@@ -55,7 +60,7 @@ class HttpSignalSink(SignalSink):
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - configured URL
                 response.read()
         except urllib.error.HTTPError as exc:
-            raise SignalDeliveryError(f"{display_url(self.url)}: HTTP {exc.code}") from None
+            raise SignalDeliveryError(f"{display_url(self.url)}: HTTP {exc.code}", status=exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             raise SignalDeliveryError(f"{display_url(self.url)}: {exc}") from None
 
