@@ -173,6 +173,27 @@ def test_a_sharded_scan_leaves_no_worker_behind(tmp_path: Path, forked: list[int
     assert _all_reaped(forked)
 
 
+def test_meanwhile_runs_once_while_the_workers_run_and_never_without_them(
+    tmp_path: Path, forked: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command imports its report's renderer there (Rich for text): before the outcomes are collected."""
+    app = _app(tmp_path)
+    events: list[str] = []
+    collect = engine._Child.outcome
+
+    def outcome(child: engine._Child) -> engine._ShardOutcome:
+        events.append(f"collect {child.number}")
+        return collect(child)
+
+    monkeypatch.setattr(engine._Child, "outcome", outcome)
+    sharded = scan(app, rule_ids=["LL007"], jobs=2, meanwhile=lambda: events.append(f"meanwhile {len(forked)}"))
+    assert events == ["meanwhile 2", "collect 0", "collect 1"]
+    events.clear()
+    alone = scan(app, rule_ids=["LL007"], jobs=1, meanwhile=lambda: events.append("meanwhile"))
+    assert events == [] and alone.findings == sharded.findings
+    assert _all_reaped(forked)
+
+
 WORKER_MODULES = """
 import json, sys
 from pathlib import Path

@@ -528,13 +528,16 @@ def scan(
     jobs: int | None = None,
     config_baselines: bool = True,
     cache: bool = True,
+    meanwhile: Callable[[], object] | None = None,
 ) -> ScanResult:
     """Scan every app under `path`.
 
     `baseline_path` suppresses findings of every app; without it, each app's `[scan] baseline` applies
     to that app's findings (unless `config_baselines` is False, as when a baseline is being written).
     `jobs`: worker processes for per-file rules (None: one per core on large apps, 1: in this process).
-    `cache`: keep compiled Hyperscan databases in the folder the environment names (`leakline.scan.hscache`)."""
+    `cache`: keep compiled Hyperscan databases in the folder the environment names (`leakline.scan.hscache`).
+    `meanwhile`: work for this process while scan workers run (once; the command imports its report's renderer
+    there, Rich for a text report), or never when no worker is started."""
     with _cyclic_gc_paused():
         return _scan(
             path,
@@ -545,6 +548,7 @@ def scan(
             jobs=jobs,
             config_baselines=config_baselines,
             cache_dir=default_cache_dir() if cache else None,
+            meanwhile=meanwhile,
         )
 
 
@@ -558,6 +562,7 @@ def _scan(
     jobs: int | None,
     config_baselines: bool,
     cache_dir: Path | None,
+    meanwhile: Callable[[], object] | None,
 ) -> ScanResult:
     started = time.perf_counter()
     root = path.resolve()
@@ -603,6 +608,9 @@ def _scan(
                 findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy))
             for meta in late:
                 rules.get(meta)  # imported while the workers run, not after them
+            if meanwhile is not None and sharded:
+                meanwhile()
+                meanwhile = None
             if progress is not None and sharded:
                 progress(f"waiting for {worker_count} workers on {app.name}", len(early), len(local_rules))
             outcomes = collect()

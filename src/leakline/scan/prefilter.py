@@ -16,7 +16,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from leakline.scan.llmdata import (
     AI_SDK_FUNCTIONS,
@@ -175,33 +175,28 @@ HYPERSCAN_CACHED_MIN_FILES = 100
 """From this many files a database in the cache pays: importing Hyperscan and loading it takes ~4 ms."""
 
 
-class _Prefilter(NamedTuple):
-    scanner: _LiteralScanner | None
-    """None: the Python tests decide."""
-    filling: Thread | None
-    """A thread compiling the database into the cache meanwhile; joined before the prefilter returns."""
-
-
-def _prefilter_for(files: int, cache_dir: Path | None) -> _Prefilter:
-    """How `files` source files are tested. A mid-sized app whose database is not cached yet is tested in
-    Python, as without a cache, while a thread compiles the database for the next scans: the compile lets go
+def _prefilter_for(files: int, cache_dir: Path | None) -> tuple[_LiteralScanner | None, Thread | None]:
+    """How `files` source files are tested: the Hyperscan pass (None: the Python tests), and a thread compiling
+    its database into the cache meanwhile, to be joined before the workers fork (a plain pair: a NamedTuple
+    class costs this module's import ~0.5 ms). A mid-sized app whose database is not cached yet is tested in
+    Python, as without a cache, while the thread compiles the database for the next scans: the compile lets go
     of the GIL, so it runs on a core that is idle until the workers are forked."""
     if files >= HYPERSCAN_MIN_FILES:
-        return _Prefilter(_literal_scanner(cache_dir), None)
+        return _literal_scanner(cache_dir), None
     if cache_dir is None or files < HYPERSCAN_CACHED_MIN_FILES:
-        return _Prefilter(None, None)
+        return None, None
     try:
         import hyperscan
     except ImportError:
-        return _Prefilter(None, None)
+        return None, None
     scanner = _cached_scanner(hyperscan, cache_dir)
     if scanner is not None:
-        return _Prefilter(scanner, None)
+        return scanner, None
     from threading import Thread
 
     filling = Thread(target=_fill_cache, args=(hyperscan, cache_dir), name="leakline-prefilter-compile")
     filling.start()
-    return _Prefilter(None, filling)
+    return None, filling
 
 
 def calls_model_maybe(data: bytes) -> bool:
@@ -260,14 +255,14 @@ def llm_candidates(
     """Files that may hold LLM data: those that may call a model, and every file importing one of them.
     `cache_dir`: where compiled Hyperscan databases are kept (`leakline.scan.hscache`), None for no cache."""
     files = list(sources)
-    prefilter = _prefilter_for(len(files), cache_dir)
+    scanner, filling = _prefilter_for(len(files), cache_dir)
     try:
-        return _reach(index, files, prefilter.scanner.decide if prefilter.scanner else calls_model_maybe_python)
+        return _reach(index, files, scanner.decide if scanner is not None else calls_model_maybe_python)
     finally:
-        if prefilter.filling is not None:
+        if filling is not None:
             # Before scan workers are forked: a thread still running in the parent at a fork could leave them
             # locks it held.
-            prefilter.filling.join()
+            filling.join()
 
 
 def _reach(index: ProjectIndex, files: list[SourceFile], calls_model: Callable[[bytes], bool]) -> frozenset[str]:
