@@ -31,8 +31,8 @@ def _show(cli: Cli, env: Env, incident_id: str) -> dict:
 
 
 def _assessed(obligations: list[dict]) -> list[dict]:
-    """The obligations of `incident show --format json` as `assess` returns them (without their status)."""
-    return [{k: v for k, v in o.items() if k != "status"} for o in obligations]
+    """The obligations of `incident show --format json` as `assess` returns them (without their progress)."""
+    return [{k: v for k, v in o.items() if k not in ("status", "notices", "outstanding")} for o in obligations]
 
 
 def test_open_assesses_drafts_and_alerts(cli: Cli, env: Env) -> None:

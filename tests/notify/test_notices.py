@@ -12,14 +12,15 @@ import logging
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from leakline.incidents.service import amend_facts, reassess
+from leakline.incidents.models import Incident
+from leakline.incidents.service import amend_facts, incident_document, reassess, unmet_notifications
 from leakline.notify import service
 from leakline.notify.drafting import enqueue, iso
 from leakline.notify.errors import InvalidCommunicationState, PlaceholderLeft
@@ -28,6 +29,8 @@ from leakline.notify.render import format_when
 from leakline.obligations import parse_facts
 from tests.notify.helpers import T0, comms, open_incident, outbox_rows, runtime, worker_pass
 from tests.store.helpers import Env, iter_env, write_config
+
+Cli = Callable[..., tuple[int, str, str]]
 
 ROUTES = """
 [authorities.FR]
@@ -508,3 +511,55 @@ def test_the_people_affected_get_the_art_34_notice_in_the_languages_of_their_cou
         after = {c.id: c for c in comms(rt, incident) if c.kind == "data-subject"}
         assert (after[german.id].withdrawn, after[french.id].withdrawn) == (True, False)
         assert len(after) == 2
+
+
+def test_the_art_34_duty_is_met_only_once_every_language_version_is_delivered(shop: Env, cli: Cli) -> None:
+    with runtime(shop) as rt:
+        incident = open_incident(rt, facts=shop_facts(**KNOWN))
+        eu = {c.language: c for c in comms(rt, incident) if c.kind == "data-subject"}
+        german, french = eu["de"], eu["fr"]
+
+        def art_34() -> tuple[str, list[tuple[str, str]], list[str], str]:
+            with rt.store.transaction() as session:
+                doc = incident_document(session, incident_id=incident)
+                unmet = unmet_notifications(session, session.get(Incident, incident))
+            duty = next(o for o in doc["obligations"] if o["regime"] == "gdpr-34")
+            versions = sorted((n["language"], n["state"]) for n in duty["notices"])
+            line = next((line for line in unmet if line.startswith("gdpr-34 ")), "")
+            return duty["status"], versions, duty["outstanding"], line
+
+        def show() -> str:
+            code, out, err = cli("incident", "show", incident, "--config", str(shop.config))
+            assert code == 0, err
+            return out
+
+        # Two notices of one duty: `show` tells them apart by language.
+        steps = [line.strip() for line in show().splitlines() if line.startswith("  approve gdpr-34")]
+        assert steps == [
+            f"approve gdpr-34 EU {comm.language} once you have read it (leakline incident show {incident} "
+            f"{comm.id}): leakline incident approve {incident} {comm.id} --by NAME"
+            for comm in (german, french)
+        ]
+        for comm in (german, french):
+            approve(rt, incident, comm)
+        send(rt, incident, german)
+        worker_pass(rt, T0)
+        # The German residents were told; the French ones were not: the duty is not met yet.
+        assert art_34() == (
+            "open",
+            [("de", "sent"), ("fr", "approved")],
+            [french.id],
+            "gdpr-34 EU data-subjects due without undue delay (not sent; language versions: de sent, fr approved)",
+        )
+        assert "│ open (de sent, fr approved) │ gdpr-34 " in show()
+        send(rt, incident, french)
+        assert art_34() == (
+            "queued",
+            [("de", "sent"), ("fr", "queued")],
+            [french.id],
+            "gdpr-34 EU data-subjects due without undue delay "
+            "(queued, not yet delivered; language versions: de sent, fr queued)",
+        )
+        worker_pass(rt, T0)
+        assert art_34() == ("met", [("de", "sent"), ("fr", "sent")], [], "")
+        assert {f"<{german.id}@leakline>", f"<{french.id}@leakline>"} <= set(shop.smtp.message_ids())

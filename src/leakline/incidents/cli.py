@@ -235,6 +235,8 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from leakline.incidents.service import versions_text
+
     console.print(f"[bold]{doc['id']}[/] {escape(doc['title'])}")
     console.print(
         f"status {doc['status']} · severity {doc['severity']} · risk {doc['risk'] or 'not assessed'} · "
@@ -245,10 +247,12 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
         obligations.add_column(column, overflow="fold")
     for o in doc["obligations"]:
         if o["required"]:
+            # A duty drafted in several languages is met once each version is delivered: say which are not.
+            versions = versions_text([(n["language"], n["state"]) for n in o["notices"]])
             obligations.add_row(
                 o["due_at"] or "—",
                 _left(o["due_at"], now) if o["status"] in _PENDING else "—",
-                o["status"],
+                f"{o['status']} ({versions})" if versions else o["status"],
                 o["regime"],
                 o["jurisdiction"],
                 o["recipient"],
@@ -258,10 +262,11 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
     messages = Table(title="Communications")
     for column in ("id", "kind", "for", "recipient", "channel", "state", "subject"):
         messages.add_column(column, overflow="fold")
+    several = _language_versions(doc)
     for c in doc["communications"]:
         state = c["state"] + (" (withdrawn)" if c["withdrawn"] else "")
         messages.add_row(
-            c["id"], c["kind"], _duty(c), escape(c["recipient"]), c["channel"], state, escape(c["subject"])
+            c["id"], c["kind"], _duty(c, several), escape(c["recipient"]), c["channel"], state, escape(c["subject"])
         )
     console.print(messages)
     for warning in template_warnings(doc):
@@ -279,11 +284,18 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
             console.print(f"  {escape(step)}", soft_wrap=True)
 
 
-def _duty(communication: dict[str, Any]) -> str:
-    """Which duty a message answers ("gdpr-33 DE"), so that notices to two authorities can be told apart."""
+def _duty(communication: dict[str, Any], versions: frozenset[str] = frozenset()) -> str:
+    """Which duty a message answers ("gdpr-33 DE"), so that notices to two authorities can be told apart;
+    with its language ("gdpr-34 EU fr") when it is one of `versions`, the ids of duties' language versions."""
     if communication["regime"] is None:
         return "—"
-    return f"{communication['regime']} {communication['jurisdiction']}"
+    language = f" {communication['language']}" if communication["id"] in versions else ""
+    return f"{communication['regime']} {communication['jurisdiction']}{language}"
+
+
+def _language_versions(doc: dict[str, Any]) -> frozenset[str]:
+    """The ids of the notices that are one of several language versions of a duty (GDPR Art. 34)."""
+    return frozenset(n["id"] for o in doc["obligations"] if len(o["notices"]) > 1 for n in o["notices"])
 
 
 def next_steps(doc: dict[str, Any]) -> list[str]:
@@ -294,10 +306,11 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
     if doc["status"] == "closed":
         return []
     due = {(o["regime"], o["jurisdiction"], o["recipient"]): o["due_at"] for o in doc["obligations"]}
+    versions = _language_versions(doc)
 
     def urgency(c: dict[str, Any]) -> tuple[bool, str, str, str]:
         when = due.get((c["regime"], c["jurisdiction"], c["recipient"]))
-        return (when is None, when or "", _duty(c), c["id"])
+        return (when is None, when or "", _duty(c, versions), c["id"])
 
     incident = doc["id"]
     steps: list[str] = []
@@ -313,7 +326,7 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
     for c in sorted(doc["communications"], key=urgency):
         if c["withdrawn"]:
             continue
-        duty = _duty(c)
+        duty = _duty(c, versions)
         unsent = c["state"] in ("draft", "approved") and c["kind"] in APPROVAL_KINDS
         if unsent and c["channel"] == NO_CHANNEL:
             steps.append(

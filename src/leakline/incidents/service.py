@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +59,14 @@ def required_notifications(obligations: list[dict[str, Any]]) -> list[dict[str, 
 
 # An obligation's status (`incident show`, the JSON document's `obligations[].status`).
 MET = "met"
-"""Its notice was delivered (sent, or recorded as delivered by hand) by its deadline, or it has none."""
+"""Its notices were all delivered (sent, or recorded as delivered by hand) by its deadline, or it has none."""
 MET_LATE = "met-late"
-"""Its notice was delivered after its deadline."""
+"""Its notices were all delivered, the last after its deadline."""
 QUEUED = "queued"
-"""Its notice is queued for delivery by the workers."""
+"""Every notice of it not yet delivered is queued for delivery by the workers."""
 OPEN = "open"
-"""Nothing delivered or queued yet: a draft, an approved notice, a failed delivery, or no address."""
+"""A notice of it is not delivered nor queued: a draft, an approved notice, a failed delivery, no address,
+or no notice drafted yet."""
 RECORD = "record"
 """A record to keep (GDPR Art. 33(5)): the incident itself; nothing to send."""
 OUTSIDE = "outside"
@@ -73,31 +75,54 @@ NOT_REQUIRED = "not-required"
 _DELIVERED_STATES = ("sent", "acked")
 
 
-def obligation_statuses(obligations: list[dict[str, Any]], communications: Sequence[Communication]) -> list[str]:
-    """The status of each obligation (in order), from the notices that answer it (withdrawn ones do not)."""
+@dataclass(frozen=True)
+class Progress:
+    """Where an obligation stands: its status, and the notices that answer it (one per language version
+    for GDPR Art. 34 to the people affected; withdrawn ones aside), those not yet delivered among them."""
+
+    status: str
+    notices: tuple[Communication, ...] = ()
+
+    @property
+    def outstanding(self) -> list[Communication]:
+        return [c for c in self.notices if c.state not in _DELIVERED_STATES]
+
+
+def obligation_progress(obligations: list[dict[str, Any]], communications: Sequence[Communication]) -> list[Progress]:
+    """The progress of each obligation (in order). A duty drafted in several language versions is met only
+    once every version is delivered: the people who read the other languages have not been told yet."""
     notices: dict[str, list[Communication]] = {}
     for c in communications:
         if c.kind in drafting.APPROVAL_KINDS and not c.withdrawn and c.obligation_key is not None:
             notices.setdefault(c.obligation_key, []).append(c)
-    statuses: list[str] = []
+    progress: list[Progress] = []
     for o in obligations:
-        answered = notices.get(drafting.obligation_key(o), [])
-        sent = [c.sent_at for c in answered if c.state in _DELIVERED_STATES and c.sent_at is not None]
+        # By language, so that every listing of a duty's versions reads the same (de, then fr).
+        answered = tuple(sorted(notices.get(drafting.obligation_key(o), ()), key=lambda c: (c.language, c.id)))
         if not o["required"]:
-            statuses.append(NOT_REQUIRED)
+            progress.append(Progress(NOT_REQUIRED))
         elif o["recipient"] == RECORD_RECIPIENT:
-            statuses.append(RECORD)
+            progress.append(Progress(RECORD))
         elif drafting.kind_for_obligation(o) is None:
-            statuses.append(OUTSIDE)
-        elif sent:
-            due = o["due_at"]
-            late = due is not None and min(sent) > datetime.fromisoformat(due.replace("Z", "+00:00"))
-            statuses.append(MET_LATE if late else MET)
-        elif any(c.state == "queued" for c in answered):
-            statuses.append(QUEUED)
+            progress.append(Progress(OUTSIDE))
         else:
-            statuses.append(OPEN)
-    return statuses
+            progress.append(Progress(_notice_status(o, answered), answered))
+    return progress
+
+
+def _notice_status(obligation: dict[str, Any], answered: Sequence[Communication]) -> str:
+    waiting = [c for c in answered if c.state not in _DELIVERED_STATES]
+    if not answered or waiting:
+        return QUEUED if waiting and all(c.state == "queued" for c in waiting) else OPEN
+    due = obligation["due_at"]
+    last = max((c.sent_at for c in answered if c.sent_at is not None), default=None)
+    late = due is not None and last is not None and last > datetime.fromisoformat(due.replace("Z", "+00:00"))
+    return MET_LATE if late else MET
+
+
+def versions_text(versions: Sequence[tuple[str, str]]) -> str:
+    """`de sent, fr draft` from (language, state) pairs: a duty's language versions, when it has several."""
+    return ", ".join(f"{language} {state}" for language, state in versions) if len(versions) > 1 else ""
 
 
 def _communications(session: Session, incident_id: str) -> Sequence[Communication]:
@@ -400,16 +425,20 @@ def _check_close(
 def unmet_notifications(session: Session, incident: Incident) -> list[str]:
     """The required notifications whose notice is not delivered, soonest due first, one line each."""
     obligations = list((incident.assessment or {}).get("obligations", []))
-    statuses = obligation_statuses(obligations, _communications(session, incident.id))
+    progress = obligation_progress(obligations, _communications(session, incident.id))
     unmet = sorted(
-        ((o, status) for o, status in zip(obligations, statuses, strict=True) if status in (OPEN, QUEUED)),
+        ((o, p) for o, p in zip(obligations, progress, strict=True) if p.status in (OPEN, QUEUED)),
         key=lambda pair: (pair[0]["due_at"] is None, pair[0]["due_at"] or ""),
     )
-    return [
-        f"{o['regime']} {o['jurisdiction']} {o['recipient']} due {o['due_at'] or 'without undue delay'} "
-        f"({'queued, not yet delivered' if status == QUEUED else 'not sent'})"
-        for o, status in unmet
-    ]
+    lines = []
+    for o, p in unmet:
+        state = "queued, not yet delivered" if p.status == QUEUED else "not sent"
+        versions = versions_text([(c.language, c.state) for c in p.notices])
+        lines.append(
+            f"{o['regime']} {o['jurisdiction']} {o['recipient']} due {o['due_at'] or 'without undue delay'} "
+            f"({state}{f'; language versions: {versions}' if versions else ''})"
+        )
+    return lines
 
 
 def open_incident(
@@ -719,7 +748,7 @@ def incident_document(session: Session, *, incident_id: str) -> dict[str, Any]:
     assessment = incident.assessment or {}
     comms = _communications(session, incident_id)
     obligations = list(assessment.get("obligations", []))
-    statuses = obligation_statuses(obligations, comms)
+    progress = obligation_progress(obligations, comms)
     versions = session.scalars(
         select(FactsVersion).where(FactsVersion.incident_id == incident_id).order_by(FactsVersion.version)
     ).all()
@@ -745,7 +774,15 @@ def incident_document(session: Session, *, incident_id: str) -> dict[str, Any]:
         "updated_at": drafting.iso(incident.updated_at),
         "closed_at": drafting.iso(incident.closed_at),
         "assessed_at": assessment.get("assessed_at"),
-        "obligations": [{**o, "status": status} for o, status in zip(obligations, statuses, strict=True)],
+        "obligations": [
+            {
+                **o,
+                "status": p.status,
+                "notices": [{"id": c.id, "language": c.language, "state": c.state} for c in p.notices],
+                "outstanding": [c.id for c in p.outstanding],
+            }
+            for o, p in zip(obligations, progress, strict=True)
+        ],
         "communications": [
             {**CommunicationRead.model_validate(c).model_dump(mode="json"), **_drafted_from(c, versions, current)}
             for c in comms

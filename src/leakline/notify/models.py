@@ -109,6 +109,7 @@ class CommunicationRead(BaseModel):
     regime: str | None
     recipient: str
     jurisdiction: str | None
+    language: str
     channel: str
     to: str
     state: str
