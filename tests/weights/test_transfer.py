@@ -19,6 +19,7 @@ from leakline.weights.errors import ManifestMismatchError, ResidencyRefusedError
 from leakline.weights.keys import WeightsKey, generate_key
 from leakline.weights.refusals import JsonLinesRefusalLog
 from leakline.weights.transfer import (
+    ResidencyDecision,
     WeightsServer,
     client_tls_context,
     decide_residency,
@@ -47,6 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "server": ca.issue("server", server=True),
         "eu_client": ca.issue("eu-client", server=False, region="eu-central"),
         "us_client": ca.issue("us-client", server=False, region="us-east"),
+        "regionless_client": ca.issue("regionless-client", server=False),
     }
 
 
@@ -296,12 +298,43 @@ def test_a_file_changed_on_the_server_is_discarded(site: dict[str, object], tmp_
 
 def test_residency_decision_fails_closed() -> None:
     allowed = frozenset({"eu-central"})
-    assert decide_residency("eu-central", None, allowed).refusal is None
-    assert decide_residency(None, "eu-central", allowed).refusal is None
-    assert decide_residency(None, None, allowed).refusal == "region-unknown"
-    assert decide_residency("eu-central", "us-east", allowed).refusal == "region-conflict"
-    assert decide_residency("us-east", None, allowed).refusal == "region-not-allowed"
-    assert decide_residency("eu-central", None, frozenset()).refusal == "region-not-allowed"
+    assert decide_residency("eu-central", None, allowed, by_certificate=False).refusal is None
+    assert decide_residency(None, "eu-central", allowed, by_certificate=True).refusal is None
+    assert decide_residency("eu-central", "eu-central", allowed, by_certificate=True).refusal is None
+    assert decide_residency(None, None, allowed, by_certificate=False).refusal == "region-unknown"
+    assert decide_residency("eu-central", "us-east", allowed, by_certificate=True).refusal == "region-conflict"
+    assert decide_residency("us-east", None, allowed, by_certificate=False).refusal == "region-not-allowed"
+    assert decide_residency("eu-central", None, frozenset(), by_certificate=False).refusal == "region-not-allowed"
+    # A certificate without a region SAN: the header must not stand in for it.
+    assert decide_residency("eu-central", None, allowed, by_certificate=True) == ResidencyDecision(
+        None, "region-unknown"
+    )
+    assert decide_residency(None, None, allowed, by_certificate=True).refusal == "region-unknown"
+
+
+@pytest.mark.parametrize("mutual", [True, False], ids=["require_client_cert", "optional_client_cert"])
+def test_a_certificate_without_a_region_cannot_borrow_the_header_region(
+    site: dict[str, object], tmp_path: Path, mutual: bool
+) -> None:
+    before = len(refusals(site))
+    with running(site, mutual=mutual) as server:
+        with pytest.raises(ResidencyRefusedError) as caught:
+            pull(server.url, MODEL, tmp_path / "m.llw", verify_key=key_of(site).verify_key,
+                 tls=client(site, "regionless_client"), region="eu-central")
+        # The same certificate without any header is refused for the same reason.
+        with pytest.raises(ResidencyRefusedError):
+            pull(server.url, MODEL, tmp_path / "n.llw", verify_key=key_of(site).verify_key,
+                 tls=client(site, "regionless_client"), region=None)
+    assert caught.value.message == (
+        f"pull of {MODEL!r} refused by the server: the puller's region is unknown: its client certificate has "
+        "no urn:leakline:region: SAN URI (with a client certificate the X-Leakline-Region header is not accepted)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    records = refusals(site)[before:]
+    assert [(r["reason"], r["claimed_region"], r["certified_region"], r["client_subject"]) for r in records] == [
+        ("region-unknown", "eu-central", None, "commonName=regionless-client"),
+        ("region-unknown", None, None, "commonName=regionless-client"),
+    ]
 
 
 def audited_refusals(directory: Path, keys: Any) -> list[Any]:

@@ -4,10 +4,11 @@
 the header, as JSON) and ``/v1/models/<id>/data`` (the container bytes; ``Range: bytes=N-`` resumes, and N
 must be a segment boundary). Both TLS contexts set ``minimum_version = TLSv1_3``, so older handshakes fail
 before any byte is served; with `require_client_cert` the server demands a client certificate (mutual TLS).
-Every request for a model passes a residency check first: the puller's region comes from its client
-certificate (a SAN URI ``urn:leakline:region:<region>``) or, without one, from the ``X-Leakline-Region``
-header; a region that is unknown, conflicting or not allowed for that model is refused with 403 and recorded
-through a `RefusalRecorder` before the answer is sent.
+Every request for a model passes a residency check first: when the puller presents a verified client
+certificate (always, with `require_client_cert`), its region comes from that certificate's SAN URI
+``urn:leakline:region:<region>`` alone; only a puller without a certificate is taken at its
+``X-Leakline-Region`` header. A region that is unknown, conflicting or not allowed for that model is refused
+with 403 and recorded through a `RefusalRecorder` before the answer is sent.
 
 `pull` verifies the manifest's signature with the trusted verify key before downloading, appends to
 ``DST.part``, resumes from the last whole segment after an interruption (retrying dropped connections by
@@ -135,11 +136,18 @@ class ResidencyDecision:
     """None when allowed; otherwise "region-conflict", "region-unknown" or "region-not-allowed"."""
 
 
-def decide_residency(claimed: str | None, certified: str | None, allowed: frozenset[str]) -> ResidencyDecision:
-    """Fail closed: a pull goes ahead only for a known, consistent region that the model allows."""
+def decide_residency(
+    claimed: str | None, certified: str | None, allowed: frozenset[str], *, by_certificate: bool
+) -> ResidencyDecision:
+    """Fail closed: a pull goes ahead only for a known, consistent region that the model allows.
+
+    `by_certificate` is true when the puller presented a verified client certificate (or mutual TLS is
+    required): then the certificate alone says where the puller is, and a certificate without a region SAN
+    leaves the region unknown. The header is only a claim, so it never stands in for the certificate.
+    """
     if certified is not None and claimed is not None and certified != claimed:
         return ResidencyDecision(None, "region-conflict")
-    region = certified if certified is not None else claimed
+    region = certified if by_certificate else claimed
     if region is None:
         return ResidencyDecision(None, "region-unknown")
     if region not in allowed:
@@ -211,9 +219,12 @@ class _Handler(BaseHTTPRequestHandler):
         if model is None:
             self._refuse(model_id, "unknown-model", claimed, certified, frozenset(), peercert, status=404)
             return
-        decision = decide_residency(claimed, certified, model.allowed_regions)
+        by_certificate = bool(peercert) or self.server.tls.verify_mode == ssl.CERT_REQUIRED
+        decision = decide_residency(claimed, certified, model.allowed_regions, by_certificate=by_certificate)
         if decision.refusal is not None:
-            self._refuse(model_id, decision.refusal, claimed, certified, model.allowed_regions, peercert, status=403)
+            self._refuse(
+                model_id, decision.refusal, claimed, certified, model.allowed_regions, peercert, status=403
+            )
             return
         if what == "manifest":
             self._send_manifest(model)
@@ -257,7 +268,12 @@ class _Handler(BaseHTTPRequestHandler):
         region = certified or claimed
         messages = {
             "unknown-model": f"no model {model_id!r} is served here",
-            "region-unknown": "the puller's region is unknown (no client certificate region, no region header)",
+            "region-unknown": (
+                "the puller's region is unknown: its client certificate has no urn:leakline:region: SAN URI "
+                f"(with a client certificate the {REGION_HEADER} header is not accepted)"
+                if peercert
+                else "the puller's region is unknown (no client certificate region, no region header)"
+            ),
             "region-conflict": f"the claimed region {claimed!r} differs from the certificate's {certified!r}",
             "region-not-allowed": f"model {model_id!r} may not be sent to region {region!r}",
         }
