@@ -479,3 +479,54 @@ def test_an_outbox_path_that_cannot_be_used_stops_serve_naming_the_key(tmp_path:
         f"error: leakline.toml: gateway.signal_outbox: cannot open the signal outbox "
         f"{tmp_path.resolve() / 'blocker' / 'outbox.sqlite'} (File exists)\n"
     )
+
+
+def test_entries_claimed_by_a_worker_that_died_are_taken_over_when_the_lease_runs_out(tmp_path: Path) -> None:
+    from leakline.guard.outbox import CLAIM_LEASE_SECONDS
+
+    path = tmp_path / OUTBOX
+    first, second = (SignalOutbox(path, max_entries=100, max_bytes=1 << 20) for _ in range(2))
+    sent = [_signal(n) for n in range(3)]
+    for item in sent:
+        first.put(item)
+    now = time.time()
+    assert [q.signal.id for q in first.claim(now=now, limit=2)] == [sent[0].id, sent[1].id]
+    # The first worker dies holding its claim: the second gets the rest now, the claimed ones after the lease.
+    assert [q.signal.id for q in second.claim(now=now + 1)] == [sent[2].id]
+    assert second.claim(now=now + CLAIM_LEASE_SECONDS - 1) == []
+    assert [q.signal.id for q in second.claim(now=now + CLAIM_LEASE_SECONDS + 1)] == [sent[0].id, sent[1].id]
+    first.close()
+    second.close()
+
+
+@pytest.mark.parametrize(
+    ("gateway", "message"),
+    [
+        ({"signal_outbox": 3}, "leakline.toml: gateway.signal_outbox: expected a string, got 3"),
+        (
+            {"signal_outbox": " "},
+            "leakline.toml: gateway.signal_outbox: expected the path of a file, e.g. 'leakline-signal-outbox.sqlite', "
+            "got ' '",
+        ),
+        (
+            {"signal_outbox_max_entries": "10"},
+            "leakline.toml: gateway.signal_outbox_max_entries: expected an integer, got '10'",
+        ),
+        (
+            {"signal_outbox_max_entries": 0},
+            "leakline.toml: gateway.signal_outbox_max_entries: Input should be greater than 0, got 0",
+        ),
+        (
+            {"signal_outbox_max_bytes": 1024},
+            "leakline.toml: gateway.signal_outbox_max_bytes: Input should be greater than or equal to 65536, got 1024",
+        ),
+        ({"signal_outbox_path": "x.sqlite"}, "leakline.toml: gateway.signal_outbox_path: unknown key"),
+    ],
+)
+def test_outbox_settings_are_checked_naming_the_file_and_the_key(gateway: dict[str, Any], message: str) -> None:
+    from leakline.config import parse_settings
+    from leakline.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"gateway": gateway}, source="leakline.toml")
+    assert caught.value.message == message
