@@ -157,3 +157,85 @@ def test_spreading_process_env_into_env_inlines_everything(tmp_path: Path) -> No
         Severity.CRITICAL,
     )
     assert finding.evidence == "env: { ...process.env }"
+
+
+AI_LIB = (
+    'import { createOpenAI } from "@ai-sdk/openai";\n'
+    "export const provider = createOpenAI({ baseURL: process.env.LLM_BASE_URL, apiKey: process.env.LLM_API_KEY });\n"
+)
+SUPPORT_ACTIONS = (
+    '"use server";\n'
+    'import { generateText } from "ai";\n'
+    'import { provider } from "../../lib/ai";\n'
+    "export async function askSupport(question: string) {\n"
+    '  const { text } = await generateText({ model: provider.chat("m"), prompt: question });\n'
+    "  return text;\n"
+    "}\n"
+)
+SUPPORT_PAGE = (
+    '"use client";\n'
+    'import { askSupport } from "./actions";\n'
+    "export default function Support() {\n"
+    '  return <button onClick={() => askSupport("where is my parcel?")}>ask</button>;\n'
+    "}\n"
+)
+
+
+def test_a_use_server_module_imported_by_a_client_component_is_a_boundary(tmp_path: Path) -> None:
+    # The browser gets a reference to the server action, never the action module nor what it imports.
+    app = _app(
+        tmp_path,
+        {"lib/ai.ts": AI_LIB, "app/support/actions.ts": SUPPORT_ACTIONS, "app/support/page.tsx": SUPPORT_PAGE},
+    )
+    assert _places(app) == []
+
+
+def test_a_client_module_importing_the_same_module_directly_is_still_reported(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "lib/ai.ts": AI_LIB,
+            "app/support/actions.ts": SUPPORT_ACTIONS,
+            "app/support/page.tsx": SUPPORT_PAGE,
+            "app/support/Hint.tsx": (
+                '"use client";\nimport { provider } from "../../lib/ai";\n'
+                "export const Hint = () => <i>{String(provider)}</i>;\n"
+            ),
+        },
+    )
+    assert [(f.path, f.line, f.column, f.severity) for f in _findings(app)] == [("lib/ai.ts", 2, 61, Severity.HIGH)]
+
+
+def test_reads_in_the_use_server_module_itself_are_server_side(tmp_path: Path) -> None:
+    actions = SUPPORT_ACTIONS.replace(
+        "  return text;\n", "  await fetch(process.env.SUPPORT_WEBHOOK_TOKEN ?? '');\n  return text;\n"
+    )
+    app = _app(
+        tmp_path,
+        {"lib/ai.ts": AI_LIB, "app/support/actions.ts": actions, "app/support/page.tsx": SUPPORT_PAGE},
+    )
+    assert _places(app) == []
+
+
+def test_a_function_with_an_inline_use_server_directive_runs_on_the_server(tmp_path: Path) -> None:
+    # An inline server action in a module client code imports: reads inside it stay on the server, reads
+    # next to it do not.
+    app = _app(
+        tmp_path,
+        {
+            "lib/feedback.ts": (
+                "export function makeSender(channel: string) {\n"
+                "  async function send(text: string) {\n"
+                "    'use server';\n"
+                "    await fetch(process.env.FEEDBACK_API_TOKEN ?? '', { method: 'POST', body: text });\n"
+                "  }\n"
+                "  return { send, label: process.env.FEEDBACK_SECRET_LABEL ?? channel };\n"
+                "}\n"
+            ),
+            "app/feedback/Form.tsx": (
+                "'use client';\nimport { makeSender } from '../../lib/feedback';\n"
+                "export const Form = () => <form action={makeSender('web').send} />;\n"
+            ),
+        },
+    )
+    assert _places(app) == [("lib/feedback.ts", 6)]

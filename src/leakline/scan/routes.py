@@ -79,14 +79,14 @@ def seed_llm_routes(ctx: ScanContext, facts: list[RouteFacts]) -> None:
 def find_llm_routes(ctx: ScanContext, files: list[SourceFile]) -> Iterator[LlmRoute]:
     index = ctx.index
     for f in files:
-        inline_actions = False
+        inline_only = False
         if index.is_route_handler(f) or index.is_api_route(f):
             kind = "route handler" if index.is_route_handler(f) else "API route"
             url = url_path_of(f.rel)
             urls: tuple[str, ...] = (url,) if url is not None else ()
         elif _SERVER_ACTION_HINT in f.data():
             kind = "server action"
-            inline_actions = not index.is_server_action_module(f)
+            inline_only = not index.is_server_action_module(f)
             own = url_path_of(f.rel) if index.is_page(f) else None
             urls = (own,) if own is not None else tuple(sorted(_pages_using(index, f)))
         else:
@@ -96,14 +96,14 @@ def find_llm_routes(ctx: ScanContext, files: list[SourceFile]) -> Iterator[LlmRo
         llm = ctx.llm.file(f)
         if llm is None or not llm.calls_llm:
             continue
-        if inline_actions:
-            functions = _inline_actions(f)
+        if inline_only:
+            functions = inline_actions(f)
         elif kind == "server action":
             functions = llm.exported_functions()
         else:
             functions = llm.handlers()
         calling = [fn for fn in functions if llm.function_calls_llm(fn)]
-        if inline_actions and not calling:
+        if inline_only and not calling:
             continue
         where = position_of(min(calling, key=lambda n: n.start_byte)) if calling else Position(1, 1)
         yield LlmRoute(f, kind, urls, where)
@@ -112,7 +112,7 @@ def find_llm_routes(ctx: ScanContext, files: list[SourceFile]) -> Iterator[LlmRo
 _FUNCTION_NODES = frozenset({"function_declaration", "function_expression", "arrow_function", "method_definition"})
 
 
-def _inline_actions(f: SourceFile) -> list[Node]:
+def inline_actions(f: SourceFile) -> list[Node]:
     """Functions whose body starts with the 'use server' directive (server actions inside components)."""
     out = []
     for node in ts.walk(f.root) if f.root is not None else ():

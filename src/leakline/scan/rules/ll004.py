@@ -6,7 +6,9 @@ source variable is secret-ish is reported on its line. And a `process.env.X` rea
 `NEXT_PUBLIC_`) in a `'use client'` module or in any project module such a module imports: the read
 shows server-only data is wanted in the browser, and it ships the value as soon as X is also listed
 in `env:` or renamed `NEXT_PUBLIC_`. Modules that `import 'server-only'` are skipped (Next refuses to
-build them into client bundles), as are the variables Next itself inlines (`NODE_ENV`, ...).
+build them into client bundles), as are the variables Next itself inlines (`NODE_ENV`, ...). A `'use server'`
+module ends client reachability: the browser gets a reference to each server action, never the module nor
+what it imports; reads inside a function whose body starts with `'use server'` run on the server too.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from leakline.findings import Confidence, Severity, redact
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.routes import inline_actions
 from leakline.scan.rules.base import Hit, Rule
-from leakline.scan.rules.ll003 import ENV_BYTES, env_reads, grade
+from leakline.scan.rules.ll003 import ENV_BYTES, EnvRead, env_reads, grade
 
 # Variables Next.js defines for client code itself; reading them there is expected.
 NEXT_INLINED = frozenset({"NODE_ENV", "NEXT_RUNTIME", "__NEXT_ROUTER_BASEPATH", "TURBOPACK"})
@@ -31,6 +34,7 @@ SERVER_ONLY_PACKAGE = "server-only"
 SPREAD = "..."
 """Stands for a `...expr` entry of the `env` object (no property can have this name)."""
 CLIENT_DIRECTIVE_BYTES = b"use client"
+SERVER_DIRECTIVE_BYTES = b"use server"
 _DOTTED_ENV_NAME = re.compile(rb"process\.env\.([A-Za-z_][A-Za-z0-9_]*)")
 _DESTRUCTURED_ENV = re.compile(rb"=\s*process\.env\b(?![.\[])")
 _ENV_KEY_QUERY = """
@@ -166,9 +170,11 @@ class ServerSecretInClient(Rule):
         reached = _client_reachable(index, candidates)
         for rel in sorted(reached):
             where = "a 'use client' module" if reached[rel] else "a module imported by client components"
-            for read in env_reads(index.files[rel]):
+            f = index.files[rel]
+            on_server = _inline_action_spans(f)
+            for read in env_reads(f):
                 found = sensitive.classify(read.name)
-                if found is None:
+                if found is None or _within(read, on_server):
                     continue
                 severity, confidence = grade(found)
                 yield Hit(
@@ -181,6 +187,24 @@ class ServerSecretInClient(Rule):
                     severity=severity,
                     confidence=confidence,
                 )
+
+
+def _inline_action_spans(f: SourceFile) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the functions whose body starts with `'use server'` are: they run on the server, and client code
+    that imports them gets a reference to call, not their body."""
+    if SERVER_DIRECTIVE_BYTES not in f.data():
+        return []
+    return [(node.start_point, node.end_point) for node in inline_actions(f)]
+
+
+def _within(read: EnvRead, spans: list[tuple[tuple[int, int], tuple[int, int]]]) -> bool:
+    point = (read.line - 1, read.column - 1)
+    return any(start <= point < end for start, end in spans)
+
+
+def _is_server_action_module(f: SourceFile) -> bool:
+    """A module that starts with `'use server'`: Next sends client code a reference to each of its exports."""
+    return SERVER_DIRECTIVE_BYTES in f.data() and f.directive == "use server"
 
 
 def _server_entry(index: ProjectIndex, f: SourceFile) -> bool:
@@ -248,6 +272,8 @@ def _client_reachable(index: ProjectIndex, targets: set[str]) -> dict[str, bool]
         f = index.files[rel]
         if _imports_server_only(index, f):
             continue  # Next refuses to bundle it for the browser: the build fails instead
+        if _is_server_action_module(f):
+            continue  # a boundary: client code gets references to its actions, not the module or its imports
         if rel in targets:
             out.setdefault(rel, False)
         todo.extend(
