@@ -1,7 +1,8 @@
 """`leakline weights …`: keygen, encrypt, decrypt, verify, inspect, serve and pull.
 
 Commands raise `WeightsError`s; the root CLI turns them into a message and exit code (0 success, 1 integrity
-failure or refused transfer, 2 usage error). Heavy work is imported inside each command so that other
+failure or refused transfer, 2 usage error; 128 + the signal number when SIGTERM or SIGHUP stopped a command
+that writes a file, after its temporary output was removed). Heavy work is imported inside each command so that other
 `leakline` commands start fast. Progress bars go to stderr, only when it is a terminal.
 """
 
@@ -67,6 +68,38 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int], N
         yield lambda n: progress.advance(task, n)
 
 
+class _Stopped(BaseException):
+    """A SIGTERM or SIGHUP arrived. A BaseException, like KeyboardInterrupt, so that no `except Exception`
+    on the way swallows it, while every cleanup (`atomic_output`'s delete of the partial file) still runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_cleanly_on_signals() -> Iterator[None]:
+    """SIGTERM (systemd, docker stop, kill) and SIGHUP (a closed terminal) unwind like Ctrl-C does.
+
+    Their default action kills the process on the spot, leaving a command's temporary output behind (for
+    `decrypt`, plaintext). Exit 128 + the signal number, as a shell reports a process killed by it.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, stop) for signum in stops}
+    try:
+        yield
+    except _Stopped as stopped:
+        typer.echo(f"stopped by {signal.Signals(stopped.signum).name}", err=True)
+        raise typer.Exit(128 + stopped.signum) from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _pins(model_id: str | None, model_version: str | None) -> Pins | None:
     from leakline.weights.container import Pins
 
@@ -116,7 +149,7 @@ def encrypt(
     from leakline.weights.keys import load_keyfile
 
     weights_key = load_keyfile(key)
-    with _progress("encrypting", _size(src)) as advance:
+    with _stop_cleanly_on_signals(), _progress("encrypting", _size(src)) as advance:
         signed = encrypt_file(
             src, dst, weights_key, model_id=model_id, model_version=model_version, force=force, on_progress=advance
         )
@@ -143,8 +176,9 @@ def decrypt(
     weights_key = load_keyfile(key)
     pins = _pins(model_id, model_version)
     if dst == "-":
-        decrypt_to_stream(src, sys.stdout.buffer, weights_key, pins=pins)
-        sys.stdout.buffer.flush()
+        with _stop_cleanly_on_signals():
+            decrypt_to_stream(src, sys.stdout.buffer, weights_key, pins=pins)
+            sys.stdout.buffer.flush()
         return
     if dst.endswith("/"):
         from leakline.weights.errors import WeightsUsageError
@@ -153,7 +187,7 @@ def decrypt(
         raise WeightsUsageError(
             f"{dst}: names a directory (it ends with '/')", hint="give the path of the file to write"
         )
-    with _progress("decrypting", _size(src)) as advance:
+    with _stop_cleanly_on_signals(), _progress("decrypting", _size(src)) as advance:
         manifest = decrypt_file(src, Path(dst), weights_key, pins=pins, force=force, on_progress=advance)
     typer.echo(
         f"decrypted {src} → {dst}: model {manifest.model_id!r} version {manifest.model_version!r}, "
@@ -301,7 +335,7 @@ def pull(
     tls = client_tls_context(
         ca=_rel(base, settings.tls.ca), cert=_rel(base, settings.tls.cert), key=_rel(base, settings.tls.key)
     )
-    with _progress(f"pulling {model}", None) as advance:
+    with _stop_cleanly_on_signals(), _progress(f"pulling {model}", None) as advance:
         result = pull_model(
             url,
             model,
