@@ -29,6 +29,7 @@ MESSAGE = Outgoing(
     to="web@acme.example",
     subject="Leak on /api/chat",
     body="Ein Test — with UTF-8.",
+    language="de",
 )
 
 
@@ -63,6 +64,7 @@ def test_webhook_is_signed_with_hmac_sha256_over_timestamp_and_body(
         "id": "msg_abc",
         "incident": "INC-1",
         "kind": "owner-team",
+        "language": "de",
         "subject": "Leak on /api/chat",
         "body": "Ein Test — with UTF-8.",
     }

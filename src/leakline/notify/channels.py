@@ -54,6 +54,8 @@ class Outgoing:
     to: str
     subject: str
     body: str
+    language: str
+    """The language the text is in (`de`): one address may take several language versions of a notice."""
 
 
 def message_id(idempotency_key: str) -> str:
@@ -99,6 +101,8 @@ class SmtpChannel(Channel):
         email["Message-ID"] = message_id(message.idempotency_key)
         email["X-Leakline-Incident"] = message.incident_id
         email.set_content(message.body)
+        # After set_content, which drops every Content-* header set before it.
+        email["Content-Language"] = message.language
         return email
 
     def _send(self, message: Outgoing) -> None:
@@ -164,6 +168,7 @@ class WebhookChannel(_HttpChannel):
             "id": message.communication_id,
             "incident": message.incident_id,
             "kind": message.kind,
+            "language": message.language,
             "subject": message.subject,
             "body": message.body,
         }

@@ -90,6 +90,7 @@ def claim(session: Session, *, owner: str, now: datetime, lease: timedelta, limi
                     to=comm.to,
                     subject=comm.subject,
                     body=comm.body,
+                    language=comm.language,
                 ),
             )
         )
