@@ -316,3 +316,90 @@ def test_early_return_before_the_country_check_bypasses_it(tmp_path: Path) -> No
     assert _places(listed) == {("middleware.ts", 2)}
     assert _hits(narrowed) == []
     assert _hits(unrelated) == []
+
+
+SUPPORT_FILES = {
+    "package.json": PACKAGE_15,
+    "lib/llm.ts": LLM_LIB,
+    "app/api/chat/route.ts": CHAT_ROUTE,
+    "app/support/actions.ts": (
+        "'use server';\nimport { ask } from '../../lib/llm';\n"
+        "export async function askSupport(question: string) {\n  return ask(question);\n}\n"
+    ),
+    "app/support/page.tsx": (
+        "'use client';\nimport { askSupport } from './actions';\n"
+        "export default function Support() {\n"
+        "  return <button onClick={() => askSupport('where is my parcel?')}>ask</button>;\n}\n"
+    ),
+}
+GUARDED_AND = (
+    "import { NextResponse, type NextRequest } from 'next/server';\n"
+    "export function middleware(request: NextRequest) {\n"
+    "  const country = request.headers.get('x-vercel-ip-country') ?? '';\n"
+    "  if (request.nextUrl.pathname.startsWith('/api/') && country !== 'DE') {\n"
+    "    return new NextResponse('Not available in your region', { status: 451 });\n"
+    "  }\n"
+    "  return NextResponse.next();\n"
+    "}\n"
+)
+GUARDED_NESTED = (
+    "import { NextResponse, type NextRequest } from 'next/server';\n"
+    "export function middleware(request: NextRequest) {\n"
+    "  const { pathname } = request.nextUrl;\n"
+    "  const country = request.headers.get('x-vercel-ip-country') ?? '';\n"
+    "  if (pathname.startsWith('/api/')) {\n"
+    "    if (country !== 'DE') return NextResponse.json({ error: 'region' }, { status: 451 });\n"
+    "  }\n"
+    "  return NextResponse.next();\n"
+    "}\n"
+)
+
+
+def test_a_country_check_that_runs_only_under_api_skips_a_server_action_of_a_page(tmp_path: Path) -> None:
+    anded = _app(tmp_path / "and", {**SUPPORT_FILES, "middleware.ts": GUARDED_AND})
+    nested = _app(tmp_path / "nested", {**SUPPORT_FILES, "middleware.ts": GUARDED_NESTED})
+    assert _hits(anded) == [
+        (
+            "middleware.ts",
+            4,
+            "the middleware's country check only runs for some paths: LLM route(s) /support "
+            "(app/support/actions.ts) skip it",
+        )
+    ]
+    assert [(p, line) for p, line, _ in _hits(nested)] == [("middleware.ts", 6)]
+    assert "/support (app/support/actions.ts)" in _hits(nested)[0][2]
+
+
+def test_the_same_path_guard_is_a_check_when_every_llm_route_is_under_it(tmp_path: Path) -> None:
+    api_only = {rel: text for rel, text in SUPPORT_FILES.items() if not rel.startswith("app/support/")}
+    assert _hits(_app(tmp_path / "and", {**api_only, "middleware.ts": GUARDED_AND})) == []
+    assert _hits(_app(tmp_path / "nested", {**api_only, "middleware.ts": GUARDED_NESTED})) == []
+
+
+def test_a_route_handler_outside_api_and_guards_in_the_else_branch(tmp_path: Path) -> None:
+    files = {
+        "package.json": PACKAGE_15,
+        "lib/llm.ts": LLM_LIB,
+        "app/api/chat/route.ts": CHAT_ROUTE,
+        "app/assistant/route.ts": CHAT_ROUTE.replace("../../../", "../../"),
+    }
+    guarded = _app(tmp_path / "guarded", {**files, "middleware.ts": GUARDED_AND})
+    assert [(p, line) for p, line, _ in _hits(guarded)] == [("middleware.ts", 4)]
+    assert "/assistant (app/assistant/route.ts)" in _hits(guarded)[0][2]
+    # The check runs for every path except static files: both routes go through it.
+    everywhere = GUARDED_NESTED.replace(
+        "  if (pathname.startsWith('/api/')) {\n", "  if (pathname.startsWith('/_next/')) {\n  } else {\n"
+    )
+    assert _hits(_app(tmp_path / "else", {**files, "middleware.ts": everywhere})) == []
+    # Allowed when the path is not an API path, or the country is DE: the refusal follows for the rest.
+    inverted = (
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(request) {\n"
+        "  const country = request.headers.get('x-vercel-ip-country');\n"
+        "  if (!request.nextUrl.pathname.startsWith('/api/') || country === 'DE') return NextResponse.next();\n"
+        "  return new Response(null, { status: 451 });\n"
+        "}\n"
+    )
+    assert [(p, line) for p, line, _ in _hits(_app(tmp_path / "inverted", {**files, "middleware.ts": inverted}))] == [
+        ("middleware.ts", 4)
+    ]

@@ -328,9 +328,17 @@ class MiddlewareFacts(NamedTuple):
     """Where `request.geo` is read although the app runs Next 15+ (always undefined there)."""
     early_exits: tuple[EarlyExit, ...] = ()
     """Path tests that let requests through before the country check is reached."""
+    guard: CheckGuard | None = None
+    """The pathname conditions the country check itself runs under, when it has any."""
 
     def covers(self, route_url: str) -> bool:
         return self.matcher is None or self.matcher.covers(route_url)
+
+    def check_skips(self, route_url: str) -> str | None:
+        """A URL the route answers for which the country check cannot refuse (its path guard is false), or None."""
+        if self.guard is None:
+            return None
+        return next((url for url in sample_urls(route_url) if self.guard.skips(url)), None)
 
     def exit_before_check(self, route_url: str) -> EarlyExit | None:
         """The early exit that lets some request of the route pass without the country check, if any."""
@@ -351,6 +359,140 @@ class EarlyExit(NamedTuple):
 
     def describe(self) -> str:
         return ", ".join([*(f"{p}*" for p in self.prefixes), *self.exact])
+
+
+class PathTest:
+    """What a condition says about the request's pathname, in three values: `truth(url)` is True or False when
+    the pathname alone decides it, None when other values (the country, the method) take part.
+
+    `op` is `prefix` / `suffix` / `exact` (over `values`), `not` / `and` / `or` (over `parts`), or `unknown`.
+    """
+
+    __slots__ = ("op", "parts", "values")
+
+    def __init__(self, op: str, values: tuple[str, ...] = (), parts: tuple[PathTest, ...] = ()) -> None:
+        self.op = op
+        self.values = values
+        self.parts = parts
+
+    def truth(self, url: str) -> bool | None:
+        op = self.op
+        if op == "prefix":
+            return any(url.startswith(value) for value in self.values)
+        if op == "suffix":
+            return any(url.endswith(value) for value in self.values)
+        if op == "exact":
+            return url in self.values
+        if op == "not":
+            inner = self.parts[0].truth(url)
+            return None if inner is None else not inner
+        if op in ("and", "or"):
+            decisive = op == "or"  # the value that settles the whole: True for `||`, False for `&&`
+            found = [part.truth(url) for part in self.parts]
+            if decisive in found:
+                return decisive
+            return None if None in found else not decisive
+        return None
+
+    @property
+    def known(self) -> bool:
+        """Whether the pathname takes part at all (else the test never decides anything)."""
+        return self.op != "unknown" and (self.op not in ("not", "and", "or") or any(p.known for p in self.parts))
+
+
+_UNKNOWN = PathTest("unknown")
+_STRING_TESTS = {"startsWith": "prefix", "endsWith": "suffix"}
+
+
+def path_test(node: Node) -> PathTest:
+    """The pathname test a condition makes (`pathname.startsWith('/api/') && country !== 'DE'`)."""
+    node = ts.unwrap(node)
+    kind = node.type
+    if kind == "unary_expression" and ts.text(node.child_by_field_name("operator")) == "!":
+        argument = node.child_by_field_name("argument")
+        return PathTest("not", parts=(path_test(argument),)) if argument is not None else _UNKNOWN
+    if kind == "binary_expression":
+        operator = ts.text(node.child_by_field_name("operator"))
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None:
+            return _UNKNOWN
+        if operator in ("&&", "||"):
+            return PathTest("and" if operator == "&&" else "or", parts=(path_test(left), path_test(right)))
+        if operator in ("===", "==", "!==", "!="):
+            for path_side, literal_side in ((left, right), (right, left)):
+                value = js_string(literal_side)
+                if value is not None and "pathname" in ts.text(path_side):
+                    exact = PathTest("exact", (value,))
+                    return exact if operator in ("===", "==") else PathTest("not", parts=(exact,))
+        return _UNKNOWN
+    if kind == "call_expression":
+        fn = ts.unwrap(node.child_by_field_name("function") or node)
+        args = node.child_by_field_name("arguments")
+        first = args.named_children[0] if args is not None and args.named_children else None
+        if fn.type != "member_expression" or first is None:
+            return _UNKNOWN
+        method = ts.text(fn.child_by_field_name("property"))
+        target = fn.child_by_field_name("object")
+        value = js_string(first)
+        if method in _STRING_TESTS and value is not None and target is not None and "pathname" in ts.text(target):
+            return PathTest(_STRING_TESTS[method], (value,))
+        if method == "includes" and target is not None and target.type == "array" and "pathname" in ts.text(first):
+            listed = tuple(v for v in (js_string(item) for item in target.named_children) if v is not None)
+            if len(listed) == len(target.named_children):
+                return PathTest("exact", listed)
+    return _UNKNOWN
+
+
+class CheckGuard(NamedTuple):
+    """The pathname conditions under which the country check can refuse a request: its own condition when only
+    one of its branches refuses (`if (pathname.startsWith('/api/') && country !== 'DE') return 451`), and the
+    `if`s it is nested in (`if (pathname.startsWith('/api/')) { if (country !== 'DE') ... }`)."""
+
+    line: int
+    column: int
+    requirements: tuple[tuple[PathTest, bool], ...]
+    """(test, the value it must be able to take for the check to refuse)."""
+
+    def skips(self, url: str) -> bool:
+        return any(test.truth(url) is (not needed) for test, needed in self.requirements)
+
+
+_FUNCTION_BOUNDARIES = frozenset(
+    {"function_declaration", "function_expression", "arrow_function", "method_definition", "function"}
+)
+
+
+def _contains(outer: Node | None, inner: Node) -> bool:
+    return outer is not None and outer.start_byte <= inner.start_byte and inner.end_byte <= outer.end_byte
+
+
+def _check_guard(branch: Node, functions: dict[str, Node]) -> CheckGuard | None:
+    """The path conditions of the country `branch` (an `if` or ternary; a `switch` has none of its own)."""
+    requirements: list[tuple[PathTest, bool]] = []
+    condition = branch.child_by_field_name("condition")
+    if condition is not None:
+        consequence = branch.child_by_field_name("consequence")
+        alternative = branch.child_by_field_name("alternative")
+        otherwise = [alternative] if alternative is not None else []
+        if branch.type == "if_statement" and alternative is None:
+            otherwise = _following_statements(branch)
+        refuses_then = consequence is not None and _blocks(consequence, functions)
+        refuses_else = any(_blocks(node, functions) for node in otherwise)
+        if refuses_then != refuses_else:
+            requirements.append((path_test(condition), refuses_then))
+    child, node = branch, branch.parent
+    while node is not None and node.type not in _FUNCTION_BOUNDARIES:
+        if node.type in ("if_statement", "ternary_expression"):
+            outer = node.child_by_field_name("condition")
+            if outer is not None and not _contains(outer, child):
+                inside_then = _contains(node.child_by_field_name("consequence"), child)
+                requirements.append((path_test(outer), inside_then))
+        child, node = node, node.parent
+    kept = tuple((test, needed) for test, needed in requirements if test.known)
+    if not kept:
+        return None
+    where = position_of(branch)
+    return CheckGuard(where.line, where.column, kept)
 
 
 def _export_entry(root: Node) -> Position:
@@ -565,6 +707,9 @@ class _CountryAnalysis:
                             self.names.add(ts.text(inner))
                             break
 
+    def guard_of(self, branch: Node) -> CheckGuard | None:
+        return _check_guard(branch, _local_functions(self.nodes))
+
     def country_branch(self) -> Node | None:
         """The first `if`/ternary/`switch` on a country value with a blocking branch, or None."""
         functions = _local_functions(self.nodes)
@@ -705,6 +850,7 @@ def analyse_middleware(index: ProjectIndex) -> MiddlewareFacts | None:
     checked = False
     removed_geo: Position | None = None
     exits: tuple[EarlyExit, ...] = ()
+    guard: CheckGuard | None = None
     for module in _reachable_modules(index, f):
         if module.root is None or not _may_check(module, headers):
             continue
@@ -715,6 +861,7 @@ def analyse_middleware(index: ProjectIndex) -> MiddlewareFacts | None:
         if branch is not None:
             checked = True
             exits = _early_exits(branch) if module is f else ()
+            guard = analysis.guard_of(branch)
             break
     return MiddlewareFacts(
         rel=f.rel,
@@ -723,6 +870,7 @@ def analyse_middleware(index: ProjectIndex) -> MiddlewareFacts | None:
         country_check=checked,
         removed_geo=removed_geo,
         early_exits=exits,
+        guard=guard,
     )
 
 

@@ -3,8 +3,9 @@
 A route handler, API route or server action that calls an LLM (directly or through project
 wrappers), or a middleware that itself rewrites to an LLM upstream, must sit behind a middleware
 (Next 16: proxy) that reads the visitor's country and branches on it. Reported on the middleware
-when it never checks a country (its export line) or when its `config.matcher` misses LLM routes
-(the matcher line); on each LLM route when the app has no middleware at all.
+when it never checks a country (its export line), when its `config.matcher` misses LLM routes
+(the matcher line), when a path test lets them through before the check (the export line) or when the
+check itself only runs for other paths (its `if` line); on each LLM route when the app has no middleware.
 """
 
 from __future__ import annotations
@@ -98,7 +99,31 @@ class LlmRouteWithoutResidencyCheck(Rule):
                 evidence="matcher misses " + ", ".join(urls),
                 key="matcher misses " + ", ".join(urls),
             )
-        yield from self._early_exits(facts, [route for route in routes if route not in missed])
+        covered = [route for route in routes if route not in missed]
+        bypassed = [route for route in covered if any(facts.exit_before_check(url) for url in route.urls)]
+        yield from self._early_exits(facts, bypassed)
+        yield from self._guarded_check(facts, [route for route in covered if route not in bypassed])
+
+    def _guarded_check(self, facts: MiddlewareFacts, routes: list[LlmRoute]) -> Iterable[Hit]:
+        """Routes the matcher covers whose requests the country check's own path conditions leave out."""
+        guard = facts.guard
+        if guard is None:
+            return
+        skipped = [route for route in routes if any(facts.check_skips(url) for url in route.urls)]
+        if not skipped:
+            return
+        urls = sorted({url for route in skipped for url in route.urls if facts.check_skips(url)})
+        named = ", ".join(
+            f"{url} ({', '.join(sorted({r.file.rel for r in skipped if url in r.urls}))})" for url in urls
+        )
+        yield Hit(
+            path=facts.rel,
+            line=guard.line,
+            column=guard.column,
+            message=f"the middleware's country check only runs for some paths: LLM route(s) {named} skip it",
+            evidence="country check skips " + ", ".join(urls),
+            key="country check skips " + ", ".join(urls),
+        )
 
     def _early_exits(self, facts: MiddlewareFacts, routes: list[LlmRoute]) -> Iterable[Hit]:
         """Routes the matcher covers but a path test returns for before the country check."""
