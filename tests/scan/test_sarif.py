@@ -135,3 +135,46 @@ def test_a_folder_name_that_is_not_utf8_is_encoded_from_its_bytes(cli: Cli, make
     app = make_app({ROUTE: LOGGING_ROUTE}, name=os.fsdecode(b"caf\xe9") + "/web")
     [(uri, *_)] = _locations(_sarif(cli, app))
     assert uri == "caf%E9/web/" + ROUTE
+
+
+def test_security_severity_is_each_rules_common_case(cli: Cli, make_app: MakeApp) -> None:
+    """GitHub reads `security-severity` from the rule (reportingDescriptor) only; a result cannot override it.
+    So each rule carries the score of its common case: LL003/LL004 report mostly high findings (a secret-ish
+    name), critical only for a provider key by value, and must not show every one of them as Critical."""
+    app = make_app(
+        {
+            ROUTE: LOGGING_ROUTE,
+            "app/components/Widget.tsx": "'use client';\nexport const k = process.env.STRIPE_SECRET_KEY;\n",
+            ".env": "NEXT_PUBLIC_SUPPORT_TOKEN=abc\n",
+        }
+    )
+    code, out, err = cli(
+        "scan", str(app), "--format", "sarif", "--rule", "LL003", "--rule", "LL004", "--rule", "LL007",
+        "--rule", "LL020", "--no-progress",
+    )  # fmt: skip
+    assert code == 1, err
+    run = json.loads(out)["runs"][0]
+    scores = {rule["id"]: rule["properties"]["security-severity"] for rule in run["tool"]["driver"]["rules"]}
+    assert scores == {"LL003": "8.0", "LL004": "8.0", "LL007": "8.0", "LL020": "3.0"}
+    assert {(r["ruleId"], r["properties"]["severity"]) for r in run["results"]} == {
+        ("LL003", "high"),
+        ("LL004", "high"),
+        ("LL007", "high"),
+        ("LL020", "low"),
+    }
+
+
+def test_rules_whose_highest_severity_is_rare_keep_their_common_score() -> None:
+    from leakline.reports.sarif import security_severity
+    from leakline.scan.rules import registry
+
+    assert {rule_id: security_severity(meta) for rule_id, meta in registry().items() if rule_id <= "LL008"} == {
+        "LL001": "5.5",
+        "LL002": "5.5",
+        "LL003": "8.0",
+        "LL004": "8.0",
+        "LL005": "9.5",
+        "LL006": "8.0",
+        "LL007": "8.0",
+        "LL008": "9.5",
+    }

@@ -20,12 +20,13 @@ from leakline import __version__
 from leakline.findings import Finding, Severity
 from leakline.scan.engine import ScanResult
 from leakline.scan.rules import registry
+from leakline.scan.rules.base import RuleMeta
 from leakline.scan.rules.docs import rule_doc
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "leakline/v1"
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
-# GitHub sorts code-scanning alerts by this CVSS-like number.
+# GitHub shows and sorts code-scanning alerts by this CVSS-like number (9.0+ Critical, 7.0+ High, 4.0+ Medium).
 _SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
 SRCROOT = "%SRCROOT%"
 # What RFC 3986 allows unencoded in a path besides letters, digits and `-._~`: Next.js route groups `(shop)` and
@@ -44,6 +45,12 @@ def work_tree_root(folder: Path) -> Path | None:
     return None
 
 
+def security_severity(meta: RuleMeta) -> str:
+    """The rule's `security-severity`: that of its common case. GitHub reads it from the rule only (a result's
+    properties cannot override it), so a rule's rare critical case must not make all its results Critical."""
+    return _SECURITY_SEVERITY[meta.common_severity or meta.severity]
+
+
 def _rule_descriptor(rule_id: str) -> dict[str, Any]:
     meta = registry()[rule_id]
     doc = rule_doc(rule_id)
@@ -58,7 +65,7 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
         "defaultConfiguration": {"level": _LEVEL[meta.severity]},
         "properties": {
             "tags": ["security", *refs.owasp_llm, *refs.cwe],
-            "security-severity": _SECURITY_SEVERITY[meta.severity],
+            "security-severity": security_severity(meta),
             "precision": {"high": "high", "medium": "medium", "low": "low"}[meta.confidence.value],
             "problem.severity": "error" if meta.severity in (Severity.CRITICAL, Severity.HIGH) else "warning",
         },

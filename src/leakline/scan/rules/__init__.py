@@ -27,6 +27,7 @@ def registry() -> dict[str, RuleMeta]:
             name=entry["name"],
             title=entry["title"],
             severity=Severity(entry["severity"]),
+            common_severity=Severity(entry.get("common_severity", entry["severity"])),
             confidence=Confidence(entry["confidence"]),
             references=References(
                 owasp_llm=tuple(entry.get("owasp_llm", ())),

@@ -25,6 +25,8 @@ class RuleMeta(NamedTuple):
     severity: Severity
     confidence: Confidence
     references: References
+    common_severity: Severity | None = None
+    """The severity most of its findings have (None: `severity`, the highest one can have)."""
     supersedes: tuple[str, ...] = ()
     """Rules whose finding on the same line this rule's finding replaces (LL008 over LL007)."""
     per_file: bool = False
