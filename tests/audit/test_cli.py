@@ -203,6 +203,36 @@ def test_a_log_path_that_is_a_file_is_a_usage_error_naming_it(tmp_path: Path) ->
     assert verified.stderr.startswith(f"error: {not_a_dir}: exists and is not a directory\n")
 
 
+def test_a_log_that_cannot_be_created_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    invoke("keygen", str(key))
+    (tmp_path / "afile").write_bytes(b"something else")
+    for log, reason in [
+        (tmp_path / "afile" / "log", "Not a directory"),
+        (Path("/proc/leakline-log"), "No such file or directory"),
+    ]:
+        appended = leakline("audit", "append", "--log", str(log), "--key", str(key), "--kind", "note",
+                            "--actor", "a", "--json", "{}")
+        assert (appended.returncode, appended.stderr) == (2, f"error: {log}: {reason}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "k.key"]
+
+
+def test_a_log_in_a_read_only_directory_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    invoke("keygen", str(key))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        appended = leakline("audit", "append", "--log", str(ro / "log"), "--key", str(key), "--kind", "note",
+                            "--actor", "a", "--json", "{}")
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
+    assert (appended.returncode, appended.stderr) == (2, f"error: {ro / 'log'}: Read-only file system\n")
+
+
 def test_export_refuses_an_existing_output_without_calling_it_a_key(populated: tuple[Path, Path]) -> None:
     log, key = populated
     existing = log.parent / "kept.jsonl"

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from leakline.weights.container import SealMaterial, encrypt_stream
 from leakline.weights.keys import WeightsKey, key_from_material
@@ -48,3 +54,16 @@ def seal(
         created_at=KAT_CREATED_AT,
     )
     return out.getvalue(), signed
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, options: str) -> Iterator[Path]:
+    """A real small (ENOSPC) or read-only (EROFS) file system at `where`; needs root, skipped elsewhere."""
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import stat
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import pytest
 from leakline.cli import main
 from leakline.weights.container import encrypt_file
 from leakline.weights.keys import generate_key, write_keyfile
+from tests.weights.helpers import tmpfs
 
 MIB = 1 << 20
 
@@ -210,3 +213,48 @@ def test_decrypt_to_a_path_ending_in_a_slash_is_refused(tmp_path: Path, run: Cal
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: served/: names a directory (it ends with '/')\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no plaintext file called 'served'
+
+
+@pytest.mark.parametrize("command", ["decrypt", "encrypt"])
+def test_an_unwritable_destination_is_a_usage_error_naming_it(
+    workdir: Path, tmp_path: Path, run: Callable[..., Ran], command: str
+) -> None:
+    (tmp_path / "afile").write_bytes(b"not a directory")
+    source = "model.llw" if command == "decrypt" else "model.bin"
+    extra = ["--model-id", "llama"] if command == "encrypt" else []
+    for dst, reason in [
+        (tmp_path / "afile" / "x.bin", f"{tmp_path / 'afile' / 'x.bin'}: Not a directory\nhint: "
+                                        f"{tmp_path / 'afile'} is a file"),
+        (Path("/proc/x.bin"), "/proc/x.bin: No such file or directory"),
+    ]:
+        ran = run(command, workdir / source, dst, "--key", workdir / "key.json", *extra, cwd=tmp_path)
+        assert (ran.returncode, ran.stderr) == (2, f"error: {reason}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_a_full_or_read_only_file_system_is_a_usage_error_and_leaves_nothing(
+    workdir: Path, tmp_path: Path, run: Callable[..., Ran]
+) -> None:
+    with tmpfs(tmp_path / "small", "size=1m") as small:
+        ran = run("decrypt", workdir / "model.llw", small / "x.bin", "--key", workdir / "key.json", cwd=tmp_path)
+        assert (ran.returncode, ran.stderr) == (2, f"error: {small / 'x.bin'}: No space left on device\n")
+        assert list(small.iterdir()) == []
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+        ran = run("decrypt", workdir / "model.llw", ro / "x.bin", "--key", workdir / "key.json", cwd=tmp_path)
+        assert (ran.returncode, ran.stderr) == (2, f"error: {ro / 'x.bin'}: Read-only file system\n")
+
+
+def test_a_write_failing_midway_is_a_usage_error_without_traceback(workdir: Path, tmp_path: Path) -> None:
+    def limit_file_size() -> None:
+        # Writes past 1 MiB fail with EFBIG (instead of SIGXFSZ killing the process): a disk that fills up
+        # after the temporary file was created and the first segment written.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MIB, MIB))
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "leakline.cli", "weights", "decrypt", str(workdir / "model.llw"),
+         str(tmp_path / "x.bin"), "--key", str(workdir / "key.json")],
+        cwd=tmp_path, capture_output=True, timeout=120, preexec_fn=limit_file_size,
+    )
+    assert (ran.returncode, ran.stderr.decode()) == (2, f"error: {tmp_path / 'x.bin'}: File too large\n")
+    assert list(tmp_path.iterdir()) == []

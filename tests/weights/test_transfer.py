@@ -27,6 +27,7 @@ from leakline.weights.transfer import (
     pull,
     server_tls_context,
 )
+from tests.weights.helpers import tmpfs
 from tests.weights.pki import ThrowawayCA
 
 MIB = 1 << 20
@@ -382,6 +383,29 @@ def test_refusals_go_into_the_encrypted_audit_log(site: dict[str, object], tmp_p
     assert refused[0].payload == {"peer": "127.0.0.1", "client_subject": None}
 
 
+def write_serve_config(site: dict[str, object], directory: Path) -> None:
+    """leakline.toml of a `weights serve` on 127.0.0.1 with TLS but no client certificates."""
+    root = site["root"]
+    issued = site["server"]
+    assert isinstance(root, Path)
+    (directory / "leakline.toml").write_text(
+        f"""
+[weights]
+bind = "127.0.0.1"
+
+[weights.tls]
+cert = "{issued.cert}"
+key = "{issued.key}"
+
+[[weights.models]]
+id = "{MODEL}"
+path = "{root / 'model.llw'}"
+allowed_regions = ["eu-central"]
+""",  # type: ignore[attr-defined]
+        encoding="utf-8",
+    )
+
+
 def _free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         return int(probe.getsockname()[1])
@@ -398,27 +422,11 @@ def test_serve_and_pull_commands_with_leakline_toml(
 
     root = site["root"]
     ca = site["ca"]
-    issued = site["server"]
     assert isinstance(root, Path)
     assert isinstance(ca, ThrowawayCA)
     server_dir = tmp_path / "server"
     server_dir.mkdir()
-    (server_dir / "leakline.toml").write_text(
-        f"""
-[weights]
-bind = "127.0.0.1"
-
-[weights.tls]
-cert = "{issued.cert}"
-key = "{issued.key}"
-
-[[weights.models]]
-id = "{MODEL}"
-path = "{root / 'model.llw'}"
-allowed_regions = ["eu-central"]
-""",  # type: ignore[attr-defined]
-        encoding="utf-8",
-    )
+    write_serve_config(site, server_dir)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "leakline.cli", "weights", "serve", "--port", str(port)],
@@ -517,3 +525,36 @@ def test_pull_refuses_a_directory_as_destination_before_connecting(tmp_path: Pat
              tls=ssl.create_default_context(), region=None, force=True)
     assert list(tmp_path.iterdir()) == [tmp_path / "served"]
     assert list((tmp_path / "served").iterdir()) == []
+
+
+def test_pull_to_an_unwritable_path_is_a_usage_error_naming_it(site: dict[str, object], tmp_path: Path) -> None:
+    from leakline.weights.errors import OutputError
+
+    with running(site) as server:
+        with pytest.raises(OutputError) as caught:
+            pull(server.url, MODEL, Path("/proc/m.llw"), verify_key=key_of(site).verify_key, tls=client(site),
+                 region="eu-central")
+        assert caught.value.message == "/proc/m.llw: No such file or directory"
+        with tmpfs(tmp_path / "small", "size=1m") as small, pytest.raises(OutputError) as caught:
+            pull(server.url, MODEL, small / "m.llw", verify_key=key_of(site).verify_key, tls=client(site),
+                 region="eu-central")
+        assert caught.value.message == f"{small / 'm.llw'}: No space left on device"
+        assert caught.value.exit_code == 2
+
+
+def test_serve_on_a_busy_port_is_a_usage_error_naming_the_address(site: dict[str, object], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_serve_config(site, tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = int(taken.getsockname()[1])
+        ran = subprocess.run(
+            [sys.executable, "-m", "leakline.cli", "weights", "serve", "--port", str(port)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )
+    assert (ran.returncode, ran.stderr) == (
+        2,
+        f"error: 127.0.0.1:{port}: Address already in use\nhint: set weights.port or pass --port to listen "
+        "elsewhere\n",
+    )

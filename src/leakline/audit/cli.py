@@ -106,8 +106,15 @@ def append(
         from leakline.audit.errors import LogNotFound
 
         raise LogNotFound(f"{log}: exists and is not a directory")
-    with AuditLog.open(log, keys, region=region, policy=CommitPolicy(mode="record"), background=False) as opened:
-        seq = opened.append(kind=kind, actor=actor, region=region, incident=incident, payload=value)
+    try:
+        with AuditLog.open(
+            log, keys, region=region, policy=CommitPolicy(mode="record"), background=False
+        ) as opened:
+            seq = opened.append(kind=kind, actor=actor, region=region, incident=incident, payload=value)
+    except OSError as exc:  # cannot create or write the log: read-only, full, or a path that cannot be one
+        from leakline.audit.errors import AuditUsageError
+
+        raise AuditUsageError(f"{exc.filename or log}: {exc.strerror or exc}") from None
     typer.echo(str(seq))
 
 

@@ -296,9 +296,14 @@ def serve(
     )
     models = [load_served_model(m.id, base / m.path, m.allowed_regions) for m in settings.models]
     audit = default_audit_log(full_settings)
-    server = WeightsServer(
-        models, tls, AuditLogRefusalRecorder(audit), host=settings.bind, port=settings.port if port is None else port
-    )
+    try:
+        server = WeightsServer(
+            models, tls, AuditLogRefusalRecorder(audit), host=settings.bind,
+            port=settings.port if port is None else port,
+        )
+    except BaseException:
+        audit.close()  # e.g. the port is taken: the log still ends with a signed checkpoint
+        raise
     typer.echo(f"serving {len(models)} model(s) on {server.url} (TLS 1.3 only); refusals → audit log", err=True)
 
     def stop(signum: int, frame: object) -> None:

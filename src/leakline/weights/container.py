@@ -11,6 +11,7 @@ object that decrypts only the segments a read touches, for loaders that want ran
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import io
@@ -22,11 +23,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from leakline.weights.errors import (
     KeyFileError,
     ManifestMismatchError,
+    OutputError,
     TruncatedError,
     WeightsUsageError,
 )
@@ -59,6 +61,9 @@ from leakline.weights.manifest import (
     parse_trailer,
     sign_manifest,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of bytes just processed (for progress bars)."""
@@ -462,21 +467,59 @@ def _check_destination(src: Path, dst: Path, *, force: bool) -> None:
         raise WeightsUsageError(f"{dst}: already exists", hint="choose another path or pass --force")
     if dst.exists() and dst.resolve() == src.resolve():
         raise WeightsUsageError(f"{dst}: is the same file as the source")
+    check_parent_directory(dst)
+
+
+def check_parent_directory(dst: Path) -> None:
+    """Before a long pass: the folder DST goes into must be one (`somefile/x.bin` cannot be written)."""
+    if dst.parent.exists() and not dst.parent.is_dir():
+        raise OutputError(f"{dst}: {os.strerror(errno.ENOTDIR)}", hint=f"{dst.parent} is a file")
     if not dst.parent.is_dir():
         raise WeightsUsageError(f"{dst.parent}: no such directory")
 
 
+class _Output(io.FileIO):
+    """The temporary output file; a failed write (no space left, I/O error) names the destination."""
+
+    def __init__(self, fd: int, dst: Path) -> None:
+        super().__init__(fd, "wb", closefd=True)
+        self._dst = dst
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise OutputError.of(self._dst, exc) from None
+
+
 @contextlib.contextmanager
 def atomic_output(dst: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
-    """A temporary file beside `dst`, renamed onto it only if the block completes; deleted otherwise."""
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".partial")
+    """A temporary file beside `dst`, renamed onto it only if the block completes; deleted otherwise.
+
+    Failures of the output itself (cannot create, write, sync or rename it: a read-only or full file system,
+    a path in /proc) become an `OutputError` naming `dst`, never the temporary name.
+    """
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".partial")
+    except OSError as exc:
+        raise OutputError.of(dst, exc) from None
     tmp = Path(tmp_name)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb", buffering=0) as raw:
-            yield raw
-            os.fsync(raw.fileno())
-        tmp.replace(dst)
+        try:
+            os.fchmod(fd, mode)
+        except OSError as exc:
+            os.close(fd)
+            raise OutputError.of(dst, exc) from None
+        with _Output(fd, dst) as raw:
+            yield cast(BinaryIO, raw)
+            try:
+                os.fsync(raw.fileno())
+            except OSError as exc:
+                raise OutputError.of(dst, exc) from None
+        try:
+            tmp.replace(dst)
+        except OSError as exc:
+            raise OutputError.of(dst, exc) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

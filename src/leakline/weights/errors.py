@@ -9,6 +9,8 @@ material or plaintext.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from leakline.errors import ConfigError, IntegrityError, LeaklineError, UsageError
 
 
@@ -22,6 +24,18 @@ class WeightsUsageError(WeightsError, UsageError):
 
 class KeyFileError(WeightsError, UsageError):
     """A key file is missing, unreadable, has unsafe permissions or is malformed."""
+
+
+class OutputError(WeightsError, UsageError):
+    """A file cannot be written: read-only or full file system, no permission, a path that cannot exist.
+
+    The message is `PATH: <the system's reason>`, PATH being the file the user asked for (not a temporary
+    name beside it); whatever was partly written has been removed (or, for `pull`, kept as `.part`).
+    """
+
+    @classmethod
+    def of(cls, path: Path | str, exc: OSError) -> OutputError:
+        return cls(f"{path}: {exc.strerror or exc}")
 
 
 class WeightsConfigError(WeightsError, ConfigError):

@@ -26,12 +26,12 @@ import http.client
 import json
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -41,11 +41,13 @@ from leakline.weights.container import (
     ContainerStructure,
     Pins,
     check_manifest_against_structure,
+    check_parent_directory,
     check_pins,
     read_structure,
 )
 from leakline.weights.errors import (
     ManifestMismatchError,
+    OutputError,
     ResidencyRefusedError,
     TLSSetupError,
     TransferError,
@@ -370,7 +372,13 @@ class WeightsServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.httpd = WeightsHTTPServer((host, port), {m.id: m for m in models}, tls, recorder)
+        try:
+            self.httpd = WeightsHTTPServer((host, port), {m.id: m for m in models}, tls, recorder)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise WeightsUsageError(
+                f"{shown}: {exc.strerror or exc}", hint="set weights.port or pass --port to listen elsewhere"
+            ) from None
         self._thread: threading.Thread | None = None
 
     @property
@@ -540,28 +548,48 @@ def _receive(
     start: int,
     digest: BackgroundSha256,
     on_progress: ProgressCallback | None,
+    shown: Path,
 ) -> Exception | None:
     """Append the container from byte `start` to `part`; return the error that cut the transfer, if any."""
     headers = {"Range": f"bytes={start}-"} if start else {}
     conn, resp = client.request(f"/v1/models/{quote(model_id, safe='')}/data", headers)
     ct_end = remote.layout.ciphertext_size
-    with contextlib.closing(conn), part.open("ab") as out:
+    with contextlib.closing(conn), _part_output(part, "ab", shown) as out:
         if resp.status not in (200, 206):
             raise _refusal(model_id, resp.status, resp.read(MAX_MANIFEST_RESPONSE))
         position = start
-        try:
-            while position < remote.file_size:
+        while position < remote.file_size:
+            try:
                 chunk = resp.read(min(CHUNK_SIZE, remote.file_size - position))
-                if not chunk:
-                    raise http.client.IncompleteRead(b"", remote.file_size - position)
-                digest.update(chunk[: max(0, ct_end - position)])
+            except (OSError, http.client.HTTPException) as exc:
+                return exc  # the connection broke: resumable
+            if not chunk:
+                return http.client.IncompleteRead(b"", remote.file_size - position)
+            digest.update(chunk[: max(0, ct_end - position)])
+            try:
                 out.write(chunk)
-                position += len(chunk)
-                if on_progress is not None:
-                    on_progress(len(chunk))
-        except (OSError, http.client.HTTPException) as exc:
-            return exc
+            except OSError as exc:  # our disk, not the network: retrying cannot help
+                raise OutputError.of(shown, exc) from None
+            position += len(chunk)
+            if on_progress is not None:
+                on_progress(len(chunk))
     return None
+
+
+@contextlib.contextmanager
+def _part_output(part: Path, mode: str, shown: Path) -> Iterator[BinaryIO]:
+    """`part` opened for writing; failing to open or close it (flush) is an `OutputError` naming `shown`."""
+    try:
+        out = part.open(mode)
+    except OSError as exc:
+        raise OutputError.of(shown, exc) from None
+    try:
+        yield cast(BinaryIO, out)
+    finally:
+        try:
+            out.close()
+        except OSError as exc:
+            raise OutputError.of(shown, exc) from None
 
 
 def pull(
@@ -583,8 +611,7 @@ def pull(
         raise WeightsUsageError(f"{dst}: is a directory", hint="give the path of the file to write")
     if dst.exists() and not force:
         raise WeightsUsageError(f"{dst}: already exists", hint="choose another path or pass --force")
-    if not dst.parent.is_dir():
-        raise WeightsUsageError(f"{dst.parent}: no such directory")
+    check_parent_directory(dst)
     client = _Client(base_url, tls, region)
     remote = _fetch_remote(client, model_id, verify_key, pins)
     part = dst.with_name(dst.name + ".part")
@@ -604,9 +631,9 @@ def pull(
         try:
             if start:
                 _hash_prefix(part, start, digest)
-            with part.open("r+b" if part.exists() else "wb") as out:
+            with _part_output(part, "r+b" if part.exists() else "wb", dst) as out:
                 out.truncate(start)
-            interrupted = _receive(client, model_id, remote, part, start, digest, on_progress)
+            interrupted = _receive(client, model_id, remote, part, start, digest, on_progress, dst)
         except BaseException:
             digest.close()
             if part.exists() and part.stat().st_size == 0:
@@ -633,7 +660,10 @@ def pull(
         if f.read() != remote.trailer:
             part.unlink()
             raise ManifestMismatchError(f"{model_id}: the received trailer differs from the manifest", field="trailer")
-    part.replace(dst)
+    try:
+        part.replace(dst)
+    except OSError as exc:
+        raise OutputError.of(dst, exc) from None
     return PullResult(
         path=dst,
         manifest_model_id=remote.signed.manifest.model_id,
