@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import stat
@@ -165,6 +166,41 @@ def test_inspect_needs_no_key_and_shows_no_secret(workdir: Path, run: Callable[.
     key_doc = json.loads((workdir / "key.json").read_text())
     assert key_doc["kek"] not in done.stdout
     assert key_doc["signing_key"] not in done.stdout
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_inspect_shows_a_bad_signature_or_inconsistency_and_exits_1(
+    workdir: Path, tmp_path: Path, run: Callable[..., Ran], as_json: bool
+) -> None:
+    from leakline.weights.manifest import SIGNATURE_SIZE, TRAILER_MAGIC
+
+    good = (workdir / "model.llw").read_bytes()
+    forged = bytearray(good)
+    forged[-(len(TRAILER_MAGIC) + 4 + SIGNATURE_SIZE // 2)] ^= 0x01  # inside the Ed25519 signature
+    (tmp_path / "forged.llw").write_bytes(bytes(forged))
+    # The header of the same plaintext as version "3" (same length), before version "2"'s segments and manifest.
+    encrypt_file(workdir / "model.bin", tmp_path / "v3.llw", generate_key(), model_id="llama", model_version="3")
+    header_length = int.from_bytes(good[9:13], "big")
+    (tmp_path / "mixed.llw").write_bytes((tmp_path / "v3.llw").read_bytes()[:header_length] + good[header_length:])
+    options = ["--json"] if as_json else []
+
+    forged_run = run("inspect", "forged.llw", *options, cwd=tmp_path)
+    assert forged_run.returncode == 1
+    assert forged_run.stderr == "error: forged.llw: the manifest signature is INVALID for the embedded signer\n"
+    mixed = run("inspect", "mixed.llw", *options, cwd=tmp_path)
+    assert mixed.returncode == 1
+    assert mixed.stderr == "error: mixed.llw: manifest model_version is '2' but the header's model_version is '3'\n"
+    if as_json:
+        assert json.loads(forged_run.stdout)["signature_valid_for_embedded_signer"] is False
+        assert json.loads(mixed.stdout)["consistency_error"] == (
+            "mixed.llw: manifest model_version is '2' but the header's model_version is '3'"
+        )
+    else:
+        assert re.search(r"│ signature +│ INVALID +│", forged_run.stdout)
+        assert re.search(r"│ consistency +│ header, layout and manifest agree +│", forged_run.stdout)
+        assert re.search(r"│ signature +│ valid for the embedded signer", mixed.stdout)
+        assert re.search(r"│ consistency +│ mixed.llw: manifest model_version is '2' but the header's", mixed.stdout)
+    assert run("inspect", workdir / "model.llw", *options, cwd=tmp_path).returncode == 0
 
 
 def test_decrypt_to_stdout_streams_the_plaintext(

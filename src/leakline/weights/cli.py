@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from leakline.weights.container import Pins
+    from leakline.weights.container import Inspection, Pins
     from leakline.weights.settings import WeightsSettings
 
 app = typer.Typer(
@@ -220,13 +220,30 @@ def inspect(
     src: Annotated[Path, typer.Argument(help="Encrypted container.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show the header and the manifest. No key needed; nothing secret is shown."""
+    """Show the header and the manifest. No key needed; nothing secret is shown.
+
+    Exits 1 (after showing everything) when the signature does not verify for the embedded signer or the
+    manifest disagrees with the header or the layout: scripts run it as a keyless pre-check.
+    """
     from leakline.weights.container import inspect_file
 
     inspection = inspect_file(src)
     if as_json:
         typer.echo(json.dumps(inspection.to_dict(), indent=2, sort_keys=True))
-        return
+    else:
+        _print_inspection(src, inspection)
+    problems = []
+    if not inspection.signature_valid:
+        problems.append(f"{src}: the manifest signature is INVALID for the embedded signer")
+    if inspection.consistency_error is not None:
+        problems.append(inspection.consistency_error)
+    if problems:
+        for problem in problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1)
+
+
+def _print_inspection(src: Path, inspection: Inspection) -> None:
     from rich.console import Console
     from rich.table import Table
 
