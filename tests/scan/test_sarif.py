@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from leakline.reports.sarif import app_fingerprint
 from tests.scan.test_cli import LOGGING_ROUTE
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -63,8 +64,9 @@ def test_a_subfolder_of_a_git_work_tree_reports_uris_from_the_repository_root(
     assert (uri, base, line) == ("apps/web/app/api/chat/route.ts", "%SRCROOT%", 7)
     assert _srcroot(log) == tmp_path.resolve().as_uri() + "/"
     assert (tmp_path / uri).is_file()
-    # JSON keeps paths relative to the scanned folder, with the same fingerprint.
-    assert _json_findings(cli, app) == [(ROUTE, 7, fp)]
+    # JSON keeps paths relative to the scanned folder; SARIF tells the fingerprint apart by the app's folder.
+    [(path, json_line, json_fp)] = _json_findings(cli, app)
+    assert (path, json_line, fp) == (ROUTE, 7, app_fingerprint(json_fp, "apps/web"))
 
 
 def test_a_git_file_marks_the_root_of_a_worktree_or_submodule(cli: Cli, make_app: MakeApp, tmp_path: Path) -> None:
@@ -95,15 +97,19 @@ def test_outside_a_git_work_tree_uris_stay_relative_to_the_scanned_folder(cli: C
 
 
 def test_fingerprints_do_not_depend_on_the_folder_scanned(cli: Cli, make_app: MakeApp, tmp_path: Path) -> None:
-    """Scanning the repository root, the app folder, or the app without git gives the same partialFingerprints,
-    equal to the JSON (baseline) fingerprint; a baseline written for the app suppresses the SARIF result."""
+    """In a git work tree, scanning the repository root or the app folder gives the same partialFingerprints: the
+    JSON (baseline) fingerprint told apart by the app's folder from the repository root. Without git the scanned
+    app is the root, and its fingerprints are the JSON ones. A baseline written for the app suppresses the
+    SARIF result."""
     app = make_app({ROUTE: LOGGING_ROUTE}, name="apps/web")
     outside_git = _locations(_sarif(cli, app))
     (tmp_path / ".git").mkdir()
     from_app = _locations(_sarif(cli, app))
     from_root = _locations(_sarif(cli, tmp_path))
     assert from_app == from_root
-    assert [fp for *_, fp in outside_git] == [fp for *_, fp in from_app] == [fp for *_, fp in _json_findings(cli, app)]
+    json_fps = [fp for *_, fp in _json_findings(cli, app)]
+    assert [fp for *_, fp in outside_git] == json_fps
+    assert [fp for *_, fp in from_app] == [app_fingerprint(fp, "apps/web") for fp in json_fps]
 
     baseline = tmp_path / "web-baseline.json"
     assert cli("scan", str(app), "--rule", "LL007", "--write-baseline", "--baseline", str(baseline))[0] == 0

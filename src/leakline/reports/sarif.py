@@ -5,7 +5,8 @@ inline-ignored findings stay in the log with `suppressions` instead of being dro
 code-scanning UI shows them as dismissed rather than fixed. Locations are percent-encoded URIs relative
 to the root of the git work tree holding the scanned folder (`%SRCROOT%`), because code scanning reads a
 relative uri from the repository root whatever folder was scanned; outside a work tree they are relative
-to the scanned folder. Only locations move: fingerprints are those of the findings (and of baselines).
+to the scanned folder. Fingerprints are those of the findings (and of baselines), told apart by app for apps
+below the root (identical apps of a monorepo would otherwise share them).
 """
 
 from __future__ import annotations
@@ -72,7 +73,21 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
     }
 
 
-def _result(f: Finding, rule_index: int, uri_prefix: str) -> dict[str, Any]:
+def app_fingerprint(fingerprint: str, app: str) -> str:
+    """A finding's fingerprint told apart by its app (`app`: the app's folder relative to `%SRCROOT%`).
+
+    Fingerprints hash the path inside the app, so identical apps of a monorepo give identical ones; in one
+    SARIF run they would be one alert. An app at the root keeps the finding's own fingerprint (the JSON
+    report's and the baseline's), as every single-app repository had before."""
+    if app in ("", "."):
+        return fingerprint
+    import hashlib
+
+    # A folder name that is not UTF-8 is hashed from its bytes (Python holds them as surrogate escapes).
+    return hashlib.sha256(f"{app}\x1f{fingerprint}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _result(f: Finding, rule_index: int, uri_prefix: str, fp: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": rule_index,
@@ -86,7 +101,7 @@ def _result(f: Finding, rule_index: int, uri_prefix: str) -> dict[str, Any]:
                 }
             }
         ],
-        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "partialFingerprints": {FINGERPRINT_KEY: fp},
         "properties": {"severity": f.severity.value, "confidence": f.confidence.value},
     }
     if f.suppressed is not None:
@@ -112,6 +127,13 @@ def render(result: ScanResult, *, color: bool = False) -> str:
     # From the file system's bytes: a folder name that is not UTF-8 is encoded as it is, not as Python escapes it.
     uri_prefix = quote(os.fsencode(inside.as_posix() + "/"), safe=_PATH_SAFE) if inside.parts else ""
     base_uri = base.as_uri()
+    # Each app's folder as code scanning sees it (from the repository root), for its fingerprints.
+    apps = {app.prefix: app.root.relative_to(base).as_posix() for app in result.apps}
+    results = []
+    for f in result.findings:
+        owner = result.app_of(f)
+        app = apps[owner.prefix] if owner is not None else inside.as_posix()
+        results.append(_result(f, index[f.rule], uri_prefix, app_fingerprint(f.fingerprint, app)))
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -127,7 +149,7 @@ def render(result: ScanResult, *, color: bool = False) -> str:
                     }
                 },
                 "originalUriBaseIds": {SRCROOT: {"uri": base_uri if base_uri.endswith("/") else base_uri + "/"}},
-                "results": [_result(f, index[f.rule], uri_prefix) for f in result.findings],
+                "results": results,
                 "invocations": [_invocation(result)],
                 "columnKind": "unicodeCodePoints",
             }

@@ -93,7 +93,7 @@ def run_scan(
         from leakline.scan.baseline import write_baseline as write_baseline_file
 
         for target, findings in _baseline_targets(result, baseline, path).items():
-            count = write_baseline_file(target, findings, frozenset(rule_ids) if rule_ids else None)
+            count = write_baseline_file(target, findings, frozenset(rule_ids) if rule_ids else None, result.app_of)
             print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)
         return EXIT_OK
 

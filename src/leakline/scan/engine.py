@@ -658,7 +658,7 @@ def _scan(
     for f in findings:
         owner = result.app_of(f)
         baseline = shared or (app_baselines.get(owner.prefix) if owner is not None else None)
-        if f.suppressed is None and baseline is not None and baseline.contains(f, legacy.get(f.fingerprint)):
+        if f.suppressed is None and baseline is not None and baseline.contains(f, legacy.get(f.fingerprint), owner):
             f = f._replace(suppressed="baseline")
         marked.append(f)
     result.findings = marked

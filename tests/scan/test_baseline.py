@@ -1,0 +1,145 @@
+"""Baselines in monorepos: an entry accepts a finding only in the app and file it names, whichever folder is
+scanned; entries of older leaklines (no "app") keep working where their path names the finding's file; SARIF
+fingerprints differ between the apps of one run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.scan.test_cli import LOGGING_ROUTE
+
+Cli = Callable[..., tuple[int, str, str]]
+ROUTE = "app/api/chat/route.ts"
+
+
+def _monorepo(root: Path) -> Path:
+    """Two identical apps, apps/a and apps/b, in a git work tree."""
+    (root / ".git").mkdir(parents=True)
+    for name in ("a", "b"):
+        app = root / "apps" / name
+        (app / "app/api/chat").mkdir(parents=True)
+        (app / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
+        (app / ROUTE).write_text(LOGGING_ROUTE)
+    return root
+
+
+def _suppressed(cli: Cli, path: Path, baseline: Path) -> list[tuple[str, str | None]]:
+    code, out, err = cli("scan", str(path), "--rule", "LL007", "--format", "json", "--baseline", str(baseline))
+    assert code in (0, 1), err
+    return [(f["path"], f.get("suppressed")) for f in json.loads(out)["findings"]]
+
+
+def _fingerprint(cli: Cli, app: Path) -> str:
+    """The fingerprint of LL007's one finding in `app` (the same in every copy of the app)."""
+    [finding] = json.loads(cli("scan", str(app), "--rule", "LL007", "--format", "json")[1])["findings"]
+    fp: str = finding["fingerprint"]
+    return fp
+
+
+def _entries(baseline: Path) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(baseline.read_text(encoding="utf-8"))["findings"]
+    return data
+
+
+def test_a_baseline_of_one_app_does_not_suppress_the_same_finding_in_another(cli: Cli, tmp_path: Path) -> None:
+    repo = _monorepo(tmp_path / "repo")
+    a = repo / "apps" / "a"
+    assert cli("scan", str(a), "--rule", "LL007", "--write-baseline")[0] == 0
+    baseline = a / ".leakline-baseline.json"
+    assert [(e["app"], e["path"]) for e in _entries(baseline)] == [(".", ROUTE)]
+    assert _suppressed(cli, repo, baseline) == [
+        (f"apps/a/{ROUTE}", "baseline"),
+        (f"apps/b/{ROUTE}", None),
+    ]
+    assert _suppressed(cli, a, baseline) == [(ROUTE, "baseline")]
+    assert _suppressed(cli, repo / "apps" / "b", baseline) == [(ROUTE, None)]
+
+
+def test_a_root_baseline_names_each_app_from_its_own_folder(cli: Cli, tmp_path: Path) -> None:
+    repo = _monorepo(tmp_path / "repo")
+    baseline = repo / "leakline-baseline.json"
+    assert (
+        cli("scan", str(repo / "apps" / "a"), "--rule", "LL007", "--write-baseline", "--baseline", str(baseline))[0]
+        == 0
+    )
+    assert [(e["app"], e["path"]) for e in _entries(baseline)] == [("apps/a", f"apps/a/{ROUTE}")]
+    assert _suppressed(cli, repo, baseline) == [(f"apps/a/{ROUTE}", "baseline"), (f"apps/b/{ROUTE}", None)]
+    assert _suppressed(cli, repo / "apps" / "a", baseline) == [(ROUTE, "baseline")]
+
+
+def test_an_entry_whose_path_or_app_names_another_place_suppresses_nothing(cli: Cli, tmp_path: Path) -> None:
+    repo = _monorepo(tmp_path / "repo")
+    a = repo / "apps" / "a"
+    fp = _fingerprint(cli, a)
+    assert fp == _fingerprint(cli, repo / "apps" / "b")
+    baseline = tmp_path / "edited.json"
+    for entry in (
+        {"rule": "LL007", "path": "somewhere/else.ts", "fingerprint": fp},
+        {"rule": "LL007", "app": "repo/apps/b", "path": f"repo/apps/a/{ROUTE}", "fingerprint": fp},
+        {"rule": "LL007", "app": "repo/apps/a", "path": f"repo/apps/a/{ROUTE}x", "fingerprint": fp},
+    ):
+        baseline.write_text(json.dumps({"version": 1, "findings": [entry]}))
+        assert _suppressed(cli, a, baseline) == [(ROUTE, None)], entry
+    baseline.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "findings": [
+                    {"rule": "LL007", "app": "repo/apps/a", "path": f"repo/apps/a/{ROUTE}", "fingerprint": fp}
+                ],
+            }
+        )
+    )
+    assert _suppressed(cli, a, baseline) == [(ROUTE, "baseline")]
+    assert _suppressed(cli, repo, baseline) == [(f"apps/a/{ROUTE}", "baseline"), (f"apps/b/{ROUTE}", None)]
+
+
+def test_old_baselines_without_apps_keep_working(cli: Cli, tmp_path: Path) -> None:
+    repo = _monorepo(tmp_path / "repo")
+    # A single app's own baseline, as leakline wrote it before: path relative to the scanned app.
+    a = repo / "apps" / "a"
+    fp = _fingerprint(cli, a)
+    own = a / ".leakline-baseline.json"
+    own.write_text(json.dumps({"version": 1, "findings": [{"rule": "LL007", "path": ROUTE, "fingerprint": fp}]}))
+    assert _suppressed(cli, a, own) == [(ROUTE, "baseline")]
+    assert _suppressed(cli, repo, own) == [(f"apps/a/{ROUTE}", "baseline"), (f"apps/b/{ROUTE}", None)]
+    # A file kept elsewhere (`--baseline ci/base.json`) matches as the scan that wrote it saw the path.
+    elsewhere = tmp_path / "ci" / "base.json"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(own.read_text())
+    assert _suppressed(cli, a, elsewhere) == [(ROUTE, "baseline")]
+    # A root baseline written by a root scan.
+    root = repo / ".leakline-baseline.json"
+    root.write_text(
+        json.dumps({"version": 1, "findings": [{"rule": "LL007", "path": f"apps/b/{ROUTE}", "fingerprint": fp}]})
+    )
+    assert _suppressed(cli, repo, root) == [(f"apps/a/{ROUTE}", None), (f"apps/b/{ROUTE}", "baseline")]
+    assert _suppressed(cli, repo / "apps" / "b", root) == [(ROUTE, "baseline")]
+    # Rewriting keeps it accepted and adds the app.
+    assert cli("scan", str(repo), "--rule", "LL007", "--write-baseline", "--baseline", str(root))[0] == 0
+    assert [(e.get("app"), e["path"]) for e in _entries(root)] == [
+        ("apps/a", f"apps/a/{ROUTE}"),
+        ("apps/b", f"apps/b/{ROUTE}"),
+    ]
+
+
+def test_sarif_fingerprints_differ_between_the_apps_of_one_run(cli: Cli, tmp_path: Path) -> None:
+    repo = _monorepo(tmp_path / "repo")
+
+    def fingerprints(path: Path) -> dict[str, str]:
+        code, out, _ = cli("scan", str(path), "--rule", "LL007", "--format", "sarif")
+        assert code == 1
+        results = json.loads(out)["runs"][0]["results"]
+        return {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: r["partialFingerprints"]["leakline/v1"]
+            for r in results
+        }
+
+    together = fingerprints(repo)
+    assert set(together) == {f"apps/a/{ROUTE}", f"apps/b/{ROUTE}"}
+    assert together[f"apps/a/{ROUTE}"] != together[f"apps/b/{ROUTE}"]
+    # Still the same however the repository is scanned.
+    assert fingerprints(repo / "apps" / "a") == {f"apps/a/{ROUTE}": together[f"apps/a/{ROUTE}"]}
