@@ -128,3 +128,50 @@ def test_the_cli_prints_them_to_stderr_for_json_and_keeps_them_in_the_report(tmp
     assert f"warning: {warning}" in text.stdout
     assert text.stderr == ""
 
+
+
+def _checkout_route(root: Path, lines: list[str]) -> Path:
+    (root / "app/api/checkout").mkdir(parents=True)
+    (root / "package.json").write_text(PACKAGE, encoding="utf-8")
+    (root / "app/api/checkout/route.ts").write_text(ROUTE.replace("{lines}", "\n".join(lines)), encoding="utf-8")
+    return root
+
+
+def test_naming_the_rule_that_another_replaces_on_that_line_is_named(tmp_path: Path) -> None:
+    """LL008 takes precedence over LL007 on a line: a comment naming LL007 there suppresses nothing (LL008 is a
+    different, more severe finding nobody reviewed), and says which id to name."""
+    root = _checkout_route(
+        tmp_path,
+        [
+            "  console.log(text); // leakline-ignore LL007: logs a hashed id only",
+            "  // leakline-ignore LL007: the model's answer only",
+            "  console.info(text);",
+        ],
+    )
+    result = scan(root, rule_ids=["LL007", "LL008"])
+    assert [(f.rule, f.line, f.suppressed) for f in result.findings] == [
+        ("LL008", FIRST, None),
+        ("LL008", FIRST + 2, None),
+    ]
+    assert result.stats.warnings == [
+        f"app/api/checkout/route.ts:{FIRST}: LL007 is reported as LL008 on this line; name LL008",
+        f"app/api/checkout/route.ts:{FIRST + 1}: LL007 is reported as LL008 on the next line; name LL008",
+    ]
+
+
+def test_naming_both_rules_or_the_one_reported_gives_no_such_warning(tmp_path: Path) -> None:
+    root = _checkout_route(
+        tmp_path,
+        [
+            "  console.log(text); // leakline-ignore LL007, LL008: logs a hashed id only",
+            "  console.info(text); // leakline-ignore LL008: reviewed",
+            "  console.warn(text); // leakline-ignore: reviewed",
+        ],
+    )
+    result = scan(root, rule_ids=["LL007", "LL008"])
+    assert [(f.rule, f.line, f.suppressed is not None) for f in result.findings] == [
+        ("LL008", FIRST, True),
+        ("LL008", FIRST + 1, True),
+        ("LL008", FIRST + 2, True),
+    ]
+    assert result.stats.warnings == []

@@ -23,7 +23,7 @@ from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_sett
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
 from leakline.scan.hscache import default_cache_dir
-from leakline.scan.ignores import ignore_warnings, inline_suppression
+from leakline.scan.ignores import ignore_warnings, inline_suppression, precedence_warnings
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
@@ -576,6 +576,7 @@ def _scan(
     legacy: dict[str, str] = {}
     app_set = set(apps)
     for app in apps:
+        app_start = len(findings)
         settings = load_scan_settings(app / CONFIG_FILENAME)
         prefix = app.relative_to(root).as_posix() or "."
         scanned.append(ScannedApp(prefix, app, settings))
@@ -634,6 +635,7 @@ def _scan(
         stats.warnings.extend(
             f"{display_path(_rel_to_root(prefix, w.rel))}:{w.line}: {w.message}"
             for w in ignore_warnings(commented, frozenset(registry()))
+            + precedence_warnings(index.get, findings[app_start:], prefix)
         )
         stats.skipped.update(index.stats)
     stats.files_seen = walk_stats.files_seen

@@ -4,16 +4,18 @@
 without ids it suppresses every rule on that line. A comment whose ids are mistyped (`LL07`, `ll0007`) or
 whose reason lacks its colon (`leakline-ignore LL007 hashed id only` reads `HASHED`, `ID`, `ONLY` as ids)
 used to suppress nothing, silently, so the finding it was meant for failed CI with no word about the comment.
-`ignore_warnings` names each such word, file and line, so the author sees why.
+`ignore_warnings` names each such word, file and line, so the author sees why; `precedence_warnings` names a
+comment whose rule is replaced on its line by one that takes precedence (LL007 by LL008).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from leakline.findings import Finding
     from leakline.scan.index import SourceFile
 
 IGNORE_MARKER = "leakline-ignore"
@@ -39,10 +41,10 @@ def _ids_and_reason(text: str, pos: int) -> tuple[list[str], str]:
     return ids_part.replace(",", " ").split(), reason
 
 
-def inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | None:
-    """The reason of the `leakline-ignore` comment that suppresses `rule_id` at `line` of `f`, or None."""
+def _comments_covering(f: SourceFile | None, line: int) -> Iterator[tuple[int, list[str], str]]:
+    """(comment line, words listed, reason) of each `leakline-ignore` comment that covers `line` of `f`."""
     if f is None or not can_hold_comments(f) or IGNORE_MARKER_BYTES not in f.data():
-        return None  # most files: decided without decoding and splitting their lines
+        return  # most files: decided without decoding and splitting their lines
     for number in (line, line - 1):
         text = f.line_text(number)
         pos = text.find(IGNORE_MARKER)
@@ -52,9 +54,45 @@ def inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | N
         if number != line and not text.lstrip().startswith(COMMENT_STARTS):
             continue
         words, reason = _ids_and_reason(text, pos)
+        yield number, words, reason
+
+
+def inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | None:
+    """The reason of the `leakline-ignore` comment that suppresses `rule_id` at `line` of `f`, or None."""
+    for _, words, reason in _comments_covering(f, line):
         if not words or rule_id in {word.upper() for word in words}:
             return clean_reason(reason) or "inline leakline-ignore"
     return None
+
+
+def precedence_warnings(
+    files: Callable[[str], SourceFile | None], findings: Iterable[Finding], prefix: str
+) -> list[IgnoreWarning]:
+    """A comment that names a rule another one replaces on its line (`leakline-ignore LL007` where LL008, which
+    takes precedence, is reported) suppresses nothing: the finding there is the other rule's, more severe, and
+    nobody reviewed it as such. Each such comment is named, with the id to write instead.
+
+    `findings` are one app's (paths relative to the scanned root, the app at `prefix`); `files` looks up the
+    app's files by their path inside it.
+    """
+    from leakline.scan.rules import registry
+
+    metas = registry()
+    out: list[IgnoreWarning] = []
+    for finding in findings:
+        replaced = metas[finding.rule].supersedes if finding.rule in metas else ()
+        if not replaced or finding.suppressed is not None:
+            continue
+        rel = finding.path if prefix in ("", ".") else finding.path.removeprefix(prefix + "/")
+        for number, words, _ in _comments_covering(files(rel), finding.line):
+            named = {word.upper() for word in words}
+            where = "this line" if number == finding.line else "the next line"
+            out.extend(
+                IgnoreWarning(rel, number, f"{old} is reported as {finding.rule} on {where}; name {finding.rule}")
+                for old in replaced
+                if old in named
+            )
+    return sorted(set(out), key=lambda w: (w.rel, w.line, w.message))
 
 
 def clean_reason(reason: str) -> str:
