@@ -203,13 +203,16 @@ def test_interrupted_pull_resumes_from_the_last_whole_segment(site: dict[str, ob
         assert part.exists()
         assert not dst.exists()
         kept = part.stat().st_size
+        ranges: list[tuple[int, int]] = []
         result = pull(server.url, MODEL, dst, verify_key=key_of(site).verify_key, tls=client(site),
-                      region="eu-central")
+                      region="eu-central", on_range=lambda start, total: ranges.append((start, total)))
     header_length = int.from_bytes(dst.read_bytes()[9:13], "big")
     expected_segment = (kept - header_length) // (MIB + 16)
     assert expected_segment == 2
     assert result.resumed_from_segment == expected_segment
     assert result.request_offsets == (header_length + expected_segment * (MIB + 16),)
+    # A progress bar starts at the resume offset, out of the whole file's size.
+    assert ranges == [(header_length + expected_segment * (MIB + 16), dst.stat().st_size)]
     root = site["root"]
     assert isinstance(root, Path)
     assert dst.read_bytes() == (root / "model.llw").read_bytes()
@@ -262,12 +265,110 @@ class CuttingProxy:
         self.listener.close()
 
 
+class RestartingRelay(CuttingProxy):
+    """A CuttingProxy whose listener goes away when it cuts (a server restarting: connections are refused)
+    until `up()` listens again on the same port."""
+
+    def _pump(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:  # type: ignore[override]
+        if limit is None:
+            super()._pump(src, dst, None)
+            return
+        sent = 0
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                if sent + len(data) > limit:
+                    dst.sendall(data[: limit - sent])
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        # Refused from now on (shutdown wakes the accept thread, close alone would not); the cut below is what
+        # the puller notices.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def up(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+
+def test_a_restarting_server_is_waited_for_with_growing_delays(site: dict[str, object], tmp_path: Path) -> None:
+    lines: list[str] = []
+    slept: list[float] = []
+    relay: RestartingRelay
+
+    def on_retry(line: str) -> None:
+        lines.append(line)
+        if len(lines) == 2:
+            relay.up()  # the server is back before the third try
+
+    with running(site) as server:
+        relay = RestartingRelay(server.port, cut_connection=2, cut_after=2 * MIB + 12345)
+        try:
+            result = pull(f"https://127.0.0.1:{relay.port}", MODEL, tmp_path / "m.llw",
+                          verify_key=key_of(site).verify_key, tls=client(site), region="eu-central",
+                          on_retry=on_retry, retry_delay_s=0.25, sleep=lambda s: (slept.append(s), time.sleep(s)))
+        finally:
+            relay.close()
+    header_length = int.from_bytes((tmp_path / "m.llw").read_bytes()[9:13], "big")
+    # The puller reads 1 MiB at a time, so two whole reads reached the disk; the resume point is the last whole
+    # segment below them.
+    boundary = header_length + (MIB + 16)
+    assert result.attempts == 3
+    assert result.request_offsets == (0, boundary, boundary)
+    assert slept == [0.25, 0.5]
+    assert lines == [
+        f"pull of {MODEL!r}: the connection broke (IncompleteRead); retry 1 of 3 in 0.25 s "
+        f"(m.llw.part has {2 * MIB} bytes)",
+        f"pull of {MODEL!r}: https://127.0.0.1:{relay.port}: cannot connect: [Errno 111] Connection refused; "
+        f"retry 2 of 3 in 0.5 s (m.llw.part has {boundary} bytes)",
+    ]
+    root = site["root"]
+    assert isinstance(root, Path)
+    assert (tmp_path / "m.llw").read_bytes() == (root / "model.llw").read_bytes()
+
+
+def test_a_server_that_stays_away_fails_the_pull_after_its_retries_keeping_the_part(
+    site: dict[str, object], tmp_path: Path
+) -> None:
+    lines: list[str] = []
+    slept: list[float] = []
+    with running(site) as server:
+        relay = RestartingRelay(server.port, cut_connection=2, cut_after=2 * MIB + 12345)
+        try:
+            with pytest.raises(TransferError) as caught:
+                pull(f"https://127.0.0.1:{relay.port}", MODEL, tmp_path / "m.llw",
+                     verify_key=key_of(site).verify_key, tls=client(site), region="eu-central",
+                     on_retry=lines.append, sleep=slept.append)
+        finally:
+            relay.close()
+    part = tmp_path / "m.llw.part"
+    assert caught.value.message == (
+        f"pull of {MODEL!r} failed after 4 attempts: https://127.0.0.1:{relay.port}: cannot connect: [Errno 111] "
+        f"Connection refused; {part} keeps the segments received so far"
+    )
+    assert caught.value.hint == "run the same pull again to resume"
+    assert slept == [1.0, 2.0, 4.0]  # the default backoff
+    assert [line.split("; ")[1].split(" (")[0] for line in lines] == [
+        "retry 1 of 3 in 1 s", "retry 2 of 3 in 2 s", "retry 3 of 3 in 4 s"
+    ]
+    header_length = int.from_bytes(part.read_bytes()[9:13], "big")
+    assert part.stat().st_size == header_length + (MIB + 16)  # cut back to the last whole segment
+    assert not (tmp_path / "m.llw").exists()
+
+
 def test_dropped_connection_is_resumed_by_segment_within_one_pull(site: dict[str, object], tmp_path: Path) -> None:
     with running(site) as server:
         proxy = CuttingProxy(server.port, cut_connection=2, cut_after=2 * MIB + 12345)
         try:
             result = pull(f"https://127.0.0.1:{proxy.port}", MODEL, tmp_path / "m.llw",
-                          verify_key=key_of(site).verify_key, tls=client(site), region="eu-central")
+                          verify_key=key_of(site).verify_key, tls=client(site), region="eu-central",
+                          retry_delay_s=0.01)
         finally:
             proxy.close()
     header_length = int.from_bytes((tmp_path / "m.llw").read_bytes()[9:13], "big")
@@ -558,3 +659,29 @@ def test_serve_on_a_busy_port_is_a_usage_error_naming_the_address(site: dict[str
         f"error: 127.0.0.1:{port}: Address already in use\nhint: set weights.port or pass --port to listen "
         "elsewhere\n",
     )
+
+
+def test_the_pull_command_shows_progress_out_of_the_file_size(site: dict[str, object], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from leakline.weights.keys import write_keyfile
+
+    ca = site["ca"]
+    root = site["root"]
+    assert isinstance(ca, ThrowawayCA)
+    assert isinstance(root, Path)
+    write_keyfile(tmp_path / "site-key.json", key_of(site).without_signing_key())
+    (tmp_path / "leakline.toml").write_text(
+        f'[weights]\nregion = "eu-central"\n\n[weights.tls]\nca = "{ca.path}"\n', encoding="utf-8"
+    )
+    with running(site) as server:
+        ran = subprocess.run(
+            [sys.executable, "-m", "leakline.cli", "weights", "pull", server.url, MODEL, "m.llw", "--key",
+             "site-key.json"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "TTY_COMPATIBLE": "1", "COLUMNS": "160"},  # Rich draws its bar as on a terminal
+        )
+    assert ran.returncode == 0, ran.stderr
+    assert "3.0/3.0 MiB" in ran.stderr  # the last frame: the manifest's file size is the total
+    assert "/? " not in ran.stderr.split("pulling")[-1]

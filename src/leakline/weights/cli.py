@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,8 +41,18 @@ PinVersionOption = Annotated[
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="leakline.toml with the weights section.")]
 
 
+@dataclass(frozen=True)
+class _Bar:
+    advance: Callable[[int], None]
+    """Add this many bytes done."""
+    restart: Callable[[int, int], None]
+    """Set the position and the total (a pull's resume offset and the manifest's file size)."""
+    say: Callable[[str], None]
+    """Print one line on stderr above the bar, without tearing it."""
+
+
 @contextmanager
-def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+def _progress(description: str, total: int | None) -> Iterator[_Bar]:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -65,7 +76,11 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int], N
     )
     with progress:
         task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+        yield _Bar(
+            advance=lambda n: progress.advance(task, n),
+            restart=lambda done, size: progress.update(task, completed=done, total=size),
+            say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+        )
 
 
 class _Stopped(BaseException):
@@ -149,9 +164,9 @@ def encrypt(
     from leakline.weights.keys import load_keyfile
 
     weights_key = load_keyfile(key)
-    with _stop_cleanly_on_signals(), _progress("encrypting", _size(src)) as advance:
+    with _stop_cleanly_on_signals(), _progress("encrypting", _size(src)) as bar:
         signed = encrypt_file(
-            src, dst, weights_key, model_id=model_id, model_version=model_version, force=force, on_progress=advance
+            src, dst, weights_key, model_id=model_id, model_version=model_version, force=force, on_progress=bar.advance
         )
     m = signed.manifest
     typer.echo(
@@ -187,8 +202,8 @@ def decrypt(
         raise WeightsUsageError(
             f"{dst}: names a directory (it ends with '/')", hint="give the path of the file to write"
         )
-    with _stop_cleanly_on_signals(), _progress("decrypting", _size(src)) as advance:
-        manifest = decrypt_file(src, Path(dst), weights_key, pins=pins, force=force, on_progress=advance)
+    with _stop_cleanly_on_signals(), _progress("decrypting", _size(src)) as bar:
+        manifest = decrypt_file(src, Path(dst), weights_key, pins=pins, force=force, on_progress=bar.advance)
     typer.echo(
         f"decrypted {src} → {dst}: model {manifest.model_id!r} version {manifest.model_version!r}, "
         f"{manifest.plaintext_size} bytes, signature and digests verified"
@@ -207,8 +222,8 @@ def verify(
     from leakline.weights.keys import load_keyfile
 
     weights_key = load_keyfile(key)
-    with _progress("verifying", _size(src)) as advance:
-        manifest = verify_file(src, weights_key, pins=_pins(model_id, model_version), on_progress=advance)
+    with _progress("verifying", _size(src)) as bar:
+        manifest = verify_file(src, weights_key, pins=_pins(model_id, model_version), on_progress=bar.advance)
     typer.echo(
         f"ok: {src}: model {manifest.model_id!r} version {manifest.model_version!r}, "
         f"{manifest.segment_count} segments, {manifest.plaintext_size} bytes"
@@ -357,7 +372,7 @@ def pull(
     tls = client_tls_context(
         ca=_rel(base, settings.tls.ca), cert=_rel(base, settings.tls.cert), key=_rel(base, settings.tls.key)
     )
-    with _stop_cleanly_on_signals(), _progress(f"pulling {model}", None) as advance:
+    with _stop_cleanly_on_signals(), _progress(f"pulling {model}", None) as bar:
         result = pull_model(
             url,
             model,
@@ -367,7 +382,9 @@ def pull(
             region=settings.region,
             pins=Pins(model_id=model, model_version=model_version),
             force=force,
-            on_progress=advance,
+            on_progress=bar.advance,
+            on_range=bar.restart,
+            on_retry=bar.say,
         )
     resumed = (
         f", resumed at segment {result.resumed_from_segment}" if result.resumed_from_segment is not None else ""

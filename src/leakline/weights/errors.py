@@ -136,6 +136,10 @@ class TransferError(WeightsError):
     exit_code = 1
 
 
+class UnreachableError(TransferError):
+    """The server cannot be reached (refused, reset, timed out before an answer); a pull retries these."""
+
+
 class ResidencyRefusedError(TransferError):
     """The server refused the pull: the puller's region is not allowed for this model."""
 

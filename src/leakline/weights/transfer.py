@@ -11,9 +11,9 @@ certificate (always, with `require_client_cert`), its region comes from that cer
 with 403 and recorded through a `RefusalRecorder` before the answer is sent.
 
 `pull` verifies the manifest's signature with the trusted verify key before downloading, appends to
-``DST.part``, resumes from the last whole segment after an interruption (retrying dropped connections by
-itself), checks the ciphertext SHA-256 against the signed manifest and only then renames to DST. The
-transferred file stays encrypted: pulling needs no decryption key.
+``DST.part``, resumes from the last whole segment after an interruption (retrying dropped connections and
+failed reconnections by itself, after 1, 2, 4 s), checks the ciphertext SHA-256 against the signed manifest
+and only then renames to DST. The transferred file stays encrypted: pulling needs no decryption key.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import http.client
 import json
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ from leakline.weights.errors import (
     ResidencyRefusedError,
     TLSSetupError,
     TransferError,
+    UnreachableError,
     WeightsConfigError,
     WeightsUsageError,
 )
@@ -64,9 +66,15 @@ CHUNK_SIZE = 1 << 20
 HANDSHAKE_TIMEOUT_S = 30.0
 IO_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 3
+DEFAULT_RETRY_DELAY_S = 1.0
+"""The wait before the first retry; it doubles for each next one (1, 2, 4 s), giving a restarting server time."""
 MAX_MANIFEST_RESPONSE = 256 * 1024
 
 ProgressCallback = Callable[[int], None]
+RangeCallback = Callable[[int, int], None]
+"""Called with (offset, file size) whenever a data request starts: a progress bar's position and total."""
+RetryCallback = Callable[[str], None]
+"""Called with one line saying what broke and when the next try comes."""
 
 
 # --- TLS -------------------------------------------------------------------------------------------------
@@ -470,7 +478,7 @@ class _Client:
             raise TransferError(f"https://{self.host}:{self.port}: TLS handshake failed: {exc.reason or exc}") from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise TransferError(f"https://{self.host}:{self.port}: cannot connect: {exc}") from None
+            raise UnreachableError(f"https://{self.host}:{self.port}: cannot connect: {exc}") from None
 
 
 def _refusal(model_id: str, status: int, body: bytes) -> TransferError:
@@ -592,6 +600,11 @@ def _part_output(part: Path, mode: str, shown: Path) -> Iterator[BinaryIO]:
             raise OutputError.of(shown, exc) from None
 
 
+def _drop_if_empty(part: Path) -> None:
+    if part.exists() and part.stat().st_size == 0:
+        part.unlink()  # nothing worth resuming
+
+
 def pull(
     base_url: str,
     model_id: str,
@@ -604,8 +617,17 @@ def pull(
     retries: int = DEFAULT_RETRIES,
     force: bool = False,
     on_progress: ProgressCallback | None = None,
+    on_range: RangeCallback | None = None,
+    on_retry: RetryCallback | None = None,
+    retry_delay_s: float = DEFAULT_RETRY_DELAY_S,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> PullResult:
-    """Download a model's container to `dst`, resuming a previous `dst.part`; verify before renaming."""
+    """Download a model's container to `dst`, resuming a previous `dst.part`; verify before renaming.
+
+    A broken connection, or a server that cannot be reached again (restarting), is retried `retries` times
+    after 1×, 2×, 4×… `retry_delay_s`, each from the last whole segment. TLS failures and HTTP refusals are
+    not retried: trying again would get the same answer.
+    """
     # --force replaces a file; the rename onto a directory would fail only after the whole download.
     if dst.is_dir():
         raise WeightsUsageError(f"{dst}: is a directory", hint="give the path of the file to write")
@@ -628,27 +650,45 @@ def pull(
             first_start = start
             resumed = part.exists() and start > 0
         digest = BackgroundSha256()
+        interrupted: Exception | None
         try:
             if start:
                 _hash_prefix(part, start, digest)
             with _part_output(part, "r+b" if part.exists() else "wb", dst) as out:
                 out.truncate(start)
-            interrupted = _receive(client, model_id, remote, part, start, digest, on_progress, dst)
+            if on_range is not None:
+                on_range(start, remote.file_size)
+            try:
+                interrupted = _receive(client, model_id, remote, part, start, digest, on_progress, dst)
+            except UnreachableError as exc:
+                interrupted = exc
         except BaseException:
             digest.close()
-            if part.exists() and part.stat().st_size == 0:
-                part.unlink()  # nothing worth resuming
+            _drop_if_empty(part)
             raise
         received += part.stat().st_size - start
         if interrupted is None:
             break
         digest.close()
+        what = (
+            interrupted.message
+            if isinstance(interrupted, UnreachableError)
+            else f"the connection broke ({interrupted.__class__.__name__})"
+        )
         if attempts > retries:
+            _drop_if_empty(part)
+            kept = f"; {part} keeps the segments received so far" if part.exists() else ""
             raise TransferError(
-                f"pull of {model_id!r} interrupted ({interrupted.__class__.__name__}) after {attempts} attempts; "
-                f"{part} keeps the segments received so far",
-                hint="run the same pull again to resume",
+                f"pull of {model_id!r} failed after {attempts} attempts: {what}{kept}",
+                hint="run the same pull again to resume" if kept else "check that the server is running",
             )
+        delay = retry_delay_s * 2 ** (attempts - 1)
+        if on_retry is not None:
+            on_retry(
+                f"pull of {model_id!r}: {what}; retry {attempts} of {retries} in {delay:g} s "
+                f"({part.name} has {part.stat().st_size} bytes)"
+            )
+        sleep(delay)
     if not hmac.compare_digest(digest.hexdigest(), remote.signed.manifest.ciphertext_sha256):
         part.unlink()
         raise ManifestMismatchError(
