@@ -141,6 +141,34 @@ def test_rotate_key_keeps_old_records_readable(populated: tuple[Path, Path], tmp
     assert report["intact"] is True and len(report["signing_keys"]) == 2 and report["uncovered_records"] == 0
 
 
+@pytest.mark.parametrize("damage", ["flipped", "emptied"])
+def test_a_damaged_data_key_file_is_named_as_such_not_as_a_wrong_key(
+    populated: tuple[Path, Path], damage: str
+) -> None:
+    import base64
+
+    log, key = populated
+    datakey = log / "datakey.json"
+    document = json.loads(datakey.read_text())
+    wrapped = bytearray(base64.b64decode(document["wrapped"]))
+    if damage == "flipped":
+        wrapped[20] ^= 0x01  # inside the sealed data key; kek_id stays intact
+    else:
+        wrapped.clear()
+    document["wrapped"] = base64.b64encode(bytes(wrapped)).decode("ascii")
+    datakey.write_text(json.dumps(document, indent=2) + "\n")
+    expected = (
+        f"error: {datakey}: data key file modified or damaged: field 'wrapped' does not unwrap under "
+        f"key-encryption key {document['kek_id']}, the key given and the one the file names\n"
+        "hint: restore datakey.json from a backup of this log directory (one made after its last rotate-key); "
+        "`leakline audit verify DIR` without --key still checks the log's integrity\n"
+    )
+    for command in (["show", str(log), "--key", str(key)], ["verify", str(log), "--key", str(key)]):
+        ran = leakline("audit", *command, env={"COLUMNS": "400"})
+        assert (ran.returncode, ran.stderr) == (1, expected)
+    assert leakline("audit", "verify", str(log)).returncode == 0  # the log itself is intact
+
+
 def test_prove_every_record(populated: tuple[Path, Path]) -> None:
     log, _ = populated
     for seq in range(6):

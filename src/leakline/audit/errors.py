@@ -136,3 +136,9 @@ class RootMismatch(AuditIntegrityError):
     """A validly signed checkpoint does not match the records: records were rewritten consistently."""
 
     damage = "modified (records rewritten under a signed checkpoint)"
+
+
+class DataKeyDamaged(AuditIntegrityError):
+    """datakey.json names the key-encryption key given, yet its wrapped data key does not open under it."""
+
+    damage = "data key file modified or damaged"

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from leakline.audit.errors import KeyFileError, KeyMismatch
+from leakline.audit.errors import DataKeyDamaged, KeyFileError, KeyMismatch
 from leakline.audit.format import NONCE_SIZE, PUBLIC_KEY_SIZE
 from leakline.errors import LeaklineError
 
@@ -107,6 +107,8 @@ class LocalKeyEncryptionKey(KeyWrapper, KeyUnwrapper):
     def unwrap(self, blob: bytes, context: bytes) -> bytes:
         nonce, sealed = blob[:NONCE_SIZE], blob[NONCE_SIZE:]
         try:
+            if len(nonce) < NONCE_SIZE:  # AESGCM would raise ValueError on the short nonce
+                raise InvalidTag
             return self._aead.decrypt(nonce, sealed, _WRAP_AD_CONTEXT + context)
         except InvalidTag:
             raise KeyMismatch(
@@ -329,4 +331,14 @@ def decode_wrapped_data_key(raw: bytes, log_id: bytes, unwrapper: KeyUnwrapper, 
             hint="use the key file this log was created or last rotated with",
         )
     blob = _unb64(document.get("wrapped"), "wrapped", source)
-    return unwrapper.unwrap(blob, log_id + unwrapper.key_id.encode("ascii"))
+    try:
+        return unwrapper.unwrap(blob, log_id + unwrapper.key_id.encode("ascii"))
+    except KeyMismatch:
+        # The file names this very key (kek_id is a hash of it), so the key is right and the file is not.
+        raise DataKeyDamaged(
+            f"field 'wrapped' does not unwrap under key-encryption key {unwrapper.key_id}, the key given and "
+            "the one the file names",
+            file=source,
+            hint="restore datakey.json from a backup of this log directory (one made after its last rotate-key); "
+            "`leakline audit verify DIR` without --key still checks the log's integrity",
+        ) from None
