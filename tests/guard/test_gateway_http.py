@@ -273,7 +273,7 @@ def test_an_endpoint_the_gateway_does_not_serve_is_an_openai_shaped_404(env: Env
     assert response.json() == {
         "error": {
             "message": "the gateway has no endpoint POST /v1/responses; it serves POST /v1/chat/completions, "
-            "POST /v1/completions, POST /v1/embeddings and GET /v1/models",
+            "POST /v1/completions, POST /v1/embeddings, GET /v1/models and GET /v1/models/{model}",
             "type": "invalid_request_error",
             "param": None,
             "code": "unknown_url",

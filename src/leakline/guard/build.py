@@ -34,6 +34,7 @@ ROUTES = (
     ("/v1/completions", "completions", "/completions", "POST"),
     ("/v1/embeddings", "embeddings", "/embeddings", "POST"),
     ("/v1/models", "models", "/models", "GET"),
+    ("/v1/models/{model:path}", "model", "/models", "GET"),
 )
 
 
@@ -297,7 +298,7 @@ class NotServed:
 
     def __init__(self) -> None:
         self.methods = {path: method for path, _, _, method in ROUTES}
-        served = [f"{method} {path}" for path, _, _, method in ROUTES]
+        served = [f"{method} {path.replace(':path}', '}')}" for path, _, _, method in ROUTES]
         self.served = f"{', '.join(served[:-1])} and {served[-1]}"
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

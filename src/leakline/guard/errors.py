@@ -32,6 +32,8 @@ class GatewayError(LeaklineError):
         self.param = param
         self.reason: str | None = None
         """What only the operator's log gets (e.g. the OS error of an unreachable upstream)."""
+        self.headers: tuple[tuple[str, str], ...] = ()
+        """Response headers the error carries (an upstream's `retry-after`)."""
 
     def to_body(self) -> bytes:
         error = {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}

@@ -4,11 +4,13 @@ Two modes. "allow" (the default) passes only an allow-list; "deny" passes everyt
 deny-list of fnmatch patterns for headers known to leak internals (server software, model names,
 prompt or log echoes, timing that reveals which model ran). Either way hop-by-hop and framing
 headers are dropped (the gateway frames its own body) and `cache-control: no-store` plus the security
-headers are set on every response.
+headers are set on every response. An upstream's refusal (429, 503) passes its well-formed
+`retry-after` and `retry-after-ms` in either mode.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
@@ -67,6 +69,27 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 )
+
+
+RETRY_HEADERS: dict[str, re.Pattern[str]] = {
+    # delta-seconds or an HTTP-date (RFC 9110 10.2.3)
+    "retry-after": re.compile(r"\d{1,10}|[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT"),
+    # OpenAI's and vLLM's milliseconds (the openai clients read it before retry-after)
+    "retry-after-ms": re.compile(r"\d{1,12}(?:\.\d{1,6})?"),
+}
+"""Passed on an upstream's refusal whatever the header mode: a client's back-off depends on them, and
+only a number or a date passes (a value in any other shape could carry text)."""
+
+
+def retry_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The upstream's `retry-after` / `retry-after-ms`, if well-formed (names lowercased)."""
+    out: list[tuple[str, str]] = []
+    for raw_name, value in headers:
+        name = raw_name.lower()
+        pattern = RETRY_HEADERS.get(name)
+        if pattern is not None and pattern.fullmatch(value.strip()) and all(n != name for n, _ in out):
+            out.append((name, value.strip()))
+    return tuple(out)
 
 
 def _denied(name: str, patterns: Sequence[str]) -> bool:

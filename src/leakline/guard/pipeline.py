@@ -34,6 +34,7 @@ from leakline.guard.errors import (
     GatewayConfigError,
     GatewayError,
     MalformedJson,
+    ModelNotFound,
     PayloadTooLarge,
     ResidencyDenied,
     SanitizerFailed,
@@ -45,10 +46,20 @@ from leakline.guard.errors import (
     os_reason,
 )
 from leakline.guard.events import EventWorker, Exchange, Hit
-from leakline.guard.headers import filter_upstream_headers, response_headers
+from leakline.guard.fields import (
+    CALL_KEYS,
+    FUNCTION_KEYS,
+    PART_KEYS,
+    PART_TEXT,
+    drop_logprobs,
+    drop_unknown,
+    sanitize_message,
+)
+from leakline.guard.headers import filter_upstream_headers, response_headers, retry_headers
 from leakline.guard.metrics import GatewayMetrics
 from leakline.guard.policies import RoutePolicies, RoutePolicy, TextSanitizer, hits_of, redact_prompt, with_canary
 from leakline.guard.residency import Decision, decide, parse_networks, peer_is_trusted, visitor_country
+from leakline.guard.sanitize.jsontext import JsonQuoter, quote_tokens, sanitize_json
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
 from leakline.guard.surrogates import has_surrogate_escape, lone_surrogate_field, without_lone_surrogates
 from leakline.signals import Signal, SignalKind
@@ -73,7 +84,6 @@ UPSTREAM_ERROR_BODY_BYTES = 65536
 """How much of an upstream's error answer is read for its reason."""
 UPSTREAM_AUTH_STATUSES = frozenset({401, 403, 407})
 """Upstream answers that refuse the gateway itself (its api_key_env, a proxy's credentials): a 502."""
-STREAM_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
 
 
 def load_sanitizer(settings: Settings) -> TextSanitizer:
@@ -461,7 +471,8 @@ def _upstream_error(exc: BaseException, who: str) -> GatewayError:
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         error = UpstreamTimeout(f"{who} did not answer in time")
     elif isinstance(exc, aiohttp.ClientPayloadError):
-        error = UpstreamProtocolError(f"{who} sent a broken body")
+        # The connection broke before the body's end (chunked framing cut, reset): the upstream went away.
+        error = UpstreamUnavailable(f"{who} dropped the connection mid-answer")
     else:
         error = UpstreamUnavailable(f"{who} is unreachable")
     error.reason = os_reason(exc)
@@ -507,7 +518,7 @@ class Route:
             if req.client is not None:
                 self.gateway.record(req, status=error.status, error=error.code)
             if not state["started"]:
-                await send_error(send, error)
+                await send_error(send, error, headers=error.headers)
             else:
                 log.error("gateway error after the response started: %s", error.code)
         finally:
@@ -516,9 +527,10 @@ class Route:
     async def handle(self, scope: Scope, receive: Receive, send: Send, req: _Request) -> None:
         gw = self.gateway
         client = gw.authenticate(scope, req)
-        if self.kind == "models":
+        if self.kind in ("models", "model"):
             decision = gw.locate(scope, req, client, None)
-            await self.models(send, req, client, decision)
+            wanted = str(scope.get("path_params", {}).get("model", "")) if self.kind == "model" else None
+            await self.models(send, req, client, decision, wanted)
             return
         body = await gw.read_json(scope, receive, req)
         model = body.get("model")
@@ -624,6 +636,7 @@ class Route:
             error.code = "upstream_rejected"
         else:
             error = UpstreamUnavailable(message)
+        error.headers = retry_headers(upstream.headers.items())
         raise error
 
     async def read_upstream_json(self, upstream: aiohttp.ClientResponse, who: str) -> Any:
@@ -654,10 +667,11 @@ class Route:
             choices = data.get("choices")
             if not isinstance(choices, list):
                 raise UpstreamProtocolError(f"{who} sent a completion without `choices`")
+            json_mode = _json_mode(req.body)
             try:
                 for choice in choices:
                     if isinstance(choice, dict):
-                        self.sanitize_choice(sanitizer, choice, scan)
+                        self.sanitize_choice(sanitizer, choice, scan, json_mode)
             except GatewayError:
                 raise
             except Exception as exc:
@@ -687,7 +701,23 @@ class Route:
         scan.released_parts.append(out)
         return out
 
-    def sanitize_choice(self, sanitizer: TextSanitizer, choice: dict[str, Any], scan: _Scan) -> None:
+    def sanitize_json_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan, *, content: bool = False) -> str:
+        """Tool arguments (or JSON-mode content) that are JSON: sanitized as decoded, re-encoded if changed."""
+        parts = _Scan()
+        out = sanitize_json(text, lambda piece: self.sanitize_text(sanitizer, piece, parts))
+        if out is None:  # not JSON: judged as text; in JSON-mode content a token outside a string is quoted
+            out = self.sanitize_text(sanitizer, text, parts)
+            if content:
+                out = quote_tokens(out)
+        scan.upstream_parts.append(text)
+        scan.released_parts.append(out)
+        scan.scanned_bytes += parts.scanned_bytes
+        scan.hits.extend(parts.hits)
+        scan.blocked = scan.blocked or parts.blocked
+        return out
+
+    def sanitize_choice(self, sanitizer: TextSanitizer, choice: dict[str, Any], scan: _Scan, json_mode: bool) -> None:
+        drop_logprobs(choice)
         if self.kind == "completions":
             if isinstance(choice.get("text"), str):
                 choice["text"] = self.sanitize_text(sanitizer, choice["text"], scan)
@@ -695,13 +725,41 @@ class Route:
         message = choice.get("message")
         if not isinstance(message, dict):
             return
-        for name in STREAM_TEXT_FIELDS:
-            if isinstance(message.get(name), str):
-                message[name] = self.sanitize_text(sanitizer, message[name], scan)
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                function["arguments"] = self.sanitize_text(sanitizer, function["arguments"], scan)
+        sanitize_message(
+            message,
+            "message",
+            text=lambda name, value: (
+                self.sanitize_json_text(sanitizer, value, scan, content=True)
+                if json_mode and name == "content"
+                else self.sanitize_text(sanitizer, value, scan)
+            ),
+            part=lambda _name, part: self._sanitize_part(sanitizer, part, scan),
+            calls=lambda calls: [self._sanitize_call(sanitizer, c, scan) for c in calls if isinstance(c, dict)],
+            function=lambda function: self._sanitize_function(sanitizer, function, scan, "message.function_call"),
+        )
+
+    def _sanitize_part(self, sanitizer: TextSanitizer, part: Any, scan: _Scan) -> Any:
+        if not isinstance(part, dict):
+            return self.sanitize_text(sanitizer, part, scan) if isinstance(part, str) else part
+        drop_unknown(part, PART_KEYS, "message.content[]")
+        for name in PART_TEXT:
+            if isinstance(part.get(name), str):
+                part[name] = self.sanitize_text(sanitizer, part[name], scan)
+        return part
+
+    def _sanitize_call(self, sanitizer: TextSanitizer, call: dict[str, Any], scan: _Scan) -> dict[str, Any]:
+        drop_unknown(call, CALL_KEYS, "message.tool_calls[]")
+        function = call.get("function")
+        if isinstance(function, dict):
+            self._sanitize_function(sanitizer, function, scan, "message.tool_calls[].function")
+        return call
+
+    def _sanitize_function(self, sanitizer: TextSanitizer, function: dict[str, Any], scan: _Scan, where: str) -> None:
+        drop_unknown(function, FUNCTION_KEYS, where)
+        if isinstance(function.get("name"), str):
+            function["name"] = self.sanitize_text(sanitizer, function["name"], scan)
+        if isinstance(function.get("arguments"), str):
+            function["arguments"] = self.sanitize_json_text(sanitizer, function["arguments"], scan)
 
     def redact_prompt(self, req: _Request, sanitizer: TextSanitizer, body: dict[str, Any]) -> dict[str, Any]:
         """Prompts with personal data redacted (input side); a failing detector refuses the request."""
@@ -768,8 +826,15 @@ class Route:
                 await emit(out)
             if not done and not relay.scan.blocked:
                 for data in reader.finish():
-                    if data != DONE:
+                    if data == DONE:
+                        done = True
+                    else:
                         last.extend(relay.event(data, who))
+                unfinished = relay.unfinished()
+                # The body ended without [DONE]: a success only if every choice said it was finished.
+                if not done and not relay.scan.blocked and (unfinished or not relay.choices):
+                    what = f"choice {unfinished[0]} finished" if unfinished else "it sent any completion chunk"
+                    raise UpstreamProtocolError(f"{who} ended the stream before {what} (no [DONE])")
             tail = relay.close()
         except (MalformedStream, UpstreamProtocolError, TimeoutError, OSError, aiohttp.ClientError) as exc:
             error: GatewayError
@@ -803,7 +868,8 @@ class Route:
         self.gateway.record(req, status=200, scan=relay.scan)
         await emit(last, last=True)
 
-    async def models(self, send: Send, req: _Request, client: Client, decision: Decision) -> None:
+    async def models(self, send: Send, req: _Request, client: Client, decision: Decision, wanted: str | None) -> None:
+        """`GET /v1/models`, or `GET /v1/models/{wanted}` (one entry of the same filtered list, else 404)."""
         gw = self.gateway
         url = decision.upstream + "/models"
         who = upstream_name(decision.region)
@@ -827,7 +893,14 @@ class Route:
             and (not region_models or m.get("id") in region_models)
             and (not client.models or m.get("id") in client.models)
         ]
-        body = json.dumps(data, separators=(",", ":")).encode("utf-8")
+        answer: Any = data
+        if wanted is not None:
+            answer = next((m for m in data["data"] if m.get("id") == wanted), None)
+            if answer is None:
+                raise ModelNotFound(
+                    f"the model {wanted[:200]!r} does not exist or this key may not use it", param="model"
+                )
+        body = json.dumps(answer, separators=(",", ":")).encode("utf-8")
         headers = [*response_headers(passed, content_type=JSON_TYPE), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -852,15 +925,22 @@ def _error_message(raw: bytes) -> str | None:
 
 
 def _empty_choice(choice: dict[str, Any], kind: str) -> None:
+    """A refused choice: every text-bearing field emptied or removed (fail closed: only the role stays)."""
     choice["finish_reason"] = "content_filter"
+    drop_logprobs(choice)
     if kind == "completions":
         choice["text"] = ""
         return
     message = choice.get("message")
     if isinstance(message, dict):
-        message["content"] = ""
-        message.pop("tool_calls", None)
-        message.pop("reasoning_content", None)
+        message.clear()
+        message.update(role="assistant", content="")
+
+
+def _json_mode(body: Any) -> bool:
+    """Whether the request asked for JSON (`response_format` json_object or json_schema)."""
+    fmt = body.get("response_format") if isinstance(body, dict) else None
+    return isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
 
 
 async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], req: _Request) -> None:
@@ -873,8 +953,17 @@ async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], req: _Req
             return
 
 
+@dataclass
+class _HeldCall:
+    """A streamed tool call's (or legacy function call's) arguments, held until the call is complete."""
+
+    index: int
+    pieces: list[str] = field(default_factory=list)
+
+
 class _StreamRelay:
-    """Per-response streaming state: one hold-back sanitizer per choice and field."""
+    """Per-response streaming state: one hold-back sanitizer per choice and text field, and the arguments
+    of each choice's open tool call, held whole until the call is complete (they are judged as JSON)."""
 
     def __init__(self, route: Route, req: _Request, sanitizer: TextSanitizer) -> None:
         self.route = route
@@ -886,6 +975,14 @@ class _StreamRelay:
         self.finished: set[int] = set()
         self.template: dict[str, Any] = {}
         self.choices: set[int] = set()
+        self.json_mode = _json_mode(req.body)
+        self.quoters: dict[int, JsonQuoter] = {}
+        self.open_calls: dict[int, _HeldCall] = {}
+        """Per choice: the tool call whose arguments are arriving."""
+        self.call_ids: dict[tuple[int, str], int] = {}
+        self.call_count: dict[int, int] = {}
+        self.functions: dict[int, _HeldCall] = {}
+        """Per choice: a legacy `function_call`'s arguments."""
 
     def _stream_for(self, key: tuple[int, str]) -> Any:
         stream = self.streams.get(key)
@@ -902,7 +999,7 @@ class _StreamRelay:
         except Exception as exc:
             self.route.sanitizer_alert(self.req, exc)
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
-        return self._after(stream, out)
+        return self._after(key, stream, out)
 
     def _finish(self, key: tuple[int, str]) -> str:
         stream = self.streams.pop(key, None)
@@ -914,7 +1011,7 @@ class _StreamRelay:
             self.route.sanitizer_alert(self.req, exc)
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
         self._collect(stream)
-        return self._after(stream, out)
+        return self._after(key, stream, out)
 
     def _collect(self, stream: Any) -> None:
         seen = self.offsets.setdefault((id(stream), ""), 0)
@@ -924,13 +1021,26 @@ class _StreamRelay:
         self.scan.hits.extend(hits_of(hits[seen:]))
         self.offsets[(id(stream), "")] = len(hits)
 
-    def _after(self, stream: Any, out: str) -> str:
+    def _after(self, key: tuple[int, str], stream: Any, out: str) -> str:
         if stream.blocked:
             self._collect(stream)
             self.scan.blocked = True
             return ""
+        if self.json_mode and key[1] == "content" and out:
+            # A redaction outside a JSON string (a bare number) must stay JSON: quoted.
+            out = self.quoters.setdefault(key[0], JsonQuoter()).feed(out)
         self.scan.released_parts.append(out)
         return out
+
+    def _whole(self, text: str, *, arguments: bool = False) -> str:
+        """Text judged whole (a function name, a complete call's arguments), with fail-closed alerting."""
+        try:
+            if arguments:
+                return self.route.sanitize_json_text(self.sanitizer, text, self.scan)
+            return self.route.sanitize_text(self.sanitizer, text, self.scan)
+        except Exception as exc:
+            self.route.sanitizer_alert(self.req, exc)
+            raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
 
     def event(self, data: str, who: str) -> list[bytes]:
         try:
@@ -955,6 +1065,7 @@ class _StreamRelay:
                 raise UpstreamProtocolError(f"{who} sent a malformed choice")
             index = int(choice.get("index", 0))
             self.choices.add(index)
+            drop_logprobs(choice)
             self._choice(index, choice)
             if self.scan.blocked:
                 return self.blocked_tail()
@@ -977,16 +1088,80 @@ class _StreamRelay:
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             return
-        for name in STREAM_TEXT_FIELDS:
-            if isinstance(delta.get(name), str):
-                delta[name] = self._feed((index, name), delta[name])
-        for call in delta.get("tool_calls") or ():
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                function["arguments"] = self._feed((index, f"tool:{call.get('index', 0)}"), function["arguments"])
+        sanitize_message(
+            delta,
+            "delta",
+            text=lambda name, value: self._feed((index, name), value),
+            part=lambda name, part: self._part(index, name, part),
+            calls=lambda calls: self._calls(index, calls),
+            function=lambda function: self._function(index, function),
+        )
+
+    def _part(self, index: int, name: str, part: Any) -> Any:
+        if isinstance(part, str):
+            return self._feed((index, name), part)
+        if not isinstance(part, dict):
+            return part
+        drop_unknown(part, PART_KEYS, "delta.content[]")
+        for key in PART_TEXT:
+            if isinstance(part.get(key), str):
+                part[key] = self._feed((index, name), part[key])
+        return part
+
+    def _calls(self, index: int, calls: list[Any]) -> list[Any]:
+        """The tool-call deltas to send: arguments held, a completed call's arguments released first."""
+        out: list[Any] = []
+        for position, call in enumerate(calls):
+            if not isinstance(call, dict):
+                continue
+            drop_unknown(call, CALL_KEYS, "delta.tool_calls[]")
+            number = self._call_index(index, position, call)
+            call["index"] = number
+            held = self.open_calls.get(index)
+            if held is not None and held.index != number:
+                out.append(self._release_call(index))
+            held = self.open_calls.setdefault(index, _HeldCall(number))
+            function = call.get("function")
+            if isinstance(function, dict):
+                self._hold(function, held, "delta.tool_calls[].function")
+            out.append(call)
+        return out
+
+    def _call_index(self, index: int, position: int, call: dict[str, Any]) -> int:
+        """The call's `index`; without one (older Ollama: several whole calls in one delta), its `id`'s
+        slot, else its position in the list."""
+        number = call.get("index")
+        call_id = call.get("id")
+        if not isinstance(number, int) or isinstance(number, bool):
+            if isinstance(call_id, str) and (index, call_id) in self.call_ids:
+                number = self.call_ids[(index, call_id)]
+            elif isinstance(call_id, str):
+                number = self.call_count.get(index, 0)
+            else:
+                number = position
+        if isinstance(call_id, str):
+            self.call_ids.setdefault((index, call_id), number)
+        self.call_count[index] = max(self.call_count.get(index, 0), number + 1)
+        return number
+
+    def _hold(self, function: dict[str, Any], held: _HeldCall, where: str) -> None:
+        drop_unknown(function, FUNCTION_KEYS, where)
+        if isinstance(function.get("name"), str):
+            function["name"] = self._whole(function["name"])
+        if isinstance(function.get("arguments"), str):
+            held.pieces.append(function["arguments"])
+            function["arguments"] = ""
+
+    def _function(self, index: int, function: dict[str, Any]) -> None:
+        self._hold(function, self.functions.setdefault(index, _HeldCall(0)), "delta.function_call")
+
+    def _release_call(self, index: int) -> dict[str, Any]:
+        held = self.open_calls.pop(index)
+        return {"index": held.index, "function": {"arguments": self._whole("".join(held.pieces), arguments=True)}}
 
     def _flush_choice(self, index: int, choice: dict[str, Any]) -> None:
-        """Release what the hold-back buffers of this choice still hold, into this final chunk."""
+        """Release what this choice still holds (hold-back buffers, the open call's arguments) into this
+        final chunk."""
         self.finished.add(index)
         for key in sorted(k for k in self.streams if k[0] == index):
             tail = self._finish(key)
@@ -995,19 +1170,31 @@ class _StreamRelay:
             name = key[1]
             if self.route.kind == "completions":
                 choice["text"] = str(choice.get("text") or "") + tail
-            elif name.startswith("tool:"):
-                delta = choice.setdefault("delta", {})
-                calls = delta.setdefault("tool_calls", [])
-                calls.append({"index": int(name[5:]), "function": {"arguments": tail}})
             else:
                 delta = choice.setdefault("delta", {})
-                delta[name] = str(delta.get(name) or "") + tail
+                value = delta.get(name)
+                if isinstance(value, list):
+                    value.append({"type": "text", "text": tail})
+                else:
+                    delta[name] = str(value or "") + tail
+        if index in self.open_calls:
+            call = self._release_call(index)
+            choice.setdefault("delta", {}).setdefault("tool_calls", []).append(call)
+        held = self.functions.pop(index, None)
+        if held is not None:
+            arguments = self._whole("".join(held.pieces), arguments=True)
+            function = choice.setdefault("delta", {}).setdefault("function_call", {})
+            function["arguments"] = str(function.get("arguments") or "") + arguments
+
+    def unfinished(self) -> list[int]:
+        """The choices that never sent a `finish_reason` (all of them: none when no choice was seen)."""
+        return sorted(self.choices - self.finished)
 
     def close(self) -> list[bytes]:
-        """At the end of the upstream stream: flush choices that never sent a finish_reason, then [DONE]."""
+        """At `[DONE]`: flush choices that never sent a finish_reason, then [DONE]."""
         if self.scan.blocked:
             return []
-        open_choices = sorted({k[0] for k in self.streams})
+        open_choices = sorted({k[0] for k in self.streams} | set(self.open_calls) | set(self.functions))
         out: list[bytes] = []
         if open_choices:
             choices = []
@@ -1031,6 +1218,8 @@ class _StreamRelay:
         """The end of a refused stream: `finish_reason: content_filter` for every choice, then [DONE]."""
         self.scan.blocked = True
         self.streams.clear()
+        self.open_calls.clear()
+        self.functions.clear()
         choices = []
         for index in sorted(self.choices or {0}):
             choice: dict[str, Any] = {"index": index, "finish_reason": "content_filter"}

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeGuard
 
 from leakline.guard.auth import NO_KEY_POLICY, Client, KeyPolicy, Overrides
 from leakline.guard.events import Hit
+from leakline.guard.sanitize.jsontext import sanitize_json
 from leakline.guard.settings import POLICY_ROUTES, GatewaySettings
 
 EMBEDDINGS = "/v1/embeddings"
@@ -181,8 +182,8 @@ def redact_prompt(kind: str, sanitizer: TextSanitizer, body: Mapping[str, Any]) 
                 message = {**message, "content": parts}
             calls = message.get("tool_calls") if isinstance(message, dict) else None
             if isinstance(calls, list):
-                # Earlier assistant turns: the arguments the model chose (a customer's e-mail to look up).
-                # The redaction token holds no quote or backslash, so JSON arguments stay JSON.
+                # Earlier assistant turns: the arguments the model chose (a customer's e-mail to look up),
+                # judged as JSON when they are JSON (see `_clean_call`).
                 message = {**message, "tool_calls": [_clean_call(call, f"messages[{i}].tool_calls[{k}]", clean)
                                                      for k, call in enumerate(calls)]}  # fmt: skip
             messages.append(message)
@@ -201,7 +202,14 @@ def _clean_call(call: Any, where: str, clean: Callable[[str, str], str]) -> Any:
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
         return call
-    return {**call, "function": {**function, "arguments": clean(function["arguments"], f"{where}.function.arguments")}}
+    where = f"{where}.function.arguments"
+    arguments = function["arguments"]
+    # Decoded first: `\uff20` escapes are what the upstream's parser reads, and a redacted bare number
+    # must become a quoted string, not `[REDACTED:…]` outside one (invalid JSON).
+    cleaned = sanitize_json(arguments, lambda piece: clean(piece, where))
+    if cleaned is None:
+        cleaned = clean(arguments, where)
+    return {**call, "function": {**function, "arguments": cleaned}}
 
 
 def with_canary(kind: str, body: Mapping[str, Any], canary: str) -> dict[str, Any]:

@@ -1,0 +1,473 @@
+"""Every text-bearing field of an answer passes the sanitizer, and nothing else leaves: the reviewer's cases.
+
+A canned upstream on 127.0.0.1 sends, per prompt, the exact OpenAI payload a real server sends (vLLM's
+`reasoning`, Ollama's `thinking`, legacy `function_call`, `logprobs`, content as a list of parts, tool
+arguments with bare numbers or `\\uXXXX` escapes, streams without `[DONE]` or without tool-call `index`).
+The tests read what the client receives, byte for byte where it matters, and the audit record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from aiohttp import web
+
+from leakline.guard.upstream import ScriptedUpstream, UpstreamThread
+from tests.guard.conftest import Env
+from tests.guard.helpers import KEYS, audit_records, meta_of, serve, write_settings
+from tests.guard.test_gateway_http import DE, auth, sse_events
+
+CANARY = "lkc-7f3a9c1e5b2d48e6a0c4f8b1d3e5a7c9"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _completion(message: dict[str, Any], finish: str = "stop", **choice: Any) -> dict[str, Any]:
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "llama3.1:8b",
+        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish, **choice}],
+    }
+
+
+def _chunk(*choices: dict[str, Any], obj: str = "chat.completion.chunk") -> dict[str, Any]:
+    return {"id": "c", "object": obj, "created": 1, "model": "llama3.1:8b", "choices": list(choices)}
+
+
+def _delta(delta: dict[str, Any], finish: str | None = None, index: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"index": index, "delta": delta, "finish_reason": finish, **extra}
+
+
+def whole(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response(data, status=status, headers=headers)
+
+    return handler
+
+
+def sse(*events: dict[str, Any] | bytes, done: bool = True, abort: bool = False) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for event in events:
+            await response.write(event if isinstance(event, bytes) else f"data: {json.dumps(event)}\n\n".encode())
+        if abort:
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        if done:
+            await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+class Canned(ScriptedUpstream):
+    """Answers each prompt with the handler registered for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: dict[str, Handler] = {}
+
+    async def _answer(self, request: web.Request, kind: str) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        key = body["prompt"] if kind == "completions" else body["messages"][-1]["content"]
+        return await self.answers[key](request)
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    from leakline.web.app import create_app
+
+    tmp = tmp_path_factory.mktemp("fields")
+    upstream = UpstreamThread(Canned()).start()
+    settings = write_settings(tmp, upstream.upstream_url, upstream.upstream_url)
+    served = serve(create_app(settings))
+    yield Env(served, upstream, upstream, settings, tmp)
+    served.stop()
+    upstream.stop()
+
+
+def answers(env: Env) -> dict[str, Handler]:
+    canned = env.eu.upstream
+    assert isinstance(canned, Canned)
+    return canned.answers
+
+
+def post(
+    env: Env, prompt: str, *, stream: bool = False, route: str = "chat/completions", **extra: Any
+) -> httpx.Response:
+    body: dict[str, Any] = {"model": "llama3.1:8b", "stream": stream, **extra}
+    if route == "completions":
+        body["prompt"] = prompt
+    else:
+        body["messages"] = [{"role": "user", "content": prompt}]
+    return httpx.post(f"{env.url}/v1/{route}", json=body, headers={**auth(), **DE}, timeout=20)
+
+
+def last_exchange(env: Env) -> dict[str, Any]:
+    env.drain()
+    records = audit_records(env.tmp / "audit-eu", env.tmp / "audit.key")
+    return meta_of([r for r in records if meta_of(r).get("kind") == "gateway.exchange"][-1])
+
+
+def choices(events: list[Any]) -> list[dict[str, Any]]:
+    return [c for e in events if e != "[DONE]" for c in e["choices"]]
+
+
+# -- 1. logprobs --
+
+LOGPROBS = {
+    "content": [
+        {
+            "token": "gina@example.com",
+            "logprob": -0.1,
+            "bytes": list(b"gina@example.com"),
+            "top_logprobs": [{"token": "gina@example.com", "logprob": -0.1, "bytes": None}],
+        }
+    ]
+}
+
+
+def test_logprobs_are_dropped_from_a_whole_chat_answer(gw: Env) -> None:
+    answers(gw)["lp"] = whole(_completion({"content": "mail gina@example.com"}, logprobs=LOGPROBS))
+    response = post(gw, "lp", logprobs=True, top_logprobs=1)
+    assert response.status_code == 200
+    assert response.json()["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "mail [REDACTED:EMAIL]"},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ]
+    assert "gina" not in response.text
+
+
+def test_logprobs_are_dropped_from_every_streamed_chunk_and_a_block_leaves_no_canary(gw: Env) -> None:
+    parts = ["ref Zq", CANARY[:10], CANARY[10:] + " end"]
+    answers(gw)["lps"] = sse(
+        *(
+            _chunk(_delta({"content": p}, logprobs={"content": [{"token": p, "logprob": -0.1, "bytes": None,
+                                                                 "top_logprobs": [{"token": CANARY, "logprob": -1}]}]}))
+            for p in parts
+        ),
+        _chunk(_delta({}, "stop")),
+    )  # fmt: skip
+    response = post(gw, "lps", stream=True, logprobs=True)
+    assert CANARY[:10] not in response.text and "lkc-" not in response.text
+    got = choices(sse_events(response.text))
+    assert all(c.get("logprobs") is None for c in got)
+    assert got[-1] == {"index": 0, "finish_reason": "content_filter", "delta": {}}
+
+
+def test_logprobs_are_dropped_from_completions_whole_and_streamed(gw: Env) -> None:
+    lp = {"tokens": ["call", " olga@example.com"], "token_logprobs": [-0.1, -0.2],
+          "top_logprobs": [{"call": -0.1}, {" olga@example.com": -0.2}], "text_offset": [0, 4]}  # fmt: skip
+    answers(gw)["c-lp"] = whole(
+        {"id": "c", "object": "text_completion", "created": 1, "model": "m",
+         "choices": [{"index": 0, "text": "call olga@example.com", "logprobs": lp, "finish_reason": "stop"}]}
+    )  # fmt: skip
+    response = post(gw, "c-lp", route="completions", logprobs=1)
+    assert response.json()["choices"] == [
+        {"index": 0, "text": "call [REDACTED:EMAIL]", "logprobs": None, "finish_reason": "stop"}
+    ]
+    answers(gw)["c-lps"] = sse(
+        *(_chunk({"index": 0, "text": p, "logprobs": {"tokens": [p]}, "finish_reason": None}, obj="text_completion")
+          for p in ["call ol", "ga@exa", "mple.com"]),
+        _chunk({"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}, obj="text_completion"),
+    )  # fmt: skip
+    streamed = post(gw, "c-lps", route="completions", stream=True, logprobs=1)
+    assert "olga" not in streamed.text and "ga@exa" not in streamed.text
+    got = choices(sse_events(streamed.text))
+    assert all(c["logprobs"] is None for c in got)
+    assert "".join(c["text"] for c in got) == "call [REDACTED:EMAIL]"
+
+
+# -- 2. every text-bearing field; unknown ones dropped --
+
+
+def test_reasoning_thinking_refusal_and_content_parts_are_sanitized_and_unknown_text_keys_dropped(gw: Env) -> None:
+    message = {
+        "content": [{"type": "text", "text": "mail rita@example.com"}],
+        "reasoning": "user is dave@example.com",
+        "thinking": "card 4111 1111 1111 1111",
+        "reasoning_content": "and ann@example.com",
+        "refusal": "I won't mail erin@example.com",
+        "x_debug": {"prompt": "zoe@example.com"},
+        "x_cached": True,
+        "x_score": [1, 2],
+    }
+    answers(gw)["fields"] = whole(_completion(message))
+    response = post(gw, "fields")
+    assert response.json()["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "mail [REDACTED:EMAIL]"}],
+        "reasoning": "user is [REDACTED:EMAIL]",
+        "thinking": "card [REDACTED:PAYMENT_CARD]",
+        "reasoning_content": "and [REDACTED:EMAIL]",
+        "refusal": "I won't mail [REDACTED:EMAIL]",
+        "x_cached": True,
+        "x_score": [1, 2],
+    }
+    assert "zoe" not in response.text
+
+
+@pytest.mark.parametrize("field", ["reasoning", "thinking"])
+def test_streamed_reasoning_and_thinking_are_sanitized(gw: Env, field: str) -> None:
+    answers(gw)[f"s-{field}"] = sse(
+        *(_chunk(_delta({field: p})) for p in ["user is da", "ve@examp", "le.com, card 4111 1111 ", "1111 1111"]),
+        _chunk(_delta({"content": "done", "x_trace": "tom@example.com"})),
+        _chunk(_delta({}, "stop")),
+    )
+    response = post(gw, f"s-{field}", stream=True)
+    got = choices(sse_events(response.text))
+    assert "".join(c["delta"].get(field) or "" for c in got) == "user is [REDACTED:EMAIL], card [REDACTED:PAYMENT_CARD]"
+    assert "".join(c["delta"].get("content") or "" for c in got) == "done"
+    assert "tom@" not in response.text and "x_trace" not in response.text
+
+
+def test_a_block_empties_every_text_field_of_every_choice(gw: Env) -> None:
+    message = {
+        "content": f"the ref is {CANARY}",
+        "refusal": "fine, mail quinn@example.com",
+        "reasoning": f"ref {CANARY}",
+        "function_call": {"name": "send", "arguments": '{"to": "quinn@example.com"}'},
+    }
+    answers(gw)["blockmix"] = whole(
+        _completion(
+            message, logprobs={"content": [{"token": CANARY, "logprob": -0.1, "bytes": None, "top_logprobs": []}]}
+        )
+    )
+    response = post(gw, "blockmix")
+    assert response.json()["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": ""},
+            "finish_reason": "content_filter",
+            "logprobs": None,
+        }
+    ]
+    assert last_exchange(gw)["blocked"] is True
+
+
+# -- 3/4. tool and function arguments as JSON --
+
+
+def test_whole_tool_arguments_are_sanitized_as_decoded_json_and_stay_json(gw: Env) -> None:
+    fw = "\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11"
+    arguments = json.dumps({"card": fw, "email": "ann\uff20example.com", "n": 4111111111111111, "amount": 12.50})
+    assert "\\uff20" in arguments  # what the app's json.loads decodes
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "pay", "arguments": arguments}}]
+    answers(gw)["tools"] = whole(_completion({"content": None, "tool_calls": calls}, "tool_calls"))
+    response = post(gw, "tools")
+    got = response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert got == (
+        '{"card":"[REDACTED:PAYMENT_CARD]","email":"[REDACTED:EMAIL]","n":"[REDACTED:PAYMENT_CARD]","amount":12.5}'
+    )
+    assert json.loads(got)["amount"] == 12.5
+
+
+def test_arguments_that_are_not_json_keep_text_sanitization(gw: Env) -> None:
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "pay", "arguments": "to bob@example.com {"}}]
+    answers(gw)["tools-text"] = whole(_completion({"content": None, "tool_calls": calls}, "tool_calls"))
+    got = post(gw, "tools-text").json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert got == "to [REDACTED:EMAIL] {"
+
+
+def test_legacy_function_call_is_sanitized_whole_and_streamed(gw: Env) -> None:
+    arguments = json.dumps({"to": "frank@example.com"})
+    answers(gw)["fcall"] = whole(
+        _completion({"content": None, "function_call": {"name": "send", "arguments": arguments}}, "function_call")
+    )
+    assert post(gw, "fcall").json()["choices"][0]["message"]["function_call"] == {
+        "name": "send",
+        "arguments": '{"to":"[REDACTED:EMAIL]"}',
+    }
+    answers(gw)["s-fcall"] = sse(
+        _chunk(_delta({"role": "assistant", "function_call": {"name": "send", "arguments": arguments[:9]}})),
+        _chunk(_delta({"function_call": {"arguments": arguments[9:]}})),
+        _chunk(_delta({}, "function_call")),
+    )
+    response = post(gw, "s-fcall", stream=True)
+    assert "frank" not in response.text
+    got = choices(sse_events(response.text))
+    calls = [c["delta"]["function_call"] for c in got if "function_call" in c["delta"]]
+    assert "".join(c.get("arguments", "") for c in calls) == '{"to":"[REDACTED:EMAIL]"}'
+    assert [c.get("name") for c in calls if c.get("name")] == ["send"]
+
+
+def test_streamed_tool_arguments_are_held_until_the_call_is_complete(gw: Env) -> None:
+    a0 = json.dumps({"to": "frank@example.com"})
+    a1 = json.dumps({"card": 4111111111111111})
+    answers(gw)["s-tools"] = sse(
+        _chunk(_delta({"role": "assistant", "tool_calls": [
+            {"index": 0, "id": "c0", "type": "function", "function": {"name": "a", "arguments": a0[:9]}}]})),
+        _chunk(_delta({"tool_calls": [{"index": 0, "function": {"arguments": a0[9:]}}]})),
+        _chunk(_delta({"tool_calls": [
+            {"index": 1, "id": "c1", "type": "function", "function": {"name": "b", "arguments": a1[:12]}}]})),
+        _chunk(_delta({"tool_calls": [{"index": 1, "function": {"arguments": a1[12:]}}]})),
+        _chunk(_delta({}, "tool_calls")),
+    )  # fmt: skip
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEYS["storefront"], default_headers=DE, max_retries=0)
+    with client.chat.completions.stream(model="llama3.1:8b", messages=[{"role": "user", "content": "s-tools"}]) as s:
+        for _ in s:
+            pass
+        final = s.get_final_completion()
+    calls = final.choices[0].message.tool_calls or []
+    assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [  # type: ignore[union-attr]
+        ("c0", "a", '{"to":"[REDACTED:EMAIL]"}'),
+        ("c1", "b", '{"card":"[REDACTED:PAYMENT_CARD]"}'),
+    ]
+
+
+def test_streamed_tool_calls_without_index_keep_their_position(gw: Env) -> None:
+    a0 = json.dumps({"to": "x"})
+    a1 = json.dumps({"card": "4111 1111 1111 1111"})
+    answers(gw)["noindex"] = sse(
+        _chunk(_delta({"role": "assistant", "tool_calls": [
+            {"id": "c0", "type": "function", "function": {"name": "a", "arguments": a0}},
+            {"id": "c1", "type": "function", "function": {"name": "b", "arguments": a1}}]})),
+        _chunk(_delta({}, "tool_calls")),
+    )  # fmt: skip
+    response = post(gw, "noindex", stream=True)
+    calls: dict[int, dict[str, str]] = {}
+    for c in choices(sse_events(response.text)):
+        for call in c["delta"].get("tool_calls") or ():
+            slot = calls.setdefault(call["index"], {"id": "", "args": ""})
+            slot["id"] += call.get("id") or ""
+            slot["args"] += call.get("function", {}).get("arguments") or ""
+    assert calls == {
+        0: {"id": "c0", "args": '{"to": "x"}'},
+        1: {"id": "c1", "args": '{"card":"[REDACTED:PAYMENT_CARD]"}'},
+    }
+
+
+def test_json_mode_content_keeps_a_redacted_bare_number_valid_json(gw: Env) -> None:
+    content = '{"card": 4111111111111111, "note": "ok"}'
+    answers(gw)["jm"] = whole(_completion({"content": content}))
+    got = post(gw, "jm", response_format={"type": "json_object"}).json()["choices"][0]["message"]["content"]
+    assert json.loads(got) == {"card": "[REDACTED:PAYMENT_CARD]", "note": "ok"}
+    answers(gw)["s-jm"] = sse(
+        *(_chunk(_delta({"content": p})) for p in ['{"card": 41111', "11111111111", ', "mail": "a@b.example.com"}']),
+        _chunk(_delta({}, "stop")),
+    )
+    response = post(gw, "s-jm", stream=True, response_format={"type": "json_object"})
+    text = "".join(c["delta"].get("content") or "" for c in choices(sse_events(response.text)))
+    assert text == '{"card": "[REDACTED:PAYMENT_CARD]", "mail": "[REDACTED:EMAIL]"}'
+
+
+def test_prompt_redaction_keeps_tool_arguments_json(tmp_path: Path) -> None:
+    from leakline.guard.pipeline import load_sanitizer
+    from leakline.guard.policies import redact_prompt
+
+    settings = write_settings(tmp_path, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
+    prompts = load_sanitizer(settings).policy.for_prompts()  # type: ignore[attr-defined]
+    from leakline.guard.sanitize import Sanitizer
+
+    arguments = json.dumps({"card": 4111111111111111, "mail": "ann\uff20example.com"})
+    body = {"messages": [{"role": "assistant", "tool_calls": [
+        {"id": "c", "type": "function", "function": {"name": "pay", "arguments": arguments}}]}]}  # fmt: skip
+    out, hits = redact_prompt("chat", Sanitizer(prompts), body)
+    assert out["messages"][0]["tool_calls"][0]["function"]["arguments"] == (
+        '{"card":"[REDACTED:PAYMENT_CARD]","mail":"[REDACTED:EMAIL]"}'
+    )
+    assert [(h.detector, h.where) for h in hits] == [
+        ("payment_card", "messages[0].tool_calls[0].function.arguments"),
+        ("email", "messages[0].tool_calls[0].function.arguments"),
+    ]
+
+
+# -- 5. a stream that ends without [DONE] --
+
+
+def test_a_stream_ending_without_done_before_its_finish_is_an_upstream_error(gw: Env) -> None:
+    answers(gw)["nodone"] = sse(*(_chunk(_delta({"content": p})) for p in ["hi th", "ere ", "friend"]), done=False)
+    response = post(gw, "nodone", stream=True)
+    events = sse_events(response.text)
+    assert events[-1] == {
+        "error": {
+            "message": "the upstream of region 'eu' ended the stream before choice 0 finished (no [DONE])",
+            "type": "upstream_error",
+            "param": None,
+            "code": "upstream_protocol_error",
+        }
+    }
+    assert "[DONE]" not in events
+    meta = last_exchange(gw)
+    assert (meta["status"], meta["error"]) == (502, "upstream_protocol_error")
+
+
+def test_a_finished_stream_without_done_is_tolerated(gw: Env) -> None:
+    answers(gw)["nodone-ok"] = sse(_chunk(_delta({"content": "hi"})), _chunk(_delta({}, "stop")), done=False)
+    events = sse_events(post(gw, "nodone-ok", stream=True).text)
+    assert events[-1] == "[DONE]"
+    assert choices(events)[-1]["finish_reason"] == "stop"
+
+
+def test_an_event_stream_of_raw_json_lines_is_an_upstream_error(gw: Env) -> None:
+    line = json.dumps(_completion({"content": "hello vic@example.com"})).encode() + b"\n"
+    answers(gw)["rawjson"] = sse(line, done=False)
+    response = post(gw, "rawjson", stream=True)
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_protocol_error"
+    assert "vic" not in response.text
+
+
+def test_a_connection_dropped_mid_stream_is_upstream_unavailable(gw: Env) -> None:
+    answers(gw)["abort"] = sse(*(_chunk(_delta({"content": p})) for p in ["hi pa", "ul@exam", "ple.com "]), abort=True)
+    response = post(gw, "abort", stream=True)
+    events = sse_events(response.text)
+    assert events[-1]["error"]["code"] == "upstream_unavailable"
+    assert "paul" not in response.text and "ul@exam" not in response.text
+    meta = last_exchange(gw)
+    assert (meta["status"], meta["error"]) == (502, "upstream_unavailable")
+    samples = {
+        tuple(sorted(s.labels.items())): s.value
+        for metric in gw.gateway.metrics.upstream_errors.collect()
+        for s in metric.samples
+        if s.name.endswith("_total")
+    }
+    assert samples[(("code", "upstream_unavailable"), ("region", "eu"))] >= 1
+
+
+# -- 6. streamed tool calls without index: see above; 7. retry-after --
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, "upstream_rejected"), (503, "upstream_unavailable")])
+def test_retry_after_of_an_upstream_refusal_reaches_the_client(gw: Env, status: int, code: str) -> None:
+    answers(gw)[f"err{status}"] = whole(
+        {"error": {"message": "slow down", "type": "x"}},
+        status=status,
+        headers={"retry-after": "7", "retry-after-ms": "7000", "x-ollama-model": "q4"},
+    )
+    response = post(gw, f"err{status}")
+    assert response.json()["error"]["code"] == code
+    assert (response.headers.get("retry-after"), response.headers.get("retry-after-ms")) == ("7", "7000")
+    assert "x-ollama-model" not in response.headers
+
+
+# -- 9. GET /v1/models/{id} --
+
+
+def test_a_model_is_retrieved_from_the_filtered_list(gw: Env) -> None:
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEYS["eu-only"], default_headers=DE, max_retries=0)
+    model = client.models.retrieve("llama3.1:8b")
+    assert (model.id, model.object) == ("llama3.1:8b", "model")
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.models.retrieve("mistral:7b")  # the upstream has it; the key may not use it
+    assert missing.value.body == {
+        "message": "the model 'mistral:7b' does not exist or this key may not use it",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
