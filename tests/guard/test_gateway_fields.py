@@ -18,6 +18,7 @@ import openai
 import pytest
 from aiohttp import web
 
+from leakline.guard.fields import DROPPED
 from leakline.guard.upstream import ScriptedUpstream, UpstreamThread
 from tests.guard.conftest import Env
 from tests.guard.helpers import KEYS, audit_records, meta_of, serve, write_settings
@@ -208,7 +209,10 @@ def test_reasoning_thinking_refusal_and_content_parts_are_sanitized_and_unknown_
         "x_score": [1, 2],
     }
     answers(gw)["fields"] = whole(_completion(message))
+    before = DROPPED["message.x_debug"]
     response = post(gw, "fields")
+    assert DROPPED["message.x_debug"] == before + 1
+    assert "message.x_cached" not in DROPPED and "message.x_score" not in DROPPED
     assert response.json()["choices"][0]["message"] == {
         "role": "assistant",
         "content": [{"type": "text", "text": "mail [REDACTED:EMAIL]"}],
