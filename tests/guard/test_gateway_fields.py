@@ -282,10 +282,14 @@ def test_whole_tool_arguments_are_sanitized_as_decoded_json_and_stay_json(gw: En
 
 
 def test_arguments_that_are_not_json_keep_text_sanitization(gw: Env) -> None:
-    calls = [{"id": "call_1", "type": "function", "function": {"name": "pay", "arguments": "to bob@example.com {"}}]
+    calls = [
+        {"id": "call_1", "type": "function", "function": {"name": "pay", "arguments": "to bob@example.com {"}},
+        # Ollama's native shape: arguments as an object, which the gateway does not read: dropped.
+        {"id": "call_2", "type": "function", "function": {"name": "mail", "arguments": {"to": "bob@example.com"}}},
+    ]
     answers(gw)["tools-text"] = whole(_completion({"content": None, "tool_calls": calls}, "tool_calls"))
-    got = post(gw, "tools-text").json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
-    assert got == "to [REDACTED:EMAIL] {"
+    got = post(gw, "tools-text").json()["choices"][0]["message"]["tool_calls"]
+    assert [c["function"] for c in got] == [{"name": "pay", "arguments": "to [REDACTED:EMAIL] {"}, {"name": "mail"}]
 
 
 def test_legacy_function_call_is_sanitized_whole_and_streamed(gw: Env) -> None:
@@ -368,6 +372,14 @@ def test_json_mode_content_keeps_a_redacted_bare_number_valid_json(gw: Env) -> N
     response = post(gw, "s-jm", stream=True, response_format={"type": "json_object"})
     text = "".join(c["delta"].get("content") or "" for c in choices(sse_events(response.text)))
     assert text == '{"card": "[REDACTED:PAYMENT_CARD]", "mail": "[REDACTED:EMAIL]"}'
+
+
+def test_a_whole_answer_that_is_json_is_judged_with_its_escapes_decoded(gw: Env) -> None:
+    answers(gw)["mailesc"] = whole(_completion({"content": '{"email": "ann\\u0040example.com", "n": 1}'}))
+    got = post(gw, "mailesc").json()["choices"][0]["message"]["content"]
+    assert got == '{"email":"[REDACTED:EMAIL]","n":1}'
+    answers(gw)["plain-brace"] = whole(_completion({"content": "{ not json: bob@example.com"}))
+    assert post(gw, "plain-brace").json()["choices"][0]["message"]["content"] == "{ not json: [REDACTED:EMAIL]"
 
 
 def test_prompt_redaction_keeps_tool_arguments_json(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ Servers add their own text fields to a message or a delta (vLLM's `reasoning`, O
 DeepSeek's `reasoning_content`, audio transcripts, citations); a field the gateway does not know is a
 field the sanitizer never read. So a message or delta keeps only the keys listed here, each known text
 field is sanitized by the pipeline, and an unknown key whose value holds any string is dropped (logged
-by key name only, once per name and process, and counted in `DROPPED`); unknown keys that hold no text
-(flags, numbers, null) pass. `logprobs` is always set to null: its tokens, bytes and top alternatives
+by key name only, once per name and process, and counted in `DROPPED`), as is a known string key in
+another shape (tool `arguments` as an object); unknown keys that hold no text (flags, numbers, null)
+pass. `logprobs` is always set to null: its tokens, bytes and top alternatives
 repeat the answer token by token and offer text the model did not choose, which no redaction of the
 content can follow (docs/gateway.md, What the gateway removes).
 """
@@ -26,6 +27,8 @@ CALL_KEYS = frozenset({"index", "id", "type", "function"})
 FUNCTION_KEYS = frozenset({"name", "arguments"})
 PART_KEYS = frozenset({"type", "text", "refusal"})
 PART_TEXT = ("text", "refusal")
+STRING_KEYS = frozenset({"role", "id", "type", "name", "arguments", "text", "refusal"})
+"""Known keys whose value must be a string to pass (it is sanitized, or it is a short protocol word)."""
 
 DROPPED: Counter[str] = Counter()
 """Unknown keys dropped from answers in this process, by name (`where.key`), for operators and tests."""
@@ -42,14 +45,22 @@ def holds_text(value: Any) -> bool:
     return False
 
 
+def _unread(key: str, value: Any, allowed: frozenset[str]) -> bool:
+    if key not in allowed:
+        return holds_text(value)
+    # A known string key in another shape (`arguments` as an object, a list as `role`) is not read either.
+    return key in STRING_KEYS and not isinstance(value, str) and holds_text(value)
+
+
 def drop_unknown(obj: MutableMapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    """Remove from `obj` the keys outside `allowed` whose value holds text."""
-    unknown = [k for k in obj if k not in allowed and holds_text(obj[k])]
-    for key in unknown:
+    """Remove from `obj` the keys outside `allowed` whose value holds text, and the known string keys
+    whose value holds text but is not a string."""
+    unread = [k for k, v in obj.items() if _unread(k, v, allowed)]
+    for key in unread:
         del obj[key]
         name = f"{where}.{key}"[:80]
         if name not in DROPPED:
-            log.warning("dropped the unknown field %s of an upstream answer (it holds text)", name)
+            log.warning("dropped the field %s of an upstream answer (it holds text the gateway does not read)", name)
         DROPPED[name] += 1
 
 

@@ -728,9 +728,11 @@ class Route:
         sanitize_message(
             message,
             "message",
+            # A whole answer that is a JSON document is judged as the app's parser reads it (`\u0040`
+            # escapes decoded), asked for (JSON mode) or not; a token outside a string is quoted in JSON mode.
             text=lambda name, value: (
-                self.sanitize_json_text(sanitizer, value, scan, content=True)
-                if json_mode and name == "content"
+                self.sanitize_json_text(sanitizer, value, scan, content=json_mode)
+                if name == "content" and (json_mode or value.lstrip()[:1] in ("{", "["))
                 else self.sanitize_text(sanitizer, value, scan)
             ),
             part=lambda _name, part: self._sanitize_part(sanitizer, part, scan),
