@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from leakline.audit import format as fmt
 from leakline.audit.cli import app
 from leakline.audit.errors import AuditUsageError, KeyMismatch, RecordModified
+from leakline.audit.keys import kek_id
 from leakline.audit.proof import check_proof
 from tests.audit.helpers import record_spans
 
@@ -131,6 +133,10 @@ def test_rotate_key_keeps_old_records_readable(populated: tuple[Path, Path], tmp
     new = tmp_path / "new.key"
     invoke("keygen", str(new))
     result = invoke("rotate-key", str(log), "--key", str(key), "--new-key", str(new))
+    old_id, new_id = (kek_id(base64.b64decode(json.loads(path.read_text())["kek"])) for path in (key, new))
+    assert result.output.splitlines()[0] == (  # type: ignore[attr-defined]
+        f"new data key from epoch 3; all data keys wrapped under key-encryption key {new_id} (was {old_id})"
+    )
     assert "signing key rotated at record" in result.output  # type: ignore[attr-defined]
     shown = invoke("show", str(log), "--key", str(new), "--kind", "incident.dpo_called")
     assert "called the DPO at 10:02" in shown.output  # type: ignore[attr-defined]

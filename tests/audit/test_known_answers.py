@@ -6,7 +6,9 @@ docs/audit-format.md, keep a reader for version 1, and only then update the expe
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leakline.audit import format as fmt
-from leakline.audit.keys import epoch_key, kek_id, key_check_value
+from leakline.audit.keys import DataKeys, epoch_key, kek_id, key_check_value
 from leakline.audit.log import AuditLog, read_data_key
 from leakline.audit.verify import parse_header, verify_log
 from tests.audit.helpers import fixed_keys, make_deterministic, quiet_policy, record_spans
@@ -62,9 +64,63 @@ def test_writer_output_is_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert hashlib.sha256(log).hexdigest() == LOG_SHA256
     assert checkpoints.hex() == CHECKPOINT_HEX
     data_key = read_data_key(directory, header, fixed_keys())
-    assert data_key == DATA_KEY
+    assert data_key == DataKeys.single(DATA_KEY)
+    assert json.loads((directory / fmt.DATAKEY_FILENAME).read_bytes())["version"] == 1  # as created: one key
     report = verify_log(directory, data_key=data_key)
     assert (report.records, report.decrypted, report.region, report.root) == (3, 3, "eu", ROOT_HEX)
+
+
+DATA_KEY_2 = bytes(range(0xE0, 0x100))
+WRAP_NONCE = bytes([0x5A]) * fmt.NONCE_SIZE
+
+
+def test_a_rotated_data_key_file_is_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """datakey.json version 2: every data key with its first epoch, wrapped under the new KEK."""
+    from types import SimpleNamespace
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from leakline.audit import keys as keys_module
+    from leakline.audit import log as log_module
+    from leakline.audit.rotate import rotate_keys
+    from tests.audit.helpers import OTHER_KEY_MATERIAL, other_keys
+
+    directory = tmp_path / "log"
+    write_kat_log(directory, monkeypatch)
+    monkeypatch.setattr(log_module, "new_data_key", lambda: DATA_KEY_2)
+    monkeypatch.setattr(keys_module, "secrets", SimpleNamespace(token_bytes=lambda n: WRAP_NONCE[:n]))
+    result = rotate_keys(directory, fixed_keys(), other_keys())
+    assert result.new_data_key_from_epoch == 1
+    raw = (directory / fmt.DATAKEY_FILENAME).read_bytes()
+    assert raw.decode("utf-8") == ROTATED_DATAKEY_JSON
+    # The documented construction, recomputed here without leakline's code.
+    other_kek = bytes(range(64, 96))
+    assert base64.b64encode(other_kek).decode() == OTHER_KEY_MATERIAL["kek"]
+    document = json.loads(raw)
+    for entry, (first, data_key) in zip(document["data_keys"], [(0, DATA_KEY), (1, DATA_KEY_2)], strict=True):
+        assert entry["first_epoch"] == first
+        blob = base64.b64decode(entry["wrapped"])
+        ad = b"leakline-audit v1 data key\x00" + LOG_ID + document["kek_id"].encode() + first.to_bytes(4, "big")
+        assert AESGCM(other_kek).decrypt(blob[:12], blob[12:], ad) == data_key
+    assert epoch_key(DATA_KEY_2, LOG_ID, 1).hex() == ROTATED_EPOCH1_KEY
+    log = (directory / fmt.LOG_FILENAME).read_bytes()
+    assert hashlib.sha256(log).hexdigest() == ROTATED_LOG_SHA256
+    data_keys = read_data_key(directory, parse_header(log), other_keys())
+    assert data_keys == DataKeys(((0, DATA_KEY), (1, DATA_KEY_2)))
+    seen: list[tuple[int, object]] = []
+    report = verify_log(directory, data_key=data_keys, on_record=lambda r: seen.append((r.epoch, r.meta.get("kind"))))
+    assert report.decrypted == report.records == 6
+    # EPOCH, the two events, then the rotation's EPOCH, its event and the signing hand-over (KEY_ROTATION).
+    assert seen == [(0, None), (0, "incident.dpo_called"), (0, "gateway.exchange"), (1, None),
+                    (1, "audit.key_rotated"), (1, None)]
+
+
+def test_a_version_1_data_key_file_is_still_read() -> None:
+    """Logs created before data key rotation existed (and any log never rotated) keep their version 1 file."""
+    from leakline.audit.keys import decode_data_keys
+
+    keys = decode_data_keys(V1_DATAKEY_JSON.encode(), LOG_ID, fixed_keys().unwrapper, source="v1.json")
+    assert keys == DataKeys.single(DATA_KEY)
 
 
 
@@ -120,3 +176,32 @@ CHECKPOINT_HEX = (
     "0ba8b2ff39bfdb486c243c05"
 )
 ROOT_HEX = "0507551ef1dd2345d5fb9d809a13b4e5a177449038e841f34f0a6a11e6fbee53"
+ROTATED_DATAKEY_JSON = """\
+{
+  "format": "leakline-audit-datakey",
+  "version": 2,
+  "log_id": "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf",
+  "kek_id": "b82619d48f101e5f",
+  "data_keys": [
+    {
+      "first_epoch": 0,
+      "wrapped": "WlpaWlpaWlpaWlpaZVCJzBJ/casm1ws2RiLabv54O44U5/XNxgYO1hNvOzRzsxFSqD8tYdi+I7d7cnsa"
+    },
+    {
+      "first_epoch": 1,
+      "wrapped": "WlpaWlpaWlpaWlpaRXCp7DJfUYsG9ysWZgL6Tt5YG640x9Xt5iYu9jNPGxQ/6R66U4LZfpo3FWf4wCWG"
+    }
+  ]
+}
+"""
+ROTATED_EPOCH1_KEY = "c21d1846e1dd96ad1b7fc583dd388317ec9aae4cd8dc5660038bd7c9f48f95cc"
+ROTATED_LOG_SHA256 = "03f9a607b895821e8adbf125eb0ce352ec6aab284c0847e2f23283a2dd27fb25"
+V1_DATAKEY_JSON = """\
+{
+  "format": "leakline-audit-datakey",
+  "version": 1,
+  "log_id": "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf",
+  "kek_id": "6291f847fc871e8b",
+  "wrapped": "WlpaWlpaWlpaWlpaR/EmnXb9hZfGsEW8T1tdz6xPMnZz8RBzap4ixRmNdfiQ902og/phxKUFew1WWNOU"
+}
+"""

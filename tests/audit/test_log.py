@@ -253,16 +253,107 @@ def test_rotation_rewraps_and_hands_over_signing(tmp_path: Path) -> None:
     report = verify_log(directory)
     assert len(report.signing_keys) == 2
     assert report.last_checkpoint is not None and report.last_checkpoint.signer == report.signing_keys[1]
-    # A writer still holding the old key file may append, but cannot sign: it must restart.
-    stale.append(kind="late", actor="a")
-    with pytest.raises(LogBusy, match="checkpoints are now signed by") as caught:
-        stale.checkpoint()
-    assert caught.value.hint is not None and "restart this writer" in caught.value.hint
+    # A writer still holding the old key file cannot add a record under the old data key: it must restart.
+    with pytest.raises(LogBusy) as caught:
+        stale.append(kind="late", actor="a")
+    assert caught.value.message == (
+        f"{directory}: the data key was rotated to another key-encryption key; this writer holds "
+        f"{fixed_keys().wrapper.key_id}"
+    )
+    assert caught.value.hint == "the key was rotated: restart this writer with the new key file"
     with pytest.raises(LogBusy):
         stale.close()
+    assert [r.meta.get("kind") for r in decrypt_all(directory, other_keys())].count("late") == 0
     with AuditLog.open(directory, other_keys(), policy=quiet_policy()) as log:
         log.append(kind="after", actor="a")
     assert verify_log(directory).uncovered_records == 0
+
+
+def test_after_rotation_the_old_key_and_an_old_datakey_copy_open_no_new_record(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from leakline.audit.errors import RecordModified
+
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        log.append(kind="before", actor="a", payload={"n": 1})
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:  # a second writer epoch
+        log.append(kind="before", actor="a", payload={"n": 2})
+    old_copy = (directory / fmt.DATAKEY_FILENAME).read_bytes()  # what someone kept with the old key
+    result = rotate_keys(directory, fixed_keys(), other_keys())
+    assert result.new_data_key_from_epoch == 2
+    with AuditLog.open(directory, other_keys(), policy=quiet_policy()) as log:
+        log.append(kind="after", actor="a", payload={"n": 3})
+
+    stored = json.loads((directory / fmt.DATAKEY_FILENAME).read_bytes())
+    assert (stored["version"], stored["kek_id"]) == (2, other_keys().wrapper.key_id)
+    assert [entry["first_epoch"] for entry in stored["data_keys"]] == [0, 2]
+    records = decrypt_all(directory, other_keys())
+    assert [(r.meta.get("kind"), r.epoch, r.payload) for r in records if r.type == fmt.RecordType.EVENT] == [
+        ("before", 0, {"n": 1}), ("before", 1, {"n": 2}), ("audit.key_rotated", 2, None), ("after", 3, {"n": 3}),
+    ]
+
+    # The attack: the old key file and the old datakey.json, put back into a copy of the log.
+    stolen = tmp_path / "stolen"
+    shutil.copytree(directory, stolen)
+    (stolen / fmt.DATAKEY_FILENAME).write_bytes(old_copy)
+    opened: list[object] = []
+    with pytest.raises(RecordModified) as caught:
+        decrypt_all_into(stolen, fixed_keys(), opened)
+    first_new = next(r for r in records if r.epoch == 2)
+    assert (caught.value.seq, caught.value.detail) == (first_new.seq, "the payload does not authenticate under the log's key")
+    assert opened == [{"n": 1}, {"n": 2}]  # what was written before the rotation, and nothing after
+
+
+def decrypt_all_into(directory: Path, keys: object, payloads: list[object]) -> None:
+    header = parse_header((directory / fmt.LOG_FILENAME).read_bytes())
+    data_keys = read_data_key(directory, header, keys)  # type: ignore[arg-type]
+    verify_log(directory, data_key=data_keys,
+               on_record=lambda r: payloads.append(r.payload) if r.type == fmt.RecordType.EVENT else None)
+
+
+def test_rotating_twice_keeps_every_epoch_readable_with_the_last_key(tmp_path: Path) -> None:
+    from leakline.audit.keys import generate_key_file
+
+    directory = tmp_path / "log"
+    third = generate_key_file(tmp_path / "third.key")
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        log.append(kind="one", actor="a", payload=1)
+    assert rotate_keys(directory, fixed_keys(), other_keys()).new_data_key_from_epoch == 1
+    with AuditLog.open(directory, other_keys(), policy=quiet_policy()) as log:
+        log.append(kind="two", actor="a", payload=2)
+    assert rotate_keys(directory, other_keys(), third).new_data_key_from_epoch == 3
+    with AuditLog.open(directory, third, policy=quiet_policy()) as log:
+        log.append(kind="three", actor="a", payload=3)
+    header = parse_header((directory / fmt.LOG_FILENAME).read_bytes())
+    assert read_data_key(directory, header, third).first_epochs == (0, 1, 3)
+    assert [r.payload for r in decrypt_all(directory, third) if r.meta.get("kind") in ("one", "two", "three")] == [
+        1, 2, 3
+    ]
+    with pytest.raises(KeyMismatch):
+        decrypt_all(directory, other_keys())
+    assert verify_log(directory).uncovered_records == 0
+
+
+def test_rotating_a_log_nobody_wrote_to_still_changes_the_data_key(tmp_path: Path) -> None:
+    from leakline.audit.keys import decode_data_keys
+    from leakline.audit.log import create_log
+
+    directory = tmp_path / "log"
+    create_log(directory, fixed_keys(), region=None)
+    old_copy = (directory / fmt.DATAKEY_FILENAME).read_bytes()
+    assert rotate_keys(directory, fixed_keys(), other_keys()).new_data_key_from_epoch == 1
+    header = parse_header((directory / fmt.LOG_FILENAME).read_bytes())
+    keys = read_data_key(directory, header, other_keys())
+    old = decode_data_keys(old_copy, header.log_id, fixed_keys().unwrapper, source="old.json")
+    assert keys.first_epochs == (0, 1)
+    assert keys.for_epoch(1) != old.for_epoch(1)
+    # EPOCH 0 under the old key; EPOCH 1, the rotation event and the signing hand-over under the new one.
+    assert [(r.type, r.epoch) for r in decrypt_all(directory, other_keys())] == [
+        (fmt.RecordType.EPOCH, 0), (fmt.RecordType.EPOCH, 1), (fmt.RecordType.EVENT, 1),
+        (fmt.RecordType.KEY_ROTATION, 1),
+    ]
 
 
 def test_rotating_to_the_same_key_encryption_key_is_refused_and_writes_nothing(tmp_path: Path) -> None:

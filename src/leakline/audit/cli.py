@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 if TYPE_CHECKING:
-    from leakline.audit.keys import AuditKeys
+    from leakline.audit.keys import AuditKeys, DataKeys
     from leakline.audit.verify import Record
 
 app = typer.Typer(
@@ -40,7 +40,7 @@ def _keys(path: Path | None) -> AuditKeys:
     return load_keys(path)
 
 
-def _data_key(directory: Path, keys: AuditKeys) -> bytes:
+def _data_key(directory: Path, keys: AuditKeys) -> DataKeys:
     from leakline.audit.log import read_data_key
     from leakline.audit.verify import log_paths, parse_header
 
@@ -248,14 +248,20 @@ def rotate_key(
     key: Annotated[Path, typer.Option("--key", help="The current key file.")],
     new_key: Annotated[Path, typer.Option("--new-key", help="The new key file (from keygen).")],
 ) -> None:
-    """Re-wrap the data key under a new key-encryption key; hand signing to the new signing key."""
+    """Start a new data key under a new key-encryption key (older data keys re-wrapped); hand signing over."""
     from leakline.audit.rotate import rotate_keys
 
     result = rotate_keys(directory, _keys(key), _keys(new_key))
-    typer.echo(f"data key re-wrapped: key-encryption key {result.old_kek_id} -> {result.new_kek_id}")
+    typer.echo(
+        f"new data key from epoch {result.new_data_key_from_epoch}; all data keys wrapped under key-encryption key "
+        f"{result.new_kek_id} (was {result.old_kek_id})"
+    )
     if result.signing_rotated_at is not None:
         typer.echo(f"signing key rotated at record {result.signing_rotated_at}")
-    typer.echo("old records stay readable with the new key; retire the old key file")
+    typer.echo(
+        "old records stay readable with the new key; records from now on cannot be read with the old key, "
+        "even with a copy of the old datakey.json; retire the old key file and back up datakey.json"
+    )
 
 
 @app.command()

@@ -2,9 +2,11 @@
 
 Three layers. A *key-encryption key* (KEK) lives outside the log (a key file, the LEAKLINE_AUDIT_KEY
 environment variable, or, through `KeyWrapper`/`KeyUnwrapper`, a KMS). It wraps the log's random
-*data key* (AES-256-GCM, stored in the log directory as datakey.json); rotating the KEK re-wraps the
-data key, so old records stay readable. Each writer *epoch* encrypts under its own key derived from
-the data key with HKDF-SHA256 (salt: log id, info: epoch number), which is what makes the
+*data keys* (`DataKeys`, stored in the log directory as datakey.json): the one the log was created with,
+and one more per rotation, each used from its first epoch on. Rotating the KEK adds a data key for the
+epochs after it and re-wraps the older ones, so old records stay readable with the new KEK and the old KEK
+opens no later record. Each writer *epoch* encrypts under its own key derived from its data key with
+HKDF-SHA256 (salt: log id, info: epoch number), which is what makes the
 deterministic per-epoch nonce counters safe. Checkpoints are signed with Ed25519 through
 `CheckpointSigner`. Key material never appears in messages; keys are shown by their id only. A key
 file must be a regular file that only its owner can access (`read_private_file`, which the weights
@@ -22,7 +24,7 @@ import secrets
 import shlex
 import stat
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,10 @@ from leakline.errors import LeaklineError
 KEY_ENV_VAR = "LEAKLINE_AUDIT_KEY"
 KEY_FILE_FORMAT = "leakline-audit-key"
 DATAKEY_FILE_FORMAT = "leakline-audit-datakey"
+DATAKEY_FILE_VERSION_1 = 1
+"""One data key, as a log is created: {"wrapped": …}."""
+DATAKEY_FILE_VERSION_2 = 2
+"""After a rotation: {"data_keys": [{"first_epoch": …, "wrapped": …}, …]}."""
 KEY_FILE_VERSION = 1
 KEY_SIZE = 32
 KEY_FILE_MODE = 0o600
@@ -302,25 +308,99 @@ def key_check_value(data_key: bytes, log_id: bytes) -> bytes:
     return _hkdf(data_key, log_id, _KEY_CHECK_INFO)
 
 
-def encode_wrapped_data_key(log_id: bytes, wrapper: KeyWrapper, data_key: bytes) -> bytes:
-    blob = wrapper.wrap(data_key, log_id + wrapper.key_id.encode("ascii"))
-    document = {
+@dataclass(frozen=True)
+class DataKeys:
+    """A log's data keys: the one it was created with, and one more per `rotate-key`.
+
+    Each is used by the epochs from its `first_epoch` on, up to the next one's. Keys are never shown in repr.
+    """
+
+    entries: tuple[tuple[int, bytes], ...] = field(repr=False)
+    """(first epoch, data key), by first epoch; the first entry's first epoch is 0."""
+
+    @classmethod
+    def single(cls, data_key: bytes) -> DataKeys:
+        return cls(((0, data_key),))
+
+    @property
+    def first(self) -> bytes:
+        """The data key the log was created with (the header's key check value is computed from it)."""
+        return self.entries[0][1]
+
+    @property
+    def latest(self) -> tuple[int, bytes]:
+        return self.entries[-1]
+
+    @property
+    def first_epochs(self) -> tuple[int, ...]:
+        return tuple(first for first, _ in self.entries)
+
+    def for_epoch(self, epoch: int) -> bytes:
+        for first, data_key in reversed(self.entries):
+            if first <= epoch:
+                return data_key
+        raise ValueError(f"epoch {epoch} precedes the first data key")
+
+    def with_new_key(self, first_epoch: int, data_key: bytes) -> DataKeys:
+        if first_epoch <= self.latest[0]:
+            raise ValueError(f"a new data key must start after epoch {self.latest[0]}, not at {first_epoch}")
+        return DataKeys((*self.entries, (first_epoch, data_key)))
+
+
+def _wrap_context(log_id: bytes, key_id: str, first_epoch: int | None) -> bytes:
+    # Version 1 (one data key) binds the log and the KEK; version 2 also binds each key's first epoch, so
+    # entries cannot be swapped or moved to other epochs.
+    context = log_id + key_id.encode("ascii")
+    return context if first_epoch is None else context + first_epoch.to_bytes(4, "big")
+
+
+def encode_data_keys(log_id: bytes, wrapper: KeyWrapper, keys: DataKeys) -> bytes:
+    """datakey.json: version 1 while the log has one data key (as created), version 2 after a rotation."""
+    document: dict[str, Any] = {
         "format": DATAKEY_FILE_FORMAT,
-        "version": KEY_FILE_VERSION,
+        "version": DATAKEY_FILE_VERSION_1 if len(keys.entries) == 1 else DATAKEY_FILE_VERSION_2,
         "log_id": log_id.hex(),
         "kek_id": wrapper.key_id,
-        "wrapped": _b64(blob),
     }
+    if len(keys.entries) == 1:
+        document["wrapped"] = _b64(wrapper.wrap(keys.first, _wrap_context(log_id, wrapper.key_id, None)))
+    else:
+        document["data_keys"] = [
+            {"first_epoch": first, "wrapped": _b64(wrapper.wrap(key, _wrap_context(log_id, wrapper.key_id, first)))}
+            for first, key in keys.entries
+        ]
     return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
-def decode_wrapped_data_key(raw: bytes, log_id: bytes, unwrapper: KeyUnwrapper, *, source: str) -> bytes:
+def _unwrap_entry(
+    unwrapper: KeyUnwrapper, blob: bytes, context: bytes, *, field_name: str, source: str
+) -> bytes:
+    try:
+        return unwrapper.unwrap(blob, context)
+    except KeyMismatch:
+        # The file names this very key (kek_id is a hash of it), so the key is right and the file is not.
+        raise DataKeyDamaged(
+            f"field {field_name!r} does not unwrap under key-encryption key {unwrapper.key_id}, the key given and "
+            "the one the file names",
+            file=source,
+            hint="restore datakey.json from a backup of this log directory (one made after its last rotate-key); "
+            "`leakline audit verify DIR` without --key still checks the log's integrity",
+        ) from None
+
+
+def decode_data_keys(raw: bytes, log_id: bytes, unwrapper: KeyUnwrapper, *, source: str) -> DataKeys:
+    """Read datakey.json (version 1 or 2) and unwrap every data key in it."""
     try:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise KeyFileError(f"{source}: not a wrapped data key (invalid JSON)") from None
     if not isinstance(document, dict) or document.get("format") != DATAKEY_FILE_FORMAT:
         raise KeyFileError(f"{source}: field 'format': expected {DATAKEY_FILE_FORMAT!r}")
+    version = document.get("version")
+    if version not in (DATAKEY_FILE_VERSION_1, DATAKEY_FILE_VERSION_2):
+        raise KeyFileError(
+            f"{source}: field 'version': {version!r} is not a data key file version this leakline reads (1 or 2)"
+        )
     if document.get("log_id") != log_id.hex():
         raise KeyFileError(f"{source}: field 'log_id': belongs to another log")
     stored_kek_id = document.get("kek_id")
@@ -330,15 +410,26 @@ def decode_wrapped_data_key(raw: bytes, log_id: bytes, unwrapper: KeyUnwrapper, 
             f"but the key given is {unwrapper.key_id}",
             hint="use the key file this log was created or last rotated with",
         )
-    blob = _unb64(document.get("wrapped"), "wrapped", source)
-    try:
-        return unwrapper.unwrap(blob, log_id + unwrapper.key_id.encode("ascii"))
-    except KeyMismatch:
-        # The file names this very key (kek_id is a hash of it), so the key is right and the file is not.
-        raise DataKeyDamaged(
-            f"field 'wrapped' does not unwrap under key-encryption key {unwrapper.key_id}, the key given and "
-            "the one the file names",
-            file=source,
-            hint="restore datakey.json from a backup of this log directory (one made after its last rotate-key); "
-            "`leakline audit verify DIR` without --key still checks the log's integrity",
-        ) from None
+    if version == DATAKEY_FILE_VERSION_1:
+        blob = _unb64(document.get("wrapped"), "wrapped", source)
+        context = _wrap_context(log_id, unwrapper.key_id, None)
+        return DataKeys.single(_unwrap_entry(unwrapper, blob, context, field_name="wrapped", source=source))
+    listed = document.get("data_keys")
+    if not isinstance(listed, list) or not listed:
+        raise KeyFileError(f"{source}: field 'data_keys': expected a non-empty list")
+    entries: list[tuple[int, bytes]] = []
+    for index, entry in enumerate(listed):
+        where = f"data_keys.{index}"
+        first = entry.get("first_epoch") if isinstance(entry, dict) else None
+        previous = entries[-1][0] if entries else -1
+        if not isinstance(first, int) or isinstance(first, bool) or first > 0xFFFFFFFF:
+            raise KeyFileError(f"{source}: field '{where}.first_epoch': expected an epoch number")
+        if (index == 0 and first != 0) or (index > 0 and first <= previous):
+            raise KeyFileError(
+                f"{source}: field '{where}.first_epoch': {first} does not follow {previous} "
+                "(the first data key starts at epoch 0, each next one later)"
+            )
+        blob = _unb64(entry.get("wrapped"), f"{where}.wrapped", source)
+        context = _wrap_context(log_id, unwrapper.key_id, first)
+        entries.append((first, _unwrap_entry(unwrapper, blob, context, field_name=f"{where}.wrapped", source=source)))
+    return DataKeys(tuple(entries))

@@ -57,9 +57,10 @@ from leakline.audit.errors import (
 from leakline.audit.keys import (
     AuditKeys,
     CheckpointSigner,
+    DataKeys,
     KeyWrapper,
-    decode_wrapped_data_key,
-    encode_wrapped_data_key,
+    decode_data_keys,
+    encode_data_keys,
     epoch_key,
     key_check_value,
     new_data_key,
@@ -204,23 +205,40 @@ def create_log(directory: Path, keys: AuditKeys, *, region: str | None) -> None:
             region=region,
         )
         # The wrapped data key first: a log file without its key could never be read.
-        atomic_write(directory / fmt.DATAKEY_FILENAME, encode_wrapped_data_key(log_id, keys.wrapper, data_key))
+        atomic_write(
+            directory / fmt.DATAKEY_FILENAME, encode_data_keys(log_id, keys.wrapper, DataKeys.single(data_key))
+        )
         atomic_write(directory / fmt.CHECKPOINT_FILENAME, b"")
         atomic_write(log_path, header)
     finally:
         lock.close()
 
 
-def read_data_key(directory: Path, header: fmt.Header, keys: AuditKeys) -> bytes:
+_Stamp = tuple[int, int, int]
+"""(inode, size, mtime in ns) of datakey.json: `atomic_write` replaces the file, so a rotation changes it."""
+
+
+def _datakey_stamp(info: os.stat_result) -> _Stamp:
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _read_data_keys(directory: Path, header: fmt.Header, keys: AuditKeys) -> tuple[DataKeys, _Stamp]:
     path = directory / fmt.DATAKEY_FILENAME
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            stamp = _datakey_stamp(os.fstat(handle.fileno()))
+            raw = handle.read()
     except OSError as exc:
         raise LogNotFound(f"{path}: cannot read the wrapped data key: {exc.strerror}") from None
-    data_key = decode_wrapped_data_key(raw, header.log_id, keys.unwrapper, source=str(path))
-    if key_check_value(data_key, header.log_id) != header.key_check:
+    data_keys = decode_data_keys(raw, header.log_id, keys.unwrapper, source=str(path))
+    if key_check_value(data_keys.first, header.log_id) != header.key_check:
         raise KeyMismatch(f"{path}: the data key does not match the log's header")
-    return data_key
+    return data_keys, stamp
+
+
+def read_data_key(directory: Path, header: fmt.Header, keys: AuditKeys) -> DataKeys:
+    """The log's data keys (one per rotation), unwrapped with `keys`; pass them to `verify_log(data_key=…)`."""
+    return _read_data_keys(directory, header, keys)[0]
 
 
 class _State:
@@ -279,7 +297,7 @@ class AuditLog:
         directory: Path,
         keys: AuditKeys,
         header: fmt.Header,
-        data_key: bytes,
+        data_keys: tuple[DataKeys, _Stamp],
         policy: CommitPolicy,
         background: bool,
     ) -> None:
@@ -290,7 +308,7 @@ class AuditLog:
         self._keys = keys
         self._signer: CheckpointSigner = keys.signer
         self._header = header
-        self._data_key = data_key
+        self._data_keys, self._datakey_stamp = data_keys
         self._ad_prefix = fmt.record_associated_data(header.log_id, b"")
         self._state = _State(header)
         self._mu = threading.RLock()
@@ -360,8 +378,8 @@ class AuditLog:
                 f"{directory} is the audit sink for {_region_name(header.region)}, "
                 f"not for {_region_name(region)}"
             )
-        data_key = read_data_key(directory, header, keys)
-        log = cls(directory, keys, header, data_key, policy or CommitPolicy(), background)
+        data_keys = _read_data_keys(directory, header, keys)
+        log = cls(directory, keys, header, data_keys, policy or CommitPolicy(), background)
         try:
             with log._mu:
                 log._acquire()
@@ -464,16 +482,30 @@ class AuditLog:
         """The public key that signs this log's checkpoints now (after any rotation)."""
         return self._state.signing_key
 
-    def rewrap_data_key(self, wrapper: KeyWrapper) -> None:
-        """Store the data key wrapped under `wrapper` instead (atomically, under the writers' lock)."""
+    def rotate_data_key(self, wrapper: KeyWrapper) -> int:
+        """Start a new data key for the epochs from now on; store all data keys wrapped under `wrapper`.
+
+        Under the writers' lock: the new key's first epoch is the next one to be allocated, and this writer
+        starts it at once (its EPOCH record is the first under the new key), so every record after the
+        rotation is encrypted under a key that the old key-encryption key never wrapped. Returns that epoch.
+        """
         with self._mu:
             self._raise_pending_error()
             self._acquire()
             try:
-                atomic_write(
-                    self.directory / fmt.DATAKEY_FILENAME,
-                    encode_wrapped_data_key(self.log_id, wrapper, self._data_key),
-                )
+                self._flush_batch()
+                if self._state.max_epoch < self._data_keys.latest[0]:
+                    # No epoch used the newest key yet (a log never written to): use one, or the new key
+                    # would start at the same epoch as the old.
+                    self._start_epoch()
+                first_epoch = self._state.max_epoch + 1
+                rotated = self._data_keys.with_new_key(first_epoch, new_data_key())
+                path = self.directory / fmt.DATAKEY_FILENAME
+                atomic_write(path, encode_data_keys(self.log_id, wrapper, rotated))
+                self._data_keys, self._datakey_stamp = rotated, _datakey_stamp(path.stat())
+                self._start_epoch()
+                self._flush_batch()
+                return first_epoch
             finally:
                 self._release_if_idle()
 
@@ -542,7 +574,7 @@ class AuditLog:
         self._epoch = state.max_epoch + 1
         state.max_epoch = self._epoch
         self._counter = 0
-        self._cipher = AESGCM(epoch_key(self._data_key, self.log_id, self._epoch))
+        self._cipher = AESGCM(epoch_key(self._data_keys.for_epoch(self._epoch), self.log_id, self._epoch))
         writer = _writer_identity()
         meta = fmt.canonical_json(
             {
@@ -741,6 +773,32 @@ class AuditLog:
         state.checkpoint_size = tree_size
         self._last_checkpoint = time.monotonic()
 
+    def _follow_data_key_rotation(self) -> None:
+        """Under the lock, before this writer adds anything: has another process rotated the data key?
+
+        One stat per lock taken. A writer that can unwrap the new data keys (its KEK is the new one) starts
+        its next epoch under the newest key; one that cannot must not write another record under the old
+        data key, which the old key-encryption key still opens.
+        """
+        path = self.directory / fmt.DATAKEY_FILENAME
+        try:
+            stamp = _datakey_stamp(path.stat())
+        except OSError:
+            return  # reported by the next command that reads the data keys; records are still authenticated
+        if stamp == self._datakey_stamp:
+            return
+        try:
+            data_keys, stamp = _read_data_keys(self.directory, self._header, self._keys)
+        except KeyMismatch:
+            raise LogBusy(
+                f"{self.directory}: the data key was rotated to another key-encryption key; this writer holds "
+                f"{self._keys.unwrapper.key_id}",
+                hint="the key was rotated: restart this writer with the new key file",
+            ) from None
+        if data_keys.latest != self._data_keys.latest:
+            self._epoch = None  # the next record starts an epoch under the newest data key
+        self._data_keys, self._datakey_stamp = data_keys, stamp
+
     def _check_signer(self) -> None:
         if self._signer.public_key != self._state.signing_key:
             raise LogBusy(
@@ -751,6 +809,7 @@ class AuditLog:
 
     def _resync(self) -> None:
         """Catch up with records and checkpoints other writers added; cut a torn tail."""
+        self._follow_data_key_rotation()
         state = self._state
         size = os.fstat(self._log_fd).st_size
         if size < state.offset:

@@ -41,7 +41,7 @@ from leakline.audit.errors import (
     RootMismatch,
     UnsupportedFormatVersion,
 )
-from leakline.audit.keys import epoch_key, public_key_fingerprint, signature_valid
+from leakline.audit.keys import DataKeys, epoch_key, public_key_fingerprint, signature_valid
 from leakline.audit.merkle import LEAF_PREFIX, Frontier
 
 # A writer that is up writes at least one record per heartbeat interval; allow for scheduling delays.
@@ -321,13 +321,16 @@ def verify_bytes(
     log: Buffer,
     checkpoints_buf: Buffer,
     *,
-    data_key: bytes | None = None,
+    data_key: DataKeys | bytes | None = None,
     on_record: Callable[[Record], None] | None = None,
     trusted: bytes | None = None,
     log_file: str = fmt.LOG_FILENAME,
     checkpoint_file: str = fmt.CHECKPOINT_FILENAME,
 ) -> VerifyReport:
     """Verify a whole log; with `data_key`, also decrypt every payload (passed to `on_record`).
+
+    `data_key` is the log's `DataKeys` (`read_data_key`), one per rotation, each for the epochs from its
+    first one on; plain bytes stand for a log that was never rotated.
 
     `trusted` is a checkpoint (or a checkpoint file, whose last one counts) that the verifier obtained
     earlier, out of band: the log must still contain it, which rules out a roll-back of both files.
@@ -338,17 +341,18 @@ def verify_bytes(
         check_trusted_checkpoint(checkpoints, trusted, header, file=checkpoint_file)
     if data_key is None and on_record is not None:
         raise ValueError("on_record needs the data key")
-    if data_key is not None:
+    data_keys = DataKeys.single(data_key) if isinstance(data_key, bytes) else data_key
+    if data_keys is not None:
         from leakline.audit.keys import key_check_value
 
-        if key_check_value(data_key, header.log_id) != header.key_check:
+        if key_check_value(data_keys.first, header.log_id) != header.key_check:
             from leakline.audit.errors import KeyMismatch
 
             raise KeyMismatch(f"{log_file}: the data key does not belong to this log")
 
     view = memoryview(log)
     try:
-        return _scan(log, view, header, checkpoints, torn_checkpoint, deferred, data_key, on_record, log_file,
+        return _scan(log, view, header, checkpoints, torn_checkpoint, deferred, data_keys, on_record, log_file,
                      checkpoint_file)
     finally:
         view.release()
@@ -361,7 +365,7 @@ def _scan(
     checkpoints: list[fmt.Checkpoint],
     torn_checkpoint: int,
     deferred: dict[int, CheckpointForged],
-    data_key: bytes | None,
+    data_keys: DataKeys | None,
     on_record: Callable[[Record], None] | None,
     log_file: str,
     checkpoint_file: str,
@@ -496,10 +500,10 @@ def _scan(
         if span_first_us < 0:
             span_first_us = time_us
 
-        if data_key is not None:
+        if data_keys is not None:
             cipher = ciphers.get(epoch)
             if cipher is None:
-                cipher = ciphers[epoch] = AESGCM(epoch_key(data_key, header.log_id, epoch))
+                cipher = ciphers[epoch] = AESGCM(epoch_key(data_keys.for_epoch(epoch), header.log_id, epoch))
             ct_start = offset + fixed + meta_len
             try:
                 plaintext = cipher.decrypt(
@@ -689,7 +693,7 @@ def log_paths(directory: Path) -> tuple[Path, Path]:
 def verify_log(
     directory: Path,
     *,
-    data_key: bytes | None = None,
+    data_key: DataKeys | bytes | None = None,
     on_record: Callable[[Record], None] | None = None,
     trusted: bytes | None = None,
 ) -> VerifyReport:
