@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -311,6 +312,25 @@ def decrypt_all_into(directory: Path, keys: object, payloads: list[object]) -> N
     data_keys = read_data_key(directory, header, keys)  # type: ignore[arg-type]
     verify_log(directory, data_key=data_keys,
                on_record=lambda r: payloads.append(r.payload) if r.type == fmt.RecordType.EVENT else None)
+
+
+def test_a_writer_never_starts_an_epoch_under_a_data_key_rotated_away(tmp_path: Path) -> None:
+    """A rotation that died after writing datakey.json, before its EPOCH record: the log did not grow."""
+    from leakline.audit.keys import encode_data_keys
+
+    directory = tmp_path / "log"
+    with AuditLog.open(directory, fixed_keys(), policy=quiet_policy()) as log:
+        log.append(kind="before", actor="a")
+    stale = AuditLog.open(directory, fixed_keys(), policy=quiet_policy(mode="record"), background=False)
+    header = parse_header((directory / fmt.LOG_FILENAME).read_bytes())
+    rotated = read_data_key(directory, header, fixed_keys()).with_new_key(1, bytes(range(32)))
+    (directory / fmt.DATAKEY_FILENAME).write_bytes(encode_data_keys(header.log_id, other_keys().wrapper, rotated))
+    log_before = (directory / fmt.LOG_FILENAME).read_bytes()
+    with pytest.raises(LogBusy, match="the data key was rotated to another key-encryption key"):
+        stale.append(kind="late", actor="a")
+    with contextlib.suppress(LogBusy):
+        stale.close()
+    assert (directory / fmt.LOG_FILENAME).read_bytes() == log_before
 
 
 def test_rotating_twice_keeps_every_epoch_readable_with_the_last_key(tmp_path: Path) -> None:

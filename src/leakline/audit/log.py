@@ -309,6 +309,7 @@ class AuditLog:
         self._signer: CheckpointSigner = keys.signer
         self._header = header
         self._data_keys, self._datakey_stamp = data_keys
+        self._datakey_path = str(directory / fmt.DATAKEY_FILENAME)
         self._ad_prefix = fmt.record_associated_data(header.log_id, b"")
         self._state = _State(header)
         self._mu = threading.RLock()
@@ -568,6 +569,9 @@ class AuditLog:
             self._start_epoch()
 
     def _start_epoch(self) -> None:
+        # Also here: a rotation that died before its EPOCH record reached the log left only datakey.json,
+        # and the epoch allocated next is the new data key's.
+        self._follow_data_key_rotation()
         state = self._state
         if state.max_epoch >= fmt.MAX_EPOCH:
             raise LogBusy(f"{self.directory}: all epochs are used; start a new log")
@@ -776,13 +780,12 @@ class AuditLog:
     def _follow_data_key_rotation(self) -> None:
         """Under the lock, before this writer adds anything: has another process rotated the data key?
 
-        One stat per lock taken. A writer that can unwrap the new data keys (its KEK is the new one) starts
-        its next epoch under the newest key; one that cannot must not write another record under the old
-        data key, which the old key-encryption key still opens.
+        A stat, when other writers appended and when an epoch starts. A writer that can unwrap the new data
+        keys (its KEK is the new one) starts its next epoch under the newest key; one that cannot must not
+        write another record under the old data key, which the old key-encryption key still opens.
         """
-        path = self.directory / fmt.DATAKEY_FILENAME
         try:
-            stamp = _datakey_stamp(path.stat())
+            stamp = _datakey_stamp(os.stat(self._datakey_path))  # noqa: PTH116 (a str path: no Path per call)
         except OSError:
             return  # reported by the next command that reads the data keys; records are still authenticated
         if stamp == self._datakey_stamp:
@@ -809,13 +812,15 @@ class AuditLog:
 
     def _resync(self) -> None:
         """Catch up with records and checkpoints other writers added; cut a torn tail."""
-        self._follow_data_key_rotation()
         state = self._state
         size = os.fstat(self._log_fd).st_size
         if size < state.offset:
             raise AuditIntegrityError(
                 f"the log shrank from {state.offset} to {size} bytes while open", file=str(self.directory)
             )
+        if size > state.offset:
+            # Another writer appended; a rotation always does (its EPOCH record), so this is when to look.
+            self._follow_data_key_rotation()
         while state.offset < size:
             remaining = size - state.offset
             data = os.pread(self._log_fd, min(remaining, _RESYNC_CHUNK), state.offset)
