@@ -281,7 +281,8 @@ def router(settings: Settings) -> APIRouter:
     endpoints = []
     for path, kind, upstream_path, method in ROUTES:
         endpoint = Route(gateway, kind, upstream_path)
-        endpoints.append((path, (method,), endpoint))
+        if "{" not in path:  # the direct table matches exact paths; a template goes through the router
+            endpoints.append((path, (method,), endpoint))
         api.routes.append(StarletteRoute(path, endpoint, methods=[method], include_in_schema=False))
     # Last: any other path under /v1, and the served paths with another method.
     api.routes.append(StarletteRoute("/v1/{rest:path}", NotServed(), include_in_schema=False))
