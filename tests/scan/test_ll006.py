@@ -403,3 +403,26 @@ def test_a_route_handler_outside_api_and_guards_in_the_else_branch(tmp_path: Pat
     assert [(p, line) for p, line, _ in _hits(_app(tmp_path / "inverted", {**files, "middleware.ts": inverted}))] == [
         ("middleware.ts", 4)
     ]
+
+
+def test_an_early_return_for_every_path_but_api_skips_a_server_action_of_a_page(tmp_path: Path) -> None:
+    middleware = (
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(request) {\n"
+        "  const { pathname } = request.nextUrl;\n"
+        "  if (!pathname.startsWith('/api/')) return NextResponse.next();\n"
+        "  if (request.headers.get('x-vercel-ip-country') !== 'DE') return new Response(null, { status: 451 });\n"
+        "  return NextResponse.next();\n"
+        "}\n"
+    )
+    hits = _hits(_app(tmp_path / "support", {**SUPPORT_FILES, "middleware.ts": middleware}))
+    assert hits == [
+        (
+            "middleware.ts",
+            2,
+            "the middleware returns before its country check for LLM routes: "
+            "line 4 lets !pathname.startsWith('/api/') through (/support)",
+        )
+    ]
+    api_only = {rel: text for rel, text in SUPPORT_FILES.items() if not rel.startswith("app/support/")}
+    assert _hits(_app(tmp_path / "api", {**api_only, "middleware.ts": middleware})) == []

@@ -353,11 +353,18 @@ class EarlyExit(NamedTuple):
     column: int
     prefixes: tuple[str, ...]
     exact: tuple[str, ...]
+    test: PathTest | None = None
+    """Any other condition on the pathname (`!pathname.startsWith('/api/')`), with its source text in `text`."""
+    text: str = ""
 
     def matches(self, url: str) -> bool:
+        if self.test is not None:
+            return self.test.truth(url) is True
         return url in self.exact or any(url.startswith(prefix) for prefix in self.prefixes)
 
     def describe(self) -> str:
+        if self.test is not None:
+            return self.text
         return ", ".join([*(f"{p}*" for p in self.prefixes), *self.exact])
 
 
@@ -952,7 +959,13 @@ def _early_exits(branch: Node) -> tuple[EarlyExit, ...]:
         if condition is None or consequence is None or not _lets_through(consequence):
             continue
         test = _path_test(condition)
+        where = position_of(previous)
         if test is not None:
-            where = position_of(previous)
             out.append(EarlyExit(where.line, where.column, test[0], test[1]))
+            continue
+        # Negations and mixed conditions: a request passes when the pathname alone makes the condition true.
+        general = path_test(condition)
+        if general.known:
+            text = " ".join(ts.text(ts.unwrap(condition)).split())
+            out.append(EarlyExit(where.line, where.column, (), (), general, text))
     return tuple(out)
