@@ -338,6 +338,28 @@ def test_streamed_tool_arguments_are_held_until_the_call_is_complete(gw: Env) ->
     ]
 
 
+def test_interleaved_streamed_tool_calls_release_no_partial_arguments(gw: Env) -> None:
+    a0 = json.dumps({"to": "frank@example.com"})
+    a1 = json.dumps({"card": "4111 1111 1111 1111"})
+    answers(gw)["interleaved"] = sse(
+        _chunk(_delta({"role": "assistant", "tool_calls": [
+            {"index": 0, "id": "c0", "type": "function", "function": {"name": "a", "arguments": a0[:9]}}]})),
+        _chunk(_delta({"tool_calls": [
+            {"index": 1, "id": "c1", "type": "function", "function": {"name": "b", "arguments": a1[:12]}}]})),
+        _chunk(_delta({"tool_calls": [{"index": 0, "function": {"arguments": a0[9:]}}]})),
+        _chunk(_delta({"tool_calls": [{"index": 1, "function": {"arguments": a1[12:]}}]})),
+        _chunk(_delta({}, "tool_calls")),
+    )  # fmt: skip
+    response = post(gw, "interleaved", stream=True)
+    got = choices(sse_events(response.text))
+    sent = [
+        (call["index"], call["function"].get("arguments")) for c in got for call in c["delta"].get("tool_calls", ())
+    ]
+    assert [a for _, a in sent if a] == ['{"to":"[REDACTED:EMAIL]"}', '{"card":"[REDACTED:PAYMENT_CARD]"}']
+    assert [i for i, a in sent if a] == [0, 1]
+    assert got[-1]["finish_reason"] == "tool_calls" and "1111" not in response.text
+
+
 def test_streamed_tool_calls_without_index_keep_their_position(gw: Env) -> None:
     a0 = json.dumps({"to": "x"})
     a1 = json.dumps({"card": "4111 1111 1111 1111"})

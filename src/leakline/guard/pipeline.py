@@ -968,7 +968,7 @@ class _HeldCall:
 
 class _StreamRelay:
     """Per-response streaming state: one hold-back sanitizer per choice and text field, and the arguments
-    of each choice's open tool call, held whole until the call is complete (they are judged as JSON)."""
+    of each choice's tool calls, held whole until the choice ends (they are judged as JSON)."""
 
     def __init__(self, route: Route, req: _Request, sanitizer: TextSanitizer) -> None:
         self.route = route
@@ -982,8 +982,8 @@ class _StreamRelay:
         self.choices: set[int] = set()
         self.json_mode = _json_mode(req.body)
         self.quoters: dict[int, JsonQuoter] = {}
-        self.open_calls: dict[int, _HeldCall] = {}
-        """Per choice: the tool call whose arguments are arriving."""
+        self.held_calls: dict[int, dict[int, _HeldCall]] = {}
+        """Per choice and call index: the arguments received so far."""
         self.call_ids: dict[tuple[int, str], int] = {}
         self.call_count: dict[int, int] = {}
         self.functions: dict[int, _HeldCall] = {}
@@ -1120,7 +1120,8 @@ class _StreamRelay:
         return part
 
     def _calls(self, index: int, calls: list[Any]) -> list[Any]:
-        """The tool-call deltas to send: arguments held, a completed call's arguments released first."""
+        """The tool-call deltas to send, their arguments held. Released only with the choice's end: servers
+        interleave the pieces of several calls (0, 1, 0, 1), so a new index does not end the one before."""
         out: list[Any] = []
         for position, call in enumerate(calls):
             if not isinstance(call, dict):
@@ -1128,10 +1129,7 @@ class _StreamRelay:
             drop_unknown(call, CALL_KEYS, "delta.tool_calls[]")
             number = self._call_index(index, position, call)
             call["index"] = number
-            held = self.open_calls.get(index)
-            if held is not None and held.index != number:
-                out.append(self._release_call(index))
-            held = self.open_calls.setdefault(index, _HeldCall(number))
+            held = self.held_calls.setdefault(index, {}).setdefault(number, _HeldCall(number))
             function = call.get("function")
             if isinstance(function, dict):
                 self._hold(function, held, "delta.tool_calls[].function")
@@ -1166,9 +1164,12 @@ class _StreamRelay:
     def _function(self, index: int, function: dict[str, Any]) -> None:
         self._hold(function, self.functions.setdefault(index, _HeldCall(0)), "delta.function_call")
 
-    def _release_call(self, index: int) -> dict[str, Any]:
-        held = self.open_calls.pop(index)
-        return {"index": held.index, "function": {"arguments": self._whole("".join(held.pieces), arguments=True)}}
+    def _release_calls(self, index: int) -> list[dict[str, Any]]:
+        held = self.held_calls.pop(index, {})
+        return [
+            {"index": call.index, "function": {"arguments": self._whole("".join(call.pieces), arguments=True)}}
+            for _, call in sorted(held.items())
+        ]
 
     def _flush_choice(self, index: int, choice: dict[str, Any]) -> None:
         """Release what this choice still holds (hold-back buffers, the open call's arguments) into this
@@ -1188,9 +1189,9 @@ class _StreamRelay:
                     value.append({"type": "text", "text": tail})
                 else:
                     delta[name] = str(value or "") + tail
-        if index in self.open_calls:
-            call = self._release_call(index)
-            choice.setdefault("delta", {}).setdefault("tool_calls", []).append(call)
+        if index in self.held_calls:
+            calls = self._release_calls(index)
+            choice.setdefault("delta", {}).setdefault("tool_calls", []).extend(calls)
         held = self.functions.pop(index, None)
         if held is not None:
             arguments = self._whole("".join(held.pieces), arguments=True)
@@ -1205,7 +1206,7 @@ class _StreamRelay:
         """At `[DONE]`: flush choices that never sent a finish_reason, then [DONE]."""
         if self.scan.blocked:
             return []
-        open_choices = sorted({k[0] for k in self.streams} | set(self.open_calls) | set(self.functions))
+        open_choices = sorted({k[0] for k in self.streams} | set(self.held_calls) | set(self.functions))
         out: list[bytes] = []
         if open_choices:
             choices = []
@@ -1229,7 +1230,7 @@ class _StreamRelay:
         """The end of a refused stream: `finish_reason: content_filter` for every choice, then [DONE]."""
         self.scan.blocked = True
         self.streams.clear()
-        self.open_calls.clear()
+        self.held_calls.clear()
         self.functions.clear()
         choices = []
         for index in sorted(self.choices or {0}):
