@@ -249,9 +249,10 @@ class _SensitiveNames:
 def _client_reachable(index: ProjectIndex, targets: set[str]) -> dict[str, bool]:
     """Which of `targets` end up in browser bundles: rel → True when it is itself a 'use client' module.
 
-    Same graph as `ProjectIndex.client_modules`, but only files that contain the directive's bytes are
-    parsed to find the roots, and the walk stops once every target is placed: on a large app this
-    parses a fraction of the files.
+    The graph of `ProjectIndex.client_modules`, except that the walk ends at `'server-only'` modules and
+    `'use server'` modules (the browser gets references to their actions); only files that contain the
+    directive's bytes are parsed to find the roots, and the walk stops once every target is placed: on a
+    large app this parses a fraction of the files.
     """
     relevant = _may_import(index, targets)
     roots = [
