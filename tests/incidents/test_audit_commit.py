@@ -1,12 +1,16 @@
-"""The audit log gets an incident's events only once their transaction commits (SQLite and PostgreSQL)."""
+"""The audit log gets an incident's events as their transaction commits, never those of one that rolled back before
+its COMMIT, and a record marking them when the COMMIT itself fails (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +21,7 @@ from leakline.incidents.runtime import Runtime
 from leakline.incidents.timeline import note
 from tests.incidents.helpers import audit_kinds
 from tests.notify.helpers import T0, open_incident, runtime
+from tests.notify.test_notices import leakline
 from tests.store.helpers import Env
 
 
@@ -35,6 +40,13 @@ def _timeline(rt: Runtime, incident_id: str) -> list[str]:
 
 def _move(rt: Runtime, session: Session, incident: str, to: Status) -> None:
     service.transition(session, recorder=rt.recorder, incident_id=incident, to=to, actor="test", now=T0)
+
+
+def audit_records(env: Env, kind: str) -> list[dict[str, Any]]:
+    """The audit records of one kind, decrypted, as `leakline audit export` gives them."""
+    done = leakline("audit", "export", str(env.directory / "audit"), "--key", str(env.directory / "audit.key"),
+                    "--kind", kind)  # fmt: skip
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def _audited(env: Env, rt: Runtime) -> list[str]:
@@ -114,3 +126,50 @@ def test_an_audit_log_that_cannot_be_opened_still_rolls_the_change_back(env: Env
         with rt.store.transaction() as session:
             assert session.scalars(select(Incident.id)).all() == []
     assert not (env.directory / "audit").exists()
+
+
+class CommitFailed(Exception):
+    """The database refused the COMMIT itself (a lost connection, a serialization failure)."""
+
+
+def test_a_commit_that_fails_after_the_append_is_marked_rolled_back(env: Env) -> None:
+    with runtime(env) as rt:
+        incident = open_incident(rt)
+        before = _audited(env, rt)
+
+        def refuse(_connection: Connection) -> None:
+            raise CommitFailed
+
+        event.listen(rt.store.engine, "commit", refuse)
+        try:
+            with pytest.raises(CommitFailed), rt.store.transaction() as session:
+                _move(rt, session, incident, Status.CONTAINED)
+        finally:
+            event.remove(rt.store.engine, "commit", refuse)
+        with rt.store.transaction() as session:
+            assert service.get_incident(session, incident_id=incident).status == Status.TRIAGED
+        assert _audited(env, rt) == [*before, "incident.status", "incident.rolled_back"]
+        [marked] = audit_records(env, "incident.rolled_back")
+        [status] = audit_records(env, "incident.status")[-1:]
+        assert marked["payload"]["events"] == ["status"]
+        assert marked["payload"]["records"] == [status["seq"]]
+        assert marked["payload"]["detail"] == (
+            "the database transaction of these events rolled back after they were recorded"
+        )
+
+
+def test_an_event_the_log_cannot_take_rolls_the_change_back(env: Env) -> None:
+    with runtime(env) as rt:
+        incident = open_incident(rt)
+        before = _audited(env, rt)
+
+        def full(**_: object) -> int:
+            raise OSError(28, "No space left on device")
+
+        rt.recorder.router.append = full  # type: ignore[method-assign]
+        with pytest.raises(OSError), rt.store.transaction() as session:
+            _move(rt, session, incident, Status.CONTAINED)
+        del rt.recorder.router.append
+        with rt.store.transaction() as session:
+            assert service.get_incident(session, incident_id=incident).status == Status.TRIAGED
+        assert _audited(env, rt) == before
