@@ -344,3 +344,19 @@ def test_the_command_line_can_turn_the_cache_off(tmp_path: Path, off: list[str])
     assert run() == disabled
     assert [p.name for p in folder.iterdir()] == [_cache_file(folder).name]
     assert run() == disabled and [p for p in disabled if p[0] == "LL007"] == EXPECTED_LL007
+
+
+def test_a_scan_over_a_corrupt_cache_file_prints_nothing_and_replaces_it(tmp_path: Path) -> None:
+    app = _mid_sized_app(tmp_path / "app")
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    path = _cache_file(folder)
+    path.write_bytes(hscache.FORMAT + b"\xff" * 300)
+    command = [sys.executable, "-m", "leakline.cli", "scan", str(app), "-f", "json", "--no-progress"]
+    proc = subprocess.run(
+        command, env={**os.environ, hscache.CACHE_DIR_ENV: str(folder)}, capture_output=True, text=True, timeout=120
+    )
+    assert (proc.returncode, proc.stderr) == (1, "")
+    found = sorted((f["rule"], f["path"], f["line"]) for f in json.loads(proc.stdout)["findings"])
+    assert [p for p in found if p[0] == "LL007"] == EXPECTED_LL007
+    assert [p.name for p in folder.iterdir()] == [path.name] and _load(folder) is not None
