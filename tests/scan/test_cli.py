@@ -261,6 +261,28 @@ def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: 
     ]
 
 
+def test_monorepo_apps_with_different_fail_on_are_reported_per_app(cli: Cli, tmp_path: Path) -> None:
+    for name, toml in (("web", '[scan]\nfail_on = "medium"\n'), ("admin", "")):
+        app = tmp_path / "apps" / name
+        (app / "app/api/chat").mkdir(parents=True)
+        (app / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
+        (app / "leakline.toml").write_text(toml)
+        (app / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
+    code, out, _ = cli("scan", str(tmp_path), "--rule", "LL007", "--format", "json")
+    assert code == 1
+    stats = json.loads(out)["stats"]
+    assert (stats["failing"], stats["fail_on_by_app"]) == (2, {"apps/admin": "high", "apps/web": "medium"})
+    code, out, _ = cli("scan", str(tmp_path), "--rule", "LL007", "--no-progress")
+    assert code == 1
+    assert out.splitlines()[-1] == (
+        "2 finding(s) at or above their app's [scan] fail_on: 1 in apps/admin (at or above high), "
+        "1 in apps/web (at or above medium)"
+    )
+    # --fail-on overrides every app's: one threshold again.
+    code, out, _ = cli("scan", str(tmp_path), "--rule", "LL007", "--no-progress", "--fail-on", "high")
+    assert out.splitlines()[-1] == "2 finding(s) at or above --fail-on high"
+
+
 def test_missing_baseline_hint_is_a_command_that_creates_that_file(cli: Cli, make_app: Callable[..., Path]) -> None:
     app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
     target = app / "ci" / "base.json"

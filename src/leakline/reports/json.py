@@ -18,6 +18,8 @@ def render(result: ScanResult, *, color: bool = False) -> str:
             "suppressed": len(result.findings) - len(result.active),
             "failing": len(result.failing),
             "fail_on": result.fail_on.value,
+            # Apps of a monorepo each judged by their own [scan] fail_on (all the same under --fail-on).
+            "fail_on_by_app": {prefix: severity.value for prefix, severity in result.thresholds().items()},
         },
     }
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"

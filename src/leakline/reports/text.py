@@ -77,5 +77,15 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         console.print(f"[yellow]warning: {escape(warning)}[/]")
     failing = len(result.failing)
     if failing:
-        console.print(f"[bold red]{failing} finding(s) at or above --fail-on {result.fail_on.value}[/]")
+        console.print(f"[bold red]{escape(_failing_line(result, failing))}[/]")
     return buffer.getvalue()
+
+
+def _failing_line(result: ScanResult, failing: int) -> str:
+    if len(set(result.thresholds().values())) <= 1:
+        return f"{failing} finding(s) at or above --fail-on {result.fail_on.value}"
+    # A monorepo's apps with different [scan] fail_on: one threshold would misstate what failed.
+    per_app = ", ".join(
+        f"{n} in {prefix} (at or above {severity.value})" for prefix, severity, n in result.failing_by_app()
+    )
+    return f"{failing} finding(s) at or above their app's [scan] fail_on: {per_app}"

@@ -119,6 +119,22 @@ class ScanResult:
     def failing(self) -> list[Finding]:
         return [f for f in self.active if f.severity.at_least(self.threshold(f))]
 
+    def thresholds(self) -> dict[str, Severity]:
+        """Each scanned app's folder (relative to the root, "." for the root) -> the threshold its findings meet."""
+        return {
+            app.prefix: self.fail_on_override or Severity(app.settings.scan.fail_on)
+            for app in sorted(self.apps, key=lambda a: a.prefix)
+        }
+
+    def failing_by_app(self) -> list[tuple[str, Severity, int]]:
+        """`(app folder, its threshold, its failing findings)` for the apps with failing findings."""
+        counts: Counter[str] = Counter()
+        for finding in self.failing:
+            app = self.app_of(finding)
+            counts[app.prefix if app is not None else "."] += 1
+        thresholds = self.thresholds()
+        return [(prefix, thresholds.get(prefix, self.fail_on), n) for prefix, n in sorted(counts.items())]
+
 
 def _rel_to_root(prefix: str, rel: str) -> str:
     """`rel` (inside the app) relative to the scanned root; `prefix` is the app's folder there ("." for the root)."""
