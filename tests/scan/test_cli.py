@@ -243,13 +243,18 @@ def test_unwritable_baseline_target_is_a_usage_error(
     assert code == 2 and "baseline" in err
 
 
-def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: Path) -> None:
-    for name, toml in (("a", '[scan]\nfail_on = "critical"\n'), ("b", '[scan]\nbaseline = "base.json"\n')):
-        app = tmp_path / "apps" / name
+def _monorepo(root: Path, apps: dict[str, str]) -> None:
+    """apps/<name> for each name, with that leakline.toml and the logging route."""
+    for name, toml in apps.items():
+        app = root / "apps" / name
         (app / "app/api/chat").mkdir(parents=True)
         (app / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
         (app / "leakline.toml").write_text(toml)
         (app / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
+
+
+def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: Path) -> None:
+    _monorepo(tmp_path, {"a": '[scan]\nfail_on = "critical"\n', "b": '[scan]\nbaseline = "base.json"\n'})
     b = tmp_path / "apps" / "b"
     assert cli("scan", str(b), "--rule", "LL007", "--write-baseline")[0] == 0
     # From the monorepo root: a's high finding is below its own threshold, b's is baselined.
@@ -262,12 +267,7 @@ def test_monorepo_apps_keep_their_own_fail_on_and_baselines(cli: Cli, tmp_path: 
 
 
 def test_monorepo_apps_with_different_fail_on_are_reported_per_app(cli: Cli, tmp_path: Path) -> None:
-    for name, toml in (("web", '[scan]\nfail_on = "medium"\n'), ("admin", "")):
-        app = tmp_path / "apps" / name
-        (app / "app/api/chat").mkdir(parents=True)
-        (app / "package.json").write_text('{"dependencies": {"next": "15.2.4"}}')
-        (app / "leakline.toml").write_text(toml)
-        (app / "app/api/chat/route.ts").write_text(LOGGING_ROUTE)
+    _monorepo(tmp_path, {"web": '[scan]\nfail_on = "medium"\n', "admin": ""})
     code, out, _ = cli("scan", str(tmp_path), "--rule", "LL007", "--format", "json")
     assert code == 1
     stats = json.loads(out)["stats"]
