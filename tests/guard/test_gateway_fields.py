@@ -171,6 +171,26 @@ def test_logprobs_are_dropped_from_every_streamed_chunk_and_a_block_leaves_no_ca
     assert got[-1] == {"index": 0, "finish_reason": "content_filter", "delta": {}}
 
 
+def test_a_choice_keeps_only_known_keys_that_hold_text_whole_and_streamed(gw: Env) -> None:
+    # vLLM's stop_reason is the stop string that matched (text, dropped) or a token id (no text, kept).
+    answers(gw)["ck"] = whole(
+        _completion({"content": "ok"}, stop_reason="sent to gina@example.com", citations=[{"url": "mail gina@example.com"}])
+    )
+    response = post(gw, "ck")
+    assert response.json()["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ]
+    assert DROPPED["choice.stop_reason"] >= 1 and DROPPED["choice.citations"] >= 1
+    answers(gw)["cks"] = sse(
+        _chunk(_delta({"content": "ok"}, stop_reason=None)),
+        _chunk(_delta({}, "stop", stop_reason="gina@example.com")),
+        _chunk(_delta({}, None, stop_reason=128009)),
+    )
+    response = post(gw, "cks", stream=True)
+    assert "gina" not in response.text
+    assert [c.get("stop_reason", "absent") for c in choices(sse_events(response.text))] == [None, "absent", 128009]
+
+
 def test_logprobs_are_dropped_from_completions_whole_and_streamed(gw: Env) -> None:
     lp = {"tokens": ["call", " olga@example.com"], "token_logprobs": [-0.1, -0.2],
           "top_logprobs": [{"call": -0.1}, {" olga@example.com": -0.2}], "text_offset": [0, 4]}  # fmt: skip

@@ -27,7 +27,13 @@ CALL_KEYS = frozenset({"index", "id", "type", "function"})
 FUNCTION_KEYS = frozenset({"name", "arguments"})
 PART_KEYS = frozenset({"type", "text", "refusal"})
 PART_TEXT = ("text", "refusal")
-STRING_KEYS = frozenset({"role", "id", "type", "name", "arguments", "text", "refusal"})
+CHOICE_KEYS = {
+    "chat": frozenset({"index", "message", "delta", "finish_reason", "logprobs"}),
+    "completions": frozenset({"index", "text", "finish_reason", "logprobs"}),
+}
+"""The keys a choice keeps when they hold text; others that do (vLLM's `stop_reason` when a stop string
+matched) are dropped like a message's unknown keys, those holding no text (a token id, null) pass."""
+STRING_KEYS = frozenset({"role", "id", "type", "name", "arguments", "text", "refusal", "finish_reason"})
 """Known keys whose value must be a string to pass (it is sanitized, or it is a short protocol word)."""
 
 DROPPED: Counter[str] = Counter()
@@ -67,6 +73,13 @@ def drop_unknown(obj: MutableMapping[str, Any], allowed: frozenset[str], where: 
 def drop_logprobs(choice: MutableMapping[str, Any]) -> None:
     if "logprobs" in choice:
         choice["logprobs"] = None
+
+
+def screen_choice(choice: MutableMapping[str, Any], kind: str) -> None:
+    """A choice's own keys, before its message or delta is sanitized: `logprobs` nulled, unknown keys that
+    hold text dropped. `kind`: "completions" for /v1/completions, else a chat answer."""
+    drop_logprobs(choice)
+    drop_unknown(choice, CHOICE_KEYS["completions" if kind == "completions" else "chat"], "choice")
 
 
 def sanitize_message(

@@ -51,9 +51,9 @@ from leakline.guard.fields import (
     FUNCTION_KEYS,
     PART_KEYS,
     PART_TEXT,
-    drop_logprobs,
     drop_unknown,
     sanitize_message,
+    screen_choice,
 )
 from leakline.guard.headers import filter_upstream_headers, response_headers, retry_headers
 from leakline.guard.metrics import GatewayMetrics
@@ -717,7 +717,7 @@ class Route:
         return out
 
     def sanitize_choice(self, sanitizer: TextSanitizer, choice: dict[str, Any], scan: _Scan, json_mode: bool) -> None:
-        drop_logprobs(choice)
+        screen_choice(choice, self.kind)
         if self.kind == "completions":
             if isinstance(choice.get("text"), str):
                 choice["text"] = self.sanitize_text(sanitizer, choice["text"], scan)
@@ -929,7 +929,7 @@ def _error_message(raw: bytes) -> str | None:
 def _empty_choice(choice: dict[str, Any], kind: str) -> None:
     """A refused choice: every text-bearing field emptied or removed (fail closed: only the role stays)."""
     choice["finish_reason"] = "content_filter"
-    drop_logprobs(choice)
+    screen_choice(choice, kind)
     if kind == "completions":
         choice["text"] = ""
         return
@@ -1070,7 +1070,7 @@ class _StreamRelay:
                 raise UpstreamProtocolError(f"{who} sent a malformed choice")
             index = int(choice.get("index", 0))
             self.choices.add(index)
-            drop_logprobs(choice)
+            screen_choice(choice, self.route.kind)
             self._choice(index, choice)
             if self.scan.blocked:
                 return self.blocked_tail()
