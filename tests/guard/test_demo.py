@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.guard.helpers import start_serve
 from tests.store.helpers import free_port
@@ -28,6 +29,8 @@ def test_the_demo_assesses_its_incidents_and_serves_them_to_the_token_its_banner
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp_path)}  # the demo's directory lands in tmp_path
     proc = start_serve(tmp_path, port, env=env, demo=True)
+    if proc.poll() is not None:
+        pytest.fail(f"the demo stopped with exit {proc.returncode}: {proc.communicate()[1]}")
     base = f"http://127.0.0.1:{port}"
     try:
         [directory] = tmp_path.glob("leakline-demo-*")
@@ -74,3 +77,26 @@ def test_the_demo_assesses_its_incidents_and_serves_them_to_the_token_its_banner
     ) in banner
     assert token not in stderr and client_key not in stderr
     assert re.search(r"ERROR|Traceback", stderr) is None, stderr
+
+
+def test_the_demo_upstream_never_takes_the_port_the_gateway_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakline.guard import demo
+    from leakline.guard.upstream import UpstreamThread
+
+    started: list[UpstreamThread] = []
+
+    class HandedTheGatewayPort(UpstreamThread):
+        def start(self) -> UpstreamThread:
+            super().start()
+            if not started:
+                self.port = 5555  # as if the system had handed out the port the gateway is about to bind
+            started.append(self)
+            return self
+
+    monkeypatch.setattr(demo, "UpstreamThread", HandedTheGatewayPort)
+    upstream = demo._upstream_not_on(5555)
+    try:
+        assert len(started) == 2 and upstream is started[1] and upstream.port not in (0, 5555)
+        assert not started[0]._thread.is_alive()  # the first one was stopped, its port given back
+    finally:
+        upstream.stop()

@@ -37,13 +37,24 @@ def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def prepare(directory: Path | None = None) -> DemoSetup:
+def _upstream_not_on(port: int | None) -> UpstreamThread:
+    """The scripted upstream on a port the system picks, never `port` (which the gateway is about to bind:
+    a port the system hands out is free until bound, and may be the one the gateway was given)."""
+    upstream = UpstreamThread().start()
+    while upstream.port == port:
+        replacement = UpstreamThread().start()
+        upstream.stop()
+        upstream = replacement
+    return upstream
+
+
+def prepare(directory: Path | None = None, *, gateway_port: int | None = None) -> DemoSetup:
     """Write the demo's files and start the scripted upstream; return where everything is."""
     from leakline.audit.keys import generate_key_file
 
     root = directory or Path(tempfile.mkdtemp(prefix="leakline-demo-"))
     root.mkdir(parents=True, exist_ok=True)
-    upstream = UpstreamThread().start()
+    upstream = _upstream_not_on(gateway_port)
     generate_key_file(root / "audit.key")
     (root / "system-prompt.txt").write_text(PROTECTED_PARAGRAPH + "\n", encoding="utf-8")
     client_key = "sk-demo-" + secrets.token_urlsafe(24)
@@ -151,6 +162,6 @@ def start_demo(host: str, port: int) -> Path:
     """Prepare the demo, print its banner on stderr, and return the leakline.toml to serve."""
     import sys
 
-    setup = prepare()
+    setup = prepare(gateway_port=port)
     sys.stderr.write(banner(setup, host, port) + "\n")
     return setup.config
