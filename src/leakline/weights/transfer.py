@@ -13,7 +13,11 @@ with 403 and recorded through a `RefusalRecorder` before the answer is sent.
 `pull` verifies the manifest's signature with the trusted verify key before downloading, appends to
 ``DST.part``, resumes from the last whole segment after an interruption (retrying dropped connections and
 failed reconnections by itself, after 1, 2, 4 s), checks the ciphertext SHA-256 against the signed manifest
-and only then renames to DST. The transferred file stays encrypted: pulling needs no decryption key.
+and only then renames to DST. The manifest request is retried the same way, so a pull started while the
+serving site restarts waits for it. Only transient failures are retried (`_TRANSIENT_STATUSES`, a refused,
+reset or timed-out connection, a TLS connection closed mid-handshake); an answer that another try would only
+repeat (a 4xx refusal, a failed certificate check, a TLS version refusal) fails at once. The transferred file
+stays encrypted: pulling needs no decryption key.
 """
 
 from __future__ import annotations
@@ -75,6 +79,9 @@ RangeCallback = Callable[[int, int], None]
 """Called with (offset, file size) whenever a data request starts: a progress bar's position and total."""
 RetryCallback = Callable[[str], None]
 """Called with one line saying what broke and when the next try comes."""
+_TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+"""Answers of a server that is starting, overloaded, or behind a proxy that lost it: another try may succeed.
+501 and 505 are left out: they say what the server cannot do, and it will not learn it in 7 s."""
 
 
 # --- TLS -------------------------------------------------------------------------------------------------
@@ -437,6 +444,8 @@ class PullResult:
     request_offsets: tuple[int, ...]
     """Byte offset each data request of this call started at (all segment boundaries)."""
     bytes_received: int
+    manifest_attempts: int = 1
+    """Requests it took to get the manifest (more than 1 when the server was restarting or answered 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -473,6 +482,14 @@ class _Client:
         try:
             conn.request("GET", path, headers=sent)
             return conn, conn.getresponse()
+        except ssl.SSLEOFError as exc:
+            # The peer closed the connection without a TLS alert: what a server that is going down or
+            # coming up does, not a refusal (a refusal sends an alert, e.g. certificate required).
+            conn.close()
+            raise UnreachableError(
+                f"https://{self.host}:{self.port}: cannot connect: the TLS connection was closed "
+                f"({exc.reason or exc})"
+            ) from None
         except ssl.SSLError as exc:
             conn.close()
             raise TransferError(f"https://{self.host}:{self.port}: TLS handshake failed: {exc.reason or exc}") from None
@@ -481,25 +498,89 @@ class _Client:
             raise UnreachableError(f"https://{self.host}:{self.port}: cannot connect: {exc}") from None
 
 
-def _refusal(model_id: str, status: int, body: bytes) -> TransferError:
+class _ServerTroubleError(TransferError):
+    """A transient 5xx answer (`_TRANSIENT_STATUSES`): retried like an unreachable server."""
+
+
+def _error_body(body: bytes) -> tuple[str, str]:
+    """(error, message) of a JSON error body; empty strings for anything else (a proxy's HTML page)."""
     try:
         doc = json.loads(body)
-        message = str(doc.get("message", "")) if isinstance(doc, dict) else ""
-        reason = str(doc.get("error", "")) if isinstance(doc, dict) else ""
     except (json.JSONDecodeError, UnicodeDecodeError):
-        message, reason = "", ""
+        return "", ""
+    if not isinstance(doc, dict):
+        return "", ""
+    return str(doc.get("error", "")), str(doc.get("message", ""))
+
+
+def _refusal(client: _Client, model_id: str, status: int, body: bytes) -> TransferError:
+    reason, message = _error_body(body)
+    # A 503 "audit-unavailable" is a refusal the server could not record: another try gets the same refusal.
+    if status in _TRANSIENT_STATUSES and reason != "audit-unavailable":
+        return _ServerTroubleError(f"https://{client.host}:{client.port}: HTTP {status} {message}".rstrip())
     if status == 403 and reason.startswith("region"):
         return ResidencyRefusedError(f"pull of {model_id!r} refused by the server: {message}")
     return TransferError(f"pull of {model_id!r} failed: HTTP {status} {message}".rstrip())
 
 
-def _fetch_remote(client: _Client, model_id: str, verify_key: Ed25519PublicKey, pins: Pins | None) -> _Remote:
-    source = f"{model_id} at https://{client.host}:{client.port}"
+_RETRIED = (UnreachableError, _ServerTroubleError)
+
+
+def _backoff(attempt: int, retry_delay_s: float) -> float:
+    """The wait after failed attempt number `attempt` (1-based): 1×, 2×, 4×… `retry_delay_s`."""
+    return retry_delay_s * (1 << (attempt - 1))
+
+
+def _read_body(client: _Client, resp: http.client.HTTPResponse, limit: int) -> bytes:
+    try:
+        return resp.read(limit)
+    except (OSError, http.client.HTTPException) as exc:  # cut mid-answer: as transient as a cut before it
+        raise UnreachableError(
+            f"https://{client.host}:{client.port}: the connection broke ({exc.__class__.__name__})"
+        ) from None
+
+
+def _request_manifest(client: _Client, model_id: str) -> bytes:
     conn, resp = client.request(f"/v1/models/{quote(model_id, safe='')}/manifest", {})
     with contextlib.closing(conn):
-        body = resp.read(MAX_MANIFEST_RESPONSE + 1)
+        body = _read_body(client, resp, MAX_MANIFEST_RESPONSE + 1)
     if resp.status != 200:
-        raise _refusal(model_id, resp.status, body)
+        raise _refusal(client, model_id, resp.status, body)
+    return body
+
+
+def _request_manifest_retrying(
+    client: _Client,
+    model_id: str,
+    *,
+    retries: int,
+    retry_delay_s: float,
+    sleep: Callable[[float], None],
+    on_retry: RetryCallback | None,
+) -> tuple[bytes, int]:
+    """The manifest response's body and the number of attempts it took."""
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return _request_manifest(client, model_id), attempts
+        except _RETRIED as exc:
+            if attempts > retries:
+                raise TransferError(
+                    f"pull of {model_id!r} failed after {attempts} attempts to get the manifest: {exc.message}",
+                    hint="check that the server is running and that the URL is right",
+                ) from None
+            delay = _backoff(attempts, retry_delay_s)
+            if on_retry is not None:
+                on_retry(f"pull of {model_id!r}: manifest request: {exc.message}; retry {attempts} of {retries} "
+                         f"in {delay:g} s")
+            sleep(delay)
+
+
+def _parse_remote(
+    client: _Client, model_id: str, body: bytes, verify_key: Ed25519PublicKey, pins: Pins | None
+) -> _Remote:
+    source = f"{model_id} at https://{client.host}:{client.port}"
     try:
         doc = json.loads(body)
         json_bytes = doc["manifest"].encode("utf-8")
@@ -564,7 +645,7 @@ def _receive(
     ct_end = remote.layout.ciphertext_size
     with contextlib.closing(conn), _part_output(part, "ab", shown) as out:
         if resp.status not in (200, 206):
-            raise _refusal(model_id, resp.status, resp.read(MAX_MANIFEST_RESPONSE))
+            raise _refusal(client, model_id, resp.status, _read_body(client, resp, MAX_MANIFEST_RESPONSE))
         position = start
         while position < remote.file_size:
             try:
@@ -624,9 +705,10 @@ def pull(
 ) -> PullResult:
     """Download a model's container to `dst`, resuming a previous `dst.part`; verify before renaming.
 
-    A broken connection, or a server that cannot be reached again (restarting), is retried `retries` times
-    after 1×, 2×, 4×… `retry_delay_s`, each from the last whole segment. TLS failures and HTTP refusals are
-    not retried: trying again would get the same answer.
+    A broken connection, a server that cannot be reached (restarting) or answers 500/502/503/504 is retried
+    `retries` times after 1×, 2×, 4×… `retry_delay_s`: the manifest request with its own `retries`, then the
+    data requests, each from the last whole segment. TLS failures other than a connection closed mid-handshake
+    and HTTP refusals are not retried: trying again would get the same answer.
     """
     # --force replaces a file; the rename onto a directory would fail only after the whole download.
     if dst.is_dir():
@@ -635,7 +717,10 @@ def pull(
         raise WeightsUsageError(f"{dst}: already exists", hint="choose another path or pass --force")
     check_parent_directory(dst)
     client = _Client(base_url, tls, region)
-    remote = _fetch_remote(client, model_id, verify_key, pins)
+    body, manifest_attempts = _request_manifest_retrying(
+        client, model_id, retries=retries, retry_delay_s=retry_delay_s, sleep=sleep, on_retry=on_retry
+    )
+    remote = _parse_remote(client, model_id, body, verify_key, pins)
     part = dst.with_name(dst.name + ".part")
     first_start: int | None = None
     resumed = False
@@ -660,7 +745,7 @@ def pull(
                 on_range(start, remote.file_size)
             try:
                 interrupted = _receive(client, model_id, remote, part, start, digest, on_progress, dst)
-            except UnreachableError as exc:
+            except _RETRIED as exc:
                 interrupted = exc
         except BaseException:
             digest.close()
@@ -672,7 +757,7 @@ def pull(
         digest.close()
         what = (
             interrupted.message
-            if isinstance(interrupted, UnreachableError)
+            if isinstance(interrupted, _RETRIED)
             else f"the connection broke ({interrupted.__class__.__name__})"
         )
         if attempts > retries:
@@ -682,7 +767,7 @@ def pull(
                 f"pull of {model_id!r} failed after {attempts} attempts: {what}{kept}",
                 hint="run the same pull again to resume" if kept else "check that the server is running",
             )
-        delay = retry_delay_s * 2 ** (attempts - 1)
+        delay = _backoff(attempts, retry_delay_s)
         if on_retry is not None:
             on_retry(
                 f"pull of {model_id!r}: {what}; retry {attempts} of {retries} in {delay:g} s "
@@ -714,4 +799,5 @@ def pull(
         attempts=attempts,
         request_offsets=tuple(offsets),
         bytes_received=received,
+        manifest_attempts=manifest_attempts,
     )
