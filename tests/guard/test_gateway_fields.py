@@ -84,6 +84,16 @@ class Canned(ScriptedUpstream):
         key = body["prompt"] if kind == "completions" else body["messages"][-1]["content"]
         return await self.answers[key](request)
 
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        handler = self.answers.get(body["input"]) if isinstance(body["input"], str) else None
+        if handler is None:
+            return await super().embeddings(request)
+        self.requests.append(body)
+        response = await handler(request)
+        assert isinstance(response, web.Response)
+        return response
+
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
@@ -529,3 +539,142 @@ def test_a_model_is_retrieved_from_the_filtered_list(gw: Env) -> None:
         "param": "model",
         "code": "model_not_found",
     }
+
+
+# -- 10. the top level of an answer and of every chunk --
+
+# What vLLM sends with `prompt_logprobs` / `return_token_ids`: the prompt token by token (system prompt,
+# the canary the gateway planted), as decoded text or as bare numbers; both are the prompt.
+PROMPT_LOGPROBS = [
+    None,
+    {"2675": {"logprob": -1.5, "rank": 1, "decoded_token": "You are the shopping assistant"}},
+    {"1111": {"logprob": -0.2, "rank": 1, "decoded_token": CANARY}},
+    {"3012": {"logprob": -0.7, "rank": 2}},
+]
+USAGE = {
+    "prompt_tokens": 12,
+    "completion_tokens": 3,
+    "total_tokens": 15,
+    "prompt_tokens_details": {"cached_tokens": 8, "note": "cache hit for 'You are the shopping assistant'"},
+    "completion_tokens_details": None,
+    "debug": "prompt was: You are the shopping assistant",
+    "per_token": [1, 2, 3],
+}
+USAGE_KEPT = {
+    "prompt_tokens": 12,
+    "completion_tokens": 3,
+    "total_tokens": 15,
+    "prompt_tokens_details": {"cached_tokens": 8},
+    "completion_tokens_details": None,
+}
+
+
+def test_a_whole_answers_top_level_keeps_known_keys_and_usage_numbers_only(gw: Env) -> None:
+    answer = _completion({"content": "hello"}, token_ids=[9906, 0])
+    answer.update(
+        system_fingerprint=None,
+        service_tier="default",
+        usage=USAGE,
+        prompt_logprobs=PROMPT_LOGPROBS,
+        prompt_token_ids=[128000, 2675, 527],
+        kv_transfer_params={"remote_engine_id": "prefill-0", "remote_block_ids": [4, 5]},
+        timings={"prompt_n": 12, "predicted_ms": 31.5},  # llama.cpp's: numbers, kept
+        x_cache="HIT",  # llama.cpp's `__verbose` and the like: text the sanitizer never read
+        context=[128000, 2675, 527],  # a list of numbers may be token ids: dropped
+    )
+    answers(gw)["top"] = whole(answer)
+    before = {name: DROPPED[name] for name in ("answer.prompt_logprobs", "answer.usage.debug", "choice.token_ids")}
+    response = post(gw, "top")
+    assert response.json() == {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "llama3.1:8b",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+        "system_fingerprint": None,
+        "service_tier": "default",
+        "usage": USAGE_KEPT,
+        "timings": {"prompt_n": 12, "predicted_ms": 31.5},
+    }
+    assert {name: DROPPED[name] - count for name, count in before.items()} == dict.fromkeys(before, 1)
+    assert CANARY not in response.text and "shopping" not in response.text and "128000" not in response.text
+
+
+def test_every_streamed_chunks_top_level_is_screened(gw: Env) -> None:
+    first = _chunk(_delta({"role": "assistant", "content": "hel"}, token_ids=[9906]))
+    first.update(prompt_logprobs=PROMPT_LOGPROBS, prompt_token_ids=[128000, 2675, 527], x_trace="prompt: hi")
+    usage = {**_chunk(), "usage": USAGE, "kv_transfer_params": {"remote_block_ids": [4, 5]}}
+    answers(gw)["top-s"] = sse(first, _chunk(_delta({"content": "lo"}, "stop", token_ids=[385])), usage)
+    response = post(gw, "top-s", stream=True, stream_options={"include_usage": True})
+    meta = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "llama3.1:8b"}
+    expected = [
+        {**meta, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+        {**meta, "choices": [{"index": 0, "delta": {"content": "hello"}, "finish_reason": "stop"}]},
+        {**meta, "choices": [], "usage": USAGE_KEPT},
+    ]
+    assert response.text == "".join(f"data: {json.dumps(e, separators=(',', ':'))}\n\n" for e in expected) + (
+        "data: [DONE]\n\n"
+    )
+
+
+def test_completions_choices_lose_the_prompt_and_token_ids_whole_and_streamed(gw: Env) -> None:
+    choice = {"index": 0, "text": "ok", "logprobs": None, "finish_reason": "stop",
+              "prompt_logprobs": PROMPT_LOGPROBS, "prompt_token_ids": [128000, 2675], "token_ids": [564]}  # fmt: skip
+    answers(gw)["c-top"] = whole(
+        {"id": "c", "object": "text_completion", "created": 1, "model": "m", "choices": [choice], "usage": USAGE}
+    )
+    assert post(gw, "c-top", route="completions").json() == {
+        "id": "c",
+        "object": "text_completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "text": "ok", "logprobs": None, "finish_reason": "stop"}],
+        "usage": USAGE_KEPT,
+    }
+    answers(gw)["c-top-s"] = sse(
+        {**_chunk({**choice, "finish_reason": None}, obj="text_completion"), "prompt_token_ids": [128000]},
+        _chunk({"index": 0, "text": "", "finish_reason": "stop", "token_ids": [128009]}, obj="text_completion"),
+    )
+    got = sse_events(post(gw, "c-top-s", route="completions", stream=True).text)
+    meta = {"id": "c", "object": "text_completion", "created": 1, "model": "llama3.1:8b"}
+    assert got == [
+        {**meta, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": None}]},
+        {**meta, "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}]},
+        "[DONE]",
+    ]
+
+
+def test_an_embeddings_answer_keeps_vectors_and_numbers_only(gw: Env) -> None:
+    vector_b64 = "zczMPc3MTL6amZk+"  # three float32, as `encoding_format: "base64"` sends them
+    answers(gw)["embed this"] = whole(
+        {
+            "id": "embd-1",
+            "object": "list",
+            "created": 1,
+            "model": "llama3.1:8b",
+            "data": [
+                {"object": "embedding", "index": 0, "embedding": [0.1, -0.2, 0.3], "text": "embed this"},
+                {"object": "embedding", "index": 1, "embedding": vector_b64},
+                {"object": "embedding", "index": 2, "embedding": "input: embed mail ann@example.com"},
+            ],
+            "usage": {"prompt_tokens": 6, "total_tokens": 6, "tokens": ["embed", " mail"]},
+            "prompt_token_ids": [128000, 336],
+            "input": "embed mail ann@example.com",
+        }
+    )
+    response = post(gw, "embed this", route="embeddings", input="embed this")
+    assert response.json() == {
+        "id": "embd-1",
+        "object": "list",
+        "created": 1,
+        "model": "llama3.1:8b",
+        "data": [
+            {"object": "embedding", "index": 0, "embedding": [0.1, -0.2, 0.3]},
+            {"object": "embedding", "index": 1, "embedding": vector_b64},
+            {"object": "embedding", "index": 2},
+        ],
+        "usage": {"prompt_tokens": 6, "total_tokens": 6},
+    }
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEYS["storefront"], default_headers=DE, max_retries=0)
+    plain = client.embeddings.create(model="llama3.1:8b", input=["a", "b"])  # the scripted upstream's own answer
+    assert [(e.index, e.embedding) for e in plain.data] == [(0, [0.1, -0.2, 0.3]), (1, [0.1, -0.2, 0.3])]

@@ -9,11 +9,18 @@ another shape (tool `arguments` as an object); unknown keys that hold no text (f
 pass. `logprobs` is always set to null: its tokens, bytes and top alternatives
 repeat the answer token by token and offer text the model did not choose, which no redaction of the
 content can follow (docs/gateway.md, What the gateway removes).
+
+The top level of a whole answer and of every streamed chunk is allow-listed too (`screen_answer`):
+vLLM's `prompt_logprobs` and `prompt_token_ids` spell out the prompt (system prompt, planted canary,
+protected text) token by token, numbers or not, so they and the answer's own `token_ids` are dropped
+whatever they hold, `usage` keeps numbers only, and an unknown top-level key goes if it holds text or a
+list (a list of numbers may be token ids).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -35,6 +42,22 @@ CHOICE_KEYS = {
 matched) are dropped like a message's unknown keys, those holding no text (a token id, null) pass."""
 STRING_KEYS = frozenset({"role", "id", "type", "name", "arguments", "text", "refusal", "finish_reason"})
 """Known keys whose value must be a string to pass (it is sanitized, or it is a short protocol word)."""
+NEVER_KEYS = frozenset({"prompt_logprobs", "prompt_token_ids", "token_ids", "kv_transfer_params"})
+"""Dropped from an answer, a chunk or a choice whatever they hold. vLLM's `prompt_logprobs` and
+`prompt_token_ids` are the prompt token by token (a dict keyed by token id is the prompt too once
+detokenized), `token_ids` the answer's tokens before any redaction, `kv_transfer_params` the upstream's
+cache hosts and block ids for this prompt: nothing an application needs, nothing a redaction can follow."""
+_ANSWER_META = frozenset({"id", "object", "created", "model", "usage", "system_fingerprint", "service_tier"})
+ANSWER_KEYS = {
+    "chat": _ANSWER_META | {"choices"},
+    "completions": _ANSWER_META | {"choices"},
+    "embeddings": _ANSWER_META | {"data"},
+}
+"""The top-level keys of a whole answer or a streamed chunk, per endpoint."""
+ANSWER_STRINGS = frozenset({"id", "object", "model", "system_fingerprint", "service_tier"})
+"""Top-level keys that pass only as strings (protocol words and names the upstream made up, not the model)."""
+EMBEDDING_KEYS = frozenset({"object", "index", "embedding"})
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 DROPPED: Counter[str] = Counter()
 """Unknown keys dropped from answers in this process, by name (`where.key`), for operators and tests."""
@@ -51,6 +74,26 @@ def holds_text(value: Any) -> bool:
     return False
 
 
+def holds_list(value: Any) -> bool:
+    """Whether `value` is a list or a dict holding one at any depth."""
+    if isinstance(value, list):
+        return True
+    if isinstance(value, dict):
+        return any(holds_list(v) for v in value.values())
+    return False
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _count(name: str) -> None:
+    name = name[:80]
+    if name not in DROPPED:
+        log.warning("dropped the field %s of an upstream answer (it holds text the gateway does not read)", name)
+    DROPPED[name] += 1
+
+
 def _unread(key: str, value: Any, allowed: frozenset[str]) -> bool:
     if key not in allowed:
         return holds_text(value)
@@ -64,10 +107,13 @@ def drop_unknown(obj: MutableMapping[str, Any], allowed: frozenset[str], where: 
     unread = [k for k, v in obj.items() if _unread(k, v, allowed)]
     for key in unread:
         del obj[key]
-        name = f"{where}.{key}"[:80]
-        if name not in DROPPED:
-            log.warning("dropped the field %s of an upstream answer (it holds text the gateway does not read)", name)
-        DROPPED[name] += 1
+        _count(f"{where}.{key}")
+
+
+def _drop_never(obj: MutableMapping[str, Any], where: str) -> None:
+    for key in NEVER_KEYS.intersection(obj):
+        del obj[key]
+        _count(f"{where}.{key}")
 
 
 def drop_logprobs(choice: MutableMapping[str, Any]) -> None:
@@ -79,7 +125,77 @@ def screen_choice(choice: MutableMapping[str, Any], kind: str) -> None:
     """A choice's own keys, before its message or delta is sanitized: `logprobs` nulled, unknown keys that
     hold text dropped. `kind`: "completions" for /v1/completions, else a chat answer."""
     drop_logprobs(choice)
+    _drop_never(choice, "choice")
     drop_unknown(choice, CHOICE_KEYS["completions" if kind == "completions" else "chat"], "choice")
+
+
+def _unread_top(key: str, value: Any, allowed: frozenset[str]) -> bool:
+    if key not in allowed:
+        return holds_text(value) or holds_list(value)
+    if key in ANSWER_STRINGS:
+        return not isinstance(value, str) and holds_text(value)
+    if key == "created":
+        return holds_text(value) or holds_list(value)
+    return False  # choices, data and usage: screened on their own
+
+
+def screen_answer(answer: MutableMapping[str, Any], kind: str) -> None:
+    """The top-level keys of a whole answer or a streamed chunk of endpoint `kind` (chat, completions,
+    embeddings), before its choices are screened: `NEVER_KEYS` dropped, `usage` reduced to numbers, a
+    known string key in another shape dropped, an unknown key dropped when it holds text or a list. An
+    embeddings answer's `data[]` entries keep `object`, `index` and an `embedding` of numbers or base64."""
+    allowed = ANSWER_KEYS.get(kind, ANSWER_KEYS["chat"])
+    _drop_never(answer, "answer")
+    unread = [k for k, v in answer.items() if _unread_top(k, v, allowed)]
+    for key in unread:
+        del answer[key]
+        _count(f"answer.{key}")
+    usage = answer.get("usage")
+    if isinstance(usage, dict):
+        _numbers_only(usage, "answer.usage", nested=True)
+    elif usage is not None:
+        del answer["usage"]
+        _count("answer.usage")
+    if kind == "embeddings":
+        _screen_embeddings(answer)
+
+
+def _numbers_only(obj: MutableMapping[str, Any], where: str, *, nested: bool) -> None:
+    """Keep numbers and nulls; one level of dicts of them (`prompt_tokens_details`) when `nested`."""
+    for key, value in list(obj.items()):
+        if value is None or _is_number(value):
+            continue
+        if nested and isinstance(value, dict):
+            _numbers_only(value, f"{where}.{key}", nested=False)
+            continue
+        del obj[key]
+        _count(f"{where}.{key}")
+
+
+def _screen_embeddings(answer: MutableMapping[str, Any]) -> None:
+    data = answer.get("data")
+    if not isinstance(data, list):
+        if holds_text(data):
+            del answer["data"]
+            _count("answer.data")
+        return
+    kept: list[Any] = []
+    for item in data:
+        if not isinstance(item, dict):
+            if holds_text(item):
+                _count("answer.data[]")
+                continue
+            kept.append(item)
+            continue
+        embedding = item.get("embedding")
+        # `encoding_format: "base64"` sends the vectors as one base64 string: bytes, not words.
+        base64 = isinstance(embedding, str) and _BASE64.fullmatch(embedding) is not None
+        if not base64 and holds_text(embedding):
+            del item["embedding"]
+            _count("answer.data[].embedding")
+        drop_unknown(item, EMBEDDING_KEYS, "answer.data[]")
+        kept.append(item)
+    answer["data"] = kept
 
 
 def sanitize_message(

@@ -53,6 +53,7 @@ from leakline.guard.fields import (
     PART_TEXT,
     drop_unknown,
     sanitize_message,
+    screen_answer,
     screen_choice,
 )
 from leakline.guard.headers import filter_upstream_headers, response_headers, retry_headers
@@ -662,6 +663,7 @@ class Route:
         data = await self.read_upstream_json(upstream, who)
         if not isinstance(data, dict):
             raise UpstreamProtocolError(f"{who} sent JSON that is not an object")
+        screen_answer(data, self.kind)
         scan = _Scan()
         if self.kind in ("chat", "completions"):
             choices = data.get("choices")
@@ -1061,6 +1063,7 @@ class _StreamRelay:
         choices = chunk.get("choices")
         if not isinstance(choices, list):
             raise UpstreamProtocolError(f"{who} sent a chunk without `choices`")
+        screen_answer(chunk, self.route.kind)
         if not self.template:
             self.template = {
                 k: chunk[k] for k in ("id", "object", "created", "model", "system_fingerprint") if k in chunk
