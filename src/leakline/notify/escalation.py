@@ -3,23 +3,26 @@
 - An internal alert (compliance, owner team) not acknowledged `[escalation] ack_minutes` after it was
   delivered goes to the next contact of `[escalation] chain` (the first one, when the recipient is not
   in the chain); each step happens once, across any number of workers, guarded by a `notify_marks` key.
-- Before each required obligation's `due_at`, while its notice is not sent, the compliance contacts
-  are reminded at `[escalation] reminder_hours` offsets (only the latest offset already reached when a
-  worker was down for a while, so nobody gets three reminders at once).
-- When `due_at` passes without the notice sent, the whole chain is alerted once (overdue escalation).
+- Before each required obligation's `due_at`, while it is not met, the compliance contacts are reminded
+  at `[escalation] reminder_hours` offsets (only the latest offset already reached when a worker was down
+  for a while, so nobody gets three reminders at once).
+- When `due_at` passes with the obligation not met, the whole chain is alerted once (overdue escalation).
+- "Not met" is the obligation status of `incidents.service.obligation_progress` (open or queued): a duty
+  drafted in several language versions (GDPR Art. 34) stays unmet until every version not withdrawn is
+  delivered, and its reminders name the versions still outstanding.
 - A dead-lettered message raises an alert to the compliance contacts, on other channels when they have
   any (the failed one may be what is down).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from leakline.incidents.models import Incident, Status
 from leakline.incidents.timeline import Recorder, note
@@ -32,7 +35,6 @@ if TYPE_CHECKING:
     from leakline.notify.settings import Contact
 
 ESCALATION_ACTOR = "escalation"
-_DELIVERED = (CommState.SENT, CommState.ACKED)
 _COMPLIANCE_ROLES = ("compliance", "dpo")
 
 
@@ -166,42 +168,66 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _unmet_with_deadline(
+    session: Session, incidents: Sequence[Incident]
+) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """(incident id, obligation, language versions not delivered) for each obligation of `incidents` that
+    has a `due_at` and is not met; the languages only when the duty has several versions."""
+    # Imported here: incidents.service imports this package.
+    from leakline.incidents.service import OPEN, QUEUED, obligation_progress
+
+    notices: dict[str, list[Communication]] = {}
+    if incidents:
+        # One query for every open incident's notices (reminders also carry an obligation's key, so only the
+        # notice kinds); their bodies are not needed to know where a duty stands.
+        for comm in session.scalars(
+            select(Communication)
+            .options(
+                load_only(
+                    Communication.incident_id,
+                    Communication.kind,
+                    Communication.obligation_key,
+                    Communication.withdrawn,
+                    Communication.language,
+                    Communication.state,
+                    Communication.sent_at,
+                )
+            )
+            .where(
+                Communication.incident_id.in_([incident.id for incident in incidents]),
+                Communication.kind.in_(drafting.APPROVAL_KINDS),
+            )
+        ):
+            notices.setdefault(comm.incident_id, []).append(comm)
+    unmet: list[tuple[str, dict[str, Any], list[str]]] = []
+    for incident in incidents:
+        obligations = list((incident.assessment or {}).get("obligations", []))
+        progress = obligation_progress(obligations, notices.get(incident.id, []))
+        for obligation, p in zip(obligations, progress, strict=True):
+            if p.status in (OPEN, QUEUED) and obligation["due_at"]:
+                languages = [c.language for c in p.outstanding] if len(p.notices) > 1 else []
+                unmet.append((incident.id, obligation, languages))
+    return unmet
+
+
+def _versions_left(languages: list[str]) -> str:
+    return f"; language versions not delivered: {', '.join(languages)}" if languages else ""
+
+
 def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, now: datetime) -> int:
-    """Reminders before due_at and the overdue escalation, for every open incident's pending notices."""
+    """Reminders before due_at and the overdue escalation, for every open incident's unmet obligations."""
     with store.transaction() as session:
         incidents = session.scalars(
             select(Incident).where(Incident.status != Status.CLOSED, Incident.assessment.is_not(None))
         ).all()
-        open_ids = [incident.id for incident in incidents]
-        # One query for every open incident's delivered notices (reminders also carry an obligation's
-        # key, so only the notice kinds count).
-        rows = (
-            session.execute(
-                select(Communication.incident_id, Communication.obligation_key).where(
-                    Communication.incident_id.in_(open_ids),
-                    Communication.state.in_(_DELIVERED),
-                    Communication.kind.in_(drafting.APPROVAL_KINDS),
-                )
-            ).all()
-            if open_ids
-            else []
-        )
-        delivered = {(incident_id, key) for incident_id, key in rows}
-        pending: list[tuple[str, dict[str, Any]]] = []
-        for incident in incidents:
-            for obligation in (incident.assessment or {}).get("obligations", []):
-                if (
-                    obligation["required"]
-                    and obligation["due_at"]
-                    and drafting.kind_for_obligation(obligation) is not None
-                    and (incident.id, drafting.obligation_key(obligation)) not in delivered
-                ):
-                    pending.append((incident.id, obligation))
+        pending = _unmet_with_deadline(session, incidents)
     done = 0
     offsets = sorted(settings.escalation.reminder_hours)
-    for incident_id, obligation in pending:
+    for incident_id, obligation, languages in pending:
         due = _parse(obligation["due_at"])
         okey = drafting.obligation_key(obligation)
+        # Templates get the outstanding versions too (`alert.languages`), only for duties that have several.
+        versions: dict[str, Any] = {"languages": languages} if languages else {}
         if now >= due:
             if settings.escalation.overdue:
                 chain = drafting.contacts_named(settings, settings.escalation.chain) or compliance_contacts(settings)
@@ -215,9 +241,9 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
                     obligation=obligation,
                     contacts=chain,
                     level=1,
-                    alert={"reason": "overdue"},
+                    alert={"reason": "overdue", **versions},
                     detail=f"overdue: {obligation['regime']} {obligation['jurisdiction']} "
-                    f"{obligation['recipient']} was due {obligation['due_at']}",
+                    f"{obligation['recipient']} was due {obligation['due_at']}{_versions_left(languages)}",
                 )
             continue
         reached = [hours for hours in offsets if now >= due - timedelta(hours=hours)]
@@ -234,9 +260,9 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
             obligation=obligation,
             contacts=compliance_contacts(settings),
             level=0,
-            alert={"reason": "reminder"},
+            alert={"reason": "reminder", **versions},
             detail=f"reminder: {obligation['regime']} {obligation['jurisdiction']} "
-            f"{obligation['recipient']} due {obligation['due_at']} (≤ {hours:g} h)",
+            f"{obligation['recipient']} due {obligation['due_at']} (≤ {hours:g} h){_versions_left(languages)}",
             also_marks=[f"reminder:{incident_id}:{okey}:{h:g}" for h in reached[1:]],
         )
     return done
