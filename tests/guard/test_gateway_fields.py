@@ -9,6 +9,7 @@ The tests read what the client receives, byte for byte where it matters, and the
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ import httpx
 import openai
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
+from leakline.guard import fields
 from leakline.guard.fields import DROPPED
 from leakline.guard.upstream import ScriptedUpstream, UpstreamThread
 from tests.guard.conftest import Env
@@ -95,17 +98,20 @@ class Canned(ScriptedUpstream):
         return response
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def _canned_gateway(tmp: Path) -> Env:
     from leakline.web.app import create_app
 
-    tmp = tmp_path_factory.mktemp("fields")
     upstream = UpstreamThread(Canned()).start()
     settings = write_settings(tmp, upstream.upstream_url, upstream.upstream_url)
-    served = serve(create_app(settings))
-    yield Env(served, upstream, upstream, settings, tmp)
-    served.stop()
-    upstream.stop()
+    return Env(serve(create_app(settings)), upstream, upstream, settings, tmp)
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    env = _canned_gateway(tmp_path_factory.mktemp("fields"))
+    yield env
+    env.served.stop()
+    env.eu.stop()
 
 
 def answers(env: Env) -> dict[str, Handler]:
@@ -678,3 +684,59 @@ def test_an_embeddings_answer_keeps_vectors_and_numbers_only(gw: Env) -> None:
     client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEYS["storefront"], default_headers=DE, max_retries=0)
     plain = client.embeddings.create(model="llama3.1:8b", input=["a", "b"])  # the scripted upstream's own answer
     assert [(e.index, e.embedding) for e in plain.data] == [(0, [0.1, -0.2, 0.3]), (1, [0.1, -0.2, 0.3])]
+
+
+# -- 11. every dropped field is a Prometheus series --
+
+
+def dropped_series(env: Env) -> dict[str, float]:
+    """`leakline_gateway_dropped_fields_total` by `field`, from one scrape of `/metrics`."""
+    text = httpx.get(f"{env.url}/metrics", timeout=10).text
+    return {
+        sample.labels["field"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "leakline_gateway_dropped_fields_total"
+    }
+
+
+def test_dropped_fields_are_counted_by_name_in_metrics_whole_and_streamed(gw: Env) -> None:
+    answer = _completion({"content": "ok", "x_debug": "zoe@example.com"}, stop_reason="gina@example.com")
+    answers(gw)["m-drop"] = whole({**answer, "prompt_logprobs": PROMPT_LOGPROBS})
+    first = {**_chunk(_delta({"content": "ok", "x_debug": "zoe"})), "prompt_token_ids": [128000]}
+    answers(gw)["m-drop-s"] = sse(first, _chunk(_delta({}, "stop", stop_reason="gina@example.com")))
+    names = ("answer.prompt_logprobs", "answer.prompt_token_ids", "choice.stop_reason", "message.x_debug",
+             "delta.x_debug")  # fmt: skip
+    before = dropped_series(gw)
+    assert post(gw, "m-drop").status_code == 200
+    assert post(gw, "m-drop-s", stream=True).status_code == 200
+    after = dropped_series(gw)
+    assert {name: after[name] - before.get(name, 0.0) for name in names} == {
+        "answer.prompt_logprobs": 1,
+        "answer.prompt_token_ids": 1,
+        "choice.stop_reason": 2,
+        "message.x_debug": 1,
+        "delta.x_debug": 1,
+    }
+    assert not any("@" in name or "zoe" in name for name in after)
+
+
+def test_the_dropped_fields_metric_has_at_most_a_hundred_names_and_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh process-wide table and a fresh gateway: the names other tests dropped take no slot here.
+    monkeypatch.setattr(fields, "DROPPED", Counter())
+    env = _canned_gateway(tmp_path)
+    try:
+        keys = {f"x_{i}": "text" for i in range(150)}
+        keys["mail ann@example.com"] = "text"  # a key's name is upstream text too: never a label
+        answers(env)["many"] = whole({**_completion({"content": "ok"}), **keys})
+        response = post(env, "many")
+        assert response.json()["choices"][0]["message"] == {"role": "assistant", "content": "ok"}
+        series = dropped_series(env)
+    finally:
+        env.served.stop()
+        env.eu.stop()
+    assert series == {**{f"answer.x_{i}": 1.0 for i in range(100)}, "other": 51.0}
+    table = fields.DROPPED
+    assert table == Counter({**{f"answer.x_{i}": 1 for i in range(100)}, "other": 51})

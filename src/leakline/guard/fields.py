@@ -4,7 +4,8 @@ Servers add their own text fields to a message or a delta (vLLM's `reasoning`, O
 DeepSeek's `reasoning_content`, audio transcripts, citations); a field the gateway does not know is a
 field the sanitizer never read. So a message or delta keeps only the keys listed here, each known text
 field is sanitized by the pipeline, and an unknown key whose value holds any string is dropped (logged
-by key name only, once per name and process, and counted in `DROPPED`), as is a known string key in
+by key name only, once per name and process, counted in `DROPPED` and given to the caller's `dropped`,
+the gateway's `leakline_gateway_dropped_fields_total`), as is a known string key in
 another shape (tool `arguments` as an object); unknown keys that hold no text (flags, numbers, null)
 pass. `logprobs` is always set to null: its tokens, bytes and top alternatives
 repeat the answer token by token and offer text the model did not choose, which no redaction of the
@@ -23,7 +24,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeAlias
 
 log = logging.getLogger("leakline.guard")
 
@@ -61,6 +62,15 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 DROPPED: Counter[str] = Counter()
 """Unknown keys dropped from answers in this process, by name (`where.key`), for operators and tests."""
+MAX_DROPPED_NAMES = 100
+"""Distinct names `DROPPED`, the log and the metric's `field` label take in a process; later ones are `other`.
+The names come from the upstream: without a bound, an upstream inventing keys would grow them without end."""
+OTHER = "other"
+_KEY = re.compile(r"[A-Za-z0-9_\[\]-]{1,64}")
+"""A key name shown as it is; any other (spaces, punctuation, a sentence) is counted as `other`, so no text
+an upstream put in a key's name reaches the log or a label."""
+Dropped: TypeAlias = Callable[[str], None] | None
+"""Told the (bounded) name of each field dropped: the gateway's metric."""
 
 
 def holds_text(value: Any) -> bool:
@@ -87,11 +97,21 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _count(name: str) -> None:
-    name = name[:80]
+def dropped_name(where: str, key: str) -> str:
+    """The name a dropped field is logged and counted under: `where.key`, or `other` (see `MAX_DROPPED_NAMES`)."""
+    name = f"{where}.{key}"[:80]
+    if _KEY.fullmatch(key) is None or (name not in DROPPED and len(DROPPED) >= MAX_DROPPED_NAMES):
+        return OTHER
+    return name
+
+
+def _count(where: str, key: str, dropped: Dropped) -> None:
+    name = dropped_name(where, key)
     if name not in DROPPED:
         log.warning("dropped the field %s of an upstream answer (it holds text the gateway does not read)", name)
     DROPPED[name] += 1
+    if dropped is not None:
+        dropped(name)
 
 
 def _unread(key: str, value: Any, allowed: frozenset[str]) -> bool:
@@ -101,19 +121,19 @@ def _unread(key: str, value: Any, allowed: frozenset[str]) -> bool:
     return key in STRING_KEYS and not isinstance(value, str) and holds_text(value)
 
 
-def drop_unknown(obj: MutableMapping[str, Any], allowed: frozenset[str], where: str) -> None:
+def drop_unknown(obj: MutableMapping[str, Any], allowed: frozenset[str], where: str, dropped: Dropped = None) -> None:
     """Remove from `obj` the keys outside `allowed` whose value holds text, and the known string keys
     whose value holds text but is not a string."""
     unread = [k for k, v in obj.items() if _unread(k, v, allowed)]
     for key in unread:
         del obj[key]
-        _count(f"{where}.{key}")
+        _count(where, key, dropped)
 
 
-def _drop_never(obj: MutableMapping[str, Any], where: str) -> None:
+def _drop_never(obj: MutableMapping[str, Any], where: str, dropped: Dropped) -> None:
     for key in NEVER_KEYS.intersection(obj):
         del obj[key]
-        _count(f"{where}.{key}")
+        _count(where, key, dropped)
 
 
 def drop_logprobs(choice: MutableMapping[str, Any]) -> None:
@@ -121,12 +141,12 @@ def drop_logprobs(choice: MutableMapping[str, Any]) -> None:
         choice["logprobs"] = None
 
 
-def screen_choice(choice: MutableMapping[str, Any], kind: str) -> None:
+def screen_choice(choice: MutableMapping[str, Any], kind: str, dropped: Dropped = None) -> None:
     """A choice's own keys, before its message or delta is sanitized: `logprobs` nulled, unknown keys that
     hold text dropped. `kind`: "completions" for /v1/completions, else a chat answer."""
     drop_logprobs(choice)
-    _drop_never(choice, "choice")
-    drop_unknown(choice, CHOICE_KEYS["completions" if kind == "completions" else "chat"], "choice")
+    _drop_never(choice, "choice", dropped)
+    drop_unknown(choice, CHOICE_KEYS["completions" if kind == "completions" else "chat"], "choice", dropped)
 
 
 def _unread_top(key: str, value: Any, allowed: frozenset[str]) -> bool:
@@ -139,51 +159,51 @@ def _unread_top(key: str, value: Any, allowed: frozenset[str]) -> bool:
     return False  # choices, data and usage: screened on their own
 
 
-def screen_answer(answer: MutableMapping[str, Any], kind: str) -> None:
+def screen_answer(answer: MutableMapping[str, Any], kind: str, dropped: Dropped = None) -> None:
     """The top-level keys of a whole answer or a streamed chunk of endpoint `kind` (chat, completions,
     embeddings), before its choices are screened: `NEVER_KEYS` dropped, `usage` reduced to numbers, a
     known string key in another shape dropped, an unknown key dropped when it holds text or a list. An
     embeddings answer's `data[]` entries keep `object`, `index` and an `embedding` of numbers or base64."""
     allowed = ANSWER_KEYS.get(kind, ANSWER_KEYS["chat"])
-    _drop_never(answer, "answer")
+    _drop_never(answer, "answer", dropped)
     unread = [k for k, v in answer.items() if _unread_top(k, v, allowed)]
     for key in unread:
         del answer[key]
-        _count(f"answer.{key}")
+        _count("answer", key, dropped)
     usage = answer.get("usage")
     if isinstance(usage, dict):
-        _numbers_only(usage, "answer.usage", nested=True)
+        _numbers_only(usage, "answer.usage", dropped, nested=True)
     elif usage is not None:
         del answer["usage"]
-        _count("answer.usage")
+        _count("answer", "usage", dropped)
     if kind == "embeddings":
-        _screen_embeddings(answer)
+        _screen_embeddings(answer, dropped)
 
 
-def _numbers_only(obj: MutableMapping[str, Any], where: str, *, nested: bool) -> None:
+def _numbers_only(obj: MutableMapping[str, Any], where: str, dropped: Dropped, *, nested: bool) -> None:
     """Keep numbers and nulls; one level of dicts of them (`prompt_tokens_details`) when `nested`."""
     for key, value in list(obj.items()):
         if value is None or _is_number(value):
             continue
         if nested and isinstance(value, dict):
-            _numbers_only(value, f"{where}.{key}", nested=False)
+            _numbers_only(value, f"{where}.{key}", dropped, nested=False)
             continue
         del obj[key]
-        _count(f"{where}.{key}")
+        _count(where, key, dropped)
 
 
-def _screen_embeddings(answer: MutableMapping[str, Any]) -> None:
+def _screen_embeddings(answer: MutableMapping[str, Any], dropped: Dropped) -> None:
     data = answer.get("data")
     if not isinstance(data, list):
         if holds_text(data):
             del answer["data"]
-            _count("answer.data")
+            _count("answer", "data", dropped)
         return
     kept: list[Any] = []
     for item in data:
         if not isinstance(item, dict):
             if holds_text(item):
-                _count("answer.data[]")
+                _count("answer", "data[]", dropped)
                 continue
             kept.append(item)
             continue
@@ -192,8 +212,8 @@ def _screen_embeddings(answer: MutableMapping[str, Any]) -> None:
         base64 = isinstance(embedding, str) and _BASE64.fullmatch(embedding) is not None
         if not base64 and holds_text(embedding):
             del item["embedding"]
-            _count("answer.data[].embedding")
-        drop_unknown(item, EMBEDDING_KEYS, "answer.data[]")
+            _count("answer.data[]", "embedding", dropped)
+        drop_unknown(item, EMBEDDING_KEYS, "answer.data[]", dropped)
         kept.append(item)
     answer["data"] = kept
 
@@ -206,11 +226,12 @@ def sanitize_message(
     part: Callable[[str, Any], Any],
     calls: Callable[[list[Any]], list[Any]],
     function: Callable[[dict[str, Any]], None],
+    dropped: Dropped = None,
 ) -> None:
     """Walk a message (whole answer) or a delta (stream) the same way: unknown text-holding keys dropped,
     each text field given to `text(name, value)` (or its parts to `part`), `tool_calls` to `calls` and a
     legacy `function_call` to `function`; a known field in a shape that holds text otherwise is dropped."""
-    drop_unknown(message, MESSAGE_KEYS, where)
+    drop_unknown(message, MESSAGE_KEYS, where, dropped)
     for name in TEXT_FIELDS:
         value = message.get(name)
         if isinstance(value, str):

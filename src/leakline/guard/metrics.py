@@ -9,11 +9,13 @@
     leakline_gateway_signal_outbox_depth                     (gauge: signals waiting in the outbox)
     leakline_gateway_signal_outbox_bytes                     (gauge: their JSON's bytes)
     leakline_gateway_signals_dropped_total                   (not kept: the outbox was full)
+    leakline_gateway_dropped_fields_total{field}             (fields of answers removed unread, `fields.py`)
 
 `region` is "none" when no region was chosen (a refusal before residency, or by residency). Outcomes:
 ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/413/415),
 sanitizer_failed, client_disconnected and error (anything unexpected). Labels never carry a key,
-a prompt or a detector's match.
+a prompt or a detector's match; `field` is a key's name as `fields.dropped_name` bounds it (at most
+`MAX_DROPPED_NAMES` names per worker process, the rest `other`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
+
+from leakline.guard.fields import MAX_DROPPED_NAMES, OTHER
 
 NO_REGION = "none"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -110,6 +114,14 @@ class GatewayMetrics:
             "Signals not delivered and not kept because the signal outbox was full (the oldest are kept)",
             registry=None,
         )
+        self.dropped_fields = Counter(
+            "leakline_gateway_dropped_fields",
+            "Fields of upstream answers the gateway removed unread (text it does not sanitize, the prompt's "
+            "tokens), by field name (where.key)",
+            ["field"],
+            registry=None,
+        )
+        self._dropped_names: set[str] = set()
         # labels() takes a lock and builds a tuple each time; the children are few and kept here.
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -131,6 +143,7 @@ class GatewayMetrics:
             self.outbox_depth,
             self.outbox_bytes,
             self.signals_dropped,
+            self.dropped_fields,
         ]
 
     def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:
@@ -158,3 +171,12 @@ class GatewayMetrics:
 
     def signal_dropped(self) -> None:
         self.signals_dropped.inc()
+
+    def dropped_field(self, name: str) -> None:
+        """One field removed from an answer. `fields` already bounds the names; bounded here as well, so
+        that no caller can give the series more than `MAX_DROPPED_NAMES` label values (plus `other`)."""
+        if name not in self._dropped_names:
+            if len(self._dropped_names) >= MAX_DROPPED_NAMES:
+                name = OTHER
+            self._dropped_names.add(name)
+        self._child(self.dropped_fields, name).inc()

@@ -663,7 +663,7 @@ class Route:
         data = await self.read_upstream_json(upstream, who)
         if not isinstance(data, dict):
             raise UpstreamProtocolError(f"{who} sent JSON that is not an object")
-        screen_answer(data, self.kind)
+        screen_answer(data, self.kind, self.gateway.metrics.dropped_field)
         scan = _Scan()
         if self.kind in ("chat", "completions"):
             choices = data.get("choices")
@@ -719,7 +719,8 @@ class Route:
         return out
 
     def sanitize_choice(self, sanitizer: TextSanitizer, choice: dict[str, Any], scan: _Scan, json_mode: bool) -> None:
-        screen_choice(choice, self.kind)
+        dropped = self.gateway.metrics.dropped_field
+        screen_choice(choice, self.kind, dropped)
         if self.kind == "completions":
             if isinstance(choice.get("text"), str):
                 choice["text"] = self.sanitize_text(sanitizer, choice["text"], scan)
@@ -740,26 +741,27 @@ class Route:
             part=lambda _name, part: self._sanitize_part(sanitizer, part, scan),
             calls=lambda calls: [self._sanitize_call(sanitizer, c, scan) for c in calls if isinstance(c, dict)],
             function=lambda function: self._sanitize_function(sanitizer, function, scan, "message.function_call"),
+            dropped=dropped,
         )
 
     def _sanitize_part(self, sanitizer: TextSanitizer, part: Any, scan: _Scan) -> Any:
         if not isinstance(part, dict):
             return self.sanitize_text(sanitizer, part, scan) if isinstance(part, str) else part
-        drop_unknown(part, PART_KEYS, "message.content[]")
+        drop_unknown(part, PART_KEYS, "message.content[]", self.gateway.metrics.dropped_field)
         for name in PART_TEXT:
             if isinstance(part.get(name), str):
                 part[name] = self.sanitize_text(sanitizer, part[name], scan)
         return part
 
     def _sanitize_call(self, sanitizer: TextSanitizer, call: dict[str, Any], scan: _Scan) -> dict[str, Any]:
-        drop_unknown(call, CALL_KEYS, "message.tool_calls[]")
+        drop_unknown(call, CALL_KEYS, "message.tool_calls[]", self.gateway.metrics.dropped_field)
         function = call.get("function")
         if isinstance(function, dict):
             self._sanitize_function(sanitizer, function, scan, "message.tool_calls[].function")
         return call
 
     def _sanitize_function(self, sanitizer: TextSanitizer, function: dict[str, Any], scan: _Scan, where: str) -> None:
-        drop_unknown(function, FUNCTION_KEYS, where)
+        drop_unknown(function, FUNCTION_KEYS, where, self.gateway.metrics.dropped_field)
         if isinstance(function.get("name"), str):
             function["name"] = self.sanitize_text(sanitizer, function["name"], scan)
         if isinstance(function.get("arguments"), str):
@@ -990,6 +992,7 @@ class _StreamRelay:
         self.call_count: dict[int, int] = {}
         self.functions: dict[int, _HeldCall] = {}
         """Per choice: a legacy `function_call`'s arguments."""
+        self.dropped = route.gateway.metrics.dropped_field
 
     def _stream_for(self, key: tuple[int, str]) -> Any:
         stream = self.streams.get(key)
@@ -1063,7 +1066,7 @@ class _StreamRelay:
         choices = chunk.get("choices")
         if not isinstance(choices, list):
             raise UpstreamProtocolError(f"{who} sent a chunk without `choices`")
-        screen_answer(chunk, self.route.kind)
+        screen_answer(chunk, self.route.kind, self.dropped)
         if not self.template:
             self.template = {
                 k: chunk[k] for k in ("id", "object", "created", "model", "system_fingerprint") if k in chunk
@@ -1073,7 +1076,7 @@ class _StreamRelay:
                 raise UpstreamProtocolError(f"{who} sent a malformed choice")
             index = int(choice.get("index", 0))
             self.choices.add(index)
-            screen_choice(choice, self.route.kind)
+            screen_choice(choice, self.route.kind, self.dropped)
             self._choice(index, choice)
             if self.scan.blocked:
                 return self.blocked_tail()
@@ -1109,6 +1112,7 @@ class _StreamRelay:
             part=lambda name, part: self._part(index, name, part),
             calls=lambda calls: self._calls(index, calls),
             function=lambda function: self._function(index, function),
+            dropped=self.dropped,
         )
 
     def _part(self, index: int, name: str, part: Any) -> Any:
@@ -1116,7 +1120,7 @@ class _StreamRelay:
             return self._feed((index, name), part)
         if not isinstance(part, dict):
             return part
-        drop_unknown(part, PART_KEYS, "delta.content[]")
+        drop_unknown(part, PART_KEYS, "delta.content[]", self.dropped)
         for key in PART_TEXT:
             if isinstance(part.get(key), str):
                 part[key] = self._feed((index, name), part[key])
@@ -1129,7 +1133,7 @@ class _StreamRelay:
         for position, call in enumerate(calls):
             if not isinstance(call, dict):
                 continue
-            drop_unknown(call, CALL_KEYS, "delta.tool_calls[]")
+            drop_unknown(call, CALL_KEYS, "delta.tool_calls[]", self.dropped)
             number = self._call_index(index, position, call)
             call["index"] = number
             held = self.held_calls.setdefault(index, {}).setdefault(number, _HeldCall(number))
@@ -1157,7 +1161,7 @@ class _StreamRelay:
         return number
 
     def _hold(self, function: dict[str, Any], held: _HeldCall, where: str) -> None:
-        drop_unknown(function, FUNCTION_KEYS, where)
+        drop_unknown(function, FUNCTION_KEYS, where, self.dropped)
         if isinstance(function.get("name"), str):
             function["name"] = self._whole(function["name"])
         if isinstance(function.get("arguments"), str):
