@@ -432,6 +432,42 @@ def test_json_mode_content_keeps_a_redacted_bare_number_valid_json(gw: Env) -> N
     assert text == '{"card": "[REDACTED:PAYMENT_CARD]", "mail": "[REDACTED:EMAIL]"}'
 
 
+def streamed_text(response: httpx.Response) -> str:
+    return "".join(c["delta"].get("content") or "" for c in choices(sse_events(response.text)))
+
+
+def test_streamed_json_mode_content_is_judged_with_its_escapes_decoded(gw: Env) -> None:
+    # The escape is cut between two chunks and the address between two more: held until both are whole.
+    pieces = ['{"email": "ann\\u00', "40exam", 'ple.com", "n": 1}']
+    answers(gw)["s-mailesc"] = sse(*(_chunk(_delta({"content": p})) for p in pieces), _chunk(_delta({}, "stop")))
+    answers(gw)["mailesc-whole"] = whole(_completion({"content": "".join(pieces)}))
+    json_mode = {"type": "json_object"}
+    streamed = post(gw, "s-mailesc", stream=True, response_format=json_mode)
+    assert "ann" not in streamed.text and "exam" not in streamed.text
+    assert streamed_text(streamed) == '{"email": "[REDACTED:EMAIL]", "n": 1}'
+    whole_content = post(gw, "mailesc-whole", response_format=json_mode).json()["choices"][0]["message"]["content"]
+    assert whole_content == '{"email":"[REDACTED:EMAIL]","n":1}'
+    assert json.loads(streamed_text(streamed)) == json.loads(whole_content)
+
+
+def test_streamed_json_mode_content_keeps_its_value_when_nothing_is_redacted(gw: Env) -> None:
+    pieces = ['{"note": "caf\\u00e9 \\uD83D', '\\uDE00 \\\\u0040 \\u0022q\\u0022", "nl": "\\u000a"}']
+    answers(gw)["s-noesc"] = sse(*(_chunk(_delta({"content": p})) for p in pieces), _chunk(_delta({}, "stop")))
+    got = streamed_text(post(gw, "s-noesc", stream=True, response_format={"type": "json_object"}))
+    assert got == '{"note": "caf\u00e9 \U0001f600 \\\\u0040 \\"q\\"", "nl": "\\u000a"}'
+    assert json.loads(got) == json.loads("".join(pieces))
+    # Without JSON mode the text is not JSON to the app: a code sample's `\\u0040` is shown as written.
+    answers(gw)["s-noesc-text"] = sse(_chunk(_delta({"content": "print('\\u0040')"})), _chunk(_delta({}, "stop")))
+    assert streamed_text(post(gw, "s-noesc-text", stream=True)) == "print('\\u0040')"
+
+
+def test_whole_json_mode_content_that_does_not_parse_is_judged_with_its_escapes_decoded(gw: Env) -> None:
+    # Cut off by max_tokens: not a JSON document, still JSON text to the app that repairs or shows it.
+    answers(gw)["cut-mailesc"] = whole(_completion({"content": '{"email": "ann\\u0040example.com", "n'}, "length"))
+    got = post(gw, "cut-mailesc", response_format={"type": "json_object"}).json()["choices"][0]["message"]["content"]
+    assert got == '{"email": "[REDACTED:EMAIL]", "n'
+
+
 def test_a_whole_answer_that_is_json_is_judged_with_its_escapes_decoded(gw: Env) -> None:
     answers(gw)["mailesc"] = whole(_completion({"content": '{"email": "ann\\u0040example.com", "n": 1}'}))
     got = post(gw, "mailesc").json()["choices"][0]["message"]["content"]

@@ -60,7 +60,7 @@ from leakline.guard.headers import filter_upstream_headers, response_headers, re
 from leakline.guard.metrics import GatewayMetrics
 from leakline.guard.policies import RoutePolicies, RoutePolicy, TextSanitizer, hits_of, redact_prompt, with_canary
 from leakline.guard.residency import Decision, decide, parse_networks, peer_is_trusted, visitor_country
-from leakline.guard.sanitize.jsontext import JsonQuoter, quote_tokens, sanitize_json
+from leakline.guard.sanitize.jsontext import JsonQuoter, JsonUnescaper, quote_tokens, sanitize_json
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
 from leakline.guard.surrogates import has_surrogate_escape, lone_surrogate_field, without_lone_surrogates
 from leakline.signals import Signal, SignalKind
@@ -708,7 +708,11 @@ class Route:
         parts = _Scan()
         out = sanitize_json(text, lambda piece: self.sanitize_text(sanitizer, piece, parts))
         if out is None:  # not JSON: judged as text; in JSON-mode content a token outside a string is quoted
-            out = self.sanitize_text(sanitizer, text, parts)
+            judged = text
+            if content:  # escapes decoded as in a stream (`JsonUnescaper`): a cut-off document is JSON text too
+                unescaper = JsonUnescaper()
+                judged = unescaper.feed(text) + unescaper.finish()
+            out = self.sanitize_text(sanitizer, judged, parts)
             if content:
                 out = quote_tokens(out)
         scan.upstream_parts.append(text)
@@ -986,6 +990,8 @@ class _StreamRelay:
         self.choices: set[int] = set()
         self.json_mode = _json_mode(req.body)
         self.quoters: dict[int, JsonQuoter] = {}
+        self.unescapers: dict[tuple[int, str], JsonUnescaper] = {}
+        """JSON-mode content: `\\uXXXX` escapes decoded before the detectors (`ann\\u0040example.com`)."""
         self.held_calls: dict[int, dict[int, _HeldCall]] = {}
         """Per choice and call index: the arguments received so far."""
         self.call_ids: dict[tuple[int, str], int] = {}
@@ -1004,6 +1010,9 @@ class _StreamRelay:
         stream = self._stream_for(key)
         self.scan.upstream_parts.append(text)
         self.scan.scanned_bytes += len(text.encode("utf-8"))
+        if self.json_mode and key[1] == "content":
+            # The same JSON value, with each escape written as the character the app's parser will read.
+            text = self.unescapers.setdefault(key, JsonUnescaper()).feed(text)
         try:
             out = str(stream.feed(text))
         except Exception as exc:
@@ -1015,8 +1024,10 @@ class _StreamRelay:
         stream = self.streams.pop(key, None)
         if stream is None:
             return ""
+        unescaper = self.unescapers.pop(key, None)
+        held = unescaper.finish() if unescaper is not None else ""
         try:
-            out = str(stream.finish())
+            out = (str(stream.feed(held)) if held else "") + str(stream.finish())
         except Exception as exc:
             self.route.sanitizer_alert(self.req, exc)
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
@@ -1237,6 +1248,7 @@ class _StreamRelay:
         """The end of a refused stream: `finish_reason: content_filter` for every choice, then [DONE]."""
         self.scan.blocked = True
         self.streams.clear()
+        self.unescapers.clear()
         self.held_calls.clear()
         self.functions.clear()
         choices = []
