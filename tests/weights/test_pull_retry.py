@@ -338,3 +338,20 @@ def test_the_pull_command_waits_for_a_server_started_after_it(site: Site, tmp_pa
     ]
     assert out.startswith(f"pulled {MODEL!r} version '3' → m.llw: ciphertext sha256 ")
     assert (tmp_path / "m.llw").read_bytes() == site.model.read_bytes()
+
+
+def test_a_missing_client_certificate_is_always_a_refusal_not_a_closed_connection(
+    site: Site, tmp_path: Path
+) -> None:
+    # In TLS 1.3 the client's request is on its way when the server refuses its (missing) certificate; a server
+    # that closed with it unread sent a reset that could overtake the alert, and the client saw a bare EOF
+    # (a third of the time here), which it retries as a server going down. 30 tries make that race show.
+    with serving(site, mutual=True) as server:
+        seen = {
+            (error.message, tuple(lines))
+            for error, lines, _slept in (
+                _refused_pull(site, tmp_path, server.url, tls=client_tls_context(ca=site.ca.path), region=None)
+                for _ in range(30)
+            )
+        }
+    assert seen == {(f"https://127.0.0.1:{server.port}: TLS handshake failed: TLSV13_ALERT_CERTIFICATE_REQUIRED", ())}

@@ -28,6 +28,7 @@ import contextlib
 import hmac
 import http.client
 import json
+import socket
 import ssl
 import threading
 import time
@@ -69,6 +70,8 @@ REGION_URI_PREFIX = "urn:leakline:region:"
 CHUNK_SIZE = 1 << 20
 HANDSHAKE_TIMEOUT_S = 30.0
 IO_TIMEOUT_S = 60.0
+LINGER_S = 2.0
+"""How long a connection whose handshake was refused is kept half-open, so that its alert arrives."""
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_DELAY_S = 1.0
 """The wait before the first retry; it doubles for each next one (1, 2, 4 s), giving a restarting server time."""
@@ -333,6 +336,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
 
 
+def _close_lingering(sock: ssl.SSLSocket) -> None:
+    """Close a connection whose handshake was refused so that the client still reads the TLS alert.
+
+    In TLS 1.3 the client sends its request right after its own Finished, before it can know that its
+    certificate was refused (or missing). Closing with that request unread makes the kernel send a reset,
+    which can overtake the alert: the client then sees a bare EOF, which `pull` takes for a server going
+    down and retries. So: send FIN after the alert, read what the client still sends, then close (Apache's
+    lingering close), for at most `LINGER_S`.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        sock.shutdown(socket.SHUT_WR)  # also drops the TLS layer: what follows is plain reads
+        sock.settimeout(LINGER_S)
+        deadline = time.monotonic() + LINGER_S
+        while time.monotonic() < deadline and sock.recv(CHUNK_SIZE):
+            pass
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
 class WeightsHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -360,11 +382,20 @@ class WeightsHTTPServer(ThreadingHTTPServer):
         # hold up the accept loop; a failed handshake (e.g. a TLS 1.2 client) never reaches the handler.
         try:
             request.settimeout(HANDSHAKE_TIMEOUT_S)
-            tls_socket = self.tls.wrap_socket(request, server_side=True)
+            tls_socket = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        except (ssl.SSLError, OSError):
+            with self._failure_lock:
+                self.handshake_failures += 1
+            with contextlib.suppress(OSError):
+                request.close()
+            return
+        try:
+            tls_socket.do_handshake()
             tls_socket.settimeout(IO_TIMEOUT_S)
         except (ssl.SSLError, OSError):
             with self._failure_lock:
                 self.handshake_failures += 1
+            _close_lingering(tls_socket)
             return
         try:
             _Handler(tls_socket, client_address, self)
