@@ -51,6 +51,7 @@ from leakline.guard.fields import (
     FUNCTION_KEYS,
     PART_KEYS,
     PART_TEXT,
+    Dropped,
     drop_unknown,
     sanitize_message,
     screen_answer,
@@ -800,7 +801,7 @@ class Route:
     ) -> None:
         import aiohttp
 
-        relay = _StreamRelay(self, req, sanitizer)
+        relay = _StreamRelay(self, req, sanitizer, self.gateway.metrics.dropped_field)
         reader = SseReader()
         headers = response_headers(self.gateway.passed_headers(upstream), content_type=SSE_TYPE)
         headers.append((b"x-accel-buffering", b"no"))
@@ -978,7 +979,7 @@ class _StreamRelay:
     """Per-response streaming state: one hold-back sanitizer per choice and text field, and the arguments
     of each choice's tool calls, held whole until the choice ends (they are judged as JSON)."""
 
-    def __init__(self, route: Route, req: _Request, sanitizer: TextSanitizer) -> None:
+    def __init__(self, route: Route, req: _Request, sanitizer: TextSanitizer, dropped: Dropped = None) -> None:
         self.route = route
         self.req = req
         self.sanitizer = sanitizer
@@ -998,7 +999,8 @@ class _StreamRelay:
         self.call_count: dict[int, int] = {}
         self.functions: dict[int, _HeldCall] = {}
         """Per choice: a legacy `function_call`'s arguments."""
-        self.dropped = route.gateway.metrics.dropped_field
+        self.dropped = dropped
+        """Told the name of each field dropped from the stream (the gateway's metric)."""
 
     def _stream_for(self, key: tuple[int, str]) -> Any:
         stream = self.streams.get(key)
