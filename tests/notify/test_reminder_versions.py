@@ -102,6 +102,11 @@ def test_a_duty_with_its_french_version_undelivered_is_reminded_and_escalated_na
              "delivered: fr"),
         ]
         assert alerts == [("Compliance on call", "sent"), ("Dana Privacy", "sent")]
+        # The alert itself names the version still owed, in the contacts' language (the main establishment's).
+        bodies = [c.body for c in comms(rt, incident_id) if c.kind == "internal-compliance" and c.obligation_key == key]
+        assert len(bodies) == 2
+        for body in bodies:
+            assert "Noch nicht versandte Sprachfassungen: fr. Jede Gruppe betroffener Personen" in body, body
         worker_pass(rt, DUE - timedelta(hours=5))
         worker_pass(rt, DUE + timedelta(minutes=1))
         entries, alerts = _about_art_34(rt, incident_id, key)
