@@ -58,11 +58,15 @@ def _root(
     """leakline: prevent, contain and respond to data leaks of a Next.js + LLM shop."""
 
 
-_registered = False
+_registered: set[str] = set()
+"""The domains attached to the root app so far."""
 
 
 def _register(names: list[str]) -> None:
     for name in names:
+        if name in _registered:
+            continue
+        _registered.add(name)
         module_name, help_text = SUBCOMMANDS[name]
         module = importlib.import_module(module_name)
         command = module.app
@@ -76,14 +80,12 @@ def _register(names: list[str]) -> None:
 
 
 def register_once(argv: list[str] | None = None) -> None:
-    """Attach the domains' commands to the root app, once (tests call it too).
+    """Attach the domains' commands to the root app, each once (tests call it too).
 
     When the command line names a sub-command, only that domain is imported: `leakline scan` must not
-    pay for FastAPI, SQLAlchemy and Jinja2 at start-up. `--help` and unknown commands get them all.
+    pay for FastAPI, SQLAlchemy and Jinja2 at start-up. `--help`, unknown commands and a call without a
+    command line get them all; a later call adds what an earlier one left out (one process may run
+    `main(["weights", ...])` and then the whole app, as the tests do).
     """
-    global _registered
-    if _registered:
-        return
-    _registered = True
     invoked = next((arg for arg in (argv or []) if not arg.startswith("-")), None)
     _register([invoked] if invoked in SUBCOMMANDS else list(SUBCOMMANDS))
