@@ -7,6 +7,8 @@
   at `[escalation] reminder_hours` offsets (only the latest offset already reached when a worker was down
   for a while, so nobody gets three reminders at once).
 - When `due_at` passes with the obligation not met, the whole chain is alerted once (overdue escalation).
+- A required obligation with no `due_at` ("without undue delay", GDPR Art. 34) is reminded every
+  `[escalation] undue_delay_reminder_hours` after the incident opened while it is not met.
 - "Not met" is the obligation status of `incidents.service.obligation_progress` (open or queued): a duty
   drafted in several language versions (GDPR Art. 34) stays unmet until every version not withdrawn is
   delivered, and its reminders name the versions still outstanding.
@@ -17,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -168,11 +170,11 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _unmet_with_deadline(
+def _unmet(
     session: Session, incidents: Sequence[Incident]
-) -> list[tuple[str, dict[str, Any], list[str]]]:
-    """(incident id, obligation, language versions not delivered) for each obligation of `incidents` that
-    has a `due_at` and is not met; the languages only when the duty has several versions."""
+) -> list[tuple[Incident, dict[str, Any], list[str]]]:
+    """(incident, obligation, language versions not delivered) for each required obligation of `incidents`
+    that is not met (with or without a `due_at`); the languages only when the duty has several versions."""
     # Imported here: incidents.service imports this package.
     from leakline.incidents.service import OPEN, QUEUED, obligation_progress
 
@@ -199,14 +201,14 @@ def _unmet_with_deadline(
             )
         ):
             notices.setdefault(comm.incident_id, []).append(comm)
-    unmet: list[tuple[str, dict[str, Any], list[str]]] = []
+    unmet: list[tuple[Incident, dict[str, Any], list[str]]] = []
     for incident in incidents:
         obligations = list((incident.assessment or {}).get("obligations", []))
         progress = obligation_progress(obligations, notices.get(incident.id, []))
         for obligation, p in zip(obligations, progress, strict=True):
-            if p.status in (OPEN, QUEUED) and obligation["due_at"]:
+            if p.status in (OPEN, QUEUED):
                 languages = [c.language for c in p.outstanding] if len(p.notices) > 1 else []
-                unmet.append((incident.id, obligation, languages))
+                unmet.append((incident, obligation, languages))
     return unmet
 
 
@@ -220,14 +222,21 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
         incidents = session.scalars(
             select(Incident).where(Incident.status != Status.CLOSED, Incident.assessment.is_not(None))
         ).all()
-        pending = _unmet_with_deadline(session, incidents)
+        pending = [(incident.id, incident.opened_at, obligation, languages)
+                   for incident, obligation, languages in _unmet(session, incidents)]  # fmt: skip
     done = 0
     offsets = sorted(settings.escalation.reminder_hours)
-    for incident_id, obligation, languages in pending:
-        due = _parse(obligation["due_at"])
+    for incident_id, opened_at, obligation, languages in pending:
         okey = drafting.obligation_key(obligation)
         # Templates get the outstanding versions too (`alert.languages`), only for duties that have several.
         versions: dict[str, Any] = {"languages": languages} if languages else {}
+        if not obligation["due_at"]:
+            done += _remind_undue_delay(
+                store, settings, recorder=recorder, now=now, incident_id=incident_id, opened_at=opened_at,
+                obligation=obligation, okey=okey, languages=languages, versions=versions,
+            )  # fmt: skip
+            continue
+        due = _parse(obligation["due_at"])
         if now >= due:
             if settings.escalation.overdue:
                 chain = drafting.contacts_named(settings, settings.escalation.chain) or compliance_contacts(settings)
@@ -266,6 +275,47 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
             also_marks=[f"reminder:{incident_id}:{okey}:{h:g}" for h in reached[1:]],
         )
     return done
+
+
+def _remind_undue_delay(
+    store: Store,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    now: datetime,
+    incident_id: str,
+    opened_at: datetime,
+    obligation: dict[str, Any],
+    okey: str,
+    languages: list[str],
+    versions: dict[str, Any],
+) -> int:
+    """The periodic reminder of a duty with no fixed deadline ("without undue delay"): no clock runs out, so
+    nothing else would ever bring it back to mind while the people affected go untold. One per
+    `undue_delay_reminder_hours` since the incident opened; a worker that was down sends only the latest."""
+    every = settings.escalation.undue_delay_reminder_hours
+    if every <= 0:
+        return 0
+    opened = opened_at if opened_at.tzinfo is not None else opened_at.replace(tzinfo=UTC)
+    periods = int((now - opened) / timedelta(hours=every))
+    if periods < 1:
+        return 0
+    hours = periods * every
+    return _alert(
+        store,
+        settings,
+        recorder=recorder,
+        now=now,
+        key=f"reminder-undue:{incident_id}:{okey}:{periods}",
+        incident_id=incident_id,
+        obligation=obligation,
+        contacts=compliance_contacts(settings),
+        level=0,
+        alert={"reason": "reminder", "undue_delay_hours": f"{hours:g}", **versions},
+        detail=f"reminder: {obligation['regime']} {obligation['jurisdiction']} {obligation['recipient']} "
+        f"has no fixed deadline (without undue delay) and is not delivered {hours:g} h after the incident "
+        f"opened{_versions_left(languages)}",
+    )
 
 
 def _alert(

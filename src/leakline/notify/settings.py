@@ -116,6 +116,9 @@ class EscalationSettings(_Section):
     """Remind the compliance contacts this many hours before each obligation's due_at."""
     overdue: bool = True
     """Escalate an obligation whose due_at passed without its notice being sent to the whole chain."""
+    undue_delay_reminder_hours: float = Field(default=24.0, ge=0)
+    """Remind the compliance contacts every this many hours (counted from the incident's opening) of a required
+    obligation that has no due_at ("without undue delay", GDPR Art. 34) while its notice is not delivered; 0: never."""
 
 
 class OwnersSettings(_Section):
