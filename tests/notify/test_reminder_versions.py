@@ -2,8 +2,8 @@
 people affected, in German and French): they follow the obligation status, so they go on until every
 version is delivered, and they name the versions still outstanding.
 
-The shipped GDPR Art. 34 rule has no fixed deadline ("without undue delay"), so no reminder is ever due for
-it; each test gives the stored duty a `due_at`, as a rule with a clock would, to exercise the scan with the
+The shipped GDPR Art. 34 rule has no fixed deadline ("without undue delay"), so no deadline reminder is due for
+it (it gets the periodic ones of test_undue_delay_reminders.py); each test gives the stored duty a `due_at`, as a rule with a clock would, to exercise the scan with the
 real store, worker and SMTP server.
 """
 
