@@ -669,7 +669,7 @@ def test_completions_choices_lose_the_prompt_and_token_ids_whole_and_streamed(gw
         "id": "c",
         "object": "text_completion",
         "created": 1,
-        "model": "m",
+        "model": "llama3.1:8b",  # the model asked for, not the upstream's name ("m")
         "choices": [{"index": 0, "text": "ok", "logprobs": None, "finish_reason": "stop"}],
         "usage": USAGE_KEPT,
     }

@@ -15,7 +15,9 @@ The top level of a whole answer and of every streamed chunk is allow-listed too 
 vLLM's `prompt_logprobs` and `prompt_token_ids` spell out the prompt (system prompt, planted canary,
 protected text) token by token, numbers or not, so they and the answer's own `token_ids` are dropped
 whatever they hold, `usage` keeps numbers only, and an unknown top-level key goes if it holds text or a
-list (a list of numbers may be token ids).
+list (a list of numbers may be token ids). The top-level `model` is replaced by the name the client
+asked for and `system_fingerprint` is set to null: the upstream's model path and its fingerprint name the
+deployment (a fine-tune's path, a server version and host), not anything the client asked for.
 """
 
 from __future__ import annotations
@@ -159,17 +161,28 @@ def _unread_top(key: str, value: Any, allowed: frozenset[str]) -> bool:
     return False  # choices, data and usage: screened on their own
 
 
-def screen_answer(answer: MutableMapping[str, Any], kind: str, dropped: Dropped = None) -> None:
+def screen_answer(
+    answer: MutableMapping[str, Any], kind: str, dropped: Dropped = None, *, model: str | None = None
+) -> None:
     """The top-level keys of a whole answer or a streamed chunk of endpoint `kind` (chat, completions,
     embeddings), before its choices are screened: `NEVER_KEYS` dropped, `usage` reduced to numbers, a
     known string key in another shape dropped, an unknown key dropped when it holds text or a list. An
-    embeddings answer's `data[]` entries keep `object`, `index` and an `embedding` of numbers or base64."""
+    embeddings answer's `data[]` entries keep `object`, `index` and an `embedding` of numbers or base64.
+
+    `model`, the name the client asked for, replaces the upstream's `model` (vLLM answers with the path
+    it loaded, `/models/acme-customer-finetune-v3`), and `system_fingerprint` is set to null (servers put
+    their version and host there, `vllm-0.6.3-gpu-node-7.internal`): both name the deployment, which the
+    client has no use for."""
     allowed = ANSWER_KEYS.get(kind, ANSWER_KEYS["chat"])
     _drop_never(answer, "answer", dropped)
     unread = [k for k, v in answer.items() if _unread_top(k, v, allowed)]
     for key in unread:
         del answer[key]
         _count("answer", key, dropped)
+    if model is not None and "model" in answer:
+        answer["model"] = model
+    if "system_fingerprint" in answer:
+        answer["system_fingerprint"] = None
     usage = answer.get("usage")
     if isinstance(usage, dict):
         _numbers_only(usage, "answer.usage", dropped, nested=True)

@@ -664,7 +664,7 @@ class Route:
         data = await self.read_upstream_json(upstream, who)
         if not isinstance(data, dict):
             raise UpstreamProtocolError(f"{who} sent JSON that is not an object")
-        screen_answer(data, self.kind, self.gateway.metrics.dropped_field)
+        screen_answer(data, self.kind, self.gateway.metrics.dropped_field, model=req.model)
         scan = _Scan()
         if self.kind in ("chat", "completions"):
             choices = data.get("choices")
@@ -880,39 +880,78 @@ class Route:
         await emit(last, last=True)
 
     async def models(self, send: Send, req: _Request, client: Client, decision: Decision, wanted: str | None) -> None:
-        """`GET /v1/models`, or `GET /v1/models/{wanted}` (one entry of the same filtered list, else 404)."""
+        """`GET /v1/models`, or `GET /v1/models/{wanted}` (one entry of the same filtered list, else 404).
+
+        The list joins every region that may serve this visitor with this key (those listing the visitor's
+        country that the key may use, in leakline.toml order; without a country, `on_missing_country`'s),
+        each filtered by its `models`: a request for any model listed is served, from the first of them
+        that serves it (residency.decide). The first region listing a model gives its entry. A region whose
+        upstream fails is left out and logged; the request fails only when none of them answers."""
         gw = self.gateway
-        url = decision.upstream + "/models"
-        who = upstream_name(decision.region)
-        try:
-            async with gw.session().get(url, headers=gw.upstream_headers(decision)) as upstream:
-                if upstream.status != 200:
-                    raise UpstreamUnavailable(f"the upstream answered HTTP {upstream.status}")
-                data = await self.read_upstream_json(upstream, who)
-                passed = gw.passed_headers(upstream)
-        except GatewayError:
-            raise
-        except Exception as exc:
-            raise _upstream_error(exc, who) from None
-        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-            raise UpstreamProtocolError(f"{who} sent a model list without `data`")
-        region_models = gw.regions[decision.region].models
-        data["data"] = [
-            m
-            for m in data["data"]
-            if isinstance(m, dict)
-            and (not region_models or m.get("id") in region_models)
-            and (not client.models or m.get("id") in client.models)
-        ]
-        answer: Any = data
+        if decision.country is None:
+            names = [decision.region]
+        else:
+            names = [
+                name
+                for name, region in gw.regions.items()
+                if decision.country in region.countries and client.may_use_region(name)
+            ]
+
+        async def listed(region: str) -> tuple[list[Any], list[tuple[str, str]]] | GatewayError:
+            who = upstream_name(region)
+            upstream_url = gw.regions[region].upstream.rstrip("/")
+            try:
+                async with gw.session().get(upstream_url + "/models", headers=gw.upstream_headers_for(region)) as up:
+                    if up.status != 200:
+                        raise UpstreamUnavailable(f"the upstream answered HTTP {up.status}")
+                    data = await self.read_upstream_json(up, who)
+                    passed = gw.passed_headers(up)
+                if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                    raise UpstreamProtocolError(f"{who} sent a model list without `data`")
+            except GatewayError as error:
+                return error
+            except Exception as exc:
+                return _upstream_error(exc, who)
+            region_models = gw.regions[region].models
+            return [
+                m
+                for m in data["data"]
+                if isinstance(m, dict)
+                and (not region_models or m.get("id") in region_models)
+                and (not client.models or m.get("id") in client.models)
+            ], passed
+
+        results = await asyncio.gather(*(listed(name) for name in names))
+        models: dict[Any, Any] = {}
+        headers_from: list[tuple[str, str]] | None = None
+        failed: list[tuple[str, GatewayError]] = []
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, GatewayError):
+                failed.append((name, result))
+                continue
+            entries, passed = result
+            headers_from = passed if headers_from is None else headers_from
+            for m in entries:
+                models.setdefault(m.get("id"), m)
+        # When none answers, the first region's error is the answer (Route.__call__ logs it, as for one region).
+        for name, error in failed[1:] if headers_from is None else failed:
+            where = display_url(gw.regions[name].upstream)
+            reason = f"{where}: {error.reason}" if error.reason else where
+            log.warning("%s on %s: %s (%s)", error.code, req.route, error.message, reason)
+        if headers_from is None:
+            raise failed[0][1]
+        answer: Any = {"object": "list", "data": list(models.values())}
         if wanted is not None:
-            answer = next((m for m in data["data"] if m.get("id") == wanted), None)
+            answer = models.get(wanted)
             if answer is None:
                 raise ModelNotFound(
                     f"the model {wanted[:200]!r} does not exist or this key may not use it", param="model"
                 )
         body = json.dumps(answer, separators=(",", ":")).encode("utf-8")
-        headers = [*response_headers(passed, content_type=JSON_TYPE), (b"content-length", str(len(body)).encode())]
+        headers = [
+            *response_headers(headers_from, content_type=JSON_TYPE),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -1079,7 +1118,7 @@ class _StreamRelay:
         choices = chunk.get("choices")
         if not isinstance(choices, list):
             raise UpstreamProtocolError(f"{who} sent a chunk without `choices`")
-        screen_answer(chunk, self.route.kind, self.dropped)
+        screen_answer(chunk, self.route.kind, self.dropped, model=self.req.model)
         if not self.template:
             self.template = {
                 k: chunk[k] for k in ("id", "object", "created", "model", "system_fingerprint") if k in chunk
