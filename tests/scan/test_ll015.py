@@ -217,3 +217,74 @@ def test_ids_from_the_request_body_are_user_controlled(tmp_path: Path) -> None:
     )
     app = _app(tmp_path, {"app/api/chat/route.ts": route, "pages/api/summary.ts": api})
     assert _places(app) == [("app/api/chat/route.ts", 4), ("pages/api/summary.ts", 3)]
+
+
+def test_catalogue_content_read_by_a_slug_is_public(tmp_path: Path) -> None:
+    """A product page keyed by the product's slug needs no login (the reviewer's lab2/shop pages); the same
+    models read by the owner's id from the URL, and chats read by a slug, are still findings."""
+    page = (
+        "import { prisma } from '@/lib/prisma';\n"
+        "import { getReviewSummary } from '@/lib/summary';\n"
+        "export default async function ProductPage({ params }: { params: Promise<{ slug: string }> }) {\n"
+        "  const { slug } = await params;\n"
+        "  const recs = await prisma.productRecommendation.findMany({ where: { productSlug: slug }, take: 4 });\n"
+        "  const faq = await prisma.faqAnswer.findMany({ where: { productSlug: slug } });\n"
+        "  const summary = await getReviewSummary(slug);\n"
+        "  const byId = await prisma.faqAnswer.findUnique({ where: { id: (await params).slug } });\n"
+        "  return <main>{summary}{recs.length}{faq.length}{byId?.text}</main>;\n"
+        "}\n"
+    )
+    summary = (
+        "import { unstable_cache } from 'next/cache';\n"
+        "async function summarize(slug: string) { return slug; }\n"
+        "export const getReviewSummary = unstable_cache(summarize, ['review-summary'], { revalidate: 3600 });\n"
+    )
+    personal = (
+        "import { prisma } from '@/lib/prisma';\n"
+        "export default async function Page({ params }) {\n"
+        "  const { slug, userId, id } = await params;\n"
+        "  const chat = await prisma.chat.findUnique({ where: { slug } });\n"
+        "  const mine = await prisma.productRecommendation.findMany({ where: { userId: userId } });\n"
+        "  const rec = await prisma.recommendation.findUnique({ where: { id } });\n"
+        "  const promptBySlug = await prisma.prompt.findFirst({ where: { slug } });\n"
+        "  const promptById = await prisma.prompt.findFirst({ where: { id } });\n"
+        "  return <p>{chat?.title}{mine.length}{rec?.text}{promptBySlug?.text}{promptById?.text}</p>;\n"
+        "}\n"
+    )
+    app = _app(
+        tmp_path,
+        {
+            "app/products/[slug]/page.tsx": page,
+            "lib/summary.ts": summary,
+            "app/u/[userId]/[slug]/[id]/page.tsx": personal,
+        },
+    )
+    assert _places(app) == [
+        ("app/u/[userId]/[slug]/[id]/page.tsx", 4),
+        ("app/u/[userId]/[slug]/[id]/page.tsx", 5),
+        ("app/u/[userId]/[slug]/[id]/page.tsx", 6),
+        ("app/u/[userId]/[slug]/[id]/page.tsx", 8),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("subject", "keys", "expected"),
+    [
+        ("prisma.productRecommendation", {"slug"}, True),
+        ("prisma.faqAnswer", {"id"}, True),
+        ("getReviewSummary", {"id"}, True),
+        ("prisma.summary", {"productSlug"}, True),
+        ("prisma.summary", {"articleId"}, True),
+        ("prisma.summary", {"slug", "id"}, False),
+        ("prisma.summary", {"id"}, False),
+        ("prisma.summary", set(), False),
+        ("order_summaries", {"id"}, False),
+        ("prisma.productChat", {"slug"}, False),
+        ("prisma.chatSummary", {"slug"}, False),
+        ("localStorage", {"slug"}, False),
+    ],
+)
+def test_catalogue_content_decision(subject: str, keys: set[str], expected: bool) -> None:
+    from leakline.scan.rules.ll015 import is_catalogue_content
+
+    assert is_catalogue_content(subject, keys) is expected

@@ -31,6 +31,39 @@ AI_CONTENT = re.compile(
     r"conversation|chat|message|summar(?:y|ies)|recommendation|completion|answer|transcript|prompt|repl(?:y|ies)",
     re.IGNORECASE,
 )
+# Summaries, recommendations, answers, completions and prompts are as often public catalogue content (a
+# product's review summary, a FAQ answer, a prompt library) as a customer's own; conversations, chats,
+# messages, transcripts and replies are always someone's.
+CATALOGUE_CAPABLE = re.compile(r"summar(?:y|ies)|recommendation|completion|answer|prompt", re.IGNORECASE)
+PERSONAL_CONTENT = re.compile(r"conversation|chat|message|transcript|repl(?:y|ies)", re.IGNORECASE)
+# Words of a model, table or function name, or of an id's name, that say "public catalogue": what a
+# storefront shows every visitor (`productRecommendation`, `faqAnswer`, `getReviewSummary`, `productSlug`).
+CATALOGUE_WORDS = frozenset(
+    {
+        "product",
+        "item",
+        "catalog",
+        "catalogue",
+        "faq",
+        "article",
+        "blog",
+        "post",
+        "review",
+        "category",
+        "categorie",
+        "help",
+        "doc",
+        "guide",
+        "course",
+        "lesson",
+        "listing",
+        "recipe",
+        "brand",
+    }
+)
+# A slug (or a SKU) names public content by its title: nobody's record is addressed by one.
+CATALOGUE_KEYS = frozenset({"slug", "sku"})
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # `Params` finds `searchParams`; plain `in` tests are much cheaper than a regex over every file.
 INPUT_HINTS = (b"params", b"Params", b"query", b"use server", b".json(", b".body", b".formData(")
 AI_WORDS = (
@@ -151,6 +184,8 @@ class Access(NamedTuple):
     node: Node
     chain: Node
     what: str
+    subject: str
+    """The part of `what` that names the content (model path, table, key prefix, function name), not the method."""
 
 
 def _callee(call: Node) -> str:
@@ -265,27 +300,27 @@ class _Module:
             # (`Conversation.findById`): `messages.find(...)` is an array, `chats.get(id)` a Map.
             model_class = len(parts) == 2 and parts[0][:1].isupper() and method not in ("get", "select")
             if len(parts) >= 3 or model_class:
-                return Access(call, _chain_top(call), path)
+                return Access(call, _chain_top(call), path, ".".join(parts[:-1]))
         if method in TABLE_METHODS and first is not None:
             name = ts.string_value(first) if ts.unwrap(first).type == "string" else ts.text(first)
             if name and AI_CONTENT.search(name):
-                return Access(call, _chain_top(call), f"{path}({name})")
+                return Access(call, _chain_top(call), f"{path}({name})", name)
         if method in SQL_METHODS and first is not None:
             return self._sql(call, _literal_text(first))
         if method in KV_METHODS and len(parts) >= 2 and first is not None:
             literal = _literal_text(first)
             dynamic = ts.unwrap(first).type in ("template_string", "binary_expression")
             if dynamic and AI_CONTENT.search(literal):
-                return Access(call, call, f"{path}({literal}…)")
+                return Access(call, call, f"{path}({literal}…)", literal)
         name = parts[-1]
         if len(parts) == 1 and name in self.project_names and _WRAPPER_NAME.match(name) and AI_CONTENT.search(name):
-            return Access(call, call, name)
+            return Access(call, call, name, name)
         return None
 
     def _sql(self, call: Node, text: str) -> Access | None:
         for table in _SQL_TABLE.findall(text):
             if AI_CONTENT.search(table):
-                return Access(call, call, f"SQL from {table}")
+                return Access(call, call, f"SQL from {table}", table)
         return None
 
 
@@ -377,6 +412,47 @@ class _Scope:
                 return True
         return False
 
+    def _user_refs(self, node: Node) -> Iterator[Node]:
+        """The user-controlled reads inside `node`: names bound from the request, `params`/`query`/`searchParams`
+        members and the request body."""
+        for inner in ts.walk(node):
+            named = inner.type in _REFERENCES and ts.text(inner) in self.user
+            if named or (
+                inner.type == "member_expression" and ts.text(inner.child_by_field_name("property")) in USER_INPUT_PROPS
+            ):
+                yield inner
+            elif self.request is not None and inner.type in ("member_expression", "call_expression"):
+                path = ts.callee_path(inner) if inner.type == "member_expression" else _callee(inner)
+                if path in {f"{self.request}.{member}" for member in REQUEST_BODY}:
+                    yield inner
+
+    def user_keys(self, access: Access) -> set[str]:
+        """The names under which the request's values reach the query: `slug` for `{ slug }`, `params.slug`,
+        `(await params).slug` or `req.body.slug`."""
+        out: set[str] = set()
+        for args in _call_arguments(access.chain):
+            for ref in self._user_refs(args):
+                out.add(_accessed_name(ref))
+        return out
+
+    def owner_keyed(self, access: Access) -> bool:
+        """The request's value is matched against the record's owner (`where: { userId: params.id }`): the
+        records are someone's, whatever they are called."""
+        for args in _call_arguments(access.chain):
+            for pair in ts.walk(args):
+                if pair.type == "shorthand_property_identifier":
+                    if _OWNER_FIELD.fullmatch(ts.text(pair)) and ts.text(pair) in self.user:
+                        return True
+                    continue
+                if pair.type != "pair":
+                    continue
+                key = pair.child_by_field_name("key")
+                value = pair.child_by_field_name("value")
+                name = (ts.string_value(key) if key is not None and key.type == "string" else ts.text(key)) or ""
+                if value is not None and _OWNER_FIELD.fullmatch(name) and self.is_user(value):
+                    return True
+        return False
+
     @property
     def authenticated(self) -> bool:
         return self.wrapped_by_auth or bool(self.auth_calls)
@@ -415,6 +491,55 @@ def _names(pattern: Node) -> set[str]:
             out |= _names(child)
         return out
     return set()
+
+
+def _accessed_name(ref: Node) -> str:
+    """The last property read off a user-controlled value (`params.slug` → slug, `(await params).slug` → slug), or
+    the value's own name when nothing is read off it."""
+    node = ref
+    name = ts.text(ref) if ref.type in _REFERENCES else ""
+    while node.parent is not None:
+        parent = node.parent
+        if parent.type in ("await_expression", "parenthesized_expression", "non_null_expression"):
+            node = parent
+            continue
+        if parent.type == "member_expression" and _is_object_of(parent, node):
+            name = ts.text(parent.child_by_field_name("property"))
+            node = parent
+            continue
+        break
+    if not name and ref.type == "member_expression":
+        name = ts.text(ref.child_by_field_name("property"))
+    return name
+
+
+def _is_object_of(member: Node, node: Node) -> bool:
+    obj = member.child_by_field_name("object")
+    return obj is not None and obj.id == node.id
+
+
+def _words(name: str) -> list[str]:
+    """Lower-cased words of a camelCase / snake_case / kebab name, plural `s` dropped (`order_summaries` →
+    order, summarie; `productSlugs` → product, slug)."""
+    out = []
+    for word in _WORD.findall(name):
+        lowered = word.lower()
+        out.append(lowered[:-1] if len(lowered) > 3 and lowered.endswith("s") else lowered)
+    return out
+
+
+def is_catalogue_content(subject: str, keys: set[str]) -> bool:
+    """Stored content that a storefront shows every visitor: a summary, recommendation, answer, completion or
+    prompt (never a conversation, chat, message, transcript or reply) whose model, table or function name says
+    catalogue (`productRecommendation`, `faqAnswer`, `getReviewSummary`), or that is looked up only by a
+    slug, a SKU or a catalogue id (`productSlug`, `articleId`)."""
+    if PERSONAL_CONTENT.search(subject) or not CATALOGUE_CAPABLE.search(subject):
+        return False
+    if any(word in CATALOGUE_WORDS for word in _words(subject)):
+        return True
+    return bool(keys) and all(
+        any(word in CATALOGUE_KEYS or word in CATALOGUE_WORDS for word in _words(key)) for key in keys
+    )
 
 
 def _is_auth_call(call: Node) -> bool:
@@ -497,6 +622,8 @@ class AiContentWithoutOwnershipCheck(Rule):
             if scope is None:
                 scope = scopes[fn.id] = _Scope(fn, action=action, wrapped_by_auth=_wrapped_by_auth(fn))
             if not any(scope.is_user(arg) for arg in _call_arguments(access.chain)) or scope.owns(access):
+                continue
+            if not scope.owner_keyed(access) and is_catalogue_content(access.subject, scope.user_keys(access)):
                 continue
             if scope.authenticated:
                 why = "the request is authenticated, but the record's owner is never compared with the session user"
