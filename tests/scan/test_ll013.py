@@ -246,3 +246,88 @@ def test_unusual_vercel_json_shapes_never_break_the_rule(
     result = scan(app, rule_ids=["LL013"])
     assert result.stats.rule_errors == []
     assert [(f.path, f.line, f.column) for f in result.findings] == expected
+
+
+def test_own_and_function_regions_override_the_top_level_regions(tmp_path: Path) -> None:
+    """vercel.json's top-level `regions` is judged only for the LLM routes nothing else pins: a route's own
+    preferredRegion (not 'auto'/'home', which defer to the project's regions; not a value leakline cannot read)
+    and a matching `functions` entry with regions both override it."""
+    vercel = (
+        "{\n"
+        '  "regions": ["iad1"],\n'
+        '  "functions": { "app/api/b/route.ts": { "regions": ["fra1"] }, "app/api/x/*.ts": { "maxDuration": 30 } }\n'
+        "}\n"
+    )
+    pinned = {
+        "leakline.toml": POLICY,
+        "vercel.json": vercel,
+        "app/api/a/route.ts": _route('export const preferredRegion = "fra1";'),
+        "app/api/b/route.ts": _route(""),
+    }
+    assert _found(_app(tmp_path / "pinned", pinned)) == []
+    deferring = {
+        **pinned,
+        "app/api/c/route.ts": _route("export const preferredRegion = 'home';"),
+        "app/api/d/route.ts": _route(
+            "import { REGIONS } from '../../../lib/regions';\nexport const preferredRegion = REGIONS;"
+        ),
+        "app/api/x/route.ts": _route(""),
+    }
+    result = scan(_app(tmp_path / "deferring", deferring), rule_ids=["LL013"])
+    assert result.stats.rule_errors == []
+    assert [(f.path, f.line, f.column) for f in result.findings] == [("vercel.json", 2, 15)]
+    assert "LLM routes (app/api/c/route.ts, app/api/d/route.ts, app/api/x/route.ts) may run there" in (
+        result.findings[0].message
+    )
+
+
+def test_reviewer_l13_preferred_region_and_function_regions_are_not_findings(tmp_path: Path) -> None:
+    route = _route('export const preferredRegion = "fra1";')
+    own = _app(
+        tmp_path / "own",
+        {"leakline.toml": POLICY, "vercel.json": '{ "regions": ["iad1"] }', "app/api/chat/route.ts": route},
+    )
+    assert _found(own) == []
+    vercel = '{ "functions": { "app/api/chat/route.ts": { "regions": ["fra1"] } }, "regions": ["iad1"] }'
+    glob = _app(
+        tmp_path / "glob", {"leakline.toml": POLICY, "vercel.json": vercel, "app/api/chat/route.ts": _route("")}
+    )
+    assert _found(glob) == []
+    bare = _app(
+        tmp_path / "bare",
+        {"leakline.toml": POLICY, "vercel.json": '{ "regions": ["iad1"] }', "app/api/chat/route.ts": _route("")},
+    )
+    assert _found(bare) == [("vercel.json", 1)]
+
+
+def test_segment_config_constants_of_the_same_module_are_read(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "leakline.toml": POLICY,
+            "lib/regions.ts": "export const US = ['iad1'];\n",
+            "app/api/a/route.ts": _route(
+                "const REGIONS = ['fra1', 'sfo1'];\nexport const runtime = 'edge';\nexport const preferredRegion = REGIONS;"
+            ),
+            "app/api/b/route.ts": _route(
+                "export const EU = ['fra1', 'cdg1'];\nconst ALL = [...EU, 'iad1'];\nexport const preferredRegion = ALL;"
+            ),
+            "app/api/c/route.ts": _route(
+                "const EDGE = 'edge';\nconst HOME = 'fra1';\nexport const runtime = EDGE;\n"
+                "export const preferredRegion = [HOME, 'cdg1'];"
+            ),
+            "app/api/d/route.ts": _route("const RUNTIME = 'edge';\nexport const runtime = RUNTIME;"),
+            "app/api/e/route.ts": _route("let R = ['fra1'];\nR = ['hnd1'];\nexport const preferredRegion = R;"),
+            "app/api/f/route.ts": _route(
+                "import { US } from '../../../lib/regions';\nexport const preferredRegion = US;"
+            ),
+        },
+    )
+    result = scan(app, rule_ids=["LL013"])
+    assert result.stats.rule_errors == []
+    found = [(f.path, f.line, f.evidence) for f in result.findings]
+    assert found == [
+        ("app/api/a/route.ts", 4, "preferredRegion: sfo1"),
+        ("app/api/b/route.ts", 4, "preferredRegion: iad1"),
+        ("app/api/d/route.ts", 3, "runtime: edge"),
+    ]

@@ -3,7 +3,8 @@
 Three places decide where a Vercel function runs: `vercel.json` (`regions`, `functions.<glob>.regions`,
 `functionFailoverRegions`), and the route segment config of the route or of a layout above it
 (`export const runtime = 'edge'`, `export const preferredRegion = ...`; in the Pages Router
-`export const config = { runtime, regions }`). An edge function without a preferred region runs in
+`export const config = { runtime, regions }`); a route's own preferredRegion and a matching `functions`
+entry override the top-level `regions` for that route. An edge function without a preferred region runs in
 whichever region is closest to the visitor, i.e. anywhere. With a residency policy every region
 named for an LLM route must be in the allowed set; without one, only unpinned edge LLM routes are
 reported. vercel.json is read with a small JSON reader that keeps line numbers, so each offending
@@ -257,17 +258,67 @@ class SegmentConfig(NamedTuple):
     """`preferredRegion` (App Router) or `config.regions` (Pages Router)."""
 
 
-def _literal_values(node: Node | None) -> tuple[str, ...] | None:
-    if node is None:
-        return None
+MAX_CONST_DEPTH = 4
+
+
+def module_constants(root: Node) -> dict[str, Node]:
+    """`const NAME = value` at the top level of a module (exported or not): `let`/`var` may be reassigned."""
+    out: dict[str, Node] = {}
+    for statement in root.named_children:
+        decl = statement.child_by_field_name("declaration") if statement.type == "export_statement" else statement
+        if decl is None or decl.type != "lexical_declaration" or not ts.text(decl).startswith("const"):
+            continue
+        for declarator in decl.named_children:
+            name, value = declarator.child_by_field_name("name"), declarator.child_by_field_name("value")
+            if declarator.type == "variable_declarator" and name is not None and name.type == "identifier" and value:
+                out.setdefault(ts.text(name), value)
+    return out
+
+
+def _resolve(node: Node, constants: dict[str, Node] | None, depth: int) -> Node | None:
+    """`node`, or the value of the module `const` it names (followed a few times), unwrapped."""
     node = ts.unwrap(node)
-    single = js_string(node)
+    while node.type == "identifier" and constants is not None and depth <= MAX_CONST_DEPTH:
+        bound = constants.get(ts.text(node))
+        if bound is None:
+            return None
+        node = ts.unwrap(bound)
+        depth += 1
+    return None if node.type == "identifier" else node
+
+
+def _literal_values(
+    node: Node | None, constants: dict[str, Node] | None = None, depth: int = 0
+) -> tuple[str, ...] | None:
+    """The string(s) a segment config value names: a literal, an array of literals, or a `const` of this module
+    holding one (`const REGIONS = ['fra1', 'sfo1']; export const preferredRegion = REGIONS`), also spread
+    into an array. None when any part is not known (an import, a call, a `let`)."""
+    if node is None or depth > MAX_CONST_DEPTH:
+        return None
+    value = _resolve(node, constants, depth)
+    if value is None:
+        return None
+    single = js_string(value)
     if single is not None:
         return (single,)
-    if node.type == "array":
-        values = [js_string(ts.unwrap(item)) for item in node.named_children]
-        return tuple(v for v in values if v is not None) if all(v is not None for v in values) else None
-    return None
+    if value.type != "array":
+        return None
+    out: list[str] = []
+    for item in value.named_children:
+        if item.type == "comment":
+            continue
+        if item.type == "spread_element":
+            spread = _literal_values(item.named_children[0], constants, depth + 1) if item.named_children else None
+            if spread is None:
+                return None
+            out.extend(spread)
+            continue
+        element = _resolve(item, constants, depth + 1)
+        text = js_string(element) if element is not None else None
+        if text is None:
+            return None
+        out.append(text)
+    return tuple(out)
 
 
 def _at(f: SourceFile, node: Node, values: tuple[str, ...] | None) -> SegmentValue:
@@ -284,6 +335,7 @@ def read_segment_config(f: SourceFile) -> SegmentConfig:
         return SegmentConfig()
     runtime: SegmentValue | None = None
     regions: SegmentValue | None = None
+    constants = module_constants(root)
     for statement in root.named_children:
         decl = statement.child_by_field_name("declaration") if statement.type == "export_statement" else None
         if decl is None or decl.type not in ("lexical_declaration", "variable_declaration"):
@@ -294,18 +346,18 @@ def read_segment_config(f: SourceFile) -> SegmentConfig:
             name = ts.text(declarator.child_by_field_name("name"))
             value = declarator.child_by_field_name("value")
             if name == "runtime":
-                runtime = _at(f, declarator, _literal_values(value))
+                runtime = _at(f, declarator, _literal_values(value, constants))
             elif name == "preferredRegion":
-                regions = _at(f, declarator, _literal_values(value))
+                regions = _at(f, declarator, _literal_values(value, constants))
             elif name == "config" and value is not None and ts.unwrap(value).type == "object":
                 for pair in ts.unwrap(value).named_children:
                     if pair.type != "pair":
                         continue
                     key = ts.text(pair.child_by_field_name("key")).strip("'\"")
                     if key == "runtime":
-                        runtime = _at(f, pair, _literal_values(pair.child_by_field_name("value")))
+                        runtime = _at(f, pair, _literal_values(pair.child_by_field_name("value"), constants))
                     elif key in ("regions", "preferredRegion"):
-                        regions = _at(f, pair, _literal_values(pair.child_by_field_name("value")))
+                        regions = _at(f, pair, _literal_values(pair.child_by_field_name("value"), constants))
     return SegmentConfig(runtime, regions)
 
 
@@ -365,6 +417,22 @@ def _function_specs(doc: Located | None) -> dict[str, dict[str, Located]]:
     return {glob: spec.value for glob, spec in functions.value.items() if isinstance(spec.value, dict)}
 
 
+def _pins_own_region(config: SegmentConfig) -> bool:
+    """The route (or a layout above it) names its regions itself, so vercel.json's top-level `regions` does not
+    apply to it. 'auto' and 'home' defer to the project's regions; a value leakline cannot read decides nothing
+    (the top-level list is still judged)."""
+    regions = config.regions
+    if regions is None or not regions.values:
+        return False
+    return not any(value in ("auto", HOME_REGION) for value in regions.values)
+
+
+def _names_regions(spec: dict[str, Located]) -> bool:
+    """A `functions` entry with a non-empty `regions` list (anything else is not a region setting Vercel accepts)."""
+    regions = spec.get("regions")
+    return regions is not None and isinstance(regions.value, list) and bool(regions.value)
+
+
 def _fmt(regions: Iterable[str]) -> str:
     return ", ".join(sorted(regions)) or "(none)"
 
@@ -380,7 +448,7 @@ class LlmRouteOutsideAllowedRegions(Rule):
         for f in llm_files:
             yield from self._segment_hits(ctx.index, f, allowed)
         if vercel is not None and isinstance(vercel.value, dict) and llm_files:
-            yield from self._vercel_json_hits(vercel.value, llm_files, allowed)
+            yield from self._vercel_json_hits(ctx.index, vercel.value, llm_files, allowed)
 
     def _llm_files(self, ctx: ScanContext, globs: list[re.Pattern[str]]) -> list[SourceFile]:
         """Route handlers, API routes and pages whose server code calls an LLM.
@@ -448,14 +516,27 @@ class LlmRouteOutsideAllowedRegions(Rule):
         )
 
     def _vercel_json_hits(
-        self, doc: dict[str, Located], llm_files: list[SourceFile], allowed: frozenset[str]
+        self, index: ProjectIndex, doc: dict[str, Located], llm_files: list[SourceFile], allowed: frozenset[str]
     ) -> Iterator[Hit]:
+        # Where a function runs: its own preferredRegion (route or layout), else the `functions` entries whose
+        # glob matches it (vercel@50.14.1 writes their `regions` into the function's config, overriding the
+        # top-level list), else the top-level `regions`. Both per-function settings are judged when both are
+        # set: which one Vercel's Next.js builder applies is not documented, and either may decide.
+        specs = _function_specs(Located(doc, 1, 1))
+        own_region = {f.rel for f in llm_files if _pins_own_region(effective_segment_config(index, f))}
+        by_glob = {glob: [f.rel for f in llm_files if glob_to_regex(glob).match(f.rel)] for glob in specs}
+        function_regions = {rel for glob, rels in by_glob.items() if _names_regions(specs[glob]) for rel in rels}
+        governed = sorted(f.rel for f in llm_files if f.rel not in own_region and f.rel not in function_regions)
+        if governed:
+            routes = ", ".join(governed[:3])
+            yield from self._entries_outside(doc.get("regions"), allowed, "vercel.json regions", routes)
+        # Failover regions are where every function goes when its region is down, whatever pinned it.
         routes = ", ".join(sorted(g.rel for g in llm_files)[:3])
-        for key in ("regions", "functionFailoverRegions"):
-            yield from self._entries_outside(doc.get(key), allowed, f"vercel.json {key}", routes)
-        for glob, spec in _function_specs(Located(doc, 1, 1)).items():
-            rx = glob_to_regex(glob)
-            matched = sorted(g.rel for g in llm_files if rx.match(g.rel))
+        yield from self._entries_outside(
+            doc.get("functionFailoverRegions"), allowed, "vercel.json functionFailoverRegions", routes
+        )
+        for glob, spec in specs.items():
+            matched = sorted(by_glob[glob])
             if matched:
                 where = f'vercel.json functions["{glob}"].regions'
                 yield from self._entries_outside(spec.get("regions"), allowed, where, ", ".join(matched[:3]))
