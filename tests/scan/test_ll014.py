@@ -20,8 +20,8 @@ import fs from "node:fs";
 import * as blob from "@vercel/blob";
 import { Upload } from "@aws-sdk/lib-storage";
 const client = new OpenAI({ baseURL: process.env.OLLAMA_BASE_URL });
-export async function POST(req: Request) {
-  const { q } = await req.json();
+export async function GET(req: Request) {
+  const q = new URL(req.url).searchParams.get("q") ?? "";
   const c = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });
   const text = c.choices[0].message.content ?? "";
 """
@@ -189,3 +189,140 @@ def test_vercel_json_shared_cache_on_llm_routes_is_reported_once_also_when_shard
         result = scan(app, rule_ids=["LL014"], jobs=jobs)
         assert result.stats.rule_errors == []
         assert [(f.path, f.line) for f in result.findings] == [("vercel.json", 6)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "  return Response.json({ text }, { headers: { 'CDN-Cache-Control': 'max-age=3600' } }); // HIT\n",
+        "  const res = new Response(text);\n  res.headers.set('Vercel-CDN-Cache-Control', 'max-age=86400'); // HIT\n"
+        "  return res;\n",
+        "  return new Response(text, { headers: { 'Cloudflare-CDN-Cache-Control': 's-maxage=600' } }); // HIT\n",
+        "  return new Response(text, { headers: { 'Surrogate-Control': 'max-age=60' } }); // HIT\n",
+        "  const ttl = 60;\n  return new Response(text, { headers: { 'CDN-Cache-Control': `max-age=${ttl}` } }); // HIT\n",
+        # Near misses: a zero lifetime, no-store / private, a targeted header on a response without LLM data.
+        "  return new Response(text, { headers: { 'CDN-Cache-Control': 'max-age=0' } });\n",
+        "  return new Response(text, { headers: { 'Vercel-CDN-Cache-Control': 'no-store' } });\n",
+        "  return new Response(text, { headers: { 'Surrogate-Control': 'private, max-age=60' } });\n",
+        "  return Response.json({ ok: true }, { headers: { 'CDN-Cache-Control': 'max-age=3600' } });\n",
+    ],
+)
+def test_cdn_targeted_cache_headers_are_shared_caches(tmp_path: Path, body: str) -> None:
+    """The reviewer's lab/app/api/h: CDN-Cache-Control / Vercel-CDN-Cache-Control on a GET answer were missed."""
+    app, lines = _route(tmp_path, body)
+    assert _found_lines(app) == [n for n, line in enumerate(lines, start=1) if "// HIT" in line]
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("Cache-Control", "public, max-age=30", True),
+        ("cache-control", "max-age=3600", False),
+        ("Cache-Control", "private, s-maxage=60", False),
+        ("CDN-Cache-Control", "max-age=3600", True),
+        ("CDN-Cache-Control", "max-age=0", False),
+        ("CDN-Cache-Control", "max-age=00", False),
+        ("CDN-Cache-Control", "s-maxage=10", True),
+        ("Vercel-CDN-Cache-Control", "no-store", False),
+        ("Cloudflare-CDN-Cache-Control", "public", True),
+        ("Surrogate-Control", "max-age=*", True),
+        ("Surrogate-Control", "no-store, max-age=60", False),
+        ("X-Cache-Control", "public", False),
+    ],
+)
+def test_shares_cache(header: str, value: str, expected: bool) -> None:
+    from leakline.scan.rules.ll014 import shares_cache
+
+    assert shares_cache(header, value) is expected
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "package.json").write_text(json.dumps(PACKAGE))
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+ASK = (
+    'import OpenAI from "openai";\n'
+    "const client = new OpenAI({ baseURL: process.env.OLLAMA_BASE_URL });\n"
+    "export async function ask(q: string) {\n"
+    '  const c = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });\n'
+    '  return c.choices[0].message.content ?? "";\n'
+    "}\n"
+)
+SHARED = "{ headers: { 'Cache-Control': 'public, s-maxage=600' } }"
+
+
+def _handler(method: str, head: str = "") -> str:
+    return (
+        f"export async function {method}(req: Request) {{\n"
+        f"{head}"
+        "  const text = await ask(new URL(req.url).searchParams.get('q') ?? '');\n"
+        f"  return new Response(text, {SHARED});\n"
+        "}\n"
+    )
+
+
+def test_answers_to_post_are_not_kept_by_cdns(tmp_path: Path) -> None:
+    """The reviewer's shop/app/api/assist: Cache-Control public on a POST-only chat handler was reported, though
+    CDNs store answers to GET and HEAD only."""
+    imp = "import { ask } from '@/lib/ask';\n"
+    helper = (
+        "function cached(text: string) {\n"
+        f"  return new Response(text, {SHARED});\n"
+        "}\n"
+        "export async function POST(req: Request) { return cached(await ask((await req.json()).q)); }\n"
+    )
+    aliased = (
+        "async function handler(req: Request) {\n"
+        "  const text = await ask(new URL(req.url).searchParams.get('q') ?? '');\n"
+        f"  return new Response(text, {SHARED});\n"
+        "}\n"
+        "export { handler as GET, handler as POST };\n"
+    )
+    app = _write(
+        tmp_path,
+        {
+            "tsconfig.json": '{"compilerOptions":{"baseUrl":".","paths":{"@/*":["./*"]}}}',
+            "lib/ask.ts": ASK,
+            "app/api/post/route.ts": imp + _handler("POST"),
+            "app/api/both/route.ts": imp + _handler("POST") + _handler("GET"),
+            "app/api/helper/route.ts": imp + helper,
+            "app/api/aliased/route.ts": imp + aliased,
+            "app/api/const/route.ts": imp
+            + _handler("POST").replace("export async function POST", "async function POST")
+            + "export { POST };\nexport const GET = POST;\n",
+        },
+    )
+    result = scan(app, rule_ids=["LL014"])
+    assert result.stats.rule_errors == []
+    assert sorted((f.path, f.line) for f in result.findings) == [
+        ("app/api/aliased/route.ts", 4),
+        ("app/api/both/route.ts", 8),
+        ("app/api/const/route.ts", 4),
+    ]
+
+
+def test_next_config_cdn_headers_on_llm_routes_answering_get(tmp_path: Path) -> None:
+    config = (
+        "module.exports = { async headers() { return [{ source: '/api/:path*', headers: [\n"
+        "  { key: 'Vercel-CDN-Cache-Control', value: 'max-age=86400' },\n"
+        "  { key: 'CDN-Cache-Control', value: 'no-store' },\n"
+        "] }]; } };\n"
+    )
+    imp = "import { ask } from '@/lib/ask';\n"
+    files = {
+        "tsconfig.json": '{"compilerOptions":{"baseUrl":".","paths":{"@/*":["./*"]}}}',
+        "lib/ask.ts": ASK,
+        "next.config.js": config,
+        "app/api/chat/route.ts": imp + _handler("POST").replace(f"text, {SHARED}", "text"),
+    }
+    assert _found_lines(_write(tmp_path / "post", files)) == []
+    files["app/api/tips/route.ts"] = imp + _handler("GET").replace(f"text, {SHARED}", "text")
+    result = scan(_write(tmp_path / "get", files), rule_ids=["LL014"])
+    assert [(f.path, f.line, f.evidence) for f in result.findings] == [
+        ("next.config.js", 2, "/api/:path*: Vercel-CDN-Cache-Control: max-age=86400")
+    ]

@@ -3,9 +3,11 @@
 Whatever is written under `public/` is served to anyone who guesses the URL; an S3 object with a
 `public-read` ACL, a Vercel Blob stored with `access: 'public'`, a GCS object saved with `public: true` /
 `predefinedAcl: 'publicRead'` or made public with `makePublic()` are readable by anyone with the link,
-and a response marked `Cache-Control: public` or `s-maxage` is kept by CDNs and shared proxies and
-served to the next visitor. Prompts and answers carry what customers typed; this rule reports each of
-those writes when the data written is LLM data (`FileLlm.is_llm`), at the line that makes it public.
+and an answer to GET marked `Cache-Control: public` / `s-maxage`, or given a lifetime in a CDN-targeted
+header (`CDN-Cache-Control`, `Vercel-CDN-Cache-Control`, `Surrogate-Control`, ...), is kept by CDNs and
+shared proxies and served to the next visitor (answers to POST are never stored). Prompts and answers
+carry what customers typed; this rule reports each of those writes when the data written is LLM data
+(`FileLlm.is_llm`), at the line that makes it public.
 """
 
 from __future__ import annotations
@@ -23,7 +25,24 @@ from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments, header_writes
 from leakline.scan.walker import NEXT_CONFIG_NAMES
 
-KEYWORDS = (b"public", b"s-maxage")
+KEYWORDS = (
+    b"public",
+    b"s-maxage",
+    b"CDN-Cache-Control",
+    b"cdn-cache-control",
+    b"Surrogate-Control",
+    b"surrogate-control",
+)
+# Targeted cache headers (RFC 9213): read by the CDN only, and stripped before the browser sees the response,
+# so a plain `max-age` in them is a shared-cache lifetime.
+CDN_CACHE_HEADERS = frozenset(
+    {"cdn-cache-control", "vercel-cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control"}
+)
+SHARED_CACHE_HEADERS = frozenset({"cache-control"}) | CDN_CACHE_HEADERS
+# CDNs (Vercel's, Cloudflare, Fastly, CloudFront by default) store answers to GET and HEAD only: a response
+# to a POST is never served to the next visitor, whatever its cache headers say.
+CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 FS_MODULES = frozenset({"fs", "node:fs", "fs/promises", "node:fs/promises", "fs-extra", "graceful-fs"})
 FS_WRITERS = frozenset(
     {
@@ -50,6 +69,8 @@ VERCEL_BLOB_MODULE = "@vercel/blob"
 _PUBLIC_SEGMENT = re.compile(r"(?:^|[/*])(?:\.{0,2}/)?public(?:/|$)")
 _SHARED_CACHE = re.compile(r"\bpublic\b|\bs-maxage\b", re.IGNORECASE)
 _PRIVATE_CACHE = re.compile(r"\bprivate\b|\bno-store\b", re.IGNORECASE)
+# A lifetime that is not zero; `*` is a run-time value (`max-age=${ttl}`), which may be anything.
+_CDN_LIFETIME = re.compile(r"\b(?:s-maxage|max-age)\s*=\s*\"?(?:0*[1-9]|\*)|\bpublic\b", re.IGNORECASE)
 _MAX_DEPTH = 4
 _SLASH_PARAM = re.compile(r"/:([A-Za-z_][A-Za-z0-9_]*)([*+?]?)")
 _SEGMENTS = {"": "/[^/]+", "?": "(?:/[^/]+)?", "+": "(?:/[^/]+)+", "*": "(?:/[^/]+)*"}
@@ -114,6 +135,72 @@ def is_public_path(node: Node, depth: int = 0) -> bool:
     return False
 
 
+def shares_cache(header: str, value: str) -> bool:
+    """Whether a `header: value` response header lets a CDN or shared proxy keep the response: `Cache-Control`
+    with `public` or `s-maxage`, or a CDN-targeted header (`CDN-Cache-Control`, `Vercel-CDN-Cache-Control`,
+    `Cloudflare-CDN-Cache-Control`, `Surrogate-Control`) with a positive `max-age` / `s-maxage` or `public`;
+    never with `private` or `no-store`."""
+    header = header.lower()
+    if header not in SHARED_CACHE_HEADERS or _PRIVATE_CACHE.search(value):
+        return False
+    if header in CDN_CACHE_HEADERS:
+        return _CDN_LIFETIME.search(value) is not None
+    return _SHARED_CACHE.search(value) is not None
+
+
+def exported_methods(root: Node) -> dict[str, set[str]] | None:
+    """Local name → the HTTP method names it is exported as (`export async function POST`, `export const GET =
+    handler`, `export { handler as GET }`), for the module's top-level bindings. None when `export *` may
+    add others."""
+    out: dict[str, set[str]] = {}
+    for statement in root.named_children:
+        if statement.type != "export_statement":
+            continue
+        if any(child.type == "*" for child in statement.children):
+            return None
+        decl = statement.child_by_field_name("declaration")
+        if decl is not None:
+            for name, value in _declared(decl):
+                if name in HTTP_METHODS:
+                    out.setdefault(name, set()).add(name)
+                    if value is not None and value.type == "identifier":
+                        out.setdefault(ts.text(value), set()).add(name)
+            continue
+        for clause in statement.named_children:
+            if clause.type != "export_clause":
+                continue
+            for spec in clause.named_children:
+                local = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias") or local
+                if local is not None and alias is not None and ts.text(alias) in HTTP_METHODS:
+                    out.setdefault(ts.text(local), set()).add(ts.text(alias))
+    return out
+
+
+def _declared(decl: Node) -> list[tuple[str, Node | None]]:
+    """(name, value) of a function or variable declaration."""
+    if decl.type in ("function_declaration", "generator_function_declaration"):
+        name = decl.child_by_field_name("name")
+        return [(ts.text(name), None)] if name is not None else []
+    out: list[tuple[str, Node | None]] = []
+    if decl.type in ("lexical_declaration", "variable_declaration"):
+        for declarator in decl.named_children:
+            name = declarator.child_by_field_name("name")
+            if declarator.type == "variable_declarator" and name is not None and name.type == "identifier":
+                value = declarator.child_by_field_name("value")
+                out.append((ts.text(name), ts.unwrap(value) if value is not None else None))
+    return out
+
+
+def _top_level_names(node: Node) -> list[str]:
+    """The names the top-level statement around `node` declares (the handler a header write is inside)."""
+    current = node
+    while current.parent is not None and current.parent.parent is not None:
+        current = current.parent
+    decl = current.child_by_field_name("declaration") if current.type == "export_statement" else current
+    return [name for name, _ in _declared(decl)] if decl is not None else []
+
+
 def _pairs(obj: Node) -> dict[str, Node]:
     """`key → pair node` of an object literal (the pair, so hits point at the line of the key)."""
     out: dict[str, Node] = {}
@@ -164,6 +251,7 @@ def _enclosing_function(node: Node) -> Node | None:
 class _Module:
     def __init__(self, ctx: ScanContext, f: SourceFile, llm: FileLlm, language: Language) -> None:
         self.file = f
+        self.is_route_handler = ctx.index.is_route_handler(f)
         self.llm = llm
         self.language = language
         imports = ctx.index.imports_of(f)
@@ -332,19 +420,41 @@ class _Module:
             )
 
     def _shared_cache(self, root: Node) -> Iterator[Hit]:
+        methods: dict[str, set[str]] | None = None
         for write in header_writes(self.file):
-            if (write.name or "").lower() != "cache-control":
+            header = (write.name or "").lower()
+            if header not in SHARED_CACHE_HEADERS:
                 continue
             shape = _literal_shape(write.value)
-            if shape is None or not _SHARED_CACHE.search(shape) or _PRIVATE_CACHE.search(shape):
+            if shape is None or not shares_cache(header, shape):
+                continue
+            if methods is None:
+                methods = exported_methods(root) or {}
+            if not self._cacheable_request(write.at, methods):
                 continue
             if self._response_carries_llm(write.response, write.at):
+                # The Cache-Control key and evidence are kept as they were (fingerprints, baselines).
+                shown = "Cache-Control" if header == "cache-control" else write.name
+                key = (
+                    f"shared-cache:{shape[:60]}" if header == "cache-control" else f"shared-cache:{header}:{shape[:60]}"
+                )
                 yield self.hit(
                     write.at,
                     "a response carrying LLM data is marked cacheable by shared caches (CDN, proxies)",
-                    f"Cache-Control: {shape[:60]}",
-                    f"shared-cache:{shape[:60]}",
+                    f"{shown}: {shape[:60]}",
+                    key,
                 )
+
+    def _cacheable_request(self, at: Node, methods: dict[str, set[str]]) -> bool:
+        """The header goes on an answer to GET/HEAD, as far as the module says: not when it is written inside a
+        handler exported only as POST/PUT/PATCH/DELETE/OPTIONS, nor anywhere in a route handler module that
+        exports no GET or HEAD handler."""
+        handler_methods = {m for name in _top_level_names(at) for m in methods.get(name, set())}
+        if handler_methods:
+            return bool(handler_methods & CACHEABLE_METHODS)
+        if self.is_route_handler and methods:
+            return any(names & CACHEABLE_METHODS for names in methods.values())
+        return True
 
     def _response_carries_llm(self, response: Node | None, at: Node) -> bool:
         if response is not None:
@@ -398,11 +508,12 @@ def _config_shared_cache(ctx: ScanContext) -> Iterator[Hit]:
     from leakline.scan.headers import DYNAMIC, HeaderOrigin
 
     config_origins = (HeaderOrigin.NEXT_CONFIG, HeaderOrigin.VERCEL_JSON)
-    for setting in ctx.headers.named("cache-control"):
+    settings = [s for name in sorted(SHARED_CACHE_HEADERS) for s in ctx.headers.named(name)]
+    for setting in sorted(settings, key=lambda s: (s.path, s.line, s.column)):
         if setting.origin not in config_origins or setting.route is None or setting.value is None:
             continue
         value = setting.value.value
-        if not _SHARED_CACHE.search(value) or _PRIVATE_CACHE.search(value):
+        if not shares_cache(setting.name, value.replace(DYNAMIC, "*")):
             continue
         pattern = source_pattern(setting.route)
         if pattern is None:
@@ -410,18 +521,36 @@ def _config_shared_cache(ctx: ScanContext) -> Iterator[Hit]:
         routes = [
             url
             for url, route in sorted(ctx.index.routes_by_url.items())
-            if pattern.fullmatch(_sample_url(url)) and ctx.llm.route_returns_llm(route)
+            if pattern.fullmatch(_sample_url(url)) and ctx.llm.route_returns_llm(route) and _answers_get(ctx, route)
         ]
         if routes:
             shown = value.replace(DYNAMIC, "…")[:60]
+            cache_control = setting.name == "cache-control"
+            header = "Cache-Control" if cache_control else _spelled(setting.name)
             yield Hit(
                 path=setting.path,
                 line=setting.line,
                 column=setting.column,
-                message=f"LLM route {routes[0]} is served with a shared-cache Cache-Control ({setting.origin.value})",
-                evidence=f"{setting.route}: Cache-Control: {shown}",
-                key=f"config-shared-cache:{setting.route}",
+                message=f"LLM route {routes[0]} is served with a shared-cache {header} ({setting.origin.value})",
+                evidence=f"{setting.route}: {header}: {shown}",
+                key=f"config-shared-cache:{setting.route}"
+                if cache_control
+                else f"config-{setting.name}:{setting.route}",
             )
+
+
+def _spelled(header: str) -> str:
+    """A lower-cased header name as it is usually written (`vercel-cdn-cache-control` → Vercel-CDN-Cache-Control)."""
+    return "-".join("CDN" if part == "cdn" else part.capitalize() for part in header.split("-"))
+
+
+def _answers_get(ctx: ScanContext, route: SourceFile) -> bool:
+    """A page, an API route (one handler for every method) or a route handler exporting GET or HEAD (or one
+    whose exports leakline cannot list)."""
+    if not ctx.index.is_route_handler(route) or route.root is None:
+        return True
+    methods = exported_methods(route.root)
+    return methods is None or not methods or any(names & CACHEABLE_METHODS for names in methods.values())
 
 
 def _owns_app_level(ctx: ScanContext) -> bool:
