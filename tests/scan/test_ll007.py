@@ -126,3 +126,51 @@ def test_sinks_classified_from_the_files_last_names_match_those_classified_from_
                 calls += 1
                 sinks += plain is not None
     assert calls > 500 and sinks > 40
+
+
+SPANS = """import OpenAI from "openai";
+import * as Sentry from "@sentry/nextjs";
+import { trace, type Span } from "@opentelemetry/api";
+const client = new OpenAI();
+const tracer = trace.getTracer("shop");
+function annotate(target: Span, value: string) { target.setAttribute("gen_ai.completion", value); }
+function label(el: HTMLElement, value: string) { el.setAttribute("title", value); }
+export async function POST(req: Request) {
+  const { q } = await req.json();
+  const c = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });
+  const text = c.choices[0].message.content ?? "";
+  trace.getActiveSpan()?.setAttribute("gen_ai.completion", text);
+  tracer.startActiveSpan("answer", (s) => { s.setAttribute("gen_ai.completion", text); s.end(); });
+  tracer.startActiveSpan("answer", { kind: 1 }, (s) => s.setAttributes({ text }));
+  Sentry.startSpan({ name: "answer" }, (sp) => sp.setAttribute("answer", text));
+  const current = tracer.startSpan("persist");
+  current.addEvent("answer", { text });
+  const root = Sentry.getActiveSpan() ?? Sentry.startInactiveSpan({ name: "x" });
+  root.setAttribute("answer", text);
+  annotate(trace.getActiveSpan()!, text);
+  const s = document.createElement("div");
+  s.setAttribute("title", text);
+  [document.body].forEach((s) => s.setAttribute("title", text));
+  label(document.body, text);
+  trace.getActiveSpan()?.setAttribute("gen_ai.usage.output_tokens", c.usage?.completion_tokens ?? 0);
+  return Response.json({ ok: true });
+}
+"""
+
+
+def test_span_attributes_of_spans_bound_under_any_name(tmp_path: Path) -> None:
+    """Spans from `getActiveSpan()`, `startSpan()`, `startInactiveSpan()`, the `startActiveSpan` / Sentry
+    `startSpan` callback parameter and parameters typed `Span` are sinks whatever they are called; DOM
+    elements (`s = document.createElement`, a `forEach` parameter, a parameter typed `HTMLElement`) are not."""
+    app = write_app(tmp_path, {"app/api/a/route.ts": SPANS})
+    result = scan(app, rule_ids=["LL007"], jobs=1)
+    assert result.stats.rule_errors == []
+    assert [(f.path, f.line, f.evidence) for f in result.findings] == [
+        ("app/api/a/route.ts", 12, "trace.getActiveSpan().setAttribute(…)"),
+        ("app/api/a/route.ts", 13, "s.setAttribute(…)"),
+        ("app/api/a/route.ts", 14, "s.setAttributes(…)"),
+        ("app/api/a/route.ts", 15, "sp.setAttribute(…)"),
+        ("app/api/a/route.ts", 17, "current.addEvent(…)"),
+        ("app/api/a/route.ts", 19, "root.setAttribute(…)"),
+        ("app/api/a/route.ts", 20, "annotate(…) → target.setAttribute(…)"),
+    ]

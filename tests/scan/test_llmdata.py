@@ -234,3 +234,47 @@ def test_any_within_agrees_with_comparing_every_pair() -> None:
         assert _any_within(spans, ranges) is expected, (spans, ranges)
     assert _any_within([(5, 8)], [(0, 4), (6, 20), (3, 8)]) is True
     assert _any_within([(5, 8)], [(0, 7), (6, 20)]) is False
+
+
+def test_ui_message_stream_finish_callbacks_receive_the_conversation(make_app: Callable[..., Path]) -> None:
+    """AI SDK v5 persists chats from the UI message stream's `onFinish`: `messages` and `responseMessage` are
+    the conversation, `isAborted`/`isContinuation` flags. The options are the second argument of
+    `result.pipeUIMessageStreamToResponse(res, options)`."""
+    source = """import { streamText } from "ai";
+import { logger } from "./log";
+export async function POST(req: Request) {
+  const result = streamText({ model: m, prompt: "p" });
+  return result.toUIMessageStreamResponse({
+    onFinish: ({ responseMessage, isAborted, isContinuation }) => {
+      logger.info({ responseMessage });
+      logger.info({ isAborted, isContinuation });
+    },
+  });
+}
+export function pipe(res: unknown) {
+  const result = streamText({ model: m, prompt: "p" });
+  result.pipeUIMessageStreamToResponse(res, { onFinish({ messages }) { console.log(messages); } });
+  result.toUIMessageStream({ onFinish: (event) => console.log(event.messages.length) });
+}
+"""
+    app = make_app({"app/api/x/route.ts": source, "app/api/x/log.ts": "export const logger = console;\n"})
+    assert [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings] == [
+        ("app/api/x/route.ts", 7),
+        ("app/api/x/route.ts", 14),
+    ]
+
+
+def test_a_ui_message_stream_alone_is_a_source(make_app: Callable[..., Path]) -> None:
+    """No model call and no project import in the file: the byte prefilter and the solver must still keep it,
+    since the stream's `onFinish` receives the conversation."""
+    source = """import { createUIMessageStream, createUIMessageStreamResponse } from "ai";
+export async function POST() {
+  const stream = createUIMessageStream({
+    execute: ({ writer }) => writer.write({ type: "text-start", id: "t" }),
+    onFinish: ({ messages: all }) => console.log(all),
+  });
+  return createUIMessageStreamResponse({ stream });
+}
+"""
+    app = make_app({"app/api/x/route.ts": source})
+    assert [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings] == [("app/api/x/route.ts", 5)]

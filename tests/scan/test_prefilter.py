@@ -3,6 +3,7 @@ against the full LLM-data analysis on every fixture app (no file the prefilter d
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,69 @@ def test_sensitive_names_need_a_whole_name_not_a_substring() -> None:
     assert names_sensitive_field_maybe(b"console.log(order.cardNumber)") is True
     assert names_sensitive_field_maybe(b'log({ "e-mail": x })') is True
     assert names_sensitive_field_maybe(b"<ProductCard /><span>expand company</span>") is False
+    # the field word last in a longer name; a name about the field (flag, template, id) is not one
+    assert names_sensitive_field_maybe(b"log({ cartId, customerEmail })") is True
+    assert names_sensitive_field_maybe(b"log({ cartId, receipt_email })") is True
+    assert names_sensitive_field_maybe(b"log({ emailSent, hasPhone, addressValidated, addressId })") is False
+    # a name the analysis reads out of a longer run of name characters: `total-customerEmail`, `x.#email`
+    assert names_sensitive_field_maybe(b"const d = total-customerEmail;") is True
+    assert names_sensitive_field_maybe(b"log(this.#email)") is True
+
+
+_NAME_PIECES = [
+    "email", "Email", "EMAIL", "e", "mail", "phone", "Phone", "Number", "number", "address", "Address", "es", "s",
+    "card", "Card", "iban", "IBAN", "customer", "Customer", "billing", "has", "is", "ip", "support", "Sent", "Id",
+    "Line1", "date", "Of", "Birth", "cvv2", "$", "_", "-", "i", "x", "2",
+]  # fmt: skip
+_SEPARATORS = [" ", ".", "-", "#", "/", ":", "é"]
+
+
+def _name_as_read(rng: random.Random) -> str:
+    return "".join(rng.choice(_NAME_PIECES) for _ in range(rng.randint(1, 4)))
+
+
+def test_the_sensitive_names_prefilter_keeps_every_name_the_analysis_would_accept() -> None:
+    """Soundness of `names_sensitive_field_maybe`: a text containing a name (an identifier, a property, an
+    object key as written between quotes, with spaces, dots or hyphens) that `is_sensitive_name` accepts is
+    kept, wherever the name stands (between other names, after `-` or `#`)."""
+    from leakline.scan.sensitive import is_sensitive_name
+
+    rng = random.Random(20261127)
+    accepted = 0
+    for _ in range(20_000):
+        name = _name_as_read(rng)
+        if rng.random() < 0.3:  # an object key: several parts
+            name += rng.choice(_SEPARATORS) + _name_as_read(rng)
+        before = rng.choice(["log(", "x-", "#", "{ ", "'", '"', "a.", ""])
+        after = rng.choice([")", "-y", " }", "'", '"', ".b", ""])
+        if not is_sensitive_name(name):
+            continue
+        accepted += 1
+        assert names_sensitive_field_maybe(f"{before}{name}{after}".encode()), (before, name, after)
+    assert accepted > 2_000
+
+
+def test_files_the_sensitive_names_prefilter_drops_name_no_sensitive_field() -> None:
+    """Soundness on every fixture app: in a file the prefilter drops, no identifier, property, object key or
+    declared property is a sensitive name; and the prefilter does keep files that have one."""
+    from leakline.scan.sensitive import is_sensitive_name
+
+    kinds = ("identifier", "property_identifier", "shorthand_property_identifier", "private_property_identifier")
+    kinds += ("shorthand_property_identifier_pattern", "string")
+    dropped = kept = 0
+    for app in _fixture_apps():
+        index = build_index(app, Settings(), WalkStats(), set())
+        for f in index.sources:
+            if f.root is None or f.language is None:
+                continue
+            if names_sensitive_field_maybe(f.data()):
+                kept += 1
+                continue
+            dropped += 1
+            for node in ts.nodes_of_types(f.language, kinds, f.root):
+                name = ts.text(node).strip("\"'")
+                assert not is_sensitive_name(name), (app, f.rel, node.start_point)
+    assert dropped > 50 and kept > 10
 
 
 def test_candidates_are_model_callers_and_everything_importing_them(tmp_path: Path) -> None:

@@ -64,6 +64,12 @@ METADATA_PROPS = frozenset(
         "index",
         "logprobs",
         "role",
+        # Flags the AI SDK's finish callbacks receive next to the messages (`onFinish({ messages, isAborted })`).
+        "isContinuation",
+        "isAborted",
+        "isAbort",
+        "isDisconnect",
+        "isError",
     }
 )
 NO_CONTENT_PROPS = frozenset({"length", "size", "byteLength"})
@@ -101,6 +107,13 @@ CONFIG_KEYS = frozenset(
 )
 AI_SDK_FUNCTIONS = frozenset({"generateText", "streamText", "generateObject", "streamObject"})
 AI_SDK_CALLBACKS = frozenset({"onFinish", "onChunk", "onStepFinish"})
+# AI SDK v5 UI message streams: their `onFinish` / `onStepFinish` options receive the conversation
+# (`messages`, `responseMessage`): the hook apps persist chats from. Methods of a `streamText` result
+# (`result.toUIMessageStreamResponse({ onFinish })`, `pipeUIMessageStreamToResponse(res, { onFinish })`) and
+# functions of `ai` (`createUIMessageStream({ execute, onFinish })`).
+UI_STREAM_FUNCTIONS = frozenset(
+    {"toUIMessageStreamResponse", "toUIMessageStream", "createUIMessageStream", "pipeUIMessageStreamToResponse"}
+)
 REACT_STATE_HOOKS = frozenset({"useState", "React.useState"})
 # Wrappers that return a function behaving like their argument (Next's data cache, React's request cache).
 MEMOISERS = frozenset({"unstable_cache", "cache", "React.cache", "memoize", "pMemoize"})
@@ -256,7 +269,8 @@ _UNWRAPPED_TYPES = frozenset(
     {"parenthesized_expression", "await_expression", "as_expression", "satisfies_expression", "non_null_expression"}
 )
 _MEMOISER_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in MEMOISERS)
-_CALLBACK_SITE_NAMES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | ELEMENT_CALLBACK_METHODS | {"then"}
+_CALLBACK_SITE_NAMES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS | ELEMENT_CALLBACK_METHODS | {"then"}
+_SDK_CALLBACK_CALLEES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS
 # The last name of every callee `FileLlm._is_direct_llm_call` accepts: other calls are rejected cheaply.
 _DIRECT_CALL_LAST_NAMES = frozenset(
     {suffix.rsplit(".", 1)[-1] for suffix in OPENAI_SUFFIXES}
@@ -599,7 +613,7 @@ class FileLlm:
         out = set()
         for call in self._callback_sites:
             fn = call.child_by_field_name("function")
-            if fn is not None and self._callee(fn).rsplit(".", 1)[-1] in AI_SDK_FUNCTIONS | AI_SDK_HOOKS:
+            if fn is not None and self._callee(fn).rsplit(".", 1)[-1] in _SDK_CALLBACK_CALLEES:
                 out.add(call.id)
         return out
 
@@ -615,7 +629,7 @@ class FileLlm:
             path = self._callee(fn)
             last = path.rsplit(".", 1)[-1]
             if (
-                (last in AI_SDK_FUNCTIONS or last in AI_SDK_HOOKS)
+                last in _SDK_CALLBACK_CALLEES
                 or last == "then"
                 or last in ELEMENT_CALLBACK_METHODS
                 or (fn.type == "identifier" and path in setters)
@@ -964,7 +978,8 @@ class FileLlm:
         """Whether anything here can be LLM data at all; most modules of a shop have no source and skip solving."""
         if self._direct_calls or any(imp.resolved for imp in self._imports.values()):
             return True
-        return bool(self._calls_named(AI_SDK_HOOKS))
+        # A UI message stream's finish callback receives the conversation even with no model call in sight.
+        return bool(self._calls_named(AI_SDK_HOOKS | UI_STREAM_FUNCTIONS))
 
     def _bind(self, state: _ModeState, pattern: Node, *, skip_metadata: bool) -> bool:
         changed = False
@@ -1154,9 +1169,13 @@ class FileLlm:
             return False
         changed |= self._bind_state_setter(call, fn, args, state, mode)
         path = ts.callee_path(fn)
-        if path.rsplit(".", 1)[-1] in AI_SDK_FUNCTIONS | AI_SDK_HOOKS and args.named_children:
-            options = ts.unwrap(args.named_children[0])
-            if options.type == "object":
+        last = path.rsplit(".", 1)[-1]
+        if last in _SDK_CALLBACK_CALLEES and args.named_children:
+            # The options object comes first, but second in `result.pipeUIMessageStreamToResponse(res, options)`.
+            candidates = args.named_children if last in UI_STREAM_FUNCTIONS else args.named_children[:1]
+            for options in map(ts.unwrap, candidates):
+                if options.type != "object":
+                    continue
                 for member in options.named_children:
                     callback: Node | None = None
                     if member.type == "pair" and ts.text(member.child_by_field_name("key")) in AI_SDK_CALLBACKS:

@@ -3,11 +3,11 @@
 Parsing is most of what a scan costs (tree-sitter takes ~1.3 ms for a 4 KB TypeScript file, the shared
 node query another ~0.5 ms), and most modules of a shop never touch a model. Under the analysis in
 `leakline.scan.llmdata`, a file can hold LLM data only if it calls a model itself (an OpenAI/AI SDK/ollama
-call, or an HTTP client aimed at an LLM URL or at one of the app's own routes), uses an AI SDK hook, or
-imports a module that can. The tests here read bytes only and err towards "may": a file they keep may
-still hold nothing, but a file they drop cannot hold LLM data, so rules that report only LLM data skip it
-unparsed. Parameter seeds (props a parent passes, see `FileLlm.seed_props`) are the one source they
-cannot see; `LlmAnalysis.may_hold_llm_data` checks those separately.
+call, or an HTTP client aimed at an LLM URL or at one of the app's own routes), uses an AI SDK hook or UI
+message stream, or imports a module that can. The tests here read bytes only and err towards "may": a file
+they keep may still hold nothing, but a file they drop cannot hold LLM data, so rules that report only LLM
+data skip it unparsed. Parameter seeds (props a parent passes, see `FileLlm.seed_props`) are the one source
+they cannot see; `LlmAnalysis.may_hold_llm_data` checks those separately.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from leakline.scan.llmdata import (
     LLM_ENV_MARKERS,
     LLM_URL_PATHS,
     OPENAI_SUFFIXES,
+    UI_STREAM_FUNCTIONS,
 )
-from leakline.scan.sensitive import is_sensitive_name
+from leakline.scan.sensitive import SEGMENT, is_sensitive_name
 
 if TYPE_CHECKING:
     from threading import Thread
@@ -35,13 +36,12 @@ if TYPE_CHECKING:
 
 # Every OpenAI callee the analysis recognises ends in one of these words' paths (`chat.completions.create`).
 _OPENAI_WORDS = tuple(sorted({suffix.split(".")[-2].encode() for suffix in OPENAI_SUFFIXES}))
-_SDK_NAMES = tuple(name.encode() for name in sorted(AI_SDK_FUNCTIONS | AI_SDK_HOOKS))
+_SDK_NAMES = tuple(name.encode() for name in sorted(AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS))
 _URL_PATHS = tuple(path.encode() for path in LLM_URL_PATHS)
 _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
 # The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words (a leading `$` still counts: `$fetch`).
 _HTTP_CLIENT_WORDS = (b"fetch", b"axios", b"ky", b"got")
 _QUOTES = (b'"', b"'", b"`")
-_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$-]*")
 
 
 def _is_word_byte(b: bytes) -> bool:
@@ -286,6 +286,13 @@ def _reach(index: ProjectIndex, files: list[SourceFile], calls_model: Callable[[
 
 
 def names_sensitive_field_maybe(data: bytes) -> bool:
-    """The file has a name that `leakline.scan.sensitive.is_sensitive_name` accepts (identifier or key)."""
+    """The file has a name that `leakline.scan.sensitive.is_sensitive_name` accepts (identifier or key).
+
+    That function judges a name by its last run of `[A-Za-z0-9_$-]` (`sensitive.SEGMENT`), and every such
+    run of a name the analysis reads is a whole run of the file's text, or a hyphen-separated part of one
+    (`total-customerEmail`): testing both is sound."""
     text = data.decode("utf-8", errors="replace")
-    return any(is_sensitive_name(name) for name in set(_IDENTIFIER.findall(text)))
+    for run in set(SEGMENT.findall(text)):
+        if is_sensitive_name(run) or ("-" in run and any(is_sensitive_name(part) for part in run.split("-"))):
+            return True
+    return False

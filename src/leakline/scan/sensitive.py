@@ -1,11 +1,14 @@
 """Sensitive fields: property and variable names that denote payment or contact data.
 
 Used by LL008. A value is sensitive when it is read through such a name (`order.cardNumber`,
-`{ email }`), or when it is an object whose declared TypeScript type (an interface or type alias in
-the same module or an imported one) declares such a property.
+`{ email }`, `customerEmail`, `receipt_email`), or when it is an object whose declared TypeScript type (an
+interface or type alias in the same module or an imported one) declares such a property.
 """
 
 from __future__ import annotations
+
+import re
+from functools import lru_cache
 
 from tree_sitter import Node
 
@@ -42,14 +45,86 @@ SENSITIVE_NAMES = frozenset(
         "dateofbirth",
         "birthdate",
         "birthday",
+        "addressline",
+        "mobilenumber",
     }
 )
+# The last word of a longer name that makes it a contact or payment field (`customerEmail`, `receipt_email`,
+# `billingPhone`, `shippingAddresses`, `payoutIban`). Words that name other things as the last word too
+# (`giftCard`, `ProductCard`, `isMobile`, `timeSpan`) count only as whole names or in the compounds above
+# (`creditCard`, `cardNumber`, `mobileNumber`).
+SENSITIVE_LAST_WORDS = frozenset(
+    {"email", "phone", "telephone", "address", "iban", "cvv", "cvc", "cvv2", "dob", "birthdate", "birthday"}
+)
+# A first word that makes the name a flag, a count or a hook, not the field (`hasPhone`, `isEmail`,
+# `useAddress`, `needsShippingAddress`).
+FLAG_FIRST_WORDS = frozenset(
+    {
+        "is", "has", "have", "had", "should", "can", "could", "did", "does", "do", "was", "were", "will",
+        "needs", "need", "must", "show", "hide", "allow", "enable", "disable", "require", "requires", "use",
+        "no", "missing", "skip", "num", "count", "total",
+    }
+)  # fmt: skip
+# The word before the last that makes it a technical or the shop's own value, not a customer's: network
+# addresses (`ipAddress`, `remoteAddress`; a customer's `walletAddress` stays sensitive) and the shop's own
+# mailboxes and lines (`supportEmail`, `noreplyEmail`, `fromEmail`, `storeAddress`), or an Apple device
+# (`iPhone`).
+NOT_PERSONAL_QUALIFIERS = frozenset(
+    {
+        "ip", "ipv4", "ipv6", "mac", "server", "remote", "local", "host", "base", "contract", "listen", "bind",
+        "memory", "socket", "network", "proxy", "gateway", "url", "web", "node", "peer", "broadcast",
+        "support", "noreply", "reply", "sender", "from", "admin", "system", "sales", "shop", "store",
+        "merchant", "example", "placeholder", "i",
+    }
+)  # fmt: skip
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z0-9]+")
+"""Words of a name: camelCase humps, ALLCAPS runs (`customerIBAN`), snake_case and kebab-case parts; digits
+stay with the word they follow (`addressLine1`, `cvv2`, `ipv4Address`)."""
+SEGMENT = re.compile(r"[A-Za-z0-9_$-]+")
+"""A name is judged by its last run of these (`"billing.address"` by `address`)."""
+_ALNUM = re.compile(r"[^a-z0-9]")
+_STEMS = re.compile("|".join(sorted(SENSITIVE_NAMES | SENSITIVE_LAST_WORDS, key=len, reverse=True)))
+"""Every sensitive verdict has one of these inside the lowered name: most names are rejected by this test."""
 _PASS_THROUGH = frozenset({"JSON.stringify", "String", "encodeURIComponent"})
 _TYPE_DECLS = ("interface_declaration", "type_alias_declaration")
 
 
+@lru_cache(maxsize=16384)
 def is_sensitive_name(name: str) -> bool:
-    return name.replace("_", "").replace("-", "").lower() in SENSITIVE_NAMES
+    """`name` (an identifier, a property or an object key) denotes a payment or contact field.
+
+    A whole name from `SENSITIVE_NAMES` in any spelling (`e-mail`, `CARD_NUMBER`), or a name whose last words
+    are one (`customerEmail`, `receipt_email`, `shippingPhoneNumber`, `payoutIBAN`, plurals too), unless its
+    first word makes it a flag (`hasPhone`, `isEmailVerified`) or the word before is a technical or the shop's
+    own qualifier (`ipAddress`, `supportEmail`). Names in which the field word is not last are about the
+    field, not the field (`emailSent`, `addressValidated`, `phoneCountryCode`, `addressId`). A key with
+    spaces or dots is judged by its last part (`"customer email"`, `"billing.address"`)."""
+    segments = SEGMENT.findall(name)
+    if not segments:
+        return False
+    last = segments[-1]
+    compact = _ALNUM.sub("", last.lower())
+    if not _STEMS.search(compact):
+        return False
+    if compact in SENSITIVE_NAMES or _singular(compact) in SENSITIVE_LAST_WORDS:
+        return True
+    words = [word.lower() for word in _WORD.findall(last)]
+    if len(words) < 2 or words[0] in FLAG_FIRST_WORDS:
+        return False
+    for size in range(len(words) - 1, 0, -1):  # longest compound first: `customerCardNumber` → cardnumber
+        tail = words[-size:]
+        joined = "".join(tail)
+        if size > 1 and joined in SENSITIVE_NAMES:
+            return words[-size - 1] not in NOT_PERSONAL_QUALIFIERS
+        if size == 1 and _singular(joined) in SENSITIVE_LAST_WORDS:
+            return words[-2] not in NOT_PERSONAL_QUALIFIERS
+    return False
+
+
+def _singular(word: str) -> str:
+    if word.endswith("sses"):  # addresses
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 class SensitiveFields:

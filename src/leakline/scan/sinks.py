@@ -2,7 +2,7 @@
 
 Shared by LL007 (LLM data logged) and LL008 (checkout data logged). A sink is recognised by its
 callee: `console.*`, pino/winston/bunyan-style loggers, Sentry, PostHog, Segment, Mixpanel,
-Amplitude, Datadog, GA/gtag, OpenTelemetry span attributes and `fetch` to analytics hosts.
+Amplitude, Datadog, GA/gtag, OpenTelemetry/Sentry span attributes and `fetch` to analytics hosts.
 """
 
 from __future__ import annotations
@@ -36,6 +36,15 @@ ANALYTICS_METHODS = frozenset({"capture", "track", "identify", "page", "logEvent
 ANALYTICS_OBJECTS = ("posthog", "analytics", "mixpanel", "amplitude", "segment", "heap", "rudderanalytics", "plausible")
 DATADOG_METHODS = frozenset({"addAction", "addError", "setGlobalContextProperty", "setUser", "addTiming"})
 OTEL_METHODS = frozenset({"setAttribute", "setAttributes", "addEvent", "recordException"})
+# Calls that return a span (OpenTelemetry `trace.getActiveSpan()`, `tracer.startSpan()`, `trace.getSpan(ctx)`;
+# Sentry `getActiveSpan()`, `startInactiveSpan()`, `getRootSpan()`).
+SPAN_FACTORIES = frozenset({"getActiveSpan", "getSpan", "startSpan", "startInactiveSpan", "getRootSpan"})
+# Calls that hand a span to their callback's first parameter (`tracer.startActiveSpan("chat", (s) => …)`,
+# Sentry `startSpan(options, (span) => …)` and `startSpanManual`).
+SPAN_CALLBACK_CALLS = frozenset({"startActiveSpan", "startSpan", "startSpanManual"})
+_FUNCTION_TYPES = frozenset(
+    {"function_declaration", "function_expression", "function", "arrow_function", "method_definition"}
+)
 ANALYTICS_HOSTS = (
     "google-analytics.com",
     "analytics.google.com",
@@ -86,6 +95,80 @@ class Sink(NamedTuple):
 def _is_loggerish(obj_path: str) -> bool:
     last = obj_path.rsplit(".", 1)[-1].lower()
     return last in ("logger", "log", "pino", "winston", "bunyan", "consola", "signale") or last.endswith("logger")
+
+
+def _is_span(receiver: Node | None) -> bool:
+    """`receiver` is a tracing span: named like one (`span`, `this.rootSpan`), returned by a span factory
+    (`trace.getActiveSpan()?.setAttribute`), or a variable or parameter bound to one (`const s =
+    tracer.startSpan(…)`, the callback parameter of `startActiveSpan`, a parameter typed `Span`). Other
+    receivers of `setAttribute` are DOM elements and the like."""
+    if receiver is None:
+        return False
+    node = ts.unwrap(receiver)
+    if node.type == "call_expression":
+        fn = node.child_by_field_name("function")
+        return fn is not None and ts.last_name(fn) in SPAN_FACTORIES
+    if node.type == "member_expression":
+        return ts.text(node.child_by_field_name("property")).lower().endswith("span")
+    if node.type != "identifier":
+        return False
+    name = ts.text(node)
+    return name.lower().endswith("span") or _bound_to_span(node, name)
+
+
+def _is_span_value(value: Node) -> bool:
+    value = ts.unwrap(value)
+    if value.type == "binary_expression":  # `trace.getActiveSpan() ?? fallback`
+        return any(_is_span(side) for side in value.named_children)
+    return value.type == "call_expression" and _is_span(value)
+
+
+def _annotated_span(annotation: Node | None) -> bool:
+    """A type annotation naming `Span` (`: Span`, `: api.Span`, `: Span | undefined`)."""
+    return annotation is not None and any(
+        n.type == "type_identifier" and ts.text(n) == "Span" for n in ts.walk(annotation)
+    )
+
+
+def _hands_a_span(fn: Node) -> bool:
+    """`fn` is the callback of a call that passes it a span (the last argument of `startActiveSpan`)."""
+    args = fn.parent
+    call = args.parent if args is not None and args.type == "arguments" else None
+    if call is None or call.type != "call_expression" or args is None:
+        return False
+    callee = call.child_by_field_name("function")
+    named = [a for a in args.named_children if a.type != "comment"]
+    return callee is not None and ts.last_name(callee) in SPAN_CALLBACK_CALLS and named[-1].id == fn.id
+
+
+def _bound_to_span(at: Node, name: str) -> bool:
+    """The nearest binding of `name` visible from `at` holds a span. Only plain bindings count: a
+    destructured or reassigned variable is not followed (a missed span, never a DOM element taken for one)."""
+    scope = at.parent
+    while scope is not None:
+        for child in scope.named_children:
+            if child.type not in ("lexical_declaration", "variable_declaration"):
+                continue
+            for declarator in child.named_children:
+                declared = declarator.child_by_field_name("name") if declarator.type == "variable_declarator" else None
+                if declared is None or declared.type != "identifier" or ts.text(declared) != name:
+                    continue
+                value = declarator.child_by_field_name("value")
+                return _annotated_span(declarator.child_by_field_name("type")) or (
+                    value is not None and _is_span_value(value)
+                )
+        if scope.type in _FUNCTION_TYPES:
+            params = scope.child_by_field_name("parameters")
+            listed = list(params.named_children) if params is not None else []
+            single = scope.child_by_field_name("parameter")  # `s => …`
+            if single is not None:
+                listed = [single]
+            for i, param in enumerate(listed):
+                pattern = param.child_by_field_name("pattern") if param.type.endswith("_parameter") else param
+                if pattern is not None and pattern.type == "identifier" and ts.text(pattern) == name:
+                    return _annotated_span(param.child_by_field_name("type")) or (i == 0 and _hands_a_span(scope))
+        scope = scope.parent
+    return False
 
 
 def _fetch_to_analytics(args: list[Node]) -> bool:
@@ -149,7 +232,7 @@ def classify_sink(
         "dataLayer.push",
     ):
         return Sink(call, path, args[1:] if path.endswith("gtag") and len(args) > 1 else args)
-    if obj and method in OTEL_METHODS and obj.rsplit(".", 1)[-1].lower().endswith("span"):
+    if obj and method in OTEL_METHODS and _is_span(fn.child_by_field_name("object")):
         payload = args[1:] if method in ("setAttribute", "addEvent") and len(args) > 1 else args
         return Sink(call, path, payload)
     if path in ("fetch", "navigator.sendBeacon", "axios.post") and _fetch_to_analytics(args):
