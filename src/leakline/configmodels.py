@@ -8,9 +8,12 @@ Imported only when there is a file to validate: reading it (`leakline.configfile
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+import sys
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from leakline.configfile import SeverityName
 from leakline.errors import ConfigError
@@ -22,9 +25,64 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# Vercel's compute regions (https://vercel.com/docs/regions), with the city and the AWS region each runs in:
+# an AWS name is what a user on another platform is likely to write, and it names the Vercel id at once.
+VERCEL_REGIONS: dict[str, tuple[str, str]] = {
+    "arn1": ("Stockholm", "eu-north-1"),
+    "bom1": ("Mumbai", "ap-south-1"),
+    "cdg1": ("Paris", "eu-west-3"),
+    "cle1": ("Cleveland", "us-east-2"),
+    "cpt1": ("Cape Town", "af-south-1"),
+    "dub1": ("Dublin", "eu-west-1"),
+    "dxb1": ("Dubai", "me-central-1"),
+    "fra1": ("Frankfurt", "eu-central-1"),
+    "gru1": ("São Paulo", "sa-east-1"),
+    "hkg1": ("Hong Kong", "ap-east-1"),
+    "hnd1": ("Tokyo", "ap-northeast-1"),
+    "iad1": ("Washington, D.C.", "us-east-1"),
+    "icn1": ("Seoul", "ap-northeast-2"),
+    "kix1": ("Osaka", "ap-northeast-3"),
+    "lhr1": ("London", "eu-west-2"),
+    "pdx1": ("Portland", "us-west-2"),
+    "sfo1": ("San Francisco", "us-west-1"),
+    "sin1": ("Singapore", "ap-southeast-1"),
+    "syd1": ("Sydney", "ap-southeast-2"),
+    "yul1": ("Montréal", "ca-central-1"),
+}
+_BY_AWS = {aws: region for region, (_, aws) in VERCEL_REGIONS.items()}
+_BY_CITY = {city.lower(): region for region, (city, _) in VERCEL_REGIONS.items()}
+
+
+def closest_vercel_region(value: str) -> str:
+    """The Vercel region id a wrong value most likely meant: the one running in the AWS region it names, in the
+    city it names, else the most similar id."""
+    lowered = value.strip().lower()
+    if lowered in _BY_AWS:
+        return _BY_AWS[lowered]
+    if lowered in _BY_CITY:
+        return _BY_CITY[lowered]
+    return difflib.get_close_matches(lowered, list(VERCEL_REGIONS), n=1, cutoff=0)[0]
+
+
+def _vercel_region(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in VERCEL_REGIONS:
+        # `FRA1` means fra1; validate_scan_sections tells the user it was read that way.
+        return lowered
+    closest = closest_vercel_region(value)
+    city, aws = VERCEL_REGIONS[closest]
+    raise PydanticCustomError(
+        "invalid_value",
+        f"expected a Vercel region id, whatever platform runs the app (did you mean '{closest}': {city}, AWS {aws}?)",
+    )
+
+
+VercelRegion = Annotated[str, AfterValidator(_vercel_region)]
+
+
 class ResidencySettings(Section):
-    allowed_regions: list[str] = Field(default_factory=list)
-    """Vercel region ids (e.g. "fra1") where LLM routes may run."""
+    allowed_regions: list[VercelRegion] = Field(default_factory=list)
+    """Vercel region ids (e.g. "fra1") where LLM routes may run; written in capitals they are read lower-cased."""
 
 
 class ScanSettings(Section):
@@ -86,8 +144,23 @@ def format_validation_error(file: str, exc: ValidationError) -> str:
 
 
 def validate_scan_sections(data: dict[str, Any], *, source: str) -> ScanSections:
-    """The `[residency]` and `[scan]` tables (`data` holds no others), strictly; `source` names the file."""
+    """The `[residency]` and `[scan]` tables (`data` holds no others), strictly; `source` names the file.
+
+    Region ids written in another case are accepted lower-cased, with one `warning:` line each on stderr."""
     try:
-        return ScanSections.model_validate(data)
+        valid = ScanSections.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(source, exc)) from None
+    for notice in region_case_notices(data, valid, source=source):
+        print(f"warning: {notice}", file=sys.stderr, flush=True)
+    return valid
+
+
+def region_case_notices(data: dict[str, Any], valid: ScanSections, *, source: str) -> list[str]:
+    """`file: residency.allowed_regions.N: 'FRA1' read as 'fra1' ...` for every id not written as Vercel spells it."""
+    written = (data.get("residency") or {}).get("allowed_regions") or []
+    return [
+        f"{source}: residency.allowed_regions.{n}: {raw!r} read as {read!r} (Vercel region ids are lower-case)"
+        for n, (raw, read) in enumerate(zip(written, valid.residency.allowed_regions, strict=False))
+        if raw != read
+    ]
