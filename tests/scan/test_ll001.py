@@ -116,3 +116,34 @@ def test_a_policy_set_outside_the_app_is_recorded_with_an_inline_suppression(tmp
     app = _app(tmp_path, {"next.config.mjs": "// leakline-ignore LL001: set by the CDN\nexport default {};\n"})
     (finding,) = scan(app, rule_ids=["LL001"]).findings
     assert (finding.path, finding.line, finding.suppressed) == ("next.config.mjs", 1, "set by the CDN")
+
+
+CSP_MIDDLEWARE = (
+    "import { NextResponse } from 'next/server';\n"
+    "export function middleware() {\n"
+    "  const res = NextResponse.next();\n"
+    "  res.headers.set('Content-Security-Policy', \"default-src 'self'; script-src 'self'; frame-ancestors 'none'\");\n"
+    "  return res;\n"
+    "}\n"
+)
+
+
+def test_a_policy_set_by_a_middleware_next_never_runs_does_not_count(tmp_path: Path) -> None:
+    # The reviewer's srcapp: routes in src/app, so Next.js only runs src/middleware.ts; the root one sets nothing.
+    (tmp_path / "root").mkdir()
+    (tmp_path / "src").mkdir()
+    app = _app(tmp_path / "root", {"src/app/page.tsx": "export default function P() { return null; }\n"})
+    (app / "middleware.ts").write_text(CSP_MIDDLEWARE, encoding="utf-8")
+    assert _found(app) == [
+        (
+            "package.json",
+            1,
+            "no Content-Security-Policy is set (next.config headers(), middleware/proxy, vercel.json, "
+            "<meta http-equiv> and security-header helpers were checked); middleware.ts:4 sets one, but Next.js "
+            "never runs middleware.ts: this app's routes are in src/app/, so Next.js only runs middleware.* from "
+            "src/; move it to src/middleware.ts",
+        )
+    ]
+    moved = _app(tmp_path / "src", {"src/app/page.tsx": "export default function P() { return null; }\n"})
+    (moved / "src" / "middleware.ts").write_text(CSP_MIDDLEWARE, encoding="utf-8")
+    assert _found(moved) == []

@@ -426,3 +426,143 @@ def test_an_early_return_for_every_path_but_api_skips_a_server_action_of_a_page(
     ]
     api_only = {rel: text for rel, text in SUPPORT_FILES.items() if not rel.startswith("app/support/")}
     assert _hits(_app(tmp_path / "api", {**api_only, "middleware.ts": middleware})) == []
+
+
+# ---- a middleware where Next.js does not run it -----------------------------------------------------
+
+COUNTRY_MIDDLEWARE = (
+    "import { NextResponse, type NextRequest } from 'next/server';\n"
+    "\n"
+    "export function middleware(req: NextRequest) {\n"
+    "  const country = req.headers.get('x-vercel-ip-country') ?? '';\n"
+    "  if (!['DE', 'FR'].includes(country)) return NextResponse.json({ error: 'geo' }, { status: 451 });\n"
+    "  return NextResponse.next();\n"
+    "}\n"
+)
+SRC_CHAT_ROUTE = CHAT_ROUTE.replace("'../../../lib/llm'", "'../../../../lib/llm'")
+
+
+def test_root_middleware_beside_src_app_is_reported_with_where_it_must_go(tmp_path: Path) -> None:
+    # The reviewer's srcapp: Next.js reads middleware from the folder holding app/, here src/.
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "src/app/api/chat/route.ts": SRC_CHAT_ROUTE,
+            "middleware.ts": COUNTRY_MIDDLEWARE,
+        },
+    )
+    assert _hits(app) == [
+        (
+            "middleware.ts",
+            3,
+            "Next.js never runs middleware.ts: this app's routes are in src/app/, so Next.js only runs middleware.* "
+            "from src/; move it to src/middleware.ts. Until then no data-residency (visitor country) check runs "
+            "before the LLM route(s) src/app/api/chat/route.ts",
+        )
+    ]
+
+
+def test_the_same_middleware_in_src_is_a_check(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "src/app/api/chat/route.ts": SRC_CHAT_ROUTE,
+            "src/middleware.ts": COUNTRY_MIDDLEWARE,
+        },
+    )
+    assert _hits(app) == []
+
+
+def test_src_middleware_beside_a_root_app_is_reported(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/api/chat/route.ts": CHAT_ROUTE,
+            "src/middleware.ts": COUNTRY_MIDDLEWARE,
+        },
+    )
+    ((path, line, message),) = _hits(app)
+    assert (path, line) == ("src/middleware.ts", 3)
+    assert "only runs middleware.* from the project root; move it to middleware.ts" in message
+
+
+def test_proxy_on_next_15_is_reported_with_its_next_15_name(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "app/api/chat/route.ts": CHAT_ROUTE,
+            "proxy.ts": COUNTRY_MIDDLEWARE.replace("function middleware", "function proxy"),
+        },
+    )
+    ((path, line, message),) = _hits(app)
+    assert (path, line) == ("proxy.ts", 3)
+    assert message.startswith(
+        "Next.js never runs proxy.ts: proxy.* is the Next.js 16 name; next 15.1.0 only runs middleware.*; "
+        "move it to middleware.ts."
+    )
+
+
+def test_a_running_middleware_without_a_check_names_the_ignored_one(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "package.json": PACKAGE_15,
+            "lib/llm.ts": LLM_LIB,
+            "src/app/api/chat/route.ts": SRC_CHAT_ROUTE,
+            "src/middleware.ts": "import { NextResponse } from 'next/server';\n"
+            "export function middleware() { return NextResponse.next(); }\n",
+            "middleware.ts": COUNTRY_MIDDLEWARE,
+        },
+    )
+    ((path, line, message),) = _hits(app)
+    assert (path, line) == ("src/middleware.ts", 2)
+    assert message.endswith(
+        "it never branches on a country signal (x-vercel-ip-country, cf-ipcountry, geolocation()); middleware.ts "
+        "is not run instead (this app's routes are in src/app/, so Next.js only runs middleware.* from src/)"
+    )
+
+
+# ---- a country check inside a project helper ---------------------------------------------------------
+
+GEO_LIB = (
+    "import type { NextRequest } from 'next/server';\n"
+    "export function isAllowedCountry(req: NextRequest): boolean {\n"
+    "  return ['DE', 'FR', 'AT'].includes(req.headers.get('x-vercel-ip-country') ?? '');\n"
+    "}\n"
+    "export function logCountry(req: NextRequest): boolean {\n"
+    "  console.info('visitor from', req.headers.get('x-vercel-ip-country'));\n"
+    "  return true;\n"
+    "}\n"
+)
+HELPER_MIDDLEWARE = (
+    "import { NextResponse, type NextRequest } from 'next/server';\n"
+    "import { %s } from './lib/geo';\n"
+    "export function middleware(req: NextRequest) {\n"
+    "  if (!%s(req)) return new NextResponse('Not available', { status: 451 });\n"
+    "  return NextResponse.next();\n"
+    "}\n"
+    "export const config = { matcher: ['/api/:path*'] };\n"
+)
+
+
+def test_country_check_in_an_imported_helper_given_the_request_counts(tmp_path: Path) -> None:
+    # The reviewer's r6: lib/geo.ts reads the header, the middleware branches on the helper's answer.
+    files = {
+        "package.json": PACKAGE_15,
+        "lib/llm.ts": LLM_LIB,
+        "lib/geo.ts": GEO_LIB,
+        "app/api/chat/route.ts": CHAT_ROUTE,
+    }
+    checked = _app(tmp_path / "checked", {**files, "middleware.ts": HELPER_MIDDLEWARE % (("isAllowedCountry",) * 2)})
+    assert _hits(checked) == []
+    # Near miss: the helper reads the country only to log it, and its answer says nothing about it.
+    logged = _app(tmp_path / "logged", {**files, "middleware.ts": HELPER_MIDDLEWARE % (("logCountry",) * 2)})
+    assert _places(logged) == {("middleware.ts", 3)}

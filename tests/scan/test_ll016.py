@@ -198,8 +198,30 @@ def test_middleware_advisory_needs_a_middleware(tmp_path: Path) -> None:
     assert finding.message.endswith("upgrade to 15.2.3 or later")
 
 
-def test_next16_proxy_counts_as_middleware(tmp_path: Path) -> None:
-    app = _app(tmp_path, {"next": "15.2.2"}, {"pages/index.tsx": PAGE, "src/proxy.ts": MIDDLEWARE})
+RSC_DOS_2026 = ["CVE-2026-23864", "CVE-2026-23869", "CVE-2026-23870"]
+PROXY_BYPASS_2026 = ["CVE-2026-44575", "CVE-2026-45109"]
+
+
+def test_next16_proxy_in_src_counts_as_middleware_beside_src_app(tmp_path: Path) -> None:
+    app = _app(tmp_path, {"next": "16.0.10"}, {"src/app/page.tsx": PAGE, "src/proxy.ts": MIDDLEWARE})
+    (finding,) = _findings(app)
+    assert _ids(finding) == RSC_DOS_2026 + PROXY_BYPASS_2026
+    assert "(applies here: App Router, middleware/proxy present)" in finding.message
+
+
+def test_root_proxy_beside_src_app_is_not_a_middleware(tmp_path: Path) -> None:
+    # Next.js reads proxy.* from the folder holding app/ (src/ here): a root proxy.ts is never built.
+    app = _app(tmp_path, {"next": "16.0.10"}, {"src/app/page.tsx": PAGE, "proxy.ts": MIDDLEWARE})
+    (finding,) = _findings(app)
+    assert _ids(finding) == RSC_DOS_2026
+    assert "(applies here: App Router)" in finding.message
+
+
+def test_proxy_before_next16_is_not_a_middleware(tmp_path: Path) -> None:
+    # proxy.* is Next 16's name; next 15.2.2 only builds middleware.*, so CVE-2025-29927 cannot reach it.
+    app = _app(tmp_path, {"next": "15.2.2"}, {"pages/index.tsx": PAGE, "proxy.ts": MIDDLEWARE})
+    assert _findings(app) == []
+    (tmp_path / "middleware.ts").write_text(MIDDLEWARE)
     (finding,) = _findings(app)
     assert _ids(finding) == ["CVE-2025-29927"]  # i18n is not configured, so CVE-2026-44573 does not apply
 

@@ -28,6 +28,7 @@ from tree_sitter import Node
 
 from leakline.scan import parse as ts
 from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.routes import locate_middleware
 
 DYNAMIC = "\x00"
 """Stands for a part of a string known only at run time (a `${nonce}` substitution)."""
@@ -1381,8 +1382,11 @@ class AppHeaders:
 
     # Plain classes and NamedTuples in this module, not dataclasses: each dataclass generates and compiles its
     # methods at import, ~1 ms apiece on every scan.
-    def __init__(self, settings: list[HeaderSetting] | None = None) -> None:
+    def __init__(self, settings: list[HeaderSetting] | None = None, ignored: list[HeaderSetting] | None = None) -> None:
         self.settings: list[HeaderSetting] = settings if settings is not None else []
+        self.ignored: list[HeaderSetting] = ignored if ignored is not None else []
+        """Settings of middleware/proxy files Next.js never runs (wrong folder or name): they reach no browser,
+        and are kept only to tell why a header the code seems to set is missing."""
 
     def named(self, name: str) -> list[HeaderSetting]:
         return [s for s in self.settings if s.name == name]
@@ -1397,8 +1401,10 @@ def collect_headers(index: ProjectIndex) -> AppHeaders:
     config = index.next_config
     if config is not None:
         found.extend(next_config_headers(index, config))
-    if index.middleware is not None:
-        found.extend(middleware_headers(index, index.middleware))
+    # Only the file Next.js runs: a root middleware.ts beside src/app sets nothing in production.
+    location = locate_middleware(index)
+    if location.active is not None:
+        found.extend(middleware_headers(index, location.active))
     vercel = index.get("vercel.json")
     if vercel is not None:
         found.extend(vercel_json_headers(vercel, index))
@@ -1413,7 +1419,8 @@ def collect_headers(index: ProjectIndex) -> AppHeaders:
     unique: dict[tuple[str, str, int, int], HeaderSetting] = {}
     for s in found:
         unique.setdefault((s.name, s.path, s.line, s.column), s)
-    return AppHeaders(list(unique.values()))
+    ignored = [s for skipped in location.ignored for s in middleware_headers(index, skipped.file)]
+    return AppHeaders(list(unique.values()), ignored)
 
 
 # ---- CSP3 parsing and weaknesses ---------------------------------------------------------------

@@ -6,7 +6,9 @@ reads the visitor's country and acts on it. The first follows Next.js' `config.m
 objects, one or an array); the second is a small name-based taint analysis: a country signal
 (`x-vercel-ip-country`, `cf-ipcountry`, `x-amz-cf-ipcountry`, a header from `[scan] country_headers`,
 `geolocation()` from `@vercel/functions`, `request.geo` before Next 15) flows into a condition
-(`if`, `switch`, ternary) whose branch answers with a response that blocks, redirects or rewrites.
+(`if`, `switch`, ternary) whose branch answers with a response that blocks, redirects or rewrites; a project
+helper given the request that returns a value computed from the country (`isAllowedCountry(req)`) carries it too.
+Only the middleware Next.js runs is analysed (`leakline.scan.routes.locate_middleware`).
 It also lists the app's LLM routes (route handlers, API routes, server action modules that call an
 LLM), which the residency rules LL006 and LL013 both judge.
 """
@@ -23,7 +25,7 @@ from tree_sitter import Node
 from leakline.errors import UsageError
 from leakline.scan import parse as ts
 from leakline.scan.index import ProjectIndex, SourceFile
-from leakline.scan.routes import IMPORT_DEPTH, Position, position_of
+from leakline.scan.routes import IMPORT_DEPTH, Position, locate_middleware, position_of
 
 if TYPE_CHECKING:
     pass
@@ -46,6 +48,9 @@ CATCH_ALL_SAMPLES = ("abc", "abc/def")
 OPTIONAL_CATCH_ALL_SAMPLES = ("", "abc", "abc/def")
 MAX_SAMPLE_URLS = 64
 HELPER_DEPTH = 2
+CALL_DEPTH = 3
+"""How many project helper calls deep a country read given the request is followed (`isAllowedCountry(req)` →
+`countryOf(req)` → `req.headers.get('x-vercel-ip-country')`)."""
 
 _PARAM_PREFIXES = "./"
 _DEFAULT_PARAM_PATTERN = "[^/#?]+?"
@@ -502,6 +507,11 @@ def _check_guard(branch: Node, functions: dict[str, Node]) -> CheckGuard | None:
     return CheckGuard(where.line, where.column, kept)
 
 
+def export_entry(f: SourceFile) -> Position:
+    """Where a middleware/proxy file exports its function (1:1 when it cannot be parsed or exports none)."""
+    return _export_entry(f.root) if f.root is not None else Position(1, 1)
+
+
 def _export_entry(root: Node) -> Position:
     fallback: Node | None = None
     for child in root.named_children:
@@ -611,22 +621,226 @@ def _read_matcher(root: Node) -> Matcher | None:
     return Matcher(where.line, where.column, tuple(entries))
 
 
-class _CountryAnalysis:
-    """Name-based, flow-insensitive: a variable is a country value if any assignment to it carries one."""
+class _Helpers:
+    """Project functions the country analysis follows: which one a call invokes (declared in the module, imported
+    by name or through a namespace, re-exported by a barrel), and whether it returns a country value for the
+    arguments it is given. Shared by every analysis of one middleware, so each helper is read once."""
 
-    def __init__(self, index: ProjectIndex, f: SourceFile, root: Node, headers: frozenset[str], geo_allowed: bool):
+    def __init__(self, index: ProjectIndex, headers: frozenset[str], geo_allowed: bool) -> None:
+        self.index = index
         self.headers = headers
         self.geo_allowed = geo_allowed
+        self._exports: dict[str, dict[str, Node]] = {}
+        self._returns: dict[tuple[str, int, frozenset[int]], bool] = {}
+
+    def resolve(self, module: SourceFile, call: Node, local: dict[str, Node]) -> tuple[SourceFile, Node] | None:
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            return None
+        fn = ts.unwrap(fn)
+        if fn.type == "identifier":
+            name = ts.text(fn)
+            for imp in self.index.imports_of(module):
+                if imp.local == name and imp.imported != "*":
+                    return self._exported(imp.resolved, imp.imported, HELPER_DEPTH)
+            target = local.get(name)
+            return (module, target) if target is not None else None
+        if fn.type == "member_expression":
+            obj = fn.child_by_field_name("object")
+            name = ts.text(fn.child_by_field_name("property"))
+            for imp in self.index.imports_of(module):
+                if obj is not None and imp.local == ts.text(obj) and imp.imported == "*":
+                    return self._exported(imp.resolved, name, HELPER_DEPTH)
+        return None
+
+    def _exported(self, rel: str | None, name: str, hops: int) -> tuple[SourceFile, Node] | None:
+        """The function `rel` exports as `name`, following `export ... from` re-exports `hops` times."""
+        target = self.index.get(rel) if rel else None
+        if target is None or target.root is None:
+            return None
+        exports = self._exports.get(target.rel)
+        if exports is None:
+            exports = self._exports[target.rel] = _exported_functions(target.root)
+        if name in exports:
+            return target, exports[name]
+        if hops <= 0:
+            return None
+        for statement in target.root.named_children:
+            source = statement.child_by_field_name("source") if statement.type == "export_statement" else None
+            spec = ts.string_value(source) if source is not None else None
+            if spec is None:
+                continue
+            clause = next((c for c in statement.named_children if c.type == "export_clause"), None)
+            inner = name if clause is None else _reexported_as(clause, name)
+            if inner is not None:
+                found = self._exported(self.index.resolve_import(target.rel, spec), inner, hops - 1)
+                if found is not None:
+                    return found
+        return None
+
+    def returns_country(self, module: SourceFile, fn: Node, request_params: frozenset[int], depth: int) -> bool:
+        """Whether `fn`, given the request (or its headers) in the parameters `request_params`, returns a value
+        computed from the visitor's country (`['DE'].includes(req.headers.get('x-vercel-ip-country') ?? '')`)."""
+        key = (module.rel, fn.id, request_params)
+        known = self._returns.get(key)
+        if known is not None:
+            return known
+        self._returns[key] = False  # a recursive helper does not prove itself
+        root = module.root
+        if root is None:
+            return False
+        params = _parameter_names(fn)
+        seeds = {name for position in request_params if position < len(params) for name in params[position]}
+        analysis = _CountryAnalysis(self.index, module, root, self.headers, self.geo_allowed, self, fn, seeds, depth)
+        result = any(analysis.carries(value) for value in _returned_values(fn))
+        self._returns[key] = result
+        return result
+
+
+def _exported_functions(root: Node) -> dict[str, Node]:
+    """Functions a module exports, by exported name (`default` included), declared in the module itself."""
+    functions = _local_functions(list(ts.walk(root)))
+    out: dict[str, Node] = {}
+    for statement in root.named_children:
+        if statement.type != "export_statement" or statement.child_by_field_name("source") is not None:
+            continue
+        is_default = any(child.type == "default" for child in statement.children)
+        decl = statement.child_by_field_name("declaration")
+        value = statement.child_by_field_name("value")
+        if decl is not None and decl.type == "function_declaration":
+            name = ts.text(decl.child_by_field_name("name"))
+            out["default" if is_default else name] = decl
+        elif decl is not None and decl.type in ("lexical_declaration", "variable_declaration"):
+            for declarator in decl.named_children:
+                name = ts.text(declarator.child_by_field_name("name"))
+                if declarator.type == "variable_declarator" and name in functions:
+                    out[name] = functions[name]
+        elif value is not None and is_default:
+            value = ts.unwrap(value)
+            if value.type in _FUNCTION_BOUNDARIES:
+                out["default"] = value
+            elif value.type == "identifier" and ts.text(value) in functions:
+                out["default"] = functions[ts.text(value)]
+        for clause in statement.named_children:
+            if clause.type != "export_clause":
+                continue
+            for spec in clause.named_children:
+                local = ts.text(spec.child_by_field_name("name"))
+                alias = spec.child_by_field_name("alias")
+                if local in functions:
+                    out[ts.text(alias) if alias is not None else local] = functions[local]
+    return out
+
+
+def _reexported_as(clause: Node, name: str) -> str | None:
+    """The name a module re-exports as `name` in `export { inner as name } from '...'`, or None."""
+    for spec in clause.named_children:
+        inner = ts.text(spec.child_by_field_name("name"))
+        alias = spec.child_by_field_name("alias")
+        if (ts.text(alias) if alias is not None else inner) == name:
+            return inner
+    return None
+
+
+def _parameter_names(fn: Node) -> list[list[str]]:
+    """The names each parameter binds, by position (`({ headers }, init)` → [["headers"], ["init"]])."""
+    params = fn.child_by_field_name("parameters")
+    if params is None:
+        single = fn.child_by_field_name("parameter")  # `req => ...`
+        return [[ts.text(single)]] if single is not None else []
+    out = []
+    for param in params.named_children:
+        if param.type == "comment":
+            continue
+        pattern = param.child_by_field_name("pattern") if param.type != "identifier" else param
+        pattern = pattern if pattern is not None else param
+        if pattern.type == "assignment_pattern":  # `(req = defaultRequest)`
+            pattern = pattern.child_by_field_name("left") or pattern
+        names = [
+            ts.text(n) for n in ts.walk(pattern) if n.type in ("identifier", "shorthand_property_identifier_pattern")
+        ]
+        out.append(names)
+    return out
+
+
+def _returned_values(fn: Node) -> list[Node]:
+    """What `fn` returns: an arrow function's expression body, or its `return` values (not nested functions')."""
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return []
+    if body.type != "statement_block":
+        return [body]
+    out: list[Node] = []
+    stack = list(body.named_children)
+    while stack:
+        node = stack.pop()
+        if node.type in _FUNCTION_BOUNDARIES:
+            continue
+        if node.type == "return_statement":
+            out.extend(c for c in node.named_children if c.type != "comment")
+            continue
+        stack.extend(node.named_children)
+    return out
+
+
+def _chain_root(node: Node) -> Node:
+    """`req.headers` → `req`; `(await ctx).req!` → `ctx`: the variable a member chain starts from."""
+    node = ts.unwrap(node)
+    while True:
+        if node.type in ("member_expression", "subscript_expression"):
+            inner = node.child_by_field_name("object")
+        elif node.type in ("non_null_expression", "await_expression", "parenthesized_expression"):
+            inner = node.named_children[0] if node.named_children else None
+        else:
+            return node
+        if inner is None:
+            return node
+        node = ts.unwrap(inner)
+
+
+class _CountryAnalysis:
+    """Name-based, flow-insensitive: a variable is a country value if any assignment to it carries one.
+
+    A call to a project helper carries one when the helper returns a country value computed from the request (or its
+    headers) the call passes it (`if (!isAllowedCountry(req)) return 451`), followed `CALL_DEPTH` calls deep.
+    """
+
+    def __init__(
+        self,
+        index: ProjectIndex,
+        f: SourceFile,
+        root: Node,
+        headers: frozenset[str],
+        geo_allowed: bool,
+        helpers: _Helpers | None = None,
+        scope: Node | None = None,
+        request_seeds: Iterable[str] = (),
+        depth: int = 0,
+    ):
+        self.file = f
+        self.headers = headers
+        self.geo_allowed = geo_allowed
+        self.helpers = helpers if helpers is not None else _Helpers(index, headers, geo_allowed)
+        self.depth = depth
         self.geo_locals = {
             imp.local
             for imp in index.imports_of(f)
             if imp.source in GEOLOCATION_PACKAGES and imp.imported in ("geolocation", "*")
         }
-        self.nodes = list(ts.walk(root))
+        self.nodes = list(ts.walk(scope if scope is not None else root))
+        self.module_functions = _local_functions(self.nodes if scope is None else list(ts.walk(root)))
         self.removed_geo: Node | None = None
         if not geo_allowed:
             self.removed_geo = next((n for n in self.nodes if _is_geo_read(n)), None)
         self.names: set[str] = set()
+        # Where the request (or its headers) may be: a helper's seeded parameters, or in the middleware module every
+        # function parameter (the middleware's own `req`, local helpers' `req`).
+        self.request_names: set[str] = set(request_seeds)
+        if scope is None:
+            for node in self.nodes:
+                if node.type in _FUNCTION_BOUNDARIES:
+                    self.request_names.update(name for names in _parameter_names(node) for name in names)
+        self._call_memo: dict[int, bool] = {}
         self.constants = _const_values(root)
         self._solve()
 
@@ -665,14 +879,39 @@ class _CountryAnalysis:
                 return True
             if self.is_signal(inner):
                 return True
+            if inner.type == "call_expression" and self._helper_returns_country(inner):
+                return True
         return False
+
+    def _is_request(self, node: Node) -> bool:
+        root = _chain_root(node)
+        return root.type == "identifier" and ts.text(root) in self.request_names
+
+    def _helper_returns_country(self, call: Node) -> bool:
+        """`isAllowedCountry(req)` / `geo.countryOf(req.headers)`: a project helper given the request returns a
+        country value."""
+        known = self._call_memo.get(call.id)
+        if known is not None:
+            return known
+        self._call_memo[call.id] = False
+        args = call.child_by_field_name("arguments")
+        if self.depth >= CALL_DEPTH or args is None:
+            return False
+        arguments = [a for a in args.named_children if a.type != "comment"]
+        passed = frozenset(n for n, arg in enumerate(arguments) if self._is_request(arg))
+        if not passed:
+            return False
+        target = self.helpers.resolve(self.file, call, self.module_functions)
+        result = target is not None and self.helpers.returns_country(target[0], target[1], passed, self.depth + 1)
+        self._call_memo[call.id] = result
+        return result
 
     def _solve(self) -> None:
         declarators = [
             n for n in self.nodes if n.type in ("variable_declarator", "assignment_expression", "required_parameter")
         ]
         for _ in range(4):
-            before = len(self.names)
+            before = (len(self.names), len(self.request_names))
             for node in declarators:
                 if node.type == "variable_declarator":
                     target, value = node.child_by_field_name("name"), node.child_by_field_name("value")
@@ -680,13 +919,24 @@ class _CountryAnalysis:
                     target, value = node.child_by_field_name("left"), node.child_by_field_name("right")
                 else:
                     target, value = node.child_by_field_name("pattern"), node.child_by_field_name("value")
-                if target is None or value is None or not self.carries(value):
+                if target is None or value is None:
+                    continue
+                if self._is_request(value) and target.type in ("identifier", "object_pattern"):
+                    # `const h = req.headers` / `const { headers } = request`: still the request.
+                    self.request_names.update(
+                        ts.text(inner)
+                        for inner in ts.walk(target)
+                        if inner.type in ("identifier", "shorthand_property_identifier_pattern")
+                    )
+                if not self.carries(value):
                     continue
                 for inner in ts.walk(target):
                     if inner.type in ("identifier", "shorthand_property_identifier_pattern"):
                         self.names.add(ts.text(inner))
             self._bind_helper_parameters()
-            if len(self.names) == before:
+            if len(self.request_names) != before[1]:
+                self._call_memo.clear()  # calls judged before a request alias was known may pass the request
+            if (len(self.names), len(self.request_names)) == before:
                 return
 
     def _bind_helper_parameters(self) -> None:
@@ -847,21 +1097,24 @@ def _may_check(f: SourceFile, headers: Iterable[str]) -> bool:
 
 
 def analyse_middleware(index: ProjectIndex) -> MiddlewareFacts | None:
-    """The residency facts of the app's middleware/proxy, or None when the app has none (or it cannot be parsed)."""
-    f = index.middleware
+    """The residency facts of the app's middleware/proxy, or None when the app has none Next.js runs (see
+    `locate_middleware`: a root middleware.ts beside src/app is ignored) or it cannot be parsed."""
+    f = locate_middleware(index).active
     if f is None or f.root is None:
         return None
     headers = country_headers(index)
     major = index.next_major
     geo_allowed = major is None or major < GEO_REMOVED_IN_NEXT
+    helpers = _Helpers(index, headers, geo_allowed)
     checked = False
     removed_geo: Position | None = None
     exits: tuple[EarlyExit, ...] = ()
     guard: CheckGuard | None = None
     for module in _reachable_modules(index, f):
-        if module.root is None or not _may_check(module, headers):
+        # The middleware itself is always read: `if (!isAllowedRegion(req))` names no country, its helper does.
+        if module.root is None or (module is not f and not _may_check(module, headers)):
             continue
-        analysis = _CountryAnalysis(index, module, module.root, headers, geo_allowed)
+        analysis = _CountryAnalysis(index, module, module.root, headers, geo_allowed, helpers)
         if module is f and analysis.removed_geo is not None:
             removed_geo = position_of(analysis.removed_geo)
         branch = analysis.country_branch()

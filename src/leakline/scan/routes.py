@@ -1,5 +1,6 @@
 """LLM routes: the files of an app that answer HTTP requests and call an LLM (directly or through project
-wrappers), which a data-residency check has to sit in front of (LL006, LL013).
+wrappers), which a data-residency check has to sit in front of (LL006, LL013), and which middleware/proxy file
+Next.js runs for the app (the one beside app/ or pages/) and which look-alikes it ignores.
 
 Kept apart from `leakline.scan.middleware` (the analysis of the middleware itself): the shard workers of a
 large scan find these routes while they parse, and import only this module for it.
@@ -107,6 +108,186 @@ def find_llm_routes(ctx: ScanContext, files: list[SourceFile]) -> Iterator[LlmRo
             continue
         where = position_of(min(calling, key=lambda n: n.start_byte)) if calling else Position(1, 1)
         yield LlmRoute(f, kind, urls, where)
+
+
+# ---- where Next.js looks for the middleware ------------------------------------------------------
+
+MIDDLEWARE_STEMS = ("proxy", "middleware")
+"""Next 16 renamed middleware.* to proxy.*; when both exist at the convention level its build fails."""
+DEFAULT_PAGE_EXTENSIONS = ("tsx", "ts", "jsx", "js")
+"""next.config `pageExtensions` by default: middleware.mjs is not picked up unless the app lists `mjs`."""
+PROXY_SINCE_NEXT = 16
+# Files that look like a middleware to a developer, whether or not Next.js picks them up.
+_LOOKALIKE_SUFFIXES = ("ts", "tsx", "js", "jsx", "mjs", "cjs", "mts", "cts")
+_MIDDLEWARE_CACHE = "_leakline_middleware_location"
+_PAGE_EXTENSIONS_KEY = b"pageExtensions"
+
+
+class IgnoredMiddleware(NamedTuple):
+    """A middleware/proxy file that Next.js never runs, and where it would."""
+
+    file: SourceFile
+    should_be: str
+    """The path Next.js would run it from (`src/middleware.ts`)."""
+    why: str
+    """Why Next.js skips it, in words for a finding message."""
+
+    def hint(self) -> str:
+        return f"Next.js never runs {self.file.rel}: {self.why}; move it to {self.should_be}"
+
+
+class MiddlewareLocation(NamedTuple):
+    active: SourceFile | None
+    """The middleware/proxy Next.js runs for this app, or None."""
+    ignored: tuple[IgnoredMiddleware, ...]
+    """Middleware/proxy files in the wrong folder, with an extension `pageExtensions` leaves out, or named proxy.*
+    on a Next.js that only knows middleware.*."""
+
+
+def convention_folder(index: ProjectIndex) -> str | None:
+    """The folder Next.js reads middleware/proxy (and instrumentation) from: "" (the app root) or "src/", or None
+    when the app has neither `app/` nor `pages/`.
+
+    Next.js takes the parent of its pages directory, else of its app directory, each looked for at the root first
+    and in `src/` second (`findPagesDir`, and `rootDir = path.join((pagesDir || appDir)!, '..')` in next build).
+    """
+    tops: set[str] = set()
+    for rel in index.files:
+        head, _, rest = rel.partition("/")
+        if not rest:
+            continue
+        tops.add(head)
+        if head == "src":
+            tops.add("src/" + rest.partition("/")[0])
+    for router in ("pages", "app"):
+        if router in tops:
+            return ""
+        if f"src/{router}" in tops:
+            return "src/"
+    return None
+
+
+def _router_folder(index: ProjectIndex, folder: str) -> str:
+    """The router folder that put the convention level at `folder` (for messages: "src/app")."""
+    for router in ("pages", "app"):
+        prefix = f"{folder}{router}/"
+        if any(rel.startswith(prefix) for rel in index.files):
+            return prefix.rstrip("/")
+    return folder + "app"
+
+
+def page_extensions(index: ProjectIndex) -> tuple[str, ...] | None:
+    """next.config `pageExtensions` when it is a literal list of strings, the default when absent, None when it is
+    set in a way leakline cannot read (then any extension is given the benefit of the doubt)."""
+    config = index.next_config
+    if config is None or _PAGE_EXTENSIONS_KEY not in config.data():
+        return DEFAULT_PAGE_EXTENSIONS
+    root = config.root
+    if root is None:
+        return None
+    for node in ts.walk(root):
+        if node.type != "pair":
+            continue
+        key = node.child_by_field_name("key")
+        if key is None or (ts.string_value(key) or ts.text(key)) != "pageExtensions":
+            continue
+        value = node.child_by_field_name("value")
+        value = ts.unwrap(value) if value is not None else None
+        if value is None or value.type != "array":
+            return None
+        listed = [ts.string_value(item) for item in value.named_children]
+        if not listed or any(ext is None for ext in listed):
+            return None
+        return tuple(ext.lstrip(".") for ext in listed if ext is not None)
+    # Named but not as a literal `pageExtensions: [...]` (a shorthand, a spread, an assignment): unknown.
+    return None
+
+
+def _next_before_proxy(index: ProjectIndex) -> str | None:
+    """The app's Next.js version when it is surely older than 16 (no proxy.* convention), else None.
+
+    A package.json range only counts when it cannot reach 16 (`^15.2.0`, `~15.5.0`, `15.5.7`); `>=15` or `latest`
+    may install 16, and then proxy.* runs.
+    """
+    from leakline.scan.lockfiles import resolve_version
+
+    resolved = resolve_version(index, "next")
+    if resolved is None:
+        return None
+    major = resolved.version.split(".", 1)[0]
+    if not major.isdigit() or int(major) >= PROXY_SINCE_NEXT:
+        return None
+    if resolved.source == "package.json":
+        declared = (index.declared_dependency("next") or "").strip()
+        if not declared or declared[0] not in "^~=v0123456789" or any(c in declared for c in "<>*|xX "):
+            return None
+    return resolved.version
+
+
+def locate_middleware(index: ProjectIndex) -> MiddlewareLocation:
+    """Which middleware/proxy file Next.js runs for the app, and which look-alikes it ignores (computed once)."""
+    cached: MiddlewareLocation | None = index.__dict__.get(_MIDDLEWARE_CACHE)
+    if cached is None:
+        cached = index.__dict__[_MIDDLEWARE_CACHE] = _locate(index)
+    return cached
+
+
+def _lookalikes(index: ProjectIndex) -> list[tuple[str, str, str, SourceFile]]:
+    """(folder, stem, extension, file) of every middleware/proxy-named file at the root or in src/."""
+    out = []
+    for folder in ("", "src/"):
+        for stem in MIDDLEWARE_STEMS:
+            for ext in _LOOKALIKE_SUFFIXES:
+                f = index.files.get(f"{folder}{stem}.{ext}")
+                if f is not None:
+                    out.append((folder, stem, ext, f))
+    return out
+
+
+def _runnable_extension(ext: str, extensions: tuple[str, ...] | None) -> str:
+    """The extension to suggest for a moved file: its own when Next.js accepts it, else the closest one it does."""
+    if extensions is None or ext in extensions:
+        return ext
+    typescript = ext in ("ts", "mts", "cts", "tsx")
+    for preferred in ("ts", "tsx") if typescript else ("js", "jsx"):
+        if preferred in extensions:
+            return preferred
+    return extensions[0]
+
+
+def _locate(index: ProjectIndex) -> MiddlewareLocation:
+    found = _lookalikes(index)
+    folder = convention_folder(index)
+    if folder is None:
+        # No app/ or pages/: Next.js cannot build this folder at all; judge the first look-alike as before.
+        return MiddlewareLocation(found[0][3] if found else None, ())
+    extensions = page_extensions(index)
+    # Reading the lockfile costs: only when a proxy.* is there to judge.
+    old_next = _next_before_proxy(index) if any(stem == "proxy" for _, stem, _, _ in found) else None
+    stems = ("middleware",) if old_next is not None else MIDDLEWARE_STEMS
+    runs = [
+        f for at, stem, ext, f in found if at == folder and stem in stems and (extensions is None or ext in extensions)
+    ]
+    active = runs[0] if runs else None
+    level = folder or "the project root"
+    ignored: list[IgnoredMiddleware] = []
+    for at, stem, ext, f in found:
+        if f in runs:
+            continue
+        name = stem if stem in stems else "middleware"
+        should_be = f"{folder}{name}.{_runnable_extension(ext, extensions)}"
+        if at != folder:
+            router = _router_folder(index, folder)
+            why = f"this app's routes are in {router}/, so Next.js only runs {name}.* from {level}"
+        elif stem not in stems:
+            why = f"proxy.* is the Next.js 16 name; next {old_next} only runs middleware.*"
+        elif extensions is not None and ext not in extensions:
+            why = f"Next.js only picks up the extensions in next.config pageExtensions ({', '.join(extensions)})"
+        else:
+            # A second file at the right level (middleware.ts beside proxy.ts): next build fails, nothing is silent.
+            continue
+        ignored.append(IgnoredMiddleware(f, should_be, why))
+    return MiddlewareLocation(active, tuple(ignored))
 
 
 _FUNCTION_NODES = frozenset({"function_declaration", "function_expression", "arrow_function", "method_definition"})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from leakline.scan.context import ScanContext
-from leakline.scan.headers import CSP_REPORT_ONLY, config_anchor
+from leakline.scan.headers import CSP, CSP_REPORT_ONLY, config_anchor
+from leakline.scan.routes import locate_middleware
 from leakline.scan.rules.base import Hit, Rule
 
 
@@ -25,6 +26,10 @@ class MissingCsp(Rule):
         if report_only:
             first = report_only[0]
             message += f"; only Content-Security-Policy-Report-Only ({first.path}:{first.line}), which blocks nothing"
+        unused = next((s for s in headers.ignored if s.name == CSP), None)
+        if unused is not None:
+            skipped = next(m for m in locate_middleware(ctx.index).ignored if m.file.rel == unused.path)
+            message += f"; {unused.path}:{unused.line} sets one, but {skipped.hint()}"
         yield Hit(path=anchor, line=1, column=1, message=message, evidence="", key="no-csp")
 
 

@@ -16,8 +16,8 @@ from tree_sitter import Node
 
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
-from leakline.scan.middleware import MiddlewareFacts, analyse_middleware
-from leakline.scan.routes import LlmRoute, Position, llm_routes
+from leakline.scan.middleware import MiddlewareFacts, analyse_middleware, export_entry
+from leakline.scan.routes import IgnoredMiddleware, LlmRoute, Position, llm_routes, locate_middleware
 from leakline.scan.rules.base import Hit, Rule
 
 REWRITE_CALLEES = frozenset({"NextResponse.rewrite"})
@@ -32,7 +32,7 @@ def _listing(routes: list[LlmRoute]) -> str:
 
 def _llm_rewrite(ctx: ScanContext) -> Position | None:
     """Where the middleware rewrites to (or fetches) an LLM upstream itself."""
-    mw = ctx.index.middleware
+    mw = locate_middleware(ctx.index).active
     if mw is None or mw.root is None:
         return None
     llm = ctx.llm.file(mw)
@@ -73,15 +73,19 @@ class LlmRouteWithoutResidencyCheck(Rule):
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         routes = llm_routes(ctx)
+        location = locate_middleware(ctx.index)
         facts = analyse_middleware(ctx.index)
         if facts is None:
-            yield from self._no_middleware(routes)
+            if location.ignored:
+                yield from self._ignored_middleware(location.ignored, routes)
+            else:
+                yield from self._no_middleware(routes)
             return
         rewrite = _llm_rewrite(ctx)
         if not routes and rewrite is None:
             return
         if not facts.country_check:
-            yield self._never_checks(facts, routes, rewrite)
+            yield self._never_checks(facts, routes, rewrite, location.ignored)
             return
         missed = [route for route in routes if route.urls and not all(facts.covers(url) for url in route.urls)]
         if missed and facts.matcher is not None:
@@ -164,11 +168,37 @@ class LlmRouteWithoutResidencyCheck(Rule):
                 key="no middleware",
             )
 
-    def _never_checks(self, facts: MiddlewareFacts, routes: list[LlmRoute], rewrite: Position | None) -> Hit:
+    def _ignored_middleware(self, ignored: tuple[IgnoredMiddleware, ...], routes: list[LlmRoute]) -> Iterable[Hit]:
+        """A middleware/proxy exists but where Next.js never runs it: whatever it checks, nothing is checked."""
+        if not routes:
+            return
+        for skipped in ignored:
+            entry = export_entry(skipped.file)
+            yield Hit(
+                path=skipped.file.rel,
+                line=entry.line,
+                column=entry.column,
+                message=(
+                    f"{skipped.hint()}. Until then no data-residency (visitor country) check runs before the "
+                    f"LLM route(s) {_listing(routes)}"
+                ),
+                evidence=f"{skipped.file.rel} is not run; expected {skipped.should_be}",
+                key=f"ignored middleware {skipped.file.rel}",
+            )
+
+    def _never_checks(
+        self,
+        facts: MiddlewareFacts,
+        routes: list[LlmRoute],
+        rewrite: Position | None,
+        ignored: tuple[IgnoredMiddleware, ...] = (),
+    ) -> Hit:
         if facts.removed_geo is not None:
             why = f"it reads request.geo (line {facts.removed_geo.line}), which Next.js 15 removed: always undefined"
         else:
             why = "it never branches on a country signal (x-vercel-ip-country, cf-ipcountry, geolocation())"
+        if ignored:
+            why += "; " + "; ".join(f"{skipped.file.rel} is not run instead ({skipped.why})" for skipped in ignored)
         guarded = _listing(routes) if routes else ""
         if rewrite is not None:
             guarded = "its own rewrite to an LLM upstream" + (f" and {guarded}" if guarded else "")

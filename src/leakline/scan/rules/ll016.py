@@ -33,6 +33,7 @@ from leakline.scan.lockfiles import (
     resolve_version,
     resolve_workspace_version,
 )
+from leakline.scan.routes import locate_middleware
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 
 ADVISORIES_RESOURCE = "advisories.toml"
@@ -235,7 +236,8 @@ def _has_pages_router(index: ProjectIndex) -> bool:
 
 
 def _has_middleware(index: ProjectIndex) -> bool:
-    return index.middleware is not None
+    # A middleware.ts Next.js ignores (root level beside src/app) is never built: its bypasses do not apply.
+    return locate_middleware(index).active is not None
 
 
 def _has_server_actions(index: ProjectIndex) -> bool:
