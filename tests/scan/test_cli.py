@@ -162,7 +162,7 @@ def test_inline_ignore_on_previous_line_suppresses_only_that_rule(cli: Cli, make
     )
     app = make_app({"app/api/chat/route.ts": source})
     code, out, _ = cli("scan", str(app), "--rule", "LL007", "--format", "json")
-    assert code == 1 and [f["line"] for f in json.loads(out)["findings"] if "suppressed" not in f] == [8]
+    assert code == 1 and [f["line"] for f in json.loads(out)["findings"] if f["suppressed"] is None] == [8]
 
 
 @pytest.mark.parametrize(

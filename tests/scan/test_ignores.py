@@ -57,13 +57,48 @@ def test_an_unknown_id_gets_no_guess(tmp_path: Path) -> None:
     ]
 
 
-def test_a_reason_without_its_colon_is_named_once_and_the_listed_rule_is_still_suppressed(tmp_path: Path) -> None:
+def test_a_reason_without_its_separator_is_named_once_and_the_comment_suppresses_nothing(tmp_path: Path) -> None:
+    # The warning said the words were misread while the comment still suppressed LL007: now it fails closed.
     root = _route(tmp_path, ["  // leakline-ignore LL007 the log is scrubbed", "  console.log(text);"])
-    assert _ll007(root) == [(FIRST + 1, "inline leakline-ignore")]
+    assert _ll007(root) == [(FIRST + 1, None)]
     assert scan(root, rule_ids=["LL007"]).stats.warnings == [
-        f"app/api/chat/route.ts:{FIRST}: 'the log is scrubbed' is read as rule ids: put the reason after a colon "
-        "(`leakline-ignore LL007: reason`)"
+        f"app/api/chat/route.ts:{FIRST}: 'the log is scrubbed' is read as rule ids, so this comment suppresses "
+        "nothing: put the reason after a colon (`leakline-ignore LL007: reason`)"
     ]
+
+
+def test_a_dash_standing_alone_separates_the_reason_as_a_colon_does(tmp_path: Path) -> None:
+    root = _route(
+        tmp_path,
+        [
+            "  console.log(text); // leakline-ignore LL007 - pino redacts answer in prod",
+            "  console.info(text); // leakline-ignore LL007 -- reviewed: hashed",
+            "  console.warn(text); /* leakline-ignore LL007 \u2014 reviewed */",
+            "  console.error(text); // leakline-ignore LL007-scrubbed",
+        ],
+    )
+    result = scan(root, rule_ids=["LL007"])
+    assert [(f.line, f.suppressed) for f in result.findings] == [
+        (FIRST, "pino redacts answer in prod"),
+        (FIRST + 1, "reviewed: hashed"),
+        (FIRST + 2, "reviewed"),
+        (FIRST + 3, None),
+    ]
+    # A dash inside a word is no separator: `LL007-scrubbed` is one word, not a rule id.
+    assert result.stats.warnings == [
+        f"app/api/chat/route.ts:{FIRST + 3}: 'LL007-scrubbed' is read as rule ids, so this comment suppresses "
+        "nothing: put the reason after a colon (`leakline-ignore LL007: reason`)"
+    ]
+
+
+def test_a_block_comment_without_ids_suppresses_every_rule_on_its_line(tmp_path: Path) -> None:
+    root = _route(tmp_path, ["  console.log(text); /* leakline-ignore */", "  console.info(text); /* leakline */"])
+    result = scan(root, rule_ids=["LL007"])
+    assert [(f.line, f.suppressed) for f in result.findings] == [
+        (FIRST, "inline leakline-ignore"),
+        (FIRST + 1, None),
+    ]
+    assert result.stats.warnings == []
 
 
 def test_well_formed_comments_and_the_marker_in_a_string_give_no_warning(tmp_path: Path) -> None:
@@ -127,7 +162,6 @@ def test_the_cli_prints_them_to_stderr_for_json_and_keeps_them_in_the_report(tmp
     )
     assert f"warning: {warning}" in text.stdout
     assert text.stderr == ""
-
 
 
 def _checkout_route(root: Path, lines: list[str]) -> Path:

@@ -87,7 +87,7 @@ def app_fingerprint(fingerprint: str, app: str) -> str:
     return hashlib.sha256(f"{app}\x1f{fingerprint}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def _result(f: Finding, rule_index: int, uri_prefix: str, fp: str) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, uri_prefix: str, fp: str, kind: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": rule_index,
@@ -105,16 +105,32 @@ def _result(f: Finding, rule_index: int, uri_prefix: str, fp: str) -> dict[str, 
         "properties": {"severity": f.severity.value, "confidence": f.confidence.value},
     }
     if f.suppressed is not None:
-        kind = "external" if f.suppressed == "baseline" else "inSource"
-        out["suppressions"] = [{"kind": kind, "status": "accepted", "justification": f.suppressed}]
+        where = "external" if kind == "baseline" else "inSource"
+        out["suppressions"] = [{"kind": where, "status": "accepted", "justification": f.suppressed}]
     return out
 
 
-def _invocation(result: ScanResult) -> dict[str, object]:
-    """Rule errors and warnings about the scanned code's leakline markup, where code scanning shows a tool's
-    own problems ("tool status"), not as results."""
-    notes = [{"level": "error", "message": {"text": f"rule error: {e}"}} for e in result.stats.rule_errors]
+def _invocation(result: ScanResult, uri_prefix: str) -> dict[str, object]:
+    """Rule errors, warnings about the scanned code's leakline markup and the files skipped, where code
+    scanning shows a tool's own problems ("tool status"), not as results."""
+    notes: list[dict[str, Any]] = [
+        {"level": "error", "message": {"text": f"rule error: {e}"}} for e in result.stats.rule_errors
+    ]
     notes += [{"level": "warning", "message": {"text": w}} for w in result.stats.warnings]
+    notes += [
+        {
+            "level": "warning",
+            "message": {"text": f"skipped {path}: {reason}"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri_prefix + quote(path, safe=_PATH_SAFE), "uriBaseId": SRCROOT}
+                    }
+                }
+            ],
+        }
+        for path, reason in result.stats.skipped_files
+    ]
     return {"executionSuccessful": not result.stats.rule_errors, "toolExecutionNotifications": notes}
 
 
@@ -133,7 +149,9 @@ def render(result: ScanResult, *, color: bool = False) -> str:
     for f in result.findings:
         owner = result.app_of(f)
         app = apps[owner.prefix] if owner is not None else inside.as_posix()
-        results.append(_result(f, index[f.rule], uri_prefix, app_fingerprint(f.fingerprint, app)))
+        how = result.suppression_of(f)
+        fp = app_fingerprint(f.fingerprint, app)
+        results.append(_result(f, index[f.rule], uri_prefix, fp, how.kind if how is not None else None))
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -150,7 +168,7 @@ def render(result: ScanResult, *, color: bool = False) -> str:
                 },
                 "originalUriBaseIds": {SRCROOT: {"uri": base_uri if base_uri.endswith("/") else base_uri + "/"}},
                 "results": results,
-                "invocations": [_invocation(result)],
+                "invocations": [_invocation(result, uri_prefix)],
                 "columnKind": "unicodeCodePoints",
             }
         ],

@@ -20,6 +20,8 @@ SEVERITY_STYLE = {
     Severity.LOW: "cyan",
 }
 _ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+MAX_SKIPPED_LISTED = 20
+"""Skipped files named per reason in the text report; the JSON report names them all."""
 
 
 def _severities(findings: list[Finding], rule_id: str) -> str:
@@ -72,12 +74,25 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         + f" in {len(stats.apps)} app(s), {stats.files_indexed} files indexed, {stats.files_parsed} parsed,"
         + f" {stats.duration_s:.2f}s"
     )
+    named: dict[str, list[str]] = defaultdict(list)
+    for path, reason in stats.skipped_files:
+        named[reason].append(path)
     for reason, count in sorted(stats.skipped.items()):
         console.print(f"[dim]skipped {count}: {escape(reason)}[/]")
+        paths = named.get(reason, [])
+        for path in paths[:MAX_SKIPPED_LISTED]:
+            console.print(f"[dim]  {escape(path)}[/]")
+        if len(paths) > MAX_SKIPPED_LISTED:
+            console.print(f"[dim]  … and {len(paths) - MAX_SKIPPED_LISTED} more (JSON stats.skipped_files)[/]")
     for reason, count in sorted(stats.notes.items()):
         console.print(f"[dim]analysed {count} with a caveat: {escape(reason)}[/]")
     for error in stats.rule_errors:
         console.print(f"[red]rule error: {escape(error)}[/]")
+    if stats.rule_errors:
+        console.print(
+            f"[bold red]scan incomplete: {len(stats.rule_errors)} rule error(s), the findings they cover are missing"
+            " (exit 2)[/]"
+        )
     for warning in stats.warnings:
         console.print(f"[yellow]warning: {escape(warning)}[/]")
     failing = len(result.failing)

@@ -53,5 +53,9 @@ def scan(
         ),
     ] = True,
 ) -> None:
-    """Find leak risks in a Next.js app: source, config and .next build output."""
+    """Find leak risks in a Next.js app: source, config and .next build output.
+
+    Exit status: 0 no failing finding; 1 failing findings; 2 bad usage or settings, or an incomplete scan (a
+    rule could not check a file: `rule error` lines name the rule and the file).
+    """
     raise typer.Exit(run_scan(path, output_format, output, fail_on, baseline, write_baseline, rule, progress, cache))

@@ -14,13 +14,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leakline.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from leakline.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from leakline.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from leakline.scan.engine import ScanResult
 
 DEFAULT_BASELINE = ".leakline-baseline.json"
+EXIT_INCOMPLETE = EXIT_USAGE
+"""A rule failed on some file: the scan is incomplete, and CI must not read it as clean (nor as merely failing:
+findings of that rule in that file are missing, whatever the others say)."""
 
 
 class OutputFormat(StrEnum):
@@ -95,12 +98,17 @@ def run_scan(
         for target, findings in _baseline_targets(result, baseline, path).items():
             count = write_baseline_file(target, findings, frozenset(rule_ids) if rule_ids else None, result.app_of)
             print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)
-        return EXIT_OK
+        for error in result.stats.rule_errors:
+            print(f"rule error: {error}", file=sys.stderr, flush=True)
+        # The baseline lacks what the failed rules would have found there: written, but not a success.
+        return EXIT_INCOMPLETE if result.stats.rule_errors else EXIT_OK
 
     if output is not None or output_format is not OutputFormat.TEXT:
         # The text report lists them itself; a JSON or SARIF file read by a machine would hide them from CI logs.
         for warning in result.stats.warnings:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
+        for error in result.stats.rule_errors:
+            print(f"rule error: {error}", file=sys.stderr, flush=True)
     # Only the chosen renderer is imported: the text one brings Rich, which JSON and SARIF runs do without.
     renderer = importlib.import_module(renderer_name)
     color = output is None and output_format is OutputFormat.TEXT and sys.stdout.isatty()
@@ -113,4 +121,6 @@ def run_scan(
             raise UsageError(f"{output}: cannot write report: {exc.strerror}") from None
     else:
         sys.stdout.write(rendered)
+    if result.stats.rule_errors:
+        return EXIT_INCOMPLETE
     return EXIT_FINDINGS if result.failing else EXIT_OK

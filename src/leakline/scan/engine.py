@@ -12,6 +12,8 @@ import gc
 import os
 import signal
 import stat
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,7 +25,7 @@ from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_sett
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
 from leakline.scan.hscache import default_cache_dir
-from leakline.scan.ignores import ignore_warnings, inline_suppression, precedence_warnings
+from leakline.scan.ignores import ignore_warnings, inline_ignore, precedence_warnings
 from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
@@ -46,9 +48,13 @@ class ScanStats:
         self.files_indexed = 0
         self.files_parsed = 0
         self.skipped: Counter[str] = Counter()
+        self.skipped_files: list[tuple[str, str]] = []
+        """`(path relative to the scanned root, reason)` of each file skipped whose path is known (all but
+        those the walk skips by folder or by `[scan] exclude`, which `skipped` counts only), sorted."""
         self.notes: Counter[str] = Counter()
         """Files analysed with a caveat (invalid UTF-8, syntax errors)."""
         self.rule_errors: list[str] = []
+        """`LLxxx: path: what failed`: each makes the scan incomplete (exit 2), see `leakline.scan.command`."""
         self.warnings: list[str] = []
         """Problems with the scanned code's own leakline markup (`path:line: message`), e.g. a mistyped
         rule id in a `leakline-ignore` comment."""
@@ -62,6 +68,7 @@ class ScanStats:
             "files_indexed": self.files_indexed,
             "files_parsed": self.files_parsed,
             "skipped": dict(sorted(self.skipped.items())),
+            "skipped_files": [{"path": path, "reason": reason} for path, reason in self.skipped_files],
             "notes": dict(sorted(self.notes.items())),
             "rule_errors": self.rule_errors,
             "warnings": self.warnings,
@@ -75,6 +82,13 @@ class ScannedApp(NamedTuple):
     """The app's folder relative to the scanned root ("." for the root itself)."""
     root: Path
     settings: ScanAppSettings
+
+
+class Suppression(NamedTuple):
+    kind: str
+    """"baseline" or "inline" (a `leakline-ignore` comment)."""
+    reason: str | None
+    """The reason written after the comment's ids (None: none written, and for baselines)."""
 
 
 class ScanResult:
@@ -94,6 +108,20 @@ class ScanResult:
         """The --fail-on given on the command line, else the (first) app's `[scan] fail_on`."""
         self.apps: list[ScannedApp] = apps if apps is not None else []
         self.fail_on_override = fail_on_override
+        self.inline: dict[tuple[str, str, int], str | None] = {}
+        """(rule, path, line) of each finding an inline comment suppresses -> the reason written, if any."""
+
+    def suppression_of(self, finding: Finding) -> Suppression | None:
+        """How `finding` is suppressed: `Finding.suppressed` alone cannot tell a baseline from an inline
+        comment whose reason is the word "baseline"."""
+        if finding.suppressed is None:
+            return None
+        key = (finding.rule, finding.path, finding.line)
+        if key in self.inline:
+            return Suppression("inline", self.inline[key])
+        if finding.suppressed == "baseline":
+            return Suppression("baseline", None)
+        return Suppression("inline", finding.suppressed)
 
     @property
     def active(self) -> list[Finding]:
@@ -147,9 +175,16 @@ def display_path(path: str) -> str:
 
 
 def build_index(
-    app: Path, settings: ScanAppSettings, stats: WalkStats, nested: set[Path], cache_dir: Path | None = None
+    app: Path,
+    settings: ScanAppSettings,
+    stats: WalkStats,
+    nested: set[Path],
+    cache_dir: Path | None = None,
+    skipped_files: list[tuple[str, str]] | None = None,
 ) -> ProjectIndex:
+    """The app's index; `skipped_files` receives `(path inside the app, reason)` of each file left out."""
     rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
+    named = skipped_files if skipped_files is not None else []
     files: dict[str, SourceFile] = {}
     counter: Counter[str] = Counter()
     max_bytes = settings.scan.max_file_bytes
@@ -161,25 +196,35 @@ def build_index(
             st = os.stat(where)  # noqa: PTH116
         except OSError:
             stats.skip("unreadable file")
+            named.append((rel_s, "unreadable file"))
             continue
         size = st.st_size
         if not stat.S_ISREG(st.st_mode):
             # FIFOs, sockets and devices (or links to them, /dev/zero) would block or never end.
             stats.skip("not a regular file")
+            named.append((rel_s, "not a regular file"))
             continue
         # Build output is read by a streaming literal engine; only source files have a size cap.
         if size > max_bytes and not rel_s.startswith((".next/", "public/")):
             stats.skip("larger than [scan] max_file_bytes")
+            named.append((rel_s, "larger than [scan] max_file_bytes"))
             continue
         files[rel_s] = SourceFile(rel=rel_s, abs=app / rel_s, size=size, stats=counter)
     return ProjectIndex(root=app, settings=settings, files=files, stats=counter, cache_dir=cache_dir)
 
 
 def _to_findings(
-    meta: RuleMeta, hits: list[Hit], index: ProjectIndex, root: Path, app: Path, legacy: dict[str, str]
+    meta: RuleMeta,
+    hits: list[Hit],
+    index: ProjectIndex,
+    root: Path,
+    app: Path,
+    legacy: dict[str, str],
+    inline: dict[tuple[str, str, int], str | None],
 ) -> list[Finding]:
     """Findings for `hits`; `legacy` receives, for hits with a `legacy_key`, fingerprint -> the fingerprint an
-    older leakline gave them (baselines written then still match)."""
+    older leakline gave them (baselines written then still match); `inline`, (rule, path, line) -> reason of
+    each finding a `leakline-ignore` comment suppresses."""
     out = []
     occurrences: Counter[tuple[str, str]] = Counter()
     legacy_occurrences: Counter[tuple[str, str]] = Counter()
@@ -196,19 +241,23 @@ def _to_findings(
             before = legacy_occurrences[(path, hit.legacy_key)]
             legacy_occurrences[(path, hit.legacy_key)] += 1
             legacy[fp] = fingerprint(meta.id, app_path, hit.legacy_key, before)
+        ignored = inline_ignore(index.get(hit.path), hit.line, meta.id)
+        line = max(1, hit.line)
+        if ignored is not None:
+            inline[(meta.id, path, line)] = ignored.reason
         out.append(
             Finding(
                 rule=meta.id,
                 severity=hit.severity or meta.severity,
                 confidence=hit.confidence or meta.confidence,
                 path=path,
-                line=max(1, hit.line),
+                line=line,
                 column=max(1, hit.column),
                 message=hit.message,
                 evidence=hit.evidence,
                 references=meta.references,
                 fingerprint=fp,
-                suppressed=inline_suppression(index.get(hit.path), hit.line, meta.id),
+                suppressed=None if ignored is None else ignored.reason or "inline leakline-ignore",
             )
         )
     return out
@@ -226,22 +275,70 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return sorted(kept, key=lambda f: (f.path, f.line, f.column, f.rule))
 
 
-def _run_rule(rule: Rule, ctx: ScanContext, errors: list[str], seconds: dict[str, float], app_name: str) -> list[Hit]:
-    """Run one rule; an internal error of a rule is recorded, not raised, so the other rules still report."""
+MAX_FILE_ERRORS = 5
+"""Files a failing per-file rule is retried on and named, after which the rest are counted."""
+DEEP_NESTING = "input nested too deeply for the analysis (a very long expression or deeply nested code)"
+
+
+def _failure(exc: BaseException) -> str:
+    """What went wrong in a rule, for its rule error: never the exception's text, which may quote the code."""
+    if isinstance(exc, RecursionError):
+        return DEEP_NESTING
+    import traceback
+
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"internal error {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
+
+
+def _file_in_traceback(exc: BaseException) -> SourceFile | None:
+    """The innermost file a failed rule was reading (a `SourceFile` in the locals of its frames): how a rule
+    error names a file when the rule cannot be run per file."""
+    found: SourceFile | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, SourceFile):
+                found = value
+        tb = tb.tb_next
+    return found
+
+
+def _run_rule(rule: Rule, ctx: ScanContext, errors: list[str], seconds: dict[str, float], prefix: str) -> list[Hit]:
+    """Run one rule; an internal error of a rule is recorded, not raised, so the other rules still report.
+
+    A per-file rule that fails is run again file by file (each on a fresh context: the failed one may hold
+    half-made analyses), so that one file it cannot analyse (a 2,000-term string concatenation) costs its
+    findings in that file only, and the error names that file. Rule errors make the scan exit 2."""
     started = time.perf_counter()
     try:
-        return list(rule.check(ctx))
-    except RecursionError:
-        errors.append(f"{rule.meta.id}: input too deeply nested in {app_name}")
-        return []
-    except Exception as exc:
-        import traceback
-
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        errors.append(
-            f"{rule.meta.id}: internal error {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
-        )
-        return []
+        try:
+            return list(rule.check(ctx))
+        except Exception as exc:
+            if not rule.per_file or len(ctx.targets) <= 1:
+                culprit = ctx.targets[0] if rule.per_file and ctx.targets else _file_in_traceback(exc)
+                where = f"{display_path(_rel_to_root(prefix, culprit.rel))}: " if culprit is not None else ""
+                scope = "" if rule.per_file else f"; {rule.meta.id} was not run on the rest of the app"
+                errors.append(f"{rule.meta.id}: {where}not checked: {_failure(exc)}{scope}")
+                return []
+        hits: list[Hit] = []
+        retry = ScanContext(ctx.index)
+        failed = 0
+        targets = ctx.targets
+        for n, f in enumerate(targets):
+            retry.only = [f]
+            try:
+                hits.extend(rule.check(retry))
+            except Exception as exc:
+                errors.append(
+                    f"{rule.meta.id}: {display_path(_rel_to_root(prefix, f.rel))}: not checked: {_failure(exc)}"
+                )
+                retry = ScanContext(ctx.index)
+                failed += 1
+                if failed >= MAX_FILE_ERRORS and n + 1 < len(targets):
+                    # A rule broken for every file: name a few, not thousands, and spend no more time on it.
+                    errors.append(f"{rule.meta.id}: not checked in {len(targets) - n - 1} more file(s)")
+                    break
+        return hits
     finally:
         seconds[rule.meta.id] = seconds.get(rule.meta.id, 0.0) + time.perf_counter() - started
 
@@ -309,7 +406,7 @@ def _merge_outcomes(stats: ScanStats, outcomes: list[_ShardOutcome]) -> None:
 
 # Set in the parent just before forking; workers inherit the built index instead of rebuilding it, and the
 # read end of the pipe the chunks' numbers come through.
-_FORK_STATE: tuple[ProjectIndex, list[Rule], list[list[str]], bool, int] | None = None
+_FORK_STATE: tuple[ProjectIndex, list[Rule], list[list[str]], bool, int, str] | None = None
 
 _CHUNK_RECORD = 4
 """Bytes per chunk number in the pipe the workers take their chunks from."""
@@ -357,7 +454,7 @@ def _next_chunk(queue: int) -> int | None:
 def _run_shard(number: int) -> _ShardOutcome:
     if _FORK_STATE is None:
         raise RuntimeError("shard worker started without fork state")
-    index, rules, chunks, want_routes, queue = _FORK_STATE
+    index, rules, chunks, want_routes, queue, prefix = _FORK_STATE
     before = Counter(index.stats)
     # What the parent found before the fork is its own to count (it parses nothing before it, as a rule).
     inherited = {rel: frozenset(f.__dict__["caveats"]) for rel, f in index.files.items() if "caveats" in f.__dict__}
@@ -373,7 +470,7 @@ def _run_shard(number: int) -> _ShardOutcome:
         # worker took before it, so the findings do not depend on how the chunks were dealt.
         ctx = ScanContext(index, only=files)
         for rule in rules:
-            hits[rule.meta.id].extend(_run_rule(rule, ctx, errors, seconds, index.root.name))
+            hits[rule.meta.id].extend(_run_rule(rule, ctx, errors, seconds, prefix))
         if routes is not None:
             routes.extend(route_facts(find_llm_routes(ctx, files)))
     parsed = [rel for rel, f in index.files.items() if "tree" in f.__dict__ and rel not in inherited_trees]
@@ -391,7 +488,7 @@ def _run_shard(number: int) -> _ShardOutcome:
 
 @contextmanager
 def _sharded(
-    index: ProjectIndex, rules: list[Rule], workers: int, want_routes: bool = False
+    index: ProjectIndex, rules: list[Rule], workers: int, want_routes: bool = False, prefix: str = "."
 ) -> Iterator[Callable[[], list[_ShardOutcome]]]:
     """Start the shard workers; the caller runs project-wide rules meanwhile, then collects the outcomes.
 
@@ -412,7 +509,7 @@ def _sharded(
         os.write(feed, b"".join(n.to_bytes(_CHUNK_RECORD, "little") for n in range(len(chunks))))
     finally:
         os.close(feed)
-    _FORK_STATE = (index, rules, chunks, want_routes, queue)
+    _FORK_STATE = (index, rules, chunks, want_routes, queue, prefix)
     children: list[_Child] = []
     try:
         # Fork before this process parses anything, so that workers do not inherit (and copy) trees. The
@@ -519,6 +616,55 @@ class _SelectedRules:
         return rule
 
 
+def _skipped_while_reading(index: ProjectIndex, outcomes: list[_ShardOutcome]) -> list[tuple[str, str]]:
+    """`(path inside the app, reason)` of the files found unreadable when read, here or in a worker."""
+    found: set[tuple[str, str]] = set()
+    for rel, f in index.files.items():
+        found.update((rel, key) for key in f.__dict__.get("caveats", ()) if not key.startswith(NOTE_PREFIX))
+    for outcome in outcomes:
+        found.update(
+            (rel, key) for rel, keys in outcome.caveats.items() for key in keys if not key.startswith(NOTE_PREFIX)
+        )
+    return sorted(found)
+
+
+FRAME_STACK_BYTES = 1536
+"""C stack a Python frame may take in the worst case, with a margin: measured on CPython 3.11, a recursion in
+which every Python call re-enters the interpreter from C (a property, `any()` over a generator) crashed an
+8 MiB stack at ~26,000 frames, ~320 bytes each; the analyses here re-enter from C far less often."""
+MAX_RECURSION_LIMIT = 20_000
+
+
+def recursion_limit_for(stack_bytes: int) -> int:
+    """The recursion limit a thread with `stack_bytes` of stack can afford (never below Python's default)."""
+    return max(1000, min(MAX_RECURSION_LIMIT, stack_bytes // FRAME_STACK_BYTES))
+
+
+def _main_stack_bytes() -> int:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    # Linux grows an unlimited main stack as far as the address space allows; count it as the cap's worth.
+    return MAX_RECURSION_LIMIT * FRAME_STACK_BYTES if soft == resource.RLIM_INFINITY else soft
+
+
+@contextmanager
+def _recursion_headroom() -> Iterator[None]:
+    """A recursion limit the stack can afford, for the duration of the scan and in the workers it forks (which
+    inherit it with the main thread's stack). Python's default of 1,000 frames made the LLM-data analysis
+    give up on a 250-term string concatenation (a long system prompt), ~4 frames a term. Only on the main
+    thread, whose stack size is known (RLIMIT_STACK); another thread's may be smaller, and keeps the limit."""
+    before = sys.getrecursionlimit()
+    wanted = before
+    if threading.current_thread() is threading.main_thread() and hasattr(os, "fork"):
+        wanted = max(before, recursion_limit_for(_main_stack_bytes()))
+    sys.setrecursionlimit(wanted)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
+
+
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """The cyclic garbage collector off for the duration. A scan makes next to no reference cycles (the
@@ -554,7 +700,7 @@ def scan(
     `cache`: keep compiled Hyperscan databases in the folder the environment names (`leakline.scan.hscache`).
     `meanwhile`: work for this process while scan workers run (once; the command imports its report's renderer
     there, Rich for a text report), or never when no worker is started."""
-    with _cyclic_gc_paused():
+    with _cyclic_gc_paused(), _recursion_headroom():
         return _scan(
             path,
             fail_on=fail_on,
@@ -590,6 +736,8 @@ def _scan(
     scanned: list[ScannedApp] = []
     app_baselines: dict[str, Baseline] = {}
     legacy: dict[str, str] = {}
+    inline: dict[tuple[str, str, int], str | None] = {}
+    skipped_files: set[tuple[str, str]] = set()
     app_set = set(apps)
     for app in apps:
         app_start = len(findings)
@@ -603,7 +751,8 @@ def _scan(
                 app / settings.scan.baseline, create_command=f"leakline scan {_shell(path)} --write-baseline"
             )
         nested = {other for other in app_set if other != app and app in other.parents}
-        index = build_index(app, settings, walk_stats, nested, cache_dir)
+        skipped_here: list[tuple[str, str]] = []
+        index = build_index(app, settings, walk_stats, nested, cache_dir, skipped_here)
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))
@@ -616,13 +765,13 @@ def _scan(
         # they parse anyway; the other project-wide rules run meanwhile.
         late = [meta for meta in local_rules if meta.uses_llm_routes] if sharded else []
         early = [meta for meta in local_rules if meta not in late]
-        with _sharded(index, sharded, worker_count, want_routes=bool(late)) as collect:
+        with _sharded(index, sharded, worker_count, want_routes=bool(late), prefix=prefix) as collect:
             for n, meta in enumerate(early, start=1):
                 if progress is not None:
                     progress(f"{meta.id} on {app.name}", n, len(local_rules))
                 rule = rules.get(meta)
-                hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
-                findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy))
+                hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, prefix)
+                findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline))
             for meta in late:
                 rules.get(meta)  # imported while the workers run, not after them
             if meanwhile is not None and sharded:
@@ -638,14 +787,16 @@ def _scan(
             if progress is not None:
                 progress(f"{meta.id} on {app.name}", n, len(local_rules))
             rule = rules.get(meta)
-            hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, app.name)
-            findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy))
+            hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, prefix)
+            findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline))
         _merge_outcomes(stats, outcomes)
         for outcome in outcomes:
             for rule in sharded:
                 seconds = outcome.seconds.get(rule.meta.id, 0.0)
                 stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + seconds
-                findings.extend(_to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app, legacy))
+                findings.extend(
+                    _to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app, legacy, inline)
+                )
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         commented = [f for f in index.files.values() if f.is_source or f.name.startswith(".env")]
         stats.warnings.extend(
@@ -654,6 +805,10 @@ def _scan(
             + precedence_warnings(index.get, findings[app_start:], prefix)
         )
         stats.skipped.update(index.stats)
+        skipped_here += _skipped_while_reading(index, outcomes)
+        skipped_files.update((display_path(_rel_to_root(prefix, rel)), reason) for rel, reason in skipped_here)
+    stats.skipped_files = sorted(skipped_files)
+    stats.rule_errors = list(dict.fromkeys(stats.rule_errors))
     stats.files_seen = walk_stats.files_seen
     stats.skipped.update(walk_stats.skipped)
     for key in [k for k in stats.skipped if k.startswith(NOTE_PREFIX)]:
@@ -663,6 +818,7 @@ def _scan(
     result = ScanResult(
         root=root, findings=findings, stats=stats, fail_on=effective_fail_on, apps=scanned, fail_on_override=fail_on
     )
+    result.inline = inline
     shared: Baseline | None = None
     if baseline_path is not None:
         from leakline.scan.baseline import Baseline

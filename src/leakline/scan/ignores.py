@@ -1,11 +1,17 @@
 """Inline `leakline-ignore` comments: which findings they suppress, and which of them cannot suppress anything.
 
 `// leakline-ignore LL007: reason` on a finding's line (or alone on the line above) suppresses that rule there;
-without ids it suppresses every rule on that line. A comment whose ids are mistyped (`LL07`, `ll0007`) or
-whose reason lacks its colon (`leakline-ignore LL007 hashed id only` reads `HASHED`, `ID`, `ONLY` as ids)
-used to suppress nothing, silently, so the finding it was meant for failed CI with no word about the comment.
-`ignore_warnings` names each such word, file and line, so the author sees why; `precedence_warnings` names a
-comment whose rule is replaced on its line by one that takes precedence (LL007 by LL008).
+without ids it suppresses every rule on that line. The reason follows a colon or a dash standing alone
+(`LL007 - reason`, `LL007 -- reason` as in ESLint's directive comments). A comment whose ids are mistyped
+(`LL07`, `ll0007`) or whose reason has no separator (`leakline-ignore LL007 hashed id only` reads `HASHED`,
+`ID`, `ONLY` as ids) used to suppress nothing, silently, so the finding it was meant for failed CI with no word
+about the comment. `ignore_warnings` names each such word, file and line, so the author sees why;
+`precedence_warnings` names a comment whose rule is replaced on its line by one that takes precedence (LL007
+by LL008).
+
+A comment with prose among its ids suppresses nothing, even the ids it lists: it is malformed, and a
+security check that cannot tell what was meant fails closed (the finding stays, next to a warning that
+says how to write the comment), rather than warning that the words were misread while acting on them.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ COMMENT_STARTS = ("//", "#", "/*", "{/*", "*", "<!--")
 SUPPRESSION_MAX_BYTES = 16 * 1024 * 1024
 """Larger files (model weights, archives, media) are never read whole just to look for a comment."""
 _RULE_ID = re.compile(r"LL0*(\d{1,6})")
+_REASON_SEPARATOR = re.compile(r":|(?<!\S)(?:--?|[\u2013\u2014])(?!\S)")
+"""Where the ids end and the reason starts: a colon, or `-`, `--`, an en or em dash standing alone."""
 _COMMENT_BEFORE = re.compile(r"(?://|#|/\*|\{/\*|\*|<!--)\s*$")
 """What precedes the marker in a comment (`// leakline-ignore`): a marker inside a string is not a comment."""
 _MAX_WARNINGS_PER_FILE = 20
@@ -35,10 +43,16 @@ def can_hold_comments(f: SourceFile) -> bool:
 
 
 def _ids_and_reason(text: str, pos: int) -> tuple[list[str], str]:
-    """The words listed after the marker at `pos` (as written, in order) and the reason after the colon."""
+    """The words listed after the marker at `pos` (as written, in order) and the reason after the separator."""
     rest = text[pos + len(IGNORE_MARKER) :].strip()
-    ids_part, _, reason = rest.partition(":")
+    sep = _REASON_SEPARATOR.search(rest)
+    ids_part, reason = (rest[: sep.start()], rest[sep.end() :]) if sep is not None else (rest, "")
     return ids_part.replace(",", " ").split(), reason
+
+
+def _prose(words: list[str]) -> list[str]:
+    """The words that are neither shaped like a rule id (`LL007`, `LL07`) nor the end of the comment."""
+    return [w for w in words if _RULE_ID.fullmatch(w.upper()) is None and not _closing_token(w)]
 
 
 def _comments_covering(f: SourceFile | None, line: int) -> Iterator[tuple[int, list[str], str]]:
@@ -57,11 +71,19 @@ def _comments_covering(f: SourceFile | None, line: int) -> Iterator[tuple[int, l
         yield number, words, reason
 
 
-def inline_suppression(f: SourceFile | None, line: int, rule_id: str) -> str | None:
-    """The reason of the `leakline-ignore` comment that suppresses `rule_id` at `line` of `f`, or None."""
+class InlineIgnore(NamedTuple):
+    reason: str | None
+    """The reason written after the ids (None when there is none)."""
+
+
+def inline_ignore(f: SourceFile | None, line: int, rule_id: str) -> InlineIgnore | None:
+    """The `leakline-ignore` comment that suppresses `rule_id` at `line` of `f`, or None."""
     for _, words, reason in _comments_covering(f, line):
-        if not words or rule_id in {word.upper() for word in words}:
-            return clean_reason(reason) or "inline leakline-ignore"
+        if _prose(words):
+            continue  # malformed: warned about by `ignore_warnings`, suppresses nothing
+        ids = {word.upper() for word in words if not _closing_token(word)}
+        if not ids or rule_id in ids:
+            return InlineIgnore(clean_reason(reason) or None)
     return None
 
 
@@ -116,7 +138,10 @@ def _id_warning(word: str, known: frozenset[str]) -> str:
 
 
 def _words_warning(words: list[str]) -> str:
-    return f"{' '.join(words)!r} is read as rule ids: put the reason after a colon (`{IGNORE_MARKER} LL007: reason`)"
+    return (
+        f"{' '.join(words)!r} is read as rule ids, so this comment suppresses nothing: put the reason after a colon"
+        f" (`{IGNORE_MARKER} LL007: reason`)"
+    )
 
 
 class IgnoreWarning(NamedTuple):
@@ -139,7 +164,7 @@ def ignore_warnings(files: Iterable[SourceFile], known: frozenset[str]) -> list[
                 continue
             words, _ = _ids_and_reason(text, pos)
             unknown = [w for w in words if w.upper() not in known and not _closing_token(w)]
-            prose = [w for w in unknown if _RULE_ID.fullmatch(w.upper()) is None]
+            prose = _prose(unknown)
             for word in unknown:
                 if word not in prose:
                     out.append(IgnoreWarning(f.rel, number, _id_warning(word, known)))
