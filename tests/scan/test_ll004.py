@@ -239,3 +239,185 @@ def test_a_function_with_an_inline_use_server_directive_runs_on_the_server(tmp_p
         },
     )
     assert _places(app) == [("lib/feedback.ts", 6)]
+
+
+# ---- values Next serializes for the browser (server component props, getServerSideProps props) ----------
+
+OPENAI = "sk-proj-FdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1Llqs"
+TSCONFIG = '{ "compilerOptions": { "baseUrl": ".", "paths": { "@/*": ["./*"] } } }'
+CHAT_WIDGET = (
+    "'use client';\n"
+    "export function ChatWidget({ apiKey, baseUrl }: { apiKey: string; baseUrl: string }) {\n"
+    "  return <button onClick={() => fetch(`${baseUrl}/v1`, { headers: { Authorization: `Bearer ${apiKey}` } })}>Ask</button>;\n"
+    "}\n"
+)
+
+
+def test_a_server_page_passing_a_secret_to_a_client_component_is_reported_at_the_prop(tmp_path: Path) -> None:
+    # The reviewer's repro: the prerendered assistant.html / .rsc carried "apiKey":"sk-proj-…".
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            "tsconfig.json": TSCONFIG,
+            "components/ChatWidget.tsx": CHAT_WIDGET,
+            "app/assistant/page.tsx": (
+                "import { ChatWidget } from '@/components/ChatWidget';\n"
+                "export default function AssistantPage() {\n"
+                "  return <ChatWidget apiKey={process.env.OPENAI_API_KEY!} baseUrl={process.env.LLM_URL!} />;\n"
+                "}\n"
+            ),
+        },
+    )
+    [finding] = _findings(app)
+    assert (finding.path, finding.line, finding.column, finding.severity) == (
+        "app/assistant/page.tsx",
+        3,
+        30,
+        Severity.CRITICAL,
+    )
+    assert finding.message == (
+        "process.env.OPENAI_API_KEY as `apiKey` (OpenAI API key), process.env.LLM_URL as `baseUrl` (name says it "
+        "holds an LLM endpoint or setting) are passed by a server component to the client component <ChatWidget>: "
+        "Next serializes its props into the page's HTML and RSC payload"
+    )
+    assert finding.evidence == "process.env.OPENAI_API_KEY, process.env.LLM_URL"
+    assert OPENAI not in repr(finding.to_dict())
+
+
+def test_get_server_side_props_returning_a_secret_is_reported(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            "pages/assistant.tsx": (
+                "import type { GetServerSideProps } from 'next';\n"
+                "export const getServerSideProps: GetServerSideProps = async () => {\n"
+                "  return { props: { llmConfig: { baseURL: process.env.LLM_URL, apiKey: process.env.OPENAI_API_KEY } } };\n"
+                "};\n"
+                "export default function Assistant({ llmConfig }: { llmConfig: { baseURL: string } }) {\n"
+                "  return <div data-endpoint={llmConfig.baseURL}>assistant</div>;\n"
+                "}\n"
+            ),
+        },
+    )
+    [finding] = _findings(app)
+    # One finding for the line, graded by the worse value on it (the scan keeps one per rule and line).
+    assert (finding.path, finding.line, finding.column, finding.severity) == (
+        "pages/assistant.tsx",
+        3,
+        43,
+        Severity.CRITICAL,
+    )
+    assert finding.message.startswith(
+        "process.env.LLM_URL (name says it holds an LLM endpoint or setting), process.env.OPENAI_API_KEY "
+        "(OpenAI API key) are returned in the props of getServerSideProps"
+    )
+
+
+FLOW_PAGE = """\
+import Chat, { Panel } from '@/components/Chat';
+import { Chat2 } from '@/components';
+import * as UI from '@/components/Chat';
+import { ServerBox } from '@/components/ServerBox';
+import { llm } from '@/lib/llm';
+import { env } from '@/lib/env';
+import dynamic from 'next/dynamic';
+const Lazy = dynamic(() => import('@/components/Chat'));
+const { STRIPE_SECRET_KEY: stripe } = process.env;
+export default async function Page() {
+  const key = process.env.OPENAI_API_KEY ?? '';
+  const cfg = { auth: { token: process.env.GITHUB_TOKEN }, region: 'eu' };
+  return (
+    <main>
+      <Chat x={key.trim()} />
+      <Panel y={`Bearer ${process.env.OPENAI_API_KEY}`} />
+      <Chat2 z={stripe} />
+      <UI.Panel w={cfg.auth} />
+      <Lazy v={llm.apiKey} />
+      <Chat k={env.OPENAI_API_KEY} />
+      <Chat region={cfg.region} model={llm.model} site={env.NEXT_PUBLIC_SITE} />
+      <Chat hasKey={Boolean(process.env.OPENAI_API_KEY)} on={!!process.env.OPENAI_API_KEY} n={process.env.OPENAI_API_KEY?.length} />
+      <Chat label={process.env.OPENAI_API_KEY ? 'on' : 'off'} same={process.env.OPENAI_API_KEY === 'x'} />
+      <Chat ask={async (q: string) => { 'use server'; return q + process.env.OPENAI_API_KEY; }} />
+      <ServerBox apiKey={process.env.OPENAI_API_KEY} />
+      <meta name="k" content={process.env.OPENAI_API_KEY} />
+      <Chat>{process.env.GITHUB_TOKEN}</Chat>
+      <Chat hashed={hash(process.env.OPENAI_API_KEY)} />
+    </main>
+  );
+}
+function hash(value?: string) { return String(value?.length); }
+"""
+
+
+def test_values_followed_through_bindings_imports_and_re_exports_and_near_misses(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            "tsconfig.json": TSCONFIG,
+            "components/Chat.tsx": (
+                "'use client';\nexport default function Chat(props: any) { return <b />; }\n"
+                "export function Panel(props: any) { return <i />; }\n"
+            ),
+            "components/index.ts": "export { default as Chat2 } from './Chat';\nexport * from './Chat';\n",
+            "components/ServerBox.tsx": "export function ServerBox({ apiKey }: { apiKey?: string }) { return <div />; }\n",
+            "lib/llm.ts": "export const llm = { apiKey: process.env.OPENAI_API_KEY, model: 'llama3' };\n",
+            "lib/env.ts": (
+                "import { createEnv } from '@t3-oss/env-nextjs';\n"
+                "export const env = createEnv({\n"
+                "  server: {}, client: {},\n"
+                "  runtimeEnv: { OPENAI_API_KEY: process.env.OPENAI_API_KEY, NEXT_PUBLIC_SITE: process.env.NEXT_PUBLIC_SITE },\n"
+                "});\n"
+            ),
+            "app/flow/page.tsx": FLOW_PAGE,
+        },
+    )
+    found = [(f.path, f.line, f.confidence.value) for f in _findings(app)]
+    assert found == [
+        ("app/flow/page.tsx", 15, "high"),  # through `key`, a string method
+        ("app/flow/page.tsx", 16, "high"),  # a template
+        ("app/flow/page.tsx", 17, "medium"),  # destructured from process.env (graded by name: SECRET)
+        ("app/flow/page.tsx", 18, "medium"),  # a property of a local object, through a namespace import
+        ("app/flow/page.tsx", 19, "high"),  # an exported constant of lib/llm.ts, next/dynamic component
+        ("app/flow/page.tsx", 20, "high"),  # a t3-env runtimeEnv entry
+        ("app/flow/page.tsx", 26, "high"),  # rendered into a <meta> attribute
+        ("app/flow/page.tsx", 27, "medium"),  # children of a client component
+        ("app/flow/page.tsx", 28, "medium"),  # through a project function: it may return it
+    ]
+
+
+def test_a_client_component_rendering_another_is_reported_once_as_a_client_read(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "tsconfig.json": TSCONFIG,
+            "components/ChatWidget.tsx": CHAT_WIDGET,
+            "components/Shell.tsx": (
+                "'use client';\nimport { ChatWidget } from './ChatWidget';\n"
+                "export const Shell = () => <ChatWidget apiKey={process.env.SHOP_API_KEY ?? ''} baseUrl='/' />;\n"
+            ),
+        },
+    )
+    [finding] = _findings(app)
+    assert (finding.path, finding.line) == ("components/Shell.tsx", 3)
+    assert finding.message == "process.env.SHOP_API_KEY is read in a 'use client' module (name contains KEY)"
+
+
+def test_props_of_get_static_props_through_a_wrapper_and_a_local_object(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "pages/help.tsx": (
+                "export const getStaticProps = withSession(async () => {\n"
+                "  const props = { llm: { key: process.env.HELP_API_KEY } };\n"
+                "  await fetch('https://llm.example/v1', { headers: { a: process.env.HELP_SECRET! } });\n"
+                "  if (!process.env.HELP_TOKEN) return { notFound: true };\n"
+                "  return { props, revalidate: 60 };\n"
+                "});\n"
+                "export default function Help() { return <p>help</p>; }\n"
+            ),
+        },
+    )
+    assert [(f.path, f.line, f.column) for f in _findings(app)] == [("pages/help.tsx", 5, 12)]

@@ -131,3 +131,89 @@ def test_keys_publishable_by_their_variable_name_are_not_build_output_secrets(tm
     (chunks / "2-b.js").write_text(f'var g="{other}";\n')
     found = [(f.rule, f.path, f.line) for f in scan(tmp_path, rule_ids=["LL005"]).findings]
     assert found == [("LL005", ".next/static/chunks/2-b.js", 1)]
+
+
+# ---- prerendered routes under .next/server: served as they are by `next start` and Vercel ---------------
+
+PRERENDER_MANIFEST = {
+    "version": 4,
+    "routes": {
+        "/": {"srcRoute": "/", "dataRoute": "/index.rsc"},
+        "/assistant": {"srcRoute": "/assistant", "dataRoute": "/assistant.rsc"},
+        "/api/config": {"srcRoute": "/api/config", "dataRoute": None},
+        "/help": {"srcRoute": None, "dataRoute": "/_next/data/b1d/help.json"},
+        "/../../escape": {"srcRoute": None, "dataRoute": None},
+    },
+    "dynamicRoutes": {},
+    "preview": {"previewModeId": "x", "previewModeSigningKey": "y", "previewModeEncryptionKey": "z"},
+}
+PAGES_MANIFEST = {"/_app": "pages/_app.js", "/help": "pages/help.js", "/about": "pages/about.html"}
+
+
+def _prerendered_app(root: Path, manifest: str) -> Path:
+    props = f'{{"apiKey":"{OPENAI}"}}'
+    return _app(
+        root,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            ".next/prerender-manifest.json": manifest,
+            ".next/server/pages-manifest.json": json.dumps(PAGES_MANIFEST),
+            ".next/server/app/index.html": "<html><body>home</body></html>\n",
+            ".next/server/app/assistant.html": f'<html><script>self.__next_f.push([1,"2:{props}"])</script></html>\n',
+            ".next/server/app/assistant.rsc": f'1:"$Sreact.fragment"\n2:["$","$L3",null,{props}]\n',
+            ".next/server/app/api/config.body": props,
+            ".next/server/pages/help.json": f'{{"pageProps":{props}}}',
+            ".next/server/pages/help.html": f'<script id="__NEXT_DATA__">{{"props":{{"pageProps":{props}}}}}</script>\n',
+            ".next/server/pages/about.html": f"<p>{OPENAI}</p>\n",
+            # Never served: server bundles, response metadata, an .html no manifest names, and the manifest.
+            ".next/server/app/assistant/page.js": f'const k="{OPENAI}";',
+            ".next/server/app/assistant.meta": f'{{"headers":{{"x":"{OPENAI}"}}}}',
+            ".next/server/app/old.html": f"<p>{OPENAI}</p>",
+            ".next/server/pages/help.js": f'const k="{OPENAI}";',
+            ".next/escape.html": f"<p>{OPENAI}</p>",
+        },
+    )
+
+
+def test_prerendered_route_files_named_by_the_manifests_are_searched(tmp_path: Path) -> None:
+    app = _prerendered_app(tmp_path, json.dumps(PRERENDER_MANIFEST))
+    findings = _findings(app)
+    assert [(f.path, f.line, f.column) for f in findings] == [
+        (".next/server/app/api/config.body", 1, 12),
+        (".next/server/app/assistant.html", 1, 51),
+        (".next/server/app/assistant.rsc", 2, 30),
+        (".next/server/pages/about.html", 1, 4),
+        (".next/server/pages/help.html", 1, 61),
+        (".next/server/pages/help.json", 1, 25),
+    ]
+    assert all(f.severity is Severity.CRITICAL for f in findings)
+    assert findings[1].message == (
+        "prerendered page output (served to every visitor) contains the value of OPENAI_API_KEY"
+    )
+    assert OPENAI not in json.dumps([f.to_dict() for f in findings])
+
+
+def test_an_unreadable_prerender_manifest_fails_closed(tmp_path: Path) -> None:
+    app = _prerendered_app(tmp_path, '{"version": 4, "routes": ')
+    result = scan(app, rule_ids=["LL005"])
+    found = {f.path for f in result.findings}
+    # Every .html/.rsc/.json/.body under server/app and server/pages, listed or not; still no bundle or .meta.
+    assert found == {
+        ".next/server/app/api/config.body",
+        ".next/server/app/assistant.html",
+        ".next/server/app/assistant.rsc",
+        ".next/server/app/old.html",
+        ".next/server/pages/about.html",
+        ".next/server/pages/help.html",
+        ".next/server/pages/help.json",
+    }
+    assert result.stats.notes == {
+        ".next/prerender-manifest.json unreadable: every prerendered-looking file under .next/server searched": 1
+    }
+
+
+def test_without_a_prerender_manifest_only_pages_manifest_html_is_searched(tmp_path: Path) -> None:
+    # `next dev` leaves no prerender-manifest.json: nothing under .next/server/app is a prerendered page.
+    app = _prerendered_app(tmp_path, "")
+    (app / ".next" / "prerender-manifest.json").unlink()
+    assert [(f.path, f.line) for f in _findings(app)] == [(".next/server/pages/about.html", 1)]

@@ -3,9 +3,11 @@
 The shop is a small Next.js 15 App Router app: a client component reads NEXT_PUBLIC_LLM_API_KEY (a
 fake, provider-shaped key from .env.production) so the build inlines it into a chunk (LL005);
 `productionBrowserSourceMaps: true` publishes .map files (LL019); /recommendations calls an LLM and
-is prerendered once with no revalidation (LL009, prerender-manifest.json). Chunk names carry build
-hashes, so the expected paths are found by searching the output, then rule + path + line are
-asserted exactly.
+is prerendered once with no revalidation (LL009, prerender-manifest.json). The prerendered /concierge
+server page passes a server-only key (CONCIERGE_API_KEY) as a prop to a 'use client' component, and the
+Pages Router /help returns it from getStaticProps: both are written into the HTML/RSC/JSON that `next start`
+serves from .next/server (LL004 at the source line, LL005 in those files). Chunk names carry build hashes,
+so the expected paths are found by searching the output, then rule + path + line are asserted exactly.
 
 The build runs once per session (module fixture, tests/nextapps.py), only when .next is missing or older
 than the sources; it needs the fixture's node_modules (scripts/setup-dev runs `npm ci` there; missing, the
@@ -19,14 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from leakline.findings import Finding
+from leakline.findings import Finding, Severity
 from leakline.scan.engine import scan
 from tests.nextapps import next_build
 
 SHOP = Path(__file__).resolve().parent.parent / "fixtures" / "nextbuild" / "shop"
 BUILD = SHOP / ".next"
-SOURCES = ("app", "next.config.mjs", ".env.production", "package.json", "package-lock.json")
+SOURCES = ("app", "pages", "next.config.mjs", ".env.production", "package.json", "package-lock.json")
 KEY_NAME = "NEXT_PUBLIC_LLM_API_KEY"
+SERVER_KEY_NAME = "CONCIERGE_API_KEY"
 
 pytestmark = pytest.mark.slow
 
@@ -80,19 +83,51 @@ def test_build_output_has_what_the_rules_need(shop: Path) -> None:
     manifest = json.loads((BUILD / "prerender-manifest.json").read_text(encoding="utf-8"))
     assert manifest["routes"]["/recommendations"]["initialRevalidateSeconds"] is False
     assert "/assistant" not in manifest["routes"]  # force-dynamic: rendered per request
+    assert manifest["routes"]["/concierge"]["dataRoute"] == "/concierge.rsc"
+    assert manifest["routes"]["/help"]["dataRoute"].endswith("/help.json")
+    server_key = _env_value(SERVER_KEY_NAME)
+    assert _lines_containing(BUILD / "static", server_key) == set()  # never in a chunk: only in page output
+    assert {path for path, _ in _lines_containing(BUILD / "server", server_key)} == {
+        ".next/server/app/concierge.html",
+        ".next/server/app/concierge.rsc",
+        ".next/server/pages/help.html",
+        ".next/server/pages/help.json",
+    }
 
 
 # ---- the rules on it --------------------------------------------------------------------------------
 
 
-def test_ll005_reports_the_inlined_key_in_its_chunk(shop: Path) -> None:
+def test_ll005_reports_the_inlined_key_in_its_chunk_and_the_prerendered_pages_carrying_a_prop(shop: Path) -> None:
     pytest.importorskip("leakline.scan.rules.ll005")
     key = _env_value(KEY_NAME)
-    expected = _lines_containing(BUILD / "static", key)
+    server_key = _env_value(SERVER_KEY_NAME)
+    expected = _lines_containing(BUILD / "static", key) | _lines_containing(BUILD / "server", server_key)
     found = _findings(shop, "LL005")
     assert {(f.path, f.line) for f in found if f.path.startswith(".next/")} == expected
     for f in found:
         assert key not in f.evidence and key not in f.message
+        assert server_key not in f.evidence and server_key not in f.message
+
+
+def test_ll004_reports_the_prop_and_the_static_props_at_their_source_lines(shop: Path) -> None:
+    pytest.importorskip("leakline.scan.rules.ll004")
+
+    def line_of(rel: str, needle: str) -> int:
+        lines = (shop / rel).read_text(encoding="utf-8").splitlines()
+        return next(n for n, line in enumerate(lines, start=1) if needle in line)
+
+    found = _findings(shop, "LL004")
+    assert [(f.path, f.line) for f in found] == [
+        ("app/concierge/page.jsx", line_of("app/concierge/page.jsx", "apiKey={process.env.CONCIERGE_API_KEY}")),
+        ("pages/help.jsx", line_of("pages/help.jsx", "apiKey: process.env.CONCIERGE_API_KEY")),
+    ]
+    # Graded by the value .env.production gives the variable: a provider key.
+    assert [f.severity for f in found] == [Severity.CRITICAL, Severity.CRITICAL]
+    assert found[0].message == (
+        "process.env.CONCIERGE_API_KEY as `apiKey` (OpenAI API key) is passed by a server component to the "
+        "client component <ConciergePanel>: Next serializes its props into the page's HTML and RSC payload"
+    )
 
 
 def test_ll019_reports_the_config_line_and_every_published_map(shop: Path) -> None:

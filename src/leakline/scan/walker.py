@@ -6,7 +6,7 @@ alone. Symlinked folders are followed once (loops are detected by device and ino
 file the walk skips is counted with its reason so that the scan's stats tell what was not looked at.
 """
 
-# ruff: noqa: PTH114, PTH116, PTH118
+# ruff: noqa: PTH112, PTH114, PTH116, PTH118, PTH208
 # (the walk uses strings and os calls on purpose: a Path per folder and per file cost a large tree ~0.2 s)
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import posixpath
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +25,16 @@ NEXT_CONFIG_NAMES = ("next.config.js", "next.config.mjs", "next.config.ts", "nex
 BUILD_DIR = ".next"
 # Inside .next only what reaches browsers or describes routing matters; the cache is huge and private.
 BUILD_KEEP_PREFIXES = (".next/static/", ".next/routes-manifest.json", ".next/prerender-manifest.json")
+PRERENDER_MANIFEST = ".next/prerender-manifest.json"
+PAGES_MANIFEST = ".next/server/pages-manifest.json"
+SERVER_APP = ".next/server/app/"
+SERVER_PAGES = ".next/server/pages/"
+# What `next start` and Vercel serve from .next/server for a prerendered route: the HTML, the RSC payload
+# (App Router), the page-props JSON (`/_next/data/…`, Pages Router) and a static route handler's body. The
+# server bundles (.js) next to them are never served, and are not read.
+PRERENDERED_SUFFIXES = (".html", ".rsc", ".json", ".body")
+NOTE_PREFIX = "note: "
+"""`leakline.scan.index.NOTE_PREFIX` (index imports this module): a caveat, counted apart from the skips."""
 
 
 class WalkStats:
@@ -160,4 +171,102 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
                 stats.skip("excluded by [scan] exclude")
                 continue
             out.append(rel)
+    if os.path.isdir(os.path.join(root, BUILD_DIR, "server")):
+        for rel in prerendered_files(root, stats):
+            stats.files_seen += 1
+            if any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns):
+                stats.skip("excluded by [scan] exclude")
+                continue
+            out.append(rel)
     return out
+
+
+class _Unreadable(Exception):
+    """A build manifest that cannot be read or does not have the shape Next writes."""
+
+
+def _manifest(root: str, rel: str) -> dict[str, object] | None:
+    """The JSON object of a build manifest; None when the file is absent."""
+    try:
+        with open(os.path.join(root, rel), "rb") as fh:
+            data = json.loads(fh.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise _Unreadable(rel) from exc
+    if not isinstance(data, dict):
+        raise _Unreadable(rel)
+    return data
+
+
+def _route_bases(manifest: dict[str, object]) -> list[str]:
+    """The file name (without suffix, relative to .next/server/app or /pages) of each prerendered route."""
+    routes = manifest.get("routes")
+    if not isinstance(routes, dict):
+        raise _Unreadable(PRERENDER_MANIFEST)
+    out = []
+    for route in routes:
+        if not isinstance(route, str) or not route.startswith("/"):
+            continue
+        out.append("index" if route == "/" else route.strip("/"))
+    return out
+
+
+def _listing(root: str, folder: str, cache: dict[str, frozenset[str]]) -> frozenset[str]:
+    """The names in one folder under the app, listed once (a stat per candidate file cost more)."""
+    if folder not in cache:
+        try:
+            cache[folder] = frozenset(os.listdir(os.path.join(root, folder)))
+        except OSError:
+            cache[folder] = frozenset()
+    return cache[folder]
+
+
+def _inside_build(rel: str) -> bool:
+    """`rel` (built from names a manifest gives) stays inside .next/server/app or /pages."""
+    norm = posixpath.normpath(rel)
+    return norm == rel and norm.startswith((SERVER_APP, SERVER_PAGES))
+
+
+def prerendered_files(root: str, stats: WalkStats) -> list[str]:
+    """The files under .next/server that are served as they are: those of the routes prerender-manifest.json
+    lists (App Router pages and route handlers, Pages Router getStaticProps pages) and the static pages
+    pages-manifest.json maps to an .html file. Only these are read, not the server bundles beside them.
+
+    A manifest that is there but cannot be read fails closed: every .html/.rsc/.json/.body file under
+    .next/server/app and /pages is kept, and a note says why."""
+    try:
+        prerender = _manifest(root, PRERENDER_MANIFEST)
+        pages = _manifest(root, PAGES_MANIFEST)
+        bases = _route_bases(prerender) if prerender is not None else []
+    except _Unreadable as exc:
+        stats.skip(f"{NOTE_PREFIX}{exc} unreadable: every prerendered-looking file under .next/server searched")
+        return _served_looking_files(root)
+    candidates: list[str] = []
+    for base in bases:
+        candidates += [f"{SERVER_APP}{base}{suffix}" for suffix in (".html", ".rsc", ".body", ".prefetch.rsc")]
+        candidates += [f"{SERVER_PAGES}{base}{suffix}" for suffix in (".html", ".json")]
+    for target in (pages or {}).values():
+        # `"/about": "pages/about.html"` for a page without data fetching, prerendered at build time.
+        if isinstance(target, str) and target.endswith(".html"):
+            candidates.append(f"{BUILD_DIR}/server/{target}")
+    listings: dict[str, frozenset[str]] = {}
+    out = []
+    for rel in dict.fromkeys(candidates):
+        if not _inside_build(rel):
+            continue
+        folder, _, name = rel.rpartition("/")
+        if name in _listing(root, folder, listings):
+            out.append(rel)
+    return sorted(out)
+
+
+def _served_looking_files(root: str) -> list[str]:
+    out = []
+    for top in (SERVER_APP, SERVER_PAGES):
+        base = os.path.join(root, top)
+        for dirpath, _dirnames, filenames in os.walk(base):
+            inner = os.path.relpath(dirpath, base)
+            prefix = top if inner == os.curdir else top + inner.replace(os.sep, "/") + "/"
+            out += [prefix + name for name in filenames if name.endswith(PRERENDERED_SUFFIXES)]
+    return sorted(out)

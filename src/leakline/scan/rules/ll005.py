@@ -1,11 +1,15 @@
-"""LL005: a secret or an internal LLM endpoint shipped in `.next/static` build output.
+"""LL005: a secret or an internal LLM endpoint shipped in build output that browsers download.
 
-Everything under `.next/static` is served to every visitor. Build output is minified, so it is not
-parsed: a literal engine looks, in one pass per chunk, for (1) the exact values of the app's `.env*`
-variables that are secret-ish or LLM endpoints (whatever their names became after minification) and
-(2) provider-anchored key shapes (`sk-`, `AKIA`, `ghp_`, PEM blocks, ...; no bare high-entropy rule,
-which would fire on every hash in a bundle). Publishable-by-design keys are not reported. One
-finding per chunk line (minified chunks are usually a single line), its evidence redacted.
+Everything under `.next/static` is served to every visitor, and so are the prerendered routes' files under
+`.next/server` (`next start` and Vercel answer `/assistant` with `.next/server/app/assistant.html`, its RSC
+payload with `assistant.rsc`, a Pages Router page's props with `pages/help.json`): the walker keeps those
+that prerender-manifest.json and pages-manifest.json name, never the server bundles beside them. Build
+output is minified, so it is not parsed: a literal engine looks, in one pass per file, for (1) the exact
+values of the app's `.env*` variables that are secret-ish or LLM endpoints (whatever their names became
+after minification, or the prop they were serialized as) and (2) provider-anchored key shapes (`sk-`,
+`AKIA`, `ghp_`, PEM blocks, ...; no bare high-entropy rule, which would fire on every hash in a bundle).
+Publishable-by-design keys are not reported. One finding per line (minified chunks are usually a single
+line), its evidence redacted.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from leakline.scan.index import ProjectIndex, SourceFile
 from leakline.scan.rules.base import Hit, Rule
 
 STATIC_PREFIX = ".next/static/"
+SERVER_PREFIX = ".next/server/"
+# The kinds of file `walker.prerendered_files` keeps under .next/server: each is sent to browsers as it is.
+PRERENDERED_SUFFIXES = frozenset({".html", ".rsc", ".json", ".body"})
 # Text assets a browser downloads; images, fonts and media cannot carry an env value in a usable form.
 TEXT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".map", ".json", ".txt", ".html", ".css", ".rsc"})
 
@@ -111,11 +118,21 @@ def _evidence(value: str, endpoint: bool) -> str:
     return redact(value) if shown is None else shown
 
 
+def _served(rel: str, suffix: str) -> bool:
+    if rel.startswith(STATIC_PREFIX):
+        return suffix in TEXT_SUFFIXES
+    return rel.startswith(SERVER_PREFIX) and suffix in PRERENDERED_SUFFIXES
+
+
+def _what_file(rel: str) -> str:
+    if rel.startswith(SERVER_PREFIX):
+        return "prerendered page output (served to every visitor)"
+    return "browser build output"
+
+
 class SecretInBuildOutput(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
-        chunks = [
-            f for rel, f in ctx.index.files.items() if rel.startswith(STATIC_PREFIX) and f.suffix in TEXT_SUFFIXES
-        ]
+        chunks = [f for rel, f in ctx.index.files.items() if _served(rel, f.suffix)]
         if not chunks:
             return
         matcher, endpoints = _literal_matcher(ctx.index)
@@ -137,7 +154,7 @@ class SecretInBuildOutput(Rule):
                     path=f.rel,
                     line=line,
                     column=columns[line],
-                    message=f"browser build output contains {', '.join(whats)}",
+                    message=f"{_what_file(f.rel)} contains {', '.join(whats)}",
                     evidence=_evidence(text[first.start : first.end], first.endpoint),
                     key=" ".join(whats),
                     severity=Severity.HIGH if only_endpoints else None,
