@@ -36,7 +36,7 @@ def test_example_env_file_with_a_placeholder_is_reported_by_name_with_lower_seve
 
 
 def test_a_provider_key_is_critical_and_its_evidence_is_redacted(tmp_path: Path) -> None:
-    app = _app(tmp_path, {".env.local": f"export NEXT_PUBLIC_BUILD_REF=\"{OPENAI}\"\n"})
+    app = _app(tmp_path, {".env.local": f'export NEXT_PUBLIC_BUILD_REF="{OPENAI}"\n'})
     [finding] = _findings(app)
     assert (finding.path, finding.line, finding.column) == (".env.local", 1, 8)
     assert (finding.severity, finding.confidence) == (Severity.CRITICAL, Confidence.HIGH)
@@ -60,9 +60,7 @@ def test_inline_suppression_in_an_env_file(tmp_path: Path) -> None:
         {".env": "# leakline-ignore LL003: demo key for the public sandbox\nNEXT_PUBLIC_DEMO_TOKEN=demo-1234-abcd\n"},
     )
     result = scan(app, rule_ids=["LL003"])
-    assert [(f.path, f.line, f.suppressed) for f in result.findings] == [
-        (".env", 2, "demo key for the public sandbox")
-    ]
+    assert [(f.path, f.line, f.suppressed) for f in result.findings] == [(".env", 2, "demo key for the public sandbox")]
 
 
 def test_code_reads_in_every_form_are_reported_when_no_env_file_defines_them(tmp_path: Path) -> None:
@@ -175,3 +173,84 @@ def test_names_that_sound_secret_with_plainly_harmless_values_are_not_findings(t
         "NEXT_PUBLIC_API_TOKEN=tok_4f8a2c6e1b9d3f7a5c0e8b2d\n"
     )
     assert [(f.rule, f.path, f.line) for f in scan(tmp_path, rule_ids=["LL003"]).findings] == [("LL003", ".env", 5)]
+
+
+GOOGLE = "AIzaSyBwq1Vd3kYh7pN5x2LmQe8rTuZc0aFgHjK"
+
+
+def test_a_google_key_is_publishable_only_when_the_name_says_maps(tmp_path: Path) -> None:
+    """The reviewer's NEXT_PUBLIC_GOOGLE_MAPS_API_KEY=AIza… was reported critical; Maps JavaScript keys are browser
+    keys by design. A bare GOOGLE_API_KEY may be a Gemini key and stays critical, with a hint."""
+    env = (
+        f"NEXT_PUBLIC_GOOGLE_MAPS_API_KEY={GOOGLE}\n"
+        f"NEXT_PUBLIC_PLACES_KEY={GOOGLE}\n"
+        f"NEXT_PUBLIC_googleGeocodingKey={GOOGLE}\n"
+        f"NEXT_PUBLIC_GOOGLE_API_KEY={GOOGLE}\n"
+        f"NEXT_PUBLIC_GOOGLE_MAPS_SERVER_KEY={GOOGLE}\n"
+        f"NEXT_PUBLIC_GEMINI_API_KEY={GOOGLE}\n"
+    )
+    code = (
+        "export default function Map() {\n"
+        "  return <p>{process.env.NEXT_PUBLIC_GOOGLE_MAPS_KEY}{process.env.NEXT_PUBLIC_GOOGLE_KEY}</p>;\n"
+        "}\n"
+    )
+    app = _app(tmp_path, {".env": env, "app/map/page.tsx": code})
+    found = [(f.path, f.line, f.severity, f.message) for f in _findings(app)]
+    hint = (
+        "; a Google Maps Platform key restricted by HTTP referrer is a browser key: name it …_MAPS_API_KEY (or "
+        "PLACES / GEOCODING) and it is not reported"
+    )
+    assert found == [
+        (
+            ".env",
+            4,
+            Severity.CRITICAL,
+            f"NEXT_PUBLIC_GOOGLE_API_KEY is inlined into browser bundles (Google API key{hint})",
+        ),
+        (
+            ".env",
+            5,
+            Severity.CRITICAL,
+            f"NEXT_PUBLIC_GOOGLE_MAPS_SERVER_KEY is inlined into browser bundles (Google API key{hint})",
+        ),
+        (
+            ".env",
+            6,
+            Severity.CRITICAL,
+            f"NEXT_PUBLIC_GEMINI_API_KEY is inlined into browser bundles (Google API key{hint})",
+        ),
+        (
+            "app/map/page.tsx",
+            2,
+            Severity.HIGH,
+            "process.env.NEXT_PUBLIC_GOOGLE_KEY is inlined into browser bundles (name contains KEY)",
+        ),
+    ]
+
+
+def test_prompt_names_end_in_prompt_or_say_system_prompt(tmp_path: Path) -> None:
+    """The reviewer's NEXT_PUBLIC_PROMPT_SUGGESTIONS=Track my order|… was reported as a (system) prompt."""
+    names = [
+        ("SYSTEM_PROMPT", True),
+        ("SUPPORT_BOT_SYSTEM_PROMPT", True),
+        ("SYSTEM_PROMPT_EN", True),
+        ("CHAT_PROMPT", True),
+        ("CHAT_PROMPT_V2", True),
+        ("PROMPT_DE", True),
+        ("PROMPT_TEMPLATE", True),
+        ("ASSISTANT_INSTRUCTIONS", True),
+        ("systemPrompt", True),
+        ("PROMPT_SUGGESTIONS", False),
+        ("PROMPT_PLACEHOLDER", False),
+        ("PROMPT_MAX_LENGTH", False),
+        ("PROMPTS_ENABLED", False),
+        ("INSTRUCTIONS_URL", False),
+    ]
+    env = "".join(f'NEXT_PUBLIC_{name}="Track my order|Return an item"\n' for name, _ in names)
+    app = _app(tmp_path, {".env": env})
+    expected = [
+        (n, f"NEXT_PUBLIC_{name} is inlined into browser bundles (name says it holds a (system) prompt)")
+        for n, (name, prompt) in enumerate(names, start=1)
+        if prompt
+    ]
+    assert [(f.line, f.message) for f in _findings(app)] == expected

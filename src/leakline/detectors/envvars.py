@@ -11,6 +11,7 @@ as SUPABASE ANON KEY.
 # ruff: noqa: S105
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +45,11 @@ SECRET_NAME_WORDS = frozenset(
     }
 )
 PROMPT_WORDS = frozenset({"PROMPT", "INSTRUCTIONS", "PREAMBLE"})
+"""A name that ends in one of these holds a prompt (`CHAT_PROMPT`, `ASSISTANT_INSTRUCTIONS`, Cohere's preamble)."""
+PROMPT_TEXT_WORDS = frozenset({"TEMPLATE", "TEXT", "PREFIX", "SUFFIX", "BODY", "CONTENT"})
+"""`PROMPT_TEMPLATE`, `PROMPT_TEXT`: still the prompt's words. Other words after PROMPT name something about
+prompts that is shown to users anyway (`PROMPT_SUGGESTIONS`, `PROMPT_PLACEHOLDER`, `PROMPT_MAX_LENGTH`)."""
+_NAME_SUFFIX = re.compile(r"V?\d+|EN|DE|FR|ES|IT|NL|PT|PL|SV|DA|FI|JA|ZH|KO|PROD|DEV|STAGING|TEST")
 
 
 class EnvRisk(StrEnum):
@@ -87,6 +93,21 @@ def plainly_not_secret(value: str) -> bool:
     )
 
 
+def names_a_prompt(words: list[str]) -> bool:
+    """The name's words say it holds a prompt: SYSTEM_PROMPT (or SYSTEM_INSTRUCTIONS) anywhere, a last word
+    PROMPT / INSTRUCTIONS / PREAMBLE (after a version, language or stage suffix: `CHAT_PROMPT_V2`,
+    `SUPPORT_PROMPT_DE`), or PROMPT followed by TEMPLATE, TEXT, PREFIX, SUFFIX, BODY or CONTENT."""
+    pairs = set(itertools.pairwise(words))
+    if ("SYSTEM", "PROMPT") in pairs or ("SYSTEM", "INSTRUCTIONS") in pairs:
+        return True
+    if any(("PROMPT", word) in pairs for word in PROMPT_TEXT_WORDS):
+        return True
+    core = list(words)
+    while len(core) > 1 and _NAME_SUFFIX.fullmatch(core[-1]):
+        core.pop()
+    return bool(core) and core[-1] in PROMPT_WORDS
+
+
 def classify_env(name: str, value: str | None) -> EnvClassification | None:
     """Why the variable `name` (with `value`, None when unknown) must not reach browsers, or None."""
     bare = strip_public_prefix(name)
@@ -101,7 +122,7 @@ def classify_env(name: str, value: str | None) -> EnvClassification | None:
             return None
         if is_internal_llm_endpoint(value, bare):
             return EnvClassification(EnvRisk.LLM_ENDPOINT, "address of an internal LLM endpoint")
-    if any(word in PROMPT_WORDS for word in words) and (value is None or value):
+    if names_a_prompt(words) and (value is None or value):
         return EnvClassification(EnvRisk.SYSTEM_PROMPT, "name says it holds a (system) prompt")
     if publishable_name_reason(bare) is not None:
         return None

@@ -321,6 +321,11 @@ _STRIPE_PUBLISHABLE = re.compile(r"^pk_(?:live|test)_[A-Za-z0-9]{10,}$")
 _POSTHOG_PROJECT_KEY = re.compile(r"^phc_[A-Za-z0-9]{20,}$")
 _GOOGLE_KEY = re.compile(r"^AIza[0-9A-Za-z_\-]{35}$")
 _ALGOLIA_UNSAFE_WORDS = ("ADMIN", "WRITE", "SECRET")
+# A Google Maps Platform key (Maps JavaScript, Places, Geocoding in the browser) is a browser key by design,
+# restricted by HTTP referrer and API in the Cloud console. Only the variable's name tells it from any other
+# `AIza` key (Gemini's among them): a bare GOOGLE_API_KEY stays a secret.
+_MAPS_WORDS = frozenset({"MAP", "MAPS", "PLACES", "GEOCODING", "GEOCODE", "GEOCODER"})
+_SERVER_SIDE_WORDS = frozenset({"SECRET", "PRIVATE", "SERVER", "BACKEND", "ADMIN"})
 _NAME_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
 
 
@@ -345,9 +350,15 @@ def publishable_reason(value: str, name: str | None = None) -> str | None:
             return "Supabase anon key"
     if _GOOGLE_KEY.match(value) and "FIREBASE" in words:
         return "Firebase web API key"
+    if _GOOGLE_KEY.match(value) and _says_maps_browser_key(words):
+        return "Google Maps Platform browser key"
     if "ALGOLIA" in words and "SEARCH" in words and not any(w in words for w in _ALGOLIA_UNSAFE_WORDS):
         return "Algolia search-only API key"
     return None
+
+
+def _says_maps_browser_key(words: list[str]) -> bool:
+    return any(w in _MAPS_WORDS for w in words) and not any(w in _SERVER_SIDE_WORDS for w in words)
 
 
 def publishable_name_reason(name: str) -> str | None:
@@ -363,6 +374,8 @@ def publishable_name_reason(name: str) -> str | None:
         return "Supabase anon key"
     if "FIREBASE" in words and "SECRET" not in words and "PRIVATE" not in words:
         return "Firebase web config"
+    if "GOOGLE" in words and _says_maps_browser_key(words):
+        return "Google Maps Platform browser key"
     if "ALGOLIA" in words and "SEARCH" in words and not any(w in words for w in _ALGOLIA_UNSAFE_WORDS):
         return "Algolia search-only API key"
     pairs = set(itertools.pairwise(words))

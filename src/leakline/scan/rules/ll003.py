@@ -139,6 +139,21 @@ def grade(found: EnvClassification) -> tuple[Severity, Confidence]:
     return Severity.HIGH, Confidence.MEDIUM
 
 
+GOOGLE_KEY_REASON = "Google API key"
+MAPS_HINT = (
+    "; a Google Maps Platform key restricted by HTTP referrer is a browser key: name it …_MAPS_API_KEY (or "
+    "PLACES / GEOCODING) and it is not reported"
+)
+
+
+def _reason(found: EnvClassification) -> str:
+    # A bare GOOGLE_API_KEY may be a Gemini key as well as a Maps key: it stays critical, and says how a Maps
+    # key is told apart.
+    if found.risk is EnvRisk.SECRET_VALUE and found.reason == GOOGLE_KEY_REASON:
+        return found.reason + MAPS_HINT
+    return found.reason
+
+
 def _evidence(value: str, found: EnvClassification) -> str:
     # An endpoint is shown by its kind of host and port, a secret by its ends (which, of an address, would be
     # the parts naming the machine).
@@ -170,7 +185,7 @@ class PublicEnvSecret(Rule):
                 path=entry.path,
                 line=entry.line,
                 column=entry.column,
-                message=f"{entry.key} is inlined into browser bundles ({found.reason})",
+                message=f"{entry.key} is inlined into browser bundles ({_reason(found)})",
                 evidence=f"{entry.key}={_evidence(entry.value, found)}",
                 key=entry.key,
                 severity=severity,
