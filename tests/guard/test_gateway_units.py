@@ -129,7 +129,7 @@ def test_invalid_settings_name_the_key(data: dict[str, Any], message: str) -> No
         ({"regions": {"eu": {"upstream": "http://x/v1"}}}, "t.toml: regions.eu: no audit sink for this region"),
         (
             {"regions": {"EU": {"upstream": "http://x/v1"}}},
-            "t.toml: regions.EU: a region name is lowercase letters, digits, '-' or '_'",
+            "t.toml: regions.EU: a region name is lowercase letters, digits, '-' and '_' (did you mean 'eu'?)",
         ),
     ],
 )

@@ -226,7 +226,7 @@ def test_serve_help_says_what_the_demo_is_and_what_each_option_does(tmp_path: Pa
     text = " ".join(proc.stdout.split())
     for expected in (
         "leakline.toml to serve with (docs/gateway.md).",
-        "Address to listen on (0.0.0.0 or :: for every interface).",
+        "Address to listen on (0.0.0.0: every IPv4 interface; :: every interface, IPv6 and IPv4).",
         "A demo: generated configuration and keys in a fresh /tmp/leakline-demo-* directory, in front of a scripted "
         "upstream that leaks on purpose. Not for production.",
         "Worker processes; /metrics sums their counters, whichever worker answers.",

@@ -152,8 +152,20 @@ def _digests(item: ClientSettings, index: int, env: Mapping[str, str], source: s
     for position, name in enumerate(item.key_env):
         key = "key_env" if len(item.key_env) == 1 else f"key_env.{position}"
         value = env.get(name, "")
+        where = f"{source}: clients.{index}.{key}: environment variable {name!r}"
         if not value:
+            raise GatewayConfigError(f"{where} is unset or empty")
+        if not value.strip():
+            raise GatewayConfigError(f"{where} holds only whitespace", hint=f"set {name} to the client's bearer key")
+        # The key is hashed as the variable holds it, while a client's `Bearer` key is stripped: a key read
+        # with `"$(cat key)"$'\n'` or pasted with a space would give a digest no request ever matches (401
+        # forever). Refused rather than stripped: which of the two is the real key is the operator's call.
+        # The message never shows the value.
+        if value != value.strip():
+            end = "starts" if value[0].isspace() else "ends"
+            hint = "a newline?" if value[0 if end == "starts" else -1] in "\r\n" else "a space or a tab?"
             raise GatewayConfigError(
-                f"{source}: clients.{index}.{key}: environment variable {name!r} is unset or empty"
+                f"{where} {end} with whitespace ({hint})",
+                hint=f"set {name} to the key alone, without spaces or line breaks around it",
             )
         yield key, key_digest(value), f"${name}"

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from leakline.errors import LeaklineError
 from leakline.guard.errors import GatewayConfigError
-from leakline.guard.settings import POLICY_ROUTES, REJECT
+from leakline.guard.settings import (
+    POLICY_ROUTES,
+    REGION_NAME_LIMITS,
+    REGION_NAME_RULE,
+    REJECT,
+    RegionSettings,
+    region_name_suggestion,
+)
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -44,8 +51,11 @@ def check_gateway_settings(settings: Settings) -> None:
     regions = settings.regions
     for name in regions:
         if not _REGION_NAME.match(name):
+            guess = region_name_suggestion(name)
             raise GatewayConfigError(
-                f"{source}: regions.{name}: a region name is lowercase letters, digits, '-' or '_'"
+                f"{source}: regions.{name}: {REGION_NAME_RULE}"
+                + (f" (did you mean {guess!r}?)" if guess else REGION_NAME_LIMITS),
+                hint=f"rename [regions.{name}] (and where clients.*.regions or gateway.on_missing_country name it)",
             )
     missing = settings.gateway.on_missing_country
     if missing != REJECT and missing not in regions:
@@ -151,17 +161,20 @@ def signal_outbox(settings: Settings) -> SignalOutbox:
     )
 
 
-def preflight(settings: Settings) -> None:
+def preflight(settings: Settings) -> list[str]:
     """Build what a worker builds at its start-up, once, before the server starts: a bad `[sanitize]`
     (unreadable corpus, short canary, unknown detector), a wrong route or key override, an unset key or
-    token variable, an audit key or sink, a volume store or a signal outbox that cannot be opened are
-    reported with the key at fault (exit 2) instead of a worker's traceback after uvicorn started."""
+    token variable, an audit key or sink, a volume store or a signal outbox that cannot be opened, or
+    settings under which a key could never be served (`check_servable`) are reported with the key at
+    fault (exit 2) instead of a worker's traceback after uvicorn started, or a gateway refusing every
+    request. Returns the warnings (settings that work but are probably not meant), one line each."""
     from leakline.guard.auth import KeyStore
     from leakline.guard.pipeline import load_sanitizer
     from leakline.guard.policies import RoutePolicies
 
     check_gateway_settings(settings)
     source = settings.source or "leakline.toml"
+    warnings = check_servable(settings)
     keys = KeyStore.from_settings(settings.clients, source=source)
     _check_upstream_keys(settings, source)
     try:
@@ -190,6 +203,80 @@ def preflight(settings: Settings) -> None:
         # default audit sink's key is generated when it is opened, and a refused start writes nothing).
         _check_incident_engine(settings, source)
         _check_incident_api_audit(settings, source)
+    return warnings
+
+
+def check_servable(settings: Settings) -> list[str]:
+    """Refuse settings under which a key could never be served (every request would be a 451 or a 404 that
+    the operator learns of from the clients); return warnings for settings that work but let anyone choose
+    their region. Only with regions: without them the gateway refuses every /v1 request by design."""
+    from leakline.guard.residency import parse_networks
+
+    source = settings.source or "leakline.toml"
+    regions = settings.regions
+    gw = settings.gateway
+    if not regions:
+        return []
+    for index, client in enumerate(settings.clients):
+        usable = [name for name in regions if not client.regions or name in client.regions]
+        where = f"{source}: clients.{index}"
+        if client.country is not None:
+            listing = [name for name, region in regions.items() if client.country in region.countries]
+            if not listing:
+                raise GatewayConfigError(
+                    f"{where}.country: no region serves visitors from {client.country!r} (no regions.*.countries "
+                    f"lists it): every request with the key of client {client.name!r} would be refused (451)",
+                    hint=f"add {client.country!r} to the countries of the region that should serve this key, or "
+                    "correct clients.country (an ISO 3166-1 code such as 'DE')",
+                )
+            if not set(listing) & set(usable):
+                raise GatewayConfigError(
+                    f"{where}.regions: visitors from {client.country!r} (clients.{index}.country) are served by "
+                    f"region(s) {', '.join(listing)}, none of which this key may use: every request with the key "
+                    f"of client {client.name!r} would be refused (451)",
+                    hint=f"add one of {', '.join(listing)} to clients.{index}.regions, or correct the country",
+                )
+        if client.models and not any(_served(regions, usable, model) for model in client.models):
+            shown = ", ".join(repr(m) for m in client.models)
+            raise GatewayConfigError(
+                f"{where}.models: no region this key may use serves {shown} (regions.*.models): every request "
+                f"with the key of client {client.name!r} would be refused",
+                hint="correct the model names (as the upstreams call them) or add them to a region's models",
+            )
+    unbound = [client.name for client in settings.clients if client.country is None]
+    if not gw.trusted_proxies and gw.on_missing_country == REJECT and unbound:
+        names = ", ".join(repr(name) for name in unbound)
+        raise GatewayConfigError(
+            f"{source}: gateway.trusted_proxies: is empty while gateway.on_missing_country is 'reject': no "
+            f"{gw.country_header} header is believed, so every request of client(s) {names} (no clients.country) "
+            "would be refused (451)",
+            hint="list the addresses of the edge proxies that set the header (e.g. trusted_proxies = "
+            '["10.0.0.0/8"]), set on_missing_country to a region, or bind each key to a country',
+        )
+    warnings: list[str] = []
+    for index, network in enumerate(parse_networks(gw.trusted_proxies)):
+        if network.prefixlen == 0:
+            warnings.append(
+                f"{source}: gateway.trusted_proxies.{index}: {gw.trusted_proxies[index]!r} trusts every address: "
+                f"anyone who reaches the gateway chooses the region that serves them with a {gw.country_header} "
+                "header; list only the edge proxies' addresses"
+            )
+    for index, client in enumerate(settings.clients):
+        if not client.models:
+            continue
+        usable = [name for name in regions if not client.regions or name in client.regions]
+        unserved = [model for model in client.models if not _served(regions, usable, model)]
+        if unserved:
+            warnings.append(
+                f"{source}: clients.{index}.models: no region this key may use serves "
+                f"{', '.join(repr(m) for m in unserved)}: requests for them are refused"
+            )
+    return warnings
+
+
+def _served(regions: Mapping[str, RegionSettings], names: list[str], model: str) -> bool:
+    """Whether one of the regions `names` may serve `model` (a region without `models` serves any)."""
+    return any(not regions[name].models or model in regions[name].models for name in names)
 
 
 def _check_incident_api_audit(settings: Settings, source: str) -> None:

@@ -6,10 +6,15 @@ prompt or log echoes, timing that reveals which model ran). Either way hop-by-ho
 headers are dropped (the gateway frames its own body) and `cache-control: no-store` plus the security
 headers are set on every response. An upstream's refusal (429, 503) passes its well-formed
 `retry-after` and `retry-after-ms` in either mode.
+
+A header the upstream sent more than once passes once (its first value), and a value that HTTP/1.1 cannot
+carry (a character outside Latin-1, a control character) is dropped, logged by the header's name only:
+encoding it would fail the whole response with a 500, and a newline in it would split the header.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
@@ -37,6 +42,21 @@ DENY_PATTERNS: tuple[str, ...] = (
     "x-debug*",
     "x-trace*",
     "set-cookie",
+    # Timing tells which model ran and how long the prompt was (`server-timing: model;desc="llama3.1-70b"`).
+    "server-timing",
+    "x-*-time",
+    "x-*-time-*",
+    "x-runtime",
+    "*-processing-ms",
+    # Which host, pod or node answered, and links to the upstream's own (debug) endpoints.
+    "x-served-by",
+    "x-kubernetes-*",
+    "x-pod*",
+    "x-node*",
+    "link",
+    "alt-svc",
+    # The upstream's CORS policy is not the gateway's (`access-control-allow-origin: *`).
+    "access-control-*",
 )
 """Leaky headers in "deny" mode (fnmatch, lowercase)."""
 
@@ -92,6 +112,33 @@ def retry_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], 
     return tuple(out)
 
 
+log = logging.getLogger("leakline.guard")
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""Control characters (a tab is allowed in a field value, RFC 9110 5.5)."""
+_REFUSED_NAMES: set[str] = set()
+"""Header names already logged as dropped for their value (bounded: an upstream may invent names)."""
+MAX_REFUSED_NAMES = 100
+
+
+def sendable(name: str, value: str) -> bool:
+    """Whether `name: value` can go out as an HTTP/1.1 header (Latin-1, no control characters); logs the
+    name (never the value, which may be anything the upstream put there) the first time it cannot."""
+    try:
+        name.encode("latin-1")
+        value.encode("latin-1")
+        ok = _UNSENDABLE.search(name) is None and _UNSENDABLE.search(value) is None
+    except UnicodeEncodeError:
+        ok = False
+    if not ok:
+        shown = name if name.isascii() and name.isprintable() else "(unprintable name)"
+        if shown not in _REFUSED_NAMES and len(_REFUSED_NAMES) < MAX_REFUSED_NAMES:
+            _REFUSED_NAMES.add(shown)
+            log.warning(
+                "dropped the upstream header %s: its value is not Latin-1 or holds control characters", shown[:100]
+            )
+    return ok
+
+
 def _denied(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatchcase(name, pattern) for pattern in patterns)
 
@@ -103,23 +150,32 @@ def filter_upstream_headers(
     allowed: frozenset[str],
     denied: Sequence[str],
 ) -> list[tuple[str, str]]:
-    """The upstream headers that may be passed on (names lowercased, order kept)."""
+    """The upstream headers that may be passed on (names lowercased, order kept, each name once with its
+    first sendable value)."""
     out: list[tuple[str, str]] = []
+    seen: set[str] = set()
     for raw_name, value in headers:
         name = raw_name.lower()
-        if name in ALWAYS_DROPPED:
+        if name in ALWAYS_DROPPED or name in seen:
             continue
-        if mode == "allow":
-            if name in allowed:
-                out.append((name, value))
-        elif not _denied(name, denied):
+        if mode == "allow" and name not in allowed:
+            continue
+        if mode != "allow" and _denied(name, denied):
+            continue
+        if sendable(name, value):
+            seen.add(name)
             out.append((name, value))
     return out
 
 
 def response_headers(passed: Iterable[tuple[str, str]], *, content_type: bytes) -> list[tuple[bytes, bytes]]:
-    """ASGI headers for a gateway response: passed upstream headers, our content type, security headers."""
+    """ASGI headers for a gateway response: passed upstream headers, our content type, security headers.
+    A header that cannot be sent is dropped here too, should a caller pass one unfiltered."""
     out = [(b"content-type", content_type)]
-    out.extend((name.encode("latin-1"), value.encode("latin-1")) for name, value in passed if name != "content-type")
+    out.extend(
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in passed
+        if name != "content-type" and sendable(name, value)
+    )
     out.extend(SECURITY_HEADERS)
     return out

@@ -9,7 +9,10 @@ answers: the regions' upstreams are usually shared by every replica, so a 503 fo
 would make the load balancer pull every replica and cut off the visitors of the regions that work. With
 "all", every region must answer. The body always lists each region's state, the
 `leakline_gateway_upstream_ready{region}` gauge follows it, and each change of a region's state is
-logged once (WARNING when it fails, with the upstream's address; INFO when it answers again).
+logged once (WARNING when it fails, with the upstream's address; INFO when it answers again): with
+several workers (`leakline serve --workers N`), each probes for itself, and the file `LEAKLINE_READINESS_STATE`
+names (set by `serve`) keeps the state last logged on this host, so that the worker that sees a change
+first logs it and the others do not (`SharedStates`).
 
 Reasons name the region and what went wrong (unreachable, timed out, an HTTP status, not a model
 list), never the upstream's URL, its key or its body: `/readyz` is served without authentication.
@@ -18,7 +21,10 @@ list), never the upstream's URL, its key or its body: `/readyz` is served withou
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -34,9 +40,49 @@ FAILING = "failing"
 log = logging.getLogger("leakline.guard")
 
 
+STATE_ENV = "LEAKLINE_READINESS_STATE"
+"""A file shared by the workers of one `leakline serve`: the readiness state each check last logged."""
+
+
+class SharedStates:
+    """Which state of a readiness check was last logged on this host, so that N workers log a change once.
+
+    Without a file (one worker) every change this process sees is logged. With one, a worker that sees a
+    change logs it only if the file does not already hold the new state (another worker logged it), under
+    an exclusive lock; a file that cannot be used means logging anyway: a line twice beats none."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path if path is not None else (os.environ.get(STATE_ENV) or None)
+
+    def first_to_log(self, key: str, failing: bool) -> bool:
+        """Whether this worker logs `key` turning `failing` (or answering again); records that it did."""
+        if self.path is None:
+            return True
+        try:
+            with open(self.path, "a+", encoding="utf-8") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                handle.seek(0)
+                text = handle.read()
+                states = json.loads(text) if text else {}
+                if not isinstance(states, dict):
+                    states = {}
+                if states.get(key, False) == failing:
+                    return False
+                states[key] = failing
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(states))
+                return True
+        except (OSError, ValueError):
+            return True
+
+
 class UpstreamReadiness:
-    def __init__(self, gateway: Gateway, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, gateway: Gateway, *, clock: Callable[[], float] = time.monotonic, shared: SharedStates | None = None
+    ) -> None:
         self.gateway = gateway
+        self._shared = shared or SharedStates()
         self.ttl = gateway.gw.readiness_cache_seconds
         self.timeout = gateway.gw.readiness_timeout_seconds
         self.need_all = gateway.gw.readiness == "all"
@@ -81,10 +127,12 @@ class UpstreamReadiness:
             self.gateway.metrics.ready(name, why is None)
             was_failing = self._failing.get(name, False)
             self._failing[name] = why is not None
-            if why is not None and not was_failing:
+            if was_failing == (why is not None) or not self._shared.first_to_log(f"region:{name}", why is not None):
+                continue
+            if why is not None:
                 address = display_url(self.gateway.regions[name].upstream)
                 log.warning("readiness: region %r cannot serve: %s (%s); %s", name, why, address, replica)
-            elif why is None and was_failing:
+            else:
                 log.info("readiness: region %r can serve again", name)
 
     async def _probe(self, region: str) -> str | None:
@@ -152,8 +200,18 @@ class DatabaseReadiness:
     Checked like the upstreams: bounded by `readiness_timeout_seconds`, reused for `readiness_cache_seconds`,
     one log line per change (with the URL, its password masked); the body names the database's kind only."""
 
-    def __init__(self, url: str, *, timeout: float, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedStates | None = None,
+    ) -> None:
         from sqlalchemy.engine import make_url
+
+        self._shared = shared or SharedStates()
 
         self.url = url
         self.shown = make_url(url).render_as_string(hide_password=True)
@@ -187,8 +245,10 @@ class DatabaseReadiness:
         return None if why is None else f"{what} is unreachable ({why})"
 
     def _record(self, why: str | None) -> None:
-        if why is not None and not self._failing:
+        was_failing, self._failing = self._failing, why is not None
+        if was_failing == self._failing or not self._shared.first_to_log("database", self._failing):
+            return
+        if why is not None:
             log.warning("readiness: %s (%s); the replica is not ready", why, self.shown)
-        elif why is None and self._failing:
+        else:
             log.info("readiness: the incident engine's database answers again")
-        self._failing = why is not None

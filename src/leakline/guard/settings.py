@@ -115,7 +115,27 @@ EnvNames = Annotated[
 CountryCode = Annotated[
     str, _matching(r"[A-Z]{2}", "expected a two-letter country code in capitals (ISO 3166-1 alpha-2, e.g. 'DE')")
 ]
-RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+REGION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+REGION_NAME_RULE = "a region name is lowercase letters, digits, '-' and '_'"
+REGION_NAME_LIMITS = " (at most 63, the first a letter or a digit)"
+
+
+def region_name_suggestion(value: str) -> str | None:
+    """The region name `value` was probably meant to be ('EU' → 'eu', 'eu west' → 'eu-west'), if any."""
+    guess = re.sub(r"[^a-z0-9_-]+", "-", value.strip().lower()).strip("-_")[:63]
+    return guess if guess != value and REGION_NAME.fullmatch(guess) else None
+
+
+def _region_name(value: str) -> str:
+    if REGION_NAME.fullmatch(value):
+        return value
+    guess = region_name_suggestion(value)
+    if guess is None:
+        raise PydanticCustomError("invalid_value", REGION_NAME_RULE + REGION_NAME_LIMITS)
+    raise PydanticCustomError("invalid_value", REGION_NAME_RULE + " (did you mean {guess}?)", {"guess": repr(guess)})
+
+
+RegionName = Annotated[str, AfterValidator(_region_name)]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,100}$")]
 UpstreamUrl = Annotated[
     str, _matching(r"https?://\S+", "expected an http:// or https:// URL of the OpenAI-compatible API (with /v1)")
@@ -189,8 +209,10 @@ class GatewaySettings(_Section):
     header_mode: Literal["deny", "allow"] = "allow"
     """"allow": only `allowed_headers` of an upstream response pass; "deny": all but the deny-list."""
     allowed_headers: list[HeaderName] = Field(
-        default_factory=lambda: ["content-type", "openai-processing-ms", "x-request-id", "openai-version"]
+        default_factory=lambda: ["content-type", "x-request-id", "openai-version"]
     )
+    """Upstream headers passed in "allow" mode (`openai-processing-ms` is no longer among the defaults: the
+    time a model took tells which model ran)."""
     denied_headers: list[str] = Field(default_factory=list)
     """Extra deny-list entries (fnmatch patterns, lowercase) on top of the built-in list."""
     redact_prompts: bool = False

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import copy
 import errno
+import ipaddress
+import logging
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +34,10 @@ def serve(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="leakline.toml to serve with (docs/gateway.md).")
     ] = Path(CONFIG_FILENAME),
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 or :: for every interface).")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on (0.0.0.0: every IPv4 interface; :: every interface, IPv6 and IPv4)."),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes; /metrics sums their counters, whichever worker answers.")
@@ -75,10 +81,31 @@ def serve(
 
     # Fail before binding on a broken config, corpus or canary, with the key that is wrong: a worker
     # would fail its start-up too, but only after binding and inside uvicorn's traceback.
-    preflight(load_settings(config, required=config != Path(CONFIG_FILENAME)))
+    for warning in preflight(load_settings(config, required=config != Path(CONFIG_FILENAME))):
+        typer.echo(f"warning: {warning}", err=True)
     os.environ[CONFIG_ENV] = str(config.resolve()) if config.exists() else ""
-    with _shared_metrics(workers):
+    with _shared_metrics(workers), _shared_readiness(workers):
         _run(uvicorn, host, port, workers)
+
+
+@contextmanager
+def _shared_readiness(workers: int) -> Iterator[None]:
+    """With several workers, a file where they note the readiness state last logged, so that a region
+    failing is logged once per change, not once per worker (`leakline.guard.readiness.SharedStates`);
+    removed when serve stops (a new start logs the state it finds)."""
+    from leakline.guard.readiness import STATE_ENV
+
+    if workers < 2:
+        yield
+        return
+    handle, path = tempfile.mkstemp(prefix="leakline-readiness-", suffix=".json")
+    os.close(handle)
+    os.environ[STATE_ENV] = path  # read by each worker's readiness checks
+    try:
+        yield
+    finally:
+        os.environ.pop(STATE_ENV, None)
+        Path(path).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -101,21 +128,73 @@ def _shared_metrics(workers: int) -> Iterator[None]:
 
 
 def _run(uvicorn: Any, host: str, port: int, workers: int) -> None:
-    uvicorn.run(
-        "leakline.web.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=False,
-        server_header=False,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "loop": "uvloop",
+        "http": "httptools",
+        "proxy_headers": False,
+        "server_header": False,
         # Access logs would put every client address and request path in plain log files.
-        access_log=False,
-        log_level="info",
-        log_config=log_config(),
+        "access_log": False,
+        "log_level": "info",
+        "log_config": log_config(),
+    }
+    if not dual_stack(host):
+        uvicorn.run(APP, **options)
+        return
+    # uvicorn listens on `::` through asyncio, which makes IPv6 sockets IPv6-only (IPv4 clients refused,
+    # whatever net.ipv6.bindv6only says), and with several workers through a socket of the system's
+    # default: so the socket is made here, accepting both families, and given to uvicorn as it gives the
+    # one it binds for its workers.
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(APP, **options)
+    sock = bind_dual_stack(host, port)
+    server = uvicorn.Server(config)
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on http://[%s]:%d, IPv6 and IPv4 (Press CTRL+C to quit)", host, port
     )
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    if workers == 1 and not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+APP = "leakline.web.app:create_app_from_env"
+STARTUP_FAILURE = 3
+"""uvicorn's exit status when the application's start-up fails."""
+
+
+def dual_stack(host: str) -> bool:
+    """Whether `host` is the IPv6 wildcard address (`::`), served on IPv6 and IPv4 alike."""
+    try:
+        return ipaddress.ip_address(host) == ipaddress.IPv6Address("::")
+    except ValueError:
+        return False
+
+
+def bind_dual_stack(host: str, port: int) -> socket.socket:
+    """A listening-ready IPv6 socket on `host` (`::`) that accepts IPv4 clients too (IPV6_V6ONLY off)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def log_config() -> dict[str, Any]:
@@ -129,7 +208,8 @@ def log_config() -> dict[str, Any]:
 
 
 def check_address(host: str, port: int) -> None:
-    """Bind `host:port` the way uvicorn will (address reuse on, IPv6 sockets IPv6-only) and let it go.
+    """Bind `host:port` the way serve will (address reuse on, IPv6 sockets IPv6-only except on `::`, which
+    takes IPv4 too: a port IPv4 holds is refused there as well) and let it go.
 
     Uvicorn binds only after the application's start-up (sanitizers compiled, audit logs and volume
     store opened) and then exits with status 3; a port in use is an operator's mistake like a bad key."""
@@ -142,7 +222,7 @@ def check_address(host: str, port: int) -> None:
         with socket.socket(family, kind, proto) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual_stack(host) else 1)
             try:
                 sock.bind(address)
             except OSError as exc:
