@@ -109,3 +109,46 @@ def test_option_on_in_production_builds(tmp_path: Path) -> None:
         },
     )
     assert _found(app) == [("next.config.mjs", 2)]
+
+
+SENTRY_CONFIG = """import type { NextConfig } from 'next';
+import { withSentryConfig } from '@sentry/nextjs';
+
+const nextConfig: NextConfig = {
+  productionBrowserSourceMaps: true,
+};
+
+const sentryOptions = { org: 'shop', project: 'storefront', %s };
+export default withSentryConfig(nextConfig, sentryOptions);
+"""
+
+
+def test_maps_that_sentry_deletes_after_upload_are_not_reported_at_the_option(tmp_path: Path) -> None:
+    """The reviewer's l19: productionBrowserSourceMaps: true inside withSentryConfig(..., { sourcemaps: {
+    deleteSourcemapsAfterUpload: true } }) was reported, though LL019's Fix recommends exactly this."""
+    cases = {
+        "sourcemaps: { deleteSourcemapsAfterUpload: true }": [],
+        "sourcemaps: { filesToDeleteAfterUpload: ['.next/static/**/*.map'] }": [],
+        "sourcemaps: { filesToDeleteAfterUpload: './**/*.js.map' }": [],
+        # Near misses: nothing deleted, or not the browser maps.
+        "sourcemaps: { deleteSourcemapsAfterUpload: false }": [("next.config.ts", 5)],
+        "sourcemaps: { disable: true, deleteSourcemapsAfterUpload: true }": [("next.config.ts", 5)],
+        "sourcemaps: { filesToDeleteAfterUpload: ['.next/server/**/*.map'] }": [("next.config.ts", 5)],
+        "hideSourceMaps: true": [("next.config.ts", 5)],
+        "widenClientFileUpload: true": [("next.config.ts", 5)],
+    }
+    for n, (options, expected) in enumerate(cases.items()):
+        (tmp_path / str(n)).mkdir()
+        app = _app(tmp_path / str(n), {"next.config.ts": SENTRY_CONFIG % options})
+        assert _found(app) == expected, options
+
+
+def test_maps_left_in_the_build_are_still_reported_when_sentry_should_delete_them(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "next.config.ts": SENTRY_CONFIG % "sourcemaps: { deleteSourcemapsAfterUpload: true }",
+            ".next/static/chunks/app/page-4f1c.js.map": "{}",
+        },
+    )
+    assert _found(app) == [(".next/static/chunks/app/page-4f1c.js.map", 1)]

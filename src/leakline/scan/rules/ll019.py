@@ -1,5 +1,6 @@
 """LL019: browser source maps are published (`productionBrowserSourceMaps`, `.map` files or inline maps
-in `.next/static`), handing the app's original source, comments and prompt templates to any visitor."""
+in `.next/static`), handing the app's original source, comments and prompt templates to any visitor. The option
+is not reported when Sentry's `withSentryConfig` deletes the maps after uploading them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from leakline.findings import Severity
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
-from leakline.scan.headers import Evaluator, ImportRef
+from leakline.scan.headers import Evaluator, ImportRef, Obj, StaticString, Value
 from leakline.scan.index import ProjectIndex, SourceFile
 from leakline.scan.rules.base import Hit, Rule
 
@@ -17,6 +18,58 @@ STATIC_PREFIX = ".next/static/"
 MAP_SUFFIX = ".map"
 INLINE_MAP_MARKER = b"sourceMappingURL=data:"
 _CHUNK_SUFFIXES = (".js", ".mjs", ".css")
+
+
+SENTRY_WRAPPER = "withSentryConfig"
+# A browser chunk's map as `next build` writes it: what Sentry's `filesToDeleteAfterUpload` globs must cover.
+SAMPLE_CLIENT_MAP = ".next/static/chunks/app/page-0123456789abcdef.js.map"
+
+
+def _glob_covers(glob: str, path: str) -> bool:
+    # Imported here: ll013 (and its JSON reader) is needed only for a config wrapped by withSentryConfig.
+    from leakline.scan.rules.ll013 import glob_to_regex
+
+    pattern = glob[2:] if glob.startswith("./") else glob
+    return glob_to_regex(pattern).match(path) is not None
+
+
+def _deletes_client_maps(options: Value) -> bool:
+    """Sentry's options delete the browser maps from `.next/static` once uploaded:
+    `sourcemaps: { deleteSourcemapsAfterUpload: true }` (SDK 8+), or `filesToDeleteAfterUpload` globs that
+    cover them; not when `sourcemaps.disable` is true (nothing is uploaded, nothing deleted). `hideSourceMaps`
+    (SDK 7) only drops the `sourceMappingURL` comment: the `.map` files are still served."""
+    if not isinstance(options, Obj):
+        return False
+    sourcemaps = options.get("sourcemaps")
+    if not isinstance(sourcemaps, Obj) or sourcemaps.get("disable") is True:
+        return False
+    if sourcemaps.get("deleteSourcemapsAfterUpload") is True:
+        return True
+    globs = sourcemaps.get("filesToDeleteAfterUpload")
+    if isinstance(globs, StaticString):
+        globs = [globs]
+    return isinstance(globs, list) and any(
+        isinstance(g, StaticString) and g.is_fully_static and _glob_covers(g.value, SAMPLE_CLIENT_MAP) for g in globs
+    )
+
+
+def sentry_deletes_maps(index: ProjectIndex, config: SourceFile) -> bool:
+    """next.config wraps its config in Sentry's `withSentryConfig(config, options)` with options that delete the
+    browser source maps after uploading them."""
+    if SENTRY_WRAPPER.encode() not in config.data() or config.root is None:
+        return False
+    ev = Evaluator(index, config, config.root)
+    for node in ts.walk(config.root):
+        if node.type != "call_expression":
+            continue
+        callee = ts.callee_path(node.child_by_field_name("function") or node)
+        if callee.rsplit(".", 1)[-1] != SENTRY_WRAPPER:
+            continue
+        args = node.child_by_field_name("arguments")
+        options = [a for a in args.named_children if a.type != "comment"][1:] if args is not None else []
+        if any(_deletes_client_maps(ev.eval(option)) for option in options):
+            return True
+    return False
 
 
 def _option_hits(index: ProjectIndex, f: SourceFile) -> Iterator[Hit]:
@@ -70,7 +123,9 @@ def _inline_map_line(f: SourceFile) -> int | None:
 class BrowserSourceMaps(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         index = ctx.index
-        if index.next_config is not None:
+        # Maps that Sentry deletes after upload never reach the deployment; any left in .next/static by a build
+        # are still reported below, file by file.
+        if index.next_config is not None and not sentry_deletes_maps(index, index.next_config):
             for f in _config_modules(index, index.next_config):
                 yield from _option_hits(index, f)
         for rel, f in index.files.items():
