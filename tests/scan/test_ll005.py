@@ -217,3 +217,25 @@ def test_without_a_prerender_manifest_only_pages_manifest_html_is_searched(tmp_p
     app = _prerendered_app(tmp_path, "")
     (app / ".next" / "prerender-manifest.json").unlink()
     assert [(f.path, f.line) for f in _findings(app)] == [(".next/server/pages/about.html", 1)]
+
+
+def test_segment_prefetch_payloads_of_a_prerendered_route_are_searched(tmp_path: Path) -> None:
+    # The layout `next build` writes with the client segment cache (Next 15.5 experimental.clientSegmentCache):
+    # the page segment's payload carries the prop as the whole .rsc does.
+    props = f'{{"apiKey":"{OPENAI}"}}'
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            ".next/prerender-manifest.json": json.dumps(
+                {"version": 4, "routes": {"/concierge": {"srcRoute": "/concierge", "dataRoute": "/concierge.rsc"}}}
+            ),
+            ".next/server/app/concierge.segments/_tree.segment.rsc": '0:{"tree":{}}\n',
+            ".next/server/app/concierge.segments/concierge/__PAGE__.segment.rsc": f'0:{{"rsc":["$","$L1",null,{props}]}}\n',
+            # A route the manifest does not list: never served.
+            ".next/server/app/old.segments/__PAGE__.segment.rsc": f"0:{props}\n",
+        },
+    )
+    assert [(f.path, f.line) for f in _findings(app)] == [
+        (".next/server/app/concierge.segments/concierge/__PAGE__.segment.rsc", 1)
+    ]

@@ -258,15 +258,26 @@ def prerendered_files(root: str, stats: WalkStats) -> list[str]:
         folder, _, name = rel.rpartition("/")
         if name in _listing(root, folder, listings):
             out.append(rel)
+    for base in bases:
+        # The client segment cache (Next 15 `clientSegmentCache`, on by default since Next 16) also prerenders
+        # each route's RSC payload cut by segment, `<route>.segments/**/*.segment.rsc`, served to prefetches.
+        segments = f"{SERVER_APP}{base}.segments"
+        folder, _, name = segments.rpartition("/")
+        if _inside_build(segments) and name in _listing(root, folder, listings):
+            out += _files_below(root, segments + "/", (".rsc",))
     return sorted(out)
+
+
+def _files_below(root: str, top: str, suffixes: tuple[str, ...]) -> list[str]:
+    """App-relative paths of the files under folder `top` (relative, ending in /) whose names end so."""
+    out = []
+    base = os.path.join(root, top)
+    for dirpath, _dirnames, filenames in os.walk(base):
+        inner = os.path.relpath(dirpath, base)
+        prefix = top if inner == os.curdir else top + inner.replace(os.sep, "/") + "/"
+        out += [prefix + name for name in filenames if name.endswith(suffixes)]
+    return out
 
 
 def _served_looking_files(root: str) -> list[str]:
-    out = []
-    for top in (SERVER_APP, SERVER_PAGES):
-        base = os.path.join(root, top)
-        for dirpath, _dirnames, filenames in os.walk(base):
-            inner = os.path.relpath(dirpath, base)
-            prefix = top if inner == os.curdir else top + inner.replace(os.sep, "/") + "/"
-            out += [prefix + name for name in filenames if name.endswith(PRERENDERED_SUFFIXES)]
-    return sorted(out)
+    return sorted(name for top in (SERVER_APP, SERVER_PAGES) for name in _files_below(root, top, PRERENDERED_SUFFIXES))
