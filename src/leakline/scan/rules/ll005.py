@@ -3,8 +3,8 @@
 Everything under `.next/static` is served to every visitor, and so are the prerendered routes' files under
 `.next/server` (`next start` and Vercel answer `/assistant` with `.next/server/app/assistant.html`, its RSC
 payload with `assistant.rsc` and its segments' `assistant.segments/…`, a Pages Router page's props with
-`pages/help.json`): the walker keeps those
-that prerender-manifest.json and pages-manifest.json name, never the server bundles beside them. Build
+`pages/help.json`): the walker keeps those that prerender-manifest.json and pages-manifest.json name, never
+the server bundles beside them. Build
 output is minified, so it is not parsed: a literal engine looks, in one pass per file, for (1) the exact
 values of the app's `.env*` variables that are secret-ish or LLM endpoints (whatever their names became
 after minification, or the prop they were serialized as) and (2) provider-anchored key shapes (`sk-`,
