@@ -183,8 +183,10 @@ def build_index(
     skipped_files: list[tuple[str, str]] | None = None,
 ) -> ProjectIndex:
     """The app's index; `skipped_files` receives `(path inside the app, reason)` of each file left out."""
+    walked_before = len(stats.skipped_paths)
     rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
     named = skipped_files if skipped_files is not None else []
+    named.extend(stats.skipped_paths[walked_before:])  # folders left out by accident, named like files
     files: dict[str, SourceFile] = {}
     counter: Counter[str] = Counter()
     max_bytes = settings.scan.max_file_bytes
@@ -729,7 +731,7 @@ def _scan(
     started = time.perf_counter()
     root = path.resolve()
     apps = discover_apps(root)
-    stats = ScanStats(apps=[a.relative_to(root).as_posix() or "." for a in apps])
+    stats = ScanStats(apps=[display_path(a.relative_to(root).as_posix()) or "." for a in apps])
     walk_stats = WalkStats()
     findings: list[Finding] = []
     rules = _SelectedRules(rule_ids if rule_ids is not None else available_rule_ids())
@@ -743,7 +745,7 @@ def _scan(
         app_start = len(findings)
         settings = load_scan_settings(app / CONFIG_FILENAME)
         prefix = app.relative_to(root).as_posix() or "."
-        scanned.append(ScannedApp(prefix, app, settings))
+        scanned.append(ScannedApp(display_path(prefix), app, settings))
         if baseline_path is None and config_baselines and settings.scan.baseline:
             from leakline.scan.baseline import Baseline
 

@@ -16,6 +16,7 @@ import json
 import os
 import posixpath
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from leakline.scan.errors import ScanPathError
@@ -41,9 +42,14 @@ class WalkStats:
     def __init__(self) -> None:
         self.files_seen = 0
         self.skipped: Counter[str] = Counter()
+        self.skipped_paths: list[tuple[str, str]] = []
+        """(path inside the app, reason) of the folders left out by accident (unreadable, a loop, a link out of
+        the app), so that the report can name them; files excluded on purpose are only counted."""
 
-    def skip(self, reason: str) -> None:
+    def skip(self, reason: str, path: str | None = None) -> None:
         self.skipped[reason] += 1
+        if path is not None:
+            self.skipped_paths.append((path, reason))
 
 
 def _depends_on_next(package_json: Path) -> bool:
@@ -87,7 +93,10 @@ def discover_apps(root: Path) -> list[Path]:
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and d != BUILD_DIR)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in SKIPPED_DIRS and d != BUILD_DIR and not _links_out(os.path.join(dirpath, d), root)
+        )  # fmt: skip
         if "package.json" in filenames or any(n in filenames for n in NEXT_CONFIG_NAMES):
             folder = Path(dirpath)
             if is_next_app(folder):
@@ -98,6 +107,12 @@ def discover_apps(root: Path) -> list[Path]:
             hint="point leakline scan at the folder that holds your app's package.json",
         )
     return apps
+
+
+def _links_out(folder: str, root: Path) -> bool:
+    """A symlinked folder that leads out of the scanned tree: its apps are not this repository's (a link to
+    /tmp or / made discovery scan whatever lay there), and `walk_app` does not read such folders either."""
+    return os.path.islink(folder) and not _inside(Path(folder), root)
 
 
 def _inside(link: Path, root: Path) -> bool:
@@ -120,6 +135,18 @@ def exclude_patterns(exclude: list[str]) -> list[str]:
     return out
 
 
+def _unlistable(root: str, stats: WalkStats) -> Callable[[OSError], None]:
+    """os.walk's error hook: a folder that cannot be listed (no read permission) is skipped and named.
+    Without it os.walk drops such a folder silently: its files were neither scanned nor counted."""
+
+    def on_error(exc: OSError) -> None:
+        where = exc.filename if isinstance(exc.filename, str) else root
+        rel = os.path.relpath(where, root).replace(os.sep, "/")
+        stats.skip("unreadable directory", "." if rel == os.curdir else rel + "/")
+
+    return on_error
+
+
 def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stats: WalkStats) -> list[str]:
     """The files of one app the scanner reads (POSIX paths relative to `app_root`), sorted, with skips counted.
 
@@ -130,23 +157,23 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
     under = root if root.endswith(os.sep) else root + os.sep
     nested = {os.fspath(path) for path in nested_apps}
     patterns = exclude_patterns(exclude)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        try:
-            st = os.stat(dirpath)
-        except OSError:
-            stats.skip("unreadable directory")
-            dirnames[:] = []
-            continue
-        if (st.st_dev, st.st_ino) in seen:
-            stats.skip("symlink loop")
-            dirnames[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=_unlistable(root, stats)):
         # os.walk yields the root itself, then paths joined under it.
         inner = "" if dirpath == root else dirpath.removeprefix(under) if dirpath.startswith(under) else None
         if inner is None:
             inner = os.path.relpath(dirpath, root)
         rel_dir = "" if inner in ("", os.curdir) else inner.replace(os.sep, "/") + "/"
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            stats.skip("unreadable directory", rel_dir or ".")
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            stats.skip("symlink loop", rel_dir)
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         keep_dirs = []
         for d in sorted(dirnames):
             if d in SKIPPED_DIRS:
@@ -154,7 +181,7 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
             sub = os.path.join(dirpath, d)
             if os.path.islink(sub) and not _inside(Path(sub), app_root):
                 # A link to /proc or to another checkout is not part of this app (and may never end).
-                stats.skip("symlinked folder outside the app")
+                stats.skip("symlinked folder outside the app", rel_dir + d + "/")
                 continue
             if sub in nested:
                 continue
