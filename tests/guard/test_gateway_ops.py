@@ -311,7 +311,15 @@ def test_an_unexpected_error_in_a_gateway_route_is_a_json_500_with_security_head
     monkeypatch.setattr(fresh_env.gateway, "authenticate", broken)
     response = chat(fresh_env, "hello")
     assert response.status_code == 500
-    assert response.json() == {"error": {"message": "internal error", "type": "server_error", "code": 500}}
+    # The gateway's own 500 (Route.failed), in the shape and with the code of its other errors.
+    assert response.json() == {
+        "error": {
+            "message": "internal error in the gateway; the request was not completed",
+            "type": "server_error",
+            "param": None,
+            "code": "internal_error",
+        }
+    }
     assert "sk-should-not-be-shown" not in response.text
     for name in ("cache-control", "x-content-type-options", "referrer-policy", "x-frame-options"):
         assert name in response.headers

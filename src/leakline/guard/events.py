@@ -470,33 +470,16 @@ class EventWorker:
         if isinstance(item, Signal):
             self._emit(item)
             return
-        self._audit.append(
-            kind="gateway.exchange",
-            actor=f"gateway:{item.client}",
-            region=item.region,
-            payload={"prompt": item.prompt, "response": item.response_text, "upstream_response": item.upstream_text},
-            meta={
-                "route": item.route,
-                "client": item.client,
-                "client_key": item.client_key,
-                "model": item.model,
-                "status": item.status,
-                "stream": item.stream,
-                "country": item.country,
-                "pop": item.pop,
-                "prompt_bytes": item.prompt_bytes,
-                "response_bytes": item.response_bytes,
-                "scanned_bytes": item.scanned_bytes,
-                "detector_versions": item.detector_versions,
-                "hits": [h.to_meta() for h in item.hits],
-                "prompt_hits": [h.to_meta() for h in item.prompt_hits],
-                "blocked": item.blocked,
-                "error": item.error,
-            },
-        )
-        signal = leak_signal(item)
-        if signal is not None:
-            self._emit(signal)
+        # Each step on its own: an exchange that cannot be audited whole (a payload the log refuses) must
+        # still raise its leak signal and count in the volume series, or it would be invisible.
+        self._audit_exchange(item)
+        try:
+            signal = leak_signal(item)
+            if signal is not None:
+                self._emit(signal)
+        except Exception:
+            self.failures += 1
+            log.exception("the leak signal of an exchange on %s could not be emitted", item.route)
         if self._monitor is not None:
             values = {
                 "requests": 1.0,
@@ -506,6 +489,48 @@ class EventWorker:
             }
             self._monitor.record(
                 current_minute(item.at), (edge_series(item.country, item.pop), f"key:{item.client}"), values
+            )
+
+    def _audit_exchange(self, item: Exchange) -> None:
+        """The exchange's record; if the log refuses it, the same record without its payload, noting why."""
+        meta = exchange_meta(item)
+        try:
+            self._audit.append(
+                kind="gateway.exchange",
+                actor=f"gateway:{item.client}",
+                region=item.region,
+                payload={
+                    "prompt": item.prompt,
+                    "response": item.response_text,
+                    "upstream_response": item.upstream_text,
+                },
+                meta=meta,
+            )
+            return
+        except Exception as exc:
+            self.failures += 1
+            reason = _failure_reason(exc)
+        # The exception's text is not logged unless it is leakline's own: it may quote the payload.
+        log.error(
+            "the audit record of an exchange on %s (client %s, status %d) could not be written with its payload "
+            "(%s); writing it without the payload",
+            item.route,
+            item.client,
+            item.status,
+            reason,
+        )
+        meta = {**meta, "model": None if item.model is None else item.model[:200], "payload_not_recorded": reason}
+        try:
+            self._audit.append(
+                kind="gateway.exchange", actor=f"gateway:{item.client}", region=item.region, payload=None, meta=meta
+            )
+        except Exception as exc:
+            log.error(
+                "the audit record of an exchange on %s (client %s, status %d) could not be written at all (%s)",
+                item.route,
+                item.client,
+                item.status,
+                _failure_reason(exc),
             )
 
     def _maybe_retry(self) -> None:
@@ -593,3 +618,34 @@ class EventWorker:
             return
         for anomaly in anomalies:
             self._emit(anomaly_signal(anomaly))
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """Why an append failed: leakline's own message (it names no payload), else the exception's class."""
+    from leakline.errors import LeaklineError
+
+    if isinstance(exc, LeaklineError):
+        return f"{type(exc).__name__}: {(exc.message.splitlines() or [''])[0][:300]}"
+    return type(exc).__name__
+
+
+def exchange_meta(item: Exchange) -> dict[str, Any]:
+    """An exchange record's clear metadata: no text of the prompt or the answers."""
+    return {
+        "route": item.route,
+        "client": item.client,
+        "client_key": item.client_key,
+        "model": item.model,
+        "status": item.status,
+        "stream": item.stream,
+        "country": item.country,
+        "pop": item.pop,
+        "prompt_bytes": item.prompt_bytes,
+        "response_bytes": item.response_bytes,
+        "scanned_bytes": item.scanned_bytes,
+        "detector_versions": item.detector_versions,
+        "hits": [h.to_meta() for h in item.hits],
+        "prompt_hits": [h.to_meta() for h in item.prompt_hits],
+        "blocked": item.blocked,
+        "error": item.error,
+    }

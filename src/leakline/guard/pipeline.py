@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ipaddress
 import json
 import logging
+import math
 import os
+import re
+import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from leakline.errors import LeaklineError
 from leakline.findings import Severity
@@ -60,7 +66,14 @@ from leakline.guard.fields import (
 from leakline.guard.headers import filter_upstream_headers, response_headers, retry_headers
 from leakline.guard.metrics import GatewayMetrics
 from leakline.guard.policies import RoutePolicies, RoutePolicy, TextSanitizer, hits_of, redact_prompt, with_canary
-from leakline.guard.residency import Decision, decide, parse_networks, peer_is_trusted, visitor_country
+from leakline.guard.residency import (
+    Decision,
+    agreed_country,
+    decide,
+    parse_networks,
+    peer_is_trusted,
+    visitor_country,
+)
 from leakline.guard.sanitize.jsontext import JsonQuoter, JsonUnescaper, quote_tokens, sanitize_json
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
 from leakline.guard.surrogates import has_surrogate_escape, lone_surrogate_field, without_lone_surrogates
@@ -84,6 +97,8 @@ MAX_UPSTREAM_BODY_BYTES = 32 * 1024 * 1024
 _DECISION_CACHE_SIZE = 4096
 UPSTREAM_ERROR_BODY_BYTES = 65536
 """How much of an upstream's error answer is read for its reason."""
+IP_ADDRESS = "ip_address"
+REDACTED_IP = "[REDACTED:IP_ADDRESS]"
 UPSTREAM_AUTH_STATUSES = frozenset({401, 403, 407})
 """Upstream answers that refuse the gateway itself (its api_key_env, a proxy's credentials): a 502."""
 
@@ -102,6 +117,100 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return bytes(value).decode("latin-1")
     return None
+
+
+def _header_values(scope: Scope, name: bytes) -> list[str]:
+    """Every value of header `name`, in the order received (a proxy may append its own to the visitor's)."""
+    return [bytes(value).decode("latin-1") for key, value in scope.get("headers", ()) if key == name]
+
+
+CONFLICT_LOG_EVERY_SECONDS = 60.0
+"""At most one warning per header this often about requests whose copies of it disagree (any visitor can
+send a second copy through an edge that appends; the rest are counted in the next warning)."""
+
+
+class _NonFinite(ValueError):
+    """A token Python's json reads but JSON (RFC 8259) has not: NaN, Infinity, a number beyond a float's
+    range or with more digits than Python converts. The audit log (strict JSON) could not record the request."""
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NonFinite(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise _NonFinite(token)
+    return value
+
+
+_REQUEST_JSON = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+"""Decodes request bodies; refuses what `_NonFinite` names instead of passing `NaN` on to the upstream."""
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?', re.DOTALL)
+
+
+class _Marker:
+    """Stands for a refused token while the body is decoded again to find the field that holds it."""
+
+
+def _is_refused(token: str) -> bool:
+    if token in ("NaN", "Infinity", "-Infinity"):
+        return True
+    if any(c in token for c in ".eE"):
+        return math.isinf(float(token))
+    return len(token.lstrip("-")) > sys.get_int_max_str_digits() > 0
+
+
+def _marking(token: str, convert: Callable[[str], Any]) -> Any:
+    return _Marker() if _is_refused(token) else convert(token)
+
+
+def _marker_field(value: Any, path: str = "") -> str | None:
+    """The path (`messages[0].content`, `temperature`) of the first refused token, or None."""
+    if isinstance(value, _Marker):
+        return path or "(body)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _marker_field(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _marker_field(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _non_finite_error(text: str) -> MalformedJson:
+    """The 400 for a body with a `_NonFinite` token: its byte offset, what it is, and its field."""
+    offset, token = None, ""
+    for match in _JSON_TOKEN.finditer(text):
+        if match.group().startswith('"') or not _is_refused(match.group()):
+            continue
+        offset, token = len(text[: match.start()].encode("utf-8")), match.group()
+        break
+    if token in ("NaN", "Infinity", "-Infinity"):
+        what = f"{token} is not a JSON number (JSON has no NaN or Infinity)"
+    elif any(c in token for c in ".eE"):
+        what = "a number beyond the range of a double"
+    else:
+        what = f"a number with more than {sys.get_int_max_str_digits()} digits"
+    field_path = None
+    try:
+        marking = json.JSONDecoder(
+            parse_constant=lambda t: _Marker(),
+            parse_float=lambda t: _marking(t, float),
+            parse_int=lambda t: _marking(t, int),
+        )
+        field_path = _marker_field(marking.decode(text))
+    except ValueError:  # a syntax error after the refused token: the token is still what is wrong first
+        pass
+    where = f"at byte offset {offset}" if offset is not None else "somewhere"
+    named = f" (field {field_path})" if field_path else ""
+    return MalformedJson(f"request body is not valid JSON {where}: {what}{named}", param=field_path)
 
 
 async def send_error(send: Send, error: GatewayError, *, headers: tuple[tuple[str, str], ...] = ()) -> None:
@@ -137,6 +246,12 @@ class _Request:
     disconnected: bool = False
     blocked: bool = False
     error: str | None = None
+    scan: _Scan | None = None
+    """The response's scan once sanitizing began: what a record written on failure (client gone) keeps."""
+    recorded: bool = False
+    """Whether the exchange's audit record is queued (one record per exchange, whatever happens after)."""
+    answered: bool = False
+    """Whether the last byte of the answer was handed to the server (a disconnect after it is none)."""
 
 
 @dataclass
@@ -172,6 +287,8 @@ class Gateway:
         self._decisions: dict[tuple[tuple[str, ...], str | None, str, str | None], Decision] = {}
         self._country_header = self.gw.country_header.encode("latin-1")
         self._pop_header = self.gw.pop_header.encode("latin-1")
+        self._conflicts: dict[str, tuple[float, int]] = {}
+        """Per header: when a disagreement was last logged, and how many since."""
         self.allowed_headers = frozenset(self.gw.allowed_headers)
         from leakline.guard.headers import DENY_PATTERNS
 
@@ -305,10 +422,10 @@ class Gateway:
     def locate(self, scope: Scope, req: _Request, client: Client, model: str | None) -> Decision:
         peer = (scope.get("client") or (None, None))[0]
         trusted = self.peer_trusted(peer)
-        header_value = _header(scope, self._country_header) if trusted else None
+        header_value = self.trusted_country(scope, req, peer) if trusted else None
         country, source = visitor_country(client, header_value, trusted)
         req.country = country
-        req.pop = pop_from_header(_header(scope, self._pop_header)) if trusted else None
+        req.pop = self.trusted_pop(scope, req, peer) if trusted else None
         # The answer depends on nothing else, and the settings do not change while serving: deciding
         # once per combination saves the per-request scan of every region's lists. Refusals are not
         # kept (they raise, and are rare); only known models reach the cache, which bounds it.
@@ -328,6 +445,51 @@ class Gateway:
             self._decisions[key] = decision
         req.decision = decision
         return decision
+
+    def trusted_country(self, scope: Scope, req: _Request, peer: str | None) -> str | None:
+        """The trusted peer's country header; None when its copies name different countries. The edge may
+        append its value to one the visitor sent, so no copy can be told to be the edge's: with none
+        believed, `on_missing_country` decides (fail closed), never the visitor's pick."""
+        values = _header_values(scope, self._country_header)
+        if len(values) < 2:
+            return values[0] if values else None
+        value, conflict = agreed_country(values)
+        if conflict:
+            outcome = f"no trusted country: gateway.on_missing_country ({self.gw.on_missing_country!r}) applies"
+            self.log_conflict(self.gw.country_header, req, peer, [repr(v.strip()[:8]) for v in values], outcome)
+        return value
+
+    def trusted_pop(self, scope: Scope, req: _Request, peer: str | None) -> str | None:
+        """The PoP of the trusted peer's pop header; None when its copies name different PoPs."""
+        values = _header_values(scope, self._pop_header)
+        if len(values) < 2:
+            return pop_from_header(values[0]) if values else None
+        pops = [pop_from_header(v) for v in values]
+        if len(set(pops)) == 1:
+            return pops[0]
+        self.log_conflict(self.gw.pop_header, req, peer, [repr(p) for p in pops], "no PoP is recorded")
+        return None
+
+    def log_conflict(self, header: str, req: _Request, peer: str | None, values: list[str], outcome: str) -> None:
+        now = time.monotonic()
+        last, since = self._conflicts.get(header, (-math.inf, 0))
+        if now - last < CONFLICT_LOG_EVERY_SECONDS:
+            self._conflicts[header] = (last, since + 1)
+            return
+        self._conflicts[header] = (now, 0)
+        earlier = f" ({since} more such request(s) since the last warning)" if since else ""
+        log.warning(
+            "%s on %s from trusted peer %s has %d copies of %s that disagree (%s): %s; "
+            "a proxy that appends to the visitor's header?%s",
+            req.client.name if req.client else "a request",
+            req.route,
+            peer,
+            len(values),
+            header,
+            ", ".join(values),
+            outcome,
+            earlier,
+        )
 
     async def read_json(self, scope: Scope, receive: Receive, req: _Request) -> dict[str, Any]:
         content_type = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
@@ -359,10 +521,12 @@ class Gateway:
         except UnicodeDecodeError as exc:
             raise MalformedJson(f"request body is not valid UTF-8 at byte offset {exc.start}") from None
         try:
-            data = json.loads(text)
+            data = _REQUEST_JSON.decode(text)
         except json.JSONDecodeError as exc:
             offset = len(text[: exc.pos].encode("utf-8"))
             raise MalformedJson(f"request body is not valid JSON at byte offset {offset}: {exc.msg}") from None
+        except ValueError:  # _NonFinite, or int() refusing a number of more than 4300 digits
+            raise _non_finite_error(text) from None
         if not isinstance(data, dict):
             raise BadRequest("request body must be a JSON object")
         if has_surrogate_escape(text):
@@ -379,6 +543,7 @@ class Gateway:
     def record(self, req: _Request, *, status: int, scan: _Scan | None = None, error: str | None = None) -> None:
         response_text = "".join(scan.released_parts) if scan else ""
         req.error = error
+        req.recorded = True
         if scan is not None:
             req.blocked = scan.blocked
             for hit in scan.hits:
@@ -506,25 +671,46 @@ class Route:
         except asyncio.CancelledError:
             if not req.disconnected:
                 raise
-            # The client left mid-stream: the upstream connection is closed; nobody is left to answer.
+            # The client left: the upstream connection is closed; nobody is left to answer. The record
+            # keeps what the client was sent of a stream (its scan), as an upstream failure's does.
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
             code = "client_disconnected"
-            self.gateway.record(req, status=499, error=code)
+            if not req.recorded:
+                self.gateway.record(req, status=499, scan=req.scan, error=code)
         except GatewayError as error:
             code = error.code
             if isinstance(error, ResidencyDenied):
                 self.gateway.residency_signal(req, error)
             self.gateway.log_upstream_failure(req, error)
-            if req.client is not None:
+            if not req.recorded:  # refusals of unknown keys too: one record per exchange
                 self.gateway.record(req, status=error.status, error=error.code)
             if not state["started"]:
                 await send_error(send, error, headers=error.headers)
             else:
                 log.error("gateway error after the response started: %s", error.code)
+        except Exception as exc:
+            await self.failed(req, exc, send, started=state["started"])
         finally:
             self.gateway.metrics.request(req.decision.region if req.decision else None, req.route, code, req.blocked)
+
+    async def failed(self, req: _Request, exc: Exception, send: Send, *, started: bool) -> None:
+        """A bug (an exception no step expected): a 500 `internal_error` in OpenAI's shape, and the exchange's
+        record, which still holds the prompt and what the model said. The log gets the exception's class
+        and frames, not its text, which may quote a header value or a piece of the prompt."""
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unexpected %s on %s; answered 500 internal_error\n%s", type(exc).__name__, req.route, frames)
+        error = GatewayError("internal error in the gateway; the request was not completed")
+        if not req.recorded:
+            self.gateway.record(req, status=error.status, scan=req.scan, error=error.code)
+        if not started:
+            await send_error(send, error)
+        elif req.stream and not req.answered:
+            # A stream that had begun ends with an OpenAI error event: a complete body, not a cut one.
+            req.answered = True
+            event = encode_event(error.to_body().decode())
+            await send({"type": "http.response.body", "body": event, "more_body": False})
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, req: _Request) -> None:
         gw = self.gateway
@@ -559,15 +745,15 @@ class Route:
             body = gw.with_canary(self.kind, body)
         url = decision.upstream + self.upstream_path
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        # Only streams watch for a client going away (a long generation is worth cancelling); a watcher
-        # task per whole answer would cost more than the short wait it could save.
-        task = asyncio.current_task() if req.stream else None
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, task, req)) if task is not None else None
+        # A client that goes away cancels the request, and so the upstream call: a generation for nobody
+        # keeps a GPU busy up to read_timeout_seconds. Streams watch at once; a whole answer only after
+        # WATCH_WHOLE_AFTER_SECONDS, since a watcher task per request would cost the many quick answers
+        # more than it saves them (a disconnect before the watch starts is seen when it starts).
+        watch = _DisconnectWatch(receive, req, delay=0.0 if req.stream else WATCH_WHOLE_AFTER_SECONDS)
         try:
             await self.forward(send, req, sanitizer, url, payload, decision)
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            watch.stop()
 
     async def forward(
         self, send: Send, req: _Request, sanitizer: TextSanitizer, url: str, payload: bytes, decision: Decision
@@ -584,7 +770,7 @@ class Route:
         complete = False
         try:
             if upstream.status != 200:
-                await self.upstream_failed(upstream, sanitizer, who)
+                await self.upstream_failed(upstream, sanitizer, who, decision.upstream)
             content_type = upstream.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if req.stream:
                 if content_type != "text/event-stream":
@@ -611,7 +797,9 @@ class Route:
             else:
                 upstream.close()
 
-    async def upstream_failed(self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, who: str) -> None:
+    async def upstream_failed(
+        self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, who: str, url: str = ""
+    ) -> None:
         # read(n) returns what has arrived: an error body sent in pieces would lose its reason.
         parts: list[bytes] = []
         size = 0
@@ -624,7 +812,7 @@ class Route:
         message = f"the upstream answered HTTP {upstream.status}"
         detail = _error_message(raw)
         if detail:
-            message += ": " + str(sanitizer.sanitize(detail[:500]).text)
+            message += ": " + _error_detail(sanitizer, detail[:500], url)
         error: GatewayError
         if upstream.status in UPSTREAM_AUTH_STATUSES:
             # The gateway's own credentials were refused, not the caller's: passed on as a 401/403 it would
@@ -665,7 +853,7 @@ class Route:
         if not isinstance(data, dict):
             raise UpstreamProtocolError(f"{who} sent JSON that is not an object")
         screen_answer(data, self.kind, self.gateway.metrics.dropped_field, model=req.model)
-        scan = _Scan()
+        scan = req.scan = _Scan()
         if self.kind in ("chat", "completions"):
             choices = data.get("choices")
             if not isinstance(choices, list):
@@ -691,6 +879,7 @@ class Route:
         # Recorded before the last byte goes out: a client holding its answer finds it audited.
         self.gateway.record(req, status=200, scan=scan)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        req.answered = True
         await send({"type": "http.response.body", "body": body})
 
     def sanitize_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan) -> str:
@@ -802,6 +991,7 @@ class Route:
         import aiohttp
 
         relay = _StreamRelay(self, req, sanitizer, self.gateway.metrics.dropped_field)
+        req.scan = relay.scan
         reader = SseReader()
         headers = response_headers(self.gateway.passed_headers(upstream), content_type=SSE_TYPE)
         headers.append((b"x-accel-buffering", b"no"))
@@ -815,6 +1005,7 @@ class Route:
             if not started:
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
+            req.answered = last
             await send({"type": "http.response.body", "body": b"".join(out), "more_body": not last})
 
         # What the upstream's last read gives is held back and sent together with the closing events and
@@ -861,6 +1052,7 @@ class Route:
             # nothing unread is passed on, and the record keeps what the client already got.
             self.gateway.log_upstream_failure(req, error)
             self.gateway.record(req, status=error.status, scan=relay.scan, error=error.code)
+            req.answered = True
             await send(
                 {"type": "http.response.body", "body": encode_event(error.to_body().decode()), "more_body": False}
             )
@@ -956,6 +1148,29 @@ class Route:
         await send({"type": "http.response.body", "body": body})
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _error_detail(sanitizer: TextSanitizer, detail: str, url: str) -> str:
+    """An upstream's error message as the client may read it: sanitized, and without an address of the
+    upstream side whatever `ip_address`'s action is (it only alerts by default, which suits answers, not an
+    error the upstream wrote about itself) nor the upstream's host name; see Errors in docs/gateway.md."""
+    host = urlsplit(url).hostname if url else None
+    # A dotted name only (`gpu-7.internal`): a bare one (`ollama`) is as likely a word of the message,
+    # and an address is the detector's.
+    if host and "." in host and not _is_ip(host):
+        detail = re.sub(rf"(?<![\w.-]){re.escape(host)}(?![\w-])", "[UPSTREAM_HOST]", detail, flags=re.IGNORECASE)
+    spans = [(h.start, h.end) for h in sanitizer.sanitize(detail).hits if str(h.detector) == IP_ADDRESS]
+    for start, end in sorted(spans, reverse=True):
+        detail = f"{detail[:start]}{REDACTED_IP}{detail[end:]}"
+    return str(sanitizer.sanitize(detail).text)
+
+
 def _error_message(raw: bytes) -> str | None:
     """The reason in an upstream's error body, in the shapes the servers use: OpenAI, llama.cpp and Ollama's
     `/v1` nest it (`{"error": {"message": ...}}`), vLLM's is flat (`{"object": "error", "message": ...}`),
@@ -993,14 +1208,51 @@ def _json_mode(body: Any) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
 
 
+WATCH_WHOLE_AFTER_SECONDS = 0.5
+"""How long a whole answer's request runs before the gateway watches for its client going away."""
+
+
 async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], req: _Request) -> None:
-    """Cancel the request's task (and so the upstream call) when the client goes away."""
+    """Cancel the request's task (and so the upstream call) when the client goes away.
+
+    After the request body, the server's `receive()` returns only `http.disconnect`: when the connection is
+    lost, or once the response is complete. A client slow to read its answer is neither (the server waits
+    for the socket to drain in `send`), and the end of a response sent in full is not a client gone."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            req.disconnected = True
-            task.cancel()
+            if not req.answered:
+                req.disconnected = True
+                task.cancel()
             return
+
+
+class _DisconnectWatch:
+    """Runs `_watch_disconnect` for the current task, from `delay` seconds on, until `stop`."""
+
+    def __init__(self, receive: Receive, req: _Request, *, delay: float) -> None:
+        self._receive = receive
+        self._req = req
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        if self._task is None:
+            return
+        if delay <= 0:
+            self._start()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._task is not None and not self._task.done():
+            self._watcher = asyncio.ensure_future(_watch_disconnect(self._receive, self._task, self._req))
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
 
 
 _PLAIN_DELTA = frozenset({"content", "role"})

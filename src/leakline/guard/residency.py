@@ -1,8 +1,9 @@
 """Residency: which region may serve a request, decided from the visitor's country and the model.
 
 Pure functions over the settings. The country comes from the edge's header only when the TCP peer is
-one of `trusted_proxies` (anyone can send the header; only the edge's word counts), or from a key's
-country binding. Country → regions (those listing it) → those the key may use → those allowed to
+one of `trusted_proxies` (anyone can send the header; only the edge's word counts) and every copy of
+the header names the same country (an edge that appends leaves the visitor's copy first), or from a
+key's country binding. Country → regions (those listing it) → those the key may use → those allowed to
 serve the model; the first in leakline.toml order wins. Every refusal is a `ResidencyDenied` naming
 the policy that refused, so that the 451 body, the signal and the audit record say the same thing.
 """
@@ -56,6 +57,18 @@ def normalise_country(value: str | None) -> str | None:
     if len(code) != 2 or not code.isascii() or not code.isalpha() or code in ("XX", "T1"):
         return None
     return code
+
+
+def agreed_country(values: Sequence[str]) -> tuple[str | None, bool]:
+    """The country that every copy of the country header names, and whether they disagree.
+
+    `("DE", "de")` agree on DE; `("US", "DE")` and `("DE", "XX")` disagree: (None, True). Values that are
+    no country (`XX`, `T1`) agree with each other on none.
+    """
+    countries = {normalise_country(value) for value in values}
+    if len(countries) > 1:
+        return None, True
+    return (next(iter(countries)) if countries else None), False
 
 
 def visitor_country(client: Client, header_value: str | None, trusted: bool) -> tuple[str | None, str]:
