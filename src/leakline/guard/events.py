@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leakline.findings import Severity
-from leakline.guard.anomaly import Anomaly, VolumeMonitor, current_minute, edge_series
+from leakline.guard.anomaly import Anomaly, VolumeMonitor, current_minute, edge_series, volume_signal
 from leakline.guard.metrics import GatewayMetrics
 from leakline.guard.outbox import OutboxWriteError, SignalOutbox
 from leakline.guard.signals_out import SignalDeliveryError, SignalSink
@@ -165,23 +165,8 @@ def leak_signal(exchange: Exchange) -> Signal | None:
 
 
 def anomaly_signal(anomaly: Anomaly) -> Signal:
-    return Signal(
-        kind=SignalKind.VOLUME_ANOMALY,
-        source="gateway:volume",
-        severity=Severity.MEDIUM,
-        fingerprint=f"gateway-volume:{anomaly.series}:{anomaly.metric}"[:200],
-        summary=f"{anomaly.metric} of {anomaly.series} in minute {anomaly.minute}: {anomaly.value:g} "
-        f"against a median of {anomaly.median:g} (MAD {anomaly.mad:g}, robust z {anomaly.score:.1f})",
-        details={
-            "series": anomaly.series,
-            "metric": anomaly.metric,
-            "minute_start_unix": anomaly.minute * 60,
-            "value": anomaly.value,
-            "median": anomaly.median,
-            "mad": anomaly.mad,
-            "score": round(anomaly.score, 3),
-        },
-    )
+    """One signal per series and minute, every metric that rose in it (built where the anomaly is defined)."""
+    return volume_signal(anomaly)
 
 
 def open_audit_sinks(audit: Any, regions: list[str], *, source: str, configured: bool = True) -> None:

@@ -159,11 +159,13 @@ class AnomalySettings(_Section):
 
     enabled: bool = True
     threshold: float = Field(default=6.0, gt=0)
-    """Robust z-score (|x - median| / (1.4826 * MAD)) beyond which a minute is anomalous."""
+    """Robust score ((x - median) / max(1.4826 * MAD, 0.1 * median, 1), increases only) beyond which a minute is
+    anomalous."""
     warmup_minutes: int = Field(default=30, ge=3)
     """Minutes of history a baseline needs before it may raise a signal."""
     alpha: float = Field(default=0.1, gt=0, le=1)
-    """EWMA weight of the newest window's median and MAD."""
+    """Accepted for older configuration files and no longer used: each minute is judged against its window's own
+    median and MAD (an average of past medians lagged behind steady traffic and flagged it)."""
     window_minutes: int = Field(default=30, ge=3)
     """Sliding window over which each minute's median and MAD are taken."""
     store: Literal["file", "database"] = "file"
