@@ -65,6 +65,8 @@ class ScanOptions(NamedTuple):
     max_file_bytes: int = 2_000_000
     country_headers: list[str] = []  # noqa: RUF012 - never mutated (read by the scan only)
     """Extra request headers that carry the visitor's country (besides the well-known edge headers)."""
+    disable_rules: list[str] = []  # noqa: RUF012 - never mutated (read by the scan only)
+    """Rule ids (upper case, known to the registry) this app's scan does not run, unless `--rule` names them."""
 
 
 class ScanAppSettings(NamedTuple):

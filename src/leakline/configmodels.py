@@ -9,6 +9,7 @@ Imported only when there is a file to validate: reading it (`leakline.configfile
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from typing import Annotated, Any
 
@@ -80,6 +81,26 @@ def _vercel_region(value: str) -> str:
 VercelRegion = Annotated[str, AfterValidator(_vercel_region)]
 
 
+def _rule_id(value: str) -> str:
+    # Imported here: the registry is the scan's, and only a file that lists rules needs it.
+    from leakline.scan.rules import registry
+
+    known = sorted(registry())
+    rule_id = value.strip().upper()
+    if rule_id in known:
+        return rule_id
+    # `LL07`, `LL-7`: the number is what people remember; a similar-looking id (LL017 for LL07) would mislead.
+    number = re.fullmatch(r"LL-?0*(\d{1,3})", rule_id)
+    meant = f"LL{int(number.group(1)):03d}" if number else ""
+    guess = f"did you mean '{meant}'? " if meant in known else ""
+    raise PydanticCustomError(
+        "invalid_value", f"expected a rule id ({guess}known: {known[0]}…{known[-1]}, see `leakline rules`)"
+    )
+
+
+RuleId = Annotated[str, AfterValidator(_rule_id)]
+
+
 class ResidencySettings(Section):
     allowed_regions: list[VercelRegion] = Field(default_factory=list)
     """Vercel region ids (e.g. "fra1") where LLM routes may run; written in capitals they are read lower-cased."""
@@ -94,6 +115,9 @@ class ScanSettings(Section):
     max_file_bytes: int = Field(default=2_000_000, gt=0)
     country_headers: list[str] = Field(default_factory=list)
     """Extra request headers that carry the visitor's country (besides the well-known edge headers)."""
+    disable_rules: list[RuleId] = Field(default_factory=list)
+    """Rule ids this app's scan does not run (`LL006` for an app without residency obligations); `ll006` is read
+    as `LL006`, as `--rule` reads it."""
 
 
 class ScanSections(Section):

@@ -74,6 +74,9 @@ def render(result: ScanResult, *, color: bool = False) -> str:
         + f" in {len(stats.apps)} app(s), {stats.files_indexed} files indexed, {stats.files_parsed} parsed,"
         + f" {stats.duration_s:.2f}s"
     )
+    for rule_id, sources in sorted(stats.disabled_rules.items()):
+        # A rule switched off finds nothing: said next to the counts, so that silence is not read as clean.
+        console.print(f"[dim]not run: {rule_id}, disabled by {escape(', '.join(sources))}[/]")
     named: dict[str, list[str]] = defaultdict(list)
     for path, reason in stats.skipped_files:
         named[reason].append(path)

@@ -28,7 +28,9 @@ _VALUE_OPTIONS = {
     "--fail-on": "fail_on",
     "--baseline": "baseline",
     "--rule": "rule",
+    "--skip-rule": "skip_rule",
 }
+_REPEATABLE = frozenset({"rule", "skip_rule"})
 _FLAGS = {
     "--write-baseline": ("write_baseline", True),
     "--progress": ("progress", True),
@@ -55,6 +57,7 @@ class ScanArgs(TypedDict, total=False):
     rule: list[str]
     progress: bool
     cache: bool
+    skip_rule: list[str]
 
 
 def _plain_path(value: str) -> Path | None:
@@ -73,7 +76,7 @@ def plain_scan_args(argv: list[str]) -> ScanArgs | None:
         return None
     path: Path | None = None
     values: ScanArgs = {}
-    rules: list[str] = []
+    repeated: dict[str, list[str]] = {}
     words = iter(argv[1:])
     for word in words:
         name, given, attached = word.partition("=") if word.startswith("--") else (word, "", "")
@@ -88,8 +91,8 @@ def plain_scan_args(argv: list[str]) -> ScanArgs | None:
             if not value or value.startswith("-"):
                 return None
             key = _VALUE_OPTIONS[name]
-            if key == "rule":
-                rules.append(value)
+            if key in _REPEATABLE:
+                repeated.setdefault(key, []).append(value)
                 continue
             if key in values:
                 return None
@@ -112,6 +115,6 @@ def plain_scan_args(argv: list[str]) -> ScanArgs | None:
     if path is None:
         return None
     values["path"] = path
-    if rules:
-        values["rule"] = rules
+    for key, given_values in repeated.items():
+        values[key] = given_values  # type: ignore[literal-required]
     return values

@@ -52,10 +52,16 @@ def scan(
             help="Keep compiled prefilter databases in $LEAKLINE_CACHE_DIR (default ~/.cache/leakline).",
         ),
     ] = True,
+    skip_rule: Annotated[
+        list[str] | None,
+        typer.Option("--skip-rule", help="Do not run this rule (repeatable); [scan] disable_rules per app."),
+    ] = None,
 ) -> None:
     """Find leak risks in a Next.js app: source, config and .next build output.
 
     Exit status: 0 no failing finding; 1 failing findings; 2 bad usage or settings, or an incomplete scan (a
     rule could not check a file: `rule error` lines name the rule and the file).
     """
-    raise typer.Exit(run_scan(path, output_format, output, fail_on, baseline, write_baseline, rule, progress, cache))
+    raise typer.Exit(
+        run_scan(path, output_format, output, fail_on, baseline, write_baseline, rule, progress, cache, skip_rule)
+    )

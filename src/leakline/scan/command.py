@@ -32,10 +32,14 @@ class OutputFormat(StrEnum):
     SARIF = "sarif"
 
 
-def _baseline_targets(result: ScanResult, explicit: Path | None, path: Path) -> dict[Path, list[Finding]]:
+def _baseline_targets(
+    result: ScanResult, explicit: Path | None, path: Path, ran: dict[Path, set[str]] | None = None
+) -> dict[Path, list[Finding]]:
     """Where --write-baseline writes: --baseline for everything; else each app's `[scan] baseline`, or
-    PATH/.leakline-baseline.json for apps without one."""
+    PATH/.leakline-baseline.json for apps without one. `ran` receives, per target, the rules run on its apps."""
+    ran = ran if ran is not None else {}
     if explicit is not None:
+        ran[explicit] = {rule_id for app in result.apps for rule_id in result.rules_run.get(app.prefix, ())}
         return {explicit: result.findings}
     # Resolved, so that an app's configured file and PATH's default file written two ways (`shop/x.json`,
     # `./x.json`) are one target: written twice, the second write would replace the first app's findings.
@@ -43,7 +47,9 @@ def _baseline_targets(result: ScanResult, explicit: Path | None, path: Path) -> 
     targets: dict[Path, list[Finding]] = {}
     for app in result.apps:
         configured = app.settings.scan.baseline
-        targets.setdefault((app.root / configured).resolve() if configured else default, [])
+        target = (app.root / configured).resolve() if configured else default
+        targets.setdefault(target, [])
+        ran.setdefault(target, set()).update(result.rules_run.get(app.prefix, ()))
     for finding in result.findings:
         owner = result.app_of(finding)
         configured = owner.settings.scan.baseline if owner is not None else None
@@ -62,17 +68,20 @@ def run_scan(
     rule: list[str] | None = None,
     progress: bool = True,
     cache: bool = True,
+    skip_rule: list[str] | None = None,
 ) -> int:
     """Run `leakline scan` with converted arguments; the exit code (errors are raised as `LeaklineError`)."""
     from leakline.scan.engine import scan as run_engine
 
     rule_ids = [r.upper() for r in rule] if rule else None
+    skip_rule_ids = [r.upper() for r in skip_rule] if skip_rule else None
     show_progress = progress and sys.stderr.isatty()
     renderer_name = f"leakline.reports.{output_format.value}"
     scan_options = {
         "fail_on": fail_on,
         "baseline_path": None if write_baseline else baseline,
         "rule_ids": rule_ids,
+        "skip_rule_ids": skip_rule_ids,
         # Writing a baseline must see every finding, not the ones the current baseline hides.
         "config_baselines": not write_baseline,
         "cache": cache,
@@ -94,9 +103,15 @@ def run_scan(
 
     if write_baseline:
         from leakline.scan.baseline import write_baseline as write_baseline_file
+        from leakline.scan.rules import registry
 
-        for target, findings in _baseline_targets(result, baseline, path).items():
-            count = write_baseline_file(target, findings, frozenset(rule_ids) if rule_ids else None, result.app_of)
+        every_rule = frozenset(registry())
+        ran: dict[Path, set[str]] = {}
+        for target, findings in _baseline_targets(result, baseline, path, ran).items():
+            # Rules left out (--rule, --skip-rule, [scan] disable_rules) found nothing here: their accepted
+            # findings stay in the file.
+            only = frozenset(ran.get(target, ()))
+            count = write_baseline_file(target, findings, None if only >= every_rule else only, result.app_of)
             print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)
         for error in result.stats.rule_errors:
             print(f"rule error: {error}", file=sys.stderr, flush=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
+from leakline.errors import UsageError
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
 from leakline.scan.hscache import default_cache_dir
@@ -60,6 +61,9 @@ class ScanStats:
         rule id in a `leakline-ignore` comment."""
         self.rule_seconds: dict[str, float] = {}
         self.duration_s = 0.0
+        self.disabled_rules: dict[str, list[str]] = {}
+        """Rule id -> what switched it off (`--skip-rule`, `apps/web/leakline.toml: scan.disable_rules`): a
+        rule that did not run must not read as one that found nothing."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +78,7 @@ class ScanStats:
             "warnings": self.warnings,
             "rule_seconds": {rule: round(seconds, 3) for rule, seconds in sorted(self.rule_seconds.items())},
             "duration_s": round(self.duration_s, 3),
+            "disabled_rules": dict(sorted(self.disabled_rules.items())),
         }
 
 
@@ -109,6 +114,8 @@ class ScanResult:
         self.apps: list[ScannedApp] = apps if apps is not None else []
         self.fail_on_override = fail_on_override
         self.inline: dict[tuple[str, str, int], str | None] = {}
+        self.rules_run: dict[str, frozenset[str]] = {}
+        """Each app's folder -> the ids of the rules run on it (what `--write-baseline` may rewrite there)."""
         """(rule, path, line) of each finding an inline comment suppresses -> the reason written, if any."""
 
     def suppression_of(self, finding: Finding) -> Suppression | None:
@@ -603,6 +610,19 @@ def _fork_shard(number: int) -> _Child:
         os._exit(code)
 
 
+def _without_skipped(rule_ids: list[str] | None, skipped: list[str]) -> list[str]:
+    """The ids a scan runs: `rule_ids` (all rules when None) less `skipped`, each id checked against the registry."""
+    for rule_id in skipped:
+        rule_meta(rule_id)  # an unknown id is an error, as it is for --rule
+    both = sorted(set(skipped) & set(rule_ids or ()))
+    if both:
+        raise UsageError(
+            f"{', '.join(both)}: given to both --rule and --skip-rule", hint="name each rule in one of them only"
+        )
+    chosen = rule_ids if rule_ids is not None else available_rule_ids()
+    return [rule_id for rule_id in chosen if rule_id not in skipped]
+
+
 class _SelectedRules:
     """The rules a scan runs: their registry entries at once (an unknown id fails before any work), each
     rule's module imported on first use."""
@@ -693,6 +713,7 @@ def scan(
     config_baselines: bool = True,
     cache: bool = True,
     meanwhile: Callable[[], object] | None = None,
+    skip_rule_ids: list[str] | None = None,
 ) -> ScanResult:
     """Scan every app under `path`.
 
@@ -701,7 +722,9 @@ def scan(
     `jobs`: worker processes for per-file rules (None: one per core on large apps, 1: in this process).
     `cache`: keep compiled Hyperscan databases in the folder the environment names (`leakline.scan.hscache`).
     `meanwhile`: work for this process while scan workers run (once; the command imports its report's renderer
-    there, Rich for a text report), or never when no worker is started."""
+    there, Rich for a text report), or never when no worker is started.
+    `skip_rule_ids` (`--skip-rule`) are not run in any app; each app's `[scan] disable_rules` are not run in that
+    app, unless `rule_ids` names them."""
     with _cyclic_gc_paused(), _recursion_headroom():
         return _scan(
             path,
@@ -713,6 +736,7 @@ def scan(
             config_baselines=config_baselines,
             cache_dir=default_cache_dir() if cache else None,
             meanwhile=meanwhile,
+            skip_rule_ids=skip_rule_ids or [],
         )
 
 
@@ -727,6 +751,7 @@ def _scan(
     config_baselines: bool,
     cache_dir: Path | None,
     meanwhile: Callable[[], object] | None,
+    skip_rule_ids: list[str],
 ) -> ScanResult:
     started = time.perf_counter()
     root = path.resolve()
@@ -734,7 +759,9 @@ def _scan(
     stats = ScanStats(apps=[display_path(a.relative_to(root).as_posix()) or "." for a in apps])
     walk_stats = WalkStats()
     findings: list[Finding] = []
-    rules = _SelectedRules(rule_ids if rule_ids is not None else available_rule_ids())
+    rules = _SelectedRules(_without_skipped(rule_ids, skip_rule_ids))
+    stats.disabled_rules.update({rule_id: ["--skip-rule"] for rule_id in skip_rule_ids})
+    rules_run: dict[str, frozenset[str]] = {}
     scanned: list[ScannedApp] = []
     app_baselines: dict[str, Baseline] = {}
     legacy: dict[str, str] = {}
@@ -753,6 +780,14 @@ def _scan(
                 app / settings.scan.baseline, create_command=f"leakline scan {_shell(path)} --write-baseline"
             )
         nested = {other for other in app_set if other != app and app in other.parents}
+        # An explicit --rule asks for that rule's findings: the app's own disable_rules does not silence it.
+        disabled = set(settings.scan.disable_rules) - set(rule_ids or ())
+        metas = [meta for meta in rules.metas if meta.id not in disabled]
+        for meta in rules.metas:
+            if meta.id in disabled:
+                where = display_path((app / CONFIG_FILENAME).relative_to(root).as_posix())
+                stats.disabled_rules.setdefault(meta.id, []).append(f"{where}: scan.disable_rules")
+        rules_run[display_path(prefix)] = frozenset(meta.id for meta in metas)
         skipped_here: list[tuple[str, str]] = []
         index = build_index(app, settings, walk_stats, nested, cache_dir, skipped_here)
         ctx = ScanContext(index)
@@ -760,9 +795,9 @@ def _scan(
         worker_count = _worker_count(jobs, len(index.sources))
         # Scheduling is read from the registry: only the modules of the sharded rules are imported before the
         # workers are forked; the others are imported by this process while the workers parse.
-        sharded_ids = {meta.id for meta in rules.metas if meta.per_file} if worker_count > 1 else set()
-        local_rules = [meta for meta in rules.metas if meta.id not in sharded_ids]
-        sharded = [rules.get(meta) for meta in rules.metas if meta.id in sharded_ids]
+        sharded_ids = {meta.id for meta in metas if meta.per_file} if worker_count > 1 else set()
+        local_rules = [meta for meta in metas if meta.id not in sharded_ids]
+        sharded = [rules.get(meta) for meta in metas if meta.id in sharded_ids]
         # Rules that need the app's LLM routes run after the workers, which find those routes in the files
         # they parse anyway; the other project-wide rules run meanwhile.
         late = [meta for meta in local_rules if meta.uses_llm_routes] if sharded else []
@@ -821,6 +856,7 @@ def _scan(
         root=root, findings=findings, stats=stats, fail_on=effective_fail_on, apps=scanned, fail_on_override=fail_on
     )
     result.inline = inline
+    result.rules_run = rules_run
     shared: Baseline | None = None
     if baseline_path is not None:
         from leakline.scan.baseline import Baseline
