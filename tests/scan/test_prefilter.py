@@ -34,6 +34,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         'const res = await fetch("/api/assistant", { method: "POST" });',
         "const res = await axios.post(llmUrl, body);",
         "const data = await $fetch('/api/assistant');",
+        # the Assistants API, openai-edge / openai v3, LangChain models and the LangGraph SDK
+        "const list = await openai.beta.threads.messages.list(thread.id);",
+        "const res = await openai.createChatCompletion({ model: 'm', messages });",
+        "const res = await api.createCompletion({ model: 'm', prompt });",
+        "import { ChatOpenAI } from '@langchain/openai';",
+        "import { Client } from '@langchain/langgraph-sdk';",
+        "const stream = OpenAIStream(res, { onCompletion });",
     ],
 )
 def test_files_that_may_call_a_model(source: str) -> None:
@@ -266,7 +273,7 @@ def _calls_model_with_every_needle(data: bytes) -> bool:
     """`calls_model_maybe_python` as written before its needle lists were pruned: every word searched."""
     from leakline.scan import prefilter as p
 
-    if any(word in data for word in p._OPENAI_WORDS) or any(name in data for name in p._SDK_NAMES):
+    if any(word in data for word in (*p._OPENAI_WORDS, *p._SDK_NAMES, *p._CLIENT_WORDS)):
         return True
     if b"ollama" in data.lower():
         return True
@@ -285,9 +292,9 @@ def test_the_pruned_needle_lists_decide_as_the_full_ones() -> None:
 
     from leakline.scan import prefilter as p
 
-    assert len(p._DECIDING_WORDS) < len(p._OPENAI_WORDS) + len(p._SDK_NAMES)
+    assert len(p._DECIDING_WORDS) < len(p._OPENAI_WORDS) + len(p._SDK_NAMES) + len(p._CLIENT_WORDS)
     assert len(p._URL_PATHS_LEFT) < len(p._URL_PATHS) and len(p._ENV_MARKERS_LEFT) < len(p._ENV_MARKERS)
-    needles = [*p._OPENAI_WORDS, *p._SDK_NAMES, *p._URL_PATHS, *p._ENV_MARKERS, *p._HTTP_CLIENT_WORDS, b"ollama"]
+    needles = [*p._OPENAI_WORDS, *p._SDK_NAMES, *p._CLIENT_WORDS, *p._URL_PATHS, *p._ENV_MARKERS, *p._HTTP_CLIENT_WORDS, b"ollama"]
     pieces = [*needles, *(n[: len(n) // 2] for n in needles), *(n[len(n) // 2 :] for n in needles)]
     pieces += [b" ", b".", b"'/", b"`/x`", b"$", b"_", b"(", b"\n"]
     rng = random.Random(20261126)

@@ -702,6 +702,17 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _blind_spots(ctx: ScanContext, rules: _SelectedRules, prefix: str) -> list[str]:
+    """LLM clients the app uses whose calls no LLM-data rule could see (named, so that a clean scan is not
+    mistaken for a safe app)."""
+    from leakline.scan.llmdata import LLM_DATA_RULES, blind_spots
+
+    if not any(meta.id in LLM_DATA_RULES for meta in rules.metas):
+        return []
+    where = display_path(_rel_to_root(prefix, "package.json"))
+    return [f"{where}: {message}" for message in blind_spots(ctx.llm)]
+
+
 def scan(
     path: Path,
     *,
@@ -841,6 +852,7 @@ def _scan(
             for w in ignore_warnings(commented, frozenset(registry()))
             + precedence_warnings(index.get, findings[app_start:], prefix)
         )
+        stats.warnings.extend(_blind_spots(ctx, rules, prefix))
         stats.skipped.update(index.stats)
         skipped_here += _skipped_while_reading(index, outcomes)
         skipped_files.update((display_path(_rel_to_root(prefix, rel)), reason) for rel, reason in skipped_here)

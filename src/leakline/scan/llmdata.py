@@ -154,6 +154,49 @@ OPENAI_SUFFIXES = (
     "completions.create",
 )
 OLLAMA_METHODS = frozenset({"chat", "generate"})
+# OpenAI's Assistants API: the conversation lives in a thread's messages, and runs produce (or stream) the
+# assistant's replies into them. Calls that send or return content; `runs.retrieve` returns a run's status.
+ASSISTANTS_SUFFIXES = (
+    "beta.threads.create",
+    "beta.threads.createAndRun",
+    "beta.threads.createAndRunPoll",
+    "beta.threads.createAndRunStream",
+    "beta.threads.messages.create",
+    "beta.threads.messages.list",
+    "beta.threads.messages.retrieve",
+    "beta.threads.messages.update",
+    "beta.threads.runs.create",
+    "beta.threads.runs.createAndPoll",
+    "beta.threads.runs.createAndStream",
+    "beta.threads.runs.stream",
+    "beta.threads.runs.submitToolOutputs",
+    "beta.threads.runs.submitToolOutputsAndPoll",
+    "beta.threads.runs.submitToolOutputsStream",
+)
+# The openai v3 SDK and openai-edge (`new OpenAIApi(configuration).createChatCompletion({...})`), the 2023
+# Next.js AI templates' client. Names no other client uses.
+OPENAI_V3_METHODS = frozenset({"createChatCompletion", "createCompletion"})
+# LangChain chat models and LLMs (`new ChatOpenAI(...)` from `@langchain/openai`, `langchain/chat_models/...`):
+# the Runnable methods that send a prompt and return the model's answer. `invoke` is a common method name, so
+# only receivers constructed from a LangChain model class count (see `FileLlm._is_langchain_model`).
+LANGCHAIN_METHODS = frozenset({"invoke", "stream", "batch", "call", "predict", "predictMessages", "streamEvents"})
+# Model classes that are not named `Chat*` (text-completion LLMs).
+LANGCHAIN_LLM_CLASSES = frozenset(
+    {"OpenAI", "AzureOpenAI", "Ollama", "Anthropic", "Cohere", "HuggingFaceInference", "Bedrock", "VertexAI"}
+    | {"Replicate"}
+)
+# Methods of a LangChain model that return the same model with options bound (`model.bindTools(tools)`).
+LANGCHAIN_MODEL_WRAPPERS = frozenset({"bindTools", "withStructuredOutput", "bind", "withConfig", "withRetry"})
+# The LangGraph SDK (`new Client(...)` from `@langchain/langgraph-sdk`): a run's stream or final state carries
+# the graph's messages.
+LANGGRAPH_SDK = "@langchain/langgraph-sdk"
+LANGGRAPH_RUN_SUFFIXES = (".runs.stream", ".runs.wait", ".runs.joinStream")
+# AI SDK 2/3 stream helpers (`OpenAIStream(response, { onCompletion })`): their result streams the response they
+# wrap, and their callbacks receive the completion text.
+LEGACY_STREAM_HELPERS = frozenset(
+    {"OpenAIStream", "AnthropicStream", "CohereStream", "HuggingFaceStream", "ReplicateStream", "AWSBedrockStream"}
+)
+LEGACY_STREAM_CALLBACKS = frozenset({"onStart", "onToken", "onText", "onCompletion", "onFinal"})
 LLM_URL_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses", "/api/generate", "/api/chat")
 LLM_ENV_MARKERS = (
     "OLLAMA",
@@ -191,8 +234,11 @@ PASS_THROUGH_FUNCTIONS = frozenset(
         "remark().processSync",
         "btoa",
         "escape",
+        *LEGACY_STREAM_HELPERS,
     }
 )
+# The AI SDK's data stream encoders (`formatDataStreamPart("text", delta)`): the result carries the second argument.
+STREAM_PART_ENCODERS = frozenset({"formatDataStreamPart", "formatStreamPart"})
 HTML_SANITIZERS = frozenset(
     {
         "DOMPurify.sanitize",
@@ -269,12 +315,49 @@ _UNWRAPPED_TYPES = frozenset(
     {"parenthesized_expression", "await_expression", "as_expression", "satisfies_expression", "non_null_expression"}
 )
 _MEMOISER_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in MEMOISERS)
-_CALLBACK_SITE_NAMES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS | ELEMENT_CALLBACK_METHODS | {"then"}
-_SDK_CALLBACK_CALLEES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS
+# The clients `FileLlm.direct_call_family` tells apart, and the npm packages whose calls each is recognised as:
+# "*" for any recognised LLM call (the AI SDK's helpers wrap other clients' responses), an empty set for clients
+# whose calls are not recognised at all. A package listed in package.json and imported by the app while no call of
+# its families is recognised anywhere in the app is a blind spot the scan names (`blind_spots`).
+CLIENT_FAMILIES = ("openai", "openai-v3", "ai-sdk", "ollama", "http", "langchain", "langgraph")
+_LANGCHAIN = frozenset({"langchain"})
+_UNRECOGNISED: frozenset[str] = frozenset()
+LLM_CLIENT_PACKAGES: dict[str, frozenset[str]] = {
+    "openai": frozenset({"openai", "openai-v3"}),
+    "openai-edge": frozenset({"openai-v3"}),
+    "groq-sdk": frozenset({"openai"}),
+    "together-ai": frozenset({"openai"}),
+    "ai": frozenset({"*"}),
+    "ollama": frozenset({"ollama"}),
+    "@langchain/openai": _LANGCHAIN,
+    "@langchain/anthropic": _LANGCHAIN,
+    "@langchain/ollama": _LANGCHAIN,
+    "@langchain/google-genai": _LANGCHAIN,
+    "@langchain/google-vertexai": _LANGCHAIN,
+    "@langchain/mistralai": _LANGCHAIN,
+    "@langchain/groq": _LANGCHAIN,
+    "@langchain/aws": _LANGCHAIN,
+    "@langchain/cohere": _LANGCHAIN,
+    LANGGRAPH_SDK: frozenset({"langgraph"}),
+    "@anthropic-ai/sdk": _UNRECOGNISED,
+    "@google/generative-ai": _UNRECOGNISED,
+    "@google/genai": _UNRECOGNISED,
+    "@mistralai/mistralai": _UNRECOGNISED,
+    "cohere-ai": _UNRECOGNISED,
+    "replicate": _UNRECOGNISED,
+    "@huggingface/inference": _UNRECOGNISED,
+}
+# The rules that follow LLM data: a blind spot is only worth a warning when one of them runs.
+LLM_DATA_RULES = frozenset({"LL006", "LL007", "LL008", "LL009", "LL010", "LL011", "LL012", "LL013", "LL014"})
+_SDK_CALLBACK_CALLEES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS | LEGACY_STREAM_HELPERS
+_CALLBACK_SITE_NAMES = _SDK_CALLBACK_CALLEES | ELEMENT_CALLBACK_METHODS | {"then"}
+_SDK_CALLBACK_NAMES = AI_SDK_CALLBACKS | LEGACY_STREAM_CALLBACKS
 # The last name of every callee `FileLlm._is_direct_llm_call` accepts: other calls are rejected cheaply.
 _DIRECT_CALL_LAST_NAMES = frozenset(
-    {suffix.rsplit(".", 1)[-1] for suffix in OPENAI_SUFFIXES}
+    {suffix.rsplit(".", 1)[-1] for suffix in (*OPENAI_SUFFIXES, *ASSISTANTS_SUFFIXES, *LANGGRAPH_RUN_SUFFIXES)}
     | AI_SDK_FUNCTIONS
+    | OPENAI_V3_METHODS
+    | LANGCHAIN_METHODS
     | OLLAMA_METHODS
     | {callee.rsplit(".", 1)[-1] for callee in HTTP_CLIENT_CALLEES}
 )
@@ -566,7 +649,7 @@ class FileLlm:
         self._exports: dict[str, str] = {}
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
-        self._direct_cache: dict[int, bool] = {}
+        self._direct_cache: dict[int, str | None] = {}
         self._wrapper_prompts_marked = False
         self._callee_cache: dict[int, str] = {}
         self._text_cache: dict[int, str] = {}
@@ -801,36 +884,133 @@ class FileLlm:
         return cached
 
     def is_direct_llm_call(self, call: Node) -> bool:
-        cached = self._direct_cache.get(call.id)
-        if cached is None:
-            cached = self._direct_cache[call.id] = self._is_direct_llm_call(call)
-        return cached
+        return self.direct_call_family(call) is not None
 
-    def _is_direct_llm_call(self, call: Node) -> bool:
+    def direct_call_family(self, call: Node) -> str | None:
+        """Which client a direct LLM call goes through (one of `CLIENT_FAMILIES`), None for other calls."""
+        if call.id in self._direct_cache:
+            return self._direct_cache[call.id]
+        family = self._direct_cache[call.id] = self._direct_family(call)
+        return family
+
+    def _direct_family(self, call: Node) -> str | None:
         fn = call.child_by_field_name("function")
         if fn is None:
-            return False
+            return None
         names = self._call_names
         last = names[call.id] if call.id in names else ts.last_name(fn)
         if last not in _DIRECT_CALL_LAST_NAMES:
-            return False
+            return None
         path = self._callee(fn)
         if not path:
-            return False
+            return None
         last = path.rsplit(".", 1)[-1]
-        if path.endswith(OPENAI_SUFFIXES) and "." in path:
-            return True
+        if "." in path and (path.endswith(OPENAI_SUFFIXES) or path.endswith(ASSISTANTS_SUFFIXES)):
+            return "openai"
+        if last in OPENAI_V3_METHODS and "." in path:
+            return "openai-v3"
         if last in AI_SDK_FUNCTIONS and (path == last or path.startswith("ai.")):
-            return True
+            return "ai-sdk"
         if last in OLLAMA_METHODS and "." in path:
             obj = path.rsplit(".", 1)[0]
             if obj in self._ollama_locals or obj.lower().endswith("ollama"):
-                return True
+                return "ollama"
         if path in HTTP_CLIENT_CALLEES:
             args = call.child_by_field_name("arguments")
             first = args.named_children[0] if args is not None and args.named_children else None
-            return self._is_llm_url(first)
+            return "http" if self._is_llm_url(first) else None
+        if path.endswith(LANGGRAPH_RUN_SUFFIXES) and self._langgraph_client(path.split(".", 1)[0]):
+            return "langgraph"
+        if last in LANGCHAIN_METHODS and fn.type == "member_expression":
+            receiver = fn.child_by_field_name("object")
+            if receiver is not None and self._is_langchain_model(receiver):
+                return "langchain"
+        return None
+
+    # ---- LangChain and LangGraph receivers -------------------------------------------------------
+
+    def _langchain_class(self, ctor: Node) -> bool:
+        """`ctor` names a LangChain model class imported from `@langchain/*` or `langchain/*`."""
+        ctor = ts.unwrap(ctor)
+        if ctor.type != "identifier":
+            return False
+        imp = self._imports.get(self._text(ctor))
+        if imp is None or not (imp.source.startswith("@langchain/") or imp.source.split("/", 1)[0] == "langchain"):
+            return False
+        name = imp.imported if imp.imported not in ("default", "*") else imp.local
+        return name.startswith("Chat") or name in LANGCHAIN_LLM_CLASSES
+
+    def _is_langchain_model(self, node: Node, depth: int = 0) -> bool:
+        """`node` evaluates to a LangChain model: `new ChatOpenAI(...)`, a variable bound to one (here or in the
+        project module it is imported from), or such a model with options bound (`model.bindTools(tools)`)."""
+        node = ts.unwrap(node)
+        if depth > 8:
+            return False
+        if node.type == "new_expression":
+            ctor = node.child_by_field_name("constructor")
+            return ctor is not None and self._langchain_class(ctor)
+        if node.type == "call_expression":
+            fn = node.child_by_field_name("function")
+            if fn is None or fn.type != "member_expression":
+                return False
+            if self._text(fn.child_by_field_name("property")) not in LANGCHAIN_MODEL_WRAPPERS:
+                return False
+            obj = fn.child_by_field_name("object")
+            return obj is not None and self._is_langchain_model(obj, depth + 1)
+        if node.type == "identifier":
+            name = self._text(node)
+            if name in self._langchain_models:
+                return True
+            imp = self._imports.get(name)
+            return (
+                imp is not None
+                and imp.resolved is not None
+                and self.analysis.export_is_langchain_model(imp.resolved, imp.imported)
+            )
         return False
+
+    @cached_property
+    def _langchain_models(self) -> frozenset[str]:
+        """Names bound anywhere in this module to a LangChain model (flow-insensitive, as the taint)."""
+        if b"langchain" not in self.file.data() and not any(imp.resolved for imp in self._imports.values()):
+            return frozenset()
+        self.__dict__["_langchain_models"] = frozenset()  # a binding that refers to itself is not a model
+        found: set[str] = set()
+        while True:
+            added = {
+                name
+                for (_, name), values in self._declarators.items()
+                if name not in found and any(self._is_langchain_model(v) for v in values)
+            }
+            if not added:
+                break
+            found |= added
+            self.__dict__["_langchain_models"] = frozenset(found)
+        return frozenset(found)
+
+    def exports_langchain_model(self, name: str) -> bool:
+        local = self._exports.get(name)
+        return local is not None and local in self._langchain_models
+
+    def _langgraph_client(self, root: str) -> bool:
+        """`root` (of `client.runs.stream`) is a LangGraph SDK client: this module imports the SDK, or `root` is
+        imported from a project module that does."""
+        if any(imp.source == LANGGRAPH_SDK for imp in self._imports.values()):
+            return True
+        imp = self._imports.get(root)
+        if imp is None or imp.resolved is None:
+            return False
+        target = self.analysis.index.get(imp.resolved)
+        return target is not None and LANGGRAPH_SDK in self.analysis.index.import_specs_of(target)
+
+    @property
+    def client_families(self) -> frozenset[str]:
+        """The clients (`CLIENT_FAMILIES`) of this module's direct LLM calls, plus "ai-sdk" for AI SDK hooks."""
+        families = {self.direct_call_family(call) or "" for call in self._direct_calls}
+        if self._calls_named(AI_SDK_HOOKS | UI_STREAM_FUNCTIONS | LEGACY_STREAM_HELPERS):
+            families.add("ai-sdk")
+        families.discard("")
+        return frozenset(families)
 
     def _find_llm_calls(self) -> None:
         for node in self._calls_named(_DIRECT_CALL_LAST_NAMES):
@@ -857,8 +1037,12 @@ class FileLlm:
         if args is None:
             return
         fn = call.child_by_field_name("function")
-        is_http = fn is not None and ts.callee_path(fn) in HTTP_CLIENT_CALLEES
-        targets = args.named_children[1:] if is_http else args.named_children
+        path = ts.callee_path(fn) if fn is not None else ""
+        targets = args.named_children
+        if path in HTTP_CLIENT_CALLEES:
+            targets = targets[1:]  # the URL
+        elif path.endswith(LANGGRAPH_RUN_SUFFIXES) and self.direct_call_family(call) == "langgraph":
+            targets = targets[2:]  # `runs.stream(threadId, assistantId, { input })`: ids, then the payload
         for arg in targets:
             for node in _walk_prompt_parts(arg):
                 if node.type in ("identifier", "shorthand_property_identifier"):
@@ -1172,17 +1356,19 @@ class FileLlm:
         last = path.rsplit(".", 1)[-1]
         if last in _SDK_CALLBACK_CALLEES and args.named_children:
             # The options object comes first, but second in `result.pipeUIMessageStreamToResponse(res, options)`.
-            candidates = args.named_children if last in UI_STREAM_FUNCTIONS else args.named_children[:1]
+            # and `OpenAIStream(response, { onCompletion })` takes them second as well.
+            wide = last in UI_STREAM_FUNCTIONS or last in LEGACY_STREAM_HELPERS
+            candidates = args.named_children if wide else args.named_children[:1]
             for options in map(ts.unwrap, candidates):
                 if options.type != "object":
                     continue
                 for member in options.named_children:
                     callback: Node | None = None
-                    if member.type == "pair" and ts.text(member.child_by_field_name("key")) in AI_SDK_CALLBACKS:
+                    if member.type == "pair" and ts.text(member.child_by_field_name("key")) in _SDK_CALLBACK_NAMES:
                         callback = member.child_by_field_name("value")
                     elif (
                         member.type == "method_definition"
-                        and ts.text(member.child_by_field_name("name")) in AI_SDK_CALLBACKS
+                        and ts.text(member.child_by_field_name("name")) in _SDK_CALLBACK_NAMES
                     ):
                         callback = member
                     if callback is not None and callback.type in FUNCTION_TYPES:
@@ -1324,6 +1510,8 @@ class FileLlm:
             return mode is Mode.PLAIN and first is not None and self._eval(first, state, mode)
         if path in PASS_THROUGH_FUNCTIONS:
             return first is not None and self._eval(first, state, mode)
+        if path in STREAM_PART_ENCODERS and args is not None and len(args.named_children) > 1:
+            return self._eval(args.named_children[1], state, mode)
         if self._callee_returns_llm(call, state, mode):
             return True
         fn = ts.unwrap(fn)
@@ -1484,6 +1672,17 @@ class LlmAnalysis:
         finally:
             self._in_progress.discard(key)
 
+    def export_is_langchain_model(self, rel: str, name: str) -> bool:
+        key = f"{rel}\x00{name}\x00langchain"
+        if key in self._in_progress:
+            return False
+        self._in_progress.add(key)
+        try:
+            target = self._file_by_rel(rel)
+            return target is not None and target.exports_langchain_model(name)
+        finally:
+            self._in_progress.discard(key)
+
     def export_calls_llm(self, rel: str, name: str) -> bool:
         key = f"{rel}\x00{name}\x00calls"
         if key in self._in_progress:
@@ -1507,3 +1706,47 @@ class LlmAnalysis:
     def calls_llm(self, f: SourceFile) -> bool:
         target = self.file(f)
         return target is not None and target.calls_llm
+
+
+def _imports_package(specs: list[str], package: str) -> bool:
+    # `openai/resources/...` subpaths are type imports; only `ai`'s entry points (`ai/react`, `ai/rsc`) are clients.
+    return any(spec == package or (package == "ai" and spec.startswith("ai/")) for spec in specs)
+
+
+def blind_spots(analysis: LlmAnalysis) -> list[str]:
+    """Warnings for LLM clients the app depends on and imports while none of their calls was recognised as an LLM
+    call (`LLM_CLIENT_PACKAGES`): what those calls send and return is invisible to the LLM-data rules, and a scan
+    that finds nothing there would otherwise look clean."""
+    index = analysis.index
+    importers: dict[str, list[str]] = {}
+    for package in LLM_CLIENT_PACKAGES:
+        if index.declared_dependency(package) is None:
+            continue
+        files = [f.rel for f in index.sources if _imports_package(index.import_specs_of(f), package)]
+        if files:
+            importers[package] = files
+    if not importers:
+        return []
+    wanted: set[str] = set().union(*(LLM_CLIENT_PACKAGES[p] for p in importers))
+    any_call = "*" in wanted
+    wanted.discard("*")
+    seen: set[str] = set()
+    # Only files the byte prefilter keeps can hold a model call; stop as soon as every family in question is seen.
+    for rel in sorted(index.llm_candidates):
+        if wanted <= seen and (seen or not any_call):
+            break
+        f = index.get(rel)
+        llm = analysis.file(f) if f is not None else None
+        if llm is not None:
+            seen |= llm.client_families
+    out = []
+    for package, files in importers.items():
+        families = LLM_CLIENT_PACKAGES[package]
+        if families & seen or ("*" in families and seen):
+            continue
+        where = files[0] + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+        out.append(
+            f"{package} is a dependency and {where} imports it, but no call through it was recognised as an LLM "
+            "call: LL006, LL007 and the other LLM-data rules cannot see what it sends or returns"
+        )
+    return out

@@ -3,8 +3,9 @@
 Parsing is most of what a scan costs (tree-sitter takes ~1.3 ms for a 4 KB TypeScript file, the shared
 node query another ~0.5 ms), and most modules of a shop never touch a model. Under the analysis in
 `leakline.scan.llmdata`, a file can hold LLM data only if it calls a model itself (an OpenAI/AI SDK/ollama
-call, or an HTTP client aimed at an LLM URL or at one of the app's own routes), uses an AI SDK hook or UI
-message stream, or imports a module that can. The tests here read bytes only and err towards "may": a file
+call, the Assistants API, openai v3/openai-edge, a LangChain model or LangGraph client, or an HTTP client aimed
+at an LLM URL or at one of the app's own routes), uses an AI SDK hook, UI message stream or stream helper, or
+imports a module that can. The tests here read bytes only and err towards "may": a file
 they keep may still hold nothing, but a file they drop cannot hold LLM data, so rules that report only LLM
 data skip it unparsed. Parameter seeds (props a parent passes, see `FileLlm.seed_props`) are the one source
 they cannot see; `LlmAnalysis.may_hold_llm_data` checks those separately.
@@ -21,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 from leakline.scan.llmdata import (
     AI_SDK_FUNCTIONS,
     AI_SDK_HOOKS,
+    LEGACY_STREAM_HELPERS,
     LLM_ENV_MARKERS,
     LLM_URL_PATHS,
     OPENAI_SUFFIXES,
+    OPENAI_V3_METHODS,
     UI_STREAM_FUNCTIONS,
 )
 from leakline.scan.sensitive import SEGMENT, is_sensitive_name
@@ -36,7 +39,13 @@ if TYPE_CHECKING:
 
 # Every OpenAI callee the analysis recognises ends in one of these words' paths (`chat.completions.create`).
 _OPENAI_WORDS = tuple(sorted({suffix.split(".")[-2].encode() for suffix in OPENAI_SUFFIXES}))
-_SDK_NAMES = tuple(name.encode() for name in sorted(AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS))
+_SDK_NAMES = tuple(
+    name.encode() for name in sorted(AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS | LEGACY_STREAM_HELPERS)
+)
+# The other clients' calls: every Assistants API callee has `threads` in its path, openai v3/openai-edge methods
+# are named alike, and a LangChain model or LangGraph client is built from an import whose specifier names
+# `langchain` (a module using one built elsewhere imports that module, and is kept with it).
+_CLIENT_WORDS = (b"threads", b"langchain", *sorted(name.encode() for name in OPENAI_V3_METHODS))
 _URL_PATHS = tuple(path.encode() for path in LLM_URL_PATHS)
 _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
 # The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words (a leading `$` still counts: `$fetch`).
@@ -79,7 +88,7 @@ def _hs_patterns(hyperscan: Any) -> tuple[list[bytes], list[int], list[int]]:
     caseless = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
     exact = hyperscan.HS_FLAG_SINGLEMATCH
     patterns: list[tuple[bytes, int, int]] = []
-    patterns += [(re.escape(word), _HS_DECIDES, exact) for word in (*_OPENAI_WORDS, *_SDK_NAMES)]
+    patterns += [(re.escape(word), _HS_DECIDES, exact) for word in (*_OPENAI_WORDS, *_SDK_NAMES, *_CLIENT_WORDS)]
     patterns.append((b"ollama", _HS_DECIDES, caseless))
     # Whole words; `$fetch` counts (a `$` before the word is not a word character for `\b`).
     patterns.append((rb"\b(?:fetch|axios|ky|got|ofetch)\b", _HS_CLIENT, exact))
@@ -219,7 +228,7 @@ def _needed(needles: tuple[bytes, ...], searched_before: tuple[bytes, ...] = ())
     )
 
 
-_DECIDING_WORDS = _needed((*_OPENAI_WORDS, *_SDK_NAMES))
+_DECIDING_WORDS = _needed((*_OPENAI_WORDS, *_SDK_NAMES, *_CLIENT_WORDS))
 _URL_PATHS_LEFT = _needed(_URL_PATHS, searched_before=_DECIDING_WORDS)
 # Markers are searched in the upper-cased bytes, after `ollama` was not found in the lower-cased ones.
 _ENV_MARKERS_LEFT = _needed(_ENV_MARKERS, searched_before=(b"OLLAMA",))
