@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from leakline.configfile import load_scan_settings
 from leakline.scan.engine import scan
+from leakline.scan.rules.ll006 import OFF_HINT
 
 PACKAGE_15 = '{"dependencies":{"next":"15.1.0","openai":"4.77.0"}}'
 PACKAGE_14 = '{"dependencies":{"next":"14.2.3","openai":"4.77.0"}}'
@@ -36,9 +38,13 @@ def _app(root: Path, files: dict[str, str]) -> Path:
 
 
 def _hits(app: Path) -> list[tuple[str, int, str]]:
+    """(path, line, message) of each finding, the message without the closing how-to-switch-off hint, which every
+    finding of an app without `[residency] allowed_regions` ends with (pinned by the tests of that hint)."""
     result = scan(app, rule_ids=["LL006"])
     assert result.stats.rule_errors == []
-    return [(f.path, f.line, f.message) for f in result.findings]
+    if not load_scan_settings(app / "leakline.toml").residency.allowed_regions:
+        assert all(f.message.endswith(OFF_HINT) for f in result.findings), [f.message for f in result.findings]
+    return [(f.path, f.line, f.message.removesuffix(OFF_HINT)) for f in result.findings]
 
 
 def _places(app: Path) -> set[tuple[str, int]]:
@@ -566,3 +572,163 @@ def test_country_check_in_an_imported_helper_given_the_request_counts(tmp_path: 
     # Near miss: the helper reads the country only to log it, and its answer says nothing about it.
     logged = _app(tmp_path / "logged", {**files, "middleware.ts": HELPER_MIDDLEWARE % (("logCountry",) * 2)})
     assert _places(logged) == {("middleware.ts", 3)}
+
+
+# R2b item 2: the vercel/ai-chatbot middleware (auth only) with the template's matcher, which leaves /api out.
+AUTH_ONLY_MIDDLEWARE = (
+    "import NextAuth from 'next-auth';\n"
+    "import { authConfig } from './auth.config';\n"
+    "\n"
+    "export default NextAuth(authConfig).auth;\n"
+    "\n"
+    "export const config = {\n"
+    "  matcher: ['/((?!api|_next/static|_next/image|.*\\\\.png$).*)'],\n"
+    "};\n"
+)
+MATCHED_COUNTRY_MIDDLEWARE = (
+    "import { NextResponse, type NextRequest } from 'next/server';\n"
+    "export function middleware(request: NextRequest) {\n"
+    "  const country = request.headers.get('x-vercel-ip-country') ?? '';\n"
+    "  if (!['DE', 'FR'].includes(country)) return new NextResponse('Not available', { status: 451 });\n"
+    "  return NextResponse.next();\n"
+    "}\n"
+    "export const config = {\n"
+    "  matcher: [%s],\n"
+    "};\n"
+)
+TEMPLATE_MATCHER = "'/((?!api|_next/static|_next/image|.*\\\\.png$).*)'"
+CHAT_FILES = {"package.json": PACKAGE_15, "lib/llm.ts": LLM_LIB, "app/api/chat/route.ts": CHAT_ROUTE}
+
+
+def test_no_country_check_and_a_matcher_that_misses_the_route_are_one_finding_naming_both(tmp_path: Path) -> None:
+    """Before, the finding said only "never branches on a country signal"; adding a check then gave a second,
+    different LL006 on the matcher: fix one, CI fails again."""
+    app = _app(tmp_path / "auth", {**CHAT_FILES, "middleware.ts": AUTH_ONLY_MIDDLEWARE})
+    assert _hits(app) == [
+        (
+            "middleware.ts",
+            4,
+            "the middleware does no data-residency check for LLM traffic (app/api/chat/route.ts): it never branches"
+            " on a country signal (x-vercel-ip-country, cf-ipcountry, geolocation()); and its config.matcher (line 7)"
+            " does not cover LLM route(s) /api/chat, so a country check added to it would not run for them either",
+        )
+    ]
+    # Adding the check alone leaves exactly the reason the first finding already named.
+    checked = _app(tmp_path / "checked", {**CHAT_FILES, "middleware.ts": MATCHED_COUNTRY_MIDDLEWARE % TEMPLATE_MATCHER})
+    assert _hits(checked) == [
+        (
+            "middleware.ts",
+            8,
+            "the middleware's config.matcher does not cover LLM route(s) /api/chat (app/api/chat/route.ts): their"
+            " requests skip the country check",
+        )
+    ]
+    # Near miss: a matcher that covers the route adds nothing to the no-check finding.
+    covering = AUTH_ONLY_MIDDLEWARE.replace("'/((?!api|_next/static|_next/image|.*\\\\.png$).*)'", "'/api/:path*'")
+    wide = _app(tmp_path / "wide", {**CHAT_FILES, "middleware.ts": covering})
+    ((path, line, message),) = _hits(wide)
+    assert (path, line) == ("middleware.ts", 4)
+    assert message.endswith("it never branches on a country signal (x-vercel-ip-country, cf-ipcountry, geolocation())")
+    # ...and a matcher that covers the route and a country check leave nothing to report.
+    fixed = _app(tmp_path / "fixed", {**CHAT_FILES, "middleware.ts": MATCHED_COUNTRY_MIDDLEWARE % "'/api/:path*'"})
+    assert _hits(fixed) == []
+
+
+def test_a_route_the_matcher_misses_is_also_judged_by_the_early_exits_and_the_path_guard(tmp_path: Path) -> None:
+    """Before, a route the matcher missed was not looked at again: fixing the matcher revealed the early return."""
+    middleware = (
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(req) {\n"
+        "  const { pathname } = req.nextUrl;\n"
+        "  if (pathname.startsWith('/api')) return NextResponse.next();\n"
+        "  if (pathname.startsWith('/shop') && req.headers.get('x-vercel-ip-country') !== 'DE') {\n"
+        "    return new Response(null, { status: 451 });\n"
+        "  }\n"
+        "  return NextResponse.next();\n"
+        "}\n"
+        "export const config = { matcher: [%s] };\n"
+    )
+    both = _app(tmp_path / "both", {**CHAT_FILES, "middleware.ts": middleware % "'/shop/:path*'"})
+    hits = _hits(both)
+    assert [(p, line) for p, line, _ in hits] == [("middleware.ts", 2), ("middleware.ts", 5), ("middleware.ts", 10)]
+    assert hits[0][2] == (
+        "the middleware returns before its country check for LLM routes: line 4 lets /api* through (/api/chat)"
+    )
+    assert hits[1][2] == (
+        "the middleware's country check only runs for some paths: LLM route(s) /api/chat (app/api/chat/route.ts)"
+        " skip it"
+    )
+    assert hits[2][2].startswith("the middleware's config.matcher does not cover LLM route(s) /api/chat")
+    # Near miss: the same middleware with no early return and no path guard has only the matcher to fix.
+    plain = middleware.replace("  if (pathname.startsWith('/api')) return NextResponse.next();\n", "").replace(
+        "pathname.startsWith('/shop') && ", ""
+    )
+    matcher_only = _app(tmp_path / "matcher", {**CHAT_FILES, "middleware.ts": plain % "'/shop/:path*'"})
+    assert _places(matcher_only) == {("middleware.ts", 9)}
+
+
+def test_every_message_says_how_to_switch_the_rule_off_unless_the_app_declares_residency(tmp_path: Path) -> None:
+    bare = _app(tmp_path / "bare", dict(CHAT_FILES))
+    result = scan(bare, rule_ids=["LL006"])
+    assert [(f.path, f.line, f.message) for f in result.findings] == [
+        (
+            "app/api/chat/route.ts",
+            3,
+            "this route handler calls an LLM and the app has no middleware/proxy: no data-residency (visitor country)"
+            ' check runs before it (if this app has no data-residency obligation, switch LL006 off in leakline.toml:'
+            ' [scan] disable_rules = ["LL006"])',
+        )
+    ]
+    # Near miss: allowed regions declare an obligation; advice to switch the rule off would be wrong there.
+    bound = _app(tmp_path / "bound", {**CHAT_FILES, "leakline.toml": '[residency]\nallowed_regions = ["fra1"]\n'})
+    result = scan(bound, rule_ids=["LL006"])
+    assert [(f.path, f.line, f.message) for f in result.findings] == [
+        (
+            "app/api/chat/route.ts",
+            3,
+            "this route handler calls an LLM and the app has no middleware/proxy: no data-residency (visitor country)"
+            " check runs before it",
+        )
+    ]
+
+
+def _logging_app(root: Path, toml: str | None = None) -> Path:
+    files = dict(CHAT_FILES)
+    files["app/api/chat/route.ts"] = CHAT_ROUTE.replace(
+        "  return Response.json", "  const a = await ask(q);\n  console.log(a);\n  return Response.json"
+    )
+    if toml is not None:
+        files["leakline.toml"] = toml
+    return _app(root, files)
+
+
+def test_scan_disable_rules_switches_ll006_off_for_its_app_only_and_says_so(tmp_path: Path) -> None:
+    on = _logging_app(tmp_path / "mono" / "apps" / "on")
+    off = _logging_app(tmp_path / "mono" / "apps" / "off", '[scan]\ndisable_rules = ["ll006"]\n')
+    assert [f.rule for f in scan(off).findings if f.rule == "LL006"] == []
+    result = scan(tmp_path / "mono", rule_ids=None)
+    found = {(f.rule, f.path, f.line) for f in result.findings if f.rule in ("LL006", "LL007")}
+    assert found == {
+        ("LL006", "apps/on/app/api/chat/route.ts", 3),
+        ("LL007", "apps/on/app/api/chat/route.ts", 6),
+        ("LL007", "apps/off/app/api/chat/route.ts", 6),
+    }
+    assert result.stats.to_dict()["disabled_rules"] == {"LL006": ["apps/off/leakline.toml: scan.disable_rules"]}
+    assert result.rules_run["apps/off"] == result.rules_run["apps/on"] - {"LL006"}
+    # An explicit --rule asks for the rule's findings: the app's disable_rules does not silence it.
+    named = scan(off, rule_ids=["LL006"])
+    assert [(f.path, f.line) for f in named.findings] == [("app/api/chat/route.ts", 3)]
+    assert named.stats.disabled_rules == {}
+    assert on.is_dir()
+
+
+def test_skip_rule_ids_leave_a_rule_out_of_every_app(tmp_path: Path) -> None:
+    app = _logging_app(tmp_path / "app")
+    result = scan(app, skip_rule_ids=["LL006"])
+    assert "LL006" not in {f.rule for f in result.findings}
+    assert ("LL007", "app/api/chat/route.ts", 6) in {(f.rule, f.path, f.line) for f in result.findings}
+    assert result.stats.to_dict()["disabled_rules"] == {"LL006": ["--skip-rule"]}
+    # Near miss: without it the same app has its LL006 finding, and nothing is listed as disabled.
+    full = scan(app)
+    assert ("LL006", "app/api/chat/route.ts", 3) in {(f.rule, f.path, f.line) for f in full.findings}
+    assert full.stats.to_dict()["disabled_rules"] == {}

@@ -6,6 +6,13 @@ wrappers), or a middleware that itself rewrites to an LLM upstream, must sit beh
 when it never checks a country (its export line), when its `config.matcher` misses LLM routes
 (the matcher line), when a path test lets them through before the check (the export line) or when the
 check itself only runs for other paths (its `if` line); on each LLM route when the app has no middleware.
+Every reason a route goes unchecked is reported at once: a middleware without a country check whose matcher
+also misses LLM routes is one finding naming both, and the matcher, early-exit and path-guard findings each
+judge every LLM route, not only those an earlier reason left over. Fixing one reason must not reveal another
+in the next CI run.
+
+Without `[residency] allowed_regions` (no residency obligation declared) each message ends by saying how to
+switch the rule off for an app that has none: `[scan] disable_rules`.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from leakline.scan.rules.base import Hit, Rule
 
 REWRITE_CALLEES = frozenset({"NextResponse.rewrite"})
 MAX_LISTED = 3
+OFF_HINT = (
+    " (if this app has no data-residency obligation, switch LL006 off in leakline.toml:"
+    ' [scan] disable_rules = ["LL006"])'
+)
 
 
 def _listing(routes: list[LlmRoute]) -> str:
@@ -68,10 +79,24 @@ def _describe_miss(url: str, facts: MiddlewareFacts) -> str:
     return url if example in (None, url) else f"{url} (e.g. {example})"
 
 
+def _matcher_misses(facts: MiddlewareFacts, routes: list[LlmRoute]) -> tuple[list[LlmRoute], list[str]]:
+    """The LLM routes `config.matcher` leaves out, and their URLs it misses (described, sorted)."""
+    missed = [route for route in routes if route.urls and not all(facts.covers(url) for url in route.urls)]
+    urls = sorted({_describe_miss(url, facts) for route in missed for url in route.urls if not facts.covers(url)})
+    return missed, urls
+
+
 class LlmRouteWithoutResidencyCheck(Rule):
     uses_llm_routes = True
 
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
+        # An app that declares allowed regions has a residency obligation: telling it how to switch the rule off
+        # would be bad advice.
+        hint = "" if ctx.index.settings.residency.allowed_regions else OFF_HINT
+        for hit in self._hits(ctx):
+            yield hit._replace(message=hit.message + hint)
+
+    def _hits(self, ctx: ScanContext) -> Iterable[Hit]:
         routes = llm_routes(ctx)
         location = locate_middleware(ctx.index)
         facts = analyse_middleware(ctx.index)
@@ -87,11 +112,8 @@ class LlmRouteWithoutResidencyCheck(Rule):
         if not facts.country_check:
             yield self._never_checks(facts, routes, rewrite, location.ignored)
             return
-        missed = [route for route in routes if route.urls and not all(facts.covers(url) for url in route.urls)]
+        missed, urls = _matcher_misses(facts, routes)
         if missed and facts.matcher is not None:
-            urls = sorted(
-                {_describe_miss(url, facts) for route in missed for url in route.urls if not facts.covers(url)}
-            )
             yield Hit(
                 path=facts.rel,
                 line=facts.matcher.line,
@@ -103,10 +125,11 @@ class LlmRouteWithoutResidencyCheck(Rule):
                 evidence="matcher misses " + ", ".join(urls),
                 key="matcher misses " + ", ".join(urls),
             )
-        covered = [route for route in routes if route not in missed]
-        bypassed = [route for route in covered if any(facts.exit_before_check(url) for url in route.urls)]
+        # Judged on every LLM route, the ones the matcher misses too: once the matcher is fixed, an early exit or a
+        # path guard would leave them unchecked all the same, and that must show now, not in the next run.
+        bypassed = [route for route in routes if any(facts.exit_before_check(url) for url in route.urls)]
         yield from self._early_exits(facts, bypassed)
-        yield from self._guarded_check(facts, [route for route in covered if route not in bypassed])
+        yield from self._guarded_check(facts, routes)
 
     def _guarded_check(self, facts: MiddlewareFacts, routes: list[LlmRoute]) -> Iterable[Hit]:
         """Routes the matcher covers whose requests the country check's own path conditions leave out."""
@@ -199,6 +222,15 @@ class LlmRouteWithoutResidencyCheck(Rule):
             why = "it never branches on a country signal (x-vercel-ip-country, cf-ipcountry, geolocation())"
         if ignored:
             why += "; " + "; ".join(f"{skipped.file.rel} is not run instead ({skipped.why})" for skipped in ignored)
+        evidence = "no country check"
+        missed, urls = _matcher_misses(facts, routes)
+        if missed and facts.matcher is not None:
+            # Both reasons in one finding: a check added without widening the matcher would still miss them.
+            why += (
+                f"; and its config.matcher (line {facts.matcher.line}) does not cover LLM route(s) {', '.join(urls)},"
+                " so a country check added to it would not run for them either"
+            )
+            evidence += "; matcher misses " + ", ".join(urls)
         guarded = _listing(routes) if routes else ""
         if rewrite is not None:
             guarded = "its own rewrite to an LLM upstream" + (f" and {guarded}" if guarded else "")
@@ -207,7 +239,7 @@ class LlmRouteWithoutResidencyCheck(Rule):
             line=facts.entry.line,
             column=facts.entry.column,
             message=f"the middleware does no data-residency check for LLM traffic ({guarded}): {why}",
-            evidence="no country check",
+            evidence=evidence,
             key="no country check",
         )
 
