@@ -37,6 +37,8 @@ PLAIN = [
     ["scan", "{app}", "-o", "/dev/null", "-f", "sarif"],
     ["scan", "{app}", "--no-cache", "-f", "json"],
     ["scan", "{app}", "--cache"],
+    ["scan", "{app}", "--skip-rule", "ll006", "--skip-rule=LL001", "--rule", "LL007", "--skip-rule", "LL002"],
+    ["scan", "{app}", "--skip-rule=LL006", "-f", "json"],
 ]
 """Command lines the plain reader takes (the test below fails if it hands any of them to Typer)."""
 
@@ -50,6 +52,9 @@ TO_TYPER = [argv for argv in ARGVS if argv not in PLAIN] + [
     ["scan", "{app}", "--write-baseline=yes"],
     ["scan", "{app}", "-o", "-"],
     ["scan", "{app}", "--rule", "--no-progress"],
+    ["scan", "{app}", "--skip-rule", "--no-progress"],
+    ["scan", "{app}", "--skip-rule="],
+    ["scan", "{app}", "--skip-rule"],
     ["scan", "{app}", "{tmp}"],
     ["scan", "{app}", "--"],
     ["scan", "--", "{app}"],

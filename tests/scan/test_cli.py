@@ -170,6 +170,7 @@ def test_inline_ignore_on_previous_line_suppresses_only_that_rule(cli: Cli, make
     [
         (["scan", "/nonexistent/shop"], "/nonexistent/shop: no such file or directory"),
         (["scan", "--rule", "LL999", "."], "unknown rule 'LL999'"),
+        (["scan", "--skip-rule", "LL999", "."], "unknown rule 'LL999'"),
     ],
 )
 def test_usage_errors_exit_2(cli: Cli, args: list[str], message: str) -> None:
@@ -196,6 +197,17 @@ def test_not_a_next_app(cli: Cli, tmp_path: Path) -> None:
             "leakline.toml: residency.allowed_regions: expected an array, got 'fra1'",
         ),
         ("[scan\n", "leakline.toml: invalid TOML"),
+        (
+            '[scan]\ndisable_rules = ["LL006", "LL07"]\n',
+            "leakline.toml: scan.disable_rules.1: expected a rule id (did you mean 'LL007'? known: LL001…LL020,"
+            " see `leakline rules`), got 'LL07'",
+        ),
+        (
+            '[scan]\ndisable_rules = ["LL099"]\n',
+            "leakline.toml: scan.disable_rules.0: expected a rule id (known: LL001…LL020, see `leakline rules`),"
+            " got 'LL099'",
+        ),
+        ('[scan]\ndisable_rules = "LL006"\n', "leakline.toml: scan.disable_rules: expected an array, got 'LL006'"),
     ],
 )
 def test_broken_leakline_toml_names_file_and_key(
@@ -402,12 +414,14 @@ def test_leakline_toml_values_reach_the_scan(tmp_path: Path) -> None:
     toml = tmp_path / "leakline.toml"
     toml.write_text(
         '[residency]\nallowed_regions = ["fra1"]\n[scan]\nexclude = ["gen/**"]\nfail_on = "low"\n'
-        'baseline = "b.json"\nmax_file_bytes = 10\ncountry_headers = ["x-country"]\n[gateway]\nport = 1\n'
+        'baseline = "b.json"\nmax_file_bytes = 10\ncountry_headers = ["x-country"]\ndisable_rules = ["ll006"]\n'
+        "[gateway]\nport = 1\n"
     )
     settings = load_scan_settings(toml)
     assert settings.residency.allowed_regions == ["fra1"] and settings.source == str(toml)
     assert (settings.scan.exclude, settings.scan.fail_on, settings.scan.baseline) == (["gen/**"], "low", "b.json")
     assert (settings.scan.max_file_bytes, settings.scan.country_headers) == (10, ["x-country"])
+    assert settings.scan.disable_rules == ["LL006"]  # read as --rule reads ids
     assert load_scan_settings(tmp_path / "missing.toml").source is None
 
 
@@ -454,3 +468,72 @@ def test_missing_baseline_hint_quotes_paths_with_spaces(cli: Cli, make_app: Call
     assert code == 2
     hint = err.rstrip().rsplit("\n", 1)[-1]
     assert hint == f"hint: create it with `leakline scan {app} --write-baseline --baseline '{target}'`"
+
+
+def test_skip_rule_leaves_the_rule_out_and_the_reports_say_so(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    code, out, _ = cli("scan", str(app), "-f", "json", "--skip-rule", "ll006", "--skip-rule", "LL001")
+    data = json.loads(out)
+    assert code == 1
+    assert [(f["rule"], f["path"], f["line"]) for f in data["findings"] if f["path"].startswith("app/")] == [
+        ("LL007", "app/api/chat/route.ts", 7)
+    ]
+    assert not {"LL001", "LL006"} & {f["rule"] for f in data["findings"]}
+    assert data["stats"]["disabled_rules"] == {"LL001": ["--skip-rule"], "LL006": ["--skip-rule"]}
+    code, out, _ = cli("scan", str(app), "--skip-rule", "LL006", "--no-progress")
+    assert code == 1 and "not run: LL006, disabled by --skip-rule\n" in out
+    # Near miss: without it LL006 reports the route, and the reports list no disabled rule.
+    code, out, _ = cli("scan", str(app), "-f", "json")
+    data = json.loads(out)
+    assert ("LL006", "app/api/chat/route.ts", 3) in {(f["rule"], f["path"], f["line"]) for f in data["findings"]}
+    assert data["stats"]["disabled_rules"] == {}
+    assert "not run:" not in cli("scan", str(app), "--no-progress")[1]
+
+
+def test_disable_rules_in_leakline_toml_is_named_in_both_reports(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE, "leakline.toml": '[scan]\ndisable_rules = ["LL006"]\n'})
+    code, out, _ = cli("scan", str(app), "-f", "json")
+    data = json.loads(out)
+    assert code == 1 and "LL006" not in {f["rule"] for f in data["findings"]}
+    assert data["stats"]["disabled_rules"] == {"LL006": ["leakline.toml: scan.disable_rules"]}
+    code, out, _ = cli("scan", str(app), "--no-progress")
+    assert "not run: LL006, disabled by leakline.toml: scan.disable_rules\n" in out
+    # An app that disables a rule only for itself has no say over --rule: the command line asked for it.
+    code, out, _ = cli("scan", str(app), "-f", "json", "--rule", "LL006")
+    data = json.loads(out)
+    assert [(f["rule"], f["path"], f["line"]) for f in data["findings"]] == [("LL006", "app/api/chat/route.ts", 3)]
+    assert data["stats"]["disabled_rules"] == {}
+
+
+def test_a_rule_given_to_both_rule_and_skip_rule_is_a_usage_error(cli: Cli, make_app: Callable[..., Path]) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    code, _, err = cli("scan", str(app), "--rule", "LL006", "--skip-rule", "ll006", "--rule", "LL007")
+    assert code == 2 and err.splitlines()[0] == "LL006: given to both --rule and --skip-rule"
+
+
+def test_write_baseline_keeps_the_accepted_findings_of_rules_that_did_not_run(
+    cli: Cli, make_app: Callable[..., Path]
+) -> None:
+    app = make_app({"app/api/chat/route.ts": LOGGING_ROUTE})
+    baseline = app / ".leakline-baseline.json"
+    assert cli("scan", str(app), "--write-baseline")[0] == 0
+    first = json.loads(baseline.read_text())["findings"]
+    assert ("LL006", "app/api/chat/route.ts") in {(e["rule"], e["path"]) for e in first}
+    # Skipped on the command line, then switched off in leakline.toml: LL006's accepted finding stays either way.
+    code, _, err = cli("scan", str(app), "--skip-rule", "LL006", "--write-baseline")
+    assert code == 0 and f"wrote {len(first)} finding(s)" in err
+    assert json.loads(baseline.read_text())["findings"] == first
+    (app / "leakline.toml").write_text('[scan]\ndisable_rules = ["LL006"]\n')
+    assert cli("scan", str(app), "--write-baseline")[0] == 0
+    assert json.loads(baseline.read_text())["findings"] == first
+    # Near miss: a full scan that no longer finds it drops it (the route was fixed, not skipped).
+    (app / "leakline.toml").unlink()
+    (app / "middleware.ts").write_text(
+        "import { NextResponse } from 'next/server';\n"
+        "export function middleware(req: Request) {\n"
+        "  if (req.headers.get('x-vercel-ip-country') !== 'DE') return new Response(null, { status: 451 });\n"
+        "  return NextResponse.next();\n"
+        "}\n"
+    )
+    assert cli("scan", str(app), "--write-baseline")[0] == 0
+    assert "LL006" not in {e["rule"] for e in json.loads(baseline.read_text())["findings"]}
