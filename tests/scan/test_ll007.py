@@ -174,3 +174,55 @@ def test_span_attributes_of_spans_bound_under_any_name(tmp_path: Path) -> None:
         ("app/api/a/route.ts", 19, "root.setAttribute(…)"),
         ("app/api/a/route.ts", 20, "annotate(…) → target.setAttribute(…)"),
     ]
+
+
+TELEMETRY_ROUTE = """import { generateText, streamText } from "ai";
+import { openai } from "@ai-sdk/openai";
+const model = openai("gpt-4o");
+const quiet = { isEnabled: true, recordInputs: false, recordOutputs: false };
+const traced = { isEnabled: true, functionId: "chat" };
+export async function POST(req: Request) {
+  const { prompt } = await req.json();
+  await generateText({ model, prompt, experimental_telemetry: { isEnabled: true } });
+  await generateText({ model, prompt, experimental_telemetry: { isEnabled: true, recordInputs: false } });
+  await generateText({ model, prompt, experimental_telemetry: traced });
+  await generateText({ model, prompt, experimental_telemetry: { ...settings, functionId: "x" } });
+  await generateText({ model, prompt, experimental_telemetry: { isEnabled: process.env.TRACE === "1" } });
+  // ok: LL007 (telemetry off by default, switched off, or both recordings off)
+  await generateText({ model, prompt, experimental_telemetry: { functionId: "stream-text" } });
+  await generateText({ model, prompt, experimental_telemetry: { isEnabled: false } });
+  await generateText({ model, prompt, experimental_telemetry: quiet });
+  await generateText({
+    model,
+    prompt,
+    experimental_telemetry: { isEnabled: true, recordInputs: false, recordOutputs: false },
+  });
+  const other = { experimental_telemetry: { isEnabled: true } };
+  return streamText({ model, prompt }).toDataStreamResponse();
+}
+"""
+
+
+def test_ai_sdk_telemetry_that_records_content_is_reported_at_the_option(tmp_path: Path) -> None:
+    """R2b item 4: `experimental_telemetry` records prompts and outputs into OpenTelemetry spans once enabled
+    (recordInputs/recordOutputs default to true). Off by default, `isEnabled: false`, or both recordings off: not
+    reported; a setting that cannot be read (spread, a non-literal isEnabled) counts as enabled."""
+    app = write_app(tmp_path, {"app/api/chat/route.ts": TELEMETRY_ROUTE})
+    result = scan(app, rule_ids=["LL007"], jobs=1)
+    assert [(f.rule, f.path, f.line, f.message) for f in result.findings] == [
+        (
+            "LL007",
+            "app/api/chat/route.ts",
+            line,
+            f"generateText() has the AI SDK's experimental_telemetry enabled, which records its {records} into "
+            "OpenTelemetry span attributes (recordInputs and recordOutputs default to true)",
+        )
+        for line, records in [
+            (8, "prompts and outputs"),
+            (9, "outputs"),
+            (10, "prompts and outputs"),
+            (11, "prompts and outputs"),
+            (12, "prompts and outputs"),
+        ]
+    ]
+    assert result.findings[0].evidence == "experimental_telemetry: {…}"

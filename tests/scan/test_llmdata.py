@@ -278,3 +278,143 @@ export async function POST() {
 """
     app = make_app({"app/api/x/route.ts": source})
     assert [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings] == [("app/api/x/route.ts", 5)]
+
+
+# ---- model clients beyond chat completions and the AI SDK (R2b item 5) ------------------------------------------
+
+
+def _ll007(app: Path) -> list[tuple[str, int]]:
+    return [(f.path, f.line) for f in scan(app, rule_ids=["LL007"]).findings]
+
+
+def test_assistants_api_threads_messages_and_runs_are_llm_calls(make_app: Callable[..., Path]) -> None:
+    # The reviewer's legacy/app/api/assistant route, trimmed: the prompt goes into a thread, the reply comes back
+    # from messages.list.
+    source = """import OpenAI from "openai";
+const openai = new OpenAI();
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const thread = await openai.beta.threads.create();
+  await openai.beta.threads.messages.create(thread.id, { role: "user", content: question });
+  console.log("question is", question);
+  const run = await openai.beta.threads.runs.createAndPoll(thread.id, { assistant_id: "asst_1" });
+  const finalMessages = await openai.beta.threads.messages.list(thread.id);
+  const answer = finalMessages.data[0].content[0].text.value;
+  console.log("answer is", answer);
+  const status = await openai.beta.threads.runs.retrieve(thread.id, run.id);
+  console.log("thread", thread.id, "run", run.id, status.status);
+  return Response.json({ answer });
+}
+"""
+    app = make_app({"app/api/assistant/route.ts": source})
+    assert _ll007(app) == [("app/api/assistant/route.ts", 7), ("app/api/assistant/route.ts", 11)]
+
+
+def test_openai_edge_and_openai_v3_completions_are_llm_calls(make_app: Callable[..., Path]) -> None:
+    # The 2023 Next.js AI chatbot template: openai-edge's createChatCompletion wrapped in OpenAIStream.
+    source = """import { OpenAIStream, StreamingTextResponse } from "ai";
+import { Configuration, OpenAIApi } from "openai-edge";
+const openai = new OpenAIApi(new Configuration({ apiKey: process.env.OPENAI_API_KEY }));
+export async function POST(req: Request) {
+  const { messages, previewToken } = await req.json();
+  const res = await openai.createChatCompletion({ model: "gpt-3.5-turbo", messages, temperature: 0.7, stream: true });
+  const stream = OpenAIStream(res, {
+    async onCompletion(completion) {
+      console.log("completion", completion);
+    },
+  });
+  const legacy = await openai.createCompletion({ model: "davinci", prompt: messages[0].content });
+  console.log(await legacy.json());
+  console.log("preview token set", Boolean(previewToken));
+  return new StreamingTextResponse(stream);
+}
+"""
+    app = make_app({"app/api/chat/route.ts": source})
+    assert _ll007(app) == [("app/api/chat/route.ts", 9), ("app/api/chat/route.ts", 13)]
+
+
+def test_langchain_models_built_from_langchain_imports_are_llm_calls(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "lib/llm.ts": 'import { ChatOllama } from "@langchain/ollama";\n'
+            'export const llm = new ChatOllama({ model: "llama3" });\n',
+            "app/api/b/route.ts": """import { ChatOpenAI } from "@langchain/openai";
+import { ChatAnthropic as Claude } from "@langchain/anthropic";
+import { llm } from "@/lib/llm";
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const model = new ChatOpenAI({ model: "gpt-4o-mini" });
+  const res = await model.invoke(question);
+  console.log("LLM said", res.content);
+  const structured = new Claude({}).withStructuredOutput(schema);
+  console.log(await structured.invoke("classify"));
+  for await (const chunk of await llm.stream(question)) {
+    console.log(chunk.content);
+  }
+  console.log(res.usage_metadata, res.response_metadata);
+  return Response.json({ answer: res.content });
+}
+""",
+            "tsconfig.json": '{"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}',
+        }
+    )
+    assert _ll007(app) == [("app/api/b/route.ts", 8), ("app/api/b/route.ts", 10), ("app/api/b/route.ts", 12)]
+
+
+def test_invoke_on_anything_else_is_not_an_llm_call(make_app: Callable[..., Path]) -> None:
+    """Near misses: `invoke`, `stream`, `call` and `runs.stream` on objects that are not LangChain models or a
+    LangGraph client (a LangChain class that is not a model, a project class named like one, Tauri's invoke)."""
+    app = make_app(
+        {
+            "lib/chat.ts": "export class ChatOpenAI { invoke(x: string) { return x; } }\n",
+            "app/api/x/route.ts": """import { invoke } from "@tauri-apps/api/core";
+import { StringOutputParser } from "@langchain/core/output_parsers";
+import { ChatOpenAI } from "@/lib/chat";
+import { jobs } from "@/lib/jobs";
+export async function POST(req: Request) {
+  const { id } = await req.json();
+  const parsed = await new StringOutputParser().invoke("text");
+  console.log(parsed);
+  const local = await new ChatOpenAI().invoke("x");
+  console.log(local);
+  const lambda = { invoke: (v: string) => v };
+  console.log(await lambda.invoke(id));
+  console.log(await invoke("greet", { id }));
+  const events = jobs.runs.stream(id, "a", { input: {} });
+  console.log(events);
+  return Response.json({});
+}
+""",
+            "lib/jobs.ts": "export const jobs = { runs: { stream: (...a: unknown[]) => a } };\n",
+            "tsconfig.json": '{"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}',
+        }
+    )
+    assert _ll007(app) == []
+
+
+def test_langgraph_sdk_run_streams_are_llm_data(make_app: Callable[..., Path]) -> None:
+    # The reviewer's cb route, trimmed: the run's stream goes through a generator that logs each delta.
+    source = """import { formatDataStreamPart } from "ai";
+import { Client } from "@langchain/langgraph-sdk";
+async function* deltas(stream: AsyncGenerator<{ event: string; data: any }>) {
+  for await (const message of stream) {
+    const delta = message.data?.[0]?.content ?? "";
+    const formatted = formatDataStreamPart("text", delta);
+    console.log("Delta message:", formatted);
+    yield formatted;
+  }
+}
+export async function POST(req: Request) {
+  const { content } = await req.json();
+  const client = new Client({ apiUrl: "http://localhost:2024" });
+  const thread = await client.threads.create();
+  console.log("Thread: ", thread);
+  const input = { messages: [{ role: "user", content }] };
+  const streamResponse = client.runs.stream(thread["thread_id"], "agent", { input, streamMode: "messages" });
+  const state = await client.runs.wait(thread["thread_id"], "agent", { input });
+  console.log(state);
+  return new Response(deltas(streamResponse) as any);
+}
+"""
+    app = make_app({"app/api/chat/route.ts": source})
+    assert _ll007(app) == [("app/api/chat/route.ts", 19), ("app/api/chat/route.ts", 20)]

@@ -709,8 +709,7 @@ def _blind_spots(ctx: ScanContext, rules: _SelectedRules, prefix: str) -> list[s
 
     if not any(meta.id in LLM_DATA_RULES for meta in rules.metas):
         return []
-    where = display_path(_rel_to_root(prefix, "package.json"))
-    return [f"{where}: {message}" for message in blind_spots(ctx.llm)]
+    return blind_spots(ctx.llm, lambda rel: display_path(_rel_to_root(prefix, rel)))
 
 
 def scan(

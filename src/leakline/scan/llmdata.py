@@ -19,7 +19,7 @@ to it is) and reaches a fixpoint per file; files are analysed lazily, on first q
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from functools import cached_property
 from operator import itemgetter
@@ -64,6 +64,9 @@ METADATA_PROPS = frozenset(
         "index",
         "logprobs",
         "role",
+        # LangChain messages' token counts, model name and finish reason.
+        "usage_metadata",
+        "response_metadata",
         # Flags the AI SDK's finish callbacks receive next to the messages (`onFinish({ messages, isAborted })`).
         "isContinuation",
         "isAborted",
@@ -864,6 +867,15 @@ class FileLlm:
         if node.type == "binary_expression":
             return any(self._is_llm_url(c) for c in node.named_children)
         return False
+
+    def bound_value(self, name: Node) -> Node | None:
+        """The value the nearest `const`/`let` declaration of identifier `name` binds (the first, if several)."""
+        return next(self._values_bound_to(name, self._text(name)), None)
+
+    @property
+    def direct_calls(self) -> list[Node]:
+        """The module's own LLM calls (not calls of project functions that wrap one)."""
+        return self._direct_calls
 
     def _values_bound_to(self, at: Node, name: str) -> Iterator[Node]:
         for fn in _scope_chain(at):
@@ -1713,10 +1725,11 @@ def _imports_package(specs: list[str], package: str) -> bool:
     return any(spec == package or (package == "ai" and spec.startswith("ai/")) for spec in specs)
 
 
-def blind_spots(analysis: LlmAnalysis) -> list[str]:
+def blind_spots(analysis: LlmAnalysis, shown: Callable[[str], str] = str) -> list[str]:
     """Warnings for LLM clients the app depends on and imports while none of their calls was recognised as an LLM
     call (`LLM_CLIENT_PACKAGES`): what those calls send and return is invisible to the LLM-data rules, and a scan
-    that finds nothing there would otherwise look clean."""
+    that finds nothing there would otherwise look clean. `shown`: how a file of the app is named (from the scanned
+    root)."""
     index = analysis.index
     importers: dict[str, list[str]] = {}
     for package in LLM_CLIENT_PACKAGES:
@@ -1744,9 +1757,10 @@ def blind_spots(analysis: LlmAnalysis) -> list[str]:
         families = LLM_CLIENT_PACKAGES[package]
         if families & seen or ("*" in families and seen):
             continue
-        where = files[0] + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+        where = shown(files[0]) + (f" and {len(files) - 1} more" if len(files) > 1 else "")
         out.append(
-            f"{package} is a dependency and {where} imports it, but no call through it was recognised as an LLM "
-            "call: LL006, LL007 and the other LLM-data rules cannot see what it sends or returns"
+            f"{shown('package.json')}: {package} is a dependency and {where} imports it, but no call through it "
+            "was recognised as an LLM call: LL006, LL007 and the other LLM-data rules cannot see what it sends or "
+            "returns"
         )
     return out

@@ -3,11 +3,12 @@
 Shared by LL007 (LLM data logged) and LL008 (checkout data logged). A sink is recognised by its
 callee: `console.*`, pino/winston/bunyan-style loggers, Sentry, PostHog, Segment, Mixpanel,
 Amplitude, Datadog, GA/gtag, OpenTelemetry/Sentry span attributes and `fetch` to analytics hosts.
+One sink is an option rather than a call: the AI SDK's `experimental_telemetry` (see `ai_sdk_telemetry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from tree_sitter import Node
@@ -257,3 +258,69 @@ def sentry_named_imports(imports: list[tuple[str, str, str]]) -> frozenset[str]:
     return frozenset(
         local for local, imported, source in imports if source.startswith("@sentry/") and imported in SENTRY_FUNCTIONS
     )
+
+
+TELEMETRY_OPTION = "experimental_telemetry"
+"""The AI SDK's telemetry option (`generateText({ ..., experimental_telemetry: { isEnabled: true } })`): once
+enabled it records the prompt and the output into OpenTelemetry span attributes (`ai.prompt`,
+`ai.response.text`, ...) unless `recordInputs` / `recordOutputs` are false; both default to true."""
+
+
+def _literal_false(node: Node | None) -> bool:
+    return node is not None and ts.unwrap(node).type == "false"
+
+
+def _telemetry_settings(value: Node, resolve: Callable[[Node], Node | None]) -> Node | None:
+    """The object literal of a telemetry setting: written in place or bound to a `const` in the module."""
+    value = ts.unwrap(value)
+    if value.type == "identifier":
+        bound = resolve(value)
+        value = ts.unwrap(bound) if bound is not None else value
+    return value if value.type == "object" else None
+
+
+class TelemetryOption(NamedTuple):
+    pair: Node
+    """The `experimental_telemetry: ...` pair (where a finding is reported)."""
+    records: str
+    """What it records: "prompts and outputs", "prompts" or "outputs"."""
+
+
+def ai_sdk_telemetry(options: Node, resolve: Callable[[Node], Node | None]) -> TelemetryOption | None:
+    """The telemetry option of an AI SDK call's `options` object, if it records prompt or output content.
+
+    Enabled unless `isEnabled` is missing (telemetry is off by default) or literally `false`; a setting that cannot
+    be read (a parameter, a spread that may carry `isEnabled`) counts as enabled. Records inputs unless
+    `recordInputs` is literally `false`, outputs likewise. `resolve`: the value a module-level name is bound to."""
+    options = ts.unwrap(options)
+    if options.type != "object":
+        return None
+    for member in options.named_children:
+        if member.type != "pair" or ts.text(member.child_by_field_name("key")) != TELEMETRY_OPTION:
+            continue
+        value = member.child_by_field_name("value")
+        if value is None or ts.unwrap(value).type in ("false", "undefined", "null"):
+            return None
+        settings = _telemetry_settings(value, resolve)
+        if settings is None:
+            return TelemetryOption(member, "prompts and outputs")
+        keys: dict[str, Node | None] = {}
+        opaque = False
+        for item in settings.named_children:
+            if item.type == "pair":
+                keys[ts.text(item.child_by_field_name("key"))] = item.child_by_field_name("value")
+            elif item.type == "shorthand_property_identifier":
+                keys[ts.text(item)] = item
+            elif item.type == "spread_element":
+                opaque = True
+        if "isEnabled" not in keys and not opaque:
+            return None
+        if _literal_false(keys.get("isEnabled")):
+            return None
+        inputs = not _literal_false(keys.get("recordInputs"))
+        outputs = not _literal_false(keys.get("recordOutputs"))
+        if not (inputs or outputs):
+            return None
+        records = "prompts and outputs" if inputs and outputs else "prompts" if inputs else "outputs"
+        return TelemetryOption(member, records)
+    return None

@@ -1,5 +1,8 @@
 """LL007: LLM data (prompts, outputs, values derived from them) reaching a log or telemetry sink.
 
+Also the AI SDK's own telemetry: an AI SDK call whose `experimental_telemetry` is enabled records its prompt
+and output into OpenTelemetry spans unless told not to; it is reported at the option.
+
 Also when the sink is in a project function: LLM data passed to a function (declared in the same module or
 imported) that writes that parameter to a log, itself or through the functions it passes it to, is reported
 at the call, naming the sink it reaches.
@@ -16,7 +19,14 @@ from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
 from leakline.scan.llmdata import FileLlm, cannot_carry_llm_data, parameters, pattern_names
 from leakline.scan.rules.base import Hit, Rule
-from leakline.scan.sinks import SINK_KEYWORDS, Sink, classify_sink, sentry_named_imports
+from leakline.scan.sinks import (
+    SINK_KEYWORDS,
+    TELEMETRY_OPTION,
+    Sink,
+    ai_sdk_telemetry,
+    classify_sink,
+    sentry_named_imports,
+)
 
 
 def _sinks(ctx: ScanContext, f: SourceFile, within: Node) -> list[tuple[Node, Sink]]:
@@ -150,6 +160,36 @@ class LlmDataLogged(Rule):
                         key=sink.name,
                     )
             yield from self._passed_to_helpers(ctx, f, helpers)
+            yield from self._telemetry(ctx, f)
+
+    @staticmethod
+    def _telemetry(ctx: ScanContext, f: SourceFile) -> Iterable[Hit]:
+        """AI SDK calls whose `experimental_telemetry` records their prompts or outputs into OpenTelemetry spans."""
+        if TELEMETRY_OPTION.encode() not in f.data():
+            return
+        llm = ctx.llm.file(f)
+        if llm is None:
+            return
+        for call in llm.direct_calls:
+            if llm.direct_call_family(call) != "ai-sdk":
+                continue
+            args = _arguments(call)
+            option = ai_sdk_telemetry(args[0], llm.bound_value) if args else None
+            if option is None:
+                continue
+            callee = ((call.child_by_field_name("function") or call).text or b"").decode(errors="replace")
+            line, column = option.pair.start_point
+            yield Hit(
+                path=f.rel,
+                line=line + 1,
+                column=column + 1,
+                message=(
+                    f"{callee}() has the AI SDK's {TELEMETRY_OPTION} enabled, which records its {option.records} "
+                    "into OpenTelemetry span attributes (recordInputs and recordOutputs default to true)"
+                ),
+                evidence=f"{TELEMETRY_OPTION}: {{…}}",
+                key=f"{callee}->{TELEMETRY_OPTION}",
+            )
 
     def _passed_to_helpers(self, ctx: ScanContext, f: SourceFile, helpers: _LoggingHelpers) -> Iterable[Hit]:
         llm = ctx.llm.file(f)
