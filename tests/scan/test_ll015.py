@@ -288,3 +288,222 @@ def test_catalogue_content_decision(subject: str, keys: set[str], expected: bool
     from leakline.scan.rules.ll015 import is_catalogue_content
 
     assert is_catalogue_content(subject, keys) is expected
+
+
+# vercel/ai-chatbot's `removeChat` as published (the reviewer's `up` app), with the owner's variable renamed.
+REMOVE_CHAT = (
+    "'use server'\n"
+    "import { revalidatePath } from 'next/cache'\n"
+    "import { kv } from '@vercel/kv'\n"
+    "import { auth } from '@/auth'\n"
+    "export async function removeChat({ id, path }: { id: string; path: string }) {\n"
+    "  const session = await auth()\n"
+    "  if (!session) {\n"
+    "    return { error: 'Unauthorized' }\n"
+    "  }\n"
+    "  const NAME = await kv.hget<string>(`chat:${id}`, 'userId')\n"
+    "  if (NAME !== session?.user?.id) {\n"
+    "    return { error: 'Unauthorized' }\n"
+    "  }\n"
+    "  await kv.del(`chat:${id}`)\n"
+    "  revalidatePath('/')\n"
+    "  return revalidatePath(path)\n"
+    "}\n"
+)
+
+
+@pytest.mark.parametrize("name", ["uid", "ownerId", "x"])
+def test_upstream_remove_chat_reads_only_the_owner(tmp_path: Path, name: str) -> None:
+    """Reading who owns a chat is how an owner check starts: reported high on every fork of the template."""
+    assert _hits(_app(tmp_path, {"app/actions.ts": REMOVE_CHAT.replace("NAME", name)})) == []
+
+
+def test_a_single_field_that_is_content_is_still_a_read_of_the_chat(tmp_path: Path) -> None:
+    action = REMOVE_CHAT.replace("NAME", "title").replace("'userId')", "'title')")
+    hits = _hits(_app(tmp_path, {"app/actions.ts": action}))
+    assert hits == [
+        (
+            "app/actions.ts",
+            10,
+            "stored AI content (kv.hget(chat:…)) is read with a user-controlled id: the request is authenticated, "
+            "but the record's owner is never compared with the session user",
+        )
+    ]
+
+
+@pytest.mark.parametrize("name", ["uid", "who", "x"])
+def test_an_owner_read_compared_with_the_session_guards_the_content_read(tmp_path: Path, name: str) -> None:
+    action = (
+        "'use server'\n"
+        "import { kv } from '@vercel/kv'\n"
+        "import { auth } from '@/auth'\n"
+        "export async function loadChat(id: string) {\n"
+        "  const session = await auth()\n"
+        f"  const {name} = await kv.hget<string>(`chat:${{id}}`, 'userId')\n"
+        "  if (%s) return null\n"
+        "  return kv.hgetall(`chat:${id}`)\n"
+        "}\n"
+    )
+    compared = f"!session?.user || {name} !== session.user.id"
+    assert _hits(_app(tmp_path / "s", {"app/actions.ts": action % compared})) == []
+    # near misses: the owner only checked to exist, or compared with what the caller sent
+    assert _places(_app(tmp_path / "v1", {"app/actions.ts": action % f"!{name}"})) == [("app/actions.ts", 8)]
+    caller = _hits(_app(tmp_path / "v2", {"app/actions.ts": action % f"{name} !== id"}))
+    assert caller == [
+        (
+            "app/actions.ts",
+            8,
+            "stored AI content (kv.hgetall(chat:…)) is read with a user-controlled id: the request is authenticated, "
+            "but the record's owner is compared only with `id`, a value the caller supplies, not the session "
+            "user's id",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("read", "owner_only"),
+    [
+        ("prisma.chat.findUnique({ where: { id }, select: { userId: true } })", True),
+        ("prisma.chat.findUnique({ where: { id }, select: { userId: true, title: true } })", False),
+        ("prisma.chat.findUnique({ where: { id }, include: { messages: { select: { userId: true } } } })", False),
+        ("supabase.from('chats').select('user_id').eq('id', id).single()", True),
+        ("supabase.from('chats').select('user_id, title').eq('id', id).single()", False),
+        ("sql`SELECT user_id FROM chats WHERE id = ${id}`", True),
+        ("sql`SELECT user_id, content FROM chats WHERE id = ${id}`", False),
+        ("db.select({ userId: chats.userId }).from(chats).where(eq(chats.id, id))", True),
+        ("db.select({ userId: chats.userId, title: chats.title }).from(chats).where(eq(chats.id, id))", False),
+        ("kv.hmget(`chat:${id}`, 'userId', 'ownerId')", True),
+        ("kv.hmget(`chat:${id}`, 'userId', 'messages')", False),
+    ],
+)
+def test_reads_of_the_owner_alone_in_every_store(tmp_path: Path, read: str, owner_only: bool) -> None:
+    route = (
+        "import { auth } from '@/auth'\n"
+        "export async function DELETE(req: Request, { params }: { params: Promise<{ id: string }> }) {\n"
+        "  const session = await auth()\n"
+        "  const { id } = await params\n"
+        f"  const row = await {read}\n"
+        "  return Response.json(row)\n"
+        "}\n"
+    )
+    rel = "app/api/chats/[id]/route.ts"
+    assert _places(_app(tmp_path, {rel: route})) == ([] if owner_only else [(rel, 5)])
+
+
+# The 2023 ai-chatbot template (the reviewer's `legacy` app), trimmed: its helpers trust a caller-supplied userId.
+LEGACY_ACTIONS = (
+    '"use server";\n'
+    'import { kv } from "@vercel/kv";\n'
+    "export async function getChats(userId?: string | null) {\n"
+    "  if (!userId) {\n"
+    "    return [];\n"
+    "  }\n"
+    "  const chats: string[] = await kv.zrange(`user:chat:${userId}`, 0, -1, { rev: true });\n"
+    "  return chats;\n"
+    "}\n"
+    "export async function getChat(id: string, userId: string) {\n"
+    "  const chat = await kv.hgetall<Chat>(`chat:${id}`);\n"
+    "  if (!chat || (userId && chat.userId !== userId)) {\n"
+    "    return null;\n"
+    "  }\n"
+    "  return chat;\n"
+    "}\n"
+    "export async function getSharedChat(id: string) {\n"
+    "  const chat = await kv.hgetall<Chat>(`chat:${id}`);\n"
+    "  if (!chat || !chat.sharePath) {\n"
+    "    return null;\n"
+    "  }\n"
+    "  return chat;\n"
+    "}\n"
+)
+LEGACY_SHARE_PAGE = (
+    "import { notFound } from 'next/navigation'\n"
+    "import { getSharedChat } from '@/app/actions'\n"
+    "export async function generateMetadata({ params }) {\n"
+    "  const chat = await getSharedChat(params.id)\n"
+    "  return { title: chat?.title.slice(0, 50) ?? 'Chat' }\n"
+    "}\n"
+    "export default async function SharePage({ params }) {\n"
+    "  const chat = await getSharedChat(params.id)\n"
+    "  if (!chat || !chat?.sharePath) {\n"
+    "    notFound()\n"
+    "  }\n"
+    "  return <h1>{chat.title}</h1>\n"
+    "}\n"
+)
+TSCONFIG = '{"compilerOptions":{"baseUrl":".","paths":{"@/*":["./*"]}}}'
+
+
+def test_legacy_template_caller_supplied_user_ids_say_what_they_trust(tmp_path: Path) -> None:
+    """getChats / getChat are true positives; the messages say that their owner check trusts the caller, and
+    the share link (getSharedChat, its page and its generateMetadata) is not reported at all."""
+    app = _app(
+        tmp_path,
+        {"tsconfig.json": TSCONFIG, "app/actions.ts": LEGACY_ACTIONS, "app/share/[id]/page.tsx": LEGACY_SHARE_PAGE},
+    )
+    prefix = "stored AI content (kv.{}(user:chat:…)) is read with a user-controlled id: no authentication check, and "
+    assert _hits(app) == [
+        (
+            "app/actions.ts",
+            7,
+            prefix.format("zrange")
+            + "the records are selected by an owner id (`userId`) that the caller supplies, not the session user's id",
+        ),
+        (
+            "app/actions.ts",
+            11,
+            prefix.format("hgetall").replace("user:chat:", "chat:")
+            + "the record's owner is compared only with `userId`, a value the caller supplies, not the session "
+            "user's id",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("gate", "published"),
+    [
+        ("if (!chat || !chat.sharePath) return null", True),
+        ("if (!chat?.sharePath) { notFound() }", True),
+        ("if (chat?.isPublic === false) notFound()", True),
+        ("if (chat.published !== true) throw new Error('not found')", True),
+        ("if (chat?.visibility !== 'public') return new Response(null, { status: 404 })", True),
+        ("if (chat.visibility === 'private') return { notFound: true }", True),
+        ("if (!chat) return null", False),
+        ("if (preview && !chat.sharePath) return null", False),
+        ("if (!chat.sharePath) console.warn('unshared chat served')", False),
+        ("if (!other.sharePath) return null", False),
+        ("if (chat.visibility !== 'private') return null", False),
+        ("if (chat.isPublic) return null", False),
+    ],
+)
+def test_publication_gates(tmp_path: Path, gate: str, published: bool) -> None:
+    route = (
+        "import { notFound } from 'next/navigation'\n"
+        "import { kv } from '@vercel/kv'\n"
+        "export async function GET(req, { params }) {\n"
+        "  const { id } = await params\n"
+        "  const { preview, other } = await req.json()\n"
+        "  const chat = await kv.hgetall(`chat:${id}`)\n"
+        f"  {gate}\n"
+        "  return Response.json(chat)\n"
+        "}\n"
+    )
+    rel = "app/api/share/[id]/route.ts"
+    assert _places(_app(tmp_path, {rel: route})) == ([] if published else [(rel, 6)])
+
+
+def test_share_links_are_reported_at_the_helper_not_at_each_caller(tmp_path: Path) -> None:
+    unshared = LEGACY_ACTIONS.replace("!chat || !chat.sharePath", "!chat")
+    page = LEGACY_SHARE_PAGE.replace("  if (!chat || !chat?.sharePath) {\n    notFound()\n  }\n", "")
+    # a server action is judged on its own: reported there once, not again in the page and its metadata
+    action_app = _app(
+        tmp_path / "action", {"tsconfig.json": TSCONFIG, "app/actions.ts": unshared, "app/share/[id]/page.tsx": page}
+    )
+    assert _places(action_app) == [("app/actions.ts", 7), ("app/actions.ts", 11), ("app/actions.ts", 18)]
+    # a plain helper is not judged itself: its callers are, unless it gives up on an unshared chat
+    helper = unshared.replace('"use server";\n', "").replace("@/app/actions", "@/lib/chats")
+    lib_page = page.replace("@/app/actions", "@/lib/chats")
+    files = {"tsconfig.json": TSCONFIG, "lib/chats.ts": helper, "app/share/[id]/page.tsx": lib_page}
+    assert _places(_app(tmp_path / "lib", files)) == [("app/share/[id]/page.tsx", 4), ("app/share/[id]/page.tsx", 8)]
+    shared = LEGACY_ACTIONS.replace('"use server";\n', "")
+    assert _places(_app(tmp_path / "gated", {**files, "lib/chats.ts": shared})) == []

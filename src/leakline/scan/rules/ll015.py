@@ -8,7 +8,12 @@ answer or transcript (an ORM model or table with such a name, a SQL `FROM` claus
 server action's arguments), and nothing in the same function ties the record to the signed-in user: no
 authentication call (`auth()`, `getServerSession`, `currentUser`, Supabase `getUser`, a verified
 JWT or session cookie) or no ownership check (the session user's id in the query, or compared with
-the record's owner field). Reported at the line of the data access.
+the record's owner field or with a variable holding the owner). Reported at the line of the data access.
+
+Not reported: reads of the owner alone (`kv.hget(`chat:${id}`, 'userId')`, `select: { userId: true }`), which
+start an owner check; share links, whose read gives up unless the record was published (`if (!chat.sharePath)
+return null`); and calls of a project function that is judged on its own (a server action) or whose every read
+has such a publication gate.
 
 The analysis is per function and name-based: a name is user-controlled (or a session value) if any
 declaration in that function binds it from a user-controlled (session) expression.
@@ -141,7 +146,7 @@ READ_METHODS = frozenset(
 )
 TABLE_METHODS = frozenset({"from", "table", "collection", "selectFrom", "innerJoin", "leftJoin"})
 SQL_METHODS = frozenset({"query", "execute", "$queryRaw", "$queryRawUnsafe", "raw", "all", "prepare"})
-KV_METHODS = frozenset({"get", "hget", "hgetall", "mget", "lrange", "smembers", "zrange", "getItem"})
+KV_METHODS = frozenset({"get", "hget", "hmget", "hgetall", "mget", "lrange", "smembers", "zrange", "getItem"})
 _SQL_TABLE = re.compile(r"\b(?:from|join)\s+[\"`'\[]?([A-Za-z_][\w.]*)", re.IGNORECASE)
 _WRAPPER_NAME = re.compile(r"^(?:get|load|fetch|find|read|query|select|retrieve)[A-Z_]\w*$")
 AUTH_CALLS = frozenset(
@@ -176,6 +181,17 @@ EQUALITY = frozenset({"===", "!==", "==", "!="})
 FUNCTION_TYPES = frozenset(
     {"function_declaration", "function_expression", "function", "arrow_function", "method_definition"}
 )
+# Fields that say a record was published on purpose (a share link, a public chat): a read that gives up unless
+# one is set serves only what its owner chose to publish.
+PUBLICATION_FIELDS = frozenset(
+    {"sharePath", "shareId", "shareToken", "isPublic", "public", "published", "isPublished", "shared", "isShared"}
+)
+VISIBILITY_FIELDS = frozenset({"visibility", "access", "status"})
+PUBLIC_VALUES = frozenset({"public", "published", "shared"})
+PRIVATE_VALUES = frozenset({"private"})
+# Ways a page, route or helper gives up: Next.js's not-found and redirect calls, a throw, an empty return.
+EXIT_CALLS = frozenset({"notFound", "redirect", "permanentRedirect", "unauthorized", "forbidden"})
+HASH_FIELD_READS = frozenset({"hget", "hmget"})
 
 
 class Access(NamedTuple):
@@ -240,6 +256,66 @@ def _first_arg(call: Node) -> Node | None:
     return args.named_children[0] if args.named_children else None
 
 
+def _owner_columns(text: str) -> bool:
+    """`user_id` or `userId, ownerId`: a column list naming only owner fields."""
+    columns = [c.strip().strip("\"`'") for c in text.split(",")]
+    return bool(columns) and all(c and _OWNER_FIELD.fullmatch(c) for c in columns)
+
+
+_SQL_SELECT_LIST = re.compile(r"^\s*select\s+(.+?)\s+from\b", re.IGNORECASE | re.DOTALL)
+
+
+def reads_owner_only(access: Access) -> bool:
+    """The read fetches who owns the record and nothing of its content: `kv.hget(`chat:${id}`, 'userId')`,
+    `.select('user_id')`, `select: { userId: true }`, `SELECT user_id FROM chats`. That is how an owner check
+    starts, not a disclosure of what the assistant wrote."""
+    for call in ts.walk(access.chain):
+        if call.type != "call_expression":
+            continue
+        args = call.child_by_field_name("arguments")
+        if args is None:
+            continue
+        method = _callee(call).replace("()", "").rsplit(".", 1)[-1]
+        values = args.named_children
+        if method in HASH_FIELD_READS and len(values) >= 2:
+            fields = [ts.string_value(ts.unwrap(v)) for v in values[1:]]
+            return all(f is not None and _OWNER_FIELD.fullmatch(f) for f in fields)
+        if method == "select" and values:
+            first = ts.unwrap(values[0])
+            literal = ts.string_value(first)
+            if literal is not None:  # supabase `.select('user_id')`
+                return _owner_columns(literal)
+            if first.type == "object":  # drizzle `db.select({ userId: chats.userId })`
+                return _owner_keys(first)
+        if args.type == "template_string" or (method in SQL_METHODS and values):
+            sql = _literal_text(args if args.type == "template_string" else values[0])
+            match = _SQL_SELECT_LIST.match(sql)
+            if match:
+                return _owner_columns(match.group(1))
+        for value in values:
+            # prisma `findUnique({ where: { id }, select: { userId: true } })`; a `select` nested in an
+            # `include` still returns the record itself
+            if ts.unwrap(value).type != "object":
+                continue
+            for pair in ts.unwrap(value).named_children:
+                if pair.type == "pair" and _pair_key(pair) == "select":
+                    selected = pair.child_by_field_name("value")
+                    return selected is not None and selected.type == "object" and _owner_keys(selected)
+    return False
+
+
+def _owner_keys(obj: Node) -> bool:
+    keys = [_pair_key(p) for p in obj.named_children if p.type in ("pair", "shorthand_property_identifier")]
+    return bool(keys) and all(_OWNER_FIELD.fullmatch(k) for k in keys)
+
+
+def _pair_key(pair: Node) -> str:
+    if pair.type == "shorthand_property_identifier":
+        return ts.text(pair)
+    key = pair.child_by_field_name("key")
+    return (ts.string_value(key) if key is not None and key.type == "string" else ts.text(key)) or ""
+
+
 _FUNCTION_NAMES = """
 (function_declaration name: (identifier) @name)
 (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])
@@ -274,6 +350,7 @@ class _Module:
         self.file = f
         self.root = root
         self._project_names: set[str] | None = None
+        self._judged_inside: dict[str, bool] = {}
 
     @property
     def project_names(self) -> set[str]:
@@ -317,6 +394,62 @@ class _Module:
             return Access(call, call, name, name)
         return None
 
+    def definition(self, name: str) -> tuple[_Module, Node] | None:
+        """The module and function node a project function's name refers to (defined here, or imported by name
+        from a project file); None for default and namespace imports and for re-exports, which are not followed."""
+        target: _Module = self
+        exported = name
+        for imp in self.index.imports_of(self.file):
+            if imp.local == name and imp.resolved is not None:
+                f = self.index.get(imp.resolved)
+                root = f.root if f is not None else None
+                if f is None or root is None or imp.imported in ("default", "*"):
+                    return None
+                target, exported = _Module(self.index, f, root), imp.imported
+                break
+        lang = target.file.language
+        if lang is None:
+            return None
+        for node in ts.captures(lang, _FUNCTION_NAMES, target.root).get("name", []):
+            if ts.text(node) != exported or node.parent is None:
+                continue
+            parent = node.parent
+            fn = parent if parent.type == "function_declaration" else parent.child_by_field_name("value")
+            if fn is not None:
+                return target, fn
+        return None
+
+    def judged_inside(self, access: Access) -> bool:
+        """A project function whose own reads settle the question, so that its callers are not reported too:
+        it sits in a server action module, where LL015 judges it with every argument user-controlled (and
+        reports it there if it trusts them), or every read of stored AI content in it gives up unless the
+        record was published (`getSharedChat` returning null without a `sharePath`)."""
+        name = access.subject
+        known = self._judged_inside.get(name)
+        if known is None:
+            known = self._judged_inside[name] = self._judge_inside(name)
+        return known
+
+    def _judge_inside(self, name: str) -> bool:
+        found = self.definition(name)
+        if found is None:
+            return False
+        module, fn = found
+        reads = []
+        for call in ts.walk(fn):
+            if call.type == "call_expression":
+                read = module.access(call)
+                if read is not None:
+                    reads.append(read)
+        content = [read for read in reads if not reads_owner_only(read)]
+        if not content:
+            return False
+        if module.index.is_server_action_module(module.file):
+            return True
+        scope = _Scope(fn, action=False, wrapped_by_auth=False)
+        scope.owner_reads = [read for read in reads if reads_owner_only(read)]
+        return all(scope.published(read) for read in content)
+
     def _sql(self, call: Node, text: str) -> Access | None:
         for table in _SQL_TABLE.findall(text):
             if AI_CONTENT.search(table):
@@ -335,6 +468,10 @@ class _Scope:
         self.auth_calls: list[Node] = [n for n in self.nodes if n.type == "call_expression" and _is_auth_call(n)]
         self.wrapped_by_auth = wrapped_by_auth
         self.request: str | None = None
+        self.bindings: list[tuple[Node, Node]] = []
+        self.owner_reads: list[Access] = []
+        """Reads of who owns a record (`kv.hget(key, 'userId')`), registered before any access is judged."""
+        self._owner_names: set[str] | None = None
         self._seed_parameters(action)
         self._solve()
 
@@ -365,7 +502,7 @@ class _Scope:
                         self.user.update(_names(value))
 
     def _solve(self) -> None:
-        bindings: list[tuple[Node, Node]] = []
+        bindings = self.bindings
         for node in self.nodes:
             if node.type == "variable_declarator":
                 target, value = node.child_by_field_name("name"), node.child_by_field_name("value")
@@ -438,11 +575,22 @@ class _Scope:
     def owner_keyed(self, access: Access) -> bool:
         """The request's value is matched against the record's owner (`where: { userId: params.id }`): the
         records are someone's, whatever they are called."""
+        return self.owner_key(access) is not None
+
+    def owner_key(self, access: Access) -> str | None:
+        """The request's value that selects records by their owner (`params.userId` of `where: { userId:
+        params.userId }`, `userId` of `` kv.zrange(`user:chat:${userId}`) ``), or None."""
         for args in _call_arguments(access.chain):
             for pair in ts.walk(args):
                 if pair.type == "shorthand_property_identifier":
                     if _OWNER_FIELD.fullmatch(ts.text(pair)) and ts.text(pair) in self.user:
-                        return True
+                        return ts.text(pair)
+                    continue
+                if pair.type == "template_substitution":
+                    # a KV key spelled with the owner's id: `user:chat:${userId}`
+                    inner = pair.named_children[0] if pair.named_children else None
+                    if inner is not None and _mentions_owner(inner) and self.is_user(inner):
+                        return ts.text(inner)
                     continue
                 if pair.type != "pair":
                     continue
@@ -450,7 +598,88 @@ class _Scope:
                 value = pair.child_by_field_name("value")
                 name = (ts.string_value(key) if key is not None and key.type == "string" else ts.text(key)) or ""
                 if value is not None and _OWNER_FIELD.fullmatch(name) and self.is_user(value):
-                    return True
+                    return ts.text(value)
+        return None
+
+    def record_names(self, access: Access) -> set[str]:
+        """The names the read's result is bound to (`chat` of `const chat = await kv.hgetall(...)`)."""
+        out: set[str] = set()
+        for target, value in self.bindings:
+            if _contains(value, access.node):
+                out |= _names(target)
+        return out
+
+    @property
+    def owner_names(self) -> set[str]:
+        """Names holding a record's owner, whatever they are called: bound from a read of the owner alone
+        (`const uid = await kv.hget(key, 'userId')`), from an owner field (`const uid = chat.userId`,
+        `const { userId: uid } = chat`)."""
+        if self._owner_names is None:
+            names: set[str] = set()
+            for target, value in self.bindings:
+                if any(_contains(value, read.node) for read in self.owner_reads):
+                    names |= _names(target)
+                    continue
+                inner = ts.unwrap(value)
+                if (
+                    inner.type == "member_expression"
+                    and _OWNER_FIELD.fullmatch(ts.text(inner.child_by_field_name("property")))
+                    and target.type == "identifier"
+                ):
+                    names.add(ts.text(target))
+                if target.type == "object_pattern":
+                    for child in target.named_children:
+                        key = child.child_by_field_name("key") if child.type == "pair_pattern" else None
+                        pair_value = child.child_by_field_name("value") if child.type == "pair_pattern" else None
+                        if key is not None and pair_value is not None and _OWNER_FIELD.fullmatch(_pair_key_text(key)):
+                            names |= _names(pair_value)
+            self._owner_names = names
+        return self._owner_names
+
+    def mentions_owner(self, node: Node) -> bool:
+        if _mentions_owner(node):
+            return True
+        owners = self.owner_names
+        return bool(owners) and any(inner.type == "identifier" and ts.text(inner) in owners for inner in ts.walk(node))
+
+    def _owner_comparisons(self) -> Iterator[tuple[Node, Node]]:
+        """(owner side, other side) of every equality test that names a record's owner."""
+        for node in self.nodes:
+            if node.type != "binary_expression":
+                continue
+            op = node.child_by_field_name("operator")
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if op is None or ts.text(op) not in EQUALITY or left is None or right is None:
+                continue
+            for owner, other in ((left, right), (right, left)):
+                if self.mentions_owner(owner):
+                    yield owner, other
+
+    def compared_with_caller(self, access: Access) -> str | None:
+        """The caller-supplied value the record's owner is compared with (`userId` of `chat.userId !== userId`
+        in a server action taking `userId`), or None: a check that any caller passes by sending the owner's id."""
+        records = self.record_names(access) | self.owner_names
+        for owner, other in self._owner_comparisons():
+            if not _references(owner, records) or _references(other, records):
+                continue
+            if self.is_user(other) and not self.is_session(other):
+                return ts.text(other)
+        return None
+
+    def published(self, access: Access) -> bool:
+        """The read gives up unless its record was published (`if (!chat || !chat.sharePath) notFound()`,
+        `if (chat.visibility !== 'public') return null`): a share link serves what its owner chose to share."""
+        records = self.record_names(access)
+        if not records:
+            return False
+        for node in self.nodes:
+            if node.type != "if_statement" or node.start_byte < access.node.end_byte:
+                continue
+            condition, consequence = node.child_by_field_name("condition"), node.child_by_field_name("consequence")
+            if condition is None or consequence is None or not _exits(consequence):
+                continue
+            if any(_unpublished(test, records) and _decides(test, condition) for test in ts.walk(condition)):
+                return True
         return False
 
     @property
@@ -461,17 +690,7 @@ class _Scope:
         """The session user's id is part of the query, or compared with the record's owner field."""
         if any(self.is_session(arg) for arg in _call_arguments(access.chain)):
             return True
-        for node in self.nodes:
-            if node.type != "binary_expression":
-                continue
-            op = node.child_by_field_name("operator")
-            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            if op is None or ts.text(op) not in EQUALITY or left is None or right is None:
-                continue
-            for mine, theirs in ((left, right), (right, left)):
-                if self.is_session(mine) and not self.is_session(theirs) and _mentions_owner(theirs):
-                    return True
-        return False
+        return any(self.is_session(mine) and not self.is_session(owner) for owner, mine in self._owner_comparisons())
 
 
 def _names(pattern: Node) -> set[str]:
@@ -564,6 +783,148 @@ def _mentions_owner(node: Node) -> bool:
     return False
 
 
+def _pair_key_text(key: Node) -> str:
+    return (ts.string_value(key) if key.type == "string" else ts.text(key)) or ""
+
+
+def _contains(outer: Node, inner: Node) -> bool:
+    return outer.start_byte <= inner.start_byte and inner.end_byte <= outer.end_byte
+
+
+def _references(node: Node, names: set[str]) -> bool:
+    return bool(names) and any(inner.type in _REFERENCES and ts.text(inner) in names for inner in ts.walk(node))
+
+
+def _root_name(member: Node) -> str:
+    """`chat` of `chat?.sharePath` or `(await res).chat.sharePath`'s `res`."""
+    node = member
+    while True:
+        node = ts.unwrap(node)
+        if node.type == "member_expression":
+            obj = node.child_by_field_name("object")
+            if obj is None:
+                return ""
+            node = obj
+            continue
+        return ts.text(node) if node.type == "identifier" else ""
+
+
+def _publication_member(node: Node, fields: frozenset[str], records: set[str]) -> bool:
+    node = ts.unwrap(node)
+    return (
+        node.type == "member_expression"
+        and ts.text(node.child_by_field_name("property")) in fields
+        and _root_name(node) in records
+    )
+
+
+def _unpublished(test: Node, records: set[str]) -> bool:
+    """`!chat.sharePath`, `chat.isPublic === false`, `chat.visibility !== 'public'`, `chat.visibility === 'private'`."""
+    if test.type == "unary_expression":
+        arg = test.child_by_field_name("argument")
+        return (
+            ts.text(test.child_by_field_name("operator")) == "!"
+            and arg is not None
+            and _publication_member(arg, PUBLICATION_FIELDS, records)
+        )
+    if test.type != "binary_expression":
+        return False
+    op = ts.text(test.child_by_field_name("operator"))
+    left, right = test.child_by_field_name("left"), test.child_by_field_name("right")
+    if op not in EQUALITY or left is None or right is None:
+        return False
+    negated = op in ("!==", "!=")
+    for field, value in ((left, right), (right, left)):
+        literal = ts.unwrap(value)
+        if _publication_member(field, PUBLICATION_FIELDS, records) and literal.type in ("true", "false"):
+            return (literal.type == "false") != negated
+        if _publication_member(field, VISIBILITY_FIELDS, records):
+            word = ts.string_value(literal)
+            if word is not None:
+                return word.lower() in PUBLIC_VALUES if negated else word.lower() in PRIVATE_VALUES
+    return False
+
+
+def _decides(test: Node, condition: Node) -> bool:
+    """Whether `test` alone makes `condition` true: it is joined to the rest only by `||` (`!chat || !chat.sharePath`),
+    never by `&&` (`userId && !chat.sharePath` lets every other request through)."""
+    node = test
+    while node.id != condition.id:
+        parent = node.parent
+        if parent is None:
+            return False
+        if parent.type == "binary_expression" and ts.text(parent.child_by_field_name("operator")) != "||":
+            return False
+        if parent.type not in ("binary_expression", "parenthesized_expression"):
+            return False
+        node = parent
+    return True
+
+
+def _exits(statement: Node) -> bool:
+    """The statement gives up: `notFound()`, `redirect(...)`, `throw`, `return`, `return null`, `return { notFound:
+    true }`, `return { error: ... }`, `return new Response(..., { status: 404 })`."""
+    kind = statement.type
+    if kind == "statement_block":
+        return any(_exits(child) for child in statement.named_children)
+    if kind == "throw_statement":
+        return True
+    if kind == "expression_statement":
+        inner = statement.named_children[0] if statement.named_children else None
+        return inner is not None and _is_exit_call(inner)
+    if kind != "return_statement":
+        return False
+    value = statement.named_children[0] if statement.named_children else None
+    if value is None:
+        return True
+    value = ts.unwrap(value)
+    if value.type in ("null", "undefined") or (value.type == "identifier" and ts.text(value) == "undefined"):
+        return True
+    if _is_exit_call(value):
+        return True
+    if value.type == "object":
+        return any(
+            child.type == "pair" and _pair_key(child) in ("notFound", "error", "redirect")
+            for child in value.named_children
+        )
+    # `new Response(null, { status: 404 })`, `NextResponse.json({...}, { status: 403 })`
+    return any(
+        pair.type == "pair"
+        and _pair_key(pair) == "status"
+        and ts.text(pair.child_by_field_name("value")) in ("401", "403", "404", "410")
+        for pair in ts.walk(value)
+    )
+
+
+def _is_exit_call(node: Node) -> bool:
+    node = ts.unwrap(node)
+    return node.type == "call_expression" and _callee(node).replace("()", "").rsplit(".", 1)[-1] in EXIT_CALLS
+
+
+def _quoted(code: str) -> str:
+    """Source text for a message: short expressions as written, anything longer described."""
+    code = " ".join(code.split())
+    return f"`{code}`" if len(code) <= 40 else "a value"
+
+
+def _why(scope: _Scope, access: Access, owner_key: str | None) -> str:
+    """What is missing, in words that match the code: no check at all, an owner check against a value the caller
+    sends, owner ids taken from the caller, or authentication without any owner check."""
+    compared = scope.compared_with_caller(access)
+    if compared is not None:
+        trusted = f"the record's owner is compared only with {_quoted(compared)}, a value the caller supplies"
+    elif owner_key is not None:
+        trusted = f"the records are selected by an owner id ({_quoted(owner_key)}) that the caller supplies"
+    else:
+        trusted = None
+    if trusted is None:
+        if scope.authenticated:
+            return "the request is authenticated, but the record's owner is never compared with the session user"
+        return "no authentication check and no ownership comparison"
+    lead = "the request is authenticated, but" if scope.authenticated else "no authentication check, and"
+    return f"{lead} {trusted}, not the session user's id"
+
+
 def _top_function(node: Node, root: Node) -> Node | None:
     """The outermost function around `node` (the handler, page component, action or generateMetadata)."""
     found: Node | None = None
@@ -611,6 +972,7 @@ class AiContentWithoutOwnershipCheck(Rule):
         module = _Module(index, f, root)
         action = index.is_server_action_module(f)
         scopes: dict[int, _Scope] = {}
+        accesses: list[tuple[Access, _Scope]] = []
         for node in candidates:
             access = module.access(node)
             if access is None:
@@ -621,14 +983,24 @@ class AiContentWithoutOwnershipCheck(Rule):
             scope = scopes.get(fn.id)
             if scope is None:
                 scope = scopes[fn.id] = _Scope(fn, action=action, wrapped_by_auth=_wrapped_by_auth(fn))
+            if reads_owner_only(access):
+                # who owns the record, not what it says: the start of an owner check, known to the whole
+                # function before any read in it is judged
+                scope.owner_reads.append(access)
+            else:
+                accesses.append((access, scope))
+        for access, scope in accesses:
+            node = access.node
             if not any(scope.is_user(arg) for arg in _call_arguments(access.chain)) or scope.owns(access):
                 continue
-            if not scope.owner_keyed(access) and is_catalogue_content(access.subject, scope.user_keys(access)):
+            owner_key = scope.owner_key(access)
+            if owner_key is None and is_catalogue_content(access.subject, scope.user_keys(access)):
                 continue
-            if scope.authenticated:
-                why = "the request is authenticated, but the record's owner is never compared with the session user"
-            else:
-                why = "no authentication check and no ownership comparison"
+            if scope.published(access):
+                continue
+            if access.subject == access.what and _callee(node) == access.what and module.judged_inside(access):
+                continue
+            why = _why(scope, access, owner_key)
             line, column = node.start_point
             yield Hit(
                 path=f.rel,
