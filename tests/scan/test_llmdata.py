@@ -418,3 +418,49 @@ export async function POST(req: Request) {
 """
     app = make_app({"app/api/chat/route.ts": source})
     assert _ll007(app) == [("app/api/chat/route.ts", 19), ("app/api/chat/route.ts", 20)]
+
+
+def test_project_functions_return_what_they_are_given_and_closures_assign_outer_variables(
+    make_app: Callable[..., Path],
+) -> None:
+    """The reviewer's legacy assistant route: the reply is concatenated by a project function (accumulating in a
+    `forEach` callback into a variable of the function) and assigned, inside a timer callback, to a variable of
+    the handler. Near misses: helpers that return a count or ignore their argument."""
+    app = make_app(
+        {
+            "lib/format.ts": "export const shout = (s: string) => s.toUpperCase();\n"
+            "export const words = (s: string) => s.split(' ').length;\n",
+            "app/api/assistant/route.ts": """import OpenAI from "openai";
+import { shout, words } from "@/lib/format";
+const openai = new OpenAI();
+export async function POST() {
+  let completion = "";
+  setTimeout(async () => {
+    const finalMessages = await openai.beta.threads.messages.list("thread_1");
+    completion = concatenate(finalMessages.data);
+  }, 500);
+  console.log("completion is", completion);
+  console.log(shout(completion), words(completion), constant(completion));
+  return new Response("ok");
+}
+function concatenate(messages: any[]): string {
+  let text = "";
+  for (const message of messages) {
+    message.content.forEach((item: any) => {
+      text += item.text.value + "\\n";
+    });
+  }
+  return text.trim();
+}
+function constant(_ignored: string): string {
+  return "done";
+}
+""",
+            "tsconfig.json": '{"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}',
+        }
+    )
+    assert _ll007(app) == [("app/api/assistant/route.ts", 10), ("app/api/assistant/route.ts", 11)]
+    # `shout(completion)` is what carries it on line 11: without it the line is clean.
+    source = (app / "app/api/assistant/route.ts").read_text()
+    (app / "app/api/assistant/route.ts").write_text(source.replace("shout(completion), ", ""))
+    assert _ll007(app) == [("app/api/assistant/route.ts", 10)]

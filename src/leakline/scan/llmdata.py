@@ -1091,6 +1091,30 @@ class FileLlm:
                     return self.analysis.export_returns_llm(imp.resolved, prop, mode)
         return False
 
+    def _returns_what_it_is_given(self, call: Node, args: Node, state: _ModeState, mode: Mode) -> bool:
+        """`concatenateMessages(list.data)`: LLM data passed to a project function (declared here, imported by name
+        or through a namespace) whose return value carries that parameter."""
+        values = [a for a in args.named_children if a.type != "comment"]
+        if not values:
+            return False
+        targets = self.callee_functions(call)
+        if not targets:
+            return False
+        for i, value in enumerate(values):
+            if not self._eval(value, state, mode):
+                continue
+            for target_file, fn in targets:
+                params = _params(fn)
+                slot = i
+                if params:
+                    last = params[-1]
+                    pattern = last.child_by_field_name("pattern") if last.type.endswith("_parameter") else last
+                    if pattern is not None and pattern.type == "rest_pattern":
+                        slot = min(i, len(params) - 1)
+                if slot < len(params) and self.analysis.returns_parameter(target_file, fn, slot, mode):
+                    return True
+        return False
+
     def _memoised_returns_llm(self, value: Node, state: _ModeState, mode: Mode) -> bool:
         """`const f = unstable_cache(async (x) => ask(x), keys)`: f returns what the wrapped function returns."""
         value = ts.unwrap(value)
@@ -1189,6 +1213,36 @@ class FileLlm:
                 changed = True
         return changed
 
+    def _bind_assigned(self, state: _ModeState, target: Node) -> bool:
+        """`acc += chunk` inside a callback assigns the variable where it is declared (`let acc = ""` in the
+        enclosing function): the taint goes to that scope, so that reads there (`return acc`) see it."""
+        name = self._text(target)
+        scope = next(
+            (s for s in _scope_chain(target) if (s.id, name) in self._declared_names), _scope_of(target)
+        )
+        key = (scope.id, name)
+        if key in state.tainted:
+            return False
+        state.tainted.add(key)
+        state.added.add(key)
+        state.note_name(name)
+        return True
+
+    @cached_property
+    def _declared_names(self) -> set[tuple[int, str]]:
+        """(scope id, name) of every `const`/`let`/`var` binding of a plain name, with or without a value, and of
+        every parameter (a parameter shadows the outer variable of its name)."""
+        out: set[tuple[int, str]] = set()
+        for node, kind in zip(self._nodes, self._kinds, strict=True):
+            if kind == "variable_declarator":
+                name = node.child_by_field_name("name")
+                if name is not None and name.type == "identifier":
+                    out.add((_scope_of(node).id, self._text(name)))
+            elif kind in FUNCTION_TYPES:
+                for param in _params(node):
+                    out.update((node.id, name) for _, name in _pattern_names(param, skip_metadata=False))
+        return out
+
     @cached_property
     def _static_names(self) -> set[bytes]:
         """Names whose calls may return LLM data whatever the taint: project imports and memoised functions."""
@@ -1272,7 +1326,7 @@ class FileLlm:
                     right = node.child_by_field_name("right")
                     if left is not None and right is not None and self._eval(right, state, mode):
                         if left.type == "identifier":
-                            changed |= self._bind(state, left, skip_metadata=False)
+                            changed |= self._bind_assigned(state, left)
                         elif left.type == "member_expression":
                             path = ts.callee_path(left)
                             key = (_scope_of(left).id, path)
@@ -1526,6 +1580,8 @@ class FileLlm:
             return self._eval(args.named_children[1], state, mode)
         if self._callee_returns_llm(call, state, mode):
             return True
+        if args is not None and self._returns_what_it_is_given(call, args, state, mode):
+            return True
         fn = ts.unwrap(fn)
         if fn.type == "member_expression":
             method = self._text(fn.child_by_field_name("property"))
@@ -1635,6 +1691,7 @@ class LlmAnalysis:
         self._files: dict[str, FileLlm] = {}
         self._in_progress: set[str] = set()
         self._route_cache: dict[str, bool] = {}
+        self._through: dict[tuple[str, int, int, Mode], bool] = {}
 
     def file(self, f: SourceFile) -> FileLlm | None:
         if f.root is None:
@@ -1665,6 +1722,31 @@ class LlmAnalysis:
         probe = FileLlm(self, f)
         probe._param_seeds[Mode.PLAIN] = {(fn.id, name) for name in names}
         return probe
+
+    def returns_parameter(self, f: SourceFile, fn: Node, index: int, mode: Mode) -> bool:
+        """Function `fn` of `f` returns LLM data when its parameter `index` is LLM data (`mode`): what a caller
+        passes comes back (`format(answer)`, `concatenate(messages)`). Decided once per function and parameter, on
+        a separate analysis of `f` (as `probe`); a function asked about while it is being decided (recursion)
+        answers no."""
+        key = (f.rel, fn.id, index, mode)
+        cached = self._through.get(key)
+        if cached is not None:
+            return cached
+        marker = f"{f.rel}\x00{fn.id}\x00{index}\x00{mode.value}\x00through"
+        if marker in self._in_progress or f.root is None:
+            return False
+        params = _params(fn)
+        if index >= len(params):
+            return False
+        self._in_progress.add(marker)
+        try:
+            probe = FileLlm(self, f)
+            probe._param_seeds[mode] = {(fn.id, name) for _, name in _pattern_names(params[index], skip_metadata=False)}
+            result = bool(probe._param_seeds[mode]) and probe.function_returns_llm(fn, mode)
+        finally:
+            self._in_progress.discard(marker)
+        self._through[key] = result
+        return result
 
     def may_hold_llm_data(self, f: SourceFile) -> bool:
         """False when no expression of `f` can be LLM data, decided without parsing `f` where possible."""
