@@ -507,3 +507,159 @@ def test_share_links_are_reported_at_the_helper_not_at_each_caller(tmp_path: Pat
     assert _places(_app(tmp_path / "lib", files)) == [("app/share/[id]/page.tsx", 4), ("app/share/[id]/page.tsx", 8)]
     shared = LEGACY_ACTIONS.replace('"use server";\n', "")
     assert _places(_app(tmp_path / "gated", {**files, "lib/chats.ts": shared})) == []
+
+
+# The reviewer's `gc` app (vercel-labs/gemini-chatbot), trimmed: a reservation is written from a tool call's
+# arguments (the passenger's name) and a model-made price, then served by the id in the query string.
+GC_ACTIONS = (
+    'import { generateObject } from "ai";\n'
+    'import { google } from "@ai-sdk/google";\n'
+    'import { z } from "zod";\n'
+    "export async function generateReservationPrice(props: { seats: string[]; passengerName: string }) {\n"
+    "  const { object: reservation } = await generateObject({\n"
+    '    model: google("gemini-1.5-flash"),\n'
+    "    prompt: `Generate price for the following reservation ${JSON.stringify(props)}`,\n"
+    "    schema: z.object({ totalPriceInUSD: z.number() }),\n"
+    "  });\n"
+    "  return reservation;\n"
+    "}\n"
+)
+GC_CHAT = (
+    'import { streamText } from "ai";\n'
+    'import { google } from "@ai-sdk/google";\n'
+    'import { z } from "zod";\n'
+    'import { generateReservationPrice } from "@/ai/actions";\n'
+    'import { auth } from "@/auth";\n'
+    'import { createReservation, createInvoice } from "@/db/queries";\n'
+    "export async function POST(request: Request) {\n"
+    "  const { messages } = await request.json();\n"
+    "  const result = await streamText({\n"
+    '    model: google("gemini-1.5-pro"),\n'
+    "    messages,\n"
+    "    tools: {\n"
+    "      createReservation: {\n"
+    "        parameters: z.object({ seats: z.string().array(), passengerName: z.string() }),\n"
+    "        execute: async (props) => {\n"
+    "          const { totalPriceInUSD } = await generateReservationPrice(props);\n"
+    "          const session = await auth();\n"
+    "          const id = crypto.randomUUID();\n"
+    "          await createReservation({ id, userId: session.user.id, details: { ...props, totalPriceInUSD } });\n"
+    "          await createInvoice({ id, userId: session.user.id, currency: 'USD' });\n"
+    "          return { id };\n"
+    "        },\n"
+    "      },\n"
+    "    },\n"
+    "  });\n"
+    "  return result.toDataStreamResponse();\n"
+    "}\n"
+)
+GC_QUERIES = (
+    'import { prisma } from "@/db/client";\n'
+    "export async function createReservation({ id, userId, details }) {\n"
+    "  return prisma.reservation.create({ data: { id, userId, details } });\n"
+    "}\n"
+    "export async function getReservationById({ id }: { id: string }) {\n"
+    "  return prisma.reservation.findUnique({ where: { id } });\n"
+    "}\n"
+    "export async function createInvoice({ id, userId, currency }) {\n"
+    "  return prisma.invoice.create({ data: { id, userId, currency } });\n"
+    "}\n"
+    "export async function getInvoiceById({ id }: { id: string }) {\n"
+    "  return prisma.invoice.findUnique({ where: { id } });\n"
+    "}\n"
+)
+GC_RESERVATION = (
+    'import { getReservationById, getInvoiceById } from "@/db/queries";\n'
+    "export async function GET(request: Request) {\n"
+    "  const { searchParams } = new URL(request.url);\n"
+    '  const id = searchParams.get("id");\n'
+    "  const session = { user: { id: 'demo-user' } };\n"
+    "  const reservation = await getReservationById({ id });\n"
+    "  const invoice = await getInvoiceById({ id });\n"
+    "  return Response.json({ reservation, invoice });\n"
+    "}\n"
+)
+
+
+def test_records_written_with_llm_data_are_stored_ai_content(tmp_path: Path) -> None:
+    """LL015 knew only a fixed list of words (chat, message, summary...): a reservation holding the passenger's
+    name and a model-made price was served to anyone with its id. The invoice, written without LLM data, is the
+    near miss."""
+    from tests.scan.apps import write_app
+
+    app = write_app(
+        tmp_path,
+        {
+            "ai/actions.ts": GC_ACTIONS,
+            "app/(chat)/api/chat/route.ts": GC_CHAT,
+            "db/queries.ts": GC_QUERIES,
+            "db/client.ts": "export const prisma = {};\n",
+            "app/(chat)/api/reservation/route.ts": GC_RESERVATION,
+        },
+    )
+    assert _hits(app) == [
+        (
+            "app/(chat)/api/reservation/route.ts",
+            6,
+            "stored AI content (getReservationById: reservation records are written with LLM data at "
+            "app/(chat)/api/chat/route.ts:19) is read with a user-controlled id: no authentication check and no "
+            "ownership comparison",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "read", "reported"),
+    [
+        ("booking", "booking", True),
+        ("flightBooking", "flightBooking", True),
+        ("booking", "invoice", False),  # the near miss: no LLM data is written to an invoice
+        ("product", "product", False),  # catalogue content: an AI blurb on a product page is meant for everyone
+        ("data", "data", False),  # too generic to name a kind of record
+        # `openai.beta.threads.runs.create` in the route is the model call itself, not a write of runs
+        ("booking", "run", False),
+    ],
+)
+def test_which_written_records_count(tmp_path: Path, written: str, read: str, reported: bool) -> None:
+    from tests.scan.apps import write_app
+
+    route = (
+        'import OpenAI from "openai";\n'
+        'import { prisma } from "@/lib/db";\n'
+        "const openai = new OpenAI();\n"
+        "export async function POST(req: Request) {\n"
+        "  const { note } = await req.json();\n"
+        "  const completion = await openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', "
+        "content: note }] });\n"
+        f"  await prisma.{written}.create({{ data: {{ text: completion.choices[0].message.content }} }});\n"
+        "  await openai.beta.threads.runs.create('t', { assistant_id: 'a', instructions: note });\n"
+        "  return Response.json({ ok: true });\n"
+        "}\n"
+    )
+    page = (
+        'import { prisma } from "@/lib/db";\n'
+        "export default async function Page({ params }) {\n"
+        "  const { id } = await params;\n"
+        f"  const row = await prisma.{read}.findUnique({{ where: {{ id }} }});\n"
+        "  return <p>{row?.text}</p>;\n"
+        "}\n"
+    )
+    files = {"app/api/x/route.ts": route, "app/x/[id]/page.tsx": page, "lib/db.ts": "export const prisma = {};\n"}
+    assert _places(write_app(tmp_path, files)) == ([("app/x/[id]/page.tsx", 4)] if reported else [])
+
+
+def test_search_params_destructured_from_the_url_are_user_controlled(tmp_path: Path) -> None:
+    route = (
+        "import { kv } from '@vercel/kv';\n"
+        "export async function GET(request: Request) {\n"
+        "  const { searchParams } = new URL(request.url);\n"
+        "  const { query: q } = { query: searchParams };\n"
+        "  const chat = await kv.hgetall(`chat:${searchParams.get('id')}`);\n"
+        "  const other = await kv.hgetall(`chat:${q.get('id')}`);\n"
+        "  const { userId } = await getDefaults();\n"
+        "  const mine = await kv.hgetall(`chat:${userId}`);\n"
+        "  return Response.json({ chat, other, mine });\n"
+        "}\n"
+    )
+    rel = "app/api/chat/route.ts"
+    assert _places(_app(tmp_path, {rel: route})) == [(rel, 5), (rel, 6)]

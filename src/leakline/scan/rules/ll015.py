@@ -3,7 +3,9 @@
 An insecure direct object reference on what the assistant produced: a page, route handler, API
 route or server action reads a conversation, chat, message, summary, recommendation, completion,
 answer or transcript (an ORM model or table with such a name, a SQL `FROM` clause, a KV key like
-`chat:${id}`, or a project function such as `getChatById`) with an id taken from the request
+`chat:${id}`, or a project function such as `getChatById`) — or any kind of record the project writes
+LLM data to (`createReservation({ details: { ...toolArgs, modelPrice } })` makes `getReservationById` one) —
+with an id taken from the request
 (`params` — also `await params` in Next 15 —, `searchParams`, `req.query`, the request body, a
 server action's arguments), and nothing in the same function ties the record to the signed-in user: no
 authentication call (`auth()`, `getServerSession`, `currentUser`, Supabase `getUser`, a verified
@@ -22,8 +24,9 @@ declaration in that function binds it from a user-controlled (session) expressio
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tree_sitter import Node
 
@@ -31,6 +34,9 @@ from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
 from leakline.scan.rules.base import Hit, Rule
+
+if TYPE_CHECKING:
+    from leakline.scan.llmdata import LlmAnalysis
 
 AI_CONTENT = re.compile(
     r"conversation|chat|message|summar(?:y|ies)|recommendation|completion|answer|transcript|prompt|repl(?:y|ies)",
@@ -102,9 +108,10 @@ _ACCESS_HINT = re.compile(
 HINT_WINDOW = 80
 
 
-def _ai_word_offsets(lowered: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of every AI-content word in lower-cased bytes (plain `find`: much faster than a regex)."""
-    for word in AI_WORDS:
+def _ai_word_offsets(lowered: bytes, extra: Iterable[bytes] = ()) -> Iterator[tuple[int, int]]:
+    """(start, end) of every AI-content word in lower-cased bytes (plain `find`: much faster than a regex), and of
+    the project's own `extra` words (entities written with model output)."""
+    for word in (*AI_WORDS, *extra):
         at = lowered.find(word)
         while at >= 0:
             yield at, at + len(word)
@@ -316,6 +323,176 @@ def _pair_key(pair: Node) -> str:
     return (ts.string_value(key) if key is not None and key.type == "string" else ts.text(key)) or ""
 
 
+# Project functions and stores that write a record: `createReservation(...)`, `prisma.reservation.create(...)`,
+# `db.insert(reservations).values(...)`, `supabase.from('reservations').insert(...)`, `kv.hset(`reservation:${id}`)`.
+_WRITER_NAME = re.compile(r"^(?:create|save|insert|upsert|update|store|add|persist|record)([A-Z][A-Za-z0-9]*)$")
+ORM_WRITES = frozenset({"create", "createMany", "update", "updateMany", "upsert", "insertOne", "insertMany"})
+TABLE_WRITES = frozenset({"insert", "upsert", "update", "insertOne", "insertMany"})
+KV_WRITES = frozenset({"set", "hset", "hmset", "lpush", "rpush", "zadd", "sadd", "setItem"})
+# Bytes of a file that may write a record: checked before a file is parsed for writes.
+_WRITE_HINT = re.compile(
+    rb"\b(?:create|save|insert|upsert|update|store|add|persist|record)[A-Z]\w*\s*\("
+    rb"|\.(?:create|createMany|update|updateMany|upsert|insert|insertOne|insertMany|set|hset|hmset|lpush|rpush|zadd"
+    rb"|sadd|setItem)\s*[(<]"
+)
+# Entities too generic to name a kind of record (`saveData`, `updateState`), or that hold no one's content
+# (`recordUsage`, `addEvent`), and the catalogue a storefront shows everyone (`updateProduct` with an AI blurb).
+GENERIC_ENTITIES = frozenset(
+    {
+        "data",
+        "item",
+        "state",
+        "cache",
+        "value",
+        "result",
+        "response",
+        "record",
+        "entry",
+        "object",
+        "log",
+        "event",
+        "file",
+        "status",
+        "session",
+        "token",
+        "setting",
+        "config",
+        "progress",
+        "usage",
+        "metric",
+        "count",
+        "analytic",
+        "stat",
+        "many",
+        "one",
+        "by",
+        "id",
+        "to",
+        "or",
+        "if",
+        "new",
+        "all",
+    }
+)
+
+
+class Written(NamedTuple):
+    """A kind of record the project writes with model output (or with what was sent to the model)."""
+
+    words: tuple[str, ...]
+    """Its name's words (`reservation`; `flight`, `booking`), as `_words` spells them."""
+    path: str
+    line: int
+
+
+def _entity_words(name: str) -> tuple[str, ...] | None:
+    """Words naming a kind of record (`Reservation` → reservation; `FlightBookingById` → flight, booking), or None
+    for names that say nothing (`Data`), name AI content already, or name public catalogue content."""
+    name = re.split(r"(?<=[a-z0-9])(?:By|For|With|From|To)[A-Z]", name, maxsplit=1)[0]
+    words = tuple(word for word in _words(name) if not word.isdigit())
+    if not words or all(word in GENERIC_ENTITIES for word in words):
+        return None
+    if AI_CONTENT.search(name) or any(word in CATALOGUE_WORDS for word in words):
+        return None
+    return tuple(word for word in words if word not in GENERIC_ENTITIES)
+
+
+def _written_entity(module: _Module, call: Node) -> tuple[str, Node] | None:
+    """The kind of record a call writes and the call chain holding what it writes, or None."""
+    path = _callee(call).replace("()", "")
+    if not path:
+        return None
+    parts = path.split(".")
+    method = parts[-1]
+    first = _first_arg(call)
+    if len(parts) == 1:
+        match = _WRITER_NAME.match(method)
+        if match and method in module.project_names:
+            return match.group(1), call
+        return None
+    if method in ORM_WRITES and len(parts) in (3, 4) and not MODEL_CLIENT.search(parts[0]):
+        # prisma.reservation.create, ctx.db.reservation.create; not a model API (`openai.beta.threads.runs.create`)
+        return parts[-2], call
+    if method in ORM_WRITES and len(parts) == 2 and parts[0][:1].isupper():  # Reservation.create (Mongoose)
+        return parts[0], call
+    if method == "insert" and first is not None and len(parts) == 2:  # drizzle db.insert(reservations)
+        name = ts.string_value(ts.unwrap(first)) or ts.text(first)
+        return name.rsplit(".", 1)[-1], _chain_top(call)
+    if method in TABLE_WRITES:  # supabase.from('reservations').insert(...), db.collection('x').insertOne(...)
+        fn = call.child_by_field_name("function")
+        obj = fn.child_by_field_name("object") if fn is not None and fn.type == "member_expression" else None
+        inner = ts.unwrap(obj) if obj is not None else None
+        if inner is not None and inner.type == "call_expression" and _callee(inner).rsplit(".", 1)[-1] in TABLE_METHODS:
+            table = _first_arg(inner)
+            name = (ts.string_value(ts.unwrap(table)) or ts.text(table)) if table is not None else ""
+            return name.rsplit(".", 1)[-1], call
+        return None
+    if method in KV_WRITES and first is not None:
+        literal = _literal_text(first)
+        head = re.match(r"[A-Za-z][A-Za-z0-9_-]*", literal)
+        if head and ts.unwrap(first).type in ("template_string", "binary_expression"):
+            return head.group(0), call
+    return None
+
+
+# Clients of model APIs, whose `create` calls are the model call itself, not a write to the app's store.
+MODEL_CLIENT = re.compile(
+    r"openai|anthropic|groq|mistral|cohere|gemini|genai|google|ollama|together|replicate|bedrock|llm|ai$", re.IGNORECASE
+)
+_LLM_VALUE_TYPES = ("identifier", "shorthand_property_identifier", "member_expression", "call_expression")
+_written_cache: weakref.WeakKeyDictionary[LlmAnalysis, tuple[Written, ...]] = weakref.WeakKeyDictionary()
+
+
+def written_with_llm_data(ctx: ScanContext) -> tuple[Written, ...]:
+    """Kinds of record the project stores model output in (or what was sent to the model), beyond the words
+    LL015 knows: a reservation created from a tool call's arguments and a model-made price is someone's AI
+    content as much as a chat is. Computed once per app (and per scan worker), from the files that may hold
+    LLM data and write a record."""
+    llm = ctx.llm
+    cached = _written_cache.get(llm)
+    if cached is not None:
+        return cached
+    found: dict[tuple[str, ...], Written] = {}
+    index = ctx.index
+    for f in index.sources:
+        if f.rel not in index.llm_candidates or not _WRITE_HINT.search(f.data()):
+            continue
+        root = f.root
+        if root is None:
+            continue
+        module = _Module(index, f, root)
+        facts = None
+        for call in f.nodes("call_expression"):
+            written = _written_entity(module, call)
+            if written is None:
+                continue
+            words = _entity_words(written[0])
+            if words is None or words in found:
+                continue
+            facts = facts or llm.file(f)
+            if facts is None:
+                break
+            if facts.is_direct_llm_call(call):
+                continue
+            args = _call_arguments(written[1])
+            if any(facts.is_llm(node) for a in args for node in ts.walk(a) if node.type in _LLM_VALUE_TYPES):
+                found[words] = Written(words, f.rel, call.start_point[0] + 1)
+    result = tuple(found.values())
+    _written_cache[llm] = result
+    return result
+
+
+def _names_entity(subject: str, written: tuple[Written, ...]) -> Written | None:
+    """The written kind of record a read's model, table, key or function name names (`getReservationById`)."""
+    if not written:
+        return None
+    words = set(_words(subject))
+    for entity in written:
+        if all(word in words for word in entity.words):
+            return entity
+    return None
+
+
 _FUNCTION_NAMES = """
 (function_declaration name: (identifier) @name)
 (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])
@@ -325,13 +502,14 @@ MAX_CALL_ANCESTORS = 4
 _STOP_AT = frozenset({"statement_block", "program", "class_body"})
 
 
-def _candidate_calls(f: SourceFile, root: Node) -> list[Node]:
-    """Calls around each AI-content word of the file, found from the word's byte offset upwards.
+def _candidate_calls(f: SourceFile, root: Node, extra: tuple[bytes, ...] = ()) -> list[Node]:
+    """Calls around each AI-content word of the file (and each `extra` word), found from the word's byte offset
+    upwards.
 
     The words are rare, so this touches a handful of nodes per file instead of the whole tree.
     """
     found: dict[int, Node] = {}
-    for start, end in _ai_word_offsets(f.data().lower()):
+    for start, end in _ai_word_offsets(f.data().lower(), extra):
         node: Node | None = root.descendant_for_byte_range(start, end)
         calls = 0
         while node is not None and calls < MAX_CALL_ANCESTORS and node.type not in _STOP_AT:
@@ -345,10 +523,11 @@ def _candidate_calls(f: SourceFile, root: Node) -> list[Node]:
 class _Module:
     """Which callees of a module are project functions (defined here or imported from project files)."""
 
-    def __init__(self, index: ProjectIndex, f: SourceFile, root: Node) -> None:
+    def __init__(self, index: ProjectIndex, f: SourceFile, root: Node, written: tuple[Written, ...] = ()) -> None:
         self.index = index
         self.file = f
         self.root = root
+        self.written = written
         self._project_names: set[str] | None = None
         self._judged_inside: dict[str, bool] = {}
 
@@ -362,6 +541,10 @@ class _Module:
             self._project_names = names
         return self._project_names
 
+    def _content(self, name: str) -> bool:
+        """The name says AI content: one of LL015's words, or a kind of record the project writes model output to."""
+        return bool(AI_CONTENT.search(name)) or _names_entity(name, self.written) is not None
+
     def access(self, call: Node) -> Access | None:
         path = _callee(call)
         args = call.child_by_field_name("arguments")
@@ -372,7 +555,7 @@ class _Module:
         parts = path.replace("()", "").split(".")
         method = parts[-1]
         first = _first_arg(call)
-        if method in READ_METHODS and any(AI_CONTENT.search(p) for p in parts[:-1]):
+        if method in READ_METHODS and any(self._content(p) for p in parts[:-1]):
             # `prisma.chat.findUnique`, `db.query.chats.findFirst`; two parts only for model classes
             # (`Conversation.findById`): `messages.find(...)` is an array, `chats.get(id)` a Map.
             model_class = len(parts) == 2 and parts[0][:1].isupper() and method not in ("get", "select")
@@ -380,17 +563,17 @@ class _Module:
                 return Access(call, _chain_top(call), path, ".".join(parts[:-1]))
         if method in TABLE_METHODS and first is not None:
             name = ts.string_value(first) if ts.unwrap(first).type == "string" else ts.text(first)
-            if name and AI_CONTENT.search(name):
+            if name and self._content(name):
                 return Access(call, _chain_top(call), f"{path}({name})", name)
         if method in SQL_METHODS and first is not None:
             return self._sql(call, _literal_text(first))
         if method in KV_METHODS and len(parts) >= 2 and first is not None:
             literal = _literal_text(first)
             dynamic = ts.unwrap(first).type in ("template_string", "binary_expression")
-            if dynamic and AI_CONTENT.search(literal):
+            if dynamic and self._content(literal):
                 return Access(call, call, f"{path}({literal}…)", literal)
         name = parts[-1]
-        if len(parts) == 1 and name in self.project_names and _WRAPPER_NAME.match(name) and AI_CONTENT.search(name):
+        if len(parts) == 1 and name in self.project_names and _WRAPPER_NAME.match(name) and self._content(name):
             return Access(call, call, name, name)
         return None
 
@@ -405,7 +588,7 @@ class _Module:
                 root = f.root if f is not None else None
                 if f is None or root is None or imp.imported in ("default", "*"):
                     return None
-                target, exported = _Module(self.index, f, root), imp.imported
+                target, exported = _Module(self.index, f, root, self.written), imp.imported
                 break
         lang = target.file.language
         if lang is None:
@@ -452,7 +635,7 @@ class _Module:
 
     def _sql(self, call: Node, text: str) -> Access | None:
         for table in _SQL_TABLE.findall(text):
-            if AI_CONTENT.search(table):
+            if self._content(table):
                 return Access(call, call, f"SQL from {table}", table)
         return None
 
@@ -512,6 +695,9 @@ class _Scope:
                 continue
             if target is not None and value is not None:
                 bindings.append((target, value))
+                if target.type == "object_pattern":
+                    # `const { searchParams } = new URL(request.url)`: the query string, whatever it is read from
+                    self.user |= _input_props(target)
         for _ in range(4):
             before = (len(self.user), len(self.session))
             for target, value in bindings:
@@ -710,6 +896,19 @@ def _names(pattern: Node) -> set[str]:
             out |= _names(child)
         return out
     return set()
+
+
+def _input_props(pattern: Node) -> set[str]:
+    """Names an object pattern binds from `params`, `searchParams` or `query` (`{ searchParams }`, `{ query: q }`)."""
+    out: set[str] = set()
+    for child in pattern.named_children:
+        if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in USER_INPUT_PROPS:
+            out.add(ts.text(child))
+        elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) in USER_INPUT_PROPS:
+            value = child.child_by_field_name("value")
+            if value is not None:
+                out |= _names(value)
+    return out
 
 
 def _accessed_name(ref: Node) -> str:
@@ -958,18 +1157,27 @@ class AiContentWithoutOwnershipCheck(Rule):
             serves = index.is_page(f) or index.is_route_handler(f) or index.is_api_route(f)
             if not serves and (b"use server" not in data or not index.is_server_action_module(f)):
                 continue
-            if not has_access_hint(data):
+            written = self._written(ctx, data)
+            if not has_access_hint(data) and not written:
                 continue
-            yield from self._check_file(index, f)
+            yield from self._check_file(index, f, written)
 
-    def _check_file(self, index: ProjectIndex, f: SourceFile) -> Iterator[Hit]:
+    @staticmethod
+    def _written(ctx: ScanContext, data: bytes) -> tuple[Written, ...]:
+        """The kinds of record written with model output whose every word this file's bytes contain."""
+        lowered = data.lower()
+        return tuple(
+            entity for entity in written_with_llm_data(ctx) if all(word.encode() in lowered for word in entity.words)
+        )
+
+    def _check_file(self, index: ProjectIndex, f: SourceFile, written: tuple[Written, ...]) -> Iterator[Hit]:
         root = f.root
         if root is None:
             return
-        candidates = _candidate_calls(f, root)
+        candidates = _candidate_calls(f, root, tuple(word.encode() for entity in written for word in entity.words))
         if not candidates:
             return
-        module = _Module(index, f, root)
+        module = _Module(index, f, root, written)
         action = index.is_server_action_module(f)
         scopes: dict[int, _Scope] = {}
         accesses: list[tuple[Access, _Scope]] = []
@@ -1002,11 +1210,18 @@ class AiContentWithoutOwnershipCheck(Rule):
                 continue
             why = _why(scope, access, owner_key)
             line, column = node.start_point
+            entity = None if AI_CONTENT.search(access.subject) else _names_entity(access.subject, written)
+            what = access.what
+            if entity is not None:
+                # say why a record LL015 has no word for is AI content: where model output is written to it
+                what = (
+                    f"{what}: {' '.join(entity.words)} records are written with LLM data at {entity.path}:{entity.line}"
+                )
             yield Hit(
                 path=f.rel,
                 line=line + 1,
                 column=column + 1,
-                message=f"stored AI content ({access.what}) is read with a user-controlled id: {why}",
+                message=f"stored AI content ({what}) is read with a user-controlled id: {why}",
                 evidence=access.what,
                 key=access.what,
             )
