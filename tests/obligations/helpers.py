@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leakline.obligations import Assessment, Facts, Obligation, assess, parse_facts
+from leakline.obligations.facts import people_listed
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -30,6 +31,11 @@ def facts(**overrides: Any) -> Facts:
             node.pop(leaf, None)
         else:
             node[leaf] = value
+    if "data.subjects" not in overrides:
+        # BASE's 100 people is a placeholder: a breakdown naming more people than that (501 Californians)
+        # means that many people are affected, and facts whose breakdown exceeds data.subjects are refused.
+        listed = people_listed(data["data"]["subjects_by_jurisdiction"])
+        data["data"]["subjects"] = max(data["data"]["subjects"], listed)
     return parse_facts(data, source="test")
 
 

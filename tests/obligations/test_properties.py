@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leakline.obligations import assess, parse_facts
+from leakline.obligations.errors import FactsValidationError
 from leakline.obligations.regimes import REGIME_IDS
 from leakline.obligations.risk import RISK_ORDER
 from tests.obligations.helpers import facts
@@ -26,7 +27,7 @@ PLACES = ["DE", "FR", "IE", "GB", "CH", "BR", "SG", "AU", "CA", "CA-QC", "JP", "
 
 
 @st.composite
-def fact_sets(draw: st.DrawFn) -> dict[str, Any]:
+def any_fact_sets(draw: st.DrawFn) -> dict[str, Any]:
     aware = draw(st.datetimes(min_value=datetime(2018, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)))
     places = draw(st.dictionaries(st.sampled_from(PLACES), st.integers(0, 20_000), max_size=6))
     return {
@@ -67,6 +68,15 @@ def fact_sets(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@st.composite
+def fact_sets(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid facts: an LLM answer is plain text, so it is never `encrypted` (such facts are refused)."""
+    data = draw(any_fact_sets())
+    if data["breach"]["cause"] == "llm-output-leak":
+        data["data"]["protection"]["encrypted"] = False
+    return data
+
+
 @settings(max_examples=60, deadline=None)
 @given(data=fact_sets())
 def test_assessment_is_deterministic_and_well_formed(data: dict[str, Any]) -> None:
@@ -103,6 +113,10 @@ def test_observed_misuse_never_lowers_the_risk(data: dict[str, Any]) -> None:
 def test_safe_encryption_never_raises_the_risk(data: dict[str, Any]) -> None:
     plain = {**data, "data": {**data["data"], "protection": {"encrypted": False, "hashing": "none"}}}
     safe = {**data, "data": {**data["data"], "protection": {"encrypted": True, "key_compromised": False}}}
+    if data["breach"]["cause"] == "llm-output-leak":
+        with pytest.raises(FactsValidationError, match=r"^g: data\.protection\.encrypted: true contradicts"):
+            parse_facts(safe, source="g")
+        return
     assert RISK_ORDER[assess(parse_facts(safe, source="g"), now=NOW).risk] <= RISK_ORDER[
         assess(parse_facts(plain, source="g"), now=NOW).risk
     ]

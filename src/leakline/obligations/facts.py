@@ -27,9 +27,12 @@ from pydantic import (
     Strict,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from leakline.obligations.errors import FactsFileError, FactsValidationError
 
@@ -173,8 +176,37 @@ class Breach(_Model):
 
 class Protection(_Model):
     encrypted: bool = False
+    """The data was encrypted *as it left* the organisation's control (a stolen encrypted disk or backup), not
+    merely encrypted at rest somewhere: data that an application decrypted and handed out is not encrypted."""
     key_compromised: bool = False
     hashing: Hashing = "none"
+
+
+_CONFLICT = "facts_conflict"
+"""The error type of a rule across fields; its `field` (dotted, relative to where it was raised) is named."""
+
+
+def _conflict(field: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(_CONFLICT, message, {"field": field})
+
+
+def people_listed(by_jurisdiction: dict[str, int]) -> int:
+    """The people a breakdown by jurisdiction accounts for at least: a country's entry includes its
+    subdivisions' ("CA" includes "CA-QC"), so a country given with its subdivisions counts the larger of the
+    two; subdivisions given without their country add up."""
+    countries: dict[str, int] = {}
+    subdivisions: dict[str, int] = {}
+    for code, n in by_jurisdiction.items():
+        country, _, sub = code.partition("-")
+        if sub:
+            subdivisions[country] = subdivisions.get(country, 0) + n
+        else:
+            countries[country] = n
+    return sum(max(countries.get(c, 0), subdivisions.get(c, 0)) for c in countries.keys() | subdivisions.keys())
+
+
+def _grouped(n: int) -> str:
+    return f"{n:,}"
 
 
 class Data(_Model):
@@ -193,6 +225,24 @@ class Data(_Model):
     def _some(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if value is not None and not value:
             raise ValueError("expected a non-empty array (leave the field out while nobody knows)")
+        return value
+
+    @field_validator("subjects_by_jurisdiction")
+    @classmethod
+    def _within_subjects(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        # A breakdown that adds up to more people than `subjects` makes the notices contradict themselves
+        # (the authority reads 1,200 people and a country list of 1,700) and the thresholds count people who
+        # are not in the total. `subjects` is read first; when it is itself invalid, its own error says so.
+        subjects = info.data.get("subjects")
+        listed = people_listed(value)
+        if isinstance(subjects, int) and listed > subjects:
+            shown = ", ".join(f"{code} {_grouped(n)}" for code, n in value.items())
+            raise _conflict(
+                "",
+                f"the people listed per jurisdiction add up to {_grouped(listed)} ({shown}), more than "
+                f"data.subjects ({_grouped(subjects)}); data.subjects counts everyone affected: raise it to at "
+                f"least {_grouped(listed)} or correct the breakdown",
+            )
         return value
 
     @model_serializer(mode="wrap")
@@ -222,11 +272,30 @@ class AISystem(_Model):
     role: AIRole = "provider"
 
 
-_NOTICE_FIELDS = ("law_enforcement_delay", "delay_reasons", "identity_protection_enrolment")
+_NOTICE_FIELDS = (
+    "occurred_at",
+    "occurred_from",
+    "occurred_until",
+    "occurred_estimated",
+    "law_enforcement_delay",
+    "delay_reasons",
+    "identity_protection_enrolment",
+)
+# Causes whose data reaches the unauthorised party decrypted, whatever protected it at rest.
+_PLAINTEXT_CAUSES = {"llm-output-leak": "an LLM answer reaches its reader as plain text"}
 
 
 class Facts(_Model):
     aware_at: AwareDatetime
+    occurred_at: AwareDatetime | None = None
+    """When the breach happened, where one moment is known or estimated (Cal. Civ. Code § 1798.82(d)(2)(B):
+    "the date of the breach, the estimated date of the breach, or the date range"). Excludes the range."""
+    occurred_from: AwareDatetime | None = None
+    """The start of the period within which the breach occurred."""
+    occurred_until: AwareDatetime | None = None
+    """The end of that period (needs `occurred_from`); unset while the end is not known."""
+    occurred_estimated: bool | None = None
+    """True when `occurred_at` or the range is an estimate, so that the notices say so."""
     discovered_at: AwareDatetime | None = None
     determined_at: AwareDatetime | None = None
     assessed_at: AwareDatetime | None = None
@@ -243,6 +312,53 @@ class Facts(_Model):
     """Why the authority is notified more than 72 hours after awareness (GDPR Art. 33(1))."""
     identity_protection_enrolment: Words | None = None
     """How people enrol in the identity-theft protection offered when government ids leaked (§ 1798.82(d)(2)(G))."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Facts:
+        cause = self.breach.cause
+        if self.data.protection.encrypted and cause in _PLAINTEXT_CAUSES:
+            # The encryption exemptions (GDPR Art. 34(3)(a), "unencrypted" in § 1798.82) would remove every duty
+            # for data that was readable when it left: refuse rather than silently assess it as harmless.
+            raise _conflict(
+                "data.protection.encrypted",
+                f"true contradicts breach.cause {cause!r}: {_PLAINTEXT_CAUSES[cause]}, so the encryption "
+                "exemptions cannot apply; `encrypted` describes the data as it left (set it to false, or "
+                "correct breach.cause if encrypted data was taken some other way)",
+            )
+        self._check_occurrence()
+        return self
+
+    def _check_occurrence(self) -> None:
+        if self.occurred_at is not None and (self.occurred_from or self.occurred_until) is not None:
+            field = "occurred_from" if self.occurred_from is not None else "occurred_until"
+            raise _conflict(
+                "occurred_at",
+                f"give either occurred_at (one moment) or {field} (a period), not both",
+            )
+        if self.occurred_until is not None and self.occurred_from is None:
+            raise _conflict(
+                "occurred_until",
+                "needs occurred_from (the start of the period within which the breach occurred)",
+            )
+        if (
+            self.occurred_from is not None
+            and self.occurred_until is not None
+            and self.occurred_until < self.occurred_from
+        ):
+            raise _conflict(
+                "occurred_until",
+                f"{self.occurred_until.isoformat()} is before occurred_from ({self.occurred_from.isoformat()})",
+            )
+        start = self.occurred_at or self.occurred_from
+        if start is not None and start > self.aware_at:
+            name = "occurred_at" if self.occurred_at is not None else "occurred_from"
+            raise _conflict(
+                name,
+                f"{start.isoformat()} is after aware_at ({self.aware_at.isoformat()}): nobody becomes aware of a "
+                "breach before it happens",
+            )
+        if self.occurred_estimated is not None and start is None:
+            raise _conflict("occurred_estimated", "needs occurred_at or occurred_from (the date it qualifies)")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -279,6 +395,8 @@ _EXPECTED = {
 def _describe(error: Any) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
+    if kind == _CONFLICT:
+        return str(error.get("msg", "invalid value"))  # names the fields it compares, and never a whole table
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
@@ -318,6 +436,8 @@ def format_errors(source: str, exc: ValidationError) -> str:
         loc = [str(part) for part in error.get("loc", ())]
         if loc and loc[-1] == "[key]":
             loc[-1] = "(key)"
+        if error.get("type") == _CONFLICT and (error.get("ctx") or {}).get("field"):
+            loc.append(str(error["ctx"]["field"]))
         key = ".".join(loc) or "(top level)"
         lines.append(f"{source}: {key}: {_describe(error)}")
     return "\n".join(lines)
