@@ -3,7 +3,11 @@
     policy = Policy.from_settings(settings.sanitize)
     sanitizer = Sanitizer(policy)                 # compiled once, shared, thread-safe
     result = sanitizer.sanitize(text)             # .text .hits .blocked .scanned_bytes .detector_versions
+                                                  # .invisible_removed
     stream = sanitizer.stream()                   # one per choice; .feed(delta) -> str, .finish() -> str
+
+Invisible format characters (soft hyphen, zero-width space, bidi controls, tags...) are removed before
+detection: what is detected is what is sent (`strip_invisible`, docs/sanitize.md "Invisible characters").
 
 Detectors (names fixed, used in `[sanitize.actions]`): email, phone, payment_card, iban, us_ssn, uk_nino,
 national_id, ip_address, secret, canary, protected_text. See docs/sanitize.md.
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from leakline.guard.sanitize.core import DetectorHit, Sanitizer, SanitizeResult
     from leakline.guard.sanitize.errors import PolicyError, SanitizeError, SanitizerFailed
+    from leakline.guard.sanitize.fold import strip_invisible
     from leakline.guard.sanitize.matchers import DETECTORS
     from leakline.guard.sanitize.policy import DEFAULT_ACTIONS, Action, Policy
     from leakline.guard.sanitize.settings import SanitizeSettings
@@ -36,6 +41,7 @@ _EXPORTS = {
     "Sanitizer": "core",
     "SanitizerFailed": "errors",
     "StreamSanitizer": "stream",
+    "strip_invisible": "fold",
 }
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -50,6 +56,7 @@ __all__ = [
     "Sanitizer",
     "SanitizerFailed",
     "StreamSanitizer",
+    "strip_invisible",
 ]
 
 

@@ -1,5 +1,8 @@
 """`Sanitizer`: one compiled detector set per policy; `sanitize(text)` finds, resolves and redacts.
 
+Invisible format characters are removed first (`fold.strip_invisible`): the text scanned, redacted and
+sent is the text without them, so every offset refers to it.
+
 A scan is: one trigger pass (Hyperscan, or `re` as fallback) → each matcher looks near its triggers →
 overlapping candidates are resolved left to right (earliest start, then longest, then detector
 priority) → the kept hits are applied: `redact` replaces, `alert` only reports, and the first `block`
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 from leakline.findings import redact
 from leakline.guard.sanitize.engine import HyperscanEngine, ReEngine, TriggerEngine, hyperscan_available
 from leakline.guard.sanitize.errors import PolicyError, SanitizerFailed
-from leakline.guard.sanitize.fold import fold, warm_fold
+from leakline.guard.sanitize.fold import fold, strip_projected, warm_fold, warm_invisible
 from leakline.guard.sanitize.matchers import (
     DETECTORS,
     PRIORITY,
@@ -46,7 +49,8 @@ REDACTION_FORMAT = "[REDACTED:{}]"
 
 @dataclass(frozen=True, slots=True)
 class DetectorHit:
-    """One match: `start`/`end` are character offsets in the original (unsanitized) text."""
+    """One match: `start`/`end` are character offsets in the text without its invisible characters (what is
+    sent, before redaction)."""
 
     detector: str
     action: Action
@@ -58,12 +62,15 @@ class DetectorHit:
 @dataclass(frozen=True)
 class SanitizeResult:
     text: str
-    """The text to send: redactions applied; when `blocked`, only the text before the blocking match."""
+    """The text to send: invisible characters removed, redactions applied; when `blocked`, only the text before
+    the blocking match."""
     hits: list[DetectorHit]
     blocked: bool
     scanned_bytes: int
-    """UTF-8 bytes of input examined."""
+    """UTF-8 bytes of input examined, counted as received (invisible characters included)."""
     detector_versions: dict[str, str] = field(default_factory=dict)
+    invisible_removed: int = 0
+    """Invisible characters removed from the text (see docs/sanitize.md, "Invisible characters")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +142,9 @@ class Sanitizer:
             _Family("protected_text", self._protected),
         )
         self.engine = self._engine(policy)
-        warm_fold()  # the tables are built now, not by the first request whose answer is not ASCII
+        # The tables are built now, not by the first request whose answer is not ASCII.
+        warm_fold()
+        warm_invisible()
         self._replacement = {name: REDACTION_FORMAT.format(name.upper()) for name in DETECTORS}
         self.detector_versions = self._versions(policy, corpus)
         # Split once: every stream (one per streamed choice) reads them.
@@ -170,7 +179,8 @@ class Sanitizer:
     # ---- the scan ----------------------------------------------------------------------------------
 
     def candidates(self, text: str) -> list[Candidate]:
-        """Every candidate in `text`, before overlaps are resolved. Raises `SanitizerFailed`."""
+        """Every candidate in `text` as given (`sanitize` strips invisible characters first), before overlaps
+        are resolved. Raises `SanitizerFailed`."""
         seen, projection = fold(text)
         return self.candidates_of(self._families, seen, self._triggers(seen, projection))
 
@@ -235,8 +245,11 @@ class Sanitizer:
         return "".join(parts), False
 
     def sanitize(self, text: str) -> SanitizeResult:
+        received = text
+        # What is detected is what is sent: a soft hyphen inside an address hides it from the detectors only.
+        text, removed, projection = strip_projected(text)
         # The detectors read the folded text (same offsets); what is sent and shown is cut from `text`.
-        seen, projection = fold(text)
+        seen, projection = fold(text, projection)
         triggers = self._triggers(seen, projection)
         kept = self.resolve(self.candidates_of(self._families, seen, triggers))
         cut = next((i for i, c in enumerate(kept) if self.policy.actions[c.detector] is Action.BLOCK), None)
@@ -247,8 +260,11 @@ class Sanitizer:
             hits=self.hits(text, reported),
             blocked=blocked,
             # The projection marks only the non-ASCII characters left after folding.
-            scanned_bytes=utf8_length(text, triggers.ascii_projection if seen is text else None),
+            scanned_bytes=utf8_length(text, triggers.ascii_projection if seen is text else None)
+            if not removed
+            else utf8_length(received),
             detector_versions=dict(self.detector_versions),
+            invisible_removed=removed,
         )
 
     def stream(self) -> StreamSanitizer:

@@ -7,11 +7,17 @@ address with a full-width `＠`, would otherwise pass detectors that read ASCII.
 by the ASCII character it stands for, one for one, so an offset in the folded text is the same offset in the
 original: the detectors read the folded text, and redaction cuts the original (whose other characters,
 full-width prices in a Japanese answer included, are sent as they came).
+
+Invisible format characters are different: a browser draws nothing for a soft hyphen or a zero-width space,
+so `john.doe\u200b@example.com` is an address to its reader, and a page removes them with one `replace`.
+`strip_invisible` deletes them from the text itself, before folding and detection, so what the detectors
+read is what is sent (no offset map). See docs/sanitize.md, "Invisible characters".
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 _DENSE = 64
@@ -61,12 +67,13 @@ def warm_fold() -> None:
     _translation()
 
 
-def fold(text: str) -> tuple[str, bytes | None]:
+def fold(text: str, projection: bytes | None = None) -> tuple[str, bytes | None]:
     """`(folded, projection)`: `text` with its look-alikes replaced (`text` itself when it has none), and the
-    ASCII projection of the folded text (each other non-ASCII character a `?`), or None when `text` is ASCII."""
+    ASCII projection of the folded text (each other non-ASCII character a `?`), or None when `text` is ASCII.
+    `projection`: `text`'s own, when the caller has it (`strip_projected` computes it)."""
     if text.isascii():
         return text, None
-    data = text.encode("ascii", "replace")
+    data = text.encode("ascii", "replace") if projection is None else projection
     marks = data.count(b"?")
     table = fold_table()
     if marks * _DENSE > len(text):
@@ -85,13 +92,158 @@ def fold(text: str) -> tuple[str, bytes | None]:
     if not found:
         return text, data
     parts: list[str] = []
-    projection = bytearray(data)
+    folded_data = bytearray(data)
     pos = 0
     for i in found:
         ascii_char = table[text[i]]
         parts.append(text[pos:i])
         parts.append(ascii_char)
-        projection[i] = ord(ascii_char)
+        folded_data[i] = ord(ascii_char)
         pos = i + 1
     parts.append(text[pos:])
-    return "".join(parts), bytes(projection)
+    return "".join(parts), bytes(folded_data)
+
+
+# ---- invisible characters -------------------------------------------------------------------------------
+
+_ALWAYS_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x200B, 0x200B), (0x200E, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0x3164, 0x3164),
+    (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0x1BCA0, 0x1BCA3), (0xE0000, 0xE007F),
+)  # fmt: skip
+"""Removed wherever they are: soft hyphen, grapheme joiner, Arabic letter mark, Hangul and Khmer fillers,
+Mongolian selectors, zero-width space, direction marks, bidi embeddings, overrides and isolates (Trojan
+Source), word joiner and invisible operators, BOM, halfwidth filler, shorthand format controls, and the tag
+characters (an invisible copy of ASCII)."""
+_JOINER_RANGES = ((0x200C, 0x200D), (0xFE00, 0xFE0F))
+"""ZWNJ, ZWJ and the variation selectors: they build emoji (👨‍👩‍👧, ❤️) and shape Persian and Indic words,
+so they are removed only where they join nothing that needs them: after ASCII or a character `fold`
+maps to ASCII (`john\u200d.doe`, `４\u200d１`), or at the start of the text."""
+ALWAYS_INVISIBLE = frozenset(chr(cp) for lo, hi in _ALWAYS_RANGES for cp in range(lo, hi + 1))
+INVISIBLE = ALWAYS_INVISIBLE | frozenset(chr(cp) for lo, hi in _JOINER_RANGES for cp in range(lo, hi + 1))
+_VS16 = "\ufe0f"
+_KEYCAP = "\u20e3"
+"""`1️⃣` is `1` U+FE0F U+20E3: the selector after an ASCII digit is kept when the keycap mark follows."""
+_NOT_ASCII = "\u00e9"
+"""Stands for a kept character that is neither ASCII nor folded (nor invisible) in front of a piece."""
+
+
+def _class(code_points: list[int]) -> str:
+    """A character class body of `re` for these code points, consecutive ones as ranges."""
+    out: list[str] = []
+    i = 0
+    while i < len(code_points):
+        j = i
+        while j + 1 < len(code_points) and code_points[j + 1] == code_points[j] + 1:
+            j += 1
+        lo, hi = code_points[i], code_points[j]
+        out.append(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}")
+        i = j + 1
+    return "".join(out)
+
+
+@functools.cache
+def _invisible() -> re.Pattern[str]:
+    """One pattern whose every match is deleted. Each match begins with an invisible character, so `re`
+    skips to candidates with its character-set scan (in C) instead of trying every position.
+
+    A match is either a whole run of invisible characters (`[R]+`) after ASCII, a folded look-alike or the
+    start of the text (less a keycap's U+FE0F, which ends its run), or one always-removed character in a
+    run after anything else. In that second case the joiners of the run stay: the character they follow,
+    the last one kept, is an emoji or a letter. A run after ASCII is always matched from its first
+    character, so the scan never resumes inside one (the lookbehinds see original text)."""
+    ascii_like = _class([*range(0x80), *sorted(ord(c) for c in fold_table())])
+    always = _class(sorted(ord(c) for c in ALWAYS_INVISIBLE))
+    run = f"[{_class(sorted(ord(c) for c in INVISIBLE))}]"
+    keep_keycap = f"(?:(?<!{_VS16})|(?!{_KEYCAP}))"
+    rest = f"(?:(?!{_VS16}{_KEYCAP}){run})*"
+    return re.compile(f"{run}(?:(?:(?<=[{ascii_like}]{run})|(?<=\\A{run})){keep_keycap}{rest}|(?<=[{always}]))")
+
+
+@functools.cache
+def _any_invisible() -> re.Pattern[str]:
+    return re.compile(f"[{_class(sorted(ord(c) for c in INVISIBLE))}]")
+
+
+def warm_invisible() -> None:
+    """Compile what `strip_invisible` reads (~2 ms once per process, after `fold_table`)."""
+    _invisible()
+    _any_invisible()
+
+
+def _has_invisible(text: str, data: bytes) -> bool:
+    """Whether non-ASCII `text` (ASCII projection `data`) holds an invisible character. The character-set
+    scan of `re` costs ~15 ns a character; where non-ASCII characters are sparse (a `€`, an accent in a
+    5 MB answer) they are looked at one by one from the projection instead, as `fold` does."""
+    if data.count(b"?") * _DENSE > len(text):
+        return _any_invisible().search(text) is not None
+    invisible = INVISIBLE
+    find = data.find
+    i = find(b"?")
+    while i >= 0:
+        if text[i] in invisible:
+            return True
+        i = find(b"?", i + 1)
+    return False
+
+
+def strip_projected(text: str) -> tuple[str, int, bytes | None]:
+    """`(text without its invisible characters, how many were removed, the ASCII projection of the first
+    if it was computed on the way)`. The first is `text` itself when nothing was removed."""
+    if text.isascii():
+        return text, 0, None
+    data = text.encode("ascii", "replace")
+    if not _has_invisible(text, data):
+        return text, 0, data
+    out = _invisible().sub("", text)
+    return out, len(text) - len(out), None
+
+
+def strip_invisible(text: str) -> tuple[str, int]:
+    """`(text without its invisible characters, how many were removed)`; `text` itself when none were."""
+    out, removed, _ = strip_projected(text)
+    return out, removed
+
+
+def _ascii_like(ch: str) -> bool:
+    return ch < "\x80" or ch in _foldable()
+
+
+class InvisibleStripper:
+    """`strip_invisible` for a text that arrives in pieces: the pieces' outputs join to the whole text's.
+
+    A joiner's fate depends on the last character kept before it, which the caller passes (it holds the
+    kept text), and a trailing U+FE0F's on the character after it (a keycap mark), so that one character
+    is held until the next piece or `finish`."""
+
+    __slots__ = ("held", "removed")
+
+    def __init__(self) -> None:
+        self.held = ""
+        """A U+FE0F that ended the last piece (its fate waits for the next character), or ""."""
+        self.removed = 0
+        """Characters removed so far."""
+
+    def feed(self, piece: str, last_kept: str) -> str:
+        """`piece` without its invisible characters; `last_kept` is the last character kept so far ("" if none)."""
+        text = self.held + piece if self.held else piece
+        self.held = ""
+        if text.isascii() or not _has_invisible(text, text.encode("ascii", "replace")):
+            return text
+        if text[-1] == _VS16:
+            text, self.held = text[:-1], _VS16
+        return self._strip(text, last_kept)
+
+    def finish(self, last_kept: str) -> str:
+        """What is still held, stripped as the end of the text."""
+        text, self.held = self.held, ""
+        return self._strip(text, last_kept) if text else ""
+
+    def _strip(self, text: str, last_kept: str) -> str:
+        if not last_kept:
+            out = _invisible().sub("", text)
+        else:
+            # One stand-in character gives the lookbehinds what the last kept character decides.
+            out = _invisible().sub("", ("a" if _ascii_like(last_kept) else _NOT_ASCII) + text)[1:]
+        self.removed += len(text) - len(out)
+        return out

@@ -25,6 +25,12 @@ Their gates come from `scan_tail`, which lists each one once (Hyperscan without 
 window is not scanned a second time to find them; canary gates too far behind the release point to give
 a match after it are dropped.
 
+Invisible characters are removed from the new text at each release, before anything reads it, by the same
+rule as `Sanitizer.sanitize` (`fold.InvisibleStripper`): a joiner's fate depends on the last character kept,
+the end of the window, and a U+FE0F at the very end waits for the next piece (a keycap mark may follow).
+Doing it per release rather than per `feed` keeps a token's `feed` as cheap as before; the output is the
+same either way. `scanned_bytes` counts the bytes received, invisible characters included.
+
 Latency: without a structural hold (a non-space run, an open PEM block, a protected run or a hit
 straddling the cut), `pending_chars` stays below `2 × holdback_chars` after every `feed`.
 """
@@ -35,7 +41,7 @@ from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING
 
 from leakline.guard.sanitize.errors import SanitizerFailed, StreamClosed
-from leakline.guard.sanitize.fold import fold
+from leakline.guard.sanitize.fold import InvisibleStripper, fold
 from leakline.guard.sanitize.matchers import Candidate, Triggers, normalized_tokens
 from leakline.guard.sanitize.policy import Action
 
@@ -96,6 +102,7 @@ class StreamSanitizer:
         self._due = self._holdback + self._step
         """Characters of new text that trigger the next release."""
         self._bytes = 0
+        self._invisible = InvisibleStripper()
         self._released = 0
         """Offset in the whole text up to which sanitized output has been returned."""
         self._finished = False
@@ -106,8 +113,13 @@ class StreamSanitizer:
 
     @property
     def scanned_bytes(self) -> int:
-        """UTF-8 bytes fed so far."""
+        """UTF-8 bytes fed so far (as received: invisible characters count)."""
         return self._bytes + sum(len(p.encode("utf-8", "surrogatepass")) for p in self._parts)
+
+    @property
+    def invisible_removed(self) -> int:
+        """Invisible characters removed from the text released or judged so far (all of it after `finish`)."""
+        return self._invisible.removed
 
     @property
     def pending_chars(self) -> int:
@@ -142,7 +154,13 @@ class StreamSanitizer:
         new = parts[0] if len(parts) == 1 else "".join(parts)
         self._parts = []
         self._new = 0
-        self._bytes += len(new) if new.isascii() else len(new.encode("utf-8", "surrogatepass"))
+        plain = new.isascii()
+        self._bytes += len(new) if plain else len(new.encode("utf-8", "surrogatepass"))
+        strip = self._invisible
+        if not plain or strip.held:
+            new = strip.feed(new, self._buf[-1:])
+        if final and strip.held:
+            new += strip.finish(new[-1:] or self._buf[-1:])
         base = self._base
         buf = self._buf + new
         # The detectors read the folded window (same offsets, see fold.py); what is released is cut from `buf`.
