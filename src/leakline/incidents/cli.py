@@ -1,4 +1,4 @@
-"""`leakline incident open|list|show|facts|assess|approve|send|delivered|ack|move|close`.
+"""`leakline incident open|list|show|facts|assess|approve|send|delivered|receipt|ack|move|close`.
 
 Every command takes `--config` (default ./leakline.toml); the database named there is created and
 migrated on first use. Changes run in one transaction each and go to the audit log; errors are
@@ -29,7 +29,7 @@ HOURS_SHOWN_AS_HOURS = 72
 WIDE_LIST = 120
 """Terminal width from which `incident list` prints each incident on one line (a 60-character title)."""
 # Obligation statuses (`incident_document`) whose deadline still runs: the others show no time left.
-_PENDING = ("open", "queued")
+_PENDING = ("open", "queued", "failed")
 # The article that lets a notified authority be given more information later, by regime.
 _UPDATE_BASIS = {"gdpr-33": "GDPR Art. 33(4)", "uk-gdpr-33": "UK GDPR Art. 33(4)"}
 
@@ -249,10 +249,17 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
         if o["required"]:
             # A duty drafted in several languages is met once each version is delivered: say which are not.
             versions = versions_text([(n["language"], n["state"]) for n in o["notices"]])
+            status = f"{o['status']} ({versions})" if versions else o["status"]
+            # A supplement (GDPR Art. 33(4)) owed after the notice met its deadline: say so beside it.
+            later = [n for n in o.get("supplements", []) if n["state"] not in ("sent", "acked")]
+            if later:
+                status += "; supplement " + ", ".join(f"{n['id']} {n['state']}" for n in later)
+            elif o.get("supplement_owed"):
+                status += "; supplement owed (promised information not known yet)"
             obligations.add_row(
                 o["due_at"] or "—",
                 _left(o["due_at"], now) if o["status"] in _PENDING else "—",
-                f"{o['status']} ({versions})" if versions else o["status"],
+                status,
                 o["regime"],
                 o["jurisdiction"],
                 o["recipient"],
@@ -265,6 +272,8 @@ def print_incident(doc: dict[str, Any], console: Console, now: Any) -> None:
     several = _language_versions(doc)
     for c in doc["communications"]:
         state = c["state"] + (" (withdrawn)" if c["withdrawn"] else "")
+        if c.get("receipts"):
+            state += "".join(f"; receipt {r['reference']} at {r['at']}" for r in c["receipts"])
         messages.add_row(
             c["id"], c["kind"], _duty(c, several), escape(c["recipient"]), c["channel"], state, escape(c["subject"])
         )
@@ -290,7 +299,8 @@ def _duty(communication: dict[str, Any], versions: frozenset[str] = frozenset())
     if communication["regime"] is None:
         return "—"
     language = f" {communication['language']}" if communication["id"] in versions else ""
-    return f"{communication['regime']} {communication['jurisdiction']}{language}"
+    supplement = " supplement" if communication.get("phase") else ""
+    return f"{communication['regime']} {communication['jurisdiction']}{language}{supplement}"
 
 
 def _language_versions(doc: dict[str, Any]) -> frozenset[str]:
@@ -346,7 +356,20 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
                 f"channel and queue it again: leakline incident send {incident} {c['id']}, or deliver it another "
                 f'way and record it: leakline incident delivered {incident} {c["id"]} --channel "HOW" --by NAME'
             )
-        if c["state"] in ("sent", "acked") and c["kind"] in APPROVAL_KINDS and c.get("facts_changed"):
+        superseded = any(
+            later["phase"] > c.get("phase", 0)
+            and not later["withdrawn"]
+            and (later["regime"], later["jurisdiction"], later["language"])
+            == (c["regime"], c["jurisdiction"], c["language"])
+            for later in doc["communications"]
+            if later.get("phase")
+        )
+        if (
+            c["state"] in ("sent", "acked")
+            and c["kind"] in APPROVAL_KINDS
+            and c.get("facts_changed")
+            and not superseded
+        ):
             basis = _UPDATE_BASIS.get(c["regime"] or "")
             steps.append(
                 f"facts changed since {c['id']} ({duty}) was sent (facts v{c['facts_version']}, now "
@@ -360,6 +383,10 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
             steps.append(
                 f"acknowledge the alert to {c['recipient']}: leakline incident ack {incident} {c['id']} --by NAME"
             )
+    for o in doc["obligations"]:
+        for line in o.get("supplement_owed", []):
+            if "not known yet" in line:
+                steps.append(f"supplement owed: {line}")
     if notices:
         steps.append(f"then queue the approved notices: leakline incident send {incident}")
     if notices or queued:
@@ -376,6 +403,8 @@ def message_text(c: dict[str, Any]) -> str:
         lines.append(f"approved by {c['approved_by']} at {c['approved_at']}")
     if c["sent_at"]:
         lines.append(f"sent at {c['sent_at']}" + (f" {c['delivery']}" if c["delivery"] else ""))
+    for r in c.get("receipts", []):
+        lines.append(f"receipt confirmed at {r['at']}, reference {r['reference']}, recorded by {r['by']}")
     lines += [f"subject: {c['subject']}", "", c["body"].rstrip("\n")]
     return "\n".join(lines)
 
@@ -537,6 +566,7 @@ def send_command(
                 communication_id=communication_id,
                 by=by,
                 now=_now(),
+                settings=rt.settings,
             )
         ]
         waiting = len(service.awaiting_approval(session, incident_id=incident_id)) if not queued else 0
@@ -601,8 +631,52 @@ def delivered_command(
             reference=reference,
             ack_after=timedelta(minutes=rt.settings.escalation.ack_minutes),
             now=now,
+            settings=rt.settings,
         )
     typer.echo(f"{communication_id}: delivered by hand via {channel} at {iso(when)}, recorded by {by}")
+
+
+@app.command("receipt")
+def receipt_command(
+    incident_id: Annotated[str, typer.Argument(metavar="INCIDENT_ID")],
+    communication_id: Annotated[str, typer.Argument(metavar="MESSAGE_ID")],
+    reference: Annotated[
+        str, typer.Option("--reference", help="The recipient's reference: case number, receipt number.")
+    ],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="When they confirmed it (ISO 8601 with a UTC offset); default now.", show_default=False
+        ),
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who records it.")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Record that an authority (or a CSIRT) confirmed receipt of a delivered notice, with its reference:
+    kept in the timeline and the audit log, shown by `show`."""
+    from leakline.errors import UsageError
+    from leakline.incidents.runtime import change
+    from leakline.notify import service
+    from leakline.notify.drafting import iso
+
+    now = _now()
+    when = now if at is None else _instant("--at", at)
+    if when > now:
+        raise UsageError(f"--at: {iso(when)} is in the future")
+    if not reference.strip():
+        raise UsageError("--reference: empty; give the recipient's reference (case number, receipt)")
+    with change(config) as (rt, session):
+        service.record_receipt(
+            session,
+            recorder=rt.recorder,
+            incident_id=incident_id,
+            communication_id=communication_id,
+            reference=reference,
+            at=when,
+            by=by,
+            now=now,
+        )
+    typer.echo(f"{communication_id}: receipt confirmed at {iso(when)}, reference {reference}, recorded by {by}")
 
 
 @app.command("ack")
@@ -645,7 +719,13 @@ def move_command(
 
     with change(config) as (rt, session):
         service.transition(
-            session, recorder=rt.recorder, incident_id=incident_id, to=Status(status.value), actor=by, now=_now()
+            session,
+            recorder=rt.recorder,
+            incident_id=incident_id,
+            to=Status(status.value),
+            actor=by,
+            now=_now(),
+            settings=rt.settings,
         )
     typer.echo(f"{incident_id}: {status.value}")
 

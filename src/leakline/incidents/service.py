@@ -10,6 +10,7 @@ facts change.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from leakline.incidents.models import (
 )
 from leakline.incidents.timeline import Recorder, note
 from leakline.notify import drafting
-from leakline.notify.models import Communication, CommunicationRead
+from leakline.notify.models import CommState, Communication, CommunicationRead
 from leakline.obligations import Facts, assess, parse_facts
 from leakline.signals import Signal, SignalKind
 
@@ -67,6 +68,9 @@ QUEUED = "queued"
 OPEN = "open"
 """A notice of it is not delivered nor queued: a draft, an approved notice, a failed delivery, no address,
 or no notice drafted yet."""
+FAILED = "failed"
+"""Shown for an open duty one of whose notices the workers gave up delivering (dead-lettered): queue it
+again or deliver it by hand. Reminders and overdue alerts treat it as open."""
 RECORD = "record"
 """A record to keep (GDPR Art. 33(5)): the incident itself; nothing to send."""
 OUTSIDE = "outside"
@@ -82,6 +86,9 @@ class Progress:
 
     status: str
     notices: tuple[Communication, ...] = ()
+    supplements: tuple[Communication, ...] = ()
+    """Supplements to the notices (GDPR Art. 33(4), `escalation_level` ≥ 1), withdrawn ones aside: they add
+    what a notice said would follow, and do not decide whether its deadline was met."""
 
     @property
     def outstanding(self) -> list[Communication]:
@@ -92,13 +99,20 @@ def obligation_progress(obligations: list[dict[str, Any]], communications: Seque
     """The progress of each obligation (in order). A duty drafted in several language versions is met only
     once every version is delivered: the people who read the other languages have not been told yet."""
     notices: dict[str, list[Communication]] = {}
+    supplements: dict[str, list[Communication]] = {}
     for c in communications:
         if c.kind in drafting.APPROVAL_KINDS and not c.withdrawn and c.obligation_key is not None:
-            notices.setdefault(c.obligation_key, []).append(c)
+            # Only authority notices have supplements; asking others would load a column the reminders' query
+            # leaves out (one query per message).
+            is_supplement = c.kind == "supervisory-authority" and c.escalation_level > 0
+            (supplements if is_supplement else notices).setdefault(c.obligation_key, []).append(c)
     progress: list[Progress] = []
     for o in obligations:
         # By language, so that every listing of a duty's versions reads the same (de, then fr).
         answered = tuple(sorted(notices.get(drafting.obligation_key(o), ()), key=lambda c: (c.language, c.id)))
+        later = tuple(
+            sorted(supplements.get(drafting.obligation_key(o), ()), key=lambda c: (c.language, c.escalation_level))
+        )
         if not o["required"]:
             progress.append(Progress(NOT_REQUIRED))
         elif o["recipient"] == RECORD_RECIPIENT:
@@ -106,8 +120,16 @@ def obligation_progress(obligations: list[dict[str, Any]], communications: Seque
         elif drafting.kind_for_obligation(o) is None:
             progress.append(Progress(OUTSIDE))
         else:
-            progress.append(Progress(_notice_status(o, answered), answered))
+            progress.append(Progress(_notice_status(o, answered), answered, later))
     return progress
+
+
+def shown_status(progress: Progress) -> str:
+    """The status `incident show` gives a duty: `failed` where a notice of it was given up on by the workers
+    (dead-lettered), which the reminders still count as open."""
+    if progress.status == OPEN and any(c.state == CommState.FAILED for c in progress.notices):
+        return FAILED
+    return progress.status
 
 
 def _notice_status(obligation: dict[str, Any], answered: Sequence[Communication]) -> str:
@@ -131,6 +153,40 @@ def _communications(session: Session, incident_id: str) -> Sequence[Communicatio
         .where(Communication.incident_id == incident_id)
         .order_by(Communication.created_at, Communication.id)
     ).all()
+
+
+RECEIPT_EVENT = "message.receipt"
+"""The timeline event of a recipient's confirmation of receipt (`leakline incident receipt`)."""
+_RECEIPT_WORDS = ": receipt confirmed by the recipient at "
+
+
+def receipt_detail(communication: str, *, at: str, reference: str, by: str) -> str:
+    """The timeline detail of a confirmation of receipt; reference and recorder are JSON strings, so that
+    `parse_receipt` reads back exactly what was given, whatever it contains."""
+    return (
+        f"{communication}{_RECEIPT_WORDS}{at} (reference {json.dumps(reference, ensure_ascii=False)}, "
+        f"recorded by {json.dumps(by, ensure_ascii=False)})"
+    )
+
+
+def parse_receipt(detail: str) -> dict[str, Any] | None:
+    """`{"communication", "at", "reference", "by"}` from a `receipt_detail`; None for any other text."""
+    communication, found, rest = detail.partition(_RECEIPT_WORDS)
+    at, found_at, rest = rest.partition(" (reference ")
+    if not found or not found_at:
+        return None
+    decoder = json.JSONDecoder()
+    try:
+        reference, end = decoder.raw_decode(rest)
+        marker = ", recorded by "
+        if not rest[end:].startswith(marker):
+            return None
+        by, end_by = decoder.raw_decode(rest, end + len(marker))
+    except ValueError:
+        return None
+    if rest[end_by:] != ")" or not isinstance(reference, str) or not isinstance(by, str):
+        return None
+    return {"communication": communication, "at": at, "reference": reference, "by": by}
 
 
 def new_incident_id(now: datetime) -> str:
@@ -221,6 +277,7 @@ def incident_context(
         ).first()
         signal = None if last is None else signal_context(last)
     return drafting.IncidentContext(
+        phases=notice_phases(session, incident),
         incident={
             "id": incident.id,
             "title": incident.title,
@@ -235,6 +292,35 @@ def incident_context(
         },
         signal=signal,
     )
+
+
+def notice_phases(session: Session, incident: Incident) -> dict[tuple[str, str], drafting.Phase]:
+    """(obligation key, language) → the last delivered notice or supplement of each duty that may be notified
+    in phases (GDPR Art. 33(4)), with what it said would follow (from the facts version it was drafted from)."""
+    delivered = [
+        c
+        for c in _communications(session, incident.id)
+        if c.kind == "supervisory-authority"
+        and c.regime in drafting.PHASED_BASIS
+        and c.obligation_key is not None
+        and not c.withdrawn
+        and c.state in _DELIVERED_STATES
+    ]
+    if not delivered:
+        return {}
+    versions = session.scalars(
+        select(FactsVersion).where(FactsVersion.incident_id == incident.id).order_by(FactsVersion.version)
+    ).all()
+    phases: dict[tuple[str, str], drafting.Phase] = {}
+    for c in sorted(delivered, key=lambda c: (c.escalation_level, c.created_at)):
+        rendered = c.rendered_at or c.created_at
+        used = [v.facts for v in versions if v.at <= rendered]
+        phases[(c.obligation_key or "", c.language)] = drafting.Phase(
+            communication=c.id,
+            sent_at=drafting.iso(c.sent_at or rendered) or "",
+            promised=drafting.promised_by(used[-1] if used else None),
+        )
+    return phases
 
 
 def deadlines(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -316,6 +402,7 @@ def _assess(
 ) -> None:
     """Assess the facts and bring the obligations' drafts in line; a notice whose `[notify] templates`
     override fails is drafted with the built-in template and appended to `fallbacks`, the others as usual."""
+    before = incident.assessment
     assessment = assess(facts, now=now).to_dict()
     incident.assessment = assessment
     incident.risk = assessment["risk"]
@@ -334,15 +421,97 @@ def _assess(
     )
     if incident.status == Status.DETECTED:
         _move(session, recorder=recorder, incident=incident, to=Status.TRIAGED, actor=actor, now=now)
+    context = incident_context(session, incident, facts=context_facts, signal=signal)
     drafting.sync_obligation_drafts(
         session,
         settings,
         recorder=recorder,
         incident=incident,
-        context=incident_context(session, incident, facts=context_facts, signal=signal),
+        context=context,
         now=now,
         actor=actor,
         fallbacks=fallbacks,
+    )
+    if before is not None:
+        _alert_new_duties(
+            session,
+            settings,
+            recorder=recorder,
+            incident=incident,
+            before=before,
+            context=context,
+            actor=actor,
+            now=now,
+        )
+
+
+NEW_DUTIES = "new-duties"
+"""The timeline event of the internal alert sent when a reassessment makes new notifications required."""
+
+
+def _alert_new_duties(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    before: dict[str, Any],
+    context: drafting.IncidentContext,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Tell compliance and the DPO when new facts make notifications required that were not before: the alert
+    sent when the incident opened (perhaps still queued) speaks of the old facts, and nothing else would
+    bring the new deadlines to anyone's attention before the reminders."""
+    known = {drafting.obligation_key(o) for o in required_notifications(list(before.get("obligations", [])))}
+    new = [
+        o
+        for o in required_notifications((incident.assessment or {})["obligations"])
+        if drafting.obligation_key(o) not in known
+    ]
+    recipients = drafting.internal_recipients(settings, surface=None, risk=None)
+    if not new or not recipients:
+        return
+    duties = [{k: o[k] for k in ("regime", "jurisdiction", "recipient", "due_at")} for o in new]
+    listed = "; ".join(
+        f"{d['regime']} {d['jurisdiction']} {d['recipient']} due {d['due_at'] or 'without undue delay'}" for d in duties
+    )
+    drafting.draft_internal(
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        context=context,
+        recipients=recipients,
+        now=now,
+        actor=actor,
+        new_duties={"facts_version": incident.facts_version, "duties": duties},
+        announce=(
+            NEW_DUTIES,
+            f"facts v{incident.facts_version}: {len(new)} new required notification{'' if len(new) == 1 else 's'}: "
+            f"{listed}; compliance and the DPO are alerted",
+        ),
+        builtin_fallback=True,
+    )
+
+
+def refresh_drafts(
+    session: Session, settings: Settings, *, recorder: Recorder, incident: Incident, actor: str, now: datetime
+) -> None:
+    """Render the drafts of notices again after the incident changed without new facts (its status: the
+    notices state it and the measures taken): a draft left as it was would be refused as out of date at
+    approval. Approved notices keep their approval and words (what was approved is what is sent)."""
+    if incident.assessment is None:
+        return
+    drafting.sync_obligation_drafts(
+        session,
+        settings,
+        recorder=recorder,
+        incident=incident,
+        context=incident_context(session, incident),
+        now=now,
+        actor=actor,
+        recheck_approved=False,
     )
 
 
@@ -374,9 +543,12 @@ def transition(
     now: datetime,
     force: bool = False,
     reason: str | None = None,
+    settings: Settings | None = None,
 ) -> Incident:
     """Move the lifecycle forward (steps may be skipped; it never moves back). Closing is refused while a
-    required notification is not delivered, unless `force`; a `reason` goes to the timeline and audit log."""
+    required notification (or a supplement a delivered notice promised, GDPR Art. 33(4)) is not delivered,
+    unless `force`; a `reason` goes to the timeline and audit log. With `settings`, the unsent notices of an
+    incident that stays open are rendered again for its new status (`refresh_drafts`)."""
     incident = open_for_change(session, incident_id=incident_id)
     current = Status(incident.status)
     if to.rank <= current.rank:
@@ -385,6 +557,8 @@ def transition(
     if to == Status.CLOSED:
         _check_close(session, recorder=recorder, incident=incident, actor=actor, now=now, force=force, reason=reason)
     _move(session, recorder=recorder, incident=incident, to=to, actor=actor, now=now)
+    if settings is not None and to != Status.CLOSED:
+        refresh_drafts(session, settings, recorder=recorder, incident=incident, actor=actor, now=now)
     return incident
 
 
@@ -432,13 +606,54 @@ def unmet_notifications(session: Session, incident: Incident) -> list[str]:
     )
     lines = []
     for o, p in unmet:
-        state = "queued, not yet delivered" if p.status == QUEUED else "not sent"
+        state = (
+            "queued, not yet delivered"
+            if p.status == QUEUED
+            else "delivery failed"
+            if shown_status(p) == FAILED
+            else "not sent"
+        )
         versions = versions_text([(c.language, c.state) for c in p.notices])
         lines.append(
             f"{o['regime']} {o['jurisdiction']} {o['recipient']} due {o['due_at'] or 'without undue delay'} "
             f"({state}{f'; language versions: {versions}' if versions else ''})"
         )
-    return lines
+    return lines + [line for _, line in supplements_owed(session, incident)]
+
+
+def supplements_owed(session: Session, incident: Incident) -> list[tuple[str, str]]:
+    """(obligation key, line) for each duty whose delivered notice said information would follow (GDPR
+    Art. 33(4)) that has not been delivered: a supplement drafted and not delivered yet, or information
+    the facts do not give yet."""
+    obligations = list((incident.assessment or {}).get("obligations", []))
+    comms = _communications(session, incident.id)
+    phases = notice_phases(session, incident)
+    facts = _current_facts(session, incident)
+    owed: list[tuple[str, str]] = []
+    for o, p in zip(obligations, obligation_progress(obligations, comms), strict=True):
+        key = drafting.obligation_key(o)
+        if not o["required"] or not drafting.phased(o):
+            continue
+        duty = f"{o['regime']} {o['jurisdiction']} {o['recipient']}"
+        basis = drafting.PHASED_BASIS[o["regime"]]["en"]
+        for c in p.supplements:
+            if c.state not in _DELIVERED_STATES:
+                state = "delivery failed" if c.state == CommState.FAILED else str(c.state)
+                owed.append((key, f"{duty}: supplement {c.id} ({basis}) not delivered ({state})"))
+        if any(c.state not in _DELIVERED_STATES for c in p.supplements):
+            continue
+        for (phase_key, language), phase in sorted(phases.items()):
+            still = [item for item in phase.promised if item in drafting.promised_by(facts)]
+            if phase_key == key and still:
+                owed.append(
+                    (
+                        key,
+                        f"{duty}: {phase.communication}{f' ({language})' if len(p.notices) > 1 else ''} said "
+                        f"{', '.join(still)} would follow ({basis}); not known yet: add it to the facts "
+                        f"(`leakline incident facts {incident.id} --facts FILE` drafts the supplement)",
+                    )
+                )
+    return owed
 
 
 def open_incident(
@@ -759,6 +974,13 @@ def incident_document(session: Session, *, incident_id: str) -> dict[str, Any]:
     signals = session.scalar(
         select(func.count()).select_from(SignalRecord).where(SignalRecord.incident_id == incident_id)
     )
+    owed = supplements_owed(session, incident)
+    receipts: dict[str, list[dict[str, Any]]] = {}
+    for entry in timeline:
+        if entry.event == RECEIPT_EVENT:
+            parsed = parse_receipt(entry.detail)
+            if parsed is not None:
+                receipts.setdefault(parsed.pop("communication"), []).append(parsed)
     return {
         "id": incident.id,
         "title": incident.title,
@@ -777,14 +999,21 @@ def incident_document(session: Session, *, incident_id: str) -> dict[str, Any]:
         "obligations": [
             {
                 **o,
-                "status": p.status,
+                "status": shown_status(p),
                 "notices": [{"id": c.id, "language": c.language, "state": c.state} for c in p.notices],
                 "outstanding": [c.id for c in p.outstanding],
+                "supplements": [{"id": c.id, "language": c.language, "state": c.state} for c in p.supplements],
+                "supplement_owed": [line for key, line in owed if key == drafting.obligation_key(o)],
             }
             for o, p in zip(obligations, progress, strict=True)
         ],
         "communications": [
-            {**CommunicationRead.model_validate(c).model_dump(mode="json"), **_drafted_from(c, versions, current)}
+            {
+                **CommunicationRead.model_validate(c).model_dump(mode="json"),
+                **_drafted_from(c, versions, current),
+                "phase": c.escalation_level if c.kind in drafting.APPROVAL_KINDS else 0,
+                "receipts": receipts.get(c.id, []),
+            }
             for c in comms
         ],
         "timeline": [TimelineRead.model_validate(t).model_dump(mode="json") for t in timeline],

@@ -14,7 +14,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import smtplib
+import socket
 import ssl
 import time
 from abc import ABC, abstractmethod
@@ -67,17 +69,63 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+# What a server's reply may quote that must not reach a log or the outbox: e-mail addresses (a data subject's
+# is personal data) and long opaque tokens (an echoed credential, a session id).
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
+_MAX_REPLY_CHARS = 160
+
+
+def server_reply(raw: bytes | str) -> str:
+    """An SMTP server's reply text fit for logs: one line, addresses as `<address>`, long tokens as `…`,
+    control characters dropped, at most 160 characters."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = _TOKEN.sub("…", _ADDRESS.sub("<address>", text))
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REPLY_CHARS else text[: _MAX_REPLY_CHARS - 1] + "…"
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a connection failed, in the system's words (`errno 111 (Connection refused)`), never the address
+    it was made to: asyncio puts the host and port into `strerror` ("Connect call failed ('10.0.0.1', 25)")."""
+    if isinstance(exc, socket.gaierror):
+        return f"gaierror {exc.errno} ({exc.strerror or 'name resolution failed'})"
+    if exc.errno is None:
+        return "no errno"
+    return f"errno {exc.errno} ({os.strerror(exc.errno)})"
+
+
 def _short(exc: BaseException) -> str:
-    """A failure reason fit for logs: the exception type and SMTP code or errno, never the server's text
-    (it may quote recipient addresses)."""
+    """A failure reason fit for logs: the exception type, the SMTP code with the server's reply (addresses
+    and long tokens taken out), or the system's reason for a failed connection; never an address, a
+    credential or message content."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = sorted({code for code, _ in exc.recipients.values()})
-        return f"SMTPRecipientsRefused: {len(exc.recipients)} recipient(s), codes {codes}"
+        replies = sorted({(code, server_reply(text)) for code, text in exc.recipients.values()})
+        said = "; ".join(f"{code} {text}" for code, text in replies)
+        return f"SMTPRecipientsRefused: {len(exc.recipients)} recipient(s) refused: {said}"[:_MAX_ERROR_CHARS]
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{type(exc).__name__}: {exc.smtp_code}"
+        return f"{type(exc).__name__}: {exc.smtp_code} {server_reply(exc.smtp_error)}".rstrip()
     if isinstance(exc, OSError) and exc.errno is not None:
-        return f"{type(exc).__name__}: errno {exc.errno} ({exc.strerror})"
-    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+        return f"{type(exc).__name__}: {os_reason(exc)}"
+    if isinstance(exc, OSError | TimeoutError):
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {server_reply(str(exc))}"[:_MAX_ERROR_CHARS]
+
+
+def http_reason(exc: BaseException) -> str:
+    """Why an HTTP delivery failed, without the URL (incoming webhook URLs carry their token): the exception
+    type and, for a connection that could not be made, the system's reason (`connection refused`)."""
+    import aiohttp
+
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"{name}: the server's certificate was not accepted"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"{name}: {os_reason(exc.os_error)}"
+    if isinstance(exc, TimeoutError):
+        return f"{name}: no answer within the timeout"
+    return name
 
 
 class Channel(ABC):
@@ -153,7 +201,7 @@ class _HttpChannel(Channel):
                     raise DeliveryError(f"{self.family}.{self.name}: HTTP {response.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The URL is a secret (incoming webhook URLs carry their token): name the channel only.
-            raise DeliveryError(f"{self.family}.{self.name}: {type(exc).__name__}") from None
+            raise DeliveryError(f"{self.family}.{self.name}: {http_reason(exc)}") from None
 
 
 class WebhookChannel(_HttpChannel):

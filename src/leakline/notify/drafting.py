@@ -134,6 +134,19 @@ class IncidentContext:
 
     incident: dict[str, Any]
     signal: dict[str, Any] | None
+    phases: dict[tuple[str, str], Phase] | None = None
+    """(obligation key, language) → the last delivered phase of a notice that may be given in phases
+    (GDPR Art. 33(4)), for the supplements `sync_obligation_drafts` drafts; None when not looked up."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A delivered notice (or supplement) of a duty that may be given in phases: when it went out, and what
+    it said would follow (`render.derive`'s `missing` for the facts it was drafted from)."""
+
+    communication: str
+    sent_at: str
+    promised: tuple[str, ...]
 
 
 def organisation_context(settings: Settings) -> dict[str, Any]:
@@ -237,7 +250,7 @@ def rerender(
 ) -> Text:
     """A stored notice's text rendered again as of `now` (an override that fails gives way to the built-in
     template, as when it was drafted)."""
-    return render_message(
+    text = render_message(
         settings,
         kind=comm.kind,
         language=comm.language,
@@ -247,6 +260,92 @@ def rerender(
         now=now,
         builtin_fallback=True,
     )
+    if comm.escalation_level > 0:
+        phase = (context.phases or {}).get((comm.obligation_key or "", comm.language))
+        if phase is not None:
+            return as_supplement(text, language=comm.language, obligation=obligation, phase=phase, context=context)
+    return text
+
+
+# Duties whose notice may be given in phases (GDPR Art. 33(4)): the article, as the supplement cites it.
+PHASED_BASIS = {
+    "gdpr-33": {"de": "Art. 33 Abs. 4 DSGVO", "en": "GDPR Art. 33(4)", "fr": "article 33, paragraphe 4, du RGPD"},
+    "uk-gdpr-33": {"de": "Art. 33(4) UK GDPR", "en": "UK GDPR Art. 33(4)", "fr": "article 33(4) du UK GDPR"},
+}
+# The words of a supplement, around the notice rendered again with the current facts (one language each:
+# a German or French notice carries no English).
+_SUPPLEMENT = {
+    "de": (
+        "Nachtrag ({basis})",
+        "Nachtrag nach {basis} zu unserer Meldung vom {sent}, unser Aktenzeichen {incident}.\n"
+        "Folgende Informationen, die wir darin nachzureichen angekündigt hatten, liegen jetzt vor und sind in der "
+        "folgenden aktualisierten Meldung enthalten:\n{items}",
+    ),
+    "en": (
+        "Supplement ({basis})",
+        "Supplement under {basis} to our notification of {sent}, our reference {incident}.\n"
+        "The following information, which we said would follow, is now known and is included in the updated "
+        "notification below:\n{items}",
+    ),
+    "fr": (
+        "Complément ({basis})",
+        "Complément, au titre de l'{basis}, à notre notification du {sent}, notre référence {incident}.\n"
+        "Les informations suivantes, que nous avions annoncé communiquer ultérieurement, sont désormais connues et "
+        "figurent dans la notification mise à jour ci-dessous :\n{items}",
+    ),
+}
+
+
+def phased(obligation: dict[str, Any]) -> bool:
+    """Whether the duty's notice may be given in phases (GDPR Art. 33(4)), so that what it promised is owed."""
+    return obligation["regime"] in PHASED_BASIS and kind_for_obligation(obligation) == "supervisory-authority"
+
+
+def promised_by(facts: dict[str, Any] | None, status: str | None = None) -> tuple[str, ...]:
+    """What a notice drafted from these facts says will follow (`render.derive`'s `missing`, the codes
+    of `L.missing` in the templates): what an Art. 33(4) supplement owes the authority."""
+    from leakline.notify.render import derive
+
+    incident = notice_incident({"facts": facts or {}, "status": status})
+    return tuple(derive("promised", {"incident": incident})["missing"])
+
+
+def provided(phase: Phase, facts: dict[str, Any] | None) -> list[str]:
+    """What `phase` promised that the facts now give."""
+    still = set(promised_by(facts))
+    return [item for item in phase.promised if item not in still]
+
+
+def _missing_labels(language: str) -> dict[str, str]:
+    """The templates' own words for what a notice says will follow (`L.missing` of `_common.j2`)."""
+    from leakline.notify.render import _environment, normalise_language
+
+    module = _environment(None).get_template(f"{normalise_language(language)}/_common.j2").module
+    return dict(module.missing)  # type: ignore[attr-defined]
+
+
+def as_supplement(
+    text: Text, *, language: str, obligation: dict[str, Any], phase: Phase, context: IncidentContext
+) -> Text:
+    """The notice rendered with the current facts, introduced as a supplement to `phase` (GDPR Art. 33(4)):
+    the subject says so and the body first names what was promised and is now given."""
+    from leakline.notify.render import format_human, normalise_language
+
+    lang = normalise_language(language)
+    lang = lang if lang in _SUPPLEMENT else "en"
+    subject_words, intro = _SUPPLEMENT[lang]
+    bases = PHASED_BASIS.get(obligation["regime"], PHASED_BASIS["gdpr-33"])
+    labels = _missing_labels(lang)
+    given = provided(phase, context.incident.get("facts"))
+    items = "\n".join(f"  - {labels.get(item, item)}" for item in given)
+    body = intro.format(
+        sent=format_human(phase.sent_at, language=lang),
+        incident=context.incident["id"],
+        basis=bases[lang],
+        items=items,
+    )
+    subject = f"{subject_words.format(basis=bases[lang])} – {text.subject}"
+    return Text(subject, f"{body}\n\n{text.body}", fallback=text.fallback)
 
 
 def obligation_of(incident: Incident, comm: Communication) -> dict[str, Any] | None:
@@ -447,10 +546,12 @@ def draft_internal(
     announce: tuple[str, str] | None = None,
     alert: dict[str, Any] | None = None,
     builtin_fallback: bool = False,
+    new_duties: dict[str, Any] | None = None,
 ) -> list[Communication]:
     """Internal alerts to `recipients`, one per channel of each contact; `alert` (the templates' `alert`
     key) says why a reminder, escalation or dead-letter alert was sent; `builtin_fallback` as for
-    `render_message`.
+    `render_message`; `new_duties` (`facts_version`, `duties`) makes it the alert about notifications that
+    new facts made required (`_with_new_duties`).
 
     Every text is rendered before anything is recorded, then `announce` (event, detail), the step that
     sends the alerts, goes to the timeline. A template that fails raises before that, and the caller's
@@ -458,16 +559,20 @@ def draft_internal(
     made = []
     language = language_for(establishment_of(settings))
     texts = {
-        (kind, contact.name): render_message(
-            settings,
-            kind=kind,
-            language=language,
-            context=context,
-            obligation=obligation,
-            recipient={"name": contact.name, "kind": kind, "role": contact.role},
-            now=now,
-            alert=alert,
-            builtin_fallback=builtin_fallback,
+        (kind, contact.name): _with_new_duties(
+            language,
+            new_duties,
+            render_message(
+                settings,
+                kind=kind,
+                language=language,
+                context=context,
+                obligation=obligation,
+                recipient={"name": contact.name, "kind": kind, "role": contact.role},
+                now=now,
+                alert=alert,
+                builtin_fallback=builtin_fallback,
+            ),
         )
         for kind, contact in recipients
     }
@@ -498,6 +603,51 @@ def draft_internal(
                 )
             )
     return made
+
+
+# The alert sent when new facts make notifications required: its subject and the paragraph after the
+# greeting, in the language of the alert (the templates know only the alerts of the escalation machinery).
+_NEW_DUTIES = {
+    "de": (
+        "Neue Meldepflichten mit Faktenversion {version}",
+        "Neue Meldepflichten: Mit Faktenversion {version} sind diese Meldungen neu erforderlich (Stand der "
+        "Fakten unten):\n{items}",
+        "keine feste Frist (unverzüglich)",
+    ),
+    "en": (
+        "New notification duties with facts version {version}",
+        "New duties: with facts version {version} these notifications are now required (the facts as they "
+        "stand are below):\n{items}",
+        "no fixed deadline (without undue delay)",
+    ),
+    "fr": (
+        "Nouvelles obligations de notification avec la version {version} des faits",
+        "Nouvelles obligations : avec la version {version} des faits, ces notifications sont désormais requises "
+        "(les faits actuels figurent ci-dessous) :\n{items}",
+        "pas de délai fixe (dans les meilleurs délais)",
+    ),
+}
+
+
+def _with_new_duties(language: str, alert: dict[str, Any] | None, text: Text) -> Text:
+    """An internal alert about new duties (`alert`: `facts_version`, `duties`) says so in its subject and
+    names each new duty with its deadline right after the greeting; without `alert`, `text` as it is."""
+    if alert is None:
+        return text
+    from leakline.notify.render import format_when
+
+    lang = language if language in _NEW_DUTIES else "en"
+    subject_words, intro, undue = _NEW_DUTIES[lang]
+    items = "\n".join(
+        f"  - {d['regime']} ({d['jurisdiction']}) → {d['recipient']}: "
+        + (format_when(d["due_at"], language=lang) if d["due_at"] else undue)
+        for d in alert["duties"]
+    )
+    paragraph = intro.format(version=alert["facts_version"], items=items)
+    head, gap, rest = text.body.partition("\n\n")
+    body = f"{head}{gap}{paragraph}\n\n{rest}" if gap else f"{paragraph}\n\n{text.body}"
+    subject = f"{subject_words.format(version=alert['facts_version'])} – {text.subject}"
+    return Text(subject, body, fallback=text.fallback)
 
 
 def notice_languages(settings: Settings, obligation: dict[str, Any], context: IncidentContext) -> list[str]:
@@ -557,9 +707,13 @@ def sync_obligation_drafts(
     now: datetime,
     actor: str,
     fallbacks: list[Fallback] | None = None,
+    recheck_approved: bool = True,
 ) -> None:
-    """After (re)assessment: draft messages for new duties, refresh unapproved drafts, withdraw stale ones,
-    and route messages drafted before their `[authorities.XX]` address was configured.
+    """After (re)assessment or a change of status: draft messages for new duties, refresh unapproved drafts,
+    withdraw stale ones, route messages drafted before their `[authorities.XX]` address was configured, and
+    draft a supplement (GDPR Art. 33(4)) when the facts now give what a delivered notice said would follow
+    (`context.phases`). Without `recheck_approved` (a change of status, not of facts), approved notices keep
+    their approval and their words: what was approved was true when approved, and is what is sent.
 
     A message whose override template fails is drafted with the built-in one (as `render_message` with
     `builtin_fallback`) and appended to `fallbacks`; every other message is drafted as usual."""
@@ -574,12 +728,23 @@ def sync_obligation_drafts(
     failed: list[Fallback] = fallbacks if fallbacks is not None else []
     languages = {key: notice_languages(settings, obligation, context) for key, obligation in wanted.items()}
     seen: set[tuple[str, str]] = set()
+    facts = context.incident.get("facts")
     for comm in existing:
         key = comm.obligation_key or ""
         seen.add((key, comm.language))
+        if comm.escalation_level > 0 and (context.phases is None or comm.withdrawn):
+            # A supplement is drafted only with the phases at hand, and one withdrawn stays so: a new one is
+            # drafted when something promised becomes known again.
+            continue
         obligation = wanted.get(key)
+        withdrawal = "the duty no longer arises with the current facts"
         if obligation is not None and comm.language not in languages[key]:
             obligation = None  # nobody speaking its language is among the people affected any more
+        if obligation is not None and comm.escalation_level > 0 and comm.state in (CommState.DRAFT, CommState.APPROVED):
+            phase = (context.phases or {}).get((key, comm.language))
+            if phase is None or not provided(phase, facts):
+                obligation = None
+                withdrawal = "the current facts give nothing that the notice before it promised"
         if obligation is not None and comm.state in (CommState.DRAFT, CommState.APPROVED):
             _route_unrouted(session, settings, recorder=recorder, comm=comm, now=now, actor=actor)
         if obligation is None and comm.state in (CommState.DRAFT, CommState.APPROVED) and not comm.withdrawn:
@@ -591,7 +756,7 @@ def sync_obligation_drafts(
                 recorder=recorder,
                 comm=comm,
                 event="message.withdrawn",
-                reason="the duty no longer arises with the current facts",
+                reason=withdrawal,
                 now=now,
                 actor=actor,
             )
@@ -601,6 +766,8 @@ def sync_obligation_drafts(
         def text_at(moment: datetime, comm: Communication = comm, obligation: dict[str, Any] = obligation) -> Text:
             return rerender(settings, comm=comm, context=context, obligation=obligation, now=moment)
 
+        if comm.state == CommState.APPROVED and not recheck_approved:
+            continue
         if comm.state == CommState.APPROVED:
             # Rendered as of the moment the approved text was, only the facts can make it differ (the
             # notices print their own date). An approval covers the words approved, not newer ones.
@@ -662,3 +829,90 @@ def sync_obligation_drafts(
             )
             if comm.template_fallback is not None:
                 failed.append(Fallback(comm.id, comm.kind, comm.template_fallback))
+    if context.phases is not None:
+        _draft_supplements(
+            session,
+            settings,
+            recorder=recorder,
+            incident=incident,
+            context=context,
+            wanted=wanted,
+            existing=existing,
+            now=now,
+            actor=actor,
+            failed=failed,
+        )
+
+
+def _draft_supplements(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    context: IncidentContext,
+    wanted: dict[str, dict[str, Any]],
+    existing: Iterable[Communication],
+    now: datetime,
+    actor: str,
+    failed: list[Fallback],
+) -> None:
+    """A supplement (GDPR Art. 33(4)) for each delivered notice whose promised information the facts now give,
+    unless one is already on its way: the supervisory-authority notice rendered with the current facts,
+    introduced as a supplement (`as_supplement`), marked by its phase (`escalation_level` 1, 2, ...), drafted
+    for approval like the notice itself."""
+    phases = context.phases or {}
+    facts = context.incident.get("facts")
+    for (key, language), phase in sorted(phases.items()):
+        obligation = wanted.get(key)
+        if obligation is None or not phased(obligation) or not provided(phase, facts):
+            continue
+        same = [c for c in existing if c.obligation_key == key and c.language == language]
+        if any(not c.withdrawn and c.state not in (CommState.SENT, CommState.ACKED) for c in same):
+            continue  # the notice or a supplement is still on its way: it carries the current facts
+        plain = render_message(
+            settings,
+            kind="supervisory-authority",
+            language=language,
+            context=context,
+            obligation=obligation,
+            recipient={
+                "name": obligation["recipient"],
+                "kind": "supervisory-authority",
+                "role": obligation["recipient"],
+            },
+            now=now,
+            builtin_fallback=True,
+        )
+        channel, to = route(settings, obligation["jurisdiction"], obligation["recipient"])
+        comm = add_communication(
+            session,
+            settings,
+            recorder=recorder,
+            incident=incident,
+            context=context,
+            kind="supervisory-authority",
+            recipient=obligation["recipient"],
+            role=obligation["recipient"],
+            channel=channel,
+            to=to,
+            language=language,
+            obligation=obligation,
+            now=now,
+            actor=actor,
+            escalation_level=max(c.escalation_level for c in same) + 1,
+            rendered=as_supplement(plain, language=language, obligation=obligation, phase=phase, context=context),
+        )
+        given = ", ".join(provided(phase, facts))
+        note_message(
+            session,
+            recorder=recorder,
+            comm=comm,
+            event="message.supplement",
+            now=now,
+            actor=actor,
+            about=f"supplement to {phase.communication} ({obligation['regime']} {obligation['jurisdiction']}, "
+            f"{PHASED_BASIS[obligation['regime']]['en']}): it gives what that notice said would follow ({given})",
+        )
+        if comm.template_fallback is not None:
+            failed.append(Fallback(comm.id, comm.kind, comm.template_fallback))

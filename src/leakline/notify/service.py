@@ -142,8 +142,10 @@ def send(
     communication_id: str | None,
     by: str,
     now: datetime,
+    settings: Settings | None = None,
 ) -> list[Communication]:
-    """Queue one approved message, or (without an id) every approved message of the incident."""
+    """Queue one approved message, or (without an id) every approved message of the incident. With
+    `settings`, the notices left unsent are rendered again if the incident moves to notifying."""
     if communication_id is not None:
         chosen = [changeable_communication(session, incident_id=incident_id, communication_id=communication_id)]
     else:
@@ -174,12 +176,15 @@ def send(
         refuse_placeholders(comm, incident_id=incident_id, action="sent")
         enqueue(session, recorder=recorder, comm=comm, now=now, actor=by)
     if any(c.needs_approval for c in chosen):
-        _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now)
+        _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now, settings=settings)
     return chosen
 
 
-def _notifying(session: Session, *, recorder: Recorder, incident_id: str, by: str, now: datetime) -> None:
-    """A notice that needed approval is on its way: the incident is notifying (unless it is further on)."""
+def _notifying(
+    session: Session, *, recorder: Recorder, incident_id: str, by: str, now: datetime, settings: Settings | None
+) -> None:
+    """A notice that needed approval is on its way: the incident is notifying (unless it is further on).
+    With `settings`, the notices still to approve are rendered again: they state the status."""
     incident = session.get(Incident, incident_id)
     if incident is not None and incident.status in (Status.DETECTED, Status.TRIAGED, Status.CONTAINED):
         before = incident.status
@@ -194,6 +199,10 @@ def _notifying(session: Session, *, recorder: Recorder, incident_id: str, by: st
             event="status",
             detail=f"{before} → {Status.NOTIFYING}",
         )
+        if settings is not None:
+            from leakline.incidents.service import refresh_drafts
+
+            refresh_drafts(session, settings, recorder=recorder, incident=incident, actor=by, now=now)
 
 
 def record_delivery(
@@ -208,6 +217,7 @@ def record_delivery(
     reference: str | None,
     ack_after: timedelta | None,
     now: datetime,
+    settings: Settings | None = None,
 ) -> Communication:
     """Record a message delivered outside leakline (a portal, a phone call, a letter) as a channel delivery
     is recorded: sent at `at`, its deadline met, acknowledgement due as for a delivered alert; an outbox
@@ -246,7 +256,53 @@ def record_delivery(
         data=evidence(comm, subject=comm.subject, body=comm.body),
     )
     if comm.needs_approval:
-        _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now)
+        _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now, settings=settings)
+    return comm
+
+
+def record_receipt(
+    session: Session,
+    *,
+    recorder: Recorder,
+    incident_id: str,
+    communication_id: str,
+    reference: str,
+    at: datetime,
+    by: str,
+    now: datetime,
+) -> Communication:
+    """Record that the recipient of a delivered notice confirmed its receipt (an authority's case number,
+    a CSIRT's acknowledgement): evidence for the timeline and the audit log; the message stays as it is."""
+    from leakline.incidents.service import RECEIPT_EVENT, receipt_detail
+
+    comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
+    if not comm.needs_approval:
+        raise InvalidCommunicationState(
+            f"{communication_id} is an internal {comm.kind} alert: a receipt is recorded for notices to "
+            "authorities and the people affected",
+            hint=f"acknowledge an internal alert: leakline incident ack {incident_id} {communication_id} --by NAME",
+        )
+    if comm.state not in (CommState.SENT, CommState.ACKED) or comm.sent_at is None:
+        raise InvalidCommunicationState(
+            f"{communication_id} is {comm.state}: only a delivered notice can be confirmed as received",
+            hint=f"deliver it first (`leakline incident show {incident_id}` says how)",
+        )
+    if not reference.strip():
+        raise InvalidCommunicationState(f"{communication_id}: --reference is empty: give the recipient's reference")
+    if at < comm.sent_at:
+        raise InvalidCommunicationState(
+            f"{communication_id}: receipt at {iso(at)} is before the notice was delivered ({iso(comm.sent_at)})"
+        )
+    note(
+        session,
+        recorder=recorder,
+        incident_id=incident_id,
+        at=now,
+        actor=by,
+        event=RECEIPT_EVENT,
+        detail=receipt_detail(comm.id, at=iso(at) or "", reference=reference, by=by),
+        data={"communication": comm.id, "reference": reference, "at": iso(at), "by": by},
+    )
     return comm
 
 
