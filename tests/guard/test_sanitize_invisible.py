@@ -232,3 +232,16 @@ def test_any_chunking_of_text_with_invisible_characters_gives_the_whole_result(
         if not whole.blocked:
             assert stream.invisible_removed == whole.invisible_removed  # type: ignore[attr-defined]
             assert stream.scanned_bytes == whole.scanned_bytes == len(text.encode())  # type: ignore[attr-defined]
+
+
+def test_an_upstream_error_message_loses_its_address_even_after_an_invisible_character() -> None:
+    # `_error_detail` cuts the upstream's own addresses at the hits' offsets: they refer to the stripped text.
+    from leakline.guard.pipeline import _error_detail
+
+    url = "http://gpu-7.internal:8000/v1"
+    assert _error_detail(SANITIZERS[0], "model\u200b not loaded on 10.1.2.3, retry", url) == (
+        "model not loaded on [REDACTED:IP_ADDRESS], retry"
+    )
+    assert _error_detail(SANITIZERS[0], "model not loaded on gpu-7.inter\u00adnal, retry", url) == (
+        "model not loaded on [UPSTREAM_HOST], retry"
+    )

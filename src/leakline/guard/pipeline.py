@@ -74,6 +74,7 @@ from leakline.guard.residency import (
     peer_is_trusted,
     visitor_country,
 )
+from leakline.guard.sanitize.fold import strip_invisible
 from leakline.guard.sanitize.jsontext import JsonQuoter, JsonUnescaper, quote_tokens, sanitize_json
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
 from leakline.guard.surrogates import has_surrogate_escape, lone_surrogate_field, without_lone_surrogates
@@ -1160,6 +1161,7 @@ def _error_detail(sanitizer: TextSanitizer, detail: str, url: str) -> str:
     """An upstream's error message as the client may read it: sanitized, and without an address of the
     upstream side whatever `ip_address`'s action is (it only alerts by default, which suits answers, not an
     error the upstream wrote about itself) nor the upstream's host name; see Errors in docs/gateway.md."""
+    detail = strip_invisible(detail)[0]  # the hits' offsets below refer to the text without them
     host = urlsplit(url).hostname if url else None
     # A dotted name only (`gpu-7.internal`): a bare one (`ollama`) is as likely a word of the message,
     # and an address is the detector's.
