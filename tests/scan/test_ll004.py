@@ -421,3 +421,114 @@ def test_props_of_get_static_props_through_a_wrapper_and_a_local_object(tmp_path
         },
     )
     assert [(f.path, f.line, f.column) for f in _findings(app)] == [("pages/help.tsx", 5, 12)]
+
+
+PAGES_CHAT = """\
+import type { GetServerSideProps } from 'next';
+import { Footer } from '@/components/Footer';
+const MODULE_KEY = process.env.SUPPORT_API_KEY;
+export const getServerSideProps: GetServerSideProps = async () => {
+  const res = await fetch('https://llm.example/v1', { headers: { a: process.env.OPENAI_API_KEY! } });
+  return { props: { ok: res.ok, page: <b>{process.env.GITHUB_TOKEN}</b> } };
+};
+export async function getStaticPaths() { return { paths: [<i key={1}>{process.env.GITHUB_TOKEN}</i>], fallback: false }; }
+export default function Chat({ ok }: { ok: boolean }) {
+  const key = process.env.OPENAI_API_KEY;
+  const on = Boolean(process.env.STRIPE_SECRET_KEY);
+  return (
+    <main data-key={key}>
+      <p>{key ? 'configured' : 'missing'}</p>
+      <p>{key === 'x'} {key?.length} {on} {!!process.env.STRIPE_SECRET_KEY}</p>
+      <li key={process.env.GITHUB_TOKEN} onClick={() => alert(process.env.GITHUB_TOKEN)}>x</li>
+      <Footer token={MODULE_KEY} />
+      <p>{key}</p>
+    </main>
+  );
+}
+"""
+
+
+def test_a_pages_router_page_rendering_a_secret_read_in_its_body_is_reported_at_the_read(tmp_path: Path) -> None:
+    # Checked on a real Next 15.5 build: `const key = process.env.X; return <p data-k={key}>` in pages/about.jsx
+    # put the key into .next/server/pages/about.html (and out/about.html with output: 'export').
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            "tsconfig.json": TSCONFIG,
+            "pages/chat.tsx": PAGES_CHAT,
+            "components/Footer.tsx": (
+                "export function Footer({ token }: { token?: string }) {\n"
+                "  return <footer title={process.env.FOOTER_SECRET}>{token ? 'x' : 'y'}</footer>;\n"
+                "}\n"
+            ),
+            "pages/api/chat.ts": "export default (req: any, res: any) => res.json({ k: process.env.OPENAI_API_KEY });\n",
+        },
+    )
+    found = [(f.path, f.line, f.column, f.severity, f.confidence.value) for f in _findings(app)]
+    assert found == [
+        ("components/Footer.tsx", 2, 25, Severity.HIGH, "medium"),  # a component the page renders
+        ("pages/chat.tsx", 3, 20, Severity.HIGH, "medium"),  # passed to <Footer>: it may not render it
+        ("pages/chat.tsx", 10, 15, Severity.CRITICAL, "high"),  # at the read, rendered twice
+    ]
+    by_line = {f.line: f for f in _findings(app) if f.path == "pages/chat.tsx"}
+    assert by_line[10].message == (
+        "process.env.OPENAI_API_KEY (through `key`) as `data-key` (OpenAI API key) is rendered into <main> by a "
+        "Pages Router page: Next renders it on the server (SSR/SSG) with the real value into the HTML it sends, "
+        "though the browser bundle reads undefined"
+    )
+    assert by_line[3].message == (
+        "process.env.SUPPORT_API_KEY (through `MODULE_KEY`) as `token` (name contains KEY) is passed to <Footer> "
+        "by a Pages Router page: what <Footer> renders of it on the server (SSR/SSG) goes into the HTML with the "
+        "real value, though the browser bundle reads undefined"
+    )
+    assert OPENAI not in repr([f.to_dict() for f in _findings(app)])
+
+
+def test_get_initial_props_returning_a_secret_is_reported_but_not_in_document(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        {
+            "pages/legacy.tsx": (
+                "function Legacy() { return <p>legacy</p>; }\n"
+                "Legacy.getInitialProps = withAuth(async () => {\n"
+                "  return { cfg: { key: process.env.LEGACY_API_KEY }, flag: !!process.env.OTHER_SECRET };\n"
+                "});\n"
+                "export default Legacy;\n"
+            ),
+            "pages/old.tsx": (
+                "export default class Old extends React.Component {\n"
+                "  static async getInitialProps() {\n"
+                "    const token = process.env.OLD_TOKEN;\n"
+                "    return { token };\n"
+                "  }\n"
+                "  render() { return <p>old</p>; }\n"
+                "}\n"
+            ),
+            "pages/_app.tsx": (
+                "function ShopApp({ Component, pageProps }: any) { return <Component {...pageProps} />; }\n"
+                "ShopApp.getInitialProps = async () => ({ pageProps: {}, shop: process.env.SHOP_SECRET });\n"
+                "export default ShopApp;\n"
+            ),
+            "pages/_document.tsx": (
+                "import Document, { Html, Head, Main, NextScript } from 'next/document';\n"
+                "export default class ShopDocument extends Document {\n"
+                "  static async getInitialProps(ctx: any) {\n"
+                "    const initial = await Document.getInitialProps(ctx);\n"
+                "    return { ...initial, nonce: process.env.CSP_SECRET };\n"
+                "  }\n"
+                "  render() { return <Html><Head /><body><Main /><NextScript /></body></Html>; }\n"
+                "}\n"
+            ),
+        },
+    )
+    found = _findings(app)
+    assert [(f.path, f.line, f.column) for f in found] == [
+        ("pages/_app.tsx", 2, 63),
+        ("pages/legacy.tsx", 3, 24),
+        ("pages/old.tsx", 4, 14),
+    ]
+    assert found[1].message == (
+        "process.env.LEGACY_API_KEY (name contains KEY) is returned in the props of getInitialProps: Next sends "
+        "page props to the browser (__NEXT_DATA__ in the HTML, /_next/data/….json)"
+    )

@@ -325,10 +325,19 @@ def _may_import(index: ProjectIndex, targets: set[str]) -> set[str]:
 # ---- values Next serializes for the browser: server component props, getServerSideProps props ----------
 
 PROPS_FUNCTIONS = ("getServerSideProps", "getStaticProps")
+INITIAL_PROPS = "getInitialProps"
+DATA_FUNCTIONS = (*PROPS_FUNCTIONS, "getStaticPaths")
+"""Exported functions of a page that Next runs on the server only (with `getInitialProps`, which it does not
+export): reads inside them are not rendered into the page."""
+DOCUMENT_STEM = "_document"
+"""pages/_document: its getInitialProps runs on the server only and its result is not sent to the browser."""
+# Props React never writes into the HTML.
+_UNRENDERED_PROPS = frozenset({"key", "ref"})
 _FUNCTION_TYPES = frozenset(
     {"arrow_function", "function_expression", "function", "function_declaration", "method_definition"}
 )
 _JSX_TAGS = ("jsx_opening_element", "jsx_self_closing_element")
+_JSX_SUFFIXES = frozenset({".tsx", ".jsx", ".js", ".mjs"})
 # Methods of a string that return (part of) the string: the secret still flows.
 _STRING_METHODS = frozenset(
     {"trim", "trimStart", "trimEnd", "toString", "valueOf", "concat", "replace", "replaceAll", "slice"}
@@ -353,6 +362,8 @@ class _Flow(NamedTuple):
     """The local name the value went through, when it did."""
     certain: bool
     """False when the value went through a call to a project function (which may not return it)."""
+    read: Node
+    """The `process.env` read itself (in `file`)."""
 
 
 class _Item(NamedTuple):
@@ -462,7 +473,7 @@ def _flows(index: ProjectIndex, f: SourceFile, expr: Node, pick: tuple[str, ...]
             name = _env_read_name(node)
             if name is not None:
                 if not item.pick:  # a property of the string (`.length`) is not the secret
-                    out.append(_Flow(name, item.file, item.at or node, item.via, item.certain))
+                    out.append(_Flow(name, item.file, item.at or node, item.via, item.certain, node))
                 continue
             prop = node.child_by_field_name("property") if kind == "member_expression" else None
             key = _key_name(prop) if prop is not None else ts.string_value(node.child_by_field_name("index"))
@@ -528,7 +539,7 @@ def _through_name(index: ProjectIndex, item: _Item, node: Node) -> Iterator[_Ite
         elif ts.callee_path(ts.unwrap(value)) == "process.env":
             # `const { OPENAI_API_KEY: key } = process.env`: as `process.env.OPENAI_API_KEY`.
             if not item.pick and moved.at is not None:
-                yield _Flow(key, item.file, moved.at, moved.via, item.certain)
+                yield _Flow(key, item.file, moved.at, moved.via, item.certain, value)
         else:
             yield moved._replace(node=value, pick=(key, *item.pick))
         return
@@ -658,9 +669,9 @@ def _props_returns(fn: Node) -> Iterator[Node]:
             yield node.named_children[0]
 
 
-def _props_functions(f: SourceFile) -> Iterator[tuple[str, Node]]:
-    """The exported getServerSideProps / getStaticProps of a page: the function itself, or the functions
-    passed to a wrapper (`export const getServerSideProps = withSession(async (ctx) => …)`)."""
+def _props_functions(f: SourceFile, names: tuple[str, ...] = PROPS_FUNCTIONS) -> Iterator[tuple[str, Node]]:
+    """The exported getServerSideProps / getStaticProps (or other `names`) of a page: the function itself, or
+    the functions passed to a wrapper (`export const getServerSideProps = withSession(async (ctx) => …)`)."""
     root = f.root
     if root is None:
         return
@@ -670,22 +681,56 @@ def _props_functions(f: SourceFile) -> Iterator[tuple[str, Node]]:
             continue
         if decl.type == "function_declaration":
             name = ts.text(decl.child_by_field_name("name"))
-            if name in PROPS_FUNCTIONS:
+            if name in names:
                 yield name, decl
             continue
         for declarator in _declarations(statement):
             name = ts.text(declarator.child_by_field_name("name"))
             value = declarator.child_by_field_name("value")
-            if name not in PROPS_FUNCTIONS or value is None:
-                continue
-            value = ts.unwrap(value)
-            if value.type in _FUNCTION_TYPES:
-                yield name, value
-            elif value.type == "call_expression":
-                args = value.child_by_field_name("arguments")
-                for arg in args.named_children if args is not None else []:
-                    if ts.unwrap(arg).type in _FUNCTION_TYPES:
-                        yield name, ts.unwrap(arg)
+            if name in names and value is not None:
+                yield from ((name, fn) for fn in _function_args(value))
+
+
+def _function_args(value: Node) -> Iterator[Node]:
+    """The function a data function is bound to: itself, or the functions given to a wrapper (`withSession(fn)`)."""
+    value = ts.unwrap(value)
+    if value.type in _FUNCTION_TYPES:
+        yield value
+    elif value.type == "call_expression":
+        args = value.child_by_field_name("arguments")
+        for arg in args.named_children if args is not None else []:
+            if ts.unwrap(arg).type in _FUNCTION_TYPES:
+                yield ts.unwrap(arg)
+
+
+def _initial_props_functions(f: SourceFile) -> Iterator[Node]:
+    """A page's (or `_app`'s) getInitialProps: `Page.getInitialProps = async (ctx) => …` at the top level, or a
+    class component's `static async getInitialProps()`. Whatever it returns is the page's props."""
+    root = f.root
+    if root is None:
+        return
+    for statement in root.named_children:
+        expr = statement.named_children[0] if statement.type == "expression_statement" else None
+        if expr is not None and expr.type == "assignment_expression":
+            left = expr.child_by_field_name("left")
+            right = expr.child_by_field_name("right")
+            if left is not None and right is not None and ts.last_name(left) == INITIAL_PROPS:
+                yield from _function_args(right)
+    for method in f.nodes("method_definition"):
+        if ts.text(method.child_by_field_name("name")) == INITIAL_PROPS:
+            yield method
+
+
+def _data_function_spans(f: SourceFile) -> list[tuple[int, int]]:
+    """Byte spans of the functions Next runs only on the server to get data (getServerSideProps, getStaticProps,
+    getStaticPaths, getInitialProps): what they render or compute is not the page's HTML."""
+    data = f.data()
+    if not any(name.encode() in data for name in DATA_FUNCTIONS):
+        return []
+    spans = [(fn.start_byte, fn.end_byte) for _name, fn in _props_functions(f, DATA_FUNCTIONS)]
+    if INITIAL_PROPS.encode() in data:
+        spans += [(fn.start_byte, fn.end_byte) for fn in _initial_props_functions(f)]
+    return spans
 
 
 def _may_use(index: ProjectIndex, modules: set[str]) -> set[str]:
@@ -704,17 +749,59 @@ def _serialized_props(
     # Only files with JSX (pages returning props have it too) can hand a value to Next to serialize.
     users = {rel for rel in _may_use(index, candidates) - candidates if b"<" in index.files[rel].data()}
     client_side = set(reached) | set(_client_reachable(index, users) if users else ())
+    rendered = {
+        rel
+        for rel in candidates | users
+        if rel not in client_side and b"<" in index.files[rel].data() and index.files[rel].suffix in _JSX_SUFFIXES
+    }
+    pages_side = _pages_reachable(index, rendered) if rendered else set()
     hits: list[_Report] = []
     for rel in sorted(candidates | users):
         f = index.files[rel]
         if rel in client_side or _server_entry(index, f) or _is_server_action_module(f):
             continue
         if index.router_of(f) == "pages":
-            if b"getServerSideProps" in f.data() or b"getStaticProps" in f.data():
+            data = f.data()
+            if any(name.encode() in data for name in (*PROPS_FUNCTIONS, INITIAL_PROPS)):
                 hits += _page_props_hits(index, sensitive, f)
-        elif b"<" in f.data() and f.suffix in (".tsx", ".jsx", ".js", ".mjs"):
+            if rel in pages_side:
+                hits += _pages_render_hits(index, sensitive, f)
+        elif rel in pages_side:
+            hits += _pages_render_hits(index, sensitive, f)
+        elif rel in rendered:
             hits += _server_component_hits(index, sensitive, f)
     yield from _one_per_line(hits)
+
+
+def _pages_reachable(index: ProjectIndex, targets: set[str]) -> set[str]:
+    """Which of `targets` the Pages Router renders: its page files (`_app` and `_document` included, API routes
+    not) and the project modules they import, transitively; the walk ends at `'server-only'` modules, which
+    Next will not bundle for pages. Next renders these on the server for the first HTML of every page."""
+    relevant = _may_import(index, targets)
+    roots = [
+        f.rel
+        for f in index.sources
+        if f.rel in relevant and index.router_of(f) == "pages" and not index.is_api_route(f)
+    ]
+    out: set[str] = set()
+    todo = list(roots)
+    seen: set[str] = set()
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        f = index.files[rel]
+        if _imports_server_only(index, f) or _is_server_action_module(f):
+            continue
+        if rel in targets:
+            out.add(rel)
+        todo.extend(
+            imp.resolved
+            for imp in index.imports_of(f)
+            if imp.resolved and imp.resolved in relevant and imp.resolved not in seen
+        )
+    return out
 
 
 class _Report(NamedTuple):
@@ -780,16 +867,57 @@ def _report(sensitive: _SensitiveNames, flow: _Flow, what: str, key: str, detail
 
 
 def _page_props_hits(index: ProjectIndex, sensitive: _SensitiveNames, f: SourceFile) -> Iterator[_Report]:
-    for name, fn in _props_functions(f):
+    functions: list[tuple[str, Node, tuple[str, ...]]] = [(name, fn, ("props",)) for name, fn in _props_functions(f)]
+    if f.stem != DOCUMENT_STEM and INITIAL_PROPS.encode() in f.data():
+        # getInitialProps returns the props themselves, not `{ props }`.
+        functions += [(INITIAL_PROPS, fn, ()) for fn in _initial_props_functions(f)]
+    for name, fn, pick in functions:
         what = (
             f"is returned in the props of {name}: Next sends page props to the browser "
             "(__NEXT_DATA__ in the HTML, /_next/data/….json)"
         )
         for returned in _props_returns(fn):
-            for flow in _flows(index, f, returned, pick=("props",)):
+            for flow in _flows(index, f, returned, pick=pick):
                 # Reported in the page, where the props are returned, whichever module the value came from.
                 at = flow if flow.file is f else flow._replace(file=f, at=returned)
                 report = _report(sensitive, at, what, f"{name}.props")
+                if report is not None:
+                    yield report
+
+
+def _pages_render_hits(index: ProjectIndex, sensitive: _SensitiveNames, f: SourceFile) -> Iterator[_Report]:
+    """Secret-ish values written into the JSX a Pages Router page (or a component it renders) returns. Next
+    renders every page on the server for its first HTML (SSR, or SSG at build time) with the server's
+    environment: the value is in that HTML, though the browser bundle reads `undefined` for a variable
+    without NEXT_PUBLIC_. Reported at the read when the module makes it, else where the JSX uses the value."""
+    skip = _data_function_spans(f)
+    seen: set[tuple[int, str]] = set()
+    for element in f.nodes(*_JSX_TAGS):
+        if any(start <= element.start_byte < end for start, end in skip):
+            continue  # getServerSideProps & co. run on the server only; their props are reported apart
+        tag = element.child_by_field_name("name")
+        if tag is None:
+            continue
+        tag_name = ts.text(tag)
+        intrinsic = tag.type == "identifier" and tag_name[:1].islower()
+        for prop, value in _element_props(element):
+            if prop in _UNRENDERED_PROPS or ts.unwrap(value).type in _FUNCTION_TYPES:
+                continue  # React writes no key, ref or handler into the HTML
+            what = (
+                f"is rendered into <{tag_name}> by a Pages Router page: Next renders it on the server (SSR/SSG) "
+                "with the real value into the HTML it sends, though the browser bundle reads undefined"
+                if intrinsic
+                else f"is passed to <{tag_name}> by a Pages Router page: what <{tag_name}> renders of it on the "
+                "server (SSR/SSG) goes into the HTML with the real value, though the browser bundle reads undefined"
+            )
+            for flow in _flows(index, f, value):
+                at = flow._replace(at=flow.read) if flow.file is f else flow._replace(file=f, at=value)
+                if (at.at.start_byte, flow.name) in seen:
+                    continue
+                seen.add((at.at.start_byte, flow.name))
+                if not intrinsic:
+                    at = at._replace(certain=False)  # the component may use the prop without rendering it
+                report = _report(sensitive, at, what, f"pages-html <{tag_name} {prop}>", f" as `{prop}`")
                 if report is not None:
                     yield report
 
