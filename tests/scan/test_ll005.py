@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from leakline.findings import Finding, Severity
 from leakline.scan.engine import scan
 from leakline.scan.rules.ll005 import _lines_and_columns
+from leakline.scan.walker import WalkStats, walk_app
 
 PACKAGE = '{"dependencies":{"next":"15.3.2"}}'
 OPENAI = "sk-proj-FdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1Llqs"
@@ -239,3 +240,89 @@ def test_segment_prefetch_payloads_of_a_prerendered_route_are_searched(tmp_path:
     assert [(f.path, f.line) for f in _findings(app)] == [
         (".next/server/app/concierge.segments/concierge/__PAGE__.segment.rsc", 1)
     ]
+
+
+def test_the_fallback_page_of_a_dynamic_route_is_searched(tmp_path: Path) -> None:
+    # What `next build` writes for getStaticPaths with `fallback: true` (checked on a Next 15.5 build): the
+    # shell served for every slug not prerendered, rendered at build time with what the page's body read.
+    manifest = {
+        "version": 4,
+        "routes": {},
+        "dynamicRoutes": {
+            "/guides/[slug]": {"fallback": "/guides/[slug].html", "dataRoute": "/_next/data/b1/guides/[slug].json"},
+            "/docs/[slug]": {"fallback": False, "dataRoute": "/_next/data/b1/docs/[slug].json"},
+            "/blog/[slug]": {"fallback": None, "dataRoute": None},
+            "/x/[y]": {"fallback": "/../../escape.html"},
+        },
+    }
+    app = _app(
+        tmp_path,
+        {
+            ".env": f"OPENAI_API_KEY={OPENAI}\n",
+            ".next/prerender-manifest.json": json.dumps(manifest),
+            ".next/server/pages/guides/[slug].html": f'<p title="{OPENAI}">Loading</p>\n',
+            # fallback: false and null: no shell is served, whatever a stale file holds.
+            ".next/server/pages/docs/[slug].html": f"<p>{OPENAI}</p>\n",
+            ".next/server/pages/blog/[slug].html": f"<p>{OPENAI}</p>\n",
+            ".next/escape.html": f"<p>{OPENAI}</p>\n",
+        },
+    )
+    assert [(f.path, f.line, f.column) for f in _findings(app)] == [(".next/server/pages/guides/[slug].html", 1, 11)]
+
+
+EXPORT_FILES: dict[str, str | bytes] = {
+    ".env": f"OPENAI_API_KEY={OPENAI}\nOLLAMA_URL=http://10.20.0.5:11434\n",
+    "out/index.html": "<html><body>home</body></html>\n",
+    "out/about.html": f'<html><body><main data-key="{OPENAI}">About</main></body></html>\n',
+    "out/concierge.txt": f'1:"$Sreact.fragment"\n2:["$","$L3",null,{{"apiKey":"{OPENAI}"}}]\n',
+    "out/_next/data/b1/help.json": '{"pageProps":{"baseURL":"http://10.20.0.5:11434"}}',
+    "out/_next/static/chunks/pages/about-5d4c.js": f'let k="{OPENAI}";',
+    # Not text: never read, so not even walked.
+    "out/_next/static/media/inter.woff2": b"wOF2\x00" + OPENAI.encode(),
+    "out/node_modules/pkg/leak.js": f'let k="{OPENAI}";',
+}
+
+
+def test_a_static_export_out_folder_is_searched_like_build_output(tmp_path: Path) -> None:
+    app = _app(tmp_path, EXPORT_FILES)
+    findings = _findings(app)
+    assert [(f.path, f.line, f.column) for f in findings] == [
+        ("out/_next/data/b1/help.json", 1, 26),
+        ("out/_next/static/chunks/pages/about-5d4c.js", 1, 8),
+        ("out/about.html", 1, 29),
+        ("out/concierge.txt", 2, 30),
+    ]
+    assert findings[0].severity is Severity.HIGH  # an internal endpoint alone
+    assert findings[2].message == (
+        "static export output (out/, served to every visitor) contains the value of OPENAI_API_KEY"
+    )
+    assert OPENAI not in json.dumps([f.to_dict() for f in findings])
+
+
+def test_the_export_walk_keeps_text_files_only_and_no_node_modules(tmp_path: Path) -> None:
+    app = _app(tmp_path, EXPORT_FILES)
+    kept = walk_app(app, exclude=[], nested_apps=set(), stats=WalkStats())
+    assert sorted(rel for rel in kept if rel.startswith("out/")) == [
+        "out/_next/data/b1/help.json",
+        "out/_next/static/chunks/pages/about-5d4c.js",
+        "out/about.html",
+        "out/concierge.txt",
+        "out/index.html",
+    ]
+
+
+def test_next_config_output_export_makes_out_a_static_export(tmp_path: Path) -> None:
+    # No out/_next/static (an export of HTML only, or a partial copy): the config says what out/ is.
+    files: dict[str, str | bytes] = {".env": f"OPENAI_API_KEY={OPENAI}\n", "out/about.html": f"<p>{OPENAI}</p>\n"}
+    config = "const isExport = process.env.EXPORT === '1';\nexport default { output: isExport ? 'export' : undefined };\n"
+    assert [(f.path, f.line) for f in _findings(_app(tmp_path / "a", {**files, "next.config.mjs": config}))] == [
+        ("out/about.html", 1)
+    ]
+    # Near misses: no `output: 'export'` (standalone output, or `export` elsewhere in the config): out/ is any folder.
+    for name, config in (
+        ("b", "export default { output: 'standalone' };\n"),
+        ("c", "export default { env: { MODE: 'export' } };\n"),
+        ("d", ""),
+    ):
+        extra = {"next.config.mjs": config} if config else {}
+        assert _findings(_app(tmp_path / name, {**files, **extra})) == [], name

@@ -34,6 +34,12 @@ SERVER_PAGES = ".next/server/pages/"
 # (App Router), the page-props JSON (`/_next/data/…`, Pages Router) and a static route handler's body. The
 # server bundles (.js) next to them are never served, and are not read.
 PRERENDERED_SUFFIXES = (".html", ".rsc", ".json", ".body")
+EXPORT_DIR = "out"
+"""Where `next build` writes a static export (`output: 'export'`): a web server serves every file in it as is."""
+EXPORT_MARKER = ("_next", "static")
+# The text files of a static export, which LL005 searches (HTML, RSC payloads as .txt, chunks, page data, maps,
+# styles, feeds); images, fonts and media in it are not read.
+EXPORT_KEEP_SUFFIXES = (".html", ".txt", ".js", ".mjs", ".cjs", ".json", ".map", ".css", ".rsc", ".xml", ".webmanifest")
 NOTE_PREFIX = "note: "
 """`leakline.scan.index.NOTE_PREFIX` (index imports this module): a caveat, counted apart from the skips."""
 
@@ -157,6 +163,7 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
     under = root if root.endswith(os.sep) else root + os.sep
     nested = {os.fspath(path) for path in nested_apps}
     patterns = exclude_patterns(exclude)
+    export_prefix = EXPORT_DIR + "/" if is_static_export(root) else None
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=_unlistable(root, stats)):
         # os.walk yields the root itself, then paths joined under it.
         inner = "" if dirpath == root else dirpath.removeprefix(under) if dirpath.startswith(under) else None
@@ -194,6 +201,8 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
             stats.files_seen += 1
             if rel.startswith(BUILD_DIR + "/") and not rel.startswith(BUILD_KEEP_PREFIXES):
                 continue
+            if export_prefix is not None and rel.startswith(export_prefix) and not name.endswith(EXPORT_KEEP_SUFFIXES):
+                continue
             if any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns):
                 stats.skip("excluded by [scan] exclude")
                 continue
@@ -206,6 +215,14 @@ def walk_app(app_root: Path, *, exclude: list[str], nested_apps: set[Path], stat
                 continue
             out.append(rel)
     return out
+
+
+def is_static_export(root: str) -> bool:
+    """Whether the app's `out/` folder is a static export: `next build` with `output: 'export'` always writes
+    `out/_next/static` (the browser chunks and build manifest). Judged on the folder, not next.config: the
+    walk runs before anything is parsed, and LL005 also reads next.config's `output` (an export folder
+    renamed by `distDir` lies elsewhere)."""
+    return os.path.isdir(os.path.join(root, EXPORT_DIR, *EXPORT_MARKER))
 
 
 class _Unreadable(Exception):
@@ -239,6 +256,22 @@ def _route_bases(manifest: dict[str, object]) -> list[str]:
     return out
 
 
+def _fallback_bases(manifest: dict[str, object]) -> list[str]:
+    """The fallback page of each dynamic route that has one (`"fallback": "/blog/[slug].html"`, Pages Router
+    `getStaticPaths` with `fallback: true`): the shell served for every path not prerendered, rendered at build
+    time without props but with whatever the page's body read from the environment. Its name, without
+    `.html`, relative to .next/server/pages (or /app)."""
+    routes = manifest.get("dynamicRoutes", {})
+    if not isinstance(routes, dict):
+        raise _Unreadable(PRERENDER_MANIFEST)
+    out = []
+    for route in routes.values():
+        fallback = route.get("fallback") if isinstance(route, dict) else None
+        if isinstance(fallback, str) and fallback.startswith("/") and fallback.endswith(".html"):
+            out.append(fallback.strip("/").removesuffix(".html"))
+    return out
+
+
 def _listing(root: str, folder: str, cache: dict[str, frozenset[str]]) -> frozenset[str]:
     """The names in one folder under the app, listed once (a stat per candidate file cost more)."""
     if folder not in cache:
@@ -257,8 +290,9 @@ def _inside_build(rel: str) -> bool:
 
 def prerendered_files(root: str, stats: WalkStats) -> list[str]:
     """The files under .next/server that are served as they are: those of the routes prerender-manifest.json
-    lists (App Router pages and route handlers, Pages Router getStaticProps pages) and the static pages
-    pages-manifest.json maps to an .html file. Only these are read, not the server bundles beside them.
+    lists (App Router pages and route handlers, Pages Router getStaticProps pages), the fallback pages of its
+    dynamic routes, and the static pages pages-manifest.json maps to an .html file. Only these are read, not
+    the server bundles beside them.
 
     A manifest that is there but cannot be read fails closed: every .html/.rsc/.json/.body file under
     .next/server/app and /pages is kept, and a note says why."""
@@ -266,6 +300,7 @@ def prerendered_files(root: str, stats: WalkStats) -> list[str]:
         prerender = _manifest(root, PRERENDER_MANIFEST)
         pages = _manifest(root, PAGES_MANIFEST)
         bases = _route_bases(prerender) if prerender is not None else []
+        fallbacks = _fallback_bases(prerender) if prerender is not None else []
     except _Unreadable as exc:
         stats.skip(f"{NOTE_PREFIX}{exc} unreadable: every prerendered-looking file under .next/server searched")
         return _served_looking_files(root)
@@ -273,6 +308,8 @@ def prerendered_files(root: str, stats: WalkStats) -> list[str]:
     for base in bases:
         candidates += [f"{SERVER_APP}{base}{suffix}" for suffix in (".html", ".rsc", ".body", ".prefetch.rsc")]
         candidates += [f"{SERVER_PAGES}{base}{suffix}" for suffix in (".html", ".json")]
+    for base in fallbacks:
+        candidates += [f"{SERVER_PAGES}{base}.html", f"{SERVER_APP}{base}.html"]
     for target in (pages or {}).values():
         # `"/about": "pages/about.html"` for a page without data fetching, prerendered at build time.
         if isinstance(target, str) and target.endswith(".html"):

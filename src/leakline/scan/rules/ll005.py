@@ -4,7 +4,11 @@ Everything under `.next/static` is served to every visitor, and so are the prere
 `.next/server` (`next start` and Vercel answer `/assistant` with `.next/server/app/assistant.html`, its RSC
 payload with `assistant.rsc` and its segments' `assistant.segments/…`, a Pages Router page's props with
 `pages/help.json`): the walker keeps those that prerender-manifest.json and pages-manifest.json name, never
-the server bundles beside them. Build
+the server bundles beside them; with them the fallback page of a dynamic route (`blog/[slug].html`, Pages Router
+`fallback: true`), rendered at build time with whatever the page's body read from the environment). A static
+export (`output: 'export'`, or an `out/` folder holding `_next/static`) is served by any web server as it is:
+its text files under `out/` (HTML, `.txt` RSC payloads, chunks, `_next/data` JSON) are searched the same
+way. Build
 output is minified, so it is not parsed: a literal engine looks, in one pass per file, for (1) the exact
 values of the app's `.env*` variables that are secret-ish or LLM endpoints (whatever their names became
 after minification, or the prop they were serialized as) and (2) provider-anchored key shapes (`sk-`,
@@ -25,15 +29,21 @@ from leakline.detectors.envvars import EnvRisk, classify_env, is_distinctive_lit
 from leakline.detectors.literals import LiteralMatcher
 from leakline.detectors.secrets import find_secrets, publishable_reason
 from leakline.findings import Confidence, Severity, redact
+from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
 from leakline.scan.rules.base import Hit, Rule
 
 STATIC_PREFIX = ".next/static/"
 SERVER_PREFIX = ".next/server/"
+EXPORT_PREFIX = "out/"
+"""A static export's folder (`next build` with `output: 'export'`); the walker keeps its text files only."""
+EXPORT_MARKER = "out/_next/static/"
 # The kinds of file `walker.prerendered_files` keeps under .next/server: each is sent to browsers as it is.
 PRERENDERED_SUFFIXES = frozenset({".html", ".rsc", ".json", ".body"})
 # Text assets a browser downloads; images, fonts and media cannot carry an env value in a usable form.
+OUTPUT_OPTION = "output"
+EXPORT_VALUE = "export"
 TEXT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".map", ".json", ".txt", ".html", ".css", ".rsc"})
 
 
@@ -119,8 +129,8 @@ def _evidence(value: str, endpoint: bool) -> str:
     return redact(value) if shown is None else shown
 
 
-def _served(rel: str, suffix: str) -> bool:
-    if rel.startswith(STATIC_PREFIX):
+def _served(rel: str, suffix: str, static_export: bool) -> bool:
+    if rel.startswith(STATIC_PREFIX) or (static_export and rel.startswith(EXPORT_PREFIX)):
         return suffix in TEXT_SUFFIXES
     return rel.startswith(SERVER_PREFIX) and suffix in PRERENDERED_SUFFIXES
 
@@ -128,12 +138,40 @@ def _served(rel: str, suffix: str) -> bool:
 def _what_file(rel: str) -> str:
     if rel.startswith(SERVER_PREFIX):
         return "prerendered page output (served to every visitor)"
+    if rel.startswith(EXPORT_PREFIX):
+        return "static export output (out/, served to every visitor)"
     return "browser build output"
+
+
+def _exports_statically(index: ProjectIndex) -> bool:
+    """`out/` is a static export: next.config sets `output: 'export'` (a branch of a condition that may be
+    'export' counts: the folder is then searched rather than missed), or out/ holds `_next/static`, which every
+    export writes."""
+    if any(rel.startswith(EXPORT_MARKER) for rel in index.files):
+        return True
+    config = index.next_config
+    if config is None or b"export" not in config.data():
+        return False
+    for pair in config.nodes("pair"):
+        key = pair.child_by_field_name("key")
+        value = pair.child_by_field_name("value")
+        if key is None or value is None or (ts.string_value(key) or ts.text(key)) != OUTPUT_OPTION:
+            continue
+        value = ts.unwrap(value)
+        branches = (
+            [value.child_by_field_name(side) for side in ("consequence", "alternative")]
+            if value.type == "ternary_expression"
+            else [value]
+        )
+        if any(branch is not None and ts.string_value(branch) == EXPORT_VALUE for branch in branches):
+            return True
+    return False
 
 
 class SecretInBuildOutput(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
-        chunks = [f for rel, f in ctx.index.files.items() if _served(rel, f.suffix)]
+        static_export = _exports_statically(ctx.index)
+        chunks = [f for rel, f in ctx.index.files.items() if _served(rel, f.suffix, static_export)]
         if not chunks:
             return
         matcher, endpoints = _literal_matcher(ctx.index)
