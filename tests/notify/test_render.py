@@ -1087,7 +1087,10 @@ def test_any_valid_facts_render_every_kind_with_every_category_named(
     categories: frozenset[str], cause: str, subjects: int
 ) -> None:
     incident = copy.deepcopy(context()["incident"])
-    incident["facts"] = facts(breach={"cause": cause}, data={"categories": sorted(categories), "subjects": subjects})
+    # The breakdown by country may not add up to more people than `subjects` (facts validation), so it is scaled.
+    by_jurisdiction = {"DE": subjects - subjects // 4, "FR": subjects // 4} if subjects else {}
+    data = {"categories": sorted(categories), "subjects": subjects, "subjects_by_jurisdiction": by_jurisdiction}
+    incident["facts"] = facts(breach={"cause": cause}, data=data)
     for language in LANGUAGES:
         labels = _labels(language).categories
         for kind in MessageKind:
