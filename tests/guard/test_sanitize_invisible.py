@@ -4,6 +4,7 @@ reads the text, whole and streamed alike, and keeps the joiners that emoji and P
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -245,3 +246,27 @@ def test_an_upstream_error_message_loses_its_address_even_after_an_invisible_cha
     assert _error_detail(SANITIZERS[0], "model not loaded on gpu-7.inter\u00adnal, retry", url) == (
         "model not loaded on [UPSTREAM_HOST], retry"
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_through_the_gateway_invisible_characters_hide_nothing_and_the_audit_holds_what_was_sent(
+    make_env: Any, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    from leakline.guard.upstream import SCRIPTS, Script
+    from tests.guard.test_gateway_policies import chat, chat_text, exchanges
+
+    pieces = ("Write to john.doe\u00ad@exam", "\u200bple.com, card 4111\u00ad1111", "\u00ad1111\u00ad1111, ",
+              "family \U0001f468\u200d", "\U0001f469\u200d\U0001f467 \u202eok.")  # fmt: skip
+    monkeypatch.setitem(SCRIPTS, "invisible", Script(pieces))
+    env = make_env()
+    response = chat(env, "invisible", stream=stream)
+    assert response.status_code == 200, response.text
+    sent = f"Write to [REDACTED:EMAIL], card [REDACTED:PAYMENT_CARD], family {FAMILY} ok."
+    assert chat_text(response, stream=stream) == (sent, "stop")
+    (record,) = exchanges(env)
+    assert [(h["detector"], h["start"], h["end"]) for h in record["hits"]] == [
+        ("email", 9, 29),
+        ("payment_card", 36, 52),
+    ]
+    assert record["response_bytes"] == len(sent.encode())
+    assert record["scanned_bytes"] == len("".join(pieces).encode())  # what the upstream sent
