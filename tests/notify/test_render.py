@@ -576,7 +576,7 @@ _DEADLINES = [
             [
                 "Fristen (erforderliche Meldungen)",
                 "  gdpr-33 (DE) → supervisory-authority: 2026-11-28T09:00:00Z (Samstag, 28. November 2026, 09:00 Uhr"
-                " UTC) – in 2 Tagen 22 Stunden",
+                " UTC; 10:00 Uhr MEZ) – in 2 Tagen 22 Stunden",
                 "  gdpr-34 (EU) → data-subjects: keine feste Frist",
             ],
         ),
@@ -584,8 +584,8 @@ _DEADLINES = [
             "fr",
             [
                 "Échéances (notifications requises)",
-                "  gdpr-33 (DE) → supervisory-authority : 2026-11-28T09:00:00Z (samedi 28 novembre 2026, 09 h 00 UTC)"
-                " – dans 2 jours 22 heures",
+                "  gdpr-33 (DE) → supervisory-authority : 2026-11-28T09:00:00Z (samedi 28 novembre 2026, 09 h 00 UTC"
+                " ; 10 h 00, heure de Paris) – dans 2 jours 22 heures",
                 "  gdpr-34 (EU) → data-subjects : pas de délai fixe",
             ],
         ),
@@ -741,7 +741,7 @@ def test_executive_brief_states_risk_exposure_and_deadline() -> None:
     assert rendered.subject == "Lagebild für die Geschäftsleitung: Datenvorfall inc_7f3a, Risiko HOCH"
     assert (
         "Frist: the competent German supervisory authority (GDPR Art. 33(1)) – fällig 2026-11-28T09:00:00Z "
-        "(Samstag, 28. November 2026, 09:00 Uhr UTC), in 2 Tagen 22 Stunden."
+        "(Samstag, 28. November 2026, 09:00 Uhr UTC; 10:00 Uhr MEZ), in 2 Tagen 22 Stunden."
     ) in lines(rendered)
     assert lines(rendered)[6].startswith("Ausmaß: 1.200 Personen; Kontaktdaten")
 
@@ -1038,9 +1038,11 @@ def test_dates_in_each_language() -> None:
     moment = "2026-03-01T07:05:09.123+01:00"
     assert format_iso(moment) == "2026-03-01T06:05:09Z"
     assert format_human(moment, language="en") == "Sunday 1 March 2026, 06:05 UTC"
-    assert format_human(moment, language="de") == "Sonntag, 1. März 2026, 06:05 Uhr UTC"
-    assert format_human(moment, language="fr") == "dimanche 1 mars 2026, 06 h 05 UTC"
-    assert format_when(moment, language="de") == "2026-03-01T06:05:09Z (Sonntag, 1. März 2026, 06:05 Uhr UTC)"
+    assert format_human(moment, language="de") == "Sonntag, 1. März 2026, 06:05 Uhr UTC (07:05 Uhr MEZ)"
+    assert format_human(moment, language="fr") == "dimanche 1 mars 2026, 06 h 05 UTC (07 h 05, heure de Paris)"
+    assert format_when(moment, language="de") == (
+        "2026-03-01T06:05:09Z (Sonntag, 1. März 2026, 06:05 Uhr UTC; 07:05 Uhr MEZ)"
+    )
     assert format_when(None, language="fr") == "pas encore connue"
 
 

@@ -22,6 +22,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict
 
@@ -527,8 +528,13 @@ _WEEKDAYS = {
     "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
 }
 _NOT_KNOWN = {"en": "not known yet", "de": "noch nicht bekannt", "fr": "pas encore connue"}
+_LOCAL_ZONES = {"de": "Europe/Berlin", "fr": "Europe/Paris"}
+# (standard time, summer time). French has no everyday abbreviation for CET/CEST; it names the city.
+_LOCAL_LABELS = {"de": ("MEZ", "MESZ"), "fr": ("heure de Paris", "heure de Paris")}
 _NO_DEADLINE = {"en": "no fixed deadline", "de": "keine feste Frist", "fr": "pas de délai fixe"}
 _THOUSANDS = {"en": ",", "de": ".", "fr": "\u202f"}
+_DECIMAL = {"en": ".", "de": ",", "fr": ","}
+_SEMICOLON = {"en": "; ", "de": "; ", "fr": " ; "}
 # (singular, plural) per unit; German after "in"/"seit" takes the dative plural ("in 2 Tagen").
 _UNITS = {
     "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes")),
@@ -561,25 +567,66 @@ def format_iso(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
     return _instant(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _local_zone(lang: str) -> ZoneInfo | None:
+    """The zone whose wall-clock time a reader of the language expects besides UTC (None: UTC only)."""
+    name = _LOCAL_ZONES.get(lang)
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError:
+        # Printing UTC alone would hide that the local time is missing; a notice must not silently change.
+        raise ValueError(f"the time zone database has no {name} (install the tzdata package)") from None
+
+
+def _date_and_time(moment: datetime, lang: str, zone: str) -> tuple[str, str]:
+    """(`Mittwoch, 25. November 2026`, `09:00 Uhr UTC`) of an instant already in the zone to print."""
+    weekday, month = _WEEKDAYS[lang][moment.weekday()], _MONTHS[lang][moment.month - 1]
+    if lang == "de":
+        return f"{weekday}, {moment.day}. {month} {moment.year}", f"{moment:%H:%M} Uhr {zone}"
+    if lang == "fr":
+        # "14 h 30 UTC" but "14 h 30, heure de Paris": the city is an apposition, not an abbreviation.
+        separator = " " if zone == "UTC" else ", "
+        return f"{weekday} {moment.day} {month} {moment.year}", f"{moment:%H} h {moment:%M}{separator}{zone}"
+    return f"{weekday} {moment.day} {month} {moment.year}", f"{moment:%H:%M} {zone}"
+
+
+def _human_parts(value: Any, lang: str) -> tuple[str, str | None]:
+    """The UTC form and, for languages read in Central Europe, the local wall-clock time (with its date
+    when that differs from the UTC date: 23:30 UTC is already the next day in Berlin)."""
+    moment = _instant(value)
+    day, time = _date_and_time(moment, lang, "UTC")
+    zone = _local_zone(lang)
+    if zone is None:
+        return f"{day}, {time}", None
+    local = moment.astimezone(zone)
+    # MEZ/MESZ by the offset in force at that instant (the DST rules of the tz database), never by month.
+    label = _LOCAL_LABELS[lang][bool(local.dst())]
+    local_day, local_time = _date_and_time(local, lang, label)
+    return f"{day}, {time}", local_time if local.date() == moment.date() else f"{local_day}, {local_time}"
+
+
 def format_human(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
-    """The instant as people write it in the language: `Mittwoch, 25. November 2026, 09:00 Uhr UTC`."""
+    """The instant as people write it in the language: `Mittwoch, 25. November 2026, 09:00 Uhr UTC (10:00 Uhr MEZ)`.
+
+    German and French add the time in Berlin / Paris, because that is the clock their readers live by;
+    English keeps UTC alone, since its readers' zone is not known.
+    """
     lang = _lang(language)
     if value is None:
         return _NOT_KNOWN[lang]
-    moment = _instant(value)
-    weekday, month = _WEEKDAYS[lang][moment.weekday()], _MONTHS[lang][moment.month - 1]
-    if lang == "de":
-        return f"{weekday}, {moment.day}. {month} {moment.year}, {moment:%H:%M} Uhr UTC"
-    if lang == "fr":
-        return f"{weekday} {moment.day} {month} {moment.year}, {moment:%H} h {moment:%M} UTC"
-    return f"{weekday} {moment.day} {month} {moment.year}, {moment:%H:%M} UTC"
+    utc, local = _human_parts(value, lang)
+    return utc if local is None else f"{utc} ({local})"
 
 
 def format_when(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
-    """ISO 8601 UTC followed by the human form in brackets."""
+    """ISO 8601 UTC followed by the human form in brackets (the local time after a semicolon, not in a
+    second pair of brackets): `2026-11-25T09:00:00Z (Mittwoch, 25. November 2026, 09:00 Uhr UTC; 10:00 Uhr MEZ)`."""
+    lang = _lang(language)
     if value is None:
-        return _NOT_KNOWN[_lang(language)]
-    return f"{format_iso(value)} ({format_human(value, language=language)})"
+        return _NOT_KNOWN[lang]
+    utc, local = _human_parts(value, lang)
+    return f"{format_iso(value)} ({utc})" if local is None else f"{format_iso(value)} ({utc}{_SEMICOLON[lang]}{local})"
 
 
 def format_count(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
@@ -613,12 +660,154 @@ def format_remaining(due: Any, now: Any, *, language: str = DEFAULT_LANGUAGE) ->
     return (_OVERDUE if overdue else _AHEAD)[lang].format(text)
 
 
-_FILTERS: dict[str, Callable[..., str]] = {
+def format_number(value: Any, *, language: str = DEFAULT_LANGUAGE) -> str:
+    """A count or a quantity such as hours: 1,200 / 1.200 / 1 200, and 1.5 / 1,5 / 1,5."""
+    lang = _lang(language)
+    if value is None:
+        return _NOT_KNOWN[lang]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"number expects a number, got {type(value).__name__}")
+    if float(value).is_integer():
+        return format_count(int(value), language=lang)
+    return f"{value:g}".replace(".", _DECIMAL[lang])
+
+
+# The assessment engine (obligations/risk.py) explains its risk level in English sentences. German and French
+# notices to authorities must not quote English, so each sentence is read back into a code and its values,
+# and the templates word it (`L.risk_reason`). A sentence not listed here becomes `{"code": "other"}`: the
+# shipped templates then leave it out rather than quote English (the risk level itself is always printed);
+# tests/notify/test_render_wording.py drives every branch of the engine to keep this table complete.
+_SEVERITY_LEVELS = {"limited": "limited", "significant": "significant", "serious": "serious",
+                    "very serious": "very-serious"}  # fmt: skip
+_MISDIRECTED = {"misdelivery": "misdelivery", "LLM output shown to the wrong user": "llm-output"}
+_OVERALL = {
+    "unlikely to result in a risk to the rights and freedoms of natural persons": "none",
+    "likely to result in a risk (notify the supervisory authority)": "risk",
+    "likely to result in a high risk (also inform the data subjects)": "high",
+}
+_FIXED_REASONS = {
+    "confidentiality: the data is unintelligible (encrypted with a safe key or strongly hashed)":
+        "confidentiality-unintelligible",
+    "confidentiality: a trusted recipient confirmed deletion or return": "confidentiality-trusted-recipient",
+    "confidentiality: misuse observed (fraud, extortion or publication)": "confidentiality-misuse",
+    "confidentiality: the LLM output was stopped before anyone received it (exfiltration ruled out)":
+        "confidentiality-llm-stopped",
+    "confidentiality: exfiltration confirmed, malicious actor": "confidentiality-exfiltration-confirmed-malicious",
+    "confidentiality: exfiltration confirmed": "confidentiality-exfiltration-confirmed",
+    "confidentiality: exfiltration likely": "confidentiality-exfiltration-likely",
+    "confidentiality: exfiltration ruled out": "confidentiality-exfiltration-ruled-out",
+    "confidentiality: exposure unknown, no sign of malice": "confidentiality-exposure-unknown",
+    "availability: significant operational impact (e.g. care, payments or deliveries delayed)":
+        "availability-significant-impact",
+    "availability: never restored, the loss is permanent": "availability-permanent",
+    "integrity: data altered by a malicious actor": "integrity-malicious",
+    "integrity: data altered by mistake": "integrity-mistake",
+}  # fmt: skip
+_FIXED_DETAILS = {
+    "name, date of birth and address together enable identity fraud": "identity-fraud-kit",
+    "vulnerable data subjects": "vulnerable-subjects",
+    "no readable personal data": "no-readable-data",
+}
+_REASON_NO_PERSONAL_DATA = re.compile(
+    r"no personal data affected \((?P<categories>[^()]*)\): not a personal data breach \(GDPR Art\. 4\(12\)\)"
+)
+_REASON_SEVERITY = re.compile(
+    r"severity if (?P<scope>disclosed|lost or altered): "
+    r"(?:(?P<level>limited|significant|serious|very serious): )?(?P<details>.+)"
+)
+_DETAIL_MOST_SENSITIVE = re.compile(r"most sensitive data: (?P<category>[a-z-]+)")
+_DETAIL_LARGE_VOLUME = re.compile(r"large volume \((?P<subjects>\d+) people\)")
+_REASON_MISDIRECTED = re.compile(
+    r"confidentiality: (?:(?P<isolated>isolated )(?P<what_isolated>[^,]+), no malice|"
+    r"(?P<what>misdelivery|LLM output shown to the wrong user) affecting (?P<subjects>\d+) people)"
+)
+_REASON_PRESUMED = re.compile(
+    r"confidentiality: exposure unknown after (?P<cause>[a-z-]+), data must be presumed accessed"
+)
+_REASON_RESTORED = re.compile(
+    r"availability: restored (?P<backup>from backup )?after (?P<hours>[0-9.e+]+) hours"
+    r"(?P<no_impact>, no operational impact)?"
+)
+_OTHER_REASON: dict[str, Any] = {"code": "other"}
+
+
+def _known_code(kind: str, code: str) -> bool:
+    from typing import get_args
+
+    from leakline.obligations.facts import Category, Cause
+
+    return code in get_args(Category if kind == "category" else Cause)
+
+
+def _severity_details(text: str, lang: str) -> list[dict[str, Any]] | None:
+    details: list[dict[str, Any]] = []
+    for part in text.split("; "):
+        if part in _FIXED_DETAILS:
+            details.append({"code": _FIXED_DETAILS[part]})
+        elif (found := _DETAIL_MOST_SENSITIVE.fullmatch(part)) and _known_code("category", found["category"]):
+            details.append({"code": "most-sensitive", "category": found["category"]})
+        elif found := _DETAIL_LARGE_VOLUME.fullmatch(part):
+            details.append({"code": "large-volume", "subjects": format_count(int(found["subjects"]), language=lang)})
+        else:
+            return None
+    return details
+
+
+def _risk_reason(reason: str, lang: str) -> dict[str, Any]:
+    if reason in _FIXED_REASONS:
+        return {"code": _FIXED_REASONS[reason]}
+    if reason.startswith("overall: ") and reason.removeprefix("overall: ") in _OVERALL:
+        return {"code": "overall", "level": _OVERALL[reason.removeprefix("overall: ")]}
+    if found := _REASON_SEVERITY.fullmatch(reason):
+        details = _severity_details(found["details"], lang)
+        if details is None or (found["level"] is None) != (details == [{"code": "no-readable-data"}]):
+            return dict(_OTHER_REASON)
+        scope = "disclosed" if found["scope"] == "disclosed" else "lost-or-altered"
+        level = None if found["level"] is None else _SEVERITY_LEVELS[found["level"]]
+        return {"code": "severity", "scope": scope, "level": level, "details": details}
+    if found := _REASON_MISDIRECTED.fullmatch(reason):
+        if found["isolated"]:
+            what = _MISDIRECTED.get(found["what_isolated"])
+            return dict(_OTHER_REASON) if what is None else {"code": "confidentiality-isolated", "what": what}
+        subjects = format_count(int(found["subjects"]), language=lang)
+        return {"code": "confidentiality-misdirected", "what": _MISDIRECTED[found["what"]], "subjects": subjects}
+    if (found := _REASON_PRESUMED.fullmatch(reason)) and _known_code("cause", found["cause"]):
+        return {"code": "confidentiality-presumed-accessed", "cause": found["cause"]}
+    if (found := _REASON_RESTORED.fullmatch(reason)) and bool(found["backup"]) == bool(found["no_impact"]):
+        try:
+            hours = format_number(float(found["hours"]), language=lang)
+        except ValueError:
+            return dict(_OTHER_REASON)
+        code = "availability-restored-from-backup" if found["backup"] else "availability-restored"
+        return {"code": code, "hours": hours, "hours_value": float(found["hours"])}
+    if found := _REASON_NO_PERSONAL_DATA.fullmatch(reason):
+        listed = found["categories"]
+        categories = [] if listed == "nothing" else listed.split(", ")
+        if all(_known_code("category", category) for category in categories):
+            return {"code": "no-personal-data", "categories": categories}
+    return dict(_OTHER_REASON)
+
+
+def risk_reasons(reasons: Any, *, language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
+    """The engine's English risk reasons as codes with their values (counts and hours already formatted in
+    the language), for templates that word them in another language; `{"code": "other"}` for a sentence
+    this table does not know."""
+    if reasons is None:
+        return []
+    if isinstance(reasons, str) or not isinstance(reasons, Iterable):
+        raise TypeError(f"risk_reasons expects a list of sentences, got {type(reasons).__name__}")
+    lang = _lang(language)
+    return [_risk_reason(reason, lang) if isinstance(reason, str) else dict(_OTHER_REASON) for reason in reasons]
+
+
+_FILTERS: dict[str, Callable[..., Any]] = {
     "iso": format_iso,
     "human": format_human,
     "when": format_when,
     "count": format_count,
+    "number": format_number,
     "remaining": format_remaining,
+    "risk_reasons": risk_reasons,
 }
 
 
@@ -764,8 +953,8 @@ def _user_first_loader(user_dir: str, builtin: jinja2.FileSystemLoader) -> jinja
     return UserFirstLoader()
 
 
-def _with_language(function: Callable[..., str]) -> Callable[..., str]:
-    def filter_(context: Any, value: Any, *args: Any) -> str:
+def _with_language(function: Callable[..., Any]) -> Callable[..., Any]:
+    def filter_(context: Any, value: Any, *args: Any) -> Any:
         return function(value, *args, language=context["language"])
 
     return filter_
