@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from leakline.guard import fields
-from leakline.guard.fields import DROPPED
+from leakline.guard.fields import DROPPED, opaque_id
 from leakline.guard.upstream import ScriptedUpstream, UpstreamThread
 from tests.guard.conftest import Env
 from tests.guard.helpers import KEYS, audit_records, meta_of, serve, write_settings
@@ -204,7 +204,8 @@ def test_a_choice_keeps_only_known_keys_that_hold_text_whole_and_streamed(gw: En
     )
     response = post(gw, "cks", stream=True)
     assert "gina" not in response.text
-    assert [c.get("stop_reason", "absent") for c in choices(sse_events(response.text))] == [None, "absent", 128009]
+    # Unknown keys go whatever they hold: a number the upstream chose (a token id here) is a channel too.
+    assert [c.get("stop_reason", "absent") for c in choices(sse_events(response.text))] == ["absent"] * 3
 
 
 def test_logprobs_are_dropped_from_completions_whole_and_streamed(gw: Env) -> None:
@@ -248,7 +249,8 @@ def test_reasoning_thinking_refusal_and_content_parts_are_sanitized_and_unknown_
     before = DROPPED["message.x_debug"]
     response = post(gw, "fields")
     assert DROPPED["message.x_debug"] == before + 1
-    assert "message.x_cached" not in DROPPED and "message.x_score" not in DROPPED
+    # Unknown keys go whatever they hold: a flag or a list of numbers is a channel as much as text is.
+    assert DROPPED["message.x_cached"] >= 1 and DROPPED["message.x_score"] >= 1
     assert response.json()["choices"][0]["message"] == {
         "role": "assistant",
         "content": [{"type": "text", "text": "mail [REDACTED:EMAIL]"}],
@@ -256,8 +258,6 @@ def test_reasoning_thinking_refusal_and_content_parts_are_sanitized_and_unknown_
         "thinking": "card [REDACTED:PAYMENT_CARD]",
         "reasoning_content": "and [REDACTED:EMAIL]",
         "refusal": "I won't mail [REDACTED:EMAIL]",
-        "x_cached": True,
-        "x_score": [1, 2],
     }
     assert "zoe" not in response.text
 
@@ -369,8 +369,8 @@ def test_streamed_tool_arguments_are_held_until_the_call_is_complete(gw: Env) ->
         final = s.get_final_completion()
     calls = final.choices[0].message.tool_calls or []
     assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [  # type: ignore[union-attr]
-        ("c0", "a", '{"to":"[REDACTED:EMAIL]"}'),
-        ("c1", "b", '{"card":"[REDACTED:PAYMENT_CARD]"}'),
+        (opaque_id("c0", "call_"), "a", '{"to":"[REDACTED:EMAIL]"}'),
+        (opaque_id("c1", "call_"), "b", '{"card":"[REDACTED:PAYMENT_CARD]"}'),
     ]
 
 
@@ -413,8 +413,8 @@ def test_streamed_tool_calls_without_index_keep_their_position(gw: Env) -> None:
             slot["id"] += call.get("id") or ""
             slot["args"] += call.get("function", {}).get("arguments") or ""
     assert calls == {
-        0: {"id": "c0", "args": '{"to": "x"}'},
-        1: {"id": "c1", "args": '{"card":"[REDACTED:PAYMENT_CARD]"}'},
+        0: {"id": opaque_id("c0", "call_"), "args": '{"to": "x"}'},
+        1: {"id": opaque_id("c1", "call_"), "args": '{"card":"[REDACTED:PAYMENT_CARD]"}'},
     }
 
 
@@ -620,7 +620,7 @@ def test_a_whole_answers_top_level_keeps_known_keys_and_usage_numbers_only(gw: E
         prompt_logprobs=PROMPT_LOGPROBS,
         prompt_token_ids=[128000, 2675, 527],
         kv_transfer_params={"remote_engine_id": "prefill-0", "remote_block_ids": [4, 5]},
-        timings={"prompt_n": 12, "predicted_ms": 31.5},  # llama.cpp's: numbers, kept
+        timings={"prompt_n": 12, "predicted_ms": 31.5},  # llama.cpp's: numbers the upstream chose, dropped
         x_cache="HIT",  # llama.cpp's `__verbose` and the like: text the sanitizer never read
         context=[128000, 2675, 527],  # a list of numbers may be token ids: dropped
     )
@@ -628,7 +628,7 @@ def test_a_whole_answers_top_level_keeps_known_keys_and_usage_numbers_only(gw: E
     before = {name: DROPPED[name] for name in ("answer.prompt_logprobs", "answer.usage.debug", "choice.token_ids")}
     response = post(gw, "top")
     assert response.json() == {
-        "id": "x",
+        "id": opaque_id("x", "chatcmpl-"),
         "object": "chat.completion",
         "created": 1,
         "model": "llama3.1:8b",
@@ -636,7 +636,6 @@ def test_a_whole_answers_top_level_keeps_known_keys_and_usage_numbers_only(gw: E
         "system_fingerprint": None,
         "service_tier": "default",
         "usage": USAGE_KEPT,
-        "timings": {"prompt_n": 12, "predicted_ms": 31.5},
     }
     assert {name: DROPPED[name] - count for name, count in before.items()} == dict.fromkeys(before, 1)
     assert CANARY not in response.text and "shopping" not in response.text and "128000" not in response.text
@@ -648,7 +647,7 @@ def test_every_streamed_chunks_top_level_is_screened(gw: Env) -> None:
     usage = {**_chunk(), "usage": USAGE, "kv_transfer_params": {"remote_block_ids": [4, 5]}}
     answers(gw)["top-s"] = sse(first, _chunk(_delta({"content": "lo"}, "stop", token_ids=[385])), usage)
     response = post(gw, "top-s", stream=True, stream_options={"include_usage": True})
-    meta = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "llama3.1:8b"}
+    meta = {"id": opaque_id("c", "chatcmpl-"), "object": "chat.completion.chunk", "created": 1, "model": "llama3.1:8b"}
     expected = [
         {**meta, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
         {**meta, "choices": [{"index": 0, "delta": {"content": "hello"}, "finish_reason": "stop"}]},
@@ -666,7 +665,7 @@ def test_completions_choices_lose_the_prompt_and_token_ids_whole_and_streamed(gw
         {"id": "c", "object": "text_completion", "created": 1, "model": "m", "choices": [choice], "usage": USAGE}
     )
     assert post(gw, "c-top", route="completions").json() == {
-        "id": "c",
+        "id": opaque_id("c", "cmpl-"),
         "object": "text_completion",
         "created": 1,
         "model": "llama3.1:8b",  # the model asked for, not the upstream's name ("m")
@@ -678,7 +677,7 @@ def test_completions_choices_lose_the_prompt_and_token_ids_whole_and_streamed(gw
         _chunk({"index": 0, "text": "", "finish_reason": "stop", "token_ids": [128009]}, obj="text_completion"),
     )
     got = sse_events(post(gw, "c-top-s", route="completions", stream=True).text)
-    meta = {"id": "c", "object": "text_completion", "created": 1, "model": "llama3.1:8b"}
+    meta = {"id": opaque_id("c", "cmpl-"), "object": "text_completion", "created": 1, "model": "llama3.1:8b"}
     assert got == [
         {**meta, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": None}]},
         {**meta, "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}]},
@@ -706,7 +705,7 @@ def test_an_embeddings_answer_keeps_vectors_and_numbers_only(gw: Env) -> None:
     )
     response = post(gw, "embed this", route="embeddings", input="embed this")
     assert response.json() == {
-        "id": "embd-1",
+        "id": opaque_id("embd-1", "chatcmpl-"),
         "object": "list",
         "created": 1,
         "model": "llama3.1:8b",
@@ -776,3 +775,101 @@ def test_the_dropped_fields_metric_has_at_most_a_hundred_names_and_other(
     assert series == {**{f"answer.x_{i}": 1.0 for i in range(100)}, "other": 51.0}
     table = fields.DROPPED
     assert table == Counter({**{f"answer.x_{i}": 1 for i in range(100)}, "other": 51})
+
+
+# -- protocol words and ids: what an upstream chooses cannot carry anything out --
+
+SECRET_WORD = "ann@example.com"
+
+
+def _hostile_whole() -> dict[str, Any]:
+    return {
+        "id": CANARY,
+        "object": SECRET_WORD,
+        "created": 1,
+        "model": "llama3.1:8b",
+        "service_tier": CANARY,
+        "choices": [{
+            "index": 0,
+            "message": {
+                "role": CANARY,
+                "content": [{"type": SECRET_WORD, "text": "hi"}],
+                "tool_calls": [{"id": CANARY, "type": SECRET_WORD, "function": {"name": "f", "arguments": "{}"}}],
+            },
+            "finish_reason": SECRET_WORD,
+        }],
+        "usage": {"prompt_tokens": 4111111111111111, "completion_tokens": 3, "total_tokens": 7, "x": {"a": 493012345678},
+                  "prompt_tokens_details": {"cached_tokens": 2, "card": 4111111111111111}},
+        "timings": {"c1": 4111111111111111},
+    }  # fmt: skip
+
+
+def test_protocol_words_ids_and_numbers_an_upstream_chooses_carry_nothing_out_whole(gw: Env) -> None:
+    """A hostile or compromised upstream (or a tool parser copying model text) wrote the canary and an address
+    into fields no detector reads: `id`, `object`, `service_tier`, `finish_reason`, `role`, a tool call's `id`
+    and `type`, a part's `type`, and a card number into token counts and made-up numeric keys. All of them
+    reached the client. Protocol words are now one of their known values, ids are replaced, and counts are
+    counts."""
+    answers(gw)["hostile"] = whole(_hostile_whole())
+    response = post(gw, "hostile")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": opaque_id(CANARY, "chatcmpl-"),
+        "object": "chat.completion",
+        "created": 1,
+        "model": "llama3.1:8b",
+        "service_tier": None,
+        "choices": [{
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "hi"}],
+                "tool_calls": [{"id": opaque_id(CANARY, "call_"), "type": "function",
+                                "function": {"name": "f", "arguments": "{}"}}],
+            },
+            "finish_reason": "stop",
+        }],
+        "usage": {"completion_tokens": 3, "total_tokens": 7, "prompt_tokens_details": {"cached_tokens": 2}},
+    }  # fmt: skip
+    for secret in (CANARY, SECRET_WORD, "4111111111111111", "493012345678"):
+        assert secret not in response.text
+
+
+def test_protocol_words_and_ids_carry_nothing_out_streamed(gw: Env) -> None:
+    first = {**_chunk(_delta({"role": CANARY, "content": "hel"})), "id": CANARY, "object": SECRET_WORD,
+             "service_tier": SECRET_WORD}  # fmt: skip
+    call = {"index": 0, "id": CANARY, "type": SECRET_WORD, "function": {"name": "f", "arguments": "{}"}}
+    second = {**_chunk(_delta({"tool_calls": [call]}, SECRET_WORD)), "id": CANARY}
+    answers(gw)["hostile-s"] = sse(first, second)
+    response = post(gw, "hostile-s", stream=True)
+    for secret in (CANARY, SECRET_WORD):
+        assert secret not in response.text
+    events = [e for e in sse_events(response.text) if e != "[DONE]"]
+    assert {e["id"] for e in events} == {opaque_id(CANARY, "chatcmpl-")}  # one id for the whole stream
+    assert {e["object"] for e in events} == {"chat.completion.chunk"}
+    deltas = [c["delta"] for c in choices(events)]
+    assert deltas[0].get("role") == "assistant"
+    calls = [call for d in deltas for call in d.get("tool_calls", [])]
+    assert [(c.get("id"), c.get("type")) for c in calls if "id" in c] == [(opaque_id(CANARY, "call_"), "function")]
+    assert [c["finish_reason"] for c in choices(events)][-1] == "stop"
+
+
+def test_a_choice_whose_index_is_not_a_number_is_an_upstream_protocol_error(gw: Env) -> None:
+    answer = _completion({"content": "ok"})
+    answer["choices"][0]["index"] = CANARY
+    answers(gw)["bad-index"] = whole(answer)
+    response = post(gw, "bad-index")
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_protocol_error"
+    assert CANARY not in response.text
+
+
+def test_opaque_ids_keep_prefix_length_and_alphabet_and_map_one_to_one() -> None:
+    mistral = opaque_id("a1B2c3D4e", "call_")  # Mistral's templates check nine letters and digits
+    assert len(mistral) == 9 and mistral.isalnum() and mistral != "a1B2c3D4e"
+    assert opaque_id("a1B2c3D4e", "call_") == mistral
+    assert opaque_id("call_abc", "call_").startswith("call_") and len(opaque_id("call_abc", "call_")) == 8
+    assert opaque_id("chatcmpl-" + "x" * 80, "chatcmpl-").startswith("chatcmpl-")
+    assert len(opaque_id("chatcmpl-" + "x" * 80, "chatcmpl-")) == 64
+    assert opaque_id(7, "cmpl-").startswith("cmpl-")
+    assert opaque_id("c0", "call_") != opaque_id("c1", "call_")

@@ -22,6 +22,7 @@ from leakline.errors import ConfigError
 from leakline.guard.auth import KeyStore, key_digest
 from leakline.guard.build import check_servable, preflight
 from leakline.guard.errors import GatewayConfigError
+from leakline.guard.fields import opaque_id
 from leakline.guard.headers import DENY_PATTERNS, filter_upstream_headers, response_headers
 from leakline.guard.readiness import SharedStates
 from leakline.guard.settings import ClientSettings
@@ -141,7 +142,7 @@ def test_the_default_allow_list_no_longer_passes_openai_processing_ms(allow: Env
 def test_answers_name_the_model_asked_for_and_carry_no_fingerprint_whole_and_streamed(allow: Env) -> None:
     answers(allow)["fp"] = whole(BODY)
     assert post(allow, "fp").json() == {
-        "id": "x",
+        "id": opaque_id("x", "chatcmpl-"),
         "object": "chat.completion",
         "created": 1,
         "model": "llama3.1:8b",
@@ -154,7 +155,7 @@ def test_answers_name_the_model_asked_for_and_carry_no_fingerprint_whole_and_str
         {**_chunk(_delta({"content": "lo"}, "stop")), **leaky},
     )
     response = post(allow, "fp-s", stream=True)
-    meta = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "llama3.1:8b"}
+    meta = {"id": opaque_id("c", "chatcmpl-"), "object": "chat.completion.chunk", "created": 1, "model": "llama3.1:8b"}
     assert sse_events(response.text) == [
         {**meta, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
          "system_fingerprint": None},

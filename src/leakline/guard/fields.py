@@ -6,24 +6,30 @@ field the sanitizer never read. So a message or delta keeps only the keys listed
 field is sanitized by the pipeline, and an unknown key whose value holds any string is dropped (logged
 by key name only, once per name and process, counted in `DROPPED` and given to the caller's `dropped`,
 the gateway's `leakline_gateway_dropped_fields_total`), as is a known string key in
-another shape (tool `arguments` as an object); unknown keys that hold no text (flags, numbers, null)
-pass. `logprobs` is always set to null: its tokens, bytes and top alternatives
+another shape (tool `arguments` as an object); unknown keys holding numbers or flags go too (a made-up
+key holding a card number is a channel). Protocol words (`role`, `finish_reason`, `object`, a call's or
+a part's `type`, `service_tier`) keep only their known values, and ids are replaced by `opaque_id`: they
+are words the upstream chooses, and a hostile one wrote the canary into them. `logprobs` is always set
+to null: its tokens, bytes and top alternatives
 repeat the answer token by token and offer text the model did not choose, which no redaction of the
 content can follow (docs/gateway.md, What the gateway removes).
 
 The top level of a whole answer and of every streamed chunk is allow-listed too (`screen_answer`):
 vLLM's `prompt_logprobs` and `prompt_token_ids` spell out the prompt (system prompt, planted canary,
 protected text) token by token, numbers or not, so they and the answer's own `token_ids` are dropped
-whatever they hold, `usage` keeps numbers only, and an unknown top-level key goes if it holds text or a
-list (a list of numbers may be token ids). The top-level `model` is replaced by the name the client
+whatever they hold, `usage` keeps OpenAI's token counts only (each a plausible count), and an unknown
+top-level key goes whatever it holds. The top-level `model` is replaced by the name the client
 asked for and `system_fingerprint` is set to null: the upstream's model path and its fingerprint name the
 deployment (a fine-tune's path, a server version and host), not anything the client asked for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from typing import Any, TypeAlias
@@ -61,6 +67,35 @@ ANSWER_STRINGS = frozenset({"id", "object", "model", "system_fingerprint", "serv
 """Top-level keys that pass only as strings (protocol words and names the upstream made up, not the model)."""
 EMBEDDING_KEYS = frozenset({"object", "index", "embedding"})
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "function_call", "content_filter"})
+"""The finish reasons an OpenAI client knows; any other string (an upstream's own word, or text it put there)
+becomes `stop`."""
+ROLES = frozenset({"assistant"})
+"""The only role an answer's message or delta has; any other value becomes `assistant`."""
+CALL_TYPE = "function"
+PART_TYPES = frozenset({"text", "refusal"})
+SERVICE_TIERS = frozenset({"auto", "default", "flex", "scale", "priority"})
+OBJECTS = {
+    "chat": ("chat.completion", "chat.completion.chunk"),
+    "completions": ("text_completion", "text_completion"),
+    "embeddings": ("list", "list"),
+}
+"""The `object` of a whole answer and of a chunk, per endpoint: the only values passed."""
+USAGE_KEYS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
+USAGE_DETAILS = {
+    "prompt_tokens_details": frozenset({"cached_tokens", "audio_tokens", "text_tokens", "image_tokens"}),
+    "completion_tokens_details": frozenset(
+        {"reasoning_tokens", "audio_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens", "text_tokens"}
+    ),
+}
+MAX_TOKEN_COUNT = 2**31 - 1
+"""A token count above this is no count (a card number fits in `prompt_tokens` otherwise)."""
+_ID_KEY = os.urandom(32)
+"""Keys the ids the gateway writes in place of the upstream's (one per process: a stream is relayed by one)."""
+_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_PREFIXES = ("chatcmpl-", "cmpl-", "call_", "call-", "chatcmpl_", "embd-", "resp_")
+MAX_ID = 64
 
 DROPPED: Counter[str] = Counter()
 """Unknown keys dropped from answers in this process, by name (`where.key`), for operators and tests."""
@@ -110,7 +145,7 @@ def dropped_name(where: str, key: str) -> str:
 def _count(where: str, key: str, dropped: Dropped) -> None:
     name = dropped_name(where, key)
     if name not in DROPPED:
-        log.warning("dropped the field %s of an upstream answer (it holds text the gateway does not read)", name)
+        log.warning("dropped or replaced the field %s of an upstream answer (a field or value it does not know)", name)
     DROPPED[name] += 1
     if dropped is not None:
         dropped(name)
@@ -118,7 +153,7 @@ def _count(where: str, key: str, dropped: Dropped) -> None:
 
 def _unread(key: str, value: Any, allowed: frozenset[str]) -> bool:
     if key not in allowed:
-        return holds_text(value)
+        return True  # numbers and flags too: a made-up key holding 4111111111111111 is a side channel
     # A known string key in another shape (`arguments` as an object, a list as `role`) is not read either.
     return key in STRING_KEYS and not isinstance(value, str) and holds_text(value)
 
@@ -138,6 +173,42 @@ def _drop_never(obj: MutableMapping[str, Any], where: str, dropped: Dropped) -> 
         _count(where, key, dropped)
 
 
+def opaque_id(value: Any, default_prefix: str) -> str:
+    """The id sent in place of an upstream's: its known prefix kept (`chatcmpl-`, `call_`), the rest replaced by
+    a keyed digest of the same length in letters and digits (at most `MAX_ID`). Ids are words the upstream
+    chooses, so a hostile one can carry the canary or an address; replaced, they carry nothing, and each
+    upstream id still maps to one gateway id (the chunks of a stream keep theirs; a tool call's id is the
+    same in each delta, and its length and alphabet suit templates that check them: Mistral's nine characters)."""
+    text = value if isinstance(value, str) else ""
+    prefix = next((p for p in _ID_PREFIXES if text.startswith(p)), "" if text else default_prefix)
+    rest = text[len(prefix) :]
+    size = max(1, min(len(rest) or 24, MAX_ID - len(prefix)))
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=_ID_KEY, digest_size=64).digest()
+    return prefix + "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[:size])
+
+
+def _protocol_word(obj: MutableMapping[str, Any], key: str, allowed: frozenset[str], default: Any, where: str,
+                   dropped: Dropped) -> None:  # fmt: skip
+    """`obj[key]` kept when it is one of `allowed` (or null), else replaced by `default` and counted."""
+    if key in obj and obj[key] is not None and obj[key] not in allowed:
+        obj[key] = default
+        _count(where, key, dropped)
+
+
+def screen_call(call: MutableMapping[str, Any], where: str, dropped: Dropped = None) -> None:
+    """A tool call's own keys: unknown ones dropped, `type` is `function`, `id` replaced by `opaque_id`."""
+    drop_unknown(call, CALL_KEYS, where, dropped)
+    _protocol_word(call, "type", frozenset({CALL_TYPE}), CALL_TYPE, where, dropped)
+    if "id" in call and call["id"] is not None:
+        call["id"] = opaque_id(call["id"], "call_")
+
+
+def screen_part(part: MutableMapping[str, Any], where: str, dropped: Dropped = None) -> None:
+    """A content part's own keys: unknown ones dropped, `type` is `text` or `refusal`."""
+    drop_unknown(part, PART_KEYS, where, dropped)
+    _protocol_word(part, "type", PART_TYPES, "text", where, dropped)
+
+
 def drop_logprobs(choice: MutableMapping[str, Any]) -> None:
     if "logprobs" in choice:
         choice["logprobs"] = None
@@ -149,11 +220,12 @@ def screen_choice(choice: MutableMapping[str, Any], kind: str, dropped: Dropped 
     drop_logprobs(choice)
     _drop_never(choice, "choice", dropped)
     drop_unknown(choice, CHOICE_KEYS["completions" if kind == "completions" else "chat"], "choice", dropped)
+    _protocol_word(choice, "finish_reason", FINISH_REASONS, "stop", "choice", dropped)
 
 
 def _unread_top(key: str, value: Any, allowed: frozenset[str]) -> bool:
     if key not in allowed:
-        return holds_text(value) or holds_list(value)
+        return True  # llama.cpp's `timings` and the like: numbers the model's side chose, nothing a client needs
     if key in ANSWER_STRINGS:
         return not isinstance(value, str) and holds_text(value)
     if key == "created":
@@ -183,9 +255,18 @@ def screen_answer(
         answer["model"] = model
     if "system_fingerprint" in answer:
         answer["system_fingerprint"] = None
+    if "id" in answer:
+        answer["id"] = opaque_id(answer["id"], "cmpl-" if kind == "completions" else "chatcmpl-")
+    whole, chunk = OBJECTS.get(kind, OBJECTS["chat"])
+    if "object" in answer:
+        streamed = any(isinstance(c, dict) and "delta" in c for c in answer.get("choices") or ())
+        _protocol_word(answer, "object", frozenset({whole, chunk}), chunk if streamed else whole, "answer", dropped)
+    _protocol_word(answer, "service_tier", SERVICE_TIERS, None, "answer", dropped)
+    if "created" in answer and (not isinstance(answer["created"], int) or isinstance(answer["created"], bool)):
+        answer["created"] = int(time.time())
     usage = answer.get("usage")
     if isinstance(usage, dict):
-        _numbers_only(usage, "answer.usage", dropped, nested=True)
+        _screen_usage(usage, dropped)
     elif usage is not None:
         del answer["usage"]
         _count("answer", "usage", dropped)
@@ -193,16 +274,26 @@ def screen_answer(
         _screen_embeddings(answer, dropped)
 
 
-def _numbers_only(obj: MutableMapping[str, Any], where: str, dropped: Dropped, *, nested: bool) -> None:
-    """Keep numbers and nulls; one level of dicts of them (`prompt_tokens_details`) when `nested`."""
-    for key, value in list(obj.items()):
-        if value is None or _is_number(value):
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
+
+
+def _screen_usage(usage: MutableMapping[str, Any], dropped: Dropped) -> None:
+    """`usage` keeps the token counts OpenAI defines, each a plausible count; anything else is a channel."""
+    for key, value in list(usage.items()):
+        details = USAGE_DETAILS.get(key)
+        if details is not None and value is None:
             continue
-        if nested and isinstance(value, dict):
-            _numbers_only(value, f"{where}.{key}", dropped, nested=False)
+        if details is not None and isinstance(value, dict):
+            for inner, count in list(value.items()):
+                if inner not in details or not (count is None or _is_count(count)):
+                    del value[inner]
+                    _count(f"answer.usage.{key}", inner, dropped)
             continue
-        del obj[key]
-        _count(where, key, dropped)
+        if key in USAGE_KEYS and (value is None or _is_count(value)):
+            continue
+        del usage[key]
+        _count("answer.usage", key, dropped)
 
 
 def _screen_embeddings(answer: MutableMapping[str, Any], dropped: Dropped) -> None:
@@ -245,6 +336,7 @@ def sanitize_message(
     each text field given to `text(name, value)` (or its parts to `part`), `tool_calls` to `calls` and a
     legacy `function_call` to `function`; a known field in a shape that holds text otherwise is dropped."""
     drop_unknown(message, MESSAGE_KEYS, where, dropped)
+    _protocol_word(message, "role", ROLES, "assistant", where, dropped)
     for name in TEXT_FIELDS:
         value = message.get(name)
         if isinstance(value, str):

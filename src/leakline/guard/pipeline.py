@@ -53,15 +53,15 @@ from leakline.guard.errors import (
 )
 from leakline.guard.events import EventWorker, Exchange, Hit
 from leakline.guard.fields import (
-    CALL_KEYS,
     FUNCTION_KEYS,
-    PART_KEYS,
     PART_TEXT,
     Dropped,
     drop_unknown,
     sanitize_message,
     screen_answer,
+    screen_call,
     screen_choice,
+    screen_part,
 )
 from leakline.guard.headers import filter_upstream_headers, response_headers, retry_headers
 from leakline.guard.metrics import GatewayMetrics
@@ -863,6 +863,9 @@ class Route:
             try:
                 for choice in choices:
                     if isinstance(choice, dict):
+                        index = choice.get("index", 0)
+                        if not isinstance(index, int) or isinstance(index, bool):
+                            raise UpstreamProtocolError(f"{who} sent a malformed choice")
                         self.sanitize_choice(sanitizer, choice, scan, json_mode)
             except GatewayError:
                 raise
@@ -942,14 +945,14 @@ class Route:
     def _sanitize_part(self, sanitizer: TextSanitizer, part: Any, scan: _Scan) -> Any:
         if not isinstance(part, dict):
             return self.sanitize_text(sanitizer, part, scan) if isinstance(part, str) else part
-        drop_unknown(part, PART_KEYS, "message.content[]", self.gateway.metrics.dropped_field)
+        screen_part(part, "message.content[]", self.gateway.metrics.dropped_field)
         for name in PART_TEXT:
             if isinstance(part.get(name), str):
                 part[name] = self.sanitize_text(sanitizer, part[name], scan)
         return part
 
     def _sanitize_call(self, sanitizer: TextSanitizer, call: dict[str, Any], scan: _Scan) -> dict[str, Any]:
-        drop_unknown(call, CALL_KEYS, "message.tool_calls[]", self.gateway.metrics.dropped_field)
+        screen_call(call, "message.tool_calls[]", self.gateway.metrics.dropped_field)
         function = call.get("function")
         if isinstance(function, dict):
             self._sanitize_function(sanitizer, function, scan, "message.tool_calls[].function")
@@ -1408,7 +1411,7 @@ class _StreamRelay:
         content = delta.get("content")
         # Almost every event of a stream: text (and the first one's role) only; the walk below costs
         # about a fifth of the relay's time per event.
-        if type(content) is str and _PLAIN_DELTA.issuperset(delta) and type(delta.get("role", "")) is str:
+        if type(content) is str and _PLAIN_DELTA.issuperset(delta) and delta.get("role", "assistant") == "assistant":
             delta["content"] = self._feed((index, "content"), content)
             return
         sanitize_message(
@@ -1426,7 +1429,7 @@ class _StreamRelay:
             return self._feed((index, name), part)
         if not isinstance(part, dict):
             return part
-        drop_unknown(part, PART_KEYS, "delta.content[]", self.dropped)
+        screen_part(part, "delta.content[]", self.dropped)
         for key in PART_TEXT:
             if isinstance(part.get(key), str):
                 part[key] = self._feed((index, name), part[key])
@@ -1439,7 +1442,7 @@ class _StreamRelay:
         for position, call in enumerate(calls):
             if not isinstance(call, dict):
                 continue
-            drop_unknown(call, CALL_KEYS, "delta.tool_calls[]", self.dropped)
+            screen_call(call, "delta.tool_calls[]", self.dropped)
             number = self._call_index(index, position, call)
             call["index"] = number
             held = self.held_calls.setdefault(index, {}).setdefault(number, _HeldCall(number))
