@@ -45,7 +45,8 @@ US = {
         "range": f"Zeitraum der Datenpanne: vom {H['de']['from'][0]} bis zum {H['de']['until'][0]}.",
         "since": f"Datum der Datenpanne (geschätzt): Sie begann am {H['de']['from'][0]}; wann sie endete, steht "
         "noch nicht fest.",
-        "unknown": f"Datum der Datenpanne: noch nicht ermittelt (wir haben am {H['de']['aware'][0]} davon erfahren).",
+        # Not in brackets: the German time carries its own bracketed MEZ/MESZ clock.
+        "unknown": f"Datum der Datenpanne: noch nicht ermittelt. Wir haben am {H['de']['aware'][0]} davon erfahren.",
     },
     "fr": {
         "at": f"Date de la violation : {H['fr']['at'][0]}.",
@@ -53,8 +54,8 @@ US = {
         "range": f"Période de la violation : du {H['fr']['from'][0]} au {H['fr']['until'][0]}.",
         "since": f"Date de la violation (estimation) : elle a commencé le {H['fr']['from'][0]} ; sa date de fin "
         "n'est pas encore déterminée.",
-        "unknown": f"Date de la violation : pas encore déterminée (nous en avons eu connaissance le "
-        f"{H['fr']['aware'][0]}).",
+        "unknown": f"Date de la violation : pas encore déterminée. Nous en avons eu connaissance le "
+        f"{H['fr']['aware'][0]}.",
     },
 }
 ART_33 = {
