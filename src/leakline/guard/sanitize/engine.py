@@ -1,10 +1,11 @@
 """Trigger engines: one native pass over the text that finds where a matcher needs to look.
 
-Triggers are cheap anchors (`@`, the first digit of a digit run, a colon between hex digits) plus gate
-patterns (canary spellings, fingerprint k-grams of the protected corpus). Two interchangeable engines,
-chosen by measurement (bench/sanitize_bench.py): Hyperscan over the text's ASCII projection (every
-non-ASCII character becomes `?`, so byte offsets are character offsets), and Python's `re` as the
-pure-Python fallback when the `hyperscan` wheel is not installed. Both report the same positions.
+Triggers are cheap anchors (`@` and the tails of `&#64;`/`&#x40;`/`&commat;`/`%40`, the first digit of a
+digit run, a colon between hex digits) plus gate patterns (canary spellings, fingerprint k-grams of the
+protected corpus). Two interchangeable engines, chosen by measurement (bench/sanitize_bench.py):
+Hyperscan over the text's ASCII projection (every non-ASCII character becomes `?`, so byte offsets are
+character offsets), and Python's `re` as the pure-Python fallback when the `hyperscan` wheel is not
+installed. Both report the same positions.
 
 A stream does not re-scan what it has seen: `scan_tail` reports only the triggers that text appended
 since the last call settles (see `stream.py`). A whole text is scanned by `scan_whole`, which may report
@@ -20,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from leakline.guard.sanitize.matchers import AWS_SECRET_NAMES, SECRET_ANCHORS, Triggers
+from leakline.guard.sanitize.matchers import AT_TOKEN_TAILS, AWS_SECRET_NAMES, SECRET_ANCHORS, Triggers
 
 _AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET, _RUN, _CAPITAL_DIGIT = range(10)
 # Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
@@ -29,6 +30,10 @@ _AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET, _R
 # counts in prose never reach Python.
 _HS_SHARED: tuple[tuple[int, bytes, int], ...] = (
     (_AT, rb"@", 1),
+    # What HTML and URLs render or decode as `@` (`&#64;`, `&#x40;`, `&commat;`, `%40`; see AT_TOKEN_TAILS):
+    # the trigger is the token's last character, read with three before it like every other trigger, and
+    # the e-mail matcher checks the whole token (leading zeros included) before it.
+    *((_AT, tail.encode(), len(tail)) for tail in AT_TOKEN_TAILS),
     (_LETTER_DIGIT, rb"[A-Z][A-Z] ?[0-9]", 1),
     (_DCOLON, rb"::", 2),
     (_HEXCOLON, rb"[0-9A-Fa-f]:[0-9A-Fa-f]", 2),
@@ -51,6 +56,11 @@ LOCAL_LOOKBEHIND = 3
 """A trigger at `p` depends on text from `p - 3` (`AB 1`, a non-digit before a digit, a hex digit before `:`)..."""
 LOCAL_LOOKAHEAD = 6
 """...to `p + 6` (a digit trigger needs six more number characters)."""
+# The same tails for `str.find`: the literal part, and the characters one of which must precede it.
+_AT_NEEDLES = tuple(
+    (tail[tail.index("]") + 1 :], tail[1 : tail.index("]")]) if tail.startswith("[") else (tail, "")
+    for tail in AT_TOKEN_TAILS
+)
 LocalTriggers = dict[str, list[int]]
 """The `at`, `digit` and `colon` trigger positions by `Triggers` field name; from an engine that
 `reports_gates`, also the new gate matches: `canary_ends` (match ends) and `secret_anchors` (anchor starts)."""
@@ -98,17 +108,37 @@ class TriggerEngine(ABC):
         return list(self.scan(text).canary_ends or ())
 
 
+def _at_positions(text: str, lo: int, hi: int) -> list[int]:
+    """The `at` triggers `p` with `lo <= p < hi`: each `@`, and the last character of each `AT_TOKEN_TAILS`
+    match (what the Hyperscan engine reports). `str.find` per literal: they are rare, and a `re` pass
+    over the text would cost more than all of them."""
+    at: list[int] = []
+    pos = text.find("@", lo, hi)
+    while pos >= 0:
+        at.append(pos)
+        pos = text.find("@", pos + 1, hi)
+    tokens = False
+    for needle, before in _AT_NEEDLES:
+        last = len(needle) - 1
+        pos = text.find(needle, max(0, lo - last), hi)
+        while pos >= 0:
+            if not before or (pos > 0 and text[pos - 1] in before):
+                at.append(pos + last)
+                tokens = True
+            pos = text.find(needle, pos + 1, hi)
+    if tokens:
+        at.sort()
+    return at
+
+
 class ReEngine(TriggerEngine):
-    """Pure Python: `str.find` for `@`, compiled `re` patterns for the rest; gates are left to the matchers."""
+    """Pure Python: `str.find` for `@` and its encoded spellings, compiled `re` patterns for the rest; gates
+    are left to the matchers."""
 
     name = "re"
 
     def scan(self, text: str) -> Triggers:
-        at: list[int] = []
-        pos = text.find("@")
-        while pos >= 0:
-            at.append(pos)
-            pos = text.find("@", pos + 1)
+        at = _at_positions(text, 0, len(text))
         digit = [m.start() for m in _RE_DIGIT.finditer(text)]
         colon = [m.start() - 1 if text[m.start() - 1] == ":" else m.start() for m in _RE_COLON.finditer(text)]
         return Triggers(at=at, digit=digit, colon=colon)
@@ -117,11 +147,7 @@ class ReEngine(TriggerEngine):
         self, text: str, local_from: int, gate_from: int, final: bool
     ) -> tuple[LocalTriggers, int, int]:
         local_to = len(text) if final else max(local_from, len(text) - LOCAL_LOOKAHEAD)
-        at: list[int] = []
-        pos = text.find("@", local_from, local_to)
-        while pos >= 0:
-            at.append(pos)
-            pos = text.find("@", pos + 1, local_to)
+        at = _at_positions(text, local_from, local_to)
         # `pos` in finditer is not a slice: the look-behinds still see the text before it.
         digit: list[int] = []
         for m in _RE_DIGIT.finditer(text, local_from):
@@ -214,7 +240,7 @@ class HyperscanEngine(TriggerEngine):
     def scan(self, text: str) -> Triggers:
         data = text.encode("ascii", "replace")
         buckets = self._buckets(data)
-        at = [e - 1 for e in buckets[_AT]]
+        at = sorted([e - 1 for e in buckets[_AT]])
         digits = {e - 7 for e in buckets[_DIGIT]} | {e - 1 for e in buckets[_LETTER_DIGIT]}
         if _HS_START_DIGIT.match(data):
             digits.add(0)
@@ -241,7 +267,7 @@ class HyperscanEngine(TriggerEngine):
     def scan_whole(self, text: str, projection: bytes | None = None) -> Triggers:
         data = projection if projection is not None else text.encode("ascii", "replace")
         buckets = self._buckets(data, whole=True)
-        at = [e - 1 for e in buckets[_AT]]
+        at = sorted([e - 1 for e in buckets[_AT]])
         capitals = [e - 1 for e in buckets[_LETTER_DIGIT]]
         if buckets[_CAPITAL_DIGIT]:
             capitals = sorted({e - 7 for e in buckets[_CAPITAL_DIGIT]}.union(capitals))
@@ -295,6 +321,8 @@ class HyperscanEngine(TriggerEngine):
                         anchors.append(end - _ANCHOR_LENGTHS[pattern_id - _SECRET_BASE] + a)
         if a == 0 and lo <= 0 < hi and _HS_START_DIGIT.match(data):
             digit.append(0)
+        if len(at) > 1:
+            at.sort()  # several patterns report `at` triggers
         if len(digit) > 1:
             digit = sorted(set(digit))
         if len(colon) > 1:

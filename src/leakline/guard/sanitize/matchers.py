@@ -122,20 +122,44 @@ _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _NOT_DOMAIN = re.compile(r"[^A-Za-z0-9.\-]")
 
 
+AT_ZEROS_MAX = 24
+"""Leading zeros read in a numeric character reference for `@` (`&#0064;`). CommonMark allows at most 7
+digits (`&#0000064;`, `&#x000040;`); browsers any number in raw HTML, where more than this is not caught."""
+AT_TOKEN_TAILS = ("[#0]64;", "[xX0]40;", "mat;", "%40")
+"""The engine's trigger patterns for the spellings of `@` that HTML and URLs turn into one: the last four
+(three) characters of `&#64;`/`&#x40;` (any case, leading zeros), `&commat;` and `%40`. Each ends on the
+trigger's position; `_AT_TOKEN` then checks the whole token."""
+_AT_TOKEN = re.compile(rf"(?:&#(?:0{{0,{AT_ZEROS_MAX}}}64|[xX]0{{0,{AT_ZEROS_MAX}}}40);|&commat;|%40)\Z")
+AT_TOKEN_MAX = len("&#x") + AT_ZEROS_MAX + len("40;")
+
+
 class EmailMatcher(LocalMatcher):
+    """`local@domain`, and the same with `@` written `&#64;`, `&#x40;`, `&commat;` or `%40`: markdown and
+    HTML render the references as `@` and mail clients decode a `mailto:` link's `%40` (issue 6). The
+    trigger `p` is the `@` or the token's last character; the local part ends where the token starts, the
+    domain starts at `p + 1` either way, so `settled` needs no change."""
+
     trigger_field = "at"
-    left_reach = EMAIL_LOCAL_MAX + 1
-    start_reach = EMAIL_LOCAL_MAX
+    left_reach = EMAIL_LOCAL_MAX + AT_TOKEN_MAX
+    start_reach = EMAIL_LOCAL_MAX + AT_TOKEN_MAX - 1
 
     def settled(self, text: str, p: int) -> bool:
         # The domain pattern (and its look-ahead) cannot read past the first character that no domain has.
         return _NOT_DOMAIN.search(text, p + 1) is not None
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
-        for at in triggers.at:
+        for p in triggers.at:
+            domain = _DOMAIN.match(text, p + 1)
+            if domain is None:
+                continue
+            at = p
+            if text[p] != "@":
+                token = _AT_TOKEN.search(text, max(0, p + 1 - AT_TOKEN_MAX), p + 1)
+                if token is None:
+                    continue
+                at = token.start()
             local = _LOCAL_TAIL.search(text, max(0, at - EMAIL_LOCAL_MAX), at)
-            domain = _DOMAIN.match(text, at + 1)
-            if local is None or domain is None:
+            if local is None:
                 continue
             start = local.start()
             previous = _char(text, start - 1)
