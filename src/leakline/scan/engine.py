@@ -27,7 +27,7 @@ from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
 from leakline.scan.hscache import default_cache_dir
 from leakline.scan.ignores import ignore_warnings, inline_ignore, precedence_warnings
-from leakline.scan.index import NOTE_PREFIX, ProjectIndex, SourceFile
+from leakline.scan.index import EXPORT_PREFIX, NOTE_PREFIX, ProjectIndex, SourceFile, exports_statically
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
@@ -181,6 +181,9 @@ def display_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+_UNCAPPED_PREFIXES = (".next/", "public/", "out/_next/")
+
+
 def build_index(
     app: Path,
     settings: ScanAppSettings,
@@ -198,6 +201,7 @@ def build_index(
     counter: Counter[str] = Counter()
     max_bytes = settings.scan.max_file_bytes
     folder = os.fspath(app)
+    oversize: list[str] = []
     for rel_s in rels:
         # Strings and os.stat: a Path join and Path.stat per file cost a 5,000-file tree ~50 ms.
         where = os.path.join(folder, rel_s)  # noqa: PTH118
@@ -213,13 +217,21 @@ def build_index(
             stats.skip("not a regular file")
             named.append((rel_s, "not a regular file"))
             continue
-        # Build output is read by a streaming literal engine; only source files have a size cap.
-        if size > max_bytes and not rel_s.startswith((".next/", "public/")):
-            stats.skip("larger than [scan] max_file_bytes")
-            named.append((rel_s, "larger than [scan] max_file_bytes"))
-            continue
+        if size > max_bytes and not rel_s.startswith(_UNCAPPED_PREFIXES):
+            oversize.append(rel_s)
         files[rel_s] = SourceFile(rel=rel_s, abs=app / rel_s, size=size, stats=counter)
-    return ProjectIndex(root=app, settings=settings, files=files, stats=counter, cache_dir=cache_dir)
+    # Build output is read by a streaming literal engine; only source files have a size cap. A static export's
+    # out/ is build output (its 2 MB chunks were skipped, or parsed as source), known once next.config is read.
+    static_export = exports_statically(files)
+    for rel_s in oversize:
+        if static_export and rel_s.startswith(EXPORT_PREFIX):
+            continue
+        del files[rel_s]
+        stats.skip("larger than [scan] max_file_bytes")
+        named.append((rel_s, "larger than [scan] max_file_bytes"))
+    return ProjectIndex(
+        root=app, settings=settings, files=files, stats=counter, cache_dir=cache_dir, static_export=static_export
+    )
 
 
 def _to_findings(

@@ -24,7 +24,26 @@ from leakline.configfile import ScanAppSettings
 from leakline.scan import parse as ts
 from leakline.scan.walker import NEXT_CONFIG_NAMES
 
-MINIFIED_AVG_LINE = 400
+MINIFIED_AVG_LINE = 1000
+MINIFIED_MIN_BYTES = 4096
+# Long lines alone do not make code minified: a system prompt written on one line, or a route that concatenates
+# thousands of strings (tests/scan/test_incomplete_scan.py), is the app's own code. Minified code is also dense:
+# measured on real Next 15 chunks (webpack and turbopack), whitespace was 0.5-8 % of the bytes and the characters
+# `;{}(),=` 4-22 %; a prompt or a string concatenation on one line is 16-19 % whitespace, an embedded base64 image
+# has next to no punctuation (and costs nothing to parse).
+MINIFIED_MAX_WHITESPACE = 0.12
+MINIFIED_MIN_PUNCTUATION = 0.02
+_WHITESPACE = (b" ", b"\t", b"\n", b"\r")
+_PUNCTUATION = (b";", b"{", b"}", b"(", b")", b",", b"=")
+MINIFIED_SKIP = "minified (average line over 1,000 characters, dense code): not parsed"
+"""The skip reason of a minified script outside the build output (a vendored bundle): parsing one and running the
+source rules over it took LL007 over 20 s per 100 kB chunk of a real export, and nobody wrote its code there."""
+BUILD_OUTPUT_PREFIXES = (".next/", "out/_next/")
+"""Build output whatever next.config says: `out/_next/` is only ever written by `next build` (an export's chunks)."""
+EXPORT_PREFIX = "out/"
+EXPORT_MARKER = "out/_next/static/"
+_OUTPUT_OPTION = "output"
+_EXPORT_VALUE = "export"
 NOTE_PREFIX = "note: "
 """Stats keys with this prefix count files that were analysed with a caveat, not skipped."""
 # Statement-level node kinds most rules and the LLM-data analysis look at; one query per file finds them all.
@@ -90,12 +109,23 @@ def import_specs(data: bytes) -> list[str]:
 class SourceFile:
     # A plain class, as ProjectIndex: a dataclass generates and compiles its methods at import (~1 ms each,
     # before a scan can start its workers), and neither is compared or printed.
-    def __init__(self, rel: str, abs: Path, size: int, stats: Counter[str], _data: bytes | None = None) -> None:
+    def __init__(
+        self,
+        rel: str,
+        abs: Path,
+        size: int,
+        stats: Counter[str],
+        _data: bytes | None = None,
+        build_output: bool = False,
+    ) -> None:
         self.rel = rel
         self.abs = abs
         self.size = size
         self.stats = stats
         self._data = _data
+        self.build_output = build_output
+        """Written by `next build` (a static export's `out/` files; `ProjectIndex` marks them): read by the
+        build-output rules' literal engine only, never parsed as source."""
 
     @cached_property
     def suffix(self) -> str:
@@ -154,7 +184,16 @@ class SourceFile:
 
     @cached_property
     def is_source(self) -> bool:
-        return self.language is not None and not self.rel.startswith(".next/") and not self.rel.endswith(".d.ts")
+        """Code the source rules parse: not build output (`.next/`, `out/_next/`, a static export's `out/`), not
+        type declarations, and not a minified script (see `MINIFIED_SKIP`; skipped and named)."""
+        if self.build_output or self.rel.startswith(BUILD_OUTPUT_PREFIXES) or self.rel.endswith(".d.ts"):
+            return False
+        if self.language is None:
+            return False
+        if self.looks_minified:
+            self._caveat(MINIFIED_SKIP)
+            return False
+        return True
 
     @cached_property
     def tree(self) -> Tree | None:
@@ -245,8 +284,16 @@ class SourceFile:
 
     @cached_property
     def looks_minified(self) -> bool:
+        # The size first: a small file is cheap to parse whatever its lines, and is not read here for nothing.
+        if self.size <= MINIFIED_MIN_BYTES and self._data is None:
+            return False
         data = self.data()
-        return len(data) > 4096 and len(data) / max(1, data.count(b"\n") + 1) > MINIFIED_AVG_LINE
+        size = len(data)
+        if size <= MINIFIED_MIN_BYTES or size / (data.count(b"\n") + 1) <= MINIFIED_AVG_LINE:
+            return False
+        whitespace = sum(data.count(c) for c in _WHITESPACE) / size
+        punctuation = sum(data.count(c) for c in _PUNCTUATION) / size
+        return whitespace < MINIFIED_MAX_WHITESPACE and punctuation >= MINIFIED_MIN_PUNCTUATION
 
     @cached_property
     def directive(self) -> str | None:
@@ -338,6 +385,7 @@ class ProjectIndex:
         files: dict[str, SourceFile],
         stats: Counter[str] | None = None,
         cache_dir: Path | None = None,
+        static_export: bool | None = None,
     ) -> None:
         self.root = root
         self.settings = settings
@@ -345,6 +393,13 @@ class ProjectIndex:
         self.stats: Counter[str] = stats if stats is not None else Counter()
         self.cache_dir = cache_dir
         """Where compiled Hyperscan databases are kept (`leakline.scan.hscache`); None: compiled each time."""
+        self.static_export = exports_statically(files) if static_export is None else static_export
+        """`out/` is a static export (`exports_statically`): its files are build output, not source."""
+        if self.static_export:
+            # Before anything asks `is_source`: the minified chunks of an export made LL007 run for minutes.
+            for rel, f in files.items():
+                if rel.startswith(EXPORT_PREFIX):
+                    f.build_output = True
 
     # ---- roles -------------------------------------------------------------------------------
 
@@ -593,6 +648,33 @@ class ProjectIndex:
                 if imp.resolved and imp.resolved not in seen:
                     todo.append(imp.resolved)
         return seen
+
+
+def exports_statically(files: dict[str, SourceFile]) -> bool:
+    """`out/` is a static export: it holds `_next/static`, which every export writes, or next.config sets
+    `output: 'export'` (a branch of a condition that may be 'export' counts: out/ is then treated as build output
+    rather than parsed). The same test as LL005's, which searches these files."""
+    if not any(rel.startswith(EXPORT_PREFIX) for rel in files):
+        return False
+    if any(rel.startswith(EXPORT_MARKER) for rel in files):
+        return True
+    config = next((files[name] for name in NEXT_CONFIG_NAMES if name in files), None)
+    if config is None or _EXPORT_VALUE.encode() not in config.data():
+        return False
+    for pair in config.nodes("pair"):
+        key = pair.child_by_field_name("key")
+        value = pair.child_by_field_name("value")
+        if key is None or value is None or (ts.string_value(key) or ts.text(key)) != _OUTPUT_OPTION:
+            continue
+        value = ts.unwrap(value)
+        branches = (
+            [value.child_by_field_name(side) for side in ("consequence", "alternative")]
+            if value.type == "ternary_expression"
+            else [value]
+        )
+        if any(branch is not None and ts.string_value(branch) == _EXPORT_VALUE for branch in branches):
+            return True
+    return False
 
 
 def _env_value(raw: str) -> str:

@@ -1,6 +1,7 @@
 """LL019: browser source maps are published (`productionBrowserSourceMaps`, `.map` files or inline maps
-in `.next/static`), handing the app's original source, comments and prompt templates to any visitor. The option
-is not reported when Sentry's `withSentryConfig` deletes the maps after uploading them."""
+in `.next/static`, or in a static export's `out/_next/static`), handing the app's original source, comments and
+prompt templates to any visitor. The option is not reported when Sentry's `withSentryConfig` deletes the maps after
+uploading them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from leakline.scan.rules.base import Hit, Rule
 
 OPTION = "productionBrowserSourceMaps"
 STATIC_PREFIX = ".next/static/"
+EXPORT_STATIC_PREFIX = "out/_next/static/"
+"""A static export's copy of the browser chunks (and their maps), served by whatever hosts `out/`."""
+STATIC_PREFIXES = (STATIC_PREFIX, EXPORT_STATIC_PREFIX)
 MAP_SUFFIX = ".map"
 INLINE_MAP_MARKER = b"sourceMappingURL=data:"
 _CHUNK_SUFFIXES = (".js", ".mjs", ".css")
@@ -129,7 +133,8 @@ class BrowserSourceMaps(Rule):
             for f in _config_modules(index, index.next_config):
                 yield from _option_hits(index, f)
         for rel, f in index.files.items():
-            if not rel.startswith(STATIC_PREFIX):
+            # The same map in .next/static and out/_next/static is reported in each: they are deployed apart.
+            if not rel.startswith(STATIC_PREFIXES):
                 continue
             if rel.endswith(MAP_SUFFIX):
                 # A stylesheet's map exposes styles, not code, prompts or endpoints.
