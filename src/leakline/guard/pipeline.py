@@ -74,6 +74,8 @@ from leakline.guard.residency import (
     peer_is_trusted,
     visitor_country,
 )
+from leakline.guard.sanitize.across import WHERE as ACROSS_FIELDS
+from leakline.guard.sanitize.across import CanaryWatch, across_fields, refuses
 from leakline.guard.sanitize.fold import strip_invisible
 from leakline.guard.sanitize.jsontext import JsonQuoter, JsonUnescaper, quote_tokens, sanitize_json
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
@@ -264,6 +266,9 @@ class _Scan:
     hits: list[Hit] = field(default_factory=list)
     scanned_bytes: int = 0
     blocked: bool = False
+    judged: list[str] = field(default_factory=list)
+    """Every text given to the detectors, in order (JSON strings decoded): a whole answer's fields joined
+    are judged again for canaries and protected text split across them (`across.across_fields`)."""
 
 
 class Gateway:
@@ -867,6 +872,8 @@ class Route:
                         if not isinstance(index, int) or isinstance(index, bool):
                             raise UpstreamProtocolError(f"{who} sent a malformed choice")
                         self.sanitize_choice(sanitizer, choice, scan, json_mode)
+                if not scan.blocked and len(scan.judged) > 1:
+                    self.across(sanitizer, scan)
             except GatewayError:
                 raise
             except Exception as exc:
@@ -886,9 +893,18 @@ class Route:
         req.answered = True
         await send({"type": "http.response.body", "body": body})
 
+    def across(self, sanitizer: TextSanitizer, scan: _Scan) -> None:
+        """A canary or protected run split across the answer's fields or choices: reported, and the answer
+        refused unless its action is `alert` (docs/sanitize.md, "Split across fields")."""
+        hits = across_fields(sanitizer, scan.judged)
+        if hits:
+            scan.hits.extend(hits_of(hits, where=ACROSS_FIELDS))
+            scan.blocked = scan.blocked or refuses(hits)
+
     def sanitize_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan) -> str:
         result = sanitizer.sanitize(text)
         scan.upstream_parts.append(text)
+        scan.judged.append(text)
         scan.scanned_bytes += result.scanned_bytes
         scan.hits.extend(hits_of(result.hits))
         if result.blocked:
@@ -911,6 +927,7 @@ class Route:
                 out = quote_tokens(out)
         scan.upstream_parts.append(text)
         scan.released_parts.append(out)
+        scan.judged.extend(parts.judged)
         scan.scanned_bytes += parts.scanned_bytes
         scan.hits.extend(parts.hits)
         scan.blocked = scan.blocked or parts.blocked
@@ -1297,6 +1314,8 @@ class _StreamRelay:
         """Per choice: a legacy `function_call`'s arguments."""
         self.dropped = dropped
         """Told the name of each field dropped from the stream (the gateway's metric)."""
+        self.watch = CanaryWatch(sanitizer)
+        """Every field's pieces in arrival order: a canary split across fields or choices."""
 
     def _stream_for(self, key: tuple[int, str]) -> Any:
         stream = self.streams.get(key)
@@ -1312,6 +1331,9 @@ class _StreamRelay:
             # The same JSON value, with each escape written as the character the app's parser will read.
             text = self.unescapers.setdefault(key, JsonUnescaper()).feed(text)
         try:
+            # Judged before the field's stream sees the piece: that stream may release text with it.
+            if self._watched(self.watch.feed(key, text)):
+                return ""
             out = str(stream.feed(text))
         except Exception as exc:
             self.route.sanitizer_alert(self.req, exc)
@@ -1325,12 +1347,25 @@ class _StreamRelay:
         unescaper = self.unescapers.pop(key, None)
         held = unescaper.finish() if unescaper is not None else ""
         try:
+            self.watch.feed(key, held)
+            # The stream's end releases all it holds: what arrived since the watch last judged is judged first.
+            if self._watched(self.watch.judge()):
+                return ""
             out = (str(stream.feed(held)) if held else "") + str(stream.finish())
         except Exception as exc:
             self.route.sanitizer_alert(self.req, exc)
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
         self._collect(stream)
         return self._after(key, stream, out)
+
+    def _watched(self, hits: list[Any]) -> bool:
+        """Records the watch's across-field hits; True when they refuse the stream."""
+        if not hits:
+            return False
+        self.scan.hits.extend(hits_of(hits, where=ACROSS_FIELDS))
+        if refuses(hits):
+            self.scan.blocked = True
+        return self.scan.blocked
 
     def _collect(self, stream: Any) -> None:
         seen = self.offsets.setdefault((id(stream), ""), 0)
@@ -1353,7 +1388,12 @@ class _StreamRelay:
 
     def _whole(self, text: str, *, arguments: bool = False) -> str:
         """Text judged whole (a function name, a complete call's arguments), with fail-closed alerting."""
+        key = ("arguments" if arguments else "name", len(self.scan.judged))
         try:
+            # Released at once: the watch judges it with what came before (a canary's other half).
+            self.watch.feed(key, text)
+            if self._watched(self.watch.judge()):
+                return ""
             if arguments:
                 return self.route.sanitize_json_text(self.sanitizer, text, self.scan)
             return self.route.sanitize_text(self.sanitizer, text, self.scan)

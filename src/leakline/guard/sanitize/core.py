@@ -161,7 +161,7 @@ class Sanitizer:
         if not hyperscan_available():
             raise PolicyError("sanitize.engine: 'hyperscan' is set but the hyperscan package is not installed",
                               hint="pip install hyperscan, or set engine = \"auto\"")  # fmt: skip
-        canary = [self._canary.pattern] if self.policy.canaries else []
+        canary = self._canary.gate_patterns if self.policy.canaries else []
         return HyperscanEngine(canary, self._protected.gate_patterns(), canary_max_length=self._canary.max_length)
 
     @staticmethod

@@ -698,15 +698,22 @@ def canary_bits(token: str) -> float:
     return len(token) * math.log2(size)
 
 
-def canary_encodings(token: str) -> list[str]:
-    """Base64 (standard and URL-safe, every byte alignment) and hex spellings of the token's bytes."""
-    raw = token.encode()
+def _canary_base64(raw: bytes) -> list[str]:
+    """The standard base64 characters made only of `raw`'s bits, at each of the three byte alignments."""
     out: list[str] = []
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw).decode()
         first = -(-offset * 8 // 6)  # the first character made only of the token's own bits
         last = (offset + len(raw)) * 8 // 6
-        piece = encoded[first:last]
+        out.append(encoded[first:last])
+    return out
+
+
+def canary_encodings(token: str) -> list[str]:
+    """Base64 (standard and URL-safe, every byte alignment) and hex spellings of the token's bytes."""
+    raw = token.encode()
+    out: list[str] = []
+    for piece in _canary_base64(raw):
         out.append(piece)
         out.append(piece.replace("+", "-").replace("/", "_"))
     out.append(raw.hex())
@@ -720,17 +727,47 @@ def canary_spaced_pattern(token: str) -> str:
     return gap.join(re.escape(ch) for ch in token)
 
 
+CANARY_WRAP = r"(?:\r?\n)?"
+"""Between two base64 characters: the line break of a wrapped encoding (MIME's 76 columns, PEM's 64) falls
+anywhere in the token's spelling, and decoders (`atob`, `base64 -d`, `b64decode` of a MIME body) skip it."""
+CANARY_HEX_GAP = r"[\s:,\-]{0,2}"
+"""Between two hex byte pairs: `5a 71`, `5a:71`, `5a, 71`, `5a-71`, a line break. `\\s` is ASCII whitespace
+(the matcher is compiled with `re.ASCII`): the Hyperscan gate reads the text's ASCII projection, where any
+other character is `?` (see engine.py)."""
+_B64_CHAR = {"+": "[+\\-]", "/": "[/_]"}
+"""Standard and URL-safe base64 differ in these two characters only."""
+
+
+def canary_encoded_patterns(token: str) -> list[str]:
+    """The token's base64 (every byte alignment, standard or URL-safe, wrapped or not) and hex (any case,
+    byte pairs together or separated) spellings, one pattern each. Compiled case-insensitively: what
+    `canary_encodings` spells and more."""
+    raw = token.encode()
+    alternatives = [CANARY_WRAP.join(_B64_CHAR.get(ch, re.escape(ch)) for ch in piece) for piece in _canary_base64(raw)]
+    hex_pairs = [raw[i : i + 1].hex() for i in range(len(raw))]
+    return [*dict.fromkeys(alternatives), CANARY_HEX_GAP.join(hex_pairs)]
+
+
 def canary_max_length(token: str) -> int:
-    return max(len(token) * (1 + CANARY_MAX_SEPARATORS), 2 * len(token.encode()) + 2)
+    """The longest text any spelling of `token` can match: spaced out, base64 with a line break (`\\r\\n`)
+    between every two characters, hex with two separators between every two byte pairs."""
+    raw = token.encode()
+    longest_b64 = max(len(piece) for piece in _canary_base64(raw))
+    return max(len(token) * (1 + CANARY_MAX_SEPARATORS), 3 * longest_b64 - 2, 4 * len(raw) - 2)
 
 
 class CanaryMatcher(Matcher):
     def __init__(self, tokens: Sequence[str]) -> None:
-        self._literals = sorted({form for t in tokens for form in canary_encodings(t)}, key=len, reverse=True)
-        spaced = "|".join(f"(?:{canary_spaced_pattern(t)})" for t in tokens)
-        literal = "|".join(re.escape(x) for x in self._literals)
-        self.pattern = f"{spaced}|{literal}" if tokens else r"(?!)"
-        self._regex = re.compile(self.pattern, re.IGNORECASE)
+        self.gate_patterns = [
+            *(canary_spaced_pattern(t) for t in tokens),
+            *(p for t in tokens for p in canary_encoded_patterns(t)),
+        ]
+        """The engine's gates (Hyperscan, caseless): the matcher's own alternatives, one expression each (one
+        expression may not exceed 16,000 characters; a long token's wrapped spellings together would), so
+        the gate fires on every spelling the matcher accepts."""
+        self.pattern = "|".join(f"(?:{p})" for p in self.gate_patterns) if tokens else r"(?!)"
+        # ASCII: case folding and `\s` as Hyperscan reads the ASCII projection (no Kelvin sign for `k`).
+        self._regex = re.compile(self.pattern, re.IGNORECASE | re.ASCII)
         self.max_length = max((canary_max_length(t) for t in tokens), default=0)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
