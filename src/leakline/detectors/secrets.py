@@ -36,6 +36,7 @@ class SecretKind(StrEnum):
     HUGGINGFACE_TOKEN = "huggingface-token"
     JWT = "jwt"
     PRIVATE_KEY = "private-key"
+    GITLAB_TOKEN = "gitlab-token"
     URL_PASSWORD = "url-password"
     PASSWORD_ASSIGNMENT = "password-assignment"
 
@@ -56,6 +57,7 @@ _LABELS = {
     SecretKind.HUGGINGFACE_TOKEN: "Hugging Face token",
     SecretKind.JWT: "JSON Web Token",
     SecretKind.PRIVATE_KEY: "PEM private key",
+    SecretKind.GITLAB_TOKEN: "GitLab personal access token",
     SecretKind.URL_PASSWORD: "password inside a URL",
     SecretKind.PASSWORD_ASSIGNMENT: "password/secret assignment",
 }
@@ -242,13 +244,14 @@ def _plausible(kind: SecretKind, value: str, text: str, start: int) -> bool:
 
 
 def find_secrets(
-    text: str, context: Context = Context.TEXT, *, anchors: Collection[str] | None = None
+    text: str, context: Context = Context.TEXT, *, anchors: Collection[str] | None = None, lenient: bool = False
 ) -> list[SecretMatch]:
     """Every secret in `text`, in order of position, excluding placeholders and publishable-by-design keys.
 
     `anchors`, when the caller already knows them (the gateway's sanitizer finds them in one native pass):
     exactly the literal anchors (those of `_BY_ANCHOR` and `_AWS_SECRET_NAMES`) that occur in `text`; the
-    others are not searched for."""
+    others are not searched for. `lenient` adds what only the gateway's sanitizer looks for (see
+    `_lenient_secrets`): it is not limited by `anchors`."""
     out: list[SecretMatch] = []
     for anchor, shapes in _BY_ANCHOR:
         if anchors is not None and anchor not in anchors:
@@ -277,6 +280,8 @@ def find_secrets(
             if publishable_reason(value) is not None:
                 continue
             out.append(SecretMatch(SecretKind.PASSWORD_ASSIGNMENT, start, end))
+    if lenient:
+        out.extend(_lenient_secrets(text))
     return _without_overlaps(out)
 
 
@@ -295,6 +300,163 @@ def _aws_secret_keys(text: str) -> list[SecretMatch]:
                     break
             pos = text.find(part, pos + 1)
     return [found[start] for start in sorted(found)]
+
+
+# ---- lenient: what a model's answer may spell differently -----------------------------------------
+# A model told to (or tricked into) hiding a key changes its spelling: an upper-cased prefix, a Cyrillic
+# letter in it, a space inside the body, a key cut short, a PEM block without its armor or with four dashes.
+# The gateway redacts these; the scanner does not look for them: source code and build output spell keys
+# as they are, and a key fragment there (a truncated example in a README) is not a finding.
+
+FRAGMENT_MIN = 12
+"""Token characters after a distinctive prefix that make a key fragment worth redacting."""
+ANCHOR_CONFUSABLES: dict[str, str] = {
+    "a": "\u0430\u0410\u0391", "b": "\u0412\u0392", "c": "\u0441\u0421", "e": "\u0435\u0415\u0395",
+    "h": "\u041d\u0397\u04bb", "i": "\u0456\u0406\u0399", "j": "\u0458\u0408", "k": "\u041a\u039a",
+    "m": "\u041c\u039c", "n": "\u039d", "o": "\u043e\u041e\u039f\u03bf", "p": "\u0440\u0420\u03a1",
+    "s": "\u0455\u0405", "t": "\u0422\u03a4", "x": "\u0445\u0425\u03a7", "y": "\u0443\u0423\u03a5",
+}  # fmt: skip
+"""Cyrillic and Greek letters drawn like a Latin letter (either case), by the Latin letter in lower case:
+read as that letter in a key prefix only (a key's body is never folded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LenientPrefix:
+    kind: SecretKind
+    spelling: str
+    """The prefix as the provider writes it; matched in any case and with look-alike letters."""
+    body: str
+    """The character class (regex, without brackets) of the key's body."""
+    length: int
+    """The body's length (`exact`) or its least length."""
+    exact: bool
+
+
+LENIENT_PREFIXES: tuple[LenientPrefix, ...] = (
+    LenientPrefix(SecretKind.OPENAI_KEY, "sk-proj-", r"A-Za-z0-9_\-", 20, False),
+    LenientPrefix(SecretKind.ANTHROPIC_KEY, "sk-ant-", r"A-Za-z0-9_\-", 35, False),
+    *(LenientPrefix(SecretKind.GITHUB_TOKEN, f"gh{c}_", "A-Za-z0-9", 36, True) for c in "pousr"),
+    LenientPrefix(SecretKind.GITHUB_TOKEN, "github_pat_", "A-Za-z0-9_", 50, False),
+    LenientPrefix(SecretKind.AWS_ACCESS_KEY_ID, "AKIA", "A-Za-z0-9", 16, True),
+    LenientPrefix(SecretKind.AWS_ACCESS_KEY_ID, "ASIA", "A-Za-z0-9", 16, True),
+    *(LenientPrefix(SecretKind.SLACK_TOKEN, f"xox{c}-", r"A-Za-z0-9\-", 10, False) for c in "bpas"),
+    LenientPrefix(SecretKind.GITLAB_TOKEN, "glpat-", r"A-Za-z0-9_\-", 20, False),
+)
+DER_PREFIXES: tuple[tuple[str, str, int], ...] = (
+    # (literal that starts it, the fixed ASN.1 prefix as a regex, least base64 characters after it)
+    ("MII", r"MII[A-Za-z0-9+/]{3}IBA(?:AKCA|AKBgQ|DANBgkqhkiG9w0BAQEFAASC)", 200),  # PKCS#1 RSA, PKCS#8 RSA
+    ("MHcCAQEEI", "MHcCAQEEI", 100),  # SEC1 EC P-256: 164 characters in all, so 200 would never be reached
+    ("b3BlbnNzaC1rZXktdjEAAAAA", "b3BlbnNzaC1rZXktdjEAAAAA", 200),  # "openssh-key-v1\0"
+)
+"""DER private keys in base64 without their armor, by the bytes every such key starts with. A public key
+(`MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A`) or a certificate (`MIID...CCA`) starts otherwise."""
+PEM_GATES = ("-begin", "- begin", "-\tbegin")
+"""Literals (any case) of which every lenient PEM header holds one, at its last dash."""
+
+
+def _letters(ch: str) -> str:
+    lower = ch.lower()
+    if lower == ch.upper():
+        return re.escape(ch)
+    return "[" + lower + ch.upper() + ANCHOR_CONFUSABLES.get(lower, "") + "]"
+
+
+# Boundaries in any script: `Eurasia` holds no `asia` key, nor `мыsk-proj-` an OpenAI one.
+_NOT_AFTER_ALNUM = r"(?<![^\W_])"
+_NOT_AFTER_TOKEN = r"(?<![\w-])"
+_PEM_WORDS = r"[ \t]+(?:(?i:[A-Z0-9]+)[ \t]+){0,4}?(?i:PRIVATE)[ \t]+(?i:KEY)(?:[ \t]+(?i:BLOCK))?[ \t]?-{3,6}"
+_PEM_FOOTER = re.compile(r"(?:\r?\n|\\r?\\n)?[ \t]{0,16}-{3,6}[ \t]?(?i:END)" + _PEM_WORDS)
+_LENIENT_SEARCH = re.compile(
+    "|".join(
+        [
+            *(
+                f"(?P<p{i}>"
+                + (_NOT_AFTER_ALNUM if p.kind is SecretKind.AWS_ACCESS_KEY_ID else _NOT_AFTER_TOKEN)
+                + "".join(_letters(c) for c in p.spelling)
+                + ")"
+                for i, p in enumerate(LENIENT_PREFIXES)
+            ),
+            r"(?P<pem>-{3,6}[ \t]?(?i:BEGIN)" + _PEM_WORDS + ")",
+            *(rf"(?P<d{i}>(?<![A-Za-z0-9+/]){regex})" for i, (_, regex, _) in enumerate(DER_PREFIXES)),
+        ]
+    )
+)
+_LENIENT_BODIES = tuple(re.compile(f"[{p.body}]*") for p in LENIENT_PREFIXES)
+_ONE_BREAK = re.compile(r"(?:[ \t]|\r?\n)")
+_B64_RUN = re.compile(r"[A-Za-z0-9+/]*")
+_B64_BREAK = re.compile(r"(?:\r?\n|\\r?\\n)[ \t]{0,16}")
+_B64_LINE_END = re.compile(r"={0,2}(?=\r?\n|\\[rn]|[\"'`]|\Z)")
+_B64_PADDING = re.compile(r"={1,2}")
+_FULL_LINE = 40
+"""A base64 line this long may be followed by another (PEM writes 64, OpenSSH 70, MIME 76); a shorter one is
+the last (a word on the next line is not taken for more key)."""
+
+
+def _lenient_secrets(text: str) -> list[SecretMatch]:
+    out: list[SecretMatch] = []
+    for m in _LENIENT_SEARCH.finditer(text):
+        group = m.lastgroup or ""
+        start = m.start()
+        if group == "pem":
+            end, _ = _base64_lines(text, m.end(), _FULL_LINE)
+            footer = _PEM_FOOTER.match(text, end)
+            out.append(SecretMatch(SecretKind.PRIVATE_KEY, start, footer.end() if footer else end))
+        elif group[0] == "d":
+            _, _, least = DER_PREFIXES[int(group[1:])]
+            end, count = _base64_lines(text, m.end(), m.end() - start)
+            if count >= least:
+                out.append(SecretMatch(SecretKind.PRIVATE_KEY, start, end))
+        else:
+            i = int(group[1:])
+            found = _prefixed_key(text, m.end(), LENIENT_PREFIXES[i], _LENIENT_BODIES[i])
+            if found is not None:
+                out.append(SecretMatch(LENIENT_PREFIXES[i].kind, start, found))
+    return out
+
+
+def _prefixed_key(text: str, pos: int, prefix: LenientPrefix, body: re.Pattern[str]) -> int | None:
+    """Where a key (or a fragment of one) after a prefix ending at `pos` ends, or None.
+
+    A fragment of `FRAGMENT_MIN` characters counts; a key whose body one space or line break splits in two
+    counts from the prefix to the end of the second piece when the two pieces make the key's length."""
+    end1 = body.match(text, pos).end()  # type: ignore[union-attr]
+    first = end1 - pos
+    value = text[pos:end1]
+    end = end1 if first >= FRAGMENT_MIN else None
+    if first < prefix.length:
+        gap = _ONE_BREAK.match(text, end1)
+        if gap is not None:
+            end2 = body.match(text, gap.end()).end()  # type: ignore[union-attr]
+            total = first + end2 - gap.end()
+            if end2 > gap.end() and (total == prefix.length if prefix.exact else total >= prefix.length):
+                end = end2
+                value += text[gap.end() : end2]
+    if end is None or is_placeholder(value):
+        return None
+    # A random body has a digit or both cases; `Asia` before a long word has neither.
+    if any(c.isdigit() for c in value) or (any(c.isupper() for c in value) and any(c.islower() for c in value)):
+        return end
+    return None
+
+
+def _base64_lines(text: str, pos: int, line: int) -> tuple[int, int]:
+    """`(end, count)`: the base64 that goes on at `pos` (the rest of a line already `line` long, then whole
+    lines while the previous one was full), with its padding; `count` base64 characters in it."""
+    end = _B64_RUN.match(text, pos).end()  # type: ignore[union-attr]
+    count = end - pos
+    line += count
+    while line >= _FULL_LINE and text.startswith("=", end) is False:
+        brk = _B64_BREAK.match(text, end)
+        if brk is None:
+            break
+        stop = _B64_RUN.match(text, brk.end()).end()  # type: ignore[union-attr]
+        if stop == brk.end() or _B64_LINE_END.match(text, stop) is None:
+            break
+        line = stop - brk.end()
+        count += line
+        end = stop
+    padding = _B64_PADDING.match(text, end)
+    return (padding.end() if padding else end), count
 
 
 # Kinds found by a name or a URL's shape around the secret; a provider's own shape says more.

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from leakline.guard.sanitize.matchers import AT_TOKEN_TAILS, AWS_SECRET_NAMES, SECRET_ANCHORS, Triggers
+from leakline.guard.sanitize.matchers import AT_TOKEN_TAILS, SECRET_GATES, Triggers
 
 _AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET, _RUN, _CAPITAL_DIGIT = range(10)
 # Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
@@ -49,7 +49,7 @@ _HS_WHOLE_PATTERNS = (
 )
 _RE_DIGIT = re.compile(r"(?<![0-9])[0-9](?=[0-9 \-./)]{6})|(?<=[A-Z][A-Z])[0-9]|(?<=[A-Z][A-Z] )[0-9]")
 _SECRET_BASE = 1000
-_ANCHOR_LENGTHS = tuple(len(a) for a in SECRET_ANCHORS)
+_ANCHOR_LENGTHS = tuple(length for _, length, _ in SECRET_GATES)
 _HS_START_DIGIT = re.compile(rb"[0-9][0-9 \-./)]{6}")
 _RE_COLON = re.compile(r"(?<=:):|(?<=[0-9A-Fa-f]):(?=[0-9A-Fa-f])")
 LOCAL_LOOKBEHIND = 3
@@ -185,11 +185,11 @@ class HyperscanEngine(TriggerEngine):
             expressions.append(pattern.encode())
             ids.append(_PROTECTED)
             flags.append(hyperscan.HS_FLAG_CASELESS)
-        for i, anchor in enumerate(SECRET_ANCHORS):
-            expressions.append(re.escape(anchor).encode())
+        for i, (gate, _, caseless) in enumerate(SECRET_GATES):
+            expressions.append(gate)
             ids.append(_SECRET_BASE + i)
-            # find_secrets reads an AWS key's name in any case (`Aws_Secret_Key:`): so must its anchor.
-            flags.append(hyperscan.HS_FLAG_CASELESS if anchor in AWS_SECRET_NAMES else 0)
+            # find_secrets reads an AWS key's name, a PEM header and a lenient key prefix in any case.
+            flags.append(hyperscan.HS_FLAG_CASELESS if caseless else 0)
         self._has_canary = bool(canary_patterns)
         self._has_protected = bool(protected_patterns)
         # A gate match that ends after `gate_from` starts at most this far before it (canary spellings are

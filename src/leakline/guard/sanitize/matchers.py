@@ -22,7 +22,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
-from leakline.detectors.secrets import _AWS_SECRET_NAMES, _BY_ANCHOR, Context, find_secrets
+from leakline.detectors.secrets import (
+    _AWS_SECRET_NAMES,
+    _BY_ANCHOR,
+    ANCHOR_CONFUSABLES,
+    DER_PREFIXES,
+    LENIENT_PREFIXES,
+    PEM_GATES,
+    Context,
+    find_secrets,
+)
 from leakline.guard.sanitize import checks
 
 EMAIL, PHONE, CARD, IBAN, US_SSN, UK_NINO, NATIONAL_ID = (
@@ -622,6 +631,25 @@ class Ipv6Matcher(LocalMatcher):
 SECRET_ANCHORS: tuple[str, ...] = tuple(anchor for anchor, _ in _BY_ANCHOR) + _AWS_SECRET_NAMES
 AWS_SECRET_NAMES = frozenset(_AWS_SECRET_NAMES)
 """Anchors matched in any case (the engine's pattern and `_anchors_within` alike), as find_secrets reads them."""
+
+
+def _gate(spelling: str) -> bytes:
+    """A lenient prefix as the engine sees it (caseless, over the ASCII projection): each letter that has
+    look-alikes may also be the `?` a non-ASCII character becomes there."""
+    return "".join(
+        f"[{c}?]" if c.lower() in ANCHOR_CONFUSABLES else re.escape(c) for c in spelling
+    ).encode()
+
+
+SECRET_GATES: tuple[tuple[bytes, int, bool], ...] = (
+    *((re.escape(a).encode(), len(a), a in AWS_SECRET_NAMES) for a in SECRET_ANCHORS),
+    *((_gate(p.spelling), len(p.spelling), True) for p in LENIENT_PREFIXES),
+    *((re.escape(g).encode(), len(g), True) for g in PEM_GATES),
+    *((literal.encode(), len(literal), False) for literal, _, _ in DER_PREFIXES),
+)
+"""The engine's secret gates, `(pattern, length, caseless)`: the literal anchors of `SECRET_ANCHORS` first (in
+its order), then those of what `find_secrets(lenient=True)` finds: every lenient match starts at a gate or at
+most six characters before one (a PEM header's dashes). `_anchors_within` needs only the literal ones."""
 _AWS_LOWER = tuple((name, name.lower()) for name in _AWS_SECRET_NAMES)
 _AWS_LONGEST = max(len(name) for name in _AWS_SECRET_NAMES)
 _EXACT_ANCHORS = tuple(a for a in SECRET_ANCHORS if a not in _AWS_SECRET_NAMES)
@@ -658,7 +686,7 @@ class SecretMatcher(Matcher):
         while True:
             # The engine saw every anchor: find_secrets need not look for the ~30 that are not in the window.
             present = None if anchors is None else _anchors_within(text, anchors, lo, hi)
-            matches = find_secrets(text[lo:hi], Context.TEXT, anchors=present)
+            matches = find_secrets(text[lo:hi], Context.TEXT, anchors=present, lenient=True)
             # A key running up to the window's end may go on, and the Firebase check reads 400 characters
             # past a key: widen until every match ends well inside the window (or the window is the text).
             if hi < len(text) and any(m.end + lo + SECRET_LEFT_CONTEXT > hi for m in matches):

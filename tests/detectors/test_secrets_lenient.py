@@ -1,0 +1,77 @@
+"""find_secrets(lenient=True): the spellings only the gateway's sanitizer looks for (red team, issue 6), with
+their exact kind and span; the scanner's default (strict) reading of the same texts is unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from leakline.detectors.secrets import SecretKind, SecretMatch, find_secrets
+
+SK = "sk-proj-4fT9kQ2mZx7Lp0aB3nV8cR6sW1yE5uJ2"
+AK = "AKIAIOSFODNN7Q2XK4ZT"
+GH = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+LINES = (
+    "MIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi6Zx3lqE2PZ8nRmTq4eK1pQ0wX\n"
+    "yL5vB7cD9eF1gH3jK5mN7pQ9rS1tU3vW5xY7zA9bC1dE3fG5hJ7kL9mN1pQ3rS5t\n"
+    "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9v\n"
+    "Qm9Lr4Tn8Vw3ZcXy7Kp2Qm9Lr4Tn8Vw3ZcXy7Kp2Qm9Lr4Tn8Vw3ZcXy7Kp2Qm9L\n"
+    "W1xY3zA5Ab3dE5fG7h=="
+)
+PKCS8 = LINES.replace("MIIEowIBAAKCAQEA", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw")
+OPENSSH = "b3BlbnNzaC1rZXktdjEAAAAA" + LINES[24:]
+EC = "MHcCAQEEI" + LINES[9:120]
+
+CASES = [
+    (SK[:20] + " " + SK[20:], SecretKind.OPENAI_KEY),
+    (SK[:20] + "\n" + SK[20:], SecretKind.OPENAI_KEY),
+    ("SK-" + SK[3:], SecretKind.OPENAI_KEY),
+    ("\u0455k-" + SK[3:], SecretKind.OPENAI_KEY),
+    (SK[:20], SecretKind.OPENAI_KEY),  # fragment: prefix and 12
+    ("sk-ant-api03-Kj" + "Ig8xNbe3nN" * 2, SecretKind.ANTHROPIC_KEY),  # 35 characters of body
+    (AK[:10] + " " + AK[10:], SecretKind.AWS_ACCESS_KEY_ID),
+    (AK.lower(), SecretKind.AWS_ACCESS_KEY_ID),
+    ("\u0410" + AK[1:], SecretKind.AWS_ACCESS_KEY_ID),
+    ("\u0410S\u0406A" + AK[4:], SecretKind.AWS_ACCESS_KEY_ID),
+    (GH[:20] + " " + GH[20:], SecretKind.GITHUB_TOKEN),
+    ("gh\u0440" + GH[3:], SecretKind.GITHUB_TOKEN),
+    ("GITHUB_PAT_11ABCDEFG0abcdefg", SecretKind.GITHUB_TOKEN),
+    ("glpat-Xy7Kp2Qm9Lr4Tn8Vw3Zc", SecretKind.GITLAB_TOKEN),
+    ("XOXB-34483478245-04000", SecretKind.SLACK_TOKEN),
+    (LINES, SecretKind.PRIVATE_KEY),
+    (PKCS8, SecretKind.PRIVATE_KEY),
+    (OPENSSH, SecretKind.PRIVATE_KEY),
+    (EC, SecretKind.PRIVATE_KEY),
+    ("----BEGIN RSA PRIVATE KEY----\n" + LINES + "\n----END RSA PRIVATE KEY----", SecretKind.PRIVATE_KEY),
+    ("-----begin openssh private key-----\n" + OPENSSH, SecretKind.PRIVATE_KEY),
+    ("--- BEGIN EC PRIVATE  KEY ---", SecretKind.PRIVATE_KEY),
+]
+
+
+@pytest.mark.parametrize(("secret", "kind"), CASES, ids=[f"{c[1].value}:{c[0][:14]!r}" for c in CASES])
+def test_a_respelled_secret_is_found_with_its_exact_span(secret: str, kind: SecretKind) -> None:
+    text = f"Here it is:\n{secret}\nDone."
+    start = text.index(secret)
+    assert find_secrets(text, lenient=True) == [SecretMatch(kind, start, start + len(secret))]
+    # The scanner's reading (strict) does not look for these spellings: its findings stay what they were.
+    assert all(m.end - m.start < len(secret) for m in find_secrets(text))
+
+
+NEAR_MISSES = [
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A" + LINES[16:],  # a public key body (SubjectPublicKeyInfo)
+    "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ" + LINES[64:],  # a certificate body
+    LINES[:150],  # a PKCS#1 prefix with 118 base64 characters after it: fewer than 200
+    "xMIIEowIBAAKCAQEA" + LINES[16:],  # glued to a longer base64 token
+    "sk-proj-4fT9kQ2 is all",
+    "AKIAIOSFOD and NN7Q2XK4ZT",
+    "AKIAIOSFODNN7EXAMPLE",
+    "akiaiosfodnn7example",
+    "Eurasia asiapacificregions ASIA-PACIFIC",
+    "ghp_short ghp_xxxxxxxxxxxxxxxx",
+    "task-proj-4fT9kQ2mZx7Lp0aB3nV8",  # `sk-proj-` inside a word
+    "---\nbegin the rotation of the private key ---",
+]
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
+def test_near_misses_are_not_secrets_even_leniently(text: str) -> None:
+    assert find_secrets(text, lenient=True) == []
