@@ -4,6 +4,8 @@ their exact kind and span; the scanner's default (strict) reading of the same te
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leakline.detectors.secrets import SecretKind, SecretMatch, find_secrets
 
@@ -75,3 +77,26 @@ NEAR_MISSES = [
 @pytest.mark.parametrize("text", NEAR_MISSES)
 def test_near_misses_are_not_secrets_even_leniently(text: str) -> None:
     assert find_secrets(text, lenient=True) == []
+
+
+# -- the quick path: only where a match may start --
+
+_PIECES = st.sampled_from([
+    "sk-proj-", "SK-PROJ-", "sk-ant-", "ghp_", "GHO_", "github_pat_", "AKIA", "asia", "Eurasia", "xoxb-", "glpat-",
+    "-----BEGIN RSA PRIVATE KEY-----", "---- begin private key ----", "-------BEGIN EC PRIVATE KEY-----", "- BEGIN",
+    "MIIEowIBAAKCAQEA", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "MHcCAQEEI", "b3BlbnNzaC1rZXktdjEAAAAA",
+    "4fT9kQ2mZx7Lp0aB3nV8cR6sW1yE5uJ2", "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", " ", "\n", "-", "_", "x", "q",
+    "A" * 64 + "\n", "abc+/=" * 11 + "\n",
+    "\u0455k-proj-", "\u0410KIA", "gh\u0440_", "BEG\u0130N", "\u212aEY", "\u20ac", "\u00e9", "\u0430", "\u017f",
+])  # fmt: skip
+
+
+@given(st.lists(_PIECES, max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_the_quick_path_finds_what_a_full_scan_finds(pieces: list[str]) -> None:
+    """`_lenient_matches` tries the pattern only after a literal every match starts with (or a few dashes
+    before one), look-alike letters folded: it must yield exactly the matches `finditer` yields."""
+    from leakline.detectors.secrets import _LENIENT_SEARCH, _lenient_matches
+
+    text = "".join(pieces)
+    assert [m.span() for m in _lenient_matches(text)] == [m.span() for m in _LENIENT_SEARCH.finditer(text)]

@@ -19,7 +19,7 @@ import binascii
 import itertools
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -392,9 +392,61 @@ _FULL_LINE = 40
 the last (a word on the next line is not taken for more key)."""
 
 
+_LENIENT_LITERALS: tuple[tuple[str, int], ...] = (
+    *((p.spelling.lower(), 0) for p in LENIENT_PREFIXES),
+    *((gate, 5) for gate in PEM_GATES),  # found at the last dash; the header may start five dashes before it
+    *((literal.lower(), 0) for literal, _, _ in DER_PREFIXES),
+)
+"""Every match of `_LENIENT_SEARCH` starts at one of these literals (in the text folded by `_FOLD`), or up to
+the given number of characters before it."""
+
+
+_FOLD = str.maketrans(
+    {
+        **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
+        **{look: latin for latin, looks in ANCHOR_CONFUSABLES.items() for look in looks},
+        # The non-ASCII letters `re`'s case-insensitive matching takes for an ASCII one (`(?i:BEGIN)` matches
+        # `BEGİN`): folded too, so that no match of the pattern starts where no literal was found.
+        "\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k",
+    }
+)
+"""One character for one, so that offsets stay: ASCII capitals and look-alike letters to lower-case Latin."""
+_FOLDED = re.compile("[" + "".join(chr(c) for c in _FOLD if c >= 0x80) + "]")
+"""The non-ASCII characters `_FOLD` changes."""
+
+
+def _lenient_starts(text: str) -> list[int]:
+    """The positions at which a match of `_LENIENT_SEARCH` may start, found by `str.find` on the text folded
+    to lower-case Latin (look-alike letters included). `finditer` alone tried its ~20 alternatives, each
+    behind a look-behind, at every position: ~10 MB/s, most of a whole-text scan's time when windows around
+    keys are many."""
+    # `translate` walks the text in Python-object steps; most windows hold no letter it would change other
+    # than capitals, and `lower` keeps every offset but U+0130's (which `_FOLDED` looks for).
+    lower = text.lower() if text.isascii() or _FOLDED.search(text) is None else text.translate(_FOLD)
+    starts: set[int] = set()
+    for literal, back in _LENIENT_LITERALS:
+        pos = lower.find(literal)
+        while pos >= 0:
+            starts.update(range(max(0, pos - back), pos + 1))
+            pos = lower.find(literal, pos + 1)
+    return sorted(starts)
+
+
+def _lenient_matches(text: str) -> Iterable[re.Match[str]]:
+    """What `_LENIENT_SEARCH.finditer(text)` yields, trying only where a match may start."""
+    resume = 0
+    for pos in _lenient_starts(text):
+        if pos < resume:
+            continue
+        m = _LENIENT_SEARCH.match(text, pos)
+        if m is not None:
+            yield m
+            resume = max(m.end(), pos + 1)
+
+
 def _lenient_secrets(text: str) -> list[SecretMatch]:
     out: list[SecretMatch] = []
-    for m in _LENIENT_SEARCH.finditer(text):
+    for m in _lenient_matches(text):
         group = m.lastgroup or ""
         start = m.start()
         if group == "pem":
