@@ -21,9 +21,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from leakline.guard.sanitize.matchers import AT_TOKEN_TAILS, SECRET_GATES, Triggers
+from leakline.guard.sanitize.matchers import (
+    AT_TOKEN_TAILS,
+    SECRET_GATES,
+    WIDE_CARD_AFTER,
+    WIDE_CARD_SHAPE,
+    Triggers,
+)
 
 _AT, _DIGIT, _DCOLON, _HEXCOLON, _CANARY, _PROTECTED, _LETTER_DIGIT, _SECRET, _RUN, _CAPITAL_DIGIT = range(10)
+_WIDE_CARD = 10
+_KINDS = 11
 # Hyperscan reports match ends; each trigger pattern has a fixed length, so start = end - length.
 # A digit trigger is the first digit of a run of at least 7 number characters (the shortest identifier,
 # 1.2.3.4, has 7), or a digit right after two capitals (IBAN, NINO, codice fiscale): prices, versions and
@@ -38,7 +46,13 @@ _HS_SHARED: tuple[tuple[int, bytes, int], ...] = (
     (_DCOLON, rb"::", 2),
     (_HEXCOLON, rb"[0-9A-Fa-f]:[0-9A-Fa-f]", 2),
 )
-_HS_PATTERNS = (*_HS_SHARED, (_DIGIT, rb"[^0-9][0-9][0-9 \-./)]{6}", 7))
+_HS_PATTERNS = (
+    *_HS_SHARED,
+    (_DIGIT, rb"[^0-9][0-9][0-9 \-./)]{6}", 7),
+    # The first digit of a card whose groups `_` or line breaks join (no number run) or 2-3 separators part
+    # (`4111 - 1111`, no region): a digit trigger like the one above.
+    (_DIGIT, b"[^0-9][0-9]" + WIDE_CARD_AFTER.encode(), 7),
+)
 # The whole-text database reports, instead of every digit trigger, the first digit of each run of number
 # characters that holds one (one callback for a spaced card or a grouped IBAN, not one per group), and the
 # digit triggers right after a capital letter (the letter-prefixed identifiers: IBAN, NINO, NIE, ...).
@@ -46,11 +60,15 @@ _HS_WHOLE_PATTERNS = (
     *_HS_SHARED,
     (_RUN, rb"(?:^|[^0-9 \-./)])[ \-./)]*[0-9][0-9 \-./)]{6}", 7),
     (_CAPITAL_DIGIT, rb"[A-Z][0-9][0-9 \-./)]{6}", 7),
+    # Where such a card's last group ends: the matcher finds its first digit 17-25 characters before.
+    (_WIDE_CARD, WIDE_CARD_SHAPE.encode(), 0),
 )
-_RE_DIGIT = re.compile(r"(?<![0-9])[0-9](?=[0-9 \-./)]{6})|(?<=[A-Z][A-Z])[0-9]|(?<=[A-Z][A-Z] )[0-9]")
+_RE_DIGIT = re.compile(
+    rf"(?<![0-9])[0-9](?=[0-9 \-./)]{{6}}|{WIDE_CARD_AFTER})|(?<=[A-Z][A-Z])[0-9]|(?<=[A-Z][A-Z] )[0-9]"
+)
 _SECRET_BASE = 1000
 _ANCHOR_LENGTHS = tuple(length for _, length, _ in SECRET_GATES)
-_HS_START_DIGIT = re.compile(rb"[0-9][0-9 \-./)]{6}")
+_HS_START_DIGIT = re.compile(rb"[0-9](?:[0-9 \-./)]{6}|" + WIDE_CARD_AFTER.encode() + b")")
 _RE_COLON = re.compile(r"(?<=:):|(?<=[0-9A-Fa-f]):(?=[0-9A-Fa-f])")
 LOCAL_LOOKBEHIND = 3
 """A trigger at `p` depends on text from `p - 3` (`AB 1`, a non-digit before a digit, a hex digit before `:`)..."""
@@ -225,7 +243,7 @@ class HyperscanEngine(TriggerEngine):
 
     def _buckets(self, data: bytes, whole: bool = False) -> tuple[list[int], ...]:
         """Match ends per trigger kind (secret anchors: their start)."""
-        buckets: tuple[list[int], ...] = ([], [], [], [], [], [], [], [], [], [])
+        buckets: tuple[list[int], ...] = tuple([] for _ in range(_KINDS))
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
             if pattern_id >= _SECRET_BASE:
@@ -250,7 +268,7 @@ class HyperscanEngine(TriggerEngine):
 
     def _triggers(
         self, data: bytes, buckets: tuple[list[int], ...], at: list[int], digit: list[int], colon: list[int],
-        number_runs: list[int] | None = None, capital_digits: Sequence[int] = (),
+        number_runs: list[int] | None = None, capital_digits: Sequence[int] = (), card_ends: Sequence[int] = (),
     ) -> Triggers:
         return Triggers(
             at=at,
@@ -262,6 +280,7 @@ class HyperscanEngine(TriggerEngine):
             ascii_projection=data,
             number_runs=number_runs,
             capital_digits=capital_digits,
+            card_ends=card_ends,
         )
 
     def scan_whole(self, text: str, projection: bytes | None = None) -> Triggers:
@@ -273,7 +292,9 @@ class HyperscanEngine(TriggerEngine):
             capitals = sorted({e - 7 for e in buckets[_CAPITAL_DIGIT]}.union(capitals))
         colon = sorted({e - 2 for e in buckets[_DCOLON]} | {e - 2 for e in buckets[_HEXCOLON]})
         runs = [e - 7 for e in buckets[_RUN]]
-        return self._triggers(data, buckets, at, [], colon, number_runs=runs, capital_digits=capitals)
+        return self._triggers(
+            data, buckets, at, [], colon, number_runs=runs, capital_digits=capitals, card_ends=buckets[_WIDE_CARD]
+        )
 
     def scan_tail(
         self, text: str, local_from: int, gate_from: int, final: bool

@@ -69,6 +69,10 @@ class Triggers(NamedTuple):
     `capital_digits` every digit trigger right after a capital letter. `digit` is then empty: the number
     matcher finds the same candidates as from every digit trigger, walking each run once."""
     capital_digits: Sequence[int] = ()
+    card_ends: Sequence[int] = ()
+    """A whole-text scan's ends of card-shaped groups with wide or mixed separators (`WIDE_CARD_SHAPE`): the
+    number matcher looks for each one's first digit just before it (`number_runs` never holds a card split
+    by `_` or a line break, and a region never spans a double space)."""
 
 
 class Matcher(ABC):
@@ -207,9 +211,58 @@ IPV4_GROUPS = 4
 _DATE_SHAPES = re.compile(
     r"(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4})\Z"
 )
-_IBAN_BODY: dict[int, re.Pattern[str]] = {
-    n: re.compile(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){" + str(n - 4) + "}") for n in set(checks.IBAN_LENGTHS.values())
-}
+
+
+def _iban_after_country(length: int, alnum: str, legacy: bool) -> re.Pattern[str]:
+    """What follows an IBAN's country code: an optional space, the check digits, then the `length - 4`
+    characters of the BBAN compact, or in groups of 3 or 4 (the last one shorter) each after one ` `, `-` or
+    `.` (`DE89-3704-0044-0532-0130-00`, `DE 89 370 400 440 532 013 000`); `legacy`: also single spaces
+    anywhere (what upper-case IBANs were matched with before)."""
+    b = length - 4
+    forms = [f"{alnum}{{{b}}}"]
+    for g in (4, 3):
+        q, r = divmod(b, g)
+        forms.append(f"(?:[ .\\-]{alnum}{{{g}}}){{{q}}}" + (f"[ .\\-]{alnum}{{{r}}}" if r else ""))
+    if legacy:
+        forms.append(f"(?: ?{alnum}){{{b}}}")
+    return re.compile(" ?[0-9]{2}(?:" + "|".join(forms) + ")")
+
+
+_IBAN_UPPER = {n: _iban_after_country(n, "[A-Z0-9]", True) for n in set(checks.IBAN_LENGTHS.values())}
+_IBAN_LOWER = {n: _iban_after_country(n, "[a-z0-9]", False) for n in set(checks.IBAN_LENGTHS.values())}
+"""Banks accept an IBAN in lower case; its BBAN letters then are lower case too (`gb82 west 1234 ...`)."""
+_IBAN_SEPARATORS = str.maketrans("", "", " .-")
+_IBAN_GAP = frozenset(" .-")
+_LOWER_COUNTRIES = frozenset(c.lower() for c in checks.IBAN_LENGTHS)
+_NUMBER_TRIGGER = re.compile(r"[0-9][0-9 \-./)]{6}")
+"""What a digit trigger (and a number run's start) needs after its digit (see engine.py)."""
+_LOWER_COMPACT_BBAN = re.compile(r"[a-z]{0,4}[0-9]+\Z")
+"""A lower-case IBAN written without separators must have its BBAN's letters, if any, first (the bank code
+of GB, NL, IE, ...): hex ids (`de12…`, `be34…`, span and object ids) would otherwise pass 1 time in 97."""
+
+WIDE_SEPARATORS = " \\-./_\\n\\r"
+"""Between the groups of a card written with everyday separators (a character class body)."""
+WIDE_CARD_SHAPE = (
+    f"[0-9]{{4}}(?:[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{4}}){{3}}"
+    f"|[0-9]{{4}}[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{6}}[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{5}}"
+)
+"""A card's 4-4-4-4 (or Amex 4-6-5) groups with 1-3 of ` -./_`, line breaks between them, in any mix:
+`4111.1111.1111.1111`, `4111_1111_...`, `4111 - 1111 - ...`, one group per line (also `- 4111` list
+items). A whole-text scan's engine reports where one ends (`Triggers.card_ends`)."""
+WIDE_CARD_AFTER = f"[0-9]{{3}}[{WIDE_SEPARATORS}][{WIDE_SEPARATORS}0-9]{{2}}"
+"""The engine's trigger for such a card in a stream is its first digit, not after a digit, with these 6
+characters after it (3 digits, a separator, 2 more characters of the shape), like every digit trigger."""
+WIDE_CARD_REACH = (25, 17)
+"""A `WIDE_CARD_SHAPE` match is 17 to 25 characters long: its first digit lies this far before its end."""
+_WIDE_CARD = re.compile(WIDE_CARD_SHAPE)
+_WIDE_DROP = str.maketrans("", "", " -./_\n\r")
+_WIDE_BEFORE = re.compile(f"(?<![0-9])[0-9]{{4}}[{WIDE_SEPARATORS}]{{1,3}}\\Z")
+_WIDE_AFTER = re.compile(f"[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{4}}(?![0-9])")
+_CLASSIC_CARD_END = re.compile(r"[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{4}\Z")
+_WIDE_FIRST_SEPARATOR = frozenset(" -./_\n\r")
+"""`text[p + 4 : p + 5]` for a card with wide separators starting at `p` (never the empty string)."""
+_TRUNK_COUNTRY = re.compile(r"\+([1-9][0-9]{0,2}) ?\(\Z")
+"""`+44 (` before the `0)` of an international number that shows its national trunk prefix."""
 _NINO = re.compile(r"([A-Z]{2}) ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]")
 _CODICE_FISCALE = re.compile(r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]")
 _DNI_LETTER = re.compile(r"[ \-]?([A-Z])")
@@ -254,10 +307,128 @@ def _letter_start(text: str, p: int, prev: str) -> bool:
             p < 7 or text[p - 3] not in _WORD or text[p - 7] not in _WORD
             or (prev in "XYZ" and text[p - 2] not in _WORD)
         )  # fmt: skip
-    # `AB 12 34 56 C` after a non-word character
+    # `AB 12 34 56 C` (or the IBAN `DE 89 370 ...`) after a non-word character
     return prev == " " and p >= 3 and "A" <= text[p - 2] <= "Z" and "A" <= text[p - 3] <= "Z" and (
         p < 4 or text[p - 4] not in _WORD
     )
+
+
+def _lower_iban(text: str, p: int) -> Candidate | None:
+    """A lower-case IBAN found from the digit trigger `p` of a number run: its check digits
+    (`de89 3704 ...`, `de 89 ...`, `de8937...`), or the digits right after its BBAN's 1-4 leading letters
+    (`gb82 west 1234 ...`, `it60 x054 ...`, `nl91abna0417...`). Two lower-case letters before a digit are
+    in every other word of code and prose (`mp3`, `de 2024`): a Hyperscan trigger of their own (even the 77
+    country codes only) made the trigger pass four times slower on the bench corpus, so these are looked for
+    from the number triggers there already are, which such an IBAN has (six more number characters after
+    `p`, checked here so the per-digit and per-run paths agree)."""
+    if p < 2:
+        return None
+    prev = text[p - 1]
+    if "a" <= prev <= "z":
+        e = p
+    elif prev in _IBAN_GAP and "a" <= text[p - 2] <= "z":
+        e = p - 1
+    else:
+        return None
+    # The country code right before `p` (or before one space), or 1-4 BBAN letters after the check digits.
+    country = e == p or prev == " "
+    if country and text[e - 2 : e] not in _LOWER_COUNTRIES:
+        country = False
+    # The bank code's letters: at most four, and one separator among them in groups of three (`wes t12`).
+    k, letters, gaps = e - 1, 1, 0
+    while k > 0 and letters <= 4:
+        c = text[k - 1]
+        if "a" <= c <= "z":
+            letters += 1
+        elif c in _IBAN_GAP and gaps == 0 and k > 1 and "a" <= text[k - 2] <= "z":
+            gaps = 1
+        else:
+            break
+        k -= 1
+    b = k - 1 if text[k - 1] in _IBAN_GAP else k
+    bank = letters <= 4 and k >= 4 and "0" <= text[b - 1] <= "9" and "0" <= text[b - 2] <= "9"
+    if not (country or bank) or _NUMBER_TRIGGER.match(text, p) is None:
+        return None
+    if country:
+        found = _iban(text, p)
+        if found is not None:
+            return found
+    return _iban(text, b - 2) if bank else None
+
+
+def _iban(text: str, p: int) -> Candidate | None:
+    """The IBAN whose check digits start at `p`: country code right before them or before one space, upper
+    or lower case (not mixed), separators as `_iban_after_country` takes them (in any mix: mod-97 decides),
+    and what decides: the country's length and mod-97."""
+    s = p - 3 if _char(text, p - 1) == " " else p - 2
+    if s < 0 or _is_alnum(_char(text, s - 1)):
+        return None
+    country = text[s : s + 2]
+    length = checks.IBAN_LENGTHS.get(country.upper())
+    if length is None:
+        return None
+    lower = "a" <= country[0] <= "z"
+    if lower != ("a" <= country[1] <= "z"):
+        return None
+    m = (_IBAN_LOWER if lower else _IBAN_UPPER)[length].match(text, s + 2)
+    if m is None or _is_alnum(_char(text, m.end())):
+        return None
+    body = m.group()
+    compact = body.translate(_IBAN_SEPARATORS)
+    if lower:
+        if len(body) - len(compact) <= (body[0] == " ") and not _LOWER_COMPACT_BBAN.match(compact, 2):
+            return None  # no separator after the check digits: see _LOWER_COMPACT_BBAN
+        compact = compact.upper()
+    return Candidate(IBAN, s, m.end()) if checks.iban_ok(country.upper() + compact) else None
+
+
+def _wide_card(text: str, p: int) -> Candidate | None:
+    """A card whose 4-4-4-4 or 4-6-5 groups start at `p`, with separators as `WIDE_CARD_SHAPE` takes them:
+    issuer range, length and Luhn decide, as for every card. A group of four digits right before or after
+    it (with 1-3 separators between) makes it part of a longer list of such groups, a column of 4-digit
+    values or a tracking number, not a card."""
+    m = _WIDE_CARD.match(text, p)
+    if m is None:
+        return None
+    end = m.end()
+    sep = text[p + 4]
+    if sep in _SPACE_OR_DASH and (
+        (end - p == 19 and sep == text[p + 9] == text[p + 14]) or (end - p == 17 and sep == text[p + 11])
+    ):
+        return None  # one consistent space or dash: a number region, which `_classify` judges as before
+    if (p and text[p - 1] in _WORD) or (end < len(text) and text[end] in _WORD):
+        return None
+    if not checks.card_ok(m.group().translate(_WIDE_DROP)):
+        return None
+    if _WIDE_AFTER.match(text, end) is not None or (p and _WIDE_BEFORE.search(text, max(0, p - 8), p)):
+        return None
+    return Candidate(CARD, p, end)
+
+
+def _trunk_phone(text: str, p: int) -> Candidate | None:
+    """`+44 (0)20 7946 0958`, `+49 (0) 30 1234567`: an international number that also shows its national
+    trunk prefix `(0)`, whose `0` is at `p`. The number is `+CC` and the digits after `(0)`: the longest
+    prefix of their groups that phonenumbers takes, from the `+`."""
+    if _char(text, p + 1) != ")":
+        return None
+    cc = _TRUNK_COUNTRY.search(text, max(0, p - 6), p)
+    if cc is None or _is_alnum(_char(text, cc.start() - 1)):
+        return None
+    start = p + 3 if _char(text, p + 2) == " " else p + 2
+    region = _REGION.match(text, start, start + _REGION_REACH)
+    if region is None:
+        return None
+    groups, between = _groups(region.group())
+    end = start + sum(map(len, groups)) + sum(len(x) for x in between[: len(groups) - 1])
+    for k in range(len(groups), 0, -1):
+        if k < len(groups):
+            end -= len(groups[k]) + len(between[k - 1])
+        digits = cc.group(1) + "".join(groups[:k])
+        if len(digits) < PHONE_MIN_DIGITS:
+            break
+        if len(digits) <= PHONE_MAX_DIGITS and not _is_alnum(_char(text, end)) and _phone_valid("+" + digits, None):
+            return Candidate(PHONE, cc.start(), end)
+    return None
 
 
 def _context(text: str, start: int, key: str) -> bool:
@@ -360,7 +531,7 @@ class NumberMatcher(LocalMatcher):
 
     trigger_field = "digit"
     left_reach = CONTEXT_CHARS + 8  # the id context words, and "ABCDEF" + one boundary before a codice fiscale
-    start_reach = 6
+    start_reach = 12  # `gb 82.wes.t12`: a lower-case IBAN found from its BBAN's first digits (`_lower_iban`)
     settle_reach = NUMBER_RIGHT_REACH
 
     def __init__(self, phone_regions: Sequence[str]) -> None:
@@ -373,7 +544,7 @@ class NumberMatcher(LocalMatcher):
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         if triggers.number_runs is not None:
-            return self._find_in_runs(text, triggers.number_runs, triggers.capital_digits)
+            return self._find_in_runs(text, triggers.number_runs, triggers.capital_digits, triggers.card_ends)
         out: list[Candidate] = []
         region_at = _REGION.match
         national_prefix, nanp = self._national_prefix, self._nanp
@@ -381,8 +552,20 @@ class NumberMatcher(LocalMatcher):
             prev = text[p - 1] if p else ""
             if _letter_start(text, p, prev):
                 out.extend(self._letter_prefixed(text, p))
+            if "a" <= prev <= "z" or prev in _IBAN_GAP:
+                iban = _lower_iban(text, p)
+                if iban is not None:
+                    out.append(iban)
             if prev in _WORD:
                 continue  # every span from here starts inside a word (`_classify` rejects them all)
+            if prev == "(":
+                trunk = _trunk_phone(text, p)
+                if trunk is not None:
+                    out.append(trunk)
+            if text[p + 4 : p + 5] in _WIDE_FIRST_SEPARATOR:
+                card = _wide_card(text, p)
+                if card is not None:
+                    out.append(card)
             # Bounded: a long table of digits must not make each of its triggers read to its end.
             region = region_at(text, p, p + _REGION_REACH)
             if region is None or region.end() - p < MIN_REGION_CHARS:
@@ -398,7 +581,9 @@ class NumberMatcher(LocalMatcher):
                     out.append(found)
         return out
 
-    def _find_in_runs(self, text: str, runs: Sequence[int], capitals: Sequence[int]) -> list[Candidate]:
+    def _find_in_runs(
+        self, text: str, runs: Sequence[int], capitals: Sequence[int], card_ends: Sequence[int]
+    ) -> list[Candidate]:
         """What `find` yields from every digit trigger, from the engine's runs and capital digits instead: each
         number region is shaped and planned once for all its digit runs (a spaced card's four groups, an
         IBAN's), so the digit triggers inside a region cost no Python step of their own."""
@@ -406,11 +591,37 @@ class NumberMatcher(LocalMatcher):
         for p in capitals:
             if _letter_start(text, p, text[p - 1]):
                 out.extend(self._letter_prefixed(text, p))
+        if card_ends:
+            # Each end's card starts 17-25 characters before it (`WIDE_CARD_REACH`); `find` tries the first
+            # digit of each digit run, which the stream's trigger reports.
+            farthest, nearest = WIDE_CARD_REACH
+            tried: set[int] = set()
+            classic = _CLASSIC_CARD_END.match
+            for e in card_ends:
+                if e >= 19 and classic(text, e - 19, e):
+                    continue  # only the one-separator card ends here, which `_wide_card` leaves to regions
+                for p in range(max(0, e - farthest), e - nearest + 1):
+                    if p not in tried and "0" <= text[p] <= "9" and not (p and "0" <= text[p - 1] <= "9"):
+                        tried.add(p)
+                        card = _wide_card(text, p)
+                        if card is not None:
+                            out.append(card)
         run_at = _NUMBER_RUN.match
         regions_in = _REGION.finditer
         national_prefix, nanp = self._national_prefix, self._nanp
         first_accepted = self._first_accepted
         for q in runs:
+            if q:
+                # What `find` tries at a digit after `(` or a lower-case letter: here a run's first digit.
+                prev = text[q - 1]
+                if prev == "(":
+                    trunk = _trunk_phone(text, q)
+                    if trunk is not None:
+                        out.append(trunk)
+                elif "a" <= prev <= "z" or prev in _IBAN_GAP:
+                    iban = _lower_iban(text, q)
+                    if iban is not None:
+                        out.append(iban)
             for region in regions_in(text, q, run_at(text, q).end()):  # type: ignore[union-attr]
                 whole = region.group()
                 if len(whole) < MIN_REGION_CHARS:
@@ -440,16 +651,13 @@ class NumberMatcher(LocalMatcher):
 
     def _letter_prefixed(self, text: str, p: int) -> Iterable[Candidate]:
         """IBAN, NINO, codice fiscale and NIE start with letters just before the first digit run."""
+        iban = _iban(text, p)
+        if iban is not None:
+            yield iban
         before = text[max(0, p - 6) : p]
         if len(before) >= 2 and before[-2:].isupper() and before[-2:].isalpha():
             s = p - 2
             if not _is_alnum(_char(text, s - 1)):
-                length = checks.IBAN_LENGTHS.get(text[s:p])
-                if length is not None:
-                    m = _IBAN_BODY[length].match(text, s)
-                    if m is not None and not _is_alnum(_char(text, m.end())):
-                        if checks.iban_ok(m.group().replace(" ", "")):
-                            yield Candidate(IBAN, s, m.end())
                 nino = _NINO.match(text, s)
                 if nino is not None and not _is_alnum(_char(text, nino.end())):
                     if checks.uk_nino_prefix_ok(nino.group(1)):
@@ -545,7 +753,7 @@ class NumberMatcher(LocalMatcher):
             return None  # bare national digit runs are order numbers far more often than phones
         if not (self._national_prefix and digits[0] == "0") and not (self._nanp and sizes == (3, 3, 4)):
             return None  # no configured region can read it: the loop below would reject it region by region
-        if _DATE_SHAPES.match(text[start:end]) or kinds == {"/"}:
+        if _DATE_SHAPES.match(text[start:end]) or (kinds == {"/"} and not self._area_slash(text, span)):
             return None
         for region in self._regions:
             if region in NANP_REGIONS:
@@ -556,6 +764,13 @@ class NumberMatcher(LocalMatcher):
             elif digits[0] == "0" and ") " not in kinds and self._valid(digits, region):
                 return Candidate(PHONE, start, end)
         return None
+
+    @staticmethod
+    def _area_slash(text: str, span: _Span) -> bool:
+        """`030/12345678`, `0621/1234567`: a slash joins a German or Austrian area code to the number, and
+        else dates, fractions and references (`12/31/2023`, `05/2024`, `030/1234/5678`): only an area code
+        of 3-6 digits with one slash after it, at the end of the slashes."""
+        return len(span.sizes) == 2 and 3 <= span.sizes[0] <= 6 and _char(text, span.end) != "/"
 
     @staticmethod
     def _valid(number: str, region: str | None) -> bool:
