@@ -653,7 +653,7 @@ class ProjectIndex:
 def exports_statically(files: dict[str, SourceFile]) -> bool:
     """`out/` is a static export: it holds `_next/static`, which every export writes, or next.config sets
     `output: 'export'` (a branch of a condition that may be 'export' counts: out/ is then treated as build output
-    rather than parsed). The same test as LL005's, which searches these files."""
+    rather than parsed). LL005 uses it to decide which files it searches."""
     if not any(rel.startswith(EXPORT_PREFIX) for rel in files):
         return False
     if any(rel.startswith(EXPORT_MARKER) for rel in files):

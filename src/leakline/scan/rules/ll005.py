@@ -29,21 +29,17 @@ from leakline.detectors.envvars import EnvRisk, classify_env, is_distinctive_lit
 from leakline.detectors.literals import LiteralMatcher
 from leakline.detectors.secrets import find_secrets, publishable_reason
 from leakline.findings import Confidence, Severity, redact
-from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
-from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.index import ProjectIndex, SourceFile, exports_statically
 from leakline.scan.rules.base import Hit, Rule
 
 STATIC_PREFIX = ".next/static/"
 SERVER_PREFIX = ".next/server/"
 EXPORT_PREFIX = "out/"
 """A static export's folder (`next build` with `output: 'export'`); the walker keeps its text files only."""
-EXPORT_MARKER = "out/_next/static/"
 # The kinds of file `walker.prerendered_files` keeps under .next/server: each is sent to browsers as it is.
 PRERENDERED_SUFFIXES = frozenset({".html", ".rsc", ".json", ".body"})
 # Text assets a browser downloads; images, fonts and media cannot carry an env value in a usable form.
-OUTPUT_OPTION = "output"
-EXPORT_VALUE = "export"
 TEXT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".map", ".json", ".txt", ".html", ".css", ".rsc"})
 
 
@@ -143,34 +139,9 @@ def _what_file(rel: str) -> str:
     return "browser build output"
 
 
-def _exports_statically(index: ProjectIndex) -> bool:
-    """`out/` is a static export: next.config sets `output: 'export'` (a branch of a condition that may be
-    'export' counts: the folder is then searched rather than missed), or out/ holds `_next/static`, which every
-    export writes."""
-    if any(rel.startswith(EXPORT_MARKER) for rel in index.files):
-        return True
-    config = index.next_config
-    if config is None or b"export" not in config.data():
-        return False
-    for pair in config.nodes("pair"):
-        key = pair.child_by_field_name("key")
-        value = pair.child_by_field_name("value")
-        if key is None or value is None or (ts.string_value(key) or ts.text(key)) != OUTPUT_OPTION:
-            continue
-        value = ts.unwrap(value)
-        branches = (
-            [value.child_by_field_name(side) for side in ("consequence", "alternative")]
-            if value.type == "ternary_expression"
-            else [value]
-        )
-        if any(branch is not None and ts.string_value(branch) == EXPORT_VALUE for branch in branches):
-            return True
-    return False
-
-
 class SecretInBuildOutput(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
-        static_export = _exports_statically(ctx.index)
+        static_export = exports_statically(ctx.index.files)
         chunks = [f for rel, f in ctx.index.files.items() if _served(rel, f.suffix, static_export)]
         if not chunks:
             return
