@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,17 @@ import pytest
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+
+
+def _shared() -> Path:
+    """The workplace's shared folder (reference schemas): beside the checkout, as in /work; a clone elsewhere
+    (CI's, in a temporary folder) finds it through LEAKLINE_SHARED_DIR or at /work/shared."""
+    candidates = [Path(os.environ["LEAKLINE_SHARED_DIR"])] if os.environ.get("LEAKLINE_SHARED_DIR") else []
+    candidates += [REPO.parent / "shared", Path("/work/shared")]
+    return next((path for path in candidates if (path / "schemas").is_dir()), candidates[0])
+
+
+SHARED = _shared()
 
 
 @pytest.fixture
