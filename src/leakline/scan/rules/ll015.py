@@ -335,6 +335,21 @@ _WRITE_HINT = re.compile(
     rb"|\.(?:create|createMany|update|updateMany|upsert|insert|insertOne|insertMany|set|hset|hmset|lpush|rpush|zadd"
     rb"|sadd|setItem)\s*[(<]"
 )
+_NOT_WRITERS = (
+    b"completions", b"responses", b"embeddings", b"messages", b"images", b"runs", b"threads", b"assistants",
+    b"moderations", b"headers", b"searchParams", b"params",
+)
+"""Receivers of a `.create(` / `.set(` that write no record: the model APIs' own calls (every file calling a
+model has `completions.create(`) and a response's headers or a URL's parameters."""
+
+
+def _may_write(data: bytes) -> bool:
+    """Whether a file's bytes hold a call that may write a record: the files this lets through are parsed by
+    every scan worker, so a hint every model-calling file matches costs each worker a parse of all of them."""
+    for m in _WRITE_HINT.finditer(data):
+        if data[m.start() : m.start() + 1] != b"." or not data.endswith(_NOT_WRITERS, 0, m.start()):
+            return True
+    return False
 # Entities too generic to name a kind of record (`saveData`, `updateState`), or that hold no one's content
 # (`recordUsage`, `addEvent`), and the catalogue a storefront shows everyone (`updateProduct` with an AI blurb).
 GENERIC_ENTITIES = frozenset(
@@ -455,7 +470,7 @@ def written_with_llm_data(ctx: ScanContext) -> tuple[Written, ...]:
     found: dict[tuple[str, ...], Written] = {}
     index = ctx.index
     for f in index.sources:
-        if f.rel not in index.llm_candidates or not _WRITE_HINT.search(f.data()):
+        if f.rel not in index.llm_candidates or not _may_write(f.data()):
             continue
         root = f.root
         if root is None:
