@@ -101,3 +101,18 @@ def test_only_scans_running_an_llm_data_rule_warn_and_monorepo_apps_are_named(tm
         "no call through it was recognised as an LLM call: LL006, LL007 and the other LLM-data rules cannot see what "
         "it sends or returns"
     ]
+
+
+def test_scan_workers_report_the_same_blind_spots_without_the_parent_analysing_every_file(tmp_path: Path) -> None:
+    """With workers, the client families each recognised are unioned in the parent: analysing every file again
+    there doubled a 5,000-file scan's time and memory (bench/scan_bench.py). The verdicts must not change."""
+    files = {f"app/api/r{i}/route.ts": CHAT_ROUTE for i in range(40)}
+    files["app/api/chat/route.ts"] = ANTHROPIC_ROUTE
+    files["app/api/embed/route.ts"] = EMBEDDINGS_ROUTE
+    app = write_app(tmp_path, files, package=_package("@anthropic-ai/sdk", "openai"))
+    single = scan(app, rule_ids=["LL007"], jobs=1).stats.warnings
+    assert single == [
+        "package.json: @anthropic-ai/sdk is a dependency and app/api/chat/route.ts imports it, but no call through it "
+        "was recognised as an LLM call: LL006, LL007 and the other LLM-data rules cannot see what it sends or returns",
+    ]
+    assert scan(app, rule_ids=["LL007"], jobs=2).stats.warnings == single

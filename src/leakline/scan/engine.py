@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -391,6 +391,7 @@ class _ShardOutcome:
         skipped: Counter[str],
         routes: list[RouteFacts] | None = None,
         caveats: dict[str, list[str]] | None = None,
+        families: set[str] | None = None,
     ) -> None:
         self.hits = hits
         self.errors = errors
@@ -402,6 +403,8 @@ class _ShardOutcome:
         self.routes = routes
         self.caveats = caveats if caveats is not None else {}
         """The caveats (skips, notes) of the files the worker read, found in the worker, by file."""
+        self.families = families
+        """The LLM client families whose calls the worker recognised (None: no LLM-data rule ran there)."""
 
 
 def _shell(path: Path | str) -> str:
@@ -484,6 +487,7 @@ def _run_shard(number: int) -> _ShardOutcome:
     seconds: dict[str, float] = {}
     hits: dict[str, list[Hit]] = {rule.meta.id: [] for rule in rules}
     routes: list[RouteFacts] | None = [] if want_routes else None
+    families: set[str] | None = set() if _wants_llm_data(rules) else None
     while (chunk := _next_chunk(queue)) is not None:
         files = [index.files[rel] for rel in chunks[chunk]]
         # A context per chunk, as if it were a shard of its own: what the rules learn from a chunk (props
@@ -494,6 +498,10 @@ def _run_shard(number: int) -> _ShardOutcome:
             hits[rule.meta.id].extend(_run_rule(rule, ctx, errors, seconds, prefix))
         if routes is not None:
             routes.extend(route_facts(find_llm_routes(ctx, files)))
+        if families is not None:
+            from leakline.scan.llmdata import client_families_in
+
+            families |= client_families_in(ctx.llm, [f.rel for f in files if f.rel in index.llm_candidates])
     parsed = [rel for rel, f in index.files.items() if "tree" in f.__dict__ and rel not in inherited_trees]
     caveats: dict[str, list[str]] = {}
     for rel, f in index.files.items():
@@ -504,7 +512,7 @@ def _run_shard(number: int) -> _ShardOutcome:
     skipped.subtract(key for keys in caveats.values() for key in keys)
     # A rule failing on every chunk is reported once per worker, as it was when a worker ran one shard.
     errors = list(dict.fromkeys(errors))
-    return _ShardOutcome(hits, errors, seconds, parsed, +skipped, routes, caveats)
+    return _ShardOutcome(hits, errors, seconds, parsed, +skipped, routes, caveats, families)
 
 
 @contextmanager
@@ -714,14 +722,26 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _blind_spots(ctx: ScanContext, rules: _SelectedRules, prefix: str) -> list[str]:
+def _wants_llm_data(rules: Iterable[Rule]) -> bool:
+    from leakline.scan.llmdata import LLM_DATA_RULES
+
+    return any(rule.meta.id in LLM_DATA_RULES for rule in rules)
+
+
+def _blind_spots(
+    ctx: ScanContext, rules: _SelectedRules, prefix: str, outcomes: Sequence[_ShardOutcome] = ()
+) -> list[str]:
     """LLM clients the app uses whose calls no LLM-data rule could see (named, so that a clean scan is not
-    mistaken for a safe app)."""
+    mistaken for a safe app). With scan workers, the client families they recognised are unioned: analysing
+    every file again here doubled a large app's scan time and memory."""
     from leakline.scan.llmdata import LLM_DATA_RULES, blind_spots
 
     if not any(meta.id in LLM_DATA_RULES for meta in rules.metas):
         return []
-    return blind_spots(ctx.llm, lambda rel: display_path(_rel_to_root(prefix, rel)))
+    seen: set[str] | None = None
+    if outcomes and all(outcome.families is not None for outcome in outcomes):
+        seen = set().union(*(outcome.families or set() for outcome in outcomes))
+    return blind_spots(ctx.llm, lambda rel: display_path(_rel_to_root(prefix, rel)), seen_families=seen)
 
 
 def scan(
@@ -863,7 +883,7 @@ def _scan(
             for w in ignore_warnings(commented, frozenset(registry()))
             + precedence_warnings(index.get, findings[app_start:], prefix)
         )
-        stats.warnings.extend(_blind_spots(ctx, rules, prefix))
+        stats.warnings.extend(_blind_spots(ctx, rules, prefix, outcomes))
         stats.skipped.update(index.stats)
         skipped_here += _skipped_while_reading(index, outcomes)
         skipped_files.update((display_path(_rel_to_root(prefix, rel)), reason) for rel, reason in skipped_here)

@@ -19,7 +19,7 @@ to it is) and reaches a fixpoint per file; files are analysed lazily, on first q
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from functools import cached_property
 from operator import itemgetter
@@ -1807,7 +1807,21 @@ def _imports_package(specs: list[str], package: str) -> bool:
     return any(spec == package or (package == "ai" and spec.startswith("ai/")) for spec in specs)
 
 
-def blind_spots(analysis: LlmAnalysis, shown: Callable[[str], str] = str) -> list[str]:
+def client_families_in(analysis: LlmAnalysis, rels: Iterable[str]) -> set[str]:
+    """The LLM client families whose calls were recognised in the files `rels` (a scan worker's, analysed
+    already: the parent unions them instead of analysing every file again)."""
+    seen: set[str] = set()
+    for rel in rels:
+        f = analysis.index.get(rel)
+        llm = analysis.file(f) if f is not None else None
+        if llm is not None:
+            seen |= llm.client_families
+    return seen
+
+
+def blind_spots(
+    analysis: LlmAnalysis, shown: Callable[[str], str] = str, seen_families: set[str] | None = None
+) -> list[str]:
     """Warnings for LLM clients the app depends on and imports while none of their calls was recognised as an LLM
     call (`LLM_CLIENT_PACKAGES`): what those calls send and return is invisible to the LLM-data rules, and a scan
     that finds nothing there would otherwise look clean. `shown`: how a file of the app is named (from the scanned
@@ -1825,9 +1839,9 @@ def blind_spots(analysis: LlmAnalysis, shown: Callable[[str], str] = str) -> lis
     wanted: set[str] = set().union(*(LLM_CLIENT_PACKAGES[p] for p in importers))
     any_call = "*" in wanted
     wanted.discard("*")
-    seen: set[str] = set()
+    seen: set[str] = set() if seen_families is None else set(seen_families)
     # Only files the byte prefilter keeps can hold a model call; stop as soon as every family in question is seen.
-    for rel in sorted(index.llm_candidates):
+    for rel in sorted(index.llm_candidates) if seen_families is None else ():
         if wanted <= seen and (seen or not any_call):
             break
         f = index.get(rel)
