@@ -25,6 +25,7 @@ deployment (a fine-tune's path, a server version and host), not anything the cli
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -174,6 +175,12 @@ def _drop_never(obj: MutableMapping[str, Any], where: str, dropped: Dropped) -> 
 
 
 def opaque_id(value: Any, default_prefix: str) -> str:
+    """See `_opaque_id`; every chunk of a stream carries the same id, so the digest is computed once."""
+    return _opaque_id(value if isinstance(value, str) else "", default_prefix)
+
+
+@functools.lru_cache(maxsize=4096)
+def _opaque_id(value: str, default_prefix: str) -> str:
     """The id sent in place of an upstream's: its known prefix kept (`chatcmpl-`, `call_`), the rest replaced by
     a keyed digest of the same length in letters and digits (at most `MAX_ID`). Ids are words the upstream
     chooses, so a hostile one can carry the canary or an address; replaced, they carry nothing, and each
@@ -246,11 +253,16 @@ def screen_answer(
     their version and host there, `vllm-0.6.3-gpu-node-7.internal`): both name the deployment, which the
     client has no use for."""
     allowed = ANSWER_KEYS.get(kind, ANSWER_KEYS["chat"])
-    _drop_never(answer, "answer", dropped)
-    unread = [k for k, v in answer.items() if _unread_top(k, v, allowed)]
-    for key in unread:
-        del answer[key]
-        _count("answer", key, dropped)
+    # Called for every chunk of every stream: the common chunk (known keys, strings where strings belong) takes
+    # no per-key function call.
+    if not allowed.issuperset(answer) or any(
+        not (type(answer[k]) is str or answer[k] is None) for k in ANSWER_STRINGS.intersection(answer)
+    ) or ("created" in answer and type(answer["created"]) is not int):
+        _drop_never(answer, "answer", dropped)
+        unread = [k for k, v in answer.items() if _unread_top(k, v, allowed)]
+        for key in unread:
+            del answer[key]
+            _count("answer", key, dropped)
     if model is not None and "model" in answer:
         answer["model"] = model
     if "system_fingerprint" in answer:
@@ -258,7 +270,7 @@ def screen_answer(
     if "id" in answer:
         answer["id"] = opaque_id(answer["id"], "cmpl-" if kind == "completions" else "chatcmpl-")
     whole, chunk = OBJECTS.get(kind, OBJECTS["chat"])
-    if "object" in answer:
+    if "object" in answer and answer["object"] not in (whole, chunk):
         streamed = any(isinstance(c, dict) and "delta" in c for c in answer.get("choices") or ())
         _protocol_word(answer, "object", frozenset({whole, chunk}), chunk if streamed else whole, "answer", dropped)
     _protocol_word(answer, "service_tier", SERVICE_TIERS, None, "answer", dropped)
