@@ -806,27 +806,13 @@ def sync_obligation_drafts(
         kind = kind_for_obligation(obligation)
         if kind is None:
             continue
-        channel, to = route(settings, obligation["jurisdiction"], obligation["recipient"])
         for language in languages[key]:
             if (key, language) in seen:
                 continue
-            comm = add_communication(
-                session,
-                settings,
-                recorder=recorder,
-                incident=incident,
-                context=context,
-                kind=kind,
-                recipient=obligation["recipient"],
-                role=obligation["recipient"],
-                channel=channel,
-                to=to,
-                language=language,
-                obligation=obligation,
-                now=now,
-                actor=actor,
-                builtin_fallback=True,
-            )
+            comm = _add_notice(
+                session, settings, recorder=recorder, incident=incident, context=context, kind=kind,
+                obligation=obligation, language=language, now=now, actor=actor, builtin_fallback=True,
+            )  # fmt: skip
             if comm.template_fallback is not None:
                 failed.append(Fallback(comm.id, comm.kind, comm.template_fallback))
     if context.phases is not None:
@@ -842,6 +828,29 @@ def sync_obligation_drafts(
             actor=actor,
             failed=failed,
         )
+
+
+def _add_notice(
+    session: Session,
+    settings: Settings,
+    *,
+    recorder: Recorder,
+    incident: Incident,
+    context: IncidentContext,
+    kind: str,
+    obligation: dict[str, Any],
+    language: str,
+    now: datetime,
+    actor: str,
+    **extra: Any,
+) -> Communication:
+    """The notice that answers `obligation`, in `language`, routed to its recipient (a first notice or a supplement)."""
+    channel, to = route(settings, obligation["jurisdiction"], obligation["recipient"])
+    return add_communication(
+        session, settings, recorder=recorder, incident=incident, context=context, kind=kind,
+        recipient=obligation["recipient"], role=obligation["recipient"], channel=channel, to=to, language=language,
+        obligation=obligation, now=now, actor=actor, **extra,
+    )  # fmt: skip
 
 
 def _draft_supplements(
@@ -884,25 +893,12 @@ def _draft_supplements(
             now=now,
             builtin_fallback=True,
         )
-        channel, to = route(settings, obligation["jurisdiction"], obligation["recipient"])
-        comm = add_communication(
-            session,
-            settings,
-            recorder=recorder,
-            incident=incident,
-            context=context,
-            kind="supervisory-authority",
-            recipient=obligation["recipient"],
-            role=obligation["recipient"],
-            channel=channel,
-            to=to,
-            language=language,
-            obligation=obligation,
-            now=now,
-            actor=actor,
+        comm = _add_notice(
+            session, settings, recorder=recorder, incident=incident, context=context, kind="supervisory-authority",
+            obligation=obligation, language=language, now=now, actor=actor,
             escalation_level=max(c.escalation_level for c in same) + 1,
             rendered=as_supplement(plain, language=language, obligation=obligation, phase=phase, context=context),
-        )
+        )  # fmt: skip
         given = ", ".join(provided(phase, facts))
         note_message(
             session,
