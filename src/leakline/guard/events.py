@@ -119,6 +119,10 @@ class Exchange:
     scanned_bytes: int
     detector_versions: dict[str, str] = field(default_factory=dict)
     hits: tuple[Hit, ...] = ()
+    invisible_removed: int = 0
+    """Invisible characters the sanitizer removed from the answer (`SanitizeResult.invisible_removed`, a
+    stream's after `finish`): the audit says that what was sent differs from what the upstream wrote even
+    where no detector fired (a zero-width space, bidi overrides, tag characters: a side channel)."""
     prompt_hits: tuple[Hit, ...] = ()
     """Hits of the input side (prompts redacted before the upstream saw them); never a signal."""
     blocked: bool = False
@@ -126,6 +130,19 @@ class Exchange:
     at: float = field(default_factory=time.time)
     client_key: str | None = None
     """Which of the client's keys was used (`key_sha256[1]`, `$VAR`; see `auth.Client.key`), never the key."""
+
+
+NO_PREVIEW = frozenset({"canary", "protected_text"})
+"""Detectors whose hits a signal describes by length only. A preview keeps a value's first and last
+characters (`Zq7…dM3c`): harmless for a card, but seven characters of a canary are a third of the secret
+planted in every system prompt, and the receiver (a central leakline) may not know this gateway's canaries
+to redact them; a protected text's ends are the operator's own words."""
+
+
+def _preview(hit: Hit) -> str:
+    if hit.detector in NO_PREVIEW:
+        return f"{hit.detector}=({hit.end - hit.start} characters)"
+    return f"{hit.detector}={hit.redacted_preview}"
 
 
 def leak_signal(exchange: Exchange) -> Signal | None:
@@ -140,7 +157,7 @@ def leak_signal(exchange: Exchange) -> Signal | None:
         if exchange.blocked or {"canary", "protected_text", "secret"} & set(detectors)
         else Severity.MEDIUM
     )
-    previews = ", ".join(sorted({f"{h.detector}={h.redacted_preview}" for h in exchange.hits}))[:500]
+    previews = ", ".join(sorted({_preview(h) for h in exchange.hits}))[:500]
     return Signal(
         kind=SignalKind.LEAK_CAUGHT,
         source=f"gateway:{exchange.region or 'none'}",
@@ -628,6 +645,7 @@ def exchange_meta(item: Exchange) -> dict[str, Any]:
         "prompt_bytes": item.prompt_bytes,
         "response_bytes": item.response_bytes,
         "scanned_bytes": item.scanned_bytes,
+        "invisible_removed": item.invisible_removed,
         "detector_versions": item.detector_versions,
         "hits": [h.to_meta() for h in item.hits],
         "prompt_hits": [h.to_meta() for h in item.prompt_hits],

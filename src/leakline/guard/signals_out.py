@@ -4,7 +4,8 @@
 `[gateway] signals_url` set, `HttpSignalSink` posts each signal as JSON with a bearer token from
 `signals_token_env`; otherwise `InProcessSignalSink` hands it to `leakline.incidents.ingest.receive`
 against the configured database. Both run on the gateway's event thread, never on a request's path.
-Signals carry only redacted text (see `leakline.signals`).
+Signals carry only redacted text (see `leakline.signals`); the HTTP sink redacts each again with this
+gateway's canaries before it leaves (`incidents.ingest.redact_signal`).
 """
 
 from __future__ import annotations
@@ -44,11 +45,22 @@ class SignalSink(ABC):
 
 
 class HttpSignalSink(SignalSink):
-    def __init__(self, url: str, token: str) -> None:
+    """Posts to a central leakline, which redacts what it receives with its own `[sanitize] canaries`,
+    not this gateway's: each signal is redacted here first, with this gateway's canaries too."""
+
+    def __init__(self, url: str, token: str, *, canaries: tuple[str, ...] = ()) -> None:
         self.url = url
         self._token = token
+        self._canaries = canaries
 
     def emit(self, signal: Signal) -> None:
+        from leakline.errors import LeaklineError
+        from leakline.incidents.ingest import redact_signal
+
+        try:
+            signal = redact_signal(signal, canaries=self._canaries).signal
+        except LeaklineError as exc:  # a detector failed: not sent unchecked (kept for a retry instead)
+            raise SignalDeliveryError(f"not sent: {exc.message}") from None
         body = signal.model_dump_json().encode("utf-8")
         request = urllib.request.Request(  # noqa: S310 - sink_for() only accepts http(s) URLs
             self.url,
@@ -106,5 +118,5 @@ def sink_for(settings: Settings) -> SignalSink:
                 f"{settings.source or 'leakline.toml'}: gateway.signals_token_env: "
                 "names no set environment variable (a bearer token is required for signals_url)"
             )
-        return HttpSignalSink(gateway.signals_url, token)
+        return HttpSignalSink(gateway.signals_url, token, canaries=tuple(settings.sanitize.canaries))
     return InProcessSignalSink(settings)

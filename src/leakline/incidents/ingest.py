@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -79,21 +80,28 @@ class Redacted:
 
 @lru_cache(maxsize=1)
 def _sanitizer() -> Sanitizer:
+    return _canary_sanitizer(())
+
+
+@lru_cache(maxsize=4)
+def _canary_sanitizer(canaries: tuple[str, ...]) -> Sanitizer:
     from leakline.guard.sanitize import DETECTORS, Policy, Sanitizer
 
-    # Every detector redacts (the gateway's default only alerts on IP addresses): here nothing is let through.
-    return Sanitizer(Policy().with_actions(dict.fromkeys(DETECTORS, "redact")))
+    # Every detector redacts (the gateway's default only alerts on IP addresses and blocks canaries): here
+    # nothing is let through, and a canary is cut out like any other value rather than refusing the signal.
+    return Sanitizer(Policy(canaries=canaries).with_actions(dict.fromkeys(DETECTORS, "redact")))
 
 
 class _Scrubber:
-    def __init__(self) -> None:
+    def __init__(self, canaries: tuple[str, ...] = ()) -> None:
         self.hits: dict[str, list[str]] = {}
+        self._canaries = canaries
 
     def text(self, where: str, value: str) -> str:
         from leakline.guard.sanitize import SanitizerFailed
 
         try:
-            result = _sanitizer().sanitize(value)
+            result = (_canary_sanitizer(self._canaries) if self._canaries else _sanitizer()).sanitize(value)
         except SanitizerFailed as exc:
             # Fail closed: a text that could not be checked is not stored (and the error names no value).
             raise SignalRedactionFailed(
@@ -123,14 +131,18 @@ class _Scrubber:
         return value
 
 
-def redact_signal(signal: Signal) -> Redacted:
-    """`signal` with e-mails, phone numbers, cards, IBANs, national ids, IP addresses and secrets redacted in
+def redact_signal(signal: Signal, *, canaries: Sequence[str] = ()) -> Redacted:
+    """`signal` with e-mails, phone numbers, cards, IBANs, national ids, IP addresses, secrets and the
+    `canaries` (`[sanitize] canaries`, in every spelling the gateway's canary detector knows) redacted in
     every text it carries (id, source, fingerprint, region, summary, details keys and values at any depth).
+    A canary is a secret planted in system prompts: a signal quoting one (a client's error report that
+    copied a leaked answer, a gateway's evidence) must not store it in clear where incidents, alerts and
+    the audit log show it.
 
     Deterministic, so the same leak keeps one fingerprint and dedupes as before (two leaks whose
     fingerprints differ only in the redacted values become one). An id with a hit becomes a digest of the
     original id instead: ids are idempotency keys, and two distinct ids must not collapse into one."""
-    scrub = _Scrubber()
+    scrub = _Scrubber(tuple(canaries))
     update: dict[str, Any] = {}
     for field in ("source", "fingerprint", "summary", "region"):
         original = getattr(signal, field)
@@ -175,7 +187,7 @@ def _record(rt: Runtime, redacted: Redacted, now: datetime) -> SignalAccepted:
 def receive(rt: Runtime, signal: Signal, *, now: datetime) -> SignalAccepted:
     """Redact `signal`, then record it once; a concurrent delivery of the same id that lost the insert race
     sees it stored. Raises `SignalRedactionFailed` (nothing stored) when a detector fails."""
-    redacted = redact_signal(signal)
+    redacted = redact_signal(signal, canaries=rt.settings.sanitize.canaries)
     try:
         return _record(rt, redacted, now)
     except IntegrityError:
