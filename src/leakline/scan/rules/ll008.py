@@ -15,6 +15,7 @@ from tree_sitter import Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
+from leakline.scan.keywords import Keywords
 from leakline.scan.llmdata import FUNCTION_TYPES
 from leakline.scan.prefilter import names_sensitive_field_maybe, project_imports
 from leakline.scan.rules.base import Hit, Rule
@@ -41,12 +42,12 @@ def path_is_checkout_flow(rel: str) -> bool:
 
 
 _FLOW_WORDS_BYTES = tuple(word.encode() for word in FLOW_WORDS if word != "pay")
+_FLOW_WORD_SET = Keywords(_FLOW_WORDS_BYTES, caseless=True)
 
 
 def _mentions_flow_word(data: bytes) -> bool:
     """Byte-level prefilter: a case-insensitive regex over every file costs more than lowering it once."""
-    lowered = data.lower()
-    return any(word in lowered for word in _FLOW_WORDS_BYTES)
+    return _FLOW_WORD_SET.in_bytes(data)
 
 
 def _enclosing_function_names(node: Node) -> Iterable[str]:

@@ -21,11 +21,13 @@ from tree_sitter import Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile, url_path_of
+from leakline.scan.keywords import Keywords
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
 
 PRERENDER_MANIFEST = ".next/prerender-manifest.json"
 _KEYWORDS = (b"getStaticProps", b"unstable_cache", b"use cache", b"force-cache", b"revalidate", b"force-static")
+_KEYWORD_SET = Keywords(_KEYWORDS)
 
 
 def _object_pairs(node: Node | None) -> dict[str, Node]:
@@ -81,7 +83,7 @@ class LlmOutputCachedWithoutPurge(Rule):
     def check(self, ctx: ScanContext) -> Iterable[Hit]:
         for f in ctx.index.sources:
             data = f.data()
-            if not any(k in data for k in _KEYWORDS) or f.root is None:
+            if not _KEYWORD_SET.in_bytes(data) or f.root is None:
                 continue
             llm = ctx.llm.file(f)
             if llm is None:

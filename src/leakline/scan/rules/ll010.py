@@ -19,6 +19,7 @@ from tree_sitter import Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
+from leakline.scan.keywords import Keywords
 from leakline.scan.llmdata import FileLlm, Mode, wrapped_declarator
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments
@@ -37,6 +38,7 @@ KEYWORDS = (
     b"<script",
     b"next/script",
 )
+_KEYWORDS = Keywords(KEYWORDS)
 HTML_PROPERTIES = frozenset({"innerHTML", "outerHTML"})
 HTML_METHODS = {"insertAdjacentHTML": 1, "createContextualFragment": 0}
 """Method name → index of the argument that is parsed as HTML."""
@@ -415,7 +417,7 @@ class LlmOutputRenderedUnsafely(Rule):
         flows = PropFlows(ctx)
         for f in ctx.targets:
             data = f.data()
-            if not any(keyword in data for keyword in KEYWORDS) or f.root is None:
+            if not _KEYWORDS.in_bytes(data) or f.root is None:
                 continue
             flows.prepare(f)
             llm = ctx.llm.file(f)

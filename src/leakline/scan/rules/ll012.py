@@ -21,6 +21,7 @@ from leakline.scan import parse as ts
 from leakline.scan.chains import ChainCache
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
+from leakline.scan.keywords import Keywords
 from leakline.scan.llmdata import FUNCTION_TYPES, parameters, pattern_names
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments
@@ -38,6 +39,7 @@ SINK_KEYWORDS = (
     b"res.status(",
     b"res.send(",
 )
+_SINK_KEYWORD_SET = Keywords(SINK_KEYWORDS)
 # Properties of an error that identify it without describing the server.
 SAFE_PROPS = frozenset({"digest", "name", "code", "status", "statusCode", "length", "issues", "errors", "type"})
 # Calls whose result carries the text of their receiver (methods) or first argument (functions).
@@ -353,9 +355,7 @@ class _ErrorHelpers:
 class _File:
     """The error scopes and sinks of one module."""
 
-    def __init__(
-        self, ctx: ScanContext, f: SourceFile, root: Node, language: Language, helpers: _ErrorHelpers
-    ) -> None:
+    def __init__(self, ctx: ScanContext, f: SourceFile, root: Node, language: Language, helpers: _ErrorHelpers) -> None:
         self.ctx = ctx
         self.helpers = helpers
         self.file = f
@@ -585,7 +585,7 @@ class ErrorDetailsExposed(Rule):
                 if b"error" not in data:
                     continue
             elif not any(k in data for k in BINDING_KEYWORDS) or not (
-                any(k in data for k in SINK_KEYWORDS) or ctx.index.is_page(f) or ctx.index.is_api_route(f)
+                _SINK_KEYWORD_SET.in_bytes(data) or ctx.index.is_page(f) or ctx.index.is_api_route(f)
             ):
                 continue
             root = f.root

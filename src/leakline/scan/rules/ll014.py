@@ -20,6 +20,7 @@ from tree_sitter import Language, Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile
+from leakline.scan.keywords import Keywords
 from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.rules.ll011 import call_arguments, header_writes
@@ -33,6 +34,7 @@ KEYWORDS = (
     b"Surrogate-Control",
     b"surrogate-control",
 )
+_KEYWORDS = Keywords(KEYWORDS)
 # Targeted cache headers (RFC 9213): read by the CDN only, and stripped before the browser sees the response,
 # so a plain `max-age` in them is a shared-cache lifetime.
 CDN_CACHE_HEADERS = frozenset(
@@ -571,7 +573,7 @@ class LlmDataPubliclyStored(Rule):
             yield from _config_shared_cache(ctx)
         for f in ctx.targets:
             data = f.data()
-            if f.rel in NEXT_CONFIG_NAMES or not any(keyword in data for keyword in KEYWORDS) or f.root is None:
+            if f.rel in NEXT_CONFIG_NAMES or not _KEYWORDS.in_bytes(data) or f.root is None:
                 continue
             llm = ctx.llm.file(f)
             language = f.language

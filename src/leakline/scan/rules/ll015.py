@@ -33,6 +33,7 @@ from tree_sitter import Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
+from leakline.scan.keywords import Keywords
 from leakline.scan.rules.base import Hit, Rule
 
 AI_CONTENT = re.compile(
@@ -74,6 +75,7 @@ CATALOGUE_KEYS = frozenset({"slug", "sku"})
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # `Params` finds `searchParams`; plain `in` tests are much cheaper than a regex over every file.
 INPUT_HINTS = (b"params", b"Params", b"query", b"use server", b".json(", b".body", b".formData(")
+_INPUT_HINT_SET = Keywords(INPUT_HINTS)
 AI_WORDS = (
     b"conversation",
     b"chat",
@@ -333,8 +335,18 @@ _WRITE_HINT = re.compile(
     rb"|sadd|setItem)\s*[(<]"
 )
 _NOT_WRITERS = (
-    b"completions", b"responses", b"embeddings", b"messages", b"images", b"runs", b"threads", b"assistants",
-    b"moderations", b"headers", b"searchParams", b"params",
+    b"completions",
+    b"responses",
+    b"embeddings",
+    b"messages",
+    b"images",
+    b"runs",
+    b"threads",
+    b"assistants",
+    b"moderations",
+    b"headers",
+    b"searchParams",
+    b"params",
 )
 """Receivers of a `.create(` / `.set(` that write no record: the model APIs' own calls (every file calling a
 model has `completions.create(`) and a response's headers or a URL's parameters."""
@@ -347,6 +359,8 @@ def _may_write(data: bytes) -> bool:
         if data[m.start() : m.start() + 1] != b"." or not data.endswith(_NOT_WRITERS, 0, m.start()):
             return True
     return False
+
+
 # Entities too generic to name a kind of record (`saveData`, `updateState`), or that hold no one's content
 # (`recordUsage`, `addEvent`), and the catalogue a storefront shows everyone (`updateProduct` with an AI blurb).
 GENERIC_ENTITIES = frozenset(
@@ -1167,7 +1181,7 @@ class AiContentWithoutOwnershipCheck(Rule):
         index = ctx.index
         for f in ctx.targets:
             data = f.data()
-            if not any(hint in data for hint in INPUT_HINTS):
+            if not _INPUT_HINT_SET.in_bytes(data):
                 continue
             serves = index.is_page(f) or index.is_route_handler(f) or index.is_api_route(f)
             if not serves and (b"use server" not in data or not index.is_server_action_module(f)):
