@@ -664,7 +664,8 @@ def test_a_broken_notice_template_does_not_stop_new_facts_or_reassessment(cli: C
     )
     assert "Ungefähre Zahl der betroffenen Personen: 250" in de["body"] and de["template_fallback"] is None
     assert (uk["state"], uk["template_fallback"]) == ("draft", failure)
-    builtin = f"Initial notification of a personal data breach (GDPR Art. 33) – Acme Shop GmbH – {incident}"
+    # The UK notice names the UK GDPR (was "GDPR Art. 33", the EU regulation, to the ICO).
+    builtin = f"Initial notification of a personal data breach (UK GDPR Art. 33) – Acme Shop GmbH – {incident}"
     assert uk["subject"] == builtin  # the built-in English notice
     fallbacks = [t["detail"] for t in shown["timeline"] if t["event"] == "message.template_fallback"]
     assert fallbacks == [f"{uk['id']}: drafted with the built-in template: {failure}"]

@@ -88,20 +88,28 @@ def test_a_phased_notice_gets_its_supplement_and_the_incident_stays_open_until_i
         "breach-reports@authority.example",
     )
     assert supplement["subject"] == (
-        f"Nachtrag (Art. 33 Abs. 4 DSGVO) – Meldung einer Verletzung des Schutzes personenbezogener Daten "
-        f"(Art. 33 DSGVO) – {ORG} – {incident}"
+        f"Nachmeldung (Art. 33 Abs. 4 DSGVO) zur Meldung einer Verletzung des Schutzes personenbezogener Daten – "
+        f"{ORG} – {incident}"
     )
+    sent = format_human(first["sent_at"], language="de")
     intro = (
-        f"Nachtrag nach Art. 33 Abs. 4 DSGVO zu unserer Meldung vom {format_human(first['sent_at'], language='de')}, "
-        f"unser Aktenzeichen {incident}.\n"
-        "Folgende Informationen, die wir darin nachzureichen angekündigt hatten, liegen jetzt vor und sind in der "
-        "folgenden aktualisierten Meldung enthalten:\n"
-        "  - die Zahl der betroffenen personenbezogenen Datensätze\n"
-        "  - wo die betroffenen Personen ansässig sind\n\n"
         "An: die zuständige Aufsichtsbehörde\n"
+        "Rechtsgrundlage: Art. 33 Abs. 1 und 4 DSGVO\n\n"
+        "Sehr geehrte Damen und Herren,\n\n"
+        f"{ORG} reicht zu der mit unserer Erstmeldung vom {sent} gemeldeten Verletzung des Schutzes "
+        "personenbezogener Daten Informationen nach (Nachmeldung nach Art. 33 Abs. 4 DSGVO).\n"
+        f"Bezug: unsere Erstmeldung vom {sent}; unser Aktenzeichen {incident}.\n\n"
+        f"Neu seit unserer Erstmeldung vom {sent}:\n"
+        "  - die Zahl der betroffenen personenbezogenen Datensätze (Abschnitt 5)\n"
+        "  - wo die betroffenen Personen ansässig sind (Abschnitte 6 und 10)\n\n"
+        "Damit liegen alle Informationen vor, deren Nachreichung wir angekündigt hatten; die Meldung ist "
+        "vollständig.\n\n"
+        "Die folgende Meldung gibt den aktuellen Stand vollständig wieder.\n\n"
+        "1. Art der Meldung\n"
+        f"   Nachmeldung zur Erstmeldung vom {sent} (schrittweise Meldung, Art. 33 Abs. 4 DSGVO); die Meldung ist "
+        "damit vollständig\n"
     )
     assert supplement["body"].startswith(intro)
-    assert "   Vollständige Meldung\n" in supplement["body"]
     assert "Ungefähre Zahl der betroffenen personenbezogenen Datensätze: 4.000\n" in supplement["body"]
     duty = next(o for o in shown["obligations"] if o["regime"] == "gdpr-33")
     # The first phase met the 72-hour deadline; the supplement is owed besides.

@@ -94,9 +94,11 @@ def test_deadline_reminders_then_overdue_escalation(env: Env) -> None:
         assert sorted(c.recipient for c in reminders) == sorted(["Compliance on call", "Dana Privacy"] * 3)
 
 
-def _notice_queued_a_minute_before_t0(rt, aware_hours_before_t0: int) -> str:  # type: ignore[no-untyped-def]
-    """An incident whose authority notice Dana approved and queued at T0 - 1 min; its id."""
+def _notice_queued_a_minute_before_t0(rt, aware_hours_before_t0: int, **data) -> str:  # type: ignore[no-untyped-def]
+    """An incident whose authority notice Dana approved and queued at T0 - 1 min; its id. `data` adds facts
+    fields under `data` (with the number of records and where the people live, the notice is complete)."""
     facts = dict(FACTS, aware_at=(T0 - timedelta(hours=aware_hours_before_t0)).isoformat())
+    facts["data"] = {**FACTS["data"], **data}
     incident = open_incident(rt, facts=facts, now=T0 - timedelta(minutes=2))
     notice = next(c for c in comms(rt, incident) if c.kind == "supervisory-authority")
     with rt.store.transaction() as session:
@@ -115,7 +117,9 @@ def _notice_queued_a_minute_before_t0(rt, aware_hours_before_t0: int) -> str:  #
 def test_no_reminders_once_the_notice_is_sent(env: Env) -> None:
     write_config(env.directory, db_url=env.db_url, smtp_port=env.smtp.port, escalation="ack_minutes = 100000\n" + CHAIN)
     with runtime(env) as rt:
-        _notice_queued_a_minute_before_t0(rt, 24)
+        # A complete notice: an initial notice that says information will follow is reminded until its
+        # supplement is delivered (test_supplement_reminders.py).
+        _notice_queued_a_minute_before_t0(rt, 24, records=100, subjects_by_jurisdiction={"DE": 100})
         assert worker_pass(rt, T0 - timedelta(seconds=30)) == PassReport(sent=3)
         assert worker_pass(rt, T0 + timedelta(hours=47)) == PassReport()
 

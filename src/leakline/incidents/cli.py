@@ -675,6 +675,7 @@ def receipt_command(
             at=when,
             by=by,
             now=now,
+            settings=rt.settings,
         )
     typer.echo(f"{communication_id}: receipt confirmed at {iso(when)}, reference {reference}, recorded by {by}")
 

@@ -311,14 +311,32 @@ def notice_phases(session: Session, incident: Incident) -> dict[tuple[str, str],
     versions = session.scalars(
         select(FactsVersion).where(FactsVersion.incident_id == incident.id).order_by(FactsVersion.version)
     ).all()
+    # The authority's case number, which a supplement quotes: the latest confirmation of receipt recorded
+    # for any delivered phase (an acknowledgement may come first, the case number later).
+    references: dict[str, str] = {}
+    for entry in session.scalars(
+        select(TimelineEntry)
+        .where(TimelineEntry.incident_id == incident.id, TimelineEntry.event == RECEIPT_EVENT)
+        .order_by(TimelineEntry.id)
+    ):
+        parsed = parse_receipt(entry.detail)
+        if parsed is not None:
+            references[parsed["communication"]] = parsed["reference"]
     phases: dict[tuple[str, str], drafting.Phase] = {}
     for c in sorted(delivered, key=lambda c: (c.escalation_level, c.created_at)):
         rendered = c.rendered_at or c.created_at
         used = [v.facts for v in versions if v.at <= rendered]
-        phases[(c.obligation_key or "", c.language)] = drafting.Phase(
+        key = (c.obligation_key or "", c.language)
+        before = phases.get(key)
+        sent_at = drafting.iso(c.sent_at or rendered) or ""
+        phases[key] = drafting.Phase(
             communication=c.id,
-            sent_at=drafting.iso(c.sent_at or rendered) or "",
+            sent_at=sent_at,
             promised=drafting.promised_by(used[-1] if used else None),
+            number=c.escalation_level,
+            initial=(before.initial or before.communication) if before else c.id,
+            initial_sent_at=(before.initial_sent_at or before.sent_at) if before else sent_at,
+            reference=references.get(c.id) or (before.reference if before else None),
         )
     return phases
 
@@ -621,15 +639,31 @@ def unmet_notifications(session: Session, incident: Incident) -> list[str]:
     return lines + [line for _, line in supplements_owed(session, incident)]
 
 
-def supplements_owed(session: Session, incident: Incident) -> list[tuple[str, str]]:
-    """(obligation key, line) for each duty whose delivered notice said information would follow (GDPR
-    Art. 33(4)) that has not been delivered: a supplement drafted and not delivered yet, or information
-    the facts do not give yet."""
+@dataclass(frozen=True)
+class OwedSupplement:
+    """Information a delivered notice said would follow (GDPR Art. 33(4)) that the authority does not have
+    yet: a supplement drafted and not delivered (`pending`), or items the facts do not give yet (`still`)."""
+
+    obligation: dict[str, Any]
+    language: str
+    phase: drafting.Phase | None
+    """The last delivered phase (the notice or supplement that made the promise); None if not found."""
+    pending: Communication | None
+    still: tuple[str, ...]
+    line: str
+    """What `close` and `show` say about it."""
+
+
+def owed_supplements(session: Session, incident: Incident) -> list[OwedSupplement]:
+    """Each duty's information that a delivered notice said would follow (GDPR Art. 33(4)) and that has not
+    been delivered: a supplement drafted and not delivered yet, or information the facts do not give yet."""
     obligations = list((incident.assessment or {}).get("obligations", []))
+    if not any(o["required"] and drafting.phased(o) for o in obligations):
+        return []
     comms = _communications(session, incident.id)
     phases = notice_phases(session, incident)
     facts = _current_facts(session, incident)
-    owed: list[tuple[str, str]] = []
+    owed: list[OwedSupplement] = []
     for o, p in zip(obligations, obligation_progress(obligations, comms), strict=True):
         key = drafting.obligation_key(o)
         if not o["required"] or not drafting.phased(o):
@@ -639,21 +673,25 @@ def supplements_owed(session: Session, incident: Incident) -> list[tuple[str, st
         for c in p.supplements:
             if c.state not in _DELIVERED_STATES:
                 state = "delivery failed" if c.state == CommState.FAILED else str(c.state)
-                owed.append((key, f"{duty}: supplement {c.id} ({basis}) not delivered ({state})"))
+                line = f"{duty}: supplement {c.id} ({basis}) not delivered ({state})"
+                owed.append(OwedSupplement(o, c.language, phases.get((key, c.language)), c, (), line))
         if any(c.state not in _DELIVERED_STATES for c in p.supplements):
             continue
         for (phase_key, language), phase in sorted(phases.items()):
-            still = [item for item in phase.promised if item in drafting.promised_by(facts)]
+            still = tuple(item for item in phase.promised if item in drafting.promised_by(facts))
             if phase_key == key and still:
-                owed.append(
-                    (
-                        key,
-                        f"{duty}: {phase.communication}{f' ({language})' if len(p.notices) > 1 else ''} said "
-                        f"{', '.join(still)} would follow ({basis}); not known yet: add it to the facts "
-                        f"(`leakline incident facts {incident.id} --facts FILE` drafts the supplement)",
-                    )
+                line = (
+                    f"{duty}: {phase.communication}{f' ({language})' if len(p.notices) > 1 else ''} said "
+                    f"{', '.join(still)} would follow ({basis}); not known yet: add it to the facts "
+                    f"(`leakline incident facts {incident.id} --facts FILE` drafts the supplement)"
                 )
+                owed.append(OwedSupplement(o, language, phase, None, still, line))
     return owed
+
+
+def supplements_owed(session: Session, incident: Incident) -> list[tuple[str, str]]:
+    """(obligation key, line) for each of `owed_supplements`."""
+    return [(drafting.obligation_key(o.obligation), o.line) for o in owed_supplements(session, incident)]
 
 
 def open_incident(

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -147,6 +148,14 @@ class Phase:
     communication: str
     sent_at: str
     promised: tuple[str, ...]
+    number: int = 0
+    """0 for the initial notice, 1, 2, ... for its supplements (the message's `escalation_level`)."""
+    initial: str = ""
+    """The initial notice (phase 0) the supplements refer to; "" when it is this phase."""
+    initial_sent_at: str = ""
+    reference: str | None = None
+    """The recipient's reference for the notice (the latest confirmation of receipt of any delivered phase,
+    `leakline incident receipt`): the authority files a supplement under its own case number."""
 
 
 def organisation_context(settings: Settings) -> dict[str, Any]:
@@ -169,6 +178,8 @@ class Text:
     body: str
     fallback: str | None = None
     """`<file>:<line>: <error>` of the `[notify] templates` override that failed, or None."""
+    template: str = ""
+    """Which file rendered it (`Rendered.template`): `builtin/<language>/<kind>.j2` or an override's path."""
 
 
 @dataclass(frozen=True)
@@ -214,11 +225,13 @@ def render_message(
     recipient: dict[str, Any],
     now: datetime,
     alert: dict[str, Any] | None = None,
+    supplement: dict[str, Any] | None = None,
     builtin_fallback: bool = False,
 ) -> Text:
     """Render one message; with `builtin_fallback`, an override template that fails gives way to the
     built-in template of the same name (the failure is returned in `Text.fallback`). A built-in template
-    that fails is a bug and raises, with the override's error when there was one."""
+    that fails is a bug and raises, with the override's error when there was one. `supplement` is the
+    templates' `supplement` key (`supplement_context`) when the notice is a GDPR Art. 33(4) supplement."""
     from leakline.notify.render import MessageKind, TemplateError, render, templates_dir
 
     ctx = {
@@ -229,6 +242,7 @@ def render_message(
         "signal": context.signal,
         "now": iso(now),
         "alert": alert,
+        "supplement": supplement,
     }
     # `[notify] templates` overrides the shipped templates file by file.
     user_dir = templates_dir(settings)
@@ -241,8 +255,8 @@ def render_message(
             rendered = render(MessageKind(kind), language=language, context=ctx)
         except TemplateError:
             raise failed from None
-        return Text(rendered.subject, rendered.body, fallback=failed.where())
-    return Text(rendered.subject, rendered.body)
+        return Text(rendered.subject, rendered.body, fallback=failed.where(), template=rendered.template)
+    return Text(rendered.subject, rendered.body, template=rendered.template)
 
 
 def rerender(
@@ -250,7 +264,14 @@ def rerender(
 ) -> Text:
     """A stored notice's text rendered again as of `now` (an override that fails gives way to the built-in
     template, as when it was drafted)."""
-    text = render_message(
+    if comm.escalation_level > 0:
+        phase = (context.phases or {}).get((comm.obligation_key or "", comm.language))
+        if phase is not None:
+            return render_supplement(
+                settings, language=comm.language, context=context, obligation=obligation, phase=phase,
+                number=comm.escalation_level, now=now,
+            )  # fmt: skip
+    return render_message(
         settings,
         kind=comm.kind,
         language=comm.language,
@@ -260,11 +281,61 @@ def rerender(
         now=now,
         builtin_fallback=True,
     )
-    if comm.escalation_level > 0:
-        phase = (context.phases or {}).get((comm.obligation_key or "", comm.language))
-        if phase is not None:
-            return as_supplement(text, language=comm.language, obligation=obligation, phase=phase, context=context)
-    return text
+
+
+def supplement_context(phase: Phase, *, number: int, facts: dict[str, Any] | None) -> dict[str, Any]:
+    """The templates' `supplement` key for supplement `number` after `phase` (GDPR Art. 33(4)): the initial
+    notice it refers to, the phase before it, the recipient's reference and what is new since that phase
+    (codes of `L.missing`; what is still missing is `known.missing`, as in any notice)."""
+    return {
+        "number": number,
+        "initial": {"id": phase.initial or phase.communication, "sent_at": phase.initial_sent_at or phase.sent_at},
+        "previous": {"id": phase.communication, "sent_at": phase.sent_at, "number": phase.number},
+        "reference": phase.reference,
+        "provided": provided(phase, facts),
+    }
+
+
+def render_supplement(
+    settings: Settings,
+    *,
+    language: str,
+    context: IncidentContext,
+    obligation: dict[str, Any],
+    phase: Phase,
+    number: int,
+    now: datetime,
+) -> Text:
+    """Supplement `number` (GDPR Art. 33(4)) to the notice of `obligation`: the supervisory-authority template
+    with its `supplement` key, which words the whole notice as a supplement. An override template that
+    never reads that key would send a notice calling itself an initial notification with nothing else to
+    tell it apart, so its text is introduced as a supplement from outside (`as_supplement`)."""
+    text = render_message(
+        settings,
+        kind="supervisory-authority",
+        language=language,
+        context=context,
+        obligation=obligation,
+        recipient={"name": obligation["recipient"], "kind": "supervisory-authority", "role": obligation["recipient"]},
+        now=now,
+        supplement=supplement_context(phase, number=number, facts=context.incident.get("facts")),
+        builtin_fallback=True,
+    )
+    if _reads_supplement(text.template):
+        return text
+    return as_supplement(text, language=language, obligation=obligation, phase=phase, context=context)
+
+
+def _reads_supplement(template: str) -> bool:
+    """Whether the template that rendered a notice words supplements itself (the built-in ones do)."""
+    from leakline.notify.render import BUILTIN_PREFIX
+
+    if not template or template.startswith(f"{BUILTIN_PREFIX}/"):
+        return True
+    try:
+        return "supplement" in Path(template).read_text(encoding="utf-8")
+    except OSError:
+        return False
 
 
 # Duties whose notice may be given in phases (GDPR Art. 33(4)): the article, as the supplement cites it.
@@ -272,24 +343,25 @@ PHASED_BASIS = {
     "gdpr-33": {"de": "Art. 33 Abs. 4 DSGVO", "en": "GDPR Art. 33(4)", "fr": "article 33, paragraphe 4, du RGPD"},
     "uk-gdpr-33": {"de": "Art. 33(4) UK GDPR", "en": "UK GDPR Art. 33(4)", "fr": "article 33(4) du UK GDPR"},
 }
-# The words of a supplement, around the notice rendered again with the current facts (one language each:
-# a German or French notice carries no English).
+# The words around the notice of an override template that does not word supplements itself (one language
+# each: a German or French notice carries no English); the built-in templates read `supplement` instead.
 _SUPPLEMENT = {
     "de": (
-        "Nachtrag ({basis})",
-        "Nachtrag nach {basis} zu unserer Meldung vom {sent}, unser Aktenzeichen {incident}.\n"
+        "Nachmeldung ({basis})",
+        "Nachmeldung nach {basis} zu unserer Meldung vom {sent}, unser Aktenzeichen {incident}.\n"
         "Folgende Informationen, die wir darin nachzureichen angekündigt hatten, liegen jetzt vor und sind in der "
         "folgenden aktualisierten Meldung enthalten:\n{items}",
     ),
     "en": (
-        "Supplement ({basis})",
-        "Supplement under {basis} to our notification of {sent}, our reference {incident}.\n"
+        "Supplementary information ({basis})",
+        "Supplementary information under {basis} to our notification of {sent}, our reference {incident}.\n"
         "The following information, which we said would follow, is now known and is included in the updated "
         "notification below:\n{items}",
     ),
     "fr": (
-        "Complément ({basis})",
-        "Complément, au titre de l'{basis}, à notre notification du {sent}, notre référence {incident}.\n"
+        "Informations complémentaires ({basis})",
+        "Informations complémentaires, au titre de l'{basis}, à notre notification du {sent}, notre référence "
+        "{incident}.\n"
         "Les informations suivantes, que nous avions annoncé communiquer ultérieurement, sont désormais connues et "
         "figurent dans la notification mise à jour ci-dessous :\n{items}",
     ),
@@ -867,8 +939,8 @@ def _draft_supplements(
     failed: list[Fallback],
 ) -> None:
     """A supplement (GDPR Art. 33(4)) for each delivered notice whose promised information the facts now give,
-    unless one is already on its way: the supervisory-authority notice rendered with the current facts,
-    introduced as a supplement (`as_supplement`), marked by its phase (`escalation_level` 1, 2, ...), drafted
+    unless one is already on its way: the supervisory-authority notice rendered with the current facts and
+    worded as a supplement (`render_supplement`), marked by its phase (`escalation_level` 1, 2, ...), drafted
     for approval like the notice itself."""
     phases = context.phases or {}
     facts = context.incident.get("facts")
@@ -879,25 +951,13 @@ def _draft_supplements(
         same = [c for c in existing if c.obligation_key == key and c.language == language]
         if any(not c.withdrawn and c.state not in (CommState.SENT, CommState.ACKED) for c in same):
             continue  # the notice or a supplement is still on its way: it carries the current facts
-        plain = render_message(
-            settings,
-            kind="supervisory-authority",
-            language=language,
-            context=context,
-            obligation=obligation,
-            recipient={
-                "name": obligation["recipient"],
-                "kind": "supervisory-authority",
-                "role": obligation["recipient"],
-            },
-            now=now,
-            builtin_fallback=True,
+        number = max(c.escalation_level for c in same) + 1
+        text = render_supplement(
+            settings, language=language, context=context, obligation=obligation, phase=phase, number=number, now=now
         )
         comm = _add_notice(
             session, settings, recorder=recorder, incident=incident, context=context, kind="supervisory-authority",
-            obligation=obligation, language=language, now=now, actor=actor,
-            escalation_level=max(c.escalation_level for c in same) + 1,
-            rendered=as_supplement(plain, language=language, obligation=obligation, phase=phase, context=context),
+            obligation=obligation, language=language, now=now, actor=actor, escalation_level=number, rendered=text,
         )  # fmt: skip
         given = ", ".join(provided(phase, facts))
         note_message(

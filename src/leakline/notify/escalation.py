@@ -9,6 +9,10 @@
 - When `due_at` passes with the obligation not met, the whole chain is alerted once (overdue escalation).
 - A required obligation with no `due_at` ("without undue delay", GDPR Art. 34) is reminded every
   `[escalation] undue_delay_reminder_hours` after the incident opened while it is not met.
+- Information a delivered GDPR Art. 33 notice said would follow (Art. 33(4): "without undue further
+  delay") is reminded every `undue_delay_reminder_hours` after that notice (or the last supplement) was
+  delivered, while its supplement is not delivered or the facts do not give it yet: the duty is `met`
+  by the first phase, so neither the deadline reminders nor the overdue escalation would ever mention it.
 - "Not met" is the obligation status of `incidents.service.obligation_progress` (open or queued): a duty
   drafted in several language versions (GDPR Art. 34) stays unmet until every version not withdrawn is
   delivered, and its reminders name the versions still outstanding.
@@ -34,6 +38,7 @@ from leakline.store.engine import Store
 
 if TYPE_CHECKING:
     from leakline.config import Settings
+    from leakline.incidents.service import OwedSupplement
     from leakline.notify.settings import Contact
 
 ESCALATION_ACTOR = "escalation"
@@ -170,9 +175,7 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _unmet(
-    session: Session, incidents: Sequence[Incident]
-) -> list[tuple[Incident, dict[str, Any], list[str]]]:
+def _unmet(session: Session, incidents: Sequence[Incident]) -> list[tuple[Incident, dict[str, Any], list[str]]]:
     """(incident, obligation, language versions not delivered) for each required obligation of `incidents`
     that is not met (with or without a `due_at`); the languages only when the duty has several versions."""
     # Imported here: incidents.service imports this package.
@@ -224,7 +227,11 @@ def remind_deadlines(store: Store, settings: Settings, *, recorder: Recorder, no
         ).all()
         pending = [(incident.id, incident.opened_at, obligation, languages)
                    for incident, obligation, languages in _unmet(session, incidents)]  # fmt: skip
-    done = 0
+        supplements = _supplements_owed(session, incidents)
+    done = sum(
+        _remind_supplement(store, settings, recorder=recorder, now=now, incident_id=incident_id, owed=owed)
+        for incident_id, owed in supplements
+    )
     offsets = sorted(settings.escalation.reminder_hours)
     for incident_id, opened_at, obligation, languages in pending:
         okey = drafting.obligation_key(obligation)
@@ -315,6 +322,62 @@ def _remind_undue_delay(
         detail=f"reminder: {obligation['regime']} {obligation['jurisdiction']} {obligation['recipient']} "
         f"has no fixed deadline (without undue delay) and is not delivered {hours:g} h after the incident "
         f"opened{_versions_left(languages)}",
+    )
+
+
+def _supplements_owed(session: Session, incidents: Sequence[Incident]) -> list[tuple[str, OwedSupplement]]:
+    """(incident id, what is owed) for each GDPR Art. 33(4) supplement owed by `incidents`."""
+    from leakline.incidents.service import owed_supplements
+
+    return [(incident.id, owed) for incident in incidents for owed in owed_supplements(session, incident)]
+
+
+def _remind_supplement(
+    store: Store, settings: Settings, *, recorder: Recorder, now: datetime, incident_id: str, owed: OwedSupplement
+) -> int:
+    """The periodic reminder of a supplement (GDPR Art. 33(4)) owed since a delivered notice promised it:
+    one per `undue_delay_reminder_hours` since that notice was delivered; a worker that was down sends only
+    the latest; counted again from each supplement delivered (it may promise more)."""
+    every = settings.escalation.undue_delay_reminder_hours
+    phase = owed.phase
+    if every <= 0 or phase is None:
+        return 0
+    periods = int((now - _parse(phase.sent_at)) / timedelta(hours=every))
+    if periods < 1:
+        return 0
+    hours = f"{periods * every:g}"
+    obligation = owed.obligation
+    okey = drafting.obligation_key(obligation)
+    pending = owed.pending
+    if pending is None:
+        owed_now = (
+            f"{phase.communication} said {', '.join(owed.still)} would follow; not in the facts {hours} h after it "
+            "was delivered"
+        )
+    else:
+        state = "delivery failed" if pending.state == CommState.FAILED else str(pending.state)
+        owed_now = (
+            f"supplement {pending.id} not delivered ({state}) {hours} h after {phase.communication} was delivered"
+        )
+    supplement: dict[str, Any] = {
+        "hours": hours,
+        "previous": {"id": phase.communication, "sent_at": phase.sent_at, "number": phase.number},
+        "pending": None if pending is None else {"id": pending.id, "state": str(pending.state)},
+        "missing": list(owed.still),
+    }
+    return _alert(
+        store,
+        settings,
+        recorder=recorder,
+        now=now,
+        key=f"reminder-supplement:{incident_id}:{okey}:{owed.language}:{phase.communication}:{periods}",
+        incident_id=incident_id,
+        obligation=obligation,
+        contacts=compliance_contacts(settings),
+        level=0,
+        alert={"reason": "reminder", "supplement": supplement},
+        detail=f"reminder: {obligation['regime']} {obligation['jurisdiction']} {obligation['recipient']}: {owed_now} "
+        f"({drafting.PHASED_BASIS[obligation['regime']]['en']}: without undue further delay)",
     )
 
 

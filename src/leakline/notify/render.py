@@ -297,11 +297,35 @@ def _check_context(name: str, context: Mapping[str, Any]) -> None:
             raise InvalidContextValue(
                 f"{name}: context key 'alert.reason': expected one of {shown}, got {alert.get('reason')!r}"
             )
+    _check_supplement(name, context.get("supplement"))
     _parse_instant(name, "now", context["now"], allow_none=False)
     for parent, child in _DATE_KEYS:
         holder = context[parent]
         if isinstance(holder, Mapping) and child in holder:
             _parse_instant(name, f"{parent}.{child}", holder[child], allow_none=True)
+
+
+def _check_supplement(name: str, supplement: Any) -> None:
+    """The optional `supplement` key (a GDPR Art. 33(4) supplement, `drafting.supplement_context`): its
+    number, the initial and previous phases' instants and what is new, as codes of `L.missing`."""
+    if supplement is None:
+        return
+    if not isinstance(supplement, Mapping):
+        raise InvalidContextValue(f"{name}: context key 'supplement' must be a mapping or None")
+    number = supplement.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise InvalidContextValue(f"{name}: context key 'supplement.number': expected a count >= 1, got {number!r}")
+    for phase in ("initial", "previous"):
+        held = supplement.get(phase)
+        if not isinstance(held, Mapping):
+            raise InvalidContextValue(f"{name}: context key 'supplement.{phase}' must be a mapping")
+        _parse_instant(name, f"supplement.{phase}.sent_at", held.get("sent_at"), allow_none=False)
+    given = supplement.get("provided")
+    if not isinstance(given, list) or not all(isinstance(code, str) for code in given):
+        raise InvalidContextValue(f"{name}: context key 'supplement.provided' must be a list of codes")
+    reference = supplement.get("reference")
+    if reference is not None and not isinstance(reference, str):
+        raise InvalidContextValue(f"{name}: context key 'supplement.reference' must be a string or None")
 
 
 def _parse_instant(name: str, key: str, value: Any, *, allow_none: bool) -> datetime | None:
@@ -487,8 +511,11 @@ def derive(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _timing(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Hours since awareness and whether the obligation's deadline has passed, as of `now`."""
-    now = _instant(context["now"])
+    """Hours since awareness and whether the obligation's deadline has passed, as of `now`; for a GDPR
+    Art. 33(4) supplement, as of its initial notice: the notification was made then, and a supplement sent
+    on day 4 neither is late nor owes reasons for a delay (Art. 33(1)) when the initial notice was on time."""
+    supplement = context.get("supplement")
+    now = _instant(supplement["initial"]["sent_at"] if supplement else context["now"])
     aware_at = context["incident"].get("aware_at")
     obligation = context["obligation"]
     due_at = obligation.get("due_at") if obligation else None

@@ -270,10 +270,13 @@ def record_receipt(
     at: datetime,
     by: str,
     now: datetime,
+    settings: Settings | None = None,
 ) -> Communication:
     """Record that the recipient of a delivered notice confirmed its receipt (an authority's case number,
-    a CSIRT's acknowledgement): evidence for the timeline and the audit log; the message stays as it is."""
-    from leakline.incidents.service import RECEIPT_EVENT, receipt_detail
+    a CSIRT's acknowledgement): evidence for the timeline and the audit log; the message stays as it is.
+    With `settings`, drafts are rendered again: a GDPR Art. 33(4) supplement quotes the authority's
+    reference, and a draft left without it would be refused at approval as out of date."""
+    from leakline.incidents.service import RECEIPT_EVENT, receipt_detail, refresh_drafts
 
     comm = changeable_communication(session, incident_id=incident_id, communication_id=communication_id)
     if not comm.needs_approval:
@@ -303,6 +306,10 @@ def record_receipt(
         detail=receipt_detail(comm.id, at=iso(at) or "", reference=reference, by=by),
         data={"communication": comm.id, "reference": reference, "at": iso(at), "by": by},
     )
+    incident = session.get(Incident, incident_id)
+    if settings is not None and incident is not None:
+        session.flush()  # the receipt is read back from the timeline by the drafts' context
+        refresh_drafts(session, settings, recorder=recorder, incident=incident, actor=by, now=now)
     return comm
 
 
