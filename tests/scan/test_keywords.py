@@ -107,3 +107,28 @@ def test_rule_finds_a_hit_in_a_file_asked_after_the_switch(tmp_path: Path) -> No
     )
     result = scan(tmp_path, rule_ids=["LL010"], jobs=1, cache=False)
     assert [(f.rule, f.path, f.line) for f in result.findings] == [("LL010", "components/Z_Answer.tsx", 10)]
+
+
+WRITE_CASES = {
+    b"await client.chat.completions.create({ model })": False,  # a model call writes no record
+    b"await prisma.reservation.create({ data })": True,
+    b"completions.createMany(x)": False,  # the writer-call shape inside a method call hidden by it
+    b"x.completions.createMany(x); saveReservation (r)": True,
+    b"res.headers.set('x', y)": False,
+    b"kv.set<string>(key, v)": True,
+    b"createReservation(r)": True,
+    b"increateReservation(r)": False,  # not at a word start
+    b"addEventListener": False,  # no call
+    b"": False,
+}
+
+
+def test_write_hint_decides_as_its_regex_after_the_switch() -> None:
+    from leakline.scan.rules import ll015
+
+    before = {case: ll015._may_write(case) for case in WRITE_CASES}
+    for _ in range(HYPERSCAN_AFTER + 1):
+        ll015._may_write(b"nothing")
+    assert ll015._WRITE_HINT_SCAN._scanner
+    after = {case: ll015._may_write(case) for case in WRITE_CASES}
+    assert before == after == WRITE_CASES

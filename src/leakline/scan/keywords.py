@@ -48,6 +48,64 @@ class Keywords:
         return any(word in data for word in self.words)
 
 
+class Expressions:
+    """Regular expressions (bytes, in the syntax both `re` and Hyperscan read alike: literals, classes, `\\b`, `\\w`,
+    `\\s`, `*`) whose matches a prefilter looks at. `starts` gives, for each expression, the start of each of its
+    matches, overlapping ones included (`re.finditer` skips those), from one Hyperscan pass; or None while the
+    expressions are not compiled (see `HYPERSCAN_AFTER`) or without Hyperscan: the caller then runs its own
+    regular expression."""
+
+    def __init__(self, expressions: Iterable[bytes]) -> None:
+        self.expressions = tuple(expressions)
+        self._asked = 0
+        # None: not compiled yet; False: never (no Hyperscan).
+        self._scanner: _StartsScanner | bool | None = None
+
+    def starts(self, data: bytes) -> list[list[int]] | None:
+        scanner = self._scanner
+        if scanner is None:
+            self._asked += 1
+            if self._asked <= HYPERSCAN_AFTER:
+                return None
+            scanner = self._scanner = _compile_expressions(self.expressions) or False
+        if not isinstance(scanner, _StartsScanner):
+            return None
+        return scanner.starts(data, len(self.expressions))
+
+
+class _StartsScanner:
+    def __init__(self, hyperscan: Any, database: Any) -> None:
+        self._db = database
+        self._scratch = hyperscan.Scratch(database)
+
+    def starts(self, data: bytes, count: int) -> list[list[int]]:
+        found: list[list[int]] = [[] for _ in range(count)]
+        if data:
+
+            def on_match(expression: int, start: int, _end: int, _flags: int, _context: object) -> None:
+                found[expression].append(start)
+
+            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        return found
+
+
+def _compile_expressions(expressions: tuple[bytes, ...]) -> _StartsScanner | None:
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        database.compile(
+            expressions=list(expressions),
+            ids=list(range(len(expressions))),
+            flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(expressions),
+        )
+    except hyperscan.error:
+        return None
+    return _StartsScanner(hyperscan, database)
+
+
 class _Scanner:
     def __init__(self, hyperscan: Any, database: Any) -> None:
         self._db = database

@@ -33,7 +33,7 @@ from tree_sitter import Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
-from leakline.scan.keywords import Keywords
+from leakline.scan.keywords import Expressions, Keywords
 from leakline.scan.rules.base import Hit, Rule
 
 AI_CONTENT = re.compile(
@@ -329,11 +329,13 @@ ORM_WRITES = frozenset({"create", "createMany", "update", "updateMany", "upsert"
 TABLE_WRITES = frozenset({"insert", "upsert", "update", "insertOne", "insertMany"})
 KV_WRITES = frozenset({"set", "hset", "hmset", "lpush", "rpush", "zadd", "sadd", "setItem"})
 # Bytes of a file that may write a record: checked before a file is parsed for writes.
-_WRITE_HINT = re.compile(
-    rb"\b(?:create|save|insert|upsert|update|store|add|persist|record)[A-Z]\w*\s*\("
-    rb"|\.(?:create|createMany|update|updateMany|upsert|insert|insertOne|insertMany|set|hset|hmset|lpush|rpush|zadd"
+_WRITER_CALL_HINT = rb"\b(?:create|save|insert|upsert|update|store|add|persist|record)[A-Z]\w*\s*\("
+_WRITE_METHOD_HINT = (
+    rb"\.(?:create|createMany|update|updateMany|upsert|insert|insertOne|insertMany|set|hset|hmset|lpush|rpush|zadd"
     rb"|sadd|setItem)\s*[(<]"
 )
+_WRITE_HINT = re.compile(_WRITER_CALL_HINT + b"|" + _WRITE_METHOD_HINT)
+_WRITE_HINT_SCAN = Expressions((_WRITER_CALL_HINT, _WRITE_METHOD_HINT))
 _NOT_WRITERS = (
     b"completions",
     b"responses",
@@ -355,6 +357,12 @@ model has `completions.create(`) and a response's headers or a URL's parameters.
 def _may_write(data: bytes) -> bool:
     """Whether a file's bytes hold a call that may write a record: the files this lets through are parsed by
     every scan worker, so a hint every model-calling file matches costs each worker a parse of all of them."""
+    starts = _WRITE_HINT_SCAN.starts(data)
+    if starts is not None and not starts[0]:
+        # No writer call anywhere (overlapping matches included): `finditer` below could find only method calls,
+        # and it finds every one of those (a match holds no `.` but its first byte, so none hides another). The
+        # common case of a model-calling file (`completions.create(`), decided without a regex over all of it.
+        return any(not data.endswith(_NOT_WRITERS, 0, start) for start in starts[1])
     for m in _WRITE_HINT.finditer(data):
         if data[m.start() : m.start() + 1] != b"." or not data.endswith(_NOT_WRITERS, 0, m.start()):
             return True
