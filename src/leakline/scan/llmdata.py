@@ -686,12 +686,25 @@ class FileLlm:
         return [c for c in calls[lo:hi] if c.end_byte <= node.end_byte]
 
     @cached_property
-    def _returns_by_function(self) -> dict[int, list[Node]]:
-        out: dict[int, list[Node]] = {}
-        for node, kind in zip(self._nodes, self._kinds, strict=True):
-            if kind == "return_statement" and node.named_children:
-                out.setdefault(_scope_of(node).id, []).append(node.named_children[0])
-        return out
+    def _returns(self) -> tuple[list[Node], list[int]]:
+        returns = [n for n, kind in zip(self._nodes, self._kinds, strict=True) if kind == "return_statement"]
+        return returns, [n.start_byte for n in returns]
+
+    def _returned_values(self, fn: Node) -> list[Node]:
+        """What the `return` statements of function `fn` (not those of the functions inside it) return. Found per
+        function asked, not for every function of the module: the solver asks only of functions that mention
+        LLM data, and finding a statement's function walks up its ancestors."""
+        cache: dict[int, list[Node]] = self.__dict__.setdefault("_returned_cache", {})
+        found = cache.get(fn.id)
+        if found is None:
+            returns, starts = self._returns
+            start, end = fn.start_byte, fn.end_byte
+            found = cache[fn.id] = [
+                node.named_children[0]
+                for node in returns[bisect.bisect_left(starts, start) : bisect.bisect_right(starts, end)]
+                if node.end_byte <= end and node.named_child_count and _scope_of(node).id == fn.id
+            ]
+        return found
 
     @cached_property
     def _sdk_sites(self) -> set[int]:
@@ -1133,12 +1146,24 @@ class FileLlm:
             if any(state.function_returns(f) for f in self._functions.get(name, [])):
                 return True
             imp = self._imports.get(name)
-            return imp is not None and imp.resolved is not None and self.analysis.export_returns_llm(
-                imp.resolved, imp.imported, mode
+            return (
+                imp is not None
+                and imp.resolved is not None
+                and self.analysis.export_returns_llm(imp.resolved, imp.imported, mode)
             )
         return False
 
+    @cached_property
+    def _wrapper_names(self) -> frozenset[str]:
+        """Names a call must have for `name_calls_llm` to hold: this module's functions and its project imports."""
+        return frozenset(self._functions).union(local for local, imp in self._imports.items() if imp.resolved)
+
     def _callee_calls_llm(self, call: Node) -> bool:
+        # The callee's last name, read once per file by the index, is its name when it is a plain identifier: a
+        # name no function here or import from the project has decides most calls without reading the tree.
+        names = self._call_names
+        if call.id in names and names[call.id] not in self._wrapper_names:
+            return False
         fn = call.child_by_field_name("function")
         if fn is None:
             return False
@@ -1161,9 +1186,7 @@ class FileLlm:
         cache[fn.id] = False  # recursion guard
         result = any(
             call.start_byte >= fn.start_byte and call.end_byte <= fn.end_byte for call in self._direct_calls
-        ) or any(
-            self._callee_calls_llm(node) for node in self._calls_within(fn) if node.id != fn.id
-        )
+        ) or any(self._callee_calls_llm(node) for node in self._calls_within(fn) if node.id != fn.id)
         cache[fn.id] = result
         return result
 
@@ -1217,9 +1240,7 @@ class FileLlm:
         """`acc += chunk` inside a callback assigns the variable where it is declared (`let acc = ""` in the
         enclosing function): the taint goes to that scope, so that reads there (`return acc`) see it."""
         name = self._text(target)
-        scope = next(
-            (s for s in _scope_chain(target) if (s.id, name) in self._declared_names), _scope_of(target)
-        )
+        scope = next((s for s in _scope_chain(target) if (s.id, name) in self._declared_names), _scope_of(target))
         key = (scope.id, name)
         if key in state.tainted:
             return False
@@ -1463,7 +1484,7 @@ class FileLlm:
             return False
         if body.type != "statement_block":
             return self._eval(body, state, mode)
-        return any(self._eval(value, state, mode) for value in self._returns_by_function.get(fn.id, ()))
+        return any(self._eval(value, state, mode) for value in self._returned_values(fn))
 
     def _lookup(self, node: Node, name: str, state: _ModeState) -> bool:
         keys = [(scope.id, name) for scope in _scope_chain(node)]

@@ -21,6 +21,7 @@ from leakline.scan.llmdata import FileLlm, cannot_carry_llm_data, parameters, pa
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.sinks import (
     SINK_KEYWORDS,
+    SINK_LAST_NAMES,
     TELEMETRY_OPTION,
     Sink,
     ai_sdk_telemetry,
@@ -36,6 +37,11 @@ def _sinks(ctx: ScanContext, f: SourceFile, within: Node) -> list[tuple[Node, Si
     out = []
     last_names = f.call_last_names
     for node in f.nodes_in(within, "call_expression"):
+        # `classify_sink`'s first test, without a call per call of the file (most are no sink).
+        if node.id in last_names:
+            last = last_names[node.id]
+            if last is None or (last not in SINK_LAST_NAMES and last not in sentry):
+                continue
         sink = classify_sink(node, sentry, last_names)
         if sink is not None and not all(cannot_carry_llm_data(arg) for arg in sink.payload):
             out.append((node, sink))
