@@ -72,8 +72,9 @@ def test_a_phased_notice_gets_its_supplement_and_the_incident_stays_open_until_i
         "",
         f"incident {incident} has 1 required notification not delivered:\n"
         f"  gdpr-33 DE supervisory-authority: {first['id']} said records, jurisdictions would follow (GDPR "
-        f"Art. 33(4)); not known yet: add it to the facts (`leakline incident facts {incident} --facts FILE` "
-        "drafts the supplement)\n" + _hint(incident),
+        # The facts fields to set, not the notice's words for them (was "add it to the facts").
+        f"Art. 33(4)); not known yet: set data.records, data.subjects_by_jurisdiction in the facts (`leakline "
+        f"incident facts {incident} --facts FILE` drafts the supplement)\n" + _hint(incident),
     )
     more = facts_file(env.directory, "p2.json", data__records=4000, data__subjects_by_jurisdiction={"DE": 100})
     assert cli("incident", "facts", incident, "--facts", str(more), "--config", config)[0] == 0
@@ -160,8 +161,9 @@ def test_closing_past_an_owed_supplement_needs_force_and_keeps_why(cli: Cli, env
     forced = [t for t in _show(cli, env, incident)["timeline"] if t["event"] == "close.forced"]
     assert [t["detail"] for t in forced] == [
         f"closed with gdpr-33 DE supervisory-authority: {first['id']} said records, jurisdictions would follow "
-        f"(GDPR Art. 33(4)); not known yet: add it to the facts (`leakline incident facts {incident} --facts FILE` "
-        "drafts the supplement) not delivered; reason: records given by phone, case 12"
+        f"(GDPR Art. 33(4)); not known yet: set data.records, data.subjects_by_jurisdiction in the facts "
+        f"(`leakline incident facts {incident} --facts FILE` drafts the supplement) not delivered; reason: records "
+        "given by phone, case 12"
     ]
 
 

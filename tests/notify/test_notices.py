@@ -132,10 +132,10 @@ def test_approval_refuses_a_notice_that_still_has_placeholders_naming_each(shop:
             f"{de.id} (supervisory-authority to supervisory-authority, DE) cannot be approved: its text still has "
             "1 placeholder to complete: [VOR DEM VERSAND ERGÄNZEN: z. B. Kundinnen und Kunden, Beschäftigte]"
         )
+        # Only the field the facts lack: the notice is made within 72 hours, so no delay_reasons (was both).
         assert caught.value.hint == (
-            "set data.subject_categories (who the people are) and, for a notice made more than 72 hours after "
-            "awareness, delay_reasons in the facts (docs/assess.md), then "
-            f"`leakline incident facts {incident} --facts FILE` drafts it again without them"
+            'set data.subject_categories (who the people are, e.g. ["customers"]) in the facts (docs/assess.md), '
+            f"then `leakline incident facts {incident} --facts FILE` drafts it again without them"
         )
         with pytest.raises(PlaceholderLeft) as caught:
             approve(rt, incident, us)
@@ -143,6 +143,11 @@ def test_approval_refuses_a_notice_that_still_has_placeholders_naming_each(shop:
             f"{us.id} (data-subject-us to data-subjects, US-CA) cannot be approved: its text still has "
             "2 placeholders to complete: [TO COMPLETE before sending: state whether this notice was delayed as a "
             "result of a law enforcement investigation]; [TO COMPLETE before sending: how to enrol]"
+        )
+        assert caught.value.hint == (
+            "set law_enforcement_delay (true or false) and identity_protection_enrolment (how the people enrol in "
+            f"identity protection) in the facts (docs/assess.md), then `leakline incident facts {incident} --facts "
+            "FILE` drafts it again without them"
         )
         assert {c.id: c.state for c in comms(rt, incident)}[de.id] == CommState.DRAFT
         worker_pass(rt, T0)

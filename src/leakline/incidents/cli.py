@@ -312,6 +312,7 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
     """The commands that move an open incident's messages on, in the order a person runs them; notices
     whose duty falls due first come first."""
     from leakline.notify.drafting import APPROVAL_KINDS, ESCALATING_KINDS, NO_CHANNEL
+    from leakline.notify.service import placeholder_fields
 
     if doc["status"] == "closed":
         return []
@@ -343,7 +344,16 @@ def next_steps(doc: dict[str, Any]) -> list[str]:
                 f"no address for {duty}: add [authorities.{c['jurisdiction']}] {c['recipient']} = "
                 f'"mailto:..." to leakline.toml, then leakline incident assess {incident}'
             )
-        if unsent and c["state"] == "draft":
+        draft = unsent and c["state"] == "draft"
+        text = {"subject": c.get("subject", ""), "body": c.get("body", "")}
+        fields = placeholder_fields(c["kind"], **text, facts=doc.get("facts")) if draft else []
+        if fields:
+            # Approval would be refused: say what to complete before telling anyone to approve it.
+            steps.append(
+                f"complete {duty} before approving it: set {' and '.join(fields)} in the facts (docs/assess.md), "
+                f"then leakline incident facts {incident} --facts FILE"
+            )
+        elif draft:
             steps.append(
                 f"approve {duty} once you have read it (leakline incident show {incident} {c['id']}): "
                 f"leakline incident approve {incident} {c['id']} --by NAME"

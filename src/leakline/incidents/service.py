@@ -355,6 +355,11 @@ def _current_facts(session: Session, incident: Incident) -> dict[str, Any] | Non
     return None if row is None else row.facts
 
 
+def current_facts(session: Session, incident: Incident) -> dict[str, Any] | None:
+    """The latest version of the incident's facts (as JSON), or None before any."""
+    return _current_facts(session, incident)
+
+
 def _store_facts(
     session: Session,
     settings: Settings,
@@ -682,7 +687,8 @@ def owed_supplements(session: Session, incident: Incident) -> list[OwedSupplemen
             if phase_key == key and still:
                 line = (
                     f"{duty}: {phase.communication}{f' ({language})' if len(p.notices) > 1 else ''} said "
-                    f"{', '.join(still)} would follow ({basis}); not known yet: add it to the facts "
+                    f"{', '.join(still)} would follow ({basis}); not known yet: set "
+                    f"{', '.join(drafting.PROMISED_FIELDS.get(item, item) for item in still)} in the facts "
                     f"(`leakline incident facts {incident.id} --facts FILE` drafts the supplement)"
                 )
                 owed.append(OwedSupplement(o, language, phase, None, still, line))

@@ -368,6 +368,19 @@ _SUPPLEMENT = {
 }
 
 
+# The facts fields (docs/assess.md) that give what a notice said would follow (`promised_by` codes): what
+# the person is told to set, since "jurisdictions" names no field of the facts file.
+PROMISED_FIELDS = {
+    "facts": "the facts (docs/assess.md)",
+    "categories": "data.categories",
+    "subjects": "data.subjects",
+    "records": "data.records",
+    "cause": "breach.cause (not unknown)",
+    "exfiltration": "breach.exfiltration (not unknown)",
+    "jurisdictions": "data.subjects_by_jurisdiction",
+}
+
+
 def phased(obligation: dict[str, Any]) -> bool:
     """Whether the duty's notice may be given in phases (GDPR Art. 33(4)), so that what it promised is owed."""
     return obligation["regime"] in PHASED_BASIS and kind_for_obligation(obligation) == "supervisory-authority"

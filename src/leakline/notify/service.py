@@ -9,7 +9,7 @@ and applies to every channel the same alert went out on.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,7 +31,22 @@ from leakline.notify.render import placeholders
 if TYPE_CHECKING:
     from leakline.config import Settings
 
-# The facts fields (docs/assess.md) that fill each kind's placeholders, for the refusal's hint.
+# The facts fields (docs/assess.md) that fill each kind's placeholders, for the refusal's hint: (field, what
+# to give, the words on the placeholder's line that say the field is needed there, or None when any
+# placeholder of the kind needs it while the facts lack it).
+_FIELDS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
+    "supervisory-authority": (
+        ("data.subject_categories", 'who the people are, e.g. ["customers"]', None),
+        # Only in a notice made more than 72 hours after awareness (its line names the 72 hours).
+        ("delay_reasons", "why the notice comes more than 72 hours after awareness", "72"),
+    ),
+    "data-subject-us": (
+        ("law_enforcement_delay", "true or false", None),
+        # Only when government ids leaked (its line offers 12 months of identity protection).
+        ("identity_protection_enrolment", "how the people enrol in identity protection", "12"),
+    ),
+}
+_FIELDS["us-sample-copy"] = _FIELDS["data-subject-us"]
 _US_FIELDS = "law_enforcement_delay (true or false) and, when government ids leaked, identity_protection_enrolment"
 _FILLED_BY = {
     "supervisory-authority": "data.subject_categories (who the people are) and, for a notice made more than "
@@ -39,6 +54,34 @@ _FILLED_BY = {
     "data-subject-us": _US_FIELDS,
     "us-sample-copy": _US_FIELDS,
 }
+
+
+def _given(facts: dict[str, Any], field: str) -> bool:
+    node: Any = facts
+    for part in field.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node is not None and node != []
+
+
+def placeholder_fields(kind: str, *, subject: str, body: str, facts: dict[str, Any] | None) -> list[str]:
+    """The facts fields that would fill a text's placeholders, each with what to give (`delay_reasons (why
+    …)`): those the facts lack among the kind's fields, a conditional one only when a placeholder is on
+    its line. Empty when the text has none, or when none of them explains it (an override's own)."""
+    if not placeholders(subject, body):
+        return []
+    lines = [line for line in f"{subject}\n{body}".splitlines() if placeholders(line)]
+    return [
+        f"{field} ({what})"
+        for field, what, marker in _FIELDS.get(kind, ())
+        if not _given(facts or {}, field) and (marker is None or any(marker in line for line in lines))
+    ]
+
+
+def _facts_of(session: Session, incident_id: str) -> dict[str, Any] | None:
+    from leakline.incidents.service import current_facts
+
+    incident = session.get(Incident, incident_id)
+    return None if incident is None else current_facts(session, incident)
 
 
 def changeable_communication(session: Session, *, incident_id: str, communication_id: str) -> Communication:
@@ -59,12 +102,16 @@ def _refuse_withdrawn(comm: Communication) -> None:
         raise InvalidCommunicationState(f"{comm.id} was withdrawn: its duty no longer arises")
 
 
-def refuse_placeholders(comm: Communication, *, incident_id: str, action: str) -> None:
-    """Fail closed: a text that still asks its approver to complete it is never approved nor queued."""
+def refuse_placeholders(
+    comm: Communication, *, incident_id: str, action: str, facts: dict[str, Any] | None = None
+) -> None:
+    """Fail closed: a text that still asks its approver to complete it is never approved nor queued. The
+    hint names the facts fields to set: those `facts` (the current ones) lack, else every field of the kind."""
     left = placeholders(comm.subject, comm.body)
     if not left:
         return
-    fields = _FILLED_BY.get(comm.kind)
+    named = placeholder_fields(comm.kind, subject=comm.subject, body=comm.body, facts=facts) if facts else []
+    fields = " and ".join(named) or _FILLED_BY.get(comm.kind)
     where = f"set {fields} in the facts (docs/assess.md)" if fields else "give the facts it asks for"
     raise PlaceholderLeft(
         f"{comm.id} ({comm.kind} to {comm.recipient}, {comm.jurisdiction or 'internal'}) cannot be {action}: "
@@ -117,7 +164,7 @@ def approve(
     _refuse_withdrawn(comm)
     if settings is not None:
         _date_at_approval(session, settings, comm=comm, now=now)
-    refuse_placeholders(comm, incident_id=incident_id, action="approved")
+    refuse_placeholders(comm, incident_id=incident_id, action="approved", facts=_facts_of(session, incident_id))
     comm.state = CommState.APPROVED
     comm.approved_by = by
     comm.approved_at = now
@@ -173,7 +220,7 @@ def send(
                 "(then amend the facts or reassess to re-draft), or deliver it yourself and record it: "
                 f'leakline incident delivered {incident_id} {comm.id} --channel "HOW" --by NAME',
             )
-        refuse_placeholders(comm, incident_id=incident_id, action="sent")
+        refuse_placeholders(comm, incident_id=incident_id, action="sent", facts=_facts_of(session, incident_id))
         enqueue(session, recorder=recorder, comm=comm, now=now, actor=by)
     if any(c.needs_approval for c in chosen):
         _notifying(session, recorder=recorder, incident_id=incident_id, by=by, now=now, settings=settings)

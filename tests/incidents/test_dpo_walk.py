@@ -1,0 +1,104 @@
+"""What a DPO met walking an incident end to end (signal → facts → notice → supplement → close): next steps
+that said "approve" a notice approval would refuse, hints naming fields the facts already had, owed
+supplements named by the notice's words instead of the facts fields, English risk reasons in German and
+French internal alerts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from leakline.notify.render import format_count, render
+from tests.incidents.helpers import facts_file
+from tests.store.helpers import Env
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def _run(cli: Cli, env: Env, *args: str) -> str:
+    code, out, err = cli(*args, "--config", str(env.config))
+    assert code == 0, err
+    return out
+
+
+def test_next_steps_say_what_to_complete_before_a_notice_can_be_approved(cli: Cli, env: Env) -> None:
+    facts = facts_file(env.directory, data__subject_categories=None)
+    doc = json.loads(_run(cli, env, "incident", "open", "--facts", str(facts), "--format", "json"))
+    incident = doc["id"]
+    (notice,) = [c for c in doc["communications"] if c["regime"] == "gdpr-33"]
+    steps = _run(cli, env, "incident", "show", incident).split("Next steps\n", 1)[1].splitlines()
+    # Was: "approve gdpr-33 DE once you have read it …", which approval then refused for its placeholder.
+    assert steps[0] == (
+        "  complete gdpr-33 DE before approving it: set data.subject_categories (who the people are, e.g. "
+        f'["customers"]) in the facts (docs/assess.md), then leakline incident facts {incident} --facts FILE'
+    )
+    assert not any(f"leakline incident approve {incident} {notice['id']}" in step for step in steps)
+    complete = facts_file(env.directory, "p2.json")
+    _run(cli, env, "incident", "facts", incident, "--facts", str(complete))
+    steps = _run(cli, env, "incident", "show", incident).split("Next steps\n", 1)[1].splitlines()
+    assert steps[0].startswith("  approve gdpr-33 DE once you have read it")
+    _run(cli, env, "incident", "approve", incident, notice["id"], "--by", "Dana")
+
+
+_REASONS = [
+    "severity if disclosed: limited: most sensitive data: identity",
+    "confidentiality: LLM output shown to the wrong user affecting 1200 people",
+    "overall: likely to result in a risk (notify the supervisory authority)",
+    "a sentence the table does not know",
+]
+
+
+def _alert_context() -> dict[str, Any]:
+    return {
+        "organisation": {"name": "Acme", "establishments": ["DE"], "sector": "retail", "size": "large", "dpo": None},
+        "incident": {
+            "id": "INC-1",
+            "title": "Chat leak",
+            "status": "triaged",
+            "detected_at": "2026-11-27T06:30:00Z",
+            "aware_at": "2026-11-27T06:30:00Z",
+            "summary": "Chat leak",
+            "risk": "risk",
+            "risk_reasons": _REASONS,
+            "facts": {},
+        },
+        "obligation": None,
+        "recipient": {"name": "Dana", "kind": "internal-compliance", "role": "dpo"},
+        "signal": None,
+        "now": "2026-11-27T07:00:00Z",
+    }
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "de",
+            "Risiko: Risiko für die Rechte und Freiheiten natürlicher Personen\n"
+            "  - Schwere der Folgen bei Offenlegung: begrenzt (sensibelste Daten: Namen und andere identifizierende "
+            "Angaben)\n"
+            "  - Vertraulichkeit: Antwort des KI-Assistenten an einen falschen Nutzer, 1.200 betroffene Personen\n"
+            "  - insgesamt: Risiko für die Rechte und Freiheiten natürlicher Personen (Meldung an die "
+            "Aufsichtsbehörde)\n"
+            "  - a sentence the table does not know\n\n",
+        ),
+        (
+            "fr",
+            "Risque : risque pour les droits et libertés des personnes physiques\n"
+            "  - gravité des conséquences en cas de divulgation : limitée (données les plus sensibles : noms et "
+            "autres données d'identification)\n"
+            "  - confidentialité : réponse de l'assistant d'IA affichée au mauvais utilisateur, "
+            f"{format_count(1200, language='fr')} personnes concernées\n"
+            "  - dans l'ensemble : risque pour les droits et libertés des personnes physiques (notification à "
+            "l'autorité de contrôle)\n"
+            "  - a sentence the table does not know\n\n",
+        ),
+    ],
+)
+def test_internal_alerts_word_the_risk_reasons_in_their_language(language: str, expected: str) -> None:
+    body = render("internal-compliance", language, _alert_context()).body
+    # Was: the assessment's English sentences, one per line, in a German or French alert.
+    assert expected in body
