@@ -102,3 +102,59 @@ def test_internal_alerts_word_the_risk_reasons_in_their_language(language: str, 
     body = render("internal-compliance", language, _alert_context()).body
     # Was: the assessment's English sentences, one per line, in a German or French alert.
     assert expected in body
+
+
+_OTHER_LAWS = """
+[authorities.CH]
+supervisory-authority = "mailto:fdpic@example.ch"
+
+[authorities.CA-QC]
+supervisory-authority = "mailto:cai@example.qc"
+"""
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "regime", "subject", "basis", "gdpr_words", "no_deadline"),
+    [
+        (
+            "CH",
+            "fadp-24",
+            "Erstmeldung einer Verletzung der Datensicherheit (FADP Art. 24(1)-(2)) – Acme Shop GmbH – ",
+            "Rechtsgrundlage: FADP Art. 24(1)-(2)\n",
+            "DSGVO",
+            "Frist: keine feste Frist; die Meldung erfolgt so rasch wie möglich\n",
+        ),
+        (
+            "CA-QC",
+            "qc-law25",
+            "Notification initiale d'une violation de données à caractère personnel (Quebec private-sector Act "
+            "s 3.5; Regulation respecting confidentiality incidents) – Acme Shop GmbH – ",
+            "Fondement juridique : Quebec private-sector Act s 3.5; Regulation respecting confidentiality "
+            "incidents\n",
+            "RGPD",
+            "Échéance : pas d'échéance fixe ; la notification est faite dans les meilleurs délais\n",
+        ),
+    ],
+)
+def test_a_notice_under_another_law_cites_that_law_not_the_gdpr(
+    cli: Cli, env: Env, jurisdiction: str, regime: str, subject: str, basis: str, gdpr_words: str, no_deadline: str
+) -> None:
+    with env.config.open("a", encoding="utf-8") as handle:
+        handle.write(_OTHER_LAWS)
+    facts = facts_file(
+        env.directory,
+        controller__establishments=[jurisdiction],
+        breach__cause="unknown",
+        data__categories=["health", "identity"],
+        data__subjects=1200,
+        data__subjects_by_jurisdiction={jurisdiction: 1200},
+    )
+    doc = json.loads(_run(cli, env, "incident", "open", "--facts", str(facts), "--format", "json"))
+    (notice,) = [c for c in doc["communications"] if c["regime"] == regime and c["kind"] == "supervisory-authority"]
+    # Was: "(Art. 33 DSGVO)" / "(article 33 du RGPD)", "Art. 33 Abs. 1 DSGVO" as the legal basis, GDPR articles
+    # in every section heading, and "fällig am noch nicht bekannt" for a duty with no fixed deadline.
+    assert notice["subject"] == subject + doc["id"]
+    assert basis in notice["body"]
+    assert gdpr_words not in notice["subject"] + notice["body"]
+    assert "Art. 33" not in notice["body"] and "article 33" not in notice["body"]
+    assert no_deadline in notice["body"]
