@@ -129,8 +129,7 @@ supervisory-authority = "mailto:cai@example.qc"
             "qc-law25",
             "Notification initiale d'une violation de données à caractère personnel (Quebec private-sector Act "
             "s 3.5; Regulation respecting confidentiality incidents) – Acme Shop GmbH – ",
-            "Fondement juridique : Quebec private-sector Act s 3.5; Regulation respecting confidentiality "
-            "incidents\n",
+            "Fondement juridique : Quebec private-sector Act s 3.5; Regulation respecting confidentiality incidents\n",
             "RGPD",
             "Échéance : pas d'échéance fixe ; la notification est faite dans les meilleurs délais\n",
         ),
