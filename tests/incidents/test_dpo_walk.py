@@ -157,3 +157,19 @@ def test_a_notice_under_another_law_cites_that_law_not_the_gdpr(
     assert gdpr_words not in notice["subject"] + notice["body"]
     assert "Art. 33" not in notice["body"] and "article 33" not in notice["body"]
     assert no_deadline in notice["body"]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("de", "eine mögliche Verletzung des Schutzes personenbezogener Daten muss bewertet werden."),
+        ("en", "a possible personal data breach needs your assessment."),
+        ("fr", "une violation possible de données à caractère personnel doit être évaluée."),
+    ],
+)
+def test_a_reminder_does_not_ask_to_assess_the_breach_again(language: str, sentence: str) -> None:
+    first = render("internal-compliance", language, _alert_context()).body
+    assert sentence in first
+    reminder = render("internal-compliance", language, {**_alert_context(), "alert": {"reason": "reminder"}}).body
+    # Was: a day-2 reminder about an undelivered notice also said the breach needed assessing.
+    assert sentence not in reminder
