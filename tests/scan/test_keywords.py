@@ -132,3 +132,25 @@ def test_write_hint_decides_as_its_regex_after_the_switch() -> None:
     assert ll015._WRITE_HINT_SCAN._scanner
     after = {case: ll015._may_write(case) for case in WRITE_CASES}
     assert before == after == WRITE_CASES
+
+
+ACCESS_CASES = {
+    b"const r = await client.chat.completions.create({ model })": False,  # AI words, no data access
+    b"const c = await prisma.conversation.findUnique({ where: { id } })": True,
+    b"await db.select().from(chats).where(eq(chats.id, id))": True,
+    b"await kv.get(`chat:${id}`)": True,
+    b"const a = await getAnswerById(id)": True,
+    b"get" + b"x" * 100 + b"Answer": False,  # a match of the whole bytes, not within 80 bytes of its AI word
+    b"": False,
+}
+
+
+def test_access_hint_decides_as_its_windows_after_the_switch() -> None:
+    from leakline.scan.rules import ll015
+
+    before = {case: ll015.has_access_hint(case) for case in ACCESS_CASES}
+    for _ in range(HYPERSCAN_AFTER + 1):
+        ll015.has_access_hint(b"nothing")
+    assert isinstance(ll015._ACCESS_HINT_SCAN._scanner, keywords._Scanner)
+    after = {case: ll015.has_access_hint(case) for case in ACCESS_CASES}
+    assert before == after == ACCESS_CASES

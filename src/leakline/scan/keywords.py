@@ -73,6 +73,29 @@ class Expressions:
         return scanner.starts(data, len(self.expressions))
 
 
+class Prefilter:
+    """One regular expression (bytes, in the syntax both `re` and Hyperscan read alike); `may_match` tells whether
+    it matches anywhere in some bytes, from one Hyperscan pass, or None while it is not compiled (see
+    `HYPERSCAN_AFTER`) or without Hyperscan: the caller then decides as it would without it."""
+
+    def __init__(self, expression: bytes) -> None:
+        self.expression = expression
+        self._asked = 0
+        # None: not compiled yet; False: never (no Hyperscan).
+        self._scanner: _Scanner | bool | None = None
+
+    def may_match(self, data: bytes) -> bool | None:
+        scanner = self._scanner
+        if scanner is None:
+            self._asked += 1
+            if self._asked <= HYPERSCAN_AFTER:
+                return None
+            scanner = self._scanner = _compile((self.expression,), caseless=False, literal=False) or False
+        if not isinstance(scanner, _Scanner):
+            return None
+        return scanner.found_in(data)
+
+
 class _StartsScanner:
     def __init__(self, hyperscan: Any, database: Any) -> None:
         self._db = database
@@ -126,8 +149,9 @@ class _Scanner:
         return self._found
 
 
-def _compile(words: tuple[bytes, ...], *, caseless: bool) -> _Scanner | None:
-    """A Hyperscan database matching any of `words` (literally, or ASCII-caselessly), None without Hyperscan."""
+def _compile(words: tuple[bytes, ...], *, caseless: bool, literal: bool = True) -> _Scanner | None:
+    """A Hyperscan database matching any of `words` (literally, or ASCII-caselessly; or regular expressions if not
+    `literal`), None without Hyperscan."""
     try:
         import hyperscan
     except ImportError:
@@ -136,7 +160,9 @@ def _compile(words: tuple[bytes, ...], *, caseless: bool) -> _Scanner | None:
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     try:
         database.compile(
-            expressions=[re.escape(word) for word in words], ids=list(range(len(words))), flags=[flags] * len(words)
+            expressions=[re.escape(word) if literal else word for word in words],
+            ids=list(range(len(words))),
+            flags=[flags] * len(words),
         )
     except hyperscan.error:
         return None

@@ -33,7 +33,7 @@ from tree_sitter import Node
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex, SourceFile
-from leakline.scan.keywords import Expressions, Keywords
+from leakline.scan.keywords import Expressions, Keywords, Prefilter
 from leakline.scan.rules.base import Hit, Rule
 
 AI_CONTENT = re.compile(
@@ -104,6 +104,7 @@ _ACCESS_HINT = re.compile(
     + rb"|(?:get|load|fetch|find|read|query|select|retrieve)\w*"
     + _AI  # project wrappers: getchatbyid
 )
+_ACCESS_HINT_SCAN = Prefilter(_ACCESS_HINT.pattern)
 HINT_WINDOW = 80
 
 
@@ -119,6 +120,11 @@ def _ai_word_offsets(lowered: bytes, extra: Iterable[bytes] = ()) -> Iterator[tu
 
 def has_access_hint(data: bytes) -> bool:
     lowered = data.lower()
+    # A match inside a window is a match of the whole bytes (the expression looks at no byte after its match, and
+    # the windows' searches read the bytes before them for `\b`): with none anywhere, there is none in a window.
+    # Most files that mention AI words have none (a model-calling route's `completions.create(`).
+    if _ACCESS_HINT_SCAN.may_match(lowered) is False:
+        return False
     # Overlapping windows around nearby AI words are searched once, as one merged window.
     windows = sorted((max(0, start - HINT_WINDOW), end + HINT_WINDOW) for start, end in _ai_word_offsets(lowered))
     merged: list[tuple[int, int]] = []
