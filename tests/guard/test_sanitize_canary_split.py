@@ -134,12 +134,13 @@ def test_the_hyperscan_gate_fires_on_every_spelling_the_matcher_accepts() -> Non
 
 
 def test_canary_max_length_bounds_every_spelling_and_the_holdback_check_uses_it() -> None:
-    assert canary_max_length(CAN) == 96  # spaced: 24 x (1 + 3); base64 with CRLFs: 3 x 32 - 2; hex: 4 x 24 - 2
+    # spaced and split once: 24 + 23 x 3 + 16; base64 with CRLFs: 3 x 32 - 2; hex: 4 x 24 - 2
+    assert canary_max_length(CAN) == 109
     long_token = "Zq7XbN2vLp9RtY4sKw8HdM3c" * 5  # 120 characters
-    assert canary_max_length(long_token) == 480
-    with pytest.raises(Exception, match="stream_holdback_chars: 448 is not longer"):
-        _check_holdback(Policy(canaries=(long_token,), holdback_chars=448))
-    _check_holdback(Policy(canaries=(long_token,), holdback_chars=481))
+    assert canary_max_length(long_token) == 493
+    with pytest.raises(Exception, match="stream_holdback_chars: 493 is not longer"):
+        _check_holdback(Policy(canaries=(long_token,), holdback_chars=493))
+    _check_holdback(Policy(canaries=(long_token,), holdback_chars=494))
 
 
 # ---- split across fields: the detectors' side -------------------------------------------------------------
@@ -152,7 +153,10 @@ def test_the_fields_joined_find_a_canary_split_in_two_in_either_order(s: Sanitiz
     assert [(h.detector, h.start, h.end) for h in hits] == [("canary", 0, 25)]
     # Inside one field it was judged there: not reported again. Two unrelated fields: nothing.
     assert across_fields(s, [f"ref {CAN}", "ok"]) == []
-    assert across_fields(s, ["Zq7XbN2vLp9R and", "tY4sKw8HdM3c"]) == []
+    # A few characters of any kind between the pieces (r8): one match; more than CANARY_SPLIT_GAP: none.
+    hits = across_fields(s, ["Zq7XbN2vLp9R and", "tY4sKw8HdM3c"])
+    assert [(h.detector, h.start, h.end) for h in hits] == [("canary", 0, 29)]
+    assert across_fields(s, ["Zq7XbN2vLp9R is the first half,", "tY4sKw8HdM3c"]) == []
     assert across_fields(s, ["Order 4711-0815", "EAN 4006381333931"]) == []
 
 
@@ -230,7 +234,7 @@ def test_reasoning_and_content_halves_of_a_whole_answer_are_refused(gw: Env) -> 
 
 def test_whole_near_misses_across_choices_are_delivered_intact(gw: Env) -> None:
     pairs = [
-        (HEAD + " is half", "and " + TAIL),  # words between the halves
+        (HEAD + " is the first half,", "and the other one is " + TAIL),  # more than a few words between
         ("Order 4711-0815 shipped", "tracking 1Z999AA10123456784, EAN 4006381333931"),
         (HEAD, "lkc-7f3a9c1e5b2d48"),  # the same half twice
     ]
@@ -279,10 +283,10 @@ def test_a_stream_with_reasoning_then_content_halves_ends_with_content_filter(gw
 
 def test_a_stream_with_unrelated_fields_is_delivered_intact(gw: Env) -> None:
     answers(gw)["oks"] = sse(
-        _chunk(_delta({"reasoning_content": HEAD + " is"})), _chunk(_delta({"content": "not " + TAIL})),
+        _chunk(_delta({"reasoning_content": HEAD + " is one"})), _chunk(_delta({"content": "thing, not the other " + TAIL})),
         _chunk(_delta({}, "stop")),
     )  # fmt: skip
     got = choices(sse_events(post(gw, "oks", stream=True).text))
-    assert "".join(str(c["delta"].get("reasoning_content") or "") for c in got) == HEAD + " is"
-    assert "".join(str(c["delta"].get("content") or "") for c in got) == "not " + TAIL
+    assert "".join(str(c["delta"].get("reasoning_content") or "") for c in got) == HEAD + " is one"
+    assert "".join(str(c["delta"].get("content") or "") for c in got) == "thing, not the other " + TAIL
     assert got[-1]["finish_reason"] == "stop"

@@ -24,13 +24,14 @@ from typing import Any
 from leakline.guard.sanitize.core import DetectorHit, Sanitizer
 from leakline.guard.sanitize.errors import SanitizerFailed
 from leakline.guard.sanitize.fold import fold, strip_invisible
-from leakline.guard.sanitize.matchers import CANARY, PROTECTED_TEXT, canary_max_length
+from leakline.guard.sanitize.matchers import CANARY, CANARY_SPLIT_GAP, PROTECTED_TEXT, canary_max_length
 from leakline.guard.sanitize.policy import Action
 
 FIELD_SEPARATOR = "\n"
-_GAP = "\n#\n#\n"
-"""Stands for the middle of a long field: more separators than a spaced canary allows, and neither a
-base64 character, nor a line break alone, nor a hex separator."""
+_GAP = "\n#" * (CANARY_SPLIT_GAP // 2 + 2) + "\n"
+"""Stands for the middle of a long field: longer than the gap a split canary may have (`CANARY_SPLIT_GAP`)
+and more separators than a spaced canary allows, and neither a base64 character, nor a line break alone,
+nor a hex separator."""
 WHERE = "across fields"
 """The `where` of an across-field hit in the audit record; its offsets are in the fields joined."""
 

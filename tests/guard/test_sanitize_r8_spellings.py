@@ -1,0 +1,154 @@
+"""Issue 6, r8: spellings that slipped through, each with its exact input, detector and delivered text,
+whole and streamed (every chunk size 1-12 and a few larger ones, both engines), plus near misses that
+must stay intact.
+
+- canaries split once with a few characters of any kind between the pieces (markup, words, an entity).
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leakline.guard.sanitize import Policy, Sanitizer
+from leakline.guard.sanitize.engine import hyperscan_available
+from leakline.guard.sanitize.matchers import (
+    CANARY_SPLIT_GAP,
+    CanaryMatcher,
+    canary_gate_spans,
+    canary_max_length,
+)
+
+ENGINES = ["hyperscan", "re"] if hyperscan_available() else ["re"]
+CAN = "Zq7XbN2vLp9RtY4sKw8HdM3c"
+OTHER = "hT5rWq2ZkL8mNp3XvB6yCd9F"
+PREFIX = "thanks for shopping with us, " * 30  # 870 characters: a stream releases text before the value
+SUFFIX = " and have a nice day" * 30
+SIZES = [*range(1, 13), 17, 64, 333]
+
+
+@cache
+def _sanitizer(engine: str) -> Sanitizer:
+    return Sanitizer(Policy(canaries=(CAN, OTHER), engine=engine).with_actions({"canary": "redact"}))
+
+
+def _stream(s: Sanitizer, text: str, size: int) -> tuple[str, list[tuple[str, int, int]]]:
+    stream = s.stream()
+    out = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.finish()
+    return out, [(h.detector, h.start, h.end) for h in stream.hits]
+
+
+def _assert_whole_and_streamed(s: Sanitizer, text: str, expected: str, detectors: list[str]) -> None:
+    result = s.sanitize(text)
+    assert result.text == expected
+    assert [h.detector for h in result.hits] == detectors
+    long = PREFIX + text + SUFFIX
+    whole = s.sanitize(long)
+    assert whole.text == PREFIX + expected + SUFFIX
+    hits = [(h.detector, h.start, h.end) for h in whole.hits]
+    for size in SIZES:
+        assert _stream(s, long, size) == (whole.text, hits), size
+        assert _stream(s, text, size) == (expected, [(h.detector, h.start, h.end) for h in result.hits]), size
+
+
+# ---- 5. canaries split with a few characters between the pieces -------------------------------------------
+
+R = "[REDACTED:CANARY]"
+SPLIT_CAUGHT = [
+    ("Zq7XbN2vLp9R tY4sKw8HdM3c", R),  # adjacent but for a space (was caught before)
+    ("Zq7XbN2vLp9R**tY4sKw8HdM3c", R),
+    ("Zq7XbN2vLp9R\u200btY4sKw8HdM3c", R),  # a zero-width space is removed first
+    ("Zq7XbN2vLp9R ** tY4sKw8HdM3c", R),
+    ("**Zq7XbN2vLp9R** **tY4sKw8HdM3c**", f"**{R}**"),
+    ("`Zq7XbN2vLp9R` `tY4sKw8HdM3c`", f"`{R}`"),
+    ("Zq7XbN2vLp9R<br>tY4sKw8HdM3c", R),
+    ("Zq7XbN2vLp9R<br />tY4sKw8HdM3c", R),
+    ("Zq7XbN2vLp9R&nbsp;tY4sKw8HdM3c", R),
+    ("Zq7XbN2vLp9R</td><td>tY4sKw8HdM3c", R),
+    ("Zq7XbN2vLp9R and tY4sKw8HdM3c", R),
+    ("first Zq7XbN2vLp9R, then tY4sKw8HdM3c.", f"first {R}."),
+    ("Zq7X then bN2vLp9RtY4sKw8HdM3c", R),  # pieces of four and twenty
+    ("Zq7XbN2vLp9RtY4sKw8H, then dM3c", R),
+    ("Z and q7XbN2vLp9RtY4sKw8HdM3c", f"Z and {R}"),  # the token without its first character
+    ("Zq7XbN2vLp9RtY4sKw8HdM3 and c", f"{R} and c"),  # ... without its last
+    ("zq7xbn2vlp9r | ty4skw8hdm3c", R),  # any case, as every canary spelling
+    ("hT5rWq2ZkL8m — Np3XvB6yCd9F", R),  # the other token; an em dash folds to "-"
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("text", "expected"), SPLIT_CAUGHT, ids=[t for t, _ in SPLIT_CAUGHT])
+def test_a_canary_split_with_a_few_characters_between_is_caught(engine: str, text: str, expected: str) -> None:
+    _assert_whole_and_streamed(_sanitizer(engine), text, expected, ["canary"])
+
+
+SPLIT_INTACT = [
+    "Zq7XbN2vLp9R is the first half, the second is tY4sKw8HdM3c",  # more than CANARY_SPLIT_GAP between
+    "Zq7XbN2vLp9R",  # half of it only
+    "Zq7X and bN2vLp9R and tY4sKw8HdM3c",  # split twice
+    "Zq7 and XbN2vLp9RtY4sKw8HdM3c and more",  # three characters, then the rest: none of the rest is whole
+    "the quick brown fox jumps over the lazy dog " * 3,
+    "| SKU | qty | price |\n| --- | --- | --- |\n| ZQ-7X | 2 | 9.99 |",
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("text", SPLIT_INTACT)
+def test_canary_near_misses_stay_intact(engine: str, text: str) -> None:
+    s = _sanitizer(engine)
+    if text.startswith("Zq7 and"):
+        # The token less its first three characters is caught: only the three stay.
+        assert s.sanitize(text).text == "Zq7 and [REDACTED:CANARY] and more"
+        return
+    assert s.sanitize(text).hits == []
+    long = PREFIX + text + SUFFIX
+    for size in (1, 5, 12, 64):
+        assert _stream(s, long, size) == (long, [])
+
+
+def test_the_gap_is_bounded_and_counted_in_the_longest_spelling() -> None:
+    s = _sanitizer("re")
+    gap = "x" * CANARY_SPLIT_GAP
+    assert [h.detector for h in s.sanitize(f"Zq7XbN2vLp9R{gap}tY4sKw8HdM3c").hits] == ["canary"]
+    assert s.sanitize(f"Zq7XbN2vLp9R{gap}x tY4sKw8HdM3c").hits == []
+    spelled = "Z" + "".join("-.-" + ch for ch in CAN[1:12]) + gap + CAN[12] + "".join("-.-" + ch for ch in CAN[13:])
+    assert len(spelled) == canary_max_length(CAN) - 3  # the split's gap replaces one run of separators
+    assert [(h.start, h.end) for h in s.sanitize(spelled).hits] == [(0, len(spelled))]
+
+
+def test_the_gates_are_two_disjoint_runs_starting_at_rare_characters() -> None:
+    (a, b), (b2, end) = canary_gate_spans(CAN)
+    assert (b, end) == (b2, len(CAN)) and b - a >= 8 and end - b >= 8
+    assert CAN[a].lower() == "q"  # the rarest first character available
+    # Every split at one place leaves one run whole: the gate fires, whatever the engine.
+    hs = [e for e in ENGINES if e == "hyperscan"]
+    for k in range(1, len(CAN)):
+        text = f"{CAN[:k]} and {CAN[k:]}"
+        for engine in hs:
+            assert _sanitizer(engine).engine.canary_ends(text), k
+        assert CanaryMatcher((CAN,))._gate_ends(text), k
+
+
+PIECES = [CAN, CAN[:12], CAN[12:], CAN[:4], CAN[-4:], OTHER[:9], " ", "**", "<br>", "&nbsp;", " and ", "x" * 20, "\n"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(st.sampled_from(PIECES), min_size=1, max_size=25),
+    cuts=st.lists(st.integers(min_value=0, max_value=2_000), max_size=20),
+)
+def test_any_chunking_of_split_canaries_gives_the_whole_text_result(parts: list[str], cuts: list[int]) -> None:
+    text = "".join(parts)
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    for engine in ENGINES:
+        s = _sanitizer(engine)
+        whole = s.sanitize(text)
+        stream = s.stream()
+        out = "".join(stream.feed(text[a:b]) for a, b in itertools.pairwise(points)) + stream.finish()
+        assert out == whole.text
+        assert stream.hits == whole.hits
+    assert _sanitizer(ENGINES[0]).sanitize(text).hits == _sanitizer("re").sanitize(text).hits
