@@ -173,3 +173,24 @@ def test_a_reminder_does_not_ask_to_assess_the_breach_again(language: str, sente
     reminder = render("internal-compliance", language, {**_alert_context(), "alert": {"reason": "reminder"}}).body
     # Was: a day-2 reminder about an undelivered notice also said the breach needed assessing.
     assert sentence not in reminder
+
+
+def test_facts_dated_in_the_future_are_refused_before_anything_is_stored(cli: Cli, env: Env) -> None:
+    config = str(env.config)
+    typo = facts_file(env.directory, "typo.json", aware_at="2099-11-27T06:30:00+01:00")
+    code, out, err = cli("incident", "open", "--facts", str(typo), "--config", config)
+    # Was: opened, with the GDPR deadline 72 hours after 2099-11-27.
+    assert (code, out) == (2, "")
+    assert err.startswith(f"{typo}: aware_at: 2099-11-27T05:30:00Z is in the future (now ")
+    assert err.endswith(
+        "); the deadlines are counted from these dates, so a wrong year or month would put them off by as much\n"
+        "hint: correct the date (ISO 8601 with a UTC offset, e.g. 2026-11-27T06:30:00+01:00)"
+    )
+    assert json.loads(_run(cli, env, "incident", "list", "--format", "json")) == []
+    incident = json.loads(
+        _run(cli, env, "incident", "open", "--facts", str(facts_file(env.directory)), "--format", "json")
+    )
+    later = facts_file(env.directory, "later.json", discovered_at="2099-01-01T00:00:00+00:00")
+    code, _, err = cli("incident", "facts", incident["id"], "--facts", str(later), "--config", config)
+    assert code == 2 and err.startswith(f"{later}: discovered_at: 2099-01-01T00:00:00Z is in the future")
+    assert json.loads(_run(cli, env, "incident", "show", incident["id"], "--format", "json"))["facts_version"] == 1

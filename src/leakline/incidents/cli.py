@@ -73,8 +73,10 @@ def open_command(
     from leakline.incidents import service
     from leakline.incidents.runtime import change
     from leakline.obligations import load_facts
+    from leakline.obligations.facts import refuse_future_dates
 
     parsed = load_facts(facts)  # validated before the database is touched
+    refuse_future_dates(parsed, now=_now(), source="<stdin>" if facts == "-" else facts)
     with change(config) as (rt, session):
         incident = service.open_incident(
             session,
@@ -468,8 +470,11 @@ def facts_command(
     from leakline.incidents import service
     from leakline.incidents.runtime import change
     from leakline.obligations import load_facts
+    from leakline.obligations.facts import refuse_future_dates
 
     parsed = load_facts(facts) if facts is not None else None
+    if parsed is not None and facts is not None:
+        refuse_future_dates(parsed, now=_now(), source="<stdin>" if facts == "-" else facts)
     fallbacks: list[Fallback] = []
     with change(config) as (rt, session):
         if parsed is None:

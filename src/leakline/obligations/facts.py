@@ -13,7 +13,7 @@ import json
 import re
 import sys
 import tomllib
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -475,6 +475,26 @@ def decode_facts(raw: bytes, *, source: str, fmt: Literal["json", "toml", "auto"
         except tomllib.TOMLDecodeError as exc:
             raise FactsFileError(f"{source}: invalid TOML: {exc}") from None
     return parse_facts(data, source=source)
+
+
+# How far a facts date may be ahead of the clock it is checked against (clocks of laptops and servers differ).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+_DATE_FIELDS = ("aware_at", "occurred_at", "occurred_from", "occurred_until", "discovered_at", "determined_at",
+                "assessed_at")  # fmt: skip
+
+
+def refuse_future_dates(facts: Facts, *, now: datetime, source: str) -> None:
+    """Facts of something that happened: a date after `now` is a typo (2027 for 2026), and the deadlines
+    counted from it would be weeks late. `leakline assess` models any dates; an incident's facts are checked."""
+    for field in _DATE_FIELDS:
+        value = getattr(facts, field)
+        if value is not None and value > now + FUTURE_TOLERANCE:
+            shown = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            raise FactsValidationError(
+                f"{source}: {field}: {shown} is in the future (now {now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}); "
+                "the deadlines are counted from these dates, so a wrong year or month would put them off by as much",
+                hint="correct the date (ISO 8601 with a UTC offset, e.g. 2026-11-27T06:30:00+01:00)",
+            )
 
 
 def load_facts(path: str) -> Facts:
