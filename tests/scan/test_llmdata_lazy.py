@@ -75,3 +75,27 @@ def test_findings_of_the_route(make_app: Callable[..., Path]) -> None:
     app = _app(make_app)
     found = [(f.rule, f.path, f.line) for f in scan(app, rule_ids=["LL007"], jobs=1).findings]
     assert found == [("LL007", "app/api/x/route.ts", 24)]
+
+
+def test_released_analyses_are_freed_without_the_cyclic_collector(make_app: Callable[..., Path]) -> None:
+    import gc
+    import weakref
+
+    app = _app(make_app)
+    index = build_index(app, load_scan_settings(app / "leakline.toml"), WalkStats(), set())
+    ctx = ScanContext(index)
+    llm = ctx.llm.file(index.files["app/api/x/route.ts"])
+    assert llm is not None
+    module = weakref.ref(llm)
+    analysis = weakref.ref(ctx.llm)
+    del llm
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ctx.release()
+        assert module() is None
+        assert analysis() is None
+        assert "llm" not in ctx.__dict__
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -28,6 +28,15 @@ class ScanContext:
     def settings(self) -> ScanAppSettings:
         return self.index.settings
 
+    def release(self) -> None:
+        """Drop the shared analyses once every rule of the app has run. They refer to each other (each module's
+        LLM facts to the app's analysis), so only the cyclic garbage collector could free them otherwise: a scan
+        keeps it off, and when it comes back on it walked all of them (~0.3 s after the 5,000-file benchmark
+        scanned in-process, where nothing else needs them any more)."""
+        llm: LlmAnalysis | None = self.__dict__.pop("llm", None)
+        if llm is not None:
+            llm.release()
+
     @cached_property
     def llm(self) -> LlmAnalysis:
         """Where LLM data (prompts, outputs, values derived from them) lives in this app's source."""

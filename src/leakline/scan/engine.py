@@ -887,6 +887,7 @@ def _scan(
         stats.skipped.update(index.stats)
         skipped_here += _skipped_while_reading(index, outcomes)
         skipped_files.update((display_path(_rel_to_root(prefix, rel)), reason) for rel, reason in skipped_here)
+        ctx.release()
     stats.skipped_files = sorted(skipped_files)
     stats.rule_errors = list(dict.fromkeys(stats.rule_errors))
     stats.files_seen = walk_stats.files_seen
