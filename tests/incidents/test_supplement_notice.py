@@ -112,6 +112,9 @@ def test_a_german_supplement_with_facts_still_missing_is_a_nachmeldung(cli: Cli,
         "  - die Ursache der Verletzung\n\n"
     ) in second["body"]
     assert f"   2. Nachmeldung zur Erstmeldung vom {sent} (schrittweise Meldung" in second["body"]
+    # `show` tells the two supplements apart (was "gdpr-33 DE supplement" for both).
+    table = _run(cli, env, "incident", "show", incident)
+    assert f"approve gdpr-33 DE supplement 2 once you have read it (leakline incident show {incident} " in table
 
 
 def test_an_english_supplement_with_facts_still_missing_is_supplementary_information(cli: Cli, env: Env) -> None:

@@ -301,7 +301,9 @@ def _duty(communication: dict[str, Any], versions: frozenset[str] = frozenset())
     if communication["regime"] is None:
         return "—"
     language = f" {communication['language']}" if communication["id"] in versions else ""
-    supplement = " supplement" if communication.get("phase") else ""
+    phase = communication.get("phase") or 0
+    # The second supplement is told apart from the first ("gdpr-33 DE supplement 2").
+    supplement = "" if not phase else " supplement" if phase == 1 else f" supplement {phase}"
     return f"{communication['regime']} {communication['jurisdiction']}{language}{supplement}"
 
 
