@@ -152,3 +152,64 @@ def test_any_chunking_of_split_canaries_gives_the_whole_text_result(parts: list[
         assert out == whole.text
         assert stream.hits == whole.hits
     assert _sanitizer(ENGINES[0]).sanitize(text).hits == _sanitizer("re").sanitize(text).hits
+
+
+# ---- 4. PEM private keys re-wrapped at fewer than 40 columns -----------------------------------------------
+
+
+def _body(seed: int, length: int = 880) -> str:
+    import random
+    import string
+
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + "+/"
+    return "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + "".join(rng.choice(alphabet) for _ in range(length)) + "Ab1="
+
+
+def _wrap(body: str, width: int, sep: str = "\n", indent: str = "") -> str:
+    return sep.join(indent + body[i : i + width] for i in range(0, len(body), width))
+
+
+BODY = _body(8)
+S = "[REDACTED:SECRET]"
+PEM_CAUGHT = [
+    # (text, expected): before, find_secrets followed 40-column lines only and the key's rest was sent
+    (f"key:\n-----BEGIN PRIVATE KEY-----\n{_wrap(BODY, 32)}\n\nThanks", f"key:\n{S}\n\nThanks"),
+    (f"-----BEGIN PRIVATE KEY-----\n{_wrap(BODY, 20)}\nThanks", f"{S}\nThanks"),
+    (f"-----BEGIN PRIVATE KEY-----\n{_wrap(BODY, 16)}\n", f"{S}\n"),
+    (f"----begin rsa private key----\n{_wrap(BODY, 24)}\n----end rsa private key----\nok", f"{S}\nok"),
+    (f"-----BEGIN EC PRIVATE KEY-----\r\n{_wrap(BODY[:150], 30, sep=chr(13) + chr(10))}\r\n\r\nbye", f"{S}\r\n\r\nbye"),
+    (f"    -----BEGIN PRIVATE KEY-----\n{_wrap(BODY, 32, indent='    ')}\n    done", f"    {S}\n    done"),
+    ('{"pem": "-----BEGIN PRIVATE KEY-----\\n' + _wrap(BODY, 32, sep="\\n") + '"}', '{"pem": "' + S + '"}'),
+    # few lines: a key cut to three short lines
+    (f"-----BEGIN PRIVATE KEY-----\n{_wrap(BODY[:72], 24)}\n(truncated)", f"{S}\n(truncated)"),
+    # the last line short and unpadded, letters only
+    (f"-----BEGIN PRIVATE KEY-----\n{_wrap(BODY[:-4] + 'XxyJ', 32)}\nend", f"{S}\nend"),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("text", "expected"), PEM_CAUGHT, ids=[str(i) for i in range(len(PEM_CAUGHT))])
+def test_a_pem_private_key_wrapped_at_few_columns_is_redacted_whole(engine: str, text: str, expected: str) -> None:
+    _assert_whole_and_streamed(_sanitizer(engine), text, expected, ["secret"])
+
+
+PEM_INTACT = [
+    f"-----BEGIN PUBLIC KEY-----\n{_wrap(BODY, 32)}\n-----END PUBLIC KEY-----",
+    f"-----BEGIN CERTIFICATE-----\n{_wrap(BODY, 20)}\n-----END CERTIFICATE-----",
+    "| SKU | qty |\n| MIIEvQIBADANBgkqhkiG9w0B | 2 |",
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("text", PEM_INTACT)
+def test_public_keys_and_certificates_wrapped_short_stay(engine: str, text: str) -> None:
+    s = _sanitizer(engine)
+    assert s.sanitize(text).hits == []
+    assert _stream(s, PREFIX + text + SUFFIX, 7)[0] == PREFIX + text + SUFFIX
+
+
+def test_a_word_after_a_short_last_line_is_not_taken_for_key() -> None:
+    s = _sanitizer(ENGINES[0])
+    text = f"-----BEGIN PRIVATE KEY-----\n{_wrap(BODY[:64], 32)}\nThanks\nBye"
+    assert s.sanitize(text).text == f"{S}\nThanks\nBye"

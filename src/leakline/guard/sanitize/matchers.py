@@ -30,6 +30,7 @@ from leakline.detectors.secrets import (
     LENIENT_PREFIXES,
     PEM_GATES,
     Context,
+    SecretKind,
     find_secrets,
 )
 from leakline.guard.sanitize import checks
@@ -902,12 +903,78 @@ class SecretMatcher(Matcher):
             # The engine saw every anchor: find_secrets need not look for the ~30 that are not in the window.
             present = None if anchors is None else _anchors_within(text, anchors, lo, hi)
             matches = find_secrets(text[lo:hi], Context.TEXT, anchors=present, lenient=True)
+            spans = [
+                (
+                    m.start + lo,
+                    pem_body_end(text, m.start + lo, m.end + lo, hi)
+                    if m.kind is SecretKind.PRIVATE_KEY
+                    else m.end + lo,
+                )
+                for m in matches
+            ]
             # A key running up to the window's end may go on, and the Firebase check reads 400 characters
             # past a key: widen until every match ends well inside the window (or the window is the text).
-            if hi < len(text) and any(m.end + lo + SECRET_LEFT_CONTEXT > hi for m in matches):
+            if hi < len(text) and any(end + SECRET_LEFT_CONTEXT > hi for _, end in spans):
                 hi = min(len(text), hi * 2 - lo)
                 continue
-            return [Candidate(SECRET, m.start + lo, m.end + lo) for m in matches]
+            return [Candidate(SECRET, start, end) for start, end in spans]
+
+
+_PEM_ARMOR = re.compile(r"-{3,6}[ \t]?(?i:BEGIN)[ \t]")
+"""A PEM header's start, as `find_secrets` finds it (3-6 dashes, any case)."""
+_PEM_CLOSED = re.compile(r"-{3,6}[ \t]?(?i:END)[ \t][^\n]{0,80}\Z")
+_PEM_LINE = re.compile(r"(?:\r?\n|(?:\\r)?\\n)[ \t]{0,16}([A-Za-z0-9+/]+)(={0,2})(?=[ \t]*(?:\r?\n|\\[rn]|[\"'`]|\Z))")
+"""One base64 line after a line break (or an escaped `\\n` in a JSON or JS string), up to its end."""
+_PEM_FOOTER_AFTER = re.compile(
+    r"(?:\r?\n|(?:\\r)?\\n)?[ \t]{0,16}-{3,6}[ \t]?(?i:END)[ \t]+(?:(?i:[A-Z0-9]+)[ \t]+){0,4}?"
+    r"(?i:PRIVATE)[ \t]+(?i:KEY)(?:[ \t]+(?i:BLOCK))?[ \t]?-{3,6}"
+)
+_PEM_LAST_LINE = re.compile(r"(?:\r?\n|(?:\\r)?\\n)[ \t]{0,16}([A-Za-z0-9+/]+)\Z")
+PEM_SHORT_LINE = 16
+"""The shortest line width of a PEM body the sanitizer follows: `find_secrets` follows lines of 40 or more."""
+
+
+def _capitals(word: str) -> int:
+    return sum(1 for c in word if "A" <= c <= "Z")
+
+
+def pem_body_end(text: str, start: int, end: int, hi: int) -> int:
+    """Where a PEM private key found at `[start, end)` ends when its body lines are shorter than the 40
+    characters `find_secrets(lenient=True)` follows (a model re-wrapping a key at 32 or 20 columns): the
+    lines of the same width as its first one, then one shorter last line, then an END line right after
+    them. Read up to `hi` (the window's end); `end` itself for DER bodies without armor, for a block
+    that ends with its END line already, and when the next line is not base64 of that width.
+
+    A shorter last line is taken only when it is padded (`=`), holds a digit, `+`, `/` or two capitals, or
+    an END line follows it: a word on the line after a key (`Thanks`) is not more key."""
+    if text[end - 1] == "=" or not _PEM_ARMOR.match(text, start) or _PEM_CLOSED.search(text, start, end):
+        return end
+    last = _PEM_LAST_LINE.search(text, start, end)
+    width = len(last.group(1)) if last is not None else 0  # the last body line matched so far
+    pos = end
+    while True:
+        m = _PEM_LINE.match(text, pos, hi)
+        if m is None:
+            break
+        line = len(m.group(1))
+        if width == 0 and line >= PEM_SHORT_LINE:  # the first body line after a bare header sets the width
+            width = line
+            pos = m.end()
+            if m.group(2):
+                break
+            continue
+        if width < PEM_SHORT_LINE or line > width:
+            break
+        if line == width and not m.group(2):
+            pos = m.end()
+            continue
+        body = m.group(1)
+        footer = _PEM_FOOTER_AFTER.match(text, m.end(), hi)
+        if m.group(2) or footer is not None or any(c.isdigit() or c in "+/" for c in body) or _capitals(body) >= 2:
+            pos = m.end()
+        break
+    footer = _PEM_FOOTER_AFTER.match(text, pos, hi)
+    return footer.end() if footer is not None else pos
 
 
 def _anchors_within(text: str, positions: Sequence[int], lo: int, hi: int) -> set[str]:
