@@ -10,13 +10,25 @@ headers are set on every response. An upstream's refusal (429, 503) passes its w
 A header the upstream sent more than once passes once (its first value), and a value that HTTP/1.1 cannot
 carry (a character outside Latin-1, a control character) is dropped, logged by the header's name only:
 encoding it would fail the whole response with a 500, and a newline in it would split the header.
+
+The values of the headers the gateway knows are held to their shape (`VALUE_SHAPES`), in either mode:
+a header's value is a word the upstream chooses, and a hostile one wrote the canary and an address into
+`x-request-id` and `openai-version`. `openai-version` passes only as a date (`2020-10-01`); an
+`x-request-id` of more than `SHORT_ID` characters is replaced by a keyed digest in the same shape (a UUID
+stays a UUID, hex stays hex, a known prefix such as `req_` is kept), so a client still sees one id per
+upstream request and the same id on every retry of it, and a value that is not an id at all is dropped.
+Short ids (`r-1`) pass: a secret does not fit in 8 characters. Other headers pass as the mode says: the
+operator chose them (`allowed_headers`, or `deny` mode).
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import logging
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fnmatch import fnmatchcase
 
 DENY_PATTERNS: tuple[str, ...] = (
@@ -139,6 +151,75 @@ def sendable(name: str, value: str) -> bool:
     return ok
 
 
+SHORT_ID = 8
+"""An `x-request-id` up to this long (letters, digits, `-`, `_`) passes as it is: too short for a card
+number (13 digits and more), a canary (24 characters) or an address."""
+MAX_ID = 128
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_ID_PREFIXES = ("req_", "req-", "chatcmpl-", "cmpl-", "embd-")
+_ID_KEY = os.urandom(32)
+"""Keys the digests sent in place of an upstream's request ids (one per process)."""
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+FIRST_API_YEAR = 2020
+"""`openai-version` is the date of an API version: OpenAI's is 2020-10-01; none is older."""
+
+
+def _digest(value: str, alphabet: str, size: int) -> str:
+    digest = hashlib.blake2b(value.encode("latin-1"), key=_ID_KEY, digest_size=64).digest()
+    while len(digest) < size:
+        digest += hashlib.blake2b(digest, key=_ID_KEY, digest_size=64).digest()
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:size])
+
+
+def request_id(value: str) -> str | None:
+    """The `x-request-id` sent for an upstream's `value`: short ids as they are, longer ones a keyed digest
+    in their shape (UUID, hex, letters and digits; a known prefix kept), None when `value` is no id."""
+    if len(value) > MAX_ID or _ID.fullmatch(value) is None:
+        return None
+    if len(value) <= SHORT_ID and re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        return value
+    if _UUID.fullmatch(value):
+        hexed = _digest(value, "0123456789abcdef", 32)
+        return "-".join((hexed[:8], hexed[8:12], hexed[12:16], hexed[16:20], hexed[20:]))
+    prefix = next((p for p in _ID_PREFIXES if value.startswith(p) and len(value) > len(p)), "")
+    rest = value[len(prefix) :]
+    if _HEX.fullmatch(rest):
+        return prefix + _digest(value, "0123456789abcdef", len(rest))
+    return prefix + _digest(value, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", len(rest))
+
+
+def api_version(value: str) -> str | None:
+    """`openai-version` passes as a real date from `FIRST_API_YEAR` to next year, else None."""
+    if _DATE.fullmatch(value) is None:
+        return None
+    try:
+        day = datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+    return value if FIRST_API_YEAR <= day.year <= datetime.date.today().year + 1 else None
+
+
+VALUE_SHAPES: dict[str, Callable[[str], str | None]] = {
+    "x-request-id": request_id,
+    "openai-version": api_version,
+}
+"""Headers whose value is held to a shape, whatever the mode: the value to send, or None to drop it."""
+_MISSHAPED_NAMES: set[str] = set()
+
+
+def _shaped(name: str, value: str) -> str | None:
+    shape = VALUE_SHAPES.get(name)
+    if shape is None:
+        return value
+    out = shape(value.strip(" \t"))
+    if out is None and name not in _MISSHAPED_NAMES:
+        _MISSHAPED_NAMES.add(name)
+        log.warning("dropped the upstream header %s: its value is not in the header's shape", name)
+    return out
+
+
 def _denied(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatchcase(name, pattern) for pattern in patterns)
 
@@ -151,7 +232,7 @@ def filter_upstream_headers(
     denied: Sequence[str],
 ) -> list[tuple[str, str]]:
     """The upstream headers that may be passed on (names lowercased, order kept, each name once with its
-    first sendable value)."""
+    first sendable value, held to its shape: `VALUE_SHAPES`)."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for raw_name, value in headers:
@@ -163,8 +244,11 @@ def filter_upstream_headers(
         if mode != "allow" and _denied(name, denied):
             continue
         if sendable(name, value):
+            shaped = _shaped(name, value)
+            if shaped is None:
+                continue
             seen.add(name)
-            out.append((name, value))
+            out.append((name, shaped))
     return out
 
 
