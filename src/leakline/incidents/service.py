@@ -665,8 +665,10 @@ def owed_supplements(session: Session, incident: Incident) -> list[OwedSupplemen
     obligations = list((incident.assessment or {}).get("obligations", []))
     if not any(o["required"] and drafting.phased(o) for o in obligations):
         return []
-    comms = _communications(session, incident.id)
     phases = notice_phases(session, incident)
+    if not phases:
+        return []  # nothing delivered that could have promised anything (the workers ask every few seconds)
+    comms = _communications(session, incident.id)
     facts = _current_facts(session, incident)
     owed: list[OwedSupplement] = []
     for o, p in zip(obligations, obligation_progress(obligations, comms), strict=True):
