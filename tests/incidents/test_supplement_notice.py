@@ -218,3 +218,17 @@ def test_an_override_template_that_knows_nothing_of_supplements_is_introduced_as
         "  - die Zahl der betroffenen personenbezogenen Datensätze\n\n"
         "Datensätze: 4.000\n"
     )
+
+
+def test_an_override_extending_the_built_in_notice_is_not_introduced_twice(cli: Cli, env: Env) -> None:
+    folder = env.directory / "messages" / "de"
+    folder.mkdir(parents=True)
+    (folder / "supervisory-authority.j2").write_text(
+        '{% extends "builtin/de/supervisory-authority.j2" %}\n', encoding="utf-8"
+    )
+    with env.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[notify]\ntemplates = "messages"\n')
+    incident, _ = _first_phase(cli, env, "DE")
+    supplement = _supplement(cli, env, incident, 1, data__records=4000)
+    assert supplement["subject"].startswith("Nachmeldung (Art. 33 Abs. 4 DSGVO) zur Meldung einer Verletzung")
+    assert supplement["body"].startswith("An: die zuständige Aufsichtsbehörde\n")

@@ -327,15 +327,17 @@ def render_supplement(
 
 
 def _reads_supplement(template: str) -> bool:
-    """Whether the template that rendered a notice words supplements itself (the built-in ones do)."""
+    """Whether the template that rendered a notice words supplements itself: the built-in ones do, and so does
+    an override that reads `supplement` or extends a built-in one (whose blocks do)."""
     from leakline.notify.render import BUILTIN_PREFIX
 
     if not template or template.startswith(f"{BUILTIN_PREFIX}/"):
         return True
     try:
-        return "supplement" in Path(template).read_text(encoding="utf-8")
+        source = Path(template).read_text(encoding="utf-8")
     except OSError:
         return False
+    return "supplement" in source or f"{BUILTIN_PREFIX}/" in source
 
 
 # Duties whose notice may be given in phases (GDPR Art. 33(4)): the article, as the supplement cites it.
