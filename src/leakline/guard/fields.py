@@ -14,6 +14,17 @@ to null: its tokens, bytes and top alternatives
 repeat the answer token by token and offer text the model did not choose, which no redaction of the
 content can follow (docs/gateway.md, What the gateway removes).
 
+Every known key has a type (`KEY_TYPES`: a message, a delta or a function is an object, an index a small
+number, a text a string or a list of parts), because the pipeline reads a value only in the type it
+expects: a `message` that is a string, a part that is a list, a `function` that is a string were relayed
+unread. A wrong-typed value inside a message or a call is dropped and counted like an unknown key (the
+rest of the answer is well-formed and readable); a choice that is not an object, or whose `message` or
+`delta` is not one, or whose `index` is not a small number, is refused as an `UpstreamProtocolError`:
+that is the frame a client walks, no client could read such an answer, and dropping it would hand the
+application an answer without its text as if that were all the model said. A whole answer's choice
+keeps only `message` and a streamed chunk's only `delta` (`screen_choice(streamed=...)`): the other one
+is never read on that path.
+
 The top level of a whole answer and of every streamed chunk is allow-listed too (`screen_answer`):
 vLLM's `prompt_logprobs` and `prompt_token_ids` spell out the prompt (system prompt, planted canary,
 protected text) token by token, numbers or not, so they and the answer's own `token_ids` are dropped
@@ -25,15 +36,22 @@ deployment (a fine-tune's path, a server version and host), not anything the cli
 
 from __future__ import annotations
 
+import array
+import base64
+import binascii
 import functools
 import hashlib
 import logging
+import math
 import os
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from typing import Any, TypeAlias
+
+from leakline.guard.errors import UpstreamProtocolError
 
 log = logging.getLogger("leakline.guard")
 
@@ -67,7 +85,29 @@ ANSWER_KEYS = {
 ANSWER_STRINGS = frozenset({"id", "object", "model", "system_fingerprint", "service_tier"})
 """Top-level keys that pass only as strings (protocol words and names the upstream made up, not the model)."""
 EMBEDDING_KEYS = frozenset({"object", "index", "embedding"})
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+EMBEDDING_OBJECT = "embedding"
+MAX_EMBEDDING_VALUE = 1e6
+"""The largest magnitude of a value of a base64 embedding: models' values are small (a normalized vector's
+at most 1); bytes that are text in base64 often decode to 1e14 or infinity."""
+MAX_INDEX = 4095
+"""The largest `index` of a choice, a tool call or an embedding: they count things in one answer (OpenAI
+allows 128 choices and 2,048 inputs); a larger number is no index, and a card number fits in one."""
+MAX_CLOCK_AHEAD = 86_400
+"""How far (seconds) an upstream's `created` may be ahead of the gateway's clock; later, or below 0, it is
+no time (4111111111111111 is a card number) and the gateway's clock is sent instead."""
+KEY_TYPES: dict[str, tuple[type, ...]] = {
+    **{key: (str,) for key in STRING_KEYS},
+    **{key: (str, list) for key in TEXT_FIELDS if key not in STRING_KEYS},
+    "message": (dict,),
+    "delta": (dict,),
+    "function": (dict,),
+    "function_call": (dict,),
+    "tool_calls": (list,),
+    "index": (int,),
+}
+"""The type a known key's value must have to pass (null always passes: it carries nothing). The pipeline
+reads each value only in this type (a text field as a string or a list of parts), so another type would
+leave unread."""
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "function_call", "content_filter"})
 """The finish reasons an OpenAI client knows; any other string (an upstream's own word, or text it put there)
@@ -152,16 +192,29 @@ def _count(where: str, key: str, dropped: Dropped) -> None:
         dropped(name)
 
 
+def is_index(value: Any) -> bool:
+    """Whether `value` is an index: an integer from 0 to `MAX_INDEX` (not a flag)."""
+    return type(value) is int and 0 <= value <= MAX_INDEX
+
+
 def _unread(key: str, value: Any, allowed: frozenset[str]) -> bool:
     if key not in allowed:
         return True  # numbers and flags too: a made-up key holding 4111111111111111 is a side channel
-    # A known string key in another shape (`arguments` as an object, a list as `role`) is not read either.
-    return key in STRING_KEYS and not isinstance(value, str) and holds_text(value)
+    if value is None:
+        return False
+    # A known key in another type (`arguments` as an object, `function` as a string, a list as `role`) is not
+    # read: the pipeline reads each key in its type only.
+    types = KEY_TYPES.get(key)
+    if types is None:
+        return False
+    if type(value) not in types:  # exact types (JSON's): a flag is no index
+        return True
+    return key == "index" and not 0 <= value <= MAX_INDEX
 
 
 def drop_unknown(obj: MutableMapping[str, Any], allowed: frozenset[str], where: str, dropped: Dropped = None) -> None:
-    """Remove from `obj` the keys outside `allowed` whose value holds text, and the known string keys
-    whose value holds text but is not a string."""
+    """Remove from `obj` the keys outside `allowed`, and the known keys whose value is not of their type
+    (`KEY_TYPES`; an `index` out of range too)."""
     unread = [k for k, v in obj.items() if _unread(k, v, allowed)]
     for key in unread:
         del obj[key]
@@ -197,7 +250,8 @@ def _opaque_id(value: str, default_prefix: str) -> str:
 def _protocol_word(obj: MutableMapping[str, Any], key: str, allowed: frozenset[str], default: Any, where: str,
                    dropped: Dropped) -> None:  # fmt: skip
     """`obj[key]` kept when it is one of `allowed` (or null), else replaced by `default` and counted."""
-    if key in obj and obj[key] is not None and obj[key] not in allowed:
+    value = obj.get(key)
+    if value is not None and (not isinstance(value, str) or value not in allowed):
         obj[key] = default
         _count(where, key, dropped)
 
@@ -221,9 +275,28 @@ def drop_logprobs(choice: MutableMapping[str, Any]) -> None:
         choice["logprobs"] = None
 
 
-def screen_choice(choice: MutableMapping[str, Any], kind: str, dropped: Dropped = None) -> None:
-    """A choice's own keys, before its message or delta is sanitized: `logprobs` nulled, unknown keys that
-    hold text dropped. `kind`: "completions" for /v1/completions, else a chat answer."""
+def screen_choice(
+    choice: MutableMapping[str, Any], kind: str, dropped: Dropped = None, *, streamed: bool | None = None
+) -> None:
+    """A choice's own keys, before its message or delta is sanitized: `logprobs` nulled, unknown keys and
+    wrong-typed ones dropped. `kind`: "completions" for /v1/completions, else a chat answer. `streamed`:
+    a chunk's choice keeps `delta` only, a whole answer's `message` only (the other is never read on that
+    path); None (the caller does not say) keeps both, each read or not by the caller.
+
+    Raises `UpstreamProtocolError` when the choice's `index` is not a small number or its `message` or
+    `delta` is not an object (see the module's docstring: refused, not dropped)."""
+    index = choice.get("index", 0)
+    if type(index) is not int or not 0 <= index <= MAX_INDEX:
+        raise UpstreamProtocolError(f"the upstream sent a choice whose index is not a number from 0 to {MAX_INDEX}")
+    if kind != "completions":
+        message, delta = choice.get("message"), choice.get("delta")
+        if (message is not None and type(message) is not dict) or (delta is not None and type(delta) is not dict):
+            key = "delta" if message is None or type(message) is dict else "message"
+            raise UpstreamProtocolError(f"the upstream sent a choice whose `{key}` is not an object")
+        unread = None if streamed is None else "message" if streamed else "delta"
+        if unread is not None and unread in choice:
+            del choice[unread]
+            _count("choice", unread, dropped)
     drop_logprobs(choice)
     _drop_never(choice, "choice", dropped)
     drop_unknown(choice, CHOICE_KEYS["completions" if kind == "completions" else "chat"], "choice", dropped)
@@ -234,7 +307,7 @@ def _unread_top(key: str, value: Any, allowed: frozenset[str]) -> bool:
     if key not in allowed:
         return True  # llama.cpp's `timings` and the like: numbers the model's side chose, nothing a client needs
     if key in ANSWER_STRINGS:
-        return not isinstance(value, str) and holds_text(value)
+        return not (value is None or isinstance(value, str))
     if key == "created":
         return holds_text(value) or holds_list(value)
     return False  # choices, data and usage: screened on their own
@@ -253,11 +326,19 @@ def screen_answer(
     their version and host there, `vllm-0.6.3-gpu-node-7.internal`): both name the deployment, which the
     client has no use for."""
     allowed = ANSWER_KEYS.get(kind, ANSWER_KEYS["chat"])
+    choices = answer.get("choices")
+    if type(choices) is list:
+        for choice in choices:
+            if type(choice) is not dict:
+                # Read nowhere (a whole answer's walk skipped it): refused as a stream's is (module docstring).
+                raise UpstreamProtocolError("the upstream sent a choice that is not an object")
     # Called for every chunk of every stream: the common chunk (known keys, strings where strings belong) takes
     # no per-key function call.
-    if not allowed.issuperset(answer) or any(
-        not (type(answer[k]) is str or answer[k] is None) for k in ANSWER_STRINGS.intersection(answer)
-    ) or ("created" in answer and type(answer["created"]) is not int):
+    if (
+        not allowed.issuperset(answer)
+        or any(not (type(answer[k]) is str or answer[k] is None) for k in ANSWER_STRINGS.intersection(answer))
+        or ("created" in answer and type(answer["created"]) is not int)
+    ):
         _drop_never(answer, "answer", dropped)
         unread = [k for k, v in answer.items() if _unread_top(k, v, allowed)]
         for key in unread:
@@ -274,8 +355,10 @@ def screen_answer(
         streamed = any(isinstance(c, dict) and "delta" in c for c in answer.get("choices") or ())
         _protocol_word(answer, "object", frozenset({whole, chunk}), chunk if streamed else whole, "answer", dropped)
     _protocol_word(answer, "service_tier", SERVICE_TIERS, None, "answer", dropped)
-    if "created" in answer and (not isinstance(answer["created"], int) or isinstance(answer["created"], bool)):
+    created = answer.get("created", 0)
+    if type(created) is not int or not 0 <= created <= time.time() + MAX_CLOCK_AHEAD:
         answer["created"] = int(time.time())
+        _count("answer", "created", dropped)
     usage = answer.get("usage")
     if isinstance(usage, dict):
         _screen_usage(usage, dropped)
@@ -308,25 +391,48 @@ def _screen_usage(usage: MutableMapping[str, Any], dropped: Dropped) -> None:
         _count("answer.usage", key, dropped)
 
 
+def is_vector(value: Any) -> bool:
+    """Whether `value` is an embedding: a list of numbers, or (`encoding_format: "base64"`) a base64 string
+    written as `base64.b64encode` writes it (padding, no other character, no stray bits) of little-endian
+    float32 values (a multiple of 4 bytes), each finite and within `MAX_EMBEDDING_VALUE`. Words in base64's
+    alphabet decode to arbitrary bytes, which are rarely all of that: a run of digits (a card number) never
+    is, the canary is not; a string built to be all of it still passes (docs/gateway.md, Known gaps)."""
+    if type(value) is list:
+        return all(type(x) is float or type(x) is int for x in value)
+    if type(value) is not str or not value or len(value) % 4:
+        return False
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return False
+    if len(raw) % 4 or base64.b64encode(raw).decode("ascii") != value:
+        return False
+    floats = array.array("f", raw)
+    if sys.byteorder == "big":
+        floats.byteswap()
+    # sum() is not finite when one value is not (inf, nan); min and max bound the rest (all three loop in C).
+    return math.isfinite(sum(floats)) and -MAX_EMBEDDING_VALUE <= min(floats) <= max(floats) <= MAX_EMBEDDING_VALUE
+
+
 def _screen_embeddings(answer: MutableMapping[str, Any], dropped: Dropped) -> None:
+    """`data[]` entries keep `object: embedding`, a small `index` (else their position) and an `embedding`
+    that `is_vector`; an entry that is not an object, any other key and any other value go."""
     data = answer.get("data")
     if not isinstance(data, list):
-        if holds_text(data):
+        if data is not None:
             del answer["data"]
             _count("answer", "data", dropped)
         return
     kept: list[Any] = []
-    for item in data:
+    for position, item in enumerate(data):
         if not isinstance(item, dict):
-            if holds_text(item):
-                _count("answer", "data[]", dropped)
-                continue
-            kept.append(item)
+            _count("answer", "data[]", dropped)
             continue
-        embedding = item.get("embedding")
-        # `encoding_format: "base64"` sends the vectors as one base64 string: bytes, not words.
-        base64 = isinstance(embedding, str) and _BASE64.fullmatch(embedding) is not None
-        if not base64 and holds_text(embedding):
+        if "index" in item and not is_index(item["index"]):
+            item["index"] = position
+            _count("answer.data[]", "index", dropped)
+        _protocol_word(item, "object", frozenset({EMBEDDING_OBJECT}), EMBEDDING_OBJECT, "answer.data[]", dropped)
+        if "embedding" in item and not is_vector(item["embedding"]):
             del item["embedding"]
             _count("answer.data[]", "embedding", dropped)
         drop_unknown(item, EMBEDDING_KEYS, "answer.data[]", dropped)
@@ -354,16 +460,23 @@ def sanitize_message(
         if isinstance(value, str):
             message[name] = text(name, value)
         elif isinstance(value, list):
-            message[name] = [part(name, item) for item in value if holds_text(item)]
-        elif holds_text(value):
-            del message[name]
+            # A part is a string or an object; a list in a list (`[["4111…"]]`) was returned unread.
+            parts = [item for item in value if type(item) is str or type(item) is dict]
+            if len(parts) < len(value):
+                _count(where, f"{name}[]", dropped)
+            message[name] = [part(name, item) for item in parts if holds_text(item)]
     tool_calls = message.get("tool_calls")
     if isinstance(tool_calls, list):
-        message["tool_calls"] = calls(tool_calls)
-    elif holds_text(tool_calls):
-        del message["tool_calls"]
+        kept = [call for call in tool_calls if type(call) is dict]
+        if len(kept) < len(tool_calls):
+            _count(where, "tool_calls[]", dropped)
+        if where == "message":
+            # A whole answer's calls are numbered by their place (only streamed deltas need an `index`):
+            # the upstream's number is a channel (a card number, or text in place of a number).
+            for position, call in enumerate(kept):
+                if "index" in call:
+                    call["index"] = position
+        message["tool_calls"] = calls(kept)
     legacy = message.get("function_call")
     if isinstance(legacy, dict):
         function(legacy)
-    elif holds_text(legacy):
-        del message["function_call"]
