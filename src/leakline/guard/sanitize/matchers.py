@@ -241,24 +241,30 @@ of GB, NL, IE, ...): hex ids (`de12…`, `be34…`, span and object ids) would o
 
 WIDE_SEPARATORS = " \\-./_\\n\\r"
 """Between the groups of a card written with everyday separators (a character class body)."""
-WIDE_CARD_SHAPE = (
-    f"[0-9]{{4}}(?:[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{4}}){{3}}"
-    f"|[0-9]{{4}}[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{6}}[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{5}}"
-)
+MARKUP_SEPARATOR = r"(?:&nbsp;|&#160;|&#[xX][aA]0;|<br ?/?>)(?:\r?\n)?"
+"""Markup a browser renders as a space or a line break between a card's groups (issue 6, r8): the no-break
+space written as an entity (`4111&nbsp;1111&nbsp;...`, HTML that must not wrap the number) and a line break
+tag (`4111<br>1111<br>...`, one group per line of a table cell), with the source's own line break after it.
+The entities' digits (`&#160;`) are not the card's: `_MARKUP` deletes them before the checks."""
+MARKUP_SEPARATOR_MAX = 8
+"""The longest `MARKUP_SEPARATOR` (`<br />` and `\\r\\n`)."""
+_CARD_GAP = f"(?:[{WIDE_SEPARATORS}]{{1,3}}|{MARKUP_SEPARATOR})"
+WIDE_CARD_SHAPE = f"[0-9]{{4}}(?:{_CARD_GAP}[0-9]{{4}}){{3}}|[0-9]{{4}}{_CARD_GAP}[0-9]{{6}}{_CARD_GAP}[0-9]{{5}}"
 """A card's 4-4-4-4 (or Amex 4-6-5) groups with 1-3 of ` -./_`, line breaks between them, in any mix:
 `4111.1111.1111.1111`, `4111_1111_...`, `4111 - 1111 - ...`, one group per line (also `- 4111` list
 items). A whole-text scan's engine reports where one ends (`Triggers.card_ends`)."""
-WIDE_CARD_AFTER = f"[0-9]{{3}}[{WIDE_SEPARATORS}][{WIDE_SEPARATORS}0-9]{{2}}"
+WIDE_CARD_AFTER = f"[0-9]{{3}}(?:[{WIDE_SEPARATORS}][{WIDE_SEPARATORS}0-9]{{2}}|&nb|&#1|&#[xX]|<br)"
 """The engine's trigger for such a card in a stream is its first digit, not after a digit, with these 6
 characters after it (3 digits, a separator, 2 more characters of the shape), like every digit trigger."""
-WIDE_CARD_REACH = (25, 17)
-"""A `WIDE_CARD_SHAPE` match is 17 to 25 characters long: its first digit lies this far before its end."""
+WIDE_CARD_REACH = (16 + 3 * MARKUP_SEPARATOR_MAX, 17)
+"""A `WIDE_CARD_SHAPE` match is 17 to 40 characters long: its first digit lies this far before its end."""
 _WIDE_CARD = re.compile(WIDE_CARD_SHAPE)
 _WIDE_DROP = str.maketrans("", "", " -./_\n\r")
-_WIDE_BEFORE = re.compile(f"(?<![0-9])[0-9]{{4}}[{WIDE_SEPARATORS}]{{1,3}}\\Z")
-_WIDE_AFTER = re.compile(f"[{WIDE_SEPARATORS}]{{1,3}}[0-9]{{4}}(?![0-9])")
+_MARKUP = re.compile(MARKUP_SEPARATOR)
+_WIDE_BEFORE = re.compile(f"(?<![0-9])[0-9]{{4}}{_CARD_GAP}\\Z")
+_WIDE_AFTER = re.compile(f"{_CARD_GAP}[0-9]{{4}}(?![0-9])")
 _CLASSIC_CARD_END = re.compile(r"[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{4}\Z")
-_WIDE_FIRST_SEPARATOR = frozenset(" -./_\n\r")
+_WIDE_FIRST_SEPARATOR = frozenset(" -./_\n\r&<")
 """`text[p + 4 : p + 5]` for a card with wide separators starting at `p` (never the empty string)."""
 _TRUNK_COUNTRY = re.compile(r"\+([1-9][0-9]{0,2}) ?\(\Z")
 """`+44 (` before the `0)` of an international number that shows its national trunk prefix."""
@@ -401,9 +407,14 @@ def _wide_card(text: str, p: int) -> Candidate | None:
         return None  # one consistent space or dash: a number region, which `_classify` judges as before
     if (p and text[p - 1] in _WORD) or (end < len(text) and text[end] in _WORD):
         return None
-    if not checks.card_ok(m.group().translate(_WIDE_DROP)):
+    spelled = m.group()
+    if "&" in spelled or "<" in spelled:
+        spelled = _MARKUP.sub("", spelled)
+    if not checks.card_ok(spelled.translate(_WIDE_DROP)):
         return None
-    if _WIDE_AFTER.match(text, end) is not None or (p and _WIDE_BEFORE.search(text, max(0, p - 8), p)):
+    if _WIDE_AFTER.match(text, end) is not None or (
+        p and _WIDE_BEFORE.search(text, max(0, p - 4 - MARKUP_SEPARATOR_MAX), p)
+    ):
         return None
     return Candidate(CARD, p, end)
 
@@ -595,7 +606,7 @@ class NumberMatcher(LocalMatcher):
             if _letter_start(text, p, text[p - 1]):
                 out.extend(self._letter_prefixed(text, p))
         if card_ends:
-            # Each end's card starts 17-25 characters before it (`WIDE_CARD_REACH`); `find` tries the first
+            # Each end's card starts 17-40 characters before it (`WIDE_CARD_REACH`); `find` tries the first
             # digit of each digit run, which the stream's trigger reports.
             farthest, nearest = WIDE_CARD_REACH
             tried: set[int] = set()
