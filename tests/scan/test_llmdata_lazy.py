@@ -99,3 +99,26 @@ def test_released_analyses_are_freed_without_the_cyclic_collector(make_app: Call
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_call_last_names_of_every_callee_shape(make_app: Callable[..., Path]) -> None:
+    source = (
+        "ask(q);\nclient.chat.completions.create(x);\n(await getClient()).send(y);\nobj?.run(z);\n"
+        "handlers[name](w);\n(fn as any)(v);\nnew Foo().bar();\nthis.#secret();\n"
+    )
+    app = make_app({"lib/calls.ts": source})
+    index = build_index(app, load_scan_settings(app / "leakline.toml"), WalkStats(), set())
+    f = index.files["lib/calls.ts"]
+    names = f.call_last_names
+    got = [((c.text or b"").decode(), names[c.id]) for c in f.nodes("call_expression")]
+    assert got == [
+        ("ask(q)", "ask"),
+        ("client.chat.completions.create(x)", "create"),
+        ("(await getClient()).send(y)", "send"),
+        ("getClient()", "getClient"),
+        ("obj?.run(z)", "run"),
+        ("handlers[name](w)", None),
+        ("(fn as any)(v)", "fn"),
+        ("new Foo().bar()", "bar"),
+        ("this.#secret()", "#secret"),
+    ]
