@@ -260,3 +260,19 @@ def test_card_look_alikes_with_markup_stay_intact(engine: str, text: str) -> Non
     long = PREFIX + text + SUFFIX
     for size in (1, 5, 12):
         assert _stream(s, long, size)[0] == long
+
+
+def test_the_stream_watch_does_not_join_a_long_fields_head_and_tail_into_a_split_canary() -> None:
+    """A long field is judged by its first and last characters with `across._GAP` between them, which stands
+    for its middle: kept longer than a split canary's gap (defensive: only hits spanning two fields count,
+    so the gap matters only where a field's end is that short)."""
+    from leakline.guard.sanitize.across import _GAP, CanaryWatch
+
+    assert len(_GAP) > CANARY_SPLIT_GAP
+    s = Sanitizer(Policy(canaries=(CAN,)))
+    room = 2 * canary_max_length(CAN)
+    field = "a" * (room - 12) + CAN[:12] + " " * 500 + CAN[12:] + "b" * (room - 12)
+    watch = CanaryWatch(s)
+    found = watch.feed("reasoning", "ok") + watch.feed("content", field) + watch.judge()
+    assert found == []
+    assert s.sanitize(field).hits == []  # the field's own stream: far apart, not one canary
