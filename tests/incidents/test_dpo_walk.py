@@ -194,3 +194,42 @@ def test_facts_dated_in_the_future_are_refused_before_anything_is_stored(cli: Cl
     code, _, err = cli("incident", "facts", incident["id"], "--facts", str(later), "--config", config)
     assert code == 2 and err.startswith(f"{later}: discovered_at: 2099-01-01T00:00:00Z is in the future")
     assert json.loads(_run(cli, env, "incident", "show", incident["id"], "--format", "json"))["facts_version"] == 1
+
+
+def test_the_facts_description_replaces_the_signals_english_summary_in_the_notices(cli: Cli, env: Env) -> None:
+    signal = env.directory / "signal.json"
+    signal.write_text(json.dumps(_SIGNAL), encoding="utf-8")
+    opened = json.loads(_run(cli, env, "signal", str(signal)))
+    incident = opened["incident_id"]
+    described = facts_file(
+        env.directory,
+        description="Der KI-Assistent im Online-Shop hat einer Kundin die E-Mail-Adresse einer anderen Kundin angezeigt.",
+    )
+    _run(cli, env, "incident", "facts", incident, "--facts", str(described))
+    doc = json.loads(_run(cli, env, "incident", "show", incident, "--format", "json"))
+    (notice,) = [c for c in doc["communications"] if c["regime"] == "gdpr-33"]
+    # Was: "Beschreibung: e-mail address in a chat answer (j…@…com)", the gateway's words, with no way to change them.
+    assert (
+        "   Beschreibung: Der KI-Assistent im Online-Shop hat einer Kundin die E-Mail-Adresse einer anderen Kundin "
+        "angezeigt.\n"
+    ) in notice["body"]
+    assert "e-mail address in a chat answer" not in notice["body"]
+    plain = facts_file(env.directory, "plain.json")
+    _run(cli, env, "incident", "facts", incident, "--facts", str(plain))
+    doc = json.loads(_run(cli, env, "incident", "show", incident, "--format", "json"))
+    (notice,) = [c for c in doc["communications"] if c["regime"] == "gdpr-33"]
+    assert "   Beschreibung: e-mail address in a chat answer (j…@…com)\n" in notice["body"]
+
+
+_SIGNAL = {
+    "id": "sig_walk",
+    "kind": "leak-caught",
+    "source": "gateway:eu",
+    "at": "2026-11-26T08:00:00+00:00",
+    "severity": "high",
+    "fingerprint": "email-in-output:/api/chat",
+    "surface": "frontend",
+    "data_categories": ["contact"],
+    "subjects_estimate": 3,
+    "summary": "e-mail address in a chat answer (j…@…com)",
+}

@@ -201,7 +201,8 @@ _NOTICE_FIELDS = ("law_enforcement_delay", "delay_reasons", "identity_protection
 def notice_incident(incident: dict[str, Any]) -> dict[str, Any]:
     """The incident context with what its facts say for the notices (`subject_categories`, `records`,
     `law_enforcement_delay`, `delay_reasons`, `identity_protection_enrolment`; keys the caller set win),
-    and `detected_at` from the facts' `discovered_at` (default `aware_at`) once there are facts."""
+    `detected_at` from the facts' `discovered_at` (default `aware_at`) once there are facts, and `summary`
+    from the facts' `description` when they give one."""
     facts = incident.get("facts") or {}
     data = facts.get("data") or {}
     known = {key: data[key] for key in _NOTICE_DATA_FIELDS if data.get(key) is not None}
@@ -212,6 +213,9 @@ def notice_incident(incident: dict[str, Any]) -> dict[str, Any]:
     merged = {**known, **incident} if known else dict(incident)
     if detected is not None:
         merged["detected_at"] = detected
+    if facts.get("description"):
+        # The DPO's words for what happened, not a gateway's English one-liner in a German notice.
+        merged["summary"] = facts["description"]
     return merged
 
 

@@ -280,6 +280,7 @@ _NOTICE_FIELDS = (
     "law_enforcement_delay",
     "delay_reasons",
     "identity_protection_enrolment",
+    "description",
 )
 # Causes whose data reaches the unauthorised party decrypted, whatever protected it at rest.
 _PLAINTEXT_CAUSES = {"llm-output-leak": "an LLM answer reaches its reader as plain text"}
@@ -312,6 +313,9 @@ class Facts(_Model):
     """Why the authority is notified more than 72 hours after awareness (GDPR Art. 33(1))."""
     identity_protection_enrolment: Words | None = None
     """How people enrol in the identity-theft protection offered when government ids leaked (§ 1798.82(d)(2)(G))."""
+    description: Words | None = None
+    """What happened, as the notices describe the breach (GDPR Art. 33(3)(a) "the nature of the breach"), in
+    the language of the notices; without it they quote the first signal's summary or the incident's title."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Facts:
