@@ -4,7 +4,8 @@ must stay intact.
 
 - canaries split once with a few characters of any kind between the pieces (markup, words, an entity);
 - PEM private keys re-wrapped at fewer than 40 columns;
-- cards whose groups `&nbsp;` or `<br>` part (markup a model writes in HTML answers and table cells).
+- cards and IBANs whose groups `&nbsp;` or `<br>` part (markup a model writes in HTML answers and table
+  cells).
 """
 
 from __future__ import annotations
@@ -276,3 +277,32 @@ def test_the_stream_watch_does_not_join_a_long_fields_head_and_tail_into_a_split
     found = watch.feed("reasoning", "ok") + watch.feed("content", field) + watch.judge()
     assert found == []
     assert s.sanitize(field).hits == []  # the field's own stream: far apart, not one canary
+
+
+RI = "[REDACTED:IBAN]"
+IBAN_CAUGHT = [
+    ("IBAN DE89&nbsp;3704&nbsp;0044&nbsp;0532&nbsp;0130&nbsp;00.", f"IBAN {RI}."),
+    ("<td>DE89<br>3704<br>0044<br>0532<br>0130<br>00</td>", f"<td>{RI}</td>"),
+    ("GB82&#160;WEST&#160;1234&#160;5698&#160;7654&#160;32", RI),
+    ("DE89 3704&nbsp;0044-0532<br/>\n0130 00", RI),  # any mix: mod-97 decides
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("text", "expected"), IBAN_CAUGHT, ids=[t for t, _ in IBAN_CAUGHT])
+def test_an_iban_whose_groups_markup_parts_is_redacted(engine: str, text: str, expected: str) -> None:
+    _assert_whole_and_streamed(_sanitizer(engine), text, expected, ["iban"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DE89&nbsp;3704&nbsp;0044&nbsp;0532&nbsp;0130&nbsp;01",  # mod-97 fails
+        "DE89<br>3704<br>0044",  # too short for DE
+        "SKU AB12&nbsp;3456&nbsp;7890",
+    ],
+)
+def test_iban_look_alikes_with_markup_stay_intact(engine: str, text: str) -> None:
+    s = _sanitizer(engine)
+    assert [(h.detector, text[h.start : h.end]) for h in s.sanitize(text).hits if h.detector == "iban"] == []

@@ -212,16 +212,27 @@ IPV4_GROUPS = 4
 _DATE_SHAPES = re.compile(r"(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4})\Z")
 
 
+MARKUP_SEPARATOR = r"(?:&nbsp;|&#160;|&#[xX][aA]0;|<br ?/?>)(?:\r?\n)?"
+"""Markup a browser renders as a space or a line break between a card's or an IBAN's groups (issue 6, r8):
+the no-break space written as an entity (`4111&nbsp;1111&nbsp;...`, HTML that must not wrap the number) and
+a line break tag (`4111<br>1111<br>...`, one group per line of a table cell), with the source's own line
+break after it. The entities' digits (`&#160;`) are not the number's: `_MARKUP` deletes them before the
+checks."""
+_MARKUP = re.compile(MARKUP_SEPARATOR)
+
+
 def _iban_after_country(length: int, alnum: str, legacy: bool) -> re.Pattern[str]:
     """What follows an IBAN's country code: an optional space, the check digits, then the `length - 4`
-    characters of the BBAN compact, or in groups of 3 or 4 (the last one shorter) each after one ` `, `-` or
-    `.` (`DE89-3704-0044-0532-0130-00`, `DE 89 370 400 440 532 013 000`); `legacy`: also single spaces
-    anywhere (what upper-case IBANs were matched with before)."""
+    characters of the BBAN compact, or in groups of 3 or 4 (the last one shorter) each after one ` `, `-`,
+    `.` or `MARKUP_SEPARATOR` (`DE89-3704-0044-0532-0130-00`, `DE 89 370 400 440 532 013 000`,
+    `DE89&nbsp;3704&nbsp;...`); `legacy`: also single spaces anywhere (what upper-case IBANs were matched
+    with before)."""
     b = length - 4
     forms = [f"{alnum}{{{b}}}"]
+    gap = f"(?:[ .\\-]|{MARKUP_SEPARATOR})"
     for g in (4, 3):
         q, r = divmod(b, g)
-        forms.append(f"(?:[ .\\-]{alnum}{{{g}}}){{{q}}}" + (f"[ .\\-]{alnum}{{{r}}}" if r else ""))
+        forms.append(f"(?:{gap}{alnum}{{{g}}}){{{q}}}" + (f"{gap}{alnum}{{{r}}}" if r else ""))
     if legacy:
         forms.append(f"(?: ?{alnum}){{{b}}}")
     return re.compile(" ?[0-9]{2}(?:" + "|".join(forms) + ")")
@@ -241,11 +252,6 @@ of GB, NL, IE, ...): hex ids (`de12…`, `be34…`, span and object ids) would o
 
 WIDE_SEPARATORS = " \\-./_\\n\\r"
 """Between the groups of a card written with everyday separators (a character class body)."""
-MARKUP_SEPARATOR = r"(?:&nbsp;|&#160;|&#[xX][aA]0;|<br ?/?>)(?:\r?\n)?"
-"""Markup a browser renders as a space or a line break between a card's groups (issue 6, r8): the no-break
-space written as an entity (`4111&nbsp;1111&nbsp;...`, HTML that must not wrap the number) and a line break
-tag (`4111<br>1111<br>...`, one group per line of a table cell), with the source's own line break after it.
-The entities' digits (`&#160;`) are not the card's: `_MARKUP` deletes them before the checks."""
 MARKUP_SEPARATOR_MAX = 8
 """The longest `MARKUP_SEPARATOR` (`<br />` and `\\r\\n`)."""
 _CARD_GAP = f"(?:[{WIDE_SEPARATORS}]{{1,3}}|{MARKUP_SEPARATOR})"
@@ -260,7 +266,6 @@ WIDE_CARD_REACH = (16 + 3 * MARKUP_SEPARATOR_MAX, 17)
 """A `WIDE_CARD_SHAPE` match is 17 to 40 characters long: its first digit lies this far before its end."""
 _WIDE_CARD = re.compile(WIDE_CARD_SHAPE)
 _WIDE_DROP = str.maketrans("", "", " -./_\n\r")
-_MARKUP = re.compile(MARKUP_SEPARATOR)
 _WIDE_BEFORE = re.compile(f"(?<![0-9])[0-9]{{4}}{_CARD_GAP}\\Z")
 _WIDE_AFTER = re.compile(f"{_CARD_GAP}[0-9]{{4}}(?![0-9])")
 _CLASSIC_CARD_END = re.compile(r"[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{4}\Z")
@@ -383,6 +388,8 @@ def _iban(text: str, p: int) -> Candidate | None:
     if m is None or _is_alnum(_char(text, m.end())):
         return None
     body = m.group()
+    if "&" in body or "<" in body:
+        body = _MARKUP.sub(" ", body)
     compact = body.translate(_IBAN_SEPARATORS)
     if lower:
         if len(body) - len(compact) <= (body[0] == " ") and not _LOWER_COMPACT_BBAN.match(compact, 2):
