@@ -118,7 +118,9 @@ class EscalationSettings(_Section):
     """Escalate an obligation whose due_at passed without its notice being sent to the whole chain."""
     undue_delay_reminder_hours: float = Field(default=24.0, ge=0)
     """Remind the compliance contacts every this many hours (counted from the incident's opening) of a required
-    obligation that has no due_at ("without undue delay", GDPR Art. 34) while its notice is not delivered; 0: never."""
+    obligation that has no due_at ("without undue delay", GDPR Art. 34) while its notice is not delivered, and
+    (counted from its delivery) of what a GDPR Art. 33 notice said would follow while its supplement is not
+    delivered (Art. 33(4), "without undue further delay"); 0: never."""
 
 
 class OwnersSettings(_Section):
