@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
+from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, inherited_scan_settings, load_scan_settings
 from leakline.errors import UsageError
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
@@ -810,9 +810,19 @@ def _scan(
     inline: dict[tuple[str, str, int], str | None] = {}
     skipped_files: set[tuple[str, str]] = set()
     app_set = set(apps)
+    # A leakline.toml at a monorepo's root belongs to no app: it is every app's default (an app with a file
+    # of its own uses that file alone), and it is checked even when no app inherits it, so that a broken file
+    # in the place CI users put it never passes unnoticed.
+    defaults = load_scan_settings(root / CONFIG_FILENAME) if root not in app_set else None
+    if defaults is not None and defaults.source is None:
+        defaults = None
     for app in apps:
         app_start = len(findings)
-        settings = load_scan_settings(app / CONFIG_FILENAME)
+        own = app / CONFIG_FILENAME
+        if defaults is not None and not own.exists():
+            settings = inherited_scan_settings(defaults, root, app)
+        else:
+            settings = load_scan_settings(own)
         prefix = app.relative_to(root).as_posix() or "."
         scanned.append(ScannedApp(display_path(prefix), app, settings))
         if baseline_path is None and config_baselines and settings.scan.baseline:
@@ -827,7 +837,7 @@ def _scan(
         metas = [meta for meta in rules.metas if meta.id not in disabled]
         for meta in rules.metas:
             if meta.id in disabled:
-                where = display_path((app / CONFIG_FILENAME).relative_to(root).as_posix())
+                where = display_path(Path(settings.source or own).relative_to(root).as_posix())
                 stats.disabled_rules.setdefault(meta.id, []).append(f"{where}: scan.disable_rules")
         rules_run[display_path(prefix)] = frozenset(meta.id for meta in metas)
         skipped_here: list[tuple[str, str]] = []
