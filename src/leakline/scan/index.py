@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 from collections import Counter
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -78,6 +79,8 @@ _IMPORT_SPEC = re.compile(rb"""import\s*\(?\s*["'`]([^"'`\r\n]{1,512})["'`]""")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ROUTE_FILE = ("route",)
 _RESOLVE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+_TS_FOR_JS = {"js": (".ts", ".tsx"), "jsx": (".tsx",), "mjs": (".mts",), "cjs": (".cts",)}
+"""The TypeScript sources an ESM specifier's emitted extension stands for, in TypeScript's order."""
 
 
 class EnvEntry(NamedTuple):
@@ -529,31 +532,49 @@ class ProjectIndex:
 
     @cached_property
     def _path_aliases(self) -> list[tuple[str, list[str]]]:
+        """tsconfig/jsconfig `paths` as (pattern, targets relative to the app), read through `extends`."""
+        app = Path(self.root).absolute()
         for name in ("tsconfig.json", "jsconfig.json"):
-            f = self.files.get(name)
-            if f is None:
+            if name not in self.files:
                 continue
-            data = _loads_jsonc(f.text)
-            options = data.get("compilerOptions") if isinstance(data, dict) else None
-            if not isinstance(options, dict):
+            found = _compiler_paths(app / name, self._config_text, frozenset(), 0)
+            if found is None:
                 continue
-            base = options.get("baseUrl", ".")
-            base = base if isinstance(base, str) else "."
-            paths = options.get("paths")
+            paths, paths_dir, base_url = found
+            base = base_url if base_url is not None else paths_dir
             out: list[tuple[str, list[str]]] = []
-            if isinstance(paths, dict):
-                for pattern, targets in paths.items():
-                    if isinstance(targets, list):
-                        out.append((str(pattern), [posixpath.normpath(posixpath.join(base, str(t))) for t in targets]))
+            for pattern, targets in (paths or {}).items():
+                if isinstance(targets, list):
+                    where = [os.path.relpath(base / str(t), app) for t in targets]
+                    out.append((str(pattern), [posixpath.normpath(w.replace(os.sep, "/")) for w in where]))
             return out
         return []
 
+    def _config_text(self, path: Path) -> str | None:
+        """A tsconfig's text: the index's copy for a file of the app, else read from disk (a base config in a
+        monorepo's root or in node_modules, which the walk does not read)."""
+        rel = os.path.relpath(path, Path(self.root).absolute()).replace(os.sep, "/")
+        if rel in self.files:
+            return self.files[rel].text
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_TSCONFIG_BYTES + 1)
+        except OSError:
+            return None
+        if len(raw) > MAX_TSCONFIG_BYTES:
+            return None
+        return raw.decode("utf-8-sig", errors="replace")
+
     def _resolve_file(self, candidate: str) -> str | None:
         candidate = posixpath.normpath(candidate)
-        if candidate.startswith("../"):
-            return None
         if candidate in self.files and self.files[candidate].is_source:
             return candidate
+        stem, dot, extension = candidate.rpartition(".")
+        for substitute in _TS_FOR_JS.get(extension, ()) if dot and "/" not in extension else ():
+            # ESM specifiers name the emitted file (`./llm.js`); TypeScript's node16/nodenext and bundler
+            # resolution find the source it is emitted from (`llm.ts`, `llm.tsx`).
+            if stem + substitute in self.files:
+                return stem + substitute
         for suffix in _RESOLVE_SUFFIXES:
             if candidate + suffix in self.files:
                 return candidate + suffix
@@ -723,6 +744,71 @@ def _loads_jsonc(text: str) -> object:
         return {}
 
 
+MAX_TSCONFIG_BYTES = 1_000_000
+MAX_EXTENDS_DEPTH = 8
+"""How many `extends` a tsconfig chain is followed (TypeScript has no limit; real chains are 1-3 deep)."""
+
+_CompilerPaths = tuple[dict[str, object] | None, Path, Path | None]
+"""(`paths`, folder of the file that declared them, absolute `baseUrl` or None) of a tsconfig chain."""
+
+
+def _compiler_paths(
+    path: Path, read: Callable[[Path], str | None], seen: frozenset[Path], depth: int
+) -> _CompilerPaths | None:
+    """`compilerOptions.paths` and `baseUrl` of the tsconfig at absolute `path`, with what its `extends` chain
+    gives it, the way TypeScript merges them: the extending file's options replace the base's, `baseUrl` is
+    relative to the file that declares it, `paths` without a `baseUrl` to the file that declares them. An
+    `extends` (a string or, since TypeScript 5.0, a list) names a file relative to this one or a package in
+    node_modules (`@acme/tsconfig/base.json`); a cycle or a missing base is not followed. None: no such file."""
+    text = read(path)
+    if text is None:
+        return None
+    data = _loads_jsonc(text)
+    if not isinstance(data, dict):
+        return None
+    folder = path.parent
+    paths: dict[str, object] | None = None
+    paths_dir = folder
+    base_url: Path | None = None
+    extends = data.get("extends")
+    for spec in extends if isinstance(extends, list) else [extends]:
+        target = _extended_config(folder, spec) if isinstance(spec, str) and spec else None
+        if target is None or target in seen or target == path or depth >= MAX_EXTENDS_DEPTH:
+            continue
+        inherited = _compiler_paths(target, read, seen | {path}, depth + 1)
+        if inherited is None:
+            continue
+        if inherited[0] is not None:
+            paths, paths_dir = inherited[0], inherited[1]
+        if inherited[2] is not None:
+            base_url = inherited[2]
+    options = data.get("compilerOptions")
+    if isinstance(options, dict):
+        if isinstance(options.get("paths"), dict):
+            paths, paths_dir = options["paths"], folder
+        if isinstance(options.get("baseUrl"), str):
+            base_url = Path(os.path.normpath(folder / options["baseUrl"]))
+    return paths, paths_dir, base_url
+
+
+def _extended_config(folder: Path, spec: str) -> Path | None:
+    """The file an `extends` names, resolved as TypeScript does: a path (relative or absolute; `.json` may be
+    left out), or a package in the nearest node_modules above `folder` (`@tsconfig/next`: its tsconfig.json;
+    `@acme/tsconfig/base.json`: that file)."""
+    if spec.startswith(".") or Path(spec).is_absolute():
+        return _config_file(Path(os.path.normpath(folder / spec)))
+    for current in (folder, *folder.parents):
+        found = _config_file(current / "node_modules" / spec)
+        if found is not None:
+            return found
+    return None
+
+
+def _config_file(candidate: Path) -> Path | None:
+    for path in (candidate, candidate.with_name(candidate.name + ".json"), candidate / "tsconfig.json"):
+        if path.is_file():
+            return path.absolute()
+    return None
 
 
 def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:
