@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import posixpath
 import signal
 import stat
 import sys
@@ -27,11 +28,26 @@ from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
 from leakline.scan.hscache import default_cache_dir
 from leakline.scan.ignores import ignore_warnings, inline_ignore, precedence_warnings
-from leakline.scan.index import EXPORT_PREFIX, NOTE_PREFIX, ProjectIndex, SourceFile, exports_statically
+from leakline.scan.index import (
+    EXPORT_PREFIX,
+    NOTE_PREFIX,
+    ProjectIndex,
+    SourceFile,
+    WorkspaceLink,
+    exports_statically,
+)
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
-from leakline.scan.walker import WalkStats, discover_apps, walk_app
+from leakline.scan.walker import (
+    WalkStats,
+    WorkspacePackage,
+    app_workspace_packages,
+    discover_apps,
+    find_workspace,
+    walk_app,
+    workspace_packages,
+)
 
 if TYPE_CHECKING:
     # Read only when a baseline is configured or given (it brings json writing and tempfile along).
@@ -172,7 +188,11 @@ class ScanResult:
 
 
 def _rel_to_root(prefix: str, rel: str) -> str:
-    """`rel` (inside the app) relative to the scanned root; `prefix` is the app's folder there ("." for the root)."""
+    """`rel` (inside the app) relative to the scanned root; `prefix` is the app's folder there ("." for the root).
+    A workspace package's file, indexed with the app as `../../packages/ai/src/index.ts`, is named from the
+    root (`packages/ai/src/index.ts`)."""
+    if rel.startswith("../"):
+        return posixpath.normpath(rel if prefix in ("", ".") else f"{prefix}/{rel}")
     return rel if prefix in ("", ".") else f"{prefix}/{rel}"
 
 
@@ -191,12 +211,34 @@ def build_index(
     nested: set[Path],
     cache_dir: Path | None = None,
     skipped_files: list[tuple[str, str]] | None = None,
+    packages: Sequence[WorkspacePackage] = (),
+    walked_packages: set[Path] | None = None,
 ) -> ProjectIndex:
-    """The app's index; `skipped_files` receives `(path inside the app, reason)` of each file left out."""
+    """The app's index; `skipped_files` receives `(path inside the app, reason)` of each file left out.
+
+    `packages`: the monorepo packages the app depends on. Those outside the app's folder are walked too and
+    their files indexed under their folder relative to the app (`../../packages/ai/src/index.ts`); a package
+    already in `walked_packages` (indexed with an earlier app) is not counted in `stats` again."""
     walked_before = len(stats.skipped_paths)
     rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
     named = skipped_files if skipped_files is not None else []
     named.extend(stats.skipped_paths[walked_before:])  # folders left out by accident, named like files
+    workspace: dict[str, WorkspaceLink] = {}
+    for package in packages:
+        prefix = Path(os.path.relpath(package.folder, app)).as_posix()
+        workspace[package.name] = (prefix, package.manifest)
+        if not prefix.startswith("../"):
+            continue  # inside the app's folder: walked with it
+        seen_before = walked_packages is not None and package.folder in walked_packages
+        package_stats = WalkStats() if seen_before else stats
+        before = len(package_stats.skipped_paths)
+        inner = {other for other in nested if package.folder in other.parents}
+        rels += [
+            f"{prefix}/{rel}" for rel in walk_app(package.folder, exclude=[], nested_apps=inner, stats=package_stats)
+        ]
+        named.extend((f"{prefix}/{rel}", why) for rel, why in package_stats.skipped_paths[before:])
+        if walked_packages is not None:
+            walked_packages.add(package.folder)
     files: dict[str, SourceFile] = {}
     counter: Counter[str] = Counter()
     max_bytes = settings.scan.max_file_bytes
@@ -230,8 +272,28 @@ def build_index(
         stats.skip("larger than [scan] max_file_bytes")
         named.append((rel_s, "larger than [scan] max_file_bytes"))
     return ProjectIndex(
-        root=app, settings=settings, files=files, stats=counter, cache_dir=cache_dir, static_export=static_export
+        root=app,
+        settings=settings,
+        files=files,
+        stats=counter,
+        cache_dir=cache_dir,
+        static_export=static_export,
+        workspace=workspace,
     )
+
+
+def _workspace_of(
+    app: Path, root: Path, workspaces: dict[Path, dict[str, WorkspacePackage]], apps: set[Path]
+) -> list[WorkspacePackage]:
+    """The workspace packages `app` depends on (directly or through each other), its monorepo's packages read
+    once per workspace (`workspaces`). Packages that are apps themselves are scanned as apps, not with others."""
+    found = find_workspace(app, root)
+    if found is None:
+        return []
+    folder, globs = found
+    if folder not in workspaces:
+        workspaces[folder] = workspace_packages(folder, globs)
+    return [p for p in app_workspace_packages(app, workspaces[folder]) if p.folder not in apps]
 
 
 def _to_findings(
@@ -810,6 +872,8 @@ def _scan(
     inline: dict[tuple[str, str, int], str | None] = {}
     skipped_files: set[tuple[str, str]] = set()
     app_set = set(apps)
+    workspaces: dict[Path, dict[str, WorkspacePackage]] = {}
+    walked_packages: set[Path] = set()
     # A leakline.toml at a monorepo's root belongs to no app: it is every app's default (an app with a file
     # of its own uses that file alone), and it is checked even when no app inherits it, so that a broken file
     # in the place CI users put it never passes unnoticed.
@@ -841,7 +905,8 @@ def _scan(
                 stats.disabled_rules.setdefault(meta.id, []).append(f"{where}: scan.disable_rules")
         rules_run[display_path(prefix)] = frozenset(meta.id for meta in metas)
         skipped_here: list[tuple[str, str]] = []
-        index = build_index(app, settings, walk_stats, nested, cache_dir, skipped_here)
+        packages = _workspace_of(app, root, workspaces, app_set)
+        index = build_index(app, settings, walk_stats, nested, cache_dir, skipped_here, packages, walked_packages)
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))

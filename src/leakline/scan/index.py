@@ -389,8 +389,13 @@ class ProjectIndex:
         stats: Counter[str] | None = None,
         cache_dir: Path | None = None,
         static_export: bool | None = None,
+        workspace: dict[str, WorkspaceLink] | None = None,
     ) -> None:
         self.root = root
+        self.workspace: dict[str, WorkspaceLink] = workspace if workspace is not None else {}
+        """The monorepo packages the app depends on, by package name: their files are in `files` under the
+        package's folder relative to the app (`../../packages/ai/src/index.ts`), and bare imports of them
+        (`@acme/ai`, `@acme/ai/server`) resolve through their package.json."""
         self.settings = settings
         self.files = files
         self.stats: Counter[str] = stats if stats is not None else Counter()
@@ -497,10 +502,14 @@ class ProjectIndex:
         return data if isinstance(data, dict) else {}
 
     def declared_dependency(self, name: str) -> str | None:
-        for section in ("dependencies", "devDependencies"):
-            deps = self.package_json.get(section)
-            if isinstance(deps, dict) and isinstance(deps.get(name), str):
-                return str(deps[name])
+        """The version range the app's package.json gives `name`, else the one a workspace package the app
+        depends on gives it (that package's code is scanned with the app: an LLM client it depends on is one
+        the app's scan must see, or warn about)."""
+        for manifest in (self.package_json, *(link[1] for link in self.workspace.values())):
+            for section in ("dependencies", "devDependencies"):
+                deps = manifest.get(section)
+                if isinstance(deps, dict) and isinstance(deps.get(name), str):
+                    return str(deps[name])
         return None
 
     @cached_property
@@ -602,6 +611,39 @@ class ProjectIndex:
                     hit = self._resolve_file(target)
                     if hit:
                         return hit
+        # After `paths`, as TypeScript and bundlers look in node_modules (where a workspace links its packages).
+        return self._resolve_workspace(spec) if self.workspace else None
+
+    def _resolve_workspace(self, spec: str) -> str | None:
+        """A bare specifier naming a workspace package (`@acme/ai`, `@acme/ai/server`, `utils/x`): the file its
+        package.json `exports` maps the subpath to (conditions tried in `EXPORT_CONDITIONS` order), else, without
+        `exports`, `module`/`main`/`types` for the package itself and the file below its folder for a subpath.
+        Targets that name build output (`./dist/index.js`) not in the scan fall back to the package's sources
+        (`src/index.ts`, `index.ts`), which is what a bundler builds them from."""
+        head = spec.split("/", 2 if spec.startswith("@") else 1)
+        name = "/".join(head[:2]) if spec.startswith("@") else head[0]
+        link = self.workspace.get(name)
+        if link is None:
+            return None
+        sub = "." + spec[len(name) :]
+        folder, manifest = link
+        exports = manifest.get("exports")
+        targets: list[str] = []
+        if exports is not None:
+            targets = _export_targets(exports, sub)
+        elif sub == ".":
+            targets = [str(manifest[key]) for key in ("module", "main", "types") if isinstance(manifest.get(key), str)]
+        else:
+            targets = [sub]
+        for target in targets:
+            hit = self._resolve_file(posixpath.join(folder, target))
+            if hit is not None:
+                return hit
+        if sub == ".":
+            for fallback in ("src/index", "index"):
+                hit = self._resolve_file(posixpath.join(folder, fallback))
+                if hit is not None:
+                    return hit
         return None
 
     def imports_of(self, f: SourceFile) -> list[Import]:
@@ -742,6 +784,41 @@ def _loads_jsonc(text: str) -> object:
         return json.loads(cleaned)
     except ValueError:
         return {}
+
+
+WorkspaceLink = tuple[str, dict[str, object]]
+"""(folder relative to the app, package.json) of a workspace package."""
+EXPORT_CONDITIONS = ("source", "import", "module", "default", "node", "require", "development", "types")
+"""The `exports` conditions tried, in this order: a source condition first, then what a bundler for the server
+picks; `types` last (it often names a .d.ts, which is not source, but in internal packages the .ts itself)."""
+
+
+def _export_targets(exports: object, sub: str) -> list[str]:
+    """The targets package.json `exports` gives subpath `sub` ("." or "./x"), most likely first: a string,
+    a conditions object, an array of those, or a subpath map (with `*` patterns, `"./*": "./src/*.ts"`)."""
+    if isinstance(exports, dict) and any(isinstance(k, str) and k.startswith(".") for k in exports):
+        if sub in exports:
+            return _condition_targets(exports[sub], "")
+        for key, value in exports.items():
+            if isinstance(key, str) and key.count("*") == 1:
+                before, after = key.split("*")
+                if sub.startswith(before) and sub.endswith(after) and len(sub) >= len(before) + len(after):
+                    return _condition_targets(value, sub[len(before) : len(sub) - len(after)])
+        return []
+    return _condition_targets(exports, "") if sub == "." else []
+
+
+def _condition_targets(value: object, star: str, depth: int = 0) -> list[str]:
+    if depth > 8:
+        return []
+    if isinstance(value, str):
+        return [value.replace("*", star)]
+    if isinstance(value, list):
+        return [t for item in value for t in _condition_targets(item, star, depth + 1)]
+    if isinstance(value, dict):
+        keys = [k for k in EXPORT_CONDITIONS if k in value] + [k for k in value if k not in EXPORT_CONDITIONS]
+        return [t for k in keys for t in _condition_targets(value[k], star, depth + 1)]
+    return []
 
 
 MAX_TSCONFIG_BYTES = 1_000_000
