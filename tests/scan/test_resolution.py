@@ -161,3 +161,8 @@ def test_an_extends_cycle_or_a_missing_base_is_not_followed(tmp_path: Path) -> N
     assert _resolved(app, "src/app/api/ask/route.ts", "@/server/llm") == "src/server/llm.ts"
     (app / "tsconfig.json").write_text(json.dumps({"extends": "./tsconfig.json"}))
     assert _resolved(app, "src/app/api/ask/route.ts", "@/server/llm") is None
+
+
+def test_a_jsconfig_gives_the_paths_a_tsconfig_without_them_does_not(tmp_path: Path) -> None:
+    app = _extends_app(tmp_path, {"include": ["src"]}, {"jsconfig.json": json.dumps(BASE)})
+    assert _resolved(app, "src/app/api/ask/route.ts", "@/server/llm") == "src/server/llm.ts"

@@ -547,8 +547,8 @@ class ProjectIndex:
             if name not in self.files:
                 continue
             found = _compiler_paths(app / name, self._config_text, frozenset(), 0)
-            if found is None:
-                continue
+            if found is None or (found[0] is None and found[2] is None):
+                continue  # (a tsconfig.json without compiler paths: a jsconfig.json beside it may have them)
             paths, paths_dir, base_url = found
             base = base_url if base_url is not None else paths_dir
             out: list[tuple[str, list[str]]] = []
