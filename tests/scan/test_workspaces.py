@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from leakline.scan.engine import scan
+from leakline.configfile import ScanAppSettings
+from leakline.scan.engine import _workspace_of, build_index, scan
+from leakline.scan.walker import WalkStats
 
 NEXT_APP = {"private": True, "dependencies": {"next": "15.5.7", "react": "19.1.2"}}
 ASK = """import ollama from "ollama";
@@ -185,3 +187,26 @@ def test_wildcard_exports_and_a_package_that_is_not_in_the_workspace(tmp_path: P
 def test_an_app_scanned_alone_does_not_reach_above_the_scanned_folder(tmp_path: Path) -> None:
     root = _pnpm_monorepo(tmp_path)
     assert _places(root / "apps/web", ["LL007"]) == []
+
+
+def test_a_packages_build_output_and_the_apps_inside_it_are_not_indexed_with_the_app(tmp_path: Path) -> None:
+    root = _pnpm_monorepo(tmp_path)
+    _write(
+        root,
+        {
+            "packages/ai/.next/static/chunks/ai.js": ASK,
+            "packages/ai/out/index.js": ASK,
+            "packages/ai/playground/package.json": _app("playground", {}),
+            "packages/ai/playground/app/api/chat/route.ts": ASK,
+        },
+    )
+    app = root / "apps/web"
+    apps = {root / "apps/web", root / "apps/admin", root / "packages/ai/playground"}
+    packages = _workspace_of(app, root, {}, apps)
+    index = build_index(app, ScanAppSettings(), WalkStats(), set(), packages=packages, apps=apps)
+    assert sorted(rel for rel in index.files if rel.startswith("../")) == [
+        "../../packages/ai/package.json",
+        "../../packages/ai/src/index.ts",
+        "../../packages/ai/src/server.ts",
+    ]
+    assert index.resolve_import("app/api/server/route.ts", "@acme/ai/server") == "../../packages/ai/src/server.ts"

@@ -202,6 +202,7 @@ def display_path(path: str) -> str:
 
 
 _UNCAPPED_PREFIXES = (".next/", "public/", "out/_next/")
+_PACKAGE_BUILD_OUTPUT = (".next/", "out/")
 
 
 def build_index(
@@ -213,12 +214,14 @@ def build_index(
     skipped_files: list[tuple[str, str]] | None = None,
     packages: Sequence[WorkspacePackage] = (),
     walked_packages: set[Path] | None = None,
+    apps: Iterable[Path] = (),
 ) -> ProjectIndex:
     """The app's index; `skipped_files` receives `(path inside the app, reason)` of each file left out.
 
     `packages`: the monorepo packages the app depends on. Those outside the app's folder are walked too and
     their files indexed under their folder relative to the app (`../../packages/ai/src/index.ts`); a package
-    already in `walked_packages` (indexed with an earlier app) is not counted in `stats` again."""
+    already in `walked_packages` (indexed with an earlier app) is not counted in `stats` again; the `apps`
+    inside a package's folder are left out of it, as nested apps are."""
     walked_before = len(stats.skipped_paths)
     rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
     named = skipped_files if skipped_files is not None else []
@@ -232,10 +235,10 @@ def build_index(
         seen_before = walked_packages is not None and package.folder in walked_packages
         package_stats = WalkStats() if seen_before else stats
         before = len(package_stats.skipped_paths)
-        inner = {other for other in nested if package.folder in other.parents}
-        rels += [
-            f"{prefix}/{rel}" for rel in walk_app(package.folder, exclude=[], nested_apps=inner, stats=package_stats)
-        ]
+        inner = {other for other in apps if package.folder in other.parents}
+        walked = walk_app(package.folder, exclude=[], nested_apps=inner, stats=package_stats)
+        # A package's own build output (`.next/`, a static export) is no part of the app's: its sources are.
+        rels += [f"{prefix}/{rel}" for rel in walked if not rel.startswith(_PACKAGE_BUILD_OUTPUT)]
         named.extend((f"{prefix}/{rel}", why) for rel, why in package_stats.skipped_paths[before:])
         if walked_packages is not None:
             walked_packages.add(package.folder)
@@ -906,7 +909,9 @@ def _scan(
         rules_run[display_path(prefix)] = frozenset(meta.id for meta in metas)
         skipped_here: list[tuple[str, str]] = []
         packages = _workspace_of(app, root, workspaces, app_set)
-        index = build_index(app, settings, walk_stats, nested, cache_dir, skipped_here, packages, walked_packages)
+        index = build_index(
+            app, settings, walk_stats, nested, cache_dir, skipped_here, packages, walked_packages, app_set
+        )
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))
