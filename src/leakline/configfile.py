@@ -11,6 +11,7 @@ the fields and defaults of the NamedTuples equal to those of the models.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -115,3 +116,25 @@ def load_scan_settings(path: Path) -> ScanAppSettings:
         scan=ScanOptions(**valid.scan.model_dump()),
         source=str(path),
     )
+
+
+def inherited_scan_settings(defaults: ScanAppSettings, declared_in: Path, app: Path) -> ScanAppSettings:
+    """`defaults` (read from the leakline.toml in folder `declared_in`, the scanned root of a monorepo) as the
+    settings of `app`, a folder below it with no leakline.toml of its own.
+
+    Paths in a file are relative to its folder: the baseline is rewritten relative to the app (one shared file
+    for every app that inherits it, as `--baseline` would be), and each `exclude` pattern is kept for the app
+    it names (`apps/web/legacy/**` becomes `legacy/**` in apps/web and nothing elsewhere); a pattern that
+    starts with a wildcard (`**/*.generated.ts`, `*.test.ts`) applies in every app."""
+    prefix = app.relative_to(declared_in).as_posix() + "/"
+    exclude: list[str] = []
+    for pattern in defaults.scan.exclude:
+        bare = pattern.removeprefix("./")
+        if bare.startswith(prefix):
+            exclude.append(bare.removeprefix(prefix))
+        elif bare.startswith("*"):
+            exclude.append(bare)
+    baseline = defaults.scan.baseline
+    if baseline is not None and not Path(baseline).is_absolute():
+        baseline = os.path.relpath(declared_in / baseline, app).replace(os.sep, "/")
+    return defaults._replace(scan=defaults.scan._replace(exclude=exclude, baseline=baseline))

@@ -101,6 +101,16 @@ def _rule_id(value: str) -> str:
 RuleId = Annotated[str, AfterValidator(_rule_id)]
 
 
+def _positive_size(value: int) -> int:
+    # Worded like the other config errors ("expected …, got -1"), not pydantic's "Input should be greater than 0".
+    if value <= 0:
+        raise PydanticCustomError("invalid_value", "expected a size in bytes greater than 0 (the default is 2000000)")
+    return value
+
+
+ByteSize = Annotated[int, AfterValidator(_positive_size)]
+
+
 class ResidencySettings(Section):
     allowed_regions: list[VercelRegion] = Field(default_factory=list)
     """Vercel region ids (e.g. "fra1") where LLM routes may run; written in capitals they are read lower-cased."""
@@ -112,7 +122,7 @@ class ScanSettings(Section):
     fail_on: SeverityName = "high"
     baseline: str | None = None
     """Path of a baseline file, relative to the app root."""
-    max_file_bytes: int = Field(default=2_000_000, gt=0)
+    max_file_bytes: ByteSize = 2_000_000
     country_headers: list[str] = Field(default_factory=list)
     """Extra request headers that carry the visitor's country (besides the well-known edge headers)."""
     disable_rules: list[RuleId] = Field(default_factory=list)

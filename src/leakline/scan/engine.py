@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import posixpath
 import signal
 import stat
 import sys
@@ -21,17 +22,32 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, load_scan_settings
+from leakline.configfile import CONFIG_FILENAME, ScanAppSettings, inherited_scan_settings, load_scan_settings
 from leakline.errors import UsageError
 from leakline.findings import Finding, Severity, fingerprint
 from leakline.scan.context import ScanContext
 from leakline.scan.hscache import default_cache_dir
 from leakline.scan.ignores import ignore_warnings, inline_ignore, precedence_warnings
-from leakline.scan.index import EXPORT_PREFIX, NOTE_PREFIX, ProjectIndex, SourceFile, exports_statically
+from leakline.scan.index import (
+    EXPORT_PREFIX,
+    NOTE_PREFIX,
+    ProjectIndex,
+    SourceFile,
+    WorkspaceLink,
+    exports_statically,
+)
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
-from leakline.scan.walker import WalkStats, discover_apps, walk_app
+from leakline.scan.walker import (
+    WalkStats,
+    WorkspacePackage,
+    app_workspace_packages,
+    discover_apps,
+    find_workspace,
+    walk_app,
+    workspace_packages,
+)
 
 if TYPE_CHECKING:
     # Read only when a baseline is configured or given (it brings json writing and tempfile along).
@@ -172,7 +188,11 @@ class ScanResult:
 
 
 def _rel_to_root(prefix: str, rel: str) -> str:
-    """`rel` (inside the app) relative to the scanned root; `prefix` is the app's folder there ("." for the root)."""
+    """`rel` (inside the app) relative to the scanned root; `prefix` is the app's folder there ("." for the root).
+    A workspace package's file, indexed with the app as `../../packages/ai/src/index.ts`, is named from the
+    root (`packages/ai/src/index.ts`)."""
+    if rel.startswith("../"):
+        return posixpath.normpath(rel if prefix in ("", ".") else f"{prefix}/{rel}")
     return rel if prefix in ("", ".") else f"{prefix}/{rel}"
 
 
@@ -182,6 +202,7 @@ def display_path(path: str) -> str:
 
 
 _UNCAPPED_PREFIXES = (".next/", "public/", "out/_next/")
+_PACKAGE_BUILD_OUTPUT = (".next/", "out/")
 
 
 def build_index(
@@ -191,12 +212,36 @@ def build_index(
     nested: set[Path],
     cache_dir: Path | None = None,
     skipped_files: list[tuple[str, str]] | None = None,
+    packages: Sequence[WorkspacePackage] = (),
+    walked_packages: set[Path] | None = None,
+    apps: Iterable[Path] = (),
 ) -> ProjectIndex:
-    """The app's index; `skipped_files` receives `(path inside the app, reason)` of each file left out."""
+    """The app's index; `skipped_files` receives `(path inside the app, reason)` of each file left out.
+
+    `packages`: the monorepo packages the app depends on. Those outside the app's folder are walked too and
+    their files indexed under their folder relative to the app (`../../packages/ai/src/index.ts`); a package
+    already in `walked_packages` (indexed with an earlier app) is not counted in `stats` again; the `apps`
+    inside a package's folder are left out of it, as nested apps are."""
     walked_before = len(stats.skipped_paths)
     rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
     named = skipped_files if skipped_files is not None else []
     named.extend(stats.skipped_paths[walked_before:])  # folders left out by accident, named like files
+    workspace: dict[str, WorkspaceLink] = {}
+    for package in packages:
+        prefix = Path(os.path.relpath(package.folder, app)).as_posix()
+        workspace[package.name] = (prefix, package.manifest)
+        if not prefix.startswith("../"):
+            continue  # inside the app's folder: walked with it
+        seen_before = walked_packages is not None and package.folder in walked_packages
+        package_stats = WalkStats() if seen_before else stats
+        before = len(package_stats.skipped_paths)
+        inner = {other for other in apps if package.folder in other.parents}
+        walked = walk_app(package.folder, exclude=[], nested_apps=inner, stats=package_stats)
+        # A package's own build output (`.next/`, a static export) is no part of the app's: its sources are.
+        rels += [f"{prefix}/{rel}" for rel in walked if not rel.startswith(_PACKAGE_BUILD_OUTPUT)]
+        named.extend((f"{prefix}/{rel}", why) for rel, why in package_stats.skipped_paths[before:])
+        if walked_packages is not None:
+            walked_packages.add(package.folder)
     files: dict[str, SourceFile] = {}
     counter: Counter[str] = Counter()
     max_bytes = settings.scan.max_file_bytes
@@ -230,8 +275,28 @@ def build_index(
         stats.skip("larger than [scan] max_file_bytes")
         named.append((rel_s, "larger than [scan] max_file_bytes"))
     return ProjectIndex(
-        root=app, settings=settings, files=files, stats=counter, cache_dir=cache_dir, static_export=static_export
+        root=app,
+        settings=settings,
+        files=files,
+        stats=counter,
+        cache_dir=cache_dir,
+        static_export=static_export,
+        workspace=workspace,
     )
+
+
+def _workspace_of(
+    app: Path, root: Path, workspaces: dict[Path, dict[str, WorkspacePackage]], apps: set[Path]
+) -> list[WorkspacePackage]:
+    """The workspace packages `app` depends on (directly or through each other), its monorepo's packages read
+    once per workspace (`workspaces`). Packages that are apps themselves are scanned as apps, not with others."""
+    found = find_workspace(app, root)
+    if found is None:
+        return []
+    folder, globs = found
+    if folder not in workspaces:
+        workspaces[folder] = workspace_packages(folder, globs)
+    return [p for p in app_workspace_packages(app, workspaces[folder]) if p.folder not in apps]
 
 
 def _to_findings(
@@ -810,9 +875,21 @@ def _scan(
     inline: dict[tuple[str, str, int], str | None] = {}
     skipped_files: set[tuple[str, str]] = set()
     app_set = set(apps)
+    workspaces: dict[Path, dict[str, WorkspacePackage]] = {}
+    walked_packages: set[Path] = set()
+    # A leakline.toml at a monorepo's root belongs to no app: it is every app's default (an app with a file
+    # of its own uses that file alone), and it is checked even when no app inherits it, so that a broken file
+    # in the place CI users put it never passes unnoticed.
+    defaults = load_scan_settings(root / CONFIG_FILENAME) if root not in app_set else None
+    if defaults is not None and defaults.source is None:
+        defaults = None
     for app in apps:
         app_start = len(findings)
-        settings = load_scan_settings(app / CONFIG_FILENAME)
+        own = app / CONFIG_FILENAME
+        if defaults is not None and not own.exists():
+            settings = inherited_scan_settings(defaults, root, app)
+        else:
+            settings = load_scan_settings(own)
         prefix = app.relative_to(root).as_posix() or "."
         scanned.append(ScannedApp(display_path(prefix), app, settings))
         if baseline_path is None and config_baselines and settings.scan.baseline:
@@ -827,11 +904,14 @@ def _scan(
         metas = [meta for meta in rules.metas if meta.id not in disabled]
         for meta in rules.metas:
             if meta.id in disabled:
-                where = display_path((app / CONFIG_FILENAME).relative_to(root).as_posix())
+                where = display_path(Path(settings.source or own).relative_to(root).as_posix())
                 stats.disabled_rules.setdefault(meta.id, []).append(f"{where}: scan.disable_rules")
         rules_run[display_path(prefix)] = frozenset(meta.id for meta in metas)
         skipped_here: list[tuple[str, str]] = []
-        index = build_index(app, settings, walk_stats, nested, cache_dir, skipped_here)
+        packages = _workspace_of(app, root, workspaces, app_set)
+        index = build_index(
+            app, settings, walk_stats, nested, cache_dir, skipped_here, packages, walked_packages, app_set
+        )
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))

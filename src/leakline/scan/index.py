@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 from collections import Counter
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -78,6 +79,8 @@ _IMPORT_SPEC = re.compile(rb"""import\s*\(?\s*["'`]([^"'`\r\n]{1,512})["'`]""")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ROUTE_FILE = ("route",)
 _RESOLVE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+_TS_FOR_JS = {"js": (".ts", ".tsx"), "jsx": (".tsx",), "mjs": (".mts",), "cjs": (".cts",)}
+"""The TypeScript sources an ESM specifier's emitted extension stands for, in TypeScript's order."""
 
 
 class EnvEntry(NamedTuple):
@@ -397,8 +400,13 @@ class ProjectIndex:
         stats: Counter[str] | None = None,
         cache_dir: Path | None = None,
         static_export: bool | None = None,
+        workspace: dict[str, WorkspaceLink] | None = None,
     ) -> None:
         self.root = root
+        self.workspace: dict[str, WorkspaceLink] = workspace if workspace is not None else {}
+        """The monorepo packages the app depends on, by package name: their files are in `files` under the
+        package's folder relative to the app (`../../packages/ai/src/index.ts`), and bare imports of them
+        (`@acme/ai`, `@acme/ai/server`) resolve through their package.json."""
         self.settings = settings
         self.files = files
         self.stats: Counter[str] = stats if stats is not None else Counter()
@@ -505,10 +513,14 @@ class ProjectIndex:
         return data if isinstance(data, dict) else {}
 
     def declared_dependency(self, name: str) -> str | None:
-        for section in ("dependencies", "devDependencies"):
-            deps = self.package_json.get(section)
-            if isinstance(deps, dict) and isinstance(deps.get(name), str):
-                return str(deps[name])
+        """The version range the app's package.json gives `name`, else the one a workspace package the app
+        depends on gives it (that package's code is scanned with the app: an LLM client it depends on is one
+        the app's scan must see, or warn about)."""
+        for manifest in (self.package_json, *(link[1] for link in self.workspace.values())):
+            for section in ("dependencies", "devDependencies"):
+                deps = manifest.get(section)
+                if isinstance(deps, dict) and isinstance(deps.get(name), str):
+                    return str(deps[name])
         return None
 
     @cached_property
@@ -540,31 +552,49 @@ class ProjectIndex:
 
     @cached_property
     def _path_aliases(self) -> list[tuple[str, list[str]]]:
+        """tsconfig/jsconfig `paths` as (pattern, targets relative to the app), read through `extends`."""
+        app = Path(self.root).absolute()
         for name in ("tsconfig.json", "jsconfig.json"):
-            f = self.files.get(name)
-            if f is None:
+            if name not in self.files:
                 continue
-            data = _loads_jsonc(f.text)
-            options = data.get("compilerOptions") if isinstance(data, dict) else None
-            if not isinstance(options, dict):
-                continue
-            base = options.get("baseUrl", ".")
-            base = base if isinstance(base, str) else "."
-            paths = options.get("paths")
+            found = _compiler_paths(app / name, self._config_text, frozenset(), 0)
+            if found is None or (found[0] is None and found[2] is None):
+                continue  # (a tsconfig.json without compiler paths: a jsconfig.json beside it may have them)
+            paths, paths_dir, base_url = found
+            base = base_url if base_url is not None else paths_dir
             out: list[tuple[str, list[str]]] = []
-            if isinstance(paths, dict):
-                for pattern, targets in paths.items():
-                    if isinstance(targets, list):
-                        out.append((str(pattern), [posixpath.normpath(posixpath.join(base, str(t))) for t in targets]))
+            for pattern, targets in (paths or {}).items():
+                if isinstance(targets, list):
+                    where = [os.path.relpath(base / str(t), app) for t in targets]
+                    out.append((str(pattern), [posixpath.normpath(w.replace(os.sep, "/")) for w in where]))
             return out
         return []
 
+    def _config_text(self, path: Path) -> str | None:
+        """A tsconfig's text: the index's copy for a file of the app, else read from disk (a base config in a
+        monorepo's root or in node_modules, which the walk does not read)."""
+        rel = os.path.relpath(path, Path(self.root).absolute()).replace(os.sep, "/")
+        if rel in self.files:
+            return self.files[rel].text
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_TSCONFIG_BYTES + 1)
+        except OSError:
+            return None
+        if len(raw) > MAX_TSCONFIG_BYTES:
+            return None
+        return raw.decode("utf-8-sig", errors="replace")
+
     def _resolve_file(self, candidate: str) -> str | None:
         candidate = posixpath.normpath(candidate)
-        if candidate.startswith("../"):
-            return None
         if candidate in self.files and self.files[candidate].is_source:
             return candidate
+        stem, dot, extension = candidate.rpartition(".")
+        for substitute in _TS_FOR_JS.get(extension, ()) if dot and "/" not in extension else ():
+            # ESM specifiers name the emitted file (`./llm.js`); TypeScript's node16/nodenext and bundler
+            # resolution find the source it is emitted from (`llm.ts`, `llm.tsx`).
+            if stem + substitute in self.files:
+                return stem + substitute
         for suffix in _RESOLVE_SUFFIXES:
             if candidate + suffix in self.files:
                 return candidate + suffix
@@ -592,6 +622,39 @@ class ProjectIndex:
                     hit = self._resolve_file(target)
                     if hit:
                         return hit
+        # After `paths`, as TypeScript and bundlers look in node_modules (where a workspace links its packages).
+        return self._resolve_workspace(spec) if self.workspace else None
+
+    def _resolve_workspace(self, spec: str) -> str | None:
+        """A bare specifier naming a workspace package (`@acme/ai`, `@acme/ai/server`, `utils/x`): the file its
+        package.json `exports` maps the subpath to (conditions tried in `EXPORT_CONDITIONS` order), else, without
+        `exports`, `module`/`main`/`types` for the package itself and the file below its folder for a subpath.
+        Targets that name build output (`./dist/index.js`) not in the scan fall back to the package's sources
+        (`src/index.ts`, `index.ts`), which is what a bundler builds them from."""
+        head = spec.split("/", 2 if spec.startswith("@") else 1)
+        name = "/".join(head[:2]) if spec.startswith("@") else head[0]
+        link = self.workspace.get(name)
+        if link is None:
+            return None
+        sub = "." + spec[len(name) :]
+        folder, manifest = link
+        exports = manifest.get("exports")
+        targets: list[str] = []
+        if exports is not None:
+            targets = _export_targets(exports, sub)
+        elif sub == ".":
+            targets = [str(manifest[key]) for key in ("module", "main", "types") if isinstance(manifest.get(key), str)]
+        else:
+            targets = [sub]
+        for target in targets:
+            hit = self._resolve_file(posixpath.join(folder, target))
+            if hit is not None:
+                return hit
+        if sub == ".":
+            for fallback in ("src/index", "index"):
+                hit = self._resolve_file(posixpath.join(folder, fallback))
+                if hit is not None:
+                    return hit
         return None
 
     def imports_of(self, f: SourceFile) -> list[Import]:
@@ -732,6 +795,108 @@ def _loads_jsonc(text: str) -> object:
         return json.loads(cleaned)
     except ValueError:
         return {}
+
+
+WorkspaceLink = tuple[str, dict[str, object]]
+"""(folder relative to the app, package.json) of a workspace package."""
+EXPORT_CONDITIONS = ("source", "import", "module", "default", "node", "require", "development", "types")
+"""The `exports` conditions tried, in this order: a source condition first, then what a bundler for the server
+picks; `types` last (it often names a .d.ts, which is not source, but in internal packages the .ts itself)."""
+
+
+def _export_targets(exports: object, sub: str) -> list[str]:
+    """The targets package.json `exports` gives subpath `sub` ("." or "./x"), most likely first: a string,
+    a conditions object, an array of those, or a subpath map (with `*` patterns, `"./*": "./src/*.ts"`)."""
+    if isinstance(exports, dict) and any(isinstance(k, str) and k.startswith(".") for k in exports):
+        if sub in exports:
+            return _condition_targets(exports[sub], "")
+        for key, value in exports.items():
+            if isinstance(key, str) and key.count("*") == 1:
+                before, after = key.split("*")
+                if sub.startswith(before) and sub.endswith(after) and len(sub) >= len(before) + len(after):
+                    return _condition_targets(value, sub[len(before) : len(sub) - len(after)])
+        return []
+    return _condition_targets(exports, "") if sub == "." else []
+
+
+def _condition_targets(value: object, star: str, depth: int = 0) -> list[str]:
+    if depth > 8:
+        return []
+    if isinstance(value, str):
+        return [value.replace("*", star)]
+    if isinstance(value, list):
+        return [t for item in value for t in _condition_targets(item, star, depth + 1)]
+    if isinstance(value, dict):
+        keys = [k for k in EXPORT_CONDITIONS if k in value] + [k for k in value if k not in EXPORT_CONDITIONS]
+        return [t for k in keys for t in _condition_targets(value[k], star, depth + 1)]
+    return []
+
+
+MAX_TSCONFIG_BYTES = 1_000_000
+MAX_EXTENDS_DEPTH = 8
+"""How many `extends` a tsconfig chain is followed (TypeScript has no limit; real chains are 1-3 deep)."""
+
+_CompilerPaths = tuple[dict[str, object] | None, Path, Path | None]
+"""(`paths`, folder of the file that declared them, absolute `baseUrl` or None) of a tsconfig chain."""
+
+
+def _compiler_paths(
+    path: Path, read: Callable[[Path], str | None], seen: frozenset[Path], depth: int
+) -> _CompilerPaths | None:
+    """`compilerOptions.paths` and `baseUrl` of the tsconfig at absolute `path`, with what its `extends` chain
+    gives it, the way TypeScript merges them: the extending file's options replace the base's, `baseUrl` is
+    relative to the file that declares it, `paths` without a `baseUrl` to the file that declares them. An
+    `extends` (a string or, since TypeScript 5.0, a list) names a file relative to this one or a package in
+    node_modules (`@acme/tsconfig/base.json`); a cycle or a missing base is not followed. None: no such file."""
+    text = read(path)
+    if text is None:
+        return None
+    data = _loads_jsonc(text)
+    if not isinstance(data, dict):
+        return None
+    folder = path.parent
+    paths: dict[str, object] | None = None
+    paths_dir = folder
+    base_url: Path | None = None
+    extends = data.get("extends")
+    for spec in extends if isinstance(extends, list) else [extends]:
+        target = _extended_config(folder, spec) if isinstance(spec, str) and spec else None
+        if target is None or target in seen or target == path or depth >= MAX_EXTENDS_DEPTH:
+            continue
+        inherited = _compiler_paths(target, read, seen | {path}, depth + 1)
+        if inherited is None:
+            continue
+        if inherited[0] is not None:
+            paths, paths_dir = inherited[0], inherited[1]
+        if inherited[2] is not None:
+            base_url = inherited[2]
+    options = data.get("compilerOptions")
+    if isinstance(options, dict):
+        if isinstance(options.get("paths"), dict):
+            paths, paths_dir = options["paths"], folder
+        if isinstance(options.get("baseUrl"), str):
+            base_url = Path(os.path.normpath(folder / options["baseUrl"]))
+    return paths, paths_dir, base_url
+
+
+def _extended_config(folder: Path, spec: str) -> Path | None:
+    """The file an `extends` names, resolved as TypeScript does: a path (relative or absolute; `.json` may be
+    left out), or a package in the nearest node_modules above `folder` (`@tsconfig/next`: its tsconfig.json;
+    `@acme/tsconfig/base.json`: that file)."""
+    if spec.startswith(".") or Path(spec).is_absolute():
+        return _config_file(Path(os.path.normpath(folder / spec)))
+    for current in (folder, *folder.parents):
+        found = _config_file(current / "node_modules" / spec)
+        if found is not None:
+            return found
+    return None
+
+
+def _config_file(candidate: Path) -> Path | None:
+    for path in (candidate, candidate.with_name(candidate.name + ".json"), candidate / "tsconfig.json"):
+        if path.is_file():
+            return path.absolute()
+    return None
 
 
 def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:

@@ -1,8 +1,8 @@
 """Log and telemetry sinks: the calls through which data leaves the app for a log store or a vendor.
 
 Shared by LL007 (LLM data logged) and LL008 (checkout data logged). A sink is recognised by its
-callee: `console.*`, pino/winston/bunyan-style loggers, Sentry, PostHog, Segment, Mixpanel,
-Amplitude, Datadog, GA/gtag, OpenTelemetry/Sentry span attributes and `fetch` to analytics hosts.
+callee: `console.*`, pino/winston/bunyan-style loggers and their `.child(…)` loggers, Sentry, PostHog,
+Segment, Mixpanel, Amplitude, Datadog, GA/gtag, OpenTelemetry/Sentry span attributes and `fetch` to analytics hosts.
 One sink is an option rather than a call: the AI SDK's `experimental_telemetry` (see `ai_sdk_telemetry`).
 """
 
@@ -94,8 +94,54 @@ class Sink(NamedTuple):
 
 
 def _is_loggerish(obj_path: str) -> bool:
+    # A child logger (pino/winston/bunyan `logger.child({ requestId })`) writes where its parent does,
+    # so `logger.child({…}).info(…)` and `logger.child({…}).child({…}).info(…)` are the parent's sinks.
+    while obj_path.endswith(CHILD_CALL):
+        obj_path = obj_path[: -len(CHILD_CALL)]
     last = obj_path.rsplit(".", 1)[-1].lower()
     return last in ("logger", "log", "pino", "winston", "bunyan", "consola", "signale") or last.endswith("logger")
+
+
+CHILD_CALL = ".child()"
+MAX_CHILD_BINDINGS = 4
+"""How many `const a = logger.child(…); const b = a.child(…)` steps are followed back to a logger."""
+
+
+def _bound_to_child_logger(receiver: Node | None, depth: int = 0) -> bool:
+    """`receiver` is a variable bound to a child logger (`const reqLog = logger.child({ requestId })`):
+    the nearest plain `const`/`let` binding of the name, in an enclosing scope, is a `.child(…)` call on a
+    logger or on another such variable. A name that is not plainly bound is not followed."""
+    if receiver is None or depth >= MAX_CHILD_BINDINGS:
+        return False
+    receiver = ts.unwrap(receiver)
+    if receiver.type != "identifier":
+        return False
+    name = ts.text(receiver)
+    scope = receiver.parent
+    while scope is not None:
+        for child in scope.named_children:
+            if child.type not in ("lexical_declaration", "variable_declaration"):
+                continue
+            for declarator in child.named_children:
+                declared = declarator.child_by_field_name("name") if declarator.type == "variable_declarator" else None
+                if declared is None or declared.type != "identifier" or ts.text(declared) != name:
+                    continue
+                value = declarator.child_by_field_name("value")
+                value = ts.unwrap(value) if value is not None else None
+                if value is None or value.type != "call_expression":
+                    return False
+                fn = value.child_by_field_name("function")
+                path = ts.callee_path(fn) if fn is not None else ""
+                if not path.endswith(".child"):
+                    return False
+                parent = path[: -len(".child")]
+                return _is_loggerish(parent) or (
+                    fn is not None
+                    and fn.type == "member_expression"
+                    and _bound_to_child_logger(fn.child_by_field_name("object"), depth + 1)
+                )
+        scope = scope.parent
+    return False
 
 
 def _is_span(receiver: Node | None) -> bool:
@@ -212,6 +258,11 @@ def classify_sink(
         return Sink(call, path, args)
     if obj and method in LOGGER_METHODS and _is_loggerish(obj):
         return Sink(call, path, args)
+    if method == "child" and obj and _is_loggerish(obj):
+        # A child logger's bindings are written into every line it logs (pino, winston, bunyan).
+        return Sink(call, path, args)
+    if method in LOGGER_METHODS and "." not in obj and _bound_to_child_logger(fn.child_by_field_name("object")):
+        return Sink(call, path, args)
     if obj.rsplit(".", 1)[-1] == "Sentry" and method in SENTRY_FUNCTIONS:
         return Sink(call, path, args)
     if not obj and path in sentry_imports:
@@ -249,7 +300,7 @@ SINK_LAST_NAMES = (
     | ANALYTICS_METHODS
     | DATADOG_METHODS
     | OTEL_METHODS
-    | {"gtag", "ga", "sendGAEvent", "sendGTMEvent", "push", "fetch", "sendBeacon", "post"}
+    | {"gtag", "ga", "sendGAEvent", "sendGTMEvent", "push", "fetch", "sendBeacon", "post", "child"}
 )
 
 

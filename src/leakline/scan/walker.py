@@ -18,6 +18,7 @@ import posixpath
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from leakline.scan.errors import ScanPathError
 
@@ -113,6 +114,138 @@ def discover_apps(root: Path) -> list[Path]:
             hint="point leakline scan at the folder that holds your app's package.json",
         )
     return apps
+
+
+PNPM_WORKSPACE = "pnpm-workspace.yaml"
+MAX_WORKSPACE_DEPTH = 6
+"""How deep a `**` workspace glob (`packages/**`) looks for package folders."""
+DEPENDENCY_SECTIONS = ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies")
+
+
+class WorkspacePackage(NamedTuple):
+    """A package of a monorepo workspace (pnpm-workspace.yaml `packages`, package.json `workspaces`)."""
+
+    name: str
+    folder: Path
+    manifest: dict[str, object]
+    """Its package.json (`exports`, `main`, `module`, `types`, dependencies)."""
+
+
+def _read_manifest(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def dependency_names(manifest: dict[str, object]) -> list[str]:
+    """Every package a package.json depends on, in any section (an internal package is often a devDependency:
+    bundled all the same)."""
+    out: list[str] = []
+    for section in DEPENDENCY_SECTIONS:
+        deps = manifest.get(section)
+        if isinstance(deps, dict):
+            out += [name for name in deps if isinstance(name, str)]
+    return out
+
+
+def _workspace_globs(folder: Path) -> list[str] | None:
+    """The package globs a workspace root declares, or None when `folder` is no workspace root."""
+    pnpm = folder / PNPM_WORKSPACE
+    if pnpm.is_file():
+        import yaml  # only for monorepos using pnpm
+
+        try:
+            data = yaml.safe_load(pnpm.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return []
+        packages = data.get("packages") if isinstance(data, dict) else None
+        return [str(p) for p in packages if isinstance(p, str)] if isinstance(packages, list) else []
+    manifest = _read_manifest(folder / "package.json")
+    workspaces = manifest.get("workspaces") if manifest is not None else None
+    if isinstance(workspaces, dict):  # yarn 1: {"packages": [...], "nohoist": [...]}
+        workspaces = workspaces.get("packages")
+    if isinstance(workspaces, list):
+        return [str(p) for p in workspaces if isinstance(p, str)]
+    return None
+
+
+def find_workspace(app: Path, top: Path) -> tuple[Path, list[str]] | None:
+    """The workspace root of `app` (itself or a folder above it, up to the scanned folder `top`) and its
+    package globs. A workspace above the scanned folder is not looked for: its packages are not part of the
+    scan, and findings in them could not be named from the scanned folder."""
+    for folder in (app, *app.parents):
+        globs = _workspace_globs(folder)
+        if globs is not None:
+            return folder, globs
+        if folder == top or top not in folder.parents:
+            return None
+    return None
+
+
+def _glob_folders(root: Path, pattern: str) -> list[str]:
+    """Folders (relative to `root`, POSIX) a workspace glob matches; `**` descends (at most
+    MAX_WORKSPACE_DEPTH folders deep), never into node_modules or build output."""
+    parts = pattern.split("/")
+    fixed: list[str] = []
+    for part in parts:
+        if any(c in part for c in "*?["):
+            break
+        fixed.append(part)
+    start = os.path.join(os.fspath(root), *fixed)
+    if len(fixed) == len(parts):
+        return [pattern] if os.path.isdir(start) else []
+    recursive = "**" in parts
+    out: list[str] = []
+    for dirpath, dirnames, _ in os.walk(start):
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        depth = 0 if rel == os.curdir else rel.count("/") + 1
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and d != BUILD_DIR)
+        if depth and fnmatch.fnmatchcase(rel, pattern):
+            out.append(rel)
+        if (not recursive and depth >= len(parts)) or depth >= MAX_WORKSPACE_DEPTH:
+            dirnames[:] = []
+    return out
+
+
+def workspace_packages(root: Path, globs: list[str]) -> dict[str, WorkspacePackage]:
+    """The named packages of a workspace, by name (`!pattern` globs leave folders out)."""
+    include = [g.removeprefix("./").rstrip("/") for g in globs if not g.startswith("!")]
+    exclude = [g[1:].removeprefix("./").rstrip("/") for g in globs if g.startswith("!")]
+    out: dict[str, WorkspacePackage] = {}
+    for pattern in include:
+        if not pattern or pattern.startswith(("../", "/")):
+            continue
+        for rel in _glob_folders(root, pattern):
+            if any(fnmatch.fnmatchcase(rel, e) for e in exclude):
+                continue
+            folder = root / rel
+            manifest = _read_manifest(folder / "package.json")
+            name = manifest.get("name") if manifest is not None else None
+            if manifest is not None and isinstance(name, str) and name not in out:
+                out[name] = WorkspacePackage(name, folder, manifest)
+    return out
+
+
+def app_workspace_packages(app: Path, packages: dict[str, WorkspacePackage]) -> list[WorkspacePackage]:
+    """The workspace packages `app` depends on, directly or through other workspace packages, in the order
+    found. (Only by name: `workspace:*`, `*` or a version range all mean the workspace's copy when it has one.)"""
+    manifest = _read_manifest(app / "package.json") or {}
+    out: list[WorkspacePackage] = []
+    seen: set[str] = set()
+    todo = dependency_names(manifest)
+    while todo:
+        name = todo.pop(0)
+        package = packages.get(name)
+        if package is None or name in seen:
+            continue
+        seen.add(name)
+        if package.folder == app:
+            continue
+        out.append(package)
+        todo += dependency_names(package.manifest)
+    return out
 
 
 def _links_out(folder: str, root: Path) -> bool:

@@ -22,7 +22,7 @@ from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.index import SourceFile, url_path_of
 from leakline.scan.keywords import Keywords
-from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm
+from leakline.scan.llmdata import FUNCTION_TYPES, FileLlm, wrapped_declarator
 from leakline.scan.rules.base import Hit, Rule
 
 PRERENDER_MANIFEST = ".next/prerender-manifest.json"
@@ -72,6 +72,26 @@ def _body_directive(fn: Node) -> Node | None:
     return None
 
 
+_EXPRESSION_WRAPPERS = frozenset({"parenthesized_expression", "as_expression", "satisfies_expression"})
+
+
+def _declared_name(fn: Node) -> str:
+    """The name a function is declared or bound under: `function getStaticProps() {}`, and the arrow and
+    function expressions Next accepts as well: `export const getStaticProps: GetStaticProps = async (ctx) =>
+    {…}`, `(async () => {…}) satisfies GetStaticProps`, `withI18n(async (ctx) => {…})`."""
+    name = fn.child_by_field_name("name")
+    if name is not None:
+        return ts.text(name)
+    parent = fn.parent
+    while parent is not None and parent.type in _EXPRESSION_WRAPPERS:
+        parent = parent.parent
+    if parent is not None and parent.type == "arguments":
+        parent = wrapped_declarator(fn)
+    if parent is None or parent.type != "variable_declarator":
+        return ""
+    return ts.text(parent.child_by_field_name("name"))
+
+
 def _calls(node: Node, name: str) -> bool:
     return any(
         n.type == "call_expression" and ts.callee_path(n.child_by_field_name("function") or n) == name
@@ -96,12 +116,16 @@ class LlmOutputCachedWithoutPurge(Rule):
         if root is None:
             return
         module_calls_llm = llm.calls_llm
+        has_gsp = b"getStaticProps" in f.data()  # most files: no function's name looked up
         for node in ts.walk(root):
             kind = node.type
             if kind in FUNCTION_TYPES:
-                name_node = node.child_by_field_name("name")
-                name = ts.text(name_node) if name_node is not None else ""
-                if name == "getStaticProps" and llm.function_calls_llm(node) and not self._returns_revalidate(node):
+                if (
+                    has_gsp
+                    and _declared_name(node) == "getStaticProps"
+                    and llm.function_calls_llm(node)
+                    and not self._returns_revalidate(node)
+                ):
                     yield _hit(
                         f,
                         node,
