@@ -66,8 +66,8 @@ CHOICE_KEYS = {
     "chat": frozenset({"index", "message", "delta", "finish_reason", "logprobs"}),
     "completions": frozenset({"index", "text", "finish_reason", "logprobs"}),
 }
-"""The keys a choice keeps when they hold text; others that do (vLLM's `stop_reason` when a stop string
-matched) are dropped like a message's unknown keys, those holding no text (a token id, null) pass."""
+"""The keys a choice keeps, each in its type (`KEY_TYPES`); any other (vLLM's `stop_reason`, a stop string or
+a token id) is dropped like a message's unknown keys, whatever it holds."""
 STRING_KEYS = frozenset({"role", "id", "type", "name", "arguments", "text", "refusal", "finish_reason"})
 """Known keys whose value must be a string to pass (it is sanitized, or it is a short protocol word)."""
 NEVER_KEYS = frozenset({"prompt_logprobs", "prompt_token_ids", "token_ids", "kv_transfer_params"})
