@@ -65,7 +65,11 @@ def _approve_and_send(rt: Any, incident_id: str, notice: Communication, *, send:
         steps = (service.approve, service.send) if send else (service.approve,)
         for step in steps:
             step(  # type: ignore[operator]
-                session, recorder=rt.recorder, incident_id=incident_id, communication_id=notice.id, by="Dana",
+                session,
+                recorder=rt.recorder,
+                incident_id=incident_id,
+                communication_id=notice.id,
+                by="Dana",
                 now=T0 - timedelta(minutes=1),
             )
 
@@ -98,8 +102,10 @@ def test_a_duty_with_its_french_version_undelivered_is_reminded_and_escalated_na
         assert states == {"de": "sent", "fr": "approved"}
         entries, alerts = _about_art_34(rt, incident_id, key)
         assert entries == [
-            ("reminder", f"reminder: gdpr-34 EU data-subjects due {DUE_TEXT} (≤ 24 h); language versions not "
-             "delivered: fr"),
+            (
+                "reminder",
+                f"reminder: gdpr-34 EU data-subjects due {DUE_TEXT} (≤ 24 h); language versions not delivered: fr",
+            ),
         ]
         assert alerts == [("Compliance on call", "sent"), ("Dana Privacy", "sent")]
         # The alert itself names the version still owed, in the contacts' language (the main establishment's).
@@ -111,12 +117,12 @@ def test_a_duty_with_its_french_version_undelivered_is_reminded_and_escalated_na
         worker_pass(rt, DUE + timedelta(minutes=1))
         entries, alerts = _about_art_34(rt, incident_id, key)
     assert entries == [
-        ("reminder", f"reminder: gdpr-34 EU data-subjects due {DUE_TEXT} (≤ 24 h); language versions not "
-         "delivered: fr"),
-        ("reminder", f"reminder: gdpr-34 EU data-subjects due {DUE_TEXT} (≤ 6 h); language versions not "
-         "delivered: fr"),
-        ("escalation", f"overdue: gdpr-34 EU data-subjects was due {DUE_TEXT}; language versions not "
-         "delivered: fr"),
+        (
+            "reminder",
+            f"reminder: gdpr-34 EU data-subjects due {DUE_TEXT} (≤ 24 h); language versions not delivered: fr",
+        ),
+        ("reminder", f"reminder: gdpr-34 EU data-subjects due {DUE_TEXT} (≤ 6 h); language versions not delivered: fr"),
+        ("escalation", f"overdue: gdpr-34 EU data-subjects was due {DUE_TEXT}; language versions not delivered: fr"),
     ]
     # Two reminders and the overdue alert, each to both compliance contacts (the chain).
     assert alerts == [("Compliance on call", "sent")] * 3 + [("Dana Privacy", "sent")] * 3

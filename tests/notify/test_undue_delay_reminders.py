@@ -55,7 +55,11 @@ def _approve(rt: Any, incident_id: str, notice: Communication, *, send: bool, ap
         steps = ((service.approve,) if approve else ()) + ((service.send,) if send else ())
         for step in steps:
             step(  # type: ignore[operator]
-                session, recorder=rt.recorder, incident_id=incident_id, communication_id=notice.id, by="Dana",
+                session,
+                recorder=rt.recorder,
+                incident_id=incident_id,
+                communication_id=notice.id,
+                by="Dana",
                 now=T0 + timedelta(minutes=1),
             )
 
@@ -87,10 +91,14 @@ def test_an_unsent_language_version_is_reminded_every_24_hours_until_it_is_deliv
         )
         assert _art_34_reminders(rt, incident_id) == [first]
         # The alert to each compliance contact says so in its subject (German: the main establishment's).
-        assert _alert_subjects(rt, incident_id) == [
-            f"[HOCH] Erinnerung: Meldung gdpr-34 (EU) 24 Std. nach Eröffnung nicht versandt (unverzüglich) – "
-            f"{incident_id}: Chat leak"
-        ] * 2
+        assert (
+            _alert_subjects(rt, incident_id)
+            == [
+                f"[HOCH] Erinnerung: Meldung gdpr-34 (EU) 24 Std. nach Eröffnung nicht versandt (unverzüglich) – "
+                f"{incident_id}: Chat leak"
+            ]
+            * 2
+        )
         # A worker down for two days sends only the latest period's reminder.
         worker_pass(rt, T0 + timedelta(hours=73))
         assert _art_34_reminders(rt, incident_id) == [first, first.replace("24 h", "72 h")]

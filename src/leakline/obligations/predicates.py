@@ -25,8 +25,33 @@ Result = tuple[bool, str]
 
 EU = frozenset(
     [
-        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-        "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
     ]
 )
 EEA = EU | {"IS", "LI", "NO"}
@@ -435,7 +460,7 @@ USES_PARAMS = frozenset(name for name, condition in CONDITIONS.items() if condit
 
 @lru_cache(maxsize=512)
 def compile_condition(condition: str) -> tuple[Condition, str | None]:
-    """"residents:501" → (the residents condition, "501"); the split is done once per distinct condition."""
+    """ "residents:501" → (the residents condition, "501"); the split is done once per distinct condition."""
     name, _, arg = condition.partition(":")
     return CONDITIONS[name], arg or None
 

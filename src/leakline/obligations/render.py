@@ -52,7 +52,7 @@ def to_json(assessment: Assessment) -> str:
 
 
 def _sources() -> dict[str, str]:
-    """"regime id@recipient" → the rule's source URL, processor hops included."""
+    """ "regime id@recipient" → the rule's source URL, processor hops included."""
     sources = {rule.id + "@" + rule.recipient: rule.source for regime in load_regimes() for rule in regime.rules}
     for regime in load_regimes():
         if regime.processor is not None:
@@ -101,8 +101,7 @@ def _print_explanation(assessment: Assessment, console: Console) -> None:
     for obligation in assessment.obligations:
         source = sources.get(f"{obligation.regime}@{obligation.recipient}", "")
         say(
-            f"[bold]{obligation.regime}[/] {obligation.jurisdiction} → {obligation.recipient}: "
-            f"{escape(obligation.why)}"
+            f"[bold]{obligation.regime}[/] {obligation.jurisdiction} → {obligation.recipient}: {escape(obligation.why)}"
         )
         say(f"    rule: {escape(obligation.basis)} — {escape(obligation.deadline)}")
         if source:
