@@ -179,3 +179,38 @@ def test_a_supplement_after_72_hours_asks_no_reasons_for_a_delay_when_the_first_
         assert "Gründe für die Verzögerung" not in supplement.body
         # Was: "[VOR DEM VERSAND ERGÄNZEN]" in the delay reasons, and approval refused.
         _deliver(rt, incident_id, supplement.id, later + timedelta(minutes=5))
+
+
+def test_the_reminder_of_an_approved_supplement_gives_the_command_that_sends_it(shop: Env) -> None:
+    # An approved supplement waits only for `incident send`: pointing at `incident show` sent the DPO to read
+    # a text they had already approved, and the supplement stayed unsent.
+    with runtime(shop) as rt:
+        incident_id, notice = _first_phase(rt)
+        _amend(rt, incident_id, _facts(records=4000, subjects_by_jurisdiction={"DE": 100}), SENT + timedelta(hours=1))
+        supplement = _supplement(rt, incident_id)
+        draft_reminder = _supplement_alert_body(rt, incident_id, SENT + timedelta(hours=24, minutes=1), "24 Std.")
+        assert (
+            "Prüfen, freigeben und versenden:\n"
+            f"  leakline incident show {incident_id} {supplement.id}\n"
+            f"  leakline incident approve {incident_id} {supplement.id} --by NAME\n"
+            f"  leakline incident send {incident_id} {supplement.id}\n"
+        ) in draft_reminder
+        with rt.store.transaction() as session:
+            service.approve(
+                session, recorder=rt.recorder, incident_id=incident_id, communication_id=supplement.id, by="Dana",
+                now=SENT + timedelta(hours=30), settings=rt.settings,
+            )  # fmt: skip
+        body = _supplement_alert_body(rt, incident_id, SENT + timedelta(hours=48, minutes=1), "48 Std.")
+        assert (
+            f"Die Nachmeldung {supplement.id} (freigegeben, noch nicht versandt) ist 48 Stunden nach unserer "
+            f"Meldung {notice.id}"
+        ) in body
+        assert f"Versenden (sie ist freigegeben):\n  leakline incident send {incident_id} {supplement.id}\n" in body
+        assert f"leakline incident show {incident_id} {supplement.id}" not in body
+
+
+def _supplement_alert_body(rt: Runtime, incident_id: str, at: datetime, hours: str) -> str:
+    worker_pass(rt, at)
+    alerts = [c for c in comms(rt, incident_id) if c.kind == "internal-compliance" and hours in c.subject]
+    assert sorted(c.recipient for c in alerts) == ["Compliance on call", "Dana Privacy"]
+    return alerts[0].body
