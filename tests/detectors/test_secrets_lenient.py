@@ -46,6 +46,9 @@ CASES = [
     ("----BEGIN RSA PRIVATE KEY----\n" + LINES + "\n----END RSA PRIVATE KEY----", SecretKind.PRIVATE_KEY),
     ("-----begin openssh private key-----\n" + OPENSSH, SecretKind.PRIVATE_KEY),
     ("--- BEGIN EC PRIVATE  KEY ---", SecretKind.PRIVATE_KEY),
+    # A body inside a JSON string: its line breaks are escapes, `\n` alone (what JSON.stringify writes) or `\r\n`.
+    (PKCS8.replace("\n", "\\n"), SecretKind.PRIVATE_KEY),
+    (PKCS8.replace("\n", "\\r\\n"), SecretKind.PRIVATE_KEY),
 ]
 
 

@@ -365,7 +365,7 @@ def _letters(ch: str) -> str:
 _NOT_AFTER_ALNUM = r"(?<![^\W_])"
 _NOT_AFTER_TOKEN = r"(?<![\w-])"
 _PEM_WORDS = r"[ \t]+(?:(?i:[A-Z0-9]+)[ \t]+){0,4}?(?i:PRIVATE)[ \t]+(?i:KEY)(?:[ \t]+(?i:BLOCK))?[ \t]?-{3,6}"
-_PEM_FOOTER = re.compile(r"(?:\r?\n|\\r?\\n)?[ \t]{0,16}-{3,6}[ \t]?(?i:END)" + _PEM_WORDS)
+_PEM_FOOTER = re.compile(r"(?:\r?\n|(?:\\r)?\\n)?[ \t]{0,16}-{3,6}[ \t]?(?i:END)" + _PEM_WORDS)
 _LENIENT_SEARCH = re.compile(
     "|".join(
         [
@@ -384,7 +384,7 @@ _LENIENT_SEARCH = re.compile(
 _LENIENT_BODIES = tuple(re.compile(f"[{p.body}]*") for p in LENIENT_PREFIXES)
 _ONE_BREAK = re.compile(r"(?:[ \t]|\r?\n)")
 _B64_RUN = re.compile(r"[A-Za-z0-9+/]*")
-_B64_BREAK = re.compile(r"(?:\r?\n|\\r?\\n)[ \t]{0,16}")
+_B64_BREAK = re.compile(r"(?:\r?\n|(?:\\r)?\\n)[ \t]{0,16}")
 _B64_LINE_END = re.compile(r"={0,2}(?=\r?\n|\\[rn]|[\"'`]|\Z)")
 _B64_PADDING = re.compile(r"={1,2}")
 _FULL_LINE = 40
