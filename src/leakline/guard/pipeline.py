@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import urlsplit
 
 from leakline.errors import LeaklineError
@@ -1092,15 +1092,35 @@ class Route:
         self.gateway.record(req, status=200, scan=relay.scan)
         await emit(last, last=True)
 
+    def model_entry(self, req: _Request, sanitizer: TextSanitizer, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """An upstream's `/v1/models` entry as the client gets it: `MODEL_KEYS` only, `object` "model",
+        `created` a Unix time (else 0), `owned_by` a short word the sanitizer passes unchanged (else
+        `DEFAULT_OWNER`). None, and the entry is left out, when its `id` is no printable name or one the
+        sanitizer would change: a model's name is what a request names, so it cannot be redacted."""
+        model_id, created, owner = entry.get("id"), entry.get("created"), entry.get("owned_by")
+        try:
+            if not _is_model_id(model_id) or not _unchanged(sanitizer, model_id):
+                return None
+            if not (isinstance(owner, str) and _OWNER.fullmatch(owner) and _unchanged(sanitizer, owner)):
+                owner = DEFAULT_OWNER
+        except Exception as exc:
+            self.sanitizer_alert(req, exc)
+            raise SanitizerFailed("a detector failed; the model list is refused (fail closed)") from None
+        if not isinstance(created, int) or isinstance(created, bool) or not 0 <= created <= MAX_CREATED:
+            created = 0
+        return {"id": model_id, "object": "model", "created": created, "owned_by": owner}
+
     async def models(self, send: Send, req: _Request, client: Client, decision: Decision, wanted: str | None) -> None:
         """`GET /v1/models`, or `GET /v1/models/{wanted}` (one entry of the same filtered list, else 404).
 
         The list joins every region that may serve this visitor with this key (those listing the visitor's
         country that the key may use, in leakline.toml order; without a country, `on_missing_country`'s),
         each filtered by its `models`: a request for any model listed is served, from the first of them
-        that serves it (residency.decide). The first region listing a model gives its entry. A region whose
+        that serves it (residency.decide). The first region listing a model gives its entry, reduced to
+        OpenAI's four keys (`model_entry`). A region whose
         upstream fails is left out and logged; the request fails only when none of them answers."""
         gw = self.gateway
+        sanitizer = gw.sanitizer()
         if decision.country is None:
             names = [decision.region]
         else:
@@ -1145,7 +1165,10 @@ class Route:
             entries, passed = result
             headers_from = passed if headers_from is None else headers_from
             for m in entries:
-                models.setdefault(m.get("id"), m)
+                if m.get("id") not in models:
+                    entry = self.model_entry(req, sanitizer, m)
+                    if entry is not None:
+                        models[entry["id"]] = entry
         # When none answers, the first region's error is the answer (Route.__call__ logs it, as for one region).
         for name, error in failed[1:] if headers_from is None else failed:
             where = display_url(gw.regions[name].upstream)
@@ -1167,6 +1190,28 @@ class Route:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+MODEL_KEYS = ("id", "object", "created", "owned_by")
+"""What a `/v1/models` entry keeps: OpenAI's four. vLLM adds `root` and `parent` (the path it loaded,
+`/models/acme-customer-finetune-v3`), llama.cpp a `meta` object: the deployment's names and the upstream's
+own words, which no client needs."""
+MAX_MODEL_ID = 256
+MAX_CREATED = 2**32 - 1
+"""A `created` above this is no Unix time in seconds (a card number fits otherwise)."""
+_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+DEFAULT_OWNER = "system"
+"""The `owned_by` sent in place of one that is no short word or that the sanitizer would change."""
+
+
+def _unchanged(sanitizer: TextSanitizer, text: str) -> bool:
+    """Whether the sanitizer passes `text` as it is (an `alert` hit does; a redaction or a block does not)."""
+    result = sanitizer.sanitize(text)
+    return not result.blocked and str(result.text) == text
+
+
+def _is_model_id(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= MAX_MODEL_ID and value.isprintable() and value.strip() == value
 
 
 def _is_ip(host: str) -> bool:
@@ -1278,6 +1323,49 @@ class _DisconnectWatch:
 
 
 _PLAIN_DELTA = frozenset({"content", "role"})
+_UNDECIDED = JsonUnescaper()
+"""Stands for a field not yet known to be text or JSON in `_StreamRelay.unescapers` (never fed): one lookup
+per piece tells the three apart."""
+
+
+def _json_values(text: str) -> list[str]:
+    """The string values (numbers as written) of JSON `text`, in document order, keys left out; `[text]`
+    when it is not JSON."""
+    try:
+        value = json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+    except (ValueError, RecursionError):
+        return [text]
+    out: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            pending.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
+    return out
+
+
+def _has_words(value: Any) -> bool:
+    """Whether `value` is a non-empty string or a container holding one at any depth."""
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, dict):
+        return any(_has_words(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_words(v) for v in value)
+    return False
+
+
+def _says_more(choice: dict[str, Any]) -> bool:
+    """Whether a streamed choice carries text (besides its role): what a choice may no longer send after
+    its finish_reason. An empty delta, or the finish repeated, is still fine."""
+    delta = choice.get("delta")
+    if isinstance(delta, dict) and any(_has_words(v) for k, v in delta.items() if k != "role"):
+        return True
+    return any(_has_words(choice.get(k)) for k in ("text", "message"))
 
 
 @dataclass
@@ -1286,11 +1374,15 @@ class _HeldCall:
 
     index: int
     pieces: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    """The name's pieces: held as the arguments are (a name split in two deltas is one name to a client)."""
+    id: str | None = None
+    """The call's first `id` (already the gateway's `opaque_id`)."""
 
 
 class _StreamRelay:
-    """Per-response streaming state: one hold-back sanitizer per choice and text field, and the arguments
-    of each choice's tool calls, held whole until the choice ends (they are judged as JSON)."""
+    """Per-response streaming state: one hold-back sanitizer per choice and text field, and each choice's
+    tool calls (names and arguments), held whole until the choice ends (arguments are judged as JSON)."""
 
     def __init__(self, route: Route, req: _Request, sanitizer: TextSanitizer, dropped: Dropped = None) -> None:
         self.route = route
@@ -1303,11 +1395,14 @@ class _StreamRelay:
         self.template: dict[str, Any] = {}
         self.choices: set[int] = set()
         self.json_mode = _json_mode(req.body)
-        self.quoters: dict[int, JsonQuoter] = {}
-        self.unescapers: dict[tuple[int, str], JsonUnescaper] = {}
-        """JSON-mode content: `\\uXXXX` escapes decoded before the detectors (`ann\\u0040example.com`)."""
+        self.quoters: dict[tuple[int, str], JsonQuoter] = {}
+        self.unescapers: dict[tuple[int, str], JsonUnescaper | None] = {}
+        """Per field, once its first non-space character came: None for text, else the transducer that
+        writes its `\\uXXXX` escapes as characters before the detectors (`ann\\u0040example.com`): content in
+        JSON mode, and content that starts with `{` or `[` (a JSON document, as the whole answer's judge
+        takes it)."""
         self.held_calls: dict[int, dict[int, _HeldCall]] = {}
-        """Per choice and call index: the arguments received so far."""
+        """Per choice and call index: the call's id, name and arguments received so far."""
         self.call_ids: dict[tuple[int, str], int] = {}
         self.call_count: dict[int, int] = {}
         self.functions: dict[int, _HeldCall] = {}
@@ -1327,9 +1422,12 @@ class _StreamRelay:
         stream = self._stream_for(key)
         self.scan.upstream_parts.append(text)
         self.scan.scanned_bytes += len(text.encode("utf-8"))
-        if self.json_mode and key[1] == "content":
+        unescaper = self.unescapers.get(key, _UNDECIDED)
+        if unescaper is _UNDECIDED:
+            unescaper = self._json_field(key, text)
+        if unescaper is not None:
             # The same JSON value, with each escape written as the character the app's parser will read.
-            text = self.unescapers.setdefault(key, JsonUnescaper()).feed(text)
+            text = unescaper.feed(text)
         try:
             # Judged before the field's stream sees the piece: that stream may release text with it.
             if self._watched(self.watch.feed(key, text)):
@@ -1338,7 +1436,25 @@ class _StreamRelay:
         except Exception as exc:
             self.route.sanitizer_alert(self.req, exc)
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
-        return self._after(key, stream, out)
+        return self._after(key, stream, out, json_text=unescaper is not None)
+
+    def _json_field(self, key: tuple[int, str], text: str) -> JsonUnescaper | None:
+        """Whether field `key` is JSON text, decided at its first non-space character (`_UNDECIDED` before):
+        its transducer, or None. A whole answer's content that starts with `{` or `[` is judged as the
+        document an app parses (`Route.sanitize_choice`); streamed, it is judged with its escapes decoded
+        too, or `{"k": "\\u005aq7X…"}` would pass streamed what is refused whole."""
+        if key[1] != "content":
+            self.unescapers[key] = None
+            return None
+        if not self.json_mode:
+            head = text.lstrip()
+            if not head:
+                return None  # nothing to decide on yet (whitespace holds no escape)
+            if head[0] not in "{[":
+                self.unescapers[key] = None
+                return None
+        unescaper = self.unescapers[key] = JsonUnescaper()
+        return unescaper
 
     def _finish(self, key: tuple[int, str]) -> str:
         stream = self.streams.pop(key, None)
@@ -1356,7 +1472,7 @@ class _StreamRelay:
             self.route.sanitizer_alert(self.req, exc)
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
         self._collect(stream)
-        return self._after(key, stream, out)
+        return self._after(key, stream, out, json_text=unescaper is not None)
 
     def _watched(self, hits: list[Any]) -> bool:
         """Records the watch's across-field hits; True when they refuse the stream."""
@@ -1375,14 +1491,14 @@ class _StreamRelay:
         self.scan.hits.extend(hits_of(hits[seen:]))
         self.offsets[(id(stream), "")] = len(hits)
 
-    def _after(self, key: tuple[int, str], stream: Any, out: str) -> str:
+    def _after(self, key: tuple[int, str], stream: Any, out: str, *, json_text: bool) -> str:
         if stream.blocked:
             self._collect(stream)
             self.scan.blocked = True
             return ""
-        if self.json_mode and key[1] == "content" and out:
+        if json_text and out:
             # A redaction outside a JSON string (a bare number) must stay JSON: quoted.
-            out = self.quoters.setdefault(key[0], JsonQuoter()).feed(out)
+            out = self.quoters.setdefault(key, JsonQuoter()).feed(out)
         self.scan.released_parts.append(out)
         return out
 
@@ -1390,8 +1506,11 @@ class _StreamRelay:
         """Text judged whole (a function name, a complete call's arguments), with fail-closed alerting."""
         key = ("arguments" if arguments else "name", len(self.scan.judged))
         try:
-            # Released at once: the watch judges it with what came before (a canary's other half).
-            self.watch.feed(key, text)
+            # Released at once: the watch judges it with what came before (a canary's other half). Arguments
+            # that are JSON are fed as their values, each its own field: the watch then joins the values
+            # as a client reading them does, not with `", "second": "` between two halves.
+            for n, value in enumerate(_json_values(text) if arguments else (text,)):
+                self.watch.feed((*key, n), value)
             if self._watched(self.watch.judge()):
                 return ""
             if arguments:
@@ -1424,6 +1543,14 @@ class _StreamRelay:
             if not isinstance(choice, dict) or not isinstance(choice.get("index", 0), int):
                 raise UpstreamProtocolError(f"{who} sent a malformed choice")
             index = int(choice.get("index", 0))
+            if self.route.kind == "chat":
+                delta = choice.get("delta")
+                if delta is not None and type(delta) is not dict:
+                    raise UpstreamProtocolError(f"{who} sent a choice whose `delta` is not an object")
+            if index in self.finished and _says_more(choice):
+                # Its hold-back buffers were released with the finish: a new piece would start a new
+                # buffer, and the client's join of both would pass unjudged (`ann.lee@` + `example.com`).
+                raise UpstreamProtocolError(f"{who} sent more text for choice {index} after its finish_reason")
             self.choices.add(index)
             screen_choice(choice, self.route.kind, self.dropped)
             self._choice(index, choice)
@@ -1463,6 +1590,11 @@ class _StreamRelay:
             function=lambda function: self._function(index, function),
             dropped=self.dropped,
         )
+        # Calls are held whole (`_calls`): an emptied list or legacy call says nothing, and is not sent.
+        if delta.get("tool_calls") == []:
+            del delta["tool_calls"]
+        if delta.get("function_call") == {}:
+            del delta["function_call"]
 
     def _part(self, index: int, name: str, part: Any) -> Any:
         if isinstance(part, str):
@@ -1476,21 +1608,23 @@ class _StreamRelay:
         return part
 
     def _calls(self, index: int, calls: list[Any]) -> list[Any]:
-        """The tool-call deltas to send, their arguments held. Released only with the choice's end: servers
-        interleave the pieces of several calls (0, 1, 0, 1), so a new index does not end the one before."""
-        out: list[Any] = []
+        """The tool-call deltas to send now: none. Each call (id, name, arguments) is held and sent whole,
+        in one delta, with the choice's end: servers interleave the pieces of several calls (0, 1, 0, 1), so
+        a new index does not end the one before, and a name can come in pieces as arguments do
+        (`ann.lee@` + `example.com`). A call's first delta cannot go ahead without its name: clients
+        (Vercel's AI SDK) refuse a call whose first delta has none, and ignore name pieces after it."""
         for position, call in enumerate(calls):
             if not isinstance(call, dict):
                 continue
             screen_call(call, "delta.tool_calls[]", self.dropped)
             number = self._call_index(index, position, call)
-            call["index"] = number
             held = self.held_calls.setdefault(index, {}).setdefault(number, _HeldCall(number))
+            if held.id is None and isinstance(call.get("id"), str):
+                held.id = call["id"]
             function = call.get("function")
             if isinstance(function, dict):
                 self._hold(function, held, "delta.tool_calls[].function")
-            out.append(call)
-        return out
+        return []
 
     def _call_index(self, index: int, position: int, call: dict[str, Any]) -> int:
         """The call's `index`; without one (older Ollama: several whole calls in one delta), its `id`'s
@@ -1510,26 +1644,38 @@ class _StreamRelay:
         return number
 
     def _hold(self, function: dict[str, Any], held: _HeldCall, where: str) -> None:
+        """The name and arguments pieces of `function` taken into `held` (judged whole when released)."""
         drop_unknown(function, FUNCTION_KEYS, where, self.dropped)
-        if isinstance(function.get("name"), str):
-            function["name"] = self._whole(function["name"])
-        if isinstance(function.get("arguments"), str):
-            held.pieces.append(function["arguments"])
-            function["arguments"] = ""
+        name = function.pop("name", None)
+        if isinstance(name, str):
+            held.names.append(name)
+        arguments = function.pop("arguments", None)
+        if isinstance(arguments, str):
+            held.pieces.append(arguments)
 
     def _function(self, index: int, function: dict[str, Any]) -> None:
         self._hold(function, self.functions.setdefault(index, _HeldCall(0)), "delta.function_call")
 
     def _release_calls(self, index: int) -> list[dict[str, Any]]:
-        held = self.held_calls.pop(index, {})
-        return [
-            {"index": call.index, "function": {"arguments": self._whole("".join(call.pieces), arguments=True)}}
-            for _, call in sorted(held.items())
-        ]
+        """The choice's calls, each whole in one delta. Every name is judged before any arguments: each
+        judgement is followed by the watch's, which then sees the names side by side and the arguments'
+        values side by side (a canary's halves in two parallel calls' `{"q": ...}`)."""
+        held = [call for _, call in sorted(self.held_calls.pop(index, {}).items())]
+        names = [self._whole("".join(call.names)) if call.names else None for call in held]
+        out: list[dict[str, Any]] = []
+        for call, name in zip(held, names, strict=True):
+            arguments = self._whole("".join(call.pieces), arguments=True)
+            delta: dict[str, Any] = {"index": call.index}
+            if call.id is not None:
+                delta["id"] = call.id
+            delta["type"] = "function"
+            delta["function"] = {"name": name, "arguments": arguments} if name is not None else {"arguments": arguments}
+            out.append(delta)
+        return out
 
     def _flush_choice(self, index: int, choice: dict[str, Any]) -> None:
-        """Release what this choice still holds (hold-back buffers, the open call's arguments) into this
-        final chunk."""
+        """Release what this choice still holds (hold-back buffers, its tool calls whole) into this final
+        chunk."""
         self.finished.add(index)
         for key in sorted(k for k in self.streams if k[0] == index):
             tail = self._finish(key)
@@ -1550,9 +1696,12 @@ class _StreamRelay:
             choice.setdefault("delta", {}).setdefault("tool_calls", []).extend(calls)
         held = self.functions.pop(index, None)
         if held is not None:
+            legacy = self._whole("".join(held.names)) if held.names else None
             arguments = self._whole("".join(held.pieces), arguments=True)
             function = choice.setdefault("delta", {}).setdefault("function_call", {})
-            function["arguments"] = str(function.get("arguments") or "") + arguments
+            if legacy is not None:
+                function["name"] = legacy
+            function["arguments"] = arguments
 
     def unfinished(self) -> list[int]:
         """The choices that never sent a `finish_reason` (all of them: none when no choice was seen)."""
@@ -1562,7 +1711,11 @@ class _StreamRelay:
         """At `[DONE]`: flush choices that never sent a finish_reason, then [DONE]."""
         if self.scan.blocked:
             return []
-        open_choices = sorted({k[0] for k in self.streams} | set(self.held_calls) | set(self.functions))
+        # A finished choice holds nothing more (`event` refuses text after the finish; an empty piece may
+        # still have opened a buffer): it gets no second closing chunk.
+        open_choices = sorted(
+            ({k[0] for k in self.streams} | set(self.held_calls) | set(self.functions)) - self.finished
+        )
         out: list[bytes] = []
         if open_choices:
             choices = []

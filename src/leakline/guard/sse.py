@@ -88,8 +88,11 @@ class SseReader:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MalformedStream("invalid UTF-8", offset + exc.start) from None
+        # Lines end at CR, LF or CRLF only (the SSE grammar): `str.splitlines` also cuts at U+2028, U+2029,
+        # U+0085 and the like, which vLLM's pydantic JSON writes raw inside a string value.
+        lines = text.split("\n") if "\r" not in text else text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         parts: list[str] = []
-        for line in text.splitlines():
+        for line in lines:
             if line.startswith("data:"):
                 value = line[5:]
                 parts.append(value[1:] if value.startswith(" ") else value)
