@@ -88,6 +88,15 @@ def establishment_of(settings: Settings) -> str | None:
     return settings.organisation.establishments[0] if settings.organisation.establishments else None
 
 
+def establishments_of(settings: Settings, facts: dict[str, Any] | None) -> list[str]:
+    """Where the organisation is established for this incident, main establishment first: the facts'
+    `controller.establishments` once there are facts (they are what the obligations were assessed on, and
+    a notice must not name other member states than the assessment did), else `[organisation]`'s."""
+    controller = (facts or {}).get("controller") or {}
+    stated = controller.get("establishments")
+    return list(stated) if stated else list(settings.organisation.establishments)
+
+
 def kind_for_obligation(obligation: dict[str, Any]) -> str | None:
     """The message kind that answers an obligation, or None when no message is sent for it."""
     recipient = obligation["recipient"]
@@ -158,12 +167,14 @@ class Phase:
     `leakline incident receipt`): the authority files a supplement under its own case number."""
 
 
-def organisation_context(settings: Settings) -> dict[str, Any]:
+def organisation_context(settings: Settings, facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The templates' `organisation` key; `establishments` are the incident's `facts` ones when given
+    (`establishments_of`)."""
     org = settings.organisation
     dpo = org.dpo
     return {
         "name": org.name,
-        "establishments": list(org.establishments),
+        "establishments": establishments_of(settings, facts),
         "sector": org.sector,
         "size": org.size,
         "dpo": {"name": dpo.name, "email": dpo.email, "phone": dpo.phone} if dpo else None,
@@ -239,7 +250,7 @@ def render_message(
     from leakline.notify.render import MessageKind, TemplateError, render, templates_dir
 
     ctx = {
-        "organisation": organisation_context(settings),
+        "organisation": organisation_context(settings, context.incident.get("facts")),
         "incident": notice_incident(context.incident),
         "obligation": obligation,
         "recipient": recipient,
@@ -748,8 +759,9 @@ def notice_languages(settings: Settings, obligation: dict[str, Any], context: In
     spoken there; with no country known, the main establishment's alone)."""
     from leakline.obligations.predicates import EEA, country_of
 
+    established = establishments_of(settings, context.incident.get("facts"))
     main = language_for(
-        establishment_of(settings) if obligation["jurisdiction"] == "EU" else obligation["jurisdiction"]
+        (established[0] if established else None) if obligation["jurisdiction"] == "EU" else obligation["jurisdiction"]
     )
     if obligation["jurisdiction"] != "EU" or kind_for_obligation(obligation) != "data-subject":
         return [main]
