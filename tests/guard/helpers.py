@@ -101,6 +101,10 @@ class Served:
         self.thread.join(15)
 
 
+SERVER_START_TIMEOUT_S = 60
+"""How long a test server may take to start (lifespan included) on a loaded machine before the test fails."""
+
+
 def serve(app: Any) -> Served:
     """Run `app` under uvicorn (httptools) on a free loopback port, in a thread."""
     sock = free_socket()
@@ -119,11 +123,20 @@ def serve(app: Any) -> Served:
     def run() -> None:
         asyncio.run(server.serve(sockets=[sock]))
 
+    # Listening before the server runs: a client that connects while uvicorn is still starting (a loaded CI
+    # machine) waits in the backlog instead of being refused.
+    sock.listen(128)
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        raise RuntimeError(
+            f"test server on port {port} did not start within {SERVER_START_TIMEOUT_S} s"
+            + ("" if thread.is_alive() else " (its thread ended: see the log above)")
+        )
     return Served(f"http://127.0.0.1:{port}", server, thread, app)
 
 
