@@ -47,11 +47,17 @@ METADATA_PROPS = frozenset(
         "total_tokens",
         "inputTokens",
         "outputTokens",
+        # ollama's timings and counts (`generate` / `chat` responses), and when the response was made.
         "prompt_eval_count",
+        "prompt_eval_duration",
         "eval_count",
         "eval_duration",
         "total_duration",
         "load_duration",
+        "created_at",
+        # The AI SDK's `response` (`onFinish({ response })`): which model answered and when.
+        "modelId",
+        "timestamp",
         "done",
         "done_reason",
         "status",
@@ -221,6 +227,7 @@ HTTP_CLIENT_CALLEES = frozenset(
 PASS_THROUGH_FUNCTIONS = frozenset(
     {
         "JSON.stringify",
+        "JSON.parse",
         "String",
         "encodeURIComponent",
         "encodeURI",
@@ -650,6 +657,11 @@ class FileLlm:
         self._ollama_locals = {imp.local for imp in self._imports.values() if imp.source == "ollama"}
         self._functions: dict[str, list[Node]] = {}
         self._exports: dict[str, str] = {}
+        # `export { a as b } from "./x"`: exported name -> (specifier, name exported there); `export * from`.
+        self._reexports: dict[str, tuple[str, str]] = {}
+        self._star_sources: list[str] = []
+        # `const answer = withRetry(rawAnswer)`: answer -> rawAnswer (see `_collect_alias`).
+        self._aliases: dict[str, str] = {}
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
         self._direct_cache: dict[int, str | None] = {}
@@ -746,8 +758,45 @@ class FileLlm:
                     self._functions.setdefault(name, []).append(node)
             elif kind == "export_statement":
                 self._collect_export(node)
+            elif kind == "variable_declarator":
+                self._collect_alias(node)
+        for alias, inner in self._aliases.items():
+            if alias not in self._functions and inner in self._functions:
+                self._functions[alias] = list(self._functions[inner])
+
+    def _collect_alias(self, declarator: Node) -> None:
+        """`const answer = withRetry(rawAnswer)` (`memo(Answer)`, `pMemoize(fetchAnswer)`): a wrapper called on a
+        function stands for it, as `export default withRetry(rawAnswer)` does. A wrapper given a function
+        expression names it already (`wrapped_declarator`). Not awaited calls: their result is a value."""
+        name = declarator.child_by_field_name("name")
+        value = declarator.child_by_field_name("value")
+        if name is None or value is None or name.type != "identifier" or value.type != "call_expression":
+            return
+        inner = value
+        while inner.type == "call_expression":
+            fn = inner.child_by_field_name("function")
+            args = inner.child_by_field_name("arguments")
+            if fn is None or fn.type != "identifier" or args is None or not args.named_children:
+                return
+            inner = ts.unwrap(args.named_children[0])
+        if inner.type == "identifier":
+            self._aliases[ts.text(name)] = ts.text(inner)
 
     def _collect_export(self, node: Node) -> None:
+        source = node.child_by_field_name("source")
+        if source is not None:
+            # A re-export: the names come from another module (`LlmAnalysis.export_definitions` follows them).
+            specifier = ts.string_value(source) or ""
+            clause = next((c for c in node.named_children if c.type == "export_clause"), None)
+            if clause is None:
+                if not any(c.type == "namespace_export" for c in node.named_children):
+                    self._star_sources.append(specifier)
+                return
+            for item in clause.named_children:
+                name = ts.text(item.child_by_field_name("name"))
+                alias = item.child_by_field_name("alias")
+                self._reexports[ts.text(alias) if alias is not None else name] = (specifier, name)
+            return
         is_default = any(child.type == "default" for child in node.children)
         decl = node.child_by_field_name("declaration")
         value = node.child_by_field_name("value")
@@ -815,14 +864,37 @@ class FileLlm:
             if imp is not None and imp.imported == "*" and imp.resolved:
                 imported = (imp.resolved, self._text(fn.child_by_field_name("property")))
         if imported is not None:
-            target = self.analysis.index.get(imported[0])
-            other = self.analysis.file(target) if target is not None else None
-            if target is None or other is None:
-                return []
-            return [(target, node) for node in other.exported_functions(frozenset({imported[1]}))]
+            return [
+                (other.file, node)
+                for other, name in self.analysis.export_definitions(*imported)
+                for node in other.exported_functions(frozenset({name}))
+            ]
         if local is not None:
             return [(self.file, node) for node in self._functions.get(local, [])]
         return []
+
+    def export_origins(self, name: str) -> list[tuple[str, str]]:
+        """Other project modules export `name` of this one defines in (file, name there): `export { a as b }
+        from`, `export * from` (never "default"), and exports of imported names (`import { a } from "./x";
+        export { a }`, `export const b = withRetry(a)`)."""
+        index = self.analysis.index
+        out: list[tuple[str, str]] = []
+        again = self._reexports.get(name)
+        if again is not None:
+            resolved = index.resolve_import(self.file.rel, again[0])
+            if resolved is not None:
+                out.append((resolved, again[1]))
+        local = self._exports.get(name)
+        if local is not None and local not in self._functions:
+            imp = self._imports.get(self._aliases.get(local, local))
+            if imp is not None and imp.resolved is not None and imp.imported != "*":
+                out.append((imp.resolved, imp.imported))
+        if not out and local is None and name != "default":
+            for spec in self._star_sources:
+                resolved = index.resolve_import(self.file.rel, spec)
+                if resolved is not None:
+                    out.append((resolved, name))
+        return out
 
     def exported_functions(self, names: frozenset[str] | None = None) -> list[Node]:
         out = []
@@ -1055,6 +1127,7 @@ class FileLlm:
             targets = targets[1:]  # the URL
         elif path.endswith(LANGGRAPH_RUN_SUFFIXES) and self.direct_call_family(call) == "langgraph":
             targets = targets[2:]  # `runs.stream(threadId, assistantId, { input })`: ids, then the payload
+        followed: set[int] = set()
         for arg in targets:
             for node in _walk_prompt_parts(arg):
                 if node.type in ("identifier", "shorthand_property_identifier"):
@@ -1062,10 +1135,67 @@ class FileLlm:
                     if name in ("undefined", "JSON", "process", "Date", "Math") or name in self._functions:
                         continue
                     self._prompt_paths.add((_scope_of(node).id, name))
+                    self._mark_bound_prompt(node, name, followed)
                 elif node.type == "member_expression":
                     path = ts.callee_path(node)
                     if path and not path.startswith("process.env"):
                         self._prompt_paths.add((_scope_of(node).id, path))
+
+    def _mark_bound_prompt(self, at: Node, name: str, followed: set[int]) -> None:
+        """`const prompt = "Question: " + question` (or a template string), `const messages = [...history,
+        { content: question }]` sent as `prompt` / `messages`: what the binding was built from is the prompt
+        too (`question`, the request field a route logs before it calls the model). Followed through
+        bindings, template strings, arrays, objects, spreads, `+`, content methods and pass-through functions;
+        not into other calls' arguments, whose result need not carry them (`await loadHistory(userId)`)."""
+        for value in self._values_bound_to(at, name):
+            if value.id in followed:
+                continue
+            followed.add(value.id)
+            stack = [value]
+            while stack:
+                current = ts.unwrap(stack.pop())
+                kind = current.type
+                if kind in ("identifier", "shorthand_property_identifier"):
+                    inner = self._text(current)
+                    if inner in ("undefined", "JSON", "process", "Date", "Math") or inner in self._functions:
+                        continue
+                    self._prompt_paths.add((_scope_of(current).id, inner))
+                    self._mark_bound_prompt(current, inner, followed)
+                elif kind == "member_expression":
+                    path = self._callee(current)
+                    if path and not path.startswith("process.env"):
+                        self._prompt_paths.add((_scope_of(current).id, path))
+                elif kind == "pair":
+                    if self._text(current.child_by_field_name("key")) not in CONFIG_KEYS:
+                        stack.extend(current.named_children[1:])
+                elif kind in ("template_string", "template_substitution", "array", "object", "spread_element"):
+                    stack.extend(current.named_children)
+                elif kind == "binary_expression":
+                    stack.extend(
+                        c for c in (current.child_by_field_name("left"), current.child_by_field_name("right")) if c
+                    )
+                elif kind == "ternary_expression":
+                    stack.extend(
+                        c
+                        for c in (
+                            current.child_by_field_name("consequence"),
+                            current.child_by_field_name("alternative"),
+                        )
+                        if c
+                    )
+                elif kind == "call_expression":
+                    fn = current.child_by_field_name("function")
+                    args = current.child_by_field_name("arguments")
+                    callee = self._callee(fn) if fn is not None else ""
+                    if callee in PASS_THROUGH_FUNCTIONS and args is not None and args.named_children:
+                        stack.append(args.named_children[0])
+                    elif fn is not None and fn.type == "member_expression":
+                        method = self._text(fn.child_by_field_name("property"))
+                        obj = fn.child_by_field_name("object")
+                        if method in CONTENT_METHODS and obj is not None:
+                            stack.append(obj)
+                            if method in ("concat", "join", "replace", "replaceAll") and args is not None:
+                                stack.extend(args.named_children)
 
     # ---- wrappers ------------------------------------------------------------------------------
 
@@ -1116,11 +1246,13 @@ class FileLlm:
         return False
 
     def _memoised_returns_llm(self, value: Node, state: _ModeState, mode: Mode) -> bool:
-        """`const f = unstable_cache(async (x) => ask(x), keys)`: f returns what the wrapped function returns."""
+        """`const f = unstable_cache(async (x) => ask(x), keys)`: f returns what the wrapped function returns. So
+        does any wrapper called by name on a function (`const safeAsk = withRetry(rawAnswer)`)."""
         value = ts.unwrap(value)
         if value.type != "call_expression":
             return False
-        if self._callee(value.child_by_field_name("function") or value) not in MEMOISERS:
+        wrapper = value.child_by_field_name("function")
+        if wrapper is None or (wrapper.type != "identifier" and self._callee(wrapper) not in MEMOISERS):
             return False
         args = value.child_by_field_name("arguments")
         if args is None or not args.named_children:
@@ -1133,8 +1265,10 @@ class FileLlm:
             if any(state.function_returns(f) for f in self._functions.get(name, [])):
                 return True
             imp = self._imports.get(name)
-            return imp is not None and imp.resolved is not None and self.analysis.export_returns_llm(
-                imp.resolved, imp.imported, mode
+            return (
+                imp is not None
+                and imp.resolved is not None
+                and self.analysis.export_returns_llm(imp.resolved, imp.imported, mode)
             )
         return False
 
@@ -1161,9 +1295,7 @@ class FileLlm:
         cache[fn.id] = False  # recursion guard
         result = any(
             call.start_byte >= fn.start_byte and call.end_byte <= fn.end_byte for call in self._direct_calls
-        ) or any(
-            self._callee_calls_llm(node) for node in self._calls_within(fn) if node.id != fn.id
-        )
+        ) or any(self._callee_calls_llm(node) for node in self._calls_within(fn) if node.id != fn.id)
         cache[fn.id] = result
         return result
 
@@ -1217,9 +1349,7 @@ class FileLlm:
         """`acc += chunk` inside a callback assigns the variable where it is declared (`let acc = ""` in the
         enclosing function): the taint goes to that scope, so that reads there (`return acc`) see it."""
         name = self._text(target)
-        scope = next(
-            (s for s in _scope_chain(target) if (s.id, name) in self._declared_names), _scope_of(target)
-        )
+        scope = next((s for s in _scope_chain(target) if (s.id, name) in self._declared_names), _scope_of(target))
         key = (scope.id, name)
         if key in state.tainted:
             return False
@@ -1247,6 +1377,7 @@ class FileLlm:
     def _static_names(self) -> set[bytes]:
         """Names whose calls may return LLM data whatever the taint: project imports and memoised functions."""
         names = {imp.local.encode() for imp in self._imports.values() if imp.resolved}
+        names.update(alias.encode() for alias in self._aliases)  # `safeAsk(q)` returns what `rawAnswer` returns
         for call in self._calls_named(_MEMOISER_NAMES):
             fn = call.child_by_field_name("function")
             if fn is None or self._callee(fn) not in MEMOISERS:
@@ -1580,6 +1711,15 @@ class FileLlm:
             return self._eval(args.named_children[1], state, mode)
         if self._callee_returns_llm(call, state, mode):
             return True
+        if (
+            fn.type == "identifier"
+            and first is not None
+            and first.type in FUNCTION_TYPES
+            and self._returns_llm(first, state, mode)
+        ):
+            return (
+                True  # `await pRetry(() => rawAnswer(q))`, `useMemo(() => render(answer))`: what the callback returns
+            )
         if args is not None and self._returns_what_it_is_given(call, args, state, mode):
             return True
         fn = ts.unwrap(fn)
@@ -1588,6 +1728,8 @@ class FileLlm:
             obj = fn.child_by_field_name("object")
             if obj is None:
                 return False
+            if method == "decode" and first is not None and self._eval(first, state, mode):
+                return True  # `decoder.decode(value)`: the decoder holds nothing, the bytes it decodes do
             if method in CONTENT_METHODS:
                 return self._eval(obj, state, mode)
             if method in ("push", "unshift", "set", "append", "add"):
@@ -1755,14 +1897,32 @@ class LlmAnalysis:
         analysed = self._files.get(f.rel)
         return analysed is not None and any(analysed._param_seeds.values())
 
+    def export_definitions(self, rel: str, name: str) -> list[tuple[FileLlm, str]]:
+        """The module `rel` with its export `name`, and the modules (with the name there) it re-exports it
+        from, through barrels (`export * from`, `export { a as b } from`) up to eight deep."""
+        out: list[tuple[FileLlm, str]] = []
+        todo = [(rel, name, 0)]
+        seen: set[tuple[str, str]] = set()
+        while todo:
+            at, there, depth = todo.pop()
+            if (at, there) in seen:
+                continue
+            seen.add((at, there))
+            target = self._file_by_rel(at)
+            if target is None:
+                continue
+            out.append((target, there))
+            if depth < 8:
+                todo.extend((origin, named, depth + 1) for origin, named in target.export_origins(there))
+        return out
+
     def export_returns_llm(self, rel: str, name: str, mode: Mode) -> bool:
         key = f"{rel}\x00{name}\x00{mode.value}"
         if key in self._in_progress:
             return False
         self._in_progress.add(key)
         try:
-            target = self._file_by_rel(rel)
-            return target is not None and target.export_returns_llm(name, mode)
+            return any(target.export_returns_llm(there, mode) for target, there in self.export_definitions(rel, name))
         finally:
             self._in_progress.discard(key)
 
@@ -1772,8 +1932,7 @@ class LlmAnalysis:
             return False
         self._in_progress.add(key)
         try:
-            target = self._file_by_rel(rel)
-            return target is not None and target.exports_langchain_model(name)
+            return any(target.exports_langchain_model(there) for target, there in self.export_definitions(rel, name))
         finally:
             self._in_progress.discard(key)
 
@@ -1783,8 +1942,7 @@ class LlmAnalysis:
             return False
         self._in_progress.add(key)
         try:
-            target = self._file_by_rel(rel)
-            return target is not None and target.export_calls_llm(name)
+            return any(target.export_calls_llm(there) for target, there in self.export_definitions(rel, name))
         finally:
             self._in_progress.discard(key)
 

@@ -1,0 +1,266 @@
+"""LLM data the analysis used to lose (review h2): each test is a vulnerable app and, beside it, the safe
+look-alike a naive fix would also flag; findings are pinned to the exact file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from leakline.scan.engine import scan
+
+PACKAGE = json.dumps(
+    {
+        "name": "shop",
+        "private": True,
+        "dependencies": {"next": "15.5.7", "react": "19.1.2", "ai": "4.3.16", "ollama": "0.5.15", "openai": "4.77.0"},
+    }
+)
+
+
+def _found(app: Path, rule: str = "LL007") -> list[tuple[str, int]]:
+    result = scan(app, rule_ids=[rule], jobs=1)
+    assert result.stats.rule_errors == []
+    return sorted((f.path, f.line) for f in result.findings if f.rule == rule)
+
+
+# ---- #14: metadata of a response is not LLM data ------------------------------------------------------------------
+
+METADATA_ROUTE = """import ollama from "ollama";
+export async function POST(req: Request) {
+  const { prompt } = await req.json();
+  const res = await ollama.generate({ model: "llama3.1", prompt });
+  console.log("stats", res.model, res.done_reason, res.eval_count, res.prompt_eval_count);
+  console.log("created", res.created_at);
+  console.log("timings", res.prompt_eval_duration, res.eval_duration, res.load_duration, res.total_duration);
+  console.log("answer", res.response);
+  return Response.json({ text: res.response });
+}
+"""
+METADATA_STREAM = """import { streamText } from "ai";
+import { createOllama } from "ollama-ai-provider";
+const ollama = createOllama({ baseURL: process.env.OLLAMA_BASE_URL });
+export async function POST(req: Request) {
+  const { messages, chatId } = await req.json();
+  const result = streamText({
+    model: ollama("llama3.1"),
+    messages,
+    onFinish: ({ text, usage, finishReason, response }) => {
+      console.log("done", { chatId, usage, finishReason });
+      console.log("response", response.id, response.modelId);
+      console.log("at", response.timestamp);
+      console.log("text", text);
+    },
+  });
+  return result.toDataStreamResponse();
+}
+"""
+
+
+def test_model_ids_timestamps_and_ollama_timings_are_metadata(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {"package.json": PACKAGE, "app/api/gen/route.ts": METADATA_ROUTE, "app/api/chat/route.ts": METADATA_STREAM}
+    )
+    assert _found(app) == [("app/api/chat/route.ts", 13), ("app/api/gen/route.ts", 8)]
+
+
+# ---- #5 and #6: JSON.parse and TextDecoder.decode carry their argument --------------------------------------------
+
+PARSE_ROUTE = """export async function POST(req: Request) {
+  const { messages } = await req.json();
+  const upstream = await fetch(`${process.env.OLLAMA_HOST}/api/chat`, {
+    method: "POST",
+    body: JSON.stringify({ model: "llama3.1", messages, stream: false }),
+  });
+  const raw = await upstream.text();
+  const data = JSON.parse(raw);
+  console.log("reply", data.message.content);
+  const flags = JSON.parse(process.env.FEATURE_FLAGS ?? "{}");
+  console.log("flags", flags);
+  return Response.json({ reply: data.message.content });
+}
+"""
+DECODE_ROUTE = """export async function POST(req: Request) {
+  const { messages } = await req.json();
+  const upstream = await fetch(`${process.env.OLLAMA_HOST}/api/chat`, {
+    method: "POST",
+    body: JSON.stringify({ model: "llama3.1", messages, stream: true }),
+  });
+  const reader = upstream.body!.getReader();
+  const decoder = new TextDecoder();
+  const marker = decoder.decode(new Uint8Array([0x6f, 0x6b]));
+  console.log("marker", marker);
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const text = decoder.decode(value, { stream: true });
+    console.log("text", text);
+  }
+  return new Response("ok");
+}
+"""
+
+
+def test_json_parse_and_decode_carry_their_argument(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {"package.json": PACKAGE, "app/api/parse/route.ts": PARSE_ROUTE, "app/api/dec/route.ts": DECODE_ROUTE}
+    )
+    assert _found(app) == [("app/api/dec/route.ts", 15), ("app/api/parse/route.ts", 9)]
+
+
+# ---- #1: a request field that flows into the prompt through a binding is prompt data ------------------------------
+
+PROMPT_TEMPLATE = """import { generateText } from "ai";
+import { createOllama } from "ollama-ai-provider";
+const ollama = createOllama({ baseURL: process.env.OLLAMA_BASE_URL });
+export async function POST(req: Request) {
+  const { question, userId } = await req.json();
+  console.log("user asked", question);
+  console.log("user", userId);
+  const prompt = `You are the ACME shop assistant. Customer question: ${question.trim()}`;
+  const { text } = await generateText({ model: ollama("llama3.1"), prompt });
+  return Response.json({ text });
+}
+"""
+PROMPT_MESSAGES = """import ollama from "ollama";
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  console.log("user asked", question);
+  const messages = [{ role: "user", content: question }];
+  const res = await ollama.chat({ model: "llama3.1", messages });
+  return Response.json({ answer: res.message.content });
+}
+"""
+PROMPT_HISTORY = """import OpenAI from "openai";
+import { loadHistory } from "@/lib/history";
+const client = new OpenAI();
+export async function POST(req: Request) {
+  const body = await req.json();
+  const sessionId = body.sessionId;
+  console.log("session", sessionId);
+  console.log("asked", body.question);
+  const history = await loadHistory(sessionId);
+  const turn = { role: "user" as const, content: "Question: " + body.question };
+  const messages = [...history, turn];
+  const c = await client.chat.completions.create({ model: "m", messages });
+  return Response.json({ answer: c.choices[0].message.content });
+}
+"""
+HISTORY = """export async function loadHistory(sessionId: string) {
+  return [] as { role: "user" | "assistant"; content: string }[];
+}
+"""
+
+
+def test_request_fields_built_into_a_prompt_variable_are_prompt_data(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "package.json": PACKAGE,
+            "tsconfig.json": json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}),
+            "app/api/a/route.ts": PROMPT_TEMPLATE,
+            "app/api/b/route.ts": PROMPT_MESSAGES,
+            "app/api/c/route.ts": PROMPT_HISTORY,
+            "lib/history.ts": HISTORY,
+        }
+    )
+    # Not `userId` (never sent), not `sessionId` (only the argument of the call that loads the history).
+    assert _found(app) == [("app/api/a/route.ts", 6), ("app/api/b/route.ts", 4), ("app/api/c/route.ts", 8)]
+
+
+# ---- #3: barrels (`export * from`, `export { a as b, default as c } from`) ----------------------------------------
+
+SUMMARIZE = """import ollama from "ollama";
+export async function summarize(text: string) {
+  const res = await ollama.generate({ model: "llama3.1", prompt: `Summarize: ${text}` });
+  return res.response;
+}
+export default summarize;
+"""
+WORDS = """export function countWords(text: string) {
+  return text.split(" ").length;
+}
+"""
+BARREL = """export * from "./summarize";
+export * from "./words";
+export { summarize as summarise, default as summary } from "./summarize";
+export { countWords as wordCount } from "./words";
+"""
+
+
+def _barrel_route(name: str) -> str:
+    return f"""import {{ {name} }} from "../../../lib/ai";
+export async function POST(req: Request) {{
+  const {{ text }} = await req.json();
+  const s = await {name}(text);
+  console.log("result", s);
+  return Response.json({{ ok: true }});
+}}
+"""
+
+
+def test_functions_re_exported_through_barrels_are_followed(make_app: Callable[..., Path]) -> None:
+    files = {"package.json": PACKAGE, "lib/ai/summarize.ts": SUMMARIZE, "lib/ai/words.ts": WORDS}
+    files["lib/ai/index.ts"] = BARREL
+    for name in ("summarize", "summarise", "summary", "countWords", "wordCount"):
+        files[f"app/api/{name.lower()}/route.ts"] = _barrel_route(name)
+    app = make_app(files)
+    # The count functions, re-exported the same ways, return no content.
+    assert _found(app) == [
+        ("app/api/summarise/route.ts", 5),
+        ("app/api/summarize/route.ts", 5),
+        ("app/api/summary/route.ts", 5),
+    ]
+
+
+# ---- #12: wrappers called on a function (`withRetry(fn)`, `pRetry(() => f(q))`) ----------------------------------
+
+RETRY_LIB = """import ollama from "ollama";
+export function withRetry<A extends unknown[], R>(fn: (...args: A) => Promise<R>, tries = 3) {
+  return async (...args: A): Promise<R> => {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn(...args);
+      } catch (e) {
+        if (i + 1 >= tries) throw e;
+      }
+    }
+  };
+}
+export async function rawAnswer(question: string) {
+  const r = await ollama.chat({ model: "llama3.1", messages: [{ role: "user", content: question }] });
+  return r.message.content;
+}
+export async function countTokens(question: string) {
+  return question.length;
+}
+export const answer = withRetry(rawAnswer);
+export const tokens = withRetry(countTokens);
+"""
+RETRY_ROUTE = """import pRetry from "p-retry";
+import { answer, countTokens, rawAnswer, tokens, withRetry } from "@/lib/llm";
+const safeAsk = withRetry(rawAnswer);
+const safeCount = withRetry(countTokens);
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const a = await answer(question);
+  console.log("a", a);
+  const b = await safeAsk(question);
+  console.log("b", b);
+  const c = await pRetry(() => rawAnswer(question));
+  console.log("c", c);
+  console.log("counts", await tokens(question), await safeCount(question), await pRetry(() => countTokens(question)));
+  return Response.json({ a, b, c });
+}
+"""
+
+
+def test_functions_wrapped_by_a_retry_helper_return_what_they_wrap(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "package.json": PACKAGE,
+            "tsconfig.json": json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}),
+            "lib/llm.ts": RETRY_LIB,
+            "app/api/ask/route.ts": RETRY_ROUTE,
+        }
+    )
+    assert _found(app) == [("app/api/ask/route.ts", 8), ("app/api/ask/route.ts", 10), ("app/api/ask/route.ts", 12)]
