@@ -264,3 +264,105 @@ def test_functions_wrapped_by_a_retry_helper_return_what_they_wrap(make_app: Cal
         }
     )
     assert _found(app) == [("app/api/ask/route.ts", 8), ("app/api/ask/route.ts", 10), ("app/api/ask/route.ts", 12)]
+
+
+# ---- #4: class-based services ---------------------------------------------------------------------------------------
+
+AI_SERVICE = """import OpenAI from "openai";
+export class AiService {
+  private client = new OpenAI({ baseURL: process.env.VLLM_BASE_URL, apiKey: "unused" });
+  async ask(question: string): Promise<string> {
+    const res = await this.client.chat.completions.create({
+      model: "meta-llama/Llama-3.1-8B-Instruct",
+      messages: [{ role: "user", content: question }],
+    });
+    return res.choices[0].message.content ?? "";
+  }
+  async count(question: string): Promise<number> {
+    return question.split(" ").length;
+  }
+}
+export class FaqService {
+  async ask(question: string): Promise<string> {
+    return question === "hours" ? "9 to 5" : "see our FAQ";
+  }
+}
+export const aiService = new AiService();
+export const faqService = new FaqService();
+"""
+SERVICE_ROUTES = {
+    "app/api/a/route.ts": """import { AiService, FaqService } from "../../../lib/ai-service";
+export async function POST(req: Request) {
+  const { topic } = await req.json();
+  const reply = await new AiService().ask("Tell me about " + topic.trim());
+  console.log("reply", reply);
+  console.log("faq", await new FaqService().ask("hours"), await new AiService().count("static words"));
+  return Response.json({ reply });
+}
+""",
+    "app/api/b/route.ts": """import { aiService, faqService } from "../../../lib/ai-service";
+export async function POST(req: Request) {
+  const { topic } = await req.json();
+  const reply = await aiService.ask("Tell me about " + topic);
+  console.log("reply", reply);
+  const faq = await faqService.ask("hours");
+  console.log("faq", faq);
+  return Response.json({ reply });
+}
+""",
+    "app/api/c/route.ts": """import { AiService, FaqService } from "../../../lib/ai-service";
+class SupportController {
+  private faq = new FaqService();
+  constructor(private ai: AiService) {}
+  async handle(topic: string) {
+    const reply = await this.ai.ask("Tell me about " + topic);
+    console.log("reply", reply);
+    console.log("faq", await this.faq.ask("hours"));
+    return reply;
+  }
+}
+export async function POST(req: Request) {
+  const { topic } = await req.json();
+  return Response.json({ reply: await new SupportController(new AiService()).handle(topic) });
+}
+""",
+    "app/api/d/route.ts": """import ollama from "ollama";
+class LocalAssistant {
+  async answer(question: string) {
+    const r = await ollama.chat({ model: "llama3.1", messages: [{ role: "user", content: question }] });
+    return r.message.content;
+  }
+}
+class Greeter {
+  async answer(name: string) {
+    return "hello " + name;
+  }
+}
+export async function POST(req: Request) {
+  const { topic } = await req.json();
+  const assistant = new LocalAssistant();
+  const greeter = new Greeter();
+  const reply = await assistant.answer("Tell me about " + topic);
+  console.log("reply", reply);
+  console.log("greeting", await greeter.answer("Ann"));
+  return Response.json({ reply });
+}
+""",
+}
+
+
+def test_methods_of_class_based_services_are_followed(make_app: Callable[..., Path]) -> None:
+    app = make_app({"package.json": PACKAGE, "lib/ai-service.ts": AI_SERVICE, **SERVICE_ROUTES})
+    # `FaqService.ask` and `Greeter.answer` share the method names and return no LLM data.
+    assert _found(app) == [
+        ("app/api/a/route.ts", 5),
+        ("app/api/b/route.ts", 5),
+        ("app/api/c/route.ts", 7),
+        ("app/api/d/route.ts", 18),
+    ]
+    assert _found(app, "LL006") == [
+        ("app/api/a/route.ts", 2),
+        ("app/api/b/route.ts", 2),
+        ("app/api/c/route.ts", 12),
+        ("app/api/d/route.ts", 13),
+    ]

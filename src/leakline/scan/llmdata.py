@@ -19,6 +19,7 @@ to it is) and reaches a fixpoint per file; files are analysed lazily, on first q
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from functools import cached_property
@@ -319,6 +320,7 @@ FUNCTION_TYPES = frozenset(
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
 _MAX_ROUNDS = 6
+_CLASS_MARKERS = (b"class ", b"class\t", b"class\n", b"class{")
 _POSITION_AND_RANK = itemgetter(0, 1)
 # Wrappers `ts.unwrap` looks through, seen from the inside.
 _UNWRAPPED_TYPES = frozenset(
@@ -514,6 +516,35 @@ def _function_name(fn: Node) -> str | None:
     return None
 
 
+def _enclosing_class(node: Node) -> Node | None:
+    """The class whose `this` an expression sees: the class of the nearest method or field initialiser, looking
+    through arrow functions (they keep the `this` of where they are written)."""
+    current = node.parent
+    while current is not None:
+        kind = current.type
+        if kind == "class_body":
+            return current.parent
+        if kind in FUNCTION_TYPES and kind != "arrow_function":
+            parent = current.parent
+            # A method of an object literal has that object as `this`, not a class.
+            return (
+                parent.parent
+                if kind == "method_definition" and parent is not None and parent.type == "class_body"
+                else None
+            )
+        current = current.parent
+    return None
+
+
+def _annotated_type(node: Node) -> str | None:
+    """The type name of a `: C` annotation on a parameter or field (`C` of `ai: C`), None for other types."""
+    annotation = next((child for child in node.named_children if child.type == "type_annotation"), None)
+    if annotation is None or not annotation.named_children:
+        return None
+    named = annotation.named_children[0]
+    return ts.text(named) if named.type == "type_identifier" else None
+
+
 def wrapped_declarator(fn: Node) -> Node | None:
     """The declarator of `const Answer = memo((props) => ...)` (also `forwardRef`, `withFrame(memo(...))`,
     `React.memo`): a function passed first to wrapper calls whose result is bound to a name stands for
@@ -666,7 +697,9 @@ class FileLlm:
         self._prompt_paths: set[tuple[int, str]] = set()
         self._direct_cache: dict[int, str | None] = {}
         self._wrapper_prompts_marked = False
+        self._method_names: set[bytes] = set()
         self._callee_cache: dict[int, str] = {}
+        self._method_cache: dict[int, list[tuple[FileLlm, Node]]] = {}
         self._text_cache: dict[int, str] = {}
         self._states: dict[Mode, _ModeState] = {}
         self._param_seeds: dict[Mode, set[tuple[int, str]]] = {}
@@ -768,9 +801,11 @@ class FileLlm:
         """`const answer = withRetry(rawAnswer)` (`memo(Answer)`, `pMemoize(fetchAnswer)`): a wrapper called on a
         function stands for it, as `export default withRetry(rawAnswer)` does. A wrapper given a function
         expression names it already (`wrapped_declarator`). Not awaited calls: their result is a value."""
-        name = declarator.child_by_field_name("name")
         value = declarator.child_by_field_name("value")
-        if name is None or value is None or name.type != "identifier" or value.type != "call_expression":
+        if value is None or value.type != "call_expression":
+            return
+        name = declarator.child_by_field_name("name")
+        if name is None or name.type != "identifier":
             return
         inner = value
         while inner.type == "call_expression":
@@ -871,7 +906,204 @@ class FileLlm:
             ]
         if local is not None:
             return [(self.file, node) for node in self._functions.get(local, [])]
+        if fn.type == "member_expression":
+            return [(target.file, method) for target, method in self._called_methods(fn)]
         return []
+
+    # ---- class-based services -----------------------------------------------------------------------
+
+    def _called_methods(self, fn: Node) -> list[tuple[FileLlm, Node]]:
+        """The methods `receiver.m` calls when the receiver is an instance of a project class: `new C().m()`,
+        `x.m()` with `const x = new C()` (here, or exported by the module `x` is imported from), a parameter
+        typed `C`, and `this.f.m()` with field `f` typed `C` or initialised with `new C()` (also constructor
+        parameter properties, `constructor(private f: C)`). Each with the analysis of the module declaring it."""
+        if not self.analysis.declares_classes:
+            return []
+        cached = self._method_cache.get(fn.id)
+        if cached is not None:
+            return cached
+        self._method_cache[fn.id] = []  # recursion guard
+        out: list[tuple[FileLlm, Node]] = []
+        obj = fn.child_by_field_name("object")
+        if obj is not None:
+            found = self._class_of(obj)
+            if found is not None:
+                target, name = found
+                method = self._text(fn.child_by_field_name("property"))
+                out = [(target, node) for node in target.class_methods(name, method)]
+                if out:
+                    # `this.ai.ask(q)` may return LLM data whatever the taint: the solver must not skip it.
+                    self._method_names.add(method.encode())
+        self._method_cache[fn.id] = out
+        return out
+
+    def _class_of(self, node: Node, depth: int = 0) -> tuple[FileLlm, str] | None:
+        """The project class `node` evaluates to an instance of: the declaring module's analysis, its name there."""
+        node = ts.unwrap(node)
+        if depth > 4:
+            return None
+        kind = node.type
+        if kind == "new_expression":
+            ctor = node.child_by_field_name("constructor")
+            return self.class_named(self._text(ctor)) if ctor is not None and ctor.type == "identifier" else None
+        if kind == "identifier":
+            name = self._text(node)
+            if name not in self._instance_names:
+                return None  # most receivers (`res`, `console`, `items`) are nothing of the sort: no scope walk
+            for value in self._values_bound_to(node, name):
+                if value.type in ("new_expression", "identifier", "member_expression", "await_expression"):
+                    found = self._class_of(value, depth + 1)
+                    if found is not None:
+                        return found
+            imp = self._imports.get(name)
+            if imp is not None and imp.resolved is not None and imp.imported != "*":
+                return self.analysis.exported_instance_class(imp.resolved, imp.imported)
+            typed = self._typed_parameters
+            if typed:
+                for scope in _scope_chain(node):
+                    type_name = typed.get((scope.id, name))
+                    if type_name is not None:
+                        return self.class_named(type_name)
+            return None
+        if kind == "member_expression" and self._classes:
+            obj = node.child_by_field_name("object")
+            if obj is not None and obj.type == "this":
+                cls = _enclosing_class(node)
+                if cls is not None:
+                    return self._field_class(cls, self._text(node.child_by_field_name("property")), depth)
+        return None
+
+    def _field_class(self, cls: Node, field: str, depth: int) -> tuple[FileLlm, str] | None:
+        """The class of field `field` of class `cls`: its type annotation or initialiser, a constructor
+        parameter property of that name, or `this.field = value` in the constructor."""
+        body = cls.child_by_field_name("body")
+        if body is None:
+            return None
+        for member in body.named_children:
+            if member.type == "public_field_definition" and self._text(member.child_by_field_name("name")) == field:
+                value = member.child_by_field_name("value")
+                if value is not None and (found := self._class_of(value, depth + 1)) is not None:
+                    return found
+                annotated = _annotated_type(member)
+                if annotated is not None:
+                    return self.class_named(annotated)
+            elif member.type == "method_definition" and self._text(member.child_by_field_name("name")) == "constructor":
+                for param in _params(member):
+                    pattern = param.child_by_field_name("pattern")
+                    if pattern is not None and pattern.type == "identifier" and self._text(pattern) == field:
+                        value = param.child_by_field_name("value")
+                        if value is not None and (found := self._class_of(value, depth + 1)) is not None:
+                            return found
+                        annotated = _annotated_type(param)
+                        if annotated is not None:
+                            return self.class_named(annotated)
+                ctor_body = member.child_by_field_name("body")
+                for statement in ctor_body.named_children if ctor_body is not None else ():
+                    assigned = statement.named_children[0] if statement.named_children else None
+                    if assigned is None or assigned.type != "assignment_expression":
+                        continue
+                    left = assigned.child_by_field_name("left")
+                    right = assigned.child_by_field_name("right")
+                    if (
+                        left is not None
+                        and right is not None
+                        and left.type == "member_expression"
+                        and self._text(left) == f"this.{field}"
+                        and (found := self._class_of(right, depth + 1)) is not None
+                    ):
+                        return found
+        return None
+
+    @cached_property
+    def _class_candidates(self) -> frozenset[str]:
+        """Names that may refer to a project class: classes declared here, names imported from project modules."""
+        imported = (imp.local for imp in self._imports.values() if imp.resolved and imp.imported != "*")
+        return frozenset((*self._classes, *imported))
+
+    @cached_property
+    def _instance_names(self) -> frozenset[str]:
+        """Names that may hold an instance of a project class: bound to a `new` expression or another name,
+        imported from a project module, or a parameter typed with a class name."""
+        candidates = self._class_candidates
+        if not candidates:
+            return frozenset()
+        names = {
+            name
+            for (_, name), values in self._declarators.items()
+            if any(value.type in ("new_expression", "identifier", "member_expression") for value in values)
+        }
+        names.update(name for _, name in self._typed_parameters)
+        names.update(imp.local for imp in self._imports.values() if imp.resolved and imp.imported != "*")
+        return frozenset(names)
+
+    @cached_property
+    def _typed_parameters(self) -> dict[tuple[int, str], str]:
+        """(function id, parameter name) -> the class name a parameter is annotated with (`svc: AiService`)."""
+        out: dict[tuple[int, str], str] = {}
+        candidates = self._class_candidates
+        if not candidates:
+            return out
+        for node, kind in zip(self._nodes, self._kinds, strict=True):
+            if kind in FUNCTION_TYPES:
+                for param in _params(node):
+                    pattern = param.child_by_field_name("pattern") if param.type.endswith("_parameter") else None
+                    annotated = _annotated_type(param) if pattern is not None else None
+                    if pattern is not None and pattern.type == "identifier" and annotated in candidates:
+                        out[(node.id, ts.text(pattern))] = annotated
+        return out
+
+    @cached_property
+    def _classes(self) -> dict[str, Node]:
+        """Classes declared in this module that have methods, by name (`class C {}`, `const C = class {}`)."""
+        out: dict[str, Node] = {}
+        for fns in self._functions.values():
+            for fn in fns:
+                if fn.type != "method_definition" or (body := fn.parent) is None or (cls := body.parent) is None:
+                    continue
+                name = cls.child_by_field_name("name")
+                if name is None and cls.parent is not None and cls.parent.type == "variable_declarator":
+                    name = cls.parent.child_by_field_name("name")
+                if name is not None:
+                    out.setdefault(ts.text(name), cls)
+        return out
+
+    def class_named(self, name: str) -> tuple[FileLlm, str] | None:
+        """The class a name of this module refers to: declared here, or imported from a project module."""
+        if name in self._classes:
+            return self, name
+        imp = self._imports.get(name)
+        if imp is None or imp.resolved is None or imp.imported == "*":
+            return None
+        for target, there in self.analysis.export_definitions(imp.resolved, imp.imported):
+            local = target._exports.get(there)
+            if local is not None and local in target._classes:
+                return target, local
+        return None
+
+    def class_methods(self, name: str, method: str) -> list[Node]:
+        """Methods named `method` of class `name` of this module (`m() {}`, `m = async () => ...`)."""
+        cls = self._classes.get(name)
+        body = cls.child_by_field_name("body") if cls is not None else None
+        out: list[Node] = []
+        for member in body.named_children if body is not None else ():
+            if member.type == "method_definition" and self._text(member.child_by_field_name("name")) == method:
+                out.append(member)
+            elif member.type == "public_field_definition" and self._text(member.child_by_field_name("name")) == method:
+                value = member.child_by_field_name("value")
+                if value is not None and value.type in FUNCTION_TYPES:
+                    out.append(value)
+        return out
+
+    def instance_class(self, name: str) -> tuple[FileLlm, str] | None:
+        """The class of the instance exported as `name` (`export const aiService = new AiService()`)."""
+        local = self._exports.get(name)
+        if local is None or self.root is None:
+            return None
+        for value in self._declarators.get((self.root.id, local), []):
+            found = self._class_of(value)
+            if found is not None:
+                return found
+        return None
 
     def export_origins(self, name: str) -> list[tuple[str, str]]:
         """Other project modules export `name` of this one defines in (file, name there): `export { a as b }
@@ -948,6 +1180,13 @@ class FileLlm:
     def direct_calls(self) -> list[Node]:
         """The module's own LLM calls (not calls of project functions that wrap one)."""
         return self._direct_calls
+
+    def _may_be_bound(self, name: str) -> bool:
+        """A `const`/`let`/`var` may bind `name` to a value (`const name =`, `let name: T =`), judged on the bytes:
+        most prompt names (`question` of `const { question } = await req.json()`) are bound by no declarator,
+        and finding the declarators' scopes (`_declarators`) walks up from each of them."""
+        encoded = re.escape(name.encode())
+        return re.search(rb"\b(?:const|let|var)\s+" + encoded + rb"\s*[:=]", self.file.data()) is not None
 
     def _values_bound_to(self, at: Node, name: str) -> Iterator[Node]:
         for fn in _scope_chain(at):
@@ -1147,6 +1386,8 @@ class FileLlm:
         too (`question`, the request field a route logs before it calls the model). Followed through
         bindings, template strings, arrays, objects, spreads, `+`, content methods and pass-through functions;
         not into other calls' arguments, whose result need not carry them (`await loadHistory(userId)`)."""
+        if not self._may_be_bound(name):
+            return
         for value in self._values_bound_to(at, name):
             if value.id in followed:
                 continue
@@ -1219,6 +1460,9 @@ class FileLlm:
                 imp = self._imports.get(ts.text(obj))
                 if imp is not None and imp.imported == "*" and imp.resolved:
                     return self.analysis.export_returns_llm(imp.resolved, prop, mode)
+            for target, method in self._called_methods(fn):
+                if state.function_returns(method) if target is self else target.function_returns_llm(method, mode):
+                    return True
         return False
 
     def _returns_what_it_is_given(self, call: Node, args: Node, state: _ModeState, mode: Mode) -> bool:
@@ -1277,6 +1521,8 @@ class FileLlm:
         if fn is None:
             return False
         fn = ts.unwrap(fn)
+        if fn.type == "member_expression":
+            return any(target.function_calls_llm(method) for target, method in self._called_methods(fn))
         return fn.type == "identifier" and self.name_calls_llm(ts.text(fn))
 
     def name_calls_llm(self, name: str) -> bool:
@@ -1318,7 +1564,7 @@ class FileLlm:
             state = self._states[mode] = _ModeState(tainted=set(self._param_seeds.get(mode, ())))
             if self._has_sources or state.tainted:
                 self._mark_wrapper_prompts()
-                for encoded in self._static_names:
+                for encoded in (*self._static_names, *self._method_names):
                     state.note_encoded(encoded)
                 for _, name in (*state.tainted, *self._prompt_paths):
                     state.note_name(name)
@@ -1834,6 +2080,16 @@ class LlmAnalysis:
         self._in_progress: set[str] = set()
         self._route_cache: dict[str, bool] = {}
         self._through: dict[tuple[str, int, int, Mode], bool] = {}
+        self._instances: dict[str, tuple[FileLlm, str] | None] = {}
+
+    @cached_property
+    def declares_classes(self) -> bool:
+        """Some source file of the app may declare a class (its bytes say `class `): without one, no method call
+        can reach a class-based service, and `FileLlm._called_methods` answers at once (read once per app, from
+        the bytes the prefilter read already)."""
+        return any(
+            marker in f.data() for f in self.index.sources if f.language is not None for marker in _CLASS_MARKERS
+        )
 
     def file(self, f: SourceFile) -> FileLlm | None:
         if f.root is None:
@@ -1915,6 +2171,25 @@ class LlmAnalysis:
             if depth < 8:
                 todo.extend((origin, named, depth + 1) for origin, named in target.export_origins(there))
         return out
+
+    def exported_instance_class(self, rel: str, name: str) -> tuple[FileLlm, str] | None:
+        """The class of an instance a project module exports (`export const aiService = new AiService()`)."""
+        key = f"{rel}\x00{name}\x00instance"
+        if key in self._instances:
+            return self._instances[key]
+        if key in self._in_progress:
+            return None
+        self._in_progress.add(key)
+        found = None
+        try:
+            for target, there in self.export_definitions(rel, name):
+                found = target.instance_class(there)
+                if found is not None:
+                    break
+        finally:
+            self._in_progress.discard(key)
+        self._instances[key] = found
+        return found
 
     def export_returns_llm(self, rel: str, name: str, mode: Mode) -> bool:
         key = f"{rel}\x00{name}\x00{mode.value}"
