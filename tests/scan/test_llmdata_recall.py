@@ -366,3 +366,39 @@ def test_methods_of_class_based_services_are_followed(make_app: Callable[..., Pa
         ("app/api/c/route.ts", 12),
         ("app/api/d/route.ts", 13),
     ]
+
+
+# ---- #9: LangChain LCEL chains ------------------------------------------------------------------------------------
+
+LCEL_ROUTE = """import { ChatOllama } from "@langchain/ollama";
+import { ChatPromptTemplate } from "@langchain/core/prompts";
+import { StringOutputParser } from "@langchain/core/output_parsers";
+import { RunnableSequence } from "@langchain/core/runnables";
+const model = new ChatOllama({ baseUrl: process.env.OLLAMA_HOST, model: "llama3.1", temperature: 0 });
+const prompt = ChatPromptTemplate.fromMessages([["system", "You are the ACME store assistant."], ["human", "{q}"]]);
+const chain = prompt.pipe(model).pipe(new StringOutputParser());
+const sequence = RunnableSequence.from([prompt, model, new StringOutputParser()]);
+const formatter = prompt.pipe(new StringOutputParser());
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const answer = await chain.invoke({ q: question });
+  console.log("chain answer", answer);
+  const stream = await sequence.stream({ q: question });
+  for await (const piece of stream) {
+    console.log("piece", piece);
+  }
+  const rendered = await formatter.invoke({ q: "opening hours" });
+  console.log("template", rendered);
+  return Response.json({ answer });
+}
+"""
+
+
+def test_langchain_chains_with_a_model_are_llm_calls(make_app: Callable[..., Path]) -> None:
+    package = json.dumps({"name": "shop", "dependencies": {"next": "15.5.7", "@langchain/ollama": "0.2.0"}})
+    app = make_app({"package.json": package, "app/api/chain/route.ts": LCEL_ROUTE})
+    # A chain without a model (`prompt.pipe(parser)`) only formats the template.
+    assert _found(app) == [("app/api/chain/route.ts", 13), ("app/api/chain/route.ts", 16)]
+    assert _found(app, "LL006") == [("app/api/chain/route.ts", 10)]
+    # The chain's calls are recognised: no blind-spot warning for @langchain/ollama.
+    assert scan(app, rule_ids=["LL007"], jobs=1).stats.warnings == []

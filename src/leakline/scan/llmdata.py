@@ -197,6 +197,8 @@ LANGCHAIN_LLM_CLASSES = frozenset(
 )
 # Methods of a LangChain model that return the same model with options bound (`model.bindTools(tools)`).
 LANGCHAIN_MODEL_WRAPPERS = frozenset({"bindTools", "withStructuredOutput", "bind", "withConfig", "withRetry"})
+# LangChain's sequences built from a list of runnables (`RunnableSequence.from([prompt, model, parser])`).
+LANGCHAIN_SEQUENCES = ("RunnableSequence.from",)
 # The LangGraph SDK (`new Client(...)` from `@langchain/langgraph-sdk`): a run's stream or final state carries
 # the graph's messages.
 LANGGRAPH_SDK = "@langchain/langgraph-sdk"
@@ -1276,9 +1278,19 @@ class FileLlm:
             fn = node.child_by_field_name("function")
             if fn is None or fn.type != "member_expression":
                 return False
-            if self._text(fn.child_by_field_name("property")) not in LANGCHAIN_MODEL_WRAPPERS:
-                return False
+            prop = self._text(fn.child_by_field_name("property"))
             obj = fn.child_by_field_name("object")
+            args = node.child_by_field_name("arguments")
+            if prop == "pipe" or (prop == "from" and self._callee(fn).endswith(LANGCHAIN_SEQUENCES)):
+                # LCEL: `prompt.pipe(model).pipe(parser)`, `RunnableSequence.from([prompt, model, parser])`: a
+                # chain with a model in it answers as the model does.
+                parts = [] if obj is None or prop == "from" else [obj]
+                for arg in args.named_children if args is not None else ():
+                    arg = ts.unwrap(arg)
+                    parts.extend(arg.named_children if arg.type == "array" else [arg])
+                return any(self._is_langchain_model(part, depth + 1) for part in parts)
+            if prop not in LANGCHAIN_MODEL_WRAPPERS:
+                return False
             return obj is not None and self._is_langchain_model(obj, depth + 1)
         if node.type == "identifier":
             name = self._text(node)
