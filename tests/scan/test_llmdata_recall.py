@@ -7,7 +7,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from leakline.scan.engine import scan
+from leakline.config import Settings
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.engine import build_index, scan
+from leakline.scan.walker import WalkStats
 
 PACKAGE = json.dumps(
     {
@@ -18,7 +22,24 @@ PACKAGE = json.dumps(
 )
 
 
+def _dropped_files_hold_no_llm_data(app: Path) -> None:
+    """The byte prefilter's soundness (as `test_prefilter` checks it on the fixture apps) under the sources and
+    propagations added here: no argument or returned value in a file it drops is LLM data."""
+    index = build_index(app, Settings(), WalkStats(), set())
+    ctx = ScanContext(index)
+    for f in index.sources:
+        if f.root is None or f.language is None or f.rel in index.llm_candidates:
+            continue
+        llm = ctx.llm.file(f)
+        assert llm is not None
+        for node in ts.nodes_of_types(f.language, ("call_expression", "return_statement"), f.root):
+            for child in node.named_children:
+                for arg in child.named_children if child.type == "arguments" else [child]:
+                    assert not llm.is_llm(arg), (f.rel, arg.start_point)
+
+
 def _found(app: Path, rule: str = "LL007") -> list[tuple[str, int]]:
+    _dropped_files_hold_no_llm_data(app)
     result = scan(app, rule_ids=[rule], jobs=1)
     assert result.stats.rule_errors == []
     return sorted((f.path, f.line) for f in result.findings if f.rule == rule)
@@ -402,3 +423,54 @@ def test_langchain_chains_with_a_model_are_llm_calls(make_app: Callable[..., Pat
     assert _found(app, "LL006") == [("app/api/chain/route.ts", 10)]
     # The chain's calls are recognised: no blind-spot warning for @langchain/ollama.
     assert scan(app, rule_ids=["LL007"], jobs=1).stats.warnings == []
+
+
+# ---- #13: fetching the app's own route behind a base URL -----------------------------------------------------------
+
+ASSISTANT_ROUTE = """import ollama from "ollama";
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const res = await ollama.chat({ model: "llama3.1", messages: [{ role: "user", content: question }] });
+  return Response.json({ answer: res.message.content });
+}
+"""
+HEALTH_ROUTE = """export async function GET() {
+  return Response.json({ answer: "ok" });
+}
+"""
+# Nothing but the base-URL fetches tells this page apart: the prefilter must keep it.
+HELP_PAGE = """"use client";
+import { useState } from "react";
+export default function Help() {
+  const [a, setA] = useState("");
+  const [b, setB] = useState("");
+  async function go(question: string) {
+    const r1 = await fetch(`${process.env.NEXT_PUBLIC_APP_URL}/api/assistant`, { method: "POST", body: question });
+    setA((await r1.json()).answer);
+    const r2 = await fetch(`${process.env.NEXT_PUBLIC_APP_URL}/api/health`);
+    setB((await r2.json()).answer);
+  }
+  return (
+    <div onClick={() => go("where is my order?")}>
+      <div dangerouslySetInnerHTML={{ __html: a }} />
+      <div dangerouslySetInnerHTML={{ __html: b }} />
+    </div>
+  );
+}
+"""
+
+
+def test_own_routes_fetched_behind_a_base_url_return_their_llm_data(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "package.json": PACKAGE,
+            "app/api/assistant/route.ts": ASSISTANT_ROUTE,
+            "app/api/health/route.ts": HEALTH_ROUTE,
+            "app/help/page.tsx": HELP_PAGE,
+        }
+    )
+    assert _found(app, "LL010") == [("app/help/page.tsx", 14)]
+    assert build_index(app, Settings(), WalkStats(), set()).llm_candidates == {
+        "app/api/assistant/route.ts",
+        "app/help/page.tsx",
+    }

@@ -1155,7 +1155,16 @@ class FileLlm:
             subs = [c for c in node.named_children if c.type == "template_substitution"]
             if any(path in fragments for path in LLM_URL_PATHS):
                 return True
-            return any(self._is_llm_url(s.named_children[0]) for s in subs if s.named_children)
+            if any(self._is_llm_url(s.named_children[0]) for s in subs if s.named_children):
+                return True
+            # `${process.env.NEXT_PUBLIC_APP_URL}/api/assistant`: a base URL, then a path of the app's own.
+            parts = node.named_children
+            if len(parts) > 1 and parts[0].type == "template_substitution" and parts[1].type == "string_fragment":
+                path = ts.text(parts[1])
+                if path.startswith("/") and not path.startswith("//"):
+                    route = self.analysis.index.route_for_url(path)
+                    return route is not None and self.analysis.route_returns_llm(route)
+            return False
         if node.type == "member_expression":
             path = ts.callee_path(node)
             if path.startswith("process.env."):
