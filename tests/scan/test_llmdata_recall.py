@@ -474,3 +474,67 @@ def test_own_routes_fetched_behind_a_base_url_return_their_llm_data(make_app: Ca
         "app/api/assistant/route.ts",
         "app/help/page.tsx",
     }
+
+
+# ---- #7: routes streaming through a ReadableStream ------------------------------------------------------------------
+
+STREAM_ROUTE = """import ollama from "ollama";
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const stream = await ollama.chat({ model: "llama3.1", messages: [{ role: "user", content: question }], stream: true });
+  const encoder = new TextEncoder();
+  const body = new ReadableStream({
+    async start(controller) {
+      for await (const part of stream) {
+        controller.enqueue(encoder.encode(part.message.content));
+      }
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "Content-Type": "text/plain; charset=utf-8" } });
+}
+"""
+# The same shape, streaming only how many tokens were generated.
+PROGRESS_ROUTE = """import ollama from "ollama";
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const stream = await ollama.chat({ model: "llama3.1", messages: [{ role: "user", content: question }], stream: true });
+  const encoder = new TextEncoder();
+  const body = new ReadableStream({
+    async start(controller) {
+      for await (const part of stream) {
+        controller.enqueue(encoder.encode(String(part.eval_count)));
+      }
+      controller.close();
+    },
+  });
+  return new Response(body);
+}
+"""
+
+
+def _stream_page(url: str) -> str:
+    return f""""use client";
+import {{ useState }} from "react";
+export default function Assistant() {{
+  const [answer, setAnswer] = useState("");
+  async function ask(question: string) {{
+    const res = await fetch("{url}", {{ method: "POST", body: JSON.stringify({{ question }}) }});
+    setAnswer(await res.text());
+  }}
+  return <div onClick={{() => ask("hi")}} dangerouslySetInnerHTML={{{{ __html: answer }}}} />;
+}}
+"""
+
+
+def test_a_readable_stream_carries_what_its_controller_enqueues(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "package.json": PACKAGE,
+            "app/api/ask/route.ts": STREAM_ROUTE,
+            "app/api/progress/route.ts": PROGRESS_ROUTE,
+            "app/assistant/page.tsx": _stream_page("/api/ask"),
+            "app/progress/page.tsx": _stream_page("/api/progress"),
+        }
+    )
+    assert _found(app, "LL010") == [("app/assistant/page.tsx", 9)]

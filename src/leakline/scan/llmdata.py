@@ -1906,6 +1906,8 @@ class FileLlm:
                 and args is not None
             ):
                 return any(self._eval(a, state, mode) for a in args.named_children[:1])
+            if ctor == "ReadableStream" and args is not None and args.named_children:
+                return self._stream_enqueues_llm(args.named_children[0], state, mode)
             return False
         if kind == "template_string":
             return any(
@@ -1959,6 +1961,35 @@ class FileLlm:
             return self._eval(node.named_children[-1], state, mode)
         return False
 
+    def _stream_enqueues_llm(self, source: Node, state: _ModeState, mode: Mode) -> bool:
+        """`new ReadableStream({ async start(controller) { controller.enqueue(x) } })` (also `pull`, and
+        `start: (c) => ...`): the stream carries what its controller is handed."""
+        source = ts.unwrap(source)
+        if source.type != "object":
+            return False
+        for member in source.named_children:
+            fn: Node | None = None
+            if member.type == "method_definition":
+                fn = member if self._text(member.child_by_field_name("name")) in ("start", "pull") else None
+            elif member.type == "pair" and self._text(member.child_by_field_name("key")) in ("start", "pull"):
+                fn = member.child_by_field_name("value")
+            params = _params(fn) if fn is not None and fn.type in FUNCTION_TYPES else []
+            names = [name for _, name in _pattern_names(params[0], skip_metadata=False)] if params else []
+            if fn is None or len(names) != 1:
+                continue
+            for call in self._calls_within(fn):
+                callee = call.child_by_field_name("function")
+                args = call.child_by_field_name("arguments")
+                if (
+                    callee is not None
+                    and args is not None
+                    and args.named_children
+                    and self._callee(callee) == f"{names[0]}.enqueue"
+                    and self._eval(args.named_children[0], state, mode)
+                ):
+                    return True
+        return False
+
     def _eval_call(self, call: Node, state: _ModeState, mode: Mode) -> bool:
         if self.is_direct_llm_call(call):
             return True
@@ -1995,7 +2026,7 @@ class FileLlm:
             obj = fn.child_by_field_name("object")
             if obj is None:
                 return False
-            if method == "decode" and first is not None and self._eval(first, state, mode):
+            if method in ("decode", "encode") and first is not None and self._eval(first, state, mode):
                 return True  # `decoder.decode(value)`: the decoder holds nothing, the bytes it decodes do
             if method in CONTENT_METHODS:
                 return self._eval(obj, state, mode)
