@@ -538,3 +538,62 @@ def test_a_readable_stream_carries_what_its_controller_enqueues(make_app: Callab
         }
     )
     assert _found(app, "LL010") == [("app/assistant/page.tsx", 9)]
+
+
+# ---- #10: ai/rsc streamable values ---------------------------------------------------------------------------------
+
+STREAMABLE_ACTIONS = """"use server";
+import { streamText } from "ai";
+import { createStreamableValue } from "ai/rsc";
+import { createOllama } from "ollama-ai-provider";
+const ollama = createOllama({ baseURL: process.env.OLLAMA_BASE_URL });
+export async function ask(question: string) {
+  const stream = createStreamableValue("");
+  (async () => {
+    const { textStream } = streamText({ model: ollama("llama3.1"), prompt: question });
+    for await (const delta of textStream) stream.update(delta);
+    stream.done();
+  })();
+  return { output: stream.value };
+}
+export async function progress(question: string) {
+  const stream = createStreamableValue("");
+  (async () => {
+    const { textStream } = streamText({ model: ollama("llama3.1"), prompt: question });
+    let chunks = 0;
+    for await (const delta of textStream) stream.update(`${++chunks} chunks (${delta.length} chars)`);
+    stream.done();
+  })();
+  return { output: stream.value };
+}
+"""
+
+
+def _streamable_page(action: str) -> str:
+    return f""""use client";
+import {{ useState }} from "react";
+import {{ readStreamableValue }} from "ai/rsc";
+import {{ {action} }} from "../actions/ask";
+export default function Chat() {{
+  const [answer, setAnswer] = useState("");
+  async function onAsk(q: string) {{
+    const {{ output }} = await {action}(q);
+    for await (const delta of readStreamableValue(output)) {{
+      setAnswer((cur) => cur + delta);
+    }}
+  }}
+  return <div onClick={{() => onAsk("hi")}} dangerouslySetInnerHTML={{{{ __html: answer }}}} />;
+}}
+"""
+
+
+def test_ai_rsc_streamable_values_carry_what_they_are_updated_with(make_app: Callable[..., Path]) -> None:
+    app = make_app(
+        {
+            "package.json": PACKAGE,
+            "app/actions/ask.ts": STREAMABLE_ACTIONS,
+            "app/chat/page.tsx": _streamable_page("ask"),
+            "app/progress/page.tsx": _streamable_page("progress"),
+        }
+    )
+    assert _found(app, "LL010") == [("app/chat/page.tsx", 13)]

@@ -197,6 +197,10 @@ LANGCHAIN_LLM_CLASSES = frozenset(
 )
 # Methods of a LangChain model that return the same model with options bound (`model.bindTools(tools)`).
 LANGCHAIN_MODEL_WRAPPERS = frozenset({"bindTools", "withStructuredOutput", "bind", "withConfig", "withRetry"})
+# `ai/rsc` streamable values: `createStreamableValue(initial)`, written through `update` / `append` / `done`, read
+# by the client as `readStreamableValue(stream.value)`.
+STREAMABLE_FACTORIES = frozenset({"createStreamableValue"})
+STREAMABLE_WRITES = frozenset({"update", "append", "done"})
 # LangChain's sequences built from a list of runnables (`RunnableSequence.from([prompt, model, parser])`).
 LANGCHAIN_SEQUENCES = ("RunnableSequence.from",)
 # The LangGraph SDK (`new Client(...)` from `@langchain/langgraph-sdk`): a run's stream or final state carries
@@ -247,6 +251,7 @@ PASS_THROUGH_FUNCTIONS = frozenset(
         "remark().processSync",
         "btoa",
         "escape",
+        "readStreamableValue",
         *LEGACY_STREAM_HELPERS,
     }
 )
@@ -1892,6 +1897,13 @@ class FileLlm:
             if path and self._lookup(node, path, state):
                 return True
             obj = node.child_by_field_name("object")
+            if (
+                prop == "value"
+                and obj is not None
+                and obj.type == "identifier"
+                and self._streamable_carries_llm(obj, state, mode)
+            ):
+                return True
             return obj is not None and self._eval(obj, state, mode)
         if kind == "subscript_expression":
             obj = node.child_by_field_name("object")
@@ -1959,6 +1971,34 @@ class FileLlm:
             return self._eval(node.named_children[0], state, mode)
         if kind == "sequence_expression" and node.named_children:
             return self._eval(node.named_children[-1], state, mode)
+        return False
+
+    def _streamable_carries_llm(self, name: Node, state: _ModeState, mode: Mode) -> bool:
+        """`stream.value` of `const stream = createStreamableValue(x)` (`ai/rsc`) carries `x` and what
+        `stream.update(v)` / `stream.append(v)` / `stream.done(v)` are given, wherever they are called."""
+        text = self._text(name)
+        for value in self._values_bound_to(name, text):
+            value = ts.unwrap(value)
+            fn = value.child_by_field_name("function") if value.type == "call_expression" else None
+            if fn is None or self._callee(fn) not in STREAMABLE_FACTORIES:
+                continue
+            args = value.child_by_field_name("arguments")
+            if args is not None and args.named_children and self._eval(args.named_children[0], state, mode):
+                return True
+            scope = _scope_of(value)  # the function declaring the stream: writes to it are inside
+            for call in self._calls_named(STREAMABLE_WRITES):
+                if call.start_byte < scope.start_byte or call.end_byte > scope.end_byte:
+                    continue
+                callee = call.child_by_field_name("function")
+                written = call.child_by_field_name("arguments")
+                if (
+                    callee is not None
+                    and written is not None
+                    and written.named_children
+                    and self._callee(callee) == f"{text}.{self._call_names[call.id]}"
+                    and self._eval(written.named_children[0], state, mode)
+                ):
+                    return True
         return False
 
     def _stream_enqueues_llm(self, source: Node, state: _ModeState, mode: Mode) -> bool:
