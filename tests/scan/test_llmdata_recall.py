@@ -597,3 +597,29 @@ def test_ai_rsc_streamable_values_carry_what_they_are_updated_with(make_app: Cal
         }
     )
     assert _found(app, "LL010") == [("app/chat/page.tsx", 13)]
+
+
+# ---- TGI: Hugging Face text-generation-inference's native API ------------------------------------------------------
+
+TGI_ROUTE = """export async function POST(req: Request) {
+  const { prompt } = await req.json();
+  const r = await fetch(`${process.env.TGI_ENDPOINT}/generate`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ inputs: prompt, parameters: { max_new_tokens: 256 } }),
+  });
+  const { generated_text } = await r.json();
+  console.log("tgi", generated_text);
+  const s = await fetch("http://tgi.internal:8080/generate_stream?details=false", { method: "POST", body: "{}" });
+  console.log("stream", await s.text());
+  const pdf = await fetch(`${process.env.PDF_SERVICE_URL}/generate-invoice`, { method: "POST", body: "{}" });
+  console.log("invoice", await pdf.text());
+  return Response.json({ text: generated_text });
+}
+"""
+
+
+def test_tgi_endpoints_are_llm_urls(make_app: Callable[..., Path]) -> None:
+    app = make_app({"package.json": PACKAGE, "app/api/ask/route.ts": TGI_ROUTE})
+    # Not the invoice service: `/generate-invoice` is not TGI's `/generate`.
+    assert _found(app) == [("app/api/ask/route.ts", 9), ("app/api/ask/route.ts", 11)]

@@ -214,6 +214,9 @@ LEGACY_STREAM_HELPERS = frozenset(
 )
 LEGACY_STREAM_CALLBACKS = frozenset({"onStart", "onToken", "onText", "onCompletion", "onFinal"})
 LLM_URL_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses", "/api/generate", "/api/chat")
+# Hugging Face text-generation-inference's native API (`${TGI_ENDPOINT}/generate`): only as the URL's last path
+# segment (`/generate-invoice` is not one), see `_ends_in_tgi_path`.
+TGI_URL_PATHS = ("/generate", "/generate_stream")
 LLM_ENV_MARKERS = (
     "OLLAMA",
     "LLM",
@@ -226,6 +229,7 @@ LLM_ENV_MARKERS = (
     "AI_BASE",
     "AI_URL",
     "AI_ENDPOINT",
+    "TGI",
 )
 HTTP_CLIENT_CALLEES = frozenset(
     {"fetch", "axios", "axios.post", "axios.get", "axios.request", "ky.post", "ky", "got.post", "ofetch", "$fetch"}
@@ -674,6 +678,12 @@ def cannot_carry_llm_data(node: Node) -> bool:
         return all(cannot_carry_llm_data(child) for child in node.named_children)
     # `!x`, `typeof x`, `-x`: booleans, type names and numbers.
     return kind == "unary_expression"
+
+
+def _ends_in_tgi_path(url: str) -> bool:
+    """The URL's path ends in one of `TGI_URL_PATHS` (a query or fragment may follow)."""
+    path = url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    return path.endswith(TGI_URL_PATHS)
 
 
 def is_llm_env_name(name: str) -> bool:
@@ -1154,11 +1164,11 @@ class FileLlm:
             if literal.startswith("/") and not literal.startswith("//"):
                 route = self.analysis.index.route_for_url(literal)
                 return route is not None and self.analysis.route_returns_llm(route)
-            return any(path in literal for path in LLM_URL_PATHS)
+            return any(path in literal for path in LLM_URL_PATHS) or _ends_in_tgi_path(literal)
         if node.type == "template_string":
             fragments = "".join(ts.text(c) for c in node.named_children if c.type == "string_fragment")
             subs = [c for c in node.named_children if c.type == "template_substitution"]
-            if any(path in fragments for path in LLM_URL_PATHS):
+            if any(path in fragments for path in LLM_URL_PATHS) or _ends_in_tgi_path(fragments):
                 return True
             if any(self._is_llm_url(s.named_children[0]) for s in subs if s.named_children):
                 return True

@@ -28,6 +28,7 @@ from leakline.scan.llmdata import (
     LLM_URL_PATHS,
     OPENAI_SUFFIXES,
     OPENAI_V3_METHODS,
+    TGI_URL_PATHS,
     UI_STREAM_FUNCTIONS,
 )
 from leakline.scan.sensitive import SEGMENT, is_sensitive_name
@@ -47,7 +48,7 @@ _SDK_NAMES = tuple(
 # are named alike, and a LangChain model or LangGraph client is built from an import whose specifier names
 # `langchain` (a module using one built elsewhere imports that module, and is kept with it).
 _CLIENT_WORDS = (b"threads", b"langchain", *sorted(name.encode() for name in OPENAI_V3_METHODS))
-_URL_PATHS = tuple(path.encode() for path in LLM_URL_PATHS)
+_URL_PATHS = tuple(path.encode() for path in (*LLM_URL_PATHS, *TGI_URL_PATHS))
 _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
 # The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words (a leading `$` still counts: `$fetch`).
 _HTTP_CLIENT_WORDS = (b"fetch", b"axios", b"ky", b"got")
