@@ -19,7 +19,6 @@ to it is) and reaches a fixpoint per file; files are analysed lazily, on first q
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from functools import cached_property
@@ -331,7 +330,6 @@ FUNCTION_TYPES = frozenset(
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
 _MAX_ROUNDS = 6
-_CLASS_MARKERS = (b"class ", b"class\t", b"class\n", b"class{")
 _POSITION_AND_RANK = itemgetter(0, 1)
 # Wrappers `ts.unwrap` looks through, seen from the inside.
 _UNWRAPPED_TYPES = frozenset(
@@ -710,6 +708,9 @@ class FileLlm:
         self._star_sources: list[str] = []
         # `const answer = withRetry(rawAnswer)`: answer -> rawAnswer (see `_collect_alias`).
         self._aliases: dict[str, str] = {}
+        # Names bound to a `new` expression or another name (`const x = new C()`, `const y = x`): the only
+        # declared names a class-based service's instance can be held in (see `_called_methods`).
+        self._instance_names: set[str] = set()
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
         self._direct_cache: dict[int, str | None] = {}
@@ -809,18 +810,20 @@ class FileLlm:
             elif kind == "export_statement":
                 self._collect_export(node)
             elif kind == "variable_declarator":
-                self._collect_alias(node)
+                value = node.child_by_field_name("value")
+                value_kind = value.type if value is not None else ""
+                if value is not None and value_kind == "call_expression":
+                    self._collect_alias(node, value)
+                elif value_kind in ("new_expression", "identifier", "member_expression"):
+                    self._instance_names.add(ts.text(node.child_by_field_name("name")))
         for alias, inner in self._aliases.items():
             if alias not in self._functions and inner in self._functions:
                 self._functions[alias] = list(self._functions[inner])
 
-    def _collect_alias(self, declarator: Node) -> None:
+    def _collect_alias(self, declarator: Node, value: Node) -> None:
         """`const answer = withRetry(rawAnswer)` (`memo(Answer)`, `pMemoize(fetchAnswer)`): a wrapper called on a
         function stands for it, as `export default withRetry(rawAnswer)` does. A wrapper given a function
         expression names it already (`wrapped_declarator`). Not awaited calls: their result is a value."""
-        value = declarator.child_by_field_name("value")
-        if value is None or value.type != "call_expression":
-            return
         name = declarator.child_by_field_name("name")
         if name is None or name.type != "identifier":
             return
@@ -931,17 +934,32 @@ class FileLlm:
 
     def _called_methods(self, fn: Node) -> list[tuple[FileLlm, Node]]:
         """The methods `receiver.m` calls when the receiver is an instance of a project class: `new C().m()`,
-        `x.m()` with `const x = new C()` (here, or exported by the module `x` is imported from), a parameter
-        typed `C`, and `this.f.m()` with field `f` typed `C` or initialised with `new C()` (also constructor
-        parameter properties, `constructor(private f: C)`). Each with the analysis of the module declaring it."""
-        if not self.analysis.declares_classes:
+        `x.m()` with `const x = new C()` (here, or exported by the module `x` is imported from), and
+        `this.f.m()` with field `f` typed `C` or initialised with `new C()` (also constructor parameter
+        properties, `constructor(private f: C)`). Each with the analysis of the module declaring it."""
+        # Asked of every method call of the module: most modules reach no class at all, and receivers that
+        # cannot be an instance are told from their kind and name before anything else is looked at.
+        if not self._may_call_methods:
+            return []
+        obj = fn.child_by_field_name("object")
+        if obj is None:
+            return []
+        kind = obj.type
+        if kind == "identifier":
+            name = ts.text(obj)
+            imp = self._imports.get(name)
+            if name not in self._instance_names and (imp is None or imp.resolved is None):
+                return []
+        elif kind == "member_expression":
+            if not self._classes:
+                return []  # `this.f.m()` needs a class here, `a.b.m()` is not followed
+        elif kind not in _UNWRAPPED_TYPES and kind != "new_expression":
             return []
         cached = self._method_cache.get(fn.id)
         if cached is not None:
             return cached
         self._method_cache[fn.id] = []  # recursion guard
         out: list[tuple[FileLlm, Node]] = []
-        obj = fn.child_by_field_name("object")
         if obj is not None:
             found = self._class_of(obj)
             if found is not None:
@@ -965,22 +983,15 @@ class FileLlm:
             return self.class_named(self._text(ctor)) if ctor is not None and ctor.type == "identifier" else None
         if kind == "identifier":
             name = self._text(node)
-            if name not in self._instance_names:
-                return None  # most receivers (`res`, `console`, `items`) are nothing of the sort: no scope walk
-            for value in self._values_bound_to(node, name):
-                if value.type in ("new_expression", "identifier", "member_expression", "await_expression"):
+            # Most receivers (`res`, `console`, `items`) are nothing of the sort: no scope walk for them.
+            for value in self._values_bound_to(node, name) if name in self._instance_names else ():
+                if value.type in ("new_expression", "identifier", "member_expression"):
                     found = self._class_of(value, depth + 1)
                     if found is not None:
                         return found
             imp = self._imports.get(name)
             if imp is not None and imp.resolved is not None and imp.imported != "*":
                 return self.analysis.exported_instance_class(imp.resolved, imp.imported)
-            typed = self._typed_parameters
-            if typed:
-                for scope in _scope_chain(node):
-                    type_name = typed.get((scope.id, name))
-                    if type_name is not None:
-                        return self.class_named(type_name)
             return None
         if kind == "member_expression" and self._classes:
             obj = node.child_by_field_name("object")
@@ -1032,42 +1043,19 @@ class FileLlm:
         return None
 
     @cached_property
-    def _class_candidates(self) -> frozenset[str]:
-        """Names that may refer to a project class: classes declared here, names imported from project modules."""
-        imported = (imp.local for imp in self._imports.values() if imp.resolved and imp.imported != "*")
-        return frozenset((*self._classes, *imported))
+    def _may_call_methods(self) -> bool:
+        """A class is declared here, or a module imported from may offer one (`LlmAnalysis.offers_classes`)."""
+        return bool(self._classes) or any(
+            imp.resolved is not None and self.analysis.offers_classes(imp.resolved) for imp in self._imports.values()
+        )
 
     @cached_property
-    def _instance_names(self) -> frozenset[str]:
-        """Names that may hold an instance of a project class: bound to a `new` expression or another name,
-        imported from a project module, or a parameter typed with a class name."""
-        candidates = self._class_candidates
-        if not candidates:
-            return frozenset()
-        names = {
-            name
-            for (_, name), values in self._declarators.items()
-            if any(value.type in ("new_expression", "identifier", "member_expression") for value in values)
-        }
-        names.update(name for _, name in self._typed_parameters)
-        names.update(imp.local for imp in self._imports.values() if imp.resolved and imp.imported != "*")
-        return frozenset(names)
-
-    @cached_property
-    def _typed_parameters(self) -> dict[tuple[int, str], str]:
-        """(function id, parameter name) -> the class name a parameter is annotated with (`svc: AiService`)."""
-        out: dict[tuple[int, str], str] = {}
-        candidates = self._class_candidates
-        if not candidates:
-            return out
-        for node, kind in zip(self._nodes, self._kinds, strict=True):
-            if kind in FUNCTION_TYPES:
-                for param in _params(node):
-                    pattern = param.child_by_field_name("pattern") if param.type.endswith("_parameter") else None
-                    annotated = _annotated_type(param) if pattern is not None else None
-                    if pattern is not None and pattern.type == "identifier" and annotated in candidates:
-                        out[(node.id, ts.text(pattern))] = annotated
-        return out
+    def offers_classes(self) -> bool:
+        """Importers may reach a class through this module: it declares one, exports an instance (or an imported
+        name), or re-exports another module's names."""
+        return bool(self._classes or self._reexports or self._star_sources) or any(
+            local in self._instance_names or local in self._imports for local in self._exports.values()
+        )
 
     @cached_property
     def _classes(self) -> dict[str, Node]:
@@ -1177,7 +1165,7 @@ class FileLlm:
             if len(parts) > 1 and parts[0].type == "template_substitution" and parts[1].type == "string_fragment":
                 path = ts.text(parts[1])
                 if path.startswith("/") and not path.startswith("//"):
-                    route = self.analysis.index.route_for_url(path)
+                    route = self.analysis.route_at(path)
                     return route is not None and self.analysis.route_returns_llm(route)
             return False
         if node.type == "member_expression":
@@ -1208,11 +1196,20 @@ class FileLlm:
         return self._direct_calls
 
     def _may_be_bound(self, name: str) -> bool:
-        """A `const`/`let`/`var` may bind `name` to a value (`const name =`, `let name: T =`), judged on the bytes:
+        """A `const`/`let`/`var` may declare `name` (`const name =`, `let name: T =`), judged on the bytes:
         most prompt names (`question` of `const { question } = await req.json()`) are bound by no declarator,
         and finding the declarators' scopes (`_declarators`) walks up from each of them."""
-        encoded = re.escape(name.encode())
-        return re.search(rb"\b(?:const|let|var)\s+" + encoded + rb"\s*[:=]", self.file.data()) is not None
+        data = self.file.data()
+        encoded = name.encode()
+        for keyword in (b"const ", b"let ", b"var "):
+            needle = keyword + encoded
+            at = data.find(needle)
+            while at != -1:
+                after = data[at + len(needle) : at + len(needle) + 1]
+                if not (after.isalnum() or after in (b"_", b"$")):
+                    return True
+                at = data.find(needle, at + 1)
+        return False
 
     def _values_bound_to(self, at: Node, name: str) -> Iterator[Node]:
         for fn in _scope_chain(at):
@@ -1558,7 +1555,9 @@ class FileLlm:
             return False
         fn = ts.unwrap(fn)
         if fn.type == "member_expression":
-            return any(target.function_calls_llm(method) for target, method in self._called_methods(fn))
+            return self._may_call_methods and any(
+                target.function_calls_llm(method) for target, method in self._called_methods(fn)
+            )
         return fn.type == "identifier" and self.name_calls_llm(ts.text(fn))
 
     def name_calls_llm(self, name: str) -> bool:
@@ -2183,15 +2182,7 @@ class LlmAnalysis:
         self._route_cache: dict[str, bool] = {}
         self._through: dict[tuple[str, int, int, Mode], bool] = {}
         self._instances: dict[str, tuple[FileLlm, str] | None] = {}
-
-    @cached_property
-    def declares_classes(self) -> bool:
-        """Some source file of the app may declare a class (its bytes say `class `): without one, no method call
-        can reach a class-based service, and `FileLlm._called_methods` answers at once (read once per app, from
-        the bytes the prefilter read already)."""
-        return any(
-            marker in f.data() for f in self.index.sources if f.language is not None for marker in _CLASS_MARKERS
-        )
+        self._routes_at: dict[str, SourceFile | None] = {}
 
     def file(self, f: SourceFile) -> FileLlm | None:
         if f.root is None:
@@ -2274,6 +2265,15 @@ class LlmAnalysis:
                 todo.extend((origin, named, depth + 1) for origin, named in target.export_origins(there))
         return out
 
+    def offers_classes(self, rel: str) -> bool:
+        """Module `rel` may hand its importers a class-based service (`FileLlm.offers_classes`). Only modules the
+        prefilter keeps are asked: a service whose methods call a model is declared in one, and so is an
+        instance of it exported elsewhere (that module imports it); other modules are not parsed for this."""
+        if rel not in self.index.llm_candidates:
+            return False
+        target = self._file_by_rel(rel)
+        return target is not None and target.offers_classes
+
     def exported_instance_class(self, rel: str, name: str) -> tuple[FileLlm, str] | None:
         """The class of an instance a project module exports (`export const aiService = new AiService()`)."""
         key = f"{rel}\x00{name}\x00instance"
@@ -2322,6 +2322,14 @@ class LlmAnalysis:
             return any(target.export_calls_llm(there) for target, there in self.export_definitions(rel, name))
         finally:
             self._in_progress.discard(key)
+
+    def route_at(self, url: str) -> SourceFile | None:
+        """`ProjectIndex.route_for_url`, remembered: a URL that names no route exactly is compared with every
+        route, and an app fetches the same few paths behind base URLs (`${INVENTORY_URL}/stock`) everywhere."""
+        if url in self._routes_at:
+            return self._routes_at[url]
+        route = self._routes_at[url] = self.index.route_for_url(url)
+        return route
 
     def route_returns_llm(self, route: SourceFile) -> bool:
         cached = self._route_cache.get(route.rel)
