@@ -201,10 +201,13 @@ WORDS = """export function countWords(text: string) {
   return text.split(" ").length;
 }
 """
-BARREL = """export * from "./summarize";
+BARREL = """import { summarize as inner } from "./summarize";
+import { countWords as counted } from "./words";
+export * from "./summarize";
 export * from "./words";
 export { summarize as summarise, default as summary } from "./summarize";
 export { countWords as wordCount } from "./words";
+export { inner as digest, counted as tally };
 """
 
 
@@ -222,11 +225,12 @@ export async function POST(req: Request) {{
 def test_functions_re_exported_through_barrels_are_followed(make_app: Callable[..., Path]) -> None:
     files = {"package.json": PACKAGE, "lib/ai/summarize.ts": SUMMARIZE, "lib/ai/words.ts": WORDS}
     files["lib/ai/index.ts"] = BARREL
-    for name in ("summarize", "summarise", "summary", "countWords", "wordCount"):
+    for name in ("summarize", "summarise", "summary", "digest", "countWords", "wordCount", "tally"):
         files[f"app/api/{name.lower()}/route.ts"] = _barrel_route(name)
     app = make_app(files)
     # The count functions, re-exported the same ways, return no content.
     assert _found(app) == [
+        ("app/api/digest/route.ts", 5),
         ("app/api/summarise/route.ts", 5),
         ("app/api/summarize/route.ts", 5),
         ("app/api/summary/route.ts", 5),
