@@ -47,11 +47,17 @@ METADATA_PROPS = frozenset(
         "total_tokens",
         "inputTokens",
         "outputTokens",
+        # ollama's timings and counts (`generate` / `chat` responses), and when the response was made.
         "prompt_eval_count",
+        "prompt_eval_duration",
         "eval_count",
         "eval_duration",
         "total_duration",
         "load_duration",
+        "created_at",
+        # The AI SDK's `response` (`onFinish({ response })`): which model answered and when.
+        "modelId",
+        "timestamp",
         "done",
         "done_reason",
         "status",
@@ -190,6 +196,12 @@ LANGCHAIN_LLM_CLASSES = frozenset(
 )
 # Methods of a LangChain model that return the same model with options bound (`model.bindTools(tools)`).
 LANGCHAIN_MODEL_WRAPPERS = frozenset({"bindTools", "withStructuredOutput", "bind", "withConfig", "withRetry"})
+# `ai/rsc` streamable values: `createStreamableValue(initial)`, written through `update` / `append` / `done`, read
+# by the client as `readStreamableValue(stream.value)`.
+STREAMABLE_FACTORIES = frozenset({"createStreamableValue"})
+STREAMABLE_WRITES = frozenset({"update", "append", "done"})
+# LangChain's sequences built from a list of runnables (`RunnableSequence.from([prompt, model, parser])`).
+LANGCHAIN_SEQUENCES = ("RunnableSequence.from",)
 # The LangGraph SDK (`new Client(...)` from `@langchain/langgraph-sdk`): a run's stream or final state carries
 # the graph's messages.
 LANGGRAPH_SDK = "@langchain/langgraph-sdk"
@@ -201,6 +213,9 @@ LEGACY_STREAM_HELPERS = frozenset(
 )
 LEGACY_STREAM_CALLBACKS = frozenset({"onStart", "onToken", "onText", "onCompletion", "onFinal"})
 LLM_URL_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses", "/api/generate", "/api/chat")
+# Hugging Face text-generation-inference's native API (`${TGI_ENDPOINT}/generate`): only as the URL's last path
+# segment (`/generate-invoice` is not one), see `_ends_in_tgi_path`.
+TGI_URL_PATHS = ("/generate", "/generate_stream")
 LLM_ENV_MARKERS = (
     "OLLAMA",
     "LLM",
@@ -213,6 +228,7 @@ LLM_ENV_MARKERS = (
     "AI_BASE",
     "AI_URL",
     "AI_ENDPOINT",
+    "TGI",
 )
 HTTP_CLIENT_CALLEES = frozenset(
     {"fetch", "axios", "axios.post", "axios.get", "axios.request", "ky.post", "ky", "got.post", "ofetch", "$fetch"}
@@ -221,6 +237,7 @@ HTTP_CLIENT_CALLEES = frozenset(
 PASS_THROUGH_FUNCTIONS = frozenset(
     {
         "JSON.stringify",
+        "JSON.parse",
         "String",
         "encodeURIComponent",
         "encodeURI",
@@ -237,6 +254,7 @@ PASS_THROUGH_FUNCTIONS = frozenset(
         "remark().processSync",
         "btoa",
         "escape",
+        "readStreamableValue",
         *LEGACY_STREAM_HELPERS,
     }
 )
@@ -507,6 +525,35 @@ def _function_name(fn: Node) -> str | None:
     return None
 
 
+def _enclosing_class(node: Node) -> Node | None:
+    """The class whose `this` an expression sees: the class of the nearest method or field initialiser, looking
+    through arrow functions (they keep the `this` of where they are written)."""
+    current = node.parent
+    while current is not None:
+        kind = current.type
+        if kind == "class_body":
+            return current.parent
+        if kind in FUNCTION_TYPES and kind != "arrow_function":
+            parent = current.parent
+            # A method of an object literal has that object as `this`, not a class.
+            return (
+                parent.parent
+                if kind == "method_definition" and parent is not None and parent.type == "class_body"
+                else None
+            )
+        current = current.parent
+    return None
+
+
+def _annotated_type(node: Node) -> str | None:
+    """The type name of a `: C` annotation on a parameter or field (`C` of `ai: C`), None for other types."""
+    annotation = next((child for child in node.named_children if child.type == "type_annotation"), None)
+    if annotation is None or not annotation.named_children:
+        return None
+    named = annotation.named_children[0]
+    return ts.text(named) if named.type == "type_identifier" else None
+
+
 def wrapped_declarator(fn: Node) -> Node | None:
     """The declarator of `const Answer = memo((props) => ...)` (also `forwardRef`, `withFrame(memo(...))`,
     `React.memo`): a function passed first to wrapper calls whose result is bound to a name stands for
@@ -631,6 +678,12 @@ def cannot_carry_llm_data(node: Node) -> bool:
     return kind == "unary_expression"
 
 
+def _ends_in_tgi_path(url: str) -> bool:
+    """The URL's path ends in one of `TGI_URL_PATHS` (a query or fragment may follow)."""
+    path = url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    return path.endswith(TGI_URL_PATHS)
+
+
 def is_llm_env_name(name: str) -> bool:
     upper = name.upper()
     return any(marker in upper for marker in LLM_ENV_MARKERS)
@@ -650,11 +703,21 @@ class FileLlm:
         self._ollama_locals = {imp.local for imp in self._imports.values() if imp.source == "ollama"}
         self._functions: dict[str, list[Node]] = {}
         self._exports: dict[str, str] = {}
+        # `export { a as b } from "./x"`: exported name -> (specifier, name exported there); `export * from`.
+        self._reexports: dict[str, tuple[str, str]] = {}
+        self._star_sources: list[str] = []
+        # `const answer = withRetry(rawAnswer)`: answer -> rawAnswer (see `_collect_alias`).
+        self._aliases: dict[str, str] = {}
+        # Names bound to a `new` expression or another name (`const x = new C()`, `const y = x`): the only
+        # declared names a class-based service's instance can be held in (see `_called_methods`).
+        self._instance_names: set[str] = set()
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
         self._direct_cache: dict[int, str | None] = {}
         self._wrapper_prompts_marked = False
+        self._method_names: set[bytes] = set()
         self._callee_cache: dict[int, str] = {}
+        self._method_cache: dict[int, list[tuple[FileLlm, Node]]] = {}
         self._text_cache: dict[int, str] = {}
         self._states: dict[Mode, _ModeState] = {}
         self._param_seeds: dict[Mode, set[tuple[int, str]]] = {}
@@ -759,8 +822,49 @@ class FileLlm:
                     self._functions.setdefault(name, []).append(node)
             elif kind == "export_statement":
                 self._collect_export(node)
+            elif kind == "variable_declarator":
+                value = node.child_by_field_name("value")
+                value_kind = value.type if value is not None else ""
+                if value is not None and value_kind == "call_expression":
+                    self._collect_alias(node, value)
+                elif value_kind in ("new_expression", "identifier", "member_expression"):
+                    self._instance_names.add(ts.text(node.child_by_field_name("name")))
+        for alias, inner in self._aliases.items():
+            if alias not in self._functions and inner in self._functions:
+                self._functions[alias] = list(self._functions[inner])
+
+    def _collect_alias(self, declarator: Node, value: Node) -> None:
+        """`const answer = withRetry(rawAnswer)` (`memo(Answer)`, `pMemoize(fetchAnswer)`): a wrapper called on a
+        function stands for it, as `export default withRetry(rawAnswer)` does. A wrapper given a function
+        expression names it already (`wrapped_declarator`). Not awaited calls: their result is a value."""
+        name = declarator.child_by_field_name("name")
+        if name is None or name.type != "identifier":
+            return
+        inner = value
+        while inner.type == "call_expression":
+            fn = inner.child_by_field_name("function")
+            args = inner.child_by_field_name("arguments")
+            if fn is None or fn.type != "identifier" or args is None or not args.named_children:
+                return
+            inner = ts.unwrap(args.named_children[0])
+        if inner.type == "identifier":
+            self._aliases[ts.text(name)] = ts.text(inner)
 
     def _collect_export(self, node: Node) -> None:
+        source = node.child_by_field_name("source")
+        if source is not None:
+            # A re-export: the names come from another module (`LlmAnalysis.export_definitions` follows them).
+            specifier = ts.string_value(source) or ""
+            clause = next((c for c in node.named_children if c.type == "export_clause"), None)
+            if clause is None:
+                if not any(c.type == "namespace_export" for c in node.named_children):
+                    self._star_sources.append(specifier)
+                return
+            for item in clause.named_children:
+                name = ts.text(item.child_by_field_name("name"))
+                alias = item.child_by_field_name("alias")
+                self._reexports[ts.text(alias) if alias is not None else name] = (specifier, name)
+            return
         is_default = any(child.type == "default" for child in node.children)
         decl = node.child_by_field_name("declaration")
         value = node.child_by_field_name("value")
@@ -828,14 +932,219 @@ class FileLlm:
             if imp is not None and imp.imported == "*" and imp.resolved:
                 imported = (imp.resolved, self._text(fn.child_by_field_name("property")))
         if imported is not None:
-            target = self.analysis.index.get(imported[0])
-            other = self.analysis.file(target) if target is not None else None
-            if target is None or other is None:
-                return []
-            return [(target, node) for node in other.exported_functions(frozenset({imported[1]}))]
+            return [
+                (other.file, node)
+                for other, name in self.analysis.export_definitions(*imported)
+                for node in other.exported_functions(frozenset({name}))
+            ]
         if local is not None:
             return [(self.file, node) for node in self._functions.get(local, [])]
+        if fn.type == "member_expression":
+            return [(target.file, method) for target, method in self._called_methods(fn)]
         return []
+
+    # ---- class-based services -----------------------------------------------------------------------
+
+    def _called_methods(self, fn: Node) -> list[tuple[FileLlm, Node]]:
+        """The methods `receiver.m` calls when the receiver is an instance of a project class: `new C().m()`,
+        `x.m()` with `const x = new C()` (here, or exported by the module `x` is imported from), and
+        `this.f.m()` with field `f` typed `C` or initialised with `new C()` (also constructor parameter
+        properties, `constructor(private f: C)`). Each with the analysis of the module declaring it."""
+        # Asked of every method call of the module: most modules reach no class at all, and receivers that
+        # cannot be an instance are told from their kind and name before anything else is looked at.
+        if not self._may_call_methods:
+            return []
+        obj = fn.child_by_field_name("object")
+        if obj is None:
+            return []
+        kind = obj.type
+        if kind == "identifier":
+            name = ts.text(obj)
+            imp = self._imports.get(name)
+            if name not in self._instance_names and (imp is None or imp.resolved is None):
+                return []
+        elif kind == "member_expression":
+            if not self._classes:
+                return []  # `this.f.m()` needs a class here, `a.b.m()` is not followed
+        elif kind not in _UNWRAPPED_TYPES and kind != "new_expression":
+            return []
+        cached = self._method_cache.get(fn.id)
+        if cached is not None:
+            return cached
+        self._method_cache[fn.id] = []  # recursion guard
+        out: list[tuple[FileLlm, Node]] = []
+        if obj is not None:
+            found = self._class_of(obj)
+            if found is not None:
+                target, name = found
+                method = self._text(fn.child_by_field_name("property"))
+                out = [(target, node) for node in target.class_methods(name, method)]
+                if out:
+                    # `this.ai.ask(q)` may return LLM data whatever the taint: the solver must not skip it.
+                    self._method_names.add(method.encode())
+        self._method_cache[fn.id] = out
+        return out
+
+    def _class_of(self, node: Node, depth: int = 0) -> tuple[FileLlm, str] | None:
+        """The project class `node` evaluates to an instance of: the declaring module's analysis, its name there."""
+        node = ts.unwrap(node)
+        if depth > 4:
+            return None
+        kind = node.type
+        if kind == "new_expression":
+            ctor = node.child_by_field_name("constructor")
+            return self.class_named(self._text(ctor)) if ctor is not None and ctor.type == "identifier" else None
+        if kind == "identifier":
+            name = self._text(node)
+            # Most receivers (`res`, `console`, `items`) are nothing of the sort: no scope walk for them.
+            for value in self._values_bound_to(node, name) if name in self._instance_names else ():
+                if value.type in ("new_expression", "identifier", "member_expression"):
+                    found = self._class_of(value, depth + 1)
+                    if found is not None:
+                        return found
+            imp = self._imports.get(name)
+            if imp is not None and imp.resolved is not None and imp.imported != "*":
+                return self.analysis.exported_instance_class(imp.resolved, imp.imported)
+            return None
+        if kind == "member_expression" and self._classes:
+            obj = node.child_by_field_name("object")
+            if obj is not None and obj.type == "this":
+                cls = _enclosing_class(node)
+                if cls is not None:
+                    return self._field_class(cls, self._text(node.child_by_field_name("property")), depth)
+        return None
+
+    def _field_class(self, cls: Node, field: str, depth: int) -> tuple[FileLlm, str] | None:
+        """The class of field `field` of class `cls`: its type annotation or initialiser, a constructor
+        parameter property of that name, or `this.field = value` in the constructor."""
+        body = cls.child_by_field_name("body")
+        if body is None:
+            return None
+        for member in body.named_children:
+            if member.type == "public_field_definition" and self._text(member.child_by_field_name("name")) == field:
+                value = member.child_by_field_name("value")
+                if value is not None and (found := self._class_of(value, depth + 1)) is not None:
+                    return found
+                annotated = _annotated_type(member)
+                if annotated is not None:
+                    return self.class_named(annotated)
+            elif member.type == "method_definition" and self._text(member.child_by_field_name("name")) == "constructor":
+                for param in _params(member):
+                    pattern = param.child_by_field_name("pattern")
+                    if pattern is not None and pattern.type == "identifier" and self._text(pattern) == field:
+                        value = param.child_by_field_name("value")
+                        if value is not None and (found := self._class_of(value, depth + 1)) is not None:
+                            return found
+                        annotated = _annotated_type(param)
+                        if annotated is not None:
+                            return self.class_named(annotated)
+                ctor_body = member.child_by_field_name("body")
+                for statement in ctor_body.named_children if ctor_body is not None else ():
+                    assigned = statement.named_children[0] if statement.named_children else None
+                    if assigned is None or assigned.type != "assignment_expression":
+                        continue
+                    left = assigned.child_by_field_name("left")
+                    right = assigned.child_by_field_name("right")
+                    if (
+                        left is not None
+                        and right is not None
+                        and left.type == "member_expression"
+                        and self._text(left) == f"this.{field}"
+                        and (found := self._class_of(right, depth + 1)) is not None
+                    ):
+                        return found
+        return None
+
+    @cached_property
+    def _may_call_methods(self) -> bool:
+        """A class is declared here, or a module imported from may offer one (`LlmAnalysis.offers_classes`)."""
+        return bool(self._classes) or any(
+            imp.resolved is not None and self.analysis.offers_classes(imp.resolved) for imp in self._imports.values()
+        )
+
+    @cached_property
+    def offers_classes(self) -> bool:
+        """Importers may reach a class through this module: it declares one, exports an instance (or an imported
+        name), or re-exports another module's names."""
+        return bool(self._classes or self._reexports or self._star_sources) or any(
+            local in self._instance_names or local in self._imports for local in self._exports.values()
+        )
+
+    @cached_property
+    def _classes(self) -> dict[str, Node]:
+        """Classes declared in this module that have methods, by name (`class C {}`, `const C = class {}`)."""
+        out: dict[str, Node] = {}
+        for fns in self._functions.values():
+            for fn in fns:
+                if fn.type != "method_definition" or (body := fn.parent) is None or (cls := body.parent) is None:
+                    continue
+                name = cls.child_by_field_name("name")
+                if name is None and cls.parent is not None and cls.parent.type == "variable_declarator":
+                    name = cls.parent.child_by_field_name("name")
+                if name is not None:
+                    out.setdefault(ts.text(name), cls)
+        return out
+
+    def class_named(self, name: str) -> tuple[FileLlm, str] | None:
+        """The class a name of this module refers to: declared here, or imported from a project module."""
+        if name in self._classes:
+            return self, name
+        imp = self._imports.get(name)
+        if imp is None or imp.resolved is None or imp.imported == "*":
+            return None
+        for target, there in self.analysis.export_definitions(imp.resolved, imp.imported):
+            local = target._exports.get(there)
+            if local is not None and local in target._classes:
+                return target, local
+        return None
+
+    def class_methods(self, name: str, method: str) -> list[Node]:
+        """Methods named `method` of class `name` of this module (`m() {}`, `m = async () => ...`)."""
+        cls = self._classes.get(name)
+        body = cls.child_by_field_name("body") if cls is not None else None
+        out: list[Node] = []
+        for member in body.named_children if body is not None else ():
+            if member.type == "method_definition" and self._text(member.child_by_field_name("name")) == method:
+                out.append(member)
+            elif member.type == "public_field_definition" and self._text(member.child_by_field_name("name")) == method:
+                value = member.child_by_field_name("value")
+                if value is not None and value.type in FUNCTION_TYPES:
+                    out.append(value)
+        return out
+
+    def instance_class(self, name: str) -> tuple[FileLlm, str] | None:
+        """The class of the instance exported as `name` (`export const aiService = new AiService()`)."""
+        local = self._exports.get(name)
+        if local is None or self.root is None:
+            return None
+        for value in self._declarators.get((self.root.id, local), []):
+            found = self._class_of(value)
+            if found is not None:
+                return found
+        return None
+
+    def export_origins(self, name: str) -> list[tuple[str, str]]:
+        """Other project modules export `name` of this one defines in (file, name there): `export { a as b }
+        from`, `export * from` (never "default"), and exports of imported names (`import { a } from "./x";
+        export { a }`, `export const b = withRetry(a)`)."""
+        index = self.analysis.index
+        out: list[tuple[str, str]] = []
+        again = self._reexports.get(name)
+        if again is not None:
+            resolved = index.resolve_import(self.file.rel, again[0])
+            if resolved is not None:
+                out.append((resolved, again[1]))
+        local = self._exports.get(name)
+        if local is not None and local not in self._functions:
+            imp = self._imports.get(self._aliases.get(local, local))
+            if imp is not None and imp.resolved is not None and imp.imported != "*":
+                out.append((imp.resolved, imp.imported))
+        if not out and local is None and name != "default":
+            for spec in self._star_sources:
+                resolved = index.resolve_import(self.file.rel, spec)
+                if resolved is not None:
+                    out.append((resolved, name))
+        return out
 
     def exported_functions(self, names: frozenset[str] | None = None) -> list[Node]:
         out = []
@@ -856,13 +1165,22 @@ class FileLlm:
             if literal.startswith("/") and not literal.startswith("//"):
                 route = self.analysis.index.route_for_url(literal)
                 return route is not None and self.analysis.route_returns_llm(route)
-            return any(path in literal for path in LLM_URL_PATHS)
+            return any(path in literal for path in LLM_URL_PATHS) or _ends_in_tgi_path(literal)
         if node.type == "template_string":
             fragments = "".join(ts.text(c) for c in node.named_children if c.type == "string_fragment")
             subs = [c for c in node.named_children if c.type == "template_substitution"]
-            if any(path in fragments for path in LLM_URL_PATHS):
+            if any(path in fragments for path in LLM_URL_PATHS) or _ends_in_tgi_path(fragments):
                 return True
-            return any(self._is_llm_url(s.named_children[0]) for s in subs if s.named_children)
+            if any(self._is_llm_url(s.named_children[0]) for s in subs if s.named_children):
+                return True
+            # `${process.env.NEXT_PUBLIC_APP_URL}/api/assistant`: a base URL, then a path of the app's own.
+            parts = node.named_children
+            if len(parts) > 1 and parts[0].type == "template_substitution" and parts[1].type == "string_fragment":
+                path = ts.text(parts[1])
+                if path.startswith("/") and not path.startswith("//"):
+                    route = self.analysis.route_at(path)
+                    return route is not None and self.analysis.route_returns_llm(route)
+            return False
         if node.type == "member_expression":
             path = ts.callee_path(node)
             if path.startswith("process.env."):
@@ -889,6 +1207,22 @@ class FileLlm:
     def direct_calls(self) -> list[Node]:
         """The module's own LLM calls (not calls of project functions that wrap one)."""
         return self._direct_calls
+
+    def _may_be_bound(self, name: str) -> bool:
+        """A `const`/`let`/`var` may declare `name` (`const name =`, `let name: T =`), judged on the bytes:
+        most prompt names (`question` of `const { question } = await req.json()`) are bound by no declarator,
+        and finding the declarators' scopes (`_declarators`) walks up from each of them."""
+        data = self.file.data()
+        encoded = name.encode()
+        for keyword in (b"const ", b"let ", b"var "):
+            needle = keyword + encoded
+            at = data.find(needle)
+            while at != -1:
+                after = data[at + len(needle) : at + len(needle) + 1]
+                if not (after.isalnum() or after in (b"_", b"$")):
+                    return True
+                at = data.find(needle, at + 1)
+        return False
 
     def _values_bound_to(self, at: Node, name: str) -> Iterator[Node]:
         for fn in _scope_chain(at):
@@ -978,9 +1312,19 @@ class FileLlm:
             fn = node.child_by_field_name("function")
             if fn is None or fn.type != "member_expression":
                 return False
-            if self._text(fn.child_by_field_name("property")) not in LANGCHAIN_MODEL_WRAPPERS:
-                return False
+            prop = self._text(fn.child_by_field_name("property"))
             obj = fn.child_by_field_name("object")
+            args = node.child_by_field_name("arguments")
+            if prop == "pipe" or (prop == "from" and self._callee(fn).endswith(LANGCHAIN_SEQUENCES)):
+                # LCEL: `prompt.pipe(model).pipe(parser)`, `RunnableSequence.from([prompt, model, parser])`: a
+                # chain with a model in it answers as the model does.
+                parts = [] if obj is None or prop == "from" else [obj]
+                for arg in args.named_children if args is not None else ():
+                    arg = ts.unwrap(arg)
+                    parts.extend(arg.named_children if arg.type == "array" else [arg])
+                return any(self._is_langchain_model(part, depth + 1) for part in parts)
+            if prop not in LANGCHAIN_MODEL_WRAPPERS:
+                return False
             return obj is not None and self._is_langchain_model(obj, depth + 1)
         if node.type == "identifier":
             name = self._text(node)
@@ -1068,6 +1412,7 @@ class FileLlm:
             targets = targets[1:]  # the URL
         elif path.endswith(LANGGRAPH_RUN_SUFFIXES) and self.direct_call_family(call) == "langgraph":
             targets = targets[2:]  # `runs.stream(threadId, assistantId, { input })`: ids, then the payload
+        followed: set[int] = set()
         for arg in targets:
             for node in _walk_prompt_parts(arg):
                 if node.type in ("identifier", "shorthand_property_identifier"):
@@ -1075,10 +1420,69 @@ class FileLlm:
                     if name in ("undefined", "JSON", "process", "Date", "Math") or name in self._functions:
                         continue
                     self._prompt_paths.add((_scope_of(node).id, name))
+                    self._mark_bound_prompt(node, name, followed)
                 elif node.type == "member_expression":
                     path = ts.callee_path(node)
                     if path and not path.startswith("process.env"):
                         self._prompt_paths.add((_scope_of(node).id, path))
+
+    def _mark_bound_prompt(self, at: Node, name: str, followed: set[int]) -> None:
+        """`const prompt = "Question: " + question` (or a template string), `const messages = [...history,
+        { content: question }]` sent as `prompt` / `messages`: what the binding was built from is the prompt
+        too (`question`, the request field a route logs before it calls the model). Followed through
+        bindings, template strings, arrays, objects, spreads, `+`, content methods and pass-through functions;
+        not into other calls' arguments, whose result need not carry them (`await loadHistory(userId)`)."""
+        if not self._may_be_bound(name):
+            return
+        for value in self._values_bound_to(at, name):
+            if value.id in followed:
+                continue
+            followed.add(value.id)
+            stack = [value]
+            while stack:
+                current = ts.unwrap(stack.pop())
+                kind = current.type
+                if kind in ("identifier", "shorthand_property_identifier"):
+                    inner = self._text(current)
+                    if inner in ("undefined", "JSON", "process", "Date", "Math") or inner in self._functions:
+                        continue
+                    self._prompt_paths.add((_scope_of(current).id, inner))
+                    self._mark_bound_prompt(current, inner, followed)
+                elif kind == "member_expression":
+                    path = self._callee(current)
+                    if path and not path.startswith("process.env"):
+                        self._prompt_paths.add((_scope_of(current).id, path))
+                elif kind == "pair":
+                    if self._text(current.child_by_field_name("key")) not in CONFIG_KEYS:
+                        stack.extend(current.named_children[1:])
+                elif kind in ("template_string", "template_substitution", "array", "object", "spread_element"):
+                    stack.extend(current.named_children)
+                elif kind == "binary_expression":
+                    stack.extend(
+                        c for c in (current.child_by_field_name("left"), current.child_by_field_name("right")) if c
+                    )
+                elif kind == "ternary_expression":
+                    stack.extend(
+                        c
+                        for c in (
+                            current.child_by_field_name("consequence"),
+                            current.child_by_field_name("alternative"),
+                        )
+                        if c
+                    )
+                elif kind == "call_expression":
+                    fn = current.child_by_field_name("function")
+                    args = current.child_by_field_name("arguments")
+                    callee = self._callee(fn) if fn is not None else ""
+                    if callee in PASS_THROUGH_FUNCTIONS and args is not None and args.named_children:
+                        stack.append(args.named_children[0])
+                    elif fn is not None and fn.type == "member_expression":
+                        method = self._text(fn.child_by_field_name("property"))
+                        obj = fn.child_by_field_name("object")
+                        if method in CONTENT_METHODS and obj is not None:
+                            stack.append(obj)
+                            if method in ("concat", "join", "replace", "replaceAll") and args is not None:
+                                stack.extend(args.named_children)
 
     # ---- wrappers ------------------------------------------------------------------------------
 
@@ -1102,6 +1506,9 @@ class FileLlm:
                 imp = self._imports.get(ts.text(obj))
                 if imp is not None and imp.imported == "*" and imp.resolved:
                     return self.analysis.export_returns_llm(imp.resolved, prop, mode)
+            for target, method in self._called_methods(fn):
+                if state.function_returns(method) if target is self else target.function_returns_llm(method, mode):
+                    return True
         return False
 
     def _returns_what_it_is_given(self, call: Node, args: Node, state: _ModeState, mode: Mode) -> bool:
@@ -1129,11 +1536,13 @@ class FileLlm:
         return False
 
     def _memoised_returns_llm(self, value: Node, state: _ModeState, mode: Mode) -> bool:
-        """`const f = unstable_cache(async (x) => ask(x), keys)`: f returns what the wrapped function returns."""
+        """`const f = unstable_cache(async (x) => ask(x), keys)`: f returns what the wrapped function returns. So
+        does any wrapper called by name on a function (`const safeAsk = withRetry(rawAnswer)`)."""
         value = ts.unwrap(value)
         if value.type != "call_expression":
             return False
-        if self._callee(value.child_by_field_name("function") or value) not in MEMOISERS:
+        wrapper = value.child_by_field_name("function")
+        if wrapper is None or (wrapper.type != "identifier" and self._callee(wrapper) not in MEMOISERS):
             return False
         args = value.child_by_field_name("arguments")
         if args is None or not args.named_children:
@@ -1168,6 +1577,10 @@ class FileLlm:
         if fn is None:
             return False
         fn = ts.unwrap(fn)
+        if fn.type == "member_expression":
+            return self._may_call_methods and any(
+                target.function_calls_llm(method) for target, method in self._called_methods(fn)
+            )
         return fn.type == "identifier" and self.name_calls_llm(ts.text(fn))
 
     def name_calls_llm(self, name: str) -> bool:
@@ -1209,7 +1622,7 @@ class FileLlm:
             state = self._states[mode] = _ModeState(tainted=set(self._param_seeds.get(mode, ())))
             if self._has_sources or state.tainted:
                 self._mark_wrapper_prompts()
-                for encoded in self._static_names:
+                for encoded in (*self._static_names, *self._method_names):
                     state.note_encoded(encoded)
                 for _, name in (*state.tainted, *self._prompt_paths):
                     state.note_name(name)
@@ -1268,6 +1681,7 @@ class FileLlm:
     def _static_names(self) -> set[bytes]:
         """Names whose calls may return LLM data whatever the taint: project imports and memoised functions."""
         names = {imp.local.encode() for imp in self._imports.values() if imp.resolved}
+        names.update(alias.encode() for alias in self._aliases)  # `safeAsk(q)` returns what `rawAnswer` returns
         for call in self._calls_named(_MEMOISER_NAMES):
             fn = call.child_by_field_name("function")
             if fn is None or self._callee(fn) not in MEMOISERS:
@@ -1515,6 +1929,13 @@ class FileLlm:
             if path and self._lookup(node, path, state):
                 return True
             obj = node.child_by_field_name("object")
+            if (
+                prop == "value"
+                and obj is not None
+                and obj.type == "identifier"
+                and self._streamable_carries_llm(obj, state, mode)
+            ):
+                return True
             return obj is not None and self._eval(obj, state, mode)
         if kind == "subscript_expression":
             obj = node.child_by_field_name("object")
@@ -1529,6 +1950,8 @@ class FileLlm:
                 and args is not None
             ):
                 return any(self._eval(a, state, mode) for a in args.named_children[:1])
+            if ctor == "ReadableStream" and args is not None and args.named_children:
+                return self._stream_enqueues_llm(args.named_children[0], state, mode)
             return False
         if kind == "template_string":
             return any(
@@ -1582,6 +2005,63 @@ class FileLlm:
             return self._eval(node.named_children[-1], state, mode)
         return False
 
+    def _streamable_carries_llm(self, name: Node, state: _ModeState, mode: Mode) -> bool:
+        """`stream.value` of `const stream = createStreamableValue(x)` (`ai/rsc`) carries `x` and what
+        `stream.update(v)` / `stream.append(v)` / `stream.done(v)` are given, wherever they are called."""
+        text = self._text(name)
+        for value in self._values_bound_to(name, text):
+            value = ts.unwrap(value)
+            fn = value.child_by_field_name("function") if value.type == "call_expression" else None
+            if fn is None or self._callee(fn) not in STREAMABLE_FACTORIES:
+                continue
+            args = value.child_by_field_name("arguments")
+            if args is not None and args.named_children and self._eval(args.named_children[0], state, mode):
+                return True
+            scope = _scope_of(value)  # the function declaring the stream: writes to it are inside
+            for call in self._calls_named(STREAMABLE_WRITES):
+                if call.start_byte < scope.start_byte or call.end_byte > scope.end_byte:
+                    continue
+                callee = call.child_by_field_name("function")
+                written = call.child_by_field_name("arguments")
+                if (
+                    callee is not None
+                    and written is not None
+                    and written.named_children
+                    and self._callee(callee) == f"{text}.{self._call_names[call.id]}"
+                    and self._eval(written.named_children[0], state, mode)
+                ):
+                    return True
+        return False
+
+    def _stream_enqueues_llm(self, source: Node, state: _ModeState, mode: Mode) -> bool:
+        """`new ReadableStream({ async start(controller) { controller.enqueue(x) } })` (also `pull`, and
+        `start: (c) => ...`): the stream carries what its controller is handed."""
+        source = ts.unwrap(source)
+        if source.type != "object":
+            return False
+        for member in source.named_children:
+            fn: Node | None = None
+            if member.type == "method_definition":
+                fn = member if self._text(member.child_by_field_name("name")) in ("start", "pull") else None
+            elif member.type == "pair" and self._text(member.child_by_field_name("key")) in ("start", "pull"):
+                fn = member.child_by_field_name("value")
+            params = _params(fn) if fn is not None and fn.type in FUNCTION_TYPES else []
+            names = [name for _, name in _pattern_names(params[0], skip_metadata=False)] if params else []
+            if fn is None or len(names) != 1:
+                continue
+            for call in self._calls_within(fn):
+                callee = call.child_by_field_name("function")
+                args = call.child_by_field_name("arguments")
+                if (
+                    callee is not None
+                    and args is not None
+                    and args.named_children
+                    and self._callee(callee) == f"{names[0]}.enqueue"
+                    and self._eval(args.named_children[0], state, mode)
+                ):
+                    return True
+        return False
+
     def _eval_call(self, call: Node, state: _ModeState, mode: Mode) -> bool:
         if self.is_direct_llm_call(call):
             return True
@@ -1601,6 +2081,15 @@ class FileLlm:
             return self._eval(args.named_children[1], state, mode)
         if self._callee_returns_llm(call, state, mode):
             return True
+        if (
+            fn.type == "identifier"
+            and first is not None
+            and first.type in FUNCTION_TYPES
+            and self._returns_llm(first, state, mode)
+        ):
+            return (
+                True  # `await pRetry(() => rawAnswer(q))`, `useMemo(() => render(answer))`: what the callback returns
+            )
         if args is not None and self._returns_what_it_is_given(call, args, state, mode):
             return True
         fn = ts.unwrap(fn)
@@ -1609,6 +2098,8 @@ class FileLlm:
             obj = fn.child_by_field_name("object")
             if obj is None:
                 return False
+            if method in ("decode", "encode") and first is not None and self._eval(first, state, mode):
+                return True  # `decoder.decode(value)`: the decoder holds nothing, the bytes it decodes do
             if method in CONTENT_METHODS:
                 return self._eval(obj, state, mode)
             if method in ("push", "unshift", "set", "append", "add"):
@@ -1713,6 +2204,8 @@ class LlmAnalysis:
         self._in_progress: set[str] = set()
         self._route_cache: dict[str, bool] = {}
         self._through: dict[tuple[str, int, int, Mode], bool] = {}
+        self._instances: dict[str, tuple[FileLlm, str] | None] = {}
+        self._routes_at: dict[str, SourceFile | None] = {}
 
     def release(self) -> None:
         """Forget the analysed modules (each refers back to this analysis): once an app's rules are done, they are
@@ -1781,14 +2274,60 @@ class LlmAnalysis:
         analysed = self._files.get(f.rel)
         return analysed is not None and any(analysed._param_seeds.values())
 
+    def export_definitions(self, rel: str, name: str) -> list[tuple[FileLlm, str]]:
+        """The module `rel` with its export `name`, and the modules (with the name there) it re-exports it
+        from, through barrels (`export * from`, `export { a as b } from`) up to eight deep."""
+        out: list[tuple[FileLlm, str]] = []
+        todo = [(rel, name, 0)]
+        seen: set[tuple[str, str]] = set()
+        while todo:
+            at, there, depth = todo.pop()
+            if (at, there) in seen:
+                continue
+            seen.add((at, there))
+            target = self._file_by_rel(at)
+            if target is None:
+                continue
+            out.append((target, there))
+            if depth < 8:
+                todo.extend((origin, named, depth + 1) for origin, named in target.export_origins(there))
+        return out
+
+    def offers_classes(self, rel: str) -> bool:
+        """Module `rel` may hand its importers a class-based service (`FileLlm.offers_classes`). Only modules the
+        prefilter keeps are asked: a service whose methods call a model is declared in one, and so is an
+        instance of it exported elsewhere (that module imports it); other modules are not parsed for this."""
+        if rel not in self.index.llm_candidates:
+            return False
+        target = self._file_by_rel(rel)
+        return target is not None and target.offers_classes
+
+    def exported_instance_class(self, rel: str, name: str) -> tuple[FileLlm, str] | None:
+        """The class of an instance a project module exports (`export const aiService = new AiService()`)."""
+        key = f"{rel}\x00{name}\x00instance"
+        if key in self._instances:
+            return self._instances[key]
+        if key in self._in_progress:
+            return None
+        self._in_progress.add(key)
+        found = None
+        try:
+            for target, there in self.export_definitions(rel, name):
+                found = target.instance_class(there)
+                if found is not None:
+                    break
+        finally:
+            self._in_progress.discard(key)
+        self._instances[key] = found
+        return found
+
     def export_returns_llm(self, rel: str, name: str, mode: Mode) -> bool:
         key = f"{rel}\x00{name}\x00{mode.value}"
         if key in self._in_progress:
             return False
         self._in_progress.add(key)
         try:
-            target = self._file_by_rel(rel)
-            return target is not None and target.export_returns_llm(name, mode)
+            return any(target.export_returns_llm(there, mode) for target, there in self.export_definitions(rel, name))
         finally:
             self._in_progress.discard(key)
 
@@ -1798,8 +2337,7 @@ class LlmAnalysis:
             return False
         self._in_progress.add(key)
         try:
-            target = self._file_by_rel(rel)
-            return target is not None and target.exports_langchain_model(name)
+            return any(target.exports_langchain_model(there) for target, there in self.export_definitions(rel, name))
         finally:
             self._in_progress.discard(key)
 
@@ -1809,10 +2347,17 @@ class LlmAnalysis:
             return False
         self._in_progress.add(key)
         try:
-            target = self._file_by_rel(rel)
-            return target is not None and target.export_calls_llm(name)
+            return any(target.export_calls_llm(there) for target, there in self.export_definitions(rel, name))
         finally:
             self._in_progress.discard(key)
+
+    def route_at(self, url: str) -> SourceFile | None:
+        """`ProjectIndex.route_for_url`, remembered: a URL that names no route exactly is compared with every
+        route, and an app fetches the same few paths behind base URLs (`${INVENTORY_URL}/stock`) everywhere."""
+        if url in self._routes_at:
+            return self._routes_at[url]
+        route = self._routes_at[url] = self.index.route_for_url(url)
+        return route
 
     def route_returns_llm(self, route: SourceFile) -> bool:
         cached = self._route_cache.get(route.rel)

@@ -5,10 +5,11 @@ node query another ~0.5 ms), and most modules of a shop never touch a model. Und
 `leakline.scan.llmdata`, a file can hold LLM data only if it calls a model itself (an OpenAI/AI SDK/ollama
 call, the Assistants API, openai v3/openai-edge, a LangChain model or LangGraph client, or an HTTP client aimed
 at an LLM URL or at one of the app's own routes), uses an AI SDK hook, UI message stream or stream helper, or
-imports a module that can. The tests here read bytes only and err towards "may": a file
-they keep may still hold nothing, but a file they drop cannot hold LLM data, so rules that report only LLM
-data skip it unparsed. Parameter seeds (props a parent passes, see `FileLlm.seed_props`) are the one source
-they cannot see; `LlmAnalysis.may_hold_llm_data` checks those separately.
+imports a module that can, or fetches the route of such a file behind a base URL (`${base}/api/ask`). The
+tests here read bytes only and err towards "may": a file they keep may still hold nothing, but a file they
+drop cannot hold LLM data, so rules that report only LLM data skip it unparsed. Parameter seeds (props a
+parent passes, see `FileLlm.seed_props`) are the one source they cannot see;
+`LlmAnalysis.may_hold_llm_data` checks those separately.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from leakline.scan.llmdata import (
     LLM_URL_PATHS,
     OPENAI_SUFFIXES,
     OPENAI_V3_METHODS,
+    TGI_URL_PATHS,
     UI_STREAM_FUNCTIONS,
 )
 from leakline.scan.sensitive import SEGMENT, is_sensitive_name
@@ -46,7 +48,7 @@ _SDK_NAMES = tuple(
 # are named alike, and a LangChain model or LangGraph client is built from an import whose specifier names
 # `langchain` (a module using one built elsewhere imports that module, and is kept with it).
 _CLIENT_WORDS = (b"threads", b"langchain", *sorted(name.encode() for name in OPENAI_V3_METHODS))
-_URL_PATHS = tuple(path.encode() for path in LLM_URL_PATHS)
+_URL_PATHS = tuple(path.encode() for path in (*LLM_URL_PATHS, *TGI_URL_PATHS))
 _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
 # The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words (a leading `$` still counts: `$fetch`).
 _HTTP_CLIENT_WORDS = (b"fetch", b"axios", b"ky", b"got")
@@ -258,9 +260,7 @@ def project_imports(index: ProjectIndex, f: SourceFile) -> set[str]:
     return out
 
 
-def llm_candidates(
-    index: ProjectIndex, sources: Iterable[SourceFile], cache_dir: Path | None = None
-) -> frozenset[str]:
+def llm_candidates(index: ProjectIndex, sources: Iterable[SourceFile], cache_dir: Path | None = None) -> frozenset[str]:
     """Files that may hold LLM data: those that may call a model, and every file importing one of them.
     `cache_dir`: where compiled Hyperscan databases are kept (`leakline.scan.hscache`), None for no cache."""
     files = list(sources)
@@ -286,12 +286,50 @@ def _reach(index: ProjectIndex, files: list[SourceFile], calls_model: Callable[[
             importers.setdefault(target, set()).add(f.rel)
     reach: set[str] = set()
     while todo:
-        rel = todo.pop()
-        if rel in reach:
-            continue
-        reach.add(rel)
-        todo.extend(importers.get(rel, set()) - reach)
+        while todo:
+            rel = todo.pop()
+            if rel in reach:
+                continue
+            reach.add(rel)
+            todo.extend(importers.get(rel, set()) - reach)
+        # A file added here may be a route itself, fetched the same way elsewhere: until nothing is added.
+        todo = _fetching_own_routes(index, files, reach)
     return frozenset(reach)
+
+
+# A path after a template substitution: `${process.env.NEXT_PUBLIC_APP_URL}/api/assistant`.
+_PATH_AFTER_BASE = re.compile(rb"\}(/[A-Za-z0-9_\-./]*)")
+
+
+def _fetching_own_routes(index: ProjectIndex, files: list[SourceFile], reach: set[str]) -> list[str]:
+    """Files left out of `reach` that fetch one of its routes behind a base URL (`${base}/api/assistant`): the
+    analysis resolves such a URL to the route (`FileLlm._is_llm_url`), and a route whose answer is LLM data is in
+    `reach`. Only paths written after a `}` are read, and only compared with those routes' URLs."""
+    urls = {url for url, route in index.routes_by_url.items() if route.rel in reach}
+    if not urls:
+        return []
+    dynamic = [url.strip("/").split("/") for url in urls if "[" in url]
+    verdicts: dict[bytes, bool] = {}
+    out = []
+    for f in files:
+        if f.rel in reach or f.language is None or b"}/" not in f.data():
+            continue
+        for raw in _PATH_AFTER_BASE.findall(f.data()):
+            verdict = verdicts.get(raw)
+            if verdict is None:
+                path = raw.decode("utf-8", errors="replace").rstrip("/") or "/"
+                actual = path.strip("/").split("/")
+                verdict = verdicts[raw] = path in urls or any(
+                    len(pattern) == len(actual)
+                    and all(
+                        p == a or (p.startswith("[") and p.endswith("]")) for p, a in zip(pattern, actual, strict=True)
+                    )
+                    for pattern in dynamic
+                )
+            if verdict:
+                out.append(f.rel)
+                break
+    return out
 
 
 def names_sensitive_field_maybe(data: bytes) -> bool:
