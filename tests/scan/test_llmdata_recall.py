@@ -627,3 +627,65 @@ def test_tgi_endpoints_are_llm_urls(make_app: Callable[..., Path]) -> None:
     app = make_app({"package.json": PACKAGE, "app/api/ask/route.ts": TGI_ROUTE})
     # Not the invoice service: `/generate-invoice` is not TGI's `/generate`.
     assert _found(app) == [("app/api/ask/route.ts", 9), ("app/api/ask/route.ts", 11)]
+
+
+# ---- ollama-js clients made with `new Ollama(...)` (review h2, r07) ------------------------------------------------
+
+OLLAMA_CLIENTS = {
+    "lib/llm.ts": """import { Ollama } from "ollama";
+export const client = new Ollama({ host: process.env.OLLAMA_HOST });
+""",
+    "lib/report.ts": """export class ReportBuilder {
+  async generate(opts: { title: string }) { return { body: "report " + opts.title }; }
+}
+""",
+    "app/api/a/route.ts": """import { Ollama } from "ollama";
+const client = new Ollama({ host: process.env.OLLAMA_HOST });
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const res = await client.chat({ model: "llama3.1", messages: [{ role: "user", content: question }] });
+  console.log("answer", res.message.content);
+  return Response.json({ ok: true });
+}
+""",
+    "app/api/b/route.ts": """import { client } from "../../../lib/llm";
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const res = await client.generate({ model: "llama3.1", prompt: question });
+  console.log("answer", res.response);
+  return Response.json({ ok: true });
+}
+""",
+    "app/api/c/route.ts": """import { Ollama } from "ollama";
+class Assistant {
+  private client = new Ollama({ host: process.env.OLLAMA_HOST });
+  async ask(question: string) {
+    const res = await this.client.chat({ model: "llama3.1", messages: [{ role: "user", content: question }] });
+    console.log("answer", res.message.content);
+    return res.message.content;
+  }
+}
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  return Response.json({ answer: await new Assistant().ask(question) });
+}
+""",
+    "app/api/d/route.ts": """import { Ollama } from "ollama";
+import { ReportBuilder } from "../../../lib/report";
+const client = new ReportBuilder();
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const res = await client.generate({ title: question });
+  console.log("report", res.body);
+  return Response.json({ ok: true, v: Ollama.name });
+}
+""",
+}
+
+
+def test_ollama_clients_made_with_new_ollama_are_llm_clients_whatever_their_name(
+    make_app: Callable[..., Path],
+) -> None:
+    app = make_app({"package.json": PACKAGE, **OLLAMA_CLIENTS})
+    # A local `client`, an instance a project module exports, a class field; not another class's `generate`.
+    assert _found(app) == [("app/api/a/route.ts", 6), ("app/api/b/route.ts", 5), ("app/api/c/route.ts", 6)]

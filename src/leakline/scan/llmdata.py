@@ -163,6 +163,8 @@ OPENAI_SUFFIXES = (
     "completions.create",
 )
 OLLAMA_METHODS = frozenset({"chat", "generate"})
+OLLAMA_CLIENT_CLASS = "\x00ollama-js Ollama"
+"""What `FileLlm.class_named` gives for ollama-js's `Ollama` class: not a name a project class can have."""
 # OpenAI's Assistants API: the conversation lives in a thread's messages, and runs produce (or stream) the
 # assistant's replies into them. Calls that send or return content; `runs.retrieve` returns a run's status.
 ASSISTANTS_SUFFIXES = (
@@ -1086,9 +1088,12 @@ class FileLlm:
         return out
 
     def class_named(self, name: str) -> tuple[FileLlm, str] | None:
-        """The class a name of this module refers to: declared here, or imported from a project module."""
+        """The class a name of this module refers to: declared here, imported from a project module, or
+        ollama-js's client class (`OLLAMA_CLIENT_CLASS`), which has no methods here to follow."""
         if name in self._classes:
             return self, name
+        if name in self._ollama_locals:
+            return self, OLLAMA_CLIENT_CLASS
         imp = self._imports.get(name)
         if imp is None or imp.resolved is None or imp.imported == "*":
             return None
@@ -1097,6 +1102,15 @@ class FileLlm:
             if local is not None and local in target._classes:
                 return target, local
         return None
+
+    def _is_ollama_client(self, fn: Node) -> bool:
+        """`client.chat()` with `const client = new Ollama({ host })` (here, or an instance a project module
+        exports) or `this.client.chat()` with such a field: the receiver is an ollama-js client whatever its name."""
+        receiver = fn.child_by_field_name("object") if fn.type == "member_expression" else None
+        if receiver is None:
+            return False
+        found = self._class_of(receiver)
+        return found is not None and found[1] == OLLAMA_CLIENT_CLASS
 
     def class_methods(self, name: str, method: str) -> list[Node]:
         """Methods named `method` of class `name` of this module (`m() {}`, `m = async () => ...`)."""
@@ -1273,6 +1287,8 @@ class FileLlm:
         if last in OLLAMA_METHODS and "." in path:
             obj = path.rsplit(".", 1)[0]
             if obj in self._ollama_locals or obj.lower().endswith("ollama"):
+                return "ollama"
+            if self._is_ollama_client(fn):
                 return "ollama"
         if path in HTTP_CLIENT_CALLEES:
             args = call.child_by_field_name("arguments")
@@ -1570,8 +1586,10 @@ class FileLlm:
     def _callee_calls_llm(self, call: Node) -> bool:
         # The callee's last name, read once per file by the index, is its name when it is a plain identifier: a
         # name no function here or import from the project has decides most calls without reading the tree.
+        # A method call (`this.ai.ask()`) is named by its method: that shortcut holds only where no class-based
+        # service can be reached.
         names = self._call_names
-        if call.id in names and names[call.id] not in self._wrapper_names:
+        if call.id in names and names[call.id] not in self._wrapper_names and not self._may_call_methods:
             return False
         fn = call.child_by_field_name("function")
         if fn is None:
