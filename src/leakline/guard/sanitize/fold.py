@@ -12,6 +12,10 @@ Invisible format characters are different: a browser draws nothing for a soft hy
 so `john.doe\u200b@example.com` is an address to its reader, and a page removes them with one `replace`.
 `strip_invisible` deletes them from the text itself, before folding and detection, so what the detectors
 read is what is sent (no offset map). See docs/sanitize.md, "Invisible characters".
+
+`rendered` is not a fold step: it gives what a Markdown/HTML renderer shows of a slice (references decoded,
+markers dropped), with a map back to the original, for the canary and e-mail matchers to read near their
+triggers (docs/sanitize.md, "Canaries and addresses as a renderer shows them").
 """
 
 from __future__ import annotations
@@ -247,3 +251,75 @@ class InvisibleStripper:
             out = _invisible().sub("", ("a" if _ascii_like(last_kept) else _NOT_ASCII) + text)[1:]
         self.removed += len(text) - len(out)
         return out
+
+
+# ---- the rendered view ----------------------------------------------------------------------------------
+
+REFERENCE_MAX = 34
+"""The longest character reference `rendered` decodes (`&` + a 32-character name + `;`)."""
+_RENDER_TOKEN = re.compile(
+    r"&#([0-9]{1,7});|&#[xX]([0-9A-Fa-f]{1,6});|&([A-Za-z][A-Za-z0-9]{1,31});"
+    r"|</?[A-Za-z][A-Za-z0-9\-]{0,15}(?:\s[^<>]{0,64})?/?>"
+    r"|(?m:^[ \t]{0,3}(?:[0-9]{1,9}[.)]|[-*+])[ \t]+)"
+    r"|[*_~`]+"
+)
+"""What a Markdown or HTML renderer turns into other text: numeric and named character references (decoded),
+tags (dropped), list item markers at a line's start (dropped), emphasis, strike-through and code markers
+(dropped)."""
+
+
+@functools.cache
+def _named_references() -> dict[str, str]:
+    import html.entities
+
+    return {name[:-1]: value for name, value in html.entities.html5.items() if name.endswith(";")}
+
+
+def _reference(match: re.Match[str]) -> str | None:
+    """What a character reference renders as; None when it renders as itself (an unknown name, a code point
+    no renderer writes)."""
+    decimal, hexadecimal, name = match.group(1, 2, 3)
+    if name is not None:
+        return _named_references().get(name)
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return None
+    return chr(code)
+
+
+def rendered(text: str, lo: int = 0, hi: int | None = None) -> tuple[str, list[int], list[int]]:
+    """`(view, starts, ends)`: `text[lo:hi]` as a Markdown/HTML renderer shows it (character references
+    decoded; tags, list markers and emphasis/code markers removed), and for each character of the view the
+    span `[starts[i], ends[i])` of `text` it comes from. A decoded reference's characters all map to the
+    whole reference, so a hit found in the view covers the original spelling. Invisible characters a
+    reference decodes to are dropped, as `strip_invisible` drops them from the text itself."""
+    hi = len(text) if hi is None else hi
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = lo
+    for m in _RENDER_TOKEN.finditer(text, lo, hi):
+        a, b = m.span()
+        if a > pos:
+            parts.append(text[pos:a])
+            starts.extend(range(pos, a))
+            ends.extend(range(pos + 1, a + 1))
+        pos = b
+        if text[a] != "&":
+            continue  # a marker: dropped
+        value = _reference(m)
+        if value is None:
+            value = m.group()
+            starts.extend(range(a, b))
+            ends.extend(range(a + 1, b + 1))
+            parts.append(value)
+            continue
+        value = "".join(ch for ch in value if ch not in INVISIBLE)
+        parts.append(value)
+        starts.extend([a] * len(value))
+        ends.extend([b] * len(value))
+    if hi > pos:
+        parts.append(text[pos:hi])
+        starts.extend(range(pos, hi))
+        ends.extend(range(pos + 1, hi + 1))
+    return "".join(parts), starts, ends

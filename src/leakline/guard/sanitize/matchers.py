@@ -34,6 +34,7 @@ from leakline.detectors.secrets import (
     find_secrets,
 )
 from leakline.guard.sanitize import checks
+from leakline.guard.sanitize.fold import REFERENCE_MAX, rendered
 
 EMAIL, PHONE, CARD, IBAN, US_SSN, UK_NINO, NATIONAL_ID = (
     "email", "phone", "payment_card", "iban", "us_ssn", "uk_nino", "national_id",
@@ -133,7 +134,6 @@ EMAIL_LOCAL_MAX = 64
 _LOCAL_TAIL = re.compile(r"[\w.%+\-]{1,64}\Z")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
 _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
-_NOT_DOMAIN = re.compile(r"[^A-Za-z0-9.\-]")
 
 
 AT_ZEROS_MAX = 24
@@ -147,42 +147,94 @@ _AT_TOKEN = re.compile(rf"(?:&#(?:0{{0,{AT_ZEROS_MAX}}}64|[xX]0{{0,{AT_ZEROS_MAX
 AT_TOKEN_MAX = len("&#x") + AT_ZEROS_MAX + len("40;")
 
 
+EMAIL_RENDERED_LOCAL = 2 * EMAIL_LOCAL_MAX
+"""Characters before the `@` read for a local part written with character references (`ann&#46;lee`):
+a longer spelling of one is not caught."""
+_RENDERED_DOMAIN_RUN = re.compile(
+    r"(?:[A-Za-z0-9.\-]|&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|&[A-Za-z][A-Za-z0-9]{1,31};)*"
+)
+"""Where a domain written with character references (`example&#46;com`, `example&period;com`) can end."""
+
+
+def _domain_end(text: str, p: int) -> int:
+    """The end of the domain characters and character references after the `@` (or its token) ending at `p`."""
+    run = _RENDERED_DOMAIN_RUN.match(text, p + 1)
+    return p + 1 if run is None else run.end()
+
+
 class EmailMatcher(LocalMatcher):
     """`local@domain`, and the same with `@` written `&#64;`, `&#x40;`, `&commat;` or `%40`: markdown and
     HTML render the references as `@` and mail clients decode a `mailto:` link's `%40` (issue 6). The
     trigger `p` is the `@` or the token's last character; the local part ends where the token starts, the
-    domain starts at `p + 1` either way, so `settled` needs no change."""
+    domain starts at `p + 1` either way.
+
+    Where a character reference (`&`) is near, the address is also read as rendered (`fold.rendered`):
+    `ann&#46;lee&#64;example&#46;com` is `ann.lee@example.com` on the page (red team r9)."""
 
     trigger_field = "at"
-    left_reach = EMAIL_LOCAL_MAX + AT_TOKEN_MAX
-    start_reach = EMAIL_LOCAL_MAX + AT_TOKEN_MAX - 1
+    left_reach = EMAIL_RENDERED_LOCAL + AT_TOKEN_MAX
+    start_reach = EMAIL_RENDERED_LOCAL + AT_TOKEN_MAX - 1
 
     def settled(self, text: str, p: int) -> bool:
-        # The domain pattern (and its look-ahead) cannot read past the first character that no domain has.
-        return _NOT_DOMAIN.search(text, p + 1) is not None
+        # The domain (plain or with references) cannot read past the first character that no domain or
+        # reference has; an `&` near the end may begin a reference still arriving.
+        end = _domain_end(text, p)
+        return end < len(text) and (text[end] != "&" or len(text) - end >= REFERENCE_MAX)
 
     def find(self, text: str, triggers: Triggers) -> Iterable[Candidate]:
         for p in triggers.at:
-            domain = _DOMAIN.match(text, p + 1)
-            if domain is None:
-                continue
             at = p
             if text[p] != "@":
                 token = _AT_TOKEN.search(text, max(0, p + 1 - AT_TOKEN_MAX), p + 1)
                 if token is None:
                     continue
                 at = token.start()
-            local = _LOCAL_TAIL.search(text, max(0, at - EMAIL_LOCAL_MAX), at)
-            if local is None:
-                continue
-            start = local.start()
-            previous = _char(text, start - 1)
-            if start == at - EMAIL_LOCAL_MAX and (previous.isalnum() or previous in _LOCAL_CHARS):
-                continue  # a "local part" longer than RFC 5321 allows is not an address
-            while start < at and text[start] in "._%+-":
-                start += 1
-            if start < at:
-                yield Candidate(EMAIL, start, domain.end())
+            plain = self._plain(text, p, at)
+            if plain is not None:
+                yield plain
+            end = _domain_end(text, p)
+            if "&" in text[max(0, at - EMAIL_RENDERED_LOCAL) : at] or "&" in text[p + 1 : end]:
+                shown = self._rendered(text, p, at, end)
+                if shown is not None and shown != plain:
+                    yield shown
+
+    @staticmethod
+    def _plain(text: str, p: int, at: int) -> Candidate | None:
+        domain = _DOMAIN.match(text, p + 1)
+        if domain is None:
+            return None
+        local = _LOCAL_TAIL.search(text, max(0, at - EMAIL_LOCAL_MAX), at)
+        if local is None:
+            return None
+        start = local.start()
+        previous = _char(text, start - 1)
+        if start == at - EMAIL_LOCAL_MAX and (previous.isalnum() or previous in _LOCAL_CHARS):
+            return None  # a "local part" longer than RFC 5321 allows is not an address
+        while start < at and text[start] in "._%+-":
+            start += 1
+        return Candidate(EMAIL, start, domain.end()) if start < at else None
+
+    @staticmethod
+    def _rendered(text: str, p: int, at: int, end: int) -> Candidate | None:
+        """The address as a renderer shows the text around the `@` (references decoded, markers dropped);
+        `end`: where a domain after the `@` at `p` can end (`_domain_end`)."""
+        right, _, right_ends = rendered(text, p + 1, end)
+        domain = _DOMAIN.match(right)
+        if domain is None:
+            return None
+        left, left_starts, _ = rendered(text, max(0, at - EMAIL_RENDERED_LOCAL), at)
+        local = _LOCAL_TAIL.search(left, max(0, len(left) - EMAIL_LOCAL_MAX))
+        if local is None:
+            return None
+        start = local.start()
+        previous = left[start - 1] if start else ""
+        if previous.isalnum() or previous in _LOCAL_CHARS:
+            return None  # longer than RFC 5321 allows, or cut off where the reading starts
+        while start < len(left) and left[start] in "._%+-":
+            start += 1
+        if start == len(left):
+            return None
+        return Candidate(EMAIL, left_starts[start], right_ends[domain.end() - 1])
 
 
 # ---- numbers: cards, phones, IBAN, SSN, NINO, national ids, IPv4 -------------------------------------
@@ -1153,14 +1205,55 @@ def canary_max_length(token: str) -> int:
     return max(spaced + CANARY_SPLIT_GAP, 3 * longest_b64 - 2, 4 * len(raw) - 2)
 
 
+CANARY_RENDERED_MAX = 440
+"""The longest text a canary written for a renderer may take (`&#90;&#113;…`, one character per list item,
+`**Zq7X** **bN2v** …`): each such spelling is found within this distance of its gate, so a stream holds back
+more than this (the smallest `stream_holdback_chars` is 448; `core._check_holdback` reads only
+`canary_max_length`). A longer one is not caught."""
+RENDER_GAP = r"[^A-Za-z0-9]{0,5}(?:(?:&[A-Za-z]{2,8};|&#160;|&#[xX][aA]0;|[0-9]{1,3}[.)])[^A-Za-z0-9]{0,5})?"
+"""Between two characters of a rendered gate: punctuation and spacing (emphasis, code and strike-through
+markers, line breaks, list bullets) around at most one named reference (`&nbsp;`), numeric no-break space
+or ordered list item number; at most 5 + 10 + 5 = 20 characters."""
+_RENDER_ZEROS = 2
+"""Leading zeros allowed in a gate's numeric reference (`&#0090;`); the matcher itself reads up to 7 digits."""
+
+
+def _rendered_char(ch: str) -> str:
+    """`ch` or a numeric character reference to it (decimal or hexadecimal), as a gate reads it (caseless)."""
+    code = ord(ch)
+    zeros = "0{0," + str(_RENDER_ZEROS) + "}"
+    return f"(?:{re.escape(ch)}|&#{zeros}{code};|&#[xX]{zeros}{code:x};)"
+
+
+def canary_rendered_gates(token: str) -> list[str]:
+    """The gates of the token's spellings as a Markdown/HTML renderer shows it: for each gate run its first
+    `CANARY_GATE_MIN` characters, each one itself or a numeric reference, with `RENDER_GAP` between two. A
+    split at one place leaves one run whole, so a rendered split spelling fires one too. They replace
+    `canary_half_patterns` (a spaced spelling fires them as well). At most 8 x 8 + 7 x 20 = 204 characters.
+
+    Tags are not in the gap: with them (one gate or a gate of their own) the trigger pass over the bench
+    corpus took 10.7 to 13.3 ms instead of 8.4 (8.1 with the spaced halves). The rendered view drops tags,
+    so a spelling with tags is found when one gate run's first characters hold none."""
+    return [
+        RENDER_GAP.join(_rendered_char(ch) for ch in token[a : a + CANARY_GATE_MIN])
+        for a, _ in canary_gate_spans(token)
+    ]
+
+
+def canary_reach(token: str) -> int:
+    """The longest text any spelling of `token` matches: `canary_max_length`, or a rendered spelling's."""
+    return max(canary_max_length(token), CANARY_RENDERED_MAX)
+
+
 class CanaryMatcher(Matcher):
-    """Each token spaced out, split once by a bounded gap, or encoded (base64, hex). The engine's gates are
-    the halves of the spaced spelling and the encoded spellings; around each gate the matcher looks for the
-    whole spellings, and for a split one only where no whole spelling covers the gate."""
+    """Each token spaced out, split once by a bounded gap, or encoded (base64, hex), in the text or in its
+    rendered view (`fold.rendered`). The engine's gates are the rendered gates of the token's two gate runs
+    and the encoded spellings; around each gate the matcher looks for the whole spellings, for a split one
+    only where no whole spelling covers the gate, and in the rendered view only where neither does."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
         encoded = [p for t in tokens for p in canary_encoded_patterns(t)]
-        self.gate_patterns = [*(p for t in tokens for p in canary_half_patterns(t)), *encoded]
+        self.gate_patterns = [*(p for t in tokens for p in canary_rendered_gates(t)), *encoded]
         """The engine's gates (Hyperscan, caseless), one expression each (one expression may not exceed
         16,000 characters; a long token's wrapped spellings together would): every spelling the matcher
         accepts holds one of them."""
@@ -1171,7 +1264,13 @@ class CanaryMatcher(Matcher):
         starts = "".join(canary_split_starts(t) for t in tokens)
         self._split_starts = re.compile(f"[{starts}]" if starts else r"(?!)", re.IGNORECASE | re.ASCII)
         self._gate = re.compile("|".join(f"(?:{p})" for p in self.gate_patterns) or r"(?!)", re.IGNORECASE | re.ASCII)
-        self.max_length = max((canary_max_length(t) for t in tokens), default=0)
+        self._literal_reach = max((canary_max_length(t) for t in tokens), default=0)
+        self.max_length = max((canary_reach(t) for t in tokens), default=0)
+        """The longest text any spelling matches, rendered ones included (`canary_reach`)."""
+
+    def gate_ends(self, text: str) -> list[int]:
+        """The ends of the gates in `text`, found with `re` whatever the engine (see `_gate_ends`)."""
+        return self._gate_ends(text)
 
     def _gate_ends(self, text: str) -> list[int]:
         """The engine's gate ends found with `re` (the fallback engine reports none): the end of the first
@@ -1197,7 +1296,7 @@ class CanaryMatcher(Matcher):
         ends = triggers.canary_ends
         if ends is None:
             ends = self._gate_ends(text)
-        reach = self.max_length
+        reach = self._literal_reach
         seen: set[tuple[int, int]] = set()
         # Each gate has its own window, never merged with its neighbours': what is found around a gate then
         # depends on the text around it only, not on which other gates a stream's window still holds.
@@ -1207,10 +1306,29 @@ class CanaryMatcher(Matcher):
             if not any(a < e <= b for a, b in spans):
                 # No whole spelling covers the gate: the token may be split around it (rare: a leak either way).
                 spans += self._splits(text, lo, e)
+            if not any(a < e <= b for a, b in spans):
+                # Nor a split one: it may be written as a renderer shows it (`&#90;&#113;`, `**Zq7X** **bN2v**`).
+                spans += self._rendered(text, e)
             for span in spans:
                 if span not in seen:
                     seen.add(span)
                     yield Candidate(CANARY, *span)
+
+    def _rendered(self, text: str, e: int) -> list[tuple[int, int]]:
+        """Spellings (whole, split or encoded) of the rendered view around the gate ending at `e` that cover
+        it, as spans of `text` no longer than `CANARY_RENDERED_MAX`."""
+        reach = CANARY_RENDERED_MAX
+        lo = max(0, e - reach)
+        view, starts, ends = rendered(text, lo, min(len(text), e + reach))
+        found = [(m.start(), m.end()) for m in self._regex.finditer(view)]
+        found += self._splits(view, 0, len(view))
+        out: list[tuple[int, int]] = []
+        for a, b in found:
+            if b > a:
+                start, end = starts[a], ends[b - 1]
+                if start < e <= end and end - start <= reach:
+                    out.append((start, end))
+        return out
 
 
 # ---- protected text (winnowing) ----------------------------------------------------------------------
