@@ -13,6 +13,8 @@ be cut out of each field, so `redact` refuses the answer like `block`; `alert` r
 - Streams (`CanaryWatch`), canaries only: the pieces of every field in arrival order (a rolling window), and
   each field's first and last characters joined in field order and reversed (what a client joining whole
   fields reads). The watch judges before a field's stream can release the piece a split canary began in.
+- Both, with more than two texts (canaries only): every text in which a canary gate fires joined with every
+  other one (`_pairs`): halves in two JSON values with keys between, or in two parallel tool calls.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from typing import Any
 from leakline.guard.sanitize.core import DetectorHit, Sanitizer
 from leakline.guard.sanitize.errors import SanitizerFailed
 from leakline.guard.sanitize.fold import fold, strip_invisible
-from leakline.guard.sanitize.matchers import CANARY, CANARY_SPLIT_GAP, PROTECTED_TEXT, canary_max_length
+from leakline.guard.sanitize.matchers import (
+    CANARY,
+    CANARY_SPLIT_GAP,
+    PROTECTED_TEXT,
+    CanaryMatcher,
+    canary_max_length,
+)
 from leakline.guard.sanitize.policy import Action
 
 FIELD_SEPARATOR = "\n"
@@ -72,7 +80,37 @@ def across_fields(sanitizer: Any, texts: Sequence[str]) -> list[DetectorHit]:
     if not detectors or not (sanitizer.policy.canaries or sanitizer.policy.protected_documents):
         return []
     hits = _spanning(sanitizer, stripped, detectors)
-    return hits or _spanning(sanitizer, stripped[::-1], detectors)
+    hits = hits or _spanning(sanitizer, stripped[::-1], detectors)
+    if not hits and CANARY in detectors and sanitizer.policy.canaries and len(stripped) > 2:
+        room = 2 * _canary_matcher(sanitizer).max_length
+        hits = _pairs(sanitizer, [t if len(t) <= 2 * room else t[:room] + _GAP + t[-room:] for t in stripped])
+    return hits
+
+
+def _canary_matcher(sanitizer: Sanitizer) -> CanaryMatcher:
+    matcher = next(f.matcher for f in sanitizer.gated_families if f.name == CANARY)
+    assert isinstance(matcher, CanaryMatcher)
+    return matcher
+
+
+def _pairs(sanitizer: Sanitizer, texts: Sequence[str]) -> list[DetectorHit]:
+    """Canary hits in one text's end joined to another's start, for every ordered pair of `texts` (each
+    whole, or its first and last characters with `_GAP` between): the halves of a canary in two JSON
+    values with keys between (`{"first": "Zq7XbN2vLp9R", "second": "tY4sKw8HdM3c"}`), in two parallel
+    tool calls, in the first and third of three fields. A split at one place leaves one of the canary's
+    gate runs whole (`canary_gate_spans`), so only texts in which a gate fires are paired, each with every
+    other one: O(gated x fields) joins of a few hundred characters, none for an answer without one."""
+    gate_ends = _canary_matcher(sanitizer).gate_ends
+    gated = [i for i, t in enumerate(texts) if gate_ends(t)]
+    for i in gated:
+        for j in range(len(texts)):
+            if j == i:
+                continue
+            for pair in ((texts[i], texts[j]), (texts[j], texts[i])):
+                hits = _spanning(sanitizer, pair, frozenset({CANARY}))
+                if hits:
+                    return hits
+    return []
 
 
 class CanaryWatch:
@@ -206,7 +244,13 @@ class CanaryWatch:
                     self._reported.add((hit.detector, hit.redacted_preview, order))
                     out.append(hit)
             if out:
-                break
+                return out
+        if len(texts) > 2:
+            # Not only neighbours: the halves may be in the first and third field (two tool calls' values).
+            for hit in _pairs(sanitizer, texts):
+                if (hit.detector, hit.redacted_preview, 2) not in self._reported:
+                    self._reported.add((hit.detector, hit.redacted_preview, 2))
+                    out.append(hit)
         return out
 
     def _trim(self) -> None:
