@@ -59,3 +59,15 @@ def test_without_config_and_no_leakline_toml_the_defaults_apply_with_a_warning(
         f"warning: no leakline.toml in {tmp_path}: using the defaults (sqlite:///leakline.db, audit log in "
         "leakline-audit/, no contacts, channels or authorities); pass --config\n"
     )
+
+
+def test_an_organisation_establishment_of_no_country_is_a_config_error(cli: Cli, tmp_path: Path) -> None:
+    # It is the default of the facts a signal opens an incident with; the facts refuse it, so the config does.
+    config = tmp_path / "leakline.toml"
+    config.write_text('[organisation]\nname = "Acme"\nestablishments = ["DE", "XX"]\n', encoding="utf-8")
+    code, out, err = cli("incident", "list", "--config", str(config))
+    assert (code, out) == (2, "")
+    assert (
+        f"{config}: organisation.establishments.1: Value error, 'XX' is not an ISO 3166-1 alpha-2 country code "
+        "(such as 'DE', 'FR', 'US'), got 'XX'"
+    ) in err

@@ -190,9 +190,10 @@ def test_facts_dated_in_the_future_are_refused_before_anything_is_stored(cli: Cl
     incident = json.loads(
         _run(cli, env, "incident", "open", "--facts", str(facts_file(env.directory)), "--format", "json")
     )
-    later = facts_file(env.directory, "later.json", discovered_at="2099-01-01T00:00:00+00:00")
+    # (A discovered_at after aware_at is refused before its date is compared with now: facts ordering.)
+    later = facts_file(env.directory, "later.json", determined_at="2099-01-01T00:00:00+00:00")
     code, _, err = cli("incident", "facts", incident["id"], "--facts", str(later), "--config", config)
-    assert code == 2 and err.startswith(f"{later}: discovered_at: 2099-01-01T00:00:00Z is in the future")
+    assert code == 2 and err.startswith(f"{later}: determined_at: 2099-01-01T00:00:00Z is in the future")
     assert json.loads(_run(cli, env, "incident", "show", incident["id"], "--format", "json"))["facts_version"] == 1
 
 

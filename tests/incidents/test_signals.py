@@ -311,3 +311,14 @@ def test_show_of_an_incident_without_facts_says_how_to_add_them(
         f"them: leakline incident facts {incident} --facts facts.json",
         "  then deliver: leakline worker (or leakline worker --once)",
     ]
+
+
+def test_a_signal_from_a_placeholder_country_still_opens_an_incident_with_its_people(env: Env) -> None:
+    # CDNs put "XX" (unknown) or "T1" (Tor) where a country goes; the facts refuse such codes, and the
+    # provisional facts built from the signal failed with them. The people count without a place.
+    with runtime(env) as rt:
+        accepted = receive(rt, Signal.model_validate(signal(country="XX")), now=NOW)
+        with rt.store.transaction() as session:
+            doc = service.incident_document(session, incident_id=accepted.incident_id)
+        assert accepted.new_incident
+        assert (doc["facts"]["data"]["subjects"], doc["facts"]["data"]["subjects_by_jurisdiction"]) == (3, {})

@@ -9,6 +9,11 @@ from tests.obligations.helpers import considered, get, required, run, utc
 CARD = {"data.categories": ["identity", "payment-card"]}
 
 
+def _discovered(moment: str) -> dict[str, str]:
+    """Discovered and aware at once: awareness never comes before discovery (the facts refuse it)."""
+    return {"discovered_at": moment, "aware_at": moment}
+
+
 def residents(state: str, count: int) -> dict[str, Any]:
     return {"data.subjects_by_jurisdiction": {state: count}}
 
@@ -22,7 +27,7 @@ def test_california_30_days_from_discovery_since_2026() -> None:
 
 
 def test_california_before_2026_has_no_fixed_deadline() -> None:
-    assessment = run(**CARD, **residents("US-CA", 10), discovered_at="2025-12-31T10:00:00-08:00")
+    assessment = run(**CARD, **residents("US-CA", 10), **_discovered("2025-12-31T10:00:00-08:00"))
     notice = get(assessment, "us-ca-1798-82", "US-CA", "data-subjects")
     assert (notice.required, notice.due_at) == (True, None)
     assert notice.deadline == "in the most expedient time possible and without unreasonable delay"
@@ -30,10 +35,10 @@ def test_california_before_2026_has_no_fixed_deadline() -> None:
 
 def test_california_attorney_general_more_than_500_residents_15_days_after_notice() -> None:
     for count, expected in ((499, False), (500, False), (501, True)):
-        assessment = run(**CARD, **residents("US-CA", count), discovered_at="2026-01-10T10:00:00-08:00")
+        assessment = run(**CARD, **residents("US-CA", count), **_discovered("2026-01-10T10:00:00-08:00"))
         assert get(assessment, "us-ca-1798-82", "US-CA", "attorney-general").required is expected, count
     ag = get(
-        run(**CARD, **residents("US-CA", 501), discovered_at="2026-01-10T10:00:00-08:00"),
+        run(**CARD, **residents("US-CA", 501), **_discovered("2026-01-10T10:00:00-08:00")),
         "us-ca-1798-82",
         "US-CA",
         "attorney-general",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from leakline.incidents.models import IncidentSummary
     from leakline.notify.drafting import Fallback
+    from leakline.obligations.facts import Facts
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
@@ -77,6 +78,7 @@ def open_command(
 
     parsed = load_facts(facts)  # validated before the database is touched
     refuse_future_dates(parsed, now=_now(), source="<stdin>" if facts == "-" else facts)
+    _warn_uncovered(parsed, facts)
     with change(config) as (rt, session):
         incident = service.open_incident(
             session,
@@ -94,6 +96,14 @@ def open_command(
         typer.echo(opened_summary(doc, _now()))
     # Opened and stored all the same; exit 2 as `facts` and `assess` do, so that a script notices.
     report_fallbacks(doc["id"], fallbacks_of(doc), stored="the incident was opened and stored")
+
+
+def _warn_uncovered(parsed: Facts, path: str) -> None:
+    """People the facts list where no regime reaches them: stored and counted, and said on stderr."""
+    from leakline.obligations.engine import uncovered_people
+
+    for warning in uncovered_people(parsed):
+        typer.echo(f"warning: {'<stdin>' if path == '-' else path}: {warning}", err=True)
 
 
 def _fallback_warning(communication: str, kind: str, where: str) -> str:
@@ -477,6 +487,7 @@ def facts_command(
     parsed = load_facts(facts) if facts is not None else None
     if parsed is not None and facts is not None:
         refuse_future_dates(parsed, now=_now(), source="<stdin>" if facts == "-" else facts)
+        _warn_uncovered(parsed, facts)
     fallbacks: list[Fallback] = []
     with change(config) as (rt, session):
         if parsed is None:

@@ -36,6 +36,7 @@ from leakline.incidents.timeline import Recorder, note
 from leakline.notify import drafting
 from leakline.notify.models import CommState, Communication, CommunicationRead
 from leakline.obligations import Facts, assess, parse_facts
+from leakline.obligations.facts import COUNTRIES
 from leakline.signals import Signal, SignalKind
 
 if TYPE_CHECKING:
@@ -228,6 +229,9 @@ def facts_from_signal(settings: Settings, signal: Signal) -> Facts | None:
     if not org.establishments or not signal.data_categories:
         return None
     subjects = signal.subjects_estimate or 0
+    # A gateway's "country" may be a CDN's placeholder ("XX" unknown, "T1" Tor) that the facts refuse: its
+    # people are then counted without a place (where the organisation is established), not refused with it.
+    country = signal.country if signal.country in COUNTRIES else None
     breach: dict[str, Any] = {"types": ["confidentiality"], "cause": _CAUSE_BY_SIGNAL.get(signal.kind, "unknown")}
     if caught_before_delivery(signal):
         # Nothing left the gateway. The cause stays "unknown" (why the model produced the data is not known
@@ -241,7 +245,7 @@ def facts_from_signal(settings: Settings, signal: Signal) -> Facts | None:
         "data": {
             "categories": sorted(set(signal.data_categories)),
             "subjects": subjects,
-            "subjects_by_jurisdiction": {signal.country: subjects} if signal.country else {},
+            "subjects_by_jurisdiction": {country: subjects} if country else {},
         },
     }
     return parse_facts(data, source=f"signal {signal.id}")

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from leakline.errors import ConfigError
+from leakline.obligations.facts import JurisdictionCode
 
 # Copies of leakline.obligations.facts.Sector/Size: config.py imports this module, and importing the
 # obligations package here would import config.py back. tests/notify/test_settings.py keeps them equal.
@@ -50,8 +51,9 @@ class Dpo(_Section):
 
 class OrganisationSettings(_Section):
     name: str = "Unnamed organisation"
-    establishments: list[Annotated[str, StringConstraints(pattern=_COUNTRY.pattern)]] = Field(default_factory=list)
-    """ISO 3166 codes, main establishment first: the defaults for facts.controller.establishments."""
+    establishments: list[JurisdictionCode] = Field(default_factory=list)
+    """ISO 3166 codes, main establishment first: the defaults for facts.controller.establishments (checked as
+    the facts check them, so that the provisional facts a signal opens an incident with are valid)."""
     sector: Sector = "other"
     size: Size = "large"
     dpo: Dpo | None = None

@@ -1,6 +1,7 @@
 """`leakline assess FACTS [--format text|json] [--explain] [--now T]`: run the rules engine on incident facts.
 
-FACTS is a JSON or TOML file, or `-` for stdin. Errors in the facts exit with status 2 and name the field.
+FACTS is a JSON or TOML file, or `-` for stdin. Errors in the facts exit with status 2 and name the field;
+people listed where no regime reaches them (`uncovered_people`) are a warning on stderr.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def assess_command(
 
     from rich.console import Console
 
-    from leakline.obligations.engine import assess
+    from leakline.obligations.engine import assess, uncovered_people
     from leakline.obligations.errors import ObligationsError
     from leakline.obligations.facts import load_facts
     from leakline.obligations.render import print_text, to_json
@@ -49,7 +50,11 @@ def assess_command(
             raise ObligationsError(f"--now: expected an ISO 8601 date-time with offset, got {now!r}") from None
         if moment.tzinfo is None:
             raise ObligationsError(f"--now: expected a UTC offset (e.g. {now}+00:00)")
-    assessment = assess(load_facts(facts), now=moment)
+    parsed = load_facts(facts)
+    # On stderr, so that --format json stays one document; the people are assessed all the same.
+    for warning in uncovered_people(parsed):
+        typer.echo(f"warning: {'<stdin>' if facts == '-' else facts}: {warning}", err=True)
+    assessment = assess(parsed, now=moment)
     if output is OutputFormat.JSON:
         typer.echo(to_json(assessment))
     else:

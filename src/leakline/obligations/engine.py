@@ -136,6 +136,53 @@ def assess(facts: Facts, *, now: datetime | None = None) -> Assessment:
     return Assessment(risk.level, risk.reasons, tuple(obligations), tuple(excluded), moment)
 
 
+def uncovered_people(facts: Facts) -> tuple[str, ...]:
+    """A warning per entry of `data.subjects_by_jurisdiction` with people whom no regime file reaches by
+    where they live (a valid country, such as MX, whose law leakline does not know; a US state without a
+    state breach law here; "US" without a state). They stay counted in `data.subjects` and the risk: the
+    warning says that their own law was not assessed, so that a DPO checks it instead of reading the
+    obligations as complete."""
+    countries, exact = _residence_coverage()
+    by_place = facts.data.subjects_by_jurisdiction
+    warnings = []
+    for code, n in by_place.items():
+        country = country_of(code)
+        if code == country:
+            # A country's entry includes its subdivisions' ("US" 5 and "US-CA" 3: 2 people in no state given).
+            n -= sum(m for c, m in by_place.items() if c != code and country_of(c) == country)
+        if n <= 0 or code in exact or country in countries:
+            continue
+        people = f"{code} ({n:,} {'person' if n == 1 else 'people'}{' in no state given' if code == 'US' else ''})"
+        if country == "US":
+            states = ", ".join(sorted(c for c in exact if c.startswith("US-")))
+            why = (
+                "US breach laws are state laws, following the state people live in; give the states"
+                if code == "US"
+                else f"leakline knows the breach laws of {states} only"
+            )
+        else:
+            why = f"no regime leakline knows covers {country}"
+        warnings.append(
+            f"data.subjects_by_jurisdiction: {people}: {why}; they count in data.subjects and the risk, but "
+            "no law of where they live is assessed: check it yourself (`leakline regimes` lists the laws known)"
+        )
+    return tuple(warnings)
+
+
+def _residence_coverage() -> tuple[frozenset[str], frozenset[str]]:
+    """(countries whose residents some regime protects, codes of subdivisions a regime protects)."""
+    countries: set[str] = set()
+    exact: set[str] = set()
+    for regime in load_regimes():
+        if regime.scope == "eu-eea":
+            countries |= EEA
+        elif regime.scope == "uk":
+            countries.add("GB")
+        elif regime.scope in ("country", "us-state") and regime.country is not None:
+            (exact if "-" in regime.country else countries).add(regime.country)
+    return frozenset(countries), frozenset(exact)
+
+
 _RULE_IDS: dict[str, tuple[str, ...]] = {}
 
 

@@ -95,6 +95,27 @@ AIRole = Literal["provider", "deployer"]
 
 # ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision ("CA-QC", "US-CA").
 _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+# The officially assigned ISO 3166-1 alpha-2 codes, and XK (Kosovo: user-assigned, but the code the EU and
+# most registries use). A well-formed code outside the list ("XX", "ZZ") is a typo or a placeholder; were it
+# accepted, its people would be counted in no jurisdiction and assessed under no law.
+_ISO_3166_1 = """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW
+    BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI
+    FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN
+    IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME
+    MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF
+    PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE
+    YT ZA ZM ZW XK
+"""
+COUNTRIES = frozenset(_ISO_3166_1.split())
+# ISO 3166-2:US: the states, the District of Columbia and the outlying areas. US breach laws are state laws,
+# so a wrong state code ("US-XX") is refused like a wrong country code rather than assessed under none.
+_ISO_3166_2_US = """
+    AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH
+    OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR UM VI
+"""
+US_STATES = frozenset(_ISO_3166_2_US.split())
 
 
 def aware_datetime(value: Any) -> Any:
@@ -143,6 +164,11 @@ def _check_jurisdiction(code: str) -> str:
         raise ValueError(_MISSPELT[code])
     if not _JURISDICTION.match(code):
         raise ValueError("expected an ISO 3166 code such as 'DE' or 'US-CA'")
+    country, _, subdivision = code.partition("-")
+    if country not in COUNTRIES:
+        raise ValueError(f"{country!r} is not an ISO 3166-1 alpha-2 country code (such as 'DE', 'FR', 'US')")
+    if country == "US" and subdivision and subdivision not in US_STATES:
+        raise ValueError(f"{code!r} is not a US state or territory (ISO 3166-2:US, such as 'US-CA', 'US-NY')")
     return code
 
 
@@ -354,11 +380,28 @@ class Facts(_Model):
                 f"{self.occurred_until.isoformat()} is before occurred_from ({self.occurred_from.isoformat()})",
             )
         start = self.occurred_at or self.occurred_from
+        name = "occurred_at" if self.occurred_at is not None else "occurred_from"
         if start is not None and start > self.aware_at:
-            name = "occurred_at" if self.occurred_at is not None else "occurred_from"
             raise _conflict(
                 name,
                 f"{start.isoformat()} is after aware_at ({self.aware_at.isoformat()}): nobody becomes aware of a "
+                "breach before it happens",
+            )
+        discovered = self.discovered_at
+        if discovered is not None and discovered > self.aware_at:
+            # Awareness follows discovery (one learns of a breach, then becomes reasonably certain of it):
+            # the other way round, the notices say the breach was detected after the controller knew of it,
+            # and the discovery clocks (California, New York, Washington) start after the GDPR's.
+            raise _conflict(
+                "discovered_at",
+                f"{discovered.isoformat()} is after aware_at ({self.aware_at.isoformat()}): the breach is "
+                "discovered before or when the organisation becomes aware of it (occurred <= discovered <= "
+                "aware); correct one of them, or leave discovered_at out if it is the moment of awareness",
+            )
+        if start is not None and discovered is not None and start > discovered:
+            raise _conflict(
+                name,
+                f"{start.isoformat()} is after discovered_at ({discovered.isoformat()}): nobody discovers a "
                 "breach before it happens",
             )
         if self.occurred_estimated is not None and start is None:
