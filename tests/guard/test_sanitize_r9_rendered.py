@@ -127,9 +127,19 @@ def test_rendered_gates_and_the_reach_stay_within_the_smallest_holdback() -> Non
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_rendered_spelling_longer_than_the_bound_is_not_caught(engine: str) -> None:
-    # Documented in docs/sanitize.md: one character per tag, or more than 440 characters of markup.
-    text = "".join(f"<b>{c}</b>" for c in CAN)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(f"<b>{c}</b>" for c in CAN),  # a tag around every character: no gate fires
+        "".join(f"&#x0000{ord(c):x};*****&nbsp;*****" for c in CAN),  # more than 440 characters
+        CAN[::-1],  # reversed
+        "card " + "".join(f"&#{ord(c)};" for c in "4111111111111111"),  # numbers read the folded text only
+    ],
+    ids=["tags", "too-long", "reversed", "card-references"],
+)
+def test_what_docs_sanitize_md_lists_as_not_caught_is_not_caught(engine: str, text: str) -> None:
+    # If one of these becomes caught, docs/sanitize.md ("Canaries and addresses as a renderer shows them",
+    # Not caught) must say so.
     assert _sanitizer(engine).sanitize(text).hits == []
 
 
