@@ -96,3 +96,32 @@ def test_discovered_after_aware_is_refused_naming_both(cli: Cli, env: Env) -> No
         f"{before}: occurred_at: 2026-11-25T09:00:00+00:00 is after discovered_at "
         "(2026-11-25T08:00:00+00:00): nobody discovers a breach before it happens",
     )
+
+
+def test_facts_stored_before_these_checks_still_load_and_are_reassessed(cli: Cli, env: Env) -> None:
+    """An incident stored by an earlier version (a signal's placeholder country 'XX', discovered after aware)
+    must still be reassessed after an upgrade: the new checks refuse such facts on input only."""
+    from sqlalchemy import create_engine, update
+
+    from leakline.incidents.models import FactsVersion
+
+    config = str(env.config)
+    code, out, err = cli("incident", "open", "--facts", str(facts_file(env.directory)), "--format", "json",
+                         "--config", config)  # fmt: skip
+    assert code == 0, err
+    incident = json.loads(out)["id"]
+    engine = create_engine(env.db_url)
+    with engine.begin() as conn:
+        row = conn.execute(FactsVersion.__table__.select().where(FactsVersion.incident_id == incident)).one()
+        old = dict(row.facts)
+        old["data"] = {**old["data"], "subjects_by_jurisdiction": {"DE": 10, "XX": 2}}
+        old["discovered_at"] = "2026-11-20T12:00:00+00:00"
+        old["aware_at"] = "2026-11-20T09:00:00+00:00"
+        conn.execute(
+            update(FactsVersion).where(FactsVersion.incident_id == incident).values(facts=old)  # type: ignore[arg-type]
+        )
+    engine.dispose()
+    code, out, err = cli("incident", "assess", incident, "--config", config)
+    assert code == 0, err
+    code, out, err = cli("incident", "show", incident, "--config", config)
+    assert code == 0, err

@@ -836,7 +836,7 @@ def reassess(
         settings,
         recorder=recorder,
         incident=incident,
-        facts=parse_facts(facts, source=f"{incident_id} facts v{incident.facts_version}"),
+        facts=parse_facts(facts, source=f"{incident_id} facts v{incident.facts_version}", stored=True),
         actor=actor,
         now=now,
         fallbacks=fallbacks,

@@ -445,7 +445,8 @@ def derive(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
             "missing": ["facts", "categories", "subjects", *(["records"] if records is None else []), "cause"],
         }
     try:
-        facts = parse_facts(raw, source=f"{name}: context key 'incident.facts'")
+        # The facts an incident was given (validated then); a check added later must not stop its notices.
+        facts = parse_facts(raw, source=f"{name}: context key 'incident.facts'", stored=True)
     except FactsValidationError as exc:
         raise InvalidContextValue(exc.message) from None
     categories = sorted(facts.data.categories, key=_category_rank)

@@ -159,11 +159,21 @@ _MISSPELT = {
 }
 
 
-def _check_jurisdiction(code: str) -> str:
+STORED = "stored"
+"""Validation context key: the facts were stored by an earlier version (see `parse_facts`)."""
+
+
+def _is_stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(STORED))
+
+
+def _check_jurisdiction(code: str, info: ValidationInfo) -> str:
     if code in _MISSPELT:
         raise ValueError(_MISSPELT[code])
     if not _JURISDICTION.match(code):
         raise ValueError("expected an ISO 3166 code such as 'DE' or 'US-CA'")
+    if _is_stored(info):
+        return code  # checked on input since this version; earlier stored facts must still load
     country, _, subdivision = code.partition("-")
     if country not in COUNTRIES:
         raise ValueError(f"{country!r} is not an ISO 3166-1 alpha-2 country code (such as 'DE', 'FR', 'US')")
@@ -344,7 +354,7 @@ class Facts(_Model):
     the language of the notices; without it they quote the first signal's summary or the incident's title."""
 
     @model_validator(mode="after")
-    def _consistent(self) -> Facts:
+    def _consistent(self, info: ValidationInfo) -> Facts:
         cause = self.breach.cause
         if self.data.protection.encrypted and cause in _PLAINTEXT_CAUSES:
             # The encryption exemptions (GDPR Art. 34(3)(a), "unencrypted" in § 1798.82) would remove every duty
@@ -355,10 +365,10 @@ class Facts(_Model):
                 "exemptions cannot apply; `encrypted` describes the data as it left (set it to false, or "
                 "correct breach.cause if encrypted data was taken some other way)",
             )
-        self._check_occurrence()
+        self._check_occurrence(stored=_is_stored(info))
         return self
 
-    def _check_occurrence(self) -> None:
+    def _check_occurrence(self, *, stored: bool) -> None:
         if self.occurred_at is not None and (self.occurred_from or self.occurred_until) is not None:
             field = "occurred_from" if self.occurred_from is not None else "occurred_until"
             raise _conflict(
@@ -387,7 +397,8 @@ class Facts(_Model):
                 f"{start.isoformat()} is after aware_at ({self.aware_at.isoformat()}): nobody becomes aware of a "
                 "breach before it happens",
             )
-        discovered = self.discovered_at
+        # Checked on input since this version; facts stored by an earlier one must still load and be reassessed.
+        discovered = None if stored else self.discovered_at
         if discovered is not None and discovered > self.aware_at:
             # Awareness follows discovery (one learns of a breach, then becomes reasonably certain of it):
             # the other way round, the notices say the breach was detected after the controller knew of it,
@@ -490,12 +501,16 @@ def format_errors(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_facts(data: Any, *, source: str) -> Facts:
-    """Validate already-decoded facts; every problem is one line naming the field."""
+def parse_facts(data: Any, *, source: str, stored: bool = False) -> Facts:
+    """Validate already-decoded facts; every problem is one line naming the field.
+
+    `stored`: facts read back from the database, validated when they were given. Checks added since (country
+    codes against ISO 3166, discovered_at <= aware_at) are not run again on them: an incident stored by an
+    earlier version must still open, show and be reassessed after an upgrade."""
     if not isinstance(data, dict):
         raise FactsValidationError(f"{source}: (top level): expected a table/object, got {type(data).__name__}")
     try:
-        return Facts.model_validate(data)
+        return Facts.model_validate(data, context={STORED: stored})
     except ValidationError as exc:
         raise FactsValidationError(format_errors(source, exc)) from None
 
