@@ -55,11 +55,6 @@ ZW_SCRIPT = Script(("Your order\u200b ships to\u00ad", "morrow\u2066, thank\u200
 """Four invisible characters the sanitizer removes (two ZWSP, a soft hyphen, a bidi isolate pair: five)."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs pipeline.py (not this change's file) to add result.invisible_removed / "
-    "stream.invisible_removed into Exchange(invisible_removed=...): see the r8 report",
-)
 @pytest.mark.parametrize("stream", [False, True])
 def test_an_answer_with_invisible_characters_is_audited_with_their_count(
     fresh_env: Env, monkeypatch: pytest.MonkeyPatch, stream: bool

@@ -202,10 +202,6 @@ def test_screen_choice_keeps_message_only_in_a_whole_answer_and_delta_only_in_a_
     assert unsaid == choice()  # the caller did not say which path: both kept, as before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs pipeline.py to pass streamed=False (Route.sanitize_choice) / True (_StreamRelay.event) to screen_choice",
-)
 def test_a_whole_answer_keeps_only_message_and_a_chunk_only_delta(gw: Env) -> None:
     data = _completion({"content": "ok"})
     data["choices"][0]["delta"] = {"content": f"mail {EMAIL} {DEMO_CANARY}"}
@@ -242,6 +238,19 @@ def test_created_that_is_no_plausible_time_becomes_the_gateways_clock_whole_and_
         {**_chunk(_delta({"content": "k"}, "stop")), "created": -int(CARD)},
     )
     assert [abs(e["created"] - time.time()) < 120 for e in events[:-1]] == [True, True]
+
+
+def test_every_chunk_of_a_stream_carries_the_first_chunks_created(gw: Env) -> None:
+    # Plausible times one second apart are no protocol error, but a `created` chosen per chunk is ~31 bits a chunk.
+    start = int(time.time()) - 60
+    events = _stream(
+        gw,
+        "t-created-varies",
+        {**_chunk(_delta({"content": "o"})), "created": start},
+        {**_chunk(_delta({"content": "k"})), "created": start + 41},
+        {**_chunk(_delta({"content": "!"}, "stop")), "created": start + 11},
+    )
+    assert {e["created"] for e in events if isinstance(e, dict) and "created" in e} == {start}
 
 
 def test_a_choice_index_that_is_no_small_number_refuses_the_answer_whole_and_streamed(gw: Env) -> None:

@@ -265,6 +265,8 @@ class _Scan:
     released_parts: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     scanned_bytes: int = 0
+    invisible_removed: int = 0
+    """Invisible characters the sanitizer removed (each whole text's count, each finished stream's)."""
     blocked: bool = False
     judged: list[str] = field(default_factory=list)
     """Every text given to the detectors, in order (JSON strings decoded): a whole answer's fields joined
@@ -573,6 +575,7 @@ class Gateway:
                 prompt_bytes=req.prompt_bytes,
                 response_bytes=len(response_text.encode("utf-8")),
                 scanned_bytes=scan.scanned_bytes if scan else 0,
+                invisible_removed=scan.invisible_removed if scan else 0,
                 detector_versions=self._detector_versions,
                 hits=tuple(scan.hits) if scan else (),
                 prompt_hits=tuple(req.prompt_hits),
@@ -906,6 +909,7 @@ class Route:
         scan.upstream_parts.append(text)
         scan.judged.append(text)
         scan.scanned_bytes += result.scanned_bytes
+        scan.invisible_removed += result.invisible_removed
         scan.hits.extend(hits_of(result.hits))
         if result.blocked:
             scan.blocked = True
@@ -929,13 +933,14 @@ class Route:
         scan.released_parts.append(out)
         scan.judged.extend(parts.judged)
         scan.scanned_bytes += parts.scanned_bytes
+        scan.invisible_removed += parts.invisible_removed
         scan.hits.extend(parts.hits)
         scan.blocked = scan.blocked or parts.blocked
         return out
 
     def sanitize_choice(self, sanitizer: TextSanitizer, choice: dict[str, Any], scan: _Scan, json_mode: bool) -> None:
         dropped = self.gateway.metrics.dropped_field
-        screen_choice(choice, self.kind, dropped)
+        screen_choice(choice, self.kind, dropped, streamed=False)
         if self.kind == "completions":
             if isinstance(choice.get("text"), str):
                 choice["text"] = self.sanitize_text(sanitizer, choice["text"], scan)
@@ -1471,6 +1476,7 @@ class _StreamRelay:
         except Exception as exc:
             self.route.sanitizer_alert(self.req, exc)
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
+        self.scan.invisible_removed += int(getattr(stream, "invisible_removed", 0))
         self._collect(stream)
         return self._after(key, stream, out, json_text=unescaper is not None)
 
@@ -1539,6 +1545,10 @@ class _StreamRelay:
             self.template = {
                 k: chunk[k] for k in ("id", "object", "created", "model", "system_fingerprint") if k in chunk
             }
+        elif "created" in chunk:
+            # Every chunk of a stream carries the first one's time: a `created` that changes from chunk to chunk
+            # would be ~31 bits per chunk for the upstream to say anything with.
+            chunk["created"] = self.template.get("created", 0)
         for choice in choices:
             if not isinstance(choice, dict) or not isinstance(choice.get("index", 0), int):
                 raise UpstreamProtocolError(f"{who} sent a malformed choice")
@@ -1552,7 +1562,7 @@ class _StreamRelay:
                 # buffer, and the client's join of both would pass unjudged (`ann.lee@` + `example.com`).
                 raise UpstreamProtocolError(f"{who} sent more text for choice {index} after its finish_reason")
             self.choices.add(index)
-            screen_choice(choice, self.route.kind, self.dropped)
+            screen_choice(choice, self.route.kind, self.dropped, streamed=True)
             self._choice(index, choice)
             if self.scan.blocked:
                 return self.blocked_tail()
