@@ -1206,9 +1206,11 @@ def canary_encoded_patterns(token: str) -> list[str]:
     return [*dict.fromkeys(alternatives), CANARY_HEX_GAP.join(hex_pairs)]
 
 
+@functools.lru_cache(maxsize=256)
 def canary_max_length(token: str) -> int:
     """The longest text any spelling of `token` can match: spaced out, base64 with a line break (`\\r\\n`)
-    between every two characters, hex with two separators between every two byte pairs."""
+    between every two characters, hex with two separators between every two byte pairs. Cached: every
+    streamed response's canary watch asks it of every configured canary."""
     raw = token.encode()
     longest_b64 = max(len(piece) for piece in _canary_base64(raw))
     spaced = len(token) + (len(token) - 1) * CANARY_MAX_SEPARATORS
