@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from leakline.guard.sanitize import Action, Policy, Sanitizer
 from leakline.guard.sanitize.errors import PolicyError
+from leakline.guard.sanitize.matchers import CANARY_RENDERED_MAX
 
 CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"
 PROTECTED = (
@@ -274,7 +275,19 @@ def test_a_holdback_shorter_than_a_canary_spelling_is_refused() -> None:
         Sanitizer(Policy(canaries=("x" * 32, token), holdback_chars=470))
     assert str(info.value).startswith(
         "sanitize.stream_holdback_chars: 470 is not longer than the longest spelling of sanitize.canaries[1] "
-        "(493 characters, spaced or encoded)"
+        "(493 characters, spaced, encoded or written for a renderer)"
     )
     assert "at least 494" in (info.value.hint or "")
     Sanitizer(Policy(canaries=("x" * 32, token), holdback_chars=494))  # long enough: accepted
+
+
+def test_a_holdback_shorter_than_a_rendered_canary_spelling_is_refused() -> None:
+    # A short canary's plain spellings fit in 300 characters; written for a renderer (`&#90;&#113;…`, one
+    # character per list item) it may take up to CANARY_RENDERED_MAX, which a 300-character hold-back would cut.
+    with pytest.raises(PolicyError) as info:
+        Sanitizer(Policy(canaries=(CANARY,), holdback_chars=300))
+    assert str(info.value).startswith(
+        f"sanitize.stream_holdback_chars: 300 is not longer than the longest spelling of sanitize.canaries[0] "
+        f"({CANARY_RENDERED_MAX} characters, spaced, encoded or written for a renderer)"
+    )
+    Sanitizer(Policy(canaries=(CANARY,), holdback_chars=CANARY_RENDERED_MAX + 1))

@@ -36,7 +36,7 @@ from leakline.guard.sanitize.matchers import (
     ProtectedTextMatcher,
     SecretMatcher,
     Triggers,
-    canary_max_length,
+    canary_reach,
 )
 from leakline.guard.sanitize.policy import Action, Policy
 
@@ -115,13 +115,15 @@ _SPARSE_NON_ASCII = 1000
 
 def _check_holdback(policy: Policy) -> None:
     """A stream releases text up to `holdback_chars` before its end, so a canary spelling longer than
-    that (spaced out, base64, hex) could be split across a release and pass unseen: refuse the policy."""
+    that (spaced out, base64, hex, or written for a renderer: `CANARY_RENDERED_MAX`) could be split across a
+    release and pass unseen: refuse the policy."""
     for i, token in enumerate(policy.canaries):
-        longest = canary_max_length(token)
+        longest = canary_reach(token)
         if policy.holdback_chars <= longest:
             raise PolicyError(
                 f"sanitize.stream_holdback_chars: {policy.holdback_chars} is not longer than the longest "
-                f"spelling of sanitize.canaries[{i}] ({longest} characters, spaced or encoded)",
+                f"spelling of sanitize.canaries[{i}] ({longest} characters, spaced, encoded or written for a "
+                "renderer)",
                 hint=f"set stream_holdback_chars to at least {longest + 1}, or use a shorter canary",
             )
 
@@ -174,7 +176,6 @@ class Sanitizer:
         )
         versions["canary"] = f"{DETECTOR_VERSION} tokens={len(policy.canaries)}"
         return versions
-
 
     # ---- the scan ----------------------------------------------------------------------------------
 
