@@ -19,7 +19,7 @@ to it is) and reaches a fixpoint per file; files are analysed lazily, on first q
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from enum import Enum
 from functools import cached_property
 from operator import itemgetter
@@ -2036,19 +2036,27 @@ class FileLlm:
             if args is not None and args.named_children and self._eval(args.named_children[0], state, mode):
                 return True
             scope = _scope_of(value)  # the function declaring the stream: writes to it are inside
-            for call in self._calls_named(STREAMABLE_WRITES):
-                if call.start_byte < scope.start_byte or call.end_byte > scope.end_byte:
-                    continue
-                callee = call.child_by_field_name("function")
-                written = call.child_by_field_name("arguments")
-                if (
-                    callee is not None
-                    and written is not None
-                    and written.named_children
-                    and self._callee(callee) == f"{text}.{self._call_names[call.id]}"
-                    and self._eval(written.named_children[0], state, mode)
-                ):
-                    return True
+            writes = [
+                call
+                for call in self._calls_named(STREAMABLE_WRITES)
+                if scope.start_byte <= call.start_byte and call.end_byte <= scope.end_byte
+            ]
+            if self._hands_llm_data(writes, text, STREAMABLE_WRITES, state, mode):
+                return True
+        return False
+
+    def _hands_llm_data(
+        self, calls: Iterable[Node], receiver: str, methods: Collection[str], state: _ModeState, mode: Mode
+    ) -> bool:
+        """One of `calls` is `receiver.m(x, ...)`, with `m` one of `methods` and `x` LLM data."""
+        for call in calls:
+            callee = call.child_by_field_name("function")
+            args = call.child_by_field_name("arguments")
+            if callee is None or args is None or not args.named_children:
+                continue
+            obj, _, method = self._callee(callee).rpartition(".")
+            if obj == receiver and method in methods and self._eval(args.named_children[0], state, mode):
+                return True
         return False
 
     def _stream_enqueues_llm(self, source: Node, state: _ModeState, mode: Mode) -> bool:
@@ -2067,17 +2075,8 @@ class FileLlm:
             names = [name for _, name in _pattern_names(params[0], skip_metadata=False)] if params else []
             if fn is None or len(names) != 1:
                 continue
-            for call in self._calls_within(fn):
-                callee = call.child_by_field_name("function")
-                args = call.child_by_field_name("arguments")
-                if (
-                    callee is not None
-                    and args is not None
-                    and args.named_children
-                    and self._callee(callee) == f"{names[0]}.enqueue"
-                    and self._eval(args.named_children[0], state, mode)
-                ):
-                    return True
+            if self._hands_llm_data(self._calls_within(fn), names[0], ("enqueue",), state, mode):
+                return True
         return False
 
     def _eval_call(self, call: Node, state: _ModeState, mode: Mode) -> bool:

@@ -119,29 +119,37 @@ def _bound_to_child_logger(receiver: Node | None, depth: int = 0) -> bool:
     name = ts.text(receiver)
     scope = receiver.parent
     while scope is not None:
-        for child in scope.named_children:
-            if child.type not in ("lexical_declaration", "variable_declaration"):
-                continue
-            for declarator in child.named_children:
-                declared = declarator.child_by_field_name("name") if declarator.type == "variable_declarator" else None
-                if declared is None or declared.type != "identifier" or ts.text(declared) != name:
-                    continue
-                value = declarator.child_by_field_name("value")
-                value = ts.unwrap(value) if value is not None else None
-                if value is None or value.type != "call_expression":
-                    return False
-                fn = value.child_by_field_name("function")
-                path = ts.callee_path(fn) if fn is not None else ""
-                if not path.endswith(".child"):
-                    return False
-                parent = path[: -len(".child")]
-                return _is_loggerish(parent) or (
-                    fn is not None
-                    and fn.type == "member_expression"
-                    and _bound_to_child_logger(fn.child_by_field_name("object"), depth + 1)
-                )
+        declarator = _declarator_in(scope, name)
+        if declarator is not None:
+            value = declarator.child_by_field_name("value")
+            value = ts.unwrap(value) if value is not None else None
+            if value is None or value.type != "call_expression":
+                return False
+            fn = value.child_by_field_name("function")
+            path = ts.callee_path(fn) if fn is not None else ""
+            if not path.endswith(".child"):
+                return False
+            parent = path[: -len(".child")]
+            return _is_loggerish(parent) or (
+                fn is not None
+                and fn.type == "member_expression"
+                and _bound_to_child_logger(fn.child_by_field_name("object"), depth + 1)
+            )
         scope = scope.parent
     return False
+
+
+def _declarator_in(scope: Node, name: str) -> Node | None:
+    """The first plain `const`/`let`/`var name = …` declarator among `scope`'s own statements (not a
+    destructuring pattern)."""
+    for child in scope.named_children:
+        if child.type not in ("lexical_declaration", "variable_declaration"):
+            continue
+        for declarator in child.named_children:
+            declared = declarator.child_by_field_name("name") if declarator.type == "variable_declarator" else None
+            if declared is not None and declared.type == "identifier" and ts.text(declared) == name:
+                return declarator
+    return None
 
 
 def _is_span(receiver: Node | None) -> bool:
@@ -193,17 +201,12 @@ def _bound_to_span(at: Node, name: str) -> bool:
     destructured or reassigned variable is not followed (a missed span, never a DOM element taken for one)."""
     scope = at.parent
     while scope is not None:
-        for child in scope.named_children:
-            if child.type not in ("lexical_declaration", "variable_declaration"):
-                continue
-            for declarator in child.named_children:
-                declared = declarator.child_by_field_name("name") if declarator.type == "variable_declarator" else None
-                if declared is None or declared.type != "identifier" or ts.text(declared) != name:
-                    continue
-                value = declarator.child_by_field_name("value")
-                return _annotated_span(declarator.child_by_field_name("type")) or (
-                    value is not None and _is_span_value(value)
-                )
+        declarator = _declarator_in(scope, name)
+        if declarator is not None:
+            value = declarator.child_by_field_name("value")
+            return _annotated_span(declarator.child_by_field_name("type")) or (
+                value is not None and _is_span_value(value)
+            )
         if scope.type in _FUNCTION_TYPES:
             params = scope.child_by_field_name("parameters")
             listed = list(params.named_children) if params is not None else []
