@@ -13,6 +13,7 @@ import pytest
 
 from leakline.notify.render import format_count, render
 from tests.incidents.helpers import facts_file
+from tests.incidents.helpers import signal as make_signal
 from tests.store.helpers import Env
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -199,7 +200,7 @@ def test_facts_dated_in_the_future_are_refused_before_anything_is_stored(cli: Cl
 
 def test_the_facts_description_replaces_the_signals_english_summary_in_the_notices(cli: Cli, env: Env) -> None:
     signal = env.directory / "signal.json"
-    signal.write_text(json.dumps(_SIGNAL), encoding="utf-8")
+    signal.write_text(json.dumps(make_signal(id="sig_walk")), encoding="utf-8")
     opened = json.loads(_run(cli, env, "signal", str(signal)))
     incident = opened["incident_id"]
     described = facts_file(
@@ -220,17 +221,3 @@ def test_the_facts_description_replaces_the_signals_english_summary_in_the_notic
     doc = json.loads(_run(cli, env, "incident", "show", incident, "--format", "json"))
     (notice,) = [c for c in doc["communications"] if c["regime"] == "gdpr-33"]
     assert "   Beschreibung: e-mail address in a chat answer (j…@…com)\n" in notice["body"]
-
-
-_SIGNAL = {
-    "id": "sig_walk",
-    "kind": "leak-caught",
-    "source": "gateway:eu",
-    "at": "2026-11-26T08:00:00+00:00",
-    "severity": "high",
-    "fingerprint": "email-in-output:/api/chat",
-    "surface": "frontend",
-    "data_categories": ["contact"],
-    "subjects_estimate": 3,
-    "summary": "e-mail address in a chat answer (j…@…com)",
-}
