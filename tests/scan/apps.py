@@ -12,8 +12,13 @@ TSCONFIG = {"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}
 def write_app(root: Path, files: dict[str, str], *, package: dict[str, object] | None = None) -> Path:
     (root / "package.json").write_text(json.dumps(PACKAGE if package is None else package))
     (root / "tsconfig.json").write_text(json.dumps(TSCONFIG))
-    for rel, text in files.items():
+    return write_files(root, files)
+
+
+def write_files(root: Path, files: dict[str, str] | dict[str, object]) -> Path:
+    """Each file under `root` (folders made): a string as it is, anything else as JSON."""
+    for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
     return root

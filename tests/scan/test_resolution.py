@@ -10,6 +10,7 @@ import pytest
 from leakline.configfile import ScanAppSettings
 from leakline.scan.engine import build_index, scan
 from leakline.scan.walker import WalkStats
+from tests.scan.apps import write_files
 
 PACKAGE = {"name": "shop", "private": True, "dependencies": {"next": "15.5.7", "ollama": "^0.5.15"}}
 LLM = """import ollama from "ollama";
@@ -28,14 +29,6 @@ export async function POST(req: Request) {{
   return Response.json({{ answer }});
 }}
 """
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def _logged(root: Path) -> list[tuple[str, str, int]]:
@@ -59,7 +52,7 @@ def _resolved(app: Path, from_rel: str, spec: str) -> str | None:
     ],
 )
 def test_an_esm_specifier_names_the_typescript_file_it_is_emitted_from(tmp_path: Path, source: str, spec: str) -> None:
-    app = _write(
+    app = write_files(
         tmp_path,
         {"package.json": json.dumps(PACKAGE), source: LLM, "app/api/ask/route.ts": ROUTE.format(spec=spec)},
     )
@@ -70,7 +63,7 @@ def test_an_esm_specifier_names_the_typescript_file_it_is_emitted_from(tmp_path:
 def test_a_js_file_that_exists_is_what_a_js_specifier_names(tmp_path: Path) -> None:
     # The safe look-alike: `llm.js` is the module (a plain JS file beside an unrelated `llm.ts`, which no
     # LLM call reaches through this import).
-    app = _write(
+    app = write_files(
         tmp_path,
         {
             "package.json": json.dumps(PACKAGE),
@@ -84,7 +77,7 @@ def test_a_js_file_that_exists_is_what_a_js_specifier_names(tmp_path: Path) -> N
 
 
 def _extends_app(root: Path, tsconfig: object, extra: dict[str, str]) -> Path:
-    return _write(
+    return write_files(
         root,
         {
             "package.json": json.dumps(PACKAGE),

@@ -3,7 +3,6 @@ into the app's scan, and bare imports of it resolve through its package.json."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from leakline.configfile import ScanAppSettings
 from leakline.scan.engine import _workspace_of, build_index, scan
 from leakline.scan.walker import WalkStats
+from tests.scan.apps import write_files
 
 NEXT_APP = {"private": True, "dependencies": {"next": "15.5.7", "react": "19.1.2"}}
 ASK = """import ollama from "ollama";
@@ -34,14 +34,6 @@ export async function POST(req: Request) {{
 """
 
 
-def _write(root: Path, files: dict[str, object]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return root
-
-
 def _app(name: str, deps: dict[str, str]) -> dict[str, object]:
     return {**NEXT_APP, "name": name, "dependencies": {**NEXT_APP["dependencies"], **deps}}  # type: ignore[dict-item]
 
@@ -53,7 +45,7 @@ def _places(root: Path, rules: list[str]) -> list[tuple[str, str, int]]:
 
 
 def _pnpm_monorepo(root: Path) -> Path:
-    return _write(
+    return write_files(
         root,
         {
             "package.json": {"name": "acme", "private": True, "devDependencies": {"turbo": "^2.3.0"}},
@@ -105,7 +97,7 @@ def test_a_pnpm_workspace_package_is_scanned_with_the_apps_that_depend_on_it(tmp
 def test_package_json_workspaces_main_subpaths_and_dependencies_of_dependencies(
     tmp_path: Path, workspaces: object
 ) -> None:
-    root = _write(
+    root = write_files(
         tmp_path,
         {
             "package.json": {"name": "acme", "private": True, "workspaces": workspaces},
@@ -139,7 +131,7 @@ def test_the_blind_spot_warning_reads_the_dependencies_of_workspace_packages(tmp
     unseen = ASK.replace("ollama.chat(", "send(").replace(
         'import ollama from "ollama";', 'import ollama from "ollama";\nconst send = (x: unknown) => ollama.ps();'
     )
-    root = _write(
+    root = write_files(
         tmp_path,
         {
             "pnpm-workspace.yaml": "packages: [apps/*, packages/*]\n",
@@ -163,7 +155,7 @@ def test_the_blind_spot_warning_reads_the_dependencies_of_workspace_packages(tmp
 
 
 def test_wildcard_exports_and_a_package_that_is_not_in_the_workspace(tmp_path: Path) -> None:
-    root = _write(
+    root = write_files(
         tmp_path,
         {
             "pnpm-workspace.yaml": "packages:\n  - apps/*\n  - packages/*\n",
@@ -191,7 +183,7 @@ def test_an_app_scanned_alone_does_not_reach_above_the_scanned_folder(tmp_path: 
 
 def test_a_packages_build_output_and_the_apps_inside_it_are_not_indexed_with_the_app(tmp_path: Path) -> None:
     root = _pnpm_monorepo(tmp_path)
-    _write(
+    write_files(
         root,
         {
             "packages/ai/.next/static/chunks/ai.js": ASK,
