@@ -2,7 +2,8 @@
 
 LLM data is what a model returns (openai `chat.completions.create` / `responses.create` /
 `completions.create`, the Vercel AI SDK's `generateText`/`streamText`/`generateObject`/`streamObject`
-and the values their callbacks receive, ollama-js `chat`/`generate`, `fetch`/axios to LLM URLs),
+and the values their callbacks receive, ollama-js `chat`/`generate`, the Anthropic, Google GenAI and Mistral SDKs'
+clients (`SDK_CALLS`), `fetch`/axios to LLM URLs),
 what is sent to it (identifiers and access paths used inside those calls' arguments: the prompts),
 and everything derived from either through assignment, destructuring, template strings, object
 literals, spreads, `JSON.stringify`, string methods, `for await` loops and the returns of project
