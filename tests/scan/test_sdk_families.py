@@ -241,6 +241,18 @@ export async function POST(req: Request) {
   return Response.json({ ok: true });
 }
 """,
+    # What a chat is made with is a prompt too: its history and system instruction (not the history's length).
+    "app/api/gemini-history/route.ts": """import { GoogleGenAI } from "@google/genai";
+const ai = new GoogleGenAI({});
+export async function POST(req: Request) {
+  const { history, persona, page } = await req.json();
+  console.log("restoring", history.length, page);
+  console.log("history", history);
+  const chat = ai.chats.create({ model: "gemini-2.5-flash", history, config: { systemInstruction: persona } });
+  console.log("persona", persona);
+  return Response.json({ ok: true, turns: (await chat.sendMessage({ message: "hi" })).text.length });
+}
+""",
     # Near misses: a helpdesk SDK whose chats have `sendMessage`, and a project object with `models.generateContent`.
     "app/api/helpdesk/route.ts": """import { Helpdesk } from "helpdesk-sdk";
 const desk = new Helpdesk({ token: process.env.HELPDESK_TOKEN });
@@ -248,6 +260,7 @@ const templates = { models: { generateContent: async (o: { contents: string }) =
 export async function POST(req: Request) {
   const { ticket, note } = await req.json();
   const chat = desk.chats.create({ ticket });
+  console.log("ticket", ticket);
   const sent = await chat.sendMessage({ message: note });
   console.log("sent", sent.text);
   const filled = await templates.models.generateContent({ contents: note });
@@ -261,6 +274,8 @@ export async function POST(req: Request) {
 def test_google_genai_calls_and_chats_are_llm_calls(tmp_path: Path) -> None:
     app = _app(tmp_path, {**GENAI, "app/ask/page.tsx": _answer_page("/api/gemini")})
     assert _found(app) == [
+        ("app/api/gemini-history/route.ts", 6),
+        ("app/api/gemini-history/route.ts", 8),
         ("app/api/gemini-stream/route.ts", 6),
         ("app/api/gemini-stream/route.ts", 9),
         ("app/api/gemini-stream/route.ts", 11),
@@ -301,12 +316,24 @@ export async function POST(req: Request) {
   return Response.json({ ok: true });
 }
 """,
+    "app/api/gemini-persona/route.ts": """import { GoogleGenerativeAI } from "@google/generative-ai";
+const genAI = new GoogleGenerativeAI(process.env.GEMINI_API_KEY!);
+export async function POST(req: Request) {
+  const { persona, history } = await req.json();
+  const model = genAI.getGenerativeModel({ model: "gemini-1.5-flash", systemInstruction: persona });
+  console.log("persona", persona);
+  const chat = model.startChat({ history });
+  console.log("history", history);
+  return Response.json({ ok: true, n: (await chat.sendMessage("hi")).response.text().length });
+}
+""",
     # Near miss: a CMS SDK with the same method names (`getGenerativeModel`, `generateContent`, `startChat`).
     "app/api/cms/route.ts": """import { ContentStudio } from "content-studio";
 const studio = new ContentStudio();
 export async function POST(req: Request) {
   const { topic } = await req.json();
-  const model = studio.getGenerativeModel({ model: "landing" });
+  const model = studio.getGenerativeModel({ model: "landing", systemInstruction: topic });
+  console.log("topic", topic);
   const draft = await model.generateContent(topic);
   console.log("draft", draft.response.text());
   const chat = model.startChat();
@@ -340,6 +367,8 @@ def test_google_generative_ai_models_and_chats_are_llm_calls(tmp_path: Path) -> 
         ("app/api/gemini-chat/route.ts", 8),
         ("app/api/gemini-chat/route.ts", 10),
         ("app/api/gemini-legacy/route.ts", 9),
+        ("app/api/gemini-persona/route.ts", 6),
+        ("app/api/gemini-persona/route.ts", 8),
     ]
     assert _found(app, "LL010") == [("app/ask/page.tsx", 10), ("app/tip/page.tsx", 9)]
 
@@ -466,7 +495,9 @@ def test_sdk_routes_are_llm_routes_for_ll006(tmp_path: Path) -> None:
         ("app/api/claude-stream/route.ts", 3),
         ("app/api/claude/route.ts", 3),
         ("app/api/gemini-chat/route.ts", 2),
+        ("app/api/gemini-history/route.ts", 3),
         ("app/api/gemini-legacy/route.ts", 3),
+        ("app/api/gemini-persona/route.ts", 3),
         ("app/api/gemini-stream/route.ts", 3),
         ("app/api/gemini/route.ts", 3),
         ("app/api/mistral-stream/route.ts", 14),
@@ -504,7 +535,7 @@ def test_the_sdk_apps_scan_alike_through_the_hyperscan_prefilter(
     index = build_index(app, Settings(), WalkStats(), set())
     assert {"lib/anthropic.ts", "lib/gemini.ts", "app/api/mistral-stream/route.ts"} <= index.llm_candidates
     assert sorted((f.path, f.line) for f in scan(app, rule_ids=["LL007"], jobs=1).findings) == python
-    assert len(python) == 19
+    assert len(python) == 23
 
 
 def test_vendor_names_without_the_sdk_do_not_keep_a_file() -> None:

@@ -4,7 +4,8 @@ LLM data is what a model returns (openai `chat.completions.create` / `responses.
 `completions.create`, the Vercel AI SDK's `generateText`/`streamText`/`generateObject`/`streamObject`
 and the values their callbacks receive, ollama-js `chat`/`generate`, the Anthropic, Google GenAI and Mistral SDKs'
 clients (`SDK_CALLS`), `fetch`/axios to LLM URLs),
-what is sent to it (identifiers and access paths used inside those calls' arguments: the prompts),
+what is sent to it (identifiers and access paths used inside those calls' arguments, and in those of the
+SDKs' model and chat factories, `SDK_FACTORIES`: the prompts),
 and everything derived from either through assignment, destructuring, template strings, object
 literals, spreads, `JSON.stringify`, string methods, `for await` loops and the returns of project
 functions that wrap an LLM call (followed across imports, tsconfig paths included), as well as the
@@ -1555,6 +1556,11 @@ class FileLlm:
                 self._direct_calls.append(node)
         for call in self._direct_calls:
             self._mark_prompts(call)
+        for call in self._calls_named(_SDK_FACTORY_LAST_NAMES):
+            # A Gemini model's `systemInstruction` and a chat's `history` are sent with each of their calls.
+            fn = call.child_by_field_name("function")
+            if fn is not None and self._sdk_method(fn) in SDK_FACTORIES:
+                self._mark_prompts(call)
 
     def _mark_wrapper_prompts(self) -> None:
         """Arguments of calls to project functions that call an LLM (`askAssistant(question)`) are prompts too.
