@@ -9,12 +9,12 @@ from pathlib import Path
 from leakline.scan.engine import scan
 from tests.scan.apps import write_app
 
-ANTHROPIC_ROUTE = """import Anthropic from "@anthropic-ai/sdk";
-const anthropic = new Anthropic();
+COHERE_ROUTE = """import { CohereClient } from "cohere-ai";
+const cohere = new CohereClient({ token: process.env.CO_API_KEY });
 export async function POST(req: Request) {
   const { question } = await req.json();
-  const msg = await anthropic.messages.create({ model: "claude", max_tokens: 100, messages: [{ role: "user", content: question }] });
-  console.log(msg.content);
+  const res = await cohere.chat({ model: "command-r", message: question });
+  console.log(res.text);
   return Response.json({ ok: true });
 }
 """
@@ -43,13 +43,13 @@ def _package(*deps: str) -> dict[str, object]:
 def test_an_imported_client_whose_calls_are_not_recognised_is_named(tmp_path: Path) -> None:
     app = write_app(
         tmp_path,
-        {"app/api/chat/route.ts": ANTHROPIC_ROUTE, "app/api/embed/route.ts": EMBEDDINGS_ROUTE},
-        package=_package("@anthropic-ai/sdk", "openai"),
+        {"app/api/chat/route.ts": COHERE_ROUTE, "app/api/embed/route.ts": EMBEDDINGS_ROUTE},
+        package=_package("cohere-ai", "openai"),
     )
     assert scan(app, rule_ids=["LL007"]).stats.warnings == [
         "package.json: openai is a dependency and app/api/embed/route.ts imports it, but no call through it was "
         "recognised as an LLM call: LL006, LL007 and the other LLM-data rules cannot see what it sends or returns",
-        "package.json: @anthropic-ai/sdk is a dependency and app/api/chat/route.ts imports it, but no call through it "
+        "package.json: cohere-ai is a dependency and app/api/chat/route.ts imports it, but no call through it "
         "was recognised as an LLM call: LL006, LL007 and the other LLM-data rules cannot see what it sends or returns",
     ]
 
@@ -93,11 +93,11 @@ def test_the_reviewers_legacy_and_langgraph_apps_are_no_longer_blind(tmp_path: P
 
 def test_only_scans_running_an_llm_data_rule_warn_and_monorepo_apps_are_named(tmp_path: Path) -> None:
     (tmp_path / "apps/web").mkdir(parents=True)
-    write_app(tmp_path / "apps/web", {"app/api/chat/route.ts": ANTHROPIC_ROUTE}, package=_package("@anthropic-ai/sdk"))
+    write_app(tmp_path / "apps/web", {"app/api/chat/route.ts": COHERE_ROUTE}, package=_package("cohere-ai"))
     (tmp_path / "package.json").write_text(json.dumps({"private": True, "workspaces": ["apps/*"]}))
     assert scan(tmp_path, rule_ids=["LL001"]).stats.warnings == []
     assert scan(tmp_path, rule_ids=["LL009"]).stats.warnings == [
-        "apps/web/package.json: @anthropic-ai/sdk is a dependency and apps/web/app/api/chat/route.ts imports it, but "
+        "apps/web/package.json: cohere-ai is a dependency and apps/web/app/api/chat/route.ts imports it, but "
         "no call through it was recognised as an LLM call: LL006, LL007 and the other LLM-data rules cannot see what "
         "it sends or returns"
     ]
@@ -107,12 +107,12 @@ def test_scan_workers_report_the_same_blind_spots_without_the_parent_analysing_e
     """With workers, the client families each recognised are unioned in the parent: analysing every file again
     there doubled a 5,000-file scan's time and memory (bench/scan_bench.py). The verdicts must not change."""
     files = {f"app/api/r{i}/route.ts": CHAT_ROUTE for i in range(40)}
-    files["app/api/chat/route.ts"] = ANTHROPIC_ROUTE
+    files["app/api/chat/route.ts"] = COHERE_ROUTE
     files["app/api/embed/route.ts"] = EMBEDDINGS_ROUTE
-    app = write_app(tmp_path, files, package=_package("@anthropic-ai/sdk", "openai"))
+    app = write_app(tmp_path, files, package=_package("cohere-ai", "openai"))
     single = scan(app, rule_ids=["LL007"], jobs=1).stats.warnings
     assert single == [
-        "package.json: @anthropic-ai/sdk is a dependency and app/api/chat/route.ts imports it, but no call through it "
+        "package.json: cohere-ai is a dependency and app/api/chat/route.ts imports it, but no call through it "
         "was recognised as an LLM call: LL006, LL007 and the other LLM-data rules cannot see what it sends or returns",
     ]
     assert scan(app, rule_ids=["LL007"], jobs=2).stats.warnings == single

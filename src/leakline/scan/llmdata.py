@@ -2,8 +2,10 @@
 
 LLM data is what a model returns (openai `chat.completions.create` / `responses.create` /
 `completions.create`, the Vercel AI SDK's `generateText`/`streamText`/`generateObject`/`streamObject`
-and the values their callbacks receive, ollama-js `chat`/`generate`, `fetch`/axios to LLM URLs),
-what is sent to it (identifiers and access paths used inside those calls' arguments: the prompts),
+and the values their callbacks receive, ollama-js `chat`/`generate`, the Anthropic, Google GenAI and Mistral SDKs'
+clients (`SDK_CALLS`), `fetch`/axios to LLM URLs),
+what is sent to it (identifiers and access paths used inside those calls' arguments, and in those of the
+SDKs' model and chat factories, `SDK_FACTORIES`: the prompts),
 and everything derived from either through assignment, destructuring, template strings, object
 literals, spreads, `JSON.stringify`, string methods, `for await` loops and the returns of project
 functions that wrap an LLM call (followed across imports, tsconfig paths included), as well as the
@@ -79,6 +81,20 @@ METADATA_PROPS = frozenset(
         "isAbort",
         "isDisconnect",
         "isError",
+        # Anthropic's stop reason and token counts, Gemini's (`usageMetadata`) and which model version answered.
+        "stop_reason",
+        "stop_sequence",
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "usageMetadata",
+        "promptTokenCount",
+        "candidatesTokenCount",
+        "totalTokenCount",
+        "modelVersion",
+        "responseId",
+        "promptFeedback",
     }
 )
 NO_CONTENT_PROPS = frozenset({"length", "size", "byteLength"})
@@ -112,6 +128,15 @@ CONFIG_KEYS = frozenset(
         "options",
         "format",
         "method",
+        # Anthropic's and Mistral's sampling and request options (`metadata: { user_id }` tags the request).
+        "stop_sequences",
+        "top_k",
+        "topK",
+        "metadata",
+        "randomSeed",
+        "safePrompt",
+        "responseFormat",
+        "toolChoice",
     }
 )
 AI_SDK_FUNCTIONS = frozenset({"generateText", "streamText", "generateObject", "streamObject"})
@@ -165,6 +190,49 @@ OPENAI_SUFFIXES = (
 OLLAMA_METHODS = frozenset({"chat", "generate"})
 OLLAMA_CLIENT_CLASS = "\x00ollama-js Ollama"
 """What `FileLlm.class_named` gives for ollama-js's `Ollama` class: not a name a project class can have."""
+# Provider SDKs whose client is a class the package exports (default or named), built with `new`: what
+# `FileLlm.class_named` gives for it, like `OLLAMA_CLIENT_CLASS`, and for the objects its methods hand out (a
+# Gemini model, a chat session). The import decides, not the receiver's name: `x.messages.create(...)` on anything
+# else is not an Anthropic call.
+ANTHROPIC_CLIENT = "\x00@anthropic-ai/sdk Anthropic"
+GENAI_CLIENT = "\x00@google/genai GoogleGenAI"
+GENAI_CHAT = "\x00@google/genai Chat"
+GEMINI_CLIENT = "\x00@google/generative-ai GoogleGenerativeAI"
+GEMINI_MODEL = "\x00@google/generative-ai GenerativeModel"
+GEMINI_CHAT = "\x00@google/generative-ai ChatSession"
+MISTRAL_CLIENT = "\x00@mistralai/mistralai Mistral"
+SDK_CLIENT_CLASSES: dict[str, dict[str, str]] = {
+    "@anthropic-ai/sdk": {"default": ANTHROPIC_CLIENT, "Anthropic": ANTHROPIC_CLIENT},
+    "@google/genai": {"GoogleGenAI": GENAI_CLIENT},
+    "@google/generative-ai": {"GoogleGenerativeAI": GEMINI_CLIENT},
+    "@mistralai/mistralai": {"Mistral": MISTRAL_CLIENT},
+}
+# Methods of an SDK object that return another one: (object, method path) -> what they return. Not LLM calls:
+# nothing is sent until the model or chat is asked.
+SDK_FACTORIES: dict[tuple[str, str], str] = {
+    (GEMINI_CLIENT, "getGenerativeModel"): GEMINI_MODEL,
+    (GEMINI_CLIENT, "getGenerativeModelFromCachedContent"): GEMINI_MODEL,
+    (GEMINI_MODEL, "startChat"): GEMINI_CHAT,
+    (GENAI_CLIENT, "chats.create"): GENAI_CHAT,
+}
+# The LLM calls of each SDK object: its family (`CLIENT_FAMILIES`) and the method paths, from the object, that send
+# a prompt and return (or stream) the model's answer.
+SDK_CALLS: dict[str, tuple[str, frozenset[str]]] = {
+    ANTHROPIC_CLIENT: ("anthropic", frozenset({"messages.create", "messages.stream", "beta.messages.create"})),
+    GENAI_CLIENT: ("google-genai", frozenset({"models.generateContent", "models.generateContentStream"})),
+    GENAI_CHAT: ("google-genai", frozenset({"sendMessage", "sendMessageStream"})),
+    GEMINI_MODEL: ("google-generative-ai", frozenset({"generateContent", "generateContentStream"})),
+    GEMINI_CHAT: ("google-generative-ai", frozenset({"sendMessage", "sendMessageStream"})),
+    MISTRAL_CLIENT: ("mistral", frozenset({"chat.complete", "chat.stream", "fim.complete"})),
+}
+_SDK_OBJECTS = frozenset(SDK_CALLS) | frozenset(SDK_FACTORIES.values()) | frozenset(kind for kind, _ in SDK_FACTORIES)
+_SDK_CALL_LAST_NAMES = frozenset(path.rsplit(".", 1)[-1] for _, paths in SDK_CALLS.values() for path in paths)
+_SDK_FACTORY_LAST_NAMES = frozenset(path.rsplit(".", 1)[-1] for _, path in SDK_FACTORIES)
+_SDK_PATH_DEPTH = max(path.count(".") + 1 for _, paths in SDK_CALLS.values() for path in paths)
+# `stream.on(event, callback)` on LLM data (Anthropic's `MessageStream`, openai's `ChatCompletionStream`): the
+# callback receives content, except for the events that only say how the stream went.
+STREAM_EVENT_METHODS = frozenset({"on", "once"})
+NO_CONTENT_EVENTS = frozenset({"error", "end", "abort", "connect", "close"})
 # OpenAI's Assistants API: the conversation lives in a thread's messages, and runs produce (or stream) the
 # assistant's replies into them. Calls that send or return content; `runs.retrieve` returns a run's status.
 ASSISTANTS_SUFFIXES = (
@@ -309,6 +377,11 @@ CONTENT_METHODS = frozenset(
         "reduce",
         "finalChatCompletion",
         "finalContent",
+        # Anthropic's `MessageStream`: the whole message or its text once the stream ends.
+        "finalMessage",
+        "finalText",
+        # An event emitter's `on` returns the emitter: `client.messages.stream({...}).on("text", cb)` is the stream.
+        "on",
         "getReader",
         "read",
         "decode",
@@ -342,7 +415,19 @@ _MEMOISER_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in MEMOISERS)
 # "*" for any recognised LLM call (the AI SDK's helpers wrap other clients' responses), an empty set for clients
 # whose calls are not recognised at all. A package listed in package.json and imported by the app while no call of
 # its families is recognised anywhere in the app is a blind spot the scan names (`blind_spots`).
-CLIENT_FAMILIES = ("openai", "openai-v3", "ai-sdk", "ollama", "http", "langchain", "langgraph")
+CLIENT_FAMILIES = (
+    "openai",
+    "openai-v3",
+    "ai-sdk",
+    "ollama",
+    "http",
+    "langchain",
+    "langgraph",
+    "anthropic",
+    "google-genai",
+    "google-generative-ai",
+    "mistral",
+)
 _LANGCHAIN = frozenset({"langchain"})
 _UNRECOGNISED: frozenset[str] = frozenset()
 LLM_CLIENT_PACKAGES: dict[str, frozenset[str]] = {
@@ -362,10 +447,10 @@ LLM_CLIENT_PACKAGES: dict[str, frozenset[str]] = {
     "@langchain/aws": _LANGCHAIN,
     "@langchain/cohere": _LANGCHAIN,
     LANGGRAPH_SDK: frozenset({"langgraph"}),
-    "@anthropic-ai/sdk": _UNRECOGNISED,
-    "@google/generative-ai": _UNRECOGNISED,
-    "@google/genai": _UNRECOGNISED,
-    "@mistralai/mistralai": _UNRECOGNISED,
+    "@anthropic-ai/sdk": frozenset({"anthropic"}),
+    "@google/generative-ai": frozenset({"google-generative-ai"}),
+    "@google/genai": frozenset({"google-genai"}),
+    "@mistralai/mistralai": frozenset({"mistral"}),
     "cohere-ai": _UNRECOGNISED,
     "replicate": _UNRECOGNISED,
     "@huggingface/inference": _UNRECOGNISED,
@@ -373,7 +458,7 @@ LLM_CLIENT_PACKAGES: dict[str, frozenset[str]] = {
 # The rules that follow LLM data: a blind spot is only worth a warning when one of them runs.
 LLM_DATA_RULES = frozenset({"LL006", "LL007", "LL008", "LL009", "LL010", "LL011", "LL012", "LL013", "LL014"})
 _SDK_CALLBACK_CALLEES = AI_SDK_FUNCTIONS | AI_SDK_HOOKS | UI_STREAM_FUNCTIONS | LEGACY_STREAM_HELPERS
-_CALLBACK_SITE_NAMES = _SDK_CALLBACK_CALLEES | ELEMENT_CALLBACK_METHODS | {"then"}
+_CALLBACK_SITE_NAMES = _SDK_CALLBACK_CALLEES | ELEMENT_CALLBACK_METHODS | STREAM_EVENT_METHODS | {"then"}
 _SDK_CALLBACK_NAMES = AI_SDK_CALLBACKS | LEGACY_STREAM_CALLBACKS
 # The last name of every callee `FileLlm._is_direct_llm_call` accepts: other calls are rejected cheaply.
 _DIRECT_CALL_LAST_NAMES = frozenset(
@@ -382,6 +467,7 @@ _DIRECT_CALL_LAST_NAMES = frozenset(
     | OPENAI_V3_METHODS
     | LANGCHAIN_METHODS
     | OLLAMA_METHODS
+    | _SDK_CALL_LAST_NAMES
     | {callee.rsplit(".", 1)[-1] for callee in HTTP_CLIENT_CALLEES}
 )
 _BINDING_STATEMENTS = frozenset(
@@ -703,6 +789,14 @@ class FileLlm:
         self._nodes, self._kinds = f.nodes_and_kinds(*INTERESTING_TYPES)
         self._imports = {imp.local: imp for imp in analysis.index.imports_of(f)}
         self._ollama_locals = {imp.local for imp in self._imports.values() if imp.source == "ollama"}
+        # Local names of the provider SDKs' client classes (`SDK_CLIENT_CLASSES`), and the names bound to what an
+        # SDK object's factory method may return (`const model = genAI.getGenerativeModel(...)`).
+        self._sdk_classes = {
+            imp.local: SDK_CLIENT_CLASSES[imp.source][imp.imported]
+            for imp in self._imports.values()
+            if imp.imported in SDK_CLIENT_CLASSES.get(imp.source, ())
+        }
+        self._sdk_product_names: set[str] = set()
         self._functions: dict[str, list[Node]] = {}
         self._exports: dict[str, str] = {}
         # `export { a as b } from "./x"`: exported name -> (specifier, name exported there); `export * from`.
@@ -797,6 +891,7 @@ class FileLlm:
                 or last == "then"
                 or last in ELEMENT_CALLBACK_METHODS
                 or (fn.type == "identifier" and path in setters)
+                or last in STREAM_EVENT_METHODS
             ):
                 out.append(call)
         return out
@@ -829,6 +924,11 @@ class FileLlm:
                 value_kind = value.type if value is not None else ""
                 if value is not None and value_kind == "call_expression":
                     self._collect_alias(node, value)
+                if value is not None and value_kind in ("call_expression", "await_expression"):
+                    call = ts.unwrap(value)
+                    callee = call.child_by_field_name("function") if call.type == "call_expression" else None
+                    if callee is not None and ts.last_name(callee) in _SDK_FACTORY_LAST_NAMES:
+                        self._sdk_product_names.add(ts.text(node.child_by_field_name("name")))
                 elif value_kind in ("new_expression", "identifier", "member_expression"):
                     self._instance_names.add(ts.text(node.child_by_field_name("name")))
         for alias, inner in self._aliases.items():
@@ -999,8 +1099,11 @@ class FileLlm:
         if kind == "identifier":
             name = self._text(node)
             # Most receivers (`res`, `console`, `items`) are nothing of the sort: no scope walk for them.
-            for value in self._values_bound_to(node, name) if name in self._instance_names else ():
-                if value.type in ("new_expression", "identifier", "member_expression"):
+            bound = name in self._instance_names or name in self._sdk_product_names
+            for value in self._values_bound_to(node, name) if bound else ():
+                if value.type in ("new_expression", "identifier", "member_expression") or (
+                    name in self._sdk_product_names and value.type in ("call_expression", "await_expression")
+                ):
                     found = self._class_of(value, depth + 1)
                     if found is not None:
                         return found
@@ -1008,6 +1111,13 @@ class FileLlm:
             if imp is not None and imp.resolved is not None and imp.imported != "*":
                 return self.analysis.exported_instance_class(imp.resolved, imp.imported)
             return None
+        if kind == "call_expression":
+            # An SDK object's factory (`genAI.getGenerativeModel({ model })`, `model.startChat()`, `ai.chats.create()`).
+            # The receiver is part of the call: no binding is followed, so the depth stays.
+            fn = node.child_by_field_name("function")
+            found_method = self._sdk_method(fn, depth) if fn is not None else None
+            product = SDK_FACTORIES.get(found_method) if found_method is not None else None
+            return (self, product) if product is not None else None
         if kind == "member_expression" and self._classes:
             obj = node.child_by_field_name("object")
             if obj is not None and obj.type == "this":
@@ -1094,6 +1204,9 @@ class FileLlm:
             return self, name
         if name in self._ollama_locals:
             return self, OLLAMA_CLIENT_CLASS
+        sdk = self._sdk_classes.get(name)
+        if sdk is not None:
+            return self, sdk
         imp = self._imports.get(name)
         if imp is None or imp.resolved is None or imp.imported == "*":
             return None
@@ -1111,6 +1224,41 @@ class FileLlm:
             return False
         found = self._class_of(receiver)
         return found is not None and found[1] == OLLAMA_CLIENT_CLASS
+
+    def _sdk_method(self, fn: Node, depth: int = 0) -> tuple[str, str] | None:
+        """For a callee `receiver.a.b` whose receiver is a provider SDK's object (`_SDK_OBJECTS`: a client built with
+        `new` from the package's class, here or in the project module it is imported from, a class field, or what
+        one of its factories returned), that object and the method path `a.b` called on it."""
+        parts: list[str] = []
+        node = ts.unwrap(fn)
+        while node.type == "member_expression" and len(parts) < _SDK_PATH_DEPTH:
+            parts.append(self._text(node.child_by_field_name("property")))
+            obj = node.child_by_field_name("object")
+            if obj is None:
+                return None
+            node = ts.unwrap(obj)
+            if self._may_be_sdk_object(node):
+                found = self._class_of(node, depth)
+                if found is not None and found[1] in _SDK_OBJECTS:
+                    return found[1], ".".join(reversed(parts))
+        return None
+
+    def _may_be_sdk_object(self, node: Node) -> bool:
+        """Cheap necessary conditions for `_class_of` to find an SDK object: `prisma.user.create()` with `prisma`
+        imported from a module that cannot hold one (the byte prefilter dropped it) parses nothing more."""
+        kind = node.type
+        if kind in ("new_expression", "call_expression"):
+            return True
+        if kind == "identifier":
+            name = self._text(node)
+            imp = self._imports.get(name)
+            if imp is not None:
+                return imp.resolved is not None and imp.resolved in self.analysis.index.llm_candidates
+            return name in self._instance_names or name in self._sdk_product_names
+        if kind == "member_expression":
+            obj = node.child_by_field_name("object")
+            return obj is not None and obj.type == "this" and bool(self._classes)
+        return False
 
     def class_methods(self, name: str, method: str) -> list[Node]:
         """Methods named `method` of class `name` of this module (`m() {}`, `m = async () => ...`)."""
@@ -1290,6 +1438,11 @@ class FileLlm:
                 return "ollama"
             if self._is_ollama_client(fn):
                 return "ollama"
+        if last in _SDK_CALL_LAST_NAMES and fn.type == "member_expression":
+            found = self._sdk_method(fn)
+            calls = SDK_CALLS.get(found[0]) if found is not None else None
+            if found is not None and calls is not None and found[1] in calls[1]:
+                return calls[0]
         if path in HTTP_CLIENT_CALLEES:
             args = call.child_by_field_name("arguments")
             first = args.named_children[0] if args is not None and args.named_children else None
@@ -1403,6 +1556,11 @@ class FileLlm:
                 self._direct_calls.append(node)
         for call in self._direct_calls:
             self._mark_prompts(call)
+        for call in self._calls_named(_SDK_FACTORY_LAST_NAMES):
+            # A Gemini model's `systemInstruction` and a chat's `history` are sent with each of their calls.
+            fn = call.child_by_field_name("function")
+            if fn is not None and self._sdk_method(fn) in SDK_FACTORIES:
+                self._mark_prompts(call)
 
     def _mark_wrapper_prompts(self) -> None:
         """Arguments of calls to project functions that call an LLM (`askAssistant(question)`) are prompts too.
@@ -1901,6 +2059,18 @@ class FileLlm:
                 if callback.type in FUNCTION_TYPES:
                     for param in _params(callback)[:1]:
                         changed |= self._bind(state, param, skip_metadata=True)
+        if (
+            fn.type == "member_expression"
+            and len(args.named_children) > 1
+            and ts.text(fn.child_by_field_name("property")) in STREAM_EVENT_METHODS
+            and ts.string_value(args.named_children[0]) not in NO_CONTENT_EVENTS
+        ):
+            # `stream.on("text", (delta, snapshot) => ...)`: every parameter of a content event's listener is content.
+            obj = fn.child_by_field_name("object")
+            listener = args.named_children[1]
+            if obj is not None and listener.type in FUNCTION_TYPES and self._eval(obj, state, mode):
+                for param in _params(listener):
+                    changed |= self._bind(state, param, skip_metadata=True)
         if fn.type == "member_expression" and ts.text(fn.child_by_field_name("property")) == "then":
             obj = fn.child_by_field_name("object")
             if obj is not None and self._eval(obj, state, mode) and args.named_children:

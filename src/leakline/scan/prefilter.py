@@ -1,15 +1,15 @@
 """Byte-level prefilters: which source files the LLM-data analysis can rule out without parsing them.
 
-Parsing is most of what a scan costs (tree-sitter takes ~1.3 ms for a 4 KB TypeScript file, the shared
-node query another ~0.5 ms), and most modules of a shop never touch a model. Under the analysis in
-`leakline.scan.llmdata`, a file can hold LLM data only if it calls a model itself (an OpenAI/AI SDK/ollama
-call, the Assistants API, openai v3/openai-edge, a LangChain model or LangGraph client, or an HTTP client aimed
-at an LLM URL or at one of the app's own routes), uses an AI SDK hook, UI message stream or stream helper, or
-imports a module that can, or fetches the route of such a file behind a base URL (`${base}/api/ask`). The
-tests here read bytes only and err towards "may": a file they keep may still hold nothing, but a file they
-drop cannot hold LLM data, so rules that report only LLM data skip it unparsed. Parameter seeds (props a
-parent passes, see `FileLlm.seed_props`) are the one source they cannot see;
-`LlmAnalysis.may_hold_llm_data` checks those separately.
+Parsing is most of what a scan costs (tree-sitter takes ~1.3 ms for a 4 KB TypeScript file, the shared node query
+another ~0.5 ms), and most modules of a shop never touch a model. Under the analysis in `leakline.scan.llmdata`, a
+file can hold LLM data only if it calls a model itself (an OpenAI/AI SDK/ollama call, the Assistants API, openai
+v3/openai-edge, a LangChain model or LangGraph client, an Anthropic, Google GenAI or Mistral SDK client, or an HTTP
+client aimed at an LLM URL or at one of the app's own routes), uses an AI SDK hook, UI message stream or stream
+helper, or imports a module that can, or fetches the route of such a file behind a base URL (`${base}/api/ask`).
+The tests here read bytes only and err towards "may": a file they keep may still hold nothing, but a file they drop
+cannot hold LLM data, so rules that report only LLM data skip it unparsed. Parameter seeds (props a parent passes,
+see `FileLlm.seed_props`) are the one source they cannot see; `LlmAnalysis.may_hold_llm_data` checks those
+separately.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from leakline.scan.llmdata import (
     LLM_URL_PATHS,
     OPENAI_SUFFIXES,
     OPENAI_V3_METHODS,
+    SDK_CLIENT_CLASSES,
     TGI_URL_PATHS,
     UI_STREAM_FUNCTIONS,
 )
@@ -46,8 +47,14 @@ _SDK_NAMES = tuple(
 )
 # The other clients' calls: every Assistants API callee has `threads` in its path, openai v3/openai-edge methods
 # are named alike, and a LangChain model or LangGraph client is built from an import whose specifier names
-# `langchain` (a module using one built elsewhere imports that module, and is kept with it).
-_CLIENT_WORDS = (b"threads", b"langchain", *sorted(name.encode() for name in OPENAI_V3_METHODS))
+# `langchain` (a module using one built elsewhere imports that module, and is kept with it). So is a provider SDK's
+# client (`new Anthropic()`, `new GoogleGenAI()`, `new Mistral()`): from the package's class, imported by name.
+_CLIENT_WORDS = (
+    b"threads",
+    b"langchain",
+    *sorted(name.encode() for name in OPENAI_V3_METHODS),
+    *sorted(package.encode() for package in SDK_CLIENT_CLASSES),
+)
 _URL_PATHS = tuple(path.encode() for path in (*LLM_URL_PATHS, *TGI_URL_PATHS))
 _ENV_MARKERS = tuple(marker.encode() for marker in LLM_ENV_MARKERS)
 # The HTTP clients of `llmdata.HTTP_CLIENT_CALLEES`, as whole words (a leading `$` still counts: `$fetch`).

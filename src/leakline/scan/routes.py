@@ -327,6 +327,7 @@ def _llm_markers() -> tuple[bytes, ...]:
         *llmdata.AI_SDK_FUNCTIONS,
         *llmdata.LLM_ENV_MARKERS,
         *llmdata.LLM_URL_PATHS,
+        *llmdata.SDK_CLIENT_CLASSES,
     }
     return tuple(sorted(w.lower().encode() for w in words))
 
