@@ -732,3 +732,45 @@ def test_skip_rule_ids_leave_a_rule_out_of_every_app(tmp_path: Path) -> None:
     full = scan(app)
     assert ("LL006", "app/api/chat/route.ts", 3) in {(f.rule, f.path, f.line) for f in full.findings}
     assert full.stats.to_dict()["disabled_rules"] == {}
+
+
+def test_routes_calling_only_langgraph_tgi_assistants_or_openai_v3_are_llm_routes(tmp_path: Path) -> None:
+    # Each calls a model through a family whose byte trace the route prefilter once lacked (no `completions`,
+    # `ollama` or LLM-ish env var in the file): LL006 skipped them unparsed.
+    handler = "export async function POST(req: Request) {{\n  const {{ q }} = await req.json();\n{body}}}\n"
+    app = _app(
+        tmp_path,
+        {
+            "package.json": '{"dependencies":{"next":"15.1.0","openai":"3.3.0","@langchain/langgraph-sdk":"0.0.30"}}',
+            "app/api/graph/route.ts": "import { Client } from '@langchain/langgraph-sdk';\n"
+            "const client = new Client({ apiUrl: 'http://10.0.0.5:2024' });\n"
+            + handler.format(
+                body="  const out = await client.runs.wait(null, 'agent', { input: { messages: [q] } });\n"
+                "  return Response.json(out);\n"
+            ),
+            "app/api/tgi/route.ts": handler.format(
+                body="  const r = await fetch('http://10.0.0.5:8080/generate', { method: 'POST', body: q });\n"
+                "  return Response.json(await r.json());\n"
+            ),
+            "app/api/assist/route.ts": "import OpenAI from 'openai';\nconst ai = new OpenAI();\n"
+            + handler.format(
+                body="  const run = await ai.beta.threads.createAndRunPoll({ assistant_id: 'a', thread: { messages: [q] } });\n"
+                "  return Response.json(run);\n"
+            ),
+            "app/api/v3/route.ts": "import { OpenAIApi } from 'openai';\nconst api = new OpenAIApi();\n"
+            + handler.format(
+                body="  const r = await api.createChatCompletion({ model: 'm', messages: [q] });\n"
+                "  return Response.json(r.data);\n"
+            ),
+            # Safe look-alike: a route whose only `threads` are forum threads of the shop's own database.
+            "app/api/forum/route.ts": "import { db } from '../../../lib/db';\n"
+            + handler.format(body="  return Response.json(await db.threads.find(q));\n"),
+            "lib/db.ts": "export const db = { threads: { find: async (q: string) => [q] } };\n",
+        },
+    )
+    assert _places(app) == {
+        ("app/api/graph/route.ts", 3),
+        ("app/api/tgi/route.ts", 1),
+        ("app/api/assist/route.ts", 3),
+        ("app/api/v3/route.ts", 3),
+    }

@@ -320,13 +320,19 @@ def _llm_markers() -> tuple[bytes, ...]:
     """Lower-cased byte traces of every way llmdata recognises a direct LLM call."""
     from leakline.scan import llmdata
 
+    # Every client family of `llmdata.CLIENT_FAMILIES` needs a trace here: a family without one makes LL006 skip
+    # routes that call only it (LangGraph runs, TGI's `/generate`, the Assistants API, openai v3 were skipped).
     words = {
         "completions",
         "responses",
         "ollama",
+        "langchain",
+        "threads",
+        *llmdata.OPENAI_V3_METHODS,
         *llmdata.AI_SDK_FUNCTIONS,
         *llmdata.LLM_ENV_MARKERS,
         *llmdata.LLM_URL_PATHS,
+        *llmdata.TGI_URL_PATHS,
         *llmdata.SDK_CLIENT_CLASSES,
     }
     return tuple(sorted(w.lower().encode() for w in words))
