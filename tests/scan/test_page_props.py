@@ -379,15 +379,36 @@ export async function shadowed(svc: AiService) {
 }
 """
 
+# ollama-js's client class is a class too: a parameter typed with it makes `client.chat()` a model call.
+LOCAL = """import { Ollama } from "ollama";
+class Room {
+  async chat(req: { model: string; messages: { role: string; content: string }[] }) {
+    return { message: { content: `${req.messages.length} people here` } };
+  }
+}
+export async function local(client: Ollama, room: Room) {
+  const r = await client.chat({ model: "llama3.1", messages: [{ role: "user", content: "hi" }] });
+  console.log("local", r.message.content);
+  const here = await room.chat({ model: "lobby", messages: [] });
+  console.log("room", here.message.content);
+}
+"""
+
 
 def test_services_reached_through_a_parameter_typed_with_their_class(tmp_path: Path) -> None:
-    app = write_app(tmp_path, {"lib/services.ts": SERVICES, "lib/handlers.ts": HANDLERS})
+    app = write_app(
+        tmp_path,
+        {"lib/services.ts": SERVICES, "lib/handlers.ts": HANDLERS, "lib/local.ts": LOCAL},
+        package={"dependencies": {"next": "15.2.4", "openai": "4.77.0", "ollama": "0.5.15"}},
+    )
     rel = "lib/handlers.ts"
-    # `FaqService.ask` has the same name and calls no model; the inner `svc` is a FaqService, not the outer one.
+    # `FaqService.ask` has the same name and calls no model; the inner `svc` is a FaqService, not the outer one;
+    # `Room.chat` is no ollama client's.
     assert _found(app) == sorted(
         [
             _at(app, "LL007", rel, 'console.log("answer"'),
             _at(app, "LL007", rel, 'console.log("later"'),
             _at(app, "LL007", rel, 'console.log("run"'),
+            _at(app, "LL007", "lib/local.ts", 'console.log("local"'),
         ]
     )
