@@ -1113,15 +1113,25 @@ class FileLlm:
 
     @cached_property
     def _class_typed_params(self) -> frozenset[str]:
-        """Names of parameters annotated with a plain type name (`svc: AiService`, `svc?: AiService`): the only
-        parameters `_parameter_type` can tell a class of."""
+        """Names of parameters annotated with a type name that may be a class `class_named` finds (`svc:
+        AiService`, `svc?: AiService`): declared here, imported from the project, or ollama-js's client. Most typed
+        parameters (`req: Request`, `res: NextApiResponse`) are none, and their calls are not looked at further."""
         out: set[str] = set()
         for node, kind in zip(self._nodes, self._kinds, strict=True):
-            if kind in FUNCTION_TYPES:
-                for param in _params(node):
-                    pattern = param.child_by_field_name("pattern")
-                    if pattern is not None and pattern.type == "identifier" and _annotated_type(param) is not None:
-                        out.add(self._text(pattern))
+            if kind not in FUNCTION_TYPES:
+                continue
+            for param in _params(node):
+                pattern = param.child_by_field_name("pattern")
+                annotated = _annotated_type(param) if pattern is not None and pattern.type == "identifier" else None
+                if annotated is None:
+                    continue
+                imp = self._imports.get(annotated)
+                if (
+                    annotated in self._classes
+                    or annotated in self._ollama_locals
+                    or (imp is not None and imp.resolved is not None)
+                ):
+                    out.add(self._text(pattern))
         return frozenset(out)
 
     def _parameter_type(self, at: Node, name: str) -> str | None:
