@@ -404,6 +404,11 @@ FUNCTION_TYPES = frozenset(
     }
 )
 ROUTE_HANDLER_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "default"})
+# Pages Router data functions: Next.js renders the page's default export with what they return under `props`.
+PAGE_DATA_FUNCTIONS = ("getServerSideProps", "getStaticProps")
+PAGE_INITIAL_PROPS = "getInitialProps"
+_MAX_OBJECT_DEPTH = 6
+"""How many bindings, branches, spreads and project functions deep a props object literal is looked for."""
 _MAX_ROUNDS = 6
 _POSITION_AND_RANK = itemgetter(0, 1)
 # Wrappers `ts.unwrap` looks through, seen from the inside.
@@ -708,6 +713,47 @@ def _params(fn: Node) -> list[Node]:
         return list(params.named_children)
     single = fn.child_by_field_name("parameter")
     return [single] if single is not None else []
+
+
+def _props_pattern(fn: Node) -> Node | None:
+    """The binding of a component's first parameter (`{ html }`, `props`), without its type or default."""
+    params = _params(fn)
+    if not params:
+        return None
+    pattern = params[0]
+    if pattern.type in ("required_parameter", "optional_parameter"):
+        pattern = pattern.child_by_field_name("pattern") or pattern
+    if pattern.type == "assignment_pattern":
+        pattern = pattern.child_by_field_name("left") or pattern
+    return pattern
+
+
+def _prop_names(fn: Node, props: frozenset[str]) -> set[str]:
+    """The names props `props` of component `fn` are read through: `({ html })`, `({ html: body })`,
+    `({ html = "" })`, `({ ...rest })` → `rest.html`, `(props)` → `props.html`."""
+    pattern = _props_pattern(fn)
+    names: set[str] = set()
+    if pattern is None or not props:
+        return names
+    if pattern.type == "identifier":
+        names.update(f"{ts.text(pattern)}.{prop}" for prop in props)
+    elif pattern.type == "object_pattern":
+        for child in pattern.named_children:
+            if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in props:
+                names.add(ts.text(child))
+            elif child.type == "object_assignment_pattern":
+                left = child.child_by_field_name("left")
+                if left is not None and ts.text(left) in props:
+                    names.add(ts.text(left))
+            elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) in props:
+                value = child.child_by_field_name("value")
+                if value is not None:
+                    names.update(name for _, name in _pattern_names(value, skip_metadata=False))
+            elif child.type == "rest_pattern":
+                for inner in child.named_children:
+                    for _, rest in _pattern_names(inner, skip_metadata=False):
+                        names.update(f"{rest}.{prop}" for prop in props)
+    return names
 
 
 def _walk_prompt_parts(node: Node) -> Iterator[Node]:
@@ -1063,7 +1109,11 @@ class FileLlm:
         if kind == "identifier":
             name = ts.text(obj)
             imp = self._imports.get(name)
-            if name not in self._instance_names and (imp is None or imp.resolved is None):
+            if (
+                name not in self._instance_names
+                and name not in self._class_typed_params
+                and (imp is None or imp.resolved is None)
+            ):
                 return []
         elif kind == "member_expression":
             if not self._classes:
@@ -1107,6 +1157,10 @@ class FileLlm:
                     found = self._class_of(value, depth + 1)
                     if found is not None:
                         return found
+            if name in self._class_typed_params:
+                annotated = self._parameter_type(node, name)
+                if annotated is not None:
+                    return self.class_named(annotated)
             imp = self._imports.get(name)
             if imp is not None and imp.resolved is not None and imp.imported != "*":
                 return self.analysis.exported_instance_class(imp.resolved, imp.imported)
@@ -1165,6 +1219,42 @@ class FileLlm:
                         and (found := self._class_of(right, depth + 1)) is not None
                     ):
                         return found
+        return None
+
+    @cached_property
+    def _class_typed_params(self) -> frozenset[str]:
+        """Names of parameters annotated with a type name that may be a class `class_named` finds (`svc:
+        AiService`, `svc?: AiService`): declared here, imported from the project, or ollama-js's client. Most typed
+        parameters (`req: Request`, `res: NextApiResponse`) are none, and their calls are not looked at further."""
+        out: set[str] = set()
+        for node, kind in zip(self._nodes, self._kinds, strict=True):
+            if kind not in FUNCTION_TYPES:
+                continue
+            for param in _params(node):
+                pattern = param.child_by_field_name("pattern")
+                annotated = _annotated_type(param) if pattern is not None and pattern.type == "identifier" else None
+                if annotated is None:
+                    continue
+                imp = self._imports.get(annotated)
+                if (
+                    annotated in self._classes
+                    or annotated in self._ollama_locals
+                    or (imp is not None and imp.resolved is not None)
+                ):
+                    out.add(self._text(pattern))
+        return frozenset(out)
+
+    def _parameter_type(self, at: Node, name: str) -> str | None:
+        """The type name of the parameter `name` refers to at `at`: the innermost function declaring `name` (as a
+        parameter or a variable) decides, so a shadowing `(svc: FaqService) => ...` is its own."""
+        for scope in _scope_chain(at):
+            if (scope.id, name) not in self._declared_names:
+                continue
+            for param in _params(scope) if scope.type in FUNCTION_TYPES else ():
+                pattern = param.child_by_field_name("pattern")
+                if pattern is not None and pattern.type == "identifier" and self._text(pattern) == name:
+                    return _annotated_type(param)
+            return None
         return None
 
     @cached_property
@@ -1803,6 +1893,7 @@ class FileLlm:
                 for _, name in (*state.tainted, *self._prompt_paths):
                     state.note_name(name)
                 self._solve(state, mode)
+                self._solve_page_props(state, mode)
         return state
 
     @cached_property
@@ -2312,38 +2403,204 @@ class FileLlm:
         Covers `({ html })`, `({ html: body })`, `({ html = "" })`, `({ ...rest })` → `rest.html` and
         `(props)` → `props.html`. The mode's facts are recomputed on the next question.
         """
-        params = _params(fn)
-        if not params or not props:
+        names = _prop_names(fn, props)
+        if not names:
             return
-        pattern = params[0]
-        if pattern.type in ("required_parameter", "optional_parameter"):
-            pattern = pattern.child_by_field_name("pattern") or pattern
-        if pattern.type == "assignment_pattern":
-            pattern = pattern.child_by_field_name("left") or pattern
-        names: set[str] = set()
-        if pattern.type == "identifier":
-            names.update(f"{ts.text(pattern)}.{prop}" for prop in props)
-        elif pattern.type == "object_pattern":
-            for child in pattern.named_children:
-                if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in props:
-                    names.add(ts.text(child))
-                elif child.type == "object_assignment_pattern":
-                    left = child.child_by_field_name("left")
-                    if left is not None and ts.text(left) in props:
-                        names.add(ts.text(left))
-                elif child.type == "pair_pattern" and ts.text(child.child_by_field_name("key")) in props:
-                    value = child.child_by_field_name("value")
-                    if value is not None:
-                        names.update(name for _, name in _pattern_names(value, skip_metadata=False))
-                elif child.type == "rest_pattern":
-                    for inner in child.named_children:
-                        for _, rest in _pattern_names(inner, skip_metadata=False):
-                            names.update(f"{rest}.{prop}" for prop in props)
         seeds = self._param_seeds.setdefault(mode, set())
         new = {(fn.id, name) for name in names} - seeds
         if new:
             seeds.update(new)
             self._states.pop(mode, None)
+
+    # ---- Pages Router page props ---------------------------------------------------------------------
+
+    @cached_property
+    def _is_pages_page(self) -> bool:
+        index = self.analysis.index
+        return index.router_of(self.file) == "pages" and index.is_page(self.file)
+
+    def _solve_page_props(self, state: _ModeState, mode: Mode) -> None:
+        """Next.js renders a Pages Router page's default export with the props its data functions return: the props
+        that carry LLM data are seeded into the component's parameter, as a caller's JSX would (`seed_props`), and
+        the module is solved again. Data functions read this module's own facts, so until nothing is added."""
+        if not self._is_pages_page:
+            return
+        for _ in range(_MAX_ROUNDS):
+            new = self._page_prop_seeds(mode) - state.tainted
+            if not new:
+                return
+            state.tainted |= new
+            state.added |= new
+            for _, name in new:
+                state.note_name(name)
+            self._solve(state, mode)
+
+    def _page_prop_seeds(self, mode: Mode) -> set[tuple[int, str]]:
+        components = self.exported_functions(frozenset({"default"}))
+        if not components:
+            return set()
+        keys, whole = self._page_props(mode)
+        out: set[tuple[int, str]] = set()
+        for fn in components:
+            names = _prop_names(fn, frozenset(keys))
+            pattern = _props_pattern(fn) if whole else None
+            if pattern is not None:
+                # Props whose keys cannot be told (`props: await res.json()`): every prop but metadata.
+                names.update(name for _, name in _pattern_names(pattern, skip_metadata=True))
+            out.update((fn.id, name) for name in names)
+        return out
+
+    def _page_props(self, mode: Mode) -> tuple[set[str], bool]:
+        """The props keys the page's data functions fill with LLM data in `mode`, and whether some props object
+        is LLM data whose keys cannot be told. `getServerSideProps` / `getStaticProps` return `{ props }` (a
+        `redirect` / `notFound` return has none); `Page.getInitialProps` returns the props themselves."""
+        keys: set[str] = set()
+        whole = False
+        for owner, fn in self._page_data_functions():
+            for result in owner._function_results(fn):
+                for holder, obj in owner._literal_objects(result):
+                    for member_owner, props in holder._members_named(obj, "props"):
+                        found, opaque = member_owner._prop_keys(props, mode)
+                        keys |= found
+                        whole |= opaque
+        for owner, fn in self._initial_props_functions():
+            for result in owner._function_results(fn):
+                found, opaque = owner._prop_keys(result, mode)
+                keys |= found
+                whole |= opaque
+        return keys, whole
+
+    def _page_data_functions(self) -> list[tuple[FileLlm, Node]]:
+        """`getServerSideProps` / `getStaticProps` of this page: declared here (also `const f: GetStaticProps =
+        async () => ...`, `= withSession(async () => ...)`, `= loadProps`), or re-exported from another module."""
+        out: list[tuple[FileLlm, Node]] = []
+        for name in PAGE_DATA_FUNCTIONS:
+            for target, there in self.analysis.export_definitions(self.file.rel, name):
+                owner = self if target.file.rel == self.file.rel else target
+                found = owner.exported_functions(frozenset({there}))
+                if not found and owner.root is not None:
+                    local = owner._exports.get(there, there)
+                    for value in owner._declarators.get((owner.root.id, local), []):
+                        value = ts.unwrap(value)
+                        if value.type == "identifier":
+                            out.extend(owner._functions_named(owner._text(value)))
+                out.extend((owner, fn) for fn in found)
+        return out
+
+    def _initial_props_functions(self) -> list[tuple[FileLlm, Node]]:
+        """`Page.getInitialProps = async (ctx) => ({ ... })` (or a named function) on the page's default export."""
+        page = self._exports.get("default")
+        if page is None or PAGE_INITIAL_PROPS.encode() not in self.file.data():
+            return []
+        out: list[tuple[FileLlm, Node]] = []
+        for node, kind in zip(self._nodes, self._kinds, strict=True):
+            if kind != "assignment_expression":
+                continue
+            left = node.child_by_field_name("left")
+            right = node.child_by_field_name("right")
+            if left is None or right is None or left.type != "member_expression":
+                continue
+            obj = left.child_by_field_name("object")
+            if self._text(left.child_by_field_name("property")) != PAGE_INITIAL_PROPS or self._text(obj) != page:
+                continue
+            right = ts.unwrap(right)
+            if right.type in FUNCTION_TYPES:
+                out.append((self, right))
+            elif right.type == "identifier":
+                out.extend(self._functions_named(self._text(right)))
+        return out
+
+    def _functions_named(self, name: str) -> list[tuple[FileLlm, Node]]:
+        """The functions a name of this module refers to: declared here, or exported by the project module it is
+        imported from."""
+        local = self._functions.get(name)
+        if local:
+            return [(self, fn) for fn in local]
+        imp = self._imports.get(name)
+        if imp is None or imp.resolved is None or imp.imported == "*":
+            return []
+        return [
+            (target, fn)
+            for target, there in self.analysis.export_definitions(imp.resolved, imp.imported)
+            for fn in target.exported_functions(frozenset({there}))
+        ]
+
+    def _function_results(self, fn: Node) -> list[Node]:
+        """What a function returns: its expression body, or the values of its own `return` statements."""
+        body = fn.child_by_field_name("body")
+        if body is None:
+            return []
+        return self._returned_values(fn) if body.type == "statement_block" else [body]
+
+    def _literal_objects(self, node: Node, depth: int = 0) -> Iterator[tuple[FileLlm, Node]]:
+        """The object literals `node` may evaluate to, each with the module it is written in: the literal itself,
+        what a `const` binds, either branch of `a ? b : c` / `a ?? b`, and what a project function returns
+        (`return loadProps(ctx)`, here or imported)."""
+        node = ts.unwrap(node)
+        kind = node.type
+        if kind == "object":
+            yield self, node
+        elif depth >= _MAX_OBJECT_DEPTH:
+            return
+        elif kind in ("identifier", "shorthand_property_identifier"):
+            for value in self._values_bound_to(node, self._text(node)):
+                yield from self._literal_objects(value, depth + 1)
+        elif kind == "ternary_expression":
+            for branch in (node.child_by_field_name("consequence"), node.child_by_field_name("alternative")):
+                if branch is not None:
+                    yield from self._literal_objects(branch, depth + 1)
+        elif kind == "binary_expression" and self._text(node.child_by_field_name("operator")) in ("??", "||"):
+            for side in (node.child_by_field_name("left"), node.child_by_field_name("right")):
+                if side is not None:
+                    yield from self._literal_objects(side, depth + 1)
+        elif kind == "call_expression":
+            for target_file, fn in self.callee_functions(node):
+                owner = self if target_file.rel == self.file.rel else self.analysis.file(target_file)
+                if owner is not None:
+                    for result in owner._function_results(fn):
+                        yield from owner._literal_objects(result, depth + 1)
+
+    def _members_named(self, obj: Node, key: str, depth: int = 0) -> Iterator[tuple[FileLlm, Node]]:
+        """The values member `key` of object literal `obj` may have: `key: v`, `{ key }`, spread in (`...base`)."""
+        for member in obj.named_children:
+            kind = member.type
+            if kind == "pair" and self._text(member.child_by_field_name("key")).strip("\"'") == key:
+                value = member.child_by_field_name("value")
+                if value is not None:
+                    yield self, value
+            elif kind == "shorthand_property_identifier" and self._text(member) == key:
+                yield self, member
+            elif kind == "spread_element" and member.named_children and depth < _MAX_OBJECT_DEPTH:
+                for owner, inner in self._literal_objects(member.named_children[0]):
+                    yield from owner._members_named(inner, key, depth + 1)
+
+    def _prop_keys(self, value: Node, mode: Mode, depth: int = 0) -> tuple[set[str], bool]:
+        """The keys of a props object whose values are LLM data in `mode` (metadata keys aside: `tokens:
+        r.usage.total_tokens` is not, a spread carries its object's keys), and whether the props are LLM data
+        whose keys cannot be told (no object literal in sight)."""
+        objects = list(self._literal_objects(value))
+        if not objects:
+            return set(), self._eval(value, self._state(mode), mode)
+        keys: set[str] = set()
+        whole = False
+        for owner, obj in objects:
+            state = owner._state(mode)
+            for member in obj.named_children:
+                kind = member.type
+                if kind == "pair":
+                    key = owner._text(member.child_by_field_name("key")).strip("\"'")
+                    item = member.child_by_field_name("value")
+                    if key not in METADATA_PROPS and item is not None and owner._eval(item, state, mode):
+                        keys.add(key)
+                elif kind == "shorthand_property_identifier":
+                    key = owner._text(member)
+                    if key not in METADATA_PROPS and owner._eval(member, state, mode):
+                        keys.add(key)
+                elif kind == "spread_element" and member.named_children and depth < _MAX_OBJECT_DEPTH:
+                    found, opaque = owner._prop_keys(member.named_children[0], mode, depth + 1)
+                    keys |= found
+                    whole |= opaque
+        return keys, whole
 
     def function_returns_llm(self, fn: Node, mode: Mode = Mode.PLAIN) -> bool:
         return fn.id in self._state(mode).returning

@@ -9,7 +9,9 @@ helper, or imports a module that can, or fetches the route of such a file behind
 The tests here read bytes only and err towards "may": a file they keep may still hold nothing, but a file they drop
 cannot hold LLM data, so rules that report only LLM data skip it unparsed. Parameter seeds (props a parent passes,
 see `FileLlm.seed_props`) are the one source they cannot see; `LlmAnalysis.may_hold_llm_data` checks those
-separately.
+separately. A Pages Router page's props are not such a seed:
+its data functions are in the page or in the modules it imports or re-exports them from (`export {
+getServerSideProps } from`), so a page whose props can carry LLM data is kept with those modules.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ inline `<Script>` / `<script>` bodies, and `suppressHydrationWarning` on an elem
 (it hides exactly the server/client mismatch an injected payload causes). HTML sinks accept LLM data that
 passed through DOMPurify, sanitize-html and the like (`FileLlm.is_unsanitized_llm`); script sinks accept no
 LLM data at all, because an HTML sanitizer does not make text safe to execute. LLM data also enters a
-component through its props when a caller elsewhere in the project passes it (see `PropFlows`).
+component through its props when a caller elsewhere in the project passes it (see `PropFlows`), and a Pages
+Router page's default export through the props its data functions return (`FileLlm._solve_page_props`).
 """
 
 from __future__ import annotations
