@@ -958,6 +958,7 @@ class FileLlm:
         return cached
 
     def _collect_functions_and_exports(self) -> None:
+        sdk = self.analysis.uses_provider_sdk
         for node, kind in zip(self._nodes, self._kinds, strict=True):
             if kind in FUNCTION_TYPES:
                 name = _function_name(node)
@@ -970,7 +971,7 @@ class FileLlm:
                 value_kind = value.type if value is not None else ""
                 if value is not None and value_kind == "call_expression":
                     self._collect_alias(node, value)
-                if value is not None and value_kind in ("call_expression", "await_expression"):
+                if sdk and value is not None and value_kind in ("call_expression", "await_expression"):
                     call = ts.unwrap(value)
                     callee = call.child_by_field_name("function") if call.type == "call_expression" else None
                     if callee is not None and ts.last_name(callee) in _SDK_FACTORY_LAST_NAMES:
@@ -1319,6 +1320,8 @@ class FileLlm:
         """For a callee `receiver.a.b` whose receiver is a provider SDK's object (`_SDK_OBJECTS`: a client built with
         `new` from the package's class, here or in the project module it is imported from, a class field, or what
         one of its factories returned), that object and the method path `a.b` called on it."""
+        if not self.analysis.uses_provider_sdk:
+            return None
         parts: list[str] = []
         node = ts.unwrap(fn)
         while node.type == "member_expression" and len(parts) < _SDK_PATH_DEPTH:
@@ -2639,6 +2642,10 @@ class FileLlm:
         ]
 
 
+# Subpaths of the provider SDKs' packages (`@google/genai/node` exports the same client).
+_SDK_SUBPATHS = tuple(f"{package}/" for package in SDK_CLIENT_CLASSES)
+
+
 class LlmAnalysis:
     """Lazily analyses files of one app and answers cross-file questions (wrappers, own routes)."""
 
@@ -2650,6 +2657,20 @@ class LlmAnalysis:
         self._through: dict[tuple[str, int, int, Mode], bool] = {}
         self._instances: dict[str, tuple[FileLlm, str] | None] = {}
         self._routes_at: dict[str, SourceFile | None] = {}
+
+    @cached_property
+    def uses_provider_sdk(self) -> bool:
+        """Whether a module that may call a model names a provider SDK package (`SDK_CLIENT_CLASSES`). Without one
+        no SDK object exists, and calls named like SDK methods (`db.orders.create()`) need no receiver walk."""
+        index = self.index
+        for rel in index.llm_candidates:
+            f = index.get(rel)
+            # The specifiers were read for the prefilter (before workers fork): no file is searched again.
+            if f is not None and any(
+                spec in SDK_CLIENT_CLASSES or spec.startswith(_SDK_SUBPATHS) for spec in index.import_specs_of(f)
+            ):
+                return True
+        return False
 
     def release(self) -> None:
         """Forget the analysed modules (each refers back to this analysis): once an app's rules are done, they are
