@@ -46,7 +46,10 @@ def peer_is_trusted(peer: str | None, networks: Sequence[Network]) -> bool:
         address = ipaddress.ip_address(peer)
     except ValueError:
         return False
-    return any(address in network for network in networks)
+    # A dual-stack socket (`--host ::`) sees IPv4 peers as `::ffff:a.b.c.d`: judged as the IPv4 address they are,
+    # or `127.0.0.1/32` never matched and every IPv4 edge's country header was ignored.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return any(address in network or (mapped is not None and mapped in network) for network in networks)
 
 
 def normalise_country(value: str | None) -> str | None:
