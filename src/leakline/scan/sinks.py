@@ -8,6 +8,7 @@ One sink is an option rather than a call: the AI SDK's `experimental_telemetry` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -219,6 +220,89 @@ def _bound_to_span(at: Node, name: str) -> bool:
                     return _annotated_span(param.child_by_field_name("type")) or (i == 0 and _hands_a_span(scope))
         scope = scope.parent
     return False
+
+
+SHAPE_TOKENS = 40
+"""Tokens of a sink call's arguments kept in its fingerprint key: enough to tell log lines apart, bounded on a
+huge object literal."""
+_LITERAL_TOKENS = {"string": '"…"', "number": "#", "regex": "/…/"}
+_CLOSERS = frozenset({")", "]", "}"})
+
+
+def argument_shape(args: list[Node]) -> str:
+    """The arguments of a sink call as a redacted token string, for fingerprint keys: names, property paths and
+    punctuation as written; every literal's value replaced (`"…"`, `#`, a template string keeps only its `${…}`
+    expressions), since a logged literal may be a key or an address and its hash in a committed baseline could
+    be brute-forced. Whitespace, comments and trailing commas do not count, so reformatting keeps the key."""
+    tokens: list[str] = []
+    for i, arg in enumerate(args):
+        if i:
+            tokens.append(",")
+        _shape_tokens(arg, tokens)
+        if len(tokens) > SHAPE_TOKENS:
+            break
+    kept = [
+        t
+        for i, t in enumerate(tokens[:SHAPE_TOKENS])
+        if not (t == "," and i + 1 < len(tokens) and tokens[i + 1] in _CLOSERS)
+    ]
+    joined = "".join(
+        (" " + t if i and _WORDISH.match(t) and _WORDISH.match(kept[i - 1][-1]) else t) for i, t in enumerate(kept)
+    )
+    return joined + ("…" if len(tokens) > SHAPE_TOKENS else "")
+
+
+_WORDISH = re.compile(r"[\w$#]")
+
+
+def _shape_tokens(node: Node, out: list[str]) -> None:
+    if len(out) > SHAPE_TOKENS or node.type == "comment":
+        return
+    literal = _LITERAL_TOKENS.get(node.type)
+    if literal is not None:
+        out.append(literal)
+        return
+    if node.type == "template_string":
+        out.append("`")
+        for child in node.named_children:
+            if child.type == "template_substitution":
+                out.append("${")
+                for inner in child.named_children:
+                    _shape_tokens(inner, out)
+                out.append("}")
+            elif out[-1] != "…":
+                out.append("…")
+        out.append("`")
+        return
+    if node.child_count == 0:
+        out.append(ts.text(node))
+        return
+    for child in node.children:
+        _shape_tokens(child, out)
+
+
+def enclosing_function_name(node: Node) -> str:
+    """The name of the nearest named function around `node` (a declaration, a method, a `const f = () => …`, an
+    object member `onFinish() {…}`), "" at module level: a fingerprint key's scope, so identical log lines in
+    two handlers are told apart."""
+    current = node.parent
+    while current is not None:
+        if current.type in _FUNCTION_TYPES:
+            name = current.child_by_field_name("name")
+            if name is None and current.parent is not None and current.parent.type in ("variable_declarator", "pair"):
+                field = "name" if current.parent.type == "variable_declarator" else "key"
+                name = current.parent.child_by_field_name(field)
+            if name is not None:
+                return ts.text(name)
+        current = current.parent
+    return ""
+
+
+def sink_key(call: Node, name: str, payload: list[Node]) -> str:
+    """A fingerprint key for a finding at the sink call `call`: the enclosing function, the sink and the redacted
+    shape of what it logs. A new log line elsewhere in the file does not take over an accepted one's key."""
+    scope = enclosing_function_name(call)
+    return f"{scope + ': ' if scope else ''}{name}({argument_shape(payload)})"
 
 
 def _fetch_to_analytics(args: list[Node]) -> bool:

@@ -25,8 +25,11 @@ from leakline.scan.sinks import (
     TELEMETRY_OPTION,
     Sink,
     ai_sdk_telemetry,
+    argument_shape,
     classify_sink,
+    enclosing_function_name,
     sentry_named_imports,
+    sink_key,
 )
 
 
@@ -141,6 +144,11 @@ class _LoggingHelpers:
         return None
 
 
+def _scoped(node: Node) -> str:
+    scope = enclosing_function_name(node)
+    return f"{scope}: " if scope else ""
+
+
 class LlmDataLogged(Rule):
     per_file = True
 
@@ -163,7 +171,9 @@ class LlmDataLogged(Rule):
                         column=column + 1,
                         message=f"LLM data (prompt or model output) is written to {sink.name}",
                         evidence=sink.name + "(…)",
-                        key=sink.name,
+                        key=sink_key(node, sink.name, sink.payload),
+                        # Keys of leakline 0.x: the sink's name, told apart only by its rank in the file.
+                        legacy_key=sink.name,
                     )
             yield from self._passed_to_helpers(ctx, f, helpers)
             yield from self._telemetry(ctx, f)
@@ -194,7 +204,8 @@ class LlmDataLogged(Rule):
                     "into OpenTelemetry span attributes (recordInputs and recordOutputs default to true)"
                 ),
                 evidence=f"{TELEMETRY_OPTION}: {{…}}",
-                key=f"{callee}->{TELEMETRY_OPTION}",
+                key=f"{_scoped(call)}{callee}->{TELEMETRY_OPTION}",
+                legacy_key=f"{callee}->{TELEMETRY_OPTION}",
             )
 
     def _passed_to_helpers(self, ctx: ScanContext, f: SourceFile, helpers: _LoggingHelpers) -> Iterable[Hit]:
@@ -223,7 +234,8 @@ class LlmDataLogged(Rule):
                         f"{sink} ({path}:{sink_line})"
                     ),
                     evidence=f"{callee}(…) → {sink}(…)",
-                    key=f"{callee}->{sink}",
+                    key=f"{_scoped(call)}{callee}({argument_shape(values)})->{sink}",
+                    legacy_key=f"{callee}->{sink}",
                 )
                 break
 

@@ -20,7 +20,7 @@ from leakline.scan.llmdata import FUNCTION_TYPES
 from leakline.scan.prefilter import names_sensitive_field_maybe, project_imports
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.sensitive import SensitiveFields
-from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports
+from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports, sink_key
 
 FLOW_WORDS = ("checkout", "payment", "pay", "cart", "basket", "order", "billing", "purchase")
 _PATH_SEGMENT = re.compile(r"[a-z0-9]+")
@@ -113,7 +113,8 @@ class CheckoutDataLogged(Rule):
                     column=column + 1,
                     message=f"{what} written in plaintext to {sink.name} in a checkout/payment flow",
                     evidence=sink.name + "(…)",
-                    key=f"{sink.name}:{what}",
+                    key=f"{what}: {sink_key(node, sink.name, sink.payload)}",
+                    legacy_key=f"{sink.name}:{what}",
                 )
 
 
