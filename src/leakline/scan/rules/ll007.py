@@ -23,17 +23,19 @@ from leakline.scan.sinks import (
     SINK_KEYWORDS,
     SINK_LAST_NAMES,
     TELEMETRY_OPTION,
+    Loggers,
     Sink,
     ai_sdk_telemetry,
     argument_shape,
     classify_sink,
     enclosing_function_name,
+    file_loggers,
     sentry_named_imports,
     sink_key,
 )
 
 
-def _sinks(ctx: ScanContext, f: SourceFile, within: Node) -> list[tuple[Node, Sink]]:
+def _sinks(ctx: ScanContext, f: SourceFile, within: Node, loggers: Loggers) -> list[tuple[Node, Sink]]:
     if not any(keyword in f.data() for keyword in SINK_KEYWORDS):
         return []
     sentry = sentry_named_imports([(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)])
@@ -45,7 +47,7 @@ def _sinks(ctx: ScanContext, f: SourceFile, within: Node) -> list[tuple[Node, Si
             last = last_names[node.id]
             if last is None or (last not in SINK_LAST_NAMES and last not in sentry):
                 continue
-        sink = classify_sink(node, sentry, last_names)
+        sink = classify_sink(node, sentry, last_names, loggers)
         if sink is not None and not all(cannot_carry_llm_data(arg) for arg in sink.payload):
             out.append((node, sink))
     return out
@@ -93,12 +95,19 @@ class _LoggingHelpers:
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
         self._chain: ChainCache[dict[int, SinkSite]] = ChainCache(MAX_HELPER_DEPTH, {})
+        self._loggers: dict[str, Loggers] = {}
+
+    def loggers(self, f: SourceFile) -> Loggers:
+        found = self._loggers.get(f.rel)
+        if found is None:
+            found = self._loggers[f.rel] = file_loggers(self.ctx.index, f)
+        return found
 
     def logged_params(self, f: SourceFile, fn: Node, depth: int = 0) -> dict[int, SinkSite]:
         return self._chain.get((f.rel, fn.id), depth, lambda: self._logged_params(f, fn, depth))
 
     def _logged_params(self, f: SourceFile, fn: Node, depth: int) -> dict[int, SinkSite]:
-        sinks = _sinks(self.ctx, f, fn)
+        sinks = _sinks(self.ctx, f, fn, self.loggers(f))
         own = self.ctx.llm.file(f)
         calls = self._calls_within(own, fn) if own is not None else []
         if not sinks and not calls:
@@ -158,7 +167,7 @@ class LlmDataLogged(Rule):
             if not ctx.llm.may_hold_llm_data(f) or f.root is None:
                 continue
             llm: FileLlm | None = None
-            for node, sink in _sinks(ctx, f, f.root):
+            for node, sink in _sinks(ctx, f, f.root, helpers.loggers(f)):
                 if llm is None:
                     llm = ctx.llm.file(f)
                     if llm is None:

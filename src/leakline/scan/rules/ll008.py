@@ -20,7 +20,7 @@ from leakline.scan.llmdata import FUNCTION_TYPES
 from leakline.scan.prefilter import names_sensitive_field_maybe, project_imports
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.sensitive import SensitiveFields
-from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports, sink_key
+from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, file_loggers, sentry_named_imports, sink_key
 
 FLOW_WORDS = ("checkout", "payment", "pay", "cart", "basket", "order", "billing", "purchase")
 _PATH_SEGMENT = re.compile(r"[a-z0-9]+")
@@ -90,10 +90,11 @@ class CheckoutDataLogged(Rule):
                 continue
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)
+            loggers = file_loggers(ctx.index, f)
             sensitive = SensitiveFields(ctx.index, f)
             last_names = f.call_last_names
             for node in f.nodes("call_expression"):
-                sink = classify_sink(node, sentry, last_names)
+                sink = classify_sink(node, sentry, last_names, loggers)
                 if sink is None or not sink.payload:
                     continue
                 if not in_flow_by_path and not any(_FUNCTION_WORD.search(n) for n in _enclosing_function_names(node)):
