@@ -9,8 +9,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from tree_sitter import Node
+
 from leakline.findings import fingerprint
+from leakline.scan import parse as ts
 from leakline.scan.engine import scan
+from leakline.scan.sinks import argument_shape, sink_key
 from tests.scan.apps import write_app
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -171,3 +175,25 @@ def test_a_baseline_of_the_previous_keys_still_suppresses(cli: Cli, tmp_path: Pa
     written = {e["fingerprint"] for e in json.loads((app / ".leakline-baseline.json").read_text())["findings"]}
     assert written.isdisjoint(fp for *_, fp in old)
     assert _findings(cli, app, "LL007", "LL008") == (0, found)
+
+
+def _call_arguments(source: str) -> tuple[list[Node], Node]:
+    tree = ts.parse(source.encode(), ts.language_for(".ts"))  # type: ignore[arg-type]
+    call = next(n for n in ts.walk(tree.root_node) if n.type == "call_expression")
+    args = call.child_by_field_name("arguments")
+    assert args is not None
+    return [a for a in args.named_children if a.type != "comment"], call
+
+
+def test_the_key_holds_no_literal_value() -> None:
+    args, call = _call_arguments(
+        'function POST() { console.log("sk-live-0123456789abcdef", 4242, `to ${user.mail} now`, /x+/g, { k: "v", text }) }'
+    )
+    assert argument_shape(args) == '"…",#,`…${user.mail}…`,/…/,{k:"…",text}'
+    assert sink_key(call, "console.log", args) == 'POST: console.log("…",#,`…${user.mail}…`,/…/,{k:"…",text})'
+
+
+def test_a_long_expression_gives_a_bounded_key_without_deep_recursion() -> None:
+    args, _ = _call_arguments("console.log(" + " + ".join(f"a{i}" for i in range(20_000)) + ");")
+    shape = argument_shape(args)
+    assert shape.startswith("a0+a1+") and shape.endswith("…") and len(shape) < 200

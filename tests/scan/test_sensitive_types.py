@@ -166,3 +166,17 @@ export async function placeOrder(order: Order) {
     result = scan(_app(tmp_path, actions), rule_ids=["LL008"], jobs=1)
     assert result.stats.rule_errors == []
     assert [(f.rule, f.path, f.line) for f in result.findings] == [("LL008", ACTIONS, 4)]
+
+
+def test_a_long_union_type_is_read_without_deep_recursion(tmp_path: Path) -> None:
+    """`type Country = "C0" | "C1" | …` nests one level per member; the last member declares email."""
+    members = " | ".join(f'"C{i}"' for i in range(3000))
+    actions = f"""'use server';
+type Country = {members} | {{ email: string }};
+export async function placeOrder(country: Country) {{
+  console.log("country", country);
+}}
+"""
+    result = scan(_app(tmp_path, actions), rule_ids=["LL008"], jobs=1)
+    assert result.stats.rule_errors == []
+    assert [(f.rule, f.path, f.line) for f in result.findings] == [("LL008", ACTIONS, 4)]

@@ -286,7 +286,7 @@ class SensitiveFields:
                     )
             return out
         if kind in ("union_type", "intersection_type"):
-            return [p for member in node.named_children for p in self._properties(Typed(member, f), depth)]
+            return [p for member in _members(node) for p in self._properties(Typed(member, f), depth)]
         if kind == "type_identifier":
             declared = self._lookup(ts.text(node), f)
             return self._properties(declared, depth + 1) if declared is not None else []
@@ -485,6 +485,20 @@ class SensitiveFields:
             if fn is not None and ts.callee_path(fn) in _PASS_THROUGH and args is not None and args.named_children:
                 return self.carries_sensitive(args.named_children[0])
         return False
+
+
+def _members(node: Node) -> list[Node]:
+    """The members of a union or intersection type, without recursion: `"AD" | "AE" | …` nests one level per
+    member."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == node.type:
+            stack.extend(reversed(current.named_children))
+        else:
+            out.append(current)
+    return out
 
 
 def _destructured_key(pattern: Node, name: str) -> str | None:

@@ -400,29 +400,31 @@ _WORDISH = re.compile(r"[\w$#]")
 
 
 def _shape_tokens(node: Node, out: list[str]) -> None:
-    if len(out) > SHAPE_TOKENS or node.type == "comment":
-        return
-    literal = _LITERAL_TOKENS.get(node.type)
-    if literal is not None:
-        out.append(literal)
-        return
-    if node.type == "template_string":
-        out.append("`")
-        for child in node.named_children:
-            if child.type == "template_substitution":
-                out.append("${")
-                for inner in child.named_children:
-                    _shape_tokens(inner, out)
-                out.append("}")
-            elif out[-1] != "…":
-                out.append("…")
-        out.append("`")
-        return
-    if node.child_count == 0:
-        out.append(ts.text(node))
-        return
-    for child in node.children:
-        _shape_tokens(child, out)
+    # A stack, not recursion: a long `a + b + c + …` nests as deep as it is long.
+    stack: list[Node | str] = [node]
+    while stack and len(out) <= SHAPE_TOKENS:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        if item.type == "comment":
+            continue
+        literal = _LITERAL_TOKENS.get(item.type)
+        if literal is not None:
+            out.append(literal)
+        elif item.type == "template_string":
+            parts: list[Node | str] = ["`"]
+            for child in item.named_children:
+                if child.type == "template_substitution":
+                    parts += ["${", *child.named_children, "}"]
+                elif parts[-1] != "…":
+                    parts.append("…")
+            parts.append("`")
+            stack.extend(reversed(parts))
+        elif item.child_count == 0:
+            out.append(ts.text(item))
+        else:
+            stack.extend(reversed(item.children))
 
 
 def enclosing_function_name(node: Node) -> str:
