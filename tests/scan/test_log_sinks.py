@@ -19,6 +19,7 @@ import bunyan from "bunyan";
 import pino from "pino";
 import { audit as auditLog } from "@/lib/log";
 import { createLogger as createMetrics } from "@/lib/metrics";
+import dlog, { notes } from "@/lib/dlog";
 
 const wlog = winston.createLogger({ transports: [new winston.transports.Console()] });
 const w2 = createLogger({});
@@ -41,6 +42,8 @@ export async function POST(req: Request) {
   plog.child({ text }).info("bound");
   metrics.info(text);
   plain.info(text);
+  dlog.warn(text);
+  notes.error(text);
   const viaParameter = (pino: () => typeof plain) => {
     const local = pino();
     local.info(text);
@@ -58,6 +61,10 @@ LOG_MODULE = """import pino from "pino";
 const base = pino({ level: "info" });
 export const audit = base.child({ module: "audit" });
 """
+DEFAULT_LOG_MODULE = """import pino from "pino";
+export const notes = { error(_m: unknown) {} };
+export default pino();
+"""
 METRICS = """export function createLogger() {
   return { info(_m: unknown) {}, warn(_m: unknown) {} };
 }
@@ -65,21 +72,27 @@ METRICS = """export function createLogger() {
 
 
 def test_loggers_known_by_their_binding(tmp_path: Path) -> None:
-    app = write_app(tmp_path, {ROUTE: LOGGERS, "lib/log.ts": LOG_MODULE, "lib/metrics.ts": METRICS}, package=PACKAGE)
+    app = write_app(
+        tmp_path,
+        {ROUTE: LOGGERS, "lib/log.ts": LOG_MODULE, "lib/metrics.ts": METRICS, "lib/dlog.ts": DEFAULT_LOG_MODULE},
+        package=PACKAGE,
+    )
     result = scan(app, rule_ids=["LL007"], jobs=1)
     assert result.stats.rule_errors == []
-    # metrics (a project createLogger), plain, the parameter `pino` and the local `pino` are not loggers.
+    # metrics (a project createLogger), plain, notes (an object a logger module exports), the parameter `pino`
+    # and the local `pino` are not loggers.
     assert [(f.rule, f.path, f.line, f.message) for f in result.findings] == [
         ("LL007", ROUTE, line, f"LLM data (prompt or model output) is written to {sink}")
         for line, sink in [
-            (20, "wlog.info"),
-            (21, "w2.warn"),
-            (22, "blog.info"),
-            (23, "plog.info"),
-            (24, "audit.info"),
-            (25, "auditLog.error"),
-            (26, "pino().info"),
-            (27, "plog.child"),
+            (21, "wlog.info"),
+            (22, "w2.warn"),
+            (23, "blog.info"),
+            (24, "plog.info"),
+            (25, "audit.info"),
+            (26, "auditLog.error"),
+            (27, "pino().info"),
+            (28, "plog.child"),
+            (31, "dlog.warn"),
         ]
     ]
 
