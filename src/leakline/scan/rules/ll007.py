@@ -35,9 +35,12 @@ from leakline.scan.sinks import (
 )
 
 
-def _sinks(ctx: ScanContext, f: SourceFile, within: Node, loggers: Loggers) -> list[tuple[Node, Sink]]:
+def _sinks(
+    ctx: ScanContext, f: SourceFile, within: Node, loggers_of: Callable[[SourceFile], Loggers]
+) -> list[tuple[Node, Sink]]:
     if not any(keyword in f.data() for keyword in SINK_KEYWORDS):
         return []
+    loggers = loggers_of(f)  # (reads the modules `f` imports: not for files without a sink keyword)
     sentry = sentry_named_imports([(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)])
     out = []
     last_names = f.call_last_names
@@ -107,7 +110,7 @@ class _LoggingHelpers:
         return self._chain.get((f.rel, fn.id), depth, lambda: self._logged_params(f, fn, depth))
 
     def _logged_params(self, f: SourceFile, fn: Node, depth: int) -> dict[int, SinkSite]:
-        sinks = _sinks(self.ctx, f, fn, self.loggers(f))
+        sinks = _sinks(self.ctx, f, fn, self.loggers)
         own = self.ctx.llm.file(f)
         calls = self._calls_within(own, fn) if own is not None else []
         if not sinks and not calls:
@@ -167,7 +170,7 @@ class LlmDataLogged(Rule):
             if not ctx.llm.may_hold_llm_data(f) or f.root is None:
                 continue
             llm: FileLlm | None = None
-            for node, sink in _sinks(ctx, f, f.root, helpers.loggers(f)):
+            for node, sink in _sinks(ctx, f, f.root, helpers.loggers):
                 if llm is None:
                     llm = ctx.llm.file(f)
                     if llm is None:
