@@ -1,19 +1,23 @@
 """Log and telemetry sinks: the calls through which data leaves the app for a log store or a vendor.
 
 Shared by LL007 (LLM data logged) and LL008 (checkout data logged). A sink is recognised by its
-callee: `console.*`, pino/winston/bunyan-style loggers and their `.child(…)` loggers, Sentry, PostHog,
-Segment, Mixpanel, Amplitude, Datadog, GA/gtag, OpenTelemetry/Sentry span attributes and `fetch` to analytics hosts.
+callee: `console.*`, pino/winston/bunyan loggers (by name, or by a binding to their factory call) and their
+`.child(…)` loggers, Sentry, PostHog,
+Segment, Mixpanel, Amplitude, Datadog (incl. dd-trace span tags), GA/gtag, OpenTelemetry/Sentry span attributes and
+`fetch` to analytics hosts.
 One sink is an option rather than a call: the AI SDK's `experimental_telemetry` (see `ai_sdk_telemetry`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from tree_sitter import Node
 
 from leakline.scan import parse as ts
+from leakline.scan.index import ProjectIndex, SourceFile
 
 CONSOLE_METHODS = frozenset({"log", "info", "warn", "error", "debug", "trace", "dir", "table"})
 LOGGER_METHODS = frozenset(
@@ -37,6 +41,8 @@ ANALYTICS_METHODS = frozenset({"capture", "track", "identify", "page", "logEvent
 ANALYTICS_OBJECTS = ("posthog", "analytics", "mixpanel", "amplitude", "segment", "heap", "rudderanalytics", "plausible")
 DATADOG_METHODS = frozenset({"addAction", "addError", "setGlobalContextProperty", "setUser", "addTiming"})
 OTEL_METHODS = frozenset({"setAttribute", "setAttributes", "addEvent", "recordException"})
+# dd-trace spans: `span.setTag(key, value)` and `span.addTags({ … })` write tags the APM backend keeps.
+DD_SPAN_METHODS = frozenset({"setTag", "addTags"})
 # Calls that return a span (OpenTelemetry `trace.getActiveSpan()`, `tracer.startSpan()`, `trace.getSpan(ctx)`;
 # Sentry `getActiveSpan()`, `startInactiveSpan()`, `getRootSpan()`).
 SPAN_FACTORIES = frozenset({"getActiveSpan", "getSpan", "startSpan", "startInactiveSpan", "getRootSpan"})
@@ -80,6 +86,8 @@ SINK_KEYWORDS = (
     b"gtag",
     b"setAttribute",
     b"addEvent",
+    b"setTag",
+    b"addTags",
     b"track",
     b"fetch",
 )
@@ -105,15 +113,101 @@ def _is_loggerish(obj_path: str) -> bool:
 CHILD_CALL = ".child()"
 MAX_CHILD_BINDINGS = 4
 """How many `const a = logger.child(…); const b = a.child(…)` steps are followed back to a logger."""
+LOGGER_PACKAGES = frozenset({"pino", "winston", "bunyan"})
+"""Logger libraries whose loggers are made by a call (`pino()`, `winston.createLogger()`, `bunyan.createLogger()`)."""
+_LOGGER_EXPORT_HINTS = (b"pino", b"createLogger")
 
 
-def _bound_to_child_logger(receiver: Node | None, depth: int = 0) -> bool:
-    """`receiver` is a variable bound to a child logger (`const reqLog = logger.child({ requestId })`):
-    the nearest plain `const`/`let` binding of the name, in an enclosing scope, is a `.child(…)` call on a
-    logger or on another such variable. A name that is not plainly bound is not followed."""
+class Loggers(NamedTuple):
+    """What makes a logger in one file, besides a logger-like name (from its imports)."""
+
+    factories: frozenset[str] = frozenset()
+    """Callee paths that return a logger: the local names of `pino` (`import pino from "pino"`), of a
+    `createLogger` imported from winston or bunyan, and `<winston or bunyan import>.createLogger`."""
+    imported: frozenset[str] = frozenset()
+    """Local names of loggers a project module exports (`export const log = pino()`)."""
+
+
+NO_LOGGERS = Loggers()
+
+
+def logger_factories(imports: list[tuple[str, str, str]]) -> frozenset[str]:
+    """Callee paths that make a logger, from (local, imported, source) imports of a file."""
+    out = set()
+    for local, imported, source in imports:
+        if source == "pino" and imported in ("default", "pino"):
+            out.add(local)
+        elif source in ("winston", "bunyan"):
+            if imported in ("default", "*"):
+                out.add(f"{local}.createLogger")
+            elif imported == "createLogger":
+                out.add(local)
+    return frozenset(out)
+
+
+def file_loggers(index: ProjectIndex, f: SourceFile) -> Loggers:
+    """`f`'s logger factories and the loggers it imports from project modules, which are read only when
+    they mention a logger factory (most imports are components and helpers)."""
+    imports = index.imports_of(f)
+    factories = logger_factories([(i.local, i.imported, i.source) for i in imports])
+    imported = set()
+    for imp in imports:
+        if imp.resolved is None or imp.imported == "*" or imp.local in imported:
+            continue
+        other = index.get(imp.resolved)
+        if other is None or not any(hint in other.data() for hint in _LOGGER_EXPORT_HINTS):
+            continue
+        if other.root is not None and _exports_logger(index, other, other.root, imp.imported):
+            imported.add(imp.local)
+    return Loggers(factories, frozenset(imported)) if factories or imported else NO_LOGGERS
+
+
+def _exports_logger(index: ProjectIndex, f: SourceFile, root: Node, name: str) -> bool:
+    """`f` exports, as `name`, a module-level `const` bound to a logger (`export const log = pino()`,
+    `export default pino()`); re-exports are not followed."""
+    own = Loggers(logger_factories([(i.local, i.imported, i.source) for i in index.imports_of(f)]))
+    for statement in root.named_children:
+        if statement.type != "export_statement":
+            continue
+        value = statement.child_by_field_name("value")
+        if name == "default" and value is not None:
+            return _is_logger_value(value, own, 0)
+        declaration = statement.child_by_field_name("declaration")
+        if declaration is not None and name != "default":
+            declarator = _declarator_in(statement, name)
+            if declarator is not None:
+                bound = declarator.child_by_field_name("value")
+                return bound is not None and _is_logger_value(bound, own, 0)
+    return False
+
+
+def _is_logger_value(value: Node, loggers: Loggers, depth: int) -> bool:
+    """`value` makes a logger: a logger factory call (`pino()`, `winston.createLogger({…})`) whose name is the
+    import, not a local that shadows it, or a `.child(…)` of a logger."""
+    value = ts.unwrap(value)
+    if value.type != "call_expression" or depth >= MAX_CHILD_BINDINGS:
+        return False
+    fn = value.child_by_field_name("function")
+    if fn is None:
+        return False
+    path = ts.callee_path(fn)
+    if path.endswith(".child") and fn.type == "member_expression":
+        return _is_loggerish(path[: -len(".child")]) or _is_logger_ref(
+            fn.child_by_field_name("object"), loggers, depth + 1
+        )
+    return path in loggers.factories and not _locally_bound(fn, path.split(".", 1)[0])
+
+
+def _is_logger_ref(receiver: Node | None, loggers: Loggers, depth: int = 0) -> bool:
+    """`receiver` is a logger by what it is bound to, whatever its name: a logger value written in place
+    (`pino().child({…})`), a name imported from a project module that exports a logger, or a variable whose
+    nearest plain `const`/`let` binding, in an enclosing scope, is a logger value. A name that is not plainly
+    bound is not followed."""
     if receiver is None or depth >= MAX_CHILD_BINDINGS:
         return False
     receiver = ts.unwrap(receiver)
+    if receiver.type == "call_expression":
+        return _is_logger_value(receiver, loggers, depth)
     if receiver.type != "identifier":
         return False
     name = ts.text(receiver)
@@ -122,19 +216,40 @@ def _bound_to_child_logger(receiver: Node | None, depth: int = 0) -> bool:
         declarator = _declarator_in(scope, name)
         if declarator is not None:
             value = declarator.child_by_field_name("value")
-            value = ts.unwrap(value) if value is not None else None
-            if value is None or value.type != "call_expression":
-                return False
-            fn = value.child_by_field_name("function")
-            path = ts.callee_path(fn) if fn is not None else ""
-            if not path.endswith(".child"):
-                return False
-            parent = path[: -len(".child")]
-            return _is_loggerish(parent) or (
-                fn is not None
-                and fn.type == "member_expression"
-                and _bound_to_child_logger(fn.child_by_field_name("object"), depth + 1)
-            )
+            return value is not None and _is_logger_value(value, loggers, depth + 1)
+        if scope.type in _FUNCTION_TYPES and _has_parameter(scope, name):
+            return False
+        scope = scope.parent
+    return name in loggers.imported
+
+
+def _has_parameter(fn: Node, name: str) -> bool:
+    params = fn.child_by_field_name("parameters")
+    listed = list(params.named_children) if params is not None else []
+    single = fn.child_by_field_name("parameter")  # `s => …`
+    if single is not None:
+        listed = [single]
+    for param in listed:
+        pattern = param.child_by_field_name("pattern") if param.type.endswith("_parameter") else param
+        if pattern is not None and any(n.type == "identifier" and ts.text(n) == name for n in ts.walk(pattern)):
+            return True
+    return False
+
+
+def _locally_bound(at: Node, name: str) -> bool:
+    """`name` is declared in a scope around `at` (a `const`, a function or class, a parameter): it shadows an
+    import of that name (`const pino = makeFake()`)."""
+    scope = at.parent
+    while scope is not None:
+        if _declarator_in(scope, name) is not None:
+            return True
+        for child in scope.named_children:
+            if child.type in ("function_declaration", "class_declaration") and (
+                ts.text(child.child_by_field_name("name")) == name
+            ):
+                return True
+        if scope.type in _FUNCTION_TYPES and _has_parameter(scope, name):
+            return True
         scope = scope.parent
     return False
 
@@ -143,6 +258,8 @@ def _declarator_in(scope: Node, name: str) -> Node | None:
     """The first plain `const`/`let`/`var name = …` declarator among `scope`'s own statements (not a
     destructuring pattern)."""
     for child in scope.named_children:
+        if child.type == "export_statement":  # `export const log = pino()`
+            child = child.child_by_field_name("declaration") or child
         if child.type not in ("lexical_declaration", "variable_declaration"):
             continue
         for declarator in child.named_children:
@@ -150,6 +267,27 @@ def _declarator_in(scope: Node, name: str) -> Node | None:
             if declared is not None and declared.type == "identifier" and ts.text(declared) == name:
                 return declarator
     return None
+
+
+def _is_tracer(node: Node | None) -> bool:
+    """A dd-trace tracer by name (`tracer`, `ddTracer`, `this.tracer`): `tracer.trace(…)` and
+    `tracer.scope()` are read as dd-trace's only on such a receiver (`trace` and `scope` are common names)."""
+    return node is not None and ts.callee_path(node).rsplit(".", 1)[-1].lower().endswith("tracer")
+
+
+def _dd_active_span(call: Node) -> bool:
+    """`tracer.scope().active()`: dd-trace's active span."""
+    fn = call.child_by_field_name("function")
+    if fn is None or fn.type != "member_expression" or ts.text(fn.child_by_field_name("property")) != "active":
+        return False
+    scope = ts.unwrap(fn.child_by_field_name("object") or fn)
+    scope_fn = scope.child_by_field_name("function") if scope.type == "call_expression" else None
+    return (
+        scope_fn is not None
+        and scope_fn.type == "member_expression"
+        and ts.text(scope_fn.child_by_field_name("property")) == "scope"
+        and _is_tracer(scope_fn.child_by_field_name("object"))
+    )
 
 
 def _is_span(receiver: Node | None) -> bool:
@@ -162,7 +300,7 @@ def _is_span(receiver: Node | None) -> bool:
     node = ts.unwrap(receiver)
     if node.type == "call_expression":
         fn = node.child_by_field_name("function")
-        return fn is not None and ts.last_name(fn) in SPAN_FACTORIES
+        return fn is not None and (ts.last_name(fn) in SPAN_FACTORIES or _dd_active_span(node))
     if node.type == "member_expression":
         return ts.text(node.child_by_field_name("property")).lower().endswith("span")
     if node.type != "identifier":
@@ -193,7 +331,14 @@ def _hands_a_span(fn: Node) -> bool:
         return False
     callee = call.child_by_field_name("function")
     named = [a for a in args.named_children if a.type != "comment"]
-    return callee is not None and ts.last_name(callee) in SPAN_CALLBACK_CALLS and named[-1].id == fn.id
+    if callee is None or named[-1].id != fn.id:
+        return False
+    last = ts.last_name(callee)
+    # dd-trace's `tracer.trace(name, [options,] (span) => …)`.
+    dd_trace = (
+        last == "trace" and callee.type == "member_expression" and _is_tracer(callee.child_by_field_name("object"))
+    )
+    return last in SPAN_CALLBACK_CALLS or dd_trace
 
 
 def _bound_to_span(at: Node, name: str) -> bool:
@@ -221,6 +366,91 @@ def _bound_to_span(at: Node, name: str) -> bool:
     return False
 
 
+SHAPE_TOKENS = 40
+"""Tokens of a sink call's arguments kept in its fingerprint key: enough to tell log lines apart, bounded on a
+huge object literal."""
+_LITERAL_TOKENS = {"string": '"…"', "number": "#", "regex": "/…/"}
+_CLOSERS = frozenset({")", "]", "}"})
+
+
+def argument_shape(args: list[Node]) -> str:
+    """The arguments of a sink call as a redacted token string, for fingerprint keys: names, property paths and
+    punctuation as written; every literal's value replaced (`"…"`, `#`, a template string keeps only its `${…}`
+    expressions), since a logged literal may be a key or an address and its hash in a committed baseline could
+    be brute-forced. Whitespace, comments and trailing commas do not count, so reformatting keeps the key."""
+    tokens: list[str] = []
+    for i, arg in enumerate(args):
+        if i:
+            tokens.append(",")
+        _shape_tokens(arg, tokens)
+        if len(tokens) > SHAPE_TOKENS:
+            break
+    kept = [
+        t
+        for i, t in enumerate(tokens[:SHAPE_TOKENS])
+        if not (t == "," and i + 1 < len(tokens) and tokens[i + 1] in _CLOSERS)
+    ]
+    joined = "".join(
+        (" " + t if i and _WORDISH.match(t) and _WORDISH.match(kept[i - 1][-1]) else t) for i, t in enumerate(kept)
+    )
+    return joined + ("…" if len(tokens) > SHAPE_TOKENS else "")
+
+
+_WORDISH = re.compile(r"[\w$#]")
+
+
+def _shape_tokens(node: Node, out: list[str]) -> None:
+    # A stack, not recursion: a long `a + b + c + …` nests as deep as it is long.
+    stack: list[Node | str] = [node]
+    while stack and len(out) <= SHAPE_TOKENS:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        if item.type == "comment":
+            continue
+        literal = _LITERAL_TOKENS.get(item.type)
+        if literal is not None:
+            out.append(literal)
+        elif item.type == "template_string":
+            parts: list[Node | str] = ["`"]
+            for child in item.named_children:
+                if child.type == "template_substitution":
+                    parts += ["${", *child.named_children, "}"]
+                elif parts[-1] != "…":
+                    parts.append("…")
+            parts.append("`")
+            stack.extend(reversed(parts))
+        elif item.child_count == 0:
+            out.append(ts.text(item))
+        else:
+            stack.extend(reversed(item.children))
+
+
+def enclosing_function_name(node: Node) -> str:
+    """The name of the nearest named function around `node` (a declaration, a method, a `const f = () => …`, an
+    object member `onFinish() {…}`), "" at module level: a fingerprint key's scope, so identical log lines in
+    two handlers are told apart."""
+    current = node.parent
+    while current is not None:
+        if current.type in _FUNCTION_TYPES:
+            name = current.child_by_field_name("name")
+            if name is None and current.parent is not None and current.parent.type in ("variable_declarator", "pair"):
+                field = "name" if current.parent.type == "variable_declarator" else "key"
+                name = current.parent.child_by_field_name(field)
+            if name is not None:
+                return ts.text(name)
+        current = current.parent
+    return ""
+
+
+def sink_key(call: Node, name: str, payload: list[Node]) -> str:
+    """A fingerprint key for a finding at the sink call `call`: the enclosing function, the sink and the redacted
+    shape of what it logs. A new log line elsewhere in the file does not take over an accepted one's key."""
+    scope = enclosing_function_name(call)
+    return f"{scope + ': ' if scope else ''}{name}({argument_shape(payload)})"
+
+
 def _fetch_to_analytics(args: list[Node]) -> bool:
     if not args:
         return False
@@ -232,10 +462,14 @@ def _fetch_to_analytics(args: list[Node]) -> bool:
 
 
 def classify_sink(
-    call: Node, sentry_imports: frozenset[str] = frozenset(), last_names: Mapping[int, str | None] | None = None
+    call: Node,
+    sentry_imports: frozenset[str] = frozenset(),
+    last_names: Mapping[int, str | None] | None = None,
+    loggers: Loggers = NO_LOGGERS,
 ) -> Sink | None:
     """The sink `call` writes to, if any. `last_names`: the file's callee last names by call id
-    (`SourceFile.call_last_names`), read once per file instead of once per rule asking."""
+    (`SourceFile.call_last_names`), read once per file instead of once per rule asking. `loggers`: the
+    file's logger factories and imported loggers (`file_loggers`)."""
     known = False
     if last_names is not None and call.id in last_names:
         last = last_names[call.id]
@@ -264,7 +498,8 @@ def classify_sink(
     if method == "child" and obj and _is_loggerish(obj):
         # A child logger's bindings are written into every line it logs (pino, winston, bunyan).
         return Sink(call, path, args)
-    if method in LOGGER_METHODS and "." not in obj and _bound_to_child_logger(fn.child_by_field_name("object")):
+    if (method in LOGGER_METHODS or method == "child") and _is_logger_ref(fn.child_by_field_name("object"), loggers):
+        # Named anything (`const audit = pino().child({…})`, `const w = createLogger({})`): known by its binding.
         return Sink(call, path, args)
     if obj.rsplit(".", 1)[-1] == "Sentry" and method in SENTRY_FUNCTIONS:
         return Sink(call, path, args)
@@ -287,8 +522,9 @@ def classify_sink(
         "dataLayer.push",
     ):
         return Sink(call, path, args[1:] if path.endswith("gtag") and len(args) > 1 else args)
-    if obj and method in OTEL_METHODS and _is_span(fn.child_by_field_name("object")):
-        payload = args[1:] if method in ("setAttribute", "addEvent") and len(args) > 1 else args
+    if obj and method in OTEL_METHODS | DD_SPAN_METHODS and _is_span(fn.child_by_field_name("object")):
+        # The first argument of setAttribute/addEvent/setTag is a key or an event name.
+        payload = args[1:] if method in ("setAttribute", "addEvent", "setTag") and len(args) > 1 else args
         return Sink(call, path, payload)
     if path in ("fetch", "navigator.sendBeacon", "axios.post") and _fetch_to_analytics(args):
         return Sink(call, path, args[1:])
@@ -303,6 +539,7 @@ SINK_LAST_NAMES = (
     | ANALYTICS_METHODS
     | DATADOG_METHODS
     | OTEL_METHODS
+    | DD_SPAN_METHODS
     | {"gtag", "ga", "sendGAEvent", "sendGTMEvent", "push", "fetch", "sendBeacon", "post", "child"}
 )
 

@@ -23,16 +23,24 @@ from leakline.scan.sinks import (
     SINK_KEYWORDS,
     SINK_LAST_NAMES,
     TELEMETRY_OPTION,
+    Loggers,
     Sink,
     ai_sdk_telemetry,
+    argument_shape,
     classify_sink,
+    enclosing_function_name,
+    file_loggers,
     sentry_named_imports,
+    sink_key,
 )
 
 
-def _sinks(ctx: ScanContext, f: SourceFile, within: Node) -> list[tuple[Node, Sink]]:
+def _sinks(
+    ctx: ScanContext, f: SourceFile, within: Node, loggers_of: Callable[[SourceFile], Loggers]
+) -> list[tuple[Node, Sink]]:
     if not any(keyword in f.data() for keyword in SINK_KEYWORDS):
         return []
+    loggers = loggers_of(f)  # (reads the modules `f` imports: not for files without a sink keyword)
     sentry = sentry_named_imports([(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)])
     out = []
     last_names = f.call_last_names
@@ -42,7 +50,7 @@ def _sinks(ctx: ScanContext, f: SourceFile, within: Node) -> list[tuple[Node, Si
             last = last_names[node.id]
             if last is None or (last not in SINK_LAST_NAMES and last not in sentry):
                 continue
-        sink = classify_sink(node, sentry, last_names)
+        sink = classify_sink(node, sentry, last_names, loggers)
         if sink is not None and not all(cannot_carry_llm_data(arg) for arg in sink.payload):
             out.append((node, sink))
     return out
@@ -90,12 +98,19 @@ class _LoggingHelpers:
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
         self._chain: ChainCache[dict[int, SinkSite]] = ChainCache(MAX_HELPER_DEPTH, {})
+        self._loggers: dict[str, Loggers] = {}
+
+    def loggers(self, f: SourceFile) -> Loggers:
+        found = self._loggers.get(f.rel)
+        if found is None:
+            found = self._loggers[f.rel] = file_loggers(self.ctx.index, f)
+        return found
 
     def logged_params(self, f: SourceFile, fn: Node, depth: int = 0) -> dict[int, SinkSite]:
         return self._chain.get((f.rel, fn.id), depth, lambda: self._logged_params(f, fn, depth))
 
     def _logged_params(self, f: SourceFile, fn: Node, depth: int) -> dict[int, SinkSite]:
-        sinks = _sinks(self.ctx, f, fn)
+        sinks = _sinks(self.ctx, f, fn, self.loggers)
         own = self.ctx.llm.file(f)
         calls = self._calls_within(own, fn) if own is not None else []
         if not sinks and not calls:
@@ -141,6 +156,11 @@ class _LoggingHelpers:
         return None
 
 
+def _scoped(node: Node) -> str:
+    scope = enclosing_function_name(node)
+    return f"{scope}: " if scope else ""
+
+
 class LlmDataLogged(Rule):
     per_file = True
 
@@ -150,7 +170,7 @@ class LlmDataLogged(Rule):
             if not ctx.llm.may_hold_llm_data(f) or f.root is None:
                 continue
             llm: FileLlm | None = None
-            for node, sink in _sinks(ctx, f, f.root):
+            for node, sink in _sinks(ctx, f, f.root, helpers.loggers):
                 if llm is None:
                     llm = ctx.llm.file(f)
                     if llm is None:
@@ -163,7 +183,9 @@ class LlmDataLogged(Rule):
                         column=column + 1,
                         message=f"LLM data (prompt or model output) is written to {sink.name}",
                         evidence=sink.name + "(…)",
-                        key=sink.name,
+                        key=sink_key(node, sink.name, sink.payload),
+                        # Keys of leakline 0.x: the sink's name, told apart only by its rank in the file.
+                        legacy_key=sink.name,
                     )
             yield from self._passed_to_helpers(ctx, f, helpers)
             yield from self._telemetry(ctx, f)
@@ -194,7 +216,8 @@ class LlmDataLogged(Rule):
                     "into OpenTelemetry span attributes (recordInputs and recordOutputs default to true)"
                 ),
                 evidence=f"{TELEMETRY_OPTION}: {{…}}",
-                key=f"{callee}->{TELEMETRY_OPTION}",
+                key=f"{_scoped(call)}{callee}->{TELEMETRY_OPTION}",
+                legacy_key=f"{callee}->{TELEMETRY_OPTION}",
             )
 
     def _passed_to_helpers(self, ctx: ScanContext, f: SourceFile, helpers: _LoggingHelpers) -> Iterable[Hit]:
@@ -223,7 +246,8 @@ class LlmDataLogged(Rule):
                         f"{sink} ({path}:{sink_line})"
                     ),
                     evidence=f"{callee}(…) → {sink}(…)",
-                    key=f"{callee}->{sink}",
+                    key=f"{_scoped(call)}{callee}({argument_shape(values)})->{sink}",
+                    legacy_key=f"{callee}->{sink}",
                 )
                 break
 

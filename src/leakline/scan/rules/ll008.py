@@ -20,7 +20,7 @@ from leakline.scan.llmdata import FUNCTION_TYPES
 from leakline.scan.prefilter import names_sensitive_field_maybe, project_imports
 from leakline.scan.rules.base import Hit, Rule
 from leakline.scan.sensitive import SensitiveFields
-from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, sentry_named_imports
+from leakline.scan.sinks import SINK_KEYWORDS, classify_sink, file_loggers, sentry_named_imports, sink_key
 
 FLOW_WORDS = ("checkout", "payment", "pay", "cart", "basket", "order", "billing", "purchase")
 _PATH_SEGMENT = re.compile(r"[a-z0-9]+")
@@ -62,14 +62,30 @@ def _enclosing_function_names(node: Node) -> Iterable[str]:
         current = current.parent
 
 
+IMPORT_HOPS = 2
+"""How many imports away a type that declares a sensitive field may be: `Order` imported from types/order.ts,
+whose `customer: Customer` is imported there from types/customer.ts."""
+
+
 def _may_name_sensitive_field(ctx: ScanContext, f: SourceFile) -> bool:
-    """Bytes test: `f`, or a project module it imports (types come from there), names a sensitive field."""
+    """Bytes test: `f`, or a project module it imports, or one those import (types come from there), names a
+    sensitive field."""
     if names_sensitive_field_maybe(f.data()):
         return True
-    for rel in project_imports(ctx.index, f):
-        other = ctx.index.get(rel)
-        if other is not None and names_sensitive_field_maybe(other.data()):
-            return True
+    seen = {f.rel}
+    frontier = [f]
+    for _ in range(IMPORT_HOPS):
+        following = []
+        for module in frontier:
+            for rel in project_imports(ctx.index, module):
+                other = ctx.index.get(rel) if rel not in seen else None
+                seen.add(rel)
+                if other is None:
+                    continue
+                if names_sensitive_field_maybe(other.data()):
+                    return True
+                following.append(other)
+        frontier = following
     return False
 
 
@@ -90,20 +106,29 @@ class CheckoutDataLogged(Rule):
                 continue
             imports = [(i.local, i.imported, i.source) for i in ctx.index.imports_of(f)]
             sentry = sentry_named_imports(imports)
+            loggers = file_loggers(ctx.index, f)
             sensitive = SensitiveFields(ctx.index, f)
+            shallow: SensitiveFields | None = None
             last_names = f.call_last_names
             for node in f.nodes("call_expression"):
-                sink = classify_sink(node, sentry, last_names)
+                sink = classify_sink(node, sentry, last_names, loggers)
                 if sink is None or not sink.payload:
                     continue
                 if not in_flow_by_path and not any(_FUNCTION_WORD.search(n) for n in _enclosing_function_names(node)):
                     continue
                 llm = ctx.llm.file(f)
                 what = None
+                legacy: str | None = None
                 if llm is not None and any(llm.is_llm(arg) for arg in sink.payload):
                     what = "LLM data"
+                    legacy = f"{sink.name}:{what}"
                 elif any(sensitive.carries_sensitive(arg) for arg in sink.payload):
                     what = "payment or contact fields"
+                    # Only a finding the previous leakline reported takes its baseline key: one found through
+                    # nested types now would otherwise take the rank, and the entry, of an accepted one.
+                    shallow = shallow or SensitiveFields(ctx.index, f, deep=False)
+                    if any(shallow.carries_sensitive(arg) for arg in sink.payload):
+                        legacy = f"{sink.name}:{what}"
                 if what is None:
                     continue
                 line, column = node.start_point
@@ -113,7 +138,8 @@ class CheckoutDataLogged(Rule):
                     column=column + 1,
                     message=f"{what} written in plaintext to {sink.name} in a checkout/payment flow",
                     evidence=sink.name + "(…)",
-                    key=f"{sink.name}:{what}",
+                    key=f"{what}: {sink_key(node, sink.name, sink.payload)}",
+                    legacy_key=legacy,
                 )
 
 
