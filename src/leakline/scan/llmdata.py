@@ -218,14 +218,22 @@ SDK_FACTORIES: dict[tuple[str, str], str] = {
 # The LLM calls of each SDK object: its family (`CLIENT_FAMILIES`) and the method paths, from the object, that send
 # a prompt and return (or stream) the model's answer.
 SDK_CALLS: dict[str, tuple[str, frozenset[str]]] = {
-    ANTHROPIC_CLIENT: ("anthropic", frozenset({"messages.create", "messages.stream", "beta.messages.create"})),
+    ANTHROPIC_CLIENT: (
+        "anthropic",
+        frozenset({"messages.create", "messages.stream", "beta.messages.create", "beta.messages.stream"}),
+    ),
     GENAI_CLIENT: ("google-genai", frozenset({"models.generateContent", "models.generateContentStream"})),
     GENAI_CHAT: ("google-genai", frozenset({"sendMessage", "sendMessageStream"})),
     GEMINI_MODEL: ("google-generative-ai", frozenset({"generateContent", "generateContentStream"})),
     GEMINI_CHAT: ("google-generative-ai", frozenset({"sendMessage", "sendMessageStream"})),
-    MISTRAL_CLIENT: ("mistral", frozenset({"chat.complete", "chat.stream", "fim.complete"})),
+    # Agents answer like chat: the agent's instructions and tools are server-side, the messages are the prompt.
+    MISTRAL_CLIENT: (
+        "mistral",
+        frozenset({"chat.complete", "chat.stream", "fim.complete", "fim.stream", "agents.complete", "agents.stream"}),
+    ),
 }
 _SDK_OBJECTS = frozenset(SDK_CALLS) | frozenset(SDK_FACTORIES.values()) | frozenset(kind for kind, _ in SDK_FACTORIES)
+_CLIENT_OBJECTS = _SDK_OBJECTS | {OLLAMA_CLIENT_CLASS}
 _SDK_CALL_LAST_NAMES = frozenset(path.rsplit(".", 1)[-1] for _, paths in SDK_CALLS.values() for path in paths)
 _SDK_FACTORY_LAST_NAMES = frozenset(path.rsplit(".", 1)[-1] for _, path in SDK_FACTORIES)
 _SDK_PATH_DEPTH = max(path.count(".") + 1 for _, paths in SDK_CALLS.values() for path in paths)
@@ -843,6 +851,11 @@ class FileLlm:
             if imp.imported in SDK_CLIENT_CLASSES.get(imp.source, ())
         }
         self._sdk_product_names: set[str] = set()
+        # Names bound to what a project function returns (`const ai = getAnthropic()`), and names assigned a `new`
+        # expression (`client = new Anthropic()` in a lazy getter): where a client a project function makes is
+        # held. Collected only in apps that import a client class (`LlmAnalysis.uses_client_classes`).
+        self._factory_bound_names: set[str] = set()
+        self._assigned_new: dict[str, list[Node]] = {}
         self._functions: dict[str, list[Node]] = {}
         self._exports: dict[str, str] = {}
         # `export { a as b } from "./x"`: exported name -> (specifier, name exported there); `export * from`.
@@ -959,6 +972,8 @@ class FileLlm:
 
     def _collect_functions_and_exports(self) -> None:
         sdk = self.analysis.uses_provider_sdk
+        clients = self.analysis.uses_client_classes
+        called: list[tuple[str, str]] = []
         for node, kind in zip(self._nodes, self._kinds, strict=True):
             if kind in FUNCTION_TYPES:
                 name = _function_name(node)
@@ -976,11 +991,28 @@ class FileLlm:
                     callee = call.child_by_field_name("function") if call.type == "call_expression" else None
                     if callee is not None and ts.last_name(callee) in _SDK_FACTORY_LAST_NAMES:
                         self._sdk_product_names.add(ts.text(node.child_by_field_name("name")))
+                if clients and value is not None and value_kind in ("call_expression", "await_expression"):
+                    call = ts.unwrap(value)
+                    callee = call.child_by_field_name("function") if call.type == "call_expression" else None
+                    if callee is not None and callee.type in ("identifier", "member_expression"):
+                        called.append((ts.text(node.child_by_field_name("name")), ts.text(callee).split(".", 1)[0]))
                 elif value_kind in ("new_expression", "identifier", "member_expression"):
                     self._instance_names.add(ts.text(node.child_by_field_name("name")))
+            elif clients and kind in ("assignment_expression", "augmented_assignment_expression"):
+                left = node.child_by_field_name("left")
+                right = node.child_by_field_name("right")
+                if left is not None and right is not None and left.type == "identifier":
+                    right = ts.unwrap(right)
+                    if right.type == "new_expression":
+                        self._assigned_new.setdefault(ts.text(left), []).append(right)
         for alias, inner in self._aliases.items():
             if alias not in self._functions and inner in self._functions:
                 self._functions[alias] = list(self._functions[inner])
+        for name, head in called:
+            # `getAnthropic()` / `clients.anthropic()`: a function of this module, or of a project module imported.
+            imp = self._imports.get(head)
+            if head in self._functions or (imp is not None and imp.resolved is not None):
+                self._factory_bound_names.add(name)
 
     def _collect_alias(self, declarator: Node, value: Node) -> None:
         """`const answer = withRetry(rawAnswer)` (`memo(Answer)`, `pMemoize(fetchAnswer)`): a wrapper called on a
@@ -1150,14 +1182,20 @@ class FileLlm:
         if kind == "identifier":
             name = self._text(node)
             # Most receivers (`res`, `console`, `items`) are nothing of the sort: no scope walk for them.
-            bound = name in self._instance_names or name in self._sdk_product_names
+            called = name in self._sdk_product_names or name in self._factory_bound_names
+            bound = called or name in self._instance_names
             for value in self._values_bound_to(node, name) if bound else ():
                 if value.type in ("new_expression", "identifier", "member_expression") or (
-                    name in self._sdk_product_names and value.type in ("call_expression", "await_expression")
+                    called and value.type in ("call_expression", "await_expression")
                 ):
                     found = self._class_of(value, depth + 1)
                     if found is not None:
                         return found
+            for value in self._assigned_new.get(name, ()):
+                # `client = new Anthropic()` in a lazy getter, the variable declared without a value elsewhere.
+                found = self._class_of(value, depth + 1)
+                if found is not None:
+                    return found
             if name in self._class_typed_params:
                 annotated = self._parameter_type(node, name)
                 if annotated is not None:
@@ -1172,13 +1210,43 @@ class FileLlm:
             fn = node.child_by_field_name("function")
             found_method = self._sdk_method(fn, depth) if fn is not None else None
             product = SDK_FACTORIES.get(found_method) if found_method is not None else None
-            return (self, product) if product is not None else None
+            if product is not None:
+                return self, product
+            return self._client_returned(node, depth) if fn is not None and fn.type == "identifier" else None
+        if kind in ("assignment_expression", "augmented_assignment_expression"):
+            # `return (client ??= new Anthropic())`: the value assigned.
+            right = node.child_by_field_name("right")
+            return self._class_of(right, depth + 1) if right is not None else None
+        if kind == "binary_expression":
+            # `return client ?? (client = new Anthropic())`
+            for side in ("left", "right"):
+                operand = node.child_by_field_name(side)
+                found = self._class_of(operand, depth + 1) if operand is not None else None
+                if found is not None:
+                    return found
+            return None
         if kind == "member_expression" and self._classes:
             obj = node.child_by_field_name("object")
             if obj is not None and obj.type == "this":
                 cls = _enclosing_class(node)
                 if cls is not None:
                     return self._field_class(cls, self._text(node.child_by_field_name("property")), depth)
+        return None
+
+    def _client_returned(self, call: Node, depth: int) -> tuple[FileLlm, str] | None:
+        """The LLM client (`_CLIENT_OBJECTS`) a project function returns, for `getAnthropic()`: the function declared
+        here or imported from a project module, its results followed in the module declaring it. Only a client:
+        a project class's instance handed out this way is not followed (`_called_methods` does not ask)."""
+        if not self.analysis.uses_client_classes:
+            return None
+        for sf, fn in self.callee_functions(call):
+            owner = self if sf.rel == self.file.rel else self.analysis.file(sf)
+            if owner is None:
+                continue
+            for value in owner._function_results(fn):
+                found = owner._class_of(value, depth + 1)
+                if found is not None and found[1] in _CLIENT_OBJECTS:
+                    return found
         return None
 
     def _field_class(self, cls: Node, field: str, depth: int) -> tuple[FileLlm, str] | None:
@@ -1347,7 +1415,12 @@ class FileLlm:
             imp = self._imports.get(name)
             if imp is not None:
                 return imp.resolved is not None and imp.resolved in self.analysis.index.llm_candidates
-            return name in self._instance_names or name in self._sdk_product_names
+            return (
+                name in self._instance_names
+                or name in self._sdk_product_names
+                or name in self._factory_bound_names
+                or name in self._assigned_new
+            )
         if kind == "member_expression":
             obj = node.child_by_field_name("object")
             return obj is not None and obj.type == "this" and bool(self._classes)
@@ -2669,6 +2742,21 @@ class LlmAnalysis:
             if f is not None and any(
                 spec in SDK_CLIENT_CLASSES or spec.startswith(_SDK_SUBPATHS) for spec in index.import_specs_of(f)
             ):
+                return True
+        return False
+
+    @cached_property
+    def uses_client_classes(self) -> bool:
+        """`uses_provider_sdk`, or a module that may call a model imports ollama-js: only then can a project function
+        hand out an LLM client (`FileLlm._client_returned`), and only then are the names bound to what project
+        functions return, or assigned a `new` expression, collected."""
+        if self.uses_provider_sdk:
+            return True
+        index = self.index
+        for rel in index.llm_candidates:
+            f = index.get(rel)
+            specs = index.import_specs_of(f) if f is not None else ()
+            if any(spec == "ollama" or spec.startswith("ollama/") for spec in specs):
                 return True
         return False
 

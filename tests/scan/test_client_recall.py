@@ -1,0 +1,192 @@
+"""LLM clients reached in the ways real apps write them and the analysis did not follow: a client made by a project
+function (`getAnthropic().messages.create()`, a lazy singleton, an ollama-js client), the SDK imported as a namespace
+or with `require`, and SDK methods that were missing (Anthropic's beta `messages.stream`, Mistral's `fim.stream` and
+agents). Each app has the vulnerable shapes and, beside them, the near misses a name-based matcher would flag; every
+finding is pinned to its file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leakline.configfile import ScanAppSettings
+from leakline.scan import parse as ts
+from leakline.scan.context import ScanContext
+from leakline.scan.engine import build_index, scan
+from leakline.scan.walker import WalkStats
+from tests.scan.apps import write_app
+
+SDKS = ("@anthropic-ai/sdk", "@mistralai/mistralai", "ollama", "openai")
+PACKAGE: dict[str, object] = {
+    "name": "shop",
+    "dependencies": {"next": "15.5.7", "react": "19.1.2", **dict.fromkeys(SDKS, "1.0.0")},
+}
+
+
+def _dropped_files_hold_no_llm_data(app: Path) -> None:
+    """A file the byte prefilter drops is never analysed by the LLM-data rules: none of its arguments or returned
+    values may be LLM data."""
+    index = build_index(app, ScanAppSettings(), WalkStats(), set())
+    ctx = ScanContext(index)
+    for f in index.sources:
+        if f.root is None or f.language is None or f.rel in index.llm_candidates:
+            continue
+        llm = ctx.llm.file(f)
+        assert llm is not None
+        for node in ts.nodes_of_types(f.language, ("call_expression", "return_statement"), f.root):
+            for child in node.named_children:
+                for arg in child.named_children if child.type == "arguments" else [child]:
+                    assert not llm.is_llm(arg), (f.rel, arg.start_point)
+
+
+def _found(app: Path, rule: str = "LL007") -> list[tuple[str, int]]:
+    _dropped_files_hold_no_llm_data(app)
+    result = scan(app, rule_ids=[rule], jobs=1)
+    assert result.stats.rule_errors == []
+    return sorted((f.path, f.line) for f in result.findings if f.rule == rule)
+
+
+def _warnings(app: Path) -> list[str]:
+    return scan(app, rule_ids=["LL007"], jobs=1).stats.warnings
+
+
+# ---- clients made by a project function ------------------------------------------------------------------------
+
+FACTORIES = {
+    "lib/clients.ts": """import Anthropic from "@anthropic-ai/sdk";
+import { Ollama } from "ollama";
+let cached: Anthropic | undefined;
+let lazy: Anthropic | null = null;
+export function getAnthropic() {
+  return new Anthropic({ apiKey: process.env.ANTHROPIC_API_KEY });
+}
+export function client() {
+  return (cached ??= new Anthropic());
+}
+export const lazyClient = () => {
+  if (!lazy) lazy = new Anthropic();
+  return lazy;
+};
+export async function getOllama() {
+  return new Ollama({ host: process.env.OLLAMA_HOST });
+}
+""",
+    # Near miss: a project function handing out an object with the SDK's method names (an outbox, not a model).
+    "lib/outbox.ts": """export function getOutbox() {
+  return { messages: { create: async (m: { body: string }) => ({ content: [{ text: m.body }] }) } };
+}
+export function chatRoom() {
+  return { chat: async (m: { text: string }) => ({ message: { content: m.text } }) };
+}
+""",
+    "app/api/factory/route.ts": """import { getAnthropic, client, lazyClient, getOllama } from "@/lib/clients";
+import { getOutbox, chatRoom } from "@/lib/outbox";
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const direct = await getAnthropic().messages.create({ model: "claude-sonnet-4-5", max_tokens: 256, messages: [{ role: "user", content: question }] });
+  console.log("direct", direct.content);
+  const ai = client();
+  const bound = await ai.messages.create({ model: "claude-sonnet-4-5", max_tokens: 256, messages: [{ role: "user", content: "hi" }] });
+  console.log("bound", bound.content, bound.usage);
+  const once = await lazyClient().messages.create({ model: "claude-sonnet-4-5", max_tokens: 256, messages: [] });
+  console.log("once", once.content);
+  const llama = await getOllama();
+  const reply = await llama.chat({ model: "llama3.1", messages: [{ role: "user", content: "hi" }] });
+  console.log("llama", reply.message.content, reply.eval_count);
+  const sent = await getOutbox().messages.create({ body: question });
+  console.log("sent", sent.content);
+  const room = chatRoom();
+  const echoed = await room.chat({ text: question });
+  console.log("echoed", echoed.message.content);
+  return Response.json({ ok: true });
+}
+""",
+    # The factory in the same module, called on its own line and chained.
+    "app/api/local/route.ts": """import Anthropic from "@anthropic-ai/sdk";
+function claude() {
+  return new Anthropic();
+}
+const drafts = () => ({ messages: { create: async (o: { text: string }) => ({ content: o.text }) } });
+export async function POST(req: Request) {
+  const { text } = await req.json();
+  const c = claude();
+  const res = await c.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: text }] });
+  console.log("local", res.content);
+  const draft = await drafts().messages.create({ text });
+  console.log("draft", draft.content);
+  return Response.json({ ok: true });
+}
+""",
+}
+
+
+def test_clients_made_by_project_functions_are_llm_clients(tmp_path: Path) -> None:
+    app = write_app(tmp_path, FACTORIES, package=PACKAGE)
+    # `bound.usage` and `reply.eval_count` ride along with content on their lines; the outbox, the chat room and the
+    # drafts are not models.
+    assert _found(app) == [
+        ("app/api/factory/route.ts", 6),
+        ("app/api/factory/route.ts", 9),
+        ("app/api/factory/route.ts", 11),
+        ("app/api/factory/route.ts", 14),
+        ("app/api/local/route.ts", 10),
+    ]
+    # The calls through the factories count: neither package is a blind spot any more.
+    assert _warnings(app) == []
+
+
+# ---- methods: Anthropic's beta `messages.stream`, Mistral's `fim.stream` and agents ------------------------------
+
+METHODS = {
+    "app/api/beta/route.ts": """import Anthropic from "@anthropic-ai/sdk";
+const anthropic = new Anthropic();
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const stream = anthropic.beta.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 1024, betas: ["files-api-2025-04-14"], messages: [{ role: "user", content: question }] });
+  stream.on("text", (delta) => console.log("delta", delta));
+  const final = await stream.finalMessage();
+  console.log("final", final.content);
+  const count = await anthropic.beta.messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] });
+  console.log("tokens", count.input_tokens);
+  return Response.json({ ok: true });
+}
+""",
+    "app/api/mistral/route.ts": """import { Mistral } from "@mistralai/mistralai";
+const mistral = new Mistral({ apiKey: process.env.MISTRAL_API_KEY ?? "" });
+export async function POST(req: Request) {
+  const { code, question } = await req.json();
+  const fim = await mistral.fim.stream({ model: "codestral-latest", prompt: code, suffix: "" });
+  for await (const ev of fim) console.log(ev.data.choices[0].delta.content);
+  const agent = await mistral.agents.complete({ agentId: process.env.AGENT_ID ?? "", messages: [{ role: "user", content: question }] });
+  console.log("agent", agent.choices[0].message.content);
+  const streamed = await mistral.agents.stream({ agentId: "ag-1", messages: [{ role: "user", content: "and then?" }] });
+  for await (const ev of streamed) console.log("more", ev.data.choices[0].delta.content);
+  const models = await mistral.models.list();
+  console.log("models", models.data);
+  return Response.json({ ok: true });
+}
+""",
+    # Near misses: a support desk's agents and a project object with `fim.stream`.
+    "app/api/desk/route.ts": """import { Desk } from "helpdesk-sdk";
+const desk = new Desk();
+const editor = { fim: { stream: async (o: { prompt: string }) => [{ data: { choices: [{ delta: { content: o.prompt } }] } }] } };
+export async function POST(req: Request) {
+  const { ticket, code } = await req.json();
+  const handled = await desk.agents.complete({ ticket });
+  console.log("handled", handled.choices);
+  for await (const ev of await editor.fim.stream({ prompt: code })) console.log(ev.data.choices[0].delta.content);
+  return Response.json({ ok: true });
+}
+""",
+}
+
+
+def test_beta_message_streams_fim_streams_and_mistral_agents_are_llm_calls(tmp_path: Path) -> None:
+    app = write_app(tmp_path, METHODS, package=PACKAGE)
+    # Not the token count nor the model list, and nothing of the desk or the editor.
+    assert _found(app) == [
+        ("app/api/beta/route.ts", 6),
+        ("app/api/beta/route.ts", 8),
+        ("app/api/mistral/route.ts", 6),
+        ("app/api/mistral/route.ts", 8),
+        ("app/api/mistral/route.ts", 10),
+    ]
