@@ -12,6 +12,7 @@ from leakline.configfile import ScanAppSettings
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index, scan
+from leakline.scan.index import import_specs
 from leakline.scan.walker import WalkStats
 from tests.scan.apps import write_app
 
@@ -190,3 +191,122 @@ def test_beta_message_streams_fim_streams_and_mistral_agents_are_llm_calls(tmp_p
         ("app/api/mistral/route.ts", 8),
         ("app/api/mistral/route.ts", 10),
     ]
+
+
+# ---- namespace imports and CommonJS requires -------------------------------------------------------------------
+
+MODULE_FORMS = {
+    "app/api/namespace/route.ts": """import * as sdk from "@anthropic-ai/sdk";
+import * as mistralai from "@mistralai/mistralai";
+import * as fake from "anthropic-mock";
+const claude = new sdk.Anthropic();
+const fallback = new sdk.default({ apiKey: process.env.BACKUP_KEY });
+const mistral = new mistralai.Mistral({ apiKey: process.env.MISTRAL_API_KEY ?? "" });
+const mock = new fake.Anthropic();
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const a = await claude.messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: question }] });
+  console.log("a", a.content);
+  const b = await fallback.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: [] });
+  console.log("b", b.content);
+  const m = await mistral.chat.complete({ model: "mistral-small-latest", messages: [] });
+  console.log("m", m.choices?.[0]?.message?.content);
+  const x = await mock.messages.create({ messages: [] });
+  console.log("x", x.content);
+  const s = await new sdk.APIError().messages.create({});
+  console.log("s", s.content);
+  return Response.json({ ok: true });
+}
+""",
+    # openai's calls are recognised by their method path whatever the import (they were before `require` was read);
+    # the other clients by their class. Near misses: a project module named after the SDK exporting a stand-in class.
+    "lib/cjs.js": """const Anthropic = require("@anthropic-ai/sdk");
+const { Mistral } = require("@mistralai/mistralai");
+const { Ollama } = require("ollama");
+const OpenAI = require("openai");
+const { Anthropic: Stub } = require("./anthropic-mock");
+const Claude = require("./anthropic-mock").Anthropic;
+const anthropic = new Anthropic();
+const mistral = new Mistral({ apiKey: process.env.MISTRAL_API_KEY });
+const llm = new Ollama({ host: process.env.OLLAMA_HOST });
+const openai = new OpenAI();
+async function answer(question) {
+  const a = await anthropic.messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: question }] });
+  console.log("a", a.content);
+  const m = await mistral.chat.complete({ model: "mistral-small-latest", messages: [] });
+  console.log("m", m.choices[0].message.content);
+  const o = await llm.chat({ model: "llama3.1", messages: [] });
+  console.log("o", o.message.content);
+  const c = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [] });
+  console.log("c", c.choices[0].message.content);
+  const r = await new Stub().messages.create({ messages: [{ role: "user", content: "hi" }] });
+  console.log("stub", r.content);
+  const s = await new Claude().messages.create({ messages: [] });
+  console.log("stub too", s.content);
+}
+module.exports = { answer };
+""",
+    "lib/anthropic-mock.js": """class Anthropic {
+  constructor() {
+    this.messages = { create: async (o) => ({ content: [{ text: o.messages.length }] }) };
+  }
+}
+module.exports = { Anthropic };
+""",
+}
+
+
+def test_sdk_namespace_imports_and_commonjs_requires_make_clients(tmp_path: Path) -> None:
+    app = write_app(tmp_path, MODULE_FORMS, package=PACKAGE)
+    # Not the stand-in classes (a package's, a project module's) nor a class of the SDK that is no client.
+    assert _found(app) == [
+        ("app/api/namespace/route.ts", 11),
+        ("app/api/namespace/route.ts", 13),
+        ("app/api/namespace/route.ts", 15),
+        ("lib/cjs.js", 13),
+        ("lib/cjs.js", 15),
+        ("lib/cjs.js", 17),
+        ("lib/cjs.js", 19),
+    ]
+    assert _warnings(app) == []
+
+
+def test_require_specifiers_are_read_from_the_bytes() -> None:
+    data = b'const a = require("./a");\nimport b from "b";\nconst { c } = require ( \'c\' );\nmodule.require(`./d`);'
+    assert import_specs(data) == ["./a", "b", "c", "./d"]
+    # A name ending in `require`, one starting with it, and a require of a computed path: none is a specifier.
+    assert import_specs(b'must_require("./x"); requireAuth("./y"); require(base + "/z");') == []
+
+
+REQUIRED_PROJECT = {
+    "lib/ask.ts": """import OpenAI from "openai";
+const openai = new OpenAI();
+export async function ask(question: string) {
+  const r = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: question }] });
+  return r.choices[0].message.content ?? "";
+}
+""",
+    "lib/faq.ts": """export async function ask(question: string) {
+  return question.length > 80 ? "Please keep it short." : "See the FAQ.";
+}
+""",
+    # Only the `require` links this file to the model: the prefilter keeps it through the require alone.
+    "app/api/ask/route.ts": """const { ask } = require("../../../lib/ask");
+const faq = require("../../../lib/faq");
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const answer = await ask(question);
+  console.log("answer", answer);
+  const canned = await faq.ask(question);
+  console.log("canned", canned);
+  return Response.json({ answer });
+}
+""",
+}
+
+
+def test_project_functions_required_with_commonjs_are_followed(tmp_path: Path) -> None:
+    app = write_app(tmp_path, REQUIRED_PROJECT, package=PACKAGE)
+    assert "app/api/ask/route.ts" in build_index(app, ScanAppSettings(), WalkStats(), set()).llm_candidates
+    # The question is a prompt where `ask` sends it; the FAQ's answer is not LLM data.
+    assert _found(app) == [("app/api/ask/route.ts", 6)]

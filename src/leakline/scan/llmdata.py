@@ -850,6 +850,13 @@ class FileLlm:
             for imp in self._imports.values()
             if imp.imported in SDK_CLIENT_CLASSES.get(imp.source, ())
         }
+        # `import * as sdk from "@anthropic-ai/sdk"` and `const Anthropic = require("@anthropic-ai/sdk")` (the
+        # index reads a whole-module require as a namespace): local name -> package.
+        self._sdk_namespaces = {
+            imp.local: imp.source
+            for imp in self._imports.values()
+            if imp.imported == "*" and imp.source in SDK_CLIENT_CLASSES
+        }
         self._sdk_product_names: set[str] = set()
         # Names bound to what a project function returns (`const ai = getAnthropic()`), and names assigned a `new`
         # expression (`client = new Anthropic()` in a lazy getter): where a client a project function makes is
@@ -1178,6 +1185,14 @@ class FileLlm:
         kind = node.type
         if kind == "new_expression":
             ctor = node.child_by_field_name("constructor")
+            if ctor is not None and ctor.type == "member_expression" and self._sdk_namespaces:
+                # `new sdk.Anthropic()`, `new sdk.default()` on a namespace of the package.
+                obj = ctor.child_by_field_name("object")
+                package = self._sdk_namespaces.get(self._text(obj)) if obj is not None else None
+                if package is None:
+                    return None
+                sdk = SDK_CLIENT_CLASSES[package].get(self._text(ctor.child_by_field_name("property")))
+                return (self, sdk) if sdk is not None else None
             return self.class_named(self._text(ctor)) if ctor is not None and ctor.type == "identifier" else None
         if kind == "identifier":
             name = self._text(node)
@@ -1366,6 +1381,12 @@ class FileLlm:
         sdk = self._sdk_classes.get(name)
         if sdk is not None:
             return self, sdk
+        package = self._sdk_namespaces.get(name)
+        if package is not None:
+            # `new Anthropic()` with `const Anthropic = require("@anthropic-ai/sdk")`: CommonJS hands out the default
+            # export's class itself (Anthropic's); a package with no default client class has none to give.
+            sdk = SDK_CLIENT_CLASSES[package].get("default")
+            return (self, sdk) if sdk is not None else None
         imp = self._imports.get(name)
         if imp is None or imp.resolved is None or imp.imported == "*":
             return None
