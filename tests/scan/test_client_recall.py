@@ -310,3 +310,99 @@ def test_project_functions_required_with_commonjs_are_followed(tmp_path: Path) -
     assert "app/api/ask/route.ts" in build_index(app, ScanAppSettings(), WalkStats(), set()).llm_candidates
     # The question is a prompt where `ask` sends it; the FAQ's answer is not LLM data.
     assert _found(app) == [("app/api/ask/route.ts", 6)]
+
+
+# ---- props spread on whole ---------------------------------------------------------------------------------------
+
+ASSISTANT = """import OpenAI from "openai";
+const openai = new OpenAI();
+export async function ask(topic: string): Promise<string> {
+  const r = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: topic }] });
+  return r.choices[0].message.content ?? "";
+}
+"""
+SPREAD_PAGE = """import { ask } from "@/lib/assistant";
+import { Panel, Card, Trimmed, Themed } from "@/components/wrappers";
+import { Frame } from "@/components/frame";
+export default async function Home() {
+  const summary = await ask("today's deals");
+  return (
+    <main>
+      <Panel summary={summary} title="Deals" />
+      <Card summary={summary} title="Deals" />
+      <Frame summary={summary} />
+      <Trimmed summary={summary} title="Deals" />
+      <Themed summary={summary} />
+    </main>
+  );
+}
+"""
+WRAPPERS = """import { Answer, Excerpt, Teaser } from "./render";
+export function Panel(props: { summary: string; title: string }) {
+  return <Answer {...props} />;
+}
+export const Card = ({ ...rest }: { summary: string; title: string }) => <Excerpt {...rest} />;
+export function Trimmed({ summary, ...rest }: { summary: string; title: string }) {
+  console.info("trimmed", summary.length);
+  return <Teaser {...rest} />;
+}
+export function Themed(props: { summary: string }) {
+  const theme = { summary: "<b>Deals</b>", title: "Deals" };
+  return <Teaser {...theme} />;
+}
+"""
+RENDER = """export function Answer({ summary, title }: { summary: string; title: string }) {
+  return <section><h2 dangerouslySetInnerHTML={{ __html: title }} /><div dangerouslySetInnerHTML={{ __html: summary }} /></section>;
+}
+export function Excerpt({ summary, title }: { summary: string; title: string }) {
+  return <p title={title} dangerouslySetInnerHTML={{ __html: summary }} />;
+}
+export function Teaser({ summary, title }: { summary?: string; title: string }) {
+  return <aside dangerouslySetInnerHTML={{ __html: summary ?? title }} />;
+}
+"""
+# The component that spreads and the one it renders in the same module.
+FRAME = """function Body({ summary }: { summary: string }) {
+  return <div className="body" dangerouslySetInnerHTML={{ __html: summary }} />;
+}
+export function Frame(props: { summary: string }) {
+  return <div className="frame"><Body {...props} /></div>;
+}
+"""
+# A Pages Router page's props, spread on whole.
+SPREAD_PAGES_PAGE = """import { ask } from "@/lib/assistant";
+import { Digest } from "@/components/digest";
+export async function getServerSideProps() {
+  return { props: { summary: await ask("the week"), generatedAt: Date.now() } };
+}
+export default function Week(props: { summary: string; generatedAt: number }) {
+  return <Digest {...props} />;
+}
+"""
+DIGEST = """export function Digest({ summary, generatedAt }: { summary: string; generatedAt: number }) {
+  return <article data-at={generatedAt} dangerouslySetInnerHTML={{ __html: summary }} />;
+}
+"""
+
+
+def test_props_spread_on_whole_carry_what_the_callers_passed(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path,
+        {
+            "lib/assistant.ts": ASSISTANT,
+            "app/page.tsx": SPREAD_PAGE,
+            "components/wrappers.tsx": WRAPPERS,
+            "components/render.tsx": RENDER,
+            "components/frame.tsx": FRAME,
+            "pages/week.tsx": SPREAD_PAGES_PAGE,
+            "components/digest.tsx": DIGEST,
+        },
+        package=PACKAGE,
+    )
+    # Not the titles (literals), and not `Teaser`: `Trimmed`'s rest leaves `summary` out, `Themed` spreads a theme.
+    assert _found(app, "LL010") == [
+        ("components/digest.tsx", 2),
+        ("components/frame.tsx", 2),
+        ("components/render.tsx", 2),
+        ("components/render.tsx", 5),
+    ]

@@ -746,6 +746,8 @@ def _prop_names(fn: Node, props: frozenset[str]) -> set[str]:
     if pattern.type == "identifier":
         names.update(f"{ts.text(pattern)}.{prop}" for prop in props)
     elif pattern.type == "object_pattern":
+        # `({ html, ...rest })`: `rest` holds the props the pattern does not name, never `html`.
+        named = {_pattern_key(child) for child in pattern.named_children}
         for child in pattern.named_children:
             if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in props:
                 names.add(ts.text(child))
@@ -760,8 +762,36 @@ def _prop_names(fn: Node, props: frozenset[str]) -> set[str]:
             elif child.type == "rest_pattern":
                 for inner in child.named_children:
                     for _, rest in _pattern_names(inner, skip_metadata=False):
-                        names.update(f"{rest}.{prop}" for prop in props)
+                        names.update(f"{rest}.{prop}" for prop in props if prop not in named)
     return names
+
+
+def _pattern_key(child: Node) -> str | None:
+    """The prop an object pattern's member reads (`html` of `html`, `html: body`, `html = ""`), None for a rest."""
+    if child.type == "shorthand_property_identifier_pattern":
+        return ts.text(child)
+    if child.type == "object_assignment_pattern":
+        left = child.child_by_field_name("left")
+        return ts.text(left) if left is not None else None
+    if child.type == "pair_pattern":
+        return ts.text(child.child_by_field_name("key")).strip("\"'")
+    return None
+
+
+def _whole_props_name(fn: Node, name: str) -> bool:
+    """`name` holds every prop component `fn` receives that its pattern does not name: its parameter `(props)`, or
+    the rest of `({ html, ...rest })`."""
+    pattern = _props_pattern(fn)
+    if pattern is None:
+        return False
+    if pattern.type == "identifier":
+        return ts.text(pattern) == name
+    if pattern.type != "object_pattern":
+        return False
+    for child in pattern.named_children:
+        if child.type == "rest_pattern":
+            return any(ts.text(inner) == name for inner in child.named_children if inner.type == "identifier")
+    return False
 
 
 def _walk_prompt_parts(node: Node) -> Iterator[Node]:
@@ -2508,6 +2538,25 @@ class FileLlm:
         if new:
             seeds.update(new)
             self._states.pop(mode, None)
+
+    def spread_props(self, spread: Node, mode: Mode) -> frozenset[str]:
+        """The props that carry LLM data in `mode` among those `<Answer {...props} />` passes on: `spread` (the
+        identifier spread) holds the whole props of the component it is written in (`function Page(props)`,
+        `({ title, ...rest })`), whose props a caller seeded (`seed_props`) or a Pages Router page's data functions
+        fill. Another object spread (a `const`, a hook's result, another parameter) passes none of them."""
+        name = self._text(spread)
+        for scope in _scope_chain(spread):
+            if (scope.id, name) not in self._declared_names:
+                continue
+            if scope.type not in FUNCTION_TYPES or not _whole_props_name(scope, name):
+                return frozenset()
+            prefix = f"{name}."
+            return frozenset(
+                key.split(".", 1)[0]
+                for at, held in self._state(mode).tainted
+                if at == scope.id and held.startswith(prefix) and (key := held[len(prefix) :])
+            )
+        return frozenset()
 
     # ---- Pages Router page props ---------------------------------------------------------------------
 
