@@ -406,3 +406,103 @@ def test_props_spread_on_whole_carry_what_the_callers_passed(tmp_path: Path) -> 
         ("components/render.tsx", 2),
         ("components/render.tsx", 5),
     ]
+
+
+# ---- Pages Router class components -------------------------------------------------------------------------------
+
+CLASS_INITIAL_PAGE = """import React from "react";
+import { ask } from "@/lib/assistant";
+type Props = { summary: string; label: string };
+class Sidebar extends React.Component<Props> {
+  render() {
+    return <aside dangerouslySetInnerHTML={{ __html: this.props.summary }} />;
+  }
+}
+export default class Brief extends React.Component<Props> {
+  static async getInitialProps() {
+    const summary = await ask("the brief");
+    return { summary, label: "Brief" };
+  }
+  render() {
+    const { summary, label } = this.props;
+    console.log("brief", this.props.summary, label);
+    return (
+      <div>
+        <h1 dangerouslySetInnerHTML={{ __html: this.props.label }} />
+        <div dangerouslySetInnerHTML={{ __html: this.props.summary }} />
+        <p dangerouslySetInnerHTML={{ __html: summary }} />
+        <p dangerouslySetInnerHTML={{ __html: label }} />
+      </div>
+    );
+  }
+}
+"""
+CLASS_SSR_PAGE = """import { Component } from "react";
+import { ask } from "@/lib/assistant";
+export async function getServerSideProps() {
+  return { props: { summary: await ask("the week"), title: "Week" } };
+}
+class Week extends Component<{ summary: string; title: string }> {
+  render() {
+    const { summary: html, title } = this.props;
+    return <div title={title} dangerouslySetInnerHTML={{ __html: html }} />;
+  }
+}
+export default Week;
+"""
+# Not a page: Next.js never calls its `getInitialProps`, and nothing renders it with those props.
+CLASS_COMPONENT = """import React from "react";
+import { ask } from "@/lib/assistant";
+export default class Legacy extends React.Component<{ summary: string }> {
+  static async getInitialProps() {
+    return { summary: await ask("legacy") };
+  }
+  render() {
+    return <div dangerouslySetInnerHTML={{ __html: this.props.summary }} />;
+  }
+}
+"""
+
+
+def test_class_pages_read_their_props_from_get_initial_props_and_data_functions(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path,
+        {
+            "lib/assistant.ts": ASSISTANT,
+            "pages/brief.tsx": CLASS_INITIAL_PAGE,
+            "pages/week.tsx": CLASS_SSR_PAGE,
+            "components/legacy.tsx": CLASS_COMPONENT,
+        },
+        package=PACKAGE,
+    )
+    # Not the label (a literal), not the sidebar (a class the page does not export), not the legacy component.
+    assert _found(app, "LL010") == [("pages/brief.tsx", 20), ("pages/brief.tsx", 21), ("pages/week.tsx", 9)]
+    assert _found(app) == [("pages/brief.tsx", 16)]
+
+
+QUOTE_PAGE = """import { ask } from "@/lib/assistant";
+import { Quote } from "@/components/quote";
+export default async function Home() {
+  return <Quote text={await ask("a quote")} author="Ann" />;
+}
+"""
+QUOTE = """export function Quote(props: { text: string; author: string }) {
+  const { text, author: by } = props;
+  return (
+    <figure>
+      <blockquote dangerouslySetInnerHTML={{ __html: text }} />
+      <figcaption dangerouslySetInnerHTML={{ __html: by }} />
+    </figure>
+  );
+}
+"""
+
+
+def test_props_destructured_in_the_body_keep_only_the_keys_a_caller_filled(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path,
+        {"lib/assistant.ts": ASSISTANT, "app/page.tsx": QUOTE_PAGE, "components/quote.tsx": QUOTE},
+        package=PACKAGE,
+    )
+    # The author is a literal at the only caller.
+    assert _found(app, "LL010") == [("components/quote.tsx", 5)]

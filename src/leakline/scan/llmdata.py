@@ -2043,6 +2043,25 @@ class FileLlm:
                 changed = True
         return changed
 
+    def _bind_keys(self, state: _ModeState, pattern: Node, value: Node) -> bool:
+        """`const { summary } = this.props` (or `= props`) when only some keys of the object are LLM data, as the
+        props a caller or a page's data functions seed (`this.props.summary`): the members read from those keys."""
+        value = ts.unwrap(value)
+        if value.type not in ("identifier", "member_expression"):
+            return False
+        path = self._callee(value)
+        if not path:
+            return False
+        changed = False
+        for child in pattern.named_children:
+            key = _pattern_key(child)
+            if key is None or key in METADATA_PROPS or not self._lookup(value, f"{path}.{key}", state):
+                continue
+            target = child.child_by_field_name("value") if child.type == "pair_pattern" else child
+            if target is not None:
+                changed |= self._bind(state, target, skip_metadata=False)
+        return changed
+
     def _bind_assigned(self, state: _ModeState, target: Node) -> bool:
         """`acc += chunk` inside a callback assigns the variable where it is declared (`let acc = ""` in the
         enclosing function): the taint goes to that scope, so that reads there (`return acc`) see it."""
@@ -2148,8 +2167,11 @@ class FileLlm:
                 if kind == "variable_declarator":
                     name = node.child_by_field_name("name")
                     value = node.child_by_field_name("value")
-                    if name is not None and value is not None and self._eval(value, state, mode):
-                        changed |= self._bind(state, name, skip_metadata=True)
+                    if name is not None and value is not None:
+                        if self._eval(value, state, mode):
+                            changed |= self._bind(state, name, skip_metadata=True)
+                        elif name.type == "object_pattern":
+                            changed |= self._bind_keys(state, name, value)
                 elif kind in ("assignment_expression", "augmented_assignment_expression"):
                     left = node.child_by_field_name("left")
                     right = node.child_by_field_name("right")
@@ -2583,10 +2605,16 @@ class FileLlm:
 
     def _page_prop_seeds(self, mode: Mode) -> set[tuple[int, str]]:
         components = self.exported_functions(frozenset({"default"}))
-        if not components:
+        page_class = self._page_class
+        if not components and page_class is None:
             return set()
         keys, whole = self._page_props(mode)
         out: set[tuple[int, str]] = set()
+        if page_class is not None:
+            # A class component reads its props as `this.props.x` in each of its methods (`render`).
+            names = {"this.props"} if whole else {f"this.props.{key}" for key in keys}
+            for method in self._instance_methods(page_class):
+                out.update((method.id, name) for name in names)
         for fn in components:
             names = _prop_names(fn, frozenset(keys))
             pattern = _props_pattern(fn) if whole else None
@@ -2633,12 +2661,31 @@ class FileLlm:
                 out.extend((owner, fn) for fn in found)
         return out
 
+    @cached_property
+    def _page_class(self) -> Node | None:
+        """The class declared here that a Pages Router page exports as its default (`export default class Page extends
+        React.Component`), None for a function page or another module."""
+        page = self._exports.get("default")
+        return self._classes.get(page) if page is not None and self._is_pages_page else None
+
+    @staticmethod
+    def _instance_methods(cls: Node) -> list[Node]:
+        body = cls.child_by_field_name("body")
+        return [
+            member
+            for member in (body.named_children if body is not None else ())
+            if member.type == "method_definition" and not any(child.type == "static" for child in member.children)
+        ]
+
     def _initial_props_functions(self) -> list[tuple[FileLlm, Node]]:
-        """`Page.getInitialProps = async (ctx) => ({ ... })` (or a named function) on the page's default export."""
+        """`Page.getInitialProps = async (ctx) => ({ ... })` (or a named function) on the page's default export, or
+        its class's `static async getInitialProps()`."""
         page = self._exports.get("default")
         if page is None or PAGE_INITIAL_PROPS.encode() not in self.file.data():
             return []
         out: list[tuple[FileLlm, Node]] = []
+        if self._page_class is not None:
+            out.extend((self, method) for method in self.class_methods(page, PAGE_INITIAL_PROPS))
         for node, kind in zip(self._nodes, self._kinds, strict=True):
             if kind != "assignment_expression":
                 continue
