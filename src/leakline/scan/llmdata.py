@@ -2852,30 +2852,31 @@ class LlmAnalysis:
     def uses_provider_sdk(self) -> bool:
         """Whether a module that may call a model names a provider SDK package (`SDK_CLIENT_CLASSES`). Without one
         no SDK object exists, and calls named like SDK methods (`db.orders.create()`) need no receiver walk."""
-        index = self.index
-        for rel in index.llm_candidates:
-            f = index.get(rel)
-            # The specifiers were read for the prefilter (before workers fork): no file is searched again.
-            if f is not None and any(
-                spec in SDK_CLIENT_CLASSES or spec.startswith(_SDK_SUBPATHS) for spec in index.import_specs_of(f)
-            ):
-                return True
-        return False
+        return self._client_packages[0]
 
     @cached_property
     def uses_client_classes(self) -> bool:
         """`uses_provider_sdk`, or a module that may call a model imports ollama-js: only then can a project function
         hand out an LLM client (`FileLlm._client_returned`), and only then are the names bound to what project
         functions return, or assigned a `new` expression, collected."""
-        if self.uses_provider_sdk:
-            return True
+        return self._client_packages[0] or self._client_packages[1]
+
+    @cached_property
+    def _client_packages(self) -> tuple[bool, bool]:
+        """(a provider SDK, ollama-js) is imported by a module that may call a model, read in one pass over the
+        specifiers (read for the prefilter before workers fork: no file is searched again)."""
         index = self.index
+        sdk = ollama = False
         for rel in index.llm_candidates:
             f = index.get(rel)
-            specs = index.import_specs_of(f) if f is not None else ()
-            if any(spec == "ollama" or spec.startswith("ollama/") for spec in specs):
-                return True
-        return False
+            for spec in index.import_specs_of(f) if f is not None else ():
+                if spec in SDK_CLIENT_CLASSES or spec.startswith(_SDK_SUBPATHS):
+                    sdk = True
+                elif spec == "ollama" or spec.startswith("ollama/"):
+                    ollama = True
+            if sdk and ollama:
+                break
+        return sdk, ollama
 
     def release(self) -> None:
         """Forget the analysed modules (each refers back to this analysis): once an app's rules are done, they are
