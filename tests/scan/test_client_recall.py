@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from leakline.configfile import ScanAppSettings
 from leakline.scan import parse as ts
+from leakline.scan import prefilter
 from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index, scan
 from leakline.scan.index import import_specs
@@ -506,3 +509,17 @@ def test_props_destructured_in_the_body_keep_only_the_keys_a_caller_filled(tmp_p
     )
     # The author is a literal at the only caller.
     assert _found(app, "LL010") == [("components/quote.tsx", 5)]
+
+
+def test_the_apps_scan_alike_through_the_hyperscan_prefilter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large app's candidates come from the Hyperscan pass: the factory, namespace and require files must be kept
+    there too (the `require` edges come from the same specifiers on both paths)."""
+    if prefilter._literal_scanner() is None:
+        pytest.skip("hyperscan is not installed")
+    app = write_app(tmp_path, {**FACTORIES, **METHODS, **MODULE_FORMS, **REQUIRED_PROJECT}, package=PACKAGE)
+    python = _found(app)
+    monkeypatch.setattr(prefilter, "HYPERSCAN_MIN_FILES", 1)
+    index = build_index(app, ScanAppSettings(), WalkStats(), set())
+    assert {"lib/clients.ts", "lib/cjs.js", "app/api/ask/route.ts", "app/api/factory/route.ts"} <= index.llm_candidates
+    assert sorted((f.path, f.line) for f in scan(app, rule_ids=["LL007"], jobs=1).findings) == python
+    assert len(python) == 18
