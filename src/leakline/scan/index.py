@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -76,6 +76,8 @@ _INDEXED_SET = frozenset(INDEXED_NODE_TYPES)
 # with a literal so that the regex engine can skip ahead instead of trying every position.
 _FROM_SPEC = re.compile(rb"""from\s*["'`]([^"'`\r\n]{1,512})["'`]""")
 _IMPORT_SPEC = re.compile(rb"""import\s*\(?\s*["'`]([^"'`\r\n]{1,512})["'`]""")
+# CommonJS: `require("spec")`. Searched only in files that have the word (most modules of a Next.js app do not).
+_REQUIRE_SPEC = re.compile(rb"""\brequire\s*\(\s*["'`]([^"'`\r\n]{1,512})["'`]\s*\)""")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ROUTE_FILE = ("route",)
 _RESOLVE_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
@@ -104,7 +106,8 @@ class Import(NamedTuple):
 
 def import_specs(data: bytes) -> list[str]:
     """Import specifiers in document order, read from the bytes (no parse)."""
-    found = [(m.start(), m.group(1)) for pattern in (_FROM_SPEC, _IMPORT_SPEC) for m in pattern.finditer(data)]
+    patterns = (_FROM_SPEC, _IMPORT_SPEC, _REQUIRE_SPEC) if b"require" in data else (_FROM_SPEC, _IMPORT_SPEC)
+    found = [(m.start(), m.group(1)) for pattern in patterns for m in pattern.finditer(data)]
     found.sort()
     return [spec.decode("utf-8", errors="replace") for _, spec in found]
 
@@ -905,6 +908,8 @@ def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:
     if root is None or lang is None:
         return []
     out: list[Import] = []
+    if b"require" in f.data():
+        out.extend(_required_imports(index, f, root))
     # Imports and re-exports are top-level statements: no tree query needed.
     sources = [
         statement.child_by_field_name("source")
@@ -937,3 +942,55 @@ def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:
                     alias = spec_node.child_by_field_name("alias")
                     out.append(Import(ts.text(alias or name), ts.text(name), spec, resolved))
     return out
+
+
+def _required_imports(index: ProjectIndex, f: SourceFile, root: Node) -> Iterator[Import]:
+    """Top-level CommonJS imports, as the import statements they stand for: `const m = require("spec")` binds the
+    module (a namespace, "*"), `const { A, B: C } = require("spec")` and `const A = require("spec").A` its names.
+    Requires inside functions (a lazy load) are not imports of the module."""
+    for statement in root.named_children:
+        if statement.type not in ("lexical_declaration", "variable_declaration"):
+            continue
+        for declarator in statement.named_children:
+            if declarator.type != "variable_declarator":
+                continue
+            name = declarator.child_by_field_name("name")
+            value = declarator.child_by_field_name("value")
+            required = _required(value) if value is not None else None
+            if name is None or required is None:
+                continue
+            spec, imported = required
+            resolved = index.resolve_import(f.rel, spec)
+            if name.type == "identifier":
+                yield Import(ts.text(name), imported, spec, resolved)
+            elif name.type == "object_pattern" and imported == "*":
+                for part in name.named_children:
+                    if part.type == "shorthand_property_identifier_pattern":
+                        yield Import(ts.text(part), ts.text(part), spec, resolved)
+                    elif part.type == "pair_pattern":
+                        key = part.child_by_field_name("key")
+                        local = part.child_by_field_name("value")
+                        if key is not None and local is not None and local.type == "identifier":
+                            yield Import(ts.text(local), ts.text(key).strip("\"'"), spec, resolved)
+
+
+def _required(value: Node) -> tuple[str, str] | None:
+    """`require("spec")` → (spec, "*"), `require("spec").name` → (spec, name); None for anything else."""
+    value = ts.unwrap(value)
+    imported = "*"
+    if value.type == "member_expression":
+        imported = ts.text(value.child_by_field_name("property"))
+        inner = value.child_by_field_name("object")
+        if inner is None:
+            return None
+        value = inner
+    if value.type != "call_expression":
+        return None
+    fn = value.child_by_field_name("function")
+    args = value.child_by_field_name("arguments")
+    if fn is None or fn.type != "identifier" or ts.text(fn) != "require" or args is None:
+        return None
+    if len(args.named_children) != 1:
+        return None
+    spec = ts.string_value(args.named_children[0])
+    return (spec, imported) if spec else None

@@ -218,14 +218,22 @@ SDK_FACTORIES: dict[tuple[str, str], str] = {
 # The LLM calls of each SDK object: its family (`CLIENT_FAMILIES`) and the method paths, from the object, that send
 # a prompt and return (or stream) the model's answer.
 SDK_CALLS: dict[str, tuple[str, frozenset[str]]] = {
-    ANTHROPIC_CLIENT: ("anthropic", frozenset({"messages.create", "messages.stream", "beta.messages.create"})),
+    ANTHROPIC_CLIENT: (
+        "anthropic",
+        frozenset({"messages.create", "messages.stream", "beta.messages.create", "beta.messages.stream"}),
+    ),
     GENAI_CLIENT: ("google-genai", frozenset({"models.generateContent", "models.generateContentStream"})),
     GENAI_CHAT: ("google-genai", frozenset({"sendMessage", "sendMessageStream"})),
     GEMINI_MODEL: ("google-generative-ai", frozenset({"generateContent", "generateContentStream"})),
     GEMINI_CHAT: ("google-generative-ai", frozenset({"sendMessage", "sendMessageStream"})),
-    MISTRAL_CLIENT: ("mistral", frozenset({"chat.complete", "chat.stream", "fim.complete"})),
+    # Agents answer like chat: the agent's instructions and tools are server-side, the messages are the prompt.
+    MISTRAL_CLIENT: (
+        "mistral",
+        frozenset({"chat.complete", "chat.stream", "fim.complete", "fim.stream", "agents.complete", "agents.stream"}),
+    ),
 }
 _SDK_OBJECTS = frozenset(SDK_CALLS) | frozenset(SDK_FACTORIES.values()) | frozenset(kind for kind, _ in SDK_FACTORIES)
+_CLIENT_OBJECTS = _SDK_OBJECTS | {OLLAMA_CLIENT_CLASS}
 _SDK_CALL_LAST_NAMES = frozenset(path.rsplit(".", 1)[-1] for _, paths in SDK_CALLS.values() for path in paths)
 _SDK_FACTORY_LAST_NAMES = frozenset(path.rsplit(".", 1)[-1] for _, path in SDK_FACTORIES)
 _SDK_PATH_DEPTH = max(path.count(".") + 1 for _, paths in SDK_CALLS.values() for path in paths)
@@ -738,6 +746,8 @@ def _prop_names(fn: Node, props: frozenset[str]) -> set[str]:
     if pattern.type == "identifier":
         names.update(f"{ts.text(pattern)}.{prop}" for prop in props)
     elif pattern.type == "object_pattern":
+        # `({ html, ...rest })`: `rest` holds the props the pattern does not name, never `html`.
+        named = {_pattern_key(child) for child in pattern.named_children}
         for child in pattern.named_children:
             if child.type == "shorthand_property_identifier_pattern" and ts.text(child) in props:
                 names.add(ts.text(child))
@@ -752,8 +762,36 @@ def _prop_names(fn: Node, props: frozenset[str]) -> set[str]:
             elif child.type == "rest_pattern":
                 for inner in child.named_children:
                     for _, rest in _pattern_names(inner, skip_metadata=False):
-                        names.update(f"{rest}.{prop}" for prop in props)
+                        names.update(f"{rest}.{prop}" for prop in props if prop not in named)
     return names
+
+
+def _pattern_key(child: Node) -> str | None:
+    """The prop an object pattern's member reads (`html` of `html`, `html: body`, `html = ""`), None for a rest."""
+    if child.type == "shorthand_property_identifier_pattern":
+        return ts.text(child)
+    if child.type == "object_assignment_pattern":
+        left = child.child_by_field_name("left")
+        return ts.text(left) if left is not None else None
+    if child.type == "pair_pattern":
+        return ts.text(child.child_by_field_name("key")).strip("\"'")
+    return None
+
+
+def _whole_props_name(fn: Node, name: str) -> bool:
+    """`name` holds every prop component `fn` receives that its pattern does not name: its parameter `(props)`, or
+    the rest of `({ html, ...rest })`."""
+    pattern = _props_pattern(fn)
+    if pattern is None:
+        return False
+    if pattern.type == "identifier":
+        return ts.text(pattern) == name
+    if pattern.type != "object_pattern":
+        return False
+    for child in pattern.named_children:
+        if child.type == "rest_pattern":
+            return any(ts.text(inner) == name for inner in child.named_children if inner.type == "identifier")
+    return False
 
 
 def _walk_prompt_parts(node: Node) -> Iterator[Node]:
@@ -842,7 +880,19 @@ class FileLlm:
             for imp in self._imports.values()
             if imp.imported in SDK_CLIENT_CLASSES.get(imp.source, ())
         }
+        # `import * as sdk from "@anthropic-ai/sdk"` and `const Anthropic = require("@anthropic-ai/sdk")` (the
+        # index reads a whole-module require as a namespace): local name -> package.
+        self._sdk_namespaces = {
+            imp.local: imp.source
+            for imp in self._imports.values()
+            if imp.imported == "*" and imp.source in SDK_CLIENT_CLASSES
+        }
         self._sdk_product_names: set[str] = set()
+        # Names bound to what a project function returns (`const ai = getAnthropic()`), and names assigned a `new`
+        # expression (`client = new Anthropic()` in a lazy getter): where a client a project function makes is
+        # held. Collected only in apps that import a client class (`LlmAnalysis.uses_client_classes`).
+        self._factory_bound_names: set[str] = set()
+        self._assigned_new: dict[str, list[Node]] = {}
         self._functions: dict[str, list[Node]] = {}
         self._exports: dict[str, str] = {}
         # `export { a as b } from "./x"`: exported name -> (specifier, name exported there); `export * from`.
@@ -959,6 +1009,8 @@ class FileLlm:
 
     def _collect_functions_and_exports(self) -> None:
         sdk = self.analysis.uses_provider_sdk
+        clients = self.analysis.uses_client_classes
+        called: list[tuple[str, str]] = []
         for node, kind in zip(self._nodes, self._kinds, strict=True):
             if kind in FUNCTION_TYPES:
                 name = _function_name(node)
@@ -976,11 +1028,28 @@ class FileLlm:
                     callee = call.child_by_field_name("function") if call.type == "call_expression" else None
                     if callee is not None and ts.last_name(callee) in _SDK_FACTORY_LAST_NAMES:
                         self._sdk_product_names.add(ts.text(node.child_by_field_name("name")))
+                if clients and value is not None and value_kind in ("call_expression", "await_expression"):
+                    call = ts.unwrap(value)
+                    callee = call.child_by_field_name("function") if call.type == "call_expression" else None
+                    if callee is not None and callee.type in ("identifier", "member_expression"):
+                        called.append((ts.text(node.child_by_field_name("name")), ts.text(callee).split(".", 1)[0]))
                 elif value_kind in ("new_expression", "identifier", "member_expression"):
                     self._instance_names.add(ts.text(node.child_by_field_name("name")))
+            elif clients and kind in ("assignment_expression", "augmented_assignment_expression"):
+                left = node.child_by_field_name("left")
+                right = node.child_by_field_name("right")
+                if left is not None and right is not None and left.type == "identifier":
+                    right = ts.unwrap(right)
+                    if right.type == "new_expression":
+                        self._assigned_new.setdefault(ts.text(left), []).append(right)
         for alias, inner in self._aliases.items():
             if alias not in self._functions and inner in self._functions:
                 self._functions[alias] = list(self._functions[inner])
+        for name, head in called:
+            # `getAnthropic()` / `clients.anthropic()`: a function of this module, or of a project module imported.
+            imp = self._imports.get(head)
+            if head in self._functions or (imp is not None and imp.resolved is not None):
+                self._factory_bound_names.add(name)
 
     def _collect_alias(self, declarator: Node, value: Node) -> None:
         """`const answer = withRetry(rawAnswer)` (`memo(Answer)`, `pMemoize(fetchAnswer)`): a wrapper called on a
@@ -1146,18 +1215,32 @@ class FileLlm:
         kind = node.type
         if kind == "new_expression":
             ctor = node.child_by_field_name("constructor")
+            if ctor is not None and ctor.type == "member_expression" and self._sdk_namespaces:
+                # `new sdk.Anthropic()`, `new sdk.default()` on a namespace of the package.
+                obj = ctor.child_by_field_name("object")
+                package = self._sdk_namespaces.get(self._text(obj)) if obj is not None else None
+                if package is None:
+                    return None
+                sdk = SDK_CLIENT_CLASSES[package].get(self._text(ctor.child_by_field_name("property")))
+                return (self, sdk) if sdk is not None else None
             return self.class_named(self._text(ctor)) if ctor is not None and ctor.type == "identifier" else None
         if kind == "identifier":
             name = self._text(node)
             # Most receivers (`res`, `console`, `items`) are nothing of the sort: no scope walk for them.
-            bound = name in self._instance_names or name in self._sdk_product_names
+            called = name in self._sdk_product_names or name in self._factory_bound_names
+            bound = called or name in self._instance_names
             for value in self._values_bound_to(node, name) if bound else ():
                 if value.type in ("new_expression", "identifier", "member_expression") or (
-                    name in self._sdk_product_names and value.type in ("call_expression", "await_expression")
+                    called and value.type in ("call_expression", "await_expression")
                 ):
                     found = self._class_of(value, depth + 1)
                     if found is not None:
                         return found
+            for value in self._assigned_new.get(name, ()):
+                # `client = new Anthropic()` in a lazy getter, the variable declared without a value elsewhere.
+                found = self._class_of(value, depth + 1)
+                if found is not None:
+                    return found
             if name in self._class_typed_params:
                 annotated = self._parameter_type(node, name)
                 if annotated is not None:
@@ -1172,13 +1255,43 @@ class FileLlm:
             fn = node.child_by_field_name("function")
             found_method = self._sdk_method(fn, depth) if fn is not None else None
             product = SDK_FACTORIES.get(found_method) if found_method is not None else None
-            return (self, product) if product is not None else None
+            if product is not None:
+                return self, product
+            return self._client_returned(node, depth) if fn is not None and fn.type == "identifier" else None
+        if kind in ("assignment_expression", "augmented_assignment_expression"):
+            # `return (client ??= new Anthropic())`: the value assigned.
+            right = node.child_by_field_name("right")
+            return self._class_of(right, depth + 1) if right is not None else None
+        if kind == "binary_expression":
+            # `return client ?? (client = new Anthropic())`
+            for side in ("left", "right"):
+                operand = node.child_by_field_name(side)
+                found = self._class_of(operand, depth + 1) if operand is not None else None
+                if found is not None:
+                    return found
+            return None
         if kind == "member_expression" and self._classes:
             obj = node.child_by_field_name("object")
             if obj is not None and obj.type == "this":
                 cls = _enclosing_class(node)
                 if cls is not None:
                     return self._field_class(cls, self._text(node.child_by_field_name("property")), depth)
+        return None
+
+    def _client_returned(self, call: Node, depth: int) -> tuple[FileLlm, str] | None:
+        """The LLM client (`_CLIENT_OBJECTS`) a project function returns, for `getAnthropic()`: the function declared
+        here or imported from a project module, its results followed in the module declaring it. Only a client:
+        a project class's instance handed out this way is not followed (`_called_methods` does not ask)."""
+        if not self.analysis.uses_client_classes:
+            return None
+        for sf, fn in self.callee_functions(call):
+            owner = self if sf.rel == self.file.rel else self.analysis.file(sf)
+            if owner is None:
+                continue
+            for value in owner._function_results(fn):
+                found = owner._class_of(value, depth + 1)
+                if found is not None and found[1] in _CLIENT_OBJECTS:
+                    return found
         return None
 
     def _field_class(self, cls: Node, field: str, depth: int) -> tuple[FileLlm, str] | None:
@@ -1298,6 +1411,12 @@ class FileLlm:
         sdk = self._sdk_classes.get(name)
         if sdk is not None:
             return self, sdk
+        package = self._sdk_namespaces.get(name)
+        if package is not None:
+            # `new Anthropic()` with `const Anthropic = require("@anthropic-ai/sdk")`: CommonJS hands out the default
+            # export's class itself (Anthropic's); a package with no default client class has none to give.
+            sdk = SDK_CLIENT_CLASSES[package].get("default")
+            return (self, sdk) if sdk is not None else None
         imp = self._imports.get(name)
         if imp is None or imp.resolved is None or imp.imported == "*":
             return None
@@ -1347,7 +1466,12 @@ class FileLlm:
             imp = self._imports.get(name)
             if imp is not None:
                 return imp.resolved is not None and imp.resolved in self.analysis.index.llm_candidates
-            return name in self._instance_names or name in self._sdk_product_names
+            return (
+                name in self._instance_names
+                or name in self._sdk_product_names
+                or name in self._factory_bound_names
+                or name in self._assigned_new
+            )
         if kind == "member_expression":
             obj = node.child_by_field_name("object")
             return obj is not None and obj.type == "this" and bool(self._classes)
@@ -1919,6 +2043,25 @@ class FileLlm:
                 changed = True
         return changed
 
+    def _bind_keys(self, state: _ModeState, pattern: Node, value: Node) -> bool:
+        """`const { summary } = this.props` (or `= props`) when only some keys of the object are LLM data, as the
+        props a caller or a page's data functions seed (`this.props.summary`): the members read from those keys."""
+        value = ts.unwrap(value)
+        if value.type not in ("identifier", "member_expression"):
+            return False
+        path = self._callee(value)
+        if not path:
+            return False
+        changed = False
+        for child in pattern.named_children:
+            key = _pattern_key(child)
+            if key is None or key in METADATA_PROPS or not self._lookup(value, f"{path}.{key}", state):
+                continue
+            target = child.child_by_field_name("value") if child.type == "pair_pattern" else child
+            if target is not None:
+                changed |= self._bind(state, target, skip_metadata=False)
+        return changed
+
     def _bind_assigned(self, state: _ModeState, target: Node) -> bool:
         """`acc += chunk` inside a callback assigns the variable where it is declared (`let acc = ""` in the
         enclosing function): the taint goes to that scope, so that reads there (`return acc`) see it."""
@@ -2024,8 +2167,11 @@ class FileLlm:
                 if kind == "variable_declarator":
                     name = node.child_by_field_name("name")
                     value = node.child_by_field_name("value")
-                    if name is not None and value is not None and self._eval(value, state, mode):
-                        changed |= self._bind(state, name, skip_metadata=True)
+                    if name is not None and value is not None:
+                        if self._eval(value, state, mode):
+                            changed |= self._bind(state, name, skip_metadata=True)
+                        elif name.type == "object_pattern":
+                            changed |= self._bind_keys(state, name, value)
                 elif kind in ("assignment_expression", "augmented_assignment_expression"):
                     left = node.child_by_field_name("left")
                     right = node.child_by_field_name("right")
@@ -2415,6 +2561,25 @@ class FileLlm:
             seeds.update(new)
             self._states.pop(mode, None)
 
+    def spread_props(self, spread: Node, mode: Mode) -> frozenset[str]:
+        """The props that carry LLM data in `mode` among those `<Answer {...props} />` passes on: `spread` (the
+        identifier spread) holds the whole props of the component it is written in (`function Page(props)`,
+        `({ title, ...rest })`), whose props a caller seeded (`seed_props`) or a Pages Router page's data functions
+        fill. Another object spread (a `const`, a hook's result, another parameter) passes none of them."""
+        name = self._text(spread)
+        for scope in _scope_chain(spread):
+            if (scope.id, name) not in self._declared_names:
+                continue
+            if scope.type not in FUNCTION_TYPES or not _whole_props_name(scope, name):
+                return frozenset()
+            prefix = f"{name}."
+            return frozenset(
+                key.split(".", 1)[0]
+                for at, held in self._state(mode).tainted
+                if at == scope.id and held.startswith(prefix) and (key := held[len(prefix) :])
+            )
+        return frozenset()
+
     # ---- Pages Router page props ---------------------------------------------------------------------
 
     @cached_property
@@ -2440,10 +2605,16 @@ class FileLlm:
 
     def _page_prop_seeds(self, mode: Mode) -> set[tuple[int, str]]:
         components = self.exported_functions(frozenset({"default"}))
-        if not components:
+        page_class = self._page_class
+        if not components and page_class is None:
             return set()
         keys, whole = self._page_props(mode)
         out: set[tuple[int, str]] = set()
+        if page_class is not None:
+            # A class component reads its props as `this.props.x` in each of its methods (`render`).
+            names = {"this.props"} if whole else {f"this.props.{key}" for key in keys}
+            for method in self._instance_methods(page_class):
+                out.update((method.id, name) for name in names)
         for fn in components:
             names = _prop_names(fn, frozenset(keys))
             pattern = _props_pattern(fn) if whole else None
@@ -2490,12 +2661,31 @@ class FileLlm:
                 out.extend((owner, fn) for fn in found)
         return out
 
+    @cached_property
+    def _page_class(self) -> Node | None:
+        """The class declared here that a Pages Router page exports as its default (`export default class Page extends
+        React.Component`), None for a function page or another module."""
+        page = self._exports.get("default")
+        return self._classes.get(page) if page is not None and self._is_pages_page else None
+
+    @staticmethod
+    def _instance_methods(cls: Node) -> list[Node]:
+        body = cls.child_by_field_name("body")
+        return [
+            member
+            for member in (body.named_children if body is not None else ())
+            if member.type == "method_definition" and not any(child.type == "static" for child in member.children)
+        ]
+
     def _initial_props_functions(self) -> list[tuple[FileLlm, Node]]:
-        """`Page.getInitialProps = async (ctx) => ({ ... })` (or a named function) on the page's default export."""
+        """`Page.getInitialProps = async (ctx) => ({ ... })` (or a named function) on the page's default export, or
+        its class's `static async getInitialProps()`."""
         page = self._exports.get("default")
         if page is None or PAGE_INITIAL_PROPS.encode() not in self.file.data():
             return []
         out: list[tuple[FileLlm, Node]] = []
+        if self._page_class is not None:
+            out.extend((self, method) for method in self.class_methods(page, PAGE_INITIAL_PROPS))
         for node, kind in zip(self._nodes, self._kinds, strict=True):
             if kind != "assignment_expression":
                 continue
@@ -2662,15 +2852,31 @@ class LlmAnalysis:
     def uses_provider_sdk(self) -> bool:
         """Whether a module that may call a model names a provider SDK package (`SDK_CLIENT_CLASSES`). Without one
         no SDK object exists, and calls named like SDK methods (`db.orders.create()`) need no receiver walk."""
+        return self._client_packages[0]
+
+    @cached_property
+    def uses_client_classes(self) -> bool:
+        """`uses_provider_sdk`, or a module that may call a model imports ollama-js: only then can a project function
+        hand out an LLM client (`FileLlm._client_returned`), and only then are the names bound to what project
+        functions return, or assigned a `new` expression, collected."""
+        return self._client_packages[0] or self._client_packages[1]
+
+    @cached_property
+    def _client_packages(self) -> tuple[bool, bool]:
+        """(a provider SDK, ollama-js) is imported by a module that may call a model, read in one pass over the
+        specifiers (read for the prefilter before workers fork: no file is searched again)."""
         index = self.index
+        sdk = ollama = False
         for rel in index.llm_candidates:
             f = index.get(rel)
-            # The specifiers were read for the prefilter (before workers fork): no file is searched again.
-            if f is not None and any(
-                spec in SDK_CLIENT_CLASSES or spec.startswith(_SDK_SUBPATHS) for spec in index.import_specs_of(f)
-            ):
-                return True
-        return False
+            for spec in index.import_specs_of(f) if f is not None else ():
+                if spec in SDK_CLIENT_CLASSES or spec.startswith(_SDK_SUBPATHS):
+                    sdk = True
+                elif spec == "ollama" or spec.startswith("ollama/"):
+                    ollama = True
+            if sdk and ollama:
+                break
+        return sdk, ollama
 
     def release(self) -> None:
         """Forget the analysed modules (each refers back to this analysis): once an app's rules are done, they are

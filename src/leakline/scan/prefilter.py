@@ -5,7 +5,8 @@ another ~0.5 ms), and most modules of a shop never touch a model. Under the anal
 file can hold LLM data only if it calls a model itself (an OpenAI/AI SDK/ollama call, the Assistants API, openai
 v3/openai-edge, a LangChain model or LangGraph client, an Anthropic, Google GenAI or Mistral SDK client, or an HTTP
 client aimed at an LLM URL or at one of the app's own routes), uses an AI SDK hook, UI message stream or stream
-helper, or imports a module that can, or fetches the route of such a file behind a base URL (`${base}/api/ask`).
+helper, or imports a module that can (`import`, `export … from`, `import()` or a CommonJS `require()`: the
+specifiers `index.import_specs` reads), or fetches the route of such a file behind a base URL (`${base}/api/ask`).
 The tests here read bytes only and err towards "may": a file they keep may still hold nothing, but a file they drop
 cannot hold LLM data, so rules that report only LLM data skip it unparsed. Parameter seeds (props a parent passes,
 see `FileLlm.seed_props`) are the one source they cannot see; `LlmAnalysis.may_hold_llm_data` checks those

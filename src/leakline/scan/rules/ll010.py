@@ -79,6 +79,16 @@ def _attribute_value(attr: Node) -> Node | None:
     return None
 
 
+def _spread_identifiers(tag: Node) -> Iterator[Node]:
+    """The identifiers a JSX tag spreads whole (`<Answer {...props} />`), for `FileLlm.spread_props`."""
+    for attr in tag.named_children:
+        if attr.type == "jsx_expression" and attr.named_children and attr.named_children[0].type == "spread_element":
+            spread = attr.named_children[0]
+            obj = ts.unwrap(spread.named_children[0]) if spread.named_children else None
+            if obj is not None and obj.type == "identifier":
+                yield obj
+
+
 def _passed_props(tag: Node) -> Iterator[tuple[str, Node]]:
     """(prop, value) pairs a JSX tag passes: `name={value}` attributes, and the members of an object
     spread into it, written inline or bound to a `const` (`<Answer {...props} />`)."""
@@ -360,7 +370,7 @@ class PropFlows:
         local = _components(f)
         if not local:
             return
-        callers: list[tuple[SourceFile, dict[str, list[Node]]]] = [(f, local)]
+        callers: list[tuple[SourceFile, dict[str, list[Node]]]] = []
         convention = f.stem in CONVENTION_STEMS and self.ctx.index.router_of(f) is not None
         importers = [] if convention else self.importers_by_token().get(_import_token(f.rel), [])
         for caller in importers:
@@ -380,9 +390,19 @@ class PropFlows:
         plain: dict[int, tuple[Node, set[str]]] = {}
         html: dict[int, tuple[Node, set[str]]] = {}
         for caller, names in callers:
-            if caller.rel != f.rel:
-                self.prepare(caller)
+            self.prepare(caller)
             self._collect(caller, names, plain, html)
+        # The module's own JSX last: a component of it that spreads its props on (`<Answer {...props} />`) passes
+        # what the other modules' callers seeded into it.
+        self._seed_props(llm, plain, html)
+        plain, html = {}, {}
+        self._collect(f, local, plain, html)
+        self._seed_props(llm, plain, html)
+
+    @staticmethod
+    def _seed_props(
+        llm: FileLlm, plain: dict[int, tuple[Node, set[str]]], html: dict[int, tuple[Node, set[str]]]
+    ) -> None:
         for fn, props in plain.values():
             llm.seed_props(fn, frozenset(props), Mode.PLAIN)
         for fn, props in html.values():
@@ -409,6 +429,11 @@ class PropFlows:
                     if is_tainted(value):
                         for fn in fns:
                             target.setdefault(fn.id, (fn, set()))[1].add(prop)
+            for spread in _spread_identifiers(node):
+                for target, mode in ((plain, Mode.PLAIN), (html, Mode.HTML)):
+                    passed = caller_llm.spread_props(spread, mode)
+                    for fn in fns if passed else ():
+                        target.setdefault(fn.id, (fn, set()))[1].update(passed)
 
 
 class LlmOutputRenderedUnsafely(Rule):
