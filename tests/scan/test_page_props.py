@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leakline.config import Settings
+from leakline.configfile import ScanAppSettings
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index, scan
@@ -36,7 +36,7 @@ export async function loadStats() {
 def _dropped_files_hold_no_llm_data(app: Path) -> None:
     """A file the byte prefilter drops is never analysed by LL007: none of its arguments or returned values may be
     LLM data, page props included (a page's props come from its own data functions or the modules they import)."""
-    index = build_index(app, Settings(), WalkStats(), set())
+    index = build_index(app, ScanAppSettings(), WalkStats(), set())
     ctx = ScanContext(index)
     for f in index.sources:
         if f.root is None or f.language is None or f.rel in index.llm_candidates:

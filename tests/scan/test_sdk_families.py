@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leakline.config import Settings
+from leakline.configfile import ScanAppSettings
 from leakline.scan import parse as ts
 from leakline.scan import prefilter
 from leakline.scan.context import ScanContext
@@ -21,7 +21,8 @@ from leakline.scan.walker import WalkStats
 from tests.scan.apps import write_app
 
 SDKS = ("@anthropic-ai/sdk", "@google/genai", "@google/generative-ai", "@mistralai/mistralai")
-PACKAGE = {"name": "shop", "dependencies": {"next": "15.5.7", "react": "19.1.2", **dict.fromkeys(SDKS, "1.0.0")}}
+DEPENDENCIES: dict[str, str] = {"next": "15.5.7", "react": "19.1.2", **dict.fromkeys(SDKS, "1.0.0")}
+PACKAGE: dict[str, object] = {"name": "shop", "dependencies": DEPENDENCIES}
 
 
 def _answer_page(url: str) -> str:
@@ -47,7 +48,7 @@ def _app(root: Path, files: dict[str, str]) -> Path:
 def _sdk_files_are_candidates(app: Path) -> None:
     """Every file that imports one of the SDKs is kept by the byte prefilter, on its Python path and on its Hyperscan
     pass alike (rules that report LLM data skip a dropped file unparsed); and no file it drops holds LLM data."""
-    index = build_index(app, Settings(), WalkStats(), set())
+    index = build_index(app, ScanAppSettings(), WalkStats(), set())
     scanner = prefilter._literal_scanner()
     for f in index.sources:
         if any(sdk.encode() in f.data() for sdk in SDKS):
@@ -451,7 +452,7 @@ def test_recognised_sdks_are_no_blind_spot_and_cohere_still_is(tmp_path: Path) -
     app = write_app(
         tmp_path,
         {**ANTHROPIC, **GENAI, **GEMINI, **MISTRAL, "app/api/cohere/route.ts": COHERE_ROUTE},
-        package={"dependencies": {**PACKAGE["dependencies"], "cohere-ai": "7.0.0"}},
+        package={"dependencies": {**DEPENDENCIES, "cohere-ai": "7.0.0"}},
     )
     assert scan(app, rule_ids=["LL007"], jobs=1).stats.warnings == [
         "package.json: cohere-ai is a dependency and app/api/cohere/route.ts imports it, but no call through it was "
@@ -486,7 +487,7 @@ def test_an_sdk_imported_with_only_look_alike_calls_stays_a_blind_spot(tmp_path:
 def test_sdk_routes_are_llm_routes_for_ll006(tmp_path: Path) -> None:
     # No middleware: every route that calls a model is reported at its handler; the look-alikes' routes are not.
     app = _app(tmp_path, {**ANTHROPIC, **GENAI, **GEMINI, **MISTRAL})
-    index = build_index(app, Settings(), WalkStats(), set())
+    index = build_index(app, ScanAppSettings(), WalkStats(), set())
     assert may_call_llm(index, index.files["app/api/mistral/route.ts"])
     found = _found(app, "LL006")
     assert found == [
@@ -532,7 +533,7 @@ def test_the_sdk_apps_scan_alike_through_the_hyperscan_prefilter(
     app = _app(tmp_path, {**ANTHROPIC, **GENAI, **GEMINI, **MISTRAL})
     python = _found(app)
     monkeypatch.setattr(prefilter, "HYPERSCAN_MIN_FILES", 1)
-    index = build_index(app, Settings(), WalkStats(), set())
+    index = build_index(app, ScanAppSettings(), WalkStats(), set())
     assert {"lib/anthropic.ts", "lib/gemini.ts", "app/api/mistral-stream/route.ts"} <= index.llm_candidates
     assert sorted((f.path, f.line) for f in scan(app, rule_ids=["LL007"], jobs=1).findings) == python
     assert len(python) == 23
