@@ -689,3 +689,70 @@ def test_ollama_clients_made_with_new_ollama_are_llm_clients_whatever_their_name
     app = make_app({"package.json": PACKAGE, **OLLAMA_CLIENTS})
     # A local `client`, an instance a project module exports, a class field; not another class's `generate`.
     assert _found(app) == [("app/api/a/route.ts", 6), ("app/api/b/route.ts", 5), ("app/api/c/route.ts", 6)]
+
+
+# ---- audit 2: a request body whose field is the prompt, logged whole --------------------------------------------
+
+BODY_LOGGED = """import OpenAI from "openai";
+const openai = new OpenAI();
+export async function POST(req: Request) {
+  const body = await req.json();
+  console.log("chat request", body);
+  console.log("locale", body.locale);
+  const r = await openai.chat.completions.create({ model: "m", messages: body.messages });
+  return Response.json({ id: r.id });
+}
+"""
+FORM_LOGGED = """import OpenAI from "openai";
+const openai = new OpenAI();
+export async function POST(request: Request) {
+  const form = await request.formData();
+  const question = String(form.get("q"));
+  logger.info({ form });
+  const r = await openai.chat.completions.create({ model: "m", messages: [{ role: "user", content: form.get("q") }] });
+  return Response.json({ id: r.id, question: question.length });
+}
+"""
+PAGES_BODY_LOGGED = """import OpenAI from "openai";
+const openai = new OpenAI();
+export default async function handler(req: any, res: any) {
+  console.info(req.body);
+  console.info(req.body.locale);
+  const r = await openai.chat.completions.create({
+    model: "m",
+    messages: [{ role: "user", content: req.body.question }],
+  });
+  res.json({ id: r.id });
+}
+"""
+# Look-alike: a session and a product whose fields go into the prompt are not request bodies; logging them whole is
+# not logging the prompt, nor is logging another field of the body.
+OTHER_OBJECTS = """import OpenAI from "openai";
+const openai = new OpenAI();
+async function getSession() { return { user: { name: "Ann" } }; }
+export async function POST(req: Request) {
+  const body = await req.json();
+  const session = await getSession();
+  const product = await (await fetch("https://cms.example.com/p/1")).json();
+  console.log("asked", body.locale, session, product);
+  const content = `${session.user.name} asks about ${product.title}: ${body.question}`;
+  const r = await openai.chat.completions.create({ model: "m", messages: [{ role: "user", content }] });
+  return Response.json({ id: r.id });
+}
+"""
+
+
+def test_a_request_body_whose_field_is_the_prompt_is_llm_data_when_logged_whole(
+    make_app: Callable[..., Path],
+) -> None:
+    app = make_app(
+        {
+            "package.json": PACKAGE,
+            "app/api/a/route.ts": BODY_LOGGED,
+            "app/api/b/route.ts": FORM_LOGGED,
+            "pages/api/c.ts": PAGES_BODY_LOGGED,
+            "app/api/d/route.ts": OTHER_OBJECTS,
+        }
+    )
+    # `body.locale` (line 6 of a, line 5 of c) is another field; d logs no prompt (its `body.question` is not logged).
+    assert _found(app) == [("app/api/a/route.ts", 5), ("app/api/b/route.ts", 6), ("pages/api/c.ts", 4)]

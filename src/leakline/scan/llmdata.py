@@ -794,6 +794,31 @@ def _whole_props_name(fn: Node, name: str) -> bool:
     return False
 
 
+# The names a route handler's request goes by (`POST(req)`, `handler(request, res)`), and the methods reading its body.
+_REQUEST_NAMES = frozenset({"req", "request"})
+_BODY_READERS = frozenset({"json", "formData"})
+
+
+def _is_request_body(value: Node) -> bool:
+    """`await req.json()`, `await request.formData()` or `req.body`: the body of the request a handler received."""
+    node = ts.unwrap(value)
+    if node.type == "member_expression":
+        obj = node.child_by_field_name("object")
+        prop = node.child_by_field_name("property")
+        return obj is not None and ts.text(obj) in _REQUEST_NAMES and prop is not None and ts.text(prop) == "body"
+    if node.type != "call_expression":
+        return False
+    fn = node.child_by_field_name("function")
+    if fn is None or fn.type != "member_expression":
+        return False
+    obj = fn.child_by_field_name("object")
+    return (
+        obj is not None
+        and ts.text(obj) in _REQUEST_NAMES
+        and ts.text(fn.child_by_field_name("property")) in _BODY_READERS
+    )
+
+
 def _walk_prompt_parts(node: Node) -> Iterator[Node]:
     """Nodes of an LLM call argument that may carry prompt content: not config keys, not callbacks."""
     stack = [node]
@@ -905,6 +930,8 @@ class FileLlm:
         self._instance_names: set[str] = set()
         self._collect_functions_and_exports()
         self._prompt_paths: set[tuple[int, str]] = set()
+        self._prompt_carriers: set[tuple[int, str]] = set()
+        """Request bodies a prompt field is read from (`_mark_request_body`): LLM data as a whole, not per field."""
         self._direct_cache: dict[int, str | None] = {}
         self._wrapper_prompts_marked = False
         self._method_names: set[bytes] = set()
@@ -1816,6 +1843,24 @@ class FileLlm:
                     path = ts.callee_path(node)
                     if path and not path.startswith("process.env"):
                         self._prompt_paths.add((_scope_of(node).id, path))
+                        self._mark_request_body(node, path)
+
+    def _mark_request_body(self, at: Node, path: str) -> None:
+        """A prompt read from a field of the request body (`body.messages` of `const body = await req.json()`,
+        `req.body.question`): the whole body carries it, so logging `body` / `req.body` logs the prompt. Only the
+        request's body: a prompt field of another object (`session.user.name`) leaves that object alone."""
+        root, _, rest = path.partition(".")
+        if not rest:
+            return
+        if root in _REQUEST_NAMES and rest.startswith("body."):
+            self._prompt_carriers.add((_scope_of(at).id, f"{root}.body"))
+            return
+        if not self._may_be_bound(root):
+            return
+        for value in self._values_bound_to(at, root):
+            if _is_request_body(value):
+                self._prompt_carriers.add((_scope_of(value).id, root))
+                return
 
     def _mark_bound_prompt(self, at: Node, name: str, followed: set[int]) -> None:
         """`const prompt = "Question: " + question` (or a template string), `const messages = [...history,
@@ -1843,6 +1888,7 @@ class FileLlm:
                     path = self._callee(current)
                     if path and not path.startswith("process.env"):
                         self._prompt_paths.add((_scope_of(current).id, path))
+                        self._mark_request_body(current, path)
                 elif kind == "pair":
                     if self._text(current.child_by_field_name("key")) not in CONFIG_KEYS:
                         stack.extend(current.named_children[1:])
@@ -2017,7 +2063,7 @@ class FileLlm:
                 self._mark_wrapper_prompts()
                 for encoded in (*self._static_names, *self._method_names):
                     state.note_encoded(encoded)
-                for _, name in (*state.tainted, *self._prompt_paths):
+                for _, name in (*state.tainted, *self._prompt_paths, *self._prompt_carriers):
                     state.note_name(name)
                 self._solve(state, mode)
                 self._solve_page_props(state, mode)
@@ -2335,6 +2381,14 @@ class FileLlm:
         state.asked_clean.update(keys)
         return False
 
+    def _carries_prompt(self, node: Node, name: str) -> bool:
+        """`name` is a request body a prompt field is read from, used whole here: not as the object of a member
+        access (`body.locale` is another field, judged on its own)."""
+        parent = node.parent
+        if parent is not None and parent.type == "member_expression" and parent.child_by_field_name("object") == node:
+            return False
+        return any((scope.id, name) in self._prompt_carriers for scope in _scope_chain(node))
+
     def _eval(self, node: Node, state: _ModeState, mode: Mode) -> bool:
         cached = state.memo.get(node.id)
         if cached is not None:
@@ -2348,13 +2402,16 @@ class FileLlm:
         node = ts.unwrap(node)
         kind = node.type
         if kind in ("identifier", "shorthand_property_identifier"):
-            return self._lookup(node, self._text(node), state)
+            name = self._text(node)
+            return self._lookup(node, name, state) or (bool(self._prompt_carriers) and self._carries_prompt(node, name))
         if kind == "member_expression":
             prop = self._text(node.child_by_field_name("property"))
             if prop in METADATA_PROPS or prop in NO_CONTENT_PROPS:
                 return False
             path = self._callee(node)
             if path and self._lookup(node, path, state):
+                return True
+            if self._prompt_carriers and path and self._carries_prompt(node, path):
                 return True
             obj = node.child_by_field_name("object")
             if (
