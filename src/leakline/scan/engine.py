@@ -40,6 +40,7 @@ from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import (
+    BROKEN_SYMLINK,
     WalkStats,
     WorkspacePackage,
     app_workspace_packages,
@@ -253,8 +254,11 @@ def build_index(
         try:
             st = os.stat(where)  # noqa: PTH116
         except OSError:
-            stats.skip("unreadable file")
-            named.append((rel_s, "unreadable file"))
+            # A link whose target is gone is a checkout problem (a deleted file, a link made on another
+            # machine), not a permission one: told apart so that the reason points at the right fix.
+            reason = BROKEN_SYMLINK if os.path.islink(where) else "unreadable file"  # noqa: PTH114
+            stats.skip(reason)
+            named.append((rel_s, reason))
             continue
         size = st.st_size
         if not stat.S_ISREG(st.st_mode):

@@ -41,6 +41,8 @@ EXPORT_MARKER = ("_next", "static")
 # The text files of a static export, which LL005 searches (HTML, RSC payloads as .txt, chunks, page data, maps,
 # styles, feeds); images, fonts and media in it are not read.
 EXPORT_KEEP_SUFFIXES = (".html", ".txt", ".js", ".mjs", ".cjs", ".json", ".map", ".css", ".rsc", ".xml", ".webmanifest")
+BROKEN_SYMLINK = "broken symlink"
+"""The skip reason of a file that is a symbolic link to nothing (its target deleted, or a loop of links)."""
 NOTE_PREFIX = "note: "
 """`leakline.scan.index.NOTE_PREFIX` (index imports this module): a caveat, counted apart from the skips."""
 
