@@ -36,6 +36,12 @@ from leakline.scan.index import (
     WorkspaceLink,
     exports_statically,
 )
+from leakline.scan.lockfiles import (
+    LOCKFILE_MAX_BYTES,
+    LOCKFILE_NAMES,
+    LOCKFILE_TOO_LARGE,
+    oversized_workspace_lockfiles,
+)
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
@@ -266,7 +272,13 @@ def build_index(
             stats.skip("not a regular file")
             named.append((rel_s, "not a regular file"))
             continue
-        if size > max_bytes and not rel_s.startswith(_UNCAPPED_PREFIXES):
+        if rel_s in LOCKFILE_NAMES:
+            # Read by LL016 whatever max_file_bytes says (a monorepo's is tens of MB), never parsed as source.
+            if size > LOCKFILE_MAX_BYTES:
+                stats.skip(LOCKFILE_TOO_LARGE)
+                named.append((rel_s, LOCKFILE_TOO_LARGE))
+                continue
+        elif size > max_bytes and not rel_s.startswith(_UNCAPPED_PREFIXES):
             oversize.append(rel_s)
         files[rel_s] = SourceFile(rel=rel_s, abs=app / rel_s, size=size, stats=counter)
     # Build output is read by a streaming literal engine; only source files have a size cap. A static export's
@@ -916,6 +928,11 @@ def _scan(
         index = build_index(
             app, settings, walk_stats, nested, cache_dir, skipped_here, packages, walked_packages, app_set
         )
+        for rel in oversized_workspace_lockfiles(app):
+            # A monorepo's root lockfile, too large to read (every app above which it lies would name it).
+            if (display_path(_rel_to_root(prefix, rel)), LOCKFILE_TOO_LARGE) not in skipped_files:
+                walk_stats.skip(LOCKFILE_TOO_LARGE)
+                skipped_here.append((rel, LOCKFILE_TOO_LARGE))
         ctx = ScanContext(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))

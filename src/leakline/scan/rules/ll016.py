@@ -26,12 +26,12 @@ from leakline.scan.context import ScanContext
 from leakline.scan.index import ProjectIndex
 from leakline.scan.lockfiles import (
     JsonKeyPosition,
+    ResolvedVersion,
     SemVer,
     dependency_position,
     is_exact_version,
-    json_key_position,
-    resolve_version,
-    resolve_workspace_version,
+    lockfile_entry_position,
+    resolve_installed,
 )
 from leakline.scan.routes import locate_middleware
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
@@ -344,16 +344,18 @@ def safe_upgrade(package: str, version: SemVer, advisories: Iterable[Advisory], 
 def _lockfile_position(index: ProjectIndex, lockfile: str, package: str) -> JsonKeyPosition | None:
     """For a package that package.json does not declare: where the lockfile records it."""
     f = index.files.get(lockfile)
-    if f is None:
-        return None
-    if lockfile == "package-lock.json":
-        return json_key_position(f.text, ("packages", f"node_modules/{package}"))
-    prefixes = tuple(f"{quote}{slash}{package}@" for quote in ("", "'", '"') for slash in ("", "/"))
-    for number, line in enumerate(f.lines, start=1):
-        stripped = line.lstrip()
-        if stripped.startswith(prefixes):
-            return JsonKeyPosition(number, len(line) - len(stripped) + 1)
-    return None
+    return lockfile_entry_position(f.abs, lockfile, package) if f is not None else None
+
+
+def _origin(resolved: ResolvedVersion, from_range: bool) -> str:
+    """Where the version came from, for the evidence: a lockfile, or the range (or pin) of package.json or of a
+    pnpm catalog."""
+    if resolved.source == "package.json":
+        return "lowest version the package.json range allows" if from_range else "package.json"
+    if resolved.declared is not None:
+        catalog = f"{resolved.source} catalog"
+        return f"lowest version the {catalog} range allows" if from_range else catalog
+    return resolved.source
 
 
 def _worst(severities: Iterable[Severity]) -> Severity:
@@ -375,10 +377,9 @@ class VulnerableFrameworkVersion(Rule):
         packages = sorted({a.package for adv in advisories for a in adv.affected})
         facts = AppFacts(index)
         for package in packages:
-            resolved = resolve_version(index, package)
-            if resolved is not None and resolved.source == "package.json":
-                # A monorepo app has no lockfile of its own: the workspace's one, above it, says what is installed.
-                resolved = resolve_workspace_version(index, package) or resolved
+            # A monorepo app has no lockfile of its own: the workspace's one, above it, says what is installed,
+            # also when package.json names no version (`catalog:`, `latest`, `workspace:*`).
+            resolved = resolve_installed(index, package)
             version = SemVer.parse(resolved.version) if resolved is not None else None
             if resolved is None or version is None:
                 continue
@@ -390,14 +391,13 @@ class VulnerableFrameworkVersion(Rule):
                 path, position = resolved.source, _lockfile_position(index, resolved.source, package)
             if position is None:
                 continue
-            declared = index.declared_dependency(package)
-            from_range = resolved.source == "package.json" and not (declared and is_exact_version(declared))
+            from_range = resolved.declared is not None and not is_exact_version(resolved.declared)
             ids = [m.advisory.ids[0] for m in matches]
             conditions = sorted({c for m in matches for c in m.advisory.applies_when})
             context = f" (applies here: {', '.join(_CONDITION_TEXT[c] for c in conditions)})" if conditions else ""
             upgrade = safe_upgrade(package, version, advisories, facts)
             hint = f"upgrade to {upgrade} or later" if upgrade else "upgrade to a supported release line"
-            origin = "lowest version the package.json range allows" if from_range else resolved.source
+            origin = _origin(resolved, from_range)
             yield Hit(
                 path=path,
                 line=position.line,
