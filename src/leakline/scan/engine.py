@@ -47,6 +47,7 @@ from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_me
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import (
     BROKEN_SYMLINK,
+    WALKED_PATHS,
     WalkStats,
     WorkspacePackage,
     app_workspace_packages,
@@ -230,7 +231,9 @@ def build_index(
     already in `walked_packages` (indexed with an earlier app) is not counted in `stats` again; the `apps`
     inside a package's folder are left out of it, as nested apps are."""
     walked_before = len(stats.skipped_paths)
-    rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
+    excluded: list[str] = []
+    rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats, excluded=excluded)
+    present = frozenset(rels).union(excluded)
     named = skipped_files if skipped_files is not None else []
     named.extend(stats.skipped_paths[walked_before:])  # folders left out by accident, named like files
     workspace: dict[str, WorkspaceLink] = {}
@@ -290,7 +293,7 @@ def build_index(
         del files[rel_s]
         stats.skip("larger than [scan] max_file_bytes")
         named.append((rel_s, "larger than [scan] max_file_bytes"))
-    return ProjectIndex(
+    index = ProjectIndex(
         root=app,
         settings=settings,
         files=files,
@@ -299,6 +302,8 @@ def build_index(
         static_export=static_export,
         workspace=workspace,
     )
+    index.__dict__[WALKED_PATHS] = present
+    return index
 
 
 def _workspace_of(
