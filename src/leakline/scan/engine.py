@@ -320,6 +320,50 @@ def _workspace_of(
     return [p for p in app_workspace_packages(app, workspaces[folder]) if p.folder not in apps]
 
 
+TEXT_COLUMN_RULES = frozenset({"LL005", "LL013", "LL016"})
+"""Rules that place hits in files they read as decoded text (build output chunks, vercel.json, package.json and
+lockfiles) and so count columns in characters. Every other column is tree-sitter's (a point's byte column + 1),
+as are these rules' columns in the sources tree-sitter parses (LL013's route segment config)."""
+
+
+class _Columns:
+    """Turns the UTF-8 byte columns of tree-sitter points into the 1-based Unicode code point columns reports
+    promise (SARIF declares `columnKind: unicodeCodePoints`): `é` is 2 bytes, an emoji 4, and a byte column
+    put a finding after them too far right. Line starts are found once per file, and only for files that are
+    not pure ASCII (where both counts agree)."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self._index = index
+        self._starts: dict[str, list[int] | None] = {}
+
+    def _line_starts(self, f: SourceFile) -> list[int] | None:
+        if f.rel not in self._starts:
+            data = f.data()
+            starts: list[int] | None = None
+            if not data.isascii():
+                # Rows are counted in "\n" as tree-sitter and the text rules count them.
+                starts = [0]
+                at = data.find(b"\n")
+                while at != -1:
+                    starts.append(at + 1)
+                    at = data.find(b"\n", at + 1)
+            self._starts[f.rel] = starts
+        return self._starts[f.rel]
+
+    def code_point_column(self, rule_id: str, hit: Hit) -> int:
+        column = max(1, hit.column)
+        f = self._index.get(hit.path)
+        if column == 1 or f is None or (rule_id in TEXT_COLUMN_RULES and not f.is_source):
+            return column
+        starts = self._line_starts(f)
+        if starts is None or not 0 < hit.line <= len(starts):
+            return column
+        line_start = starts[hit.line - 1]
+        prefix = f.data()[line_start : line_start + column - 1]
+        # Characters begin at every byte that is not a UTF-8 continuation byte (10xxxxxx).
+        return 1 + sum(1 for b in prefix if b & 0xC0 != 0x80)
+
+
 def _to_findings(
     meta: RuleMeta,
     hits: list[Hit],
@@ -328,10 +372,12 @@ def _to_findings(
     app: Path,
     legacy: dict[str, str],
     inline: dict[tuple[str, str, int], str | None],
+    columns: _Columns | None = None,
 ) -> list[Finding]:
     """Findings for `hits`; `legacy` receives, for hits with a `legacy_key`, fingerprint -> the fingerprint an
     older leakline gave them (baselines written then still match); `inline`, (rule, path, line) -> reason of
-    each finding a `leakline-ignore` comment suppresses."""
+    each finding a `leakline-ignore` comment suppresses; `columns` (one per app) converts byte columns."""
+    columns = columns if columns is not None else _Columns(index)
     out = []
     occurrences: Counter[tuple[str, str]] = Counter()
     legacy_occurrences: Counter[tuple[str, str]] = Counter()
@@ -359,7 +405,7 @@ def _to_findings(
                 confidence=hit.confidence or meta.confidence,
                 path=path,
                 line=line,
-                column=max(1, hit.column),
+                column=columns.code_point_column(meta.id, hit),
                 message=hit.message,
                 evidence=hit.evidence,
                 references=meta.references,
@@ -939,6 +985,7 @@ def _scan(
                 walk_stats.skip(LOCKFILE_TOO_LARGE)
                 skipped_here.append((rel, LOCKFILE_TOO_LARGE))
         ctx = ScanContext(index)
+        columns = _Columns(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))
         # Scheduling is read from the registry: only the modules of the sharded rules are imported before the
@@ -956,7 +1003,7 @@ def _scan(
                     progress(f"{meta.id} on {app.name}", n, len(local_rules))
                 rule = rules.get(meta)
                 hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, prefix)
-                findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline))
+                findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline, columns))
             for meta in late:
                 rules.get(meta)  # imported while the workers run, not after them
             if meanwhile is not None and sharded:
@@ -973,14 +1020,16 @@ def _scan(
                 progress(f"{meta.id} on {app.name}", n, len(local_rules))
             rule = rules.get(meta)
             hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, prefix)
-            findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline))
+            findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline, columns))
         _merge_outcomes(stats, outcomes)
         for outcome in outcomes:
             for rule in sharded:
                 seconds = outcome.seconds.get(rule.meta.id, 0.0)
                 stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + seconds
                 findings.extend(
-                    _to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app, legacy, inline)
+                    _to_findings(
+                        rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app, legacy, inline, columns
+                    )
                 )
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         commented = [f for f in index.files.values() if f.is_source or f.name.startswith(".env")]
