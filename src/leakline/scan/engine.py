@@ -40,6 +40,7 @@ from leakline.scan.lockfiles import (
     LOCKFILE_MAX_BYTES,
     LOCKFILE_NAMES,
     LOCKFILE_TOO_LARGE,
+    forget_lockfiles,
     oversized_workspace_lockfiles,
 )
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
@@ -899,19 +900,23 @@ def scan(
     there, Rich for a text report), or never when no worker is started.
     `skip_rule_ids` (`--skip-rule`) are not run in any app; each app's `[scan] disable_rules` are not run in that
     app, unless `rule_ids` names them."""
-    with _cyclic_gc_paused(), _recursion_headroom():
-        return _scan(
-            path,
-            fail_on=fail_on,
-            baseline_path=baseline_path,
-            rule_ids=rule_ids,
-            progress=progress,
-            jobs=jobs,
-            config_baselines=config_baselines,
-            cache_dir=default_cache_dir() if cache else None,
-            meanwhile=meanwhile,
-            skip_rule_ids=skip_rule_ids or [],
-        )
+    forget_lockfiles()
+    try:
+        with _cyclic_gc_paused(), _recursion_headroom():
+            return _scan(
+                path,
+                fail_on=fail_on,
+                baseline_path=baseline_path,
+                rule_ids=rule_ids,
+                progress=progress,
+                jobs=jobs,
+                config_baselines=config_baselines,
+                cache_dir=default_cache_dir() if cache else None,
+                meanwhile=meanwhile,
+                skip_rule_ids=skip_rule_ids or [],
+            )
+    finally:
+        forget_lockfiles()
 
 
 def _scan(

@@ -227,9 +227,15 @@ def _parse(filename: str, data: bytes) -> _Lock | None:
     return _PnpmLock(text) if filename == "pnpm-lock.yaml" else _YarnLock(text)
 
 
-_LOCK_CACHE: dict[tuple[str, int, int], _Lock | None] = {}
+_LOCK_CACHE: dict[tuple[str, int, int, int], _Lock | None] = {}
 _LOCK_CACHE_SIZE = 4
-"""Lockfiles kept parsed: each app of a monorepo reads the same root lockfile."""
+"""Lockfiles kept parsed: each app of a monorepo reads the same root lockfile. A scan starts and ends with an
+empty cache (`forget_lockfiles`): a lockfile rewritten between two scans within the file system's timestamp
+granularity, with the same size, is not taken for the old one."""
+
+
+def forget_lockfiles() -> None:
+    _LOCK_CACHE.clear()
 
 
 def _read_lock(path: Path, filename: str) -> _Lock | None:
@@ -243,7 +249,7 @@ def _read_lock(path: Path, filename: str) -> _Lock | None:
         return None
     if st.st_size > LOCKFILE_MAX_BYTES:
         return None
-    key = (os.fspath(path), st.st_size, st.st_mtime_ns)
+    key = (os.fspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
     if key not in _LOCK_CACHE:
         try:
             with path.open("rb") as fh:
@@ -419,19 +425,14 @@ def lockfile_entry_position(path: Path, filename: str, name: str) -> JsonKeyPosi
             text = fh.read(LOCKFILE_MAX_BYTES + 1).decode("utf-8-sig", errors="replace")
     except OSError:
         return None
-    quoted = re.escape(json.dumps(f"node_modules/{name}"))
     if filename == "package-lock.json":
-        pattern = re.compile(quoted + r"\s*:")
+        match = re.compile(re.escape(json.dumps(f"node_modules/{name}")) + r"\s*:").search(text)
+        start = match.start() if match else -1
     else:
-        pattern = re.compile(r"^[ \t]*['\"]?/?" + re.escape(name) + "@", re.MULTILINE)
-    match = pattern.search(text)
-    if match is None:
+        match = re.compile(r"^([ \t]*)['\"]?/?" + re.escape(name) + "@", re.MULTILINE).search(text)
+        start = match.start() + len(match.group(1)) if match else -1
+    if start < 0:
         return None
-    start = (
-        match.start()
-        if filename == "package-lock.json"
-        else match.start() + len(match.group()) - len(match.group().lstrip(" \t"))
-    )
     line_start = text.rfind("\n", 0, start) + 1
     return JsonKeyPosition(text.count("\n", 0, start) + 1, start - line_start + 1)
 
