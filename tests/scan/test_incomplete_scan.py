@@ -212,10 +212,14 @@ def test_skipped_files_are_named_with_their_reason(
     result = scan(app, rule_ids=["LL007"], jobs=jobs)
     assert result.stats.skipped_files == [
         ("app/api/chat/route.ts", "unreadable file"),
-        ("lib/gone.ts", "unreadable file"),
+        ("lib/gone.ts", "broken symlink"),
         ("lib/vendor.min.js", "larger than [scan] max_file_bytes"),
     ]
-    assert dict(result.stats.skipped) == {"unreadable file": 2, "larger than [scan] max_file_bytes": 1}
+    assert dict(result.stats.skipped) == {
+        "unreadable file": 1,
+        "broken symlink": 1,
+        "larger than [scan] max_file_bytes": 1,
+    }
 
 
 def test_skipped_files_are_named_in_every_report_format(cli: Cli, make_app: MakeApp, tmp_path: Path) -> None:
@@ -223,14 +227,14 @@ def test_skipped_files_are_named_in_every_report_format(cli: Cli, make_app: Make
     code, out, _ = cli("scan", str(app), "--rule", "LL007", "--no-progress")
     assert code == 1
     assert "skipped 1: larger than [scan] max_file_bytes\n  lib/vendor.min.js\n" in out
-    assert "skipped 1: unreadable file\n  lib/gone.ts\n" in out
+    assert "skipped 1: broken symlink\n  lib/gone.ts\n" in out
     code, out, _ = cli("scan", str(app), "--rule", "LL007", "--format", "json")
     stats = json.loads(out)["stats"]
     assert stats["skipped_files"] == [
-        {"path": "lib/gone.ts", "reason": "unreadable file"},
+        {"path": "lib/gone.ts", "reason": "broken symlink"},
         {"path": "lib/vendor.min.js", "reason": "larger than [scan] max_file_bytes"},
     ]
-    assert stats["skipped"] == {"larger than [scan] max_file_bytes": 1, "unreadable file": 1}
+    assert stats["skipped"] == {"broken symlink": 1, "larger than [scan] max_file_bytes": 1}
     code, out, _ = cli("scan", str(app), "--rule", "LL007", "--format", "sarif")
     log = json.loads(out)
     schema = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
@@ -243,7 +247,7 @@ def test_skipped_files_are_named_in_every_report_format(cli: Cli, make_app: Make
     ]
     base = log["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"]
     assert [(level, text) for level, text, _ in uris] == [
-        ("warning", "skipped lib/gone.ts: unreadable file"),
+        ("warning", "skipped lib/gone.ts: broken symlink"),
         ("warning", "skipped lib/vendor.min.js: larger than [scan] max_file_bytes"),
     ]
     assert [base + uri for _, _, uri in uris] == [

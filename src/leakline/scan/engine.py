@@ -36,10 +36,19 @@ from leakline.scan.index import (
     WorkspaceLink,
     exports_statically,
 )
+from leakline.scan.lockfiles import (
+    LOCKFILE_MAX_BYTES,
+    LOCKFILE_NAMES,
+    LOCKFILE_TOO_LARGE,
+    forget_lockfiles,
+    oversized_workspace_lockfiles,
+)
 from leakline.scan.routes import RouteFacts, find_llm_routes, route_facts, seed_llm_routes
 from leakline.scan.rules import available_rule_ids, load_rule, registry, rule_meta
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
 from leakline.scan.walker import (
+    BROKEN_SYMLINK,
+    WALKED_PATHS,
     WalkStats,
     WorkspacePackage,
     app_workspace_packages,
@@ -223,7 +232,9 @@ def build_index(
     already in `walked_packages` (indexed with an earlier app) is not counted in `stats` again; the `apps`
     inside a package's folder are left out of it, as nested apps are."""
     walked_before = len(stats.skipped_paths)
-    rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats)
+    excluded: list[str] = []
+    rels = walk_app(app, exclude=settings.scan.exclude, nested_apps=nested, stats=stats, excluded=excluded)
+    present = frozenset(rels).union(excluded)
     named = skipped_files if skipped_files is not None else []
     named.extend(stats.skipped_paths[walked_before:])  # folders left out by accident, named like files
     workspace: dict[str, WorkspaceLink] = {}
@@ -253,8 +264,11 @@ def build_index(
         try:
             st = os.stat(where)  # noqa: PTH116
         except OSError:
-            stats.skip("unreadable file")
-            named.append((rel_s, "unreadable file"))
+            # A link whose target is gone is a checkout problem (a deleted file, a link made on another
+            # machine), not a permission one: told apart so that the reason points at the right fix.
+            reason = BROKEN_SYMLINK if os.path.islink(where) else "unreadable file"  # noqa: PTH114
+            stats.skip(reason)
+            named.append((rel_s, reason))
             continue
         size = st.st_size
         if not stat.S_ISREG(st.st_mode):
@@ -262,7 +276,13 @@ def build_index(
             stats.skip("not a regular file")
             named.append((rel_s, "not a regular file"))
             continue
-        if size > max_bytes and not rel_s.startswith(_UNCAPPED_PREFIXES):
+        if rel_s in LOCKFILE_NAMES:
+            # Read by LL016 whatever max_file_bytes says (a monorepo's is tens of MB), never parsed as source.
+            if size > LOCKFILE_MAX_BYTES:
+                stats.skip(LOCKFILE_TOO_LARGE)
+                named.append((rel_s, LOCKFILE_TOO_LARGE))
+                continue
+        elif size > max_bytes and not rel_s.startswith(_UNCAPPED_PREFIXES):
             oversize.append(rel_s)
         files[rel_s] = SourceFile(rel=rel_s, abs=app / rel_s, size=size, stats=counter)
     # Build output is read by a streaming literal engine; only source files have a size cap. A static export's
@@ -274,7 +294,7 @@ def build_index(
         del files[rel_s]
         stats.skip("larger than [scan] max_file_bytes")
         named.append((rel_s, "larger than [scan] max_file_bytes"))
-    return ProjectIndex(
+    index = ProjectIndex(
         root=app,
         settings=settings,
         files=files,
@@ -283,6 +303,8 @@ def build_index(
         static_export=static_export,
         workspace=workspace,
     )
+    index.__dict__[WALKED_PATHS] = present
+    return index
 
 
 def _workspace_of(
@@ -299,6 +321,50 @@ def _workspace_of(
     return [p for p in app_workspace_packages(app, workspaces[folder]) if p.folder not in apps]
 
 
+TEXT_COLUMN_RULES = frozenset({"LL005", "LL013", "LL016"})
+"""Rules that place hits in files they read as decoded text (build output chunks, vercel.json, package.json and
+lockfiles) and so count columns in characters. Every other column is tree-sitter's (a point's byte column + 1),
+as are these rules' columns in the sources tree-sitter parses (LL013's route segment config)."""
+
+
+class _Columns:
+    """Turns the UTF-8 byte columns of tree-sitter points into the 1-based Unicode code point columns reports
+    promise (SARIF declares `columnKind: unicodeCodePoints`): `é` is 2 bytes, an emoji 4, and a byte column
+    put a finding after them too far right. Line starts are found once per file, and only for files that are
+    not pure ASCII (where both counts agree)."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self._index = index
+        self._starts: dict[str, list[int] | None] = {}
+
+    def _line_starts(self, f: SourceFile) -> list[int] | None:
+        if f.rel not in self._starts:
+            data = f.data()
+            starts: list[int] | None = None
+            if not data.isascii():
+                # Rows are counted in "\n" as tree-sitter and the text rules count them.
+                starts = [0]
+                at = data.find(b"\n")
+                while at != -1:
+                    starts.append(at + 1)
+                    at = data.find(b"\n", at + 1)
+            self._starts[f.rel] = starts
+        return self._starts[f.rel]
+
+    def code_point_column(self, rule_id: str, hit: Hit) -> int:
+        column = max(1, hit.column)
+        f = self._index.get(hit.path)
+        if column == 1 or f is None or (rule_id in TEXT_COLUMN_RULES and not f.is_source):
+            return column
+        starts = self._line_starts(f)
+        if starts is None or not 0 < hit.line <= len(starts):
+            return column
+        line_start = starts[hit.line - 1]
+        prefix = f.data()[line_start : line_start + column - 1]
+        # Characters begin at every byte that is not a UTF-8 continuation byte (10xxxxxx).
+        return 1 + sum(1 for b in prefix if b & 0xC0 != 0x80)
+
+
 def _to_findings(
     meta: RuleMeta,
     hits: list[Hit],
@@ -307,10 +373,12 @@ def _to_findings(
     app: Path,
     legacy: dict[str, str],
     inline: dict[tuple[str, str, int], str | None],
+    columns: _Columns | None = None,
 ) -> list[Finding]:
     """Findings for `hits`; `legacy` receives, for hits with a `legacy_key`, fingerprint -> the fingerprint an
     older leakline gave them (baselines written then still match); `inline`, (rule, path, line) -> reason of
-    each finding a `leakline-ignore` comment suppresses."""
+    each finding a `leakline-ignore` comment suppresses; `columns` (one per app) converts byte columns."""
+    columns = columns if columns is not None else _Columns(index)
     out = []
     occurrences: Counter[tuple[str, str]] = Counter()
     legacy_occurrences: Counter[tuple[str, str]] = Counter()
@@ -338,7 +406,7 @@ def _to_findings(
                 confidence=hit.confidence or meta.confidence,
                 path=path,
                 line=line,
-                column=max(1, hit.column),
+                column=columns.code_point_column(meta.id, hit),
                 message=hit.message,
                 evidence=hit.evidence,
                 references=meta.references,
@@ -832,19 +900,23 @@ def scan(
     there, Rich for a text report), or never when no worker is started.
     `skip_rule_ids` (`--skip-rule`) are not run in any app; each app's `[scan] disable_rules` are not run in that
     app, unless `rule_ids` names them."""
-    with _cyclic_gc_paused(), _recursion_headroom():
-        return _scan(
-            path,
-            fail_on=fail_on,
-            baseline_path=baseline_path,
-            rule_ids=rule_ids,
-            progress=progress,
-            jobs=jobs,
-            config_baselines=config_baselines,
-            cache_dir=default_cache_dir() if cache else None,
-            meanwhile=meanwhile,
-            skip_rule_ids=skip_rule_ids or [],
-        )
+    forget_lockfiles()
+    try:
+        with _cyclic_gc_paused(), _recursion_headroom():
+            return _scan(
+                path,
+                fail_on=fail_on,
+                baseline_path=baseline_path,
+                rule_ids=rule_ids,
+                progress=progress,
+                jobs=jobs,
+                config_baselines=config_baselines,
+                cache_dir=default_cache_dir() if cache else None,
+                meanwhile=meanwhile,
+                skip_rule_ids=skip_rule_ids or [],
+            )
+    finally:
+        forget_lockfiles()
 
 
 def _scan(
@@ -912,7 +984,13 @@ def _scan(
         index = build_index(
             app, settings, walk_stats, nested, cache_dir, skipped_here, packages, walked_packages, app_set
         )
+        for rel in oversized_workspace_lockfiles(app):
+            # A monorepo's root lockfile, too large to read (every app above which it lies would name it).
+            if (display_path(_rel_to_root(prefix, rel)), LOCKFILE_TOO_LARGE) not in skipped_files:
+                walk_stats.skip(LOCKFILE_TOO_LARGE)
+                skipped_here.append((rel, LOCKFILE_TOO_LARGE))
         ctx = ScanContext(index)
+        columns = _Columns(index)
         stats.files_indexed += len(index.files)
         worker_count = _worker_count(jobs, len(index.sources))
         # Scheduling is read from the registry: only the modules of the sharded rules are imported before the
@@ -930,7 +1008,7 @@ def _scan(
                     progress(f"{meta.id} on {app.name}", n, len(local_rules))
                 rule = rules.get(meta)
                 hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, prefix)
-                findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline))
+                findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline, columns))
             for meta in late:
                 rules.get(meta)  # imported while the workers run, not after them
             if meanwhile is not None and sharded:
@@ -947,14 +1025,16 @@ def _scan(
                 progress(f"{meta.id} on {app.name}", n, len(local_rules))
             rule = rules.get(meta)
             hits = _run_rule(rule, ctx, stats.rule_errors, stats.rule_seconds, prefix)
-            findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline))
+            findings.extend(_to_findings(rule.meta, hits, index, root, app, legacy, inline, columns))
         _merge_outcomes(stats, outcomes)
         for outcome in outcomes:
             for rule in sharded:
                 seconds = outcome.seconds.get(rule.meta.id, 0.0)
                 stats.rule_seconds[rule.meta.id] = stats.rule_seconds.get(rule.meta.id, 0.0) + seconds
                 findings.extend(
-                    _to_findings(rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app, legacy, inline)
+                    _to_findings(
+                        rule.meta, outcome.hits.get(rule.meta.id, []), index, root, app, legacy, inline, columns
+                    )
                 )
         stats.files_parsed += sum(1 for f in index.files.values() if "tree" in f.__dict__)
         commented = [f for f in index.files.values() if f.is_source or f.name.startswith(".env")]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import posixpath
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import NamedTuple
@@ -23,18 +24,19 @@ from leakline.errors import IntegrityError
 from leakline.findings import Confidence, Severity
 from leakline.scan import parse as ts
 from leakline.scan.context import ScanContext
-from leakline.scan.index import ProjectIndex
+from leakline.scan.index import ProjectIndex, _strip_app_prefix
 from leakline.scan.lockfiles import (
     JsonKeyPosition,
+    ResolvedVersion,
     SemVer,
     dependency_position,
     is_exact_version,
-    json_key_position,
-    resolve_version,
-    resolve_workspace_version,
+    lockfile_entry_position,
+    resolve_installed,
 )
-from leakline.scan.routes import locate_middleware
+from leakline.scan.routes import MIDDLEWARE_STEMS, _next_before_proxy, locate_middleware, page_extensions
 from leakline.scan.rules.base import Hit, Rule, RuleMeta
+from leakline.scan.walker import WALKED_PATHS
 
 ADVISORIES_RESOURCE = "advisories.toml"
 CONDITIONS = frozenset({"app_router", "pages_router", "middleware", "server_actions", "i18n", "dynamic_routes"})
@@ -227,17 +229,62 @@ _FIRST_STATEMENT_QUERY = "(statement_block . (expression_statement (string) @dir
 _PAIR_KEY_QUERY = "(pair key: (_) @key)"
 
 
+def _present_paths(index: ProjectIndex) -> Collection[str]:
+    """Every file path of the app the walk found, read or not: an App Router whose `app/**` `[scan] exclude`
+    leaves out, or a middleware too large or unreadable to index, still runs in production."""
+    walked: Collection[str] | None = index.__dict__.get(WALKED_PATHS)
+    return walked if walked is not None else index.files.keys()
+
+
+def _router_sources(index: ProjectIndex, router: str) -> Iterator[str]:
+    """The paths of the app's source files in its App Router (`router` "app") or Pages Router ("pages")."""
+    for rel in _present_paths(index):
+        split = _strip_app_prefix(rel)
+        if split is None or split[0] != router or rel.endswith(".d.ts"):
+            continue
+        if posixpath.splitext(rel)[1].lower() in ts.SOURCE_SUFFIXES:
+            yield rel
+
+
 def _has_app_router(index: ProjectIndex) -> bool:
-    return any(index.router_of(f) == "app" for f in index.sources)
+    return any(True for _ in _router_sources(index, "app"))
 
 
 def _has_pages_router(index: ProjectIndex) -> bool:
-    return any(index.router_of(f) == "pages" for f in index.sources)
+    return any(True for _ in _router_sources(index, "pages"))
+
+
+def _convention_folder(paths: Collection[str]) -> str | None:
+    """`leakline.scan.routes.convention_folder` over paths: "" or "src/" by where `pages/` or `app/` lies."""
+    for router in ("pages", "app"):
+        for folder in ("", "src/"):
+            if any(rel.startswith(f"{folder}{router}/") for rel in paths):
+                return folder
+    return None
 
 
 def _has_middleware(index: ProjectIndex) -> bool:
     # A middleware.ts Next.js ignores (root level beside src/app) is never built: its bypasses do not apply.
-    return locate_middleware(index).active is not None
+    if locate_middleware(index).active is not None:
+        return True
+    paths = _present_paths(index)
+    unindexed = [rel for rel in paths if rel not in index.files]
+    if not unindexed:
+        return False
+    # A middleware/proxy the walk found but the index lacks (excluded, too large, unreadable): judged by its
+    # place and name alone, as `locate_middleware` judges an indexed one.
+    folder = _convention_folder(paths)
+    stems = ("middleware",) if _next_before_proxy(index) is not None else MIDDLEWARE_STEMS
+    extensions = page_extensions(index)
+    for rel in unindexed:
+        head, dot, ext = rel.rpartition(".")
+        at, _, stem = head.rpartition("/")
+        at = at + "/" if at else ""
+        if not dot or stem not in stems or at not in ("", "src/") or f".{ext}" not in ts.SOURCE_SUFFIXES:
+            continue
+        if (folder is None or at == folder) and (extensions is None or ext in extensions):
+            return True
+    return False
 
 
 def _has_server_actions(index: ProjectIndex) -> bool:
@@ -270,11 +317,8 @@ def _has_i18n(index: ProjectIndex) -> bool:
 
 
 def _has_dynamic_routes(index: ProjectIndex) -> bool:
-    for f in index.sources:
-        if index.router_of(f) is None:
-            continue
-        parts = f.rel.split("/")
-        if any(p.startswith("[") for p in parts[:-1]) or parts[-1].startswith("["):
+    for rel in itertools.chain(_router_sources(index, "app"), _router_sources(index, "pages")):
+        if any(part.startswith("[") for part in rel.split("/")):
             return True
     return False
 
@@ -344,16 +388,18 @@ def safe_upgrade(package: str, version: SemVer, advisories: Iterable[Advisory], 
 def _lockfile_position(index: ProjectIndex, lockfile: str, package: str) -> JsonKeyPosition | None:
     """For a package that package.json does not declare: where the lockfile records it."""
     f = index.files.get(lockfile)
-    if f is None:
-        return None
-    if lockfile == "package-lock.json":
-        return json_key_position(f.text, ("packages", f"node_modules/{package}"))
-    prefixes = tuple(f"{quote}{slash}{package}@" for quote in ("", "'", '"') for slash in ("", "/"))
-    for number, line in enumerate(f.lines, start=1):
-        stripped = line.lstrip()
-        if stripped.startswith(prefixes):
-            return JsonKeyPosition(number, len(line) - len(stripped) + 1)
-    return None
+    return lockfile_entry_position(f.abs, lockfile, package) if f is not None else None
+
+
+def _origin(resolved: ResolvedVersion, from_range: bool) -> str:
+    """Where the version came from, for the evidence: a lockfile, or the range (or pin) of package.json or of a
+    pnpm catalog."""
+    if resolved.source == "package.json":
+        return "lowest version the package.json range allows" if from_range else "package.json"
+    if resolved.declared is not None:
+        catalog = f"{resolved.source} catalog"
+        return f"lowest version the {catalog} range allows" if from_range else catalog
+    return resolved.source
 
 
 def _worst(severities: Iterable[Severity]) -> Severity:
@@ -375,10 +421,9 @@ class VulnerableFrameworkVersion(Rule):
         packages = sorted({a.package for adv in advisories for a in adv.affected})
         facts = AppFacts(index)
         for package in packages:
-            resolved = resolve_version(index, package)
-            if resolved is not None and resolved.source == "package.json":
-                # A monorepo app has no lockfile of its own: the workspace's one, above it, says what is installed.
-                resolved = resolve_workspace_version(index, package) or resolved
+            # A monorepo app has no lockfile of its own: the workspace's one, above it, says what is installed,
+            # also when package.json names no version (`catalog:`, `latest`, `workspace:*`).
+            resolved = resolve_installed(index, package)
             version = SemVer.parse(resolved.version) if resolved is not None else None
             if resolved is None or version is None:
                 continue
@@ -390,14 +435,13 @@ class VulnerableFrameworkVersion(Rule):
                 path, position = resolved.source, _lockfile_position(index, resolved.source, package)
             if position is None:
                 continue
-            declared = index.declared_dependency(package)
-            from_range = resolved.source == "package.json" and not (declared and is_exact_version(declared))
+            from_range = resolved.declared is not None and not is_exact_version(resolved.declared)
             ids = [m.advisory.ids[0] for m in matches]
             conditions = sorted({c for m in matches for c in m.advisory.applies_when})
             context = f" (applies here: {', '.join(_CONDITION_TEXT[c] for c in conditions)})" if conditions else ""
             upgrade = safe_upgrade(package, version, advisories, facts)
             hint = f"upgrade to {upgrade} or later" if upgrade else "upgrade to a supported release line"
-            origin = "lowest version the package.json range allows" if from_range else resolved.source
+            origin = _origin(resolved, from_range)
             yield Hit(
                 path=path,
                 line=position.line,
