@@ -143,3 +143,63 @@ def test_sarif_fingerprints_differ_between_the_apps_of_one_run(cli: Cli, tmp_pat
     assert together[f"apps/a/{ROUTE}"] != together[f"apps/b/{ROUTE}"]
     # Still the same however the repository is scanned.
     assert fingerprints(repo / "apps" / "a") == {f"apps/a/{ROUTE}": together[f"apps/a/{ROUTE}"]}
+
+
+SHARED_ASK = """import OpenAI from "openai";
+const openai = new OpenAI();
+export async function ask(q: string) {
+  const r = await openai.chat.completions.create({ model: "m", messages: [{ role: "user", content: q }] });
+  console.log("answer", r.choices[0].message.content);
+  return r.choices[0].message.content;
+}
+"""
+
+
+def _workspace_monorepo(root: Path) -> Path:
+    """apps/web uses packages/ai, a workspace package outside every app whose module logs model output."""
+    from tests.scan.apps import write_files
+
+    return write_files(
+        root,
+        {
+            "package.json": {"name": "mono", "private": True, "workspaces": ["apps/*", "packages/*"]},
+            "apps/web/package.json": {"name": "web", "dependencies": {"next": "15.5.7", "@shop/ai": "*"}},
+            "apps/web/app/api/chat/route.ts": 'import { ask } from "@shop/ai";\n'
+            "export async function POST(req: Request) {\n"
+            "  const { q } = await req.json();\n"
+            "  return Response.json({ a: await ask(q) });\n"
+            "}\n",
+            "packages/ai/package.json": {"name": "@shop/ai", "main": "src/index.ts"},
+            "packages/ai/src/index.ts": SHARED_ASK,
+        },
+    )
+
+
+def _states(cli: Cli, repo: Path) -> tuple[int, list[tuple[str, int, str | None]]]:
+    code, out, err = cli("scan", str(repo), "--rule", "LL007", "--format", "json")
+    assert code in (0, 1), err
+    return code, [(f["path"], f["line"], f.get("suppressed")) for f in json.loads(out)["findings"]]
+
+
+def test_findings_in_a_shared_workspace_package_are_baselined_through_the_root_file(cli: Cli, tmp_path: Path) -> None:
+    repo = _workspace_monorepo(tmp_path / "repo")
+    # Without a root setting, --write-baseline writes the package's finding but says that no scan will read it.
+    code, _, err = cli("scan", str(repo), "--rule", "LL007", "--write-baseline")
+    assert code == 0, err
+    assert "hint: 1 finding(s) lie outside every app (shared workspace packages)" in err
+    assert _states(cli, repo) == (1, [("packages/ai/src/index.ts", 5, None)])
+    # With `[scan] baseline` in the root leakline.toml, the same finding is accepted, and a new one is not.
+    (repo / "leakline.toml").write_text('[scan]\nbaseline = ".leakline-baseline.json"\n', encoding="utf-8")
+    code, _, err = cli("scan", str(repo), "--rule", "LL007", "--write-baseline")
+    assert code == 0 and "hint:" not in err, err
+    assert _entries(repo / ".leakline-baseline.json")[0]["path"] == "packages/ai/src/index.ts"
+    assert _states(cli, repo) == (0, [("packages/ai/src/index.ts", 5, "baseline")])
+    module = repo / "packages/ai/src/index.ts"
+    module.write_text(
+        SHARED_ASK.replace('  return r.choices', '  console.warn("again", r.choices[0].message.content);\n  return r.choices'),
+        encoding="utf-8",
+    )
+    assert _states(cli, repo) == (
+        1,
+        [("packages/ai/src/index.ts", 5, "baseline"), ("packages/ai/src/index.ts", 6, None)],
+    )

@@ -50,10 +50,17 @@ def _baseline_targets(
         target = (app.root / configured).resolve() if configured else default
         targets.setdefault(target, [])
         ran.setdefault(target, set()).update(result.rules_run.get(app.prefix, ()))
+    # Findings of no app (shared workspace packages) go where the root's leakline.toml says, which is where the
+    # next scan reads them (`ScanResult.root_baseline`).
+    unowned = (result.root / result.root_baseline).resolve() if result.root_baseline else default
     for finding in result.findings:
         owner = result.app_of(finding)
-        configured = owner.settings.scan.baseline if owner is not None else None
-        target = (owner.root / configured).resolve() if owner is not None and configured else default
+        if owner is None:
+            target = unowned
+            ran.setdefault(target, set()).update(rule_id for ids in result.rules_run.values() for rule_id in ids)
+        else:
+            configured = owner.settings.scan.baseline
+            target = (owner.root / configured).resolve() if configured else default
         targets.setdefault(target, []).append(finding)
     return targets
 
@@ -113,6 +120,15 @@ def run_scan(
             only = frozenset(ran.get(target, ()))
             count = write_baseline_file(target, findings, None if only >= every_rule else only, result.app_of)
             print(f"wrote {count} finding(s) to baseline {target}", file=sys.stderr, flush=True)
+        unowned = sum(1 for f in result.findings if result.app_of(f) is None)
+        if unowned and baseline is None and not result.root_baseline:
+            # Written, but no scan reads it without a setting: the next CI run would fail on the same findings.
+            print(
+                f"hint: {unowned} finding(s) lie outside every app (shared workspace packages); scans read them from "
+                f"the baseline only with `[scan] baseline = \"{DEFAULT_BASELINE}\"` in {result.root / 'leakline.toml'}",
+                file=sys.stderr,
+                flush=True,
+            )
         for error in result.stats.rule_errors:
             print(f"rule error: {error}", file=sys.stderr, flush=True)
         # The baseline lacks what the failed rules would have found there: written, but not a success.

@@ -139,9 +139,12 @@ class ScanResult:
         self.apps: list[ScannedApp] = apps if apps is not None else []
         self.fail_on_override = fail_on_override
         self.inline: dict[tuple[str, str, int], str | None] = {}
+        """(rule, path, line) of each finding an inline comment suppresses -> the reason written, if any."""
         self.rules_run: dict[str, frozenset[str]] = {}
         """Each app's folder -> the ids of the rules run on it (what `--write-baseline` may rewrite there)."""
-        """(rule, path, line) of each finding an inline comment suppresses -> the reason written, if any."""
+        self.root_baseline: str | None = None
+        """The `[scan] baseline` of a monorepo root's own leakline.toml (relative to the root): the baseline of
+        the findings outside every app, in shared workspace packages."""
 
     def suppression_of(self, finding: Finding) -> Suppression | None:
         """How `finding` is suppressed: `Finding.suppressed` alone cannot tell a baseline from an inline
@@ -955,6 +958,14 @@ def _scan(
     defaults = load_scan_settings(root / CONFIG_FILENAME) if root not in app_set else None
     if defaults is not None and defaults.source is None:
         defaults = None
+    # Findings outside every app (a shared workspace package) are judged by the root file's `[scan] baseline`.
+    root_baseline: Baseline | None = None
+    if baseline_path is None and config_baselines and defaults is not None and defaults.scan.baseline:
+        from leakline.scan.baseline import Baseline
+
+        root_baseline = Baseline.load(
+            root / defaults.scan.baseline, create_command=f"leakline scan {_shell(path)} --write-baseline"
+        )
     for app in apps:
         app_start = len(findings)
         own = app / CONFIG_FILENAME
@@ -1061,6 +1072,7 @@ def _scan(
     )
     result.inline = inline
     result.rules_run = rules_run
+    result.root_baseline = defaults.scan.baseline if defaults is not None else None
     shared: Baseline | None = None
     if baseline_path is not None:
         from leakline.scan.baseline import Baseline
@@ -1073,7 +1085,7 @@ def _scan(
     marked = []
     for f in findings:
         owner = result.app_of(f)
-        baseline = shared or (app_baselines.get(owner.prefix) if owner is not None else None)
+        baseline = shared or (app_baselines.get(owner.prefix) if owner is not None else root_baseline)
         if f.suppressed is None and baseline is not None and baseline.contains(f, legacy.get(f.fingerprint), owner):
             f = f._replace(suppressed="baseline")
         marked.append(f)
