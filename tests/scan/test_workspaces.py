@@ -202,3 +202,22 @@ def test_a_packages_build_output_and_the_apps_inside_it_are_not_indexed_with_the
         "../../packages/ai/src/server.ts",
     ]
     assert index.resolve_import("app/api/server/route.ts", "@acme/ai/server") == "../../packages/ai/src/server.ts"
+
+
+def test_an_app_scanned_alone_warns_about_the_workspace_packages_it_cannot_see(tmp_path: Path) -> None:
+    root = _pnpm_monorepo(tmp_path / "repo")
+    web = scan(root / "apps/web", rule_ids=["LL007"])
+    assert web.stats.warnings == [
+        f"package.json: depends on @acme/ai, package(s) of the workspace at {(tmp_path / 'repo').resolve()} outside "
+        "the scanned folder: their code is not scanned, and LLM calls made through them are not seen; scan the "
+        "workspace's root to include them"
+    ]
+    # Look-alikes: an app of the same workspace that uses none of its packages, and the same app outside any
+    # workspace (its dependency is then an npm package like any other), warn of nothing.
+    write_files(root / "apps/docs", {"package.json": _app("docs", {}), "app/page.tsx": "export default () => null;\n"})
+    assert scan(root / "apps/docs", rule_ids=["LL007"]).stats.warnings == []
+    lone = write_files(tmp_path / "lone", {"package.json": _app("web", {"@acme/ai": "1.0.0"})})
+    assert scan(lone, rule_ids=["LL007"]).stats.warnings == []
+    # Nor does an app inside the workspace's folder that its globs do not name (`tools/` is no member).
+    write_files(root / "tools/web", {"package.json": _app("tools-web", {"@acme/ai": "workspace:*"})})
+    assert scan(root / "tools/web", rule_ids=["LL007"]).stats.warnings == []

@@ -54,6 +54,7 @@ from leakline.scan.walker import (
     app_workspace_packages,
     discover_apps,
     find_workspace,
+    packages_above,
     walk_app,
     workspace_packages,
 )
@@ -992,6 +993,17 @@ def _scan(
         rules_run[display_path(prefix)] = frozenset(meta.id for meta in metas)
         skipped_here: list[tuple[str, str]] = []
         packages = _workspace_of(app, root, workspaces, app_set)
+        if not packages and find_workspace(app, root) is None:
+            above = packages_above(app, root)
+            if above is not None:
+                folder, names = above
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                stats.warnings.append(
+                    f"{display_path(_rel_to_root(prefix, 'package.json'))}: depends on {shown}, package(s) of the "
+                    f"workspace at {folder} outside the "
+                    "scanned folder: their code is not scanned, and LLM calls made through them are not seen; scan "
+                    "the workspace's root to include them"
+                )
         index = build_index(
             app, settings, walk_stats, nested, cache_dir, skipped_here, packages, walked_packages, app_set
         )

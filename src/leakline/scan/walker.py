@@ -190,6 +190,30 @@ def find_workspace(app: Path, top: Path) -> tuple[Path, list[str]] | None:
     return None
 
 
+MAX_WORKSPACE_ASCENT = 8
+"""Folders above the scanned one searched for the workspace it belongs to (`packages_above`)."""
+
+
+def packages_above(app: Path, top: Path) -> tuple[Path, list[str]] | None:
+    """When the scanned folder `top` lies inside a workspace above it (`leakline scan apps/web` in a monorepo), that
+    workspace's folder and the names of its packages `app` depends on that lie outside `top`: code the scan does not
+    read (LLM calls made through them, findings in them). None when there is no such workspace or package."""
+    top = top.resolve()
+    for folder in top.parents:
+        if folder.joinpath(".git").exists() and _workspace_globs(folder) is None:
+            return None  # the repository's root, no workspace in it
+        globs = _workspace_globs(folder)
+        if globs is not None:
+            packages = workspace_packages(folder, globs)
+            if not any(p.folder.resolve() == app.resolve() for p in packages.values()):
+                return None  # a workspace the app is no member of: its names mean npm packages
+            outside = [p.name for p in app_workspace_packages(app, packages) if not _inside(p.folder, top)]
+            return (folder, outside) if outside else None
+        if len(top.parts) - len(folder.parts) >= MAX_WORKSPACE_ASCENT:
+            return None
+    return None
+
+
 def _glob_folders(root: Path, pattern: str) -> list[str]:
     """Folders (relative to `root`, POSIX) a workspace glob matches; `**` descends (at most
     MAX_WORKSPACE_DEPTH folders deep), never into node_modules or build output."""
