@@ -217,7 +217,7 @@ def _text(body: str, status: int = 404, content_type: str = "text/plain") -> Any
     return handler
 
 
-MISCONFIGURED = {
+MISCONFIGURED: dict[str, str | None] = {
     "message": "the upstream of region 'eu' has no endpoint /chat/completions (HTTP 404): the gateway's setting "
     "of its URL is wrong",
     "type": "upstream_error",
@@ -257,6 +257,16 @@ def test_an_upstream_404_for_the_endpoint_is_a_502_naming_the_region(canned: Env
     response = post(canned, "endpoint 404")
     assert response.status_code == 502, response.text
     assert response.json() == {"error": MISCONFIGURED}
+
+
+def test_an_upstream_405_for_the_endpoint_is_a_502_too(canned: Env) -> None:
+    """A path the upstream serves with GET only (a proxy's health page at the URL given): not the model."""
+    answers(canned)["endpoint 405"] = _text("405: Method Not Allowed", status=405)
+    response = post(canned, "endpoint 405")
+    assert response.status_code == 502, response.text
+    assert response.json() == {
+        "error": {**MISCONFIGURED, "message": str(MISCONFIGURED["message"]).replace("404", "405")}
+    }
 
 
 @pytest.mark.parametrize(
