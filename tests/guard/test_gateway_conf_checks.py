@@ -6,6 +6,7 @@ Real gateways and upstreams on 127.0.0.1."""
 
 from __future__ import annotations
 
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -100,6 +101,42 @@ def test_a_request_the_gateway_cannot_build_is_misconfigured_not_unreachable(
         }
     }
     assert upstream.upstream.requests == []
+
+
+class _NotHttp(socketserver.BaseRequestHandler):
+    """What an http:// URL meets at another service's port (here an SSH banner)."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+def test_an_answer_that_is_not_http_is_a_protocol_error_not_unreachable(tmp_path: Path) -> None:
+    from leakline.web.app import create_app
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _NotHttp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    base = _settings(tmp_path)
+    settings = _with(base, regions=_region(base, "eu", upstream=f"http://127.0.0.1:{port}/v1"))
+    served = serve(create_app(settings))
+    try:
+        body = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hello"}]}
+        response = httpx.post(f"{served.url}/v1/chat/completions", json=body, headers={**auth(), **DE}, timeout=20)
+    finally:
+        served.stop()
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": {
+            "message": "the upstream of region 'eu' answered with something that is not valid HTTP",
+            "type": "upstream_error",
+            "param": None,
+            "code": "upstream_protocol_error",
+        }
+    }
 
 
 def test_credentials_in_the_url_alone_keep_working_with_a_warning(tmp_path: Path) -> None:
