@@ -255,8 +255,8 @@ def _text(body: str, status: int = 404, content_type: str = "text/plain") -> Any
 
 
 MISCONFIGURED: dict[str, str | None] = {
-    "message": "the upstream of region 'eu' has no endpoint /chat/completions (HTTP 404): the gateway's setting "
-    "of its URL is wrong",
+    "message": "the upstream of region 'eu' does not serve /chat/completions (HTTP 404): the region's upstream "
+    "URL is wrong (no /v1?) or that server lacks the endpoint",
     "type": "upstream_error",
     "param": None,
     "code": "upstream_misconfigured",
@@ -355,8 +355,9 @@ def test_an_ollama_base_url_without_v1_gets_502_misconfigured_end_to_end(
     assert response.status_code == 502
     assert response.json() == {"error": MISCONFIGURED}
     assert [r.getMessage() for r in caplog.records if r.name == "leakline.guard"] == [
-        "upstream_misconfigured on /v1/chat/completions: the upstream of region 'eu' has no endpoint "
-        "/chat/completions (HTTP 404): the gateway's setting of its URL is wrong "
+        "upstream_misconfigured on /v1/chat/completions: the upstream of region 'eu' does not serve "
+        "/chat/completions (HTTP 404): the region's upstream URL is wrong (no /v1?) or that server lacks the "
+        "endpoint "
         f"(http://127.0.0.1:{upstream.port}: HTTP 404 for POST /chat/completions; does the region's upstream "
         "end in /v1?)"
     ]

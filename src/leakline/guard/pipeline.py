@@ -874,11 +874,12 @@ class Route:
             error.code = "upstream_auth_failed"
             error.reason = f"HTTP {upstream.status}; check the region's api_key_env"
         elif upstream.status in (404, 405) and not _names_model(detail, model):
-            # The upstream has no such endpoint: its URL is wrong (no /v1: Ollama's base URL copied). Passed
-            # on as a 404 the OpenAI SDK raises NotFoundError and the storefront looks for a wrong model.
+            # The upstream has no such endpoint: its URL is wrong (no /v1: Ollama's base URL copied), or it
+            # is a server without this endpoint (embeddings asked of a server that serves chat only).
+            # Passed on as a 404, the OpenAI SDK raises NotFoundError and the storefront looks for a wrong model.
             error = UpstreamUnavailable(
-                f"{who} has no endpoint {self.upstream_path} (HTTP {upstream.status}): the gateway's setting "
-                "of its URL is wrong"
+                f"{who} does not serve {self.upstream_path} (HTTP {upstream.status}): the region's upstream URL "
+                "is wrong (no /v1?) or that server lacks the endpoint"
             )
             error.code = "upstream_misconfigured"
             error.reason = (
