@@ -188,7 +188,8 @@ def preflight(settings: Settings) -> list[str]:
     token variable, an audit key or sink, a volume store or a signal outbox that cannot be opened, or
     settings under which a key could never be served (`check_servable`) are reported with the key at
     fault (exit 2) instead of a worker's traceback after uvicorn started, or a gateway refusing every
-    request. Returns the warnings (settings that work but are probably not meant), one line each."""
+    request. Returns the warnings (settings that work but are probably not meant, an empty corpus file
+    among them), one line each."""
     from leakline.guard.auth import KeyStore
     from leakline.guard.pipeline import load_sanitizer
     from leakline.guard.policies import RoutePolicies
@@ -231,7 +232,8 @@ def preflight(settings: Settings) -> list[str]:
 def check_servable(settings: Settings) -> list[str]:
     """Refuse settings under which a key could never be served (every request would be a 451 or a 404 that
     the operator learns of from the clients); return warnings for settings that work but let anyone choose
-    their region. Only with regions: without them the gateway refuses every /v1 request by design."""
+    their region, and for those `_setting_warnings` finds probably unmeant. Only with regions: without them
+    the gateway refuses every /v1 request by design."""
     from leakline.guard.residency import parse_networks
 
     source = settings.source or "leakline.toml"
