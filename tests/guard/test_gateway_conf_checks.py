@@ -40,7 +40,7 @@ def _with(settings: Settings, **changes: Any) -> Settings:
     """`settings` with top-level sections replaced (validated again, as leakline.toml would be)."""
     data = settings.model_dump()
     data.update(changes)
-    return parse_settings(data, source="t.toml")
+    return parse_settings(data, source=settings.source or "t.toml")
 
 
 def _region(settings: Settings, name: str, **changes: Any) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def test_a_request_the_gateway_cannot_build_is_misconfigured_not_unreachable(
 
     monkeypatch.setenv(UPSTREAM_KEY_ENV, "sk-upstream-test-0123456789")
     upstream = UpstreamThread().start()
-    base = _settings(tmp_path)
+    base = write_settings(tmp_path, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
     url = f"http://admin:Tok3n@127.0.0.1:{upstream.port}/v1"
     settings = _with(base, regions=_region(base, "eu", upstream=url, api_key_env=UPSTREAM_KEY_ENV))
     served = serve(create_app(settings))
@@ -118,7 +118,7 @@ def test_an_answer_that_is_not_http_is_a_protocol_error_not_unreachable(tmp_path
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = server.server_address[1]
-    base = _settings(tmp_path)
+    base = write_settings(tmp_path, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
     settings = _with(base, regions=_region(base, "eu", upstream=f"http://127.0.0.1:{port}/v1"))
     served = serve(create_app(settings))
     try:
@@ -150,9 +150,9 @@ def test_credentials_in_the_url_alone_keep_working_with_a_warning(tmp_path: Path
             return await super().chat(request)
 
     upstream = UpstreamThread(Basic()).start()
-    base = _settings(tmp_path)
+    base = write_settings(tmp_path, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
     settings = _with(base, regions=_region(base, "eu", upstream=f"http://admin:Tok3n@127.0.0.1:{upstream.port}/v1"))
-    assert check_servable(settings)[0] == (
+    assert check_servable(settings.model_copy(update={"source": "t.toml"}))[0] == (
         "t.toml: regions.eu.upstream: has credentials in it (user:password@): they go to the upstream as HTTP "
         "Basic authentication and stay in the URL wherever it is copied; prefer regions.eu.api_key_env (a bearer "
         "key from the environment)"
