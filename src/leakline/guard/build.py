@@ -11,14 +11,16 @@ broken configuration before it binds a port.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from leakline.errors import LeaklineError
-from leakline.guard.errors import GatewayConfigError
+from leakline.guard.errors import GatewayConfigError, display_url
 from leakline.guard.settings import (
     POLICY_ROUTES,
     REGION_NAME_LIMITS,
@@ -57,6 +59,8 @@ def check_gateway_settings(settings: Settings) -> None:
                 + (f" (did you mean {guess!r}?)" if guess else REGION_NAME_LIMITS),
                 hint=f"rename [regions.{name}] (and where clients.*.regions or gateway.on_missing_country name it)",
             )
+    for name, settings_of in regions.items():
+        _check_upstream_url(source, name, settings_of.upstream)
     missing = settings.gateway.on_missing_country
     if missing != REJECT and missing not in regions:
         raise GatewayConfigError(
@@ -80,6 +84,23 @@ def check_gateway_settings(settings: Settings) -> None:
                     hint=f"add [audit.sinks.{name}] path = ... (exchanges are audited in their region only)",
                 )
     _check_policies(settings, source)
+
+
+def _check_upstream_url(source: str, name: str, url: str) -> None:
+    """The gateway appends the endpoint (`/chat/completions`) to the upstream URL as written, so a query
+    string or a fragment would swallow it: every request would reach the upstream's root path, or carry
+    `?api_key=…/chat/completions`. Refused here rather than by the settings model, whose error would quote
+    the value, and a query string is where people put a key."""
+    # By character, not by urlsplit's parts: a bare `…/v1?` has an empty query and still swallows the path.
+    found = [what for mark, what in (("?", "a query string (?…)"), ("#", "a fragment (#…)")) if mark in url]
+    if found:
+        raise GatewayConfigError(
+            f"{source}: regions.{name}.upstream: expected the upstream's base URL (e.g. "
+            f"'{display_url(url)}'), but it has {' and '.join(found)}; the gateway appends the endpoint's "
+            "path (/chat/completions) to it, so every request would miss (the value is not shown)",
+            hint=f"remove the query string; a key for the upstream goes in an environment variable named by "
+            f"regions.{name}.api_key_env (sent as a bearer key)",
+        )
 
 
 def _check_policies(settings: Settings, source: str) -> None:
@@ -167,7 +188,8 @@ def preflight(settings: Settings) -> list[str]:
     token variable, an audit key or sink, a volume store or a signal outbox that cannot be opened, or
     settings under which a key could never be served (`check_servable`) are reported with the key at
     fault (exit 2) instead of a worker's traceback after uvicorn started, or a gateway refusing every
-    request. Returns the warnings (settings that work but are probably not meant), one line each."""
+    request. Returns the warnings (settings that work but are probably not meant, an empty corpus file
+    among them), one line each."""
     from leakline.guard.auth import KeyStore
     from leakline.guard.pipeline import load_sanitizer
     from leakline.guard.policies import RoutePolicies
@@ -187,6 +209,7 @@ def preflight(settings: Settings) -> list[str]:
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         raise GatewayConfigError(f"{source}: the output sanitizer cannot be built: {reason}") from exc
+    warnings += corpus_warnings(settings)
     if settings.regions:  # as in a worker: without regions there is no event thread
         try:
             events = default_events(settings)
@@ -209,7 +232,8 @@ def preflight(settings: Settings) -> list[str]:
 def check_servable(settings: Settings) -> list[str]:
     """Refuse settings under which a key could never be served (every request would be a 451 or a 404 that
     the operator learns of from the clients); return warnings for settings that work but let anyone choose
-    their region. Only with regions: without them the gateway refuses every /v1 request by design."""
+    their region, and for those `_setting_warnings` finds probably unmeant. Only with regions: without them
+    the gateway refuses every /v1 request by design."""
     from leakline.guard.residency import parse_networks
 
     source = settings.source or "leakline.toml"
@@ -270,6 +294,103 @@ def check_servable(settings: Settings) -> list[str]:
             warnings.append(
                 f"{source}: clients.{index}.models: no region this key may use serves "
                 f"{', '.join(repr(m) for m in unserved)}: requests for them are refused"
+            )
+    return warnings + _setting_warnings(settings, source)
+
+
+def _setting_warnings(settings: Settings, source: str) -> list[str]:
+    """Settings that are accepted (each may be meant) but are probably a mistake that the operator would
+    otherwise learn of from the clients, or from a leak: one line each, naming the key."""
+    regions = settings.regions
+    gw = settings.gateway
+    warnings: list[str] = []
+    for name, region in regions.items():
+        parts = urlsplit(region.upstream)
+        shown = display_url(region.upstream)
+        if not parts.path.rstrip("/").endswith("/v1"):
+            warnings.append(
+                f"{source}: regions.{name}.upstream: '{shown}' does not end in /v1: the gateway sends "
+                f"POST {shown.rstrip('/')}/chat/completions, where Ollama, vLLM and llama.cpp serve nothing (404); "
+                f"their OpenAI-compatible base URL is '{shown.rstrip('/')}/v1'"
+            )
+        if region.api_key_env is None and (parts.username is not None or parts.password is not None):
+            clear = " in clear text (http://)" if parts.scheme == "http" and not _loopback(parts.hostname) else ""
+            warnings.append(
+                f"{source}: regions.{name}.upstream: has credentials in it (user:password@): they go to the "
+                f"upstream as HTTP Basic authentication{clear} and stay in the URL wherever it is copied; "
+                f"prefer regions.{name}.api_key_env (a bearer key from the environment)"
+            )
+        if not region.countries and gw.on_missing_country != name:
+            warnings.append(
+                f"{source}: regions.{name}.countries: is empty and gateway.on_missing_country is "
+                f"{gw.on_missing_country!r}: region {name!r} never serves a request (a region serves the "
+                "countries it lists, and requests without a trusted country only when on_missing_country "
+                "names it)"
+            )
+    first: dict[str, str] = {}
+    for name, region in regions.items():
+        for index, country in enumerate(region.countries):
+            winner = first.setdefault(country, name)
+            if winner != name:
+                warnings.append(
+                    f"{source}: regions.{name}.countries.{index}: {country!r} is listed by region {winner!r} "
+                    f"too, which comes first in {source}: visitors from {country} are served by {winner!r}, "
+                    f"and by {name!r} only with a key that may not use {winner!r} (clients.regions) or a model "
+                    f"{winner!r} does not serve (regions.{winner}.models)"
+                )
+    for sink in settings.audit.sinks:
+        if sink not in regions:
+            warnings.append(
+                f"{source}: audit.sinks.{sink}: there is no region {sink!r} (regions.*): nothing is written "
+                "to this sink; remove it, or correct the region's name"
+            )
+    if gw.signals_url:
+        parts = urlsplit(gw.signals_url)
+        if parts.scheme.lower() == "http" and not _loopback(parts.hostname):
+            warnings.append(
+                f"{source}: gateway.signals_url: '{display_url(gw.signals_url)}' is plain http to another "
+                "host: the bearer token (gateway.signals_token_env) and every signal travel in clear text; "
+                "use https://"
+            )
+    seen: dict[str, int] = {}
+    for index, canary in enumerate(settings.sanitize.canaries):
+        earlier = seen.setdefault(canary, index)
+        if earlier != index:
+            warnings.append(
+                f"{source}: sanitize.canaries.{index}: is the same token as sanitize.canaries.{earlier}: a copy "
+                "adds nothing (the token is not shown)"
+            )
+    return warnings
+
+
+def _loopback(host: str | None) -> bool:
+    """Whether `host` is this machine (a name other than localhost may resolve anywhere)."""
+    if host is None:
+        return False
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def corpus_warnings(settings: Settings) -> list[str]:
+    """`[sanitize] protected_corpus` files that hold no text: nothing in them can ever be recognised, which
+    is likely a file truncated by a deployment step rather than meant (read as the sanitizer reads them,
+    relative to leakline.toml; an unreadable one is the sanitizer's error, not a warning)."""
+    source = settings.source or "leakline.toml"
+    warnings: list[str] = []
+    for index, name in enumerate(settings.sanitize.protected_corpus):
+        path = _base(settings) / name
+        try:
+            empty = not path.read_bytes().strip()
+        except OSError:
+            continue
+        if empty:
+            warnings.append(
+                f"{source}: sanitize.protected_corpus.{index}: {name!r} is empty: no text of it can be "
+                "recognised, so nothing is protected by it"
             )
     return warnings
 
@@ -334,8 +455,19 @@ def _in_file(source: str, exc: LeaklineError) -> GatewayConfigError:
 
 def _check_upstream_keys(settings: Settings, source: str) -> None:
     """A region's `api_key_env` must hold a key: an empty bearer would make every request fail upstream
-    with a 401 that the client would read as its own key being wrong."""
+    with a 401 that the client would read as its own key being wrong. Nor may the upstream URL carry
+    credentials as well: aiohttp refuses a request with both an `Authorization` header and a `user:password@`
+    URL (a ValueError before anything is sent), so every request would fail."""
     for name, region in settings.regions.items():
+        parts = urlsplit(region.upstream)
+        if region.api_key_env is not None and (parts.username is not None or parts.password is not None):
+            raise GatewayConfigError(
+                f"{source}: regions.{name}.upstream: has credentials in it (user:password@) while "
+                f"regions.{name}.api_key_env is set: the gateway cannot send both, so every request to "
+                f"region {name!r} would fail (the credentials are not shown)",
+                hint=f"keep one: remove the credentials from the URL ('{display_url(region.upstream)}') and let "
+                f"api_key_env hold the upstream's bearer key, or remove regions.{name}.api_key_env",
+            )
         if region.api_key_env is not None and not os.environ.get(region.api_key_env):
             raise GatewayConfigError(
                 f"{source}: regions.{name}.api_key_env: environment variable {region.api_key_env!r} is unset or empty"

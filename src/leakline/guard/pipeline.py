@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from leakline.config import Settings
+    from leakline.guard.settings import GatewaySettings
 
 log = logging.getLogger("leakline.guard")
 
@@ -392,8 +393,13 @@ class Gateway:
             connector = aiohttp.TCPConnector(
                 limit=self.gw.upstream_connections, keepalive_timeout=60, ttl_dns_cache=300
             )
+            # `connect` bounds the wait for a free pooled connection plus opening a new one; aiohttp only
+            # arms it when the pool has no idle connection, so a reused one costs no timer.
             timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=self.gw.connect_timeout_seconds, sock_read=self.gw.read_timeout_seconds
+                total=None,
+                connect=self.gw.upstream_pool_timeout_seconds + self.gw.connect_timeout_seconds,
+                sock_connect=self.gw.connect_timeout_seconds,
+                sock_read=self.gw.read_timeout_seconds,
             )
             # No cookie jar: upstream cookies never reach the client (set-cookie is dropped) and must
             # not travel from one client's exchange into another's.
@@ -640,17 +646,49 @@ def upstream_name(region: str) -> str:
     return f"the upstream of region {region!r}"
 
 
-def _upstream_error(exc: BaseException, who: str) -> GatewayError:
+def _upstream_error(
+    exc: BaseException, who: str, *, waited: float | None = None, gw: GatewaySettings | None = None
+) -> GatewayError:
+    """The error for an exception of the upstream call. `waited` (seconds since the request was handed to
+    the session) and `gw` tell a full connection pool from an upstream slow to accept: aiohttp raises the
+    same `ConnectionTimeoutError` when its `connect` budget (pool wait plus connect) or `sock_connect` ends."""
     import aiohttp
 
     error: GatewayError
+    if (
+        gw is not None
+        and waited is not None
+        and isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ()))
+        # sock_connect alone ends before the whole budget; 0.05 s absorbs the timer's granularity
+        and waited >= gw.upstream_pool_timeout_seconds + gw.connect_timeout_seconds - 0.05
+    ):
+        error = UpstreamUnavailable(
+            f"{who} is busy: no connection to it was free within {gw.upstream_pool_timeout_seconds:g} s; retry later"
+        )
+        error.status, error.code = 503, "upstream_busy"
+        error.reason = (
+            f"all gateway.upstream_connections ({gw.upstream_connections}) of this worker stayed in use for "
+            f"gateway.upstream_pool_timeout_seconds ({gw.upstream_pool_timeout_seconds:g} s)"
+        )
+        return error
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         error = UpstreamTimeout(f"{who} did not answer in time")
     elif isinstance(exc, aiohttp.ClientPayloadError):
         # The connection broke before the body's end (chunked framing cut, reset): the upstream went away.
         error = UpstreamUnavailable(f"{who} dropped the connection mid-answer")
-    else:
+    elif isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
         error = UpstreamUnavailable(f"{who} is unreachable")
+    elif isinstance(exc, aiohttp.ClientResponseError):
+        # aiohttp's parser refused what came back (not HTTP, a broken header): the upstream answered.
+        error = UpstreamProtocolError(f"{who} answered with something that is not valid HTTP")
+    else:
+        # Nothing was sent: the request could not be built from the region's settings (aiohttp's ValueError
+        # for an `Authorization` header next to a URL's `user:password@`, an InvalidURL). Calling that
+        # "unreachable" sent operators to check a network that was fine.
+        error = UpstreamUnavailable(f"the gateway cannot send requests to {who}: its settings are at fault")
+        error.code = "upstream_misconfigured"
+        error.reason = f"{type(exc).__name__} while building the request; check the region's upstream and api_key_env"
+        return error
     error.reason = os_reason(exc)
     return error
 
@@ -774,12 +812,12 @@ class Route:
             upstream_cm = gw.session().post(url, data=payload, headers=gw.upstream_headers(decision))
             upstream = await upstream_cm.__aenter__()
         except Exception as exc:
-            raise _upstream_error(exc, who) from None
+            raise _upstream_error(exc, who, waited=time.perf_counter() - sent, gw=gw.gw) from None
         gw.metrics.latency(decision.region, time.perf_counter() - sent)
         complete = False
         try:
             if upstream.status != 200:
-                await self.upstream_failed(upstream, sanitizer, who, decision.upstream)
+                await self.upstream_failed(upstream, sanitizer, who, decision.upstream, model=req.model)
             content_type = upstream.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if req.stream:
                 if content_type != "text/event-stream":
@@ -807,7 +845,13 @@ class Route:
                 upstream.close()
 
     async def upstream_failed(
-        self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer, who: str, url: str = ""
+        self,
+        upstream: aiohttp.ClientResponse,
+        sanitizer: TextSanitizer,
+        who: str,
+        url: str = "",
+        *,
+        model: str | None = None,
     ) -> None:
         # read(n) returns what has arrived: an error body sent in pieces would lose its reason.
         parts: list[bytes] = []
@@ -829,6 +873,18 @@ class Route:
             error = UpstreamUnavailable(f"{who} refused the gateway's credentials (HTTP {upstream.status})")
             error.code = "upstream_auth_failed"
             error.reason = f"HTTP {upstream.status}; check the region's api_key_env"
+        elif upstream.status in (404, 405) and not _names_model(detail, model):
+            # The upstream has no such endpoint: its URL is wrong (no /v1: Ollama's base URL copied), or it
+            # is a server without this endpoint (embeddings asked of a server that serves chat only).
+            # Passed on as a 404, the OpenAI SDK raises NotFoundError and the storefront looks for a wrong model.
+            error = UpstreamUnavailable(
+                f"{who} does not serve {self.upstream_path} (HTTP {upstream.status}): the region's upstream URL "
+                "is wrong (no /v1?) or that server lacks the endpoint"
+            )
+            error.code = "upstream_misconfigured"
+            error.reason = (
+                f"HTTP {upstream.status} for POST {self.upstream_path}; does the region's upstream end in /v1?"
+            )
         elif 400 <= upstream.status < 500:
             error = BadRequest(message)
             error.status = upstream.status
@@ -1259,6 +1315,20 @@ def _error_message(raw: bytes) -> str | None:
     if not isinstance(error, str):
         error = data.get("message")
     return error if isinstance(error, str) and error else None
+
+
+_MODEL_WORD = re.compile(r"\bmodels?\b", re.IGNORECASE)
+
+
+def _names_model(detail: str | None, model: str | None) -> bool:
+    """Whether an upstream's 404 is about the model rather than the endpoint. Every server says which:
+    Ollama `model "x" not found, try pulling it first`, vLLM `The model `x` does not exist.`, OpenAI `The
+    model `x` does not exist or you do not have access to it`, llama.cpp's router `model not found`; an
+    unknown path gets Ollama's (gin) plain-text `404 page not found`, vLLM's (FastAPI) `{"detail": "Not
+    Found"}`, llama.cpp's `File Not Found`, OpenAI's `Invalid URL (POST /v1/…)`: none of them names a model."""
+    if detail is None:
+        return False
+    return bool(model and model in detail) or _MODEL_WORD.search(detail) is not None
 
 
 def _empty_choice(choice: dict[str, Any], kind: str) -> None:

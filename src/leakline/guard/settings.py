@@ -200,6 +200,11 @@ class GatewaySettings(_Section):
     read_timeout_seconds: float = Field(default=120.0, gt=0)
     """Longest silence between two upstream bytes (a stream may run longer in total)."""
     upstream_connections: int = Field(default=100, gt=0)
+    """Connections per worker to each upstream host; a request beyond them waits for one to be free."""
+    upstream_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a request waits for one of `upstream_connections` to be free before it is answered 503
+    `upstream_busy` (a stream holds its connection until its end, so without a bound a queue behind long
+    streams would wait for minutes, silently)."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     """How long `GET /readyz` waits for each upstream's `GET /models`."""
     readiness_cache_seconds: float = Field(default=5.0, ge=0)
@@ -247,7 +252,8 @@ class GatewaySettings(_Section):
 
 class RegionSettings(_Section):
     upstream: UpstreamUrl
-    """Base URL of the OpenAI-compatible upstream, including `/v1`."""
+    """Base URL of the OpenAI-compatible upstream, including `/v1` (`check_gateway_settings` refuses a query
+    string or fragment; `check_servable` warns of a path that does not end in `/v1`)."""
     countries: list[CountryCode] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)
     """Models this region's upstream may serve; empty means any."""
