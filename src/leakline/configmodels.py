@@ -172,9 +172,19 @@ def format_validation_error(file: str, exc: ValidationError) -> str:
         elif isinstance(got, (dict, list)):
             shown = f", got a {'table' if isinstance(got, dict) else 'array'}"
         else:
-            shown = f", got {got!r}"
+            shown = f", got {without_credentials(got)!r}" if isinstance(got, str) else f", got {got!r}"
         lines.append(f"{file}: {key}: {expected}{shown}")
     return "\n".join(lines)
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*)@")
+_URL_QUERY = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^?#\s]*)[?#]\S*")
+
+
+def without_credentials(value: str) -> str:
+    """`value` as an error may quote it: a URL's user:password and its query (`?api_key=`) replaced by `***`."""
+    value = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", value)
+    return _URL_QUERY.sub(lambda m: f"{m['head']}?***", value)
 
 
 def validate_scan_sections(data: dict[str, Any], *, source: str) -> ScanSections:

@@ -438,3 +438,21 @@ def test_an_error_meant_for_people_while_serving_is_answered_with_its_message_no
     assert "Traceback" not in stderr, stderr
     assert f"ERROR:    POST /api/v1/signals: {key}: mode 0644 lets others read the key" in stderr, stderr
     assert API_TOKEN not in stderr
+
+
+def test_a_refused_url_is_quoted_without_its_credentials_or_query(tmp_path: Path) -> None:
+    # The value is quoted so the operator sees what was read, but a password or an `?api_key=` in it is a secret.
+    _gateway_toml(tmp_path)
+    config = tmp_path / "leakline.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'upstream = "http://127.0.0.1:9/v1"', 'upstream = "ftp://admin:hunter2@10.0.0.5:11434/v1?api_key=sk-123"'
+        ),
+        encoding="utf-8",
+    )
+    stderr = _refused(tmp_path)
+    assert stderr == (
+        "error: leakline.toml: regions.eu.upstream: expected an http:// or https:// URL of the OpenAI-compatible API "
+        "(with /v1), got 'ftp://***@10.0.0.5:11434/v1?***'\n"
+    )
+    assert "hunter2" not in stderr and "sk-123" not in stderr
