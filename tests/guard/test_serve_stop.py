@@ -287,3 +287,33 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_a_whole_answer_still_awaited_at_the_end_of_the_grace_is_a_503_shutting_down(tmp_path: Path) -> None:
+    upstream = UpstreamThread().start()
+    upstream.upstream.mode = "slow"  # answers after 5 s
+    try:
+        _config(tmp_path, upstream.upstream_url, 0.5)
+        port = _port()
+        proc = start_serve(tmp_path, port)
+        answers: list[httpx.Response] = []
+        body = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+        headers = {"authorization": f"Bearer {KEY}", "x-vercel-ip-country": "DE"}
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        client = threading.Thread(
+            target=lambda: answers.append(httpx.post(url, json=body, headers=headers, timeout=30)), daemon=True
+        )
+        client.start()
+        deadline = time.monotonic() + 10
+        while not upstream.upstream.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        client.join(10)
+    finally:
+        upstream.stop()
+    assert [a.status_code for a in answers] == [503]
+    assert answers[0].json()["error"]["code"] == "shutting_down"
+    assert answers[0].headers["connection"] == "close"
+    assert [(r["status"], r["error"], r["stream"]) for r in _exchanges(tmp_path)] == [(503, "shutting_down", False)]
+    assert "Traceback" not in stderr and "CancelledError" not in stderr, stderr
