@@ -317,3 +317,31 @@ def test_a_whole_answer_still_awaited_at_the_end_of_the_grace_is_a_503_shutting_
     assert answers[0].headers["connection"] == "close"
     assert [(r["status"], r["error"], r["stream"]) for r in _exchanges(tmp_path)] == [(503, "shutting_down", False)]
     assert "Traceback" not in stderr and "CancelledError" not in stderr, stderr
+
+
+def test_workers_orphaned_mid_stream_drain_audit_and_the_last_one_removes_the_files(
+    tmp_path: Path, slow_upstream: UpstreamThread
+) -> None:
+    proc, streams = _serve_with_streams(tmp_path, slow_upstream, 3.0, "--workers", "2")
+    try:
+        workers = [pid for pid in _children(proc.pid) if "spawn_main" in _cmdline(pid)]
+        assert len(workers) == 2, workers
+        metrics = Path(_environ(workers[0])["PROMETHEUS_MULTIPROC_DIR"])
+        killed = time.monotonic()
+        proc.kill()
+        proc.wait(timeout=10)
+        time.sleep(1.5)
+        # Within the grace a worker is still draining streams and writing its counters: the directory stays.
+        assert any(_alive(pid) for pid in workers)
+        assert metrics.exists()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers)
+        assert time.monotonic() - killed < CHUNK_DELAY + 5
+        assert not metrics.exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=10)
+    _assert_ended_and_audited(tmp_path, streams, stderr)

@@ -21,7 +21,7 @@ and ignores a repeat within `REPEAT_SECONDS` (a terminal's Ctrl-C reaches the su
 it, and each worker). A worker asks the kernel for SIGTERM when its supervisor dies (`PR_SET_PDEATHSIG`),
 and checks its parent once a second besides: a supervisor killed with SIGKILL (the OOM killer) no longer
 leaves workers holding the port. The temporary files the supervisor made for its workers are removed by
-the workers that outlive it, or by the next `leakline serve` (`sweep_stale`).
+the last worker that outlives it, or by the next `leakline serve` (`sweep_stale`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import logging
 import os
 import shutil
@@ -146,6 +147,7 @@ class WorkerProcess(multiprocess.Process):
     def target(self, sockets: list[socket.socket] | None = None) -> None:
         if not follow_parent(self.supervisor):
             return  # the supervisor died before this worker started: nothing to serve for
+        hold_owned()
         super().target(sockets)
 
 
@@ -233,12 +235,40 @@ def disown(path: str) -> None:
         os.environ.pop(OWNED_ENV, None)
 
 
-def remove_owned() -> None:
-    """In a worker whose supervisor died: remove the temporary paths it made (the other workers may do the
-    same at the same time; a path already gone is fine)."""
+_held: list[tuple[str, int]] = []
+"""In a worker: the supervisor's temporary paths, each open with a shared lock (`hold_owned`)."""
+
+
+def hold_owned() -> None:
+    """In a worker: a shared lock on each temporary path its supervisor made, held while it lives, so that
+    when the supervisor dies only the last worker to stop removes them (`remove_owned`): a worker still
+    draining its requests keeps writing its metrics there."""
     for path in os.environ.get(OWNED_ENV, "").split(os.pathsep):
-        if path:
-            _remove(Path(path))
+        if not path:
+            continue
+        try:
+            handle = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+        except OSError:
+            os.close(handle)
+            continue
+        _held.append((path, handle))
+
+
+def remove_owned() -> None:
+    """In a worker whose supervisor died, as it stops: remove the supervisor's temporary paths unless
+    another worker still holds them (that one removes them when it stops)."""
+    for path, handle in _held:
+        try:
+            # Not atomic: the shared lock may be dropped before the exclusive one is refused, which
+            # only leaves the removal to the other worker, which tries the same as it stops.
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue
+        _remove(Path(path))
 
 
 def _alive(pid: int) -> bool:
