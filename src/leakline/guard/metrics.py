@@ -12,10 +12,10 @@
     leakline_gateway_dropped_fields_total{field}             (fields of answers removed unread, `fields.py`)
 
 `region` is "none" when no region was chosen (a refusal before residency, or by residency). Outcomes:
-ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/413/415),
-sanitizer_failed, client_disconnected and error (anything unexpected). Labels never carry a key,
-a prompt or a detector's match; `field` is a key's name as `fields.dropped_name` bounds it (at most
-`MAX_DROPPED_NAMES` names per worker process, the rest `other`).
+ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/408/413/415),
+sanitizer_failed, client_disconnected, shutting_down (ended by the server's stop) and error (anything
+unexpected). Labels never carry a key, a prompt or a detector's match; `field` is a key's name as
+`fields.dropped_name` bounds it (at most `MAX_DROPPED_NAMES` names per worker process, the rest `other`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ _BY_CODE = {
     "model_not_found": "invalid_request",
     "request_too_large": "invalid_request",
     "unsupported_media_type": "invalid_request",
+    "request_timeout": "invalid_request",
+    "shutting_down": "shutting_down",
 }
 
 

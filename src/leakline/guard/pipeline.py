@@ -133,6 +133,30 @@ CONFLICT_LOG_EVERY_SECONDS = 60.0
 send a second copy through an edge that appends; the rest are counted in the next warning)."""
 
 
+class ClientDisconnected(Exception):
+    """The client closed its connection before the request's body was read: nobody is left to answer
+    (audited and counted as 499 `client_disconnected`, as a client leaving during the answer is)."""
+
+
+class RequestTimeout(GatewayError):
+    """The body did not arrive within `body_read_timeout_seconds` (a stalled or slow-dripping client)."""
+
+    status, kind, code = 408, "invalid_request_error", "request_timeout"
+
+
+class ShuttingDown(GatewayError):
+    """A request still running when the server stops (the end of `shutdown_grace_seconds`, or a second
+    SIGTERM or Ctrl-C): the client is told to retry, rather than seeing its answer cut off unexplained."""
+
+    status, kind, code = 503, "server_error", "shutting_down"
+
+
+SHUTDOWN_SEND_SECONDS = 1.0
+"""How long a request ended by the server stopping may take to hand its client the last error: a client
+that does not read must not hold the stop (the record is written before)."""
+CLOSE = (("connection", "close"),)
+
+
 class _NonFinite(ValueError):
     """A token Python's json reads but JSON (RFC 8259) has not: NaN, Infinity, a number beyond a float's
     range or with more digits than Python converts. The audit log (strict JSON) could not record the request."""
@@ -310,6 +334,9 @@ class Gateway:
         self._events_factory: Callable[[], EventWorker] = partial(default_events, settings)
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._reading: dict[asyncio.Task[Any], _Request] = {}
+        """Requests reading their body, watched by `_watch_bodies` (started with the first one)."""
+        self._body_watch: asyncio.Future[None] | None = None
         self.metrics = GatewayMetrics()
 
     # -- shared resources, created on first use (inside the worker process and its event loop) --
@@ -410,6 +437,9 @@ class Gateway:
         return self._session
 
     async def aclose(self) -> None:
+        if self._body_watch is not None:
+            self._body_watch.cancel()
+            self._body_watch = None
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -517,17 +547,40 @@ class Gateway:
             raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise asyncio.CancelledError
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        # A client may hold a connection and a task only so long by sending its headers and then nothing
+        # (or a byte now and then): `_watch_bodies` cancels a read past body_read_timeout_seconds. A timer
+        # per request (asyncio.timeout) cost more than the rest of this method.
+        task = asyncio.current_task()
+        if task is not None:
+            if self._body_watch is None:
+                self._body_watch = asyncio.ensure_future(self._watch_bodies())
+            self._reading[task] = req
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    req.disconnected = True
+                    raise ClientDisconnected
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        except asyncio.CancelledError:
+            if req.error != RequestTimeout.code or task is None:
+                raise
+            task.uncancel()
+            error = RequestTimeout(
+                f"the request body did not arrive within {self.gw.body_read_timeout_seconds:g} s "
+                f"({size} bytes received)"
+            )
+            error.headers = CLOSE  # the rest of the body may still come: it is not read as a next request
+            raise error from None
+        finally:
+            if task is not None:
+                del self._reading[task]
         raw = b"".join(chunks)
         req.prompt_bytes = len(raw)
         try:
@@ -553,6 +606,22 @@ class Gateway:
                 )
         req.body = data
         return data
+
+    async def _watch_bodies(self) -> None:
+        """Cancel each request still reading its body `body_read_timeout_seconds` after its headers came
+        (`req.started`), its `error` set to `request_timeout` so that `read_json` answers 408. One task per
+        worker, waking a few times a second: a request pays one dict entry, not a timer."""
+        timeout = self.gw.body_read_timeout_seconds
+        every = min(1.0, timeout / 4)
+        while True:
+            await asyncio.sleep(every)
+            if not self._reading:
+                continue
+            now = time.time()
+            for task, req in list(self._reading.items()):
+                if now - req.started >= timeout and req.error is None:
+                    req.error = RequestTimeout.code
+                    task.cancel()
 
     def record(self, req: _Request, *, status: int, scan: _Scan | None = None, error: str | None = None) -> None:
         response_text = "".join(scan.released_parts) if scan else ""
@@ -716,16 +785,18 @@ class Route:
             await self.handle(scope, receive, tracked_send, req)
             code = req.error
         except asyncio.CancelledError:
-            if not req.disconnected:
-                raise
-            # The client left: the upstream connection is closed; nobody is left to answer. The record
-            # keeps what the client was sent of a stream (its scan), as an upstream failure's does.
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
-            code = "client_disconnected"
-            if not req.recorded:
-                self.gateway.record(req, status=499, scan=req.scan, error=code)
+            if req.disconnected:
+                code = self.client_left(req)
+            else:
+                # Only the server stopping cancels a request otherwise (uvicorn at the end of the shutdown
+                # grace, asyncio.run at a forced exit): the client is told, the exchange is audited.
+                code = ShuttingDown.code
+                await self.shutting_down(req, send, started=state["started"])
+        except ClientDisconnected:
+            code = self.client_left(req)
         except GatewayError as error:
             code = error.code
             if isinstance(error, ResidencyDenied):
@@ -741,6 +812,31 @@ class Route:
             await self.failed(req, exc, send, started=state["started"])
         finally:
             self.gateway.metrics.request(req.decision.region if req.decision else None, req.route, code, req.blocked)
+
+    def client_left(self, req: _Request) -> str:
+        """The client left: the upstream connection is closed; nobody is left to answer. The record keeps
+        what the client was sent of a stream (its scan), as an upstream failure's does."""
+        code = "client_disconnected"
+        if not req.recorded:
+            self.gateway.record(req, status=499, scan=req.scan, error=code)
+        return code
+
+    async def shutting_down(self, req: _Request, send: Send, *, started: bool) -> None:
+        """A request the server's stop ended: recorded (503, with what a stream had sent), then a 503
+        `shutting_down` to its client, or a stream's last event, as an upstream failing mid-stream ends it."""
+        error = ShuttingDown("the gateway is shutting down; the request was not completed: retry it")
+        if not req.recorded:
+            self.gateway.record(req, status=error.status, scan=req.scan, error=error.code)
+        try:
+            if not started:
+                await asyncio.wait_for(send_error(send, error, headers=CLOSE), SHUTDOWN_SEND_SECONDS)
+            elif req.stream and not req.answered:
+                req.answered = True
+                last = encode_event(error.to_body().decode())
+                message = {"type": "http.response.body", "body": last, "more_body": False}
+                await asyncio.wait_for(send(message), SHUTDOWN_SEND_SECONDS)
+        except (TimeoutError, OSError, asyncio.CancelledError):
+            pass  # a client that does not read (or a forced exit): the record says what it was sent
 
     async def failed(self, req: _Request, exc: Exception, send: Send, *, started: bool) -> None:
         """A bug (an exception no step expected): a 500 `internal_error` in OpenAI's shape, and the exchange's

@@ -199,6 +199,12 @@ class GatewaySettings(_Section):
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     read_timeout_seconds: float = Field(default=120.0, gt=0)
     """Longest silence between two upstream bytes (a stream may run longer in total)."""
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a client may take to send a request's body, once its headers arrived: a client that stalls
+    mid-body (or sends it a byte at a time) gets a 408 and its connection closed, instead of holding it."""
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    """How long `leakline serve` lets requests in flight finish after SIGTERM or Ctrl-C (per worker); those
+    still running then end with a 503 `shutting_down` (a stream: a last error event) and are audited."""
     upstream_connections: int = Field(default=100, gt=0)
     """Connections per worker to each upstream host; a request beyond them waits for one to be free."""
     upstream_pool_timeout_seconds: float = Field(default=30.0, gt=0)

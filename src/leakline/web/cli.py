@@ -81,11 +81,12 @@ def serve(
 
     # Fail before binding on a broken config, corpus or canary, with the key that is wrong: a worker
     # would fail its start-up too, but only after binding and inside uvicorn's traceback.
-    for warning in preflight(load_settings(config, required=config != Path(CONFIG_FILENAME))):
+    settings = load_settings(config, required=config != Path(CONFIG_FILENAME))
+    for warning in preflight(settings):
         typer.echo(f"warning: {warning}", err=True)
     os.environ[CONFIG_ENV] = str(config.resolve()) if config.exists() else ""
     with _shared_metrics(workers), _shared_readiness(workers):
-        _run(uvicorn, host, port, workers)
+        _run(uvicorn, host, port, workers, grace=settings.gateway.shutdown_grace_seconds)
 
 
 @contextmanager
@@ -94,17 +95,21 @@ def _shared_readiness(workers: int) -> Iterator[None]:
     failing is logged once per change, not once per worker (`leakline.guard.readiness.SharedStates`);
     removed when serve stops (a new start logs the state it finds)."""
     from leakline.guard.readiness import STATE_ENV
+    from leakline.web.lifecycle import disown, own, sweep_stale, temp_prefix
 
     if workers < 2:
         yield
         return
-    handle, path = tempfile.mkstemp(prefix="leakline-readiness-", suffix=".json")
+    sweep_stale("readiness")
+    handle, path = tempfile.mkstemp(prefix=temp_prefix("readiness"), suffix=".json")
     os.close(handle)
     os.environ[STATE_ENV] = path  # read by each worker's readiness checks
+    own(path)
     try:
         yield
     finally:
         os.environ.pop(STATE_ENV, None)
+        disown(path)
         Path(path).unlink(missing_ok=True)
 
 
@@ -114,20 +119,28 @@ def _shared_metrics(workers: int) -> Iterator[None]:
     multi-process mode), so that /metrics answers the sum; removed when serve stops. An operator's own
     PROMETHEUS_MULTIPROC_DIR is used as it is (and left in place)."""
     from leakline.web.app import MULTIPROCESS_ENV
+    from leakline.web.lifecycle import disown, own, sweep_stale, temp_prefix
 
     if workers < 2 or os.environ.get(MULTIPROCESS_ENV):
         yield
         return
-    folder = tempfile.mkdtemp(prefix="leakline-metrics-")
+    sweep_stale("metrics")  # left by a serve killed with its workers (SIGKILL to the group, the OOM killer)
+    folder = tempfile.mkdtemp(prefix=temp_prefix("metrics"))
     os.environ[MULTIPROCESS_ENV] = folder  # read by each worker when it first imports prometheus_client
+    own(folder)
     try:
         yield
     finally:
         os.environ.pop(MULTIPROCESS_ENV, None)
+        disown(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(uvicorn: Any, host: str, port: int, workers: int) -> None:
+def _run(uvicorn: Any, host: str, port: int, workers: int, *, grace: float) -> None:
+    """Serve until stopped; see `leakline.web.lifecycle` for how SIGTERM and Ctrl-C stop it (within `grace`
+    seconds of the first, a second ends the requests in flight at once)."""
+    from leakline.web.lifecycle import GatewayServer, run_workers
+
     options: dict[str, Any] = {
         "factory": True,
         "host": host,
@@ -141,31 +154,33 @@ def _run(uvicorn: Any, host: str, port: int, workers: int) -> None:
         "access_log": False,
         "log_level": "info",
         "log_config": log_config(),
+        "timeout_graceful_shutdown": grace,
     }
-    if not dual_stack(host):
-        uvicorn.run(APP, **options)
-        return
-    # uvicorn listens on `::` through asyncio, which makes IPv6 sockets IPv6-only (IPv4 clients refused,
-    # whatever net.ipv6.bindv6only says), and with several workers through a socket of the system's
-    # default: so the socket is made here, accepting both families, and given to uvicorn as it gives the
-    # one it binds for its workers.
-    from uvicorn.supervisors import Multiprocess
-
     config = uvicorn.Config(APP, **options)
-    sock = bind_dual_stack(host, port)
-    server = uvicorn.Server(config)
-    logging.getLogger("uvicorn.error").info(
-        "Uvicorn running on http://[%s]:%d, IPv6 and IPv4 (Press CTRL+C to quit)", host, port
-    )
+    server = GatewayServer(config)
+    sock: socket.socket | None = None
+    if dual_stack(host):
+        # uvicorn listens on `::` through asyncio, which makes IPv6 sockets IPv6-only (IPv4 clients refused,
+        # whatever net.ipv6.bindv6only says), and with several workers through a socket of the system's
+        # default: so the socket is made here, accepting both families, and given to uvicorn as it gives the
+        # one it binds for its workers.
+        sock = bind_dual_stack(host, port)
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running on http://[%s]:%d, IPv6 and IPv4 (Press CTRL+C to quit)", host, port
+        )
+    elif workers > 1:
+        sock = config.bind_socket()
     try:
         if workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
+            assert sock is not None
+            run_workers(config, sock)
         else:
-            server.run(sockets=[sock])
+            server.run(sockets=[sock] if sock is not None else None)
     except KeyboardInterrupt:
         pass
     finally:
-        sock.close()
+        if sock is not None:
+            sock.close()
     if workers == 1 and not server.started:
         sys.exit(STARTUP_FAILURE)
 
