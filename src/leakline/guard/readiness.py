@@ -60,7 +60,10 @@ class SharedStates:
             return True
         try:
             with open(self.path, "a+", encoding="utf-8") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
+                # A POSIX record lock, not flock: each worker holds a shared flock on this file for as long as
+                # it lives (`leakline.web.lifecycle.hold_owned`), which an exclusive flock would wait on forever.
+                # On Linux the two kinds of lock do not interact.
+                fcntl.lockf(handle, fcntl.LOCK_EX)
                 handle.seek(0)
                 text = handle.read()
                 states = json.loads(text) if text else {}
