@@ -350,7 +350,7 @@ def router(settings: Settings) -> APIRouter:
     from starlette.routing import Route as StarletteRoute
 
     from leakline.guard.pipeline import Gateway, Route
-    from leakline.guard.readiness import DatabaseReadiness, ReadinessCheck, UpstreamReadiness
+    from leakline.guard.readiness import AuditReadiness, DatabaseReadiness, ReadinessCheck, UpstreamReadiness
 
     gateway = Gateway(settings)
     api = APIRouter()
@@ -364,6 +364,7 @@ def router(settings: Settings) -> APIRouter:
         checks["database"] = DatabaseReadiness(
             url, timeout=gw.readiness_timeout_seconds, ttl=gw.readiness_cache_seconds
         ).check
+    checks["audit"] = AuditReadiness(gateway).check
     api.readiness_checks = checks  # type: ignore[attr-defined]
     endpoints = []
     for path, kind, upstream_path, method in ROUTES:
