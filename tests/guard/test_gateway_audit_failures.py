@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from leakline.guard import events as events_module
 from tests.guard.conftest import Env
 from tests.guard.helpers import KEYS, audit_records, meta_of
 
@@ -126,6 +127,10 @@ def test_a_full_disk_mid_run_is_counted_reported_and_recorded_as_a_gap_once_the_
         assert series['leakline_gateway_audit_failing{sink="eu"}'] == 1.0
         assert not any(key.endswith('sink="us"}') or 'sink="none"' in key for key in series)
 
+        # While the disk stays full the outage lasts: the retry waits for free space, rather than ending it
+        # with a gap record that happens to fit into the last, partly used block of the log file.
+        time.sleep(2.5 * events_module.AUDIT_RETRY_SECONDS)
+        assert httpx.get(f"{env.url}/readyz").status_code == 503
         filler.unlink()
         deadline = time.monotonic() + 15
         while httpx.get(f"{env.url}/readyz").status_code != 200:

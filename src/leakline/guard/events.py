@@ -21,7 +21,9 @@ back per match) cost the serving thread more CPU than the event's own work (docs
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -58,6 +60,10 @@ AUDIT_RETRY_SECONDS = 1.0
 """While an audit sink cannot be written, how often the thread tries again without traffic (by writing the
 gap record, `AUDIT_GAP_KIND`): a replica pulled from the load balancer by `/readyz` gets no exchanges, and
 must still notice that the disk has room again."""
+AUDIT_MIN_FREE_BYTES = 256 * 1024
+"""A sink that failed for want of space is tried again, or taken to work again, only once its file system
+has this much free: a full disk still takes a small write into the last, partly used block of the log
+file, and a gap record written there would end an outage that the next exchange begins again."""
 AUDIT_GAP_KIND = "gateway.audit_gap"
 """The record a sink gets once it can be written again: how many records were lost, of which kinds, when."""
 RETRY_LIMIT = 10_000
@@ -83,6 +89,8 @@ class _SinkState:
     failing_since: float | None = None
     reason: str = ""
     """The OS error, without the sink's path (e.g. "No space left on device"): `/readyz` shows it."""
+    no_space: bool = False
+    """It failed for want of space (ENOSPC, EDQUOT): see AUDIT_MIN_FREE_BYTES."""
     lost: dict[str, int] = field(default_factory=dict)
     first_lost: float | None = None
     last_lost: float | None = None
@@ -495,6 +503,8 @@ class EventWorker:
         self._last_audit_try = self._clock()
         for region in self.audit_failing:
             sink = self._sink(region)
+            if not self._has_room(region, sink):
+                continue
             if not sink.gap_pending:
                 self._append_gap(region, sink)
             if sink.gap_pending:
@@ -505,6 +515,19 @@ class EventWorker:
             self._flush_audit()
         else:
             self._flush_sink(region, sink)
+
+    def _has_room(self, region: str | None, sink: _SinkState) -> bool:
+        """False while a sink that failed for want of space has less than AUDIT_MIN_FREE_BYTES free."""
+        sinks = getattr(self._audit, "sinks", None)
+        path = sinks.get(region) if sink.no_space and isinstance(sinks, dict) else None
+        if path is None:
+            return True
+        try:
+            fs = os.statvfs(path)
+        except OSError:
+            return True  # the write itself says why
+        blocks = fs.f_bfree if os.geteuid() == 0 else fs.f_bavail  # root may write into the reserved blocks
+        return blocks * fs.f_frsize >= AUDIT_MIN_FREE_BYTES
 
     def _lose(self, region: str | None, sink: _SinkState, kind: str, at: float, count: int = 1) -> None:
         """`count` records of `kind` will never be written: counted for the gap record and the metrics."""
@@ -537,6 +560,7 @@ class EventWorker:
             return
         sink.failing_since = self._clock()
         sink.reason = _os_error(exc)
+        sink.no_space = _errno(exc) in (errno.ENOSPC, errno.EDQUOT)
         self.audit_failing = self.audit_failing | {region}
         if self.metrics is not None:
             self.metrics.audit_state(region, True)
@@ -569,7 +593,7 @@ class EventWorker:
         if sink.failing_since is None:
             return
         if not sink.gap_pending:
-            if wrote:
+            if wrote and self._has_room(region, sink):
                 self._append_gap(region, sink)
                 if sink.gap_pending:
                     self._flush_one(region, sink)
@@ -898,6 +922,11 @@ def _os_error(exc: BaseException) -> str:
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     return type(exc).__name__
+
+
+def _errno(exc: BaseException) -> int | None:
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    return cause.errno if isinstance(cause, OSError) else None
 
 
 def _sink_name(region: str | None) -> str:
