@@ -338,6 +338,7 @@ class AuditLog:
         self._last_write = time.monotonic()
         self._last_checkpoint = time.monotonic()
         self._error: BaseException | None = None
+        self._discarded_from: int | None = None
         self._closed = False
         self.torn_recovered: list[Path] = []
         self._thread: threading.Thread | None = None
@@ -539,6 +540,15 @@ class AuditLog:
                 self._release_if_idle()
             return seq
 
+    def take_discarded(self) -> int | None:
+        """After `append` or `flush` raised: the sequence number from which records this writer had
+        already acknowledged (appended, not on disk yet) were dropped with the failed write, or None if
+        none were (e.g. only a checkpoint failed). Reported once: the next call says None until another
+        write fails. A caller that keeps the numbers `append` returned knows exactly which records are lost."""
+        with self._mu:
+            seq, self._discarded_from = self._discarded_from, None
+            return seq
+
     # -- internals -----------------------------------------------------------------------------
 
     def _raise_pending_error(self) -> None:
@@ -690,6 +700,7 @@ class AuditLog:
                         os.ftruncate(self._log_fd, job.offset)
                         os.fsync(self._log_fd)
                     error = AuditIOError(f"{self.directory}: records could not be written: {exc.strerror}")
+                    error.__cause__ = exc  # the OS error itself, for callers that report it without the path
                     self._io_failure = (error, job.snapshot)
                     return
                 self._last_write = time.monotonic()
@@ -712,6 +723,7 @@ class AuditLog:
             return
         error, snapshot = self._io_failure
         if snapshot is not None:
+            self._note_discarded(snapshot[1])
             self._state.restore(snapshot)
             self._epoch = None
             self._batch.clear()
@@ -721,6 +733,11 @@ class AuditLog:
             self._generation += 1
         self._io_failure = None
         self._error = error
+
+    def _note_discarded(self, seq: int) -> None:
+        """Under `_mu`: records from `seq` on were dropped (see `take_discarded`)."""
+        if self._discarded_from is None or seq < self._discarded_from:
+            self._discarded_from = seq
 
     def _wait_for_writes(self) -> None:
         """Under `_mu`: block until every batch taken so far is on disk."""
@@ -961,6 +978,7 @@ class AuditLog:
                     self._error = exc
                     if self._batch and self._batch_snapshot is not None:
                         # Forget the unwritten batch entirely, and its epoch with it.
+                        self._note_discarded(self._batch_snapshot[1])
                         self._state.restore(self._batch_snapshot)
                         self._epoch = None
                     self._batch.clear()

@@ -11,6 +11,7 @@ repeats `leakline.config.Section`'s rules: unknown keys are errors and values ar
     checkpoint_every_records = 1000
     checkpoint_every_seconds = 60
     heartbeat_seconds = 300
+    on_failure = "serve"                    # `leakline serve` while a sink cannot be written: or "refuse" (503)
 
     [audit.sinks.eu]
     path = "/mnt/eu-only/leakline-audit"    # records with region = "eu" go here and nowhere else
@@ -45,5 +46,9 @@ class AuditSettings(_Section):
     checkpoint_every_records: int = Field(default=1000, ge=1)
     checkpoint_every_seconds: int = Field(default=60, ge=1)
     heartbeat_seconds: int = Field(default=300, ge=1)
+    on_failure: Literal["serve", "refuse"] = "serve"
+    """What the gateway does while a sink cannot be written (a full disk): "serve" answers the exchanges
+    unrecorded (counted, and recorded as lost once the sink takes writes again); "refuse" answers 503
+    `audit_unavailable` to the requests whose region's sink fails (docs/gateway.md, Audit failures)."""
     sinks: dict[str, AuditSinkSettings] = Field(default_factory=dict)
     """Per-region sinks: `[audit.sinks.<region>] path = ...`."""

@@ -94,8 +94,14 @@ class AuditRouter:
     def close(self) -> None:
         with self._mu:
             logs, self._logs = list(self._logs.values()), {}
+        error: Exception | None = None
         for log in logs:
-            log.close()
+            try:
+                log.close()
+            except Exception as exc:  # a sink that cannot be written must not leave the others without their
+                error = error or exc  # final checkpoint; the first error is raised once all are closed
+        if error is not None:
+            raise error
 
     def __enter__(self) -> Self:
         return self

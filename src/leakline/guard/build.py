@@ -482,7 +482,7 @@ def router(settings: Settings) -> APIRouter:
     from starlette.routing import Route as StarletteRoute
 
     from leakline.guard.pipeline import Gateway, Route
-    from leakline.guard.readiness import DatabaseReadiness, ReadinessCheck, UpstreamReadiness
+    from leakline.guard.readiness import AuditReadiness, DatabaseReadiness, ReadinessCheck, UpstreamReadiness
 
     gateway = Gateway(settings)
     api = APIRouter()
@@ -496,6 +496,7 @@ def router(settings: Settings) -> APIRouter:
         checks["database"] = DatabaseReadiness(
             url, timeout=gw.readiness_timeout_seconds, ttl=gw.readiness_cache_seconds
         ).check
+    checks["audit"] = AuditReadiness(gateway).check
     api.readiness_checks = checks  # type: ignore[attr-defined]
     endpoints = []
     for path, kind, upstream_path, method in ROUTES:

@@ -119,6 +119,12 @@ class UpstreamTimeout(GatewayError):
     status, kind, code = 504, "upstream_error", "upstream_timeout"
 
 
+class AuditUnavailable(GatewayError):
+    """`[audit] on_failure = "refuse"`: the region's audit sink cannot be written, so the exchange is not made."""
+
+    status, kind, code = 503, "server_error", "audit_unavailable"
+
+
 class SanitizerFailed(GatewayError):
     """A detector raised: the response is refused rather than passed unchecked (fail closed)."""
 

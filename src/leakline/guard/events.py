@@ -21,15 +21,19 @@ back per match) cost the serving thread more CPU than the event's own work (docs
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from leakline.audit.errors import AuditIOError
 from leakline.findings import Severity
 from leakline.guard.anomaly import Anomaly, VolumeMonitor, current_minute, edge_series, volume_signal
 from leakline.guard.metrics import GatewayMetrics
@@ -52,6 +56,16 @@ REPLAY_BATCHES_PER_ROUND = 5
 REFUSED_FOR_GOOD = frozenset({400, 413, 422})
 """Statuses with which a receiver refuses a signal itself (not the gateway's token, not its own state):
 such an entry is set aside in the outbox's rejected table instead of blocking the ones behind it."""
+AUDIT_RETRY_SECONDS = 1.0
+"""While an audit sink cannot be written, how often the thread tries again without traffic (by writing the
+gap record, `AUDIT_GAP_KIND`): a replica pulled from the load balancer by `/readyz` gets no exchanges, and
+must still notice that the disk has room again."""
+AUDIT_MIN_FREE_BYTES = 256 * 1024
+"""A sink that failed for want of space is tried again, or taken to work again, only once its file system
+has this much free: a full disk still takes a small write into the last, partly used block of the log
+file, and a gap record written there would end an outage that the next exchange begins again."""
+AUDIT_GAP_KIND = "gateway.audit_gap"
+"""The record a sink gets once it can be written again: how many records were lost, of which kinds, when."""
 RETRY_LIMIT = 10_000
 """Signals kept in memory for retry at most (no outbox, or it cannot be written); beyond it the oldest are
 given up (each is in the audit log anyway)."""
@@ -63,6 +77,26 @@ class _Drain:
     """A marker: set `done` once every event queued before it is handled and the audit log flushed."""
 
     done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _SinkState:
+    """What the event thread knows of one audit sink's writes: the records appended since its last flush
+    that succeeded (they are lost if the write fails), and the outage it is in, if any."""
+
+    unsettled: deque[tuple[int, str, float]] = field(default_factory=deque)
+    """(sequence number, kind, when) of each record appended and not known to be on disk."""
+    failing_since: float | None = None
+    reason: str = ""
+    """The OS error, without the sink's path (e.g. "No space left on device"): `/readyz` shows it."""
+    no_space: bool = False
+    """It failed for want of space (ENOSPC, EDQUOT): see AUDIT_MIN_FREE_BYTES."""
+    lost: dict[str, int] = field(default_factory=dict)
+    first_lost: float | None = None
+    last_lost: float | None = None
+    failures: int = 0
+    gap_pending: bool = False
+    """The gap record is appended and waits for the flush that ends the outage."""
 
 
 DETECTOR_CATEGORIES: dict[str, str] = {
@@ -215,8 +249,10 @@ def open_audit_sinks(audit: Any, regions: list[str], *, source: str, configured:
         except LeaklineError as exc:
             raise GatewayConfigError(f"{source}: {key}: {exc.message}", hint=exc.hint) from exc
         except OSError as exc:
+            # A write that fails (a full disk) names no file: the sink's directory is the one to check.
+            where = exc.filename or getattr(audit, "sinks", {}).get(region)
             raise GatewayConfigError(
-                f"{source}: {key}: cannot open the audit log in {exc.filename} ({exc.strerror})"
+                f"{source}: {key}: cannot open the audit log in {where} ({exc.strerror or type(exc).__name__})"
             ) from exc
 
 
@@ -255,6 +291,11 @@ class EventWorker:
         self._outbox_entries = 0
         self._outbox_broken = False
         self._last_retry = 0.0  # the outbox is replayed at once when the thread starts
+        self._sinks: dict[str | None, _SinkState] = {}
+        self._last_audit_try = 0.0
+        self.audit_failing: frozenset[str | None] = frozenset()
+        """The sinks (regions, None for `[audit] path`) that cannot be written now; replaced, never changed
+        in place, so that the serving thread may read it without a lock (`/readyz`, `on_failure`)."""
 
     @property
     def undelivered(self) -> int:
@@ -322,6 +363,16 @@ class EventWorker:
         if thread is not None:
             self._put(_STOP)
             thread.join(timeout=30)
+        for region, sink in self._sinks.items():
+            if sink.failing_since is not None:
+                log.error(
+                    "audit sink %s still cannot be written when the gateway stops (%s): %s since %s, and no "
+                    "gap record says so in the log",
+                    _sink_name(region),
+                    sink.reason,
+                    _lost_text(sink.lost),
+                    _iso(sink.failing_since),
+                )
         if self._undelivered:
             log.error(
                 "%d signal(s) not delivered when the gateway stopped; each is in the audit log (kind gateway.signal)",
@@ -332,7 +383,10 @@ class EventWorker:
         if self._monitor is not None:
             self._monitor.close()
         self._signals.close()
-        self._audit.close()
+        try:
+            self._audit.close()
+        except Exception as exc:  # reported above when a sink was failing; a traceback would add nothing
+            log.error("the audit log could not be closed cleanly: %s", _failure_reason(exc, with_text=True))
 
     def _run(self) -> None:
         while True:
@@ -360,17 +414,215 @@ class EventWorker:
             # FLUSH_EVERY_SECONDS bounds what a crash of the whole host could lose.
             if self._dirty and self._clock() - self._last_flush >= FLUSH_EVERY_SECONDS:
                 self._flush_audit()
+            if self.audit_failing:
+                self._maybe_try_audit()
             self._maybe_evaluate()
             self._maybe_retry()
 
     def _flush_audit(self) -> None:
         self._last_flush = self._clock()
         self._dirty = False
+        if getattr(self._audit, "log_for", None) is None:  # one log, or a test's stand-in
+            try:
+                self._audit.flush()
+            except Exception as exc:
+                self.failures += 1
+                self._write_failed(None, self._sink(None), exc)
+            else:
+                for region, sink in list(self._sinks.items()):
+                    self._settled(region, sink)
+            return
+        # Sink by sink: a full disk under one region's log must not keep the others' records unflushed,
+        # and it tells which records were lost.
+        for region, sink in list(self._sinks.items()):
+            self._flush_sink(region, sink)
+
+    def _flush_sink(self, region: str | None, sink: _SinkState) -> None:
+        self._last_audit_try = self._clock()
         try:
-            self._audit.flush()
-        except Exception:
+            self._audit.log_for(region).flush()
+        except Exception as exc:
             self.failures += 1
-            log.exception("audit flush failed")
+            self._write_failed(region, sink, exc)
+            return
+        self._settled(region, sink)
+
+    def _sink(self, region: str | None) -> _SinkState:
+        sink = self._sinks.get(region)
+        if sink is None:
+            sink = self._sinks[region] = _SinkState()
+        return sink
+
+    def _append(
+        self, *, kind: str, actor: str, region: str | None, payload: Any = None, meta: dict[str, Any], at: float
+    ) -> None:
+        """Append a record to the sink of `region`, noting it as unsettled until its flush; raise what the
+        log raised."""
+        sink = self._sink(region)
+        try:
+            seq = self._audit.append(kind=kind, actor=actor, region=region, payload=payload, meta=meta)
+        except AuditIOError as exc:
+            # A write of earlier records failed and is reported now: this record was not tried. Once more.
+            self.failures += 1
+            self._write_failed(region, sink, exc)
+            seq = self._audit.append(kind=kind, actor=actor, region=region, payload=payload, meta=meta)
+        if isinstance(seq, int):
+            sink.unsettled.append((seq, kind, at))
+
+    def _append_gap(self, region: str | None, sink: _SinkState) -> None:
+        """The record that says what this sink lost, appended (never raising) ahead of the next records."""
+        if sink.failing_since is None:
+            return
+        now = self._clock()
+        details: dict[str, Any] = {
+            "sink": region,
+            "reason": sink.reason,
+            "failing_since": _iso(sink.failing_since),
+            "written_at": _iso(now),
+            "failures": sink.failures,
+            "lost": dict(sorted(sink.lost.items())),
+            "lost_records": sum(sink.lost.values()),
+            "first_lost": None if sink.first_lost is None else _iso(sink.first_lost),
+            "last_lost": None if sink.last_lost is None else _iso(sink.last_lost),
+        }
+        try:
+            seq = self._audit.append(kind=AUDIT_GAP_KIND, actor="gateway", region=region, payload=details,
+                                     meta=details)  # fmt: skip
+        except Exception as exc:
+            self.failures += 1
+            self._write_failed(region, sink, exc)
+            return
+        sink.gap_pending = True
+        if isinstance(seq, int):
+            sink.unsettled.append((seq, AUDIT_GAP_KIND, now))
+
+    def _maybe_try_audit(self) -> None:
+        """Without traffic, every AUDIT_RETRY_SECONDS: write the gap record of each failing sink."""
+        if self._clock() - self._last_audit_try < AUDIT_RETRY_SECONDS:
+            return
+        self._last_audit_try = self._clock()
+        for region in self.audit_failing:
+            sink = self._sink(region)
+            if not self._has_room(region, sink):
+                continue
+            if not sink.gap_pending:
+                self._append_gap(region, sink)
+            if sink.gap_pending:
+                self._flush_one(region, sink)
+
+    def _flush_one(self, region: str | None, sink: _SinkState) -> None:
+        if getattr(self._audit, "log_for", None) is None:
+            self._flush_audit()
+        else:
+            self._flush_sink(region, sink)
+
+    def _has_room(self, region: str | None, sink: _SinkState) -> bool:
+        """False while a sink that failed for want of space has less than AUDIT_MIN_FREE_BYTES free."""
+        sinks = getattr(self._audit, "sinks", None)
+        path = sinks.get(region) if sink.no_space and isinstance(sinks, dict) else None
+        if path is None:
+            return True
+        try:
+            fs = os.statvfs(path)
+        except OSError:
+            return True  # the write itself says why
+        blocks = fs.f_bfree if os.geteuid() == 0 else fs.f_bavail  # root may write into the reserved blocks
+        return blocks * fs.f_frsize >= AUDIT_MIN_FREE_BYTES
+
+    def _lose(self, region: str | None, sink: _SinkState, kind: str, at: float, count: int = 1) -> None:
+        """`count` records of `kind` will never be written: counted for the gap record and the metrics."""
+        if kind == AUDIT_GAP_KIND:
+            return  # it is written again, with the new numbers
+        label = kind.rsplit(".", 1)[-1]
+        sink.lost[label] = sink.lost.get(label, 0) + count
+        sink.first_lost = at if sink.first_lost is None else min(sink.first_lost, at)
+        sink.last_lost = at if sink.last_lost is None else max(sink.last_lost, at)
+        if self.metrics is not None:
+            self.metrics.audit_records_lost(region, label, count)
+
+    def _write_failed(self, region: str | None, sink: _SinkState, exc: BaseException) -> None:
+        """A write to the sink failed: count what it took with it; the first failure of an outage is logged
+        (one line, no traceback) and turns `/readyz` to 503."""
+        if not _is_io_error(exc):
+            return  # a record the log refused (its payload), not a sink that cannot write: see _audit_exchange
+        first = self._discarded_from(region, sink)
+        if first is not None:
+            for seq, kind, at in sink.unsettled:
+                if seq >= first:
+                    self._lose(region, sink, kind, at)
+        sink.unsettled.clear()
+        sink.gap_pending = False
+        sink.failures += 1
+        self._last_audit_try = self._clock()
+        if self.metrics is not None:
+            self.metrics.audit_failure(region)
+        if sink.failing_since is not None:
+            return
+        sink.failing_since = self._clock()
+        sink.reason = _os_error(exc)
+        sink.no_space = _errno(exc) in (errno.ENOSPC, errno.EDQUOT)
+        self.audit_failing = self.audit_failing | {region}
+        if self.metrics is not None:
+            self.metrics.audit_state(region, True)
+        log.error(
+            "audit sink %s cannot be written: %s; its exchanges are not recorded until it can be written again "
+            "(tried every %g s; /readyz answers 503)",
+            _sink_name(region),
+            _failure_reason(exc, with_text=True),
+            AUDIT_RETRY_SECONDS,
+        )
+
+    def _discarded_from(self, region: str | None, sink: _SinkState) -> int | None:
+        """From which sequence number the sink dropped the records it had acknowledged (`AuditLog.take_discarded`);
+        a log that cannot say (a stand-in) is taken to have dropped all of them."""
+        log_for = getattr(self._audit, "log_for", None)
+        if log_for is None:
+            return sink.unsettled[0][0] if sink.unsettled else None
+        try:
+            taken = getattr(log_for(region), "take_discarded", None)
+        except Exception:  # the sink could not even be opened: nothing of it was acknowledged
+            return None
+        return taken() if taken is not None else (sink.unsettled[0][0] if sink.unsettled else None)
+
+    def _settled(self, region: str | None, sink: _SinkState) -> None:
+        """A flush of the sink succeeded: what was appended is on disk, and an outage whose gap record went
+        with it is over. Records written while the sink was failing mean the disk takes writes again: the
+        gap record follows them at once (traffic ends an outage before the next `_maybe_try_audit`)."""
+        wrote = bool(sink.unsettled)
+        sink.unsettled.clear()
+        if sink.failing_since is None:
+            return
+        if not sink.gap_pending:
+            if wrote and self._has_room(region, sink):
+                self._append_gap(region, sink)
+                if sink.gap_pending:
+                    self._flush_one(region, sink)
+            return
+        log.warning(
+            "audit sink %s can be written again (it failed from %s: %s); %s; recorded as %s",
+            _sink_name(region),
+            _iso(sink.failing_since),
+            sink.reason,
+            _lost_text(sink.lost),
+            AUDIT_GAP_KIND,
+        )
+        self._sinks[region] = _SinkState()
+        self.audit_failing = self.audit_failing - {region}
+        if self.metrics is not None:
+            self.metrics.audit_state(region, False)
+
+    def audit_outages(self) -> dict[str | None, str]:
+        """The sinks that cannot be written now, each with why and since when, without its path (`/readyz`)."""
+        outages: dict[str | None, str] = {}
+        for region in self.audit_failing:
+            sink = self._sinks.get(region)
+            if sink is None or sink.failing_since is None:
+                continue
+            outages[region] = (
+                f"the audit log cannot be written ({sink.reason}) since {_iso(sink.failing_since)}; "
+                f"{_lost_text(sink.lost)} so far"
+            )
+        return outages
 
     def _close_outbox(self, outbox: SignalOutbox, *, served: bool) -> None:
         try:
@@ -457,15 +709,21 @@ class EventWorker:
             self.failures += 1
             self._keep(signal, exc)
         try:
-            self._audit.append(
+            self._append(
                 kind="gateway.signal",
                 actor="gateway",
                 region=signal.region,
                 meta={"signal": signal.model_dump(mode="json")},
+                at=self._clock(),
             )
-        except Exception:
+        except Exception as exc:
             self.failures += 1
-            log.exception("audit of signal %s failed", signal.id)
+            sink = self._sink(signal.region)
+            if _is_io_error(exc):
+                self._write_failed(signal.region, sink, exc)
+                self._lose(signal.region, sink, "gateway.signal", self._clock())
+            else:
+                log.error("the audit record of signal %s could not be written (%s)", signal.id, _failure_reason(exc))
 
     def _handle(self, item: Exchange | Signal) -> None:
         self._dirty = True
@@ -497,7 +755,7 @@ class EventWorker:
         """The exchange's record; if the log refuses it, the same record without its payload, noting why."""
         meta = exchange_meta(item)
         try:
-            self._audit.append(
+            self._append(
                 kind="gateway.exchange",
                 actor=f"gateway:{item.client}",
                 region=item.region,
@@ -507,10 +765,23 @@ class EventWorker:
                     "upstream_response": item.upstream_text,
                 },
                 meta=meta,
+                at=item.at,
             )
+            return
+        except AuditIOError as exc:
+            # The sink cannot write (tried twice): the payload is not the problem, the record is lost.
+            self.failures += 1
+            sink = self._sink(item.region)
+            self._write_failed(item.region, sink, exc)
+            self._lose(item.region, sink, "gateway.exchange", item.at)
             return
         except Exception as exc:
             self.failures += 1
+            sink = self._sink(item.region)
+            if _is_io_error(exc) and sink.failing_since is not None:
+                self._write_failed(item.region, sink, exc)
+                self._lose(item.region, sink, "gateway.exchange", item.at)
+                return  # the outage's line says it; one per record would flood the log
             reason = _failure_reason(exc)
         # The exception's text is not logged unless it is leakline's own: it may quote the payload.
         log.error(
@@ -523,10 +794,16 @@ class EventWorker:
         )
         meta = {**meta, "model": None if item.model is None else item.model[:200], "payload_not_recorded": reason}
         try:
-            self._audit.append(
-                kind="gateway.exchange", actor=f"gateway:{item.client}", region=item.region, payload=None, meta=meta
+            self._append(
+                kind="gateway.exchange", actor=f"gateway:{item.client}", region=item.region, meta=meta, at=item.at
             )
         except Exception as exc:
+            if _is_io_error(exc):
+                sink = self._sink(item.region)
+                self._write_failed(item.region, sink, exc)
+                self._lose(item.region, sink, "gateway.exchange", item.at)
+                if sink.failing_since is not None:
+                    return  # the outage's line says it; one per record would flood the log
             log.error(
                 "the audit record of an exchange on %s (client %s, status %d) could not be written at all (%s)",
                 item.route,
@@ -622,13 +899,49 @@ class EventWorker:
             self._emit(anomaly_signal(anomaly))
 
 
-def _failure_reason(exc: BaseException) -> str:
-    """Why an append failed: leakline's own message (it names no payload), else the exception's class."""
+def _failure_reason(exc: BaseException, *, with_text: bool = False) -> str:
+    """Why an append failed: leakline's own message (it names no payload), else the exception's class
+    (`with_text`: an OSError's own text too, which names a file at most)."""
     from leakline.errors import LeaklineError
 
     if isinstance(exc, LeaklineError):
         return f"{type(exc).__name__}: {(exc.message.splitlines() or [''])[0][:300]}"
+    if with_text and isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc}"[:300]
     return type(exc).__name__
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    """A sink that cannot write (full disk, I/O error, a directory gone), as opposed to a record refused."""
+    return isinstance(exc, (AuditIOError, OSError))
+
+
+def _os_error(exc: BaseException) -> str:
+    """The OS's words for a failed write, without any path (the reason `/readyz` shows)."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return type(exc).__name__
+
+
+def _errno(exc: BaseException) -> int | None:
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    return cause.errno if isinstance(cause, OSError) else None
+
+
+def _sink_name(region: str | None) -> str:
+    return "[audit] path (records without a region)" if region is None else f"of region {region!r}"
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _lost_text(lost: dict[str, int]) -> str:
+    if not lost:
+        return "no record lost"
+    parts = [f"{count} {kind} record(s)" for kind, count in sorted(lost.items())]
+    return f"{' and '.join(parts)} lost"
 
 
 def exchange_meta(item: Exchange) -> dict[str, Any]:

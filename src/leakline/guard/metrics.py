@@ -10,12 +10,17 @@
     leakline_gateway_signal_outbox_bytes                     (gauge: their JSON's bytes)
     leakline_gateway_signals_dropped_total                   (not kept: the outbox was full)
     leakline_gateway_dropped_fields_total{field}             (fields of answers removed unread, `fields.py`)
+    leakline_gateway_audit_failures_total{sink}              (audit writes that failed: a full disk, an I/O error)
+    leakline_gateway_audit_records_lost_total{sink, kind}    (records never written: kind exchange or signal)
+    leakline_gateway_audit_failing{sink}                     (gauge, 1 while the sink cannot be written)
 
 `region` is "none" when no region was chosen (a refusal before residency, or by residency). Outcomes:
 ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/408/413/415),
-sanitizer_failed, client_disconnected, shutting_down (ended by the server's stop) and error (anything
-unexpected). Labels never carry a key, a prompt or a detector's match; `field` is a key's name as
-`fields.dropped_name` bounds it (at most `MAX_DROPPED_NAMES` names per worker process, the rest `other`).
+sanitizer_failed, client_disconnected, shutting_down (ended by the server's stop), audit_unavailable
+(`[audit] on_failure = "refuse"`) and error (anything unexpected). Labels never carry a key, a prompt or a
+detector's match; `field` is a key's name as `fields.dropped_name` bounds it (at most `MAX_DROPPED_NAMES` names
+per worker process, the rest `other`). `sink` is the region of an audit sink, "none" for `[audit] path`
+(records without a region), never its path.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ _BY_CODE = {
     "residency_refused": "rejected_residency",
     "sanitizer_failed": "sanitizer_failed",
     "client_disconnected": "client_disconnected",
+    "audit_unavailable": "audit_unavailable",
     "invalid_json": "invalid_request",
     "invalid_request": "invalid_request",
     "model_not_allowed": "invalid_request",
@@ -123,6 +129,25 @@ class GatewayMetrics:
             ["field"],
             registry=None,
         )
+        self.audit_failures = Counter(
+            "leakline_gateway_audit_failures",
+            "Audit log writes that failed (a full disk, an I/O error), by sink (region, or none)",
+            ["sink"],
+            registry=None,
+        )
+        self.audit_lost = Counter(
+            "leakline_gateway_audit_records_lost",
+            "Audit records never written because their sink failed, by sink and kind (exchange, signal)",
+            ["sink", "kind"],
+            registry=None,
+        )
+        self.audit_failing = Gauge(
+            "leakline_gateway_audit_failing",
+            "Whether the sink cannot be written now (1): exchanges are served without their audit records",
+            ["sink"],
+            registry=None,
+            multiprocess_mode="mostrecent",
+        )
         self._dropped_names: set[str] = set()
         # labels() takes a lock and builds a tuple each time; the children are few and kept here.
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -146,6 +171,9 @@ class GatewayMetrics:
             self.outbox_bytes,
             self.signals_dropped,
             self.dropped_fields,
+            self.audit_failures,
+            self.audit_lost,
+            self.audit_failing,
         ]
 
     def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:
@@ -173,6 +201,15 @@ class GatewayMetrics:
 
     def signal_dropped(self) -> None:
         self.signals_dropped.inc()
+
+    def audit_failure(self, sink: str | None) -> None:
+        self._child(self.audit_failures, sink or NO_REGION).inc()
+
+    def audit_records_lost(self, sink: str | None, kind: str, count: int) -> None:
+        self._child(self.audit_lost, sink or NO_REGION, kind).inc(count)
+
+    def audit_state(self, sink: str | None, failing: bool) -> None:
+        self._child(self.audit_failing, sink or NO_REGION).set(1 if failing else 0)
 
     def dropped_field(self, name: str) -> None:
         """One field removed from an answer. `fields` already bounds the names; bounded here as well, so

@@ -36,6 +36,7 @@ from leakline.findings import Severity
 from leakline.guard.anomaly import pop_from_header
 from leakline.guard.auth import Client, KeyStore
 from leakline.guard.errors import (
+    AuditUnavailable,
     BadRequest,
     GatewayConfigError,
     GatewayError,
@@ -338,6 +339,8 @@ class Gateway:
         """Requests reading their body, watched by `_watch_bodies` (started with the first one)."""
         self._body_watch: asyncio.Future[None] | None = None
         self.metrics = GatewayMetrics()
+        self.refuse_unaudited = settings.audit.on_failure == "refuse"
+        """Answer 503 while the region's audit sink cannot be written (`EventWorker.audit_failing`)."""
 
     # -- shared resources, created on first use (inside the worker process and its event loop) --
 
@@ -880,6 +883,8 @@ class Route:
             raise BadRequest("`input` is required", param="input")
         client.check_model(model)
         decision = gw.locate(scope, req, client, model)
+        if gw.refuse_unaudited and decision.region in gw.events.audit_failing:
+            raise AuditUnavailable(f"the audit log of region {decision.region!r} cannot be written; try again later")
         policy = gw.policy_for(self.path, client)
         sanitizer = policy.sanitizer
         if policy.prompts is not None:

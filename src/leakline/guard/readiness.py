@@ -164,6 +164,26 @@ class UpstreamReadiness:
         return None
 
 
+class AuditReadiness:
+    """`/readyz`'s `audit`: while an audit sink of this worker cannot be written (a full disk), exchanges are
+    served without their records, and the replica is not ready, so that a load balancer sends the traffic to
+    replicas that can audit it. Nothing is probed: the event thread knows from its own writes, and tries a
+    failing sink again every `events.AUDIT_RETRY_SECONDS` even without traffic. The body names the sink by its
+    region ("none": `[audit] path`) and the OS error, never its path; it lists failing sinks only."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def check(self) -> tuple[bool, dict[str, Any]]:
+        if not self.gateway.regions:
+            return True, {}
+        outages = self.gateway.events.audit_outages()
+        if not outages:
+            return True, {}
+        named = {"none" if region is None else region: why for region, why in outages.items()}
+        return False, {name: {"status": FAILING, "error": named[name]} for name in sorted(named)}
+
+
 DATABASE_CONNECT_TIMEOUT_SECONDS = 3
 """How long `leakline serve`'s start-up waits for the database (libpq counts whole seconds, at least 2)."""
 
