@@ -486,3 +486,39 @@ def test_the_pool_timeout_is_a_documented_key(tmp_path: Path) -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text(encoding="utf-8")
     assert _settings(tmp_path).gateway.upstream_pool_timeout_seconds == 30.0
     assert "upstream_pool_timeout_seconds = 30.0" in doc
+
+
+def test_readyz_probes_do_not_wait_for_the_requests_pool(tmp_path: Path) -> None:
+    # Every pooled connection busy with a long answer is not an upstream that is down: before, the probe waited
+    # for a pooled connection and /readyz answered 503, pulling a busy replica out of the load balancer.
+    from leakline.web.app import create_app
+
+    upstream = UpstreamThread(ScriptedUpstream()).start()
+    upstream.upstream.mode = "slow"  # chat answers after 5 s; GET /models at once
+    settings = write_settings(
+        tmp_path,
+        upstream.upstream_url,
+        upstream.upstream_url,
+        upstream_connections=1,
+        readiness_timeout_seconds=1.0,
+        readiness_cache_seconds=0.0,
+    )
+    served = serve(create_app(settings))
+    body = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hello"}]}
+    headers = {"authorization": f"Bearer {KEYS['storefront']}", **DE}
+    holder = threading.Thread(
+        target=lambda: httpx.post(f"{served.url}/v1/chat/completions", json=body, headers=headers, timeout=30)
+    )
+    try:
+        holder.start()
+        deadline = time.monotonic() + 10
+        while not upstream.upstream.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert upstream.upstream.requests, "the first request never reached the upstream"
+        ready = httpx.get(f"{served.url}/readyz", timeout=10)
+        holder.join(30)
+    finally:
+        served.stop()
+        upstream.stop()
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["upstreams"] == {"eu": {"status": "ok"}, "us": {"status": "ok"}}

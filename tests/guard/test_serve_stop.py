@@ -4,10 +4,12 @@ a scripted upstream whose streams outlast the grace, and the audit log read back
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -269,14 +271,23 @@ def test_a_new_serve_removes_what_a_serve_killed_with_its_workers_left(tmp_path:
     dead.wait()  # a pid that no longer runs
     folder = Path(tempfile.mkdtemp(prefix=f"leakline-metrics-{dead.pid}-"))
     (folder / "counter_123.db").write_bytes(b"\0" * 16)
-    # The near miss: the directory of a serve that still runs (this test's own process) stays.
+    # The near misses: the directory of a serve that still runs (this test's own process); one whose pid is not
+    # running here but whose workers hold it (a serve in another PID namespace sharing /tmp); one just made.
     alive = Path(tempfile.mkdtemp(prefix=f"leakline-metrics-{os.getppid()}-"))
+    held = Path(tempfile.mkdtemp(prefix=f"leakline-metrics-{dead.pid}-"))
+    young = Path(tempfile.mkdtemp(prefix=f"leakline-metrics-{dead.pid}-"))
+    old = time.time() - 3600
+    for path in (folder, alive, held):
+        os.utime(path, (old, old))
+    handle = os.open(held, os.O_RDONLY)
+    fcntl.flock(handle, fcntl.LOCK_SH)  # as `hold_owned` does in each worker
     try:
         sweep_stale("metrics")
         assert not folder.exists()
-        assert alive.exists()
+        assert alive.exists() and held.exists() and young.exists()
     finally:
-        for path in (folder, alive):
+        os.close(handle)
+        for path in (folder, alive, held, young):
             if path.exists():
                 (path / "counter_123.db").unlink(missing_ok=True)
                 path.rmdir()
@@ -345,3 +356,42 @@ def test_workers_orphaned_mid_stream_drain_audit_and_the_last_one_removes_the_fi
             os.killpg(proc.pid, signal.SIGKILL)
         _, stderr = proc.communicate(timeout=10)
     _assert_ended_and_audited(tmp_path, streams, stderr)
+
+
+def test_two_serves_started_together_on_one_port_leave_one_listening_and_one_refused(tmp_path: Path) -> None:
+    # Bound with address reuse, both could bind the port before either listened: the second's workers then
+    # listened nowhere and it never exited. Whichever comes second now stops with the port named (exit 2).
+    upstream = UpstreamThread().start()
+    try:
+        dirs = [tmp_path / "a", tmp_path / "b"]
+        for folder in dirs:
+            folder.mkdir()
+            _config(folder, upstream.upstream_url, 0.5)
+        port = _port()
+        argv = ["serve", "--config", "leakline.toml", "--port", str(port), "--workers", "2"]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "leakline.cli", *argv], cwd=folder, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, start_new_session=True,
+            )
+            for folder in dirs
+        ]  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+                time.sleep(0.2)
+            [refused] = [p for p in procs if p.poll() is not None]
+            [serving] = [p for p in procs if p is not refused]
+            assert serving.poll() is None
+            _, stderr = refused.communicate(timeout=10)
+            assert refused.returncode == 2, stderr
+            assert f"--port {port}: " in stderr and "is already in use" in stderr, stderr
+            assert "Traceback" not in stderr, stderr
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGINT)
+                    proc.communicate(timeout=30)
+    finally:
+        upstream.stop()

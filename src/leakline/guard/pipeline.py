@@ -335,6 +335,8 @@ class Gateway:
         self._events_factory: Callable[[], EventWorker] = partial(default_events, settings)
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._probe_session: aiohttp.ClientSession | None = None
+        self._probe_loop: asyncio.AbstractEventLoop | None = None
         self._reading: dict[asyncio.Task[Any], _Request] = {}
         """Requests reading their body, watched by `_watch_bodies` (started with the first one)."""
         self._body_watch: asyncio.Future[None] | None = None
@@ -439,6 +441,23 @@ class Gateway:
             self._session_loop = loop
         return self._session
 
+    def probe_session(self) -> aiohttp.ClientSession:
+        """The session of `/readyz`'s upstream probes, apart from the requests' pool: with every pooled
+        connection busy (long generations), a probe waited for one and reported a healthy upstream as
+        down, pulling the replica out of the load balancer for being busy."""
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        session = self._probe_session
+        if session is None or session.closed or self._probe_loop is not loop:
+            connector = aiohttp.TCPConnector(limit=max(2, len(self.regions)), keepalive_timeout=30)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.gw.connect_timeout_seconds)
+            session = self._probe_session = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
+            self._probe_loop = loop
+        return session
+
     async def aclose(self) -> None:
         if self._body_watch is not None:
             self._body_watch.cancel()
@@ -446,6 +465,9 @@ class Gateway:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+        if self._probe_session is not None and not self._probe_session.closed:
+            await self._probe_session.close()
+        self._probe_session = None
         if self._events is not None:
             events, self._events = self._events, None
             await asyncio.to_thread(events.close)

@@ -147,7 +147,7 @@ class UpstreamReadiness:
         headers = gw.upstream_headers_for(region)
         try:
             async with asyncio.timeout(self.timeout):
-                async with gw.session().get(url, headers=headers) as answer:
+                async with gw.probe_session().get(url, headers=headers) as answer:
                     if answer.status != 200:
                         return f"the upstream answered HTTP {answer.status} to GET /models"
                     data = await answer.json(content_type=None)

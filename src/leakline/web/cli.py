@@ -169,7 +169,28 @@ def _run(uvicorn: Any, host: str, port: int, workers: int, *, grace: float) -> N
             "Uvicorn running on http://[%s]:%d, IPv6 and IPv4 (Press CTRL+C to quit)", host, port
         )
     elif workers > 1:
-        sock = config.bind_socket()
+        try:
+            sock = config.bind_socket()
+        except SystemExit:
+            # uvicorn logged the OS error and exits with 3: a port that another serve took since
+            # `check_address` (both started together) is the operator's usage error, said as one.
+            raise UsageError(
+                f"--port {port}: {host}:{port} is already in use or cannot be bound (see the error above)",
+                hint="stop what listens there, or choose another --port",
+            ) from None
+    if sock is not None:
+        # Listening here, before any worker starts: bound with address reuse, two serves started together
+        # could both bind the port, and the one whose workers came second listened nowhere and never exited.
+        try:
+            sock.listen(config.backlog)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(
+                    f"--port {port}: {host}:{port} is already in use ({exc.strerror})",
+                    hint="stop what listens there, or choose another --port",
+                ) from None
+            raise UsageError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})") from None
     try:
         if workers > 1:
             assert sock is not None

@@ -210,15 +210,40 @@ def temp_prefix(kind: str) -> str:
     return f"leakline-{kind}-{os.getpid()}-"
 
 
+SWEEP_MIN_AGE_SECONDS = 120.0
+"""A stale-looking temporary path younger than this is left alone (`sweep_stale`)."""
+
+
 def sweep_stale(kind: str) -> None:
     """Remove `leakline-<kind>-<pid>-*` paths in the temporary directory whose serve process is gone (its
     supervisor was killed with SIGKILL along with its workers)."""
     folder = Path(tempfile.gettempdir())
     for path in folder.glob(f"leakline-{kind}-*-*"):
         pid = path.name.removeprefix(f"leakline-{kind}-").split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)) or _held_elsewhere(path):
             continue
+        with contextlib.suppress(OSError):
+            # Made a moment ago: its serve may not have started the workers that hold it yet.
+            if time.time() - path.stat().st_mtime < SWEEP_MIN_AGE_SECONDS:
+                continue
         _remove(path)
+
+
+def _held_elsewhere(path: Path) -> bool:
+    """Whether a live worker holds `path` (`hold_owned`'s shared lock). The pid alone cannot tell: a serve in
+    another PID namespace sharing this /tmp (containers with one /tmp volume) has a pid that is not running
+    here, and removing its files made every request it served a 500."""
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(handle)
+    return False
 
 
 def own(path: str) -> None:
