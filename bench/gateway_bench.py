@@ -12,8 +12,10 @@ reach if it were CPU-bound.
 
     python3 bench/gateway_bench.py [--seconds 5] [--rounds 1] [--litellm /tmp/litellm-venv/bin/litellm]
 
-Every server is its own process on 127.0.0.1; wrk (Debian package `wrk`) is the load generator. The
-requests are benign (no leak), so (c) pays for scanning every byte and releasing it, not for redaction.
+Every server is its own process on 127.0.0.1; wrk (Debian package `wrk`) is the load generator. While a
+target is measured, only it and the upstream run: the other proxies' process groups are stopped (SIGSTOP)
+and resumed for their own turn, since LiteLLM working off its backlog took CPU from whichever target ran
+next (on 2 vCPUs that moved leakline's whole c=50 ratio from ~0.68 to ~0.56). The requests are benign (no leak), so (c) pays for scanning every byte and releasing it, not for redaction.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from fastapi import Request  # module level: FastAPI resolves the handler's annotation here
@@ -251,6 +254,13 @@ def settle(pgids: list[int], limit: float = 30.0) -> None:
             return
 
 
+def alone(target: int, upstream: int, groups: Iterable[int]) -> None:
+    """Resume `target` and `upstream` (process groups) and stop every other server's group."""
+    for group in set(groups):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGCONT if group in (target, upstream) else signal.SIGSTOP)
+
+
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
@@ -362,9 +372,13 @@ def main() -> int:
                 for connections in connection_counts:
                     for name, (url, headers) in targets.items():
                         script = wrk_script(work, stream, headers)
-                        settle(list(group_of.values()))
-                        run_wrk(url, script, connections, 1)  # warm-up (pools, JIT-free but caches)
                         pgid = group_of[int(url.split(":")[2].split("/")[0])]
+                        # Only the target and the upstream run while a target is measured: the other
+                        # proxies are stopped (SIGSTOP), so that LiteLLM working off its backlog, or any
+                        # idle loop, takes no CPU from the 2 vCPUs the target shares with wrk and the upstream.
+                        alone(pgid, group_of[up_port], group_of.values())
+                        settle([pgid, group_of[up_port]])
+                        run_wrk(url, script, connections, 1)  # warm-up (pools, JIT-free but caches)
                         cpu0 = group_cpu_seconds(pgid)
                         r = run_wrk(url, script, connections, args.seconds)
                         r["cpu_ms"] = 1000 * (group_cpu_seconds(pgid) - cpu0) / max(1.0, r["requests"])
@@ -405,6 +419,7 @@ def main() -> int:
     finally:
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGCONT)  # a stopped group would not act on SIGTERM
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             try:
