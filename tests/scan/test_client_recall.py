@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from leakline.configfile import ScanAppSettings
-from leakline.scan import parse as ts
 from leakline.scan import prefilter
-from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index, scan
 from leakline.scan.index import import_specs
 from leakline.scan.walker import WalkStats
-from tests.scan.apps import write_app
+from tests.scan.apps import rule_lines, write_app
 
 SDKS = ("@anthropic-ai/sdk", "@mistralai/mistralai", "ollama", "openai")
 PACKAGE: dict[str, object] = {
@@ -26,27 +24,8 @@ PACKAGE: dict[str, object] = {
 }
 
 
-def _dropped_files_hold_no_llm_data(app: Path) -> None:
-    """A file the byte prefilter drops is never analysed by the LLM-data rules: none of its arguments or returned
-    values may be LLM data."""
-    index = build_index(app, ScanAppSettings(), WalkStats(), set())
-    ctx = ScanContext(index)
-    for f in index.sources:
-        if f.root is None or f.language is None or f.rel in index.llm_candidates:
-            continue
-        llm = ctx.llm.file(f)
-        assert llm is not None
-        for node in ts.nodes_of_types(f.language, ("call_expression", "return_statement"), f.root):
-            for child in node.named_children:
-                for arg in child.named_children if child.type == "arguments" else [child]:
-                    assert not llm.is_llm(arg), (f.rel, arg.start_point)
-
-
 def _found(app: Path, rule: str = "LL007") -> list[tuple[str, int]]:
-    _dropped_files_hold_no_llm_data(app)
-    result = scan(app, rule_ids=[rule], jobs=1)
-    assert result.stats.rule_errors == []
-    return sorted((f.path, f.line) for f in result.findings if f.rule == rule)
+    return rule_lines(app, rule)
 
 
 def _warnings(app: Path) -> list[str]:

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from leakline.config import Settings
-from leakline.scan import parse as ts
-from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index, scan
 from leakline.scan.walker import WalkStats
+from tests.scan.apps import rule_lines
 
 PACKAGE = json.dumps(
     {
@@ -22,27 +21,8 @@ PACKAGE = json.dumps(
 )
 
 
-def _dropped_files_hold_no_llm_data(app: Path) -> None:
-    """The byte prefilter's soundness (as `test_prefilter` checks it on the fixture apps) under the sources and
-    propagations added here: no argument or returned value in a file it drops is LLM data."""
-    index = build_index(app, Settings(), WalkStats(), set())
-    ctx = ScanContext(index)
-    for f in index.sources:
-        if f.root is None or f.language is None or f.rel in index.llm_candidates:
-            continue
-        llm = ctx.llm.file(f)
-        assert llm is not None
-        for node in ts.nodes_of_types(f.language, ("call_expression", "return_statement"), f.root):
-            for child in node.named_children:
-                for arg in child.named_children if child.type == "arguments" else [child]:
-                    assert not llm.is_llm(arg), (f.rel, arg.start_point)
-
-
 def _found(app: Path, rule: str = "LL007") -> list[tuple[str, int]]:
-    _dropped_files_hold_no_llm_data(app)
-    result = scan(app, rule_ids=[rule], jobs=1)
-    assert result.stats.rule_errors == []
-    return sorted((f.path, f.line) for f in result.findings if f.rule == rule)
+    return rule_lines(app, rule)
 
 
 # ---- #14: metadata of a response is not LLM data ------------------------------------------------------------------

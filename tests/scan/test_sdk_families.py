@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 
 from leakline.configfile import ScanAppSettings
-from leakline.scan import parse as ts
 from leakline.scan import prefilter
-from leakline.scan.context import ScanContext
 from leakline.scan.engine import build_index, scan
 from leakline.scan.llmdata import CLIENT_FAMILIES, LLM_CLIENT_PACKAGES
 from leakline.scan.routes import may_call_llm
 from leakline.scan.walker import WalkStats
-from tests.scan.apps import write_app
+from tests.scan.apps import assert_dropped_files_hold_no_llm_data, write_app
 
 SDKS = ("@anthropic-ai/sdk", "@google/genai", "@google/generative-ai", "@mistralai/mistralai")
 DEPENDENCIES: dict[str, str] = {"next": "15.5.7", "react": "19.1.2", **dict.fromkeys(SDKS, "1.0.0")}
@@ -55,16 +53,7 @@ def _sdk_files_are_candidates(app: Path) -> None:
             assert f.rel in index.llm_candidates, f.rel
             assert prefilter.calls_model_maybe_python(f.data()), f.rel
             assert scanner is None or scanner.decide(f.data()), f.rel
-    ctx = ScanContext(index)
-    for f in index.sources:
-        if f.root is None or f.language is None or f.rel in index.llm_candidates:
-            continue
-        llm = ctx.llm.file(f)
-        assert llm is not None
-        for node in ts.nodes_of_types(f.language, ("call_expression", "return_statement"), f.root):
-            for child in node.named_children:
-                for arg in child.named_children if child.type == "arguments" else [child]:
-                    assert not llm.is_llm(arg), (f.rel, arg.start_point)
+    assert_dropped_files_hold_no_llm_data(index)
 
 
 def _found(app: Path, rule: str = "LL007") -> list[tuple[str, int]]:
