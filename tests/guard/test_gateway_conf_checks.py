@@ -52,6 +52,20 @@ def _region(settings: Settings, name: str, **changes: Any) -> dict[str, Any]:
 # -- item 7: credentials in the URL ----------------------------------------------------------------------
 
 
+
+HELLO = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hello"}]}
+
+
+def _ask(settings: Settings) -> httpx.Response:
+    """One chat request from the storefront in DE to a gateway served with `settings` (stopped after)."""
+    from leakline.web.app import create_app
+
+    served = serve(create_app(settings))
+    try:
+        return httpx.post(f"{served.url}/v1/chat/completions", json=HELLO, headers={**auth(), **DE}, timeout=20)
+    finally:
+        served.stop()
+
 def test_credentials_in_the_url_with_api_key_env_stop_serve_naming_the_region_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,19 +91,15 @@ def test_a_request_the_gateway_cannot_build_is_misconfigured_not_unreachable(
 ) -> None:
     """Without `leakline serve`'s check (an app built directly): aiohttp refuses the request before sending
     it, and the client and the log say the settings are at fault, not the network."""
-    from leakline.web.app import create_app
 
     monkeypatch.setenv(UPSTREAM_KEY_ENV, "sk-upstream-test-0123456789")
     upstream = UpstreamThread().start()
     base = write_settings(tmp_path, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
     url = f"http://admin:Tok3n@127.0.0.1:{upstream.port}/v1"
     settings = _with(base, regions=_region(base, "eu", upstream=url, api_key_env=UPSTREAM_KEY_ENV))
-    served = serve(create_app(settings))
     try:
-        body = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hello"}]}
-        response = httpx.post(f"{served.url}/v1/chat/completions", json=body, headers={**auth(), **DE}, timeout=20)
+        response = _ask(settings)
     finally:
-        served.stop()
         upstream.stop()
     assert response.status_code == 502
     assert response.json() == {
@@ -112,7 +122,6 @@ class _NotHttp(socketserver.BaseRequestHandler):
 
 
 def test_an_answer_that_is_not_http_is_a_protocol_error_not_unreachable(tmp_path: Path) -> None:
-    from leakline.web.app import create_app
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _NotHttp)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -120,12 +129,9 @@ def test_an_answer_that_is_not_http_is_a_protocol_error_not_unreachable(tmp_path
     port = server.server_address[1]
     base = write_settings(tmp_path, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
     settings = _with(base, regions=_region(base, "eu", upstream=f"http://127.0.0.1:{port}/v1"))
-    served = serve(create_app(settings))
     try:
-        body = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hello"}]}
-        response = httpx.post(f"{served.url}/v1/chat/completions", json=body, headers={**auth(), **DE}, timeout=20)
+        response = _ask(settings)
     finally:
-        served.stop()
         server.shutdown()
         server.server_close()
     assert response.status_code == 502
@@ -140,7 +146,6 @@ def test_an_answer_that_is_not_http_is_a_protocol_error_not_unreachable(tmp_path
 
 
 def test_credentials_in_the_url_alone_keep_working_with_a_warning(tmp_path: Path) -> None:
-    from leakline.web.app import create_app
 
     seen: list[str | None] = []
 
@@ -157,12 +162,9 @@ def test_credentials_in_the_url_alone_keep_working_with_a_warning(tmp_path: Path
         "Basic authentication and stay in the URL wherever it is copied; prefer regions.eu.api_key_env (a bearer "
         "key from the environment)"
     )
-    served = serve(create_app(settings))
     try:
-        body = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hello"}]}
-        response = httpx.post(f"{served.url}/v1/chat/completions", json=body, headers={**auth(), **DE}, timeout=20)
+        response = _ask(settings)
     finally:
-        served.stop()
         upstream.stop()
     assert response.status_code == 200, response.text
     assert seen == ["Basic YWRtaW46VG9rM24="]  # admin:Tok3n
