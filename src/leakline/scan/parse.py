@@ -84,6 +84,33 @@ def walk(node: Node) -> Iterator[Node]:
             return
 
 
+def key_name(key: Node | None) -> str | None:
+    """The name an object key gives (`a`, `"a"`, `1`), None for a computed key."""
+    if key is None:
+        return None
+    if key.type in ("property_identifier", "identifier", "number"):
+        return text(key)
+    return string_value(key)
+
+
+def pattern_key(pattern: Node, name: str) -> str | None:
+    """The property an object pattern takes into `name` (`{ A }`, `{ B: name }`, `{ A = 1 }`, `{ B: name = 1 }`)."""
+    for part in pattern.named_children:
+        if part.type == "shorthand_property_identifier_pattern" and text(part) == name:
+            return name
+        if part.type == "object_assignment_pattern":
+            left = part.child_by_field_name("left")
+            if left is not None and text(left) == name:
+                return name
+        if part.type == "pair_pattern":
+            value = part.child_by_field_name("value")
+            if value is not None and value.type == "assignment_pattern":
+                value = value.child_by_field_name("left")
+            if value is not None and value.type == "identifier" and text(value) == name:
+                return key_name(part.child_by_field_name("key"))
+    return None
+
+
 def string_value(node: Node | None) -> str | None:
     """The value of a string literal or a template string without substitutions, else None."""
     if node is None:

@@ -413,7 +413,7 @@ class SensitiveFields:
             return Typed(annotation, self.file) if annotation is not None else False
         if pattern.type != "object_pattern":
             return None
-        key = _destructured_key(pattern, name)
+        key = ts.pattern_key(pattern, name)
         if key is None:
             return None
         if annotation is not None:
@@ -499,25 +499,6 @@ def _members(node: Node) -> list[Node]:
         else:
             out.append(current)
     return out
-
-
-def _destructured_key(pattern: Node, name: str) -> str | None:
-    """The property of the destructured value that `name` is bound to in `pattern` (`{ customer: c }` → customer
-    for c, `{ customer }` → customer)."""
-    for member in pattern.named_children:
-        if member.type == "shorthand_property_identifier_pattern" and ts.text(member) == name:
-            return name
-        if member.type == "object_assignment_pattern":  # `{ customer = fallback }`
-            left = member.child_by_field_name("left")
-            if left is not None and ts.text(left) == name:
-                return name
-        if member.type == "pair_pattern":
-            value = member.child_by_field_name("value")
-            if value is not None and value.type == "assignment_pattern":
-                value = value.child_by_field_name("left")
-            if value is not None and value.type == "identifier" and ts.text(value) == name:
-                return ts.text(member.child_by_field_name("key")).strip("\"'")
-    return None
 
 
 def _shape(obj: Node, f: SourceFile) -> list[tuple[str, Typed | None]]:

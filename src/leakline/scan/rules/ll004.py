@@ -388,32 +388,6 @@ def _env_read_name(node: Node) -> str | None:
     return ts.string_value(node.child_by_field_name("index"))
 
 
-def _key_name(key: Node | None) -> str | None:
-    if key is None:
-        return None
-    if key.type in ("property_identifier", "identifier", "number"):
-        return ts.text(key)
-    return ts.string_value(key)
-
-
-def _pattern_binds(pattern: Node, name: str) -> str | None:
-    """The property an object pattern takes into `name` (`{ A }`, `{ B: name }`, `{ A = 1 }`), if any."""
-    for part in pattern.named_children:
-        if part.type == "shorthand_property_identifier_pattern" and ts.text(part) == name:
-            return name
-        if part.type == "object_assignment_pattern":
-            left = part.child_by_field_name("left")
-            if left is not None and ts.text(left) == name:
-                return name
-        if part.type == "pair_pattern":
-            value = part.child_by_field_name("value")
-            if value is not None and value.type == "assignment_pattern":
-                value = value.child_by_field_name("left")
-            if value is not None and value.type == "identifier" and ts.text(value) == name:
-                return _key_name(part.child_by_field_name("key"))
-    return None
-
-
 def _declarations(scope: Node) -> Iterator[Node]:
     for child in scope.named_children:
         if child.type == "export_statement":
@@ -439,7 +413,7 @@ def _binding(at: Node, name: str) -> tuple[Node, str | None] | None:
             if target.type == "identifier" and ts.text(target) == name:
                 return value, None
             if target.type == "object_pattern":
-                key = _pattern_binds(target, name)
+                key = ts.pattern_key(target, name)
                 if key is not None:
                     return value, key
         scope = scope.parent
@@ -476,7 +450,7 @@ def _flows(index: ProjectIndex, f: SourceFile, expr: Node, pick: tuple[str, ...]
                     out.append(_Flow(name, item.file, item.at or node, item.via, item.certain, node))
                 continue
             prop = node.child_by_field_name("property") if kind == "member_expression" else None
-            key = _key_name(prop) if prop is not None else ts.string_value(node.child_by_field_name("index"))
+            key = ts.key_name(prop) if prop is not None else ts.string_value(node.child_by_field_name("index"))
             obj = node.child_by_field_name("object")
             if key is not None and obj is not None:
                 todo.append(item._replace(node=obj, pick=(key, *item.pick)))
@@ -516,7 +490,7 @@ def _through_object(item: _Item, node: Node) -> Iterator[_Item]:
     head, rest = (item.pick[0], item.pick[1:]) if item.pick else (None, ())
     for entry in node.named_children:
         if entry.type == "pair":
-            if head is None or _key_name(entry.child_by_field_name("key")) == head:
+            if head is None or ts.key_name(entry.child_by_field_name("key")) == head:
                 value = entry.child_by_field_name("value")
                 if value is not None:
                     yield item._replace(node=value, pick=rest)
