@@ -1321,6 +1321,14 @@ class FileLlm:
                     return found
         return None
 
+    def _declared_class(self, declaration: Node, depth: int) -> tuple[FileLlm, str] | None:
+        """The class a field or constructor parameter property holds: its initialiser's, else its annotation's."""
+        value = declaration.child_by_field_name("value")
+        if value is not None and (found := self._class_of(value, depth + 1)) is not None:
+            return found
+        annotated = _annotated_type(declaration)
+        return self.class_named(annotated) if annotated is not None else None
+
     def _field_class(self, cls: Node, field: str, depth: int) -> tuple[FileLlm, str] | None:
         """The class of field `field` of class `cls`: its type annotation or initialiser, a constructor
         parameter property of that name, or `this.field = value` in the constructor."""
@@ -1329,22 +1337,16 @@ class FileLlm:
             return None
         for member in body.named_children:
             if member.type == "public_field_definition" and self._text(member.child_by_field_name("name")) == field:
-                value = member.child_by_field_name("value")
-                if value is not None and (found := self._class_of(value, depth + 1)) is not None:
+                found = self._declared_class(member, depth)
+                if found is not None:
                     return found
-                annotated = _annotated_type(member)
-                if annotated is not None:
-                    return self.class_named(annotated)
             elif member.type == "method_definition" and self._text(member.child_by_field_name("name")) == "constructor":
                 for param in _params(member):
                     pattern = param.child_by_field_name("pattern")
                     if pattern is not None and pattern.type == "identifier" and self._text(pattern) == field:
-                        value = param.child_by_field_name("value")
-                        if value is not None and (found := self._class_of(value, depth + 1)) is not None:
+                        found = self._declared_class(param, depth)
+                        if found is not None:
                             return found
-                        annotated = _annotated_type(param)
-                        if annotated is not None:
-                            return self.class_named(annotated)
                 ctor_body = member.child_by_field_name("body")
                 for statement in ctor_body.named_children if ctor_body is not None else ():
                     assigned = statement.named_children[0] if statement.named_children else None
