@@ -28,9 +28,16 @@ KEYS = {
 
 
 def write_settings(
-    tmp: Path, upstream_eu: str, upstream_us: str, *, clients: list[dict[str, Any]] | None = None, **gateway: Any
+    tmp: Path,
+    upstream_eu: str,
+    upstream_us: str,
+    *,
+    clients: list[dict[str, Any]] | None = None,
+    sanitize: dict[str, Any] | None = None,
+    **gateway: Any,
 ) -> Settings:
-    """Two regions (eu, us), audit sinks, a corpus and `[gateway]` overrides; `clients` replaces the test keys."""
+    """Two regions (eu, us), audit sinks, a corpus and `[gateway]` overrides; `clients` replaces the test keys,
+    `sanitize` adds to the `[sanitize]` section."""
     from leakline.audit.keys import generate_key_file
 
     key = tmp / "audit.key"
@@ -78,7 +85,7 @@ def write_settings(
     }
     if clients is not None:
         data["clients"] = clients
-    data["sanitize"] = {"canaries": [DEMO_CANARY], "protected_corpus": [str(corpus)]}
+    data["sanitize"] = {"canaries": [DEMO_CANARY], "protected_corpus": [str(corpus)], **(sanitize or {})}
     return parse_settings(data, source=str(tmp / "leakline.toml"))
 
 

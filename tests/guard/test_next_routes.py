@@ -89,7 +89,7 @@ def test_stream_is_relayed_as_it_comes(env: Env, storefront: NextServer, monkeyp
 
     leakline holds back the tail of a stream (`stream_holdback_chars`, 512 by default), so the scripted
     answer here is four chunks of 638 characters, each after a pause: text reaches the browser after the
-    second pause (measured: 786 characters), the end only after the fourth.
+    first pause (126 characters, the rest of each chunk after the next), the end only after the fourth.
     """
     sentence = "Our oak tables ship flat-packed, with every tool included. "
     chunk = sentence * 11

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from leakline.guard.sanitize import Action, Policy, Sanitizer
 from leakline.guard.sanitize.errors import PolicyError
 from leakline.guard.sanitize.matchers import CANARY_RENDERED_MAX
+from leakline.guard.sanitize.stream import StreamSanitizer
 
 CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"
 PROTECTED = (
@@ -291,3 +293,102 @@ def test_a_holdback_shorter_than_a_rendered_canary_spelling_is_refused() -> None
         f"({CANARY_RENDERED_MAX} characters, spaced, encoded or written for a renderer)"
     )
     Sanitizer(Policy(canaries=(CANARY,), holdback_chars=CANARY_RENDERED_MAX + 1))
+
+
+# ---- release interval (`stream_release_ms`): text leaves the stream one hold-back behind, in small steps ----
+
+
+class _Clock:
+    """A clock the test moves: `step` seconds per read, or by hand."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now = 1000.0
+        self.step = step
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        self.now += self.step
+        return self.now
+
+
+def _timed(holdback: int = 448, interval: float = 0.2, **policy: object) -> Sanitizer:
+    return Sanitizer(Policy(canaries=(CANARY,), holdback_chars=holdback, release_seconds=interval, **policy))  # type: ignore[arg-type]
+
+
+def test_with_an_interval_the_text_leaves_one_holdback_behind() -> None:
+    # Every piece comes after the interval: each makes a pass, and exactly `holdback` characters stay held.
+    sanitizer = _timed()
+    stream = StreamSanitizer(sanitizer, clock=_Clock(step=1.0))
+    words = "plain words flow through the stream " * 40
+    sent = ""
+    for i in range(0, len(words), 7):
+        sent += stream.feed(words[i : i + 7])
+        fed = min(i + 7, len(words))
+        assert stream.pending_chars == min(fed, 448) if fed <= 448 else stream.pending_chars == 448
+        assert sent == words[: fed - stream.pending_chars]
+    assert sent + stream.finish() == words
+
+
+def test_within_the_interval_pieces_wait_for_the_next_pass() -> None:
+    clock = _Clock()
+    stream = StreamSanitizer(_timed(), clock=clock)
+    text = "x " * 250  # 500 characters: 52 beyond the hold-back
+    assert stream.feed(text) == text[:52]  # the first pass needs no wait
+    clock.now += 0.1
+    assert stream.feed("ab ") == ""  # 0.1 s after the pass: held
+    clock.now += 0.1
+    assert stream.feed("cd ") == text[52:58]  # 0.2 s: a pass, the hold-back kept
+    assert stream.pending_chars == 448
+
+
+def test_a_clock_that_stands_still_releases_as_without_an_interval() -> None:
+    words = "abcdefg " * 400
+    plain = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448)).stream()
+    still = StreamSanitizer(_timed(), clock=lambda: 5.0)
+    first = [plain.feed(ch) for ch in words]
+    second = [still.feed(ch) for ch in words]
+    # The first pass comes as soon as the hold-back is exceeded, not a step later; after it, with no time
+    # passing, one pass per `holdback` characters, as without an interval.
+    fed_at = [i + 1 for i, out in enumerate(second) if out]
+    assert fed_at[:3] == [449, 449 + 448, 449 + 2 * 448]
+    assert [i + 1 for i, out in enumerate(first) if out][:2] == [2 * 448, 3 * 448]
+    assert "".join(second) + still.finish() == "".join(first) + plain.finish() == words
+
+
+def test_the_clock_is_not_read_while_nothing_could_be_released() -> None:
+    clock = _Clock(step=0.0)
+    stream = StreamSanitizer(_timed(), clock=clock)
+    for _ in range(44):
+        stream.feed("ten chars ")
+    assert clock.reads == 0  # 440 characters: all inside the hold-back
+    clock = _Clock(step=1.0)
+    without = StreamSanitizer(Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448)), clock=clock)
+    for _ in range(300):
+        without.feed("ten chars ")
+    assert clock.reads == 0  # no interval: the clock is never read
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=pieces, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40),
+       ticks=st.lists(st.sampled_from([0.0, 0.05, 0.3]), min_size=1, max_size=40),
+       blocker=st.one_of(st.none(), st.sampled_from(BLOCKERS)), at=st.floats(0, 1))  # fmt: skip
+def test_any_chunking_and_any_timing_gives_the_whole_text_result(
+    sanitizer: Sanitizer, text: str, cuts: list[int], ticks: list[float], blocker: str | None, at: float
+) -> None:
+    if blocker is not None:
+        i = int(len(text) * at)
+        text = f"{text[:i]} {blocker} {text[i:]}"
+    timed = Sanitizer(replace(sanitizer.policy, holdback_chars=448, release_seconds=0.2))
+    whole = timed.sanitize(text)
+    moments = itertools.cycle(ticks)
+    clock = _Clock()
+    stream = StreamSanitizer(timed, clock=clock)
+    out = ""
+    for piece in _split(text, cuts):
+        clock.now += next(moments)
+        out += stream.feed(piece)
+    out += stream.finish()
+    assert out == whole.text
+    assert stream.blocked == whole.blocked
+    assert stream.hits == whole.hits

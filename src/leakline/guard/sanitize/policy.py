@@ -66,6 +66,10 @@ class Policy:
     min_protected_tokens: int = DEFAULT_MIN_PROTECTED_TOKENS
     holdback_chars: int = DEFAULT_HOLDBACK_CHARS
     engine: str = "auto"
+    release_seconds: float = 0.0
+    """A stream's release pass at most this often when pieces arrive (`stream_release_ms`); 0 here, so that a
+    policy built in code releases by characters only and the same input always gives the same releases.
+    leakline.toml's default (`DEFAULT_RELEASE_MS`) comes through `from_settings`."""
 
     @classmethod
     def from_settings(cls, settings: SanitizeSettings, *, base_dir: Path | None = None) -> Policy:
@@ -92,6 +96,7 @@ class Policy:
             min_protected_tokens=settings.min_protected_tokens,
             holdback_chars=settings.stream_holdback_chars,
             engine=settings.engine,
+            release_seconds=settings.stream_release_ms / 1000,
         )
 
     def with_actions(self, overrides: Mapping[str, str]) -> Policy:

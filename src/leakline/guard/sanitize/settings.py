@@ -9,6 +9,7 @@ repeats `leakline.config.Section`'s rules: unknown keys are errors and values ar
     phone_regions = ["DE", "FR", "GB", "US"]
     min_protected_tokens = 12
     stream_holdback_chars = 512
+    stream_release_ms = 200
 
     [sanitize.actions]                 # detector -> "redact" | "block" | "alert"
     email = "redact"
@@ -26,6 +27,7 @@ ActionName = Literal["redact", "block", "alert"]
 DEFAULT_PHONE_REGIONS = ("DE", "FR", "GB", "US")
 DEFAULT_MIN_PROTECTED_TOKENS = 12
 DEFAULT_HOLDBACK_CHARS = 512
+DEFAULT_RELEASE_MS = 200
 
 
 class _Section(BaseModel):
@@ -45,5 +47,9 @@ class SanitizeSettings(_Section):
     """Consecutive normalized tokens shared with the corpus that count as a verbatim leak."""
     stream_holdback_chars: int = Field(default=DEFAULT_HOLDBACK_CHARS, ge=448, le=65536)
     """Characters a stream keeps unreleased at its end (at least the longest bounded match plus context)."""
+    stream_release_ms: int = Field(default=DEFAULT_RELEASE_MS, ge=0, le=60_000)
+    """How often, at most, a stream releases the text that has left its hold-back, when a new piece arrives
+    (milliseconds). 0: only once per `stream_holdback_chars` characters received (fewest release passes,
+    up to twice the hold-back unreleased)."""
     engine: Literal["auto", "hyperscan", "re"] = "auto"
     """Trigger engine: hyperscan when installed (measured fastest), else Python's `re`."""

@@ -32,12 +32,21 @@ Doing it per release rather than per `feed` keeps a token's `feed` as cheap as b
 same either way. `scanned_bytes` counts the bytes received, invisible characters included.
 
 Latency: without a structural hold (a non-space run, an open PEM block, a protected run or a hit
-straddling the cut), `pending_chars` stays below `2 × holdback_chars` after every `feed`.
+straddling the cut), `pending_chars` stays below `2 × holdback_chars` after every `feed`. With a release
+interval (`Policy.release_seconds`, leakline.toml's `stream_release_ms`), a `feed` that comes at least that
+long after the last release pass, while more than `holdback_chars` are unreleased, makes a pass too: a model
+writing a few characters per token then shows its text `holdback_chars` behind, in small steps, instead of
+in bursts of `holdback_chars` each `holdback_chars` late. The clock is read only in that state, so a
+stream fed faster than the interval (a benchmark, a cached answer) pays one clock read per piece at most.
+Where each pass cuts does not depend on when passes happen, so the output stays the whole-text result.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from leakline.guard.sanitize.errors import SanitizerFailed, StreamClosed
@@ -64,7 +73,7 @@ _PEM_END = "-----END "
 class StreamSanitizer:
     """One per choice of a streamed response. Not thread-safe (a stream is fed by one task)."""
 
-    def __init__(self, sanitizer: Sanitizer) -> None:
+    def __init__(self, sanitizer: Sanitizer, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._sanitizer = sanitizer
         self._actions = sanitizer.policy.actions
         self._holdback = sanitizer.policy.holdback_chars
@@ -101,6 +110,14 @@ class StreamSanitizer:
         self._new = 0
         self._due = self._holdback + self._step
         """Characters of new text that trigger the next release."""
+        interval = sanitizer.policy.release_seconds
+        self._interval = interval
+        self._clock = clock
+        self._soon = self._holdback + 1 if interval > 0 else sys.maxsize
+        """Characters of new text beyond which a release would free some: from then on, the clock decides."""
+        self._next_at = float("-inf")
+        """When (`clock`) a piece may make a release pass before `_due` characters have come: the first
+        pass at once (nothing was released yet), then at most one per interval."""
         self._bytes = 0
         self._invisible = InvisibleStripper()
         self._released = 0
@@ -135,7 +152,7 @@ class StreamSanitizer:
         # The common call (a token or two) must cost next to nothing: all the work waits for a release.
         self._parts.append(delta)
         self._new += len(delta)
-        if self._new < self._due:
+        if self._new < self._due and (self._new < self._soon or self._clock() < self._next_at):
             return ""
         return self._advance(final=False)
 
@@ -219,6 +236,9 @@ class StreamSanitizer:
         self._seen = self._buf if seen is buf else seen[keep_from - base :]
         self._base = keep_from
         self._due = max(self._step, self._holdback + self._step - (n - cut))
+        if self._interval > 0:
+            self._soon = max(1, self._holdback + 1 - (n - cut))
+            self._next_at = self._clock() + self._interval
         return out
 
     def _candidates(
