@@ -8,8 +8,10 @@ failing Luhn, version numbers). Measured side by side:
 
 1. the trigger pass alone per engine (hyperscan, re, google-re2, pyahocorasick) — how the engine was chosen;
 2. leakline `Sanitizer.sanitize` on the whole corpus, Hyperscan engine and pure-Python `re` fallback;
-3. leakline streamed in 20-byte chunks (`StreamSanitizer`), output checked equal to the whole-text result,
-   and the ceiling of any Python stream sanitizer: the loop that cuts and hands over the chunks doing nothing
+3. leakline streamed in 20-byte chunks (`StreamSanitizer`), output checked equal to the whole-text result:
+   with a `Policy` built in code (a pass per `holdback_chars` of text) and with the gateway's schedule
+   (leakline.toml's `stream_release_ms`: passes by the clock, and every 4 hold-backs when fed faster than
+   that, as here), and the ceiling of any Python stream sanitizer: the loop that cuts and hands over the chunks doing nothing
    else, plus the whole-text scan (a stream cannot be faster than both together);
 4. Presidio 2.x pattern recognizers (no NLP model: each recognizer's `analyze` with no NLP artifacts) on a
    `--presidio-mb` slice (it is ~300x slower), and leakline on the same slice.
@@ -32,10 +34,11 @@ import string
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from leakline.guard.sanitize import Policy, Sanitizer
 from leakline.guard.sanitize.checks import IBAN_LENGTHS, ean13_ok, luhn_ok
+from leakline.guard.sanitize.settings import DEFAULT_RELEASE_MS
 
 SEED = 20261126
 CANARIES = ("Zq7XbN2vLp9RtY4sKw8HdM3c", "hT5rWq2ZkL8mNp3XvB6yCd9F")
@@ -313,6 +316,18 @@ def main() -> int:
     equal = out == results["hyperscan"].text  # type: ignore[attr-defined]
     print(f"  streamed in {chunk}-byte chunks: {mb / seconds:7.1f} MB/s ({mb / cpu:.1f} MB/s of CPU), "
           f"output equal to whole-text result: {equal}")
+    gateway = Sanitizer(replace(policy, release_seconds=DEFAULT_RELEASE_MS / 1000))
+
+    def streamed_as_served() -> str:
+        stream = gateway.stream()
+        out = [stream.feed(text[i : i + chunk]) for i in range(0, len(text), chunk)]
+        out.append(stream.finish())
+        return "".join(out)
+
+    seconds, cpu, out = timed_cpu(streamed_as_served, args.repeat)
+    equal = out == results["hyperscan"].text  # type: ignore[attr-defined]
+    print(f"  streamed, the gateway's schedule ({DEFAULT_RELEASE_MS} ms): {mb / seconds:7.1f} MB/s "
+          f"({mb / cpu:.1f} MB/s of CPU), output equal to whole-text result: {equal}")
 
     # The ceiling of any streamed sanitizer written in Python: cutting the corpus into chunks and handing each
     # to a method that only keeps it, plus the whole-text scan that must still happen once.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from leakline.guard.sanitize import Action, Policy, Sanitizer
 from leakline.guard.sanitize.errors import PolicyError
 from leakline.guard.sanitize.matchers import CANARY_RENDERED_MAX
-from leakline.guard.sanitize.stream import StreamSanitizer
+from leakline.guard.sanitize.stream import BURST_STEP_HOLDBACKS, StreamSanitizer
 
 CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"
 PROTECTED = (
@@ -342,16 +342,17 @@ def test_within_the_interval_pieces_wait_for_the_next_pass() -> None:
     assert stream.pending_chars == 448
 
 
-def test_a_clock_that_stands_still_releases_as_without_an_interval() -> None:
-    words = "abcdefg " * 400
+def test_a_clock_that_stands_still_releases_every_four_holdbacks() -> None:
+    words = "abcdefg " * 800
     plain = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448)).stream()
     still = StreamSanitizer(_timed(), clock=lambda: 5.0)
     first = [plain.feed(ch) for ch in words]
     second = [still.feed(ch) for ch in words]
     # The first pass comes as soon as the hold-back is exceeded, not a step later; after it, with no time
-    # passing, one pass per `holdback` characters, as without an interval.
+    # passing, one pass per `BURST_STEP_HOLDBACKS` hold-backs of text (one per hold-back without an interval).
     fed_at = [i + 1 for i, out in enumerate(second) if out]
-    assert fed_at[:3] == [449, 449 + 448, 449 + 2 * 448]
+    assert BURST_STEP_HOLDBACKS == 4
+    assert fed_at[:3] == [449, 449 + 4 * 448, 449 + 8 * 448]
     assert [i + 1 for i, out in enumerate(first) if out][:2] == [2 * 448, 3 * 448]
     assert "".join(second) + still.finish() == "".join(first) + plain.finish() == words
 
