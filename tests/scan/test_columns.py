@@ -90,6 +90,14 @@ def _ll002(root: Path, pad: str) -> Path:
     return _write(root, files)
 
 
+def _ll002_inside(root: Path, pad: str) -> Path:
+    """The wide characters inside the header value, before the weak source the finding points at."""
+    csp = f"default-src 'self' https://cdn-{pad}.test http:"
+    headers = f'{{"headers": [{{"source": "/", "headers": [{{"key": "Content-Security-Policy", "value": "{csp}"}}]}}]}}'
+    files = {"package.json": PACKAGE, "vercel.json": headers + "\n", "app/page.tsx": "export default function P() {}\n"}
+    return _write(root, files)
+
+
 @pytest.mark.parametrize(
     ("rule", "build", "path", "column_of"),
     [
@@ -99,8 +107,15 @@ def _ll002(root: Path, pad: str) -> Path:
         ("LL016", _ll016, "package.json", '"next"'),
         # vercel.json headers are read by tree-sitter (as a JS expression): byte columns, converted.
         ("LL002", _ll002, "vercel.json", "default-src"),
+        ("LL002", _ll002_inside, "vercel.json", "http:"),
     ],
-    ids=["LL005-build-output", "LL013-vercel.json", "LL016-package.json", "LL002-vercel.json-headers"],
+    ids=[
+        "LL005-build-output",
+        "LL013-vercel.json",
+        "LL016-package.json",
+        "LL002-vercel.json-headers",
+        "LL002-inside-the-value",
+    ],
 )
 def test_every_kind_of_column_counts_code_points(
     cli: Cli, tmp_path: Path, rule: str, build: Callable[[Path, str], Path], path: str, column_of: str
@@ -118,5 +133,5 @@ def test_every_kind_of_column_counts_code_points(
     assert found_line == 1
     # Same characters before the finding, same column, whatever their width in bytes.
     assert wide_json == narrow_json == wide_sarif == narrow_sarif
-    if rule != "LL002":  # LL002 points inside the value, at the weak source
+    if build is not _ll002:  # there LL002 points at the start of the value's weak part, not its first word
         assert column == line.index(column_of) + 1

@@ -325,12 +325,6 @@ def _workspace_of(
     return [p for p in app_workspace_packages(app, workspaces[folder]) if p.folder not in apps]
 
 
-TEXT_COLUMN_RULES = frozenset({"LL005", "LL013", "LL016"})
-"""Rules that place hits in files they read as decoded text (build output chunks, vercel.json, package.json and
-lockfiles) and so count columns in characters. Every other column is tree-sitter's (a point's byte column + 1),
-as are these rules' columns in the sources tree-sitter parses (LL013's route segment config)."""
-
-
 class _Columns:
     """Turns the UTF-8 byte columns of tree-sitter points into the 1-based Unicode code point columns reports
     promise (SARIF declares `columnKind: unicodeCodePoints`): `é` is 2 bytes, an emoji 4, and a byte column
@@ -355,10 +349,12 @@ class _Columns:
             self._starts[f.rel] = starts
         return self._starts[f.rel]
 
-    def code_point_column(self, rule_id: str, hit: Hit) -> int:
+    def code_point_column(self, hit: Hit) -> int:
         column = max(1, hit.column)
+        if column == 1 or hit.text_columns:
+            return column
         f = self._index.get(hit.path)
-        if column == 1 or f is None or (rule_id in TEXT_COLUMN_RULES and not f.is_source):
+        if f is None:
             return column
         starts = self._line_starts(f)
         if starts is None or not 0 < hit.line <= len(starts):
@@ -410,7 +406,7 @@ def _to_findings(
                 confidence=hit.confidence or meta.confidence,
                 path=path,
                 line=line,
-                column=columns.code_point_column(meta.id, hit),
+                column=columns.code_point_column(hit),
                 message=hit.message,
                 evidence=hit.evidence,
                 references=meta.references,

@@ -88,8 +88,15 @@ class Piece(NamedTuple):
     text: str
     line: int
     column: int
+    """1-based UTF-8 byte column, as tree-sitter's points are (the engine turns it into code points): a
+    position inside `text` adds the bytes before it (`_bytes`), not its character offset."""
     path: str = ""
     """The file the text comes from ("" : the file that sets the header)."""
+
+
+def _bytes(text: str) -> int:
+    """UTF-8 length of `text`: how far a piece's column moves over it."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 class StaticString(NamedTuple):
@@ -114,7 +121,7 @@ class StaticString(NamedTuple):
         """Source (path, line, column) of the character at `offset` of `value` (path "" : the setter's file)."""
         for piece in self.pieces:
             if offset < len(piece.text):
-                return piece.path, piece.line, piece.column + offset
+                return piece.path, piece.line, piece.column + _bytes(piece.text[:offset])
             offset -= len(piece.text)
         if self.pieces:
             last = self.pieces[-1]
@@ -216,7 +223,7 @@ def _span(s: StaticString, starts: list[int], begin: int, end: int) -> list[Piec
         lo, hi = max(begin, piece_start), min(end, piece_start + len(piece.text))
         if lo < hi:
             text = piece.text[lo - piece_start : hi - piece_start]
-            out.append(Piece(text, piece.line, piece.column + lo - piece_start, piece.path))
+            out.append(Piece(text, piece.line, piece.column + _bytes(piece.text[: lo - piece_start]), piece.path))
         i += 1
     return out
 
@@ -254,7 +261,7 @@ def _trim(s: StaticString) -> StaticString:
         return StaticString(())
     first, last = pieces[0], pieces[-1]
     lead = len(first.text) - len(first.text.lstrip())
-    pieces[0] = Piece(first.text.lstrip(), first.line, first.column + lead, first.path)
+    pieces[0] = Piece(first.text.lstrip(), first.line, first.column + _bytes(first.text[:lead]), first.path)
     last = pieces[-1]
     pieces[-1] = Piece(last.text.rstrip(), last.line, last.column, last.path)
     return StaticString(tuple(pieces))

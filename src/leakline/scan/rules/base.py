@@ -50,6 +50,10 @@ class Hit(NamedTuple):
     legacy_key: str | None = None
     """The key an older leakline derived this hit's fingerprint from, when the key has changed since: a
     baseline written then still matches. Used for matching only; baselines are written with `key`."""
+    text_columns: bool = False
+    """`column` counts characters already: the rule read the file as decoded text (build output, vercel.json,
+    package.json, lockfiles). Otherwise it is tree-sitter's (a point's UTF-8 byte column + 1), which the
+    engine turns into the code point column that reports promise."""
 
 
 class Rule(ABC):

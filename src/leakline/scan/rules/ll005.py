@@ -169,6 +169,7 @@ class SecretInBuildOutput(Rule):
                     key=" ".join(whats),
                     severity=Severity.HIGH if only_endpoints else None,
                     confidence=Confidence.HIGH,
+                    text_columns=True,
                 )
 
 

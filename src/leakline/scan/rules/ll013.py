@@ -557,6 +557,7 @@ class LlmRouteOutsideAllowedRegions(Rule):
                     ),
                     evidence=f"{where}: {entry.value}",
                     key=f"{where} {entry.value}",
+                    text_columns=True,
                 )
 
 

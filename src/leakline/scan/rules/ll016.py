@@ -453,6 +453,7 @@ class VulnerableFrameworkVersion(Rule):
                 key=f"{package} {' '.join(ids)}",
                 severity=_worst(m.advisory.severity for m in matches),
                 confidence=Confidence.MEDIUM if from_range else Confidence.HIGH,
+                text_columns=True,
             )
 
 
