@@ -502,3 +502,63 @@ def test_the_apps_scan_alike_through_the_hyperscan_prefilter(tmp_path: Path, mon
     assert {"lib/clients.ts", "lib/cjs.js", "app/api/ask/route.ts", "app/api/factory/route.ts"} <= index.llm_candidates
     assert sorted((f.path, f.line) for f in scan(app, rule_ids=["LL007"], jobs=1).findings) == python
     assert len(python) == 18
+
+
+# ---- CommonJS exports and TypeScript's `import x = require()` --------------------------------------------------
+
+COMMONJS_EXPORTS = {
+    "lib/ask.js": """const OpenAI = require("openai");
+const openai = new OpenAI();
+async function ask(question) {
+  const r = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: question }] });
+  return r.choices[0].message.content ?? "";
+}
+module.exports = { ask, answer: ask };
+""",
+    "lib/summarize.js": """const OpenAI = require("openai");
+const openai = new OpenAI();
+exports.summarize = async (text) => {
+  const r = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: text }] });
+  return r.choices[0].message.content ?? "";
+};
+module.exports.shorten = function shorten(text) {
+  return openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: text }] });
+};
+""",
+    # Near miss: the same names exported the same ways, from a module that never calls a model.
+    "lib/faq.js": """async function ask(question) {
+  return question.length > 80 ? "Please keep it short." : "See the FAQ.";
+}
+module.exports.ask = ask;
+exports.summarize = async (text) => (text.length > 400 ? "Too long to summarize." : "Summaries are in your account.");
+""",
+    "app/api/ask/route.ts": """import llm = require("../../../lib/ask");
+import faq = require("../../../lib/faq");
+const { summarize, shorten } = require("../../../lib/summarize");
+export async function POST(req: Request) {
+  const { question } = await req.json();
+  const answer = await llm.ask(question);
+  console.log("answer", answer);
+  const canned = await faq.ask(question);
+  console.log("canned", canned);
+  const short = await summarize(question);
+  console.log("short", short);
+  const brief = await faq.summarize(question);
+  console.log("brief", brief);
+  const again = await llm.answer(question);
+  console.info("again", again, await shorten(question));
+  return Response.json({ answer });
+}
+""",
+}
+
+
+def test_commonjs_exports_and_typescript_import_require_are_followed(tmp_path: Path) -> None:
+    app = write_app(tmp_path, COMMONJS_EXPORTS, package=PACKAGE)
+    # `module.exports = {…}`, `exports.x =`, `module.exports.x = function x`, read through `require` and through
+    # TypeScript's `import x = require()`; the FAQ module's look-alike exports are not LLM calls.
+    assert _found(app) == [
+        ("app/api/ask/route.ts", 7),
+        ("app/api/ask/route.ts", 11),
+        ("app/api/ask/route.ts", 15),
+    ]

@@ -913,11 +913,20 @@ def _collect_imports(index: ProjectIndex, f: SourceFile) -> list[Import]:
     # Imports and re-exports are top-level statements: no tree query needed.
     sources = [
         statement.child_by_field_name("source")
+        or next((c for c in statement.named_children if c.type == "import_require_clause"), None)
         for statement in root.named_children
         if statement.type in ("import_statement", "export_statement")
     ]
     for node in sources:
         if node is None:
+            continue
+        if node.type == "import_require_clause":
+            # TypeScript's `import llm = require("./llm")`: the module as a namespace, as CommonJS hands it out.
+            name = node.named_children[0] if node.named_children else None
+            source = node.child_by_field_name("source")
+            spec = (ts.string_value(source) or "") if source is not None else ""
+            if name is not None and name.type == "identifier" and spec:
+                out.append(Import(ts.text(name), "*", spec, index.resolve_import(f.rel, spec)))
             continue
         spec = ts.string_value(node) or ""
         resolved = index.resolve_import(f.rel, spec)

@@ -1062,6 +1062,8 @@ class FileLlm:
                         called.append((ts.text(node.child_by_field_name("name")), ts.text(callee).split(".", 1)[0]))
                 elif value_kind in ("new_expression", "identifier", "member_expression"):
                     self._instance_names.add(ts.text(node.child_by_field_name("name")))
+            elif kind == "assignment_expression" and self._collect_commonjs_export(node):
+                pass
             elif clients and kind in ("assignment_expression", "augmented_assignment_expression"):
                 left = node.child_by_field_name("left")
                 right = node.child_by_field_name("right")
@@ -1077,6 +1079,55 @@ class FileLlm:
             imp = self._imports.get(head)
             if head in self._functions or (imp is not None and imp.resolved is not None):
                 self._factory_bound_names.add(name)
+
+    def _collect_commonjs_export(self, node: Node) -> bool:
+        """CommonJS exports, as the export statements they stand for: `module.exports = { ask, b: c, d() {} }`,
+        `module.exports.ask = ask`, `exports.ask = async (q) => ...`, `module.exports = ask` (the default). Only
+        top-level statements export; True when `node` was one."""
+        statement = node.parent
+        if statement is None or statement.type != "expression_statement" or statement.parent is None:
+            return False
+        if statement.parent.type != "program":
+            return False
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None or right is None or left.type != "member_expression":
+            return False
+        parts = ts.text(left).split(".")
+        if parts == ["module", "exports"]:
+            name = "default"
+        elif (len(parts) == 3 and parts[:2] == ["module", "exports"]) or (len(parts) == 2 and parts[0] == "exports"):
+            name = parts[-1]
+        else:
+            return False
+        right = ts.unwrap(right)
+        if name == "default" and right.type == "object":
+            for item in right.named_children:
+                if item.type == "shorthand_property_identifier":
+                    self._exports[ts.text(item)] = ts.text(item)
+                elif item.type == "pair":
+                    key, value = item.child_by_field_name("key"), item.child_by_field_name("value")
+                    if key is None or value is None:
+                        continue
+                    exported = ts.text(key).strip("\"'")
+                    value = ts.unwrap(value)
+                    # A function written in the object is named by its key (`_function_name`).
+                    self._exports[exported] = exported if value.type in FUNCTION_TYPES else ts.text(value)
+                elif item.type == "method_definition":
+                    method = ts.text(item.child_by_field_name("name"))
+                    self._exports[method] = method
+            return True
+        if right.type == "identifier":
+            self._exports[name] = ts.text(right)
+        elif right.type in FUNCTION_TYPES:
+            own = right.child_by_field_name("name")
+            if own is not None:  # `function ask() {}`: registered under its own name when the walk reaches it
+                self._exports[name] = ts.text(own)
+            else:
+                local = "<default>" if name == "default" else name
+                self._functions.setdefault(local, []).append(right)
+                self._exports[name] = local
+        return True
 
     def _collect_alias(self, declarator: Node, value: Node) -> None:
         """`const answer = withRetry(rawAnswer)` (`memo(Answer)`, `pMemoize(fetchAnswer)`): a wrapper called on a
