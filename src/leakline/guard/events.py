@@ -292,6 +292,8 @@ class EventWorker:
         self._outbox_broken = False
         self._last_retry = 0.0  # the outbox is replayed at once when the thread starts
         self._sinks: dict[str | None, _SinkState] = {}
+        self._opened: list[str | None] = []
+        """The sinks `open` opened: those `start` checks for room before the thread takes events."""
         self._last_audit_try = 0.0
         self.audit_failing: frozenset[str | None] = frozenset()
         """The sinks (regions, None for `[audit] path`) that cannot be written now; replaced, never changed
@@ -314,6 +316,8 @@ class EventWorker:
     def start(self) -> None:
         with self._mu:
             if self._thread is None:
+                # Before the thread exists: the sinks' state is its own once it runs.
+                self._check_room()
                 self._thread = threading.Thread(target=self._run, name="leakline-guard-events", daemon=True)
                 self._thread.start()
 
@@ -325,6 +329,7 @@ class EventWorker:
 
         # Regions need [audit.sinks.R] (check_gateway_settings): their audit is always configured.
         open_audit_sinks(self._audit, regions, source=source)
+        self._opened = [None, *regions]
         if self._outbox is not None:
             self._outbox.open()  # a damaged file is salvaged with a warning; an unusable path is refused
             self._observe_outbox()
@@ -518,16 +523,41 @@ class EventWorker:
 
     def _has_room(self, region: str | None, sink: _SinkState) -> bool:
         """False while a sink that failed for want of space has less than AUDIT_MIN_FREE_BYTES free."""
+        path = self._sink_path(region) if sink.no_space else None
+        free = None if path is None else _free_bytes(path)
+        return free is None or free >= AUDIT_MIN_FREE_BYTES  # None: the write itself says why
+
+    def _sink_path(self, region: str | None) -> Any:
         sinks = getattr(self._audit, "sinks", None)
-        path = sinks.get(region) if sink.no_space and isinstance(sinks, dict) else None
-        if path is None:
-            return True
-        try:
-            fs = os.statvfs(path)
-        except OSError:
-            return True  # the write itself says why
-        blocks = fs.f_bfree if os.geteuid() == 0 else fs.f_bavail  # root may write into the reserved blocks
-        return blocks * fs.f_frsize >= AUDIT_MIN_FREE_BYTES
+        return sinks.get(region) if isinstance(sinks, dict) else None
+
+    def _check_room(self) -> None:
+        """At start: a sink opened on a file system with less than AUDIT_MIN_FREE_BYTES free is failing from
+        the start, as if its first write had failed (the ERROR line, `/readyz` 503, the metrics, "refuse").
+
+        A log that already exists opens without writing a byte, so a full disk under it went unnoticed until
+        the first exchange (or not at all on a replica with no traffic) while `/readyz` said ready. Free space
+        is the test, not a probe write: the log only ever appends to its own files, so a probe file would
+        cost a block the log needs and refuse a directory the log does not write to; and this is the rule
+        that decides when a full sink works again, so an outage begun here ends the same way (a gap record
+        once the disk has room, `_maybe_try_audit`)."""
+        for region in self._opened:
+            path = self._sink_path(region)
+            free = None if path is None else _free_bytes(path)
+            sink = self._sink(region)
+            if free is None or free >= AUDIT_MIN_FREE_BYTES or sink.failing_since is not None:
+                continue
+            sink.failures += 1
+            if self.metrics is not None:
+                self.metrics.audit_failure(region)
+            self._begin_outage(
+                region,
+                sink,
+                reason=os.strerror(errno.ENOSPC),
+                no_space=True,
+                why=f"{path}: its file system has {free // 1024} KiB free when the gateway starts, less than the "
+                f"{AUDIT_MIN_FREE_BYTES // 1024} KiB the audit log needs ({os.strerror(errno.ENOSPC)})",
+            )
 
     def _lose(self, region: str | None, sink: _SinkState, kind: str, at: float, count: int = 1) -> None:
         """`count` records of `kind` will never be written: counted for the gap record and the metrics."""
@@ -558,9 +588,20 @@ class EventWorker:
             self.metrics.audit_failure(region)
         if sink.failing_since is not None:
             return
+        self._begin_outage(
+            region,
+            sink,
+            reason=_os_error(exc),
+            no_space=_errno(exc) in (errno.ENOSPC, errno.EDQUOT),
+            why=_failure_reason(exc, with_text=True),
+        )
+
+    def _begin_outage(self, region: str | None, sink: _SinkState, *, reason: str, no_space: bool, why: str) -> None:
+        """The sink is failing from now: one ERROR line (no traceback), `/readyz` 503, the gauge at 1."""
         sink.failing_since = self._clock()
-        sink.reason = _os_error(exc)
-        sink.no_space = _errno(exc) in (errno.ENOSPC, errno.EDQUOT)
+        sink.reason = reason
+        sink.no_space = no_space
+        self._last_audit_try = self._clock()
         self.audit_failing = self.audit_failing | {region}
         if self.metrics is not None:
             self.metrics.audit_state(region, True)
@@ -568,7 +609,7 @@ class EventWorker:
             "audit sink %s cannot be written: %s; its exchanges are not recorded until it can be written again "
             "(tried every %g s; /readyz answers 503)",
             _sink_name(region),
-            _failure_reason(exc, with_text=True),
+            why,
             AUDIT_RETRY_SECONDS,
         )
 
@@ -909,6 +950,16 @@ def _failure_reason(exc: BaseException, *, with_text: bool = False) -> str:
     if with_text and isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc}"[:300]
     return type(exc).__name__
+
+
+def _free_bytes(path: Any) -> int | None:
+    """What the audit log may still write under `path` (None if the OS cannot say)."""
+    try:
+        fs = os.statvfs(path)
+    except OSError:
+        return None
+    blocks = fs.f_bfree if os.geteuid() == 0 else fs.f_bavail  # root may write into the reserved blocks
+    return blocks * fs.f_frsize
 
 
 def _is_io_error(exc: BaseException) -> bool:

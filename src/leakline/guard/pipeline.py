@@ -1317,6 +1317,7 @@ class Route:
         async def listed(region: str) -> tuple[list[Any], list[tuple[str, str]]] | GatewayError:
             who = upstream_name(region)
             upstream_url = gw.regions[region].upstream.rstrip("/")
+            sent = time.perf_counter()
             try:
                 async with gw.session().get(upstream_url + "/models", headers=gw.upstream_headers_for(region)) as up:
                     if up.status != 200:
@@ -1328,7 +1329,8 @@ class Route:
             except GatewayError as error:
                 return error
             except Exception as exc:
-                return _upstream_error(exc, who)
+                # `waited` and `gw` as in `forward`: a pool that stayed full is 503 upstream_busy here too.
+                return _upstream_error(exc, who, waited=time.perf_counter() - sent, gw=gw.gw)
             region_models = gw.regions[region].models
             return [
                 m

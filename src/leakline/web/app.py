@@ -17,7 +17,8 @@ import gc
 import importlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leakline import __version__
@@ -76,6 +78,55 @@ class _RequestCounter:
         if child is None:
             child = self._children[(route, status)] = self.counter.labels(route, str(status))
         child.inc()
+
+
+UNMATCHED = "unmatched"
+"""The `route` label of a request no route matched (a 404 of the framework): one series, whatever the path."""
+
+
+class RouteTemplates:
+    """The `route` label of a request FastAPI's router served: the template of the route that matches it
+    (`/v1/models/{model}`, `/api/v1/incidents/{incident_id}`), never the raw path (one series per model id or
+    incident id would grow without bound) and never "unmatched" for a route that answered.
+
+    Matched here, as the router matches (the first route whose path and method match, else the first whose
+    path matches: the 405), rather than read from `scope["route"]`: FastAPI sets that to the route only for
+    its own path operations; a plain Starlette route of an included router (the gateway's
+    `/v1/models/{model:path}`) or the app's `/openapi.json` left it unset or set to the included router,
+    which has no path, and every such request was counted as "unmatched". Only requests that go through
+    FastAPI pay for it; the gateway's exact paths are counted by `LeaklineApp._direct`."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[re.Pattern[str], frozenset[str] | None, str]] = []
+
+    def add(self, routes: Iterable[Any]) -> None:
+        """Routes in the order the router tries them; those without a path of their own are skipped."""
+        for route in routes:
+            path = getattr(route, "path", None)
+            if not isinstance(path, str) or not path.startswith("/"):
+                continue
+            regex, template, _ = compile_path(path)  # `{model:path}` is labelled `{model}`
+            methods = getattr(route, "methods", None)
+            self._routes.append((regex, frozenset(methods) if methods else None, template))
+
+    def label(self, scope: Scope) -> str:
+        path = _route_path(scope)
+        partial: str | None = None
+        for regex, methods, template in self._routes:
+            if regex.match(path):
+                if methods is None or scope.get("method") in methods:
+                    return template
+                partial = partial or template
+        return partial or UNMATCHED
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: without the `root_path` a proxy mounted the app under."""
+    path = str(scope["path"])
+    root = str(scope.get("root_path") or "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
+    return path
 
 
 CLIENT_CLOSED = 499
@@ -135,9 +186,10 @@ class HeadersAndMetrics:
     Pure ASGI rather than `BaseHTTPMiddleware`, which wraps every response body in extra tasks and
     queues: on the gateway's streamed completions it cost about half the proxy's throughput."""
 
-    def __init__(self, app: ASGIApp, counter: _RequestCounter) -> None:
+    def __init__(self, app: ASGIApp, counter: _RequestCounter, templates: RouteTemplates) -> None:
         self.app = app
         self.counter = counter
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,8 +207,7 @@ class HeadersAndMetrics:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            self.counter.inc(getattr(route, "path", "unmatched"), status)
+            self.counter.inc(self.templates.label(scope), status)
 
 
 def _error(status: int, message: str, kind: str) -> JSONResponse:
@@ -194,8 +245,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_registry = registry
     app.requests_counter = _RequestCounter(requests_total)
     app.direct = {}
-
-    app.add_middleware(HeadersAndMetrics, counter=app.requests_counter)
+    templates = RouteTemplates()  # filled below, once the routes exist; read per request
+    app.add_middleware(HeadersAndMetrics, counter=app.requests_counter, templates=templates)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -254,10 +305,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(metrics_text(registry, custom).decode("utf-8"), media_type=CONTENT_TYPE_LATEST)
 
+    templates.add(app.routes)  # the app's own (the probes, /metrics, /openapi.json); the routers' come next
     for module_name, factory_name in ROUTERS.values():
         factory = getattr(importlib.import_module(module_name), factory_name)
         router = factory(settings)
         app.include_router(router)
+        templates.add(router.routes)
         for collector in getattr(router, "collectors", ()):
             registry.register(collector)
             if not isinstance(collector, MetricWrapperBase):
