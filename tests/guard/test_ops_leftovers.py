@@ -464,3 +464,46 @@ def test_leakline_serve_on_a_full_audit_disk_says_so_at_start_up_and_is_not_read
     )
     assert line in lines[:started], stderr  # said before the first request is taken
     assert "Traceback" not in stderr
+
+
+def test_a_disk_that_fills_while_no_exchange_comes_turns_readyz_503_without_a_write(
+    eu_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: only a failed write began an outage, so a worker that served nothing (a replica the load balancer
+    # had just pulled, one of `--workers N` that the kernel gave no connection) answered /readyz 200 on a full
+    # disk while its siblings answered 503. Now every worker looks at its sinks' free space every
+    # AUDIT_ROOM_CHECK_SECONDS.
+    from leakline.guard.events import AUDIT_ROOM_CHECK_SECONDS
+    from leakline.web.app import create_app
+
+    upstream = UpstreamThread(ScriptedUpstream()).start()
+    settings = write_settings(tmp_path, upstream.upstream_url, upstream.upstream_url)
+    served = None
+    try:
+        with caplog.at_level("INFO", logger="leakline.guard"):
+            served = serve(create_app(settings))
+            before = httpx.get(f"{served.url}/readyz", timeout=20)
+            filler = _fill(eu_disk)
+            deadline = time.monotonic() + AUDIT_ROOM_CHECK_SECONDS + 10
+            while (full := httpx.get(f"{served.url}/readyz", timeout=20)).status_code != 503:
+                assert time.monotonic() < deadline, "a full disk went unnoticed without traffic"
+                time.sleep(0.2)
+            filler.unlink()
+            deadline = time.monotonic() + 15
+            while (again := httpx.get(f"{served.url}/readyz", timeout=20)).status_code != 200:
+                assert time.monotonic() < deadline, "the sink did not recover once the disk had room"
+                time.sleep(0.2)
+    finally:
+        if served is not None:
+            served.stop()
+        upstream.stop()
+    assert before.status_code == 200, before.text
+    assert list(full.json()["audit"]) == ["eu"] and full.json()["audit"]["eu"]["status"] == "failing"
+    assert again.json()["status"] == "ready"
+    guard = [r.getMessage() for r in caplog.records if r.name == "leakline.guard" and r.levelno >= logging.WARNING]
+    assert guard[0] == (
+        f"audit sink of region 'eu' cannot be written: {eu_disk}: its file system has 0 KiB free, less than the "
+        f"256 KiB the audit log needs ({NO_SPACE}); its exchanges are not recorded until it can be written again "
+        "(tried every 1 s; /readyz answers 503)"
+    )
+    assert guard[1].startswith("audit sink of region 'eu' can be written again")

@@ -60,6 +60,10 @@ AUDIT_RETRY_SECONDS = 1.0
 """While an audit sink cannot be written, how often the thread tries again without traffic (by writing the
 gap record, `AUDIT_GAP_KIND`): a replica pulled from the load balancer by `/readyz` gets no exchanges, and
 must still notice that the disk has room again."""
+AUDIT_ROOM_CHECK_SECONDS = 2.0
+"""How often the thread looks at the free space of the sinks that work (one `statvfs` each): with
+`--workers N`, a worker without traffic then sees a full disk as soon as the workers that write do, and
+its `/readyz` says the same as theirs instead of answering 200 to a load balancer's every other probe."""
 AUDIT_MIN_FREE_BYTES = 256 * 1024
 """A sink that failed for want of space is tried again, or taken to work again, only once its file system
 has this much free: a full disk still takes a small write into the last, partly used block of the log
@@ -295,6 +299,7 @@ class EventWorker:
         self._opened: list[str | None] = []
         """The sinks `open` opened: those `start` checks for room before the thread takes events."""
         self._last_audit_try = 0.0
+        self._last_room_check = 0.0
         self.audit_failing: frozenset[str | None] = frozenset()
         """The sinks (regions, None for `[audit] path`) that cannot be written now; replaced, never changed
         in place, so that the serving thread may read it without a lock (`/readyz`, `on_failure`)."""
@@ -421,6 +426,8 @@ class EventWorker:
                 self._flush_audit()
             if self.audit_failing:
                 self._maybe_try_audit()
+            if self._clock() - self._last_room_check >= AUDIT_ROOM_CHECK_SECONDS:
+                self._check_room(when="")
             self._maybe_evaluate()
             self._maybe_retry()
 
@@ -531,9 +538,11 @@ class EventWorker:
         sinks = getattr(self._audit, "sinks", None)
         return sinks.get(region) if isinstance(sinks, dict) else None
 
-    def _check_room(self) -> None:
+    def _check_room(self, *, when: str = " when the gateway starts") -> None:
         """At start: a sink opened on a file system with less than AUDIT_MIN_FREE_BYTES free is failing from
         the start, as if its first write had failed (the ERROR line, `/readyz` 503, the metrics, "refuse").
+        Then every AUDIT_ROOM_CHECK_SECONDS, for the sinks that work: a worker that writes nothing sees the
+        disk fill as the others do.
 
         A log that already exists opens without writing a byte, so a full disk under it went unnoticed until
         the first exchange (or not at all on a replica with no traffic) while `/readyz` said ready. Free space
@@ -541,6 +550,7 @@ class EventWorker:
         cost a block the log needs and refuse a directory the log does not write to; and this is the rule
         that decides when a full sink works again, so an outage begun here ends the same way (a gap record
         once the disk has room, `_maybe_try_audit`)."""
+        self._last_room_check = self._clock()
         for region in self._opened:
             path = self._sink_path(region)
             free = None if path is None else _free_bytes(path)
@@ -555,7 +565,7 @@ class EventWorker:
                 sink,
                 reason=os.strerror(errno.ENOSPC),
                 no_space=True,
-                why=f"{path}: its file system has {free // 1024} KiB free when the gateway starts, less than the "
+                why=f"{path}: its file system has {free // 1024} KiB free{when}, less than the "
                 f"{AUDIT_MIN_FREE_BYTES // 1024} KiB the audit log needs ({os.strerror(errno.ENOSPC)})",
             )
 
