@@ -393,3 +393,45 @@ def test_any_chunking_and_any_timing_gives_the_whole_text_result(
     assert out == whole.text
     assert stream.blocked == whole.blocked
     assert stream.hits == whole.hits
+
+
+# ---- text written without spaces ------------------------------------------------------------------------------
+
+JAPANESE = "ご注文の品は明日発送されます。追跡番号はメールでお送りします。"  # 32 characters, no space
+
+
+def test_text_without_spaces_is_released_as_it_comes() -> None:
+    # Before: the whole answer was one non-space run, held back to its end (up to 16 KiB).
+    sanitizer = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448))
+    stream = sanitizer.stream()
+    text = JAPANESE * 40  # 1,280 characters
+    out = [stream.feed(text[i : i + 3]) for i in range(0, len(text), 3)]
+    first = next(i for i, piece in enumerate(out) if piece)
+    assert (first + 1) * 3 == 2 * 448 + 1  # released at the usual point: hold-back plus one step
+    assert stream.pending_chars < 2 * 448
+    assert "".join(out) + stream.finish() == text
+
+
+@pytest.mark.parametrize("cut", range(0, 60, 3))
+def test_a_key_after_text_without_spaces_is_still_held_whole(sanitizer: Sanitizer, cut: int) -> None:
+    key = "sk-proj-Ab3dE5gH7jK9mN1pQ3rS5tU7"
+    text = JAPANESE * 40 + key + "です。" + JAPANESE * 20
+    whole = sanitizer.sanitize(text)
+    assert key not in whole.text and "[REDACTED:SECRET]" in whole.text
+    # The first piece ends inside the key (or just after it) and makes a release pass: the key's start is
+    # where the ASCII run begins, and nothing of it goes out.
+    stream = sanitizer.stream()
+    first = stream.feed(text[: 1280 + cut])
+    assert first and key[:4] not in first
+    assert first + stream.feed(text[1280 + cut :]) + stream.finish() == whole.text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.one_of(st.sampled_from(LEAKS), st.just(JAPANESE)), min_size=8, max_size=80),
+       cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))  # fmt: skip
+def test_leaks_inside_text_without_spaces_stream_as_whole(sanitizer: Sanitizer, parts: list[str], cuts: list[int]) -> None:
+    text = "".join(parts)
+    whole = sanitizer.sanitize(text)
+    out, stream = _stream(sanitizer, _split(text, cuts))
+    assert out == whole.text
+    assert stream.hits == whole.hits  # type: ignore[attr-defined]

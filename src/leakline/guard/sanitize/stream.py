@@ -6,7 +6,8 @@ that window and releases text up to a *cut* that no match can straddle:
 
 - at least `holdback_chars` before the end (longer than any bounded match plus its right-hand context);
 - before any hit that ends inside that last stretch (it could still grow or vanish);
-- before the trailing run of non-space characters (keys, JWTs and URLs have no bounded length);
+- before the trailing run of non-space ASCII characters (keys, JWTs and URLs have no bounded length, and
+  are ASCII: text in a script written without spaces is not one run);
 - before a `-----BEGIN ` whose `-----END` has not arrived (PEM blocks), up to `PEM_PENDING_MAX`;
 - before the last `min_protected_tokens` tokens when a protected corpus is configured;
 - never inside a hit.
@@ -348,15 +349,30 @@ class StreamSanitizer:
 
 
 def _trailing_run(window: str) -> int:
-    """Length of the run of non-space characters at the end of `window`, at most `TRAILING_RUN_MAX`."""
-    if not window or window[-1].isspace():
+    """Length of the run of non-space ASCII characters at the end of `window` (the folded window: look-alike
+    letters are ASCII there), at most `TRAILING_RUN_MAX`.
+
+    The matches of unbounded length (keys, JWTs, URLs) are ASCII, so any other character ends the run: text in
+    Chinese, Japanese, Korean or Thai, written without spaces, was one run and held back whole, up to
+    `TRAILING_RUN_MAX` characters (a reviewer's 1,320-character Japanese answer showed nothing until its end)."""
+    if not window or window[-1].isspace() or not window[-1].isascii():
         return 0
     tail = window[-_SHORT_RUN:]
     word = tail.rsplit(None, 1)[-1]  # same whitespace as str.isspace; stops at the last space, in C
+    if not word.isascii():
+        return _ascii_suffix(word)
     if len(word) < len(tail):
         return len(word)
     i = len(window)
     limit = max(0, i - TRAILING_RUN_MAX)
-    while i > limit and not window[i - 1].isspace():
+    while i > limit and not window[i - 1].isspace() and window[i - 1].isascii():
         i -= 1
     return len(window) - i if i > limit or limit == 0 else TRAILING_RUN_MAX
+
+
+def _ascii_suffix(word: str) -> int:
+    """Length of the ASCII characters at the end of `word`."""
+    k = len(word)
+    while k and word[k - 1].isascii():
+        k -= 1
+    return len(word) - k
