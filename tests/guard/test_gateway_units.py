@@ -422,3 +422,18 @@ def test_workers_share_counts_and_each_minute_is_judged_once(tmp_path: Path) -> 
     assert b.evaluate(109) == []  # already judged by a
     a.close()
     b.close()
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 3, 4, 10])
+def test_a_byte_order_mark_before_the_first_event_is_dropped(cut: int) -> None:
+    # Before: the BOM made the first line `\ufeffdata: …`, a field of another name, and the first event (the
+    # answer's first piece) vanished without a word.
+    raw = '\ufeffdata: {"a":1}\n\ndata: [DONE]\n\n'.encode()
+    reader = SseReader()
+    assert [*reader.feed(raw[:cut]), *reader.feed(raw[cut:]), *reader.finish()] == ['{"a":1}', "[DONE]"]
+    # Only at the start: one later in the stream is the data's own.
+    reader = SseReader()
+    later = 'data: {"a":1}\n\n\ufeffdata: {"b":2}\n\n'.encode()
+    assert [*reader.feed(later), *reader.finish()] == ['{"a":1}']
+    with pytest.raises(MalformedStream, match="invalid UTF-8 at byte offset 9 "):
+        list(SseReader().feed(b"\xef\xbb\xbfdata: \xff\n\n"))

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 DONE = "[DONE]"
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 _SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
+_BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte order mark: the SSE grammar allows one at the start of the stream, and readers drop it."""
 
 
 class MalformedStream(Exception):
@@ -39,9 +41,19 @@ class SseReader:
     def __init__(self) -> None:
         self._buffer = b""
         self._offset = 0
+        self._at_start = True
 
     def feed(self, chunk: bytes) -> Iterator[str]:
         self._buffer += chunk
+        if self._at_start:
+            # Read as part of the first line, a BOM made `data:` a field of another name, and the first event
+            # (with the first piece of the answer) was dropped without a word.
+            if len(self._buffer) < len(_BOM) and _BOM.startswith(self._buffer):
+                return
+            self._at_start = False
+            if self._buffer.startswith(_BOM):
+                self._buffer = self._buffer[len(_BOM) :]
+                self._offset = len(_BOM)
         if b"\r" not in self._buffer:
             yield from self._feed_lf()
             return
@@ -101,3 +113,8 @@ class SseReader:
 
 def encode_event(data: str) -> bytes:
     return f"data: {data}\n\n".encode()
+
+
+def encode_json_event(data: bytes) -> bytes:
+    """`encode_event` of JSON already encoded (`fastjson.dumps`)."""
+    return b"data: " + data + b"\n\n"
