@@ -585,6 +585,40 @@ def test_an_upstream_error_naming_the_upstream_s_host_names_it_no_more(env: Env)
     )
 
 
+def test_what_the_detectors_find_in_an_upstream_error_is_recorded_and_raises_signals(
+    fresh_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the client got the sanitized message, but the record said `hits: []`, `blocked: false`,
+    # `scanned_bytes: 0`, and no signal came: a canary the upstream echoed in an error went unnoticed.
+    from sqlalchemy import text
+
+    from leakline.guard.upstream import DEMO_CANARY
+    from leakline.incidents.runtime import store_for
+
+    padding = "x" * 480  # the e-mail straddles the 500th character: judged whole, then cut
+    message = f"bad input {padding} from jane.doe@example.com ref {DEMO_CANARY} (see logs)"
+
+    async def refuse(request: web.Request, kind: str) -> web.StreamResponse:
+        return web.json_response({"error": {"message": message}}, status=400)
+
+    monkeypatch.setattr(fresh_env.eu.upstream, "_answer", refuse)
+    response = chat(fresh_env, "hello")
+    assert response.status_code == 400
+    shown = response.json()["error"]["message"]
+    assert shown == f"the upstream answered HTTP 400: bad input {padding} from "  # cut before the mark, not in it
+    assert "jane.doe" not in shown and DEMO_CANARY not in shown
+    (record,) = _exchanges(fresh_env, "audit-eu")
+    assert (record["status"], record["error"], record["blocked"]) == (400, "upstream_rejected", True)
+    assert record["scanned_bytes"] == len(message.encode())
+    assert [(h["detector"], h["action"], h["where"]) for h in record["hits"]] == [
+        ("email", "redact", "upstream error"),
+        ("canary", "block", "upstream error"),
+    ]
+    with store_for(fresh_env.settings).transaction() as session:
+        rows = list(session.execute(text("SELECT kind, severity FROM signals")))
+    assert [tuple(r) for r in rows] == [("leak-caught", "high")]
+
+
 # -- 12b. 401 refusals are audited --------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from leakline.errors import LeaklineError
 from leakline.findings import Severity
+from leakline.guard import fastjson
 from leakline.guard.anomaly import pop_from_header
 from leakline.guard.auth import Client, KeyStore
 from leakline.guard.errors import (
@@ -79,7 +80,7 @@ from leakline.guard.sanitize.across import WHERE as ACROSS_FIELDS
 from leakline.guard.sanitize.across import CanaryWatch, across_fields, refuses
 from leakline.guard.sanitize.fold import strip_invisible
 from leakline.guard.sanitize.jsontext import JsonQuoter, JsonUnescaper, quote_tokens, sanitize_json
-from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event
+from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event, encode_json_event
 from leakline.guard.surrogates import has_surrogate_escape, lone_surrogate_field, without_lone_surrogates
 from leakline.signals import Signal, SignalKind
 
@@ -277,6 +278,10 @@ class _Request:
     error: str | None = None
     scan: _Scan | None = None
     """The response's scan once sanitizing began: what a record written on failure (client gone) keeps."""
+    error_scan: _Scan | None = None
+    """What the detectors found in an upstream's error message, which the client reads in the gateway's
+    error: its record keeps the hits, and they raise signals as an answer's do (a canary the upstream
+    echoes in an error is the same tripwire)."""
     recorded: bool = False
     """Whether the exchange's audit record is queued (one record per exchange, whatever happens after)."""
     answered: bool = False
@@ -613,7 +618,7 @@ class Gateway:
         except UnicodeDecodeError as exc:
             raise MalformedJson(f"request body is not valid UTF-8 at byte offset {exc.start}") from None
         try:
-            data = _REQUEST_JSON.decode(text)
+            data = fastjson.loads_strict(text, _REQUEST_JSON)
         except json.JSONDecodeError as exc:
             offset = len(text[: exc.pos].encode("utf-8"))
             raise MalformedJson(f"request body is not valid JSON at byte offset {offset}: {exc.msg}") from None
@@ -828,7 +833,7 @@ class Route:
                 self.gateway.residency_signal(req, error)
             self.gateway.log_upstream_failure(req, error)
             if not req.recorded:  # refusals of unknown keys too: one record per exchange
-                self.gateway.record(req, status=error.status, error=error.code)
+                self.gateway.record(req, status=error.status, scan=req.error_scan, error=error.code)
             if not state["started"]:
                 await send_error(send, error, headers=error.headers)
             else:
@@ -914,7 +919,7 @@ class Route:
         if policy.insert_canary:
             body = gw.with_canary(self.kind, body)
         url = decision.upstream + self.upstream_path
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        payload = fastjson.dumps(body)
         # A client that goes away cancels the request, and so the upstream call: a generation for nobody
         # keeps a GPU busy up to read_timeout_seconds. Streams watch at once; a whole answer only after
         # WATCH_WHOLE_AFTER_SECONDS, since a watcher task per request would cost the many quick answers
@@ -940,7 +945,7 @@ class Route:
         complete = False
         try:
             if upstream.status != 200:
-                await self.upstream_failed(upstream, sanitizer, who, decision.upstream, model=req.model)
+                await self.upstream_failed(upstream, sanitizer, who, decision.upstream, model=req.model, req=req)
             content_type = upstream.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if req.stream:
                 if content_type != "text/event-stream":
@@ -975,6 +980,7 @@ class Route:
         url: str = "",
         *,
         model: str | None = None,
+        req: _Request | None = None,
     ) -> None:
         # read(n) returns what has arrived: an error body sent in pieces would lose its reason.
         parts: list[bytes] = []
@@ -988,7 +994,18 @@ class Route:
         message = f"the upstream answered HTTP {upstream.status}"
         detail = _error_message(raw)
         if detail:
-            message += ": " + _error_detail(sanitizer, detail[:500], url)
+            # Judged whole, then cut: a value straddling the cut would leave a piece no detector matches.
+            shown, result = _judge_error_detail(sanitizer, detail, url)
+            message += ": " + _cut_detail(shown)
+            if req is not None:
+                req.error_scan = _Scan(
+                    upstream_parts=[detail],
+                    released_parts=[message],
+                    hits=hits_of(result.hits, where="upstream error"),
+                    scanned_bytes=int(result.scanned_bytes),
+                    invisible_removed=int(result.invisible_removed),
+                    blocked=bool(result.blocked),
+                )
         error: GatewayError
         if upstream.status in UPSTREAM_AUTH_STATUSES:
             # The gateway's own credentials were refused, not the caller's: passed on as a 401/403 it would
@@ -1029,7 +1046,7 @@ class Route:
         raw = parts[0] if len(parts) == 1 else b"".join(parts)
         try:
             text = raw.decode("utf-8")
-            data = json.loads(text)
+            data = fastjson.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise UpstreamProtocolError(f"{who} sent a body that is not JSON") from None
         return without_lone_surrogates(data) if has_surrogate_escape(text) else data
@@ -1066,7 +1083,7 @@ class Route:
                     if isinstance(choice, dict):
                         _empty_choice(choice, self.kind)
                 scan.released_parts = []
-        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = fastjson.dumps(data)
         headers = response_headers(self.gateway.passed_headers(upstream), content_type=JSON_TYPE)
         headers.append((b"content-length", str(len(body)).encode()))
         # Recorded before the last byte goes out: a client holding its answer finds it audited.
@@ -1408,10 +1425,28 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+ERROR_DETAIL_CHARS = 500
+"""How much of an upstream's (sanitized) error message a client is shown."""
+
+
 def _error_detail(sanitizer: TextSanitizer, detail: str, url: str) -> str:
     """An upstream's error message as the client may read it: sanitized, and without an address of the
     upstream side whatever `ip_address`'s action is (it only alerts by default, which suits answers, not an
     error the upstream wrote about itself) nor the upstream's host name; see Errors in docs/gateway.md."""
+    return _judge_error_detail(sanitizer, detail, url)[0]
+
+
+def _cut_detail(text: str) -> str:
+    """`text` cut to `ERROR_DETAIL_CHARS`, not inside a `[REDACTED:…]` / `[UPSTREAM_HOST]` mark."""
+    if len(text) <= ERROR_DETAIL_CHARS:
+        return text
+    cut = text[:ERROR_DETAIL_CHARS]
+    mark = cut.rfind("[")
+    return cut[:mark] if mark >= 0 and "]" not in cut[mark:] else cut
+
+
+def _judge_error_detail(sanitizer: TextSanitizer, detail: str, url: str) -> tuple[str, Any]:
+    """`_error_detail`, and the sanitizer's result for it (its hits go to the exchange's record)."""
     detail = strip_invisible(detail)[0]  # the hits' offsets below refer to the text without them
     host = urlsplit(url).hostname if url else None
     # A dotted name only (`gpu-7.internal`): a bare one (`ollama`) is as likely a word of the message,
@@ -1421,7 +1456,8 @@ def _error_detail(sanitizer: TextSanitizer, detail: str, url: str) -> str:
     spans = [(h.start, h.end) for h in sanitizer.sanitize(detail).hits if str(h.detector) == IP_ADDRESS]
     for start, end in sorted(spans, reverse=True):
         detail = f"{detail[:start]}{REDACTED_IP}{detail[end:]}"
-    return str(sanitizer.sanitize(detail).text)
+    result = sanitizer.sanitize(detail)
+    return str(result.text), result
 
 
 def _error_message(raw: bytes) -> str | None:
@@ -1723,7 +1759,7 @@ class _StreamRelay:
 
     def event(self, data: str, who: str) -> list[bytes]:
         try:
-            chunk = json.loads(data)
+            chunk = fastjson.loads(data)
         except json.JSONDecodeError:
             raise UpstreamProtocolError(f"{who} sent an SSE event that is not JSON") from None
         if has_surrogate_escape(data):
@@ -1766,7 +1802,7 @@ class _StreamRelay:
                 if self.scan.blocked:
                     return self.blocked_tail()
         self._collect_all()
-        return [encode_event(json.dumps(chunk, separators=(",", ":"), ensure_ascii=False))]
+        return [encode_json_event(fastjson.dumps(chunk))]
 
     def _collect_all(self) -> None:
         for stream in self.streams.values():
@@ -1932,11 +1968,7 @@ class _StreamRelay:
                 if self.scan.blocked:
                     return self.blocked_tail()
                 choices.append(choice)
-            out.append(
-                encode_event(
-                    json.dumps({**self.template, "choices": choices}, separators=(",", ":"), ensure_ascii=False)
-                )
-            )
+            out.append(encode_json_event(fastjson.dumps({**self.template, "choices": choices})))
         out.append(encode_event(DONE))
         return out
 
