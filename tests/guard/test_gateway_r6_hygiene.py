@@ -130,6 +130,38 @@ def test_deny_mode_drops_timing_host_cors_and_link_headers_and_passes_a_repeated
         assert got[1:] == [("x-request-id", "r-1"), ("x-custom", "ok"), *SECURITY.items(), *own], got
 
 
+def test_a_header_whose_value_a_detector_matches_is_dropped_in_deny_mode(
+    deny: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: deny mode passed every header it had no rule for as the upstream wrote it (red team R6).
+    from leakline.guard.upstream import DEMO_CANARY
+
+    leaky = [
+        ("x-canary", DEMO_CANARY),
+        ("x-custom-leak", "jane.doe@example.com"),
+        ("x-cache-key", "4111111111111111"),
+        ("x-internal-host", "10.0.0.7"),
+        ("x-custom", "ok"),
+        ("x-order", "A-10023 4006381333931"),  # the near miss: an order number and an EAN pass
+    ]
+    answers(deny)["judged"] = whole_with(BODY, leaky)
+    answers(deny)["judged-s"] = sse_with([_chunk(_delta({"role": "assistant", "content": "hello"}, "stop"))], leaky)
+    with caplog.at_level("WARNING", logger="leakline.guard"):
+        for prompt, stream in (("judged", False), ("judged-s", True)):
+            response = post(deny, prompt, stream=stream)
+            assert response.status_code == 200, response.text
+            names = [n for n, _ in _headers_of(response) if n.startswith("x-") and n != "x-accel-buffering"]
+            assert [n for n in names if n not in SECURITY] == ["x-custom", "x-order"]
+            assert DEMO_CANARY not in str(response.headers)
+    dropped = sorted(r.getMessage() for r in caplog.records if "its value holds" in r.getMessage())
+    assert dropped == [
+        "dropped the upstream header x-cache-key: its value holds payment_card",
+        "dropped the upstream header x-canary: its value holds canary",
+        "dropped the upstream header x-custom-leak: its value holds email",
+        "dropped the upstream header x-internal-host: its value holds ip_address",
+    ]  # once per name, never the value
+
+
 def test_the_default_allow_list_no_longer_passes_openai_processing_ms(allow: Env) -> None:
     answers(allow)["ms"] = whole_with(BODY, [("openai-processing-ms", "812"), ("x-request-id", "r-1")])
     response = post(allow, "ms")

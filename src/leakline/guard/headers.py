@@ -230,9 +230,13 @@ def filter_upstream_headers(
     mode: str,
     allowed: frozenset[str],
     denied: Sequence[str],
+    judge: Callable[[str], list[str]] | None = None,
 ) -> list[tuple[str, str]]:
     """The upstream headers that may be passed on (names lowercased, order kept, each name once with its
-    first sendable value, held to its shape: `VALUE_SHAPES`)."""
+    first sendable value, held to its shape: `VALUE_SHAPES`). A value with no shape of its own (a header
+    the operator allowed, or any header in deny mode) is given to `judge`, which names the detectors that
+    match it: such a header is dropped, not redacted (a header is a word the upstream chose, not text a
+    reader needs), and its name logged once, never its value."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for raw_name, value in headers:
@@ -247,9 +251,26 @@ def filter_upstream_headers(
             shaped = _shaped(name, value)
             if shaped is None:
                 continue
+            if judge is not None and name not in VALUE_SHAPES and _judged_out(name, shaped, judge):
+                continue
             seen.add(name)
             out.append((name, shaped))
     return out
+
+
+_JUDGED_NAMES: set[str] = set()
+"""Header names already logged as dropped for what a detector found (bounded as `_REFUSED_NAMES`)."""
+
+
+def _judged_out(name: str, value: str, judge: Callable[[str], list[str]]) -> bool:
+    try:
+        found = judge(value)
+    except Exception:  # a detector that raises: the value is not sent (fail closed)
+        found = ["(a detector failed)"]
+    if found and name not in _JUDGED_NAMES and len(_JUDGED_NAMES) < MAX_REFUSED_NAMES:
+        _JUDGED_NAMES.add(name)
+        log.warning("dropped the upstream header %s: its value holds %s", name[:100], ", ".join(sorted(set(found))))
+    return bool(found)
 
 
 def response_headers(passed: Iterable[tuple[str, str]], *, content_type: bytes) -> list[tuple[bytes, bytes]]:

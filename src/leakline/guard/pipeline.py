@@ -733,9 +733,14 @@ class Gateway:
             headers["authorization"] = f"Bearer {os.environ.get(key_env, '')}"
         return headers
 
-    def passed_headers(self, upstream: aiohttp.ClientResponse) -> list[tuple[str, str]]:
+    def passed_headers(self, upstream: aiohttp.ClientResponse, sanitizer: TextSanitizer) -> list[tuple[str, str]]:
+        """The upstream's headers the client gets: the mode's, shaped, and none whose value a detector matches."""
         return filter_upstream_headers(
-            upstream.headers.items(), mode=self.gw.header_mode, allowed=self.allowed_headers, denied=self.denied_headers
+            upstream.headers.items(),
+            mode=self.gw.header_mode,
+            allowed=self.allowed_headers,
+            denied=self.denied_headers,
+            judge=lambda value: [str(h.detector) for h in sanitizer.sanitize(value).hits],
         )
 
 
@@ -1084,7 +1089,7 @@ class Route:
                         _empty_choice(choice, self.kind)
                 scan.released_parts = []
         body = fastjson.dumps(data)
-        headers = response_headers(self.gateway.passed_headers(upstream), content_type=JSON_TYPE)
+        headers = response_headers(self.gateway.passed_headers(upstream, sanitizer), content_type=JSON_TYPE)
         headers.append((b"content-length", str(len(body)).encode()))
         # Recorded before the last byte goes out: a client holding its answer finds it audited.
         self.gateway.record(req, status=200, scan=scan)
@@ -1215,7 +1220,7 @@ class Route:
         relay = _StreamRelay(self, req, sanitizer, self.gateway.metrics.dropped_field)
         req.scan = relay.scan
         reader = SseReader()
-        headers = response_headers(self.gateway.passed_headers(upstream), content_type=SSE_TYPE)
+        headers = response_headers(self.gateway.passed_headers(upstream, sanitizer), content_type=SSE_TYPE)
         headers.append((b"x-accel-buffering", b"no"))
         started = False
         done = False
@@ -1340,7 +1345,7 @@ class Route:
                     if up.status != 200:
                         raise UpstreamUnavailable(f"the upstream answered HTTP {up.status}")
                     data = await self.read_upstream_json(up, who)
-                    passed = gw.passed_headers(up)
+                    passed = gw.passed_headers(up, sanitizer)
                 if not isinstance(data, dict) or not isinstance(data.get("data"), list):
                     raise UpstreamProtocolError(f"{who} sent a model list without `data`")
             except GatewayError as error:
