@@ -442,3 +442,32 @@ def test_prompt_redaction_covers_the_arguments_of_earlier_tool_calls(make_env: A
     assert json.loads(sent_call["function"]["arguments"]) == {"customer": "[REDACTED:EMAIL]", "order": "A-10023"}
     (record,) = exchanges(env)
     assert [h["where"] for h in record["prompt_hits"]] == ["messages[1].tool_calls[0].function.arguments"]
+
+
+def test_prompt_redaction_covers_user_names_metadata_and_tool_definitions(make_env: Any) -> None:
+    # Before: `user` (OpenAI's end-user id, often an e-mail), a message's `name`, `metadata` and the tools'
+    # definitions reached the upstream as sent (red team R6). A tool's name and an order number stay.
+    env = make_env(routes={CHAT: {"redact_prompts": True}})
+    key = "AKIA" + "IOSFODNN7Q2XK4ZT"
+    tool = {"type": "function", "function": {"name": "find_order", "description": "Ask ops@example.com first",
+            "parameters": {"type": "object", "properties": {"key": {"type": "string", "default": key},
+                                                            "order": {"type": "string", "default": "A-10023"}}}}}  # fmt: skip
+    post(env, CHAT, {"messages": [{"role": "user", "name": "max.mustermann@example.de", "content": "hi"}],
+                     "user": "max.mustermann@example.de", "metadata": {"ref": "A-10023", "mail": "jo@example.org"},
+                     "tools": [tool]})  # fmt: skip
+    sent = env.eu.upstream.requests[0]
+    assert sent["user"] == "[REDACTED:EMAIL]"
+    assert sent["messages"][0] == {"role": "user", "name": "[REDACTED:EMAIL]", "content": "hi"}
+    assert sent["metadata"] == {"ref": "A-10023", "mail": "[REDACTED:EMAIL]"}
+    function = sent["tools"][0]["function"]
+    assert function["name"] == "find_order" and function["description"] == "Ask [REDACTED:EMAIL] first"
+    assert function["parameters"]["properties"] == {"key": {"type": "string", "default": "[REDACTED:SECRET]"},
+                                                    "order": {"type": "string", "default": "A-10023"}}  # fmt: skip
+    (record,) = exchanges(env)
+    assert sorted(h["where"] for h in record["prompt_hits"]) == [
+        "messages[0].name",
+        "metadata.mail",
+        "tools[0].function.description",
+        "tools[0].function.parameters.properties.key.default",
+        "user",
+    ]

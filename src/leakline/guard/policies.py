@@ -153,9 +153,11 @@ class RoutePolicies:
 def redact_prompt(kind: str, sanitizer: TextSanitizer, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[Hit]]:
     """The request with personal data in its texts redacted, and the hits (each naming its field).
 
-    Chat: every message's `content`, a string or text parts, and the `arguments` of earlier tool calls;
-    completions: `prompt`; embeddings: `input`; a string or a list of strings. Token-id prompts cannot be
-    read and pass as sent.
+    Chat: every message's `content`, a string or text parts, its `name`, and the `arguments` of earlier tool
+    calls, and the tools' definitions (descriptions, parameter schemas: every string but the function's name);
+    completions: `prompt`; embeddings: `input`; a string or a list of strings. On every route: `user` (OpenAI's
+    end-user id, often an e-mail address) and the string values of `metadata`. Token-id prompts cannot be read
+    and pass as sent.
     """
     hits: list[Hit] = []
 
@@ -166,10 +168,18 @@ def redact_prompt(kind: str, sanitizer: TextSanitizer, body: Mapping[str, Any]) 
         return str(result.text)
 
     out = dict(body)
+    if isinstance(out.get("user"), str):
+        out["user"] = clean(out["user"], "user")
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = _clean_strings(out["metadata"], "metadata", clean)
+    if kind == "chat" and isinstance(out.get("tools"), list):
+        out["tools"] = [_clean_tool(tool, f"tools[{i}]", clean) for i, tool in enumerate(out["tools"])]
     if kind == "chat":
         messages: list[Any] = []
         for i, message in enumerate(out["messages"]):
             content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(message, dict) and isinstance(message.get("name"), str):
+                message = {**message, "name": clean(message["name"], f"messages[{i}].name")}
             if isinstance(content, str):
                 message = {**message, "content": clean(content, f"messages[{i}].content")}
             elif isinstance(content, list):
@@ -196,6 +206,29 @@ def redact_prompt(kind: str, sanitizer: TextSanitizer, body: Mapping[str, Any]) 
     elif _strings(value):
         out[name] = [clean(text, f"{name}[{i}]") for i, text in enumerate(value)]
     return out, hits
+
+
+def _clean_strings(value: Any, where: str, clean: Callable[[str, str], str]) -> Any:
+    """`value` with every string in it (keys aside) cleaned; `where` names each by its path."""
+    if isinstance(value, str):
+        return clean(value, where)
+    if isinstance(value, dict):
+        return {k: _clean_strings(v, f"{where}.{k}", clean) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_strings(v, f"{where}[{i}]", clean) for i, v in enumerate(value)]
+    return value
+
+
+def _clean_tool(tool: Any, where: str, clean: Callable[[str, str], str]) -> Any:
+    """A tool's definition with its description and parameter schema cleaned; its name is an identifier the
+    model calls it by, left as it is."""
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(function, dict):
+        return tool
+    cleaned = {
+        k: v if k == "name" else _clean_strings(v, f"{where}.function.{k}", clean) for k, v in function.items()
+    }
+    return {**tool, "function": cleaned}
 
 
 def _clean_call(call: Any, where: str, clean: Callable[[str, str], str]) -> Any:
