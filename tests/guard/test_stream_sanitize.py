@@ -435,3 +435,52 @@ def test_leaks_inside_text_without_spaces_stream_as_whole(sanitizer: Sanitizer, 
     out, stream = _stream(sanitizer, _split(text, cuts))
     assert out == whole.text
     assert stream.hits == whole.hits  # type: ignore[attr-defined]
+
+
+# ---- overlapping matches: the stricter action wins -----------------------------------------------------------
+
+NESTED = [
+    f"{CANARY}@example.com",
+    f"x@{CANARY}.com",
+    "postgres://app:S3cr3tPassw0rd@db.internal:5432/prod",
+    "AKIAIOSFODNN7Q2XK4ZT@example.com",
+    f"sk-proj-{CANARY}",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "blocked", "detectors"),
+    [
+        (f"Send it to {NESTED[0]} please.", "Send it to ", True, ["canary"]),
+        (f"Send it to {NESTED[1]} please.", "Send it to ", True, ["canary"]),
+        (f"DSN {NESTED[2]} ok", "DSN postgres://app:[REDACTED:SECRET]:5432/prod ok", False, ["secret"]),
+        (f"Key {NESTED[3]} ok", "Key [REDACTED:SECRET] ok", False, ["secret"]),
+        (f"Key {NESTED[4]} ok", "Key ", True, ["canary"]),
+        ("Write to jane.doe@example.com today", "Write to jane.doe@example.com today", False, ["email"]),
+    ],
+)
+def test_a_stricter_match_inside_a_weaker_one_decides(
+    text: str, expected: str, blocked: bool, detectors: list[str]
+) -> None:
+    # Before: the longer match won, so with `email = "alert"` a canary, a URL's password or an AWS key inside an
+    # address passed in clear (red team R6), and with the default actions the canary was only redacted.
+    alerting = Sanitizer(Policy(canaries=(CANARY,)).with_actions({"email": "alert"}))
+    result = alerting.sanitize(text)
+    assert (result.text, result.blocked, [str(h.detector) for h in result.hits]) == (expected, blocked, detectors)
+    default = Sanitizer(Policy(canaries=(CANARY,))).sanitize(f"Send it to {NESTED[0]} please.")
+    assert (default.text, default.blocked, [str(h.detector) for h in default.hits]) == ("Send it to ", True, ["canary"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.one_of(st.sampled_from(LEAKS + NESTED[2:4]), st.sampled_from(FILLER)), min_size=8, max_size=80),
+       nested=st.sampled_from(NESTED), at=st.floats(0, 1),
+       cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))  # fmt: skip
+def test_nested_matches_stream_as_whole(parts: list[str], nested: str, at: float, cuts: list[int]) -> None:
+    alerting = Sanitizer(Policy(canaries=(CANARY,)).with_actions({"email": "alert"}))
+    i = int(len(parts) * at)
+    text = " ".join([*parts[:i], nested, *parts[i:]])
+    whole = alerting.sanitize(text)
+    out, stream = _stream(alerting, _split(text, cuts))
+    assert out == whole.text
+    assert stream.hits == whole.hits  # type: ignore[attr-defined]
+    assert CANARY not in out and "S3cr3tPassw0rd" not in out and "AKIAIOSFODNN7Q2XK4ZT" not in out

@@ -128,6 +128,10 @@ def _check_holdback(policy: Policy) -> None:
             )
 
 
+_STRICTNESS = {Action.ALERT: 0, Action.REDACT: 1, Action.BLOCK: 2}
+"""Which action wins where two matches overlap (`Sanitizer.resolve`)."""
+
+
 class Sanitizer:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -148,6 +152,7 @@ class Sanitizer:
         warm_fold()
         warm_invisible()
         self._replacement = {name: REDACTION_FORMAT.format(name.upper()) for name in DETECTORS}
+        self._strictness = {name: _STRICTNESS[action] for name, action in policy.actions.items()}
         self.detector_versions = self._versions(policy, corpus)
         # Split once: every stream (one per streamed choice) reads them.
         self.local_families = tuple(
@@ -203,9 +208,14 @@ class Sanitizer:
         return out
 
     def resolve(self, candidates: Iterable[Candidate], *, since: int = 0) -> list[Candidate]:
-        """Non-overlapping hits, left to right: earliest start, then longest, then detector priority."""
+        """Non-overlapping hits, left to right: earliest start, then longest, then detector priority. A candidate
+        that overlaps the hit kept before it and has a stricter action (block over redact over alert) is not
+        dropped: the kept hit takes its detector and covers both. Otherwise the longer match decided, and a
+        canary inside an e-mail address (`<canary>@example.com`) was redacted as an e-mail instead of blocking,
+        or passed in clear where a key set `email = "alert"` (red team R6)."""
+        strictness = self._strictness
         ordered = sorted(
-            (c for c in candidates if c.start >= since and self.policy.actions.get(c.detector) is not None),
+            (c for c in candidates if c.start >= since and c.detector in strictness),
             key=lambda c: (c.start, c.start - c.end, PRIORITY[c.detector]),
         )
         kept: list[Candidate] = []
@@ -214,6 +224,10 @@ class Sanitizer:
             if c.start >= end:
                 kept.append(c)
                 end = c.end
+            elif strictness[c.detector] > strictness[kept[-1].detector]:
+                last = kept[-1]
+                kept[-1] = Candidate(c.detector, last.start, max(last.end, c.end))
+                end = kept[-1].end
         return kept
 
     def hits(self, text: str, candidates: Iterable[Candidate], *, offset: int = 0) -> list[DetectorHit]:
