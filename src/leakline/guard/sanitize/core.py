@@ -8,6 +8,9 @@ overlapping candidates are resolved left to right (earliest start, then longest,
 priority) → the kept hits are applied: `redact` replaces, `alert` only reports, and the first `block`
 ends the usable text there (`text` keeps only what precedes it: what a stream may already have sent).
 If any matcher raises, `SanitizerFailed` propagates: the caller must refuse, never pass the text on.
+A gateway sanitizes every answer, most of them short and clean, so a whole-text scan skips what cannot
+change its result: a family none of whose triggers fired is not called, and with no candidate nothing is
+resolved or rendered (tests/guard/test_sanitize_fastpath.py checks each result against the full steps).
 The object holds no per-request state, so one instance serves every request and thread.
 """
 
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 from leakline.findings import redact
 from leakline.guard.sanitize.engine import HyperscanEngine, ReEngine, TriggerEngine, hyperscan_available
 from leakline.guard.sanitize.errors import PolicyError, SanitizerFailed
-from leakline.guard.sanitize.fold import fold, strip_projected, warm_fold, warm_invisible
+from leakline.guard.sanitize.fold import fold, strip_and_fold, warm_fold, warm_invisible
 from leakline.guard.sanitize.matchers import (
     DETECTORS,
     PRIORITY,
@@ -77,6 +80,19 @@ class SanitizeResult:
 class _Family:
     name: str
     matcher: Matcher
+
+
+_READS: dict[str, tuple[str, ...]] = {
+    "email": ("at",),
+    "number": ("digit", "number_runs", "capital_digits", "card_ends"),
+    "ip_address": ("colon",),
+    "secret": ("secret_anchors",),
+    "canary": ("canary_ends",),
+    "protected_text": ("protected_ends",),
+}
+"""The `Triggers` fields each family's `find` reads its positions from: when all of them are empty, it finds
+nothing (a gate's None means that no prefilter ran, and is not empty). `sanitize` skips such a family: most
+short answers have no `@`, colon or gate match, and a call of `find` costs more than the test."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +177,10 @@ class Sanitizer:
         """Families judged trigger by trigger (a stream judges each trigger once)."""
         self.gated_families = tuple(f for f in self._families if not isinstance(f.matcher, LocalMatcher))
         """Families that look at windows around gate matches (a stream re-runs them while a gate is near)."""
+        self._whole_families = tuple(
+            (family, tuple(Triggers._fields.index(name) for name in _READS[family.name])) for family in self._families
+        )
+        """Each family with the indices in `Triggers` of the fields it reads (`_READS`)."""
 
     def _engine(self, policy: Policy) -> TriggerEngine:
         if policy.engine == "re" or (policy.engine == "auto" and not hyperscan_available()):
@@ -201,6 +221,23 @@ class Sanitizer:
         """The candidates these families find at `triggers`. Raises `SanitizerFailed`."""
         out: list[Candidate] = []
         for family in families:
+            try:
+                out.extend(family.matcher.find(text, triggers))
+            except Exception as exc:
+                raise SanitizerFailed(family.name, exc) from exc
+        return out
+
+    def _whole_candidates(self, text: str, triggers: Triggers) -> list[Candidate]:
+        """`candidates_of(self._families, text, triggers)`, without calling the families that have no
+        trigger to look at (`_READS`). Raises `SanitizerFailed`."""
+        out: list[Candidate] = []
+        for family, reads in self._whole_families:
+            for i in reads:
+                positions = triggers[i]
+                if positions or positions is None:
+                    break
+            else:
+                continue
             try:
                 out.extend(family.matcher.find(text, triggers))
             except Exception as exc:
@@ -260,13 +297,22 @@ class Sanitizer:
         return "".join(parts), False
 
     def sanitize(self, text: str) -> SanitizeResult:
-        received = text
         # What is detected is what is sent: a soft hyphen inside an address hides it from the detectors only.
-        text, removed, projection = strip_projected(text)
-        # The detectors read the folded text (same offsets); what is sent and shown is cut from `text`.
-        seen, projection = fold(text, projection)
-        triggers = self._triggers(seen, projection)
-        kept = self.resolve(self.candidates_of(self._families, seen, triggers))
+        # The detectors read the folded text `seen` (same offsets); what is sent and shown is cut from `text`.
+        # `size`: the UTF-8 bytes of the text as received.
+        text, removed, seen, projection, size = strip_and_fold(text)
+        candidates = self._whole_candidates(seen, self._triggers(seen, projection))
+        if not candidates:
+            # Most answers: nothing to resolve, render or report.
+            return SanitizeResult(
+                text=text,
+                hits=[],
+                blocked=False,
+                scanned_bytes=size,
+                detector_versions=dict(self.detector_versions),
+                invisible_removed=removed,
+            )
+        kept = self.resolve(candidates)
         cut = next((i for i, c in enumerate(kept) if self.policy.actions[c.detector] is Action.BLOCK), None)
         reported = kept if cut is None else kept[: cut + 1]
         out, blocked = self.render(text, reported, 0, len(text))
@@ -274,10 +320,7 @@ class Sanitizer:
             text=out,
             hits=self.hits(text, reported),
             blocked=blocked,
-            # The projection marks only the non-ASCII characters left after folding.
-            scanned_bytes=utf8_length(text, triggers.ascii_projection if seen is text else None)
-            if not removed
-            else utf8_length(received),
+            scanned_bytes=size,
             detector_versions=dict(self.detector_versions),
             invisible_removed=removed,
         )

@@ -93,8 +93,14 @@ def fold(text: str, projection: bytes | None = None) -> tuple[str, bytes | None]
         if text[i] in table:
             found.append(i)
         i = find(b"?", i + 1)
+    return _folded(text, data, found)
+
+
+def _folded(text: str, data: bytes, found: list[int]) -> tuple[str, bytes]:
+    """`text` (projection `data`) with the look-alikes at `found` (sorted) replaced, and its projection."""
     if not found:
         return text, data
+    table = fold_table()
     parts: list[str] = []
     folded_data = bytearray(data)
     pos = 0
@@ -191,16 +197,55 @@ def _has_invisible(text: str, data: bytes) -> bool:
     return False
 
 
-def strip_projected(text: str) -> tuple[str, int, bytes | None]:
+def strip_projected(text: str, data: bytes | None = None) -> tuple[str, int, bytes | None]:
     """`(text without its invisible characters, how many were removed, the ASCII projection of the first
-    if it was computed on the way)`. The first is `text` itself when nothing was removed."""
+    if it was computed on the way)`. The first is `text` itself when nothing was removed. `data`: `text`'s
+    ASCII projection, when the caller has it."""
     if text.isascii():
         return text, 0, None
-    data = text.encode("ascii", "replace")
+    if data is None:
+        data = text.encode("ascii", "replace")
     if not _has_invisible(text, data):
         return text, 0, data
     out = _invisible().sub("", text)
     return out, len(text) - len(out), None
+
+
+def strip_and_fold(text: str) -> tuple[str, int, str, bytes | None, int]:
+    """`(sent, removed, seen, projection, size)`: what a whole-text scan needs before its trigger pass.
+    `sent, removed` are `strip_invisible(text)`, `seen, projection` are `fold(sent)`, and `size` is the UTF-8
+    length of `text` as received (a lone surrogate counts 3, as `surrogatepass` writes it).
+
+    A short answer with a `€` or an accent would otherwise be encoded and walked mark by mark three times
+    (invisible characters, look-alikes, UTF-8 length): where non-ASCII characters are sparse, one walk over
+    the projection's `?` marks answers all three, and at the first invisible character the text takes the
+    separate steps, which remove it."""
+    if text.isascii():
+        return text, 0, text, None, len(text)
+    data = text.encode("ascii", "replace")
+    if data.count(b"?") * _DENSE <= len(text):
+        invisible = INVISIBLE
+        table = fold_table()
+        size = len(text)
+        found: list[int] = []
+        find = data.find
+        i = find(b"?")
+        while i >= 0:
+            ch = text[i]
+            if ch >= "\x80":  # not a `?` of the text itself
+                if ch in invisible:
+                    break
+                code = ord(ch)
+                size += 1 if code < 0x800 else 2 if code < 0x10000 else 3
+                if ch in table:
+                    found.append(i)
+            i = find(b"?", i + 1)
+        else:
+            seen, folded_data = _folded(text, data, found)
+            return text, 0, seen, folded_data, size
+    sent, removed, projection = strip_projected(text, data)
+    seen, projection = fold(sent, projection)
+    return sent, removed, seen, projection, len(text.encode("utf-8", "surrogatepass"))
 
 
 def strip_invisible(text: str) -> tuple[str, int]:
