@@ -47,8 +47,12 @@ LEAKS = [
     ("PESEL 44051401359", "national_id", "44051401359"),
     ("BSN 111222333", "national_id", "111222333"),
     ("personnummer 811218-9876", "national_id", "811218-9876"),
+    ("Personnr: 19811218-9876", "national_id", "19811218-9876"),
+    ("pnr 8112189876", "national_id", "8112189876"),
     ("NIR 2 55 08 14 168 025 38", "national_id", "2 55 08 14 168 025 38"),
     ("DNI 12345678Z.", "national_id", "12345678Z"),
+    ("NIF: 12345678Z", "national_id", "12345678Z"),
+    ("Mi documento es 12345678-Z", "national_id", "12345678-Z"),
     ("NIE X1234567L.", "national_id", "X1234567L"),
     ("CF RSSMRA85T10A562S.", "national_id", "RSSMRA85T10A562S"),
     ("server 192.168.10.20 is up", "ip_address", "192.168.10.20"),
@@ -192,3 +196,34 @@ def test_an_aws_key_under_a_name_in_any_case_is_found_by_both_engines(
     expected = [("secret", AWS_VALUE)]
     assert _hits(sanitizer, text) == expected
     assert _hits(re_sanitizer, text) == expected
+
+
+def _dated(shape: str, n: int) -> list[str]:
+    """The first `n` numbers of `shape` ("YYMMDD-NNNN" or "YYYYMMDD-NNNN") that pass the personnummer checks."""
+    from leakline.guard.sanitize import checks
+
+    out: list[str] = []
+    serial = 1000
+    while len(out) < n:
+        day = f"{(serial % 28) + 1:02d}"
+        digits = ("85" if shape.startswith("YYMMDD") else "2024") + f"{(serial % 12) + 1:02d}" + day + f"{serial:04d}"
+        if checks.se_personnummer_ok(digits):
+            cut = len(digits) - 4
+            out.append(f"{digits[:cut]}-{digits[cut:]}")
+        serial += 1
+    return out
+
+
+def test_dated_references_and_part_numbers_need_the_id_s_word(sanitizer: Sanitizer) -> None:
+    # Before: a date-and-serial reference that happened to pass the personnummer's Luhn (one in ten), or eight
+    # digits whose letter happened to be the DNI's (one in 23), was redacted as a national id (red team R6).
+    from leakline.guard.sanitize import checks
+
+    for reference in [*_dated("YYMMDD-NNNN", 5), *_dated("YYYYMMDD-NNNN", 5)]:
+        for text in (f"Invoice {reference} is paid", f"Rechnung {reference}"):
+            assert sanitizer.sanitize(text).text == text
+        assert _hits(sanitizer, f"Personnummer: {reference}") == [("national_id", reference)]
+    parts = [f"{n:08d}{checks.ES_DNI_LETTERS[n % 23]}" for n in range(12345678, 12345683)]
+    for part in parts:
+        assert sanitizer.sanitize(f"Part {part} in stock").text == f"Part {part} in stock"
+        assert _hits(sanitizer, f"DNI {part}") == [("national_id", part)]

@@ -344,8 +344,14 @@ _ID_CONTEXT = {
     "de_steuer_id": re.compile(r"(?i)(?:steuer|idnr|identifikationsnummer|tax id|\btin\b)"),
     "pl_pesel": re.compile(r"(?i)pesel"),
     "nl_bsn": re.compile(r"(?i)(?:\bbsn\b|burgerservice|sofi)"),
-    "se_personnummer": re.compile(r"(?i)person(?:nummer|nr)"),
+    "se_personnummer": re.compile(
+        r"(?i)(?:person(?:nummer|nr)|samordningsnummer|\bpnr\b|personal (?:identity )?number)"
+    ),
+    "es_dni": re.compile(r"(?i)(?:\bd\.?n\.?i\b|\bnif\b|documento|identidad)"),
 }
+"""A dated personnummer (`850709-9805`) and a DNI (`12345678Z`) need theirs too: with a real date and Luhn,
+or a check letter, one invoice or part number in ten to twenty in those shapes passes (red team R6:
+`Invoice 850709-9805`, `Rechnung 20241224-7559`, `Part 12345678Z`)."""
 
 
 class _Span(NamedTuple):
@@ -796,7 +802,7 @@ class NumberMatcher(LocalMatcher):
         if sizes == (8,):
             letter = _DNI_LETTER.match(text, end)
             if letter is not None and not _is_alnum(_char(text, letter.end())):
-                if checks.es_dni_ok(digits, letter.group(1)):
+                if checks.es_dni_ok(digits, letter.group(1)) and _context(text, start, "es_dni"):
                     return Candidate(NATIONAL_ID, start, letter.end())
         if end < len(text) and text[end] in _WORD:
             return None
@@ -833,10 +839,9 @@ class NumberMatcher(LocalMatcher):
         if n == 9 and (sizes == (9,) or (sizes == (4, 2, 3) and kinds == {"."})):
             if _context(text, start, "nl_bsn") and checks.nl_bsn_ok(digits):
                 return Candidate(NATIONAL_ID, start, end)
-        if sizes in ((6, 4), (8, 4)) and kinds == {"-"} and checks.se_personnummer_ok(digits):
-            return Candidate(NATIONAL_ID, start, end)
-        if sizes in ((10,), (12,)) and _context(text, start, "se_personnummer") and checks.se_personnummer_ok(digits):
-            return Candidate(NATIONAL_ID, start, end)
+        if sizes in ((6, 4), (8, 4), (10,), (12,)) and kinds <= {"-"} and _context(text, start, "se_personnummer"):
+            if checks.se_personnummer_ok(digits):
+                return Candidate(NATIONAL_ID, start, end)
         return None
 
     @staticmethod
