@@ -227,3 +227,38 @@ def test_dated_references_and_part_numbers_need_the_id_s_word(sanitizer: Sanitiz
     for part in parts:
         assert sanitizer.sanitize(f"Part {part} in stock").text == f"Part {part} in stock"
         assert _hits(sanitizer, f"DNI {part}") == [("national_id", part)]
+
+
+INTERNATIONAL = [
+    ("Schreiben Sie an info@müller-shop.de bitte", "info@müller-shop.de"),
+    ("max@bäckerei.de.", "max@bäckerei.de"),
+    ("jöhn@exämple.de", "jöhn@exämple.de"),
+    ("user@example.xn--p1ai ok", "user@example.xn--p1ai"),
+    ("пишите на ivan@пример.рф", "ivan@пример.рф"),
+    ("email: test@例え.jp", "test@例え.jp"),
+    ("メールはtest@example.comです", "メールはtest@example.com"),  # the domain ends at `com` as before
+    ("write to mary.o'connor@example.ie", "mary.o'connor@example.ie"),
+    ("quoted 'jane@example.com' here", "jane@example.com"),
+    ("bang joe!ops@example.com", "joe!ops@example.com"),
+]
+
+
+@pytest.mark.parametrize(("text", "address"), INTERNATIONAL)
+def test_internationalized_addresses_and_rfc_local_parts_are_found_whole(
+    sanitizer: Sanitizer, re_sanitizer: Sanitizer, text: str, address: str
+) -> None:
+    # Before: the domain had to be ASCII (info@müller-shop.de passed whole and streamed), and a local part
+    # with `'` or `!` was redacted from the character after it (`mary.o'[REDACTED:EMAIL]`): red team R6.
+    assert _hits(sanitizer, text) == [("email", address)]
+    assert _hits(re_sanitizer, text) == [("email", address)]
+    whole = sanitizer.sanitize(text).text
+    for cut in range(len(text) + 1):
+        stream = sanitizer.stream()
+        assert stream.feed(text[:cut]) + stream.feed(text[cut:]) + stream.finish() == whole
+
+
+@pytest.mark.parametrize(
+    "text", ["2 @ 5 EUR", "user@localhost", "npm i @types/node", "pkg@1.2.3", "foo@bar", "a@b.c", "x@müller", "@例え.jp"]
+)
+def test_at_signs_that_are_no_address_stay(sanitizer: Sanitizer, text: str) -> None:
+    assert sanitizer.sanitize(text).text == text

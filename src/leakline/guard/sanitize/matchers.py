@@ -131,10 +131,21 @@ def _char(text: str, i: int) -> str:
 # ---- e-mail -----------------------------------------------------------------------------------------
 
 EMAIL_LOCAL_MAX = 64
-_LOCAL_TAIL = re.compile(r"[\w.%+\-]{1,64}\Z")
-_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
-_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
-_NOT_DOMAIN = re.compile(r"[^A-Za-z0-9.\-]")
+_LOCAL_TAIL = re.compile(r"[\w.%+\-'!#$*=?^~]{1,64}\Z")
+"""A local part: letters and digits of any script, and RFC 5322's other characters but `&` (a character
+reference's), `/` (a URL's path before an `@`), `` ` `` and the braces and bar of code and markup; a local part
+holding one of those is redacted from the character after it (`tom&[REDACTED:EMAIL]`)."""
+_LOCAL_LEAD = "._%+-'!#$*=?^~"
+"""Characters a local part does not start with here: quotes, list marks and markup around an address."""
+_DOMAIN = re.compile(
+    r"(?:[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?\.)+"
+    r"(?:(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9\-]{2,59})(?![A-Za-z0-9\-])|[^\W\d_A-Za-z]{2,24}(?![^\W_]|-))"
+)
+"""Labels of letters and digits of any script (`müller-shop.de`, `bäckerei.de`, `例え.jp`), the last one ASCII
+letters, a punycode label (`xn--p1ai`) or letters of another script (`рф`), not a mix: an internationalized
+domain reaches the reader as it is written, and `test@example.comです` ends at `com` as before."""
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + _LOCAL_LEAD)
+_NOT_DOMAIN = re.compile(r"[^\w.\-]|_")
 
 
 AT_ZEROS_MAX = 24
@@ -220,7 +231,7 @@ class EmailMatcher(LocalMatcher):
         previous = _char(text, start - 1)
         if start == at - EMAIL_LOCAL_MAX and (previous.isalnum() or previous in _LOCAL_CHARS):
             return None  # a "local part" longer than RFC 5321 allows is not an address
-        while start < at and text[start] in "._%+-":
+        while start < at and text[start] in _LOCAL_LEAD:
             start += 1
         return Candidate(EMAIL, start, domain.end()) if start < at else None
 
@@ -240,7 +251,7 @@ class EmailMatcher(LocalMatcher):
         previous = left[start - 1] if start else ""
         if previous.isalnum() or previous in _LOCAL_CHARS:
             return None  # longer than RFC 5321 allows, or cut off where the reading starts
-        while start < len(left) and left[start] in "._%+-":
+        while start < len(left) and left[start] in _LOCAL_LEAD:
             start += 1
         if start == len(left):
             return None
