@@ -445,14 +445,21 @@ def sanitize_message(
     where: str,
     *,
     text: Callable[[str, str], str],
-    part: Callable[[str, Any], Any],
+    part: Callable[[str, Any], Any] | None = None,
+    parts: Callable[[str, list[Any]], list[Any]] | None = None,
     calls: Callable[[list[Any]], list[Any]],
     function: Callable[[dict[str, Any]], None],
     dropped: Dropped = None,
 ) -> None:
     """Walk a message (whole answer) or a delta (stream) the same way: unknown text-holding keys dropped,
     each text field given to `text(name, value)` (or its parts to `part`), `tool_calls` to `calls` and a
-    legacy `function_call` to `function`; a known field in a shape that holds text otherwise is dropped."""
+    legacy `function_call` to `function`; a known field in a shape that holds text otherwise is dropped.
+
+    `parts` takes a field's list of parts at once, where `part` takes them one by one (one of the two is
+    given): a client renders the parts joined, so a whole answer judges them joined (`jane.doe@` +
+    `example.com`), as a stream does its deltas by feeding each part to the field's one buffer."""
+    if (part is None) == (parts is None):
+        raise TypeError("sanitize_message takes one of `part` and `parts`")
     drop_unknown(message, MESSAGE_KEYS, where, dropped)
     _protocol_word(message, "role", ROLES, "assistant", where, dropped)
     for name in TEXT_FIELDS:
@@ -461,10 +468,14 @@ def sanitize_message(
             message[name] = text(name, value)
         elif isinstance(value, list):
             # A part is a string or an object; a list in a list (`[["4111…"]]`) was returned unread.
-            parts = [item for item in value if type(item) is str or type(item) is dict]
-            if len(parts) < len(value):
+            items = [item for item in value if type(item) is str or type(item) is dict]
+            if len(items) < len(value):
                 _count(where, f"{name}[]", dropped)
-            message[name] = [part(name, item) for item in parts if holds_text(item)]
+            texts = [item for item in items if holds_text(item)]
+            if parts is not None:
+                message[name] = parts(name, texts)
+            elif part is not None:
+                message[name] = [part(name, item) for item in texts]
     tool_calls = message.get("tool_calls")
     if isinstance(tool_calls, list):
         kept = [call for call in tool_calls if type(call) is dict]

@@ -77,9 +77,9 @@ from leakline.guard.residency import (
     visitor_country,
 )
 from leakline.guard.sanitize.across import WHERE as ACROSS_FIELDS
-from leakline.guard.sanitize.across import CanaryWatch, across_fields, refuses
+from leakline.guard.sanitize.across import CanaryWatch, across_fields, refuses, split_joined
 from leakline.guard.sanitize.fold import strip_invisible
-from leakline.guard.sanitize.jsontext import JsonQuoter, JsonUnescaper, quote_tokens, sanitize_json
+from leakline.guard.sanitize.jsontext import JsonQuoter, JsonStringDecoder, decode_strings, sanitize_json
 from leakline.guard.sse import DONE, MalformedStream, SseReader, encode_event, encode_json_event
 from leakline.guard.surrogates import has_surrogate_escape, lone_surrogate_field, without_lone_surrogates
 from leakline.signals import Signal, SignalKind
@@ -1118,18 +1118,20 @@ class Route:
         scan.released_parts.append(out)
         return out
 
-    def sanitize_json_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan, *, content: bool = False) -> str:
-        """Tool arguments (or JSON-mode content) that are JSON: sanitized as decoded, re-encoded if changed."""
+    def sanitize_json_text(
+        self, sanitizer: TextSanitizer, text: str, scan: _Scan, *, content: bool = False, json_mode: bool = False
+    ) -> str:
+        """Tool arguments (or content that is a JSON document) that are JSON: sanitized as decoded, re-encoded
+        if changed. `content` that does not parse (a document cut off at `max_tokens`) is judged as a stream
+        judges it: its strings' escapes decoded, then written back; in JSON mode a token outside a string
+        is quoted (outside it, such content may be prose: `{ not json: …`)."""
         parts = _Scan()
         out = sanitize_json(text, lambda piece: self.sanitize_text(sanitizer, piece, parts))
-        if out is None:  # not JSON: judged as text; in JSON-mode content a token outside a string is quoted
-            judged = text
-            if content:  # escapes decoded as in a stream (`JsonUnescaper`): a cut-off document is JSON text too
-                unescaper = JsonUnescaper()
-                judged = unescaper.feed(text) + unescaper.finish()
-            out = self.sanitize_text(sanitizer, judged, parts)
-            if content:
-                out = quote_tokens(out)
+        if out is None and content:
+            judged, decoder = decode_strings(text)
+            out = JsonQuoter(decoder, quote=json_mode).feed(self.sanitize_text(sanitizer, judged, parts))
+        elif out is None:
+            out = self.sanitize_text(sanitizer, text, parts)
         scan.upstream_parts.append(text)
         scan.released_parts.append(out)
         scan.judged.extend(parts.judged)
@@ -1152,27 +1154,64 @@ class Route:
         sanitize_message(
             message,
             "message",
-            # A whole answer that is a JSON document is judged as the app's parser reads it (`\u0040`
-            # escapes decoded), asked for (JSON mode) or not; a token outside a string is quoted in JSON mode.
+            # Content that is a JSON document (asked for or starting with `{` or `[`, as a stream decides) is
+            # judged as the app's parser reads it: as decoded values, or, cut off, as the stream judges it.
             text=lambda name, value: (
-                self.sanitize_json_text(sanitizer, value, scan, content=json_mode)
+                self.sanitize_json_text(sanitizer, value, scan, content=True, json_mode=json_mode)
                 if name == "content" and (json_mode or value.lstrip()[:1] in ("{", "["))
                 else self.sanitize_text(sanitizer, value, scan)
             ),
-            part=lambda _name, part: self._sanitize_part(sanitizer, part, scan),
+            parts=lambda name, parts: self._sanitize_parts(sanitizer, parts, scan, json_mode, name == "content"),
             calls=lambda calls: [self._sanitize_call(sanitizer, c, scan) for c in calls if isinstance(c, dict)],
             function=lambda function: self._sanitize_function(sanitizer, function, scan, "message.function_call"),
             dropped=dropped,
         )
 
-    def _sanitize_part(self, sanitizer: TextSanitizer, part: Any, scan: _Scan) -> Any:
-        if not isinstance(part, dict):
-            return self.sanitize_text(sanitizer, part, scan) if isinstance(part, str) else part
-        screen_part(part, "message.content[]", self.gateway.metrics.dropped_field)
-        for name in PART_TEXT:
-            if isinstance(part.get(name), str):
-                part[name] = self.sanitize_text(sanitizer, part[name], scan)
-        return part
+    def _sanitize_parts(
+        self, sanitizer: TextSanitizer, parts: list[Any], scan: _Scan, json_mode: bool, content: bool
+    ) -> list[Any]:
+        """A field's content parts judged joined, as a client renders them and a stream judges its deltas
+        (`"jane.doe@"` + `"example.com"`): each part keeps what is left of its own text, a redaction goes to
+        the part its match starts in (`across.split_joined`). `content` parts that join to a JSON document
+        (as a stream decides: JSON mode, or `{` / `[` first) are judged as one document (`sanitize_json_text`);
+        changed, it goes whole in the first part."""
+        slots: list[tuple[int, str | None]] = []
+        texts: list[str] = []
+        for position, part in enumerate(parts):
+            if isinstance(part, str):
+                slots.append((position, None))
+                texts.append(part)
+            elif isinstance(part, dict):
+                screen_part(part, "message.content[]", self.gateway.metrics.dropped_field)
+                for name in PART_TEXT:
+                    if isinstance(part.get(name), str):
+                        slots.append((position, name))
+                        texts.append(part[name])
+        if not texts:
+            return parts
+        joined = "".join(texts)
+        if content and (json_mode or joined.lstrip()[:1] in ("{", "[")):
+            document = self.sanitize_json_text(sanitizer, joined, scan, content=True, json_mode=json_mode)
+            pieces = texts if document == joined else [document] + [""] * (len(texts) - 1)
+        else:
+            result = sanitizer.sanitize(joined)
+            scan.upstream_parts.append(joined)
+            scan.judged.append(joined)
+            scan.scanned_bytes += result.scanned_bytes
+            scan.invisible_removed += result.invisible_removed
+            scan.hits.extend(hits_of(result.hits))
+            scan.blocked = scan.blocked or bool(result.blocked)
+            released = str(result.text)
+            scan.released_parts.append(released)
+            # Pieces that do not split back (a stand-in sanitizer): the first text holds all that is released.
+            pieces = split_joined(texts, released, result.hits) or [released] + [""] * (len(texts) - 1)
+        out = list(parts)
+        for (position, key), piece in zip(slots, pieces, strict=True):
+            if key is None:
+                out[position] = piece
+            else:
+                out[position][key] = piece
+        return out
 
     def _sanitize_call(self, sanitizer: TextSanitizer, call: dict[str, Any], scan: _Scan) -> dict[str, Any]:
         screen_call(call, "message.tool_calls[]", self.gateway.metrics.dropped_field)
@@ -1564,7 +1603,7 @@ class _DisconnectWatch:
 
 
 _PLAIN_DELTA = frozenset({"content", "role"})
-_UNDECIDED = JsonUnescaper()
+_UNDECIDED = JsonStringDecoder()
 """Stands for a field not yet known to be text or JSON in `_StreamRelay.unescapers` (never fed): one lookup
 per piece tells the three apart."""
 
@@ -1637,11 +1676,11 @@ class _StreamRelay:
         self.choices: set[int] = set()
         self.json_mode = _json_mode(req.body)
         self.quoters: dict[tuple[int, str], JsonQuoter] = {}
-        self.unescapers: dict[tuple[int, str], JsonUnescaper | None] = {}
+        self.unescapers: dict[tuple[int, str], JsonStringDecoder | None] = {}
         """Per field, once its first non-space character came: None for text, else the transducer that
-        writes its `\\uXXXX` escapes as characters before the detectors (`ann\\u0040example.com`): content in
-        JSON mode, and content that starts with `{` or `[` (a JSON document, as the whole answer's judge
-        takes it)."""
+        writes the escapes inside its strings as characters before the detectors (`ann\\u0040example.com`,
+        `4111\\n1111…`): content in JSON mode, and content that starts with `{` or `[` (a JSON document, as
+        the whole answer's judge takes it). Its `JsonQuoter` in `quoters` writes them back on release."""
         self.held_calls: dict[int, dict[int, _HeldCall]] = {}
         """Per choice and call index: the call's id, name and arguments received so far."""
         self.call_ids: dict[tuple[int, str], int] = {}
@@ -1667,7 +1706,7 @@ class _StreamRelay:
         if unescaper is _UNDECIDED:
             unescaper = self._json_field(key, text)
         if unescaper is not None:
-            # The same JSON value, with each escape written as the character the app's parser will read.
+            # Judged as the app's parser reads the strings; `_after` writes the escapes back.
             text = unescaper.feed(text)
         try:
             # Judged before the field's stream sees the piece: that stream may release text with it.
@@ -1679,11 +1718,12 @@ class _StreamRelay:
             raise SanitizerFailed("a detector failed; the stream is refused (fail closed)") from None
         return self._after(key, stream, out, json_text=unescaper is not None)
 
-    def _json_field(self, key: tuple[int, str], text: str) -> JsonUnescaper | None:
+    def _json_field(self, key: tuple[int, str], text: str) -> JsonStringDecoder | None:
         """Whether field `key` is JSON text, decided at its first non-space character (`_UNDECIDED` before):
         its transducer, or None. A whole answer's content that starts with `{` or `[` is judged as the
         document an app parses (`Route.sanitize_choice`); streamed, it is judged with its escapes decoded
-        too, or `{"k": "\\u005aq7X…"}` would pass streamed what is refused whole."""
+        too, or `{"k": "\\u005aq7X…"}` and `{"card": "4111\\n1111…"}` would pass streamed what is refused
+        whole."""
         if key[1] != "content":
             self.unescapers[key] = None
             return None
@@ -1694,7 +1734,8 @@ class _StreamRelay:
             if head[0] not in "{[":
                 self.unescapers[key] = None
                 return None
-        unescaper = self.unescapers[key] = JsonUnescaper()
+        unescaper = self.unescapers[key] = JsonStringDecoder()
+        self.quoters[key] = JsonQuoter(unescaper)
         return unescaper
 
     def _finish(self, key: tuple[int, str]) -> str:
@@ -1739,8 +1780,8 @@ class _StreamRelay:
             self.scan.blocked = True
             return ""
         if json_text and out:
-            # A redaction outside a JSON string (a bare number) must stay JSON: quoted.
-            out = self.quoters.setdefault(key, JsonQuoter()).feed(out)
+            # Released text stays JSON: decoded line breaks escaped again, a redaction outside a string quoted.
+            out = self.quoters[key].feed(out)
         self.scan.released_parts.append(out)
         return out
 

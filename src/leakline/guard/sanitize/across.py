@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
-from leakline.guard.sanitize.core import DetectorHit, Sanitizer
+from leakline.guard.sanitize.core import REDACTION_FORMAT, DetectorHit, Sanitizer
 from leakline.guard.sanitize.errors import SanitizerFailed
-from leakline.guard.sanitize.fold import fold, strip_invisible
+from leakline.guard.sanitize.fold import InvisibleStripper, fold, strip_invisible
 from leakline.guard.sanitize.matchers import (
     CANARY,
     CANARY_SPLIT_GAP,
@@ -267,4 +268,50 @@ class CanaryWatch:
         self._mixed = len(keys) > 1
 
 
-__all__ = ["FIELD_SEPARATOR", "WHERE", "CanaryWatch", "across_fields", "refuses"]
+def split_joined(texts: Sequence[str], sanitized: str, hits: Sequence[Any]) -> list[str] | None:
+    """The sanitizer's output for `texts` joined with nothing between (a message's content parts, which a
+    client renders joined) cut back into one text per element: each keeps what is left of its own
+    characters, a redaction's token goes to the text its match starts in and what the match covers of
+    the texts after it is removed, so the pieces join to `sanitized`. `hits` are the judgement's hits
+    (offsets in the joined text without its invisible characters); text from a blocking hit on is gone.
+    None when the pieces do not join to `sanitized` (a stand-in sanitizer without offsets)."""
+    stripper = InvisibleStripper()
+    kept: list[str] = []
+    last = ""
+    for text in texts:
+        piece = stripper.feed(text, last)
+        kept.append(piece)
+        last = piece[-1:] or last
+    if kept:
+        kept[-1] += stripper.finish(last)
+    ends = list(accumulate(len(k) for k in kept))
+    out: list[list[str]] = [[] for _ in kept]
+
+    def copy(lo: int, hi: int) -> None:
+        first = bisect_right(ends, lo)
+        for i in range(first, len(kept)):
+            start = ends[i] - len(kept[i])
+            if start >= hi:
+                break
+            out[i].append(kept[i][max(lo, start) - start : min(hi, ends[i]) - start])
+
+    pos = 0
+    total = ends[-1] if ends else 0
+    try:
+        for hit in sorted(hits, key=lambda h: h.start):
+            if hit.action == Action.ALERT:
+                continue
+            copy(pos, hit.start)
+            if hit.action == Action.BLOCK:
+                pos = total
+                break
+            out[min(bisect_right(ends, hit.start), len(kept) - 1)].append(REDACTION_FORMAT.format(hit.detector.upper()))
+            pos = hit.end
+    except (AttributeError, TypeError):
+        return None
+    copy(pos, total)
+    pieces = ["".join(p) for p in out]
+    return pieces if "".join(pieces) == sanitized else None
+
+
+__all__ = ["FIELD_SEPARATOR", "WHERE", "CanaryWatch", "across_fields", "refuses", "split_joined"]
