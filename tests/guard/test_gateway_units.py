@@ -437,3 +437,17 @@ def test_a_byte_order_mark_before_the_first_event_is_dropped(cut: int) -> None:
     assert [*reader.feed(later), *reader.finish()] == ['{"a":1}']
     with pytest.raises(MalformedStream, match="invalid UTF-8 at byte offset 9 "):
         list(SseReader().feed(b"\xef\xbb\xbfdata: \xff\n\n"))
+
+
+def test_only_headers_without_a_shape_of_their_own_are_judged() -> None:
+    judged: list[str] = []
+
+    def judge(value: str) -> list[str]:
+        judged.append(value)
+        return ["email"] if "@" in value else []
+
+    upstream = [("Content-Type", "application/json"), ("X-Request-Id", "r-1"), ("X-Custom", "ok"),
+                ("X-Mail", "a@example.com")]  # fmt: skip
+    out = filter_upstream_headers(upstream, mode="deny", allowed=frozenset(), denied=DENY_PATTERNS, judge=judge)
+    assert out == [("content-type", "application/json"), ("x-request-id", "r-1"), ("x-custom", "ok")]
+    assert judged == ["ok", "a@example.com"]  # content-type is replaced by the gateway's own; ids are shaped

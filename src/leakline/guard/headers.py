@@ -251,13 +251,16 @@ def filter_upstream_headers(
             shaped = _shaped(name, value)
             if shaped is None:
                 continue
-            if judge is not None and name not in VALUE_SHAPES and _judged_out(name, shaped, judge):
+            # `content-type` is the gateway's own in every response (`response_headers`): not judged.
+            if judge is not None and name not in _NOT_JUDGED and _judged_out(name, shaped, judge):
                 continue
             seen.add(name)
             out.append((name, shaped))
     return out
 
 
+_NOT_JUDGED = frozenset({*VALUE_SHAPES, "content-type"})
+"""Headers whose value is never given to the detectors: held to a shape, or replaced by the gateway's own."""
 _JUDGED_NAMES: set[str] = set()
 """Header names already logged as dropped for what a detector found (bounded as `_REFUSED_NAMES`)."""
 
