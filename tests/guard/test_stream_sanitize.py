@@ -484,3 +484,27 @@ def test_nested_matches_stream_as_whole(parts: list[str], nested: str, at: float
     assert out == whole.text
     assert stream.hits == whole.hits  # type: ignore[attr-defined]
     assert CANARY not in out and "S3cr3tPassw0rd" not in out and "AKIAIOSFODNN7Q2XK4ZT" not in out
+
+
+@pytest.mark.parametrize("text", [
+    "Your order A-10023 (SKU 4006381333931) ships on 2026-12-01 for €49.99; tracking 1Z999AA10123456784.",
+    "mail jane.doe@exam\u00adple.com or 4111 1111 1111 1111, ref " + CANARY + " then more",
+    "plain words only",
+    "",
+])  # fmt: skip
+def test_a_stream_shorter_than_its_hold_back_ends_as_the_whole_text_and_as_passes_would(text: str) -> None:
+    sanitizer = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448, release_seconds=0.2))
+    whole = sanitizer.sanitize(text)
+    short = sanitizer.stream()
+    out = "".join(short.feed(text[i : i + 7]) for i in range(0, len(text), 7))
+    assert short._passes == 0  # the finish judges the whole text at once
+    out += short.finish()
+    passing = StreamSanitizer(sanitizer, clock=_Clock(step=1.0))  # a pass at every piece past the hold-back
+    padded = "x " * 300 + text
+    passed = "".join(passing.feed(padded[i : i + 7]) for i in range(0, len(padded), 7)) + passing.finish()
+    assert passing._passes > 1
+    assert (out, short.blocked, short.hits) == (whole.text, whole.blocked, whole.hits)
+    assert (short.scanned_bytes, short.invisible_removed, short.pending_chars) == (
+        whole.scanned_bytes, whole.invisible_removed, 0)  # fmt: skip
+    padded_whole = sanitizer.sanitize(padded)
+    assert (passed, passing.blocked, passing.hits) == (padded_whole.text, padded_whole.blocked, padded_whole.hits)

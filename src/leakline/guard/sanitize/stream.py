@@ -128,6 +128,8 @@ class StreamSanitizer:
         self._invisible = InvisibleStripper()
         self._released = 0
         """Offset in the whole text up to which sanitized output has been returned."""
+        self._passes = 0
+        """Release passes made so far (`finish` of a stream that made none judges the whole text at once)."""
         self._finished = False
         self._stopped = False
         """Finished or blocked: `feed` has nothing to do."""
@@ -169,9 +171,33 @@ class StreamSanitizer:
         self._finished = self._stopped = True
         if self.blocked:
             return ""
+        if not self._passes:
+            return self._whole()
         return self._advance(final=True)
 
+    def _whole(self) -> str:
+        """The end of a stream that never made a release pass (an answer shorter than the hold-back, the most
+        common kind): the text is the whole answer, so `Sanitizer.sanitize` judges it, with its shortcuts for
+        short texts. The result is the one a pass would give (stream == whole is the property the passes keep)."""
+        text = "".join(self._parts)
+        self._parts = []
+        try:
+            result = self._sanitizer.sanitize(text)
+        except SanitizerFailed:
+            raise
+        except Exception as exc:
+            raise SanitizerFailed(f"engine:{self._sanitizer.engine.name}", exc) from exc
+        self._bytes = result.scanned_bytes
+        self._invisible.removed = result.invisible_removed
+        self.hits.extend(result.hits)
+        if result.blocked:
+            self.blocked = True
+        self._new = 0
+        self._base = self._released = len(text)
+        return result.text
+
     def _advance(self, *, final: bool) -> str:
+        self._passes += 1
         s = self._sanitizer
         parts = self._parts
         new = parts[0] if len(parts) == 1 else "".join(parts)
