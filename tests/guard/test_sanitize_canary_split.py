@@ -134,13 +134,14 @@ def test_the_hyperscan_gate_fires_on_every_spelling_the_matcher_accepts() -> Non
 
 
 def test_canary_max_length_bounds_every_spelling_and_the_holdback_check_uses_it() -> None:
-    # spaced and split once: 24 + 23 x 3 + 16; base64 with CRLFs: 3 x 32 - 2; hex: 4 x 24 - 2
-    assert canary_max_length(CAN) == 109
+    # spaced and split once: 24 + 23 x 4 + 16; base64 with CRLFs: 3 x 32 - 2; hex with a `0x` and two
+    # separators before every byte after the first: 24 x 2 + 23 x 4 = 6 x 24 - 4
+    assert canary_max_length(CAN) == 140
     long_token = "Zq7XbN2vLp9RtY4sKw8HdM3c" * 5  # 120 characters
-    assert canary_max_length(long_token) == 493
-    with pytest.raises(Exception, match="stream_holdback_chars: 493 is not longer"):
-        _check_holdback(Policy(canaries=(long_token,), holdback_chars=493))
-    _check_holdback(Policy(canaries=(long_token,), holdback_chars=494))
+    assert canary_max_length(long_token) == 716
+    with pytest.raises(Exception, match="stream_holdback_chars: 716 is not longer"):
+        _check_holdback(Policy(canaries=(long_token,), holdback_chars=716))
+    _check_holdback(Policy(canaries=(long_token,), holdback_chars=717))
 
 
 # ---- split across fields: the detectors' side -------------------------------------------------------------

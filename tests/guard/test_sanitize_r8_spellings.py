@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from leakline.guard.sanitize import Policy, Sanitizer
 from leakline.guard.sanitize.engine import hyperscan_available
 from leakline.guard.sanitize.matchers import (
+    CANARY_MAX_SEPARATORS,
     CANARY_SPLIT_GAP,
     CanaryMatcher,
     canary_gate_spans,
@@ -118,8 +119,12 @@ def test_the_gap_is_bounded_and_counted_in_the_longest_spelling() -> None:
     gap = "x" * CANARY_SPLIT_GAP
     assert [h.detector for h in s.sanitize(f"Zq7XbN2vLp9R{gap}tY4sKw8HdM3c").hits] == ["canary"]
     assert s.sanitize(f"Zq7XbN2vLp9R{gap}x tY4sKw8HdM3c").hits == []
-    spelled = "Z" + "".join("-.-" + ch for ch in CAN[1:12]) + gap + CAN[12] + "".join("-.-" + ch for ch in CAN[13:])
-    assert len(spelled) == canary_max_length(CAN) - 3  # the split's gap replaces one run of separators
+    run = "-.-."[:CANARY_MAX_SEPARATORS]
+    spelled = "Z" + "".join(run + ch for ch in CAN[1:12]) + gap + CAN[12] + "".join(run + ch for ch in CAN[13:])
+    # The longest spaced spelling (the split's gap replaces one run of separators); hex with byte prefixes is
+    # longer still, and `canary_max_length` takes the longest of all.
+    assert len(spelled) == len(CAN) + (len(CAN) - 2) * CANARY_MAX_SEPARATORS + CANARY_SPLIT_GAP
+    assert len(spelled) <= canary_max_length(CAN)
     assert [(h.start, h.end) for h in s.sanitize(spelled).hits] == [(0, len(spelled))]
 
 

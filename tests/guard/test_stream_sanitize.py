@@ -198,9 +198,10 @@ def test_an_email_inside_a_run_too_long_to_hold_back(sanitizer: Sanitizer) -> No
 
 
 def test_a_long_canary_with_a_holdback_longer_than_its_spellings() -> None:
-    # The hold-back must exceed the longest bounded match: here a 719-character spaced spelling.
+    # The hold-back must exceed the longest bounded match: here hex with a byte prefix before each byte
+    # (6 x 360 - 4 = 2,156 characters); the text holds the 719-character spaced spelling.
     token = "".join(f"{i:02x}Q{chr(65 + i % 26)}" for i in range(90))  # 360 characters
-    s = Sanitizer(Policy(canaries=(token,), holdback_chars=1500).with_actions({"canary": "redact"}))
+    s = Sanitizer(Policy(canaries=(token,), holdback_chars=2200).with_actions({"canary": "redact"}))
     text = "word " * 400 + " ".join(token) + " tail " * 300
     expected = s.sanitize(text)
     assert [h.detector for h in expected.hits] == ["canary"]
@@ -271,16 +272,17 @@ def test_a_finished_stream_refuses_more_input(sanitizer: Sanitizer) -> None:
 
 
 def test_a_holdback_shorter_than_a_canary_spelling_is_refused() -> None:
-    # 120 characters: its spaced or split spelling can be 493 characters, longer than a 470-character hold-back.
+    # 120 characters: its hex spelling with a byte prefix before each byte can be 716 characters, longer than
+    # a 700-character hold-back.
     token = "a1B2c3D4e5" * 12
     with pytest.raises(PolicyError) as info:
-        Sanitizer(Policy(canaries=("x" * 32, token), holdback_chars=470))
+        Sanitizer(Policy(canaries=("x" * 32, token), holdback_chars=700))
     assert str(info.value).startswith(
-        "sanitize.stream_holdback_chars: 470 is not longer than the longest spelling of sanitize.canaries[1] "
-        "(493 characters, spaced, encoded or written for a renderer)"
+        "sanitize.stream_holdback_chars: 700 is not longer than the longest spelling of sanitize.canaries[1] "
+        "(716 characters, spaced, encoded or written for a renderer)"
     )
-    assert "at least 494" in (info.value.hint or "")
-    Sanitizer(Policy(canaries=("x" * 32, token), holdback_chars=494))  # long enough: accepted
+    assert "at least 717" in (info.value.hint or "")
+    Sanitizer(Policy(canaries=("x" * 32, token), holdback_chars=717))  # long enough: accepted
 
 
 def test_a_holdback_shorter_than_a_rendered_canary_spelling_is_refused() -> None:

@@ -1118,7 +1118,9 @@ def _anchors_within(text: str, positions: Sequence[int], lo: int, hi: int) -> se
 
 CANARY_MIN_BITS = 128
 CANARY_MIN_DISTINCT = 8
-CANARY_MAX_SEPARATORS = 3
+CANARY_MAX_SEPARATORS = 4
+"""Non-alphanumeric characters between two characters of a spaced canary: four, for a character array
+(`["Z", "q", …]` puts `", "` between them; red team R6)."""
 CANARY_SPLIT_GAP = 16
 """Characters of any kind allowed at one place in a canary (between two of its characters), besides the
 separators: a model splitting the token in two writes markup or words between the pieces (`** **`, `<br>`,
@@ -1158,7 +1160,7 @@ def canary_encodings(token: str) -> list[str]:
 
 
 def canary_spaced_pattern(token: str) -> str:
-    """The token with up to three non-alphanumeric characters between any two of its characters."""
+    """The token with up to `CANARY_MAX_SEPARATORS` non-alphanumeric characters between any two of its characters."""
     gap = r"[^A-Za-z0-9]{0," + str(CANARY_MAX_SEPARATORS) + "}"
     return gap.join(re.escape(ch) for ch in token)
 
@@ -1229,6 +1231,8 @@ def canary_split_starts(token: str) -> str:
 CANARY_WRAP = r"(?:\r?\n)?"
 """Between two base64 characters: the line break of a wrapped encoding (MIME's 76 columns, PEM's 64) falls
 anywhere in the token's spelling, and decoders (`atob`, `base64 -d`, `b64decode` of a MIME body) skip it."""
+CANARY_HEX_PREFIX = r"(?:0x|\\x|%)?"
+"""Before a hex byte pair of a canary: a byte literal's prefix (red team R6: `%5A%71…`, `0x5a, 0x71`, `\x5a`)."""
 CANARY_HEX_GAP = r"[\s:,\-]{0,2}"
 """Between two hex byte pairs: `5a 71`, `5a:71`, `5a, 71`, `5a-71`, a line break. `\\s` is ASCII whitespace
 (the matcher is compiled with `re.ASCII`): the Hyperscan gate reads the text's ASCII projection, where any
@@ -1244,7 +1248,11 @@ def canary_encoded_patterns(token: str) -> list[str]:
     raw = token.encode()
     alternatives = [CANARY_WRAP.join(_B64_CHAR.get(ch, re.escape(ch)) for ch in piece) for piece in _canary_base64(raw)]
     hex_pairs = [raw[i : i + 1].hex() for i in range(len(raw))]
-    return [*dict.fromkeys(alternatives), CANARY_HEX_GAP.join(hex_pairs)]
+    # Every byte after the first may carry a byte literal's prefix: `%5a%71` (percent-encoding), `0x5a, 0x71`
+    # (a C or Python byte array), `\x5a\x71` (an escaped string). The first pair has none in the pattern, so
+    # that `re` can still look for a literal first; the match (and a redaction) then starts after its prefix.
+    hexed = hex_pairs[0] + "".join(CANARY_HEX_GAP + CANARY_HEX_PREFIX + pair for pair in hex_pairs[1:])
+    return [*dict.fromkeys(alternatives), hexed]
 
 
 @functools.lru_cache(maxsize=256)
@@ -1255,7 +1263,7 @@ def canary_max_length(token: str) -> int:
     raw = token.encode()
     longest_b64 = max(len(piece) for piece in _canary_base64(raw))
     spaced = len(token) + (len(token) - 1) * CANARY_MAX_SEPARATORS
-    return max(spaced + CANARY_SPLIT_GAP, 3 * longest_b64 - 2, 4 * len(raw) - 2)
+    return max(spaced + CANARY_SPLIT_GAP, 3 * longest_b64 - 2, 6 * len(raw) - 4)
 
 
 CANARY_RENDERED_MAX = 440
