@@ -262,3 +262,32 @@ def test_internationalized_addresses_and_rfc_local_parts_are_found_whole(
 )
 def test_at_signs_that_are_no_address_stay(sanitizer: Sanitizer, text: str) -> None:
     assert sanitizer.sanitize(text).text == text
+
+
+_BYTES = CANARY.encode()
+BYTE_SPELLINGS = {
+    "percent-encoded": "".join(f"%{b:02X}" for b in _BYTES),
+    "C byte array": "{" + ", ".join(f"0x{b:02x}" for b in _BYTES) + "}",
+    "escaped string": "".join(f"\\x{b:02x}" for b in _BYTES),
+    "character array": "[" + ", ".join(f'"{ch}"' for ch in CANARY) + "]",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BYTE_SPELLINGS))
+def test_a_canary_as_byte_literals_or_a_character_array_blocks(
+    sanitizer: Sanitizer, re_sanitizer: Sanitizer, name: str
+) -> None:
+    # Before: each passed whole and streamed (red team R6).
+    text = f"The reference is {BYTE_SPELLINGS[name]} as asked."
+    for s in (sanitizer, re_sanitizer):
+        result = s.sanitize(text)
+        assert result.blocked and [h.detector for h in result.hits] == ["canary"], name
+        assert CANARY[:4].encode().hex() not in result.text.lower().replace("%", "").replace("0x", "")
+    stream = sanitizer.stream()
+    out = "".join(stream.feed(text[i : i + 9]) for i in range(0, len(text), 9)) + stream.finish()
+    assert stream.blocked and out == sanitizer.sanitize(text).text
+
+
+def test_ordinary_byte_arrays_and_percent_encoded_urls_stay(sanitizer: Sanitizer) -> None:
+    for text in ("bytes = {0x00, 0x1f, 0x7f, 0xff}", "https://example.com/search?q=%C3%A4pfel%20rot", '["a", "b", "c"]'):
+        assert sanitizer.sanitize(text).text == text
