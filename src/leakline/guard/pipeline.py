@@ -304,6 +304,19 @@ class _Scan:
     are judged again for canaries and protected text split across them (`across.across_fields`)."""
 
 
+
+def _judged(scan: _Scan, text: str, result: Any) -> str:
+    """Adds what the sanitizer did with `text` (its `SanitizeResult`) to `scan`; the text to release."""
+    scan.upstream_parts.append(text)
+    scan.judged.append(text)
+    scan.scanned_bytes += result.scanned_bytes
+    scan.invisible_removed += result.invisible_removed
+    scan.hits.extend(hits_of(result.hits))
+    scan.blocked = scan.blocked or bool(result.blocked)
+    out = str(result.text)
+    scan.released_parts.append(out)
+    return out
+
 class Gateway:
     """Shared state of all routes: settings, keys, the upstream session, the sanitizer, the event thread."""
 
@@ -1106,17 +1119,7 @@ class Route:
             scan.blocked = scan.blocked or refuses(hits)
 
     def sanitize_text(self, sanitizer: TextSanitizer, text: str, scan: _Scan) -> str:
-        result = sanitizer.sanitize(text)
-        scan.upstream_parts.append(text)
-        scan.judged.append(text)
-        scan.scanned_bytes += result.scanned_bytes
-        scan.invisible_removed += result.invisible_removed
-        scan.hits.extend(hits_of(result.hits))
-        if result.blocked:
-            scan.blocked = True
-        out = str(result.text)
-        scan.released_parts.append(out)
-        return out
+        return _judged(scan, text, sanitizer.sanitize(text))
 
     def sanitize_json_text(
         self, sanitizer: TextSanitizer, text: str, scan: _Scan, *, content: bool = False, json_mode: bool = False
@@ -1195,14 +1198,7 @@ class Route:
             pieces = texts if document == joined else [document] + [""] * (len(texts) - 1)
         else:
             result = sanitizer.sanitize(joined)
-            scan.upstream_parts.append(joined)
-            scan.judged.append(joined)
-            scan.scanned_bytes += result.scanned_bytes
-            scan.invisible_removed += result.invisible_removed
-            scan.hits.extend(hits_of(result.hits))
-            scan.blocked = scan.blocked or bool(result.blocked)
-            released = str(result.text)
-            scan.released_parts.append(released)
+            released = _judged(scan, joined, result)
             # Pieces that do not split back (a stand-in sanitizer): the first text holds all that is released.
             pieces = split_joined(texts, released, result.hits) or [released] + [""] * (len(texts) - 1)
         out = list(parts)
