@@ -14,8 +14,7 @@ every escape as the character the application's parser will read (`\\u0040` as `
 break, `\\/` as `/`), so `"4111\\n1111\\n1111\\n1111"` is judged as the card number `JSON.parse` gives the
 app, as the whole answer's `sanitize_json` judges it. `JsonQuoter` runs on what is released: it follows
 the string state again, writes every control character inside a string back as its escape (the released
-text stays JSON) and quotes a redaction token that landed outside a string. `JsonUnescaper` is the older,
-JSON-preserving transducer (`\\uXXXX` only; its output is still a JSON document).
+text stays JSON) and quotes a redaction token that landed outside a string.
 """
 
 from __future__ import annotations
@@ -191,82 +190,6 @@ _LOW_SHAPE = (frozenset("\\"), frozenset("u"), frozenset("dD"), frozenset("cdefC
 def _low_surrogate(text: str) -> bool:
     """Whether `text` (up to 6 characters) is a low surrogate's escape, or the start of one."""
     return all(c in allowed for allowed, c in zip(_LOW_SHAPE, text, strict=False))
-
-
-class JsonUnescaper:
-    """Rewrites the `\\uXXXX` escapes of streamed JSON text as the characters they stand for.
-
-    A streaming transducer: `feed` returns the text with every complete escape decoded and holds back
-    an escape cut between two pieces (`ann\\u00` + `40ex`) until it is complete, `finish` returns what is
-    still held, as it was. The document's value is unchanged, so the application parses the same data:
-    a surrogate pair (`\\uD83D\\uDE00`) becomes its one character; a quote and a backslash become `\\"`
-    and `\\\\`, a control character (below U+0020) and a lone surrogate stay as they are, since JSON
-    requires them escaped (and no UTF-8 text can carry a lone surrogate). Other escapes (`\\n`, `\\\\`)
-    are copied whole, so `\\\\u0040` stays a backslash followed by `u0040`. A backslash means something
-    only inside a JSON string, so the string state need not be followed.
-    """
-
-    __slots__ = ("_held",)
-
-    def __init__(self) -> None:
-        self._held = ""
-
-    def feed(self, text: str) -> str:
-        buf = self._held + text if self._held else text
-        self._held = ""
-        if "\\" not in buf:
-            return buf
-        out: list[str] = []
-        pos = 0
-        size = len(buf)
-        while True:
-            at = buf.find("\\", pos)
-            if at < 0:
-                out.append(buf[pos:])
-                break
-            out.append(buf[pos:at])
-            if at + 1 >= size:  # a backslash at the end: what it escapes comes with the next piece
-                self._held = buf[at:]
-                break
-            if buf[at + 1] != "u":
-                out.append(buf[at : at + 2])
-                pos = at + 2
-                continue
-            digits = buf[at + 2 : at + 6]
-            if not all(c in _HEX for c in digits):  # not an escape JSON accepts: copied as it is
-                out.append(buf[at : at + 2])
-                pos = at + 2
-                continue
-            if len(digits) < 4:
-                self._held = buf[at:]
-                break
-            code = int(digits, 16)
-            if 0xD800 <= code <= 0xDBFF:
-                low = buf[at + 6 : at + 12]
-                if len(low) < 6 and _low_surrogate(low):
-                    self._held = buf[at:]
-                    break
-                if len(low) == 6 and _low_surrogate(low):
-                    pair = 0x10000 + ((code - 0xD800) << 10) + (int(low[2:], 16) - 0xDC00)
-                    out.append(chr(pair))
-                    pos = at + 12
-                    continue
-                out.append(buf[at : at + 6])  # a lone high surrogate
-            elif code == 0x22:
-                out.append('\\"')
-            elif code == 0x5C:
-                out.append("\\\\")
-            elif code < 0x20 or 0xDC00 <= code <= 0xDFFF:
-                out.append(buf[at : at + 6])
-            else:
-                out.append(chr(code))
-            pos = at + 6
-        return "".join(out)
-
-    def finish(self) -> str:
-        """What is still held (an escape the stream ended inside, or a high surrogate without its pair)."""
-        held, self._held = self._held, ""
-        return held
 
 
 _SHORT_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "/": "/"}
