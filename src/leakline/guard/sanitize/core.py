@@ -227,7 +227,7 @@ class Sanitizer:
                 raise SanitizerFailed(family.name, exc) from exc
         return out
 
-    def _whole_candidates(self, text: str, triggers: Triggers) -> list[Candidate]:
+    def whole_candidates(self, text: str, triggers: Triggers) -> list[Candidate]:
         """`candidates_of(self._families, text, triggers)`, without calling the families that have no
         trigger to look at (`_READS`). Raises `SanitizerFailed`."""
         out: list[Candidate] = []
@@ -301,7 +301,7 @@ class Sanitizer:
         # The detectors read the folded text `seen` (same offsets); what is sent and shown is cut from `text`.
         # `size`: the UTF-8 bytes of the text as received.
         text, removed, seen, projection, size = strip_and_fold(text)
-        candidates = self._whole_candidates(seen, self._triggers(seen, projection))
+        candidates = self.whole_candidates(seen, self._triggers(seen, projection))
         if not candidates:
             # Most answers: nothing to resolve, render or report.
             return SanitizeResult(

@@ -16,7 +16,11 @@ Because every matcher's verdict depends only on bounded nearby text, hits before
 hits of the whole text, so the concatenated output equals `Sanitizer.sanitize(whole).text` for any
 chunking (property-tested). A blocking hit stops the stream: the text before it is released, nothing after.
 
-Nothing is scanned twice where it need not be. The engine reads only the new text (`scan_tail`). E-mail,
+How a pass finds its hits depends on how often passes come. With a release interval (the gateway's
+`stream_release_ms`), passes are few: one per interval, or one per `BURST_STEP_HOLDBACKS` hold-backs when
+the text comes faster, so each pass scans its whole window as `Sanitizer.sanitize` scans a text (`_window`).
+Without one (a `Policy` built in code), a pass comes every `holdback_chars`, and nothing is scanned twice
+where it need not be. The engine reads only the new text (`scan_tail`). E-mail,
 number and IPv6 triggers (`LocalMatcher`s) are judged once each, as soon as enough text follows them
 (`settled`); their hits are kept until released. A trigger not yet settled is judged only if a hit from it
 could start before `len - holdback` (it could then move the cut), and judged again later. The gated
@@ -32,14 +36,16 @@ the end of the window, and a U+FE0F at the very end waits for the next piece (a 
 Doing it per release rather than per `feed` keeps a token's `feed` as cheap as before; the output is the
 same either way. `scanned_bytes` counts the bytes received, invisible characters included.
 
-Latency: without a structural hold (a non-space run, an open PEM block, a protected run or a hit
-straddling the cut), `pending_chars` stays below `2 × holdback_chars` after every `feed`. With a release
-interval (`Policy.release_seconds`, leakline.toml's `stream_release_ms`), a `feed` that comes at least that
-long after the last release pass, while more than `holdback_chars` are unreleased, makes a pass too: a model
-writing a few characters per token then shows its text `holdback_chars` behind, in small steps, instead of
-in bursts of `holdback_chars` each `holdback_chars` late. The clock is read only in that state, so a
-stream fed faster than the interval (a benchmark, a cached answer) pays one clock read per piece at most.
-Where each pass cuts does not depend on when passes happen, so the output stays the whole-text result.
+Latency: without a release interval and a structural hold (a non-space run, an open PEM block, a protected
+run or a hit straddling the cut), `pending_chars` stays below `2 × holdback_chars` after every `feed`. With
+a release interval (`Policy.release_seconds`, leakline.toml's `stream_release_ms`), a `feed` that comes at
+least that long after the last release pass, while more than `holdback_chars` are unreleased, makes a pass
+too: a model writing a few characters per token then shows its text `holdback_chars` behind, in small
+steps, instead of in bursts of `holdback_chars` each `holdback_chars` late. The clock is read only in that
+state, and a piece that finds the interval not over defers the next read by what the stream's pace would
+bring in half the time left (at most `CLOCK_SKIP_MAX` characters), so a stream fed faster than the interval
+(a fast model, a cached answer, a benchmark) reads it every few pieces. Where each pass cuts does not depend
+on when passes happen, so the output stays the whole-text result.
 """
 
 from __future__ import annotations
@@ -65,9 +71,18 @@ PEM_PENDING_MAX = 12_288
 """A PEM header without its END line holds the stream back at most this far (the secret matcher's bound)."""
 TRAILING_RUN_MAX = 16_384
 """A run of non-space characters longer than this is released even though it has not ended."""
-BURST_STEP_HOLDBACKS = 4
-"""With a release interval, a pass also comes every this many `holdback_chars` of new text: a stream fed
-faster than the interval then makes a fourth of the passes (the streamed benchmark: 15 -> 26 MB/s)."""
+BURST_STEP_HOLDBACKS = 64
+"""With a release interval, a pass also comes every this many `holdback_chars` of new text (28 KiB at the
+default hold-back): a stream fed faster than the interval (a fast model, a cached answer) makes few passes,
+each scanning its window whole, so about 3 % of its text (the hold-back and `LEFT_CONTEXT` around each cut)
+is scanned twice. The clock, not this step, keeps a slower stream's text flowing; the step bounds what one
+pass holds."""
+CLOCK_SKIP_MAX = 128
+"""With a release interval, a piece that comes before the interval is over defers the next clock read by at
+most this many characters (half of what the stream's pace since the last pass would bring before the
+interval ends): a stream fed in fast small pieces reads the clock every few pieces, not on each one (one
+read per piece was a third of its cost), and a stream that slows down right then waits at most this much
+more text for its pass."""
 _SHORT_RUN = 128
 """The trailing run is usually a word: one C-level `rsplit` over this much finds it before any walk back."""
 _PEM_BEGIN = "-----BEGIN "
@@ -113,6 +128,7 @@ class StreamSanitizer:
         """Offset in the whole text of `_buf[0]`."""
         self._parts: list[str] = []
         """Text fed since the last release, not yet in `_buf` (joined once per release, not per chunk)."""
+        self._push = self._parts.append
         self._new = 0
         self._due = self._holdback + self._step
         """Characters of new text that trigger the next release."""
@@ -124,6 +140,11 @@ class StreamSanitizer:
         self._next_at = float("-inf")
         """When (`clock`) a piece may make a release pass before `_due` characters have come: the first
         pass at once (nothing was released yet), then at most one per interval."""
+        self._check = min(self._due, self._soon)
+        """Characters of new text from which `feed` looks further (`_due`, the clock, or a stopped stream):
+        the one comparison a piece below it costs."""
+        self._windowed = interval > 0
+        """Each pass scans its whole window (see `_advance`): with a release interval passes are few."""
         self._bytes = 0
         self._invisible = InvisibleStripper()
         self._released = 0
@@ -153,22 +174,40 @@ class StreamSanitizer:
 
     def feed(self, delta: str) -> str:
         """Add a piece of the response; returns the sanitized text that is safe to send now (maybe "")."""
+        # The common call (a token or two) must cost next to nothing: all the work waits for a release, and
+        # a stopped stream has `_check` -1, so one comparison routes every other case to `_looked_at`.
+        self._push(delta)
+        new = self._new = self._new + len(delta)
+        if new < self._check:
+            return ""
+        return self._looked_at(new)
+
+    def _looked_at(self, new: int) -> str:
+        """`feed` past `_check`: a release pass when `_due` characters have come or the interval is over."""
         if self._stopped:
+            self._parts.clear()
+            self._new = 0
             if self._finished:
                 raise StreamClosed("feed() after finish() on a sanitizer stream")
             return ""
-        # The common call (a token or two) must cost next to nothing: all the work waits for a release.
-        self._parts.append(delta)
-        self._new += len(delta)
-        if self._new < self._due and (self._new < self._soon or self._clock() < self._next_at):
-            return ""
-        return self._advance(final=False)
+        if new >= self._due:
+            return self._advance(final=False)
+        now = self._clock()
+        if now >= self._next_at:
+            return self._advance(final=False)
+        # Too early: read the clock again after half the text this pace would bring before the interval is
+        # over, at least on the next piece and at most `CLOCK_SKIP_MAX` characters later.
+        elapsed = now - (self._next_at - self._interval)
+        ahead = (self._next_at - now) / elapsed * new / 2 if elapsed > 0 else CLOCK_SKIP_MAX
+        self._check = min(self._due, new + 1 + int(min(ahead, CLOCK_SKIP_MAX)))
+        return ""
 
     def finish(self) -> str:
         """End of the stream: everything still held back, sanitized."""
         if self._finished:
             raise StreamClosed("finish() called twice on a sanitizer stream")
         self._finished = self._stopped = True
+        self._check = -1
         if self.blocked:
             return ""
         if not self._passes:
@@ -180,7 +219,7 @@ class StreamSanitizer:
         common kind): the text is the whole answer, so `Sanitizer.sanitize` judges it, with its shortcuts for
         short texts. The result is the one a pass would give (stream == whole is the property the passes keep)."""
         text = "".join(self._parts)
-        self._parts = []
+        self._parts.clear()
         try:
             result = self._sanitizer.sanitize(text)
         except SanitizerFailed:
@@ -201,7 +240,7 @@ class StreamSanitizer:
         s = self._sanitizer
         parts = self._parts
         new = parts[0] if len(parts) == 1 else "".join(parts)
-        self._parts = []
+        parts.clear()
         self._new = 0
         plain = new.isascii()
         self._bytes += len(new) if plain else len(new.encode("utf-8", "surrogatepass"))
@@ -217,24 +256,7 @@ class StreamSanitizer:
         seen = buf if seen_new is new and self._seen is self._buf else self._seen + seen_new
         n = len(buf)
         released = self._released - base
-        try:
-            triggers, local_to, gate_end = s.engine.scan_tail(
-                seen, self._local_from - base, self._gate_from - base, final
-            )
-        except Exception as exc:
-            raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
-        self._local_from = local_to + base
-        self._gate_from = n + base
-        if self._tracked:
-            fresh = triggers["canary_ends"]
-            if fresh:
-                self._canary_ends.extend([e + base for e in fresh])
-            fresh = triggers["secret_anchors"]
-            if fresh:
-                self._secret_anchors = sorted([*self._secret_anchors, *(a + base for a in fresh)])
-        elif gate_end >= 0 and gate_end + base > self._gate_end:
-            self._gate_end = gate_end + base
-        candidates = self._candidates(seen, base, released, triggers, final)
+        candidates = self._window(seen) if self._windowed else self._incremental(seen, base, released, final)
         kept = s.resolve(candidates, since=released) if candidates else candidates
         cut = n if final else self._cut(seen, released, kept)
         stable = [c for c in kept if c.start < cut] if kept else kept
@@ -247,6 +269,7 @@ class StreamSanitizer:
             out, blocked = s.render(buf, stable, released, cut)
             if blocked:
                 self.blocked = self._stopped = True
+                self._check = -1
             self.hits.extend(s.hits(buf, stable, offset=base))
         else:
             out = buf[released:cut]
@@ -271,7 +294,49 @@ class StreamSanitizer:
         if self._interval > 0:
             self._soon = max(1, self._holdback + 1 - (n - cut))
             self._next_at = self._clock() + self._interval
+        if not self._stopped:
+            self._check = min(self._due, self._soon)
         return out
+
+    def _window(self, seen: str) -> list[Candidate]:
+        """Every candidate in the (folded) window, found as `Sanitizer.sanitize` finds them in a whole text.
+
+        A stream with a release interval makes few passes, each on a long new stretch (up to
+        `BURST_STEP_HOLDBACKS` hold-backs when fed fast, what a model writes in an interval when not), so
+        scanning its window whole costs about what scanning the new text alone would, without the
+        bookkeeping that carries triggers from pass to pass: 21 -> 40 MB/s streamed in 20-byte pieces
+        (bench/sanitize_bench.py). Candidates before the release point are dropped by `resolve`; local hits
+        start at or before their trigger and the window keeps `LEFT_CONTEXT` before that point, so those
+        after it are the whole text's."""
+        s = self._sanitizer
+        try:
+            triggers = s.engine.scan_whole(seen)
+        except Exception as exc:
+            raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
+        return s.whole_candidates(seen, triggers)
+
+    def _incremental(self, seen: str, base: int, released: int, final: bool) -> list[Candidate]:
+        """The candidates of this pass from the new text's triggers and those carried from earlier passes."""
+        s = self._sanitizer
+        n = len(seen)
+        try:
+            triggers, local_to, gate_end = s.engine.scan_tail(
+                seen, self._local_from - base, self._gate_from - base, final
+            )
+        except Exception as exc:
+            raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
+        self._local_from = local_to + base
+        self._gate_from = n + base
+        if self._tracked:
+            fresh = triggers["canary_ends"]
+            if fresh:
+                self._canary_ends.extend([e + base for e in fresh])
+            fresh = triggers["secret_anchors"]
+            if fresh:
+                self._secret_anchors = sorted([*self._secret_anchors, *(a + base for a in fresh)])
+        elif gate_end >= 0 and gate_end + base > self._gate_end:
+            self._gate_end = gate_end + base
+        return self._candidates(seen, base, released, triggers, final)
 
     def _candidates(
         self, buf: str, base: int, released: int, triggers: LocalTriggers, final: bool
