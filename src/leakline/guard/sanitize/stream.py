@@ -124,6 +124,8 @@ class StreamSanitizer:
         self._buf = ""
         self._seen = self._buf
         """`_buf` folded (the same object while nothing was folded)."""
+        self._projection = b""
+        """`_seen`'s ASCII projection (each non-ASCII character a `?`), kept by windowed streams."""
         self._base = 0
         """Offset in the whole text of `_buf[0]`."""
         self._parts: list[str] = []
@@ -252,11 +254,19 @@ class StreamSanitizer:
         base = self._base
         buf = self._buf + new
         # The detectors read the folded window (same offsets, see fold.py); what is released is cut from `buf`.
-        seen_new = fold(new)[0]
+        seen_new, projected = fold(new)
         seen = buf if seen_new is new and self._seen is self._buf else self._seen + seen_new
+        projection = b""
+        if self._windowed:
+            # The window's ASCII projection, for the engine: fold made the new text's, and encoding the window
+            # again with `replace` cost as much as the trigger scan itself.
+            projection = self._projection + (projected if projected is not None else seen_new.encode("ascii"))
         n = len(buf)
         released = self._released - base
-        candidates = self._window(seen) if self._windowed else self._incremental(seen, base, released, final)
+        if self._windowed:
+            candidates = self._window(seen, projection)
+        else:
+            candidates = self._incremental(seen, base, released, final)
         kept = s.resolve(candidates, since=released) if candidates else candidates
         cut = n if final else self._cut(seen, released, kept)
         stable = [c for c in kept if c.start < cut] if kept else kept
@@ -289,6 +299,8 @@ class StreamSanitizer:
             self._secret_anchors = [a for a in self._secret_anchors if a >= keep_from]
         self._buf = buf[keep_from - base :]
         self._seen = self._buf if seen is buf else seen[keep_from - base :]
+        if self._windowed:
+            self._projection = projection[keep_from - base :]
         self._base = keep_from
         self._due = max(self._step, self._holdback + self._step - (n - cut))
         if self._interval > 0:
@@ -298,7 +310,7 @@ class StreamSanitizer:
             self._check = min(self._due, self._soon)
         return out
 
-    def _window(self, seen: str) -> list[Candidate]:
+    def _window(self, seen: str, projection: bytes) -> list[Candidate]:
         """Every candidate in the (folded) window, found as `Sanitizer.sanitize` finds them in a whole text.
 
         A stream with a release interval makes few passes, each on a long new stretch (up to
@@ -310,7 +322,7 @@ class StreamSanitizer:
         after it are the whole text's."""
         s = self._sanitizer
         try:
-            triggers = s.engine.scan_whole(seen)
+            triggers = s.engine.scan_whole(seen, projection)
         except Exception as exc:
             raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
         return s.whole_candidates(seen, triggers)
