@@ -103,3 +103,34 @@ def test_the_quick_path_finds_what_a_full_scan_finds(pieces: list[str]) -> None:
 
     text = "".join(pieces)
     assert [m.span() for m in _lenient_matches(text)] == [m.span() for m in _LENIENT_SEARCH.finditer(text)]
+
+
+@given(st.lists(_PIECES, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_one_hyperscan_pass_finds_every_literal_the_find_walks_find(pieces: list[str]) -> None:
+    """The literals' occurrences, overlapping ones included, from one Hyperscan pass are those of one
+    `str.find` walk per literal (the path taken where hyperscan cannot be imported)."""
+    from leakline.detectors.secrets import _LENIENT_LITERALS, _LITERAL_SCAN
+
+    lower = "".join(pieces).lower() + "mmiii--begin"
+    found = _LITERAL_SCAN.found(lower)
+    assert found is not None
+    walked = []
+    for i, (literal, _) in enumerate(_LENIENT_LITERALS):
+        pos = lower.find(literal)
+        while pos >= 0:
+            walked.append((pos + len(literal), i))
+            pos = lower.find(literal, pos + 1)
+    assert sorted(found) == sorted(walked)
+    assert (len(lower) - 6, 0) not in found  # a sanity check of the offsets: "-begin" is literal 15, not 0
+    assert (len(lower), 15) in found
+
+
+def test_without_hyperscan_the_find_walks_give_the_same_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakline.detectors import secrets
+
+    text = "key AKIAIOSFODNN7EXAMPLE and -----BEGIN RSA PRIVATE KEY----- and sk-proj-abc MIIEow"
+    with_hs = secrets._lenient_starts(text)
+    monkeypatch.setattr(secrets._LITERAL_SCAN, "found", lambda lower: None)
+    assert secrets._lenient_starts(text) == with_hs
+    assert text.index("AKIA") in with_hs and text.index("-----BEGIN") in with_hs

@@ -19,9 +19,11 @@ import binascii
 import itertools
 import json
 import re
+import threading
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class SecretKind(StrEnum):
@@ -415,6 +417,62 @@ _FOLDED = re.compile("[" + "".join(chr(c) for c in _FOLD if c >= 0x80) + "]")
 """The non-ASCII characters `_FOLD` changes."""
 
 
+class _LiteralScan:
+    """Every occurrence of the `_LENIENT_LITERALS`, overlapping ones included, in one Hyperscan pass: the 21
+    `str.find` walks over each window around a key were an eighth of the sanitizer's whole-text scan
+    (bench/sanitize_bench.py). Without hyperscan (its import failing), `found` is None and the walks stay."""
+
+    def __init__(self) -> None:
+        self._db: Any = None
+        self._scratch: Any = None
+        self._local = threading.local()
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _compile(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                import hyperscan
+            except ImportError:
+                self._ready = True
+                return
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            # Each character as `\xHH`: the literals hold `-`, `_` and a tab, which PCRE syntax would read.
+            escaped = ["".join(f"\\x{ord(c):02x}" for c in literal) for literal, _ in _LENIENT_LITERALS]
+            db.compile(
+                expressions=[e.encode() for e in escaped],
+                ids=list(range(len(_LENIENT_LITERALS))),
+                flags=[0] * len(_LENIENT_LITERALS),
+            )
+            self._scratch = hyperscan.Scratch(db)
+            self._db = db
+            self._ready = True
+
+    def found(self, lower: str) -> list[tuple[int, int]] | None:
+        """`(end, literal index)` of every occurrence in `lower` (offsets are characters: the ASCII
+        projection keeps them), or None without hyperscan."""
+        if not self._ready:
+            self._compile()
+        if self._db is None:
+            return None
+        # A Scratch must not serve two scans at once: one clone per thread.
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._scratch.clone()
+        out: list[tuple[int, int]] = []
+        self._db.scan(lower.encode("ascii", "replace"), match_event_handler=_on_literal, context=out, scratch=scratch)
+        return out
+
+
+def _on_literal(literal: int, start: int, end: int, flags: int, found: list[tuple[int, int]]) -> None:
+    found.append((end, literal))
+
+
+_LITERAL_SCAN = _LiteralScan()
+
+
 def _lenient_starts(text: str) -> list[int]:
     """The positions at which a match of `_LENIENT_SEARCH` may start, found by `str.find` on the text folded
     to lower-case Latin (look-alike letters included). `finditer` alone tried its ~20 alternatives, each
@@ -424,6 +482,13 @@ def _lenient_starts(text: str) -> list[int]:
     # than capitals, and `lower` keeps every offset but U+0130's (which `_FOLDED` looks for).
     lower = text.lower() if text.isascii() or _FOLDED.search(text) is None else text.translate(_FOLD)
     starts: set[int] = set()
+    found = _LITERAL_SCAN.found(lower)
+    if found is not None:
+        for end, i in found:
+            literal, back = _LENIENT_LITERALS[i]
+            pos = end - len(literal)
+            starts.update(range(max(0, pos - back), pos + 1))
+        return sorted(starts)
     for literal, back in _LENIENT_LITERALS:
         pos = lower.find(literal)
         while pos >= 0:
