@@ -223,29 +223,39 @@ def strip_and_fold(text: str) -> tuple[str, int, str, bytes | None, int]:
     if text.isascii():
         return text, 0, text, None, len(text)
     data = text.encode("ascii", "replace")
-    if data.count(b"?") * _DENSE <= len(text):
-        invisible = INVISIBLE
-        table = fold_table()
-        size = len(text)
-        found: list[int] = []
-        find = data.find
-        i = find(b"?")
-        while i >= 0:
-            ch = text[i]
-            if ch >= "\x80":  # not a `?` of the text itself
-                if ch in invisible:
-                    break
-                code = ord(ch)
-                size += 1 if code < 0x800 else 2 if code < 0x10000 else 3
-                if ch in table:
-                    found.append(i)
-            i = find(b"?", i + 1)
-        else:
-            seen, folded_data = _folded(text, data, found)
-            return text, 0, seen, folded_data, size
+    quick = fold_visible(text, data)
+    if quick is not None:
+        seen, folded_data, size = quick
+        return text, 0, seen, folded_data, size
     sent, removed, projection = strip_projected(text, data)
     seen, projection = fold(sent, projection)
     return sent, removed, seen, projection, len(text.encode("utf-8", "surrogatepass"))
+
+
+def fold_visible(text: str, data: bytes) -> tuple[str, bytes, int] | None:
+    """`(seen, projection, size)` of non-ASCII `text` (ASCII projection `data`), as `strip_and_fold` gives
+    them, when its non-ASCII characters are sparse and none is invisible: one walk over the `?` marks. None
+    otherwise, and the caller takes the separate steps."""
+    if data.count(b"?") * _DENSE > len(text):
+        return None
+    invisible = INVISIBLE
+    table = fold_table()
+    size = len(text)
+    found: list[int] = []
+    find = data.find
+    i = find(b"?")
+    while i >= 0:
+        ch = text[i]
+        if ch >= "\x80":  # not a `?` of the text itself
+            if ch in invisible:
+                return None
+            code = ord(ch)
+            size += 1 if code < 0x800 else 2 if code < 0x10000 else 3
+            if ch in table:
+                found.append(i)
+        i = find(b"?", i + 1)
+    seen, folded_data = _folded(text, data, found)
+    return seen, folded_data, size
 
 
 def strip_invisible(text: str) -> tuple[str, int]:

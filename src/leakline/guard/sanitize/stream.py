@@ -57,7 +57,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from leakline.guard.sanitize.errors import SanitizerFailed, StreamClosed
-from leakline.guard.sanitize.fold import InvisibleStripper, fold
+from leakline.guard.sanitize.fold import InvisibleStripper, fold, fold_visible
 from leakline.guard.sanitize.matchers import Candidate, Triggers, normalized_tokens
 from leakline.guard.sanitize.policy import Action
 
@@ -244,17 +244,26 @@ class StreamSanitizer:
         new = parts[0] if len(parts) == 1 else "".join(parts)
         parts.clear()
         self._new = 0
-        plain = new.isascii()
-        self._bytes += len(new) if plain else len(new.encode("utf-8", "surrogatepass"))
         strip = self._invisible
-        if not plain or strip.held:
-            new = strip.feed(new, self._buf[-1:])
-        if final and strip.held:
-            new += strip.finish(new[-1:] or self._buf[-1:])
+        # The detectors read the folded window (same offsets, see fold.py); what is released is cut from `buf`.
+        plain = new.isascii()
+        quick = None
+        projected: bytes | None
+        if not plain and not strip.held:
+            # Most new text holds no invisible character: one walk gives its folded form and its UTF-8 length.
+            quick = fold_visible(new, new.encode("ascii", "replace"))
+        if quick is not None:
+            seen_new, projected, size = quick
+            self._bytes += size
+        else:
+            self._bytes += len(new) if plain else len(new.encode("utf-8", "surrogatepass"))
+            if not plain or strip.held:
+                new = strip.feed(new, self._buf[-1:])
+            if final and strip.held:
+                new += strip.finish(new[-1:] or self._buf[-1:])
+            seen_new, projected = fold(new)
         base = self._base
         buf = self._buf + new
-        # The detectors read the folded window (same offsets, see fold.py); what is released is cut from `buf`.
-        seen_new, projected = fold(new)
         seen = buf if seen_new is new and self._seen is self._buf else self._seen + seen_new
         projection = b""
         if self._windowed:
