@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("leakline.scan.cli", "Find leak risks in a Next.js app: source, config, .next build output."),
     "rules": ("leakline.scan.rules_cli", "List the scan rules, or print one rule's documentation."),
     "serve": ("leakline.web.cli", "Serve the incident API and the OpenAI-compatible gateway."),
+    "gateway-keys": ("leakline.guard.keys.cli", "The gateway's client keys kept in the database: add, list, revoke."),
     "audit": ("leakline.audit.cli", "The encrypted, tamper-evident audit log: append, verify, show, prove."),
     "incident": ("leakline.incidents.cli", "Incidents: open, show, amend facts, approve, send, acknowledge."),
     "signal": ("leakline.incidents.cli_signal", "Push a signal by hand: attach it to an incident or open one."),

@@ -65,7 +65,7 @@ def test_issue_toml_shape_is_accepted() -> None:
         ),
         (
             {"clients": [{"name": "a"}]},
-            "leakline.toml: clients.0: give key_sha256 or key_env (or both, during a key rotation), got a table",
+            "leakline.toml: clients.0: give key_sha256 or key_env (or both, during a key rotation), or database_keys = true, got a table",
         ),
         (
             {"clients": [{"name": "a", "key_sha256": ["a" * 64, "XYZ"]}]},
@@ -79,7 +79,7 @@ def test_issue_toml_shape_is_accepted() -> None:
         ),
         (
             {"clients": [{"name": "a", "key_sha256": []}]},
-            "leakline.toml: clients.0: give key_sha256 or key_env (or both, during a key rotation), got a table",
+            "leakline.toml: clients.0: give key_sha256 or key_env (or both, during a key rotation), or database_keys = true, got a table",
         ),
         (
             {"clients": [{"name": "a", "key_env": ["STOREFRONT_KEY", 7]}]},

@@ -18,6 +18,7 @@ TABLES = {
     "alembic_version",
     "communications",
     "gateway_baselines",
+    "gateway_keys",
     "gateway_minutes_done",
     "gateway_volume",
     "incident_facts",
@@ -27,7 +28,7 @@ TABLES = {
     "signals",
     "timeline",
 }
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_first_use_creates_every_table_at_head(db_url: str) -> None:

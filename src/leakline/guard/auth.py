@@ -18,6 +18,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from leakline.guard.errors import GatewayConfigError, ModelNotAllowed, Unauthorized
 from leakline.guard.settings import ClientSettings
@@ -78,15 +79,42 @@ class Client:
         return not self.regions or region in self.regions
 
 
+class ActiveKeyLike(Protocol):
+    """A key kept in the database, as `leakline.guard.keys.service.active_keys` reads it."""
+
+    @property
+    def client(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def key_sha256(self) -> str: ...
+
+
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-class KeyStore:
-    """Maps SHA-256 digests of bearer keys to clients."""
+DATABASE_LABEL_PREFIX = "db:"
+"""The audit label of a key kept in the database: `db:<label>` (`leakline gateway-keys`)."""
 
-    def __init__(self, clients: Mapping[str, Client]) -> None:
+
+class KeyStore:
+    """Maps SHA-256 digests of bearer keys to clients: the configured keys, and the keys kept in the database
+    for the clients that accept them (`use_database`, swapped whole by each worker's refresh)."""
+
+    def __init__(
+        self,
+        clients: Mapping[str, Client],
+        *,
+        configured: Mapping[str, Client] | None = None,
+        database_clients: Iterable[str] = (),
+    ) -> None:
         self._by_digest = dict(clients)
+        self._configured = dict(configured) if configured is not None else {c.name: c for c in clients.values()}
+        """Every `[[clients]]` entry by name, whether or not it has a configured key."""
+        self.database_clients = frozenset(database_clients)
+        """The clients that accept keys kept in the database (`database_keys = true`)."""
+        self._from_database: dict[str, Client] = {}
 
     @classmethod
     def from_settings(
@@ -98,6 +126,8 @@ class KeyStore:
     ) -> KeyStore:
         env = os.environ if environ is None else environ
         table: dict[str, Client] = {}
+        configured: dict[str, Client] = {}
+        database_clients: list[str] = []
         for index, item in enumerate(clients):
             own = dict(item.sanitize_actions)
             routes = tuple(
@@ -113,6 +143,9 @@ class KeyStore:
                 tuple(sorted(own.items())),
                 routes,
             )
+            configured[item.name] = client
+            if item.database_keys:
+                database_clients.append(item.name)
             mine: dict[str, str] = {}  # this client's digests -> the key (and index) that gave them
             for key, digest, label in _digests(item, index, env, source):
                 if digest in mine:
@@ -125,17 +158,52 @@ class KeyStore:
                     )
                 mine[digest] = key
                 table[digest] = dataclasses.replace(client, key=label)
-        return cls(table)
+        return cls(table, configured=configured, database_clients=database_clients)
 
     def clients(self) -> tuple[Client, ...]:
-        return tuple(self._by_digest.values())
+        """Every configured client (those whose keys are all in the database too)."""
+        return tuple(self._configured.values())
+
+    def use_database(self, keys: Iterable[ActiveKeyLike]) -> list[str]:
+        """Accept these keys kept in the database instead of the ones read before (one swap: a request sees
+        the old table or the new one). Returns why keys were left out, one line each, for the log: a key of
+        a client that does not accept database keys, or whose digest is a configured key's (the
+        configuration decides who that key is)."""
+        table: dict[str, Client] = {}
+        skipped: list[str] = []
+        for key in keys:
+            where = f"database key {DATABASE_LABEL_PREFIX}{key.label} of client {key.client!r}"
+            if key.client not in self.database_clients:
+                why = "no such client" if key.client not in self._configured else "database_keys is not true"
+                skipped.append(f"{where} ignored: {why}")
+                continue
+            if key.key_sha256 in self._by_digest:
+                owner = self._by_digest[key.key_sha256].name
+                skipped.append(f"{where} ignored: the same key is configured for client {owner!r}")
+                continue
+            table[key.key_sha256] = dataclasses.replace(
+                self._configured[key.client], key=f"{DATABASE_LABEL_PREFIX}{key.label}"
+            )
+        self._from_database = table
+        return skipped
+
+    def drop_database(self) -> int:
+        """Stop accepting the keys kept in the database (fail closed); returns how many there were."""
+        dropped = len(self._from_database)
+        self._from_database = {}
+        return dropped
+
+    @property
+    def database_key_count(self) -> int:
+        return len(self._from_database)
 
     def authenticate(self, authorization: str | None) -> Client:
         if not authorization:
             raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
         if not authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
             raise Unauthorized("the Authorization header must use the Bearer scheme")
-        client = self._by_digest.get(key_digest(authorization[len(BEARER_PREFIX) :].strip()))
+        digest = key_digest(authorization[len(BEARER_PREFIX) :].strip())
+        client = self._by_digest.get(digest) or self._from_database.get(digest)
         if client is None:
             raise Unauthorized("invalid API key")
         return client

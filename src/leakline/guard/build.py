@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from leakline.config import Settings
     from leakline.guard.events import EventWorker
+    from leakline.guard.keys.refresh import DatabaseKeys
     from leakline.guard.outbox import SignalOutbox
 
 _REGION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -148,6 +149,34 @@ def _base(settings: Settings) -> Path:
     return Path(settings.source).resolve().parent if settings.source else Path.cwd()
 
 
+def database_keys_url(settings: Settings) -> str:
+    """leakline's `[database]` URL, a relative SQLite path made relative to leakline.toml."""
+    from leakline.store.engine import resolve_url
+
+    return resolve_url(settings.database.url, base=_base(settings))
+
+
+def load_database_keys(keys: DatabaseKeys, settings: Settings) -> list[str]:
+    """The first read of the keys kept in the database, at a worker's start: a database that cannot be read
+    stops the worker with a message that names `[database] url` without its password."""
+    from sqlalchemy.engine import make_url
+
+    from leakline.guard.readiness import database_unreachable
+
+    source = settings.source or "leakline.toml"
+    try:
+        return keys.load()
+    except Exception as exc:
+        url = database_keys_url(settings)
+        # Why, without the driver's text (it may quote the URL): the connection's failure, else the error's kind.
+        why = database_unreachable(url) or type(exc).__name__
+        raise GatewayConfigError(
+            f"{source}: database.url: cannot read the gateway keys kept in "
+            f"{make_url(url).render_as_string(hide_password=True)} ({why})",
+            hint="clients with database_keys = true need leakline's database at start-up",
+        ) from exc
+
+
 def default_events(settings: Settings) -> EventWorker:
     from leakline.audit.sinks import default_audit_log
     from leakline.guard.anomaly import VolumeMonitor
@@ -210,6 +239,13 @@ def preflight(settings: Settings) -> list[str]:
         reason = f"{type(exc).__name__}: {exc}"
         raise GatewayConfigError(f"{source}: the output sanitizer cannot be built: {reason}") from exc
     warnings += corpus_warnings(settings)
+    if keys.database_clients:
+        from leakline.guard.keys.refresh import DatabaseKeys, database_reader
+
+        # Read once as a worker will (a database it cannot read stops the start), and say which keys it ignores.
+        reader = database_reader(database_keys_url(settings))
+        first = DatabaseKeys(keys, reader, refresh_seconds=1, max_stale_seconds=1, log_skipped=False)
+        warnings += [f"{source}: {why}" for why in load_database_keys(first, settings)]
     if settings.regions:  # as in a worker: without regions there is no event thread
         try:
             events = default_events(settings)

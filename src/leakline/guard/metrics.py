@@ -13,6 +13,8 @@
     leakline_gateway_audit_failures_total{sink}              (audit writes that failed: a full disk, an I/O error)
     leakline_gateway_audit_records_lost_total{sink, kind}    (records never written: kind exchange or signal)
     leakline_gateway_audit_failing{sink}                     (gauge, 1 while the sink cannot be written)
+    leakline_gateway_database_keys                           (gauge: keys kept in the database now accepted)
+    leakline_gateway_database_key_reads_failed_total         (reads of the database keys that failed)
 
 `region` is "none" when no region was chosen (a refusal before residency, or by residency). Outcomes:
 ok, blocked, rejected_residency, unauthorized, upstream_error, invalid_request (400/403/404/408/413/415),
@@ -148,6 +150,19 @@ class GatewayMetrics:
             registry=None,
             multiprocess_mode="mostrecent",
         )
+        self.database_keys = Gauge(
+            "leakline_gateway_database_keys",
+            "Keys kept in the database (leakline gateway-keys) that this worker accepts now; 0 after "
+            "database_keys_max_stale_seconds without a successful read",
+            registry=None,
+            multiprocess_mode="mostrecent",
+        )
+        self.database_key_reads_failed = Counter(
+            "leakline_gateway_database_key_reads_failed",
+            "Reads of the keys kept in the database that failed (the last keys read stay accepted for "
+            "database_keys_max_stale_seconds)",
+            registry=None,
+        )
         self._dropped_names: set[str] = set()
         # labels() takes a lock and builds a tuple each time; the children are few and kept here.
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -174,6 +189,8 @@ class GatewayMetrics:
             self.audit_failures,
             self.audit_lost,
             self.audit_failing,
+            self.database_keys,
+            self.database_key_reads_failed,
         ]
 
     def request(self, region: str | None, endpoint: str, code: str | None, blocked: bool) -> None:

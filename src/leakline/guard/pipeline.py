@@ -359,6 +359,8 @@ class Gateway:
         """Requests reading their body, watched by `_watch_bodies` (started with the first one)."""
         self._body_watch: asyncio.Future[None] | None = None
         self.metrics = GatewayMetrics()
+        self._database_keys: asyncio.Task[None] | None = None
+        """The refresh of the keys kept in the database (clients with `database_keys = true`)."""
         self.refuse_unaudited = settings.audit.on_failure == "refuse"
         """Answer 503 while the region's audit sink cannot be written (`EventWorker.audit_failing`)."""
 
@@ -384,6 +386,8 @@ class Gateway:
             self._sanitizer = self._build_sanitizer()
             self.policies.reset()
             self.policies.build(self.keys.clients())
+            if self.keys.database_clients:
+                await self._start_database_keys()
             # Without regions nothing can be served: no thread, and no volume store in the working directory.
             if self.regions:
                 self.events.metrics = self.metrics
@@ -396,6 +400,22 @@ class Gateway:
             log.error("the gateway cannot start: %s", detail)
             raise GatewayConfigError(f"the gateway cannot start: {detail}") from exc
         self.session()
+
+    async def _start_database_keys(self) -> None:
+        from leakline.guard.build import database_keys_url, load_database_keys
+        from leakline.guard.keys.refresh import DatabaseKeys, database_reader
+
+        keys = DatabaseKeys(
+            self.keys,
+            database_reader(database_keys_url(self.settings)),
+            refresh_seconds=self.gw.database_keys_refresh_seconds,
+            max_stale_seconds=self.gw.database_keys_max_stale_seconds,
+            metrics=self.metrics,
+        )
+        await asyncio.to_thread(load_database_keys, keys, self.settings)
+        if self._database_keys is not None:
+            self._database_keys.cancel()
+        self._database_keys = asyncio.get_running_loop().create_task(keys.run(), name="leakline-database-keys")
 
     def _build_sanitizer(self) -> TextSanitizer:
         factory = self._sanitizer_factory or load_sanitizer
@@ -477,6 +497,9 @@ class Gateway:
         return session
 
     async def aclose(self) -> None:
+        if self._database_keys is not None:
+            self._database_keys.cancel()
+            self._database_keys = None
         if self._body_watch is not None:
             self._body_watch.cancel()
             self._body_watch = None

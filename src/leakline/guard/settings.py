@@ -246,6 +246,12 @@ class GatewaySettings(_Section):
     """Signals the outbox holds at most; when full the oldest are kept and new ones counted as dropped."""
     signal_outbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=65_536)
     """Bytes of signal JSON the outbox holds at most (64 MiB; a gateway signal is at most a few KiB)."""
+    database_keys_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """How often each worker reads the keys kept in the database (clients with `database_keys = true`): a key
+    added or revoked with `leakline gateway-keys` takes effect within this time on every replica."""
+    database_keys_max_stale_seconds: float = Field(default=300.0, gt=0)
+    """When the database cannot be read for this long, its keys are no longer accepted (fail closed: a revoked
+    key must not outlive its revocation by more than this); the configured keys go on working."""
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
     """Per-endpoint overrides, keyed by path (one of `POLICY_ROUTES`; checked by `check_gateway_settings`)."""
@@ -284,9 +290,14 @@ class ClientSettings(_Section):
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
     """This key's overrides on one endpoint (`[clients.routes."<path>"]`), over everything else: its
     `sanitize_actions` over the key's own, `redact_prompts` / `insert_canary` over the route's."""
+    database_keys: bool = False
+    """Also accept this client's keys kept in leakline's `[database]` (`leakline gateway-keys add`)."""
 
     @model_validator(mode="after")
     def _some_key(self) -> ClientSettings:
-        if not self.key_sha256 and not self.key_env:
-            raise PydanticCustomError("invalid_value", "give key_sha256 or key_env (or both, during a key rotation)")
+        if not self.key_sha256 and not self.key_env and not self.database_keys:
+            raise PydanticCustomError(
+                "invalid_value",
+                "give key_sha256 or key_env (or both, during a key rotation), or database_keys = true",
+            )
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import leakline.guard.keys.models
 import leakline.incidents.models
 import leakline.notify.models  # noqa: F401  (registers the tables on Base.metadata)
 from leakline.store.engine import Base

@@ -1,0 +1,147 @@
+"""`leakline gateway-keys add|list|revoke`: the gateway's client keys kept in leakline's database.
+
+`add` prints the new key once, on stdout alone (so `KEY=$(leakline gateway-keys add storefront)` works) and
+never again: only its SHA-256 is stored. Adding and revoking go to the audit log (`gateway.key_added`,
+`gateway.key_revoked`: the label, the client and the digest's first 12 hex digits, never the key). A
+running gateway takes a change within `[gateway] database_keys_refresh_seconds`.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from leakline.config import Settings
+    from leakline.guard.keys.models import GatewayKeyRead
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", help="leakline.toml to read.")]
+DEFAULT_CONFIG = Path("leakline.toml")
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")]
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _audit(settings: Settings, *, kind: str, actor: str, key: GatewayKeyRead) -> None:
+    from leakline.audit.sinks import default_audit_log
+
+    router = default_audit_log(settings)
+    try:
+        payload = {"label": key.label, "client": key.client, "digest_prefix": key.digest_prefix}
+        router.append(kind=kind, actor=actor, payload=payload, meta={"client": key.client, "label": key.label})
+        router.flush()
+    finally:
+        router.close()
+
+
+@app.command("add")
+def add_command(
+    client: Annotated[str, typer.Argument(help="The [[clients]] name the key authenticates as.")],
+    label: Annotated[
+        str | None,
+        typer.Option("--label", help="A name for the key in lists and audit records (default: <client>-<8 hex>)."),
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who adds it (for the audit log).")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Make a new key for a client and print it once (only its SHA-256 is stored)."""
+    from leakline.guard.keys import service
+    from leakline.incidents.runtime import load_config, store_for
+
+    settings = load_config(config)
+    source = settings.source or str(config)
+    service.check_client(clients=settings.clients, name=client, source=source)
+    if label is not None:
+        service.check_label(label)
+    with store_for(settings).transaction() as session:
+        record, key = service.add_key(session=session, client=client, label=label, created_by=by, now=_now())
+    _audit(settings, kind="gateway.key_added", actor=by, key=record)
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps({"key": key, **record.model_dump(mode="json")}, indent=2))
+    else:
+        typer.echo(key)
+    typer.echo(
+        f"key {record.label} of client {record.client!r} added; it is shown this once. A running gateway "
+        f"accepts it within {settings.gateway.database_keys_refresh_seconds:g} s.",
+        err=True,
+    )
+
+
+@app.command("list")
+def list_command(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's keys.")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """The keys kept in the database, revoked ones too (labels and digest prefixes, never keys)."""
+    from leakline.guard.keys import service
+    from leakline.incidents.runtime import load_config, store_for
+
+    settings = load_config(config)
+    with store_for(settings).transaction() as session:
+        rows = service.list_keys(session=session, client=client)
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no gateway keys in the database" + (f" for client {client!r}" if client else ""))
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    # Labels are copied into `revoke`: never cut. Times to the minute (the JSON output has them whole).
+    table = Table(title="Gateway keys", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("label", no_wrap=True, min_width=max(len(row.label) for row in rows))
+    table.add_column("client", no_wrap=True, min_width=max(len(row.client) for row in rows))
+    table.add_column("sha256", no_wrap=True, min_width=13)
+    table.add_column("created (UTC)", no_wrap=True, min_width=16)
+    table.add_column("by")
+    table.add_column("state", no_wrap=True, min_width=7)
+    for row in rows:
+        state = "revoked" if row.revoked_at else "active"
+        created = row.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(row.label, row.client, row.digest_prefix + "…", created, row.created_by, state)
+    Console(highlight=False).print(table)
+
+
+@app.command("revoke")
+def revoke_command(
+    label: Annotated[str, typer.Argument(help="The key's label (leakline gateway-keys list).")],
+    by: Annotated[str, typer.Option("--by", help="Who revokes it (for the audit log).")] = "cli",
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Revoke a key: a running gateway refuses it within database_keys_refresh_seconds."""
+    from leakline.guard.keys import service
+    from leakline.incidents.runtime import load_config, store_for
+
+    settings = load_config(config)
+    with store_for(settings).transaction() as session:
+        record, now_revoked = service.revoke_key(session=session, label=label, now=_now())
+    if not now_revoked:
+        typer.echo(f"key {record.label} was already revoked", err=True)
+        return
+    _audit(settings, kind="gateway.key_revoked", actor=by, key=record)
+    typer.echo(
+        f"key {record.label} of client {record.client!r} revoked; a running gateway refuses it within "
+        f"{settings.gateway.database_keys_refresh_seconds:g} s.",
+        err=True,
+    )
