@@ -157,9 +157,9 @@ def test_models_with_every_pooled_connection_busy_answer_503_upstream_busy_like_
     errors = _series(metrics, "leakline_gateway_upstream_errors_total")
     assert errors == {'leakline_gateway_upstream_errors_total{code="upstream_busy",region="eu"}': 2.0}
     requests = _series(metrics, "leakline_gateway_requests_total")
-    assert (
-        requests['leakline_gateway_requests_total{endpoint="/v1/models",outcome="upstream_error",region="eu"}'] == 2.0
-    )
+    assert requests['leakline_gateway_requests_total{endpoint="/v1/models",outcome="upstream_error",region="eu"}'] == 1.0
+    one_model = 'leakline_gateway_requests_total{endpoint="/v1/models/{model}",outcome="upstream_error",region="eu"}'
+    assert requests[one_model] == 1.0
     http = _series(metrics, "leakline_http_requests_total")
     assert http['leakline_http_requests_total{route="/v1/models",status="503"}'] == 1.0
     assert http['leakline_http_requests_total{route="/v1/models/{model}",status="503"}'] == 1.0
@@ -171,14 +171,14 @@ def test_models_with_every_pooled_connection_busy_answer_503_upstream_busy_like_
         "gateway.upstream_pool_timeout_seconds (0.5 s))"
     )
     logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "leakline.guard"]
-    assert logged == [("WARNING", line), ("WARNING", line)]
+    assert logged == [("WARNING", line), ("WARNING", line.replace("on /v1/models:", "on /v1/models/{model}:"))]
 
     # Recorded as chat's 503s are: the status and the code, in the region's sink.
     records = [
         meta_of(r) for r in audit_records(tmp_path / "audit-eu", tmp_path / "audit.key") if meta_of(r).get("kind")
     ]
     busy = [(m["route"], m["status"], m["error"]) for m in records if m.get("error") == "upstream_busy"]
-    assert busy == [("/v1/models", 503, "upstream_busy"), ("/v1/models", 503, "upstream_busy")]
+    assert busy == [("/v1/models", 503, "upstream_busy"), ("/v1/models/{model}", 503, "upstream_busy")]
 
 
 def test_models_from_an_upstream_too_slow_to_answer_are_still_504_upstream_timeout(tmp_path: Path) -> None:

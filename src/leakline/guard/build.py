@@ -536,7 +536,7 @@ def router(settings: Settings) -> APIRouter:
     api.readiness_checks = checks  # type: ignore[attr-defined]
     endpoints = []
     for path, kind, upstream_path, method in ROUTES:
-        endpoint = Route(gateway, kind, upstream_path)
+        endpoint = Route(gateway, kind, upstream_path, path.replace(":path}", "}"))
         if "{" not in path:  # the direct table matches exact paths; a template goes through the router
             endpoints.append((path, (method,), endpoint))
         api.routes.append(StarletteRoute(path, endpoint, methods=[method], include_in_schema=False))

@@ -836,11 +836,13 @@ def _upstream_error(
 class Route:
     """One OpenAI endpoint as an ASGI app: `kind` is chat, completions, embeddings or models."""
 
-    def __init__(self, gateway: Gateway, kind: str, upstream_path: str) -> None:
+    def __init__(self, gateway: Gateway, kind: str, upstream_path: str, path: str | None = None) -> None:
         self.gateway = gateway
         self.kind = kind
         self.upstream_path = upstream_path
-        self.path = f"/v1{upstream_path}"
+        self.path = path or f"/v1{upstream_path}"
+        """The served path as metrics, audit records and logs name it: a template for `GET /v1/models/{model}`
+        (which was filed under `/v1/models`, the list it is cut from)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         req = _Request(route=self.path)
