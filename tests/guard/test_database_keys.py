@@ -196,6 +196,63 @@ def test_a_failing_read_keeps_the_last_keys_until_they_are_stale_then_drops_them
     assert refresh.failures == 0 and metrics.database_keys._value.get() == 1
 
 
+def test_keys_are_refused_once_stale_even_when_no_refresh_ever_fails() -> None:
+    # A read that hangs on a lock (or a refresh task that died) never reaches the failure path: the key store
+    # itself refuses keys whose last read is older than max_stale_seconds (red team: still accepted at 12 s
+    # with max_stale 2 while PostgreSQL held a lock on the table).
+    keys = _store()
+    clock = _Clock()
+    rows = [ActiveKey(client="storefront", label="sf-1", key_sha256=key_digest("llk_new"))]
+    refresh = DatabaseKeys(keys, lambda: rows, refresh_seconds=5, max_stale_seconds=60, clock=clock)
+    refresh.load()
+    clock.now += 60
+    assert keys.authenticate("Bearer llk_new").name == "storefront"
+    clock.now += 0.5
+    with pytest.raises(Unauthorized):
+        keys.authenticate("Bearer llk_new")
+    assert keys.authenticate(f"Bearer {CONFIGURED}").name == "backoffice"
+    refresh.load()
+    assert keys.authenticate("Bearer llk_new").name == "storefront"
+
+
+def test_a_refresh_whose_metrics_cannot_be_written_goes_on() -> None:
+    keys = _store()
+    metrics = GatewayMetrics()
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    refresh = DatabaseKeys(keys, lambda: [], refresh_seconds=5, max_stale_seconds=60, metrics=metrics)
+    refresh.load()
+    refresh._read = lambda: (_ for _ in ()).throw(ConnectionRefusedError())
+    metrics.database_key_reads_failed.inc = full_disk  # type: ignore[method-assign]
+    asyncio.run(refresh.refresh())
+    asyncio.run(refresh.refresh())
+    assert refresh.failures == 2
+
+
+def test_labels_written_to_the_table_by_hand_are_not_shown_as_they_are() -> None:
+    keys = _store()
+    skipped = keys.use_database([ActiveKey(client="storefront", label="x\nFAKE LOG LINE", key_sha256="a" * 64)])
+    assert skipped == ["database key with the label 'x\\nFAKE LOG LINE' ignored: not a valid label"]
+    assert keys.database_key_count == 0
+
+
+def test_the_default_label_of_an_odd_client_name_asks_for_one(url: str) -> None:
+    with pytest.raises(BadLabel, match="client 'Store Front' gives no valid default label") as caught:
+        with open_store(url).transaction() as session:
+            service.add_key(session=session, client="Store Front", label=None, created_by="ops", now=NOW)
+    assert "--label" in caught.value.diagnostics()
+
+
+def test_max_stale_shorter_than_the_refresh_is_refused() -> None:
+    with pytest.raises(ConfigError, match="database_keys_max_stale_seconds \\(5\\) is shorter than database_keys_refresh_seconds \\(10\\)"):
+        parse_settings(
+            {"gateway": {"database_keys_refresh_seconds": 10, "database_keys_max_stale_seconds": 5}},
+            source="leakline.toml",
+        )
+
+
 def test_a_failed_read_is_logged_without_the_database_url(caplog: pytest.LogCaptureFixture) -> None:
     keys = _store()
 
@@ -324,7 +381,7 @@ def test_the_cli_prints_a_new_key_once_on_stdout_and_audits_without_it(cli: Any,
     code, _, err = cli("gateway-keys", "revoke", "sf-1", "--by", "bob", "--config", config)
     assert code == 0 and "key sf-1 of client 'storefront' revoked" in err
     code, _, err = cli("gateway-keys", "revoke", "sf-1", "--config", config)
-    assert code == 0 and "already revoked" in err
+    assert code == 0 and "already revoked (nothing changed, nothing recorded)" in err
 
     logged = [(meta_of(r), r.payload) for r in audit_records(tmp_path / "audit", tmp_path / "audit.key")]
     records = [(meta["kind"], meta["actor"], payload) for meta, payload in logged if "kind" in meta]
@@ -333,6 +390,30 @@ def test_the_cli_prints_a_new_key_once_on_stdout_and_audits_without_it(cli: Any,
         ("gateway.key_added", "alice", {"label": "sf-1", "client": "storefront", "digest_prefix": prefix}),
         ("gateway.key_revoked", "bob", {"label": "sf-1", "client": "storefront", "digest_prefix": prefix}),
     ]
+
+
+def test_an_audit_log_that_cannot_be_written_refuses_the_change(cli: Any, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    code, out, _ = cli("gateway-keys", "add", "storefront", "--label", "sf-1", "--config", str(config))
+    assert code == 0
+    (tmp_path / "audit.key").unlink()  # the audit log cannot be opened now
+    code, out, err = cli("gateway-keys", "add", "storefront", "--label", "orphan", "--config", str(config))
+    assert code == 2 and out == "" and "audit.key" in err
+    code, _, err = cli("gateway-keys", "revoke", "sf-1", "--config", str(config))
+    assert code == 2
+    with open_store(f"sqlite:///{tmp_path / 'leakline.db'}").transaction() as session:
+        assert [(k.label, k.revoked_at) for k in service.list_keys(session=session)] == [("sf-1", None)]
+
+
+def test_who_acts_is_kept_alike_in_the_table_and_the_audit_log(cli: Any, tmp_path: Path) -> None:
+    config = str(_config(tmp_path))
+    who = "x" * 150
+    code, _, _ = cli("gateway-keys", "add", "storefront", "--label", "sf-1", "--by", who, "--config", config)
+    assert code == 0
+    with open_store(f"sqlite:///{tmp_path / 'leakline.db'}").transaction() as session:
+        assert service.list_keys(session=session)[0].created_by == "x" * 100
+    actors = [meta_of(r).get("actor") for r in audit_records(tmp_path / "audit", tmp_path / "audit.key")]
+    assert "x" * 100 in actors and who not in actors
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -96,6 +98,9 @@ def key_digest(key: str) -> str:
 
 DATABASE_LABEL_PREFIX = "db:"
 """The audit label of a key kept in the database: `db:<label>` (`leakline gateway-keys`)."""
+DATABASE_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""What a database key's label may be (`leakline gateway-keys add` makes no other): it goes into log lines
+and audit records."""
 
 
 class KeyStore:
@@ -115,6 +120,9 @@ class KeyStore:
         self.database_clients = frozenset(database_clients)
         """The clients that accept keys kept in the database (`database_keys = true`)."""
         self._from_database: dict[str, Client] = {}
+        self._database_until = float("inf")
+        """When (`_clock`) the keys read from the database stop being accepted unless read again."""
+        self._clock: Callable[[], float] = time.monotonic
 
     @classmethod
     def from_settings(
@@ -164,14 +172,26 @@ class KeyStore:
         """Every configured client (those whose keys are all in the database too)."""
         return tuple(self._configured.values())
 
-    def use_database(self, keys: Iterable[ActiveKeyLike]) -> list[str]:
+    def use_database(
+        self,
+        keys: Iterable[ActiveKeyLike],
+        *,
+        valid_for: float = float("inf"),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> list[str]:
         """Accept these keys kept in the database instead of the ones read before (one swap: a request sees
-        the old table or the new one). Returns why keys were left out, one line each, for the log: a key of
-        a client that does not accept database keys, or whose digest is a configured key's (the
-        configuration decides who that key is)."""
+        the old table or the new one), for `valid_for` seconds unless read again: `authenticate` refuses them
+        after that, whatever became of the refresh (a read that hangs, a task that died). Returns why keys
+        were left out, one line each, for the log: a label a log line could not show as it is, a key of a
+        client that does not accept database keys, or whose digest is a configured key's (the configuration
+        decides who that key is)."""
         table: dict[str, Client] = {}
         skipped: list[str] = []
         for key in keys:
+            if not DATABASE_LABEL.fullmatch(key.label):
+                # Written to the table by hand: shown escaped and cut, never as it is (a log line, a record).
+                skipped.append(f"database key with the label {key.label[:40]!r} ignored: not a valid label")
+                continue
             where = f"database key {DATABASE_LABEL_PREFIX}{key.label} of client {key.client!r}"
             if key.client not in self.database_clients:
                 why = "no such client" if key.client not in self._configured else "database_keys is not true"
@@ -184,6 +204,8 @@ class KeyStore:
             table[key.key_sha256] = dataclasses.replace(
                 self._configured[key.client], key=f"{DATABASE_LABEL_PREFIX}{key.label}"
             )
+        self._clock = clock
+        self._database_until = clock() + valid_for
         self._from_database = table
         return skipped
 
@@ -192,6 +214,10 @@ class KeyStore:
         dropped = len(self._from_database)
         self._from_database = {}
         return dropped
+
+    @property
+    def database_keys_expired(self) -> bool:
+        return self._clock() > self._database_until
 
     @property
     def database_key_count(self) -> int:
@@ -203,9 +229,13 @@ class KeyStore:
         if not authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
             raise Unauthorized("the Authorization header must use the Bearer scheme")
         digest = key_digest(authorization[len(BEARER_PREFIX) :].strip())
-        client = self._by_digest.get(digest) or self._from_database.get(digest)
+        client = self._by_digest.get(digest)
         if client is None:
-            raise Unauthorized("invalid API key")
+            database = self._from_database
+            if database and self._clock() <= self._database_until:
+                client = database.get(digest)
+            if client is None:
+                raise Unauthorized("invalid API key")
         return client
 
 

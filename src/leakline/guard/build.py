@@ -245,7 +245,10 @@ def preflight(settings: Settings) -> list[str]:
         # Read once as a worker will (a database it cannot read stops the start), and say which keys it ignores.
         reader = database_reader(database_keys_url(settings))
         first = DatabaseKeys(keys, reader, refresh_seconds=1, max_stale_seconds=1, log_skipped=False)
-        warnings += [f"{source}: {why}" for why in load_database_keys(first, settings)]
+        try:
+            warnings += [f"{source}: {why}" for why in load_database_keys(first, settings)]
+        finally:
+            first.close()
     if settings.regions:  # as in a worker: without regions there is no event thread
         try:
             events = default_events(settings)

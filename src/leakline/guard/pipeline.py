@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from leakline.config import Settings
+    from leakline.guard.keys.refresh import DatabaseKeys
     from leakline.guard.settings import GatewaySettings
 
 log = logging.getLogger("leakline.guard")
@@ -359,7 +360,7 @@ class Gateway:
         """Requests reading their body, watched by `_watch_bodies` (started with the first one)."""
         self._body_watch: asyncio.Future[None] | None = None
         self.metrics = GatewayMetrics()
-        self._database_keys: asyncio.Task[None] | None = None
+        self._database_keys: tuple[asyncio.Task[None], DatabaseKeys] | None = None
         """The refresh of the keys kept in the database (clients with `database_keys = true`)."""
         self.refuse_unaudited = settings.audit.on_failure == "refuse"
         """Answer 503 while the region's audit sink cannot be written (`EventWorker.audit_failing`)."""
@@ -412,10 +413,22 @@ class Gateway:
             max_stale_seconds=self.gw.database_keys_max_stale_seconds,
             metrics=self.metrics,
         )
-        await asyncio.to_thread(load_database_keys, keys, self.settings)
+        try:
+            await asyncio.to_thread(load_database_keys, keys, self.settings)
+        except BaseException:
+            keys.close()
+            raise
+        self._stop_database_keys()
+        task = asyncio.get_running_loop().create_task(keys.run(), name="leakline-database-keys")
+        task.add_done_callback(keys.ended)
+        self._database_keys = task, keys
+
+    def _stop_database_keys(self) -> None:
         if self._database_keys is not None:
-            self._database_keys.cancel()
-        self._database_keys = asyncio.get_running_loop().create_task(keys.run(), name="leakline-database-keys")
+            task, keys = self._database_keys
+            task.cancel()
+            keys.close()
+            self._database_keys = None
 
     def _build_sanitizer(self) -> TextSanitizer:
         factory = self._sanitizer_factory or load_sanitizer
@@ -497,9 +510,7 @@ class Gateway:
         return session
 
     async def aclose(self) -> None:
-        if self._database_keys is not None:
-            self._database_keys.cancel()
-            self._database_keys = None
+        self._stop_database_keys()
         if self._body_watch is not None:
             self._body_watch.cancel()
             self._body_watch = None

@@ -262,6 +262,18 @@ class GatewaySettings(_Section):
         return value.lower() if isinstance(value, str) else value
 
 
+    @model_validator(mode="after")
+    def _stale_after_refresh(self) -> GatewaySettings:
+        if self.database_keys_max_stale_seconds < self.database_keys_refresh_seconds:
+            raise PydanticCustomError(
+                "invalid_value",
+                f"database_keys_max_stale_seconds ({self.database_keys_max_stale_seconds:g}) is shorter than "
+                f"database_keys_refresh_seconds ({self.database_keys_refresh_seconds:g}): the keys kept in the "
+                "database would be refused between two reads",
+            )
+        return self
+
+
 class RegionSettings(_Section):
     upstream: UpstreamUrl
     """Base URL of the OpenAI-compatible upstream, including `/v1` (`check_gateway_settings` refuses a query

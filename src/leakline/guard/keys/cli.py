@@ -2,13 +2,16 @@
 
 `add` prints the new key once, on stdout alone (so `KEY=$(leakline gateway-keys add storefront)` works) and
 never again: only its SHA-256 is stored. Adding and revoking go to the audit log (`gateway.key_added`,
-`gateway.key_revoked`: the label, the client and the digest's first 12 hex digits, never the key). A
-running gateway takes a change within `[gateway] database_keys_refresh_seconds`.
+`gateway.key_revoked`: the label, the client and the digest's first 12 hex digits, never the key), appended
+inside the transaction: a log that cannot be written leaves the table as it was. A running gateway takes a
+change within `[gateway] database_keys_refresh_seconds`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from leakline.audit.sinks import AuditRouter
     from leakline.config import Settings
     from leakline.guard.keys.models import GatewayKeyRead
 
@@ -39,16 +43,23 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-def _audit(settings: Settings, *, kind: str, actor: str, key: GatewayKeyRead) -> None:
+@contextmanager
+def _audited(settings: Settings) -> Iterator[AuditRouter]:
+    """The audit log, opened before the database is touched: a log that cannot be written refuses the change
+    (its record is appended inside the transaction, which commits only after)."""
     from leakline.audit.sinks import default_audit_log
 
     router = default_audit_log(settings)
     try:
-        payload = {"label": key.label, "client": key.client, "digest_prefix": key.digest_prefix}
-        router.append(kind=kind, actor=actor, payload=payload, meta={"client": key.client, "label": key.label})
-        router.flush()
+        yield router
     finally:
         router.close()
+
+
+def _record(router: AuditRouter, *, kind: str, actor: str, key: GatewayKeyRead) -> None:
+    payload = {"label": key.label, "client": key.client, "digest_prefix": key.digest_prefix}
+    router.append(kind=kind, actor=actor, payload=payload, meta={"client": key.client, "label": key.label})
+    router.flush()
 
 
 @app.command("add")
@@ -71,9 +82,11 @@ def add_command(
     service.check_client(clients=settings.clients, name=client, source=source)
     if label is not None:
         service.check_label(label)
-    with store_for(settings).transaction() as session:
+    by = service.check_by(by)
+    store = store_for(settings)
+    with _audited(settings) as router, store.transaction() as session:
         record, key = service.add_key(session=session, client=client, label=label, created_by=by, now=_now())
-    _audit(settings, kind="gateway.key_added", actor=by, key=record)
+        _record(router, kind="gateway.key_added", actor=by, key=record)
     if output is OutputFormat.JSON:
         typer.echo(json.dumps({"key": key, **record.model_dump(mode="json")}, indent=2))
     else:
@@ -134,12 +147,15 @@ def revoke_command(
     from leakline.incidents.runtime import load_config, store_for
 
     settings = load_config(config)
-    with store_for(settings).transaction() as session:
+    by = service.check_by(by)
+    store = store_for(settings)
+    with _audited(settings) as router, store.transaction() as session:
         record, now_revoked = service.revoke_key(session=session, label=label, now=_now())
+        if now_revoked:
+            _record(router, kind="gateway.key_revoked", actor=by, key=record)
     if not now_revoked:
-        typer.echo(f"key {record.label} was already revoked", err=True)
+        typer.echo(f"key {record.label} was already revoked (nothing changed, nothing recorded)", err=True)
         return
-    _audit(settings, kind="gateway.key_revoked", actor=by, key=record)
     typer.echo(
         f"key {record.label} of client {record.client!r} revoked; a running gateway refuses it within "
         f"{settings.gateway.database_keys_refresh_seconds:g} s.",

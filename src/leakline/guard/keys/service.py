@@ -7,7 +7,6 @@ key_sha256` would hold it: the table gives nothing that opens the gateway.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from leakline.guard.auth import key_digest
+from leakline.guard.auth import DATABASE_LABEL, key_digest
 from leakline.guard.keys.errors import BadLabel, ClientNotOptedIn, KeyNotFound, LabelTaken, UnknownClient
 from leakline.guard.keys.models import ActiveKey, GatewayKey, GatewayKeyRead
 from leakline.guard.settings import ClientSettings
@@ -24,7 +23,7 @@ from leakline.guard.settings import ClientSettings
 KEY_PREFIX = "llk_"
 """Marks a leakline gateway key (a secret scanner, leakline's own among them, can anchor on it)."""
 KEY_RANDOM_BYTES = 32
-LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+LABEL_PATTERN = DATABASE_LABEL
 """A label goes into audit records and log lines (`db:<label>`): letters, digits, `.`, `_`, `-`."""
 DIGEST_IN_LABEL = 8
 """Hex digits of the digest in a default label (`storefront-1a2b3c4d`): tells keys apart, opens nothing."""
@@ -48,6 +47,14 @@ def check_client(*, clients: Sequence[ClientSettings], name: str, source: str) -
     raise UnknownClient(f"{source}: no [[clients]] entry is named {name!r} (configured: {known})")
 
 
+BY_MAX = 100
+
+
+def check_by(by: str) -> str:
+    """Who acts, as the table and the audit record both keep it: cut to `BY_MAX` characters once."""
+    return by[:BY_MAX]
+
+
 def check_label(label: str) -> str:
     if not LABEL_PATTERN.fullmatch(label):
         raise BadLabel(
@@ -59,14 +66,22 @@ def check_label(label: str) -> str:
 def add_key(
     *, session: Session, client: str, label: str | None, created_by: str, now: datetime
 ) -> tuple[GatewayKeyRead, str]:
-    """Store a new key of `client`; returns its record and the key itself (to be shown once, never stored)."""
+    """Store a new key of `client`; returns its record and the key itself (to be shown once, never stored).
+    `created_by`: at most `BY_MAX` characters (`check_by`)."""
     key = new_key()
     digest = key_digest(key)
-    label = check_label(label if label is not None else f"{client}-{digest[:DIGEST_IN_LABEL]}")
+    if label is None:
+        label = f"{client}-{digest[:DIGEST_IN_LABEL]}"
+        if not LABEL_PATTERN.fullmatch(label):
+            raise BadLabel(
+                f"client {client!r} gives no valid default label ({label!r})",
+                hint="give one with --label: 1-100 letters, digits, '.', '_' or '-'",
+            )
+    check_label(label)
     if session.scalar(select(GatewayKey.id).where(GatewayKey.label == label)) is not None:
         raise LabelTaken(f"label {label!r} is taken by another key", hint="choose another --label")
     row = GatewayKey(
-        client=client, label=label, key_sha256=digest, created_at=now, created_by=created_by[:100], revoked_at=None
+        client=client, label=label, key_sha256=digest, created_at=now, created_by=created_by, revoked_at=None
     )
     session.add(row)
     try:
