@@ -400,6 +400,18 @@ def test_settings_that_cannot_be_meant_are_warned_about_naming_the_key(tmp_path:
     assert not any(canary in warning for warning in warnings)
 
 
+def test_an_anomaly_alpha_other_than_the_default_is_warned_about_as_unused(tmp_path: Path) -> None:
+    base = _settings(tmp_path)
+    gateway = base.model_dump()["gateway"]
+    assert check_servable(_with(base, gateway=gateway)) == []  # the default, as a dump writes it: no warning
+    gateway["anomalies"]["alpha"] = 0.3
+    assert check_servable(_with(base, gateway=gateway)) == [
+        "t.toml: gateway.anomalies.alpha: is no longer used: each minute is judged against the median and MAD of "
+        "its window (window_minutes), not an average of past medians (see docs/gateway.md, Volume anomalies); "
+        "remove it"
+    ]
+
+
 def test_the_near_misses_of_those_settings_are_not_warned_about(tmp_path: Path) -> None:
     """A region without countries that on_missing_country names serves; loopback signals over http stay on
     the machine; a canary that only shares a prefix is another canary."""

@@ -391,6 +391,12 @@ def _setting_warnings(settings: Settings, source: str) -> list[str]:
                 "host: the bearer token (gateway.signals_token_env) and every signal travel in clear text; "
                 "use https://"
             )
+    if gw.anomalies.alpha != type(gw.anomalies).model_fields["alpha"].default:  # set to something: it was meant
+        warnings.append(
+            f"{source}: gateway.anomalies.alpha: is no longer used: each minute is judged against the median and "
+            "MAD of its window (window_minutes), not an average of past medians (see docs/gateway.md, Volume "
+            "anomalies); remove it"
+        )
     seen: dict[str, int] = {}
     for index, canary in enumerate(settings.sanitize.canaries):
         earlier = seen.setdefault(canary, index)
