@@ -239,9 +239,9 @@ def test_labels_written_to_the_table_by_hand_are_not_shown_as_they_are() -> None
 
 
 def test_the_default_label_of_an_odd_client_name_asks_for_one(url: str) -> None:
-    with pytest.raises(BadLabel, match="client 'Store Front' gives no valid default label") as caught:
-        with open_store(url).transaction() as session:
-            service.add_key(session=session, client="Store Front", label=None, created_by="ops", now=NOW)
+    store = open_store(url)
+    with pytest.raises(BadLabel, match="client 'Store Front' gives no valid default label") as caught, store.transaction() as session:
+        service.add_key(session=session, client="Store Front", label=None, created_by="ops", now=NOW)
     assert "--label" in caught.value.diagnostics()
 
 
