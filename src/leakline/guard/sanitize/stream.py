@@ -327,10 +327,10 @@ class StreamSanitizer:
         A stream with a release interval makes few passes, each on a long new stretch (up to
         `BURST_STEP_HOLDBACKS` hold-backs when fed fast, what a model writes in an interval when not), so
         scanning its window whole costs about what scanning the new text alone would, without the
-        bookkeeping that carries triggers from pass to pass: 21 -> 40 MB/s streamed in 20-byte pieces
-        (bench/sanitize_bench.py). Candidates before the release point are dropped by `resolve`; local hits
-        start at or before their trigger and the window keeps `LEFT_CONTEXT` before that point, so those
-        after it are the whole text's."""
+        bookkeeping that carries triggers from pass to pass (with the changes around it, 20 -> 38 MB/s
+        streamed in 20-byte pieces, bench/sanitize_bench.py). Candidates before the release point are dropped
+        by `resolve`; local hits start at or before their trigger and the window keeps `LEFT_CONTEXT` before
+        that point, so those after it are the whole text's."""
         s = self._sanitizer
         try:
             triggers = s.engine.scan_whole(seen, projection)
