@@ -1,4 +1,5 @@
-"""Shared test helpers: building small Next.js apps in tmp_path, running the CLI in-process."""
+"""Shared test helpers: building small Next.js apps in tmp_path, running the CLI in-process, and `db_url`, which
+runs a database-backed test on SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
+
+if TYPE_CHECKING:
+    from tests.store.helpers import Postgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,3 +71,20 @@ def cli() -> Callable[..., tuple[int, str, str]]:
         return code, result.stdout, stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Postgres:
+    """One PostgreSQL server for the session (started in a temporary directory on first use)."""
+    from tests.store.helpers import shared_postgres
+
+    return shared_postgres()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file in tmp_path, then a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'leakline.db'}"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.fresh_database()

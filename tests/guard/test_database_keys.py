@@ -28,36 +28,22 @@ from leakline.guard.settings import ClientSettings
 from leakline.store.engine import open_store
 from tests.guard.conftest import Env
 from tests.guard.helpers import audit_records, meta_of
-from tests.store.helpers import Postgres, shared_postgres
 
 CONFIGURED = "sk-test-configured-0123456789abcdef"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Postgres:
-    return shared_postgres()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'leakline.db'}"
-    server: Postgres = request.getfixturevalue("postgres")
-    return server.fresh_database()
-
-
 # -- the table and its service --------------------------------------------------------------------------------
 
 
-def test_a_key_is_stored_as_its_digest_only_and_listed_without_it(url: str) -> None:
-    store = open_store(url)
+def test_a_key_is_stored_as_its_digest_only_and_listed_without_it(db_url: str) -> None:
+    store = open_store(db_url)
     with store.transaction() as session:
         record, key = service.add_key(session=session, client="storefront", label=None, created_by="ops", now=NOW)
     assert key.startswith("llk_") and len(key) == 4 + 43
     assert record.label == f"storefront-{key_digest(key)[:8]}"
     assert record.digest_prefix == key_digest(key)[:12]
-    engine = create_engine(url)
+    engine = create_engine(db_url)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT client, label, key_sha256, created_by, revoked_at FROM gateway_keys")).all()
     engine.dispose()
@@ -71,8 +57,8 @@ def test_a_key_is_stored_as_its_digest_only_and_listed_without_it(url: str) -> N
         assert service.list_keys(session=session, client="other") == []
 
 
-def test_labels_are_unique_and_checked_and_revoking_is_idempotent(url: str) -> None:
-    store = open_store(url)
+def test_labels_are_unique_and_checked_and_revoking_is_idempotent(db_url: str) -> None:
+    store = open_store(db_url)
     with store.transaction() as session:
         service.add_key(session=session, client="storefront", label="sf-1", created_by="ops", now=NOW)
     with pytest.raises(LabelTaken, match="'sf-1' is taken"), store.transaction() as session:
@@ -238,8 +224,8 @@ def test_labels_written_to_the_table_by_hand_are_not_shown_as_they_are() -> None
     assert keys.database_key_count == 0
 
 
-def test_the_default_label_of_an_odd_client_name_asks_for_one(url: str) -> None:
-    store = open_store(url)
+def test_the_default_label_of_an_odd_client_name_asks_for_one(db_url: str) -> None:
+    store = open_store(db_url)
     with pytest.raises(BadLabel, match="client 'Store Front' gives no valid default label") as caught, store.transaction() as session:
         service.add_key(session=session, client="Store Front", label=None, created_by="ops", now=NOW)
     assert "--label" in caught.value.diagnostics()

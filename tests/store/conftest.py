@@ -1,4 +1,4 @@
-"""Fixtures of the database-backed domains: `db_url` runs each test on SQLite and on PostgreSQL."""
+"""Fixtures of the database-backed domains: `env` on `db_url` (tests/conftest.py: SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.helpers import Env, Postgres, iter_env, shared_postgres
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Postgres:
-    return shared_postgres()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'leakline.db'}"
-    server: Postgres = request.getfixturevalue("postgres")
-    return server.fresh_database()
+from tests.store.helpers import Env, iter_env
 
 
 @pytest.fixture
