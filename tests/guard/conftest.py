@@ -89,3 +89,25 @@ def env(_module_env: Env) -> Env:
 def fresh_env(make_env: Any) -> Env:
     built: Env = make_env()
     return built
+
+
+@pytest.fixture(scope="module", params=["pure", "compiled"])
+def stream_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Runs a module's tests once with the pure-Python `StreamSanitizer` and once with its compiled twin
+    (setup.py): `Sanitizer.stream()` returns the chosen one, and the fixture's `.cls` is it. The compiled run
+    is skipped only where the twin is missing or stale; `test_stream_native.py` fails then if a C compiler is
+    there to build it."""
+    from leakline.guard.sanitize import native
+
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "pure":
+            patch.setenv(native.PURE_ENV, "1")
+        else:
+            patch.delenv(native.PURE_ENV, raising=False)
+        native.stream_implementation.cache_clear()
+        chosen = native.stream_implementation()
+        if request.param == "compiled" and not chosen.compiled:
+            native.stream_implementation.cache_clear()
+            pytest.skip(f"no compiled stream sanitizer: {chosen.reason}")
+        yield chosen
+    native.stream_implementation.cache_clear()

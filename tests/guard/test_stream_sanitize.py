@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 from leakline.guard.sanitize import Action, Policy, Sanitizer
 from leakline.guard.sanitize.errors import PolicyError
 from leakline.guard.sanitize.matchers import CANARY_RENDERED_MAX
-from leakline.guard.sanitize.stream import BURST_STEP_HOLDBACKS, CLOCK_SKIP_MAX, StreamSanitizer
+from leakline.guard.sanitize.native import StreamImplementation
+from leakline.guard.sanitize.stream import BURST_STEP_HOLDBACKS, CLOCK_SKIP_MAX
+
+# Every test runs with the pure-Python stream and with its compiled twin (`stream_impl` in conftest.py).
+pytestmark = pytest.mark.usefixtures("stream_impl")
 
 CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"
 PROTECTED = (
@@ -318,10 +322,10 @@ def _timed(holdback: int = 448, interval: float = 0.2, **policy: object) -> Sani
     return Sanitizer(Policy(canaries=(CANARY,), holdback_chars=holdback, release_seconds=interval, **policy))  # type: ignore[arg-type]
 
 
-def test_with_an_interval_the_text_leaves_one_holdback_behind() -> None:
+def test_with_an_interval_the_text_leaves_one_holdback_behind(stream_impl: StreamImplementation) -> None:
     # Every piece comes after the interval: each makes a pass, and exactly `holdback` characters stay held.
     sanitizer = _timed()
-    stream = StreamSanitizer(sanitizer, clock=_Clock(step=1.0))
+    stream = stream_impl.cls(sanitizer, clock=_Clock(step=1.0))
     words = "plain words flow through the stream " * 40
     sent = ""
     for i in range(0, len(words), 7):
@@ -332,9 +336,9 @@ def test_with_an_interval_the_text_leaves_one_holdback_behind() -> None:
     assert sent + stream.finish() == words
 
 
-def test_within_the_interval_pieces_wait_for_the_next_pass() -> None:
+def test_within_the_interval_pieces_wait_for_the_next_pass(stream_impl: StreamImplementation) -> None:
     clock = _Clock()
-    stream = StreamSanitizer(_timed(), clock=clock)
+    stream = stream_impl.cls(_timed(), clock=clock)
     text = "x " * 250  # 500 characters: 52 beyond the hold-back
     assert stream.feed(text) == text[:52]  # the first pass needs no wait
     clock.now += 0.1
@@ -344,10 +348,10 @@ def test_within_the_interval_pieces_wait_for_the_next_pass() -> None:
     assert stream.pending_chars == 448
 
 
-def test_a_clock_that_stands_still_releases_every_step_of_holdbacks() -> None:
+def test_a_clock_that_stands_still_releases_every_step_of_holdbacks(stream_impl: StreamImplementation) -> None:
     words = "abcdefg " * 8000
     plain = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448)).stream()
-    still = StreamSanitizer(_timed(), clock=lambda: 5.0)
+    still = stream_impl.cls(_timed(), clock=lambda: 5.0)
     first = [plain.feed(ch) for ch in words]
     second = [still.feed(ch) for ch in words]
     # The first pass comes as soon as the hold-back is exceeded, not a step later; after it, with no time
@@ -359,23 +363,23 @@ def test_a_clock_that_stands_still_releases_every_step_of_holdbacks() -> None:
     assert "".join(second) + still.finish() == "".join(first) + plain.finish() == words
 
 
-def test_the_clock_is_not_read_while_nothing_could_be_released() -> None:
+def test_the_clock_is_not_read_while_nothing_could_be_released(stream_impl: StreamImplementation) -> None:
     clock = _Clock(step=0.0)
-    stream = StreamSanitizer(_timed(), clock=clock)
+    stream = stream_impl.cls(_timed(), clock=clock)
     for _ in range(44):
         stream.feed("ten chars ")
     assert clock.reads == 0  # 440 characters: all inside the hold-back
     clock = _Clock(step=1.0)
-    without = StreamSanitizer(Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448)), clock=clock)
+    without = stream_impl.cls(Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448)), clock=clock)
     for _ in range(300):
         without.feed("ten chars ")
     assert clock.reads == 0  # no interval: the clock is never read
 
 
-def test_fast_small_pieces_read_the_clock_every_few_pieces() -> None:
+def test_fast_small_pieces_read_the_clock_every_few_pieces(stream_impl: StreamImplementation) -> None:
     # 20-character pieces 0.1 ms apart (200 KB/s): a clock read per piece was a third of such a stream's cost.
     clock = _Clock()
-    stream = StreamSanitizer(_timed(), clock=clock)
+    stream = stream_impl.cls(_timed(), clock=clock)
     text = "a few plain words " * 3000  # 54,000 characters, 2,700 pieces
     out = []
     for i in range(0, len(text), 20):
@@ -385,9 +389,11 @@ def test_fast_small_pieces_read_the_clock_every_few_pieces() -> None:
     assert 0 < clock.reads <= 2700 // 5  # about one read per CLOCK_SKIP_MAX / 20 pieces
 
 
-def test_a_stream_that_slows_down_right_after_a_burst_waits_at_most_clock_skip_max_more() -> None:
+def test_a_stream_that_slows_down_right_after_a_burst_waits_at_most_clock_skip_max_more(
+    stream_impl: StreamImplementation,
+) -> None:
     clock = _Clock()
-    stream = StreamSanitizer(_timed(), clock=clock)
+    stream = stream_impl.cls(_timed(), clock=clock)
     burst = "fast words " * 100  # 1,100 characters at once: a pass, then the clock is not read for a while
     assert stream.feed(burst[:500]) == burst[:52]
     for i in range(500, 1100, 20):
@@ -412,7 +418,13 @@ def test_a_stream_that_slows_down_right_after_a_burst_waits_at_most_clock_skip_m
        ticks=st.lists(st.sampled_from([0.0, 0.05, 0.3]), min_size=1, max_size=40),
        blocker=st.one_of(st.none(), st.sampled_from(BLOCKERS)), at=st.floats(0, 1))  # fmt: skip
 def test_any_chunking_and_any_timing_gives_the_whole_text_result(
-    sanitizer: Sanitizer, text: str, cuts: list[int], ticks: list[float], blocker: str | None, at: float
+    sanitizer: Sanitizer,
+    text: str,
+    cuts: list[int],
+    ticks: list[float],
+    blocker: str | None,
+    at: float,
+    stream_impl: StreamImplementation,
 ) -> None:
     if blocker is not None:
         i = int(len(text) * at)
@@ -421,7 +433,7 @@ def test_any_chunking_and_any_timing_gives_the_whole_text_result(
     whole = timed.sanitize(text)
     moments = itertools.cycle(ticks)
     clock = _Clock()
-    stream = StreamSanitizer(timed, clock=clock)
+    stream = stream_impl.cls(timed, clock=clock)
     out = ""
     for piece in _split(text, cuts):
         clock.now += next(moments)
@@ -529,14 +541,16 @@ def test_nested_matches_stream_as_whole(parts: list[str], nested: str, at: float
     "plain words only",
     "",
 ])  # fmt: skip
-def test_a_stream_shorter_than_its_hold_back_ends_as_the_whole_text_and_as_passes_would(text: str) -> None:
+def test_a_stream_shorter_than_its_hold_back_ends_as_the_whole_text_and_as_passes_would(
+    text: str, stream_impl: StreamImplementation
+) -> None:
     sanitizer = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448, release_seconds=0.2))
     whole = sanitizer.sanitize(text)
     short = sanitizer.stream()
     out = "".join(short.feed(text[i : i + 7]) for i in range(0, len(text), 7))
     assert short._passes == 0  # the finish judges the whole text at once
     out += short.finish()
-    passing = StreamSanitizer(sanitizer, clock=_Clock(step=1.0))  # a pass at every piece past the hold-back
+    passing = stream_impl.cls(sanitizer, clock=_Clock(step=1.0))  # a pass at every piece past the hold-back
     padded = "x " * 300 + text
     passed = "".join(passing.feed(padded[i : i + 7]) for i in range(0, len(padded), 7)) + passing.finish()
     assert passing._passes > 1

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from leakline.guard.sanitize import Policy, Sanitizer
 from leakline.guard.sanitize.engine import hyperscan_available
 from leakline.guard.sanitize.matchers import Candidate, LocalMatcher
+from leakline.guard.sanitize.native import stream_implementation
 from leakline.guard.sanitize.stream import StreamSanitizer
 
 CANARY = "Zq7XbN2vLp9RtY4sKw8HdM3c"
@@ -90,6 +91,11 @@ def _check(s: Sanitizer, text: str, chunks: list[str]) -> None:
     assert out == whole.text
     assert stream.hits == whole.hits
     assert stream.blocked == whole.blocked
+    twin = stream_implementation()
+    if twin.compiled:  # the same passes, compiled (setup.py): the same result
+        compiled = twin.cls(s)
+        assert "".join(compiled.feed(c) for c in chunks) + compiled.finish() == whole.text
+        assert (compiled.hits, compiled.blocked) == (whole.hits, whole.blocked)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

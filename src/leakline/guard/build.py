@@ -222,6 +222,7 @@ def preflight(settings: Settings) -> list[str]:
     from leakline.guard.auth import KeyStore
     from leakline.guard.pipeline import load_sanitizer
     from leakline.guard.policies import RoutePolicies
+    from leakline.guard.sanitize.native import pure_requested, stream_implementation
 
     check_gateway_settings(settings)
     source = settings.source or "leakline.toml"
@@ -239,6 +240,12 @@ def preflight(settings: Settings) -> list[str]:
         reason = f"{type(exc).__name__}: {exc}"
         raise GatewayConfigError(f"{source}: the output sanitizer cannot be built: {reason}") from exc
     warnings += corpus_warnings(settings)
+    streams = stream_implementation()
+    if not streams.compiled and not pure_requested():
+        warnings.append(
+            f"streamed responses are sanitized by the pure-Python stream sanitizer, which does the same work "
+            f"more slowly (docs/sanitize.md, 'The compiled stream'): {streams.reason}"
+        )
     if keys.database_clients:
         from leakline.guard.keys.refresh import DatabaseKeys, database_reader
 

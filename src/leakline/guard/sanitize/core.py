@@ -326,7 +326,8 @@ class Sanitizer:
         )
 
     def stream(self) -> StreamSanitizer:
-        """A new hold-back stream (one per choice of a streamed response)."""
-        from leakline.guard.sanitize.stream import StreamSanitizer
+        """A new hold-back stream (one per choice of a streamed response): the compiled twin of
+        `StreamSanitizer` when it was built from this source, the pure-Python class otherwise (`native`)."""
+        from leakline.guard.sanitize.native import stream_implementation
 
-        return StreamSanitizer(self)
+        return stream_implementation().cls(self)
