@@ -349,7 +349,7 @@ def test_within_the_interval_pieces_wait_for_the_next_pass(stream_impl: StreamIm
 
 
 def test_a_clock_that_stands_still_releases_every_step_of_holdbacks(stream_impl: StreamImplementation) -> None:
-    words = "abcdefg " * 8000
+    words = "abcdefg " * 16000
     plain = Sanitizer(Policy(canaries=(CANARY,), holdback_chars=448)).stream()
     still = stream_impl.cls(_timed(), clock=lambda: 5.0)
     first = [plain.feed(ch) for ch in words]
@@ -357,8 +357,8 @@ def test_a_clock_that_stands_still_releases_every_step_of_holdbacks(stream_impl:
     # The first pass comes as soon as the hold-back is exceeded, not a step later; after it, with no time
     # passing, one pass per `BURST_STEP_HOLDBACKS` hold-backs of text (one per hold-back without an interval).
     fed_at = [i + 1 for i, out in enumerate(second) if out]
-    assert BURST_STEP_HOLDBACKS == 64
-    assert fed_at[:3] == [449, 449 + 64 * 448, 449 + 128 * 448]
+    assert BURST_STEP_HOLDBACKS == 128
+    assert fed_at[:3] == [449, 449 + 128 * 448, 449 + 256 * 448]
     assert [i + 1 for i, out in enumerate(first) if out][:2] == [2 * 448, 3 * 448]
     assert "".join(second) + still.finish() == "".join(first) + plain.finish() == words
 

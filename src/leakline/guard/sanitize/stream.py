@@ -71,12 +71,13 @@ PEM_PENDING_MAX = 12_288
 """A PEM header without its END line holds the stream back at most this far (the secret matcher's bound)."""
 TRAILING_RUN_MAX = 16_384
 """A run of non-space characters longer than this is released even though it has not ended."""
-BURST_STEP_HOLDBACKS = 64
-"""With a release interval, a pass also comes every this many `holdback_chars` of new text (28 KiB at the
+BURST_STEP_HOLDBACKS = 128
+"""With a release interval, a pass also comes every this many `holdback_chars` of new text (56 KiB at the
 default hold-back): a stream fed faster than the interval (a fast model, a cached answer) makes few passes,
-each scanning its window whole, so about 3 % of its text (the hold-back and `LEFT_CONTEXT` around each cut)
-is scanned twice. The clock, not this step, keeps a slower stream's text flowing; the step bounds what one
-pass holds."""
+each scanning its window whole, so under 2 % of its text (the hold-back and `LEFT_CONTEXT` around each cut)
+is scanned twice, and each pass's fixed cost is spread over 56 KiB (64 gave 47-48 MB/s with the compiled
+twin, 128 gave 53, 256 no more: bench/sanitize_bench.py). The clock, not this step, keeps a slower stream's
+text flowing; the step bounds what one pass holds and returns."""
 CLOCK_SKIP_MAX = 256
 """With a release interval, a piece that comes before the interval is over defers the next clock read by at
 most this many characters (half of what the stream's pace since the last pass would bring before the
