@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from leakline.config import parse_settings
 from leakline.errors import ConfigError
 from leakline.guard.auth import KeyStore, key_digest
-from leakline.guard.errors import Unauthorized
+from leakline.guard.errors import ModelNotAllowed, Unauthorized
 from leakline.guard.keys import service
 from leakline.guard.keys.errors import BadLabel, ClientNotOptedIn, KeyNotFound, LabelTaken, UnknownClient
 from leakline.guard.keys.models import ActiveKey
@@ -441,3 +441,169 @@ def test_serve_preflight_says_which_database_keys_it_ignores(tmp_path: Path) -> 
     warnings = preflight(settings)
     assert f"{tmp_path / 'leakline.toml'}: database key db:bo-1 of client 'backoffice' ignored: database_keys is not true" in warnings
     assert not any("sf-1" in w for w in warnings)
+
+
+# -- a key's own models and regions ----------------------------------------------------------------------------
+
+
+def test_a_keys_models_and_regions_are_stored_and_read_back(db_url: str) -> None:
+    store = open_store(db_url)
+    with store.transaction() as session:
+        narrow, key = service.add_key(
+            session=session, client="storefront", label="sf-us", created_by="ops", now=NOW,
+            models=("mistral:7b",), regions=("us",),
+        )  # fmt: skip
+        wide, other = service.add_key(session=session, client="storefront", label="sf-all", created_by="ops", now=NOW)
+    assert (narrow.models, narrow.regions, wide.models, wide.regions) == (["mistral:7b"], ["us"], [], [])
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        stored = conn.execute(text("SELECT models, regions FROM gateway_keys WHERE label = 'sf-us'")).one()
+        assert tuple(stored) == ('["mistral:7b"]', '["us"]')
+        # Written by hand: not a list of names.
+        conn.execute(text("UPDATE gateway_keys SET regions = '\"us\"' WHERE label = 'sf-all'"))
+    engine.dispose()
+    with store.transaction() as session:
+        assert service.active_keys(session=session) == [
+            ActiveKey(client="storefront", label="sf-us", key_sha256=key_digest(key), models=("mistral:7b",),
+                      regions=("us",)),
+            ActiveKey(client="storefront", label="sf-all", key_sha256=key_digest(other), models=(), regions=None),
+        ]  # fmt: skip
+        listed = {r.label: (r.models, r.regions) for r in service.list_keys(session=session)}
+    assert listed == {"sf-us": (["mistral:7b"], ["us"]), "sf-all": ([], None)}
+
+
+def test_a_key_narrows_its_client_and_one_outside_it_or_unreadable_is_refused() -> None:
+    keys = KeyStore.from_settings(
+        [
+            ClientSettings(name="storefront", database_keys=True, models=["llama3.1:8b", "mistral:7b"]),
+            ClientSettings(name="kiosk", database_keys=True, regions=["eu"]),
+        ],
+        environ={},
+    )
+    skipped = keys.use_database([
+        ActiveKey(client="storefront", label="narrow", key_sha256=key_digest("llk_n"), models=("mistral:7b",)),
+        ActiveKey(client="storefront", label="same", key_sha256=key_digest("llk_s")),
+        ActiveKey(client="kiosk", label="mine", key_sha256=key_digest("llk_m"), models=("phi3",), regions=("eu",)),
+        ActiveKey(client="storefront", label="wider", key_sha256=key_digest("llk_w"), models=("gpt-4o", "mistral:7b")),
+        ActiveKey(client="kiosk", label="moved", key_sha256=key_digest("llk_x"), regions=("us",)),
+        ActiveKey(client="kiosk", label="garbled", key_sha256=key_digest("llk_g"), models=None),
+    ])  # fmt: skip
+    assert skipped == [
+        "database key db:wider of client 'storefront' ignored: its models 'gpt-4o' are not allowed to the client any more",
+        "database key db:moved of client 'kiosk' ignored: its regions 'us' are not allowed to the client any more",
+        "database key db:garbled of client 'kiosk' ignored: its models column is not a JSON list of names",
+    ]
+    narrow = keys.authenticate("Bearer llk_n")
+    assert (narrow.name, narrow.models, narrow.regions, narrow.key) == ("storefront", ("mistral:7b",), (), "db:narrow")
+    narrow.check_model("mistral:7b")
+    with pytest.raises(ModelNotAllowed):
+        narrow.check_model("llama3.1:8b")  # the client may, this key may not
+    assert keys.authenticate("Bearer llk_s").models == ("llama3.1:8b", "mistral:7b")
+    mine = keys.authenticate("Bearer llk_m")
+    assert (mine.models, mine.regions) == (("phi3",), ("eu",))
+    for refused in ("llk_w", "llk_x", "llk_g"):
+        with pytest.raises(Unauthorized):
+            keys.authenticate(f"Bearer {refused}")
+
+
+def test_through_the_gateway_a_key_limited_to_a_region_or_model_is_refused_elsewhere(make_env: Any) -> None:
+    env: Env = make_env(clients=[{"name": "storefront", "database_keys": True}])
+    store = open_store(f"sqlite:///{env.tmp / 'leakline.db'}")
+    with store.transaction() as session:
+        _, us_only = service.add_key(
+            session=session, client="storefront", label="us-only", created_by="ops", now=NOW, regions=("us",)
+        )
+        _, mistral = service.add_key(
+            session=session, client="storefront", label="mistral", created_by="ops", now=NOW, models=("mistral:7b",)
+        )
+        _, eu = service.add_key(
+            session=session, client="storefront", label="eu", created_by="ops", now=NOW, regions=("eu",)
+        )
+    assert _until(lambda: _chat(env, eu).status_code == 200)
+    refused = _chat(env, us_only)  # a visitor in DE: region eu, which this key may not use
+    assert refused.status_code == 451, refused.text
+    assert "may not be served from region(s) eu" in refused.json()["error"]["message"]
+    wrong_model = _chat(env, mistral)
+    assert wrong_model.status_code == 403
+    assert wrong_model.json()["error"]["code"] == "model_not_allowed"
+
+
+def _scoped_config(tmp_path: Path) -> Path:
+    path = _config(tmp_path)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            'name = "storefront"\ndatabase_keys = true\n',
+            'name = "storefront"\ndatabase_keys = true\nmodels = ["llama3.1:8b", "mistral:7b"]\nregions = ["eu"]\n',
+        )
+        + '\n[regions.eu]\nupstream = "http://127.0.0.1:9/v1"\ncountries = ["DE"]\n'
+        + '\n[regions.us]\nupstream = "http://127.0.0.1:9/v1"\ncountries = ["US"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_cli_adds_a_key_with_its_own_models_and_regions(cli: Any, tmp_path: Path) -> None:
+    config = str(_scoped_config(tmp_path))
+    code, out, err = cli(
+        "gateway-keys", "add", "storefront", "--label", "sf-m", "--model", "mistral:7b", "--model", "mistral:7b",
+        "--region", "eu", "--by", "alice", "--config", config,
+    )  # fmt: skip
+    assert code == 0, err
+    key = out.strip()
+    code, out, _ = cli("gateway-keys", "list", "--config", config, "--format", "json")
+    assert [(k["label"], k["models"], k["regions"]) for k in __import__("json").loads(out)] == [
+        ("sf-m", ["mistral:7b"], ["eu"])
+    ]
+    code, out, _ = cli("gateway-keys", "list", "--config", config)
+    assert "mistral:7b" in out and key not in out
+    payloads = [r.payload for r in audit_records(tmp_path / "audit", tmp_path / "audit.key") if "kind" in meta_of(r)]
+    assert payloads == [
+        {"label": "sf-m", "client": "storefront", "digest_prefix": key_digest(key)[:12], "models": ["mistral:7b"],
+         "regions": ["eu"]}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--model", "gpt-4o"), "client 'storefront' may not use model 'gpt-4o' (its models: 'llama3.1:8b', 'mistral:7b')"),
+        (("--region", "us"), "client 'storefront' may not use region 'us' (its regions: 'eu')"),
+        (("--region", "apac"), "--region 'apac' is not a configured region (configured: 'eu', 'us')"),
+        (("--model", " mistral:7b"), "--model ' mistral:7b': a model name, without surrounding spaces"),
+    ],
+)
+def test_cli_scope_mistakes_name_what_is_wrong_and_change_nothing(
+    cli: Any, tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    config = str(_scoped_config(tmp_path))
+    code, out, err = cli("gateway-keys", "add", "storefront", *args, "--config", config)
+    assert code == 2 and expected in err and out == "", err
+    code, out, _ = cli("gateway-keys", "list", "--config", config, "--format", "json")
+    assert out.strip() == "[]"
+
+
+def test_keys_added_before_migration_0007_keep_their_clients_limits(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from leakline.store.engine import MIGRATIONS_DIR, forget_store
+
+    engine = create_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+        connection.execute(
+            text(
+                "INSERT INTO gateway_keys (client, label, key_sha256, created_at, created_by) "
+                "VALUES ('storefront', 'old', :digest, '2026-11-27 10:00:00', 'ops')"
+            ),
+            {"digest": key_digest("llk_old")},
+        )
+    engine.dispose()
+    with open_store(db_url).transaction() as session:
+        assert service.active_keys(session=session) == [
+            ActiveKey(client="storefront", label="old", key_sha256=key_digest("llk_old"), models=(), regions=())
+        ]
+    forget_store(db_url)

@@ -28,7 +28,7 @@ TABLES = {
     "signals",
     "timeline",
 }
-HEAD = "0006"
+HEAD = "0007"
 
 
 def test_first_use_creates_every_table_at_head(db_url: str) -> None:

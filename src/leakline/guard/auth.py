@@ -90,6 +90,23 @@ class ActiveKeyLike(Protocol):
     def label(self) -> str: ...
     @property
     def key_sha256(self) -> str: ...
+    @property
+    def models(self) -> tuple[str, ...] | None: ...
+    @property
+    def regions(self) -> tuple[str, ...] | None: ...
+
+
+def _scope_problem(client: Client, models: tuple[str, ...] | None, regions: tuple[str, ...] | None) -> str | None:
+    """Why a database key's own models / regions cannot be accepted, or None. Fail closed: a value that cannot
+    be read, or one the client may no longer use (its configuration changed since the key was added), refuses
+    the key; cutting it down to what is still allowed could leave it empty, which means "anything"."""
+    for kind, names, allowed in (("models", models, client.models), ("regions", regions, client.regions)):
+        if names is None:
+            return f"its {kind} column is not a JSON list of names"
+        outside = [n for n in names if allowed and n not in allowed]
+        if outside:
+            return f"its {kind} {', '.join(repr(n) for n in outside)} are not allowed to the client any more"
+    return None
 
 
 def key_digest(key: str) -> str:
@@ -201,8 +218,16 @@ class KeyStore:
                 owner = self._by_digest[key.key_sha256].name
                 skipped.append(f"{where} ignored: the same key is configured for client {owner!r}")
                 continue
+            client = self._configured[key.client]
+            problem = _scope_problem(client, key.models, key.regions)
+            if problem is not None:
+                skipped.append(f"{where} ignored: {problem}")
+                continue
             table[key.key_sha256] = dataclasses.replace(
-                self._configured[key.client], key=f"{DATABASE_LABEL_PREFIX}{key.label}"
+                client,
+                models=key.models or client.models,
+                regions=key.regions or client.regions,
+                key=f"{DATABASE_LABEL_PREFIX}{key.label}",
             )
         self._clock = clock
         self._database_until = clock() + valid_for

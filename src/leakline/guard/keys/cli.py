@@ -57,7 +57,11 @@ def _audited(settings: Settings) -> Iterator[AuditRouter]:
 
 
 def _record(router: AuditRouter, *, kind: str, actor: str, key: GatewayKeyRead) -> None:
-    payload = {"label": key.label, "client": key.client, "digest_prefix": key.digest_prefix}
+    payload: dict[str, Any] = {"label": key.label, "client": key.client, "digest_prefix": key.digest_prefix}
+    if key.models:
+        payload["models"] = key.models
+    if key.regions:
+        payload["regions"] = key.regions
     router.append(kind=kind, actor=actor, payload=payload, meta={"client": key.client, "label": key.label})
     router.flush()
 
@@ -70,22 +74,36 @@ def add_command(
         typer.Option("--label", help="A name for the key in lists and audit records (default: <client>-<8 hex>)."),
     ] = None,
     by: Annotated[str, typer.Option("--by", help="Who adds it (for the audit log).")] = "cli",
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="A model this key may use (repeat; default: every model its client may)."),
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="A region this key may use (repeat; default: every region its client may)."),
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Make a new key for a client and print it once (only its SHA-256 is stored)."""
+    """Make a new key for a client and print it once (only its SHA-256 is stored). --model and --region
+    narrow what this key may use within what its client may."""
     from leakline.guard.keys import service
     from leakline.incidents.runtime import load_config, store_for
 
     settings = load_config(config)
     source = settings.source or str(config)
-    service.check_client(clients=settings.clients, name=client, source=source)
+    entry = service.check_client(clients=settings.clients, name=client, source=source)
+    models, regions = service.check_scope(
+        client=entry, models=model or (), regions=region or (), configured_regions=list(settings.regions), source=source
+    )
     if label is not None:
         service.check_label(label)
     by = service.check_by(by)
     store = store_for(settings)
     with _audited(settings) as router, store.transaction() as session:
-        record, key = service.add_key(session=session, client=client, label=label, created_by=by, now=_now())
+        record, key = service.add_key(
+            session=session, client=client, label=label, created_by=by, now=_now(), models=models, regions=regions
+        )
         _record(router, kind="gateway.key_added", actor=by, key=record)
     if output is OutputFormat.JSON:
         typer.echo(json.dumps({"key": key, **record.model_dump(mode="json")}, indent=2))
@@ -126,14 +144,26 @@ def list_command(
     table.add_column("label", no_wrap=True, min_width=max(len(row.label) for row in rows))
     table.add_column("client", no_wrap=True, min_width=max(len(row.client) for row in rows))
     table.add_column("sha256", no_wrap=True, min_width=13)
-    table.add_column("created (UTC)", no_wrap=True, min_width=16)
-    table.add_column("by")
+    table.add_column("created (UTC), by", min_width=16, overflow="fold")
+    # What the key may use besides its client's limits; wraps between names rather than cutting one.
+    table.add_column("limits", min_width=8, overflow="fold")
     table.add_column("state", no_wrap=True, min_width=7)
     for row in rows:
         state = "revoked" if row.revoked_at else "active"
         created = row.created_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(row.label, row.client, row.digest_prefix + "…", created, row.created_by, state)
+        made = f"{created}\n{row.created_by}"
+        table.add_row(row.label, row.client, row.digest_prefix + "…", made, _limits(row), state)
     Console(highlight=False).print(table)
+
+
+def _limits(row: GatewayKeyRead) -> str:
+    parts = []
+    for kind, names in (("models", row.models), ("regions", row.regions)):
+        if names is None:
+            parts.append(f"{kind} unreadable (refused)")
+        elif names:
+            parts.append(f"{kind} {', '.join(names)}")
+    return "; ".join(parts) or "client's"
 
 
 @app.command("revoke")

@@ -27,3 +27,7 @@ class BadLabel(GatewayKeyError):
 
 class KeyNotFound(GatewayKeyError):
     """No key has this label."""
+
+
+class ScopeNotAllowed(GatewayKeyError):
+    """A `--model` or `--region` the client may not use, or a region the configuration does not define."""

@@ -1,11 +1,15 @@
-"""The `gateway_keys` table (migration 0006) and its Read schema: a key's digest, never the key."""
+"""The `gateway_keys` table (migrations 0006, 0007) and its Read schema: a key's digest, never the key.
+
+`models` and `regions` narrow what one key may use within its client's allowance: a JSON list of names, `[]`
+for "what the client may" (JSON text rather than an array type: the same column on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leakline.store.engine import Base
@@ -22,6 +26,24 @@ class GatewayKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    models: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    regions: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+
+
+def names_of(column: str) -> tuple[str, ...] | None:
+    """A `models` / `regions` value read back: None when it is not a JSON list of non-empty names (written by
+    hand): such a key is not accepted (its scope is unknown, and an empty one would mean "anything")."""
+    try:
+        value = json.loads(column)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return None
+    return tuple(value)
+
+
+def names_column(names: tuple[str, ...]) -> str:
+    return json.dumps(list(names))
 
 
 class GatewayKeyRead(BaseModel):
@@ -36,6 +58,10 @@ class GatewayKeyRead(BaseModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
+    models: list[str] | None
+    """What this key may use within its client's limits (empty: what the client may; None: the column was
+    written by hand and cannot be read, and the gateway refuses the key)."""
+    regions: list[str] | None
 
     @classmethod
     def of(cls, row: GatewayKey) -> GatewayKeyRead:
@@ -46,6 +72,8 @@ class GatewayKeyRead(BaseModel):
             created_at=row.created_at,
             created_by=row.created_by,
             revoked_at=row.revoked_at,
+            models=_listed(row.models),
+            regions=_listed(row.regions),
         )
 
 
@@ -57,3 +85,11 @@ class ActiveKey(BaseModel):
     client: str
     label: str
     key_sha256: str
+    models: tuple[str, ...] | None = ()
+    """Narrower than the client's (empty: the client's); None when the column could not be read (refused)."""
+    regions: tuple[str, ...] | None = ()
+
+
+def _listed(column: str) -> list[str] | None:
+    names = names_of(column)
+    return None if names is None else list(names)

@@ -16,8 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leakline.guard.auth import DATABASE_LABEL, key_digest
-from leakline.guard.keys.errors import BadLabel, ClientNotOptedIn, KeyNotFound, LabelTaken, UnknownClient
-from leakline.guard.keys.models import ActiveKey, GatewayKey, GatewayKeyRead
+from leakline.guard.keys.errors import (
+    BadLabel,
+    ClientNotOptedIn,
+    KeyNotFound,
+    LabelTaken,
+    ScopeNotAllowed,
+    UnknownClient,
+)
+from leakline.guard.keys.models import ActiveKey, GatewayKey, GatewayKeyRead, names_column, names_of
 from leakline.guard.settings import ClientSettings
 
 KEY_PREFIX = "llk_"
@@ -47,6 +54,41 @@ def check_client(*, clients: Sequence[ClientSettings], name: str, source: str) -
     raise UnknownClient(f"{source}: no [[clients]] entry is named {name!r} (configured: {known})")
 
 
+def check_scope(
+    *,
+    client: ClientSettings,
+    models: Sequence[str],
+    regions: Sequence[str],
+    configured_regions: Sequence[str],
+    source: str,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`(models, regions)` for a key of `client`, without repeats, in the order given: each within what the
+    client may use (its `models` / `regions`, when it has any), each region one the configuration defines.
+    Empty: the key may use what its client may."""
+    models_out = tuple(dict.fromkeys(models))
+    regions_out = tuple(dict.fromkeys(regions))
+    for name in models_out:
+        if not name.strip() or name != name.strip():
+            raise ScopeNotAllowed(f"--model {name!r}: a model name, without surrounding spaces")
+        if client.models and name not in client.models:
+            allowed = ", ".join(repr(m) for m in client.models)
+            raise ScopeNotAllowed(
+                f"{source}: client {client.name!r} may not use model {name!r} (its models: {allowed})",
+                hint="a key can only narrow what its client may use",
+            )
+    for name in regions_out:
+        if name not in configured_regions:
+            known = ", ".join(repr(r) for r in configured_regions) or "none"
+            raise ScopeNotAllowed(f"{source}: --region {name!r} is not a configured region (configured: {known})")
+        if client.regions and name not in client.regions:
+            allowed = ", ".join(repr(r) for r in client.regions)
+            raise ScopeNotAllowed(
+                f"{source}: client {client.name!r} may not use region {name!r} (its regions: {allowed})",
+                hint="a key can only narrow what its client may use",
+            )
+    return models_out, regions_out
+
+
 BY_MAX = 100
 
 
@@ -64,10 +106,17 @@ def check_label(label: str) -> str:
 
 
 def add_key(
-    *, session: Session, client: str, label: str | None, created_by: str, now: datetime
+    *,
+    session: Session,
+    client: str,
+    label: str | None,
+    created_by: str,
+    now: datetime,
+    models: tuple[str, ...] = (),
+    regions: tuple[str, ...] = (),
 ) -> tuple[GatewayKeyRead, str]:
     """Store a new key of `client`; returns its record and the key itself (to be shown once, never stored).
-    `created_by`: at most `BY_MAX` characters (`check_by`)."""
+    `created_by`: at most `BY_MAX` characters (`check_by`); `models`, `regions`: checked by `check_scope`."""
     key = new_key()
     digest = key_digest(key)
     if label is None:
@@ -81,7 +130,14 @@ def add_key(
     if session.scalar(select(GatewayKey.id).where(GatewayKey.label == label)) is not None:
         raise LabelTaken(f"label {label!r} is taken by another key", hint="choose another --label")
     row = GatewayKey(
-        client=client, label=label, key_sha256=digest, created_at=now, created_by=created_by, revoked_at=None
+        client=client,
+        label=label,
+        key_sha256=digest,
+        created_at=now,
+        created_by=created_by,
+        revoked_at=None,
+        models=names_column(models),
+        regions=names_column(regions),
     )
     session.add(row)
     try:
@@ -112,8 +168,13 @@ def revoke_key(*, session: Session, label: str, now: datetime) -> tuple[GatewayK
 
 
 def active_keys(*, session: Session) -> list[ActiveKey]:
-    """The keys a gateway accepts: not revoked."""
+    """The keys a gateway accepts: not revoked. A `models` / `regions` value that cannot be read is None
+    (`KeyStore.use_database` refuses that key)."""
     rows = session.execute(
-        select(GatewayKey.client, GatewayKey.label, GatewayKey.key_sha256).where(GatewayKey.revoked_at.is_(None))
-    )
-    return [ActiveKey(client=c, label=label, key_sha256=d) for c, label, d in rows]
+        select(GatewayKey.client, GatewayKey.label, GatewayKey.key_sha256, GatewayKey.models, GatewayKey.regions)
+        .where(GatewayKey.revoked_at.is_(None))
+    )  # fmt: skip
+    return [
+        ActiveKey(client=c, label=label, key_sha256=d, models=names_of(m), regions=names_of(r))
+        for c, label, d, m, r in rows
+    ]
