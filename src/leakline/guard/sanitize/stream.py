@@ -8,7 +8,8 @@ that window and releases text up to a *cut* that no match can straddle:
 - before any hit that ends inside that last stretch (it could still grow or vanish);
 - before the trailing run of non-space ASCII characters (keys, JWTs and URLs have no bounded length, and
   are ASCII: text in a script written without spaces is not one run);
-- before a `-----BEGIN ` whose `-----END` has not arrived (PEM blocks), up to `PEM_PENDING_MAX`;
+- before the first `-----BEGIN ` with no whole `-----END …-----` line after it (PEM blocks: a match runs
+  from an unterminated header on to a later block's END), up to `PEM_PENDING_MAX`;
 - before the last `min_protected_tokens` tokens when a protected corpus is configured;
 - never inside a hit.
 
@@ -90,6 +91,7 @@ _SHORT_RUN = 128
 """The trailing run is usually a word: one C-level `rsplit` over this much finds it before any walk back."""
 _PEM_BEGIN = "-----BEGIN "
 _PEM_END = "-----END "
+_PEM_DASHES = "-----"
 
 
 class StreamSanitizer:
@@ -230,7 +232,7 @@ class StreamSanitizer:
         except SanitizerFailed:
             raise
         except Exception as exc:
-            raise SanitizerFailed(f"engine:{self._sanitizer.engine.name}", exc) from exc
+            raise _failed(f"engine:{self._sanitizer.engine.name}", exc) from exc
         self._bytes = result.scanned_bytes
         self._invisible.removed = result.invisible_removed
         self.hits.extend(result.hits)
@@ -336,7 +338,7 @@ class StreamSanitizer:
         try:
             triggers = s.engine.scan_whole(seen, projection)
         except Exception as exc:
-            raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
+            raise _failed(f"engine:{s.engine.name}", exc) from exc
         return s.whole_candidates(seen, triggers)
 
     def _incremental(self, seen: str, base: int, released: int, final: bool) -> list[Candidate]:
@@ -348,7 +350,7 @@ class StreamSanitizer:
                 seen, self._local_from - base, self._gate_from - base, final
             )
         except Exception as exc:
-            raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
+            raise _failed(f"engine:{s.engine.name}", exc) from exc
         self._local_from = local_to + base
         self._gate_from = n + base
         if self._tracked:
@@ -408,7 +410,7 @@ class StreamSanitizer:
             try:
                 gated = s.engine.scan(buf)
             except Exception as exc:
-                raise SanitizerFailed(f"engine:{s.engine.name}", exc) from exc
+                raise _failed(f"engine:{s.engine.name}", exc) from exc
             out.extend(s.candidates_of(self._gated, buf, gated))
         return out
 
@@ -431,7 +433,7 @@ class StreamSanitizer:
             try:
                 head = self._sanitizer.engine.canary_ends(buf[:reach])
             except Exception as exc:
-                raise SanitizerFailed(f"engine:{self._sanitizer.engine.name}", exc) from exc
+                raise _failed(f"engine:{self._sanitizer.engine.name}", exc) from exc
             ends = [q for q in head if q + reach > released] + [q for q in ends if q > reach]
         anchors = [a - base for a in self._secret_anchors]  # sorted, none before `buf` (pruned each release)
         if not ends and not anchors:
@@ -448,8 +450,16 @@ class StreamSanitizer:
         run = _trailing_run(window)
         if run < TRAILING_RUN_MAX and n - run < cut:
             cut = n - run
-        begin = window.rfind(_PEM_BEGIN, max(0, released - len(_PEM_BEGIN)))
-        if begin >= 0 and window.find(_PEM_END, begin) < 0 and n - begin < PEM_PENDING_MAX:
+        # The first header without an END line after it (one within `PEM_PENDING_MAX`), not the last: a
+        # secret match runs from an unterminated header on to a later block's END, as in the whole text, so
+        # releasing the text after the first header showed the second key in clear (a reviewer's finding).
+        lo = max(0, released - len(_PEM_BEGIN))
+        last_end = window.rfind(_PEM_END, lo)
+        while last_end >= 0 and window.find(_PEM_DASHES, last_end + len(_PEM_END)) < 0:
+            last_end = window.rfind(_PEM_END, lo, last_end)  # an END line not yet whole ends nothing yet
+        since = max(lo, last_end + 1, n - PEM_PENDING_MAX + 1)
+        begin = window.find(_PEM_BEGIN, since)
+        if begin >= 0:
             cut = min(cut, begin)
         if self._protected_tokens:
             tokens = normalized_tokens(window, max(0, released))
@@ -461,6 +471,14 @@ class StreamSanitizer:
             if c.start < cut < c.end:
                 cut = c.start
         return max(cut, released)
+
+
+def _failed(where: str, exc: BaseException) -> SanitizerFailed:
+    """`SanitizerFailed` caused by `exc`. The cause is set here as well as by `raise ... from`: the compiled
+    twin (setup.py) drops what `from` gives, and the log of a refused response needs the detector's error."""
+    error = SanitizerFailed(where, exc)
+    error.__cause__ = exc
+    return error
 
 
 def _trailing_run(window: str) -> int:
