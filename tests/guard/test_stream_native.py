@@ -60,7 +60,7 @@ def test_a_twin_built_from_another_stream_py_is_not_used(monkeypatch: pytest.Mon
     monkeypatch.setattr(native, "source_digest", lambda: "0" * 64)  # stream.py edited since the build
     chosen = native.stream_implementation()
     assert (chosen.cls, chosen.compiled) == (StreamSanitizer, False)
-    assert "built from another stream.py" in chosen.reason
+    assert "built from other sources" in chosen.reason
     assert "pip install -e ." in chosen.reason
     assert type(Sanitizer(Policy()).stream()) is StreamSanitizer
 
@@ -124,3 +124,51 @@ def test_the_twin_gives_what_the_pure_class_and_the_whole_text_give(text: str, s
     assert results[1][:3] == (whole.text, whole.hits, whole.blocked)
     if not whole.blocked:  # a blocked stream counts what it read up to the block
         assert results[1][3:] == (whole.scanned_bytes, whole.invisible_removed)
+
+
+def test_the_digest_covers_every_module_of_the_package(tmp_path: Path) -> None:
+    # mypyc builds in what it knows of the types stream.py uses (Candidate read as a tuple): a twin is stale
+    # when any module of the package changed, not only stream.py.
+    folder = Path(native.stream.__file__).parent
+    for path in folder.glob("*.py"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    assert native.package_digest(tmp_path) == native.source_digest()
+    (tmp_path / native.TWIN_SOURCE).write_text("left by a killed build")
+    assert native.package_digest(tmp_path) == native.source_digest()  # the generated copy is not a source
+    matchers = tmp_path / "matchers.py"
+    matchers.write_bytes(matchers.read_bytes() + b"\n")
+    assert native.package_digest(tmp_path) != native.source_digest()
+
+
+def test_a_twin_that_is_not_an_extension_module_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    copy = types.ModuleType("leftover_twin")
+    copy.__file__ = "/somewhere/leakline/guard/sanitize/_stream_native.py"
+    copy.BUILT_FROM = native.source_digest()  # type: ignore[attr-defined]
+    copy.StreamSanitizer = StreamSanitizer  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "leftover_twin", copy)
+    monkeypatch.setattr(native, "TWIN_MODULE", "leftover_twin")
+    monkeypatch.delenv(native.PURE_ENV, raising=False)
+    chosen = native.stream_implementation()
+    assert (chosen.cls, chosen.compiled) == (StreamSanitizer, False)
+    assert chosen.reason.startswith("leftover_twin is not an extension module")
+
+
+def test_a_detector_failure_keeps_its_cause_in_the_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakline.guard.sanitize.errors import SanitizerFailed
+
+    twin = _twin()
+    s = Sanitizer(Policy(canaries=(CANARY,), release_seconds=0.2))
+
+    def broken(*_: object, **__: object) -> object:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(s.engine, "scan_whole", broken)
+    for cls in (StreamSanitizer, twin.cls):
+        stream = cls(s, clock=lambda: 0.0)
+        with pytest.raises(SanitizerFailed) as caught:
+            stream.feed("word " * 400)
+            stream.feed("word " * 400)
+        assert isinstance(caught.value.__cause__, ZeroDivisionError), cls
