@@ -607,3 +607,22 @@ def test_keys_added_before_migration_0007_keep_their_clients_limits(db_url: str)
             ActiveKey(client="storefront", label="old", key_sha256=key_digest("llk_old"), models=(), regions=())
         ]
     forget_store(db_url)
+
+
+@pytest.mark.parametrize(
+    "column",
+    ['"us"', "{}", "null", '[""]', "[1]", "not json", "[" * 5000 + "]" * 5000, '["\\ud800"]', '["eu\\nus"]'],
+)
+def test_a_scope_column_written_by_hand_that_is_not_a_list_of_names_refuses_the_key(column: str) -> None:
+    from leakline.guard.keys.models import names_of
+
+    assert names_of(column) is None  # never an exception: one bad row must not stop every key's refresh
+    keys = _store()
+    skipped = keys.use_database([
+        ActiveKey(client="storefront", label="bad", key_sha256=key_digest("llk_b"), regions=names_of(column)),
+        ActiveKey(client="storefront", label="good", key_sha256=key_digest("llk_g")),
+    ])  # fmt: skip
+    assert skipped == ["database key db:bad of client 'storefront' ignored: its regions column is not a JSON list of names"]
+    assert keys.authenticate("Bearer llk_g").key == "db:good"
+    with pytest.raises(Unauthorized):
+        keys.authenticate("Bearer llk_b")

@@ -35,11 +35,22 @@ def names_of(column: str) -> tuple[str, ...] | None:
     hand): such a key is not accepted (its scope is unknown, and an empty one would mean "anything")."""
     try:
         value = json.loads(column)
-    except (TypeError, ValueError):
+    except Exception:  # ValueError, TypeError, and RecursionError for '[[[[...' thousands deep: refuse the key
         return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) and _printable(v) for v in value):
         return None
     return tuple(value)
+
+
+def _printable(name: str) -> bool:
+    """A name a log line, a table and an audit record can show: printable, no lone surrogate."""
+    if not name or not name.isprintable():
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def names_column(names: tuple[str, ...]) -> str:
