@@ -583,25 +583,18 @@ def test_cli_scope_mistakes_name_what_is_wrong_and_change_nothing(
 
 
 def test_keys_added_before_migration_0007_keep_their_clients_limits(db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
+    from leakline.store.engine import forget_store
+    from tests.store.helpers import migrate_to
 
-    from leakline.store.engine import MIGRATIONS_DIR, forget_store
-
-    engine = create_engine(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0006")
-        connection.execute(
-            text(
-                "INSERT INTO gateway_keys (client, label, key_sha256, created_at, created_by) "
-                "VALUES ('storefront', 'old', :digest, '2026-11-27 10:00:00', 'ops')"
-            ),
+    migrate_to(
+        db_url,
+        "0006",
+        (
+            "INSERT INTO gateway_keys (client, label, key_sha256, created_at, created_by) "
+            "VALUES ('storefront', 'old', :digest, '2026-11-27 10:00:00', 'ops')",
             {"digest": key_digest("llk_old")},
-        )
-    engine.dispose()
+        ),
+    )
     with open_store(db_url).transaction() as session:
         assert service.active_keys(session=session) == [
             ActiveKey(client="storefront", label="old", key_sha256=key_digest("llk_old"), models=(), regions=())

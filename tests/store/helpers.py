@@ -324,3 +324,25 @@ def iter_env(directory: Path, db_url: str) -> Iterator[Env]:
         yield Env(directory, db_url, smtp, write_config(directory, db_url=db_url, smtp_port=smtp.port))
     finally:
         smtp.stop()
+
+
+def migrate_to(db_url: str, revision: str, *statements: tuple[str, dict[str, Any]]) -> None:
+    """Bring a fresh database to `revision` (not head) and run `statements` in the same transaction: a
+    database as an older leakline left it, for upgrade tests."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from leakline.store.engine import MIGRATIONS_DIR
+
+    engine = create_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            for sql, params in statements:
+                connection.execute(text(sql), params)
+    finally:
+        engine.dispose()

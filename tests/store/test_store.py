@@ -40,20 +40,9 @@ def test_first_use_creates_every_table_at_head(db_url: str) -> None:
 
 
 def test_a_database_at_0001_is_upgraded_keeping_its_rows(db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine
+    from tests.store.helpers import migrate_to
 
-    from leakline.store.engine import MIGRATIONS_DIR
-
-    engine = create_engine(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
-        connection.execute(text("INSERT INTO notify_marks (key, at) VALUES ('k', '2026-01-01 00:00:00')"))
-    engine.dispose()
+    migrate_to(db_url, "0001", ("INSERT INTO notify_marks (key, at) VALUES ('k', '2026-01-01 00:00:00')", {}))
     store = open_store(db_url)
     assert set(inspect(store.engine).get_table_names()) == TABLES
     with store.engine.connect() as conn:
