@@ -70,23 +70,23 @@ def check_scope(
     for name in models_out:
         if not name.strip() or name != name.strip():
             raise ScopeNotAllowed(f"--model {name!r}: a model name, without surrounding spaces")
-        if client.models and name not in client.models:
-            allowed = ", ".join(repr(m) for m in client.models)
-            raise ScopeNotAllowed(
-                f"{source}: client {client.name!r} may not use model {name!r} (its models: {allowed})",
-                hint="a key can only narrow what its client may use",
-            )
+        _within_client(client.name, "model", name, client.models, source)
     for name in regions_out:
         if name not in configured_regions:
             known = ", ".join(repr(r) for r in configured_regions) or "none"
             raise ScopeNotAllowed(f"{source}: --region {name!r} is not a configured region (configured: {known})")
-        if client.regions and name not in client.regions:
-            allowed = ", ".join(repr(r) for r in client.regions)
-            raise ScopeNotAllowed(
-                f"{source}: client {client.name!r} may not use region {name!r} (its regions: {allowed})",
-                hint="a key can only narrow what its client may use",
-            )
+        _within_client(client.name, "region", name, client.regions, source)
     return models_out, regions_out
+
+
+def _within_client(client: str, kind: str, name: str, allowed: Sequence[str], source: str) -> None:
+    """`name` (a model or region) is one the client may use: any, when its list is empty."""
+    if allowed and name not in allowed:
+        listed = ", ".join(repr(a) for a in allowed)
+        raise ScopeNotAllowed(
+            f"{source}: client {client!r} may not use {kind} {name!r} (its {kind}s: {listed})",
+            hint="a key can only narrow what its client may use",
+        )
 
 
 BY_MAX = 100
